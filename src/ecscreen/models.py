@@ -1,0 +1,234 @@
+"""Pydantic models for every external shape: shipment input, findings, reports.
+
+Rule-pack models live in :mod:`ecscreen.packs`; list/matching models in :mod:`ecscreen.matching`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Outcome(str, Enum):
+    """Severity of a finding, ordered: prohibited > license_required > review > clear."""
+
+    clear = "clear"
+    review = "review"
+    license_required = "license_required"
+    prohibited = "prohibited"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @classmethod
+    def worst(cls, outcomes: list[Outcome]) -> Outcome:
+        return max(outcomes, key=lambda o: _RANK[o], default=cls.clear)
+
+
+_RANK = {Outcome.clear: 0, Outcome.review: 1, Outcome.license_required: 2, Outcome.prohibited: 3}
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+# --------------------------------------------------------------------------- input
+
+
+class PartyRole(str, Enum):
+    consignee = "consignee"
+    end_user = "end_user"
+    purchaser = "purchaser"
+    intermediate_consignee = "intermediate_consignee"
+    other = "other"
+
+
+class Party(StrictModel):
+    role: PartyRole = PartyRole.other
+    name: str = Field(min_length=1)
+    country: str | None = None
+    address: str | None = None
+
+
+class License(StrictModel):
+    """A licence (or other authorisation) held for an item."""
+
+    id: str = Field(min_length=1)
+    destinations: list[str] = Field(default_factory=list, description="Countries the licence covers")
+    expires: dt.date | None = None
+    eccns: list[str] | None = Field(default=None, description="ECCNs covered; omitted = the item's own")
+    jurisdiction: str | None = Field(default=None, description="Issuing regime, e.g. US-EAR (default) or JP-FEFTA")
+
+
+class Item(StrictModel):
+    description: str = Field(min_length=1)
+    eccn: str | None = None
+    origin: str | None = None
+    parameters: dict[str, float] = Field(default_factory=dict)
+    us_content_percent: float | None = Field(default=None, ge=0, le=100)
+    direct_product_of: list[str] | None = None
+    plant_direct_product_of: list[str] | None = None
+    license_exception: str | None = None
+    licenses: list[License] = Field(default_factory=list)
+    quantity: float | None = None
+    value_usd: float | None = Field(default=None, ge=0)
+    sku: str | None = None
+
+    @field_validator("eccn")
+    @classmethod
+    def _norm_eccn(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = v.strip()
+        return v or None
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _params(cls, v: Any) -> Any:
+        if v is None:
+            return {}
+        return v
+
+
+class Shipment(StrictModel):
+    id: str | None = None
+    date: dt.date | None = None
+    destination: str = Field(min_length=1)
+    destination_region: str | None = Field(
+        default=None, description="Region within the destination (e.g. Crimea, Donetsk, Luhansk)"
+    )
+    parties: list[Party] = Field(default_factory=list)
+    end_use: str | None = None
+    items: list[Item] = Field(min_length=1)
+    exporter_country: str | None = Field(
+        default=None, description="Country the shipment is exported or re-exported from (default US)"
+    )
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, v: Any) -> Any:
+        return None if v is None else str(v)
+
+
+# --------------------------------------------------------------------------- output
+
+
+class Citation(StrictModel):
+    """A citation: a regulation (15 CFR section / FR page) or a source document (seed id)."""
+
+    kind: Literal["regulation", "federal_register", "seed", "other"] = "regulation"
+    ref: str
+    note: str | None = None
+
+
+class Evidence(StrictModel):
+    field: str = Field(description="Input field the fact came from, e.g. items[0].eccn")
+    value: Any = None
+    matched: Any = None
+    detail: str | None = None
+    score: float | None = None
+
+
+class Coverage(StrictModel):
+    """Why a finding is covered (does not block): a licence, an exception, a waiver, a clearance."""
+
+    kind: Literal["license", "license_exception", "waiver", "clearance"]
+    ref: str
+    detail: str
+
+
+class Finding(StrictModel):
+    rule_id: str
+    pack_id: str
+    outcome: Outcome
+    title: str
+    message: str
+    item_index: int | None = None
+    jurisdiction: str = "US-EAR"
+    evidence: list[Evidence] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
+    effective_from: dt.date | None = None
+    effective_to: dt.date | None = None
+    covered_by: Coverage | None = None
+    notes: list[str] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list, description="Procedure chain (jurisdiction, chart)")
+
+    @property
+    def blocking(self) -> bool:
+        return self.covered_by is None
+
+
+class Step(StrictModel):
+    """One step of a procedure chain (de minimis, FDP paragraph, chart column...)."""
+
+    name: str
+    outcome: str
+    detail: str
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    citations: list[Citation] = Field(default_factory=list)
+    deciding: bool = False
+
+
+class InputError(StrictModel):
+    file: str | None = None
+    line: int | None = None
+    field: str | None = None
+    message: str
+
+
+class ShipmentResult(StrictModel):
+    id: str
+    decision: Outcome | Literal["error"]
+    as_of: dt.date | None = None
+    destination: str | None = None
+    destination_name: str | None = None
+    findings: list[Finding] = Field(default_factory=list)
+    errors: list[InputError] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    source: str | None = Field(default=None, description="file:line the shipment came from")
+
+
+class PackInfo(StrictModel):
+    id: str
+    version: str
+    jurisdiction: str
+    title: str
+    sha256: str
+    path: str
+    rules: int = 0
+
+
+class ListInfo(StrictModel):
+    name: str
+    source: str
+    date: dt.date | None = None
+    entries: int = 0
+    aliases: int = 0
+    sha256: str = ""
+    age_days: int | None = None
+
+
+class Report(StrictModel):
+    tool: str = "ecscreen"
+    tool_version: str = ""
+    decision: Outcome | Literal["error"]
+    generated_for: dt.date | None = Field(default=None, description="--as-of date if one was given")
+    results: list[ShipmentResult] = Field(default_factory=list)
+    packs: list[PackInfo] = Field(default_factory=list)
+    lists: list[ListInfo] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if any(r.decision == "error" for r in self.results):
+            return 3
+        if self.decision == Outcome.clear:
+            return 0
+        return 1
+
+
+Finding.model_rebuild()
