@@ -1,0 +1,110 @@
+"""Country normalisation: ISO 3166 alpha-2/alpha-3 codes or English names -> a Country.
+
+Regions the EAR treats separately (Crimea, so-called DNR/LNR) resolve to their ISO 3166-2
+subdivision code with ``alpha2`` set to the parent country (UA). Unknown input returns
+``None``: callers must fail closed (never treat an unknown destination as clear).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import pycountry
+import yaml
+
+
+@dataclass(frozen=True)
+class Country:
+    alpha2: str
+    name: str
+    alpha3: str | None = None
+    region: str | None = None  # ISO 3166-2 code, e.g. UA-43 (Crimea)
+
+    @property
+    def code(self) -> str:
+        """The most specific code: the region if any, else alpha-2."""
+        return self.region or self.alpha2
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+_WS = re.compile(r"\s+")
+
+
+def _key(text: str) -> str:
+    return _WS.sub(" ", text.strip().lower().replace(".", "").replace("’", "'"))
+
+
+@lru_cache(maxsize=1)
+def _tables() -> tuple[dict[str, str], dict[str, dict[str, Any]], dict[str, str]]:
+    raw = resources.files("ecscreen").joinpath("resources/country-aliases.yaml").read_text("utf-8")
+    data = yaml.safe_load(raw)
+    aliases = {_key(k): str(v) for k, v in data["aliases"].items()}
+    return aliases, data.get("extra_codes", {}), data.get("region_names", {})
+
+
+def _from_code(code: str) -> Country | None:
+    code = code.upper()
+    aliases, extra, region_names = _tables()
+    if code in extra:
+        e = extra[code]
+        return Country(alpha2=code, name=e["name"], alpha3=e.get("alpha3"))
+    if "-" in code:
+        sub = pycountry.subdivisions.get(code=code)
+        if sub is None:
+            return None
+        parent = pycountry.countries.get(alpha_2=sub.country_code)
+        if parent is None:  # pragma: no cover - pycountry is consistent
+            return None
+        name = region_names.get(code) or f"{sub.name}, {_name(parent)}"
+        return Country(alpha2=parent.alpha_2, name=name, alpha3=parent.alpha_3, region=code)
+    rec = None
+    if len(code) == 2:
+        rec = pycountry.countries.get(alpha_2=code)
+    elif len(code) == 3:
+        rec = pycountry.countries.get(alpha_3=code)
+        if rec is None:
+            for k, e in extra.items():
+                if e.get("alpha3") == code:
+                    return Country(alpha2=k, name=e["name"], alpha3=code)
+    if rec is None:
+        return None
+    return Country(alpha2=rec.alpha_2, name=_name(rec), alpha3=rec.alpha_3)
+
+
+def _name(rec: Any) -> str:
+    return getattr(rec, "common_name", None) or rec.name
+
+
+@lru_cache(maxsize=4096)
+def resolve(text: str | None) -> Country | None:
+    """Resolve a code or English name (case-insensitive). None if unknown."""
+    if text is None:
+        return None
+    t = text.strip()
+    if not t:
+        return None
+    aliases = _tables()[0]
+    k = _key(t)
+    if k in aliases:
+        return _from_code(aliases[k])
+    if re.fullmatch(r"[A-Za-z]{2,3}", t) or re.fullmatch(r"[A-Za-z]{2}-[A-Za-z0-9]{1,3}", t):
+        c = _from_code(t)
+        if c is not None:
+            return c
+    try:
+        rec = pycountry.countries.lookup(t)
+    except LookupError:
+        return None
+    return Country(alpha2=rec.alpha_2, name=_name(rec), alpha3=rec.alpha_3)
+
+
+def code_of(text: str) -> str | None:
+    c = resolve(text)
+    return c.code if c else None

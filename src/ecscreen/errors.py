@@ -1,0 +1,70 @@
+"""Errors and the one place that maps them to exit codes.
+
+Exit codes (documented in the README and ``ecscreen --help``):
+
+* 0 — every shipment screened and clear
+* 1 — something flagged (review, license_required or prohibited)
+* 2 — usage error (bad option, missing file)
+* 3 — invalid input (a shipment, order row or catalog entry could not be screened)
+* 4 — invalid rule pack (a pack failed to load; the run stops)
+"""
+
+from __future__ import annotations
+
+EXIT_CLEAR = 0
+EXIT_FLAGGED = 1
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+EXIT_PACK = 4
+
+
+class EcscreenError(Exception):
+    """A user-facing error: one clear message naming file, line and field."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        exit_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.field = field
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    def render(self) -> str:
+        where = ""
+        if self.file:
+            where = self.file
+            if self.line:
+                where += f":{self.line}"
+            where += ": "
+        fld = f"{self.field}: " if self.field else ""
+        return f"{where}{fld}{self.message}"
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class UsageError(EcscreenError):
+    exit_code = EXIT_USAGE
+
+
+class InputFileError(EcscreenError):
+    """Input (shipment, orders, catalog) that cannot be screened."""
+
+    exit_code = EXIT_INPUT
+
+
+class PackError(EcscreenError):
+    """A rule pack that fails to load: the run stops."""
+
+    exit_code = EXIT_PACK

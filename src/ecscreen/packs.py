@@ -1,0 +1,553 @@
+"""Rule packs: declarative YAML under ``rules/`` loaded into pydantic models.
+
+A pack file has a ``kind`` (default ``rules``) and a ``pack`` metadata block. Each kind has
+its own model, registered with :func:`register_kind`; the loader dispatches on ``kind``,
+rejects unknown keys, duplicate ids, unknown list names and bad dates, naming file and line.
+
+Kinds handled here: ``rules`` (generic rules with conditions) and ``country_groups``
+(EAR Country Groups with dated membership changes and territory mappings). Other modules
+register their own kinds (party lists, the Commerce Country Chart, jurisdiction data).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from . import yamlio
+from .countries import resolve
+from .errors import PackError
+from .models import Citation, Outcome, PackInfo
+
+ECCN_RE = re.compile(r"^(?P<base>[0-9][A-E][0-9]{3})(?P<paras>(\.[A-Za-z0-9]+)*)$")
+
+
+def normalize_eccn(text: str) -> str | None:
+    """``3a090.A.1`` -> ``3A090.a.1``; ``ear99`` -> ``EAR99``; None if malformed."""
+    t = text.strip().replace(" ", "")
+    if t.upper() == "EAR99":
+        return "EAR99"
+    m = ECCN_RE.match(t)
+    if not m:
+        return None
+    return m.group("base").upper() + m.group("paras").lower()
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PackMeta(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    version: str
+    jurisdiction: str = Field(description="Regime whose law the pack states: US-EAR, US-OFAC, JP-FEFTA, NL-SE...")
+    title: str
+    description: str | None = None
+    sources: list[Citation] = Field(default_factory=list)
+    seeds: list[str] = Field(default_factory=list, description="seeds/MANIFEST.yaml ids this pack draws on")
+    as_of: dt.date | None = Field(default=None, description="Date the pack's content was checked against")
+
+
+# --------------------------------------------------------------------------- conditions
+
+ListRef = str  # "CN", "group:D:5", "list:name"
+
+
+class Cond(Strict):
+    """One condition node. Exactly one key must be set.
+
+    Shipment-level: ``destination_in``, ``exporter_in``, ``end_use_has``, ``party_country_in``,
+    ``party_hit``, ``party_name_in``. Item-level: ``eccn_in``, ``eccn_unclassified``,
+    ``description_has``, ``param``, ``origin_in``, ``fact_missing``. Combinators: ``all``,
+    ``any``, ``not``.
+    """
+
+    all: list[Cond] | None = None
+    any: list[Cond] | None = None
+    not_: Cond | None = Field(default=None, alias="not")
+    destination_in: list[ListRef] | None = None
+    exporter_in: list[ListRef] | None = None
+    origin_in: list[ListRef] | None = None
+    eccn_in: list[str] | None = None
+    eccn_unclassified: bool | None = Field(default=None, description="true: ECCN missing or EAR99")
+    description_has: list[str] | None = None
+    end_use_has: PhraseCond | list[str] | None = None
+    param: ParamCond | None = None
+    party_country_in: PartyCountryCond | None = None
+    party_name_in: PartyNameCond | None = None
+    party_hit: PartyHitCond | None = None
+    fact_missing: Literal[
+        "eccn", "origin", "us_content_percent", "direct_product_of", "end_use", "parties", "end_user"
+    ] | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_key(self) -> Cond:
+        n = sum(1 for k in type(self).model_fields if getattr(self, k) is not None)
+        if n != 1:
+            raise ValueError(f"a condition must have exactly one key, found {n}")
+        return self
+
+    @field_validator("eccn_in")
+    @classmethod
+    def _eccns(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        out = []
+        for e in v:
+            if e.startswith("list:"):
+                out.append(e)
+                continue
+            n = normalize_eccn(e)
+            if n is None or n == "EAR99":
+                raise ValueError(f"not an ECCN pattern: {e!r}")
+            out.append(n)
+        return out
+
+
+class PhraseCond(Strict):
+    phrases: list[str]
+    if_missing: Literal["false", "unknown"] = "false"
+
+
+class ParamCond(Strict):
+    name: str
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+    eq: float | None = None
+    if_missing: Literal["false", "unknown"] = Field(
+        default="false", description="unknown: a missing parameter makes the rule `review`, naming it"
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ParamCond:
+        if all(getattr(self, k) is None for k in ("gt", "gte", "lt", "lte", "eq")):
+            raise ValueError("param condition needs at least one of gt, gte, lt, lte, eq")
+        return self
+
+
+class PartyCountryCond(Strict):
+    countries: list[ListRef]
+    roles: list[str] | None = None
+
+
+class PartyNameCond(Strict):
+    list: str
+    roles: list[str] | None = None
+    min_score: float = Field(default=90, ge=50, le=100)
+
+
+class PartyHitCond(Strict):
+    """A party matched the screening lists (party screening runs before the rules)."""
+
+    sources: list[str] | None = Field(default=None, description="list codes, e.g. EL, SDN, MEU")
+    footnotes: list[int] | None = Field(default=None, description="Entity List FDP footnotes 1-5")
+    roles: list[str] | None = None
+
+
+Cond.model_rebuild()
+
+
+# --------------------------------------------------------------------------- rules kind
+
+
+class NamedList(Strict):
+    type: Literal["countries", "eccns", "phrases", "names"]
+    members: list[str] = Field(min_length=1)
+    exclude: list[str] = Field(default_factory=list)
+    description: str | None = None
+    citations: list[Citation] = Field(default_factory=list)
+
+
+class Rule(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    title: str
+    outcome: Outcome
+    when: Cond
+    message: str
+    citations: list[Citation] = Field(min_length=1)
+    seeds: list[str] = Field(default_factory=list)
+    effective_from: dt.date
+    effective_to: dt.date | None = Field(default=None, description="first day the rule no longer applies")
+    notes: list[str] = Field(default_factory=list)
+    subject_to_ear_only: bool = Field(
+        default=True,
+        description="US-EAR rules apply only to items subject to the EAR (jurisdiction step); "
+        "false for rules that apply regardless (e.g. allied regimes, OFAC)",
+    )
+
+    @field_validator("outcome")
+    @classmethod
+    def _not_clear(cls, v: Outcome) -> Outcome:
+        if v == Outcome.clear:
+            raise ValueError("a rule's outcome cannot be 'clear'")
+        return v
+
+    @model_validator(mode="after")
+    def _dates(self) -> Rule:
+        if self.effective_to and self.effective_to <= self.effective_from:
+            raise ValueError("effective_to must be after effective_from")
+        return self
+
+    def in_force(self, on: dt.date) -> bool:
+        return self.effective_from <= on and (self.effective_to is None or on < self.effective_to)
+
+
+class RulesPack(Strict):
+    kind: Literal["rules"] = "rules"
+    pack: PackMeta
+    lists: dict[str, NamedList] = Field(default_factory=dict)
+    rules: list[Rule] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- country groups
+
+
+class GroupChange(Strict):
+    country: str
+    change: Literal["add", "remove"]
+    date: dt.date
+    citations: list[Citation] = Field(min_length=1)
+
+
+class CountryGroup(Strict):
+    title: str
+    members: list[str]
+    changes: list[GroupChange] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class Territory(Strict):
+    treat_as: str
+    effective_from: dt.date
+    effective_to: dt.date | None = None
+    citations: list[Citation] = Field(min_length=1)
+
+
+class CountryGroupsPack(Strict):
+    kind: Literal["country_groups"]
+    pack: PackMeta
+    snapshot_date: dt.date = Field(description="date the member lists state (changes are applied around it)")
+    groups: dict[str, CountryGroup]
+    territories: dict[str, Territory] = Field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- registry
+
+
+@dataclass
+class LoadedPack:
+    info: PackInfo
+    model: Any
+    path: Path
+    rule_lines: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Registry:
+    """Every pack loaded, indexed for the engine."""
+
+    packs: list[LoadedPack] = field(default_factory=list)
+    groups: dict[str, CountryGroup] = field(default_factory=dict)
+    groups_snapshot: dt.date | None = None
+    territories: dict[str, Territory] = field(default_factory=dict)
+
+    def of_kind(self, kind: str) -> list[LoadedPack]:
+        return [p for p in self.packs if getattr(p.model, "kind", None) == kind]
+
+    @property
+    def rule_packs(self) -> list[RulesPack]:
+        return [p.model for p in self.of_kind("rules")]
+
+    @property
+    def infos(self) -> list[PackInfo]:
+        return [p.info for p in self.packs]
+
+    # --- country groups with dates
+    def group_members(self, name: str, on: dt.date) -> frozenset[str]:
+        return _group_members(self, name, on)
+
+    def territory_parents(self, code: str, on: dt.date) -> list[str]:
+        t = self.territories.get(code)
+        if t and t.effective_from <= on and (t.effective_to is None or on < t.effective_to):
+            return [t.treat_as]
+        return []
+
+    def expand(self, refs: list[str], lists: dict[str, NamedList], on: dt.date) -> frozenset[str]:
+        """Expand country refs (codes, ``group:X``, ``list:name``) to a set of codes at a date."""
+        out: set[str] = set()
+        for r in refs:
+            if r.startswith("group:"):
+                out |= self.group_members(r[6:], on)
+            elif r.startswith("list:"):
+                nl = lists[r[5:]]
+                out |= self.expand(nl.members, lists, on) - self.expand(nl.exclude, lists, on)
+            else:
+                out.add(r)
+        return frozenset(out)
+
+
+def _group_members(reg: Registry, name: str, on: dt.date) -> frozenset[str]:
+    key = (id(reg), name, on)
+    hit = _GROUP_CACHE.get(key)
+    if hit is not None:
+        return hit
+    g = reg.groups[name]
+    members = set(g.members)
+    snap = reg.groups_snapshot or dt.date.max
+    # changes after the date being asked about are undone; changes before the snapshot are in the list
+    for ch in sorted(g.changes, key=lambda c: c.date, reverse=True):
+        if on < ch.date <= snap:  # change happened after `on` but is reflected in the snapshot: undo it
+            if ch.change == "add":
+                members.discard(ch.country)
+            else:
+                members.add(ch.country)
+    for ch in sorted(g.changes, key=lambda c: c.date):
+        if snap < ch.date <= on:  # change after the snapshot that is in force at `on`: apply it
+            if ch.change == "add":
+                members.add(ch.country)
+            else:
+                members.discard(ch.country)
+    out = frozenset(members)
+    _GROUP_CACHE[key] = out
+    return out
+
+
+_GROUP_CACHE: dict[tuple[int, str, dt.date], frozenset[str]] = {}
+
+# kind -> (model, post-load hook(registry, loaded pack, raw data))
+KindHook = Callable[[Registry, LoadedPack, Any], None]
+_KINDS: dict[str, tuple[type[BaseModel], KindHook | None]] = {}
+
+
+def register_kind(kind: str, model: type[BaseModel], hook: KindHook | None = None) -> None:
+    _KINDS[kind] = (model, hook)
+
+
+def _groups_hook(reg: Registry, lp: LoadedPack, raw: Any) -> None:
+    m: CountryGroupsPack = lp.model
+    for name in m.groups:
+        if name in reg.groups:
+            raise PackError(f"country group {name!r} defined twice", file=str(lp.path))
+    reg.groups.update(m.groups)
+    reg.groups_snapshot = m.snapshot_date
+    reg.territories.update(m.territories)
+
+
+register_kind("rules", RulesPack)
+register_kind("country_groups", CountryGroupsPack, _groups_hook)
+
+
+def default_rules_dir() -> Path:
+    """The packs shipped with ecscreen: inside the wheel, or the repo's rules/ in a checkout."""
+    packaged = Path(str(resources.files("ecscreen"))) / "rules"
+    if packaged.is_dir():
+        return packaged
+    repo = Path(__file__).resolve().parents[2] / "rules"
+    if repo.is_dir():
+        return repo
+    raise PackError("no rule packs found (neither packaged ecscreen/rules nor ./rules)")
+
+
+def pack_files(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise PackError("rules path not found", file=str(root))
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in (".yaml", ".yml", ".json") and p.is_file())
+
+
+def _ensure_modules() -> None:
+    """Import the modules that register pack kinds of their own."""
+    import importlib
+
+    for mod in ("parties", "chart", "jurisdiction"):
+        try:
+            importlib.import_module(f"ecscreen.{mod}")
+        except ModuleNotFoundError as exc:  # the module may not exist in this build
+            if exc.name != f"ecscreen.{mod}":
+                raise
+
+
+def load_pack_file(path: Path, reg: Registry, display: str | None = None) -> LoadedPack:
+    shown = display or str(path)
+    raw_bytes_text = yamlio.read_text(path, error=PackError)
+    digest = hashlib.sha256(raw_bytes_text.encode("utf-8")).hexdigest()
+    if path.suffix.lower() == ".json" and len(raw_bytes_text) > 1_000_000:
+        import json
+
+        try:
+            data = json.loads(raw_bytes_text)
+        except json.JSONDecodeError as exc:
+            raise PackError(f"invalid JSON: {exc.msg}", file=shown, line=exc.lineno) from None
+    else:
+        data = yamlio.loads(raw_bytes_text, file=shown, error=PackError, max_aliases=0)
+    if not isinstance(data, dict):
+        raise PackError("a rule pack must be a mapping with 'pack' metadata", file=shown, line=1)
+    kind = data.get("kind", "rules")
+    if kind not in _KINDS:
+        line = data.key_lines.get("kind") if isinstance(data, yamlio.LDict) else None
+        raise PackError(f"unknown pack kind {kind!r} (known: {', '.join(sorted(_KINDS))})",
+                        file=shown, line=line, field="kind")
+    model_cls, hook = _KINDS[kind]
+    try:
+        model = model_cls.model_validate(data)
+    except ValidationError as exc:
+        errs = yamlio.pydantic_errors(exc, data, shown)
+        line, fld, msg = errs[0]
+        more = f" (and {len(errs) - 1} more error(s))" if len(errs) > 1 else ""
+        raise PackError(msg + more, file=shown, line=line, field=fld) from None
+    meta: PackMeta = model.pack  # type: ignore[attr-defined]
+    n_rules = len(getattr(model, "rules", []) or [])
+    info = PackInfo(id=meta.id, version=meta.version, jurisdiction=meta.jurisdiction, title=meta.title,
+                    sha256=digest, path=shown, rules=n_rules)
+    lp = LoadedPack(info=info, model=model, path=path, rule_lines=_rule_lines(data))
+    if hook:
+        hook(reg, lp, data)
+    return lp
+
+
+def _check_rules_pack(lp: LoadedPack, reg: Registry, data_lines: dict[str, int], rule_ids: dict[str, str]) -> None:
+    m: RulesPack = lp.model
+    shown = lp.info.path
+    for i, rule in enumerate(m.rules):
+        if rule.id in rule_ids:
+            raise PackError(f"duplicate rule id {rule.id!r} (also in {rule_ids[rule.id]})",
+                            file=shown, line=data_lines.get(f"rules[{i}]"), field=f"rules[{i}].id")
+        rule_ids[rule.id] = shown
+        for path_s, cond in _walk(rule.when, f"rules[{i}].when"):
+            _check_refs(cond, m, reg, shown, data_lines.get(f"rules[{i}]"), path_s)
+    for name, nl in m.lists.items():
+        if nl.type == "countries":
+            for ref in nl.members + nl.exclude:
+                _check_country_ref(ref, m, reg, shown, None, f"lists.{name}")
+        if nl.type == "eccns":
+            for e in nl.members + nl.exclude:
+                n = normalize_eccn(e)
+                if n is None or n == "EAR99":
+                    raise PackError(f"not an ECCN: {e!r}", file=shown, field=f"lists.{name}")
+
+
+def _walk(c: Cond, path: str) -> list[tuple[str, Cond]]:
+    out = [(path, c)]
+    if c.all:
+        for i, sub in enumerate(c.all):
+            out += _walk(sub, f"{path}.all[{i}]")
+    if c.any:
+        for i, sub in enumerate(c.any):
+            out += _walk(sub, f"{path}.any[{i}]")
+    if c.not_:
+        out += _walk(c.not_, f"{path}.not")
+    return out
+
+
+def _check_list(name: str, want: str, m: RulesPack, shown: str, line: int | None, fld: str) -> None:
+    nl = m.lists.get(name)
+    if nl is None:
+        raise PackError(f"unknown list {name!r}", file=shown, line=line, field=fld)
+    if nl.type != want:
+        raise PackError(f"list {name!r} is of type {nl.type}, expected {want}", file=shown, line=line, field=fld)
+
+
+def _check_country_ref(ref: str, m: RulesPack, reg: Registry, shown: str, line: int | None, fld: str) -> None:
+    if ref.startswith("group:"):
+        if ref[6:] not in reg.groups:
+            raise PackError(f"unknown country group {ref[6:]!r}", file=shown, line=line, field=fld)
+    elif ref.startswith("list:"):
+        _check_list(ref[5:], "countries", m, shown, line, fld)
+    else:
+        c = resolve(ref)
+        if c is None or c.code != ref:
+            raise PackError(f"not an ISO 3166 code: {ref!r} (write codes, e.g. CN, UA-43)",
+                            file=shown, line=line, field=fld)
+
+
+def _check_refs(c: Cond, m: RulesPack, reg: Registry, shown: str, line: int | None, fld: str) -> None:
+    for refs in (c.destination_in, c.exporter_in, c.origin_in,
+                 c.party_country_in.countries if c.party_country_in else None):
+        for ref in refs or []:
+            _check_country_ref(ref, m, reg, shown, line, fld)
+    for e in c.eccn_in or []:
+        if e.startswith("list:"):
+            _check_list(e[5:], "eccns", m, shown, line, fld)
+    phrase_src = c.description_has or []
+    if isinstance(c.end_use_has, list):
+        phrase_src = phrase_src + c.end_use_has
+    elif c.end_use_has is not None:
+        phrase_src = phrase_src + c.end_use_has.phrases
+    for p in phrase_src:
+        if p.startswith("list:"):
+            _check_list(p[5:], "phrases", m, shown, line, fld)
+    if c.party_name_in:
+        _check_list(c.party_name_in.list, "names", m, shown, line, fld)
+
+
+def _rule_lines(data: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    rules = data.get("rules") if isinstance(data, dict) else None
+    if isinstance(rules, yamlio.LList):
+        for i, ln in enumerate(rules.item_lines):
+            out[f"rules[{i}]"] = ln
+    return out
+
+
+def load_registry(paths: list[Path] | None = None) -> Registry:
+    """Load every pack under ``paths`` (default: the shipped packs). Raises PackError."""
+    _ensure_modules()
+    roots = paths or [default_rules_dir()]
+    files: list[Path] = []
+    for r in roots:
+        files += pack_files(r)
+    if not files:
+        raise PackError("no rule packs found", file=", ".join(str(r) for r in roots))
+    reg = Registry()
+    ids: dict[str, str] = {}
+    staged: list[tuple[LoadedPack, dict[str, int]]] = []
+    # country groups first: rules refer to them
+    files.sort(key=lambda p: (0 if _peek_kind(p) == "country_groups" else 1, str(p)))
+    for f in files:
+        lp = load_pack_file(f, reg)
+        if lp.info.id in ids:
+            raise PackError(f"duplicate pack id {lp.info.id!r} (also {ids[lp.info.id]})", file=str(f), field="pack.id")
+        ids[lp.info.id] = str(f)
+        reg.packs.append(lp)
+        if getattr(lp.model, "kind", None) == "rules":
+            staged.append((lp, lp.rule_lines))
+    rule_ids: dict[str, str] = {}
+    for lp, lines in staged:
+        _check_rules_pack(lp, reg, lines, rule_ids)
+    return reg
+
+
+def _peek_kind(p: Path) -> str:
+    try:
+        with p.open("r", encoding="utf-8-sig") as fh:
+            for _ in range(40):
+                line = fh.readline()
+                if not line:
+                    break
+                if line.startswith("kind:"):
+                    return line.split(":", 1)[1].strip().strip("'\"")
+                if line.lstrip().startswith('"kind"'):
+                    return line.split(":", 1)[1].strip().strip(",").strip().strip("'\"")
+    except OSError:
+        pass
+    return "rules"
+
+
+@lru_cache(maxsize=8)
+def cached_registry(paths: tuple[str, ...] = ()) -> Registry:
+    return load_registry([Path(p) for p in paths] or None)
