@@ -180,6 +180,15 @@ class InputError(StrictModel):
     message: str
 
 
+class ItemJurisdiction(StrictModel):
+    """Is the item subject to the EAR? The outcome of the jurisdiction chain for one item."""
+
+    item_index: int
+    status: Literal["subject", "not_subject", "unknown"]
+    summary: str
+    steps: list[Step] = Field(default_factory=list)
+
+
 class ShipmentResult(StrictModel):
     id: str
     decision: Outcome | Literal["error"]
@@ -189,6 +198,7 @@ class ShipmentResult(StrictModel):
     findings: list[Finding] = Field(default_factory=list)
     errors: list[InputError] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    jurisdiction: list[ItemJurisdiction] = Field(default_factory=list)
     source: str | None = Field(default=None, description="file:line the shipment came from")
 
 

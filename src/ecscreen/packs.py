@@ -28,6 +28,8 @@ from .countries import resolve
 from .errors import PackError
 from .models import Citation, Outcome, PackInfo
 
+MESSAGE_PLACEHOLDERS = frozenset({"destination", "destination_name", "description", "eccn", "origin", "end_use",
+                                  "as_of", "matched", "exporter", "parties", "item"})
 ECCN_RE = re.compile(r"^(?P<base>[0-9][A-E][0-9]{3})(?P<paras>(\.[A-Za-z0-9]+)*)$")
 
 
@@ -430,6 +432,12 @@ def _check_rules_pack(lp: LoadedPack, reg: Registry, data_lines: dict[str, int],
         rule_ids[rule.id] = shown
         for path_s, cond in _walk(rule.when, f"rules[{i}].when"):
             _check_refs(cond, m, reg, shown, data_lines.get(f"rules[{i}]"), path_s)
+    for i, rule in enumerate(m.rules):
+        for ph in re.findall(r"\{([^{}]*)\}", rule.message):
+            if ph not in MESSAGE_PLACEHOLDERS and not re.fullmatch(r"param\.[A-Za-z0-9_]+", ph):
+                raise PackError(f"unknown placeholder {{{ph}}} in message (known: {', '.join(sorted(MESSAGE_PLACEHOLDERS))},"
+                                " param.<name>)", file=shown, line=data_lines.get(f"rules[{i}]"),
+                                field=f"rules[{i}].message")
     for name, nl in m.lists.items():
         if nl.type == "countries":
             for ref in nl.members + nl.exclude:
@@ -513,6 +521,9 @@ def load_registry(paths: list[Path] | None = None) -> Registry:
         files += pack_files(r)
     if not files:
         raise PackError("no rule packs found", file=", ".join(str(r) for r in roots))
+    if paths and not any(_peek_kind(f) == "country_groups" for f in files):
+        # user packs refer to group:D:5 etc.: bring the shipped Country Groups along
+        files += [f for f in pack_files(default_rules_dir()) if _peek_kind(f) == "country_groups"]
     reg = Registry()
     ids: dict[str, str] = {}
     staged: list[tuple[LoadedPack, dict[str, int]]] = []

@@ -1,0 +1,244 @@
+"""Command-line interface: a thin layer over :func:`ecscreen.engine.screen`.
+
+Exit codes: 0 all clear · 1 something flagged · 2 usage error · 3 invalid input ·
+4 invalid rule pack. Errors go to stderr as one message naming file, line and field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .errors import EXIT_USAGE, EcscreenError, InputFileError, UsageError
+from .formats import load_shipments
+from .models import InputError, Shipment
+from .packs import Registry, load_registry
+from .render import print_table, to_json
+
+EXIT_HELP = """
+Exit codes: 0 all clear; 1 something flagged (review, license_required, prohibited);
+2 usage error; 3 invalid input (some shipment/row could not be screened); 4 invalid rule pack.
+"""
+
+app = typer.Typer(
+    name="ecscreen",
+    help="Offline export-control screening with explained findings.\n" + EXIT_HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+rules_app = typer.Typer(help="Inspect and validate rule packs.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+out = Console(soft_wrap=False, highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _date(value: str | None, what: str = "--as-of") -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{what}: not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def registry_for(rules: list[Path] | None) -> Registry:
+    """Load packs: the shipped ones, or the given paths (plus shipped Country Groups if they lack them)."""
+    return load_registry(list(rules) if rules else None)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"ecscreen {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")] = False,
+) -> None:
+    """Offline export-control screening."""
+
+
+@app.command(epilog=EXIT_HELP)
+def check(
+    files: Annotated[list[Path], typer.Argument(help="Shipment files (YAML or JSON; one shipment or a list).")],
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate rules at this date (overrides shipment dates).")] = None,
+    rules: Annotated[list[Path] | None, typer.Option("--rules", help="Rule pack directory or file (repeatable).")] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Show every step of procedure chains.")] = False,
+    no_lists: Annotated[bool, typer.Option("--no-lists", help="Do not screen parties against restricted-party lists.")] = False,
+) -> None:
+    """Screen shipment files and explain every finding."""
+    from .engine import Engine
+
+    if format not in ("table", "json"):
+        raise UsageError(f"--format must be table or json, not {format!r}")
+    on = _date(as_of)
+    reg = registry_for(rules)
+    engine = Engine.build(reg, use_lists=not no_lists)
+    shipments: list[tuple[str, Shipment | InputError]] = []
+    for f in files:
+        if not f.exists():
+            raise UsageError("file not found", file=str(f))
+    for f in files:
+        try:
+            shipments += load_shipments(f)
+        except InputFileError as exc:
+            shipments.append((str(f), InputError(file=exc.file, line=exc.line, field=exc.field, message=exc.message)))
+    report = engine.screen(shipments, as_of=on)
+    for r in report.results:
+        for e in r.errors:
+            loc = ":".join(str(x) for x in (e.file or r.source, e.line) if x)
+            err.print(f"error: {loc}: {e.field + ': ' if e.field else ''}{e.message}", markup=False)
+    if format == "json":
+        sys.stdout.write(to_json(report) + "\n")
+    else:
+        print_table(report, out, explain=explain)
+    raise typer.Exit(report.exit_code)
+
+
+@rules_app.command("list")
+def rules_list(
+    rules: Annotated[list[Path] | None, typer.Option("--rules", help="Rule pack directory or file.")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+) -> None:
+    """List packs: rule count, date range and source documents."""
+    reg = registry_for(rules)
+    rows = []
+    for lp in reg.packs:
+        m = lp.model
+        rl = getattr(m, "rules", None) or []
+        starts = [r.effective_from for r in rl]
+        ends = [r.effective_to for r in rl]
+        seeds = sorted({s for r in rl for s in r.seeds} | set(m.pack.seeds))
+        rows.append({
+            "id": lp.info.id, "version": lp.info.version, "kind": getattr(m, "kind", "rules"),
+            "jurisdiction": lp.info.jurisdiction, "rules": len(rl),
+            "from": min(starts).isoformat() if starts else None,
+            "to": (max(e for e in ends if e).isoformat() if any(ends) and all(ends) else "open") if rl else None,
+            "seeds": seeds, "sha256": lp.info.sha256, "title": lp.info.title,
+        })
+    if format == "json":
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    t = Table(title="rule packs")
+    for col in ("pack", "version", "kind", "jurisdiction", "rules", "in force", "seeds"):
+        t.add_column(col)
+    for r in rows:
+        span = f"{r['from']} → {r['to']}" if r["from"] else "-"
+        t.add_row(str(r["id"]), str(r["version"]), str(r["kind"]), str(r["jurisdiction"]), str(r["rules"]), span,
+                  ", ".join(r["seeds"]))
+    out.print(t)
+
+
+@rules_app.command("validate")
+def rules_validate(path: Annotated[list[Path], typer.Argument(help="Pack file(s) or directory.")]) -> None:
+    """Validate rule packs; exit 4 naming file, line and field on the first error."""
+    reg = registry_for(path)
+    n = sum(p.info.rules for p in reg.packs)
+    out.print(f"ok: {len(reg.packs)} pack(s), {n} rule(s)")
+
+
+SCHEMAS: dict[str, str] = {
+    "shipment": "ecscreen.models:Shipment",
+    "report": "ecscreen.models:Report",
+    "pack": "ecscreen.packs:RulesPack",
+    "country-groups": "ecscreen.packs:CountryGroupsPack",
+}
+
+
+def _schema_models() -> dict[str, Any]:
+    import importlib
+
+    extra = {
+        "catalog": "ecscreen.gate:Catalog",
+        "waivers": "ecscreen.gate:WaiverFile",
+        "order-row": "ecscreen.batch:OrderRow",
+        "party-list": "ecscreen.lists:OwnList",
+        "party-lists-pack": "ecscreen.parties:PartyListsPack",
+        "jurisdiction-pack": "ecscreen.jurisdiction:JurisdictionPack",
+    }
+    found: dict[str, Any] = {}
+    for name, ref in {**SCHEMAS, **extra}.items():
+        mod, _, attr = ref.partition(":")
+        try:
+            found[name] = getattr(importlib.import_module(mod), attr)
+        except (ModuleNotFoundError, AttributeError):
+            continue
+    return found
+
+
+@app.command()
+def schema(
+    name: Annotated[str | None, typer.Argument(help="Which schema (omit to list).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write every schema into this directory.")] = None,
+) -> None:
+    """Print the JSON Schema of an input/output format, or write them all with --out."""
+    models = _schema_models()
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for n, m in sorted(models.items()):
+            (out_dir / f"{n}.schema.json").write_text(json.dumps(m.model_json_schema(by_alias=True), indent=2) + "\n")
+        out.print(f"wrote {len(models)} schemas to {out_dir}")
+        return
+    if name is None:
+        out.print("schemas: " + ", ".join(sorted(models)))
+        return
+    if name not in models:
+        raise UsageError(f"unknown schema {name!r} (known: {', '.join(sorted(models))})")
+    sys.stdout.write(json.dumps(models[name].model_json_schema(by_alias=True), indent=2) + "\n")
+
+
+def _mount_optional() -> None:
+    """Mount sub-commands owned by other modules."""
+    import importlib
+
+    for mod, attr, kind, name in (
+        ("ecscreen.cli_lists", "app", "typer", "lists"),
+        ("ecscreen.cli_explain", "explain", "command", "explain"),
+        ("ecscreen.batch", "batch_command", "command", "batch"),
+        ("ecscreen.gate", "gate_command", "command", "gate"),
+    ):
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name == mod:
+                continue
+            raise
+        obj = getattr(m, attr, None)
+        if obj is None:
+            continue
+        if kind == "typer":
+            app.add_typer(obj, name=name)
+        else:
+            app.command(name=name, epilog=EXIT_HELP)(obj)
+
+
+_mount_optional()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, mapping every user error to one message and an exit code."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except EcscreenError as exc:
+        err.print(f"error: {exc.render()}", markup=False, soft_wrap=True)
+        return exc.exit_code
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else EXIT_USAGE)
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())

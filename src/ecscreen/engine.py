@@ -1,0 +1,733 @@
+"""The screening engine: ``screen(shipments, ...) -> Report``.
+
+Per shipment: resolve the destination (fail closed) -> party screening -> per item:
+jurisdiction (is the item subject to the EAR?) -> generic rules of every ``kind: rules`` pack
+-> Commerce Country Chart -> coverage by licences held / licence exceptions -> decision.
+
+Rule conditions are compiled once per registry into closures (see :class:`CompiledPack`);
+evaluation is three-valued (True / False / unknown-with-missing-facts).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from rapidfuzz import fuzz
+from rapidfuzz import process as rf_process
+from rapidfuzz import utils as rf_utils
+
+from . import __version__
+from .countries import Country, resolve
+from .models import (
+    Citation,
+    Evidence,
+    Finding,
+    InputError,
+    Item,
+    ItemJurisdiction,
+    Outcome,
+    Report,
+    Shipment,
+    ShipmentResult,
+)
+from .packs import Cond, NamedList, Registry, Rule, RulesPack, cached_registry, normalize_eccn
+from .textmatch import matcher
+
+# --------------------------------------------------------------------------- context
+
+
+@dataclass
+class PartyFactLite:
+    """A party-screening hit as the rule conditions see it."""
+
+    party_index: int
+    role: str
+    name: str
+    list_code: str
+    entry_name: str
+    footnotes: list[int]
+    score: float
+
+
+@dataclass
+class ShipCtx:
+    shipment: Shipment
+    dest: Country
+    dest_codes: frozenset[str]
+    exporter_codes: frozenset[str]
+    as_of: dt.date
+    party_codes: list[tuple[str, frozenset[str]]]  # (role, codes)
+    party_hits: list[PartyFactLite]
+
+
+@dataclass
+class ItemCtx:
+    item: Item
+    index: int
+    eccn: str | None  # normalised; None when missing
+    origin_codes: frozenset[str]
+
+
+# A condition result: (state, evidence, missing) with state True / False / None (unknown)
+Res = tuple[bool | None, list[Evidence], list[str]]
+Fn = Callable[[ShipCtx, ItemCtx | None], Res]
+
+_F: Res = (False, [], [])
+
+
+def _codes(c: Country, reg: Registry, on: dt.date) -> frozenset[str]:
+    codes = {c.code, c.alpha2}
+    for code in list(codes):
+        codes.update(reg.territory_parents(code, on))
+    return frozenset(codes)
+
+
+# --------------------------------------------------------------------------- compile
+
+
+class CompiledPack:
+    def __init__(self, pack: RulesPack, reg: Registry) -> None:
+        self.pack = pack
+        self.reg = reg
+        self.rules: list[tuple[Rule, Fn, bool]] = []  # (rule, fn, item_scoped)
+        for rule in pack.rules:
+            fn, item_scoped = self._compile(rule.when)
+            self.rules.append((rule, fn, item_scoped))
+
+    # country refs expand per date (groups change over time): cache per (refs, date)
+    def _country_set(self, refs: list[str]) -> Callable[[dt.date], frozenset[str]]:
+        refs_t = tuple(refs)
+        lists = self.pack.lists
+        reg = self.reg
+        cache: dict[dt.date, frozenset[str]] = {}
+
+        def get(on: dt.date) -> frozenset[str]:
+            s = cache.get(on)
+            if s is None:
+                s = reg.expand(list(refs_t), lists, on)
+                cache[on] = s
+            return s
+
+        return get
+
+    def _phrases(self, refs: list[str]) -> list[str]:
+        out: list[str] = []
+        for p in refs:
+            if p.startswith("list:"):
+                nl: NamedList = self.pack.lists[p[5:]]
+                out += [m for m in nl.members if m not in nl.exclude]
+            else:
+                out.append(p)
+        return out
+
+    def _eccns(self, refs: list[str]) -> tuple[list[str], list[str]]:
+        inc: list[str] = []
+        exc: list[str] = []
+        for e in refs:
+            if e.startswith("list:"):
+                nl = self.pack.lists[e[5:]]
+                inc += [normalize_eccn(m) or m for m in nl.members]
+                exc += [normalize_eccn(m) or m for m in nl.exclude]
+            else:
+                inc.append(e)
+        return inc, exc
+
+    def _compile(self, c: Cond) -> tuple[Fn, bool]:  # noqa: C901 - one branch per condition key
+        if c.all is not None:
+            parts = [self._compile(x) for x in c.all]
+            fns = [p[0] for p in parts]
+            return _all(fns), any(p[1] for p in parts)
+        if c.any is not None:
+            parts = [self._compile(x) for x in c.any]
+            return _any([p[0] for p in parts]), any(p[1] for p in parts)
+        if c.not_ is not None:
+            inner, scoped = self._compile(c.not_)
+            return _not(inner), scoped
+        if c.destination_in is not None:
+            get = self._country_set(c.destination_in)
+            desc = ", ".join(c.destination_in)
+
+            def dest_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+                hit = s.dest_codes & get(s.as_of)
+                if hit:
+                    return True, [Evidence(field="destination", value=s.dest.code, matched=sorted(hit),
+                                           detail=f"{s.dest.label} is in [{desc}] on {s.as_of}")], []
+                return _F
+
+            return dest_fn, False
+        if c.exporter_in is not None:
+            get = self._country_set(c.exporter_in)
+
+            def exp_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+                hit = s.exporter_codes & get(s.as_of)
+                if hit:
+                    return True, [Evidence(field="exporter_country", value=sorted(s.exporter_codes),
+                                           matched=sorted(hit))], []
+                return _F
+
+            return exp_fn, False
+        if c.origin_in is not None:
+            get = self._country_set(c.origin_in)
+
+            def origin_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+                assert i is not None
+                if not i.origin_codes:
+                    return None, [], [f"items[{i.index}].origin"]
+                hit = i.origin_codes & get(s.as_of)
+                if hit:
+                    return True, [Evidence(field=f"items[{i.index}].origin", value=i.item.origin,
+                                           matched=sorted(hit))], []
+                return _F
+
+            return origin_fn, True
+        if c.eccn_in is not None:
+            inc, exc = self._eccns(c.eccn_in)
+            return _eccn_fn(inc, exc), True
+        if c.eccn_unclassified is not None:
+            want = c.eccn_unclassified
+
+            def uncl_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+                assert i is not None
+                uncl = i.eccn is None or i.eccn == "EAR99"
+                if uncl == want:
+                    return True, [Evidence(field=f"items[{i.index}].eccn", value=i.item.eccn,
+                                           detail="unclassified (no ECCN or EAR99)" if uncl else "classified")], []
+                return _F
+
+            return uncl_fn, True
+        if c.description_has is not None:
+            pm = matcher(tuple(self._phrases(c.description_has)))
+
+            def desc_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+                assert i is not None
+                hits = pm.positive(i.item.description)
+                if hits:
+                    return True, [Evidence(field=f"items[{i.index}].description", value=i.item.description,
+                                           matched=sorted({h.phrase for h in hits}))], []
+                return _F
+
+            return desc_fn, True
+        if c.end_use_has is not None:
+            eu = c.end_use_has
+            phrases = eu if isinstance(eu, list) else eu.phrases
+            if_missing = "false" if isinstance(eu, list) else eu.if_missing
+            pm2 = matcher(tuple(self._phrases(phrases)))
+
+            def eu_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+                text = s.shipment.end_use
+                if not text:
+                    return (None, [], ["end_use"]) if if_missing == "unknown" else _F
+                hits = pm2.positive(text)
+                if hits:
+                    return True, [Evidence(field="end_use", value=text, matched=sorted({h.phrase for h in hits}))], []
+                return _F
+
+            return eu_fn, False
+        if c.param is not None:
+            return _param_fn(c.param), True
+        if c.party_country_in is not None:
+            get = self._country_set(c.party_country_in.countries)
+            roles = set(c.party_country_in.roles or [])
+
+            def pc_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+                ev = []
+                for idx, (role, codes) in enumerate(s.party_codes):
+                    if roles and role not in roles:
+                        continue
+                    hit = codes & get(s.as_of)
+                    if hit:
+                        ev.append(Evidence(field=f"parties[{idx}].country", value=sorted(codes), matched=sorted(hit)))
+                return (True, ev, []) if ev else _F
+
+            return pc_fn, False
+        if c.party_name_in is not None:
+            nl = self.pack.lists[c.party_name_in.list]
+            return _party_name_fn(nl, c.party_name_in.list, c.party_name_in.min_score,
+                                  set(c.party_name_in.roles or [])), False
+        if c.party_hit is not None:
+            ph = c.party_hit
+            sources = {x.upper() for x in ph.sources or []}
+            fns = set(ph.footnotes or [])
+            roles = set(ph.roles or [])
+
+            def hit_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+                ev = []
+                for h in s.party_hits:
+                    if sources and h.list_code.upper() not in sources:
+                        continue
+                    if fns and not fns & set(h.footnotes):
+                        continue
+                    if roles and h.role not in roles:
+                        continue
+                    fn_txt = f", footnote(s) {', '.join(map(str, h.footnotes))}" if h.footnotes else ""
+                    ev.append(Evidence(field=f"parties[{h.party_index}].name", value=h.name, matched=h.entry_name,
+                                       score=h.score, detail=f"listed on {h.list_code}{fn_txt}"))
+                return (True, ev, []) if ev else _F
+
+            return hit_fn, False
+        if c.fact_missing is not None:
+            return _missing_fn(c.fact_missing), c.fact_missing in (
+                "eccn", "origin", "us_content_percent", "direct_product_of")
+        raise AssertionError("condition validated with exactly one key")  # pragma: no cover
+
+
+def _all(fns: list[Fn]) -> Fn:
+    def f(s: ShipCtx, i: ItemCtx | None) -> Res:
+        ev: list[Evidence] = []
+        missing: list[str] = []
+        unknown = False
+        for fn in fns:
+            st, e, m = fn(s, i)
+            if st is False:
+                return _F
+            if st is None:
+                unknown = True
+                missing += m
+            ev += e
+        return (None if unknown else True), ev, missing
+
+    return f
+
+
+def _any(fns: list[Fn]) -> Fn:
+    def f(s: ShipCtx, i: ItemCtx | None) -> Res:
+        missing: list[str] = []
+        unknown = False
+        for fn in fns:
+            st, e, m = fn(s, i)
+            if st is True:
+                return True, e, []
+            if st is None:
+                unknown = True
+                missing += m
+        return (None, [], missing) if unknown else _F
+
+    return f
+
+
+def _not(fn: Fn) -> Fn:
+    def f(s: ShipCtx, i: ItemCtx | None) -> Res:
+        st, e, m = fn(s, i)
+        if st is None:
+            return None, [], m
+        return (not st), [], []
+
+    return f
+
+
+def eccn_matches(item_eccn: str, pattern: str) -> bool | None:
+    """Hierarchical ECCN match. True/False, or None when the item is less specific."""
+    if item_eccn == pattern or item_eccn.startswith(pattern + "."):
+        return True
+    if pattern.startswith(item_eccn + "."):
+        return None  # item says 3A090, rule needs 3A090.a: paragraph unknown
+    return False
+
+
+def _eccn_fn(inc: list[str], exc: list[str]) -> Fn:
+    def f(s: ShipCtx, i: ItemCtx | None) -> Res:
+        assert i is not None
+        e = i.eccn
+        if e is None:
+            return _F
+        if e == "EAR99":
+            return _F
+        if any(eccn_matches(e, x) for x in exc):
+            return _F
+        unknown_for: list[str] = []
+        for pat in inc:
+            r = eccn_matches(e, pat)
+            if r:
+                return True, [Evidence(field=f"items[{i.index}].eccn", value=e, matched=pat,
+                                       detail=f"{e} falls under {pat}")], []
+            if r is None:
+                unknown_for.append(pat)
+        if unknown_for:
+            return None, [], [f"items[{i.index}].eccn paragraph ({e} given; rule covers {', '.join(unknown_for)})"]
+        return _F
+
+    return f
+
+
+_OPS: list[tuple[str, Callable[[float, float], bool], str]] = [
+    ("gt", lambda v, t: v > t, ">"),
+    ("gte", lambda v, t: v >= t, "≥"),
+    ("lt", lambda v, t: v < t, "<"),
+    ("lte", lambda v, t: v <= t, "≤"),
+    ("eq", lambda v, t: v == t, "="),
+]
+
+
+def _param_fn(pc: Any) -> Fn:
+    name = pc.name
+    checks = [(op, t, sym) for key, op, sym in _OPS if (t := getattr(pc, key)) is not None]
+    unknown = pc.if_missing == "unknown"
+    text = " and ".join(f"{name} {sym} {t:g}" for _, t, sym in checks)
+
+    def f(s: ShipCtx, i: ItemCtx | None) -> Res:
+        assert i is not None
+        v = i.item.parameters.get(name)
+        if v is None:
+            return (None, [], [f"items[{i.index}].parameters.{name}"]) if unknown else _F
+        if all(op(v, t) for op, t, _ in checks):
+            return True, [Evidence(field=f"items[{i.index}].parameters.{name}", value=v, matched=text,
+                                   detail=f"{name} = {v:g} meets {text}")], []
+        return _F
+
+    return f
+
+
+def _missing_fn(fact: str) -> Fn:
+    def f(s: ShipCtx, i: ItemCtx | None) -> Res:
+        sh = s.shipment
+        if fact in ("end_use", "parties", "end_user"):
+            missing = {
+                "end_use": not sh.end_use,
+                "parties": not sh.parties,
+                "end_user": not any(p.role.value == "end_user" for p in sh.parties),
+            }[fact]
+            fld = fact
+        else:
+            assert i is not None
+            missing = getattr(i.item, fact) in (None, [])
+            fld = f"items[{i.index}].{fact}"
+        if missing:
+            return True, [Evidence(field=fld, value=None, detail=f"{fld} not given")], []
+        return _F
+
+    return f
+
+
+def _party_name_fn(nl: NamedList, list_name: str, min_score: float, roles: set[str]) -> Fn:
+    names = [n for n in nl.members if n not in nl.exclude]
+    choices = [rf_utils.default_process(n) for n in names]
+
+    def f(s: ShipCtx, i: ItemCtx | None) -> Res:
+        ev = []
+        for idx, p in enumerate(s.shipment.parties):
+            if roles and p.role.value not in roles:
+                continue
+            best = rf_process.extractOne(rf_utils.default_process(p.name), choices, scorer=fuzz.token_set_ratio,
+                                         score_cutoff=min_score)
+            if best:
+                _, score, j = best
+                ev.append(Evidence(field=f"parties[{idx}].name", value=p.name, matched=names[j], score=round(score, 1),
+                                   detail=f"fuzzy match on list {list_name!r} (token-set ratio {score:.0f} ≥ {min_score:g})"))
+        return (True, ev, []) if ev else _F
+
+    return f
+
+
+# --------------------------------------------------------------------------- messages
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[A-Za-z0-9_]+)?)\}")
+
+
+def render_message(template: str, s: ShipCtx, i: ItemCtx | None, ev: list[Evidence]) -> str:
+    def val(key: str) -> str:
+        if key.startswith("param."):
+            if i is None:
+                return "?"
+            v = i.item.parameters.get(key[6:])
+            return "not given" if v is None else f"{v:g}"
+        if key == "destination":
+            return s.dest.code
+        if key == "destination_name":
+            return s.dest.name
+        if key == "as_of":
+            return s.as_of.isoformat()
+        if key == "end_use":
+            return s.shipment.end_use or "not stated"
+        if key == "exporter":
+            return ", ".join(sorted(s.exporter_codes)) or "US"
+        if key == "parties":
+            return ", ".join(p.name for p in s.shipment.parties) or "none named"
+        if key == "matched":
+            return "; ".join(_ev_text(e) for e in ev) or "-"
+        if i is None:
+            return "?"
+        if key == "description" or key == "item":
+            return i.item.description
+        if key == "eccn":
+            return i.item.eccn or "unclassified"
+        if key == "origin":
+            return i.item.origin or "not given"
+        return "{" + key + "}"
+
+    return " ".join(_PLACEHOLDER.sub(lambda m: val(m.group(1)), template).split())
+
+
+def _ev_text(e: Evidence) -> str:
+    if e.detail:
+        return e.detail
+    return f"{e.field} = {e.value!r} matched {e.matched!r}"
+
+
+# --------------------------------------------------------------------------- engine
+
+
+@dataclass
+class Engine:
+    registry: Registry
+    compiled: list[CompiledPack] = field(default_factory=list)
+    use_lists: bool = True
+
+    @classmethod
+    def build(cls, registry: Registry, *, use_lists: bool = True) -> Engine:
+        return cls(registry=registry, compiled=[CompiledPack(p, registry) for p in registry.rule_packs],
+                   use_lists=use_lists)
+
+    # ---- one shipment
+    def screen_one(self, sh: Shipment, *, as_of: dt.date | None = None, label: str | None = None,
+                   today: dt.date | None = None) -> ShipmentResult:
+        on = as_of or sh.date or today or dt.date.today()
+        sid = sh.id or label or "shipment"
+        errors: list[InputError] = []
+        dest = resolve(sh.destination)
+        if dest is None:
+            errors.append(InputError(field="destination",
+                                     message=f"unknown destination {sh.destination!r}: cannot screen (fail closed)"))
+        if sh.destination_region:
+            region = resolve(sh.destination_region)
+            if region is None or region.region is None:
+                errors.append(InputError(field="destination_region",
+                                         message=f"unknown region {sh.destination_region!r}"))
+            elif dest is not None:
+                dest = region
+        exporter = resolve(sh.exporter_country) if sh.exporter_country else resolve("US")
+        if exporter is None:
+            errors.append(InputError(field="exporter_country", message=f"unknown country {sh.exporter_country!r}"))
+        party_codes: list[tuple[str, frozenset[str]]] = []
+        for idx, p in enumerate(sh.parties):
+            codes: frozenset[str] = frozenset()
+            if p.country:
+                pc = resolve(p.country)
+                if pc is None:
+                    errors.append(InputError(field=f"parties[{idx}].country", message=f"unknown country {p.country!r}"))
+                else:
+                    codes = _codes(pc, self.registry, on)
+            party_codes.append((p.role.value, codes))
+        items: list[ItemCtx] = []
+        for idx, it in enumerate(sh.items):
+            e = None
+            if it.eccn is not None:
+                e = normalize_eccn(it.eccn)
+                if e is None:
+                    errors.append(InputError(field=f"items[{idx}].eccn", message=f"malformed ECCN {it.eccn!r}"))
+            oc: frozenset[str] = frozenset()
+            if it.origin:
+                o = resolve(it.origin)
+                if o is None:
+                    errors.append(InputError(field=f"items[{idx}].origin", message=f"unknown country {it.origin!r}"))
+                else:
+                    oc = _codes(o, self.registry, on)
+            items.append(ItemCtx(item=it, index=idx, eccn=e, origin_codes=oc))
+        if errors or dest is None or exporter is None:
+            return ShipmentResult(id=sid, decision="error", as_of=on, destination=sh.destination, errors=errors)
+
+        findings: list[Finding] = []
+        warnings: list[str] = []
+        # ---- parties
+        hits: list[PartyFactLite] = []
+        party_mod = _optional("parties")
+        if party_mod is not None and sh.parties and self.use_lists:
+            ps = party_mod.screen_parties(sh.parties, as_of=on)
+            findings += list(ps.findings)
+            hits = _party_facts(ps, sh)
+            warnings += list(getattr(ps, "warnings", []) or [])
+        ctx = ShipCtx(shipment=sh, dest=dest, dest_codes=_codes(dest, self.registry, on),
+                      exporter_codes=_codes(exporter, self.registry, on), as_of=on,
+                      party_codes=party_codes, party_hits=hits)
+
+        # ---- jurisdiction per item
+        status: dict[int, str] = {}
+        jurisdictions: list[ItemJurisdiction] = []
+        jur_mod = _optional("jurisdiction")
+        for ic in items:
+            if jur_mod is not None and self.registry.of_kind("jurisdiction"):
+                jr = jur_mod.assess(ic.item, ic.index, sh, dest, _to_jur_facts(jur_mod, hits), self.registry, on)
+                status[ic.index] = jr.status
+                findings += list(jr.findings)
+                jurisdictions.append(ItemJurisdiction(item_index=ic.index, status=jr.status, summary=jr.summary,
+                                                      steps=list(jr.steps)))
+            else:
+                st = _fallback_status(ic, exporter)
+                status[ic.index] = st
+                jurisdictions.append(ItemJurisdiction(
+                    item_index=ic.index, status=st,
+                    summary="subject to the EAR: item in or of the United States (15 CFR 734.3(a))"
+                    if st == "subject" else "foreign item abroad: no jurisdiction data loaded to decide"))
+
+        # ---- generic rules
+        for cp in self.compiled:
+            jur = cp.pack.pack.jurisdiction
+            for rule, fn, item_scoped in cp.rules:
+                if not rule.in_force(on):
+                    continue
+                gate = rule.subject_to_ear_only and jur == "US-EAR"
+                if item_scoped:
+                    for ic in items:
+                        st = status[ic.index]
+                        if gate and st == "not_subject":
+                            continue
+                        f = self._fire(cp, rule, fn, ctx, ic, st if gate else "subject")
+                        if f:
+                            findings.append(f)
+                else:
+                    sts = set(status.values())
+                    if gate and sts == {"not_subject"}:
+                        continue
+                    eff = "subject" if (not gate or "subject" in sts) else "unknown"
+                    f = self._fire(cp, rule, fn, ctx, None, eff)
+                    if f:
+                        findings.append(f)
+
+        # ---- Commerce Country Chart + coverage (licences held, exceptions)
+        chart_mod = _optional("chart")
+        lic_mod = _optional("licensing")
+        for ic in items:
+            if status[ic.index] == "not_subject":
+                continue
+            if chart_mod is not None and ic.eccn and self.registry.of_kind("country_chart"):
+                cr = chart_mod.determine(ic.item, ic.index, dest, self.registry, on)
+                cf = list(cr.findings)
+                if status[ic.index] == "unknown":
+                    cf = [_cap_review(f, "jurisdiction undetermined") for f in cf]
+                findings += cf
+                warnings += [n for n in getattr(cr, "notes", []) if n not in warnings]
+                for err in getattr(cr, "errors", []) or []:
+                    errors.append(err if isinstance(err, InputError) else InputError(message=str(err)))
+        if lic_mod is not None:
+            for ic in items:
+                mine = [f for f in findings if f.item_index == ic.index]
+                others = [f for f in findings if f.item_index != ic.index]
+                findings = others + list(lic_mod.apply_coverage(mine, ic.item, ic.index, dest, self.registry, on))
+        if errors:
+            return ShipmentResult(id=sid, decision="error", as_of=on, destination=dest.code,
+                                  destination_name=dest.name, errors=errors, findings=findings, warnings=warnings,
+                                  jurisdiction=jurisdictions)
+        findings.sort(key=lambda f: (-f.outcome.rank, f.item_index if f.item_index is not None else -1, f.rule_id))
+        decision = Outcome.worst([f.outcome for f in findings if f.covered_by is None])
+        return ShipmentResult(id=sid, decision=decision, as_of=on, destination=dest.code, destination_name=dest.name,
+                              findings=findings, warnings=warnings, jurisdiction=jurisdictions)
+
+    def _fire(self, cp: CompiledPack, rule: Rule, fn: Fn, ctx: ShipCtx, ic: ItemCtx | None,
+              status: str) -> Finding | None:
+        st, ev, missing = fn(ctx, ic)
+        if st is False:
+            return None
+        meta = cp.pack.pack
+        cites = list(rule.citations) + [Citation(kind="seed", ref=s) for s in rule.seeds]
+        msg = render_message(rule.message, ctx, ic, ev)
+        notes = list(rule.notes)
+        outcome = rule.outcome
+        if st is None:
+            outcome = Outcome.review
+            uniq = list(dict.fromkeys(missing))
+            msg = (f"Cannot decide '{rule.title}': missing fact(s): {', '.join(uniq)}. "
+                   f"If the facts match, the rule says: {msg}")
+            ev = ev + [Evidence(field=m, value=None, detail="missing") for m in uniq]
+        if status == "unknown" and outcome.rank > Outcome.review.rank:
+            notes.append(f"would be {outcome.value} if the item is subject to the EAR; jurisdiction undetermined")
+            outcome = Outcome.review
+        return Finding(rule_id=rule.id, pack_id=meta.id, outcome=outcome, title=rule.title, message=msg,
+                       item_index=ic.index if ic else None, jurisdiction=meta.jurisdiction, evidence=ev,
+                       citations=cites, effective_from=rule.effective_from, effective_to=rule.effective_to,
+                       notes=notes)
+
+    # ---- many shipments
+    def screen(self, shipments: Iterable[tuple[str, Shipment | InputError]], *, as_of: dt.date | None = None,
+               today: dt.date | None = None) -> Report:
+        results = []
+        for label, sh in shipments:
+            if isinstance(sh, InputError):
+                results.append(ShipmentResult(id=label, decision="error", errors=[sh], source=label))
+            else:
+                r = self.screen_one(sh, as_of=as_of, label=label, today=today)
+                r.source = label
+                results.append(r)
+        ok = [r.decision for r in results if r.decision != "error"]
+        # fail closed: a run with an unscreenable shipment is never reported as clear overall
+        decision: Outcome | str = Outcome.worst([Outcome(d) for d in ok]) if len(ok) == len(results) else "error"
+        lists = []
+        warnings: list[str] = []
+        party_mod = _optional("parties")
+        if party_mod is not None and self.use_lists and hasattr(party_mod, "lists_info"):
+            lists = party_mod.lists_info()
+            warnings += list(getattr(party_mod, "list_warnings", lambda: [])())
+        return Report(tool_version=__version__, decision=decision, generated_for=as_of,  # type: ignore[arg-type]
+                      results=results, packs=self.registry.infos, lists=lists, warnings=warnings)
+
+
+def _cap_review(f: Finding, why: str) -> Finding:
+    if f.outcome.rank > Outcome.review.rank:
+        f = f.model_copy(update={"outcome": Outcome.review,
+                                 "notes": f.notes + [f"would be {f.outcome.value}; {why}"]})
+    return f
+
+
+def _fallback_status(ic: ItemCtx, exporter: Country) -> str:
+    """Without jurisdiction data: items in or of the US are subject (15 CFR 734.3(a)(1)-(2))."""
+    if exporter.alpha2 == "US" or "US" in ic.origin_codes:
+        return "subject"
+    return "unknown"
+
+
+def _party_facts(ps: Any, sh: Shipment) -> list[PartyFactLite]:
+    out = []
+    for pidx, hits in enumerate(getattr(ps, "hits", []) or []):
+        for h in hits:
+            if getattr(h, "cleared", None) is not None and getattr(h.cleared, "active", True):
+                continue
+            p = sh.parties[pidx]
+            out.append(PartyFactLite(party_index=pidx, role=p.role.value, name=p.name, list_code=h.entry.source_code,
+                                     entry_name=h.entry.name, footnotes=list(h.entry.footnotes), score=h.score))
+    return out
+
+
+def _to_jur_facts(jur_mod: Any, hits: list[PartyFactLite]) -> list[Any]:
+    return [jur_mod.PartyFact(party_index=h.party_index, role=h.role, name=h.name, list_code=h.list_code,
+                              entry_name=h.entry_name, footnotes=h.footnotes, score=h.score) for h in hits]
+
+
+@lru_cache(maxsize=None)
+def _optional(name: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(f"ecscreen.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"ecscreen.{name}":
+            return None
+        raise
+
+
+@lru_cache(maxsize=8)
+def _engine_for(paths: tuple[str, ...], use_lists: bool) -> Engine:
+    return Engine.build(cached_registry(paths), use_lists=use_lists)
+
+
+def get_engine(rules: list[str] | None = None, *, use_lists: bool = True) -> Engine:
+    return _engine_for(tuple(rules or ()), use_lists)
+
+
+def screen(shipments: Shipment | list[Shipment] | Iterable[tuple[str, Shipment | InputError]], *,
+           rules: list[str] | None = None, as_of: dt.date | None = None, use_lists: bool = True,
+           engine: Engine | None = None) -> Report:
+    """Screen shipments against the packs. Pure: no I/O beyond loading packs/lists once."""
+    eng = engine or get_engine(rules, use_lists=use_lists)
+    if isinstance(shipments, Shipment):
+        seq: list[Any] = [(shipments.id or "shipment-1", shipments)]
+    else:
+        seq = []
+        for n, s in enumerate(shipments, 1):
+            if isinstance(s, Shipment):
+                seq.append((s.id or f"shipment-{n}", s))
+            else:
+                seq.append(s)
+    return eng.screen(seq, as_of=as_of)

@@ -1,0 +1,56 @@
+"""Reading shipment files (YAML or JSON; one shipment or a list of them).
+
+Each shipment is validated on its own: an invalid one becomes an :class:`InputError` naming
+file, line and field, and the others are still screened.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import yamlio
+from .errors import InputFileError
+from .models import InputError, Shipment
+
+MAX_SHIPMENT_FILE = 16 * 1024 * 1024
+
+
+def parse_shipments(data: Any, file: str) -> list[tuple[str, Shipment | InputError]]:
+    if isinstance(data, dict) and "shipments" in data and isinstance(data["shipments"], list):
+        data = data["shipments"]
+    docs = data if isinstance(data, list) else [data]
+    if not docs:
+        raise InputFileError("no shipments in file", file=file, line=1)
+    out: list[tuple[str, Shipment | InputError]] = []
+    for n, doc in enumerate(docs):
+        line = doc.line if isinstance(doc, yamlio.LDict | yamlio.LList) else None
+        if line is None and isinstance(docs, yamlio.LList):
+            line = docs.item_lines[n]
+        label = f"{file}:{line}" if line else f"{file}#{n + 1}"
+        prefix = f"[{n}]" if isinstance(data, list) else ""
+        if not isinstance(doc, dict):
+            out.append((label, InputError(file=file, line=line, field=prefix or None,
+                                          message="a shipment must be a mapping with destination and items")))
+            continue
+        try:
+            sh = Shipment.model_validate(doc)
+        except ValidationError as exc:
+            errs = yamlio.pydantic_errors(exc, doc, file, prefix=prefix)
+            ln, fld, msg = errs[0]
+            more = f" (and {len(errs) - 1} more error(s))" if len(errs) > 1 else ""
+            sid = doc.get("id")
+            out.append((str(sid) if sid else label, InputError(file=file, line=ln or line, field=fld, message=msg + more)))
+            continue
+        out.append((sh.id or label, sh))
+    return out
+
+
+def load_shipments(path: Path) -> list[tuple[str, Shipment | InputError]]:
+    """Load a shipment file. Whole-file problems (unreadable, bad YAML) raise InputFileError."""
+    data = yamlio.load_file(path, max_bytes=MAX_SHIPMENT_FILE)
+    if data is None:
+        raise InputFileError("file is empty", file=str(path))
+    return parse_shipments(data, str(path))

@@ -1,0 +1,747 @@
+"""Party-name matching against restricted-party lists.
+
+Scorer (same for the blocked index and the exhaustive reference):
+
+* names are normalised into tokens (:mod:`ecscreen.normalize`): case, punctuation, diacritics, scripts,
+  Chinese transliteration, abbreviations, legal forms, stop words; word order is ignored;
+* every token carries an IDF weight computed over all aliases of the lists, so rare tokens weigh more
+  than generic ones ("electronics", "trading", "group");
+* two tokens are related when equal (1.0), one edit apart in the "symmetric deletion" sense (longest
+  common subsequence >= longest length - 1, both >= 4 letters) or sound-alike (same consonant skeleton
+  and indel similarity >= 0.65);
+* each alias token is aligned with its most similar query token; query coverage ``P`` and alias coverage
+  ``R`` are the weighted shares of matched tokens; ``base = b*max(P, R) + (1-b)*min(P, R)``;
+* the absolute weight of the matched query tokens ``E`` must reach ``evidence``; below it the score is
+  scaled down by ``(E/evidence)``, so generic words cannot carry a match alone;
+* acronyms: a one-word query equal to the initials of a multi-word alias (or the reverse) scores
+  ``acronym_score``;
+* the country is a qualifier: a mismatch subtracts ``country_penalty`` from a hit but never hides it.
+
+Candidate index: an inverted index from tokens to aliases plus a deletion index and a skeleton index
+over the token vocabulary, so typos and sound-alikes still find candidates. Only query tokens that can
+make the evidence threshold reachable ("prefix filtering") are used for blocking, which is lossless for
+this scorer; ``exhaustive=True`` scores every alias with the same kernel as the reference.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from rapidfuzz.distance import Indel, JaroWinkler, LCSseq
+
+from ecscreen.normalize import NormalizedName, initials, normalize, skeleton
+
+__all__ = [
+    "ListEntry",
+    "Clearance",
+    "AllowList",
+    "PartyHit",
+    "ScoreConfig",
+    "Matcher",
+    "token_sim",
+]
+
+
+# --------------------------------------------------------------------------- models
+
+
+class ListEntry(BaseModel):
+    """One entry of a restricted-party list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    source: str = Field(description="Full list name, e.g. 'Entity List (EL) - Bureau of Industry and Security'")
+    source_code: str = Field(description="EL, SDN, DPL, UVL, MEU, DTC, SSI, ISN, PLC, CMIC, NS-MBS, CAP or custom")
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    countries: list[str] = Field(default_factory=list, description="ISO 3166 alpha-2")
+    addresses: list[str] = Field(default_factory=list)
+    programs: list[str] = Field(default_factory=list)
+    type: str | None = None
+    license_requirement: str | None = None
+    license_policy: str | None = None
+    federal_register_notice: str | None = None
+    start_date: dt.date | None = None
+    remarks: str | None = None
+    source_url: str | None = None
+    footnotes: list[int] = Field(default_factory=list, description="Entity List FDP footnotes 1-5")
+    list_name: str | None = Field(default=None, description="Name of the screening list it came from")
+
+
+class Clearance(BaseModel):
+    """An allow-list record: this party was reviewed against this list entry and cleared."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    party: str = Field(min_length=1, description="Party name as screened (compared after normalisation)")
+    entry_id: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    approver: str = Field(min_length=1)
+    expires: dt.date | None = None
+    country: str | None = None
+    approved: dt.date | None = None
+
+
+class PartyHit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str
+    entry: ListEntry
+    matched_alias: str
+    score: float = Field(ge=0, le=100)
+    name_score: float = Field(ge=0, le=100)
+    explanation: str
+    country_match: bool | None = None
+    cleared: Clearance | None = None
+
+
+class AllowList:
+    """Cleared (party, list entry) pairs. Expired clearances stop working and produce a warning."""
+
+    def __init__(self, clearances: Iterable[Clearance] = ()) -> None:
+        self.clearances = list(clearances)
+        self._by_key: dict[tuple[tuple[str, ...], str], list[Clearance]] = {}
+        for c in self.clearances:
+            self._by_key.setdefault((_party_key(c.party), c.entry_id), []).append(c)
+
+    def __len__(self) -> int:
+        return len(self.clearances)
+
+    def lookup(
+        self, party: str, entry_id: str, as_of: dt.date, country: str | None = None
+    ) -> tuple[Clearance | None, str | None]:
+        """Return (valid clearance or None, warning or None)."""
+        found = self._by_key.get((_party_key(party), entry_id))
+        if not found:
+            return None, None
+        warning = None
+        for c in found:
+            if c.country and country and c.country.upper() != country.upper():
+                continue
+            if c.expires is not None and c.expires < as_of:
+                warning = (
+                    f"clearance of '{c.party}' against list entry {c.entry_id} expired on {c.expires} "
+                    f"(approved by {c.approver}); the hit is reported again"
+                )
+                continue
+            return c, None
+        return None, warning
+
+
+def _party_key(name: str) -> tuple[str, ...]:
+    return tuple(sorted(normalize(name).tokens))
+
+
+# --------------------------------------------------------------------------- scorer
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreConfig:
+    threshold: float = 80.0
+    balance: float = 0.6
+    evidence: float = 9.0
+    sim_edit_floor: float = 0.7
+    sim_phonetic: float = 0.8
+    phonetic_min_ratio: float = 0.65
+    jw_min: float = 0.88
+    jw_scale: float = 0.85
+    acronym_score: float = 88.0
+    country_penalty: float = 10.0
+    max_tokens: int = 12
+
+
+DEFAULT_CONFIG = ScoreConfig()
+
+
+def _fuzzy_ok(tok: str) -> bool:
+    return len(tok) >= 4 and tok.isalpha()
+
+
+def token_sim(a: str, b: str, config: ScoreConfig = DEFAULT_CONFIG) -> float:
+    """Similarity of two normalised tokens: 1 equal, ~0.7-0.95 one edit / sound-alike, else 0."""
+    if a == b:
+        return 1.0
+    if not (_fuzzy_ok(a) and _fuzzy_ok(b)):
+        return 0.0
+    la, lb = len(a), len(b)
+    longest = la if la > lb else lb
+    sim = 0.0
+    if abs(la - lb) <= 1 and LCSseq.similarity(a, b) >= longest - 1:
+        sim = max(config.sim_edit_floor, 1.0 - 1.0 / longest)
+    if sim < config.sim_phonetic and skeleton(a) == skeleton(b) and Indel.normalized_similarity(a, b) >= (
+        config.phonetic_min_ratio
+    ):
+        sim = config.sim_phonetic
+    if a[:2] == b[:2] and abs(la - lb) <= 2:
+        jw = JaroWinkler.similarity(a, b)
+        if jw >= config.jw_min:
+            sim = max(sim, round(jw * config.jw_scale, 4))
+    return sim
+
+
+def _deletes(tok: str) -> set[str]:
+    return {tok[:i] + tok[i + 1 :] for i in range(len(tok))}
+
+
+@dataclass(slots=True)
+class _Query:
+    text: str
+    norm: NormalizedName
+    tokens: list[str]
+    weights: list[float]
+    expansions: list[dict[int, float]]
+
+
+@dataclass(slots=True)
+class _RawHit:
+    alias: int
+    name_score: float
+    acronym: bool
+
+
+class Matcher:
+    """Index over list entries; ``search`` / ``search_many`` return :class:`PartyHit` lists."""
+
+    def __init__(self, entries: Sequence[ListEntry], config: ScoreConfig | None = None) -> None:
+        self.config = config or DEFAULT_CONFIG
+        self.entries: list[ListEntry] = list(entries)
+        alias_entry: list[int] = []
+        alias_text: list[str] = []
+        alias_norm: list[NormalizedName] = []
+        for ei, entry in enumerate(self.entries):
+            seen: set[tuple[str, ...]] = set()
+            for text in [entry.name, *entry.aliases]:
+                if not text or not text.strip():
+                    continue
+                nn = normalize(text)
+                if not nn.tokens:
+                    continue
+                key = tuple(sorted(nn.tokens))
+                if key in seen:
+                    continue
+                seen.add(key)
+                alias_entry.append(ei)
+                alias_text.append(text)
+                alias_norm.append(nn)
+        self.alias_entry = np.asarray(alias_entry, dtype=np.int64)
+        self.alias_text = alias_text
+        self.alias_norm = alias_norm
+        n_alias = len(alias_text)
+        self.n_alias = n_alias
+
+        vocab: dict[str, int] = {}
+        df: list[int] = []
+        alias_tok: list[int] = []
+        alias_len: list[int] = []
+        for nn in alias_norm:
+            for tok in nn.tokens:
+                vid = vocab.get(tok)
+                if vid is None:
+                    vid = len(df)
+                    vocab[tok] = vid
+                    df.append(0)
+                df[vid] += 1
+                alias_tok.append(vid)
+            alias_len.append(len(nn.tokens))
+        self.vocab = vocab
+        self.vocab_list = [""] * len(vocab)
+        for tok, vid in vocab.items():
+            self.vocab_list[vid] = tok
+        n_vocab = len(vocab)
+        self.n_vocab = n_vocab
+        df_arr = np.asarray(df, dtype=np.float64)
+        self.idf = np.log1p(max(n_alias, 1) / np.maximum(df_arr, 1.0))
+        self.idf_list: list[float] = self.idf.tolist()
+        self.idf_max = math.log1p(max(n_alias, 1))
+
+        self.a_tok = np.asarray(alias_tok, dtype=np.int64)
+        self.a_len = np.asarray(alias_len, dtype=np.int64)
+        self.a_start = np.zeros(n_alias, dtype=np.int64)
+        if n_alias:
+            self.a_start[1:] = np.cumsum(self.a_len)[:-1]
+        self.a_w = self.idf[self.a_tok] if len(self.a_tok) else np.zeros(0)
+        self.a_W = np.bincount(
+            np.repeat(np.arange(n_alias), self.a_len), weights=self.a_w, minlength=n_alias
+        ).astype(np.float64)
+
+        # postings: vocab id -> alias ids
+        order = np.argsort(self.a_tok, kind="stable")
+        alias_of_tok = np.repeat(np.arange(n_alias, dtype=np.int64), self.a_len)
+        self.p_alias = alias_of_tok[order]
+        self.p_len = np.bincount(self.a_tok, minlength=n_vocab).astype(np.int64)
+        self.p_start = np.zeros(n_vocab, dtype=np.int64)
+        if n_vocab:
+            self.p_start[1:] = np.cumsum(self.p_len)[:-1]
+
+        # fuzzy indexes over the vocabulary
+        del_index: dict[str, list[int]] = {}
+        skel_index: dict[str, list[int]] = {}
+        for tok, vid in vocab.items():
+            if not _fuzzy_ok(tok):
+                continue
+            del_index.setdefault(tok, []).append(vid)
+            for d in _deletes(tok):
+                del_index.setdefault(d, []).append(vid)
+            skel_index.setdefault(skeleton(tok), []).append(vid)
+        self._del_index = del_index
+        self._skel_index = skel_index
+
+        # acronyms: initials of multi-word aliases, and one-word aliases
+        acro: dict[str, list[int]] = {}
+        single: dict[str, list[int]] = {}
+        for ai, nn in enumerate(alias_norm):
+            if len(nn.tokens) == 1:
+                single.setdefault(nn.tokens[0], []).append(ai)
+            for ini in _acronym_forms(nn):
+                acro.setdefault(ini, []).append(ai)
+        self._acro = acro
+        self._single = single
+
+        self._exp_cache: dict[str, dict[int, float]] = {}
+        self._query_cache: dict[str, _Query] = {}
+
+    # ------------------------------------------------------------------ query prep
+
+    def _expand(self, tok: str) -> dict[int, float]:
+        cached = self._exp_cache.get(tok)
+        if cached is not None:
+            return cached
+        res: dict[int, float] = {}
+        vid = self.vocab.get(tok)
+        if vid is not None:
+            res[vid] = 1.0
+        if _fuzzy_ok(tok):
+            cands: set[int] = set()
+            di = self._del_index
+            hit = di.get(tok)
+            if hit:
+                cands.update(hit)
+            for d in _deletes(tok):
+                hit = di.get(d)
+                if hit:
+                    cands.update(hit)
+            hit = self._skel_index.get(skeleton(tok))
+            if hit:
+                cands.update(hit)
+            vl = self.vocab_list
+            for v in cands:
+                if v == vid:
+                    continue
+                s = token_sim(tok, vl[v], self.config)
+                if s > 0.0:
+                    res[v] = s
+        if len(self._exp_cache) > 500_000:
+            self._exp_cache.clear()
+        self._exp_cache[tok] = res
+        return res
+
+    def _token_weight(self, tok: str, exp: dict[int, float]) -> float:
+        vid = self.vocab.get(tok)
+        if vid is not None:
+            return self.idf_list[vid]
+        if exp:
+            best = max(exp.items(), key=lambda kv: (kv[1], self.idf_list[kv[0]]))
+            return self.idf_list[best[0]]
+        return self.idf_max
+
+    def _prepare(self, text: str) -> _Query:
+        cached = self._query_cache.get(text)
+        if cached is not None:
+            return cached
+        nn = normalize(text)
+        tokens = list(nn.tokens[: self.config.max_tokens])
+        exps = [self._expand(t) for t in tokens]
+        weights = [self._token_weight(t, e) for t, e in zip(tokens, exps, strict=True)]
+        q = _Query(text=text, norm=nn, tokens=tokens, weights=weights, expansions=exps)
+        if len(self._query_cache) > 200_000:
+            self._query_cache.clear()
+        self._query_cache[text] = q
+        return q
+
+    def _blocking_tokens(self, q: _Query, threshold: float) -> list[int]:
+        """Indexes of query tokens at least one of which every hit must match (prefix filtering)."""
+        need = threshold / 100.0 * self.config.evidence
+        order = sorted(range(len(q.tokens)), key=lambda i: -q.weights[i])
+        rest = sum(q.weights)
+        prefix: list[int] = []
+        for i in order:
+            if rest < need:
+                break
+            prefix.append(i)
+            rest -= q.weights[i]
+        if rest >= need:
+            return prefix
+        return prefix
+
+    # ------------------------------------------------------------------ kernel
+
+    def _score_pairs(
+        self,
+        queries: list[_Query],
+        pq: np.ndarray,
+        pa: np.ndarray,
+        e_key: np.ndarray,
+        e_sim: np.ndarray,
+        e_tloc: np.ndarray,
+        qw: np.ndarray,
+        q_total: np.ndarray,
+    ) -> np.ndarray:
+        cfg = self.config
+        n_pairs = len(pa)
+        if n_pairs == 0:
+            return np.zeros(0)
+        lengths = self.a_len[pa]
+        total = int(lengths.sum())
+        f_pair = np.repeat(np.arange(n_pairs, dtype=np.int64), lengths)
+        offs = np.cumsum(lengths) - lengths
+        f_idx = np.repeat(self.a_start[pa] - offs, lengths) + np.arange(total, dtype=np.int64)
+        f_u = self.a_tok[f_idx]
+        key = pq[f_pair] * self.n_vocab + f_u
+        if len(e_key):
+            pos = np.searchsorted(e_key, key)
+            np.minimum(pos, len(e_key) - 1, out=pos)
+            hit = e_key[pos] == key
+        else:
+            pos = np.zeros(total, dtype=np.int64)
+            hit = np.zeros(total, dtype=bool)
+        hp = pos[hit]
+        h_pair = f_pair[hit]
+        h_sim = e_sim[hp]
+        r_num = np.bincount(h_pair, weights=self.a_w[f_idx[hit]] * h_sim, minlength=n_pairs)
+        maxt = qw.shape[1]
+        m = np.zeros(n_pairs * maxt)
+        np.maximum.at(m, h_pair * maxt + e_tloc[hp], h_sim)
+        p_num = (m.reshape(n_pairs, maxt) * qw[pq]).sum(axis=1)
+        p = p_num / np.maximum(q_total[pq], 1e-9)
+        r = r_num / np.maximum(self.a_W[pa], 1e-9)
+        hi = np.maximum(p, r)
+        lo = np.minimum(p, r)
+        base = cfg.balance * hi + (1.0 - cfg.balance) * lo
+        factor = np.minimum(1.0, p_num / cfg.evidence)
+        return np.asarray(np.round(100.0 * base * factor, 2))
+
+    def _match_chunk(
+        self, queries: list[_Query], threshold: float, exhaustive: bool
+    ) -> list[list[_RawHit]]:
+        nq = len(queries)
+        maxt = max([len(q.tokens) for q in queries] + [1])
+        qw = np.zeros((nq, maxt))
+        eq: list[int] = []
+        eu: list[int] = []
+        es: list[float] = []
+        et: list[int] = []
+        bq: list[int] = []
+        bu: list[int] = []
+        for qi, q in enumerate(queries):
+            qw[qi, : len(q.weights)] = q.weights
+            blocking = set(self._blocking_tokens(q, threshold)) if not exhaustive else set()
+            for ti, exp in enumerate(q.expansions):
+                for u, s in exp.items():
+                    eq.append(qi)
+                    eu.append(u)
+                    es.append(s)
+                    et.append(ti)
+                    if ti in blocking:
+                        bq.append(qi)
+                        bu.append(u)
+        q_total = qw.sum(axis=1)
+        nv = self.n_vocab
+        e_key = np.asarray(eq, dtype=np.int64) * nv + np.asarray(eu, dtype=np.int64)
+        e_sim = np.asarray(es, dtype=np.float64)
+        e_tloc = np.asarray(et, dtype=np.int64)
+        if len(e_key):
+            # one query token per (query, vocab token): the most similar, first in query order on ties
+            order = np.lexsort((e_tloc, -e_sim, e_key))
+            e_key, e_sim, e_tloc = e_key[order], e_sim[order], e_tloc[order]
+            first = np.ones(len(e_key), dtype=bool)
+            first[1:] = e_key[1:] != e_key[:-1]
+            e_key, e_sim, e_tloc = e_key[first], e_sim[first], e_tloc[first]
+
+        if exhaustive:
+            pq = np.repeat(np.arange(nq, dtype=np.int64), self.n_alias)
+            pa = np.tile(np.arange(self.n_alias, dtype=np.int64), nq)
+        elif bq:
+            bq_a = np.asarray(bq, dtype=np.int64)
+            bu_a = np.asarray(bu, dtype=np.int64)
+            lengths = self.p_len[bu_a]
+            total = int(lengths.sum())
+            offs = np.cumsum(lengths) - lengths
+            idx = np.repeat(self.p_start[bu_a] - offs, lengths) + np.arange(total, dtype=np.int64)
+            keys = np.unique(np.repeat(bq_a, lengths) * self.n_alias + self.p_alias[idx])
+            pq = keys // self.n_alias
+            pa = keys % self.n_alias
+        else:
+            pq = np.zeros(0, dtype=np.int64)
+            pa = np.zeros(0, dtype=np.int64)
+
+        out: list[list[_RawHit]] = [[] for _ in range(nq)]
+        if len(pa):
+            scores = self._score_pairs(queries, pq, pa, e_key, e_sim, e_tloc, qw, q_total)
+            keep = np.nonzero(scores >= threshold)[0]
+            for i in keep.tolist():
+                out[int(pq[i])].append(_RawHit(int(pa[i]), float(scores[i]), False))
+        acro = self.config.acronym_score
+        if acro >= threshold:
+            for qi, q in enumerate(queries):
+                for ai in self._acronym_candidates(q):
+                    out[qi].append(_RawHit(ai, acro, True))
+        return out
+
+    def _acronym_candidates(self, q: _Query) -> list[int]:
+        found: list[int] = []
+        toks = q.tokens
+        if len(toks) == 1 and 3 <= len(toks[0]) <= 8 and toks[0].isalpha():
+            found.extend(self._acro.get(toks[0], ()))
+        for ini in _acronym_forms(q.norm):
+            found.extend(self._single.get(ini, ()))
+        return found
+
+    # ------------------------------------------------------------------ public API
+
+    def search(
+        self,
+        name: str,
+        country: str | None = None,
+        threshold: float | None = None,
+        limit: int | None = 10,
+        exhaustive: bool = False,
+    ) -> list[PartyHit]:
+        return self.search_many([name], [country], threshold=threshold, limit=limit, exhaustive=exhaustive)[0]
+
+    def search_many(
+        self,
+        names: Sequence[str],
+        countries: Sequence[str | None] | None = None,
+        threshold: float | None = None,
+        limit: int | None = 10,
+        exhaustive: bool = False,
+        chunk_size: int = 2048,
+    ) -> list[list[PartyHit]]:
+        """Screen a batch of names; identical names are scored once."""
+        raw = self.match_raw(names, threshold=threshold, exhaustive=exhaustive, chunk_size=chunk_size)
+        out: list[list[PartyHit]] = []
+        for i, name in enumerate(names):
+            country = countries[i] if countries is not None else None
+            out.append(self._materialise(name, raw[i], country, limit))
+        return out
+
+    def match_raw(
+        self,
+        names: Sequence[str],
+        threshold: float | None = None,
+        exhaustive: bool = False,
+        chunk_size: int = 2048,
+    ) -> list[list[tuple[int, float]]]:
+        """Per name, (entry index, name score) of every entry at or above the threshold (best alias)."""
+        thr = self.config.threshold if threshold is None else float(threshold)
+        uniq: dict[str, int] = {}
+        for n in names:
+            if n not in uniq:
+                uniq[n] = len(uniq)
+        texts = list(uniq)
+        results: list[list[tuple[int, float]]] = [[] for _ in texts]
+        self._last_alias: dict[tuple[int, int], tuple[int, bool]] = {}
+        step = max(1, chunk_size if not exhaustive else max(1, 2_000_000 // max(self.n_alias, 1)))
+        for start in range(0, len(texts), step):
+            chunk = texts[start : start + step]
+            queries = [self._prepare(t) for t in chunk]
+            hits = self._match_chunk(queries, thr, exhaustive)
+            for off, hl in enumerate(hits):
+                best: dict[int, _RawHit] = {}
+                for h in hl:
+                    ei = int(self.alias_entry[h.alias])
+                    cur = best.get(ei)
+                    if cur is None or h.name_score > cur.name_score:
+                        best[ei] = h
+                qidx = start + off
+                results[qidx] = sorted(((ei, h.name_score) for ei, h in best.items()), key=lambda x: -x[1])
+                for ei, h in best.items():
+                    self._last_alias[(qidx, ei)] = (h.alias, h.acronym)
+        self._last_uniq = uniq
+        return [results[uniq[n]] for n in names]
+
+    def _materialise(
+        self, name: str, raw: list[tuple[int, float]], country: str | None, limit: int | None
+    ) -> list[PartyHit]:
+        qidx = self._last_uniq[name]
+        hits: list[PartyHit] = []
+        cc = _country_code(country)
+        for ei, name_score in raw:
+            alias, acronym = self._last_alias[(qidx, ei)]
+            entry = self.entries[ei]
+            country_match: bool | None = None
+            score = name_score
+            if cc and entry.countries:
+                country_match = cc in entry.countries
+                if not country_match:
+                    score = max(0.0, name_score - self.config.country_penalty)
+            explanation = self.explain(name, alias, acronym=acronym, country=cc, country_match=country_match)
+            hits.append(
+                PartyHit(
+                    query=name,
+                    entry=entry,
+                    matched_alias=self.alias_text[alias],
+                    score=round(score, 1),
+                    name_score=round(name_score, 1),
+                    explanation=explanation,
+                    country_match=country_match,
+                )
+            )
+        hits.sort(key=lambda h: (-h.score, h.entry.id))
+        return hits[:limit] if limit else hits
+
+    # ------------------------------------------------------------------ pairwise + explanations
+
+    def _alias_weight(self, tok: str) -> float:
+        vid = self.vocab.get(tok)
+        return self.idf_list[vid] if vid is not None else self.idf_max
+
+    def _align(
+        self, q: _Query, alias_tokens: Sequence[str]
+    ) -> tuple[float, float, float, list[tuple[int, str, float]], float]:
+        """Pairwise scorer (same formula as the vectorised kernel). Returns score, P, R, pairs, E."""
+        cfg = self.config
+        pairs: list[tuple[int, str, float]] = []
+        best_t = [0.0] * len(q.tokens)
+        r_num = 0.0
+        a_total = 0.0
+        for u in alias_tokens:
+            wu = self._alias_weight(u)
+            a_total += wu
+            bi, bs = -1, 0.0
+            for ti, t in enumerate(q.tokens):
+                s = token_sim(t, u, cfg)
+                if s > bs:
+                    bi, bs = ti, s
+            if bi >= 0:
+                pairs.append((bi, u, bs))
+                r_num += wu * bs
+                if bs > best_t[bi]:
+                    best_t[bi] = bs
+        p_num = sum(w * s for w, s in zip(q.weights, best_t, strict=True))
+        q_total = sum(q.weights)
+        p = p_num / max(q_total, 1e-9)
+        r = r_num / max(a_total, 1e-9)
+        base = cfg.balance * max(p, r) + (1 - cfg.balance) * min(p, r)
+        factor = min(1.0, p_num / cfg.evidence)
+        return round(100.0 * base * factor, 2), p, r, pairs, p_num
+
+    def compare(self, name1: str, name2: str) -> float:
+        """Score a query name against a single list-side name (0-100), using this index's weights."""
+        q = self._prepare(name1)
+        a = normalize(name2)
+        score = self._align(q, a.tokens)[0] if q.tokens and a.tokens else 0.0
+        acro = self.config.acronym_score
+        if score < acro and _is_acronym_pair(q.norm, a):
+            score = acro
+        return score
+
+    def explain(
+        self,
+        name: str,
+        alias: int,
+        acronym: bool = False,
+        country: str | None = None,
+        country_match: bool | None = None,
+    ) -> str:
+        q = self._prepare(name)
+        an = self.alias_norm[alias]
+        alias_text = self.alias_text[alias]
+        parts: list[str] = []
+        if q.norm.transliterated:
+            parts.append(f"'{name}' transliterated to '{' '.join(q.norm.full_tokens)}'")
+        if acronym:
+            if len(q.tokens) == 1:
+                parts.append(f"'{q.tokens[0].upper()}' = initials of alias '{alias_text}'")
+            else:
+                parts.append(f"initials of '{name}' = alias '{alias_text}'")
+        else:
+            score, p, r, pairs, e = self._align(q, an.tokens)
+            exact = [u for _, u, s in pairs if s >= 1.0]
+            fuzzy = [(q.tokens[ti], u, s) for ti, u, s in pairs if s < 1.0]
+            if exact:
+                parts.append("same words: " + ", ".join(exact))
+            for t, u, s in fuzzy:
+                kind = "one letter apart" if LCSseq.similarity(t, u) >= max(len(t), len(u)) - 1 else "sound-alike"
+                parts.append(f"'{t}' ~ '{u}' ({kind}, {s:.2f})")
+            matched_q = {ti for ti, _, _ in pairs}
+            extra_q = [t for i, t in enumerate(q.tokens) if i not in matched_q]
+            matched_a = {u for _, u, _ in pairs}
+            extra_a = [u for u in an.tokens if u not in matched_a]
+            if extra_q:
+                parts.append("query words not in alias: " + ", ".join(extra_q))
+            if extra_a:
+                parts.append("alias words not in query: " + ", ".join(extra_a))
+            if e < self.config.evidence:
+                parts.append(f"matched words are common on the lists (weight {e:.1f} < {self.config.evidence:g})")
+            parts.append(f"coverage query {p:.0%}, alias {r:.0%}")
+        expanded = sorted({f"{a}->{b}" for a, b in (*q.norm.expanded, *an.expanded)})
+        if expanded:
+            parts.append("abbreviations expanded: " + ", ".join(expanded))
+        legal = sorted({*q.norm.legal, *an.legal})
+        if legal:
+            parts.append("legal form ignored: " + ", ".join(f"'{lf}'" for lf in legal))
+        if country_match is True:
+            parts.append(f"country {country} matches the entry")
+        elif country_match is False:
+            parts.append(
+                f"country {country} not among the entry's countries "
+                f"({', '.join(self.entries[int(self.alias_entry[alias])].countries)}): "
+                f"score lowered by {self.config.country_penalty:g}"
+            )
+        return f"'{name}' matched alias '{alias_text}': " + "; ".join(parts)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "entries": len(self.entries),
+            "aliases": self.n_alias,
+            "vocabulary": self.n_vocab,
+            "deletion_keys": len(self._del_index),
+        }
+
+
+def _acronym_forms(nn: NormalizedName) -> set[str]:
+    forms: set[str] = set()
+    core = [t for t in nn.tokens if t[0].isalpha()]
+    if len(core) >= 3:
+        forms.add(initials(core))
+    generic = {"co", "ltd", "limited", "llc", "inc", "plc", "gmbh", "jsc", "ooo"}
+    full = [t for t in nn.full_tokens if t not in generic and t[0].isalpha()]
+    if len(full) >= 3:
+        forms.add(initials(full))
+    return {f for f in forms if 3 <= len(f) <= 8}
+
+
+def _is_acronym_pair(a: NormalizedName, b: NormalizedName) -> bool:
+    if len(a.tokens) == 1 and a.tokens[0] in _acronym_forms(b):
+        return True
+    return len(b.tokens) == 1 and b.tokens[0] in _acronym_forms(a)
+
+
+def _country_code(country: str | None) -> str | None:
+    if not country:
+        return None
+    c = country.strip()
+    if len(c) == 2 and c.isalpha():
+        return c.upper()
+    try:
+        from ecscreen.countries import resolve
+
+        found = resolve(c)
+        if found is not None:
+            return str(found.alpha2)
+    except ImportError:
+        pass
+    import pycountry
+
+    try:
+        return str(pycountry.countries.lookup(c).alpha_2)
+    except LookupError:
+        return c.upper()
