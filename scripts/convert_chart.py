@@ -1,0 +1,648 @@
+#!/usr/bin/env python3
+"""Convert the eCFR Commerce Country Chart and Commerce Control List JSON (eCFR 2026-07-23)
+into the project's ``country_chart`` and ``ccl`` pack formats.
+
+Usage: python scripts/convert_chart.py [SRC_DIR] [OUT_DIR]
+Defaults: ../shared/data/ear-country-chart-ccl-2026-07-23/  rules/us-ear/chart/
+
+Inputs (see SRC_DIR/SOURCE.md): ``country-chart.json`` (15 CFR 738 Supp. 1),
+``ccl.json`` (15 CFR 774 Supp. 1), ``license-exception-catalog.json`` (part 740 headings).
+
+What the converter does:
+
+* maps every chart row name to ISO 3166 alpha-2 (``ecscreen.countries.resolve``);
+* reads each CCL entry's "Control(s) / Country Chart" table into structured controls:
+  the reason for control, the part of the entry it applies to (entire entry, entire entry
+  except paragraphs, a list of paragraphs, or a condition in words) and its target (a chart
+  column, a destination set written out in words, or a pointer elsewhere in the EAR);
+* reads the licence-exception lines of each entry (LVS value limit, GBS scope, reasons
+  excluded, paragraphs included or excluded);
+* writes the curated facts the JSON cannot state (what each footnote requires, the
+  destination sets named in words, the BIS non-enforcement statement on the January 2025
+  AI Diffusion rule) with their citations, from the tables at the top of this file.
+
+Anything the converter cannot read exactly becomes a ``conditional`` scope or a ``pointer``
+target: the engine turns those into ``review`` (fail closed), never into silence.
+The generated files must not be edited by hand; rerun this script.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from ecscreen.countries import resolve  # noqa: E402
+
+DEFAULT_SRC = ROOT.parent / "shared/data/ear-country-chart-ccl-2026-07-23"
+DEFAULT_OUT = ROOT / "rules/us-ear/chart"
+EFFECTIVE = "2026-07-23"
+
+CHART_CIT = {"kind": "regulation", "ref": "15 CFR part 738, Supplement No. 1",
+             "note": "Commerce Country Chart, eCFR 2026-07-23"}
+CCL_CIT = {"kind": "regulation", "ref": "15 CFR part 774, Supplement No. 1",
+           "note": "Commerce Control List, eCFR 2026-07-23"}
+
+
+def reg(ref: str, note: str | None = None) -> dict[str, Any]:
+    d: dict[str, Any] = {"kind": "regulation", "ref": ref}
+    if note:
+        d["note"] = note
+    return d
+
+
+def fr(ref: str, note: str | None = None) -> dict[str, Any]:
+    d: dict[str, Any] = {"kind": "federal_register", "ref": ref}
+    if note:
+        d["note"] = note
+    return d
+
+
+# --------------------------------------------------------------------------- curated facts
+
+# Part 746 sections the embargoed rows point to (the row texts name them; Cuba and Iran say
+# only "part 746": the sections are 746.2 and 746.7).
+EMBARGO_SECTIONS = {
+    "CU": ["15 CFR 746.2"],
+    "IR": ["15 CFR 746.7"],
+    "KP": ["15 CFR 742.19", "15 CFR 746.4"],
+    "SY": ["15 CFR 746.9"],
+}
+
+# Regions that the chart does not list but that a footnote of their country's row governs.
+REGION_ROWS = {"UA-43": "UA", "UA-40": "UA", "UA-14": "UA", "UA-09": "UA"}
+
+# What each chart footnote requires. ``note``: informational only; ``eccns``: a licence
+# requirement (or review) for the listed ECCN paragraphs at destinations whose row carries
+# the footnote; ``all_ccl``: for every ECCN on the CCL; ``regions``: for the listed regions.
+FOOTNOTE_EFFECTS: dict[str, dict[str, Any]] = {
+    "1": {"kind": "note", "citations": [reg("15 CFR 746.1(b)"), reg("15 CFR 746.3")]},
+    "2": {"kind": "eccns", "outcome": "review", "reason": "RS",
+          "entries": [{"eccn": "6A003", "condition": "certain thermal imaging cameras (§ 742.4(a))"},
+                      {"eccn": "6A993", "condition": "certain thermal imaging cameras (§ 742.4(a))"}],
+          "citations": [reg("15 CFR 742.4(a)")]},
+    "3": {"kind": "eccns", "outcome": "review", "reason": "RS",
+          "entries": [{"eccn": "0A919", "condition": "military commodities (§ 742.6(a)(3))"}],
+          "citations": [reg("15 CFR 742.6(a)(3)")]},
+    "4": {"kind": "eccns", "outcome": "review", "reason": "RS",
+          "entries": [{"eccn": "6A003", "condition": "certain thermal imaging cameras (§ 742.6(a)(2), (4)(ii))"},
+                      {"eccn": "6A993", "condition": "certain thermal imaging cameras (§ 742.6(a)(2), (4)(ii))"}],
+          "citations": [reg("15 CFR 742.6(a)(2)"), reg("15 CFR 742.6(a)(4)(ii)")]},
+    "5": {"kind": "note", "citations": [reg("15 CFR 738.3(b)")]},
+    "6": {"kind": "all_ccl", "outcome": "license_required", "reason": "RUS",
+          "message": "§ 746.8 requires a licence for items in any ECCN on the CCL to Russia and Belarus",
+          "citations": [reg("15 CFR 746.8"), fr("87 FR 22130", "licence for all CCL items, 2022-04-08")]},
+    "7": {"kind": "eccns", "outcome": "license_required", "reason": "RS",
+          "entries": [{"eccn": "6A003.b.4.b"}, {"eccn": "9A515.e"}],
+          "citations": [reg("15 CFR 742.6(a)(2)")]},
+    # Footnote 8 is printed on the Pakistan row with the Crimea text of footnote 9 (an oddity
+    # of the eCFR snapshot): it states nothing about Pakistan, so it stays informational.
+    "8": {"kind": "note", "citations": [reg("15 CFR 746.6")]},
+    "9": {"kind": "regions", "outcome": "license_required", "reason": "EMB",
+          "regions": ["UA-43", "UA-40", "UA-14", "UA-09"],
+          "review_eccns": [{"eccn": "5D992.c", "condition": "internet-based communications software (§ 746.6)"}],
+          "message": "§ 746.6 requires a licence for all items subject to the EAR to the Crimea, "
+                     "DNR and LNR regions of Ukraine (EAR99 food and medicine and certain "
+                     "communications software excepted)",
+          "citations": [reg("15 CFR 746.6"), fr("87 FR 12226", "DNR/LNR regions, 2022-02-24")]},
+    "10": {"kind": "eccns", "outcome": "license_required", "reason": "FC",
+           "entries": [
+               {"eccn": "0A501", "except": ["y"]},
+               {"eccn": "0A502", "condition": "shotguns with a barrel length less than 18 inches (45.72 cm)"},
+               {"eccn": "0A504.i"},
+               {"eccn": "0A505.a"}, {"eccn": "0A505.x"},
+               {"eccn": "0A506"}, {"eccn": "0A507"},
+               {"eccn": "0A508", "condition": "semi-automatic shotguns with a barrel length less than 18 inches"},
+               {"eccn": "0A509"},
+               {"eccn": "0D501", "condition": "except software for commodities in 0A501.y or equipment in "
+                                              "0B501 for commodities in 0A501.y"},
+               {"eccn": "0D505", "condition": "software for commodities in 0A505.a and .x and equipment in "
+                                              "0B505.a and .x"},
+               {"eccn": "0E501"}, {"eccn": "0E504"},
+               {"eccn": "0E505", "condition": "technology for commodities in 0A505.a and .x, equipment in "
+                                              "0B505 and software in 0D505 for them"},
+           ],
+           "citations": [reg("15 CFR part 738, Supplement No. 1, footnote 10")]},
+}
+
+# Destination sets written out in words in the chart column of CCL entries.
+AI_ALT = {
+    "statement": "BIS announced on 2025-05-13 that it will not enforce the January 2025 AI Diffusion "
+                 "rule (90 FR 4544); the licence scope of the October 2023 / April 2024 rules "
+                 "(D:1, D:4 and D:5 excluding A:5 and A:6, plus Macau) is the one enforced",
+    "citations": [fr("90 FR 4544", "AI Diffusion IFR, 2025-01-13"),
+                  {"kind": "other", "ref": "BIS press release 2025-05-13; GAO decision B-337935"},
+                  fr("88 FR 73458", "October 2023 advanced computing IFR")],
+}
+AI_ALT_SCOPE = [{"include": ["group:D:1", "group:D:4", "group:D:5"], "exclude": ["group:A:5", "group:A:6"]},
+                {"include": ["MO"], "exclude": []}]
+
+WORLDWIDE = [{"include": ["*"], "exclude": []}]
+
+# pattern on the chart text -> target (destinations, outcome, citations, alternative)
+TARGET_PATTERNS: list[tuple[str, dict[str, Any]]] = [
+    (r"742\.6\(a\)\(6\)\(iii\)\(A\)", {
+        "kind": "destinations", "destinations": WORLDWIDE, "outcome": "license_required",
+        "citations": [reg("15 CFR 742.6(a)(6)(iii)(A)")],
+        "alternative": {**AI_ALT, "destinations": AI_ALT_SCOPE}}),
+    (r"742\.6\(a\)\(6\)\(iii\)\(B\)", {
+        "kind": "destinations", "outcome": "license_required",
+        "destinations": [{"include": ["AE"], "exclude": []},
+                         {"include": ["group:D:1", "group:D:4", "group:D:5"],
+                          "exclude": ["group:A:5", "group:A:6"]}],
+        "citations": [reg("15 CFR 742.6(a)(6)(iii)(B)")],
+        "alternative": {**AI_ALT, "destinations": AI_ALT_SCOPE}}),
+    (r"742\.6\(a\)\(13\)", {
+        "kind": "destinations", "destinations": WORLDWIDE, "outcome": "license_required",
+        "citations": [reg("15 CFR 742.6(a)(13)")],
+        "alternative": {**AI_ALT, "destinations": []}}),
+    (r"^(Worldwide control|To or within any destination worldwide)", {
+        "kind": "destinations", "destinations": WORLDWIDE, "outcome": "license_required"}),
+    (r"^To or within Macau or a destination specified in Country Group D:5", {
+        "kind": "destinations", "outcome": "license_required",
+        "destinations": [{"include": ["MO", "group:D:5"], "exclude": []}]}),
+    (r"^China, Russia,? or Venezuela", {
+        "kind": "destinations", "outcome": "license_required",
+        "destinations": [{"include": ["CN", "RU", "VE"], "exclude": []}],
+        "citations": [reg("15 CFR 742.6(a)(7)")]}),
+    (r"ALL destinations, except Canada", {
+        "kind": "destinations", "outcome": "license_required",
+        "destinations": [{"include": ["*"], "exclude": ["CA"]}],
+        "citations": [reg("15 CFR part 742")]}),
+    (r"required for all destinations, as specified in § 742\.13", {
+        "kind": "destinations", "outcome": "license_required", "destinations": WORLDWIDE,
+        "citations": [reg("15 CFR 742.13")]}),
+    (r"to Iraq or Pakistan or transfer within Iraq or Pakistan", {
+        "kind": "destinations", "outcome": "license_required",
+        "destinations": [{"include": ["IQ", "PK"], "exclude": []}],
+        "citations": [reg("15 CFR 742.6"), reg("15 CFR 746.3")]}),
+    (r"to Iraq (or|and) transfer within Iraq", {
+        "kind": "destinations", "outcome": "license_required",
+        "destinations": [{"include": ["IQ"], "exclude": []}],
+        "citations": [reg("15 CFR 746.3")]}),
+    (r"to Pakistan or transfer within Pakistan", {
+        "kind": "destinations", "outcome": "license_required",
+        "destinations": [{"include": ["PK"], "exclude": []}],
+        "citations": [reg("15 CFR 742.6")]}),
+    (r"to North Korea for anti-terrorism reasons", {
+        "kind": "destinations", "outcome": "license_required",
+        "destinations": [{"include": ["KP"], "exclude": []}],
+        "citations": [reg("15 CFR 742.19")]}),
+    (r"^Refer to § 742\.15", {
+        "kind": "destinations", "outcome": "license_required",
+        "destinations": [{"include": ["*"], "exclude": ["CA"]}],
+        "citations": [reg("15 CFR 742.15(a)", "EI: licence to all destinations except Canada")]}),
+    (r"See § 746\.8 for specific license requirements", {
+        "kind": "destinations", "outcome": "license_required",
+        "destinations": [{"include": ["RU", "BY"], "exclude": []}],
+        "citations": [reg("15 CFR 746.8"), reg("15 CFR 746.5")]}),
+    (r"See § 7[46]6\.1(\(b\))? (of the EAR )?for UN controls", {
+        "kind": "destinations", "outcome": "review", "destinations": "UN_ROWS",
+        "citations": [reg("15 CFR 746.1(b)")]}),
+    (r"CWC non-States Parties", {
+        "kind": "destinations", "outcome": "review",
+        "destinations": [{"include": ["*"], "exclude": ["IL", "TW"]}],
+        "citations": [reg("15 CFR 742.18"), reg("15 CFR part 745, Supplement No. 2")]}),
+]
+
+# Licence exceptions available to an entry by item list rather than by the entry's own
+# licence-exception lines (§ 740.8 NAC/ACA eligible items).
+NAC_ITEMS = ["3A090.a", "3A090.b", "4A090", "3A001.z", "4A003.z", "4A004.z", "4A005.z", "5A002.z",
+             "5A004.z", "5A992.z", "5D002.z", "5D992.z"]
+
+PARA_RE = r"[a-z](?:\.[0-9]+(?:\.[a-z](?:\.[0-9]+(?:\.[a-z])?)?)?)?"
+COLUMN_RE = re.compile(r"\b(CB|NP|NS|MT|RS|FC|CC|AT) Column (\d)")
+ECCN_IN_TEXT = re.compile(r"\b([0-9][A-E][0-9]{3})\b")
+
+
+# --------------------------------------------------------------------------- parsing helpers
+
+
+def country(name: str) -> str:
+    c = resolve(name) or resolve(name.replace(", Republic of", "").strip())
+    if c is None:
+        raise SystemExit(f"cannot map chart row {name!r} to ISO 3166")
+    return c.code
+
+
+def expand_range(a: str, b: str) -> list[str] | None:
+    """``a.1`` .. ``a.3`` -> a.1, a.2, a.3; ``k`` .. ``n`` -> k, l, m, n."""
+    pa, pb = a.split("."), b.split(".")
+    if len(pa) != len(pb) or pa[:-1] != pb[:-1]:
+        return None
+    x, y = pa[-1], pb[-1]
+    if x.isdigit() and y.isdigit():
+        rng = [str(i) for i in range(int(x), int(y) + 1)]
+    elif len(x) == 1 and len(y) == 1 and x.isalpha() and y.isalpha():
+        rng = [chr(c) for c in range(ord(x), ord(y) + 1)]
+    else:
+        return None
+    if not rng or len(rng) > 40:
+        return None
+    return [".".join(pa[:-1] + [r]) for r in rng]
+
+
+def parse_para_list(text: str, eccn: str) -> list[str] | None:
+    """A text that is only a list of paragraphs of ``eccn`` -> the paragraphs; else None.
+
+    Accepts ``3A001.b.2``, ``.b.3``, ``b.3``, ``a.2 to a.14``, ``.a, .d, and .x``,
+    ``paragraphs .a and .x``, ``items controlled by 5A992.z.1``.
+    """
+    t = text.strip().rstrip(".").strip()
+    t = re.sub(r"^(?:to |apply to |applies to )", "", t)
+    t = re.sub(r"^(?:the )?(?:items controlled by |paragraphs? |items in )", "", t)
+    t = re.sub(r"\s+only$", "", t)
+    t = t.replace(f"ECCN {eccn}", eccn)
+    if ECCN_IN_TEXT.search(t.replace(eccn, "")):
+        return None
+    t = t.replace(eccn + ".", ".").replace(eccn, "")
+    parts = re.split(r"\s*(?:,\s*(?:and|or)\s+|,|\s+and\s+|\s+or\s+)\s*", t)
+    out: list[str] = []
+    for p in parts:
+        p = p.strip()
+        if not p:
+            continue
+        m = re.fullmatch(rf"\.?({PARA_RE})\s+(?:to|through)\s+\.?({PARA_RE})", p)
+        if m:
+            rng = expand_range(m.group(1), m.group(2))
+            if rng is None:
+                return None
+            out += rng
+            continue
+        m = re.fullmatch(rf"\.?({PARA_RE})", p)
+        if not m:
+            rel = re.fullmatch(r"\.?([0-9]+(?:\.[a-z](?:\.[0-9]+)?)?)", p)
+            if not rel or not out:
+                return None
+            # ".16" after "d.15" is d.16: a number continues the previous paragraph
+            comps = out[-1].split(".")
+            nums = [i for i, c in enumerate(comps) if c.isdigit()]
+            if not nums:
+                return None
+            out.append(".".join(comps[:nums[-1]] + [rel.group(1)]))
+            continue
+        out.append(m.group(1))
+    return out or None
+
+
+def mentioned_paras(text: str, eccn: str) -> list[str]:
+    """Paragraphs of ``eccn`` named in a free-text condition (``3A001.b.2``)."""
+    out = []
+    for m in re.finditer(rf"{eccn}\.({PARA_RE})\b", text):
+        if m.group(1) not in out:
+            out.append(m.group(1))
+    return out
+
+
+def other_eccns(text: str, eccn: str) -> list[str]:
+    """ECCNs other than ``eccn`` named in ``text``, except those named only as the source of
+    parameters ("meet or exceed the parameters in 3A201"), which do not widen the scope."""
+    return [m.group(1) for m in ECCN_IN_TEXT.finditer(text) if m.group(1) != eccn
+            and not re.search(r"(parameters|criteria)\b[^;]{0,40}$", text[:m.start()])]
+
+
+def parse_scope(control: str, eccn: str) -> tuple[str, dict[str, Any]]:
+    """Control text -> (reason, scope)."""
+    t = re.sub(r"\s+", " ", control).strip()
+    m = re.match(r"^(Russian industry sector sanctions?) appl(?:y|ies) to (.*)$", t)
+    if m:
+        reason, rest = "RISS", m.group(2)
+    else:
+        m = re.match(r"^([A-Z]{2}) appl(?:y|ies)(?: to)?\s*(.*)$", t)
+        if not m:
+            return "?", {"kind": "conditional", "paragraphs": [], "condition": t}
+        reason, rest = m.group(1), m.group(2)
+    rest = COLUMN_RE.split(rest)[0].strip() if COLUMN_RE.search(rest) else rest.strip()
+    rest = re.sub(r"\s+(?:[A-Z]{2})$", "", rest) if COLUMN_RE.search(control) else rest
+    r2 = re.sub(r"\s+of this entry$", "", rest.rstrip(".").strip())
+    if re.fullmatch(r"(?:the )?entire entry", r2):
+        return reason, {"kind": "entire"}
+    m = re.fullmatch(r"(?:the )?entire entry,? except (.*)", r2)
+    if m:
+        paras = parse_para_list(m.group(1), eccn)
+        if paras:
+            return reason, {"kind": "except", "paragraphs": paras}
+        named = mentioned_paras(m.group(1), eccn)
+        if named and not other_eccns(m.group(1), eccn):
+            # the exception names paragraphs of this entry with a qualifier: items outside them
+            # are controlled; items inside them depend on the qualifier
+            return reason, {"kind": "except", "paragraphs": named, "condition": rest}
+        return reason, {"kind": "conditional", "paragraphs": [], "condition": rest}
+    paras = parse_para_list(r2, eccn)
+    if paras:
+        return reason, {"kind": "paragraphs", "paragraphs": paras}
+    # a list of this entry's paragraphs with a qualifier in words: the paragraphs bound it
+    named = mentioned_paras(rest, eccn)
+    if named and not other_eccns(rest, eccn) and not rest.startswith(("entire", "the entire")):
+        return reason, {"kind": "paragraphs", "paragraphs": named, "condition": rest}
+    return reason, {"kind": "conditional", "paragraphs": named, "condition": rest}
+
+
+def parse_target(chart_text: str, reason: str, un_rows: list[str]) -> dict[str, Any]:
+    t = re.sub(r"\s+", " ", chart_text).strip()
+    m = COLUMN_RE.search(t)
+    if m:
+        col = f"{m.group(1)} {m.group(2)}"
+        extra = t[m.end():].strip(" .,")
+        d: dict[str, Any] = {"kind": "column", "column": col}
+        refs = re.findall(r"§ (7\d\d\.[0-9a-z().]+[0-9a-z)])", extra)
+        if refs:
+            d["citations"] = [reg(f"15 CFR {r}") for r in refs]
+            d["note"] = extra
+        return d
+    bare = re.fullmatch(r"Column (\d)\.?", t)
+    if bare and reason in ("CB", "NP", "NS", "MT", "RS", "FC", "CC", "AT"):
+        return {"kind": "column", "column": f"{reason} {bare.group(1)}",
+                "note": "the entry prints only 'Column 1'; read as the column of its reason for control"}
+    if re.fullmatch(r"N/A\.?", t):
+        return {"kind": "pointer", "outcome": "review",
+                "note": "the entry names no chart column for this reason (N/A); its text says where the "
+                        "requirement is stated"}
+    for pat, tgt in TARGET_PATTERNS:
+        if re.search(pat, t):
+            out = json.loads(json.dumps(tgt))
+            if out.get("destinations") == "UN_ROWS":
+                out["destinations"] = [{"include": un_rows, "exclude": []}]
+            cites = out.setdefault("citations", [])
+            for r in re.findall(r"§ (7\d\d\.[0-9a-z().]+[0-9a-z)])", t):
+                c = reg(f"15 CFR {r}")
+                if c not in cites:
+                    cites.append(c)
+            return out
+    refs = re.findall(r"§ (7\d\d\.[0-9a-z().]+[0-9a-z)])", t)
+    return {"kind": "pointer", "outcome": "review",
+            "citations": [reg(f"15 CFR {r}") for r in refs],
+            "note": "the chart cannot be read for this control; the entry points elsewhere in the EAR"}
+
+
+def split_controls(entry: dict[str, Any]) -> list[tuple[str, str]]:
+    """(control, chart) rows; rows that print two controls in one cell are split."""
+    out = []
+    for cc in entry["countryChart"]:
+        control, chart = cc["control"], cc["countryChart"]
+        parts = re.findall(r"([A-Z]{2} applies to entire entry)", control)
+        cols = COLUMN_RE.findall(chart)
+        if len(parts) > 1 and len(cols) == len(parts):
+            for p, (r, n) in zip(parts, cols, strict=True):
+                out.append((p, f"{r} Column {n}"))
+            continue
+        out.append((control, chart))
+    return out
+
+
+def parse_flag(symbol: str, text: str | None, eccn: str) -> dict[str, Any]:
+    """One licence-exception line of an entry -> availability, value limit, scope."""
+    t = re.sub(r"\s+", " ", text or "").strip()
+    d: dict[str, Any] = {"text": t}
+    if symbol == "STA":
+        d["available"] = "yes"
+        d["restriction"] = t
+        named = named_paras_loose(t, eccn)
+        if named:
+            d["paragraphs_named"] = named
+        return d
+    if re.fullmatch(r"N/A\.?", t) or not t:
+        d["available"] = "no"
+        return d
+    limit = re.search(r"\$\s?([0-9][0-9,]*)", t)
+    if limit:
+        d["value_limit_usd"] = int(limit.group(1).replace(",", ""))
+    m = re.search(r"N/A for ((?:[A-Z]{2}(?:, | and | or |,? and )?)+)(?=[;.\s]|$)", t)
+    if m and re.fullmatch(r"(?:[A-Z]{2}(?:, | and | or |,? and )?)+", m.group(1)):
+        d["reasons_excluded"] = re.findall(r"[A-Z]{2}", m.group(1))
+    rest = t
+    if limit:
+        rest = re.sub(r"^Yes:?\s*", "", rest)
+    if re.fullmatch(r"(Yes|Yes\.)", t):
+        d["available"] = "yes"
+        return d
+    m = re.fullmatch(r"\$\s?[0-9][0-9,]*\.?", t)
+    if m:
+        d["available"] = "yes"
+        return d
+    m = re.fullmatch(r"\$\s?[0-9][0-9,]*[;,]? ?(?:N/A for (?:[A-Z]{2}(?:, | and | or |,? and )?)+)\.?", t)
+    if m:
+        d["available"] = "yes"
+        return d
+    m = re.fullmatch(r"(?:Yes,? )?(?:\$\s?[0-9][0-9,]*,? )?except (?:for )?(.*?)\.?", t)
+    if m:
+        paras = parse_para_list(m.group(1), eccn)
+        if paras:
+            d["available"] = "yes"
+            d["except_paragraphs"] = paras
+            return d
+    m = re.fullmatch(r"(?:Yes,? )?(?:\$\s?[0-9][0-9,]*,? )?for (.*?)\.?", rest) or re.fullmatch(
+        r"Yes,? (?:for )?(.*?)\.?", t)
+    if m:
+        paras = parse_para_list(m.group(1), eccn)
+        if paras:
+            d["available"] = "paragraphs"
+            d["paragraphs"] = paras
+            return d
+    d["available"] = "conditional"
+    named = named_paras_loose(t, eccn)
+    if named:
+        d["paragraphs_named"] = named
+        if re.match(r"^(Yes,? for|Yes for|\$\s?[0-9][0-9,]* for)\b", t) and "N/A" not in t and "except" not in t:
+            d["mode"] = "include"
+        elif re.match(r"^(N/A for|Yes,? except|\$\s?[0-9][0-9,]*[,;]? (?:N/A for|except))", t) and not re.search(
+                r"\bYes for\b", t[3:]):
+            d["mode"] = "exclude"
+    return d
+
+
+def named_paras_loose(text: str, eccn: str) -> list[str]:
+    """Paragraphs named in a licence-exception line: ``3A001.a.2 to a.14``, ``b.8``, ``.g``."""
+    t = text.replace(eccn + ".", " .")
+    out: list[str] = []
+    tok = r"(?:(?<=\s)\.|(?<=^)\.|(?<=\()\.)?"
+    pat = re.compile(rf"(?:(?<=\s)|(?<=^)|(?<=\())(\.?)({PARA_RE})(?:\s+(?:to|through)\s+\.?({PARA_RE}))?(?=[\s,;.)]|$)")
+    del tok
+    for m in pat.finditer(t):
+        dot, a, b = m.group(1), m.group(2), m.group(3)
+        if not dot and "." not in a:
+            continue  # a bare letter is English ("a"), not a paragraph
+        paras = expand_range(a, b) if b else [a]
+        for p in paras or [a]:
+            if p not in out:
+                out.append(p)
+    return out
+
+
+def known_paragraphs(entry: dict[str, Any]) -> list[str] | None:
+    items = entry.get("items")
+    if not items:
+        return None
+    paras = [str(i["paragraph"]) for i in items if i.get("kind") == "item" and i.get("paragraph")]
+    return sorted(set(paras)) or None
+
+
+# --------------------------------------------------------------------------- main
+
+
+def pack_meta(pid: str, title: str, desc: str, sources: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"id": pid, "version": EFFECTIVE, "jurisdiction": "US-EAR", "title": title,
+            "description": desc, "sources": sources, "seeds": [], "as_of": EFFECTIVE}
+
+
+def build_chart(src: Path) -> dict[str, Any]:
+    d = json.loads((src / "country-chart.json").read_text("utf-8"))
+    rows: dict[str, Any] = {}
+    for name, v in d["countries"].items():
+        code = country(name)
+        if code in rows:
+            raise SystemExit(f"two chart rows map to {code}: {rows[code]['name']!r} and {name!r}")
+        unknown = [m for m in v["marks"] if m not in d["columns"]]
+        if unknown:
+            raise SystemExit(f"row {name!r} marks unknown columns {unknown}")
+        rows[code] = {"name": name, "marks": v["marks"], "footnotes": v["footnotes"]}
+    embargoed = {}
+    for name, v in d["embargoed"].items():
+        code = country(name)
+        embargoed[code] = {"name": name, "pointer": v["pointer"], "footnotes": v["footnotes"],
+                           "citations": [reg(s) for s in EMBARGO_SECTIONS[code]]}
+    territories = {}
+    for name, v in d["territoryInheritance"].items():
+        code, parent = country(name), country(v["row"])
+        if code == parent:
+            continue
+        territories[code] = {"row": parent, "basis": v["basis"],
+                             "citations": [reg("15 CFR 738.3(b)")] + (
+                                 [fr("85 FR 83788")] if code == "HK" else [])}
+    for region, parent in REGION_ROWS.items():
+        territories[region] = {"row": parent, "basis": "region of Ukraine: the Ukraine row applies, with its "
+                                                      "footnote (§ 746.6)",
+                               "citations": [reg("15 CFR 746.6")]}
+    footnotes = {}
+    for n, text in d["footnotes"].items():
+        eff = FOOTNOTE_EFFECTS.get(n)
+        if eff is None:
+            raise SystemExit(f"footnote {n} has no curated effect: add it to FOOTNOTE_EFFECTS")
+        footnotes[n] = {"text": text, **eff}
+    alld = d["allDestinationsEntries"]
+    all_dest = []
+    for e in alld["noLicenceExceptions"]:
+        all_dest.append({**parse_all_dest(e), "exceptions": []})
+    for e in alld["govOnly"]["entries"]:
+        all_dest.append({**parse_all_dest(e), "exceptions": ["GOV"],
+                         "exception_condition": alld["govOnly"]["condition"]})
+    return {
+        "kind": "country_chart",
+        "pack": pack_meta("us-ear-country-chart", "Commerce Country Chart (15 CFR 738 Supp. 1), eCFR 2026-07-23",
+                          "Generated by scripts/convert_chart.py from country-chart.json "
+                          "(ear-country-chart-ccl-2026-07-23); do not edit by hand.",
+                          [CHART_CIT, reg("15 CFR 738.4", "how to read the chart")]),
+        "effective_from": EFFECTIVE,
+        "source_url": d["source"]["url"],
+        "columns": d["columns"],
+        "column_labels": {k: re.sub(r"\s+", " ", v.replace("- ", "-")) for k, v in d["columnLabels"].items()},
+        "rows": dict(sorted(rows.items())),
+        "embargoed": embargoed,
+        "territories": territories,
+        "footnotes": footnotes,
+        "all_destinations": all_dest,
+        "all_destinations_citations": [reg("15 CFR 738.3(a)(1)")],
+        "no_mark_caveat": d["procedure"]["noMarkCaveat"],
+    }
+
+
+def parse_all_dest(text: str) -> dict[str, Any]:
+    m = re.match(r"^([0-9][A-E][0-9]{3})((?:\.[a-z0-9]+)*)\s*(?:\((.*)\))?$", text.strip())
+    if not m:
+        raise SystemExit(f"cannot read § 738.3(a)(1) entry {text!r}")
+    para = m.group(2).lstrip(".")
+    out: dict[str, Any] = {"eccn": m.group(1), "text": text}
+    out["paragraphs"] = [para] if para else []
+    if m.group(3):
+        out["condition"] = m.group(3)
+    return out
+
+
+def build_ccl(src: Path, un_rows: list[str]) -> tuple[dict[str, Any], dict[str, int]]:
+    d = json.loads((src / "ccl.json").read_text("utf-8"))
+    entries: dict[str, Any] = {}
+    stats = {"entries": 0, "controls": 0, "column": 0, "destinations": 0, "pointer": 0,
+             "scope_entire": 0, "scope_except": 0, "scope_paragraphs": 0, "scope_conditional": 0}
+    for e in d["entries"]:
+        eccn = e["eccn"]
+        controls = []
+        for control, chart in split_controls(e):
+            reason, scope = parse_scope(control, eccn)
+            target = parse_target(chart, reason, un_rows)
+            controls.append({"reason": reason, "text": re.sub(r"\s+", " ", control).strip(),
+                             "chart_text": re.sub(r"\s+", " ", chart).strip(), "scope": scope, "target": target})
+            stats["controls"] += 1
+            stats[target["kind"]] += 1
+            stats["scope_" + scope["kind"]] += 1
+        rfc = (e.get("reasonForControl") or "").strip().rstrip(".")
+        reasons = [r.strip() for r in re.split(r"[,;]", rfc) if r.strip()]
+        exceptions = {sym: parse_flag(sym, txt, eccn) for sym, txt in e["licenceExceptionFlags"].items()}
+        if any(eccn == i.split(".")[0] for i in NAC_ITEMS):
+            exceptions["NAC"] = {"text": "§ 740.8 eligible items", "available": "paragraphs",
+                                 "paragraphs": sorted({i.split(".", 1)[1] for i in NAC_ITEMS
+                                                       if i.startswith(eccn + ".")}) or ["*"]}
+            exceptions["ACA"] = dict(exceptions["NAC"])
+            for sym in ("NAC", "ACA"):
+                if exceptions[sym]["paragraphs"] == ["*"]:
+                    exceptions[sym] = {"text": "§ 740.8 eligible items", "available": "yes"}
+        entries[eccn] = {
+            "heading": re.sub(r"\s+", " ", e["heading"] or "").strip(),
+            "reasons": reasons,
+            "controls": controls,
+            "exceptions": exceptions,
+            "paragraphs": known_paragraphs(e),
+        }
+        stats["entries"] += 1
+    pack = {
+        "kind": "ccl",
+        "pack": pack_meta("us-ear-ccl", "Commerce Control List entries: reasons for control, chart columns, "
+                          "licence exceptions (15 CFR 774 Supp. 1), eCFR 2026-07-23",
+                          "Generated by scripts/convert_chart.py from ccl.json "
+                          "(ear-country-chart-ccl-2026-07-23); do not edit by hand.",
+                          [CCL_CIT, reg("15 CFR 738.2", "structure of an ECCN")]),
+        "effective_from": EFFECTIVE,
+        "source_url": d["source"]["url"],
+        "entries": entries,
+    }
+    return pack, stats
+
+
+def check_catalog(src: Path, exceptions_yaml: Path) -> None:
+    """Every symbol of the eCFR catalog must be described in license-exceptions.yaml."""
+    import yaml
+
+    cat = json.loads((src / "license-exception-catalog.json").read_text("utf-8"))
+    have = yaml.safe_load(exceptions_yaml.read_text("utf-8"))["exceptions"]
+    for ex in cat["exceptions"]:
+        for sym in ex["symbols"]:
+            if sym not in have:
+                raise SystemExit(f"licence exception {sym} ({ex['section']}) missing from {exceptions_yaml}")
+            want = ex["sectionNumber"]
+            if have[sym]["section"] != f"15 CFR {want}":
+                raise SystemExit(f"{sym}: section {have[sym]['section']!r} != catalog {want!r}")
+
+
+def main() -> None:
+    src = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SRC
+    out = Path(sys.argv[2]) if len(sys.argv) > 2 else DEFAULT_OUT
+    out.mkdir(parents=True, exist_ok=True)
+    chart = build_chart(src)
+    un_rows = sorted([c for c, r in chart["rows"].items() if 1 in r["footnotes"]] + list(chart["embargoed"]))
+    ccl, stats = build_ccl(src, un_rows)
+    for name, data in (("country-chart.json", chart), ("ccl.json", ccl)):
+        (out / name).write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", "utf-8")
+    exc = out / "license-exceptions.yaml"
+    if exc.exists():
+        check_catalog(src, exc)
+    print(f"rows {len(chart['rows'])}, embargoed {len(chart['embargoed'])}, territories "
+          f"{len(chart['territories'])}, footnotes {len(chart['footnotes'])}; " +
+          ", ".join(f"{k} {v}" for k, v in stats.items()))
+
+
+if __name__ == "__main__":
+    main()
