@@ -35,7 +35,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz.distance import Indel, JaroWinkler, LCSseq
 
-from ecscreen.normalize import NormalizedName, initials, normalize, skeleton
+from ecscreen.normalize import NormalizedName, initials, legal_forms, normalize, skeleton
 
 __all__ = [
     "ListEntry",
@@ -145,13 +145,13 @@ def _party_key(name: str) -> tuple[str, ...]:
 @dataclass(frozen=True, slots=True)
 class ScoreConfig:
     threshold: float = 80.0
-    balance: float = 0.6
+    balance: float = 0.8
     evidence: float = 9.0
     sim_edit_floor: float = 0.7
     sim_phonetic: float = 0.8
     phonetic_min_ratio: float = 0.65
     jw_min: float = 0.88
-    jw_scale: float = 0.85
+    jw_scale: float = 0.9
     acronym_score: float = 88.0
     country_penalty: float = 10.0
     max_tokens: int = 12
@@ -356,14 +356,17 @@ class Matcher:
         if cached is not None:
             return cached
         nn = normalize(text)
-        tokens = list(nn.tokens[: self.config.max_tokens])
-        exps = [self._expand(t) for t in tokens]
-        weights = [self._token_weight(t, e) for t, e in zip(tokens, exps, strict=True)]
-        q = _Query(text=text, norm=nn, tokens=tokens, weights=weights, expansions=exps)
+        q = self._make_query(text, nn, _rejoin(list(nn.tokens), self.vocab))
         if len(self._query_cache) > 200_000:
             self._query_cache.clear()
         self._query_cache[text] = q
         return q
+
+    def _make_query(self, text: str, nn: NormalizedName, tokens: list[str]) -> _Query:
+        tokens = tokens[: self.config.max_tokens]
+        exps = [self._expand(t) for t in tokens]
+        weights = [self._token_weight(t, e) for t, e in zip(tokens, exps, strict=True)]
+        return _Query(text=text, norm=nn, tokens=tokens, weights=weights, expansions=exps)
 
     def _blocking_tokens(self, q: _Query, threshold: float) -> list[int]:
         """Indexes of query tokens at least one of which every hit must match (prefix filtering)."""
@@ -635,9 +638,11 @@ class Matcher:
 
     def compare(self, name1: str, name2: str) -> float:
         """Score a query name against a single list-side name (0-100), using this index's weights."""
-        q = self._prepare(name1)
+        qn = normalize(name1)
         a = normalize(name2)
-        score = self._align(q, a.tokens)[0] if q.tokens and a.tokens else 0.0
+        a_tokens = _rejoin(list(a.tokens), set(qn.tokens))
+        q = self._make_query(name1, qn, _rejoin(list(qn.tokens), set(a_tokens)))
+        score = self._align(q, a_tokens)[0] if q.tokens and a_tokens else 0.0
         acro = self.config.acronym_score
         if score < acro and _is_acronym_pair(q.norm, a):
             score = acro
@@ -705,6 +710,37 @@ class Matcher:
             "vocabulary": self.n_vocab,
             "deletion_keys": len(self._del_index),
         }
+
+
+def _rejoin(tokens: list[str], known: Any) -> list[str]:
+    """Merge or split tokens so they line up with ``known`` tokens: 'good will' ~ 'goodwill'."""
+    out: list[str] = []
+    i = 0
+    n = len(tokens)
+    while i < n:
+        t = tokens[i]
+        if i + 1 < n:
+            merged = t + tokens[i + 1]
+            if merged in known and (t not in known or tokens[i + 1] not in known):
+                out.append(merged)
+                i += 2
+                continue
+        if t not in known and len(t) >= 5 and t.isalpha():
+            split = None
+            for k in range(2, len(t) - 1):
+                head, tail = t[:k], t[k:]
+                if head in known and (tail in known or (tail,) in legal_forms()):
+                    split = (head, tail if tail in known else None)
+                    break
+            if split is not None:
+                out.append(split[0])
+                if split[1] is not None:
+                    out.append(split[1])
+                i += 1
+                continue
+        out.append(t)
+        i += 1
+    return list(dict.fromkeys(out))
 
 
 def _acronym_forms(nn: NormalizedName) -> set[str]:
