@@ -454,7 +454,7 @@ def render_message(template: str, s: ShipCtx, i: ItemCtx | None, ev: list[Eviden
         if key == "description" or key == "item":
             return i.item.description
         if key == "eccn":
-            return i.item.eccn or "unclassified"
+            return i.eccn or "unclassified"
         if key == "origin":
             return i.item.origin or "not given"
         return "{" + key + "}"

@@ -30,7 +30,7 @@ from .models import Citation, Outcome, PackInfo
 
 MESSAGE_PLACEHOLDERS = frozenset({"destination", "destination_name", "description", "eccn", "origin", "end_use",
                                   "as_of", "matched", "exporter", "parties", "item"})
-ECCN_RE = re.compile(r"^(?P<base>[0-9][A-E][0-9]{3})(?P<paras>(\.[A-Za-z0-9]+)*)$")
+ECCN_RE = re.compile(r"^(?P<base>[0-9][A-Ea-e][0-9]{3})(?P<paras>(\.[A-Za-z0-9]+)*)$")
 
 
 def normalize_eccn(text: str) -> str | None:
@@ -396,7 +396,7 @@ def load_pack_file(path: Path, reg: Registry, display: str | None = None) -> Loa
         except json.JSONDecodeError as exc:
             raise PackError(f"invalid JSON: {exc.msg}", file=shown, line=exc.lineno) from None
     else:
-        data = yamlio.loads(raw_bytes_text, file=shown, error=PackError, max_aliases=0)
+        data = yamlio.loads(raw_bytes_text, file=shown, error=PackError)
     if not isinstance(data, dict):
         raise PackError("a rule pack must be a mapping with 'pack' metadata", file=shown, line=1)
     kind = data.get("kind", "rules")
@@ -530,7 +530,7 @@ def load_registry(paths: list[Path] | None = None) -> Registry:
     # country groups first: rules refer to them
     files.sort(key=lambda p: (0 if _peek_kind(p) == "country_groups" else 1, str(p)))
     for f in files:
-        lp = load_pack_file(f, reg)
+        lp = load_pack_file(f, reg, display=_display(f, roots))
         if lp.info.id in ids:
             raise PackError(f"duplicate pack id {lp.info.id!r} (also {ids[lp.info.id]})", file=str(f), field="pack.id")
         ids[lp.info.id] = str(f)
@@ -541,6 +541,17 @@ def load_registry(paths: list[Path] | None = None) -> Registry:
     for lp, lines in staged:
         _check_rules_pack(lp, reg, lines, rule_ids)
     return reg
+
+
+def _display(f: Path, roots: list[Path]) -> str:
+    """Path shown in reports: relative to the rules root, so hashes and names are reproducible."""
+    for r in roots:
+        try:
+            rel = f.resolve().relative_to(r.resolve() if r.is_dir() else r.resolve().parent)
+            return f"{r.name}/{rel.as_posix()}" if r.is_dir() else f.name
+        except ValueError:
+            continue
+    return f"rules/{f.name}"
 
 
 def _peek_kind(p: Path) -> str:

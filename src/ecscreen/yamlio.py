@@ -2,7 +2,7 @@
 
 * Only the safe YAML tag set is accepted (no ``!!python/...``).
 * Files larger than ``max_bytes`` are refused before parsing.
-* Documents with more than ``max_aliases`` alias references are refused (billion-laughs guard).
+* Documents whose aliases would expand to more than ``max_nodes`` nodes are refused (billion laughs).
 * Duplicate mapping keys are an error (PyYAML silently keeps the last one).
 * Every mapping and sequence remembers the line it starts on and the line of each key,
   so validation errors can name ``file:line``.
@@ -25,7 +25,7 @@ except AttributeError:  # pragma: no cover
     _BaseLoader = yaml.SafeLoader
 
 MAX_BYTES = 64 * 1024 * 1024
-MAX_ALIASES = 100
+MAX_EXPANDED_NODES = 200_000
 
 
 class LDict(dict[Any, Any]):
@@ -73,20 +73,40 @@ def _construct_sequence(loader: Any, node: yaml.SequenceNode) -> LList:
     return out
 
 
+def _construct_timestamp(loader: Any, node: yaml.ScalarNode) -> Any:
+    """Dates like 2023-13-01 stay strings, so validation names the field and line."""
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
-def _count_aliases(text: str, limit: int, file: str) -> None:
-    n = 0
-    for event in yaml.parse(text, Loader=_BaseLoader):
-        if isinstance(event, yaml.AliasEvent):
-            n += 1
-            if n > limit:
-                raise InputFileError(
-                    f"too many YAML aliases (> {limit}); refusing to expand", file=file,
-                    line=event.start_mark.line + 1 if event.start_mark else None,
-                )
+def _expanded_size(node: yaml.Node, limit: int, file: str) -> None:
+    """Refuse documents whose alias expansion would exceed ``limit`` nodes (billion laughs)."""
+    memo: dict[int, int] = {}
+
+    def size(n: yaml.Node, depth: int) -> int:
+        key = id(n)
+        if key in memo:
+            return memo[key]
+        if depth > 200:
+            raise InputFileError("YAML nesting too deep", file=file, line=n.start_mark.line + 1)
+        total = 1
+        if isinstance(n, yaml.SequenceNode):
+            total += sum(size(c, depth + 1) for c in n.value)
+        elif isinstance(n, yaml.MappingNode):
+            total += sum(size(k, depth + 1) + size(v, depth + 1) for k, v in n.value)
+        memo[key] = total
+        return total
+
+    if size(node, 0) > limit:
+        raise InputFileError(f"YAML aliases expand to more than {limit} nodes; refusing to expand", file=file,
+                             line=node.start_mark.line + 1)
 
 
 def loads(
@@ -94,13 +114,17 @@ def loads(
     *,
     file: str = "<string>",
     error: type[EcscreenError] = InputFileError,
-    max_aliases: int = MAX_ALIASES,
+    max_nodes: int = MAX_EXPANDED_NODES,
 ) -> Any:
     """Parse YAML (JSON is a subset) safely, returning LDict/LList with line info."""
+    loader = _Loader(text)
     try:
-        if "*" in text or "<<" in text:
-            _count_aliases(text, max_aliases, file)
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if "*" in text:
+            _expanded_size(node, max_nodes, file)
+        return loader.construct_document(node)
     except EcscreenError as exc:
         raise error(exc.message, file=file, line=exc.line) from None
     except yaml.MarkedYAMLError as exc:
@@ -112,6 +136,8 @@ def loads(
         raise error(f"invalid YAML: {exc}", file=file) from None
     except RecursionError:
         raise error("YAML nesting too deep", file=file) from None
+    finally:
+        loader.dispose()
 
 
 def read_text(path: Path, *, max_bytes: int = MAX_BYTES, error: type[EcscreenError] = InputFileError) -> str:
