@@ -39,7 +39,7 @@ rules_app = typer.Typer(help="Inspect and validate rule packs.", no_args_is_help
 app.add_typer(rules_app, name="rules")
 
 out = Console(soft_wrap=False, highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _date(value: str | None, what: str = "--as-of") -> dt.date | None:
