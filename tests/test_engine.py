@@ -4,11 +4,10 @@ import textwrap
 
 import pytest
 
+from conftest import ship
 from ecscreen.engine import Engine, eccn_matches
 from ecscreen.models import Outcome
 from ecscreen.packs import load_registry
-
-from conftest import ship
 
 PACK = """\
 pack: {id: t, version: "1", jurisdiction: US-EAR, title: T}

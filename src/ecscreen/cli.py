@@ -114,7 +114,7 @@ def rules_list(
 ) -> None:
     """List packs: rule count, date range and source documents."""
     reg = registry_for(rules)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for lp in reg.packs:
         m = lp.model
         rl = getattr(m, "rules", None) or []
@@ -137,7 +137,7 @@ def rules_list(
     for r in rows:
         span = f"{r['from']} → {r['to']}" if r["from"] else "-"
         t.add_row(str(r["id"]), str(r["version"]), str(r["kind"]), str(r["jurisdiction"]), str(r["rules"]), span,
-                  ", ".join(r["seeds"]))
+                  ", ".join(map(str, r["seeds"] or [])))
     out.print(t)
 
 

@@ -14,7 +14,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from rapidfuzz import fuzz
@@ -252,17 +252,17 @@ class CompiledPack:
         if c.party_hit is not None:
             ph = c.party_hit
             sources = {x.upper() for x in ph.sources or []}
-            fns = set(ph.footnotes or [])
-            roles = set(ph.roles or [])
+            wanted_fn = set(ph.footnotes or [])
+            hit_roles = set(ph.roles or [])
 
             def hit_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
                 ev = []
                 for h in s.party_hits:
                     if sources and h.list_code.upper() not in sources:
                         continue
-                    if fns and not fns & set(h.footnotes):
+                    if wanted_fn and not wanted_fn & set(h.footnotes):
                         continue
-                    if roles and h.role not in roles:
+                    if hit_roles and h.role not in hit_roles:
                         continue
                     fn_txt = f", footnote(s) {', '.join(map(str, h.footnotes))}" if h.footnotes else ""
                     ev.append(Evidence(field=f"parties[{h.party_index}].name", value=h.name, matched=h.entry_name,
@@ -695,7 +695,7 @@ def _to_jur_facts(jur_mod: Any, hits: list[PartyFactLite]) -> list[Any]:
                               entry_name=h.entry_name, footnotes=h.footnotes, score=h.score) for h in hits]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _optional(name: str) -> Any:
     import importlib
 

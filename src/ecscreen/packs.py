@@ -11,6 +11,7 @@ register their own kinds (party lists, the Commerce Country Chart, jurisdiction 
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import hashlib
 import re
@@ -147,7 +148,7 @@ class PartyCountryCond(Strict):
 
 class PartyNameCond(Strict):
     list: str
-    roles: list[str] | None = None
+    roles: builtins.list[str] | None = None
     min_score: float = Field(default=90, ge=50, le=100)
 
 
