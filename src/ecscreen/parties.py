@@ -1,0 +1,297 @@
+"""Screen shipment parties against the active restricted-party lists and turn hits into findings.
+
+Outcome, message and citations per list come from the ``kind: party_lists`` data pack
+(``rules/us-ear/party-lists.yaml``). Hits keep the list entry (with its Entity List footnotes) so the
+Foreign Direct Product engine can use them; cleared hits (allow-list) are still reported, with
+``covered_by=Coverage(kind="clearance")``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ecscreen import yamlio
+from ecscreen.errors import EcscreenError, InputFileError, PackError
+from ecscreen.lists import OwnList, ScreeningList, active_lists, matcher_for
+from ecscreen.matching import AllowList, Clearance, ListEntry, PartyHit
+from ecscreen.models import Citation, Coverage, Evidence, Finding, ListInfo, Outcome, Party
+from ecscreen.packs import PackMeta, default_rules_dir, register_kind
+
+__all__ = [
+    "PartyListRule",
+    "PartyListsPack",
+    "PartyScreening",
+    "ClearanceFile",
+    "screen_parties",
+    "load_pack",
+    "load_allowlist",
+    "lists_info",
+    "list_warnings",
+]
+
+DEFAULT_MAX_AGE_DAYS = 45
+
+
+class PartyListRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Outcome
+    title: str = Field(min_length=1)
+    message: str = Field(min_length=1)
+    citations: list[Citation] = Field(default_factory=list)
+
+
+class PartyListsPack(BaseModel):
+    """``kind: party_lists``: what a hit on each list means."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["party_lists"]
+    pack: PackMeta
+    threshold: float = Field(default=80.0, ge=0, le=100)
+    max_age_days: int = Field(default=DEFAULT_MAX_AGE_DAYS, ge=1)
+    default: PartyListRule
+    lists: dict[str, PartyListRule] = Field(default_factory=dict)
+
+    def rule_for(self, code: str) -> PartyListRule:
+        return self.lists.get(code.upper(), self.default)
+
+
+register_kind("party_lists", PartyListsPack)
+register_kind("party_list", OwnList)
+
+
+class ClearanceFile(BaseModel):
+    """An allow-list file: ``kind: party_clearances`` with ``clearances: [...]``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["party_clearances"] = "party_clearances"
+    clearances: list[Clearance] = Field(default_factory=list)
+
+
+def _validate_file(model: type[BaseModel], path: Path, error: type[EcscreenError]) -> Any:
+    data = yamlio.load_file(path, error=error)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errs = yamlio.pydantic_errors(exc, data, str(path))
+        line, fld, msg = errs[0]
+        more = f" (and {len(errs) - 1} more error(s))" if len(errs) > 1 else ""
+        raise error(msg + more, file=str(path), line=line, field=fld) from None
+
+
+def load_pack(path: Path | None = None) -> PartyListsPack:
+    """Load the party_lists pack (default: the shipped ``us-ear/party-lists.yaml``)."""
+    if path is None:
+        path = default_rules_dir() / "us-ear" / "party-lists.yaml"
+    return _load_pack_cached(str(path))
+
+
+@lru_cache(maxsize=4)
+def _load_pack_cached(path: str) -> PartyListsPack:
+    pack: PartyListsPack = _validate_file(PartyListsPack, Path(path), PackError)
+    return pack
+
+
+def load_allowlist(path: Path | str) -> AllowList:
+    """Read an allow-list (clearances) file; errors name file, line and field."""
+    cf: ClearanceFile = _validate_file(ClearanceFile, Path(path), InputFileError)
+    return AllowList(cf.clearances)
+
+
+@dataclass
+class PartyScreening:
+    """Hits per party (same order as the input), the findings they produce, and warnings."""
+
+    hits: list[list[PartyHit]]
+    findings: list[Finding]
+    warnings: list[str] = field(default_factory=list)
+    lists: list[ListInfo] = field(default_factory=list)
+
+    @property
+    def footnote_hits(self) -> list[tuple[int, PartyHit]]:
+        """(party index, hit) of uncleared hits whose entry carries Entity List FDP footnotes."""
+        return [(i, h) for i, hs in enumerate(self.hits) for h in hs if h.entry.footnotes and h.cleared is None]
+
+
+def _max_age() -> int:
+    env = os.environ.get("ECSCREEN_LIST_MAX_AGE_DAYS")
+    if env and env.strip().isdigit():
+        return int(env)
+    try:
+        return load_pack().max_age_days
+    except EcscreenError:
+        return DEFAULT_MAX_AGE_DAYS
+
+
+def _staleness(lists: list[ScreeningList], as_of: dt.date) -> tuple[list[ListInfo], list[str]]:
+    limit = _max_age()
+    infos: list[ListInfo] = []
+    warnings: list[str] = []
+    for sl in lists:
+        info = sl.info.model_copy()
+        if info.date is not None:
+            info.age_days = (as_of - info.date).days
+            if info.age_days > limit:
+                warnings.append(
+                    f"list '{info.name}' is dated {info.date} ({info.age_days} days before {as_of}, "
+                    f"older than {limit} days): import a current list with 'ecscreen lists import'"
+                )
+        infos.append(info)
+    return infos, warnings
+
+
+_LAST: dict[str, Any] = {}
+
+
+def lists_info() -> list[ListInfo]:
+    """ListInfo (with age) of the lists used by the last screening (or the active lists)."""
+    if "infos" in _LAST:
+        return list(_LAST["infos"])
+    infos, _ = _staleness(active_lists(), dt.date.today())
+    return infos
+
+
+def list_warnings() -> list[str]:
+    return list(_LAST.get("warnings", []))
+
+
+_FR_SPLIT = re.compile(r"\s*[;,]\s*")
+
+
+def _fr_citations(entry: ListEntry) -> list[Citation]:
+    out: list[Citation] = []
+    for ref in _FR_SPLIT.split(entry.federal_register_notice or ""):
+        ref = " ".join(ref.split())
+        if ref and not any(c.ref == ref for c in out):
+            out.append(Citation(kind="federal_register", ref=ref, note=f"list entry {entry.id}"))
+    return out
+
+
+class _SafeDict(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _finding(
+    pack: PartyListsPack, idx: int, party: Party, hit: PartyHit, as_of: dt.date
+) -> Finding:
+    e = hit.entry
+    rule = pack.rule_for(e.source_code)
+    values = _SafeDict(
+        party=party.name,
+        role=party.role.value.replace("_", " ").capitalize(),
+        entry=e.name,
+        alias=hit.matched_alias,
+        score=f"{hit.score:g}",
+        list=e.source,
+        list_code=e.source_code,
+        license_requirement=(e.license_requirement or "see the list entry").rstrip(". "),
+        license_policy=(e.license_policy or "see the list entry").rstrip(". "),
+        programs=", ".join(e.programs) or "not stated",
+        footnotes=", ".join(str(f) for f in e.footnotes) or "none",
+    )
+    message = " ".join(rule.message.format_map(values).split())
+    evidence = [
+        Evidence(
+            field=f"parties[{idx}].name",
+            value=party.name,
+            matched=hit.matched_alias,
+            detail=hit.explanation,
+            score=hit.score,
+        ),
+        Evidence(
+            field=f"parties[{idx}].name",
+            value=e.id,
+            matched=e.name,
+            detail=f"list entry {e.id} on {e.source}" + (f" ({e.list_name})" if e.list_name else ""),
+        ),
+    ]
+    if hit.country_match is not None:
+        evidence.append(
+            Evidence(
+                field=f"parties[{idx}].country",
+                value=party.country,
+                matched=e.countries,
+                detail="country matches the entry" if hit.country_match else "country differs from the entry",
+            )
+        )
+    notes: list[str] = []
+    if e.license_requirement:
+        notes.append(f"Licence requirement (list text): {e.license_requirement}")
+    if e.license_policy:
+        notes.append(f"Licence review policy (list text): {e.license_policy}")
+    if e.footnotes:
+        notes.append(
+            "Entity List footnote designation(s) "
+            + ", ".join(str(f) for f in e.footnotes)
+            + ": the Foreign Direct Product rules of 15 CFR 734.9(e)/(g) can apply"
+        )
+    if hit.country_match is False:
+        notes.append("The party's country is not among the entry's countries: confirm identity before acting.")
+    if e.source_url:
+        notes.append(f"Source: {e.source_url}")
+    covered = None
+    if hit.cleared is not None:
+        c = hit.cleared
+        covered = Coverage(
+            kind="clearance",
+            ref=f"{c.party} / {c.entry_id}",
+            detail=f"cleared by {c.approver}: {c.reason}" + (f" (expires {c.expires})" if c.expires else ""),
+        )
+    return Finding(
+        rule_id=f"PARTY-{e.source_code}",
+        pack_id=pack.pack.id,
+        outcome=rule.outcome,
+        title=rule.title,
+        message=message,
+        evidence=evidence,
+        citations=[*rule.citations, *_fr_citations(e)],
+        effective_from=e.start_date,
+        covered_by=covered,
+        notes=notes,
+    )
+
+
+def screen_parties(
+    parties: list[Party],
+    *,
+    as_of: dt.date,
+    allowlist: AllowList | None = None,
+    lists: list[ScreeningList] | None = None,
+    threshold: float | None = None,
+    limit: int = 5,
+    pack: PartyListsPack | None = None,
+) -> PartyScreening:
+    """Screen ``parties`` against ``lists`` (default: the active lists) as of ``as_of``."""
+    pack = pack or load_pack()
+    active = lists if lists is not None else active_lists()
+    matcher = matcher_for(active)
+    thr = pack.threshold if threshold is None else threshold
+    infos, warnings = _staleness(active, as_of)
+    names = [p.name for p in parties]
+    countries = [p.country for p in parties]
+    hits = matcher.search_many(names, countries, threshold=thr, limit=limit)
+    findings: list[Finding] = []
+    for idx, (party, party_hits) in enumerate(zip(parties, hits, strict=True)):
+        for j, hit in enumerate(party_hits):
+            if allowlist is not None:
+                cleared, warn = allowlist.lookup(party.name, hit.entry.id, as_of, party.country)
+                if warn:
+                    warnings.append(warn)
+                if cleared is not None:
+                    hit = hit.model_copy(update={"cleared": cleared})
+                    party_hits[j] = hit
+            findings.append(_finding(pack, idx, party, hit, as_of))
+    _LAST["infos"] = infos
+    _LAST["warnings"] = warnings
+    return PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=infos)
