@@ -6,13 +6,13 @@ Rule-pack models live in :mod:`ecscreen.packs`; list/matching models in :mod:`ec
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """Severity of a finding, ordered: prohibited > license_required > review > clear."""
 
     clear = "clear"
@@ -39,7 +39,7 @@ class StrictModel(BaseModel):
 # --------------------------------------------------------------------------- input
 
 
-class PartyRole(str, Enum):
+class PartyRole(StrEnum):
     consignee = "consignee"
     end_user = "end_user"
     purchaser = "purchaser"

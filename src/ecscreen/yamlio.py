@@ -183,9 +183,7 @@ def line_of(data: Any, loc: Iterable[Any]) -> int | None:
         elif isinstance(node, LList) and isinstance(part, int) and 0 <= part < len(node):
             line = node.item_lines[part]
             node = node[part]
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        elif isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
         else:
             # pydantic may insert tags (union member names); skip them
