@@ -104,3 +104,10 @@ def test_schema(tmp_path):
 def test_help_lists_exit_codes():
     r = runner.invoke(app, ["check", "--help"])
     assert "Exit codes" in r.stdout
+
+
+def test_engine_error_located(tmp_path, capsys):
+    p = tmp_path / "s.yaml"
+    p.write_text("id: X\ndestination: CN\nparties:\n  - name: A\n    country: Mordor\nitems: [{description: x}]\n")
+    assert main(["check", str(p), "--no-lists"]) == 3
+    assert f"{p}:5: parties[0].country: unknown country 'Mordor'" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from . import __version__
 from .errors import EXIT_USAGE, EcscreenError, InputFileError, UsageError
-from .formats import load_shipments
+from .formats import load_shipments, locate
 from .models import InputError, Shipment
 from .packs import Registry, load_registry
 from .render import print_table, to_json
@@ -90,13 +90,16 @@ def check(
     for f in files:
         if not f.exists():
             raise UsageError("file not found", file=str(f))
+    sources: dict[str, tuple[str, Any]] = {}
     for f in files:
         try:
-            shipments += load_shipments(f)
+            shipments += load_shipments(f, sources)
         except InputFileError as exc:
             shipments.append((str(f), InputError(file=exc.file, line=exc.line, field=exc.field, message=exc.message)))
     report = engine.screen(shipments, as_of=on)
     for r in report.results:
+        if r.source in sources:
+            r.errors = [locate(e, *sources[r.source]) for e in r.errors]
         for e in r.errors:
             loc = ":".join(str(x) for x in (e.file or r.source, e.line) if x)
             err.print(f"error: {loc}: {e.field + ': ' if e.field else ''}{e.message}", markup=False)

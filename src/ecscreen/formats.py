@@ -6,6 +6,7 @@ file, line and field, and the others are still screened.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +49,34 @@ def parse_shipments(data: Any, file: str) -> list[tuple[str, Shipment | InputErr
     return out
 
 
-def load_shipments(path: Path) -> list[tuple[str, Shipment | InputError]]:
-    """Load a shipment file. Whole-file problems (unreadable, bad YAML) raise InputFileError."""
+def load_shipments(path: Path, sources: dict[str, tuple[str, Any]] | None = None
+                   ) -> list[tuple[str, Shipment | InputError]]:
+    """Load a shipment file. Whole-file problems (unreadable, bad YAML) raise InputFileError.
+
+    ``sources`` (optional) receives label -> (file, raw document) so that errors found later by
+    the engine can be located with :func:`locate`.
+    """
     data = yamlio.load_file(path, max_bytes=MAX_SHIPMENT_FILE)
     if data is None:
         raise InputFileError("file is empty", file=str(path))
-    return parse_shipments(data, str(path))
+    out = parse_shipments(data, str(path))
+    if sources is not None:
+        docs = data["shipments"] if isinstance(data, dict) and isinstance(data.get("shipments"), list) else data
+        docs = docs if isinstance(docs, list) else [docs]
+        for (label, _), doc in zip(out, docs, strict=False):
+            sources[label] = (str(path), doc)
+    return out
+
+
+_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def locate(err: InputError, file: str, doc: Any) -> InputError:
+    """Fill in file and line of an engine-found error from the raw document."""
+    if err.file and err.line:
+        return err
+    loc: list[Any] = []
+    for name, idx in _PART.findall(err.field or ""):
+        loc.append(int(idx) if idx else name)
+    line = yamlio.line_of(doc, loc) if loc else getattr(doc, "line", None)
+    return err.model_copy(update={"file": err.file or file, "line": err.line or line})
