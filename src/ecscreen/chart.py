@@ -209,7 +209,7 @@ class ChartIndex:
     all_dest: dict[str, list[AllDestEntry]] = field(default_factory=dict)
     known_paras: dict[str, frozenset[str]] = field(default_factory=dict)
     restriction_res: list[tuple[Restriction, re.Pattern[str]]] = field(default_factory=list)
-    _sets: dict[tuple[int, dt.date], tuple[frozenset[str], bool]] = field(default_factory=dict)
+    _sets: dict[tuple[tuple[tuple[tuple[str, ...], tuple[str, ...]], ...], dt.date], tuple[frozenset[str], bool]] = field(default_factory=dict)
 
     @property
     def effective_from(self) -> dt.date | None:
@@ -359,7 +359,7 @@ def _scope_words(scope: Scope) -> str:
 def dest_set(idx: ChartIndex, reg: Registry, terms: list[DestTerm], on: dt.date) -> tuple[frozenset[str], bool]:
     """Destination terms -> (codes, worldwide?). Worldwide sets carry their exclusions as codes
     prefixed with '-'."""
-    key = (id(terms), on)
+    key = (tuple((tuple(t.include), tuple(t.exclude)) for t in terms), on)
     hit = idx._sets.get(key)
     if hit is not None:
         return hit
