@@ -350,7 +350,7 @@ def parse_target(chart_text: str, reason: str, un_rows: list[str]) -> dict[str, 
         col = f"{m.group(1)} {m.group(2)}"
         extra = t[m.end():].strip(" .,")
         d: dict[str, Any] = {"kind": "column", "column": col}
-        refs = re.findall(r"§ (7\d\d\.[0-9a-z().]+[0-9a-z)])", extra)
+        refs = re.findall(r"§ (7\d\d\.[0-9a-zA-Z().]+[0-9a-zA-Z)])", extra)
         if refs:
             d["citations"] = [reg(f"15 CFR {r}") for r in refs]
             d["note"] = extra
@@ -369,12 +369,12 @@ def parse_target(chart_text: str, reason: str, un_rows: list[str]) -> dict[str, 
             if out.get("destinations") == "UN_ROWS":
                 out["destinations"] = [{"include": un_rows, "exclude": []}]
             cites = out.setdefault("citations", [])
-            for r in re.findall(r"§ (7\d\d\.[0-9a-z().]+[0-9a-z)])", t):
+            for r in re.findall(r"§ (7\d\d\.[0-9a-zA-Z().]+[0-9a-zA-Z)])", t):
                 c = reg(f"15 CFR {r}")
                 if c not in cites:
                     cites.append(c)
             return out
-    refs = re.findall(r"§ (7\d\d\.[0-9a-z().]+[0-9a-z)])", t)
+    refs = re.findall(r"§ (7\d\d\.[0-9a-zA-Z().]+[0-9a-zA-Z)])", t)
     return {"kind": "pointer", "outcome": "review",
             "citations": [reg(f"15 CFR {r}") for r in refs],
             "note": "the chart cannot be read for this control; the entry points elsewhere in the EAR"}

@@ -673,7 +673,7 @@ def determine(item: Item, item_index: int, destination: Country, registry: Regis
         if worst == Outcome.clear:
             continue
         steps = [s for _, s, _, _ in lst]
-        cites = [c for _, _, cs, _ in lst for c in cs]
+        cites = [c for o, _, cs, _ in lst if o == worst for c in cs]
         decisive = [w for o, _, _, w in lst if o == worst]
         rname = REASON_NAMES.get(reason, reason)
         if worst == Outcome.license_required:

@@ -1,0 +1,115 @@
+"""``ecscreen explain ECCN DESTINATION [--date]``: the licence determination for one ECCN and
+one destination, with its chain (entry -> destination row -> each reason for control -> column ->
+X or not -> footnotes), the findings it gives and the licence exceptions available.
+
+The lead's ``cli.py`` registers :func:`explain` as a command; it prints with rich to stdout
+and raises :class:`~ecscreen.errors.UsageError` for bad input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .chart import chart_index, determine
+from .countries import resolve
+from .errors import UsageError
+from .licensing import available_exceptions
+from .models import Item, Outcome
+from .packs import Registry, load_registry, normalize_eccn
+
+_STYLE = {
+    "clear": "green", "review": "yellow", "license_required": "red", "prohibited": "bold red",
+    "no X": "green", "not applicable": "dim", "note": "dim", "eligible": "green", "conditional": "yellow",
+    "ineligible": "dim",
+}
+
+
+def _registry(rules: list[Path] | None) -> Registry:
+    return load_registry(list(rules) if rules else None)
+
+
+def explain(
+    eccn: Annotated[str, typer.Argument(help="ECCN, with its paragraph if known (e.g. 3A001.b.2, 5A002, EAR99).")],
+    destination: Annotated[str, typer.Argument(help="Destination: ISO code or name (e.g. CN, Hong Kong, UA-43).")],
+    date: Annotated[str | None, typer.Option("--date", help="Shipment date YYYY-MM-DD (default: today).")] = None,
+    rules: Annotated[list[Path] | None, typer.Option("--rules", help="Rule pack directory or file (repeatable).")
+                     ] = None,
+) -> None:
+    """Explain the Commerce Country Chart determination for an ECCN and a destination."""
+    console = Console(highlight=False)
+    on = dt.date.today()
+    if date is not None:
+        try:
+            on = dt.date.fromisoformat(date)
+        except ValueError:
+            raise UsageError(f"--date: not a date (YYYY-MM-DD): {date!r}", field="--date") from None
+    dest = resolve(destination)
+    if dest is None:
+        raise UsageError(f"unknown destination {destination!r} (give an ISO 3166 code or an English name)",
+                         field="DESTINATION")
+    reg = _registry(rules)
+    idx = chart_index(reg)
+    if idx.ccl is None or idx.chart is None:
+        raise UsageError("the Commerce Country Chart packs (kinds country_chart and ccl) are not loaded")
+    item = Item(description=f"ecscreen explain {eccn}", eccn=eccn)
+    res = determine(item, 0, dest, reg, on)
+    if res.errors:
+        raise UsageError(res.errors[0].message, field="ECCN")
+
+    shown = normalize_eccn(eccn) or eccn
+    console.print(f"[bold]{escape(shown)}[/bold] to [bold]{escape(dest.label)}[/bold] on {on}"
+                  f"  (Commerce Country Chart, eCFR {idx.effective_from})")
+    for n in res.notes:
+        console.print(f"[dim]note:[/dim] {escape(n)}")
+    if not res.applied and not res.findings:
+        return
+    if res.steps:
+        t = Table(title="Determination (15 CFR 738.4)", show_lines=False, expand=False)
+        t.add_column("step", no_wrap=True)
+        t.add_column("result", no_wrap=True)
+        t.add_column("detail")
+        for s in res.steps:
+            style = _STYLE.get(s.outcome, "bold" if s.deciding else "")
+            t.add_row(escape(s.name), f"[{style}]{escape(s.outcome)}[/{style}]" if style else escape(s.outcome),
+                      escape(s.detail))
+        console.print(t)
+    blocking = [f for f in res.findings if f.outcome != Outcome.clear]
+    decision = Outcome.worst([f.outcome for f in blocking])
+    style = _STYLE[decision.value]
+    if blocking:
+        console.print("[bold]Findings[/bold]")
+        for f in blocking:
+            fs = _STYLE[f.outcome.value]
+            console.print(f"  [{fs}]{f.outcome.value}[/{fs}]  {escape(f.rule_id)}: {escape(f.message)}")
+            for note in f.notes:
+                console.print(f"      [dim]note:[/dim] {escape(note)}")
+            cites = "; ".join(c.ref + (f" ({c.note})" if c.note else "") for c in f.citations)
+            console.print(f"      [dim]cites: {escape(cites)}[/dim]")
+    console.print(f"Decision from the chart: [{style}]{decision.value}[/{style}]"
+                  + ("" if blocking else " - no X for any reason for control (other rules still apply)"))
+    if res.eccn and res.eccn != "EAR99" and res.applied:
+        opts = available_exceptions(res.eccn, dest, reg, on)
+        t = Table(title="Licence exceptions (15 CFR part 740)", expand=False)
+        t.add_column("exception", no_wrap=True)
+        t.add_column("status", no_wrap=True)
+        t.add_column("why")
+        ineligible = []
+        for o in opts:
+            if o.status == "ineligible":
+                ineligible.append(o.symbol)
+                continue
+            limit = f" (limit ${o.value_limit_usd})" if o.value_limit_usd is not None else ""
+            st = _STYLE[o.status]
+            why = o.summary + (f"; not for {', '.join(o.reasons_excluded)}" if o.reasons_excluded
+                               and "not for" not in o.summary else "")
+            t.add_row(f"{o.symbol} {o.section}{limit}", f"[{st}]{o.status}[/{st}]", escape(why))
+        console.print(t)
+        if ineligible:
+            console.print(f"[dim]not available: {', '.join(ineligible)}[/dim]")
