@@ -1,0 +1,722 @@
+"""A CI gate over a product catalog: ``ecscreen gate CATALOG``.
+
+Every product is screened for every market it is sold to (one single-item shipment per
+``SKU@MARKET`` pair, built from the catalog). A pair fails when a finding at or above ``--fail-on``
+is covered neither by a licence the catalog records nor by an unexpired waiver. Classification gaps
+(an unclassified / EAR99 product whose description or parameters meet criteria the rule packs use
+for a controlled ECCN or an emerging category) are ``review`` findings on each of its pairs.
+
+Waiver subjects are ``SKU@MARKET`` patterns (``*``/``?`` wildcards; MARKET as ISO code or name; a
+bare ``SKU`` means ``SKU@*``); see docs/batch-and-gate.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from . import __version__, yamlio
+from .batch import ReadState, read_rows
+from .countries import resolve
+from .errors import InputFileError, UsageError
+from .models import (
+    Citation,
+    Coverage,
+    Evidence,
+    Finding,
+    InputError,
+    Item,
+    License,
+    Outcome,
+    PackInfo,
+    Shipment,
+)
+from .packs import Cond, NamedList, Registry, Rule, RulesPack, normalize_eccn
+
+__all__ = [
+    "Product",
+    "Catalog",
+    "Waiver",
+    "WaiverFile",
+    "PairResult",
+    "WaiverStatus",
+    "GateReport",
+    "load_catalog",
+    "load_waivers",
+    "run_gate",
+    "gate_command",
+    "GAP_RULE_ID",
+]
+
+GAP_RULE_ID = "CLASSIFICATION-GAP"
+INPUT_RULE_ID = "INPUT-ERROR"
+FORMATS = ("table", "json", "sarif", "junit", "markdown")
+DEFAULT_WAIVERS = ".ecscreen-waivers.yaml"
+
+# --------------------------------------------------------------------------- input shapes
+
+
+class Product(BaseModel):
+    """One catalog product and the markets (destination countries) it is sold to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sku: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    name: str | None = None
+    eccn: str | None = Field(default=None, description="ECCN or EAR99; empty/missing = unclassified")
+    origin: str | None = None
+    parameters: dict[str, float] = Field(default_factory=dict)
+    us_content_percent: float | None = Field(default=None, ge=0, le=100)
+    license_exception: str | None = None
+    markets: list[str] = Field(min_length=1, description="Destination countries the product is sold to")
+    licenses: list[License] = Field(default_factory=list, description="Licences held: {id, destinations, expires}")
+    notes: str | None = None
+
+    @field_validator("eccn", "origin", "license_exception", "name", "notes", mode="before")
+    @classmethod
+    def _blank(cls, v: Any) -> Any:
+        if isinstance(v, str) and not v.strip():
+            return None
+        return v.strip() if isinstance(v, str) else v
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _params(cls, v: Any) -> Any:
+        return {} if v is None else v
+
+
+class Catalog(BaseModel):
+    """A product catalog: YAML with a top-level ``products`` list (or CSV, one row per product)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    products: list[Product] = Field(min_length=1)
+    exporter_country: str | None = Field(default=None, description="Country the products ship from (default US)")
+    name: str | None = None
+
+
+class Waiver(BaseModel):
+    """An accepted finding: ``rule`` and ``subject`` are patterns (``*``, ``?``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: str = Field(min_length=1, description="Rule id pattern, e.g. AC-3A090A-2023 or CLASSIFICATION-GAP or EMB-*")
+    subject: str = Field(min_length=1, description="SKU@MARKET pattern, e.g. GPU-X1@CN, GPU-*@*, GPU-X1 (= GPU-X1@*)")
+    reason: str = Field(min_length=1)
+    approver: str = Field(min_length=1)
+    expires: dt.date = Field(description="Last day the waiver applies")
+
+
+class WaiverFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    waivers: list[Waiver] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- output shapes
+
+
+class PairResult(BaseModel):
+    sku: str
+    market: str
+    market_code: str | None = None
+    market_name: str | None = None
+    subject: str
+    decision: Outcome | Literal["error"]
+    status: Literal["pass", "fail", "error"]
+    findings: list[Finding] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
+    line: int | None = None
+    eccn: str | None = None
+    description: str = ""
+
+
+class WaiverStatus(BaseModel):
+    index: int
+    rule: str
+    subject: str
+    reason: str
+    approver: str
+    expires: dt.date
+    state: Literal["used", "unused", "expired"]
+    matched: list[str] = Field(default_factory=list, description="SKU@MARKET subjects it waived (or would have)")
+    line: int | None = None
+
+
+class GateReport(BaseModel):
+    tool: str = "ecscreen"
+    tool_version: str = __version__
+    catalog: str
+    as_of: dt.date
+    fail_on: Outcome
+    status: Literal["pass", "fail", "error"]
+    pairs: list[PairResult] = Field(default_factory=list)
+    errors: list[InputError] = Field(default_factory=list, description="Catalog entries that could not be read")
+    waivers: list[WaiverStatus] = Field(default_factory=list)
+    waivers_file: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+    packs: list[PackInfo] = Field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return {"pass": 0, "fail": 1, "error": 3}[self.status]
+
+    def counts(self) -> dict[str, int]:
+        c = {"pairs": len(self.pairs), "pass": 0, "fail": 0, "error": 0, "waived": 0}
+        for p in self.pairs:
+            c[p.status] += 1
+            c["waived"] += sum(1 for f in p.findings if f.covered_by is not None and f.covered_by.kind == "waiver")
+        c["catalog_errors"] = len(self.errors)
+        return c
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass
+class LoadedProduct:
+    product: Product
+    line: int | None
+
+
+def _product_errors(exc: ValidationError, doc: Any, file: str, prefix: str, line: int | None) -> InputError:
+    errs = yamlio.pydantic_errors(exc, doc, file, prefix=prefix)
+    ln, fld, msg = errs[0]
+    more = f" (and {len(errs) - 1} more error(s))" if len(errs) > 1 else ""
+    return InputError(file=file, line=ln or line, field=fld, message=msg + more)
+
+
+def _load_yaml_catalog(path: Path) -> tuple[list[LoadedProduct], list[InputError], str | None]:
+    file = str(path)
+    data = yamlio.load_file(path)
+    if not isinstance(data, dict) or not isinstance(data.get("products"), list):
+        raise InputFileError("a catalog must be a mapping with a top-level 'products' list", file=file, line=1)
+    extra = set(data) - {"products", "exporter_country", "name"}
+    if extra:
+        k = sorted(extra)[0]
+        raise InputFileError("unknown key", file=file, line=getattr(data, "key_lines", {}).get(k), field=k)
+    if not data["products"]:
+        raise InputFileError("the catalog lists no products", file=file, line=getattr(data, "line", 1))
+    products: list[LoadedProduct] = []
+    errors: list[InputError] = []
+    plist = data["products"]
+    for n, doc in enumerate(plist):
+        line = plist.item_lines[n] if isinstance(plist, yamlio.LList) else None
+        prefix = f"products[{n}]"
+        if not isinstance(doc, dict):
+            errors.append(InputError(file=file, line=line, field=prefix, message="a product must be a mapping"))
+            continue
+        try:
+            products.append(LoadedProduct(Product.model_validate(doc), getattr(doc, "line", line)))
+        except ValidationError as exc:
+            errors.append(_product_errors(exc, doc, file, prefix, line))
+    exp = data.get("exporter_country")
+    return products, errors, str(exp) if exp else None
+
+
+def _split(cell: str) -> list[str]:
+    return [x.strip() for x in cell.split("|") if x.strip()]
+
+
+def _load_csv_catalog(path: Path) -> tuple[list[LoadedProduct], list[InputError], str | None]:
+    file = str(path)
+    state = ReadState()
+    products: list[LoadedProduct] = []
+    errors: list[InputError] = []
+    with path.open("rb") as fh:
+        rows = list(read_rows(fh, state))
+    if not state.header:
+        raise InputFileError("the catalog is empty", file=file)
+    hdr = [h.lower() for h in state.header]
+    for need in ("sku", "description", "markets"):
+        if need not in hdr:
+            raise InputFileError(f"no {need!r} column (headers: {', '.join(state.header)})", file=file, line=1)
+    for raw in rows:
+        cells = {h: (raw.values[i].strip() if i < len(raw.values) else "") for i, h in enumerate(hdr)}
+        doc: dict[str, Any] = {}
+        params: dict[str, Any] = {}
+        lic: dict[str, Any] = {}
+        bad: str | None = None
+        for h, v in cells.items():
+            if not v:
+                continue
+            if h.startswith("param_") and len(h) > 6:
+                params[state.header[hdr.index(h)][6:]] = v
+            elif h == "markets":
+                doc["markets"] = _split(v)
+            elif h == "license_id":
+                lic["id"] = v
+            elif h == "license_destinations":
+                lic["destinations"] = _split(v)
+            elif h == "license_expires":
+                lic["expires"] = v
+            elif h == "license_eccns":
+                lic["eccns"] = _split(v)
+            elif h in Product.model_fields:
+                doc[h] = v
+            else:
+                bad = bad or h
+        if bad:
+            errors.append(InputError(file=file, line=raw.line, field=bad, message="unknown column"))
+            continue
+        if params:
+            doc["parameters"] = params
+        if lic:
+            doc["licenses"] = [lic]
+        try:
+            products.append(LoadedProduct(Product.model_validate(doc), raw.line))
+        except ValidationError as exc:
+            errs = yamlio.pydantic_errors(exc, doc, file)
+            _, fld, msg = errs[0]
+            errors.append(InputError(file=file, line=raw.line, field=fld, message=msg))
+    if not products and not errors:
+        raise InputFileError("the catalog lists no products", file=file, line=2)
+    if state.latin1_lines:
+        errors.append(InputError(file=file, line=state.first_latin1_line,
+                                 message="not valid UTF-8 (read as Latin-1): save the catalog as UTF-8"))
+    return products, errors, None
+
+
+def load_catalog(path: Path) -> tuple[list[LoadedProduct], list[InputError], str | None]:
+    """Products (with their line), per-product errors, and the catalog's exporter country."""
+    if not path.is_file():
+        raise UsageError("file not found", file=str(path))
+    if path.suffix.lower() in (".csv", ".tsv", ".txt"):
+        return _load_csv_catalog(path)
+    return _load_yaml_catalog(path)
+
+
+def load_waivers(path: Path) -> tuple[list[Waiver], list[int | None]]:
+    data = yamlio.load_file(path)
+    if data is None:
+        return [], []
+    if not isinstance(data, dict):
+        raise InputFileError("a waivers file must be a mapping with a 'waivers' list", file=str(path), line=1)
+    try:
+        wf = WaiverFile.model_validate(data)
+    except ValidationError as exc:
+        ln, fld, msg = yamlio.pydantic_errors(exc, data, str(path))[0]
+        raise InputFileError(msg, file=str(path), line=ln, field=fld) from None
+    wl = data.get("waivers")
+    lines: list[int | None] = list(wl.item_lines) if isinstance(wl, yamlio.LList) else [None] * len(wf.waivers)
+    return wf.waivers, lines
+
+
+# --------------------------------------------------------------------------- waivers
+
+
+@dataclass
+class _WaiverMatcher:
+    waiver: Waiver
+    sku_pat: str
+    market_pat: str
+    rule_pat: str
+
+
+def _market_code(text: str) -> str | None:
+    c = resolve(text)
+    return c.code if c else None
+
+
+def _compile_waiver(w: Waiver) -> _WaiverMatcher:
+    sku, _, market = w.subject.partition("@")
+    market = market.strip() or "*"
+    if not any(ch in market for ch in "*?["):
+        market = _market_code(market) or market.upper()
+    return _WaiverMatcher(waiver=w, sku_pat=sku.strip(), market_pat=market.upper(), rule_pat=w.rule.strip().upper())
+
+
+def _waiver_hits(m: _WaiverMatcher, rule_id: str, sku: str, market_code: str) -> bool:
+    return (fnmatch.fnmatchcase(rule_id.upper(), m.rule_pat) and fnmatch.fnmatchcase(sku, m.sku_pat)
+            and fnmatch.fnmatchcase(market_code.upper(), m.market_pat))
+
+
+# --------------------------------------------------------------------------- classification gaps
+
+
+Tri = bool | None  # True / False / unknown
+
+
+@dataclass
+class _Criterion:
+    rule: Rule
+    pack: RulesPack
+    cond: Cond
+    eccns: list[str]
+    kind: str  # "eccn-criteria" or "unclassified-rule"
+
+
+_ITEM_KEYS = ("param", "description_has")
+
+
+def _item_only(c: Cond) -> bool:
+    """True when a condition reads only the item's description/parameters (no ECCN, no destination)."""
+    if c.all is not None:
+        return all(_item_only(x) for x in c.all)
+    if c.any is not None:
+        return all(_item_only(x) for x in c.any)
+    if c.not_ is not None:
+        return _item_only(c.not_)
+    return c.param is not None or c.description_has is not None
+
+
+def _walk(c: Cond) -> list[Cond]:
+    out = [c]
+    for sub in (c.all or []) + (c.any or []) + ([c.not_] if c.not_ is not None else []):
+        out += _walk(sub)
+    return out
+
+
+def _eccn_refs(refs: list[str], lists: dict[str, NamedList]) -> list[str]:
+    out: list[str] = []
+    for r in refs:
+        if r.startswith("list:") and r[5:] in lists:
+            out += [normalize_eccn(m) or m for m in lists[r[5:]].members]
+        else:
+            out.append(r)
+    return out
+
+
+def gap_criteria(registry: Registry) -> list[_Criterion]:
+    """Item-only criteria the packs attach to controlled ECCNs or to unclassified items.
+
+    * an ``any`` node with an ``eccn_in`` branch: its other, item-only branches are criteria for
+      those ECCNs (e.g. ``param: {name: tpp, gte: 4800}`` next to ``eccn_in: [3A090.a]``);
+    * a rule whose top-level ``all`` contains ``eccn_unclassified: true``: its item-only conjuncts
+      are the criteria of that (emerging / controlled) category.
+    """
+    out: list[_Criterion] = []
+    for pack in registry.rule_packs:
+        for rule in pack.rules:
+            for node in _walk(rule.when):
+                if node.any is None:
+                    continue
+                eccns = [e for x in node.any if x.eccn_in is not None for e in _eccn_refs(x.eccn_in, pack.lists)]
+                if not eccns:
+                    continue
+                for alt in node.any:
+                    if alt.eccn_in is None and _item_only(alt):
+                        out.append(_Criterion(rule, pack, alt, eccns, "eccn-criteria"))
+            top = rule.when.all
+            if top and any(x.eccn_unclassified is True for x in top):
+                conj = [x for x in top if _item_only(x)]
+                if conj:
+                    out.append(_Criterion(rule, pack, Cond.model_construct(all=conj), [], "unclassified-rule"))
+    return out
+
+
+def _phrases(refs: list[str], lists: dict[str, NamedList]) -> list[str]:
+    out: list[str] = []
+    for p in refs:
+        if p.startswith("list:") and p[5:] in lists:
+            nl = lists[p[5:]]
+            out += [m for m in nl.members if m not in nl.exclude]
+        else:
+            out.append(p)
+    return out
+
+
+def _eval(c: Cond, p: Product, lists: dict[str, NamedList], ev: list[Evidence], missing: list[str]) -> Tri:
+    from .textmatch import matcher
+
+    if c.all is not None:
+        res: Tri = True
+        for x in c.all:
+            r = _eval(x, p, lists, ev, missing)
+            if r is False:
+                return False
+            if r is None:
+                res = None
+        return res
+    if c.any is not None:
+        unknown = False
+        for x in c.any:
+            sub_ev: list[Evidence] = []
+            r = _eval(x, p, lists, sub_ev, missing)
+            if r is True:
+                ev += sub_ev
+                return True
+            unknown = unknown or r is None
+        return None if unknown else False
+    if c.not_ is not None:
+        r = _eval(c.not_, p, lists, [], missing)
+        return None if r is None else not r
+    if c.param is not None:
+        pc = c.param
+        v = p.parameters.get(pc.name)
+        if v is None:
+            if pc.if_missing == "unknown":
+                missing.append(f"parameters.{pc.name}")
+                return None
+            return False
+        checks = [(pc.gt, v > (pc.gt or 0)), (pc.gte, v >= (pc.gte or 0)), (pc.lt, v < (pc.lt or 0)),
+                  (pc.lte, v <= (pc.lte or 0)), (pc.eq, v == (pc.eq or 0))]
+        ok = all(res for t, res in checks if t is not None)
+        if ok:
+            ops = " and ".join(f"{sym} {t:g}" for (t, _), sym in zip(checks, (">", "≥", "<", "≤", "="), strict=True)
+                               if t is not None)
+            ev.append(Evidence(field=f"parameters.{pc.name}", value=v, matched=f"{pc.name} {ops}",
+                               detail=f"{pc.name} = {v:g} meets {pc.name} {ops}"))
+        return ok
+    if c.description_has is not None:
+        hits = matcher(tuple(_phrases(c.description_has, lists))).positive(p.description)
+        if hits:
+            ev.append(Evidence(field="description", value=p.description, matched=sorted({h.phrase for h in hits}),
+                               detail=f"description mentions {', '.join(sorted({h.phrase for h in hits}))}"))
+            return True
+        return False
+    return False
+
+
+def classification_gap(p: Product, criteria: list[_Criterion], on: dt.date) -> Finding | None:
+    """A ``review`` finding when an unclassified / EAR99 product meets a pack's ECCN or category criteria."""
+    eccn = normalize_eccn(p.eccn) if p.eccn else None
+    if eccn not in (None, "EAR99"):
+        return None
+    evidence: list[Evidence] = []
+    cites: list[Citation] = []
+    # facts text -> (ECCNs / categories, rule ids, missing facts), merged across rules
+    groups: dict[str, tuple[list[str], list[str], list[str]]] = {}
+    for cr in criteria:
+        if not cr.rule.in_force(on):
+            continue
+        ev: list[Evidence] = []
+        missing: list[str] = []
+        r = _eval(cr.cond, p, cr.pack.lists, ev, missing)
+        if r is False or (r is None and not ev):
+            continue  # nothing about the product points at the category: not a gap
+        facts = "; ".join(dict.fromkeys(e.detail or str(e.value) for e in ev))
+        whats, rule_ids, miss = groups.setdefault(facts, ([], [], []))
+        whats += [w for w in (cr.eccns or [f"'{cr.rule.title}'"]) if w not in whats]
+        if cr.rule.id not in rule_ids:
+            rule_ids.append(cr.rule.id)
+        miss += [m for m in missing if m not in miss]
+        for e in ev:
+            if not any(x.field == e.field and x.detail == e.detail for x in evidence):
+                evidence.append(e)
+        for m in missing:
+            evidence.append(Evidence(field=m, value=None, detail=f"missing (rule {cr.rule.id})"))
+        for c in list(cr.rule.citations) + [Citation(kind="seed", ref=s) for s in cr.rule.seeds]:
+            if c not in cites:
+                cites.append(c)
+    parts = []
+    for facts, (whats, rule_ids, miss) in groups.items():
+        maybe = f" (if {', '.join(miss)} confirm)" if miss else ""
+        parts.append(f"{facts}: a criterion of {', '.join(whats)} (rule {', '.join(rule_ids)}){maybe}")
+    if not parts:
+        return None
+    state = "EAR99" if eccn == "EAR99" else "not classified (no ECCN)"
+    msg = (f"{p.sku} '{p.description}' is {state}, but {'; '.join(parts)}. Classify the product (15 CFR 734.3, "
+           f"part 774) and record its ECCN, or record why it falls outside these entries.")
+    evidence.insert(0, Evidence(field="eccn", value=p.eccn, detail=state))
+    return Finding(rule_id=GAP_RULE_ID, pack_id="ecscreen-gate", outcome=Outcome.review,
+                   title="Classification gap: unclassified product meets criteria of a controlled or emerging category",
+                   message=msg, item_index=0, evidence=evidence, citations=cites or [
+                       Citation(kind="regulation", ref="15 CFR 734.3")])
+
+
+# --------------------------------------------------------------------------- licences (fallback)
+
+
+def _licence_fallback(findings: list[Finding], p: Product, market_codes: frozenset[str],
+                      on: dt.date) -> list[Finding]:
+    """Cover ``license_required`` findings with a catalog licence (used when no licensing module is present)."""
+    eccn = normalize_eccn(p.eccn) if p.eccn else None
+    out: list[Finding] = []
+    for f in findings:
+        if f.covered_by is None and f.outcome == Outcome.license_required:
+            for lic in p.licenses:
+                if lic.expires is not None and on > lic.expires:
+                    continue
+                if lic.jurisdiction and lic.jurisdiction != f.jurisdiction:
+                    continue
+                dests = {c for d in lic.destinations if (c := _market_code(d))}
+                if not dests & market_codes:
+                    continue
+                if lic.eccns and not (eccn and any(eccn == e or eccn.startswith(e + ".")
+                                                   for e in (normalize_eccn(x) or x for x in lic.eccns))):
+                    continue
+                exp = f", valid through {lic.expires}" if lic.expires else ""
+                f = f.model_copy(update={"covered_by": Coverage(
+                    kind="license", ref=lic.id,
+                    detail=f"licence {lic.id} covers {', '.join(sorted(dests & market_codes))}{exp}")})
+                break
+        out.append(f)
+    return out
+
+
+# --------------------------------------------------------------------------- the gate
+
+
+def run_gate(
+    catalog: Path,
+    engine: Any,
+    *,
+    as_of: dt.date | None = None,
+    fail_on: Outcome = Outcome.license_required,
+    waivers: list[Waiver] | None = None,
+    waiver_lines: list[int | None] | None = None,
+    waivers_file: str | None = None,
+) -> GateReport:
+    on = as_of or dt.date.today()
+    products, errors, exporter = load_catalog(catalog)
+    registry: Registry = engine.registry
+    criteria = gap_criteria(registry)
+    have_licensing = importlib.util.find_spec("ecscreen.licensing") is not None
+    wl = waivers or []
+    lines = waiver_lines or [None] * len(wl)
+    matchers = [_compile_waiver(w) for w in wl]
+    matched: list[list[str]] = [[] for _ in wl]
+    warnings: list[str] = []
+    pairs: list[PairResult] = []
+    seen_skus: dict[str, int | None] = {}
+    for lp in products:
+        p = lp.product
+        if p.sku in seen_skus:
+            warnings.append(f"{catalog}:{lp.line}: SKU {p.sku!r} is listed again (first at line {seen_skus[p.sku]})")
+        seen_skus.setdefault(p.sku, lp.line)
+        gap = classification_gap(p, criteria, on)
+        item = Item(description=p.description, eccn=p.eccn, origin=p.origin, parameters=p.parameters,
+                    us_content_percent=p.us_content_percent, license_exception=p.license_exception,
+                    licenses=p.licenses, sku=p.sku)
+        for market in dict.fromkeys(p.markets):
+            mc = resolve(market)
+            code = mc.code if mc else None
+            subject = f"{p.sku}@{code or market}"
+            base = dict(sku=p.sku, market=market, market_code=code, market_name=mc.name if mc else None,
+                        subject=subject, line=lp.line, eccn=p.eccn, description=p.description)
+            sh = Shipment(id=subject, destination=market if code is None or not mc or not mc.region else mc.alpha2,
+                          destination_region=market if mc and mc.region else None, items=[item],
+                          exporter_country=exporter)
+            res = engine.screen_one(sh, as_of=on, label=subject, today=on)
+            if res.decision == "error":
+                msgs = [(f"{e.field}: " if e.field else "") + e.message for e in res.errors]
+                pairs.append(PairResult(**base, decision="error", status="error", errors=msgs))
+                continue
+            findings = list(res.findings)
+            if gap is not None:
+                findings.append(gap)
+            if not have_licensing:
+                codes = frozenset({code} | ({mc.alpha2} if mc else set())) if code else frozenset()
+                findings = _licence_fallback(findings, p, codes, on)
+            final: list[Finding] = []
+            for f in findings:
+                if f.covered_by is None:
+                    for k, m in enumerate(matchers):
+                        if not _waiver_hits(m, f.rule_id, p.sku, code or market):
+                            continue
+                        matched[k].append(subject)
+                        w = m.waiver
+                        if on > w.expires:
+                            warnings.append(f"waiver {w.rule} for {w.subject} expired on {w.expires}: "
+                                            f"{f.rule_id} on {subject} is no longer waived")
+                            continue
+                        f = f.model_copy(update={"covered_by": Coverage(
+                            kind="waiver", ref=f"{w.rule} {w.subject}",
+                            detail=f"waived by {w.approver} until {w.expires}: {w.reason}")})
+                        break
+                final.append(f)
+            final.sort(key=lambda f: (f.covered_by is not None, -f.outcome.rank, f.rule_id))
+            blocking = [f for f in final if f.covered_by is None]
+            decision = Outcome.worst([f.outcome for f in blocking])
+            status: Literal["pass", "fail"] = "fail" if decision.rank >= fail_on.rank and blocking else "pass"
+            pairs.append(PairResult(**base, decision=decision, status=status, findings=final))
+    states: list[WaiverStatus] = []
+    for k, w in enumerate(wl):
+        expired = on > w.expires
+        state: Literal["used", "unused", "expired"] = "expired" if expired else ("used" if matched[k] else "unused")
+        if state == "unused":
+            warnings.append(f"waiver {w.rule} for {w.subject} matched no finding (unused)")
+        elif expired and not matched[k]:
+            warnings.append(f"waiver {w.rule} for {w.subject} expired on {w.expires}")
+        states.append(WaiverStatus(index=k, rule=w.rule, subject=w.subject, reason=w.reason, approver=w.approver,
+                                   expires=w.expires, state=state, matched=sorted(set(matched[k])), line=lines[k]))
+    if errors or any(p.status == "error" for p in pairs):
+        overall: Literal["pass", "fail", "error"] = "error"
+    elif any(p.status == "fail" for p in pairs):
+        overall = "fail"
+    else:
+        overall = "pass"
+    return GateReport(catalog=str(catalog), as_of=on, fail_on=fail_on, status=overall, pairs=pairs, errors=errors,
+                      waivers=states, waivers_file=waivers_file, warnings=warnings, packs=registry.infos)
+
+
+# --------------------------------------------------------------------------- command
+
+
+def gate_command(
+    catalog: Annotated[Path, typer.Argument(help="Product catalog (YAML with 'products', or CSV).")],
+    format: Annotated[str, typer.Option("--format", "-f", help="table, json, sarif, junit or markdown")] = "table",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the report here (default stdout).")] = None,
+    fail_on: Annotated[str, typer.Option("--fail-on", help="review, license_required or prohibited")] = "license_required",
+    waivers: Annotated[Path | None, typer.Option("--waivers", help=f"Waivers file (default {DEFAULT_WAIVERS} if present).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate rules, licences and waivers at this date.")] = None,
+    rules: Annotated[list[Path] | None, typer.Option("--rules", help="Rule pack directory or file (repeatable).")] = None,
+) -> None:
+    """Screen every product x market of a catalog; fail on unlicensed findings and classification gaps."""
+    from rich.console import Console
+
+    from .engine import Engine
+    from .packs import load_registry
+    from .reporters import render_gate
+
+    if format not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
+    try:
+        threshold = Outcome(fail_on)
+    except ValueError:
+        raise UsageError(f"--fail-on must be review, license_required or prohibited, not {fail_on!r}") from None
+    if threshold == Outcome.clear:
+        raise UsageError("--fail-on clear would fail every pair: use review, license_required or prohibited")
+    on = None
+    if as_of is not None:
+        try:
+            on = dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise UsageError(f"--as-of: not a date (YYYY-MM-DD): {as_of!r}") from None
+    if not catalog.is_file():
+        raise UsageError("file not found", file=str(catalog))
+    wpath = waivers if waivers is not None else Path(DEFAULT_WAIVERS)
+    wl: list[Waiver] = []
+    wlines: list[int | None] = []
+    if waivers is not None and not wpath.is_file():
+        raise UsageError("waivers file not found", file=str(wpath))
+    if wpath.is_file():
+        wl, wlines = load_waivers(wpath)
+    engine = Engine.build(load_registry(list(rules) if rules else None), use_lists=False)
+    report = run_gate(catalog, engine, as_of=on, fail_on=threshold, waivers=wl, waiver_lines=wlines,
+                      waivers_file=str(wpath) if wpath.is_file() else None)
+    err = Console(stderr=True, highlight=False)
+    for e in report.errors:
+        err.print(f"error: {e.file}:{e.line}: {e.field + ': ' if e.field else ''}{e.message}", markup=False,
+                  soft_wrap=True)
+    for p in report.pairs:
+        for m in p.errors:
+            err.print(f"error: {catalog}:{p.line}: {p.subject}: {m}", markup=False, soft_wrap=True)
+    for w in report.warnings:
+        err.print(f"warning: {w}", markup=False, soft_wrap=True)
+    if format == "table":
+        console = Console(file=out.open("w", encoding="utf-8") if out else None, soft_wrap=False, highlight=False)
+        render_gate(report, "table", console=console)
+        if out:
+            console.file.close()
+    else:
+        text = render_gate(report, format)
+        if out:
+            out.write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+    c = report.counts()
+    err.print(f"gate {report.status}: {c['pairs']} product x market pair(s): {c['fail']} failing, {c['error']} "
+              f"error(s), {c['waived']} waived finding(s), {c['catalog_errors']} catalog error(s)", markup=False)
+    raise typer.Exit(report.exit_code)
+

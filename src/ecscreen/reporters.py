@@ -1,0 +1,283 @@
+"""Renderers for ``ecscreen gate`` reports: table, JSON, SARIF 2.1.0, JUnit XML and markdown.
+
+SARIF: one result per blocking or covered finding of a ``SKU@MARKET`` pair; waived findings carry a
+``suppressions`` entry (accepted, with the waiver's reason); input errors are ``INPUT-ERROR``
+results. JUnit: one test case per pair (``failure`` for a failing pair, ``error`` for an input
+error). Markdown: a summary for pull-request comments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .models import Finding, Outcome
+
+if TYPE_CHECKING:
+    from .gate import GateReport, PairResult
+
+__all__ = ["render_gate", "to_sarif", "to_junit", "to_markdown"]
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFO_URI = "https://github.com/ecscreen/ecscreen"
+STYLE = {"clear": "green", "review": "yellow", "license_required": "bold red", "prohibited": "bold white on red",
+         "error": "bold magenta", "pass": "green", "fail": "bold red"}
+
+
+def _dec(d: Outcome | str) -> str:
+    return d.value if isinstance(d, Outcome) else d
+
+
+def _cites(f: Finding) -> str:
+    return "; ".join(c.ref for c in f.citations)
+
+
+def _failing(p: PairResult, report: GateReport) -> list[Finding]:
+    return [f for f in p.findings if f.covered_by is None and f.outcome.rank >= report.fail_on.rank]
+
+
+# --------------------------------------------------------------------------- SARIF
+
+
+def _level(f: Finding, report: GateReport) -> str:
+    if f.covered_by is not None and f.covered_by.kind != "waiver":
+        return "note"
+    if f.outcome.rank >= report.fail_on.rank:
+        return "error"
+    return "warning" if f.outcome != Outcome.clear else "note"
+
+
+def _fingerprint(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+def to_sarif(report: GateReport) -> dict[str, Any]:
+    """A SARIF 2.1.0 log (valid against the official schema)."""
+    rules: dict[str, dict[str, Any]] = {}
+    results: list[dict[str, Any]] = []
+    uri = report.catalog.replace("\\", "/")
+
+    def rule_index(rule_id: str, title: str, f: Finding | None) -> int:
+        if rule_id not in rules:
+            desc: dict[str, Any] = {"id": rule_id, "shortDescription": {"text": title[:1000] or rule_id}}
+            if f is not None:
+                desc["fullDescription"] = {"text": f"{title}. Citations: {_cites(f)}" if f.citations else title}
+                desc["properties"] = {"pack": f.pack_id, "jurisdiction": f.jurisdiction,
+                                      "citations": [c.ref for c in f.citations],
+                                      "tags": ["export-control", f.jurisdiction]}
+                desc["defaultConfiguration"] = {"level": "error" if f.outcome.rank >= report.fail_on.rank
+                                                else "warning"}
+            rules[rule_id] = desc
+        return list(rules).index(rule_id)
+
+    def location(p: PairResult) -> list[dict[str, Any]]:
+        phys: dict[str, Any] = {"artifactLocation": {"uri": uri}}
+        if p.line:
+            phys["region"] = {"startLine": p.line}
+        return [{"physicalLocation": phys,
+                 "logicalLocations": [{"name": p.subject, "kind": "module",
+                                       "fullyQualifiedName": f"{p.sku}@{p.market_code or p.market}"}]}]
+
+    for p in report.pairs:
+        if p.status == "error":
+            idx = rule_index("INPUT-ERROR", "Catalog entry cannot be screened (fail closed)", None)
+            results.append({
+                "ruleId": "INPUT-ERROR", "ruleIndex": idx, "level": "error",
+                "message": {"text": f"{p.subject}: " + "; ".join(p.errors)},
+                "locations": location(p),
+                "partialFingerprints": {"ecscreen/v1": _fingerprint("INPUT-ERROR", p.subject)},
+            })
+            continue
+        for f in p.findings:
+            if f.outcome == Outcome.clear and f.covered_by is None:
+                continue
+            idx = rule_index(f.rule_id, f.title, f)
+            res: dict[str, Any] = {
+                "ruleId": f.rule_id, "ruleIndex": idx, "level": _level(f, report),
+                "message": {"text": f"{p.subject}: {f.outcome.value}: {f.message}"},
+                "locations": location(p),
+                "partialFingerprints": {"ecscreen/v1": _fingerprint(f.rule_id, p.subject)},
+                "properties": {"outcome": f.outcome.value, "sku": p.sku, "market": p.market_code or p.market,
+                               "citations": [c.ref for c in f.citations],
+                               "evidence": [e.model_dump(mode="json", exclude_none=True) for e in f.evidence]},
+            }
+            if f.covered_by is not None:
+                res["properties"]["covered_by"] = f.covered_by.model_dump(mode="json")
+                if f.covered_by.kind == "waiver":
+                    res["suppressions"] = [{"kind": "external", "status": "accepted",
+                                            "justification": f.covered_by.detail}]
+            results.append(res)
+    for e in report.errors:
+        idx = rule_index("INPUT-ERROR", "Catalog entry cannot be screened (fail closed)", None)
+        phys: dict[str, Any] = {"artifactLocation": {"uri": (e.file or uri).replace("\\", "/")}}
+        if e.line:
+            phys["region"] = {"startLine": e.line}
+        results.append({"ruleId": "INPUT-ERROR", "ruleIndex": idx, "level": "error",
+                        "message": {"text": f"{e.field + ': ' if e.field else ''}{e.message}"},
+                        "locations": [{"physicalLocation": phys}],
+                        "partialFingerprints": {"ecscreen/v1": _fingerprint("INPUT-ERROR", str(e.line), e.message)}})
+    run: dict[str, Any] = {
+        "tool": {"driver": {"name": "ecscreen", "version": report.tool_version, "informationUri": INFO_URI,
+                            "rules": list(rules.values())}},
+        "artifacts": [{"location": {"uri": uri}, "roles": ["analysisTarget"]}],
+        "results": results,
+        "invocations": [{"executionSuccessful": report.status != "error",
+                         "toolExecutionNotifications": [{"level": "warning", "message": {"text": w}}
+                                                        for w in report.warnings]}],
+        "properties": {"as_of": report.as_of.isoformat(), "fail_on": report.fail_on.value, "status": report.status,
+                       "packs": [f"{pk.id}@{pk.version}#{pk.sha256[:12]}" for pk in report.packs]},
+    }
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+# --------------------------------------------------------------------------- JUnit
+
+
+def to_junit(report: GateReport) -> str:
+    """JUnit XML: one test case per product x market."""
+    c = report.counts()
+    suites = ET.Element("testsuites", name="ecscreen gate", tests=str(c["pairs"] + len(report.errors)),
+                        failures=str(c["fail"]), errors=str(c["error"] + len(report.errors)))
+    suite = ET.SubElement(suites, "testsuite", name=f"ecscreen gate {report.catalog}",
+                          tests=str(c["pairs"] + len(report.errors)), failures=str(c["fail"]),
+                          errors=str(c["error"] + len(report.errors)), skipped="0", time="0")
+    props = ET.SubElement(suite, "properties")
+    for k, v in (("as_of", report.as_of.isoformat()), ("fail_on", report.fail_on.value),
+                 ("packs", ", ".join(f"{pk.id}@{pk.version}" for pk in report.packs))):
+        ET.SubElement(props, "property", name=k, value=v)
+    for p in report.pairs:
+        tc = ET.SubElement(suite, "testcase", classname=f"ecscreen.gate.{p.sku}", name=p.subject,
+                           file=report.catalog, time="0")
+        if p.line:
+            tc.set("line", str(p.line))
+        if p.status == "error":
+            el = ET.SubElement(tc, "error", message="; ".join(p.errors), type="input-error")
+            el.text = "\n".join(p.errors)
+            continue
+        bad = _failing(p, report)
+        if bad:
+            el = ET.SubElement(tc, "failure", message=f"{bad[0].outcome.value}: {bad[0].rule_id}: {bad[0].message}",
+                               type=bad[0].outcome.value)
+            el.text = "\n\n".join(f"{f.outcome.value} {f.rule_id}: {f.message}\ncites: {_cites(f)}" for f in bad)
+        other = [f for f in p.findings if f not in bad]
+        if other:
+            so = ET.SubElement(tc, "system-out")
+            so.text = "\n".join(
+                f"{f.outcome.value} {f.rule_id}" + (f" (covered by {f.covered_by.kind} {f.covered_by.ref}: "
+                                                     f"{f.covered_by.detail})" if f.covered_by else "")
+                + f": {f.message}" for f in other)
+    for e in report.errors:
+        tc = ET.SubElement(suite, "testcase", classname="ecscreen.gate.catalog", name=f"{e.file}:{e.line}",
+                           file=e.file or report.catalog, time="0")
+        el = ET.SubElement(tc, "error", message=e.message, type="input-error")
+        el.text = f"{e.field + ': ' if e.field else ''}{e.message}"
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+# --------------------------------------------------------------------------- markdown
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_markdown(report: GateReport) -> str:
+    c = report.counts()
+    icon = {"pass": "✅", "fail": "❌", "error": "⚠️"}[report.status]
+    lines = [f"## {icon} ecscreen gate: {report.status}", "",
+             f"`{report.catalog}` · {c['pairs']} product × market pair(s) · {c['fail']} failing · {c['error']} "
+             f"error(s) · {c['waived']} waived finding(s) · rules as of {report.as_of} · fail on "
+             f"`{report.fail_on.value}` or worse", ""]
+    failing = [p for p in report.pairs if p.status == "fail"]
+    if failing:
+        lines += ["### Failing", "", "| SKU | market | outcome | rule | reason | citations |",
+                  "|---|---|---|---|---|---|"]
+        for p in failing:
+            for f in _failing(p, report):
+                lines.append(f"| `{_md(p.sku)}` | {_md(p.market_name or p.market)} ({p.market_code}) | "
+                             f"**{f.outcome.value}** | `{f.rule_id}` | {_md(f.message)} | {_md(_cites(f))} |")
+        lines.append("")
+    errs = [p for p in report.pairs if p.status == "error"]
+    if errs or report.errors:
+        lines += ["### Cannot be screened", ""]
+        lines += [f"- `{_md(p.subject)}` (line {p.line}): {_md('; '.join(p.errors))}" for p in errs]
+        lines += [f"- `{_md(str(e.file))}:{e.line}` {_md(e.field or '')}: {_md(e.message)}" for e in report.errors]
+        lines.append("")
+    notes = [(p, f) for p in report.pairs for f in p.findings
+             if p.status != "error" and (f.covered_by is not None or f.outcome.rank < report.fail_on.rank)
+             and f.outcome != Outcome.clear]
+    if notes:
+        lines += ["<details><summary>Waived, licensed and below-threshold findings "
+                  f"({len(notes)})</summary>", "", "| SKU@market | outcome | rule | status |", "|---|---|---|---|"]
+        for p, f in notes:
+            st = (f"{f.covered_by.kind}: {f.covered_by.detail}" if f.covered_by else "below --fail-on")
+            lines.append(f"| `{_md(p.subject)}` | {f.outcome.value} | `{f.rule_id}` | {_md(st)} |")
+        lines += ["", "</details>", ""]
+    unused = [w for w in report.waivers if w.state != "used"]
+    if unused:
+        lines += ["### Waivers needing attention", ""]
+        lines += [f"- {w.state}: `{_md(w.rule)}` for `{_md(w.subject)}` (approver {_md(w.approver)}, expires "
+                  f"{w.expires})" for w in unused]
+        lines.append("")
+    for w in report.warnings:
+        lines.append(f"> warning: {_md(w)}")
+    lines += ["", "<sub>ecscreen supports compliance decisions; it is not legal advice.</sub>", ""]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- table
+
+
+def print_gate_table(report: GateReport, console: Console) -> None:
+    t = Table(title=f"ecscreen gate: {report.catalog} (rules as of {report.as_of}, fail on {report.fail_on.value})")
+    for col in ("SKU", "market", "decision", "status", "rules", "notes"):
+        t.add_column(col, overflow="fold")
+    for p in report.pairs:
+        dec = _dec(p.decision)
+        rules = ", ".join(dict.fromkeys(f.rule_id for f in p.findings if f.covered_by is None)) or "-"
+        covered = [f"{f.rule_id}: {f.covered_by.kind} {f.covered_by.ref}" for f in p.findings if f.covered_by]
+        notes = "; ".join(p.errors + covered)
+        t.add_row(p.sku, f"{p.market_code or p.market}", Text(dec, style=STYLE.get(dec, "")),
+                  Text(p.status, style=STYLE[p.status]), rules, notes)
+    console.print(t)
+    for p in report.pairs:
+        for f in _failing(p, report):
+            console.print(Text(f"{p.subject}  {f.outcome.value.upper()}  {f.rule_id}", style=STYLE[f.outcome.value]))
+            console.print(Text(f"  {f.message}"))
+            if f.citations:
+                console.print(Text(f"  cites: {_cites(f)}", style="blue"))
+    for e in report.errors:
+        console.print(Text(f"ERROR {e.file}:{e.line} {e.field + ': ' if e.field else ''}{e.message}",
+                           style=STYLE["error"]))
+    for w in report.waivers:
+        if w.state != "used":
+            console.print(Text(f"waiver {w.state}: {w.rule} for {w.subject} (expires {w.expires})", style="yellow"))
+    c = report.counts()
+    line = Text("gate: ")
+    line.append(report.status.upper(), style=STYLE.get(report.status, ""))
+    line.append(f"  ({c['pairs']} pair(s): {c['pass']} pass, {c['fail']} fail, {c['error']} error; "
+                f"{c['waived']} waived finding(s))")
+    console.print(line)
+
+
+def render_gate(report: GateReport, fmt: str, console: Console | None = None) -> str:
+    """Render a gate report; ``table`` prints to ``console`` and returns ''."""
+    if fmt == "table":
+        print_gate_table(report, console or Console())
+        return ""
+    if fmt == "json":
+        return report.model_dump_json(indent=2) + "\n"
+    if fmt == "sarif":
+        return json.dumps(to_sarif(report), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "junit":
+        return to_junit(report)
+    if fmt == "markdown":
+        return to_markdown(report)
+    raise ValueError(f"unknown format {fmt!r}")
