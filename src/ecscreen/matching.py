@@ -26,9 +26,14 @@ this scorer; ``exhaustive=True`` scores every alias with the same kernel as the 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -146,7 +151,10 @@ def _party_key(name: str) -> tuple[str, ...]:
 class ScoreConfig:
     threshold: float = 80.0
     balance: float = 0.8
-    evidence: float = 9.0
+    evidence: float = 6.0
+    distinct_min: float = 5.0
+    generic_factor: float = 0.75
+    weak_alias_factor: float = 0.8
     sim_edit_floor: float = 0.7
     sim_phonetic: float = 0.8
     phonetic_min_ratio: float = 0.65
@@ -209,15 +217,18 @@ class _RawHit:
 class Matcher:
     """Index over list entries; ``search`` / ``search_many`` return :class:`PartyHit` lists."""
 
-    def __init__(self, entries: Sequence[ListEntry], config: ScoreConfig | None = None) -> None:
+    def __init__(
+        self, entries: Sequence[ListEntry], config: ScoreConfig | None = None, background: bool = True
+    ) -> None:
         self.config = config or DEFAULT_CONFIG
         self.entries: list[ListEntry] = list(entries)
         alias_entry: list[int] = []
         alias_text: list[str] = []
         alias_norm: list[NormalizedName] = []
+        alias_weak: list[bool] = []
         for ei, entry in enumerate(self.entries):
             seen: set[tuple[str, ...]] = set()
-            for text in [entry.name, *entry.aliases]:
+            for text in _name_variants([entry.name, *entry.aliases]):
                 if not text or not text.strip():
                     continue
                 nn = normalize(text)
@@ -230,9 +241,11 @@ class Matcher:
                 alias_entry.append(ei)
                 alias_text.append(text)
                 alias_norm.append(nn)
+                alias_weak.append(len(nn.tokens) == 1 and (entry.type or "").lower() in _PERSON_TYPES)
         self.alias_entry = np.asarray(alias_entry, dtype=np.int64)
         self.alias_text = alias_text
         self.alias_norm = alias_norm
+        self.a_weak = np.asarray(alias_weak, dtype=bool)
         n_alias = len(alias_text)
         self.n_alias = n_alias
 
@@ -256,10 +269,17 @@ class Matcher:
             self.vocab_list[vid] = tok
         n_vocab = len(vocab)
         self.n_vocab = n_vocab
+        # IDF over this list plus the background frequencies of the embedded CSL, so weights do not
+        # depend on the size of the list (a 10-entry list weighs "huawei" like the full CSL does)
+        bg_n, bg_df = background_df() if background else (0, {})
+        self._bg_df = bg_df
+        self._n_docs = max(n_alias + bg_n, 1)
         df_arr = np.asarray(df, dtype=np.float64)
-        self.idf = np.log1p(max(n_alias, 1) / np.maximum(df_arr, 1.0))
+        if bg_df:
+            df_arr = df_arr + np.asarray([bg_df.get(t, 0) for t in self.vocab_list], dtype=np.float64)
+        self.idf = np.log1p(self._n_docs / np.maximum(df_arr, 1.0))
         self.idf_list: list[float] = self.idf.tolist()
-        self.idf_max = math.log1p(max(n_alias, 1))
+        self.idf_max = math.log1p(self._n_docs)
 
         self.a_tok = np.asarray(alias_tok, dtype=np.int64)
         self.a_len = np.asarray(alias_len, dtype=np.int64)
@@ -349,14 +369,18 @@ class Matcher:
         if exp:
             best = max(exp.items(), key=lambda kv: (kv[1], self.idf_list[kv[0]]))
             return self.idf_list[best[0]]
-        return self.idf_max
+        return self._oov_weight(tok)
+
+    def _oov_weight(self, tok: str) -> float:
+        bg = self._bg_df.get(tok)
+        return math.log1p(self._n_docs / bg) if bg else self.idf_max
 
     def _prepare(self, text: str) -> _Query:
         cached = self._query_cache.get(text)
         if cached is not None:
             return cached
         nn = normalize(text)
-        q = self._make_query(text, nn, _rejoin(list(nn.tokens), self.vocab))
+        q = self._make_query(text, nn, _rejoin(list(nn.tokens), self.vocab, min_part=5))
         if len(self._query_cache) > 200_000:
             self._query_cache.clear()
         self._query_cache[text] = q
@@ -421,13 +445,17 @@ class Matcher:
         maxt = qw.shape[1]
         m = np.zeros(n_pairs * maxt)
         np.maximum.at(m, h_pair * maxt + e_tloc[hp], h_sim)
-        p_num = (m.reshape(n_pairs, maxt) * qw[pq]).sum(axis=1)
+        m2 = m.reshape(n_pairs, maxt)
+        qwp = qw[pq]
+        p_num = (m2 * qwp).sum(axis=1)
+        distinct = np.where(m2 > 0, qwp, 0.0).max(axis=1) >= cfg.distinct_min
         p = p_num / np.maximum(q_total[pq], 1e-9)
         r = r_num / np.maximum(self.a_W[pa], 1e-9)
         hi = np.maximum(p, r)
         lo = np.minimum(p, r)
         base = cfg.balance * hi + (1.0 - cfg.balance) * lo
-        factor = np.minimum(1.0, p_num / cfg.evidence)
+        factor = np.minimum(1.0, p_num / cfg.evidence) * np.where(distinct, 1.0, cfg.generic_factor)
+        factor = factor * np.where(self.a_weak[pa] & (p < 0.999), cfg.weak_alias_factor, 1.0)
         return np.asarray(np.round(100.0 * base * factor, 2))
 
     def _match_chunk(
@@ -502,8 +530,9 @@ class Matcher:
         toks = q.tokens
         if len(toks) == 1 and 3 <= len(toks[0]) <= 8 and toks[0].isalpha():
             found.extend(self._acro.get(toks[0], ()))
-        for ini in _acronym_forms(q.norm):
-            found.extend(self._single.get(ini, ()))
+        if q.norm.legal or len(q.tokens) >= 4 or any(t in _ORG_HINTS for t in q.norm.full_tokens):
+            for ini in _acronym_forms(q.norm):
+                found.extend(self._single.get(ini, ()))
         return found
 
     # ------------------------------------------------------------------ public API
@@ -604,10 +633,10 @@ class Matcher:
 
     def _alias_weight(self, tok: str) -> float:
         vid = self.vocab.get(tok)
-        return self.idf_list[vid] if vid is not None else self.idf_max
+        return self.idf_list[vid] if vid is not None else self._oov_weight(tok)
 
     def _align(
-        self, q: _Query, alias_tokens: Sequence[str]
+        self, q: _Query, alias_tokens: Sequence[str], weak: bool = False
     ) -> tuple[float, float, float, list[tuple[int, str, float]], float]:
         """Pairwise scorer (same formula as the vectorised kernel). Returns score, P, R, pairs, E."""
         cfg = self.config
@@ -633,7 +662,10 @@ class Matcher:
         p = p_num / max(q_total, 1e-9)
         r = r_num / max(a_total, 1e-9)
         base = cfg.balance * max(p, r) + (1 - cfg.balance) * min(p, r)
-        factor = min(1.0, p_num / cfg.evidence)
+        distinct = max([w for w, s in zip(q.weights, best_t, strict=True) if s > 0], default=0.0)
+        factor = min(1.0, p_num / cfg.evidence) * (1.0 if distinct >= cfg.distinct_min else cfg.generic_factor)
+        if weak and p < 0.999:
+            factor *= cfg.weak_alias_factor
         return round(100.0 * base * factor, 2), p, r, pairs, p_num
 
     def compare(self, name1: str, name2: str) -> float:
@@ -668,7 +700,8 @@ class Matcher:
             else:
                 parts.append(f"initials of '{name}' = alias '{alias_text}'")
         else:
-            score, p, r, pairs, e = self._align(q, an.tokens)
+            weak = bool(self.a_weak[alias])
+            score, p, r, pairs, e = self._align(q, an.tokens, weak)
             exact = [u for _, u, s in pairs if s >= 1.0]
             fuzzy = [(q.tokens[ti], u, s) for ti, u, s in pairs if s < 1.0]
             if exact:
@@ -684,8 +717,13 @@ class Matcher:
                 parts.append("query words not in alias: " + ", ".join(extra_q))
             if extra_a:
                 parts.append("alias words not in query: " + ", ".join(extra_a))
+            matched_w = [q.weights[ti] for ti in matched_q]
             if e < self.config.evidence:
                 parts.append(f"matched words are common on the lists (weight {e:.1f} < {self.config.evidence:g})")
+            elif max(matched_w, default=0.0) < self.config.distinct_min:
+                parts.append("only generic words matched: score reduced")
+            if weak and p < 0.999:
+                parts.append("one-word name of an individual (weak alias): score reduced")
             parts.append(f"coverage query {p:.0%}, alias {r:.0%}")
         expanded = sorted({f"{a}->{b}" for a, b in (*q.norm.expanded, *an.expanded)})
         if expanded:
@@ -712,7 +750,30 @@ class Matcher:
         }
 
 
-def _rejoin(tokens: list[str], known: Any) -> list[str]:
+_PERSON_TYPES = frozenset({"individual", "person"})
+_ORG_HINTS = frozenset(
+    "company corporation group international industry bank institute university technology trading "
+    "organization organisation association agency ministry holding enterprise service".split()
+)
+_AFFILIATE = re.compile(r"\.?\s*Affiliated Entity:\s*", re.I)
+_SUCCESSOR = re.compile(r"[;,]\s*(?:and\s+)?any successor.*$", re.I | re.S)
+
+
+def _name_variants(texts: Iterable[str]) -> list[str]:
+    """List names plus derived names: the affiliate's own name in 'X. Affiliated Entity: Y'."""
+    out: list[str] = []
+    for text in texts:
+        text = _SUCCESSOR.sub("", text or "").strip()
+        if not text:
+            continue
+        out.append(text)
+        parts = _AFFILIATE.split(text, maxsplit=1)
+        if len(parts) == 2 and parts[1].strip():
+            out.append(parts[1].strip())
+    return out
+
+
+def _rejoin(tokens: list[str], known: Any, min_part: int = 2) -> list[str]:
     """Merge or split tokens so they line up with ``known`` tokens: 'good will' ~ 'goodwill'."""
     out: list[str] = []
     i = 0
@@ -729,7 +790,12 @@ def _rejoin(tokens: list[str], known: Any) -> list[str]:
             split = None
             for k in range(2, len(t) - 1):
                 head, tail = t[:k], t[k:]
-                if head in known and (tail in known or (tail,) in legal_forms()):
+                if (tail,) in legal_forms() and head in known:
+                    split = (head, None)
+                    break
+                if len(head) < min_part or len(tail) < min_part:
+                    continue
+                if head in known and tail in known:
                     split = (head, tail if tail in known else None)
                     break
             if split is not None:
@@ -741,6 +807,27 @@ def _rejoin(tokens: list[str], known: Any) -> list[str]:
         out.append(t)
         i += 1
     return list(dict.fromkeys(out))
+
+
+BACKGROUND_FILE = "token_df.json.gz"
+
+
+@lru_cache(maxsize=1)
+def background_df() -> tuple[int, dict[str, int]]:
+    """(number of aliases, token -> document frequency) of the embedded CSL (scripts/build_default_list.py)."""
+    try:
+        raw = resources.files("ecscreen").joinpath("data", BACKGROUND_FILE).read_bytes()
+    except FileNotFoundError:
+        return 0, {}
+    data = json.loads(gzip.decompress(raw).decode("utf-8"))
+    return int(data["aliases"]), dict(data["df"])
+
+
+def token_document_frequencies(entries: Sequence[ListEntry]) -> tuple[int, dict[str, int]]:
+    """Alias count and token document frequencies of ``entries`` (as the Matcher indexes them)."""
+    m = Matcher(entries, background=False)
+    df = {tok: int(m.p_len[vid]) for tok, vid in m.vocab.items()}
+    return m.n_alias, df
 
 
 def _acronym_forms(nn: NormalizedName) -> set[str]:

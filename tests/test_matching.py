@@ -1,0 +1,217 @@
+"""Party-name matching: normalisation, scorer, candidate index vs exhaustive reference, explanations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from ecscreen.lists import read_list
+from ecscreen.matching import AllowList, Clearance, ListEntry, Matcher, token_sim
+from ecscreen.normalize import initials, normalize, skeleton
+
+FIX = Path(__file__).parent / "fixtures" / "lists"
+
+
+@pytest.fixture(scope="module")
+def entries() -> list[ListEntry]:
+    return read_list(FIX / "csl_compact_subset.json").entries + read_list(FIX / "own_parties.yaml").entries
+
+
+@pytest.fixture(scope="module")
+def matcher(entries: list[ListEntry]) -> Matcher:
+    return Matcher(entries)
+
+
+# --------------------------------------------------------------------------- normalisation
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens", "legal"),
+    [
+        ("Huawei Technologies Co., Ltd.", ("huawei", "technology"), ("co ltd",)),
+        ("华为技术有限公司", ("huawei", "technology"), ("co ltd",)),
+        ("Semiconductor Mfg Intl Corp", ("semiconductor", "manufacturing", "international"), ("corporation",)),
+        ("Müller GmbH & Co. KG", ("muller",), ("gmbh co kg",)),
+        ("ООО Ромашка", ("romashka",), ("ooo",)),
+        ("S.A. Foo U.S.A.", ("foo", "usa"), ("sa",)),
+        ("Xi'an Electronics GRP", ("xian", "electronic", "group"), ()),
+        ("LLC", ("llc",), ()),
+    ],
+)
+def test_normalize(text: str, tokens: tuple[str, ...], legal: tuple[str, ...]) -> None:
+    nn = normalize(text)
+    assert nn.tokens == tokens
+    assert nn.legal == legal
+
+
+def test_normalize_marks_transliteration() -> None:
+    assert normalize("华为").transliterated
+    assert normalize("Ротенберг").tokens == ("rotenberg",)
+    assert not normalize("Société Générale").transliterated
+    assert normalize("Société Générale").tokens == ("societe", "generale")
+
+
+def test_initials_and_skeleton() -> None:
+    assert initials(("semiconductor", "manufacturing", "international", "corporation")) == "smic"
+    assert skeleton("mohammed") == skeleton("muhammad") == skeleton("mohamed")
+
+
+def test_token_sim() -> None:
+    assert token_sim("huawei", "huawei") == 1.0
+    assert 0.7 <= token_sim("scholze", "scholz") < 1.0
+    assert 0.7 <= token_sim("abdul", "abudl") < 1.0
+    assert token_sim("mohammed", "muhammad") >= 0.8
+    assert token_sim("ali", "aly") == 0.0  # short tokens must be equal
+    assert token_sim("mahmud", "mohammed") == 0.0
+    assert token_sim("100", "101") == 0.0
+
+
+# --------------------------------------------------------------------------- search
+
+
+def _codes(hits: list) -> set[str]:
+    return {h.entry.source_code for h in hits}
+
+
+def test_exact_and_legal_form(matcher: Matcher) -> None:
+    hits = matcher.search("HUAWEI TECHNOLOGIES CO LTD")
+    assert hits and hits[0].score == 100
+    assert "EL" in _codes(hits)
+    assert "legal form ignored" in hits[0].explanation
+
+
+def test_chinese_name_finds_huawei(matcher: Matcher) -> None:
+    hits = matcher.search("华为技术有限公司", country="CN")
+    names = {h.entry.name for h in hits}
+    assert "Huawei Technologies Co., Ltd." in names
+    assert hits[0].score == 100
+    assert "transliterated" in hits[0].explanation
+
+
+def test_acronym(matcher: Matcher) -> None:
+    hits = matcher.search("SMIC")
+    assert any("Semiconductor Manufacturing International" in h.entry.name for h in hits)
+    acr = [h for h in matcher.search("NSOG") if "initials" in h.explanation]
+    assert all(h.score <= 88 for h in acr)
+
+
+def test_acronym_explanation(entries: list[ListEntry]) -> None:
+    m = Matcher([e for e in entries if e.id == "el-smic"])
+    hits = m.search("SMIC")
+    assert hits, "initials of the alias must match"
+    assert "'SMIC' = initials of alias 'Semiconductor Manufacturing International Corporation'" in hits[0].explanation
+
+
+def test_abbreviations_and_word_order(matcher: Matcher) -> None:
+    hits = matcher.search("Intl Semiconductor Mfg Corp")
+    assert any(h.entry.id == "el-smic" and h.name_score == 100 for h in hits)
+    assert "abbreviations expanded" in next(h for h in hits if h.entry.id == "el-smic").explanation
+
+
+def test_typo_still_matches(matcher: Matcher) -> None:
+    hits = matcher.search("Huawai Technologies")
+    assert hits and hits[0].score >= 85
+    assert "one letter apart" in hits[0].explanation
+
+
+def test_generic_words_cannot_carry_a_match(matcher: Matcher) -> None:
+    assert matcher.search("Electronics Trading Group") == []
+    assert matcher.search("Trading Company Limited") == []
+    assert matcher.search("International Technology Co") == []
+
+
+def test_unrelated_name_no_hit(matcher: Matcher) -> None:
+    assert matcher.search("Patricia Lucas Wheeler") == []
+
+
+def test_country_lowers_never_hides(matcher: Matcher) -> None:
+    same = {h.entry.id: h for h in matcher.search("NSO Group", country="IL")}
+    other = {h.entry.id: h for h in matcher.search("NSO Group", country="Germany")}
+    assert "el-nso" in same and "el-nso" in other
+    assert same["el-nso"].country_match is True
+    assert other["el-nso"].country_match is False
+    assert other["el-nso"].score < same["el-nso"].score
+    assert "not among the entry's countries" in other["el-nso"].explanation
+
+
+def test_affiliated_entity_name_is_indexed(matcher: Matcher) -> None:
+    hits = matcher.search("Beijing Huawei Longshine Information Technology Co Ltd")
+    assert hits and hits[0].name_score == 100
+    assert "Longshine" in hits[0].entry.name
+
+
+def test_blocked_equals_exhaustive(matcher: Matcher, entries: list[ListEntry]) -> None:
+    queries = [e.name for e in entries[:60]] + [
+        "Huawai Technolgies",
+        "Mohamed Ali",
+        "SMIC",
+        "Semiconductor Manufacturing International",
+        "Global Electronic Trading",
+        "Hisilicon",
+        "zte parsian",
+        "Sugon Information",
+        "Acme",
+    ]
+    blocked = matcher.match_raw(queries)
+    exhaustive = matcher.match_raw(queries, exhaustive=True)
+    assert blocked == exhaustive
+
+
+def test_search_many_matches_search(matcher: Matcher) -> None:
+    names = ["Huawei Technologies", "NSO Group", "Patricia Lucas Wheeler", "Huawei Technologies"]
+    batch = matcher.search_many(names, ["CN", None, None, "CN"])
+    for name, country, hits in zip(names, ["CN", None, None, "CN"], batch, strict=True):
+        single = matcher.search(name, country=country)
+        assert [(h.entry.id, h.score) for h in hits] == [(h.entry.id, h.score) for h in single]
+
+
+def test_kernel_score_equals_pairwise_score(matcher: Matcher) -> None:
+    for name in ["Huawai Technologies", "Semiconductor Manufacturing Intl", "Mohammed Ali Trading"]:
+        for ei, score in matcher.match_raw([name], threshold=0)[0][:20]:
+            alias = matcher._last_alias[(0, ei)][0]
+            if matcher._last_alias[(0, ei)][1]:
+                continue
+            q = matcher._prepare(name)
+            weak = bool(matcher.a_weak[alias])
+            assert matcher._align(q, matcher.alias_norm[alias].tokens, weak)[0] == pytest.approx(score, abs=0.01)
+
+
+def test_compare_pairs(matcher: Matcher) -> None:
+    assert matcher.compare("Siemens AG", "Siemens Aktiengesellschaft") == 100
+    assert matcher.compare("Good Will Company", "Goodwill Company") == 100
+    assert matcher.compare("Olaf Scholze", "Olaf Scholz") >= 80
+    assert matcher.compare("Angelo Cruz", "Angela Merkel") < 60
+    assert matcher.compare("SMIC", "Semiconductor Manufacturing International Corporation") >= 80
+
+
+def test_limit_and_threshold(matcher: Matcher) -> None:
+    assert len(matcher.search("Huawei Technologies", limit=2)) == 2
+    low = matcher.search("Huawei", threshold=50, limit=None)
+    high = matcher.search("Huawei", threshold=95, limit=None)
+    assert len(low) >= len(high)
+    assert all(h.name_score >= 95 for h in high)
+
+
+def test_empty_matcher_and_empty_query() -> None:
+    m = Matcher([])
+    assert m.search("anything") == []
+    e = ListEntry(id="x", source="custom", source_code="X", name="Alpha Beta")
+    m2 = Matcher([e])
+    assert m2.search("...") == []
+
+
+# --------------------------------------------------------------------------- allow-list
+
+
+def test_allowlist_lookup() -> None:
+    c = Clearance(party="Huawei Tech Co Ltd", entry_id="el-huawei", reason="different firm", approver="jd",
+                  expires=dt.date(2027, 1, 1))  # fmt: skip
+    old = Clearance(party="NSO Group Ltd", entry_id="el-nso", reason="x", approver="jd", expires=dt.date(2026, 1, 1))
+    al = AllowList([c, old])
+    found, warn = al.lookup("HUAWEI TECHNOLOGIES CO., LTD.", "el-huawei", dt.date(2026, 11, 1))
+    assert found is c and warn is None
+    found, warn = al.lookup("NSO Group", "el-nso", dt.date(2026, 11, 1))
+    assert found is None and warn and "expired" in warn
+    assert al.lookup("Other", "el-nso", dt.date(2026, 11, 1)) == (None, None)
