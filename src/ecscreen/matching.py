@@ -752,8 +752,7 @@ class Matcher:
 
 _PERSON_TYPES = frozenset({"individual", "person"})
 _ORG_HINTS = frozenset(
-    "company corporation group international industry bank institute university technology trading "
-    "organization organisation association agency ministry holding enterprise service".split()
+    ["company", "corporation", "group", "international", "industry", "bank", "institute", "university", "technology", "trading", "organization", "organisation", "association", "agency", "ministry", "holding", "enterprise", "service"]
 )
 _AFFILIATE = re.compile(r"\.?\s*Affiliated Entity:\s*", re.I)
 _SUCCESSOR = re.compile(r"[;,]\s*(?:and\s+)?any successor.*$", re.I | re.S)
@@ -787,7 +786,7 @@ def _rejoin(tokens: list[str], known: Any, min_part: int = 2) -> list[str]:
                 i += 2
                 continue
         if t not in known and len(t) >= 5 and t.isalpha():
-            split = None
+            split: tuple[str, str | None] | None = None
             for k in range(2, len(t) - 1):
                 head, tail = t[:k], t[k:]
                 if (tail,) in legal_forms() and head in known:
@@ -796,7 +795,7 @@ def _rejoin(tokens: list[str], known: Any, min_part: int = 2) -> list[str]:
                 if len(head) < min_part or len(tail) < min_part:
                     continue
                 if head in known and tail in known:
-                    split = (head, tail if tail in known else None)
+                    split = (head, tail)
                     break
             if split is not None:
                 out.append(split[0])
