@@ -11,11 +11,10 @@ projection by seelpeed-debug/export-controls-agent-mcp (commit 3a0bf5eb); US Gov
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import gzip
 import json
+import sys
+from pathlib import Path
 
 from ecscreen.lists import DEFAULT_LIST_FILE, _to_store, read_list
 from ecscreen.matching import BACKGROUND_FILE, token_document_frequencies
