@@ -1,0 +1,277 @@
+"""Hand-written cases for the Commerce Country Chart determination (ecscreen.chart)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from ecscreen.chart import Scope as ChartScope
+from ecscreen.chart import chart_index, determine, para_under, scope_applies
+from ecscreen.cli_explain import explain
+from ecscreen.countries import resolve
+from ecscreen.errors import UsageError
+from ecscreen.models import Item, Outcome
+
+ON = dt.date(2026, 8, 1)
+
+
+def run(registry, eccn: str | None, dest: str, on: dt.date = ON, **kw):
+    item = Item(description="test item", eccn=eccn, **kw)
+    c = resolve(dest)
+    assert c is not None
+    return determine(item, 3, c, registry, on)
+
+
+def by_rule(res) -> dict[str, Outcome]:
+    return {f.rule_id: f.outcome for f in res.findings}
+
+
+# --------------------------------------------------------------------------- basic reading
+
+
+def test_x_in_column_means_license_required_with_full_explanation(registry) -> None:
+    res = run(registry, "3A002.b", "CN")
+    assert by_rule(res) == {"CHART-3A002-NS": Outcome.license_required}
+    f = res.findings[0]
+    assert f.item_index == 3 and f.jurisdiction == "US-EAR" and f.pack_id == "us-ear-ccl"
+    assert "NS 2 has an X for China" in f.message
+    assert f.effective_from == dt.date(2026, 7, 23)
+    refs = [c.ref for c in f.citations]
+    assert "15 CFR 738.4(a)(2)" in refs and "15 CFR part 774, Supplement No. 1, ECCN 3A002" in refs
+    names = [s.name for s in f.steps]
+    assert names[:2] == ["destination row", "NS -> NS 2"] or "NS -> NS 2" in names
+    deciding = [s for s in f.steps if s.deciding]
+    assert deciding and deciding[0].inputs["column"] == "NS 2"
+    assert {e.field for e in f.evidence} >= {"items[3].eccn", "destination", "chart.reason"}
+
+
+def test_no_x_gives_no_finding_and_a_note(registry) -> None:
+    res = run(registry, "3A002.b", "DE")
+    assert res.findings == []
+    assert res.applied
+    assert any("no X in the chart" in n and "738.4(a)(2)(ii)(B)" in n for n in res.notes)
+    # the chain still shows the column that was read
+    assert any(s.name == "NS -> NS 2" and s.outcome == "no X" for s in res.steps)
+
+
+def test_5a002_to_china_and_1c351_to_egypt_are_examined(registry) -> None:
+    r = by_rule(run(registry, "5A002.a", "CN"))
+    assert r["CHART-5A002-NS"] == Outcome.license_required
+    assert r["CHART-5A002-EI"] == Outcome.license_required  # § 742.15: all destinations except Canada
+    assert "CHART-5A002-EI" not in by_rule(run(registry, "5A002.a", "CA"))
+    r = by_rule(run(registry, "1C351.a", "EG"))
+    assert r == {"CHART-1C351-CB": Outcome.license_required}
+
+
+# --------------------------------------------------------------------------- paragraphs
+
+
+def test_paragraph_dependent_entry_is_decided_at_the_paragraph(registry) -> None:
+    # 3B001: NS 2 for .a.1-.a.3, .b, .e...; NS worldwide (§ 742.4(a)(5)) for .c.1.a, .c.1.c, .q
+    assert by_rule(run(registry, "3B001.a.1", "DE")) == {}
+    assert by_rule(run(registry, "3B001.a.1", "CN"))["CHART-3B001-NS"] == Outcome.license_required
+    r = by_rule(run(registry, "3B001.c.1.a", "DE"))
+    assert r["CHART-3B001-NS"] == Outcome.license_required and r["CHART-3B001-RS"] == Outcome.license_required
+
+
+def test_entry_only_when_the_answer_depends_on_the_paragraph_is_review_naming_them(registry) -> None:
+    res = run(registry, "3B001", "DE")
+    f = next(f for f in res.findings if f.rule_id == "CHART-3B001-NS")
+    assert f.outcome == Outcome.review
+    assert ".c.1.a" in f.message and ".q" in f.message and "state the paragraph" in f.message
+
+
+def test_entry_only_when_every_paragraph_agrees_is_decided(registry) -> None:
+    # 3A002 has NS 2 for the entire entry: no paragraph needed
+    assert by_rule(run(registry, "3A002", "CN"))["CHART-3A002-NS"] == Outcome.license_required
+
+
+def test_paragraph_with_words_condition_is_review(registry) -> None:
+    # NS 1 applies to 3A001.b.2 MMIC amplifiers "except ... civil telecommunications"
+    r = by_rule(run(registry, "3A001.b.2", "DE"))
+    assert r["CHART-3A001-NS"] == Outcome.review
+    # outside the named paragraphs NS 1 does not apply; NS 2 has no X for Germany
+    assert "CHART-3A001-NS" not in by_rule(run(registry, "3A001.h", "DE"))
+
+
+def test_scope_reading_is_three_valued() -> None:
+    assert para_under("b.2.a", "b.2") is True
+    assert para_under("b", "b.2") is None
+    assert para_under("c", "b.2") is False
+    assert para_under("", "b.2") is None
+    s = ChartScope(kind="except", paragraphs=["y"])
+    assert scope_applies(s, "a") is True and scope_applies(s, "y.1") is False and scope_applies(s, "") is None
+    c = ChartScope(kind="conditional", condition="shotguns with a barrel length less than 18 inches")
+    assert scope_applies(c, "a") is None
+
+
+def test_unknown_paragraph_is_review(registry) -> None:
+    r = by_rule(run(registry, "3A001.q", "CN"))
+    assert r["CHART-3A001-PARAGRAPH"] == Outcome.review
+
+
+# --------------------------------------------------------------------------- .y, 600-series, 9x515
+
+
+def test_y_paragraphs_and_600_series(registry) -> None:
+    # 9A515.y: RS to China, Russia or Venezuela only (§ 742.6(a)(7)); NS/RS columns exclude .y
+    assert by_rule(run(registry, "9A515.y", "CN"))["CHART-9A515-RS"] == Outcome.license_required
+    assert "CHART-9A515-RS" not in by_rule(run(registry, "9A515.y", "FR"))
+    assert "CHART-9A515-NS" not in by_rule(run(registry, "9A515.y", "FR"))
+    assert by_rule(run(registry, "9A515.a", "FR"))["CHART-9A515-NS"] == Outcome.license_required
+    # 0A501.y is outside NS/RS/FC
+    assert by_rule(run(registry, "0A501.y", "BR")) == {}
+    r = by_rule(run(registry, "0A501.a", "BR"))
+    assert r["CHART-0A501-FC"] == Outcome.license_required
+
+
+# --------------------------------------------------------------------------- destinations
+
+
+@pytest.mark.parametrize("dest,section", [("IR", "15 CFR 746.7"), ("CU", "15 CFR 746.2"),
+                                          ("KP", "15 CFR 746.4"), ("SY", "15 CFR 746.9")])
+def test_embargoed_destinations_point_to_part_746(registry, dest: str, section: str) -> None:
+    res = run(registry, "3A991.a", dest)
+    f = next(f for f in res.findings if f.rule_id == "CHART-3A991-EMBARGO")
+    assert f.outcome == Outcome.license_required
+    assert section in [c.ref for c in f.citations]
+    assert "part 746" in f.message or "746" in f.message
+
+
+def test_hong_kong_inherits_the_china_row(registry) -> None:
+    res = run(registry, "3A002.b", "Hong Kong")
+    assert by_rule(res) == {"CHART-3A002-NS": Outcome.license_required}
+    terr = [s for s in res.steps if s.name == "territory"]
+    assert terr and terr[0].outcome == "HK -> CN"
+    assert any(c.ref == "85 FR 83788" for c in terr[0].citations)
+
+
+def test_cayman_islands_follow_the_united_kingdom(registry) -> None:
+    res = run(registry, "0A501.a", "KY")
+    assert by_rule(res) == {"CHART-0A501-FN10": Outcome.license_required}  # UK row, footnote 10
+    assert any(s.name == "territory" and s.outcome == "KY -> GB" for s in res.steps)
+
+
+def test_crimea_uses_the_ukraine_row_and_its_footnote(registry) -> None:
+    r = by_rule(run(registry, "3A991.a", "Crimea"))
+    assert r["CHART-3A991-FN9"] == Outcome.license_required
+    assert by_rule(run(registry, "3A991.a", "UA")) == {}
+    # the § 746.6 exception for certain communications software makes 5D992.c a review
+    assert by_rule(run(registry, "5D992.c", "UA-43"))["CHART-5D992-FN9"] == Outcome.review
+
+
+def test_destination_without_a_row_is_review(registry) -> None:
+    assert by_rule(run(registry, "3A002.b", "US")) == {"CHART-3A002-NOROW": Outcome.review}
+
+
+def test_footnotes_that_require_a_licence(registry) -> None:
+    assert by_rule(run(registry, "0A501.a", "GB")) == {"CHART-0A501-FN10": Outcome.license_required}
+    assert by_rule(run(registry, "0A501", "GB")) == {"CHART-0A501-FN10": Outcome.review}  # .y excepted
+    assert by_rule(run(registry, "6A003.b.4.b", "IN"))["CHART-6A003-FN7"] == Outcome.license_required
+    assert by_rule(run(registry, "3A991.a", "RU"))["CHART-3A991-FN6"] == Outcome.license_required
+    assert by_rule(run(registry, "0A919.a", "DE"))["CHART-0A919-FN3"] == Outcome.review
+    # informational footnotes become steps, not findings
+    res = run(registry, "3A002.b", "DE")
+    assert any(s.name == "footnote 3" and s.outcome == "note" for s in res.steps)
+
+
+def test_un_controls_outside_the_chart_are_review_where_the_row_points_to_them(registry) -> None:
+    r = by_rule(run(registry, "0A501.a", "IQ"))
+    assert r["CHART-0A501-UN"] == Outcome.review and r["CHART-0A501-NS"] == Outcome.license_required
+    assert "CHART-0A501-UN" not in by_rule(run(registry, "0A501.a", "BR"))
+
+
+# --------------------------------------------------------------------------- all destinations, dates
+
+
+def test_entries_licensed_to_all_destinations(registry) -> None:
+    res = run(registry, "0A983", "CA")
+    assert by_rule(res) == {"CHART-0A983-ALL": Outcome.license_required}
+    assert "15 CFR 738.3(a)(1)" in [c.ref for c in res.findings[0].citations]
+    assert "no licence exception" in res.findings[0].message
+    assert by_rule(run(registry, "5A001.f.1", "GB"))["CHART-5A001-ALL"] == Outcome.license_required
+    assert by_rule(run(registry, "5A001", "GB"))["CHART-5A001-ALL"] == Outcome.review
+    assert "CHART-5A001-ALL" not in by_rule(run(registry, "5A001.a", "GB"))
+
+
+def test_chart_is_not_applied_before_its_date(registry) -> None:
+    res = run(registry, "3A002.b", "CN", on=dt.date(2026, 7, 22))
+    assert res.findings == [] and not res.applied
+    assert any("chart not applied" in n and "2026-07-23" in n for n in res.notes)
+    assert by_rule(run(registry, "3A002.b", "CN", on=dt.date(2026, 7, 23)))
+
+
+def test_ai_diffusion_cfr_text_and_non_enforcement_differ_gives_review(registry) -> None:
+    res = run(registry, "3A090.a", "DE")
+    f = next(f for f in res.findings if f.rule_id == "CHART-3A090-RS")
+    assert f.outcome == Outcome.review
+    assert "CFR text: licence required" in f.message and "licence not required" in f.message
+    refs = [c.ref for c in f.citations]
+    assert "90 FR 4544" in refs and any("2025-05-13" in r for r in refs)
+    # both readings agree for China: licence required
+    assert by_rule(run(registry, "3A090.a", "CN"))["CHART-3A090-RS"] == Outcome.license_required
+    assert by_rule(run(registry, "4E091", "DE"))["CHART-4E091-RS"] == Outcome.review
+
+
+# --------------------------------------------------------------------------- ECCN input
+
+
+def test_ear99_has_no_chart_requirement(registry) -> None:
+    res = run(registry, "ear99", "CN")
+    assert res.findings == [] and res.errors == []
+    assert any("EAR99" in n for n in res.notes)
+
+
+def test_unknown_eccn_is_an_input_error_or_review_with_suggestion(registry) -> None:
+    res = run(registry, "3A019", "CN")
+    f = res.findings[0]
+    assert f.outcome == Outcome.review and "did you mean" in f.message and "3A" in f.message
+    res = run(registry, "3AOO1", "CN")
+    assert res.findings[0].rule_id == "CHART-ECCN-TYPO" and "3A001" in res.findings[0].message
+    res = run(registry, "banana", "CN")
+    assert res.findings == [] and res.errors[0].field == "items[3].eccn"
+    idx = chart_index(registry)
+    assert idx.ccl is not None
+    far = next(f"{c}{g}{n:03d}" for c in "0123456789" for g in "ABCDE" for n in range(1000)
+               if run(registry, f"{c}{g}{n:03d}", "CN").errors)
+    assert far not in idx.ccl.entries
+
+
+def test_empty_chart_entries_are_review(registry) -> None:
+    r = by_rule(run(registry, "9A005", "FR"))
+    assert r == {"CHART-9A005-NOCHART": Outcome.review}
+
+
+def test_lookups_are_built_once_at_load(registry) -> None:
+    idx = chart_index(registry)
+    assert idx.ccl is not None and idx.chart is not None and idx.exceptions is not None
+    assert len(idx.ccl.entries) == 633 and len(idx.marks) == 196
+    assert idx.marks["CA"] == frozenset({"CB 1", "FC 1"})
+    assert chart_index(registry) is idx
+
+
+# --------------------------------------------------------------------------- explain
+
+
+def test_explain_prints_the_chain(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    explain("3A002.b", "Hong Kong", "2026-08-01")
+    out = capsys.readouterr().out
+    assert "3A002.b to Hong Kong (HK)" in out
+    assert "HK -> CN" in out and "NS 2" in out and "license_required" in out
+    assert "Licence exceptions" in out and "GBS" in out
+
+
+def test_explain_before_the_chart_date_says_so(capsys) -> None:
+    explain("3A002.b", "CN", "2026-01-01")
+    assert "chart not applied" in capsys.readouterr().out
+
+
+def test_explain_rejects_bad_input() -> None:
+    with pytest.raises(UsageError):
+        explain("3A002", "Atlantis", "2026-08-01")
+    with pytest.raises(UsageError):
+        explain("banana", "CN", "2026-08-01")
+    with pytest.raises(UsageError):
+        explain("3A002", "CN", "yesterday")
