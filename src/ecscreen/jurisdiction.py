@@ -683,7 +683,8 @@ def _combine(parts: list[_CheckResult], how: Literal["and", "or"]) -> _CheckResu
 def _product(ctx: _Ctx, r: FdpRule) -> _CheckResult:
     pr = r.product
     scope = _item_scope(ctx, pr.item_eccns, pr.item_eccns_exclude, f"the {r.paragraph} product scope")
-    if scope.value is not False and ctx.eccn:
+    if scope.value is not True and ctx.eccn:
+        # items in scope only on a condition the input cannot state: asked, never assumed
         for cond in pr.item_eccns_conditional:
             if _eccn_in(ctx.eccn, ctx.comp.patterns(cond.eccns), ()) is True:
                 scope = _CheckResult(None, f"ECCN {ctx.eccn} is in scope only if {cond.question}",
@@ -1132,6 +1133,9 @@ def assess(item: Item, item_index: int, shipment: Shipment, destination: Country
                 s.deciding = True
         for p in caught:
             p.step.deciding = True
+        for p in paras:
+            if p.step.outcome == "excluded":
+                p.step.deciding = True
         reasons = (["de minimis"] if dm.value is True else []) + [f"§ {p.paragraph}" for p in caught]
         summary = f"subject to the EAR: {', '.join(reasons)}"
         if origin is None:
@@ -1147,8 +1151,10 @@ def assess(item: Item, item_index: int, shipment: Shipment, destination: Country
                 s.deciding = True
         missing += dm.missing
         would += dm.would
+        for p in paras:
+            if p.value is None or p.step.outcome == "excluded":
+                p.step.deciding = True
         for p in unknown_paras:
-            p.step.deciding = True
             missing += p.missing
             would.append(p.would)
         for s in steps:
