@@ -319,8 +319,6 @@ def parse_row(raw: RawRow, cols: Columns, ncols: int) -> ParsedRow:
             problems.append(f"param_{pname}: not a number: {v!r}")
         else:
             pr.params[pname] = n
-    if "destination" not in f:
-        problems.append("destination: missing (cannot screen without a destination)")
     if "description" not in f:
         problems.append("description: missing")
     if "eccn" in f and not _eccn_ok(f["eccn"]):
@@ -495,6 +493,10 @@ class BatchScreener:
                 outs[i] = RowOutcome(decision="error", message=pr.error)
                 continue
             if head is None:
+                if "destination" not in pr.fields:
+                    outs[i] = RowOutcome(decision="error",
+                                         message="destination: missing (cannot screen without a destination)")
+                    continue
                 head = {k: pr.fields.get(k) for k in SHIPMENT_FIELDS}
             else:
                 clash = [f"{k} {pr.fields[k]!r} differs from {head[k]!r} on the order's first line"

@@ -1,0 +1,263 @@
+"""ecscreen batch: rows in = rows out, in order; encodings, delimiters, spreadsheet safety, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ecscreen.batch import (
+    BatchOptions,
+    Columns,
+    OrderRow,
+    ParsedRow,
+    RawRow,
+    group_orders,
+    parse_row,
+    run_batch,
+    spreadsheet_safe,
+)
+from ecscreen.cli import app, main
+from ecscreen.engine import Engine
+from ecscreen.packs import load_registry
+
+ROOT = Path(__file__).resolve().parents[1]
+FX = ROOT / "tests" / "fixtures" / "batch"
+PACKS = [ROOT / "rules" / "us-ear" / n for n in ("country-groups.yaml", "embargoes.yaml", "advanced-computing.yaml")]
+RULES = [a for p in PACKS for a in ("--rules", str(p))]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine.build(load_registry(PACKS), use_lists=False)
+
+
+def _csv(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _run(engine: Engine, text: str | bytes, fmt: str = "csv", **kw):
+    data = text.encode() if isinstance(text, str) else text
+    out = io.StringIO()
+    summary = run_batch(io.BytesIO(data), out, engine, fmt=fmt, **kw)
+    return summary, out.getvalue()
+
+
+def test_sample_orders_rows_in_equal_rows_out():
+    r = runner.invoke(app, ["batch", str(FX / "orders.csv"), "--no-lists", *RULES])
+    assert r.exit_code == 3  # one row has an unknown country
+    rows = _csv(r.stdout)
+    with (FX / "orders.csv").open(newline="") as fh:
+        src = list(csv.DictReader(fh))
+    assert len(rows) == len(src) == 8
+    assert [x["order_id"] for x in rows] == [x["order_id"] for x in src]
+    dec = {(x["order_id"], x["description"].split("\n")[0]): x["decision"] for x in rows}
+    assert dec[("SO-1001", "Industrial PLC controller")] == "clear"
+    assert dec[("SO-1002", "Data-center GPU accelerator")] == "license_required"
+    assert dec[("SO-1002", "Rack power supply")] == "clear"  # same order, other line: item-scoped rule
+    assert dec[("SO-1003", "Laptop computer")] == "prohibited"
+    assert dec[("SO-1004", "Spare parts for pumps")] == "license_required"
+    assert dec[("SO-1005", "Network switch")] == "error"
+    gpu = next(x for x in rows if x["description"] == "Data-center GPU accelerator")
+    assert gpu["rule_ids"] == "AC-3A090A-2023"
+    assert "China (CN)" in gpu["reasons"] and "TPP 5200" in gpu["reasons"]
+    err = next(x for x in rows if x["decision"] == "error")
+    assert "unknown country 'Atlantis'" in err["message"]
+    assert "8 rows (7 orders)" in r.stderr and "1 prohibited" in r.stderr and "1 errors" in r.stderr
+
+
+def test_quoted_newline_kept_and_formula_neutralised():
+    r = runner.invoke(app, ["batch", str(FX / "orders.csv"), "--no-lists", *RULES])
+    rows = _csv(r.stdout)
+    jp = next(x for x in rows if x["order_id"] == "SO-1006")
+    assert jp["description"] == "Gaming GPU, consumer\n(multi-line description)"
+    assert jp["end_user"].startswith("'=HYPERLINK")
+    for x in rows:
+        for v in x.values():
+            assert not v or v[0] not in "=+-@", v
+
+
+@pytest.mark.parametrize("value,expected", [("=1+2", "'=1+2"), ("+49 30", "'+49 30"), ("-5", "'-5"),
+                                            ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("safe", "safe"), ("", "")])
+def test_spreadsheet_safe(value, expected):
+    assert spreadsheet_safe(value) == expected
+
+
+def test_bom_semicolon_crlf_latin1_and_column_map():
+    r = runner.invoke(app, ["batch", str(FX / "erp-export.csv"), "--no-lists", *RULES,
+                            "--columns", str(FX / "erp-columns.yaml"), "--format", "jsonl"])
+    assert r.exit_code == 1
+    recs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [x["input"]["Order ID"] for x in recs] == ["A-1", "A-2", "A-3"]
+    assert recs[0]["input"]["Item Text"] == "Widget, large\r\nsecond line"
+    assert [x["decision"] for x in recs] == ["clear", "license_required", "clear"]
+    assert recs[2]["input"]["Item Text"] == "Café machine à espresso"
+    assert "1 line(s) not valid UTF-8 (first: line 5)" in r.stderr
+    assert "Latin-1" in r.stderr
+
+
+def test_json_array_and_jsonl(engine):
+    text = (FX / "orders.csv").read_bytes()
+    s1, out_json = _run(engine, text, "json")
+    s2, out_jsonl = _run(engine, text, "jsonl")
+    arr = json.loads(out_json)
+    lines = [json.loads(x) for x in out_jsonl.splitlines()]
+    assert arr == lines and len(arr) == 8 == s1.rows == s2.rows
+    gpu = arr[1]
+    assert gpu["line"] == 3 and gpu["decision"] == "license_required"
+    f = gpu["findings"][0]
+    assert f["rule_id"] == "AC-3A090A-2023" and "15 CFR 742.6(a)(6)(iii)" in f["citations"]
+
+
+def test_row_errors_do_not_stop_the_run(engine):
+    text = ("order_id,destination,description,eccn,us_content_percent,param_tpp\n"
+            "1,DE,Widget,EAR99,,\n"
+            "2,DE,Widget,not-an-eccn,,\n"
+            "3,DE,Widget,EAR99,150,\n"
+            "4,DE,Widget,EAR99,,fast\n"
+            "5,,Widget,EAR99,,\n"
+            "6,DE,,EAR99,,\n"
+            "7,DE,Widget,EAR99,,,extra\n"
+            "8,DE,Widget,EAR99,,\n")
+    s, out = _run(engine, text)
+    rows = _csv(out)
+    assert [x["order_id"] for x in rows] == [str(i) for i in range(1, 9)]
+    assert [x["decision"] for x in rows] == ["clear", "error", "error", "error", "error", "error", "error", "clear"]
+    msgs = [x["message"] for x in rows]
+    assert "malformed ECCN" in msgs[1]
+    assert "us_content_percent" in msgs[2]
+    assert "param_tpp" in msgs[3]
+    assert "destination: missing" in msgs[4]
+    assert "description: missing" in msgs[5]
+    assert "7 fields" in msgs[6]
+    assert s.exit_code == 3 and s.counts["error"] == 6
+
+
+def test_order_lines_share_shipment_and_conflicts_are_errors(engine):
+    text = ("order_id,destination,end_user,description,eccn\n"
+            "A,CN,Acme,Widget,EAR99\n"
+            "A,,,Data-center GPU,3A090.a\n"
+            "A,DE,,Widget 2,EAR99\n"
+            "B,CU,,Widget,EAR99\n")
+    s, out = _run(engine, text, options=BatchOptions(as_of=dt.date(2024, 6, 1)))
+    rows = _csv(out)
+    assert [x["decision"] for x in rows] == ["clear", "license_required", "error", "license_required"]
+    assert "destination 'DE' differs from 'CN'" in rows[2]["message"]
+    assert s.orders == 2
+
+
+def test_non_adjacent_order_lines_warn(engine):
+    text = "order_id,destination,description\nA,DE,x\nB,DE,y\nA,DE,z\n"
+    _, out = _run(engine, text)
+    rows = _csv(out)
+    assert "not adjacent" in rows[2]["message"] and rows[2]["decision"] == "clear"
+
+
+def test_exit_codes(tmp_path):
+    clear = tmp_path / "clear.csv"
+    clear.write_text("destination,description,eccn\nDE,Widget,EAR99\nFR,Widget,EAR99\n")
+    assert runner.invoke(app, ["batch", str(clear), "--no-lists", *RULES]).exit_code == 0
+    flagged = tmp_path / "flagged.csv"
+    flagged.write_text("destination,description,eccn\nDE,Widget,EAR99\nIR,Widget,EAR99\n")
+    assert runner.invoke(app, ["batch", str(flagged), "--no-lists", *RULES]).exit_code == 1
+
+
+def test_out_file_and_usage_errors(tmp_path, capsys):
+    out = tmp_path / "out.csv"
+    r = runner.invoke(app, ["batch", str(FX / "orders.csv"), "--no-lists", *RULES, "--out", str(out)])
+    assert r.exit_code == 3 and r.stdout == ""
+    assert len(_csv(out.read_text())) == 8
+    assert main(["batch", str(tmp_path / "missing.csv")]) == 2
+    assert main(["batch", str(FX / "orders.csv"), "--format", "xml"]) == 2
+    nodest = tmp_path / "nodest.csv"
+    nodest.write_text("country,description\nDE,x\n")
+    assert main(["batch", str(nodest), "--no-lists", *RULES]) == 2
+    assert "no 'destination' column" in capsys.readouterr().err
+    badmap = tmp_path / "map.yaml"
+    badmap.write_text("colour: Farbe\n")
+    assert main(["batch", str(FX / "orders.csv"), "--columns", str(badmap)]) == 2
+
+
+def test_memoised_results_identical_and_bounded(engine):
+    calls = {"n": 0}
+
+    class Counting:
+        registry = engine.registry
+
+        def screen_one(self, *a, **kw):
+            calls["n"] += 1
+            return engine.screen_one(*a, **kw)
+
+    head = "order_id,date,destination,description,eccn,param_tpp\n"
+    body = "".join(f"O{i},2024-06-01,{'CN' if i % 2 else 'DE'},GPU,3A090.a,5200\n" for i in range(200))
+    out1 = io.StringIO()
+    s = run_batch(io.BytesIO((head + body).encode()), out1, Counting(), options=BatchOptions(cache_size=1))
+    assert s.rows == 200 and calls["n"] == 200  # alternating keys with a one-entry cache: every order misses
+    calls["n"] = 0
+    out2 = io.StringIO()
+    s2 = run_batch(io.BytesIO((head + body).encode()), out2, Counting())
+    assert calls["n"] == 2 and s2.cache_hits == 198
+    assert out1.getvalue() == out2.getvalue()
+    assert s2.counts["license_required"] == 100 and s2.counts["clear"] == 100
+
+
+def test_memory_flat_as_file_grows(engine):
+    def peak(n: int) -> int:
+        head = "order_id,date,destination,description,eccn,end_user\n"
+        body = "".join(f"O{i},2024-06-{1 + i % 28:02d},{('DE', 'CN', 'JP', 'FR')[i % 4]},Widget {i % 50},EAR99,"
+                       f"Customer {i % 300}\n" for i in range(n))
+        data = (head + body).encode()
+        tracemalloc.start()
+        run_batch(io.BytesIO(data), _Null(), engine,
+                  options=BatchOptions(cache_size=500))
+        _, pk = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return pk
+
+    small, big = peak(2000), peak(8000)
+    assert big < small * 1.5, (small, big)
+
+
+class _Null(io.StringIO):
+    def write(self, s: str) -> int:
+        return len(s)
+
+
+def test_parse_row_and_grouping_units():
+    cols = Columns.from_header(["order_id", "destination", "description", "param_TPP"], {}, "f")
+    assert cols.params == {"TPP": 3}
+    pr = parse_row(RawRow(2, ["1", "Germany", "x", "1,5"]), cols, 4)
+    assert pr.error is None and pr.params == {"TPP": 1.5} and pr.fields["destination"] == "Germany"
+    rows = [ParsedRow(RawRow(i, []), {"order_id": o, "destination": "DE", "description": "x"}, {})
+            for i, o in enumerate(["a", "a", "b", "", ""], 2)]
+    orders = list(group_orders(rows, True))
+    assert [len(o.rows) for o in orders] == [2, 1, 1, 1]
+
+
+def test_order_row_schema():
+    r = runner.invoke(app, ["schema", "order-row"])
+    assert r.exit_code == 0
+    schema = json.loads(r.stdout)
+    assert {"destination", "description", "params"} <= set(schema["properties"])
+    assert OrderRow.model_validate({"destination": "DE", "description": "x", "params": {"tpp": 1}}).params["tpp"] == 1
+
+
+def test_list_hits_from_party_screening(tmp_path):
+    f = tmp_path / "o.csv"
+    f.write_text("order_id,date,destination,description,eccn,end_user,end_user_country\n"
+                 "1,2024-06-01,CN,Widget,EAR99,Huawei Technologies Co. Ltd.,CN\n"
+                 "1,2024-06-01,CN,Widget 2,EAR99,,\n")
+    r = runner.invoke(app, ["batch", str(f), *RULES, "--format", "jsonl"])
+    recs = [json.loads(x) for x in r.stdout.splitlines()]
+    assert len(recs) == 2
+    for rec in recs:  # a party hit is shipment-level: it applies to every line of the order
+        assert rec["decision"] in ("license_required", "prohibited")
+        assert rec["list_hits"] and any("HUAWEI" in str(h["matched"]).upper() for h in rec["list_hits"])
+        assert any(x.startswith("PARTY-") for x in rec["rule_ids"])
