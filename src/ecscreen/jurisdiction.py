@@ -629,8 +629,13 @@ def _item_scope(ctx: _Ctx, pats: list[str] | None, excl: list[str], what: str) -
                         [(f"{ctx.f}.eccn", f"the item's full ECCN paragraph is within {what}")], ev)
 
 
-def _inputs_scope(ctx: _Ctx, attr: str, pats: list[str] | None, label: str) -> _CheckResult | None:
-    """The direct-product or plant prong: does a stated input ECCN match the paragraph's list?"""
+def _inputs_scope(ctx: _Ctx, attr: str, pats: list[str] | None, label: str,
+                  origin: str = "U.S.-origin technology or software") -> _CheckResult | None:
+    """The direct-product or plant prong: does a stated input ECCN match the paragraph's list?
+
+    The input lists U.S.-origin technology/software, which meets both a "U.S.-origin" and a
+    "subject to the EAR" prong; ``origin`` words the question after the paragraph's own text.
+    """
     if pats is None:
         return None
     inc = ctx.comp.patterns(pats)
@@ -638,7 +643,7 @@ def _inputs_scope(ctx: _Ctx, attr: str, pats: list[str] | None, label: str) -> _
     fld = f"{ctx.f}.{attr}"
     if values is None:
         return _CheckResult(None, f"{attr} not stated",
-                            [(fld, f"the item is {label} U.S.-origin technology or software in {_fmt_eccns(inc)}")])
+                            [(fld, f"the item is {label} {origin} in {_fmt_eccns(inc)}")])
     if not values:
         return _CheckResult(False, f"{attr} = [] (stated: no such U.S. technology or software)",
                             evidence=[Evidence(field=fld, value=[])])
@@ -664,7 +669,7 @@ def _inputs_scope(ctx: _Ctx, attr: str, pats: list[str] | None, label: str) -> _
                             evidence=ev)
     why = f"not an ECCN: {', '.join(bad)}" if bad else "an input ECCN is not specific enough"
     return _CheckResult(None, f"{attr}: {why}",
-                        [(fld, f"the item is {label} U.S.-origin technology or software in {_fmt_eccns(inc)}")], ev)
+                        [(fld, f"the item is {label} {origin} in {_fmt_eccns(inc)}")], ev)
 
 
 def _combine(parts: list[_CheckResult], how: Literal["and", "or"]) -> _CheckResult:
@@ -691,7 +696,9 @@ def _product(ctx: _Ctx, r: FdpRule) -> _CheckResult:
                                      [(f"{ctx.f}.eccn", cond.question)], scope.evidence)
                 break
     routes = [x for x in (
-        _inputs_scope(ctx, "direct_product_of", pr.dp_inputs, "a direct product of"),
+        _inputs_scope(ctx, "direct_product_of", pr.dp_inputs, "a direct product of",
+                      "U.S.-origin technology or software" if pr.dp_origin == "us_origin"
+                      else "technology or software subject to the EAR (e.g. U.S.-origin)"),
         _inputs_scope(ctx, "plant_direct_product_of", pr.plant_inputs,
                       "made by (or contains an IC made by) a plant that is a direct product of"
                       if pr.contains_ic_from_plant else "made by a plant that is a direct product of"),
