@@ -216,6 +216,7 @@ NAC_ITEMS = ["3A090.a", "3A090.b", "4A090", "3A001.z", "4A003.z", "4A004.z", "4A
              "5A004.z", "5A992.z", "5D002.z", "5D992.z"]
 
 PARA_RE = r"[a-z](?:\.[0-9]+(?:\.[a-z](?:\.[0-9]+(?:\.[a-z])?)?)?)?"
+REASON_RE = re.compile(r"\b(CB|NP|NS|MT|RS|FC|CC|AT|UN|EI|SL|CW|SI|SS)(?=\b|\d)")
 COLUMN_RE = re.compile(r"\b(CB|NP|NS|MT|RS|FC|CC|AT) Column (\d)")
 ECCN_IN_TEXT = re.compile(r"\b([0-9][A-E][0-9]{3})\b")
 
@@ -370,9 +371,9 @@ def parse_target(chart_text: str, reason: str, un_rows: list[str]) -> dict[str, 
                 out["destinations"] = [{"include": un_rows, "exclude": []}]
             cites = out.setdefault("citations", [])
             for r in re.findall(r"§ (7\d\d\.[0-9a-zA-Z().]+[0-9a-zA-Z)])", t):
-                c = reg(f"15 CFR {r}")
-                if c not in cites:
-                    cites.append(c)
+                ref = f"15 CFR {r}"
+                if not any(c["ref"].startswith(ref) for c in cites):
+                    cites.append(reg(ref))
             return out
     refs = re.findall(r"§ (7\d\d\.[0-9a-zA-Z().]+[0-9a-zA-Z)])", t)
     return {"kind": "pointer", "outcome": "review",
@@ -580,7 +581,24 @@ def build_ccl(src: Path, un_rows: list[str]) -> tuple[dict[str, Any], dict[str, 
             stats[target["kind"]] += 1
             stats["scope_" + scope["kind"]] += 1
         rfc = (e.get("reasonForControl") or "").strip().rstrip(".")
-        reasons = [r.strip() for r in re.split(r"[,;]", rfc) if r.strip()]
+        reasons: list[str] = []
+        for r in REASON_RE.findall(rfc):
+            if r not in reasons:
+                reasons.append(r)
+        have = {c["reason"] for c in controls}
+        for r in reasons:
+            if r in have or r in ("AT", "SS") or not controls:
+                continue
+            # a reason the entry lists but its Country Chart table does not state: never silent
+            controls.append({"reason": r, "text": f"{r} is listed in the entry's Reason for Control ({rfc}) "
+                                                  "but its Country Chart table names no column for it",
+                             "chart_text": "", "scope": {"kind": "entire"},
+                             "target": {"kind": "pointer", "outcome": "review",
+                                        "citations": [reg(f"15 CFR part 774, Supplement No. 1, ECCN {eccn}")],
+                                        "note": "read the entry's License Requirements section"}})
+            stats["controls"] += 1
+            stats["pointer"] += 1
+            stats["scope_entire"] += 1
         exceptions = {sym: parse_flag(sym, txt, eccn) for sym, txt in e["licenceExceptionFlags"].items()}
         if any(eccn == i.split(".")[0] for i in NAC_ITEMS):
             exceptions["NAC"] = {"text": "§ 740.8 eligible items", "available": "paragraphs",
@@ -593,6 +611,7 @@ def build_ccl(src: Path, un_rows: list[str]) -> tuple[dict[str, Any], dict[str, 
         entries[eccn] = {
             "heading": re.sub(r"\s+", " ", e["heading"] or "").strip(),
             "reasons": reasons,
+            "reasons_text": rfc,
             "controls": controls,
             "exceptions": exceptions,
             "paragraphs": known_paragraphs(e),

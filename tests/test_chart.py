@@ -61,7 +61,8 @@ def test_5a002_to_china_and_1c351_to_egypt_are_examined(registry) -> None:
     assert r["CHART-5A002-EI"] == Outcome.license_required  # § 742.15: all destinations except Canada
     assert "CHART-5A002-EI" not in by_rule(run(registry, "5A002.a", "CA"))
     r = by_rule(run(registry, "1C351.a", "EG"))
-    assert r == {"CHART-1C351-CB": Outcome.license_required}
+    # CW is a listed reason whose chart table names no column: review, never silence
+    assert r == {"CHART-1C351-CB": Outcome.license_required, "CHART-1C351-CW": Outcome.review}
 
 
 # --------------------------------------------------------------------------- paragraphs

@@ -147,6 +147,7 @@ class ExceptionFlag(Strict):
 class CclEntry(Strict):
     heading: str
     reasons: list[str]
+    reasons_text: str = ""
     controls: list[Control]
     exceptions: dict[str, ExceptionFlag]
     paragraphs: list[str] | None = None
@@ -730,7 +731,8 @@ def _control(idx: ChartIndex, reg: Registry, c: Control, para: str, ref: RowRef,
         out, outcome_s, why = Outcome.clear, "no X", f"{c.reason}: no licence requirement for {row.name}"
     elif hit is None:
         out, outcome_s = Outcome.review, "review"
-        why = (f"{c.reason} ({where}): the chart cannot be read for this control: {c.chart_text[:200]}")
+        why = (f"{c.reason} ({where}): the chart cannot be read for this control: {c.chart_text[:200]}"
+               if c.chart_text else f"{c.text}: {t.note or 'review the entry'}")
     elif hit != alt_hit:
         out, outcome_s = Outcome.review, "review"
         why = (f"{c.reason} ({where}): the CFR text and the BIS non-enforcement statement differ for {row.name}: "
