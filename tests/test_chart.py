@@ -50,7 +50,8 @@ def test_no_x_gives_no_finding_and_a_note(registry) -> None:
     res = run(registry, "3A002.b", "DE")
     assert res.findings == []
     assert res.applied
-    assert any("no X in the chart" in n and "738.4(a)(2)(ii)(B)" in n for n in res.notes)
+    assert any("no X in the Commerce Country Chart (eCFR 2026-07-23)" in n and "738.4(a)(2)(ii)(B)" in n
+               for n in res.notes)
     # the chain still shows the column that was read
     assert any(s.name == "NS -> NS 2" and s.outcome == "no X" for s in res.steps)
 

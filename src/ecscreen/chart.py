@@ -504,9 +504,11 @@ def _suggest(idx: ChartIndex, base: str) -> list[str]:
     return out[:5]
 
 
-def _base_cites(eccn: str) -> list[Citation]:
+def _base_cites(eccn: str, eff: dt.date) -> list[Citation]:
     return [Citation(ref="15 CFR 738.4(a)(2)", note="reading the Commerce Country Chart"),
-            Citation(ref=f"15 CFR part 774, Supplement No. 1, ECCN {eccn}")]
+            Citation(ref=f"15 CFR part 774, Supplement No. 1, ECCN {eccn}"),
+            Citation(ref="15 CFR part 738, Supplement No. 1",
+                     note=f"Commerce Country Chart of the eCFR {eff}, applied to shipments dated on or after {eff}")]
 
 
 def determine(item: Item, item_index: int, destination: Country, registry: Registry, as_of: dt.date) -> ChartResult:
@@ -552,7 +554,7 @@ def determine(item: Item, item_index: int, destination: Country, registry: Regis
         return res
     base, para = split_eccn(eccn)
     entry = idx.ccl.entries.get(base)
-    cites0 = _base_cites(base)
+    cites0 = _base_cites(base, eff)
     if entry is None:
         sug = _suggest(idx, base)
         if sug:
@@ -690,8 +692,11 @@ def determine(item: Item, item_index: int, destination: Country, registry: Regis
     _footnotes(idx, res, ref, base, para, destination, finding)
     if not any(f.outcome.rank >= Outcome.review.rank for f in res.findings):
         res.notes.append(
-            f"item {item_index}: {eccn} to {destination.label}: no X in the chart for any reason for control "
-            f"(row '{row.name}'); no licence is required by the chart itself - {idx.chart.no_mark_caveat}")
+            f"item {item_index}: {eccn} to {destination.label}: no X in the Commerce Country Chart (eCFR {eff}) for "
+            f"any reason for control (row '{row.name}'); the chart itself requires no licence, provided General "
+            "Prohibitions Four to Ten do not apply (§ 738.4(a)(2)(ii)(B))")
+        res.steps.append(Step(name="no X", outcome="clear", detail=idx.chart.no_mark_caveat,
+                              citations=[Citation(ref="15 CFR 738.4(a)(2)(ii)(B)")]))
     return res
 
 
