@@ -225,6 +225,8 @@ def _licence_eccn_ok(lic: License, item: Item) -> bool:
 def apply_coverage(findings: list[Finding], item: Item, item_index: int, destination: Country,
                    registry: Registry, as_of: dt.date) -> list[Finding]:
     """Mark the item's ``license_required`` findings covered by licences held or a claimed exception."""
+    if not item.licenses and not item.license_exception:
+        return list(findings)
     out = [f.model_copy(deep=True) for f in findings]
     mine = [f for f in out if f.item_index == item_index]
     _apply_licences(mine, item, destination, as_of)
