@@ -788,7 +788,7 @@ def _exclusions(ctx: _Ctx, exclusions: list[Exclusion]) -> tuple[Tri, str, list[
         if v is None:
             return None, (f"{x.title}: exported from {ctx.exporter.name} ({ctx.exporter.code}); {x.effect} "
                           "- UNCONFIRMED wording/scope, verify before relying on it"), \
-                [("exporter_country", f"the {x.title} does not cover this export from {ctx.exporter.name}")], \
+                [(f"rule:{x.id}", f"the {x.title} does not cover this export from {ctx.exporter.name} ({ctx.exporter.code})")], \
                 x.citations
     return False, "", [], []
 
