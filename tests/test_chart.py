@@ -200,7 +200,7 @@ def test_entries_licensed_to_all_destinations(registry) -> None:
 def test_chart_is_not_applied_before_its_date(registry) -> None:
     res = run(registry, "3A002.b", "CN", on=dt.date(2026, 7, 22))
     assert res.findings == [] and not res.applied
-    assert any("chart not applied" in n and "2026-07-23" in n for n in res.notes)
+    assert any("Chart not applied" in n and "2026-07-23" in n for n in res.notes)
     assert by_rule(run(registry, "3A002.b", "CN", on=dt.date(2026, 7, 23)))
 
 
@@ -267,7 +267,7 @@ def test_explain_prints_the_chain(capsys, monkeypatch) -> None:
 
 def test_explain_before_the_chart_date_says_so(capsys) -> None:
     explain("3A002.b", "CN", "2026-01-01")
-    assert "chart not applied" in capsys.readouterr().out
+    assert "Chart not applied" in capsys.readouterr().out
 
 
 def test_explain_rejects_bad_input() -> None:

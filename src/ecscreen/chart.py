@@ -522,7 +522,7 @@ def determine(item: Item, item_index: int, destination: Country, registry: Regis
     assert eff is not None
     if as_of < eff:
         res.notes.append(
-            f"chart not applied to item {item_index}: shipment date {as_of} is before {eff}; the Commerce "
+            f"Commerce Country Chart not applied: shipment date {as_of} is before {eff}; the Commerce "
             f"Country Chart pack is the eCFR of {eff} and earlier dates are governed by the dated rule packs")
         return res
     raw = item.eccn
