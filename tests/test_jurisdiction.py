@@ -470,3 +470,51 @@ def test_json_round_trip_and_determinism(reg):
     assert a.model_dump_json() == b.model_dump_json()
     again = J.JurisdictionResult.model_validate_json(a.model_dump_json())
     assert again == a
+
+
+# --------------------------------------------------------------------------- facts the input model may add
+# The procedure reads these item facts when the input model has the fields (requested from the
+# lead: Item.contains_us_origin_ic, Item.us_content_eccns, Item.ns_controlled,
+# Item.written_assurance). A subclass stands in for the extended model.
+
+
+class ItemPlus(Item):
+    contains_us_origin_ic: bool | None = None
+    us_content_eccns: list[str] | None = None
+    ns_controlled: bool | None = None
+    written_assurance: bool | None = None
+
+
+def run_plus(reg: Any, item: dict[str, Any], dest: str, exporter: str = "KR",
+             on: dt.date = D(2025, 3, 1)) -> J.JurisdictionResult:
+    base = {"description": "Test item", "origin": exporter, "us_content_percent": 5.0,
+            "direct_product_of": [], "plant_direct_product_of": [], **item}
+    it = ItemPlus(**base)
+    sh = Shipment(destination=dest, items=[Item(description="placeholder")], exporter_country=exporter)
+    return J.assess(it, 0, sh, resolve(dest), [], reg, on)
+
+
+def test_stated_no_us_ic_resolves_the_sme_no_de_minimis_case(reg):
+    res = run_plus(reg, {"eccn": "3B001.c.1.a", "contains_us_origin_ic": False}, dest="IN")
+    assert res.status == "not_subject"
+    res = run_plus(reg, {"eccn": "3B001.c.1.a", "contains_us_origin_ic": True}, dest="IN")
+    assert res.status == "unknown"  # 734.4(a)(8) is UNCONFIRMED in the reference base: review
+    assert "734.4(a)(8)" in res.findings[0].message
+
+
+def test_stated_us_content_eccns_decide_the_600_series_case(reg):
+    res = run_plus(reg, {"eccn": "8A609.a", "us_content_eccns": ["8A609.x"]}, dest="VE", exporter="DE")
+    assert step(res, "no de minimis 734.4(a)(6)(i)").outcome == "no_de_minimis"
+    assert res.status == "subject"
+    res = run_plus(reg, {"eccn": "8A609.a", "us_content_eccns": ["5A992.c"]}, dest="VE", exporter="DE")
+    assert res.status == "not_subject"
+
+
+def test_stated_written_assurance_decides_the_ns_fdp_rule(reg):
+    item = {"eccn": "2B001", "direct_product_of": ["2E001"], "ns_controlled": True}
+    res = run_plus(reg, {**item, "written_assurance": True}, dest="CN", exporter="TW")
+    assert step(res, "FDP 734.9(b)").outcome == "caught"
+    assert res.status == "subject"
+    res = run_plus(reg, {**item, "written_assurance": False}, dest="CN", exporter="TW")
+    assert step(res, "FDP 734.9(b)").outcome == "not_caught"
+    assert res.status == "not_subject"

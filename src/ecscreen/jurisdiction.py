@@ -705,10 +705,18 @@ def _product(ctx: _Ctx, r: FdpRule) -> _CheckResult:
     ) if x is not None]
     res = _combine([scope, _combine(routes, "or")], "and")
     if pr.open_conditions and res.value is not False:
-        res = _CheckResult(None, res.text + "; open: " + "; ".join(o.question for o in pr.open_conditions),
-                           (res.missing if res.value is None else [])
-                           + [(f"{ctx.f}.{o.fact}", o.question) for o in pr.open_conditions], res.evidence)
+        res = _combine([res] + [_open_fact(ctx, o) for o in pr.open_conditions], "and")
     return res
+
+
+def _open_fact(ctx: _Ctx, o: OpenCondition) -> _CheckResult:
+    """A yes/no fact about the item; read from the item when the input model has the field, else unknown."""
+    fld = f"{ctx.f}.{o.fact}"
+    val = getattr(ctx.item, o.fact, None) if o.fact in type(ctx.item).model_fields else None
+    if val is None:
+        return _CheckResult(None, f"open: {o.question}", [(fld, o.question)])
+    return _CheckResult(bool(val), f"{o.question}: {'yes' if val else 'no'}",
+                        evidence=[Evidence(field=fld, value=val)])
 
 
 def _party_footnotes(ctx: _Ctx, footnotes: list[int], roles: list[str] | None) -> _CheckResult:
