@@ -1,0 +1,77 @@
+"""scripts/convert_chart.py: the parsing the generated packs rest on, and the chart pack is current."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIX = Path(__file__).parent / "fixtures" / "chart"
+
+
+@pytest.fixture(scope="module")
+def conv():
+    spec = importlib.util.spec_from_file_location("convert_chart", ROOT / "scripts" / "convert_chart.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_paragraph_lists(conv) -> None:
+    assert conv.parse_para_list("3B001.a.1 to a.3, b, e, f.2 to f.4, g to j", "3B001") == [
+        "a.1", "a.2", "a.3", "b", "e", "f.2", "f.3", "f.4", "g", "h", "i", "j"]
+    assert conv.parse_para_list("items controlled by 1C351.d.15 and .16", "1C351") == ["d.15", "d.16"]
+    assert conv.parse_para_list("paragraphs .a, .d, and .x", "0A505") == ["a", "d", "x"]
+    # words or other ECCNs are not a paragraph list
+    assert conv.parse_para_list("shotguns with a barrel length less than 18 inches", "0A502") is None
+    assert conv.parse_para_list("0A509.a for items for ECCN 0A502", "0A509") is None
+
+
+def test_scopes(conv) -> None:
+    assert conv.parse_scope("NS applies to entire entry", "3A002") == ("NS", {"kind": "entire"})
+    assert conv.parse_scope("RS applies to entire entry, except 0A501.y", "0A501") == (
+        "RS", {"kind": "except", "paragraphs": ["y"]})
+    reason, scope = conv.parse_scope(
+        "NP applies to pulse discharge capacitors in 3A001.e.2 and superconducting solenoidal electromagnets in "
+        "3A001.e.3 that meet or exceed the technical parameters in 3A201.a and 3A201.b, respectively; and 3A001.z.3",
+        "3A001")
+    assert reason == "NP" and scope["kind"] == "paragraphs" and scope["paragraphs"] == ["e.2", "e.3", "z.3"]
+    assert scope["condition"]
+    reason, scope = conv.parse_scope("MT applies to items that meet or exceed the parameters of ECCN 1C101", "1C001")
+    assert reason == "MT" and scope["kind"] == "conditional"
+    assert conv.parse_scope("Russian industry sector sanctions apply to entire entry", "0A998") == (
+        "RISS", {"kind": "entire"})
+
+
+def test_targets(conv) -> None:
+    assert conv.parse_target("NS Column 2.", "NS", []) == {"kind": "column", "column": "NS 2"}
+    assert conv.parse_target("Column 1.", "AT", [])["column"] == "AT 1"
+    t = conv.parse_target("To or within any destination worldwide. See § 742.6(a)(6)(iii)(A) of the EAR.", "RS", [])
+    assert t["kind"] == "destinations" and t["alternative"]["destinations"]
+    assert [c["ref"] for c in t["citations"]] == ["15 CFR 742.6(a)(6)(iii)(A)"]
+    t = conv.parse_target("See § 746.1(b) for UN controls.", "UN", ["IQ", "KP"])
+    assert t["outcome"] == "review" and t["destinations"] == [{"include": ["IQ", "KP"], "exclude": []}]
+    assert conv.parse_target("Something new the converter has never seen", "XX", [])["kind"] == "pointer"
+
+
+def test_licence_exception_lines(conv) -> None:
+    f = conv.parse_flag("LVS", "$3000, N/A for MT", "2A001")
+    assert f["available"] == "yes" and f["value_limit_usd"] == 3000 and f["reasons_excluded"] == ["MT"]
+    assert conv.parse_flag("GBS", "N/A", "3A090")["available"] == "no"
+    f = conv.parse_flag("GBS", "Yes, for 3A002.h (unless controlled for MT)", "3A002")
+    assert f["available"] == "conditional" and f["mode"] == "include" and f["paragraphs_named"] == ["h"]
+    f = conv.parse_flag("AIA", "Yes, for 3A090.a.", "3A090")
+    assert f == {"text": "Yes, for 3A090.a.", "available": "paragraphs", "paragraphs": ["a"]}
+
+
+def test_generated_chart_pack_is_current(conv) -> None:
+    """The committed country_chart pack is what the converter makes of the source chart."""
+    built = json.loads(json.dumps(conv.build_chart(FIX), ensure_ascii=False))
+    committed = json.loads((ROOT / "rules/us-ear/chart/country-chart.json").read_text("utf-8"))
+    assert built == committed
+    assert len(built["rows"]) == 196 and set(built["embargoed"]) == {"CU", "IR", "KP", "SY"}
+    assert built["territories"]["HK"]["row"] == "CN" and built["territories"]["KY"]["row"] == "GB"
