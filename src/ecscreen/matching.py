@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+from rapidfuzz import process as rf_process
 from rapidfuzz.distance import Indel, JaroWinkler, LCSseq
 
 from ecscreen.normalize import NormalizedName, initials, legal_forms, normalize, skeleton
@@ -173,25 +174,34 @@ def _fuzzy_ok(tok: str) -> bool:
 
 
 def token_sim(a: str, b: str, config: ScoreConfig = DEFAULT_CONFIG) -> float:
-    """Similarity of two normalised tokens: 1 equal, ~0.7-0.95 one edit / sound-alike, else 0."""
+    """Similarity of two normalised tokens; the first rule that applies decides.
+
+    1. equal -> 1.0;
+    2. both >= 4 letters and one edit apart in the symmetric-deletion sense (lengths differ by at most
+       one and the longest common subsequence is the longest length - 1) -> max(floor, 1 - 1/length);
+    3. same consonant skeleton and indel similarity >= ``phonetic_min_ratio`` -> ``sim_phonetic``;
+    4. same first two letters, lengths within 2, Jaro-Winkler >= ``jw_min`` -> JW x ``jw_scale``;
+    5. otherwise 0.
+    """
     if a == b:
         return 1.0
     if not (_fuzzy_ok(a) and _fuzzy_ok(b)):
         return 0.0
     la, lb = len(a), len(b)
     longest = la if la > lb else lb
-    sim = 0.0
     if abs(la - lb) <= 1 and LCSseq.similarity(a, b) >= longest - 1:
-        sim = max(config.sim_edit_floor, 1.0 - 1.0 / longest)
-    if sim < config.sim_phonetic and skeleton(a) == skeleton(b) and Indel.normalized_similarity(a, b) >= (
-        config.phonetic_min_ratio
-    ):
-        sim = config.sim_phonetic
+        return _edit_sim(longest, config)
+    if skeleton(a) == skeleton(b) and Indel.normalized_similarity(a, b) >= config.phonetic_min_ratio:
+        return config.sim_phonetic
     if a[:2] == b[:2] and abs(la - lb) <= 2:
         jw = JaroWinkler.similarity(a, b)
         if jw >= config.jw_min:
-            sim = max(sim, round(jw * config.jw_scale, 4))
-    return sim
+            return round(jw * config.jw_scale, 4)
+    return 0.0
+
+
+def _edit_sim(longest: int, config: ScoreConfig) -> float:
+    return max(config.sim_edit_floor, 1.0 - 1.0 / longest)
 
 
 def _deletes(tok: str) -> set[str]:
@@ -277,6 +287,7 @@ class Matcher:
         df_arr = np.asarray(df, dtype=np.float64)
         if bg_df:
             df_arr = df_arr + np.asarray([bg_df.get(t, 0) for t in self.vocab_list], dtype=np.float64)
+        self._df_list: list[float] = np.maximum(df_arr, 1.0).tolist()
         self.idf = np.log1p(self._n_docs / np.maximum(df_arr, 1.0))
         self.idf_list: list[float] = self.idf.tolist()
         self.idf_max = math.log1p(self._n_docs)
@@ -312,6 +323,15 @@ class Matcher:
             skel_index.setdefault(skeleton(tok), []).append(vid)
         self._del_index = del_index
         self._skel_index = skel_index
+        self._vocab_len = [len(t) for t in self.vocab_list]
+        self._p_len_list: list[int] = self.p_len.tolist()
+        jw_lists: dict[tuple[str, int], tuple[list[str], list[int]]] = {}
+        for tok, vid in vocab.items():
+            if _fuzzy_ok(tok):
+                words, ids = jw_lists.setdefault((tok[:2], len(tok)), ([], []))
+                words.append(tok)
+                ids.append(vid)
+        self._jw_buckets = jw_lists
 
         # acronyms: initials of multi-word aliases, and one-word aliases
         acro: dict[str, list[int]] = {}
@@ -330,6 +350,7 @@ class Matcher:
     # ------------------------------------------------------------------ query prep
 
     def _expand(self, tok: str) -> dict[int, float]:
+        """Vocabulary tokens related to ``tok`` with their similarity (exactly ``token_sim`` > 0)."""
         cached = self._exp_cache.get(tok)
         if cached is not None:
             return cached
@@ -338,38 +359,47 @@ class Matcher:
         if vid is not None:
             res[vid] = 1.0
         if _fuzzy_ok(tok):
-            cands: set[int] = set()
+            cfg = self.config
             di = self._del_index
-            hit = di.get(tok)
-            if hit:
-                cands.update(hit)
+            lt = len(tok)
+            edit: set[int] = set(di.get(tok, ()))
             for d in _deletes(tok):
                 hit = di.get(d)
                 if hit:
-                    cands.update(hit)
-            hit = self._skel_index.get(skeleton(tok))
-            if hit:
-                cands.update(hit)
+                    edit.update(hit)
+            vlen = self._vocab_len
+            for v in edit:
+                if v != vid:
+                    lv = vlen[v]
+                    res[v] = _edit_sim(lt if lt > lv else lv, cfg)
             vl = self.vocab_list
-            for v in cands:
-                if v == vid:
+            for v in self._skel_index.get(skeleton(tok), ()):
+                if v not in res and Indel.normalized_similarity(tok, vl[v]) >= cfg.phonetic_min_ratio:
+                    res[v] = cfg.sim_phonetic
+            for ln in range(lt - 2, lt + 3) if cfg.jw_min <= 1.0 else ():
+                bucket = self._jw_buckets.get((tok[:2], ln))
+                if not bucket:
                     continue
-                s = token_sim(tok, vl[v], self.config)
-                if s > 0.0:
-                    res[v] = s
+                words, ids = bucket
+                for _, score, k in rf_process.extract(
+                    tok, words, scorer=JaroWinkler.similarity, score_cutoff=cfg.jw_min, limit=None
+                ):
+                    v = ids[k]
+                    if v not in res:
+                        res[v] = round(score * cfg.jw_scale, 4)
         if len(self._exp_cache) > 500_000:
             self._exp_cache.clear()
         self._exp_cache[tok] = res
         return res
 
     def _token_weight(self, tok: str, exp: dict[int, float]) -> float:
-        vid = self.vocab.get(tok)
-        if vid is not None:
-            return self.idf_list[vid]
-        if exp:
-            best = max(exp.items(), key=lambda kv: (kv[1], self.idf_list[kv[0]]))
-            return self.idf_list[best[0]]
-        return self._oov_weight(tok)
+        """IDF of the token together with its spelling variants on the lists: a transliteration of a
+        common name ('mhmd' ~ mohammed, muhammad ...) weighs as little as the name itself."""
+        dfl = self._df_list
+        df = sum(dfl[v] for v in exp)
+        if tok not in self.vocab:
+            df += self._bg_df.get(tok, 0)
+        return math.log1p(self._n_docs / df) if df > 0 else self.idf_max
 
     def _oov_weight(self, tok: str) -> float:
         bg = self._bg_df.get(tok)
@@ -393,8 +423,14 @@ class Matcher:
         return _Query(text=text, norm=nn, tokens=tokens, weights=weights, expansions=exps)
 
     def _blocking_tokens(self, q: _Query, threshold: float) -> list[int]:
-        """Indexes of query tokens at least one of which every hit must match (prefix filtering)."""
-        need = threshold / 100.0 * self.config.evidence
+        """Query tokens at least one of which every hit must match (lossless for this scorer).
+
+        Two necessary conditions, the cheaper one is used: (a) prefix filtering on the evidence, i.e. the
+        tokens left out weigh less than ``threshold/100 * evidence`` together; (b) when generic matches
+        cannot reach the threshold, a hit must match a token weighing at least ``distinct_min``.
+        """
+        cfg = self.config
+        need = threshold / 100.0 * cfg.evidence
         order = sorted(range(len(q.tokens)), key=lambda i: -q.weights[i])
         rest = sum(q.weights)
         prefix: list[int] = []
@@ -403,9 +439,15 @@ class Matcher:
                 break
             prefix.append(i)
             rest -= q.weights[i]
-        if rest >= need:
-            return prefix
+        if 100.0 * cfg.generic_factor < threshold:
+            distinct = [i for i in order if q.weights[i] >= cfg.distinct_min]
+            if self._postings_volume(q, distinct) < self._postings_volume(q, prefix):
+                return distinct
         return prefix
+
+    def _postings_volume(self, q: _Query, toks: list[int]) -> int:
+        p_len = self._p_len_list
+        return sum(p_len[u] for i in toks for u in q.expansions[i])
 
     # ------------------------------------------------------------------ kernel
 
@@ -555,9 +597,12 @@ class Matcher:
         limit: int | None = 10,
         exhaustive: bool = False,
         chunk_size: int = 2048,
+        workers: int = 1,
     ) -> list[list[PartyHit]]:
-        """Screen a batch of names; identical names are scored once."""
-        raw = self.match_raw(names, threshold=threshold, exhaustive=exhaustive, chunk_size=chunk_size)
+        """Screen a batch of names; identical names are scored once (``workers``: see ``match_raw``)."""
+        raw = self.match_raw(
+            names, threshold=threshold, exhaustive=exhaustive, chunk_size=chunk_size, workers=workers
+        )
         out: list[list[PartyHit]] = []
         for i, name in enumerate(names):
             country = countries[i] if countries is not None else None
@@ -570,34 +615,62 @@ class Matcher:
         threshold: float | None = None,
         exhaustive: bool = False,
         chunk_size: int = 2048,
+        workers: int = 1,
     ) -> list[list[tuple[int, float]]]:
-        """Per name, (entry index, name score) of every entry at or above the threshold (best alias)."""
+        """Per name, (entry index, name score) of every entry at or above the threshold (best alias).
+
+        Identical names are scored once. ``workers`` > 1 splits large batches over forked processes
+        (the index is shared copy-on-write, nothing is rebuilt).
+        """
         thr = self.config.threshold if threshold is None else float(threshold)
         uniq: dict[str, int] = {}
         for n in names:
             if n not in uniq:
                 uniq[n] = len(uniq)
         texts = list(uniq)
-        results: list[list[tuple[int, float]]] = [[] for _ in texts]
-        self._last_alias: dict[tuple[int, int], tuple[int, bool]] = {}
         step = max(1, chunk_size if not exhaustive else max(1, 2_000_000 // max(self.n_alias, 1)))
-        for start in range(0, len(texts), step):
-            chunk = texts[start : start + step]
-            queries = [self._prepare(t) for t in chunk]
-            hits = self._match_chunk(queries, thr, exhaustive)
-            for off, hl in enumerate(hits):
-                best: dict[int, _RawHit] = {}
-                for h in hl:
-                    ei = int(self.alias_entry[h.alias])
-                    cur = best.get(ei)
-                    if cur is None or h.name_score > cur.name_score:
-                        best[ei] = h
-                qidx = start + off
-                results[qidx] = sorted(((ei, h.name_score) for ei, h in best.items()), key=lambda x: -x[1])
-                for ei, h in best.items():
-                    self._last_alias[(qidx, ei)] = (h.alias, h.acronym)
+        chunks = [texts[i : i + step] for i in range(0, len(texts), step)]
+        per_text: list[list[tuple[int, float, int, bool]]] = []
+        if workers > 1 and len(chunks) > 1 and _can_fork():
+            import multiprocessing as mp
+
+            global _FORK_MATCHER
+            _FORK_MATCHER = self
+            try:
+                with mp.get_context("fork").Pool(processes=workers) as pool:
+                    for part in pool.imap(_fork_match, [(c, thr, exhaustive) for c in chunks]):
+                        per_text.extend(part)
+            finally:
+                _FORK_MATCHER = None
+        else:
+            for chunk in chunks:
+                per_text.extend(self._match_texts(chunk, thr, exhaustive))
+        self._last_alias: dict[tuple[int, int], tuple[int, bool]] = {}
+        results: list[list[tuple[int, float]]] = []
+        for qidx, hl in enumerate(per_text):
+            results.append([(ei, sc) for ei, sc, _, _ in hl])
+            for ei, _, alias, acronym in hl:
+                self._last_alias[(qidx, ei)] = (alias, acronym)
         self._last_uniq = uniq
         return [results[uniq[n]] for n in names]
+
+    def _match_texts(
+        self, texts: list[str], thr: float, exhaustive: bool
+    ) -> list[list[tuple[int, float, int, bool]]]:
+        queries = [self._prepare(t) for t in texts]
+        out: list[list[tuple[int, float, int, bool]]] = []
+        alias_entry = self.alias_entry
+        for hl in self._match_chunk(queries, thr, exhaustive):
+            best: dict[int, _RawHit] = {}
+            for h in hl:
+                ei = int(alias_entry[h.alias])
+                cur = best.get(ei)
+                if cur is None or h.name_score > cur.name_score:
+                    best[ei] = h
+            out.append(
+                sorted(((ei, h.name_score, h.alias, h.acronym) for ei, h in best.items()), key=lambda x: -x[1])
+            )
+        return out
 
     def _materialise(
         self, name: str, raw: list[tuple[int, float]], country: str | None, limit: int | None
@@ -806,6 +879,22 @@ def _rejoin(tokens: list[str], known: Any, min_part: int = 2) -> list[str]:
         out.append(t)
         i += 1
     return list(dict.fromkeys(out))
+
+
+_FORK_MATCHER: Matcher | None = None
+
+
+def _can_fork() -> bool:
+    import multiprocessing as mp
+
+    return "fork" in mp.get_all_start_methods()
+
+
+def _fork_match(args: tuple[list[str], float, bool]) -> list[list[tuple[int, float, int, bool]]]:
+    texts, thr, exhaustive = args
+    if _FORK_MATCHER is None:  # pragma: no cover - only reachable if the pool outlives the call
+        raise RuntimeError("matcher not set in worker")
+    return _FORK_MATCHER._match_texts(texts, thr, exhaustive)
 
 
 BACKGROUND_FILE = "token_df.json.gz"

@@ -162,10 +162,7 @@ def normalize(name: str) -> NormalizedName:
         if not text.isascii():
             folded = anyascii(text)
             if not transliterated:
-                stripped = "".join(
-                    c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
-                )
-                transliterated = not stripped.isascii()
+                transliterated = any(ord(c) > 0x24F and c.isalpha() for c in text)
             text = folded
     text = text.lower()
     text = _APOSTROPHES.sub("", text)
