@@ -40,7 +40,7 @@ def test_x_in_column_means_license_required_with_full_explanation(registry) -> N
     refs = [c.ref for c in f.citations]
     assert "15 CFR 738.4(a)(2)" in refs and "15 CFR part 774, Supplement No. 1, ECCN 3A002" in refs
     names = [s.name for s in f.steps]
-    assert names[:2] == ["destination row", "NS -> NS 2"] or "NS -> NS 2" in names
+    assert names[0] == "destination row" and "NS -> NS 2" in names
     deciding = [s for s in f.steps if s.deciding]
     assert deciding and deciding[0].inputs["column"] == "NS 2"
     assert {e.field for e in f.evidence} >= {"items[3].eccn", "destination", "chart.reason"}
