@@ -518,3 +518,22 @@ def test_stated_written_assurance_decides_the_ns_fdp_rule(reg):
     res = run_plus(reg, {**item, "written_assurance": False}, dest="CN", exporter="TW")
     assert step(res, "FDP 734.9(b)").outcome == "not_caught"
     assert res.status == "not_subject"
+
+
+def test_ns_controlled_is_read_from_the_ccl_pack_when_loaded():
+    reg_ccl = load_registry([PACKS[0], ROOT / "rules/us-ear/chart/ccl.json", PACKS[1]])
+    # 2B001: "NS applies to entire entry" -> only the written-assurance question stays open
+    res = run(reg_ccl, {"eccn": "2B001.b", "direct_product_of": ["2E001"]}, dest="CN")
+    s = step(res, "FDP 734.9(b)")
+    assert s.outcome == "unknown" and "NS applies" in s.detail
+    msg = res.findings[0].message
+    assert "written assurance" in msg and "items[0].ns_controlled" not in msg
+    # 9A005 (MT-controlled rocket systems) has no NS control on the CCL: (b) cannot reach it
+    res = run(reg_ccl, {"eccn": "9A005", "direct_product_of": ["9E003"]}, dest="CN")
+    assert step(res, "FDP 734.9(b)").outcome == "not_caught"
+    # 3B001: NS only for the paragraphs the CCL pack lists - 3B001.p.1 is not among them
+    assert step(run(reg_ccl, {"eccn": "3B001.p.1", "direct_product_of": ["3E001"]}, dest="CN"),
+                "FDP 734.9(b)").outcome == "not_caught"
+    # ... and an ECCN given only as 3B001 cannot be placed: unknown, not assumed
+    assert "ns_controlled" in run(reg_ccl, {"eccn": "3B001", "direct_product_of": ["3E001"]},
+                                  dest="CN").findings[0].message

@@ -172,10 +172,13 @@ class DeMinimis(_Strict):
 
 
 class OpenCondition(_Strict):
-    """A condition the input cannot state: when everything else matches, the result is review."""
+    """A yes/no fact about the item: read from the item (when the input model has the field), else
+    from the CCL pack's reasons for control (``ccl_reason``), else unknown (review)."""
 
     fact: str
     question: str
+    ccl_reason: str | None = Field(
+        default=None, description="resolve from the loaded CCL pack: the item's ECCN paragraph has this reason")
 
 
 class ConditionalEccn(_Strict):
@@ -410,6 +413,7 @@ class _Compiled:
         self._pat_cache: dict[tuple[str, ...], tuple[Pat, ...]] = {}
         self._ref_cache: dict[tuple[int, dt.date], tuple[frozenset[str], frozenset[str]]] = {}
         self._phrase_cache: dict[tuple[str, ...], re.Pattern[str]] = {}
+        self._ccl_cache: dict[tuple[str, str], tuple[Tri, str] | None] = {}
         self.us_codes = frozenset(pack.united_states.codes)
         self.paragraphs: dict[str, list[FdpRule]] = {}
         for r in pack.fdp:
@@ -527,6 +531,41 @@ class _Compiled:
         res = (frozenset(conf), frozenset(unconf - conf))
         self._ref_cache[key] = res
         return res
+
+    def ccl_reason(self, eccn: str, reason: str) -> tuple[Tri, str] | None:
+        """Does the CCL pack (kind: ccl, if loaded) give ``eccn`` this reason for control?
+
+        None when no CCL pack is loaded or the entry is not in it; otherwise (True/False/None,
+        where the answer came from). Reads only the pack data: entries -> controls -> reason, scope.
+        """
+        key = (eccn, reason)
+        if key in self._ccl_cache:
+            return self._ccl_cache[key]
+        out: tuple[Tri, str] | None = None
+        packs = self.reg.of_kind("ccl")
+        base, paras = _split(eccn)
+        entry = getattr(packs[0].model, "entries", {}).get(base) if packs else None
+        if entry is not None:
+            src = f"CCL pack {packs[0].info.id}, ECCN {base}"
+            states: list[Tri] = []
+            for c in getattr(entry, "controls", []):
+                if getattr(c, "reason", None) != reason:
+                    continue
+                kind = c.scope.kind
+                listed = [tuple(p.split(".")) for p in c.scope.paragraphs]
+                if kind == "entire":
+                    states.append(True)
+                elif kind == "paragraphs":
+                    states.append(_any(_para_under(paras, p) for p in listed))
+                elif kind == "except":
+                    states.append(_not(_any(_para_under(paras, p) for p in listed)))
+                else:
+                    states.append(None)
+            v = _any(states)
+            word = {True: f"{reason} applies", False: f"no {reason} control", None: f"{reason} scope unclear"}[v]
+            out = (v, f"{src}: {word}") if v is not None else None
+        self._ccl_cache[key] = out
+        return out
 
     def phrase_re(self, phrases: list[str]) -> re.Pattern[str]:
         key = tuple(phrases)
@@ -710,13 +749,26 @@ def _product(ctx: _Ctx, r: FdpRule) -> _CheckResult:
 
 
 def _open_fact(ctx: _Ctx, o: OpenCondition) -> _CheckResult:
-    """A yes/no fact about the item; read from the item when the input model has the field, else unknown."""
+    """A yes/no fact about the item: the item's own field, else the CCL pack, else unknown."""
     fld = f"{ctx.f}.{o.fact}"
     val = getattr(ctx.item, o.fact, None) if o.fact in type(ctx.item).model_fields else None
-    if val is None:
-        return _CheckResult(None, f"open: {o.question}", [(fld, o.question)])
-    return _CheckResult(bool(val), f"{o.question}: {'yes' if val else 'no'}",
-                        evidence=[Evidence(field=fld, value=val)])
+    if val is not None:
+        return _CheckResult(bool(val), f"{o.question}: {'yes' if val else 'no'}",
+                            evidence=[Evidence(field=fld, value=val)])
+    if o.ccl_reason and ctx.eccn:
+        got = ctx.comp.ccl_reason(ctx.eccn, o.ccl_reason)
+        if got is not None:
+            v, where = got
+            return _CheckResult(v, f"{o.question}: {'yes' if v else 'no'} ({where})",
+                                evidence=[Evidence(field=f"{ctx.f}.eccn", value=ctx.eccn, detail=where)])
+    return _CheckResult(None, f"open: {o.question}", [(fld, o.question)])
+
+
+def _para_under(item: tuple[str, ...], listed: tuple[str, ...]) -> Tri:
+    n = min(len(item), len(listed))
+    if item[:n] != listed[:n]:
+        return False
+    return True if len(item) >= len(listed) else None
 
 
 def _party_footnotes(ctx: _Ctx, footnotes: list[int], roles: list[str] | None) -> _CheckResult:
