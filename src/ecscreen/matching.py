@@ -156,6 +156,8 @@ class ScoreConfig:
     distinct_min: float = 5.0
     generic_factor: float = 0.75
     weak_alias_factor: float = 0.8
+    substitution_penalty: float = 1.0
+    initial_weight: float = 0.5
     sim_edit_floor: float = 0.7
     sim_phonetic: float = 0.8
     phonetic_min_ratio: float = 0.65
@@ -289,6 +291,9 @@ class Matcher:
             df_arr = df_arr + np.asarray([bg_df.get(t, 0) for t in self.vocab_list], dtype=np.float64)
         self._df_list: list[float] = np.maximum(df_arr, 1.0).tolist()
         self.idf = np.log1p(self._n_docs / np.maximum(df_arr, 1.0))
+        for tok, vid in vocab.items():
+            if len(tok) == 1:
+                self.idf[vid] = self.config.initial_weight
         self.idf_list: list[float] = self.idf.tolist()
         self.idf_max = math.log1p(self._n_docs)
 
@@ -395,6 +400,8 @@ class Matcher:
     def _token_weight(self, tok: str, exp: dict[int, float]) -> float:
         """IDF of the token together with its spelling variants on the lists: a transliteration of a
         common name ('mhmd' ~ mohammed, muhammad ...) weighs as little as the name itself."""
+        if len(tok) == 1:
+            return self.config.initial_weight
         dfl = self._df_list
         df = sum(dfl[v] for v in exp)
         if tok not in self.vocab:
@@ -496,6 +503,11 @@ class Matcher:
         hi = np.maximum(p, r)
         lo = np.minimum(p, r)
         base = cfg.balance * hi + (1.0 - cfg.balance) * lo
+        # substitution: words left unmatched on both sides (a different surname, a different firm)
+        un_q = 1.0 - np.where(m2 > 0, qwp, 0.0).sum(axis=1) / np.maximum(q_total[pq], 1e-9)
+        matched_aw = np.bincount(h_pair, weights=self.a_w[f_idx[hit]], minlength=n_pairs)
+        un_a = 1.0 - matched_aw / np.maximum(self.a_W[pa], 1e-9)
+        base = np.maximum(0.0, base - cfg.substitution_penalty * np.maximum(0.0, np.minimum(un_q, un_a)))
         factor = np.minimum(1.0, p_num / cfg.evidence) * np.where(distinct, 1.0, cfg.generic_factor)
         factor = factor * np.where(self.a_weak[pa] & (p < 0.999), cfg.weak_alias_factor, 1.0)
         return np.asarray(np.round(100.0 * base * factor, 2))
@@ -705,6 +717,8 @@ class Matcher:
     # ------------------------------------------------------------------ pairwise + explanations
 
     def _alias_weight(self, tok: str) -> float:
+        if len(tok) == 1:
+            return self.config.initial_weight
         vid = self.vocab.get(tok)
         return self.idf_list[vid] if vid is not None else self._oov_weight(tok)
 
@@ -735,6 +749,10 @@ class Matcher:
         p = p_num / max(q_total, 1e-9)
         r = r_num / max(a_total, 1e-9)
         base = cfg.balance * max(p, r) + (1 - cfg.balance) * min(p, r)
+        matched_u = {u for _, u, _ in pairs}
+        un_q = 1.0 - sum(w for w, s in zip(q.weights, best_t, strict=True) if s > 0) / max(q_total, 1e-9)
+        un_a = 1.0 - sum(self._alias_weight(u) for u in matched_u) / max(a_total, 1e-9)
+        base = max(0.0, base - cfg.substitution_penalty * max(0.0, min(un_q, un_a)))
         distinct = max([w for w, s in zip(q.weights, best_t, strict=True) if s > 0], default=0.0)
         factor = min(1.0, p_num / cfg.evidence) * (1.0 if distinct >= cfg.distinct_min else cfg.generic_factor)
         if weak and p < 0.999:

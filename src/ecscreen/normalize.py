@@ -105,6 +105,19 @@ def _han_to_latin(run: str) -> str:
     return " " + " ".join(pieces) + " "
 
 
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "9": "g", "8": "b"})
+
+
+def _unleet(tok: str) -> str:
+    """Digits used as letters inside a word ('ig0r', 'sech1n') become letters; numbers stay numbers."""
+    if tok.isalpha() or tok.isdigit():
+        return tok
+    letters = sum(c.isalpha() for c in tok)
+    if letters >= 2 and letters > len(tok) // 2:
+        return tok.translate(_LEET)
+    return tok
+
+
 @dataclass(slots=True)
 class NormalizedName:
     """Tokens of a name plus what normalisation did (for explanations)."""
@@ -169,6 +182,8 @@ def normalize(name: str) -> NormalizedName:
     if "." in text:
         text = _INITIAL_DOTS.sub(lambda m: m.group(1).replace(".", ""), text)
     raw = _NON_ALNUM.sub(" ", text).split()
+    if any(c.isdigit() for c in text):
+        raw = [_unleet(t) for t in raw]
     abbr = abbreviations()
     stop = _stopwords()
     expanded: list[tuple[str, str]] = []

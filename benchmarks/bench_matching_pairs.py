@@ -1,0 +1,84 @@
+"""Pair-level quality on the nomenklatura name_bench cases (precision / recall / F1).
+
+Usage:
+  python benchmarks/bench_matching_pairs.py [--data ../shared/data] [--threshold T] [--sweep] [--errors N]
+
+Each pair (name1 = query, name2 = list-side name) is scored with ``Matcher.compare`` using the token
+weights of the embedded CSL. The logic-v2 reference (OpenSanctions) comes from logicv2-frozen.csv
+(threshold 0.70, an earlier revision of the cases: 812 pairs) and is recomputed on the same rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+from ecscreen.lists import load_default
+from ecscreen.matching import Matcher
+
+
+def prf(rows: list[tuple[bool, bool]]) -> tuple[float, float, float, int, int, int, int]:
+    tp = sum(1 for truth, pred in rows if truth and pred)
+    fp = sum(1 for truth, pred in rows if not truth and pred)
+    fn = sum(1 for truth, pred in rows if truth and not pred)
+    tn = len(rows) - tp - fp - fn
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f, tp, fp, fn, tn
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    here = Path(__file__).resolve().parents[1]
+    ap.add_argument("--data", type=Path, default=here.parent / "shared" / "data")
+    ap.add_argument("--threshold", type=float, default=None)
+    ap.add_argument("--sweep", action="store_true", help="also print P/R/F1 for thresholds 60..95")
+    ap.add_argument("--errors", type=int, default=0, help="print this many misclassified pairs")
+    args = ap.parse_args()
+    folder = args.data / "name-pairs-nomenklatura"
+    with (folder / "cases.csv").open(encoding="utf-8") as fh:
+        cases = list(csv.DictReader(fh))
+    m = Matcher(load_default().entries)
+    thr = m.config.threshold if args.threshold is None else args.threshold
+    scores = [m.compare(c["name1"], c["name2"]) for c in cases]
+    truth = [c["is_match"].strip().lower() == "true" for c in cases]
+    p, r, f, tp, fp, fn, tn = prf([(t, s >= thr) for t, s in zip(truth, scores, strict=True)])
+    print(f"cases.csv: {len(cases)} pairs; ecscreen at threshold {thr:g}: precision {p:.3f} recall {r:.3f} "
+          f"F1 {f:.3f} (TP {tp} FP {fp} FN {fn} TN {tn})")
+    by: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
+    for c, t, s in zip(cases, truth, scores, strict=True):
+        by[f"schema={c['schema']}"].append((t, s >= thr))
+        by[f"quality={c['quality'] or 'MEDIUM'}"].append((t, s >= thr))
+    for k in sorted(by):
+        p2, r2, f2, *_ = prf(by[k])
+        print(f"  {k:22s} n={len(by[k]):4d}  P {p2:.3f}  R {r2:.3f}  F1 {f2:.3f}")
+    if args.sweep:
+        for t2 in range(60, 96, 2):
+            p2, r2, f2, *_ = prf([(t, s >= t2) for t, s in zip(truth, scores, strict=True)])
+            print(f"  threshold {t2}: P {p2:.3f} R {r2:.3f} F1 {f2:.3f}")
+    ref_path = folder / "logicv2-frozen.csv"
+    if ref_path.is_file():
+        with ref_path.open(encoding="utf-8") as fh:
+            ref = list(csv.DictReader(fh))
+        rows = [(x["is_match"].strip().lower() == "true", float(x["score"]) >= 0.70) for x in ref]
+        p2, r2, f2, *_ = prf(rows)
+        ours = [
+            (x["is_match"].strip().lower() == "true", m.compare(x["name1"], x["name2"]) >= thr) for x in ref
+        ]
+        p3, r3, f3, *_ = prf(ours)
+        print(f"logicv2-frozen.csv: {len(ref)} pairs; logic-v2 (0.70): P {p2:.3f} R {r2:.3f} F1 {f2:.3f}; "
+              f"ecscreen on the same pairs: P {p3:.3f} R {r3:.3f} F1 {f3:.3f}")
+    shown = 0
+    for c, t, s in zip(cases, truth, scores, strict=True):
+        if shown >= args.errors:
+            break
+        if t != (s >= thr):
+            shown += 1
+            print(f"  {'FN' if t else 'FP'} {s:6.2f}  {c['name1']!r} | {c['name2']!r}  [{c['category']}]")
+
+
+if __name__ == "__main__":
+    main()
