@@ -277,6 +277,11 @@ class JurisdictionPack(_Strict):
     de_minimis: DeMinimis
     fdp: list[FdpRule] = Field(min_length=1)
 
+    @property
+    def rules(self) -> list[FdpRule]:
+        """The FDP paragraph versions (what pack listings count, with their dates and seeds)."""
+        return self.fdp
+
 
 # --------------------------------------------------------------------------- inputs / outputs
 
