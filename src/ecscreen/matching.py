@@ -157,6 +157,8 @@ class ScoreConfig:
     generic_factor: float = 0.75
     weak_alias_factor: float = 0.8
     substitution_penalty: float = 1.0
+    full_match: float = 0.85
+    patronymic_factor: float = 0.3
     initial_weight: float = 0.5
     sim_edit_floor: float = 0.7
     sim_phonetic: float = 0.8
@@ -294,6 +296,8 @@ class Matcher:
         for tok, vid in vocab.items():
             if len(tok) == 1:
                 self.idf[vid] = self.config.initial_weight
+            elif tok.endswith(_PATRONYMIC):
+                self.idf[vid] *= self.config.patronymic_factor
         self.idf_list: list[float] = self.idf.tolist()
         self.idf_max = math.log1p(self._n_docs)
 
@@ -406,7 +410,8 @@ class Matcher:
         df = sum(dfl[v] for v in exp)
         if tok not in self.vocab:
             df += self._bg_df.get(tok, 0)
-        return math.log1p(self._n_docs / df) if df > 0 else self.idf_max
+        w = math.log1p(self._n_docs / df) if df > 0 else self.idf_max
+        return w * self.config.patronymic_factor if tok.endswith(_PATRONYMIC) else w
 
     def _oov_weight(self, tok: str) -> float:
         bg = self._bg_df.get(tok)
@@ -447,9 +452,18 @@ class Matcher:
             prefix.append(i)
             rest -= q.weights[i]
         if 100.0 * cfg.generic_factor < threshold:
-            distinct = [i for i in order if q.weights[i] >= cfg.distinct_min]
-            if self._postings_volume(q, distinct) < self._postings_volume(q, prefix):
-                return distinct
+            # a hit matches a distinct word, or covers at least ``full_match`` of the query
+            alt = [i for i in order if q.weights[i] >= cfg.distinct_min]
+            rest = sum(q.weights)
+            need_full = cfg.full_match * rest
+            for i in order:
+                if rest < need_full:
+                    break
+                if i not in alt:
+                    alt.append(i)
+                rest -= q.weights[i]
+            if self._postings_volume(q, alt) < self._postings_volume(q, prefix):
+                return alt
         return prefix
 
     def _postings_volume(self, q: _Query, toks: list[int]) -> int:
@@ -497,20 +511,19 @@ class Matcher:
         m2 = m.reshape(n_pairs, maxt)
         qwp = qw[pq]
         p_num = (m2 * qwp).sum(axis=1)
-        distinct = np.where(m2 > 0, qwp, 0.0).max(axis=1) >= cfg.distinct_min
-        p = p_num / np.maximum(q_total[pq], 1e-9)
-        r = r_num / np.maximum(self.a_W[pa], 1e-9)
-        hi = np.maximum(p, r)
-        lo = np.minimum(p, r)
-        base = cfg.balance * hi + (1.0 - cfg.balance) * lo
-        # substitution: words left unmatched on both sides (a different surname, a different firm)
-        un_q = 1.0 - np.where(m2 > 0, qwp, 0.0).sum(axis=1) / np.maximum(q_total[pq], 1e-9)
+        matched_qw = np.where(m2 > 0, qwp, 0.0)
         matched_aw = np.bincount(h_pair, weights=self.a_w[f_idx[hit]], minlength=n_pairs)
-        un_a = 1.0 - matched_aw / np.maximum(self.a_W[pa], 1e-9)
-        base = np.maximum(0.0, base - cfg.substitution_penalty * np.maximum(0.0, np.minimum(un_q, un_a)))
-        factor = np.minimum(1.0, p_num / cfg.evidence) * np.where(distinct, 1.0, cfg.generic_factor)
-        factor = factor * np.where(self.a_weak[pa] & (p < 0.999), cfg.weak_alias_factor, 1.0)
-        return np.asarray(np.round(100.0 * base * factor, 2))
+        return _combine(
+            cfg,
+            p_num,
+            q_total[pq],
+            r_num,
+            self.a_W[pa],
+            matched_qw.sum(axis=1),
+            matched_aw,
+            matched_qw.max(axis=1),
+            self.a_weak[pa],
+        )
 
     def _match_chunk(
         self, queries: list[_Query], threshold: float, exhaustive: bool
@@ -720,7 +733,10 @@ class Matcher:
         if len(tok) == 1:
             return self.config.initial_weight
         vid = self.vocab.get(tok)
-        return self.idf_list[vid] if vid is not None else self._oov_weight(tok)
+        if vid is not None:
+            return self.idf_list[vid]
+        w = self._oov_weight(tok)
+        return w * self.config.patronymic_factor if tok.endswith(_PATRONYMIC) else w
 
     def _align(
         self, q: _Query, alias_tokens: Sequence[str], weak: bool = False
@@ -746,30 +762,37 @@ class Matcher:
                     best_t[bi] = bs
         p_num = sum(w * s for w, s in zip(q.weights, best_t, strict=True))
         q_total = sum(q.weights)
+        matched_q = [w for w, s in zip(q.weights, best_t, strict=True) if s > 0]
+        matched_a = sum(self._alias_weight(u) for u in {u for _, u, _ in pairs})
+        score = _combine(
+            cfg,
+            np.array([p_num]),
+            np.array([q_total]),
+            np.array([r_num]),
+            np.array([a_total]),
+            np.array([sum(matched_q)]),
+            np.array([matched_a]),
+            np.array([max(matched_q, default=0.0)]),
+            np.array([weak]),
+        )
         p = p_num / max(q_total, 1e-9)
         r = r_num / max(a_total, 1e-9)
-        base = cfg.balance * max(p, r) + (1 - cfg.balance) * min(p, r)
-        matched_u = {u for _, u, _ in pairs}
-        un_q = 1.0 - sum(w for w, s in zip(q.weights, best_t, strict=True) if s > 0) / max(q_total, 1e-9)
-        un_a = 1.0 - sum(self._alias_weight(u) for u in matched_u) / max(a_total, 1e-9)
-        base = max(0.0, base - cfg.substitution_penalty * max(0.0, min(un_q, un_a)))
-        distinct = max([w for w, s in zip(q.weights, best_t, strict=True) if s > 0], default=0.0)
-        factor = min(1.0, p_num / cfg.evidence) * (1.0 if distinct >= cfg.distinct_min else cfg.generic_factor)
-        if weak and p < 0.999:
-            factor *= cfg.weak_alias_factor
-        return round(100.0 * base * factor, 2), p, r, pairs, p_num
+        return float(score[0]), p, r, pairs, sum(matched_q)
 
     def compare(self, name1: str, name2: str) -> float:
         """Score a query name against a single list-side name (0-100), using this index's weights."""
         qn = normalize(name1)
-        a = normalize(name2)
-        a_tokens = _rejoin(list(a.tokens), set(qn.tokens))
-        q = self._make_query(name1, qn, _rejoin(list(qn.tokens), set(a_tokens)))
-        score = self._align(q, a_tokens)[0] if q.tokens and a_tokens else 0.0
-        acro = self.config.acronym_score
-        if score < acro and _is_acronym_pair(q.norm, a):
-            score = acro
-        return score
+        best = 0.0
+        for variant in _name_variants([name2]):
+            a = normalize(variant)
+            a_tokens = _rejoin(list(a.tokens), set(qn.tokens))
+            q = self._make_query(name1, qn, _rejoin(list(qn.tokens), set(a_tokens)))
+            score = self._align(q, a_tokens)[0] if q.tokens and a_tokens else 0.0
+            acro = self.config.acronym_score
+            if score < acro and _is_acronym_pair(q.norm, a):
+                score = acro
+            best = max(best, score)
+        return best
 
     def explain(
         self,
@@ -841,6 +864,7 @@ class Matcher:
         }
 
 
+_PATRONYMIC = ("ovich", "evich", "ovna", "evna", "ovych", "ivna")
 _PERSON_TYPES = frozenset({"individual", "person"})
 _ORG_HINTS = frozenset(
     ["company", "corporation", "group", "international", "industry", "bank", "institute", "university", "technology", "trading", "organization", "organisation", "association", "agency", "ministry", "holding", "enterprise", "service"]
@@ -860,6 +884,10 @@ def _name_variants(texts: Iterable[str]) -> list[str]:
         parts = _AFFILIATE.split(text, maxsplit=1)
         if len(parts) == 2 and parts[1].strip():
             out.append(parts[1].strip())
+        if "/" in text:
+            pieces = [p.strip() for p in text.split("/")]
+            if len(pieces) > 1 and all(sum(c.isalpha() for c in p) >= 4 for p in pieces):
+                out.extend(pieces)
     return out
 
 
@@ -897,6 +925,36 @@ def _rejoin(tokens: list[str], known: Any, min_part: int = 2) -> list[str]:
         out.append(t)
         i += 1
     return list(dict.fromkeys(out))
+
+
+def _combine(
+    cfg: ScoreConfig,
+    p_num: np.ndarray,
+    q_total: np.ndarray,
+    r_num: np.ndarray,
+    a_total: np.ndarray,
+    matched_qw: np.ndarray,
+    matched_aw: np.ndarray,
+    max_matched_w: np.ndarray,
+    weak: np.ndarray,
+) -> np.ndarray:
+    """The score formula (vectorised; used by the kernel and by the pairwise scorer alike)."""
+    p = p_num / np.maximum(q_total, 1e-9)
+    r = r_num / np.maximum(a_total, 1e-9)
+    hi = np.maximum(p, r)
+    lo = np.minimum(p, r)
+    base = cfg.balance * hi + (1.0 - cfg.balance) * lo
+    # substitution: words left unmatched on both sides (a different surname, a different firm)
+    un_q = 1.0 - matched_qw / np.maximum(q_total, 1e-9)
+    un_a = 1.0 - matched_aw / np.maximum(a_total, 1e-9)
+    base = np.maximum(0.0, base - cfg.substitution_penalty * np.maximum(0.0, np.minimum(un_q, un_a)))
+    # evidence: the matched query words must weigh enough; generic words alone cannot carry a
+    # partial match (a complete match of an all-generic name still counts)
+    factor = np.minimum(1.0, matched_qw / cfg.evidence)
+    generic = (max_matched_w < cfg.distinct_min) & (lo < cfg.full_match)
+    factor = factor * np.where(generic, cfg.generic_factor, 1.0)
+    factor = factor * np.where(weak & (p < 0.999), cfg.weak_alias_factor, 1.0)
+    return np.asarray(np.round(100.0 * base * factor, 2))
 
 
 _FORK_MATCHER: Matcher | None = None
