@@ -27,7 +27,7 @@ CITABLE = {"regulation", "federal_register"}
 
 # the packs written for issue 3 (the lead's embargoes pack and other helpers' packs are checked elsewhere)
 OWN_PACKS = {"us-ear-advanced-computing", "us-ear-emerging-tech", "us-ear-sme", "jp-fefta-sme", "nl-sme",
-             "us-ear-russia-belarus", "us-ear-end-use", "us-ear-restricted-parties-rules"}
+             "us-ear-russia-belarus", "us-ear-end-use", "us-ear-restricted-parties-rules", "us-ear-destinations"}
 
 
 def _manifest() -> list[dict[str, Any]]:
@@ -132,7 +132,7 @@ def test_allied_regimes_apply_by_origin_regardless_of_ear(registry):
         for rule in pack.rules:
             assert rule.subject_to_ear_only is False, rule.id
             origins = [c.origin_in for c in _walk(rule.when) if c.origin_in]
-            assert origins and all(o in ([ "JP"], ["NL"]) for o in origins), rule.id
+            assert origins and all(o in (["JP"], ["NL"]) for o in origins), rule.id
 
 
 def test_dated_versions_do_not_overlap(registry):
