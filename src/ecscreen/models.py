@@ -72,6 +72,14 @@ class Item(StrictModel):
     us_content_percent: float | None = Field(default=None, ge=0, le=100)
     direct_product_of: list[str] | None = None
     plant_direct_product_of: list[str] | None = None
+    contains_us_origin_ic: bool | None = Field(
+        default=None, description="Does the foreign-made item incorporate a US-origin integrated circuit? (15 CFR 734.4)")
+    us_content_eccns: list[str] | None = Field(
+        default=None, description="ECCNs of the controlled US-origin content incorporated (de minimis exclusions)")
+    ns_controlled: bool | None = Field(
+        default=None, description="Is the item controlled for national security (NS) reasons? (FDP 734.9(b))")
+    written_assurance: bool | None = Field(
+        default=None, description="Was a written assurance obtained for the US technology used? (734.9(b)(1)(ii))")
     license_exception: str | None = None
     licenses: list[License] = Field(default_factory=list)
     quantity: float | None = None
