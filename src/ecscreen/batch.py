@@ -20,6 +20,7 @@ import csv
 import datetime as dt
 import json
 import math
+import os
 import sys
 import time
 from collections import OrderedDict
@@ -399,6 +400,8 @@ class BatchSummary:
         ("clear", "review", "license_required", "prohibited", "error"), 0))
     cache_hits: int = 0
     cache_misses: int = 0
+    party_hits: int = 0
+    party_misses: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
@@ -465,11 +468,107 @@ def row_outcomes(res: ShipmentResult, n_items: int) -> list[RowOutcome]:
     return outs
 
 
+class PartyMemo:
+    """Memoises party screening per party for one batch run (deterministic, bounded).
+
+    ``screen_parties(parties, as_of)`` is, party by party, independent: the result for a shipment is
+    the per-party results joined, with evidence fields re-indexed (``parties[i]``). The active lists
+    and the party_lists pack are resolved once per run instead of once per shipment. The key keeps
+    the date (``as_of``), so date-dependent list logic stays exact.
+    """
+
+    def __init__(self, screen: Any, size: int = 200_000) -> None:
+        from .lists import active_lists
+        from .parties import load_pack
+
+        self.screen = screen
+        self.lists = active_lists()
+        self.pack = load_pack()
+        self.size = size
+        self.cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def one(self, party: Party, as_of: dt.date) -> Any:
+        key = (party.role, party.name, party.country, party.address, as_of)
+        got = self.cache.get(key)
+        if got is not None:
+            self.hits += 1
+            self.cache.move_to_end(key)
+            return got
+        self.misses += 1
+        got = self.screen([party], as_of=as_of, lists=self.lists, pack=self.pack)
+        self.cache[key] = got
+        if len(self.cache) > self.size:
+            self.cache.popitem(last=False)
+        return got
+
+    def __call__(self, parties: list[Party], *, as_of: dt.date, **kw: Any) -> Any:
+        from .parties import PartyScreening
+
+        if kw:
+            return self.screen(parties, as_of=as_of, **kw)
+        hits: list[Any] = []
+        findings: list[Finding] = []
+        warnings: list[str] = []
+        infos: list[Any] = []
+        for idx, p in enumerate(parties):
+            r = self.one(p, as_of)
+            hits.append(list(r.hits[0]) if r.hits else [])
+            for f in r.findings:
+                if idx:
+                    f = f.model_copy(update={"evidence": [
+                        e.model_copy(update={"field": e.field.replace("parties[0]", f"parties[{idx}]", 1)})
+                        for e in f.evidence]})
+                findings.append(f)
+            warnings += [w for w in r.warnings if w not in warnings]
+            infos = infos or list(r.lists)
+        return PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=infos)
+
+
+class _party_memo:  # noqa: N801 - used as a context manager
+    """Install a :class:`PartyMemo` for the run: through ``engine.party_screener`` when the engine has
+    that hook, else by swapping ``ecscreen.parties.screen_parties`` for the run and restoring it."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.memo: PartyMemo | None = None
+        self._saved: Any = None
+        self._mod: Any = None
+
+    def __enter__(self) -> PartyMemo | None:
+        if not getattr(self.engine, "use_lists", False):
+            return None
+        try:
+            from . import parties
+        except ModuleNotFoundError:
+            return None
+        if hasattr(self.engine, "party_screener"):
+            self._saved = self.engine.party_screener
+            self.memo = PartyMemo(self._saved or parties.screen_parties)
+            self.engine.party_screener = self.memo
+        else:
+            self._mod = parties
+            self._saved = parties.screen_parties
+            self.memo = PartyMemo(self._saved)
+            parties.screen_parties = self.memo  # type: ignore[assignment]
+        return self.memo
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.memo is None:
+            return
+        if self._mod is not None:
+            self._mod.screen_parties = self._saved
+        else:
+            self.engine.party_screener = self._saved
+
+
 @dataclass
 class BatchOptions:
     as_of: dt.date | None = None
     today: dt.date | None = None
     cache_size: int = CACHE_SIZE
+    jobs: int = 1
 
 
 class BatchScreener:
@@ -615,6 +714,75 @@ class Writer:
 # --------------------------------------------------------------------------- the run
 
 
+# --------------------------------------------------------------------------- parallel (--jobs)
+
+_WORKER: dict[str, Any] = {}
+CHUNK_ORDERS = 256
+
+
+def _worker_chunk(orders: list[Order]) -> tuple[list[list[RowOutcome]], tuple[int, int, int, int, int]]:
+    """Runs in a forked worker: screen a chunk of orders with the inherited engine (memo per worker)."""
+    if "screener" not in _WORKER:
+        _WORKER["screener"] = BatchScreener(_WORKER["engine"], _WORKER["options"])
+        memo_cm = _party_memo(_WORKER["engine"])
+        _WORKER["memo"] = memo_cm.__enter__()  # process-local: lives as long as the worker
+    sc: BatchScreener = _WORKER["screener"]
+    memo: PartyMemo | None = _WORKER["memo"]
+    outs = [sc.screen_order(o) for o in orders]
+    return outs, (os.getpid(), sc.hits, sc.misses, memo.hits if memo else 0, memo.misses if memo else 0)
+
+
+def _run_parallel(orders: Iterable[Order], engine: Any, options: BatchOptions, jobs: int, emit: Any,
+                  summary: BatchSummary, tick: Any) -> None:
+    """Screen chunks of orders in ``jobs`` forked processes; results are written in input order and at
+    most ``2 * jobs`` chunks are in flight, so memory stays flat."""
+    import multiprocessing as mp
+    from collections import deque
+
+    _WORKER.clear()
+    _WORKER.update(engine=engine, options=options)
+    if getattr(engine, "use_lists", False):
+        try:  # build the list matcher once, before forking, so workers share it
+            from .lists import active_lists, matcher_for
+            from .parties import load_pack
+
+            matcher_for(active_lists())
+            load_pack()
+        except ModuleNotFoundError:
+            pass
+    ctx = mp.get_context("fork")
+    stats: dict[int, tuple[int, int, int, int, int]] = {}  # per worker pid: its cumulative counters
+    with ctx.Pool(jobs) as pool:
+        pending: deque[tuple[list[Order], Any]] = deque()
+
+        def drain_one() -> None:
+            chunk, fut = pending.popleft()
+            outs, st = fut.get()
+            stats[st[0]] = st
+            for o, rows in zip(chunk, outs, strict=True):
+                emit(o, rows)
+            if tick is not None:
+                tick()
+
+        chunk: list[Order] = []
+        for order in orders:
+            chunk.append(order)
+            if len(chunk) >= CHUNK_ORDERS:
+                pending.append((chunk, pool.apply_async(_worker_chunk, (chunk,))))
+                chunk = []
+                while len(pending) >= 2 * jobs:
+                    drain_one()
+        if chunk:
+            pending.append((chunk, pool.apply_async(_worker_chunk, (chunk,))))
+        while pending:
+            drain_one()
+    _WORKER.clear()
+    summary.cache_hits = sum(s[1] for s in stats.values())
+    summary.cache_misses = sum(s[2] for s in stats.values())
+    summary.party_hits = sum(s[3] for s in stats.values())
+    summary.party_misses = sum(s[4] for s in stats.values())
+
+
 def run_batch(
     stream: IO[bytes],
     out: IO[str],
@@ -652,21 +820,34 @@ def run_batch(
             yield parse_row(r, cols, ncols)
 
     counts = summary.counts
-    for order in group_orders(parsed(), "order_id" in cols.index):
+    orders = group_orders(parsed(), "order_id" in cols.index)
+
+    def emit(order: Order, outs: list[RowOutcome]) -> None:
         summary.orders += 1
-        for pr, o in zip(order.rows, screener.screen_order(order), strict=True):
+        for pr, o in zip(order.rows, outs, strict=True):
             writer.write(pr.raw, o)
             counts[o.decision] += 1
             summary.rows += 1
-        if progress is not None:
-            progress(summary.rows, state.bytes_read)
+
+    jobs = (options.jobs if options else 1) or 1
+    if jobs > 1:
+        _run_parallel(orders, engine, options or BatchOptions(), jobs, emit, summary,
+                      (lambda: progress(summary.rows, state.bytes_read)) if progress is not None else None)
+    else:
+        with _party_memo(engine) as memo:
+            for order in orders:
+                emit(order, screener.screen_order(order))
+                if progress is not None:
+                    progress(summary.rows, state.bytes_read)
+        if memo is not None:
+            summary.party_hits, summary.party_misses = memo.hits, memo.misses
+        summary.cache_hits = screener.hits
+        summary.cache_misses = screener.misses
     writer.close()
     if state.latin1_lines:
         msg = (f"{file}: {state.latin1_lines} line(s) not valid UTF-8 (first: line {state.first_latin1_line}): "
                f"decoded as Latin-1 (ISO-8859-1)")
         summary.warnings.append(msg)
-    summary.cache_hits = screener.hits
-    summary.cache_misses = screener.misses
     summary.seconds = time.perf_counter() - t0
     return summary
 
@@ -690,6 +871,7 @@ def batch_command(
     rules: Annotated[list[Path] | None, typer.Option("--rules", help="Rule pack directory or file (repeatable).")] = None,
     no_lists: Annotated[bool, typer.Option("--no-lists", help="Do not screen parties against restricted-party lists.")] = False,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar (default: when stderr is a terminal).")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0 = one per CPU). Output order is kept.")] = 1,
 ) -> None:
     """Screen order lines from a CSV: every row out once, in order, with decision, rule ids, reasons and list hits."""
     from rich.console import Console
@@ -709,6 +891,9 @@ def batch_command(
             on = dt.date.fromisoformat(as_of)
         except ValueError:
             raise UsageError(f"--as-of: not a date (YYYY-MM-DD): {as_of!r}") from None
+    if jobs < 0:
+        raise UsageError(f"--jobs must be 0 (one per CPU) or more, not {jobs}")
+    jobs = jobs or (os.cpu_count() or 1)
     colmap = load_column_map(columns) if columns is not None else None
     stdin = str(orders) == "-"
     if not stdin and not orders.is_file():
@@ -748,10 +933,10 @@ def batch_command(
                         bar.update(task, completed=pos, rows=rows, rate=rows / max(now - t0, 1e-9))
 
                 summary = run_batch(stream, sink, engine, fmt=format, file=str(orders), columns=colmap,
-                                    delimiter=delimiter, options=BatchOptions(as_of=on), progress=tick, size=size)
+                                    delimiter=delimiter, options=BatchOptions(as_of=on, jobs=jobs), progress=tick, size=size)
         else:
             summary = run_batch(stream, sink, engine, fmt=format, file=str(orders), columns=colmap,
-                                delimiter=delimiter, options=BatchOptions(as_of=on), size=size)
+                                delimiter=delimiter, options=BatchOptions(as_of=on, jobs=jobs), size=size)
     finally:
         if not stdin:
             stream.close()
