@@ -255,7 +255,7 @@ class Matcher:
                 alias_entry.append(ei)
                 alias_text.append(text)
                 alias_norm.append(nn)
-                alias_weak.append(len(nn.tokens) == 1 and (entry.type or "").lower() in _PERSON_TYPES)
+                alias_weak.append(len(nn.tokens) == 1)
         self.alias_entry = np.asarray(alias_entry, dtype=np.int64)
         self.alias_text = alias_text
         self.alias_norm = alias_norm
@@ -787,7 +787,7 @@ class Matcher:
             a = normalize(variant)
             a_tokens = _rejoin(list(a.tokens), set(qn.tokens))
             q = self._make_query(name1, qn, _rejoin(list(qn.tokens), set(a_tokens)))
-            score = self._align(q, a_tokens)[0] if q.tokens and a_tokens else 0.0
+            score = self._align(q, a_tokens, len(a_tokens) == 1)[0] if q.tokens and a_tokens else 0.0
             acro = self.config.acronym_score
             if score < acro and _is_acronym_pair(q.norm, a):
                 score = acro
@@ -836,8 +836,8 @@ class Matcher:
                 parts.append(f"matched words are common on the lists (weight {e:.1f} < {self.config.evidence:g})")
             elif max(matched_w, default=0.0) < self.config.distinct_min:
                 parts.append("only generic words matched: score reduced")
-            if weak and p < 0.999:
-                parts.append("one-word name of an individual (weak alias): score reduced")
+            if weak and len(extra_q) > 0:
+                parts.append("one-word list name inside a longer query (weak alias): score reduced")
             parts.append(f"coverage query {p:.0%}, alias {r:.0%}")
         expanded = sorted({f"{a}->{b}" for a, b in (*q.norm.expanded, *an.expanded)})
         if expanded:
@@ -953,7 +953,7 @@ def _combine(
     factor = np.minimum(1.0, matched_qw / cfg.evidence)
     generic = (max_matched_w < cfg.distinct_min) & (lo < cfg.full_match)
     factor = factor * np.where(generic, cfg.generic_factor, 1.0)
-    factor = factor * np.where(weak & (p < 0.999), cfg.weak_alias_factor, 1.0)
+    factor = factor * np.where(weak & (un_q > 0.001), cfg.weak_alias_factor, 1.0)
     return np.asarray(np.round(100.0 * base * factor, 2))
 
 

@@ -1,0 +1,125 @@
+"""Batch screening speed against the full CSL, and agreement of the candidate index with exhaustive scoring.
+
+Usage:
+  python benchmarks/bench_matching_speed.py [--csl PATH] [--fixtures DIR] [--workers 2] [--sample 1000]
+
+Queries: the 100,000 synthetic negatives + the 1,366 UN positives (yente fixtures) + 3,000 CSL names with a
+random one-letter typo (seeded), i.e. a realistic mix where most rows do not hit. Reports wall-clock and
+CPU-time throughput of ``Matcher.match_raw`` (hits with scores) and ``Matcher.search_many`` (PartyHit
+objects with explanations), single process and with ``--workers`` processes; then, on ``--sample`` queries,
+the share of the (query, entry) hits of the exhaustive reference (same scorer, same threshold, every alias
+scored) that the indexed search finds, and a rapidfuzz ``cdist`` baseline (token_sort_ratio, all aliases).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import time
+from pathlib import Path
+
+from ecscreen.lists import read_list
+from ecscreen.matching import Matcher
+
+
+def _typo(rng: random.Random, name: str) -> str:
+    if len(name) < 6:
+        return name
+    i = rng.randrange(1, len(name) - 1)
+    op = rng.choice("dsti")
+    if op == "d":
+        return name[:i] + name[i + 1 :]
+    if op == "s":
+        return name[:i] + name[i + 1] + name[i] + name[i + 2 :]
+    if op == "t":
+        return name[:i] + rng.choice("aeiourstn") + name[i + 1 :]
+    return name[:i] + name[i] + name[i:]
+
+
+def main() -> None:
+    here = Path(__file__).resolve().parents[1]
+    data = here.parent / "shared" / "data"
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--csl", type=Path, default=data / "us-csl-compact-2026-07-31" / "screening-list.json")
+    ap.add_argument("--fixtures", type=Path, default=data / "yente-screening-fixtures")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--sample", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    print(f"machine: {os.cpu_count()} CPUs; load average before start {os.getloadavg()[0]:.2f}")
+
+    sl = read_list(args.csl)
+    t0 = time.perf_counter()
+    m = Matcher(sl.entries)
+    print(f"list: {sl.info.entries} entries, {sl.info.aliases} aliases -> {m.n_alias} indexed names, "
+          f"{m.n_vocab} tokens; index built in {time.perf_counter() - t0:.2f}s")
+
+    rng = random.Random(args.seed)
+    names: list[str] = []
+    for f in ("negatives_global.csv", "negatives_us.csv", "positives_un_untreated.csv", "positives_un_treated.csv"):
+        with (args.fixtures / f).open(encoding="utf-8") as fh:
+            names += [r["full_name"] for r in csv.DictReader(fh)]
+    listed = rng.sample(m.alias_text, 3000)
+    names += [_typo(rng, n) for n in listed]
+    rng.shuffle(names)
+    print(f"queries: {len(names):,} ({len(set(names)):,} distinct)")
+
+    def run(label: str, fn: object) -> object:
+        m._query_cache.clear()
+        m._exp_cache.clear()
+        w0, c0 = time.perf_counter(), time.process_time()
+        out = fn()  # type: ignore[operator]
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        extra = f", {len(names) / cpu:,.0f} names per CPU-second of this process" if cpu > 0.5 * wall else ""
+        print(f"  {label}: {wall:.2f}s wall -> {len(names) / wall:,.0f} names/s{extra}")
+        return out
+
+    raw = run("match_raw, 1 process", lambda: m.match_raw(names))
+    hit_rows = sum(1 for h in raw if h)  # type: ignore[union-attr]
+    print(f"    rows with a hit at threshold {m.config.threshold:g}: {hit_rows:,} ({hit_rows / len(names):.2%})")
+    if args.workers > 1:
+        raw2 = run(f"match_raw, {args.workers} processes", lambda: m.match_raw(names, workers=args.workers))
+        print(f"    same results as 1 process: {raw2 == raw}")
+    run("search_many (PartyHit + explanation), 1 process", lambda: m.search_many(names))
+    if args.workers > 1:
+        run(
+            f"search_many, hits from {args.workers} processes",
+            lambda: m.search_many(names, workers=args.workers),
+        )
+
+    # agreement with the exhaustive reference on a sample (half listed names with typos, half rows)
+    sample = rng.sample([_typo(rng, n) for n in listed], args.sample // 2) + rng.sample(names, args.sample // 2)
+    t0 = time.perf_counter()
+    blocked = m.match_raw(sample)
+    t_blocked = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    exhaustive = m.match_raw(sample, exhaustive=True)
+    t_ex = time.perf_counter() - t0
+    ref = {(i, e) for i, hs in enumerate(exhaustive) for e, _ in hs}
+    got = {(i, e) for i, hs in enumerate(blocked) for e, _ in hs}
+    same_scores = all(
+        dict(b) == {e: s for e, s in x if e in dict(b)} for b, x in zip(blocked, exhaustive, strict=True)
+    )
+    print(f"exhaustive reference on {len(sample)} queries: {len(ref):,} (query, entry) hits; the index finds "
+          f"{len(ref & got):,} = {len(ref & got) / max(len(ref), 1):.4%}, extra {len(got - ref)}; "
+          f"identical scores: {same_scores}")
+    print(f"  exhaustive scoring: {len(sample) / t_ex:,.0f} names/s; indexed: {len(sample) / t_blocked:,.0f} names/s")
+
+    try:
+        from rapidfuzz import fuzz, process, utils
+
+        choices = [utils.default_process(a) for a in m.alias_text]
+        qs = [utils.default_process(q) for q in sample]
+        t0 = time.perf_counter()
+        process.cdist(qs, choices, scorer=fuzz.token_sort_ratio, workers=2, score_cutoff=80, dtype="uint8")
+        print(f"  baseline rapidfuzz cdist token_sort_ratio, 2 workers: "
+              f"{len(qs) / (time.perf_counter() - t0):,.0f} names/s")
+    except ImportError:
+        pass
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
