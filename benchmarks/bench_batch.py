@@ -1,0 +1,105 @@
+"""Benchmark ``ecscreen batch`` on synthetic ERP orders: wall time, rows/s and peak memory.
+
+Usage:
+  python benchmarks/bench_batch.py --rows 1000000 [--orders FILE] [--jobs 2] [--as-of 2026-07-01] [--no-lists]
+
+Generates the orders with ``gen_orders.py`` (unless ``--orders`` is given), then runs the real CLI
+(``ecscreen batch FILE --out OUT``) in a child process and samples the child's process tree every
+0.2 s: peak RSS of the largest process, and peak total PSS (proportional set size: shared pages such
+as the forked workers' copy of the lists counted once) over the tree. Prints one JSON line with the
+figures and the run's own summary line. Targets (issue 6): 1,000,000 rows in <= 120 s and <= 500 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _children(pid: int) -> list[int]:
+    out = [pid]
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                for c in fh.read().split():
+                    out += _children(int(c))
+    except OSError:
+        pass
+    return out
+
+
+def _mem_kb(pid: int, key: str) -> int:
+    path = f"/proc/{pid}/smaps_rollup" if key == "Pss" else f"/proc/{pid}/status"
+    want = "Pss:" if key == "Pss" else "VmRSS:"
+    try:
+        with open(path) as fh:
+            for line in fh:
+                if line.startswith(want):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run(orders: Path, out: Path, extra: list[str]) -> dict:
+    cmd = [sys.executable, "-c", "import sys; from ecscreen.cli import main; sys.exit(main())",
+           "batch", str(orders), "--out", str(out), "--no-progress", *extra]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak_rss = peak_pss = 0
+    while proc.poll() is None:
+        pids = _children(proc.pid)
+        peak_rss = max([peak_rss] + [_mem_kb(p, "VmRSS") for p in pids])
+        peak_pss = max(peak_pss, sum(_mem_kb(p, "Pss") for p in pids))
+        time.sleep(0.2)
+    wall = time.perf_counter() - t0
+    err = proc.stderr.read() if proc.stderr else ""
+    summary = next((ln for ln in err.splitlines() if ln.startswith("screened")), err.strip()[-500:])
+    with out.open(encoding="utf-8") as fh:
+        rows_out = sum(1 for _ in fh) - 1  # physical lines; quoted newlines would add to this
+    return {"wall_s": round(wall, 1), "peak_rss_mb": round(peak_rss / 1024), "peak_pss_total_mb": round(peak_pss / 1024),
+            "exit": proc.returncode, "out_lines": rows_out, "summary": summary, "cmd": " ".join(cmd[3:])}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--orders", type=Path, help="existing orders CSV (default: generate)")
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--as-of", default=None)
+    ap.add_argument("--no-lists", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the generated and output files")
+    a = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="ecscreen-bench-"))
+    orders = a.orders
+    if orders is None:
+        orders = tmp / f"orders-{a.rows}.csv"
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, str(HERE / "gen_orders.py"), "--rows", str(a.rows), "--out", str(orders)],
+                       check=True)
+        print(f"generated {a.rows:,} rows in {time.perf_counter() - t0:.1f}s ({orders.stat().st_size / 1e6:.0f} MB)",
+              file=sys.stderr)
+    extra = ["--jobs", str(a.jobs)]
+    if a.as_of:
+        extra += ["--as-of", a.as_of]
+    if a.no_lists:
+        extra.append("--no-lists")
+    res = run(orders, tmp / "out.csv", extra)
+    res.update(rows=a.rows, jobs=a.jobs, cpus=os.cpu_count(), load_avg=os.getloadavg()[0])
+    print(json.dumps(res))
+    if not a.keep:
+        for p in tmp.iterdir():
+            p.unlink()
+        tmp.rmdir()
+
+
+if __name__ == "__main__":
+    main()
