@@ -295,3 +295,11 @@ def test_party_memo_matches_unmemoised_screening(tmp_path):
     assert any(e.field == "parties[1].name" for f in got.findings for e in f.evidence)
     memo(ps, as_of=on)
     assert memo.misses == 3 and memo.hits == 3  # the key includes the role: consignee and purchaser differ
+
+
+def test_progress_bar_forced_and_stdin():
+    data = (FX / "orders.csv").read_bytes()
+    r = runner.invoke(app, ["batch", "-", "--no-lists", *RULES, "--progress", "--format", "jsonl"], input=data)
+    assert r.exit_code == 3
+    assert len(r.stdout.splitlines()) == 8
+    assert "screened 8 rows" in r.stderr

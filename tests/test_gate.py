@@ -220,3 +220,11 @@ def test_schemas_for_catalog_and_waivers():
     data = yaml.safe_load((CI / "catalog-passing.yaml").read_text())
     assert len(Catalog.model_validate(data).products) == 3
     assert WaiverFile.model_validate(yaml.safe_load((CI / ".ecscreen-waivers.yaml").read_text())).waivers
+
+
+def test_table_format_to_file(tmp_path):
+    out = tmp_path / "gate.txt"
+    r = runner.invoke(app, ["gate", str(CI / "catalog-failing.yaml"), *RULES, *AS_OF, "--out", str(out)])
+    assert r.exit_code == 1 and r.stdout == ""
+    text = out.read_text()
+    assert "GPU-DC-80@CN" in text and "AC-3A090A-2023" in text and "FAIL" in text
