@@ -394,7 +394,7 @@ def _missing_fn(fact: str) -> Fn:
             fld = fact
         else:
             assert i is not None
-            missing = getattr(i.item, fact) in (None, [])
+            missing = getattr(i.item, fact) is None  # [] means "stated: none"
             fld = f"items[{i.index}].{fact}"
         if missing:
             return True, [Evidence(field=fld, value=None, detail=f"{fld} not given")], []
