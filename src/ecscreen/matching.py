@@ -26,6 +26,7 @@ this scorer; ``exhaustive=True`` scores every alias with the same kernel as the 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import gzip
 import json
 import math
@@ -219,6 +220,12 @@ class _Query:
     tokens: list[str]
     weights: list[float]
     expansions: list[dict[int, float]]
+    volumes: list[int]
+    # one entry per related vocabulary token: the most similar query token (first on ties)
+    e_u: list[int]
+    e_s: list[float]
+    e_t: list[int]
+    blocking: dict[float, list[int]]
 
 
 @dataclass(slots=True)
@@ -354,6 +361,7 @@ class Matcher:
         self._single = single
 
         self._exp_cache: dict[str, dict[int, float]] = {}
+        self._info_cache: dict[str, tuple[dict[int, float], float, int]] = {}
         self._query_cache: dict[str, _Query] = {}
 
     # ------------------------------------------------------------------ query prep
@@ -430,9 +438,51 @@ class Matcher:
 
     def _make_query(self, text: str, nn: NormalizedName, tokens: list[str]) -> _Query:
         tokens = tokens[: self.config.max_tokens]
-        exps = [self._expand(t) for t in tokens]
-        weights = [self._token_weight(t, e) for t, e in zip(tokens, exps, strict=True)]
-        return _Query(text=text, norm=nn, tokens=tokens, weights=weights, expansions=exps)
+        infos = [self._token_info(t) for t in tokens]
+        exps = [i[0] for i in infos]
+        e_u: list[int] = []
+        for exp in exps:
+            e_u.extend(exp)
+        if len(set(e_u)) == len(e_u):  # usual case: no vocabulary token related to two query tokens
+            e_s: list[float] = []
+            e_t: list[int] = []
+            for ti, exp in enumerate(exps):
+                e_s.extend(exp.values())
+                e_t.extend([ti] * len(exp))
+        else:
+            best: dict[int, tuple[float, int]] = {}
+            for ti, exp in enumerate(exps):
+                for u, s in exp.items():
+                    cur = best.get(u)
+                    if cur is None or s > cur[0]:
+                        best[u] = (s, ti)
+            e_u = list(best)
+            e_s = [v[0] for v in best.values()]
+            e_t = [v[1] for v in best.values()]
+        return _Query(
+            text=text,
+            norm=nn,
+            tokens=tokens,
+            weights=[i[1] for i in infos],
+            expansions=exps,
+            volumes=[i[2] for i in infos],
+            e_u=e_u,
+            e_s=e_s,
+            e_t=e_t,
+            blocking={},
+        )
+
+    def _token_info(self, tok: str) -> tuple[dict[int, float], float, int]:
+        """(expansions, weight, postings volume of the expansions) of a query token, cached."""
+        info = self._info_cache.get(tok)
+        if info is None:
+            exp = self._expand(tok)
+            p_len = self._p_len_list
+            info = (exp, self._token_weight(tok, exp), sum(p_len[u] for u in exp))
+            if len(self._info_cache) > 500_000:
+                self._info_cache.clear()
+            self._info_cache[tok] = info
+        return info
 
     def _blocking_tokens(self, q: _Query, threshold: float) -> list[int]:
         """Query tokens at least one of which every hit must match (lossless for this scorer).
@@ -467,8 +517,7 @@ class Matcher:
         return prefix
 
     def _postings_volume(self, q: _Query, toks: list[int]) -> int:
-        p_len = self._p_len_list
-        return sum(p_len[u] for i in toks for u in q.expansions[i])
+        return sum(q.volumes[i] for i in toks)
 
     # ------------------------------------------------------------------ kernel
 
@@ -491,37 +540,42 @@ class Matcher:
         total = int(lengths.sum())
         f_pair = np.repeat(np.arange(n_pairs, dtype=np.int64), lengths)
         offs = np.cumsum(lengths) - lengths
-        f_idx = np.repeat(self.a_start[pa] - offs, lengths) + np.arange(total, dtype=np.int64)
-        f_u = self.a_tok[f_idx]
-        key = pq[f_pair] * self.n_vocab + f_u
+        f_idx = np.repeat(self.a_start[pa] - offs, lengths)
+        f_idx += np.arange(total, dtype=np.int64)
+        key = pq[f_pair] * self.n_vocab + self.a_tok[f_idx]
         if len(e_key):
             pos = np.searchsorted(e_key, key)
             np.minimum(pos, len(e_key) - 1, out=pos)
-            hit = e_key[pos] == key
+            hit = np.flatnonzero(e_key[pos] == key)
         else:
             pos = np.zeros(total, dtype=np.int64)
-            hit = np.zeros(total, dtype=bool)
+            hit = np.zeros(0, dtype=np.int64)
         hp = pos[hit]
         h_pair = f_pair[hit]
         h_sim = e_sim[hp]
-        r_num = np.bincount(h_pair, weights=self.a_w[f_idx[hit]] * h_sim, minlength=n_pairs)
+        h_aw = self.a_w[f_idx[hit]]
+        r_num = np.bincount(h_pair, weights=h_aw * h_sim, minlength=n_pairs)
+        matched_aw = np.bincount(h_pair, weights=h_aw, minlength=n_pairs)
+        # best similarity per (pair, query token); only matched cells are visited afterwards
         maxt = qw.shape[1]
         m = np.zeros(n_pairs * maxt)
         np.maximum.at(m, h_pair * maxt + e_tloc[hp], h_sim)
-        m2 = m.reshape(n_pairs, maxt)
-        qwp = qw[pq]
-        p_num = (m2 * qwp).sum(axis=1)
-        matched_qw = np.where(m2 > 0, qwp, 0.0)
-        matched_aw = np.bincount(h_pair, weights=self.a_w[f_idx[hit]], minlength=n_pairs)
+        cells = np.flatnonzero(m)
+        c_pair = cells // maxt
+        c_w = qw.ravel()[pq[c_pair] * maxt + cells % maxt]
+        p_num = np.bincount(c_pair, weights=c_w * m[cells], minlength=n_pairs)
+        matched_qw = np.bincount(c_pair, weights=c_w, minlength=n_pairs)
+        max_w = np.zeros(n_pairs)
+        np.maximum.at(max_w, c_pair, c_w)
         return _combine(
             cfg,
             p_num,
             q_total[pq],
             r_num,
             self.a_W[pa],
-            matched_qw.sum(axis=1),
+            matched_qw,
             matched_aw,
-            matched_qw.max(axis=1),
+            max_w,
             self.a_weak[pa],
         )
 
@@ -539,28 +593,26 @@ class Matcher:
         bu: list[int] = []
         for qi, q in enumerate(queries):
             qw[qi, : len(q.weights)] = q.weights
-            blocking = set(self._blocking_tokens(q, threshold)) if not exhaustive else set()
-            for ti, exp in enumerate(q.expansions):
-                for u, s in exp.items():
-                    eq.append(qi)
-                    eu.append(u)
-                    es.append(s)
-                    et.append(ti)
-                    if ti in blocking:
-                        bq.append(qi)
-                        bu.append(u)
+            eu.extend(q.e_u)
+            es.extend(q.e_s)
+            et.extend(q.e_t)
+            eq.extend([qi] * len(q.e_u))
+            if not exhaustive:
+                blocked = q.blocking.get(threshold)
+                if blocked is None:
+                    toks = self._blocking_tokens(q, threshold)
+                    blocked = list({u for i in toks for u in q.expansions[i]})
+                    q.blocking[threshold] = blocked
+                bu.extend(blocked)
+                bq.extend([qi] * len(blocked))
         q_total = qw.sum(axis=1)
         nv = self.n_vocab
         e_key = np.asarray(eq, dtype=np.int64) * nv + np.asarray(eu, dtype=np.int64)
         e_sim = np.asarray(es, dtype=np.float64)
         e_tloc = np.asarray(et, dtype=np.int64)
         if len(e_key):
-            # one query token per (query, vocab token): the most similar, first in query order on ties
-            order = np.lexsort((e_tloc, -e_sim, e_key))
+            order = np.argsort(e_key)
             e_key, e_sim, e_tloc = e_key[order], e_sim[order], e_tloc[order]
-            first = np.ones(len(e_key), dtype=bool)
-            first[1:] = e_key[1:] != e_key[:-1]
-            e_key, e_sim, e_tloc = e_key[first], e_sim[first], e_tloc[first]
 
         if exhaustive:
             pq = np.repeat(np.arange(nq, dtype=np.int64), self.n_alias)
@@ -572,9 +624,10 @@ class Matcher:
             total = int(lengths.sum())
             offs = np.cumsum(lengths) - lengths
             idx = np.repeat(self.p_start[bu_a] - offs, lengths) + np.arange(total, dtype=np.int64)
-            keys = np.unique(np.repeat(bq_a, lengths) * self.n_alias + self.p_alias[idx])
-            pq = keys // self.n_alias
-            pa = keys % self.n_alias
+            # (query, alias) candidates; the rare duplicates (an alias holding two blocking words) are
+            # scored twice and merged with the hits, cheaper than de-duplicating every row
+            pq = np.repeat(bq_a, lengths)
+            pa = self.p_alias[idx]
         else:
             pq = np.zeros(0, dtype=np.int64)
             pa = np.zeros(0, dtype=np.int64)
@@ -648,6 +701,17 @@ class Matcher:
         (the index is shared copy-on-write, nothing is rebuilt).
         """
         thr = self.config.threshold if threshold is None else float(threshold)
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # the index holds millions of objects: cyclic GC passes would dominate the batch
+        try:
+            return self._match_raw(names, thr, exhaustive, chunk_size, workers)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _match_raw(
+        self, names: Sequence[str], thr: float, exhaustive: bool, chunk_size: int, workers: int
+    ) -> list[list[tuple[int, float]]]:
         uniq: dict[str, int] = {}
         for n in names:
             if n not in uniq:

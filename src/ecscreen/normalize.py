@@ -74,18 +74,26 @@ _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _INITIAL_DOTS = re.compile(r"(?<![a-z0-9])([a-z](?:\.[a-z])+)\.?(?![a-z0-9])")
 _APOSTROPHES = re.compile(r"['\u2019\u2018`\u00b4]")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_WORDS = re.compile(r"[a-z0-9]+").findall
+_HAS_DIGIT = re.compile(r"[0-9]").search
+_DROP_APOSTROPHES = str.maketrans("", "", "'\u2019\u2018`\u00b4")
+
+
+@lru_cache(maxsize=200_000)
+def _pinyin(text: str) -> str:
+    from pypinyin import lazy_pinyin
+
+    return "".join(lazy_pinyin(text))
 
 
 def _han_to_latin(run: str) -> str:
-    from pypinyin import lazy_pinyin
-
     terms, max_len = _han_terms()
     pieces: list[str] = []
     buffer: list[str] = []
 
     def flush() -> None:
         if buffer:
-            pieces.append("".join(lazy_pinyin("".join(buffer))))
+            pieces.append(_pinyin("".join(buffer)))
             buffer.clear()
 
     i = 0
@@ -177,12 +185,11 @@ def normalize(name: str) -> NormalizedName:
             if not transliterated:
                 transliterated = any(ord(c) > 0x24F and c.isalpha() for c in text)
             text = folded
-    text = text.lower()
-    text = _APOSTROPHES.sub("", text)
+    text = text.lower().translate(_DROP_APOSTROPHES)
     if "." in text:
         text = _INITIAL_DOTS.sub(lambda m: m.group(1).replace(".", ""), text)
-    raw = _NON_ALNUM.sub(" ", text).split()
-    if any(c.isdigit() for c in text):
+    raw = _WORDS(text)
+    if _HAS_DIGIT(text):
         raw = [_unleet(t) for t in raw]
     abbr = abbreviations()
     stop = _stopwords()
@@ -198,16 +205,9 @@ def normalize(name: str) -> NormalizedName:
     if not full:
         full = raw
     core, legal = _strip_legal(list(full))
-    # drop duplicate tokens, keep order
-    seen: set[str] = set()
-    tokens: list[str] = []
-    for tok in core:
-        if tok not in seen:
-            seen.add(tok)
-            tokens.append(tok)
     return NormalizedName(
         original=name,
-        tokens=tuple(tokens),
+        tokens=tuple(dict.fromkeys(core)),
         full_tokens=tuple(full),
         legal=tuple(legal),
         expanded=tuple(expanded),
