@@ -720,15 +720,21 @@ class Matcher:
         step = max(1, chunk_size if not exhaustive else max(1, 2_000_000 // max(self.n_alias, 1)))
         chunks = [texts[i : i + step] for i in range(0, len(texts), step)]
         per_text: list[list[tuple[int, float, int, bool]]] = []
-        if workers > 1 and len(chunks) > 1 and _can_fork():
+        if workers > 1 and len(chunks) >= 2 * workers and _can_fork():
             import multiprocessing as mp
 
             global _FORK_MATCHER
             _FORK_MATCHER = self
+            # contiguous shares; this process works on the first while forked children do the rest
+            share = -(-len(chunks) // workers)
+            parts = [chunks[i : i + share] for i in range(0, len(chunks), share)]
             try:
-                with mp.get_context("fork").Pool(processes=workers) as pool:
-                    for part in pool.imap(_fork_match, [(c, thr, exhaustive) for c in chunks]):
-                        per_text.extend(part)
+                with mp.get_context("fork").Pool(processes=len(parts) - 1) as pool:
+                    pending = [pool.apply_async(_fork_match, ((p, thr, exhaustive),)) for p in parts[1:]]
+                    for chunk in parts[0]:
+                        per_text.extend(self._match_texts(chunk, thr, exhaustive))
+                    for res in pending:
+                        per_text.extend(_unpack_hits(res.get()))
             finally:
                 _FORK_MATCHER = None
         else:
@@ -1030,11 +1036,36 @@ def _can_fork() -> bool:
     return "fork" in mp.get_all_start_methods()
 
 
-def _fork_match(args: tuple[list[str], float, bool]) -> list[list[tuple[int, float, int, bool]]]:
-    texts, thr, exhaustive = args
+def _fork_match(args: tuple[list[list[str]], float, bool]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    chunks, thr, exhaustive = args
     if _FORK_MATCHER is None:  # pragma: no cover - only reachable if the pool outlives the call
         raise RuntimeError("matcher not set in worker")
-    return _FORK_MATCHER._match_texts(texts, thr, exhaustive)
+    gc.disable()
+    out: list[list[tuple[int, float, int, bool]]] = []
+    for chunk in chunks:
+        out.extend(_FORK_MATCHER._match_texts(chunk, thr, exhaustive))
+    return _pack_hits(out)
+
+
+def _pack_hits(per_text: list[list[tuple[int, float, int, bool]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Compact form for the trip back from a worker: counts, (entry, alias, acronym) ints, scores."""
+    counts = np.fromiter((len(h) for h in per_text), dtype=np.int64, count=len(per_text))
+    flat = [x for h in per_text for x in h]
+    ints = np.array([(e, a, int(acr)) for e, _, a, acr in flat], dtype=np.int64).reshape(-1, 3)
+    scores = np.array([sc for _, sc, _, _ in flat], dtype=np.float64)
+    return counts, ints, scores
+
+
+def _unpack_hits(packed: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[list[tuple[int, float, int, bool]]]:
+    counts, ints, scores = packed
+    out: list[list[tuple[int, float, int, bool]]] = []
+    pos = 0
+    il = ints.tolist()
+    sl = scores.tolist()
+    for c in counts.tolist():
+        out.append([(il[k][0], sl[k], il[k][1], bool(il[k][2])) for k in range(pos, pos + c)])
+        pos += c
+    return out
 
 
 BACKGROUND_FILE = "token_df.json.gz"
