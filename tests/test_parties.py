@@ -1,0 +1,158 @@
+"""screen_parties: findings per list from the party_lists pack, citations, clearances, staleness."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from ecscreen.errors import EcscreenError
+from ecscreen.lists import read_list
+from ecscreen.matching import AllowList, Clearance
+from ecscreen.models import Outcome, Party, PartyRole
+from ecscreen.parties import PartyListsPack, load_allowlist, load_pack, screen_parties
+
+FIX = Path(__file__).parent / "fixtures" / "lists"
+AS_OF = dt.date(2026, 8, 15)
+
+
+@pytest.fixture(scope="module")
+def own() -> list:
+    return [read_list(FIX / "own_parties.yaml")]
+
+
+def _p(name: str, country: str | None = None, role: PartyRole = PartyRole.end_user) -> Party:
+    return Party(role=role, name=name, country=country)
+
+
+def test_pack_loads_and_maps_outcomes() -> None:
+    pack = load_pack()
+    assert pack.rule_for("EL").outcome == Outcome.license_required
+    assert pack.rule_for("SDN").outcome == Outcome.prohibited
+    assert pack.rule_for("DPL").outcome == Outcome.prohibited
+    assert pack.rule_for("UVL").outcome == Outcome.review
+    assert pack.rule_for("MEU").outcome == Outcome.license_required
+    assert pack.rule_for("XYZ").outcome == Outcome.review
+    refs = [c.ref for c in pack.rule_for("EL").citations]
+    assert "15 CFR 744.11" in refs and "15 CFR part 744, Supplement No. 4" in refs
+
+
+def test_pack_rejects_unknown_keys_with_line(tmp_path: Path) -> None:
+    bad = tmp_path / "party-lists.yaml"
+    bad.write_text(
+        "kind: party_lists\n"
+        "pack: {id: t, version: '1', jurisdiction: US-EAR, title: t}\n"
+        "default: {outcome: review, title: t, message: m}\n"
+        "lists:\n"
+        "  EL: {outcome: license_required, title: t, message: m, colour: red}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(EcscreenError) as exc:
+        load_pack(bad)
+    assert exc.value.line == 5
+    assert "colour" in (exc.value.field or "") + exc.value.message
+
+
+def test_entity_list_hit_finding(own: list) -> None:
+    ps = screen_parties([_p("华为技术有限公司", "CN")], as_of=AS_OF, lists=own)
+    assert ps.hits[0] and ps.hits[0][0].entry.id == "el-huawei"
+    f = ps.findings[0]
+    assert f.rule_id == "PARTY-EL"
+    assert f.pack_id == "us-ear-party-lists"
+    assert f.outcome == Outcome.license_required
+    assert f.covered_by is None and f.blocking
+    assert "Huawei Technologies Co., Ltd." in f.message and "Presumption of denial" in f.message
+    ev = f.evidence[0]
+    assert ev.field == "parties[0].name" and ev.value == "华为技术有限公司" and ev.score == 100
+    assert "transliterated" in (ev.detail or "")
+    refs = [c.ref for c in f.citations]
+    assert "15 CFR 744.11" in refs and "84 FR 22963" in refs and "85 FR 51603" in refs
+    assert any("footnote designation(s) 1, 2" in n for n in f.notes)
+    assert [(i, h.entry.id) for i, h in ps.footnote_hits] == [(0, "el-huawei")]
+
+
+@pytest.mark.parametrize(
+    ("name", "rule", "outcome"),
+    [
+        ("Aviation Industry Corporation of China", "PARTY-MEU", Outcome.license_required),
+        ("Atlas Sanatgaran", "PARTY-UVL", Outcome.review),
+        ("Global Electronics Trading Group LLC", "PARTY-DPL", Outcome.prohibited),
+    ],
+)
+def test_outcome_per_list(own: list, name: str, rule: str, outcome: Outcome) -> None:
+    ps = screen_parties([_p(name)], as_of=AS_OF, lists=own)
+    assert ps.findings and ps.findings[0].rule_id == rule and ps.findings[0].outcome == outcome
+
+
+def test_no_hit_no_finding(own: list) -> None:
+    ps = screen_parties([_p("Patricia Lucas Wheeler", "US"), _p("Electronics Trading Group")], as_of=AS_OF, lists=own)
+    assert ps.hits == [[], []]
+    assert ps.findings == []
+
+
+def test_country_mismatch_is_noted(own: list) -> None:
+    ps = screen_parties([_p("NSO Group", "DE")], as_of=AS_OF, lists=own)
+    f = ps.findings[0]
+    assert f.rule_id == "PARTY-EL"
+    assert any(e.field == "parties[0].country" and "differs" in (e.detail or "") for e in f.evidence)
+    assert any("confirm identity" in n for n in f.notes)
+
+
+def test_clearance_covers_hit(own: list) -> None:
+    al = AllowList(
+        [Clearance(party="Huawei Technologies Co Ltd", entry_id="el-huawei", reason="ok", approver="A. Reviewer",
+                   expires=dt.date(2027, 1, 1))]  # fmt: skip
+    )
+    ps = screen_parties([_p("HUAWEI TECHNOLOGIES CO., LTD.", "CN")], as_of=AS_OF, lists=own, allowlist=al)
+    hit = ps.hits[0][0]
+    assert hit.cleared is not None and hit.cleared.approver == "A. Reviewer"
+    f = ps.findings[0]
+    assert f.covered_by is not None and f.covered_by.kind == "clearance" and not f.blocking
+    assert ps.footnote_hits == []
+
+
+def test_expired_clearance_warns(own: list) -> None:
+    al = AllowList([Clearance(party="NSO Group", entry_id="el-nso", reason="x", approver="B", expires=dt.date(2026, 1, 1))])
+    ps = screen_parties([_p("NSO Group")], as_of=AS_OF, lists=own, allowlist=al)
+    assert ps.findings[0].covered_by is None
+    assert any("expired on 2026-01-01" in w for w in ps.warnings)
+
+
+def test_allowlist_file(tmp_path: Path) -> None:
+    p = tmp_path / "clearances.yaml"
+    p.write_text(
+        "kind: party_clearances\nclearances:\n"
+        "  - {party: NSO Group, entry_id: el-nso, reason: other firm, approver: C, expires: 2027-01-01}\n",
+        encoding="utf-8",
+    )
+    al = load_allowlist(p)
+    assert len(al) == 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: party_clearances\nclearances:\n  - {party: X, entry_id: e}\n", encoding="utf-8")
+    with pytest.raises(EcscreenError) as exc:
+        load_allowlist(bad)
+    assert exc.value.line == 3
+
+
+def test_staleness_warning(own: list, monkeypatch: pytest.MonkeyPatch) -> None:
+    ps = screen_parties([_p("Nobody In Particular")], as_of=dt.date(2026, 12, 1), lists=own)
+    assert any("older than 45 days" in w for w in ps.warnings)
+    assert ps.lists[0].age_days == (dt.date(2026, 12, 1) - dt.date(2026, 8, 1)).days
+    monkeypatch.setenv("ECSCREEN_LIST_MAX_AGE_DAYS", "365")
+    ps = screen_parties([_p("Nobody In Particular")], as_of=dt.date(2026, 12, 1), lists=own)
+    assert ps.warnings == []
+
+
+def test_default_lists_screen_real_entries() -> None:
+    ps = screen_parties([_p("SMIC", "CN"), _p("Huawei Technologies Co., Ltd.", "CN")], as_of=dt.date(2026, 8, 1))
+    smic_codes = {h.entry.source_code for h in ps.hits[0]}
+    assert "EL" in smic_codes or "CMIC" in smic_codes
+    assert any(h.entry.source_code == "EL" and 5 in h.entry.footnotes for h in ps.hits[0])
+    assert any(f.rule_id == "PARTY-EL" and f.evidence[0].field == "parties[1].name" for f in ps.findings)
+    assert ps.lists and ps.lists[0].name == "US Consolidated Screening List"
+
+
+def test_pack_model_is_strict() -> None:
+    with pytest.raises(ValueError):
+        PartyListsPack.model_validate({"kind": "party_lists", "pack": {}, "default": {}})
