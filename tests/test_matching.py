@@ -35,7 +35,7 @@ def matcher(entries: list[ListEntry]) -> Matcher:
         ("Semiconductor Mfg Intl Corp", ("semiconductor", "manufacturing", "international"), ("corporation",)),
         ("Müller GmbH & Co. KG", ("muller",), ("gmbh co kg",)),
         ("ООО Ромашка", ("romashka",), ("ooo",)),
-        ("S.A. Foo U.S.A.", ("foo", "usa"), ("sa",)),
+        ("S.A. Foo U.S.A.", ("foo", "united", "states"), ("sa",)),
         ("Xi'an Electronics GRP", ("xian", "electronic", "group"), ()),
         ("LLC", ("llc",), ()),
     ],

@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz import process as rf_process
 from rapidfuzz.distance import Indel, JaroWinkler, LCSseq
 
-from ecscreen.normalize import NormalizedName, initials, legal_forms, normalize, skeleton
+from ecscreen.normalize import NormalizedName, initials, legal_forms, normalize, particles, skeleton
 
 __all__ = [
     "ListEntry",
@@ -164,7 +164,7 @@ class ScoreConfig:
     sim_edit_floor: float = 0.7
     sim_phonetic: float = 0.8
     phonetic_min_ratio: float = 0.65
-    jw_min: float = 0.88
+    jw_min: float = 0.9
     jw_scale: float = 0.9
     acronym_score: float = 88.0
     country_penalty: float = 10.0
@@ -303,7 +303,7 @@ class Matcher:
         for tok, vid in vocab.items():
             if len(tok) == 1:
                 self.idf[vid] = self.config.initial_weight
-            elif tok.endswith(_PATRONYMIC):
+            elif _minor_word(tok):
                 self.idf[vid] *= self.config.patronymic_factor
         self.idf_list: list[float] = self.idf.tolist()
         self.idf_max = math.log1p(self._n_docs)
@@ -419,7 +419,7 @@ class Matcher:
         if tok not in self.vocab:
             df += self._bg_df.get(tok, 0)
         w = math.log1p(self._n_docs / df) if df > 0 else self.idf_max
-        return w * self.config.patronymic_factor if tok.endswith(_PATRONYMIC) else w
+        return w * self.config.patronymic_factor if _minor_word(tok) else w
 
     def _oov_weight(self, tok: str) -> float:
         bg = self._bg_df.get(tok)
@@ -806,7 +806,7 @@ class Matcher:
         if vid is not None:
             return self.idf_list[vid]
         w = self._oov_weight(tok)
-        return w * self.config.patronymic_factor if tok.endswith(_PATRONYMIC) else w
+        return w * self.config.patronymic_factor if _minor_word(tok) else w
 
     def _align(
         self, q: _Query, alias_tokens: Sequence[str], weak: bool = False
@@ -935,6 +935,17 @@ class Matcher:
 
 
 _PATRONYMIC = ("ovich", "evich", "ovna", "evna", "ovych", "ivna")
+_ROMAN = re.compile(r"^(?:x{1,3}(?:ix|iv|v?i{0,3})|ix|iv|v?i{1,3}|v)$")
+
+
+def _minor_word(tok: str) -> bool:
+    """Words that weigh little: patronymics, name particles, numbers and roman numerals."""
+    return (
+        tok.endswith(_PATRONYMIC)
+        or tok in particles()
+        or any(c.isdigit() for c in tok)
+        or bool(_ROMAN.match(tok))
+    )
 _PERSON_TYPES = frozenset({"individual", "person"})
 _ORG_HINTS = frozenset(
     ["company", "corporation", "group", "international", "industry", "bank", "institute", "university", "technology", "trading", "organization", "organisation", "association", "agency", "ministry", "holding", "enterprise", "service"]

@@ -57,6 +57,12 @@ def abbreviations() -> dict[str, str]:
 
 
 @lru_cache(maxsize=1)
+def particles() -> frozenset[str]:
+    """Name particles (al, bin, van, de ...): they weigh little when names are compared."""
+    return frozenset(_table_lines("particles.txt"))
+
+
+@lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
     return frozenset(_table_lines("stopwords.txt"))
 
@@ -234,6 +240,8 @@ def skeleton(token: str) -> str:
     t = t.translate(_SKEL_MAP)
     if not t:
         return t
+    if t[0] in _VOWELS:
+        t = "a" + t[1:]  # osama / usama, ahmed / ehmed
     dedup = [t[0]]
     for ch in t[1:]:
         if ch != dedup[-1]:
