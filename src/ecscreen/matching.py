@@ -347,7 +347,21 @@ class Matcher:
                 words, ids = jw_lists.setdefault((tok[:2], len(tok)), ([], []))
                 words.append(tok)
                 ids.append(vid)
-        self._jw_buckets = jw_lists
+        # per (first two letters, length): every word of that prefix within two letters of the length
+        jw_ranges: dict[tuple[str, int], tuple[list[str], list[int]]] = {}
+        for (prefix, ln), _ in jw_lists.items():
+            for target in range(ln - 2, ln + 3):
+                if target < 4 or (prefix, target) in jw_ranges:
+                    continue
+                words_r: list[str] = []
+                ids_r: list[int] = []
+                for near in range(target - 2, target + 3):
+                    b = jw_lists.get((prefix, near))
+                    if b:
+                        words_r.extend(b[0])
+                        ids_r.extend(b[1])
+                jw_ranges[(prefix, target)] = (words_r, ids_r)
+        self._jw_buckets = jw_ranges
 
         # acronyms: initials of multi-word aliases, and one-word aliases
         acro: dict[str, list[int]] = {}
@@ -393,10 +407,8 @@ class Matcher:
             for v in self._skel_index.get(skeleton(tok), ()):
                 if v not in res and Indel.normalized_similarity(tok, vl[v]) >= cfg.phonetic_min_ratio:
                     res[v] = cfg.sim_phonetic
-            for ln in range(lt - 2, lt + 3) if cfg.jw_min <= 1.0 else ():
-                bucket = self._jw_buckets.get((tok[:2], ln))
-                if not bucket:
-                    continue
+            bucket = self._jw_buckets.get((tok[:2], lt)) if cfg.jw_min <= 1.0 else None
+            if bucket:
                 words, ids = bucket
                 for _, score, k in rf_process.extract(
                     tok, words, scorer=JaroWinkler.similarity, score_cutoff=cfg.jw_min, limit=None
@@ -543,13 +555,8 @@ class Matcher:
         f_idx = np.repeat(self.a_start[pa] - offs, lengths)
         f_idx += np.arange(total, dtype=np.int64)
         key = pq[f_pair] * self.n_vocab + self.a_tok[f_idx]
-        if len(e_key):
-            pos = np.searchsorted(e_key, key)
-            np.minimum(pos, len(e_key) - 1, out=pos)
-            hit = np.flatnonzero(e_key[pos] == key)
-        else:
-            pos = np.zeros(total, dtype=np.int64)
-            hit = np.zeros(0, dtype=np.int64)
+        pos = _KeyTable(e_key).lookup(key)
+        hit = np.flatnonzero(pos >= 0)
         hp = pos[hit]
         h_pair = f_pair[hit]
         h_sim = e_sim[hp]
@@ -610,9 +617,6 @@ class Matcher:
         e_key = np.asarray(eq, dtype=np.int64) * nv + np.asarray(eu, dtype=np.int64)
         e_sim = np.asarray(es, dtype=np.float64)
         e_tloc = np.asarray(et, dtype=np.int64)
-        if len(e_key):
-            order = np.argsort(e_key)
-            e_key, e_sim, e_tloc = e_key[order], e_sim[order], e_tloc[order]
 
         if exhaustive:
             pq = np.repeat(np.arange(nq, dtype=np.int64), self.n_alias)
@@ -972,6 +976,34 @@ def _name_variants(texts: Iterable[str]) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _legal_tails() -> dict[int, frozenset[str]]:
+    by_len: dict[int, set[str]] = {}
+    for form in legal_forms():
+        if len(form) == 1:
+            by_len.setdefault(len(form[0]), set()).add(form[0])
+    return {n: frozenset(v) for n, v in by_len.items()}
+
+
+def _split_token(t: str, known: Any, min_part: int) -> tuple[str, str | None] | None:
+    """Split a glued token: 'siemensag' -> ('siemens', None) (legal form), 'vladimirputin' -> 2 words.
+
+    The split point nearest the start wins; at the same point a legal-form tail wins.
+    """
+    n = len(t)
+    best: tuple[int, tuple[str, str | None]] | None = None
+    for size, forms in _legal_tails().items():
+        k = n - size
+        if k >= 2 and k <= n - 2 and t[k:] in forms and t[:k] in known and (best is None or k < best[0]):
+            best = (k, (t[:k], None))
+    for k in range(max(2, min_part), n - max(2, min_part) + 1):
+        if best is not None and k >= best[0]:
+            break
+        if t[:k] in known and t[k:] in known:
+            return (t[:k], t[k:])
+    return best[1] if best is not None else None
+
+
 def _rejoin(tokens: list[str], known: Any, min_part: int = 2) -> list[str]:
     """Merge or split tokens so they line up with ``known`` tokens: 'good will' ~ 'goodwill'."""
     out: list[str] = []
@@ -986,17 +1018,7 @@ def _rejoin(tokens: list[str], known: Any, min_part: int = 2) -> list[str]:
                 i += 2
                 continue
         if t not in known and len(t) >= 5 and t.isalpha():
-            split: tuple[str, str | None] | None = None
-            for k in range(2, len(t) - 1):
-                head, tail = t[:k], t[k:]
-                if (tail,) in legal_forms() and head in known:
-                    split = (head, None)
-                    break
-                if len(head) < min_part or len(tail) < min_part:
-                    continue
-                if head in known and tail in known:
-                    split = (head, tail)
-                    break
+            split = _split_token(t, known, min_part)
             if split is not None:
                 out.append(split[0])
                 if split[1] is not None:
@@ -1006,6 +1028,57 @@ def _rejoin(tokens: list[str], known: Any, min_part: int = 2) -> list[str]:
         out.append(t)
         i += 1
     return list(dict.fromkeys(out))
+
+
+_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+
+
+class _KeyTable:
+    """Open-addressing hash table over distinct int64 keys (vectorised insert and lookup).
+
+    Maps each key to its position in the array it was built from; replaces a sort + searchsorted in
+    the scoring kernel (lookups are the hot spot: several per candidate pair).
+    """
+
+    def __init__(self, keys: np.ndarray) -> None:
+        n = len(keys)
+        bits = max(4, int(np.ceil(np.log2(max(n, 1)))) + 2)  # load factor <= 1/4
+        self.shift = np.uint64(64 - bits)
+        self.mask = (1 << bits) - 1
+        self.keys = np.full(1 << bits, -1, dtype=np.int64)
+        self.vals = np.zeros(1 << bits, dtype=np.int64)
+        slot = self._hash(keys)
+        pending = np.arange(n, dtype=np.int64)
+        while len(pending):
+            s = slot[pending]
+            free = self.keys[s] == -1
+            cand, cs = pending[free], s[free]
+            used, first = np.unique(cs, return_index=True)
+            winners = cand[first]
+            self.keys[used] = keys[winners]
+            self.vals[used] = winners
+            placed = np.zeros(n, dtype=bool)
+            placed[winners] = True
+            pending = pending[~placed[pending]]
+            slot[pending] = (slot[pending] + 1) & self.mask
+
+    def _hash(self, keys: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return ((keys.astype(np.uint64) * _HASH_MUL) >> self.shift).astype(np.int64)
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        """Position of every key in the build array, -1 when absent."""
+        out = np.full(len(keys), -1, dtype=np.int64)
+        slot = self._hash(keys)
+        active = np.arange(len(keys), dtype=np.int64)
+        while len(active):
+            s = slot[active]
+            tk = self.keys[s]
+            found = tk == keys[active]
+            out[active[found]] = self.vals[s[found]]
+            active = active[~(found | (tk == -1))]
+            slot[active] = (slot[active] + 1) & self.mask
+        return out
 
 
 def _combine(
