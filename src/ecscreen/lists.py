@@ -732,15 +732,27 @@ def load_default() -> ScreeningList:
 
 
 def rules_list_files(roots: Iterable[Path] | None = None) -> list[Path]:
-    """Own-format list files (``kind: party_list``) under the rule directories."""
+    """Own-format list files (``kind: party_list``) under the rule directories (scanned once per process;
+    :func:`refresh` forgets the scan)."""
+    return list(_rules_list_files(tuple(roots) if roots is not None else None))
+
+
+def refresh() -> None:
+    """Forget cached scans of the rule directories (for long-running processes after edits)."""
+    _rules_list_files.cache_clear()
+    _cached_own.cache_clear()
+
+
+@lru_cache(maxsize=16)
+def _rules_list_files(roots: tuple[Path, ...] | None) -> tuple[Path, ...]:
     if roots is None:
         from ecscreen.packs import default_rules_dir
 
         try:
-            roots = [default_rules_dir()]
+            roots = (default_rules_dir(),)
         except EcscreenError:
-            return []
-    found = []
+            return ()
+    found: list[Path] = []
     for root in roots:
         files = [root] if root.is_file() else sorted(root.rglob("*.y*ml")) if root.is_dir() else []
         for f in files:
@@ -750,7 +762,7 @@ def rules_list_files(roots: Iterable[Path] | None = None) -> list[Path]:
                 continue
             if re.search(r"^kind:\s*['\"]?party_list['\"]?\s*$", head, re.M):
                 found.append(f)
-    return found
+    return tuple(found)
 
 
 def active_lists(

@@ -92,8 +92,13 @@ def _validate_file(model: type[BaseModel], path: Path, error: type[EcscreenError
 def load_pack(path: Path | None = None) -> PartyListsPack:
     """Load the party_lists pack (default: the shipped ``us-ear/party-lists.yaml``)."""
     if path is None:
-        path = default_rules_dir() / "us-ear" / "party-lists.yaml"
+        return _default_pack()
     return _load_pack_cached(str(path))
+
+
+@lru_cache(maxsize=1)
+def _default_pack() -> PartyListsPack:
+    return _load_pack_cached(str(default_rules_dir() / "us-ear" / "party-lists.yaml"))
 
 
 @lru_cache(maxsize=4)
