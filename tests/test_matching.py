@@ -215,3 +215,22 @@ def test_allowlist_lookup() -> None:
     found, warn = al.lookup("NSO Group", "el-nso", dt.date(2026, 11, 1))
     assert found is None and warn and "expired" in warn
     assert al.lookup("Other", "el-nso", dt.date(2026, 11, 1)) == (None, None)
+
+
+def test_workers_give_the_same_hits(matcher: Matcher, entries: list[ListEntry]) -> None:
+    names = [e.name for e in entries[:40]] + ["Huawai Technologies", "Patricia Lucas Wheeler", "SMIC"]
+    single = matcher.match_raw(names, chunk_size=8)
+    forked = matcher.match_raw(names, chunk_size=8, workers=2)
+    assert forked == single
+    hits = matcher.search_many(names, chunk_size=8, workers=2)
+    assert [[h.entry.id for h in hs] for hs in hits] == [
+        [h.entry.id for h in hs] for hs in matcher.search_many(names, chunk_size=8)
+    ]
+
+
+def test_explanations_name_the_rule_that_fired(matcher: Matcher) -> None:
+    weak = Matcher([ListEntry(id="v1", source="x", source_code="SDN", name="DAISY", type="Vessel")])
+    assert weak.search("Daisy Ayala") == []
+    assert weak.search("Daisy")[0].score == 100
+    hits = matcher.search("Electronics Trading Group", threshold=50)
+    assert all("generic" in h.explanation or "common" in h.explanation for h in hits if h.name_score < 80)
