@@ -115,6 +115,14 @@ class CompiledPack:
 
         return get
 
+    def _ref_label(self, ref: str) -> str:
+        if ref.startswith("group:"):
+            return f"Country Group {ref[6:]}"
+        if ref.startswith("list:"):
+            nl = self.pack.lists[ref[5:]]
+            return f"'{nl.description or ref[5:]}'"
+        return ref
+
     def _phrases(self, refs: list[str]) -> list[str]:
         out: list[str] = []
         for p in refs:
@@ -150,13 +158,13 @@ class CompiledPack:
             return _not(inner), scoped
         if c.destination_in is not None:
             get = self._country_set(c.destination_in)
-            desc = ", ".join(c.destination_in)
+            desc = "; ".join(self._ref_label(r) for r in c.destination_in)
 
             def dest_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
                 hit = s.dest_codes & get(s.as_of)
                 if hit:
                     return True, [Evidence(field="destination", value=s.dest.code, matched=sorted(hit),
-                                           detail=f"{s.dest.label} is in [{desc}] on {s.as_of}")], []
+                                           detail=f"{s.dest.label} is in {desc} on {s.as_of}")], []
                 return _F
 
             return dest_fn, False
