@@ -221,11 +221,12 @@ class _Query:
     weights: list[float]
     expansions: list[dict[int, float]]
     volumes: list[int]
+    sigs: list[int]
     # one entry per related vocabulary token: the most similar query token (first on ties)
     e_u: list[int]
     e_s: list[float]
     e_t: list[int]
-    blocking: dict[float, list[int]]
+    blocking: dict[float, tuple[list[int], list[int]]]
 
 
 @dataclass(slots=True)
@@ -318,10 +319,23 @@ class Matcher:
             np.repeat(np.arange(n_alias), self.a_len), weights=self.a_w, minlength=n_alias
         ).astype(np.float64)
 
-        # postings: vocab id -> alias ids
+        # postings: vocab id -> alias ids (with the word's share of the alias weight)
         order = np.argsort(self.a_tok, kind="stable")
         alias_of_tok = np.repeat(np.arange(n_alias, dtype=np.int64), self.a_len)
         self.p_alias = alias_of_tok[order]
+        self.p_share = self.a_w[order] / np.maximum(self.a_W[self.p_alias], 1e-9) if len(order) else np.zeros(0)
+        # 256-bit word signature per alias: a cheap test "may this alias contain another query word?"
+        with np.errstate(over="ignore"):
+            vbit = ((np.arange(n_vocab, dtype=np.uint64) * _HASH_MUL) >> np.uint64(64 - _SIG_BITS_LOG2)).astype(
+                np.int64
+            )
+        self._vbit: list[int] = vbit.tolist()
+        self.a_sig = np.zeros((n_alias, _SIG_WORDS), dtype=np.uint64)
+        if len(self.a_tok):
+            bits = vbit[self.a_tok]
+            np.bitwise_or.at(
+                self.a_sig, (alias_of_tok, bits // 64), np.left_shift(np.uint64(1), (bits % 64).astype(np.uint64))
+            )
         self.p_len = np.bincount(self.a_tok, minlength=n_vocab).astype(np.int64)
         self.p_start = np.zeros(n_vocab, dtype=np.int64)
         if n_vocab:
@@ -375,7 +389,7 @@ class Matcher:
         self._single = single
 
         self._exp_cache: dict[str, dict[int, float]] = {}
-        self._info_cache: dict[str, tuple[dict[int, float], float, int]] = {}
+        self._info_cache: dict[str, tuple[dict[int, float], float, int, int]] = {}
         self._query_cache: dict[str, _Query] = {}
 
     # ------------------------------------------------------------------ query prep
@@ -478,19 +492,24 @@ class Matcher:
             weights=[i[1] for i in infos],
             expansions=exps,
             volumes=[i[2] for i in infos],
+            sigs=[i[3] for i in infos],
             e_u=e_u,
             e_s=e_s,
             e_t=e_t,
             blocking={},
         )
 
-    def _token_info(self, tok: str) -> tuple[dict[int, float], float, int]:
-        """(expansions, weight, postings volume of the expansions) of a query token, cached."""
+    def _token_info(self, tok: str) -> tuple[dict[int, float], float, int, int]:
+        """(expansions, weight, postings volume, signature of the expansions) of a query token, cached."""
         info = self._info_cache.get(tok)
         if info is None:
             exp = self._expand(tok)
             p_len = self._p_len_list
-            info = (exp, self._token_weight(tok, exp), sum(p_len[u] for u in exp))
+            vbit = self._vbit
+            sig = 0
+            for u in exp:
+                sig |= 1 << vbit[u]
+            info = (exp, self._token_weight(tok, exp), sum(p_len[u] for u in exp), sig)
             if len(self._info_cache) > 500_000:
                 self._info_cache.clear()
             self._info_cache[tok] = info
@@ -527,6 +546,15 @@ class Matcher:
             if self._postings_volume(q, alt) < self._postings_volume(q, prefix):
                 return alt
         return prefix
+
+    def _single_word_min(self, threshold: float) -> float:
+        """Share of the query (or alias) weight a single matched word must carry for a hit.
+
+        With one matched query word, base <= b*M + (1-b)*m - g*(1-M) <= (1+g)*M - g, where M is the larger
+        of the word's shares; reaching threshold T needs M >= (T + g) / (1 + g).
+        """
+        g = max(0.0, self.config.substitution_penalty)
+        return max(0.0, (threshold / 100.0 + g) / (1.0 + g) - 1e-9)
 
     def _postings_volume(self, q: _Query, toks: list[int]) -> int:
         return sum(q.volumes[i] for i in toks)
@@ -598,20 +626,45 @@ class Matcher:
         et: list[int] = []
         bq: list[int] = []
         bu: list[int] = []
+        bt: list[int] = []
+        g_base: list[int] = []
+        g_bytes: list[bytes] = []
+        g_qdom: list[bool] = []
+        n_groups = 0
+        m_min = self._single_word_min(threshold)
         for qi, q in enumerate(queries):
             qw[qi, : len(q.weights)] = q.weights
             eu.extend(q.e_u)
             es.extend(q.e_s)
             et.extend(q.e_t)
             eq.extend([qi] * len(q.e_u))
-            if not exhaustive:
-                blocked = q.blocking.get(threshold)
-                if blocked is None:
-                    toks = self._blocking_tokens(q, threshold)
-                    blocked = list({u for i in toks for u in q.expansions[i]})
-                    q.blocking[threshold] = blocked
-                bu.extend(blocked)
-                bq.extend([qi] * len(blocked))
+            if exhaustive:
+                continue
+            blocked = q.blocking.get(threshold)
+            if blocked is None:
+                seen: dict[int, int] = {}
+                for i in self._blocking_tokens(q, threshold):
+                    for u in q.expansions[i]:
+                        seen.setdefault(u, i)
+                blocked = (list(seen), list(seen.values()))
+                q.blocking[threshold] = blocked
+            if not blocked[0]:
+                continue
+            bu.extend(blocked[0])
+            bt.extend(blocked[1])
+            bq.extend([qi] * len(blocked[0]))
+            g_base.extend([n_groups] * len(blocked[0]))
+            # one group per query word: signatures of the other words and of the word itself
+            sigs = q.sigs
+            total_w = sum(q.weights)
+            for ti, own in enumerate(sigs):
+                other = 0
+                for tj, sg in enumerate(sigs):
+                    if tj != ti:
+                        other |= sg
+                g_bytes.append(other.to_bytes(_SIG_BYTES, "little") + own.to_bytes(_SIG_BYTES, "little"))
+                g_qdom.append(q.weights[ti] >= m_min * total_w)
+            n_groups += len(sigs)
         q_total = qw.sum(axis=1)
         nv = self.n_vocab
         e_key = np.asarray(eq, dtype=np.int64) * nv + np.asarray(eu, dtype=np.int64)
@@ -632,6 +685,17 @@ class Matcher:
             # scored twice and merged with the hits, cheaper than de-duplicating every row
             pq = np.repeat(bq_a, lengths)
             pa = self.p_alias[idx]
+            # a hit that matches a single query word needs that word to carry >= m_min of the query or of
+            # the alias weight (see _single_word_min); otherwise it must match another query word, which
+            # the signatures rule out cheaply (a signature collision only keeps a row, never drops one)
+            g = np.repeat(np.asarray(g_base, dtype=np.int64) + np.asarray(bt, dtype=np.int64), lengths)
+            words = np.frombuffer(b"".join(g_bytes), dtype="<u8").reshape(-1, 2 * _SIG_WORDS)
+            a_sig = self.a_sig[pa]
+            mask = np.asarray(g_qdom, dtype=bool)[g] | (self.p_share[idx] >= m_min)
+            mask |= (a_sig & words[g, :_SIG_WORDS]).any(axis=1)
+            mask |= np.bitwise_count(a_sig & words[g, _SIG_WORDS:]).sum(axis=1) >= 2
+            pq = pq[mask]
+            pa = pa[mask]
         else:
             pq = np.zeros(0, dtype=np.int64)
             pa = np.zeros(0, dtype=np.int64)
@@ -639,8 +703,7 @@ class Matcher:
         out: list[list[_RawHit]] = [[] for _ in range(nq)]
         if len(pa):
             scores = self._score_pairs(queries, pq, pa, e_key, e_sim, e_tloc, qw, q_total)
-            keep = np.nonzero(scores >= threshold)[0]
-            for i in keep.tolist():
+            for i in np.flatnonzero(scores >= threshold).tolist():
                 out[int(pq[i])].append(_RawHit(int(pa[i]), float(scores[i]), False))
         acro = self.config.acronym_score
         if acro >= threshold:
@@ -1031,6 +1094,9 @@ def _rejoin(tokens: list[str], known: Any, min_part: int = 2) -> list[str]:
 
 
 _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+_SIG_WORDS = 4
+_SIG_BITS_LOG2 = 8  # 64 * _SIG_WORDS bits
+_SIG_BYTES = 8 * _SIG_WORDS
 
 
 class _KeyTable:
