@@ -190,9 +190,14 @@ def token_sim(a: str, b: str, config: ScoreConfig = DEFAULT_CONFIG) -> float:
     """
     if a == b:
         return 1.0
+    la, lb = len(a), len(b)
+    if (la == 3 and lb == 4) or (la == 4 and lb == 3):
+        # a three-letter word and the same word with one letter added: son / sson, esa / essa
+        if a.isalpha() and b.isalpha() and LCSseq.similarity(a, b) == 3:
+            return _edit_sim(4, config)
+        return 0.0
     if not (_fuzzy_ok(a) and _fuzzy_ok(b)):
         return 0.0
-    la, lb = len(a), len(b)
     longest = la if la > lb else lb
     if abs(la - lb) <= 1 and LCSseq.similarity(a, b) >= longest - 1:
         return _edit_sim(longest, config)
@@ -345,6 +350,8 @@ class Matcher:
         del_index: dict[str, list[int]] = {}
         skel_index: dict[str, list[int]] = {}
         for tok, vid in vocab.items():
+            if len(tok) == 3 and tok.isalpha():
+                del_index.setdefault(tok, []).append(vid)  # found from four-letter words' deletions
             if not _fuzzy_ok(tok):
                 continue
             del_index.setdefault(tok, []).append(vid)
@@ -403,6 +410,12 @@ class Matcher:
         vid = self.vocab.get(tok)
         if vid is not None:
             res[vid] = 1.0
+        if len(tok) == 3 and tok.isalpha():
+            # four-letter words that are this word plus one letter
+            vlen = self._vocab_len
+            for v in self._del_index.get(tok, ()):
+                if v != vid and vlen[v] == 4:
+                    res[v] = _edit_sim(4, self.config)
         if _fuzzy_ok(tok):
             cfg = self.config
             di = self._del_index
