@@ -102,7 +102,7 @@ FORMATS = ("csv", "jsonl", "json")
 DELIMITERS = (",", ";", "\t", "|")
 MAX_ORDER_LINES = 5000
 RECENT_ORDERS = 100_000
-CACHE_SIZE = 20_000
+CACHE_SIZE = 10_000
 
 
 # --------------------------------------------------------------------------- reading
@@ -477,7 +477,7 @@ class PartyMemo:
     the date (``as_of``), so date-dependent list logic stays exact.
     """
 
-    def __init__(self, screen: Any, size: int = 200_000) -> None:
+    def __init__(self, screen: Any, size: int = 100_000) -> None:
         from .lists import active_lists
         from .parties import load_pack
 
@@ -485,11 +485,13 @@ class PartyMemo:
         self.lists = active_lists()
         self.pack = load_pack()
         self.size = size
-        self.cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        # per party: (hits, findings, warnings); the list infos (same for every party) once per date
+        self.cache: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
+        self.infos: OrderedDict[dt.date, list[Any]] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def one(self, party: Party, as_of: dt.date) -> Any:
+    def one(self, party: Party, as_of: dt.date) -> tuple[Any, ...]:
         key = (party.role, party.name, party.country, party.address, as_of)
         got = self.cache.get(key)
         if got is not None:
@@ -497,7 +499,13 @@ class PartyMemo:
             self.cache.move_to_end(key)
             return got
         self.misses += 1
-        got = self.screen([party], as_of=as_of, lists=self.lists, pack=self.pack)
+        r = self.screen([party], as_of=as_of, lists=self.lists, pack=self.pack)
+        got = (tuple(r.hits[0]) if r.hits and r.hits[0] else _EMPTY, tuple(r.findings) or _EMPTY,
+               tuple(r.warnings) or _EMPTY)
+        if as_of not in self.infos:
+            self.infos[as_of] = list(r.lists)
+            if len(self.infos) > 64:
+                self.infos.popitem(last=False)
         self.cache[key] = got
         if len(self.cache) > self.size:
             self.cache.popitem(last=False)
@@ -511,19 +519,24 @@ class PartyMemo:
         hits: list[Any] = []
         findings: list[Finding] = []
         warnings: list[str] = []
-        infos: list[Any] = []
         for idx, p in enumerate(parties):
-            r = self.one(p, as_of)
-            hits.append(list(r.hits[0]) if r.hits else [])
-            for f in r.findings:
+            p_hits, p_findings, p_warnings = self.one(p, as_of)
+            hits.append(list(p_hits))
+            for f in p_findings:
                 if idx:
                     f = f.model_copy(update={"evidence": [
                         e.model_copy(update={"field": e.field.replace("parties[0]", f"parties[{idx}]", 1)})
                         for e in f.evidence]})
                 findings.append(f)
-            warnings += [w for w in r.warnings if w not in warnings]
-            infos = infos or list(r.lists)
-        return PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=infos)
+            warnings += [w for w in p_warnings if w not in warnings]
+        infos = self.infos.get(as_of)
+        if infos is None:
+            infos = list(self.screen([], as_of=as_of, lists=self.lists, pack=self.pack).lists)
+            self.infos[as_of] = infos
+        return PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=list(infos))
+
+
+_EMPTY: tuple[Any, ...] = ()
 
 
 class _party_memo:  # noqa: N801 - used as a context manager
