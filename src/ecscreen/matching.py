@@ -901,8 +901,10 @@ class Matcher:
             wu = self._alias_weight(u)
             a_total += wu
             bi, bs = -1, 0.0
+            vid = self.vocab.get(u)
             for ti, t in enumerate(q.tokens):
-                s = token_sim(t, u, cfg)
+                # a list word's similarity is already in the query word's expansions (same rules)
+                s = q.expansions[ti].get(vid, 0.0) if vid is not None else token_sim(t, u, cfg)
                 if s > bs:
                     bi, bs = ti, s
             if bi >= 0:

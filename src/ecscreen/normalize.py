@@ -231,6 +231,7 @@ _SKEL_MAP = str.maketrans({"q": "k", "c": "k", "z": "s", "w": "v", "j": "y", "x"
 _VOWELS = frozenset("aeiouy")
 
 
+@lru_cache(maxsize=500_000)
 def skeleton(token: str) -> str:
     """Consonant skeleton used as a phonetic key: mohammed / muhammad / mohamed -> mhmd."""
     t = token
