@@ -234,3 +234,9 @@ def test_explanations_name_the_rule_that_fired(matcher: Matcher) -> None:
     assert weak.search("Daisy")[0].score == 100
     hits = matcher.search("Electronics Trading Group", threshold=50)
     assert all("generic" in h.explanation or "common" in h.explanation for h in hits if h.name_score < 80)
+
+
+def test_unknown_country_does_not_lower_the_score(matcher: Matcher) -> None:
+    hits = {h.entry.id: h for h in matcher.search("NSO Group", country="Atlantis")}
+    assert hits["el-nso"].country_match is None
+    assert hits["el-nso"].score == hits["el-nso"].name_score

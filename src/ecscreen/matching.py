@@ -1272,23 +1272,12 @@ def _is_acronym_pair(a: NormalizedName, b: NormalizedName) -> bool:
     return len(b.tokens) == 1 and b.tokens[0] in _acronym_forms(a)
 
 
+@lru_cache(maxsize=4096)
 def _country_code(country: str | None) -> str | None:
-    if not country:
+    """ISO alpha-2 of a country code or name; None when unknown (an unknown country never lowers a hit)."""
+    if not country or not country.strip():
         return None
-    c = country.strip()
-    if len(c) == 2 and c.isalpha():
-        return c.upper()
-    try:
-        from ecscreen.countries import resolve
+    from ecscreen.countries import resolve
 
-        found = resolve(c)
-        if found is not None:
-            return str(found.alpha2)
-    except ImportError:
-        pass
-    import pycountry
-
-    try:
-        return str(pycountry.countries.lookup(c).alpha_2)
-    except LookupError:
-        return c.upper()
+    found = resolve(country.strip())
+    return str(found.alpha2) if found is not None else None
