@@ -359,7 +359,7 @@ class Matcher:
                 del_index.setdefault(d, []).append(vid)
             skel_index.setdefault(skeleton(tok), []).append(vid)
         self._del_index = del_index
-        self._skel_index = skel_index
+        self._skel_lists = {k: ([self.vocab_list[v] for v in ids], ids) for k, ids in skel_index.items()}
         self._vocab_len = [len(t) for t in self.vocab_list]
         self._p_len_list: list[int] = self.p_len.tolist()
         jw_lists: dict[tuple[str, int], tuple[list[str], list[int]]] = {}
@@ -430,10 +430,14 @@ class Matcher:
                 if v != vid:
                     lv = vlen[v]
                     res[v] = _edit_sim(lt if lt > lv else lv, cfg)
-            vl = self.vocab_list
-            for v in self._skel_index.get(skeleton(tok), ()):
-                if v not in res and Indel.normalized_similarity(tok, vl[v]) >= cfg.phonetic_min_ratio:
-                    res[v] = cfg.sim_phonetic
+            skel = self._skel_lists.get(skeleton(tok))
+            if skel:
+                for _, _, k in rf_process.extract(
+                    tok, skel[0], scorer=Indel.normalized_similarity, score_cutoff=cfg.phonetic_min_ratio, limit=None
+                ):
+                    v = skel[1][k]
+                    if v not in res:
+                        res[v] = cfg.sim_phonetic
             bucket = self._jw_buckets.get((tok[:2], lt)) if cfg.jw_min <= 1.0 else None
             if bucket:
                 words, ids = bucket
@@ -656,9 +660,8 @@ class Matcher:
             blocked = q.blocking.get(threshold)
             if blocked is None:
                 seen: dict[int, int] = {}
-                for i in self._blocking_tokens(q, threshold):
-                    for u in q.expansions[i]:
-                        seen.setdefault(u, i)
+                for i in reversed(self._blocking_tokens(q, threshold)):  # the first token wins
+                    seen.update(dict.fromkeys(q.expansions[i], i))
                 blocked = (list(seen), list(seen.values()))
                 q.blocking[threshold] = blocked
             if not blocked[0]:
@@ -843,7 +846,9 @@ class Matcher:
                 if cur is None or h.name_score > cur.name_score:
                     best[ei] = h
             out.append(
-                sorted(((ei, h.name_score, h.alias, h.acronym) for ei, h in best.items()), key=lambda x: -x[1])
+                sorted(
+                    ((ei, h.name_score, h.alias, h.acronym) for ei, h in best.items()), key=lambda x: (-x[1], x[0])
+                )
             )
         return out
 
