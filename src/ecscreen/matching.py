@@ -1,26 +1,28 @@
 """Party-name matching against restricted-party lists.
 
-Scorer (same for the blocked index and the exhaustive reference):
+Scorer (the same for the candidate index and the exhaustive reference; details in
+docs/party-screening.md):
 
 * names are normalised into tokens (:mod:`ecscreen.normalize`): case, punctuation, diacritics, scripts,
   Chinese transliteration, abbreviations, legal forms, stop words; word order is ignored;
-* every token carries an IDF weight computed over all aliases of the lists, so rare tokens weigh more
-  than generic ones ("electronics", "trading", "group");
-* two tokens are related when equal (1.0), one edit apart in the "symmetric deletion" sense (longest
-  common subsequence >= longest length - 1, both >= 4 letters) or sound-alike (same consonant skeleton
-  and indel similarity >= 0.65);
-* each alias token is aligned with its most similar query token; query coverage ``P`` and alias coverage
-  ``R`` are the weighted shares of matched tokens; ``base = b*max(P, R) + (1-b)*min(P, R)``;
-* the absolute weight of the matched query tokens ``E`` must reach ``evidence``; below it the score is
-  scaled down by ``(E/evidence)``, so generic words cannot carry a match alone;
-* acronyms: a one-word query equal to the initials of a multi-word alias (or the reverse) scores
-  ``acronym_score``;
+* every token carries an IDF weight over the indexed names plus the embedded CSL's frequencies, so rare
+  tokens weigh more than generic ones ("electronics", "trading", "group"); a query token's weight
+  counts its spelling variants; initials, particles, patronymics and numbers weigh little;
+* token similarity (:func:`token_sim`): equal; one edit apart (symmetric deletion); same consonant
+  skeleton; same first two letters and Jaro-Winkler >= 0.9;
+* each list-name token is aligned with its most similar query token; query coverage ``P`` and list-name
+  coverage ``R``; ``base = b*max(P, R) + (1-b)*min(P, R)`` minus the share left unmatched on both sides
+  (a substitution); times an evidence factor (matched query weight / ``evidence``), a generic factor
+  (only common words matched, partial match) and a weak-alias factor (one-word list name inside a
+  longer query) -- see :func:`_combine`;
+* acronyms: a one-word query equal to the initials of a multi-word list name (or the reverse for
+  organisation-like queries) scores ``acronym_score``;
 * the country is a qualifier: a mismatch subtracts ``country_penalty`` from a hit but never hides it.
 
-Candidate index: an inverted index from tokens to aliases plus a deletion index and a skeleton index
-over the token vocabulary, so typos and sound-alikes still find candidates. Only query tokens that can
-make the evidence threshold reachable ("prefix filtering") are used for blocking, which is lossless for
-this scorer; ``exhaustive=True`` scores every alias with the same kernel as the reference.
+Candidate index: words -> names, plus a deletion index, skeleton buckets and Jaro-Winkler buckets over the
+vocabulary, so every related word is found without scanning. Candidates are fetched only for the query
+words every hit must match, and pruned with a single-word bound and 256-bit word signatures; both steps
+are lossless for this scorer. ``exhaustive=True`` scores every name with the same numpy kernel.
 """
 
 from __future__ import annotations
@@ -1033,7 +1035,6 @@ def _minor_word(tok: str) -> bool:
         or any(c.isdigit() for c in tok)
         or bool(_ROMAN.match(tok))
     )
-_PERSON_TYPES = frozenset({"individual", "person"})
 _ORG_HINTS = frozenset(
     ["company", "corporation", "group", "international", "industry", "bank", "institute", "university", "technology", "trading", "organization", "organisation", "association", "agency", "ministry", "holding", "enterprise", "service"]
 )
