@@ -169,6 +169,7 @@ class ScoreConfig:
     jw_min: float = 0.9
     jw_scale: float = 0.9
     acronym_score: float = 88.0
+    acronym_score_short: float = 78.0
     country_penalty: float = 10.0
     max_tokens: int = 12
 
@@ -723,21 +724,26 @@ class Matcher:
             scores = self._score_pairs(queries, pq, pa, e_key, e_sim, e_tloc, qw, q_total)
             for i in np.flatnonzero(scores >= threshold).tolist():
                 out[int(pq[i])].append(_RawHit(int(pa[i]), float(scores[i]), False))
-        acro = self.config.acronym_score
-        if acro >= threshold:
+        if max(self.config.acronym_score, self.config.acronym_score_short) >= threshold:
             for qi, q in enumerate(queries):
-                for ai in self._acronym_candidates(q):
-                    out[qi].append(_RawHit(ai, acro, True))
+                for ai, size in self._acronym_candidates(q):
+                    score = self._acronym_score(size)
+                    if score >= threshold:
+                        out[qi].append(_RawHit(ai, score, True))
         return out
 
-    def _acronym_candidates(self, q: _Query) -> list[int]:
-        found: list[int] = []
+    def _acronym_score(self, size: int) -> float:
+        """Three-letter acronyms collide often (ZTE = Zhejiang Tianlu Energy): they score lower."""
+        return self.config.acronym_score if size >= 4 else self.config.acronym_score_short
+
+    def _acronym_candidates(self, q: _Query) -> list[tuple[int, int]]:
+        found: list[tuple[int, int]] = []
         toks = q.tokens
         if len(toks) == 1 and 3 <= len(toks[0]) <= 8 and toks[0].isalpha():
-            found.extend(self._acro.get(toks[0], ()))
+            found.extend((ai, len(toks[0])) for ai in self._acro.get(toks[0], ()))
         if q.norm.legal or len(q.tokens) >= 4 or any(t in _ORG_HINTS for t in q.norm.full_tokens):
             for ini in _acronym_forms(q.norm):
-                found.extend(self._single.get(ini, ()))
+                found.extend((ai, len(ini)) for ai in self._single.get(ini, ()))
         return found
 
     # ------------------------------------------------------------------ public API
@@ -947,9 +953,9 @@ class Matcher:
             a_tokens = _rejoin(list(a.tokens), set(qn.tokens))
             q = self._make_query(name1, qn, _rejoin(list(qn.tokens), set(a_tokens)))
             score = self._align(q, a_tokens, len(a_tokens) == 1)[0] if q.tokens and a_tokens else 0.0
-            acro = self.config.acronym_score
-            if score < acro and _is_acronym_pair(q.norm, a):
-                score = acro
+            size = _acronym_pair_size(q.norm, a)
+            if size:
+                score = max(score, self._acronym_score(size))
             best = max(best, score)
         return best
 
@@ -1272,10 +1278,13 @@ def _acronym_forms(nn: NormalizedName) -> set[str]:
     return {f for f in forms if 3 <= len(f) <= 8}
 
 
-def _is_acronym_pair(a: NormalizedName, b: NormalizedName) -> bool:
+def _acronym_pair_size(a: NormalizedName, b: NormalizedName) -> int:
+    """Length of the acronym when one name is the initials of the other, else 0."""
     if len(a.tokens) == 1 and a.tokens[0] in _acronym_forms(b):
-        return True
-    return len(b.tokens) == 1 and b.tokens[0] in _acronym_forms(a)
+        return len(a.tokens[0])
+    if len(b.tokens) == 1 and b.tokens[0] in _acronym_forms(a):
+        return len(b.tokens[0])
+    return 0
 
 
 @lru_cache(maxsize=4096)
