@@ -11,7 +11,14 @@ from ecscreen.errors import EcscreenError
 from ecscreen.lists import read_list
 from ecscreen.matching import AllowList, Clearance
 from ecscreen.models import Outcome, Party, PartyRole
-from ecscreen.parties import PartyListsPack, load_allowlist, load_pack, screen_parties
+from ecscreen.parties import (
+    PartyListsPack,
+    list_warnings,
+    load_allowlist,
+    load_pack,
+    screen_parties,
+    screen_party_batches,
+)
 
 FIX = Path(__file__).parent / "fixtures" / "lists"
 AS_OF = dt.date(2026, 8, 15)
@@ -137,11 +144,13 @@ def test_allowlist_file(tmp_path: Path) -> None:
 
 def test_staleness_warning(own: list, monkeypatch: pytest.MonkeyPatch) -> None:
     ps = screen_parties([_p("Nobody In Particular")], as_of=dt.date(2026, 12, 1), lists=own)
-    assert any("older than 45 days" in w for w in ps.warnings)
+    assert any("older than 45 days" in w for w in ps.list_warnings)
+    assert ps.warnings == []
+    assert any("older than 45 days" in w for w in list_warnings())
     assert ps.lists[0].age_days == (dt.date(2026, 12, 1) - dt.date(2026, 8, 1)).days
     monkeypatch.setenv("ECSCREEN_LIST_MAX_AGE_DAYS", "365")
     ps = screen_parties([_p("Nobody In Particular")], as_of=dt.date(2026, 12, 1), lists=own)
-    assert ps.warnings == []
+    assert ps.list_warnings == []
 
 
 def test_default_lists_screen_real_entries() -> None:
@@ -156,3 +165,27 @@ def test_default_lists_screen_real_entries() -> None:
 def test_pack_model_is_strict() -> None:
     with pytest.raises(ValueError):
         PartyListsPack.model_validate({"kind": "party_lists", "pack": {}, "default": {}})
+
+
+def test_batches_equal_single_calls(own: list) -> None:
+    batches = [[_p("华为技术有限公司", "CN"), _p("Patricia Lucas Wheeler")], [], [_p("NSO Group", "IL")]]
+    many = screen_party_batches(batches, as_of=AS_OF, lists=own)
+    assert len(many) == 3
+    for parties, ps in zip(batches, many, strict=True):
+        one = screen_parties(parties, as_of=AS_OF, lists=own)
+        assert [[h.entry.id for h in hs] for hs in ps.hits] == [[h.entry.id for h in hs] for hs in one.hits]
+        assert [f.rule_id for f in ps.findings] == [f.rule_id for f in one.findings]
+    assert many[1].hits == [] and many[1].findings == []
+    assert many[2].findings[0].evidence[0].field == "parties[0].name"
+
+
+def test_clearances_from_environment(own: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = tmp_path / "clearances.yaml"
+    p.write_text(
+        "kind: party_clearances\nclearances:\n"
+        "  - {party: NSO Group, entry_id: el-nso, reason: other firm, approver: C, expires: 2027-01-01}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("ECSCREEN_CLEARANCES", str(p))
+    ps = screen_parties([_p("NSO Group")], as_of=AS_OF, lists=own)
+    assert ps.findings[0].covered_by is not None

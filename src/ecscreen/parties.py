@@ -31,6 +31,8 @@ __all__ = [
     "PartyScreening",
     "ClearanceFile",
     "screen_parties",
+    "screen_party_batches",
+    "default_allowlist",
     "load_pack",
     "load_allowlist",
     "lists_info",
@@ -119,8 +121,9 @@ class PartyScreening:
 
     hits: list[list[PartyHit]]
     findings: list[Finding]
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # about this shipment (expired clearances)
     lists: list[ListInfo] = field(default_factory=list)
+    list_warnings: list[str] = field(default_factory=list)  # about the lists (staleness), once per run
 
     @property
     def footnote_hits(self) -> list[tuple[int, PartyHit]]:
@@ -277,26 +280,79 @@ def screen_parties(
     limit: int = 5,
     pack: PartyListsPack | None = None,
 ) -> PartyScreening:
-    """Screen ``parties`` against ``lists`` (default: the active lists) as of ``as_of``."""
+    """Screen ``parties`` against ``lists`` (default: the active lists) as of ``as_of``.
+
+    ``allowlist`` defaults to the clearance files named in ``$ECSCREEN_CLEARANCES`` (if set).
+    """
+    return screen_party_batches(
+        [parties], as_of=as_of, allowlist=allowlist, lists=lists, threshold=threshold, limit=limit, pack=pack
+    )[0]
+
+
+def screen_party_batches(
+    batches: list[list[Party]],
+    *,
+    as_of: dt.date,
+    allowlist: AllowList | None = None,
+    lists: list[ScreeningList] | None = None,
+    threshold: float | None = None,
+    limit: int = 5,
+    pack: PartyListsPack | None = None,
+    workers: int = 1,
+) -> list[PartyScreening]:
+    """Screen the parties of many shipments in one pass (one ``PartyScreening`` per shipment).
+
+    All names go through the matcher together, so identical names across shipments are scored once;
+    this is the entry point for batch screening.
+    """
     pack = pack or load_pack()
     active = lists if lists is not None else active_lists()
+    if allowlist is None:
+        allowlist = default_allowlist()
     matcher = matcher_for(active)
     thr = pack.threshold if threshold is None else threshold
-    infos, warnings = _staleness(active, as_of)
-    names = [p.name for p in parties]
-    countries = [p.country for p in parties]
-    hits = matcher.search_many(names, countries, threshold=thr, limit=limit)
-    findings: list[Finding] = []
-    for idx, (party, party_hits) in enumerate(zip(parties, hits, strict=True)):
-        for j, hit in enumerate(party_hits):
-            if allowlist is not None:
-                cleared, warn = allowlist.lookup(party.name, hit.entry.id, as_of, party.country)
-                if warn:
-                    warnings.append(warn)
-                if cleared is not None:
-                    hit = hit.model_copy(update={"cleared": cleared})
-                    party_hits[j] = hit
-            findings.append(_finding(pack, idx, party, hit, as_of))
+    infos, list_warns = _staleness(active, as_of)
+    names = [p.name for parties in batches for p in parties]
+    countries = [p.country for parties in batches for p in parties]
+    flat_hits = matcher.search_many(names, countries, threshold=thr, limit=limit, workers=workers)
+    out: list[PartyScreening] = []
+    pos = 0
+    for parties in batches:
+        hits = flat_hits[pos : pos + len(parties)]
+        pos += len(parties)
+        warnings: list[str] = []
+        findings: list[Finding] = []
+        for idx, (party, party_hits) in enumerate(zip(parties, hits, strict=True)):
+            for j, hit in enumerate(party_hits):
+                if allowlist is not None:
+                    cleared, warn = allowlist.lookup(party.name, hit.entry.id, as_of, party.country)
+                    if warn:
+                        warnings.append(warn)
+                    if cleared is not None:
+                        hit = hit.model_copy(update={"cleared": cleared})
+                        party_hits[j] = hit
+                findings.append(_finding(pack, idx, party, hit, as_of))
+        out.append(
+            PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=infos, list_warnings=list_warns)
+        )
     _LAST["infos"] = infos
-    _LAST["warnings"] = warnings
-    return PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=infos)
+    _LAST["warnings"] = list_warns
+    return out
+
+
+def default_allowlist() -> AllowList | None:
+    """Clearances from the files in ``$ECSCREEN_CLEARANCES`` (``os.pathsep``-separated), or None."""
+    env = os.environ.get("ECSCREEN_CLEARANCES", "").strip()
+    if not env:
+        return None
+    paths = tuple(p for p in env.split(os.pathsep) if p.strip())
+    stamps = tuple(Path(p).stat().st_mtime_ns if Path(p).is_file() else 0 for p in paths)
+    return _allowlist_cached(paths, stamps)
+
+
+@lru_cache(maxsize=8)
+def _allowlist_cached(paths: tuple[str, ...], stamps: tuple[int, ...]) -> AllowList:
+    clearances: list[Clearance] = []
+    for p in paths:
+        clearances.extend(load_allowlist(p).clearances)
+    return AllowList(clearances)
