@@ -207,15 +207,15 @@ def test_matcher_for_is_cached() -> None:
 
 def test_cli_import_and_status(home: Path) -> None:
     runner = CliRunner()
-    res = runner.invoke(app, ["import", str(FIX / "csl_sample.csv"), "--name", "sample"])
+    res = runner.invoke(app, ["import", str(FIX / "own_parties.csv"), "--name", "sample"])
     assert res.exit_code == 0, res.output
-    assert "imported 'sample'" in res.output and "13 entries" in res.output
+    assert "imported 'sample'" in res.output and "2 entries" in res.output
     res = runner.invoke(app, ["status", "--json", "--as-of", "2026-08-10"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.output)
     rows = {r["name"]: r for r in doc["lists"]}
     assert rows["US Consolidated Screening List"]["age_days"] == 10
-    assert rows["sample"]["entries"] == 13
+    assert rows["sample"]["entries"] == 2
     res = runner.invoke(app, ["status"])
     assert res.exit_code == 0 and "sample" in res.output
 
@@ -230,3 +230,11 @@ def test_cli_import_strict_refuses_shrunk_list(home: Path, tmp_path: Path) -> No
     assert res.exit_code != 0
     assert isinstance(res.exception, ListError)
     assert "--strict" in res.exception.message
+
+
+def test_imported_csl_replaces_embedded_snapshot(home: Path, tmp_path: Path) -> None:
+    rules = tmp_path / "empty-rules"
+    rules.mkdir()
+    import_list(FIX / "csl_official_subset.json", "csl-fresh")
+    names = [s.info.name for s in L.active_lists(rules_roots=[rules])]
+    assert names == ["csl-fresh"]

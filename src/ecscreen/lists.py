@@ -768,12 +768,15 @@ def _rules_list_files(roots: tuple[Path, ...] | None) -> tuple[Path, ...]:
 def active_lists(
     *, include_default: bool = True, include_store: bool = True, rules_roots: Iterable[Path] | None = None
 ) -> list[ScreeningList]:
-    """The lists screening uses: embedded CSL + imported lists + own-format lists under rules/."""
+    """The lists screening uses: embedded CSL + imported lists + own-format lists under rules/.
+
+    An imported Consolidated Screening List (any CSL format) replaces the embedded snapshot.
+    """
     out: list[ScreeningList] = []
-    if include_default:
+    stored = stored_lists() if include_store else []
+    if include_default and not any(sl.format.startswith("csl") for sl in stored):
         out.append(load_default())
-    if include_store:
-        out.extend(stored_lists())
+    out.extend(stored)
     out.extend(_cached_own(str(p), p.stat().st_mtime_ns) for p in rules_list_files(rules_roots))
     return out
 
