@@ -21,6 +21,8 @@ import resource
 import time
 from pathlib import Path
 
+from rapidfuzz import fuzz, process, utils
+
 from ecscreen.lists import read_list
 from ecscreen.matching import Matcher
 
@@ -114,17 +116,11 @@ def main() -> None:
           f"identical scores: {same_scores}")
     print(f"  exhaustive scoring: {len(sample) / t_ex:,.0f} names/s; indexed: {len(sample) / t_blocked:,.0f} names/s")
 
-    try:
-        from rapidfuzz import fuzz, process, utils
-
-        choices = [utils.default_process(a) for a in m.alias_text]
-        qs = [utils.default_process(q) for q in sample]
-        t0 = time.perf_counter()
-        process.cdist(qs, choices, scorer=fuzz.token_sort_ratio, workers=2, score_cutoff=80, dtype="uint8")
-        print(f"  baseline rapidfuzz cdist token_sort_ratio, 2 workers: "
-              f"{len(qs) / (time.perf_counter() - t0):,.0f} names/s")
-    except ImportError:
-        pass
+    choices = [utils.default_process(a) for a in m.alias_text]
+    qs = [utils.default_process(q) for q in sample]
+    t0 = time.perf_counter()
+    process.cdist(qs, choices, scorer=fuzz.token_sort_ratio, workers=2, score_cutoff=80, dtype="uint8")
+    print(f"  baseline rapidfuzz cdist token_sort_ratio, 2 workers: {len(qs) / (time.perf_counter() - t0):,.0f} names/s")
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
