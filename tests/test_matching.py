@@ -240,3 +240,33 @@ def test_unknown_country_does_not_lower_the_score(matcher: Matcher) -> None:
     hits = {h.entry.id: h for h in matcher.search("NSO Group", country="Atlantis")}
     assert hits["el-nso"].country_match is None
     assert hits["el-nso"].score == hits["el-nso"].name_score
+
+
+def test_derived_names() -> None:
+    from ecscreen.matching import _name_variants
+
+    assert _name_variants(["Sinobright Import and Export Company; and any successor, sub-unit, or subsidiary thereof"]) == [
+        "Sinobright Import and Export Company"
+    ]
+    assert _name_variants(["Al-Qa'ida/Islamic Army"]) == ["Al-Qa'ida/Islamic Army", "Al-Qa'ida", "Islamic Army"]
+    assert _name_variants(["Bowne A/S"]) == ["Bowne A/S"]
+    assert _name_variants(["Huawei Technologies Co., Ltd. (Huawei). Affiliated Entity: Huawei Marine Networks Co., Ltd."])[
+        1
+    ] == "Huawei Marine Networks Co., Ltd."
+
+
+def test_normalize_details() -> None:
+    assert normalize("Ig0r Sech1n").tokens == ("igor", "sechin")
+    assert normalize("Brigade 44").tokens == ("brigade", "44")
+    assert normalize("FABERLIC EUROPE Sp. z o.o.").tokens == ("faberlic", "europe")
+    assert normalize("Bashar el-Assad").tokens == ("bashar", "al", "assad")
+    assert normalize("Osama ibn Laden").tokens == ("osama", "bin", "laden")
+
+
+def test_pair_scores_for_known_variants(matcher: Matcher) -> None:
+    assert matcher.compare("Osama bin Laden", "Usama ibn Laden") >= 80
+    assert matcher.compare("Vladimir Putin", "Vladimir Vladimirovich Putin") >= 80
+    assert matcher.compare("V. Putin", "Vladimir Putin") >= 80
+    assert matcher.compare("SALMAN BIN MUHAMMAD AL-RAWI", "SALMAN BIN MUHAMMAD AL-RAWI") == 100
+    assert matcher.compare("TAHIR JALIL HABBUSH AL-DULAIMI", "TAHIR JALIL HABBUSH AL-TIKRITI") < 80
+    assert matcher.compare("Electronics Trading Group", "Global Electronics Trading Group") < 80
