@@ -145,9 +145,15 @@ class NormalizedName:
     notes: list[str] = field(default_factory=list)
 
 
+@lru_cache(maxsize=1)
+def _legal_starts() -> frozenset[str]:
+    return frozenset(form[0] for form in legal_forms())
+
+
 def _strip_legal(tokens: list[str]) -> tuple[list[str], list[str]]:
     forms = legal_forms()
-    if not tokens:
+    starts = _legal_starts()
+    if not tokens or not any(t in starts for t in tokens):
         return tokens, []
     removed: list[str] = []
     kept: list[str] = []
@@ -156,7 +162,7 @@ def _strip_legal(tokens: list[str]) -> tuple[list[str], list[str]]:
     # pass 1: multi-word forms and long single-word forms, anywhere
     while i < n:
         hit = 0
-        for size in range(min(6, n - i), 0, -1):
+        for size in range(min(6, n - i), 0, -1) if tokens[i] in starts else ():
             cand = tuple(tokens[i : i + size])
             if cand in forms and (size > 1 or len(cand[0]) >= 4):
                 hit = size
