@@ -1208,9 +1208,10 @@ _FORK_MATCHER: Matcher | None = None
 
 
 def _can_fork() -> bool:
+    """Forking helpers is possible (POSIX) and allowed (not inside a daemonic pool worker)."""
     import multiprocessing as mp
 
-    return "fork" in mp.get_all_start_methods()
+    return "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
 
 
 def _fork_match(args: tuple[list[list[str]], float, bool]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
