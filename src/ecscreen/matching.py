@@ -317,9 +317,9 @@ class Matcher:
         self.idf_list: list[float] = self.idf.tolist()
         self.idf_max = math.log1p(self._n_docs)
 
-        self.a_tok = np.asarray(alias_tok, dtype=np.int64)
-        self.a_len = np.asarray(alias_len, dtype=np.int64)
-        self.a_start = np.zeros(n_alias, dtype=np.int64)
+        self.a_tok = np.asarray(alias_tok, dtype=np.int32)
+        self.a_len = np.asarray(alias_len, dtype=np.int32)
+        self.a_start = np.zeros(n_alias, dtype=np.int32)
         if n_alias:
             self.a_start[1:] = np.cumsum(self.a_len)[:-1]
         self.a_w = self.idf[self.a_tok] if len(self.a_tok) else np.zeros(0)
@@ -329,7 +329,7 @@ class Matcher:
 
         # postings: vocab id -> alias ids (with the word's share of the alias weight)
         order = np.argsort(self.a_tok, kind="stable")
-        alias_of_tok = np.repeat(np.arange(n_alias, dtype=np.int64), self.a_len)
+        alias_of_tok = np.repeat(np.arange(n_alias, dtype=np.int32), self.a_len)
         self.p_alias = alias_of_tok[order]
         self.p_share = self.a_w[order] / np.maximum(self.a_W[self.p_alias], 1e-9) if len(order) else np.zeros(0)
         # 256-bit word signature per alias: a cheap test "may this alias contain another query word?"
@@ -344,8 +344,8 @@ class Matcher:
             np.bitwise_or.at(
                 self.a_sig, (alias_of_tok, bits // 64), np.left_shift(np.uint64(1), (bits % 64).astype(np.uint64))
             )
-        self.p_len = np.bincount(self.a_tok, minlength=n_vocab).astype(np.int64)
-        self.p_start = np.zeros(n_vocab, dtype=np.int64)
+        self.p_len = np.bincount(self.a_tok, minlength=n_vocab).astype(np.int32)
+        self.p_start = np.zeros(n_vocab, dtype=np.int32)
         if n_vocab:
             self.p_start[1:] = np.cumsum(self.p_len)[:-1]
 
@@ -598,10 +598,10 @@ class Matcher:
             return np.zeros(0)
         lengths = self.a_len[pa]
         total = int(lengths.sum())
-        f_pair = np.repeat(np.arange(n_pairs, dtype=np.int64), lengths)
-        offs = np.cumsum(lengths) - lengths
+        f_pair = np.repeat(np.arange(n_pairs, dtype=np.int32), lengths)
+        offs = np.cumsum(lengths, dtype=np.int32) - lengths
         f_idx = np.repeat(self.a_start[pa] - offs, lengths)
-        f_idx += np.arange(total, dtype=np.int64)
+        f_idx += np.arange(total, dtype=np.int32)
         key = pq[f_pair] * self.n_vocab + self.a_tok[f_idx]
         pos = _KeyTable(e_key).lookup(key)
         hit = np.flatnonzero(pos >= 0)
@@ -692,14 +692,14 @@ class Matcher:
 
         if exhaustive:
             pq = np.repeat(np.arange(nq, dtype=np.int64), self.n_alias)
-            pa = np.tile(np.arange(self.n_alias, dtype=np.int64), nq)
+            pa = np.tile(np.arange(self.n_alias, dtype=np.int32), nq)
         elif bq:
             bq_a = np.asarray(bq, dtype=np.int64)
             bu_a = np.asarray(bu, dtype=np.int64)
             lengths = self.p_len[bu_a]
             total = int(lengths.sum())
             offs = np.cumsum(lengths) - lengths
-            idx = np.repeat(self.p_start[bu_a] - offs, lengths) + np.arange(total, dtype=np.int64)
+            idx = np.repeat(self.p_start[bu_a] - offs, lengths) + np.arange(total, dtype=np.int32)
             # (query, alias) candidates; the rare duplicates (an alias holding two blocking words) are
             # scored twice and merged with the hits, cheaper than de-duplicating every row
             pq = np.repeat(bq_a, lengths)
@@ -717,7 +717,7 @@ class Matcher:
             pa = pa[mask]
         else:
             pq = np.zeros(0, dtype=np.int64)
-            pa = np.zeros(0, dtype=np.int64)
+            pa = np.zeros(0, dtype=np.int32)
 
         out: list[list[_RawHit]] = [[] for _ in range(nq)]
         if len(pa):
