@@ -283,13 +283,22 @@ CSL_COLUMNS = ["_id", "source", "entity_number", "type", "programs", "name", "ti
 COMPACT_CSV_COLUMNS = ["source", "entity_number", "type", "programs", "name", "alt_names", "countries", "federal_register_notice", "license_requirement", "license_policy", "source_list_url"]
 
 
+def _text(value: Any) -> str:
+    """A cell as clean text: None -> '', numbers -> str, lists -> '; '-joined."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "; ".join(_text(v) for v in value if v is not None)
+    return " ".join(str(value).split())
+
+
 def _csl_entry(row: dict[str, Any], idx: int, countries: list[str], aliases: list[str]) -> ListEntry:
-    source = (row.get("source") or "").strip()
+    source = _text(row.get("source"))
     code = code_from_source(source)
-    lr = (row.get("license_requirement") or "").strip() or None
-    remarks = (row.get("remarks") or "").strip() or None
-    rid = (row.get("_id") or row.get("id") or "").strip()
-    number = (row.get("entity_number") or "").strip()
+    lr = _text(row.get("license_requirement")) or None
+    remarks = _text(row.get("remarks")) or None
+    rid = _text(row.get("_id") or row.get("id"))
+    number = _text(row.get("entity_number"))
     eid = f"{code}-{number}" if number else (f"{code}-{rid[:16]}" if rid else f"{code}-{idx}")
     programs = row.get("programs") or []
     if isinstance(programs, str):
@@ -298,18 +307,18 @@ def _csl_entry(row: dict[str, Any], idx: int, countries: list[str], aliases: lis
         id=eid,
         source=source,
         source_code=code,
-        name=(row.get("name") or "").strip(),
-        aliases=aliases,
+        name=_text(row.get("name")),
+        aliases=[_text(a) for a in aliases if _text(a)],
         countries=countries,
         addresses=[],
-        programs=list(programs),
-        type=(row.get("type") or "").strip() or None,
+        programs=[_text(p) for p in programs if _text(p)],
+        type=_text(row.get("type")) or None,
         license_requirement=lr,
-        license_policy=(row.get("license_policy") or "").strip() or None,
-        federal_register_notice=(row.get("federal_register_notice") or "").strip() or None,
-        start_date=_parse_date(row.get("start_date")),
+        license_policy=_text(row.get("license_policy")) or None,
+        federal_register_notice=_text(row.get("federal_register_notice")) or None,
+        start_date=_parse_date(_text(row.get("start_date"))),
         remarks=remarks,
-        source_url=(row.get("source_list_url") or "").strip() or None,
+        source_url=_text(row.get("source_list_url")) or None,
         footnotes=parse_footnotes(lr, remarks) if code == "EL" else [],
     )
 
