@@ -235,6 +235,8 @@ def initials(tokens: tuple[str, ...] | list[str]) -> str:
 _SKEL_PAIRS = (("ph", "f"), ("ck", "k"), ("kh", "k"), ("gh", "g"), ("dh", "d"), ("th", "t"), ("sh", "s"), ("ch", "c"))
 _SKEL_MAP = str.maketrans({"q": "k", "c": "k", "z": "s", "w": "v", "j": "y", "x": "s"})
 _VOWELS = frozenset("aeiouy")
+_REPEATS = re.compile(r"(.)\1+").sub
+_SKEL_DROP = re.compile(r"[aeiouyh]").sub
 
 
 @lru_cache(maxsize=500_000)
@@ -249,10 +251,5 @@ def skeleton(token: str) -> str:
         return t
     if t[0] in _VOWELS:
         t = "a" + t[1:]  # osama / usama, ahmed / ehmed
-    dedup = [t[0]]
-    for ch in t[1:]:
-        if ch != dedup[-1]:
-            dedup.append(ch)
-    out = [dedup[0]]
-    out.extend(ch for ch in dedup[1:] if ch not in _VOWELS and ch != "h")
-    return "".join(out)
+    dedup = _REPEATS("\\1", t)
+    return dedup[0] + _SKEL_DROP("", dedup[1:])
