@@ -87,6 +87,11 @@ def main() -> None:
     hit_rows = sum(1 for h in raw if h)  # type: ignore[union-attr]
     print(f"    rows with a hit at threshold {m.config.threshold:g}: {hit_rows:,} ({hit_rows / len(names):.2%})")
     if args.workers > 1:
+        from ecscreen.matching import _cpus_free
+
+        if not _cpus_free(args.workers):
+            print(f"  note: load average {os.getloadavg()[0]:.2f}: the other CPUs are busy, so workers={args.workers} "
+                  "runs in one process (forking would be slower)")
         raw2 = run(
             f"match_raw, {args.workers} processes", lambda: m.match_raw(names, workers=args.workers)
         )

@@ -217,7 +217,12 @@ def test_allowlist_lookup() -> None:
     assert al.lookup("Other", "el-nso", dt.date(2026, 11, 1)) == (None, None)
 
 
-def test_workers_give_the_same_hits(matcher: Matcher, entries: list[ListEntry]) -> None:
+def test_workers_give_the_same_hits(
+    matcher: Matcher, entries: list[ListEntry], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ecscreen.matching as matching
+
+    monkeypatch.setattr(matching, "_cpus_free", lambda workers: True)
     names = [e.name for e in entries[:40]] + ["Huawai Technologies", "Patricia Lucas Wheeler", "SMIC"]
     single = matcher.match_raw(names, chunk_size=8)
     forked = matcher.match_raw(names, chunk_size=8, workers=2)

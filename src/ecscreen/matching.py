@@ -789,7 +789,8 @@ class Matcher:
         """Per name, (entry index, name score) of every entry at or above the threshold (best alias).
 
         Identical names are scored once. ``workers`` > 1 splits large batches over forked processes
-        (the index is shared copy-on-write, nothing is rebuilt).
+        (the index is shared copy-on-write, nothing is rebuilt) when the other CPUs are idle (1-minute
+        load average below CPU count - 0.5); results are identical either way.
         """
         thr = self.config.threshold if threshold is None else float(threshold)
         gc_was_enabled = gc.isenabled()
@@ -811,7 +812,7 @@ class Matcher:
         step = max(1, chunk_size if not exhaustive else max(1, 2_000_000 // max(self.n_alias, 1)))
         chunks = [texts[i : i + step] for i in range(0, len(texts), step)]
         per_text: list[list[tuple[int, float, int, bool]]] = []
-        if workers > 1 and len(chunks) >= 2 * workers and _can_fork():
+        if workers > 1 and len(chunks) >= 2 * workers and _can_fork() and _cpus_free(workers):
             import multiprocessing as mp
 
             global _FORK_MATCHER
@@ -1212,6 +1213,17 @@ def _can_fork() -> bool:
     import multiprocessing as mp
 
     return "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
+
+
+def _cpus_free(workers: int) -> bool:
+    """Forking only pays when other CPUs are idle: with the machine busy, one process is faster."""
+    import os
+
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # pragma: no cover - platforms without load averages
+        return True
+    return load < min(workers, os.cpu_count() or 1) - 0.5
 
 
 def _fork_match(args: tuple[list[list[str]], float, bool]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
