@@ -111,3 +111,25 @@ def test_engine_error_located(tmp_path, capsys):
     p.write_text("id: X\ndestination: CN\nparties:\n  - name: A\n    country: Mordor\nitems: [{description: x}]\n")
     assert main(["check", str(p), "--no-lists"]) == 3
     assert f"{p}:5: parties[0].country: unknown country 'Mordor'" in capsys.readouterr().err
+
+
+def test_clearances_option(tmp_path):
+    ship = tmp_path / "s.yaml"
+    ship.write_text(
+        "id: S\ndate: 2024-06-01\ndestination: IL\n"
+        "parties: [{role: end_user, name: NSO Group Technologies Ltd, country: IL}]\n"
+        "items: [{description: Rack server, eccn: 5A992.c, origin: US}]\n"
+    )
+    cl = tmp_path / "clear.yaml"
+    cl.write_text(
+        "kind: party_clearances\nclearances:\n"
+        "  - {party: NSO Group Technologies Ltd, entry_id: EL-3697, reason: test clearance, approver: QA,"
+        " expires: 2030-01-01}\n"
+    )
+    r = runner.invoke(app, ["check", str(ship), "--format", "json", "--clearances", str(cl)])
+    rep = json.loads(r.stdout)
+    party = [f for f in rep["results"][0]["findings"] if f["rule_id"] == "PARTY-EL"]
+    covered = [f for f in party if f["covered_by"]]
+    assert covered and covered[0]["covered_by"]["kind"] == "clearance"
+    assert any(not f["covered_by"] for f in party)  # the project list's own entry is not cleared
+    assert main(["check", str(ship), "--clearances", str(tmp_path / "missing.yaml")]) == 2

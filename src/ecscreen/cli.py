@@ -56,6 +56,17 @@ def registry_for(rules: list[Path] | None) -> Registry:
     return load_registry(list(rules) if rules else None)
 
 
+def load_clearances(path: Path | None) -> Any:
+    """The allow-list given with --clearances, or None (then $ECSCREEN_CLEARANCES applies)."""
+    if path is None:
+        return None
+    if not path.exists():
+        raise UsageError("clearances file not found", file=str(path))
+    from .parties import load_allowlist
+
+    return load_allowlist(path)
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"ecscreen {__version__}")
@@ -77,6 +88,8 @@ def check(
     rules: Annotated[list[Path] | None, typer.Option("--rules", help="Rule pack directory or file (repeatable).")] = None,
     explain: Annotated[bool, typer.Option("--explain", help="Show every step of procedure chains.")] = False,
     no_lists: Annotated[bool, typer.Option("--no-lists", help="Do not screen parties against restricted-party lists.")] = False,
+    clearances: Annotated[Path | None, typer.Option(
+        "--clearances", help="Allow-list of cleared (party, list entry) pairs (default: $ECSCREEN_CLEARANCES).")] = None,
 ) -> None:
     """Screen shipment files and explain every finding."""
     from .engine import Engine
@@ -85,7 +98,7 @@ def check(
         raise UsageError(f"--format must be table or json, not {format!r}")
     on = _date(as_of)
     reg = registry_for(rules)
-    engine = Engine.build(reg, use_lists=not no_lists)
+    engine = Engine.build(reg, use_lists=not no_lists, allowlist=load_clearances(clearances))
     shipments: list[tuple[str, Shipment | InputError]] = []
     for f in files:
         if not f.exists():

@@ -484,11 +484,12 @@ class Engine:
     registry: Registry
     compiled: list[CompiledPack] = field(default_factory=list)
     use_lists: bool = True
+    allowlist: Any = None  # ecscreen.matching.AllowList of cleared (party, list entry) pairs
 
     @classmethod
-    def build(cls, registry: Registry, *, use_lists: bool = True) -> Engine:
+    def build(cls, registry: Registry, *, use_lists: bool = True, allowlist: Any = None) -> Engine:
         return cls(registry=registry, compiled=[CompiledPack(p, registry) for p in registry.rule_packs],
-                   use_lists=use_lists)
+                   use_lists=use_lists, allowlist=allowlist)
 
     # ---- one shipment
     def screen_one(self, sh: Shipment, *, as_of: dt.date | None = None, label: str | None = None,
@@ -544,7 +545,7 @@ class Engine:
         hits: list[PartyFactLite] = []
         party_mod = _optional("parties")
         if party_mod is not None and sh.parties and self.use_lists:
-            ps = party_mod.screen_parties(sh.parties, as_of=on)
+            ps = party_mod.screen_parties(sh.parties, as_of=on, allowlist=self.allowlist)
             findings += list(ps.findings)
             hits = _party_facts(ps, sh)
             warnings += list(getattr(ps, "warnings", []) or [])
