@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import json
 import math
 import os
@@ -507,7 +508,11 @@ class PartyMemo:
             if len(self.infos) > 64:
                 self.infos.popitem(last=False)
         self.cache[key] = got
-        if len(self.cache) > self.size:
+        if self.misses == 20_000 and self.hits < 2_000:
+            # parties rarely repeat at the same date (rows carry their own dates): keep the memo small;
+            # only speed depends on the size, never the result
+            self.size = min(self.size, 5_000)
+        while len(self.cache) > self.size:
             self.cache.popitem(last=False)
         return got
 
@@ -745,6 +750,19 @@ def _worker_chunk(orders: list[Order]) -> tuple[list[list[RowOutcome]], tuple[in
     return outs, (os.getpid(), sc.hits, sc.misses, memo.hits if memo else 0, memo.misses if memo else 0)
 
 
+def _warm_up(engine: Any) -> None:
+    """Load the lists and build the list matcher before screening (and before forking workers)."""
+    if not getattr(engine, "use_lists", False):
+        return
+    try:
+        from .lists import active_lists, matcher_for
+        from .parties import load_pack
+    except ModuleNotFoundError:
+        return
+    matcher_for(active_lists())
+    load_pack()
+
+
 def _run_parallel(orders: Iterable[Order], engine: Any, options: BatchOptions, jobs: int, emit: Any,
                   summary: BatchSummary, tick: Any) -> None:
     """Screen chunks of orders in ``jobs`` forked processes; results are written in input order and at
@@ -754,15 +772,6 @@ def _run_parallel(orders: Iterable[Order], engine: Any, options: BatchOptions, j
 
     _WORKER.clear()
     _WORKER.update(engine=engine, options=options)
-    if getattr(engine, "use_lists", False):
-        try:  # build the list matcher once, before forking, so workers share it
-            from .lists import active_lists, matcher_for
-            from .parties import load_pack
-
-            matcher_for(active_lists())
-            load_pack()
-        except ModuleNotFoundError:
-            pass
     ctx = mp.get_context("fork")
     stats: dict[int, tuple[int, int, int, int, int]] = {}  # per worker pid: its cumulative counters
     with ctx.Pool(jobs) as pool:
@@ -843,19 +852,25 @@ def run_batch(
             summary.rows += 1
 
     jobs = (options.jobs if options else 1) or 1
-    if jobs > 1:
-        _run_parallel(orders, engine, options or BatchOptions(), jobs, emit, summary,
-                      (lambda: progress(summary.rows, state.bytes_read)) if progress is not None else None)
-    else:
-        with _party_memo(engine) as memo:
-            for order in orders:
-                emit(order, screener.screen_order(order))
-                if progress is not None:
-                    progress(summary.rows, state.bytes_read)
-        if memo is not None:
-            summary.party_hits, summary.party_misses = memo.hits, memo.misses
-        summary.cache_hits = screener.hits
-        summary.cache_misses = screener.misses
+    _warm_up(engine)
+    gc.collect()
+    gc.freeze()  # engine, lists, matcher index: never scanned by the GC again, never copied into workers
+    try:
+        if jobs > 1:
+            _run_parallel(orders, engine, options or BatchOptions(), jobs, emit, summary,
+                          (lambda: progress(summary.rows, state.bytes_read)) if progress is not None else None)
+        else:
+            with _party_memo(engine) as memo:
+                for order in orders:
+                    emit(order, screener.screen_order(order))
+                    if progress is not None:
+                        progress(summary.rows, state.bytes_read)
+            if memo is not None:
+                summary.party_hits, summary.party_misses = memo.hits, memo.misses
+            summary.cache_hits = screener.hits
+            summary.cache_misses = screener.misses
+    finally:
+        gc.unfreeze()
     writer.close()
     if state.latin1_lines:
         msg = (f"{file}: {state.latin1_lines} line(s) not valid UTF-8 (first: line {state.first_latin1_line}): "
