@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ecscreen.errors import EXIT_USAGE
-from ecscreen.lists import ListError, active_lists, import_list, store_dir
+from ecscreen.lists import ListError, active_lists, import_list, matcher_cache_status, store_dir
 
 app = typer.Typer(help="Import restricted-party lists and show their status.", no_args_is_help=True)
 
@@ -57,10 +57,13 @@ def status_cmd(
 ) -> None:
     """Show the active lists: source, date, entries, aliases, hash and age."""
     today = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
-    lists = [sl.with_age(today) for sl in active_lists()]
+    active = active_lists()
+    cache = matcher_cache_status(active)
+    lists = [sl.with_age(today) for sl in active]
     if as_json:
         rows = [json.loads(sl.info.model_dump_json()) | {"path": sl.path, "format": sl.format} for sl in lists]
-        sys.stdout.write(json.dumps({"store": str(store_dir()), "lists": rows}, indent=2) + "\n")
+        doc = {"store": str(store_dir()), "lists": rows, "index_cache": cache}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
     table = Table(title=f"Active restricted-party lists (store: {store_dir()})")
     for col in ("name", "source", "date", "entries", "aliases", "sha256", "age (days)"):
@@ -77,3 +80,21 @@ def status_cmd(
             "" if i.age_days is None else str(i.age_days),
         )
     _out.print(table)
+    _out.print(_cache_line(cache), markup=False, soft_wrap=True)
+
+
+def _cache_line(cache: dict[str, object]) -> str:
+    """One line on the on-disk index cache (ECSCREEN_CACHE_DIR, ECSCREEN_NO_CACHE=1 turns it off)."""
+    state = cache["state"]
+    if state == "disabled":
+        return "index cache: disabled (ECSCREEN_NO_CACHE is set or there is no cache directory)"
+    if state == "not cached":
+        return f"index cache: not used for lists this small (directory {cache['dir']})"
+    size = cache.get("bytes")
+    extra = f", {int(size) / 1e6:.1f} MB" if isinstance(size, int) else ""
+    meaning = {
+        "warm": "the next run loads the index",
+        "cold": "the next run builds the index and saves it",
+        "invalid": "the file will be ignored and rebuilt",
+    }.get(str(state), "")
+    return f"index cache: {state}{extra} ({meaning}): {cache['file']}"

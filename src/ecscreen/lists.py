@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ecscreen import yamlio
 from ecscreen.errors import EcscreenError, InputFileError
-from ecscreen.matching import ListEntry, Matcher
+from ecscreen.matching import ListEntry, Matcher, index_cache_status
 from ecscreen.models import ListInfo
 from ecscreen.packs import PackMeta
 
@@ -43,6 +43,7 @@ __all__ = [
     "load_default",
     "active_lists",
     "matcher_for",
+    "matcher_cache_status",
     "parse_footnotes",
     "code_from_source",
     "store_dir",
@@ -798,16 +799,33 @@ def _cached_own(path: str, mtime: int) -> ScreeningList:
 _MATCHERS: dict[tuple[str, ...], Matcher] = {}
 
 
+def _cache_key(lists: list[ScreeningList]) -> str:
+    return "lists:" + ",".join(sl.info.sha256 for sl in lists)
+
+
 def matcher_for(lists: list[ScreeningList]) -> Matcher:
-    """The Matcher over ``lists``, built once per process per set of list hashes."""
+    """The Matcher over ``lists``, built once per process per set of list hashes.
+
+    The built index is also cached on disk (``ecscreen.matching.index_cache_dir``), keyed by the lists'
+    sha256 among other things, so later processes load it instead of rebuilding it.
+    """
     key = tuple(sl.info.sha256 for sl in lists)
     found = _MATCHERS.get(key)
     if found is None:
-        entries: list[ListEntry] = []
-        for sl in lists:
-            entries.extend(sl.entries)
-        found = Matcher(entries)
+        found = Matcher(_entries_of(lists), cache_key=_cache_key(lists))
         if len(_MATCHERS) >= 4:
             _MATCHERS.clear()
         _MATCHERS[key] = found
     return found
+
+
+def _entries_of(lists: list[ScreeningList]) -> list[ListEntry]:
+    entries: list[ListEntry] = []
+    for sl in lists:
+        entries.extend(sl.entries)
+    return entries
+
+
+def matcher_cache_status(lists: list[ScreeningList]) -> dict[str, Any]:
+    """State of the on-disk index cache for ``lists`` (see ``ecscreen.matching.index_cache_status``)."""
+    return index_cache_status(_entries_of(lists), cache_key=_cache_key(lists))

@@ -27,17 +27,25 @@ are lossless for this scorer. ``exhaustive=True`` scores every name with the sam
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import gzip
+import hashlib
 import json
 import math
+import os
+import pickle
 import re
+import struct
+import sys
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import Any, overload
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -54,6 +62,8 @@ __all__ = [
     "ScoreConfig",
     "Matcher",
     "token_sim",
+    "index_cache_dir",
+    "index_cache_status",
 ]
 
 
@@ -248,10 +258,44 @@ class Matcher:
     """Index over list entries; ``search`` / ``search_many`` return :class:`PartyHit` lists."""
 
     def __init__(
-        self, entries: Sequence[ListEntry], config: ScoreConfig | None = None, background: bool = True
+        self,
+        entries: Sequence[ListEntry],
+        config: ScoreConfig | None = None,
+        background: bool = True,
+        cache_key: str | None = None,
     ) -> None:
+        """Build the index over ``entries``.
+
+        ``cache_key`` (for example the sha256 of the lists the entries come from) enables the on-disk
+        index cache (see :func:`index_cache_dir`): the built index is saved there and later processes load
+        it instead of rebuilding; ``cache_status`` says what happened ("off", "loaded", "saved",
+        "not saved").
+        """
         self.config = config or DEFAULT_CONFIG
         self.entries: list[ListEntry] = list(entries)
+        self.cache_status = "off"
+        self.cache_file: Path | None = None
+        target = _cache_target(self.entries, self.config, background, cache_key)
+        if target is not None:
+            self.cache_file, digest = target
+            state = _read_index_cache(self.cache_file, digest)
+            if state is not None:
+                try:
+                    self._import_state(state)
+                    self.cache_status = "loaded"
+                except Exception:  # a damaged or foreign cache is ignored: rebuild below
+                    state = None
+            if state is None:
+                self._build(background)
+                saved = _write_index_cache(self.cache_file, digest, self._export_state(digest))
+                self.cache_status = "saved" if saved else "not saved"
+        else:
+            self._build(background)
+        self._exp_cache: dict[str, dict[int, float]] = {}
+        self._info_cache: dict[str, tuple[dict[int, float], float, int, int]] = {}
+        self._query_cache: dict[str, _Query] = {}
+
+    def _build(self, background: bool) -> None:
         alias_entry: list[int] = []
         alias_text: list[str] = []
         alias_norm: list[NormalizedName] = []
@@ -274,7 +318,7 @@ class Matcher:
                 alias_weak.append(len(nn.tokens) == 1)
         self.alias_entry = np.asarray(alias_entry, dtype=np.int64)
         self.alias_text = alias_text
-        self.alias_norm = alias_norm
+        self.alias_norm: Sequence[NormalizedName] = alias_norm
         self.a_weak = np.asarray(alias_weak, dtype=bool)
         n_alias = len(alias_text)
         self.n_alias = n_alias
@@ -398,9 +442,52 @@ class Matcher:
         self._acro = acro
         self._single = single
 
-        self._exp_cache: dict[str, dict[int, float]] = {}
-        self._info_cache: dict[str, tuple[dict[int, float], float, int, int]] = {}
-        self._query_cache: dict[str, _Query] = {}
+    # ------------------------------------------------------------------ on-disk cache
+
+    # everything _build derives, except alias_norm (re-normalised lazily from alias_text on a cache load)
+    # and what is recomputed exactly from the arrays (vocab, idf_list, _vbit, _vocab_len, _p_len_list)
+    _STATE_ARRAYS = (
+        "alias_entry", "a_weak", "idf", "a_tok", "a_len", "a_start", "a_w", "a_W", "p_alias", "p_share",
+        "a_sig", "p_len", "p_start",
+    )  # fmt: skip
+    _STATE_OBJECTS = (
+        "n_alias", "n_vocab", "_n_docs", "idf_max", "alias_text", "vocab_list", "_bg_df", "_del_index",
+        "_skel_lists", "_jw_buckets", "_acro", "_single",
+    )  # fmt: skip
+
+    def _export_state(self, digest: str) -> dict[str, Any]:
+        state: dict[str, Any] = {name: getattr(self, name) for name in (*self._STATE_ARRAYS, *self._STATE_OBJECTS)}
+        state["_df_list"] = np.asarray(self._df_list, dtype=np.float64)
+        state["_vbit"] = np.asarray(self._vbit, dtype=np.int64)
+        state["digest"] = digest
+        state["format"] = CACHE_FORMAT
+        state["n_entries"] = len(self.entries)
+        return state
+
+    def _import_state(self, state: dict[str, Any]) -> None:
+        if state.get("format") != CACHE_FORMAT or state.get("n_entries") != len(self.entries):
+            raise ValueError("index cache does not fit these entries")
+        for name in self._STATE_ARRAYS:
+            if not isinstance(state[name], np.ndarray):
+                raise ValueError(f"index cache: {name} is not an array")
+        n_alias, n_vocab = int(state["n_alias"]), int(state["n_vocab"])
+        if not (
+            len(state["alias_entry"]) == len(state["alias_text"]) == len(state["a_W"]) == n_alias
+            and len(state["vocab_list"]) == len(state["idf"]) == len(state["p_len"]) == n_vocab
+            and len(state["_df_list"]) == len(state["_vbit"]) == n_vocab
+            and (n_alias == 0 or 0 <= int(state["alias_entry"].max()) < len(self.entries))
+        ):
+            raise ValueError("index cache is inconsistent")
+        for name in (*self._STATE_ARRAYS, *self._STATE_OBJECTS):
+            setattr(self, name, state[name])
+        self.n_alias, self.n_vocab = n_alias, n_vocab
+        self.alias_norm = _LazyNorms(self.alias_text)
+        self.vocab = {tok: vid for vid, tok in enumerate(self.vocab_list)}
+        self._df_list = state["_df_list"].tolist()
+        self.idf_list = self.idf.tolist()
+        self._vbit = state["_vbit"].tolist()
+        self._vocab_len = [len(t) for t in self.vocab_list]
+        self._p_len_list = self.p_len.tolist()
 
     # ------------------------------------------------------------------ query prep
 
@@ -1309,3 +1396,248 @@ def _country_code(country: str | None) -> str | None:
 
     found = resolve(country.strip())
     return str(found.alpha2) if found is not None else None
+
+
+# --------------------------------------------------------------------------- on-disk index cache
+#
+# Building the index over the full CSL takes seconds (mostly normalising ~57,000 names); a one-shipment
+# CLI call would pay that every time. The built index is therefore saved in the user's cache directory
+# and loaded by later processes. The file name is the sha256 of everything the index depends on
+# (_cache_digest): the caller's key (lists.matcher_for passes the sha256 of every list), the indexed
+# names themselves, the ecscreen version, the normalisation tables, the source of this module and of
+# ecscreen.normalize, the background frequencies and the ScoreConfig -- so any change misses the cache.
+#
+# Format: a fixed header (magic, digest, payload length, sha256 of the payload) and a pickle (protocol 5;
+# numpy arrays, lists, dicts and strings only). Pickle can run code when loaded, so a cache file is only
+# unpickled when it is the tool's own: a file in the user's cache directory, owned by the user and not
+# writable by group or others, whose header carries the expected digest and whose payload matches the
+# recorded sha256 (which also catches truncated or corrupted files). Anyone able to write such a file
+# can already change the user's environment. Any failure (unreadable, corrupt, other format version,
+# inconsistent content) is ignored and the index is rebuilt, so results never depend on the cache.
+
+CACHE_FORMAT = 1
+CACHE_MIN_NAMES = 1000  # smaller lists build in milliseconds: not worth a file
+CACHE_KEEP = 4  # index files kept in the cache directory (most recently used first)
+_CACHE_MAGIC = b"ecscreen-index\x00" + bytes([CACHE_FORMAT])
+_CACHE_HEADER = struct.Struct("<16s32sQ32s")  # magic, digest, payload length, payload sha256
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def index_cache_dir() -> Path | None:
+    """Where built indexes are cached: ``$ECSCREEN_CACHE_DIR``, else ``$XDG_CACHE_HOME/ecscreen``, else
+    ``~/.cache/ecscreen``; None when ``ECSCREEN_NO_CACHE`` is set (1/true/yes)."""
+    if _env_flag("ECSCREEN_NO_CACHE"):
+        return None
+    explicit = os.environ.get("ECSCREEN_CACHE_DIR", "").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "ecscreen"
+    try:
+        return Path.home() / ".cache" / "ecscreen"
+    except RuntimeError:  # no home directory
+        return None
+
+
+@lru_cache(maxsize=2)
+def _code_fingerprint(background: bool) -> bytes:
+    """Hash of what the index depends on besides the names: version, tables, code, background df."""
+    from importlib import metadata
+
+    from ecscreen import __version__
+    from ecscreen import normalize as normalize_module
+
+    h = hashlib.sha256()
+    h.update(f"{CACHE_FORMAT}|{__version__}|{sys.version_info[:2]}|numpy {np.__version__}".encode())
+    for dist in ("anyascii", "pypinyin"):
+        try:
+            h.update(f"|{dist} {metadata.version(dist)}".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"|{dist} ?".encode())
+    tables = resources.files("ecscreen").joinpath("data", "normalize")
+    for entry in sorted(tables.iterdir(), key=lambda t: t.name):
+        if entry.is_file():
+            h.update(b"\x00" + entry.name.encode() + b"\x00" + entry.read_bytes())
+    if background:
+        try:
+            h.update(b"\x00background\x00" + resources.files("ecscreen").joinpath("data", BACKGROUND_FILE).read_bytes())
+        except FileNotFoundError:
+            h.update(b"\x00no background")
+    for src in (__file__, normalize_module.__file__):
+        try:
+            h.update(b"\x00" + Path(src or "").read_bytes())
+        except OSError:  # no source (zip import): the version must do
+            h.update(b"\x00no source")
+    return h.digest()
+
+
+def _cache_digest(entries: Sequence[ListEntry], config: ScoreConfig, background: bool, key: str) -> str:
+    h = hashlib.sha256(_code_fingerprint(background))
+    h.update(f"|{config!r}|{len(entries)}|{key}\x00".encode("utf-8", "surrogatepass"))
+    names = "\x1e".join("\x1f".join([e.name, *e.aliases]) for e in entries)
+    h.update(names.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def _cache_target(
+    entries: Sequence[ListEntry], config: ScoreConfig, background: bool, key: str | None
+) -> tuple[Path, str] | None:
+    """(cache file, digest) for this index, or None when it is not cached."""
+    if key is None or sum(1 + len(e.aliases) for e in entries) < CACHE_MIN_NAMES:
+        return None
+    directory = index_cache_dir()
+    if directory is None:
+        return None
+    digest = _cache_digest(entries, config, background, key)
+    return directory / f"index-{digest}.bin", digest
+
+
+def _read_header(fh: Any) -> tuple[bytes, bytes, int, bytes] | None:
+    raw = fh.read(_CACHE_HEADER.size)
+    if len(raw) != _CACHE_HEADER.size:
+        return None
+    magic, digest, length, checksum = _CACHE_HEADER.unpack(raw)
+    if magic != _CACHE_MAGIC:
+        return None
+    return magic, digest, int(length), checksum
+
+
+def _trusted(st: os.stat_result) -> bool:
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:  # pragma: no cover - not POSIX: the checksum must do
+        return True
+    return st.st_uid == getuid() and not st.st_mode & 0o022
+
+
+def _read_index_cache(path: Path, digest: str) -> dict[str, Any] | None:
+    """The saved index state, or None when the file is missing, foreign, damaged or for another key."""
+    try:
+        with open(path, "rb") as fh:
+            if not _trusted(os.fstat(fh.fileno())):
+                return None
+            header = _read_header(fh)
+            if header is None or header[1] != bytes.fromhex(digest):
+                return None
+            payload = fh.read(header[2] + 1)
+    except (OSError, ValueError):
+        return None
+    if len(payload) != header[2] or hashlib.sha256(payload).digest() != header[3]:
+        return None
+    was_enabled = gc.isenabled()
+    gc.disable()  # hundreds of thousands of small objects: cyclic GC passes would double the load time
+    try:
+        state = pickle.loads(payload)
+    except Exception:
+        return None
+    finally:
+        if was_enabled:
+            gc.enable()
+    if not isinstance(state, dict) or state.get("digest") != digest:
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # most recently used: kept when old index files are pruned
+    return state
+
+
+def _write_index_cache(path: Path, digest: str, state: dict[str, Any]) -> bool:
+    """Save atomically (temporary file + rename); False when the directory is not writable."""
+    tmp: str | None = None
+    try:
+        payload = pickle.dumps(state, protocol=5)
+        header = _CACHE_HEADER.pack(_CACHE_MAGIC, bytes.fromhex(digest), len(payload), hashlib.sha256(payload).digest())
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(header)
+            fh.write(payload)
+        os.replace(tmp, path)
+        tmp = None
+    except (OSError, pickle.PicklingError, ValueError, TypeError):
+        return False
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    _prune_index_cache(path.parent)
+    return True
+
+
+def _prune_index_cache(directory: Path) -> None:
+    try:
+        found = sorted(directory.glob("index-*.bin"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in found[CACHE_KEEP:]:
+            old.unlink()
+    except OSError:
+        pass
+
+
+def index_cache_status(
+    entries: Sequence[ListEntry],
+    config: ScoreConfig | None = None,
+    background: bool = True,
+    cache_key: str | None = None,
+) -> dict[str, Any]:
+    """What ``Matcher(entries, config, background, cache_key)`` would find in the cache (header only).
+
+    ``state``: "disabled" (``ECSCREEN_NO_CACHE`` or no cache directory), "not cached" (no key, or a list
+    too small to be worth it), "warm" (a file for exactly this index), "cold" (none yet) or "invalid"
+    (a file that will be ignored and rebuilt).
+    """
+    directory = index_cache_dir()
+    out: dict[str, Any] = {"dir": None if directory is None else str(directory), "file": None, "bytes": None}
+    if directory is None:
+        return out | {"state": "disabled"}
+    target = _cache_target(entries, config or DEFAULT_CONFIG, background, cache_key)
+    if target is None:
+        return out | {"state": "not cached"}
+    path, digest = target
+    out["file"] = str(path)
+    try:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            header = _read_header(fh)
+    except FileNotFoundError:
+        return out | {"state": "cold"}
+    except OSError:
+        return out | {"state": "invalid"}
+    out["bytes"] = st.st_size
+    ok = (
+        header is not None
+        and _trusted(st)
+        and header[1] == bytes.fromhex(digest)
+        and st.st_size == _CACHE_HEADER.size + header[2]
+    )
+    return out | {"state": "warm" if ok else "invalid"}
+
+
+class _LazyNorms(Sequence[NormalizedName]):
+    """``alias_norm`` of an index loaded from the cache: each name normalised again when first needed
+    (explanations only), which gives the very NormalizedName the build computed."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self._texts = texts
+        self._done: dict[int, NormalizedName] = {}
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    @overload
+    def __getitem__(self, index: int) -> NormalizedName: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[NormalizedName]: ...
+
+    def __getitem__(self, index: int | slice) -> NormalizedName | list[NormalizedName]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._texts)))]
+        if index < 0:
+            index += len(self._texts)
+        found = self._done.get(index)
+        if found is None:
+            found = normalize(self._texts[index])
+            self._done[index] = found
+        return found

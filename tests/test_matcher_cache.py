@@ -1,0 +1,323 @@
+"""The on-disk index cache: a loaded index gives byte-identical results; bad files are ignored and rebuilt."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from ecscreen import lists as L
+from ecscreen import matching as M
+from ecscreen.cli_lists import app
+from ecscreen.lists import load_default, matcher_cache_status, matcher_for, read_list
+from ecscreen.matching import ListEntry, Matcher, ScoreConfig, index_cache_dir
+
+FIX = Path(__file__).parent / "fixtures" / "lists"
+
+QUERIES = [
+    "Huawei Technologies Co., Ltd.",
+    "华为技术有限公司",
+    "华为",
+    "SMIC",
+    "Semiconductor Manufacturing International Corporation",
+    "Hisilicon Technologies",
+    "Hi Silicon Tech Co Ltd",
+    "OAO Gazprom",
+    "Rosoboronexport",
+    "Mohammed Al Ahmad",
+    "Muhamad Ahmed",
+    "Vladimir Putin",
+    "Electronics Trading Group",
+    "Moskovskiy Institut Teplotekhniki",
+    "Beijing University of Aeronautics and Astronautics",
+    "Beihang University",
+    "Iran Aircraft Manufacturing Industries",
+    "Sberbank",
+    "ZTE",
+    "Тегеран",
+    "Московский институт",
+    "Acme Widgets Inc",
+    "",
+]
+
+
+@pytest.fixture()
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private cache directory (never the user's), caching enabled for small lists too."""
+    d = tmp_path / "cache"
+    monkeypatch.setenv("ECSCREEN_CACHE_DIR", str(d))
+    monkeypatch.delenv("ECSCREEN_NO_CACHE", raising=False)
+    monkeypatch.setattr(M, "CACHE_MIN_NAMES", 0)
+    return d
+
+
+@pytest.fixture(scope="module")
+def csl_entries() -> list[ListEntry]:
+    return load_default().entries
+
+
+@pytest.fixture(scope="module")
+def sample(csl_entries: list[ListEntry]) -> list[ListEntry]:
+    """Every 8th CSL entry plus every entry with a non-ASCII name (Chinese, Cyrillic ...): ~3,500 entries."""
+    return [e for i, e in enumerate(csl_entries) if i % 8 == 0 or not all(a.isascii() for a in [e.name, *e.aliases])]
+
+
+def _queries(entries: list[ListEntry]) -> list[str]:
+    """The fixed queries plus listed names as given, with a typo, and with the words reversed."""
+    out = list(QUERIES)
+    for e in entries[::97]:
+        out.append(e.name)
+        out.append(e.name[:-2] + e.name[-1:] if len(e.name) > 6 else e.name)
+        out.append(" ".join(reversed(e.name.split())))
+        out.extend(e.aliases[:1])
+    return out
+
+
+def _results(m: Matcher, names: list[str]) -> str:
+    """Search results as JSON text: byte-for-byte comparable."""
+    hits = m.search_many(names, ["CN" if i % 3 == 0 else None for i in range(len(names))], threshold=70, limit=None)
+    raw = m.match_raw(names[:40], threshold=60, exhaustive=True)
+    pairs = [m.compare(a, b) for a, b in zip(names[:60], names[1:61], strict=False)]
+    return json.dumps(
+        {
+            "hits": [[h.model_dump(mode="json") for h in hl] for hl in hits],
+            "raw": raw,
+            "pairs": pairs,
+            "stats": m.stats(),
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+
+
+def _state_equal(a: Matcher, b: Matcher) -> None:
+    sa, sb = a._export_state("x"), b._export_state("x")
+    assert sa.keys() == sb.keys()
+    for k, v in sa.items():
+        if isinstance(v, np.ndarray):
+            assert v.dtype == sb[k].dtype and np.array_equal(v, sb[k]), k
+        else:
+            assert v == sb[k], k
+    for name in ("vocab", "idf_list", "_vbit", "_vocab_len", "_p_len_list", "_df_list"):
+        assert getattr(a, name) == getattr(b, name), name
+    assert list(a.vocab) == list(b.vocab)
+    assert list(a.alias_norm) == list(b.alias_norm)
+
+
+def _cache_files(d: Path) -> list[Path]:
+    return sorted(d.glob("index-*.bin"))
+
+
+# --------------------------------------------------------------------------- identical results
+
+
+def test_cold_then_warm_identical(cache_dir: Path, sample: list[ListEntry]) -> None:
+    names = _queries(sample)
+    plain = Matcher(sample)
+    assert plain.cache_status == "off"
+    cold = Matcher(sample, cache_key="k1")
+    assert cold.cache_status == "saved" and cold.cache_file is not None and cold.cache_file.parent == cache_dir
+    assert _cache_files(cache_dir) == [cold.cache_file]
+    warm = Matcher(sample, cache_key="k1")
+    assert warm.cache_status == "loaded" and warm.cache_file == cold.cache_file
+    _state_equal(cold, warm)
+    _state_equal(plain, warm)
+    expected = _results(plain, names)
+    assert '"hits": [[' in expected and "华为" in expected  # the queries do hit (Chinese aliases included)
+    assert _results(cold, names) == expected
+    assert _results(warm, names) == expected
+    # a second warm load, queried in another order first, still agrees
+    again = Matcher(sample, cache_key="k1")
+    again.search_many(list(reversed(names)))
+    assert _results(again, names) == expected
+
+
+def test_full_csl_through_matcher_for(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(M, "CACHE_MIN_NAMES", 1000)  # the real setting
+    lists = [load_default(), read_list(FIX / "own_parties.yaml")]
+    assert matcher_cache_status(lists)["state"] == "cold"
+    L._MATCHERS.clear()
+    try:
+        cold = matcher_for(lists)
+        assert cold.cache_status == "saved"
+        assert matcher_cache_status(lists)["state"] == "warm"
+        L._MATCHERS.clear()
+        warm = matcher_for(lists)
+        assert warm.cache_status == "loaded" and warm is not cold
+    finally:
+        L._MATCHERS.clear()
+    names = _queries(lists[0].entries[::5]) + _queries(lists[1].entries)
+    assert _results(warm, names) == _results(cold, names)
+    # small lists alone are not worth a file
+    assert matcher_cache_status([lists[1]])["state"] == "not cached"
+
+
+# --------------------------------------------------------------------------- misses
+
+
+def test_other_key_entries_or_config_miss(cache_dir: Path, sample: list[ListEntry]) -> None:
+    first = Matcher(sample, cache_key="lists:aaa")
+    assert first.cache_status == "saved"
+    other_key = Matcher(sample, cache_key="lists:bbb")  # another list hash
+    assert other_key.cache_status == "saved" and other_key.cache_file != first.cache_file
+    assert Matcher(sample, cache_key="lists:aaa").cache_status == "loaded"
+    fewer = Matcher(sample[:-1], cache_key="lists:aaa")  # same key, other names
+    assert fewer.cache_status == "saved" and fewer.cache_file != first.cache_file
+    renamed = [*sample[:-1], sample[-1].model_copy(update={"name": sample[-1].name + " X"})]
+    assert Matcher(renamed, cache_key="lists:aaa").cache_status == "saved"
+    stricter = Matcher(sample, ScoreConfig(threshold=85.0), cache_key="lists:aaa")
+    assert stricter.cache_status == "saved" and stricter.cache_file != first.cache_file
+    no_bg = Matcher(sample, background=False, cache_key="lists:aaa")
+    assert no_bg.cache_status == "saved" and no_bg.cache_file != first.cache_file
+    # six files written: only the CACHE_KEEP most recently used stay
+    assert len(_cache_files(cache_dir)) == M.CACHE_KEEP
+
+
+def test_list_hash_change_misses_in_matcher_for(cache_dir: Path) -> None:
+    own = read_list(FIX / "own_parties.yaml")
+    L._MATCHERS.clear()
+    try:
+        assert matcher_for([own]).cache_status == "saved"
+        L._MATCHERS.clear()
+        assert matcher_for([own]).cache_status == "loaded"
+        L._MATCHERS.clear()
+        changed = L.ScreeningList(info=own.info.model_copy(update={"sha256": "0" * 64}), entries=own.entries)
+        assert matcher_for([changed]).cache_status == "saved"
+    finally:
+        L._MATCHERS.clear()
+    assert len(_cache_files(cache_dir)) == 2
+
+
+# --------------------------------------------------------------------------- bad files are ignored
+
+
+def _corruptions(path: Path) -> dict[str, bytes]:
+    data = path.read_bytes()
+    mid = len(data) // 2
+    header = M._CACHE_HEADER.size
+    other_version = bytearray(data)
+    other_version[15] ^= 0xFF  # last byte of the magic: the format version
+    other_digest = bytearray(data)
+    other_digest[16] ^= 0x01
+    flipped = bytearray(data)
+    flipped[mid] ^= 0x55
+    # a valid header and checksum around a payload that is not an index
+    import hashlib
+    import pickle
+
+    junk = pickle.dumps({"digest": "nope"}, protocol=5)
+    magic, digest, _, _ = M._CACHE_HEADER.unpack(data[:header])
+    wrong_state = M._CACHE_HEADER.pack(magic, digest, len(junk), hashlib.sha256(junk).digest()) + junk
+    # right digest inside, but the content does not fit the entries
+    state = pickle.loads(data[header:])
+    state["n_alias"] = int(state["n_alias"]) + 1
+    bad = pickle.dumps(state, protocol=5)
+    inconsistent = M._CACHE_HEADER.pack(magic, digest, len(bad), hashlib.sha256(bad).digest()) + bad
+    return {
+        "empty": b"",
+        "garbage": os.urandom(4096),
+        "header only": data[:header],
+        "truncated": data[:mid],
+        "one byte short": data[:-1],
+        "extra byte": data + b"\0",
+        "flipped payload byte": bytes(flipped),
+        "other format version": bytes(other_version),
+        "other digest": bytes(other_digest),
+        "wrong length": data[:32] + struct.pack("<Q", 7) + data[40:],
+        "not an index": wrong_state,
+        "inconsistent": inconsistent,
+    }
+
+
+def test_corrupt_cache_files_are_ignored(cache_dir: Path, sample: list[ListEntry]) -> None:
+    entries = sample[:1500]
+    names = _queries(entries)
+    ref = Matcher(entries, cache_key="k")
+    assert ref.cache_status == "saved" and ref.cache_file is not None
+    path = ref.cache_file
+    good = path.read_bytes()
+    expected = _results(ref, names)
+    for label, content in _corruptions(path).items():
+        path.write_bytes(content)
+        # the status reads the header only: damage behind a sound header shows when the file is loaded
+        header_ok = label in ("flipped payload byte", "not an index", "inconsistent")
+        assert matcher_cache_status_of(entries) == ("warm" if header_ok else "invalid"), label
+        m = Matcher(entries, cache_key="k")
+        assert m.cache_status == "saved", label  # ignored, rebuilt and saved again
+        assert path.read_bytes() == good, label
+        assert _results(m, names) == expected, label
+    assert Matcher(entries, cache_key="k").cache_status == "loaded"
+
+
+def matcher_cache_status_of(entries: list[ListEntry]) -> str:
+    return str(M.index_cache_status(entries, cache_key="k")["state"])
+
+
+def test_unwritable_or_foreign_cache(
+    cache_dir: Path, tmp_path: Path, sample: list[ListEntry], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entries = sample[:800]
+    names = _queries(entries)
+    expected = _results(Matcher(entries), names)
+    # the cache "directory" is a file: nothing can be written, screening goes on
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    monkeypatch.setenv("ECSCREEN_CACHE_DIR", str(blocker / "cache"))
+    m = Matcher(entries, cache_key="k")
+    assert m.cache_status == "not saved"
+    assert _results(m, names) == expected
+    # a file others may write is not trusted
+    monkeypatch.setenv("ECSCREEN_CACHE_DIR", str(cache_dir))
+    saved = Matcher(entries, cache_key="k")
+    assert saved.cache_status == "saved" and saved.cache_file is not None
+    os.chmod(saved.cache_file, 0o666)
+    assert M.index_cache_status(entries, cache_key="k")["state"] == "invalid"
+    again = Matcher(entries, cache_key="k")
+    assert again.cache_status == "saved" and _results(again, names) == expected
+    assert not (os.stat(saved.cache_file).st_mode & 0o022)
+    assert Matcher(entries, cache_key="k").cache_status == "loaded"
+    assert not list(cache_dir.glob("*.tmp"))  # temporary files never stay behind
+
+
+def test_no_cache_env_and_locations(
+    cache_dir: Path, tmp_path: Path, sample: list[ListEntry], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entries = sample[:300]
+    monkeypatch.setenv("ECSCREEN_NO_CACHE", "1")
+    assert index_cache_dir() is None
+    m = Matcher(entries, cache_key="k")
+    assert m.cache_status == "off" and not cache_dir.exists()
+    assert M.index_cache_status(entries, cache_key="k")["state"] == "disabled"
+    monkeypatch.setenv("ECSCREEN_NO_CACHE", "0")
+    assert index_cache_dir() == cache_dir
+    monkeypatch.delenv("ECSCREEN_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert index_cache_dir() == tmp_path / "xdg" / "ecscreen"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert index_cache_dir() == tmp_path / "home" / ".cache" / "ecscreen"
+
+
+def test_old_index_files_are_pruned(cache_dir: Path, sample: list[ListEntry]) -> None:
+    entries = sample[:200]
+    for i in range(M.CACHE_KEEP + 2):
+        assert Matcher(entries, cache_key=f"k{i}").cache_status == "saved"
+    assert len(_cache_files(cache_dir)) == M.CACHE_KEEP
+
+
+def test_lists_status_shows_cache(cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ECSCREEN_HOME", str(tmp_path / "home"))
+    runner = CliRunner()
+    res = runner.invoke(app, ["status", "--json"])
+    assert res.exit_code == 0, res.output
+    cache = json.loads(res.output)["index_cache"]
+    assert cache["state"] == "cold" and cache["dir"] == str(cache_dir)
+    res = runner.invoke(app, ["status"])
+    assert "index cache: cold" in res.output
+    monkeypatch.setenv("ECSCREEN_NO_CACHE", "yes")
+    assert "index cache: disabled" in runner.invoke(app, ["status"]).output
