@@ -321,3 +321,35 @@ def test_lists_status_shows_cache(cache_dir: Path, tmp_path: Path, monkeypatch: 
     assert "index cache: cold" in res.output
     monkeypatch.setenv("ECSCREEN_NO_CACHE", "yes")
     assert "index cache: disabled" in runner.invoke(app, ["status"]).output
+
+
+# --------------------------------------------------------------------------- decoded-list cache
+
+
+def test_stored_list_decode_cache(cache_dir: Path, csl_entries: list[ListEntry]) -> None:
+    from importlib import resources
+
+    raw = resources.files("ecscreen").joinpath("data", L.DEFAULT_LIST_FILE).read_bytes()
+    cold = L._decode_store(raw, "x.json.gz")
+    files = sorted(cache_dir.glob("list-*.bin"))
+    assert len(files) == 1
+    warm = L._decode_store(raw, "y.json.gz")
+    assert warm.path == "y.json.gz" and warm.format == cold.format
+    assert warm.info == cold.info == load_default().info
+    assert warm.entries == cold.entries == csl_entries
+    assert [e.model_fields_set for e in warm.entries] == [e.model_fields_set for e in cold.entries]
+    assert [e.model_dump_json() for e in warm.entries] == [e.model_dump_json() for e in csl_entries]
+    assert L._digest(warm.entries) == L._digest(cold.entries)
+    # damaged files are ignored (and replaced)
+    good = files[0].read_bytes()
+    for bad in (good[: len(good) // 3], good[:-5] + b"xxxxx", b""):
+        files[0].write_bytes(bad)
+        again = L._decode_store(raw, "z.json.gz")
+        assert again.entries == csl_entries and files[0].read_bytes() == good
+    # another file, another key; small files are not cached
+    fewer = cold.info.model_copy(update={"entries": len(cold.entries) - 1})
+    other = L._to_store(L.ScreeningList(info=fewer, entries=cold.entries[:-1], format="stored"))
+    assert L._decode_store(other, "o.json.gz").entries == cold.entries[:-1]
+    small = L._to_store(L.ScreeningList(info=cold.info, entries=cold.entries[:10], format="stored"))
+    L._decode_store(small, "s.json.gz")
+    assert len(list(cache_dir.glob("list-*.bin"))) == 2

@@ -278,7 +278,7 @@ class Matcher:
         target = _cache_target(self.entries, self.config, background, cache_key)
         if target is not None:
             self.cache_file, digest = target
-            state = _read_index_cache(self.cache_file, digest)
+            state = read_cache_file(self.cache_file, digest)
             if state is not None:
                 try:
                     self._import_state(state)
@@ -287,7 +287,7 @@ class Matcher:
                     state = None
             if state is None:
                 self._build(background)
-                saved = _write_index_cache(self.cache_file, digest, self._export_state(digest))
+                saved = write_cache_file(self.cache_file, digest, self._export_state(digest))
                 self.cache_status = "saved" if saved else "not saved"
         else:
             self._build(background)
@@ -1417,7 +1417,7 @@ def _country_code(country: str | None) -> str | None:
 
 CACHE_FORMAT = 1
 CACHE_MIN_NAMES = 1000  # smaller lists build in milliseconds: not worth a file
-CACHE_KEEP = 4  # index files kept in the cache directory (most recently used first)
+CACHE_KEEP = 4  # files of each kind kept in the cache directory (most recently used first)
 _CACHE_MAGIC = b"ecscreen-index\x00" + bytes([CACHE_FORMAT])
 _CACHE_HEADER = struct.Struct("<16s32sQ32s")  # magic, digest, payload length, payload sha256
 
@@ -1513,8 +1513,8 @@ def _trusted(st: os.stat_result) -> bool:
     return st.st_uid == getuid() and not st.st_mode & 0o022
 
 
-def _read_index_cache(path: Path, digest: str) -> dict[str, Any] | None:
-    """The saved index state, or None when the file is missing, foreign, damaged or for another key."""
+def read_cache_file(path: Path, digest: str) -> dict[str, Any] | None:
+    """The saved state (a dict), or None when the file is missing, foreign, damaged or for another key."""
     try:
         with open(path, "rb") as fh:
             if not _trusted(os.fstat(fh.fileno())):
@@ -1531,6 +1531,10 @@ def _read_index_cache(path: Path, digest: str) -> dict[str, Any] | None:
     gc.disable()  # hundreds of thousands of small objects: cyclic GC passes would double the load time
     try:
         state = pickle.loads(payload)
+        # the loaded index / lists live as long as the process: move them (and what exists already) out of
+        # the cyclic GC's generations, or the next passes scan them all again (~0.1-0.3 s per process);
+        # they are still freed by reference counting when dropped
+        gc.freeze()
     except Exception:
         return None
     finally:
@@ -1543,7 +1547,7 @@ def _read_index_cache(path: Path, digest: str) -> dict[str, Any] | None:
     return state
 
 
-def _write_index_cache(path: Path, digest: str, state: dict[str, Any]) -> bool:
+def write_cache_file(path: Path, digest: str, state: dict[str, Any]) -> bool:
     """Save atomically (temporary file + rename); False when the directory is not writable."""
     tmp: str | None = None
     try:
@@ -1562,13 +1566,15 @@ def _write_index_cache(path: Path, digest: str, state: dict[str, Any]) -> bool:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-    _prune_index_cache(path.parent)
+    _prune_cache(path)
     return True
 
 
-def _prune_index_cache(directory: Path) -> None:
+def _prune_cache(path: Path) -> None:
+    """Keep the CACHE_KEEP most recently used files of the kind of ``path`` (``index-*``, ``list-*``)."""
+    kind = path.name.split("-", 1)[0]
     try:
-        found = sorted(directory.glob("index-*.bin"), key=lambda p: p.stat().st_mtime, reverse=True)
+        found = sorted(path.parent.glob(f"{kind}-*.bin"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in found[CACHE_KEEP:]:
             old.unlink()
     except OSError:
