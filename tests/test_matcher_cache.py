@@ -268,6 +268,7 @@ def test_unwritable_or_foreign_cache(
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
     monkeypatch.setenv("ECSCREEN_CACHE_DIR", str(blocker / "cache"))
+    assert M.index_cache_status(entries, cache_key="k")["state"] == "unwritable"
     m = Matcher(entries, cache_key="k")
     assert m.cache_status == "not saved"
     assert _results(m, names) == expected

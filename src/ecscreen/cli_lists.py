@@ -96,5 +96,6 @@ def _cache_line(cache: dict[str, object]) -> str:
         "warm": "the next run loads the index",
         "cold": "the next run builds the index and saves it",
         "invalid": "the file will be ignored and rebuilt",
+        "unwritable": "the directory cannot be written: every run builds the index",
     }.get(str(state), "")
     return f"index cache: {state}{extra} ({meaning}): {cache['file']}"

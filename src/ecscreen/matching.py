@@ -1590,8 +1590,9 @@ def index_cache_status(
     """What ``Matcher(entries, config, background, cache_key)`` would find in the cache (header only).
 
     ``state``: "disabled" (``ECSCREEN_NO_CACHE`` or no cache directory), "not cached" (no key, or a list
-    too small to be worth it), "warm" (a file for exactly this index), "cold" (none yet) or "invalid"
-    (a file that will be ignored and rebuilt).
+    too small to be worth it), "warm" (a file for exactly this index), "cold" (none yet), "unwritable"
+    (none, and the directory cannot be written: every run builds) or "invalid" (a file that will be
+    ignored and rebuilt).
     """
     directory = index_cache_dir()
     out: dict[str, Any] = {"dir": None if directory is None else str(directory), "file": None, "bytes": None}
@@ -1606,8 +1607,8 @@ def index_cache_status(
         with open(path, "rb") as fh:
             st = os.fstat(fh.fileno())
             header = _read_header(fh)
-    except FileNotFoundError:
-        return out | {"state": "cold"}
+    except (FileNotFoundError, NotADirectoryError):
+        return out | {"state": "cold" if _writable(directory) else "unwritable"}
     except OSError:
         return out | {"state": "invalid"}
     out["bytes"] = st.st_size
@@ -1618,6 +1619,14 @@ def index_cache_status(
         and st.st_size == _CACHE_HEADER.size + header[2]
     )
     return out | {"state": "warm" if ok else "invalid"}
+
+
+def _writable(directory: Path) -> bool:
+    """Whether ``directory`` exists writable or could be created (its nearest existing ancestor is)."""
+    for d in (directory, *directory.parents):
+        if os.path.lexists(d):
+            return d.is_dir() and os.access(d, os.W_OK | os.X_OK)
+    return False
 
 
 class _LazyNorms(Sequence[NormalizedName]):
