@@ -13,6 +13,17 @@ from ecscreen.packs import load_registry
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests never read or write the user's real caches, list store or clearances."""
+    import os
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="ecscreen-tests-"))
+    os.environ["ECSCREEN_CACHE_DIR"] = str(base / "cache")
+    os.environ["ECSCREEN_HOME"] = str(base / "home")
+    os.environ.pop("ECSCREEN_CLEARANCES", None)
+
+
 @pytest.fixture(scope="session")
 def registry():
     return load_registry()
