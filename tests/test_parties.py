@@ -189,3 +189,22 @@ def test_clearances_from_environment(own: list, tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("ECSCREEN_CLEARANCES", str(p))
     ps = screen_parties([_p("NSO Group")], as_of=AS_OF, lists=own)
     assert ps.findings[0].covered_by is not None
+
+
+def test_possible_match_below_confirm_score_is_review():
+    """A fuzzy hit below the pack's confirm_score is a possible match: review, never a hard outcome."""
+    import datetime as _dt
+
+    from ecscreen.models import Outcome as _Outcome
+    from ecscreen.models import Party as _Party
+    from ecscreen.parties import load_pack as _load_pack
+    from ecscreen.parties import screen_parties as _screen
+
+    confirm = _load_pack().confirm_score
+    ps = _screen([_Party(role="end_user", name="Hikvsion Digital Tech")], as_of=_dt.date(2024, 6, 1))
+    weak = [f for f in ps.findings if f.evidence[0].score is not None and f.evidence[0].score < confirm]
+    assert weak, "expected at least one possible match below the confirmation score"
+    assert all(f.outcome == _Outcome.review for f in weak)
+    assert any("Possible match only" in n for f in weak for n in f.notes)
+    strong = _screen([_Party(role="end_user", name="Dahua Technology")], as_of=_dt.date(2024, 6, 1))
+    assert any(f.outcome == _Outcome.license_required for f in strong.findings)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
@@ -73,8 +74,29 @@ class ItemCtx:
     origin_codes: frozenset[str]
 
 
+class Ev:
+    """Light evidence record for the hot path; becomes a pydantic Evidence only when a rule fires."""
+
+    __slots__ = ("field", "value", "matched", "detail", "score")
+
+    def __init__(self, field: str, value: Any = None, matched: Any = None, detail: str | None = None,
+                 score: float | None = None) -> None:
+        self.field = field
+        self.value = value
+        self.matched = matched
+        self.detail = detail
+        self.score = score
+
+    def model(self) -> Evidence:
+        return Evidence(field=self.field, value=self.value, matched=self.matched, detail=self.detail,
+                        score=self.score)
+
+
+_ev = Ev
+
+
 # A condition result: (state, evidence, missing) with state True / False / None (unknown)
-Res = tuple[bool | None, list[Evidence], list[str]]
+Res = tuple[bool | None, list[Ev], list[str]]
 Fn = Callable[[ShipCtx, ItemCtx | None], Res]
 
 _F: Res = (False, [], [])
@@ -94,23 +116,49 @@ class CompiledPack:
     def __init__(self, pack: RulesPack, reg: Registry) -> None:
         self.pack = pack
         self.reg = reg
+        # Dates at which anything this pack depends on changes (rule dates, Country Group changes,
+        # territory mappings): two dates in the same interval evaluate identically, so caches key
+        # on the interval, not the day.
+        bounds = {d for r in pack.rules for d in (r.effective_from, r.effective_to) if d}
+        bounds |= {ch.date for g in reg.groups.values() for ch in g.changes}
+        bounds |= {d for t in reg.territories.values() for d in (t.effective_from, t.effective_to) if d}
+        self.bounds = sorted(bounds)
+        self._cand: dict[tuple[frozenset[str], int], list[tuple[Rule, Fn, bool]]] = {}
         self.rules: list[tuple[Rule, Fn, bool]] = []  # (rule, fn, item_scoped)
+        # destination sets a rule cannot fire outside of (sound: a False conjunct makes `all` False)
+        self.dest_gates: list[Callable[[dt.date], frozenset[str]] | None] = []
         for rule in pack.rules:
             fn, item_scoped = self._compile(rule.when)
             self.rules.append((rule, fn, item_scoped))
+            refs = _required_destinations(rule.when)
+            self.dest_gates.append(self._country_set(refs) if refs is not None else None)
+
+    def candidates(self, dest_codes: frozenset[str], on: dt.date) -> list[tuple[Rule, Fn, bool]]:
+        """Rules in force on ``on`` that can fire for this destination (computed once per key)."""
+        key = (dest_codes, bisect_right(self.bounds, on))
+        hit = self._cand.get(key)
+        if hit is None:
+            hit = [r for r, gate in zip(self.rules, self.dest_gates, strict=True)
+                   if r[0].in_force(on) and (gate is None or dest_codes & gate(on))]
+            if len(self._cand) > 20_000:
+                self._cand.clear()
+            self._cand[key] = hit
+        return hit
 
     # country refs expand per date (groups change over time): cache per (refs, date)
     def _country_set(self, refs: list[str]) -> Callable[[dt.date], frozenset[str]]:
         refs_t = tuple(refs)
         lists = self.pack.lists
         reg = self.reg
-        cache: dict[dt.date, frozenset[str]] = {}
+        cache: dict[int, frozenset[str]] = {}
+        bounds = self.bounds
 
         def get(on: dt.date) -> frozenset[str]:
-            s = cache.get(on)
+            k = bisect_right(bounds, on)
+            s = cache.get(k)
             if s is None:
                 s = reg.expand(list(refs_t), lists, on)
-                cache[on] = s
+                cache[k] = s
             return s
 
         return get
@@ -149,7 +197,9 @@ class CompiledPack:
         if c.all is not None:
             parts = [self._compile(x) for x in c.all]
             fns = [p[0] for p in parts]
-            return _all(fns), any(p[1] for p in parts)
+            conj = c.all
+            order = sorted(range(len(conj)), key=lambda k: _cost(conj[k]))
+            return _all(fns, order), any(p[1] for p in parts)
         if c.any is not None:
             parts = [self._compile(x) for x in c.any]
             return _any([p[0] for p in parts]), any(p[1] for p in parts)
@@ -163,7 +213,7 @@ class CompiledPack:
             def dest_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
                 hit = s.dest_codes & get(s.as_of)
                 if hit:
-                    return True, [Evidence(field="destination", value=s.dest.code, matched=sorted(hit),
+                    return True, [_ev(field="destination", value=s.dest.code, matched=sorted(hit),
                                            detail=f"{s.dest.label} is in {desc} on {s.as_of}")], []
                 return _F
 
@@ -174,7 +224,7 @@ class CompiledPack:
             def exp_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
                 hit = s.exporter_codes & get(s.as_of)
                 if hit:
-                    return True, [Evidence(field="exporter_country", value=sorted(s.exporter_codes),
+                    return True, [_ev(field="exporter_country", value=sorted(s.exporter_codes),
                                            matched=sorted(hit))], []
                 return _F
 
@@ -188,7 +238,7 @@ class CompiledPack:
                     return None, [], [f"items[{i.index}].origin"]
                 hit = i.origin_codes & get(s.as_of)
                 if hit:
-                    return True, [Evidence(field=f"items[{i.index}].origin", value=i.item.origin,
+                    return True, [_ev(field=f"items[{i.index}].origin", value=i.item.origin,
                                            matched=sorted(hit))], []
                 return _F
 
@@ -203,7 +253,7 @@ class CompiledPack:
                 assert i is not None
                 uncl = i.eccn is None or i.eccn == "EAR99"
                 if uncl == want:
-                    return True, [Evidence(field=f"items[{i.index}].eccn", value=i.item.eccn,
+                    return True, [_ev(field=f"items[{i.index}].eccn", value=i.item.eccn,
                                            detail="unclassified (no ECCN or EAR99)" if uncl else "classified")], []
                 return _F
 
@@ -215,7 +265,7 @@ class CompiledPack:
                 assert i is not None
                 hits = pm.positive(i.item.description)
                 if hits:
-                    return True, [Evidence(field=f"items[{i.index}].description", value=i.item.description,
+                    return True, [_ev(field=f"items[{i.index}].description", value=i.item.description,
                                            matched=sorted({h.phrase for h in hits}))], []
                 return _F
 
@@ -232,7 +282,7 @@ class CompiledPack:
                     return (None, [], ["end_use"]) if if_missing == "unknown" else _F
                 hits = pm2.positive(text)
                 if hits:
-                    return True, [Evidence(field="end_use", value=text, matched=sorted({h.phrase for h in hits}))], []
+                    return True, [_ev(field="end_use", value=text, matched=sorted({h.phrase for h in hits}))], []
                 return _F
 
             return eu_fn, False
@@ -249,7 +299,7 @@ class CompiledPack:
                         continue
                     hit = codes & get(s.as_of)
                     if hit:
-                        ev.append(Evidence(field=f"parties[{idx}].country", value=sorted(codes), matched=sorted(hit)))
+                        ev.append(_ev(field=f"parties[{idx}].country", value=sorted(codes), matched=sorted(hit)))
                 return (True, ev, []) if ev else _F
 
             return pc_fn, False
@@ -273,7 +323,7 @@ class CompiledPack:
                     if hit_roles and h.role not in hit_roles:
                         continue
                     fn_txt = f", footnote(s) {', '.join(map(str, h.footnotes))}" if h.footnotes else ""
-                    ev.append(Evidence(field=f"parties[{h.party_index}].name", value=h.name, matched=h.entry_name,
+                    ev.append(_ev(field=f"parties[{h.party_index}].name", value=h.name, matched=h.entry_name,
                                        score=h.score, detail=f"listed on {h.list_code}{fn_txt}"))
                 return (True, ev, []) if ev else _F
 
@@ -284,15 +334,46 @@ class CompiledPack:
         raise AssertionError("condition validated with exactly one key")  # pragma: no cover
 
 
-def _all(fns: list[Fn]) -> Fn:
+def _required_destinations(c: Cond) -> list[str] | None:
+    """Destination refs the condition cannot be true without, if its top level says so."""
+    if c.destination_in is not None:
+        return c.destination_in
+    if c.all is not None:
+        for sub in c.all:
+            if sub.destination_in is not None:
+                return sub.destination_in
+    return None
+
+
+
+
+# Rough cost of evaluating a condition: `all` tries cheap, selective conjuncts first.
+_COST = {"eccn_unclassified": 0, "eccn_in": 1, "fact_missing": 1, "param": 2, "origin_in": 2,
+         "destination_in": 3, "exporter_in": 3, "description_has": 4, "end_use_has": 4,
+         "party_country_in": 5, "party_hit": 5, "all": 6, "any": 6, "not_": 6, "party_name_in": 8}
+
+
+def _cost(c: Cond) -> int:
+    return next((v for k, v in _COST.items() if getattr(c, k) is not None), 6)
+
+
+def _all(fns: list[Fn], order: list[int] | None = None) -> Fn:
+    """Three-valued AND. Conjuncts run cheapest first (any False ends it); evidence and missing
+    facts are reported in the rule's own order, so the result does not depend on the order run."""
+    idx = order or list(range(len(fns)))
+    ordered = [(k, fns[k]) for k in idx]
+
     def f(s: ShipCtx, i: ItemCtx | None) -> Res:
-        ev: list[Evidence] = []
+        results: list[Res] = [_F] * len(fns)
+        for k, fn in ordered:
+            r = fn(s, i)
+            if r[0] is False:
+                return _F
+            results[k] = r
+        ev: list[Ev] = []
         missing: list[str] = []
         unknown = False
-        for fn in fns:
-            st, e, m = fn(s, i)
-            if st is False:
-                return _F
+        for st, e, m in results:
             if st is None:
                 unknown = True
                 missing += m
@@ -351,7 +432,7 @@ def _eccn_fn(inc: list[str], exc: list[str]) -> Fn:
         for pat in inc:
             r = eccn_matches(e, pat)
             if r:
-                return True, [Evidence(field=f"items[{i.index}].eccn", value=e, matched=pat,
+                return True, [_ev(field=f"items[{i.index}].eccn", value=e, matched=pat,
                                        detail=f"{e} falls under {pat}")], []
             if r is None:
                 unknown_for.append(pat)
@@ -383,7 +464,7 @@ def _param_fn(pc: Any) -> Fn:
         if v is None:
             return (None, [], [f"items[{i.index}].parameters.{name}"]) if unknown else _F
         if all(op(v, t) for op, t, _ in checks):
-            return True, [Evidence(field=f"items[{i.index}].parameters.{name}", value=v, matched=text,
+            return True, [_ev(field=f"items[{i.index}].parameters.{name}", value=v, matched=text,
                                    detail=f"{name} = {v:g} meets {text}")], []
         return _F
 
@@ -405,7 +486,7 @@ def _missing_fn(fact: str) -> Fn:
             missing = getattr(i.item, fact) is None  # [] means "stated: none"
             fld = f"items[{i.index}].{fact}"
         if missing:
-            return True, [Evidence(field=fld, value=None, detail=f"{fld} not given")], []
+            return True, [_ev(field=fld, value=None, detail=f"{fld} not given")], []
         return _F
 
     return f
@@ -415,16 +496,25 @@ def _party_name_fn(nl: NamedList, list_name: str, min_score: float, roles: set[s
     names = [n for n in nl.members if n not in nl.exclude]
     choices = [rf_utils.default_process(n) for n in names]
 
+    memo: dict[str, Any] = {}
+
+    def best_of(name: str) -> Any:
+        if name not in memo:
+            if len(memo) > 50_000:
+                memo.clear()
+            memo[name] = rf_process.extractOne(rf_utils.default_process(name), choices,
+                                               scorer=fuzz.token_set_ratio, score_cutoff=min_score)
+        return memo[name]
+
     def f(s: ShipCtx, i: ItemCtx | None) -> Res:
         ev = []
         for idx, p in enumerate(s.shipment.parties):
             if roles and p.role.value not in roles:
                 continue
-            best = rf_process.extractOne(rf_utils.default_process(p.name), choices, scorer=fuzz.token_set_ratio,
-                                         score_cutoff=min_score)
+            best = best_of(p.name)
             if best:
                 _, score, j = best
-                ev.append(Evidence(field=f"parties[{idx}].name", value=p.name, matched=names[j], score=round(score, 1),
+                ev.append(_ev(field=f"parties[{idx}].name", value=p.name, matched=names[j], score=round(score, 1),
                                    detail=f"fuzzy match on list {list_name!r} (token-set ratio {score:.0f} ≥ {min_score:g})"))
         return (True, ev, []) if ev else _F
 
@@ -436,7 +526,7 @@ def _party_name_fn(nl: NamedList, list_name: str, min_score: float, roles: set[s
 _PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[A-Za-z0-9_]+)?)\}")
 
 
-def render_message(template: str, s: ShipCtx, i: ItemCtx | None, ev: list[Evidence]) -> str:
+def render_message(template: str, s: ShipCtx, i: ItemCtx | None, ev: list[Ev]) -> str:
     def val(key: str) -> str:
         if key.startswith("param."):
             if i is None:
@@ -470,7 +560,7 @@ def render_message(template: str, s: ShipCtx, i: ItemCtx | None, ev: list[Eviden
     return " ".join(_PLACEHOLDER.sub(lambda m: val(m.group(1)), template).split())
 
 
-def _ev_text(e: Evidence) -> str:
+def _ev_text(e: Ev) -> str:
     if e.detail:
         return e.detail
     return f"{e.field} = {e.value!r} matched {e.matched!r}"
@@ -486,10 +576,18 @@ class Engine:
     use_lists: bool = True
     allowlist: Any = None  # ecscreen.matching.AllowList of cleared (party, list entry) pairs
 
+    has_jurisdiction: bool = False
+    has_chart: bool = False
+    # callable(parties, *, as_of, **kw) -> PartyScreening; None = ecscreen.parties.screen_parties.
+    # Batch runs install a memoising screener here.
+    party_screener: Any = None
+
     @classmethod
     def build(cls, registry: Registry, *, use_lists: bool = True, allowlist: Any = None) -> Engine:
         return cls(registry=registry, compiled=[CompiledPack(p, registry) for p in registry.rule_packs],
-                   use_lists=use_lists, allowlist=allowlist)
+                   use_lists=use_lists, allowlist=allowlist,
+                   has_jurisdiction=bool(registry.of_kind("jurisdiction")),
+                   has_chart=bool(registry.of_kind("country_chart")))
 
     # ---- one shipment
     def screen_one(self, sh: Shipment, *, as_of: dt.date | None = None, label: str | None = None,
@@ -545,7 +643,9 @@ class Engine:
         hits: list[PartyFactLite] = []
         party_mod = _optional("parties")
         if party_mod is not None and sh.parties and self.use_lists:
-            ps = party_mod.screen_parties(sh.parties, as_of=on, allowlist=self.allowlist)
+            screener = self.party_screener or party_mod.screen_parties
+            kw = {"allowlist": self.allowlist} if self.allowlist is not None else {}
+            ps = screener(sh.parties, as_of=on, **kw)
             findings += list(ps.findings)
             hits = _party_facts(ps, sh)
             warnings += list(getattr(ps, "warnings", []) or [])
@@ -558,7 +658,7 @@ class Engine:
         jurisdictions: list[ItemJurisdiction] = []
         jur_mod = _optional("jurisdiction")
         for ic in items:
-            if jur_mod is not None and self.registry.of_kind("jurisdiction"):
+            if jur_mod is not None and self.has_jurisdiction:
                 jr = jur_mod.assess(ic.item, ic.index, sh, dest, _to_jur_facts(jur_mod, hits), self.registry, on)
                 status[ic.index] = jr.status
                 findings += list(jr.findings)
@@ -575,9 +675,7 @@ class Engine:
         # ---- generic rules
         for cp in self.compiled:
             jur = cp.pack.pack.jurisdiction
-            for rule, fn, item_scoped in cp.rules:
-                if not rule.in_force(on):
-                    continue
+            for rule, fn, item_scoped in cp.candidates(ctx.dest_codes, on):
                 gate = rule.subject_to_ear_only and jur == "US-EAR"
                 if item_scoped:
                     for ic in items:
@@ -602,7 +700,7 @@ class Engine:
         for ic in items:
             if status[ic.index] == "not_subject":
                 continue
-            if chart_mod is not None and ic.eccn and self.registry.of_kind("country_chart"):
+            if chart_mod is not None and ic.eccn and self.has_chart:
                 cr = chart_mod.determine(ic.item, ic.index, dest, self.registry, on)
                 cf = list(cr.findings)
                 if status[ic.index] == "unknown":
@@ -640,12 +738,13 @@ class Engine:
             uniq = list(dict.fromkeys(missing))
             msg = (f"Cannot decide '{rule.title}': missing fact(s): {', '.join(uniq)}. "
                    f"If the facts match, the rule says: {msg}")
-            ev = ev + [Evidence(field=m, value=None, detail="missing") for m in uniq]
+            ev = ev + [_ev(field=m, value=None, detail="missing") for m in uniq]
         if status == "unknown" and outcome.rank > Outcome.review.rank:
             notes.append(f"would be {outcome.value} if the item is subject to the EAR; jurisdiction undetermined")
             outcome = Outcome.review
         return Finding(rule_id=rule.id, pack_id=meta.id, outcome=outcome, title=rule.title, message=msg,
-                       item_index=ic.index if ic else None, jurisdiction=meta.jurisdiction, evidence=ev,
+                       item_index=ic.index if ic else None, jurisdiction=meta.jurisdiction,
+                       evidence=[e.model() for e in ev],
                        citations=cites, effective_from=rule.effective_from, effective_to=rule.effective_to,
                        notes=notes)
 

@@ -304,11 +304,12 @@ class Registry:
 
 
 def _group_members(reg: Registry, name: str, on: dt.date) -> frozenset[str]:
-    key = (id(reg), name, on)
+    g = reg.groups[name]
+    # membership only changes on change dates: cache per interval between them, not per day
+    key = (id(reg), name, sum(1 for ch in g.changes if ch.date <= on))
     hit = _GROUP_CACHE.get(key)
     if hit is not None:
         return hit
-    g = reg.groups[name]
     members = set(g.members)
     snap = reg.groups_snapshot or dt.date.max
     # changes after the date being asked about are undone; changes before the snapshot are in the list
@@ -329,7 +330,7 @@ def _group_members(reg: Registry, name: str, on: dt.date) -> frozenset[str]:
     return out
 
 
-_GROUP_CACHE: dict[tuple[int, str, dt.date], frozenset[str]] = {}
+_GROUP_CACHE: dict[tuple[int, str, int], frozenset[str]] = {}
 
 # kind -> (model, post-load hook(registry, loaded pack, raw data))
 KindHook = Callable[[Registry, LoadedPack, Any], None]

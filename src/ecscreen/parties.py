@@ -59,6 +59,9 @@ class PartyListsPack(BaseModel):
     kind: Literal["party_lists"]
     pack: PackMeta
     threshold: float = Field(default=80.0, ge=0, le=100)
+    confirm_score: float = Field(
+        default=92.0, ge=0, le=100,
+        description="hits scoring below this are possible matches: their outcome is capped at review")
     max_age_days: int = Field(default=DEFAULT_MAX_AGE_DAYS, ge=1)
     default: PartyListRule
     lists: dict[str, PartyListRule] = Field(default_factory=dict)
@@ -248,6 +251,11 @@ def _finding(
         notes.append("The party's country is not among the entry's countries: confirm identity before acting.")
     if e.source_url:
         notes.append(f"Source: {e.source_url}")
+    outcome = rule.outcome
+    if hit.score < pack.confirm_score and outcome.rank > Outcome.review.rank:
+        notes.insert(0, f"Possible match only (score {hit.score:g} < confirmation score {pack.confirm_score:g}): "
+                        f"confirm the identity; if this is the listed party the outcome is {outcome.value}.")
+        outcome = Outcome.review
     covered = None
     if hit.cleared is not None:
         c = hit.cleared
@@ -259,7 +267,7 @@ def _finding(
     return Finding(
         rule_id=f"PARTY-{e.source_code}",
         pack_id=pack.pack.id,
-        outcome=rule.outcome,
+        outcome=outcome,
         title=rule.title,
         message=message,
         evidence=evidence,

@@ -48,6 +48,7 @@ class PhraseMatcher:
     def __init__(self, phrases: list[str]) -> None:
         self.phrases = sorted({p.strip() for p in phrases if p.strip()}, key=len, reverse=True)
         self._canon = {p.lower(): p for p in self.phrases}
+        self._memo: dict[str, list[PhraseHit]] = {}
         if self.phrases:
             self._re: re.Pattern[str] | None = re.compile(
                 "|".join(_phrase_pattern(p) for p in self.phrases), re.IGNORECASE
@@ -67,7 +68,16 @@ class PhraseMatcher:
         return out
 
     def positive(self, text: str | None) -> list[PhraseHit]:
-        return [h for h in self.find(text) if not h.negated]
+        """Non-negated hits. Memoised per text: ERP exports repeat the same descriptions."""
+        if not text:
+            return []
+        hit = self._memo.get(text)
+        if hit is None:
+            hit = [h for h in self.find(text) if not h.negated]
+            if len(self._memo) >= 4096:
+                self._memo.clear()
+            self._memo[text] = hit
+        return hit
 
 
 def _negated(text: str, start: int) -> bool:
