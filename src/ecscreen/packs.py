@@ -267,9 +267,17 @@ class Registry:
     groups: dict[str, CountryGroup] = field(default_factory=dict)
     groups_snapshot: dt.date | None = None
     territories: dict[str, Territory] = field(default_factory=dict)
+    _kinds: dict[str, list[LoadedPack]] = field(default_factory=dict, repr=False)
+    _kinds_n: int = field(default=-1, repr=False)
 
     def of_kind(self, kind: str) -> list[LoadedPack]:
-        return [p for p in self.packs if getattr(p.model, "kind", None) == kind]
+        n = len(self.packs)
+        if self._kinds_n != n:  # packs are appended while loading; index again when that changed
+            self._kinds = {}
+            for p in self.packs:
+                self._kinds.setdefault(getattr(p.model, "kind", "rules"), []).append(p)
+            self._kinds_n = n
+        return self._kinds.get(kind, [])
 
     @property
     def rule_packs(self) -> list[RulesPack]:
