@@ -104,6 +104,9 @@ DELIMITERS = (",", ";", "\t", "|")
 MAX_ORDER_LINES = 5000
 RECENT_ORDERS = 100_000
 CACHE_SIZE = 10_000
+CHUNK = 2_000  # orders read ahead and screened together (their new parties in one batch call)
+GC_THRESHOLD = 50_000  # gen-0 collection threshold during a run (see run_batch)
+PARTY_BATCH = True  # False: one screen_parties call per new party (the reference path the tests compare with)
 
 
 # --------------------------------------------------------------------------- reading
@@ -474,46 +477,118 @@ class PartyMemo:
 
     ``screen_parties(parties, as_of)`` is, party by party, independent: the result for a shipment is
     the per-party results joined, with evidence fields re-indexed (``parties[i]``). The active lists
-    and the party_lists pack are resolved once per run instead of once per shipment. The key keeps
-    the date (``as_of``), so date-dependent list logic stays exact.
+    and the party_lists pack are resolved once per run instead of once per shipment.
+
+    :meth:`prefetch` screens the parties of a whole chunk of orders that are not memoised yet in one
+    :func:`ecscreen.parties.screen_party_batches` call (single-party batches), so the matcher scores
+    them together instead of one ``screen_parties`` call per name; :meth:`one` then serves them.
+
+    The key is (role, name, country, address) plus the date when the result can depend on it. Given
+    the lists and pack fixed for the run, a party's hits and findings depend on the date only through
+    clearances (``$ECSCREEN_CLEARANCES``: expiry is checked at ``as_of``); list staleness (``lists``)
+    is kept per date separately. So without clearances the date is left out of the key (parties recur
+    on many dates), with clearances it is kept and a chunk's parties are screened in one call per date.
+    ``batch=False`` is the plain per-party path (one call per name, date always in the key).
     """
 
-    def __init__(self, screen: Any, size: int = 100_000) -> None:
+    def __init__(self, screen: Any, size: int = 100_000, *, batch: bool = True) -> None:
         from .lists import active_lists
-        from .parties import load_pack
+        from .parties import default_allowlist, load_pack, screen_parties, screen_party_batches
 
         self.screen = screen
         self.lists = active_lists()
         self.pack = load_pack()
         self.size = size
+        # prefetch only when ``screen`` is the stock screener (its batch form gives the same results)
+        self.batch: Any = screen_party_batches if batch and screen is screen_parties else None
+        self.dated = self.batch is None or default_allowlist() is not None
         # per party: (hits, findings, warnings); the list infos (same for every party) once per date
         self.cache: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
         self.infos: OrderedDict[dt.date, list[Any]] = OrderedDict()
+        self.fresh: set[tuple[Any, ...]] = set()  # prefetched, not looked up yet (counted as misses then)
         self.hits = 0
         self.misses = 0
 
+    def _key(self, party: Party, as_of: dt.date) -> tuple[Any, ...]:
+        return (party.role, party.name, party.country, party.address, as_of if self.dated else None)
+
+    @staticmethod
+    def _entry(r: Any) -> tuple[Any, ...]:
+        return (tuple(r.hits[0]) if r.hits and r.hits[0] else _EMPTY, tuple(r.findings) or _EMPTY,
+                tuple(r.warnings) or _EMPTY)
+
+    def _keep_infos(self, as_of: dt.date, infos: list[Any]) -> None:
+        if as_of not in self.infos:
+            self.infos[as_of] = list(infos)
+            if len(self.infos) > 1024:
+                self.infos.popitem(last=False)
+
+    def _counted(self, hit: bool) -> None:
+        if hit:
+            self.hits += 1
+        else:
+            self.misses += 1
+            if self.misses == 20_000 and self.hits < 2_000:
+                # parties rarely repeat at the same date (rows carry their own dates): keep the memo small;
+                # only speed depends on the size, never the result
+                self.size = min(self.size, 5_000)
+
+    def _evict(self, keep: int = 0) -> None:
+        limit = max(self.size, keep)
+        while len(self.cache) > limit:
+            self.fresh.discard(self.cache.popitem(last=False)[0])
+
+    def prefetch(self, wanted: Iterable[tuple[Party, dt.date]]) -> int:
+        """Screen the wanted (party, date) pairs not memoised yet in one batch call; returns how many.
+
+        Memoised ones are refreshed (moved to the young end), and the memo keeps at least every pair of
+        this call until the next one, so the chunk's lookups all hit."""
+        if self.batch is None:
+            return 0
+        todo: dict[tuple[Any, ...], tuple[Party, dt.date]] = {}
+        seen = 0
+        for party, on in wanted:
+            k = self._key(party, on)
+            if k in todo:
+                continue
+            if k in self.cache:
+                self.cache.move_to_end(k)
+                seen += 1
+                continue
+            todo[k] = (party, on)
+        if not todo:
+            return 0
+        groups: dict[dt.date | None, list[tuple[Any, ...]]] = {}
+        for k, (_, on) in todo.items():
+            groups.setdefault(on if self.dated else None, []).append(k)
+        for keys in groups.values():
+            on = todo[keys[0]][1]
+            res = self.batch([[todo[k][0]] for k in keys], as_of=on, lists=self.lists, pack=self.pack)
+            for k, r in zip(keys, res, strict=True):
+                self.cache[k] = self._entry(r)
+                self.fresh.add(k)
+            if res:
+                self._keep_infos(on, res[0].lists)
+        self._evict(keep=seen + len(todo))
+        return len(todo)
+
     def one(self, party: Party, as_of: dt.date) -> tuple[Any, ...]:
-        key = (party.role, party.name, party.country, party.address, as_of)
+        key = self._key(party, as_of)
         got = self.cache.get(key)
         if got is not None:
-            self.hits += 1
             self.cache.move_to_end(key)
+            if key in self.fresh:
+                self.fresh.discard(key)
+                self._counted(False)
+            else:
+                self._counted(True)
             return got
-        self.misses += 1
+        self._counted(False)
         r = self.screen([party], as_of=as_of, lists=self.lists, pack=self.pack)
-        got = (tuple(r.hits[0]) if r.hits and r.hits[0] else _EMPTY, tuple(r.findings) or _EMPTY,
-               tuple(r.warnings) or _EMPTY)
-        if as_of not in self.infos:
-            self.infos[as_of] = list(r.lists)
-            if len(self.infos) > 64:
-                self.infos.popitem(last=False)
+        got = self._entry(r)
+        self._keep_infos(as_of, r.lists)
         self.cache[key] = got
-        if self.misses == 20_000 and self.hits < 2_000:
-            # parties rarely repeat at the same date (rows carry their own dates): keep the memo small;
-            # only speed depends on the size, never the result
-            self.size = min(self.size, 5_000)
-        while len(self.cache) > self.size:
-            self.cache.popitem(last=False)
+        self._evict()
         return got
 
     def __call__(self, parties: list[Party], *, as_of: dt.date, **kw: Any) -> Any:
@@ -537,7 +612,7 @@ class PartyMemo:
         infos = self.infos.get(as_of)
         if infos is None:
             infos = list(self.screen([], as_of=as_of, lists=self.lists, pack=self.pack).lists)
-            self.infos[as_of] = infos
+            self._keep_infos(as_of, infos)
         return PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=list(infos))
 
 
@@ -561,14 +636,16 @@ class _party_memo:  # noqa: N801 - used as a context manager
             from . import parties
         except ModuleNotFoundError:
             return None
+        # with an engine allow-list the engine passes it on every call and the memo is bypassed
+        batch = PARTY_BATCH and getattr(self.engine, "allowlist", None) is None
         if hasattr(self.engine, "party_screener"):
             self._saved = self.engine.party_screener
-            self.memo = PartyMemo(self._saved or parties.screen_parties)
+            self.memo = PartyMemo(self._saved or parties.screen_parties, batch=batch)
             self.engine.party_screener = self.memo
         else:
             self._mod = parties
             self._saved = parties.screen_parties
-            self.memo = PartyMemo(self._saved)
+            self.memo = PartyMemo(self._saved, batch=batch)
             parties.screen_parties = self.memo  # type: ignore[assignment]
         return self.memo
 
@@ -602,6 +679,25 @@ class BatchScreener:
 
     def screen_order(self, order: Order) -> list[RowOutcome]:
         """One outcome per row of the order, in order."""
+        return self._finish(order, self._prepare(order))
+
+    def screen_orders(self, orders: list[Order], memo: PartyMemo | None = None) -> list[list[RowOutcome]]:
+        """Screen a chunk of orders: first the parties of its not yet memoised shipments, all in one
+        batch call (``memo.prefetch``), then each order through the engine. Same results as
+        :meth:`screen_order` order by order."""
+        preps = [self._prepare(o) for o in orders]
+        if memo is not None and memo.batch is not None:
+            wanted: list[tuple[Party, dt.date]] = []
+            for _, _, head, key in preps:
+                if key is not None and head is not None and key not in self.cache:
+                    wanted += [(p, key[0]) for p in self._parties(head)]
+            memo.prefetch(wanted)
+        return [self._finish(o, p) for o, p in zip(orders, preps, strict=True)]
+
+    def _prepare(self, order: Order) -> tuple[list[RowOutcome | None], list[int], dict[str, Any] | None,
+                                              tuple[Any, ...] | None]:
+        """Row-level checks of an order: outcomes of error rows, the good rows, the shipment head and
+        the shipment's cache key (None when no row can be screened)."""
         outs: list[RowOutcome | None] = [None] * len(order.rows)
         good: list[int] = []
         head: dict[str, Any] | None = None
@@ -625,10 +721,19 @@ class BatchScreener:
                     outs[i] = RowOutcome(decision="error", message=f"order {order.order_id}: " + "; ".join(clash))
                     continue
             good.append(i)
+        key: tuple[Any, ...] | None = None
         if good and head is not None:
             items = tuple(self._item_key(order.rows[i]) for i in good)
             on = self.opts.as_of or head["date"] or self.today
             key = (on, tuple(head[k] for k in SHIPMENT_FIELDS if k != "date"), items)
+        return outs, good, head, key
+
+    def _finish(self, order: Order, prep: tuple[list[RowOutcome | None], list[int], dict[str, Any] | None,
+                                                  tuple[Any, ...] | None]) -> list[RowOutcome]:
+        outs, good, head, key = prep
+        if key is not None and head is not None:
+            items = key[2]
+            on = key[0]
             cached = self.cache.get(key)
             if cached is not None:
                 self.hits += 1
@@ -661,9 +766,12 @@ class BatchScreener:
                 f.get("sku"))
 
     @staticmethod
+    def _parties(head: dict[str, Any]) -> list[Party]:
+        return [Party(role=role, name=head[n], country=head[c]) for n, c, role in PARTY_COLUMNS if head.get(n)]
+
+    @staticmethod
     def _shipment(oid: str, head: dict[str, Any], items: tuple[tuple[Any, ...], ...]) -> Shipment:
-        parties = [Party(role=role, name=head[n], country=head[c])
-                   for n, c, role in PARTY_COLUMNS if head.get(n)]
+        parties = BatchScreener._parties(head)
         its = [Item(description=d, eccn=e, origin=o, parameters=dict(p), us_content_percent=u,
                     license_exception=le, quantity=q, value_usd=v, sku=s)
                for d, e, o, p, u, le, q, v, s in items]
@@ -746,7 +854,7 @@ def _worker_chunk(orders: list[Order]) -> tuple[list[list[RowOutcome]], tuple[in
         _WORKER["memo"] = memo_cm.__enter__()  # process-local: lives as long as the worker
     sc: BatchScreener = _WORKER["screener"]
     memo: PartyMemo | None = _WORKER["memo"]
-    outs = [sc.screen_order(o) for o in orders]
+    outs = sc.screen_orders(orders, memo)
     return outs, (os.getpid(), sc.hits, sc.misses, memo.hits if memo else 0, memo.misses if memo else 0)
 
 
@@ -805,6 +913,17 @@ def _run_parallel(orders: Iterable[Order], engine: Any, options: BatchOptions, j
     summary.party_misses = sum(s[4] for s in stats.values())
 
 
+def _chunks(orders: Iterable[Order], n: int) -> Iterator[list[Order]]:
+    chunk: list[Order] = []
+    for order in orders:
+        chunk.append(order)
+        if len(chunk) >= n:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def run_batch(
     stream: IO[bytes],
     out: IO[str],
@@ -855,21 +974,28 @@ def run_batch(
     _warm_up(engine)
     gc.collect()
     gc.freeze()  # engine, lists, matcher index: never scanned by the GC again, never copied into workers
+    # screening allocates millions of short-lived objects (freed by reference counting) while the memos
+    # and caches keep a large young heap: with the default gen-0 threshold (700) cyclic GC passes took
+    # about a quarter of the run. Rarer passes for the run (inherited by --jobs workers), restored after.
+    saved_threshold = gc.get_threshold()
+    gc.set_threshold(max(saved_threshold[0], GC_THRESHOLD), *saved_threshold[1:])
     try:
         if jobs > 1:
             _run_parallel(orders, engine, options or BatchOptions(), jobs, emit, summary,
                           (lambda: progress(summary.rows, state.bytes_read)) if progress is not None else None)
         else:
             with _party_memo(engine) as memo:
-                for order in orders:
-                    emit(order, screener.screen_order(order))
-                    if progress is not None:
-                        progress(summary.rows, state.bytes_read)
+                for chunk in _chunks(orders, CHUNK):
+                    for order, outs in zip(chunk, screener.screen_orders(chunk, memo), strict=True):
+                        emit(order, outs)
+                        if progress is not None:
+                            progress(summary.rows, state.bytes_read)
             if memo is not None:
                 summary.party_hits, summary.party_misses = memo.hits, memo.misses
             summary.cache_hits = screener.hits
             summary.cache_misses = screener.misses
     finally:
+        gc.set_threshold(*saved_threshold)
         gc.unfreeze()
     writer.close()
     if state.latin1_lines:
