@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import yamlio
 from .countries import resolve
 from .errors import UsageError
+from .formats import parse_date_option
 from .models import Finding, Item, Outcome, Party, PartyRole, Shipment, ShipmentResult
 from .packs import normalize_eccn
 
@@ -1039,12 +1040,7 @@ def batch_command(
         delimiter = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(delimiter, delimiter)
         if len(delimiter) != 1:
             raise UsageError(f"--delimiter must be one character, not {delimiter!r}")
-    on = None
-    if as_of is not None:
-        try:
-            on = dt.date.fromisoformat(as_of)
-        except ValueError:
-            raise UsageError(f"--as-of: not a date (YYYY-MM-DD): {as_of!r}") from None
+    on = parse_date_option(as_of)
     if jobs < 0:
         raise UsageError(f"--jobs must be 0 (one per CPU) or more, not {jobs}")
     jobs = jobs or (os.cpu_count() or 1)

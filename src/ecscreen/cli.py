@@ -6,7 +6,6 @@ Exit codes: 0 all clear · 1 something flagged · 2 usage error · 3 invalid inp
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from rich.table import Table
 
 from . import __version__
 from .errors import EXIT_USAGE, EcscreenError, InputFileError, UsageError
-from .formats import load_shipments, locate
+from .formats import load_shipments, locate, parse_date_option
 from .models import InputError, Shipment
 from .packs import Registry, load_registry
 from .render import print_table, to_json
@@ -40,15 +39,6 @@ app.add_typer(rules_app, name="rules")
 
 out = Console(soft_wrap=False, highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _date(value: str | None, what: str = "--as-of") -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{what}: not a date (YYYY-MM-DD): {value!r}") from None
 
 
 def registry_for(rules: list[Path] | None) -> Registry:
@@ -96,7 +86,7 @@ def check(
 
     if format not in ("table", "json"):
         raise UsageError(f"--format must be table or json, not {format!r}")
-    on = _date(as_of)
+    on = parse_date_option(as_of)
     reg = registry_for(rules)
     engine = Engine.build(reg, use_lists=not no_lists, allowlist=load_clearances(clearances))
     shipments: list[tuple[str, Shipment | InputError]] = []

@@ -6,6 +6,7 @@ file, line and field, and the others are still screened.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,20 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import yamlio
-from .errors import InputFileError
+from .errors import InputFileError, UsageError
 from .models import InputError, Shipment
 
 MAX_SHIPMENT_FILE = 16 * 1024 * 1024
+
+
+def parse_date_option(value: str | None, what: str = "--as-of") -> dt.date | None:
+    """A command-line date option (YYYY-MM-DD); a bad value is a usage error."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{what}: not a date (YYYY-MM-DD): {value!r}") from None
 
 
 def parse_shipments(data: Any, file: str) -> list[tuple[str, Shipment | InputError]]:

@@ -27,6 +27,7 @@ from . import __version__, yamlio
 from .batch import ReadState, read_rows
 from .countries import resolve
 from .errors import InputFileError, UsageError
+from .formats import parse_date_option
 from .models import (
     Citation,
     Coverage,
@@ -677,12 +678,7 @@ def gate_command(
         raise UsageError(f"--fail-on must be review, license_required or prohibited, not {fail_on!r}") from None
     if threshold == Outcome.clear:
         raise UsageError("--fail-on clear would fail every pair: use review, license_required or prohibited")
-    on = None
-    if as_of is not None:
-        try:
-            on = dt.date.fromisoformat(as_of)
-        except ValueError:
-            raise UsageError(f"--as-of: not a date (YYYY-MM-DD): {as_of!r}") from None
+    on = parse_date_option(as_of)
     if not catalog.is_file():
         raise UsageError("file not found", file=str(catalog))
     wpath = waivers if waivers is not None else Path(DEFAULT_WAIVERS)
