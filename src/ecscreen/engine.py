@@ -609,16 +609,18 @@ class Engine:
         exporter = resolve(sh.exporter_country) if sh.exporter_country else resolve("US")
         if exporter is None:
             errors.append(InputError(field="exporter_country", message=f"unknown country {sh.exporter_country!r}"))
-        party_codes: list[tuple[str, frozenset[str]]] = []
-        for idx, p in enumerate(sh.parties):
-            codes: frozenset[str] = frozenset()
-            if p.country:
-                pc = resolve(p.country)
-                if pc is None:
-                    errors.append(InputError(field=f"parties[{idx}].country", message=f"unknown country {p.country!r}"))
-                else:
-                    codes = _codes(pc, self.registry, on)
-            party_codes.append((p.role.value, codes))
+        def country_codes(text: str | None, fld: str) -> frozenset[str]:
+            """Codes a country field stands for (with territory parents); unknown -> an input error."""
+            if not text:
+                return frozenset()
+            c = resolve(text)
+            if c is None:
+                errors.append(InputError(field=fld, message=f"unknown country {text!r}"))
+                return frozenset()
+            return _codes(c, self.registry, on)
+
+        party_codes = [(p.role.value, country_codes(p.country, f"parties[{idx}].country"))
+                       for idx, p in enumerate(sh.parties)]
         items: list[ItemCtx] = []
         for idx, it in enumerate(sh.items):
             e = None
@@ -626,14 +628,8 @@ class Engine:
                 e = normalize_eccn(it.eccn)
                 if e is None:
                     errors.append(InputError(field=f"items[{idx}].eccn", message=f"malformed ECCN {it.eccn!r}"))
-            oc: frozenset[str] = frozenset()
-            if it.origin:
-                o = resolve(it.origin)
-                if o is None:
-                    errors.append(InputError(field=f"items[{idx}].origin", message=f"unknown country {it.origin!r}"))
-                else:
-                    oc = _codes(o, self.registry, on)
-            items.append(ItemCtx(item=it, index=idx, eccn=e, origin_codes=oc))
+            items.append(ItemCtx(item=it, index=idx, eccn=e,
+                                 origin_codes=country_codes(it.origin, f"items[{idx}].origin")))
         if errors or dest is None or exporter is None:
             return ShipmentResult(id=sid, decision="error", as_of=on, destination=sh.destination, errors=errors)
 

@@ -617,13 +617,7 @@ def read_list(path: Path | str, name: str | None = None) -> ScreeningList:
             raise ListError("unrecognised CSV list: no 'name' column", file=shown, line=1)
         own = read_own_csv(text, shown, name or p.stem)
         return _make(own.name, shown, None, own.to_entries(), "ecscreen-csv", shown)
-    if lower.endswith(".json") and len(text) > 1_000_000:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ListError(f"invalid JSON: {exc.msg}", file=shown, line=exc.lineno) from None
-    else:
-        data = yamlio.loads(text, file=shown, error=ListError)
+    data = yamlio.parse(text, file=shown, json_hint=lower.endswith(".json"), error=ListError)
     if isinstance(data, dict) and data.get("kind") == "party_list":
         own = _own_list(data, shown)
         sl = _make(name or own.name, own.source or shown, own.date, own.to_entries(), "ecscreen-yaml", shown)

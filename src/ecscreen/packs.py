@@ -398,15 +398,7 @@ def load_pack_file(path: Path, reg: Registry, display: str | None = None) -> Loa
     shown = display or str(path)
     raw_bytes_text = yamlio.read_text(path, error=PackError)
     digest = hashlib.sha256(raw_bytes_text.encode("utf-8")).hexdigest()
-    if path.suffix.lower() == ".json" and len(raw_bytes_text) > 1_000_000:
-        import json
-
-        try:
-            data = json.loads(raw_bytes_text)
-        except json.JSONDecodeError as exc:
-            raise PackError(f"invalid JSON: {exc.msg}", file=shown, line=exc.lineno) from None
-    else:
-        data = yamlio.loads(raw_bytes_text, file=shown, error=PackError)
+    data = yamlio.parse(raw_bytes_text, file=shown, json_hint=path.suffix.lower() == ".json", error=PackError)
     if not isinstance(data, dict):
         raise PackError("a rule pack must be a mapping with 'pack' metadata", file=shown, line=1)
     kind = data.get("kind", "rules")
