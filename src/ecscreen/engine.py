@@ -759,7 +759,7 @@ class Engine:
         # fail closed: a run with an unscreenable shipment is never reported as clear overall
         decision: Outcome | str = Outcome.worst([Outcome(d) for d in ok]) if len(ok) == len(results) else "error"
         lists = []
-        warnings: list[str] = []
+        warnings: list[str] = list(self.registry.notes)
         party_mod = _optional("parties")
         if party_mod is not None and self.use_lists and hasattr(party_mod, "lists_info"):
             lists = party_mod.lists_info()

@@ -267,6 +267,7 @@ class Registry:
     groups: dict[str, CountryGroup] = field(default_factory=dict)
     groups_snapshot: dt.date | None = None
     territories: dict[str, Territory] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # e.g. user packs replacing shipped ones
     _kinds: dict[str, list[LoadedPack]] = field(default_factory=dict, repr=False)
     _kinds_n: int = field(default=-1, repr=False)
 
@@ -395,6 +396,14 @@ def _ensure_modules() -> None:
 
 
 def load_pack_file(path: Path, reg: Registry, display: str | None = None) -> LoadedPack:
+    lp, data, hook = _parse_pack_file(path, display)
+    if hook:
+        hook(reg, lp, data)
+    return lp
+
+
+def _parse_pack_file(path: Path, display: str | None = None) -> tuple[LoadedPack, Any, KindHook | None]:
+    """Read and validate one pack file; its kind's registry hook is returned, not yet applied."""
     shown = display or str(path)
     raw_bytes_text = yamlio.read_text(path, error=PackError)
     digest = hashlib.sha256(raw_bytes_text.encode("utf-8")).hexdigest()
@@ -418,10 +427,7 @@ def load_pack_file(path: Path, reg: Registry, display: str | None = None) -> Loa
     n_rules = len(getattr(model, "rules", []) or [])
     info = PackInfo(id=meta.id, version=meta.version, jurisdiction=meta.jurisdiction, title=meta.title,
                     sha256=digest, path=shown, rules=n_rules)
-    lp = LoadedPack(info=info, model=model, path=path, rule_lines=_rule_lines(data))
-    if hook:
-        hook(reg, lp, data)
-    return lp
+    return LoadedPack(info=info, model=model, path=path, rule_lines=_rule_lines(data)), data, hook
 
 
 def _check_rules_pack(lp: LoadedPack, reg: Registry, data_lines: dict[str, int], rule_ids: dict[str, str]) -> None:
@@ -514,28 +520,59 @@ def _rule_lines(data: Any) -> dict[str, int]:
     return out
 
 
-def load_registry(paths: list[Path] | None = None) -> Registry:
-    """Load every pack under ``paths`` (default: the shipped packs). Raises PackError."""
+def load_registry(paths: list[Path] | None = None, *, extend: bool = False) -> Registry:
+    """Load packs. Raises PackError.
+
+    * no ``paths``: the shipped packs;
+    * ``paths`` (``--rules-only``): only those packs (plus the shipped Country Groups when they bring none,
+      since user packs refer to ``group:D:5`` etc.);
+    * ``paths`` with ``extend=True`` (``--rules``): the shipped packs plus those; a user pack with the id of a
+      shipped pack replaces that one pack, and ``Registry.notes`` says so (reports carry it as a warning).
+    """
     _ensure_modules()
-    roots = paths or [default_rules_dir()]
-    files: list[Path] = []
-    for r in roots:
-        files += pack_files(r)
-    if not files:
-        raise PackError("no rule packs found", file=", ".join(str(r) for r in roots))
-    if paths and not any(_peek_kind(f) == "country_groups" for f in files):
-        # user packs refer to group:D:5 etc.: bring the shipped Country Groups along
-        files += [f for f in pack_files(default_rules_dir()) if _peek_kind(f) == "country_groups"]
+    shipped_root = default_rules_dir()
+    layers: list[tuple[str, list[Path], list[Path]]] = []  # (layer, roots, files)
+    if not paths:
+        layers.append(("shipped", [shipped_root], pack_files(shipped_root)))
+    else:
+        if extend:
+            layers.append(("shipped", [shipped_root], pack_files(shipped_root)))
+        user_files: list[Path] = []
+        for r in paths:
+            user_files += pack_files(r)
+        layers.append(("user", list(paths), user_files))
+        if not extend and not any(_peek_kind(f) == "country_groups" for f in user_files):
+            groups = [f for f in pack_files(shipped_root) if _peek_kind(f) == "country_groups"]
+            layers.insert(0, ("shipped", [shipped_root], groups))
+    if not any(files for _, _, files in layers):
+        raise PackError("no rule packs found", file=", ".join(str(r) for _, roots, _ in layers for r in roots))
     reg = Registry()
-    ids: dict[str, str] = {}
-    staged: list[tuple[LoadedPack, dict[str, int]]] = []
+    chosen: dict[str, tuple[str, LoadedPack, Any, KindHook | None]] = {}
+    for layer, roots, files in layers:
+        seen_here: dict[str, str] = {}
+        for f in sorted(files, key=str):
+            lp, data, hook = _parse_pack_file(f, display=_display(f, roots))
+            pid = lp.info.id
+            if pid in seen_here:
+                raise PackError(f"duplicate pack id {pid!r} (also {seen_here[pid]})", file=str(f), field="pack.id")
+            seen_here[pid] = str(f)
+            if pid in chosen and chosen[pid][0] != layer:
+                old = chosen[pid][1]
+                reg.notes.append(f"pack {pid!r} from {lp.info.path} replaces the shipped pack "
+                                 f"(version {old.info.version}, {old.info.path})")
+            chosen[pid] = (layer, lp, data, hook)
+    if paths and not extend:
+        reg.notes.append("shipped rule packs not used (--rules-only): only "
+                         + ", ".join(str(p) for p in paths) + (" and the shipped Country Groups" if any(
+                             layer == "shipped" for layer, *_ in chosen.values()) else ""))
     # country groups first: rules refer to them
-    files.sort(key=lambda p: (0 if _peek_kind(p) == "country_groups" else 1, str(p)))
-    for f in files:
-        lp = load_pack_file(f, reg, display=_display(f, roots))
-        if lp.info.id in ids:
-            raise PackError(f"duplicate pack id {lp.info.id!r} (also {ids[lp.info.id]})", file=str(f), field="pack.id")
-        ids[lp.info.id] = str(f)
+    ordered = sorted(chosen.values(),
+                     key=lambda c: (0 if getattr(c[1].model, "kind", "rules") == "country_groups" else 1,
+                                    str(c[1].path)))
+    staged: list[tuple[LoadedPack, dict[str, int]]] = []
+    for _layer, lp, data, hook in ordered:
+        if hook:
+            hook(reg, lp, data)
         reg.packs.append(lp)
         if getattr(lp.model, "kind", None) == "rules":
             staged.append((lp, lp.rule_lines))
@@ -573,5 +610,5 @@ def _peek_kind(p: Path) -> str:
 
 
 @lru_cache(maxsize=8)
-def cached_registry(paths: tuple[str, ...] = ()) -> Registry:
-    return load_registry([Path(p) for p in paths] or None)
+def cached_registry(paths: tuple[str, ...] = (), extend: bool = False) -> Registry:
+    return load_registry([Path(p) for p in paths] or None, extend=extend)

@@ -1,0 +1,121 @@
+"""The public Python API: one :class:`Screener` built once, then ``screen()`` per shipment.
+
+```python
+import ecscreen
+screener = ecscreen.Screener()          # shipped packs + active restricted-party lists
+result = screener.screen({"destination": "CN", "items": [{"description": "GPU", "eccn": "3A090.a"}]})
+result.decision, [f.rule_id for f in result.findings]
+report = screener.report([shipment_a, shipment_b])   # the envelope `ecscreen check --format json` prints
+```
+
+The screener holds everything a screening depends on (packs, the party screener with its lists, clearances,
+the date policy); ``screen`` itself reads no files, no environment and no clock beyond what the screener
+was given (``as_of``, or ``today`` fixed per call when neither the call nor the shipment states a date).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .models import InputError, Report, Shipment, ShipmentResult
+
+__all__ = ["Screener"]
+
+ShipmentLike = Shipment | Mapping[str, Any]
+
+
+class Screener:
+    """Screens shipments against rule packs and restricted-party lists.
+
+    Parameters
+    ----------
+    rules:
+        extra pack files/directories, added to the shipped packs (a pack with the id of a shipped pack
+        replaces that pack; the report says so) — like ``ecscreen check --rules``.
+    rules_only:
+        pack files/directories used *instead of* the shipped packs (``--rules-only``).
+    lists:
+        ``True`` (default): screen parties against the active lists (embedded CSL + imported lists);
+        ``False``: do not screen parties (every shipment with parties gets a "parties not screened" review).
+    clearances:
+        allow-list file(s) of cleared (party, list entry) pairs (the ``--clearances`` format).
+    as_of:
+        evaluate every shipment at this date (overrides shipment dates), like ``--as-of``.
+    cache_dir:
+        where compiled snapshots are cached; default: the CLI's cache directory
+        (``$ECSCREEN_CACHE_DIR`` / ``~/.cache/ecscreen``); ``None`` turns the cache off.
+    """
+
+    def __init__(
+        self,
+        *,
+        rules: Sequence[str | Path] | None = None,
+        rules_only: Sequence[str | Path] | None = None,
+        lists: bool = True,
+        clearances: str | Path | Sequence[str | Path] | None = None,
+        as_of: dt.date | str | None = None,
+        cache_dir: str | Path | None | bool = True,
+    ) -> None:
+        from .engine import Engine
+        from .snapshot import load_registry_snapshot
+
+        if rules and rules_only:
+            raise ValueError("give rules (added to the shipped packs) or rules_only (instead of them), not both")
+        if cache_dir is True:
+            from .matching import index_cache_dir
+
+            cache: Path | None = index_cache_dir()
+        elif cache_dir is False or cache_dir is None:
+            cache = None
+        else:
+            cache = Path(cache_dir)
+        paths = [Path(p) for p in (rules or rules_only or [])]
+        self.registry = load_registry_snapshot(paths or None, extend=bool(rules), cache_dir=cache)
+        allow = None
+        if clearances is not None:
+            from .matching import AllowList
+            from .parties import load_allowlist
+
+            files = [clearances] if isinstance(clearances, str | Path) else list(clearances)
+            allow = AllowList([c for f in files for c in load_allowlist(Path(f)).clearances])
+        self.as_of = dt.date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
+        self.engine = Engine.build(self.registry, use_lists=lists, allowlist=allow)
+
+    # ------------------------------------------------------------------ one shipment
+    def screen(self, shipment: ShipmentLike, *, today: dt.date | None = None) -> ShipmentResult:
+        """Screen one shipment (a :class:`Shipment` or a dict of the shipment format).
+
+        An invalid shipment is not raised: it comes back with decision ``error`` and the errors naming
+        the field (fail closed, exactly as ``ecscreen check`` reports it).
+        """
+        label, parsed = _parse(shipment, 1)
+        if isinstance(parsed, InputError):
+            return ShipmentResult(id=label, decision="error", errors=[parsed], source=label)
+        return self.engine.screen_one(parsed, as_of=self.as_of, label=label, today=today or dt.date.today())
+
+    # ------------------------------------------------------------------ many
+    def report(self, shipments: Iterable[ShipmentLike], *, today: dt.date | None = None) -> Report:
+        """Screen shipments and return the report envelope (tool version, packs, lists, warnings, results)."""
+        seq = [_parse(s, n) for n, s in enumerate(shipments, 1)]
+        return self.engine.screen(seq, as_of=self.as_of, today=today or dt.date.today())
+
+
+def _parse(shipment: ShipmentLike, n: int) -> tuple[str, Shipment | InputError]:
+    if isinstance(shipment, Shipment):
+        return shipment.id or f"shipment-{n}", shipment
+    if not isinstance(shipment, Mapping):
+        return f"shipment-{n}", InputError(message="a shipment must be a mapping with destination and items")
+    try:
+        sh = Shipment.model_validate(dict(shipment))
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        fld = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in e["loc"]).replace(".[", "[")
+        more = f" (and {exc.error_count() - 1} more error(s))" if exc.error_count() > 1 else ""
+        sid = shipment.get("id")
+        return (str(sid) if sid else f"shipment-{n}"), InputError(field=fld or None, message=e["msg"] + more)
+    return sh.id or f"shipment-{n}", sh
