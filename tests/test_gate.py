@@ -94,6 +94,19 @@ def test_example_workflow_commands_run(tmp_path):
         assert "ecscreen gate" in (tmp_path / "ecscreen.md").read_text()
 
 
+def test_example_workflow_installs_from_the_repository_not_pypi():
+    """The package is not on PyPI: `pip install ecscreen` would install someone else's package."""
+    wf = yaml.safe_load((CI / "ecscreen-gate.yml").read_text())
+    installs = [s for s in wf["jobs"]["gate"]["steps"] if "pip install" in s.get("run", "")]
+    assert len(installs) == 1
+    run = installs[0]["run"]
+    assert "git+" in run and "@${ECSCREEN_REF}" in run
+    for line in run.splitlines():
+        args = shlex.split(line)
+        if args[:2] == ["pip", "install"]:
+            assert all(not a.split("[")[0].strip().lower() == "ecscreen" for a in args[2:]), line
+
+
 def test_example_pre_commit_hook_entry_runs(tmp_path):
     hooks = yaml.safe_load((CI / ".pre-commit-hooks.yaml").read_text())
     assert hooks[0]["id"] == "ecscreen-gate" and hooks[0]["pass_filenames"] is True
