@@ -1,0 +1,102 @@
+"""Start-up and per-call latency: what a pre-commit hook or an ERP calling the CLI per order pays.
+
+Measures, in this order and in the same run (so machine load affects all alike), the median of N runs:
+
+1. the bare import of the CLI's own dependencies (typer, pydantic, rich, rapidfuzz, yaml) in a fresh
+   interpreter — the floor any Python CLI built on them pays;
+2. ``ecscreen --help``;
+3. ``ecscreen check`` of a one-item shipment with two parties, full embedded lists, warm caches
+   (one untimed run first fills the compiled-snapshot and index caches);
+4. in-process ``Screener.screen()`` of one shipment with two parties (distinct names per call).
+
+Targets (issue 10): check <= 0.5 s and <= 2.5x the bare import; --help <= 0.3 s; screen() <= 5 ms median.
+
+    python benchmarks/bench_latency.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SHIPMENT = """\
+id: LAT-1
+date: 2026-10-01
+destination: CN
+parties:
+  - {role: consignee, name: "Shenzhen Example Trading Co., Ltd.", country: CN}
+  - {role: end_user, name: "Huawei Technologies Co., Ltd.", country: CN}
+items:
+  - {description: Data-center GPU accelerator, eccn: 3A090.a, origin: US}
+"""
+
+
+def _time(cmd: list[str], env: dict[str, str], runs: int) -> float:
+    out = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        out.append(time.perf_counter() - t)
+    return statistics.median(out)
+
+
+def _real_names() -> list[str]:
+    """Real company names (SEC EDGAR, ../shared/data/sec-company-names-2025-08), 200 of them."""
+    import csv
+
+    src = Path(__file__).resolve().parents[2] / "shared" / "data" / "sec-company-names-2025-08" / "sec_company_names.csv"
+    with src.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    col = next(k for k in rows[0] if "name" in k.lower())
+    return [r[col] for r in rows[:: max(1, len(rows) // 200)]][:200]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=7)
+    args = ap.parse_args()
+    py = sys.executable
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "ECSCREEN_CACHE_DIR": str(Path(tmp) / "cache"), "ECSCREEN_HOME": str(Path(tmp) / "home")}
+        ship = Path(tmp) / "shipment.yaml"
+        ship.write_text(SHIPMENT, encoding="utf-8")
+        cli = [py, "-c", "import sys; from ecscreen.cli import main; sys.exit(main())"]
+        subprocess.run([*cli, "check", str(ship)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        bare = _time([py, "-c", "import typer, pydantic, rich, rich.console, rapidfuzz, yaml"], env, args.runs)
+        helpt = _time([*cli, "--help"], env, args.runs)
+        check = _time([*cli, "check", str(ship)], env, args.runs)
+        os.environ.update(env)
+        import ecscreen
+
+        t0 = time.perf_counter()
+        screener = ecscreen.Screener()
+        screener.screen({"destination": "DE", "items": [{"description": "warm-up", "eccn": "EAR99"}],
+                         "parties": [{"role": "end_user", "name": "warm up gmbh"}]})
+        build = time.perf_counter() - t0
+        names = _real_names()
+        times = []
+        for i, name in enumerate(names[:200]):
+            sh = {"destination": "CN", "date": "2026-10-01",
+                  "items": [{"description": "Data-center GPU accelerator", "eccn": "3A090.a"}],
+                  "parties": [{"role": "consignee", "name": name, "country": "CN"},
+                              {"role": "end_user", "name": names[(i + 7) % len(names)]}]}
+            t = time.perf_counter()
+            screener.screen(sh)
+            times.append(time.perf_counter() - t)
+    print(f"bare import of typer+pydantic+rich+rapidfuzz+yaml : {bare * 1000:7.0f} ms (median of {args.runs})")
+    print(f"ecscreen --help                                   : {helpt * 1000:7.0f} ms  (target <= 300 ms)")
+    print(f"ecscreen check, 1 item, 2 parties, lists, warm    : {check * 1000:7.0f} ms  "
+          f"= {check / bare:.2f}x bare import (targets <= 500 ms, <= 2.5x)")
+    print(f"Screener() build + first screen (warm caches)     : {build * 1000:7.0f} ms")
+    print(f"Screener.screen(), 2 parties, median of {len(times)}      : {statistics.median(times) * 1000:7.2f} ms "
+          f"(p95 {sorted(times)[int(len(times) * 0.95)] * 1000:.2f} ms; target <= 5 ms median)")
+
+
+if __name__ == "__main__":
+    main()
