@@ -1,9 +1,13 @@
-"""Benchmark ``ecscreen batch`` on synthetic ERP orders: wall time, rows/s and peak memory.
+"""Benchmark ``ecscreen batch`` on ERP order exports: wall time, rows/s, peak memory, decisions.
 
 Usage:
-  python benchmarks/bench_batch.py --rows 1000000 [--orders FILE] [--jobs 2] [--as-of 2026-07-01] [--no-lists]
+  python benchmarks/bench_batch.py --rows 1000000 [--generator erp|legacy] [--orders FILE] [--jobs 2]
+                                   [--as-of DATE] [--no-lists]
 
-Generates the orders with ``gen_orders.py`` (unless ``--orders`` is given), then runs the real CLI
+Generates the orders (unless ``--orders`` is given) with ``gen_erp_orders.py`` (default: today's orders,
+dated in the 90 days before 2026-10-01, real customer names with a Zipf law, real list entries in ERP
+spellings; see its docstring) or, with ``--generator legacy``, the older ``gen_orders.py`` (synthetic
+customers, orders dated 2024-2025, kept for comparison), then runs the real CLI
 (``ecscreen batch FILE --out OUT``) in a child process and samples the child's process tree every
 0.2 s: peak RSS of the largest process, and peak total PSS (proportional set size: shared pages such
 as the forked workers' copy of the lists counted once) over the tree. Prints one JSON line with the
@@ -63,9 +67,16 @@ def run(orders: Path, out: Path, extra: list[str]) -> dict:
     wall = time.perf_counter() - t0
     err = proc.stderr.read() if proc.stderr else ""
     summary = next((ln for ln in err.splitlines() if ln.startswith("screened")), err.strip()[-500:])
-    with out.open(encoding="utf-8") as fh:
-        rows_out = sum(1 for _ in fh) - 1  # physical lines; quoted newlines would add to this
-    return {"wall_s": round(wall, 1), "peak_rss_mb": round(peak_rss / 1024), "peak_pss_total_mb": round(peak_pss / 1024),
+    import collections
+    import csv
+
+    decisions: collections.Counter[str] = collections.Counter()
+    with out.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            decisions[row.get("decision", "?")] += 1
+    rows_out = sum(decisions.values())
+    return {"wall_s": round(wall, 1), "rows_per_s": round(rows_out / wall) if wall else None,
+            "decisions": dict(decisions.most_common()), "peak_rss_mb": round(peak_rss / 1024), "peak_pss_total_mb": round(peak_pss / 1024),
             "exit": proc.returncode, "out_lines": rows_out, "summary": summary, "cmd": " ".join(cmd[3:])}
 
 
@@ -73,6 +84,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--orders", type=Path, help="existing orders CSV (default: generate)")
+    ap.add_argument("--generator", choices=["erp", "legacy"], default="erp")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--as-of", default=None)
     ap.add_argument("--no-lists", action="store_true")
@@ -83,8 +95,8 @@ def main() -> None:
     if orders is None:
         orders = tmp / f"orders-{a.rows}.csv"
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, str(HERE / "gen_orders.py"), "--rows", str(a.rows), "--out", str(orders)],
-                       check=True)
+        gen = "gen_erp_orders.py" if a.generator == "erp" else "gen_orders.py"
+        subprocess.run([sys.executable, str(HERE / gen), "--rows", str(a.rows), "--out", str(orders)], check=True)
         print(f"generated {a.rows:,} rows in {time.perf_counter() - t0:.1f}s ({orders.stat().st_size / 1e6:.0f} MB)",
               file=sys.stderr)
     extra = ["--jobs", str(a.jobs)]
