@@ -567,8 +567,8 @@ def _peek_kind(p: Path) -> str:
                     return line.split(":", 1)[1].strip().strip("'\"")
                 if line.lstrip().startswith('"kind"'):
                     return line.split(":", 1)[1].strip().strip(",").strip().strip("'\"")
-    except OSError:
-        pass
+    except (OSError, UnicodeDecodeError):
+        pass  # load_pack_file reports the file (unreadable / not UTF-8) as a pack error
     return "rules"
 
 
