@@ -26,14 +26,14 @@ rules:
   - id: T-MIL
     title: military end use
     outcome: review
-    when: {end_use_has: ["list:mil"]}
+    when: {end_use_has: {phrases: ["list:mil"], if_missing: false, reason: "test: applies on knowledge only"}}
     message: "end use {end_use}: {matched}"
     citations: [{ref: "15 CFR 744.21"}]
     effective_from: 2020-06-29
   - id: T-TPP
     title: TPP threshold
     outcome: license_required
-    when: {all: [{destination_in: [CN]}, {param: {name: tpp, gte: 4800, if_missing: unknown}}, {description_has: [GPU]}]}
+    when: {all: [{destination_in: [CN]}, {param: {name: tpp, gte: 4800}}, {description_has: [GPU]}]}
     message: "TPP {param.tpp}"
     citations: [{ref: "15 CFR 742.6"}]
     effective_from: 2023-11-17

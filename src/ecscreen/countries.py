@@ -42,11 +42,39 @@ def _key(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _tables() -> tuple[dict[str, str], dict[str, dict[str, Any]], dict[str, str]]:
+def _data() -> dict[str, Any]:
     raw = resources.files("ecscreen").joinpath("resources/country-aliases.yaml").read_text("utf-8")
-    data = yaml.safe_load(raw)
+    data: dict[str, Any] = yaml.safe_load(raw)
+    return data
+
+
+@lru_cache(maxsize=1)
+def _tables() -> tuple[dict[str, str], dict[str, dict[str, Any]], dict[str, str]]:
+    data = _data()
     aliases = {_key(k): str(v) for k, v in data["aliases"].items()}
     return aliases, data.get("extra_codes", {}), data.get("region_names", {})
+
+
+@lru_cache(maxsize=1)
+def _ambiguous() -> dict[str, list[str]]:
+    return {_key(k): [str(c) for c in v] for k, v in (_data().get("ambiguous") or {}).items()}
+
+
+def ambiguous(text: str | None) -> list[Country]:
+    """The countries an ambiguous name (``Korea``, ``Congo``) could stand for; [] if not ambiguous."""
+    if not text:
+        return []
+    codes = _ambiguous().get(_key(text), [])
+    return [c for c in (_from_code(code) for code in codes) if c is not None]
+
+
+def unknown_message(text: str, what: str = "country") -> str:
+    """Why ``text`` does not resolve: ambiguous (listing the candidates) or unknown."""
+    cands = ambiguous(text)
+    if cands:
+        return (f"ambiguous {what} {text!r}: it could be " + " or ".join(c.label for c in cands)
+                + "; write the ISO code (fail closed)")
+    return f"unknown {what} {text!r}: cannot screen (fail closed)"
 
 
 def _from_code(code: str) -> Country | None:
@@ -92,6 +120,8 @@ def resolve(text: str | None) -> Country | None:
         return None
     aliases = _tables()[0]
     k = _key(t)
+    if k in _ambiguous():
+        return None  # an input error listing the candidates (see unknown_message), never a silent pick
     if k in aliases:
         return _from_code(aliases[k])
     if re.fullmatch(r"[A-Za-z]{2,3}", t) or re.fullmatch(r"[A-Za-z]{2}-[A-Za-z0-9]{1,3}", t):

@@ -23,7 +23,8 @@ from rapidfuzz import process as rf_process
 from rapidfuzz import utils as rf_utils
 
 from . import __version__
-from .countries import Country, resolve
+from .countries import Country, resolve, unknown_message
+from .inputcheck import check_parameters, check_texts
 from .models import (
     Citation,
     Evidence,
@@ -273,7 +274,7 @@ class CompiledPack:
         if c.end_use_has is not None:
             eu = c.end_use_has
             phrases = eu if isinstance(eu, list) else eu.phrases
-            if_missing = "false" if isinstance(eu, list) else eu.if_missing
+            if_missing = "unknown" if isinstance(eu, list) else eu.if_missing  # fail closed by default
             pm2 = matcher(tuple(self._phrases(phrases)))
 
             def eu_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
@@ -597,25 +598,31 @@ class Engine:
         errors: list[InputError] = []
         dest = resolve(sh.destination)
         if dest is None:
-            errors.append(InputError(field="destination",
-                                     message=f"unknown destination {sh.destination!r}: cannot screen (fail closed)"))
+            errors.append(InputError(field="destination", message=unknown_message(sh.destination, "destination")))
         if sh.destination_region:
             region = resolve(sh.destination_region)
             if region is None or region.region is None:
                 errors.append(InputError(field="destination_region",
                                          message=f"unknown region {sh.destination_region!r}"))
+            elif dest is not None and region.alpha2 != dest.alpha2:
+                errors.append(InputError(field="destination_region",
+                                         message=f"region {sh.destination_region!r} ({region.label}) is in "
+                                                 f"{region.alpha2}, not in the destination {dest.label}"))
             elif dest is not None:
                 dest = region
         exporter = resolve(sh.exporter_country) if sh.exporter_country else resolve("US")
         if exporter is None:
-            errors.append(InputError(field="exporter_country", message=f"unknown country {sh.exporter_country!r}"))
+            errors.append(InputError(field="exporter_country",
+                                     message=unknown_message(sh.exporter_country or "", "country")))
+        errors += check_texts(sh)
+
         def country_codes(text: str | None, fld: str) -> frozenset[str]:
             """Codes a country field stands for (with territory parents); unknown -> an input error."""
             if not text:
                 return frozenset()
             c = resolve(text)
             if c is None:
-                errors.append(InputError(field=fld, message=f"unknown country {text!r}"))
+                errors.append(InputError(field=fld, message=unknown_message(text, "country")))
                 return frozenset()
             return _codes(c, self.registry, on)
 
@@ -623,6 +630,11 @@ class Engine:
                        for idx, p in enumerate(sh.parties)]
         items: list[ItemCtx] = []
         for idx, it in enumerate(sh.items):
+            if it.parameters:
+                params, perrs = check_parameters(it.parameters, idx, self.registry.parameters)
+                errors += perrs
+                if params != it.parameters:  # canonical names / booleans as 1 / 0 for every later step
+                    it = it.model_copy(update={"parameters": params})
             e = None
             if it.eccn is not None:
                 e = normalize_eccn(it.eccn)

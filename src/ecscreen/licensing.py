@@ -208,8 +208,10 @@ def _licence_codes(lic: License) -> list[str]:
 
 
 def _licence_eccn_ok(lic: License, item: Item) -> bool:
-    if not lic.eccns:
+    if lic.all or lic.eccns is None:  # every ECCN / the item's own
         return True
+    if not lic.eccns:  # [] covers nothing (refused when loading; kept closed here too)
+        return False
     ie = normalize_eccn(item.eccn or "") if item.eccn else None
     if ie is None:
         return False

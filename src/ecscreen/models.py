@@ -9,7 +9,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Outcome(StrEnum):
@@ -60,15 +60,28 @@ class License(StrictModel):
     id: str = Field(min_length=1)
     destinations: list[str] = Field(default_factory=list, description="Countries the licence covers")
     expires: dt.date | None = None
-    eccns: list[str] | None = Field(default=None, description="ECCNs covered; omitted = the item's own")
+    eccns: list[str] | None = Field(default=None, description="ECCNs covered (at least one); omitted = the item's own")
+    all: bool = Field(default=False, description="true: the licence covers every ECCN (then omit eccns)")
     jurisdiction: str | None = Field(default=None, description="Issuing regime, e.g. US-EAR (default) or JP-FEFTA")
+
+    @model_validator(mode="after")
+    def _scope(self) -> License:
+        if self.eccns is not None and not self.eccns and not self.all:
+            raise ValueError("eccns: [] covers nothing: list at least one ECCN, omit eccns for the item's own, "
+                             "or write all: true for a licence covering every ECCN")
+        if self.all and self.eccns:
+            raise ValueError("all: true covers every ECCN: omit eccns")
+        return self
 
 
 class Item(StrictModel):
     description: str = Field(min_length=1)
     eccn: str | None = None
     origin: str | None = None
-    parameters: dict[str, float] = Field(default_factory=dict)
+    parameters: dict[str, float | bool] = Field(
+        default_factory=dict,
+        description="Technical parameters by the names the rule packs declare (case-insensitive): finite numbers "
+        ">= 0; true/false only for parameters declared boolean. Unknown names are input errors.")
     us_content_percent: float | None = Field(default=None, ge=0, le=100)
     direct_product_of: list[str] | None = None
     plant_direct_product_of: list[str] | None = None
@@ -120,6 +133,14 @@ class Shipment(StrictModel):
     @classmethod
     def _id(cls, v: Any) -> Any:
         return None if v is None else str(v)
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date(cls, v: Any) -> Any:
+        # pydantic reads numbers as Unix timestamps (`date: 0` is 1970-01-01): a date is YYYY-MM-DD
+        if isinstance(v, bool | int | float):
+            raise ValueError(f"not a date: {v!r} (write YYYY-MM-DD)")
+        return v
 
 
 # --------------------------------------------------------------------------- output

@@ -118,27 +118,59 @@ class Cond(Strict):
         return out
 
 
-class PhraseCond(Strict):
+IF_MISSING_DOC = (
+    "What a missing fact makes the condition. Default `unknown` (fail closed: the rule becomes `review` "
+    "naming the fact). `false` opts out and needs a `reason` saying why the regulation makes the fact irrelevant."
+)
+
+
+class FactCond(Strict):
+    """A condition on a shipment fact that may be missing (fail closed by default)."""
+
+    if_missing: Literal["false", "unknown"] = Field(default="unknown", description=IF_MISSING_DOC)
+    reason: str | None = Field(default=None, description="Why a missing fact may count as not met (if_missing: false)")
+
+    @field_validator("if_missing", mode="before")
+    @classmethod
+    def _if_missing(cls, v: Any) -> Any:
+        return "false" if v is False else v  # YAML `false` is the boolean
+
+    @model_validator(mode="after")
+    def _opt_out_reason(self) -> FactCond:
+        if self.if_missing == "false" and not (self.reason or "").strip():
+            raise ValueError("if_missing: false opts out of failing closed and needs a `reason` "
+                             "(why the regulation makes the missing fact irrelevant)")
+        if self.reason is not None and self.if_missing != "false":
+            raise ValueError("`reason` is only for if_missing: false")
+        return self
+
+
+class PhraseCond(FactCond):
     phrases: list[str]
-    if_missing: Literal["false", "unknown"] = "false"
 
 
-class ParamCond(Strict):
-    name: str
+class ParamCond(FactCond):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Parameter name (lower case, as declared)")
     gt: float | None = None
     gte: float | None = None
     lt: float | None = None
     lte: float | None = None
     eq: float | None = None
-    if_missing: Literal["false", "unknown"] = Field(
-        default="false", description="unknown: a missing parameter makes the rule `review`, naming it"
-    )
 
     @model_validator(mode="after")
     def _bounds(self) -> ParamCond:
         if all(getattr(self, k) is None for k in ("gt", "gte", "lt", "lte", "eq")):
             raise ValueError("param condition needs at least one of gt, gte, lt, lte, eq")
         return self
+
+
+class ParamDecl(Strict):
+    """A technical parameter shipments may give (``items[].parameters``), declared by a pack."""
+
+    type: Literal["number", "boolean"] = Field(
+        default="number", description="number: finite, >= 0; boolean: true/false (or 1/0)")
+    unit: str | None = None
+    description: str
 
 
 class PartyCountryCond(Strict):
@@ -211,6 +243,8 @@ class Rule(Strict):
 class RulesPack(Strict):
     kind: Literal["rules"] = "rules"
     pack: PackMeta
+    parameters: dict[str, ParamDecl] = Field(
+        default_factory=dict, description="Technical parameters the pack reads (also declared by `param` conditions)")
     lists: dict[str, NamedList] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
 
@@ -266,6 +300,8 @@ class Registry:
     packs: list[LoadedPack] = field(default_factory=list)
     groups: dict[str, CountryGroup] = field(default_factory=dict)
     groups_snapshot: dt.date | None = None
+    # technical parameters the packs read: name -> declaration (from `parameters:` tables and `param` conditions)
+    parameters: dict[str, DeclaredParam] = field(default_factory=dict)
     territories: dict[str, Territory] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # e.g. user packs replacing shipped ones
     _kinds: dict[str, list[LoadedPack]] = field(default_factory=dict, repr=False)
@@ -310,6 +346,54 @@ class Registry:
             else:
                 out.add(r)
         return frozenset(out)
+
+
+@dataclass(frozen=True)
+class DeclaredParam:
+    name: str
+    type: str  # number | boolean
+    unit: str | None
+    description: str | None
+    packs: tuple[str, ...]
+
+
+def _declare_parameters(staged: list[tuple[LoadedPack, dict[str, int]]], reg: Registry) -> None:
+    """The parameters the packs read: every `parameters:` table first, then every `param` condition
+    (a parameter only used in conditions is a number)."""
+    decls: dict[str, tuple[ParamDecl, str, str]] = {}  # name -> (declaration, pack id, file)
+    for lp, _ in staged:
+        m: RulesPack = lp.model
+        for name, decl in m.parameters.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise PackError(f"parameter name {name!r}: lower case letters, digits and _ only",
+                                file=lp.info.path, field=f"parameters.{name}")
+            if name in decls and decls[name][0].type != decl.type:
+                raise PackError(f"parameter {name!r} declared {decl.type} here and {decls[name][0].type} in "
+                                f"{decls[name][2]}", file=lp.info.path, field=f"parameters.{name}")
+            decls.setdefault(name, (decl, m.pack.id, lp.info.path))
+    used: dict[str, list[str]] = {}
+    for lp, lines in staged:
+        m = lp.model
+        for i, rule in enumerate(m.rules):
+            for path_s, cond in _walk(rule.when, f"rules[{i}].when"):
+                pc = cond.param
+                if pc is None:
+                    continue
+                used.setdefault(pc.name, [])
+                if m.pack.id not in used[pc.name]:
+                    used[pc.name].append(m.pack.id)
+                d = decls.get(pc.name)
+                if d is not None and d[0].type == "boolean":
+                    bounds = [getattr(pc, k) for k in ("gt", "gte", "lt", "lte") if getattr(pc, k) is not None]
+                    if bounds or pc.eq not in (0, 1):
+                        raise PackError(f"parameter {pc.name!r} is boolean: test it with eq: 1 (true) or eq: 0 (false)",
+                                        file=lp.info.path, line=lines.get(f"rules[{i}]"), field=path_s)
+    for name in sorted(set(decls) | set(used)):
+        d = decls.get(name)
+        packs = tuple(dict.fromkeys(([d[1]] if d else []) + used.get(name, [])))
+        reg.parameters[name] = DeclaredParam(name=name, type=d[0].type if d else "number",
+                                             unit=d[0].unit if d else None,
+                                             description=d[0].description if d else None, packs=packs)
 
 
 def _group_members(reg: Registry, name: str, on: dt.date) -> frozenset[str]:
@@ -579,6 +663,7 @@ def load_registry(paths: list[Path] | None = None, *, extend: bool = False) -> R
     rule_ids: dict[str, str] = {}
     for lp, lines in staged:
         _check_rules_pack(lp, reg, lines, rule_ids)
+    _declare_parameters(staged, reg)
     return reg
 
 
@@ -604,8 +689,8 @@ def _peek_kind(p: Path) -> str:
                     return line.split(":", 1)[1].strip().strip("'\"")
                 if line.lstrip().startswith('"kind"'):
                     return line.split(":", 1)[1].strip().strip(",").strip().strip("'\"")
-    except OSError:
-        pass
+    except (OSError, UnicodeDecodeError):
+        pass  # load_pack_file reports the file (unreadable / not UTF-8) as a pack error
     return "rules"
 
 
