@@ -242,6 +242,9 @@ def _load_csv_catalog(path: Path) -> tuple[list[LoadedProduct], list[InputError]
         if need not in hdr:
             raise InputFileError(f"no {need!r} column (headers: {', '.join(state.header)})", file=file, line=1)
     for raw in rows:
+        if raw.error:  # a row the strict CSV reader could not read exactly: an input error, never skipped
+            errors.append(InputError(file=file, line=raw.line, message=raw.error))
+            continue
         cells = {h: (raw.values[i].strip() if i < len(raw.values) else "") for i, h in enumerate(hdr)}
         doc: dict[str, Any] = {}
         params: dict[str, Any] = {}
