@@ -231,7 +231,9 @@ def _bad_text(values: list[str], header: list[str]) -> str | None:
 
 def _naive_cells(text: str, delimiter: str) -> list[str]:
     """Best-effort cells of a line the CSV parser rejected (for the error row's pass-through cells)."""
-    return [c.strip('"') for c in text.rstrip("\r\n").split(delimiter)]
+    cells = [c.strip('"') for c in text.rstrip("\r\n").split(delimiter)]
+    keep = MAX_CELL - 64
+    return [c if len(c) <= keep else c[:keep] + f"... [cut: {len(c):,} characters]" for c in cells]
 
 
 def _swallowed(values: list[str], delimiter: str, ncols: int) -> bool:
