@@ -31,7 +31,7 @@ from .errors import (
 from .formats import load_shipments, locate, parse_date_option
 from .models import InputError, Shipment
 from .packs import Registry, load_registry
-from .render import print_table, to_json
+from .render import clean, print_table, safe_text, to_json
 
 EXIT_HELP = """
 Exit codes: 0 all clear; 1 something flagged (review, license_required, prohibited);
@@ -119,7 +119,7 @@ def check(
             r.errors = [locate(e, *sources[r.source]) for e in r.errors]
         for e in r.errors:
             loc = ":".join(str(x) for x in (e.file or r.source, e.line) if x)
-            err.print(f"error: {loc}: {e.field + ': ' if e.field else ''}{e.message}", markup=False)
+            err.print(clean(f"error: {loc}: {e.field + ': ' if e.field else ''}{e.message}"), markup=False)
     if format == "json":
         sys.stdout.write(to_json(report) + "\n")
     else:
@@ -156,8 +156,8 @@ def rules_list(
         t.add_column(col)
     for r in rows:
         span = f"{r['from']} → {r['to']}" if r["from"] else "-"
-        t.add_row(str(r["id"]), str(r["version"]), str(r["kind"]), str(r["jurisdiction"]), str(r["rules"]), span,
-                  ", ".join(map(str, r["seeds"] or [])))
+        t.add_row(*(safe_text(x) for x in (r["id"], r["version"], r["kind"], r["jurisdiction"], r["rules"], span,
+                                            ", ".join(map(str, r["seeds"] or [])))))
     out.print(t)
 
 
@@ -261,8 +261,8 @@ def _internal_error(exc: BaseException, debug: bool) -> int:
     what = f"{type(exc).__name__}: {exc}".replace("\n", " ").strip()
     if len(what) > 300:
         what = what[:297] + "..."
-    err.print(f"internal error (exit {EXIT_INTERNAL}, nothing was decided): {what}"
-              f"{'' if debug else ' (run with --debug for the traceback)'}", markup=False, soft_wrap=True)
+    err.print(clean(f"internal error (exit {EXIT_INTERNAL}, nothing was decided): {what}")
+              + ("" if debug else " (run with --debug for the traceback)"), markup=False, soft_wrap=True)
     return EXIT_INTERNAL
 
 
@@ -283,10 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rv = app(args=args, standalone_mode=False)
     except EcscreenError as exc:
-        err.print(f"error: {exc.render()}", markup=False, soft_wrap=True)
+        err.print(clean(f"error: {exc.render()}"), markup=False, soft_wrap=True)
         return exc.exit_code
     except Interrupted as exc:
-        err.print(exc.message, markup=False, soft_wrap=True)
+        err.print(clean(exc.message), markup=False, soft_wrap=True)
         return exc.exit_code
     except Exit as exc:
         return exc.exit_code

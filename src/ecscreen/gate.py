@@ -694,15 +694,17 @@ def gate_command(
     engine = Engine.build(load_registry(list(rules) if rules else None), use_lists=False)
     report = run_gate(catalog, engine, as_of=on, fail_on=threshold, waivers=wl, waiver_lines=wlines,
                       waivers_file=str(wpath) if wpath.is_file() else None)
+    from .render import clean
+
     err = Console(stderr=True, highlight=False)
     for e in report.errors:
-        err.print(f"error: {e.file}:{e.line}: {e.field + ': ' if e.field else ''}{e.message}", markup=False,
+        err.print(clean(f"error: {e.file}:{e.line}: {e.field + ': ' if e.field else ''}{e.message}"), markup=False,
                   soft_wrap=True)
     for p in report.pairs:
         for m in p.errors:
-            err.print(f"error: {catalog}:{p.line}: {p.subject}: {m}", markup=False, soft_wrap=True)
+            err.print(clean(f"error: {catalog}:{p.line}: {p.subject}: {m}"), markup=False, soft_wrap=True)
     for w in report.warnings:
-        err.print(f"warning: {w}", markup=False, soft_wrap=True)
+        err.print(clean(f"warning: {w}"), markup=False, soft_wrap=True)
     if format == "table":
         console = Console(file=out.open("w", encoding="utf-8") if out else None, soft_wrap=False, highlight=False)
         render_gate(report, "table", console=console)
