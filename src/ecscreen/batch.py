@@ -1601,7 +1601,9 @@ def batch_command(
             stream.close()
         if atomic is not None and not done:
             atomic.discard()
+    from .render import clean
+
     for w in summary.warnings:
-        err.print(f"warning: {w}", markup=False, soft_wrap=True)
+        err.print(clean(f"warning: {w}"), markup=False, soft_wrap=True)
     err.print(summary.line(), markup=False, soft_wrap=True)
     raise typer.Exit(summary.exit_code)
