@@ -260,3 +260,18 @@ def test_header_cells_are_neutralised_too(engine):
     text = "order_id,destination,description,=cmd\n1,DE,Widget,x\n"
     out = _run(engine, text, options=BatchOptions(as_of=dt.date(2024, 6, 1)))[1]
     assert out.splitlines()[0].split(",")[3] == "'=cmd"
+
+
+def test_unreadable_line_keeps_its_order_so_later_lines_are_not_screened_without_its_end_user(engine):
+    text = (HEAD + '5,2024-06-01,CN,"Widget,EAR99,Huawei Technologies Co. Ltd.,\n'
+            "5,2024-06-01,CN,Pump,EAR99,,\n6,2024-06-01,FR,Pump,EAR99,,\n")
+    rows = _rows(_run(engine, text)[1])
+    assert [r["decision"] for r in rows] == ["error", "error", "clear"]
+    assert "order 5: cannot read" in rows[1]["message"]
+
+
+def test_unreadable_date_on_one_line_is_not_replaced_by_today_on_the_others(engine):
+    text = HEAD + "4,2024-06-01junk,DE,Widget,EAR99,,\n4,,DE,Pump,EAR99,,\n"
+    rows = _rows(_run(engine, text)[1])
+    assert [r["decision"] for r in rows] == ["error", "error"]
+    assert "another line's date cannot be read" in rows[1]["message"]

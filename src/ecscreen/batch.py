@@ -130,6 +130,7 @@ class RawRow:
     values: list[str]
     error: str | None = None  # the row could not be read as CSV (it is an ``error`` row)
     lines: int = 1  # physical lines the row spans
+    reliable: int | None = None  # for an unreadable row: how many leading cells come before any quote
 
 
 @dataclass
@@ -236,15 +237,32 @@ def _naive_cells(text: str, delimiter: str) -> list[str]:
     return [c if len(c) <= keep else c[:keep] + f"... [cut: {len(c):,} characters]" for c in cells]
 
 
-def _swallowed(values: list[str], delimiter: str, ncols: int) -> bool:
-    """A quoted cell whose inner lines look like whole CSV rows: almost surely an unterminated quote
-    that swallowed the rows after it (a real multi-line description is not a row of the file)."""
+def _swallowed(values: list[str], delimiter: str, ncols: int, lines: list[str] | None = None) -> bool:
+    """A quoted cell that spans lines and looks like it swallowed whole rows of the file: almost surely
+    an unterminated quote (a real multi-line description is not a row of the file). Two signs: a line
+    inside the cell holds as many delimiters as a row; or a following physical line of the record is,
+    read on its own, a complete row (unless the cell is the first column and it is the record's last
+    line, which a genuine multi-line first cell also gives)."""
     need = max(2, ncols - 1)
-    for v in values:
-        if ("\n" in v or "\r" in v) and v.count(delimiter) >= need:
-            for seg in v.splitlines()[1:]:
-                if seg.count(delimiter) >= need:
-                    return True
+    first_multi = None
+    for j, v in enumerate(values):
+        if "\n" in v or "\r" in v:
+            if first_multi is None:
+                first_multi = j
+            if v.count(delimiter) >= need:
+                for seg in v.splitlines()[1:]:
+                    if seg.count(delimiter) >= need:
+                        return True
+    if lines and len(lines) > 1:
+        for k, text in enumerate(lines[1:], 1):
+            if first_multi == 0 and k == len(lines) - 1:
+                continue
+            try:
+                alone = next(csv.reader([text], delimiter=delimiter, strict=True), [])
+            except csv.Error:
+                continue
+            if len(alone) == ncols:
+                return True
     return False
 
 
@@ -347,7 +365,7 @@ def read_rows(stream: IO[bytes], state: ReadState, delimiter: str | None = None)
             if not values or (len(values) == 1 and not values[0].strip()):
                 consumed.clear()
                 continue  # blank line: not a row
-            if span > 1 and _swallowed(values, delim, ncols):
+            if span > 1 and _swallowed(values, delim, ncols, [t for _, t in consumed]):
                 problem = ("unterminated quote: a quoted cell runs over the following lines, which look like "
                            "rows of their own")
             elif len(values) != ncols:
@@ -370,8 +388,12 @@ def read_rows(stream: IO[bytes], state: ReadState, delimiter: str | None = None)
             pending.extendleft(reversed(rest))
             cut.clear()
             reader = csv.reader(feed(), delimiter=delim, strict=True)
-        cells = values if len(values) == ncols and span == 1 else _naive_cells(first_text, delim)
-        yield RawRow(line=start, values=cells, error=problem)
+        if len(values) == ncols and span == 1:
+            cells, reliable = values, None
+        else:
+            cells = _naive_cells(first_text, delim)
+            reliable = first_text.split('"', 1)[0].count(delim)  # cells that end before the first quote
+        yield RawRow(line=start, values=cells, error=problem, reliable=reliable)
 
 
 _END = object()
@@ -535,8 +557,9 @@ def parse_row(raw: RawRow, cols: Columns, ncols: int) -> ParsedRow:
         # the row's cells are not trusted, but its order must not lose shared facts: mark them unknown
         pr.bad.update(k for k in SHIPMENT_FIELDS if k in cols.index)
         oid = cols.index.get("order_id")
-        if oid is not None and len(vals) == ncols and not _BAD_TEXT.search(vals[oid]) and vals[oid].strip():
-            pr.fields["order_id"] = vals[oid].strip()
+        known = len(vals) if raw.reliable is None and len(vals) == ncols else (raw.reliable or 0)
+        if oid is not None and oid < known and not _BAD_TEXT.search(vals[oid]) and vals[oid].strip():
+            pr.fields["order_id"] = vals[oid].strip()  # so the row still belongs to its order
         return pr
     if len(vals) != ncols:
         pr.error = f"{where}: row has {len(vals)} cells, the header has {ncols}"
@@ -1054,10 +1077,11 @@ class BatchScreener:
                 continue
             on = self.opts.as_of or pr.fields.get("date")
             if on is None:
-                if len(dates) > 1 or (date_unknown and dates):
+                if len(dates) > 1 or date_unknown:
+                    why = (f"the order's lines have different dates ({', '.join(d.isoformat() for d in dates)})"
+                           if len(dates) > 1 else "another line's date cannot be read")
                     outs[i] = RowOutcome(decision="error", message=(
-                        f"order {order.order_id}: line {pr.raw.line} has no date and the order's lines have "
-                        f"different dates ({', '.join(d.isoformat() for d in dates)}); give its date"))
+                        f"order {order.order_id}: line {pr.raw.line} has no date and {why}; give its date"))
                     continue
                 on = dates[0] if dates else self.today
             groups.setdefault(on, []).append(i)
