@@ -16,15 +16,20 @@ Design (see docs/batch-and-gate.md):
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import datetime as dt
 import gc
 import json
 import math
 import os
+import re
+import signal
 import sys
+import tempfile
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -32,11 +37,11 @@ from pathlib import Path
 from typing import IO, Annotated, Any
 
 import typer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import yamlio
 from .countries import resolve
-from .errors import UsageError
+from .errors import Interrupted, UsageError
 from .formats import parse_date_option
 from .models import Finding, Item, Outcome, Party, PartyRole, Shipment, ShipmentResult
 from .packs import normalize_eccn
@@ -96,6 +101,7 @@ TEXT_FIELDS = ("order_id", "destination", "destination_region", "description", "
                "license_exception", "sku", "exporter_country")
 NUMBER_FIELDS = {"us_content_percent": (0.0, 100.0), "quantity": (None, None), "value_usd": (0.0, None)}
 KNOWN_FIELDS = frozenset(TEXT_FIELDS) | frozenset(NUMBER_FIELDS) | {"date"}
+SHARED_FIELDS = tuple(k for k in SHIPMENT_FIELDS if k != "date")  # one value per order
 PARTY_COLUMNS = (("end_user", "end_user_country", PartyRole.end_user),
                  ("consignee", "consignee_country", PartyRole.consignee),
                  ("purchaser", "purchaser_country", PartyRole.purchaser))
@@ -112,40 +118,85 @@ PARTY_BATCH = True  # False: one screen_parties call per new party (the referenc
 
 # --------------------------------------------------------------------------- reading
 
+MAX_CELL = 1 << 20  # 1 MiB: a larger cell makes its row an error row (documented in docs/batch-and-gate.md)
+MAX_LINE = 4 << 20  # 4 MiB: a longer physical line is one error row (its bytes are skipped, not kept)
+_BLOCK = 1 << 20
+_BAD_TEXT = re.compile("[\x00\udc80-\udcff]")  # NUL, or a byte the encoding could not decode
+
 
 @dataclass
 class RawRow:
     line: int  # physical line the row starts on (1-based; the header is line 1)
     values: list[str]
+    error: str | None = None  # the row could not be read as CSV (it is an ``error`` row)
+    lines: int = 1  # physical lines the row spans
+    reliable: int | None = None  # for an unreadable row: how many leading cells come before any quote
 
 
 @dataclass
 class ReadState:
-    """What the reader learnt while streaming: header, delimiter, encoding fallbacks, position."""
+    """What the reader learnt while streaming: header, delimiter, encoding, position."""
 
     header: list[str] = field(default_factory=list)
+    header_line: int = 1
     delimiter: str = ","
+    encoding: str = "utf-8"
     bom: bool = False
-    latin1_lines: int = 0
+    latin1_lines: int = 0  # kept for callers; undecodable bytes are row errors now (never guessed)
     first_latin1_line: int | None = None
+    bad_rows: int = 0  # rows the reader turned into error rows
     bytes_read: int = 0
+    lines_read: int = 0
     size: int | None = None
 
 
-def _decode_lines(stream: IO[bytes], state: ReadState) -> Iterator[str]:
-    """Yield text lines; UTF-8 (BOM dropped) with a per-line Latin-1 fallback that is counted."""
-    for n, raw in enumerate(stream, 1):
-        state.bytes_read += len(raw)
-        if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
+def _physical_lines(stream: IO[bytes], state: ReadState) -> Iterator[bytes | None]:
+    """Physical lines with their terminator, split at CR LF, LF or a lone CR (any mix of them).
+
+    A line longer than :data:`MAX_LINE` is yielded as ``None`` (its bytes are skipped), so memory
+    stays bounded whatever the input."""
+    carry = b""
+    skipping = False
+    while True:
+        block = stream.read(_BLOCK)
+        state.bytes_read += len(block)
+        if not block:
+            if skipping:
+                yield None
+            elif carry:
+                yield carry
+            return
+        data = carry + block if carry else block
+        parts = data.splitlines(keepends=True)
+        last = parts[-1]
+        # an unterminated tail, or a CR that a LF in the next block may complete, waits for more data
+        carry = last if not last.endswith(b"\n") else b""
+        if carry:
+            parts.pop()
+        for p in parts:
+            if skipping:
+                skipping = False
+                yield None  # the rest of an over-long line
+                continue
+            yield p if len(p) <= MAX_LINE else None
+        if len(carry) > MAX_LINE:
+            carry = b""
+            skipping = True
+
+
+def _text_lines(stream: IO[bytes], state: ReadState) -> Iterator[str | None]:
+    """Decoded physical lines. Bytes the encoding cannot decode are kept as surrogates
+    (``surrogateescape``) so the row they are in becomes an error row naming the column."""
+    enc = state.encoding
+    for n, raw in enumerate(_physical_lines(stream, state), 1):
+        state.lines_read = n
+        if raw is None:
+            yield None
+            continue
+        if n == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 BOM, whatever --encoding says
             raw = raw[3:]
             state.bom = True
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError:
-            state.latin1_lines += 1
-            if state.first_latin1_line is None:
-                state.first_latin1_line = n
-            yield raw.decode("latin-1")
+        yield raw.decode(enc, "surrogateescape")
 
 
 def _sniff_delimiter(header_line: str) -> str:
@@ -161,34 +212,191 @@ def _sniff_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
+def _column_name(header: list[str], i: int) -> str:
+    return f"column {i + 1}" + (f" ({header[i]})" if i < len(header) and header[i] else "")
+
+
+def _bad_text(values: list[str], header: list[str]) -> str | None:
+    """Why a row's text cannot be screened (NUL or undecodable bytes), naming the column."""
+    for i, v in enumerate(values):
+        m = _BAD_TEXT.search(v)
+        if m is None:
+            continue
+        ch = m.group()
+        if ch == "\x00":
+            return f"{_column_name(header, i)}: contains a NUL character"
+        return (f"{_column_name(header, i)}: byte 0x{ord(ch) - 0xDC00:02X} is not valid text in the file's "
+                f"encoding; save the file as UTF-8 or give --encoding (e.g. cp1252, latin-1)")
+    return None
+
+
+def _naive_cells(text: str, delimiter: str) -> list[str]:
+    """Best-effort cells of a line the CSV parser rejected (for the error row's pass-through cells)."""
+    cells = [c.strip('"') for c in text.rstrip("\r\n").split(delimiter)]
+    keep = MAX_CELL - 64
+    return [c if len(c) <= keep else c[:keep] + f"... [cut: {len(c):,} characters]" for c in cells]
+
+
+def _swallowed(values: list[str], delimiter: str, ncols: int, lines: list[str] | None = None) -> bool:
+    """A quoted cell that spans lines and looks like it swallowed whole rows of the file: almost surely
+    an unterminated quote (a real multi-line description is not a row of the file). Two signs: a line
+    inside the cell holds as many delimiters as a row; or a following physical line of the record is,
+    read on its own, a complete row (unless the cell is the first column and it is the record's last
+    line, which a genuine multi-line first cell also gives)."""
+    need = max(2, ncols - 1)
+    first_multi = None
+    for j, v in enumerate(values):
+        if "\n" in v or "\r" in v:
+            if first_multi is None:
+                first_multi = j
+            if v.count(delimiter) >= need:
+                for seg in v.splitlines()[1:]:
+                    if seg.count(delimiter) >= need:
+                        return True
+    if lines and len(lines) > 1:
+        for k, text in enumerate(lines[1:], 1):
+            if first_multi == 0 and k == len(lines) - 1:
+                continue
+            try:
+                alone = next(csv.reader([text], delimiter=delimiter, strict=True), [])
+            except csv.Error:
+                continue
+            if len(alone) == ncols:
+                return True
+    return False
+
+
 def read_rows(stream: IO[bytes], state: ReadState, delimiter: str | None = None) -> Iterator[RawRow]:
-    """Stream CSV rows (after the header) from a binary stream. Sets ``state.header``/``delimiter``."""
-    lines = _decode_lines(stream, state)
-    first = next(lines, None)
-    if first is None:
-        return
-    while first is not None and not first.strip():
-        first = next(lines, None)
-    if first is None:
-        return
+    """Stream CSV rows (after the header) from a binary stream. Sets ``state.header``/``delimiter``.
+
+    Strict: a row that cannot be read exactly (unterminated quote, text after a closing quote, a
+    quoted cell that swallowed whole rows, wrong number of cells, a cell over :data:`MAX_CELL`, an
+    over-long line, NUL or undecodable bytes) is yielded with ``error`` set, and reading resumes on
+    the physical line after the row's first line, so no row after it is lost or merged."""
+    if csv.field_size_limit() < MAX_CELL:
+        csv.field_size_limit(MAX_CELL)
+    src = _text_lines(stream, state)
+    pending: deque[tuple[int, str | None]] = deque()
+    counter = [0]
+
+    def pull() -> tuple[int, str | None] | None:
+        if pending:
+            return pending.popleft()
+        t = next(src, _END)
+        if t is _END:
+            return None
+        counter[0] += 1
+        return counter[0], t  # type: ignore[return-value]
+
+    consumed: list[tuple[int, str]] = []
+    cut: list[int] = []  # set when feed() stopped early at an over-long line (the reader is then spent)
+
+    def feed() -> Iterator[str]:
+        while True:
+            got = pull()
+            if got is None:
+                return
+            n, text = got
+            if text is None:
+                if consumed:  # inside a quoted cell: end the record here, the long line comes next
+                    pending.appendleft((n, None))
+                cut.append(n)
+                return
+            consumed.append((n, text))
+            yield text
+
+    # header: the first non-blank line
+    while True:
+        got = pull()
+        if got is None:
+            return
+        n, first = got
+        if first is not None and first.strip():
+            break
+    state.header_line = n
     state.delimiter = delimiter or _sniff_delimiter(first)
-
-    def chain() -> Iterator[str]:
-        yield first
-        yield from lines
-
-    reader = csv.reader(chain(), delimiter=state.delimiter)
-    header = next(reader, None)
-    if header is None:
-        return
+    delim = state.delimiter
+    pending.appendleft((n, first))
+    reader = csv.reader(feed(), delimiter=delim, strict=True)
+    try:
+        header = next(reader)
+    except (csv.Error, StopIteration):
+        header = _naive_cells(first, delim)
+        pending.extendleft(reversed(consumed[1:]))
+        reader = csv.reader(feed(), delimiter=delim, strict=True)
+    consumed.clear()
     state.header = [h.strip() for h in header]
-    prev = reader.line_num
-    for values in reader:
-        start = prev + 1
-        prev = reader.line_num
-        if not values or (len(values) == 1 and not values[0].strip()):
-            continue  # blank line: not a row
-        yield RawRow(line=start, values=values)
+    ncols = len(header)
+    mib = MAX_LINE // (1 << 20)
+
+    while True:
+        problem: str | None = None
+        values: list[str] = []
+        try:
+            values = next(reader)
+        except StopIteration:
+            if not cut:
+                return
+            # an over-long physical line where a row starts: one error row, then read on
+            n = cut[0]
+            cut.clear()
+            consumed.clear()
+            state.bad_rows += 1
+            reader = csv.reader(feed(), delimiter=delim, strict=True)
+            yield RawRow(line=n, values=[], error=f"the line is longer than {mib} MiB (not read)")
+            continue
+        except csv.Error as exc:
+            problem = str(exc)
+            if cut or "unexpected end of data" in problem:
+                problem = "unterminated quote (the quoted cell never closes)"
+            elif "field larger than field limit" in problem:
+                problem = f"a cell is larger than {MAX_CELL // 1024} KiB"
+            elif "expected after" in problem:
+                problem = f"text after a closing quote ({problem})"
+        if not consumed:  # nothing read (end of data)
+            if cut:
+                cut.clear()
+                reader = csv.reader(feed(), delimiter=delim, strict=True)
+                continue
+            return
+        start = consumed[0][0]
+        span = len(consumed)
+        if problem is None:
+            if not values or (len(values) == 1 and not values[0].strip()):
+                consumed.clear()
+                continue  # blank line: not a row
+            if span > 1 and _swallowed(values, delim, ncols, [t for _, t in consumed]):
+                problem = ("unterminated quote: a quoted cell runs over the following lines, which look like "
+                           "rows of their own")
+            elif len(values) != ncols:
+                problem = f"row has {len(values)} cells, the header has {ncols}"
+            else:
+                bad = _bad_text(values, state.header)
+                consumed.clear()
+                if bad is not None:
+                    state.bad_rows += 1
+                    yield RawRow(line=start, values=values, error=bad, lines=span)
+                else:
+                    yield RawRow(line=start, values=values, lines=span)
+                continue
+        # an unreadable row: reported on its first line; the lines after that one are read again
+        state.bad_rows += 1
+        first_text = consumed[0][1]
+        rest = consumed[1:]
+        consumed.clear()
+        if rest or cut:
+            pending.extendleft(reversed(rest))
+            cut.clear()
+            reader = csv.reader(feed(), delimiter=delim, strict=True)
+        if len(values) == ncols and span == 1:
+            cells, reliable = values, None
+        else:
+            cells = _naive_cells(first_text, delim)
+            reliable = first_text.split('"', 1)[0].count(delim)  # cells that end before the first quote
+        yield RawRow(line=start, values=cells, error=problem, reliable=reliable)
+
+
+_END = object()
 
 
 # --------------------------------------------------------------------------- column mapping
@@ -214,11 +422,14 @@ def load_column_map(path: Path) -> dict[str, str]:
 
 @dataclass
 class Columns:
-    """Where each known field sits in the row."""
+    """Where each known field sits in the row (headers are matched case-insensitively)."""
 
     index: dict[str, int]
     params: dict[str, int]
     unknown: list[str]
+    dups: dict[str, list[int]] = field(default_factory=dict)  # field (or param_<name>) -> all its columns
+    file: str = "<stdin>"
+    header: list[str] = field(default_factory=list)
 
     @classmethod
     def from_header(cls, header: list[str], mapping: dict[str, str], file: str) -> Columns:
@@ -227,6 +438,7 @@ class Columns:
             lower.setdefault(h.lower(), i)
         index: dict[str, int] = {}
         params: dict[str, int] = {}
+        dups: dict[str, list[int]] = {}
         used: set[int] = set()
         for fld, hdr in mapping.items():
             found = lower.get(hdr.lower())
@@ -235,7 +447,7 @@ class Columns:
                                  f"(headers: {', '.join(header)})", file=file, line=1)
             i = found
             if fld.startswith("param_"):
-                params[fld[6:]] = i
+                params[fld[6:].lower()] = i
             else:
                 index[fld] = i
             used.add(i)
@@ -243,18 +455,25 @@ class Columns:
             k = h.lower()
             if i in used:
                 continue
-            if k in KNOWN_FIELDS and k not in index:
-                index[k] = i
+            if k in KNOWN_FIELDS:
+                if k in index:  # the same field twice: both columns are read and must agree
+                    dups.setdefault(k, [index[k]]).append(i)
+                else:
+                    index[k] = i
                 used.add(i)
-            elif k.startswith("param_") and len(k) > 6 and k[6:] not in params:
-                params[h[6:]] = i
+            elif k.startswith("param_") and len(k) > 6:
+                name = k[6:]
+                if name in params:
+                    dups.setdefault("param_" + name, [params[name]]).append(i)
+                else:
+                    params[name] = i
                 used.add(i)
         for need in ("destination", "description"):
             if need not in index:
                 raise UsageError(f"no {need!r} column (headers: {', '.join(header)}); map one with --columns",
                                  file=file, line=1)
         unknown = [h for i, h in enumerate(header) if i not in used]
-        return cls(index=index, params=params, unknown=unknown)
+        return cls(index=index, params=params, unknown=unknown, dups=dups, file=file, header=list(header))
 
 
 # --------------------------------------------------------------------------- parsing rows
@@ -267,11 +486,28 @@ class ParsedRow:
     params: dict[str, float]
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    bad: set[str] = field(default_factory=set)  # fields present but unreadable (shared facts of its order)
+
+
+def _country_problem(text: str) -> str | None:
+    """None when ``text`` names one country; else why not (unknown, ambiguous...)."""
+    return _country_check(text)[1]
 
 
 @lru_cache(maxsize=4096)
+def _country_check(text: str) -> tuple[str | None, str | None]:
+    """(canonical code, problem) for a country cell."""
+    try:
+        c = resolve(text)
+    except Exception as exc:  # e.g. an ambiguous name: the resolver says which countries it could be
+        return None, str(getattr(exc, "message", None) or exc)
+    if c is None:
+        return None, f"unknown country {text!r} (fail closed)"
+    return c.code, None
+
+
 def _country_ok(text: str) -> bool:
-    return resolve(text) is not None
+    return _country_check(text)[1] is None
 
 
 @lru_cache(maxsize=8192)
@@ -279,64 +515,133 @@ def _eccn_ok(text: str) -> bool:
     return normalize_eccn(text) is not None
 
 
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}(?:\.\d{3})+")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _number(text: str) -> tuple[float | None, str | None]:
+    """A plain number (``.`` as decimal point, no grouping): (value, None) or (None, why not)."""
+    t = text.strip()
+    if "," in t or "'" in t or "\u00a0" in t or "\u202f" in t or " " in t:
+        return None, (f"{t!r} has a thousands separator or a decimal comma; write a plain number such as "
+                      f"5200 or 5.2")
+    if _GROUPED.fullmatch(t):
+        return None, (f"{t!r} is ambiguous (5.200 is 5.2 in one locale and 5200 in another); write it "
+                      f"without separators, e.g. {t.replace('.', '')} or {t.rstrip('0').rstrip('.')}")
+    if not _NUMBER.fullmatch(t):
+        return None, f"not a number: {t!r}"
+    v = float(t)
+    if not math.isfinite(v):
+        return None, f"not a finite number: {t!r}"
+    return v, None
+
+
 def _num(text: str) -> float | None:
-    try:
-        v = float(text.replace(",", "") if text.count(",") and "." in text else text.replace(",", "."))
-    except ValueError:
-        return None
-    return v if math.isfinite(v) else None
+    return _number(text)[0]
+
+
+def _cell(vals: list[str], i: int) -> str:
+    return vals[i].strip() if i < len(vals) else ""
 
 
 def parse_row(raw: RawRow, cols: Columns, ncols: int) -> ParsedRow:
-    """Check one row's own fields (cheap, no pydantic); problems make the row an ``error`` row."""
+    """Check one row's own fields (cheap, no pydantic); problems make the row an ``error`` row whose
+    message names ``file:line:column`` of each bad cell."""
     vals = raw.values
     pr = ParsedRow(raw=raw, fields={}, params={})
-    if len(vals) > ncols and any(v.strip() for v in vals[ncols:]):
-        pr.error = f"row has {len(vals)} fields, the header has {ncols}"
+    hdr = cols.header
+    where = f"{cols.file}:{raw.line}"
+    if raw.error:
+        pr.error = f"{where}: {raw.error}"
+        # the row's cells are not trusted, but its order must not lose shared facts: mark them unknown
+        pr.bad.update(k for k in SHIPMENT_FIELDS if k in cols.index)
+        oid = cols.index.get("order_id")
+        known = len(vals) if raw.reliable is None and len(vals) == ncols else (raw.reliable or 0)
+        if oid is not None and oid < known and not _BAD_TEXT.search(vals[oid]) and vals[oid].strip():
+            pr.fields["order_id"] = vals[oid].strip()  # so the row still belongs to its order
+        return pr
+    if len(vals) != ncols:
+        pr.error = f"{where}: row has {len(vals)} cells, the header has {ncols}"
         return pr
     f = pr.fields
     problems: list[str] = []
+
+    def col(i: int, name: str) -> str:
+        return f"{where}:{i + 1}: {name}" if not hdr or hdr[i].lower() == name else f"{where}:{i + 1}: {name} ({hdr[i]})"
+
+    def value(name: str, i: int) -> str | None:
+        """The cell, or None when duplicated columns disagree (a problem is recorded)."""
+        v = _cell(vals, i)
+        for j in cols.dups.get(name, ()):
+            w = _cell(vals, j)
+            if w and v and w != v:
+                problems.append(f"{col(j, name)}: the column appears twice and the two cells disagree "
+                                f"({v!r} in column {i + 1}, {w!r} in column {j + 1})")
+                pr.bad.add(name)
+                return None
+            v = v or w
+        return v
+
     for name, i in cols.index.items():
-        v = vals[i].strip() if i < len(vals) else ""
+        v = value(name, i)
         if not v:
             continue
         if name in NUMBER_FIELDS:
-            n = _num(v.rstrip("%").strip())
+            n, why = _number(v.rstrip("%").strip() if name == "us_content_percent" else v)
             lo, hi = NUMBER_FIELDS[name]
-            if n is None or (lo is not None and n < lo) or (hi is not None and n > hi):
-                rng = f" between {lo:g} and {hi:g}" if lo is not None and hi is not None else (
-                    " ≥ 0" if lo is not None else "")
-                problems.append(f"{name}: not a number{rng}: {v!r}")
+            if n is not None and ((lo is not None and n < lo) or (hi is not None and n > hi)):
+                rng = f"between {lo:g} and {hi:g}" if lo is not None and hi is not None else "≥ 0"
+                why = f"{v!r} is out of range (must be {rng})"
+            if why is not None:
+                problems.append(f"{col(i, name)}: {why}")
                 continue
             f[name] = n
         elif name == "date":
-            try:
-                f[name] = dt.date.fromisoformat(v[:10])
-            except ValueError:
-                problems.append(f"date: not a date (YYYY-MM-DD): {v!r}")
+            d = None
+            if _DATE.fullmatch(v):
+                try:
+                    d = dt.date.fromisoformat(v)
+                except ValueError:
+                    d = None
+            if d is None:
+                problems.append(f"{col(i, name)}: not a date (exactly YYYY-MM-DD): {v!r}")
+                pr.bad.add(name)
+            else:
+                f[name] = d
         else:
             f[name] = v
     for pname, i in cols.params.items():
-        v = vals[i].strip() if i < len(vals) else ""
+        v = value("param_" + pname, i)
         if not v:
             continue
-        n = _num(v)
-        if n is None:
-            problems.append(f"param_{pname}: not a number: {v!r}")
+        n, why = _number(v)
+        if n is not None and n < 0:
+            why = f"{v!r} is negative (technical parameters are ≥ 0)"
+        if why is not None:
+            problems.append(f"{col(i, 'param_' + pname)}: {why}")
         else:
-            pr.params[pname] = n
+            pr.params[pname] = n  # type: ignore[assignment]
     if "description" not in f:
-        problems.append("description: missing")
+        problems.append(f"{where}: description: missing")
     if "eccn" in f and not _eccn_ok(f["eccn"]):
-        problems.append(f"eccn: malformed ECCN {f['eccn']!r}")
+        problems.append(f"{col(cols.index['eccn'], 'eccn')}: malformed ECCN {f['eccn']!r}")
     for cf in ("destination", "origin", "end_user_country", "consignee_country", "purchaser_country",
                "exporter_country"):
-        if cf in f and not _country_ok(f[cf]):
-            problems.append(f"{cf}: unknown country {f[cf]!r} (fail closed)")
+        if cf in f:
+            why = _country_problem(f[cf])
+            if why is not None:
+                problems.append(f"{col(cols.index[cf], cf)}: {why}")
+                pr.bad.add(cf)
     if "destination_region" in f:
-        reg = resolve(f["destination_region"])
+        try:
+            reg = resolve(f["destination_region"])
+        except Exception:
+            reg = None
         if reg is None or reg.region is None:
-            problems.append(f"destination_region: unknown region {f['destination_region']!r}")
+            problems.append(f"{col(cols.index['destination_region'], 'destination_region')}: unknown region "
+                            f"{f['destination_region']!r}")
+            pr.bad.add("destination_region")
     if problems:
         pr.error = "; ".join(problems)
     return pr
@@ -667,6 +972,9 @@ class BatchOptions:
     jobs: int = 1
 
 
+Prep = tuple[list["RowOutcome | None"], "dict[str, Any] | None", "list[tuple[list[int], tuple[Any, ...]]]"]
+
+
 class BatchScreener:
     """Screens orders with one engine; memoises per distinct shipment facts (bounded LRU)."""
 
@@ -689,61 +997,113 @@ class BatchScreener:
         preps = [self._prepare(o) for o in orders]
         if memo is not None and memo.batch is not None:
             wanted: list[tuple[Party, dt.date]] = []
-            for _, _, head, key in preps:
-                if key is not None and head is not None and key not in self.cache:
-                    wanted += [(p, key[0]) for p in self._parties(head)]
+            for _, head, groups in preps:
+                if head is None:
+                    continue
+                for _, key in groups:
+                    if key not in self.cache:
+                        wanted += [(p, key[0]) for p in self._parties(head)]
             memo.prefetch(wanted)
         return [self._finish(o, p) for o, p in zip(orders, preps, strict=True)]
 
-    def _prepare(self, order: Order) -> tuple[list[RowOutcome | None], list[int], dict[str, Any] | None,
-                                              tuple[Any, ...] | None]:
-        """Row-level checks of an order: outcomes of error rows, the good rows, the shipment head and
-        the shipment's cache key (None when no row can be screened)."""
-        outs: list[RowOutcome | None] = [None] * len(order.rows)
-        good: list[int] = []
-        head: dict[str, Any] | None = None
-        for i, pr in enumerate(order.rows):
+    @staticmethod
+    def _canon(name: str, value: Any) -> Any:
+        """The value a shared fact is compared by: one country however it is spelled (``KR`` and
+        ``Korea, Republic of``), names and end uses without case or spacing differences."""
+        if name.endswith("country") or name == "destination":
+            return _country_check(value)[0] or value
+        if name == "destination_region":
+            try:
+                c = resolve(value)
+            except Exception:
+                c = None
+            return c.code if c is not None else value
+        if isinstance(value, str):
+            return " ".join(value.split()).casefold()
+        return value
+
+    @staticmethod
+    def _plain(value: Any) -> str:
+        return value.isoformat() if isinstance(value, dt.date) else f"'{value}'"
+
+    def _prepare(self, order: Order) -> Prep:
+        """Row-level checks of an order: outcomes of error rows, the order's shared facts (the head)
+        and its screenable rows grouped by date with each group's cache key.
+
+        Shared facts (destination, parties, end use...) come from all of the order's lines, error
+        lines included; a fact that is unreadable on one line, or that two lines give differently
+        (compared as one country / one name however spelled), makes every line of the order an error.
+        Each line is screened at its own date (a line without one takes the order's, if it has one)."""
+        rows = order.rows
+        outs: list[RowOutcome | None] = [None] * len(rows)
+        head: dict[str, Any] = dict.fromkeys(SHIPMENT_FIELDS)
+        seen: dict[str, tuple[Any, Any, int]] = {}
+        conflicts: list[str] = []
+        unknown: list[str] = []
+        for pr in rows:
+            line = pr.raw.line
+            for k in SHARED_FIELDS:
+                if k in pr.bad:
+                    unknown.append(f"{k} on line {line}")
+                v = pr.fields.get(k)
+                if v is None:
+                    continue
+                c = self._canon(k, v)
+                if k not in seen:
+                    seen[k] = (c, v, line)
+                    head[k] = v
+                elif seen[k][0] != c and not any(x.startswith(f"{k} is ") for x in conflicts):
+                    conflicts.append(f"{k} is {self._plain(seen[k][1])} on line {seen[k][2]} but "
+                                     f"{self._plain(v)} on line {line}")
+        multi = len(rows) > 1
+        if multi and (conflicts or unknown):
+            why = ("lines disagree: " + "; ".join(conflicts)) if conflicts else (
+                "cannot read " + ", ".join(dict.fromkeys(unknown)))
+            msg = (f"order {order.order_id}: {why}; an order has one destination, end user and end use, "
+                   f"so none of its {len(rows)} lines can be screened")
+            for i, pr in enumerate(rows):
+                outs[i] = RowOutcome(decision="error", message=f"{pr.error}; {msg}" if pr.error else msg)
+            return outs, None, []
+        dates = sorted({pr.fields["date"] for pr in rows if pr.fields.get("date") is not None})
+        date_unknown = any("date" in pr.bad for pr in rows)
+        groups: dict[dt.date, list[int]] = {}
+        for i, pr in enumerate(rows):
             if pr.error:
                 outs[i] = RowOutcome(decision="error", message=pr.error)
                 continue
-            if head is None:
-                if "destination" not in pr.fields:
-                    outs[i] = RowOutcome(decision="error",
-                                         message="destination: missing (cannot screen without a destination)")
+            if head["destination"] is None:
+                outs[i] = RowOutcome(decision="error",
+                                     message="destination: missing (cannot screen without a destination)")
+                continue
+            on = self.opts.as_of or pr.fields.get("date")
+            if on is None:
+                if len(dates) > 1 or date_unknown:
+                    why = (f"the order's lines have different dates ({', '.join(d.isoformat() for d in dates)})"
+                           if len(dates) > 1 else "another line's date cannot be read")
+                    outs[i] = RowOutcome(decision="error", message=(
+                        f"order {order.order_id}: line {pr.raw.line} has no date and {why}; give its date"))
                     continue
-                head = {k: pr.fields.get(k) for k in SHIPMENT_FIELDS}
-            else:
-                clash = [f"{k} {pr.fields[k]!r} differs from {head[k]!r} on the order's first line"
-                         for k in SHIPMENT_FIELDS if pr.fields.get(k) is not None and head[k] is not None
-                         and pr.fields[k] != head[k]]
-                clash += [f"{k} {pr.fields[k]!r} given but the order's first line has none"
-                          for k in SHIPMENT_FIELDS if pr.fields.get(k) is not None and head[k] is None]
-                if clash:
-                    outs[i] = RowOutcome(decision="error", message=f"order {order.order_id}: " + "; ".join(clash))
-                    continue
-            good.append(i)
-        key: tuple[Any, ...] | None = None
-        if good and head is not None:
-            items = tuple(self._item_key(order.rows[i]) for i in good)
-            on = self.opts.as_of or head["date"] or self.today
-            key = (on, tuple(head[k] for k in SHIPMENT_FIELDS if k != "date"), items)
-        return outs, good, head, key
+                on = dates[0] if dates else self.today
+            groups.setdefault(on, []).append(i)
+        out_groups: list[tuple[list[int], tuple[Any, ...]]] = []
+        shared = tuple(head[k] for k in SHIPMENT_FIELDS if k != "date")
+        for on, idx in groups.items():
+            items = tuple(self._item_key(rows[i]) for i in idx)
+            out_groups.append((idx, (on, shared, items)))
+        return outs, head, out_groups
 
-    def _finish(self, order: Order, prep: tuple[list[RowOutcome | None], list[int], dict[str, Any] | None,
-                                                  tuple[Any, ...] | None]) -> list[RowOutcome]:
-        outs, good, head, key = prep
-        if key is not None and head is not None:
-            items = key[2]
-            on = key[0]
+    def _finish(self, order: Order, prep: Prep) -> list[RowOutcome]:
+        outs, head, groups = prep
+        for good, key in groups:
+            assert head is not None
+            on, _, items = key
             cached = self.cache.get(key)
             if cached is not None:
                 self.hits += 1
                 self.cache.move_to_end(key)
             else:
                 self.misses += 1
-                sh = self._shipment(order.order_id, head, items)
-                res = self.engine.screen_one(sh, as_of=on, label=order.order_id, today=self.today)
-                cached = row_outcomes(res, len(items))
+                cached = self._screen(order.order_id, head, on, items)
                 self.cache[key] = cached
                 if len(self.cache) > self.opts.cache_size:
                     self.cache.popitem(last=False)
@@ -759,6 +1119,34 @@ class BatchScreener:
             result.append(o)
         return result
 
+    def _screen(self, oid: str, head: dict[str, Any], on: dt.date, items: tuple[tuple[Any, ...], ...]
+                ) -> list[RowOutcome]:
+        """Screen one shipment (one order at one date); an item the model rejects is an error row and
+        the others are screened without it."""
+        built: list[Item | None] = []
+        problems: list[str | None] = []
+        for it in items:
+            try:
+                built.append(self._item(it))
+                problems.append(None)
+            except ValidationError as exc:
+                built.append(None)
+                problems.append("; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'item'}: {e['msg']}"
+                                          for e in exc.errors(include_url=False)))
+        ok = [b for b in built if b is not None]
+        res_rows: list[RowOutcome] = []
+        if ok:
+            try:
+                sh = self._shipment(oid, head, ok, on)
+            except ValidationError as exc:
+                msg = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'shipment'}: {e['msg']}"
+                                for e in exc.errors(include_url=False))
+                return [RowOutcome(decision="error", message=msg) for _ in items]
+            res = self.engine.screen_one(sh, as_of=on, label=oid, today=self.today)
+            res_rows = row_outcomes(res, len(ok))
+        it_rows = iter(res_rows)
+        return [next(it_rows) if p is None else RowOutcome(decision="error", message=p) for p in problems]
+
     @staticmethod
     def _item_key(pr: ParsedRow) -> tuple[Any, ...]:
         f = pr.fields
@@ -771,27 +1159,57 @@ class BatchScreener:
         return [Party(role=role, name=head[n], country=head[c]) for n, c, role in PARTY_COLUMNS if head.get(n)]
 
     @staticmethod
-    def _shipment(oid: str, head: dict[str, Any], items: tuple[tuple[Any, ...], ...]) -> Shipment:
-        parties = BatchScreener._parties(head)
-        its = [Item(description=d, eccn=e, origin=o, parameters=dict(p), us_content_percent=u,
+    def _item(it: tuple[Any, ...]) -> Item:
+        d, e, o, p, u, le, q, v, s = it
+        return Item(description=d, eccn=e, origin=o, parameters=dict(p), us_content_percent=u,
                     license_exception=le, quantity=q, value_usd=v, sku=s)
-               for d, e, o, p, u, le, q, v, s in items]
-        return Shipment(id=oid, date=head["date"], destination=head["destination"],
+
+    @staticmethod
+    def _shipment(oid: str, head: dict[str, Any], items: list[Item], on: dt.date | None = None) -> Shipment:
+        parties = BatchScreener._parties(head)
+        return Shipment(id=oid, date=on or head.get("date"), destination=head["destination"],
                         destination_region=head["destination_region"], parties=parties, end_use=head["end_use"],
-                        items=its, exporter_country=head["exporter_country"])
+                        items=items, exporter_country=head["exporter_country"])
 
 
 # --------------------------------------------------------------------------- writing
 
 
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+_LEADING = " \t\r\n\x0b\x0c\u00a0\u3000"
+_UNSAFE_OUT = re.compile("[\x00\udc80-\udfff\ud800-\udbff]")
 
 
 def spreadsheet_safe(value: str) -> str:
-    """Neutralise a cell a spreadsheet would read as a formula (OWASP CSV injection): prefix ``'``."""
-    if value and value[0] in _DANGEROUS:
+    """Neutralise a cell a spreadsheet would read as a formula (OWASP CSV injection): prefix ``'``.
+
+    Also when the formula character follows leading spaces, TABs, CRs or line feeds (spreadsheets
+    skip them), and for a cell starting with TAB or CR."""
+    if not value:
+        return value
+    if value[0] in _DANGEROUS:
         return "'" + value
+    if value[0] in _LEADING:
+        rest = value.lstrip(_LEADING)
+        if rest[:1] in ("=", "+", "-", "@"):
+            return "'" + value
     return value
+
+
+def _clean_out(value: str) -> str:
+    """Text that can be written as UTF-8 without NULs: undecodable input bytes and NULs become U+FFFD."""
+    return _UNSAFE_OUT.sub("\ufffd", value)
+
+
+def _csv_line(cells: list[str], delimiter: str = ",") -> str:
+    """One CSV record with every cell that holds CR, LF, a quote or the delimiter quoted (the csv
+    module leaves a lone CR unquoted when the line terminator is LF)."""
+    out = []
+    for c in cells:
+        if delimiter in c or '"' in c or "\r" in c or "\n" in c:
+            c = '"' + c.replace('"', '""') + '"'
+        out.append(c)
+    return delimiter.join(out) + "\n"
 
 
 class Writer:
@@ -804,25 +1222,34 @@ class Writer:
         self.n = 0
         if fmt == "csv":
             self.csv = csv.writer(out, lineterminator="\n")
-            self.csv.writerow([spreadsheet_safe(h) for h in header] + self.added)
+            self._row([spreadsheet_safe(h) for h in header] + self.added)
         elif fmt == "json":
             out.write("[")
+
+    def _row(self, cells: list[str]) -> None:
+        joined = "".join(cells)
+        if _UNSAFE_OUT.search(joined):
+            cells = [_clean_out(c) for c in cells]
+        if "\r" in joined:
+            self.out.write(_csv_line(cells))
+        else:
+            self.csv.writerow(cells)
 
     def write(self, raw: RawRow, o: RowOutcome) -> None:
         vals = raw.values
         if self.fmt == "csv":
             cells = [vals[i] if i < len(vals) else "" for i in range(len(self.header))]
             cells += [o.decision, o.rule_ids, o.reasons, o.list_hits, o.message]
-            self.csv.writerow([spreadsheet_safe(c) for c in cells])
+            self._row([spreadsheet_safe(c) for c in cells])
         else:
             rec = {
                 "line": raw.line,
-                "input": {h: (vals[i] if i < len(vals) else "") for i, h in enumerate(self.header)},
+                "input": {h: _clean_out(vals[i] if i < len(vals) else "") for i, h in enumerate(self.header)},
                 "decision": o.decision,
                 "rule_ids": [r for r in o.rule_ids.split(";") if r],
                 "findings": o.findings,
                 "list_hits": o.hits,
-                "message": o.message or None,
+                "message": _clean_out(o.message) or None,
                 "warnings": o.warnings,
             }
             text = json.dumps(rec, ensure_ascii=False, default=str)
@@ -859,6 +1286,12 @@ def _worker_chunk(orders: list[Order]) -> tuple[list[list[RowOutcome]], tuple[in
     return outs, (os.getpid(), sc.hits, sc.misses, memo.hits if memo else 0, memo.misses if memo else 0)
 
 
+def _worker_signals() -> None:
+    """Workers leave SIGINT to the parent (which cleans up and stops them) and die on SIGTERM."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _warm_up(engine: Any) -> None:
     """Load the lists and build the list matcher before screening (and before forking workers)."""
     if not getattr(engine, "use_lists", False):
@@ -883,7 +1316,7 @@ def _run_parallel(orders: Iterable[Order], engine: Any, options: BatchOptions, j
     _WORKER.update(engine=engine, options=options)
     ctx = mp.get_context("fork")
     stats: dict[int, tuple[int, int, int, int, int]] = {}  # per worker pid: its cumulative counters
-    with ctx.Pool(jobs) as pool:
+    with ctx.Pool(jobs, initializer=_worker_signals) as pool:
         pending: deque[tuple[list[Order], Any]] = deque()
 
         def drain_one() -> None:
@@ -937,13 +1370,25 @@ def run_batch(
     options: BatchOptions | None = None,
     progress: Any = None,
     size: int | None = None,
+    encoding: str = "utf-8",
+    summary: BatchSummary | None = None,
 ) -> BatchSummary:
-    """Screen every row of ``stream`` and write them to ``out``. ``progress(rows, bytes)`` is optional."""
+    """Screen every row of ``stream`` and write them to ``out``. ``progress(rows, bytes)`` is optional.
+
+    ``summary`` (optional) is filled in as rows are written, so a caller interrupted by a signal
+    can say how many rows were written."""
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     t0 = time.perf_counter()
-    state = ReadState(size=size)
-    summary = BatchSummary()
+    try:
+        ascii_compatible = codecs.lookup(encoding) and "a,b\r\n".encode(encoding) == b"a,b\r\n"
+    except LookupError:
+        raise UsageError(f"--encoding: unknown encoding {encoding!r}") from None
+    if not ascii_compatible:
+        raise UsageError(f"--encoding: {encoding!r} is not supported (use an ASCII-compatible encoding such "
+                         f"as utf-8, cp1252 or latin-1)")
+    state = ReadState(size=size, encoding=encoding)
+    summary = summary if summary is not None else BatchSummary()
     rows = read_rows(stream, state, delimiter)
     first = next(rows, None)
     if not state.header:
@@ -951,6 +1396,9 @@ def run_batch(
     cols = Columns.from_header(state.header, columns or {}, file)
     if cols.unknown:
         summary.warnings.append(f"columns not used for screening (passed through): {', '.join(cols.unknown)}")
+    for name, where in cols.dups.items():
+        summary.warnings.append(f"column {name!r} appears {len(where)} times (columns "
+                                f"{', '.join(str(i + 1) for i in where)}): a row where they disagree is an error")
     writer = Writer(out, fmt, state.header)
     screener = BatchScreener(engine, options)
     ncols = len(state.header)
@@ -999,12 +1447,48 @@ def run_batch(
         gc.set_threshold(*saved_threshold)
         gc.unfreeze()
     writer.close()
-    if state.latin1_lines:
-        msg = (f"{file}: {state.latin1_lines} line(s) not valid UTF-8 (first: line {state.first_latin1_line}): "
-               f"decoded as Latin-1 (ISO-8859-1)")
-        summary.warnings.append(msg)
+    if state.bad_rows:
+        summary.warnings.append(f"{file}: {state.bad_rows:,} row(s) could not be read as CSV exactly "
+                                f"(error rows; see their message)")
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+class AtomicOutput:
+    """``--out FILE``: rows go to a temporary file in FILE's directory, renamed onto FILE only when the
+    run completes. :meth:`discard` (error, SIGINT, SIGTERM) removes it: a partial file never looks
+    like a complete one, and an existing FILE is left as it was."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        directory = path.parent if str(path.parent) else Path(".")
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=directory)
+        except OSError as exc:
+            raise UsageError(f"cannot write: {exc.strerror}", file=str(path)) from None
+        self.tmp = Path(tmp)
+        self.fh: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
+
+    def commit(self) -> None:
+        self.fh.flush()
+        with contextlib.suppress(OSError):
+            os.fsync(self.fh.fileno())
+        self.fh.close()
+        mask = os.umask(0)
+        os.umask(mask)
+        with contextlib.suppress(OSError):
+            os.chmod(self.tmp, 0o666 & ~mask)
+        try:
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.discard()
+            raise UsageError(f"cannot write: {exc.strerror}", file=str(self.path)) from None
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.fh.close()
+        with contextlib.suppress(OSError):
+            self.tmp.unlink()
 
 
 def _open_out(path: Path | None) -> IO[str]:
@@ -1014,6 +1498,30 @@ def _open_out(path: Path | None) -> IO[str]:
         return path.open("w", encoding="utf-8", newline="")
     except OSError as exc:
         raise UsageError(f"cannot write: {exc.strerror}", file=str(path)) from None
+
+
+class _signals:  # noqa: N801 - a context manager
+    """SIGINT/SIGTERM raise :class:`Interrupted` while screening (so outputs are cleaned up); a second
+    signal during the clean-up is ignored. The previous handlers are restored on exit."""
+
+    def __enter__(self) -> _signals:
+        self.saved: dict[int, Any] = {}
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.saved[sig] = signal.signal(sig, self._raise)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+        return self
+
+    @staticmethod
+    def _raise(signum: int, frame: Any) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, h in self.saved.items():
+            signal.signal(sig, h)
 
 
 def batch_command(
@@ -1027,6 +1535,8 @@ def batch_command(
     no_lists: Annotated[bool, typer.Option("--no-lists", help="Do not screen parties against restricted-party lists.")] = False,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar (default: when stderr is a terminal).")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0 = one per CPU). Output order is kept.")] = 1,
+    encoding: Annotated[str, typer.Option("--encoding", help="Text encoding of the file (default utf-8; e.g. "
+                                          "cp1252, latin-1). Bytes it cannot decode make their row an error.")] = "utf-8",
 ) -> None:
     """Screen order lines from a CSV: every row out once, in order, with decision, rule ids, reasons and list hits."""
     from rich.console import Console
@@ -1053,48 +1563,71 @@ def batch_command(
     show = err.is_terminal if progress is None else progress
     size = None if stdin else orders.stat().st_size
     stream: IO[bytes] = sys.stdin.buffer if stdin else orders.open("rb")
-    sink = _open_out(out)
+    atomic = AtomicOutput(out) if out is not None else None
+    sink: IO[str] = atomic.fh if atomic is not None else sys.stdout
+    summary = BatchSummary()
+    opts = BatchOptions(as_of=on, jobs=jobs)
+    done = False
     try:
-        if show:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
+        with _signals():
+            if show:
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TextColumn,
+                    TimeElapsedColumn,
+                    TimeRemainingColumn,
+                )
 
-            cols_ = [TextColumn("screening"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                     TextColumn("{task.fields[rows]:,} rows"), TextColumn("{task.fields[rate]:,.0f} rows/s"),
-                     TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
-            if size is None:
-                cols_ = [TextColumn("screening"), TextColumn("{task.fields[rows]:,} rows"),
-                         TextColumn("{task.fields[rate]:,.0f} rows/s"), TimeElapsedColumn(), MofNCompleteColumn()]
-            t0 = time.perf_counter()
-            with Progress(*cols_, console=err, transient=True) as bar:
-                task = bar.add_task("screening", total=size, rows=0, rate=0.0)
-                last = [0.0]
+                cols_ = [TextColumn("screening"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                         TextColumn("{task.fields[rows]:,} rows"), TextColumn("{task.fields[rate]:,.0f} rows/s"),
+                         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+                if size is None:
+                    cols_ = [TextColumn("screening"), TextColumn("{task.fields[rows]:,} rows"),
+                             TextColumn("{task.fields[rate]:,.0f} rows/s"), TimeElapsedColumn(), MofNCompleteColumn()]
+                t0 = time.perf_counter()
+                with Progress(*cols_, console=err, transient=True) as bar:
+                    task = bar.add_task("screening", total=size, rows=0, rate=0.0)
+                    last = [0.0]
 
-                def tick(rows: int, pos: int) -> None:
-                    now = time.perf_counter()
-                    if now - last[0] >= 0.2:
-                        last[0] = now
-                        bar.update(task, completed=pos, rows=rows, rate=rows / max(now - t0, 1e-9))
+                    def tick(rows: int, pos: int) -> None:
+                        now = time.perf_counter()
+                        if now - last[0] >= 0.2:
+                            last[0] = now
+                            bar.update(task, completed=pos, rows=rows, rate=rows / max(now - t0, 1e-9))
 
-                summary = run_batch(stream, sink, engine, fmt=format, file=str(orders), columns=colmap,
-                                    delimiter=delimiter, options=BatchOptions(as_of=on, jobs=jobs), progress=tick, size=size)
+                    run_batch(stream, sink, engine, fmt=format, file=str(orders), columns=colmap,
+                              delimiter=delimiter, options=opts, progress=tick, size=size, encoding=encoding,
+                              summary=summary)
+            else:
+                run_batch(stream, sink, engine, fmt=format, file=str(orders), columns=colmap,
+                          delimiter=delimiter, options=opts, size=size, encoding=encoding, summary=summary)
+            if atomic is not None:
+                atomic.commit()
+            else:
+                sink.flush()
+            done = True
+    except Interrupted as exc:
+        name = "SIGTERM" if exc.signum == signal.SIGTERM else "SIGINT"
+        if atomic is not None:
+            atomic.discard()
+            exc.message = (f"interrupted by {name}: {summary.rows:,} row(s) had been written to {atomic.tmp}; "
+                           f"that partial file was removed and {out} was not written")
         else:
-            summary = run_batch(stream, sink, engine, fmt=format, file=str(orders), columns=colmap,
-                                delimiter=delimiter, options=BatchOptions(as_of=on, jobs=jobs), size=size)
+            with contextlib.suppress(Exception):
+                sink.flush()
+            exc.message = (f"interrupted by {name}: {summary.rows:,} row(s) written to standard output; "
+                           f"the output is INCOMPLETE")
+        raise
     finally:
         if not stdin:
             stream.close()
-        if out is not None:
-            sink.close()
-        else:
-            sink.flush()
+        if atomic is not None and not done:
+            atomic.discard()
+    from .render import clean
+
     for w in summary.warnings:
-        err.print(f"warning: {w}", markup=False, soft_wrap=True)
+        err.print(clean(f"warning: {w}"), markup=False, soft_wrap=True)
     err.print(summary.line(), markup=False, soft_wrap=True)
     raise typer.Exit(summary.exit_code)

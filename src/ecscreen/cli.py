@@ -1,12 +1,15 @@
 """Command-line interface: a thin layer over :func:`ecscreen.engine.screen`.
 
 Exit codes: 0 all clear · 1 something flagged · 2 usage error · 3 invalid input ·
-4 invalid rule pack. Errors go to stderr as one message naming file, line and field.
+4 invalid rule pack · 70 internal error · 130/143 interrupted (SIGINT/SIGTERM). Errors go to stderr
+as one message naming file, line and field; an unexpected exception is one line too (the traceback
+with ``--debug`` or ``ECSCREEN_DEBUG=1``) and never exits 0 or 1.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,15 +19,24 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .errors import EXIT_USAGE, EcscreenError, InputFileError, UsageError
+from .errors import (
+    EXIT_INTERNAL,
+    EXIT_SIGINT,
+    EXIT_USAGE,
+    EcscreenError,
+    InputFileError,
+    Interrupted,
+    UsageError,
+)
 from .formats import load_shipments, locate, parse_date_option
 from .models import InputError, Shipment
 from .packs import Registry, load_registry
-from .render import print_table, to_json
+from .render import clean, print_table, safe_text, to_json
 
 EXIT_HELP = """
 Exit codes: 0 all clear; 1 something flagged (review, license_required, prohibited);
-2 usage error; 3 invalid input (some shipment/row could not be screened); 4 invalid rule pack.
+2 usage error; 3 invalid input (some shipment/row could not be screened); 4 invalid rule pack;
+70 internal error (a bug: nothing was decided); 130/143 interrupted by SIGINT/SIGTERM.
 """
 
 app = typer.Typer(
@@ -66,6 +78,8 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="On an internal error print the traceback "
+                                        "(also ECSCREEN_DEBUG=1).")] = False,
 ) -> None:
     """Offline export-control screening."""
 
@@ -105,7 +119,7 @@ def check(
             r.errors = [locate(e, *sources[r.source]) for e in r.errors]
         for e in r.errors:
             loc = ":".join(str(x) for x in (e.file or r.source, e.line) if x)
-            err.print(f"error: {loc}: {e.field + ': ' if e.field else ''}{e.message}", markup=False)
+            err.print(clean(f"error: {loc}: {e.field + ': ' if e.field else ''}{e.message}"), markup=False)
     if format == "json":
         sys.stdout.write(to_json(report) + "\n")
     else:
@@ -142,8 +156,8 @@ def rules_list(
         t.add_column(col)
     for r in rows:
         span = f"{r['from']} → {r['to']}" if r["from"] else "-"
-        t.add_row(str(r["id"]), str(r["version"]), str(r["kind"]), str(r["jurisdiction"]), str(r["rules"]), span,
-                  ", ".join(map(str, r["seeds"] or [])))
+        t.add_row(*(safe_text(x) for x in (r["id"], r["version"], r["kind"], r["jurisdiction"], r["rules"], span,
+                                            ", ".join(map(str, r["seeds"] or [])))))
     out.print(t)
 
 
@@ -233,18 +247,72 @@ def _mount_optional() -> None:
 _mount_optional()
 
 
+def _debug_wanted(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("ECSCREEN_DEBUG", "") not in ("", "0")
+
+
+def _internal_error(exc: BaseException, debug: bool) -> int:
+    """One line on stderr (the traceback with --debug) and exit 70: an unexpected exception never
+    turns into 0 (clear) or 1 (flagged)."""
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    what = f"{type(exc).__name__}: {exc}".replace("\n", " ").strip()
+    if len(what) > 300:
+        what = what[:297] + "..."
+    err.print(clean(f"internal error (exit {EXIT_INTERNAL}, nothing was decided): {what}")
+              + ("" if debug else " (run with --debug for the traceback)"), markup=False, soft_wrap=True)
+    return EXIT_INTERNAL
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app, mapping every user error to one message and an exit code."""
+    """Entry point: run the app, mapping every error to one message and a documented exit code.
+
+    0 clear, 1 flagged, 2 usage, 3 invalid input, 4 invalid pack, 70 internal error, 130/143
+    interrupted. ``--debug`` may appear anywhere on the command line."""
     try:
-        app(args=argv, standalone_mode=True)
+        from typer._click.exceptions import ClickException
+    except ImportError:  # typer versions that use click itself
+        from click.exceptions import ClickException  # type: ignore[no-redef]
+    from typer import Abort, Exit
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug_wanted(args)
+    args = [a for a in args if a != "--debug"]
+    try:
+        rv = app(args=args, standalone_mode=False)
     except EcscreenError as exc:
-        err.print(f"error: {exc.render()}", markup=False, soft_wrap=True)
+        err.print(clean(f"error: {exc.render()}"), markup=False, soft_wrap=True)
         return exc.exit_code
+    except Interrupted as exc:
+        err.print(clean(exc.message), markup=False, soft_wrap=True)
+        return exc.exit_code
+    except Exit as exc:
+        return exc.exit_code
+    except ClickException as exc:
+        exc.show()
+        return exc.exit_code if exc.exit_code not in (0, 1) else EXIT_USAGE
+    except Abort as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, KeyboardInterrupt):
+            err.print("interrupted", markup=False)
+            return EXIT_SIGINT
+        return _internal_error(cause if cause is not None else exc, debug)
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        return EXIT_SIGINT
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else EXIT_USAGE)
-    return 0
+    except Exception as exc:
+        return _internal_error(exc, debug)
+    return rv if isinstance(rv, int) else 0
 
 
 def run() -> None:
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -23,6 +23,13 @@ from .errors import UsageError
 from .licensing import available_exceptions
 from .models import Item, Outcome
 from .packs import Registry, load_registry, normalize_eccn
+from .render import clean
+
+
+def _safe(value: object) -> str:
+    """Data for rich markup: control and bidi characters removed, markup escaped."""
+    return escape(clean(value))
+
 
 _STYLE = {
     "clear": "green", "review": "yellow", "license_required": "red", "prohibited": "bold red",
@@ -64,10 +71,10 @@ def explain(
         raise UsageError(res.errors[0].message, field="ECCN")
 
     shown = normalize_eccn(eccn) or eccn
-    console.print(f"[bold]{escape(shown)}[/bold] to [bold]{escape(dest.label)}[/bold] on {on}"
+    console.print(f"[bold]{_safe(shown)}[/bold] to [bold]{_safe(dest.label)}[/bold] on {on}"
                   f"  (Commerce Country Chart, eCFR {idx.effective_from})")
     for n in res.notes:
-        console.print(f"[dim]note:[/dim] {escape(n)}")
+        console.print(f"[dim]note:[/dim] {_safe(n)}")
     if not res.applied and not res.findings:
         return
     if res.steps:
@@ -77,8 +84,8 @@ def explain(
         t.add_column("detail")
         for s in res.steps:
             style = _STYLE.get(s.outcome, "bold" if s.deciding else "")
-            t.add_row(escape(s.name), f"[{style}]{escape(s.outcome)}[/{style}]" if style else escape(s.outcome),
-                      escape(s.detail))
+            t.add_row(_safe(s.name), f"[{style}]{_safe(s.outcome)}[/{style}]" if style else _safe(s.outcome),
+                      _safe(s.detail))
         console.print(t)
     blocking = [f for f in res.findings if f.outcome != Outcome.clear]
     decision = Outcome.worst([f.outcome for f in blocking])
@@ -87,11 +94,11 @@ def explain(
         console.print("[bold]Findings[/bold]")
         for f in blocking:
             fs = _STYLE[f.outcome.value]
-            console.print(f"  [{fs}]{f.outcome.value}[/{fs}]  {escape(f.rule_id)}: {escape(f.message)}")
+            console.print(f"  [{fs}]{f.outcome.value}[/{fs}]  {_safe(f.rule_id)}: {_safe(f.message)}")
             for note in f.notes:
-                console.print(f"      [dim]note:[/dim] {escape(note)}")
+                console.print(f"      [dim]note:[/dim] {_safe(note)}")
             cites = "; ".join(c.ref + (f" ({c.note})" if c.note else "") for c in f.citations)
-            console.print(f"      [dim]cites: {escape(cites)}[/dim]")
+            console.print(f"      [dim]cites: {_safe(cites)}[/dim]")
     console.print(f"Decision from the chart: [{style}]{decision.value}[/{style}]"
                   + ("" if blocking else " - no X for any reason for control (other rules still apply)"))
     if res.eccn and res.eccn != "EAR99" and res.applied:
@@ -109,7 +116,7 @@ def explain(
             st = _STYLE[o.status]
             why = o.summary + (f"; not for {', '.join(o.reasons_excluded)}" if o.reasons_excluded
                                and "not for" not in o.summary else "")
-            t.add_row(f"{o.symbol} {o.section}{limit}", f"[{st}]{o.status}[/{st}]", escape(why))
+            t.add_row(f"{o.symbol} {o.section}{limit}", f"[{st}]{o.status}[/{st}]", _safe(why))
         console.print(t)
         if ineligible:
             console.print(f"[dim]not available: {', '.join(ineligible)}[/dim]")

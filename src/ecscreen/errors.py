@@ -7,6 +7,10 @@ Exit codes (documented in the README and ``ecscreen --help``):
 * 2 — usage error (bad option, missing file)
 * 3 — invalid input (a shipment, order row or catalog entry could not be screened)
 * 4 — invalid rule pack (a pack failed to load; the run stops)
+* 70 — internal error: an unexpected exception (a bug); nothing was decided. One line on stderr,
+  the traceback with ``--debug``. Never 0 or 1, so a crash cannot read as "clear" or "flagged".
+* 130 — interrupted by SIGINT (Ctrl-C); 143 — terminated by SIGTERM. ``batch --out`` removes its
+  partial file and says how many rows had been written.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ EXIT_FLAGGED = 1
 EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_PACK = 4
+EXIT_INTERNAL = 70  # EX_SOFTWARE (sysexits.h)
+EXIT_SIGINT = 130  # 128 + SIGINT
+EXIT_SIGTERM = 143  # 128 + SIGTERM
+EXIT_CODES = (EXIT_CLEAR, EXIT_FLAGGED, EXIT_USAGE, EXIT_INPUT, EXIT_PACK, EXIT_INTERNAL, EXIT_SIGINT, EXIT_SIGTERM)
 
 
 class EcscreenError(Exception):
@@ -68,3 +76,17 @@ class PackError(EcscreenError):
     """A rule pack that fails to load: the run stops."""
 
     exit_code = EXIT_PACK
+
+
+class Interrupted(BaseException):
+    """Raised by a signal handler (SIGINT/SIGTERM) so that outputs are cleaned up on the way out.
+
+    A ``BaseException`` so that ``except Exception`` blocks do not swallow it."""
+
+    def __init__(self, signum: int, message: str = "interrupted") -> None:
+        super().__init__(message)
+        import signal
+
+        self.signum = signum
+        self.message = message
+        self.exit_code = EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT

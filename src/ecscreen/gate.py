@@ -242,6 +242,9 @@ def _load_csv_catalog(path: Path) -> tuple[list[LoadedProduct], list[InputError]
         if need not in hdr:
             raise InputFileError(f"no {need!r} column (headers: {', '.join(state.header)})", file=file, line=1)
     for raw in rows:
+        if raw.error:  # a row the strict CSV reader could not read exactly: an input error, never skipped
+            errors.append(InputError(file=file, line=raw.line, message=raw.error))
+            continue
         cells = {h: (raw.values[i].strip() if i < len(raw.values) else "") for i, h in enumerate(hdr)}
         doc: dict[str, Any] = {}
         params: dict[str, Any] = {}
@@ -691,15 +694,17 @@ def gate_command(
     engine = Engine.build(load_registry(list(rules) if rules else None), use_lists=False)
     report = run_gate(catalog, engine, as_of=on, fail_on=threshold, waivers=wl, waiver_lines=wlines,
                       waivers_file=str(wpath) if wpath.is_file() else None)
+    from .render import clean
+
     err = Console(stderr=True, highlight=False)
     for e in report.errors:
-        err.print(f"error: {e.file}:{e.line}: {e.field + ': ' if e.field else ''}{e.message}", markup=False,
+        err.print(clean(f"error: {e.file}:{e.line}: {e.field + ': ' if e.field else ''}{e.message}"), markup=False,
                   soft_wrap=True)
     for p in report.pairs:
         for m in p.errors:
-            err.print(f"error: {catalog}:{p.line}: {p.subject}: {m}", markup=False, soft_wrap=True)
+            err.print(clean(f"error: {catalog}:{p.line}: {p.subject}: {m}"), markup=False, soft_wrap=True)
     for w in report.warnings:
-        err.print(f"warning: {w}", markup=False, soft_wrap=True)
+        err.print(clean(f"warning: {w}"), markup=False, soft_wrap=True)
     if format == "table":
         console = Console(file=out.open("w", encoding="utf-8") if out else None, soft_wrap=False, highlight=False)
         render_gate(report, "table", console=console)

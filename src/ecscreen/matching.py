@@ -37,6 +37,7 @@ import math
 import os
 import pickle
 import re
+import stat
 import struct
 import sys
 import tempfile
@@ -1513,10 +1514,30 @@ def _trusted(st: os.stat_result) -> bool:
     return st.st_uid == getuid() and not st.st_mode & 0o022
 
 
-def read_cache_file(path: Path, digest: str) -> dict[str, Any] | None:
-    """The saved state (a dict), or None when the file is missing, foreign, damaged or for another key."""
+def _open_cache_file(path: Path) -> Any:
+    """Open a cache file for reading only when it is a regular file (never a FIFO, device, socket or
+    symlink): opened non-blocking and without following links, checked with fstat, so a FIFO at the
+    cache path cannot hang the run. Raises OSError otherwise (callers treat it as "not cached")."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
     try:
-        with open(path, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"not a regular file: {path}")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_cache_file(path: Path, digest: str) -> dict[str, Any] | None:
+    """The saved state (a dict), or None when the file is missing, not a regular file, foreign,
+    damaged or for another key."""
+    try:
+        with _open_cache_file(path) as fh:
             if not _trusted(os.fstat(fh.fileno())):
                 return None
             header = _read_header(fh)
@@ -1604,7 +1625,7 @@ def index_cache_status(
     path, digest = target
     out["file"] = str(path)
     try:
-        with open(path, "rb") as fh:
+        with _open_cache_file(path) as fh:
             st = os.fstat(fh.fileno())
             header = _read_header(fh)
     except (FileNotFoundError, NotADirectoryError):

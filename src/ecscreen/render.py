@@ -1,6 +1,15 @@
-"""Rendering reports: a rich table view for people, JSON for machines."""
+"""Rendering reports: a rich table view for people, JSON for machines.
+
+Terminal output is safe whatever the data says: every text that can carry input (party names,
+descriptions, SKUs, messages quoting them) goes through :func:`clean` (control characters such as
+ANSI escape sequences, and bidirectional overrides, are removed; line breaks and tabs become spaces)
+and is rendered as :class:`rich.text.Text`, never parsed as rich markup (``[/]`` in a SKU is text).
+"""
 
 from __future__ import annotations
+
+import re
+from typing import Any
 
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -8,6 +17,26 @@ from rich.table import Table
 from rich.text import Text
 
 from .models import Citation, Finding, Outcome, Report, ShipmentResult, Step
+
+# C0 and C1 controls (ESC starts ANSI sequences), DEL, and the bidi controls that reorder text on screen
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_BREAKS = re.compile("[\t\n\r\u2028\u2029\x85]")
+
+
+def clean(value: Any) -> str:
+    """Text safe for a terminal: no control or bidi characters; line breaks and tabs become spaces."""
+    text = value if isinstance(value, str) else str(value)
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", _BREAKS.sub(" ", text))
+    elif _BREAKS.search(text):
+        text = _BREAKS.sub(" ", text)
+    return text
+
+
+def safe_text(value: Any, style: str = "") -> Text:
+    """A rich Text of cleaned data (never interpreted as markup)."""
+    return Text(clean(value), style=style)
+
 
 STYLE = {
     "clear": "bold green",
@@ -19,7 +48,7 @@ STYLE = {
 
 
 def _cites(cs: list[Citation]) -> str:
-    return "; ".join(c.ref + (f" ({c.note})" if c.note and c.kind == "seed" else "") for c in cs)
+    return clean("; ".join(c.ref + (f" ({c.note})" if c.note and c.kind == "seed" else "") for c in cs))
 
 
 def _steps_table(steps: list[Step], full: bool) -> Table | None:
@@ -32,26 +61,27 @@ def _steps_table(steps: list[Step], full: bool) -> Table | None:
     t.add_column("detail", overflow="fold")
     t.add_column("citation", overflow="fold")
     for s in shown:
-        t.add_row(s.name, s.outcome, s.detail, _cites(s.citations))
+        t.add_row(safe_text(s.name), safe_text(s.outcome), safe_text(s.detail), Text(_cites(s.citations)))
     return t
 
 
 def _finding(f: Finding, explain: bool) -> Group:
     head = Text()
     head.append(f"{f.outcome.value.upper():<17}", style=STYLE[f.outcome.value])
-    head.append(f" {f.rule_id}", style="bold")
+    head.append(f" {clean(f.rule_id)}", style="bold")
     if f.item_index is not None:
         head.append(f"  item {f.item_index}")
-    head.append(f"  [{f.jurisdiction}]", style="dim")
-    parts: list[Text | Table] = [head, Text("  " + f.message)]
+    head.append(f"  [{clean(f.jurisdiction)}]", style="dim")
+    parts: list[Text | Table] = [head, safe_text("  " + f.message)]
     if f.covered_by:
-        parts.append(Text(f"  covered by {f.covered_by.kind} {f.covered_by.ref}: {f.covered_by.detail}", style="cyan"))
+        parts.append(safe_text(f"  covered by {f.covered_by.kind} {f.covered_by.ref}: {f.covered_by.detail}",
+                               style="cyan"))
     for e in f.evidence:
         sc = f" score {e.score:g}" if e.score is not None else ""
         val = e.detail or f"{e.value!r} matched {e.matched!r}"
-        parts.append(Text(f"  · {e.field}: {val}{sc}", style="dim"))
+        parts.append(safe_text(f"  · {e.field}: {val}{sc}", style="dim"))
     for n in f.notes:
-        parts.append(Text(f"  note: {n}", style="dim italic"))
+        parts.append(safe_text(f"  note: {n}", style="dim italic"))
     if f.citations:
         parts.append(Text(f"  cites: {_cites(f.citations)}", style="blue"))
     st = _steps_table(f.steps, explain)
@@ -63,18 +93,18 @@ def _finding(f: Finding, explain: bool) -> Group:
 def _result(r: ShipmentResult, explain: bool) -> Panel:
     parts: list[Text | Group | Table] = []
     title = Text()
-    title.append(f"{r.id}  ")
+    title.append(f"{clean(r.id)}  ")
     title.append(str(r.decision.value if isinstance(r.decision, Outcome) else r.decision).upper(),
                  style=STYLE[r.decision.value if isinstance(r.decision, Outcome) else r.decision])
     if r.destination:
-        parts.append(Text(f"destination {r.destination_name or ''} ({r.destination}), rules as of {r.as_of}"))
+        parts.append(safe_text(f"destination {r.destination_name or ''} ({r.destination}), rules as of {r.as_of}"))
     for e in r.errors:
         loc = ":".join(str(x) for x in (e.file, e.line) if x)
-        parts.append(Text(f"ERROR {loc + ' ' if loc else ''}{e.field + ': ' if e.field else ''}{e.message}",
-                          style=STYLE["error"]))
+        parts.append(safe_text(f"ERROR {loc + ' ' if loc else ''}{e.field + ': ' if e.field else ''}{e.message}",
+                               style=STYLE["error"]))
     for j in r.jurisdiction:
         if explain or j.status != "subject":
-            parts.append(Text(f"item {j.item_index} jurisdiction: {j.status} - {j.summary}", style="dim"))
+            parts.append(safe_text(f"item {j.item_index} jurisdiction: {j.status} - {j.summary}", style="dim"))
             st = _steps_table(j.steps, explain)
             if st is not None:
                 parts.append(st)
@@ -85,7 +115,7 @@ def _result(r: ShipmentResult, explain: bool) -> Panel:
     if not r.findings and not r.errors:
         parts.append(Text("no rule fired", style="green"))
     for w in r.warnings:
-        parts.append(Text(f"warning: {w}", style="yellow"))
+        parts.append(safe_text(f"warning: {w}", style="yellow"))
     return Panel(Group(*parts), title=title, title_align="left")
 
 
@@ -104,12 +134,12 @@ def print_table(report: Report, console: Console, *, explain: bool = False) -> N
     line.append(f"  ({len(report.results)} shipment(s): {summary})")
     console.print(line)
     packs = ", ".join(f"{p.id}@{p.version}#{p.sha256[:8]}" for p in report.packs)
-    console.print(Text(f"packs: {packs}", style="dim"))
+    console.print(safe_text(f"packs: {packs}", style="dim"))
     for li in report.lists:
-        console.print(Text(f"list: {li.name} ({li.source}, {li.date}, {li.entries} entries, #{li.sha256[:8]})",
-                           style="dim"))
+        console.print(safe_text(f"list: {li.name} ({li.source}, {li.date}, {li.entries} entries, #{li.sha256[:8]})",
+                                style="dim"))
     for w in report.warnings:
-        console.print(Text(f"warning: {w}", style="yellow"))
+        console.print(safe_text(f"warning: {w}", style="yellow"))
     console.print(Text("ecscreen supports compliance decisions; it is not legal advice.", style="dim italic"))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .models import Finding, Outcome
+from .render import clean, safe_text
 
 if TYPE_CHECKING:
     from .gate import GateReport, PairResult
@@ -177,6 +179,11 @@ def to_junit(report: GateReport) -> str:
                            file=e.file or report.catalog, time="0")
         el = ET.SubElement(tc, "error", message=e.message, type="input-error")
         el.text = f"{e.field + ': ' if e.field else ''}{e.message}"
+    for node in suites.iter():  # input text may hold characters XML 1.0 cannot: drop them
+        if node.text:
+            node.text = _x(node.text)
+        for k, v in list(node.attrib.items()):
+            node.set(k, _x(v))
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
@@ -184,31 +191,53 @@ def to_junit(report: GateReport) -> str:
 # --------------------------------------------------------------------------- markdown
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()!|~])")  # data is never at a line start: - + # . stay as they are
+_XML_BAD = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+    """Data as inert markdown text: no links, images, emphasis, @mentions, HTML or table breaks."""
+    t = clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    t = _MD_SPECIAL.sub(r"\\\1", t)
+    return t.replace("@", "@&#8203;")  # a zero-width space after @ keeps GitHub from mentioning anyone
+
+
+def _code(text: str) -> str:
+    """Data as a markdown code span that nothing inside can close (fence longer than any backtick run)."""
+    t = clean(text).replace("|", "\\|")
+    longest = max((len(m) for m in re.findall(r"`+", t)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if t.startswith("`") or t.endswith("`") or not t.strip() else ""
+    return f"{fence}{pad}{t}{pad}{fence}"
+
+
+def _x(text: Any) -> str:
+    """Text XML 1.0 can hold (other characters, e.g. control characters from input, are dropped)."""
+    s = text if isinstance(text, str) else str(text)
+    return _XML_BAD.sub("", s)
 
 
 def to_markdown(report: GateReport) -> str:
     c = report.counts()
     icon = {"pass": "✅", "fail": "❌", "error": "⚠️"}[report.status]
     lines = [f"## {icon} ecscreen gate: {report.status}", "",
-             f"`{report.catalog}` · {c['pairs']} product × market pair(s) · {c['fail']} failing · {c['error']} "
+             f"{_code(report.catalog)} · {c['pairs']} product × market pair(s) · {c['fail']} failing · {c['error']} "
              f"error(s) · {c['waived']} waived finding(s) · rules as of {report.as_of} · fail on "
-             f"`{report.fail_on.value}` or worse", ""]
+             f"{_code(report.fail_on.value)} or worse", ""]
     failing = [p for p in report.pairs if p.status == "fail"]
     if failing:
         lines += ["### Failing", "", "| SKU | market | outcome | rule | reason | citations |",
                   "|---|---|---|---|---|---|"]
         for p in failing:
             for f in _failing(p, report):
-                lines.append(f"| `{_md(p.sku)}` | {_md(p.market_name or p.market)} ({p.market_code}) | "
-                             f"**{f.outcome.value}** | `{f.rule_id}` | {_md(f.message)} | {_md(_cites(f))} |")
+                lines.append(f"| {_code(p.sku)} | {_md(p.market_name or p.market)} ({_md(p.market_code or '')}) | "
+                             f"**{f.outcome.value}** | {_code(f.rule_id)} | {_md(f.message)} | {_md(_cites(f))} |")
         lines.append("")
     errs = [p for p in report.pairs if p.status == "error"]
     if errs or report.errors:
         lines += ["### Cannot be screened", ""]
-        lines += [f"- `{_md(p.subject)}` (line {p.line}): {_md('; '.join(p.errors))}" for p in errs]
-        lines += [f"- `{_md(str(e.file))}:{e.line}` {_md(e.field or '')}: {_md(e.message)}" for e in report.errors]
+        lines += [f"- {_code(p.subject)} (line {p.line}): {_md('; '.join(p.errors))}" for p in errs]
+        lines += [f"- {_code(f'{e.file}:{e.line}')} {_md(e.field or '')}: {_md(e.message)}" for e in report.errors]
         lines.append("")
     notes = [(p, f) for p in report.pairs for f in p.findings
              if p.status != "error" and (f.covered_by is not None or f.outcome.rank < report.fail_on.rank)
@@ -218,12 +247,12 @@ def to_markdown(report: GateReport) -> str:
                   f"({len(notes)})</summary>", "", "| SKU@market | outcome | rule | status |", "|---|---|---|---|"]
         for p, f in notes:
             st = (f"{f.covered_by.kind}: {f.covered_by.detail}" if f.covered_by else "below --fail-on")
-            lines.append(f"| `{_md(p.subject)}` | {f.outcome.value} | `{f.rule_id}` | {_md(st)} |")
+            lines.append(f"| {_code(p.subject)} | {f.outcome.value} | {_code(f.rule_id)} | {_md(st)} |")
         lines += ["", "</details>", ""]
     unused = [w for w in report.waivers if w.state != "used"]
     if unused:
         lines += ["### Waivers needing attention", ""]
-        lines += [f"- {w.state}: `{_md(w.rule)}` for `{_md(w.subject)}` (approver {_md(w.approver)}, expires "
+        lines += [f"- {w.state}: {_code(w.rule)} for {_code(w.subject)} (approver {_md(w.approver)}, expires "
                   f"{w.expires})" for w in unused]
         lines.append("")
     for w in report.warnings:
@@ -236,7 +265,9 @@ def to_markdown(report: GateReport) -> str:
 
 
 def print_gate_table(report: GateReport, console: Console) -> None:
-    t = Table(title=f"ecscreen gate: {report.catalog} (rules as of {report.as_of}, fail on {report.fail_on.value})")
+    """The gate table: every data cell is cleaned text (no markup, control or bidi characters)."""
+    t = Table(title=safe_text(f"ecscreen gate: {report.catalog} (rules as of {report.as_of}, fail on "
+                              f"{report.fail_on.value})"))
     for col in ("SKU", "market", "decision", "status", "rules", "notes"):
         t.add_column(col, overflow="fold")
     for p in report.pairs:
@@ -244,21 +275,22 @@ def print_gate_table(report: GateReport, console: Console) -> None:
         rules = ", ".join(dict.fromkeys(f.rule_id for f in p.findings if f.covered_by is None)) or "-"
         covered = [f"{f.rule_id}: {f.covered_by.kind} {f.covered_by.ref}" for f in p.findings if f.covered_by]
         notes = "; ".join(p.errors + covered)
-        t.add_row(p.sku, f"{p.market_code or p.market}", Text(dec, style=STYLE.get(dec, "")),
-                  Text(p.status, style=STYLE[p.status]), rules, notes)
+        t.add_row(safe_text(p.sku), safe_text(p.market_code or p.market), Text(dec, style=STYLE.get(dec, "")),
+                  Text(p.status, style=STYLE[p.status]), safe_text(rules), safe_text(notes))
     console.print(t)
     for p in report.pairs:
         for f in _failing(p, report):
-            console.print(Text(f"{p.subject}  {f.outcome.value.upper()}  {f.rule_id}", style=STYLE[f.outcome.value]))
-            console.print(Text(f"  {f.message}"))
+            console.print(safe_text(f"{p.subject}  {f.outcome.value.upper()}  {f.rule_id}", style=STYLE[f.outcome.value]))
+            console.print(safe_text(f"  {f.message}"))
             if f.citations:
-                console.print(Text(f"  cites: {_cites(f)}", style="blue"))
+                console.print(safe_text(f"  cites: {_cites(f)}", style="blue"))
     for e in report.errors:
-        console.print(Text(f"ERROR {e.file}:{e.line} {e.field + ': ' if e.field else ''}{e.message}",
-                           style=STYLE["error"]))
+        console.print(safe_text(f"ERROR {e.file}:{e.line} {e.field + ': ' if e.field else ''}{e.message}",
+                                style=STYLE["error"]))
     for w in report.waivers:
         if w.state != "used":
-            console.print(Text(f"waiver {w.state}: {w.rule} for {w.subject} (expires {w.expires})", style="yellow"))
+            console.print(safe_text(f"waiver {w.state}: {w.rule} for {w.subject} (expires {w.expires})",
+                                    style="yellow"))
     c = report.counts()
     line = Text("gate: ")
     line.append(report.status.upper(), style=STYLE.get(report.status, ""))
