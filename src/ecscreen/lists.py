@@ -536,6 +536,9 @@ def read_un_xml(text: str, path: str) -> tuple[list[ListEntry], dt.date | None]:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
         raise ListError(f"invalid XML: {exc}", file=path, line=exc.position[0]) from None
+    if root.tag != "CONSOLIDATED_LIST":
+        raise ListError(f"not a UN consolidated list (root element <{root.tag}>, expected <CONSOLIDATED_LIST>)",
+                        file=path)  # fmt: skip
 
     def txt(el: ET.Element, tag: str) -> str:
         found = el.find(tag)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import http.client
 import os
 import shutil
 import tempfile
@@ -127,7 +128,7 @@ def _download(url: str, dest: Path, timeout: float) -> None:
                 fh.write(chunk)
     except urllib.error.HTTPError as exc:
         raise UpdateError(f"download failed: HTTP {exc.code} {exc.reason} from {url}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise UpdateError(f"download failed from {url}: {reason}") from None
     if expected is not None and expected.isdigit() and int(expected) != got:
