@@ -646,8 +646,10 @@ def read_list(path: Path | str, name: str | None = None) -> ScreeningList:
     Every failure is a :class:`ListError` naming the file (never a traceback, never an empty list).
     """
     try:
-        return _read_list(Path(path), name)
-    except ListError:
+        sl = _read_list(Path(path), name)
+    except ListError as exc:
+        exc.message = " ".join(exc.message.split())  # one line (YAML/XML parser messages span several)
+        exc.args = (exc.message,)
         raise
     except (csv.Error, RecursionError, UnicodeError, MemoryError) as exc:
         raise ListError(f"cannot parse the list ({type(exc).__name__}: {exc})", file=str(path)) from None
@@ -656,6 +658,9 @@ def read_list(path: Path | str, name: str | None = None) -> ScreeningList:
         raise ListError(f"malformed list file ({type(exc).__name__}: {exc})", file=str(path)) from None
     except OSError as exc:
         raise ListError(f"cannot read file: {exc.strerror or exc}", file=str(path)) from None
+    if not sl.entries:
+        raise ListError(f"the list has no entries ({sl.format} format): nothing to screen against", file=str(path))
+    return sl
 
 
 def _read_list(p: Path, name: str | None) -> ScreeningList:
