@@ -146,8 +146,10 @@ def test_unrecognised_file(tmp_path: Path) -> None:
 
 
 def test_import_and_store(home: Path) -> None:
-    sl, warnings = import_list(FIX / "csl_compact_subset.json", "csl-test")
+    # a 134-entry CSL subset would replace the 25,921-entry embedded snapshot: only with force
+    sl, warnings = import_list(FIX / "csl_compact_subset.json", "csl-test", force=True)
     assert warnings == []
+    assert sl.info.forced and "embedded snapshot" in sl.info.forced
     stored = L.stored_lists()
     assert [s.info.name for s in stored] == ["csl-test"]
     assert stored[0].info.sha256 == sl.info.sha256
@@ -156,20 +158,20 @@ def test_import_and_store(home: Path) -> None:
 
 
 def test_health_guard_shrink_and_lost_sublist(home: Path, tmp_path: Path) -> None:
-    import_list(FIX / "csl_compact_subset.json", "csl")
+    import_list(FIX / "csl_compact_subset.json", "csl", force=True)
     data = json.loads((FIX / "csl_compact_subset.json").read_text(encoding="utf-8"))
     sources = data["tables"]["sources"]
     el = sources.index(next(s for s in sources if "(EL)" in s))
     data["entries"] = [e for e in data["entries"] if e["s"] != el]
     smaller = tmp_path / "smaller.json"
     smaller.write_text(json.dumps(data), encoding="utf-8")
-    with pytest.raises(ListError, match="lost the whole sub-list EL"):
-        import_list(smaller, "csl", strict=True)
+    with pytest.raises(ListError, match=r"sub-list\(s\) missing that the stored list it replaces .* has: EL"):
+        import_list(smaller, "csl", force=False)
     assert len(L.stored_lists()[0].entries) == len(read_list(FIX / "csl_compact_subset.json").entries)
-    sl, warnings = import_list(smaller, "csl")
-    assert any("lost the whole sub-list EL" in w for w in warnings)
-    assert any("shrank" in w for w in warnings)
+    sl, warnings = import_list(smaller, "csl", force=True)
+    assert sl.info.forced and "missing" in sl.info.forced and "EL (49)" in sl.info.forced
     assert L.stored_lists()[0].info.entries == sl.info.entries
+    assert L.stored_lists()[0].info.forced == sl.info.forced
 
 
 def test_active_lists_include_default_store_and_rules(home: Path, tmp_path: Path) -> None:
@@ -222,19 +224,19 @@ def test_cli_import_and_status(home: Path) -> None:
 
 def test_cli_import_strict_refuses_shrunk_list(home: Path, tmp_path: Path) -> None:
     runner = CliRunner()
-    assert runner.invoke(app, ["import", str(FIX / "csl_sample.csv"), "--name", "s"]).exit_code == 0
+    assert runner.invoke(app, ["import", str(FIX / "csl_sample.csv"), "--name", "s", "--force"]).exit_code == 0
     lines = (FIX / "csl_sample.csv").read_text(encoding="utf-8").splitlines(keepends=True)
     small = tmp_path / "small.csv"
     small.write_text("".join(lines[:3]), encoding="utf-8")
     res = runner.invoke(app, ["import", str(small), "--name", "s", "--strict"])
     assert res.exit_code != 0
     assert isinstance(res.exception, ListError)
-    assert "--strict" in res.exception.message
+    assert "--strict" in res.exception.message and res.exception.exit_code == 2
 
 
 def test_imported_csl_replaces_embedded_snapshot(home: Path, tmp_path: Path) -> None:
     rules = tmp_path / "empty-rules"
     rules.mkdir()
-    import_list(FIX / "csl_official_subset.json", "csl-fresh")
+    import_list(FIX / "csl_official_subset.json", "csl-fresh", force=True)
     names = [s.info.name for s in L.active_lists(rules_roots=[rules])]
     assert names == ["csl-fresh"]

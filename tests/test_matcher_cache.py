@@ -336,7 +336,8 @@ def test_stored_list_decode_cache(cache_dir: Path, csl_entries: list[ListEntry])
     assert len(files) == 1
     warm = L._decode_store(raw, "y.json.gz")
     assert warm.path == "y.json.gz" and warm.format == cold.format
-    assert warm.info == cold.info == load_default().info
+    # load_default() adds the snapshot label (origin, limits) to the decoded info
+    assert warm.info == cold.info == load_default().info.model_copy(update={"origin": None, "limits": []})
     assert warm.entries == cold.entries == csl_entries
     assert [e.model_fields_set for e in warm.entries] == [e.model_fields_set for e in cold.entries]
     assert [e.model_dump_json() for e in warm.entries] == [e.model_dump_json() for e in csl_entries]
@@ -348,9 +349,11 @@ def test_stored_list_decode_cache(cache_dir: Path, csl_entries: list[ListEntry])
         again = L._decode_store(raw, "z.json.gz")
         assert again.entries == csl_entries and files[0].read_bytes() == good
     # another file, another key; small files are not cached
-    fewer = cold.info.model_copy(update={"entries": len(cold.entries) - 1})
+    # (stored lists are verified against their recorded count and sha256: record the true ones)
+    fewer = cold.info.model_copy(update={"entries": len(cold.entries) - 1, "sha256": L._digest(cold.entries[:-1])})
     other = L._to_store(L.ScreeningList(info=fewer, entries=cold.entries[:-1], format="stored"))
     assert L._decode_store(other, "o.json.gz").entries == cold.entries[:-1]
-    small = L._to_store(L.ScreeningList(info=cold.info, entries=cold.entries[:10], format="stored"))
+    ten = cold.info.model_copy(update={"entries": 10, "sha256": L._digest(cold.entries[:10])})
+    small = L._to_store(L.ScreeningList(info=ten, entries=cold.entries[:10], format="stored"))
     L._decode_store(small, "s.json.gz")
     assert len(list(cache_dir.glob("list-*.bin"))) == 2

@@ -17,8 +17,11 @@ import io
 import json
 import os
 import re
+import tempfile
+import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -28,7 +31,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ecscreen import yamlio
-from ecscreen.errors import EcscreenError, InputFileError
+from ecscreen.errors import EXIT_USAGE, EcscreenError, InputFileError
 from ecscreen.matching import (
     ListEntry,
     Matcher,
@@ -59,8 +62,20 @@ __all__ = [
 ]
 
 DEFAULT_LIST_FILE = "csl-2026-07-31.json.gz"
-SHRINK_WARN = 0.10
-SUBLIST_SHRINK_WARN = 0.25
+# List-health guards (see import_list): a new list that shrinks by more than SHRINK_REFUSE in total, loses
+# a whole sub-list, or shrinks a sub-list by more than SUBLIST_SHRINK_REFUSE (and at least
+# SUBLIST_MIN_DROP entries) against the list it replaces or the embedded snapshot is refused unless forced;
+# smaller shrinks above the *_WARN levels are warnings (errors with --strict).
+SHRINK_REFUSE = 0.10
+SUBLIST_SHRINK_REFUSE = 0.25
+SUBLIST_MIN_DROP = 10
+SHRINK_WARN = 0.02
+SUBLIST_SHRINK_WARN = 0.10
+SNAPSHOT_LIMITS = [
+    "embedded snapshot of 2026-07-31 (third-party compact projection of the trade.gov CSL), not a live list",
+    "no street addresses: address screening needs an official list ('ecscreen lists update')",
+    "names, aliases, countries and licence text only (no ids, dates of birth or vessel data)",
+]
 
 
 class ListError(InputFileError):
@@ -270,6 +285,7 @@ def _make(
         entries=len(entries),
         aliases=sum(len(e.aliases) for e in entries),
         sha256=_digest(entries),
+        addresses=sum(len(e.addresses) for e in entries),
     )
     return ScreeningList(info=info, entries=entries, format=fmt, path=path)
 
@@ -425,8 +441,35 @@ def read_csl_compact(data: dict[str, Any], path: str) -> tuple[list[ListEntry], 
 
 
 def _ofac_rows(path: Path) -> list[list[str]]:
-    text = path.read_bytes().decode("utf-8", errors="replace").replace("\x1a", "")
-    return [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ListError(f"cannot read file: {exc.strerror or exc}", file=str(path)) from None
+    text = raw.decode("utf-8", errors="replace").replace("\x1a", "")
+    try:
+        return [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
+    except csv.Error as exc:
+        raise ListError(f"invalid CSV: {exc}", file=str(path)) from None
+
+
+def _companion(folder: Path, name: str) -> Path | None:
+    """``name`` in ``folder``, any letter case (OFAC serves ADD.CSV, older sets used add.csv)."""
+    try:
+        for child in folder.iterdir():
+            if child.name.lower() == name and child.is_file():
+                return child
+    except OSError:
+        return None
+    return None
+
+
+def _nonsdn_code(programs: list[str]) -> str:
+    """CSL sub-list of an OFAC non-SDN record, from its programs (the legacy CSV has no list column)."""
+    joined = " ".join(programs).upper()
+    for key, code in (("UKRAINE-EO13662", "SSI"), ("CMIC", "CMIC"), ("NS-PLC", "PLC"), ("561", "CAP")):
+        if key in joined:
+            return code
+    return "NS-MBS"
 
 
 def _ofac(cell: str) -> str:
@@ -435,23 +478,24 @@ def _ofac(cell: str) -> str:
 
 
 def read_ofac_sdn(path: Path) -> list[ListEntry]:
+    """OFAC legacy CSV: sdn.csv (+ alt.csv, add.csv) or the non-SDN cons_prim.csv (+ cons_alt, cons_add)."""
     rows = _ofac_rows(path)
     folder = path.parent
+    nonsdn = path.name.lower().startswith("cons_")
+    prefix = "cons_" if nonsdn else ""
     alts: dict[str, list[str]] = {}
     adds: dict[str, list[tuple[str, str]]] = {}
-    for cand in ("alt.csv", "ALT.CSV", "alt.CSV"):
-        if (folder / cand).is_file():
-            for r in _ofac_rows(folder / cand):
-                if len(r) >= 4 and _ofac(r[3]):
-                    alts.setdefault(r[0].strip(), []).append(_ofac(r[3]))
-            break
-    for cand in ("add.csv", "ADD.CSV", "add.CSV"):
-        if (folder / cand).is_file():
-            for r in _ofac_rows(folder / cand):
-                if len(r) >= 5:
-                    addr = ", ".join(x for x in (_ofac(r[2]), _ofac(r[3]), _ofac(r[4])) if x)
-                    adds.setdefault(r[0].strip(), []).append((addr, _ofac(r[4])))
-            break
+    alt_file = _companion(folder, f"{prefix}alt.csv")
+    if alt_file is not None:
+        for r in _ofac_rows(alt_file):
+            if len(r) >= 4 and _ofac(r[3]):
+                alts.setdefault(r[0].strip(), []).append(_ofac(r[3]))
+    add_file = _companion(folder, f"{prefix}add.csv")
+    if add_file is not None:
+        for r in _ofac_rows(add_file):
+            if len(r) >= 5:
+                addr = ", ".join(x for x in (_ofac(r[2]), _ofac(r[3]), _ofac(r[4])) if x)
+                adds.setdefault(r[0].strip(), []).append((addr, _ofac(r[4])))
     entries = []
     for lineno, r in enumerate(rows, 1):
         if len(r) < 4:
@@ -461,22 +505,28 @@ def read_ofac_sdn(path: Path) -> list[ListEntry]:
         if not name:
             raise ListError("record without a name", file=str(path), line=lineno, field="SDN_Name")
         countries = _countries(c for _, c in adds.get(num, []) if c)
+        programs = _split(_ofac(r[3]).strip("[]"), "] [")
+        code = _nonsdn_code(programs) if nonsdn else "SDN"
         entries.append(
             ListEntry(
-                id=f"SDN-{num}",
-                source=_SOURCE_NAMES["SDN"],
-                source_code="SDN",
+                id=f"{code}-{num}",
+                source=_SOURCE_NAMES[code],
+                source_code=code,
                 name=name,
                 aliases=alts.get(num, []),
                 countries=countries,
                 addresses=[a for a, _ in adds.get(num, []) if a],
-                programs=_split(_ofac(r[3]).strip("[]"), "] ["),
+                programs=programs,
                 type=_ofac(r[2]) or "entity",
                 remarks=_ofac(r[11]) if len(r) > 11 else None,
-                source_url="https://sanctionslist.ofac.treas.gov/Home/SdnList",
+                source_url=(
+                    "https://sanctionslist.ofac.treas.gov/Home/ConsolidatedList"
+                    if nonsdn
+                    else "https://sanctionslist.ofac.treas.gov/Home/SdnList"
+                ),
             )
         )
-    return entries
+    return _unique_ids(entries)
 
 
 def read_un_xml(text: str, path: str) -> tuple[list[ListEntry], dt.date | None]:
@@ -486,6 +536,9 @@ def read_un_xml(text: str, path: str) -> tuple[list[ListEntry], dt.date | None]:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
         raise ListError(f"invalid XML: {exc}", file=path, line=exc.position[0]) from None
+    if root.tag != "CONSOLIDATED_LIST":
+        raise ListError(f"not a UN consolidated list (root element <{root.tag}>, expected <CONSOLIDATED_LIST>)",
+                        file=path)  # fmt: skip
 
     def txt(el: ET.Element, tag: str) -> str:
         found = el.find(tag)
@@ -513,10 +566,14 @@ def read_un_xml(text: str, path: str) -> tuple[list[ListEntry], dt.date | None]:
             for nat in el.findall("NATIONALITY/VALUE"):
                 if nat.text:
                     countries.extend(_countries([nat.text]))
+            addresses: list[str] = []
             for ad in el.findall(addr_tag):
                 c = txt(ad, "COUNTRY")
                 if c:
                     countries.extend(_countries([c]))
+                parts = [txt(ad, t) for t in ("STREET", "CITY", "STATE_PROVINCE", "ZIP_CODE", "COUNTRY")]
+                if parts[0]:  # a street address, not just a city or country
+                    addresses.append(", ".join(x for x in parts if x))
             ref = txt(el, "REFERENCE_NUMBER") or txt(el, "DATAID")
             entries.append(
                 ListEntry(
@@ -526,6 +583,7 @@ def read_un_xml(text: str, path: str) -> tuple[list[ListEntry], dt.date | None]:
                     name=name,
                     aliases=aliases,
                     countries=list(dict.fromkeys(c for c in countries if len(c) == 2)),
+                    addresses=addresses,
                     programs=[txt(el, "UN_LIST_TYPE")] if txt(el, "UN_LIST_TYPE") else [],
                     type=kind,
                     start_date=_parse_date(txt(el, "LISTED_ON")),
@@ -583,18 +641,42 @@ def read_own_csv(text: str, path: str, name: str) -> OwnList:
 
 
 def read_list(path: Path | str, name: str | None = None) -> ScreeningList:
-    """Read a list file in any supported format (see module docstring)."""
-    p = Path(path)
+    """Read a list file in any supported format (see module docstring).
+
+    Every failure is a :class:`ListError` naming the file (never a traceback, never an empty list).
+    """
+    try:
+        sl = _read_list(Path(path), name)
+    except ListError as exc:
+        exc.message = " ".join(exc.message.split())  # one line (YAML/XML parser messages span several)
+        exc.args = (exc.message,)
+        raise
+    except (csv.Error, RecursionError, UnicodeError, MemoryError) as exc:
+        raise ListError(f"cannot parse the list ({type(exc).__name__}: {exc})", file=str(path)) from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        # malformed structure the format readers did not anticipate (e.g. a number where a list belongs)
+        raise ListError(f"malformed list file ({type(exc).__name__}: {exc})", file=str(path)) from None
+    except OSError as exc:
+        raise ListError(f"cannot read file: {exc.strerror or exc}", file=str(path)) from None
+    if not sl.entries:
+        raise ListError(f"the list has no entries ({sl.format} format): nothing to screen against", file=str(path))
+    return sl
+
+
+def _read_list(p: Path, name: str | None) -> ScreeningList:
     shown = str(p)
     lower = p.name.lower()
     if lower.endswith(".gz"):
         try:
             raw = p.read_bytes()
         except OSError as exc:
-            raise ListError(f"cannot read gzip JSON: {exc}", file=shown) from None
+            raise ListError(f"cannot read stored list: {exc.strerror or exc}", file=shown) from None
         return _decode_store(raw, shown)
-    if lower in ("sdn.csv",) or (lower.endswith(".csv") and _looks_ofac(p)):
+    if lower in ("sdn.csv", "cons_prim.csv") or (lower.endswith(".csv") and _looks_ofac(p)):
         entries = read_ofac_sdn(p)
+        if lower.startswith("cons_"):
+            return _make(name or "OFAC non-SDN", "OFAC Consolidated (non-SDN) legacy CSV (cons_prim/alt/add)",
+                         _file_date(p), entries, "ofac-sdn", shown)  # fmt: skip
         return _make(name or "OFAC SDN", "OFAC SDN legacy CSV (sdn/alt/add)", _file_date(p), entries, "ofac-sdn", shown)
     text = yamlio.read_text(p, error=ListError)
     head = text.lstrip()[:400]
@@ -674,72 +756,233 @@ def _to_store(sl: ScreeningList) -> bytes:
 
 
 def _from_store(data: dict[str, Any], path: str) -> ScreeningList:
+    """A stored list, verified against its recorded entry count and hash (a list that fails is an error,
+    never an empty or partial list)."""
     try:
         info = ListInfo.model_validate(data["info"])
-        entries = [ListEntry.model_validate(e) for e in data["entries"]]
-    except (KeyError, ValidationError) as exc:
-        raise ListError(f"damaged stored list: {exc}", file=path) from None
+        raw_entries = data["entries"]
+        if not isinstance(raw_entries, list):
+            raise TypeError("'entries' is not a list")
+        entries = [ListEntry.model_validate(e) for e in raw_entries]
+    except (KeyError, TypeError, ValidationError) as exc:
+        first = str(exc).splitlines()[0]
+        raise ListError(f"damaged stored list ({first}); re-import or update it", file=path) from None
+    if len(entries) != info.entries:
+        raise ListError(
+            f"damaged stored list: it records {info.entries} entries but holds {len(entries)}; "
+            "re-import or update it",
+            file=path,
+        )
+    if _digest(entries) != info.sha256:
+        raise ListError(
+            f"damaged stored list: its entries do not match the recorded sha256 {info.sha256[:16]}; "
+            "re-import or update it",
+            file=path,
+        )
     return ScreeningList(info=info, entries=entries, format=str(data.get("format") or "stored"), path=path)
 
 
-def health_check(old: ScreeningList, new: ScreeningList) -> list[str]:
-    """Warnings when ``new`` shrank abnormally or lost a sub-list compared with ``old``."""
+def list_health(old: ScreeningList, new: ScreeningList, against: str) -> tuple[list[str], list[str]]:
+    """(refusals, warnings) for replacing ``old`` by ``new``: total shrink, lost or shrunk sub-lists."""
+    refusals: list[str] = []
     warnings: list[str] = []
     n_old, n_new = len(old.entries), len(new.entries)
-    if n_old and (n_old - n_new) / n_old > SHRINK_WARN:
-        warnings.append(
-            f"list '{new.info.name}' shrank from {n_old} to {n_new} entries "
-            f"({(n_old - n_new) / n_old:.0%}, more than {SHRINK_WARN:.0%})"
-        )
+    if n_old and n_new < n_old:
+        drop = (n_old - n_new) / n_old
+        msg = f"{n_new} entries against {n_old} in {against} (-{drop:.0%})"
+        if drop > SHRINK_REFUSE:
+            refusals.append(f"{msg}, more than the {SHRINK_REFUSE:.0%} the guard allows")
+        elif drop > SHRINK_WARN:
+            warnings.append(msg)
     before, after = old.counts_by_code(), new.counts_by_code()
-    for code, cnt in sorted(before.items()):
+    lost = [f"{code} ({cnt})" for code, cnt in sorted(before.items(), key=lambda kv: -kv[1]) if after.get(code, 0) == 0]
+    if lost:
+        refusals.append(f"sub-list(s) missing that {against} has: {_few(lost)}")
+    shrunk: list[str] = []
+    dipped: list[str] = []
+    for code, cnt in sorted(before.items(), key=lambda kv: -kv[1]):
         now = after.get(code, 0)
-        if now == 0:
-            warnings.append(f"list '{new.info.name}' lost the whole sub-list {code} ({cnt} entries before)")
-        elif (cnt - now) / cnt > SUBLIST_SHRINK_WARN:
-            warnings.append(
-                f"sub-list {code} of '{new.info.name}' shrank from {cnt} to {now} entries ({(cnt - now) / cnt:.0%})"
-            )
-    return warnings
+        if now == 0 or now >= cnt:
+            continue
+        drop = (cnt - now) / cnt
+        if drop > SUBLIST_SHRINK_REFUSE and cnt - now >= SUBLIST_MIN_DROP:
+            shrunk.append(f"{code} {cnt}->{now}")
+        elif drop > SUBLIST_SHRINK_WARN:
+            dipped.append(f"{code} {cnt}->{now}")
+    if shrunk:
+        refusals.append(
+            f"sub-list(s) shrank by more than the {SUBLIST_SHRINK_REFUSE:.0%} the guard allows against {against}: "
+            + _few(shrunk)
+        )
+    if dipped:
+        warnings.append(f"sub-list(s) shrank by more than {SUBLIST_SHRINK_WARN:.0%} against {against}: {_few(dipped)}")
+    return refusals, warnings
+
+
+def _few(items: list[str], n: int = 5) -> str:
+    return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+def health_check(old: ScreeningList, new: ScreeningList) -> list[str]:
+    """Every list-health problem (refusals and warnings) of replacing ``old`` by ``new``."""
+    refusals, warnings = list_health(old, new, f"the list it replaces ('{old.info.name}')")
+    return refusals + warnings
+
+
+def _is_csl(sl: ScreeningList) -> bool:
+    """A Consolidated Screening List (any format): importing one replaces the embedded snapshot."""
+    return sl.format.startswith("csl")
+
+
+def _file_sha256(path: Path) -> str | None:
+    try:
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+    except OSError:
+        return None
+
+
+@contextmanager
+def _locked_store(directory: Path) -> Iterator[None]:
+    """Create the store if needed and hold its exclusive lock (``.lock``, flock where available) for a
+    compare-and-replace; an unwritable store is a one-line ListError naming it."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ListError(f"cannot write the list store: {exc.strerror or exc}", file=str(directory)) from None
+    try:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: the atomic rename still applies
+            pass
+        else:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    """Write ``data`` to a unique temporary file next to ``target``, fsync, rename over ``target``."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def import_list(
-    path: Path | str, name: str | None = None, *, strict: bool = False
+    path: Path | str,
+    name: str | None = None,
+    *,
+    strict: bool = False,
+    force: bool = False,
+    meta: dict[str, Any] | None = None,
+    loaded: ScreeningList | None = None,
 ) -> tuple[ScreeningList, list[str]]:
     """Read a list and save it in the store; returns it with list-health warnings.
 
-    With ``strict`` any warning raises :class:`ListError` and the previous import is kept.
+    The new list is compared with the stored list it replaces and, for a Consolidated Screening List
+    (which replaces the embedded snapshot), with the embedded snapshot. A list that drops more than the
+    guards allow is refused (:class:`ListError`, previous list kept) unless ``force``; a forced import
+    is recorded in the list's info (``forced``), shown by ``lists status`` and in reports. With
+    ``strict`` warnings are refusals too. ``meta`` sets ListInfo fields (source_url, retrieved_at, ...).
     """
-    sl = read_list(path, name)
+    sl = loaded if loaded is not None else read_list(path, name)
     if not sl.entries:
         raise ListError("the list has no entries", file=str(path))
-    target = store_dir() / f"{_slug(sl.info.name)}.json.gz"
-    warnings: list[str] = []
-    if target.is_file():
-        old = read_list(target)
-        warnings = health_check(old, sl)
-    if warnings and strict:
-        raise ListError("; ".join(warnings) + " (--strict: import refused, previous list kept)", file=str(path))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    tmp.write_bytes(_to_store(sl))
-    tmp.replace(target)
+    directory = store_dir()
+    target = directory / f"{_slug(sl.info.name)}.json.gz"
+    with _locked_store(directory):
+        refusals: list[str] = []
+        warnings: list[str] = []
+        if target.is_file():
+            try:
+                old = read_list(target)
+            except ListError as exc:
+                warnings.append(f"the stored list it replaces could not be read and was not compared ({exc.message})")
+            else:
+                r, w = list_health(old, sl, f"the stored list it replaces ('{old.info.name}', {old.info.date or 'undated'})")
+                refusals += r
+                warnings += w
+        if _is_csl(sl):
+            r, w = list_health(load_default(), sl, "the embedded snapshot (2026-07-31)")
+            refusals += r
+            warnings += w
+        if strict:
+            refusals, warnings = refusals + warnings, []
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        if refusals and not force:
+            raise ListError(
+                ("import refused (--strict), " if strict else "import refused, ")
+                + "the previous list is kept: " + "; ".join(refusals)
+                + ". Check the file (truncated download?); if the change is real, re-run with --force "
+                "(the forced import is recorded in reports)",
+                file=str(path),
+                exit_code=EXIT_USAGE,
+            )
+        update: dict[str, Any] = {
+            "origin": "import",
+            "retrieved_at": now,
+            "file_sha256": _file_sha256(Path(path)),
+            "forced": (
+                f"accepted with --force on {now.isoformat().replace('+00:00', 'Z')} despite: " + "; ".join(refusals)
+                if refusals
+                else None
+            ),
+        }
+        update.update(meta or {})
+        sl.info = sl.info.model_copy(update=update)
+        try:
+            _atomic_write(target, _to_store(sl))
+        except OSError as exc:
+            raise ListError(f"cannot write the list store: {exc.strerror or exc}", file=str(directory)) from None
     sl.path = str(target)
     return sl, warnings
 
 
 def stored_lists() -> list[ScreeningList]:
+    """The imported lists, each verified on load; an unreadable store is an error naming the path."""
     d = store_dir()
-    if not d.is_dir():
+    try:
+        names = sorted(n for n in os.listdir(d) if n.endswith(".json.gz") and not n.startswith("."))
+    except FileNotFoundError:
         return []
-    return [_cached_own(str(p), p.stat().st_mtime_ns) for p in sorted(d.glob("*.json.gz"))]
+    except NotADirectoryError:
+        raise ListError("the list store is not a directory", file=str(d)) from None
+    except OSError as exc:
+        raise ListError(
+            f"cannot read the list store ({exc.strerror or exc}): imported lists would be skipped", file=str(d)
+        ) from None
+    out = []
+    for n in names:
+        p = d / n
+        try:
+            mtime = p.stat().st_mtime_ns
+        except OSError as exc:
+            raise ListError(f"cannot read stored list: {exc.strerror or exc}", file=str(p)) from None
+        out.append(_cached_own(str(p), mtime))
+    return out
 
 
 @lru_cache(maxsize=1)
 def load_default() -> ScreeningList:
     """The embedded CSL snapshot (cached)."""
     raw = resources.files("ecscreen").joinpath("data", DEFAULT_LIST_FILE).read_bytes()
-    return _decode_store(raw, f"ecscreen/data/{DEFAULT_LIST_FILE}")
+    sl = _decode_store(raw, f"ecscreen/data/{DEFAULT_LIST_FILE}")
+    sl.info = sl.info.model_copy(update={"origin": "snapshot", "limits": list(SNAPSHOT_LIMITS)})
+    return sl
 
 
 # Decoding a big stored list (JSON + validating ~26,000 entries) takes a few tenths of a second; the
@@ -799,8 +1042,11 @@ def _decode_store(raw: bytes, shown: str) -> ScreeningList:
                 return ScreeningList(info=info, entries=entries, format=fmt, path=shown)
     try:
         data = json.loads(gzip.decompress(raw).decode("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ListError(f"cannot read gzip JSON: {exc}", file=shown) from None
+    except (OSError, EOFError, zlib.error, ValueError, RecursionError) as exc:
+        what = "truncated" if isinstance(exc, EOFError) else "damaged"
+        raise ListError(
+            f"stored list is {what} and cannot be read ({exc}); re-import or update it", file=shown
+        ) from None
     if not isinstance(data, dict):
         raise ListError("damaged stored list: not a JSON object", file=shown)
     sl = _from_store(data, shown)

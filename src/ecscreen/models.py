@@ -249,6 +249,17 @@ class ListInfo(StrictModel):
     aliases: int = 0
     sha256: str = ""
     age_days: int | None = None
+    addresses: int = Field(default=0, description="Street addresses held by the list (0: address screening off)")
+    origin: str | None = Field(
+        default=None, description="snapshot (embedded), import, update (downloaded) or rules (own list under rules/)"
+    )
+    limits: list[str] = Field(default_factory=list, description="What this list cannot do (e.g. no addresses)")
+    source_url: str | None = Field(default=None, description="Where the list file was retrieved from")
+    retrieved_at: dt.datetime | None = Field(default=None, description="When it was retrieved (UTC)")
+    file_sha256: str | None = Field(default=None, description="sha256 of the retrieved/imported file(s)")
+    forced: str | None = Field(
+        default=None, description="Set when the list was accepted with --force despite failing a list-health guard"
+    )
 
 
 class Report(StrictModel):

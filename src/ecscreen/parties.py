@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ecscreen import yamlio
+from ecscreen.addresses import address_findings
 from ecscreen.errors import EcscreenError, InputFileError, PackError
 from ecscreen.lists import OwnList, ScreeningList, active_lists, matcher_for
 from ecscreen.matching import AllowList, Clearance, ListEntry, PartyHit
@@ -340,6 +341,7 @@ def screen_party_batches(
                         hit = hit.model_copy(update={"cleared": cleared})
                         party_hits[j] = hit
                 findings.append(_finding(pack, idx, party, hit, as_of))
+            findings.extend(address_findings(pack, idx, party, party_hits, active, as_of, allowlist))
         out.append(
             PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=infos, list_warnings=list_warns)
         )
