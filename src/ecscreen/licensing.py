@@ -32,6 +32,7 @@ from .chart import (
     chart_reason,
     find_row,
     in_dest,
+    read_line,
     split_eccn,
 )
 from .countries import Country, resolve
@@ -94,6 +95,17 @@ def _dest_ok(idx: ChartIndex, reg: Registry, sym: str, d: ExceptionDef, codes: t
     return in_dest(idx, reg, terms, on, codes)
 
 
+def _line_dest(idx: ChartIndex, reg: Registry, flag: ExceptionFlag, codes: tuple[str, ...],
+               on: dt.date) -> str | None:
+    """A destination limit stated on the entry's line ("except to Country Group E:1 or E:2",
+    "not to D:3", "for all Country Group B destinations") that excludes ``codes``; else None."""
+    if flag.dest_exclude and in_dest(idx, reg, [DestTerm(include=list(flag.dest_exclude))], on, codes):
+        return f"the entry's line excludes {', '.join(r.replace('group:', 'Country Group ') for r in flag.dest_exclude)}"
+    if flag.dest_only and not in_dest(idx, reg, [DestTerm(include=list(flag.dest_only))], on, codes):
+        return f"the entry's line is limited to {', '.join(r.replace('group:', 'Country Group ') for r in flag.dest_only)}"
+    return None
+
+
 def _flag_status(flag: ExceptionFlag, para: str) -> tuple[Status, str]:
     """What the entry's licence-exception line says for an item at paragraph ``para``."""
     if flag.available == "no":
@@ -149,6 +161,20 @@ def available_exceptions(eccn: str, destination: Country, registry: Registry, as
             flag = entry.exceptions.get(sym)
             if flag is None:
                 lower("ineligible", f"the {base} entry does not name {sym}")
+            elif flag.clauses or flag.residual is not None:
+                rd = read_line(flag, para)
+                lower(rd.status, rd.why)
+                opt.entry_text = flag.text
+                opt.reasons_excluded = list(rd.reasons_excluded)
+                if rd.reasons_excluded:
+                    opt.why.append(f"not for {', '.join(rd.reasons_excluded)} reasons")
+                if d.value_limit:
+                    opt.value_limit_usd = rd.value_limit_usd
+                    if rd.value_limit_usd is None and rd.status == "eligible":
+                        lower("conditional", "the entry states no value limit for this item that the tool could read")
+                line_dest = _line_dest(idx, registry, flag, codes, as_of)
+                if line_dest:
+                    lower("ineligible", f"{destination.code}: {line_dest} ({flag.text[:160]})")
             else:
                 st, why = _flag_status(flag, para)
                 lower(st, why)
