@@ -705,6 +705,11 @@ class Engine:
                 warnings += [n for n in getattr(cr, "notes", []) if n not in warnings]
                 for err in getattr(cr, "errors", []) or []:
                     errors.append(err if isinstance(err, InputError) else InputError(message=str(err)))
+        # ---- party-list requirements reach only the items they cover (ecscreen.listscope)
+        scope_mod = _optional("listscope")
+        if scope_mod is not None:
+            findings = scope_mod.scope_party_findings(findings, sh.items, [ic.eccn for ic in items], status, dest,
+                                                      self.registry, on)
         if lic_mod is not None:
             for ic in items:
                 mine = [f for f in findings if f.item_index == ic.index]

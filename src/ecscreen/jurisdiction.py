@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from . import listscope as _listscope  # noqa: F401  - registers the party_list_scopes pack kind
 from .countries import Country, resolve
 from .errors import PackError
 from .models import Citation, Evidence, Finding, Item, Outcome, Shipment, Step
