@@ -197,12 +197,18 @@ class Restriction(Strict):
     citations: list[Citation] = Field(min_length=1)
 
 
+class DestinationNote(Strict):
+    text: str
+    citations: list[Citation] = Field(min_length=1)
+
+
 class LicenseExceptionsPack(Strict):
     kind: Literal["license_exceptions"]
     pack: PackMeta
     effective_from: dt.date
     exceptions: dict[str, ExceptionDef]
     restrictions: list[Restriction] = Field(default_factory=list)
+    licence_destination_notes: dict[str, DestinationNote] = Field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- index (built at load)

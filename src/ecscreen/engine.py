@@ -715,6 +715,7 @@ class Engine:
                 mine = [f for f in findings if f.item_index == ic.index]
                 others = [f for f in findings if f.item_index != ic.index]
                 findings = others + list(lic_mod.apply_coverage(mine, ic.item, ic.index, dest, self.registry, on))
+            findings = list(lic_mod.apply_shipment_coverage(findings, sh.items, status, dest, self.registry, on))
         if errors:
             return ShipmentResult(id=sid, decision="error", as_of=on, destination=dest.code,
                                   destination_name=dest.name, errors=errors, findings=findings, warnings=warnings,
