@@ -400,6 +400,11 @@ def parse_flag(symbol: str, text: str | None, eccn: str) -> dict[str, Any]:
     """One licence-exception line of an entry -> availability, value limit, scope."""
     t = re.sub(r"\s+", " ", text or "").strip()
     d: dict[str, Any] = {"text": t}
+    if symbol != "STA":
+        d.update(parse_clauses(symbol, t, eccn))
+        rs = [r for c in d["clauses"] if c["effect"] == "no" and not c["paragraphs"] for r in c.get("reasons", [])]
+        if rs:
+            d["reasons_excluded"] = list(dict.fromkeys(rs))
     if symbol == "STA":
         d["available"] = "yes"
         d["restriction"] = t
@@ -414,7 +419,7 @@ def parse_flag(symbol: str, text: str | None, eccn: str) -> dict[str, Any]:
     if limit:
         d["value_limit_usd"] = int(limit.group(1).replace(",", ""))
     m = re.search(r"N/A for ((?:[A-Z]{2}(?:, | and | or |,? and )?)+)(?=[;.\s]|$)", t)
-    if m and re.fullmatch(r"(?:[A-Z]{2}(?:, | and | or |,? and )?)+", m.group(1)):
+    if m and re.fullmatch(r"(?:[A-Z]{2}(?:, | and | or |,? and )?)+", m.group(1)) and "reasons_excluded" not in d:
         d["reasons_excluded"] = re.findall(r"[A-Z]{2}", m.group(1))
     rest = t
     if limit:
@@ -472,6 +477,248 @@ def named_paras_loose(text: str, eccn: str) -> list[str]:
         for p in paras or [a]:
             if p not in out:
                 out.append(p)
+    return out
+
+
+# --------------------------------------------------------------------------- licence-exception clauses
+#
+# A licence-exception line of a CCL entry is a list of clauses separated by ";" (and by ", except",
+# ", $"): "$3000 for 3A002.g", "Yes for 3A001.a.2 to a.14", "N/A for MT", "N/A for 4A003.b, c, and z",
+# "$5000 for all other items", "except to Country Group E:1 or E:2", "not to D:3". Each clause
+# becomes {effect: yes|no, paragraphs (empty = the rest of the entry), reasons (N/A for MT),
+# value_limit_usd, condition (words that qualify it)}; destination limits go to dest_only /
+# dest_exclude; text the parser cannot read is kept as ``residual`` (the exception is then only
+# ever ``conditional`` for the items it may concern: fail closed).
+
+REASON_CODES = {"NS", "RS", "MT", "NP", "CB", "CC", "FC", "AT", "UN", "EI", "SL", "CW", "SI", "SS"}
+_GROUP = r"[A-E]:\d"
+_MONEY = r"\$\s?([0-9][0-9,]*)"
+_QUALIFIERS = re.compile(r"\b(having|exceed|exceeding|that|which|when|unless|except|if|provided|for use|"
+                         r"used|usable|not|only|below|above|less|more|greater|designed|modified|rated)\b|\d", re.I)
+_SEE = re.compile(r"\s*\(?\s*(?:See|see)\s+(?:§+|Supplement|part)[^;]*?(?:of the EAR|to part 740(?: of the EAR)?)"
+                  r"(?: for [a-z ]+)?\s*\)?\.?")
+
+
+def _money(s: str) -> int:
+    return int(s.replace(",", "").replace(" ", ""))
+
+
+def _reasons(text: str) -> list[str] | None:
+    """"MT", "MT, NP", "NP items", "MT reasons" -> reason codes; else None."""
+    t = re.sub(r"\b(items|reasons)\b", "", text).strip(" .,")
+    codes = re.split(r"\s*(?:,\s*(?:and|or)\s+|,|\s+and\s+|\s+or\s+)\s*", t)
+    if codes and all(c in REASON_CODES for c in codes):
+        return codes
+    return None
+
+
+def _dest_refs(text: str) -> list[str]:
+    """"Country Group E:1 or E:2", "D:3", "Macau, destinations in Country Group D:5" -> refs."""
+    out = [f"group:{g}" for g in re.findall(_GROUP, text)]
+    for name, code in (("Macau", "MO"), ("Canada", "CA")):
+        if re.search(rf"\b{name}\b", text):
+            out.insert(0, code)
+    return out
+
+
+def _top_split(body: str) -> list[str]:
+    """Split at commas / "and" / "or" outside parentheses."""
+    parts, depth, cur = [], 0, ""
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        if depth == 0:
+            m = re.match(r",\s*(?:and|or)\s+|,\s*|\s+and\s+|\s+or\s+", body[i:])
+            if m and ch in ", ":
+                parts.append(cur)
+                cur = ""
+                i += m.end()
+                continue
+        cur += ch
+        i += 1
+    parts.append(cur)
+    return [p.strip(" .") for p in parts if p.strip(" .")]
+
+
+def _para_clauses(effect: str, body: str, eccn: str, limit: int | None) -> list[dict[str, Any]] | None:
+    """``body`` is a paragraph list, possibly "<plain words> specified in <list>" or with a qualifier in
+    parentheses after some elements ("b.8 (except for ... exceeding 18 GHz)")."""
+    body = body.strip().rstrip(".").strip()
+    body = re.sub(r"^(?:and|or)\s+", "", body)
+
+    def mk(eff: str, paras: list[str], cond: str | None = None, lim: int | None = None) -> dict[str, Any]:
+        d: dict[str, Any] = {"effect": eff, "paragraphs": paras}
+        if lim is not None:
+            d["value_limit_usd"] = lim
+        if cond:
+            d["condition"] = cond
+        return d
+
+    paras = parse_para_list(body, eccn)
+    if paras is None:
+        m = re.fullmatch(r"(.+?)\s+(?:specified|controlled|described|classified)\s+(?:in|by|under)\s+(.+)", body)
+        if m and not _QUALIFIERS.search(m.group(1)) and not ECCN_IN_TEXT.search(m.group(1)):
+            paras = parse_para_list(m.group(2), eccn)
+    if paras is not None:
+        return [mk(effect, paras, None, limit)]
+    if "(" in body and not other_eccns(re.sub(r"\([^()]*(?:\([^()]*\)[^()]*)*\)", "", body), eccn):
+        plain: list[str] = []
+        extra: list[dict[str, Any]] = []
+        for el in _top_split(body):
+            m = re.fullmatch(r"(.*?)\s*\((.*)\)", el)
+            head, qual = (m.group(1), m.group(2)) if m else (el, None)
+            ps = parse_para_list(head, eccn) if head else None
+            if ps is None:
+                break
+            if qual is None:
+                plain += ps
+                continue
+            q_named = named_paras_loose(qual, eccn)
+            if effect == "yes" and re.match(r"except\b", qual) and q_named:
+                plain += ps
+                extra.append(mk("no", q_named, qual))
+            else:
+                extra.append(mk(effect, ps, qual, limit))
+        else:
+            out = ([mk(effect, plain, None, limit)] if plain else []) + extra
+            if out:
+                return out
+    named = named_paras_loose(body, eccn)
+    # words naming other ECCNs qualify the clause; an exclusion that names this entry's own
+    # paragraphs ("controlled by 1A002.a, having ... materials controlled by 1C010.c") stays bounded
+    if not named or (other_eccns(body, eccn) and not (effect == "no" and mentioned_paras(body, eccn))):
+        return None
+    return [mk(effect, named, body, limit)]
+
+
+def _segments(t: str) -> list[tuple[str, bool]]:
+    """Split a line into clauses at ';', ', except', ' except N/A', ', $', ', N/A' and 'Yes:'.
+
+    Each clause comes with whether it follows an "except" (a continuation after ';' otherwise
+    continues the clause before it: "...; and 8A002.r")."""
+    t = re.sub(r"^Yes:\s*", "", t)
+    out: list[tuple[str, bool]] = []
+    pos, after_except = 0, False
+    for m in re.finditer(r";\s*|,?\s+except\s+(?=N/A\b)|,\s+except\s+(?:for\s+)?|\.\s+(?=N/A\b)|,\s+(?=\$)"
+                         r"|,\s+(?=N/A\b)", t):
+        seg = t[pos:m.start()].strip(" .,")
+        if seg:
+            out.append((seg, after_except))
+        after_except = "except" in m.group(0)
+        pos = m.end()
+    seg = t[pos:].strip(" .,")
+    if seg:
+        out.append((seg, after_except))
+    return out
+
+
+def parse_clauses(symbol: str, text: str, eccn: str) -> dict[str, Any]:  # noqa: C901 - one branch per form
+    """A licence-exception line -> {clauses, dest_only, dest_exclude, residual}."""
+    t = re.sub(r"\s+", " ", text or "").strip()
+    out: dict[str, Any] = {"clauses": []}
+    if not t or re.fullmatch(r"(?:N/A|No)\.?", t):
+        out["clauses"].append({"effect": "no", "paragraphs": []})
+        return out
+    dest_only: list[str] = []
+    dest_excl: list[str] = []
+    t = _SEE.sub("", t).strip()
+    # destination limits stated on the line
+    m = re.search(rf",?\s*except (?:for exports? (?:or|and) reexports? )?to (?:Country Groups? )?({_GROUP}"
+                  rf"(?:,? (?:or|and) {_GROUP})*)\.?", t)
+    if m and "outside" not in t[max(0, m.start() - 40):m.end()]:
+        dest_excl += _dest_refs(m.group(1))
+        t = (t[:m.start()] + t[m.end():]).strip(" ,.")
+    m = re.search(rf",?\s*not to (?:Country Groups? )?({_GROUP}(?:,? (?:or|and) {_GROUP})*)", t)
+    if m:
+        dest_excl += _dest_refs(m.group(1))
+        t = (t[:m.start()] + t[m.end():]).strip(" ,.")
+    m = re.search(rf"\s*for all Country Group ([A-E](?::\d)?) destinations,? except those also listed under "
+                  rf"Country Group ({_GROUP})", t)
+    if m:
+        dest_only.append(f"group:{m.group(1)}")
+        dest_excl.append(f"group:{m.group(2)}")
+        t = (t[:m.start()] + t[m.end():]).strip(" ,.")
+    m = re.search(r",?\s*except N/A for (Macau(?:, destinations in Country Group D:\d)?)(?:,? or (.*))?$", t)
+    if m:
+        dest_excl += _dest_refs(m.group(1))
+        t = t[:m.start()].strip(" ,.") + (f"; N/A for {m.group(2)}" if m.group(2) else "")
+    residual: list[str] = []
+    clauses: list[dict[str, Any]] = []
+    for seg, after_except in _segments(t):
+        s = seg
+        # "Yes" / "$X" / "N/A" alone
+        if re.fullmatch(r"Yes", s):
+            clauses.append({"effect": "yes", "paragraphs": []})
+            continue
+        mm = re.fullmatch(rf"(?:Yes,?\s*)?{_MONEY}", s)
+        if mm:
+            clauses.append({"effect": "yes", "paragraphs": [], "value_limit_usd": _money(mm.group(1))})
+            continue
+        mm = re.fullmatch(rf"{_MONEY} for all other items", s)
+        if mm:
+            clauses.append({"effect": "yes", "paragraphs": [], "value_limit_usd": _money(mm.group(1))})
+            continue
+        # "N/A for MT", "N/A for MT and for 1B001.a", "N/A for NP items", "UN" after "Yes, except"
+        rs0 = _reasons(s)
+        if rs0 is not None and clauses:
+            clauses.append({"effect": "no", "paragraphs": [], "reasons": rs0})
+            continue
+        mm = re.fullmatch(r"(?:N/A|not available)\s+for\s+(.+)", s)
+        if mm:
+            pieces = re.split(r"\s+and\s+for\s+|\s+and\s+(?=\d[A-E]\d{3})", mm.group(1))
+            got: list[dict[str, Any]] = []
+            for piece in pieces:
+                rs = _reasons(piece)
+                if rs is not None:
+                    got.append({"effect": "no", "paragraphs": [], "reasons": rs})
+                    continue
+                cs = _para_clauses("no", piece, eccn, None)
+                if cs is None:
+                    got = []
+                    break
+                got += cs
+            if got:
+                clauses += got
+            else:
+                residual.append(seg)
+            continue
+        # "$X for <paras>", "$X: <paras>", "Yes for <paras>", "Yes, for <paras>"
+        mm = re.fullmatch(rf"(?:Yes,?\s*)?{_MONEY}\s*(?:for|:)\s+(.+)", s) or re.fullmatch(
+            r"(Yes),?\s+(?:for\s+)?(.+)", s)
+        if mm:
+            limit = _money(mm.group(1)) if mm.group(1) != "Yes" else None
+            cs = _para_clauses("yes", mm.group(2), eccn, limit)
+            if cs is not None:
+                clauses += cs
+                continue
+            # "Yes for components": words qualifying the whole entry
+            if not named_paras_loose(mm.group(2), eccn):
+                c = {"effect": "yes", "paragraphs": [], "condition": mm.group(2)}
+                if limit is not None:
+                    c["value_limit_usd"] = limit
+                clauses.append(c)
+                continue
+        # "except <paras>" after a first clause ("Yes, except a.3 ..."), "N/A for <words ... paras>"
+        if clauses:
+            prev = clauses[-1]
+            eff = "no" if after_except else prev["effect"]
+            lim = prev.get("value_limit_usd") if eff == "yes" and prev["paragraphs"] else None
+            cs = _para_clauses(eff, re.sub(r"^except\s+", "", s), eccn, lim)
+            if cs is not None:
+                clauses += cs
+                continue
+        residual.append(seg)
+    out["clauses"] = clauses
+    if dest_only:
+        out["dest_only"] = dest_only
+    if dest_excl:
+        out["dest_exclude"] = list(dict.fromkeys(dest_excl))
+    if residual:
+        out["residual"] = "; ".join(residual)
     return out
 
 

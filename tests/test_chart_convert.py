@@ -65,7 +65,8 @@ def test_licence_exception_lines(conv) -> None:
     f = conv.parse_flag("GBS", "Yes, for 3A002.h (unless controlled for MT)", "3A002")
     assert f["available"] == "conditional" and f["mode"] == "include" and f["paragraphs_named"] == ["h"]
     f = conv.parse_flag("AIA", "Yes, for 3A090.a.", "3A090")
-    assert f == {"text": "Yes, for 3A090.a.", "available": "paragraphs", "paragraphs": ["a"]}
+    assert f == {"text": "Yes, for 3A090.a.", "available": "paragraphs", "paragraphs": ["a"],
+                 "clauses": [{"effect": "yes", "paragraphs": ["a"]}]}
 
 
 def test_generated_chart_pack_is_current(conv) -> None:

@@ -132,8 +132,22 @@ class Control(Strict):
     target: Target
 
 
+class FlagClause(Strict):
+    """One clause of a licence-exception line: "$3000 for 3A002.g", "N/A for MT", "Yes for a.2 to a.14"."""
+
+    effect: Literal["yes", "no"]
+    paragraphs: list[str] = Field(default_factory=list)  # empty: the rest of the entry
+    reasons: list[str] = Field(default_factory=list)  # "N/A for MT": not for these reasons for control
+    value_limit_usd: int | None = None
+    condition: str | None = None  # words qualifying the clause (the tool cannot check them)
+
+
 class ExceptionFlag(Strict):
     text: str
+    clauses: list[FlagClause] = Field(default_factory=list)
+    dest_only: list[str] = Field(default_factory=list)
+    dest_exclude: list[str] = Field(default_factory=list)
+    residual: str | None = None
     available: Literal["yes", "no", "paragraphs", "conditional"]
     value_limit_usd: int | None = None
     reasons_excluded: list[str] = Field(default_factory=list)
@@ -183,12 +197,18 @@ class Restriction(Strict):
     citations: list[Citation] = Field(min_length=1)
 
 
+class DestinationNote(Strict):
+    text: str
+    citations: list[Citation] = Field(min_length=1)
+
+
 class LicenseExceptionsPack(Strict):
     kind: Literal["license_exceptions"]
     pack: PackMeta
     effective_from: dt.date
     exceptions: dict[str, ExceptionDef]
     restrictions: list[Restriction] = Field(default_factory=list)
+    licence_destination_notes: dict[str, DestinationNote] = Field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- index (built at load)
@@ -829,3 +849,110 @@ def chart_reason(f: Finding) -> str | None:
             return ev.value
     tail = f.rule_id.rsplit("-", 1)[-1]
     return {"EMBARGO": "EMB", "ALL": "ALL"}.get(tail, tail)
+
+
+# --------------------------------------------------------------------------- licence-exception lines
+
+
+@dataclass
+class LineReading:
+    """What an entry's licence-exception line says for an item at one paragraph."""
+
+    status: Literal["eligible", "conditional", "ineligible"]
+    why: str
+    value_limit_usd: int | None = None
+    reasons_excluded: list[str] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)
+
+
+def _paras_text(paras: list[str]) -> str:
+    return ", ".join("." + p for p in paras[:12]) + (" ..." if len(paras) > 12 else "")
+
+
+def _depth(clause: FlagClause, para: str) -> int:
+    """How specific the clause's paragraph that holds ``para`` is (longest match wins)."""
+    best = 0
+    for p in clause.paragraphs:
+        if para_under(para, p) is True:
+            best = max(best, p.count(".") + 1)
+    return best
+
+
+def read_line(flag: ExceptionFlag, para: str) -> LineReading:  # noqa: C901 - one branch per clause form
+    """Read an entry's licence-exception line (its parsed clauses) for an item at ``para``.
+
+    ``para`` '' means the item gives only the entry: a clause bounded by paragraphs then makes the
+    reading ``conditional`` (naming them), never the lenient one. Words the parser kept as a
+    condition or residual make the clauses they qualify ``conditional``.
+    """
+    text = flag.text[:160]
+    given = f".{para}" if para else "no paragraph"
+    clauses = flag.clauses
+    reasons = list(dict.fromkeys(r for c in clauses if c.effect == "no" and not c.paragraphs for r in c.reasons))
+    if not clauses and flag.residual is None:
+        return LineReading("ineligible", "the entry says N/A")
+    if clauses and all(c.effect == "no" and not c.paragraphs and not c.reasons and not c.condition
+                       for c in clauses):
+        return LineReading("ineligible", f"the entry says N/A ({text})" if flag.text else "the entry says N/A")
+    conds: list[str] = []
+    pending: LineReading | None = None
+    # 1. exclusions by paragraph
+    for c in clauses:
+        if c.effect != "no" or not c.paragraphs:
+            continue
+        u = any_under(para, c.paragraphs)
+        if u is True and not c.condition:
+            return LineReading("ineligible", f"the entry excludes {_paras_text(c.paragraphs)} (the item is {given}): "
+                                             f"{text}", reasons_excluded=reasons)
+        if u is True:
+            pending = pending or LineReading("conditional", f"the entry excludes {_paras_text(c.paragraphs)} where "
+                                                            f"'{c.condition}' (the item is {given})")
+        elif u is None:
+            pending = pending or LineReading("conditional", f"the entry excludes {_paras_text(c.paragraphs)}; the item "
+                                                            f"gives {given}")
+    # 2. the clause that grants it for this paragraph: most specific paragraph match, else the default
+    yes_p = [c for c in clauses if c.effect == "yes" and c.paragraphs]
+    default = [c for c in clauses if c.effect == "yes" and not c.paragraphs]
+    matched = [c for c in yes_p if any_under(para, c.paragraphs) is True]
+    unknown = [c for c in yes_p if any_under(para, c.paragraphs) is None]
+    grant: FlagClause | None = None
+    if matched:
+        grant = max(matched, key=lambda c: _depth(c, para))
+        why = f"the entry names it for {_paras_text(grant.paragraphs)} (the item is {given})"
+    elif unknown and not default:
+        paras = [p for c in unknown for p in c.paragraphs]
+        return LineReading("conditional", f"the entry names it only for {_paras_text(paras)}; the item gives {given}",
+                           reasons_excluded=reasons)
+    elif unknown:
+        limits = {c.value_limit_usd for c in unknown} | {d.value_limit_usd for d in default}
+        if len(limits) > 1:
+            paras = [p for c in unknown for p in c.paragraphs]
+            return LineReading("conditional", f"the entry states different terms for {_paras_text(paras)}; the item "
+                                              f"gives {given}", reasons_excluded=reasons)
+        grant = default[0]
+        why = f"the entry names it ({text})"
+    elif default:
+        grant = default[0]
+        why = f"the entry names it ({text})" if not yes_p else \
+            f"the entry names it for the rest of the entry (the item is {given}): {text}"
+    elif yes_p:
+        paras = [p for c in yes_p for p in c.paragraphs]
+        return LineReading("ineligible", f"the entry names it only for {_paras_text(paras)} (the item is {given})",
+                           reasons_excluded=reasons)
+    elif flag.residual is None:
+        # only exclusions (by reason or other paragraphs): available for the rest
+        why = f"the entry names it except as stated ({text})"
+    else:
+        return LineReading("conditional", f"the entry's terms must be checked: {flag.residual[:200]}",
+                           reasons_excluded=reasons)
+    limit = grant.value_limit_usd if grant else None
+    if grant is not None and grant.condition:
+        conds.append(grant.condition)
+        pending = pending or LineReading("conditional", f"{why}, where '{grant.condition}'")
+    if flag.residual:
+        pending = pending or LineReading("conditional", f"{why}; the line also says, in words the tool cannot "
+                                                        f"check: '{flag.residual[:200]}'")
+    if pending is not None:
+        pending.value_limit_usd, pending.reasons_excluded, pending.conditions = limit, reasons, conds
+        return pending
+    return LineReading("eligible", why, value_limit_usd=limit, reasons_excluded=reasons)

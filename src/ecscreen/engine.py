@@ -209,13 +209,13 @@ class CompiledPack:
             return _not(inner), scoped
         if c.destination_in is not None:
             get = self._country_set(c.destination_in)
-            desc = "; ".join(self._ref_label(r) for r in c.destination_in)
+            per_ref = [(r, self._ref_label(r), self._country_set([r])) for r in c.destination_in]
 
             def dest_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
                 hit = s.dest_codes & get(s.as_of)
                 if hit:
                     return True, [_ev(field="destination", value=s.dest.code, matched=sorted(hit),
-                                           detail=f"{s.dest.label} is in {desc} on {s.as_of}")], []
+                                      detail=_dest_detail(s, per_ref))], []
                 return _F
 
             return dest_fn, False
@@ -333,6 +333,45 @@ class CompiledPack:
             return _missing_fn(c.fact_missing), c.fact_missing in (
                 "eccn", "origin", "us_content_percent", "direct_product_of")
         raise AssertionError("condition validated with exactly one key")  # pragma: no cover
+
+
+def _dest_detail(s: ShipCtx, per_ref: list[tuple[str, str, Callable[[dt.date], frozenset[str]]]]) -> str:
+    """Why the destination matched: the refs that hold it, named for what they are (a country the
+    rule names, a Country Group, a list), never the rule's whole list as if the country were in it."""
+    parts: list[str] = []
+    own = {s.dest.code, s.dest.alpha2}
+    for ref, label, get in per_ref:
+        members = get(s.as_of)
+        if not s.dest_codes & members:
+            continue
+        if ref.startswith(("group:", "list:")):
+            parts.append(f"is in {label}")
+        elif ref in own:
+            parts.append(f"is named by the rule ({ref})")
+        else:
+            parts.append(f"falls under {ref} (territory rule)")
+    return f"{s.dest.label} {' and '.join(parts) or 'matches the rule'} on {s.as_of}"
+
+
+def _items_value(s: ShipCtx, key: str) -> str:
+    """A per-item placeholder in a shipment-level message: the shipment's items, not '?'."""
+    items = s.shipment.items
+    vals: list[str] = []
+    for it in items:
+        if key in ("description", "item"):
+            vals.append(it.description)
+        elif key == "eccn":
+            vals.append((normalize_eccn(it.eccn) or it.eccn) if it.eccn else "unclassified")
+        elif key == "origin":
+            vals.append(it.origin or "not given")
+        else:  # param.x
+            v = it.parameters.get(key[6:])
+            vals.append("not given" if v is None else f"{v:g}")
+    if len(vals) == 1:
+        return vals[0]
+    if key in ("description", "item"):
+        return f"{len(vals)} items: " + "; ".join(vals)
+    return ", ".join(vals)
 
 
 def _required_destinations(c: Cond) -> list[str] | None:
@@ -531,7 +570,7 @@ def render_message(template: str, s: ShipCtx, i: ItemCtx | None, ev: list[Ev]) -
     def val(key: str) -> str:
         if key.startswith("param."):
             if i is None:
-                return "?"
+                return _items_value(s, key)
             v = i.item.parameters.get(key[6:])
             return "not given" if v is None else f"{v:g}"
         if key == "destination":
@@ -549,7 +588,7 @@ def render_message(template: str, s: ShipCtx, i: ItemCtx | None, ev: list[Ev]) -
         if key == "matched":
             return "; ".join(_ev_text(e) for e in ev) or "-"
         if i is None:
-            return "?"
+            return _items_value(s, key) if key in ("description", "item", "eccn", "origin") else "{" + key + "}"
         if key == "description" or key == "item":
             return i.item.description
         if key == "eccn":
@@ -717,11 +756,17 @@ class Engine:
                 warnings += [n for n in getattr(cr, "notes", []) if n not in warnings]
                 for err in getattr(cr, "errors", []) or []:
                     errors.append(err if isinstance(err, InputError) else InputError(message=str(err)))
+        # ---- party-list requirements reach only the items they cover (ecscreen.listscope)
+        scope_mod = _optional("listscope")
+        if scope_mod is not None:
+            findings = scope_mod.scope_party_findings(findings, sh.items, [ic.eccn for ic in items], status, dest,
+                                                      self.registry, on)
         if lic_mod is not None:
             for ic in items:
                 mine = [f for f in findings if f.item_index == ic.index]
                 others = [f for f in findings if f.item_index != ic.index]
                 findings = others + list(lic_mod.apply_coverage(mine, ic.item, ic.index, dest, self.registry, on))
+            findings = list(lic_mod.apply_shipment_coverage(findings, sh.items, status, dest, self.registry, on))
         if errors:
             return ShipmentResult(id=sid, decision="error", as_of=on, destination=dest.code,
                                   destination_name=dest.name, errors=errors, findings=findings, warnings=warnings,

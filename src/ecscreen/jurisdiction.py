@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from . import listscope as _listscope  # noqa: F401  - registers the party_list_scopes pack kind
 from .countries import Country, resolve
 from .errors import PackError
 from .models import Citation, Evidence, Finding, Item, Outcome, Shipment, Step
@@ -595,6 +596,138 @@ def _hook(reg: Registry, lp: LoadedPack, raw: Any) -> None:
 register_kind("jurisdiction", JurisdictionPack, _hook)
 
 
+# --------------------------------------------------------------------------- ITAR (15 CFR 734.3(b)(1)(i))
+
+
+class ItarPack(_Strict):
+    kind: Literal["itar_scope"]
+    pack: PackMeta
+    phrases: list[str] = Field(min_length=1)
+    negations: list[str] = Field(default_factory=list)
+    category_pattern: str
+    arms_embargo_destinations: list[str] = Field(default_factory=list)
+    citations: list[Citation] = Field(min_length=1)
+    embargo_citations: list[Citation] = Field(default_factory=list)
+    conflict_citations: list[Citation] = Field(default_factory=list)
+
+
+@dataclass
+class _ItarIndex:
+    pack: ItarPack
+    pack_id: str
+    phrase_re: re.Pattern[str]
+    neg_re: re.Pattern[str] | None
+    cat_re: re.Pattern[str]
+
+
+_ITAR_ATTR = "_ecscreen_itar"
+
+
+def _itar_hook(reg: Registry, lp: LoadedPack, raw: Any) -> None:
+    m: ItarPack = lp.model
+    if getattr(reg, _ITAR_ATTR, None) is not None:
+        raise PackError(f"a second itar_scope pack was loaded ({m.pack.id}); only one is allowed", file=str(lp.path))
+    try:
+        neg = re.compile("|".join(f"(?:{n})" for n in m.negations), re.I) if m.negations else None
+        cat = re.compile(m.category_pattern, re.I)
+    except re.error as exc:
+        raise PackError(f"bad pattern: {exc}", file=str(lp.path)) from exc
+    words = "|".join(re.escape(p) for p in sorted(m.phrases, key=len, reverse=True))
+    setattr(reg, _ITAR_ATTR, _ItarIndex(pack=m, pack_id=m.pack.id, neg_re=neg, cat_re=cat,
+                                         phrase_re=re.compile(rf"(?<![\w-])(?:{words})(?![\w-])", re.I)))
+
+
+register_kind("itar_scope", ItarPack, _itar_hook)
+
+
+@dataclass
+class _ItarFacts:
+    source: Literal["fact", "category", "text"]
+    category: str | None
+    evidence: list[Evidence]
+
+
+def _itar_facts(ix: _ItarIndex, item: Item, idx: int) -> _ItarFacts | None:
+    """Does the input say the item is subject to the ITAR? (``itar``, ``usml_category``, description)"""
+    f = f"items[{idx}]"
+    if item.itar is False:
+        return None
+    if item.usml_category:
+        return _ItarFacts("category", item.usml_category.strip(),
+                          [Evidence(field=f"{f}.usml_category", value=item.usml_category,
+                                    detail="U.S. Munitions List category stated")])
+    text = item.description
+    cat = ix.cat_re.search(text)
+    negated = bool(ix.neg_re and ix.neg_re.search(text))
+    if cat and not negated:
+        label = cat.group(1).upper() + (f"({cat.group(2)})" if cat.group(2) else "")
+        return _ItarFacts("category", label, [Evidence(field=f"{f}.description", value=text, matched=cat.group(0),
+                                                       detail=f"the description names USML Category {label}")])
+    if item.itar is True:
+        return _ItarFacts("fact", None, [Evidence(field=f"{f}.itar", value=True, detail="itar: true")])
+    hit = ix.phrase_re.search(text)
+    if hit and not negated:
+        return _ItarFacts("text", None, [Evidence(field=f"{f}.description", value=text, matched=hit.group(0),
+                                                  detail=f"the description says '{hit.group(0)}'")])
+    return None
+
+
+def _itar_result(ix: _ItarIndex, facts: _ItarFacts, item: Item, idx: int, destination: Country,
+                 eccn: str | None, registry: Registry, as_of: dt.date) -> JurisdictionResult | None:
+    """The jurisdiction result for an item the input says is subject to the ITAR (None: not decided here)."""
+    pk = ix.pack
+    label = _label(item, idx)
+    cites = list(pk.citations)
+    classified = eccn is not None and eccn != "EAR99"
+    if facts.source == "text" and classified:
+        # a description that mentions the ITAR for an item classified under an ECCN: both cannot hold
+        msg = (f"{label} is described as subject to the ITAR ({facts.evidence[0].detail}) but is classified under "
+               f"ECCN {eccn}: an item is either subject to the ITAR or to the EAR. Confirm the jurisdiction (a "
+               "commodity jurisdiction determination decides); screened here as an EAR item.")
+        step = Step(name="ITAR", outcome="conflict", detail=msg, citations=cites + list(pk.conflict_citations),
+                    inputs={"description": item.description, "eccn": item.eccn})
+        finding = Finding(rule_id="ITAR-CONFLICT", pack_id=ix.pack_id, outcome=Outcome.review,
+                          title="ITAR mentioned for an item classified under an ECCN", message=msg, item_index=idx,
+                          jurisdiction="US-ITAR", evidence=facts.evidence, citations=cites + list(pk.conflict_citations),
+                          steps=[step])
+        return JurisdictionResult(status="subject", steps=[step], findings=[finding], summary="conflict")
+    embargo = False
+    if pk.arms_embargo_destinations:
+        codes = _codes(destination, registry, as_of)
+        embargo = bool(codes & registry.expand(list(pk.arms_embargo_destinations), {}, as_of))
+    cat_txt = f"USML Category {facts.category}" if facts.category else "a defense article (no USML category stated)"
+    summary = f"not subject to the EAR: subject to the ITAR ({cat_txt}; 15 CFR 734.3(b)(1)(i))"
+    parts = [f"{label} is subject to the ITAR ({facts.evidence[0].detail}), not to the EAR "
+             "(15 CFR 734.3(b)(1)(i)): ecscreen does not screen it as an EAR item."]
+    if classified:
+        parts.append(f"The input also gives ECCN {eccn}: an item cannot be both; the ITAR fact is used.")
+    if embargo:
+        parts.append(f"{destination.label} is a U.S. arms-embargoed destination (22 CFR 126.1, Country Group D:5 on "
+                     f"{as_of}): policy of denial.")
+        cites += list(pk.embargo_citations)
+    claimed = (item.license_exception or "").strip()
+    if facts.category and not claimed and not classified:
+        outcome = Outcome.license_required
+        rule_id, title = "ITAR-USML", f"Defense article ({cat_txt}): licence required under the ITAR"
+        parts.append(f"A {cat_txt} defense article needs a DDTC licence for export to {destination.label} "
+                     "(22 CFR 123.1) unless an ITAR exemption applies; none is claimed.")
+    else:
+        outcome = Outcome.review
+        rule_id, title = "ITAR-ITEM", "Item subject to the ITAR: DDTC authorisation to be confirmed"
+        if claimed:
+            parts.append(f"ITAR exemption or authorisation claimed ('{claimed}'): ecscreen does not check ITAR "
+                         "exemptions; confirm it and its conditions.")
+        elif not facts.category:
+            parts.append("State the USML category (usml_category) and the DDTC licence or ITAR exemption relied on.")
+        else:
+            parts.append("Confirm the DDTC licence or ITAR exemption relied on.")
+    step = Step(name="ITAR", outcome="not_subject", deciding=True, detail=summary, citations=cites,
+                inputs={"itar": item.itar, "usml_category": item.usml_category, "description": item.description})
+    finding = Finding(rule_id=rule_id, pack_id=ix.pack_id, outcome=outcome, title=title, message=" ".join(parts),
+                      item_index=idx, jurisdiction="US-ITAR", evidence=facts.evidence, citations=cites, steps=[step])
+    return JurisdictionResult(status="not_subject", steps=[step], findings=[finding], summary=summary)
+
+
 def _compiled_for(reg: Registry) -> tuple[_Compiled, LoadedPack] | None:
     packs = reg.of_kind("jurisdiction")
     if not packs:
@@ -1126,6 +1259,30 @@ def assess(item: Item, item_index: int, shipment: Shipment, destination: Country
     reg = registry
     exporter = resolve(shipment.exporter_country) if shipment.exporter_country else resolve("US")
     eccn = normalize_eccn(item.eccn) if item.eccn else None
+    # 0. subject to the ITAR instead (15 CFR 734.3(b)(1)(i))
+    itar_conflict: JurisdictionResult | None = None
+    ix: _ItarIndex | None = getattr(registry, _ITAR_ATTR, None)
+    if ix is not None:
+        facts = _itar_facts(ix, item, item_index)
+        if facts is not None:
+            ir = _itar_result(ix, facts, item, item_index, destination, eccn, registry, as_of)
+            if ir is not None and ir.status == "not_subject":
+                return ir
+            itar_conflict = ir
+    if itar_conflict is not None:
+        res = assess_ear(item, item_index, shipment, destination, party_hits, registry, as_of, comp, lp, exporter, eccn)
+        res.steps = itar_conflict.steps + res.steps
+        res.findings = itar_conflict.findings + res.findings
+        return res
+    return assess_ear(item, item_index, shipment, destination, party_hits, registry, as_of, comp, lp, exporter, eccn)
+
+
+def assess_ear(item: Item, item_index: int, shipment: Shipment, destination: Country, party_hits: list[PartyFact],
+               registry: Registry, as_of: dt.date, comp: _Compiled, lp: LoadedPack, exporter: Country | None,
+               eccn: str | None) -> JurisdictionResult:
+    """The EAR chain: origin, location, de minimis, FDP paragraphs (see the module docstring)."""
+    pack = comp.pack
+    reg = registry
     ctx = _Ctx(comp=comp, pack_id=lp.info.id, item=item, idx=item_index, shipment=shipment, dest=destination,
                dest_codes=_codes(destination, reg, as_of), exporter=exporter,
                exporter_codes=_codes(exporter, reg, as_of) if exporter else frozenset(), hits=list(party_hits),

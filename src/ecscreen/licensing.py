@@ -32,6 +32,7 @@ from .chart import (
     chart_reason,
     find_row,
     in_dest,
+    read_line,
     split_eccn,
 )
 from .countries import Country, resolve
@@ -94,6 +95,17 @@ def _dest_ok(idx: ChartIndex, reg: Registry, sym: str, d: ExceptionDef, codes: t
     return in_dest(idx, reg, terms, on, codes)
 
 
+def _line_dest(idx: ChartIndex, reg: Registry, flag: ExceptionFlag, codes: tuple[str, ...],
+               on: dt.date) -> str | None:
+    """A destination limit stated on the entry's line ("except to Country Group E:1 or E:2",
+    "not to D:3", "for all Country Group B destinations") that excludes ``codes``; else None."""
+    if flag.dest_exclude and in_dest(idx, reg, [DestTerm(include=list(flag.dest_exclude))], on, codes):
+        return f"the entry's line excludes {', '.join(r.replace('group:', 'Country Group ') for r in flag.dest_exclude)}"
+    if flag.dest_only and not in_dest(idx, reg, [DestTerm(include=list(flag.dest_only))], on, codes):
+        return f"the entry's line is limited to {', '.join(r.replace('group:', 'Country Group ') for r in flag.dest_only)}"
+    return None
+
+
 def _flag_status(flag: ExceptionFlag, para: str) -> tuple[Status, str]:
     """What the entry's licence-exception line says for an item at paragraph ``para``."""
     if flag.available == "no":
@@ -149,6 +161,20 @@ def available_exceptions(eccn: str, destination: Country, registry: Registry, as
             flag = entry.exceptions.get(sym)
             if flag is None:
                 lower("ineligible", f"the {base} entry does not name {sym}")
+            elif flag.clauses or flag.residual is not None:
+                rd = read_line(flag, para)
+                lower(rd.status, rd.why)
+                opt.entry_text = flag.text
+                opt.reasons_excluded = list(rd.reasons_excluded)
+                if rd.reasons_excluded:
+                    opt.why.append(f"not for {', '.join(rd.reasons_excluded)} reasons")
+                if d.value_limit:
+                    opt.value_limit_usd = rd.value_limit_usd
+                    if rd.value_limit_usd is None and rd.status == "eligible":
+                        lower("conditional", "the entry states no value limit for this item that the tool could read")
+                line_dest = _line_dest(idx, registry, flag, codes, as_of)
+                if line_dest:
+                    lower("ineligible", f"{destination.code}: {line_dest} ({flag.text[:160]})")
             else:
                 st, why = _flag_status(flag, para)
                 lower(st, why)
@@ -350,3 +376,84 @@ def _apply_exception(mine: list[Finding], item: Item, item_index: int, destinati
                       f"{', '.join(uncovered)}: each requirement must be overcome separately (§ 738.4(a)(2)).",
                       f"does not cover {', '.join(uncovered)}", sec + [Citation(ref="15 CFR 738.4(a)(2)")])
     return []
+
+
+# --------------------------------------------------------------------------- shipment-level findings
+
+_DEST_FIELDS = ("destination", "destination_region")
+
+
+def _from_destination(f: Finding) -> bool:
+    """Did the finding arise from the destination alone (an embargo), not from a party or an end use?"""
+    return bool(f.evidence) and all(e.field in _DEST_FIELDS for e in f.evidence if e.detail != "missing")
+
+
+def apply_shipment_coverage(findings: list[Finding], items: list[Item], status: dict[int, str], destination: Country,
+                            registry: Registry, as_of: dt.date) -> list[Finding]:
+    """Cover shipment-level ``license_required`` findings that arise from the destination alone (embargoes,
+    part 746) when every item they concern holds an unexpired licence of the finding's regime naming the
+    destination (and the item's ECCN when the licence lists ECCNs). Items not subject to the EAR are not
+    concerned. A partial or expired licence adds a note; ``prohibited`` findings are never covered."""
+    if not any(it.licenses for it in items):
+        return findings
+    idx = chart_index(registry)
+    dnote = None
+    if idx.exceptions is not None:
+        dnote = idx.exceptions.licence_destination_notes.get(destination.code) or \
+            idx.exceptions.licence_destination_notes.get(destination.alpha2)
+    out: list[Finding] = []
+    for f in findings:
+        if (f.item_index is None and f.outcome == Outcome.prohibited and dnote is not None and _from_destination(f)
+                and any(destination.code in _licence_codes(lic) for it in items for lic in it.licenses)):
+            g = f.model_copy(deep=True)
+            g.notes.append(f"a licence held names {destination.label}, but {dnote.text}")
+            out.append(g)
+            continue
+        if (f.item_index is not None or f.covered_by is not None or f.outcome != Outcome.license_required
+                or not _from_destination(f)):
+            out.append(f)
+            continue
+        g = f.model_copy(deep=True)
+        concerned = [i for i, _ in enumerate(items) if status.get(i, "subject") != "not_subject"]
+        held: list[str] = []
+        missing: list[str] = []
+        for i in concerned:
+            it = items[i]
+            ok = None
+            for lic in it.licenses:
+                if (lic.jurisdiction or "US-EAR") != g.jurisdiction:
+                    continue
+                codes = _licence_codes(lic)
+                if not (destination.code in codes or (destination.region is None and destination.alpha2 in codes)):
+                    continue
+                if lic.expires is not None and lic.expires < as_of:
+                    g.notes.append(f"licence {lic.id} (item {i}) expired on {lic.expires}: it does not cover {g.rule_id}")
+                    continue
+                if not _licence_eccn_ok(lic, it):
+                    g.notes.append(f"licence {lic.id} (item {i}) covers ECCNs {', '.join(lic.eccns or [])}, "
+                                   f"not {it.eccn}")
+                    continue
+                ok = lic
+                break
+            if ok is None:
+                missing.append(f"item {i} ({it.description})")
+            else:
+                exp = f"valid until {ok.expires}" if ok.expires else "no expiry date given"
+                held.append(f"item {i}: licence {ok.id}, {exp}")
+        if not concerned or missing:
+            if held:
+                g.notes.append(f"licences name {destination.label} for {'; '.join(held)}, but not for "
+                               f"{', '.join(missing)}: the requirement stays")
+            out.append(g)
+            continue
+        detail = (f"licences naming {destination.label} held for every item the requirement concerns at {as_of} "
+                  f"({'; '.join(held)})")
+        if dnote is not None:
+            detail += f"; {dnote.text}"
+            for c in dnote.citations:
+                if c not in g.citations:
+                    g.citations.append(c)
+        refs = sorted({h.split("licence ", 1)[1].split(",")[0] for h in held})
+        g.covered_by = Coverage(kind="license", ref=", ".join(refs), detail=detail)
+        out.append(g)
+    return out

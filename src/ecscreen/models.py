@@ -93,6 +93,10 @@ class Item(StrictModel):
         default=None, description="Is the item controlled for national security (NS) reasons? (FDP 734.9(b))")
     written_assurance: bool | None = Field(
         default=None, description="Was a written assurance obtained for the US technology used? (734.9(b)(1)(ii))")
+    itar: bool | None = Field(
+        default=None, description="Is the item a defense article subject to the ITAR (22 CFR 120-130)? (15 CFR 734.3(b)(1)(i))")
+    usml_category: str | None = Field(
+        default=None, description="U.S. Munitions List category of an ITAR item, e.g. 'XI(c)' (22 CFR 121.1)")
     license_exception: str | None = None
     licenses: list[License] = Field(default_factory=list)
     quantity: float | None = None
