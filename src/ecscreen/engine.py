@@ -54,6 +54,8 @@ class PartyFactLite:
     entry_name: str
     footnotes: list[int]
     score: float
+    band: str = "strong"  # "possible": rules depending on this hit give at most review, never assert it
+    confirm_with: tuple[str, ...] = ()
 
 
 @dataclass
@@ -315,7 +317,11 @@ class CompiledPack:
             hit_roles = set(ph.roles or [])
 
             def hit_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+                # a rule inherits the band of the hit it depends on: strong hits make it fire; possible
+                # hits only make it undecided (review, "possible match", the fact is never asserted)
                 ev = []
+                possible = []
+                missing: list[str] = []
                 for h in s.party_hits:
                     if sources and h.list_code.upper() not in sources:
                         continue
@@ -324,9 +330,21 @@ class CompiledPack:
                     if hit_roles and h.role not in hit_roles:
                         continue
                     fn_txt = f", footnote(s) {', '.join(map(str, h.footnotes))}" if h.footnotes else ""
-                    ev.append(_ev(field=f"parties[{h.party_index}].name", value=h.name, matched=h.entry_name,
-                                       score=h.score, detail=f"listed on {h.list_code}{fn_txt}"))
-                return (True, ev, []) if ev else _F
+                    if h.band == "strong":
+                        ev.append(_ev(field=f"parties[{h.party_index}].name", value=h.name, matched=h.entry_name,
+                                      score=h.score, detail=f"listed on {h.list_code}{fn_txt}"))
+                    else:
+                        possible.append(_ev(field=f"parties[{h.party_index}].name", value=h.name,
+                                            matched=h.entry_name, score=h.score,
+                                            detail=f"possible match only for an entry on {h.list_code}{fn_txt}"))
+                        confirm = ", ".join(h.confirm_with) or "address, country, identifiers"
+                        missing.append(f"identity of parties[{h.party_index}] '{h.name}' (possible match for "
+                                       f"'{h.entry_name}' on {h.list_code}, score {h.score:g}; confirm with {confirm})")
+                if ev:
+                    return True, ev, []
+                if possible:
+                    return None, possible, missing
+                return _F
 
             return hit_fn, False
         if c.fact_missing is not None:
@@ -533,8 +551,13 @@ def _missing_fn(fact: str) -> Fn:
 
 
 def _party_name_fn(nl: NamedList, list_name: str, min_score: float, roles: set[str]) -> Fn:
+    """Party names against a pack's own names list, with the party matcher's calibrated scorer: a strong
+    hit at ``min_score`` makes the condition true; a possible one leaves it undecided (review)."""
+    from .matching import ListEntry, Matcher
+
     names = [n for n in nl.members if n not in nl.exclude]
-    choices = [rf_utils.default_process(n) for n in names]
+    m = Matcher([ListEntry(id=f"{list_name}-{k}", source=f"names list {list_name}", source_code="custom", name=n)
+                 for k, n in enumerate(names)])
 
     memo: dict[str, Any] = {}
 
@@ -542,21 +565,34 @@ def _party_name_fn(nl: NamedList, list_name: str, min_score: float, roles: set[s
         if name not in memo:
             if len(memo) > 50_000:
                 memo.clear()
-            memo[name] = rf_process.extractOne(rf_utils.default_process(name), choices,
-                                               scorer=fuzz.token_set_ratio, score_cutoff=min_score)
+            found = m.search(name, threshold=min_score, limit=1) if m.may_match(name) else []
+            memo[name] = found[0] if found else None
         return memo[name]
 
     def f(s: ShipCtx, i: ItemCtx | None) -> Res:
         ev = []
+        possible = []
+        missing = []
         for idx, p in enumerate(s.shipment.parties):
             if roles and p.role.value not in roles:
                 continue
             best = best_of(p.name)
-            if best:
-                _, score, j = best
-                ev.append(_ev(field=f"parties[{idx}].name", value=p.name, matched=names[j], score=round(score, 1),
-                                   detail=f"fuzzy match on list {list_name!r} (token-set ratio {score:.0f} ≥ {min_score:g})"))
-        return (True, ev, []) if ev else _F
+            if best is None:
+                continue
+            e = _ev(field=f"parties[{idx}].name", value=p.name, matched=best.entry.name, score=best.score,
+                    detail=f"{best.band} match on list {list_name!r} (score {best.score:g} >= {min_score:g}): "
+                           f"{best.explanation}")
+            if best.band == "strong":
+                ev.append(e)
+            else:
+                possible.append(e)
+                missing.append(f"identity of parties[{idx}] '{p.name}' (possible match for '{best.entry.name}', "
+                               f"score {best.score:g}; confirm with address, country, identifiers)")
+        if ev:
+            return True, ev, []
+        if possible:
+            return None, possible, missing
+        return _F
 
     return f
 
@@ -847,13 +883,17 @@ def _party_facts(ps: Any, sh: Shipment) -> list[PartyFactLite]:
                 continue
             p = sh.parties[pidx]
             out.append(PartyFactLite(party_index=pidx, role=p.role.value, name=p.name, list_code=h.entry.source_code,
-                                     entry_name=h.entry.name, footnotes=list(h.entry.footnotes), score=h.score))
+                                     entry_name=h.entry.name, footnotes=list(h.entry.footnotes), score=h.score,
+                                     band=getattr(h, "band", "strong") or "strong",
+                                     confirm_with=tuple(getattr(h, "confirm_with", ()) or ())))
     return out
 
 
 def _to_jur_facts(jur_mod: Any, hits: list[PartyFactLite]) -> list[Any]:
+    # only firm hits make the FDP footnote steps apply; a possible hit is already a review finding
     return [jur_mod.PartyFact(party_index=h.party_index, role=h.role, name=h.name, list_code=h.list_code,
-                              entry_name=h.entry_name, footnotes=h.footnotes, score=h.score) for h in hits]
+                              entry_name=h.entry_name, footnotes=h.footnotes, score=h.score)
+            for h in hits if h.band == "strong"]
 
 
 @cache

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,7 +60,9 @@ __all__ = [
     "Clearance",
     "AllowList",
     "PartyHit",
+    "HitFeature",
     "ScoreConfig",
+    "MAX_NAME_CHARS",
     "Matcher",
     "token_sim",
     "index_cache_dir",
@@ -109,6 +111,16 @@ class Clearance(BaseModel):
     approved: dt.date | None = None
 
 
+class HitFeature(BaseModel):
+    """One piece of evidence of a party hit: its contribution to the score and why, in plain language."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    points: float
+    reason: str
+
+
 class PartyHit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -120,6 +132,14 @@ class PartyHit(BaseModel):
     explanation: str
     country_match: bool | None = None
     cleared: Clearance | None = None
+    band: Literal["strong", "possible"] = Field(
+        default="possible",
+        description="strong: a firm finding (the list's outcome); possible: review, confirm the identity first")
+    features: list[HitFeature] = Field(default_factory=list, description="score = sum of the features' points")
+    firm_block: str | None = Field(
+        default=None, description="why this hit can never be a firm finding on its own (one word, acronym ...)")
+    confirm_with: list[str] = Field(
+        default_factory=list, description="facts that would confirm a possible match (address, country, identifiers)")
 
 
 class AllowList:
@@ -183,6 +203,18 @@ class ScoreConfig:
     acronym_score_short: float = 78.0
     country_penalty: float = 10.0
     max_tokens: int = 12
+    # calibration of the hits (see Matcher.calibrate and docs/party-screening.md)
+    candidate_threshold: float = 60.0
+    candidate_limit: int = 40
+    confirm_score: float = 92.0
+    query_share: float = 65.0
+    common_weight: float = 1.5
+    common_only_penalty: float = 25.0
+    short_word: int = 5
+    org_vs_person_one_word: float = 40.0
+    org_vs_person: float = 10.0
+    country_bonus: float = 5.0
+    country_mismatch: float = 15.0
 
 
 DEFAULT_CONFIG = ScoreConfig()
@@ -563,7 +595,7 @@ class Matcher:
         cached = self._query_cache.get(text)
         if cached is not None:
             return cached
-        nn = normalize(text)
+        nn = _normalize_cached(text)
         q = self._make_query(text, nn, _rejoin(list(nn.tokens), self.vocab, min_part=5))
         if len(self._query_cache) > 200_000:
             self._query_cache.clear()
@@ -856,15 +888,58 @@ class Matcher:
         chunk_size: int = 2048,
         workers: int = 1,
     ) -> list[list[PartyHit]]:
-        """Screen a batch of names; identical names are scored once (``workers``: see ``match_raw``)."""
-        raw = self.match_raw(
-            names, threshold=threshold, exhaustive=exhaustive, chunk_size=chunk_size, workers=workers
-        )
+        """Screen a batch of names; identical names are scored once (``workers``: see ``match_raw``).
+
+        The index proposes candidates (name score >= ``candidate_threshold``); each is then scored by
+        :meth:`calibrate` (distinctive words, entity type, one-word names, country) and kept when the
+        calibrated score reaches ``threshold``. Names longer than :data:`MAX_NAME_CHARS` are cut.
+        """
+        thr = self.config.threshold if threshold is None else float(threshold)
+        names = [_cap_name(n) for n in names]
+        cand = min(thr, self.config.candidate_threshold)
+        variants = {n: self._query_variants(n) for n in dict.fromkeys(names)}
+        texts = list(dict.fromkeys([*names, *(v for vs in variants.values() for v in vs)]))
+        raw = self.match_raw(texts, threshold=cand, exhaustive=exhaustive, chunk_size=chunk_size, workers=workers)
+        found: dict[str, list[tuple[int, int, bool]]] = {}
+        for text, hits in zip(texts, raw, strict=True):
+            qidx = self._last_uniq[text]
+            found[text] = [(ei, *self._last_alias[(qidx, ei)]) for ei, _ in hits[: self.config.candidate_limit]]
+        memo: dict[tuple[str, str | None], list[PartyHit]] = {}
         out: list[list[PartyHit]] = []
         for i, name in enumerate(names):
             country = countries[i] if countries is not None else None
-            out.append(self._materialise(name, raw[i], country, limit))
+            key = (name, country)
+            got = memo.get(key)
+            if got is None:
+                cands = [c for text in (name, *variants[name]) for c in found[text]]
+                got = self._materialise(name, cands, country, thr)
+                memo[key] = got
+            out.append(got[:limit] if limit else list(got))
         return out
+
+    def may_match(self, name: str) -> bool:
+        """Cheap necessary test for a hit: a word of the name (or of a spelling of it) is related to a
+        word of the index, or the name is an acronym of an indexed name. False means no hit at all."""
+        for text in (name, *self._query_variants(name)):
+            q = self._prepare(text)
+            if any(q.expansions) or (len(q.tokens) == 1 and q.tokens[0] in self._acro):
+                return True
+        return False
+
+    def _query_variants(self, name: str) -> list[str]:
+        """Other spellings of a query whose index candidates are scored too (always against the name as
+        given): the name without its common business words ('Mahan Airlines' -> 'mahan', so a generic
+        word added to a listed name does not hide it) and with hyphenated words joined
+        ('Semi-conductor' -> 'Semiconductor')."""
+        out: list[str] = []
+        if "-" in name:
+            out.append(re.sub(r"(?<=\w)-(?=\w)", "", name))
+        toks = self._prepare(name).tokens
+        common = common_words()
+        core = [t for t in toks if t not in common]
+        if core and len(core) < len(toks):
+            out.append(" ".join(core))
+        return [v for v in out if v != name]
 
     def match_raw(
         self,
@@ -950,34 +1025,78 @@ class Matcher:
         return out
 
     def _materialise(
-        self, name: str, raw: list[tuple[int, float]], country: str | None, limit: int | None
+        self, name: str, cands: list[tuple[int, int, bool]], country: str | None, threshold: float
     ) -> list[PartyHit]:
-        qidx = self._last_uniq[name]
-        hits: list[PartyHit] = []
+        """Calibrate every candidate (entry, alias) and keep, per entry, its best hit at the threshold."""
         cc = _country_code(country)
-        for ei, name_score in raw:
-            alias, acronym = self._last_alias[(qidx, ei)]
-            entry = self.entries[ei]
-            country_match: bool | None = None
-            score = name_score
-            if cc and entry.countries:
-                country_match = cc in entry.countries
-                if not country_match:
-                    score = max(0.0, name_score - self.config.country_penalty)
-            explanation = self.explain(name, alias, acronym=acronym, country=cc, country_match=country_match)
-            hits.append(
-                PartyHit(
-                    query=name,
-                    entry=entry,
-                    matched_alias=self.alias_text[alias],
-                    score=round(score, 1),
-                    name_score=round(name_score, 1),
-                    explanation=explanation,
-                    country_match=country_match,
-                )
-            )
-        hits.sort(key=lambda h: (-h.score, h.entry.id))
-        return hits[:limit] if limit else hits
+        best: dict[int, PartyHit] = {}
+        seen: set[int] = set()
+        for ei, alias, acronym in cands:
+            if alias in seen:
+                continue
+            seen.add(alias)
+            hit = self.calibrate(name, alias, acronym=acronym, country=cc)
+            if hit.score >= threshold:
+                cur = best.get(ei)
+                if cur is None or (hit.score, hit.band == "strong") > (cur.score, cur.band == "strong"):
+                    best[ei] = hit
+        return sorted(best.values(), key=lambda h: (-h.score, h.entry.id))
+
+    # ------------------------------------------------------------------ calibration
+
+    def calibrate(self, name: str, alias: int, acronym: bool = False, country: str | None = None) -> PartyHit:
+        """Score one candidate (query name x indexed alias) from its evidence and decide its band.
+
+        The score is 100 plus the points of the features (:data:`FEATURES`, each a small function that
+        returns its points and its reason), clamped to 0-100; the explanation is made of the same
+        reasons, so it cannot drift from the score. ``strong`` needs the confirmation score and no
+        feature that forbids a firm finding (one word, acronym, only common words ...).
+        """
+        cfg = self.config
+        ei = int(self.alias_entry[alias])
+        entry = self.entries[ei]
+        q = self._prepare(name)
+        an = self.alias_norm[alias]
+        if acronym and not _acronym_pair_size(q.norm, an):
+            acronym = False  # proposed for another spelling of the name: score it as words
+        ctx = _CalCtx(self, q, an, entry, acronym, country)
+        feats: list[HitFeature] = []
+        blocks: list[str] = []
+        total = 100.0
+        for fn in FEATURES:
+            for fname, points, reason, block in fn(ctx):
+                feats.append(HitFeature(name=fname, points=round(points, 1), reason=reason))
+                total += points
+                if block:
+                    blocks.append(block)
+        score = round(min(100.0, max(0.0, total)), 1)
+        band: Literal["strong", "possible"] = "strong" if score >= cfg.confirm_score and not blocks else "possible"
+        cm = ctx.country_match
+        confirm = []
+        if band == "possible":
+            if entry.addresses:
+                confirm.append("address")
+            if cm is not True:
+                confirm.append("country")
+            confirm.append("identifiers (registration number, date of birth, vessel IMO ...)")
+        alias_text = self.alias_text[alias]
+        head = f"'{name}' ~ '{alias_text}' (score {score:g}, {band} match)"
+        if q.norm.transliterated:
+            head += f"; '{name}' read as '{' '.join(q.norm.full_tokens)}'"
+        reasons = [f"{f.reason} ({f.points:+g})" if f.points else f.reason for f in feats]
+        return PartyHit(
+            query=name,
+            entry=entry,
+            matched_alias=alias_text,
+            score=score,
+            name_score=round(min(100.0, max(0.0, ctx.name_score)), 1),
+            explanation=head + ": " + "; ".join(reasons),
+            country_match=cm,
+            band=band,
+            features=feats,
+            firm_block="; ".join(dict.fromkeys(blocks)) or None,
+            confirm_with=confirm,
+        )
 
     # ------------------------------------------------------------------ pairwise + explanations
 
@@ -1118,6 +1237,307 @@ class Matcher:
         }
 
 
+MAX_NAME_CHARS = 512
+
+
+@lru_cache(maxsize=65536)
+def _normalize_cached(text: str) -> NormalizedName:
+    """normalize() shared by every index of the process (the same party goes through several)."""
+    return normalize(text)
+
+"""Longest party name screened; longer names are cut (the caller reports it). Bounds the work per name."""
+
+
+def _cap_name(name: str) -> str:
+    return name if len(name) <= MAX_NAME_CHARS else name[:MAX_NAME_CHARS]
+
+
+@lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """Words of ordinary business names (``data/business_words.txt``): they weigh little in a match."""
+    try:
+        text = resources.files("ecscreen").joinpath("data", "business_words.txt").read_text(encoding="utf-8")
+    except FileNotFoundError:  # pragma: no cover - broken install
+        return frozenset()
+    words: set[str] = set()
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip().lower()
+        if line:
+            words.update(normalize(line).tokens or (line,))
+            words.add(line)
+    import pycountry
+
+    for c in pycountry.countries:
+        for label in {c.name, getattr(c, "common_name", c.name)}:
+            words.update(t for t in normalize(label).tokens if len(t) >= 4)
+    return frozenset(words)
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Ordinary English words (``data/english_words.txt``, from wordfreq; see the file's header)."""
+    try:
+        text = resources.files("ecscreen").joinpath("data", "english_words.txt").read_text(encoding="utf-8")
+    except FileNotFoundError:  # pragma: no cover - broken install
+        return frozenset()
+    return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
+
+
+def _transposition(a: str, b: str) -> bool:
+    """Two adjacent letters swapped (a typing slip): 'huawie' / 'huawei'."""
+    if len(a) != len(b) or a == b:
+        return False
+    diff = [k for k in range(len(a)) if a[k] != b[k]]
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+
+
+_Feat = tuple[str, float, str, str | None]  # name, points, reason, why it blocks a firm finding (or None)
+_ORG_TYPES = ("Entity", "Vessel", "Aircraft")
+
+
+class _CalCtx:
+    """What the features of one candidate look at: aligned words with their weights and similarities."""
+
+    def __init__(
+        self, m: Matcher, q: _Query, an: NormalizedName, entry: ListEntry, acronym: bool, country: str | None
+    ) -> None:
+        cfg = m.config
+        self.m, self.cfg, self.q, self.an, self.entry, self.acronym, self.country = m, cfg, q, an, entry, acronym, country
+        q_tokens = _rejoin(list(q.tokens), set(an.tokens))
+        a_tokens = _rejoin(list(an.tokens), set(q_tokens))
+        self.q_tokens, self.a_tokens = q_tokens, a_tokens
+        common = common_words()
+        self.q_common = [t in common for t in q_tokens]
+        self.a_common = [u in common for u in a_tokens]
+        self.q_w = [
+            min(m._token_info(t)[1], cfg.common_weight) if c else m._token_info(t)[1]
+            for t, c in zip(q_tokens, self.q_common, strict=True)
+        ]
+        self.a_w = [
+            min(m._alias_weight(u), cfg.common_weight) if c else m._alias_weight(u)
+            for u, c in zip(a_tokens, self.a_common, strict=True)
+        ]
+        # one-to-one alignment, most similar (then heaviest) pairs first
+        cands = []
+        for i, t in enumerate(q_tokens):
+            for j, u in enumerate(a_tokens):
+                sim = token_sim(t, u, cfg)
+                if not sim and self.q_common[i] and self.a_common[j] and min(len(t), len(u)) >= 3 and (
+                    t.startswith(u) or u.startswith(t)
+                ):
+                    sim = _COMMON_PREFIX_SIM  # 'air' ~ 'airlines': short and long form of a common word
+                if sim > 0:
+                    cands.append((-sim, -(self.q_w[i] + self.a_w[j]), i, j, sim))
+        cands.sort()
+        self.pairs: list[tuple[int, int, float]] = []
+        used_q: set[int] = set()
+        used_a: set[int] = set()
+        for _, _, i, j, sim in cands:
+            if i in used_q or j in used_a:
+                continue
+            used_q.add(i)
+            used_a.add(j)
+            self.pairs.append((i, j, sim))
+        self.used_q, self.used_a = used_q, used_a
+        self.W_q = max(sum(self.q_w), 1e-9)
+        self.W_a = max(sum(self.a_w), 1e-9)
+        self.q_share = cfg.query_share
+        self.a_share = 100.0 - cfg.query_share
+        self.org_query = bool(q.norm.legal) or any(q.norm.full_tokens.count(t) for t in _ORG_HINTS) or any(
+            self.q_common
+        )
+        self.country_match: bool | None = None
+        self.name_score = 100.0
+
+    def distinct_matched(self) -> list[tuple[int, int, float]]:
+        cfg = self.cfg
+        return [(i, j, s) for i, j, s in self.pairs if not self.q_common[i] and self.q_w[i] >= cfg.distinct_min]
+
+
+def feature_query_words(c: _CalCtx) -> list[_Feat]:
+    """Query words with no counterpart in the list name lower the score in proportion to their weight
+    (``query_share`` points for the whole query): 'International Business Machines' is not
+    'International Business Corporation'."""
+    if c.acronym:
+        return []
+    missing = [i for i in range(len(c.q_tokens)) if i not in c.used_q]
+    if not missing:
+        return [("query_words", 0.0, "every word of the name has a counterpart in the list name", None)]
+    share = sum(c.q_w[i] for i in missing) / c.W_q
+    words = ", ".join(c.q_tokens[i] for i in missing)
+    pts = -c.q_share * share
+    c.name_score += pts
+    return [("query_words", pts, f"name words not in the list name: {words} ({share:.0%} of the name's weight)", None)]
+
+
+def feature_list_words(c: _CalCtx) -> list[_Feat]:
+    """List-name words missing from the query lower the score in proportion to their weight (the rest
+    of the 100 points)."""
+    if c.acronym:
+        return []
+    missing = [j for j in range(len(c.a_tokens)) if j not in c.used_a]
+    if not missing:
+        return [("list_words", 0.0, "every word of the list name is in the name", None)]
+    share = sum(c.a_w[j] for j in missing) / c.W_a
+    words = ", ".join(c.a_tokens[j] for j in missing)
+    pts = -c.a_share * share
+    c.name_score += pts
+    return [("list_words", pts, f"list-name words missing from the name: {words} ({share:.0%} of its weight)", None)]
+
+
+def feature_spelling(c: _CalCtx) -> list[_Feat]:
+    """Words matched by spelling (one letter apart, sound-alike) count for their similarity only; on a
+    short word (<= ``short_word`` letters) that carries the match alone, that is no hit at all."""
+    if c.acronym:
+        return []
+    out: list[_Feat] = []
+    fuzzy = [(i, j, s) for i, j, s in c.pairs if s < 1.0]
+    if not fuzzy:
+        return out
+    pts = 0.0
+    descr = []
+    for i, j, s in fuzzy:
+        t, u = c.q_tokens[i], c.a_tokens[j]
+        pts -= c.q_share * c.q_w[i] * (1 - s) / c.W_q + c.a_share * c.a_w[j] * (1 - s) / c.W_a
+        kind = "one letter apart" if LCSseq.similarity(t, u) >= max(len(t), len(u)) - 1 else "sound-alike"
+        descr.append(f"'{t}' ~ '{u}' ({kind}, {s:.2f})")
+    c.name_score += pts
+    out.append(("spelling", pts, "similar spelling: " + ", ".join(descr), None))
+    distinct = c.distinct_matched()
+    exact_distinct = [p for p in distinct if p[2] >= 1.0]
+    short = [(i, j, s) for i, j, s in distinct if s < 1.0 and min(len(c.q_tokens[i]), len(c.a_tokens[j])) <= c.cfg.short_word]
+    if short and not exact_distinct and len(distinct) == len(short):
+        i, j, _ = short[0]
+        out.append(("short_word", -100.0, f"'{c.q_tokens[i]}' ~ '{c.a_tokens[j]}' is a near miss on a short word: "
+                    "not enough for a hit", "near miss on a short word"))
+    return out
+
+
+def feature_distinctive(c: _CalCtx) -> list[_Feat]:
+    """A hit needs a distinctive matched word (not a common business word, weight >= ``distinct_min``):
+    'General Electric' vs 'General Electronic' matches common words only."""
+    if c.acronym:
+        return []
+    if c.distinct_matched():
+        words = ", ".join(c.q_tokens[i] for i, _, _ in c.distinct_matched())
+        return [("distinctive", 0.0, f"distinctive words matched: {words}", None)]
+    return [("distinctive", -c.cfg.common_only_penalty, "only common words matched (no distinctive word)",
+             "only common words matched")]
+
+
+def feature_one_word(c: _CalCtx) -> list[_Feat]:
+    """One-word and very short names match only exactly and never firmly on that alone. When the match
+    rests on one distinctive word and the other distinctive words differ ('Fox' vs 'Simon Fox',
+    'Warner Music' vs 'Wagner'), it is no hit; otherwise it is a possible match to confirm."""
+    if c.acronym:
+        return [("acronym", 0.0, "the match is an acronym only", "acronym only")]
+    distinct = c.distinct_matched()
+    core = "".join(c.q_tokens)
+    extra_a = [c.a_tokens[j] for j in range(len(c.a_tokens)) if j not in c.used_a]
+    extra_q = [c.q_tokens[i] for i in range(len(c.q_tokens)) if i not in c.used_q]
+    if len(c.q_tokens) == 1 and extra_a:
+        return [("one_word", -100.0, f"a one-word name matches only a list name that is that word (the list name "
+                 f"also has: {', '.join(extra_a)})", "one-word name")]
+    if len(c.pairs) == 1 and extra_a and extra_q:
+        return [("one_word", -100.0, f"the names share one word only and each has other words (name: "
+                 f"{', '.join(extra_q)}; list: {', '.join(extra_a)}): not the same party", "one word in common")]
+    if len(distinct) > 1:
+        return []
+    dmin = c.cfg.distinct_min
+    other_q = [c.q_tokens[i] for i in range(len(c.q_tokens))
+               if i not in c.used_q and not c.q_common[i] and c.q_w[i] >= dmin]
+    other_a = [c.a_tokens[j] for j in range(len(c.a_tokens))
+               if j not in c.used_a and not c.a_common[j] and c.a_w[j] >= dmin]
+    if distinct and (other_q or other_a):
+        diff = ", ".join(other_q) or "-"
+        return [("one_word", -100.0, f"only one distinctive word in common; the others differ (name: {diff}; "
+                 f"list: {', '.join(other_a) or '-'}): not the same party", "one word in common")]
+    if len(core) <= 3:
+        return [("short_name", 0.0, f"very short name '{core}': possible match only", "very short name")]
+    one_word = len(c.q_tokens) == 1 or len(c.a_tokens) == 1
+    if distinct and distinct[0][2] < 1.0 and one_word:
+        i, j, _ = distinct[0]
+        t, u = c.q_tokens[i], c.a_tokens[j]
+        if min(len(t), len(u)) <= c.cfg.short_word or not _transposition(t, u):
+            return [("one_word", -100.0, f"one-word name matched only approximately ('{t}' ~ '{u}'): a one-word "
+                     "name must match exactly (or with two adjacent letters swapped)", "one-word name")]
+    if len(distinct) == 1 and distinct[0][2] < 1.0:
+        i, j, _ = distinct[0]
+        t, u = c.q_tokens[i], c.a_tokens[j]
+        if not _transposition(t, u):
+            return [("one_word", -100.0, f"the only distinctive word matches approximately ('{t}' ~ '{u}'): "
+                     "a different name", "approximate distinctive word")]
+    if distinct and (one_word or len(c.pairs) == 1):
+        word = c.a_tokens[distinct[0][1]]
+        if (extra_q or extra_a) and word in english_words():
+            return [("one_word", -100.0, f"the match rests on '{word}', an ordinary English word, and the names "
+                     "differ otherwise: no evidence of the listed party", "ordinary word")]
+        return [("one_word", 0.0, "the match rests on one word: possible match only", "the match rests on one word")]
+    return []
+
+
+def feature_entity_type(c: _CalCtx) -> list[_Feat]:
+    """Entity type as evidence: an organisation (legal form, business words) does not match an
+    individual on one name alone (a surname), and matches one less well in any case."""
+    etype = (c.entry.type or "").lower()
+    if etype != "individual" or not c.org_query:
+        if etype in ("entity", "vessel", "aircraft") and not c.org_query and len(c.q_tokens) >= 2:
+            return []
+        return []
+    if len(c.distinct_matched()) <= 1:
+        return [("entity_type", -c.cfg.org_vs_person_one_word,
+                 "an organisation's name does not match an individual on one name alone", "organisation vs individual")]
+    return [("entity_type", -c.cfg.org_vs_person, "the name looks like an organisation, the entry is an individual",
+             "organisation vs individual")]
+
+
+def feature_acronym(c: _CalCtx) -> list[_Feat]:
+    """An acronym match (SMIC = Semiconductor Manufacturing International Corporation) scores
+    ``acronym_score`` (three letters: ``acronym_score_short``)."""
+    if not c.acronym:
+        return []
+    if len(c.q.tokens) != 1:
+        return [("acronym", -100.0, f"the initials of '{' '.join(c.q.tokens)}' spell the short list name "
+                 f"'{' '.join(c.an.tokens)}': not evidence of the same party", "acronym only")]
+    size = len(c.q_tokens[0])
+    score = c.m._acronym_score(size)
+    c.name_score = score
+    return [("acronym", score - 100.0, f"'{' '.join(c.q.tokens).upper()}' = initials of the list name", None)]
+
+
+_CN_TERRITORIES = frozenset({"HK", "MO"})
+_COMMON_PREFIX_SIM = 0.9
+
+
+def feature_country(c: _CalCtx) -> list[_Feat]:
+    """Country agreement raises the score, disagreement lowers it; HK and MO count as China."""
+    if not c.country or not c.entry.countries:
+        return []
+    mine = {c.country} | ({"CN"} if c.country in _CN_TERRITORIES else set())
+    theirs = set(c.entry.countries)
+    if any(x in _CN_TERRITORIES for x in theirs):
+        theirs.add("CN")
+    if mine & theirs:
+        c.country_match = True
+        return [("country", c.cfg.country_bonus, f"country {c.country} matches the entry", None)]
+    c.country_match = False
+    return [("country", -c.cfg.country_mismatch,
+             f"country {c.country} not among the entry's countries ({', '.join(c.entry.countries)})", None)]
+
+
+FEATURES = (
+    feature_acronym,
+    feature_query_words,
+    feature_list_words,
+    feature_spelling,
+    feature_distinctive,
+    feature_one_word,
+    feature_entity_type,
+    feature_country,
+)
+"""The calibration features, in the order their reasons are printed."""
+
+
 _PATRONYMIC = ("ovich", "evich", "ovna", "evna", "ovych", "ivna")
 _ROMAN = re.compile(r"^(?:x{1,3}(?:ix|iv|v?i{0,3})|ix|iv|v?i{1,3}|v)$")
 
@@ -1133,6 +1553,7 @@ def _minor_word(tok: str) -> bool:
 _ORG_HINTS = frozenset(
     ["company", "corporation", "group", "international", "industry", "bank", "institute", "university", "technology", "trading", "organization", "organisation", "association", "agency", "ministry", "holding", "enterprise", "service"]
 )
+_PAREN = re.compile(r"\(([^()]{1,60})\)\s*$")
 _AFFILIATE = re.compile(r"\.?\s*Affiliated Entity:\s*", re.I)
 _SUCCESSOR = re.compile(r"[;,]\s*(?:and\s+)?any successor.*$", re.I | re.S)
 
@@ -1145,6 +1566,13 @@ def _name_variants(texts: Iterable[str]) -> list[str]:
         if not text:
             continue
         out.append(text)
+        paren = _PAREN.search(text)
+        if paren:
+            inner = paren.group(1).strip()
+            outer = text[: paren.start()] + text[paren.end() :]
+            # "Huawei Technologies Co., Ltd. (Huawei)": the short name the list itself gives
+            if sum(c.isalpha() for c in inner) >= 4 and inner.lower() in outer.lower():
+                out.append(inner)
         parts = _AFFILIATE.split(text, maxsplit=1)
         if len(parts) == 2 and parts[1].strip():
             out.append(parts[1].strip())

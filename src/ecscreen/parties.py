@@ -22,7 +22,8 @@ from ecscreen import yamlio
 from ecscreen.addresses import address_findings
 from ecscreen.errors import EcscreenError, InputFileError, PackError
 from ecscreen.lists import OwnList, ScreeningList, active_lists, matcher_for
-from ecscreen.matching import AllowList, Clearance, ListEntry, PartyHit
+from ecscreen.matching import MAX_NAME_CHARS, AllowList, Clearance, ListEntry, PartyHit
+from ecscreen.normalize import normalize
 from ecscreen.models import Citation, Coverage, Evidence, Finding, ListInfo, Outcome, Party
 from ecscreen.packs import PackMeta, default_rules_dir, register_kind
 
@@ -38,6 +39,7 @@ __all__ = [
     "load_allowlist",
     "lists_info",
     "list_warnings",
+    "group_hits",
 ]
 
 DEFAULT_MAX_AGE_DAYS = 45
@@ -128,6 +130,7 @@ class PartyScreening:
     warnings: list[str] = field(default_factory=list)  # about this shipment (expired clearances)
     lists: list[ListInfo] = field(default_factory=list)
     list_warnings: list[str] = field(default_factory=list)  # about the lists (staleness), once per run
+    summaries: list[str] = field(default_factory=list)  # per party: what it was screened against, result
 
     @property
     def footnote_hits(self) -> list[tuple[int, PartyHit]]:
@@ -194,11 +197,51 @@ class _SafeDict(dict[str, str]):
         return "{" + key + "}"
 
 
+def _entity_key(entry: ListEntry) -> frozenset[tuple[str, ...]]:
+    """Normalised names of a list entry: entries sharing one are the same real entity for reporting."""
+    keys = set()
+    for text in (entry.name, *entry.aliases):
+        toks = tuple(sorted(normalize(text).tokens))
+        if toks:
+            keys.add(toks)
+    return frozenset(keys)
+
+
+def group_hits(hits: list[PartyHit]) -> list[list[PartyHit]]:
+    """Hits of one party grouped by listed entity: entries that share a (normalised) name or alias, or
+    matched the same list name, are one real entity on several lists / sub-lists. Order: best first."""
+    groups: list[tuple[set[tuple[str, ...]], list[PartyHit]]] = []
+    for h in hits:
+        keys = set(_entity_key(h.entry)) | {tuple(sorted(normalize(h.matched_alias).tokens))}
+        joined = [g for g in groups if g[0] & keys]
+        if not joined:
+            groups.append((keys, [h]))
+            continue
+        first = joined[0]
+        first[0].update(keys)
+        first[1].append(h)
+        for g in joined[1:]:
+            first[0].update(g[0])
+            first[1].extend(g[1])
+            groups.remove(g)
+    return [g[1] for g in groups]
+
+
+def _strong(pack: PartyListsPack, hit: PartyHit) -> bool:
+    return hit.band == "strong" and hit.score >= pack.confirm_score
+
+
 def _finding(
-    pack: PartyListsPack, idx: int, party: Party, hit: PartyHit, as_of: dt.date
+    pack: PartyListsPack, idx: int, party: Party, group: list[PartyHit], as_of: dt.date
 ) -> Finding:
+    """One finding for one listed entity (its hits on every list / sub-list), outcome by band: a strong
+    hit gets the worst list outcome; a possible hit is ``review`` and says what would confirm it."""
+    ranked = sorted(group, key=lambda h: (-pack.rule_for(h.entry.source_code).outcome.rank, -h.score, h.entry.id))
+    hit = ranked[0]
     e = hit.entry
     rule = pack.rule_for(e.source_code)
+    best = max(group, key=lambda h: (h.score, h.band == "strong"))
+    strong = any(_strong(pack, h) for h in group)
     values = _SafeDict(
         party=party.name,
         role=party.role.value.replace("_", " ").capitalize(),
@@ -212,71 +255,107 @@ def _finding(
         programs=", ".join(e.programs) or "not stated",
         footnotes=", ".join(str(f) for f in e.footnotes) or "none",
     )
-    message = " ".join(rule.message.format_map(values).split())
+    listed = sorted({(h.entry.source_code, pack.rule_for(h.entry.source_code).outcome.value) for h in group})
+    also = [f"{code} ({out})" for code, out in listed]
+    worst = rule.outcome
+    if strong:
+        outcome = worst
+        message = " ".join(rule.message.format_map(values).split())
+        if len(listed) > 1:
+            message += f" The same entity is listed on: {', '.join(also)}."
+    else:
+        outcome = worst if worst.rank <= Outcome.review.rank else Outcome.review
+        confirm = ", ".join(best.confirm_with) or "address, country, identifiers"
+        why = best.firm_block or f"score {best.score:g} below the confirmation score {pack.confirm_score:g}"
+        message = (
+            f"{values['role']} '{party.name}' is a possible match for '{e.name}' (alias '{best.matched_alias}', "
+            f"score {best.score:g}) on {', '.join(also)}; not a firm finding ({why}). Confirm or rule out the "
+            f"identity with: {confirm}. If it is the listed party, the outcome is {worst.value}: {rule.title}."
+        )
     evidence = [
         Evidence(
             field=f"parties[{idx}].name",
             value=party.name,
-            matched=hit.matched_alias,
-            detail=hit.explanation,
-            score=hit.score,
-        ),
-        Evidence(
-            field=f"parties[{idx}].name",
-            value=e.id,
-            matched=e.name,
-            detail=f"list entry {e.id} on {e.source}" + (f" ({e.list_name})" if e.list_name else ""),
+            matched=best.matched_alias,
+            detail=best.explanation,
+            score=best.score,
         ),
     ]
-    if hit.country_match is not None:
+    for h in sorted(group, key=lambda h: (h.entry.source_code, h.entry.id)):
+        evidence.append(
+            Evidence(
+                field=f"parties[{idx}].name",
+                value=h.entry.id,
+                matched=h.entry.name,
+                detail=f"list entry {h.entry.id} on {h.entry.source}" + (f" ({h.entry.list_name})" if h.entry.list_name else "")
+                + f": {pack.rule_for(h.entry.source_code).outcome.value} if confirmed",
+                score=h.score,
+            )
+        )
+    if best.country_match is not None:
         evidence.append(
             Evidence(
                 field=f"parties[{idx}].country",
                 value=party.country,
                 matched=e.countries,
-                detail="country matches the entry" if hit.country_match else "country differs from the entry",
+                detail="country matches the entry" if best.country_match else "country differs from the entry",
             )
         )
     notes: list[str] = []
+    if not strong and worst.rank > Outcome.review.rank:
+        notes.append(f"Possible match only: confirm the identity; if this is the listed party the outcome is "
+                     f"{worst.value}.")
     if e.license_requirement:
         notes.append(f"Licence requirement (list text): {e.license_requirement}")
     if e.license_policy:
         notes.append(f"Licence review policy (list text): {e.license_policy}")
-    if e.footnotes:
+    fns = sorted({f for h in group for f in h.entry.footnotes})
+    if fns:
         notes.append(
             "Entity List footnote designation(s) "
-            + ", ".join(str(f) for f in e.footnotes)
+            + ", ".join(str(f) for f in fns)
             + ": the Foreign Direct Product rules of 15 CFR 734.9(e)/(g) can apply"
         )
-    if hit.country_match is False:
+    if best.country_match is False:
         notes.append("The party's country is not among the entry's countries: confirm identity before acting.")
     if e.source_url:
         notes.append(f"Source: {e.source_url}")
-    outcome = rule.outcome
-    if hit.score < pack.confirm_score and outcome.rank > Outcome.review.rank:
-        notes.insert(0, f"Possible match only (score {hit.score:g} < confirmation score {pack.confirm_score:g}): "
-                        f"confirm the identity; if this is the listed party the outcome is {outcome.value}.")
-        outcome = Outcome.review
     covered = None
-    if hit.cleared is not None:
-        c = hit.cleared
+    cleared = [h.cleared for h in group if h.cleared is not None]
+    if cleared and len(cleared) == len(group):
+        c = cleared[0]
         covered = Coverage(
             kind="clearance",
             ref=f"{c.party} / {c.entry_id}",
             detail=f"cleared by {c.approver}: {c.reason}" + (f" (expires {c.expires})" if c.expires else ""),
         )
+    citations = list(rule.citations)
+    for h in ranked:
+        for cit in [*pack.rule_for(h.entry.source_code).citations, *_fr_citations(h.entry)]:
+            if not any(x.ref == cit.ref for x in citations):
+                citations.append(cit)
     return Finding(
         rule_id=f"PARTY-{e.source_code}",
         pack_id=pack.pack.id,
         outcome=outcome,
-        title=rule.title,
+        title=rule.title if strong else f"Possible match: {rule.title}",
         message=message,
         evidence=evidence,
-        citations=[*rule.citations, *_fr_citations(e)],
+        citations=citations,
         effective_from=e.start_date,
         covered_by=covered,
         notes=notes,
     )
+
+
+def _summary(idx: int, party: Party, infos: list[ListInfo], groups: list[list[PartyHit]], pack: PartyListsPack) -> str:
+    lists = "; ".join(f"{i.name} ({i.date or 'undated'})" for i in infos)
+    head = f"parties[{idx}] '{party.name}': screened against {len(infos)} list(s) [{lists}]"
+    if not groups:
+        return head + ": no match"
+    strong = sum(1 for g in groups if any(_strong(pack, h) for h in g))
+    return head + f": {len(groups)} listed entit{'y' if len(groups) == 1 else 'ies'} matched ({strong} firm, " \
+        f"{len(groups) - strong} possible)"
 
 
 def screen_parties(
@@ -322,6 +401,7 @@ def screen_party_batches(
     thr = pack.threshold if threshold is None else threshold
     infos, list_warns = _staleness(active, as_of)
     names = [p.name for parties in batches for p in parties]
+    long_names = {n for n in names if len(n) > MAX_NAME_CHARS}
     countries = [p.country for parties in batches for p in parties]
     flat_hits = matcher.search_many(names, countries, threshold=thr, limit=limit, workers=workers)
     out: list[PartyScreening] = []
@@ -331,23 +411,52 @@ def screen_party_batches(
         pos += len(parties)
         warnings: list[str] = []
         findings: list[Finding] = []
+        summaries: list[str] = []
         for idx, (party, party_hits) in enumerate(zip(parties, hits, strict=True)):
+            party_hits = [_rebanded(pack, h) for h in party_hits]
             for j, hit in enumerate(party_hits):
                 if allowlist is not None:
                     cleared, warn = allowlist.lookup(party.name, hit.entry.id, as_of, party.country)
                     if warn:
                         warnings.append(warn)
                     if cleared is not None:
-                        hit = hit.model_copy(update={"cleared": cleared})
-                        party_hits[j] = hit
-                findings.append(_finding(pack, idx, party, hit, as_of))
+                        party_hits[j] = hit.model_copy(update={"cleared": cleared})
+            hits[idx] = party_hits
+            groups = group_hits(party_hits)
+            for group in groups:
+                findings.append(_finding(pack, idx, party, group, as_of))
+            if party.name in long_names:
+                findings.append(_long_name_finding(pack, idx, party))
             findings.extend(address_findings(pack, idx, party, party_hits, active, as_of, allowlist))
+            summaries.append(_summary(idx, party, infos, groups, pack))
         out.append(
-            PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=infos, list_warnings=list_warns)
+            PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=infos, list_warnings=list_warns,
+                           summaries=summaries)
         )
     _LAST["infos"] = infos
     _LAST["warnings"] = list_warns
     return out
+
+
+def _rebanded(pack: PartyListsPack, hit: PartyHit) -> PartyHit:
+    """The pack's confirmation score decides the band together with the matcher's evidence."""
+    band = "strong" if hit.band == "strong" and hit.score >= pack.confirm_score else "possible"
+    return hit if band == hit.band else hit.model_copy(update={"band": band})
+
+
+def _long_name_finding(pack: PartyListsPack, idx: int, party: Party) -> Finding:
+    """Fail closed: a name longer than MAX_NAME_CHARS is screened on its first MAX_NAME_CHARS characters
+    only, so the shipment is never clear on it."""
+    return Finding(
+        rule_id="PARTY-NAME-TOO-LONG",
+        pack_id=pack.pack.id,
+        outcome=Outcome.review,
+        title="Party name too long to screen in full",
+        message=(f"{party.role.value.replace('_', ' ').capitalize()} name is {len(party.name):,} characters long: "
+                 f"only its first {MAX_NAME_CHARS} characters were screened. Enter the party's real name."),
+        evidence=[Evidence(field=f"parties[{idx}].name", value=party.name[:80] + "...",
+                           detail=f"{len(party.name)} characters > {MAX_NAME_CHARS}")],
+    )
 
 
 def default_allowlist() -> AllowList | None:
