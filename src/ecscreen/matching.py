@@ -54,6 +54,7 @@ from rapidfuzz import process as rf_process
 from rapidfuzz.distance import Indel, JaroWinkler, LCSseq
 
 from ecscreen.normalize import NormalizedName, initials, legal_forms, normalize, particles, skeleton
+from ecscreen.variants import query_variants
 
 __all__ = [
     "ListEntry",
@@ -1008,9 +1009,25 @@ class Matcher:
         self, texts: list[str], thr: float, exhaustive: bool
     ) -> list[list[tuple[int, float, int, bool]]]:
         queries = [self._prepare(t) for t in texts]
+        # --- evasion hook (ecscreen.variants): other readings of a query (re-joined, re-split, sound-alike
+        # words) are screened too; per entry the best score, less the reading's penalty, is kept
+        extra: list[tuple[int, float]] = []
+        for qi in range(len(texts)):
+            q = queries[qi]
+            for reading in query_variants(q.norm, self.vocab):
+                queries.append(self._make_query(q.text, q.norm, _rejoin(reading.tokens, self.vocab, min_part=5)))
+                extra.append((qi, reading.penalty))
+        chunk_hits = self._match_chunk(queries, thr, exhaustive)
+        del queries[len(texts) :]
+        for k, (qi, penalty) in enumerate(extra):
+            for h in chunk_hits[len(texts) + k]:
+                if h.name_score - penalty >= thr:
+                    chunk_hits[qi].append(_RawHit(h.alias, h.name_score - penalty, h.acronym))
+        del chunk_hits[len(texts) :]
+        # --- end of evasion hook
         out: list[list[tuple[int, float, int, bool]]] = []
         alias_entry = self.alias_entry
-        for hl in self._match_chunk(queries, thr, exhaustive):
+        for hl in chunk_hits:
             best: dict[int, _RawHit] = {}
             for h in hl:
                 ei = int(alias_entry[h.alias])
@@ -1167,6 +1184,17 @@ class Matcher:
             best = max(best, score)
         return best
 
+    def _best_reading(self, q: _Query, alias_tokens: Sequence[str], weak: bool) -> tuple[_Query, str]:
+        """The query reading (itself or one of ecscreen.variants) scoring best against an alias, and why."""
+        best, why = q, ""
+        top = self._align(q, alias_tokens, weak)[0] if q.tokens and alias_tokens else 0.0
+        for reading in query_variants(q.norm, self.vocab):
+            alt = self._make_query(q.text, q.norm, _rejoin(reading.tokens, self.vocab, min_part=5))
+            score = self._align(alt, alias_tokens, weak)[0] - reading.penalty if alt.tokens else 0.0
+            if score > top:
+                best, why, top = alt, reading.reason, score
+        return best, why
+
     def explain(
         self,
         name: str,
@@ -1179,6 +1207,10 @@ class Matcher:
         an = self.alias_norm[alias]
         alias_text = self.alias_text[alias]
         parts: list[str] = []
+        if not acronym:  # evasion hook: explain with the reading (ecscreen.variants) that scored this alias
+            q, why = self._best_reading(q, an.tokens, bool(self.a_weak[alias]))
+            if why:
+                parts.append(f"read as '{' '.join(q.tokens)}' ({why})")
         if q.norm.transliterated:
             parts.append(f"'{name}' transliterated to '{' '.join(q.norm.full_tokens)}'")
         if acronym:

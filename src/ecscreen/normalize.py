@@ -3,9 +3,20 @@
 ``normalize(name)`` turns a party or list name into comparable tokens:
 
 * Unicode NFKC, case folding, diacritics and other scripts folded to ASCII (``anyascii``);
-* Chinese (Han) text: known words translated from ``data/normalize/han_terms.txt`` (技术 -> technology,
-  有限公司 -> co ltd), everything else romanised with ``pypinyin`` (华为 -> huawei);
+* text as a reader sees it (:func:`prefold`): bidi controls dropped and right-to-left overrides read in
+  visual order; invisible characters (NUL and other controls, zero-width characters, soft hyphen) dropped
+  inside words; unusual spaces (NBSP, TAB ...) kept as word joiners for :mod:`ecscreen.variants`;
+* look-alike letters folded BY SHAPE (Unicode UTS #39 confusables, ``data/normalize/confusables.txt``)
+  in words that mix Latin with Cyrillic/Greek/Cherokee letters or are written in Cherokee/Lisu; a whole
+  word in Cyrillic or Greek is transliterated by sound instead (Хуавэй -> khuavey), decided per word;
+* Persian/Arabic words romanised with ``data/normalize/arabic_script.txt`` (BGN/PCGN-like) after the
+  word translations of ``script_terms.txt`` (بانک -> bank); kana and hangul romanised by ``anyascii``;
+  words from these scripts are remembered (``sound_tokens``) so the matcher can try sound-alike readings;
+* Chinese (Han) text: traditional characters converted to simplified (OpenCC ``t2s``), known words
+  translated from ``data/normalize/han_terms.txt`` (技术 -> technology, 有限公司 -> co ltd), everything
+  else romanised with ``pypinyin`` (华为 -> huawei);
 * punctuation removed ("S.A." -> "sa", "Xi'an" -> "xian"), stop words dropped;
+* digits used as letters inside a word read as letters ("HU4W31" -> huawei, "r0s0b0r0n" -> rosoboron);
 * abbreviations canonicalised (``abbreviations.txt``: CORP, INTL, MFG, TECH, COMM, GRP ...);
 * legal forms removed and remembered (``legal_forms.txt``: Co., Ltd., LLC, GmbH, OOO ...).
 
@@ -19,12 +30,15 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from anyascii import anyascii
 
 __all__ = [
     "NormalizedName",
     "normalize",
+    "prefold",
+    "Prefolded",
     "initials",
     "skeleton",
     "legal_forms",
@@ -92,7 +106,22 @@ def _pinyin(text: str) -> str:
     return "".join(lazy_pinyin(text))
 
 
+@lru_cache(maxsize=1)
+def _t2s() -> Any:
+    """OpenCC traditional -> simplified converter (phrase and character tables maintained by OpenCC)."""
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+@lru_cache(maxsize=50_000)
+def _simplified(run: str) -> str:
+    out: str = _t2s().convert(run)
+    return out if len(out) == len(run) else run
+
+
 def _han_to_latin(run: str) -> str:
+    run = _simplified(run)
     terms, max_len = _han_terms()
     pieces: list[str] = []
     buffer: list[str] = []
@@ -123,11 +152,15 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
 
 
 def _unleet(tok: str) -> str:
-    """Digits used as letters inside a word ('ig0r', 'sech1n') become letters; numbers stay numbers."""
+    """Digits used as letters inside a word ('ig0r', 'HU4W31', 'r0s0b0r0n3xp0rt') become letters.
+
+    A token is read as leetspeak when it has at least two letters and at least as many letters as digits
+    (so '4x4', 'a320', 'b2', '3m' and plain numbers stay as written).
+    """
     if tok.isalpha() or tok.isdigit():
         return tok
     letters = sum(c.isalpha() for c in tok)
-    if letters >= 2 and letters > len(tok) // 2:
+    if letters >= 2 and 2 * letters >= len(tok):
         return tok.translate(_LEET)
     return tok
 
@@ -143,6 +176,13 @@ class NormalizedName:
     expanded: tuple[tuple[str, str], ...] = ()
     transliterated: bool = False
     notes: list[str] = field(default_factory=list)
+    # the text after prefold (case kept, punctuation kept): what ecscreen.variants re-reads
+    clean: str = ""
+    # tokens romanised from a script that does not write vowels the Latin way (kana, hangul, Arabic,
+    # Cyrillic, Greek): the matcher may try sound-alike list words for them
+    sound_tokens: tuple[str, ...] = ()
+    # (sound reading, shape reading) of whole Cyrillic/Greek words made only of Latin look-alikes
+    shape_alts: tuple[tuple[str, str], ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -183,20 +223,224 @@ def _strip_legal(tokens: list[str]) -> tuple[list[str], list[str]]:
     return kept, removed
 
 
+# ---------------------------------------------------------------- prefold: the text as a reader sees it
+
+_BIDI_CONTROLS = "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# invisible inside a word: C0/C1 controls (but TAB/LF/CR), zero-width characters, word joiner, BOM, soft
+# hyphen, Mongolian vowel separator, combining grapheme joiner
+_INVISIBLE = (
+    "".join(chr(c) for c in range(0x20) if chr(c) not in "\t\n\r")
+    + "\x7f" + "".join(chr(c) for c in range(0x80, 0xA0))
+    + "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u034f"
+)
+_DROP_INVISIBLE = {ord(c): None for c in _BIDI_CONTROLS + _INVISIBLE}
+# spaces nobody types between words of a name: kept as '_' (a word joiner ecscreen.variants may close)
+_ODD_SPACES = "\t\u00a0\u2007\u202f\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2008\u2009\u200a\u3000\u205f\u1680"
+_ODD_TO_JOINER = {ord(c): "_" for c in _ODD_SPACES}
+_RLO_SEGMENT = re.compile("\u202e([^\u202a-\u202e\u2066-\u2069\n]*)")
+_ASCII_ODD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\t]")
+# a "word" for per-word script decisions: a run of anything but whitespace and ASCII punctuation
+_SCRIPT_WORD = re.compile(r"[^\s!-/:-@\[-`{-~]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Prefolded:
+    """What :func:`prefold` made of a name (``text`` is ASCII)."""
+
+    text: str
+    transliterated: bool = False
+    notes: tuple[str, ...] = ()
+    sound_tokens: tuple[str, ...] = ()
+    shape_alts: tuple[tuple[str, str], ...] = ()
+
+
+@lru_cache(maxsize=1)
+def confusables() -> dict[str, str]:
+    """Look-alike character -> Latin letters/digits, from the vendored UTS #39 confusables subset.
+
+    The UTS #39 prototype of the I/l/1 class is 'l'; a capital look-alike of it (Cyrillic І, Greek Ι,
+    palochka) is read as 'I', which is what a capital in a name stands for.
+    """
+    out: dict[str, str] = {}
+    for line in _table_lines("confusables.txt"):
+        cols = line.split("#", 1)[0].split(";")
+        src = chr(int(cols[0].strip(), 16))
+        target = "".join(chr(int(x, 16)) for x in cols[1].split())
+        if target == "l" and unicodedata.category(src) == "Lu":
+            target = "I"
+        out[src] = target
+    return out
+
+
+def _script(ch: str) -> str:
+    o = ord(ch)
+    if o < 0x250 or 0x1E00 <= o <= 0x1EFF or 0x2C60 <= o <= 0x2C7F or 0xA720 <= o <= 0xA7FF:
+        return "latin"
+    if 0x370 <= o <= 0x3FF or 0x1F00 <= o <= 0x1FFF:
+        return "greek"
+    if 0x400 <= o <= 0x52F or 0x1C80 <= o <= 0x1C8F or 0x2DE0 <= o <= 0x2DFF or 0xA640 <= o <= 0xA69F:
+        return "cyrillic"
+    if 0x13A0 <= o <= 0x13FF or 0xAB70 <= o <= 0xABBF or 0xA4D0 <= o <= 0xA4FF:
+        return "cherokee"  # and Lisu: scripts whose letters are Latin shapes; not used for list names
+    if 0x600 <= o <= 0x6FF or 0x750 <= o <= 0x77F or 0x8A0 <= o <= 0x8FF or 0xFB50 <= o <= 0xFEFF:
+        return "arabic"
+    if 0x3040 <= o <= 0x30FF or 0x31F0 <= o <= 0x31FF:
+        return "kana"
+    if 0xAC00 <= o <= 0xD7AF or 0x1100 <= o <= 0x11FF or 0x3130 <= o <= 0x318F:
+        return "hangul"
+    return "other"
+
+
+_SHAPE_SCRIPTS = frozenset({"latin", "cyrillic", "greek", "cherokee"})
+
+
+@lru_cache(maxsize=1)
+def _arabic_letters() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in _table_lines("arabic_script.txt"):
+        letter, latin = line.split(None, 1)
+        out[letter] = "" if latin.strip() == "-" else latin.strip()
+    return out
+
+
+@lru_cache(maxsize=1)
+def _script_terms() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in _table_lines("script_terms.txt"):
+        word, english = line.split(None, 1)
+        out[unicodedata.normalize("NFKC", word).lower()] = english.strip()
+    return out
+
+
+_ALEF = frozenset("اآأإٱ")
+_WAW = frozenset("و")
+_YEH = frozenset("یيىې")
+
+
+def _arabic_word(word: str) -> str:
+    """Romanise one Persian/Arabic word (consonants per arabic_script.txt, long vowels from alef/waw/yeh)."""
+    letters = _arabic_letters()
+    out: list[str] = []
+    prev_vowel = True  # word start behaves like "after a vowel": initial waw/yeh are consonants
+    chars = [c for c in word if not unicodedata.category(c).startswith("M")]  # harakat, shadda
+    for i, c in enumerate(chars):
+        if c in _ALEF:
+            if i == 0 and i + 1 < len(chars) and chars[i + 1] in _YEH:
+                out.append("i")  # ای- : iran
+                prev_vowel = True
+                chars[i + 1] = "\u0640"  # consumed
+                continue
+            out.append("a")
+            prev_vowel = True
+        elif c in _WAW:
+            out.append("v" if prev_vowel else "u")
+            prev_vowel = not prev_vowel
+        elif c in _YEH:
+            out.append("y" if prev_vowel else "i")
+            prev_vowel = not prev_vowel
+        elif c == "\u0640":  # tatweel
+            continue
+        else:
+            latin = letters.get(c)
+            if latin is None:
+                latin = anyascii(c)
+            out.append(latin)
+            prev_vowel = False
+    return "".join(out)
+
+
+def _fold_word(word: str) -> tuple[str, str, str | None]:
+    """(ASCII text, kind, shape reading) of one script word; kind: ascii/shape/sound/other."""
+    scripts = {_script(c) for c in word if c.isalpha()}
+    if not scripts or scripts == {"latin"}:
+        return anyascii(word), "ascii", None
+    if scripts <= _SHAPE_SCRIPTS and (len(scripts) > 1 or scripts == {"cherokee"}):
+        table = confusables()
+        return anyascii("".join(table.get(c, c) for c in word)), "shape", None
+    terms = _script_terms()
+    if len(scripts) == 1:
+        script = next(iter(scripts))
+        term = terms.get(word.lower())
+        if term is not None:
+            return term, "term", None
+        if script == "arabic":
+            return _arabic_word(word), "sound", None
+        if script in ("cyrillic", "greek"):
+            table = confusables()
+            shape = None
+            letters = [c for c in word if c.isalpha()]
+            if all(c in table and table[c].isalpha() for c in letters):
+                shape = anyascii("".join(table.get(c, c) for c in word))
+            return anyascii(word), "sound", shape
+        if script in ("kana", "hangul"):
+            return anyascii(word), "sound", None
+    return anyascii(word), "other", None
+
+
+def _word_tokens(text: str) -> list[str]:
+    return _WORDS(text.lower().translate(_DROP_APOSTROPHES))
+
+
+def prefold(name: str) -> Prefolded:
+    """The name as a reader sees it, in ASCII: visual order, no invisible characters, letters folded.
+
+    Linear in the length of the name. ASCII names without control characters come back unchanged.
+    """
+    text = name
+    if text.isascii():
+        if _ASCII_ODD.search(text) is None:
+            return Prefolded(text)
+        text = text.translate(_ODD_TO_JOINER).translate(_DROP_INVISIBLE)
+        return Prefolded(text)
+    notes: list[str] = []
+    if "\u202e" in text:
+        text = _RLO_SEGMENT.sub(lambda m: m.group(1)[::-1], text)
+        notes.append("right-to-left override read in visual order")
+    text = text.translate(_ODD_TO_JOINER).translate(_DROP_INVISIBLE)
+    text = unicodedata.normalize("NFKC", text)
+    transliterated = False
+    if _HAN_RUN.search(text):
+        text = _HAN_RUN.sub(lambda m: _han_to_latin(m.group(0)), text)
+        transliterated = True
+    if text.isascii():
+        return Prefolded(text, transliterated, tuple(notes))
+    sound: list[str] = []
+    shapes: list[tuple[str, str]] = []
+    pieces: list[str] = []
+    last = 0
+    for m in _SCRIPT_WORD.finditer(text):
+        word = m.group(0)
+        if word.isascii():
+            continue
+        folded, kind, shape = _fold_word(word)
+        pieces.append(text[last : m.start()])
+        pieces.append(folded)
+        last = m.end()
+        if kind == "shape":
+            if "look-alike letters folded by shape (Unicode confusables)" not in notes:
+                notes.append("look-alike letters folded by shape (Unicode confusables)")
+            transliterated = True
+        elif kind in ("sound", "term", "other"):
+            transliterated = transliterated or any(ord(c) > 0x24F and c.isalpha() for c in word)
+            if kind == "sound":
+                toks = _word_tokens(folded)
+                sound.extend(toks)
+                if shape is not None:
+                    shape_toks = _word_tokens(shape)
+                    if len(toks) == 1 and len(shape_toks) == 1 and toks[0] != shape_toks[0]:
+                        shapes.append((toks[0], shape_toks[0]))
+    pieces.append(text[last:])
+    out = "".join(pieces)
+    if not out.isascii():
+        out = anyascii(out)
+    return Prefolded(out, transliterated, tuple(notes), tuple(dict.fromkeys(sound)), tuple(shapes))
+
+
 def normalize(name: str) -> NormalizedName:
     """Normalise a name into matching tokens (see module docstring)."""
-    text = name
-    transliterated = False
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
-        if _HAN_RUN.search(text):
-            text = _HAN_RUN.sub(lambda m: _han_to_latin(m.group(0)), text)
-            transliterated = True
-        if not text.isascii():
-            folded = anyascii(text)
-            if not transliterated:
-                transliterated = any(ord(c) > 0x24F and c.isalpha() for c in text)
-            text = folded
+    pre = prefold(name)
+    text = pre.text
+    transliterated = pre.transliterated
     text = text.lower().translate(_DROP_APOSTROPHES)
     if "." in text:
         text = _INITIAL_DOTS.sub(lambda m: m.group(1).replace(".", ""), text)
@@ -224,6 +468,10 @@ def normalize(name: str) -> NormalizedName:
         legal=tuple(legal),
         expanded=tuple(expanded),
         transliterated=transliterated,
+        notes=list(pre.notes),
+        clean=pre.text,
+        sound_tokens=pre.sound_tokens,
+        shape_alts=pre.shape_alts,
     )
 
 

@@ -1,0 +1,295 @@
+"""Other readings of a query name, tried by the matcher next to the normalised name itself.
+
+:func:`ecscreen.normalize.normalize` gives one reading of a name. Some disguises can only be undone
+against the vocabulary of the list being screened, so the matcher asks :func:`query_variants` for more
+readings and keeps, per list entry, the best score (minus the reading's penalty):
+
+* words split by separators inside a word: ``Hua-wei``, ``Hua_wei``, ``Hua.wei``, NBSP/TAB (which
+  :func:`ecscreen.normalize.prefold` turns into ``_``): joined when the joined word is a list word;
+* letters spaced out (``H u a w e i``): runs of three or more single characters joined;
+* words run together: camel case split (``NSOGroup`` -> ``NSO Group``) and vocabulary segmentation
+  (``HUAWEITECHNOLOGIES`` -> ``huawei technologies``), pieces being list words or known abbreviations;
+* sound-alike list words for words romanised from kana, hangul, Persian/Arabic, Cyrillic or Greek
+  (``fuauei`` ~ ``huawei``, ``rosuoboronekusuporuto`` ~ ``rosoboroneksport``, ``mli`` ~ ``melli``): same
+  consonant key (:func:`sound_key`) and similar sound string; such a reading costs
+  :data:`SOUND_PENALTY` points;
+* a whole Cyrillic/Greek word made only of Latin look-alikes (``НАМАS``) also read by shape.
+
+Everything here is linear in the length of the name (segmentation looks at most :data:`_MAX_PIECE`
+characters back from each position) and returns quickly for ordinary names (no trigger, no work).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+from rapidfuzz.distance import Indel
+
+from ecscreen.normalize import NormalizedName, abbreviations, legal_forms, normalize
+
+__all__ = ["Reading", "query_variants", "segment", "sound_key", "sound_string", "SOUND_PENALTY", "JOIN_PENALTY"]
+
+SOUND_PENALTY = 5.0  # a reading with words replaced by sound-alike list words
+JOIN_PENALTY = 0.0  # re-joined / re-split words: the same letters, read as the writer displayed them
+SHAPE_PENALTY = 0.0
+_MAX_VARIANTS = 12
+_MAX_PIECE = 24
+_MAX_SOUND_CANDIDATES = 12
+
+# words joined by an odd separator (no space on either side): Hua-wei, Hua_wei, H.u.a.w.e.i
+_JOIN_GROUP = re.compile(r"[A-Za-z0-9]+(?:[_.\-][A-Za-z0-9]+)+")
+# three or more single characters separated by one separator: H u a w e i
+_SPACED = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9](?:[ _.\-][A-Za-z0-9](?![A-Za-z0-9])){2,}")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})")
+_HAS_CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]{2}").search
+_NON_ALNUM = re.compile(r"[^A-Za-z0-9]+")
+
+
+@lru_cache(maxsize=1)
+def _short_pieces() -> frozenset[str]:
+    """Two-letter pieces allowed in a segmentation: legal forms and abbreviations (co, ag, sa ...)."""
+    out = {f[0] for f in legal_forms() if len(f) == 1 and len(f[0]) == 2}
+    out.update(k for k in abbreviations() if len(k) == 2)
+    return frozenset(out)
+
+
+def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str]) -> list[str] | None:
+    """Split a run-together word into the fewest known words (>= 3 letters, or a short legal form).
+
+    Returns None unless the word splits into at least two pieces, one of them a known word of >= 4
+    letters. Abbreviations (``technologies``) count as known. Linear: O(len(word) * 24).
+    """
+    n = len(word)
+    if n < 6:
+        return None
+    abbr = abbreviations()
+    short = _short_pieces()
+    best: list[int] = [0] + [10_000] * n
+    back: list[int] = [0] * (n + 1)
+    for i in range(2, n + 1):
+        for j in range(max(0, i - _MAX_PIECE), i - 1):
+            if best[j] >= 10_000 or best[j] + 1 >= best[i]:
+                continue
+            piece = word[j:i]
+            if piece in short if len(piece) == 2 else piece in known or piece in abbr:
+                best[i] = best[j] + 1
+                back[i] = j
+    if best[n] >= 10_000 or best[n] < 2:
+        return None
+    pieces: list[str] = []
+    i = n
+    while i > 0:
+        j = back[i]
+        pieces.append(word[j:i])
+        i = j
+    pieces.reverse()
+    if not any(len(p) >= 4 and p in known for p in pieces):
+        return None
+    return pieces
+
+
+# ---------------------------------------------------------------- sound-alike keys
+
+_SOUND_PAIRS = (
+    ("sch", "s"), ("tch", "c"), ("kh", "h"), ("ph", "f"), ("ck", "k"), ("ch", "c"), ("sh", "s"), ("zh", "j"),
+    ("ts", "s"), ("x", "ks"), ("q", "k"), ("eo", "o"), ("eu", "u"), ("ge", "je"), ("gi", "ji"),
+)  # fmt: skip
+_SOUND_MAP = str.maketrans(
+    {"f": "h", "w": "v", "l": "r", "z": "s", "g": "k", "d": "t", "b": "p", "j": "y", "c": "k"}
+)
+_VOWELS = frozenset("aeiouy")
+_SEMI = re.compile(r"u(?=[aeio])")
+_REPEAT = re.compile(r"(.)\1+")
+_DROP_VOWELS = re.compile(r"[aeiouy]")
+
+
+@lru_cache(maxsize=200_000)
+def sound_string(tok: str, semivowel: bool = True) -> str:
+    """A coarse pronunciation: voicing, l/r, f/h, w/v, c/k merged, and (``semivowel``) a 'u' before a vowel
+    read as 'w' (for romanised foreign words).
+
+    huawei, hwawei (hangul), fuauei (katakana), khuavey (Cyrillic) -> 'hvavei'.
+    """
+    t = tok.lower()
+    for a, b in _SOUND_PAIRS:
+        if a in t:
+            t = t.replace(a, b)
+    t = t.translate(_SOUND_MAP)
+    if semivowel:
+        t = _SEMI.sub("v", t)
+    return _REPEAT.sub(r"\1", t)
+
+
+@lru_cache(maxsize=200_000)
+def sound_key(tok: str, semivowel: bool = True) -> str:
+    """First sound plus the consonants of :func:`sound_string` (vowels carry no weight in kana epenthesis
+    or in unvowelled Persian): rosoboronexport, rosuoboronekusuporuto (katakana, ``semivowel=False``)
+    -> 'rsprnksprt'. Words are indexed and looked up under both readings of 'u' before a vowel."""
+    s = sound_string(tok, semivowel)
+    if not s:
+        return s
+    return _REPEAT.sub(r"\1", s[0] + _DROP_VOWELS.sub("", s[1:]))
+
+
+class _SoundIndex:
+    def __init__(self, vocab: Mapping[str, Any]) -> None:
+        self.vocab = vocab
+        by_key: dict[str, list[tuple[str, str]]] = {}
+        words = [(t, t) for t in vocab if len(t) >= 3 and t.isalpha()]
+        # abbreviation variants are spellings too: 'technologies' (-> technology) sounds like tekunorojiizu
+        words += [(v, c) for v, c in abbreviations().items() if c in vocab and len(v) >= 3 and v.isalpha()]
+        for spelling, word in words:
+            for semi in (True, False):
+                bucket = by_key.setdefault(sound_key(spelling, semi), [])
+                if (spelling, word) not in bucket:
+                    bucket.append((spelling, word))
+        self.by_key = by_key
+
+    def candidates(self, tok: str) -> list[str]:
+        """List words that may be ``tok`` said another way, most similar first."""
+        best: dict[str, float] = {}
+        for semi in (True, False):
+            key = sound_key(tok, semi)
+            if len(key) < 2:
+                continue
+            s = sound_string(tok, semi)
+            floor = 0.6 if len(key) >= 4 else 0.7
+            for spelling, word in self.by_key.get(key, ()):
+                sim = max(
+                    Indel.normalized_similarity(s, sound_string(spelling, True)),
+                    Indel.normalized_similarity(s, sound_string(spelling, False)),
+                )
+                if sim >= floor and sim > best.get(word, 0.0):
+                    best[word] = sim
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [w for w, _ in ranked[:_MAX_SOUND_CANDIDATES]]
+
+
+_SOUND_INDEXES: dict[int, _SoundIndex] = {}
+
+
+def _sound_index(vocab: Mapping[str, Any]) -> _SoundIndex:
+    idx = _SOUND_INDEXES.get(id(vocab))
+    if idx is None or idx.vocab is not vocab:
+        if len(_SOUND_INDEXES) >= 4:
+            _SOUND_INDEXES.clear()
+        idx = _SoundIndex(vocab)
+        _SOUND_INDEXES[id(vocab)] = idx
+    return idx
+
+
+# ---------------------------------------------------------------- variants
+
+
+def _known(tok: str, vocab: Mapping[str, Any]) -> bool:
+    return tok in vocab or tok in abbreviations()
+
+
+def _resegment(tokens: list[str], vocab: Mapping[str, Any]) -> list[str] | None:
+    """Tokens with every long unknown word segmented; None when nothing was split."""
+    out: list[str] = []
+    changed = False
+    abbr = abbreviations()
+    for tok in tokens:
+        if len(tok) >= 8 and tok not in vocab and tok not in abbr and tok.isalpha():
+            pieces = segment(tok, vocab)
+            if pieces is not None:
+                for p in pieces:
+                    out.extend(abbr.get(p, p).split())
+                changed = True
+                continue
+        out.append(tok)
+    return out if changed else None
+
+
+def _joined_text(clean: str, vocab: Mapping[str, Any]) -> str | None:
+    """The text with spaced-out letters and separator-split words joined, if a joined word is known."""
+    useful = False
+
+    def close(m: re.Match[str]) -> str:
+        nonlocal useful
+        group = m.group(0)
+        parts = _NON_ALNUM.split(group)
+        if len(parts) >= 2 and all(len(p) == 1 for p in parts) and "." in group and " " not in group:
+            return group  # initials (S.A., U.S.): normalize reads these already
+        joined = "".join(parts).lower()
+        if _known(joined, vocab) or segment(joined, vocab) is not None:
+            useful = True
+            return "".join(parts)
+        return group
+
+    text = _SPACED.sub(close, clean) if " " in clean else clean
+    text = _JOIN_GROUP.sub(close, text)
+    return text if useful else None
+
+
+class Reading(NamedTuple):
+    """Another reading of a query: its tokens, the points it costs, and why it was tried."""
+
+    tokens: list[str]
+    penalty: float
+    reason: str
+
+
+def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading]:
+    """Other token readings of a normalised query worth screening, each with its score penalty."""
+    primary = list(nn.tokens)
+    out: list[Reading] = []
+    seen = {tuple(primary)}
+
+    def add(tokens: list[str] | None, penalty: float, reason: str) -> None:
+        if not tokens or len(out) >= _MAX_VARIANTS:
+            return
+        key = tuple(tokens)
+        if key not in seen:
+            seen.add(key)
+            out.append(Reading(tokens, penalty, reason))
+        seg = _resegment(tokens, vocab)
+        if seg is not None and tuple(seg) not in seen and len(out) < _MAX_VARIANTS:
+            seen.add(tuple(seg))
+            out.append(Reading(seg, penalty, reason + ", run-together words split"))
+
+    clean = nn.clean or nn.original
+    # separator-split words and spaced-out letters
+    if "_" in clean or "-" in clean or "." in clean or " " in clean:
+        joined = _joined_text(clean, vocab)
+        if joined is not None:
+            add(list(normalize(joined).tokens), JOIN_PENALTY, "letters or word parts split by spaces/separators re-joined")
+    # camel case
+    if _HAS_CAMEL(clean):
+        split = _CAMEL.sub(" ", clean)
+        tokens = list(normalize(split).tokens)
+        if any(not _known(t, vocab) for t in primary) and any(t in vocab for t in tokens if t not in primary):
+            add(tokens, JOIN_PENALTY, "words run together split at capitals")
+    # run-together words
+    seg = _resegment(primary, vocab)
+    if seg is not None:
+        add(seg, JOIN_PENALTY, "run-together words split")
+    # whole Cyrillic/Greek words that are Latin look-alikes
+    for sound, shape in nn.shape_alts:
+        if sound in primary and shape in vocab and sound not in vocab:
+            add([shape if t == sound else t for t in primary], SHAPE_PENALTY,
+                f"'{sound}' is written with Latin look-alike letters: read by shape as '{shape}'")
+    # sound-alike list words for romanised words
+    unknown = [t for t in nn.sound_tokens if t in primary and t not in vocab]
+    if unknown:
+        index = _sound_index(vocab)
+        options: list[tuple[str, list[str]]] = []
+        for tok in unknown[:4]:
+            cands = index.candidates(tok)
+            if cands:
+                options.append((tok, cands[: _MAX_SOUND_CANDIDATES if len(unknown) == 1 else 6]))
+        if options:
+            combos = sorted(
+                itertools.product(*[range(len(c)) for _, c in options]), key=lambda ranks: (sum(ranks), ranks)
+            )
+            for ranks in combos[:_MAX_VARIANTS]:
+                swap = {tok: cands[r] for (tok, cands), r in zip(options, ranks, strict=True)}
+                why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items())
+                add([swap.get(t, t) for t in primary], SOUND_PENALTY,
+                    f"sound-alike reading of romanised words: {why}; score lowered by {SOUND_PENALTY:g}")
+    return out
