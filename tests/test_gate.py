@@ -104,7 +104,7 @@ def test_example_workflow_installs_from_the_repository_not_pypi():
     for line in run.splitlines():
         args = shlex.split(line)
         if args[:2] == ["pip", "install"]:
-            assert all(not a.split("[")[0].strip().lower() == "ecscreen" for a in args[2:]), line
+            assert all(a.split("[")[0].strip().lower() != "ecscreen" for a in args[2:]), line
 
 
 def test_example_pre_commit_hook_entry_runs(tmp_path):
