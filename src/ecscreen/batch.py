@@ -40,6 +40,7 @@ import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import yamlio
+from .cliopts import RulesOnlyOpt, RulesOpt
 from .countries import resolve
 from .errors import Interrupted, UsageError
 from .formats import parse_date_option
@@ -797,12 +798,12 @@ class PartyMemo:
     ``batch=False`` is the plain per-party path (one call per name, date always in the key).
     """
 
-    def __init__(self, screen: Any, size: int = 100_000, *, batch: bool = True) -> None:
+    def __init__(self, screen: Any, size: int = 100_000, *, batch: bool = True, lists: list[Any] | None = None) -> None:
         from .lists import active_lists
         from .parties import default_allowlist, load_pack, screen_parties, screen_party_batches
 
         self.screen = screen
-        self.lists = active_lists()
+        self.lists = lists if lists is not None else active_lists()
         self.pack = load_pack()
         self.size = size
         # prefetch only when ``screen`` is the stock screener (its batch form gives the same results)
@@ -946,7 +947,8 @@ class _party_memo:  # noqa: N801 - used as a context manager
         batch = PARTY_BATCH and getattr(self.engine, "allowlist", None) is None
         if hasattr(self.engine, "party_screener"):
             self._saved = self.engine.party_screener
-            self.memo = PartyMemo(self._saved or parties.screen_parties, batch=batch)
+            self.memo = PartyMemo(self._saved or parties.screen_parties, batch=batch,
+                                  lists=getattr(self.engine, "party_lists", None))
             self.engine.party_screener = self.memo
         else:
             self._mod = parties
@@ -1301,7 +1303,7 @@ def _warm_up(engine: Any) -> None:
         from .parties import load_pack
     except ModuleNotFoundError:
         return
-    matcher_for(active_lists())
+    matcher_for(engine.party_lists if hasattr(engine, "party_lists") else active_lists())
     load_pack()
 
 
@@ -1531,7 +1533,8 @@ def batch_command(
     columns: Annotated[Path | None, typer.Option("--columns", help="YAML map 'field: Their Header'.")] = None,
     delimiter: Annotated[str | None, typer.Option("--delimiter", help="Field delimiter (default: detected).")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate rules at this date (overrides row dates).")] = None,
-    rules: Annotated[list[Path] | None, typer.Option("--rules", help="Rule pack directory or file (repeatable).")] = None,
+    rules: RulesOpt = None,
+    rules_only: RulesOnlyOpt = None,
     no_lists: Annotated[bool, typer.Option("--no-lists", help="Do not screen parties against restricted-party lists.")] = False,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar (default: when stderr is a terminal).")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0 = one per CPU). Output order is kept.")] = 1,
@@ -1541,8 +1544,8 @@ def batch_command(
     """Screen order lines from a CSV: every row out once, in order, with decision, rule ids, reasons and list hits."""
     from rich.console import Console
 
+    from .cliopts import registry_for
     from .engine import Engine
-    from .packs import load_registry
 
     if format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
@@ -1558,7 +1561,7 @@ def batch_command(
     stdin = str(orders) == "-"
     if not stdin and not orders.is_file():
         raise UsageError("file not found", file=str(orders))
-    engine = Engine.build(load_registry(list(rules) if rules else None), use_lists=not no_lists)
+    engine = Engine.build(registry_for(rules, rules_only), use_lists=not no_lists)
     err = Console(stderr=True, highlight=False)
     show = err.is_terminal if progress is None else progress
     size = None if stdin else orders.stat().st_size

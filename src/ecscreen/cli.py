@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+from .cliopts import RulesOnlyOpt, RulesOpt, registry_for
 from .errors import (
     EXIT_INTERNAL,
     EXIT_SIGINT,
@@ -30,7 +31,7 @@ from .errors import (
 )
 from .formats import load_shipments, locate, parse_date_option
 from .models import InputError, Shipment
-from .packs import Registry, load_registry
+from .packs import load_registry
 from .render import clean, print_table, safe_text, to_json
 
 EXIT_HELP = """
@@ -53,9 +54,6 @@ out = Console(soft_wrap=False, highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def registry_for(rules: list[Path] | None) -> Registry:
-    """Load packs: the shipped ones, or the given paths (plus shipped Country Groups if they lack them)."""
-    return load_registry(list(rules) if rules else None)
 
 
 def load_clearances(path: Path | None) -> Any:
@@ -89,7 +87,8 @@ def check(
     files: Annotated[list[Path], typer.Argument(help="Shipment files (YAML or JSON; one shipment or a list).")],
     format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
     as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate rules at this date (overrides shipment dates).")] = None,
-    rules: Annotated[list[Path] | None, typer.Option("--rules", help="Rule pack directory or file (repeatable).")] = None,
+    rules: RulesOpt = None,
+    rules_only: RulesOnlyOpt = None,
     explain: Annotated[bool, typer.Option("--explain", help="Show every step of procedure chains.")] = False,
     no_lists: Annotated[bool, typer.Option("--no-lists", help="Do not screen parties against restricted-party lists.")] = False,
     clearances: Annotated[Path | None, typer.Option(
@@ -101,22 +100,26 @@ def check(
     if format not in ("table", "json"):
         raise UsageError(f"--format must be table or json, not {format!r}")
     on = parse_date_option(as_of)
-    reg = registry_for(rules)
+    reg = registry_for(rules, rules_only)
     engine = Engine.build(reg, use_lists=not no_lists, allowlist=load_clearances(clearances))
     shipments: list[tuple[str, Shipment | InputError]] = []
     for f in files:
         if not f.exists():
             raise UsageError("file not found", file=str(f))
-    sources: dict[str, tuple[str, Any]] = {}
+    sources: list[tuple[str, Any] | None] = []  # (file, raw document) per shipment, in order
     for f in files:
         try:
-            shipments += load_shipments(f, sources)
+            found: list[tuple[str, Any]] = []
+            loaded = load_shipments(f, found)
+            shipments += loaded
+            sources += found + [None] * (len(loaded) - len(found))
         except InputFileError as exc:
             shipments.append((str(f), InputError(file=exc.file, line=exc.line, field=exc.field, message=exc.message)))
+            sources.append(None)
     report = engine.screen(shipments, as_of=on)
-    for r in report.results:
-        if r.source in sources:
-            r.errors = [locate(e, *sources[r.source]) for e in r.errors]
+    for r, src in zip(report.results, sources, strict=True):
+        if src is not None:
+            r.errors = [locate(e, *src) for e in r.errors]
         for e in r.errors:
             loc = ":".join(str(x) for x in (e.file or r.source, e.line) if x)
             err.print(clean(f"error: {loc}: {e.field + ': ' if e.field else ''}{e.message}"), markup=False)
@@ -129,11 +132,12 @@ def check(
 
 @rules_app.command("list")
 def rules_list(
-    rules: Annotated[list[Path] | None, typer.Option("--rules", help="Rule pack directory or file.")] = None,
+    rules: RulesOpt = None,
+    rules_only: RulesOnlyOpt = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
 ) -> None:
     """List packs: rule count, date range and source documents."""
-    reg = registry_for(rules)
+    reg = registry_for(rules, rules_only)
     rows: list[dict[str, Any]] = []
     for lp in reg.packs:
         m = lp.model
@@ -164,7 +168,7 @@ def rules_list(
 @rules_app.command("validate")
 def rules_validate(path: Annotated[list[Path], typer.Argument(help="Pack file(s) or directory.")]) -> None:
     """Validate rule packs; exit 4 naming file, line and field on the first error."""
-    reg = registry_for(path)
+    reg = load_registry(list(path) if path else None)
     n = sum(p.info.rules for p in reg.packs)
     out.print(f"ok: {len(reg.packs)} pack(s), {n} rule(s)")
 

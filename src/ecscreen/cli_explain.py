@@ -18,11 +18,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from .chart import chart_index, determine
+from .cliopts import RulesOnlyOpt, RulesOpt, registry_for
 from .countries import resolve
 from .errors import UsageError
 from .licensing import available_exceptions
 from .models import Item, Outcome
-from .packs import Registry, load_registry, normalize_eccn
+from .packs import Registry, normalize_eccn
 from .render import clean
 
 
@@ -38,16 +39,16 @@ _STYLE = {
 }
 
 
-def _registry(rules: list[Path] | None) -> Registry:
-    return load_registry(list(rules) if rules else None)
+def _registry(rules: list[Path] | None, rules_only: list[Path] | None = None) -> Registry:
+    return registry_for(rules, rules_only)
 
 
 def explain(
     eccn: Annotated[str, typer.Argument(help="ECCN, with its paragraph if known (e.g. 3A001.b.2, 5A002, EAR99).")],
     destination: Annotated[str, typer.Argument(help="Destination: ISO code or name (e.g. CN, Hong Kong, UA-43).")],
     date: Annotated[str | None, typer.Option("--date", help="Shipment date YYYY-MM-DD (default: today).")] = None,
-    rules: Annotated[list[Path] | None, typer.Option("--rules", help="Rule pack directory or file (repeatable).")
-                     ] = None,
+    rules: RulesOpt = None,
+    rules_only: RulesOnlyOpt = None,
 ) -> None:
     """Explain the Commerce Country Chart determination for an ECCN and a destination."""
     console = Console(highlight=False)
@@ -61,7 +62,7 @@ def explain(
     if dest is None:
         raise UsageError(f"unknown destination {destination!r} (give an ISO 3166 code or an English name)",
                          field="DESTINATION")
-    reg = _registry(rules)
+    reg = _registry(rules, rules_only)
     idx = chart_index(reg)
     if idx.ccl is None or idx.chart is None:
         raise UsageError("the Commerce Country Chart packs (kinds country_chart and ccl) are not loaded")

@@ -657,13 +657,31 @@ class Engine:
     # callable(parties, *, as_of, **kw) -> PartyScreening; None = ecscreen.parties.screen_parties.
     # Batch runs install a memoising screener here.
     party_screener: Any = None
+    # the restricted-party lists screened (ecscreen.lists.ScreeningList); None = not loaded yet: the
+    # embedded/imported lists plus every ``kind: party_list`` pack of the registry, loaded on first use
+    lists: list[Any] | None = None
 
     @classmethod
-    def build(cls, registry: Registry, *, use_lists: bool = True, allowlist: Any = None) -> Engine:
+    def build(cls, registry: Registry, *, use_lists: bool = True, allowlist: Any = None,
+              lists: list[Any] | None = None) -> Engine:
         return cls(registry=registry, compiled=[CompiledPack(p, registry) for p in registry.rule_packs],
-                   use_lists=use_lists, allowlist=allowlist,
+                   use_lists=use_lists, allowlist=allowlist, lists=lists,
                    has_jurisdiction=bool(registry.of_kind("jurisdiction")),
                    has_chart=bool(registry.of_kind("country_chart")))
+
+    @property
+    def party_lists(self) -> list[Any]:
+        """The lists parties are screened against: the active lists (embedded CSL or an imported CSL, other
+        imported lists) and the own-format ``kind: party_list`` packs of this registry (shipped or given
+        with ``--rules``); empty when lists are off."""
+        if not self.use_lists:
+            return []
+        if self.lists is None:
+            from .lists import active_lists, read_list
+
+            own = [read_list(lp.path) for lp in self.registry.of_kind("party_list")]
+            self.lists = active_lists(rules_roots=[]) + own
+        return self.lists
 
     # ---- one shipment
     def screen_one(self, sh: Shipment, *, as_of: dt.date | None = None, label: str | None = None,
@@ -727,7 +745,9 @@ class Engine:
         party_mod = _optional("parties")
         if party_mod is not None and sh.parties and self.use_lists:
             screener = self.party_screener or party_mod.screen_parties
-            kw = {"allowlist": self.allowlist} if self.allowlist is not None else {}
+            kw: dict[str, Any] = {"allowlist": self.allowlist} if self.allowlist is not None else {}
+            if self.party_screener is None:
+                kw["lists"] = self.party_lists
             ps = screener(sh.parties, as_of=on, **kw)
             findings += list(ps.findings)
             hits = _party_facts(ps, sh)
@@ -851,12 +871,13 @@ class Engine:
         ok = [r.decision for r in results if r.decision != "error"]
         # fail closed: a run with an unscreenable shipment is never reported as clear overall
         decision: Outcome | str = Outcome.worst([Outcome(d) for d in ok]) if len(ok) == len(results) else "error"
-        lists = []
+        lists: list[Any] = []
         warnings: list[str] = list(self.registry.notes)
-        party_mod = _optional("parties")
-        if party_mod is not None and self.use_lists and hasattr(party_mod, "lists_info"):
-            lists = party_mod.lists_info()
-            warnings += list(getattr(party_mod, "list_warnings", lambda: [])())
+        if self.use_lists:
+            from .parties import list_status
+
+            lists, list_warns = list_status(self.party_lists, as_of or today or dt.date.today())
+            warnings += list_warns
         return Report(tool_version=__version__, decision=decision, generated_for=as_of,  # type: ignore[arg-type]
                       results=results, packs=self.registry.infos, lists=lists, warnings=warnings)
 

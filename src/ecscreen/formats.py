@@ -60,12 +60,13 @@ def parse_shipments(data: Any, file: str) -> list[tuple[str, Shipment | InputErr
     return out
 
 
-def load_shipments(path: Path, sources: dict[str, tuple[str, Any]] | None = None
+def load_shipments(path: Path, sources: list[tuple[str, Any]] | None = None
                    ) -> list[tuple[str, Shipment | InputError]]:
     """Load a shipment file. Whole-file problems (unreadable, bad YAML) raise InputFileError.
 
-    ``sources`` (optional) receives label -> (file, raw document) so that errors found later by
-    the engine can be located with :func:`locate`.
+    ``sources`` (optional) receives, for each shipment returned and in the same order, (file, raw
+    document), so that errors found later by the engine can be located with :func:`locate` — by
+    position, never by shipment id (two files, or two shipments, may share an id).
     """
     data = yamlio.load_file(path, max_bytes=MAX_SHIPMENT_FILE)
     if data is None:
@@ -74,8 +75,7 @@ def load_shipments(path: Path, sources: dict[str, tuple[str, Any]] | None = None
     if sources is not None:
         docs = data["shipments"] if isinstance(data, dict) and isinstance(data.get("shipments"), list) else data
         docs = docs if isinstance(docs, list) else [docs]
-        for (label, _), doc in zip(out, docs, strict=False):
-            sources[label] = (str(path), doc)
+        sources.extend((str(path), doc) for doc in docs[: len(out)])
     return out
 
 

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import __version__, yamlio
 from .batch import ReadState, read_rows
+from .cliopts import RulesOnlyOpt, RulesOpt
 from .countries import resolve
 from .errors import InputFileError, UsageError
 from .formats import parse_date_option
@@ -664,13 +665,14 @@ def gate_command(
     fail_on: Annotated[str, typer.Option("--fail-on", help="review, license_required or prohibited")] = "license_required",
     waivers: Annotated[Path | None, typer.Option("--waivers", help=f"Waivers file (default {DEFAULT_WAIVERS} if present).")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate rules, licences and waivers at this date.")] = None,
-    rules: Annotated[list[Path] | None, typer.Option("--rules", help="Rule pack directory or file (repeatable).")] = None,
+    rules: RulesOpt = None,
+    rules_only: RulesOnlyOpt = None,
 ) -> None:
     """Screen every product x market of a catalog; fail on unlicensed findings and classification gaps."""
     from rich.console import Console
 
+    from .cliopts import registry_for
     from .engine import Engine
-    from .packs import load_registry
     from .reporters import render_gate
 
     if format not in FORMATS:
@@ -691,7 +693,7 @@ def gate_command(
         raise UsageError("waivers file not found", file=str(wpath))
     if wpath.is_file():
         wl, wlines = load_waivers(wpath)
-    engine = Engine.build(load_registry(list(rules) if rules else None), use_lists=False)
+    engine = Engine.build(registry_for(rules, rules_only), use_lists=False)
     report = run_gate(catalog, engine, as_of=on, fail_on=threshold, waivers=wl, waiver_lines=wlines,
                       waivers_file=str(wpath) if wpath.is_file() else None)
     from .render import clean

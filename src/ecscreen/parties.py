@@ -165,6 +165,11 @@ def _staleness(lists: list[ScreeningList], as_of: dt.date) -> tuple[list[ListInf
     return infos, warnings
 
 
+def list_status(lists: list[ScreeningList], as_of: dt.date) -> tuple[list[ListInfo], list[str]]:
+    """ListInfo of ``lists`` (with age at ``as_of``) and their staleness warnings, for reports."""
+    return _staleness(lists, as_of)
+
+
 _LAST: dict[str, Any] = {}
 
 

@@ -1,0 +1,107 @@
+"""Issue 10 regressions through the CLI: error positions by shipment, --rules adds, --rules-only replaces,
+a party_list pack given with --rules is screened."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from ecscreen.cli import app, main
+
+runner = CliRunner()
+
+A = """\
+id: S1
+date: 2026-10-01
+items:
+  - description: Office chair
+    eccn: EAR99
+destination: Atlantis
+"""
+B = """\
+# comment
+# comment
+id: S1
+date: 2026-10-01
+items:
+  - description: Office chair
+    eccn: EAR99
+    origin: Narnia
+destination: DE
+"""
+OWN_LIST = """\
+kind: party_list
+name: Our own watch list
+source: internal compliance
+date: 2026-09-01
+source_code: EL
+entries:
+  - id: OWN-1
+    name: Zyxolotl Precision Widgets GmbH
+    countries: [DE]
+"""
+SHIP_OWN = """\
+destination: DE
+date: 2026-10-01
+parties:
+  - {role: end_user, name: Zyxolotl Precision Widgets GmbH, country: DE}
+items:
+  - {description: Office chair, eccn: EAR99}
+"""
+IRAN_CHAIRS = """\
+destination: IR
+date: 2026-10-01
+items:
+  - {description: Office chair, eccn: EAR99}
+"""
+
+
+def _w(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_errors_in_two_files_sharing_an_id_name_their_own_file_and_line(tmp_path: Path) -> None:
+    a, b = _w(tmp_path, "a.yaml", A), _w(tmp_path, "b.yaml", B)
+    r = runner.invoke(app, ["check", str(a), str(b), "--no-lists"])
+    assert r.exit_code == 3
+    assert f"{a}:6: destination" in r.stderr
+    assert f"{b}:8: items[0].origin" in r.stderr
+    assert f"{b}:6" not in r.stderr and f"{a}:8" not in r.stderr
+
+
+def test_party_list_pack_given_with_rules_is_screened(tmp_path: Path) -> None:
+    own = _w(tmp_path, "own.yaml", OWN_LIST)
+    ship = _w(tmp_path, "ship.yaml", SHIP_OWN)
+    r = runner.invoke(app, ["check", str(ship), "--rules", str(own), "--format", "json"])
+    rep = json.loads(r.stdout)
+    assert r.exit_code == 1, r.stderr
+    assert rep["results"][0]["decision"] == "license_required"
+    assert "Our own watch list" in [x["name"] for x in rep["lists"]]
+    r2 = runner.invoke(app, ["check", str(ship), "--rules-only", str(own), "--format", "json"])
+    assert json.loads(r2.stdout)["results"][0]["decision"] == "license_required", r2.stderr
+
+
+def test_rules_keeps_shipped_packs(tmp_path: Path) -> None:
+    own = _w(tmp_path, "own.yaml", OWN_LIST)
+    ship = _w(tmp_path, "iran.yaml", IRAN_CHAIRS)
+    r = runner.invoke(app, ["check", str(ship), "--rules", str(own), "--no-lists", "--format", "json"])
+    assert json.loads(r.stdout)["results"][0]["decision"] in ("prohibited", "license_required")
+
+
+def test_rules_only_says_shipped_packs_were_not_used(tmp_path: Path) -> None:
+    own = _w(tmp_path, "own.yaml", OWN_LIST)
+    ship = _w(tmp_path, "iran.yaml", IRAN_CHAIRS)
+    r = runner.invoke(app, ["check", str(ship), "--rules-only", str(own), "--no-lists", "--format", "json"])
+    rep = json.loads(r.stdout)
+    assert "shipped rule packs not used" in r.stderr
+    assert any("shipped rule packs not used" in w for w in rep["warnings"])
+
+
+def test_rules_and_rules_only_together_is_a_usage_error(tmp_path: Path) -> None:
+    own = _w(tmp_path, "own.yaml", OWN_LIST)
+    ship = _w(tmp_path, "iran.yaml", IRAN_CHAIRS)
+    assert main(["check", str(ship), "--rules", str(own), "--rules-only", str(own)]) == 2
