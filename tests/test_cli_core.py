@@ -105,3 +105,51 @@ def test_rules_and_rules_only_together_is_a_usage_error(tmp_path: Path) -> None:
     own = _w(tmp_path, "own.yaml", OWN_LIST)
     ship = _w(tmp_path, "iran.yaml", IRAN_CHAIRS)
     assert main(["check", str(ship), "--rules", str(own), "--rules-only", str(own)]) == 2
+
+
+ORDERS = """\
+order_id,date,destination,description,eccn,end_user
+SO-1,2026-10-01,DE,Office chair,EAR99,Acme Widgets GmbH
+SO-2,2026-10-01,CN,Data-center GPU,3A090.a,Example Cloud Co Ltd
+"""
+
+
+def _envelope_ok(env: dict, *, lists: bool = True) -> None:
+    assert env["tool"] == "ecscreen" and env["tool_version"]
+    assert env["command"] == "batch"
+    assert {p["id"] for p in env["packs"]} >= {"us-ear-advanced-computing", "us-ear-country-groups"}
+    assert all(len(p["sha256"]) == 64 for p in env["packs"])
+    if lists:
+        assert env["lists"] and all(len(x["sha256"]) == 64 for x in env["lists"])
+    assert env["counts"]["license_required"] >= 1 and env["rows"] == 2
+    assert env["decision"] in ("license_required", "prohibited") and env["exit_code"] == 1
+
+
+def test_batch_json_is_the_envelope_with_results(tmp_path: Path) -> None:
+    orders = _w(tmp_path, "orders.csv", ORDERS)
+    out = tmp_path / "out.json"
+    assert main(["batch", str(orders), "--format", "json", "--out", str(out), "--no-progress"]) == 1
+    env = json.loads(out.read_text())
+    _envelope_ok(env)
+    assert [r["input"]["order_id"] for r in env["results"]] == ["SO-1", "SO-2"]
+    assert env["options"]["format"] == "json"
+
+
+def test_batch_jsonl_and_csv_write_a_meta_sidecar(tmp_path: Path) -> None:
+    orders = _w(tmp_path, "orders.csv", ORDERS)
+    for fmt in ("jsonl", "csv"):
+        out = tmp_path / f"out.{fmt}"
+        assert main(["batch", str(orders), "--format", fmt, "--out", str(out), "--no-progress"]) == 1
+        env = json.loads((tmp_path / f"out.{fmt}.meta.json").read_text())
+        _envelope_ok(env)
+        assert "results" not in env
+
+
+def test_batch_meta_option_and_no_lists_says_so(tmp_path: Path) -> None:
+    orders = _w(tmp_path, "orders.csv", ORDERS)
+    meta = tmp_path / "m.json"
+    main(["batch", str(orders), "--format", "csv", "--out", str(tmp_path / "o.csv"), "--meta", str(meta),
+          "--no-lists", "--no-progress"])
+    env = json.loads(meta.read_text())
+    _envelope_ok(env, lists=False)
+    assert env["lists"] == [] and any("not screened" in w for w in env["warnings"])

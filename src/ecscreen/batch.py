@@ -715,6 +715,7 @@ class BatchSummary:
     party_misses: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    envelope: dict[str, Any] | None = None  # the report envelope with counts (when the run was given one)
 
     @property
     def exit_code(self) -> int:
@@ -1215,10 +1216,11 @@ def _csv_line(cells: list[str], delimiter: str = ",") -> str:
 
 
 class Writer:
-    def __init__(self, out: IO[str], fmt: str, header: list[str]) -> None:
+    def __init__(self, out: IO[str], fmt: str, header: list[str], head: dict[str, Any] | None = None) -> None:
         self.out = out
         self.fmt = fmt
         self.header = header
+        self.head = head  # json: the report envelope, written around the results
         names = {h.lower() for h in header}
         self.added = [c if c not in names else f"ecscreen_{c}" for c in OUT_COLUMNS]
         self.n = 0
@@ -1226,7 +1228,12 @@ class Writer:
             self.csv = csv.writer(out, lineterminator="\n")
             self._row([spreadsheet_safe(h) for h in header] + self.added)
         elif fmt == "json":
-            out.write("[")
+            if head is None:
+                out.write("[")
+            else:
+                fields = {k: v for k, v in head.items() if k != "warnings"}
+                text = json.dumps(fields, ensure_ascii=False, indent=1, default=str)
+                out.write(text[:-1].rstrip() + ',\n "results": [')
 
     def _row(self, cells: list[str]) -> None:
         joined = "".join(cells)
@@ -1261,9 +1268,13 @@ class Writer:
                 self.out.write(("\n" if self.n == 0 else ",\n") + text)
         self.n += 1
 
-    def close(self) -> None:
+    def close(self, tail: dict[str, Any] | None = None) -> None:
         if self.fmt == "json":
-            self.out.write("\n]\n" if self.n else "]\n")
+            if self.head is None:
+                self.out.write("\n]\n" if self.n else "]\n")
+            else:
+                rest = json.dumps(tail or {}, ensure_ascii=False, indent=1, default=str)[1:].strip()
+                self.out.write(("\n]" if self.n else "]") + (",\n " + rest if rest != "}" else "}") + "\n")
         self.out.flush()
 
 
@@ -1374,6 +1385,7 @@ def run_batch(
     size: int | None = None,
     encoding: str = "utf-8",
     summary: BatchSummary | None = None,
+    envelope: dict[str, Any] | None = None,
 ) -> BatchSummary:
     """Screen every row of ``stream`` and write them to ``out``. ``progress(rows, bytes)`` is optional.
 
@@ -1401,7 +1413,7 @@ def run_batch(
     for name, where in cols.dups.items():
         summary.warnings.append(f"column {name!r} appears {len(where)} times (columns "
                                 f"{', '.join(str(i + 1) for i in where)}): a row where they disagree is an error")
-    writer = Writer(out, fmt, state.header)
+    writer = Writer(out, fmt, state.header, head=envelope)
     screener = BatchScreener(engine, options)
     ncols = len(state.header)
 
@@ -1448,10 +1460,19 @@ def run_batch(
     finally:
         gc.set_threshold(*saved_threshold)
         gc.unfreeze()
-    writer.close()
     if state.bad_rows:
         summary.warnings.append(f"{file}: {state.bad_rows:,} row(s) could not be read as CSV exactly "
                                 f"(error rows; see their message)")
+    if envelope is not None:
+        from .envelope import envelope_tail
+
+        summary.envelope = {**envelope, **envelope_tail(
+            envelope, counts=summary.counts, rows=summary.rows, orders=summary.orders,
+            warnings=summary.warnings, exit_code=summary.exit_code)}
+        writer.close({k: summary.envelope[k] for k in ("decision", "exit_code", "rows", "orders", "counts",
+                                                        "warnings")})
+    else:
+        writer.close()
     summary.seconds = time.perf_counter() - t0
     return summary
 
@@ -1540,6 +1561,10 @@ def batch_command(
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0 = one per CPU). Output order is kept.")] = 1,
     encoding: Annotated[str, typer.Option("--encoding", help="Text encoding of the file (default utf-8; e.g. "
                                           "cp1252, latin-1). Bytes it cannot decode make their row an error.")] = "utf-8",
+    meta: Annotated[Path | None, typer.Option(
+        "--meta", metavar="FILE", help="Write the report envelope (tool, packs, lists with SHA-256, options, "
+        "warnings, counts) here. Default with --out and csv/jsonl: OUT.meta.json; json output carries it inline.")
+    ] = None,
 ) -> None:
     """Screen order lines from a CSV: every row out once, in order, with decision, rule ids, reasons and list hits."""
     from rich.console import Console
@@ -1570,6 +1595,14 @@ def batch_command(
     sink: IO[str] = atomic.fh if atomic is not None else sys.stdout
     summary = BatchSummary()
     opts = BatchOptions(as_of=on, jobs=jobs)
+    from .envelope import envelope_head
+
+    envelope = envelope_head(engine, command="batch", as_of=on or dt.date.today(), options={
+        "file": str(orders), "format": format, "as_of": on, "rules": [str(r) for r in rules or []],
+        "rules_only": [str(r) for r in rules_only or []], "no_lists": no_lists, "encoding": encoding,
+        "columns": str(columns) if columns else None})
+    meta_path = meta if meta is not None else (
+        out.with_name(out.name + ".meta.json") if out is not None and format != "json" else None)
     done = False
     try:
         with _signals():
@@ -1602,15 +1635,20 @@ def batch_command(
 
                     run_batch(stream, sink, engine, fmt=format, file=str(orders), columns=colmap,
                               delimiter=delimiter, options=opts, progress=tick, size=size, encoding=encoding,
-                              summary=summary)
+                              summary=summary, envelope=envelope)
             else:
                 run_batch(stream, sink, engine, fmt=format, file=str(orders), columns=colmap,
-                          delimiter=delimiter, options=opts, size=size, encoding=encoding, summary=summary)
+                          delimiter=delimiter, options=opts, size=size, encoding=encoding, summary=summary,
+                          envelope=envelope)
             if atomic is not None:
                 atomic.commit()
             else:
                 sink.flush()
             done = True
+            if meta_path is not None and summary.envelope is not None:
+                meta_out = AtomicOutput(meta_path)
+                meta_out.fh.write(json.dumps(summary.envelope, ensure_ascii=False, indent=2, default=str) + "\n")
+                meta_out.commit()
     except Interrupted as exc:
         name = "SIGTERM" if exc.signum == signal.SIGTERM else "SIGINT"
         if atomic is not None:
