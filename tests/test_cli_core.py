@@ -153,3 +153,43 @@ def test_batch_meta_option_and_no_lists_says_so(tmp_path: Path) -> None:
     env = json.loads(meta.read_text())
     _envelope_ok(env, lists=False)
     assert env["lists"] == [] and any("not screened" in w for w in env["warnings"])
+
+
+def test_version_short_flag() -> None:
+    r = runner.invoke(app, ["-V"])
+    assert r.exit_code == 0 and r.stdout.startswith("ecscreen ")
+
+
+def test_check_reads_standard_input() -> None:
+    r = runner.invoke(app, ["check", "-", "--format", "json", "--no-lists"], input=IRAN_CHAIRS)
+    rep = json.loads(r.stdout)
+    assert r.exit_code == 1 and rep["results"][0]["decision"] in ("prohibited", "license_required")
+
+
+def test_check_stdin_error_names_stdin() -> None:
+    r = runner.invoke(app, ["check", "-", "--no-lists"], input="destination: DE\nitems: [{description: x}]\nfoo: 1\n")
+    assert r.exit_code == 3 and "<stdin>" in r.stderr
+
+
+def test_explain_and_rules_validate_print_json() -> None:
+    r = runner.invoke(app, ["explain", "3A090.a", "CN", "--date", "2026-10-01", "--format", "json"])
+    doc = json.loads(r.stdout)
+    assert doc["decision"] == "license_required" and doc["steps"] and doc["destination"] == "CN"
+    root = Path(__file__).resolve().parents[1] / "rules"
+    r = runner.invoke(app, ["rules", "validate", str(root), "--format", "json"])
+    doc = json.loads(r.stdout)
+    assert doc["ok"] is True and doc["rules"] > 50
+
+
+def test_quiet_hides_notes_and_no_color_has_no_escapes(tmp_path: Path) -> None:
+    own = _w(tmp_path, "own.yaml", OWN_LIST)
+    ship = _w(tmp_path, "iran.yaml", IRAN_CHAIRS)
+    r = runner.invoke(app, ["-q", "--no-color", "check", str(ship), "--rules-only", str(own), "--no-lists"])
+    assert "note:" not in r.stderr
+    assert "\x1b[" not in r.stdout
+
+
+def test_rules_list_never_truncates_ids() -> None:
+    r = runner.invoke(app, ["rules", "list"], env={"COLUMNS": "60"})
+    assert r.exit_code == 0
+    assert "…" not in r.stdout

@@ -44,8 +44,9 @@ app = typer.Typer(
     name="ecscreen",
     help="Offline export-control screening with explained findings.\n" + EXIT_HELP,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 rules_app = typer.Typer(help="Inspect and validate rule packs.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
@@ -75,18 +76,34 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")] = False,
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print results and errors only: no notes, "
+                                        "warnings or summary lines on stderr.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colours (also when NO_COLOR is set).")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="On an internal error print the traceback "
                                         "(also ECSCREEN_DEBUG=1).")] = False,
 ) -> None:
     """Offline export-control screening."""
+    from . import cliopts
+
+    cliopts.STATE.quiet = quiet
+    if no_color or os.environ.get("NO_COLOR"):
+        cliopts.STATE.color = False
+        os.environ["NO_COLOR"] = "1"  # consoles created from now on
+        for console in (out, err):
+            console.no_color = True
 
 
-@app.command(epilog=EXIT_HELP)
+@app.command(epilog="Examples: ecscreen check shipment.yaml --explain; "
+             "cat shipment.json | ecscreen check - --format json; "
+             "ecscreen check orders/*.yaml --as-of 2026-10-01 --rules my-packs/\n" + EXIT_HELP)
 def check(
-    files: Annotated[list[Path], typer.Argument(help="Shipment files (YAML or JSON; one shipment or a list).")],
-    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate rules at this date (overrides shipment dates).")] = None,
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Shipment files (YAML or JSON; one "
+                                                "shipment or a list); '-' reads standard input.")],
+    format: Annotated[str, typer.Option("--format", "-f", metavar="table|json", help="Output format.")] = "table",
+    as_of: Annotated[str | None, typer.Option("--as-of", metavar="YYYY-MM-DD",
+                                              help="Evaluate rules at this date (overrides shipment dates).")] = None,
     rules: RulesOpt = None,
     rules_only: RulesOnlyOpt = None,
     explain: Annotated[bool, typer.Option("--explain", help="Show every step of procedure chains.")] = False,
@@ -104,8 +121,10 @@ def check(
     engine = Engine.build(reg, use_lists=not no_lists, allowlist=load_clearances(clearances))
     shipments: list[tuple[str, Shipment | InputError]] = []
     for f in files:
-        if not f.exists():
+        if str(f) != "-" and not f.exists():
             raise UsageError("file not found", file=str(f))
+    if sum(1 for f in files if str(f) == "-") > 1:
+        raise UsageError("'-' (standard input) can be given once")
     sources: list[tuple[str, Any] | None] = []  # (file, raw document) per shipment, in order
     for f in files:
         try:
@@ -130,7 +149,7 @@ def check(
     raise typer.Exit(report.exit_code)
 
 
-@rules_app.command("list")
+@rules_app.command("list", epilog="Example: ecscreen rules list --format json --rules my-packs/")
 def rules_list(
     rules: RulesOpt = None,
     rules_only: RulesOnlyOpt = None,
@@ -157,7 +176,8 @@ def rules_list(
         return
     t = Table(title="rule packs")
     for col in ("pack", "version", "kind", "jurisdiction", "rules", "in force", "seeds"):
-        t.add_column(col)
+        # ids are never cut: long ones wrap inside their cell
+        t.add_column(col, overflow="fold", no_wrap=False, min_width=len(col))
     for r in rows:
         span = f"{r['from']} → {r['to']}" if r["from"] else "-"
         t.add_row(*(safe_text(x) for x in (r["id"], r["version"], r["kind"], r["jurisdiction"], r["rules"], span,
@@ -165,11 +185,20 @@ def rules_list(
     out.print(t)
 
 
-@rules_app.command("validate")
-def rules_validate(path: Annotated[list[Path], typer.Argument(help="Pack file(s) or directory.")]) -> None:
+@rules_app.command("validate", epilog="Example: ecscreen rules validate my-packs/ --format json")
+def rules_validate(
+    path: Annotated[list[Path], typer.Argument(metavar="PATH...", help="Pack file(s) or directory.")],
+    format: Annotated[str, typer.Option("--format", "-f", metavar="table|json", help="Output format.")] = "table",
+) -> None:
     """Validate rule packs; exit 4 naming file, line and field on the first error."""
+    if format not in ("table", "json"):
+        raise UsageError(f"--format must be table or json, not {format!r}")
     reg = load_registry(list(path) if path else None)
     n = sum(p.info.rules for p in reg.packs)
+    if format == "json":
+        sys.stdout.write(json.dumps({"ok": True, "packs": [p.info.model_dump(mode="json") for p in reg.packs],
+                                     "rules": n, "notes": reg.notes}, indent=2) + "\n")
+        return
     out.print(f"ok: {len(reg.packs)} pack(s), {n} rule(s)")
 
 

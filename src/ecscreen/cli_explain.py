@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -49,8 +49,14 @@ def explain(
     date: Annotated[str | None, typer.Option("--date", help="Shipment date YYYY-MM-DD (default: today).")] = None,
     rules: RulesOpt = None,
     rules_only: RulesOnlyOpt = None,
+    format: Annotated[str, typer.Option("--format", "-f", metavar="table|json", help="Output format.")] = "table",
 ) -> None:
-    """Explain the Commerce Country Chart determination for an ECCN and a destination."""
+    """Explain the Commerce Country Chart determination for an ECCN and a destination.
+
+    Example: ecscreen explain 3A090.a CN --date 2026-10-01 --format json
+    """
+    if format not in ("table", "json"):
+        raise UsageError(f"--format must be table or json, not {format!r}")
     console = Console(highlight=False)
     on = dt.date.today()
     if date is not None:
@@ -72,6 +78,9 @@ def explain(
         raise UsageError(res.errors[0].message, field="ECCN")
 
     shown = normalize_eccn(eccn) or eccn
+    if format == "json":
+        _print_json(shown, dest, on, idx, res, reg)
+        return
     console.print(f"[bold]{_safe(shown)}[/bold] to [bold]{_safe(dest.label)}[/bold] on {on}"
                   f"  (Commerce Country Chart, eCFR {idx.effective_from})")
     for n in res.notes:
@@ -121,3 +130,27 @@ def explain(
         console.print(t)
         if ineligible:
             console.print(f"[dim]not available: {', '.join(ineligible)}[/dim]")
+
+
+def _print_json(shown: str, dest: Any, on: dt.date, idx: Any, res: Any, reg: Registry) -> None:
+    """The determination as one JSON object (the same facts the table shows)."""
+    import dataclasses
+    import json
+    import sys
+
+    blocking = [f for f in res.findings if f.outcome != Outcome.clear]
+    exceptions = []
+    if res.eccn and res.eccn != "EAR99" and res.applied:
+        exceptions = [{k: v for k, v in dataclasses.asdict(o).items() if k != "entry_text"}
+                      for o in available_exceptions(res.eccn, dest, reg, on)]
+    doc = {
+        "eccn": shown, "destination": dest.code, "destination_name": dest.label, "date": on.isoformat(),
+        "chart_effective_from": str(idx.effective_from), "applied": res.applied, "row": res.row,
+        "decision": Outcome.worst([f.outcome for f in blocking]).value,
+        "notes": list(res.notes),
+        "steps": [s.model_dump(mode="json") for s in res.steps],
+        "findings": [f.model_dump(mode="json") for f in res.findings],
+        "licence_exceptions": exceptions,
+    }
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
+

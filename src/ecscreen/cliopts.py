@@ -10,13 +10,27 @@ or ``~/.cache/ecscreen``; ``ECSCREEN_NO_CACHE=1`` turns it off).
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .errors import UsageError
-from .packs import Registry
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .packs import Registry
+
+
+@dataclass
+class CliState:
+    """Global CLI options (set by the top-level callback): ``-q`` and ``--no-color``."""
+
+    quiet: bool = False
+    color: bool | None = None
+
+
+STATE = CliState()
 
 RulesOpt = Annotated[list[Path] | None, typer.Option(
     "--rules", metavar="PATH",
@@ -35,7 +49,7 @@ def registry_for(rules: list[Path] | None, rules_only: list[Path] | None = None,
 
     paths = list(rules or rules_only or []) or None
     reg = load_registry_snapshot(paths, extend=bool(rules), cache_dir=index_cache_dir())
-    if not quiet:
+    if not (quiet or STATE.quiet):
         for note in reg.notes:
             sys.stderr.write(f"note: {note}\n")
     return reg

@@ -68,7 +68,20 @@ def load_shipments(path: Path, sources: list[tuple[str, Any]] | None = None
     document), so that errors found later by the engine can be located with :func:`locate` — by
     position, never by shipment id (two files, or two shipments, may share an id).
     """
-    data = yamlio.load_file(path, max_bytes=MAX_SHIPMENT_FILE)
+    if str(path) == "-":  # standard input
+        import sys
+
+        raw = sys.stdin.buffer.read(MAX_SHIPMENT_FILE + 1)
+        if len(raw) > MAX_SHIPMENT_FILE:
+            raise InputFileError(f"input larger than {MAX_SHIPMENT_FILE} bytes", file="<stdin>")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InputFileError(f"not UTF-8 text (byte {exc.start})", file="<stdin>") from None
+        data = yamlio.parse(text, file="<stdin>")
+        path = Path("<stdin>")
+    else:
+        data = yamlio.load_file(path, max_bytes=MAX_SHIPMENT_FILE)
     if data is None:
         raise InputFileError("file is empty", file=str(path))
     out = parse_shipments(data, str(path))
