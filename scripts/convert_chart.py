@@ -513,7 +513,8 @@ REASON_CODES = {"NS", "RS", "MT", "NP", "CB", "CC", "FC", "AT", "UN", "EI", "SL"
 _GROUP = r"[A-E]:\d"
 _MONEY = r"\$\s?([0-9][0-9,]*)"
 _QUALIFIERS = re.compile(r"\b(having|exceed|exceeding|that|which|when|unless|except|if|provided|for use|"
-                         r"used|usable|not|only|below|above|less|more|greater|designed|modified|rated)\b|\d", re.I)
+                         r"used|usable|not|only|below|above|less|more|greater|designed|modified|rated|civil|"
+                         r"end uses?|military)\b|\d", re.I)
 _SEE = re.compile(r"\s*\(?\s*(?:See|see)\s+(?:§+|Supplement|part)[^;]*?(?:of the EAR|to part 740(?: of the EAR)?)"
                   r"(?: for [a-z ]+)?\s*\)?\.?")
 
