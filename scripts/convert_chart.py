@@ -323,11 +323,30 @@ def parse_scope(control: str, eccn: str) -> tuple[str, dict[str, Any]]:
     r2 = re.sub(r"\s+of this entry$", "", rest.rstrip(".").strip())
     if re.fullmatch(r"(?:the )?entire entry", r2):
         return reason, {"kind": "entire"}
-    m = re.fullmatch(r"(?:the )?entire entry,? except (.*)", r2)
+    m = re.fullmatch(r"(?:the )?entire entry,? except:? (.*)", r2)
     if m:
         paras = parse_para_list(m.group(1), eccn)
         if paras:
             return reason, {"kind": "except", "paragraphs": paras}
+        # "except: 9A610.b; parts ... in 9A610.x if being exported ...; and 9A610.y": plain pieces are
+        # excepted outright, pieces in words qualify only the paragraphs they name
+        plain: list[str] = []
+        qualified: list[str] = []
+        pieces = [re.sub(r"^(?:and|or)\s+", "", x.strip()) for x in m.group(1).split(";")]
+        for piece in pieces:
+            pp = parse_para_list(piece, eccn)
+            if pp:
+                plain += pp
+                continue
+            named = mentioned_paras(piece, eccn)
+            if not named or other_eccns(piece, eccn):
+                break
+            # the first paragraph a worded piece names is the one it excepts ("x ... for use in ... b")
+            qualified.append(named[0])
+        else:
+            if qualified and plain:
+                return reason, {"kind": "except", "paragraphs": plain + [q for q in qualified if q not in plain],
+                                "qualified": [q for q in qualified if q not in plain], "condition": rest}
         named = mentioned_paras(m.group(1), eccn)
         if named and not other_eccns(m.group(1), eccn):
             # the exception names paragraphs of this entry with a qualifier: items outside them
@@ -494,7 +513,8 @@ REASON_CODES = {"NS", "RS", "MT", "NP", "CB", "CC", "FC", "AT", "UN", "EI", "SL"
 _GROUP = r"[A-E]:\d"
 _MONEY = r"\$\s?([0-9][0-9,]*)"
 _QUALIFIERS = re.compile(r"\b(having|exceed|exceeding|that|which|when|unless|except|if|provided|for use|"
-                         r"used|usable|not|only|below|above|less|more|greater|designed|modified|rated)\b|\d", re.I)
+                         r"used|usable|not|only|below|above|less|more|greater|designed|modified|rated|civil|"
+                         r"end uses?|military)\b|\d", re.I)
 _SEE = re.compile(r"\s*\(?\s*(?:See|see)\s+(?:§+|Supplement|part)[^;]*?(?:of the EAR|to part 740(?: of the EAR)?)"
                   r"(?: for [a-z ]+)?\s*\)?\.?")
 

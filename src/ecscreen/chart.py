@@ -101,6 +101,8 @@ class Scope(Strict):
     kind: Literal["entire", "except", "paragraphs", "conditional"]
     paragraphs: list[str] = Field(default_factory=list)
     condition: str | None = None
+    # paragraphs the condition words qualify (empty: all of ``paragraphs`` when there is a condition)
+    qualified: list[str] = Field(default_factory=list)
 
 
 class DestTerm(Strict):
@@ -353,7 +355,11 @@ def scope_applies(scope: Scope, para: str) -> Tri:
     if scope.kind == "except":
         u = any_under(para, scope.paragraphs)
         if u is True:
-            return None if scope.condition else False
+            if not scope.condition:
+                return False
+            if scope.qualified and any_under(para, scope.qualified) is False:
+                return False
+            return None
         if u is None:
             return None
         return True

@@ -1255,8 +1255,6 @@ def assess(item: Item, item_index: int, shipment: Shipment, destination: Country
                               item_index=item_index,
                               citations=[Citation(kind="regulation", ref="15 CFR 734.3(a)")])])
     comp, lp = found
-    pack = comp.pack
-    reg = registry
     exporter = resolve(shipment.exporter_country) if shipment.exporter_country else resolve("US")
     eccn = normalize_eccn(item.eccn) if item.eccn else None
     # 0. subject to the ITAR instead (15 CFR 734.3(b)(1)(i))

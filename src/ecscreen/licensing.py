@@ -393,7 +393,9 @@ def apply_shipment_coverage(findings: list[Finding], items: list[Item], status: 
     """Cover shipment-level ``license_required`` findings that arise from the destination alone (embargoes,
     part 746) when every item they concern holds an unexpired licence of the finding's regime naming the
     destination (and the item's ECCN when the licence lists ECCNs). Items not subject to the EAR are not
-    concerned. A partial or expired licence adds a note; ``prohibited`` findings are never covered."""
+    concerned; a finding held at ``review`` only because jurisdiction is undetermined ("would be
+    license_required") is covered the same way. A partial or expired licence adds a note; ``prohibited``
+    findings are never covered."""
     if not any(it.licenses for it in items):
         return findings
     idx = chart_index(registry)
@@ -409,8 +411,9 @@ def apply_shipment_coverage(findings: list[Finding], items: list[Item], status: 
             g.notes.append(f"a licence held names {destination.label}, but {dnote.text}")
             out.append(g)
             continue
-        if (f.item_index is not None or f.covered_by is not None or f.outcome != Outcome.license_required
-                or not _from_destination(f)):
+        capped = f.outcome == Outcome.review and any(n.startswith("would be license_required") for n in f.notes)
+        if (f.item_index is not None or f.covered_by is not None
+                or not (f.outcome == Outcome.license_required or capped) or not _from_destination(f)):
             out.append(f)
             continue
         g = f.model_copy(deep=True)
