@@ -288,3 +288,18 @@ def test_no_lists_reviews_shipments_with_parties(registry, tmp_path, capsys):
                  "items: [{description: Office chair, eccn: EAR99, origin: US}]\n")
     assert main(["check", str(p), "--no-lists"]) == 1
     assert "not screened" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["fifo", "broken-link"])
+def test_unreadable_file_in_rules_dir_is_pack_error_not_skipped_or_hang(tmp_path, kind):
+    import os
+
+    (tmp_path / "good.yaml").write_text('pack: {id: t, version: "1", jurisdiction: US-EAR, title: T}\nrules: []\n')
+    bad = tmp_path / "zz.yaml"
+    if kind == "fifo":
+        os.mkfifo(bad)
+    else:
+        bad.symlink_to(tmp_path / "missing.yaml")
+    with pytest.raises(PackError) as e:
+        load_registry([tmp_path])
+    assert e.value.file and e.value.file.endswith("zz.yaml") and e.value.exit_code == 4
