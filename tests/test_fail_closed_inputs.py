@@ -303,3 +303,13 @@ def test_unreadable_file_in_rules_dir_is_pack_error_not_skipped_or_hang(tmp_path
     with pytest.raises(PackError) as e:
         load_registry([tmp_path])
     assert e.value.file and e.value.file.endswith("zz.yaml") and e.value.exit_code == 4
+
+
+def test_jurisdiction_end_use_opt_out_needs_a_reason():
+    from ecscreen.jurisdiction import EndUseScope
+
+    with pytest.raises(ValidationError, match="reason"):
+        EndUseScope.model_validate({"phrases": ["x"], "if_missing": False, "question": "q"})
+    ok = EndUseScope.model_validate({"phrases": ["x"], "if_missing": False, "reason": "knowledge-based", "question": "q"})
+    assert ok.if_missing == "false"
+    assert EndUseScope.model_validate({"phrases": ["x"], "question": "q"}).if_missing == "unknown"
