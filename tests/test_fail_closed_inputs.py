@@ -313,3 +313,15 @@ def test_jurisdiction_end_use_opt_out_needs_a_reason():
     ok = EndUseScope.model_validate({"phrases": ["x"], "if_missing": False, "reason": "knowledge-based", "question": "q"})
     assert ok.if_missing == "false"
     assert EndUseScope.model_validate({"phrases": ["x"], "question": "q"}).if_missing == "unknown"
+
+
+def test_party_without_country_is_a_missing_fact_for_party_country_rules(eng):
+    """AC-HQ-2023 (purchaser / end user located in Macau or D:5): a party named without a country
+    is a missing fact (review naming it), not 'located elsewhere'."""
+    gpu = [{"description": "Data-center GPU accelerator", "eccn": "3A090.a", "origin": "US"}]
+    r = eng.screen_one(_sh(destination="MY", items=gpu, parties=[{"role": "end_user", "name": "Example Cloud"}]))
+    f = _ids(r)["AC-HQ-2023"]
+    assert f.outcome == Outcome.review and "parties[0].country" in f.message
+    r = eng.screen_one(_sh(destination="MY", items=gpu,
+                           parties=[{"role": "end_user", "name": "Example Cloud", "country": "MY"}]))
+    assert "AC-HQ-2023" not in _ids(r)

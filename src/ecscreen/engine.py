@@ -293,15 +293,23 @@ class CompiledPack:
             get = self._country_set(c.party_country_in.countries)
             roles = set(c.party_country_in.roles or [])
 
+            pc_unknown = c.party_country_in.if_missing == "unknown"
+
             def pc_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
                 ev = []
+                missing: list[str] = []
                 for idx, (role, codes) in enumerate(s.party_codes):
                     if roles and role not in roles:
+                        continue
+                    if not codes:
+                        missing.append(f"parties[{idx}].country")
                         continue
                     hit = codes & get(s.as_of)
                     if hit:
                         ev.append(_ev(field=f"parties[{idx}].country", value=sorted(codes), matched=sorted(hit)))
-                return (True, ev, []) if ev else _F
+                if ev:
+                    return True, ev, []
+                return (None, [], missing) if missing and pc_unknown else _F
 
             return pc_fn, False
         if c.party_name_in is not None:

@@ -173,7 +173,10 @@ class ParamDecl(Strict):
     description: str
 
 
-class PartyCountryCond(Strict):
+class PartyCountryCond(FactCond):
+    """A named party (in ``roles``) is located in one of ``countries``. A party named without a
+    country is a missing fact (``if_missing``, default unknown)."""
+
     countries: list[ListRef]
     roles: list[str] | None = None
 
