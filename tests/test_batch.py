@@ -59,14 +59,15 @@ def test_sample_orders_rows_in_equal_rows_out():
     assert len(rows) == len(src) == 8
     assert [x["order_id"] for x in rows] == [x["order_id"] for x in src]
     dec = {(x["order_id"], x["description"].split("\n")[0]): x["decision"] for x in rows}
-    assert dec[("SO-1001", "Industrial PLC controller")] == "clear"
+    # --no-lists: an order with parties is never clear (PARTIES-NOT-SCREENED, issue 12)
+    assert dec[("SO-1001", "Industrial PLC controller")] == "review"
     assert dec[("SO-1002", "Data-center GPU accelerator")] == "license_required"
-    assert dec[("SO-1002", "Rack power supply")] == "clear"  # same order, other line: item-scoped rule
+    assert dec[("SO-1002", "Rack power supply")] == "review"  # same order: item-scoped rule, unscreened parties
     assert dec[("SO-1003", "Laptop computer")] == "prohibited"
     assert dec[("SO-1004", "Spare parts for pumps")] == "license_required"
     assert dec[("SO-1005", "Network switch")] == "error"
     gpu = next(x for x in rows if x["description"] == "Data-center GPU accelerator")
-    assert gpu["rule_ids"] == "AC-3A090A-2023"
+    assert gpu["rule_ids"] == "AC-3A090A-2023;PARTIES-NOT-SCREENED"
     assert "China (CN)" in gpu["reasons"] and "TPP 5200" in gpu["reasons"]
     err = next(x for x in rows if x["decision"] == "error")
     assert "unknown country 'Atlantis'" in err["message"]
@@ -165,7 +166,8 @@ def test_order_lines_share_shipment_and_conflicts_are_errors(engine):
             "A,,,Data-center GPU,3A090.a\n"
             "A,CN,,Widget 2,EAR99\n")
     rows = _csv(_run(engine, text, options=BatchOptions(as_of=dt.date(2024, 6, 1)))[1])
-    assert [x["decision"] for x in rows] == ["clear", "license_required", "clear"]
+    # the order's end user (Acme) is unscreened with --no-lists: review, not clear (issue 12)
+    assert [x["decision"] for x in rows] == ["review", "license_required", "review"]
 
 
 def test_non_adjacent_order_lines_warn(engine):

@@ -295,15 +295,23 @@ class CompiledPack:
             get = self._country_set(c.party_country_in.countries)
             roles = set(c.party_country_in.roles or [])
 
+            pc_unknown = c.party_country_in.if_missing == "unknown"
+
             def pc_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
                 ev = []
+                missing: list[str] = []
                 for idx, (role, codes) in enumerate(s.party_codes):
                     if roles and role not in roles:
+                        continue
+                    if not codes:
+                        missing.append(f"parties[{idx}].country")
                         continue
                     hit = codes & get(s.as_of)
                     if hit:
                         ev.append(_ev(field=f"parties[{idx}].country", value=sorted(codes), matched=sorted(hit)))
-                return (True, ev, []) if ev else _F
+                if ev:
+                    return True, ev, []
+                return (None, [], missing) if missing and pc_unknown else _F
 
             return pc_fn, False
         if c.party_name_in is not None:
@@ -660,14 +668,25 @@ class Engine:
     # the restricted-party lists screened (ecscreen.lists.ScreeningList); None = not loaded yet: the
     # embedded/imported lists plus every ``kind: party_list`` pack of the registry, loaded on first use
     lists: list[Any] | None = None
+    # earliest date any rules pack states the law for (dates before it are outside what the packs cover)
+    covered_from: dt.date | None = None
+
+    def _chart_from(self) -> dt.date | None:
+        """First date the Commerce Country Chart / CCL packs state (None: no chart loaded)."""
+        if not self.has_chart:
+            return None
+        chart_mod = _optional("chart")
+        return chart_mod.chart_index(self.registry).effective_from if chart_mod is not None else None
 
     @classmethod
     def build(cls, registry: Registry, *, use_lists: bool = True, allowlist: Any = None,
               lists: list[Any] | None = None) -> Engine:
+        starts = [r.effective_from for p in registry.rule_packs for r in p.rules]
         return cls(registry=registry, compiled=[CompiledPack(p, registry) for p in registry.rule_packs],
                    use_lists=use_lists, allowlist=allowlist, lists=lists,
                    has_jurisdiction=bool(registry.of_kind("jurisdiction")),
-                   has_chart=bool(registry.of_kind("country_chart")))
+                   has_chart=bool(registry.of_kind("country_chart")),
+                   covered_from=min(starts) if starts else None)
 
     @property
     def party_lists(self) -> list[Any]:
@@ -752,6 +771,10 @@ class Engine:
             findings += list(ps.findings)
             hits = _party_facts(ps, sh)
             warnings += list(getattr(ps, "warnings", []) or [])
+        elif sh.parties:
+            # fail closed: parties that were not screened never leave the shipment `clear`
+            findings.append(_parties_not_screened(sh, "--no-lists" if not self.use_lists
+                                                  else "the party-screening module is not installed"))
         ctx = ShipCtx(shipment=sh, dest=dest, dest_codes=_codes(dest, self.registry, on),
                       exporter_codes=_codes(exporter, self.registry, on), as_of=on,
                       party_codes=party_codes, party_hits=hits)
@@ -797,12 +820,27 @@ class Engine:
                     if f:
                         findings.append(f)
 
+        # ---- dates outside the range the packs cover: review naming the range (fail closed)
+        if self.covered_from is not None and on < self.covered_from:
+            findings.append(_date_finding(
+                "DATE-BEFORE-PACKS", None, on,
+                f"Shipment date {on} is before {self.covered_from}, the earliest date any loaded rule pack states "
+                f"the law for (the packs cover {self.covered_from} onwards): nothing can be screened for that "
+                "date. Check the date (or screen with --as-of).", self.covered_from))
         # ---- Commerce Country Chart + coverage (licences held, exceptions)
         chart_mod = _optional("chart")
         lic_mod = _optional("licensing")
+        chart_from = self._chart_from()
         for ic in items:
             if status[ic.index] == "not_subject":
                 continue
+            if chart_from is not None and on < chart_from and ic.eccn and ic.eccn != "EAR99":
+                findings.append(_date_finding(
+                    "DATE-BEFORE-CHART", ic.index, on,
+                    f"{ic.item.description} ({ic.eccn}): shipment date {on} is before {chart_from}, the date of "
+                    f"the Commerce Country Chart and CCL packs (they cover {chart_from} onwards), so the licence "
+                    "requirement by reason for control cannot be read for this ECCN on that date; only the dated "
+                    f"rule packs were applied. Check the chart in force on {on}.", chart_from))
             if chart_mod is not None and ic.eccn and self.has_chart:
                 cr = chart_mod.determine(ic.item, ic.index, dest, self.registry, on)
                 cf = list(cr.findings)
@@ -873,6 +911,10 @@ class Engine:
         decision: Outcome | str = Outcome.worst([Outcome(d) for d in ok]) if len(ok) == len(results) else "error"
         lists: list[Any] = []
         warnings: list[str] = list(self.registry.notes)
+        unscreened = sum(1 for r in results if any(f.rule_id == "PARTIES-NOT-SCREENED" for f in r.findings))
+        if unscreened:
+            warnings.append(f"parties not screened against restricted-party lists (--no-lists): {unscreened} "
+                            "shipment(s) with parties are review, not clear")
         if self.use_lists:
             from .parties import list_status
 
@@ -880,6 +922,28 @@ class Engine:
             warnings += list_warns
         return Report(tool_version=__version__, decision=decision, generated_for=as_of,  # type: ignore[arg-type]
                       results=results, packs=self.registry.infos, lists=lists, warnings=warnings)
+
+
+def _parties_not_screened(sh: Shipment, why: str) -> Finding:
+    names = ", ".join(repr(p.name) for p in sh.parties)
+    return Finding(
+        rule_id="PARTIES-NOT-SCREENED", pack_id="ecscreen", outcome=Outcome.review,
+        title="Parties not screened against the restricted-party lists",
+        message=f"Parties not screened ({why}): {len(sh.parties)} party(ies) ({names}) were not checked against "
+                "the restricted-party lists (Entity List, SDN, MEU List, ...). Screen them before export.",
+        evidence=[Evidence(field=f"parties[{i}].name", value=p.name, detail="not screened")
+                  for i, p in enumerate(sh.parties)],
+        citations=[Citation(ref="15 CFR 744.11", note="Entity List licence requirements"),
+                   Citation(ref="15 CFR part 732, Supplement No. 3", note="know your customer guidance")])
+
+
+def _date_finding(rule_id: str, item_index: int | None, on: dt.date, message: str, since: dt.date) -> Finding:
+    return Finding(rule_id=rule_id, pack_id="ecscreen", outcome=Outcome.review, item_index=item_index,
+                   title="Shipment date outside the range the packs cover", message=message,
+                   evidence=[Evidence(field="date", value=on.isoformat(), detail=f"packs cover {since} onwards")],
+                   citations=[Citation(ref="15 CFR part 738, Supplement No. 1",
+                                       note="the Commerce Country Chart in force on the shipment date applies")],
+                   effective_from=since)
 
 
 def _cap_review(f: Finding, why: str) -> Finding:

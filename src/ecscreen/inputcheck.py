@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
@@ -28,7 +29,12 @@ def has_text(value: str | None) -> bool:
     bidi and zero-width characters and whitespace do not count)."""
     if not value:
         return False
+    if value.isascii():  # the common case, without a per-character Unicode lookup
+        return _ASCII_ALNUM.search(value) is not None
     return any(unicodedata.category(ch)[0] in "LN" for ch in unicodedata.normalize("NFKC", value))
+
+
+_ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
 
 
 def check_texts(sh: Shipment) -> list[InputError]:

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from . import listscope as _listscope  # noqa: F401  - registers the party_list_scopes pack kind
 from .countries import Country, resolve
@@ -108,8 +108,22 @@ class Exclusion(_Strict):
 class EndUseScope(_Strict):
     phrases: list[str] = Field(min_length=1)
     destinations: list[RefLike] | None = Field(default=None, description="the end use counts only for these")
-    if_missing: Literal["false", "unknown"] = "unknown"
+    if_missing: Literal["false", "unknown"] = Field(
+        default="unknown", description="unknown (default, fail closed): a missing end use is asked for; "
+        "false opts out and needs a `reason`")
+    reason: str | None = Field(default=None, description="why a missing end use may count as not met")
     question: str
+
+    @field_validator("if_missing", mode="before")
+    @classmethod
+    def _if_missing(cls, v: Any) -> Any:
+        return "false" if v is False else v
+
+    @model_validator(mode="after")
+    def _opt_out_reason(self) -> EndUseScope:
+        if self.if_missing == "false" and not (self.reason or "").strip():
+            raise ValueError("if_missing: false opts out of failing closed and needs a `reason`")
+        return self
 
 
 class Threshold(_Strict):

@@ -173,7 +173,10 @@ class ParamDecl(Strict):
     description: str
 
 
-class PartyCountryCond(Strict):
+class PartyCountryCond(FactCond):
+    """A named party (in ``roles``) is located in one of ``countries``. A party named without a
+    country is a missing fact (``if_missing``, default unknown)."""
+
     countries: list[ListRef]
     roles: list[str] | None = None
 
@@ -464,7 +467,15 @@ def pack_files(root: Path) -> list[Path]:
         return [root]
     if not root.is_dir():
         raise PackError("rules path not found", file=str(root))
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in (".yaml", ".yml", ".json") and p.is_file())
+    out = []
+    for p in sorted(root.rglob("*")):
+        if p.suffix.lower() not in (".yaml", ".yml", ".json") or p.is_dir():
+            continue
+        if not p.is_file():  # FIFO, socket, device or broken link: never skipped silently, never opened
+            what = "a broken link" if not p.exists() else "not a regular file"
+            raise PackError(f"cannot read pack file: {what}", file=str(p))
+        out.append(p)
+    return out
 
 
 def _ensure_modules() -> None:
