@@ -203,3 +203,20 @@ def test_update_from_file_with_wrong_format_is_refused(
         update_list(sources()["un"], from_file=FIX / "own_parties.yaml")
     with pytest.raises(UpdateError, match="file not found"):
         update_list(sources()["un"], from_file=tmp_path / "missing.xml")
+
+
+def test_update_from_a_mirror_url_and_option_checks(
+    home: Path, tmp_path: Path, served: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, base = served
+    (root / "mirror").mkdir()
+    shutil.copy(FIX / "un_subset.xml", root / "mirror" / "un.xml")
+    _sources_file(tmp_path, "http://127.0.0.1:9", monkeypatch)  # the configured URL is unreachable
+    res = CliRunner().invoke(app, ["update", "--source", "un", "--url", f"{base}/mirror/un.xml"])
+    assert res.exit_code == 0, res.output
+    un = next(sl for sl in L.stored_lists() if sl.info.name == "UN SC Consolidated List")
+    assert un.info.source_url == f"{base}/mirror/un.xml"
+    res = CliRunner().invoke(app, ["update", "--source", "all", "--from", str(FIX / "un_subset.xml")])
+    assert res.exit_code != 0 and "exactly one --source" in str(res.exception)
+    with pytest.raises(UpdateError, match="only http"):
+        update_list(sources()["un"], url="file:///etc/passwd")

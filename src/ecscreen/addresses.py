@@ -60,7 +60,7 @@ __all__ = [
 
 MIN_COVERAGE = 0.8
 MAX_ADDRESS_CHARS = 512
-MAX_POSTING = 2000  # words in more list addresses than this do not select candidates (still scored)
+MAX_POSTING = 300  # words in more list addresses than this do not select candidates (still scored)
 RULE_ID = "PARTY-ADDRESS"
 
 
@@ -91,6 +91,12 @@ def _terms() -> tuple[None, dict[str, str], dict[str, str], frozenset[str], re.P
     return None, phrases, words, generic, only
 
 
+def _plain(text: str) -> str:
+    """Lower-case ASCII words, apostrophes dropped (as normalize_address does: People's -> peoples)."""
+    folded = anyascii(text).lower().replace("'", "").replace("`", "")
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", folded).split())
+
+
 @lru_cache(maxsize=1)
 def _country_names() -> tuple[frozenset[str], frozenset[str]]:
     """Country names (as whole phrases) and alpha-2/alpha-3 codes: they never locate premises."""
@@ -102,9 +108,13 @@ def _country_names() -> tuple[frozenset[str], frozenset[str]]:
         for attr in ("name", "common_name", "official_name"):
             val = getattr(c, attr, None)
             if val:
-                names.add(" ".join(re.sub(r"[^a-z0-9]+", " ", anyascii(val).lower()).split()))
+                names.add(_plain(val))
         codes.add(c.alpha_2.lower())
         codes.add(c.alpha_3.lower())
+    from ecscreen.countries import _tables  # the country aliases ecscreen resolves ('Russia', 'Iran', ...)
+
+    for alias in _tables()[0]:
+        names.add(_plain(alias))
     return frozenset(n for n in names if n), frozenset(codes)
 
 
@@ -137,9 +147,11 @@ def _phrase_table() -> tuple[dict[str, str | None], int]:
     return table, max(len(k.split()) for k in table)
 
 
-# one pass (alternatives never rewrite each other's output): 18/F, 18F, 18th floor, 6 fl, G/F
+# one pass (alternatives never rewrite each other's output): 18/F, 18F, 18th floor, 6 fl, G/F; 'Room 2206
+# Floor 19' is floor 19 (the number before 'floor' is the room when a number follows)
 _FLOOR = re.compile(
-    r"\b(\d+)\s*/\s*f\b|\b(\d+)\s*(?:st|nd|rd|th)?\s*(?:floor|flr|fl)\b|\b(\d+)f\b|\b(?:g|ground)\s*/\s*f\b"
+    r"\b(\d+)\s*/\s*f\b|\b(\d+)\s*(?:st|nd|rd|th)?\s*(?:floor|flr|fl)\b(?!\.?\s*\d)|\b(\d+)f\b"
+    r"|\b(?:g|ground)\s*/\s*f\b"
 )
 
 
@@ -147,7 +159,12 @@ def _floor(m: re.Match[str]) -> str:
     num = m.group(1) or m.group(2) or m.group(3) or "0"
     return f" fl {num} "
 
-_RANGE = re.compile(r"\b(\d{3,})\s*-\s*(\d{1,2})\b")
+# canonical tokens that show a street or building is named (an address without any number needs one)
+_STREET_MARKERS = frozenset(
+    {"rd", "st", "ave", "blvd", "ln", "dr", "hwy", "sq", "ter", "pl", "cres", "ct", "bldg", "ctr", "twr", "plz",
+     "hse", "ind", "est", "blk", "unit", "fl", "mansion"}
+)  # fmt: skip
+_RANGE = re.compile(r"\b(\d{3,})-(\d{1,2})\b")
 _NUMSUFFIX = re.compile(r"\b(\d+)(st|nd|rd|th)\b")
 _TAGGERS = {"unit", "fl", "blk", "no"}
 _POSTCODE = re.compile(r"^(?:\d{5,6}|[a-z]{1,3}-?\d{3,6}|\d{3,5}-\d{3,4}|[a-z]+\d+[a-z]+\d*|\d+[a-z]{2,})$")
@@ -174,7 +191,7 @@ class AddressKey:
         """Locates premises: a street/unit number and two distinctive words (a street or building name
         besides the city), or three distinctive words."""
         n = len(self.words - _localities()[0])
-        return (bool(self.numbers) and n >= 2) or n >= 3
+        return (bool(self.numbers) and n >= 2) or (n >= 3 and not _STREET_MARKERS.isdisjoint(self.tokens))
 
 
 def normalize_address(text: str) -> AddressKey:
@@ -191,6 +208,8 @@ def normalize_address(text: str) -> AddressKey:
     table, longest = _phrase_table()
     countries = _country_names()[1]
     raw = [words.get(t, t) for t in _rewrite_phrases(s.split(), table, longest)]
+    # 'No. 5', 'Suite #4': the number marker only says a number follows
+    raw = [t for j, t in enumerate(raw) if not (t == "no" and j + 1 < len(raw) and raw[j + 1][:1].isdigit())]
     tokens: list[str] = []
     numbers: set[str] = set()
     postcodes: set[str] = set()
@@ -200,7 +219,7 @@ def normalize_address(text: str) -> AddressKey:
         t = raw[i]
         nxt = raw[i + 1] if i + 1 < len(raw) else ""
         if t in _TAGGERS and nxt and nxt[0].isdigit():
-            tok = nxt if t == "no" else f"{t}:{nxt}"  # 'No. 5' is just the number 5
+            tok = f"{t}:{nxt}"
             tokens.append(tok)
             numbers.add(tok)
             i += 2
@@ -278,7 +297,8 @@ class AddressIndex:
                 for w in key.words:
                     postings[w].append(idx)
         n = max(len(self.items), 1)
-        self.idf = {w: math.log(1 + n / len(p)) for w, p in postings.items()}
+        localities, factor = _localities()
+        self.idf = {w: math.log(1 + n / len(p)) * (factor if w in localities else 1.0) for w, p in postings.items()}
         self.postings = {w: p for w, p in postings.items() if len(p) <= MAX_POSTING}
         self.max_idf = math.log(1 + n)
 
@@ -286,9 +306,7 @@ class AddressIndex:
         return len(self.items)
 
     def _weight(self, word: str) -> float:
-        localities, factor = _localities()
-        w = self.idf.get(word, self.max_idf)
-        return w * factor if word in localities else w
+        return self.idf.get(word, self.max_idf)
 
     def search(self, address: str, country: str | None = None) -> list[AddressHit]:
         """List addresses matching ``address`` (best per entry, best first)."""
@@ -301,12 +319,18 @@ class AddressIndex:
         cands: set[int] = set()
         for w in party.words:
             cands.update(self.postings.get(w, ()))
+        party_numbers = _with_plain(party.numbers)
+        fuzzy: dict[str, list[str]] = defaultdict(list)  # party words of 4+ letters by first letter (typos)
+        for w in party.words:
+            if len(w) >= 4:
+                fuzzy[w[0]].append(w)
         best: dict[str, AddressHit] = {}
         for i in sorted(cands):
             entry, addr, key, ac = self.items[i]
-            if not _compatible(pc, ac, entry):
+            # every street/unit/floor number of the list address must be in the party address
+            if not key.numbers <= party_numbers or not _compatible(pc, ac, entry):
                 continue
-            hit = self._compare(party, key)
+            hit = self._compare(party, key, fuzzy)
             if hit is None:
                 continue
             score, words, numbers = hit
@@ -317,28 +341,30 @@ class AddressIndex:
                 )
         return sorted(best.values(), key=lambda h: (-h.score, h.entry.id))
 
-    def _compare(self, party: AddressKey, listed: AddressKey) -> tuple[float, tuple[str, ...], tuple[str, ...]] | None:
-        if not listed.numbers <= _with_plain(party.numbers):
+    def _compare(
+        self, party: AddressKey, listed: AddressKey, fuzzy: dict[str, list[str]]
+    ) -> tuple[float, tuple[str, ...], tuple[str, ...]] | None:
+        """(coverage, matched words, numbers) when ``party`` covers ``listed`` (see the module docstring)."""
+        weight = self._weight
+        exact = listed.words & party.words
+        missing = listed.words - exact
+        got = sum(weight(w) for w in exact)
+        lost = sum(weight(w) for w in missing)
+        # most candidates share only a city word: stop before the typo search when it cannot reach the bar
+        open_ = sum(weight(w) for w in missing if len(w) >= 5 and w[0] in fuzzy)
+        total = got + lost
+        if total <= 0 or got + open_ < MIN_COVERAGE * total:
             return None
-        if not listed.numbers and len(listed.words) < 3:
+        matched = set(exact)
+        for w in missing:
+            if len(w) >= 5 and any(
+                abs(len(p) - len(w)) <= 1 and Levenshtein.distance(w, p, score_cutoff=1) <= 1 for p in fuzzy.get(w[0], ())
+            ):
+                got += weight(w)
+                matched.add(w)
+        if not matched or got < MIN_COVERAGE * total:
             return None
-        total = 0.0
-        got = 0.0
-        matched: list[str] = []
-        for w in sorted(listed.words):
-            wt = self._weight(w)
-            total += wt
-            if w in party.words or (len(w) >= 5 and any(
-                len(p) >= 5 and p[0] == w[0] and Levenshtein.distance(w, p, score_cutoff=1) <= 1 for p in party.words
-            )):
-                got += wt
-                matched.append(w)
-        if not matched or total <= 0:
-            return None
-        coverage = got / total
-        if coverage < MIN_COVERAGE:
-            return None
-        return round(coverage, 3), tuple(matched), tuple(sorted(listed.numbers))
+        return round(got / total, 3), tuple(sorted(matched)), tuple(sorted(listed.numbers))
 
 
 def _with_plain(numbers: frozenset[str]) -> frozenset[str]:

@@ -102,10 +102,11 @@ def update_cmd(
 def _notes(sl: ScreeningList) -> str:
     i = sl.info
     notes: list[str] = []
-    if i.origin:
-        notes.append({"snapshot": "embedded snapshot", "update": "downloaded", "import": "imported"}.get(i.origin, i.origin))
+    if i.origin and i.origin != "snapshot":  # the snapshot's limits say what it is
+        notes.append({"update": "downloaded", "import": "imported", "rules": "own list under rules/"}.get(i.origin, i.origin))
     if i.forced:
-        notes.append(f"FORCED: {i.forced}")
+        short = i.forced if len(i.forced) <= 160 else i.forced[:157] + "..."
+        notes.append(f"FORCED: {short} (full text: lists status --json)")
     if i.source_url:
         notes.append(f"from {i.source_url} at {i.retrieved_at}")
     notes.extend(i.limits)

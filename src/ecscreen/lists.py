@@ -779,6 +779,8 @@ def _from_store(data: dict[str, Any], path: str) -> ScreeningList:
             "re-import or update it",
             file=path,
         )
+    if not info.addresses:  # stored before lists counted their addresses
+        info.addresses = sum(len(e.addresses) for e in entries)
     return ScreeningList(info=info, entries=entries, format=str(data.get("format") or "stored"), path=path)
 
 
@@ -1103,7 +1105,11 @@ def active_lists(
     if include_default and not any(sl.format.startswith("csl") for sl in stored):
         out.append(load_default())
     out.extend(stored)
-    out.extend(_cached_own(str(p), p.stat().st_mtime_ns) for p in rules_list_files(rules_roots))
+    for p in rules_list_files(rules_roots):
+        own = _cached_own(str(p), p.stat().st_mtime_ns)
+        if own.info.origin is None:
+            own.info.origin = "rules"
+        out.append(own)
     return out
 
 

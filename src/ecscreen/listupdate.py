@@ -209,8 +209,10 @@ def update_list(
             "retrieved_at": now,
             "file_sha256": _sha256_files(fetched),
         }
-        if sl.info.date is None:
-            meta["date"] = now.date()
+        if sl.info.date is None:  # the format carries no date: when it was fetched (a --from file: its mtime)
+            meta["date"] = (
+                dt.datetime.fromtimestamp(from_file.stat().st_mtime, dt.UTC).date() if from_file else now.date()
+            )
         try:
             stored, warnings = import_list(fetched[0], src.name, force=force, meta=meta, loaded=sl)
         except ListError as exc:
