@@ -30,7 +30,7 @@ from ecscreen.packs import load_registry
 ROOT = Path(__file__).resolve().parents[1]
 FX = ROOT / "tests" / "fixtures" / "batch"
 PACKS = [ROOT / "rules" / "us-ear" / n for n in ("country-groups.yaml", "embargoes.yaml", "advanced-computing.yaml")]
-RULES = [a for p in PACKS for a in ("--rules", str(p))]
+RULES = [a for p in PACKS for a in ("--rules-only", str(p))]
 runner = CliRunner()
 
 

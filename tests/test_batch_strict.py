@@ -20,7 +20,7 @@ from ecscreen.packs import load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKS = [ROOT / "rules" / "us-ear" / n for n in ("country-groups.yaml", "embargoes.yaml", "advanced-computing.yaml")]
-RULES = [a for p in PACKS for a in ("--rules", str(p))]
+RULES = [a for p in PACKS for a in ("--rules-only", str(p))]
 HEAD = "order_id,date,destination,description,eccn,end_user,param_tpp\n"
 runner = CliRunner()
 

@@ -18,7 +18,7 @@ from ecscreen.errors import EXIT_CODES, EXIT_INTERNAL
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples"
 PACKS = [ROOT / "rules" / "us-ear" / n for n in ("country-groups.yaml", "embargoes.yaml", "advanced-computing.yaml")]
-RULES = [a for p in PACKS for a in ("--rules", str(p))]
+RULES = [a for p in PACKS for a in ("--rules-only", str(p))]
 
 
 def _shipment(tmp_path: Path) -> Path:

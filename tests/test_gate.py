@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FX = ROOT / "tests" / "fixtures" / "gate"
 CI = ROOT / "examples" / "ci"
 PACKS = [ROOT / "rules" / "us-ear" / n for n in ("country-groups.yaml", "embargoes.yaml", "advanced-computing.yaml")]
-RULES = [a for p in PACKS for a in ("--rules", str(p))]
+RULES = [a for p in PACKS for a in ("--rules-only", str(p))]
 AS_OF = ["--as-of", "2026-07-01"]
 runner = CliRunner()
 

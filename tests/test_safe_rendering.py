@@ -24,7 +24,7 @@ from ecscreen.reporters import render_gate, to_junit, to_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKS = [ROOT / "rules" / "us-ear" / n for n in ("country-groups.yaml", "embargoes.yaml", "advanced-computing.yaml")]
-RULES = [a for p in PACKS for a in ("--rules", str(p))]
+RULES = [a for p in PACKS for a in ("--rules-only", str(p))]
 ANSI = "\x1b[2K\x1b[1A\x1b[31m"
 BIDI = "\u202e\u2066"
 EVIL_SKU = f"GPU[/]{ANSI}[bold]x{BIDI}`![img](http://e/x.png) @octocat <b>hi</b>\x01\x0b"
