@@ -358,6 +358,7 @@ class _Criterion:
     cond: Cond
     eccns: list[str]
     kind: str  # "eccn-criteria" or "unclassified-rule"
+    fn: Any = None  # the engine's compiled form of ``cond`` (one evaluator for every command)
 
 
 _ITEM_KEYS = ("param", "description_has")
@@ -391,14 +392,21 @@ def _eccn_refs(refs: list[str], lists: dict[str, NamedList]) -> list[str]:
     return out
 
 
-def gap_criteria(registry: Registry) -> list[_Criterion]:
+def gap_criteria(registry: Registry, engine: Any = None) -> list[_Criterion]:
     """Item-only criteria the packs attach to controlled ECCNs or to unclassified items.
 
     * an ``any`` node with an ``eccn_in`` branch: its other, item-only branches are criteria for
       those ECCNs (e.g. ``param: {name: tpp, gte: 4800}`` next to ``eccn_in: [3A090.a]``);
     * a rule whose top-level ``all`` contains ``eccn_unclassified: true``: its item-only conjuncts
       are the criteria of that (emerging / controlled) category.
+
+    Each criterion is evaluated by the engine's compiled conditions (the same code ``check`` runs), so a
+    gap and a finding can never disagree about what the facts meet.
     """
+    from .engine import Engine
+
+    eng = engine if engine is not None else Engine.build(registry, use_lists=False)
+    compiled = {id(cp.pack): cp for cp in eng.compiled}
     out: list[_Criterion] = []
     for pack in registry.rule_packs:
         for rule in pack.rules:
@@ -416,70 +424,9 @@ def gap_criteria(registry: Registry) -> list[_Criterion]:
                 conj = [x for x in top if _item_only(x)]
                 if conj:
                     out.append(_Criterion(rule, pack, Cond.model_construct(all=conj), [], "unclassified-rule"))
+    for cr in out:
+        cr.fn = compiled[id(cr.pack)]._compile(cr.cond)[0]
     return out
-
-
-def _phrases(refs: list[str], lists: dict[str, NamedList]) -> list[str]:
-    out: list[str] = []
-    for p in refs:
-        if p.startswith("list:") and p[5:] in lists:
-            nl = lists[p[5:]]
-            out += [m for m in nl.members if m not in nl.exclude]
-        else:
-            out.append(p)
-    return out
-
-
-def _eval(c: Cond, p: Product, lists: dict[str, NamedList], ev: list[Evidence], missing: list[str]) -> Tri:
-    from .textmatch import matcher
-
-    if c.all is not None:
-        res: Tri = True
-        for x in c.all:
-            r = _eval(x, p, lists, ev, missing)
-            if r is False:
-                return False
-            if r is None:
-                res = None
-        return res
-    if c.any is not None:
-        unknown = False
-        for x in c.any:
-            sub_ev: list[Evidence] = []
-            r = _eval(x, p, lists, sub_ev, missing)
-            if r is True:
-                ev += sub_ev
-                return True
-            unknown = unknown or r is None
-        return None if unknown else False
-    if c.not_ is not None:
-        r = _eval(c.not_, p, lists, [], missing)
-        return None if r is None else not r
-    if c.param is not None:
-        pc = c.param
-        v = p.parameters.get(pc.name)
-        if v is None:
-            if pc.if_missing == "unknown":
-                missing.append(f"parameters.{pc.name}")
-                return None
-            return False
-        checks = [(pc.gt, v > (pc.gt or 0)), (pc.gte, v >= (pc.gte or 0)), (pc.lt, v < (pc.lt or 0)),
-                  (pc.lte, v <= (pc.lte or 0)), (pc.eq, v == (pc.eq or 0))]
-        ok = all(res for t, res in checks if t is not None)
-        if ok:
-            ops = " and ".join(f"{sym} {t:g}" for (t, _), sym in zip(checks, (">", "≥", "<", "≤", "="), strict=True)
-                               if t is not None)
-            ev.append(Evidence(field=f"parameters.{pc.name}", value=v, matched=f"{pc.name} {ops}",
-                               detail=f"{pc.name} = {v:g} meets {pc.name} {ops}"))
-        return ok
-    if c.description_has is not None:
-        hits = matcher(tuple(_phrases(c.description_has, lists))).positive(p.description)
-        if hits:
-            ev.append(Evidence(field="description", value=p.description, matched=sorted({h.phrase for h in hits}),
-                               detail=f"description mentions {', '.join(sorted({h.phrase for h in hits}))}"))
-            return True
-        return False
-    return False
 
 
 def classification_gap(p: Product, criteria: list[_Criterion], on: dt.date) -> Finding | None:
@@ -487,6 +434,15 @@ def classification_gap(p: Product, criteria: list[_Criterion], on: dt.date) -> F
     eccn = normalize_eccn(p.eccn) if p.eccn else None
     if eccn not in (None, "EAR99"):
         return None
+    from .countries import resolve as _resolve
+    from .engine import ItemCtx, ShipCtx
+
+    item = Item(description=p.description, parameters=p.parameters)
+    here = _resolve("US")
+    assert here is not None
+    sctx = ShipCtx(shipment=Shipment(destination="US", items=[item]), dest=here, dest_codes=frozenset(),
+                   exporter_codes=frozenset(), as_of=on, party_codes=[], party_hits=[])
+    ictx = ItemCtx(item=item, index=0, eccn=None, origin_codes=frozenset())
     evidence: list[Evidence] = []
     cites: list[Citation] = []
     # facts text -> (ECCNs / categories, rule ids, missing facts), merged across rules
@@ -494,9 +450,9 @@ def classification_gap(p: Product, criteria: list[_Criterion], on: dt.date) -> F
     for cr in criteria:
         if not cr.rule.in_force(on):
             continue
-        ev: list[Evidence] = []
-        missing: list[str] = []
-        r = _eval(cr.cond, p, cr.pack.lists, ev, missing)
+        r, evs, missing_raw = cr.fn(sctx, ictx)
+        ev = [_product_evidence(e.model()) for e in evs]
+        missing = [_product_field(m) for m in missing_raw]
         if r is False or (r is None and not ev):
             continue  # nothing about the product points at the category: not a gap
         facts = "; ".join(dict.fromkeys(e.detail or str(e.value) for e in ev))
@@ -527,6 +483,15 @@ def classification_gap(p: Product, criteria: list[_Criterion], on: dt.date) -> F
                    title="Classification gap: unclassified product meets criteria of a controlled or emerging category",
                    message=msg, item_index=0, evidence=evidence, citations=cites or [
                        Citation(kind="regulation", ref="15 CFR 734.3")])
+
+
+def _product_field(name: str) -> str:
+    """An item field of the engine (``items[0].parameters.tpp``) as a catalog product field (``parameters.tpp``)."""
+    return name[len("items[0]."):] if name.startswith("items[0].") else name
+
+
+def _product_evidence(e: Evidence) -> Evidence:
+    return e.model_copy(update={"field": _product_field(e.field)})
 
 
 # --------------------------------------------------------------------------- licences (fallback)
@@ -575,7 +540,7 @@ def run_gate(
     on = as_of or dt.date.today()
     products, errors, exporter = load_catalog(catalog)
     registry: Registry = engine.registry
-    criteria = gap_criteria(registry)
+    criteria = gap_criteria(registry, engine)
     have_licensing = importlib.util.find_spec("ecscreen.licensing") is not None
     wl = waivers or []
     lines = waiver_lines or [None] * len(wl)
