@@ -16,7 +16,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from . import __version__
 from .cliopts import RulesOnlyOpt, RulesOpt, registry_for
@@ -29,10 +28,8 @@ from .errors import (
     Interrupted,
     UsageError,
 )
-from .formats import load_shipments, locate, parse_date_option
-from .models import InputError, Shipment
-from .packs import load_registry
-from .render import clean, print_table, safe_text, to_json
+
+# Screening modules are imported inside the commands: `ecscreen --help` and `-V` import typer only.
 
 EXIT_HELP = """
 Exit codes: 0 all clear; 1 something flagged (review, license_required, prohibited);
@@ -113,6 +110,9 @@ def check(
 ) -> None:
     """Screen shipment files and explain every finding."""
     from .engine import Engine
+    from .formats import load_shipments, locate, parse_date_option
+    from .models import InputError, Shipment
+    from .render import clean, print_table, to_json
 
     if format not in ("table", "json"):
         raise UsageError(f"--format must be table or json, not {format!r}")
@@ -156,6 +156,10 @@ def rules_list(
     format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
 ) -> None:
     """List packs: rule count, date range and source documents."""
+    from rich.table import Table
+
+    from .render import safe_text
+
     reg = registry_for(rules, rules_only)
     rows: list[dict[str, Any]] = []
     for lp in reg.packs:
@@ -193,6 +197,8 @@ def rules_validate(
     """Validate rule packs; exit 4 naming file, line and field on the first error."""
     if format not in ("table", "json"):
         raise UsageError(f"--format must be table or json, not {format!r}")
+    from .packs import load_registry
+
     reg = load_registry(list(path) if path else None)
     n = sum(p.info.rules for p in reg.packs)
     if format == "json":
@@ -259,8 +265,8 @@ def _mount_optional() -> None:
     for mod, attr, kind, name in (
         ("ecscreen.cli_lists", "app", "typer", "lists"),
         ("ecscreen.cli_explain", "explain", "command", "explain"),
-        ("ecscreen.batch", "batch_command", "command", "batch"),
-        ("ecscreen.gate", "gate_command", "command", "gate"),
+        ("ecscreen.cli_batch", "batch_command", "command", "batch"),
+        ("ecscreen.cli_gate", "gate_command", "command", "gate"),
     ):
         try:
             m = importlib.import_module(mod)
@@ -291,6 +297,8 @@ def _internal_error(exc: BaseException, debug: bool) -> int:
         import traceback
 
         traceback.print_exception(exc, file=sys.stderr)
+    from .textsafe import clean
+
     what = f"{type(exc).__name__}: {exc}".replace("\n", " ").strip()
     if len(what) > 300:
         what = what[:297] + "..."
@@ -309,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:  # typer versions that use click itself
         from click.exceptions import ClickException  # type: ignore[no-redef]
     from typer import Abort, Exit
+
+    from .textsafe import clean
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_wanted(args)

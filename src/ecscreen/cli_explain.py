@@ -10,25 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .chart import chart_index, determine
 from .cliopts import RulesOnlyOpt, RulesOpt, registry_for
-from .countries import resolve
 from .errors import UsageError
-from .licensing import available_exceptions
-from .models import Item, Outcome
-from .packs import Registry, normalize_eccn
-from .render import clean
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .packs import Registry
 
 
 def _safe(value: object) -> str:
     """Data for rich markup: control and bidi characters removed, markup escaped."""
+    from .textsafe import clean
+
     return escape(clean(value))
 
 
@@ -57,6 +56,12 @@ def explain(
     """
     if format not in ("table", "json"):
         raise UsageError(f"--format must be table or json, not {format!r}")
+    from .chart import chart_index, determine
+    from .countries import resolve
+    from .licensing import available_exceptions
+    from .models import Item, Outcome
+    from .packs import normalize_eccn
+
     console = Console(highlight=False)
     on = dt.date.today()
     if date is not None:
@@ -137,6 +142,9 @@ def _print_json(shown: str, dest: Any, on: dt.date, idx: Any, res: Any, reg: Reg
     import dataclasses
     import json
     import sys
+
+    from .licensing import available_exceptions
+    from .models import Outcome
 
     blocking = [f for f in res.findings if f.outcome != Outcome.clear]
     exceptions = []

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,7 +14,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from ecscreen.errors import UsageError
-from ecscreen.lists import ScreeningList, active_lists, import_list, matcher_cache_status, store_dir
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ecscreen.lists import ScreeningList
+
+# ecscreen.lists (numpy, the matcher) is imported when a command runs: `ecscreen --help` stays fast.
 
 app = typer.Typer(help="Import or update restricted-party lists and show their status.", no_args_is_help=True)
 
@@ -66,6 +70,8 @@ def import_cmd(
     A list that drops more than the list-health guards allow is refused (exit 2) and the previous list
     is kept; --force accepts it and records that in reports.
     """
+    from ecscreen.lists import import_list
+
     sl, warnings = import_list(file, name, strict=strict, force=force)
     _report_stored(sl, "imported", str(file), warnings)
 
@@ -106,7 +112,7 @@ def _notes(sl: ScreeningList) -> str:
         notes.append({"update": "downloaded", "import": "imported", "rules": "own list under rules/"}.get(i.origin, i.origin))
     if i.forced:
         short = i.forced if len(i.forced) <= 160 else i.forced[:157] + "..."
-        notes.append(f"FORCED: {short} (full text: lists status --json)")
+        notes.append(f"FORCED: {short} (full text: lists status --format json)")
     if i.source_url:
         notes.append(f"from {i.source_url} at {i.retrieved_at}")
     notes.extend(i.limits)
@@ -115,8 +121,11 @@ def _notes(sl: ScreeningList) -> str:
 
 @app.command("status")
 def status_cmd(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Date for the age column (default today).")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", metavar="table|json", help="Output format.")] = "table",
+    as_json: Annotated[bool, typer.Option("--json", hidden=True, help="Same as --format json (kept for scripts).")
+                       ] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", metavar="YYYY-MM-DD",
+                                              help="Date for the age column (default today).")] = None,
 ) -> None:
     """Show the active lists: source, date, entries, aliases, addresses, hash, age and notes (snapshot
     limits, forced imports, where and when a list was retrieved)."""
@@ -124,6 +133,11 @@ def status_cmd(
         today = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     except ValueError:
         raise UsageError(f"--as-of: not a date (YYYY-MM-DD): {as_of!r}") from None
+    if format not in ("table", "json"):
+        raise UsageError(f"--format must be table or json, not {format!r}")
+    as_json = as_json or format == "json"
+    from ecscreen.lists import active_lists, matcher_cache_status, store_dir
+
     active = active_lists()
     cache = matcher_cache_status(active)
     lists = [sl.with_age(today) for sl in active]

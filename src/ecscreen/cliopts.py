@@ -32,6 +32,8 @@ class CliState:
 
 STATE = CliState()
 
+DEFAULT_WAIVERS = ".ecscreen-waivers.yaml"  # gate: waivers file used when present and none is given
+
 RulesOpt = Annotated[list[Path] | None, typer.Option(
     "--rules", metavar="PATH",
     help="Rule pack file or directory ADDED to the shipped packs (same pack id replaces that pack). Repeatable.")]

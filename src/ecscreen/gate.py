@@ -15,20 +15,16 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import importlib.util
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import __version__, yamlio
 from .batch import ReadState, read_rows
-from .cliopts import RulesOnlyOpt, RulesOpt
 from .countries import resolve
 from .errors import InputFileError, UsageError
-from .formats import parse_date_option
 from .models import (
     Citation,
     Coverage,
@@ -54,14 +50,13 @@ __all__ = [
     "load_catalog",
     "load_waivers",
     "run_gate",
-    "gate_command",
     "GAP_RULE_ID",
 ]
 
 GAP_RULE_ID = "CLASSIFICATION-GAP"
 INPUT_RULE_ID = "INPUT-ERROR"
 FORMATS = ("table", "json", "sarif", "junit", "markdown")
-DEFAULT_WAIVERS = ".ecscreen-waivers.yaml"
+from .cliopts import DEFAULT_WAIVERS  # noqa: E402,F401 - re-exported
 
 # --------------------------------------------------------------------------- input shapes
 
@@ -618,73 +613,3 @@ def run_gate(
         overall = "pass"
     return GateReport(catalog=str(catalog), as_of=on, fail_on=fail_on, status=overall, pairs=pairs, errors=errors,
                       waivers=states, waivers_file=waivers_file, warnings=warnings, packs=registry.infos)
-
-
-# --------------------------------------------------------------------------- command
-
-
-def gate_command(
-    catalog: Annotated[Path, typer.Argument(help="Product catalog (YAML with 'products', or CSV).")],
-    format: Annotated[str, typer.Option("--format", "-f", help="table, json, sarif, junit or markdown")] = "table",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the report here (default stdout).")] = None,
-    fail_on: Annotated[str, typer.Option("--fail-on", help="review, license_required or prohibited")] = "license_required",
-    waivers: Annotated[Path | None, typer.Option("--waivers", help=f"Waivers file (default {DEFAULT_WAIVERS} if present).")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate rules, licences and waivers at this date.")] = None,
-    rules: RulesOpt = None,
-    rules_only: RulesOnlyOpt = None,
-) -> None:
-    """Screen every product x market of a catalog; fail on unlicensed findings and classification gaps."""
-    from rich.console import Console
-
-    from .cliopts import registry_for
-    from .engine import Engine
-    from .reporters import render_gate
-
-    if format not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
-    try:
-        threshold = Outcome(fail_on)
-    except ValueError:
-        raise UsageError(f"--fail-on must be review, license_required or prohibited, not {fail_on!r}") from None
-    if threshold == Outcome.clear:
-        raise UsageError("--fail-on clear would fail every pair: use review, license_required or prohibited")
-    on = parse_date_option(as_of)
-    if not catalog.is_file():
-        raise UsageError("file not found", file=str(catalog))
-    wpath = waivers if waivers is not None else Path(DEFAULT_WAIVERS)
-    wl: list[Waiver] = []
-    wlines: list[int | None] = []
-    if waivers is not None and not wpath.is_file():
-        raise UsageError("waivers file not found", file=str(wpath))
-    if wpath.is_file():
-        wl, wlines = load_waivers(wpath)
-    engine = Engine.build(registry_for(rules, rules_only), use_lists=False)
-    report = run_gate(catalog, engine, as_of=on, fail_on=threshold, waivers=wl, waiver_lines=wlines,
-                      waivers_file=str(wpath) if wpath.is_file() else None)
-    from .render import clean
-
-    err = Console(stderr=True, highlight=False)
-    for e in report.errors:
-        err.print(clean(f"error: {e.file}:{e.line}: {e.field + ': ' if e.field else ''}{e.message}"), markup=False,
-                  soft_wrap=True)
-    for p in report.pairs:
-        for m in p.errors:
-            err.print(clean(f"error: {catalog}:{p.line}: {p.subject}: {m}"), markup=False, soft_wrap=True)
-    for w in report.warnings:
-        err.print(clean(f"warning: {w}"), markup=False, soft_wrap=True)
-    if format == "table":
-        console = Console(file=out.open("w", encoding="utf-8") if out else None, soft_wrap=False, highlight=False)
-        render_gate(report, "table", console=console)
-        if out:
-            console.file.close()
-    else:
-        text = render_gate(report, format)
-        if out:
-            out.write_text(text, encoding="utf-8")
-        else:
-            sys.stdout.write(text)
-    c = report.counts()
-    err.print(f"gate {report.status}: {c['pairs']} product x market pair(s): {c['fail']} failing, {c['error']} "
-              f"error(s), {c['waived']} waived finding(s), {c['catalog_errors']} catalog error(s)", markup=False)
-    raise typer.Exit(report.exit_code)
-

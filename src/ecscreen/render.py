@@ -8,7 +8,6 @@ and is rendered as :class:`rich.text.Text`, never parsed as rich markup (``[/]``
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rich.console import Console, Group
@@ -19,18 +18,7 @@ from rich.text import Text
 from .models import Citation, Finding, Outcome, Report, ShipmentResult, Step
 
 # C0 and C1 controls (ESC starts ANSI sequences), DEL, and the bidi controls that reorder text on screen
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_BREAKS = re.compile("[\t\n\r\u2028\u2029\x85]")
-
-
-def clean(value: Any) -> str:
-    """Text safe for a terminal: no control or bidi characters; line breaks and tabs become spaces."""
-    text = value if isinstance(value, str) else str(value)
-    if _CONTROL.search(text):
-        text = _CONTROL.sub("", _BREAKS.sub(" ", text))
-    elif _BREAKS.search(text):
-        text = _BREAKS.sub(" ", text)
-    return text
+from .textsafe import _BREAKS, _CONTROL, clean  # noqa: E402,F401 - one copy, re-exported
 
 
 def safe_text(value: Any, style: str = "") -> Text:
