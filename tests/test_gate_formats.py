@@ -114,3 +114,23 @@ def test_json_round_trips(engine):
     rep = _report(engine, CI / "catalog-failing.yaml")
     back = GateReport.model_validate_json(render_gate(rep, "json"))
     assert back == rep and back.exit_code == 1
+
+
+def test_markdown_comment_stays_under_githubs_limit(engine, tmp_path):
+    """A PR comment must stay under 65,536 characters: summary and counts first, then 'and N more'."""
+    import yaml as _yaml
+
+    from ecscreen.models import Outcome as _Outcome
+    from ecscreen.reporters import MARKDOWN_LIMIT
+
+    products = [{"sku": f"GPU-{n:05d}-" + "X" * 40, "description": "Data-center GPU accelerator " + "y" * 200,
+                 "eccn": "3A090.a", "markets": ["CN", "RU"]} for n in range(1500)]
+    cat = tmp_path / "big.yaml"
+    cat.write_text(_yaml.safe_dump({"products": products}), encoding="utf-8")
+    rep = run_gate(cat, engine, as_of=dt.date(2026, 10, 1), fail_on=_Outcome.license_required)
+    md = to_markdown(rep)
+    assert len(md) <= MARKDOWN_LIMIT < 65_536
+    head = md.split("\n", 4)
+    assert "ecscreen gate: fail" in head[0] and "3000 product × market pair(s) · 3000 failing" in md
+    assert "more failing finding(s): see the full report" in md
+    assert md.rstrip().endswith("it is not legal advice.</sub>")

@@ -217,48 +217,87 @@ def _x(text: Any) -> str:
     return _XML_BAD.sub("", s)
 
 
-def to_markdown(report: GateReport) -> str:
+MARKDOWN_LIMIT = 60_000  # GitHub rejects comments over 65,536 characters; keep a margin
+_CELL_LIMIT = 600  # one message cell at most this long (the full text is in the JSON/SARIF report)
+
+
+def _cut(text: str, limit: int = _CELL_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _Budget:
+    """Lines of a markdown report within a character budget: rows that do not fit are counted instead."""
+
+    def __init__(self, limit: int, reserve: int) -> None:
+        self.lines: list[str] = []
+        self.size = 0
+        self.limit = limit - reserve
+
+    def add(self, line: str) -> bool:
+        if self.size + len(line) + 1 > self.limit:
+            return False
+        self.lines.append(line)
+        self.size += len(line) + 1
+        return True
+
+    def rows(self, header: list[str], rows: list[str], what: str) -> None:
+        """A section: header lines, then as many rows as fit, then "and N more" for the rest."""
+        if not rows or not all(self.add(h) for h in header):
+            if rows:
+                self.lines.append(f"_{len(rows)} {what} not shown: see the full report._")
+            return
+        for n, r in enumerate(rows):
+            if not self.add(r):
+                self.lines += ["", f"_… and {len(rows) - n} more {what}: see the full report "
+                                   f"(`ecscreen gate … --format json`, or the SARIF / JUnit artifact)._"]
+                self.size += 120
+                return
+        self.add("")
+
+
+def to_markdown(report: GateReport, limit: int = MARKDOWN_LIMIT) -> str:
+    """A pull-request comment: summary and counts first, then failing pairs, errors, notes; never longer than
+    ``limit`` characters (what does not fit is counted, with a pointer to the full report)."""
     c = report.counts()
     icon = {"pass": "✅", "fail": "❌", "error": "⚠️"}[report.status]
-    lines = [f"## {icon} ecscreen gate: {report.status}", "",
-             f"{_code(report.catalog)} · {c['pairs']} product × market pair(s) · {c['fail']} failing · {c['error']} "
-             f"error(s) · {c['waived']} waived finding(s) · rules as of {report.as_of} · fail on "
-             f"{_code(report.fail_on.value)} or worse", ""]
+    footer = ["", "<sub>ecscreen supports compliance decisions; it is not legal advice.</sub>", ""]
+    out = _Budget(limit, reserve=sum(len(x) + 1 for x in footer) + 400)
+    for line in [f"## {icon} ecscreen gate: {report.status}", "",
+                 f"{_code(report.catalog)} · {c['pairs']} product × market pair(s) · {c['fail']} failing · "
+                 f"{c['error']} error(s) · {c['waived']} waived finding(s) · rules as of {report.as_of} · fail on "
+                 f"{_code(report.fail_on.value)} or worse", ""]:
+        out.add(line)
     failing = [p for p in report.pairs if p.status == "fail"]
-    if failing:
-        lines += ["### Failing", "", "| SKU | market | outcome | rule | reason | citations |",
-                  "|---|---|---|---|---|---|"]
-        for p in failing:
-            for f in _failing(p, report):
-                lines.append(f"| {_code(p.sku)} | {_md(p.market_name or p.market)} ({_md(p.market_code or '')}) | "
-                             f"**{f.outcome.value}** | {_code(f.rule_id)} | {_md(f.message)} | {_md(_cites(f))} |")
-        lines.append("")
+    out.rows(["### Failing", "", "| SKU | market | outcome | rule | reason | citations |", "|---|---|---|---|---|---|"],
+             [f"| {_code(p.sku)} | {_md(p.market_name or p.market)} ({_md(p.market_code or '')}) | "
+              f"**{f.outcome.value}** | {_code(f.rule_id)} | {_md(_cut(f.message))} | {_md(_cut(_cites(f)))} |"
+              for p in failing for f in _failing(p, report)], "failing finding(s)")
     errs = [p for p in report.pairs if p.status == "error"]
-    if errs or report.errors:
-        lines += ["### Cannot be screened", ""]
-        lines += [f"- {_code(p.subject)} (line {p.line}): {_md('; '.join(p.errors))}" for p in errs]
-        lines += [f"- {_code(f'{e.file}:{e.line}')} {_md(e.field or '')}: {_md(e.message)}" for e in report.errors]
-        lines.append("")
+    out.rows(["### Cannot be screened", ""],
+             [f"- {_code(p.subject)} (line {p.line}): {_md(_cut('; '.join(p.errors)))}" for p in errs]
+             + [f"- {_code(f'{e.file}:{e.line}')} {_md(e.field or '')}: {_md(_cut(e.message))}" for e in report.errors],
+             "unscreenable entr(ies)")
+    unused = [w for w in report.waivers if w.state != "used"]
+    out.rows(["### Waivers needing attention", ""],
+             [f"- {w.state}: {_code(w.rule)} for {_code(w.subject)} (approver {_md(w.approver)}, expires "
+              f"{w.expires})" for w in unused], "waiver(s)")
     notes = [(p, f) for p in report.pairs for f in p.findings
              if p.status != "error" and (f.covered_by is not None or f.outcome.rank < report.fail_on.rank)
              and f.outcome != Outcome.clear]
     if notes:
-        lines += ["<details><summary>Waived, licensed and below-threshold findings "
-                  f"({len(notes)})</summary>", "", "| SKU@market | outcome | rule | status |", "|---|---|---|---|"]
+        rows = []
         for p, f in notes:
             st = (f"{f.covered_by.kind}: {f.covered_by.detail}" if f.covered_by else "below --fail-on")
-            lines.append(f"| {_code(p.subject)} | {f.outcome.value} | {_code(f.rule_id)} | {_md(st)} |")
-        lines += ["", "</details>", ""]
-    unused = [w for w in report.waivers if w.state != "used"]
-    if unused:
-        lines += ["### Waivers needing attention", ""]
-        lines += [f"- {w.state}: {_code(w.rule)} for {_code(w.subject)} (approver {_md(w.approver)}, expires "
-                  f"{w.expires})" for w in unused]
-        lines.append("")
+            rows.append(f"| {_code(p.subject)} | {f.outcome.value} | {_code(f.rule_id)} | {_md(_cut(st))} |")
+        out.rows(["<details><summary>Waived, licensed and below-threshold findings "
+                  f"({len(notes)})</summary>", "", "| SKU@market | outcome | rule | status |", "|---|---|---|---|"],
+                 rows, "waived, licensed or below-threshold finding(s)")
+        if out.lines and out.lines[-1].startswith("|") or out.lines[-1] == "":
+            out.lines += ["</details>", ""]
     for w in report.warnings:
-        lines.append(f"> warning: {_md(w)}")
-    lines += ["", "<sub>ecscreen supports compliance decisions; it is not legal advice.</sub>", ""]
-    return "\n".join(lines)
+        if not out.add(f"> warning: {_md(_cut(w))}"):
+            break
+    return "\n".join(out.lines + footer)
 
 
 # --------------------------------------------------------------------------- table
