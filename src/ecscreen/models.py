@@ -95,8 +95,8 @@ class Item(StrictModel):
         default=None, description="Was a written assurance obtained for the US technology used? (734.9(b)(1)(ii))")
     license_exception: str | None = None
     licenses: list[License] = Field(default_factory=list)
-    quantity: float | None = None
-    value_usd: float | None = Field(default=None, ge=0)
+    quantity: float | None = Field(default=None, allow_inf_nan=False)
+    value_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     sku: str | None = None
 
     @field_validator("eccn")
