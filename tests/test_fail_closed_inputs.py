@@ -325,3 +325,19 @@ def test_party_without_country_is_a_missing_fact_for_party_country_rules(eng):
     r = eng.screen_one(_sh(destination="MY", items=gpu,
                            parties=[{"role": "end_user", "name": "Example Cloud", "country": "MY"}]))
     assert "AC-HQ-2023" not in _ids(r)
+
+
+@pytest.mark.parametrize("field,value", [("value_usd", float("inf")), ("quantity", float("nan")),
+                                         ("quantity", float("inf"))])
+def test_item_numbers_are_finite(field, value):
+    with pytest.raises(ValidationError):
+        _sh(items=[{**GPU_CN, field: value}])
+
+
+@pytest.mark.parametrize("end_use", ["   ", "\u200b", "\x00"])
+def test_blank_end_use_counts_as_not_stated(tmp_path, end_use):
+    (tmp_path / "t.yaml").write_text(PACK.replace("{param: {name: widget_power, gte: 10}}",
+                                                  "{end_use_has: [missile]}"))
+    e = Engine.build(load_registry([tmp_path]), use_lists=False)
+    f = _ids(e.screen_one(_sh(items=[{"description": "Widget", "origin": "US"}], end_use=end_use)))["T-1"]
+    assert f.outcome == Outcome.review and "end_use" in f.message

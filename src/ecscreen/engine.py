@@ -20,7 +20,7 @@ from typing import Any
 
 from . import __version__
 from .countries import Country, resolve, unknown_message
-from .inputcheck import check_parameters, check_texts
+from .inputcheck import check_parameters, check_texts, has_text
 from .models import (
     Citation,
     Evidence,
@@ -277,7 +277,7 @@ class CompiledPack:
 
             def eu_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
                 text = s.shipment.end_use
-                if not text:
+                if not has_text(text):  # blank / whitespace- or zero-width-only: not stated
                     return (None, [], ["end_use"]) if if_missing == "unknown" else _F
                 hits = pm2.positive(text)
                 if hits:
@@ -538,7 +538,7 @@ def _missing_fn(fact: str) -> Fn:
         sh = s.shipment
         if fact in ("end_use", "parties", "end_user"):
             missing = {
-                "end_use": not sh.end_use,
+                "end_use": not has_text(sh.end_use),
                 "parties": not sh.parties,
                 "end_user": not any(p.role.value == "end_user" for p in sh.parties),
             }[fact]

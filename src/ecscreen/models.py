@@ -99,8 +99,8 @@ class Item(StrictModel):
         default=None, description="U.S. Munitions List category of an ITAR item, e.g. 'XI(c)' (22 CFR 121.1)")
     license_exception: str | None = None
     licenses: list[License] = Field(default_factory=list)
-    quantity: float | None = None
-    value_usd: float | None = Field(default=None, ge=0)
+    quantity: float | None = Field(default=None, allow_inf_nan=False)
+    value_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     sku: str | None = None
 
     @field_validator("eccn")
