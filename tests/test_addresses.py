@@ -143,3 +143,33 @@ def test_index_is_built_once_and_only_from_street_level_addresses(csl: list) -> 
 def test_embedded_snapshot_gives_no_address_findings() -> None:
     res = _screen([load_default()], "Nobody Ltd", "Room 1803, 18/F, 88 Sample Road, Kowloon")
     assert _addr(res) == []
+
+
+# --------------------------------------------------------------------------- robustness and cost
+
+
+def test_huge_address_is_capped_and_fast(csl: list) -> None:
+    import time
+
+    idx = address_index(csl)
+    t0 = time.perf_counter()
+    hits = idx.search("Room 1803, 18/F, Example Commercial Building, 88 Sample Road " + "x" * 1_000_000, "HK")
+    assert time.perf_counter() - t0 < 1.0
+    assert [h.entry.name for h in hits] == ["Address 01"]  # the first 512 characters are screened
+
+
+def test_address_normalisation_never_raises_on_arbitrary_text(csl: list) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    idx = address_index(csl)
+
+    @settings(max_examples=200, deadline=None, derandomize=True)
+    @given(text=st.text(max_size=300), country=st.sampled_from([None, "HK", "CN", "zz", ""]))
+    def run(text: str, country: str | None) -> None:
+        key = normalize_address(text)
+        assert key.numbers <= set(key.tokens) and not key.words & key.numbers
+        for hit in idx.search(text, country):
+            assert 0.8 <= hit.score <= 1.0
+
+    run()

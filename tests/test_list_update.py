@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from ecscreen import lists as L
 from ecscreen.cli_lists import app
+from ecscreen.errors import UsageError
 from ecscreen.listupdate import UpdateError, resolve_sources, sources, update_list
 
 FIX = Path(__file__).parent / "fixtures" / "lists"
@@ -103,7 +104,7 @@ def test_official_urls_and_citations_are_data() -> None:
     assert src["un"].url == "https://scsanctions.un.org/resources/xml/en/consolidated.xml"
     assert all(s.citation.startswith("https://") for s in src.values())
     assert [s.key for s in resolve_sources(["ofac"])] == ["ofac-sdn", "ofac-nonsdn"]
-    with pytest.raises(UpdateError, match="unknown list source"):
+    with pytest.raises(UsageError, match="unknown list source"):
         resolve_sources(["eu"])
 
 

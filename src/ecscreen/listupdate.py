@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ecscreen import __version__, yamlio
+from ecscreen.errors import UsageError
 from ecscreen.lists import ListError, ScreeningList, import_list, read_list
 
 __all__ = ["ListSource", "UpdateError", "sources", "update_list", "MAX_DOWNLOAD_BYTES"]
@@ -99,7 +100,7 @@ def resolve_sources(names: list[str]) -> list[ListSource]:
             keys = list(known) if n == "all" else [k for k in known if k.startswith("ofac")] if n == "ofac" else [n]
             for k in keys:
                 if k not in known:
-                    raise UpdateError(f"unknown list source {n!r} (known: {', '.join([*known, 'ofac', 'all'])})")
+                    raise UsageError(f"unknown list source {n!r} (known: {', '.join([*known, 'ofac', 'all'])})")
                 if known[k] not in picked:
                     picked.append(known[k])
     return picked
