@@ -367,7 +367,13 @@ def read_rows(stream: IO[bytes], state: ReadState, delimiter: str | None = None)
             if span > 1 and _swallowed(values, delim, ncols, [t for _, t in consumed]):
                 problem = ("unterminated quote: a quoted cell runs over the following lines, which look like "
                            "rows of their own")
-            elif len(values) != ncols:  # read correctly (quotes balanced), but not this file's shape
+            elif len(values) != ncols and span > 1:
+                # quotes pair up across lines but the result is not a row of this file: most likely an
+                # unterminated quote paired with a quote on a later line. Re-read the later lines (an
+                # extra error row is safer than a row lost inside a cell)
+                problem = (f"row has {len(values)} cells, the header has {ncols} (a quoted cell runs over "
+                           f"{span} lines: is a quote unterminated?)")
+            elif len(values) != ncols:  # one line, read correctly, but not this file's shape
                 consumed.clear()
                 state.bad_rows += 1
                 reliable = None
