@@ -65,7 +65,7 @@ def test_known_exit_codes_unchanged(tmp_path):
     assert main(["check", str(_shipment(tmp_path)), "--no-lists", *RULES]) == 0
     assert main(["check", "--bogus"]) == 2
     assert main(["--version"]) == 0
-    assert set(EXIT_CODES) == {0, 1, 2, 3, 4, 70, 130, 143}
+    assert set(EXIT_CODES) == {0, 1, 2, 3, 4, 70, 130, 141, 143}
 
 
 def _big_orders(path: Path, n: int) -> None:
@@ -113,3 +113,18 @@ def test_completed_batch_out_is_renamed_into_place(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert dest.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_closed_output_pipe_is_141_not_1_flagged(tmp_path):
+    """typer maps EPIPE to exit 1, which means "flagged": `ecscreen batch ... | head -1` must not."""
+    src = tmp_path / "orders.csv"
+    _big_orders(src, 20_000)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    p = subprocess.Popen([sys.executable, "-m", "ecscreen.cli", "batch", str(src), "--no-lists", "--no-progress",
+                          *RULES], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert p.stdout is not None
+    p.stdout.readline()
+    p.stdout.close()  # the reader goes away
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 141, err.decode()
+    assert "Traceback" not in err.decode()

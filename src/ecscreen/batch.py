@@ -270,8 +270,7 @@ def read_rows(stream: IO[bytes], state: ReadState, delimiter: str | None = None)
     quoted cell that swallowed whole rows, wrong number of cells, a cell over :data:`MAX_CELL`, an
     over-long line, NUL or undecodable bytes) is yielded with ``error`` set, and reading resumes on
     the physical line after the row's first line, so no row after it is lost or merged."""
-    if csv.field_size_limit() < MAX_CELL:
-        csv.field_size_limit(MAX_CELL)
+    csv.field_size_limit(MAX_CELL)  # the cap (the module's default, 128 KiB, raised a crash before)
     src = _text_lines(stream, state)
     pending: deque[tuple[int, str | None]] = deque()
     counter = [0]
@@ -365,8 +364,21 @@ def read_rows(stream: IO[bytes], state: ReadState, delimiter: str | None = None)
             if span > 1 and _swallowed(values, delim, ncols, [t for _, t in consumed]):
                 problem = ("unterminated quote: a quoted cell runs over the following lines, which look like "
                            "rows of their own")
-            elif len(values) != ncols:
-                problem = f"row has {len(values)} cells, the header has {ncols}"
+            elif len(values) != ncols and span > 1:
+                # quotes pair up across lines but the result is not a row of this file: most likely an
+                # unterminated quote paired with a quote on a later line. Re-read the later lines (an
+                # extra error row is safer than a row lost inside a cell)
+                problem = (f"row has {len(values)} cells, the header has {ncols} (a quoted cell runs over "
+                           f"{span} lines: is a quote unterminated?)")
+            elif len(values) != ncols:  # one line, read correctly, but not this file's shape
+                consumed.clear()
+                state.bad_rows += 1
+                reliable = None
+                if len(values) < ncols or any(_BAD_TEXT.search(v) for v in values):
+                    reliable = min(len(values), ncols)
+                yield RawRow(line=start, values=values[:ncols], error=f"row has {len(values)} cells, the header "
+                             f"has {ncols}", lines=span, reliable=reliable)
+                continue
             else:
                 bad = _bad_text(values, state.header)
                 consumed.clear()

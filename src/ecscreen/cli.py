@@ -1,13 +1,14 @@
 """Command-line interface: a thin layer over :func:`ecscreen.engine.screen`.
 
 Exit codes: 0 all clear · 1 something flagged · 2 usage error · 3 invalid input ·
-4 invalid rule pack · 70 internal error · 130/143 interrupted (SIGINT/SIGTERM). Errors go to stderr
+4 invalid rule pack · 70 internal error · 130/143 interrupted (SIGINT/SIGTERM) · 141 output pipe closed. Errors go to stderr
 as one message naming file, line and field; an unexpected exception is one line too (the traceback
 with ``--debug`` or ``ECSCREEN_DEBUG=1``) and never exits 0 or 1.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -21,6 +22,7 @@ from . import __version__
 from .cliopts import RulesOnlyOpt, RulesOpt, registry_for
 from .errors import (
     EXIT_INTERNAL,
+    EXIT_PIPE,
     EXIT_SIGINT,
     EXIT_USAGE,
     EcscreenError,
@@ -34,7 +36,8 @@ from .errors import (
 EXIT_HELP = """
 Exit codes: 0 all clear; 1 something flagged (review, license_required, prohibited);
 2 usage error; 3 invalid input (some shipment/row could not be screened); 4 invalid rule pack;
-70 internal error (a bug: nothing was decided); 130/143 interrupted by SIGINT/SIGTERM.
+70 internal error (a bug: nothing was decided); 130/143 interrupted by SIGINT/SIGTERM;
+141 output pipe closed by its reader (output incomplete).
 """
 
 app = typer.Typer(
@@ -346,8 +349,13 @@ def main(argv: list[str] | None = None) -> int:
         err.print("interrupted", markup=False)
         return EXIT_SIGINT
     except SystemExit as exc:
+        ctx = exc.__context__
+        if isinstance(ctx, BrokenPipeError) or (isinstance(ctx, OSError) and ctx.errno == errno.EPIPE):
+            return EXIT_PIPE  # typer exits 1 ("flagged") on a closed output pipe
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else EXIT_USAGE)
+    except BrokenPipeError:
+        return EXIT_PIPE
     except Exception as exc:
         return _internal_error(exc, debug)
     return rv if isinstance(rv, int) else 0

@@ -9,6 +9,7 @@ Exit codes (documented in the README and ``ecscreen --help``):
 * 4 — invalid rule pack (a pack failed to load; the run stops)
 * 70 — internal error: an unexpected exception (a bug); nothing was decided. One line on stderr,
   the traceback with ``--debug``. Never 0 or 1, so a crash cannot read as "clear" or "flagged".
+* 141 — the output pipe was closed by its reader (e.g. ``| head``): the output is incomplete.
 * 130 — interrupted by SIGINT (Ctrl-C); 143 — terminated by SIGTERM. ``batch --out`` removes its
   partial file and says how many rows had been written.
 """
@@ -23,7 +24,9 @@ EXIT_PACK = 4
 EXIT_INTERNAL = 70  # EX_SOFTWARE (sysexits.h)
 EXIT_SIGINT = 130  # 128 + SIGINT
 EXIT_SIGTERM = 143  # 128 + SIGTERM
-EXIT_CODES = (EXIT_CLEAR, EXIT_FLAGGED, EXIT_USAGE, EXIT_INPUT, EXIT_PACK, EXIT_INTERNAL, EXIT_SIGINT, EXIT_SIGTERM)
+EXIT_PIPE = 141  # 128 + SIGPIPE: the reader of our output went away (e.g. `| head`); the output is incomplete
+EXIT_CODES = (EXIT_CLEAR, EXIT_FLAGGED, EXIT_USAGE, EXIT_INPUT, EXIT_PACK, EXIT_INTERNAL, EXIT_SIGINT, EXIT_SIGTERM,
+              EXIT_PIPE)
 
 
 class EcscreenError(Exception):
