@@ -89,7 +89,8 @@ def test_duplicate_column_that_disagrees_is_a_row_error(engine, col):
             f"2,{'DE' if col != 'destination' else base[0]},Widget,EAR99,Acme,{base[1]}\n")
     s, out = _run(engine, text, options=BatchOptions(as_of=dt.date(2024, 6, 1)))
     rows = _rows(out)
-    assert rows[0]["decision"] == "clear"
+    # the end user is not screened with --no-lists lists off: review, never clear (issue 12)
+    assert rows[0]["decision"] == "review" and rows[0]["rule_ids"] == "PARTIES-NOT-SCREENED"
     assert rows[1]["decision"] == "error"
     assert "appears twice and the two cells disagree" in rows[1]["message"] and "<stdin>:3:6" in rows[1]["message"]
     assert any(f"column {col!r} appears 2 times" in w for w in s.warnings)
@@ -218,7 +219,10 @@ def test_kr_and_korea_republic_of_are_one_country(engine):
 
 def test_end_user_spelled_with_other_case_or_spacing_is_one_party(engine):
     text = HEAD + "1,2024-06-01,DE,Widget,EAR99,Acme  GmbH,\n1,2024-06-01,DE,Pump,EAR99,ACME GmbH,\n"
-    assert [r["decision"] for r in _rows(_run(engine, text)[1])] == ["clear", "clear"]
+    rows = _rows(_run(engine, text)[1])
+    # one party (not an order conflict); unscreened with lists off: review, never clear (issue 12)
+    assert [r["decision"] for r in rows] == ["review", "review"]
+    assert {r["rule_ids"] for r in rows} == {"PARTIES-NOT-SCREENED"}
 
 
 def test_conflict_inside_an_order_is_an_error_on_every_line_in_plain_words(engine):
