@@ -75,15 +75,16 @@ def _big_orders(path: Path, n: int) -> None:
             fh.write(f"{i},2024-06-01,DE,Widget {i % 97},EAR99,{i}\n")
 
 
-@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_interrupted_batch_removes_partial_out_and_says_so(tmp_path, sig, code):
+@pytest.mark.parametrize("sig,code,jobs", [(signal.SIGINT, 130, 1), (signal.SIGTERM, 143, 1), (signal.SIGINT, 130, 2)])
+def test_interrupted_batch_removes_partial_out_and_says_so(tmp_path, sig, code, jobs):
     src = tmp_path / "orders.csv"
     _big_orders(src, 200_000)
     dest = tmp_path / "screened.csv"
     dest.write_text("previous complete result\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     p = subprocess.Popen([sys.executable, "-m", "ecscreen.cli", "batch", str(src), "--out", str(dest),
-                          "--no-lists", "--no-progress", *RULES], stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+                          "--no-lists", "--no-progress", "--jobs", str(jobs), *RULES], stderr=subprocess.PIPE, env=env,
+                         cwd=tmp_path, start_new_session=True)
     partial: list[Path] = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and p.poll() is None:
@@ -101,6 +102,10 @@ def test_interrupted_batch_removes_partial_out_and_says_so(tmp_path, sig, code):
     lines = [x for x in msg.splitlines() if x.strip() and not x.startswith("note: ")]  # --rules-only note
     assert len(lines) == 1 and "interrupted by" in lines[0] and "row(s) had been written to" in lines[0]
     assert "Traceback" not in msg
+    # no worker left behind (with --jobs the pool must not restart workers after the interrupt)
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-s", str(p.pid)], capture_output=True, text=True).stdout.split()
+    assert not left, left
 
 
 def test_completed_batch_out_is_renamed_into_place(tmp_path):

@@ -1331,41 +1331,79 @@ def _run_parallel(orders: Iterable[Order], engine: Any, options: BatchOptions, j
     """Screen chunks of orders in ``jobs`` forked processes; results are written in input order and at
     most ``2 * jobs`` chunks are in flight, so memory stays flat."""
     import multiprocessing as mp
-    from collections import deque
 
     _WORKER.clear()
     _WORKER.update(engine=engine, options=options)
     ctx = mp.get_context("fork")
     stats: dict[int, tuple[int, int, int, int, int]] = {}  # per worker pid: its cumulative counters
-    with ctx.Pool(jobs, initializer=_worker_signals) as pool:
-        pending: deque[tuple[list[Order], Any]] = deque()
-
-        def drain_one() -> None:
-            chunk, fut = pending.popleft()
-            outs, st = fut.get()
-            stats[st[0]] = st
-            for o, rows in zip(chunk, outs, strict=True):
-                emit(o, rows)
-            if tick is not None:
-                tick()
-
-        chunk: list[Order] = []
-        for order in orders:
-            chunk.append(order)
-            if len(chunk) >= CHUNK_ORDERS:
-                pending.append((chunk, pool.apply_async(_worker_chunk, (chunk,))))
-                chunk = []
-                while len(pending) >= 2 * jobs:
-                    drain_one()
-        if chunk:
-            pending.append((chunk, pool.apply_async(_worker_chunk, (chunk,))))
-        while pending:
-            drain_one()
+    _DEFER[0] = True
+    try:
+        _pool_run(ctx, jobs, orders, emit, stats, tick)
+    finally:
+        _DEFER[0] = False
+    _check_signal()
     _WORKER.clear()
     summary.cache_hits = sum(s[1] for s in stats.values())
     summary.cache_misses = sum(s[2] for s in stats.values())
     summary.party_hits = sum(s[3] for s in stats.values())
     summary.party_misses = sum(s[4] for s in stats.values())
+
+
+def _pool_run(ctx: Any, jobs: int, orders: Iterable[Order], emit: Any, stats: dict[int, Any], tick: Any) -> None:
+    pool = ctx.Pool(jobs, initializer=_worker_signals)
+    try:
+        _pool_feed(pool, jobs, orders, emit, stats, tick)
+    except BaseException:
+        # interrupted (or failed): stop the workers now. Pool.terminate() can deadlock here (its task
+        # thread may be blocked writing a chunk to workers that are gone), so the workers are killed
+        # and the pool's exit-time finaliser is cancelled; its threads are daemons.
+        from multiprocessing import pool as mp_pool
+
+        with contextlib.suppress(Exception):  # stop the pool from starting replacement workers first
+            pool._state = mp_pool.TERMINATE  # type: ignore[attr-defined]
+            pool._worker_handler._state = mp_pool.TERMINATE  # type: ignore[attr-defined]
+            pool._worker_handler.join(2)  # type: ignore[attr-defined]
+        for w in list(getattr(pool, "_pool", [])):
+            with contextlib.suppress(Exception):
+                w.kill()
+                w.join(2)
+        with contextlib.suppress(Exception):
+            pool._terminate.cancel()  # type: ignore[attr-defined]
+        raise
+    pool.close()
+    pool.join()
+
+
+def _pool_feed(pool: Any, jobs: int, orders: Iterable[Order], emit: Any, stats: dict[int, Any], tick: Any) -> None:
+    from collections import deque
+
+    pending: deque[tuple[list[Order], Any]] = deque()
+
+    def drain_one() -> None:
+        chunk, fut = pending.popleft()
+        while not fut.ready():  # short waits: a deferred signal is acted on within a second
+            fut.wait(0.5)
+            _check_signal()
+        outs, st = fut.get()
+        stats[st[0]] = st
+        for o, rows in zip(chunk, outs, strict=True):
+            emit(o, rows)
+        if tick is not None:
+            tick()
+
+    chunk: list[Order] = []
+    for order in orders:
+        _check_signal()
+        chunk.append(order)
+        if len(chunk) >= CHUNK_ORDERS:
+            pending.append((chunk, pool.apply_async(_worker_chunk, (chunk,))))
+            chunk = []
+            while len(pending) >= 2 * jobs:
+                drain_one()
+    if chunk:
+        pending.append((chunk, pool.apply_async(_worker_chunk, (chunk,))))
+    while pending:
+        drain_one()
 
 
 def _chunks(orders: Iterable[Order], n: int) -> Iterator[list[Order]]:
@@ -1531,12 +1569,26 @@ def _open_out(path: Path | None) -> IO[str]:
         raise UsageError(f"cannot write: {exc.strerror}", file=str(path)) from None
 
 
+_DEFER: list[bool] = [False]  # True while a worker pool runs: signals are handled at safe points
+_PENDING: list[int] = []  # a signal received while deferred
+
+
+def _check_signal() -> None:
+    """Raise :class:`Interrupted` for a signal received while deferred (called at safe points)."""
+    if _PENDING:
+        raise Interrupted(_PENDING[0])
+
+
 class _signals:  # noqa: N801 - a context manager
     """SIGINT/SIGTERM raise :class:`Interrupted` while screening (so outputs are cleaned up); a second
-    signal during the clean-up is ignored. The previous handlers are restored on exit."""
+    signal during the clean-up is ignored. The previous handlers are restored on exit.
+
+    While a worker pool runs (``--jobs``), raising from inside the pool's locks could deadlock its
+    shutdown: the signal is then recorded and raised at the next safe point (after a chunk)."""
 
     def __enter__(self) -> _signals:
         self.saved: dict[int, Any] = {}
+        _PENDING.clear()
         try:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self.saved[sig] = signal.signal(sig, self._raise)
@@ -1548,8 +1600,12 @@ class _signals:  # noqa: N801 - a context manager
     def _raise(signum: int, frame: Any) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)
+        if _DEFER[0]:
+            _PENDING.append(signum)
+            return
         raise Interrupted(signum)
 
     def __exit__(self, *exc: Any) -> None:
         for sig, h in self.saved.items():
             signal.signal(sig, h)
+        _PENDING.clear()
