@@ -9,6 +9,9 @@ readings and keeps, per list entry, the best score (minus the reading's penalty)
 * letters spaced out (``H u a w e i``): runs of three or more single characters joined;
 * words run together: camel case split (``NSOGroup`` -> ``NSO Group``) and vocabulary segmentation
   (``HUAWEITECHNOLOGIES`` -> ``huawei technologies``), pieces being list words or known abbreviations;
+  only when a piece is a generic organisation word or legal form (``glue_words.txt``) or the run-together
+  word is long, and such a reading counts only with a near-full match (:data:`SPLIT_MIN_SCORE`): brands
+  compounded from ordinary words (BlackRock, GoldMining) are not disguises;
 * sound-alike list words for words romanised from kana, hangul, Persian/Arabic, Cyrillic or Greek
   (``fuauei`` ~ ``huawei``, ``rosuoboronekusuporuto`` ~ ``rosoboroneksport``, ``mli`` ~ ``melli``): same
   consonant key (:func:`sound_key`) and similar sound string; such a reading costs
@@ -36,6 +39,9 @@ __all__ = ["Reading", "query_variants", "segment", "sound_key", "sound_string", 
 SOUND_PENALTY = 5.0  # a reading with words replaced by sound-alike list words
 JOIN_PENALTY = 0.0  # re-joined / re-split words: the same letters, read as the writer displayed them
 SHAPE_PENALTY = 0.0
+# a split reading (camel case, segmentation) counts only when it matches a list name nearly in full
+SPLIT_MIN_SCORE = 95.0
+_LONG_GLUED = 12
 _MAX_VARIANTS = 12
 _MAX_PIECE = 24
 _MAX_SOUND_CANDIDATES = 12
@@ -189,6 +195,21 @@ def _known(tok: str, vocab: Mapping[str, Any]) -> bool:
     return tok in vocab or tok in abbreviations()
 
 
+@lru_cache(maxsize=1)
+def glue_words() -> frozenset[str]:
+    """Generic organisation words (``data/normalize/glue_words.txt``) plus one-word legal forms."""
+    from ecscreen.normalize import _table_lines
+
+    words = set(_table_lines("glue_words.txt"))
+    words.update(f[0] for f in legal_forms() if len(f) == 1)
+    return frozenset(words)
+
+
+def _glued(pieces: list[str], length: int) -> bool:
+    """Is splitting a run-together word into ``pieces`` a disguise worth undoing (see glue_words.txt)?"""
+    return length >= _LONG_GLUED or any(p in glue_words() for p in pieces)
+
+
 def _resegment(tokens: list[str], vocab: Mapping[str, Any]) -> list[str] | None:
     """Tokens with every long unknown word segmented; None when nothing was split."""
     out: list[str] = []
@@ -197,7 +218,7 @@ def _resegment(tokens: list[str], vocab: Mapping[str, Any]) -> list[str] | None:
     for tok in tokens:
         if len(tok) >= 8 and tok not in vocab and tok not in abbr and tok.isalpha():
             pieces = segment(tok, vocab)
-            if pieces is not None:
+            if pieces is not None and _glued(pieces, len(tok)):
                 for p in pieces:
                     out.extend(abbr.get(p, p).split())
                 changed = True
@@ -228,11 +249,13 @@ def _joined_text(clean: str, vocab: Mapping[str, Any]) -> str | None:
 
 
 class Reading(NamedTuple):
-    """Another reading of a query: its tokens, the points it costs, and why it was tried."""
+    """Another reading of a query: its tokens, the points it costs, why it was tried, and the name score
+    (before the penalty) a hit of this reading needs to count."""
 
     tokens: list[str]
     penalty: float
     reason: str
+    min_score: float = 0.0
 
 
 def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading]:
@@ -241,17 +264,17 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading
     out: list[Reading] = []
     seen = {tuple(primary)}
 
-    def add(tokens: list[str] | None, penalty: float, reason: str) -> None:
+    def add(tokens: list[str] | None, penalty: float, reason: str, min_score: float = 0.0) -> None:
         if not tokens or len(out) >= _MAX_VARIANTS:
             return
         key = tuple(tokens)
         if key not in seen:
             seen.add(key)
-            out.append(Reading(tokens, penalty, reason))
+            out.append(Reading(tokens, penalty, reason, min_score))
         seg = _resegment(tokens, vocab)
         if seg is not None and tuple(seg) not in seen and len(out) < _MAX_VARIANTS:
             seen.add(tuple(seg))
-            out.append(Reading(seg, penalty, reason + ", run-together words split"))
+            out.append(Reading(seg, penalty, reason + ", run-together words split", max(min_score, SPLIT_MIN_SCORE)))
 
     clean = nn.clean or nn.original
     # separator-split words and spaced-out letters
@@ -263,12 +286,14 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading
     if _HAS_CAMEL(clean):
         split = _CAMEL.sub(" ", clean)
         tokens = list(normalize(split).tokens)
-        if any(not _known(t, vocab) for t in primary) and any(t in vocab for t in tokens if t not in primary):
-            add(tokens, JOIN_PENALTY, "words run together split at capitals")
+        humps = [t for t in primary if t not in tokens]
+        new = [t for t in tokens if t not in primary]
+        if humps and any(t in vocab for t in new) and _glued(new, max(map(len, humps))):
+            add(tokens, JOIN_PENALTY, "words run together split at capitals", SPLIT_MIN_SCORE)
     # run-together words
     seg = _resegment(primary, vocab)
     if seg is not None:
-        add(seg, JOIN_PENALTY, "run-together words split")
+        add(seg, JOIN_PENALTY, "run-together words split", SPLIT_MIN_SCORE)
     # whole Cyrillic/Greek words that are Latin look-alikes
     for sound, shape in nn.shape_alts:
         if sound in primary and shape in vocab and sound not in vocab:
