@@ -42,17 +42,35 @@ SHAPE_PENALTY = 0.0
 # a split reading (camel case, segmentation) counts only when it matches a list name nearly in full
 SPLIT_MIN_SCORE = 95.0
 _LONG_GLUED = 12
-_MAX_VARIANTS = 12
+_MAX_VARIANTS = 24
 _MAX_PIECE = 24
-_MAX_SOUND_CANDIDATES = 12
+_MAX_SOUND_CANDIDATES = 24
 
 # words joined by an odd separator (no space on either side): Hua-wei, Hua_wei, H.u.a.w.e.i
 _JOIN_GROUP = re.compile(r"[A-Za-z0-9]+(?:[_.\-][A-Za-z0-9]+)+")
 # three or more single characters separated by one separator: H u a w e i
 _SPACED = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9](?:[ _.\-][A-Za-z0-9](?![A-Za-z0-9])){2,}")
+# in a name spelled out letter by letter, two single characters are a word too ("A O", "E P")
+_SPACED2 = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9](?:[ _.][A-Za-z0-9](?![A-Za-z0-9]))+")
+_SINGLES = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9](?![A-Za-z0-9])")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})")
 _HAS_CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]{2}").search
 _NON_ALNUM = re.compile(r"[^A-Za-z0-9]+")
+_HAS_DIGIT = re.compile(r"[0-9]").search
+_MIXED = re.compile(r"[A-Za-z][0-9]|[0-9][A-Za-z]").search
+_MIXED_WORD = re.compile(r"[A-Za-z0-9]+")
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "9": "g", "8": "b"})
+
+
+@lru_cache(maxsize=1)
+def _name_words() -> frozenset[str]:
+    """Words of names that are not (all) in a list vocabulary: legal-form words, stop words, particles."""
+    from ecscreen.normalize import _stopwords, particles
+
+    out = {w for form in legal_forms() for w in form if len(w) >= 3}
+    out.update(w for w in _stopwords() if len(w) >= 3)
+    out.update(w for w in particles() if len(w) >= 3)
+    return frozenset(out)
 
 
 @lru_cache(maxsize=1)
@@ -74,6 +92,7 @@ def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str]) -> 
         return None
     abbr = abbreviations()
     short = _short_pieces()
+    names = _name_words()
     best: list[int] = [0] + [10_000] * n
     back: list[int] = [0] * (n + 1)
     for i in range(2, n + 1):
@@ -81,7 +100,7 @@ def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str]) -> 
             if best[j] >= 10_000 or best[j] + 1 >= best[i]:
                 continue
             piece = word[j:i]
-            if piece in short if len(piece) == 2 else piece in known or piece in abbr:
+            if piece in short if len(piece) == 2 else piece in known or piece in abbr or piece in names:
                 best[i] = best[j] + 1
                 back[i] = j
     if best[n] >= 10_000 or best[n] < 2:
@@ -102,8 +121,10 @@ def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str]) -> 
 
 _SOUND_PAIRS = (
     ("sch", "s"), ("tch", "c"), ("kh", "h"), ("ph", "f"), ("ck", "k"), ("ch", "c"), ("sh", "s"), ("zh", "j"),
-    ("ts", "s"), ("x", "ks"), ("q", "k"), ("eo", "o"), ("eu", "u"), ("ge", "je"), ("gi", "ji"),
+    ("tsu", "tu"), ("ts", "t"), ("x", "ks"), ("q", "k"), ("eo", "o"), ("eu", "u"), ("ge", "je"), ("gi", "ji"),
+    ("ce", "se"), ("ci", "si"),
 )  # fmt: skip
+_FINAL_V = re.compile(r"v$")
 _SOUND_MAP = str.maketrans(
     {"f": "h", "w": "v", "l": "r", "z": "s", "g": "k", "d": "t", "b": "p", "j": "y", "c": "k"}
 )
@@ -120,7 +141,7 @@ def sound_string(tok: str, semivowel: bool = True) -> str:
 
     huawei, hwawei (hangul), fuauei (katakana), khuavey (Cyrillic) -> 'hvavei'.
     """
-    t = tok.lower()
+    t = _FINAL_V.sub("f", tok.lower())  # final -v is said -f (Tupolev: ツポレフ, 투폴레프)
     for a, b in _SOUND_PAIRS:
         if a in t:
             t = t.replace(a, b)
@@ -138,7 +159,17 @@ def sound_key(tok: str, semivowel: bool = True) -> str:
     s = sound_string(tok, semivowel)
     if not s:
         return s
-    return _REPEAT.sub(r"\1", s[0] + _DROP_VOWELS.sub("", s[1:]))
+    first = "a" if s[0] in _VOWELS else s[0]  # air / eyr (Эйр), iran / eran
+    return _REPEAT.sub(r"\1", first + _DROP_VOWELS.sub("", s[1:]))
+
+
+_ANY_VOWEL = re.compile(r"[aeiouy]+")
+
+
+@lru_cache(maxsize=200_000)
+def _neutral(s: str) -> str:
+    """Vowel quality ignored (each run of vowels -> 'a'): scripts and romanisations disagree most on vowels."""
+    return _ANY_VOWEL.sub("a", s)
 
 
 class _SoundIndex:
@@ -162,12 +193,12 @@ class _SoundIndex:
             key = sound_key(tok, semi)
             if len(key) < 2:
                 continue
-            s = sound_string(tok, semi)
+            s = _neutral(sound_string(tok, semi))
             floor = 0.6 if len(key) >= 4 else 0.7
             for spelling, word in self.by_key.get(key, ()):
                 sim = max(
-                    Indel.normalized_similarity(s, sound_string(spelling, True)),
-                    Indel.normalized_similarity(s, sound_string(spelling, False)),
+                    Indel.normalized_similarity(s, _neutral(sound_string(spelling, True))),
+                    Indel.normalized_similarity(s, _neutral(sound_string(spelling, False))),
                 )
                 if sim >= floor and sim > best.get(word, 0.0):
                     best[word] = sim
@@ -192,7 +223,7 @@ def _sound_index(vocab: Mapping[str, Any]) -> _SoundIndex:
 
 
 def _known(tok: str, vocab: Mapping[str, Any]) -> bool:
-    return tok in vocab or tok in abbreviations()
+    return tok in vocab or tok in abbreviations() or tok in _name_words() or tok in _short_pieces()
 
 
 @lru_cache(maxsize=1)
@@ -211,7 +242,8 @@ def _glued(pieces: list[str], length: int) -> bool:
 
 
 def _resegment(tokens: list[str], vocab: Mapping[str, Any]) -> list[str] | None:
-    """Tokens with every long unknown word segmented; None when nothing was split."""
+    """Tokens with every long unknown word segmented, normalised again (legal forms dropped,
+    abbreviations expanded); None when nothing was split."""
     out: list[str] = []
     changed = False
     abbr = abbreviations()
@@ -219,12 +251,11 @@ def _resegment(tokens: list[str], vocab: Mapping[str, Any]) -> list[str] | None:
         if len(tok) >= 8 and tok not in vocab and tok not in abbr and tok.isalpha():
             pieces = segment(tok, vocab)
             if pieces is not None and _glued(pieces, len(tok)):
-                for p in pieces:
-                    out.extend(abbr.get(p, p).split())
+                out.extend(pieces)
                 changed = True
                 continue
         out.append(tok)
-    return out if changed else None
+    return list(normalize(" ".join(out)).tokens) if changed else None
 
 
 def _joined_text(clean: str, vocab: Mapping[str, Any]) -> str | None:
@@ -238,12 +269,28 @@ def _joined_text(clean: str, vocab: Mapping[str, Any]) -> str | None:
         if len(parts) >= 2 and all(len(p) == 1 for p in parts) and "." in group and " " not in group:
             return group  # initials (S.A., U.S.): normalize reads these already
         joined = "".join(parts).lower()
-        if _known(joined, vocab) or segment(joined, vocab) is not None:
-            useful = True
+        letters = all(len(p) == 1 for p in parts)
+        if letters and (_known(joined, vocab) or segment(joined, vocab) is not None):
+            useful = True  # H_u_a_w_e_i, L-I-M-I-T-E-D
+            return "".join(parts)
+        if not letters and _known(joined, vocab) and not all(_known(p.lower(), vocab) for p in parts):
+            useful = True  # Hua-wei, but not AR-AM (two known words)
             return "".join(parts)
         return group
 
-    text = _SPACED.sub(close, clean) if " " in clean else clean
+    def spelled(m: re.Match[str]) -> str:
+        nonlocal useful
+        useful = True
+        return "".join(_NON_ALNUM.split(m.group(0)))
+
+    text = clean
+    if " " in clean:
+        words = clean.split()
+        singles = len(_SINGLES.findall(clean))
+        if len(words) >= 4 and singles >= 0.6 * len(words):
+            text = _SPACED2.sub(spelled, clean)  # spelled out letter by letter: every run is a word
+        else:
+            text = _SPACED.sub(close, clean)
     text = _JOIN_GROUP.sub(close, text)
     return text if useful else None
 
@@ -290,15 +337,20 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading
         new = [t for t in tokens if t not in primary]
         if humps and any(t in vocab for t in new) and _glued(new, max(map(len, humps))):
             add(tokens, JOIN_PENALTY, "words run together split at capitals", SPLIT_MIN_SCORE)
+    # leetspeak in every word that mixes letters and digits (normalize reads only mostly-letter words)
+    if _HAS_DIGIT(clean) and _MIXED(clean):
+        leet = _MIXED_WORD.sub(lambda m: m.group(0).translate(_LEET) if _MIXED(m.group(0)) else m.group(0), clean)
+        add(list(normalize(leet).tokens), 0.0, "digits read as letters (leetspeak)", SPLIT_MIN_SCORE)
     # run-together words
     seg = _resegment(primary, vocab)
     if seg is not None:
         add(seg, JOIN_PENALTY, "run-together words split", SPLIT_MIN_SCORE)
     # whole Cyrillic/Greek words that are Latin look-alikes
-    for sound, shape in nn.shape_alts:
-        if sound in primary and shape in vocab and sound not in vocab:
-            add([shape if t == sound else t for t in primary], SHAPE_PENALTY,
-                f"'{sound}' is written with Latin look-alike letters: read by shape as '{shape}'")
+    shape_map = {sound: shape for sound, shape in nn.shape_alts if sound in primary and shape in vocab}
+    if shape_map:
+        why = ", ".join(f"'{a}' as '{b}'" for a, b in shape_map.items())
+        add([shape_map.get(t, t) for t in primary], SHAPE_PENALTY,
+            f"words written only with Latin look-alike letters read by shape: {why}", SPLIT_MIN_SCORE)
     # sound-alike list words for romanised words
     unknown = [t for t in nn.sound_tokens if t in primary and t not in vocab]
     if unknown:
