@@ -82,7 +82,8 @@ def _short_pieces() -> frozenset[str]:
 
 
 def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str]) -> list[str] | None:
-    """Split a run-together word into the fewest known words (>= 3 letters, or a short legal form).
+    """Split a run-together word into the fewest known words (>= 3 letters, or two-letter legal forms and,
+    at a higher cost, two-letter list words).
 
     Returns None unless the word splits into at least two pieces, one of them a known word of >= 4
     letters. Abbreviations (``technologies``) count as known. Linear: O(len(word) * 24).
@@ -93,17 +94,22 @@ def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str]) -> 
     abbr = abbreviations()
     short = _short_pieces()
     names = _name_words()
+    # cost: 2 per piece, 3 for a two-letter piece that is not a legal form (hk, al): fewest pieces win
     best: list[int] = [0] + [10_000] * n
     back: list[int] = [0] * (n + 1)
     for i in range(2, n + 1):
         for j in range(max(0, i - _MAX_PIECE), i - 1):
-            if best[j] >= 10_000 or best[j] + 1 >= best[i]:
+            if best[j] >= 10_000:
                 continue
             piece = word[j:i]
-            if piece in short if len(piece) == 2 else piece in known or piece in abbr or piece in names:
-                best[i] = best[j] + 1
+            if len(piece) == 2:
+                cost = 2 if piece in short else 3 if piece in known else 0
+            else:
+                cost = 2 if piece in known or piece in abbr or piece in names else 0
+            if cost and best[j] + cost < best[i]:
+                best[i] = best[j] + cost
                 back[i] = j
-    if best[n] >= 10_000 or best[n] < 2:
+    if best[n] >= 10_000 or back[n] == 0:
         return None
     pieces: list[str] = []
     i = n
@@ -196,10 +202,12 @@ class _SoundIndex:
             s = _neutral(sound_string(tok, semi))
             floor = 0.6 if len(key) >= 4 else 0.7
             for spelling, word in self.by_key.get(key, ()):
+                raw = sound_string(tok, semi)
                 sim = max(
-                    Indel.normalized_similarity(s, _neutral(sound_string(spelling, True))),
-                    Indel.normalized_similarity(s, _neutral(sound_string(spelling, False))),
-                )
+                    Indel.normalized_similarity(s, _neutral(sound_string(spelling, sv)))
+                    + Indel.normalized_similarity(raw, sound_string(spelling, sv))
+                    for sv in (True, False)
+                ) / 2  # vowel-neutral similarity, ties broken by the vowels
                 if sim >= floor and sim > best.get(word, 0.0):
                     best[word] = sim
         ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
