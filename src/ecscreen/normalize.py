@@ -466,10 +466,17 @@ def prefold(name: str) -> Prefolded:
     return Prefolded(text, transliterated, tuple(notes), tuple(dict.fromkeys(sound)), tuple(shapes))
 
 
+_PLAIN = Prefolded("")
+
+
 def normalize(name: str) -> NormalizedName:
     """Normalise a name into matching tokens (see module docstring)."""
-    pre = prefold(name)
-    text = pre.text
+    if name.isascii() and _ASCII_ODD.search(name) is None:
+        pre = _PLAIN  # the usual case: nothing to fold
+        text = name
+    else:
+        pre = prefold(name)
+        text = pre.text
     transliterated = pre.transliterated
     text = text.lower().translate(_DROP_APOSTROPHES)
     if "." in text:
@@ -491,6 +498,10 @@ def normalize(name: str) -> NormalizedName:
     if not full:
         full = raw
     core, legal = _strip_legal(list(full))
+    if pre is _PLAIN:
+        return NormalizedName(
+            name, tuple(dict.fromkeys(core)), tuple(full), tuple(legal), tuple(expanded), False, [], name
+        )
     return NormalizedName(
         original=name,
         tokens=tuple(dict.fromkeys(core)),
