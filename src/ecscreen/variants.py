@@ -47,7 +47,8 @@ _MAX_PIECE = 24
 _MAX_SOUND_CANDIDATES = 24
 
 # words joined by an odd separator (no space on either side): Hua-wei, Hua_wei, H.u.a.w.e.i
-_JOIN_GROUP = re.compile(r"[A-Za-z0-9]+(?:[_.\-][A-Za-z0-9]+)+")
+# (anchored at a word start, possessive: linear on a very long word)
+_JOIN_GROUP = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]++(?:[_.\-][A-Za-z0-9]++)+")
 # three or more single characters separated by one separator: H u a w e i
 _SPACED = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9](?:[ _.\-][A-Za-z0-9](?![A-Za-z0-9])){2,}")
 # in a name spelled out letter by letter, two single characters are a word too ("A O", "E P")
