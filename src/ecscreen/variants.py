@@ -267,41 +267,49 @@ def _resegment(tokens: list[str], vocab: Mapping[str, Any]) -> list[str] | None:
     return list(normalize(" ".join(out)).tokens) if changed else None
 
 
-def _joined_text(clean: str, vocab: Mapping[str, Any]) -> str | None:
-    """The text with spaced-out letters and separator-split words joined, if a joined word is known."""
-    useful = False
+def _joined_texts(clean: str, vocab: Mapping[str, Any]) -> list[str]:
+    """The text with spaced-out letters and separator-split words joined where a joined word is known.
 
-    def close(m: re.Match[str]) -> str:
-        nonlocal useful
-        group = m.group(0)
-        parts = _NON_ALNUM.split(group)
-        if len(parts) >= 2 and all(len(p) == 1 for p in parts) and "." in group and " " not in group:
-            return group  # initials (S.A., U.S.): normalize reads these already
-        joined = "".join(parts).lower()
-        letters = all(len(p) == 1 for p in parts)
-        if letters and (_known(joined, vocab) or segment(joined, vocab) is not None):
-            useful = True  # H_u_a_w_e_i, L-I-M-I-T-E-D
-            return "".join(parts)
-        if not letters and _known(joined, vocab) and not all(_known(p.lower(), vocab) for p in parts):
-            useful = True  # Hua-wei, but not AR-AM (two known words)
-            return "".join(parts)
-        return group
+    Two readings when they differ: letters AND word parts joined (Hua-wei -> Huawei), and letters only
+    (AR-AM stays two words when S_E_R_V_I_C_E_S is joined).
+    """
+    out: list[str] = []
+    for join_parts in (True, False):
+        useful = False
 
-    def spelled(m: re.Match[str]) -> str:
-        nonlocal useful
-        useful = True
-        return "".join(_NON_ALNUM.split(m.group(0)))
+        def close(m: re.Match[str], join_parts: bool = join_parts) -> str:
+            nonlocal useful
+            group = m.group(0)
+            parts = _NON_ALNUM.split(group)
+            letters = all(len(p) == 1 for p in parts)
+            if len(parts) >= 2 and letters and "." in group and " " not in group:
+                return group  # initials (S.A., U.S.): normalize reads these already
+            joined = "".join(parts).lower()
+            if letters and (_known(joined, vocab) or segment(joined, vocab) is not None):
+                useful = True  # H_u_a_w_e_i, L-I-M-I-T-E-D
+                return "".join(parts)
+            if join_parts and not letters and _known(joined, vocab):
+                useful = True  # Hua-wei, Hua_wei
+                return "".join(parts)
+            return group
 
-    text = clean
-    if " " in clean:
-        words = clean.split()
-        singles = len(_SINGLES.findall(clean))
-        if len(words) >= 4 and singles >= 0.6 * len(words):
-            text = _SPACED2.sub(spelled, clean)  # spelled out letter by letter: every run is a word
-        else:
-            text = _SPACED.sub(close, clean)
-    text = _JOIN_GROUP.sub(close, text)
-    return text if useful else None
+        def spelled(m: re.Match[str]) -> str:
+            nonlocal useful
+            useful = True
+            return "".join(_NON_ALNUM.split(m.group(0)))
+
+        text = clean
+        if " " in clean:
+            words = clean.split()
+            singles = len(_SINGLES.findall(clean))
+            if len(words) >= 4 and singles >= 0.6 * len(words):
+                text = _SPACED2.sub(spelled, clean)  # spelled out letter by letter: every run is a word
+            else:
+                text = _SPACED.sub(close, clean)
+        text = _JOIN_GROUP.sub(close, text)
+        if useful and text not in out:
+            out.append(text)
+    return out
 
 
 class Reading(NamedTuple):
@@ -335,8 +343,7 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading
     clean = nn.clean or nn.original
     # separator-split words and spaced-out letters
     if "_" in clean or "-" in clean or "." in clean or " " in clean:
-        joined = _joined_text(clean, vocab)
-        if joined is not None:
+        for joined in _joined_texts(clean, vocab):
             add(list(normalize(joined).tokens), JOIN_PENALTY, "letters or word parts split by spaces/separators re-joined")
     # camel case
     if _HAS_CAMEL(clean):
