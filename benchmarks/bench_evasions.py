@@ -273,6 +273,9 @@ def section_un(data: Path, show: int) -> None:
         rows = [(by_id[f"UN-{ref}"], o) for ref, o, s in originals if s == script and f"UN-{ref}" in by_id]
         hits, _ = _screen([o for _, o in rows], [un_latin])
         ok = [_found(e, h) for (e, _), h in zip(rows, hits, strict=True)]
+        other = [f"{o} -> {h[0].name}" for (e, o), h in zip(rows, hits, strict=True) if h and not _found(e, h[:1])]
+        if other:
+            print(f"      best hit not the listed person/entity: {len(other)}: " + "; ".join(other[:show]))
         misses = [f"{o} (target {e.name}; read as '{' '.join(normalize(o).tokens)}')"
                   for (e, o), good in zip(rows, ok, strict=True) if not good]
         _report(f"un_{script.replace(' ', '_')}", len(rows), sum(ok), misses, show)
@@ -300,6 +303,10 @@ def section_renderings(csl: ScreeningList, show: int) -> None:
     for lang, items in rows.items():
         hits, _ = _screen([t for t, _ in items], [csl])
         ok = [any(_found(t, h) for t in targets) for (_, targets), h in zip(items, hits, strict=True)]
+        other = [f"{t} -> {h[0].name}" for (t, targets), h in zip(items, hits, strict=True)
+                 if h and not any(_found(x, h[:1]) for x in targets)]
+        if other:
+            print(f"      best hit not the rendered entity: {len(other)}: " + "; ".join(other[:show]))
         misses = [f"{t} (target {targets[0].name}; read as '{' '.join(normalize(t).tokens)}')"
                   for (t, targets), good in zip(items, ok, strict=True) if not good]
         _report(f"rendering_{lang}", len(items), sum(ok), misses, show)

@@ -11,7 +11,8 @@
   word in Cyrillic or Greek is transliterated by sound instead (Хуавэй -> khuavey), decided per word;
 * Persian/Arabic words romanised with ``data/normalize/arabic_script.txt`` (BGN/PCGN-like) after the
   word translations of ``script_terms.txt`` (بانک -> bank); kana and hangul romanised by ``anyascii``;
-  words from these scripts are remembered (``sound_tokens``) so the matcher can try sound-alike readings;
+  words from kana, hangul, Cyrillic and Greek (and Persian/Arabic words of organisation names) are
+  remembered (``sound_tokens``) so the matcher can try sound-alike readings;
 * Chinese (Han) text: traditional characters converted to simplified (OpenCC ``t2s``), known words
   translated from ``data/normalize/han_terms.txt`` (技术 -> technology, 有限公司 -> co ltd), everything
   else romanised with ``pypinyin`` (华为 -> huawei);
@@ -321,6 +322,7 @@ def _script_terms() -> dict[str, str]:
 
 
 _ALEF = frozenset("اآأإٱ")
+_DIGRAPH_FIRST = frozenset("pkcsztgd")
 _WAW = frozenset("و")
 _YEH = frozenset("یيىې")
 
@@ -328,7 +330,7 @@ _YEH = frozenset("یيىې")
 def _arabic_word(word: str) -> str:
     """Romanise one Persian/Arabic word (consonants per arabic_script.txt, long vowels from alef/waw/yeh);
     the article al- written joined to its word (التكريتي) is read as a word of its own."""
-    if len(word) > 3 and word.startswith("ال"):
+    if len(word) >= 6 and word.startswith("ال"):
         return "al " + _arabic_word(word[2:])
     letters = _arabic_letters()
     out: list[str] = []
@@ -355,6 +357,8 @@ def _arabic_word(word: str) -> str:
             latin = letters.get(c)
             if latin is None:
                 latin = anyascii(c)
+            if latin.startswith("h") and out and out[-1][-1:] in _DIGRAPH_FIRST and not prev_vowel:
+                out.append("a")  # p+h is not 'ph' (Persian writes f, kh, sh ... with letters of their own)
             out.append(latin)
             prev_vowel = False
     return "".join(out)
@@ -366,7 +370,7 @@ def _shape_fold(word: str) -> str:
 
 
 def _fold_word(word: str, latin_context: bool = False) -> tuple[str, str, str | None]:
-    """(ASCII text, kind, shape reading) of one script word; kind: ascii/shape/sound/term/han/other.
+    """(ASCII text, kind, shape reading) of one script word; kind: ascii/shape/sound/unvowelled/term/han/other.
 
     ``latin_context``: the name has Latin letters elsewhere, so a Cyrillic/Greek word made only of Latin
     look-alikes is read by shape too.
@@ -390,14 +394,16 @@ def _fold_word(word: str, latin_context: bool = False) -> tuple[str, str, str | 
         if term is not None:
             return term, "term", None
         if script == "arabic":
-            return _arabic_word(unicodedata.normalize("NFKC", word)), "sound", None
+            return _arabic_word(unicodedata.normalize("NFKC", word)), "unvowelled", None
         if script in ("cyrillic", "greek"):
             shape = None
             letters = [c for c in word if c.isalpha()]
             if all(c in table and table[c].isalpha() for c in letters):
                 shape = _shape_fold(word)
             return anyascii(unicodedata.normalize("NFKC", word)), "sound", shape
-        if script in ("kana", "hangul"):
+        if script == "kana" or (script == "hangul" and len(word) >= 3):
+            # (a one- or two-syllable hangul word is a Korean surname or given name: romanised, no
+            # sound-alike readings, which would meet too many list names)
             return anyascii(unicodedata.normalize("NFKC", word)), "sound", None
     return anyascii(unicodedata.normalize("NFKC", word)), "other", None
 
@@ -427,6 +433,8 @@ def prefold(name: str) -> Prefolded:
     text = text.translate(_ODD_TO_JOINER).translate(_DROP_INVISIBLE)
     transliterated = False
     sound: list[str] = []
+    unvowelled: list[str] = []
+    org_term = False
     shapes: list[tuple[str, str]] = []
     matches = [m for m in _SCRIPT_WORD.finditer(text) if not m.group(0).isascii()]
     if matches:
@@ -445,9 +453,13 @@ def prefold(name: str) -> Prefolded:
                 if _SHAPE_NOTE not in notes:
                     notes.append(_SHAPE_NOTE)
                 transliterated = True
-            elif kind in ("sound", "term", "other"):
+            elif kind in ("sound", "unvowelled", "term", "other"):
                 transliterated = transliterated or any(ord(c) > 0x24F and c.isalpha() for c in word)
-                if kind == "sound":
+                if kind == "unvowelled":
+                    unvowelled.extend(_word_tokens(folded))
+                elif kind == "term":
+                    org_term = True
+                elif kind == "sound":
                     toks = _word_tokens(folded)
                     sound.extend(toks)
                     if shape is not None:
@@ -456,6 +468,10 @@ def prefold(name: str) -> Prefolded:
                             shapes.append((toks[0], shape_toks[0]))
         pieces.append(text[last:])
         text = "".join(pieces)
+        if org_term:
+            # unvowelled (Persian/Arabic) words get sound-alike readings in organisation names only
+            # (بانک ملی -> melli); person names in that script have too many near-homographs on the lists
+            sound.extend(unvowelled)
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
         if _HAN_RUN.search(text):

@@ -31,12 +31,14 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from rapidfuzz.distance import Indel
+from rapidfuzz.process import cdist
 
 from ecscreen.normalize import NormalizedName, abbreviations, legal_forms, normalize
 
 __all__ = ["Reading", "query_variants", "segment", "sound_key", "sound_string", "SOUND_PENALTY", "JOIN_PENALTY"]
 
 SOUND_PENALTY = 5.0  # a reading with words replaced by sound-alike list words
+SOUND_MIN_SCORE = 92.0  # ... counts only when it matches a list name nearly in full
 JOIN_PENALTY = 0.0  # re-joined / re-split words: the same letters, read as the writer displayed them
 SHAPE_PENALTY = 0.0
 # a split reading (camel case, segmentation) counts only when it matches a list name nearly in full
@@ -45,6 +47,9 @@ _LONG_GLUED = 12
 _MAX_VARIANTS = 24
 _MAX_PIECE = 24
 _MAX_SOUND_CANDIDATES = 24
+# readings tried per query: each costs a full query (batch speed), each may add a false hit
+_SOUND_CANDIDATES = 4
+_MAX_SOUND_READINGS = 4
 
 # words joined by an odd separator (no space on either side): Hua-wei, Hua_wei, H.u.a.w.e.i
 # (anchored at a word start, possessive: linear on a very long word)
@@ -57,6 +62,7 @@ _SINGLES = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9](?![A-Za-z0-9])")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})")
 _HAS_CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]{2}").search
 _NON_ALNUM = re.compile(r"[^A-Za-z0-9]+")
+_HAS_JOINER = re.compile(r"[A-Za-z0-9][_.\-][A-Za-z0-9]").search
 _HAS_DIGIT = re.compile(r"[0-9]").search
 _MIXED = re.compile(r"[A-Za-z][0-9]|[0-9][A-Za-z]").search
 _MIXED_WORD = re.compile(r"[A-Za-z0-9]+")
@@ -95,6 +101,16 @@ def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str]) -> 
     abbr = abbreviations()
     short = _short_pieces()
     names = _name_words()
+
+    def piece_ok(piece: str) -> bool:
+        return piece in known or piece in abbr or piece in names or piece in short
+
+    # cheap necessary condition first: some prefix and some suffix are known words
+    top = min(_MAX_PIECE, n - 2)
+    if not any(piece_ok(word[:k]) for k in range(2, top + 1)) or not any(
+        piece_ok(word[n - k :]) for k in range(2, top + 1)
+    ):
+        return None
     # cost: 2 per piece, 3 for a two-letter piece that is not a legal form (hk, al): fewest pieces win
     best: list[int] = [0] + [10_000] * n
     back: list[int] = [0] * (n + 1)
@@ -128,7 +144,7 @@ def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str]) -> 
 
 _SOUND_PAIRS = (
     ("sch", "s"), ("tch", "c"), ("kh", "h"), ("ph", "f"), ("ck", "k"), ("ch", "c"), ("sh", "s"), ("zh", "j"),
-    ("tsu", "tu"), ("ts", "t"), ("x", "ks"), ("q", "k"), ("eo", "o"), ("eu", "u"), ("ge", "je"), ("gi", "ji"),
+    ("tsu", "tu"), ("ts", "s"), ("x", "ks"), ("q", "k"), ("eo", "o"), ("eu", "u"), ("ge", "je"), ("gi", "ji"),
     ("ce", "se"), ("ci", "si"),
 )  # fmt: skip
 _FINAL_V = re.compile(r"v$")
@@ -141,6 +157,31 @@ _REPEAT = re.compile(r"(.)\1+")
 _DROP_VOWELS = re.compile(r"[aeiouy]")
 
 
+def _sound_base(tok: str) -> str:
+    t = _FINAL_V.sub("f", tok.lower())  # final -v is said -f (Tupolev: ツポレフ, 투폴레프)
+    for a, b in _SOUND_PAIRS:
+        if a in t:
+            t = t.replace(a, b)
+    return t.translate(_SOUND_MAP)
+
+
+def _dedupe(t: str) -> str:
+    return "".join(k for k, _ in itertools.groupby(t))
+
+
+def _key_of(s: str) -> str:
+    if not s:
+        return s
+    first = "a" if s[0] in _VOWELS else s[0]  # air / eyr (Эйр), iran / eran
+    return _dedupe(first + _DROP_VOWELS.sub("", s[1:]))
+
+
+def _sound_pair(tok: str) -> tuple[str, str]:
+    """(sound string with 'u' before a vowel read as 'w', sound string without that rule)."""
+    base = _sound_base(tok)
+    return _dedupe(_SEMI.sub("v", base)), _dedupe(base)
+
+
 @lru_cache(maxsize=200_000)
 def sound_string(tok: str, semivowel: bool = True) -> str:
     """A coarse pronunciation: voicing, l/r, f/h, w/v, c/k merged, and (``semivowel``) a 'u' before a vowel
@@ -148,14 +189,7 @@ def sound_string(tok: str, semivowel: bool = True) -> str:
 
     huawei, hwawei (hangul), fuauei (katakana), khuavey (Cyrillic) -> 'hvavei'.
     """
-    t = _FINAL_V.sub("f", tok.lower())  # final -v is said -f (Tupolev: ツポレフ, 투폴레프)
-    for a, b in _SOUND_PAIRS:
-        if a in t:
-            t = t.replace(a, b)
-    t = t.translate(_SOUND_MAP)
-    if semivowel:
-        t = _SEMI.sub("v", t)
-    return _REPEAT.sub(r"\1", t)
+    return _sound_pair(tok)[0 if semivowel else 1]
 
 
 @lru_cache(maxsize=200_000)
@@ -163,11 +197,7 @@ def sound_key(tok: str, semivowel: bool = True) -> str:
     """First sound plus the consonants of :func:`sound_string` (vowels carry no weight in kana epenthesis
     or in unvowelled Persian): rosoboronexport, rosuoboronekusuporuto (katakana, ``semivowel=False``)
     -> 'rsprnksprt'. Words are indexed and looked up under both readings of 'u' before a vowel."""
-    s = sound_string(tok, semivowel)
-    if not s:
-        return s
-    first = "a" if s[0] in _VOWELS else s[0]  # air / eyr (Эйр), iran / eran
-    return _REPEAT.sub(r"\1", first + _DROP_VOWELS.sub("", s[1:]))
+    return _key_of(sound_string(tok, semivowel))
 
 
 _ANY_VOWEL = re.compile(r"[aeiouy]+")
@@ -180,36 +210,56 @@ def _neutral(s: str) -> str:
 
 
 class _SoundIndex:
+    """List words by sound key; per key the words' sound strings (both readings of 'u' before a vowel),
+    raw and vowel-neutral, so that candidates are scored in one vectorised pass (rapidfuzz cdist)."""
+
     def __init__(self, vocab: Mapping[str, Any]) -> None:
         self.vocab = vocab
-        by_key: dict[str, list[tuple[str, str]]] = {}
+        rows: dict[str, dict[tuple[str, str], str]] = {}
         words = [(t, t) for t in vocab if len(t) >= 3 and t.isalpha()]
         # abbreviation variants are spellings too: 'technologies' (-> technology) sounds like tekunorojiizu
         words += [(v, c) for v, c in abbreviations().items() if c in vocab and len(v) >= 3 and v.isalpha()]
         for spelling, word in words:
-            for semi in (True, False):
-                bucket = by_key.setdefault(sound_key(spelling, semi), [])
-                if (spelling, word) not in bucket:
-                    bucket.append((spelling, word))
-        self.by_key = by_key
+            pair = _sound_pair(spelling)
+            for key in {_key_of(pair[0]), _key_of(pair[1])}:
+                bucket = rows.setdefault(key, {})
+                for string in pair:
+                    bucket.setdefault((string, word), word)
+        self.by_key: dict[str, tuple[list[str], list[str], list[str]]] = {
+            key: ([w for _, w in b], [r for r, _ in b], [_neutral(r) for r, _ in b]) for key, b in rows.items()
+        }
+        self._memo: dict[str, list[str]] = {}
 
     def candidates(self, tok: str) -> list[str]:
-        """List words that may be ``tok`` said another way, most similar first."""
+        """List words that may be ``tok`` said another way, most similar first (memoised)."""
+        found = self._memo.get(tok)
+        if found is None:
+            found = self._candidates(tok)
+            if len(self._memo) >= 100_000:
+                self._memo.clear()
+            self._memo[tok] = found
+        return found
+
+    def _candidates(self, tok: str) -> list[str]:
         best: dict[str, float] = {}
         for semi in (True, False):
             key = sound_key(tok, semi)
-            if len(key) < 2:
+            bucket = self.by_key.get(key) if len(key) >= 2 else None
+            if not bucket:
                 continue
-            s = _neutral(sound_string(tok, semi))
-            floor = 0.6 if len(key) >= 4 else 0.7
-            for spelling, word in self.by_key.get(key, ()):
-                raw = sound_string(tok, semi)
-                sim = max(
-                    Indel.normalized_similarity(s, _neutral(sound_string(spelling, sv)))
-                    + Indel.normalized_similarity(raw, sound_string(spelling, sv))
-                    for sv in (True, False)
-                ) / 2  # vowel-neutral similarity, ties broken by the vowels
-                if sim >= floor and sim > best.get(word, 0.0):
+            words, raws, neutrals = bucket
+            raw = sound_string(tok, semi)
+            sim_raw = cdist([raw], raws, scorer=Indel.normalized_similarity)[0]
+            sim_neutral = cdist([_neutral(raw)], neutrals, scorer=Indel.normalized_similarity)[0]
+            limit = max(2, len(raw) // 2)
+            for i, word in enumerate(words):
+                if abs(len(raws[i]) - len(raw)) > limit:
+                    continue
+                # vowel-neutral similarity (scripts disagree on vowels), the vowels breaking ties;
+                # two consonants say little: then the vowels must agree too
+                sim = (float(sim_neutral[i]) + float(sim_raw[i])) / 2
+                ok = sim_raw[i] >= 0.8 if len(key) <= 2 else sim >= (0.7 if len(key) == 3 else 0.6)
+                if ok and sim > best.get(word, 0.0):
                     best[word] = sim
         ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
         return [w for w, _ in ranked[:_MAX_SOUND_CANDIDATES]]
@@ -256,8 +306,14 @@ def _resegment(tokens: list[str], vocab: Mapping[str, Any]) -> list[str] | None:
     out: list[str] = []
     changed = False
     abbr = abbreviations()
+    glue = glue_words()
     for tok in tokens:
         if len(tok) >= 8 and tok not in vocab and tok not in abbr and tok.isalpha():
+            if len(tok) < _LONG_GLUED and not any(
+                tok[:k] in glue or tok[-k:] in glue for k in range(2, min(len(tok) - 1, 18))
+            ):
+                out.append(tok)  # a short run-together word splits only at a generic word (_glued)
+                continue
             pieces = segment(tok, vocab)
             if pieces is not None and _glued(pieces, len(tok)):
                 out.extend(pieces)
@@ -274,7 +330,12 @@ def _joined_texts(clean: str, vocab: Mapping[str, Any]) -> list[str]:
     (AR-AM stays two words when S_E_R_V_I_C_E_S is joined).
     """
     out: list[str] = []
+    if _HAS_JOINER(clean) is None and _SINGLES.search(clean) is None:
+        return out
+    parts_joined = False
     for join_parts in (True, False):
+        if not join_parts and not parts_joined:
+            break  # the letters-only reading would be the same text
         useful = False
 
         def close(m: re.Match[str], join_parts: bool = join_parts) -> str:
@@ -289,7 +350,8 @@ def _joined_texts(clean: str, vocab: Mapping[str, Any]) -> list[str]:
                 useful = True  # H_u_a_w_e_i, L-I-M-I-T-E-D
                 return "".join(parts)
             if join_parts and not letters and _known(joined, vocab):
-                useful = True  # Hua-wei, Hua_wei
+                nonlocal parts_joined
+                useful = parts_joined = True  # Hua-wei, Hua_wei
                 return "".join(parts)
             return group
 
@@ -375,14 +437,15 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading
         for tok in unknown[:4]:
             cands = index.candidates(tok)
             if cands:
-                options.append((tok, cands[: _MAX_SOUND_CANDIDATES if len(unknown) == 1 else 6]))
+                options.append((tok, cands[: _SOUND_CANDIDATES if len(unknown) == 1 else 2]))
         if options:
             combos = sorted(
                 itertools.product(*[range(len(c)) for _, c in options]), key=lambda ranks: (sum(ranks), ranks)
             )
-            for ranks in combos[:_MAX_VARIANTS]:
+            for ranks in combos[:_MAX_SOUND_READINGS]:
                 swap = {tok: cands[r] for (tok, cands), r in zip(options, ranks, strict=True)}
                 why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items())
                 add([swap.get(t, t) for t in primary], SOUND_PENALTY,
-                    f"sound-alike reading of romanised words: {why}; score lowered by {SOUND_PENALTY:g}")
+                    f"sound-alike reading of romanised words: {why}; score lowered by {SOUND_PENALTY:g}",
+                    SOUND_MIN_SCORE)
     return out
