@@ -1011,17 +1011,17 @@ class Matcher:
         queries = [self._prepare(t) for t in texts]
         # --- evasion hook (ecscreen.variants): other readings of a query (re-joined, re-split, sound-alike
         # words) are screened too; per entry the best score, less the reading's penalty, is kept
-        extra: list[tuple[int, float]] = []
+        extra: list[tuple[int, float, float]] = []
         for qi in range(len(texts)):
             q = queries[qi]
             for reading in query_variants(q.norm, self.vocab):
                 queries.append(self._make_query(q.text, q.norm, _rejoin(reading.tokens, self.vocab, min_part=5)))
-                extra.append((qi, reading.penalty))
+                extra.append((qi, reading.penalty, max(thr, reading.min_score)))
         chunk_hits = self._match_chunk(queries, thr, exhaustive)
         del queries[len(texts) :]
-        for k, (qi, penalty) in enumerate(extra):
+        for k, (qi, penalty, need) in enumerate(extra):
             for h in chunk_hits[len(texts) + k]:
-                if h.name_score - penalty >= thr:
+                if h.name_score >= need and h.name_score - penalty >= thr:
                     chunk_hits[qi].append(_RawHit(h.alias, h.name_score - penalty, h.acronym))
         del chunk_hits[len(texts) :]
         # --- end of evasion hook
@@ -1190,8 +1190,9 @@ class Matcher:
         top = self._align(q, alias_tokens, weak)[0] if q.tokens and alias_tokens else 0.0
         for reading in query_variants(q.norm, self.vocab):
             alt = self._make_query(q.text, q.norm, _rejoin(reading.tokens, self.vocab, min_part=5))
-            score = self._align(alt, alias_tokens, weak)[0] - reading.penalty if alt.tokens else 0.0
-            if score > top:
+            raw = self._align(alt, alias_tokens, weak)[0] if alt.tokens else 0.0
+            score = raw - reading.penalty
+            if raw >= reading.min_score and score > top:
                 best, why, top = alt, reading.reason, score
         return best, why
 

@@ -11,7 +11,8 @@
   word in Cyrillic or Greek is transliterated by sound instead (Хуавэй -> khuavey), decided per word;
 * Persian/Arabic words romanised with ``data/normalize/arabic_script.txt`` (BGN/PCGN-like) after the
   word translations of ``script_terms.txt`` (بانک -> bank); kana and hangul romanised by ``anyascii``;
-  words from these scripts are remembered (``sound_tokens``) so the matcher can try sound-alike readings;
+  words from kana, hangul, Cyrillic and Greek (and Persian/Arabic words of organisation names) are
+  remembered (``sound_tokens``) so the matcher can try sound-alike readings;
 * Chinese (Han) text: traditional characters converted to simplified (OpenCC ``t2s``), known words
   translated from ``data/normalize/han_terms.txt`` (技术 -> technology, 有限公司 -> co ltd), everything
   else romanised with ``pypinyin`` (华为 -> huawei);
@@ -272,9 +273,17 @@ def confusables() -> dict[str, str]:
     return out
 
 
+_SHAPE_NOTE = "look-alike letters folded by shape (Unicode confusables)"
+# a Latin letter anywhere (ASCII, Latin-1/Extended, fullwidth, mathematical alphanumerics)
+_LATIN_LETTER = re.compile("[A-Za-z\u00c0-\u024f\u1e00-\u1eff\uff21-\uff3a\uff41-\uff5a\U0001d400-\U0001d6a3]")
+
+
 def _script(ch: str) -> str:
     o = ord(ch)
-    if o < 0x250 or 0x1E00 <= o <= 0x1EFF or 0x2C60 <= o <= 0x2C7F or 0xA720 <= o <= 0xA7FF:
+    if (
+        o < 0x250 or 0x1E00 <= o <= 0x1EFF or 0x2C60 <= o <= 0x2C7F or 0xA720 <= o <= 0xA7FF
+        or 0xFF21 <= o <= 0xFF5A or 0x1D400 <= o <= 0x1D6A3
+    ):
         return "latin"
     if 0x370 <= o <= 0x3FF or 0x1F00 <= o <= 0x1FFF:
         return "greek"
@@ -313,12 +322,16 @@ def _script_terms() -> dict[str, str]:
 
 
 _ALEF = frozenset("اآأإٱ")
+_DIGRAPH_FIRST = frozenset("pkcsztgd")
 _WAW = frozenset("و")
 _YEH = frozenset("یيىې")
 
 
 def _arabic_word(word: str) -> str:
-    """Romanise one Persian/Arabic word (consonants per arabic_script.txt, long vowels from alef/waw/yeh)."""
+    """Romanise one Persian/Arabic word (consonants per arabic_script.txt, long vowels from alef/waw/yeh);
+    the article al- written joined to its word (التكريتي) is read as a word of its own."""
+    if len(word) >= 6 and word.startswith("ال"):
+        return "al " + _arabic_word(word[2:])
     letters = _arabic_letters()
     out: list[str] = []
     prev_vowel = True  # word start behaves like "after a vowel": initial waw/yeh are consonants
@@ -344,19 +357,36 @@ def _arabic_word(word: str) -> str:
             latin = letters.get(c)
             if latin is None:
                 latin = anyascii(c)
+            if latin.startswith("h") and out and out[-1][-1:] in _DIGRAPH_FIRST and not prev_vowel:
+                out.append("a")  # p+h is not 'ph' (Persian writes f, kh, sh ... with letters of their own)
             out.append(latin)
             prev_vowel = False
     return "".join(out)
 
 
-def _fold_word(word: str) -> tuple[str, str, str | None]:
-    """(ASCII text, kind, shape reading) of one script word; kind: ascii/shape/sound/other."""
+def _shape_fold(word: str) -> str:
+    table = confusables()
+    return anyascii(unicodedata.normalize("NFKC", "".join(table.get(c, c) for c in word)))
+
+
+def _fold_word(word: str, latin_context: bool = False) -> tuple[str, str, str | None]:
+    """(ASCII text, kind, shape reading) of one script word; kind: ascii/shape/sound/unvowelled/term/han/other.
+
+    ``latin_context``: the name has Latin letters elsewhere, so a Cyrillic/Greek word made only of Latin
+    look-alikes is read by shape too.
+    """
+    if _HAN_RUN.search(word):
+        return word, "han", None
     scripts = {_script(c) for c in word if c.isalpha()}
     if not scripts or scripts == {"latin"}:
-        return anyascii(word), "ascii", None
+        return anyascii(unicodedata.normalize("NFKC", word)), "ascii", None
     if scripts <= _SHAPE_SCRIPTS and (len(scripts) > 1 or scripts == {"cherokee"}):
-        table = confusables()
-        return anyascii("".join(table.get(c, c) for c in word)), "shape", None
+        return _shape_fold(word), "shape", None
+    table = confusables()
+    if latin_context and scripts <= _SHAPE_SCRIPTS and all(
+        c in table and table[c].isalpha() for c in word if c.isalpha()
+    ):
+        return _shape_fold(word), "shape", None
     terms = _script_terms()
     if len(scripts) == 1:
         script = next(iter(scripts))
@@ -364,17 +394,18 @@ def _fold_word(word: str) -> tuple[str, str, str | None]:
         if term is not None:
             return term, "term", None
         if script == "arabic":
-            return _arabic_word(word), "sound", None
+            return _arabic_word(unicodedata.normalize("NFKC", word)), "unvowelled", None
         if script in ("cyrillic", "greek"):
-            table = confusables()
             shape = None
             letters = [c for c in word if c.isalpha()]
             if all(c in table and table[c].isalpha() for c in letters):
-                shape = anyascii("".join(table.get(c, c) for c in word))
-            return anyascii(word), "sound", shape
-        if script in ("kana", "hangul"):
-            return anyascii(word), "sound", None
-    return anyascii(word), "other", None
+                shape = _shape_fold(word)
+            return anyascii(unicodedata.normalize("NFKC", word)), "sound", shape
+        if script == "kana" or (script == "hangul" and len(word) >= 3):
+            # (a one- or two-syllable hangul word is a Korean surname or given name: romanised, no
+            # sound-alike readings, which would meet too many list names)
+            return anyascii(unicodedata.normalize("NFKC", word)), "sound", None
+    return anyascii(unicodedata.normalize("NFKC", word)), "other", None
 
 
 def _word_tokens(text: str) -> list[str]:
@@ -384,6 +415,9 @@ def _word_tokens(text: str) -> list[str]:
 def prefold(name: str) -> Prefolded:
     """The name as a reader sees it, in ASCII: visual order, no invisible characters, letters folded.
 
+    Look-alike letters are folded per word, before NFKC (which would decompose some of them): a word
+    mixing scripts, or a Cyrillic/Greek word made only of Latin look-alikes in a name that also has Latin
+    letters, is read by shape; a name written wholly in Cyrillic or Greek is read by sound.
     Linear in the length of the name. ASCII names without control characters come back unchanged.
     """
     text = name
@@ -397,49 +431,68 @@ def prefold(name: str) -> Prefolded:
         text = _RLO_SEGMENT.sub(lambda m: m.group(1)[::-1], text)
         notes.append("right-to-left override read in visual order")
     text = text.translate(_ODD_TO_JOINER).translate(_DROP_INVISIBLE)
-    text = unicodedata.normalize("NFKC", text)
     transliterated = False
-    if _HAN_RUN.search(text):
-        text = _HAN_RUN.sub(lambda m: _han_to_latin(m.group(0)), text)
-        transliterated = True
-    if text.isascii():
-        return Prefolded(text, transliterated, tuple(notes))
     sound: list[str] = []
+    unvowelled: list[str] = []
+    org_term = False
     shapes: list[tuple[str, str]] = []
-    pieces: list[str] = []
-    last = 0
-    for m in _SCRIPT_WORD.finditer(text):
-        word = m.group(0)
-        if word.isascii():
-            continue
-        folded, kind, shape = _fold_word(word)
-        pieces.append(text[last : m.start()])
-        pieces.append(folded)
-        last = m.end()
-        if kind == "shape":
-            if "look-alike letters folded by shape (Unicode confusables)" not in notes:
-                notes.append("look-alike letters folded by shape (Unicode confusables)")
+    matches = [m for m in _SCRIPT_WORD.finditer(text) if not m.group(0).isascii()]
+    if matches:
+        latin_context = _LATIN_LETTER.search(text) is not None
+        pieces: list[str] = []
+        last = 0
+        for m in matches:
+            word = m.group(0)
+            folded, kind, shape = _fold_word(word, latin_context)
+            if kind == "han":
+                continue
+            pieces.append(text[last : m.start()])
+            pieces.append(folded)
+            last = m.end()
+            if kind == "shape":
+                if _SHAPE_NOTE not in notes:
+                    notes.append(_SHAPE_NOTE)
+                transliterated = True
+            elif kind in ("sound", "unvowelled", "term", "other"):
+                transliterated = transliterated or any(ord(c) > 0x24F and c.isalpha() for c in word)
+                if kind == "unvowelled":
+                    unvowelled.extend(_word_tokens(folded))
+                elif kind == "term":
+                    org_term = True
+                elif kind == "sound":
+                    toks = _word_tokens(folded)
+                    sound.extend(toks)
+                    if shape is not None:
+                        shape_toks = _word_tokens(shape)
+                        if len(toks) == 1 and len(shape_toks) == 1 and toks[0] != shape_toks[0]:
+                            shapes.append((toks[0], shape_toks[0]))
+        pieces.append(text[last:])
+        text = "".join(pieces)
+        if org_term:
+            # unvowelled (Persian/Arabic) words get sound-alike readings in organisation names only
+            # (بانک ملی -> melli); person names in that script have too many near-homographs on the lists
+            sound.extend(unvowelled)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+        if _HAN_RUN.search(text):
+            text = _HAN_RUN.sub(lambda m: _han_to_latin(m.group(0)), text)
             transliterated = True
-        elif kind in ("sound", "term", "other"):
-            transliterated = transliterated or any(ord(c) > 0x24F and c.isalpha() for c in word)
-            if kind == "sound":
-                toks = _word_tokens(folded)
-                sound.extend(toks)
-                if shape is not None:
-                    shape_toks = _word_tokens(shape)
-                    if len(toks) == 1 and len(shape_toks) == 1 and toks[0] != shape_toks[0]:
-                        shapes.append((toks[0], shape_toks[0]))
-    pieces.append(text[last:])
-    out = "".join(pieces)
-    if not out.isascii():
-        out = anyascii(out)
-    return Prefolded(out, transliterated, tuple(notes), tuple(dict.fromkeys(sound)), tuple(shapes))
+        if not text.isascii():
+            text = anyascii(text)
+    return Prefolded(text, transliterated, tuple(notes), tuple(dict.fromkeys(sound)), tuple(shapes))
+
+
+_PLAIN = Prefolded("")
 
 
 def normalize(name: str) -> NormalizedName:
     """Normalise a name into matching tokens (see module docstring)."""
-    pre = prefold(name)
-    text = pre.text
+    if name.isascii() and _ASCII_ODD.search(name) is None:
+        pre = _PLAIN  # the usual case: nothing to fold
+        text = name
+    else:
+        pre = prefold(name)
+        text = pre.text
     transliterated = pre.transliterated
     text = text.lower().translate(_DROP_APOSTROPHES)
     if "." in text:
@@ -461,6 +514,10 @@ def normalize(name: str) -> NormalizedName:
     if not full:
         full = raw
     core, legal = _strip_legal(list(full))
+    if pre is _PLAIN:
+        return NormalizedName(
+            name, tuple(dict.fromkeys(core)), tuple(full), tuple(legal), tuple(expanded), False, [], name
+        )
     return NormalizedName(
         original=name,
         tokens=tuple(dict.fromkeys(core)),

@@ -9,6 +9,9 @@ readings and keeps, per list entry, the best score (minus the reading's penalty)
 * letters spaced out (``H u a w e i``): runs of three or more single characters joined;
 * words run together: camel case split (``NSOGroup`` -> ``NSO Group``) and vocabulary segmentation
   (``HUAWEITECHNOLOGIES`` -> ``huawei technologies``), pieces being list words or known abbreviations;
+  only when a piece is a generic organisation word or legal form (``glue_words.txt``) or the run-together
+  word is long, and such a reading counts only with a near-full match (:data:`SPLIT_MIN_SCORE`): brands
+  compounded from ordinary words (BlackRock, GoldMining) are not disguises;
 * sound-alike list words for words romanised from kana, hangul, Persian/Arabic, Cyrillic or Greek
   (``fuauei`` ~ ``huawei``, ``rosuoboronekusuporuto`` ~ ``rosoboroneksport``, ``mli`` ~ ``melli``): same
   consonant key (:func:`sound_key`) and similar sound string; such a reading costs
@@ -28,25 +31,53 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from rapidfuzz.distance import Indel
+from rapidfuzz.process import cdist
 
 from ecscreen.normalize import NormalizedName, abbreviations, legal_forms, normalize
 
 __all__ = ["Reading", "query_variants", "segment", "sound_key", "sound_string", "SOUND_PENALTY", "JOIN_PENALTY"]
 
 SOUND_PENALTY = 5.0  # a reading with words replaced by sound-alike list words
+SOUND_MIN_SCORE = 92.0  # ... counts only when it matches a list name nearly in full
 JOIN_PENALTY = 0.0  # re-joined / re-split words: the same letters, read as the writer displayed them
 SHAPE_PENALTY = 0.0
-_MAX_VARIANTS = 12
+# a split reading (camel case, segmentation) counts only when it matches a list name nearly in full
+SPLIT_MIN_SCORE = 95.0
+_LONG_GLUED = 12
+_MAX_VARIANTS = 24
 _MAX_PIECE = 24
-_MAX_SOUND_CANDIDATES = 12
+_MAX_SOUND_CANDIDATES = 24
+# readings tried per query: each costs a full query (batch speed), each may add a false hit
+_SOUND_CANDIDATES = 4
+_MAX_SOUND_READINGS = 4
 
 # words joined by an odd separator (no space on either side): Hua-wei, Hua_wei, H.u.a.w.e.i
-_JOIN_GROUP = re.compile(r"[A-Za-z0-9]+(?:[_.\-][A-Za-z0-9]+)+")
+# (anchored at a word start, possessive: linear on a very long word)
+_JOIN_GROUP = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]++(?:[_.\-][A-Za-z0-9]++)+")
 # three or more single characters separated by one separator: H u a w e i
 _SPACED = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9](?:[ _.\-][A-Za-z0-9](?![A-Za-z0-9])){2,}")
+# in a name spelled out letter by letter, two single characters are a word too ("A O", "E P")
+_SPACED2 = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9](?:[ _.][A-Za-z0-9](?![A-Za-z0-9]))+")
+_SINGLES = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9](?![A-Za-z0-9])")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})")
 _HAS_CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]{2}").search
 _NON_ALNUM = re.compile(r"[^A-Za-z0-9]+")
+_HAS_JOINER = re.compile(r"[A-Za-z0-9][_.\-][A-Za-z0-9]").search
+_HAS_DIGIT = re.compile(r"[0-9]").search
+_MIXED = re.compile(r"[A-Za-z][0-9]|[0-9][A-Za-z]").search
+_MIXED_WORD = re.compile(r"[A-Za-z0-9]+")
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "9": "g", "8": "b"})
+
+
+@lru_cache(maxsize=1)
+def _name_words() -> frozenset[str]:
+    """Words of names that are not (all) in a list vocabulary: legal-form words, stop words, particles."""
+    from ecscreen.normalize import _stopwords, particles
+
+    out = {w for form in legal_forms() for w in form if len(w) >= 3}
+    out.update(w for w in _stopwords() if len(w) >= 3)
+    out.update(w for w in particles() if len(w) >= 3)
+    return frozenset(out)
 
 
 @lru_cache(maxsize=1)
@@ -58,7 +89,8 @@ def _short_pieces() -> frozenset[str]:
 
 
 def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str]) -> list[str] | None:
-    """Split a run-together word into the fewest known words (>= 3 letters, or a short legal form).
+    """Split a run-together word into the fewest known words (>= 3 letters, or two-letter legal forms and,
+    at a higher cost, two-letter list words).
 
     Returns None unless the word splits into at least two pieces, one of them a known word of >= 4
     letters. Abbreviations (``technologies``) count as known. Linear: O(len(word) * 24).
@@ -68,17 +100,33 @@ def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str]) -> 
         return None
     abbr = abbreviations()
     short = _short_pieces()
+    names = _name_words()
+
+    def piece_ok(piece: str) -> bool:
+        return piece in known or piece in abbr or piece in names or piece in short
+
+    # cheap necessary condition first: some prefix and some suffix are known words
+    top = min(_MAX_PIECE, n - 2)
+    if not any(piece_ok(word[:k]) for k in range(2, top + 1)) or not any(
+        piece_ok(word[n - k :]) for k in range(2, top + 1)
+    ):
+        return None
+    # cost: 2 per piece, 3 for a two-letter piece that is not a legal form (hk, al): fewest pieces win
     best: list[int] = [0] + [10_000] * n
     back: list[int] = [0] * (n + 1)
     for i in range(2, n + 1):
         for j in range(max(0, i - _MAX_PIECE), i - 1):
-            if best[j] >= 10_000 or best[j] + 1 >= best[i]:
+            if best[j] >= 10_000:
                 continue
             piece = word[j:i]
-            if piece in short if len(piece) == 2 else piece in known or piece in abbr:
-                best[i] = best[j] + 1
+            if len(piece) == 2:
+                cost = 2 if piece in short else 3 if piece in known else 0
+            else:
+                cost = 2 if piece in known or piece in abbr or piece in names else 0
+            if cost and best[j] + cost < best[i]:
+                best[i] = best[j] + cost
                 back[i] = j
-    if best[n] >= 10_000 or best[n] < 2:
+    if best[n] >= 10_000 or back[n] == 0:
         return None
     pieces: list[str] = []
     i = n
@@ -96,8 +144,10 @@ def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str]) -> 
 
 _SOUND_PAIRS = (
     ("sch", "s"), ("tch", "c"), ("kh", "h"), ("ph", "f"), ("ck", "k"), ("ch", "c"), ("sh", "s"), ("zh", "j"),
-    ("ts", "s"), ("x", "ks"), ("q", "k"), ("eo", "o"), ("eu", "u"), ("ge", "je"), ("gi", "ji"),
+    ("tsu", "tu"), ("ts", "s"), ("x", "ks"), ("q", "k"), ("eo", "o"), ("eu", "u"), ("ge", "je"), ("gi", "ji"),
+    ("ce", "se"), ("ci", "si"),
 )  # fmt: skip
+_FINAL_V = re.compile(r"v$")
 _SOUND_MAP = str.maketrans(
     {"f": "h", "w": "v", "l": "r", "z": "s", "g": "k", "d": "t", "b": "p", "j": "y", "c": "k"}
 )
@@ -107,6 +157,31 @@ _REPEAT = re.compile(r"(.)\1+")
 _DROP_VOWELS = re.compile(r"[aeiouy]")
 
 
+def _sound_base(tok: str) -> str:
+    t = _FINAL_V.sub("f", tok.lower())  # final -v is said -f (Tupolev: ツポレフ, 투폴레프)
+    for a, b in _SOUND_PAIRS:
+        if a in t:
+            t = t.replace(a, b)
+    return t.translate(_SOUND_MAP)
+
+
+def _dedupe(t: str) -> str:
+    return "".join(k for k, _ in itertools.groupby(t))
+
+
+def _key_of(s: str) -> str:
+    if not s:
+        return s
+    first = "a" if s[0] in _VOWELS else s[0]  # air / eyr (Эйр), iran / eran
+    return _dedupe(first + _DROP_VOWELS.sub("", s[1:]))
+
+
+def _sound_pair(tok: str) -> tuple[str, str]:
+    """(sound string with 'u' before a vowel read as 'w', sound string without that rule)."""
+    base = _sound_base(tok)
+    return _dedupe(_SEMI.sub("v", base)), _dedupe(base)
+
+
 @lru_cache(maxsize=200_000)
 def sound_string(tok: str, semivowel: bool = True) -> str:
     """A coarse pronunciation: voicing, l/r, f/h, w/v, c/k merged, and (``semivowel``) a 'u' before a vowel
@@ -114,14 +189,7 @@ def sound_string(tok: str, semivowel: bool = True) -> str:
 
     huawei, hwawei (hangul), fuauei (katakana), khuavey (Cyrillic) -> 'hvavei'.
     """
-    t = tok.lower()
-    for a, b in _SOUND_PAIRS:
-        if a in t:
-            t = t.replace(a, b)
-    t = t.translate(_SOUND_MAP)
-    if semivowel:
-        t = _SEMI.sub("v", t)
-    return _REPEAT.sub(r"\1", t)
+    return _sound_pair(tok)[0 if semivowel else 1]
 
 
 @lru_cache(maxsize=200_000)
@@ -129,41 +197,69 @@ def sound_key(tok: str, semivowel: bool = True) -> str:
     """First sound plus the consonants of :func:`sound_string` (vowels carry no weight in kana epenthesis
     or in unvowelled Persian): rosoboronexport, rosuoboronekusuporuto (katakana, ``semivowel=False``)
     -> 'rsprnksprt'. Words are indexed and looked up under both readings of 'u' before a vowel."""
-    s = sound_string(tok, semivowel)
-    if not s:
-        return s
-    return _REPEAT.sub(r"\1", s[0] + _DROP_VOWELS.sub("", s[1:]))
+    return _key_of(sound_string(tok, semivowel))
+
+
+_ANY_VOWEL = re.compile(r"[aeiouy]+")
+
+
+@lru_cache(maxsize=200_000)
+def _neutral(s: str) -> str:
+    """Vowel quality ignored (each run of vowels -> 'a'): scripts and romanisations disagree most on vowels."""
+    return _ANY_VOWEL.sub("a", s)
 
 
 class _SoundIndex:
+    """List words by sound key; per key the words' sound strings (both readings of 'u' before a vowel),
+    raw and vowel-neutral, so that candidates are scored in one vectorised pass (rapidfuzz cdist)."""
+
     def __init__(self, vocab: Mapping[str, Any]) -> None:
         self.vocab = vocab
-        by_key: dict[str, list[tuple[str, str]]] = {}
+        rows: dict[str, dict[tuple[str, str], str]] = {}
         words = [(t, t) for t in vocab if len(t) >= 3 and t.isalpha()]
         # abbreviation variants are spellings too: 'technologies' (-> technology) sounds like tekunorojiizu
         words += [(v, c) for v, c in abbreviations().items() if c in vocab and len(v) >= 3 and v.isalpha()]
         for spelling, word in words:
-            for semi in (True, False):
-                bucket = by_key.setdefault(sound_key(spelling, semi), [])
-                if (spelling, word) not in bucket:
-                    bucket.append((spelling, word))
-        self.by_key = by_key
+            pair = _sound_pair(spelling)
+            for key in {_key_of(pair[0]), _key_of(pair[1])}:
+                bucket = rows.setdefault(key, {})
+                for string in pair:
+                    bucket.setdefault((string, word), word)
+        self.by_key: dict[str, tuple[list[str], list[str], list[str]]] = {
+            key: ([w for _, w in b], [r for r, _ in b], [_neutral(r) for r, _ in b]) for key, b in rows.items()
+        }
+        self._memo: dict[str, list[str]] = {}
 
     def candidates(self, tok: str) -> list[str]:
-        """List words that may be ``tok`` said another way, most similar first."""
+        """List words that may be ``tok`` said another way, most similar first (memoised)."""
+        found = self._memo.get(tok)
+        if found is None:
+            found = self._candidates(tok)
+            if len(self._memo) >= 100_000:
+                self._memo.clear()
+            self._memo[tok] = found
+        return found
+
+    def _candidates(self, tok: str) -> list[str]:
         best: dict[str, float] = {}
         for semi in (True, False):
             key = sound_key(tok, semi)
-            if len(key) < 2:
+            bucket = self.by_key.get(key) if len(key) >= 2 else None
+            if not bucket:
                 continue
-            s = sound_string(tok, semi)
-            floor = 0.6 if len(key) >= 4 else 0.7
-            for spelling, word in self.by_key.get(key, ()):
-                sim = max(
-                    Indel.normalized_similarity(s, sound_string(spelling, True)),
-                    Indel.normalized_similarity(s, sound_string(spelling, False)),
-                )
-                if sim >= floor and sim > best.get(word, 0.0):
+            words, raws, neutrals = bucket
+            raw = sound_string(tok, semi)
+            sim_raw = cdist([raw], raws, scorer=Indel.normalized_similarity)[0]
+            sim_neutral = cdist([_neutral(raw)], neutrals, scorer=Indel.normalized_similarity)[0]
+            limit = max(2, len(raw) // 2)
+            for i, word in enumerate(words):
+                if abs(len(raws[i]) - len(raw)) > limit:
+                    continue
+                # vowel-neutral similarity (scripts disagree on vowels), the vowels breaking ties;
+                # two consonants say little: then the vowels must agree too
+                sim = (float(sim_neutral[i]) + float(sim_raw[i])) / 2
+                ok = sim_raw[i] >= 0.8 if len(key) <= 2 else sim >= (0.7 if len(key) == 3 else 0.6)
+                if ok and sim > best.get(word, 0.0):
                     best[word] = sim
         ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
         return [w for w, _ in ranked[:_MAX_SOUND_CANDIDATES]]
@@ -186,53 +282,106 @@ def _sound_index(vocab: Mapping[str, Any]) -> _SoundIndex:
 
 
 def _known(tok: str, vocab: Mapping[str, Any]) -> bool:
-    return tok in vocab or tok in abbreviations()
+    return tok in vocab or tok in abbreviations() or tok in _name_words() or tok in _short_pieces()
+
+
+@lru_cache(maxsize=1)
+def glue_words() -> frozenset[str]:
+    """Generic organisation words (``data/normalize/glue_words.txt``) plus one-word legal forms."""
+    from ecscreen.normalize import _table_lines
+
+    words = set(_table_lines("glue_words.txt"))
+    words.update(f[0] for f in legal_forms() if len(f) == 1)
+    return frozenset(words)
+
+
+def _glued(pieces: list[str], length: int) -> bool:
+    """Is splitting a run-together word into ``pieces`` a disguise worth undoing (see glue_words.txt)?"""
+    return length >= _LONG_GLUED or any(p in glue_words() for p in pieces)
 
 
 def _resegment(tokens: list[str], vocab: Mapping[str, Any]) -> list[str] | None:
-    """Tokens with every long unknown word segmented; None when nothing was split."""
+    """Tokens with every long unknown word segmented, normalised again (legal forms dropped,
+    abbreviations expanded); None when nothing was split."""
     out: list[str] = []
     changed = False
     abbr = abbreviations()
+    glue = glue_words()
     for tok in tokens:
         if len(tok) >= 8 and tok not in vocab and tok not in abbr and tok.isalpha():
+            if len(tok) < _LONG_GLUED and not any(
+                tok[:k] in glue or tok[-k:] in glue for k in range(2, min(len(tok) - 1, 18))
+            ):
+                out.append(tok)  # a short run-together word splits only at a generic word (_glued)
+                continue
             pieces = segment(tok, vocab)
-            if pieces is not None:
-                for p in pieces:
-                    out.extend(abbr.get(p, p).split())
+            if pieces is not None and _glued(pieces, len(tok)):
+                out.extend(pieces)
                 changed = True
                 continue
         out.append(tok)
-    return out if changed else None
+    return list(normalize(" ".join(out)).tokens) if changed else None
 
 
-def _joined_text(clean: str, vocab: Mapping[str, Any]) -> str | None:
-    """The text with spaced-out letters and separator-split words joined, if a joined word is known."""
-    useful = False
+def _joined_texts(clean: str, vocab: Mapping[str, Any]) -> list[str]:
+    """The text with spaced-out letters and separator-split words joined where a joined word is known.
 
-    def close(m: re.Match[str]) -> str:
-        nonlocal useful
-        group = m.group(0)
-        parts = _NON_ALNUM.split(group)
-        if len(parts) >= 2 and all(len(p) == 1 for p in parts) and "." in group and " " not in group:
-            return group  # initials (S.A., U.S.): normalize reads these already
-        joined = "".join(parts).lower()
-        if _known(joined, vocab) or segment(joined, vocab) is not None:
+    Two readings when they differ: letters AND word parts joined (Hua-wei -> Huawei), and letters only
+    (AR-AM stays two words when S_E_R_V_I_C_E_S is joined).
+    """
+    out: list[str] = []
+    if _HAS_JOINER(clean) is None and _SINGLES.search(clean) is None:
+        return out
+    parts_joined = False
+    for join_parts in (True, False):
+        if not join_parts and not parts_joined:
+            break  # the letters-only reading would be the same text
+        useful = False
+
+        def close(m: re.Match[str], join_parts: bool = join_parts) -> str:
+            nonlocal useful
+            group = m.group(0)
+            parts = _NON_ALNUM.split(group)
+            letters = all(len(p) == 1 for p in parts)
+            if len(parts) >= 2 and letters and "." in group and " " not in group:
+                return group  # initials (S.A., U.S.): normalize reads these already
+            joined = "".join(parts).lower()
+            if letters and (_known(joined, vocab) or segment(joined, vocab) is not None):
+                useful = True  # H_u_a_w_e_i, L-I-M-I-T-E-D
+                return "".join(parts)
+            if join_parts and not letters and _known(joined, vocab):
+                nonlocal parts_joined
+                useful = parts_joined = True  # Hua-wei, Hua_wei
+                return "".join(parts)
+            return group
+
+        def spelled(m: re.Match[str]) -> str:
+            nonlocal useful
             useful = True
-            return "".join(parts)
-        return group
+            return "".join(_NON_ALNUM.split(m.group(0)))
 
-    text = _SPACED.sub(close, clean) if " " in clean else clean
-    text = _JOIN_GROUP.sub(close, text)
-    return text if useful else None
+        text = clean
+        if " " in clean:
+            words = clean.split()
+            singles = len(_SINGLES.findall(clean))
+            if len(words) >= 4 and singles >= 0.6 * len(words):
+                text = _SPACED2.sub(spelled, clean)  # spelled out letter by letter: every run is a word
+            else:
+                text = _SPACED.sub(close, clean)
+        text = _JOIN_GROUP.sub(close, text)
+        if useful and text not in out:
+            out.append(text)
+    return out
 
 
 class Reading(NamedTuple):
-    """Another reading of a query: its tokens, the points it costs, and why it was tried."""
+    """Another reading of a query: its tokens, the points it costs, why it was tried, and the name score
+    (before the penalty) a hit of this reading needs to count."""
 
     tokens: list[str]
     penalty: float
     reason: str
+    min_score: float = 0.0
 
 
 def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading]:
@@ -241,39 +390,45 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading
     out: list[Reading] = []
     seen = {tuple(primary)}
 
-    def add(tokens: list[str] | None, penalty: float, reason: str) -> None:
+    def add(tokens: list[str] | None, penalty: float, reason: str, min_score: float = 0.0) -> None:
         if not tokens or len(out) >= _MAX_VARIANTS:
             return
         key = tuple(tokens)
         if key not in seen:
             seen.add(key)
-            out.append(Reading(tokens, penalty, reason))
+            out.append(Reading(tokens, penalty, reason, min_score))
         seg = _resegment(tokens, vocab)
         if seg is not None and tuple(seg) not in seen and len(out) < _MAX_VARIANTS:
             seen.add(tuple(seg))
-            out.append(Reading(seg, penalty, reason + ", run-together words split"))
+            out.append(Reading(seg, penalty, reason + ", run-together words split", max(min_score, SPLIT_MIN_SCORE)))
 
     clean = nn.clean or nn.original
     # separator-split words and spaced-out letters
     if "_" in clean or "-" in clean or "." in clean or " " in clean:
-        joined = _joined_text(clean, vocab)
-        if joined is not None:
+        for joined in _joined_texts(clean, vocab):
             add(list(normalize(joined).tokens), JOIN_PENALTY, "letters or word parts split by spaces/separators re-joined")
     # camel case
     if _HAS_CAMEL(clean):
         split = _CAMEL.sub(" ", clean)
         tokens = list(normalize(split).tokens)
-        if any(not _known(t, vocab) for t in primary) and any(t in vocab for t in tokens if t not in primary):
-            add(tokens, JOIN_PENALTY, "words run together split at capitals")
+        humps = [t for t in primary if t not in tokens]
+        new = [t for t in tokens if t not in primary]
+        if humps and any(t in vocab for t in new) and _glued(new, max(map(len, humps))):
+            add(tokens, JOIN_PENALTY, "words run together split at capitals", SPLIT_MIN_SCORE)
+    # leetspeak in every word that mixes letters and digits (normalize reads only mostly-letter words)
+    if _HAS_DIGIT(clean) and _MIXED(clean):
+        leet = _MIXED_WORD.sub(lambda m: m.group(0).translate(_LEET) if _MIXED(m.group(0)) else m.group(0), clean)
+        add(list(normalize(leet).tokens), 0.0, "digits read as letters (leetspeak)", SPLIT_MIN_SCORE)
     # run-together words
     seg = _resegment(primary, vocab)
     if seg is not None:
-        add(seg, JOIN_PENALTY, "run-together words split")
+        add(seg, JOIN_PENALTY, "run-together words split", SPLIT_MIN_SCORE)
     # whole Cyrillic/Greek words that are Latin look-alikes
-    for sound, shape in nn.shape_alts:
-        if sound in primary and shape in vocab and sound not in vocab:
-            add([shape if t == sound else t for t in primary], SHAPE_PENALTY,
-                f"'{sound}' is written with Latin look-alike letters: read by shape as '{shape}'")
+    shape_map = {sound: shape for sound, shape in nn.shape_alts if sound in primary and shape in vocab}
+    if shape_map:
+        why = ", ".join(f"'{a}' as '{b}'" for a, b in shape_map.items())
+        add([shape_map.get(t, t) for t in primary], SHAPE_PENALTY,
+            f"words written only with Latin look-alike letters read by shape: {why}", SPLIT_MIN_SCORE)
     # sound-alike list words for romanised words
     unknown = [t for t in nn.sound_tokens if t in primary and t not in vocab]
     if unknown:
@@ -282,14 +437,15 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading
         for tok in unknown[:4]:
             cands = index.candidates(tok)
             if cands:
-                options.append((tok, cands[: _MAX_SOUND_CANDIDATES if len(unknown) == 1 else 6]))
+                options.append((tok, cands[: _SOUND_CANDIDATES if len(unknown) == 1 else 2]))
         if options:
             combos = sorted(
                 itertools.product(*[range(len(c)) for _, c in options]), key=lambda ranks: (sum(ranks), ranks)
             )
-            for ranks in combos[:_MAX_VARIANTS]:
+            for ranks in combos[:_MAX_SOUND_READINGS]:
                 swap = {tok: cands[r] for (tok, cands), r in zip(options, ranks, strict=True)}
                 why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items())
                 add([swap.get(t, t) for t in primary], SOUND_PENALTY,
-                    f"sound-alike reading of romanised words: {why}; score lowered by {SOUND_PENALTY:g}")
+                    f"sound-alike reading of romanised words: {why}; score lowered by {SOUND_PENALTY:g}",
+                    SOUND_MIN_SCORE)
     return out

@@ -1,0 +1,355 @@
+"""Recall of party screening on REAL list entries disguised the way evaders do (issue 11, item 4).
+
+Usage:
+  python benchmarks/bench_evasions.py [--sample 400] [--seed 11] [--data ../shared/data] [--show 5]
+                                       [--sec] [--classes cyrillic,leet]
+
+Every query goes through the real party screening path (``ecscreen.parties.screen_party_batches``, the
+party as consignee, no country), against the embedded CSL snapshot unless said otherwise. A query counts
+as found when the disguised entry (or an entry of the same normalised name: the same entity on another
+sub-list) is among its hits.
+
+Sections
+1. Programmatic evasions of a seeded sample of embedded-CSL entries (names of 2-60 characters, ASCII):
+   plain (control), rlo (right-to-left override + reversed text), spaced letters, one word's letters
+   joined by _ . - NBSP TAB NUL, Cyrillic / Greek / Cherokee look-alikes (Unicode confusables, every
+   letter that has one), leetspeak (a->4 e->3 i->1 o->0, names with >= 2 substitutions), words run
+   together (CamelCase and ALLCAPS, names of >= 2 words).
+2. Real original-script names: the UN consolidated list's NAME_ORIGINAL_SCRIPT (Arabic script and
+   Cyrillic, as the UN publishes them), screened against the UN list WITHOUT those aliases.
+3. Hand-written renderings of listed names in Japanese, Korean, Russian, Persian and Chinese (each with
+   where it came from, see RENDERINGS), and the traditional-Chinese form of every Chinese rendering
+   (OpenCC s2t).
+4. ``--sec``: ordinary business names (SEC company names) as end users in GB: parties with any hit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import random
+import re
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+from ecscreen import lists as lists_mod
+from ecscreen.lists import ScreeningList, load_default, read_list
+from ecscreen.matching import ListEntry
+from ecscreen.models import Party, PartyRole
+from ecscreen.normalize import confusables, normalize
+from ecscreen.parties import screen_party_batches
+
+AS_OF = dt.date(2026, 8, 15)
+
+# (language, rendering, a name or alias of the listed entry it renders, where the rendering comes from)
+# Written for this benchmark by the ecscreen developers from the named sources (Wikipedia article titles
+# in the language, the company's own name in its language, or the standard transliteration into the
+# script as used by that language's press); they are not taken from the lists.
+RENDERINGS: list[tuple[str, str, str, str]] = [
+    ("ja", "ファーウェイ", "HUAWEI TECHNOLOGIES CO., LTD.", "ja.wikipedia title 'ファーウェイ'"),
+    ("ja", "ファーウェイ・テクノロジーズ", "HUAWEI TECHNOLOGIES CO., LTD.", "Huawei Japan press releases"),
+    ("ja", "ロソボロンエクスポルト", "ROSOBORONEKSPORT OAO", "ja.wikipedia title 'ロソボロンエクスポルト'"),
+    ("ja", "カスペルスキー", "Kaspersky Group", "ja.wikipedia title 'カスペルスキー'"),
+    ("ja", "ツポレフ", "Tupolev JSC", "ja.wikipedia title 'ツポレフ'"),
+    ("ja", "スホーイ", "Sukhoi Aviation JSC", "ja.wikipedia title 'スホーイ'"),
+    ("ja", "カラシニコフ・コンツェルン", "Kalashnikov Concern", "ja.wikipedia title 'カラシニコフ・コンツェルン'"),
+    ("ja", "イルクート", "Irkut Corporation", "ja.wikipedia title 'イルクート'"),
+    ("ja", "ウラルヴァゴンザヴォード", "Uralvagonzavod", "ja.wikipedia title 'ウラルヴァゴンザヴォード'"),
+    ("ja", "ロステック", "Rostec (Russian Technologies State Corporation)", "ja.wikipedia title 'ロステック'"),
+    ("ja", "マハーン航空", "MAHAN AIR", "ja.wikipedia title 'マハーン航空' (航空 = air/airlines)"),
+    ("ja", "ヒクビジョン", "Hikvision", "Hikvision Japan (ヒクビジョン・ジャパン)"),
+    ("ko", "화웨이", "HUAWEI TECHNOLOGIES CO., LTD.", "ko.wikipedia title '화웨이'"),
+    ("ko", "로소보로넥스포르트", "ROSOBORONEKSPORT OAO", "Korean press transliteration (National Institute of Korean Language rules)"),
+    ("ko", "카스퍼스키", "Kaspersky Group", "ko.wikipedia title '카스퍼스키'"),
+    ("ko", "투폴레프", "Tupolev JSC", "ko.wikipedia title '투폴레프'"),
+    ("ko", "수호이", "Sukhoi Aviation JSC", "ko.wikipedia title '수호이'"),
+    ("ko", "칼라시니코프", "Kalashnikov Concern", "ko.wikipedia title '칼라시니코프 콘체른' (first word)"),
+    ("ko", "이르쿠트", "Irkut Corporation", "ko.wikipedia title '이르쿠트 (기업)'"),
+    ("ko", "하이크비전", "Hikvision", "ko.wikipedia title '하이크비전'"),
+    ("ko", "단천상업은행", "TANCHON COMMERCIAL BANK", "DPRK name of the bank (Korean); 상업은행 = commercial bank"),
+    ("ru", "Рособоронэкспорт", "ROSOBORONEKSPORT OAO", "the company's Russian name"),
+    ("ru", "Хуавэй", "HUAWEI TECHNOLOGIES CO., LTD.", "Russian press transliteration of Huawei"),
+    ("ru", "Туполев", "Tupolev JSC", "the company's Russian name (ПАО «Туполев»)"),
+    ("ru", "Сухой", "Sukhoi Aviation JSC", "the company's Russian name (ПАО «Компания „Сухой“»)"),
+    ("ru", "Концерн Калашников", "Kalashnikov Concern", "the company's Russian name"),
+    ("ru", "Уралвагонзавод", "Uralvagonzavod", "the company's Russian name"),
+    ("ru", "Иркут", "Irkut Corporation", "the company's Russian name (Корпорация «Иркут»)"),
+    ("ru", "Лаборатория Касперского", "AO Laboratoriya Kasperskogo", "the company's Russian name"),
+    ("ru", "Банк Мелли Иран", "BANK MELLI IRAN", "Russian transliteration of the bank's name"),
+    ("ru", "Махан Эйр", "MAHAN AIR", "Russian transliteration of the airline's name"),
+    ("ru", "ЧВК Вагнер", "Chvk Vagner", "Russian name of PMC Wagner"),
+    ("ru", "Алмаз-Антей", "Almaz-Antey Corp", "the company's Russian name"),
+    ("fa", "هواپیمایی ماهان", "MAHAN AIR", "the airline's Persian name"),
+    ("fa", "ماهان ایر", "MAHAN AIR", "Persian rendering of 'Mahan Air' (fa.wikipedia redirect)"),
+    ("fa", "بانک ملی ایران", "BANK MELLI IRAN", "the bank's Persian name"),
+    ("fa", "بانک ملت", "BANK MELLAT", "the bank's Persian name"),
+    ("fa", "بانک سپه", "BANK SEPAH", "the bank's Persian name"),
+    ("fa", "بانک صادرات ایران", "BANK SADERAT IRAN", "the bank's Persian name"),
+    ("fa", "هواپیمایی کاسپین", "CASPIAN AIRLINES", "the airline's Persian name"),
+    ("fa", "ایران ایر", "IRAN AIR", "the airline's Persian brand name"),
+    ("fa", "هوآوی", "HUAWEI TECHNOLOGIES CO., LTD.", "fa.wikipedia title 'هوآوی'"),
+    ("fa", "روس‌ابورون‌اکسپورت", "ROSOBORONEKSPORT OAO", "Persian press transliteration"),
+    ("zh", "华为技术有限公司", "HUAWEI TECHNOLOGIES CO., LTD.", "the company's Chinese name"),
+    ("zh", "杭州海康威视数字技术股份有限公司", "Hangzhou Hikvision Digital Technology Co., Ltd.", "the company's Chinese name"),
+    ("zh", "大华技术", "Dahua Technology", "the company's Chinese short name (浙江大华技术股份有限公司)"),
+    ("zh", "中国移动通信集团有限公司", "China Mobile Communications Group Co., Ltd.", "the company's Chinese name"),
+    ("zh", "中国电信集团有限公司", "China Telecom Group Co., Ltd.", "the company's Chinese name"),
+    ("zh", "曙光信息产业股份有限公司", "Sugon Information Industry", "the company's Chinese name"),
+    ("zh", "浪潮集团有限公司", "Inspur Group", "the company's Chinese name (浪潮 = Inspur)"),
+    ("zh", "中芯国际集成电路制造有限公司", "Semiconductor Manufacturing International Corporation", "the company's Chinese name"),
+]
+
+_LEET = str.maketrans({"a": "4", "A": "4", "e": "3", "E": "3", "i": "1", "I": "1", "o": "0", "O": "0"})
+
+
+def _lookalikes(script: str) -> dict[str, str]:
+    """Latin letter -> one look-alike of ``script`` (from the Unicode confusables data ecscreen ships)."""
+    ranges = {"cyrillic": (0x400, 0x4FF), "greek": (0x370, 0x3FF), "cherokee": (0x13A0, 0x13FF)}
+    lo, hi = ranges[script]
+    out: dict[str, str] = {}
+    for src, target in sorted(confusables().items()):
+        if lo <= ord(src) <= hi and len(target) == 1 and target.isalpha() and target.isascii():
+            out.setdefault(target, src)
+    # the 'l' prototype also stands for capital I
+    if "I" not in out and "l" in out and script != "cherokee":
+        pass
+    return out
+
+
+def _replace_all(name: str, table: dict[str, str]) -> str | None:
+    out = "".join(table.get(c, c) for c in name)
+    return out if out != name else None
+
+
+def _longest_word(name: str) -> tuple[int, int] | None:
+    best = None
+    for m in re.finditer(r"[A-Za-z]{4,}", name):
+        if best is None or m.end() - m.start() > best[1] - best[0]:
+            best = (m.start(), m.end())
+    return best
+
+
+def _join_letters(sep: str) -> Callable[[str], str | None]:
+    def fn(name: str) -> str | None:
+        span = _longest_word(name)
+        if span is None:
+            return None
+        a, b = span
+        return name[:a] + sep.join(name[a:b]) + name[b:]
+
+    return fn
+
+
+def _spaced(name: str) -> str | None:
+    words = name.split()
+    if not any(len(w) >= 3 for w in words):
+        return None
+    return "  ".join(" ".join(w) for w in words)
+
+
+def _leet(name: str) -> str | None:
+    out = name.translate(_LEET)
+    return out if sum(a != b for a, b in zip(out, name, strict=True)) >= 2 else None
+
+
+def _words(name: str) -> list[str]:
+    return re.findall(r"[A-Za-z0-9]+", name)
+
+
+def _camel(name: str) -> str | None:
+    w = _words(name)
+    return "".join(x[:1].upper() + x[1:].lower() for x in w) if len(w) >= 2 else None
+
+
+def _caps(name: str) -> str | None:
+    w = _words(name)
+    return "".join(w).upper() if len(w) >= 2 else None
+
+
+def _classes() -> dict[str, Callable[[str], str | None]]:
+    cyr, grk, chr_ = _lookalikes("cyrillic"), _lookalikes("greek"), _lookalikes("cherokee")
+    return {
+        "plain": lambda n: n,
+        "rlo": lambda n: "\u202e" + n[::-1],
+        "spaced": _spaced,
+        "join_underscore": _join_letters("_"),
+        "join_dot": _join_letters("."),
+        "join_hyphen": _join_letters("-"),
+        "join_nbsp": _join_letters("\u00a0"),
+        "join_tab": _join_letters("\t"),
+        "join_nul": _join_letters("\x00"),
+        "cyrillic": lambda n: _replace_all(n, cyr),
+        "greek": lambda n: _replace_all(n, grk),
+        "cherokee": lambda n: _replace_all(n.upper(), chr_),
+        "leet": _leet,
+        "run_together_camel": _camel,
+        "run_together_caps": _caps,
+    }
+
+
+def _key(text: str) -> tuple[str, ...]:
+    return tuple(sorted(normalize(text).tokens))
+
+
+def _screen(queries: list[str], lists: list[ScreeningList]) -> tuple[list[list[ListEntry]], float]:
+    t0 = time.perf_counter()
+    res = screen_party_batches(
+        [[Party(role=PartyRole.consignee, name=q)] for q in queries], as_of=AS_OF, lists=lists, limit=50
+    )
+    return [[h.entry for h in ps.hits[0]] for ps in res], time.perf_counter() - t0
+
+
+def _found(target: ListEntry, hits: list[ListEntry]) -> bool:
+    keys = {_key(target.name)}
+    return any(h.id == target.id or _key(h.name) in keys for h in hits)
+
+
+def _report(label: str, n: int, ok: int, misses: list[str], show: int) -> None:
+    rate = ok / n if n else float("nan")
+    print(f"  {label:<28} {n:>5} {ok:>5}  {rate:6.3f}")
+    for m in misses[:show]:
+        print(f"      miss: {m!r}")
+
+
+def section_programmatic(csl: ScreeningList, sample: int, seed: int, show: int, only: set[str] | None) -> None:
+    rng = random.Random(seed)
+    seen: set[tuple[str, ...]] = set()
+    pool: list[ListEntry] = []
+    for e in csl.entries:
+        if not e.name.isascii() or not 2 <= len(e.name) <= 60 or len(re.sub(r"[^A-Za-z]", "", e.name)) < 4:
+            continue
+        k = _key(e.name)
+        if k and k not in seen:
+            seen.add(k)
+            pool.append(e)
+    picked = rng.sample(pool, min(sample, len(pool)))
+    print(f"1. programmatic evasions of {len(picked)} embedded-CSL entries (seed {seed}, of {len(pool)} distinct)")
+    print(f"  {'class':<28} {'n':>5} {'found':>5}  recall")
+    for label, fn in _classes().items():
+        if only and label not in only and label != "plain":
+            continue
+        pairs = [(e, q) for e in picked if (q := fn(e.name))]
+        hits, secs = _screen([q for _, q in pairs], [csl])
+        ok = [_found(e, h) for (e, _), h in zip(pairs, hits, strict=True)]
+        misses = [f"{q} (target {e.name})" for (e, q), good in zip(pairs, ok, strict=True) if not good]
+        _report(label, len(pairs), sum(ok), misses, show)
+
+
+def _un_original(path: Path) -> list[tuple[str, str, str]]:
+    """(reference number, original-script name, script) from the UN consolidated XML."""
+    out = []
+    root = ET.parse(path).getroot()
+    for tag in ("INDIVIDUALS/INDIVIDUAL", "ENTITIES/ENTITY"):
+        for el in root.findall(tag):
+            orig = (el.findtext("NAME_ORIGINAL_SCRIPT") or "").strip()
+            ref = (el.findtext("REFERENCE_NUMBER") or "").strip()
+            if not orig or not ref:
+                continue
+            if re.search(r"[\u0600-\u06ff]", orig):
+                out.append((ref, orig, "arabic script"))
+            elif re.search(r"[\u0400-\u04ff]", orig):
+                out.append((ref, orig, "cyrillic"))
+    return out
+
+
+def section_un(data: Path, show: int) -> None:
+    path = data / "un-sc-consolidated-2026-02-27" / "UN_consolidated.xml"
+    if not path.exists():
+        print(f"2. skipped: {path} not found")
+        return
+    un = read_list(path)
+    originals = _un_original(path)
+    orig_names = {o for _, o, _ in originals}
+    # the UN list as it would be screened without its original-script aliases
+    stripped = [e.model_copy(update={"aliases": [a for a in e.aliases if a not in orig_names]}) for e in un.entries]
+    un_latin = lists_mod._make(un.info.name, un.info.source, un.info.date, stripped, un.format, un.path)
+    by_id = {e.id: e for e in un_latin.entries}
+    print(f"2. UN consolidated list: original-script names vs the list's Latin names ({len(un_latin.entries)} entries)")
+    print(f"  {'class':<28} {'n':>5} {'found':>5}  recall")
+    for script in ("arabic script", "cyrillic"):
+        rows = [(by_id[f"UN-{ref}"], o) for ref, o, s in originals if s == script and f"UN-{ref}" in by_id]
+        hits, _ = _screen([o for _, o in rows], [un_latin])
+        ok = [_found(e, h) for (e, _), h in zip(rows, hits, strict=True)]
+        other = [f"{o} -> {h[0].name}" for (e, o), h in zip(rows, hits, strict=True) if h and not _found(e, h[:1])]
+        if other:
+            print(f"      best hit not the listed person/entity: {len(other)}: " + "; ".join(other[:show]))
+        misses = [f"{o} (target {e.name}; read as '{' '.join(normalize(o).tokens)}')"
+                  for (e, o), good in zip(rows, ok, strict=True) if not good]
+        _report(f"un_{script.replace(' ', '_')}", len(rows), sum(ok), misses, show)
+
+
+def section_renderings(csl: ScreeningList, show: int) -> None:
+    import opencc
+
+    s2t = opencc.OpenCC("s2t")
+    print(f"3. hand-written renderings of listed names ({len(RENDERINGS)}), embedded CSL")
+    print(f"  {'class':<28} {'n':>5} {'found':>5}  recall")
+    index: dict[str, list[ListEntry]] = {}
+    for e in csl.entries:
+        for n in (e.name, *e.aliases):
+            index.setdefault(n.casefold(), []).append(e)
+    rows: dict[str, list[tuple[str, list[ListEntry]]]] = {}
+    for lang, text, target, _source in RENDERINGS:
+        targets = index.get(target.casefold())
+        if not targets:
+            print(f"  (target not on the list: {target!r})")
+            continue
+        rows.setdefault(lang, []).append((text, targets))
+        if lang == "zh":
+            rows.setdefault("zh_traditional", []).append((s2t.convert(text), targets))
+    for lang, items in rows.items():
+        hits, _ = _screen([t for t, _ in items], [csl])
+        ok = [any(_found(t, h) for t in targets) for (_, targets), h in zip(items, hits, strict=True)]
+        other = [f"{t} -> {h[0].name}" for (t, targets), h in zip(items, hits, strict=True)
+                 if h and not any(_found(x, h[:1]) for x in targets)]
+        if other:
+            print(f"      best hit not the rendered entity: {len(other)}: " + "; ".join(other[:show]))
+        misses = [f"{t} (target {targets[0].name}; read as '{' '.join(normalize(t).tokens)}')"
+                  for (t, targets), good in zip(items, ok, strict=True) if not good]
+        _report(f"rendering_{lang}", len(items), sum(ok), misses, show)
+
+
+def section_sec(data: Path) -> None:
+    path = data / "sec-company-names-2025-08" / "sec_company_names.csv"
+    if not path.exists():
+        print(f"4. skipped: {path} not found")
+        return
+    with path.open(encoding="utf-8") as fh:
+        names = sorted({r["name"] for r in csv.DictReader(fh)})
+    t0 = time.perf_counter()
+    res = screen_party_batches(
+        [[Party(role=PartyRole.end_user, name=n, country="GB")] for n in names], as_of=AS_OF
+    )
+    secs = time.perf_counter() - t0
+    hit = sum(1 for ps in res if ps.hits[0])
+    firm = sum(1 for ps in res if {f.outcome.value for f in ps.findings} & {"license_required", "prohibited"})
+    print(f"4. SEC company names as end users in GB: {len(names)} names, {hit} with a hit ({hit / len(names):.2%}), "
+          f"{firm} with a licence_required/prohibited finding; {secs:.1f}s")
+
+
+def main() -> None:
+    here = Path(__file__).resolve().parents[1]
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", type=Path, default=here.parent / "shared" / "data")
+    ap.add_argument("--sample", type=int, default=400)
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--show", type=int, default=3, help="misses to print per class")
+    ap.add_argument("--classes", default="", help="comma-separated programmatic classes (default: all)")
+    ap.add_argument("--sec", action="store_true", help="also count false alarms on the SEC company names")
+    args = ap.parse_args()
+    only = {c.strip() for c in args.classes.split(",") if c.strip()} or None
+    csl = load_default()
+    t0 = time.perf_counter()
+    section_programmatic(csl, args.sample, args.seed, args.show, only)
+    section_un(args.data, args.show)
+    section_renderings(csl, args.show)
+    if args.sec:
+        section_sec(args.data)
+    print(f"total {time.perf_counter() - t0:.1f}s")
+
+
+if __name__ == "__main__":
+    main()
