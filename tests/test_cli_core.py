@@ -193,3 +193,32 @@ def test_rules_list_never_truncates_ids() -> None:
     r = runner.invoke(app, ["rules", "list"], env={"COLUMNS": "60"})
     assert r.exit_code == 0
     assert "…" not in r.stdout
+
+
+def test_check_sarif_is_valid_and_names_file_and_line(tmp_path: Path) -> None:
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parent / "fixtures" / "sarif" / "sarif-schema-2.1.0.json").read_text())
+    iran = _w(tmp_path, "iran.yaml", IRAN_CHAIRS)
+    bad = _w(tmp_path, "a.yaml", A)
+    r = runner.invoke(app, ["check", str(iran), str(bad), "--no-lists", "--format", "sarif"])
+    doc = json.loads(r.stdout)
+    jsonschema.validate(doc, schema)
+    res = doc["runs"][0]["results"]
+    assert any(x["ruleId"] == "INPUT-ERROR" and x["locations"][0]["physicalLocation"]["region"]["startLine"] == 6
+               and x["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith("a.yaml") for x in res)
+    assert any(x["level"] == "error" and x["ruleId"].startswith("EMB") for x in res)
+
+
+def test_check_junit_one_case_per_shipment(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    iran = _w(tmp_path, "iran.yaml", IRAN_CHAIRS)
+    bad = _w(tmp_path, "a.yaml", A)
+    ok = _w(tmp_path, "ok.yaml", "destination: DE\ndate: 2026-10-01\nitems: [{description: Office chair, eccn: EAR99}]\n")
+    r = runner.invoke(app, ["check", str(iran), str(bad), str(ok), "--no-lists", "--format", "junit"])
+    root = ET.fromstring(r.stdout)
+    cases = root.findall(".//testcase")
+    assert len(cases) == 3
+    assert root.get("failures") == "1" and root.get("errors") == "1"
+    assert r.exit_code == 3

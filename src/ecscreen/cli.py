@@ -101,7 +101,8 @@ def _main(
 def check(
     files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Shipment files (YAML or JSON; one "
                                                 "shipment or a list); '-' reads standard input.")],
-    format: Annotated[str, typer.Option("--format", "-f", metavar="table|json", help="Output format.")] = "table",
+    format: Annotated[str, typer.Option("--format", "-f", metavar="table|json|sarif|junit",
+                                        help="Output format.")] = "table",
     as_of: Annotated[str | None, typer.Option("--as-of", metavar="YYYY-MM-DD",
                                               help="Evaluate rules at this date (overrides shipment dates).")] = None,
     rules: RulesOpt = None,
@@ -117,8 +118,8 @@ def check(
     from .models import InputError, Shipment
     from .render import clean, print_table, to_json
 
-    if format not in ("table", "json"):
-        raise UsageError(f"--format must be table or json, not {format!r}")
+    if format not in ("table", "json", "sarif", "junit"):
+        raise UsageError(f"--format must be table, json, sarif or junit, not {format!r}")
     on = parse_date_option(as_of)
     reg = registry_for(rules, rules_only)
     engine = Engine.build(reg, use_lists=not no_lists, allowlist=load_clearances(clearances))
@@ -142,11 +143,20 @@ def check(
     for r, src in zip(report.results, sources, strict=True):
         if src is not None:
             r.errors = [locate(e, *src) for e in r.errors]
+            r.source = f"{src[0]}:{getattr(src[1], 'line', None) or 1}"  # file:line, whatever the id
         for e in r.errors:
             loc = ":".join(str(x) for x in (e.file or r.source, e.line) if x)
             err.print(clean(f"error: {loc}: {e.field + ': ' if e.field else ''}{e.message}"), markup=False)
     if format == "json":
         sys.stdout.write(to_json(report) + "\n")
+    elif format == "sarif":
+        from .check_formats import check_to_sarif
+
+        sys.stdout.write(json.dumps(check_to_sarif(report), indent=2, ensure_ascii=False) + "\n")
+    elif format == "junit":
+        from .check_formats import check_to_junit
+
+        sys.stdout.write(check_to_junit(report))
     else:
         print_table(report, out, explain=explain)
     raise typer.Exit(report.exit_code)
