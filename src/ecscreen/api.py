@@ -84,6 +84,11 @@ class Screener:
             files = [clearances] if isinstance(clearances, str | Path) else list(clearances)
             allow = AllowList([c for f in files for c in load_allowlist(Path(f)).clearances])
         self.as_of = dt.date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
+        self._options: dict[str, Any] = {
+            "as_of": self.as_of.isoformat() if self.as_of else None, "rules": [str(p) for p in rules or []],
+            "rules_only": [str(p) for p in rules_only or []], "no_lists": not lists,
+            "clearances": None if clearances is None else [str(c) for c in (
+                [clearances] if isinstance(clearances, str | Path) else clearances)]}
         self.engine = Engine.build(self.registry, use_lists=lists, allowlist=allow)
 
     # ------------------------------------------------------------------ one shipment
@@ -102,7 +107,10 @@ class Screener:
     def report(self, shipments: Iterable[ShipmentLike], *, today: dt.date | None = None) -> Report:
         """Screen shipments and return the report envelope (tool version, packs, lists, warnings, results)."""
         seq = [_parse(s, n) for n, s in enumerate(shipments, 1)]
-        return self.engine.screen(seq, as_of=self.as_of, today=today or dt.date.today())
+        report = self.engine.screen(seq, as_of=self.as_of, today=today or dt.date.today())
+        report.command = "api"
+        report.options = dict(self._options)
+        return report
 
 
 def _parse(shipment: ShipmentLike, n: int) -> tuple[str, Shipment | InputError]:

@@ -140,6 +140,9 @@ def check(
             shipments.append((str(f), InputError(file=exc.file, line=exc.line, field=exc.field, message=exc.message)))
             sources.append(None)
     report = engine.screen(shipments, as_of=on)
+    report.options = {"files": [str(f) for f in files], "as_of": on.isoformat() if on else None,
+                      "rules": [str(r) for r in rules or []], "rules_only": [str(r) for r in rules_only or []],
+                      "no_lists": no_lists, "clearances": str(clearances) if clearances else None}
     for r, src in zip(report.results, sources, strict=True):
         if src is not None:
             r.errors = [locate(e, *src) for e in r.errors]

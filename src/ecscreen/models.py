@@ -275,6 +275,16 @@ class Report(StrictModel):
     packs: list[PackInfo] = Field(default_factory=list)
     lists: list[ListInfo] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    command: str = Field(default="check", description="the command (or API) that produced the report")
+    options: dict[str, Any] = Field(default_factory=dict, description="the options of the run that change results")
+    counts: dict[str, int] = Field(default_factory=dict, description="shipments per decision")
+
+    def model_post_init(self, _ctx: Any) -> None:
+        if not self.counts:
+            c = dict.fromkeys(("clear", "review", "license_required", "prohibited", "error"), 0)
+            for r in self.results:
+                c[r.decision.value if isinstance(r.decision, Outcome) else str(r.decision)] += 1
+            self.counts = c
 
     @property
     def exit_code(self) -> int:
