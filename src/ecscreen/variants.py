@@ -48,8 +48,8 @@ _MAX_VARIANTS = 24
 _MAX_PIECE = 24
 _MAX_SOUND_CANDIDATES = 24
 # readings tried per query: each costs a full query (batch speed), each may add a false hit
-_SOUND_CANDIDATES = 4
-_MAX_SOUND_READINGS = 4
+_SOUND_CANDIDATES = 2
+_MAX_SOUND_READINGS = 2
 
 # words joined by an odd separator (no space on either side): Hua-wei, Hua_wei, H.u.a.w.e.i
 # (anchored at a word start, possessive: linear on a very long word)
@@ -437,12 +437,14 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading
         for tok in unknown[:4]:
             cands = index.candidates(tok)
             if cands:
-                options.append((tok, cands[: _SOUND_CANDIDATES if len(unknown) == 1 else 2]))
+                # short consonant keys (unvowelled Persian 'mlt') are ambiguous: try more list words
+                size = _SOUND_CANDIDATES * (2 if len(sound_key(tok)) <= 3 else 1)
+                options.append((tok, cands[: size if len(unknown) == 1 else 2]))
         if options:
             combos = sorted(
                 itertools.product(*[range(len(c)) for _, c in options]), key=lambda ranks: (sum(ranks), ranks)
             )
-            for ranks in combos[:_MAX_SOUND_READINGS]:
+            for ranks in combos[: max(_MAX_SOUND_READINGS, len(options[0][1]) if len(options) == 1 else 0)]:
                 swap = {tok: cands[r] for (tok, cands), r in zip(options, ranks, strict=True)}
                 why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items())
                 add([swap.get(t, t) for t in primary], SOUND_PENALTY,
