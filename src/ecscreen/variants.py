@@ -38,7 +38,7 @@ from ecscreen.normalize import NormalizedName, abbreviations, legal_forms, norma
 __all__ = ["Reading", "query_variants", "segment", "sound_key", "sound_string", "SOUND_PENALTY", "JOIN_PENALTY"]
 
 SOUND_PENALTY = 5.0  # a reading with words replaced by sound-alike list words
-SOUND_MIN_SCORE = 92.0  # ... counts only when it matches a list name nearly in full
+SOUND_MIN_SCORE = 85.0  # ... counts only when it matches a list name nearly in full
 JOIN_PENALTY = 0.0  # re-joined / re-split words: the same letters, read as the writer displayed them
 SHAPE_PENALTY = 0.0
 # a split reading (camel case, segmentation) counts only when it matches a list name nearly in full
