@@ -147,7 +147,7 @@ _SOUND_PAIRS = (
     ("tsu", "tu"), ("ts", "s"), ("x", "ks"), ("q", "k"), ("eo", "o"), ("eu", "u"), ("ge", "je"), ("gi", "ji"),
     ("ce", "se"), ("ci", "si"),
 )  # fmt: skip
-_FINAL_V = re.compile(r"v$")
+_DOUBLE = re.compile(r"(.)\1").search
 _SOUND_MAP = str.maketrans(
     {"f": "h", "w": "v", "l": "r", "z": "s", "g": "k", "d": "t", "b": "p", "j": "y", "c": "k"}
 )
@@ -158,7 +158,9 @@ _DROP_VOWELS = re.compile(r"[aeiouy]")
 
 
 def _sound_base(tok: str) -> str:
-    t = _FINAL_V.sub("f", tok.lower())  # final -v is said -f (Tupolev: ツポレフ, 투폴레프)
+    t = tok.lower()
+    if t.endswith("v"):
+        t = t[:-1] + "f"  # final -v is said -f (Tupolev: ツポレフ, 투폴레프)
     for a, b in _SOUND_PAIRS:
         if a in t:
             t = t.replace(a, b)
@@ -166,7 +168,7 @@ def _sound_base(tok: str) -> str:
 
 
 def _dedupe(t: str) -> str:
-    return "".join(k for k, _ in itertools.groupby(t))
+    return _REPEAT.sub(r"\1", t) if _DOUBLE(t) else t
 
 
 def _key_of(s: str) -> str:
