@@ -399,32 +399,36 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading
         if key not in seen:
             seen.add(key)
             out.append(Reading(tokens, penalty, reason, min_score))
-        seg = _resegment(tokens, vocab)
+        seg = _resegment(tokens, vocab) if latin else None
         if seg is not None and tuple(seg) not in seen and len(out) < _MAX_VARIANTS:
             seen.add(tuple(seg))
             out.append(Reading(seg, penalty, reason + ", run-together words split", max(min_score, SPLIT_MIN_SCORE)))
 
     clean = nn.clean or nn.original
-    # separator-split words and spaced-out letters
-    if "_" in clean or "-" in clean or "." in clean or " " in clean:
-        for joined in _joined_texts(clean, vocab):
-            add(list(normalize(joined).tokens), JOIN_PENALTY, "letters or word parts split by spaces/separators re-joined")
-    # camel case
-    if _HAS_CAMEL(clean):
-        split = _CAMEL.sub(" ", clean)
-        tokens = list(normalize(split).tokens)
-        humps = [t for t in primary if t not in tokens]
-        new = [t for t in tokens if t not in primary]
-        if humps and any(t in vocab for t in new) and _glued(new, max(map(len, humps))):
-            add(tokens, JOIN_PENALTY, "words run together split at capitals", SPLIT_MIN_SCORE)
-    # leetspeak in every word that mixes letters and digits (normalize reads only mostly-letter words)
-    if _HAS_DIGIT(clean) and _MIXED(clean):
-        leet = _MIXED_WORD.sub(lambda m: m.group(0).translate(_LEET) if _MIXED(m.group(0)) else m.group(0), clean)
-        add(list(normalize(leet).tokens), 0.0, "digits read as letters (leetspeak)", SPLIT_MIN_SCORE)
-    # run-together words
-    seg = _resegment(primary, vocab)
-    if seg is not None:
-        add(seg, JOIN_PENALTY, "run-together words split", SPLIT_MIN_SCORE)
+    # the disguises below are Latin-script tricks; a name romanised from another script (hangul comes out
+    # of anyascii in CamelCase syllables, Chinese as joined pinyin) is not re-split
+    latin = not nn.transliterated or any("shape" in note for note in nn.notes)
+    if latin:
+        # separator-split words and spaced-out letters
+        if "_" in clean or "-" in clean or "." in clean or " " in clean:
+            for joined in _joined_texts(clean, vocab):
+                add(list(normalize(joined).tokens), JOIN_PENALTY, "letters or word parts split by spaces/separators re-joined")
+        # camel case
+        if _HAS_CAMEL(clean):
+            split = _CAMEL.sub(" ", clean)
+            tokens = list(normalize(split).tokens)
+            humps = [t for t in primary if t not in tokens]
+            new = [t for t in tokens if t not in primary]
+            if humps and any(t in vocab for t in new) and _glued(new, max(map(len, humps))):
+                add(tokens, JOIN_PENALTY, "words run together split at capitals", SPLIT_MIN_SCORE)
+        # leetspeak in every word that mixes letters and digits (normalize reads only mostly-letter words)
+        if _HAS_DIGIT(clean) and _MIXED(clean):
+            leet = _MIXED_WORD.sub(lambda m: m.group(0).translate(_LEET) if _MIXED(m.group(0)) else m.group(0), clean)
+            add(list(normalize(leet).tokens), 0.0, "digits read as letters (leetspeak)", SPLIT_MIN_SCORE)
+        # run-together words
+        seg = _resegment(primary, vocab)
+        if seg is not None:
+            add(seg, JOIN_PENALTY, "run-together words split", SPLIT_MIN_SCORE)
     # whole Cyrillic/Greek words that are Latin look-alikes
     shape_map = {sound: shape for sound, shape in nn.shape_alts if sound in primary and shape in vocab}
     if shape_map:
