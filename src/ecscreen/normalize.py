@@ -369,6 +369,7 @@ def _shape_fold(word: str) -> str:
     return anyascii(unicodedata.normalize("NFKC", "".join(table.get(c, c) for c in word)))
 
 
+@lru_cache(maxsize=100_000)
 def _fold_word(word: str, latin_context: bool = False) -> tuple[str, str, str | None]:
     """(ASCII text, kind, shape reading) of one script word; kind: ascii/shape/sound/unvowelled/term/han/other.
 

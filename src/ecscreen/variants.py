@@ -38,7 +38,7 @@ from ecscreen.normalize import NormalizedName, abbreviations, legal_forms, norma
 __all__ = ["Reading", "query_variants", "segment", "sound_key", "sound_string", "SOUND_PENALTY", "JOIN_PENALTY"]
 
 SOUND_PENALTY = 5.0  # a reading with words replaced by sound-alike list words
-SOUND_MIN_SCORE = 92.0  # ... counts only when it matches a list name nearly in full
+SOUND_MIN_SCORE = 85.0  # ... counts only when it matches a list name nearly in full
 JOIN_PENALTY = 0.0  # re-joined / re-split words: the same letters, read as the writer displayed them
 SHAPE_PENALTY = 0.0
 # a split reading (camel case, segmentation) counts only when it matches a list name nearly in full
@@ -48,8 +48,8 @@ _MAX_VARIANTS = 24
 _MAX_PIECE = 24
 _MAX_SOUND_CANDIDATES = 24
 # readings tried per query: each costs a full query (batch speed), each may add a false hit
-_SOUND_CANDIDATES = 4
-_MAX_SOUND_READINGS = 4
+_SOUND_CANDIDATES = 2
+_MAX_SOUND_READINGS = 2
 
 # words joined by an odd separator (no space on either side): Hua-wei, Hua_wei, H.u.a.w.e.i
 # (anchored at a word start, possessive: linear on a very long word)
@@ -147,7 +147,7 @@ _SOUND_PAIRS = (
     ("tsu", "tu"), ("ts", "s"), ("x", "ks"), ("q", "k"), ("eo", "o"), ("eu", "u"), ("ge", "je"), ("gi", "ji"),
     ("ce", "se"), ("ci", "si"),
 )  # fmt: skip
-_FINAL_V = re.compile(r"v$")
+_DOUBLE = re.compile(r"(.)\1").search
 _SOUND_MAP = str.maketrans(
     {"f": "h", "w": "v", "l": "r", "z": "s", "g": "k", "d": "t", "b": "p", "j": "y", "c": "k"}
 )
@@ -158,7 +158,9 @@ _DROP_VOWELS = re.compile(r"[aeiouy]")
 
 
 def _sound_base(tok: str) -> str:
-    t = _FINAL_V.sub("f", tok.lower())  # final -v is said -f (Tupolev: ツポレフ, 투폴레프)
+    t = tok.lower()
+    if t.endswith("v"):
+        t = t[:-1] + "f"  # final -v is said -f (Tupolev: ツポレフ, 투폴레프)
     for a, b in _SOUND_PAIRS:
         if a in t:
             t = t.replace(a, b)
@@ -166,7 +168,7 @@ def _sound_base(tok: str) -> str:
 
 
 def _dedupe(t: str) -> str:
-    return "".join(k for k, _ in itertools.groupby(t))
+    return _REPEAT.sub(r"\1", t) if _DOUBLE(t) else t
 
 
 def _key_of(s: str) -> str:
@@ -397,32 +399,36 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading
         if key not in seen:
             seen.add(key)
             out.append(Reading(tokens, penalty, reason, min_score))
-        seg = _resegment(tokens, vocab)
+        seg = _resegment(tokens, vocab) if latin else None
         if seg is not None and tuple(seg) not in seen and len(out) < _MAX_VARIANTS:
             seen.add(tuple(seg))
             out.append(Reading(seg, penalty, reason + ", run-together words split", max(min_score, SPLIT_MIN_SCORE)))
 
     clean = nn.clean or nn.original
-    # separator-split words and spaced-out letters
-    if "_" in clean or "-" in clean or "." in clean or " " in clean:
-        for joined in _joined_texts(clean, vocab):
-            add(list(normalize(joined).tokens), JOIN_PENALTY, "letters or word parts split by spaces/separators re-joined")
-    # camel case
-    if _HAS_CAMEL(clean):
-        split = _CAMEL.sub(" ", clean)
-        tokens = list(normalize(split).tokens)
-        humps = [t for t in primary if t not in tokens]
-        new = [t for t in tokens if t not in primary]
-        if humps and any(t in vocab for t in new) and _glued(new, max(map(len, humps))):
-            add(tokens, JOIN_PENALTY, "words run together split at capitals", SPLIT_MIN_SCORE)
-    # leetspeak in every word that mixes letters and digits (normalize reads only mostly-letter words)
-    if _HAS_DIGIT(clean) and _MIXED(clean):
-        leet = _MIXED_WORD.sub(lambda m: m.group(0).translate(_LEET) if _MIXED(m.group(0)) else m.group(0), clean)
-        add(list(normalize(leet).tokens), 0.0, "digits read as letters (leetspeak)", SPLIT_MIN_SCORE)
-    # run-together words
-    seg = _resegment(primary, vocab)
-    if seg is not None:
-        add(seg, JOIN_PENALTY, "run-together words split", SPLIT_MIN_SCORE)
+    # the disguises below are Latin-script tricks; a name romanised from another script (hangul comes out
+    # of anyascii in CamelCase syllables, Chinese as joined pinyin) is not re-split
+    latin = not nn.transliterated or any("shape" in note for note in nn.notes)
+    if latin:
+        # separator-split words and spaced-out letters
+        if "_" in clean or "-" in clean or "." in clean or " " in clean:
+            for joined in _joined_texts(clean, vocab):
+                add(list(normalize(joined).tokens), JOIN_PENALTY, "letters or word parts split by spaces/separators re-joined")
+        # camel case
+        if _HAS_CAMEL(clean):
+            split = _CAMEL.sub(" ", clean)
+            tokens = list(normalize(split).tokens)
+            humps = [t for t in primary if t not in tokens]
+            new = [t for t in tokens if t not in primary]
+            if humps and any(t in vocab for t in new) and _glued(new, max(map(len, humps))):
+                add(tokens, JOIN_PENALTY, "words run together split at capitals", SPLIT_MIN_SCORE)
+        # leetspeak in every word that mixes letters and digits (normalize reads only mostly-letter words)
+        if _HAS_DIGIT(clean) and _MIXED(clean):
+            leet = _MIXED_WORD.sub(lambda m: m.group(0).translate(_LEET) if _MIXED(m.group(0)) else m.group(0), clean)
+            add(list(normalize(leet).tokens), 0.0, "digits read as letters (leetspeak)", SPLIT_MIN_SCORE)
+        # run-together words
+        seg = _resegment(primary, vocab)
+        if seg is not None:
+            add(seg, JOIN_PENALTY, "run-together words split", SPLIT_MIN_SCORE)
     # whole Cyrillic/Greek words that are Latin look-alikes
     shape_map = {sound: shape for sound, shape in nn.shape_alts if sound in primary and shape in vocab}
     if shape_map:
@@ -437,12 +443,14 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading
         for tok in unknown[:4]:
             cands = index.candidates(tok)
             if cands:
-                options.append((tok, cands[: _SOUND_CANDIDATES if len(unknown) == 1 else 2]))
+                # short consonant keys (unvowelled Persian 'mlt') are ambiguous: try more list words
+                size = _SOUND_CANDIDATES * (2 if len(sound_key(tok)) <= 3 else 1)
+                options.append((tok, cands[: size if len(unknown) == 1 else 2]))
         if options:
             combos = sorted(
                 itertools.product(*[range(len(c)) for _, c in options]), key=lambda ranks: (sum(ranks), ranks)
             )
-            for ranks in combos[:_MAX_SOUND_READINGS]:
+            for ranks in combos[: max(_MAX_SOUND_READINGS, len(options[0][1]) if len(options) == 1 else 0)]:
                 swap = {tok: cands[r] for (tok, cands), r in zip(options, ranks, strict=True)}
                 why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items())
                 add([swap.get(t, t) for t in primary], SOUND_PENALTY,
