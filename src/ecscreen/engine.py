@@ -542,7 +542,11 @@ def _party_name_fn(nl: NamedList, list_name: str, min_score: float, roles: set[s
             e = _ev(field=f"parties[{idx}].name", value=p.name, matched=best.entry.name, score=best.score,
                     detail=f"{best.band} match on list {list_name!r} (score {best.score:g} >= {min_score:g}): "
                            f"{best.explanation}")
-            if best.band == "strong":
+            # a names list is curated by the pack's author: an exact match of a member is firm even when
+            # the name is one short word ('Sugon', 'SMIC'); anything else inherits the hit's band
+            exact_member = best.name_score >= 100 and set((best.firm_block or "").split("; ")) <= {
+                "", "the match rests on one word", "very short name"}
+            if best.band == "strong" or exact_member:
                 ev.append(e)
             else:
                 possible.append(e)

@@ -1059,6 +1059,7 @@ class Matcher:
         if acronym and not _acronym_pair_size(q.norm, an):
             acronym = False  # proposed for another spelling of the name: score it as words
         ctx = _CalCtx(self, q, an, entry, acronym, country)
+        ctx.alias = alias
         feats: list[HitFeature] = []
         blocks: list[str] = []
         total = 100.0
@@ -1068,6 +1069,11 @@ class Matcher:
                 total += points
                 if block:
                     blocks.append(block)
+        liftable = {"the match rests on one word", "very short name"}
+        if blocks and ctx.country_match is True and ctx.name_score >= 100.0 and set(blocks) <= liftable:
+            feats.append(HitFeature(name="country", points=0.0, reason="exact match and the country agrees: "
+                                    "enough for a firm finding despite the short name"))
+            blocks = []
         score = round(min(100.0, max(0.0, total)), 1)
         band: Literal["strong", "possible"] = "strong" if score >= cfg.confirm_score and not blocks else "possible"
         cm = ctx.country_match
@@ -1081,7 +1087,7 @@ class Matcher:
         alias_text = self.alias_text[alias]
         head = f"'{name}' ~ '{alias_text}' (score {score:g}, {band} match)"
         if q.norm.transliterated:
-            head += f"; '{name}' read as '{' '.join(q.norm.full_tokens)}'"
+            head += f"; '{name}' transliterated to '{' '.join(q.norm.full_tokens)}'"
         reasons = [f"{f.reason} ({f.points:+g})" if f.points else f.reason for f in feats]
         return PartyHit(
             query=name,
@@ -1347,6 +1353,7 @@ class _CalCtx:
         )
         self.country_match: bool | None = None
         self.name_score = 100.0
+        self.alias = -1
 
     def distinct_matched(self) -> list[tuple[int, int, float]]:
         cfg = self.cfg
@@ -1420,6 +1427,11 @@ def feature_distinctive(c: _CalCtx) -> list[_Feat]:
     if c.distinct_matched():
         words = ", ".join(c.q_tokens[i] for i, _, _ in c.distinct_matched())
         return [("distinctive", 0.0, f"distinctive words matched: {words}", None)]
+    complete = (
+        len(c.pairs) == len(c.q_tokens) == len(c.a_tokens) and all(s >= 1.0 for _, _, s in c.pairs) and c.pairs
+    )
+    if complete:  # 'Aviation Industry Corporation of China': an all-common name matched word for word
+        return [("distinctive", 0.0, "common words only, but the whole name matches word for word", None)]
     return [("distinctive", -c.cfg.common_only_penalty, "only common words matched (no distinctive word)",
              "only common words matched")]
 
@@ -1464,8 +1476,8 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:
         i, j, _ = distinct[0]
         t, u = c.q_tokens[i], c.a_tokens[j]
         if not _transposition(t, u):
-            return [("one_word", -100.0, f"the only distinctive word matches approximately ('{t}' ~ '{u}'): "
-                     "a different name", "approximate distinctive word")]
+            return [("one_word", 0.0, f"the only distinctive word matches approximately ('{t}' ~ '{u}'): "
+                     "possible match only", "approximate distinctive word")]
     if distinct and (one_word or len(c.pairs) == 1):
         word = c.a_tokens[distinct[0][1]]
         if (extra_q or extra_a) and word in english_words():
@@ -1501,7 +1513,8 @@ def feature_acronym(c: _CalCtx) -> list[_Feat]:
     size = len(c.q_tokens[0])
     score = c.m._acronym_score(size)
     c.name_score = score
-    return [("acronym", score - 100.0, f"'{' '.join(c.q.tokens).upper()}' = initials of the list name", None)]
+    return [("acronym", score - 100.0, f"'{' '.join(c.q.tokens).upper()}' = initials of alias "
+             f"'{c.m.alias_text[c.alias]}'", None)]
 
 
 _CN_TERRITORIES = frozenset({"HK", "MO"})
@@ -1524,7 +1537,23 @@ def feature_country(c: _CalCtx) -> list[_Feat]:
              f"country {c.country} not among the entry's countries ({', '.join(c.entry.countries)})", None)]
 
 
+def feature_normalisation(c: _CalCtx) -> list[_Feat]:
+    """What normalisation did (no points): words in common, legal forms ignored, abbreviations expanded."""
+    parts = []
+    same = [c.a_tokens[j] for i, j, s in c.pairs if s >= 1.0]
+    if same and not c.acronym:
+        parts.append("same words: " + ", ".join(same))
+    legal = sorted({*c.q.norm.legal, *c.an.legal})
+    if legal:
+        parts.append("legal form ignored: " + ", ".join(f"'{lf}'" for lf in legal))
+    expanded = sorted({f"{a}->{b}" for a, b in (*c.q.norm.expanded, *c.an.expanded)})
+    if expanded:
+        parts.append("abbreviations expanded: " + ", ".join(expanded))
+    return [("normalisation", 0.0, "; ".join(parts), None)] if parts else []
+
+
 FEATURES = (
+    feature_normalisation,
     feature_acronym,
     feature_query_words,
     feature_list_words,

@@ -421,7 +421,9 @@ def screen_party_batches(
                     if cleared is not None:
                         party_hits[j] = hit.model_copy(update={"cleared": cleared})
             hits[idx] = party_hits
-            groups = group_hits(party_hits)
+            # cleared hits stay findings of their own (covered by the clearance); the rest are merged
+            groups = group_hits([h for h in party_hits if h.cleared is None])
+            groups += [[h] for h in party_hits if h.cleared is not None]
             for group in groups:
                 findings.append(_finding(pack, idx, party, group, as_of))
             if party.name in long_names:
