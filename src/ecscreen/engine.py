@@ -18,10 +18,6 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
 
-from rapidfuzz import fuzz
-from rapidfuzz import process as rf_process
-from rapidfuzz import utils as rf_utils
-
 from . import __version__
 from .countries import Country, resolve
 from .models import (

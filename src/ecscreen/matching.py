@@ -208,6 +208,7 @@ class ScoreConfig:
     confirm_score: float = 92.0
     query_share: float = 65.0
     common_weight: float = 1.5
+    legal_weight: float = 0.3
     common_only_penalty: float = 25.0
     short_word: int = 5
     org_vs_person_one_word: float = 40.0
@@ -1069,6 +1070,11 @@ class Matcher:
                 total += points
                 if block:
                     blocks.append(block)
+        if not acronym:
+            diff = [ctx.q_tokens[i] for i in ctx.core_q if i not in ctx.used_q]
+            diff += [ctx.a_tokens[j] for j in ctx.core_a if j not in ctx.used_a]
+            if diff:  # a firm finding needs the whole name: every word on both sides has its counterpart
+                blocks.append("the names differ by: " + ", ".join(diff))
         liftable = {"the match rests on one word", "very short name"}
         if blocks and ctx.country_match is True and ctx.name_score >= 100.0 and set(blocks) <= liftable:
             feats.append(HitFeature(name="country", points=0.0, reason="exact match and the country agrees: "
@@ -1279,6 +1285,12 @@ def common_words() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def _legal_words() -> frozenset[str]:
+    """Every word of a legal form (co, ltd, joint, stock, liability ...), whatever its position."""
+    return frozenset(w for form in legal_forms() for w in form if w.isalpha())
+
+
+@lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
     """Ordinary English words (``data/english_words.txt``, from wordfreq; see the file's header)."""
     try:
@@ -1310,18 +1322,17 @@ class _CalCtx:
         self.m, self.cfg, self.q, self.an, self.entry, self.acronym, self.country = m, cfg, q, an, entry, acronym, country
         q_tokens = _rejoin(list(q.tokens), set(an.tokens))
         a_tokens = _rejoin(list(an.tokens), set(q_tokens))
+        # legal-form words take part in the alignment ('Co.' ~ 'Company', a typo in 'Corporation'), with
+        # the weight of a legal word, whether normalisation recognised the form or not
+        legal = _legal_words()
+        q_tokens += [t for t in dict.fromkeys(q.norm.full_tokens) if t in legal and t not in q_tokens]
+        a_tokens += [u for u in dict.fromkeys(an.full_tokens) if u not in a_tokens and u not in an.tokens]
         self.q_tokens, self.a_tokens = q_tokens, a_tokens
         common = common_words()
-        self.q_common = [t in common for t in q_tokens]
-        self.a_common = [u in common for u in a_tokens]
-        self.q_w = [
-            min(m._token_info(t)[1], cfg.common_weight) if c else m._token_info(t)[1]
-            for t, c in zip(q_tokens, self.q_common, strict=True)
-        ]
-        self.a_w = [
-            min(m._alias_weight(u), cfg.common_weight) if c else m._alias_weight(u)
-            for u, c in zip(a_tokens, self.a_common, strict=True)
-        ]
+        self.q_common = [t in common or t in legal for t in q_tokens]
+        self.a_common = [u in common or u in legal for u in a_tokens]
+        self.q_w = [self._w(m._token_info(t)[1], t, c) for t, c in zip(q_tokens, self.q_common, strict=True)]
+        self.a_w = [self._w(m._alias_weight(u), u, c) for u, c in zip(a_tokens, self.a_common, strict=True)]
         # one-to-one alignment, most similar (then heaviest) pairs first
         cands = []
         for i, t in enumerate(q_tokens):
@@ -1344,6 +1355,9 @@ class _CalCtx:
             used_a.add(j)
             self.pairs.append((i, j, sim))
         self.used_q, self.used_a = used_q, used_a
+        # positions of the words that are not legal-form words (the name proper)
+        self.core_q = {i for i, t in enumerate(q_tokens) if t not in legal}
+        self.core_a = {j for j, u in enumerate(a_tokens) if u not in legal}
         self.W_q = max(sum(self.q_w), 1e-9)
         self.W_a = max(sum(self.a_w), 1e-9)
         self.q_share = cfg.query_share
@@ -1354,6 +1368,11 @@ class _CalCtx:
         self.country_match: bool | None = None
         self.name_score = 100.0
         self.alias = -1
+
+    def _w(self, w: float, tok: str, common: bool) -> float:
+        if tok in _legal_words():
+            return min(w, self.cfg.legal_weight)
+        return min(w, self.cfg.common_weight) if common else w
 
     def distinct_matched(self) -> list[tuple[int, int, float]]:
         cfg = self.cfg
@@ -1427,9 +1446,8 @@ def feature_distinctive(c: _CalCtx) -> list[_Feat]:
     if c.distinct_matched():
         words = ", ".join(c.q_tokens[i] for i, _, _ in c.distinct_matched())
         return [("distinctive", 0.0, f"distinctive words matched: {words}", None)]
-    complete = (
-        len(c.pairs) == len(c.q_tokens) == len(c.a_tokens) and all(s >= 1.0 for _, _, s in c.pairs) and c.pairs
-    )
+    core_pairs = [(i, j) for i, j, s in c.pairs if s >= 1.0 and i in c.core_q and j in c.core_a]
+    complete = bool(core_pairs) and len(core_pairs) == len(c.core_q) == len(c.core_a)
     if complete:  # 'Aviation Industry Corporation of China': an all-common name matched word for word
         return [("distinctive", 0.0, "common words only, but the whole name matches word for word", None)]
     return [("distinctive", -c.cfg.common_only_penalty, "only common words matched (no distinctive word)",
@@ -1444,12 +1462,13 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:
         return [("acronym", 0.0, "the match is an acronym only", "acronym only")]
     distinct = c.distinct_matched()
     core = "".join(c.q_tokens)
-    extra_a = [c.a_tokens[j] for j in range(len(c.a_tokens)) if j not in c.used_a]
-    extra_q = [c.q_tokens[i] for i in range(len(c.q_tokens)) if i not in c.used_q]
-    if len(c.q_tokens) == 1 and extra_a:
+    legal = _legal_words()
+    extra_a = [c.a_tokens[j] for j in range(len(c.a_tokens)) if j not in c.used_a and c.a_tokens[j] not in legal]
+    extra_q = [c.q_tokens[i] for i in range(len(c.q_tokens)) if i not in c.used_q and c.q_tokens[i] not in legal]
+    if len(c.core_q) == 1 and extra_a:
         return [("one_word", -100.0, f"a one-word name matches only a list name that is that word (the list name "
                  f"also has: {', '.join(extra_a)})", "one-word name")]
-    if len(c.pairs) == 1 and extra_a and extra_q:
+    if len([p for p in c.pairs if p[0] in c.core_q]) == 1 and extra_a and extra_q:
         return [("one_word", -100.0, f"the names share one word only and each has other words (name: "
                  f"{', '.join(extra_q)}; list: {', '.join(extra_a)}): not the same party", "one word in common")]
     if len(distinct) > 1:
@@ -1465,7 +1484,7 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:
                  f"list: {', '.join(other_a) or '-'}): not the same party", "one word in common")]
     if len(core) <= 3:
         return [("short_name", 0.0, f"very short name '{core}': possible match only", "very short name")]
-    one_word = len(c.q_tokens) == 1 or len(c.a_tokens) == 1
+    one_word = len(c.core_q) == 1 or len(c.core_a) == 1
     if distinct and distinct[0][2] < 1.0 and one_word:
         i, j, _ = distinct[0]
         t, u = c.q_tokens[i], c.a_tokens[j]
@@ -1478,12 +1497,14 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:
         if not _transposition(t, u):
             return [("one_word", 0.0, f"the only distinctive word matches approximately ('{t}' ~ '{u}'): "
                      "possible match only", "approximate distinctive word")]
-    if distinct and (one_word or len(c.pairs) == 1):
+    if distinct and (one_word or len([p for p in c.pairs if p[0] in c.core_q]) == 1):
         word = c.a_tokens[distinct[0][1]]
         if (extra_q or extra_a) and word in english_words():
             return [("one_word", -100.0, f"the match rests on '{word}', an ordinary English word, and the names "
                      "differ otherwise: no evidence of the listed party", "ordinary word")]
         return [("one_word", 0.0, "the match rests on one word: possible match only", "the match rests on one word")]
+    if one_word and c.pairs:
+        return [("one_word", 0.0, "one-word name: possible match only", "the match rests on one word")]
     return []
 
 

@@ -22,8 +22,8 @@ from ecscreen import yamlio
 from ecscreen.errors import EcscreenError, InputFileError, PackError
 from ecscreen.lists import OwnList, ScreeningList, active_lists, matcher_for
 from ecscreen.matching import MAX_NAME_CHARS, AllowList, Clearance, ListEntry, PartyHit
-from ecscreen.normalize import normalize
 from ecscreen.models import Citation, Coverage, Evidence, Finding, ListInfo, Outcome, Party
+from ecscreen.normalize import normalize
 from ecscreen.packs import PackMeta, default_rules_dir, register_kind
 
 __all__ = [
