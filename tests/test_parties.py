@@ -273,7 +273,15 @@ def test_clear_party_states_what_it_was_screened_against(own) -> None:
     assert ps.findings == []
     assert len(ps.summaries) == 1
     s = ps.summaries[0]
-    assert "screened against 1 list(s)" in s and "Test restricted parties" in s and s.endswith("no match")
+    assert s.matches == 0 and s.lists and s.lists[0].startswith("Test restricted parties")
+    assert "screened against 1 list(s)" in s.summary and s.summary.endswith("no match")
+
+
+def test_report_lists_party_screening_per_party(full_engine) -> None:
+    res = _screen_one(full_engine, "Ordinary Office Furniture GmbH", "DE")
+    assert res.decision == Outcome.clear
+    assert len(res.party_screening) == 1 and res.party_screening[0].summary.endswith("no match")
+    assert res.party_screening[0].lists  # names and dates of the lists
 
 
 def test_overlong_party_name_is_review_not_clear(own) -> None:

@@ -673,6 +673,7 @@ class Engine:
         warnings: list[str] = []
         # ---- parties
         hits: list[PartyFactLite] = []
+        screened: list[Any] = []
         party_mod = _optional("parties")
         if party_mod is not None and sh.parties and self.use_lists:
             screener = self.party_screener or party_mod.screen_parties
@@ -681,6 +682,7 @@ class Engine:
             findings += list(ps.findings)
             hits = _party_facts(ps, sh)
             warnings += list(getattr(ps, "warnings", []) or [])
+            screened = list(getattr(ps, "summaries", []) or [])
         ctx = ShipCtx(shipment=sh, dest=dest, dest_codes=_codes(dest, self.registry, on),
                       exporter_codes=_codes(exporter, self.registry, on), as_of=on,
                       party_codes=party_codes, party_hits=hits)
@@ -753,7 +755,8 @@ class Engine:
         findings.sort(key=lambda f: (-f.outcome.rank, f.item_index if f.item_index is not None else -1, f.rule_id))
         decision = Outcome.worst([f.outcome for f in findings if f.covered_by is None])
         return ShipmentResult(id=sid, decision=decision, as_of=on, destination=dest.code, destination_name=dest.name,
-                              findings=findings, warnings=warnings, jurisdiction=jurisdictions)
+                              findings=findings, warnings=warnings, jurisdiction=jurisdictions,
+                              party_screening=screened)
 
     def _fire(self, cp: CompiledPack, rule: Rule, fn: Fn, ctx: ShipCtx, ic: ItemCtx | None,
               status: str) -> Finding | None:
