@@ -376,7 +376,11 @@ def test_every_feature_is_documented() -> None:
 
 def test_query_word_without_counterpart_lowers_in_proportion(csl) -> None:
     """'International Business Machines' is not 'International Business Corporation'."""
-    h = csl.calibrate("International Business Machines", _alias_index(csl, "LIMITED LIABILITY COMPANY INTERNATIONAL BUSINESS CORPORATION"))
+    h = csl.calibrate(
+        "International Business Machines",
+        _alias_index(csl, "LIMITED LIABILITY COMPANY INTERNATIONAL BUSINESS CORPORATION"),
+    )
+    assert h is not None
     f = {x.name: x for x in h.features}
     assert f["query_words"].points < 0 and "machines" in f["query_words"].reason
     assert h.score < 80
@@ -384,6 +388,7 @@ def test_query_word_without_counterpart_lowers_in_proportion(csl) -> None:
 
 def test_common_words_only_is_no_firm_evidence(csl) -> None:
     h = csl.calibrate("General Electric", _alias_index(csl, "General Electronic"))
+    assert h is not None
     f = {x.name: x for x in h.features}
     assert f["distinctive"].points < 0 and "only common words" in f["distinctive"].reason
     assert h.score < 80
@@ -413,6 +418,7 @@ def test_organisation_never_matches_individual_on_surname_alone(csl) -> None:
     hits = m.search("Ferrario S.p.A.", limit=None)
     assert hits == [] or all(h.band == "possible" for h in hits)
     h = m.calibrate("Ferrario S.p.A.", 0)
+    assert h is not None
     assert any(f.name == "entity_type" and f.points <= -40 for f in h.features)
 
 

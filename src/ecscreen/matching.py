@@ -1035,8 +1035,8 @@ class Matcher:
             if alias in seen:
                 continue
             seen.add(alias)
-            hit = self.calibrate(name, alias, acronym=acronym, country=cc)
-            if hit.score >= threshold:
+            hit = self.calibrate(name, alias, acronym=acronym, country=cc, threshold=threshold)
+            if hit is not None and hit.score >= threshold:
                 cur = best.get(ei)
                 if cur is None or (hit.score, hit.band == "strong") > (cur.score, cur.band == "strong"):
                     best[ei] = hit
@@ -1044,7 +1044,9 @@ class Matcher:
 
     # ------------------------------------------------------------------ calibration
 
-    def calibrate(self, name: str, alias: int, acronym: bool = False, country: str | None = None) -> PartyHit:
+    def calibrate(
+        self, name: str, alias: int, acronym: bool = False, country: str | None = None, threshold: float = 0.0
+    ) -> PartyHit | None:
         """Score one candidate (query name x indexed alias) from its evidence and decide its band.
 
         The score is 100 plus the points of the features (:data:`FEATURES`, each a small function that
@@ -1061,15 +1063,20 @@ class Matcher:
             acronym = False  # proposed for another spelling of the name: score it as words
         ctx = _CalCtx(self, q, an, entry, acronym, country)
         ctx.alias = alias
-        feats: list[HitFeature] = []
+        raw: list[tuple[str, float, str]] = []
         blocks: list[str] = []
         total = 100.0
         for fn in FEATURES:
             for fname, points, reason, block in fn(ctx):
-                feats.append(HitFeature(name=fname, points=round(points, 1), reason=reason))
+                raw.append((fname, round(points, 1), reason))
                 total += points
                 if block:
                     blocks.append(block)
+            if threshold > 0 and total < threshold - 5.0:  # later features add at most the country bonus
+                return None
+        if threshold > 0 and min(100.0, total) < threshold:
+            return None
+        feats = [HitFeature(name=n, points=p, reason=r) for n, p, r in raw]
         if not acronym:
             diff = [ctx.q_tokens[i] for i in ctx.core_q if i not in ctx.used_q]
             diff += [ctx.a_tokens[j] for j in ctx.core_a if j not in ctx.used_a]
@@ -1284,6 +1291,18 @@ def common_words() -> frozenset[str]:
     return frozenset(words)
 
 
+def _rejoin_if_needed(tokens: list[str], other: Sequence[str]) -> list[str]:
+    """``_rejoin(tokens, other)`` when it can change anything (two words glued or split), else tokens."""
+    known = set(other)
+    missing = [t for t in tokens if t not in known]
+    if not missing:
+        return tokens
+    glued = any(a + b in known for a, b in zip(tokens, tokens[1:], strict=False))
+    if not glued and not any(len(u) >= 2 and u in t for t in missing for u in known):
+        return tokens
+    return _rejoin(tokens, known)
+
+
 @lru_cache(maxsize=1)
 def _legal_words() -> frozenset[str]:
     """Every word of a legal form (co, ltd, joint, stock, liability ...), whatever its position."""
@@ -1320,8 +1339,8 @@ class _CalCtx:
     ) -> None:
         cfg = m.config
         self.m, self.cfg, self.q, self.an, self.entry, self.acronym, self.country = m, cfg, q, an, entry, acronym, country
-        q_tokens = _rejoin(list(q.tokens), set(an.tokens))
-        a_tokens = _rejoin(list(an.tokens), set(q_tokens))
+        q_tokens = _rejoin_if_needed(list(q.tokens), an.tokens)
+        a_tokens = _rejoin_if_needed(list(an.tokens), q_tokens)
         # legal-form words take part in the alignment ('Co.' ~ 'Company', a typo in 'Corporation'), with
         # the weight of a legal word, whether normalisation recognised the form or not
         legal = _legal_words()
@@ -1482,6 +1501,10 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:
         diff = ", ".join(other_q) or "-"
         return [("one_word", -100.0, f"only one distinctive word in common; the others differ (name: {diff}; "
                  f"list: {', '.join(other_a) or '-'}): not the same party", "one word in common")]
+    a_core = "".join(c.a_tokens[j] for j in c.core_a)
+    if len(a_core) <= 3 and extra_q:
+        return [("short_name", -100.0, f"the list name '{a_core}' is too short to be found inside a longer name "
+                 f"(the name also has: {', '.join(extra_q)})", "very short name")]
     if len(core) <= 3:
         return [("short_name", 0.0, f"very short name '{core}': possible match only", "very short name")]
     one_word = len(c.core_q) == 1 or len(c.core_a) == 1
@@ -1528,7 +1551,7 @@ def feature_acronym(c: _CalCtx) -> list[_Feat]:
     ``acronym_score`` (three letters: ``acronym_score_short``)."""
     if not c.acronym:
         return []
-    if len(c.q.tokens) != 1:
+    if len(c.q.tokens) != 1 or len(c.an.tokens) == 1:
         return [("acronym", -100.0, f"the initials of '{' '.join(c.q.tokens)}' spell the short list name "
                  f"'{' '.join(c.an.tokens)}': not evidence of the same party", "acronym only")]
     size = len(c.q_tokens[0])
