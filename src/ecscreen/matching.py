@@ -211,6 +211,7 @@ class ScoreConfig:
     legal_weight: float = 0.3
     common_only_penalty: float = 25.0
     short_word: int = 5
+    long_word: int = 8
     org_vs_person_one_word: float = 40.0
     org_vs_person: float = 10.0
     country_bonus: float = 5.0
@@ -935,6 +936,9 @@ class Matcher:
         if "-" in name:
             out.append(re.sub(r"(?<=\w)-(?=\w)", "", name))
         toks = self._prepare(name).tokens
+        fixed = [common_typo(t) or t for t in toks]
+        if fixed != list(toks):
+            out.append(" ".join(fixed))
         common = common_words()
         core = [t for t in toks if t not in common]
         if core and len(core) < len(toks):
@@ -1304,9 +1308,68 @@ def _rejoin_if_needed(tokens: list[str], other: Sequence[str]) -> list[str]:
 
 
 @lru_cache(maxsize=1)
+def _common_deletes() -> dict[str, frozenset[str]]:
+    """One-letter deletions of the common and legal words (5+ letters) -> the words: finds typos in them."""
+    out: dict[str, set[str]] = {}
+    for w in common_words() | _legal_words():
+        if len(w) >= 5 and w.isalpha():
+            for d in {w, *_deletes(w)}:
+                out.setdefault(d, set()).add(w)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def common_typo(tok: str) -> str | None:
+    """The common (or legal-form) word ``tok`` is one typo away from, when exactly one: 'technoeogies'
+    -> 'technology', 'internetional' -> 'international'; None otherwise."""
+    if len(tok) < 7 or not tok.isalpha() or tok in common_words() or tok in _legal_words():
+        return None
+    cd = _common_deletes()
+    found: set[str] = set(cd.get(tok, ()))
+    for d in _deletes(tok):
+        found |= cd.get(d, frozenset())
+    found = {w for w in found if abs(len(w) - len(tok)) <= 1 and LCSseq.similarity(w, tok) >= max(len(w), len(tok)) - 1}
+    if len(found) != 1:
+        return None
+    word = next(iter(found))
+    norm = normalize(word).full_tokens
+    return norm[0] if len(norm) == 1 else word
+
+
+@lru_cache(maxsize=1)
 def _legal_words() -> frozenset[str]:
     """Every word of a legal form (co, ltd, joint, stock, liability ...), whatever its position."""
     return frozenset(w for form in legal_forms() for w in form if w.isalpha())
+
+
+@lru_cache(maxsize=1)
+def branch_words() -> frozenset[str]:
+    """Words a firm adds to its name for a branch or trading arm (``data/branch_words.txt``)."""
+    try:
+        text = resources.files("ecscreen").joinpath("data", "branch_words.txt").read_text(encoding="utf-8")
+    except FileNotFoundError:  # pragma: no cover - broken install
+        return frozenset()
+    words: set[str] = set()
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip().lower()
+        if line:
+            words.add(line)
+            words.update(normalize(line).tokens)
+    return frozenset(words)
+
+
+@lru_cache(maxsize=1)
+def _places() -> frozenset[str]:
+    """Country-name words and the major trading cities of the common-words table."""
+    import pycountry
+
+    words: set[str] = set()
+    for c in pycountry.countries:
+        for label in {c.name, getattr(c, "common_name", c.name)}:
+            words.update(t for t in normalize(label).tokens if len(t) >= 4)
+    cities = ("shanghai beijing shenzhen guangzhou hong kong tianjin wuhan chengdu hangzhou xian moscow petersburg "
+              "tehran dubai istanbul london singapore mumbai delhi tokyo seoul minsk")
+    words.update(cities.split())
+    return frozenset(words)
 
 
 @lru_cache(maxsize=1)
@@ -1339,7 +1402,10 @@ class _CalCtx:
     ) -> None:
         cfg = m.config
         self.m, self.cfg, self.q, self.an, self.entry, self.acronym, self.country = m, cfg, q, an, entry, acronym, country
-        q_tokens = _rejoin_if_needed(list(q.tokens), an.tokens)
+        # a typo in a common word ('Technoeogies') is read as that word, with its low weight
+        fixed = [common_typo(t) or t if t not in an.tokens else t for t in q.tokens]
+        self.typos = [(t, f) for t, f in zip(q.tokens, fixed, strict=True) if t != f]
+        q_tokens = _rejoin_if_needed(list(dict.fromkeys(fixed)), an.tokens)
         a_tokens = _rejoin_if_needed(list(an.tokens), q_tokens)
         # legal-form words take part in the alignment ('Co.' ~ 'Company', a typo in 'Corporation'), with
         # the weight of a legal word, whether normalisation recognised the form or not
@@ -1511,9 +1577,13 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:
     if distinct and distinct[0][2] < 1.0 and one_word:
         i, j, _ = distinct[0]
         t, u = c.q_tokens[i], c.a_tokens[j]
-        if min(len(t), len(u)) <= c.cfg.short_word or not _transposition(t, u):
+        one_edit = LCSseq.similarity(t, u) >= max(len(t), len(u)) - 1 or _transposition(t, u)
+        if min(len(t), len(u)) <= c.cfg.short_word or not one_edit or (
+            min(len(t), len(u)) < c.cfg.long_word and not _transposition(t, u)
+        ):
             return [("one_word", -100.0, f"one-word name matched only approximately ('{t}' ~ '{u}'): a one-word "
-                     "name must match exactly (or with two adjacent letters swapped)", "one-word name")]
+                     f"name must match exactly (a long word of {c.cfg.long_word}+ letters: one letter off; or two "
+                     "adjacent letters swapped)", "one-word name")]
     if len(distinct) == 1 and distinct[0][2] < 1.0:
         i, j, _ = distinct[0]
         t, u = c.q_tokens[i], c.a_tokens[j]
@@ -1525,6 +1595,11 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:
         if (extra_q or extra_a) and word in english_words():
             return [("one_word", -100.0, f"the match rests on '{word}', an ordinary English word, and the names "
                      "differ otherwise: no evidence of the listed party", "ordinary word")]
+        branch = branch_words()
+        other = [t for t in extra_q if t not in branch and t not in _places()]
+        if other:
+            return [("one_word", -100.0, f"the match rests on '{word}' and the name adds words of another "
+                     f"business ({', '.join(other)}): no evidence of the listed party", "one word in common")]
         return [("one_word", 0.0, "the match rests on one word: possible match only", "the match rests on one word")]
     if one_word and c.pairs:
         return [("one_word", 0.0, "one-word name: possible match only", "the match rests on one word")]
@@ -1587,6 +1662,8 @@ def feature_normalisation(c: _CalCtx) -> list[_Feat]:
     same = [c.a_tokens[j] for i, j, s in c.pairs if s >= 1.0]
     if same and not c.acronym:
         parts.append("same words: " + ", ".join(same))
+    if c.typos:
+        parts.append("typo in a common word read as the word: " + ", ".join(f"{t}->{f}" for t, f in c.typos))
     legal = sorted({*c.q.norm.legal, *c.an.legal})
     if legal:
         parts.append("legal form ignored: " + ", ".join(f"'{lf}'" for lf in legal))
