@@ -1287,12 +1287,13 @@ def common_words() -> frozenset[str]:
         if line:
             words.update(normalize(line).tokens or (line,))
             words.add(line)
-    import pycountry
+    return frozenset(words | _places())
 
-    for c in pycountry.countries:
-        for label in {c.name, getattr(c, "common_name", c.name)}:
-            words.update(t for t in normalize(label).tokens if len(t) >= 4)
-    return frozenset(words)
+
+@lru_cache(maxsize=1)
+def _table_words() -> frozenset[str]:
+    """The hand-made business words only (no places): typo targets and organisation markers."""
+    return frozenset(w for w in common_words() if w not in _places())
 
 
 def _rejoin_if_needed(tokens: list[str], other: Sequence[str]) -> list[str]:
@@ -1311,7 +1312,7 @@ def _rejoin_if_needed(tokens: list[str], other: Sequence[str]) -> list[str]:
 def _common_deletes() -> dict[str, frozenset[str]]:
     """One-letter deletions of the common and legal words (5+ letters) -> the words: finds typos in them."""
     out: dict[str, set[str]] = {}
-    for w in common_words() | _legal_words():
+    for w in _table_words() | _legal_words():
         if len(w) >= 5 and w.isalpha():
             for d in {w, *_deletes(w)}:
                 out.setdefault(d, set()).add(w)
@@ -1365,7 +1366,9 @@ def _places() -> frozenset[str]:
     words: set[str] = set()
     for c in pycountry.countries:
         for label in {c.name, getattr(c, "common_name", c.name)}:
-            words.update(t for t in normalize(label).tokens if len(t) >= 4)
+            toks = normalize(label).tokens
+            if len(toks) == 1 and len(toks[0]) >= 4:  # 'iran', 'china'; not 'saint vincent and the ...'
+                words.add(toks[0])
     cities = ("shanghai beijing shenzhen guangzhou hong kong tianjin wuhan chengdu hangzhou xian moscow petersburg "
               "tehran dubai istanbul london singapore mumbai delhi tokyo seoul minsk")
     words.update(cities.split())
@@ -1403,7 +1406,7 @@ class _CalCtx:
         cfg = m.config
         self.m, self.cfg, self.q, self.an, self.entry, self.acronym, self.country = m, cfg, q, an, entry, acronym, country
         # a typo in a common word ('Technoeogies') is read as that word, with its low weight
-        fixed = [common_typo(t) or t if t not in an.tokens else t for t in q.tokens]
+        fixed = [t if any(token_sim(t, u, cfg) for u in an.tokens) else common_typo(t) or t for t in q.tokens]
         self.typos = [(t, f) for t, f in zip(q.tokens, fixed, strict=True) if t != f]
         q_tokens = _rejoin_if_needed(list(dict.fromkeys(fixed)), an.tokens)
         a_tokens = _rejoin_if_needed(list(an.tokens), q_tokens)
@@ -1447,9 +1450,7 @@ class _CalCtx:
         self.W_a = max(sum(self.a_w), 1e-9)
         self.q_share = cfg.query_share
         self.a_share = 100.0 - cfg.query_share
-        self.org_query = bool(q.norm.legal) or any(q.norm.full_tokens.count(t) for t in _ORG_HINTS) or any(
-            self.q_common
-        )
+        self.org_query = bool(q.norm.legal) or any(t in _ORG_HINTS for t in q.norm.full_tokens)
         self.country_match: bool | None = None
         self.name_score = 100.0
         self.alias = -1
@@ -1516,7 +1517,8 @@ def feature_spelling(c: _CalCtx) -> list[_Feat]:
     distinct = c.distinct_matched()
     exact_distinct = [p for p in distinct if p[2] >= 1.0]
     short = [(i, j, s) for i, j, s in distinct if s < 1.0 and min(len(c.q_tokens[i]), len(c.a_tokens[j])) <= c.cfg.short_word]
-    if short and not exact_distinct and len(distinct) == len(short):
+    others = [i for i, _, s in c.pairs if s >= 1.0 and not c.q_common[i]]
+    if short and not exact_distinct and len(distinct) == len(short) and not others:
         i, j, _ = short[0]
         out.append(("short_word", -100.0, f"'{c.q_tokens[i]}' ~ '{c.a_tokens[j]}' is a near miss on a short word: "
                     "not enough for a hit", "near miss on a short word"))
@@ -1531,10 +1533,21 @@ def feature_distinctive(c: _CalCtx) -> list[_Feat]:
     if c.distinct_matched():
         words = ", ".join(c.q_tokens[i] for i, _, _ in c.distinct_matched())
         return [("distinctive", 0.0, f"distinctive words matched: {words}", None)]
-    core_pairs = [(i, j) for i, j, s in c.pairs if s >= 1.0 and i in c.core_q and j in c.core_a]
-    complete = bool(core_pairs) and len(core_pairs) == len(c.core_q) == len(c.core_a)
+    def near(i: int, j: int, s: float) -> bool:  # exact, or one letter off ('technelogy' / 'technology')
+        t, u = c.q_tokens[i], c.a_tokens[j]
+        return s >= 1.0 or (min(len(t), len(u)) >= 6 and (
+            LCSseq.similarity(t, u) >= max(len(t), len(u)) - 1 or _transposition(t, u)))
+
+    core_pairs = [(i, j) for i, j, s in c.pairs if i in c.core_q and j in c.core_a and near(i, j, s)]
+    complete = (
+        bool(core_pairs) and len(core_pairs) == len(c.core_q) == len(c.core_a) and any(s >= 1.0 for *_, s in c.pairs)
+    )
     if complete:  # 'Aviation Industry Corporation of China': an all-common name matched word for word
         return [("distinctive", 0.0, "common words only, but the whole name matches word for word", None)]
+    all_core = {i for i, _, _ in c.pairs} >= c.core_q and {j for _, j, _ in c.pairs} >= c.core_a
+    no_table = not any(c.q_common[i] for i, _, _ in c.pairs) and any(s >= 1.0 for _, _, s in c.pairs)
+    if all_core and no_table:  # frequent names ('Mohammad Ahmadi') all matched, one spelled differently
+        return [("distinctive", 0.0, "no rare word, but every word of both names matches", None)]
     return [("distinctive", -c.cfg.common_only_penalty, "only common words matched (no distinctive word)",
              "only common words matched")]
 
