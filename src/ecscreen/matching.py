@@ -1189,6 +1189,13 @@ class Matcher:
             best = max(best, score)
         return best
 
+    def compare_calibrated(self, name1: str, name2: str, country: str | None = None) -> float:
+        """Calibrated score (0-100) of query ``name1`` against a single list name ``name2``: what
+        ``search`` would report for a list holding only ``name2`` (0 when no candidate)."""
+        m = Matcher([ListEntry(id="pair", source="pair", source_code="custom", name=name2)], config=self.config)
+        hits = m.search_many([name1], [country], threshold=0.01, limit=1)[0]
+        return hits[0].score if hits else 0.0
+
     def explain(
         self,
         name: str,
@@ -1421,11 +1428,15 @@ class _CalCtx:
         self.a_common = [u in common or u in legal for u in a_tokens]
         self.q_w = [self._w(m._token_info(t)[1], t, c) for t, c in zip(q_tokens, self.q_common, strict=True)]
         self.a_w = [self._w(m._alias_weight(u), u, c) for u, c in zip(a_tokens, self.a_common, strict=True)]
-        # one-to-one alignment, most similar (then heaviest) pairs first
+        # one-to-one alignment, most similar (then heaviest) pairs first; initials count for people only
+        self.org_query = bool(q.norm.legal) or any(t in _ORG_HINTS for t in q.norm.full_tokens)
+        person = not self.org_query and (entry.type or "Individual") == "Individual"
         cands = []
         for i, t in enumerate(q_tokens):
             for j, u in enumerate(a_tokens):
                 sim = token_sim(t, u, cfg)
+                if not sim and person and (len(t) == 1) != (len(u) == 1) and t[0] == u[0] and (t + u).isalpha():
+                    sim = _INITIAL_SIM  # an initial and the name it abbreviates: 'A.' ~ 'Ali'
                 if not sim and self.q_common[i] and self.a_common[j] and min(len(t), len(u)) >= 3 and (
                     t.startswith(u) or u.startswith(t)
                 ):
@@ -1563,6 +1574,7 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:
     legal = _legal_words()
     extra_a = [c.a_tokens[j] for j in range(len(c.a_tokens)) if j not in c.used_a and c.a_tokens[j] not in legal]
     extra_q = [c.q_tokens[i] for i in range(len(c.q_tokens)) if i not in c.used_q and c.q_tokens[i] not in legal]
+    branch, places = branch_words(), _places()
     if len(c.core_q) == 1 and extra_a:
         return [("one_word", -100.0, f"a one-word name matches only a list name that is that word (the list name "
                  f"also has: {', '.join(extra_a)})", "one-word name")]
@@ -1608,8 +1620,7 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:
         if (extra_q or extra_a) and word in english_words():
             return [("one_word", -100.0, f"the match rests on '{word}', an ordinary English word, and the names "
                      "differ otherwise: no evidence of the listed party", "ordinary word")]
-        branch = branch_words()
-        other = [t for t in extra_q if t not in branch and t not in _places()]
+        other = [t for t in extra_q if t not in branch and t not in places]
         if other:
             return [("one_word", -100.0, f"the match rests on '{word}' and the name adds words of another "
                      f"business ({', '.join(other)}): no evidence of the listed party", "one word in common")]
@@ -1651,6 +1662,7 @@ def feature_acronym(c: _CalCtx) -> list[_Feat]:
 
 _CN_TERRITORIES = frozenset({"HK", "MO"})
 _COMMON_PREFIX_SIM = 0.9
+_INITIAL_SIM = 0.9
 
 
 def feature_country(c: _CalCtx) -> list[_Feat]:
