@@ -929,7 +929,7 @@ class Matcher:
 
     def _query_variants(self, name: str) -> list[str]:
         """Other spellings of a query whose index candidates are scored too (always against the name as
-        given): the name without its common business words ('Mahan Airlines' -> 'mahan', so a generic
+        given): its one distinctive word without the common business words ('Mahan Airlines' -> 'mahan', so a generic
         word added to a listed name does not hide it) and with hyphenated words joined
         ('Semi-conductor' -> 'Semiconductor')."""
         out: list[str] = []
@@ -941,8 +941,8 @@ class Matcher:
             out.append(" ".join(fixed))
         common = common_words()
         core = [t for t in toks if t not in common]
-        if core and len(core) < len(toks):
-            out.append(" ".join(core))
+        if len(core) == 1 and len(toks) > 1:  # one distinctive word with generic ones: find its own entry
+            out.append(core[0])
         return [v for v in out if v != name]
 
     def match_raw(
