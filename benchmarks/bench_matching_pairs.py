@@ -37,13 +37,17 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=None)
     ap.add_argument("--sweep", action="store_true", help="also print P/R/F1 for thresholds 60..95")
     ap.add_argument("--errors", type=int, default=0, help="print this many misclassified pairs")
+    ap.add_argument("--calibrated", action="store_true",
+                    help="score with Matcher.compare_calibrated (the calibrated hits screen_parties uses)")
     args = ap.parse_args()
     folder = args.data / "name-pairs-nomenklatura"
     with (folder / "cases.csv").open(encoding="utf-8") as fh:
         cases = list(csv.DictReader(fh))
     m = Matcher(load_default().entries)
     thr = m.config.threshold if args.threshold is None else args.threshold
-    scores = [m.compare(c["name1"], c["name2"]) for c in cases]
+    score = m.compare_calibrated if args.calibrated else m.compare
+    print("scores: " + ("calibrated (compare_calibrated)" if args.calibrated else "index scorer (compare)"))
+    scores = [score(c["name1"], c["name2"]) for c in cases]
     truth = [c["is_match"].strip().lower() == "true" for c in cases]
     p, r, f, tp, fp, fn, tn = prf([(t, s >= thr) for t, s in zip(truth, scores, strict=True)])
     print(f"cases.csv: {len(cases)} pairs; ecscreen at threshold {thr:g}: precision {p:.3f} recall {r:.3f} "
@@ -66,7 +70,7 @@ def main() -> None:
         rows = [(x["is_match"].strip().lower() == "true", float(x["score"]) >= 0.70) for x in ref]
         p2, r2, f2, *_ = prf(rows)
         ours = [
-            (x["is_match"].strip().lower() == "true", m.compare(x["name1"], x["name2"]) >= thr) for x in ref
+            (x["is_match"].strip().lower() == "true", score(x["name1"], x["name2"]) >= thr) for x in ref
         ]
         p3, r3, f3, *_ = prf(ours)
         print(f"logicv2-frozen.csv: {len(ref)} pairs; logic-v2 (0.70): P {p2:.3f} R {r2:.3f} F1 {f2:.3f}; "

@@ -33,6 +33,8 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=None)
     ap.add_argument("--limit-negatives", type=int, default=0)
     ap.add_argument("--show", type=int, default=10, help="print this many misses / false positives")
+    ap.add_argument("--calibrated", action="store_true",
+                    help="score with search_many (the calibrated hits screen_parties uses) instead of match_raw")
     args = ap.parse_args()
     fx = args.data / "yente-screening-fixtures"
     un = read_list(args.data / "un-sc-consolidated-2026-02-27" / "UN_consolidated.xml")
@@ -40,7 +42,13 @@ def main() -> None:
     m = Matcher(un.entries)
     print(f"UN list: {len(un.entries)} entries, {m.n_alias} indexed names; index built in {time.perf_counter() - t0:.2f}s")
     thr = m.config.threshold if args.threshold is None else args.threshold
-    print(f"threshold {thr}")
+    print(f"threshold {thr}; {'calibrated hits (search_many)' if args.calibrated else 'index scores (match_raw)'}")
+
+    def run(names: list[str]) -> list[list[tuple[int, float]]]:
+        if not args.calibrated:
+            return m.match_raw(names, threshold=thr)
+        index = {id(e): k for k, e in enumerate(m.entries)}
+        return [[(index[id(h.entry)], h.score) for h in hs] for hs in m.search_many(names, threshold=thr, limit=None)]
 
     # ground truth: entry whose name/alias has the clean name's token set
     by_key: dict[tuple[str, ...], set[int]] = {}
@@ -54,7 +62,7 @@ def main() -> None:
     for label, rows in (("clean", clean), ("typo-treated", treated)):
         names = [rows[i]["full_name"] for i in known]
         t0 = time.perf_counter()
-        raw = m.match_raw(names, threshold=thr)
+        raw = run(names)
         dt_ = time.perf_counter() - t0
         found = [bool(truth[i] & {ei for ei, _ in hits}) for i, hits in zip(known, raw, strict=True)]
         recall = sum(found) / len(found)
@@ -72,7 +80,7 @@ def main() -> None:
             rows = rows[: args.limit_negatives]
         names = [r["full_name"] for r in rows]
         t0 = time.perf_counter()
-        raw = m.match_raw(names, threshold=thr)
+        raw = run(names)
         dt_ = time.perf_counter() - t0
         hit_rows = [i for i, h in enumerate(raw) if h]
         if fname.startswith("negatives"):

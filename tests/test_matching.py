@@ -112,7 +112,7 @@ def test_abbreviations_and_word_order(matcher: Matcher) -> None:
 
 def test_typo_still_matches(matcher: Matcher) -> None:
     hits = matcher.search("Huawai Technologies")
-    assert hits and hits[0].score >= 85
+    assert hits and hits[0].score >= 80 and hits[0].band == "possible"  # one letter off the distinctive word
     assert "one letter apart" in hits[0].explanation
 
 
@@ -275,3 +275,180 @@ def test_pair_scores_for_known_variants(matcher: Matcher) -> None:
     assert matcher.compare("SALMAN BIN MUHAMMAD AL-RAWI", "SALMAN BIN MUHAMMAD AL-RAWI") == 100
     assert matcher.compare("TAHIR JALIL HABBUSH AL-DULAIMI", "TAHIR JALIL HABBUSH AL-TIKRITI") < 80
     assert matcher.compare("Electronics Trading Group", "Global Electronics Trading Group") < 80
+
+
+# --------------------------------------------------------------------------- calibrated scoring (issue 11)
+
+import datetime as _dt  # noqa: E402
+
+from ecscreen.matching import (  # noqa: E402
+    FEATURES,
+    MAX_NAME_CHARS,
+    common_words,
+    english_words,
+)
+
+
+@pytest.fixture(scope="module")
+def csl():
+    from ecscreen.lists import active_lists, matcher_for
+
+    return matcher_for(active_lists())
+
+
+def _hit(m, name: str, entry_name: str, country: str | None = None):
+    for h in m.search(name, country=country, limit=None):
+        if h.entry.name == entry_name:
+            return h
+    return None
+
+
+# The false alarms named in issue 11 (real SEC registrants): never a firm finding, most no hit at all.
+@pytest.mark.parametrize(
+    "name",
+    [
+        "INTERNATIONAL BUSINESS MACHINES CORP",
+        "BEST BUY CO INC",
+        "GENERAL ELECTRIC CO",
+        "Warner Music Group Corp.",
+        "CATERPILLAR INC",
+        "AT&T INC.",
+        "Toast, Inc.",
+        "Sunoco LP",
+        "ON SEMICONDUCTOR CORP",
+    ],
+)
+def test_issue11_false_alarms_are_no_hit(csl, name: str) -> None:
+    assert csl.search(name, limit=None) == []
+
+
+@pytest.mark.parametrize("name", ["Fox Corp", "PPL Corp", "Opera Ltd", "NOVA LTD."])
+def test_issue11_one_word_names_are_never_firm(csl, name: str) -> None:
+    hits = csl.search(name, limit=None)
+    assert all(h.band == "possible" for h in hits)
+    assert all(h.firm_block for h in hits)
+
+
+@pytest.mark.parametrize(
+    ("name", "country", "entry_word"),
+    [
+        ("Huawei Technologies Co., Ltd.", "CN", "huawei"),
+        ("Mahan Air", "IR", "mahan"),
+        ("Semiconductor Manufacturing International Corporation", "CN", "semiconductor manufacturing"),
+        ("Bank Melli Iran", "IR", "melli"),
+    ],
+)
+def test_true_hits_stay_strong(csl, name: str, country: str, entry_word: str) -> None:
+    hits = csl.search(name, country=country, limit=None)
+    good = [h for h in hits if entry_word in h.entry.name.lower() or any(entry_word in a.lower() for a in h.entry.aliases)]
+    assert good and any(h.band == "strong" for h in good), [(h.entry.name, h.band, h.firm_block) for h in hits[:3]]
+
+
+@pytest.mark.parametrize(
+    ("name", "expect"),
+    [
+        ("Mahan Airlines", "MAHAN AIR"),
+        ("Rosoboronexport Trading", "ROSOBORONEKSPORT OAO"),
+        ("Huawie", "Huawei Technologies Co., Ltd. (Huawei)"),
+        ("Semi-conductor Mfg. Int'l Corp.", "Semiconductor Manufacturing International Corporation"),
+        ("SMIC", "Semiconductor Manufacturing International Corporation"),
+    ],
+)
+def test_disguised_real_entries_still_hit(csl, name: str, expect: str) -> None:
+    hits = csl.search(name, limit=None)
+    assert any(h.entry.name == expect for h in hits), [h.entry.name for h in hits[:5]]
+
+
+def test_explanation_is_made_of_the_feature_reasons(csl) -> None:
+    h = _hit(csl, "Rosoboronexport Trading", "ROSOBORONEKSPORT OAO")
+    assert h is not None
+    assert round(100 + sum(f.points for f in h.features), 1) >= h.score  # clamped at 100 only
+    assert abs(min(100.0, 100 + sum(f.points for f in h.features)) - h.score) < 0.2
+    for f in h.features:
+        assert f.reason in h.explanation
+    assert h.band == "possible" and h.confirm_with  # what would confirm it
+
+
+def test_every_feature_is_documented() -> None:
+    for fn in FEATURES:
+        assert fn.__doc__ and len(fn.__doc__) > 40, fn.__name__
+
+
+def test_query_word_without_counterpart_lowers_in_proportion(csl) -> None:
+    """'International Business Machines' is not 'International Business Corporation'."""
+    h = csl.calibrate(
+        "International Business Machines",
+        _alias_index(csl, "LIMITED LIABILITY COMPANY INTERNATIONAL BUSINESS CORPORATION"),
+    )
+    assert h is not None
+    f = {x.name: x for x in h.features}
+    assert f["query_words"].points < 0 and "machines" in f["query_words"].reason
+    assert h.score < 80
+
+
+def test_common_words_only_is_no_firm_evidence(csl) -> None:
+    h = csl.calibrate("General Electric", _alias_index(csl, "General Electronic"))
+    assert h is not None
+    f = {x.name: x for x in h.features}
+    assert f["distinctive"].points < 0 and "only common words" in f["distinctive"].reason
+    assert h.score < 80
+    assert "general" in common_words() and "electric" in common_words()
+
+
+def test_one_word_in_common_with_other_words_differing_is_no_hit(csl) -> None:
+    """'Warner Music Group' is not 'Wagner'; 'Fox Corp' is not 'Simon Fox'."""
+    assert _hit(csl, "Warner Music Group Corp.", "WAGNER GROUP") is None
+    assert _hit(csl, "Fox Corp", "SIMON FOX") is None
+
+
+def test_near_miss_on_short_word_is_no_hit(csl) -> None:
+    """One letter apart on a short one-word name is not enough (Funko / Finko)."""
+    assert csl.search("Funko, Inc.", limit=None) == []
+
+
+def test_ordinary_english_word_alone_is_no_evidence(csl) -> None:
+    assert "mercury" in english_words()
+    assert _hit(csl, "MERCURY GENERAL CORP", "MERCURY") is None
+
+
+def test_organisation_never_matches_individual_on_surname_alone(csl) -> None:
+    from ecscreen.matching import ListEntry, Matcher
+
+    m = Matcher([ListEntry(id="p1", source="t", source_code="SDN", name="FERRARIO, Marco", type="Individual")])
+    hits = m.search("Ferrario S.p.A.", limit=None)
+    assert hits == [] or all(h.band == "possible" for h in hits)
+    h = m.calibrate("Ferrario S.p.A.", 0)
+    assert h is not None
+    assert any(f.name == "entity_type" and f.points <= -40 for f in h.features)
+
+
+def test_country_agreement_raises_disagreement_lowers_hk_is_cn(csl) -> None:
+    same = _hit(csl, "Huawei Technologies Co., Ltd.", "Huawei Technologies Co., Ltd.", country="HK")
+    other = _hit(csl, "Huawei Technologies Co., Ltd.", "Huawei Technologies Co., Ltd.", country="BR")
+    assert same is not None and same.country_match is True
+    if other is not None:
+        assert other.country_match is False and other.score < same.score
+        assert any(f.name == "country" and f.points < 0 for f in other.features)
+
+
+def test_long_name_is_bounded(csl) -> None:
+    """Regression (issue 11): a 60 KB name used gigabytes; work is now capped at MAX_NAME_CHARS."""
+    import time
+    import tracemalloc
+
+    name = "Huawei Technologies " + "x" * 60_000
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    csl.search(name)
+    elapsed = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert elapsed < 5 and peak < 200 * 2**20
+    assert MAX_NAME_CHARS == 512
+
+
+def _alias_index(m, text: str) -> int:
+    return m.alias_text.index(text)
+
+
+_ = _dt

@@ -208,3 +208,91 @@ def test_possible_match_below_confirm_score_is_review():
     assert any("Possible match only" in n for f in weak for n in f.notes)
     strong = _screen([_Party(role="end_user", name="Dahua Technology")], as_of=_dt.date(2024, 6, 1))
     assert any(f.outcome == _Outcome.license_required for f in strong.findings)
+
+
+# --------------------------------------------------------------------------- bands, merging, summary (issue 11)
+
+
+def _screen_one(full_engine, name: str, country: str | None, dest: str = "DE", date: str = "2026-08-01"):
+    from conftest import ship
+
+    sh = ship(destination=dest, date=date, parties=[{"role": "consignee", "name": name, "country": country}])
+    return full_engine.screen_one(sh)
+
+
+def test_possible_entity_list_hit_never_yields_license_required(full_engine) -> None:
+    """A possible hit on an Entity List entry with footnote 1 (Huawei) is review everywhere: the party
+    finding and every rule that depends on the hit (RP-HUAWEI-2019), and no message asserts the fact."""
+    res = _screen_one(full_engine, "Huawie", "CN")
+    assert res.decision == Outcome.review, [(f.rule_id, f.outcome) for f in res.findings]
+    party = [f for f in res.findings if f.rule_id.startswith("PARTY-")]
+    assert party and all(f.outcome == Outcome.review for f in party)
+    assert all("possible match" in f.message for f in party)
+    dependent = [f for f in res.findings if f.rule_id == "RP-HUAWEI-2019"]
+    assert dependent and all(f.outcome == Outcome.review for f in dependent)
+    assert all("possible match" in f.message and f.message.startswith("Cannot decide") for f in dependent)
+
+
+def test_strong_entity_list_hit_keeps_the_list_outcome(full_engine) -> None:
+    res = _screen_one(full_engine, "Huawei Technologies Co., Ltd.", "CN")
+    assert res.decision == Outcome.license_required
+    assert any(f.rule_id == "RP-HUAWEI-2019" and f.outcome == Outcome.license_required for f in res.findings)
+
+
+def test_one_finding_per_listed_entity(full_engine) -> None:
+    """Huawei is on the CSL (EL, CMIC) and on the project list: one PARTY finding names every list."""
+    res = _screen_one(full_engine, "Huawei Technologies Co., Ltd.", "CN")
+    party = [f for f in res.findings if f.rule_id.startswith("PARTY-")]
+    huawei = [f for f in party if any(e.value == "EL-3334" for e in f.evidence)]
+    assert len(huawei) == 1, [(f.rule_id, f.evidence[0].matched) for f in party]
+    f = huawei[0]
+    assert "EL (license_required)" in f.message and "CMIC (review)" in f.message
+    ids = {e.value for e in f.evidence[1:] if e.field == "parties[0].name"}
+    assert {"EL-3334", "CMIC-30947", "el-huawei-technologies"} <= ids  # every entry of the entity is evidence
+
+
+def test_merging_groups_entries_sharing_a_name() -> None:
+    from ecscreen.matching import ListEntry, PartyHit
+    from ecscreen.parties import group_hits
+
+    def hit(eid: str, code: str, name: str, aliases: list[str]) -> PartyHit:
+        e = ListEntry(id=eid, source=code, source_code=code, name=name, aliases=aliases)
+        return PartyHit(query="q", entry=e, matched_alias=name, score=95, name_score=95, explanation="x")
+
+    hs = [
+        hit("1", "EL", "Alpha Widgets Co., Ltd.", []),
+        hit("2", "SDN", "ALPHA WIDGETS COMPANY LIMITED", ["AWC"]),
+        hit("3", "EL", "Beta Gizmos", []),
+    ]
+    groups = group_hits(hs)
+    assert sorted(len(g) for g in groups) == [1, 2]
+
+
+def test_clear_party_states_what_it_was_screened_against(own) -> None:
+    ps = screen_parties([_p("Ordinary Office Furniture GmbH", "DE")], as_of=AS_OF, lists=own)
+    assert ps.findings == []
+    assert len(ps.summaries) == 1
+    s = ps.summaries[0]
+    assert s.matches == 0 and s.lists and s.lists[0].startswith("Test restricted parties")
+    assert "screened against 1 list(s)" in s.summary and s.summary.endswith("no match")
+
+
+def test_report_lists_party_screening_per_party(full_engine) -> None:
+    res = _screen_one(full_engine, "Ordinary Office Furniture GmbH", "DE")
+    assert res.decision == Outcome.clear
+    assert len(res.party_screening) == 1 and res.party_screening[0].summary.endswith("no match")
+    assert res.party_screening[0].lists  # names and dates of the lists
+
+
+def test_overlong_party_name_is_review_not_clear(own) -> None:
+    """Fail closed: a name longer than MAX_NAME_CHARS is cut for screening and the party is review."""
+    ps = screen_parties([_p("A" * 70_000)], as_of=AS_OF, lists=own)
+    assert any(f.rule_id == "PARTY-NAME-TOO-LONG" and f.outcome == Outcome.review for f in ps.findings)
+
+
+def test_names_list_rule_inherits_band(full_engine) -> None:
+    """A party_name_in rule (pack names list) is firm on an exact member, review on a possible match."""
+    res = _screen_one(full_engine, "Sugon", "CN")
+    assert any(f.rule_id == "RP-FN4-2022" and f.outcome == Outcome.license_required for f in res.findings)
+    res = _screen_one(full_engine, "ON SEMICONDUCTOR CORP", "US")
+    assert not any(f.rule_id.startswith("RP-SMIC") or f.rule_id.startswith("RP-FN5") for f in res.findings)

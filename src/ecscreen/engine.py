@@ -586,7 +586,11 @@ def _party_name_fn(nl: NamedList, list_name: str, min_score: float, roles: set[s
             e = _ev(field=f"parties[{idx}].name", value=p.name, matched=best.entry.name, score=best.score,
                     detail=f"{best.band} match on list {list_name!r} (score {best.score:g} >= {min_score:g}): "
                            f"{best.explanation}")
-            if best.band == "strong":
+            # a names list is curated by the pack's author: an exact match of a member is firm even when
+            # the name is one short word ('Sugon', 'SMIC'); anything else inherits the hit's band
+            exact_member = best.name_score >= 100 and set((best.firm_block or "").split("; ")) <= {
+                "", "the match rests on one word", "very short name"}
+            if best.band == "strong" or exact_member:
                 ev.append(e)
             else:
                 possible.append(e)
@@ -757,6 +761,7 @@ class Engine:
         warnings: list[str] = []
         # ---- parties
         hits: list[PartyFactLite] = []
+        screened: list[Any] = []
         party_mod = _optional("parties")
         if party_mod is not None and sh.parties and self.use_lists:
             screener = self.party_screener or party_mod.screen_parties
@@ -767,6 +772,7 @@ class Engine:
             findings += list(ps.findings)
             hits = _party_facts(ps, sh)
             warnings += list(getattr(ps, "warnings", []) or [])
+            screened = list(getattr(ps, "summaries", []) or [])
         elif sh.parties:
             # fail closed: parties that were not screened never leave the shipment `clear`
             findings.append(_parties_not_screened(sh, "--no-lists" if not self.use_lists
@@ -864,7 +870,8 @@ class Engine:
         findings.sort(key=lambda f: (-f.outcome.rank, f.item_index if f.item_index is not None else -1, f.rule_id))
         decision = Outcome.worst([f.outcome for f in findings if f.covered_by is None])
         return ShipmentResult(id=sid, decision=decision, as_of=on, destination=dest.code, destination_name=dest.name,
-                              findings=findings, warnings=warnings, jurisdiction=jurisdictions)
+                              findings=findings, warnings=warnings, jurisdiction=jurisdictions,
+                              party_screening=screened)
 
     def _fire(self, cp: CompiledPack, rule: Rule, fn: Fn, ctx: ShipCtx, ic: ItemCtx | None,
               status: str) -> Finding | None:

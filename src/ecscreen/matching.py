@@ -210,8 +210,10 @@ class ScoreConfig:
     confirm_score: float = 92.0
     query_share: float = 65.0
     common_weight: float = 1.5
+    legal_weight: float = 0.3
     common_only_penalty: float = 25.0
     short_word: int = 5
+    long_word: int = 8
     org_vs_person_one_word: float = 40.0
     org_vs_person: float = 10.0
     country_bonus: float = 5.0
@@ -929,17 +931,20 @@ class Matcher:
 
     def _query_variants(self, name: str) -> list[str]:
         """Other spellings of a query whose index candidates are scored too (always against the name as
-        given): the name without its common business words ('Mahan Airlines' -> 'mahan', so a generic
+        given): its one distinctive word without the common business words ('Mahan Airlines' -> 'mahan', so a generic
         word added to a listed name does not hide it) and with hyphenated words joined
         ('Semi-conductor' -> 'Semiconductor')."""
         out: list[str] = []
         if "-" in name:
             out.append(re.sub(r"(?<=\w)-(?=\w)", "", name))
         toks = self._prepare(name).tokens
+        fixed = [common_typo(t) or t for t in toks]
+        if fixed != list(toks):
+            out.append(" ".join(fixed))
         common = common_words()
         core = [t for t in toks if t not in common]
-        if core and len(core) < len(toks):
-            out.append(" ".join(core))
+        if len(core) == 1 and len(toks) > 1:  # one distinctive word with generic ones: find its own entry
+            out.append(core[0])
         return [v for v in out if v != name]
 
     def match_raw(
@@ -1052,8 +1057,8 @@ class Matcher:
             if alias in seen:
                 continue
             seen.add(alias)
-            hit = self.calibrate(name, alias, acronym=acronym, country=cc)
-            if hit.score >= threshold:
+            hit = self.calibrate(name, alias, acronym=acronym, country=cc, threshold=threshold)
+            if hit is not None and hit.score >= threshold:
                 cur = best.get(ei)
                 if cur is None or (hit.score, hit.band == "strong") > (cur.score, cur.band == "strong"):
                     best[ei] = hit
@@ -1061,7 +1066,9 @@ class Matcher:
 
     # ------------------------------------------------------------------ calibration
 
-    def calibrate(self, name: str, alias: int, acronym: bool = False, country: str | None = None) -> PartyHit:
+    def calibrate(
+        self, name: str, alias: int, acronym: bool = False, country: str | None = None, threshold: float = 0.0
+    ) -> PartyHit | None:
         """Score one candidate (query name x indexed alias) from its evidence and decide its band.
 
         The score is 100 plus the points of the features (:data:`FEATURES`, each a small function that
@@ -1077,15 +1084,31 @@ class Matcher:
         if acronym and not _acronym_pair_size(q.norm, an):
             acronym = False  # proposed for another spelling of the name: score it as words
         ctx = _CalCtx(self, q, an, entry, acronym, country)
-        feats: list[HitFeature] = []
+        ctx.alias = alias
+        raw: list[tuple[str, float, str]] = []
         blocks: list[str] = []
         total = 100.0
         for fn in FEATURES:
             for fname, points, reason, block in fn(ctx):
-                feats.append(HitFeature(name=fname, points=round(points, 1), reason=reason))
+                raw.append((fname, round(points, 1), reason))
                 total += points
                 if block:
                     blocks.append(block)
+            if threshold > 0 and total < threshold - 5.0:  # later features add at most the country bonus
+                return None
+        if threshold > 0 and min(100.0, total) < threshold:
+            return None
+        feats = [HitFeature(name=n, points=p, reason=r) for n, p, r in raw]
+        if not acronym:
+            diff = [ctx.q_tokens[i] for i in ctx.core_q if i not in ctx.used_q]
+            diff += [ctx.a_tokens[j] for j in ctx.core_a if j not in ctx.used_a]
+            if diff:  # a firm finding needs the whole name: every word on both sides has its counterpart
+                blocks.append("the names differ by: " + ", ".join(diff))
+        liftable = {"the match rests on one word", "very short name"}
+        if blocks and ctx.country_match is True and ctx.name_score >= 100.0 and set(blocks) <= liftable:
+            feats.append(HitFeature(name="country", points=0.0, reason="exact match and the country agrees: "
+                                    "enough for a firm finding despite the short name"))
+            blocks = []
         score = round(min(100.0, max(0.0, total)), 1)
         band: Literal["strong", "possible"] = "strong" if score >= cfg.confirm_score and not blocks else "possible"
         cm = ctx.country_match
@@ -1099,7 +1122,7 @@ class Matcher:
         alias_text = self.alias_text[alias]
         head = f"'{name}' ~ '{alias_text}' (score {score:g}, {band} match)"
         if q.norm.transliterated:
-            head += f"; '{name}' read as '{' '.join(q.norm.full_tokens)}'"
+            head += f"; '{name}' transliterated to '{' '.join(q.norm.full_tokens)}'"
         reasons = [f"{f.reason} ({f.points:+g})" if f.points else f.reason for f in feats]
         return PartyHit(
             query=name,
@@ -1195,6 +1218,13 @@ class Matcher:
             if raw >= reading.min_score and score > top:
                 best, why, top = alt, reading.reason, score
         return best, why
+
+    def compare_calibrated(self, name1: str, name2: str, country: str | None = None) -> float:
+        """Calibrated score (0-100) of query ``name1`` against a single list name ``name2``: what
+        ``search`` would report for a list holding only ``name2`` (0 when no candidate)."""
+        m = Matcher([ListEntry(id="pair", source="pair", source_code="custom", name=name2)], config=self.config)
+        hits = m.search_many([name1], [country], threshold=0.01, limit=1)[0]
+        return hits[0].score if hits else 0.0
 
     def explain(
         self,
@@ -1298,11 +1328,91 @@ def common_words() -> frozenset[str]:
         if line:
             words.update(normalize(line).tokens or (line,))
             words.add(line)
+    return frozenset(words | _places())
+
+
+@lru_cache(maxsize=1)
+def _table_words() -> frozenset[str]:
+    """The hand-made business words only (no places): typo targets and organisation markers."""
+    return frozenset(w for w in common_words() if w not in _places())
+
+
+def _rejoin_if_needed(tokens: list[str], other: Sequence[str]) -> list[str]:
+    """``_rejoin(tokens, other)`` when it can change anything (two words glued or split), else tokens."""
+    known = set(other)
+    missing = [t for t in tokens if t not in known]
+    if not missing:
+        return tokens
+    glued = any(a + b in known for a, b in zip(tokens, tokens[1:], strict=False))
+    if not glued and not any(len(u) >= 2 and u in t for t in missing for u in known):
+        return tokens
+    return _rejoin(tokens, known)
+
+
+@lru_cache(maxsize=1)
+def _common_deletes() -> dict[str, frozenset[str]]:
+    """One-letter deletions of the common and legal words (5+ letters) -> the words: finds typos in them."""
+    out: dict[str, set[str]] = {}
+    for w in _table_words() | _legal_words():
+        if len(w) >= 5 and w.isalpha():
+            for d in {w, *_deletes(w)}:
+                out.setdefault(d, set()).add(w)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def common_typo(tok: str) -> str | None:
+    """The common (or legal-form) word ``tok`` is one typo away from, when exactly one: 'technoeogies'
+    -> 'technology', 'internetional' -> 'international'; None otherwise."""
+    if len(tok) < 7 or not tok.isalpha() or tok in common_words() or tok in _legal_words():
+        return None
+    cd = _common_deletes()
+    found: set[str] = set(cd.get(tok, ()))
+    for d in _deletes(tok):
+        found |= cd.get(d, frozenset())
+    found = {w for w in found if abs(len(w) - len(tok)) <= 1 and LCSseq.similarity(w, tok) >= max(len(w), len(tok)) - 1}
+    if len(found) != 1:
+        return None
+    word = next(iter(found))
+    norm = normalize(word).full_tokens
+    return norm[0] if len(norm) == 1 else word
+
+
+@lru_cache(maxsize=1)
+def _legal_words() -> frozenset[str]:
+    """Every word of a legal form (co, ltd, joint, stock, liability ...), whatever its position."""
+    return frozenset(w for form in legal_forms() for w in form if w.isalpha())
+
+
+@lru_cache(maxsize=1)
+def branch_words() -> frozenset[str]:
+    """Words a firm adds to its name for a branch or trading arm (``data/branch_words.txt``)."""
+    try:
+        text = resources.files("ecscreen").joinpath("data", "branch_words.txt").read_text(encoding="utf-8")
+    except FileNotFoundError:  # pragma: no cover - broken install
+        return frozenset()
+    words: set[str] = set()
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip().lower()
+        if line:
+            words.add(line)
+            words.update(normalize(line).tokens)
+    return frozenset(words)
+
+
+@lru_cache(maxsize=1)
+def _places() -> frozenset[str]:
+    """Country-name words and the major trading cities of the common-words table."""
     import pycountry
 
+    words: set[str] = set()
     for c in pycountry.countries:
         for label in {c.name, getattr(c, "common_name", c.name)}:
-            words.update(t for t in normalize(label).tokens if len(t) >= 4)
+            toks = normalize(label).tokens
+            if len(toks) == 1 and len(toks[0]) >= 4:  # 'iran', 'china'; not 'saint vincent and the ...'
+                words.add(toks[0])
+    cities = ("shanghai beijing shenzhen guangzhou hong kong tianjin wuhan chengdu hangzhou xian moscow petersburg "
+              "tehran dubai istanbul london singapore mumbai delhi tokyo seoul minsk")
+    words.update(cities.split())
     return frozenset(words)
 
 
@@ -1336,25 +1446,31 @@ class _CalCtx:
     ) -> None:
         cfg = m.config
         self.m, self.cfg, self.q, self.an, self.entry, self.acronym, self.country = m, cfg, q, an, entry, acronym, country
-        q_tokens = _rejoin(list(q.tokens), set(an.tokens))
-        a_tokens = _rejoin(list(an.tokens), set(q_tokens))
+        # a typo in a common word ('Technoeogies') is read as that word, with its low weight
+        fixed = [t if any(token_sim(t, u, cfg) for u in an.tokens) else common_typo(t) or t for t in q.tokens]
+        self.typos = [(t, f) for t, f in zip(q.tokens, fixed, strict=True) if t != f]
+        q_tokens = _rejoin_if_needed(list(dict.fromkeys(fixed)), an.tokens)
+        a_tokens = _rejoin_if_needed(list(an.tokens), q_tokens)
+        # legal-form words take part in the alignment ('Co.' ~ 'Company', a typo in 'Corporation'), with
+        # the weight of a legal word, whether normalisation recognised the form or not
+        legal = _legal_words()
+        q_tokens += [t for t in dict.fromkeys(q.norm.full_tokens) if t in legal and t not in q_tokens]
+        a_tokens += [u for u in dict.fromkeys(an.full_tokens) if u not in a_tokens and u not in an.tokens]
         self.q_tokens, self.a_tokens = q_tokens, a_tokens
         common = common_words()
-        self.q_common = [t in common for t in q_tokens]
-        self.a_common = [u in common for u in a_tokens]
-        self.q_w = [
-            min(m._token_info(t)[1], cfg.common_weight) if c else m._token_info(t)[1]
-            for t, c in zip(q_tokens, self.q_common, strict=True)
-        ]
-        self.a_w = [
-            min(m._alias_weight(u), cfg.common_weight) if c else m._alias_weight(u)
-            for u, c in zip(a_tokens, self.a_common, strict=True)
-        ]
-        # one-to-one alignment, most similar (then heaviest) pairs first
+        self.q_common = [t in common or t in legal for t in q_tokens]
+        self.a_common = [u in common or u in legal for u in a_tokens]
+        self.q_w = [self._w(m._token_info(t)[1], t, c) for t, c in zip(q_tokens, self.q_common, strict=True)]
+        self.a_w = [self._w(m._alias_weight(u), u, c) for u, c in zip(a_tokens, self.a_common, strict=True)]
+        # one-to-one alignment, most similar (then heaviest) pairs first; initials count for people only
+        self.org_query = bool(q.norm.legal) or any(t in _ORG_HINTS for t in q.norm.full_tokens)
+        person = not self.org_query and (entry.type or "Individual") == "Individual"
         cands = []
         for i, t in enumerate(q_tokens):
             for j, u in enumerate(a_tokens):
                 sim = token_sim(t, u, cfg)
+                if not sim and person and (len(t) == 1) != (len(u) == 1) and t[0] == u[0] and (t + u).isalpha():
+                    sim = _INITIAL_SIM  # an initial and the name it abbreviates: 'A.' ~ 'Ali'
                 if not sim and self.q_common[i] and self.a_common[j] and min(len(t), len(u)) >= 3 and (
                     t.startswith(u) or u.startswith(t)
                 ):
@@ -1372,15 +1488,22 @@ class _CalCtx:
             used_a.add(j)
             self.pairs.append((i, j, sim))
         self.used_q, self.used_a = used_q, used_a
+        # positions of the words that are not legal-form words (the name proper)
+        self.core_q = {i for i, t in enumerate(q_tokens) if t not in legal}
+        self.core_a = {j for j, u in enumerate(a_tokens) if u not in legal}
         self.W_q = max(sum(self.q_w), 1e-9)
         self.W_a = max(sum(self.a_w), 1e-9)
         self.q_share = cfg.query_share
         self.a_share = 100.0 - cfg.query_share
-        self.org_query = bool(q.norm.legal) or any(q.norm.full_tokens.count(t) for t in _ORG_HINTS) or any(
-            self.q_common
-        )
+        self.org_query = bool(q.norm.legal) or any(t in _ORG_HINTS for t in q.norm.full_tokens)
         self.country_match: bool | None = None
         self.name_score = 100.0
+        self.alias = -1
+
+    def _w(self, w: float, tok: str, common: bool) -> float:
+        if tok in _legal_words():
+            return min(w, self.cfg.legal_weight)
+        return min(w, self.cfg.common_weight) if common else w
 
     def distinct_matched(self) -> list[tuple[int, int, float]]:
         cfg = self.cfg
@@ -1439,7 +1562,8 @@ def feature_spelling(c: _CalCtx) -> list[_Feat]:
     distinct = c.distinct_matched()
     exact_distinct = [p for p in distinct if p[2] >= 1.0]
     short = [(i, j, s) for i, j, s in distinct if s < 1.0 and min(len(c.q_tokens[i]), len(c.a_tokens[j])) <= c.cfg.short_word]
-    if short and not exact_distinct and len(distinct) == len(short):
+    others = [i for i, _, s in c.pairs if s >= 1.0 and not c.q_common[i]]
+    if short and not exact_distinct and len(distinct) == len(short) and not others:
         i, j, _ = short[0]
         out.append(("short_word", -100.0, f"'{c.q_tokens[i]}' ~ '{c.a_tokens[j]}' is a near miss on a short word: "
                     "not enough for a hit", "near miss on a short word"))
@@ -1454,6 +1578,21 @@ def feature_distinctive(c: _CalCtx) -> list[_Feat]:
     if c.distinct_matched():
         words = ", ".join(c.q_tokens[i] for i, _, _ in c.distinct_matched())
         return [("distinctive", 0.0, f"distinctive words matched: {words}", None)]
+    def near(i: int, j: int, s: float) -> bool:  # exact, or one letter off ('technelogy' / 'technology')
+        t, u = c.q_tokens[i], c.a_tokens[j]
+        return s >= 1.0 or (min(len(t), len(u)) >= 6 and (
+            LCSseq.similarity(t, u) >= max(len(t), len(u)) - 1 or _transposition(t, u)))
+
+    core_pairs = [(i, j) for i, j, s in c.pairs if i in c.core_q and j in c.core_a and near(i, j, s)]
+    complete = (
+        bool(core_pairs) and len(core_pairs) == len(c.core_q) == len(c.core_a) and any(s >= 1.0 for *_, s in c.pairs)
+    )
+    if complete:  # 'Aviation Industry Corporation of China': an all-common name matched word for word
+        return [("distinctive", 0.0, "common words only, but the whole name matches word for word", None)]
+    all_core = {i for i, _, _ in c.pairs} >= c.core_q and {j for _, j, _ in c.pairs} >= c.core_a
+    no_table = not any(c.q_common[i] for i, _, _ in c.pairs) and any(s >= 1.0 for _, _, s in c.pairs)
+    if all_core and no_table:  # frequent names ('Mohammad Ahmadi') all matched, one spelled differently
+        return [("distinctive", 0.0, "no rare word, but every word of both names matches", None)]
     return [("distinctive", -c.cfg.common_only_penalty, "only common words matched (no distinctive word)",
              "only common words matched")]
 
@@ -1466,12 +1605,14 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:
         return [("acronym", 0.0, "the match is an acronym only", "acronym only")]
     distinct = c.distinct_matched()
     core = "".join(c.q_tokens)
-    extra_a = [c.a_tokens[j] for j in range(len(c.a_tokens)) if j not in c.used_a]
-    extra_q = [c.q_tokens[i] for i in range(len(c.q_tokens)) if i not in c.used_q]
-    if len(c.q_tokens) == 1 and extra_a:
+    legal = _legal_words()
+    extra_a = [c.a_tokens[j] for j in range(len(c.a_tokens)) if j not in c.used_a and c.a_tokens[j] not in legal]
+    extra_q = [c.q_tokens[i] for i in range(len(c.q_tokens)) if i not in c.used_q and c.q_tokens[i] not in legal]
+    branch, places = branch_words(), _places()
+    if len(c.core_q) == 1 and extra_a:
         return [("one_word", -100.0, f"a one-word name matches only a list name that is that word (the list name "
                  f"also has: {', '.join(extra_a)})", "one-word name")]
-    if len(c.pairs) == 1 and extra_a and extra_q:
+    if len([p for p in c.pairs if p[0] in c.core_q]) == 1 and extra_a and extra_q:
         return [("one_word", -100.0, f"the names share one word only and each has other words (name: "
                  f"{', '.join(extra_q)}; list: {', '.join(extra_a)}): not the same party", "one word in common")]
     if len(distinct) > 1:
@@ -1485,27 +1626,41 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:
         diff = ", ".join(other_q) or "-"
         return [("one_word", -100.0, f"only one distinctive word in common; the others differ (name: {diff}; "
                  f"list: {', '.join(other_a) or '-'}): not the same party", "one word in common")]
+    a_core = "".join(c.a_tokens[j] for j in c.core_a)
+    if len(a_core) <= 3 and extra_q:
+        return [("short_name", -100.0, f"the list name '{a_core}' is too short to be found inside a longer name "
+                 f"(the name also has: {', '.join(extra_q)})", "very short name")]
     if len(core) <= 3:
         return [("short_name", 0.0, f"very short name '{core}': possible match only", "very short name")]
-    one_word = len(c.q_tokens) == 1 or len(c.a_tokens) == 1
+    one_word = len(c.core_q) == 1 or len(c.core_a) == 1
     if distinct and distinct[0][2] < 1.0 and one_word:
         i, j, _ = distinct[0]
         t, u = c.q_tokens[i], c.a_tokens[j]
-        if min(len(t), len(u)) <= c.cfg.short_word or not _transposition(t, u):
+        one_edit = LCSseq.similarity(t, u) >= max(len(t), len(u)) - 1 or _transposition(t, u)
+        if min(len(t), len(u)) <= c.cfg.short_word or not one_edit or (
+            min(len(t), len(u)) < c.cfg.long_word and not _transposition(t, u)
+        ):
             return [("one_word", -100.0, f"one-word name matched only approximately ('{t}' ~ '{u}'): a one-word "
-                     "name must match exactly (or with two adjacent letters swapped)", "one-word name")]
+                     f"name must match exactly (a long word of {c.cfg.long_word}+ letters: one letter off; or two "
+                     "adjacent letters swapped)", "one-word name")]
     if len(distinct) == 1 and distinct[0][2] < 1.0:
         i, j, _ = distinct[0]
         t, u = c.q_tokens[i], c.a_tokens[j]
         if not _transposition(t, u):
-            return [("one_word", -100.0, f"the only distinctive word matches approximately ('{t}' ~ '{u}'): "
-                     "a different name", "approximate distinctive word")]
-    if distinct and (one_word or len(c.pairs) == 1):
+            return [("one_word", 0.0, f"the only distinctive word matches approximately ('{t}' ~ '{u}'): "
+                     "possible match only", "approximate distinctive word")]
+    if distinct and (one_word or len([p for p in c.pairs if p[0] in c.core_q]) == 1):
         word = c.a_tokens[distinct[0][1]]
         if (extra_q or extra_a) and word in english_words():
             return [("one_word", -100.0, f"the match rests on '{word}', an ordinary English word, and the names "
                      "differ otherwise: no evidence of the listed party", "ordinary word")]
+        other = [t for t in extra_q if t not in branch and t not in places]
+        if other:
+            return [("one_word", -100.0, f"the match rests on '{word}' and the name adds words of another "
+                     f"business ({', '.join(other)}): no evidence of the listed party", "one word in common")]
         return [("one_word", 0.0, "the match rests on one word: possible match only", "the match rests on one word")]
+    if one_word and c.pairs:
+        return [("one_word", 0.0, "one-word name: possible match only", "the match rests on one word")]
     return []
 
 
@@ -1529,17 +1684,19 @@ def feature_acronym(c: _CalCtx) -> list[_Feat]:
     ``acronym_score`` (three letters: ``acronym_score_short``)."""
     if not c.acronym:
         return []
-    if len(c.q.tokens) != 1:
+    if len(c.q.tokens) != 1 or len(c.an.tokens) == 1:
         return [("acronym", -100.0, f"the initials of '{' '.join(c.q.tokens)}' spell the short list name "
                  f"'{' '.join(c.an.tokens)}': not evidence of the same party", "acronym only")]
     size = len(c.q_tokens[0])
     score = c.m._acronym_score(size)
     c.name_score = score
-    return [("acronym", score - 100.0, f"'{' '.join(c.q.tokens).upper()}' = initials of the list name", None)]
+    return [("acronym", score - 100.0, f"'{' '.join(c.q.tokens).upper()}' = initials of alias "
+             f"'{c.m.alias_text[c.alias]}'", None)]
 
 
 _CN_TERRITORIES = frozenset({"HK", "MO"})
 _COMMON_PREFIX_SIM = 0.9
+_INITIAL_SIM = 0.9
 
 
 def feature_country(c: _CalCtx) -> list[_Feat]:
@@ -1558,7 +1715,25 @@ def feature_country(c: _CalCtx) -> list[_Feat]:
              f"country {c.country} not among the entry's countries ({', '.join(c.entry.countries)})", None)]
 
 
+def feature_normalisation(c: _CalCtx) -> list[_Feat]:
+    """What normalisation did (no points): words in common, legal forms ignored, abbreviations expanded."""
+    parts = []
+    same = [c.a_tokens[j] for i, j, s in c.pairs if s >= 1.0]
+    if same and not c.acronym:
+        parts.append("same words: " + ", ".join(same))
+    if c.typos:
+        parts.append("typo in a common word read as the word: " + ", ".join(f"{t}->{f}" for t, f in c.typos))
+    legal = sorted({*c.q.norm.legal, *c.an.legal})
+    if legal:
+        parts.append("legal form ignored: " + ", ".join(f"'{lf}'" for lf in legal))
+    expanded = sorted({f"{a}->{b}" for a, b in (*c.q.norm.expanded, *c.an.expanded)})
+    if expanded:
+        parts.append("abbreviations expanded: " + ", ".join(expanded))
+    return [("normalisation", 0.0, "; ".join(parts), None)] if parts else []
+
+
 FEATURES = (
+    feature_normalisation,
     feature_acronym,
     feature_query_words,
     feature_list_words,

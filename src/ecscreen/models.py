@@ -222,6 +222,17 @@ class ItemJurisdiction(StrictModel):
     steps: list[Step] = Field(default_factory=list)
 
 
+class PartyScreeningSummary(StrictModel):
+    """What one party was screened against and what came out, so a clear party says so."""
+
+    party_index: int
+    name: str
+    lists: list[str] = Field(default_factory=list, description="Lists screened against: 'name (date)'")
+    matches: int = Field(default=0, description="Listed entities matched (firm + possible)")
+    firm: int = Field(default=0, description="Of which firm (strong) matches")
+    summary: str = ""
+
+
 class ShipmentResult(StrictModel):
     id: str
     decision: Outcome | Literal["error"]
@@ -233,6 +244,8 @@ class ShipmentResult(StrictModel):
     warnings: list[str] = Field(default_factory=list)
     jurisdiction: list[ItemJurisdiction] = Field(default_factory=list)
     source: str | None = Field(default=None, description="file:line the shipment came from")
+    party_screening: list[PartyScreeningSummary] = Field(
+        default_factory=list, description="Per party: the lists it was screened against and the result")
 
 
 class PackInfo(StrictModel):

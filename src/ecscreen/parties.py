@@ -23,7 +23,16 @@ from ecscreen.addresses import address_findings
 from ecscreen.errors import EcscreenError, InputFileError, PackError
 from ecscreen.lists import OwnList, ScreeningList, active_lists, matcher_for
 from ecscreen.matching import MAX_NAME_CHARS, AllowList, Clearance, ListEntry, PartyHit
-from ecscreen.models import Citation, Coverage, Evidence, Finding, ListInfo, Outcome, Party
+from ecscreen.models import (
+    Citation,
+    Coverage,
+    Evidence,
+    Finding,
+    ListInfo,
+    Outcome,
+    Party,
+    PartyScreeningSummary,
+)
 from ecscreen.normalize import normalize
 from ecscreen.packs import PackMeta, default_rules_dir, register_kind
 
@@ -130,7 +139,7 @@ class PartyScreening:
     warnings: list[str] = field(default_factory=list)  # about this shipment (expired clearances)
     lists: list[ListInfo] = field(default_factory=list)
     list_warnings: list[str] = field(default_factory=list)  # about the lists (staleness), once per run
-    summaries: list[str] = field(default_factory=list)  # per party: what it was screened against, result
+    summaries: list[PartyScreeningSummary] = field(default_factory=list)  # per party: lists screened, result
 
     @property
     def footnote_hits(self) -> list[tuple[int, PartyHit]]:
@@ -353,14 +362,19 @@ def _finding(
     )
 
 
-def _summary(idx: int, party: Party, infos: list[ListInfo], groups: list[list[PartyHit]], pack: PartyListsPack) -> str:
-    lists = "; ".join(f"{i.name} ({i.date or 'undated'})" for i in infos)
-    head = f"parties[{idx}] '{party.name}': screened against {len(infos)} list(s) [{lists}]"
-    if not groups:
-        return head + ": no match"
+def _summary(
+    idx: int, party: Party, infos: list[ListInfo], groups: list[list[PartyHit]], pack: PartyListsPack
+) -> PartyScreeningSummary:
+    lists = [f"{i.name} ({i.date or 'undated'})" for i in infos]
+    head = f"screened against {len(infos)} list(s) [{'; '.join(lists)}]"
     strong = sum(1 for g in groups if any(_strong(pack, h) for h in g))
-    return head + f": {len(groups)} listed entit{'y' if len(groups) == 1 else 'ies'} matched ({strong} firm, " \
-        f"{len(groups) - strong} possible)"
+    if not groups:
+        text = head + ": no match"
+    else:
+        text = head + f": {len(groups)} listed entit{'y' if len(groups) == 1 else 'ies'} matched ({strong} firm, " \
+            f"{len(groups) - strong} possible)"
+    return PartyScreeningSummary(party_index=idx, name=party.name, lists=lists, matches=len(groups), firm=strong,
+                                 summary=text)
 
 
 def screen_parties(
@@ -416,7 +430,7 @@ def screen_party_batches(
         pos += len(parties)
         warnings: list[str] = []
         findings: list[Finding] = []
-        summaries: list[str] = []
+        summaries: list[PartyScreeningSummary] = []
         for idx, (party, party_hits) in enumerate(zip(parties, hits, strict=True)):
             party_hits = [_rebanded(pack, h) for h in party_hits]
             for j, hit in enumerate(party_hits):
@@ -427,7 +441,9 @@ def screen_party_batches(
                     if cleared is not None:
                         party_hits[j] = hit.model_copy(update={"cleared": cleared})
             hits[idx] = party_hits
-            groups = group_hits(party_hits)
+            # cleared hits stay findings of their own (covered by the clearance); the rest are merged
+            groups = group_hits([h for h in party_hits if h.cleared is None])
+            groups += [[h] for h in party_hits if h.cleared is not None]
             for group in groups:
                 findings.append(_finding(pack, idx, party, group, as_of))
             if party.name in long_names:
