@@ -1083,11 +1083,19 @@ class Matcher:
         an = self.alias_norm[alias]
         if acronym and not _acronym_pair_size(q.norm, an):
             acronym = False  # proposed for another spelling of the name: score it as words
+        reading_why, reading_pen = "", 0.0
+        if not acronym:  # evasion hook (ecscreen.variants): score the reading of the name that fits this alias
+            q, reading_why, reading_pen = self._best_reading_penalty(q, an.tokens, bool(self.a_weak[alias]))
         ctx = _CalCtx(self, q, an, entry, acronym, country)
         ctx.alias = alias
         raw: list[tuple[str, float, str]] = []
         blocks: list[str] = []
         total = 100.0
+        if reading_why:
+            raw.append(("reading", -reading_pen, f"read as '{' '.join(q.tokens)}' ({reading_why})"))
+            total -= reading_pen
+            if "sound" in reading_why:  # a rendering from another script: possible, never firm on sound alone
+                blocks.append("the name matches only as a sound-alike rendering")
         for fn in FEATURES:
             for fname, points, reason, block in fn(ctx):
                 raw.append((fname, round(points, 1), reason))
@@ -1129,7 +1137,7 @@ class Matcher:
             entry=entry,
             matched_alias=alias_text,
             score=score,
-            name_score=round(min(100.0, max(0.0, ctx.name_score)), 1),
+            name_score=round(min(100.0, max(0.0, ctx.name_score - reading_pen)), 1),
             explanation=head + ": " + "; ".join(reasons),
             country_match=cm,
             band=band,
@@ -1209,15 +1217,22 @@ class Matcher:
 
     def _best_reading(self, q: _Query, alias_tokens: Sequence[str], weak: bool) -> tuple[_Query, str]:
         """The query reading (itself or one of ecscreen.variants) scoring best against an alias, and why."""
-        best, why = q, ""
+        best, why, _ = self._best_reading_penalty(q, alias_tokens, weak)
+        return best, why
+
+    def _best_reading_penalty(
+        self, q: _Query, alias_tokens: Sequence[str], weak: bool
+    ) -> tuple[_Query, str, float]:
+        """:meth:`_best_reading` with the points the reading costs (0 for the name as written)."""
+        best, why, pen = q, "", 0.0
         top = self._align(q, alias_tokens, weak)[0] if q.tokens and alias_tokens else 0.0
         for reading in query_variants(q.norm, self.vocab):
             alt = self._make_query(q.text, q.norm, _rejoin(reading.tokens, self.vocab, min_part=5))
             raw = self._align(alt, alias_tokens, weak)[0] if alt.tokens else 0.0
             score = raw - reading.penalty
             if raw >= reading.min_score and score > top:
-                best, why, top = alt, reading.reason, score
-        return best, why
+                best, why, pen, top = alt, reading.reason, reading.penalty, score
+        return best, why, pen
 
     def compare_calibrated(self, name1: str, name2: str, country: str | None = None) -> float:
         """Calibrated score (0-100) of query ``name1`` against a single list name ``name2``: what
