@@ -557,11 +557,16 @@ def _missing_fn(fact: str) -> Fn:
 def _party_name_fn(nl: NamedList, list_name: str, min_score: float, roles: set[str]) -> Fn:
     """Party names against a pack's own names list, with the party matcher's calibrated scorer: a strong
     hit at ``min_score`` makes the condition true; a possible one leaves it undecided (review)."""
-    from .matching import ListEntry, Matcher
-
     names = [n for n in nl.members if n not in nl.exclude]
-    m = Matcher([ListEntry(id=f"{list_name}-{k}", source=f"names list {list_name}", source_code="custom", name=n)
-                 for k, n in enumerate(names)])
+    built: list[Any] = []  # the matcher is built on first use: most runs never screen a party against it
+
+    def matcher() -> Any:
+        if not built:
+            from .matching import ListEntry, Matcher
+
+            built.append(Matcher([ListEntry(id=f"{list_name}-{k}", source=f"names list {list_name}",
+                                            source_code="custom", name=n) for k, n in enumerate(names)]))
+        return built[0]
 
     memo: dict[str, Any] = {}
 
@@ -569,6 +574,7 @@ def _party_name_fn(nl: NamedList, list_name: str, min_score: float, roles: set[s
         if name not in memo:
             if len(memo) > 50_000:
                 memo.clear()
+            m = matcher()
             found = m.search(name, threshold=min_score, limit=1) if m.may_match(name) else []
             memo[name] = found[0] if found else None
         return memo[name]
