@@ -63,6 +63,11 @@ _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})")
 _HAS_CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]{2}").search
 _NON_ALNUM = re.compile(r"[^A-Za-z0-9]+")
 _HAS_JOINER = re.compile(r"[A-Za-z0-9][_.\-][A-Za-z0-9]").search
+# any of: a joiner inside a word, a single character, camel case, letters mixed with digits
+_ANY_TRIGGER = re.compile(
+    r"[A-Za-z0-9][_.\-][A-Za-z0-9]|(?<![A-Za-z0-9])[A-Za-z0-9](?![A-Za-z0-9])|[a-z][A-Z]|[A-Z]{2}[a-z]{2}"
+    r"|[A-Za-z][0-9]|[0-9][A-Za-z]"
+).search
 _HAS_DIGIT = re.compile(r"[0-9]").search
 _MIXED = re.compile(r"[A-Za-z][0-9]|[0-9][A-Za-z]").search
 _MIXED_WORD = re.compile(r"[A-Za-z0-9]+")
@@ -388,6 +393,14 @@ class Reading(NamedTuple):
 
 def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading]:
     """Other token readings of a normalised query worth screening, each with its score penalty."""
+    clean = nn.clean or nn.original
+    if (
+        not nn.sound_tokens
+        and not nn.shape_alts
+        and _ANY_TRIGGER(clean) is None
+        and not any(len(t) >= 8 and t not in vocab for t in nn.tokens)
+    ):
+        return []  # the usual case: nothing that any reading below would change
     primary = list(nn.tokens)
     out: list[Reading] = []
     seen = {tuple(primary)}
@@ -404,7 +417,6 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading
             seen.add(tuple(seg))
             out.append(Reading(seg, penalty, reason + ", run-together words split", max(min_score, SPLIT_MIN_SCORE)))
 
-    clean = nn.clean or nn.original
     # the disguises below are Latin-script tricks; a name romanised from another script (hangul comes out
     # of anyascii in CamelCase syllables, Chinese as joined pinyin) is not re-split
     latin = not nn.transliterated or any("shape" in note for note in nn.notes)
