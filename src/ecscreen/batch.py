@@ -1481,7 +1481,9 @@ def run_batch(
 
     jobs = (options.jobs if options else 1) or 1
     _warm_up(engine)
-    gc.collect()
+    # young generations only: a full collection scans the whole heap (seconds in a long-lived process that
+    # has screened before); what is old is frozen as it is, and unfrozen into the oldest generation after
+    gc.collect(1)
     gc.freeze()  # engine, lists, matcher index: never scanned by the GC again, never copied into workers
     # screening allocates millions of short-lived objects (freed by reference counting) while the memos
     # and caches keep a large young heap: with the default gen-0 threshold (700) cyclic GC passes took
