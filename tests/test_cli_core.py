@@ -222,3 +222,14 @@ def test_check_junit_one_case_per_shipment(tmp_path: Path) -> None:
     assert len(cases) == 3
     assert root.get("failures") == "1" and root.get("errors") == "1"
     assert r.exit_code == 3
+
+
+def test_a_clear_party_says_what_it_was_screened_against(tmp_path: Path) -> None:
+    ship = _w(tmp_path, "s.yaml", "destination: DE\ndate: 2026-10-01\nparties: [{role: end_user, name: "
+              "Zyxolotl Precision Widgets GmbH, country: DE}]\nitems: [{description: Office chair, eccn: EAR99}]\n")
+    r = runner.invoke(app, ["check", str(ship), "--format", "json"])
+    rep = json.loads(r.stdout)
+    (ps,) = rep["results"][0]["party_screening"]
+    assert ps["matches"] == 0 and "no match" in ps["summary"] and "US Consolidated Screening List" in ps["summary"]
+    r = runner.invoke(app, ["check", str(ship)], env={"COLUMNS": "200"})
+    assert "screened against" in r.stdout and "no match" in r.stdout

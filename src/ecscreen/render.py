@@ -102,6 +102,9 @@ def _result(r: ShipmentResult, explain: bool) -> Panel:
         parts.append(_finding(f, explain))
     if not r.findings and not r.errors:
         parts.append(Text("no rule fired", style="green"))
+    for ps in r.party_screening:  # an auditor sees that a clear party was screened, and against what
+        parts.append(safe_text(f"party {ps.party_index} '{ps.name}': {ps.summary}",
+                               style="dim" if not ps.matches else ""))
     for w in r.warnings:
         parts.append(safe_text(f"warning: {w}", style="yellow"))
     return Panel(Group(*parts), title=title, title_align="left")
