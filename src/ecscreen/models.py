@@ -74,6 +74,14 @@ class License(StrictModel):
         return self
 
 
+def normalize_hts(text: str) -> str | None:
+    """'8471.30.0100' -> '8471300100'; None unless 6 to 10 ASCII digits once dots and spaces are removed."""
+    digits = text.strip().replace(".", "").replace(" ", "")
+    if not digits.isascii() or not digits.isdigit() or not 6 <= len(digits) <= 10:
+        return None
+    return digits
+
+
 class Item(StrictModel):
     description: str = Field(min_length=1)
     eccn: str | None = None
@@ -125,8 +133,8 @@ class Item(StrictModel):
         text = str(v).strip()
         if not text:
             return None
-        digits = text.replace(".", "").replace(" ", "")
-        if not digits.isascii() or not digits.isdigit() or not 6 <= len(digits) <= 10:
+        digits = normalize_hts(text)
+        if digits is None:
             raise ValueError(f"hts_code must be 6 to 10 digits (dots and spaces allowed), not {text!r}")
         return digits
 
