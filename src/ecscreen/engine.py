@@ -762,6 +762,19 @@ class Engine:
     # ---- one shipment
     def screen_one(self, sh: Shipment, *, as_of: dt.date | None = None, label: str | None = None,
                    today: dt.date | None = None) -> ShipmentResult:
+        """Screen one shipment; when the end user (or ultimate consignee) is in another country than
+        ``destination``, the licence question is also screened for that country of ultimate destination
+        (15 CFR 772.1) and the result says which country decided."""
+        res = self._screen_one(sh, as_of=as_of, label=label, today=today)
+        ultimate = _ultimate_destinations(sh, res)
+        if not ultimate:
+            return res
+        return _merge_ultimate(res, [(code, why, self._screen_one(
+            sh.model_copy(update={"destination": code, "destination_region": None}), as_of=as_of, label=label,
+            today=today)) for code, why in ultimate])
+
+    def _screen_one(self, sh: Shipment, *, as_of: dt.date | None = None, label: str | None = None,
+                    today: dt.date | None = None) -> ShipmentResult:
         on = as_of or sh.date or today or dt.date.today()
         _policy.set_current(self.policy)
         sid = sh.id or label or "shipment"
@@ -980,6 +993,74 @@ class Engine:
             warnings += list_warns
         return Report(tool_version=__version__, decision=decision, generated_for=as_of,  # type: ignore[arg-type]
                       results=results, packs=self.registry.infos, lists=lists, warnings=warnings)
+
+
+# --------------------------------------------------------------------------- country of ultimate destination
+
+
+def _ultimate_destinations(sh: Shipment, res: ShipmentResult) -> list[tuple[str, str]]:
+    """Countries of ultimate destination other than the stated destination: the end users' countries, or
+    (no end user with a country) the consignees' (15 CFR 772.1 'ultimate consignee', 'end user')."""
+    if res.decision == "error" or not res.destination:
+        return []
+    dest = resolve(res.destination)
+    if dest is None:
+        return []
+    for roles in (("end_user",), ("consignee",)):
+        found: dict[str, str] = {}
+        stated = False
+        for idx, p in enumerate(sh.parties):
+            if p.role.value not in roles or not p.country:
+                continue
+            c = resolve(p.country)
+            if c is None:
+                continue  # an unknown country is an input problem reported by the party checks
+            stated = True
+            if c.alpha2 != dest.alpha2 and c.code != dest.code:
+                found.setdefault(c.code, f"parties[{idx}] {p.role.value} '{p.name}' is in {c.label}")
+        if stated:
+            return sorted(found.items())
+    return []
+
+
+def _merge_ultimate(res: ShipmentResult, others: list[tuple[str, str, ShipmentResult]]) -> ShipmentResult:
+    """One result from the stated destination's and the ultimate destinations' screenings: every finding
+    of an ultimate destination that is not already reported is added, marked with the country it is for;
+    the decision is the worst, and a warning says which country decided."""
+    findings = list(res.findings)
+    seen = {(f.rule_id, f.item_index, f.message) for f in findings}
+    warnings = list(res.warnings)
+    errors = list(res.errors)
+    decided = [(res.destination_name or res.destination or "?", res.decision)]
+    for code, why, r in others:
+        label = f"{r.destination_name} ({r.destination})" if r.destination_name else code
+        if r.decision == "error":
+            errors += r.errors
+            continue
+        decided.append((label, r.decision))
+        for f in r.findings:
+            if (f.rule_id, f.item_index, f.message) in seen:
+                continue
+            seen.add((f.rule_id, f.item_index, f.message))
+            findings.append(f.model_copy(update={
+                "message": f"[country of ultimate destination {label}: {why}] {f.message}",
+                "evidence": [*f.evidence, Evidence(field="ultimate_destination", value=code, detail=why)],
+                "citations": [*f.citations, Citation(ref="15 CFR 772.1", note="country of ultimate destination")],
+            }))
+    order = [o for _, o in decided if o != "error"]
+    worst = Outcome.worst([f.outcome for f in findings if f.covered_by is None]) if findings else Outcome.clear
+    names = ", ".join(f"{n}: {o.value if isinstance(o, Outcome) else o}" for n, o in decided)
+    by = [n for n, o in decided if o == worst] if order else []
+    stated = decided[0][0]
+    warnings.append(
+        f"the end user (or ultimate consignee) is not in the stated destination {stated}: the licence question "
+        f"was screened for the country of ultimate destination too ({'; '.join(w for _, w, _ in others)}); "
+        f"results by country: {names}; decided by {', '.join(by) or stated} (15 CFR 772.1)")
+    findings.sort(key=lambda f: (-f.outcome.rank, f.item_index if f.item_index is not None else -1, f.rule_id))
+    if errors:
+        return res.model_copy(update={"decision": "error", "errors": errors, "findings": findings,
+                                      "warnings": warnings})
+    return res.model_copy(update={"decision": worst, "findings": findings, "warnings": warnings})
 
 
 def _parties_not_screened(sh: Shipment, why: str) -> Finding:
