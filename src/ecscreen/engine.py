@@ -1031,7 +1031,8 @@ def _merge_ultimate(res: ShipmentResult, others: list[tuple[str, str, ShipmentRe
     seen = {(f.rule_id, f.item_index, f.message) for f in findings}
     warnings = list(res.warnings)
     errors = list(res.errors)
-    decided = [(res.destination_name or res.destination or "?", res.decision)]
+    decided = [(f"{res.destination_name} ({res.destination})" if res.destination_name else "the stated destination",
+                res.decision)]
     for code, why, r in others:
         label = f"{r.destination_name} ({r.destination})" if r.destination_name else code
         if r.decision == "error":
