@@ -912,7 +912,11 @@ class Engine:
                     f"the Commerce Country Chart and CCL packs (they cover {chart_from} onwards), so the licence "
                     "requirement by reason for control cannot be read for this ECCN on that date; only the dated "
                     f"rule packs were applied. Check the chart in force on {on}.", chart_from))
-            if chart_mod is not None and ic.eccn and self.has_chart:
+            if chart_mod is not None and ic.eccn and self.has_chart and dest.alpha2 == "US":
+                note = _DOMESTIC_NOTE.format(eccn=ic.eccn, index=ic.index)
+                if note not in warnings:
+                    warnings.append(note)
+            elif chart_mod is not None and ic.eccn and self.has_chart:
                 cr = chart_mod.determine(ic.item, ic.index, dest, self.registry, on)
                 cf = list(cr.findings)
                 if status[ic.index] == "unknown":
@@ -993,6 +997,11 @@ class Engine:
             warnings += list_warns
         return Report(tool_version=__version__, decision=decision, generated_for=as_of,  # type: ignore[arg-type]
                       results=results, packs=self.registry.infos, lists=lists, warnings=warnings)
+
+
+_DOMESTIC_NOTE = ("item {index}: {eccn} to the United States: the Commerce Country Chart governs exports and "
+                  "reexports to foreign destinations (15 CFR 734.13, 738.4); a shipment to a destination in the "
+                  "United States needs no licence by reason for control (end-user and end-use rules still apply)")
 
 
 # --------------------------------------------------------------------------- country of ultimate destination

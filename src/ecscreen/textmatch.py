@@ -38,13 +38,14 @@ _AFFIRM_IDIOMS = re.compile(
     re.IGNORECASE,
 )
 # words that may stand between a negator and the phrase it negates ("not intended for any military use")
-_FUNCTION_WORDS = frozenset(
+_FUNCTION_TEXT = (
     "for to by of the a an any in on at as with be been being is are was were will would shall should may "
     "might can could do does did used use using intended destined meant designed sold supplied delivered "
-    "shipped exported going go end final ultimately directly indirectly either or and nor any other "
+    "shipped exported going go end final ultimately directly indirectly either or and nor other "
     "such kind type user users uses purpose purposes application applications customer customers "
-    "entity entities party parties organisation organization".split()
+    "entity entities party parties organisation organization"
 )
+_FUNCTION_WORDS = frozenset(_FUNCTION_TEXT.split(" "))
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u034f\u200e\u200f\u061c"
                                    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
 _DOTTED = re.compile(r"(?<![\w.])[A-Za-z](?:\.\s?[A-Za-z])+\.?(?![\w])")
