@@ -31,7 +31,7 @@ MIL = PhraseMatcher(["military", "PLA", "People's Liberation Army", "解放军",
     ("without doubt military", True),
     ("not only civil but military", True),
     ("non-civil PLA logistics unit", True),
-    ("not civil, military", True),
+    ("not a problem for civil aviation and military", True),
     # still negated: only function words between the negator and the phrase
     ("not for military use", False),
     ("will not be used by any military end user", False),
@@ -39,6 +39,9 @@ MIL = PhraseMatcher(["military", "PLA", "People's Liberation Army", "解放军",
     ("other than military", False),
     ("won't be military", False),
     ("non-military", False),
+    # a negated enumeration negates all its members (end-use certificates are written this way)
+    ("no military, police or intelligence end use", False),
+    ("not for nuclear, chemical or biological weapons or missiles", False),
     # spellings a reader reads as the phrase
     ("for the P.L.A.", True),
     ("for the P. L. A. navy", True),

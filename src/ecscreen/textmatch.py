@@ -52,7 +52,10 @@ _DOTTED = re.compile(r"(?<![\w.])[A-Za-z](?:\.\s?[A-Za-z])+\.?(?![\w])")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _CJK_NEG = re.compile(r"[不非无未没]")
 _CLAUSE_END = re.compile(r"[.;:!?。；：！？]|\bbut\b|\bhowever\b|\bwhereas\b", re.IGNORECASE)
-_WINDOW_WORDS = 8
+_WINDOW_TOKENS = 16
+_MEMBER_WORDS = 2
+_TOKEN = re.compile(r"[\w']+|[,/&]")
+_CONJUNCTIONS = frozenset({",", "/", "&", "or", "and", "nor", "and/or"})
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 
 
@@ -136,7 +139,7 @@ class PhraseMatcher:
 
 
 def _negated(text: str, start: int) -> bool:
-    before = text[max(0, start - 80) : start]
+    before = text[max(0, start - 160) : start]
     # only the current clause
     ends = list(_CLAUSE_END.finditer(before))
     if ends:
@@ -147,16 +150,28 @@ def _negated(text: str, start: int) -> bool:
     if re.search(r"(?:^|[^\w])non[\s\-]?$", before, re.IGNORECASE):
         return True
     before = _AFFIRM_IDIOMS.sub(" ", before)
-    words = re.findall(r"[\w']+", before)[-_WINDOW_WORDS:]
-    # the nearest negator, with only function words between it and the phrase
-    for k in range(len(words) - 1, -1, -1):
-        w = words[k].lower()
-        if _NEG_RE.fullmatch(f" {w} ") or (k > 0 and _NEG_PAIR.fullmatch(f"{words[k - 1].lower()} {w}")):
+    tokens = [t.lower() for t in _TOKEN.findall(before)][-_WINDOW_TOKENS:]
+    # the nearest negator, with only function words, or members of the same enumeration ("not for
+    # nuclear, chemical or biological weapons"), between it and the phrase
+    member: int | None = None  # content words of the enumeration member being crossed (None: none)
+    for k in range(len(tokens) - 1, -1, -1):
+        w = tokens[k]
+        if w in _CONJUNCTIONS:
+            member = 0
+            continue
+        if _NEG_RE.fullmatch(f" {w} ") or (k > 0 and _NEG_PAIR.fullmatch(f"{tokens[k - 1]} {w}")):
             return True
         if w.endswith("n't"):
             return True
-        if w not in _FUNCTION_WORDS:
-            return False
+        if w in _FUNCTION_WORDS:
+            continue
+        if member is not None and member < _MEMBER_WORDS:
+            member += 1  # another member of the enumeration the phrase ends ("chemical or biological weapons")
+            continue
+        if member is None and k > 0 and tokens[k - 1] in _CONJUNCTIONS:
+            member = 1  # the phrase's own modifier in an enumeration ("chemical or biological weapons")
+            continue
+        return False
     return False
 
 
