@@ -204,16 +204,28 @@ def test_chart_is_not_applied_before_its_date(registry) -> None:
     assert by_rule(run(registry, "3A002.b", "CN", on=dt.date(2026, 7, 23)))
 
 
-def test_ai_diffusion_cfr_text_and_non_enforcement_differ_gives_review(registry) -> None:
+def test_ai_diffusion_enforced_scope_decides_and_both_readings_are_stated(registry) -> None:
+    # issue 13: where the CFR text (AI Diffusion, 90 FR 4544) and BIS's non-enforcement statement differ,
+    # the enforced scope decides by default (Germany: no licence) instead of a blanket review
     res = run(registry, "3A090.a", "DE")
-    f = next(f for f in res.findings if f.rule_id == "CHART-3A090-RS")
-    assert f.outcome == Outcome.review
-    assert "CFR text: licence required" in f.message and "licence not required" in f.message
+    assert "CHART-3A090-RS" not in by_rule(res)
+    note = next(n for n in res.notes if "CFR text: licence required" in n)
+    assert "licence not required" in note and "2025-05-13" in note and "decided by the enforced scope" in note
+    # --policy cfr-text: the codified text decides, the finding states both readings and cites both
+    from ecscreen import policy
+
+    policy.set_current("cfr-text")
+    try:
+        f = next(f for f in run(registry, "3A090.a", "DE").findings if f.rule_id == "CHART-3A090-RS")
+    finally:
+        policy.set_current("enforced")
+    assert f.outcome == Outcome.license_required
+    assert any("decided by the CFR text" in n for n in f.notes)
     refs = [c.ref for c in f.citations]
     assert "90 FR 4544" in refs and any("2025-05-13" in r for r in refs)
     # both readings agree for China: licence required
     assert by_rule(run(registry, "3A090.a", "CN"))["CHART-3A090-RS"] == Outcome.license_required
-    assert by_rule(run(registry, "4E091", "DE"))["CHART-4E091-RS"] == Outcome.review
+    assert "CHART-4E091-RS" not in by_rule(run(registry, "4E091", "DE"))  # 4E091: not enforced
 
 
 # --------------------------------------------------------------------------- ECCN input

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "seeds" / "MANIFEST.yaml"
 PREFIXES = ("ET-", "AC-", "SME-", "JP-", "NL-", "DEST-", "MEU-", "MIEU-", "HR-", "RP-", "EMB-")
 PLACEHOLDERS = {"destination", "destination_name", "description", "item", "eccn", "origin", "end_use", "as_of",
-                "matched", "exporter", "parties"}
+                "matched", "exporter", "parties", "hts_code"}
 CITABLE = {"regulation", "federal_register"}
 
 # the packs written for issue 3 (the lead's embargoes pack and other helpers' packs are checked elsewhere)

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from . import yamlio
 from .countries import resolve
 from .errors import Interrupted, UsageError
-from .models import Finding, Item, Outcome, Party, PartyRole, Shipment, ShipmentResult
+from .models import Finding, Item, Outcome, Party, PartyRole, Shipment, ShipmentResult, normalize_hts
 from .packs import normalize_eccn
 
 __all__ = [
@@ -82,6 +82,7 @@ class OrderRow(BaseModel):
     end_use: str | None = None
     us_content_percent: float | None = Field(default=None, ge=0, le=100)
     license_exception: str | None = None
+    hts_code: str | None = Field(default=None, description="HTS code (6 to 10 digits, dots allowed)")
     sku: str | None = None
     quantity: float | None = None
     value_usd: float | None = Field(default=None, ge=0)
@@ -95,7 +96,7 @@ SHIPMENT_FIELDS = ("date", "destination", "destination_region", "end_user", "end
                    "consignee_country", "purchaser", "purchaser_country", "end_use", "exporter_country")
 TEXT_FIELDS = ("order_id", "destination", "destination_region", "description", "eccn", "origin", "end_user",
                "end_user_country", "consignee", "consignee_country", "purchaser", "purchaser_country", "end_use",
-               "license_exception", "sku", "exporter_country")
+               "license_exception", "sku", "exporter_country", "hts_code")
 NUMBER_FIELDS = {"us_content_percent": (0.0, 100.0), "quantity": (None, None), "value_usd": (0.0, None)}
 KNOWN_FIELDS = frozenset(TEXT_FIELDS) | frozenset(NUMBER_FIELDS) | {"date"}
 SHARED_FIELDS = tuple(k for k in SHIPMENT_FIELDS if k != "date")  # one value per order
@@ -635,6 +636,9 @@ def parse_row(raw: RawRow, cols: Columns, ncols: int) -> ParsedRow:
         problems.append(f"{where}: description: missing")
     if "eccn" in f and not _eccn_ok(f["eccn"]):
         problems.append(f"{col(cols.index['eccn'], 'eccn')}: malformed ECCN {f['eccn']!r}")
+    if "hts_code" in f and normalize_hts(f["hts_code"]) is None:
+        problems.append(f"{col(cols.index['hts_code'], 'hts_code')}: not an HTS code (6 to 10 digits, dots "
+                        f"allowed): {f['hts_code']!r}")
     for cf in ("destination", "origin", "end_user_country", "consignee_country", "purchaser_country",
                "exporter_country"):
         if cf in f:
@@ -1163,7 +1167,7 @@ class BatchScreener:
         f = pr.fields
         return (f["description"], f.get("eccn"), f.get("origin"), tuple(sorted(pr.params.items())),
                 f.get("us_content_percent"), f.get("license_exception"), f.get("quantity"), f.get("value_usd"),
-                f.get("sku"))
+                f.get("sku"), f.get("hts_code"))
 
     @staticmethod
     def _parties(head: dict[str, Any]) -> list[Party]:
@@ -1171,9 +1175,9 @@ class BatchScreener:
 
     @staticmethod
     def _item(it: tuple[Any, ...]) -> Item:
-        d, e, o, p, u, le, q, v, s = it
+        d, e, o, p, u, le, q, v, s, h = it
         return Item(description=d, eccn=e, origin=o, parameters=dict(p), us_content_percent=u,
-                    license_exception=le, quantity=q, value_usd=v, sku=s)
+                    license_exception=le, quantity=q, value_usd=v, sku=s, hts_code=h)
 
     @staticmethod
     def _shipment(oid: str, head: dict[str, Any], items: list[Item], on: dt.date | None = None) -> Shipment:

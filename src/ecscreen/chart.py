@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from . import policy as _policy
 from .countries import Country
 from .models import Citation, Evidence, Finding, InputError, Item, Outcome, Step
 from .packs import LoadedPack, PackMeta, Registry, Strict, normalize_eccn, register_kind
@@ -700,6 +701,8 @@ def determine(item: Item, item_index: int, destination: Country, registry: Regis
     for reason, lst in by_reason.items():
         worst = Outcome.worst([o for o, _, _, _ in lst])
         if worst == Outcome.clear:
+            res.notes += [f"item {item_index}: {eccn} to {destination.label}: {reason}: {n}" for _, _, _, w in lst
+                          for n in w[1:]]  # e.g. both readings where the CFR text and enforcement differ
             continue
         steps = [s for _, s, _, _ in lst]
         cites = [c for o, _, cs, _ in lst if o == worst for c in cs]
@@ -752,8 +755,13 @@ def _control(idx: ChartIndex, reg: Registry, c: Control, para: str, ref: RowRef,
         alt_hit = in_dest(idx, reg, t.alternative.destinations, on, ref.codes)
         cites += t.alternative.citations
         if alt_hit != hit:
+            by_text = _policy.current() == "cfr-text"
             notes.append(f"CFR text: licence {'required' if hit else 'not required'}; "
-                         f"{t.alternative.statement}: licence {'required' if alt_hit else 'not required'}")
+                         f"{t.alternative.statement}: licence {'required' if alt_hit else 'not required'}; "
+                         + ("decided by the CFR text (--policy cfr-text)" if by_text else
+                            "decided by the enforced scope (--policy cfr-text follows the CFR text instead)"))
+            inputs["policy"] = "cfr-text" if by_text else "enforced"
+            hit = alt_hit = hit if by_text else alt_hit
     head = f"{c.reason} applies to {where}; {tgt_words}"
     if applies is False:
         out, outcome_s = Outcome.clear, "not applicable"

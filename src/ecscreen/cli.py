@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from . import __version__
-from .cliopts import RulesOnlyOpt, RulesOpt, registry_for
+from .cliopts import PolicyOpt, RulesOnlyOpt, RulesOpt, check_policy, registry_for
 from .errors import (
     EXIT_INTERNAL,
     EXIT_PIPE,
@@ -111,6 +111,7 @@ def check(
     no_lists: Annotated[bool, typer.Option("--no-lists", help="Do not screen parties against restricted-party lists.")] = False,
     clearances: Annotated[Path | None, typer.Option(
         "--clearances", help="Allow-list of cleared (party, list entry) pairs (default: $ECSCREEN_CLEARANCES).")] = None,
+    policy: PolicyOpt = "enforced",
 ) -> None:
     """Screen shipment files and explain every finding."""
     from .engine import Engine
@@ -122,7 +123,8 @@ def check(
         raise UsageError(f"--format must be table, json, sarif or junit, not {format!r}")
     on = parse_date_option(as_of)
     reg = registry_for(rules, rules_only)
-    engine = Engine.build(reg, use_lists=not no_lists, allowlist=load_clearances(clearances))
+    engine = Engine.build(reg, use_lists=not no_lists, allowlist=load_clearances(clearances),
+                          policy=check_policy(policy))
     shipments: list[tuple[str, Shipment | InputError]] = []
     for f in files:
         if str(f) != "-" and not f.exists():
@@ -142,7 +144,8 @@ def check(
     report = engine.screen(shipments, as_of=on)
     report.options = {"files": [str(f) for f in files], "as_of": on.isoformat() if on else None,
                       "rules": [str(r) for r in rules or []], "rules_only": [str(r) for r in rules_only or []],
-                      "no_lists": no_lists, "clearances": str(clearances) if clearances else None}
+                      "no_lists": no_lists, "clearances": str(clearances) if clearances else None,
+                      "policy": policy}
     for r, src in zip(report.results, sources, strict=True):
         if src is not None:
             r.errors = [locate(e, *src) for e in r.errors]

@@ -18,7 +18,7 @@ from typing import IO, Annotated
 
 import typer
 
-from .cliopts import RulesOnlyOpt, RulesOpt
+from .cliopts import PolicyOpt, RulesOnlyOpt, RulesOpt, check_policy
 from .errors import UsageError
 
 __all__ = ["batch_command"]
@@ -42,6 +42,7 @@ def batch_command(
         "--meta", metavar="FILE", help="Write the report envelope (tool, packs, lists with SHA-256, options, "
         "warnings, counts) here. Default with --out and csv/jsonl: OUT.meta.json; json output carries it inline.")
     ] = None,
+    policy: PolicyOpt = "enforced",
 ) -> None:
     """Screen order lines from a CSV: every row out once, in order, with decision, rule ids, reasons and list hits."""
     from rich.console import Console
@@ -74,7 +75,7 @@ def batch_command(
     stdin = str(orders) == "-"
     if not stdin and not orders.is_file():
         raise UsageError("file not found", file=str(orders))
-    engine = Engine.build(registry_for(rules, rules_only), use_lists=not no_lists)
+    engine = Engine.build(registry_for(rules, rules_only), use_lists=not no_lists, policy=check_policy(policy))
     err = Console(stderr=True, highlight=False)
     show = err.is_terminal if progress is None else progress
     size = None if stdin else orders.stat().st_size
@@ -88,7 +89,7 @@ def batch_command(
     envelope = envelope_head(engine, command="batch", as_of=on or dt.date.today(), options={
         "file": str(orders), "format": format, "as_of": on, "rules": [str(r) for r in rules or []],
         "rules_only": [str(r) for r in rules_only or []], "no_lists": no_lists, "encoding": encoding,
-        "columns": str(columns) if columns else None})
+        "columns": str(columns) if columns else None, "policy": policy})
     meta_path = meta if meta is not None else (
         out.with_name(out.name + ".meta.json") if out is not None and format != "json" else None)
     done = False

@@ -55,3 +55,17 @@ def registry_for(rules: list[Path] | None, rules_only: list[Path] | None = None,
         for note in reg.notes:
             sys.stderr.write(f"note: {note}\n")
     return reg
+
+PolicyOpt = Annotated[str, typer.Option(
+    "--policy", metavar="enforced|cfr-text",
+    help="Where the CFR text and BIS enforcement differ (the January 2025 AI Diffusion rule, not enforced since "
+         "2025-05-13): 'enforced' (default) decides by the scope BIS enforces, 'cfr-text' by the codified text. "
+         "Both readings are stated either way.")]
+
+
+def check_policy(policy: str) -> str:
+    from .policy import POLICIES
+
+    if policy not in POLICIES:
+        raise UsageError(f"--policy must be {' or '.join(POLICIES)}, not {policy!r}")
+    return policy

@@ -19,6 +19,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from . import __version__
+from . import policy as _policy
 from .countries import Country, resolve, unknown_message
 from .inputcheck import check_parameters, check_texts, has_text
 from .models import (
@@ -192,6 +193,17 @@ class CompiledPack:
                 inc.append(e)
         return inc, exc
 
+    def _hts(self, refs: list[str]) -> list[tuple[str, str]]:
+        """(prefix digits, where it comes from) for hts_in refs."""
+        out: list[tuple[str, str]] = []
+        for r in refs:
+            if r.startswith("list:"):
+                nl = self.pack.lists[r[5:]]
+                out += [(m.replace(".", ""), nl.description or r[5:]) for m in nl.members if m not in nl.exclude]
+            else:
+                out.append((r.replace(".", ""), "rule"))
+        return out
+
     def _compile(self, c: Cond) -> tuple[Fn, bool]:  # noqa: C901 - one branch per condition key
         if c.all is not None:
             parts = [self._compile(x) for x in c.all]
@@ -351,9 +363,13 @@ class CompiledPack:
                 return _F
 
             return hit_fn, False
+        if c.policy is not None:
+            return _policy_fn(c.policy), False
+        if c.hts_in is not None:
+            return _hts_fn(self._hts(c.hts_in)), True
         if c.fact_missing is not None:
             return _missing_fn(c.fact_missing), c.fact_missing in (
-                "eccn", "origin", "us_content_percent", "direct_product_of")
+                "eccn", "origin", "us_content_percent", "direct_product_of", "hts_code")
         raise AssertionError("condition validated with exactly one key")  # pragma: no cover
 
 
@@ -386,6 +402,8 @@ def _items_value(s: ShipCtx, key: str) -> str:
             vals.append((normalize_eccn(it.eccn) or it.eccn) if it.eccn else "unclassified")
         elif key == "origin":
             vals.append(it.origin or "not given")
+        elif key == "hts_code":
+            vals.append(_hts_text(it.hts_code) if it.hts_code else "not given")
         else:  # param.x
             v = it.parameters.get(key[6:])
             vals.append("not given" if v is None else f"{v:g}")
@@ -533,6 +551,44 @@ def _param_fn(pc: Any) -> Fn:
     return f
 
 
+def _policy_fn(want: str) -> Fn:
+    def f(s: ShipCtx, i: ItemCtx | None) -> Res:
+        if _policy.current() == want:
+            return True, [_ev(field="policy", value=want, detail=f"--policy {want}")], []
+        return _F
+
+    return f
+
+
+def _hts_fn(prefixes: list[tuple[str, str]]) -> Fn:
+    """The item's HTS code starts with a listed prefix; a missing code is unknown (fail closed)."""
+    by_len: dict[int, dict[str, str]] = {}
+    for p, src in prefixes:
+        by_len.setdefault(len(p), {}).setdefault(p, src)
+    lengths = sorted(by_len)
+
+    def f(s: ShipCtx, i: ItemCtx | None) -> Res:
+        assert i is not None
+        code = i.item.hts_code
+        if not code:
+            return None, [], [f"items[{i.index}].hts_code"]
+        for n in lengths:
+            if n <= len(code) and code[:n] in by_len[n]:
+                p = code[:n]
+                return True, [_ev(field=f"items[{i.index}].hts_code", value=code, matched=_hts_text(p),
+                                  detail=f"HTS {_hts_text(code)} is under {_hts_text(p)} ({by_len[n][p]})")], []
+        return False, [_ev(field=f"items[{i.index}].hts_code", value=code,
+                           detail=f"HTS {_hts_text(code)} is not listed")], []
+
+    return f
+
+
+def _hts_text(digits: str) -> str:
+    """8471300100 -> 8471.30.0100 (as the schedule prints it)."""
+    parts = [digits[:4], digits[4:6], digits[6:]]
+    return ".".join(p for p in parts if p)
+
+
 def _missing_fn(fact: str) -> Fn:
     def f(s: ShipCtx, i: ItemCtx | None) -> Res:
         sh = s.shipment
@@ -638,13 +694,15 @@ def render_message(template: str, s: ShipCtx, i: ItemCtx | None, ev: list[Ev]) -
         if key == "matched":
             return "; ".join(_ev_text(e) for e in ev) or "-"
         if i is None:
-            return _items_value(s, key) if key in ("description", "item", "eccn", "origin") else "{" + key + "}"
+            return _items_value(s, key) if key in ("description", "item", "eccn", "origin", "hts_code") else "{" + key + "}"
         if key == "description" or key == "item":
             return i.item.description
         if key == "eccn":
             return i.eccn or "unclassified"
         if key == "origin":
             return i.item.origin or "not given"
+        if key == "hts_code":
+            return _hts_text(i.item.hts_code) if i.item.hts_code else "not given"
         return "{" + key + "}"
 
     return " ".join(_PLACEHOLDER.sub(lambda m: val(m.group(1)), template).split())
@@ -676,6 +734,8 @@ class Engine:
     lists: list[Any] | None = None
     # earliest date any rules pack states the law for (dates before it are outside what the packs cover)
     covered_from: dt.date | None = None
+    # which reading decides where the CFR text and BIS enforcement differ (ecscreen.policy)
+    policy: str = "enforced"
 
     def _chart_from(self) -> dt.date | None:
         """First date the Commerce Country Chart / CCL packs state (None: no chart loaded)."""
@@ -686,13 +746,14 @@ class Engine:
 
     @classmethod
     def build(cls, registry: Registry, *, use_lists: bool = True, allowlist: Any = None,
-              lists: list[Any] | None = None) -> Engine:
+              lists: list[Any] | None = None, policy: str = "enforced") -> Engine:
+        _policy.set_current(policy)  # validates the name
         starts = [r.effective_from for p in registry.rule_packs for r in p.rules]
         return cls(registry=registry, compiled=[CompiledPack(p, registry) for p in registry.rule_packs],
                    use_lists=use_lists, allowlist=allowlist, lists=lists,
                    has_jurisdiction=bool(registry.of_kind("jurisdiction")),
                    has_chart=bool(registry.of_kind("country_chart")),
-                   covered_from=min(starts) if starts else None)
+                   covered_from=min(starts) if starts else None, policy=policy)
 
     @property
     def party_lists(self) -> list[Any]:
@@ -711,7 +772,21 @@ class Engine:
     # ---- one shipment
     def screen_one(self, sh: Shipment, *, as_of: dt.date | None = None, label: str | None = None,
                    today: dt.date | None = None) -> ShipmentResult:
+        """Screen one shipment; when the end user (or ultimate consignee) is in another country than
+        ``destination``, the licence question is also screened for that country of ultimate destination
+        (15 CFR 772.1) and the result says which country decided."""
+        res = self._screen_one(sh, as_of=as_of, label=label, today=today)
+        ultimate = _ultimate_destinations(sh, res)
+        if not ultimate:
+            return res
+        return _merge_ultimate(res, [(code, why, self._screen_one(
+            sh.model_copy(update={"destination": code, "destination_region": None}), as_of=as_of, label=label,
+            today=today)) for code, why in ultimate])
+
+    def _screen_one(self, sh: Shipment, *, as_of: dt.date | None = None, label: str | None = None,
+                    today: dt.date | None = None) -> ShipmentResult:
         on = as_of or sh.date or today or dt.date.today()
+        _policy.set_current(self.policy)
         sid = sh.id or label or "shipment"
         errors: list[InputError] = []
         dest = resolve(sh.destination)
@@ -849,7 +924,11 @@ class Engine:
                     f"the Commerce Country Chart and CCL packs (they cover {chart_from} onwards), so the licence "
                     "requirement by reason for control cannot be read for this ECCN on that date; only the dated "
                     f"rule packs were applied. Check the chart in force on {on}.", chart_from))
-            if chart_mod is not None and ic.eccn and self.has_chart:
+            if chart_mod is not None and ic.eccn and self.has_chart and dest.alpha2 == "US":
+                note = _DOMESTIC_NOTE.format(eccn=ic.eccn, index=ic.index)
+                if note not in warnings:
+                    warnings.append(note)
+            elif chart_mod is not None and ic.eccn and self.has_chart:
                 cr = chart_mod.determine(ic.item, ic.index, dest, self.registry, on)
                 cf = list(cr.findings)
                 if status[ic.index] == "unknown":
@@ -931,6 +1010,80 @@ class Engine:
             warnings += list_warns
         return Report(tool_version=__version__, decision=decision, generated_for=as_of,  # type: ignore[arg-type]
                       results=results, packs=self.registry.infos, lists=lists, warnings=warnings)
+
+
+_DOMESTIC_NOTE = ("item {index}: {eccn} to the United States: the Commerce Country Chart governs exports and "
+                  "reexports to foreign destinations (15 CFR 734.13, 738.4); a shipment to a destination in the "
+                  "United States needs no licence by reason for control (end-user and end-use rules still apply)")
+
+
+# --------------------------------------------------------------------------- country of ultimate destination
+
+
+def _ultimate_destinations(sh: Shipment, res: ShipmentResult) -> list[tuple[str, str]]:
+    """Countries of ultimate destination other than the stated destination: the end users' countries, or
+    (no end user with a country) the consignees' (15 CFR 772.1 'ultimate consignee', 'end user')."""
+    if res.decision == "error" or not res.destination:
+        return []
+    dest = resolve(res.destination)
+    if dest is None:
+        return []
+    for roles in (("end_user",), ("consignee",)):
+        found: dict[str, str] = {}
+        stated = False
+        for idx, p in enumerate(sh.parties):
+            if p.role.value not in roles or not p.country:
+                continue
+            c = resolve(p.country)
+            if c is None:
+                continue  # an unknown country is an input problem reported by the party checks
+            stated = True
+            if c.alpha2 != dest.alpha2 and c.code != dest.code:
+                found.setdefault(c.code, f"parties[{idx}] {p.role.value} '{p.name}' is in {c.label}")
+        if stated:
+            return sorted(found.items())
+    return []
+
+
+def _merge_ultimate(res: ShipmentResult, others: list[tuple[str, str, ShipmentResult]]) -> ShipmentResult:
+    """One result from the stated destination's and the ultimate destinations' screenings: every finding
+    of an ultimate destination that is not already reported is added, marked with the country it is for;
+    the decision is the worst, and a warning says which country decided."""
+    findings = list(res.findings)
+    seen = {(f.rule_id, f.item_index, f.message) for f in findings}
+    warnings = list(res.warnings)
+    errors = list(res.errors)
+    decided = [(f"{res.destination_name} ({res.destination})" if res.destination_name else "the stated destination",
+                res.decision)]
+    for code, why, r in others:
+        label = f"{r.destination_name} ({r.destination})" if r.destination_name else code
+        if r.decision == "error":
+            errors += r.errors
+            continue
+        decided.append((label, r.decision))
+        for f in r.findings:
+            if (f.rule_id, f.item_index, f.message) in seen:
+                continue
+            seen.add((f.rule_id, f.item_index, f.message))
+            findings.append(f.model_copy(update={
+                "message": f"[country of ultimate destination {label}: {why}] {f.message}",
+                "evidence": [*f.evidence, Evidence(field="ultimate_destination", value=code, detail=why)],
+                "citations": [*f.citations, Citation(ref="15 CFR 772.1", note="country of ultimate destination")],
+            }))
+    order = [o for _, o in decided if o != "error"]
+    worst = Outcome.worst([f.outcome for f in findings if f.covered_by is None]) if findings else Outcome.clear
+    names = ", ".join(f"{n}: {o.value if isinstance(o, Outcome) else o}" for n, o in decided)
+    by = [n for n, o in decided if o == worst] if order else []
+    stated = decided[0][0]
+    warnings.append(
+        f"the end user (or ultimate consignee) is not in the stated destination {stated}: the licence question "
+        f"was screened for the country of ultimate destination too ({'; '.join(w for _, w, _ in others)}); "
+        f"results by country: {names}; decided by {', '.join(by) or stated} (15 CFR 772.1)")
+    findings.sort(key=lambda f: (-f.outcome.rank, f.item_index if f.item_index is not None else -1, f.rule_id))
+    if errors:
+        return res.model_copy(update={"decision": "error", "errors": errors, "findings": findings,
+                                      "warnings": warnings})
+    return res.model_copy(update={"decision": worst, "findings": findings, "warnings": warnings})
 
 
 def _parties_not_screened(sh: Shipment, why: str) -> Finding:

@@ -9,7 +9,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Outcome(StrEnum):
@@ -74,6 +74,14 @@ class License(StrictModel):
         return self
 
 
+def normalize_hts(text: str) -> str | None:
+    """'8471.30.0100' -> '8471300100'; None unless 6 to 10 ASCII digits once dots and spaces are removed."""
+    digits = text.strip().replace(".", "").replace(" ", "")
+    if not digits.isascii() or not digits.isdigit() or not 6 <= len(digits) <= 10:
+        return None
+    return digits
+
+
 class Item(StrictModel):
     description: str = Field(min_length=1)
     eccn: str | None = None
@@ -97,6 +105,10 @@ class Item(StrictModel):
         default=None, description="Is the item a defense article subject to the ITAR (22 CFR 120-130)? (15 CFR 734.3(b)(1)(i))")
     usml_category: str | None = Field(
         default=None, description="U.S. Munitions List category of an ITAR item, e.g. 'XI(c)' (22 CFR 121.1)")
+    hts_code: str | None = Field(
+        default=None, validation_alias=AliasChoices("hts_code", "hs_code"),
+        description="Harmonized Tariff Schedule code (6 to 10 digits; dots and spaces allowed, e.g. 8471.30.0100; "
+        "also accepted as hs_code). Decides the HTS-listed controls (15 CFR part 746, Supplements No. 1, 4, 6)")
     license_exception: str | None = None
     licenses: list[License] = Field(default_factory=list)
     quantity: float | None = Field(default=None, allow_inf_nan=False)
@@ -110,6 +122,21 @@ class Item(StrictModel):
             return None
         v = v.strip()
         return v or None
+
+    @field_validator("hts_code", mode="before")
+    @classmethod
+    def _hts(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, str | int):
+            raise ValueError("hts_code must be text such as '8471.30.0100'")
+        text = str(v).strip()
+        if not text:
+            return None
+        digits = normalize_hts(text)
+        if digits is None:
+            raise ValueError(f"hts_code must be 6 to 10 digits (dots and spaces allowed), not {text!r}")
+        return digits
 
     @field_validator("parameters", mode="before")
     @classmethod

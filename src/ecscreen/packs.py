@@ -30,7 +30,7 @@ from .errors import PackError
 from .models import Citation, Outcome, PackInfo
 
 MESSAGE_PLACEHOLDERS = frozenset({"destination", "destination_name", "description", "eccn", "origin", "end_use",
-                                  "as_of", "matched", "exporter", "parties", "item"})
+                                  "as_of", "matched", "exporter", "parties", "item", "hts_code"})
 ECCN_RE = re.compile(r"^(?P<base>[0-9][A-Ea-e][0-9]{3})(?P<paras>(\.[A-Za-z0-9]+)*)$")
 
 
@@ -89,8 +89,14 @@ class Cond(Strict):
     party_name_in: PartyNameCond | None = None
     party_hit: PartyHitCond | None = None
     fact_missing: Literal[
-        "eccn", "origin", "us_content_percent", "direct_product_of", "end_use", "parties", "end_user"
+        "eccn", "origin", "us_content_percent", "direct_product_of", "end_use", "parties", "end_user", "hts_code"
     ] | None = None
+    policy: Literal["enforced", "cfr-text"] | None = Field(
+        default=None, description="true when the run's --policy is this one (ecscreen.policy): for codified "
+        "text BIS does not enforce")
+    hts_in: list[str] | None = Field(
+        default=None, description="item's HTS code starts with one of these prefixes (digits; 'list:name' refs "
+        "to a `hts` list); a missing hts_code is unknown (fail closed)")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -202,7 +208,7 @@ Cond.model_rebuild()
 
 
 class NamedList(Strict):
-    type: Literal["countries", "eccns", "phrases", "names"]
+    type: Literal["countries", "eccns", "phrases", "names", "hts"]
     members: list[str] = Field(min_length=1)
     exclude: list[str] = Field(default_factory=list)
     description: str | None = None
@@ -604,6 +610,17 @@ def _check_refs(c: Cond, m: RulesPack, reg: Registry, shown: str, line: int | No
             _check_list(p[5:], "phrases", m, shown, line, fld)
     if c.party_name_in:
         _check_list(c.party_name_in.list, "names", m, shown, line, fld)
+    for h in c.hts_in or []:
+        if h.startswith("list:"):
+            _check_list(h[5:], "hts", m, shown, line, fld)
+            members = m.lists[h[5:]].members
+        else:
+            members = [h]
+        for code in members:
+            digits = code.replace(".", "")
+            if not (digits.isascii() and digits.isdigit() and 2 <= len(digits) <= 10):
+                raise PackError(f"not an HTS prefix: {code!r} (2 to 10 digits, dots allowed)",
+                                file=shown, line=line, field=fld)
 
 
 def _rule_lines(data: Any) -> dict[str, int]:
