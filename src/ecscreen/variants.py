@@ -456,7 +456,7 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading
             cands = index.candidates(tok)
             if cands:
                 # short consonant keys (unvowelled Persian 'mlt') are ambiguous: try more list words
-                size = _SOUND_CANDIDATES * (2 if len(sound_key(tok)) <= 3 else 1)
+                size = _SOUND_CANDIDATES * (4 if len(sound_key(tok)) <= 3 else 1)
                 options.append((tok, cands[: size if len(unknown) == 1 else 2]))
         if options:
             combos = sorted(
