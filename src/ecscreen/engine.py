@@ -99,7 +99,20 @@ Res = tuple[bool | None, list[Ev], list[str]]
 Fn = Callable[[ShipCtx, ItemCtx | None], Res]
 
 _F: Res = (False, [], [])
-_NO_SHIP: Any = None  # the item gates call item-only conditions, which never read the shipment
+_NO_SHIP: Any = None
+CHART_MEMO_SIZE = 50_000  # chart determinations kept (cleared when full; only speed depends on it)
+
+
+class _ChartMemo:
+    """The parts of a ``chart.ChartResult`` that ``screen_one`` reads."""
+
+    __slots__ = ("findings", "notes", "errors")
+
+    def __init__(self, findings: list[Any], notes: list[str], errors: list[Any]) -> None:
+        self.findings = tuple(findings)
+        self.notes = tuple(notes)
+        self.errors = tuple(errors)
+  # the item gates call item-only conditions, which never read the shipment
 
 
 def _codes(c: Country, reg: Registry, on: dt.date) -> frozenset[str]:
@@ -974,8 +987,10 @@ class Engine:
         key = (ic.item.eccn, ic.index, dest.code, dest.label, dest.name, when)
         got = self._chart_memo.get(key)
         if got is None:
-            got = chart_mod.determine(ic.item, ic.index, dest, self.registry, on)
-            if len(self._chart_memo) > 100_000:
+            res = chart_mod.determine(ic.item, ic.index, dest, self.registry, on)
+            # only what screen_one reads is kept (the steps are also in the findings): a small entry
+            got = _ChartMemo(res.findings, res.notes, res.errors)
+            if len(self._chart_memo) >= CHART_MEMO_SIZE:
                 self._chart_memo.clear()
             self._chart_memo[key] = got
         return got
