@@ -146,6 +146,7 @@ class CompiledPack:
         self.item_gates: dict[int, Callable[[ItemCtx], bool]] = {}
         self._item_skip: dict[tuple[Any, ...], frozenset[int]] = {}
         self._plans: dict[tuple[Any, ...], tuple[list[Any], list[tuple[Rule, Fn, bool, tuple[int, ...]]]]] = {}
+        self._masks: dict[tuple[Any, ...], tuple[list[Any], tuple[bool, ...]]] = {}
         for rule in pack.rules:
             fn, item_scoped = self._compile(rule.when)
             self.rules.append((rule, fn, item_scoped))
@@ -160,27 +161,42 @@ class CompiledPack:
              ) -> list[tuple[Rule, Fn, bool, tuple[int, ...]]]:
         """The candidate rules (in rule order) with, for an item-scoped rule, the indexes of the items it
         is evaluated for: every item but those whose item gate is False (``skips[k]``: rule ids skipped
-        for item ``k``; None: no gating, every item). Memoised per (candidate list, skips)."""
+        for item ``k``; None: no gating, every item). One-item shipments' plans are memoised per
+        (candidate list, skip set); the memos stay small (few distinct keys, bounded)."""
         cand = self.candidates(dest_codes, on)
-        n = len(skips) if skips is not None else -1
-        key = (id(cand), n, skips)
-        got = self._plans.get(key)
-        if got is not None and got[0] is cand:
-            return got[1]
+        if skips is None:
+            return [(r, f, sc, ()) for r, f, sc in cand]
+        if len(skips) == 1:
+            key = (id(cand), skips[0])
+            got = self._plans.get(key)
+            if got is not None and got[0] is cand:
+                return got[1]
+        masks = [self._mask(cand, sk) for sk in skips]
         out: list[tuple[Rule, Fn, bool, tuple[int, ...]]] = []
-        for rule, fn, scoped in cand:
-            if scoped and skips is not None:
-                rid = id(rule)
-                idxs = tuple(k for k, sk in enumerate(skips) if rid not in sk)
+        for pos, (rule, fn, scoped) in enumerate(cand):
+            if scoped:
+                idxs = tuple(k for k, m in enumerate(masks) if m[pos])
                 if not idxs:
                     continue  # False for every item of the shipment
                 out.append((rule, fn, True, idxs))
             else:
-                out.append((rule, fn, scoped, ()))
-        if len(self._plans) > 20_000:
-            self._plans.clear()
-        self._plans[key] = (cand, out)  # the list itself is kept: an id is never reused while it lives
+                out.append((rule, fn, False, ()))
+        if len(skips) == 1:
+            if len(self._plans) > 5_000:
+                self._plans.clear()
+            self._plans[key] = (cand, out)  # the list itself is kept: an id is never reused while it lives
         return out
+
+    def _mask(self, cand: list[tuple[Rule, Fn, bool]], skip: frozenset[int]) -> tuple[bool, ...]:
+        key = (id(cand), skip)
+        got = self._masks.get(key)
+        if got is not None and got[0] is cand:
+            return got[1]
+        mask = tuple(not (sc and id(r) in skip) for r, _, sc in cand)
+        if len(self._masks) > 5_000:
+            self._masks.clear()
+        self._masks[key] = (cand, mask)
+        return mask
 
     def skipped_for(self, ic: ItemCtx) -> frozenset[int]:
         """ids of the item-scoped rules whose condition is False for this item whatever the shipment
