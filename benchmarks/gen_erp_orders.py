@@ -3,9 +3,11 @@
     python benchmarks/gen_erp_orders.py --rows 1000000 --out /tmp/erp-1m.csv [--as-of 2026-10-01] [--seed 11]
 
 Unlike ``gen_orders.py`` (kept for comparison: synthetic customers, orders dated 2024-2025), every order
-here is dated within the 90 days before ``--as-of`` (default 2026-10-01, after the Commerce Country Chart
-snapshot of 2026-07-23 applies), so the chart determination every shipment of today goes through is on
-the hot path. What is real:
+here is dated within the 90 days before ``--as-of`` (default 2026-10-01), so the chart determination every
+shipment of today goes through is on the hot path. Note: with the default, the window starts on
+2026-07-03, so the orders of its first 20 days (about 22 %) predate the Commerce Country Chart snapshot
+(2026-07-23) and their classified lines get the DATE-BEFORE-CHART review; ``--as-of 2026-10-21`` or later
+puts the whole window after it. What is real:
 
 * customers: a customer master of REAL business names — the 7,847 US public-company names of
   ``../shared/data/sec-company-names-2025-08`` (SEC EDGAR) — plus ``--listed-share`` (default 3 %) real
