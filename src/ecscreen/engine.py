@@ -100,7 +100,7 @@ Fn = Callable[[ShipCtx, ItemCtx | None], Res]
 
 _F: Res = (False, [], [])
 _NO_SHIP: Any = None
-CHART_MEMO_SIZE = 50_000  # chart determinations kept (cleared when full; only speed depends on it)
+CHART_MEMO_SIZE = 10_000  # chart determinations kept (cleared when full; only speed and memory depend on it)
 
 
 class _ChartMemo:
