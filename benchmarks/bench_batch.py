@@ -9,7 +9,7 @@ dated in the 90 days before 2026-10-01, real customer names with a Zipf law, rea
 spellings; see its docstring) or, with ``--generator legacy``, the older ``gen_orders.py`` (synthetic
 customers, orders dated 2024-2025, kept for comparison), then runs the real CLI
 (``ecscreen batch FILE --out OUT``) in a child process and samples the child's process tree every
-0.2 s: peak RSS of the largest process, and peak total PSS (proportional set size: shared pages such
+0.2 s: peak RSS of the largest process, CPU seconds of the tree, and peak total PSS (proportional set size: shared pages such
 as the forked workers' copy of the lists counted once) over the tree. Prints one JSON line with the
 figures and the run's own summary line. Targets (issue 6): 1,000,000 rows in <= 120 s and <= 500 MB.
 """
@@ -56,6 +56,9 @@ def _mem_kb(pid: int, key: str) -> int:
 def run(orders: Path, out: Path, extra: list[str]) -> dict:
     cmd = [sys.executable, "-c", "import sys; from ecscreen.cli import main; sys.exit(main())",
            "batch", str(orders), "--out", str(out), "--no-progress", *extra]
+    import resource
+
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak_rss = peak_pss = 0
@@ -64,8 +67,13 @@ def run(orders: Path, out: Path, extra: list[str]) -> dict:
         peak_rss = max([peak_rss] + [_mem_kb(p, "VmRSS") for p in pids])
         peak_pss = max(peak_pss, sum(_mem_kb(p, "Pss") for p in pids))
         time.sleep(0.2)
-    wall = time.perf_counter() - t0
     err = proc.stderr.read() if proc.stderr else ""
+    proc.wait()
+    wall = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds of the run's process tree (workers included): on a shared, loaded machine the wall
+    # time depends on the other load; rows per CPU second does much less
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     summary = next((ln for ln in err.splitlines() if ln.startswith("screened")), err.strip()[-500:])
     import collections
     import csv
@@ -76,6 +84,7 @@ def run(orders: Path, out: Path, extra: list[str]) -> dict:
             decisions[row.get("decision", "?")] += 1
     rows_out = sum(decisions.values())
     return {"wall_s": round(wall, 1), "rows_per_s": round(rows_out / wall) if wall else None,
+            "cpu_s": round(cpu, 1), "rows_per_cpu_s": round(rows_out / cpu) if cpu else None,
             "decisions": dict(decisions.most_common()), "peak_rss_mb": round(peak_rss / 1024), "peak_pss_total_mb": round(peak_pss / 1024),
             "exit": proc.returncode, "out_lines": rows_out, "summary": summary, "cmd": " ".join(cmd[3:])}
 
@@ -104,8 +113,10 @@ def main() -> None:
         extra += ["--as-of", a.as_of]
     if a.no_lists:
         extra.append("--no-lists")
+    load_before = os.getloadavg()[0]
     res = run(orders, tmp / "out.csv", extra)
-    res.update(rows=a.rows, jobs=a.jobs, cpus=os.cpu_count(), load_avg=os.getloadavg()[0])
+    res.update(rows=sum(res["decisions"].values()), jobs=a.jobs, cpus=os.cpu_count(),
+               load_avg_1m_at_end=os.getloadavg()[0], load_avg_before=load_before)
     print(json.dumps(res))
     if not a.keep:
         for p in tmp.iterdir():

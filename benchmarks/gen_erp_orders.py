@@ -3,9 +3,11 @@
     python benchmarks/gen_erp_orders.py --rows 1000000 --out /tmp/erp-1m.csv [--as-of 2026-10-01] [--seed 11]
 
 Unlike ``gen_orders.py`` (kept for comparison: synthetic customers, orders dated 2024-2025), every order
-here is dated within the 90 days before ``--as-of`` (default 2026-10-01, after the Commerce Country Chart
-snapshot of 2026-07-23 applies), so the chart determination every shipment of today goes through is on
-the hot path. What is real:
+here is dated within the 90 days before ``--as-of`` (default 2026-10-01), so the chart determination every
+shipment of today goes through is on the hot path. Note: with the default, the window starts on
+2026-07-03, so the orders of its first 20 days (about 22 %) predate the Commerce Country Chart snapshot
+(2026-07-23) and their classified lines get the DATE-BEFORE-CHART review; ``--as-of 2026-10-21`` or later
+puts the whole window after it. What is real:
 
 * customers: a customer master of REAL business names — the 7,847 US public-company names of
   ``../shared/data/sec-company-names-2025-08`` (SEC EDGAR) — plus ``--listed-share`` (default 3 %) real
@@ -37,7 +39,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SEC = ROOT.parent / "shared" / "data" / "sec-company-names-2025-08" / "sec_company_names.csv"
+_SEC_REL = Path("shared") / "data" / "sec-company-names-2025-08" / "sec_company_names.csv"
+# ../shared next to the repository (a git worktree may sit one level deeper: look further up too)
+SEC = next((p / _SEC_REL for p in ROOT.parents if (p / _SEC_REL).is_file()), ROOT.parent / _SEC_REL)
 CCL = ROOT / "rules" / "us-ear" / "chart" / "ccl.json"
 
 COLUMNS = ["order_id", "date", "destination", "description", "eccn", "origin", "end_user", "end_user_country",
@@ -77,8 +81,8 @@ ERP_FORMS = {"CO., LTD.": "CO LTD", "CO. LTD.": "CO LTD", "COMPANY LIMITED": "CO
              "CORPORATION": "CORP", "INCORPORATED": "INC", "LLC": "L.L.C.", "JSC": "JOINT STOCK COMPANY"}
 
 
-def _sec_names() -> list[str]:
-    with SEC.open(encoding="utf-8", newline="") as fh:
+def _sec_names(path: Path = SEC) -> list[str]:
+    with path.open(encoding="utf-8", newline="") as fh:
         return [r["name"].strip() for r in csv.DictReader(fh) if r.get("name", "").strip()]
 
 
@@ -114,10 +118,12 @@ def _ccl_tail() -> list[tuple[str, str]]:
 
 
 def generate(rows: int, out, *, as_of: dt.date, seed: int = 11, listed_share: float = 0.03,
-             zipf: float = 1.0) -> dict[str, int]:
+             zipf: float = 1.0, names: list[str] | None = None) -> dict[str, int]:
+    """Write ``rows`` order lines to ``out``. ``names``: the customer master's business names (default:
+    the SEC registrant names of ../shared/data; the tests pass a small sample committed in the repo)."""
     rng = random.Random(seed)
     dests, dw = list(DESTINATIONS), list(DESTINATIONS.values())
-    names = _sec_names()
+    names = list(names) if names is not None else _sec_names()
     rng.shuffle(names)
     n_listed = max(1, int(len(names) * listed_share / (1 - listed_share)))
     master = [(n, rng.choices(dests, dw)[0]) for n in names] + _listed(rng, n_listed)

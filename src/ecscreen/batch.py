@@ -29,6 +29,7 @@ import signal
 import sys
 import tempfile
 import time
+import zlib
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -998,6 +999,7 @@ class BatchScreener:
         self.opts = options or BatchOptions()
         self.today = self.opts.today or dt.date.today()
         self.cache: OrderedDict[tuple[Any, ...], list[RowOutcome]] = OrderedDict()
+        self.size = self.opts.cache_size
         self.hits = 0
         self.misses = 0
 
@@ -1118,9 +1120,15 @@ class BatchScreener:
                 self.cache.move_to_end(key)
             else:
                 self.misses += 1
+                if self.misses == 20_000 and self.hits < 1_000:
+                    # shipments do not repeat (ERP orders: dates, lines and quantities vary): keep the cache
+                    # small; only speed depends on its size, never a result
+                    self.size = min(self.size, 1_000)
+                    while len(self.cache) > self.size:
+                        self.cache.popitem(last=False)
                 cached = self._screen(order.order_id, head, on, items)
                 self.cache[key] = cached
-                if len(self.cache) > self.opts.cache_size:
+                if len(self.cache) > self.size:
                     self.cache.popitem(last=False)
             for j, i in enumerate(good):
                 outs[i] = cached[j]
@@ -1354,58 +1362,88 @@ def _run_parallel(orders: Iterable[Order], engine: Any, options: BatchOptions, j
 
 
 def _pool_run(ctx: Any, jobs: int, orders: Iterable[Order], emit: Any, stats: dict[int, Any], tick: Any) -> None:
-    pool = ctx.Pool(jobs, initializer=_worker_signals)
+    # one single-process pool per shard: an order goes to the worker of its end user (see _shard), so
+    # each worker's party memo sees its own customers and a repeat customer is screened once in the
+    # run, not once per worker
+    pools: list[Any] = []
     try:
-        _pool_feed(pool, jobs, orders, emit, stats, tick)
+        for _ in range(jobs):
+            pools.append(ctx.Pool(1, initializer=_worker_signals))
+        _pool_feed(pools, orders, emit, stats, tick)
     except BaseException:
         # interrupted (or failed): stop the workers now. Pool.terminate() can deadlock here (its task
         # thread may be blocked writing a chunk to workers that are gone), so the workers are killed
         # and the pool's exit-time finaliser is cancelled; its threads are daemons.
         from multiprocessing import pool as mp_pool
 
-        with contextlib.suppress(Exception):  # stop the pool from starting replacement workers first
-            pool._state = mp_pool.TERMINATE  # type: ignore[attr-defined]
-            pool._worker_handler._state = mp_pool.TERMINATE  # type: ignore[attr-defined]
-            pool._worker_handler.join(2)  # type: ignore[attr-defined]
-        for w in list(getattr(pool, "_pool", [])):
+        for pool in pools:
+            with contextlib.suppress(Exception):  # stop the pool from starting replacement workers first
+                pool._state = mp_pool.TERMINATE  # type: ignore[attr-defined]
+                pool._worker_handler._state = mp_pool.TERMINATE  # type: ignore[attr-defined]
+                pool._worker_handler.join(2)  # type: ignore[attr-defined]
+            for w in list(getattr(pool, "_pool", [])):
+                with contextlib.suppress(Exception):
+                    w.kill()
+                    w.join(2)
             with contextlib.suppress(Exception):
-                w.kill()
-                w.join(2)
-        with contextlib.suppress(Exception):
-            pool._terminate.cancel()  # type: ignore[attr-defined]
+                pool._terminate.cancel()  # type: ignore[attr-defined]
         raise
-    pool.close()
-    pool.join()
+    for pool in pools:
+        pool.close()
+    for pool in pools:
+        pool.join()
 
 
-def _pool_feed(pool: Any, jobs: int, orders: Iterable[Order], emit: Any, stats: dict[int, Any], tick: Any) -> None:
-    from collections import deque
+def _shard(order: Order, n: int) -> int:
+    """The worker of an order: by its end user's name (else the first party named; else its id), so the
+    orders of one customer go to one worker. Deterministic (crc32), and results never depend on it."""
+    head = order.rows[0].fields
+    key = head.get("end_user") or head.get("consignee") or head.get("purchaser") or order.order_id
+    return zlib.crc32(" ".join(str(key).split()).casefold().encode("utf-8", "surrogatepass")) % n
 
-    pending: deque[tuple[list[Order], Any]] = deque()
+
+def _pool_feed(pools: list[Any], orders: Iterable[Order], emit: Any, stats: dict[int, Any], tick: Any) -> None:
+    """Send windows of ``CHUNK_ORDERS * jobs`` orders, split by shard, at most two windows in flight;
+    each window's results are put back in input order before they are written."""
+    jobs = len(pools)
+    pending: deque[tuple[list[Order], list[tuple[list[int], Any]]]] = deque()
 
     def drain_one() -> None:
-        chunk, fut = pending.popleft()
-        while not fut.ready():  # short waits: a deferred signal is acted on within a second
-            fut.wait(0.5)
-            _check_signal()
-        outs, st = fut.get()
-        stats[st[0]] = st
-        for o, rows in zip(chunk, outs, strict=True):
+        window, parts = pending.popleft()
+        outs: list[Any] = [None] * len(window)
+        for pos, fut in parts:
+            while not fut.ready():  # short waits: a deferred signal is acted on within a second
+                fut.wait(0.5)
+                _check_signal()
+            got, st = fut.get()
+            stats[st[0]] = st
+            for p, o in zip(pos, got, strict=True):
+                outs[p] = o
+        for o, rows in zip(window, outs, strict=True):
             emit(o, rows)
         if tick is not None:
             tick()
 
-    chunk: list[Order] = []
+    def submit(window: list[Order]) -> None:
+        split: list[list[int]] = [[] for _ in range(jobs)]
+        for i, o in enumerate(window):
+            split[_shard(o, jobs) if jobs > 1 else 0].append(i)
+        parts = [(pos, pools[w].apply_async(_worker_chunk, ([window[i] for i in pos],)))
+                 for w, pos in enumerate(split) if pos]
+        pending.append((window, parts))
+
+    window: list[Order] = []
+    size = CHUNK_ORDERS * jobs
     for order in orders:
         _check_signal()
-        chunk.append(order)
-        if len(chunk) >= CHUNK_ORDERS:
-            pending.append((chunk, pool.apply_async(_worker_chunk, (chunk,))))
-            chunk = []
-            while len(pending) >= 2 * jobs:
+        window.append(order)
+        if len(window) >= size:
+            submit(window)
+            window = []
+            while len(pending) >= 2:
                 drain_one()
-    if chunk:
-        pending.append((chunk, pool.apply_async(_worker_chunk, (chunk,))))
+    if window:
+        submit(window)
     while pending:
         drain_one()
 

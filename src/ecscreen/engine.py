@@ -100,6 +100,20 @@ Res = tuple[bool | None, list[Ev], list[str]]
 Fn = Callable[[ShipCtx, ItemCtx | None], Res]
 
 _F: Res = (False, [], [])
+_NO_SHIP: Any = None
+CHART_MEMO_SIZE = 10_000  # chart determinations kept (cleared when full; only speed and memory depend on it)
+
+
+class _ChartMemo:
+    """The parts of a ``chart.ChartResult`` that ``screen_one`` reads."""
+
+    __slots__ = ("findings", "notes", "errors")
+
+    def __init__(self, findings: list[Any], notes: list[str], errors: list[Any]) -> None:
+        self.findings = tuple(findings)
+        self.notes = tuple(notes)
+        self.errors = tuple(errors)
+  # the item gates call item-only conditions, which never read the shipment
 
 
 def _codes(c: Country, reg: Registry, on: dt.date) -> frozenset[str]:
@@ -127,11 +141,102 @@ class CompiledPack:
         self.rules: list[tuple[Rule, Fn, bool]] = []  # (rule, fn, item_scoped)
         # destination sets a rule cannot fire outside of (sound: a False conjunct makes `all` False)
         self.dest_gates: list[Callable[[dt.date], frozenset[str]] | None] = []
+        # item gates: for an item-scoped rule, a test of the item's own facts alone (ECCN, description,
+        # parameters) that is False only when the rule's condition is False for that item whatever the
+        # shipment (see _item_gate); rules are skipped per item on it, memoised per item facts
+        self.item_gates: dict[int, Callable[[ItemCtx], bool]] = {}
+        self._item_skip: dict[tuple[Any, ...], frozenset[int]] = {}
+        self._plans: dict[tuple[Any, ...], tuple[list[Any], list[tuple[Rule, Fn, bool, tuple[int, ...]]]]] = {}
+        self._masks: dict[tuple[Any, ...], tuple[list[Any], tuple[bool, ...]]] = {}
         for rule in pack.rules:
             fn, item_scoped = self._compile(rule.when)
             self.rules.append((rule, fn, item_scoped))
             refs = _required_destinations(rule.when)
             self.dest_gates.append(self._country_set(refs) if refs is not None else None)
+            if item_scoped:
+                g = self._item_gate(rule.when)
+                if g is not None:
+                    self.item_gates[id(rule)] = g
+
+    def plan(self, dest_codes: frozenset[str], on: dt.date, skips: tuple[frozenset[int], ...] | None
+             ) -> list[tuple[Rule, Fn, bool, tuple[int, ...]]]:
+        """The candidate rules (in rule order) with, for an item-scoped rule, the indexes of the items it
+        is evaluated for: every item but those whose item gate is False (``skips[k]``: rule ids skipped
+        for item ``k``; None: no gating, every item). One-item shipments' plans are memoised per
+        (candidate list, skip set); the memos stay small (few distinct keys, bounded)."""
+        cand = self.candidates(dest_codes, on)
+        if skips is None:
+            return [(r, f, sc, ()) for r, f, sc in cand]
+        if len(skips) == 1:
+            key = (id(cand), skips[0])
+            got = self._plans.get(key)
+            if got is not None and got[0] is cand:
+                return got[1]
+        masks = [self._mask(cand, sk) for sk in skips]
+        out: list[tuple[Rule, Fn, bool, tuple[int, ...]]] = []
+        for pos, (rule, fn, scoped) in enumerate(cand):
+            if scoped:
+                idxs = tuple(k for k, m in enumerate(masks) if m[pos])
+                if not idxs:
+                    continue  # False for every item of the shipment
+                out.append((rule, fn, True, idxs))
+            else:
+                out.append((rule, fn, False, ()))
+        if len(skips) == 1:
+            if len(self._plans) > 5_000:
+                self._plans.clear()
+            self._plans[key] = (cand, out)  # the list itself is kept: an id is never reused while it lives
+        return out
+
+    def _mask(self, cand: list[tuple[Rule, Fn, bool]], skip: frozenset[int]) -> tuple[bool, ...]:
+        key = (id(cand), skip)
+        got = self._masks.get(key)
+        if got is not None and got[0] is cand:
+            return got[1]
+        mask = tuple(not (sc and id(r) in skip) for r, _, sc in cand)
+        if len(self._masks) > 5_000:
+            self._masks.clear()
+        self._masks[key] = (cand, mask)
+        return mask
+
+    def skipped_for(self, ic: ItemCtx) -> frozenset[int]:
+        """ids of the item-scoped rules whose condition is False for this item whatever the shipment
+        (memoised per the item facts the gates read: normalised ECCN, description, parameters)."""
+        if not self.item_gates:
+            return frozenset()
+        it = ic.item
+        key = (ic.eccn, it.description, tuple(sorted(it.parameters.items())) if it.parameters else ())
+        got = self._item_skip.get(key)
+        if got is None:
+            got = frozenset(k for k, g in self.item_gates.items() if not g(ic))
+            if len(self._item_skip) > 50_000:
+                self._item_skip.clear()
+            self._item_skip[key] = got
+        return got
+
+    def _item_gate(self, c: Cond) -> Callable[[ItemCtx], bool] | None:
+        """A test on the item's own facts that is False only if ``c`` is False for the item in any
+        shipment; None when no such test exists. Exact, not a heuristic: the conditions used
+        (eccn_in, eccn_unclassified, description_has, param) read only the item's normalised ECCN,
+        description and parameters and never the shipment, so their state (True / False / unknown)
+        is the same in every shipment; ``all`` is False when one conjunct is False, ``any`` when
+        every disjunct is."""
+        if c.all is not None:
+            gates = [g for g in (self._item_gate(x) for x in c.all) if g is not None]
+            if not gates:
+                return None
+            return lambda ic: all(g(ic) for g in gates)
+        if c.any is not None:
+            sub = [self._item_gate(x) for x in c.any]
+            if any(g is None for g in sub):
+                return None
+            anyg = [g for g in sub if g is not None]
+            return lambda ic: any(g(ic) for g in anyg)
+        if c.eccn_in is not None or c.eccn_unclassified is not None or c.description_has is not None \
+                or c.param is not None:
+            fn, _ = self._compile(c)
+            return lambda ic: fn(_NO_SHIP, ic)[0] is not False  # type: ignore[arg-type]
+        return None
 
     def candidates(self, dest_codes: frozenset[str], on: dt.date) -> list[tuple[Rule, Fn, bool]]:
         """Rules in force on ``on`` that can fire for this destination (computed once per key)."""
@@ -736,6 +841,11 @@ class Engine:
     covered_from: dt.date | None = None
     # which reading decides where the CFR text and BIS enforcement differ (ecscreen.policy)
     policy: str = "enforced"
+    # memos of the item gates and chart determinations (exact: the same results with memo=False,
+    # which the equivalence tests compare against)
+    memo: bool = True
+    _chart_memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False, compare=False)
+    _chart_bounds: list[dt.date] | None = field(default=None, repr=False, compare=False)
 
     def _chart_from(self) -> dt.date | None:
         """First date the Commerce Country Chart / CCL packs state (None: no chart loaded)."""
@@ -884,10 +994,12 @@ class Engine:
         # ---- generic rules
         for cp in self.compiled:
             jur = cp.pack.pack.jurisdiction
-            for rule, fn, item_scoped in cp.candidates(ctx.dest_codes, on):
+            skips = tuple(cp.skipped_for(ic) for ic in items) if cp.item_gates and self.memo else None
+            for rule, fn, item_scoped, idxs in cp.plan(ctx.dest_codes, on, skips):
                 gate = rule.subject_to_ear_only and jur == "US-EAR"
                 if item_scoped:
-                    for ic in items:
+                    # items whose own facts make the condition False are left out (exact: see CompiledPack)
+                    for ic in (items if skips is None else [items[k] for k in idxs]):
                         st = status[ic.index]
                         if gate and st == "not_subject":
                             continue
@@ -929,7 +1041,7 @@ class Engine:
                 if note not in warnings:
                     warnings.append(note)
             elif chart_mod is not None and ic.eccn and self.has_chart:
-                cr = chart_mod.determine(ic.item, ic.index, dest, self.registry, on)
+                cr = self._chart(chart_mod, ic, dest, on)
                 cf = list(cr.findings)
                 if status[ic.index] == "unknown":
                     cf = [_cap_review(f, "jurisdiction undetermined") for f in cf]
@@ -957,6 +1069,39 @@ class Engine:
         return ShipmentResult(id=sid, decision=decision, as_of=on, destination=dest.code, destination_name=dest.name,
                               findings=findings, warnings=warnings, jurisdiction=jurisdictions,
                               party_screening=screened)
+
+    def _chart(self, chart_mod: Any, ic: ItemCtx, dest: Country, on: dt.date) -> Any:
+        """``chart.determine`` for one item, memoised per the facts it reads: the item's ECCN as given,
+        its index (in the findings), the destination (code and the names the messages use) and the
+        date's interval between the registry's change dates (Country Group changes, territory rules,
+        the chart's own date): within one interval every set the chart reads is the same (before the
+        chart's date, the day itself: the note names it). The result
+        is shared: the engine copies its lists, and later steps change findings only on copies."""
+        if not self.memo:
+            return chart_mod.determine(ic.item, ic.index, dest, self.registry, on)
+        if self._chart_bounds is None:
+            reg = self.registry
+            b = {ch.date for g in reg.groups.values() for ch in g.changes}
+            b |= {d for t in reg.territories.values() for d in (t.effective_from, t.effective_to) if d}
+            eff = self._chart_from()
+            if eff is not None:
+                b.add(eff)
+            if reg.groups_snapshot is not None:
+                b.add(reg.groups_snapshot)
+            self._chart_bounds = sorted(b)
+        eff = self._chart_from()
+        # before the chart's date the result names the date itself: keyed on the day there
+        when: Any = on if eff is None or on < eff else bisect_right(self._chart_bounds, on)
+        key = (ic.item.eccn, ic.index, dest.code, dest.label, dest.name, when, self.policy)
+        got = self._chart_memo.get(key)
+        if got is None:
+            res = chart_mod.determine(ic.item, ic.index, dest, self.registry, on)
+            # only what screen_one reads is kept (the steps are also in the findings): a small entry
+            got = _ChartMemo(res.findings, res.notes, res.errors)
+            if len(self._chart_memo) >= CHART_MEMO_SIZE:
+                self._chart_memo.clear()
+            self._chart_memo[key] = got
+        return got
 
     def _fire(self, cp: CompiledPack, rule: Rule, fn: Fn, ctx: ShipCtx, ic: ItemCtx | None,
               status: str) -> Finding | None:
