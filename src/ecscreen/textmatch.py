@@ -103,7 +103,9 @@ class PhraseMatcher:
     """Matches a fixed set of phrases in text. Build once, reuse."""
 
     def __init__(self, phrases: list[str]) -> None:
-        self.phrases = sorted({p.strip() for p in phrases if p.strip()}, key=len, reverse=True)
+        # longest first, then by text: a deterministic order whatever the hash seed (phrases that read the same
+        # after folding, "coater/developer" and "coater developer", always report the same one)
+        self.phrases = sorted({p.strip() for p in phrases if p.strip()}, key=lambda p: (-len(p), p))
         self._canon = {re.sub(r"[\s\-/]+", " ", prepare(p).lower().strip()): p for p in self.phrases}
         self._memo: dict[str, list[PhraseHit]] = {}
         if self.phrases:
