@@ -168,7 +168,7 @@ def _staleness(lists: list[ScreeningList], as_of: dt.date) -> tuple[list[ListInf
             if info.age_days > limit:
                 warnings.append(
                     f"list '{info.name}' is dated {info.date} ({info.age_days} days before {as_of}, "
-                    f"older than {limit} days): import a current list with 'ecscreen lists import'"
+                    f"older than {limit} days): get a current list with 'ecscreen lists update' (or 'ecscreen lists import FILE')"
                 )
         infos.append(info)
     return infos, warnings
