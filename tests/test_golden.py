@@ -19,10 +19,10 @@ from ecscreen.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden"
-EX = ROOT / "examples"
+EX = Path("examples")  # relative: the tests run in ROOT, so no clone's path changes a table's line wrapping
 AS_OF = ["--as-of", "2026-10-01"]
 
-SHIPMENTS = sorted(p.relative_to(EX).as_posix() for p in EX.glob("**/*.yaml")
+SHIPMENTS = sorted(p.relative_to(ROOT / EX).as_posix() for p in (ROOT / EX).glob("**/*.yaml")
                    if p.name != "expected.yaml" and "ci" not in p.parts)
 CASES: list[tuple[str, list[str]]] = []
 for rel in SHIPMENTS:
@@ -54,7 +54,8 @@ def _normalise(text: str) -> str:
 
 
 @pytest.mark.parametrize(("name", "args"), CASES, ids=[c[0] for c in CASES])
-def test_golden(name: str, args: list[str]) -> None:
+def test_golden(name: str, args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
     r = CliRunner().invoke(app, args, env={"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"})
     got = _normalise(r.stdout) + f"\n--- exit {r.exit_code}\n"
     path = GOLDEN / name
