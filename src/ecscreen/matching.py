@@ -498,6 +498,9 @@ class Matcher:
         state["digest"] = digest
         state["format"] = CACHE_FORMAT
         state["n_entries"] = len(self.entries)
+        # aliases in Han script: their normalisation needs pypinyin's dictionaries (~0.4 s to import);
+        # stored so that a process loading the index never imports them unless a query is in Han script
+        state["han_norms"] = {i: self.alias_norm[i] for i, t in enumerate(self.alias_text) if _HAN_TEXT.search(t)}
         return state
 
     def _import_state(self, state: dict[str, Any]) -> None:
@@ -518,6 +521,9 @@ class Matcher:
             setattr(self, name, state[name])
         self.n_alias, self.n_vocab = n_alias, n_vocab
         self.alias_norm = _LazyNorms(self.alias_text)
+        han = state.get("han_norms")
+        if isinstance(han, dict):
+            self.alias_norm._done.update(han)
         self.vocab = {tok: vid for vid, tok in enumerate(self.vocab_list)}
         self._df_list = state["_df_list"].tolist()
         self.idf_list = self.idf.tolist()
@@ -2299,6 +2305,9 @@ def _writable(directory: Path) -> bool:
         if os.path.lexists(d):
             return d.is_dir() and os.access(d, os.W_OK | os.X_OK)
     return False
+
+
+_HAN_TEXT = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 class _LazyNorms(Sequence[NormalizedName]):
