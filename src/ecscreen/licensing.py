@@ -315,9 +315,14 @@ def _apply_exception(mine: list[Finding], item: Item, item_index: int, destinati
                            "against Commerce Country Chart requirements only; part 744/746 requirements need their "
                            "own authorisation)")
 
-    def review(msg: str, ev_detail: str, extra: list[Citation] | None = None) -> list[Finding]:
+    def review(msg: str, ev_detail: str, extra: list[Citation] | None = None, *, may_apply: bool = False
+               ) -> list[Finding]:
         for f in chart_targets:
             f.notes.append(f"licence exception {claim} claimed but not confirmed: {ev_detail}")
+            if may_apply and f.outcome == Outcome.license_required:
+                # the exception may well apply: what is left is to confirm its conditions, not a licence
+                f.notes.append(f"would be license_required unless the conditions of {claim} are confirmed")
+                f.outcome = Outcome.review
         return [Finding(rule_id=f"CHART-{base}-LE-{claim or 'NONE'}", pack_id=pack_id, outcome=Outcome.review,
                         title=f"Claimed licence exception {claim} not confirmed", message=msg,
                         item_index=item_index, evidence=[Evidence(field=fld, value=item.license_exception,
@@ -345,13 +350,15 @@ def _apply_exception(mine: list[Finding], item: Item, item_index: int, destinati
                       f"{opt.summary}.", opt.summary, sec)
     if opt.status == "conditional":
         return review(f"licence exception {claim} ({d.section}) for {eccn} to {destination.label} cannot be confirmed "
-                      f"from the data: {opt.summary}. Check it and record the basis.", opt.summary, sec)
+                      f"from the data: {opt.summary}. Confirm these conditions and record the basis; if they do not "
+                      "hold, a licence is required.", opt.summary, sec, may_apply=True)
     value_note = ""
     if opt.value_limit_usd is not None:
         if item.value_usd is None:
             return review(f"licence exception {claim} ({d.section}) for {eccn} has a value limit of "
-                          f"${opt.value_limit_usd}; the item gives no value_usd: state it.",
-                          "missing fact: value_usd", sec)
+                          f"${opt.value_limit_usd}; the item gives no value_usd: state it (within the limit the "
+                          "exception applies; above it a licence is required).",
+                          "missing fact: value_usd", sec, may_apply=True)
         if item.value_usd > opt.value_limit_usd:
             return review(f"licence exception {claim} ({d.section}) for {eccn}: value ${item.value_usd:g} exceeds the "
                           f"limit of ${opt.value_limit_usd}.", f"value {item.value_usd:g} > {opt.value_limit_usd}", sec)

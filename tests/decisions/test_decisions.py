@@ -53,7 +53,7 @@ def test_each_class_has_five_cases_and_every_kind_of_decision() -> None:
     for cls, decisions in by.items():
         assert len(decisions) >= 5, f"{cls}: {len(decisions)} cases"
         assert "clear" in decisions and any(d in ("license_required", "prohibited") for d in decisions), cls
-    for cls in ("list-scope", "shipment-coverage", "itar"):
+    for cls in ("exception-lines", "list-scope", "shipment-coverage", "itar", "territories"):
         assert "review" in by[cls], cls
 
 
