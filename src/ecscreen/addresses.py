@@ -372,13 +372,12 @@ def _with_plain(numbers: frozenset[str]) -> frozenset[str]:
     return numbers | {n.split(":", 1)[1] for n in numbers if ":" in n}
 
 
-_SAME_COUNTRY = [frozenset({"CN", "HK", "MO"})]  # addresses in Hong Kong/Macau are often given as China
-
-
 def _compatible(party: str | None, listed: str | None, entry: ListEntry) -> bool:
     if not party or not listed or party == listed or party in entry.countries:
         return True
-    return any(party in g and listed in g for g in _SAME_COUNTRY)
+    from ecscreen.countries import party_country_codes
+
+    return listed in party_country_codes(party)
 
 
 def _party_country(country: str | None) -> str | None:

@@ -138,3 +138,21 @@ def resolve(text: str | None) -> Country | None:
 def code_of(text: str) -> str | None:
     c = resolve(text)
     return c.code if c else None
+
+
+@lru_cache(maxsize=1)
+def _party_country_groups() -> tuple[frozenset[str], ...]:
+    """Groups of alpha-2 codes that count as one country in party screening (data/party-country-equivalents.yaml)."""
+    raw = resources.files("ecscreen").joinpath("data", "party-country-equivalents.yaml").read_text("utf-8")
+    return tuple(frozenset(str(c).upper() for c in g["members"]) for g in (yaml.safe_load(raw) or {}).get("groups", []))
+
+
+def party_country_codes(code: str) -> frozenset[str]:
+    """``code`` and the codes that count as the same country when a party is compared with a list entry."""
+    code = code.upper()
+    out = {code}
+    for group in _party_country_groups():
+        if code in group:
+            out |= group
+    return frozenset(out)
+

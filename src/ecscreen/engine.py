@@ -461,11 +461,7 @@ class CompiledPack:
                         confirm = ", ".join(h.confirm_with) or "address, country, identifiers"
                         missing.append(f"identity of parties[{h.party_index}] '{h.name}' (possible match for "
                                        f"'{h.entry_name}' on {h.list_code}, score {h.score:g}; confirm with {confirm})")
-                if ev:
-                    return True, ev, []
-                if possible:
-                    return None, possible, missing
-                return _F
+                return _decided(ev, possible, missing)
 
             return hit_fn, False
         if c.policy is not None:
@@ -763,13 +759,19 @@ def _party_name_fn(nl: NamedList, list_name: str, min_score: float, roles: set[s
                 possible.append(e)
                 missing.append(f"identity of parties[{idx}] '{p.name}' (possible match for '{best.entry.name}', "
                                f"score {best.score:g}; confirm with address, country, identifiers)")
-        if ev:
-            return True, ev, []
-        if possible:
-            return None, possible, missing
-        return _F
+        return _decided(ev, possible, missing)
 
     return f
+
+
+def _decided(firm: list[Ev], possible: list[Ev], missing: list[str]) -> Res:
+    """A party condition's result: true on a firm hit; unknown (review, naming what would confirm it) on
+    possible hits only; false otherwise."""
+    if firm:
+        return True, firm, []
+    if possible:
+        return None, possible, missing
+    return _F
 
 
 # --------------------------------------------------------------------------- messages

@@ -42,8 +42,10 @@ def envelope_head(engine: Any, *, command: str, options: dict[str, Any], as_of: 
 def envelope_tail(head: dict[str, Any], *, counts: dict[str, int], rows: int, orders: int,
                   warnings: list[str], exit_code: int) -> dict[str, Any]:
     """What is known at the end of a run: counts, the decision and every warning (the head's first)."""
-    order = ("prohibited", "license_required", "review", "clear")
-    worst = "error" if counts.get("error") else next((o for o in order if counts.get(o)), "clear")
+    from .models import Outcome
+
+    worst = "error" if counts.get("error") else Outcome.worst([Outcome(o) for o, n in counts.items()
+                                                               if n and o != "error"]).value
     return {
         "decision": worst,
         "exit_code": exit_code,

@@ -1715,20 +1715,18 @@ def feature_acronym(c: _CalCtx) -> list[_Feat]:
              f"'{c.m.alias_text[c.alias]}'", None)]
 
 
-_CN_TERRITORIES = frozenset({"HK", "MO"})
 _COMMON_PREFIX_SIM = 0.9
 _INITIAL_SIM = 0.9
 
 
 def feature_country(c: _CalCtx) -> list[_Feat]:
-    """Country agreement raises the score, disagreement lowers it; HK and MO count as China."""
+    """Country agreement raises the score, disagreement lowers it; countries that count as one for party
+    screening (HK and MO with China: ``data/party-country-equivalents.yaml``) agree."""
     if not c.country or not c.entry.countries:
         return []
-    mine = {c.country} | ({"CN"} if c.country in _CN_TERRITORIES else set())
-    theirs = set(c.entry.countries)
-    if any(x in _CN_TERRITORIES for x in theirs):
-        theirs.add("CN")
-    if mine & theirs:
+    from ecscreen.countries import party_country_codes
+
+    if party_country_codes(c.country) & set(c.entry.countries):
         c.country_match = True
         return [("country", c.cfg.country_bonus, f"country {c.country} matches the entry", None)]
     c.country_match = False

@@ -718,7 +718,7 @@ def _peek_kind(p: Path) -> str:
                 if line.lstrip().startswith('"kind"'):
                     return line.split(":", 1)[1].strip().strip(",").strip().strip("'\"")
     except (OSError, UnicodeDecodeError):
-        pass  # load_pack_file reports the file (unreadable / not UTF-8) as a pack error
+        return "rules"  # load_pack_file reports the file (unreadable / not UTF-8) as a pack error
     return "rules"
 
 

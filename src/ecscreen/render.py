@@ -18,7 +18,7 @@ from rich.text import Text
 from .models import Citation, Finding, Outcome, Report, ShipmentResult, Step
 
 # C0 and C1 controls (ESC starts ANSI sequences), DEL, and the bidi controls that reorder text on screen
-from .textsafe import _BREAKS, _CONTROL, clean  # noqa: E402,F401 - one copy, re-exported
+from .textsafe import clean  # noqa: E402 - the one copy
 
 
 def safe_text(value: Any, style: str = "") -> Text:
