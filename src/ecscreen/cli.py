@@ -311,6 +311,9 @@ def _mount_optional() -> None:
         ("ecscreen.cli_explain", "explain", "command", "explain"),
         ("ecscreen.cli_batch", "batch_command", "command", "batch"),
         ("ecscreen.cli_gate", "gate_command", "command", "gate"),
+        ("ecscreen.cli_records", "history_command", "command", "history"),
+        ("ecscreen.cli_records", "show_command", "command", "show"),
+        ("ecscreen.cli_records", "app", "typer", "records"),
     ):
         try:
             m = importlib.import_module(mod)

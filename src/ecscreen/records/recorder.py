@@ -45,20 +45,16 @@ def list_blob_bytes(sl: Any) -> bytes:
             return Path(path).read_bytes()
         except OSError:
             pass
-    try:
-        from ecscreen.parties.store import _to_store  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        from ecscreen.lists import _to_store  # type: ignore[no-redef,unused-ignore]
+    from ecscreen.lists import _to_store
+
     return bytes(_to_store(sl))
 
 
 def _pack_bytes(lp: Any) -> bytes | None:
     """The pack file's text as the loader hashed it (its sha256 is the pack's sha256), or None."""
+    from ecscreen import yamlio
+
     try:
-        try:
-            from ecscreen.packs import yamlio  # type: ignore[attr-defined,unused-ignore]
-        except ImportError:
-            from ecscreen import yamlio  # type: ignore[no-redef,unused-ignore]
         return str(yamlio.read_text(Path(lp.path))).encode("utf-8")
     except Exception:
         return None
@@ -179,12 +175,18 @@ class BatchRecorder:
         self.recorded = 0
         self.first_id: int | None = None
         self.last_id: int | None = None
-        self._cols: dict[str, int] = {}
+        self.header_sha: str | None = None
+        self._party_cols: list[tuple[str, str, str]] = []
 
-    def start(self, header: list[str], columns: dict[str, int] | None = None) -> None:
-        """The file's header; ``columns`` maps the fields ecscreen reads to their column index."""
+    def start(self, header: list[str]) -> None:
+        """The file's header: stored once as a blob (kind 'header'); each record names its sha256."""
+        from ecscreen.records.store import canonical
+
         self.header = list(header)
-        self._cols = dict(columns or {})
+        self.header_sha = self.store.put_blob(canonical(self.header).encode("utf-8"), "header", at=self.at)
+        from ecscreen.batch import PARTY_COLUMNS
+
+        self._party_cols = [(n, c, str(r.value)) for n, c, r in PARTY_COLUMNS]
 
     def add(self, order: Any, outs: Sequence[Any]) -> None:
         rows = order.rows
@@ -193,36 +195,35 @@ class BatchRecorder:
         findings: list[dict[str, Any]] = []
         row_out: list[dict[str, Any]] = []
         decisions: list[str] = []
+        errors: list[str] = []
         for pr, o in zip(rows, outs, strict=True):
+            line = pr.raw.line
             decisions.append(o.decision)
-            row_out.append({"line": pr.raw.line, "decision": o.decision, "rule_ids": o.rule_ids,
-                            "message": o.message})
+            row_out.append({"line": line, "decision": o.decision})
+            if o.decision == "error":
+                errors.append(f"{self.file}:{line}: {o.message}")
             for fd in o.findings:
-                findings.append({"line": pr.raw.line, **fd})
-        decision = "error" if "error" in decisions else _worst(decisions)
-        parties = self._parties(rows, outs)
-        self.buf.append(NewRecord(
+                findings.append({"line": line, **fd})
+        decision = "error" if errors else _worst(decisions)
+        self.buf.append(NewRecord.model_construct(
             command="batch", source=src, subject=order.order_id, manifest=self.manifest,
-            input={"header": self.header, "rows": [{"line": pr.raw.line, "cells": pr.raw.values} for pr in rows]},
-            decision=decision, findings=findings, parties=parties,
-            warnings=list(dict.fromkeys(w for o in outs for w in o.warnings)),
-            errors=[f"{self.file}:{r['line']}: {r['message']}" for r in row_out if r["decision"] == "error"],
-            extra={"rows": row_out}))
+            input={"header_sha256": self.header_sha, "rows": [{"line": pr.raw.line, "cells": pr.raw.values}
+                                                              for pr in rows]},
+            decision=decision, findings=findings, parties=self._parties(rows, outs),
+            warnings=list(dict.fromkeys(w for o in outs for w in o.warnings)) if any(o.warnings for o in outs)
+            else [], errors=errors, extra={"rows": row_out}))
         if len(self.buf) >= self.chunk:
             self.flush()
 
-    @staticmethod
-    def _parties(rows: Sequence[Any], outs: Sequence[Any]) -> list[PartyRef]:
-        try:
-            from ecscreen.runners.batch import PARTY_COLUMNS  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            from ecscreen.batch import PARTY_COLUMNS  # type: ignore[no-redef,unused-ignore]
+    def _parties(self, rows: Sequence[Any], outs: Sequence[Any]) -> list[PartyRef]:
         found: list[tuple[str, str | None, str]] = []
-        for name_col, country_col, role in PARTY_COLUMNS:
+        for name_col, country_col, role in self._party_cols:
             name = next((pr.fields.get(name_col) for pr in rows if pr.fields.get(name_col)), None)
             if name:
                 country = next((pr.fields.get(country_col) for pr in rows if pr.fields.get(country_col)), None)
-                found.append((str(name), str(country) if country else None, str(role.value)))
+                found.append((str(name), str(country) if country else None, role))
+        if not found:
+            return []
         outcome = ["clear"] * len(found)
         score: list[float | None] = [None] * len(found)
         for o in outs:
@@ -237,7 +238,7 @@ class BatchRecorder:
                 fd = by_rule.get(h.get("rule_id"))
                 if fd is not None and "covered_by" not in fd:
                     outcome[i] = _worst([outcome[i], fd["outcome"]])
-        return [PartyRef(name=n, country=c, role=r, outcome=outcome[i], score=score[i])
+        return [PartyRef.model_construct(name=n, country=c, role=r, outcome=outcome[i], score=score[i])
                 for i, (n, c, r) in enumerate(found)]
 
     def flush(self) -> None:

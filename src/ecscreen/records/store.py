@@ -249,7 +249,8 @@ class RecordStore:
             for n, r in enumerate(recs, head_id + 1):
                 s_in = canonical(r.input)
                 in_sha = sha256_text(s_in)
-                parties = [p.model_dump() for p in r.parties]
+                parties = [{"name": p.name, "country": p.country, "role": p.role, "outcome": p.outcome,
+                            "score": p.score} for p in r.parties]
                 doc = {"v": CONTENT_VERSION, "id": n, "kind": "screening", "recorded_at": stamp,
                        "command": r.command, "source": r.source, "subject": r.subject, "input_sha256": in_sha,
                        "decision": r.decision, "findings": r.findings, "parties": parties,
@@ -319,7 +320,7 @@ class RecordStore:
                             command=m["command"], source=m["source"], subject=m["subject"],
                             decision=m["decision"], ref_id=m["ref_id"], input_sha256=m["input_sha256"],
                             manifest=m["manifest"], prev_hash=m["prev_hash"], hash=m["hash"],
-                            content=json.loads(m["content"]))
+                            content=json.loads(m["content"]), content_text=m["content"])
 
     def get(self, record_id: int) -> StoredRecord | None:
         """One record by id (any kind), or None."""
