@@ -43,3 +43,16 @@ def full_engine(registry):
 def ship(destination: str = "CN", date: str | dt.date = "2024-06-01", **kw: Any) -> Shipment:
     items = kw.pop("items", None) or [{"description": "Widget", "eccn": "EAR99", "origin": "US"}]
     return Shipment.model_validate({"destination": destination, "date": date, "items": items, **kw})
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL server for the session (tests/pgserver.py); the tests using it are skipped,
+    with the reason, when no server can be started (``.ci/run`` installs one)."""
+    import pgserver
+
+    server, why = pgserver.start()
+    if server is None:
+        pytest.skip(f"PostgreSQL tests skipped: {why}")
+    yield server
+    server.stop()

@@ -357,8 +357,8 @@ class RecordStore:
         """Records matching every filter given: ``party`` is a case-insensitive part of a party name,
         ``since``/``until`` dates or times (``until`` exclusive), ``decision`` the stored decision
         (clear/review/license_required/prohibited/error; cleared/confirmed/escalated for decisions)."""
-        q = select(records).where(and_(*self._where(party=party, since=since, until=until, decision=decision,
-                                                    kind=kind, command=command, subject=subject)))
+        q = select(records).where(*self._where(party=party, since=since, until=until, decision=decision,
+                                               kind=kind, command=command, subject=subject))
         q = q.order_by(records.c.id.desc() if newest_first else records.c.id)
         if limit:
             q = q.limit(limit)
