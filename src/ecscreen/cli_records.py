@@ -123,10 +123,12 @@ def history_command(
         return
     t = Table(title=f"records ({len(rows)}{' shown, newest first' if limit and len(rows) == limit else ''})")
     for col in ("id", "recorded (UTC)", "command", "source", "subject", "decision", "rules", "parties"):
-        t.add_column(col, overflow="fold")
+        t.add_column(col, overflow="fold", no_wrap=col in ("id", "subject", "decision"))
     for r in rows:
-        t.add_row(*(safe_text(x) for x in (r["id"], r["recorded_at"][:19].replace("T", " "), r["command"],
-                                            r["source"], r["subject"], r["decision"], r["rule_ids"], r["parties"])))
+        src = str(r["source"] or "")
+        t.add_row(*(safe_text(x) for x in (r["id"], r["recorded_at"][:16].replace("T", " "), r["command"],
+                                            Path(src).name if "/" in src else src, r["subject"], r["decision"],
+                                            r["rule_ids"].replace(";", " "), r["parties"])))
     out.print(t)
 
 

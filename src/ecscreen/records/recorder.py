@@ -159,12 +159,21 @@ def record_report(store: RecordStore, report: Any, shipments: Sequence[Any], *, 
     return store.append_screenings(recs, at=at)
 
 
+class _Party:
+    """A party of a batch record (the fields of :class:`PartyRef`, without validation: the hot path)."""
+
+    __slots__ = ("name", "country", "role", "outcome", "score")
+
+    def __init__(self, name: str, country: str | None, role: str, outcome: str, score: float | None) -> None:
+        self.name, self.country, self.role, self.outcome, self.score = name, country, role, outcome, score
+
+
 class BatchRecorder:
     """Records ``batch`` orders in bulk: ``start(header)`` once, ``add(order, outcomes)`` per order (in
     output order), ``finish()`` at the end. Buffered: one transaction per ``chunk`` orders."""
 
     def __init__(self, store: RecordStore, *, manifest: str | None, file: str, at: dt.datetime,
-                 chunk: int = 5000) -> None:
+                 chunk: int = 1000) -> None:
         self.store = store
         self.manifest = manifest
         self.file = file
@@ -202,8 +211,8 @@ class BatchRecorder:
             row_out.append({"line": line, "decision": o.decision})
             if o.decision == "error":
                 errors.append(f"{self.file}:{line}: {o.message}")
-            for fd in o.findings:
-                findings.append({"line": line, **fd})
+            if o.findings:
+                findings.extend({"line": line, **fd} for fd in o.findings)
         decision = "error" if errors else _worst(decisions)
         self.buf.append(NewRecord.model_construct(
             command="batch", source=src, subject=order.order_id, manifest=self.manifest,
@@ -218,15 +227,20 @@ class BatchRecorder:
     def _parties(self, rows: Sequence[Any], outs: Sequence[Any]) -> list[PartyRef]:
         found: list[tuple[str, str | None, str]] = []
         for name_col, country_col, role in self._party_cols:
-            name = next((pr.fields.get(name_col) for pr in rows if pr.fields.get(name_col)), None)
+            name = country = None
+            for pr in rows:
+                f = pr.fields
+                name = name or f.get(name_col)
+                country = country or f.get(country_col)
             if name:
-                country = next((pr.fields.get(country_col) for pr in rows if pr.fields.get(country_col)), None)
                 found.append((str(name), str(country) if country else None, role))
         if not found:
             return []
         outcome = ["clear"] * len(found)
         score: list[float | None] = [None] * len(found)
         for o in outs:
+            if not o.hits:
+                continue
             by_rule = {fd["rule_id"]: fd for fd in o.findings}
             for h in o.hits:
                 m = _PARTY_FIELD.match(str(h.get("field") or ""))
@@ -238,8 +252,7 @@ class BatchRecorder:
                 fd = by_rule.get(h.get("rule_id"))
                 if fd is not None and "covered_by" not in fd:
                     outcome[i] = _worst([outcome[i], fd["outcome"]])
-        return [PartyRef.model_construct(name=n, country=c, role=r, outcome=outcome[i], score=score[i])
-                for i, (n, c, r) in enumerate(found)]
+        return [_Party(n, c, r, outcome[i], score[i]) for i, (n, c, r) in enumerate(found)]  # type: ignore[misc]
 
     def flush(self) -> None:
         if not self.buf:
