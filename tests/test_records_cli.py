@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ecscreen.cli import main
+from ecscreen.cli.main import main
 from ecscreen.records import RecordStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +75,7 @@ def test_check_with_lists_keeps_the_list_snapshot(home: Path, capsys) -> None:
     manifest = s.get_manifest(r.manifest or "")
     assert manifest is not None and manifest["lists"]
     li = manifest["lists"][0]
-    from ecscreen.lists import _decode_store
+    from ecscreen.parties.store import _decode_store
 
     data = s.get_blob(li["blob"])
     assert data is not None
@@ -300,7 +300,7 @@ def test_concurrent_cli_checks_record_every_shipment(home: Path) -> None:
     import sys
 
     env = {**os.environ, "ECSCREEN_HOME": str(home)}
-    cmd = [sys.executable, "-c", "import sys; from ecscreen.cli import main; sys.exit(main())", "-q", "check", "--no-lists",
+    cmd = [sys.executable, "-c", "import sys; from ecscreen.cli.main import main; sys.exit(main())", "-q", "check", "--no-lists",
            str(EX / "gpu-to-china.yaml"), str(EX / "gpu-to-germany.yaml")]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(3)]
     errs = [p.communicate(timeout=300)[1] for p in procs]

@@ -30,7 +30,7 @@ def _worst(outcomes: Iterable[str]) -> str:
 
 
 def list_blob_bytes(sl: Any) -> bytes:
-    """A party list in the stored-list format (gzip JSON, read back by ``ecscreen.lists._decode_store``):
+    """A party list in the stored-list format (gzip JSON, read back by ``ecscreen.parties.store._decode_store``):
     the stored file itself when the list came from one, else the list re-encoded."""
     from importlib import resources
 
@@ -45,14 +45,14 @@ def list_blob_bytes(sl: Any) -> bytes:
             return Path(path).read_bytes()
         except OSError:
             pass
-    from ecscreen.lists import _to_store
+    from ecscreen.parties.store import _to_store
 
     return bytes(_to_store(sl))
 
 
 def _pack_bytes(lp: Any) -> bytes | None:
     """The pack file's text as the loader hashed it (its sha256 is the pack's sha256), or None."""
-    from ecscreen import yamlio
+    from ecscreen.packs import yamlio
 
     try:
         return str(yamlio.read_text(Path(lp.path))).encode("utf-8")
@@ -187,15 +187,14 @@ class BatchRecorder:
         self.header_sha: str | None = None
         self._party_cols: list[tuple[str, str, str]] = []
 
-    def start(self, header: list[str]) -> None:
-        """The file's header: stored once as a blob (kind 'header'); each record names its sha256."""
+    def start(self, header: list[str], party_columns: Sequence[tuple[str, str, Any]] = ()) -> None:
+        """The file's header (stored once as a blob of kind 'header'; each record names its sha256) and
+        the batch fields that name parties: (name field, country field, role), in screening order."""
         from ecscreen.records.store import canonical
 
         self.header = list(header)
         self.header_sha = self.store.put_blob(canonical(self.header).encode("utf-8"), "header", at=self.at)
-        from ecscreen.batch import PARTY_COLUMNS
-
-        self._party_cols = [(n, c, str(r.value)) for n, c, r in PARTY_COLUMNS]
+        self._party_cols = [(n, c, str(getattr(r, "value", r))) for n, c, r in party_columns]
 
     def add(self, order: Any, outs: Sequence[Any]) -> None:
         rows = order.rows

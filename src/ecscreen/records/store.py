@@ -264,7 +264,7 @@ class RecordStore:
                 rows.append((n, "screening", stamp, r.command, r.source, r.subject, r.decision, None, in_sha,
                              r.manifest, content, prev, h))
                 for i, p in enumerate(parties):
-                    prow.append((n, i, p["name"], norm_name(p["name"]), p["country"], p["role"], p["outcome"],
+                    prow.append((n, i, p["name"], norm_name(str(p["name"])), p["country"], p["role"], p["outcome"],
                                  p["score"]))
                 prev = h
             self._insert_many(conn, records, rows)
