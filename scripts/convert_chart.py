@@ -204,9 +204,11 @@ TARGET_PATTERNS: list[tuple[str, dict[str, Any]]] = [
     (r"See § 7[46]6\.1(\(b\))? (of the EAR )?for UN controls", {
         "kind": "destinations", "outcome": "review", "destinations": "UN_ROWS",
         "citations": [reg("15 CFR 746.1(b)")]}),
+    # destinations not listed in Supplement No. 2 to part 745 (the CWC States Parties): the group
+    # CWC:non-party of rules/us-ear/destination-lists.yaml (scripts/build_destination_lists.py)
     (r"CWC non-States Parties", {
-        "kind": "destinations", "outcome": "review",
-        "destinations": [{"include": ["*"], "exclude": ["IL", "TW"]}],
+        "kind": "destinations", "outcome": "license_required",
+        "destinations": [{"include": ["group:CWC:non-party"], "exclude": ["IL", "TW"]}],
         "citations": [reg("15 CFR 742.18"), reg("15 CFR part 745, Supplement No. 2")]}),
 ]
 
@@ -321,6 +323,10 @@ def parse_scope(control: str, eccn: str) -> tuple[str, dict[str, Any]]:
     rest = COLUMN_RE.split(rest)[0].strip() if COLUMN_RE.search(rest) else rest.strip()
     rest = re.sub(r"\s+(?:[A-Z]{2})$", "", rest) if COLUMN_RE.search(control) else rest
     r2 = re.sub(r"\s+of this entry$", "", rest.rstrip(".").strip())
+    # "CW applies to entire entry. A license is required for CW reasons to CWC non-States Parties ...":
+    # the sentences after the scope state the target (read by TARGET_PATTERNS), not a condition
+    r2 = re.sub(r"^((?:the )?entire entry)\. A license is required for CW reasons to CWC non-States Parties.*$",
+                r"\1", r2)
     if re.fullmatch(r"(?:the )?entire entry", r2):
         return reason, {"kind": "entire"}
     m = re.fullmatch(r"(?:the )?entire entry,? except:? (.*)", r2)

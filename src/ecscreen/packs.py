@@ -482,6 +482,9 @@ def _groups_hook(reg: Registry, lp: LoadedPack, raw: Any) -> None:
     for name in m.groups:
         if name in reg.groups:
             raise PackError(f"country group {name!r} defined twice", file=str(lp.path))
+    if reg.groups_snapshot is not None and reg.groups_snapshot != m.snapshot_date:
+        raise PackError(f"country group packs state different snapshot dates ({reg.groups_snapshot} and "
+                        f"{m.snapshot_date}): one registry has one snapshot", file=str(lp.path))
     reg.groups.update(m.groups)
     reg.groups_snapshot = m.snapshot_date
     reg.territories.update(m.territories)
