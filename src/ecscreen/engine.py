@@ -291,6 +291,13 @@ class CompiledPack:
                 out.append(p)
         return out
 
+    def _not_within(self, refs: list[str]) -> tuple[str, ...]:
+        out: list[str] = []
+        for p in refs:
+            if p.startswith("list:"):
+                out += self.pack.lists[p[5:]].not_within
+        return tuple(out)
+
     def _eccns(self, refs: list[str]) -> tuple[list[str], list[str]]:
         inc: list[str] = []
         exc: list[str] = []
@@ -380,7 +387,7 @@ class CompiledPack:
 
             return uncl_fn, True
         if c.description_has is not None:
-            pm = matcher(tuple(self._phrases(c.description_has)))
+            pm = matcher(tuple(self._phrases(c.description_has)), self._not_within(c.description_has))
 
             def desc_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
                 assert i is not None
@@ -395,7 +402,7 @@ class CompiledPack:
             eu = c.end_use_has
             phrases = eu if isinstance(eu, list) else eu.phrases
             if_missing = "unknown" if isinstance(eu, list) else eu.if_missing  # fail closed by default
-            pm2 = matcher(tuple(self._phrases(phrases)))
+            pm2 = matcher(tuple(self._phrases(phrases)), self._not_within(phrases))
 
             def eu_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
                 text = s.shipment.end_use

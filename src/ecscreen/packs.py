@@ -242,6 +242,9 @@ class NamedList(Strict):
     type: Literal["countries", "eccns", "phrases", "names", "hts"]
     members: list[str] = Field(min_length=1)
     exclude: list[str] = Field(default_factory=list)
+    not_within: list[str] = Field(
+        default_factory=list, description="phrases lists: a member found inside one of these phrases is not a "
+        "hit (the word in another sense, e.g. PLA in 'PLA filament', polylactic acid)")
     description: str | None = None
     citations: list[Citation] = Field(default_factory=list)
 
