@@ -17,7 +17,7 @@ No. 2 is in the shared data):
   UNCONFIRMED: that the eCFR's Supplement No. 2 is current with the OPCW (accessions after 2018) and
   how it lists the Dutch Caribbean (read here as covered by the Kingdom of the Netherlands).
 
-Every code is checked against ISO 3166 (ecscreen.countries.resolve) before the file is written.
+Every code is checked against ISO 3166 (ecscreen.domain.countries.resolve) before the file is written.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ecscreen.countries import resolve  # noqa: E402
+from ecscreen.domain.countries import resolve  # noqa: E402
 
 SNAPSHOT = "2026-07-23"  # must equal the snapshot_date of country-groups.yaml (one snapshot per registry)
 

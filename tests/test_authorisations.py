@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from ecscreen.batch import run_batch
-from ecscreen.engine import Engine
+from ecscreen.domain.textmatch import PhraseMatcher
+from ecscreen.engine.core import Engine
 from ecscreen.errors import PackError
-from ecscreen.models import Item, Outcome, Shipment
-from ecscreen.packs import load_registry
-from ecscreen.textmatch import PhraseMatcher
+from ecscreen.model import Item, Outcome, Shipment
+from ecscreen.packs.registry import load_registry
+from ecscreen.runners.batch import run_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 US = ROOT / "rules" / "us-ear"
