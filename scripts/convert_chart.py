@@ -201,9 +201,12 @@ TARGET_PATTERNS: list[tuple[str, dict[str, Any]]] = [
         "kind": "destinations", "outcome": "license_required",
         "destinations": [{"include": ["RU", "BY"], "exclude": []}],
         "citations": [reg("15 CFR 746.8"), reg("15 CFR 746.5")]}),
+    # UN: a licence to the countries under UN Security Council arms embargoes named in 746.1(b)(2) (the
+    # group UN:arms-embargo of rules/us-ear/destination-lists.yaml; the chart's footnote 1 rows miss CAR)
     (r"See § 7[46]6\.1(\(b\))? (of the EAR )?for UN controls", {
-        "kind": "destinations", "outcome": "review", "destinations": "UN_ROWS",
-        "citations": [reg("15 CFR 746.1(b)")]}),
+        "kind": "destinations", "outcome": "license_required",
+        "destinations": [{"include": ["group:UN:arms-embargo"], "exclude": []}],
+        "citations": [reg("15 CFR 746.1(b)(2)-(3)")]}),
     # destinations not listed in Supplement No. 2 to part 745 (the CWC States Parties): the group
     # CWC:non-party of rules/us-ear/destination-lists.yaml (scripts/build_destination_lists.py)
     (r"CWC non-States Parties", {

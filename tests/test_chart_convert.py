@@ -54,7 +54,8 @@ def test_targets(conv) -> None:
     assert t["kind"] == "destinations" and t["alternative"]["destinations"]
     assert [c["ref"] for c in t["citations"]] == ["15 CFR 742.6(a)(6)(iii)(A)"]
     t = conv.parse_target("See § 746.1(b) for UN controls.", "UN", ["IQ", "KP"])
-    assert t["outcome"] == "review" and t["destinations"] == [{"include": ["IQ", "KP"], "exclude": []}]
+    assert t["outcome"] == "license_required"
+    assert t["destinations"] == [{"include": ["group:UN:arms-embargo"], "exclude": []}]
     assert conv.parse_target("Something new the converter has never seen", "XX", [])["kind"] == "pointer"
 
 
