@@ -203,7 +203,8 @@ TARGET_PATTERNS: list[tuple[str, dict[str, Any]]] = [
         "citations": [reg("15 CFR 746.8"), reg("15 CFR 746.5")]}),
     # UN: a licence to the countries under UN Security Council arms embargoes named in 746.1(b)(2) (the
     # group UN:arms-embargo of rules/us-ear/destination-lists.yaml; the chart's footnote 1 rows miss CAR)
-    (r"See § 7[46]6\.1(\(b\))? (of the EAR )?for UN controls", {
+    # (0A617 prints "§ 764.1(b)": a misprint of § 746.1(b), the only UN-controls section of the EAR)
+    (r"See § (?:7[46]6|764)\.1(\(b\))? (of the EAR )?for UN controls", {
         "kind": "destinations", "outcome": "license_required",
         "destinations": [{"include": ["group:UN:arms-embargo"], "exclude": []}],
         "citations": [reg("15 CFR 746.1(b)(2)-(3)")]}),
@@ -214,6 +215,9 @@ TARGET_PATTERNS: list[tuple[str, dict[str, Any]]] = [
         "destinations": [{"include": ["group:CWC:non-party"], "exclude": ["IL", "TW"]}],
         "citations": [reg("15 CFR 742.18"), reg("15 CFR part 745, Supplement No. 2")]}),
 ]
+
+# Section references the eCFR misprints (read as the section meant)
+MISPRINTED_REFS = {"15 CFR 764.1(b)": "15 CFR 746.1(b)"}
 
 # Licence exceptions available to an entry by item list rather than by the entry's own
 # licence-exception lines (§ 740.8 NAC/ACA eligible items).
@@ -399,7 +403,7 @@ def parse_target(chart_text: str, reason: str, un_rows: list[str]) -> dict[str, 
                 out["destinations"] = [{"include": un_rows, "exclude": []}]
             cites = out.setdefault("citations", [])
             for r in re.findall(r"§ (7\d\d\.[0-9a-zA-Z().]+[0-9a-zA-Z)])", t):
-                ref = f"15 CFR {r}"
+                ref = MISPRINTED_REFS.get(f"15 CFR {r}", f"15 CFR {r}")
                 if not any(c["ref"].startswith(ref) for c in cites):
                     cites.append(reg(ref))
             return out
