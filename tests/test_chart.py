@@ -62,8 +62,11 @@ def test_5a002_to_china_and_1c351_to_egypt_are_examined(registry) -> None:
     assert r["CHART-5A002-EI"] == Outcome.license_required  # § 742.15: all destinations except Canada
     assert "CHART-5A002-EI" not in by_rule(run(registry, "5A002.a", "CA"))
     r = by_rule(run(registry, "1C351.a", "EG"))
-    # CW is a listed reason whose chart table names no column: review, never silence
-    assert r == {"CHART-1C351-CB": Outcome.license_required, "CHART-1C351-CW": Outcome.review}
+    # CW is stated in words outside the chart table and only for 1C351.d.15 and .d.16 (ricin, saxitoxin):
+    # a pathogen of 1C351.a is outside it; the toxins need a licence for CW reasons everywhere
+    assert r == {"CHART-1C351-CB": Outcome.license_required}
+    assert by_rule(run(registry, "1C351.d.15", "CA"))["CHART-1C351-CW"] == Outcome.license_required
+    assert by_rule(run(registry, "1C351", "CA"))["CHART-1C351-CW"] == Outcome.review  # which paragraph?
 
 
 # --------------------------------------------------------------------------- paragraphs
