@@ -292,3 +292,57 @@ def test_explain_rejects_bad_input() -> None:
         explain("banana", "CN", "2026-08-01")
     with pytest.raises(UsageError):
         explain("3A002", "CN", "yesterday")
+
+
+# --------------------------------------------------------------------------- reading the CCL precisely (issue 13)
+
+
+def test_scope_excepted_sub_paragraphs_and_worded_exceptions() -> None:
+    """5A001 NS 2: ".b (except .b.5), .c ..."; 6A002 RS: "a.3 (except a.3.e for lead selenide based FPAs)"."""
+    ns2 = ChartScope(kind="paragraphs", paragraphs=["b", "c", "d", "f", "g", "j"], excluded=["b.5", "f.3"])
+    assert scope_applies(ns2, "c") is True and scope_applies(ns2, "b.2") is True
+    assert scope_applies(ns2, "b.5") is False and scope_applies(ns2, "f.3.a") is False
+    assert scope_applies(ns2, "b") is None  # .b.5 is outside: which sub-paragraph matters
+    rs = ChartScope(kind="paragraphs", paragraphs=["a.1", "a.2", "a.3", "c", "f"], excluded_if=["a.3.e"])
+    assert scope_applies(rs, "a.2") is True and scope_applies(rs, "a.3.a") is True
+    assert scope_applies(rs, "a.3.e") is None and scope_applies(rs, "a.3") is None
+    assert scope_applies(rs, "b") is False
+
+
+def test_listed_sibling_paragraphs_are_within_their_reason(registry) -> None:
+    """Regression: "6A002.a.1, a.2, a.3 ..., .c, and .f" was read as .a.1 only, so an image intensifier tube
+    (6A002.a.2) to Germany came out clear although RS 1 has an X; 5A001.c was outside NS the same way."""
+    assert by_rule(run(registry, "6A002.a.2", "DE")) == {"CHART-6A002-RS": Outcome.license_required}
+    assert by_rule(run(registry, "5A001.c", "BR"))["CHART-5A001-NS"] == Outcome.license_required
+    assert by_rule(run(registry, "6A003.a.4", "IN")) == {"CHART-6A003-NP": Outcome.license_required}
+
+
+def test_stated_parameters_decide_the_thermal_camera_rs_columns(registry) -> None:
+    small = {"frame_rate_hz": 30, "fpa_elements": 81920, "embedded_in_civil_product": 0}
+    assert by_rule(run(registry, "6A003.b.4.b", "DE", parameters=small)) == {}
+    big = dict(small, fpa_elements=327680)
+    res = run(registry, "6A003.b.4.b", "DE", parameters=big)
+    assert by_rule(res) == {"CHART-6A003-RS": Outcome.license_required}
+    assert "fpa_elements > 111000 (stated 327680)" in res.findings[0].message
+    res = run(registry, "6A003.b.4.b", "DE", parameters={"frame_rate_hz": 30, "fpa_elements": 81920})
+    assert by_rule(res) == {"CHART-6A003-RS": Outcome.review}
+    assert "items[].parameters.embedded_in_civil_product" in res.findings[0].message
+    # both RS columns have an X for China: a licence whichever applies, no parameter needed
+    assert by_rule(run(registry, "6A003.b.4.b", "CN"))["CHART-6A003-RS"] == Outcome.license_required
+
+
+def test_note_3a_places_a_9_hz_camera_in_6a993(registry) -> None:
+    res = run(registry, "6A003.b.4.b", "KP", parameters={"frame_rate_hz": 9})
+    assert set(by_rule(res)) == {"CHART-6A993-EMBARGO"}
+    assert "Note 3.a to 6A003.b.4.b" in res.findings[0].notes[0] and "6A993.a" in res.findings[0].notes[0]
+    assert res.steps[0].name == "outside the paragraph"
+    assert by_rule(run(registry, "6A003.b.4.b", "BR", parameters={"frame_rate_hz": 9})) == {}
+    assert "CHART-6A003-NS" in by_rule(run(registry, "6A003.b.4.b", "BR", parameters={"frame_rate_hz": 10}))
+
+
+def test_thermal_camera_footnotes_concern_6a003_b4_only(registry) -> None:
+    assert by_rule(run(registry, "6A003.a.3", "AT")) == {}
+    assert by_rule(run(registry, "6A003.b.4.b", "AT", parameters={
+        "frame_rate_hz": 30, "fpa_elements": 81920, "embedded_in_civil_product": 0})) == {
+        "CHART-6A003-FN4": Outcome.review}
+    assert by_rule(run(registry, "6A003", "AT"))["CHART-6A003-FN4"] == Outcome.review  # which camera?
