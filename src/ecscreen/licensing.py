@@ -427,6 +427,26 @@ def _cover(chart_targets: list[Finding], opt: ExceptionOption, claim: str, d: Ex
 
 # --------------------------------------------------------------------------- shipment-level findings
 
+
+def _held_licence(g: Finding, it: Item, i: int, destination: Country, as_of: dt.date) -> License | None:
+    """The item's unexpired licence of the finding's regime naming the destination (and the item's ECCN
+    when it lists ECCNs); why the others do not cover the finding is noted on it."""
+    for lic in it.licenses:
+        if (lic.jurisdiction or "US-EAR") != g.jurisdiction:
+            continue
+        codes = _licence_codes(lic)
+        if not (destination.code in codes or (destination.region is None and destination.alpha2 in codes)):
+            continue
+        if lic.expires is not None and lic.expires < as_of:
+            g.notes.append(f"licence {lic.id} (item {i}) expired on {lic.expires}: it does not cover {g.rule_id}")
+            continue
+        if not _licence_eccn_ok(lic, it):
+            g.notes.append(f"licence {lic.id} (item {i}) covers ECCNs {', '.join(lic.eccns or [])}, "
+                           f"not {it.eccn}")
+            continue
+        return lic
+    return None
+
 _DEST_FIELDS = ("destination", "destination_region")
 
 
@@ -469,22 +489,7 @@ def apply_shipment_coverage(findings: list[Finding], items: list[Item], status: 
         missing: list[str] = []
         for i in concerned:
             it = items[i]
-            ok = None
-            for lic in it.licenses:
-                if (lic.jurisdiction or "US-EAR") != g.jurisdiction:
-                    continue
-                codes = _licence_codes(lic)
-                if not (destination.code in codes or (destination.region is None and destination.alpha2 in codes)):
-                    continue
-                if lic.expires is not None and lic.expires < as_of:
-                    g.notes.append(f"licence {lic.id} (item {i}) expired on {lic.expires}: it does not cover {g.rule_id}")
-                    continue
-                if not _licence_eccn_ok(lic, it):
-                    g.notes.append(f"licence {lic.id} (item {i}) covers ECCNs {', '.join(lic.eccns or [])}, "
-                                   f"not {it.eccn}")
-                    continue
-                ok = lic
-                break
+            ok = _held_licence(g, it, i, destination, as_of)
             if ok is None:
                 missing.append(f"item {i} ({it.description})")
             else:
