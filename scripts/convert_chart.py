@@ -185,6 +185,19 @@ OUTSIDE: dict[str, list[dict[str, Any]]] = {
                 "equal to or less than 9 Hz; such cameras are described in 6A993.a"}],
 }
 
+# What the CCL data cannot decide (listed in docs/rules.md, generated from the pack).
+CCL_LIMITS = [
+    "6A003 RS 1 points to exemptions in § 742.6(a)(2)(iii) and (v) that are not in the data: RS 1 gives "
+    "license_required where the stated facts place the camera in it.",
+    "Footnotes 2 and 4 (special provisions for certain thermal imaging cameras, § 742.4(a), § 742.6(a)(2), "
+    "(4)(ii)) are not in the data: review for 6A003.b.4 and 6A993 cameras to those rows.",
+    "CWC non-States Parties (EG, IL, KP, SS, TW, XK) are transcribed from OPCW membership, not read from "
+    "Supplement No. 2 to part 745 (UNCONFIRMED against its text).",
+    "Scopes in words other than a paragraph list (\"software for items controlled by 1B001 for NP reasons\", "
+    "\"meets the parameters of 1C101\", \"for use in civil telecommunications\") give review for the items "
+    "they may concern; only the parameters declared here are read.",
+]
+
 # Chemical Weapons Convention: destinations not listed in Supplement No. 2 to part 745 (the States
 # Parties). The supplement's text is not in the shipped data: these are the UN member states that
 # are not party to the CWC (OPCW: 193 States Parties since 2018; Egypt, Israel, North Korea and South
@@ -1096,6 +1109,7 @@ def build_ccl(src: Path, un_rows: list[str]) -> tuple[dict[str, Any], dict[str, 
         "effective_from": EFFECTIVE,
         "source_url": d["source"]["url"],
         "parameters": CCL_PARAMETERS,
+        "limits": CCL_LIMITS,
         "entries": entries,
     }
     return pack, stats

@@ -255,6 +255,7 @@ class CclPack(Strict):
     source_url: str
     parameters: dict[str, ParamDecl] = Field(
         default_factory=dict, description="Technical parameters the entries' scopes read (items[].parameters)")
+    limits: list[str] = Field(default_factory=list, description="What the data cannot decide (docs/rules.md)")
     entries: dict[str, CclEntry]
 
 
