@@ -556,6 +556,8 @@ def _worded_scope(rest: str, eccn: str) -> dict[str, Any]:
             sc["excluded"] = excepted
         if worded:
             sc["excluded_if"] = worded
+            sc["excluded_condition"] = "; ".join(
+                w for w in _EXCEPT_PAREN.findall(rest) if set(_plain_list(w, eccn, "")) & set(worded))
         if _FILLER.sub("", words):
             sc["condition"] = rest
         return sc

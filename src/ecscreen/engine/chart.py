@@ -167,6 +167,7 @@ class Scope(Strict):
     # words the tool cannot check ("a.3 (except a.3.e for lead selenide based FPAs)")
     excluded: list[str] = Field(default_factory=list)
     excluded_if: list[str] = Field(default_factory=list)
+    excluded_condition: str | None = None  # the words of the exception in words, as the entry prints them
     # stated parameters that decide the words for a qualified paragraph (the CCL's thresholds)
     tests: list[ParamRule] = Field(default_factory=list)
     # controls of one reason whose scopes split a paragraph between them (RS 1 / RS 2 of 6A003.b.4.b):
@@ -1019,8 +1020,9 @@ def _open_words(c: Control, para: str, where: str, target: str, rule: ParamRule 
                 f"{', '.join('items[].parameters.' + m for m in rule.missing(params or {}))} to decide it")
     if c.scope.excluded_if and any_under(para, c.scope.excluded_if) is not False and \
             any_under(para, c.scope.paragraphs) is True:
-        return (f"{c.reason} applies to {where} ({target}) except {', '.join('.' + p for p in c.scope.excluded_if)} "
-                f"in the cases its words name: confirm whether the item (.{para}) is one of them")
+        return (f"{c.reason} applies to {where} ({target}); the entry excepts "
+                f"'{c.scope.excluded_condition or ', '.join('.' + p for p in c.scope.excluded_if)}': confirm whether "
+                f"the item (.{para}) is one of them")
     if c.scope.kind == "conditional" or (c.scope.condition and any_under(para, c.scope.paragraphs)):
         return f"{c.reason} applies only to {c.scope.condition or where} ({target}): confirm whether the item is within it"
     return (f"{c.reason} applies to {where} ({target}); the item gives {('.' + para) if para else 'no paragraph'}: "
