@@ -63,6 +63,12 @@ def fr(ref: str, note: str | None = None) -> dict[str, Any]:
     return d
 
 
+def _short_barrel(eccn: str) -> list[dict[str, Any]]:
+    return [{"paragraph": "", "all": [{"param": "barrel_length_in", "lt": 18}],
+             "citations": [reg(f"15 CFR part 774, Supplement No. 1, ECCN {eccn}",
+                               "License Requirements: shotguns with a barrel length less than 18 inches (45.72 cm)")]}]
+
+
 # --------------------------------------------------------------------------- curated facts
 
 # Part 746 sections the embargoed rows point to (the row texts name them; Cuba and Iran say
@@ -113,11 +119,13 @@ FOOTNOTE_EFFECTS: dict[str, dict[str, Any]] = {
     "10": {"kind": "eccns", "outcome": "license_required", "reason": "FC",
            "entries": [
                {"eccn": "0A501", "except": ["y"]},
-               {"eccn": "0A502", "condition": "shotguns with a barrel length less than 18 inches (45.72 cm)"},
+               {"eccn": "0A502", "condition": "shotguns with a barrel length less than 18 inches (45.72 cm)",
+                "tests": _short_barrel("0A502")},
                {"eccn": "0A504.i"},
                {"eccn": "0A505.a"}, {"eccn": "0A505.x"},
                {"eccn": "0A506"}, {"eccn": "0A507"},
-               {"eccn": "0A508", "condition": "semi-automatic shotguns with a barrel length less than 18 inches"},
+               {"eccn": "0A508", "condition": "semi-automatic shotguns with a barrel length less than 18 inches",
+                "tests": _short_barrel("0A508")},
                {"eccn": "0A509"},
                {"eccn": "0D501", "condition": "except software for commodities in 0A501.y or equipment in "
                                               "0B501 for commodities in 0A501.y"},
@@ -145,7 +153,11 @@ CCL_PARAMETERS: dict[str, dict[str, Any]] = {
                                                         "(6A003.b.4.b: more than 111,000 is RS 1)"},
     "embedded_in_civil_product": {"type": "boolean", "description": "the camera is exported or reexported to be "
                                                                     "embedded in a civil product (6A003.b.4.b: RS 1)"},
+    "barrel_length_in": {"unit": "in", "description": "barrel length of a shotgun in inches (0A502, 0A508: NS, RS "
+                                                      "and AT apply below 18 in = 45.72 cm; footnote 10 the same)"},
 }
+
+
 _6A003_RS = reg("15 CFR part 774, Supplement No. 1, ECCN 6A003",
                 "License Requirements: RS 1 / RS 2 split of 6A003.b.4.b by frame rate (60 Hz), focal plane array "
                 "elements (111,000) and embedding in a civil product")
@@ -173,6 +185,8 @@ SCOPE_DETAILS: dict[tuple[str, str, str], dict[str, Any]] = {
     # "NP applies to cameras controlled by 6A003.a.3 or a.4 and to plug-ins in 6A003.a.6 for cameras
     # controlled by 6A003.a.3 or a.4": the words qualify only the plug-ins of .a.6
     ("6A003", "NP", "NP 1"): {"qualified": ["a.6"]},
+    # "NS (RS, AT) applies to [semi-automatic] shotguns with a barrel length less than 18 inches (45.72 cm)"
+    **{(e, r, f"{r} 1"): {"tests": _short_barrel(e)} for e in ("0A502", "0A508") for r in ("NS", "RS", "AT")},
 }
 # Notes of an entry that place items with stated parameters outside a paragraph, in another ECCN.
 OUTSIDE: dict[str, list[dict[str, Any]]] = {

@@ -346,3 +346,18 @@ def test_thermal_camera_footnotes_concern_6a003_b4_only(registry) -> None:
         "frame_rate_hz": 30, "fpa_elements": 81920, "embedded_in_civil_product": 0})) == {
         "CHART-6A003-FN4": Outcome.review}
     assert by_rule(run(registry, "6A003", "AT"))["CHART-6A003-FN4"] == Outcome.review  # which camera?
+
+
+def test_stated_parameters_decide_a_worded_scope_and_a_footnote(registry) -> None:
+    """0A502: NS/RS/AT apply to shotguns with a barrel shorter than 18 inches (a scope in words, no
+    paragraphs); footnote 10 (United Kingdom, Australia) names the same condition."""
+    assert by_rule(run(registry, "0A502", "DE", parameters={"barrel_length_in": 28})) == {}
+    assert by_rule(run(registry, "0A502", "DE", parameters={"barrel_length_in": 14})) == {
+        "CHART-0A502-NS": Outcome.license_required, "CHART-0A502-RS": Outcome.license_required}
+    assert by_rule(run(registry, "0A502", "DE"))["CHART-0A502-NS"] == Outcome.review
+    assert by_rule(run(registry, "0A502", "GB", parameters={"barrel_length_in": 14})) == {
+        "CHART-0A502-FN10": Outcome.license_required}
+    assert by_rule(run(registry, "0A502", "GB", parameters={"barrel_length_in": 18})) == {}
+    res = run(registry, "0A502", "GB")
+    assert by_rule(res) == {"CHART-0A502-FN10": Outcome.review}
+    assert "items[].parameters.barrel_length_in" in res.findings[0].message

@@ -47,68 +47,6 @@ from ecscreen.packs.registry import (
 Tri = bool | None  # True / False / None = unknown
 
 
-class ChartRow(Strict):
-    name: str
-    marks: list[str]
-    footnotes: list[int] = Field(default_factory=list)
-
-
-class EmbargoRow(Strict):
-    name: str
-    pointer: str
-    footnotes: list[int] = Field(default_factory=list)
-    citations: list[Citation] = Field(min_length=1)
-
-
-class TerritoryRule(Strict):
-    row: str
-    basis: str
-    citations: list[Citation] = Field(min_length=1)
-
-
-class FootnoteEntry(Strict):
-    eccn: str
-    condition: str | None = None
-    except_: list[str] = Field(default_factory=list, alias="except")
-
-
-class Footnote(Strict):
-    text: str
-    kind: Literal["note", "eccns", "all_ccl", "regions"]
-    outcome: Outcome | None = None
-    reason: str | None = None
-    entries: list[FootnoteEntry] = Field(default_factory=list)
-    regions: list[str] = Field(default_factory=list)
-    review_eccns: list[FootnoteEntry] = Field(default_factory=list)
-    message: str | None = None
-    citations: list[Citation] = Field(min_length=1)
-
-
-class AllDestEntry(Strict):
-    eccn: str
-    text: str
-    paragraphs: list[str] = Field(default_factory=list)
-    condition: str | None = None
-    exceptions: list[str] = Field(default_factory=list)
-    exception_condition: str | None = None
-
-
-class CountryChartPack(Strict):
-    kind: Literal["country_chart"]
-    pack: PackMeta
-    effective_from: dt.date
-    source_url: str
-    columns: list[str]
-    column_labels: dict[str, str]
-    rows: dict[str, ChartRow]
-    embargoed: dict[str, EmbargoRow]
-    territories: dict[str, TerritoryRule]
-    footnotes: dict[str, Footnote]
-    all_destinations: list[AllDestEntry]
-    all_destinations_citations: list[Citation] = Field(min_length=1)
-    no_mark_caveat: str
-
-
 class ParamTest(Strict):
     """One stated parameter against a threshold (the bounds all hold)."""
 
@@ -155,6 +93,69 @@ class ParamRule(Strict):
 
     def missing(self, params: dict[str, Any]) -> list[str]:
         return [t.param for t in (self.any or self.all) if params.get(t.param) is None]
+
+
+class ChartRow(Strict):
+    name: str
+    marks: list[str]
+    footnotes: list[int] = Field(default_factory=list)
+
+
+class EmbargoRow(Strict):
+    name: str
+    pointer: str
+    footnotes: list[int] = Field(default_factory=list)
+    citations: list[Citation] = Field(min_length=1)
+
+
+class TerritoryRule(Strict):
+    row: str
+    basis: str
+    citations: list[Citation] = Field(min_length=1)
+
+
+class FootnoteEntry(Strict):
+    eccn: str
+    condition: str | None = None
+    except_: list[str] = Field(default_factory=list, alias="except")
+    tests: list[ParamRule] = Field(default_factory=list)  # stated parameters that decide the condition
+
+
+class Footnote(Strict):
+    text: str
+    kind: Literal["note", "eccns", "all_ccl", "regions"]
+    outcome: Outcome | None = None
+    reason: str | None = None
+    entries: list[FootnoteEntry] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+    review_eccns: list[FootnoteEntry] = Field(default_factory=list)
+    message: str | None = None
+    citations: list[Citation] = Field(min_length=1)
+
+
+class AllDestEntry(Strict):
+    eccn: str
+    text: str
+    paragraphs: list[str] = Field(default_factory=list)
+    condition: str | None = None
+    exceptions: list[str] = Field(default_factory=list)
+    exception_condition: str | None = None
+
+
+class CountryChartPack(Strict):
+    kind: Literal["country_chart"]
+    pack: PackMeta
+    effective_from: dt.date
+    source_url: str
+    columns: list[str]
+    column_labels: dict[str, str]
+    rows: dict[str, ChartRow]
+    embargoed: dict[str, EmbargoRow]
+    territories: dict[str, TerritoryRule]
+    footnotes: dict[str, Footnote]
+    all_destinations: list[AllDestEntry]
+    all_destinations_citations: list[Citation] = Field(min_length=1)
+    no_mark_caveat: str
 
 
 class Scope(Strict):
@@ -464,7 +465,8 @@ def scope_applies(scope: Scope, para: str, params: dict[str, Any] | None = None)
             return True
         rule = param_rule(scope.tests, para)
         return rule.decide(params or {}) if rule is not None else None
-    return None  # conditional: words the tool cannot check
+    rule = param_rule(scope.tests, para)  # conditional: words, unless stated parameters decide them
+    return rule.decide(params or {}) if rule is not None else None
 
 
 def param_rule(rules: list[ParamRule], para: str) -> ParamRule | None:
@@ -798,7 +800,7 @@ def _read_entry(idx: ChartIndex, registry: Registry, res: ChartResult, item: Ite
             [Step(name="embargo", outcome="license_required", detail=er.pointer, citations=list(er.citations),
                   deciding=True)], list(er.citations)))
         res.steps += res.findings[-1].steps[len(ref.steps):]
-        _footnotes(idx, res, ref, base, para, destination, finding)
+        _footnotes(idx, res, ref, base, para, destination, finding, item.parameters)
         return
     if _all_destinations(idx, res, base, para, eccn, destination, finding):
         return
@@ -813,10 +815,10 @@ def _read_entry(idx: ChartIndex, registry: Registry, res: ChartResult, item: Ite
                 f"ECCN {base} ({entry.heading[:120]}) names no Country Chart column in the CCL data; read the "
                 "entry's License Requirements section (it may point to the ITAR, part 742 or part 754).",
                 [step], []))
-        _footnotes(idx, res, ref, base, para, destination, finding)
+        _footnotes(idx, res, ref, base, para, destination, finding, item.parameters)
         return
     _read_controls(idx, registry, res, item, item_index, destination, as_of, eccn, entry, ref, finding)
-    _footnotes(idx, res, ref, base, para, destination, finding)
+    _footnotes(idx, res, ref, base, para, destination, finding, item.parameters)
     if not any(f.outcome.rank >= Outcome.review.rank for f in res.findings):
         row = idx.chart.rows[ref.row_code]
         res.notes.append(
@@ -978,10 +980,11 @@ def _control(idx: ChartIndex, reg: Registry, c: Control, para: str, ref: RowRef,
     head = f"{c.reason} applies to {where}; {tgt_words}"
     if applies is False:
         out, outcome_s = Outcome.clear, "not applicable"
-        why = f"{c.reason} does not apply to .{para}"
+        item_words = f".{para}" if para else "the item"
+        why = f"{c.reason} does not apply to {item_words}"
         if rule is not None:
             why += f" with the parameters stated (it applies where {rule.words()})"
-            head += f"; the stated parameters place .{para} outside it ({rule.words()} does not hold)"
+            head += f"; the stated parameters place {item_words} outside it ({rule.words()} does not hold)"
     elif hit is False and alt_hit is False:
         out, outcome_s, why = Outcome.clear, "no X", f"{c.reason}: no licence requirement for {row.name}"
     elif hit is None:
@@ -1001,7 +1004,7 @@ def _control(idx: ChartIndex, reg: Registry, c: Control, para: str, ref: RowRef,
         if rule is not None:  # the stated parameters placed the item in the scope: say which
             held = [f"{x.words()} (stated {float((params or {})[x.param]):g})" for x in rule.any or rule.all
                     if x.check(params or {})]
-            where = f".{rule.paragraph} where {' and '.join(held) if rule.all else held[0]}"
+            where = f"{_at(rule)} where {' and '.join(held) if rule.all else held[0]}"
         why = (f"{c.reason} applies to {where} and {t.column} has an X for {row.name}" if t.kind == "column"
                else f"{c.reason} applies to {where} and the entry requires a licence for {row.name} "
                     f"({c.chart_text[:140]})")
@@ -1012,11 +1015,15 @@ def _control(idx: ChartIndex, reg: Registry, c: Control, para: str, ref: RowRef,
     return out, step, cites, [why] + notes
 
 
+def _at(rule: ParamRule) -> str:
+    return f".{rule.paragraph}" if rule.paragraph else "the items of the entry"
+
+
 def _open_words(c: Control, para: str, where: str, target: str, rule: ParamRule | None,
                 params: dict[str, Any] | None) -> str:
     """Why a control may apply: what the item must state (parameters, paragraph) or confirm (words)."""
     if rule is not None:
-        return (f"{c.reason} applies to .{rule.paragraph} where {rule.words()} ({target}): state "
+        return (f"{c.reason} applies to {_at(rule)} where {rule.words()} ({target}): state "
                 f"{', '.join('items[].parameters.' + m for m in rule.missing(params or {}))} to decide it")
     if c.scope.excluded_if and any_under(para, c.scope.excluded_if) is not False and \
             any_under(para, c.scope.paragraphs) is True:
@@ -1030,7 +1037,7 @@ def _open_words(c: Control, para: str, where: str, target: str, rule: ParamRule 
 
 
 def _footnotes(idx: ChartIndex, res: ChartResult, ref: RowRef, base: str, para: str, dest: Country,
-               finding: Any) -> None:
+               finding: Any, params: dict[str, Any] | None = None) -> None:
     """Apply the row's footnotes (and the region footnotes of the parent row)."""
     chart = idx.chart
     assert chart is not None
@@ -1041,7 +1048,7 @@ def _footnotes(idx: ChartIndex, res: ChartResult, ref: RowRef, base: str, para: 
         out: Outcome | None = None
         why = ""
         if fn.kind == "eccns":
-            st = _fn_match(fn.entries, base, para)
+            st = _fn_match(fn.entries, base, para, params)
             if st is not False:
                 out = fn.outcome if st is True else Outcome.review
                 if out == Outcome.license_required:
@@ -1049,12 +1056,16 @@ def _footnotes(idx: ChartIndex, res: ChartResult, ref: RowRef, base: str, para: 
                 else:
                     names = ", ".join(e.eccn + (f" ({e.condition})" if e.condition else "") for e in fn.entries
                                       if e.eccn.split(".")[0] == base)
-                    why = f"footnote {n} of the chart row may require a licence for {names}: confirm the item"
+                    missing = sorted({m for e in fn.entries if e.eccn.split(".")[0] == base for t in e.tests
+                                      if para_under(para, t.paragraph) is True for m in t.missing(params or {})})
+                    why = (f"footnote {n} of the chart row may require a licence for {names}: "
+                           + (f"state {', '.join('items[].parameters.' + m for m in missing)} to decide it"
+                              if missing else "confirm the item"))
         elif fn.kind == "all_ccl":
             out = fn.outcome
             why = f"footnote {n}: {fn.message}"
         elif fn.kind == "regions" and ref.code in fn.regions:
-            st = _fn_match(fn.review_eccns, base, para)
+            st = _fn_match(fn.review_eccns, base, para, params)
             out = fn.outcome if st is False else Outcome.review
             why = f"footnote {n}: {fn.message}" + ("" if st is False else
                                                    f"; {eccn} may fall under its exception: review")
@@ -1068,7 +1079,7 @@ def _footnotes(idx: ChartIndex, res: ChartResult, ref: RowRef, base: str, para: 
         res.steps.append(step)
 
 
-def _fn_match(entries: list[FootnoteEntry], base: str, para: str) -> Tri:
+def _fn_match(entries: list[FootnoteEntry], base: str, para: str, params: dict[str, Any] | None = None) -> Tri:
     res: Tri = False
     for e in entries:
         b, p = split_eccn(e.eccn)
@@ -1079,7 +1090,8 @@ def _fn_match(entries: list[FootnoteEntry], base: str, para: str) -> Tri:
             ex = any_under(para, e.except_)
             st = False if ex is True else (None if ex is None else True)
         if st is True and e.condition:
-            st = None
+            rule = param_rule(e.tests, para)
+            st = rule.decide(params or {}) if rule is not None else None
         if st is True:
             return True
         if st is None:
