@@ -185,6 +185,9 @@ SCOPE_DETAILS: dict[tuple[str, str, str], dict[str, Any]] = {
     # "NP applies to cameras controlled by 6A003.a.3 or a.4 and to plug-ins in 6A003.a.6 for cameras
     # controlled by 6A003.a.3 or a.4": the words qualify only the plug-ins of .a.6
     ("6A003", "NP", "NP 1"): {"qualified": ["a.6"]},
+    # "NP applies to 1C010.a (aramid ..., b (carbon ...), and e.1 for ... that meet or exceed the control
+    # criteria of ECCN 1C210": the eCFR text leaves the first parenthesis open, so the list is stated here
+    ("1C010", "NP", "NP 1"): {"paragraphs": ["a", "b", "e.1"]},
     # "NS (RS, AT) applies to [semi-automatic] shotguns with a barrel length less than 18 inches (45.72 cm)"
     **{(e, r, f"{r} 1"): {"tests": _short_barrel(e)} for e in ("0A502", "0A508") for r in ("NS", "RS", "AT")},
 }
@@ -511,6 +514,7 @@ def other_eccns(text: str, eccn: str) -> list[str]:
 def parse_scope(control: str, eccn: str) -> tuple[str, dict[str, Any]]:
     """Control text -> (reason, scope)."""
     t = re.sub(r"\s+", " ", control).strip()
+    t = re.sub(r"\b([0-9][A-E][0-9]{3})\. (?=[a-z]\b)", r"\1.", t)  # "8A620. b" (a stray space) is 8A620.b
     m = re.match(r"^(Russian industry sector sanctions?) appl(?:y|ies) to (.*)$", t)
     if m:
         reason, rest = "RISS", m.group(2)

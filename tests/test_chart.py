@@ -361,3 +361,17 @@ def test_stated_parameters_decide_a_worded_scope_and_a_footnote(registry) -> Non
     res = run(registry, "0A502", "GB")
     assert by_rule(res) == {"CHART-0A502-FN10": Outcome.review}
     assert "items[].parameters.barrel_length_in" in res.findings[0].message
+
+
+def test_a_stray_space_in_a_paragraph_name_is_read(registry) -> None:
+    """Regression: "NS applies to entire entry, except 8A620. b and .y" was a condition in words (review for
+    every 8A620 item); it is the entire entry except .b and .y."""
+    assert by_rule(run(registry, "8A620.a", "BR"))["CHART-8A620-NS"] == Outcome.license_required
+    assert "CHART-8A620-NS" not in by_rule(run(registry, "8A620.b", "BR"))
+
+
+def test_1c010_np_names_its_three_paragraphs(registry) -> None:
+    """Regression: the eCFR leaves a parenthesis open in "1C010.a (aramid ..., b (carbon ...), and e.1", so
+    carbon fibres (.b) were read as outside NP; the words (1C210 criteria) make it review."""
+    assert by_rule(run(registry, "1C010.b", "IN"))["CHART-1C010-NP"] == Outcome.review
+    assert "CHART-1C010-NP" not in by_rule(run(registry, "1C010.c", "IN"))

@@ -72,6 +72,8 @@ def test_worded_scopes(conv) -> None:
     assert scope["paragraphs"] == ["b.3", "b.4"] and scope["condition"]
     assert conv.parse_scope("CW applies to entire entry. A license is required for CW reasons to CWC non-States "
                             "Parties", "1E355") == ("CW", {"kind": "entire"})
+    assert conv.parse_scope("NS applies to entire entry, except 8A620. b and .y", "8A620") == (
+        "NS", {"kind": "except", "paragraphs": ["b", "y"]})
 
 
 def test_cw_is_read_from_the_entry_sentence(conv) -> None:
