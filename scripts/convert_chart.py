@@ -188,6 +188,9 @@ SCOPE_DETAILS: dict[tuple[str, str, str], dict[str, Any]] = {
     # "NP applies to 1C010.a (aramid ..., b (carbon ...), and e.1 for ... that meet or exceed the control
     # criteria of ECCN 1C210": the eCFR text leaves the first parenthesis open, so the list is stated here
     ("1C010", "NP", "NP 1"): {"paragraphs": ["a", "b", "e.1"]},
+    # "MT applies to entire entry, except 1B001.d.4, e and f. Note: MT applies to equipment in 1B001.d that
+    # meet or exceed the parameters of 1B101": .e and .f are excepted outright, the note qualifies .d
+    ("1B001", "MT", "MT 1"): {"qualified": ["d"]},
     # "NS (RS, AT) applies to [semi-automatic] shotguns with a barrel length less than 18 inches (45.72 cm)"
     **{(e, r, f"{r} 1"): {"tests": _short_barrel(e)} for e in ("0A502", "0A508") for r in ("NS", "RS", "AT")},
 }

@@ -375,3 +375,11 @@ def test_1c010_np_names_its_three_paragraphs(registry) -> None:
     carbon fibres (.b) were read as outside NP; the words (1C210 criteria) make it review."""
     assert by_rule(run(registry, "1C010.b", "IN"))["CHART-1C010-NP"] == Outcome.review
     assert "CHART-1C010-NP" not in by_rule(run(registry, "1C010.c", "IN"))
+
+
+def test_1b001_mt_excepts_e_and_f(registry) -> None:
+    """Regression: "MT applies to entire entry, except 1B001.d.4, e and f. Note: MT applies to equipment in
+    1B001.d that meet ... 1B101" read .e and .f as within MT (licence required); they are excepted."""
+    assert "CHART-1B001-MT" not in by_rule(run(registry, "1B001.e", "DE"))
+    assert by_rule(run(registry, "1B001.d.1", "DE"))["CHART-1B001-MT"] == Outcome.review  # the note's words
+    assert by_rule(run(registry, "1B001.b", "DE"))["CHART-1B001-MT"] == Outcome.license_required
