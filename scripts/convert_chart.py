@@ -153,6 +153,10 @@ CCL_PARAMETERS: dict[str, dict[str, Any]] = {
                                                         "(6A003.b.4.b: more than 111,000 is RS 1)"},
     "embedded_in_civil_product": {"type": "boolean", "description": "the camera is exported or reexported to be "
                                                                     "embedded in a civil product (6A003.b.4.b: RS 1)"},
+    "civil_telecommunications_use": {"type": "boolean", "description": "the item is exported or reexported for "
+                                                                       "use in civil telecommunications "
+                                                                       "applications (3A001.b.2, b.3: outside NS 1 "
+                                                                       "and RS 1)"},
     "barrel_length_in": {"unit": "in", "description": "barrel length of a shotgun in inches (0A502, 0A508: NS, RS "
                                                       "and AT apply below 18 in = 45.72 cm; footnote 10 the same)"},
 }
@@ -191,6 +195,14 @@ SCOPE_DETAILS: dict[tuple[str, str, str], dict[str, Any]] = {
     # "MT applies to entire entry, except 1B001.d.4, e and f. Note: MT applies to equipment in 1B001.d that
     # meet or exceed the parameters of 1B101": .e and .f are excepted outright, the note qualifies .d
     ("1B001", "MT", "MT 1"): {"qualified": ["d"]},
+    # "NS [RS] applies to MMIC amplifiers in 3A001.b.2 and discrete microwave transistors in 3A001.b.3,
+    # except those 3A001.b.2 and b.3 items being exported or reexported for use in civil
+    # telecommunications applications" (NS 1, RS 1; NS 2 still applies to the entire entry)
+    **{("3A001", r, f"{r} 1"): {"tests": [
+        {"paragraph": p, "all": [{"param": "civil_telecommunications_use", "eq": 0}],
+         "citations": [reg("15 CFR part 774, Supplement No. 1, ECCN 3A001",
+                           f"License Requirements: {r} 1 for 3A001.b.2 and b.3 except for use in civil "
+                           "telecommunications applications")]} for p in ("b.2", "b.3")]} for r in ("NS", "RS")},
     # "NS (RS, AT) applies to [semi-automatic] shotguns with a barrel length less than 18 inches (45.72 cm)"
     **{(e, r, f"{r} 1"): {"tests": _short_barrel(e)} for e in ("0A502", "0A508") for r in ("NS", "RS", "AT")},
 }

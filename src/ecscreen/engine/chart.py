@@ -67,8 +67,14 @@ class ParamTest(Strict):
                 and (self.eq is None or x == self.eq))
 
     def words(self) -> str:
+        if self.eq in (0, 1) and all(v is None for v in (self.gt, self.gte, self.lt, self.lte)):
+            return f"{self.param} is {'true' if self.eq else 'false'}"  # a yes/no fact
         ops = [(self.gt, ">"), (self.gte, ">="), (self.lt, "<"), (self.lte, "<="), (self.eq, "=")]
         return " and ".join(f"{self.param} {o} {v:g}" for v, o in ops if v is not None)
+
+    def stated(self, params: dict[str, Any]) -> str:
+        v = float(params[self.param])
+        return ("true" if v else "false") if self.eq in (0, 1) else f"{v:g}"
 
 
 class ParamRule(Strict):
@@ -1002,7 +1008,7 @@ def _control(idx: ChartIndex, reg: Registry, c: Control, para: str, ref: RowRef,
         out = t.outcome if t.outcome != Outcome.clear else Outcome.license_required
         outcome_s = out.value
         if rule is not None:  # the stated parameters placed the item in the scope: say which
-            held = [f"{x.words()} (stated {float((params or {})[x.param]):g})" for x in rule.any or rule.all
+            held = [f"{x.words()} (stated {x.stated(params or {})})" for x in rule.any or rule.all
                     if x.check(params or {})]
             where = f"{_at(rule)} where {' and '.join(held) if rule.all else held[0]}"
         why = (f"{c.reason} applies to {where} and {t.column} has an X for {row.name}" if t.kind == "column"
