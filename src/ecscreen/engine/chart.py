@@ -464,9 +464,7 @@ def scope_applies(scope: Scope, para: str, params: dict[str, Any] | None = None)
         if scope.excluded and any(para_under(x, para) is True for x in scope.excluded):
             return None  # the item names a paragraph above an excepted one: which sub-paragraph matters
         if any_under(para, scope.excluded_if) is not False:
-            return None
-        if any(para_under(x, para) is True for x in scope.excluded_if):
-            return None
+            return None  # within (or above) a paragraph the entry excepts in words
         if not scope.condition or (scope.qualified and any_under(para, scope.qualified) is False):
             return True
         rule = param_rule(scope.tests, para)
