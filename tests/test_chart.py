@@ -383,3 +383,23 @@ def test_1b001_mt_excepts_e_and_f(registry) -> None:
     assert "CHART-1B001-MT" not in by_rule(run(registry, "1B001.e", "DE"))
     assert by_rule(run(registry, "1B001.d.1", "DE"))["CHART-1B001-MT"] == Outcome.review  # the note's words
     assert by_rule(run(registry, "1B001.b", "DE"))["CHART-1B001-MT"] == Outcome.license_required
+
+
+def test_a_note_must_place_items_in_an_entry_that_exists(tmp_path) -> None:
+    """The ECCN an entry's note moves an item to is read once: it must be on the CCL (else the pack is refused)."""
+    import json
+    from pathlib import Path
+
+    from ecscreen.errors import PackError
+    from ecscreen.packs.registry import load_registry
+
+    root = Path(__file__).resolve().parents[1]
+    real = json.loads((root / "rules/us-ear/chart/ccl.json").read_text("utf-8"))
+    entry = dict(real["entries"]["6A003"])
+    pack = {**real, "entries": {"6A003": entry}}
+    (tmp_path / "ccl.json").write_text(json.dumps(pack), "utf-8")
+    with pytest.raises(PackError, match="6A993.a, which is not on the CCL"):
+        load_registry([tmp_path])
+    pack["entries"]["6A993"] = real["entries"]["6A993"]
+    (tmp_path / "ccl.json").write_text(json.dumps(pack), "utf-8")
+    assert chart_index(load_registry([tmp_path])).ccl is not None

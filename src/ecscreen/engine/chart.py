@@ -375,6 +375,14 @@ def _ccl_hook(reg: Registry, lp: LoadedPack, raw: Any) -> None:
     for eccn, e in m.entries.items():
         if e.paragraphs:
             idx.known_paras[eccn] = frozenset(e.paragraphs)
+        for o in e.outside:  # the ECCN a note places an item in is read once: it must exist and not move again
+            target = m.entries.get(split_eccn(o.instead)[0])
+            if target is None or target.outside:
+                from ecscreen.errors import PackError
+
+                raise PackError(f"{eccn}: a note places items in {o.instead}, which is "
+                                f"{'not on the CCL' if target is None else 'itself moved by a note'}",
+                                file=str(lp.path), field=f"entries.{eccn}.outside")
     for name, decl in m.parameters.items():  # rule packs may declare the same name (their declaration wins)
         reg.parameters.setdefault(name, DeclaredParam(name=name, type=decl.type, unit=decl.unit,
                                                       description=decl.description, packs=(m.pack.id,)))
