@@ -223,21 +223,16 @@ CCL_LIMITS = [
     "license_required where the stated facts place the camera in it.",
     "Footnotes 2 and 4 (special provisions for certain thermal imaging cameras, § 742.4(a), § 742.6(a)(2), "
     "(4)(ii)) are not in the data: review for 6A003.b.4 and 6A993 cameras to those rows.",
-    "CWC non-States Parties (EG, IL, KP, SS, TW, XK) are transcribed from OPCW membership, not read from "
-    "Supplement No. 2 to part 745 (UNCONFIRMED against its text).",
     "Scopes in words other than a paragraph list (\"software for items controlled by 1B001 for NP reasons\", "
     "\"meets the parameters of 1C101\", \"for use in civil telecommunications\") give review for the items "
     "they may concern; only the parameters declared here are read.",
 ]
 
 # Chemical Weapons Convention: destinations not listed in Supplement No. 2 to part 745 (the States
-# Parties). The supplement's text is not in the shipped data: these are the UN member states that
-# are not party to the CWC (OPCW: 193 States Parties since 2018; Egypt, Israel, North Korea and South
-# Sudan have not joined) plus Taiwan and Kosovo, which cannot join; UNCONFIRMED against the
-# supplement's own list.
-CWC_NON_STATES_PARTIES = ["EG", "IL", "KP", "SS", "TW", "XK"]
-CWC_CITES = [reg("15 CFR 742.18"), reg("15 CFR part 745, Supplement No. 2",
-                                        "States Parties; non-States Parties as transcribed, UNCONFIRMED")]
+# Parties) are the group CWC:non-party of rules/us-ear/destination-lists.yaml
+# (scripts/build_destination_lists.py).
+CWC_NON_STATES_PARTIES = ["group:CWC:non-party"]
+CWC_CITES = [reg("15 CFR 742.18"), reg("15 CFR part 745, Supplement No. 2")]
 # Reasons for control an entry lists whose scope and requirement its License Requirements state in
 # words outside the Country Chart table (the CW rows: "The Commerce Country Chart is not designed to
 # determine licensing requirements for items controlled for CW reasons"): (ECCN, reason) -> one
@@ -334,14 +329,23 @@ TARGET_PATTERNS: list[tuple[str, dict[str, Any]]] = [
         "kind": "destinations", "outcome": "license_required",
         "destinations": [{"include": ["RU", "BY"], "exclude": []}],
         "citations": [reg("15 CFR 746.8"), reg("15 CFR 746.5")]}),
-    (r"See § 7[46]6\.1(\(b\))? (of the EAR )?for UN controls", {
-        "kind": "destinations", "outcome": "review", "destinations": "UN_ROWS",
-        "citations": [reg("15 CFR 746.1(b)")]}),
+    # UN: a licence to the countries under UN Security Council arms embargoes named in 746.1(b)(2) (the
+    # group UN:arms-embargo of rules/us-ear/destination-lists.yaml; the chart's footnote 1 rows miss CAR)
+    # (0A617 prints "§ 764.1(b)": a misprint of § 746.1(b), the only UN-controls section of the EAR)
+    (r"See § (?:7[46]6|764)\.1(\(b\))? (of the EAR )?for UN controls", {
+        "kind": "destinations", "outcome": "license_required",
+        "destinations": [{"include": ["group:UN:arms-embargo"], "exclude": []}],
+        "citations": [reg("15 CFR 746.1(b)(2)-(3)")]}),
+    # destinations not listed in Supplement No. 2 to part 745 (the CWC States Parties): the group
+    # CWC:non-party of rules/us-ear/destination-lists.yaml (scripts/build_destination_lists.py)
     (r"CWC non-States Parties", {
         "kind": "destinations", "outcome": "license_required",
-        "destinations": [{"include": CWC_NON_STATES_PARTIES, "exclude": ["IL", "TW"]}],
+        "destinations": [{"include": ["group:CWC:non-party"], "exclude": ["IL", "TW"]}],
         "citations": CWC_CITES}),
 ]
+
+# Section references the eCFR misprints (read as the section meant)
+MISPRINTED_REFS = {"15 CFR 764.1(b)": "15 CFR 746.1(b)"}
 
 # Licence exceptions available to an entry by item list rather than by the entry's own
 # licence-exception lines (§ 740.8 NAC/ACA eligible items).
@@ -541,8 +545,12 @@ def parse_scope(control: str, eccn: str) -> tuple[str, dict[str, Any]]:
     rest = COLUMN_RE.split(rest)[0].strip() if COLUMN_RE.search(rest) else rest.strip()
     rest = re.sub(r"\s+(?:[A-Z]{2})$", "", rest) if COLUMN_RE.search(control) else rest
     r2 = re.sub(r"\s+of this entry$", "", rest.rstrip(".").strip())
-    if re.fullmatch(r"(?:the )?entire entry", r2) or re.match(r"(?:the )?entire entry\.\s+A licen[cs]e is required", r2):
-        return reason, {"kind": "entire"}  # "CW applies to entire entry. A license is required ... to ..."
+    # "CW applies to entire entry. A license is required for CW reasons to CWC non-States Parties ...":
+    # the sentences after the scope state the target (read by TARGET_PATTERNS), not a condition
+    r2 = re.sub(r"^((?:the )?entire entry)\. A license is required for CW reasons to CWC non-States Parties.*$",
+                r"\1", r2)
+    if re.fullmatch(r"(?:the )?entire entry", r2):
+        return reason, {"kind": "entire"}
     m = re.fullmatch(r"(?:the )?entire entry,? except:? (.*)", r2)
     if m:
         paras = parse_para_list(m.group(1), eccn)
@@ -629,7 +637,7 @@ def parse_target(chart_text: str, reason: str, un_rows: list[str]) -> dict[str, 
                 out["destinations"] = [{"include": un_rows, "exclude": []}]
             cites = out.setdefault("citations", [])
             for r in re.findall(r"§ (7\d\d\.[0-9a-zA-Z().]+[0-9a-zA-Z)])", t):
-                ref = f"15 CFR {r}"
+                ref = MISPRINTED_REFS.get(f"15 CFR {r}", f"15 CFR {r}")
                 if not any(c["ref"].startswith(ref) for c in cites):
                     cites.append(reg(ref))
             return out
