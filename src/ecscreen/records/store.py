@@ -417,6 +417,35 @@ class RecordStore:
         if cur is not None:
             yield cur
 
+    def iter_party_rows(self, *, since: Any = None, until: Any = None, chunk: int = 50_000
+                        ) -> Iterator[tuple[int, int, str, str | None, str | None, str | None, str]]:
+        """Every recorded party occurrence of the *screening* records in the window, in record order:
+        (record_id, party index, name as screened, country, role, outcome, recorded_at). Added for
+        ``rescreen`` (h3), which needs each occurrence's own outcome, not only the latest."""
+        s, u = _bound(since), _bound(until)
+        rp = record_parties.c
+        q = (select(rp.record_id, rp.idx, rp.name, rp.country, rp.role, rp.outcome, records.c.recorded_at)
+             .join(records, records.c.id == rp.record_id).where(records.c.kind == "screening"))
+        if s:
+            q = q.where(records.c.recorded_at >= s)
+        if u:
+            q = q.where(records.c.recorded_at < u)
+        q = q.order_by(rp.record_id, rp.idx)
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=chunk).execute(q):
+                yield (int(row[0]), int(row[1]), row[2], row[3], row[4], row[5], row[6])
+
+    def get_many(self, record_ids: Iterable[int], *, chunk: int = 500) -> dict[int, StoredRecord]:
+        """Records by id (missing ids are left out). Added for ``rescreen`` (h3)."""
+        ids = sorted(set(record_ids))
+        out: dict[int, StoredRecord] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), chunk):
+                for row in conn.execute(select(records).where(records.c.id.in_(ids[i:i + chunk]))):
+                    rec = self._stored(row)
+                    out[rec.id] = rec
+        return out
+
     # ------------------------------------------------------------------ blobs
     def put_blob(self, data: bytes, kind: str, ref: str | None = None, *, at: dt.datetime | None = None) -> str:
         """Store ``data`` once, keyed by its sha256 (returned); ``ref`` is a lookup key (e.g. a list's

@@ -126,8 +126,11 @@ def _get(obj: Any, key: str) -> Any:
 def _decision_doc(rec: Any) -> Mapping[str, Any]:
     """The decision document of a stored decision record (its content, or a Decision-like object)."""
     c = _content(rec)
-    inner = c.get("decision") if isinstance(c.get("decision"), Mapping) else None
-    return inner or c
+    for key in ("decision_detail", "decision"):
+        inner = c.get(key)
+        if isinstance(inner, Mapping):
+            return inner
+    return c
 
 
 def clearances_from(decision_records: Iterable[Any]) -> list[Clearance]:
