@@ -36,6 +36,7 @@ __all__ = [
     "group_parties",
     "rescreen",
     "affected_by",
+    "recorded_parties",
 ]
 
 BANDS = ("none", "possible", "strong")
@@ -135,7 +136,7 @@ def worse_reasons(before: PartyState | None, now: PartyState) -> list[str]:
 class Occurrence:
     """One recorded appearance of a party: the record, the party's index in it, its state then."""
 
-    record_id: str
+    record_id: Any  # the store's record id (int)
     party_index: int
     state: PartyState | None  # None: parties were not screened against lists in that record
     recorded_at: str | None = None
@@ -192,7 +193,7 @@ class Worsened:
     address: str | None
     now: PartyState
     reasons: list[str]
-    record_ids: list[str]
+    record_ids: list[Any]
     before: list[PartyState | None]
     hits: list[Hit]
 
@@ -216,7 +217,7 @@ class RescreenResult:
     workers: int = 1
 
     @property
-    def records(self) -> list[str]:
+    def records(self) -> list[Any]:
         """Every affected record id (sorted, distinct)."""
         return sorted({r for w in self.worsened for r in w.record_ids}, key=_record_sort_key)
 
@@ -229,8 +230,10 @@ class RescreenResult:
         }
 
 
-def _record_sort_key(rid: str) -> tuple[int, int | str]:
-    return (0, int(rid)) if rid.isdigit() else (1, rid)
+def _record_sort_key(rid: Any) -> tuple[int, int | str]:
+    if isinstance(rid, int):
+        return (0, rid)
+    return (0, int(rid)) if str(rid).isdigit() else (1, str(rid))
 
 
 # --------------------------------------------------------------------------- screening
@@ -376,3 +379,48 @@ def affected_by(
     """Like :func:`rescreen`, against ``lists`` that hold only the entries a list change added or changed
     (what ``lists update``/``import`` report): parties that now hit one of them."""
     return rescreen(parties, as_of=as_of, lists=lists, pack=pack, allowlist=allowlist, workers=workers)
+
+
+# --------------------------------------------------------------------------- from the record store
+
+
+def recorded_parties(store: Any, *, since: Any = None, until: Any = None) -> list[RecordedParty]:
+    """The distinct parties of the screenings recorded in the window (``since`` inclusive, ``until``
+    exclusive), each with its occurrences and their recorded state.
+
+    Distinct = same normalised name (NFKC, case-folded, spaces collapsed: what the matcher sees the same)
+    and country; the name screened is the latest recorded spelling. The recorded state of an occurrence
+    comes from its record's findings when the party's recorded outcome is not ``clear`` (a few per cent:
+    only those records are read); a ``clear`` party had no uncovered hit."""
+    from ecscreen.records.store import norm_name
+    from ecscreen.runners.review import record_findings
+
+    groups: dict[tuple[str, str | None], RecordedParty] = {}
+    pending: list[tuple[RecordedParty, int, int, str | None, str]] = []
+    norm_cache: dict[str, str] = {}
+    for rid, idx, name, country, role, outcome, at in store.iter_party_rows(since=since, until=until):
+        norm = norm_cache.get(name)
+        if norm is None:
+            norm = norm_cache[name] = norm_name(name)
+        c = country.upper() if country else None
+        key = (norm, c)
+        rp = groups.get(key)
+        if rp is None:
+            rp = groups[key] = RecordedParty(name=name, country=c)
+        else:
+            rp.name = name  # the latest spelling
+        if outcome and outcome != "clear":
+            pending.append((rp, rid, idx, role, at))
+        else:
+            rp.occurrences.append(Occurrence(rid, idx, CLEAR_STATE, at, role))
+    recs = store.get_many({rid for _, rid, _, _, _ in pending})
+    states: dict[int, dict[int, PartyState]] = {}
+    for rp, rid, idx, role, at in pending:
+        if rid not in states:
+            rec = recs.get(rid)
+            states[rid] = party_states(record_findings(rec)) if rec is not None else {}
+        rp.occurrences.append(Occurrence(rid, idx, states[rid].get(idx, CLEAR_STATE), at, role))
+    out = list(groups.values())
+    for rp in out:
+        rp.occurrences.sort(key=lambda o: (o.record_id, o.party_index))
+    return out
