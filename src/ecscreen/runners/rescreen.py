@@ -47,24 +47,33 @@ POSSIBLE_PREFIX = "Possible match"
 @dataclass(frozen=True, slots=True)
 class PartyState:
     """What party screening said about one party: worst uncovered outcome of its party findings, the
-    strongest band (0 none, 1 possible, 2 strong) and the list entry ids of uncovered hits."""
+    strongest band (0 none, 1 possible, 2 strong) and the list entry ids of uncovered hits. ``entries`` is
+    None when the record kept the outcome but not the entries (``batch`` records keep findings without
+    evidence): then only band and outcome are compared."""
 
     outcome: Outcome = Outcome.clear
     band: int = 0
-    entries: frozenset[str] = frozenset()
+    entries: frozenset[str] | None = frozenset()
+
+    @classmethod
+    def from_outcome(cls, outcome: str) -> PartyState:
+        """The state a recorded party outcome alone implies (review: a possible match; worse: a strong one)."""
+        o = Outcome(outcome)
+        return cls(o, 0 if o is Outcome.clear else 1 if o is Outcome.review else 2, None)
 
     @property
     def band_name(self) -> str:
         return BANDS[self.band]
 
     def to_json(self) -> dict[str, Any]:
-        return {"outcome": self.outcome.value, "band": self.band_name, "entries": sorted(self.entries)}
+        return {"outcome": self.outcome.value, "band": self.band_name,
+                "entries": None if self.entries is None else sorted(self.entries)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PartyState:
         band = data.get("band", "none")
         return cls(Outcome(data.get("outcome", "clear")), BANDS.index(band) if isinstance(band, str) else int(band),
-                   frozenset(data.get("entries") or ()))
+                   None if data.get("entries", ()) is None else frozenset(data.get("entries") or ()))
 
 
 CLEAR_STATE = PartyState()
@@ -122,7 +131,7 @@ def worse_reasons(before: PartyState | None, now: PartyState) -> list[str]:
     screened against lists then: any hit now is new."""
     prev = before or CLEAR_STATE
     reasons: list[str] = []
-    new = sorted(now.entries - prev.entries)
+    new = sorted((now.entries or frozenset()) - prev.entries) if prev.entries is not None else []
     if new:
         reasons.append("new hit: " + ", ".join(new))
     if now.band > prev.band:
@@ -409,7 +418,7 @@ def recorded_parties(store: Any, *, since: Any = None, until: Any = None) -> lis
             rp = groups[key] = RecordedParty(name=name, country=c)
         else:
             rp.name = name  # the latest spelling
-        if outcome and outcome != "clear":
+        if outcome and outcome not in ("clear", "error"):
             pending.append((rp, rid, idx, role, at))
         else:
             rp.occurrences.append(Occurrence(rid, idx, CLEAR_STATE, at, role))
@@ -419,7 +428,10 @@ def recorded_parties(store: Any, *, since: Any = None, until: Any = None) -> lis
         if rid not in states:
             rec = recs.get(rid)
             states[rid] = party_states(record_findings(rec)) if rec is not None else {}
-        rp.occurrences.append(Occurrence(rid, idx, states[rid].get(idx, CLEAR_STATE), at, role))
+        state = states[rid].get(idx)
+        if state is None:  # the record's findings do not say which entries (batch): its outcome does
+            state = PartyState.from_outcome(outcome) if outcome in Outcome.__members__ else CLEAR_STATE
+        rp.occurrences.append(Occurrence(rid, idx, state, at, role))
     out = list(groups.values())
     for rp in out:
         rp.occurrences.sort(key=lambda o: (o.record_id, o.party_index))
