@@ -84,9 +84,12 @@ def _default(o: Any) -> Any:
     return str(o)
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
+
+
 def canonical(obj: Any) -> str:
     """Canonical JSON: sorted keys, no spaces, UTF-8 text (dates ISO, enums by value)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
+    return _ENCODER.encode(obj)
 
 
 def sha256_text(s: str) -> str:
@@ -261,10 +264,18 @@ class RecordStore:
                     prow.append({"record_id": n, "idx": i, "name": p.name, "norm_name": norm_name(p.name),
                                  "country": p.country, "role": p.role, "outcome": p.outcome, "score": p.score})
                 prev = h
-            conn.execute(records.insert(), rows)
+            self._insert_many(conn, records, rows)
             if prow:
-                conn.execute(record_parties.insert(), prow)
+                self._insert_many(conn, record_parties, prow)
         return [r["id"] for r in rows]
+
+    def _insert_many(self, conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+        """Bulk insert through the driver's executemany (the SQLAlchemy statement compiler costs as much
+        as the rest of recording on large batches)."""
+        cols = [c.name for c in table.columns]
+        mark = "?" if self.dialect == "sqlite" else "%s"
+        sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
+        conn.exec_driver_sql(sql, [tuple(r[c] for c in cols) for r in rows])
 
     def append_decision(self, decision: Decision, *, at: dt.datetime) -> int:
         """Append a review decision on record ``decision.record_id`` (which must exist); returns its id."""
