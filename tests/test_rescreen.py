@@ -10,7 +10,7 @@ import pytest
 
 from ecscreen.lists import read_list
 from ecscreen.matching import AllowList, Clearance
-from ecscreen.models import Party, PartyRole
+from ecscreen.models import Outcome, Party, PartyRole
 from ecscreen.parties import screen_parties
 from ecscreen.records import NewRecord, PartyRef, RecordStore
 from ecscreen.runners.rescreen import (
@@ -23,7 +23,6 @@ from ecscreen.runners.rescreen import (
     rescreen,
     worse_reasons,
 )
-from ecscreen.models import Outcome
 
 AS_OF = dt.date(2026, 10, 1)
 AT = dt.datetime(2026, 9, 1, 9, 0, tzinfo=dt.UTC)

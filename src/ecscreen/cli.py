@@ -124,7 +124,9 @@ def check(
         raise UsageError(f"--format must be table, json, sarif or junit, not {format!r}")
     on = parse_date_option(as_of)
     reg = registry_for(rules, rules_only)
-    engine = Engine.build(reg, use_lists=not no_lists, allowlist=load_clearances(clearances),
+    from .cli_review import decision_allowlist
+
+    engine = Engine.build(reg, use_lists=not no_lists, allowlist=decision_allowlist(load_clearances(clearances)),
                           policy=check_policy(policy))
     shipments: list[tuple[str, Shipment | InputError]] = []
     for f in files:
@@ -311,6 +313,9 @@ def _mount_optional() -> None:
         ("ecscreen.cli_explain", "explain", "command", "explain"),
         ("ecscreen.cli_batch", "batch_command", "command", "batch"),
         ("ecscreen.cli_gate", "gate_command", "command", "gate"),
+        ("ecscreen.cli_review", "app", "typer", "review"),
+        ("ecscreen.cli_replay", "replay_command", "command", "replay"),
+        ("ecscreen.cli_rescreen", "rescreen_command", "command", "rescreen"),
     ):
         try:
             m = importlib.import_module(mod)

@@ -66,9 +66,11 @@ def _party_of(record: Any, finding: Mapping[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def select_finding(record: Any, rule_id: str, party: str | None = None) -> tuple[int, dict[str, Any]]:
-    """The (index, finding) of ``record`` that ``rule_id`` (and ``party``, a name or a party index)
-    names; a usage error lists the candidates when there is none or more than one."""
+def select_finding(record: Any, rule_id: str, party: str | None = None, entry: str | None = None
+                   ) -> tuple[int, dict[str, Any]]:
+    """The (index, finding) of ``record`` that ``rule_id`` (and ``party``, a name or a party index, and
+    ``entry``, a list entry id the finding names) names; a usage error lists the candidates when there
+    is none or more than one."""
     findings = record_findings(record)
     rid = rule_id.strip()
     cands = [(i, f) for i, f in enumerate(findings) if str(f.get("rule_id", "")).upper() == rid.upper()]
@@ -82,28 +84,32 @@ def select_finding(record: Any, rule_id: str, party: str | None = None) -> tuple
             if (want.isdigit() and int(want) == p["index"]) or str(p["name"] or "").casefold() == want.casefold():
                 kept.append((i, f))
         cands = kept
+    if entry is not None and cands:
+        cands = [(i, f) for i, f in cands if entry.strip().casefold() in (e.casefold() for e in entry_ids(f))]
     rid_shown = getattr(record, "id", "?")
     if not cands:
         known = sorted({str(f.get("rule_id")) for f in findings})
         raise UsageError(f"record {rid_shown} has no finding {rule_id!r}"
-                         + (f" for party {party!r}" if party else "")
+                         + (f" for party {party!r}" if party else "") + (f" naming entry {entry!r}" if entry else "")
                          + (f" (its findings: {', '.join(known)})" if known else " (it has no findings)"))
     if len(cands) > 1:
         names = []
         for _, f in cands:
             p = _party_of(record, f)
-            names.append(f"{p['index']} ({p['name']})" if p else "?")
-        raise UsageError(f"record {rid_shown} has {len(cands)} findings {rule_id!r}: name the party with --party "
-                         f"(index or name): {', '.join(names)}")
+            who = f"party {p['index']} ({p['name']})" if p else "no party"
+            names.append(f"{who}, {f.get('outcome')}, entries {' '.join(entry_ids(f)) or '-'}")
+        raise UsageError(f"record {rid_shown} has {len(cands)} findings {rule_id!r}: pick one with --party "
+                         f"(index or name) and/or --entry (list entry id): {'; '.join(names)}")
     return cands[0]
 
 
-def decision_fields(record: Any, rule_id: str, decision: str, *, party: str | None = None) -> dict[str, Any]:
+def decision_fields(record: Any, rule_id: str, decision: str, *, party: str | None = None,
+                    entry: str | None = None) -> dict[str, Any]:
     """The party/entry fields of a decision on ``rule_id`` of ``record``: ``party`` (name, country, role),
     ``entry`` (first list entry) and ``extra`` (finding index, every entry, the finding's outcome)."""
     if decision not in DECISIONS:
         raise UsageError(f"--as must be one of {', '.join(DECISIONS)}, not {decision!r}")
-    idx, f = select_finding(record, rule_id, party)
+    idx, f = select_finding(record, rule_id, party, entry)
     out: dict[str, Any] = {"rule_id": str(f.get("rule_id")), "party": None, "entry": None,
                            "extra": {"finding_index": idx, "outcome": f.get("outcome"), "title": f.get("title")}}
     if is_party_hit(f):
@@ -182,6 +188,7 @@ class ReviewItem:
     title: str
     message: str
     party: str | None
+    entries: list[str]
     decision: str | None = None
     decided_by: str | None = None
     decision_id: int | None = None
@@ -194,7 +201,8 @@ class ReviewItem:
     def to_json(self) -> dict[str, Any]:
         return {"record": self.record_id, "recorded_at": self.recorded_at, "subject": self.subject,
                 "source": self.source, "finding_index": self.finding_index, "rule_id": self.rule_id,
-                "title": self.title, "message": self.message, "party": self.party, "decision": self.decision,
+                "title": self.title, "message": self.message, "party": self.party, "entries": self.entries,
+                "decision": self.decision,
                 "decided_by": self.decided_by, "decision_record": self.decision_id, "expires": self.expires,
                 "status": "open" if self.open else "decided"}
 
@@ -220,7 +228,8 @@ def review_items(records: Sequence[Any], decisions: Iterable[Any]) -> list[Revie
             item = ReviewItem(record_id=rid, recorded_at=at.isoformat() if isinstance(at, dt.datetime) else str(at),
                               subject=_get(rec, "subject"), source=_get(rec, "source"), finding_index=i,
                               rule_id=str(f.get("rule_id")), title=str(f.get("title") or ""),
-                              message=str(f.get("message") or ""), party=p["name"] if p else None)
+                              message=str(f.get("message") or ""), party=p["name"] if p else None,
+                              entries=entry_ids(f))
             dec = latest.get((rid, i))
             if dec is not None:
                 did, d = dec
