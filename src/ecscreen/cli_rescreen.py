@@ -112,3 +112,57 @@ def _table(result: Any) -> None:
                   safe_text(f"{p.now.outcome.value} ({p.now.band_name})", STYLE.get(p.now.outcome.value, "")),
                   safe_text("; ".join(p.reasons)), safe_text(shown))
     _out.print(t)
+
+
+# --------------------------------------------------------------------------- after `lists import/update`
+
+
+def lists_before_change() -> list[Any] | None:
+    """The current lists, when a record store with recorded parties exists (else None: nothing to
+    compare; ``lists import``/``update`` then skip the affected-parties count)."""
+    from ecscreen.cli_review import existing_store
+
+    store = existing_store()
+    if store is None:
+        return None
+    with store:
+        if not store.count(kind="screening"):
+            return None
+    return current_lists()
+
+
+def report_affected(before: list[Any] | None) -> None:
+    """After a list change: how many recorded parties now hit an entry the change added or altered, on
+    how many records, and the ``rescreen`` command that lists them."""
+    from ecscreen.cli_review import decision_allowlist, existing_store
+    from ecscreen.lists import refresh
+    from ecscreen.runners.rescreen import affected_by_change, default_workers, recorded_parties
+
+    if before is None:
+        return
+    store = existing_store()
+    if store is None:
+        return
+    refresh()
+    after = current_lists()
+    t0 = time.perf_counter()
+    with store:
+        parties = recorded_parties(store)
+        allow = decision_allowlist(None, store)
+    result, changed = affected_by_change(parties, before=before, after=after, as_of=dt.date.today(),
+                                         allowlist=allow, workers=default_workers())
+    secs = time.perf_counter() - t0
+    if not changed:
+        _out.print(f"  recorded parties: the lists' entries did not change, no recorded party is affected "
+                   f"({len(parties):,} distinct recorded parties)", markup=False, soft_wrap=True)
+        return
+    recs = result.records
+    msg = (f"  recorded parties: {len(result.worsened):,} of {len(parties):,} distinct recorded parties now hit "
+           f"one of the {changed:,} added or changed list entries, on {len(recs):,} record(s) ({secs:.1f} s)")
+    _out.print(msg, markup=False, soft_wrap=True)
+    if result.worsened:
+        with existing_store() as st:  # type: ignore[union-attr]
+            first = st.get_many(recs[:1]).get(recs[0])
+        since = first.recorded_at.date().isoformat() if first is not None else None
+        _out.print(f"  see them with: ecscreen rescreen{' --since ' + since if since else ''}", markup=False,
+                   soft_wrap=True)

@@ -35,7 +35,8 @@ __all__ = [
     "worse_reasons",
     "group_parties",
     "rescreen",
-    "affected_by",
+    "affected_by_change",
+    "changed_entries",
     "recorded_parties",
 ]
 
@@ -202,8 +203,8 @@ class Worsened:
     address: str | None
     now: PartyState
     reasons: list[str]
-    record_ids: list[Any]
-    before: list[PartyState | None]
+    record_ids: list[Any]  # distinct, ascending
+    before: list[PartyState | None]  # the recorded state on each of record_ids
     hits: list[Hit]
 
     def to_json(self) -> dict[str, Any]:
@@ -367,8 +368,10 @@ def rescreen(
             for r in rs:
                 if r not in reasons:
                     reasons.append(r)
-        ids = sorted({o.record_id for o, _ in affected}, key=_record_sort_key)
-        before = [o.state for o, _ in affected]
+        first: dict[Any, PartyState | None] = {}  # per record (a party can be on a record twice): its state
+        for o, _ in sorted(affected, key=lambda a: (_record_sort_key(a[0].record_id), a[0].party_index)):
+            first.setdefault(o.record_id, o.state)
+        ids, before = list(first), list(first.values())
         worsened.append(Worsened(p.name, p.country, p.address, state, reasons, ids, before, hits))
     worsened.sort(key=lambda w: (-w.now.outcome.rank, -w.now.band, w.name, w.country or ""))
     infos, _ = list_status(lists, as_of)
@@ -376,18 +379,57 @@ def rescreen(
                           worsened=worsened, lists=infos, seconds=time.perf_counter() - t0, workers=workers)
 
 
-def affected_by(
+def changed_entries(before: Sequence[Any], after: Sequence[Any]) -> list[Any]:
+    """List entries of ``after`` (lists) that ``before`` does not hold as they are now: added or changed."""
+    old = {(e.id, e.model_dump_json()) for sl in before for e in sl.entries}
+    return [e for sl in after for e in sl.entries if (e.id, e.model_dump_json()) not in old]
+
+
+PREFILTER_MAX = 5000  # changed entries up to this many: candidates are found with an index over them only
+PREFILTER_MARGIN = 20.0  # candidate score below the pack threshold (the exact test is the full screening)
+
+
+def affected_by_change(
     parties: Sequence[RecordedParty],
     *,
+    before: Sequence[Any],
+    after: list[Any],
     as_of: dt.date,
-    lists: list[Any],
     pack: Any = None,
     allowlist: Any = None,
     workers: int = 1,
-) -> RescreenResult:
-    """Like :func:`rescreen`, against ``lists`` that hold only the entries a list change added or changed
-    (what ``lists update``/``import`` report): parties that now hit one of them."""
-    return rescreen(parties, as_of=as_of, lists=lists, pack=pack, allowlist=allowlist, workers=workers)
+) -> tuple[RescreenResult, int]:
+    """Recorded parties worse because of a list change (``before`` -> ``after`` lists), and how many
+    entries changed. Parties that come near a changed entry (an index over the changed entries only, at a
+    score ``PREFILTER_MARGIN`` below the threshold) are screened against the full ``after`` lists; a party
+    counts when it now hits a changed entry it did not hit when recorded."""
+    from ecscreen.matching import Matcher
+    from ecscreen.parties import load_pack
+
+    pack = pack or load_pack()
+    changed = changed_entries(before, after)
+    ids = {e.id for e in changed}
+    if not changed or not parties:
+        return RescreenResult(as_of=as_of, parties=0, occurrences=0, worsened=[]), len(changed)
+    cands: Sequence[RecordedParty] = parties
+    if len(changed) <= PREFILTER_MAX:
+        small = Matcher(changed)
+        hits = small.search_many([p.name for p in parties], [p.country for p in parties],
+                                 threshold=max(0.0, pack.threshold - PREFILTER_MARGIN), limit=1)
+        cands = [p for p, h in zip(parties, hits, strict=True) if h]
+    result = rescreen(cands, as_of=as_of, lists=after, pack=pack, allowlist=allowlist, workers=workers)
+    keep = []
+    for w in result.worsened:
+        new_ids = set(w.now.entries or ()) & ids
+        if not new_ids:
+            continue
+        recs = [r for r, b in zip(w.record_ids, w.before, strict=True)
+                if b is None or b.entries is None or new_ids - b.entries]
+        if recs:
+            w.record_ids = recs
+            keep.append(w)
+    result.worsened = keep
+    return result, len(changed)
 
 
 # --------------------------------------------------------------------------- from the record store
