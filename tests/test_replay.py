@@ -138,11 +138,22 @@ def test_compare_findings_added_removed_changed() -> None:
     assert [x["rule_id"] for x in added] == ["R-2"] and not removed and not changed
 
 
-def test_replay_refuses_what_it_cannot_replay(recorded: Path, tmp_path: Path, capsys) -> None:
+def test_batch_records_replay_identical_and_refusals(recorded: Path, tmp_path: Path, capsys) -> None:
     assert _replay(capsys, "99")[0] == 2  # no such record
     orders = tmp_path / "orders.csv"
     orders.write_text("order_id,date,destination,description,eccn,end_user,end_user_country\n"
-                      "SO-1,2026-09-01,DE,Widget,EAR99,Muster GmbH,DE\n", encoding="utf-8")
+                      "SO-1,2026-09-01,DE,Widget,EAR99,Muster GmbH,DE\n"
+                      "SO-2,2026-09-01,CN,GPU,3A090.a,Huawei Technolgies Co Ltd,CN\n"
+                      "SO-2,2026-09-01,CN,Cable,EAR99,Huawei Technolgies Co Ltd,CN\n"
+                      "SO-3,2026-09-01,,Widget,EAR99,Muster GmbH,DE\n", encoding="utf-8")
     main(["batch", str(orders), "--out", str(tmp_path / "o.csv")])
-    code, _, err = _replay(capsys, "2")
-    assert code == 2 and "batch" in err
+    for rid, decision in ((2, "clear"), (3, "license_required"), (4, "error")):
+        code, out, _ = _replay(capsys, str(rid))
+        assert code == 0 and f"record {rid}: identical (decision {decision}" in out
+    # a decision record is not a screening: refused
+    code, out, _ = _replay(capsys, "1", "--format", "json")
+    assert main(["review", "decide", "1", "--finding", "AC-3A090A-2023", "--as", "escalated", "--reason", "r",
+                 "--approver", "a"]) == 0
+    capsys.readouterr()
+    code, _, err = _replay(capsys, "5")
+    assert code == 2 and "decision record" in err

@@ -23,7 +23,7 @@ from typing import Any
 
 __all__ = ["ReplayResult", "replay", "compare_findings", "finding_key"]
 
-SUPPORTED = ("check", "api", "serve")
+SUPPORTED = ("check", "api", "serve", "batch")
 
 
 class ReplayBroken(Exception):
@@ -50,10 +50,10 @@ class ReplayResult:
             "problems": self.problems, "packs": self.packs, "lists": self.lists}
 
 
-def finding_key(f: Mapping[str, Any]) -> tuple[str, Any, str]:
+def finding_key(f: Mapping[str, Any]) -> tuple[str, Any, Any, str]:
     ev = f.get("evidence") or []
     first = ev[0].get("field") if ev and isinstance(ev[0], Mapping) else ""
-    return (str(f.get("rule_id")), f.get("item_index"), str(first or ""))
+    return (str(f.get("rule_id")), f.get("line"), f.get("item_index"), str(first or ""))
 
 
 def _keyed(findings: list[Mapping[str, Any]]) -> dict[tuple[Any, ...], Mapping[str, Any]]:
@@ -68,8 +68,11 @@ def _keyed(findings: list[Mapping[str, Any]]) -> dict[tuple[Any, ...], Mapping[s
 
 
 def _short(f: Mapping[str, Any]) -> dict[str, Any]:
-    return {"rule_id": f.get("rule_id"), "outcome": f.get("outcome"), "item_index": f.get("item_index"),
-            "message": f.get("message")}
+    out = {"rule_id": f.get("rule_id"), "outcome": f.get("outcome"), "item_index": f.get("item_index"),
+           "message": f.get("message")}
+    if f.get("line") is not None:
+        out["line"] = f.get("line")
+    return out
 
 
 def _canon(v: Any) -> str:
@@ -93,7 +96,10 @@ def compare_findings(before: list[Mapping[str, Any]], after: list[Mapping[str, A
             if _canon(fb.get(fld)) != _canon(fa.get(fld)):
                 diffs[fld] = {"recorded": fb.get(fld), "replayed": fa.get(fld)}
         if diffs:
-            changed.append({"rule_id": fb.get("rule_id"), "item_index": fb.get("item_index"), "fields": diffs})
+            ch = {"rule_id": fb.get("rule_id"), "item_index": fb.get("item_index"), "fields": diffs}
+            if fb.get("line") is not None:
+                ch["line"] = fb.get("line")
+            changed.append(ch)
     return added, removed, changed
 
 
@@ -202,14 +208,73 @@ def replay(store: Any, record: Any) -> ReplayResult:
         as_of = _date(options.get("as_of"))
         extra = content.get("extra") or {}
         today = _date(extra.get("as_of")) or record.recorded_at.date()
-        sh = Shipment.model_validate(inp)
-        res = engine.screen_one(sh, as_of=as_of, label=record.subject or sh.id, today=today)
-    after = [f.model_dump(mode="json", exclude_defaults=True) for f in res.findings]
-    result.decision_after = str(getattr(res.decision, "value", res.decision))
-    result.added, result.removed, result.changed = compare_findings(before, after)
+        if record.command == "batch":
+            try:
+                after, result.decision_after, rows_diff = _replay_batch(store, engine, manifest, record, as_of,
+                                                                        Path(td))
+            except ReplayBroken as exc:
+                result.problems.append(str(exc))
+                return result
+            result.changed += rows_diff
+        else:
+            sh = Shipment.model_validate(inp)
+            res = engine.screen_one(sh, as_of=as_of, label=record.subject or sh.id, today=today)
+            after = [f.model_dump(mode="json", exclude_defaults=True) for f in res.findings]
+            result.decision_after = str(getattr(res.decision, "value", res.decision))
+    a, r, c = compare_findings(before, after)
+    result.added, result.removed, result.changed = a, r, result.changed + c
     result.identical = (result.decision_before == result.decision_after and not result.added
                         and not result.removed and not result.changed)
     return result
+
+
+def _replay_batch(store: Any, engine: Any, manifest: Mapping[str, Any], record: Any, as_of: dt.date | None, tmp: Path
+                  ) -> tuple[list[dict[str, Any]], str, list[dict[str, Any]]]:
+    """Re-screen the rows of a recorded ``batch`` order (its header and cells, the recorded column map):
+    (findings with their line, the order's decision, per-row differences)."""
+    from ecscreen.batch import (
+        BatchOptions,
+        BatchScreener,
+        Columns,
+        RawRow,
+        group_orders,
+        load_column_map,
+        parse_row,
+    )
+
+    inp = record.content["input"]
+    header = [str(h) for h in inp.get("header") or []]
+    rows = [RawRow(line=int(r["line"]), values=[str(v) for v in r.get("cells") or []]) for r in inp.get("rows") or []]
+    colmap: dict[str, str] = {}
+    for n, f in enumerate(manifest.get("files") or []):
+        if f.get("role") == "columns":
+            p = tmp / f"columns-{n}.yaml"
+            p.write_bytes(_blob(store, f.get("blob"), f"column map {f.get('path')}"))
+            colmap = load_column_map(p)
+    src = str(record.source or "")
+    file = src.rsplit(":", 1)[0] if ":" in src else src
+    cols = Columns.from_header(header, colmap, file or "<stdin>")
+    parsed = [parse_row(r, cols, len(header)) for r in rows]
+    screener = BatchScreener(engine, BatchOptions(as_of=as_of, today=record.recorded_at.date()))
+    findings: list[dict[str, Any]] = []
+    now_rows: list[dict[str, Any]] = []
+    for order in group_orders(parsed, "order_id" in cols.index):
+        for pr, o in zip(order.rows, screener.screen_order(order), strict=True):
+            now_rows.append({"line": pr.raw.line, "decision": o.decision, "rule_ids": o.rule_ids,
+                             "message": o.message})
+            findings += [{"line": pr.raw.line, **fd} for fd in o.findings]
+    decisions = [r["decision"] for r in now_rows]
+    order_rank = ["clear", "review", "license_required", "prohibited"]
+    decision = "error" if "error" in decisions else max(decisions, key=order_rank.index, default="clear")
+    diffs: list[dict[str, Any]] = []
+    recorded_rows = {int(r["line"]): r for r in (record.content.get("extra") or {}).get("rows") or []}
+    for r in now_rows:
+        old = recorded_rows.get(r["line"], {})
+        fields = {k: {"recorded": old.get(k), "replayed": r[k]} for k in ("decision", "rule_ids", "message")
+                  if old.get(k) != r[k]}
+        if fields:
+            diffs.append({"rule_id": f"row line {r['line']}", "item_index": None, "line": r["line"], "fields": fields})
+    return findings, decision, diffs
 
 
 def _engine(store: Any, record: Any, tmp: Path) -> tuple[Any, dict[str, Any]]:
