@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ecscreen.cli import main
+from ecscreen.cli.main import main
 from ecscreen.records import RecordStore
 from ecscreen.runners.replay import compare_findings, replay
 
@@ -106,7 +106,7 @@ def test_tampered_list_blob_is_reported(recorded: Path, capsys) -> None:
 
 def test_changed_code_path_is_reported(recorded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the screening code changes behaviour (here: party findings get another message and outcome)
-    import ecscreen.parties as parties_mod
+    import ecscreen.parties.screening as parties_mod
 
     real = parties_mod._finding
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -56,7 +56,7 @@ def finding_key(f: Mapping[str, Any]) -> tuple[str, Any, Any, str]:
     return (str(f.get("rule_id")), f.get("line"), f.get("item_index"), str(first or ""))
 
 
-def _keyed(findings: list[Mapping[str, Any]]) -> dict[tuple[Any, ...], Mapping[str, Any]]:
+def _keyed(findings: Sequence[Mapping[str, Any]]) -> dict[tuple[Any, ...], Mapping[str, Any]]:
     out: dict[tuple[Any, ...], Mapping[str, Any]] = {}
     for f in findings:
         k = finding_key(f)
@@ -79,7 +79,7 @@ def _canon(v: Any) -> str:
     return json.dumps(v, sort_keys=True, ensure_ascii=False, default=str)
 
 
-def compare_findings(before: list[Mapping[str, Any]], after: list[Mapping[str, Any]]
+def compare_findings(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]]
                      ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """(added, removed, changed) findings, matched by rule id, item and first evidence field; a changed
     finding lists each differing field with its recorded and replayed value."""
@@ -124,7 +124,7 @@ def _safe_rel(path: str, fallback: str) -> PurePosixPath:
 
 
 def _registry(store: Any, packs: list[Mapping[str, Any]], tmp: Path) -> Any:
-    from ecscreen.packs import load_registry
+    from ecscreen.packs.registry import load_registry
 
     roots: dict[str, Path] = {}
     for p in packs:
@@ -140,7 +140,7 @@ def _registry(store: Any, packs: list[Mapping[str, Any]], tmp: Path) -> Any:
 
 
 def _lists(store: Any, lists: list[Mapping[str, Any]]) -> list[Any]:
-    from ecscreen.lists import ListError, _decode_store
+    from ecscreen.parties.store import ListError, _decode_store
 
     out = []
     for li in lists:
@@ -157,8 +157,8 @@ def _lists(store: Any, lists: list[Mapping[str, Any]]) -> list[Any]:
 
 
 def _allowlist(store: Any, manifest: Mapping[str, Any], record_id: int, tmp: Path) -> Any:
-    from ecscreen.matching import AllowList
-    from ecscreen.parties import load_allowlist
+    from ecscreen.parties.matching import AllowList
+    from ecscreen.parties.screening import load_allowlist
     from ecscreen.runners.review import clearances_from
 
     clearances = []
@@ -183,7 +183,7 @@ def _date(v: Any) -> dt.date | None:
 def replay(store: Any, record: Any) -> ReplayResult:
     """Re-screen ``record`` (a StoredRecord of ``check``/API/``serve``) as recorded and compare."""
     from ecscreen.errors import UsageError
-    from ecscreen.models import Shipment
+    from ecscreen.model import Shipment
 
     content = record.content
     rid = int(record.id)
@@ -232,7 +232,7 @@ def _replay_batch(store: Any, engine: Any, manifest: Mapping[str, Any], record: 
                   ) -> tuple[list[dict[str, Any]], str, list[dict[str, Any]]]:
     """Re-screen the rows of a recorded ``batch`` order (its header and cells, the recorded column map):
     (findings with their line, the order's decision, per-row differences)."""
-    from ecscreen.batch import (
+    from ecscreen.runners.batch import (
         BatchOptions,
         BatchScreener,
         Columns,
@@ -279,7 +279,7 @@ def _replay_batch(store: Any, engine: Any, manifest: Mapping[str, Any], record: 
 
 def _engine(store: Any, record: Any, tmp: Path) -> tuple[Any, dict[str, Any]]:
     """The engine of the record's run, from its manifest's blobs (ReplayBroken when one is unusable)."""
-    from ecscreen.engine import Engine
+    from ecscreen.engine.core import Engine
 
     if not record.manifest:
         raise ReplayBroken("the record names no run manifest (packs and lists unknown)")
