@@ -33,7 +33,9 @@ def prf(rows: list[tuple[bool, bool]]) -> tuple[float, float, float, int, int, i
 def main() -> None:
     ap = argparse.ArgumentParser()
     here = Path(__file__).resolve().parents[1]
-    ap.add_argument("--data", type=Path, default=here.parent / "shared" / "data")
+    ap.add_argument("--data", type=Path,  # ../shared/data from the repo root (a worktree may sit deeper)
+                    default=next((d / "shared" / "data" for d in here.parents if (d / "shared" / "data").is_dir()),
+                                 here.parent / "shared" / "data"))
     ap.add_argument("--threshold", type=float, default=None)
     ap.add_argument("--sweep", action="store_true", help="also print P/R/F1 for thresholds 60..95")
     ap.add_argument("--errors", type=int, default=0, help="print this many misclassified pairs")

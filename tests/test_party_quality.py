@@ -1,0 +1,56 @@
+"""Party-screening quality regressions (issue 11): false alarms on real business names (NSE, SEC) and
+the recall cases each fix must keep. Every name here is a real company name from the benchmark sets
+(benchmarks/data/nse-company-names.txt, SEC EDGAR) or a real embedded-CSL entry."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecscreen.lists import active_lists, matcher_for
+from ecscreen.matching import Matcher
+
+
+@pytest.fixture(scope="module")
+def csl() -> Matcher:
+    return matcher_for(active_lists())
+
+
+def _names(m: Matcher, name: str) -> list[str]:
+    return [h.entry.name for h in m.search(name, limit=None)]
+
+
+@pytest.mark.parametrize(
+    ("name", "vessel"),
+    [("Titan Company Limited", "TITAN"), ("Zenith Exports Limited", "ZENITH"), ("Aether Industries Limited", "AETHER"),
+     ("ARVINAS, INC.", "ARVIN"), ("Triton International Ltd", "TRITON")],
+)
+def test_company_with_legal_form_is_not_the_vessel_of_that_name(csl: Matcher, name: str, vessel: str) -> None:
+    """A name with a legal form is a company: a listed vessel of the same name is not that party."""
+    assert vessel not in _names(csl, name)
+
+
+def test_vessel_name_alone_still_hits_the_vessel(csl: Matcher) -> None:
+    assert "TITAN" in _names(csl, "Titan")
+    assert "SAVIZ" in _names(csl, "S A V I Z")  # spaced letters read as 'S.A.' are no legal form
+
+
+def test_one_common_word_is_not_a_longer_list_name(csl: Matcher) -> None:
+    """'GRP Limited' ('grp' = 'group') is not the Entity List's 'Group A'."""
+    assert "Group A" not in _names(csl, "GRP Limited")
+    # ... but a list name made of one common word and a legal form is found when written in full
+    assert "Joint Stock Company STAR" in _names(csl, "Joint Stock Company STAR")
+
+
+def test_laboratory_is_a_common_business_word(csl: Matcher) -> None:
+    """'Valiant Laboratories' is not 'Valerian Labs': the shared word is generic, the names differ."""
+    assert not any("VALERIAN" in n for n in _names(csl, "Valiant Laboratories Limited"))
+
+
+@pytest.mark.parametrize(
+    ("name", "entry"),
+    [("DIGITAL MEDIA LAB Europe", "DIGITAL MEDIA LAB"),
+     ("UNIVERSAL SHIPPING AND TRANSPORTATION LIMITED Europe", "UNIVERSAL SHIPPING AND TRANSPORTATION LIMITED"),
+     ("DELTA PARTS SUPPLY FZC Industries", "DELTA PARTS SUPPLY FZC")],
+)
+def test_generic_word_added_to_a_common_word_list_name_still_hits(csl: Matcher, name: str, entry: str) -> None:
+    assert entry in _names(csl, name)
