@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from ecscreen.lists import active_lists, matcher_for
-from ecscreen.matching import Matcher
+from ecscreen.parties.matching import Matcher
+from ecscreen.parties.store import active_lists, matcher_for
 
 
 @pytest.fixture(scope="module")
