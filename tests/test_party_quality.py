@@ -54,3 +54,34 @@ def test_laboratory_is_a_common_business_word(csl: Matcher) -> None:
 )
 def test_generic_word_added_to_a_common_word_list_name_still_hits(csl: Matcher, name: str, entry: str) -> None:
     assert entry in _names(csl, name)
+
+
+def test_batch_rows_say_each_party_was_screened() -> None:
+    """Issue 11 item 8: a batch row states per party 'screened against N lists, no match' (memo path too)."""
+    import csv
+    import io
+    import json
+    from pathlib import Path
+
+    from ecscreen.engine.core import Engine
+    from ecscreen.packs.registry import load_registry
+    from ecscreen.runners.batch import run_batch
+
+    root = Path(__file__).resolve().parents[1]
+    engine = Engine.build(load_registry([root / "rules" / "us-ear" / "embargoes.yaml"]), use_lists=True)
+    data = (b"order_id,date,destination,description,eccn,end_user,end_user_country,consignee\n"
+            b"O1,2026-08-01,DE,Chairs,EAR99,Muster Automation GmbH,DE,Huawei Technologies Co. Ltd.\n"
+            b"O2,2026-08-01,DE,Chairs,EAR99,Muster Automation GmbH,DE,\n")
+    out = io.StringIO()
+    run_batch(io.BytesIO(data), out, engine, fmt="jsonl")
+    recs = [json.loads(x) for x in out.getvalue().splitlines()]
+    first, second = recs[0]["party_screening"], recs[1]["party_screening"]
+    assert [p["party_index"] for p in first] == [0, 1] and [p["party_index"] for p in second] == [0]
+    assert first[0]["matches"] == 0 and first[0]["summary"].endswith(": no match")
+    assert first[0]["lists"] and f"screened against {len(first[0]['lists'])} list(s)" in first[0]["summary"]
+    assert first[1]["name"] == "Huawei Technologies Co. Ltd." and first[1]["matches"] >= 1
+    out = io.StringIO()
+    run_batch(io.BytesIO(data), out, engine, fmt="csv")
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert rows[1]["party_screening"].startswith("Muster Automation GmbH: screened against")
+    assert rows[1]["party_screening"].endswith("no match")
