@@ -85,3 +85,21 @@ def test_batch_rows_say_each_party_was_screened() -> None:
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert rows[1]["party_screening"].startswith("Muster Automation GmbH: screened against")
     assert rows[1]["party_screening"].endswith("no match")
+
+
+@pytest.mark.parametrize(
+    ("name", "entry"),
+    [("GaoYan", "GAO, Yan"), ("ZhuChen", "Zhu Chen"), ("GAOYAN", "GAO, Yan"),
+     ("ADVANCEDTECHNOLOGIESCOMPANYOFIRAN", "ADVANCED TECHNOLOGIES COMPANY OF IRAN"),
+     ("BROTHERMETALSA", "BROTHER METAL S.A.")],
+)
+def test_words_run_together_are_split(csl: Matcher, name: str, entry: str) -> None:
+    """CamelCase splits at capitals even without a generic word; a whole name typed as one word splits
+    into list words; 'company of iran' is preferred to 'com pan yo fi ran'."""
+    assert entry in _names(csl, name)
+
+
+@pytest.mark.parametrize("name", ["Goodluck India Limited", "SHENGFENG DEVELOPMENT Ltd"])
+def test_run_together_split_does_not_raise_false_alarms(csl: Matcher, name: str) -> None:
+    """An ordinary compound ('Goodluck') and a word of a longer name are not re-split into list words."""
+    assert csl.search(name, limit=None) == []
