@@ -549,40 +549,49 @@ class Matcher:
                 if v != vid and vlen[v] == 4:
                     res[v] = _edit_sim(4, self.config)
         if _fuzzy_ok(tok):
-            cfg = self.config
-            di = self._del_index
-            lt = len(tok)
-            edit: set[int] = set(di.get(tok, ()))
-            for d in _deletes(tok):
-                hit = di.get(d)
-                if hit:
-                    edit.update(hit)
-            vlen = self._vocab_len
-            for v in edit:
-                if v != vid:
-                    lv = vlen[v]
-                    res[v] = _edit_sim(lt if lt > lv else lv, cfg)
-            skel = self._skel_lists.get(skeleton(tok))
-            if skel:
-                for _, _, k in rf_process.extract(
-                    tok, skel[0], scorer=Indel.normalized_similarity, score_cutoff=cfg.phonetic_min_ratio, limit=None
-                ):
-                    v = skel[1][k]
-                    if v not in res:
-                        res[v] = cfg.sim_phonetic
-            bucket = self._jw_buckets.get((tok[:2], lt)) if cfg.jw_min <= 1.0 else None
-            if bucket:
-                words, ids = bucket
-                for _, score, k in rf_process.extract(
-                    tok, words, scorer=JaroWinkler.similarity, score_cutoff=cfg.jw_min, limit=None
-                ):
-                    v = ids[k]
-                    if v not in res:
-                        res[v] = round(score * cfg.jw_scale, 4)
+            self._expand_edits(tok, vid, res)
+            self._expand_sounds(tok, res)
         if len(self._exp_cache) > 500_000:
             self._exp_cache.clear()
         self._exp_cache[tok] = res
         return res
+
+    def _expand_edits(self, tok: str, vid: int | None, res: dict[int, float]) -> None:
+        """Add the vocabulary words one deletion on each side away from ``tok`` (edit similarity)."""
+        di = self._del_index
+        edit: set[int] = set(di.get(tok, ()))
+        for d in _deletes(tok):
+            hit = di.get(d)
+            if hit:
+                edit.update(hit)
+        vlen = self._vocab_len
+        lt = len(tok)
+        for v in edit:
+            if v != vid:
+                lv = vlen[v]
+                res[v] = _edit_sim(lt if lt > lv else lv, self.config)
+
+    def _expand_sounds(self, tok: str, res: dict[int, float]) -> None:
+        """Add the vocabulary words of the same consonant skeleton (phonetic) and the Jaro-Winkler neighbours
+        of the same first two letters and length, where the edit step found nothing better."""
+        cfg = self.config
+        skel = self._skel_lists.get(skeleton(tok))
+        if skel:
+            for _, _, k in rf_process.extract(
+                tok, skel[0], scorer=Indel.normalized_similarity, score_cutoff=cfg.phonetic_min_ratio, limit=None
+            ):
+                v = skel[1][k]
+                if v not in res:
+                    res[v] = cfg.sim_phonetic
+        bucket = self._jw_buckets.get((tok[:2], len(tok))) if cfg.jw_min <= 1.0 else None
+        if bucket:
+            words, ids = bucket
+            for _, score, k in rf_process.extract(
+                tok, words, scorer=JaroWinkler.similarity, score_cutoff=cfg.jw_min, limit=None
+            ):
+                v = ids[k]
+                if v not in res:
+                    res[v] = round(score * cfg.jw_scale, 4)
 
     def _token_weight(self, tok: str, exp: dict[int, float]) -> float:
         """IDF of the token together with its spelling variants on the lists: a transliteration of a

@@ -440,56 +440,73 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading
     # the disguises below are Latin-script tricks; a name romanised from another script (hangul comes out
     # of anyascii in CamelCase syllables, Chinese as joined pinyin) is not re-split
     latin = not nn.transliterated or any("shape" in note for note in nn.notes)
-    if latin:
-        # separator-split words and spaced-out letters
-        if "_" in clean or "-" in clean or "." in clean or " " in clean:
-            for joined in _joined_texts(clean, vocab):
-                add(list(normalize(joined).tokens), JOIN_PENALTY, "letters or word parts split by spaces/separators re-joined")
-        # camel case
-        if _HAS_CAMEL(clean):
-            split = _CAMEL.sub(" ", clean)
-            tokens = list(normalize(split).tokens)
-            humps = [t for t in primary if t not in tokens]
-            new = [t for t in tokens if t not in primary]
-            # at capitals the writer marked the words; a compound of ordinary words ('BlackRock') is a brand
-            brand = _ordinary_compound(new) and not _glued(new, max(map(len, humps), default=0))
-            if humps and any(t in vocab for t in new) and not brand:
-                add(tokens, JOIN_PENALTY, "words run together split at capitals", SPLIT_MIN_SCORE)
-        # leetspeak in every word that mixes letters and digits (normalize reads only mostly-letter words)
-        if _HAS_DIGIT(clean) and _MIXED(clean):
-            leet = _MIXED_WORD.sub(lambda m: m.group(0).translate(_LEET) if _MIXED(m.group(0)) else m.group(0), clean)
-            add(list(normalize(leet).tokens), 0.0, "digits read as letters (leetspeak)", SPLIT_MIN_SCORE)
-        # run-together words
-        # the whole name written as one word, as typed (not a word picked out of a longer name)
-        raw = nn.original.strip()
-        seg = _resegment(primary, vocab, one_word=" " not in raw and not raw.islower())
-        if seg is not None:
-            add(seg, JOIN_PENALTY, "run-together words split", SPLIT_MIN_SCORE)
+    proposals = _latin_readings(nn, clean, primary, vocab) if latin else []
     # whole Cyrillic/Greek words that are Latin look-alikes
     shape_map = {sound: shape for sound, shape in nn.shape_alts if sound in primary and shape in vocab}
     if shape_map:
         why = ", ".join(f"'{a}' as '{b}'" for a, b in shape_map.items())
-        add([shape_map.get(t, t) for t in primary], SHAPE_PENALTY,
-            f"words written only with Latin look-alike letters read by shape: {why}", SPLIT_MIN_SCORE)
-    # sound-alike list words for romanised words
+        proposals.append(([shape_map.get(t, t) for t in primary], SHAPE_PENALTY,
+                          f"words written only with Latin look-alike letters read by shape: {why}", SPLIT_MIN_SCORE))
+    proposals += _sound_readings(nn, primary, vocab)
+    for tokens, penalty, reason, min_score in proposals:
+        add(tokens, penalty, reason, min_score)
+    return out
+
+
+_Proposal = tuple[list[str], float, str, float]  # tokens, penalty, reason, min score
+
+
+def _latin_readings(nn: NormalizedName, clean: str, primary: list[str], vocab: Mapping[str, Any]) -> list[_Proposal]:
+    """Readings undoing Latin-script disguises: separators and spaced letters, CamelCase, leetspeak,
+    run-together words."""
+    out: list[_Proposal] = []
+    # separator-split words and spaced-out letters
+    if "_" in clean or "-" in clean or "." in clean or " " in clean:
+        for joined in _joined_texts(clean, vocab):
+            out.append((list(normalize(joined).tokens), JOIN_PENALTY,
+                        "letters or word parts split by spaces/separators re-joined", 0.0))
+    # camel case
+    if _HAS_CAMEL(clean):
+        tokens = list(normalize(_CAMEL.sub(" ", clean)).tokens)
+        humps = [t for t in primary if t not in tokens]
+        new = [t for t in tokens if t not in primary]
+        # at capitals the writer marked the words; a compound of ordinary words ('BlackRock') is a brand
+        brand = _ordinary_compound(new) and not _glued(new, max(map(len, humps), default=0))
+        if humps and any(t in vocab for t in new) and not brand:
+            out.append((tokens, JOIN_PENALTY, "words run together split at capitals", SPLIT_MIN_SCORE))
+    # leetspeak in every word that mixes letters and digits (normalize reads only mostly-letter words)
+    if _HAS_DIGIT(clean) and _MIXED(clean):
+        leet = _MIXED_WORD.sub(lambda m: m.group(0).translate(_LEET) if _MIXED(m.group(0)) else m.group(0), clean)
+        out.append((list(normalize(leet).tokens), 0.0, "digits read as letters (leetspeak)", SPLIT_MIN_SCORE))
+    # run-together words; the whole name written as one word, as typed (not a word picked out of a longer name)
+    raw = nn.original.strip()
+    seg = _resegment(primary, vocab, one_word=" " not in raw and not raw.islower())
+    if seg is not None:
+        out.append((seg, JOIN_PENALTY, "run-together words split", SPLIT_MIN_SCORE))
+    return out
+
+
+def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, Any]) -> list[_Proposal]:
+    """Readings replacing romanised words that are not list words by sound-alike list words."""
     unknown = [t for t in nn.sound_tokens if t in primary and t not in vocab]
-    if unknown:
-        index = _sound_index(vocab)
-        options: list[tuple[str, list[str]]] = []
-        for tok in unknown[:4]:
-            cands = index.candidates(tok)
-            if cands:
-                # short consonant keys (unvowelled Persian 'mlt') are ambiguous: try more list words
-                size = _SOUND_CANDIDATES * (4 if len(sound_key(tok)) <= 3 else 1)
-                options.append((tok, cands[: size if len(unknown) == 1 else 2]))
-        if options:
-            combos = sorted(
-                itertools.product(*[range(len(c)) for _, c in options]), key=lambda ranks: (sum(ranks), ranks)
-            )
-            for ranks in combos[: max(_MAX_SOUND_READINGS, len(options[0][1]) if len(options) == 1 else 0)]:
-                swap = {tok: cands[r] for (tok, cands), r in zip(options, ranks, strict=True)}
-                why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items())
-                add([swap.get(t, t) for t in primary], SOUND_PENALTY,
+    if not unknown:
+        return []
+    index = _sound_index(vocab)
+    options: list[tuple[str, list[str]]] = []
+    for tok in unknown[:4]:
+        cands = index.candidates(tok)
+        if cands:
+            # short consonant keys (unvowelled Persian 'mlt') are ambiguous: try more list words
+            size = _SOUND_CANDIDATES * (4 if len(sound_key(tok)) <= 3 else 1)
+            options.append((tok, cands[: size if len(unknown) == 1 else 2]))
+    if not options:
+        return []
+    out: list[_Proposal] = []
+    combos = sorted(itertools.product(*[range(len(c)) for _, c in options]), key=lambda ranks: (sum(ranks), ranks))
+    for ranks in combos[: max(_MAX_SOUND_READINGS, len(options[0][1]) if len(options) == 1 else 0)]:
+        swap = {tok: cands[r] for (tok, cands), r in zip(options, ranks, strict=True)}
+        why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items())
+        out.append(([swap.get(t, t) for t in primary], SOUND_PENALTY,
                     f"sound-alike reading of romanised words: {why}; score lowered by {SOUND_PENALTY:g}",
-                    SOUND_MIN_SCORE)
+                    SOUND_MIN_SCORE))
     return out
