@@ -103,3 +103,20 @@ def test_words_run_together_are_split(csl: Matcher, name: str, entry: str) -> No
 def test_run_together_split_does_not_raise_false_alarms(csl: Matcher, name: str) -> None:
     """An ordinary compound ('Goodluck') and a word of a longer name are not re-split into list words."""
     assert csl.search(name, limit=None) == []
+
+
+@pytest.mark.parametrize(
+    ("kana", "hepburn"),
+    [("ロステック", "rosutekku"), ("ヒクビジョン", "hikubijon"), ("ファーウェイ", "fawei"), ("スホーイ", "suhoi"),
+     ("コンツェルン", "kontserun"), ("チョコ", "choko"), ("マッチ", "matchi")],
+)
+def test_kana_romanised_in_hepburn(kana: str, hepburn: str) -> None:
+    """Small tsu doubles the next consonant, small ya/yu/yo join the syllable, small vowels replace its
+    vowel, the long-vowel mark is dropped (anyascii gave 'rosutetku', 'hikubijiyon')."""
+    from ecscreen.domain.normalize import normalize
+
+    assert normalize(kana).tokens == (hepburn,)
+
+
+def test_japanese_rendering_of_a_listed_name_hits(csl: Matcher) -> None:
+    assert "Kalashnikov Concern" in _names(csl, "カラシニコフ・コンツェルン")
