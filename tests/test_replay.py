@@ -157,3 +157,41 @@ def test_batch_records_replay_identical_and_refusals(recorded: Path, tmp_path: P
     capsys.readouterr()
     code, _, err = _replay(capsys, "5")
     assert code == 2 and "decision record" in err
+
+
+GATE_CATALOG = Path(__file__).parent / "fixtures" / "gate" / "catalog.csv"
+
+
+def test_gate_records_replay_identical(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """Regression (issue 15): `replay` of a gate record exited 2 ("not supported"); now it re-runs the recorded
+    catalog blob with the recorded packs and reports identical, and a changed pack is a difference."""
+    monkeypatch.setenv("ECSCREEN_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("ECSCREEN_DATABASE_URL", raising=False)
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_bytes(GATE_CATALOG.read_bytes())
+    main(["gate", str(catalog), "--format", "json", "--out", str(tmp_path / "g.json")])
+    capsys.readouterr()
+    store = RecordStore.open(home=tmp_path / "home")
+    try:
+        recs = [r for r in store.iter_records() if r.command == "gate"]
+        manifest = store.get_manifest(recs[0].manifest)
+    finally:
+        store.close()
+    assert len(recs) >= 2 and {r.decision for r in recs} - {"clear"}
+    catalog.write_text("sku\n", encoding="utf-8")  # the file on disk changes: the stored blob is used
+    for r in recs:
+        code, out, err = _replay(capsys, str(r.id), "--format", "json")
+        doc = json.loads(out)
+        assert code == 0, (out, err)
+        assert doc["identical"] is True and doc["decision"]["replayed"] == r.decision
+    flagged = next(r for r in recs if r.decision != "clear")
+    assert manifest is not None  # damage the catalog blob: the replay names it and is not identical
+    sha = next(f["blob"] for f in manifest["files"] if f["role"] == "catalog")
+    db = tmp_path / "home" / "records.db"
+    con = sqlite3.connect(db)
+    con.execute("UPDATE blobs SET data = ? WHERE sha256 = ?", (b"sku,eccn\n", sha))
+    con.commit()
+    con.close()
+    code, out, _ = _replay(capsys, str(flagged.id), "--format", "json")
+    doc = json.loads(out)
+    assert code == 1 and doc["identical"] is False and any("gate catalog" in p for p in doc["problems"])
