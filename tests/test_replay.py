@@ -195,3 +195,46 @@ def test_gate_records_replay_identical(tmp_path: Path, monkeypatch: pytest.Monke
     code, out, _ = _replay(capsys, str(flagged.id), "--format", "json")
     doc = json.loads(out)
     assert code == 1 and doc["identical"] is False and any("gate catalog" in p for p in doc["problems"])
+
+
+def test_env_clearances_are_stored_and_replayed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """Regression (issue 15): clearance files named in $ECSCREEN_CLEARANCES were applied to the screening but
+    not kept in the run manifest, so a replay (without them) differed. Now they are stored by hash."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("ECSCREEN_HOME", str(home))
+    monkeypatch.delenv("ECSCREEN_DATABASE_URL", raising=False)
+    ship = tmp_path / "po.yaml"
+    ship.write_text(SHIP, encoding="utf-8")
+    clear = tmp_path / "clearances.yaml"
+    clear.write_text("kind: party_clearances\nclearances:\n"
+                     "  - {party: Huawei Technolgies Co Ltd, entry_id: CMIC-30947, reason: checked, approver: C,"
+                     " expires: 2099-01-01}\n", encoding="utf-8")
+    monkeypatch.setenv("ECSCREEN_CLEARANCES", str(clear))
+    assert main(["check", str(ship), "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    covered = [f for f in doc["results"][0]["findings"] if f.get("covered_by")]
+    assert covered, "the environment's clearance covers the CMIC hit"
+    with RecordStore.open(home=home) as store:
+        rec = store.get(1)
+        assert rec is not None and rec.manifest
+        manifest = store.get_manifest(rec.manifest)
+    assert manifest is not None
+    files = [f for f in manifest["files"] if f["role"] == "clearances"]
+    assert len(files) == 1 and files[0]["from"] == "ECSCREEN_CLEARANCES" and files[0]["blob"]
+    # the environment changes after the screening: the replay still uses the recorded clearances file
+    monkeypatch.delenv("ECSCREEN_CLEARANCES")
+    clear.write_text("kind: party_clearances\nclearances: []\n", encoding="utf-8")
+    code, out, _ = _replay(capsys, "1", "--format", "json")
+    assert code == 0 and json.loads(out)["identical"] is True
+    # a --clearances file given on the command line wins over the environment (only it is stored)
+    other = tmp_path / "other.yaml"
+    other.write_text("kind: party_clearances\nclearances: []\n", encoding="utf-8")
+    monkeypatch.setenv("ECSCREEN_CLEARANCES", str(clear))
+    assert main(["check", str(ship), "--clearances", str(other), "--format", "json"]) == 1
+    capsys.readouterr()
+    with RecordStore.open(home=home) as store:
+        rec = store.get(2)
+        assert rec is not None and rec.manifest
+        manifest = store.get_manifest(rec.manifest)
+    assert manifest is not None
+    assert [(f["path"], f.get("from")) for f in manifest["files"]] == [(str(other), None)]
