@@ -178,12 +178,23 @@ def test_gate_records_replay_identical(tmp_path: Path, monkeypatch: pytest.Monke
     finally:
         store.close()
     assert len(recs) >= 2 and {r.decision for r in recs} - {"clear"}
+    assert all(r.content["extra"]["as_of"] for r in recs)  # the date the gate evaluated on is kept
     catalog.write_text("sku\n", encoding="utf-8")  # the file on disk changes: the stored blob is used
     for r in recs:
         code, out, err = _replay(capsys, str(r.id), "--format", "json")
         doc = json.loads(out)
         assert code == 0, (out, err)
         assert doc["identical"] is True and doc["decision"]["replayed"] == r.decision
+    (tmp_path / "g2.csv").write_bytes(GATE_CATALOG.read_bytes())  # a gate run with --as-of replays on that date
+    main(["gate", str(tmp_path / "g2.csv"), "--as-of", "2024-01-01", "--format", "json", "--out",
+          str(tmp_path / "g2.json")])
+    capsys.readouterr()
+    with RecordStore.open(home=tmp_path / "home") as st:
+        dated = [r for r in st.iter_records() if r.command == "gate" and r.id > recs[-1].id]
+    assert dated and all(r.content["extra"]["as_of"] == "2024-01-01" for r in dated)
+    for r in dated:
+        code, out, _ = _replay(capsys, str(r.id), "--format", "json")
+        assert code == 0 and json.loads(out)["identical"] is True
     flagged = next(r for r in recs if r.decision != "clear")
     assert manifest is not None  # damage the catalog blob: the replay names it and is not identical
     sha = next(f["blob"] for f in manifest["files"] if f["role"] == "catalog")

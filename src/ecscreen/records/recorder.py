@@ -301,5 +301,6 @@ def record_gate(store: RecordStore, report: Any, *, manifest: str | None, catalo
             input={"sku": p.sku, "market": p.market, "eccn": p.eccn, "description": p.description, "line": p.line},
             decision=str(getattr(p.decision, "value", p.decision)),
             findings=[f.model_dump(mode="json", exclude_defaults=True) for f in p.findings],
-            manifest=manifest, errors=list(p.errors), extra={"status": p.status, "market_code": p.market_code}))
+            manifest=manifest, errors=list(p.errors), extra={"status": p.status, "market_code": p.market_code,
+                                                     "as_of": report.as_of.isoformat()}))
     return store.append_screenings(recs, at=at)

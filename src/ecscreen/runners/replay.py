@@ -181,7 +181,7 @@ def _date(v: Any) -> dt.date | None:
 
 
 def replay(store: Any, record: Any) -> ReplayResult:
-    """Re-screen ``record`` (a StoredRecord of ``check``/API/``serve``) as recorded and compare."""
+    """Re-screen ``record`` (a StoredRecord of ``check``/API/``serve``/``batch``/``gate``) as recorded and compare."""
     from ecscreen.errors import UsageError
     from ecscreen.model import Shipment
 
@@ -325,8 +325,9 @@ def _replay_gate(store: Any, engine: Any, manifest: Mapping[str, Any], record: A
         fail_on = Outcome(str(options.get("fail_on") or "license_required"))
     except ValueError:
         raise ReplayBroken(f"the recorded --fail-on {options.get('fail_on')!r} is not an outcome") from None
-    # the pair was screened on --as-of, or else on the day it was recorded (gate evaluates on that date)
-    on = _date(options.get("as_of")) or record.recorded_at.date()
+    # the date the gate evaluated on (recorded since h9), else --as-of, else the day it was recorded
+    on = (_date((record.content.get("extra") or {}).get("as_of")) or _date(options.get("as_of"))
+          or record.recorded_at.date())
     report = run_gate(cpath, engine, as_of=on, fail_on=fail_on, waivers=wl, waiver_lines=wlines,
                       waivers_file=wfile)
     inp = record.content.get("input") or {}
