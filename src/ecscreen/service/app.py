@@ -1,0 +1,388 @@
+"""The FastAPI app: routes, authentication, body limits, timeouts and error responses.
+
+Every response body is JSON written by this module; an unexpected exception is answered with a one-line
+500 (its type, never a traceback: the traceback goes to the server log). Screening runs in a small pool
+of threads (``threads``) so the event loop keeps accepting, answering health checks and timing out
+requests while a screening runs; a request that waits longer than ``timeout`` seconds for a thread is
+answered 503, one whose screening runs longer 504 (its result is discarded).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ecscreen import __version__
+from ecscreen.errors import EcscreenError
+from ecscreen.service.config import ServiceConfig
+from ecscreen.service.inputs import REQUEST_FILE, error_doc, parse_body, pointer, shipment_docs
+from ecscreen.service.state import ScreeningState, StateHolder
+
+log = logging.getLogger("ecscreen.service")
+
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+T = TypeVar("T")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _json(status: int, doc: Any, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(doc, ensure_ascii=False, default=str).encode("utf-8")
+    return Response(content=body, status_code=status, media_type="application/json", headers=headers)
+
+
+class _Guard:
+    """Pure ASGI middleware (no per-request task overhead): bearer token and request body size.
+
+    The token is compared with :func:`hmac.compare_digest` (constant time). Bodies are read here, counted
+    and refused with 413 as soon as they pass ``max_body`` (whatever Content-Length claims), then handed
+    on to the app."""
+
+    def __init__(self, app: ASGIApp, *, token: str | None, max_body: int) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode() if token else None
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.expected is not None and scope["path"] not in PUBLIC_PATHS:
+            given = b""
+            for k, v in scope["headers"]:
+                if k == b"authorization":
+                    given = v
+                    break
+            if not hmac.compare_digest(given, self.expected):
+                why = "missing bearer token" if not given else "invalid bearer token"
+                await _json(401, {"error": f"unauthorized: {why} (send 'Authorization: Bearer <token>')"},
+                            {"WWW-Authenticate": "Bearer"})(scope, receive, send)
+                return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        for k, v in scope["headers"]:
+            if k == b"content-length":
+                try:
+                    declared = int(v)
+                except ValueError:
+                    await _json(400, {"error": "invalid Content-Length"})(scope, receive, send)
+                    return
+                if declared > self.max_body:
+                    await self._too_large(scope, receive, send)
+                    return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return
+            chunk = msg.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not msg.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _json(413, {"error": f"request body larger than {self.max_body} bytes (--max-body): "
+                                   "split the shipments over several requests"},
+                    {"Connection": "close"})(scope, receive, send)
+
+
+class _Timeout(Exception):
+    def __init__(self, started: bool) -> None:
+        super().__init__("timeout")
+        self.started = started
+
+
+# ------------------------------------------------------------------------------------------ request models
+
+
+class PartyQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="Party name as it appears on the order")
+    country: str | None = Field(default=None, description="ISO code or English name")
+    address: str | None = None
+    role: str = Field(default="other", description="consignee, end_user, intermediate_consignee, purchaser, other")
+
+
+class PartySearch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    parties: list[PartyQuery] = Field(min_length=1, max_length=1000)
+    as_of: dt.date | None = Field(default=None, description="Date for clearances and list age (default today)")
+    limit: int = Field(default=5, ge=1, le=50, description="Most hits per party")
+
+
+def _shipment_body_schema() -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "description": "One shipment, a list of shipments, or {\"shipments\": [...]} (the `ecscreen check` "
+                       "file format; JSON Schema: `ecscreen schema shipment`)",
+        "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}}}}}
+
+
+# ------------------------------------------------------------------------------------------ the app
+
+
+def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI:
+    """The service for ``cfg``. ``holder`` is the loaded screener (``StateHolder.load(cfg)``); given
+    explicitly so that the caller decides when packs and lists load (once, before the first request)."""
+    holder = holder if holder is not None else StateHolder.load(cfg)
+    limiter_box: dict[str, anyio.CapacityLimiter] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        limiter_box["l"] = anyio.CapacityLimiter(cfg.threads)
+        holder.start()
+        try:
+            yield
+        finally:
+            holder.stop()
+
+    app = FastAPI(title="ecscreen", version=__version__, lifespan=lifespan, debug=False,
+                  description="Export-control screening with explained findings (the `ecscreen check` core over "
+                              "HTTP). Every route except /healthz and /readyz needs `Authorization: Bearer "
+                              "<ECSCREEN_API_TOKEN>` when the service has a token.")
+    app.state.holder = holder
+    app.state.cfg = cfg
+    app.add_middleware(_Guard, token=cfg.token, max_body=cfg.max_body)
+
+    async def run(fn: Callable[[], T]) -> T:
+        started = False
+
+        def job() -> T:
+            nonlocal started
+            started = True
+            return fn()
+
+        limiter = limiter_box.get("l")
+        with anyio.move_on_after(cfg.timeout):
+            return await anyio.to_thread.run_sync(job, abandon_on_cancel=True, limiter=limiter)
+        raise _Timeout(started)
+
+    # ---------------------------------------------------------------- errors
+    @app.exception_handler(_Timeout)
+    async def _timeout(request: Request, exc: _Timeout) -> Response:
+        if exc.started:
+            return _json(504, {"error": f"screening took longer than {cfg.timeout:g} s (--timeout) and was "
+                                        "abandoned: nothing was decided; send fewer shipments per request"})
+        return _json(503, {"error": f"busy: no screening thread free within {cfg.timeout:g} s (--timeout); "
+                                    "nothing was decided, retry later"}, {"Retry-After": "1"})
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = []
+        for e in exc.errors():
+            loc = [p for p in e.get("loc", ()) if p != "body"]
+            where = loc[0] if e.get("loc", ("",))[0] in ("query", "path") else None
+            field = "".join(f"[{p}]" if isinstance(p, int) else (("." if i else "") + str(p))
+                            for i, p in enumerate(loc if where is None else loc[1:])) or None
+            if where is not None:
+                field = str(loc[1]) if len(loc) > 1 else None
+            msg = "unknown key" if e.get("type") == "extra_forbidden" else str(e.get("msg", "invalid"))
+            errors.append({"field": field, "pointer": None if where else pointer(field, index=None, in_list=False,
+                                                                                  wrapped=False),
+                           "in": where or "body", "message": msg,
+                           "text": f"{REQUEST_FILE}: {field + ': ' if field else ''}{msg}"})
+        return _json(422, {"error": "invalid input", "errors": errors})
+
+    @app.exception_handler(EcscreenError)
+    async def _ecs(request: Request, exc: EcscreenError) -> Response:
+        return _json(422, {"error": "invalid input", "errors": [{
+            "file": exc.file, "line": exc.line, "field": exc.field, "message": exc.message,
+            "pointer": pointer(exc.field, index=None, in_list=False, wrapped=False) if exc.file == REQUEST_FILE
+            else None, "text": exc.render()}]})
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> Response:
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return _json(500, {"error": f"internal error ({type(exc).__name__}): nothing was decided"})
+
+    # ---------------------------------------------------------------- health
+    @app.get("/healthz", tags=["health"], summary="The process is up")
+    async def healthz() -> Response:
+        return _json(200, {"status": "ok", "version": __version__})
+
+    @app.get("/readyz", tags=["health"], summary="Lists loaded and fresh (503 with the reasons otherwise)")
+    async def readyz() -> Response:
+        st = holder.current()
+        reasons = []
+        lists: list[dict[str, Any]] = []
+        if st.engine.use_lists:
+            from ecscreen.parties import list_status
+
+            infos, warns = list_status(list(st.lists), dt.date.today())
+            lists = [{"name": i.name, "date": i.date, "age_days": i.age_days, "sha256": i.sha256} for i in infos]
+            reasons += warns
+            if not st.lists:
+                reasons.append("no restricted-party lists loaded")
+        if holder.reload_error:
+            reasons.append(f"the list store changed but could not be loaded ({holder.reload_error}); screening "
+                           f"still uses the lists loaded at {st.loaded_at.isoformat()}")
+        doc = {"status": "not ready" if reasons else "ready", "reasons": reasons, "lists": lists,
+               "lists_hash": st.lists_hash, "loaded_at": st.loaded_at.isoformat(), "use_lists": st.engine.use_lists}
+        return _json(503 if reasons else 200, doc)
+
+    # ---------------------------------------------------------------- screening
+    @app.post("/v1/screen", tags=["screening"], openapi_extra=_shipment_body_schema(),
+              summary="Screen one shipment or a list: the report envelope `ecscreen check --format json` prints",
+              responses={200: {"description": "Screened (the decision is in the body; X-Ecscreen-Decision)"},
+                         422: {"description": "Input that cannot be screened: errors with file, line, field and "
+                                              "JSON pointer, and the report of the rest"}})
+    async def screen(request: Request, as_of: dt.date | None = None) -> Response:
+        raw = await request.body()
+        st = holder.current()
+        return await run(lambda: _screen(st, holder, raw, as_of))
+
+    @app.post("/v1/parties/search", tags=["screening"],
+              summary="Screen party names against the loaded restricted-party lists (hits and findings)")
+    async def parties_search(body: PartySearch) -> Response:
+        st = holder.current()
+        return await run(lambda: _search(st, body))
+
+    @app.get("/v1/explain/{eccn}/{destination}", tags=["screening"],
+             summary="The Commerce Country Chart determination for an ECCN and a destination "
+                     "(`ecscreen explain --format json`)")
+    async def explain(eccn: str, destination: str, date: dt.date | None = None) -> Response:
+        st = holder.current()
+        return await run(lambda: _explain(st, eccn, destination, date))
+
+    @app.get("/v1/lists", tags=["lists"], summary="The restricted-party lists this service screens against")
+    async def lists() -> Response:
+        st = holder.current()
+        from ecscreen.parties import list_status
+
+        infos, warns = list_status(list(st.lists), dt.date.today())
+        rows = [json.loads(i.model_dump_json()) | {"format": sl.format} for i, sl in zip(infos, st.lists,
+                                                                                          strict=True)]
+        return _json(200, {"use_lists": st.engine.use_lists, "lists": rows, "warnings": warns,
+                           "lists_hash": st.lists_hash, "loaded_at": st.loaded_at.isoformat(),
+                           "generation": st.generation, "reloads": holder.reloads,
+                           "reload_error": holder.reload_error})
+
+    return app
+
+
+# ------------------------------------------------------------------------------------------ the work
+
+
+def _screen(st: ScreeningState, holder: StateHolder, raw: bytes, as_of: dt.date | None) -> Response:
+    from ecscreen.errors import InputFileError
+
+    try:
+        parsed, doc = parse_body(raw)
+    except InputFileError as exc:
+        return _json(422, {"error": "invalid input", "errors": [{
+            "shipment": None, "index": None, "file": exc.file or REQUEST_FILE, "line": exc.line,
+            "field": exc.field, "pointer": "" if exc.field is None else pointer(exc.field, index=None, in_list=False,
+                                                                               wrapped=False),
+            "message": exc.message, "text": exc.render()}]})
+    screener = st.screener
+    on = as_of or screener.as_of
+    report = st.engine.screen(parsed, as_of=on, today=dt.date.today())
+    report.command = "serve"
+    report.options = dict(screener._options) | {"as_of": on.isoformat() if on else None}
+    if holder.reload_error:
+        report.warnings.append(f"the list store changed but could not be loaded ({holder.reload_error}): screened "
+                               f"with the lists loaded at {st.loaded_at.isoformat()}")
+    bad = [n for n, r in enumerate(report.results) if r.decision == "error"]
+    headers = {"X-Ecscreen-Decision": str(getattr(report.decision, "value", report.decision)),
+               "X-Ecscreen-Exit-Code": str(report.exit_code)}
+    if not bad:
+        return Response(content=report.model_dump_json(), media_type="application/json", headers=headers)
+    # locate the errors exactly as `check` does (file, line from the document) and add JSON pointers
+    from ecscreen.formats import locate
+    from ecscreen.service.inputs import load_document
+
+    if not hasattr(doc, "line"):
+        doc = load_document(raw, lines=True)
+    in_list = isinstance(doc, list) or (isinstance(doc, dict) and isinstance(doc.get("shipments"), list))
+    wrapped = isinstance(doc, dict) and isinstance(doc.get("shipments"), list)
+    docs = shipment_docs(doc, len(report.results))
+    errors = []
+    for n in bad:
+        r = report.results[n]
+        if n < len(docs):
+            r.errors = [locate(e, REQUEST_FILE, docs[n]) for e in r.errors]
+        line = getattr(docs[n], "line", None) if n < len(docs) else None
+        r.source = f"{REQUEST_FILE}:{line or 1}"
+        errors += [error_doc(e, shipment=r.id, index=n if in_list else None, in_list=in_list, wrapped=wrapped)
+                   for e in r.errors]
+    body = {"error": "invalid input", "errors": errors, "report": json.loads(report.model_dump_json())}
+    return _json(422, body, headers)
+
+
+def _search(st: ScreeningState, body: PartySearch) -> Response:
+    from ecscreen.models import Party
+
+    eng = st.engine
+    if not eng.use_lists:
+        return _json(409, {"error": "this service screens without restricted-party lists (--no-lists)"})
+    from ecscreen.parties import screen_parties
+
+    try:
+        parties = [Party.model_validate(p.model_dump(exclude_none=True)) for p in body.parties]
+    except Exception as exc:  # a role the shipment format does not know
+        from pydantic import ValidationError
+
+        if not isinstance(exc, ValidationError):
+            raise
+        e = exc.errors()[0]
+        return _json(422, {"error": "invalid input", "errors": [{"field": ".".join(map(str, e["loc"])),
+                                                                 "message": e["msg"]}]})
+    on = body.as_of or dt.date.today()
+    kw: dict[str, Any] = {"allowlist": eng.allowlist} if eng.allowlist is not None else {}
+    ps = screen_parties(parties, as_of=on, lists=list(st.lists), limit=body.limit, **kw)
+    results = []
+    for idx, party in enumerate(parties):
+        summary = ps.summaries[idx] if idx < len(ps.summaries) else None
+        prefix = f"parties[{idx}]"
+        results.append({
+            "party": party.model_dump(mode="json"),
+            "summary": summary.model_dump(mode="json") if summary else None,
+            "hits": [h.model_dump(mode="json") for h in ps.hits[idx]],
+            "findings": [f.model_dump(mode="json") for f in ps.findings
+                         if any(ev.field == prefix or ev.field.startswith(prefix + ".") for ev in f.evidence)],
+        })
+    decision = max((f.outcome for f in ps.findings), key=lambda o: o.rank, default=None)
+    return _json(200, {"as_of": on.isoformat(), "decision": decision.value if decision else "clear",
+                       "results": results, "warnings": list(ps.warnings) + list(ps.list_warnings),
+                       "lists": [i.model_dump(mode="json") for i in ps.lists]})
+
+
+def _explain(st: ScreeningState, eccn: str, destination: str, date: dt.date | None) -> Response:
+    from ecscreen.service.explain import explain_document
+
+    doc = explain_document(st.screener.registry, eccn, destination, date or dt.date.today())
+    return _json(200, doc)
