@@ -286,6 +286,7 @@ def _mount_optional() -> None:
         ("ecscreen.cli_explain", "explain", "command", "explain"),
         ("ecscreen.cli_batch", "batch_command", "command", "batch"),
         ("ecscreen.cli_gate", "gate_command", "command", "gate"),
+        ("ecscreen.cli_serve", "serve_command", "command", "serve"),
     ):
         try:
             m = importlib.import_module(mod)

@@ -1,18 +1,21 @@
 """The FastAPI app: routes, authentication, body limits, timeouts and error responses.
 
 Every response body is JSON written by this module; an unexpected exception is answered with a one-line
-500 (its type, never a traceback: the traceback goes to the server log). Screening runs in a small pool
-of threads (``threads``) so the event loop keeps accepting, answering health checks and timing out
-requests while a screening runs; a request that waits longer than ``timeout`` seconds for a thread is
-answered 503, one whose screening runs longer 504 (its result is discarded).
+500 (its type, never a traceback: the traceback goes to the server log). Screening runs in a worker
+thread so the event loop keeps accepting, answering health checks and timing out requests while a
+screening runs; a request that waits longer than ``timeout`` seconds for its turn is answered 503, one whose screening runs longer 504 (its result is discarded). A process screens one request
+at a time (the core's working state is per process, see ``SCREEN_LOCK``); ``--workers N`` runs N processes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import hmac
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -21,14 +24,14 @@ import anyio
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ecscreen import __version__
 from ecscreen.errors import EcscreenError
 from ecscreen.service.config import ServiceConfig
 from ecscreen.service.inputs import REQUEST_FILE, error_doc, parse_body, pointer, shipment_docs
-from ecscreen.service.state import ScreeningState, StateHolder
+from ecscreen.service.state import SCREEN_LOCK, ScreeningState, StateHolder
 
 log = logging.getLogger("ecscreen.service")
 
@@ -163,7 +166,7 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        limiter_box["l"] = anyio.CapacityLimiter(cfg.threads)
+        limiter_box["l"] = anyio.CapacityLimiter(1)  # one screening at a time per process (SCREEN_LOCK)
         holder.start()
         try:
             yield
@@ -179,16 +182,41 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
     app.add_middleware(_Guard, token=cfg.token, max_body=cfg.max_body)
 
     async def run(fn: Callable[[], T]) -> T:
-        started = False
+        """``fn()`` in a screening thread, within ``cfg.timeout``. A slot is held until the thread really
+        ends, also when the request timed out and its result is discarded (the CPU is still busy): new
+        requests then wait, and are answered 503 when no slot frees in time."""
+        limiter = limiter_box["l"]
+        loop = asyncio.get_running_loop()
+        token = object()
+        lock = threading.Lock()
+        flags = {"started": False, "dropped": False}
 
-        def job() -> T:
-            nonlocal started
-            started = True
-            return fn()
+        def release() -> None:
+            with contextlib.suppress(RuntimeError):  # RuntimeError: the loop is closed, the server is gone
+                loop.call_soon_threadsafe(limiter.release_on_behalf_of, token)
 
-        limiter = limiter_box.get("l")
+        def job() -> T | None:
+            with lock:
+                if flags["dropped"]:  # timed out before it started: nothing to do
+                    return None
+                flags["started"] = True
+            try:
+                with SCREEN_LOCK:
+                    return fn()
+            finally:
+                release()
+
+        acquired = False
         with anyio.move_on_after(cfg.timeout):
-            return await anyio.to_thread.run_sync(job, abandon_on_cancel=True, limiter=limiter)
+            await limiter.acquire_on_behalf_of(token)
+            acquired = True
+            out = await anyio.to_thread.run_sync(job, abandon_on_cancel=True)
+            return out  # type: ignore[return-value]
+        with lock:
+            started = flags["started"]
+            flags["dropped"] = not started
+        if acquired and not started:
+            limiter.release_on_behalf_of(token)
         raise _Timeout(started)
 
     # ---------------------------------------------------------------- errors
@@ -197,7 +225,7 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
         if exc.started:
             return _json(504, {"error": f"screening took longer than {cfg.timeout:g} s (--timeout) and was "
                                         "abandoned: nothing was decided; send fewer shipments per request"})
-        return _json(503, {"error": f"busy: no screening thread free within {cfg.timeout:g} s (--timeout); "
+        return _json(503, {"error": f"busy: not screened within {cfg.timeout:g} s (--timeout); "
                                     "nothing was decided, retry later"}, {"Retry-After": "1"})
 
     @app.exception_handler(RequestValidationError)
@@ -386,3 +414,8 @@ def _explain(st: ScreeningState, eccn: str, destination: str, date: dt.date | No
 
     doc = explain_document(st.screener.registry, eccn, destination, date or dt.date.today())
     return _json(200, doc)
+
+
+def app_from_env() -> FastAPI:
+    """The app of a worker process started by ``ecscreen serve --workers N`` (config from its parent)."""
+    return create_app(ServiceConfig.from_env())

@@ -34,7 +34,6 @@ class ServiceConfig:
     clearances: str | None = None
     policy: str = "enforced"
     reload_interval: float = 2.0  # seconds between checks of the list store (0: never reload)
-    threads: int = 4  # screening threads per process
     workers: int = 1  # processes
 
     def check(self) -> None:
@@ -45,8 +44,8 @@ class ServiceConfig:
             raise UsageError("--max-body must be at least 1024 bytes", field="--max-body")
         if self.timeout <= 0:
             raise UsageError("--timeout must be positive (seconds)", field="--timeout")
-        if self.threads < 1 or self.workers < 1:
-            raise UsageError("--threads and --workers must be at least 1")
+        if self.workers < 1:
+            raise UsageError("--workers must be at least 1", field="--workers")
         if self.rules and self.rules_only:
             raise UsageError("give --rules (added to the shipped packs) or --rules-only, not both")
         if self.token is not None and len(self.token) < MIN_TOKEN_CHARS:

@@ -25,6 +25,11 @@ from ecscreen.service.config import ServiceConfig
 
 log = logging.getLogger("ecscreen.service")
 
+# The screening core keeps per-process working state (the matcher's scratch tables, the engine's chart
+# memo) that is not safe to use from two threads at once: a process screens one request at a time
+# (parallelism comes from worker processes). Every screening in the service holds this lock.
+SCREEN_LOCK = threading.Lock()
+
 
 @dataclass(frozen=True)
 class ScreeningState:
@@ -74,8 +79,9 @@ def _warm(screener: Any) -> None:
         from ecscreen.lists import matcher_for
 
         matcher_for(list(screener.engine.party_lists))
-    screener.screen({"destination": "DE", "items": [{"description": "warm-up", "eccn": "EAR99"}],
-                     "parties": [{"role": "consignee", "name": "Warm Up GmbH", "country": "DE"}]})
+    with SCREEN_LOCK:
+        screener.screen({"destination": "DE", "items": [{"description": "warm-up", "eccn": "EAR99"}],
+                         "parties": [{"role": "consignee", "name": "Warm Up GmbH", "country": "DE"}]})
 
 
 def _with_lists(state: ScreeningState, lists: list[Any]) -> ScreeningState:
