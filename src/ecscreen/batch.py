@@ -812,17 +812,21 @@ class PartyMemo:
     ``batch=False`` is the plain per-party path (one call per name, date always in the key).
     """
 
-    def __init__(self, screen: Any, size: int = 100_000, *, batch: bool = True, lists: list[Any] | None = None) -> None:
+    def __init__(self, screen: Any, size: int = 100_000, *, batch: bool = True, lists: list[Any] | None = None,
+                 allowlist: Any = None) -> None:
         from .lists import active_lists
         from .parties import default_allowlist, load_pack, screen_parties, screen_party_batches
 
         self.screen = screen
+        # the engine's allow-list (clearances files and review decisions, passed in by the CLI): given to
+        # every screening call; clearances depend on the date, so the date is then part of the key
+        self.allowlist = allowlist
         self.lists = lists if lists is not None else active_lists()
         self.pack = load_pack()
         self.size = size
         # prefetch only when ``screen`` is the stock screener (its batch form gives the same results)
         self.batch: Any = screen_party_batches if batch and screen is screen_parties else None
-        self.dated = self.batch is None or default_allowlist() is not None
+        self.dated = self.batch is None or allowlist is not None or default_allowlist() is not None
         # per party: (hits, findings, warnings); the list infos (same for every party) once per date
         self.cache: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
         self.infos: OrderedDict[dt.date, list[Any]] = OrderedDict()
@@ -884,7 +888,8 @@ class PartyMemo:
             groups.setdefault(on if self.dated else None, []).append(k)
         for keys in groups.values():
             on = todo[keys[0]][1]
-            res = self.batch([[todo[k][0]] for k in keys], as_of=on, lists=self.lists, pack=self.pack)
+            res = self.batch([[todo[k][0]] for k in keys], as_of=on, lists=self.lists, pack=self.pack,
+                             **self._allow())
             for k, r in zip(keys, res, strict=True):
                 self.cache[k] = self._entry(r)
                 self.fresh.add(k)
@@ -905,17 +910,20 @@ class PartyMemo:
                 self._counted(True)
             return got
         self._counted(False)
-        r = self.screen([party], as_of=as_of, lists=self.lists, pack=self.pack)
+        r = self.screen([party], as_of=as_of, lists=self.lists, pack=self.pack, **self._allow())
         got = self._entry(r)
         self._keep_infos(as_of, r.lists)
         self.cache[key] = got
         self._evict()
         return got
 
+    def _allow(self) -> dict[str, Any]:
+        return {"allowlist": self.allowlist} if self.allowlist is not None else {}
+
     def __call__(self, parties: list[Party], *, as_of: dt.date, **kw: Any) -> Any:
         from .parties import PartyScreening
 
-        if kw:
+        if kw and kw != self._allow():
             return self.screen(parties, as_of=as_of, **kw)
         hits: list[Any] = []
         findings: list[Finding] = []
@@ -932,7 +940,7 @@ class PartyMemo:
             warnings += [w for w in p_warnings if w not in warnings]
         infos = self.infos.get(as_of)
         if infos is None:
-            infos = list(self.screen([], as_of=as_of, lists=self.lists, pack=self.pack).lists)
+            infos = list(self.screen([], as_of=as_of, lists=self.lists, pack=self.pack, **self._allow()).lists)
             self._keep_infos(as_of, infos)
         return PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=list(infos))
 
@@ -957,12 +965,13 @@ class _party_memo:  # noqa: N801 - used as a context manager
             from . import parties
         except ModuleNotFoundError:
             return None
-        # with an engine allow-list the engine passes it on every call and the memo is bypassed
-        batch = PARTY_BATCH and getattr(self.engine, "allowlist", None) is None
+        # an engine allow-list is passed on every call: the memo passes it on (and keys by date)
+        batch = PARTY_BATCH
         if hasattr(self.engine, "party_screener"):
             self._saved = self.engine.party_screener
             self.memo = PartyMemo(self._saved or parties.screen_parties, batch=batch,
-                                  lists=getattr(self.engine, "party_lists", None))
+                                  lists=getattr(self.engine, "party_lists", None),
+                                  allowlist=getattr(self.engine, "allowlist", None))
             self.engine.party_screener = self.memo
         else:
             self._mod = parties
@@ -1474,11 +1483,13 @@ def run_batch(
     encoding: str = "utf-8",
     summary: BatchSummary | None = None,
     envelope: dict[str, Any] | None = None,
+    recorder: Any = None,
 ) -> BatchSummary:
     """Screen every row of ``stream`` and write them to ``out``. ``progress(rows, bytes)`` is optional.
 
     ``summary`` (optional) is filled in as rows are written, so a caller interrupted by a signal
-    can say how many rows were written."""
+    can say how many rows were written. ``recorder`` (optional, an ``ecscreen.records.recorder.BatchRecorder``)
+    is given the header, then every order with its row outcomes as they are written, then ``finish()``."""
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     t0 = time.perf_counter()
@@ -1503,6 +1514,8 @@ def run_batch(
                                 f"{', '.join(str(i + 1) for i in where)}): a row where they disagree is an error")
     writer = Writer(out, fmt, state.header, head=envelope)
     screener = BatchScreener(engine, options)
+    if recorder is not None:
+        recorder.start(state.header)
     ncols = len(state.header)
 
     def parsed() -> Iterator[ParsedRow]:
@@ -1520,6 +1533,8 @@ def run_batch(
             writer.write(pr.raw, o)
             counts[o.decision] += 1
             summary.rows += 1
+        if recorder is not None:
+            recorder.add(order, outs)
 
     jobs = (options.jobs if options else 1) or 1
     _warm_up(engine)
@@ -1550,6 +1565,8 @@ def run_batch(
     finally:
         gc.set_threshold(*saved_threshold)
         gc.unfreeze()
+    if recorder is not None:
+        recorder.finish()
     if state.bad_rows:
         summary.warnings.append(f"{file}: {state.bad_rows:,} row(s) could not be read as CSV exactly "
                                 f"(error rows; see their message)")

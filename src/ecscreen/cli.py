@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from . import __version__
-from .cliopts import PolicyOpt, RulesOnlyOpt, RulesOpt, check_policy, registry_for
+from .cliopts import NoRecordOpt, PolicyOpt, RulesOnlyOpt, RulesOpt, check_policy, registry_for
 from .errors import (
     EXIT_INTERNAL,
     EXIT_PIPE,
@@ -112,6 +112,7 @@ def check(
     clearances: Annotated[Path | None, typer.Option(
         "--clearances", help="Allow-list of cleared (party, list entry) pairs (default: $ECSCREEN_CLEARANCES).")] = None,
     policy: PolicyOpt = "enforced",
+    no_record: NoRecordOpt = False,
 ) -> None:
     """Screen shipment files and explain every finding."""
     from .engine import Engine
@@ -123,7 +124,9 @@ def check(
         raise UsageError(f"--format must be table, json, sarif or junit, not {format!r}")
     on = parse_date_option(as_of)
     reg = registry_for(rules, rules_only)
-    engine = Engine.build(reg, use_lists=not no_lists, allowlist=load_clearances(clearances),
+    from .cli_review import decision_allowlist
+
+    engine = Engine.build(reg, use_lists=not no_lists, allowlist=decision_allowlist(load_clearances(clearances)),
                           policy=check_policy(policy))
     shipments: list[tuple[str, Shipment | InputError]] = []
     for f in files:
@@ -131,6 +134,9 @@ def check(
             raise UsageError("file not found", file=str(f))
     if sum(1 for f in files if str(f) == "-") > 1:
         raise UsageError("'-' (standard input) can be given once")
+    from .cliopts import open_record_store
+
+    store = open_record_store(no_record)
     sources: list[tuple[str, Any] | None] = []  # (file, raw document) per shipment, in order
     for f in files:
         try:
@@ -153,6 +159,8 @@ def check(
         for e in r.errors:
             loc = ":".join(str(x) for x in (e.file or r.source, e.line) if x)
             err.print(clean(f"error: {loc}: {e.field + ': ' if e.field else ''}{e.message}"), markup=False)
+    if store is not None:
+        _record_check(store, engine, report, shipments, sources, clearances)
     if format == "json":
         sys.stdout.write(to_json(report) + "\n")
     elif format == "sarif":
@@ -166,6 +174,25 @@ def check(
     else:
         print_table(report, out, explain=explain)
     raise typer.Exit(report.exit_code)
+
+
+def _record_check(store: Any, engine: Any, report: Any, shipments: list[Any], sources: list[Any],
+                  clearances: Path | None) -> None:
+    """Record every screened shipment of a ``check`` run (before its output is written)."""
+    from .cliopts import note_recorded, now, recording_failed
+    from .records.recorder import record_report, run_manifest
+
+    at = now()
+    try:
+        manifest = run_manifest(store, engine, command="check", options=report.options, at=at,
+                                files=[("clearances", clearances)] if clearances else [])
+        ids = record_report(store, report, [s for _, s in shipments], command="check", manifest=manifest, at=at,
+                            raws=[src[1] if src is not None else None for src in sources])
+    except Exception as exc:
+        raise recording_failed(store, exc) from exc
+    finally:
+        store.close()
+    note_recorded(ids, store)
 
 
 @rules_app.command("list", epilog="Example: ecscreen rules list --format json --rules my-packs/")
@@ -286,6 +313,9 @@ def _mount_optional() -> None:
         ("ecscreen.cli_explain", "explain", "command", "explain"),
         ("ecscreen.cli_batch", "batch_command", "command", "batch"),
         ("ecscreen.cli_gate", "gate_command", "command", "gate"),
+        ("ecscreen.cli_review", "app", "typer", "review"),
+        ("ecscreen.cli_replay", "replay_command", "command", "replay"),
+        ("ecscreen.cli_rescreen", "rescreen_command", "command", "rescreen"),
         ("ecscreen.cli_serve", "serve_command", "command", "serve"),
     ):
         try:
