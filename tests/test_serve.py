@@ -145,7 +145,7 @@ def test_screen_returns_the_check_json_envelope(client: httpx.Client, tmp_path: 
     cli = _cli("check", str(f), "--format", "json")
     assert cli.returncode == 1, cli.stderr
     want = json.loads(cli.stdout)
-    assert set(got) == set(want)
+    assert set(got) == set(want) | {"record_ids"}  # the envelope, plus the ids of the records it made
     assert got["command"] == "serve" and want["command"] == "check"
     for key in ("decision", "packs", "lists", "tool", "tool_version", "counts"):
         assert got[key] == want[key], key
@@ -272,6 +272,52 @@ def test_bounded_load_200_requests_8_concurrent(client: httpx.Client, server: Se
     assert [g[0] for g in got] == [200] * 200
     assert [g[1] for g in got] == [s["id"] for s in shipments]  # every answer is its own request's
     assert [g[2] for g in got] == ["clear"] * 195 + ["license_required"] * 5
+
+
+# ------------------------------------------------------------------------------------------ records, reviews
+
+
+def test_every_screening_is_recorded_and_readable(client: httpx.Client) -> None:
+    r = client.post("/v1/screen", json=[GPU_CN, CHAIR_DE], headers={"X-Ecscreen-Client": "erp-test"})
+    ids = r.json()["record_ids"]
+    assert len(ids) == 2 and r.headers["x-ecscreen-record-ids"] == ",".join(map(str, ids))
+    rec = client.get(f"/v1/records/{ids[0]}").json()["record"]
+    assert rec["kind"] == "screening" and rec["command"] == "serve" and rec["source"] == "api:erp-test"
+    assert rec["subject"] == "SO-1" and rec["decision"] == "license_required" and len(rec["hash"]) == 64
+    assert rec["content"]["input"]["destination"] == "CN"
+    bad = client.post("/v1/screen", json={"id": "BAD-1", "destination": "ZZ", "items": [
+        {"description": "x", "eccn": "EAR99"}]})
+    assert bad.status_code == 422
+    (bid,) = bad.json()["report"]["record_ids"]  # input that could not be screened is recorded too
+    assert client.get(f"/v1/records/{bid}").json()["record"]["decision"] == "error"
+    assert client.get("/v1/records/999999999").status_code == 404
+
+
+def test_review_decision_clears_a_party_hit_for_later_requests(client: httpx.Client) -> None:
+    sh = {"id": "REV-1", "destination": "DE", "date": "2026-10-01",
+          "items": [{"description": "Office chair", "eccn": "EAR99"}],
+          "parties": [{"role": "consignee", "name": "NSO Group", "country": "IL"}]}
+    first = client.post("/v1/screen", json=sh).json()
+    assert first["decision"] != "clear"
+    (rid,) = first["record_ids"]
+    rule = next(f["rule_id"] for f in first["results"][0]["findings"] if f["rule_id"].startswith("PARTY-"))
+    bad = client.post(f"/v1/reviews/{rid}/decisions", json={"finding": "NO-SUCH-RULE", "decision": "cleared",
+                                                              "reason": "x", "approver": "y"})
+    assert bad.status_code == 422 and "NO-SUCH-RULE" in bad.text
+    _no_traceback(bad)
+    assert client.post(f"/v1/reviews/{rid}/decisions", json={"finding": rule, "decision": "maybe",
+                                                             "reason": "x", "approver": "y"}).status_code == 422
+    ok = client.post(f"/v1/reviews/{rid}/decisions", json={
+        "finding": rule, "decision": "cleared", "reason": "different company, checked the address",
+        "approver": "A. Reviewer"})
+    assert ok.status_code == 201, ok.text
+    d = ok.json()
+    assert d["record"] == rid and d["rule_id"] == rule and d["party"]["name"] == "NSO Group" and d["entries"]
+    decisions = client.get(f"/v1/records/{rid}").json()["decisions"]
+    assert [x["id"] for x in decisions] == [d["decision_record"]]
+    again = client.post("/v1/screen", json=sh).json()
+    covered = [f for f in again["results"][0]["findings"] if f["rule_id"] == rule]
+    assert covered and all(f.get("covered_by") for f in covered), covered
 
 
 # ------------------------------------------------------------------------------------------ security, limits

@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from ecscreen.cliopts import PolicyOpt, RulesOnlyOpt, RulesOpt, check_policy
+from ecscreen.cliopts import NoRecordOpt, PolicyOpt, RulesOnlyOpt, RulesOpt, check_policy
 from ecscreen.errors import UsageError
 
 
@@ -42,18 +42,24 @@ def serve_command(
     policy: PolicyOpt = "enforced",
     reload_interval: Annotated[float, typer.Option("--reload-interval", help="Seconds between checks of the "
                                                    "list store for updated lists (0: never reload).")] = 2.0,
+    no_record: NoRecordOpt = False,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log every request "
                                              "(method, path, status) on stderr.")] = True,
 ) -> None:
-    """Serve screening over HTTP: POST /v1/screen, /v1/parties/search; GET /v1/explain/ECCN/DEST,
-    /v1/lists, /healthz, /readyz; OpenAPI at /docs.
+    """Serve screening over HTTP: POST /v1/screen, /v1/parties/search, /v1/reviews/ID/decisions; GET
+    /v1/explain/ECCN/DEST, /v1/lists, /v1/records/ID, /healthz, /readyz; OpenAPI at /docs.
+
+    Every screening is recorded (source api:CLIENT, from the X-Ecscreen-Client header or the peer address)
+    unless --no-record; review decisions recorded here or with 'ecscreen review decide' apply to later
+    requests.
 
     Binds 127.0.0.1 by default. Set ECSCREEN_API_TOKEN to require 'Authorization: Bearer TOKEN' on every
     route except /healthz and /readyz (required to bind any other address).
 
     Example: ECSCREEN_API_TOKEN=$(openssl rand -hex 32) ecscreen serve --host 0.0.0.0 --port 8080 --workers 2
     """
-    from ecscreen.service.config import CONFIG_ENV, TOKEN_ENV, ServiceConfig
+    from ecscreen.cliopts import ecscreen_home
+    from ecscreen.service.config import CONFIG_ENV, DATABASE_ENV, TOKEN_ENV, ServiceConfig
 
     if clearances is not None and not clearances.is_file():
         raise UsageError("clearances file not found", file=str(clearances))
@@ -61,8 +67,17 @@ def serve_command(
                         timeout=timeout, rules=[str(p) for p in rules or []],
                         rules_only=[str(p) for p in rules_only or []], no_lists=no_lists,
                         clearances=str(clearances) if clearances else None, policy=check_policy(policy),
-                        reload_interval=reload_interval, workers=workers)
+                        reload_interval=reload_interval, workers=workers, record=not no_record,
+                        database_url=os.environ.get(DATABASE_ENV) or None, home=str(ecscreen_home()))
     cfg.check()
+    if cfg.record:  # open (and migrate) the record store once here: a bad URL stops before serving
+        from ecscreen.records import RecordStore
+
+        try:
+            RecordStore.open(url=cfg.database_url, home=cfg.home).close()
+        except UsageError as exc:
+            exc.message += " (use --no-record to serve without recording)"
+            raise
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s", stream=sys.stderr)

@@ -148,6 +148,21 @@ class PartySearch(BaseModel):
     limit: int = Field(default=5, ge=1, le=50, description="Most hits per party")
 
 
+class DecisionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    finding: str = Field(min_length=1, description="Rule id of the finding (e.g. PARTY-EL)")
+    decision: str = Field(pattern="^(cleared|confirmed|escalated)$",
+                          description="cleared (a cleared party hit becomes a clearance for later screenings), "
+                                      "confirmed (a true match; withdraws a clearance) or escalated (stays open)")
+    reason: str = Field(min_length=1)
+    approver: str = Field(min_length=1)
+    expires: dt.date | None = Field(default=None, description="A clearance stops covering the hit after this date")
+    party: str | None = Field(default=None, description="The party (name or index) when the record has the "
+                                                        "finding for several parties")
+    entry: str | None = Field(default=None, description="A list entry id, when several findings share the rule id")
+
+
 def _shipment_body_schema() -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": {
         "description": "One shipment, a list of shipments, or {\"shipments\": [...]} (the `ecscreen check` "
@@ -291,7 +306,8 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
     async def screen(request: Request, as_of: dt.date | None = None) -> Response:
         raw = await request.body()
         st = holder.current()
-        return await run(lambda: _screen(st, holder, raw, as_of))
+        client = _client_name(request)
+        return await run(lambda: _screen(st, holder, raw, as_of, client))
 
     @app.post("/v1/parties/search", tags=["screening"],
               summary="Screen party names against the loaded restricted-party lists (hits and findings)")
@@ -319,13 +335,65 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
                            "generation": st.generation, "reloads": holder.reloads,
                            "reload_error": holder.reload_error})
 
+    @app.get("/v1/records/{record_id}", tags=["records"],
+             summary="A recorded screening or decision (`ecscreen show ID`), with the decisions taken on it")
+    async def get_record(record_id: int) -> Response:
+        store = holder.store
+        if store is None:
+            return _json(404, {"error": "this service keeps no records (started with --no-record)"})
+        rec, decisions = await run(lambda: (store.get(record_id), store.decisions(record_id)))
+        if rec is None:
+            return _json(404, {"error": f"record {record_id} not found"})
+        return _json(200, {"record": json.loads(rec.model_dump_json()),
+                           "decisions": [json.loads(d.model_dump_json()) for d in decisions]})
+
+    @app.post("/v1/reviews/{record_id}/decisions", tags=["records"], status_code=201,
+              summary="Record a person's decision on a finding of a recorded screening (`ecscreen review decide`)")
+    async def decide(record_id: int, body: DecisionBody) -> Response:
+        if holder.store is None:
+            return _json(404, {"error": "this service keeps no records (started with --no-record)"})
+        out = await run(lambda: _decide(holder, record_id, body))
+        if out.status_code == 201:
+            await anyio.to_thread.run_sync(holder.check_now)  # the clearance applies to the next request
+        return out
+
     return app
 
 
 # ------------------------------------------------------------------------------------------ the work
 
 
-def _screen(st: ScreeningState, holder: StateHolder, raw: bytes, as_of: dt.date | None) -> Response:
+def _client_name(request: Request) -> str:
+    """Who is screening, for the record's source (``api:NAME``): the ``X-Ecscreen-Client`` header, else the
+    peer address."""
+    name = request.headers.get("x-ecscreen-client", "").strip()
+    if name:
+        return "".join(ch for ch in name if ch.isprintable())[:80] or "client"
+    return request.client.host if request.client else "unknown"
+
+
+def _record(st: ScreeningState, holder: StateHolder, report: Any, parsed: list[tuple[str, Any]], doc: Any,
+            client: str) -> list[int]:
+    """Record every result (one hash-chained record per shipment); [] without a store."""
+    store = holder.store
+    if store is None:
+        return []
+    from ecscreen.records.recorder import record_report, run_manifest
+
+    at = dt.datetime.now(dt.UTC)
+    manifest = st.memo.get("manifest")
+    if manifest is None:
+        files = [("clearances", holder.cfg.clearances)] if holder.cfg.clearances else []
+        manifest = run_manifest(store, st.engine, command="serve", options=report.options, at=at, files=files)
+        st.memo["manifest"] = manifest
+    raws = shipment_docs(doc, len(parsed))
+    raws += [None] * (len(parsed) - len(raws))
+    return record_report(store, report, [sh for _, sh in parsed], command="serve", manifest=manifest, at=at,
+                         raws=raws, client=client)
+
+
+def _screen(st: ScreeningState, holder: StateHolder, raw: bytes, as_of: dt.date | None, client: str = "api"
+            ) -> Response:
     from ecscreen.errors import InputFileError
 
     try:
@@ -345,16 +413,28 @@ def _screen(st: ScreeningState, holder: StateHolder, raw: bytes, as_of: dt.date 
         report.warnings.append(f"the list store changed but could not be loaded ({holder.reload_error}): screened "
                                f"with the lists loaded at {st.loaded_at.isoformat()}")
     bad = [n for n, r in enumerate(report.results) if r.decision == "error"]
+    if bad and not hasattr(doc, "line"):
+        from ecscreen.service.inputs import load_document
+
+        doc = load_document(raw, lines=True)
     headers = {"X-Ecscreen-Decision": str(getattr(report.decision, "value", report.decision)),
                "X-Ecscreen-Exit-Code": str(report.exit_code)}
+    try:
+        ids = _record(st, holder, report, parsed, doc, client)
+    except Exception as exc:  # fail closed: a screening that could not be recorded is not handed out
+        log.error("recording failed: %s: %s", type(exc).__name__, exc)
+        return _json(503, {"error": f"could not record the screening ({type(exc).__name__}): nothing was "
+                                    "returned; retry, or run the service with --no-record"}, {"Retry-After": "1"})
+    if ids:
+        headers["X-Ecscreen-Record-Ids"] = ",".join(map(str, ids))
     if not bad:
-        return Response(content=report.model_dump_json(), media_type="application/json", headers=headers)
+        body = report.model_dump_json()
+        if ids:
+            body = body[:-1] + f',"record_ids":{json.dumps(ids)}}}'
+        return Response(content=body, media_type="application/json", headers=headers)
     # locate the errors exactly as `check` does (file, line from the document) and add JSON pointers
     from ecscreen.formats import locate
-    from ecscreen.service.inputs import load_document
 
-    if not hasattr(doc, "line"):
-        doc = load_document(raw, lines=True)
     in_list = isinstance(doc, list) or (isinstance(doc, dict) and isinstance(doc.get("shipments"), list))
     wrapped = isinstance(doc, dict) and isinstance(doc.get("shipments"), list)
     docs = shipment_docs(doc, len(report.results))
@@ -367,8 +447,38 @@ def _screen(st: ScreeningState, holder: StateHolder, raw: bytes, as_of: dt.date 
         r.source = f"{REQUEST_FILE}:{line or 1}"
         errors += [error_doc(e, shipment=r.id, index=n if in_list else None, in_list=in_list, wrapped=wrapped)
                    for e in r.errors]
-    body = {"error": "invalid input", "errors": errors, "report": json.loads(report.model_dump_json())}
-    return _json(422, body, headers)
+    out = {"error": "invalid input", "errors": errors, "report": json.loads(report.model_dump_json())}
+    if ids:
+        out["report"]["record_ids"] = ids
+    return _json(422, out, headers)
+
+
+def _decide(holder: StateHolder, record_id: int, body: DecisionBody) -> Response:
+    from ecscreen.records import Decision, PartyRef
+    from ecscreen.runners.review import decision_fields
+
+    store = holder.store
+    at = dt.datetime.now(dt.UTC)
+    if body.expires is not None and body.expires < at.date():
+        return _json(422, {"error": "invalid input", "errors": [{"field": "expires", "pointer": "/expires",
+                                                                 "message": f"{body.expires} is in the past"}]})
+    rec = store.get(record_id)
+    if rec is None:
+        return _json(404, {"error": f"record {record_id} not found"})
+    if rec.kind != "screening":
+        return _json(422, {"error": "invalid input", "errors": [{"field": None, "pointer": None, "message":
+                                                                 f"record {record_id} is a {rec.kind} record, "
+                                                                 "not a screening"}]})
+    fields = decision_fields(rec, body.finding, body.decision, party=body.party, entry=body.entry)
+    d = Decision(record_id=record_id, rule_id=fields["rule_id"], decision=body.decision,  # type: ignore[arg-type]
+                 reason=body.reason.strip(), approver=body.approver.strip(), expires=body.expires,
+                 party=PartyRef(**fields["party"]) if fields["party"] else None, entry=fields["entry"],
+                 extra=fields["extra"])
+    did = store.append_decision(d, at=at)
+    return _json(201, {"decision_record": did, "record": record_id, "rule_id": fields["rule_id"],
+                       "decision": body.decision, "party": fields["party"],
+                       "entries": fields["extra"].get("entries") or [],
+                       "expires": body.expires.isoformat() if body.expires else None})
 
 
 def _search(st: ScreeningState, body: PartySearch) -> Response:

@@ -16,6 +16,7 @@ from ecscreen.errors import UsageError
 
 CONFIG_ENV = "ECSCREEN_SERVE_CONFIG"  # the serialised config, for worker processes (internal)
 TOKEN_ENV = "ECSCREEN_API_TOKEN"
+DATABASE_ENV = "ECSCREEN_DATABASE_URL"
 MIN_TOKEN_CHARS = 16
 DEFAULT_MAX_BODY = 1024 * 1024  # 1 MiB
 DEFAULT_TIMEOUT = 30.0  # seconds per request
@@ -35,6 +36,9 @@ class ServiceConfig:
     policy: str = "enforced"
     reload_interval: float = 2.0  # seconds between checks of the list store (0: never reload)
     workers: int = 1  # processes
+    record: bool = True  # record every screening in the record store
+    database_url: str | None = field(default=None, repr=False)  # None: SQLite in ``home``
+    home: str | None = None  # $ECSCREEN_HOME (records.db lives there)
 
     def check(self) -> None:
         """Refuse a configuration that would be unsafe or cannot work (a usage error, exit 2)."""
@@ -57,8 +61,9 @@ class ServiceConfig:
                              "or bind 127.0.0.1", field="--host")
 
     def to_env(self) -> str:
-        """The config as JSON for worker processes (the token travels in its own variable)."""
-        return json.dumps({k: v for k, v in dataclasses.asdict(self).items() if k != "token"})
+        """The config as JSON for worker processes (the token and the database URL, which may hold a password,
+        travel in their own variables)."""
+        return json.dumps({k: v for k, v in dataclasses.asdict(self).items() if k not in ("token", "database_url")})
 
     @classmethod
     def from_env(cls) -> ServiceConfig:
@@ -67,6 +72,7 @@ class ServiceConfig:
             raise UsageError(f"{CONFIG_ENV} is not set (worker processes are started by 'ecscreen serve')")
         cfg = cls(**json.loads(raw))
         cfg.token = os.environ.get(TOKEN_ENV) or None
+        cfg.database_url = os.environ.get(DATABASE_ENV) or None
         return cfg
 
 

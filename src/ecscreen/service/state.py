@@ -28,7 +28,7 @@ log = logging.getLogger("ecscreen.service")
 # The screening core keeps per-process working state (the matcher's scratch tables, the engine's chart
 # memo) that is not safe to use from two threads at once: a process screens one request at a time
 # (parallelism comes from worker processes). Every screening in the service holds this lock.
-SCREEN_LOCK = threading.Lock()
+SCREEN_LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,9 @@ class ScreeningState:
     lists_hash: str  # sha256 over the lists' own sha256s ("" without lists)
     loaded_at: dt.datetime
     generation: int = 1
+    decisions: int = 0  # review decisions in the store when the allow-list was built
+    base_allow: Any = None  # the --clearances allow-list (None: $ECSCREEN_CLEARANCES), before decisions
+    memo: dict[str, Any] = field(default_factory=dict, compare=False)  # e.g. the run manifest's sha256
 
     @property
     def engine(self) -> Any:
@@ -57,20 +60,36 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def build_state(cfg: ServiceConfig) -> ScreeningState:
-    """Load packs and lists once (the compiled snapshot and index caches make this fast after a first run)."""
+def build_state(cfg: ServiceConfig, store: Any = None) -> ScreeningState:
+    """Load packs and lists once (the compiled snapshot and index caches make this fast after a first run);
+    the clearances of the store's ``cleared`` review decisions join the allow-list."""
     from ecscreen.api import Screener
-    from ecscreen.engine import Engine
 
     screener = Screener(rules=cfg.rules or None, rules_only=cfg.rules_only or None, lists=not cfg.no_lists,
                         clearances=cfg.clearances)
-    if cfg.policy != "enforced":
-        screener.engine = Engine.build(screener.registry, use_lists=not cfg.no_lists,
-                                       allowlist=screener.engine.allowlist, policy=cfg.policy)
     screener._options["policy"] = cfg.policy
-    lists = tuple(screener.engine.party_lists)
-    _warm(screener)
-    return ScreeningState(screener=screener, lists=lists, lists_hash=lists_hash(lists), loaded_at=_now())
+    base = screener.engine.allowlist
+    lists = list(screener.engine.party_lists)
+    n, allow = decided_allowlist(base, store)
+    return _state(screener, lists, allow, base, policy=cfg.policy, generation=1, decisions=n)
+
+
+def decided_allowlist(base: Any, store: Any) -> tuple[int, Any]:
+    """(number of decision records, ``base`` plus the clearances of the store's ``cleared`` decisions).
+    ``base`` None stands for ``$ECSCREEN_CLEARANCES`` (read by the party screening when no list is given)."""
+    if store is None:
+        return 0, base
+    decisions = store.decisions()
+    from ecscreen.runners.review import clearances_from
+
+    decided = clearances_from(decisions)
+    if not decided:
+        return len(decisions), base
+    from ecscreen.matching import AllowList
+    from ecscreen.parties import default_allowlist
+
+    start = base if base is not None else default_allowlist()
+    return len(decisions), AllowList([*(start.clearances if start is not None else []), *decided])
 
 
 def _warm(screener: Any) -> None:
@@ -84,17 +103,18 @@ def _warm(screener: Any) -> None:
                          "parties": [{"role": "consignee", "name": "Warm Up GmbH", "country": "DE"}]})
 
 
-def _with_lists(state: ScreeningState, lists: list[Any]) -> ScreeningState:
+def _state(old: Any, lists: list[Any], allow: Any, base_allow: Any, *, policy: str, generation: int,
+           decisions: int) -> ScreeningState:
+    """A new state: ``old``'s packs and options with these lists and this allow-list."""
     from ecscreen.engine import Engine
 
-    old = state.screener
-    engine = Engine.build(old.registry, use_lists=True, allowlist=old.engine.allowlist, lists=list(lists),
-                          policy=old.engine.policy)
+    engine = Engine.build(old.registry, use_lists=old.engine.use_lists, allowlist=allow,
+                          lists=list(lists) if old.engine.use_lists else None, policy=policy)
     screener = copy.copy(old)
     screener.engine = engine
     _warm(screener)
     return ScreeningState(screener=screener, lists=tuple(lists), lists_hash=lists_hash(lists), loaded_at=_now(),
-                          generation=state.generation + 1)
+                          generation=generation, decisions=decisions, base_allow=base_allow)
 
 
 def store_fingerprint() -> tuple[tuple[str, int, int], ...]:
@@ -118,10 +138,12 @@ def store_fingerprint() -> tuple[tuple[str, int, int], ...]:
 
 @dataclass
 class StateHolder:
-    """The current state plus the watcher that replaces it when the active lists change."""
+    """The current state, the record store, and the watcher that replaces the state when the active lists
+    or the review decisions change."""
 
     cfg: ServiceConfig
     state: ScreeningState
+    store: Any = None  # ecscreen.records.RecordStore, None with --no-record
     reload_error: str | None = None
     reloads: int = 0
     _fingerprint: tuple[tuple[str, int, int], ...] = field(default=(), repr=False)
@@ -131,35 +153,44 @@ class StateHolder:
 
     @classmethod
     def load(cls, cfg: ServiceConfig) -> StateHolder:
+        store = None
+        if cfg.record:
+            from ecscreen.records import RecordStore
+
+            store = RecordStore.open(url=cfg.database_url, home=cfg.home)
         fp = store_fingerprint()
-        return cls(cfg=cfg, state=build_state(cfg), _fingerprint=fp)
+        return cls(cfg=cfg, state=build_state(cfg, store), store=store, _fingerprint=fp)
 
     def current(self) -> ScreeningState:
         return self.state
 
     def check_now(self) -> bool:
-        """Reload when the list store changed and the active lists differ; True when swapped."""
-        if self.cfg.no_lists:
-            return False
+        """Swap in a new state when the list store changed and the active lists differ, or when review
+        decisions were recorded (here or by another process); True when swapped."""
         with self._lock:
-            fp = store_fingerprint()
-            if fp == self._fingerprint:
-                return False
-            from ecscreen.lists import active_lists, read_list
-
             old = self.state
+            fp = store_fingerprint() if not self.cfg.no_lists else self._fingerprint
+            lists: list[Any] = list(old.lists)
+            lists_changed = False
             try:
-                own = [read_list(lp.path) for lp in old.screener.registry.of_kind("party_list")]
-                lists = active_lists(rules_roots=[]) + own
-                if lists_hash(lists) == old.lists_hash:
+                if fp != self._fingerprint:
+                    from ecscreen.lists import active_lists, read_list
+
+                    own = [read_list(lp.path) for lp in old.screener.registry.of_kind("party_list")]
+                    lists = active_lists(rules_roots=[]) + own
+                    lists_changed = lists_hash(lists) != old.lists_hash
+                n = self.store.count(kind="decision") if self.store is not None else 0
+                if not lists_changed and n == old.decisions:
                     self._fingerprint = fp
                     self.reload_error = None
                     return False
                 t0 = time.perf_counter()
-                new = _with_lists(old, lists)
-            except Exception as exc:  # keep the last good lists and say so
+                n, allow = decided_allowlist(old.base_allow, self.store)
+                new = _state(old.screener, lists, allow, old.base_allow, policy=old.engine.policy,
+                             generation=old.generation + 1, decisions=n)
+            except Exception as exc:  # keep the last good state and say so
                 self.reload_error = f"{type(exc).__name__}: {exc}"[:500]
-                log.error("list reload failed, still screening with the lists loaded at %s: %s",
+                log.error("reload failed, still screening with the lists loaded at %s: %s",
                           old.loaded_at.isoformat(), self.reload_error)
                 self._fingerprint = fp
                 return False
@@ -167,14 +198,17 @@ class StateHolder:
             self._fingerprint = fp
             self.reload_error = None
             self.reloads += 1
-            log.info("lists reloaded in %.1f s: %s", time.perf_counter() - t0,
+            log.info("screener reloaded in %.1f s (%s): %s", time.perf_counter() - t0,
+                     "new lists" if lists_changed else f"{n} review decision(s)",
                      ", ".join(f"{sl.info.name} ({sl.info.sha256[:12]})" for sl in new.lists))
             return True
 
     def start(self) -> None:
-        if self.cfg.reload_interval <= 0 or self.cfg.no_lists or self._thread is not None:
+        if self.cfg.reload_interval <= 0 or self._thread is not None:
             return
-        self._thread = threading.Thread(target=self._watch, name="ecscreen-list-watcher", daemon=True)
+        if self.cfg.no_lists and self.store is None:
+            return
+        self._thread = threading.Thread(target=self._watch, name="ecscreen-watcher", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -182,10 +216,12 @@ class StateHolder:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        if self.store is not None:
+            self.store.close()
 
     def _watch(self) -> None:
         while not self._stop.wait(self.cfg.reload_interval):
             try:
                 self.check_now()
             except Exception as exc:  # pragma: no cover - check_now catches what it expects
-                log.error("list watcher: %s", exc)
+                log.error("watcher: %s", exc)
