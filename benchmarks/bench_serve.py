@@ -55,10 +55,11 @@ def bodies(n: int, offset: int = 0) -> list[bytes]:
     return out
 
 
-def start(workers: int) -> tuple[subprocess.Popen[bytes], int]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+def start(workers: int, record: bool, home: str) -> tuple[subprocess.Popen[bytes], int]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), ECSCREEN_HOME=home)
+    env.pop("ECSCREEN_DATABASE_URL", None)
     cmd = [sys.executable, "-m", "ecscreen.cli", "serve", "--port", "0", "--no-access-log",
-           "--workers", str(workers)]
+           "--workers", str(workers), *([] if record else ["--no-record"])]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
     assert proc.stderr is not None
     port = None
@@ -160,10 +161,16 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--no-record", action="store_true", help="serve with --no-record (default: every "
+                    "screening recorded in a fresh SQLite store, as the service does by default)")
     a = ap.parse_args()
     if not NAMES.exists():
         raise SystemExit(f"missing {NAMES}")
-    proc, port = start(a.workers)
+    import shutil
+    import tempfile
+
+    home = tempfile.mkdtemp(prefix="bench-serve-")  # a fresh list store and record store
+    proc, port = start(a.workers, not a.no_record, home)
     try:
         run(port, bodies(a.warmup, offset=3000), a.clients)  # other names than the measured ones
         payloads = bodies(a.requests)
@@ -175,8 +182,10 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        shutil.rmtree(home, ignore_errors=True)
     print(f"serve benchmark: {a.requests} requests (one shipment, two parties, real SEC company names), "
           f"{a.clients} concurrent clients, {a.workers} worker process(es), "
+          f"{'not recorded' if a.no_record else 'every screening recorded (SQLite)'}, "
           f"{os.cpu_count()} cores")
     print(f"  status: {dict(sorted(status.items()))}")
     print(f"  latency ms: p50 {pct(lat, 50):.1f}  p90 {pct(lat, 90):.1f}  p99 {pct(lat, 99):.1f}  "

@@ -378,10 +378,9 @@ def test_body_limit_413(guarded: Server) -> None:
 
 def test_timeout_504_and_busy_503(guarded: Server) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    # ~220 shipments with parties fit the 64 KiB limit and take far longer than the 1 s timeout
-    slow = [dict(CHAIR_DE, id=f"T-{i}", parties=[{"role": "consignee", "name": f"Timeout Trading {i} Ltd",
-                                                  "country": "DE"}, {"role": "end_user", "name": f"Slow Works {i}",
-                                                                     "country": "DE"}]) for i in range(220)]
+    # 80 shipments with 12 parties each fit the 64 KiB limit and take seconds: far over the 1 s timeout
+    slow = [dict(CHAIR_DE, id=f"T-{i}", parties=[{"role": "consignee", "name": f"Timeout Trading {i}-{j} Ltd"}
+                                                 for j in range(12)]) for i in range(80)]
     body = json.dumps(slow, separators=(",", ":")).encode()
     assert len(body) < 65536
     results: dict[str, httpx.Response] = {}

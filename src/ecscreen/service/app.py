@@ -18,6 +18,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
@@ -31,6 +32,7 @@ from ecscreen import __version__
 from ecscreen.errors import EcscreenError
 from ecscreen.service.config import ServiceConfig
 from ecscreen.service.inputs import REQUEST_FILE, error_doc, parse_body, pointer, shipment_docs
+from ecscreen.service.recording import GroupRecorder
 from ecscreen.service.state import SCREEN_LOCK, ScreeningState, StateHolder
 
 log = logging.getLogger("ecscreen.service")
@@ -178,14 +180,19 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
     explicitly so that the caller decides when packs and lists load (once, before the first request)."""
     holder = holder if holder is not None else StateHolder.load(cfg)
     limiter_box: dict[str, anyio.CapacityLimiter] = {}
+    recorder_box: dict[str, GroupRecorder] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         limiter_box["l"] = anyio.CapacityLimiter(1)  # one screening at a time per process (SCREEN_LOCK)
+        if holder.store is not None:
+            recorder_box["r"] = GroupRecorder(holder.store)
         holder.start()
         try:
             yield
         finally:
+            if "r" in recorder_box:
+                recorder_box.pop("r").stop()
             holder.stop()
 
     app = FastAPI(title="ecscreen", version=__version__, lifespan=lifespan, debug=False,
@@ -233,6 +240,26 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
         if acquired and not started:
             limiter.release_on_behalf_of(token)
         raise _Timeout(started)
+
+    async def record(records: list[Any]) -> list[int]:
+        """The ids of ``records`` once the recorder has written them (group commit, see .recording)."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[list[int]] = loop.create_future()
+
+        def settle(value: list[int] | BaseException) -> None:
+            if fut.done():
+                return
+            if isinstance(value, BaseException):
+                fut.set_exception(value)
+            else:
+                fut.set_result(value)
+
+        recorder = recorder_box["r"]
+        def done(value: list[int] | BaseException) -> None:
+            loop.call_soon_threadsafe(settle, value)
+
+        recorder.submit(records, done)
+        return await fut
 
     # ---------------------------------------------------------------- errors
     @app.exception_handler(_Timeout)
@@ -307,7 +334,16 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
         raw = await request.body()
         st = holder.current()
         client = _client_name(request)
-        return await run(lambda: _screen(st, holder, raw, as_of, client))
+        done = await run(lambda: _screen(st, holder, raw, as_of, client))
+        if not done.records:
+            return done.finish([])
+        try:
+            ids = await record(done.records)
+        except Exception as exc:  # fail closed: a screening that could not be recorded is not handed out
+            return _json(503, {"error": f"could not record the screening ({type(exc).__name__}): nothing was "
+                                        "returned; retry, or run the service with --no-record"},
+                         {"Retry-After": "1"})
+        return done.finish(ids)
 
     @app.post("/v1/parties/search", tags=["screening"],
               summary="Screen party names against the loaded restricted-party lists (hits and findings)")
@@ -372,38 +408,47 @@ def _client_name(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _record(st: ScreeningState, holder: StateHolder, report: Any, parsed: list[tuple[str, Any]], doc: Any,
-            client: str) -> list[int]:
-    """Record every result (one hash-chained record per shipment); [] without a store."""
+@dataclass
+class _Screened:
+    """A screening done, waiting for its record ids: ``finish(ids)`` builds the response."""
+
+    records: list[Any]
+    finish: Callable[[list[int]], Response]
+
+
+def _records(st: ScreeningState, holder: StateHolder, report: Any, parsed: list[tuple[str, Any]], doc: Any,
+             client: str) -> list[Any]:
+    """One NewRecord per result (the recorder writes them); [] without a store."""
     store = holder.store
     if store is None:
         return []
-    from ecscreen.records.recorder import record_report, run_manifest
+    from ecscreen.records.recorder import result_record, run_manifest
 
-    at = dt.datetime.now(dt.UTC)
     manifest = st.memo.get("manifest")
     if manifest is None:
         files = [("clearances", holder.cfg.clearances)] if holder.cfg.clearances else []
-        manifest = run_manifest(store, st.engine, command="serve", options=report.options, at=at, files=files)
+        manifest = run_manifest(store, st.engine, command="serve", options=report.options,
+                                at=dt.datetime.now(dt.UTC), files=files)
         st.memo["manifest"] = manifest
     raws = shipment_docs(doc, len(parsed))
     raws += [None] * (len(parsed) - len(raws))
-    return record_report(store, report, [sh for _, sh in parsed], command="serve", manifest=manifest, at=at,
-                         raws=raws, client=client)
+    return [result_record(res, sh, command="serve", source=f"api:{client}", manifest=manifest, raw=raw)
+            for res, (_, sh), raw in zip(report.results, parsed, raws, strict=True)]
 
 
 def _screen(st: ScreeningState, holder: StateHolder, raw: bytes, as_of: dt.date | None, client: str = "api"
-            ) -> Response:
+            ) -> _Screened:
     from ecscreen.errors import InputFileError
 
     try:
         parsed, doc = parse_body(raw)
     except InputFileError as exc:
-        return _json(422, {"error": "invalid input", "errors": [{
+        resp = _json(422, {"error": "invalid input", "errors": [{
             "shipment": None, "index": None, "file": exc.file or REQUEST_FILE, "line": exc.line,
             "field": exc.field, "pointer": "" if exc.field is None else pointer(exc.field, index=None, in_list=False,
                                                                                wrapped=False),
             "message": exc.message, "text": exc.render()}]})
+        return _Screened([], lambda ids: resp)
     screener = st.screener
     on = as_of or screener.as_of
     report = st.engine.screen(parsed, as_of=on, today=dt.date.today())
@@ -419,38 +464,36 @@ def _screen(st: ScreeningState, holder: StateHolder, raw: bytes, as_of: dt.date 
         doc = load_document(raw, lines=True)
     headers = {"X-Ecscreen-Decision": str(getattr(report.decision, "value", report.decision)),
                "X-Ecscreen-Exit-Code": str(report.exit_code)}
-    try:
-        ids = _record(st, holder, report, parsed, doc, client)
-    except Exception as exc:  # fail closed: a screening that could not be recorded is not handed out
-        log.error("recording failed: %s: %s", type(exc).__name__, exc)
-        return _json(503, {"error": f"could not record the screening ({type(exc).__name__}): nothing was "
-                                    "returned; retry, or run the service with --no-record"}, {"Retry-After": "1"})
-    if ids:
-        headers["X-Ecscreen-Record-Ids"] = ",".join(map(str, ids))
-    if not bad:
-        body = report.model_dump_json()
-        if ids:
-            body = body[:-1] + f',"record_ids":{json.dumps(ids)}}}'
-        return Response(content=body, media_type="application/json", headers=headers)
-    # locate the errors exactly as `check` does (file, line from the document) and add JSON pointers
-    from ecscreen.formats import locate
+    if bad:
+        # locate the errors exactly as `check` does (file, line from the document) and add JSON pointers
+        from ecscreen.formats import locate
 
-    in_list = isinstance(doc, list) or (isinstance(doc, dict) and isinstance(doc.get("shipments"), list))
-    wrapped = isinstance(doc, dict) and isinstance(doc.get("shipments"), list)
-    docs = shipment_docs(doc, len(report.results))
-    errors = []
-    for n in bad:
-        r = report.results[n]
-        if n < len(docs):
-            r.errors = [locate(e, REQUEST_FILE, docs[n]) for e in r.errors]
-        line = getattr(docs[n], "line", None) if n < len(docs) else None
-        r.source = f"{REQUEST_FILE}:{line or 1}"
-        errors += [error_doc(e, shipment=r.id, index=n if in_list else None, in_list=in_list, wrapped=wrapped)
-                   for e in r.errors]
-    out = {"error": "invalid input", "errors": errors, "report": json.loads(report.model_dump_json())}
-    if ids:
-        out["report"]["record_ids"] = ids
-    return _json(422, out, headers)
+        in_list = isinstance(doc, list) or (isinstance(doc, dict) and isinstance(doc.get("shipments"), list))
+        wrapped = isinstance(doc, dict) and isinstance(doc.get("shipments"), list)
+        docs = shipment_docs(doc, len(report.results))
+        errors = []
+        for n in bad:
+            r = report.results[n]
+            if n < len(docs):
+                r.errors = [locate(e, REQUEST_FILE, docs[n]) for e in r.errors]
+            line = getattr(docs[n], "line", None) if n < len(docs) else None
+            r.source = f"{REQUEST_FILE}:{line or 1}"
+            errors += [error_doc(e, shipment=r.id, index=n if in_list else None, in_list=in_list, wrapped=wrapped)
+                       for e in r.errors]
+    records = _records(st, holder, report, parsed, doc, client)
+    body = report.model_dump_json()
+
+    def finish(ids: list[int]) -> Response:
+        hdrs = dict(headers)
+        text = body
+        if ids:
+            hdrs["X-Ecscreen-Record-Ids"] = ",".join(map(str, ids))
+            text = body[:-1] + f',"record_ids":{json.dumps(ids)}}}'
+        if not bad:
+            return Response(content=text, media_type="application/json", headers=hdrs)
+        return _json(422, {"error": "invalid input", "errors": errors, "report": json.loads(text)}, hdrs)
+
+    return _Screened(records, finish)
 
 
 def _decide(holder: StateHolder, record_id: int, body: DecisionBody) -> Response:
