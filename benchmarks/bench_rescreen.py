@@ -72,7 +72,7 @@ def _variant(rng: random.Random, name: str) -> str:
 
 def _master(rng: random.Random, listed_share: float, withheld: int) -> tuple[list[tuple[str, str]], set[str]]:
     """(name, country) customers and the entry ids withheld from last year's list."""
-    from ecscreen.lists import load_default
+    from ecscreen.parties.store import load_default
 
     names = _sec_names()
     dests, dw = list(DESTINATIONS), list(DESTINATIONS.values())
@@ -91,7 +91,7 @@ def _master(rng: random.Random, listed_share: float, withheld: int) -> tuple[lis
 
 
 def _old_lists(withheld: set[str]) -> list:
-    from ecscreen.lists import ScreeningList, _digest, active_lists
+    from ecscreen.parties.store import ScreeningList, _digest, active_lists
 
     out = []
     for sl in active_lists():
@@ -110,8 +110,8 @@ def _reindex(findings: list[dict], idx: int) -> list[dict]:
 
 
 def generate(home: Path, parties: int, seed: int, withheld_n: int, listed_share: float) -> dict:
-    from ecscreen.models import Party, PartyRole
-    from ecscreen.parties import screen_party_batches
+    from ecscreen.model import Party, PartyRole
+    from ecscreen.parties.screening import screen_party_batches
     from ecscreen.records import NewRecord, PartyRef, RecordStore
 
     rng = random.Random(seed)
@@ -199,7 +199,7 @@ def main() -> None:
     src = HERE.parent / "src"
     env["PYTHONPATH"] = str(src) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     since = (AS_OF - dt.timedelta(days=365)).isoformat()
-    cmd = [sys.executable, "-m", "ecscreen.cli", "rescreen", "--since", since, "--as-of", AS_OF.isoformat(),
+    cmd = [sys.executable, "-m", "ecscreen.cli.main", "rescreen", "--since", since, "--as-of", AS_OF.isoformat(),
            "--format", "json", "--workers", str(args.workers)]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)

@@ -58,7 +58,7 @@ def bodies(n: int, offset: int = 0) -> list[bytes]:
 def start(workers: int, record: bool, home: str) -> tuple[subprocess.Popen[bytes], int]:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), ECSCREEN_HOME=home)
     env.pop("ECSCREEN_DATABASE_URL", None)
-    cmd = [sys.executable, "-m", "ecscreen.cli", "serve", "--port", "0", "--no-access-log",
+    cmd = [sys.executable, "-m", "ecscreen.cli.main", "serve", "--port", "0", "--no-access-log",
            "--workers", str(workers), *([] if record else ["--no-record"])]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
     assert proc.stderr is not None

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ecscreen.lists import read_list
-from ecscreen.matching import AllowList, Clearance
-from ecscreen.models import Outcome, Party, PartyRole
-from ecscreen.parties import screen_parties
+from ecscreen.model import Outcome, Party, PartyRole
+from ecscreen.parties.matching import AllowList, Clearance
+from ecscreen.parties.screening import screen_parties
+from ecscreen.parties.store import read_list
 from ecscreen.records import NewRecord, PartyRef, RecordStore
 from ecscreen.runners.rescreen import (
     CLEAR_STATE,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ecscreen.cli import main
+from ecscreen.cli.main import main
 from ecscreen.records import RecordStore
 
 SHIP = """id: PO-1

@@ -47,7 +47,7 @@ class Server:
         e.pop("ECSCREEN_API_TOKEN", None)
         if token:
             e["ECSCREEN_API_TOKEN"] = token
-        self.proc = subprocess.Popen([sys.executable, "-m", "ecscreen.cli", "serve", "--port", "0", *args],
+        self.proc = subprocess.Popen([sys.executable, "-m", "ecscreen.cli.main", "serve", "--port", "0", *args],
                                      stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=e,
                                      start_new_session=True)
         self.log: list[str] = []
@@ -110,7 +110,7 @@ def client(server: Server) -> Iterator[httpx.Client]:
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    return subprocess.run([sys.executable, "-m", "ecscreen.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "ecscreen.cli.main", *args], capture_output=True, text=True, env=env,
                           cwd=cwd, timeout=300)
 
 
@@ -329,7 +329,7 @@ def test_non_loopback_bind_without_token_refuses_to_start() -> None:
         env.pop("ECSCREEN_API_TOKEN", None)
         if env_token:
             env["ECSCREEN_API_TOKEN"] = env_token
-        p = subprocess.run([sys.executable, "-m", "ecscreen.cli", "serve", "--port", "0", *args],
+        p = subprocess.run([sys.executable, "-m", "ecscreen.cli.main", "serve", "--port", "0", *args],
                            capture_output=True, text=True, env=env, timeout=60)
         assert p.returncode == 2, p.stderr
         assert "ECSCREEN_API_TOKEN" in p.stderr
@@ -418,7 +418,7 @@ def test_hot_reload_of_lists_with_requests_in_flight(tmp_path: Path) -> None:
     env = {"ECSCREEN_HOME": str(home)}
     # a small imported CSL replaces the embedded snapshot (--force: far smaller than the snapshot), so the
     # reload rebuilds a small index
-    prep = subprocess.run([sys.executable, "-m", "ecscreen.cli", "lists", "import",
+    prep = subprocess.run([sys.executable, "-m", "ecscreen.cli.main", "lists", "import",
                            str(FIXTURES / "lists" / "csl_sample.csv"), "--force"], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT / "src"), **env}, timeout=120)
     assert prep.returncode == 0, prep.stderr
@@ -446,7 +446,7 @@ def test_hot_reload_of_lists_with_requests_in_flight(tmp_path: Path) -> None:
             w.start()
         own = tmp_path / "reload.csv"
         own.write_text("id,name,countries,source_code\nzq-1," + name + ",DE,EL\n")
-        imp = subprocess.run([sys.executable, "-m", "ecscreen.cli", "lists", "import", str(own), "--name",
+        imp = subprocess.run([sys.executable, "-m", "ecscreen.cli.main", "lists", "import", str(own), "--name",
                               "reload-test"], capture_output=True, text=True,
                              env={**os.environ, "PYTHONPATH": str(ROOT / "src"), **env}, timeout=120)
         assert imp.returncode == 0, imp.stderr

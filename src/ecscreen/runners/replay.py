@@ -16,14 +16,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 __all__ = ["ReplayResult", "replay", "compare_findings", "finding_key"]
 
-SUPPORTED = ("check", "api", "serve")
+SUPPORTED = ("check", "api", "serve", "batch")
 
 
 class ReplayBroken(Exception):
@@ -50,13 +50,13 @@ class ReplayResult:
             "problems": self.problems, "packs": self.packs, "lists": self.lists}
 
 
-def finding_key(f: Mapping[str, Any]) -> tuple[str, Any, str]:
+def finding_key(f: Mapping[str, Any]) -> tuple[str, Any, Any, str]:
     ev = f.get("evidence") or []
     first = ev[0].get("field") if ev and isinstance(ev[0], Mapping) else ""
-    return (str(f.get("rule_id")), f.get("item_index"), str(first or ""))
+    return (str(f.get("rule_id")), f.get("line"), f.get("item_index"), str(first or ""))
 
 
-def _keyed(findings: list[Mapping[str, Any]]) -> dict[tuple[Any, ...], Mapping[str, Any]]:
+def _keyed(findings: Sequence[Mapping[str, Any]]) -> dict[tuple[Any, ...], Mapping[str, Any]]:
     out: dict[tuple[Any, ...], Mapping[str, Any]] = {}
     for f in findings:
         k = finding_key(f)
@@ -68,15 +68,18 @@ def _keyed(findings: list[Mapping[str, Any]]) -> dict[tuple[Any, ...], Mapping[s
 
 
 def _short(f: Mapping[str, Any]) -> dict[str, Any]:
-    return {"rule_id": f.get("rule_id"), "outcome": f.get("outcome"), "item_index": f.get("item_index"),
-            "message": f.get("message")}
+    out = {"rule_id": f.get("rule_id"), "outcome": f.get("outcome"), "item_index": f.get("item_index"),
+           "message": f.get("message")}
+    if f.get("line") is not None:
+        out["line"] = f.get("line")
+    return out
 
 
 def _canon(v: Any) -> str:
     return json.dumps(v, sort_keys=True, ensure_ascii=False, default=str)
 
 
-def compare_findings(before: list[Mapping[str, Any]], after: list[Mapping[str, Any]]
+def compare_findings(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]]
                      ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """(added, removed, changed) findings, matched by rule id, item and first evidence field; a changed
     finding lists each differing field with its recorded and replayed value."""
@@ -93,7 +96,10 @@ def compare_findings(before: list[Mapping[str, Any]], after: list[Mapping[str, A
             if _canon(fb.get(fld)) != _canon(fa.get(fld)):
                 diffs[fld] = {"recorded": fb.get(fld), "replayed": fa.get(fld)}
         if diffs:
-            changed.append({"rule_id": fb.get("rule_id"), "item_index": fb.get("item_index"), "fields": diffs})
+            ch = {"rule_id": fb.get("rule_id"), "item_index": fb.get("item_index"), "fields": diffs}
+            if fb.get("line") is not None:
+                ch["line"] = fb.get("line")
+            changed.append(ch)
     return added, removed, changed
 
 
@@ -118,7 +124,7 @@ def _safe_rel(path: str, fallback: str) -> PurePosixPath:
 
 
 def _registry(store: Any, packs: list[Mapping[str, Any]], tmp: Path) -> Any:
-    from ecscreen.packs import load_registry
+    from ecscreen.packs.registry import load_registry
 
     roots: dict[str, Path] = {}
     for p in packs:
@@ -134,7 +140,7 @@ def _registry(store: Any, packs: list[Mapping[str, Any]], tmp: Path) -> Any:
 
 
 def _lists(store: Any, lists: list[Mapping[str, Any]]) -> list[Any]:
-    from ecscreen.lists import ListError, _decode_store
+    from ecscreen.parties.store import ListError, _decode_store
 
     out = []
     for li in lists:
@@ -151,8 +157,8 @@ def _lists(store: Any, lists: list[Mapping[str, Any]]) -> list[Any]:
 
 
 def _allowlist(store: Any, manifest: Mapping[str, Any], record_id: int, tmp: Path) -> Any:
-    from ecscreen.matching import AllowList
-    from ecscreen.parties import load_allowlist
+    from ecscreen.parties.matching import AllowList
+    from ecscreen.parties.screening import load_allowlist
     from ecscreen.runners.review import clearances_from
 
     clearances = []
@@ -177,7 +183,7 @@ def _date(v: Any) -> dt.date | None:
 def replay(store: Any, record: Any) -> ReplayResult:
     """Re-screen ``record`` (a StoredRecord of ``check``/API/``serve``) as recorded and compare."""
     from ecscreen.errors import UsageError
-    from ecscreen.models import Shipment
+    from ecscreen.model import Shipment
 
     content = record.content
     rid = int(record.id)
@@ -202,19 +208,78 @@ def replay(store: Any, record: Any) -> ReplayResult:
         as_of = _date(options.get("as_of"))
         extra = content.get("extra") or {}
         today = _date(extra.get("as_of")) or record.recorded_at.date()
-        sh = Shipment.model_validate(inp)
-        res = engine.screen_one(sh, as_of=as_of, label=record.subject or sh.id, today=today)
-    after = [f.model_dump(mode="json", exclude_defaults=True) for f in res.findings]
-    result.decision_after = str(getattr(res.decision, "value", res.decision))
-    result.added, result.removed, result.changed = compare_findings(before, after)
+        if record.command == "batch":
+            try:
+                after, result.decision_after, rows_diff = _replay_batch(store, engine, manifest, record, as_of,
+                                                                        Path(td))
+            except ReplayBroken as exc:
+                result.problems.append(str(exc))
+                return result
+            result.changed += rows_diff
+        else:
+            sh = Shipment.model_validate(inp)
+            res = engine.screen_one(sh, as_of=as_of, label=record.subject or sh.id, today=today)
+            after = [f.model_dump(mode="json", exclude_defaults=True) for f in res.findings]
+            result.decision_after = str(getattr(res.decision, "value", res.decision))
+    a, r, c = compare_findings(before, after)
+    result.added, result.removed, result.changed = a, r, result.changed + c
     result.identical = (result.decision_before == result.decision_after and not result.added
                         and not result.removed and not result.changed)
     return result
 
 
+def _replay_batch(store: Any, engine: Any, manifest: Mapping[str, Any], record: Any, as_of: dt.date | None, tmp: Path
+                  ) -> tuple[list[dict[str, Any]], str, list[dict[str, Any]]]:
+    """Re-screen the rows of a recorded ``batch`` order (its header and cells, the recorded column map):
+    (findings with their line, the order's decision, per-row differences)."""
+    from ecscreen.runners.batch import (
+        BatchOptions,
+        BatchScreener,
+        Columns,
+        RawRow,
+        group_orders,
+        load_column_map,
+        parse_row,
+    )
+
+    inp = record.content["input"]
+    header = [str(h) for h in inp.get("header") or []]
+    rows = [RawRow(line=int(r["line"]), values=[str(v) for v in r.get("cells") or []]) for r in inp.get("rows") or []]
+    colmap: dict[str, str] = {}
+    for n, f in enumerate(manifest.get("files") or []):
+        if f.get("role") == "columns":
+            p = tmp / f"columns-{n}.yaml"
+            p.write_bytes(_blob(store, f.get("blob"), f"column map {f.get('path')}"))
+            colmap = load_column_map(p)
+    src = str(record.source or "")
+    file = src.rsplit(":", 1)[0] if ":" in src else src
+    cols = Columns.from_header(header, colmap, file or "<stdin>")
+    parsed = [parse_row(r, cols, len(header)) for r in rows]
+    screener = BatchScreener(engine, BatchOptions(as_of=as_of, today=record.recorded_at.date()))
+    findings: list[dict[str, Any]] = []
+    now_rows: list[dict[str, Any]] = []
+    for order in group_orders(parsed, "order_id" in cols.index):
+        for pr, o in zip(order.rows, screener.screen_order(order), strict=True):
+            now_rows.append({"line": pr.raw.line, "decision": o.decision, "rule_ids": o.rule_ids,
+                             "message": o.message})
+            findings += [{"line": pr.raw.line, **fd} for fd in o.findings]
+    decisions = [r["decision"] for r in now_rows]
+    order_rank = ["clear", "review", "license_required", "prohibited"]
+    decision = "error" if "error" in decisions else max(decisions, key=order_rank.index, default="clear")
+    diffs: list[dict[str, Any]] = []
+    recorded_rows = {int(r["line"]): r for r in (record.content.get("extra") or {}).get("rows") or []}
+    for r in now_rows:
+        old = recorded_rows.get(r["line"], {})
+        fields = {k: {"recorded": old.get(k), "replayed": r[k]} for k in ("decision", "rule_ids", "message")
+                  if old.get(k) != r[k]}
+        if fields:
+            diffs.append({"rule_id": f"row line {r['line']}", "item_index": None, "line": r["line"], "fields": fields})
+    return findings, decision, diffs
+
+
 def _engine(store: Any, record: Any, tmp: Path) -> tuple[Any, dict[str, Any]]:
     """The engine of the record's run, from its manifest's blobs (ReplayBroken when one is unusable)."""
-    from ecscreen.engine import Engine
+    from ecscreen.engine.core import Engine
 
     if not record.manifest:
         raise ReplayBroken("the record names no run manifest (packs and lists unknown)")

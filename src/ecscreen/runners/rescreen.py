@@ -3,7 +3,7 @@
 The input is the distinct parties of the recorded screenings (name, country, address), each with the
 occurrences it had: which record, which party index, and the party's recorded state (outcome, band and
 list entries hit, derived from the record's ``PARTY-*`` findings by :func:`party_states`). Every distinct
-party is screened once through :func:`ecscreen.parties.screen_party_batches` (the same code as ``check``
+party is screened once through :func:`ecscreen.parties.screening.screen_party_batches` (the same code as ``check``
 and ``batch``, so the recorded and the current state are derived the same way), in forked workers for
 big runs, and compared with each recorded occurrence: an occurrence is affected when the party now has a
 hit on a list entry it did not have then (new hit), a stronger band (possible -> strong) or a worse
@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ecscreen.models import Finding, Outcome, Party, PartyRole
+from ecscreen.model import Finding, Outcome, Party, PartyRole
 
 __all__ = [
     "PartyState",
@@ -264,7 +264,7 @@ def _role(occs: Sequence[Occurrence]) -> PartyRole:
 
 def _screen_chunk(chunk: list[tuple[int, str, str | None, str | None, str]]) -> list[tuple[int, PartyState, list[Hit]]]:
     """Screen one chunk of distinct parties; returns (position, state, hits) for parties with a hit."""
-    from ecscreen.parties import screen_party_batches
+    from ecscreen.parties.screening import screen_party_batches
 
     c = _CTX
     batches = [[Party(role=PartyRole(role), name=name, country=country, address=address)]
@@ -297,8 +297,8 @@ def current_states(
     progress: Any = None,
 ) -> dict[int, tuple[PartyState, list[Hit]]]:
     """Screen ``parties`` (index -> state and hits, for parties with an uncovered hit only)."""
-    from ecscreen.lists import matcher_for
-    from ecscreen.parties import load_pack
+    from ecscreen.parties.screening import load_pack
+    from ecscreen.parties.store import matcher_for
 
     pack = pack or load_pack()
     matcher_for(lists)  # build (or load) the index before forking
@@ -350,7 +350,7 @@ def rescreen(
     """Screen each distinct party once against ``lists`` and report those now worse than recorded."""
     import time
 
-    from ecscreen.parties import list_status
+    from ecscreen.parties.screening import list_status
 
     t0 = time.perf_counter()
     found = current_states(parties, as_of=as_of, lists=lists, pack=pack, allowlist=allowlist, workers=workers,
@@ -403,8 +403,8 @@ def affected_by_change(
     entries changed. Parties that come near a changed entry (an index over the changed entries only, at a
     score ``PREFILTER_MARGIN`` below the threshold) are screened against the full ``after`` lists; a party
     counts when it now hits a changed entry it did not hit when recorded."""
-    from ecscreen.matching import Matcher
-    from ecscreen.parties import load_pack
+    from ecscreen.parties.matching import Matcher
+    from ecscreen.parties.screening import load_pack
 
     pack = pack or load_pack()
     changed = changed_entries(before, after)

@@ -3,7 +3,7 @@ clearances that ``cleared`` decisions on party hits become.
 
 A decision names a recorded screening (record id) and a finding of it (rule id, and the party when the
 rule id alone is ambiguous). ``cleared`` on a party-hit finding (``PARTY-<list>``, ``PARTY-ADDRESS-<list>``)
-becomes a :class:`ecscreen.matching.Clearance` of that party against each list entry of the finding: the
+becomes a :class:`ecscreen.parties.matching.Clearance` of that party against each list entry of the finding: the
 CLI loads them from the store and passes them to the engine through the same allow-list as
 ``--clearances`` files, so later screenings show the hit as covered (until ``--expires``). The latest
 decision on a (party, entry) pair wins: a later ``confirmed`` or ``escalated`` withdraws a clearance.
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecscreen.errors import UsageError
-from ecscreen.matching import Clearance
+from ecscreen.parties.matching import Clearance
 from ecscreen.runners.rescreen import entry_ids, finding_party_index, is_party_hit
 
 __all__ = ["ReviewItem", "DECISIONS", "CLOSING", "select_finding", "decision_fields", "clearances_from",

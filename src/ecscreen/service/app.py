@@ -310,7 +310,7 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
         reasons = []
         lists: list[dict[str, Any]] = []
         if st.engine.use_lists:
-            from ecscreen.parties import list_status
+            from ecscreen.parties.screening import list_status
 
             infos, warns = list_status(list(st.lists), dt.date.today())
             lists = [{"name": i.name, "date": i.date, "age_days": i.age_days, "sha256": i.sha256} for i in infos]
@@ -361,7 +361,7 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
     @app.get("/v1/lists", tags=["lists"], summary="The restricted-party lists this service screens against")
     async def lists() -> Response:
         st = holder.current()
-        from ecscreen.parties import list_status
+        from ecscreen.parties.screening import list_status
 
         infos, warns = list_status(list(st.lists), dt.date.today())
         rows = [json.loads(i.model_dump_json()) | {"format": sl.format} for i, sl in zip(infos, st.lists,
@@ -466,7 +466,7 @@ def _screen(st: ScreeningState, holder: StateHolder, raw: bytes, as_of: dt.date 
                "X-Ecscreen-Exit-Code": str(report.exit_code)}
     if bad:
         # locate the errors exactly as `check` does (file, line from the document) and add JSON pointers
-        from ecscreen.formats import locate
+        from ecscreen.inputs.files import locate
 
         in_list = isinstance(doc, list) or (isinstance(doc, dict) and isinstance(doc.get("shipments"), list))
         wrapped = isinstance(doc, dict) and isinstance(doc.get("shipments"), list)
@@ -525,12 +525,12 @@ def _decide(holder: StateHolder, record_id: int, body: DecisionBody) -> Response
 
 
 def _search(st: ScreeningState, body: PartySearch) -> Response:
-    from ecscreen.models import Party
+    from ecscreen.model import Party
 
     eng = st.engine
     if not eng.use_lists:
         return _json(409, {"error": "this service screens without restricted-party lists (--no-lists)"})
-    from ecscreen.parties import screen_parties
+    from ecscreen.parties.screening import screen_parties
 
     try:
         parties = [Party.model_validate(p.model_dump(exclude_none=True)) for p in body.parties]
@@ -563,7 +563,7 @@ def _search(st: ScreeningState, body: PartySearch) -> Response:
 
 
 def _explain(st: ScreeningState, eccn: str, destination: str, date: dt.date | None) -> Response:
-    from ecscreen.service.explain import explain_document
+    from ecscreen.engine.explain import explain_document
 
     doc = explain_document(st.screener.registry, eccn, destination, date or dt.date.today())
     return _json(200, doc)

@@ -40,7 +40,7 @@ def decode(raw: bytes) -> str:
 def load_document(raw: bytes, *, lines: bool = False) -> Any:
     """The parsed body (``InputFileError`` for a body that is not one JSON/YAML document).
     ``lines=True``: with line numbers (yamlio's LDict/LList), as the CLI reads files."""
-    from ecscreen import yamlio
+    from ecscreen.packs import yamlio
 
     text = decode(raw)
     if not text.strip():
@@ -57,7 +57,7 @@ def load_document(raw: bytes, *, lines: bool = False) -> Any:
 def parse_body(raw: bytes) -> tuple[list[tuple[str, Any]], Any]:
     """(label, Shipment | InputError) per shipment and the document they came from (with line numbers
     when some shipment is invalid)."""
-    from ecscreen.formats import parse_shipments
+    from ecscreen.inputs.files import parse_shipments
 
     doc = load_document(raw)
     parsed = parse_shipments(doc, REQUEST_FILE)

@@ -34,7 +34,7 @@ SCREEN_LOCK = threading.RLock()
 @dataclass(frozen=True)
 class ScreeningState:
     screener: Any  # ecscreen.api.Screener
-    lists: tuple[Any, ...]  # ecscreen.lists.ScreeningList, as screened
+    lists: tuple[Any, ...]  # ecscreen.parties.store.ScreeningList, as screened
     lists_hash: str  # sha256 over the lists' own sha256s ("" without lists)
     loaded_at: dt.datetime
     generation: int = 1
@@ -85,8 +85,8 @@ def decided_allowlist(base: Any, store: Any) -> tuple[int, Any]:
     decided = clearances_from(decisions)
     if not decided:
         return len(decisions), base
-    from ecscreen.matching import AllowList
-    from ecscreen.parties import default_allowlist
+    from ecscreen.parties.matching import AllowList
+    from ecscreen.parties.screening import default_allowlist
 
     start = base if base is not None else default_allowlist()
     return len(decisions), AllowList([*(start.clearances if start is not None else []), *decided])
@@ -95,7 +95,7 @@ def decided_allowlist(base: Any, store: Any) -> tuple[int, Any]:
 def _warm(screener: Any) -> None:
     """Build the matcher index and fill the chart memo before the state serves a request."""
     if screener.engine.use_lists:
-        from ecscreen.lists import matcher_for
+        from ecscreen.parties.store import matcher_for
 
         matcher_for(list(screener.engine.party_lists))
     with SCREEN_LOCK:
@@ -106,7 +106,7 @@ def _warm(screener: Any) -> None:
 def _state(old: Any, lists: list[Any], allow: Any, base_allow: Any, *, policy: str, generation: int,
            decisions: int) -> ScreeningState:
     """A new state: ``old``'s packs and options with these lists and this allow-list."""
-    from ecscreen.engine import Engine
+    from ecscreen.engine.core import Engine
 
     engine = Engine.build(old.registry, use_lists=old.engine.use_lists, allowlist=allow,
                           lists=list(lists) if old.engine.use_lists else None, policy=policy)
@@ -119,7 +119,7 @@ def _state(old: Any, lists: list[Any], allow: Any, base_allow: Any, *, policy: s
 
 def store_fingerprint() -> tuple[tuple[str, int, int], ...]:
     """(name, size, mtime) of the list store's files: changes whenever a list is imported or updated."""
-    from ecscreen.lists import store_dir
+    from ecscreen.parties.store import store_dir
 
     d = store_dir()
     try:
@@ -174,7 +174,7 @@ class StateHolder:
             lists_changed = False
             try:
                 if fp != self._fingerprint:
-                    from ecscreen.lists import active_lists, read_list
+                    from ecscreen.parties.store import active_lists, read_list
 
                     own = [read_list(lp.path) for lp in old.screener.registry.of_kind("party_list")]
                     lists = active_lists(rules_roots=[]) + own
