@@ -108,8 +108,9 @@ def client(server: Server) -> Iterator[httpx.Client]:
         yield c
 
 
-def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+def _cli(*args: str, cwd: Path | None = None, env_extra: dict[str, str] | None = None
+         ) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env_extra or {})}
     return subprocess.run([sys.executable, "-m", "ecscreen.cli.main", *args], capture_output=True, text=True, env=env,
                           cwd=cwd, timeout=300)
 
@@ -474,3 +475,29 @@ def test_hot_reload_of_lists_with_requests_in_flight(tmp_path: Path) -> None:
         assert decisions.count("clear") <= first_flag + 3  # at most one in flight per client at the swap
     finally:
         s.stop()
+
+
+def test_two_worker_processes_share_the_socket_and_the_config(tmp_path: Path) -> None:
+    """--workers 2: each worker process gets the configuration (token included) from its parent."""
+    s = Server("--workers", "2", "--host", "0.0.0.0", "--no-access-log", token=TOKEN,
+               env={"ECSCREEN_HOME": str(tmp_path / "home"), "ECSCREEN_LIST_MAX_AGE_DAYS": "36500"})
+    try:
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        with ThreadPoolExecutor(4) as pool:
+            def one(i: int) -> tuple[int, list[int]]:
+                with s.client(headers=auth) as c:
+                    r = c.post("/v1/screen", json=dict(CHAIR_DE, id=f"W-{i}"))
+                    return r.status_code, r.json().get("record_ids", [])
+            got = list(pool.map(one, range(40)))
+        assert [code for code, _ in got] == [200] * 40
+        ids = sorted(i for _, rec in got for i in rec)
+        assert len(ids) == 40 and len(set(ids)) == 40  # both workers append to the one hash chain
+        with s.client() as c:
+            assert c.post("/v1/screen", json=CHAIR_DE).status_code == 401
+    finally:
+        s.stop()
+    from ecscreen.records import RecordStore
+
+    with RecordStore.open(home=tmp_path / "home") as store:
+        v = store.verify()
+        assert v.ok and v.checked >= 40, v
