@@ -117,12 +117,32 @@ def run(port: int, payloads: list[bytes], clients: int) -> tuple[list[float], di
                 status[k] = status.get(k, 0) + v
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
+    stop = threading.Event()
+
+    def probe() -> None:  # is the event loop free while screenings run? /healthz every 50 ms
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.connect()
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while not stop.wait(0.05):
+            t = time.perf_counter()
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            HEALTH.append(time.perf_counter() - t)
+        conn.close()
+
+    prober = threading.Thread(target=probe)
     t0 = time.perf_counter()
     for t in threads:
         t.start()
+    prober.start()
     for t in threads:
         t.join()
+    stop.set()
+    prober.join()
     return lat, status, time.perf_counter() - t0
+
+
+HEALTH: list[float] = []
 
 
 def _tree(pid: int) -> list[int]:
@@ -174,10 +194,12 @@ def main() -> None:
     try:
         run(port, bodies(a.warmup, offset=3000), a.clients)  # other names than the measured ones
         payloads = bodies(a.requests)
+        HEALTH.clear()
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         cpu0 = cpu_seconds(proc.pid)
         lat, status, secs = run(port, payloads, a.clients)
         cpu = cpu_seconds(proc.pid) - cpu0
+        health = list(HEALTH)
         one, _, _ = run(port, bodies(200, offset=a.requests), 1)
     finally:
         proc.terminate()
@@ -191,6 +213,9 @@ def main() -> None:
     print(f"  latency ms: p50 {pct(lat, 50):.1f}  p90 {pct(lat, 90):.1f}  p99 {pct(lat, 99):.1f}  "
           f"max {max(lat) * 1000:.1f}")
     print(f"  throughput: {len(lat) / secs:.0f} requests/s ({secs:.1f} s)")
+    if health:
+        print(f"  /healthz during the load ({len(health)} probes): p50 {pct(health, 50):.1f} ms  "
+              f"p99 {pct(health, 99):.1f} ms (the event loop is not blocked by screenings)")
     cores = os.cpu_count() or 1
     if cpu > 0:
         per = cpu / len(lat) * 1000
