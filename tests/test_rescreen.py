@@ -142,3 +142,26 @@ def test_rescreen_parallel_equals_serial(tmp_path: Path) -> None:
     parallel = rescreen(parties, as_of=AS_OF, lists=[new], workers=2)
     assert serial.to_json() == parallel.to_json()
     assert [w.record_ids for w in serial.worsened] == [[5000]]
+
+
+def test_batch_style_records_compare_by_recorded_outcome(tmp_path: Path, store: RecordStore) -> None:
+    """Records whose findings carry no evidence (batch) keep the party's outcome only: the recorded
+    outcome and band are compared, not entry ids (no false 'new hit' for a hit known at the time)."""
+    new = _list(tmp_path, LIST_HEAD + ADDED, "new.yaml")
+
+    def rec(outcome: str) -> int:
+        return store.append_screenings([NewRecord(
+            command="batch", source="orders.csv:2", input={"header": [], "rows": []}, decision=outcome,
+            findings=[{"line": 2, "rule_id": "PARTY-SDN", "outcome": outcome, "message": "m", "citations": []}],
+            parties=[PartyRef(name="Zyxtronic Quantum Devices Ltd", country="CN", role="end_user",
+                              outcome=outcome)])], at=AT)[0]
+
+    known = rec("prohibited")
+    weaker = rec("review")
+    parties = recorded_parties(store)
+    states = {o.record_id: o.state for o in parties[0].occurrences}
+    assert states[known] == PartyState(Outcome.prohibited, 2, None)
+    assert states[weaker] == PartyState(Outcome.review, 1, None)
+    result = rescreen(parties, as_of=AS_OF, lists=[new])
+    assert [w.record_ids for w in result.worsened] == [[weaker]]
+    assert result.worsened[0].reasons == ["band possible -> strong", "outcome review -> prohibited"]

@@ -164,3 +164,30 @@ def test_batch_applies_cleared_decisions(tmp_path: Path, home: Path, capsys) -> 
     row = json.loads(out_after.read_text().splitlines()[0])
     party = [f for f in row.get("findings", []) if f["rule_id"] in ("PARTY-EL",)]
     assert party and all(f.get("covered_by", {}).get("kind") == "clearance" for f in party)
+
+
+def test_decision_on_a_batch_record_finds_the_entries_with_the_recorded_lists(tmp_path: Path, home: Path,
+                                                                               capsys) -> None:
+    # batch records keep findings without evidence: the entries come from screening the recorded party
+    # again with the record's own lists
+    orders = tmp_path / "orders.csv"
+    orders.write_text("order_id,date,destination,description,eccn,end_user,end_user_country\n"
+                      "SO-1,2026-09-01,DE,Widget,EAR99,Muster GmbH,DE\n"
+                      "SO-2,2026-09-01,CN,Widget,EAR99,Huawei Technolgies Co Ltd,CN\n", encoding="utf-8")
+    assert main(["batch", str(orders), "--out", str(tmp_path / "o1.jsonl"), "--format", "jsonl"]) == 1
+    capsys.readouterr()
+    code, out, _ = _run(capsys, "review", "list", "--open", "--format", "json")
+    item = next(i for i in json.loads(out) if i["rule_id"] == "PARTY-EL")
+    assert item["record"] == 2 and item["party"] == "Huawei Technolgies Co Ltd"
+    code, out, _ = _run(capsys, "review", "decide", "2", "--finding", "PARTY-EL", "--as", "cleared",
+                        "--reason", "test: other company", "--approver", "qa", "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["party"]["name"] == "Huawei Technolgies Co Ltd" and len(doc["entries"]) >= 2
+    code, out, _ = _run(capsys, "review", "list", "--open", "--format", "json")
+    assert not [i for i in json.loads(out) if i["record"] == 2 and i["rule_id"] == "PARTY-EL"]
+    # the next batch run reports every PARTY-EL finding of the row as covered by the clearance
+    main(["batch", str(orders), "--out", str(tmp_path / "o2.jsonl"), "--format", "jsonl", "--no-record"])
+    row = json.loads((tmp_path / "o2.jsonl").read_text().splitlines()[1])
+    el = [f for f in row["findings"] if f["rule_id"] == "PARTY-EL"]
+    assert el and all(f.get("covered_by", {}).get("kind") == "clearance" for f in el)

@@ -125,7 +125,7 @@ def list_cmd(
         status = "open" if i.decision is None else f"{i.decision} by {i.decided_by}" + (
             f" (until {i.expires})" if i.expires else "")
         t.add_row(*(safe_text(x) for x in (i.record_id, i.recorded_at[:10], i.subject or "",
-                                           f"{i.rule_id}: {i.title}" + (f" [{' '.join(i.entries)}]" if i.entries
+                                           f"{i.rule_id}: {i.title or i.message[:120]}" + (f" [{' '.join(i.entries)}]" if i.entries
                                                                          else ""), i.party or "-", status)))
     _out.print(t)
     n_open = sum(1 for i in items if i.open)
@@ -175,7 +175,7 @@ def decide_cmd(
             raise UsageError(f"record {record_id} not found (see ecscreen history)")
         if rec.kind != "screening":
             raise UsageError(f"record {record_id} is a {rec.kind} record, not a screening")
-        fields = decision_fields(rec, finding, as_, party=party, entry=entry)
+        fields = decision_fields(rec, finding, as_, party=party, entry=entry, store=store)
         d = Decision(record_id=record_id, rule_id=fields["rule_id"], decision=as_,  # type: ignore[arg-type]
                      reason=reason.strip(), approver=approver.strip(), expires=exp,
                      party=PartyRef(**fields["party"]) if fields["party"] else None, entry=fields["entry"],

@@ -89,6 +89,7 @@ class StoredRecord(_Model):
     prev_hash: str
     hash: str
     content: dict[str, Any]
+    content_text: str | None = Field(default=None, description="the stored content exactly as hashed")
 
 
 class PartySeen(_Model):

@@ -30,7 +30,7 @@ def _worst(outcomes: Iterable[str]) -> str:
 
 
 def list_blob_bytes(sl: Any) -> bytes:
-    """A party list in the stored-list format (gzip JSON, read back by ``ecscreen.lists._decode_store``):
+    """A party list in the stored-list format (gzip JSON, read back by ``ecscreen.parties.store._decode_store``):
     the stored file itself when the list came from one, else the list re-encoded."""
     from importlib import resources
 
@@ -45,20 +45,16 @@ def list_blob_bytes(sl: Any) -> bytes:
             return Path(path).read_bytes()
         except OSError:
             pass
-    try:
-        from ecscreen.parties.store import _to_store  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        from ecscreen.lists import _to_store  # type: ignore[no-redef,unused-ignore]
+    from ecscreen.parties.store import _to_store
+
     return bytes(_to_store(sl))
 
 
 def _pack_bytes(lp: Any) -> bytes | None:
     """The pack file's text as the loader hashed it (its sha256 is the pack's sha256), or None."""
+    from ecscreen.packs import yamlio
+
     try:
-        try:
-            from ecscreen.packs import yamlio  # type: ignore[attr-defined,unused-ignore]
-        except ImportError:
-            from ecscreen import yamlio  # type: ignore[no-redef,unused-ignore]
         return str(yamlio.read_text(Path(lp.path))).encode("utf-8")
     except Exception:
         return None
@@ -163,12 +159,21 @@ def record_report(store: RecordStore, report: Any, shipments: Sequence[Any], *, 
     return store.append_screenings(recs, at=at)
 
 
+class _Party:
+    """A party of a batch record (the fields of :class:`PartyRef`, without validation: the hot path)."""
+
+    __slots__ = ("name", "country", "role", "outcome", "score")
+
+    def __init__(self, name: str, country: str | None, role: str, outcome: str, score: float | None) -> None:
+        self.name, self.country, self.role, self.outcome, self.score = name, country, role, outcome, score
+
+
 class BatchRecorder:
     """Records ``batch`` orders in bulk: ``start(header)`` once, ``add(order, outcomes)`` per order (in
     output order), ``finish()`` at the end. Buffered: one transaction per ``chunk`` orders."""
 
     def __init__(self, store: RecordStore, *, manifest: str | None, file: str, at: dt.datetime,
-                 chunk: int = 5000) -> None:
+                 chunk: int = 1000) -> None:
         self.store = store
         self.manifest = manifest
         self.file = file
@@ -179,12 +184,17 @@ class BatchRecorder:
         self.recorded = 0
         self.first_id: int | None = None
         self.last_id: int | None = None
-        self._cols: dict[str, int] = {}
+        self.header_sha: str | None = None
+        self._party_cols: list[tuple[str, str, str]] = []
 
-    def start(self, header: list[str], columns: dict[str, int] | None = None) -> None:
-        """The file's header; ``columns`` maps the fields ecscreen reads to their column index."""
+    def start(self, header: list[str], party_columns: Sequence[tuple[str, str, Any]] = ()) -> None:
+        """The file's header (stored once as a blob of kind 'header'; each record names its sha256) and
+        the batch fields that name parties: (name field, country field, role), in screening order."""
+        from ecscreen.records.store import canonical
+
         self.header = list(header)
-        self._cols = dict(columns or {})
+        self.header_sha = self.store.put_blob(canonical(self.header).encode("utf-8"), "header", at=self.at)
+        self._party_cols = [(n, c, str(getattr(r, "value", r))) for n, c, r in party_columns]
 
     def add(self, order: Any, outs: Sequence[Any]) -> None:
         rows = order.rows
@@ -193,39 +203,43 @@ class BatchRecorder:
         findings: list[dict[str, Any]] = []
         row_out: list[dict[str, Any]] = []
         decisions: list[str] = []
+        errors: list[str] = []
         for pr, o in zip(rows, outs, strict=True):
+            line = pr.raw.line
             decisions.append(o.decision)
-            row_out.append({"line": pr.raw.line, "decision": o.decision, "rule_ids": o.rule_ids,
-                            "message": o.message})
-            for fd in o.findings:
-                findings.append({"line": pr.raw.line, **fd})
-        decision = "error" if "error" in decisions else _worst(decisions)
-        parties = self._parties(rows, outs)
-        self.buf.append(NewRecord(
+            row_out.append({"line": line, "decision": o.decision})
+            if o.decision == "error":
+                errors.append(f"{self.file}:{line}: {o.message}")
+            if o.findings:
+                findings.extend({"line": line, **fd} for fd in o.findings)
+        decision = "error" if errors else _worst(decisions)
+        self.buf.append(NewRecord.model_construct(
             command="batch", source=src, subject=order.order_id, manifest=self.manifest,
-            input={"header": self.header, "rows": [{"line": pr.raw.line, "cells": pr.raw.values} for pr in rows]},
-            decision=decision, findings=findings, parties=parties,
-            warnings=list(dict.fromkeys(w for o in outs for w in o.warnings)),
-            errors=[f"{self.file}:{r['line']}: {r['message']}" for r in row_out if r["decision"] == "error"],
-            extra={"rows": row_out}))
+            input={"header_sha256": self.header_sha, "rows": [{"line": pr.raw.line, "cells": pr.raw.values}
+                                                              for pr in rows]},
+            decision=decision, findings=findings, parties=self._parties(rows, outs),
+            warnings=list(dict.fromkeys(w for o in outs for w in o.warnings)) if any(o.warnings for o in outs)
+            else [], errors=errors, extra={"rows": row_out}))
         if len(self.buf) >= self.chunk:
             self.flush()
 
-    @staticmethod
-    def _parties(rows: Sequence[Any], outs: Sequence[Any]) -> list[PartyRef]:
-        try:
-            from ecscreen.runners.batch import PARTY_COLUMNS  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            from ecscreen.batch import PARTY_COLUMNS  # type: ignore[no-redef,unused-ignore]
+    def _parties(self, rows: Sequence[Any], outs: Sequence[Any]) -> list[PartyRef]:
         found: list[tuple[str, str | None, str]] = []
-        for name_col, country_col, role in PARTY_COLUMNS:
-            name = next((pr.fields.get(name_col) for pr in rows if pr.fields.get(name_col)), None)
+        for name_col, country_col, role in self._party_cols:
+            name = country = None
+            for pr in rows:
+                f = pr.fields
+                name = name or f.get(name_col)
+                country = country or f.get(country_col)
             if name:
-                country = next((pr.fields.get(country_col) for pr in rows if pr.fields.get(country_col)), None)
-                found.append((str(name), str(country) if country else None, str(role.value)))
+                found.append((str(name), str(country) if country else None, role))
+        if not found:
+            return []
         outcome = ["clear"] * len(found)
         score: list[float | None] = [None] * len(found)
         for o in outs:
+            if not o.hits:
+                continue
             by_rule = {fd["rule_id"]: fd for fd in o.findings}
             for h in o.hits:
                 m = _PARTY_FIELD.match(str(h.get("field") or ""))
@@ -237,8 +251,7 @@ class BatchRecorder:
                 fd = by_rule.get(h.get("rule_id"))
                 if fd is not None and "covered_by" not in fd:
                     outcome[i] = _worst([outcome[i], fd["outcome"]])
-        return [PartyRef(name=n, country=c, role=r, outcome=outcome[i], score=score[i])
-                for i, (n, c, r) in enumerate(found)]
+        return [_Party(n, c, r, outcome[i], score[i]) for i, (n, c, r) in enumerate(found)]  # type: ignore[misc]
 
     def flush(self) -> None:
         if not self.buf:

@@ -1519,7 +1519,7 @@ def run_batch(
     writer = Writer(out, fmt, state.header, head=envelope)
     screener = BatchScreener(engine, options)
     if recorder is not None:
-        recorder.start(state.header)
+        recorder.start(state.header, PARTY_COLUMNS)
     ncols = len(state.header)
 
     def parsed() -> Iterator[ParsedRow]:

@@ -243,7 +243,14 @@ def _replay_batch(store: Any, engine: Any, manifest: Mapping[str, Any], record: 
     )
 
     inp = record.content["input"]
-    header = [str(h) for h in inp.get("header") or []]
+    if inp.get("header") is None and inp.get("header_sha256"):  # the header is stored once per run, as a blob
+        try:
+            loaded = json.loads(_blob(store, inp["header_sha256"], "the file's header row").decode("utf-8"))
+        except ValueError:
+            raise ReplayBroken("the file's header row: its stored blob is not JSON") from None
+        header = [str(h) for h in loaded or []]
+    else:
+        header = [str(h) for h in inp.get("header") or []]
     rows = [RawRow(line=int(r["line"]), values=[str(v) for v in r.get("cells") or []]) for r in inp.get("rows") or []]
     colmap: dict[str, str] = {}
     for n, f in enumerate(manifest.get("files") or []):
@@ -270,10 +277,16 @@ def _replay_batch(store: Any, engine: Any, manifest: Mapping[str, Any], record: 
     recorded_rows = {int(r["line"]): r for r in (record.content.get("extra") or {}).get("rows") or []}
     for r in now_rows:
         old = recorded_rows.get(r["line"], {})
+        # what the record kept of each row (the decision; older records also rule ids and message)
         fields = {k: {"recorded": old.get(k), "replayed": r[k]} for k in ("decision", "rule_ids", "message")
-                  if old.get(k) != r[k]}
+                  if (k in old or k == "decision") and old.get(k) != r[k]}
         if fields:
             diffs.append({"rule_id": f"row line {r['line']}", "item_index": None, "line": r["line"], "fields": fields})
+    recorded_errors = [str(e) for e in record.content.get("errors") or []]
+    now_errors = [f"{file}:{r['line']}: {r['message']}" for r in now_rows if r["decision"] == "error"]
+    if recorded_errors and recorded_errors != now_errors:
+        diffs.append({"rule_id": "errors", "item_index": None,
+                      "fields": {"errors": {"recorded": recorded_errors, "replayed": now_errors}}})
     return findings, decision, diffs
 
 

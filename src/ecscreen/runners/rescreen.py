@@ -142,7 +142,7 @@ def worse_reasons(before: PartyState | None, now: PartyState) -> list[str]:
     return reasons
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Occurrence:
     """One recorded appearance of a party: the record, the party's index in it, its state then."""
 
@@ -440,41 +440,63 @@ def recorded_parties(store: Any, *, since: Any = None, until: Any = None) -> lis
     exclusive), each with its occurrences and their recorded state.
 
     Distinct = same normalised name (NFKC, case-folded, spaces collapsed: what the matcher sees the same)
-    and country; the name screened is the latest recorded spelling. The recorded state of an occurrence
-    comes from its record's findings when the party's recorded outcome is not ``clear`` (a few per cent:
-    only those records are read); a ``clear`` party had no uncovered hit."""
+    and country; the name screened is the latest recorded spelling. A ``clear`` occurrence had no
+    uncovered hit. For the others the state (entries, band) comes from the record's findings: one record
+    is read per (party, recorded outcome, run manifest), since the same party screened in the same run
+    set-up (same packs, lists, clearances file) with the same outcome got the same findings."""
+    import gc
+
+    gc_was = gc.isenabled()
+    gc.disable()  # a million small acyclic objects: cyclic GC passes would rescan them over and over
+    try:
+        return _recorded_parties(store, since, until)
+    finally:
+        if gc_was:
+            gc.enable()
+
+
+def _recorded_parties(store: Any, since: Any, until: Any) -> list[RecordedParty]:
     from ecscreen.records.store import norm_name
     from ecscreen.runners.review import record_findings
 
     groups: dict[tuple[str, str | None], RecordedParty] = {}
-    pending: list[tuple[RecordedParty, int, int, str | None, str]] = []
-    norm_cache: dict[str, str] = {}
-    for rid, idx, name, country, role, outcome, at in store.iter_party_rows(since=since, until=until):
-        norm = norm_cache.get(name)
-        if norm is None:
-            norm = norm_cache[name] = norm_name(name)
-        c = country.upper() if country else None
-        key = (norm, c)
-        rp = groups.get(key)
+    by_raw: dict[tuple[str, str | None], RecordedParty] = {}  # (name, country) as recorded -> its party
+    pending: list[tuple[RecordedParty, Occurrence, str]] = []
+    for rid, idx, name, country, role, outcome in store.iter_party_rows(since=since, until=until):
+        rp = by_raw.get((name, country))
         if rp is None:
-            rp = groups[key] = RecordedParty(name=name, country=c)
+            c = country.upper() if country else None
+            key = (norm_name(name), c)
+            rp = groups.get(key)
+            if rp is None:
+                rp = groups[key] = RecordedParty(name=name, country=c)
+            by_raw[(name, country)] = rp
+        rp.name = name  # the latest spelling
+        if outcome and outcome != "clear" and outcome != "error":
+            occ = Occurrence(rid, idx, None, None, role)
+            pending.append((rp, occ, outcome))
         else:
-            rp.name = name  # the latest spelling
-        if outcome and outcome not in ("clear", "error"):
-            pending.append((rp, rid, idx, role, at))
+            occ = Occurrence(rid, idx, CLEAR_STATE, None, role)
+        rp.occurrences.append(occ)  # rows come in record order
+    # one representative record per (party, recorded outcome, run manifest)
+    manifests = store.manifests_of(o.record_id for _, o, _ in pending)
+    reps: dict[tuple[int, str, str | None], tuple[int, int, list[Occurrence]]] = {}
+    for rp, occ, outcome in pending:
+        pkey = (id(rp), outcome, manifests.get(occ.record_id))
+        got = reps.get(pkey)
+        if got is None:
+            reps[pkey] = (occ.record_id, occ.party_index, [occ])
         else:
-            rp.occurrences.append(Occurrence(rid, idx, CLEAR_STATE, at, role))
-    recs = store.get_many({rid for _, rid, _, _, _ in pending})
+            got[2].append(occ)
+    recs = store.get_many({rid for rid, _, _ in reps.values()})
     states: dict[int, dict[int, PartyState]] = {}
-    for rp, rid, idx, role, at in pending:
+    for (_, outcome, _), (rid, idx, occs) in reps.items():
         if rid not in states:
             rec = recs.get(rid)
             states[rid] = party_states(record_findings(rec)) if rec is not None else {}
         state = states[rid].get(idx)
         if state is None:  # the record's findings do not say which entries (batch): its outcome does
             state = PartyState.from_outcome(outcome) if outcome in Outcome.__members__ else CLEAR_STATE
-        rp.occurrences.append(Occurrence(rid, idx, state, at, role))
-    out = list(groups.values())
-    for rp in out:
-        rp.occurrences.sort(key=lambda o: (o.record_id, o.party_index))
-    return out
+        for o in occs:
+            o.state = state
+    return list(groups.values())

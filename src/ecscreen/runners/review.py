@@ -104,11 +104,19 @@ def select_finding(record: Any, rule_id: str, party: str | None = None, entry: s
 
 
 def decision_fields(record: Any, rule_id: str, decision: str, *, party: str | None = None,
-                    entry: str | None = None) -> dict[str, Any]:
+                    entry: str | None = None, store: Any = None) -> dict[str, Any]:
     """The party/entry fields of a decision on ``rule_id`` of ``record``: ``party`` (name, country, role),
-    ``entry`` (first list entry) and ``extra`` (finding index, every entry, the finding's outcome)."""
+    ``entry`` (first list entry) and ``extra`` (finding index, every entry, the finding's outcome).
+
+    ``batch`` records keep party findings without evidence: with ``store`` given, the party's list
+    entries are found by screening the recorded party again with the record's own lists (its manifest)."""
     if decision not in DECISIONS:
         raise UsageError(f"--as must be one of {', '.join(DECISIONS)}, not {decision!r}")
+    findings = record_findings(record)
+    same = [(i, f) for i, f in enumerate(findings) if str(f.get("rule_id", "")).upper() == rule_id.strip().upper()]
+    if (store is not None and same and rule_id.strip().upper().startswith("PARTY-")
+            and not any(f.get("evidence") for _, f in same)):
+        return _batch_fields(store, record, same, party, entry)
     idx, f = select_finding(record, rule_id, party, entry)
     out: dict[str, Any] = {"rule_id": str(f.get("rule_id")), "party": None, "entry": None,
                            "extra": {"finding_index": idx, "outcome": f.get("outcome"), "title": f.get("title")}}
@@ -121,6 +129,59 @@ def decision_fields(record: Any, rule_id: str, decision: str, *, party: str | No
         out["entry"] = entries[0] if entries else None
         out["extra"]["entries"] = entries
     return out
+
+
+def _batch_fields(store: Any, record: Any, same: list[tuple[int, dict[str, Any]]], party: str | None,
+                  entry: str | None) -> dict[str, Any]:
+    """Decision fields for a party finding of a record without evidence (``batch``): the party from the
+    record's parties (``party``: index or name, needed when several are not clear), the list entries by
+    screening it again with the record's recorded lists."""
+    import tempfile
+    from pathlib import Path
+
+    from ecscreen.model import Party, PartyRole
+    from ecscreen.parties.matching import AllowList
+    from ecscreen.parties.screening import screen_parties
+    from ecscreen.runners.replay import ReplayBroken, _engine
+
+    rule_id = str(same[0][1].get("rule_id"))
+    parties = record_parties(record)
+    rid = getattr(record, "id", "?")
+    if party is not None:
+        want = party.strip()
+        picked = [(i, p) for i, p in enumerate(parties)
+                  if (want.isdigit() and int(want) == i) or str(p.get("name", "")).casefold() == want.casefold()]
+    else:
+        picked = [(i, p) for i, p in enumerate(parties) if p.get("outcome") not in (None, "clear")] or list(
+            enumerate(parties))
+    if len(picked) != 1:
+        listed = "; ".join(f"{i} ({p.get('name')}, {p.get('outcome', '?')})" for i, p in enumerate(parties))
+        raise UsageError(f"record {rid}: name the party of {rule_id} with --party (index or name): {listed or 'none'}")
+    pidx, p = picked[0]
+    try:
+        role = PartyRole(str(p.get("role") or "other"))
+    except ValueError:
+        role = PartyRole.other
+    with tempfile.TemporaryDirectory(prefix="ecscreen-review-") as td:
+        try:
+            engine, _ = _engine(store, record, Path(td))
+        except ReplayBroken as exc:
+            raise UsageError(f"record {rid}: cannot find the list entries of {rule_id}: {exc}") from None
+        ps = screen_parties([Party(role=role, name=str(p["name"]), country=p.get("country"))],
+                            as_of=record.recorded_at.date(), lists=engine.party_lists, allowlist=AllowList())
+    entries: list[str] = []
+    for f in ps.findings:
+        if f.rule_id.upper() == rule_id.upper():
+            entries += [e for e in entry_ids(f) if e not in entries]
+    if entry is not None:
+        entries = [e for e in entries if e.casefold() == entry.strip().casefold()]
+    if not entries:
+        raise UsageError(f"record {rid}: screening party {pidx} ({p.get('name')}) again with the record's lists "
+                         f"finds no {rule_id} hit" + (f" on entry {entry!r}" if entry else ""))
+    return {"rule_id": rule_id, "party": {"name": p["name"], "country": p.get("country"), "role": p.get("role")},
+            "entry": entries[0], "extra": {"finding_index": same[0][0], "finding_indexes": [i for i, _ in same],
+                                           "outcome": same[0][1].get("outcome"), "title": same[0][1].get("title"),
+                                           "party_index": pidx, "entries": entries}}
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -213,10 +274,11 @@ def review_items(records: Sequence[Any], decisions: Iterable[Any]) -> list[Revie
     for rec in decisions:
         d = _decision_doc(rec)
         extra = _get(d, "extra") or {}
-        key = (int(_get(d, "record_id") or 0), int(extra.get("finding_index", -1)))
         rid = int(_get(rec, "id") or 0)
-        if key not in latest or latest[key][0] <= rid:
-            latest[key] = (rid, d)
+        for fi in extra.get("finding_indexes") or [extra.get("finding_index", -1)]:
+            key = (int(_get(d, "record_id") or 0), int(fi))
+            if key not in latest or latest[key][0] <= rid:
+                latest[key] = (rid, d)
     items: list[ReviewItem] = []
     for rec in records:
         rid = int(_get(rec, "id"))
@@ -225,6 +287,9 @@ def review_items(records: Sequence[Any], decisions: Iterable[Any]) -> list[Revie
             if f.get("outcome") != "review" or f.get("covered_by") is not None:
                 continue
             p = _party_of(rec, f)
+            if p is None and str(f.get("rule_id", "")).startswith("PARTY-"):  # batch: no evidence kept
+                flagged = [q for q in record_parties(rec) if q.get("outcome") not in (None, "clear")]
+                p = {"name": flagged[0].get("name")} if len(flagged) == 1 else None
             item = ReviewItem(record_id=rid, recorded_at=at.isoformat() if isinstance(at, dt.datetime) else str(at),
                               subject=_get(rec, "subject"), source=_get(rec, "source"), finding_index=i,
                               rule_id=str(f.get("rule_id")), title=str(f.get("title") or ""),
