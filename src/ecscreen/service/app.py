@@ -255,6 +255,7 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
                 fut.set_result(value)
 
         recorder = recorder_box["r"]
+
         def done(value: list[int] | BaseException) -> None:
             loop.call_soon_threadsafe(settle, value)
 
