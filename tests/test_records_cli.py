@@ -148,6 +148,22 @@ def test_batch_records_party_outcomes_for_rescreening(home: Path, capsys, tmp_pa
     s.close()
 
 
+def test_batch_records_rows_with_undecodable_bytes(home: Path, capsys, tmp_path: Path) -> None:
+    """Regression: a Latin-1 byte in a UTF-8 file (an error row) stopped the run with 'could not record'."""
+    orders = tmp_path / "latin.csv"
+    orders.write_bytes("order_id,date,destination,description,eccn,end_user,end_user_country\n".encode()
+                       + b"A-1,2026-08-01,DE,Pr\xe4zisionswaage,EAR99,M\xfcller GmbH,DE\n"
+                       + b"A-2,2026-08-01,DE,Widget,EAR99,Ok GmbH,DE\n")
+    code, _, err = run(capsys, "batch", orders, "--out", tmp_path / "out.csv", "--no-progress", "--no-lists")
+    assert code == 3 and "could not record" not in err
+    s = store(home)
+    recs = s.query(newest_first=False)
+    assert [r.decision for r in recs] == ["error", "review"]  # review: parties not screened (--no-lists)
+    assert recs[0].content["input"]["rows"][0]["cells"][3] == "Pr\udce4zisionswaage"  # the bytes are kept
+    assert s.verify().ok
+    s.close()
+
+
 def test_gate_records_each_pair(home: Path, capsys, tmp_path: Path) -> None:
     code, _, _ = run(capsys, "gate", CATALOG, "--format", "json", "--out", tmp_path / "g.json")
     report = json.loads((tmp_path / "g.json").read_text())

@@ -82,7 +82,7 @@ def batch_command(
     from ecscreen.cli.review import decision_allowlist
 
     engine = Engine.build(registry_for(rules, rules_only), use_lists=not no_lists, policy=check_policy(policy),
-                          allowlist=decision_allowlist(None) if not no_lists else None)
+                          allowlist=decision_allowlist(None, store) if not no_lists else None)
     err = Console(stderr=True, highlight=False)
     show = err.is_terminal if progress is None else progress
     size = None if stdin else orders.stat().st_size

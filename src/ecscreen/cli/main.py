@@ -124,10 +124,6 @@ def check(
         raise UsageError(f"--format must be table, json, sarif or junit, not {format!r}")
     on = parse_date_option(as_of)
     reg = registry_for(rules, rules_only)
-    from ecscreen.cli.review import decision_allowlist
-
-    engine = Engine.build(reg, use_lists=not no_lists, allowlist=decision_allowlist(load_clearances(clearances)),
-                          policy=check_policy(policy))
     shipments: list[tuple[str, Shipment | InputError]] = []
     for f in files:
         if str(f) != "-" and not f.exists():
@@ -137,6 +133,11 @@ def check(
     from ecscreen.cli.options import open_record_store
 
     store = open_record_store(no_record)
+    from ecscreen.cli.review import decision_allowlist
+
+    # cleared review decisions of the store become clearances, with the --clearances file's
+    engine = Engine.build(reg, use_lists=not no_lists, policy=check_policy(policy),
+                          allowlist=decision_allowlist(load_clearances(clearances), store))
     sources: list[tuple[str, Any] | None] = []  # (file, raw document) per shipment, in order
     for f in files:
         try:

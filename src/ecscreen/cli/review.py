@@ -60,7 +60,19 @@ def decision_allowlist(base: Any, store: RecordStore | None = None) -> Any:
     from ecscreen.runners.review import clearances_from
 
     own = store is None
-    st = existing_store() if own else store
+    if own:
+        try:
+            st = existing_store()
+        except (UsageError, OSError) as exc:  # --no-record with a store that cannot be read
+            from ecscreen.cli.options import STATE
+
+            msg = exc.message if isinstance(exc, UsageError) else str(exc)
+            if not STATE.quiet:
+                _err.print(f"warning: review decisions not applied (no clearances from them): {msg}",
+                           markup=False)
+            return base
+    else:
+        st = store
     if st is None:
         return base
     try:

@@ -90,8 +90,20 @@ _OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
 def canonical(obj: Any) -> str:
     """Canonical JSON: sorted keys, no spaces, UTF-8 text (dates ISO, enums by value). orjson: the
-    stdlib encoder made recording cost over 10 % of a batch run."""
-    return orjson.dumps(obj, option=_OPTS, default=_default).decode("utf-8")
+    stdlib encoder made recording cost over 10 % of a batch run. Text holding lone surrogates (the
+    bytes of a CSV cell that could not be decoded) is kept as ``\\udcXX`` escapes (ASCII JSON)."""
+    try:
+        return orjson.dumps(obj, option=_OPTS, default=_default).decode("utf-8")
+    except orjson.JSONEncodeError:
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=_default)
+
+
+def _content_json(doc: dict[str, Any]) -> str:
+    """The record content as stored (key order as built; it is hashed exactly as stored)."""
+    try:
+        return orjson.dumps(doc, default=_default).decode("utf-8")
+    except orjson.JSONEncodeError:
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=True, default=_default)
 
 
 def sha256_text(s: str) -> str:
@@ -127,6 +139,17 @@ def norm_name(name: str) -> str:
 
 def chain_hash(prev_hash: str, content: str) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + content.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _col(value: Any) -> Any:
+    """Text for an indexed column: lone surrogates (undecodable input bytes) as backslash escapes,
+    since the databases store UTF-8 only. Used for the content too, so both agree."""
+    if isinstance(value, str) and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 def _like(needle: str) -> str:
@@ -244,7 +267,6 @@ class RecordStore:
         if not recs:
             return []
         stamp = timestamp(at)
-        dumps = orjson.dumps
         with self._writer() as conn:
             head_id, prev = self._head(conn)
             rows: list[tuple[Any, ...]] = []
@@ -252,16 +274,17 @@ class RecordStore:
             for n, r in enumerate(recs, head_id + 1):
                 s_in = canonical(r.input)
                 in_sha = sha256_text(s_in)
-                parties = [{"name": p.name, "country": p.country, "role": p.role, "outcome": p.outcome,
-                            "score": p.score} for p in r.parties]
+                parties = [{"name": _col(p.name), "country": _col(p.country), "role": _col(p.role),
+                            "outcome": p.outcome, "score": p.score} for p in r.parties]
+                source, subject = _col(r.source), _col(r.subject)
                 # the content is hashed exactly as stored: only the input needs a canonical form (its hash)
                 doc = {"v": CONTENT_VERSION, "id": n, "kind": "screening", "recorded_at": stamp,
-                       "command": r.command, "source": r.source, "subject": r.subject, "input_sha256": in_sha,
+                       "command": r.command, "source": source, "subject": subject, "input_sha256": in_sha,
                        "decision": r.decision, "findings": r.findings, "parties": parties,
                        "manifest": r.manifest, "warnings": r.warnings, "errors": r.errors, "extra": r.extra}
-                content = '{"input":' + s_in + "," + dumps(doc, default=_default).decode("utf-8")[1:]
+                content = '{"input":' + s_in + "," + _content_json(doc)[1:]
                 h = chain_hash(prev, content)
-                rows.append((n, "screening", stamp, r.command, r.source, r.subject, r.decision, None, in_sha,
+                rows.append((n, "screening", stamp, r.command, source, subject, r.decision, None, in_sha,
                              r.manifest, content, prev, h))
                 for i, p in enumerate(parties):
                     prow.append((n, i, p["name"], norm_name(str(p["name"])), p["country"], p["role"], p["outcome"],

@@ -149,7 +149,6 @@ class Occurrence:
     record_id: Any  # the store's record id (int)
     party_index: int
     state: PartyState | None  # None: parties were not screened against lists in that record
-    recorded_at: str | None = None
     role: str | None = None
 
 
@@ -473,10 +472,10 @@ def _recorded_parties(store: Any, since: Any, until: Any) -> list[RecordedParty]
             by_raw[(name, country)] = rp
         rp.name = name  # the latest spelling
         if outcome and outcome != "clear" and outcome != "error":
-            occ = Occurrence(rid, idx, None, None, role)
+            occ = Occurrence(rid, idx, None, role)
             pending.append((rp, occ, outcome))
         else:
-            occ = Occurrence(rid, idx, CLEAR_STATE, None, role)
+            occ = Occurrence(rid, idx, CLEAR_STATE, role)
         rp.occurrences.append(occ)  # rows come in record order
     # one representative record per (party, recorded outcome, run manifest)
     manifests = store.manifests_of(o.record_id for _, o, _ in pending)
