@@ -151,7 +151,7 @@ def test_batch_records_party_outcomes_for_rescreening(home: Path, capsys, tmp_pa
 def test_batch_records_rows_with_undecodable_bytes(home: Path, capsys, tmp_path: Path) -> None:
     """Regression: a Latin-1 byte in a UTF-8 file (an error row) stopped the run with 'could not record'."""
     orders = tmp_path / "latin.csv"
-    orders.write_bytes("order_id,date,destination,description,eccn,end_user,end_user_country\n".encode()
+    orders.write_bytes(b"order_id,date,destination,description,eccn,end_user,end_user_country\n"
                        + b"A-1,2026-08-01,DE,Pr\xe4zisionswaage,EAR99,M\xfcller GmbH,DE\n"
                        + b"A-2,2026-08-01,DE,Widget,EAR99,Ok GmbH,DE\n")
     code, _, err = run(capsys, "batch", orders, "--out", tmp_path / "out.csv", "--no-progress", "--no-lists")

@@ -210,9 +210,11 @@ def export_command(
     format: Annotated[str, typer.Option("--format", "-f", metavar="jsonl|csv", help="Output format.")] = "jsonl",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here (default stdout).")] = None,
 ) -> None:
-    """Export records for auditors, oldest first. jsonl: one record per line with its exact hashed
-    ``content`` text, ``prev_hash`` and ``hash`` (sha256 of prev_hash, a line feed and content), so the
-    chain can be checked without ecscreen; csv: one summary row per record."""
+    """Export records for auditors, oldest first.
+
+    jsonl: one record per line with its exact hashed content text, prev_hash and hash (sha256 of
+    prev_hash, a line feed and content), so the chain can be checked without ecscreen; csv: one
+    summary row per record."""
     if format not in ("jsonl", "csv"):
         raise UsageError(f"--format must be jsonl or csv, not {format!r}")
     s, u = _when(since, "--since"), _when(until, "--until")
@@ -276,8 +278,9 @@ def verify_command(
                                         "against its sha256.")] = True,
     format: Annotated[str, typer.Option("--format", "-f", metavar="text|json", help="Output format.")] = "text",
 ) -> None:
-    """Check the hash chain: exit 1 naming the first bad record if any record was edited, deleted or
-    reordered (or a stored pack/list/manifest changed); exit 0 when intact."""
+    """Check the hash chain: exit 1 naming the first bad record if one was edited, deleted or reordered.
+
+    Also fails when a stored pack, list or manifest no longer matches its sha256; exit 0 when intact."""
     if format not in ("text", "json"):
         raise UsageError(f"--format must be text or json, not {format!r}")
     want: tuple[int, str] | None = None
