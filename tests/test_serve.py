@@ -338,8 +338,8 @@ def test_non_loopback_bind_without_token_refuses_to_start() -> None:
 
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[Server]:
-    """Bound to every address with a token, small limits: a 64 KiB body limit and a 1 s timeout."""
-    s = Server("--host", "0.0.0.0", "--max-body", "65536", "--timeout", "1", "--no-access-log", token=TOKEN,
+    """Bound to every address with a token, small limits: a 256 KiB body limit and a 1 s timeout."""
+    s = Server("--host", "0.0.0.0", "--max-body", "262144", "--timeout", "1", "--no-access-log", token=TOKEN,
                env={"ECSCREEN_LIST_MAX_AGE_DAYS": "36500"})
     yield s
     s.stop()
@@ -363,14 +363,14 @@ def test_token_required_on_every_route_except_health(guarded: Server) -> None:
 
 def test_body_limit_413(guarded: Server) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    big = json.dumps([CHAIR_DE] * 400).encode()
-    assert len(big) > 65536
+    big = json.dumps([CHAIR_DE] * 1000).encode()
+    assert len(big) > 262144
     with guarded.client(headers=auth) as c:
         r = c.post("/v1/screen", content=big)
-        assert r.status_code == 413 and "65536" in r.json()["error"]
+        assert r.status_code == 413 and "262144" in r.json()["error"]
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
-            for _ in range(20):
+            for _ in range(40):
                 yield b" " * 8192
         r = c.post("/v1/screen", content=chunks())
         assert r.status_code == 413
@@ -379,11 +379,12 @@ def test_body_limit_413(guarded: Server) -> None:
 
 def test_timeout_504_and_busy_503(guarded: Server) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    # 80 shipments with 12 parties each fit the 64 KiB limit and take seconds: far over the 1 s timeout
+    # 280 shipments with 12 parties each fit the 256 KiB limit and take several seconds: the queued request's
+    # deadline (0.3 s + 1 s) passes while the slow one still holds the process
     slow = [dict(CHAIR_DE, id=f"T-{i}", parties=[{"role": "consignee", "name": f"Timeout Trading {i}-{j} Ltd"}
-                                                 for j in range(12)]) for i in range(80)]
+                                                 for j in range(12)]) for i in range(280)]
     body = json.dumps(slow, separators=(",", ":")).encode()
-    assert len(body) < 65536
+    assert len(body) < 262144
     results: dict[str, httpx.Response] = {}
 
     def post(key: str, content: bytes) -> None:
