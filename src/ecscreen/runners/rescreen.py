@@ -352,6 +352,9 @@ def rescreen(
     from ecscreen.parties.screening import list_status
 
     t0 = time.perf_counter()
+    if not parties:  # nothing recorded in the window: no index to load
+        return RescreenResult(as_of=as_of, parties=0, occurrences=0, worsened=[], lists=list_status(lists, as_of)[0],
+                              workers=workers)
     found = current_states(parties, as_of=as_of, lists=lists, pack=pack, allowlist=allowlist, workers=workers,
                            progress=progress)
     worsened: list[Worsened] = []
