@@ -320,6 +320,7 @@ def _mount_optional() -> None:
         ("ecscreen.cli.review", "app", "typer", "review"),
         ("ecscreen.cli.replay", "replay_command", "command", "replay"),
         ("ecscreen.cli.rescreen", "rescreen_command", "command", "rescreen"),
+        ("ecscreen.cli.serve", "serve_command", "command", "serve"),
     ):
         try:
             m = importlib.import_module(mod)
