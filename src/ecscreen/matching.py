@@ -851,8 +851,9 @@ class Matcher:
         out: list[list[_RawHit]] = [[] for _ in range(nq)]
         if len(pa):
             scores = self._score_pairs(queries, pq, pa, e_key, e_sim, e_tloc, qw, q_total)
-            for i in np.flatnonzero(scores >= threshold).tolist():
-                out[int(pq[i])].append(_RawHit(int(pa[i]), float(scores[i]), False))
+            sel = np.flatnonzero(scores >= threshold)
+            for qi, ai, sc in zip(pq[sel].tolist(), pa[sel].tolist(), scores[sel].tolist(), strict=True):
+                out[qi].append(_RawHit(ai, sc, False))
         if max(self.config.acronym_score, self.config.acronym_score_short) >= threshold:
             for qi, q in enumerate(queries):
                 for ai, size in self._acronym_candidates(q):
@@ -1191,20 +1192,12 @@ class Matcher:
         q_total = sum(q.weights)
         matched_q = [w for w, s in zip(q.weights, best_t, strict=True) if s > 0]
         matched_a = sum(self._alias_weight(u) for u in {u for _, u, _ in pairs})
-        score = _combine(
-            cfg,
-            np.array([p_num]),
-            np.array([q_total]),
-            np.array([r_num]),
-            np.array([a_total]),
-            np.array([sum(matched_q)]),
-            np.array([matched_a]),
-            np.array([max(matched_q, default=0.0)]),
-            np.array([weak]),
+        score = _combine_one(
+            cfg, p_num, q_total, r_num, a_total, sum(matched_q), matched_a, max(matched_q, default=0.0), weak
         )
         p = p_num / max(q_total, 1e-9)
         r = r_num / max(a_total, 1e-9)
-        return float(score[0]), p, r, pairs, sum(matched_q)
+        return score, p, r, pairs, sum(matched_q)
 
     def compare(self, name1: str, name2: str) -> float:
         """Score a query name against a single list-side name (0-100), using this index's weights."""
@@ -1381,6 +1374,7 @@ def _common_deletes() -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in out.items()}
 
 
+@lru_cache(maxsize=65536)
 def common_typo(tok: str) -> str | None:
     """The common (or legal-form) word ``tok`` is one typo away from, when exactly one: 'technoeogies'
     -> 'technology', 'internetional' -> 'international'; None otherwise."""
@@ -1946,6 +1940,38 @@ def _combine(
     factor = factor * np.where(generic, cfg.generic_factor, 1.0)
     factor = factor * np.where(weak & (un_q > 0.001), cfg.weak_alias_factor, 1.0)
     return np.asarray(np.round(100.0 * base * factor, 2))
+
+
+def _combine_one(
+    cfg: ScoreConfig,
+    p_num: float,
+    q_total: float,
+    r_num: float,
+    a_total: float,
+    matched_qw: float,
+    matched_aw: float,
+    max_matched_w: float,
+    weak: bool,
+) -> float:
+    """:func:`_combine` for one pair, in plain floats (the pairwise scorer calls it per candidate; numpy's
+    per-call overhead on one-element arrays was most of its cost). Same IEEE operations in the same order,
+    so the same result to the bit, including ``np.round(x, 2)`` (multiply by 100, round half to even,
+    divide by 100, sign kept)."""
+    qt = q_total if q_total > 1e-9 else 1e-9
+    at = a_total if a_total > 1e-9 else 1e-9
+    p = p_num / qt
+    r = r_num / at
+    hi, lo = (p, r) if p >= r else (r, p)
+    base = cfg.balance * hi + (1.0 - cfg.balance) * lo
+    un_q = 1.0 - matched_qw / qt
+    un_a = 1.0 - matched_aw / at
+    un = un_q if un_q < un_a else un_a
+    base = max(0.0, base - cfg.substitution_penalty * max(0.0, un))
+    factor = min(1.0, matched_qw / cfg.evidence)
+    factor = factor * (cfg.generic_factor if (max_matched_w < cfg.distinct_min and lo < cfg.full_match) else 1.0)
+    factor = factor * (cfg.weak_alias_factor if (weak and un_q > 0.001) else 1.0)
+    y = 100.0 * base * factor * 100.0
+    return math.copysign(round(y) / 100.0, y)
 
 
 _FORK_MATCHER: Matcher | None = None
