@@ -66,7 +66,7 @@ def main() -> None:
         env = {**os.environ, "ECSCREEN_CACHE_DIR": str(Path(tmp) / "cache"), "ECSCREEN_HOME": str(Path(tmp) / "home")}
         ship = Path(tmp) / "shipment.yaml"
         ship.write_text(SHIPMENT, encoding="utf-8")
-        cli = [py, "-c", "import sys; from ecscreen.cli import main; sys.exit(main())"]
+        cli = [py, "-c", "import sys; from ecscreen.cli.main import main; sys.exit(main())"]
         subprocess.run([*cli, "check", str(ship)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         bare = _time([py, "-c", "import typer, pydantic, rich, rich.console, rapidfuzz, yaml"], env, args.runs)
         helpt = _time([*cli, "--help"], env, args.runs)
