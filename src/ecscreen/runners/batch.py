@@ -111,6 +111,7 @@ RECENT_ORDERS = 100_000
 CACHE_SIZE = 10_000
 CHUNK = 2_000  # orders read ahead and screened together (their new parties in one batch call)
 GC_THRESHOLD = 50_000  # gen-0 collection threshold during a run (see run_batch)
+OBJ_CACHE = 50_000  # validated Party / Item objects kept for reuse (only speed depends on it)
 PARTY_BATCH = True  # False: one screen_parties call per new party (the reference path the tests compare with)
 
 
@@ -1006,6 +1007,8 @@ class BatchScreener:
         self.size = self.opts.cache_size
         self.hits = 0
         self.misses = 0
+        self._party_objs: dict[tuple[Any, ...], Party] = {}
+        self._item_objs: dict[tuple[Any, ...], Item] = {}
 
     def screen_order(self, order: Order) -> list[RowOutcome]:
         """One outcome per row of the order, in order."""
@@ -1181,19 +1184,52 @@ class BatchScreener:
                 f.get("us_content_percent"), f.get("license_exception"), f.get("quantity"), f.get("value_usd"),
                 f.get("sku"), f.get("hts_code"))
 
-    @staticmethod
-    def _parties(head: dict[str, Any]) -> list[Party]:
-        return [Party(role=role, name=head[n], country=head[c]) for n, c, role in PARTY_COLUMNS if head.get(n)]
+    def _parties(self, head: dict[str, Any]) -> list[Party]:
+        """The order's parties; one validated Party per distinct (role, name, country), reused across orders
+        (the engine never changes a party: it reads them)."""
+        out: list[Party] = []
+        known = self._party_objs
+        for n, c, role in PARTY_COLUMNS:
+            name = head.get(n)
+            if not name:
+                continue
+            key = (role, name, head[c])
+            p = known.get(key)
+            if p is None:
+                if len(known) >= OBJ_CACHE:
+                    known.clear()
+                p = known[key] = Party(role=role, name=name, country=head[c])
+            out.append(p)
+        return out
 
-    @staticmethod
-    def _item(it: tuple[Any, ...]) -> Item:
+    def _item(self, it: tuple[Any, ...]) -> Item:
+        """The Item of an item key. Repeat products differ in quantity and value only: the rest is validated
+        once per product and the two numbers set on a copy. Both were checked by :func:`parse_row` (finite,
+        value >= 0: the model's own constraints), so the copy equals a validated Item; anything else (and any
+        validation error) goes through full validation."""
         d, e, o, p, u, le, q, v, s, h = it
+        if not ((q is None or type(q) is float) and (v is None or type(v) is float)):
+            return Item(description=d, eccn=e, origin=o, parameters=dict(p), us_content_percent=u,
+                        license_exception=le, quantity=q, value_usd=v, sku=s, hts_code=h)
+        key = (d, e, o, p, u, le, s, h)
+        base = self._item_objs.get(key)
+        if base is None:
+            try:
+                base = Item(description=d, eccn=e, origin=o, parameters=dict(p), us_content_percent=u,
+                            license_exception=le, quantity=None, value_usd=None, sku=s, hts_code=h)
+            except ValidationError:
+                return Item(description=d, eccn=e, origin=o, parameters=dict(p), us_content_percent=u,
+                            license_exception=le, quantity=q, value_usd=v, sku=s, hts_code=h)
+            if len(self._item_objs) >= OBJ_CACHE:
+                self._item_objs.clear()
+            self._item_objs[key] = base
+        if (q is None or math.isfinite(q)) and (v is None or (math.isfinite(v) and v >= 0)):
+            return base.model_copy(update={"quantity": q, "value_usd": v})
         return Item(description=d, eccn=e, origin=o, parameters=dict(p), us_content_percent=u,
                     license_exception=le, quantity=q, value_usd=v, sku=s, hts_code=h)
 
-    @staticmethod
-    def _shipment(oid: str, head: dict[str, Any], items: list[Item], on: dt.date | None = None) -> Shipment:
-        parties = BatchScreener._parties(head)
+    def _shipment(self, oid: str, head: dict[str, Any], items: list[Item], on: dt.date | None = None) -> Shipment:
+        parties = self._parties(head)
         return Shipment(id=oid, date=on or head.get("date"), destination=head["destination"],
                         destination_region=head["destination_region"], parties=parties, end_use=head["end_use"],
                         items=items, exporter_country=head["exporter_country"])
