@@ -71,6 +71,12 @@ __all__ = [
 ]
 
 
+# names scored together by the numpy kernel: its temporary arrays grow with the candidate pairs of a chunk
+# (about 100 MB at 2,048 names of a real customer master, 40 MB at 512), and smaller chunks are also
+# faster (they stay in the CPU caches); the results do not depend on it
+CHUNK_NAMES = 512
+
+
 # --------------------------------------------------------------------------- models
 
 
@@ -895,7 +901,7 @@ class Matcher:
         threshold: float | None = None,
         limit: int | None = 10,
         exhaustive: bool = False,
-        chunk_size: int = 2048,
+        chunk_size: int = CHUNK_NAMES,
         workers: int = 1,
     ) -> list[list[PartyHit]]:
         """Screen a batch of names; identical names are scored once (``workers``: see ``match_raw``).
@@ -959,7 +965,7 @@ class Matcher:
         names: Sequence[str],
         threshold: float | None = None,
         exhaustive: bool = False,
-        chunk_size: int = 2048,
+        chunk_size: int = CHUNK_NAMES,
         workers: int = 1,
     ) -> list[list[tuple[int, float]]]:
         """Per name, (entry index, name score) of every entry at or above the threshold (best alias).

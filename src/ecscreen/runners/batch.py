@@ -111,7 +111,7 @@ RECENT_ORDERS = 100_000
 CACHE_SIZE = 10_000
 CHUNK = 2_000  # orders read ahead and screened together (their new parties in one batch call)
 GC_THRESHOLD = 50_000  # gen-0 collection threshold during a run (see run_batch)
-OBJ_CACHE = 50_000  # validated Party / Item objects kept for reuse (only speed depends on it)
+OBJ_CACHE = 5_000  # validated Party / Item objects kept for reuse (only speed depends on it)
 PARTY_BATCH = True  # False: one screen_parties call per new party (the reference path the tests compare with)
 
 
