@@ -289,6 +289,43 @@ class _Query:
     blocking: dict[float, tuple[list[int], list[int]]]
 
 
+class _Chunk:
+    """A chunk of queries as the kernel reads it (see :meth:`Matcher._chunk_arrays`)."""
+
+    def __init__(self) -> None:
+        self.bq: list[int] = []  # per blocking vocabulary word: its query, the word, the query token
+        self.bu: list[int] = []
+        self.bt: list[int] = []
+        self.g_base: list[int] = []  # first signature group of the query
+        self.g_bytes: list[bytes] = []  # per query token: signatures of the other words and of itself
+        self.g_qdom: list[bool] = []  # the token alone carries enough of the query for a hit
+        self.n_groups = 0
+        self.qw = np.zeros((0, 1))
+        self.q_total = np.zeros(0)
+        self.e_key = np.zeros(0, dtype=np.int64)
+        self.e_sim = np.zeros(0)
+        self.e_tloc = np.zeros(0, dtype=np.int64)
+
+    def add_blocked(self, qi: int, q: _Query, blocked: tuple[list[int], list[int]], m_min: float) -> None:
+        if not blocked[0]:
+            return
+        self.bu.extend(blocked[0])
+        self.bt.extend(blocked[1])
+        self.bq.extend([qi] * len(blocked[0]))
+        self.g_base.extend([self.n_groups] * len(blocked[0]))
+        # one group per query word: signatures of the other words and of the word itself
+        sigs = q.sigs
+        total_w = sum(q.weights)
+        for ti, own in enumerate(sigs):
+            other = 0
+            for tj, sg in enumerate(sigs):
+                if tj != ti:
+                    other |= sg
+            self.g_bytes.append(other.to_bytes(_SIG_BYTES, "little") + own.to_bytes(_SIG_BYTES, "little"))
+            self.g_qdom.append(q.weights[ti] >= m_min * total_w)
+        self.n_groups += len(sigs)
+
+
 @dataclass(slots=True)
 class _RawHit:
     alias: int
@@ -338,6 +375,17 @@ class Matcher:
         self._query_cache: dict[str, _Query] = {}
 
     def _build(self, background: bool) -> None:
+        """Build the index: the names, the vocabulary and its weights, postings and signatures, the fuzzy
+        indexes over the vocabulary, the acronyms."""
+        self._build_aliases()
+        alias_tok, alias_len, df = self._build_vocab()
+        self._build_weights(df, background)
+        self._build_postings(alias_tok, alias_len)
+        self._build_fuzzy()
+        self._build_acronyms()
+
+    def _build_aliases(self) -> None:
+        """Every distinct normalised name of every entry (name, aliases and their variants)."""
         alias_entry: list[int] = []
         alias_text: list[str] = []
         alias_norm: list[NormalizedName] = []
@@ -362,14 +410,15 @@ class Matcher:
         self.alias_text = alias_text
         self.alias_norm: Sequence[NormalizedName] = alias_norm
         self.a_weak = np.asarray(alias_weak, dtype=bool)
-        n_alias = len(alias_text)
-        self.n_alias = n_alias
+        self.n_alias = len(alias_text)
 
+    def _build_vocab(self) -> tuple[list[int], list[int], list[int]]:
+        """Token ids: (token id of every alias word, words per alias, document frequency per token)."""
         vocab: dict[str, int] = {}
         df: list[int] = []
         alias_tok: list[int] = []
         alias_len: list[int] = []
-        for nn in alias_norm:
+        for nn in self.alias_norm:
             for tok in nn.tokens:
                 vid = vocab.get(tok)
                 if vid is None:
@@ -383,8 +432,12 @@ class Matcher:
         self.vocab_list = [""] * len(vocab)
         for tok, vid in vocab.items():
             self.vocab_list[vid] = tok
-        n_vocab = len(vocab)
-        self.n_vocab = n_vocab
+        self.n_vocab = len(vocab)
+        return alias_tok, alias_len, df
+
+    def _build_weights(self, df: list[int], background: bool) -> None:
+        """IDF per token (list + background frequencies), with initials and minor words weighing little."""
+        n_alias, vocab = self.n_alias, self.vocab
         # IDF over this list plus the background frequencies of the embedded CSL, so weights do not
         # depend on the size of the list (a 10-entry list weighs "huawei" like the full CSL does)
         bg_n, bg_df = background_df() if background else (0, {})
@@ -403,6 +456,9 @@ class Matcher:
         self.idf_list: list[float] = self.idf.tolist()
         self.idf_max = math.log1p(self._n_docs)
 
+    def _build_postings(self, alias_tok: list[int], alias_len: list[int]) -> None:
+        """Alias words as flat arrays, postings (token -> aliases) and the aliases' word signatures."""
+        n_alias, n_vocab = self.n_alias, self.n_vocab
         self.a_tok = np.asarray(alias_tok, dtype=np.int32)
         self.a_len = np.asarray(alias_len, dtype=np.int32)
         self.a_start = np.zeros(n_alias, dtype=np.int32)
@@ -434,8 +490,11 @@ class Matcher:
         self.p_start = np.zeros(n_vocab, dtype=np.int32)
         if n_vocab:
             self.p_start[1:] = np.cumsum(self.p_len)[:-1]
+        self._p_len_list: list[int] = self.p_len.tolist()
 
-        # fuzzy indexes over the vocabulary
+    def _build_fuzzy(self) -> None:
+        """Fuzzy indexes over the vocabulary: one-deletion keys, consonant skeletons, Jaro-Winkler buckets."""
+        vocab = self.vocab
         del_index: dict[str, list[int]] = {}
         skel_index: dict[str, list[int]] = {}
         for tok, vid in vocab.items():
@@ -450,7 +509,6 @@ class Matcher:
         self._del_index = del_index
         self._skel_lists = {k: ([self.vocab_list[v] for v in ids], ids) for k, ids in skel_index.items()}
         self._vocab_len = [len(t) for t in self.vocab_list]
-        self._p_len_list: list[int] = self.p_len.tolist()
         jw_lists: dict[tuple[str, int], tuple[list[str], list[int]]] = {}
         for tok, vid in vocab.items():
             if _fuzzy_ok(tok):
@@ -473,10 +531,11 @@ class Matcher:
                 jw_ranges[(prefix, target)] = (words_r, ids_r)
         self._jw_buckets = jw_ranges
 
-        # acronyms: initials of multi-word aliases, and one-word aliases
+    def _build_acronyms(self) -> None:
+        """Initials of multi-word aliases, and one-word aliases."""
         acro: dict[str, list[int]] = {}
         single: dict[str, list[int]] = {}
-        for ai, nn in enumerate(alias_norm):
+        for ai, nn in enumerate(self.alias_norm):
             if len(nn.tokens) == 1:
                 single.setdefault(nn.tokens[0], []).append(ai)
             for ini in _acronym_forms(nn):
@@ -555,40 +614,49 @@ class Matcher:
                 if v != vid and vlen[v] == 4:
                     res[v] = _edit_sim(4, self.config)
         if _fuzzy_ok(tok):
-            cfg = self.config
-            di = self._del_index
-            lt = len(tok)
-            edit: set[int] = set(di.get(tok, ()))
-            for d in _deletes(tok):
-                hit = di.get(d)
-                if hit:
-                    edit.update(hit)
-            vlen = self._vocab_len
-            for v in edit:
-                if v != vid:
-                    lv = vlen[v]
-                    res[v] = _edit_sim(lt if lt > lv else lv, cfg)
-            skel = self._skel_lists.get(skeleton(tok))
-            if skel:
-                for _, _, k in rf_process.extract(
-                    tok, skel[0], scorer=Indel.normalized_similarity, score_cutoff=cfg.phonetic_min_ratio, limit=None
-                ):
-                    v = skel[1][k]
-                    if v not in res:
-                        res[v] = cfg.sim_phonetic
-            bucket = self._jw_buckets.get((tok[:2], lt)) if cfg.jw_min <= 1.0 else None
-            if bucket:
-                words, ids = bucket
-                for _, score, k in rf_process.extract(
-                    tok, words, scorer=JaroWinkler.similarity, score_cutoff=cfg.jw_min, limit=None
-                ):
-                    v = ids[k]
-                    if v not in res:
-                        res[v] = round(score * cfg.jw_scale, 4)
+            self._expand_edits(tok, vid, res)
+            self._expand_sounds(tok, res)
         if len(self._exp_cache) > 500_000:
             self._exp_cache.clear()
         self._exp_cache[tok] = res
         return res
+
+    def _expand_edits(self, tok: str, vid: int | None, res: dict[int, float]) -> None:
+        """Words one edit apart (symmetric deletion index)."""
+        cfg = self.config
+        di = self._del_index
+        lt = len(tok)
+        edit: set[int] = set(di.get(tok, ()))
+        for d in _deletes(tok):
+            hit = di.get(d)
+            if hit:
+                edit.update(hit)
+        vlen = self._vocab_len
+        for v in edit:
+            if v != vid:
+                lv = vlen[v]
+                res[v] = _edit_sim(lt if lt > lv else lv, cfg)
+
+    def _expand_sounds(self, tok: str, res: dict[int, float]) -> None:
+        """Words of the same consonant skeleton, then Jaro-Winkler neighbours (first rule that applies)."""
+        cfg = self.config
+        skel = self._skel_lists.get(skeleton(tok))
+        if skel:
+            for _, _, k in rf_process.extract(
+                tok, skel[0], scorer=Indel.normalized_similarity, score_cutoff=cfg.phonetic_min_ratio, limit=None
+            ):
+                v = skel[1][k]
+                if v not in res:
+                    res[v] = cfg.sim_phonetic
+        bucket = self._jw_buckets.get((tok[:2], len(tok))) if cfg.jw_min <= 1.0 else None
+        if bucket:
+            words, ids = bucket
+            for _, score, k in rf_process.extract(
+                tok, words, scorer=JaroWinkler.similarity, score_cutoff=cfg.jw_min, limit=None
+            ):
+                v = ids[k]
+                if v not in res:
+                    res[v] = round(score * cfg.jw_scale, 4)
 
     def _token_weight(self, tok: str, exp: dict[int, float]) -> float:
         """IDF of the token together with its spelling variants on the lists: a transliteration of a
@@ -773,90 +841,15 @@ class Matcher:
         self, queries: list[_Query], threshold: float, exhaustive: bool
     ) -> list[list[_RawHit]]:
         nq = len(queries)
-        maxt = max([len(q.tokens) for q in queries] + [1])
-        qw = np.zeros((nq, maxt))
-        eq: list[int] = []
-        eu: list[int] = []
-        es: list[float] = []
-        et: list[int] = []
-        bq: list[int] = []
-        bu: list[int] = []
-        bt: list[int] = []
-        g_base: list[int] = []
-        g_bytes: list[bytes] = []
-        g_qdom: list[bool] = []
-        n_groups = 0
-        m_min = self._single_word_min(threshold)
-        for qi, q in enumerate(queries):
-            qw[qi, : len(q.weights)] = q.weights
-            eu.extend(q.e_u)
-            es.extend(q.e_s)
-            et.extend(q.e_t)
-            eq.extend([qi] * len(q.e_u))
-            if exhaustive:
-                continue
-            blocked = q.blocking.get(threshold)
-            if blocked is None:
-                seen: dict[int, int] = {}
-                for i in reversed(self._blocking_tokens(q, threshold)):  # the first token wins
-                    seen.update(dict.fromkeys(q.expansions[i], i))
-                blocked = (list(seen), list(seen.values()))
-                q.blocking[threshold] = blocked
-            if not blocked[0]:
-                continue
-            bu.extend(blocked[0])
-            bt.extend(blocked[1])
-            bq.extend([qi] * len(blocked[0]))
-            g_base.extend([n_groups] * len(blocked[0]))
-            # one group per query word: signatures of the other words and of the word itself
-            sigs = q.sigs
-            total_w = sum(q.weights)
-            for ti, own in enumerate(sigs):
-                other = 0
-                for tj, sg in enumerate(sigs):
-                    if tj != ti:
-                        other |= sg
-                g_bytes.append(other.to_bytes(_SIG_BYTES, "little") + own.to_bytes(_SIG_BYTES, "little"))
-                g_qdom.append(q.weights[ti] >= m_min * total_w)
-            n_groups += len(sigs)
-        q_total = qw.sum(axis=1)
-        nv = self.n_vocab
-        e_key = np.asarray(eq, dtype=np.int64) * nv + np.asarray(eu, dtype=np.int64)
-        e_sim = np.asarray(es, dtype=np.float64)
-        e_tloc = np.asarray(et, dtype=np.int64)
-
+        ch = self._chunk_arrays(queries, threshold, exhaustive)
         if exhaustive:
             pq = np.repeat(np.arange(nq, dtype=np.int64), self.n_alias)
             pa = np.tile(np.arange(self.n_alias, dtype=np.int32), nq)
-        elif bq:
-            bq_a = np.asarray(bq, dtype=np.int64)
-            bu_a = np.asarray(bu, dtype=np.int64)
-            lengths = self.p_len[bu_a]
-            total = int(lengths.sum())
-            offs = np.cumsum(lengths) - lengths
-            idx = np.repeat(self.p_start[bu_a] - offs, lengths) + np.arange(total, dtype=np.int32)
-            # (query, alias) candidates; the rare duplicates (an alias holding two blocking words) are
-            # scored twice and merged with the hits, cheaper than de-duplicating every row
-            pq = np.repeat(bq_a, lengths)
-            pa = self.p_alias[idx]
-            # a hit that matches a single query word needs that word to carry >= m_min of the query or of
-            # the alias weight (see _single_word_min); otherwise it must match another query word, which
-            # the signatures rule out cheaply (a signature collision only keeps a row, never drops one)
-            g = np.repeat(np.asarray(g_base, dtype=np.int64) + np.asarray(bt, dtype=np.int64), lengths)
-            words = np.frombuffer(b"".join(g_bytes), dtype="<u8").reshape(-1, 2 * _SIG_WORDS)
-            a_sig = self.a_sig[pa]
-            mask = np.asarray(g_qdom, dtype=bool)[g] | (self.p_share[idx] >= m_min)
-            mask |= (a_sig & words[g, :_SIG_WORDS]).any(axis=1)
-            mask |= np.bitwise_count(a_sig & words[g, _SIG_WORDS:]).sum(axis=1) >= 2
-            pq = pq[mask]
-            pa = pa[mask]
         else:
-            pq = np.zeros(0, dtype=np.int64)
-            pa = np.zeros(0, dtype=np.int32)
-
+            pq, pa = self._candidates(ch, threshold)
         out: list[list[_RawHit]] = [[] for _ in range(nq)]
         if len(pa):
-            scores = self._score_pairs(queries, pq, pa, e_key, e_sim, e_tloc, qw, q_total)
+            scores = self._score_pairs(queries, pq, pa, ch.e_key, ch.e_sim, ch.e_tloc, ch.qw, ch.q_total)
             sel = np.flatnonzero(scores >= threshold)
             for qi, ai, sc in zip(pq[sel].tolist(), pa[sel].tolist(), scores[sel].tolist(), strict=True):
                 out[qi].append(_RawHit(ai, sc, False))
@@ -867,6 +860,69 @@ class Matcher:
                     if score >= threshold:
                         out[qi].append(_RawHit(ai, score, True))
         return out
+
+    def _blocked(self, q: _Query, threshold: float) -> tuple[list[int], list[int]]:
+        """(vocabulary ids, query token) every hit of ``q`` must match one of, cached on the query."""
+        blocked = q.blocking.get(threshold)
+        if blocked is None:
+            seen: dict[int, int] = {}
+            for i in reversed(self._blocking_tokens(q, threshold)):  # the first token wins
+                seen.update(dict.fromkeys(q.expansions[i], i))
+            blocked = (list(seen), list(seen.values()))
+            q.blocking[threshold] = blocked
+        return blocked
+
+    def _chunk_arrays(self, queries: list[_Query], threshold: float, exhaustive: bool) -> _Chunk:
+        """The chunk's queries as flat arrays: weights, related vocabulary, blocking words, signatures."""
+        nq = len(queries)
+        maxt = max([len(q.tokens) for q in queries] + [1])
+        qw = np.zeros((nq, maxt))
+        eq: list[int] = []
+        eu: list[int] = []
+        es: list[float] = []
+        et: list[int] = []
+        ch = _Chunk()
+        m_min = self._single_word_min(threshold)
+        for qi, q in enumerate(queries):
+            qw[qi, : len(q.weights)] = q.weights
+            eu.extend(q.e_u)
+            es.extend(q.e_s)
+            et.extend(q.e_t)
+            eq.extend([qi] * len(q.e_u))
+            if not exhaustive:
+                ch.add_blocked(qi, q, self._blocked(q, threshold), m_min)
+        ch.qw = qw
+        ch.q_total = qw.sum(axis=1)
+        ch.e_key = np.asarray(eq, dtype=np.int64) * self.n_vocab + np.asarray(eu, dtype=np.int64)
+        ch.e_sim = np.asarray(es, dtype=np.float64)
+        ch.e_tloc = np.asarray(et, dtype=np.int64)
+        return ch
+
+    def _candidates(self, ch: _Chunk, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        """(query, alias) candidate pairs of a chunk from the postings of its blocking words."""
+        if not ch.bq:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+        m_min = self._single_word_min(threshold)
+        bq_a = np.asarray(ch.bq, dtype=np.int64)
+        bu_a = np.asarray(ch.bu, dtype=np.int64)
+        lengths = self.p_len[bu_a]
+        total = int(lengths.sum())
+        offs = np.cumsum(lengths) - lengths
+        idx = np.repeat(self.p_start[bu_a] - offs, lengths) + np.arange(total, dtype=np.int32)
+        # (query, alias) candidates; the rare duplicates (an alias holding two blocking words) are
+        # scored twice and merged with the hits, cheaper than de-duplicating every row
+        pq = np.repeat(bq_a, lengths)
+        pa = self.p_alias[idx]
+        # a hit that matches a single query word needs that word to carry >= m_min of the query or of
+        # the alias weight (see _single_word_min); otherwise it must match another query word, which
+        # the signatures rule out cheaply (a signature collision only keeps a row, never drops one)
+        g = np.repeat(np.asarray(ch.g_base, dtype=np.int64) + np.asarray(ch.bt, dtype=np.int64), lengths)
+        words = np.frombuffer(b"".join(ch.g_bytes), dtype="<u8").reshape(-1, 2 * _SIG_WORDS)
+        a_sig = self.a_sig[pa]
+        mask = np.asarray(ch.g_qdom, dtype=bool)[g] | (self.p_share[idx] >= m_min)
+        mask |= (a_sig & words[g, :_SIG_WORDS]).any(axis=1)
+        mask |= np.bitwise_count(a_sig & words[g, _SIG_WORDS:]).sum(axis=1) >= 2
+        return pq[mask], pa[mask]
 
     def _acronym_score(self, size: int) -> float:
         """Three-letter acronyms collide often (ZTE = Zhejiang Tianlu Energy): they score lower."""
