@@ -102,3 +102,18 @@ def test_reused_parties_equal_validated_ones() -> None:
     assert a == [Party(role=PartyRole.end_user, name="Acme GmbH", country="DE"),
                  Party(role=PartyRole.purchaser, name="Acme GmbH", country=None)]
     assert a == b and all(x is y for x, y in zip(a, b, strict=True))
+
+
+def test_deletion_index_gives_what_the_dict_gave() -> None:
+    from ecscreen.parties.matching import _DeletionIndex
+
+    plain = {"huawei": [3, 1], "huwei": [3], "hawei": [3, 9], "zte": [7], "a": [2], "straße": [5], "strae": [5, 6],
+             "中兴": [8]}
+    di = _DeletionIndex(plain)
+    assert len(di) == len(plain)
+    for k, ids in plain.items():
+        assert di.get(k) == ids
+    assert di.get("nothere") == () and di.get("") == ()
+    keys = ["hawei", "nothere", "zte", "huawei", "strae", "中兴", "x"]
+    assert di.get_many(keys) == [plain.get(k) for k in keys]
+    assert di == _DeletionIndex(dict(plain)) and di != _DeletionIndex({"zte": [7]})
