@@ -83,6 +83,9 @@ class OrderRow(BaseModel):
     us_content_percent: float | None = Field(default=None, ge=0, le=100)
     license_exception: str | None = None
     hts_code: str | None = Field(default=None, description="HTS code (6 to 10 digits, dots allowed)")
+    category: str | None = Field(
+        default=None, description="Item category a general authorisation depends on: food, medicine, "
+        "medical_device or agricultural")
     sku: str | None = None
     quantity: float | None = None
     value_usd: float | None = Field(default=None, ge=0)
@@ -96,7 +99,7 @@ SHIPMENT_FIELDS = ("date", "destination", "destination_region", "end_user", "end
                    "consignee_country", "purchaser", "purchaser_country", "end_use", "exporter_country")
 TEXT_FIELDS = ("order_id", "destination", "destination_region", "description", "eccn", "origin", "end_user",
                "end_user_country", "consignee", "consignee_country", "purchaser", "purchaser_country", "end_use",
-               "license_exception", "sku", "exporter_country", "hts_code")
+               "license_exception", "sku", "exporter_country", "hts_code", "category")
 NUMBER_FIELDS = {"us_content_percent": (0.0, 100.0), "quantity": (None, None), "value_usd": (0.0, None)}
 KNOWN_FIELDS = frozenset(TEXT_FIELDS) | frozenset(NUMBER_FIELDS) | {"date"}
 SHARED_FIELDS = tuple(k for k in SHIPMENT_FIELDS if k != "date")  # one value per order
@@ -116,6 +119,15 @@ PARTY_BATCH = True  # False: one screen_parties call per new party (the referenc
 
 
 # --------------------------------------------------------------------------- reading
+
+
+def _category_problem(text: str) -> str | None:
+    try:
+        Item(description="x", category=text)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        return str(exc.errors(include_url=False)[0]["msg"]).removeprefix("Value error, ")
+    return None
+
 
 MAX_CELL = 1 << 20  # 1 MiB: a larger cell makes its row an error row (documented in docs/batch-and-gate.md)
 MAX_LINE = 4 << 20  # 4 MiB: a longer physical line is one error row (its bytes are skipped, not kept)
@@ -681,6 +693,8 @@ class _RowCheck:
         if "hts_code" in f and normalize_hts(f["hts_code"]) is None:
             problems.append(f"{self.col(idx['hts_code'], 'hts_code')}: not an HTS code (6 to 10 digits, dots "
                             f"allowed): {f['hts_code']!r}")
+        if "category" in f and _category_problem(f["category"]) is not None:
+            problems.append(f"{self.col(idx['category'], 'category')}: {_category_problem(f['category'])}")
         for cf in _COUNTRY_FIELDS:
             if cf in f:
                 why = _country_problem(f[cf])
@@ -1254,7 +1268,7 @@ class BatchScreener:
         f = pr.fields
         return (f["description"], f.get("eccn"), f.get("origin"), tuple(sorted(pr.params.items())),
                 f.get("us_content_percent"), f.get("license_exception"), f.get("quantity"), f.get("value_usd"),
-                f.get("sku"), f.get("hts_code"))
+                f.get("sku"), f.get("hts_code"), f.get("category"))
 
     def _parties(self, head: dict[str, Any]) -> list[Party]:
         """The order's parties; one validated Party per distinct (role, name, country), reused across orders
@@ -1279,26 +1293,28 @@ class BatchScreener:
         once per product and the two numbers set on a copy. Both were checked by :func:`parse_row` (finite,
         value >= 0: the model's own constraints), so the copy equals a validated Item; anything else (and any
         validation error) goes through full validation."""
-        d, e, o, p, u, le, q, v, s, h = it
-        if not ((q is None or type(q) is float) and (v is None or type(v) is float)):
+        d, e, o, p, u, le, q, v, s, h, c = it
+
+        def full() -> Item:
             return Item(description=d, eccn=e, origin=o, parameters=dict(p), us_content_percent=u,
-                        license_exception=le, quantity=q, value_usd=v, sku=s, hts_code=h)
-        key = (d, e, o, p, u, le, s, h)
+                        license_exception=le, quantity=q, value_usd=v, sku=s, hts_code=h, category=c)
+
+        if not ((q is None or type(q) is float) and (v is None or type(v) is float)):
+            return full()
+        key = (d, e, o, p, u, le, s, h, c)
         base = self._item_objs.get(key)
         if base is None:
             try:
                 base = Item(description=d, eccn=e, origin=o, parameters=dict(p), us_content_percent=u,
-                            license_exception=le, quantity=None, value_usd=None, sku=s, hts_code=h)
+                            license_exception=le, quantity=None, value_usd=None, sku=s, hts_code=h, category=c)
             except ValidationError:
-                return Item(description=d, eccn=e, origin=o, parameters=dict(p), us_content_percent=u,
-                            license_exception=le, quantity=q, value_usd=v, sku=s, hts_code=h)
+                return full()
             if len(self._item_objs) >= OBJ_CACHE:
                 self._item_objs.clear()
             self._item_objs[key] = base
         if (q is None or math.isfinite(q)) and (v is None or (math.isfinite(v) and v >= 0)):
             return base.model_copy(update={"quantity": q, "value_usd": v})
-        return Item(description=d, eccn=e, origin=o, parameters=dict(p), us_content_percent=u,
-                    license_exception=le, quantity=q, value_usd=v, sku=s, hts_code=h)
+        return full()
 
     def _shipment(self, oid: str, head: dict[str, Any], items: list[Item], on: dt.date | None = None) -> Shipment:
         parties = self._parties(head)
