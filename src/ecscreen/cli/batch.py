@@ -18,7 +18,7 @@ from typing import IO, Annotated
 
 import typer
 
-from ecscreen.cli.options import PolicyOpt, RulesOnlyOpt, RulesOpt, check_policy
+from ecscreen.cli.options import NoRecordOpt, PolicyOpt, RulesOnlyOpt, RulesOpt, check_policy
 from ecscreen.errors import UsageError
 
 __all__ = ["batch_command"]
@@ -43,6 +43,7 @@ def batch_command(
         "warnings, counts) here. Default with --out and csv/jsonl: OUT.meta.json; json output carries it inline.")
     ] = None,
     policy: PolicyOpt = "enforced",
+    no_record: NoRecordOpt = False,
 ) -> None:
     """Screen order lines from a CSV: every row out once, in order, with decision, rule ids, reasons and list hits."""
     from rich.console import Console
@@ -75,7 +76,13 @@ def batch_command(
     stdin = str(orders) == "-"
     if not stdin and not orders.is_file():
         raise UsageError("file not found", file=str(orders))
-    engine = Engine.build(registry_for(rules, rules_only), use_lists=not no_lists, policy=check_policy(policy))
+    from ecscreen.cli.options import open_record_store
+
+    store = open_record_store(no_record)
+    from ecscreen.cli.review import decision_allowlist
+
+    engine = Engine.build(registry_for(rules, rules_only), use_lists=not no_lists, policy=check_policy(policy),
+                          allowlist=decision_allowlist(None, store) if not no_lists else None)
     err = Console(stderr=True, highlight=False)
     show = err.is_terminal if progress is None else progress
     size = None if stdin else orders.stat().st_size
@@ -90,6 +97,19 @@ def batch_command(
         "file": str(orders), "format": format, "as_of": on, "rules": [str(r) for r in rules or []],
         "rules_only": [str(r) for r in rules_only or []], "no_lists": no_lists, "encoding": encoding,
         "columns": str(columns) if columns else None, "policy": policy})
+    recorder = None
+    if store is not None:
+        from ecscreen.cli.options import now, recording_failed
+        from ecscreen.records.recorder import BatchRecorder, run_manifest
+
+        at = now()
+        try:
+            manifest = run_manifest(store, engine, command="batch", options=envelope["options"], at=at,
+                                    files=[("columns", columns)] if columns else [])
+        except Exception as exc:
+            store.close()
+            raise recording_failed(store, exc) from exc
+        recorder = BatchRecorder(store, manifest=manifest, file=str(orders), at=at)
     meta_path = meta if meta is not None else (
         out.with_name(out.name + ".meta.json") if out is not None and format != "json" else None)
     done = False
@@ -124,11 +144,11 @@ def batch_command(
 
                     run_batch(stream, sink, engine, fmt=format, file=str(orders), columns=colmap,
                               delimiter=delimiter, options=opts, progress=tick, size=size, encoding=encoding,
-                              summary=summary, envelope=envelope)
+                              summary=summary, envelope=envelope, recorder=recorder)
             else:
                 run_batch(stream, sink, engine, fmt=format, file=str(orders), columns=colmap,
                           delimiter=delimiter, options=opts, size=size, encoding=encoding, summary=summary,
-                          envelope=envelope)
+                          envelope=envelope, recorder=recorder)
             if atomic is not None:
                 atomic.commit()
             else:
@@ -155,8 +175,13 @@ def batch_command(
             stream.close()
         if atomic is not None and not done:
             atomic.discard()
+        if store is not None:
+            store.close()
     from ecscreen.domain.textsafe import clean
 
+    if recorder is not None and recorder.first_id is not None and not STATE.quiet:
+        err.print(f"note: recorded {recorder.recorded:,} order(s) as records {recorder.first_id}-{recorder.last_id} "
+                  f"(ecscreen history --since {at.date().isoformat()})", markup=False, soft_wrap=True)
     if not STATE.quiet:
         for w in summary.warnings:
             err.print(clean(f"warning: {w}"), markup=False, soft_wrap=True)

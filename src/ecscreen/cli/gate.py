@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ecscreen.cli.options import DEFAULT_WAIVERS, RulesOnlyOpt, RulesOpt
+from ecscreen.cli.options import DEFAULT_WAIVERS, NoRecordOpt, RulesOnlyOpt, RulesOpt
 from ecscreen.errors import UsageError
 
 __all__ = ["gate_command"]
@@ -27,6 +27,7 @@ def gate_command(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate rules, licences and waivers at this date.")] = None,
     rules: RulesOpt = None,
     rules_only: RulesOnlyOpt = None,
+    no_record: NoRecordOpt = False,
 ) -> None:
     """Screen every product x market of a catalog; fail on unlicensed findings and classification gaps."""
     from rich.console import Console
@@ -56,9 +57,28 @@ def gate_command(
         raise UsageError("waivers file not found", file=str(wpath))
     if wpath.is_file():
         wl, wlines = load_waivers(wpath)
+    from ecscreen.cli.options import open_record_store
+
+    store = open_record_store(no_record)
     engine = Engine.build(registry_for(rules, rules_only), use_lists=False)
     report = run_gate(catalog, engine, as_of=on, fail_on=threshold, waivers=wl, waiver_lines=wlines,
                       waivers_file=str(wpath) if wpath.is_file() else None)
+    if store is not None:
+        from ecscreen.cli.options import note_recorded, now, recording_failed
+        from ecscreen.records.recorder import record_gate, run_manifest
+
+        at = now()
+        try:
+            manifest = run_manifest(store, engine, command="gate", at=at, options={
+                "catalog": str(catalog), "fail_on": fail_on, "as_of": on, "rules": [str(r) for r in rules or []],
+                "rules_only": [str(r) for r in rules_only or []], "waivers": str(wpath) if wpath.is_file() else None},
+                files=[("catalog", catalog)] + ([("waivers", wpath)] if wpath.is_file() else []))
+            ids = record_gate(store, report, manifest=manifest, catalog=str(catalog), at=at)
+        except Exception as exc:
+            raise recording_failed(store, exc) from exc
+        finally:
+            store.close()
+        note_recorded(ids, store)
     from ecscreen.domain.textsafe import clean
 
     err = Console(stderr=True, highlight=False)

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from ecscreen import __version__
-from ecscreen.cli.options import PolicyOpt, RulesOnlyOpt, RulesOpt, check_policy, registry_for
+from ecscreen.cli.options import NoRecordOpt, PolicyOpt, RulesOnlyOpt, RulesOpt, check_policy, registry_for
 from ecscreen.errors import (
     EXIT_INTERNAL,
     EXIT_PIPE,
@@ -112,6 +112,7 @@ def check(
     clearances: Annotated[Path | None, typer.Option(
         "--clearances", help="Allow-list of cleared (party, list entry) pairs (default: $ECSCREEN_CLEARANCES).")] = None,
     policy: PolicyOpt = "enforced",
+    no_record: NoRecordOpt = False,
 ) -> None:
     """Screen shipment files and explain every finding."""
     from ecscreen.engine.core import Engine
@@ -123,14 +124,20 @@ def check(
         raise UsageError(f"--format must be table, json, sarif or junit, not {format!r}")
     on = parse_date_option(as_of)
     reg = registry_for(rules, rules_only)
-    engine = Engine.build(reg, use_lists=not no_lists, allowlist=load_clearances(clearances),
-                          policy=check_policy(policy))
     shipments: list[tuple[str, Shipment | InputError]] = []
     for f in files:
         if str(f) != "-" and not f.exists():
             raise UsageError("file not found", file=str(f))
     if sum(1 for f in files if str(f) == "-") > 1:
         raise UsageError("'-' (standard input) can be given once")
+    from ecscreen.cli.options import open_record_store
+
+    store = open_record_store(no_record)
+    from ecscreen.cli.review import decision_allowlist
+
+    # cleared review decisions of the store become clearances, with the --clearances file's
+    engine = Engine.build(reg, use_lists=not no_lists, policy=check_policy(policy),
+                          allowlist=decision_allowlist(load_clearances(clearances), store))
     sources: list[tuple[str, Any] | None] = []  # (file, raw document) per shipment, in order
     for f in files:
         try:
@@ -153,6 +160,8 @@ def check(
         for e in r.errors:
             loc = ":".join(str(x) for x in (e.file or r.source, e.line) if x)
             err.print(clean(f"error: {loc}: {e.field + ': ' if e.field else ''}{e.message}"), markup=False)
+    if store is not None:
+        _record_check(store, engine, report, shipments, sources, clearances)
     if format == "json":
         sys.stdout.write(to_json(report) + "\n")
     elif format == "sarif":
@@ -166,6 +175,25 @@ def check(
     else:
         print_table(report, out, explain=explain)
     raise typer.Exit(report.exit_code)
+
+
+def _record_check(store: Any, engine: Any, report: Any, shipments: list[Any], sources: list[Any],
+                  clearances: Path | None) -> None:
+    """Record every screened shipment of a ``check`` run (before its output is written)."""
+    from ecscreen.cli.options import note_recorded, now, recording_failed
+    from ecscreen.records.recorder import record_report, run_manifest
+
+    at = now()
+    try:
+        manifest = run_manifest(store, engine, command="check", options=report.options, at=at,
+                                files=[("clearances", clearances)] if clearances else [])
+        ids = record_report(store, report, [s for _, s in shipments], command="check", manifest=manifest, at=at,
+                            raws=[src[1] if src is not None else None for src in sources])
+    except Exception as exc:
+        raise recording_failed(store, exc) from exc
+    finally:
+        store.close()
+    note_recorded(ids, store)
 
 
 @rules_app.command("list", epilog="Example: ecscreen rules list --format json --rules my-packs/")
@@ -286,6 +314,13 @@ def _mount_optional() -> None:
         ("ecscreen.cli.explain", "explain", "command", "explain"),
         ("ecscreen.cli.batch", "batch_command", "command", "batch"),
         ("ecscreen.cli.gate", "gate_command", "command", "gate"),
+        ("ecscreen.cli.records", "history_command", "command", "history"),
+        ("ecscreen.cli.records", "show_command", "command", "show"),
+        ("ecscreen.cli.records", "app", "typer", "records"),
+        ("ecscreen.cli.review", "app", "typer", "review"),
+        ("ecscreen.cli.replay", "replay_command", "command", "replay"),
+        ("ecscreen.cli.rescreen", "rescreen_command", "command", "rescreen"),
+        ("ecscreen.cli.serve", "serve_command", "command", "serve"),
     ):
         try:
             m = importlib.import_module(mod)

@@ -9,6 +9,8 @@ or ``~/.cache/ecscreen``; ``ECSCREEN_NO_CACHE=1`` turns it off).
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from ecscreen.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ecscreen.packs.registry import Registry
+    from ecscreen.records import RecordStore
 
 
 @dataclass
@@ -69,3 +72,51 @@ def check_policy(policy: str) -> str:
     if policy not in POLICIES:
         raise UsageError(f"--policy must be {' or '.join(POLICIES)}, not {policy!r}")
     return policy
+
+
+NoRecordOpt = Annotated[bool, typer.Option(
+    "--no-record", help="Do not record this screening (default: recorded in $ECSCREEN_HOME/records.db, or the "
+    "database $ECSCREEN_DATABASE_URL names; see `ecscreen history`).")]
+
+
+def ecscreen_home() -> Path:
+    """$ECSCREEN_HOME, else ~/.local/share/ecscreen (the list store and the record store live there)."""
+    home = os.environ.get("ECSCREEN_HOME")
+    return Path(home) if home else Path.home() / ".local" / "share" / "ecscreen"
+
+
+def open_record_store(no_record: bool = False) -> RecordStore | None:
+    """The record store ($ECSCREEN_DATABASE_URL, else SQLite in $ECSCREEN_HOME), or None with --no-record.
+    A store that cannot be opened is a usage error before anything is screened."""
+    if no_record:
+        return None
+    from ecscreen.records import RecordStore
+
+    url = os.environ.get("ECSCREEN_DATABASE_URL") or None
+    try:
+        return RecordStore.open(url=url, home=ecscreen_home())
+    except UsageError as exc:
+        exc.message += " (use --no-record to screen without recording)"
+        raise
+    except OSError as exc:
+        raise UsageError(f"cannot open the record store in {ecscreen_home()}: {exc.strerror or exc} "
+                         f"(use --no-record to screen without recording)") from None
+
+
+def now() -> dt.datetime:
+    """The time records are stamped with (UTC)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def recording_failed(store: RecordStore, exc: Exception) -> UsageError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return UsageError(f"could not record the screening in {store.shown}: {first}; the results were not recorded "
+                      f"(use --no-record to screen without recording)")
+
+
+def note_recorded(ids: list[int], store: RecordStore) -> None:
+    """One stderr note naming the record ids (not with -q)."""
+    if STATE.quiet or not ids:
+        return
+    span = str(ids[0]) if len(ids) == 1 else f"{ids[0]}-{ids[-1]}"
+    sys.stderr.write(f"note: recorded as record {span} (ecscreen show {ids[0]})\n")

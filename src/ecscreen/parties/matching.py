@@ -1723,8 +1723,12 @@ def feature_distinctive(c: _CalCtx) -> list[_Feat]:
             LCSseq.similarity(t, u) >= max(len(t), len(u)) - 1 or _transposition(t, u)))
 
     core_pairs = [(i, j) for i, j, s in c.pairs if i in c.core_q and j in c.core_a and near(i, j, s)]
-    complete = (
-        bool(core_pairs) and len(core_pairs) == len(c.core_q) == len(c.core_a) and any(s >= 1.0 for *_, s in c.pairs)
+    paired_q = {i for i, _ in core_pairs}
+    generic = branch_words() | _places()  # 'Digital Media Lab Europe': a branch word added to the list name
+    added = all(c.q_tokens[i] in generic for i in c.core_q if i not in paired_q)
+    whole = len(c.used_a) == len(c.a_tokens)  # every list word, legal form included ('Joint Stock Company STAR')
+    complete = (  # one common word alone matches only the whole list name ('GRP Ltd' is not 'Group A')
+        (len(core_pairs) >= 2 or whole) and len(core_pairs) == len(c.core_a) and added and any(s >= 1.0 for *_, s in c.pairs)
     )
     if complete:  # 'Aviation Industry Corporation of China': an all-common name matched word for word
         return [("distinctive", 0.0, "common words only, but the whole name matches word for word", None)]
@@ -1785,6 +1789,11 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:
     if len(distinct) == 1 and distinct[0][2] < 1.0:
         i, j, _ = distinct[0]
         t, u = c.q_tokens[i], c.a_tokens[j]
+        # people's names and names transliterated from another script vary by sound; a firm's Latin name does not
+        firm_name = c.org_query or (c.entry.type or "Individual") != "Individual"
+        if firm_name and not c.q.norm.transliterated and LCSseq.similarity(t, u) < max(len(t), len(u)) - 1 and not _transposition(t, u):
+            return [("one_word", -100.0, f"the only distinctive word merely sounds like the list word ('{t}' ~ "
+                     f"'{u}', more than one letter apart): not enough for a hit", "sound-alike distinctive word")]
         if not _transposition(t, u):
             return [("one_word", 0.0, f"the only distinctive word matches approximately ('{t}' ~ '{u}'): "
                      "possible match only", "approximate distinctive word")]
@@ -1807,9 +1816,12 @@ def feature_entity_type(c: _CalCtx) -> list[_Feat]:
     """Entity type as evidence: an organisation (legal form, business words) does not match an
     individual on one name alone (a surname), and matches one less well in any case."""
     etype = (c.entry.type or "").lower()
+    # a legal form written as words ('Ltd', 'Company'), not read from spaced-out letters ('S A V I Z')
+    legal = [f for f in c.q.norm.legal if any(len(w) > 1 for w in f.split())]
+    if etype in ("vessel", "aircraft") and legal and not c.an.legal and not c.acronym:
+        return [("entity_type", -100.0, f"the name has a legal form ('{legal[0]}'): a company, not the listed "
+                 f"{etype} of that name", f"company vs {etype}")]
     if etype != "individual" or not c.org_query:
-        if etype in ("entity", "vessel", "aircraft") and not c.org_query and len(c.q_tokens) >= 2:
-            return []
         return []
     if len(c.distinct_matched()) <= 1:
         return [("entity_type", -c.cfg.org_vs_person_one_word,

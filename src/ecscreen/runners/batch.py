@@ -9,7 +9,8 @@ Design (see docs/batch-and-gate.md):
   parties, end use) come from the order's first row, and a later row that contradicts them is an
   ``error`` row (fail closed) while the rest of the order is still screened;
 * every input row is written exactly once, in input order, with ``decision``, ``rule_ids``,
-  ``reasons``, ``list_hits`` and ``message`` added; a row that cannot be screened gets ``error``;
+  ``reasons``, ``list_hits``, ``message`` and ``party_screening`` (per party: the lists it was screened
+  against and the result, "no match" included) added; a row that cannot be screened gets ``error``;
 * the engine is built once; results are memoised per distinct shipment (same date, destination,
   parties, end use and item facts) in a bounded cache, so memory stays flat as the file grows.
 """
@@ -106,7 +107,7 @@ SHARED_FIELDS = tuple(k for k in SHIPMENT_FIELDS if k != "date")  # one value pe
 PARTY_COLUMNS = (("end_user", "end_user_country", PartyRole.end_user),
                  ("consignee", "consignee_country", PartyRole.consignee),
                  ("purchaser", "purchaser_country", PartyRole.purchaser))
-OUT_COLUMNS = ("decision", "rule_ids", "reasons", "list_hits", "message")
+OUT_COLUMNS = ("decision", "rule_ids", "reasons", "list_hits", "message", "party_screening")
 FORMATS = ("csv", "jsonl", "json")
 DELIMITERS = (",", ";", "\t", "|")
 MAX_ORDER_LINES = 5000
@@ -800,6 +801,12 @@ class RowOutcome:
     findings: list[dict[str, Any]] = field(default_factory=list)
     hits: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # per party: the lists it was screened against and the result ('no match' said, so a clear row shows it)
+    screened: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def party_screening(self) -> str:
+        return " | ".join(f"{s['name']}: {s['summary']}" for s in self.screened)
 
 
 @dataclass
@@ -860,6 +867,8 @@ def row_outcomes(res: ShipmentResult, n_items: int) -> list[RowOutcome]:
         msg = "; ".join((f"{e.field}: " if e.field else "") + e.message for e in res.errors) or "cannot screen"
         return [RowOutcome(decision="error", message=msg) for _ in range(n_items)]
     outs = []
+    screened = [{"party_index": ps.party_index, "name": ps.name, "lists": ps.lists, "matches": ps.matches,
+                 "firm": ps.firm, "summary": ps.summary} for ps in res.party_screening]
     for idx in range(n_items):
         mine = [f for f in res.findings if f.item_index is None or f.item_index == idx]
         blocking = [f for f in mine if f.covered_by is None]
@@ -875,6 +884,7 @@ def row_outcomes(res: ShipmentResult, n_items: int) -> list[RowOutcome]:
             findings=[_finding_dict(f) for f in mine],
             hits=hits,
             warnings=list(res.warnings),
+            screened=screened,
         ))
     return outs
 
@@ -898,7 +908,8 @@ class PartyMemo:
     ``batch=False`` is the plain per-party path (one call per name, date always in the key).
     """
 
-    def __init__(self, screen: Any, size: int = 100_000, *, batch: bool = True, lists: list[Any] | None = None) -> None:
+    def __init__(self, screen: Any, size: int = 100_000, *, batch: bool = True, lists: list[Any] | None = None,
+                 allowlist: Any = None) -> None:
         from ecscreen.parties.screening import (
             default_allowlist,
             load_pack,
@@ -908,12 +919,15 @@ class PartyMemo:
         from ecscreen.parties.store import active_lists
 
         self.screen = screen
+        # the engine's allow-list (clearances files and review decisions, passed in by the CLI): given to
+        # every screening call; clearances depend on the date, so the date is then part of the key
+        self.allowlist = allowlist
         self.lists = lists if lists is not None else active_lists()
         self.pack = load_pack()
         self.size = size
         # prefetch only when ``screen`` is the stock screener (its batch form gives the same results)
         self.batch: Any = screen_party_batches if batch and screen is screen_parties else None
-        self.dated = self.batch is None or default_allowlist() is not None
+        self.dated = self.batch is None or allowlist is not None or default_allowlist() is not None
         # per party: (hits, findings, warnings); the list infos (same for every party) once per date
         self.cache: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
         self.infos: OrderedDict[dt.date, list[Any]] = OrderedDict()
@@ -927,7 +941,7 @@ class PartyMemo:
     @staticmethod
     def _entry(r: Any) -> tuple[Any, ...]:
         return (tuple(r.hits[0]) if r.hits and r.hits[0] else _EMPTY, tuple(r.findings) or _EMPTY,
-                tuple(r.warnings) or _EMPTY)
+                tuple(r.warnings) or _EMPTY, r.summaries[0] if getattr(r, "summaries", None) else None)
 
     def _keep_infos(self, as_of: dt.date, infos: list[Any]) -> None:
         if as_of not in self.infos:
@@ -975,7 +989,8 @@ class PartyMemo:
             groups.setdefault(on if self.dated else None, []).append(k)
         for keys in groups.values():
             on = todo[keys[0]][1]
-            res = self.batch([[todo[k][0]] for k in keys], as_of=on, lists=self.lists, pack=self.pack)
+            res = self.batch([[todo[k][0]] for k in keys], as_of=on, lists=self.lists, pack=self.pack,
+                             **self._allow())
             for k, r in zip(keys, res, strict=True):
                 self.cache[k] = self._entry(r)
                 self.fresh.add(k)
@@ -996,24 +1011,30 @@ class PartyMemo:
                 self._counted(True)
             return got
         self._counted(False)
-        r = self.screen([party], as_of=as_of, lists=self.lists, pack=self.pack)
+        r = self.screen([party], as_of=as_of, lists=self.lists, pack=self.pack, **self._allow())
         got = self._entry(r)
         self._keep_infos(as_of, r.lists)
         self.cache[key] = got
         self._evict()
         return got
 
+    def _allow(self) -> dict[str, Any]:
+        return {"allowlist": self.allowlist} if self.allowlist is not None else {}
+
     def __call__(self, parties: list[Party], *, as_of: dt.date, **kw: Any) -> Any:
         from ecscreen.parties.screening import PartyScreening
 
-        if kw:
+        if kw and kw != self._allow():
             return self.screen(parties, as_of=as_of, **kw)
         hits: list[Any] = []
         findings: list[Finding] = []
         warnings: list[str] = []
+        summaries: list[Any] = []
         for idx, p in enumerate(parties):
-            p_hits, p_findings, p_warnings = self.one(p, as_of)
+            p_hits, p_findings, p_warnings, p_summary = self.one(p, as_of)
             hits.append(list(p_hits))
+            if p_summary is not None:  # what the party was screened against, re-indexed like the evidence
+                summaries.append(p_summary.model_copy(update={"party_index": idx}))
             for f in p_findings:
                 if idx:
                     f = f.model_copy(update={"evidence": [
@@ -1023,9 +1044,10 @@ class PartyMemo:
             warnings += [w for w in p_warnings if w not in warnings]
         infos = self.infos.get(as_of)
         if infos is None:
-            infos = list(self.screen([], as_of=as_of, lists=self.lists, pack=self.pack).lists)
+            infos = list(self.screen([], as_of=as_of, lists=self.lists, pack=self.pack, **self._allow()).lists)
             self._keep_infos(as_of, infos)
-        return PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=list(infos))
+        return PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=list(infos),
+                              summaries=summaries)
 
 
 _EMPTY: tuple[Any, ...] = ()
@@ -1048,12 +1070,13 @@ class _party_memo:  # noqa: N801 - used as a context manager
             from ecscreen.parties import screening as parties
         except ModuleNotFoundError:
             return None
-        # with an engine allow-list the engine passes it on every call and the memo is bypassed
-        batch = PARTY_BATCH and getattr(self.engine, "allowlist", None) is None
+        # an engine allow-list is passed on every call: the memo passes it on (and keys by date)
+        batch = PARTY_BATCH
         if hasattr(self.engine, "party_screener"):
             self._saved = self.engine.party_screener
             self.memo = PartyMemo(self._saved or parties.screen_parties, batch=batch,
-                                  lists=getattr(self.engine, "party_lists", None))
+                                  lists=getattr(self.engine, "party_lists", None),
+                                  allowlist=getattr(self.engine, "allowlist", None))
             self.engine.party_screener = self.memo
         else:
             self._mod = parties
@@ -1396,7 +1419,7 @@ class Writer:
         vals = raw.values
         if self.fmt == "csv":
             cells = [vals[i] if i < len(vals) else "" for i in range(len(self.header))]
-            cells += [o.decision, o.rule_ids, o.reasons, o.list_hits, o.message]
+            cells += [o.decision, o.rule_ids, o.reasons, o.list_hits, o.message, o.party_screening]
             self._row([spreadsheet_safe(c) for c in cells])
         else:
             rec = {
@@ -1408,6 +1431,7 @@ class Writer:
                 "list_hits": o.hits,
                 "message": _clean_out(o.message) or None,
                 "warnings": o.warnings,
+                "party_screening": o.screened,
             }
             text = json.dumps(rec, ensure_ascii=False, default=str)
             if self.fmt == "jsonl":
@@ -1602,11 +1626,13 @@ def run_batch(
     encoding: str = "utf-8",
     summary: BatchSummary | None = None,
     envelope: dict[str, Any] | None = None,
+    recorder: Any = None,
 ) -> BatchSummary:
     """Screen every row of ``stream`` and write them to ``out``. ``progress(rows, bytes)`` is optional.
 
     ``summary`` (optional) is filled in as rows are written, so a caller interrupted by a signal
-    can say how many rows were written."""
+    can say how many rows were written. ``recorder`` (optional, an ``ecscreen.records.recorder.BatchRecorder``)
+    is given the header, then every order with its row outcomes as they are written, then ``finish()``."""
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     t0 = time.perf_counter()
@@ -1620,6 +1646,8 @@ def run_batch(
     cols = Columns.from_header(state.header, columns or {}, file)
     summary.warnings += _column_warnings(cols)
     writer = Writer(out, fmt, state.header, head=envelope)
+    if recorder is not None:
+        recorder.start(state.header, PARTY_COLUMNS)
     ncols = len(state.header)
 
     def parsed() -> Iterator[ParsedRow]:
@@ -1637,11 +1665,15 @@ def run_batch(
             writer.write(pr.raw, o)
             counts[o.decision] += 1
             summary.rows += 1
+        if recorder is not None:
+            recorder.add(order, outs)
 
     tick = (lambda: progress(summary.rows, state.bytes_read)) if progress is not None else None
     _warm_up(engine)
     with _gc_for_run():
         _screen_all(orders, engine, options, emit, summary, tick)
+    if recorder is not None:
+        recorder.finish()
     if state.bad_rows:
         summary.warnings.append(f"{file}: {state.bad_rows:,} row(s) could not be read as CSV exactly "
                                 f"(error rows; see their message)")
