@@ -43,7 +43,9 @@ def _typo(rng: random.Random, name: str) -> str:
 
 def main() -> None:
     here = Path(__file__).resolve().parents[1]
-    data = here.parent / "shared" / "data"
+    # ../shared next to the repository (a git worktree may sit one level deeper: look further up too)
+    data = next((p / "shared" / "data" for p in here.parents if (p / "shared" / "data").is_dir()),
+                here.parent / "shared" / "data")
     ap = argparse.ArgumentParser()
     ap.add_argument("--csl", type=Path, default=data / "us-csl-compact-2026-07-31" / "screening-list.json")
     ap.add_argument("--fixtures", type=Path, default=data / "yente-screening-fixtures")

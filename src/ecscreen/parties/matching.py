@@ -71,6 +71,12 @@ __all__ = [
 ]
 
 
+# names scored together by the numpy kernel: its temporary arrays grow with the candidate pairs of a chunk
+# (about 100 MB at 2,048 names of a real customer master, 40 MB at 512), and smaller chunks are also
+# faster (they stay in the CPU caches); the results do not depend on it
+CHUNK_NAMES = 512
+
+
 # --------------------------------------------------------------------------- models
 
 
@@ -283,6 +289,105 @@ class _Query:
     blocking: dict[float, tuple[list[int], list[int]]]
 
 
+class _DeletionIndex:
+    """One-deletion keys -> vocabulary ids, as sorted arrays per key length (numpy strings, offsets, ids).
+
+    Replaces a dict of ~260,000 strings and lists of ints (54 MB of Python objects for the CSL, whose
+    pages every ``--jobs`` worker copied as lookups wrote reference counts) with about 12 MB of arrays;
+    lookups give the same ids in the same order."""
+
+    def __init__(self, index: dict[str, list[int]]) -> None:
+        by_len: dict[int, list[str]] = {}
+        for k in index:
+            by_len.setdefault(len(k), []).append(k)
+        self.keys: dict[int, np.ndarray] = {}
+        self.starts: dict[int, np.ndarray] = {}
+        self.ids: dict[int, np.ndarray] = {}
+        for n, ks in by_len.items():
+            ks.sort()  # code-point order, the order of numpy's unicode arrays
+            self.keys[n] = np.array(ks, dtype=f"<U{max(n, 1)}")
+            starts = np.zeros(len(ks) + 1, dtype=np.int64)
+            np.cumsum([len(index[k]) for k in ks], out=starts[1:])
+            self.starts[n] = starts
+            self.ids[n] = np.fromiter((v for k in ks for v in index[k]), dtype=np.int32, count=int(starts[-1]))
+        self.n = len(index)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _DeletionIndex):
+            return NotImplemented
+        return self.n == other.n and all(
+            mine.keys() == theirs.keys() and all(np.array_equal(a, theirs[k]) for k, a in mine.items())
+            for mine, theirs in ((self.keys, other.keys), (self.starts, other.starts), (self.ids, other.ids))
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def get(self, key: str, default: Sequence[int] = ()) -> Sequence[int]:
+        got = self.get_many([key])[0]
+        return default if got is None else got
+
+    def get_many(self, keys: list[str]) -> list[list[int] | None]:
+        """The ids of each key (None when absent); keys of one length are looked up together."""
+        out: list[list[int] | None] = [None] * len(keys)
+        by_len: dict[int, list[int]] = {}
+        for i, k in enumerate(keys):
+            by_len.setdefault(len(k), []).append(i)
+        for n, pos in by_len.items():
+            arr = self.keys.get(n)
+            if arr is None or not len(arr):
+                continue
+            want = np.array([keys[i] for i in pos], dtype=arr.dtype)
+            at = np.minimum(np.searchsorted(arr, want), len(arr) - 1)
+            found = np.flatnonzero(arr[at] == want)
+            if not len(found):
+                continue
+            starts, ids = self.starts[n], self.ids[n]
+            js = at[found]
+            for p, a, b in zip(found.tolist(), starts[js].tolist(), starts[js + 1].tolist(), strict=True):
+                out[pos[p]] = ids[a:b].tolist()
+        return out
+
+
+class _Chunk:
+    """A chunk of queries as the kernel reads it (see :meth:`Matcher._chunk_arrays`)."""
+
+    def __init__(self) -> None:
+        self.bq: list[int] = []  # per blocking vocabulary word: its query, the word, the query token
+        self.bu: list[int] = []
+        self.bt: list[int] = []
+        self.g_base: list[int] = []  # first signature group of the query
+        self.g_bytes: list[bytes] = []  # per query token: signatures of the other words and of itself
+        self.g_qdom: list[bool] = []  # the token alone carries enough of the query for a hit
+        self.n_groups = 0
+        self.qw = np.zeros((0, 1))
+        self.q_total = np.zeros(0)
+        self.e_key = np.zeros(0, dtype=np.int64)
+        self.e_sim = np.zeros(0)
+        self.e_tloc = np.zeros(0, dtype=np.int64)
+
+    def add_blocked(self, qi: int, q: _Query, blocked: tuple[list[int], list[int]], m_min: float) -> None:
+        if not blocked[0]:
+            return
+        self.bu.extend(blocked[0])
+        self.bt.extend(blocked[1])
+        self.bq.extend([qi] * len(blocked[0]))
+        self.g_base.extend([self.n_groups] * len(blocked[0]))
+        # one group per query word: signatures of the other words and of the word itself
+        sigs = q.sigs
+        total_w = sum(q.weights)
+        for ti, own in enumerate(sigs):
+            other = 0
+            for tj, sg in enumerate(sigs):
+                if tj != ti:
+                    other |= sg
+            self.g_bytes.append(other.to_bytes(_SIG_BYTES, "little") + own.to_bytes(_SIG_BYTES, "little"))
+            self.g_qdom.append(q.weights[ti] >= m_min * total_w)
+        self.n_groups += len(sigs)
+
+
 @dataclass(slots=True)
 class _RawHit:
     alias: int
@@ -332,6 +437,17 @@ class Matcher:
         self._query_cache: dict[str, _Query] = {}
 
     def _build(self, background: bool) -> None:
+        """Build the index: the names, the vocabulary and its weights, postings and signatures, the fuzzy
+        indexes over the vocabulary, the acronyms."""
+        self._build_aliases()
+        alias_tok, alias_len, df = self._build_vocab()
+        self._build_weights(df, background)
+        self._build_postings(alias_tok, alias_len)
+        self._build_fuzzy()
+        self._build_acronyms()
+
+    def _build_aliases(self) -> None:
+        """Every distinct normalised name of every entry (name, aliases and their variants)."""
         alias_entry: list[int] = []
         alias_text: list[str] = []
         alias_norm: list[NormalizedName] = []
@@ -356,14 +472,15 @@ class Matcher:
         self.alias_text = alias_text
         self.alias_norm: Sequence[NormalizedName] = alias_norm
         self.a_weak = np.asarray(alias_weak, dtype=bool)
-        n_alias = len(alias_text)
-        self.n_alias = n_alias
+        self.n_alias = len(alias_text)
 
+    def _build_vocab(self) -> tuple[list[int], list[int], list[int]]:
+        """Token ids: (token id of every alias word, words per alias, document frequency per token)."""
         vocab: dict[str, int] = {}
         df: list[int] = []
         alias_tok: list[int] = []
         alias_len: list[int] = []
-        for nn in alias_norm:
+        for nn in self.alias_norm:
             for tok in nn.tokens:
                 vid = vocab.get(tok)
                 if vid is None:
@@ -377,8 +494,12 @@ class Matcher:
         self.vocab_list = [""] * len(vocab)
         for tok, vid in vocab.items():
             self.vocab_list[vid] = tok
-        n_vocab = len(vocab)
-        self.n_vocab = n_vocab
+        self.n_vocab = len(vocab)
+        return alias_tok, alias_len, df
+
+    def _build_weights(self, df: list[int], background: bool) -> None:
+        """IDF per token (list + background frequencies), with initials and minor words weighing little."""
+        n_alias, vocab = self.n_alias, self.vocab
         # IDF over this list plus the background frequencies of the embedded CSL, so weights do not
         # depend on the size of the list (a 10-entry list weighs "huawei" like the full CSL does)
         bg_n, bg_df = background_df() if background else (0, {})
@@ -397,6 +518,9 @@ class Matcher:
         self.idf_list: list[float] = self.idf.tolist()
         self.idf_max = math.log1p(self._n_docs)
 
+    def _build_postings(self, alias_tok: list[int], alias_len: list[int]) -> None:
+        """Alias words as flat arrays, postings (token -> aliases) and the aliases' word signatures."""
+        n_alias, n_vocab = self.n_alias, self.n_vocab
         self.a_tok = np.asarray(alias_tok, dtype=np.int32)
         self.a_len = np.asarray(alias_len, dtype=np.int32)
         self.a_start = np.zeros(n_alias, dtype=np.int32)
@@ -428,8 +552,11 @@ class Matcher:
         self.p_start = np.zeros(n_vocab, dtype=np.int32)
         if n_vocab:
             self.p_start[1:] = np.cumsum(self.p_len)[:-1]
+        self._p_len_list: list[int] = self.p_len.tolist()
 
-        # fuzzy indexes over the vocabulary
+    def _build_fuzzy(self) -> None:
+        """Fuzzy indexes over the vocabulary: one-deletion keys, consonant skeletons, Jaro-Winkler buckets."""
+        vocab = self.vocab
         del_index: dict[str, list[int]] = {}
         skel_index: dict[str, list[int]] = {}
         for tok, vid in vocab.items():
@@ -441,10 +568,9 @@ class Matcher:
             for d in _deletes(tok):
                 del_index.setdefault(d, []).append(vid)
             skel_index.setdefault(skeleton(tok), []).append(vid)
-        self._del_index = del_index
+        self._del_index = _DeletionIndex(del_index)
         self._skel_lists = {k: ([self.vocab_list[v] for v in ids], ids) for k, ids in skel_index.items()}
         self._vocab_len = [len(t) for t in self.vocab_list]
-        self._p_len_list: list[int] = self.p_len.tolist()
         jw_lists: dict[tuple[str, int], tuple[list[str], list[int]]] = {}
         for tok, vid in vocab.items():
             if _fuzzy_ok(tok):
@@ -467,10 +593,11 @@ class Matcher:
                 jw_ranges[(prefix, target)] = (words_r, ids_r)
         self._jw_buckets = jw_ranges
 
-        # acronyms: initials of multi-word aliases, and one-word aliases
+    def _build_acronyms(self) -> None:
+        """Initials of multi-word aliases, and one-word aliases."""
         acro: dict[str, list[int]] = {}
         single: dict[str, list[int]] = {}
-        for ai, nn in enumerate(alias_norm):
+        for ai, nn in enumerate(self.alias_norm):
             if len(nn.tokens) == 1:
                 single.setdefault(nn.tokens[0], []).append(ai)
             for ini in _acronym_forms(nn):
@@ -557,23 +684,23 @@ class Matcher:
         return res
 
     def _expand_edits(self, tok: str, vid: int | None, res: dict[int, float]) -> None:
-        """Add the vocabulary words one deletion on each side away from ``tok`` (edit similarity)."""
+        """Words one edit apart (symmetric deletion index)."""
+        cfg = self.config
         di = self._del_index
-        edit: set[int] = set(di.get(tok, ()))
-        for d in _deletes(tok):
-            hit = di.get(d)
+        lt = len(tok)
+        own, *dels = di.get_many([tok, *_deletes(tok)])  # the word itself, then its deletions
+        edit: set[int] = set(own or ())
+        for hit in dels:
             if hit:
                 edit.update(hit)
         vlen = self._vocab_len
-        lt = len(tok)
         for v in edit:
             if v != vid:
                 lv = vlen[v]
-                res[v] = _edit_sim(lt if lt > lv else lv, self.config)
+                res[v] = _edit_sim(lt if lt > lv else lv, cfg)
 
     def _expand_sounds(self, tok: str, res: dict[int, float]) -> None:
-        """Add the vocabulary words of the same consonant skeleton (phonetic) and the Jaro-Winkler neighbours
-        of the same first two letters and length, where the edit step found nothing better."""
+        """Words of the same consonant skeleton, then Jaro-Winkler neighbours (first rule that applies)."""
         cfg = self.config
         skel = self._skel_lists.get(skeleton(tok))
         if skel:
@@ -776,92 +903,18 @@ class Matcher:
         self, queries: list[_Query], threshold: float, exhaustive: bool
     ) -> list[list[_RawHit]]:
         nq = len(queries)
-        maxt = max([len(q.tokens) for q in queries] + [1])
-        qw = np.zeros((nq, maxt))
-        eq: list[int] = []
-        eu: list[int] = []
-        es: list[float] = []
-        et: list[int] = []
-        bq: list[int] = []
-        bu: list[int] = []
-        bt: list[int] = []
-        g_base: list[int] = []
-        g_bytes: list[bytes] = []
-        g_qdom: list[bool] = []
-        n_groups = 0
-        m_min = self._single_word_min(threshold)
-        for qi, q in enumerate(queries):
-            qw[qi, : len(q.weights)] = q.weights
-            eu.extend(q.e_u)
-            es.extend(q.e_s)
-            et.extend(q.e_t)
-            eq.extend([qi] * len(q.e_u))
-            if exhaustive:
-                continue
-            blocked = q.blocking.get(threshold)
-            if blocked is None:
-                seen: dict[int, int] = {}
-                for i in reversed(self._blocking_tokens(q, threshold)):  # the first token wins
-                    seen.update(dict.fromkeys(q.expansions[i], i))
-                blocked = (list(seen), list(seen.values()))
-                q.blocking[threshold] = blocked
-            if not blocked[0]:
-                continue
-            bu.extend(blocked[0])
-            bt.extend(blocked[1])
-            bq.extend([qi] * len(blocked[0]))
-            g_base.extend([n_groups] * len(blocked[0]))
-            # one group per query word: signatures of the other words and of the word itself
-            sigs = q.sigs
-            total_w = sum(q.weights)
-            for ti, own in enumerate(sigs):
-                other = 0
-                for tj, sg in enumerate(sigs):
-                    if tj != ti:
-                        other |= sg
-                g_bytes.append(other.to_bytes(_SIG_BYTES, "little") + own.to_bytes(_SIG_BYTES, "little"))
-                g_qdom.append(q.weights[ti] >= m_min * total_w)
-            n_groups += len(sigs)
-        q_total = qw.sum(axis=1)
-        nv = self.n_vocab
-        e_key = np.asarray(eq, dtype=np.int64) * nv + np.asarray(eu, dtype=np.int64)
-        e_sim = np.asarray(es, dtype=np.float64)
-        e_tloc = np.asarray(et, dtype=np.int64)
-
+        ch = self._chunk_arrays(queries, threshold, exhaustive)
         if exhaustive:
             pq = np.repeat(np.arange(nq, dtype=np.int64), self.n_alias)
             pa = np.tile(np.arange(self.n_alias, dtype=np.int32), nq)
-        elif bq:
-            bq_a = np.asarray(bq, dtype=np.int64)
-            bu_a = np.asarray(bu, dtype=np.int64)
-            lengths = self.p_len[bu_a]
-            total = int(lengths.sum())
-            offs = np.cumsum(lengths) - lengths
-            idx = np.repeat(self.p_start[bu_a] - offs, lengths) + np.arange(total, dtype=np.int32)
-            # (query, alias) candidates; the rare duplicates (an alias holding two blocking words) are
-            # scored twice and merged with the hits, cheaper than de-duplicating every row
-            pq = np.repeat(bq_a, lengths)
-            pa = self.p_alias[idx]
-            # a hit that matches a single query word needs that word to carry >= m_min of the query or of
-            # the alias weight (see _single_word_min); otherwise it must match another query word, which
-            # the signatures rule out cheaply (a signature collision only keeps a row, never drops one)
-            g = np.repeat(np.asarray(g_base, dtype=np.int64) + np.asarray(bt, dtype=np.int64), lengths)
-            words = np.frombuffer(b"".join(g_bytes), dtype="<u8").reshape(-1, 2 * _SIG_WORDS)
-            a_sig = self.a_sig[pa]
-            mask = np.asarray(g_qdom, dtype=bool)[g] | (self.p_share[idx] >= m_min)
-            mask |= (a_sig & words[g, :_SIG_WORDS]).any(axis=1)
-            mask |= np.bitwise_count(a_sig & words[g, _SIG_WORDS:]).sum(axis=1) >= 2
-            pq = pq[mask]
-            pa = pa[mask]
         else:
-            pq = np.zeros(0, dtype=np.int64)
-            pa = np.zeros(0, dtype=np.int32)
-
+            pq, pa = self._candidates(ch, threshold)
         out: list[list[_RawHit]] = [[] for _ in range(nq)]
         if len(pa):
-            scores = self._score_pairs(queries, pq, pa, e_key, e_sim, e_tloc, qw, q_total)
-            for i in np.flatnonzero(scores >= threshold).tolist():
-                out[int(pq[i])].append(_RawHit(int(pa[i]), float(scores[i]), False))
+            scores = self._score_pairs(queries, pq, pa, ch.e_key, ch.e_sim, ch.e_tloc, ch.qw, ch.q_total)
+            sel = np.flatnonzero(scores >= threshold)
+            for qi, ai, sc in zip(pq[sel].tolist(), pa[sel].tolist(), scores[sel].tolist(), strict=True):
+                out[qi].append(_RawHit(ai, sc, False))
         if max(self.config.acronym_score, self.config.acronym_score_short) >= threshold:
             for qi, q in enumerate(queries):
                 for ai, size in self._acronym_candidates(q):
@@ -869,6 +922,69 @@ class Matcher:
                     if score >= threshold:
                         out[qi].append(_RawHit(ai, score, True))
         return out
+
+    def _blocked(self, q: _Query, threshold: float) -> tuple[list[int], list[int]]:
+        """(vocabulary ids, query token) every hit of ``q`` must match one of, cached on the query."""
+        blocked = q.blocking.get(threshold)
+        if blocked is None:
+            seen: dict[int, int] = {}
+            for i in reversed(self._blocking_tokens(q, threshold)):  # the first token wins
+                seen.update(dict.fromkeys(q.expansions[i], i))
+            blocked = (list(seen), list(seen.values()))
+            q.blocking[threshold] = blocked
+        return blocked
+
+    def _chunk_arrays(self, queries: list[_Query], threshold: float, exhaustive: bool) -> _Chunk:
+        """The chunk's queries as flat arrays: weights, related vocabulary, blocking words, signatures."""
+        nq = len(queries)
+        maxt = max([len(q.tokens) for q in queries] + [1])
+        qw = np.zeros((nq, maxt))
+        eq: list[int] = []
+        eu: list[int] = []
+        es: list[float] = []
+        et: list[int] = []
+        ch = _Chunk()
+        m_min = self._single_word_min(threshold)
+        for qi, q in enumerate(queries):
+            qw[qi, : len(q.weights)] = q.weights
+            eu.extend(q.e_u)
+            es.extend(q.e_s)
+            et.extend(q.e_t)
+            eq.extend([qi] * len(q.e_u))
+            if not exhaustive:
+                ch.add_blocked(qi, q, self._blocked(q, threshold), m_min)
+        ch.qw = qw
+        ch.q_total = qw.sum(axis=1)
+        ch.e_key = np.asarray(eq, dtype=np.int64) * self.n_vocab + np.asarray(eu, dtype=np.int64)
+        ch.e_sim = np.asarray(es, dtype=np.float64)
+        ch.e_tloc = np.asarray(et, dtype=np.int64)
+        return ch
+
+    def _candidates(self, ch: _Chunk, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        """(query, alias) candidate pairs of a chunk from the postings of its blocking words."""
+        if not ch.bq:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+        m_min = self._single_word_min(threshold)
+        bq_a = np.asarray(ch.bq, dtype=np.int64)
+        bu_a = np.asarray(ch.bu, dtype=np.int64)
+        lengths = self.p_len[bu_a]
+        total = int(lengths.sum())
+        offs = np.cumsum(lengths) - lengths
+        idx = np.repeat(self.p_start[bu_a] - offs, lengths) + np.arange(total, dtype=np.int32)
+        # (query, alias) candidates; the rare duplicates (an alias holding two blocking words) are
+        # scored twice and merged with the hits, cheaper than de-duplicating every row
+        pq = np.repeat(bq_a, lengths)
+        pa = self.p_alias[idx]
+        # a hit that matches a single query word needs that word to carry >= m_min of the query or of
+        # the alias weight (see _single_word_min); otherwise it must match another query word, which
+        # the signatures rule out cheaply (a signature collision only keeps a row, never drops one)
+        g = np.repeat(np.asarray(ch.g_base, dtype=np.int64) + np.asarray(ch.bt, dtype=np.int64), lengths)
+        words = np.frombuffer(b"".join(ch.g_bytes), dtype="<u8").reshape(-1, 2 * _SIG_WORDS)
+        a_sig = self.a_sig[pa]
+        mask = np.asarray(ch.g_qdom, dtype=bool)[g] | (self.p_share[idx] >= m_min)
+        mask |= (a_sig & words[g, :_SIG_WORDS]).any(axis=1)
+        mask |= np.bitwise_count(a_sig & words[g, _SIG_WORDS:]).sum(axis=1) >= 2
+        return pq[mask], pa[mask]
 
     def _acronym_score(self, size: int) -> float:
         """Three-letter acronyms collide often (ZTE = Zhejiang Tianlu Energy): they score lower."""
@@ -903,7 +1019,7 @@ class Matcher:
         threshold: float | None = None,
         limit: int | None = 10,
         exhaustive: bool = False,
-        chunk_size: int = 2048,
+        chunk_size: int = CHUNK_NAMES,
         workers: int = 1,
     ) -> list[list[PartyHit]]:
         """Screen a batch of names; identical names are scored once (``workers``: see ``match_raw``).
@@ -967,7 +1083,7 @@ class Matcher:
         names: Sequence[str],
         threshold: float | None = None,
         exhaustive: bool = False,
-        chunk_size: int = 2048,
+        chunk_size: int = CHUNK_NAMES,
         workers: int = 1,
     ) -> list[list[tuple[int, float]]]:
         """Per name, (entry index, name score) of every entry at or above the threshold (best alias).
@@ -1200,20 +1316,12 @@ class Matcher:
         q_total = sum(q.weights)
         matched_q = [w for w, s in zip(q.weights, best_t, strict=True) if s > 0]
         matched_a = sum(self._alias_weight(u) for u in {u for _, u, _ in pairs})
-        score = _combine(
-            cfg,
-            np.array([p_num]),
-            np.array([q_total]),
-            np.array([r_num]),
-            np.array([a_total]),
-            np.array([sum(matched_q)]),
-            np.array([matched_a]),
-            np.array([max(matched_q, default=0.0)]),
-            np.array([weak]),
+        score = _combine_one(
+            cfg, p_num, q_total, r_num, a_total, sum(matched_q), matched_a, max(matched_q, default=0.0), weak
         )
         p = p_num / max(q_total, 1e-9)
         r = r_num / max(a_total, 1e-9)
-        return float(score[0]), p, r, pairs, sum(matched_q)
+        return score, p, r, pairs, sum(matched_q)
 
     def compare(self, name1: str, name2: str) -> float:
         """Score a query name against a single list-side name (0-100), using this index's weights."""
@@ -1390,6 +1498,7 @@ def _common_deletes() -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in out.items()}
 
 
+@lru_cache(maxsize=65536)
 def common_typo(tok: str) -> str | None:
     """The common (or legal-form) word ``tok`` is one typo away from, when exactly one: 'technoeogies'
     -> 'technology', 'internetional' -> 'international'; None otherwise."""
@@ -1969,6 +2078,38 @@ def _combine(
     return np.asarray(np.round(100.0 * base * factor, 2))
 
 
+def _combine_one(
+    cfg: ScoreConfig,
+    p_num: float,
+    q_total: float,
+    r_num: float,
+    a_total: float,
+    matched_qw: float,
+    matched_aw: float,
+    max_matched_w: float,
+    weak: bool,
+) -> float:
+    """:func:`_combine` for one pair, in plain floats (the pairwise scorer calls it per candidate; numpy's
+    per-call overhead on one-element arrays was most of its cost). Same IEEE operations in the same order,
+    so the same result to the bit, including ``np.round(x, 2)`` (multiply by 100, round half to even,
+    divide by 100, sign kept)."""
+    qt = q_total if q_total > 1e-9 else 1e-9
+    at = a_total if a_total > 1e-9 else 1e-9
+    p = p_num / qt
+    r = r_num / at
+    hi, lo = (p, r) if p >= r else (r, p)
+    base = cfg.balance * hi + (1.0 - cfg.balance) * lo
+    un_q = 1.0 - matched_qw / qt
+    un_a = 1.0 - matched_aw / at
+    un = un_q if un_q < un_a else un_a
+    base = max(0.0, base - cfg.substitution_penalty * max(0.0, un))
+    factor = min(1.0, matched_qw / cfg.evidence)
+    factor = factor * (cfg.generic_factor if (max_matched_w < cfg.distinct_min and lo < cfg.full_match) else 1.0)
+    factor = factor * (cfg.weak_alias_factor if (weak and un_q > 0.001) else 1.0)
+    y = 100.0 * base * factor * 100.0
+    return math.copysign(round(y) / 100.0, y)
+
+
 _FORK_MATCHER: Matcher | None = None
 
 
@@ -2092,7 +2233,7 @@ def _country_code(country: str | None) -> str | None:
 # can already change the user's environment. Any failure (unreadable, corrupt, other format version,
 # inconsistent content) is ignored and the index is rebuilt, so results never depend on the cache.
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the deletion index is a _DeletionIndex (arrays), not a dict
 CACHE_MIN_NAMES = 1000  # smaller lists build in milliseconds: not worth a file
 CACHE_KEEP = 4  # files of each kind kept in the cache directory (most recently used first)
 _CACHE_MAGIC = b"ecscreen-index\x00" + bytes([CACHE_FORMAT])

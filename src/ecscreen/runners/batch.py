@@ -115,6 +115,7 @@ RECENT_ORDERS = 100_000
 CACHE_SIZE = 10_000
 CHUNK = 2_000  # orders read ahead and screened together (their new parties in one batch call)
 GC_THRESHOLD = 50_000  # gen-0 collection threshold during a run (see run_batch)
+OBJ_CACHE = 5_000  # validated Party / Item objects kept for reuse (only speed depends on it)
 PARTY_BATCH = True  # False: one screen_parties call per new party (the reference path the tests compare with)
 
 
@@ -285,138 +286,170 @@ def read_rows(stream: IO[bytes], state: ReadState, delimiter: str | None = None)
     over-long line, NUL or undecodable bytes) is yielded with ``error`` set, and reading resumes on
     the physical line after the row's first line, so no row after it is lost or merged."""
     csv.field_size_limit(MAX_CELL)  # the cap (the module's default, 128 KiB, raised a crash before)
-    src = _text_lines(stream, state)
-    pending: deque[tuple[int, str | None]] = deque()
-    counter = [0]
+    return _Reader(stream, state, delimiter).rows()
 
-    def pull() -> tuple[int, str | None] | None:
-        if pending:
-            return pending.popleft()
-        t = next(src, _END)
+
+class _Reader:
+    """The state of :func:`read_rows`: physical lines fed to :mod:`csv`, with the lines of the current
+    record kept (``consumed``) so that an unreadable record can be re-read from its second line."""
+
+    def __init__(self, stream: IO[bytes], state: ReadState, delimiter: str | None) -> None:
+        self.src = _text_lines(stream, state)
+        self.state = state
+        self.delimiter = delimiter
+        self.pending: deque[tuple[int, str | None]] = deque()
+        self.counter = 0
+        self.consumed: list[tuple[int, str]] = []
+        self.cut: list[int] = []  # set when feed() stopped early at an over-long line (the reader is then spent)
+        self.ncols = 0
+
+    def pull(self) -> tuple[int, str | None] | None:
+        if self.pending:
+            return self.pending.popleft()
+        t = next(self.src, _END)
         if t is _END:
             return None
-        counter[0] += 1
-        return counter[0], t  # type: ignore[return-value]
+        self.counter += 1
+        return self.counter, t  # type: ignore[return-value]
 
-    consumed: list[tuple[int, str]] = []
-    cut: list[int] = []  # set when feed() stopped early at an over-long line (the reader is then spent)
-
-    def feed() -> Iterator[str]:
+    def feed(self) -> Iterator[str]:
         while True:
-            got = pull()
+            got = self.pull()
             if got is None:
                 return
             n, text = got
             if text is None:
-                if consumed:  # inside a quoted cell: end the record here, the long line comes next
-                    pending.appendleft((n, None))
-                cut.append(n)
+                if self.consumed:  # inside a quoted cell: end the record here, the long line comes next
+                    self.pending.appendleft((n, None))
+                self.cut.append(n)
                 return
-            consumed.append((n, text))
+            self.consumed.append((n, text))
             yield text
 
-    # header: the first non-blank line
-    while True:
-        got = pull()
-        if got is None:
-            return
-        n, first = got
-        if first is not None and first.strip():
-            break
-    state.header_line = n
-    state.delimiter = delimiter or _sniff_delimiter(first)
-    delim = state.delimiter
-    pending.appendleft((n, first))
-    reader = csv.reader(feed(), delimiter=delim, strict=True)
-    try:
-        header = next(reader)
-    except (csv.Error, StopIteration):
-        header = _naive_cells(first, delim)
-        pending.extendleft(reversed(consumed[1:]))
-        reader = csv.reader(feed(), delimiter=delim, strict=True)
-    consumed.clear()
-    state.header = [h.strip() for h in header]
-    ncols = len(header)
-    mib = MAX_LINE // (1 << 20)
+    def reader(self) -> Any:
+        return csv.reader(self.feed(), delimiter=self.state.delimiter, strict=True)
 
-    while True:
-        problem: str | None = None
-        values: list[str] = []
+    def header(self) -> Any:
+        """Read the header (the first non-blank line); returns the csv reader positioned after it."""
+        while True:
+            got = self.pull()
+            if got is None:
+                return None
+            n, first = got
+            if first is not None and first.strip():
+                break
+        state = self.state
+        state.header_line = n
+        state.delimiter = self.delimiter or _sniff_delimiter(first)
+        self.pending.appendleft((n, first))
+        reader = self.reader()
         try:
-            values = next(reader)
-        except StopIteration:
-            if not cut:
-                return
-            # an over-long physical line where a row starts: one error row, then read on
-            n = cut[0]
-            cut.clear()
-            consumed.clear()
-            state.bad_rows += 1
-            reader = csv.reader(feed(), delimiter=delim, strict=True)
-            yield RawRow(line=n, values=[], error=f"the line is longer than {mib} MiB (not read)")
-            continue
-        except csv.Error as exc:
-            problem = str(exc)
-            if cut or "unexpected end of data" in problem:
-                problem = "unterminated quote (the quoted cell never closes)"
-            elif "field larger than field limit" in problem:
-                problem = f"a cell is larger than {MAX_CELL // 1024} KiB"
-            elif "expected after" in problem:
-                problem = f"text after a closing quote ({problem})"
-        if not consumed:  # nothing read (end of data)
-            if cut:
-                cut.clear()
-                reader = csv.reader(feed(), delimiter=delim, strict=True)
-                continue
+            header = next(reader)
+        except (csv.Error, StopIteration):
+            header = _naive_cells(first, state.delimiter)
+            self.pending.extendleft(reversed(self.consumed[1:]))
+            reader = self.reader()
+        self.consumed.clear()
+        state.header = [h.strip() for h in header]
+        self.ncols = len(header)
+        return reader
+
+    def rows(self) -> Iterator[RawRow]:
+        reader = self.header()
+        if reader is None:
             return
+        while True:
+            problem: str | None = None
+            values: list[str] = []
+            try:
+                values = next(reader)
+            except StopIteration:
+                if not self.cut:
+                    return
+                # an over-long physical line where a row starts: one error row, then read on
+                n = self.cut[0]
+                self.cut.clear()
+                self.consumed.clear()
+                self.state.bad_rows += 1
+                reader = self.reader()
+                yield RawRow(line=n, values=[], error=f"the line is longer than {MAX_LINE // (1 << 20)} MiB (not read)")
+                continue
+            except csv.Error as exc:
+                problem = self._csv_problem(str(exc))
+            if not self.consumed:  # nothing read (end of data)
+                if self.cut:
+                    self.cut.clear()
+                    reader = self.reader()
+                    continue
+                return
+            if problem is None:
+                problem, row = self._read_row(values)
+                if problem is None:
+                    if row is not None:
+                        yield row
+                    continue
+            row, reader = self._unreadable(values, problem, reader)
+            yield row
+
+    def _csv_problem(self, problem: str) -> str:
+        if self.cut or "unexpected end of data" in problem:
+            return "unterminated quote (the quoted cell never closes)"
+        if "field larger than field limit" in problem:
+            return f"a cell is larger than {MAX_CELL // 1024} KiB"
+        if "expected after" in problem:
+            return f"text after a closing quote ({problem})"
+        return problem
+
+    def _read_row(self, values: list[str]) -> tuple[str | None, RawRow | None]:
+        """A record the csv module read: (None, the row or None for a blank line), or (problem, None)
+        when it is not a row of this file after all."""
+        consumed, ncols, state, delim = self.consumed, self.ncols, self.state, self.state.delimiter
         start = consumed[0][0]
         span = len(consumed)
-        if problem is None:
-            if not values or (len(values) == 1 and not values[0].strip()):
-                consumed.clear()
-                continue  # blank line: not a row
-            if span > 1 and _swallowed(values, delim, ncols, [t for _, t in consumed]):
-                problem = ("unterminated quote: a quoted cell runs over the following lines, which look like "
-                           "rows of their own")
-            elif len(values) != ncols and span > 1:
-                # quotes pair up across lines but the result is not a row of this file: most likely an
-                # unterminated quote paired with a quote on a later line. Re-read the later lines (an
-                # extra error row is safer than a row lost inside a cell)
-                problem = (f"row has {len(values)} cells, the header has {ncols} (a quoted cell runs over "
-                           f"{span} lines: is a quote unterminated?)")
-            elif len(values) != ncols:  # one line, read correctly, but not this file's shape
-                consumed.clear()
-                state.bad_rows += 1
-                reliable = None
-                if len(values) < ncols or any(_BAD_TEXT.search(v) for v in values):
-                    reliable = min(len(values), ncols)
-                yield RawRow(line=start, values=values[:ncols], error=f"row has {len(values)} cells, the header "
-                             f"has {ncols}", lines=span, reliable=reliable)
-                continue
-            else:
-                bad = _bad_text(values, state.header)
-                consumed.clear()
-                if bad is not None:
-                    state.bad_rows += 1
-                    yield RawRow(line=start, values=values, error=bad, lines=span)
-                else:
-                    yield RawRow(line=start, values=values, lines=span)
-                continue
-        # an unreadable row: reported on its first line; the lines after that one are read again
-        state.bad_rows += 1
+        if not values or (len(values) == 1 and not values[0].strip()):
+            consumed.clear()
+            return None, None  # blank line: not a row
+        if span > 1 and _swallowed(values, delim, ncols, [t for _, t in consumed]):
+            return ("unterminated quote: a quoted cell runs over the following lines, which look like "
+                    "rows of their own"), None
+        if len(values) != ncols and span > 1:
+            # quotes pair up across lines but the result is not a row of this file: most likely an
+            # unterminated quote paired with a quote on a later line. Re-read the later lines (an
+            # extra error row is safer than a row lost inside a cell)
+            return (f"row has {len(values)} cells, the header has {ncols} (a quoted cell runs over "
+                    f"{span} lines: is a quote unterminated?)"), None
+        consumed.clear()
+        if len(values) != ncols:  # one line, read correctly, but not this file's shape
+            state.bad_rows += 1
+            reliable = None
+            if len(values) < ncols or any(_BAD_TEXT.search(v) for v in values):
+                reliable = min(len(values), ncols)
+            return None, RawRow(line=start, values=values[:ncols], error=f"row has {len(values)} cells, the "
+                                f"header has {ncols}", lines=span, reliable=reliable)
+        bad = _bad_text(values, state.header)
+        if bad is not None:
+            state.bad_rows += 1
+            return None, RawRow(line=start, values=values, error=bad, lines=span)
+        return None, RawRow(line=start, values=values, lines=span)
+
+    def _unreadable(self, values: list[str], problem: str, reader: Any) -> tuple[RawRow, Any]:
+        """An unreadable row, reported on its first line; the lines after that one are read again."""
+        consumed, delim = self.consumed, self.state.delimiter
+        start, span = consumed[0][0], len(consumed)
+        self.state.bad_rows += 1
         first_text = consumed[0][1]
         rest = consumed[1:]
         consumed.clear()
-        if rest or cut:
-            pending.extendleft(reversed(rest))
-            cut.clear()
-            reader = csv.reader(feed(), delimiter=delim, strict=True)
-        if len(values) == ncols and span == 1:
+        if rest or self.cut:
+            self.pending.extendleft(reversed(rest))
+            self.cut.clear()
+            reader = self.reader()
+        if len(values) == self.ncols and span == 1:
             cells, reliable = values, None
         else:
             cells = _naive_cells(first_text, delim)
             reliable = first_text.split('"', 1)[0].count(delim)  # cells that end before the first quote
-        yield RawRow(line=start, values=cells, error=problem, reliable=reliable)
+        return RawRow(line=start, values=cells, error=problem, reliable=reliable), reader
 
 
 _END = object()
@@ -568,110 +601,150 @@ def _cell(vals: list[str], i: int) -> str:
     return vals[i].strip() if i < len(vals) else ""
 
 
-def parse_row(raw: RawRow, cols: Columns, ncols: int) -> ParsedRow:
-    """Check one row's own fields (cheap, no pydantic); problems make the row an ``error`` row whose
-    message names ``file:line:column`` of each bad cell."""
-    vals = raw.values
-    pr = ParsedRow(raw=raw, fields={}, params={})
-    hdr = cols.header
-    where = f"{cols.file}:{raw.line}"
-    if raw.error:
-        pr.error = f"{where}: {raw.error}"
-        # the row's cells are not trusted, but its order must not lose shared facts: mark them unknown
-        pr.bad.update(k for k in SHIPMENT_FIELDS if k in cols.index)
-        oid = cols.index.get("order_id")
-        known = len(vals) if raw.reliable is None and len(vals) == ncols else (raw.reliable or 0)
-        if oid is not None and oid < known and not _BAD_TEXT.search(vals[oid]) and vals[oid].strip():
-            pr.fields["order_id"] = vals[oid].strip()  # so the row still belongs to its order
-        return pr
-    if len(vals) != ncols:
-        pr.error = f"{where}: row has {len(vals)} cells, the header has {ncols}"
-        return pr
-    f = pr.fields
-    problems: list[str] = []
+_COUNTRY_FIELDS = ("destination", "origin", "end_user_country", "consignee_country", "purchaser_country",
+                   "exporter_country")
 
-    def col(i: int, name: str) -> str:
-        return f"{where}:{i + 1}: {name}" if not hdr or hdr[i].lower() == name else f"{where}:{i + 1}: {name} ({hdr[i]})"
 
-    def value(name: str, i: int) -> str | None:
+class _RowCheck:
+    """The checks of one readable row: each cell's problems are collected, naming ``file:line:column``."""
+
+    __slots__ = ("vals", "cols", "where", "pr", "problems")
+
+    def __init__(self, vals: list[str], cols: Columns, where: str, pr: ParsedRow) -> None:
+        self.vals, self.cols, self.where, self.pr = vals, cols, where, pr
+        self.problems: list[str] = []
+
+    def col(self, i: int, name: str) -> str:
+        hdr = self.cols.header
+        if not hdr or hdr[i].lower() == name:
+            return f"{self.where}:{i + 1}: {name}"
+        return f"{self.where}:{i + 1}: {name} ({hdr[i]})"
+
+    def value(self, name: str, i: int) -> str | None:
         """The cell, or None when duplicated columns disagree (a problem is recorded)."""
+        vals = self.vals
         v = _cell(vals, i)
-        for j in cols.dups.get(name, ()):
+        for j in self.cols.dups.get(name, ()):
             w = _cell(vals, j)
             if w and v and w != v:
-                problems.append(f"{col(j, name)}: the column appears twice and the two cells disagree "
-                                f"({v!r} in column {i + 1}, {w!r} in column {j + 1})")
-                pr.bad.add(name)
+                self.problems.append(f"{self.col(j, name)}: the column appears twice and the two cells disagree "
+                                     f"({v!r} in column {i + 1}, {w!r} in column {j + 1})")
+                self.pr.bad.add(name)
                 return None
             v = v or w
         return v
 
-    for name, i in cols.index.items():
-        v = value(name, i)
-        if not v:
-            continue
-        if name in NUMBER_FIELDS:
-            n, why = _number(v.rstrip("%").strip() if name == "us_content_percent" else v)
-            lo, hi = NUMBER_FIELDS[name]
-            if n is not None and ((lo is not None and n < lo) or (hi is not None and n > hi)):
-                rng = f"between {lo:g} and {hi:g}" if lo is not None and hi is not None else "≥ 0"
-                why = f"{v!r} is out of range (must be {rng})"
-            if why is not None:
-                problems.append(f"{col(i, name)}: {why}")
-                continue
-            f[name] = n
-        elif name == "date":
-            d = None
-            if _DATE.fullmatch(v):
-                try:
-                    d = dt.date.fromisoformat(v)
-                except ValueError:
-                    d = None
-            if d is None:
-                problems.append(f"{col(i, name)}: not a date (exactly YYYY-MM-DD): {v!r}")
-                pr.bad.add(name)
-            else:
-                f[name] = d
-        else:
-            f[name] = v
-    for pname, i in cols.params.items():
-        v = value("param_" + pname, i)
-        if not v:
-            continue
-        n, why = _number(v)
-        if n is not None and n < 0:
-            why = f"{v!r} is negative (technical parameters are ≥ 0)"
+    def number(self, name: str, i: int, v: str) -> None:
+        n, why = _number(v.rstrip("%").strip() if name == "us_content_percent" else v)
+        lo, hi = NUMBER_FIELDS[name]
+        if n is not None and ((lo is not None and n < lo) or (hi is not None and n > hi)):
+            rng = f"between {lo:g} and {hi:g}" if lo is not None and hi is not None else "≥ 0"
+            why = f"{v!r} is out of range (must be {rng})"
         if why is not None:
-            problems.append(f"{col(i, 'param_' + pname)}: {why}")
+            self.problems.append(f"{self.col(i, name)}: {why}")
         else:
-            pr.params[pname] = n  # type: ignore[assignment]
-    if "description" not in f:
-        problems.append(f"{where}: description: missing")
-    if "eccn" in f and not _eccn_ok(f["eccn"]):
-        problems.append(f"{col(cols.index['eccn'], 'eccn')}: malformed ECCN {f['eccn']!r}")
-    if "hts_code" in f and normalize_hts(f["hts_code"]) is None:
-        problems.append(f"{col(cols.index['hts_code'], 'hts_code')}: not an HTS code (6 to 10 digits, dots "
-                        f"allowed): {f['hts_code']!r}")
-    if "category" in f and _category_problem(f["category"]) is not None:
-        problems.append(f"{col(cols.index['category'], 'category')}: {_category_problem(f['category'])}")
-    for cf in ("destination", "origin", "end_user_country", "consignee_country", "purchaser_country",
-               "exporter_country"):
-        if cf in f:
-            why = _country_problem(f[cf])
+            self.pr.fields[name] = n
+
+    def date(self, name: str, i: int, v: str) -> None:
+        d = None
+        if _DATE.fullmatch(v):
+            try:
+                d = dt.date.fromisoformat(v)
+            except ValueError:
+                d = None
+        if d is None:
+            self.problems.append(f"{self.col(i, name)}: not a date (exactly YYYY-MM-DD): {v!r}")
+            self.pr.bad.add(name)
+        else:
+            self.pr.fields[name] = d
+
+    def fields(self) -> None:
+        f = self.pr.fields
+        for name, i in self.cols.index.items():
+            v = self.value(name, i)
+            if not v:
+                continue
+            if name in NUMBER_FIELDS:
+                self.number(name, i, v)
+            elif name == "date":
+                self.date(name, i, v)
+            else:
+                f[name] = v
+
+    def params(self) -> None:
+        for pname, i in self.cols.params.items():
+            v = self.value("param_" + pname, i)
+            if not v:
+                continue
+            n, why = _number(v)
+            if n is not None and n < 0:
+                why = f"{v!r} is negative (technical parameters are ≥ 0)"
             if why is not None:
-                problems.append(f"{col(cols.index[cf], cf)}: {why}")
-                pr.bad.add(cf)
-    if "destination_region" in f:
-        try:
-            reg = resolve(f["destination_region"])
-        except Exception:
-            reg = None
-        if reg is None or reg.region is None:
-            problems.append(f"{col(cols.index['destination_region'], 'destination_region')}: unknown region "
+                self.problems.append(f"{self.col(i, 'param_' + pname)}: {why}")
+            else:
+                self.pr.params[pname] = n  # type: ignore[assignment]
+
+    def codes(self) -> None:
+        """Cells that must name something known: ECCN, HTS code, countries, region."""
+        f, idx, problems = self.pr.fields, self.cols.index, self.problems
+        if "description" not in f:
+            problems.append(f"{self.where}: description: missing")
+        if "eccn" in f and not _eccn_ok(f["eccn"]):
+            problems.append(f"{self.col(idx['eccn'], 'eccn')}: malformed ECCN {f['eccn']!r}")
+        if "hts_code" in f and normalize_hts(f["hts_code"]) is None:
+            problems.append(f"{self.col(idx['hts_code'], 'hts_code')}: not an HTS code (6 to 10 digits, dots "
+                            f"allowed): {f['hts_code']!r}")
+        if "category" in f and _category_problem(f["category"]) is not None:
+            problems.append(f"{self.col(idx['category'], 'category')}: {_category_problem(f['category'])}")
+        for cf in _COUNTRY_FIELDS:
+            if cf in f:
+                why = _country_problem(f[cf])
+                if why is not None:
+                    problems.append(f"{self.col(idx[cf], cf)}: {why}")
+                    self.pr.bad.add(cf)
+        if "destination_region" in f and not _region_ok(f["destination_region"]):
+            problems.append(f"{self.col(idx['destination_region'], 'destination_region')}: unknown region "
                             f"{f['destination_region']!r}")
-            pr.bad.add("destination_region")
-    if problems:
-        pr.error = "; ".join(problems)
+            self.pr.bad.add("destination_region")
+
+
+def _region_ok(text: str) -> bool:
+    try:
+        reg = resolve(text)
+    except Exception:
+        reg = None
+    return reg is not None and reg.region is not None
+
+
+def _unreadable_row(raw: RawRow, cols: Columns, ncols: int, pr: ParsedRow, where: str) -> ParsedRow:
+    """A row the reader could not read exactly: an error row that still belongs to its order."""
+    vals = raw.values
+    pr.error = f"{where}: {raw.error}"
+    # the row's cells are not trusted, but its order must not lose shared facts: mark them unknown
+    pr.bad.update(k for k in SHIPMENT_FIELDS if k in cols.index)
+    oid = cols.index.get("order_id")
+    known = len(vals) if raw.reliable is None and len(vals) == ncols else (raw.reliable or 0)
+    if oid is not None and oid < known and not _BAD_TEXT.search(vals[oid]) and vals[oid].strip():
+        pr.fields["order_id"] = vals[oid].strip()  # so the row still belongs to its order
+    return pr
+
+
+def parse_row(raw: RawRow, cols: Columns, ncols: int) -> ParsedRow:
+    """Check one row's own fields (cheap, no pydantic); problems make the row an ``error`` row whose
+    message names ``file:line:column`` of each bad cell."""
+    pr = ParsedRow(raw=raw, fields={}, params={})
+    where = f"{cols.file}:{raw.line}"
+    if raw.error:
+        return _unreadable_row(raw, cols, ncols, pr, where)
+    if len(raw.values) != ncols:
+        pr.error = f"{where}: row has {len(raw.values)} cells, the header has {ncols}"
+        return pr
+    check = _RowCheck(raw.values, cols, where, pr)
+    check.fields()
+    check.params()
+    check.codes()
+    if check.problems:
+        pr.error = "; ".join(check.problems)
     return pr
 
 
@@ -1043,6 +1116,8 @@ class BatchScreener:
         self.size = self.opts.cache_size
         self.hits = 0
         self.misses = 0
+        self._party_objs: dict[tuple[Any, ...], Party] = {}
+        self._item_objs: dict[tuple[Any, ...], Item] = {}
 
     def screen_order(self, order: Order) -> list[RowOutcome]:
         """One outcome per row of the order, in order."""
@@ -1218,19 +1293,54 @@ class BatchScreener:
                 f.get("us_content_percent"), f.get("license_exception"), f.get("quantity"), f.get("value_usd"),
                 f.get("sku"), f.get("hts_code"), f.get("category"))
 
-    @staticmethod
-    def _parties(head: dict[str, Any]) -> list[Party]:
-        return [Party(role=role, name=head[n], country=head[c]) for n, c, role in PARTY_COLUMNS if head.get(n)]
+    def _parties(self, head: dict[str, Any]) -> list[Party]:
+        """The order's parties; one validated Party per distinct (role, name, country), reused across orders
+        (the engine never changes a party: it reads them)."""
+        out: list[Party] = []
+        known = self._party_objs
+        for n, c, role in PARTY_COLUMNS:
+            name = head.get(n)
+            if not name:
+                continue
+            key = (role, name, head[c])
+            p = known.get(key)
+            if p is None:
+                if len(known) >= OBJ_CACHE:
+                    known.clear()
+                p = known[key] = Party(role=role, name=name, country=head[c])
+            out.append(p)
+        return out
 
-    @staticmethod
-    def _item(it: tuple[Any, ...]) -> Item:
+    def _item(self, it: tuple[Any, ...]) -> Item:
+        """The Item of an item key. Repeat products differ in quantity and value only: the rest is validated
+        once per product and the two numbers set on a copy. Both were checked by :func:`parse_row` (finite,
+        value >= 0: the model's own constraints), so the copy equals a validated Item; anything else (and any
+        validation error) goes through full validation."""
         d, e, o, p, u, le, q, v, s, h, c = it
-        return Item(description=d, eccn=e, origin=o, parameters=dict(p), us_content_percent=u,
-                    license_exception=le, quantity=q, value_usd=v, sku=s, hts_code=h, category=c)
 
-    @staticmethod
-    def _shipment(oid: str, head: dict[str, Any], items: list[Item], on: dt.date | None = None) -> Shipment:
-        parties = BatchScreener._parties(head)
+        def full() -> Item:
+            return Item(description=d, eccn=e, origin=o, parameters=dict(p), us_content_percent=u,
+                        license_exception=le, quantity=q, value_usd=v, sku=s, hts_code=h, category=c)
+
+        if not ((q is None or type(q) is float) and (v is None or type(v) is float)):
+            return full()
+        key = (d, e, o, p, u, le, s, h, c)
+        base = self._item_objs.get(key)
+        if base is None:
+            try:
+                base = Item(description=d, eccn=e, origin=o, parameters=dict(p), us_content_percent=u,
+                            license_exception=le, quantity=None, value_usd=None, sku=s, hts_code=h, category=c)
+            except ValidationError:
+                return full()
+            if len(self._item_objs) >= OBJ_CACHE:
+                self._item_objs.clear()
+            self._item_objs[key] = base
+        if (q is None or math.isfinite(q)) and (v is None or (math.isfinite(v) and v >= 0)):
+            return base.model_copy(update={"quantity": q, "value_usd": v})
+        return full()
+
+    def _shipment(self, oid: str, head: dict[str, Any], items: list[Item], on: dt.date | None = None) -> Shipment:
+        parties = self._parties(head)
         return Shipment(id=oid, date=on or head.get("date"), destination=head["destination"],
                         destination_region=head["destination_region"], parties=parties, end_use=head["end_use"],
                         items=items, exporter_country=head["exporter_country"])
@@ -1526,13 +1636,7 @@ def run_batch(
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     t0 = time.perf_counter()
-    try:
-        ascii_compatible = codecs.lookup(encoding) and "a,b\r\n".encode(encoding) == b"a,b\r\n"
-    except LookupError:
-        raise UsageError(f"--encoding: unknown encoding {encoding!r}") from None
-    if not ascii_compatible:
-        raise UsageError(f"--encoding: {encoding!r} is not supported (use an ASCII-compatible encoding such "
-                         f"as utf-8, cp1252 or latin-1)")
+    _check_encoding(encoding)
     state = ReadState(size=size, encoding=encoding)
     summary = summary if summary is not None else BatchSummary()
     rows = read_rows(stream, state, delimiter)
@@ -1540,13 +1644,8 @@ def run_batch(
     if not state.header:
         raise UsageError("no header row: the file is empty", file=file)
     cols = Columns.from_header(state.header, columns or {}, file)
-    if cols.unknown:
-        summary.warnings.append(f"columns not used for screening (passed through): {', '.join(cols.unknown)}")
-    for name, where in cols.dups.items():
-        summary.warnings.append(f"column {name!r} appears {len(where)} times (columns "
-                                f"{', '.join(str(i + 1) for i in where)}): a row where they disagree is an error")
+    summary.warnings += _column_warnings(cols)
     writer = Writer(out, fmt, state.header, head=envelope)
-    screener = BatchScreener(engine, options)
     if recorder is not None:
         recorder.start(state.header, PARTY_COLUMNS)
     ncols = len(state.header)
@@ -1569,8 +1668,43 @@ def run_batch(
         if recorder is not None:
             recorder.add(order, outs)
 
-    jobs = (options.jobs if options else 1) or 1
+    tick = (lambda: progress(summary.rows, state.bytes_read)) if progress is not None else None
     _warm_up(engine)
+    with _gc_for_run():
+        _screen_all(orders, engine, options, emit, summary, tick)
+    if recorder is not None:
+        recorder.finish()
+    if state.bad_rows:
+        summary.warnings.append(f"{file}: {state.bad_rows:,} row(s) could not be read as CSV exactly "
+                                f"(error rows; see their message)")
+    _close(writer, summary, envelope)
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _check_encoding(encoding: str) -> None:
+    try:
+        ascii_compatible = codecs.lookup(encoding) and "a,b\r\n".encode(encoding) == b"a,b\r\n"
+    except LookupError:
+        raise UsageError(f"--encoding: unknown encoding {encoding!r}") from None
+    if not ascii_compatible:
+        raise UsageError(f"--encoding: {encoding!r} is not supported (use an ASCII-compatible encoding such "
+                         f"as utf-8, cp1252 or latin-1)")
+
+
+def _column_warnings(cols: Columns) -> list[str]:
+    out = []
+    if cols.unknown:
+        out.append(f"columns not used for screening (passed through): {', '.join(cols.unknown)}")
+    for name, where in cols.dups.items():
+        out.append(f"column {name!r} appears {len(where)} times (columns "
+                   f"{', '.join(str(i + 1) for i in where)}): a row where they disagree is an error")
+    return out
+
+
+@contextlib.contextmanager
+def _gc_for_run() -> Iterator[None]:
+    """Cyclic GC settings for a run (restored after)."""
     # young generations only: a full collection scans the whole heap (seconds in a long-lived process that
     # has screened before); what is old is frozen as it is, and unfrozen into the oldest generation after
     gc.collect(1)
@@ -1581,40 +1715,43 @@ def run_batch(
     saved_threshold = gc.get_threshold()
     gc.set_threshold(max(saved_threshold[0], GC_THRESHOLD), *saved_threshold[1:])
     try:
-        if jobs > 1:
-            _run_parallel(orders, engine, options or BatchOptions(), jobs, emit, summary,
-                          (lambda: progress(summary.rows, state.bytes_read)) if progress is not None else None)
-        else:
-            with _party_memo(engine) as memo:
-                for chunk in _chunks(orders, CHUNK):
-                    for order, outs in zip(chunk, screener.screen_orders(chunk, memo), strict=True):
-                        emit(order, outs)
-                        if progress is not None:
-                            progress(summary.rows, state.bytes_read)
-            if memo is not None:
-                summary.party_hits, summary.party_misses = memo.hits, memo.misses
-            summary.cache_hits = screener.hits
-            summary.cache_misses = screener.misses
+        yield
     finally:
         gc.set_threshold(*saved_threshold)
         gc.unfreeze()
-    if recorder is not None:
-        recorder.finish()
-    if state.bad_rows:
-        summary.warnings.append(f"{file}: {state.bad_rows:,} row(s) could not be read as CSV exactly "
-                                f"(error rows; see their message)")
-    if envelope is not None:
-        from ecscreen.outputs.envelope import envelope_tail
 
-        summary.envelope = {**envelope, **envelope_tail(
-            envelope, counts=summary.counts, rows=summary.rows, orders=summary.orders,
-            warnings=summary.warnings, exit_code=summary.exit_code)}
-        writer.close({k: summary.envelope[k] for k in ("decision", "exit_code", "rows", "orders", "counts",
-                                                        "warnings")})
-    else:
+
+def _screen_all(orders: Iterable[Order], engine: Any, options: BatchOptions | None, emit: Any,
+                summary: BatchSummary, tick: Any) -> None:
+    """Screen every order (in ``--jobs`` processes, or here) and emit its rows in input order."""
+    jobs = (options.jobs if options else 1) or 1
+    if jobs > 1:
+        _run_parallel(orders, engine, options or BatchOptions(), jobs, emit, summary, tick)
+        return
+    screener = BatchScreener(engine, options)
+    with _party_memo(engine) as memo:
+        for chunk in _chunks(orders, CHUNK):
+            for order, outs in zip(chunk, screener.screen_orders(chunk, memo), strict=True):
+                emit(order, outs)
+                if tick is not None:
+                    tick()
+    if memo is not None:
+        summary.party_hits, summary.party_misses = memo.hits, memo.misses
+    summary.cache_hits = screener.hits
+    summary.cache_misses = screener.misses
+
+
+def _close(writer: Writer, summary: BatchSummary, envelope: dict[str, Any] | None) -> None:
+    if envelope is None:
         writer.close()
-    summary.seconds = time.perf_counter() - t0
-    return summary
+        return
+    from ecscreen.outputs.envelope import envelope_tail
+
+    summary.envelope = {**envelope, **envelope_tail(
+        envelope, counts=summary.counts, rows=summary.rows, orders=summary.orders,
+        warnings=summary.warnings, exit_code=summary.exit_code)}
+    writer.close({k: summary.envelope[k] for k in ("decision", "exit_code", "rows", "orders", "counts",
+                                                    "warnings")})
 
 
 class AtomicOutput:
