@@ -169,9 +169,10 @@ def test_search_many_matches_search(matcher: Matcher) -> None:
 
 def test_kernel_score_equals_pairwise_score(matcher: Matcher) -> None:
     for name in ["Huawai Technologies", "Semiconductor Manufacturing Intl", "Mohammed Ali Trading"]:
-        for ei, score in matcher.match_raw([name], threshold=0)[0][:20]:
-            alias = matcher._last_alias[(0, ei)][0]
-            if matcher._last_alias[(0, ei)][1]:
+        raw, alias_of, _ = matcher._match_raw_gc([name], 0.0, False, 512, 1)
+        for ei, score in raw[0][:20]:
+            alias, acronym = alias_of[(0, ei)]
+            if acronym:
                 continue
             q = matcher._prepare(name)
             weak = bool(matcher.a_weak[alias])
@@ -452,3 +453,20 @@ def _alias_index(m, text: str) -> int:
 
 
 _ = _dt
+
+
+def test_search_many_is_thread_safe(matcher: Matcher) -> None:
+    """One Matcher serves several threads (`ecscreen serve`): no per-call state on the matcher
+    (a shared alias table crashed with KeyError and could mix up another call's aliases)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = ["Huawei Technologies", "NSO Group", "Rosoboronexport", "Patricia Lucas Wheeler", "Acme Widgets"]
+    expected = {n: [(h.entry.id, h.score, h.matched_alias) for h in matcher.search(n)] for n in names}
+
+    def run(i: int) -> bool:
+        name = names[i % len(names)]
+        got = [(h.entry.id, h.score, h.matched_alias) for h in matcher.search_many([name, f"{name} Ltd"])[0]]
+        return got == expected[name]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert all(pool.map(run, range(200)))

@@ -1033,11 +1033,13 @@ class Matcher:
         cand = min(thr, self.config.candidate_threshold)
         variants = {n: self._query_variants(n) for n in dict.fromkeys(names)}
         texts = list(dict.fromkeys([*names, *(v for vs in variants.values() for v in vs)]))
-        raw = self.match_raw(texts, threshold=cand, exhaustive=exhaustive, chunk_size=chunk_size, workers=workers)
+        # the best alias of each hit comes back with the scores (no state on the matcher: one Matcher
+        # may serve several threads, e.g. `ecscreen serve`)
+        raw, alias_of, uniq = self._match_raw_gc(texts, cand, exhaustive, chunk_size, workers)
         found: dict[str, list[tuple[int, int, bool]]] = {}
         for text, hits in zip(texts, raw, strict=True):
-            qidx = self._last_uniq[text]
-            found[text] = [(ei, *self._last_alias[(qidx, ei)]) for ei, _ in hits[: self.config.candidate_limit]]
+            qidx = uniq[text]
+            found[text] = [(ei, *alias_of[(qidx, ei)]) for ei, _ in hits[: self.config.candidate_limit]]
         memo: dict[tuple[str, str | None], list[PartyHit]] = {}
         out: list[list[PartyHit]] = []
         for i, name in enumerate(names):
@@ -1093,6 +1095,11 @@ class Matcher:
         load average below CPU count - 0.5); results are identical either way.
         """
         thr = self.config.threshold if threshold is None else float(threshold)
+        return self._match_raw_gc(names, thr, exhaustive, chunk_size, workers)[0]
+
+    def _match_raw_gc(
+        self, names: Sequence[str], thr: float, exhaustive: bool, chunk_size: int, workers: int
+    ) -> tuple[list[list[tuple[int, float]]], dict[tuple[int, int], tuple[int, bool]], dict[str, int]]:
         gc_was_enabled = gc.isenabled()
         gc.disable()  # the index holds millions of objects: cyclic GC passes would dominate the batch
         try:
@@ -1103,7 +1110,8 @@ class Matcher:
 
     def _match_raw(
         self, names: Sequence[str], thr: float, exhaustive: bool, chunk_size: int, workers: int
-    ) -> list[list[tuple[int, float]]]:
+    ) -> tuple[list[list[tuple[int, float]]], dict[tuple[int, int], tuple[int, bool]], dict[str, int]]:
+        """Scores per name, the best alias (index, acronym?) per (unique text index, entry), the unique texts."""
         uniq: dict[str, int] = {}
         for n in names:
             if n not in uniq:
@@ -1132,14 +1140,13 @@ class Matcher:
         else:
             for chunk in chunks:
                 per_text.extend(self._match_texts(chunk, thr, exhaustive))
-        self._last_alias: dict[tuple[int, int], tuple[int, bool]] = {}
+        alias_of: dict[tuple[int, int], tuple[int, bool]] = {}
         results: list[list[tuple[int, float]]] = []
         for qidx, hl in enumerate(per_text):
             results.append([(ei, sc) for ei, sc, _, _ in hl])
             for ei, _, alias, acronym in hl:
-                self._last_alias[(qidx, ei)] = (alias, acronym)
-        self._last_uniq = uniq
-        return [results[uniq[n]] for n in names]
+                alias_of[(qidx, ei)] = (alias, acronym)
+        return [results[uniq[n]] for n in names], alias_of, uniq
 
     def _match_texts(
         self, texts: list[str], thr: float, exhaustive: bool
