@@ -50,7 +50,10 @@ def _real_names() -> list[str]:
     """Real company names (SEC EDGAR, ../shared/data/sec-company-names-2025-08), 200 of them."""
     import csv
 
-    src = Path(__file__).resolve().parents[2] / "shared" / "data" / "sec-company-names-2025-08" / "sec_company_names.csv"
+    root = Path(__file__).resolve().parents[1]  # ../shared/data from the repo root (or a parent, for worktrees)
+    data = next((d / "shared" / "data" for d in root.parents if (d / "shared" / "data").is_dir()),
+                root.parent / "shared" / "data")
+    src = data / "sec-company-names-2025-08" / "sec_company_names.csv"
     with src.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     col = next(k for k in rows[0] if "name" in k.lower())

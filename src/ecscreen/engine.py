@@ -722,7 +722,8 @@ def _party_name_fn(nl: NamedList, list_name: str, min_score: float, roles: set[s
             from .matching import ListEntry, Matcher
 
             built.append(Matcher([ListEntry(id=f"{list_name}-{k}", source=f"names list {list_name}",
-                                            source_code="custom", name=n) for k, n in enumerate(names)]))
+                                            source_code="custom", name=n) for k, n in enumerate(names)],
+                                 cache_key=f"names-list:{list_name}"))
         return built[0]
 
     memo: dict[str, Any] = {}

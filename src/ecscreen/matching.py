@@ -310,6 +310,7 @@ class Matcher:
         self.config = config or DEFAULT_CONFIG
         self.entries: list[ListEntry] = list(entries)
         self.cache_status = "off"
+        self._han_texts: dict[str, NormalizedName] = {}
         self.cache_file: Path | None = None
         target = _cache_target(self.entries, self.config, background, cache_key)
         if target is not None:
@@ -328,6 +329,7 @@ class Matcher:
         else:
             self._build(background)
         self._exp_cache: dict[str, dict[int, float]] = {}
+        self._alias_ids: dict[str, int] | None = None
         self._info_cache: dict[str, tuple[dict[int, float], float, int, int]] = {}
         self._query_cache: dict[str, _Query] = {}
 
@@ -441,7 +443,7 @@ class Matcher:
             for d in _deletes(tok):
                 del_index.setdefault(d, []).append(vid)
             skel_index.setdefault(skeleton(tok), []).append(vid)
-        self._del_index = del_index
+        self._del_index: dict[str, list[int]] | _FrozenPostings = del_index
         self._skel_lists = {k: ([self.vocab_list[v] for v in ids], ids) for k, ids in skel_index.items()}
         self._vocab_len = [len(t) for t in self.vocab_list]
         self._p_len_list: list[int] = self.p_len.tolist()
@@ -501,6 +503,17 @@ class Matcher:
         # aliases in Han script: their normalisation needs pypinyin's dictionaries (~0.4 s to import);
         # stored so that a process loading the index never imports them unless a query is in Han script
         state["han_norms"] = {i: self.alias_norm[i] for i, t in enumerate(self.alias_text) if _HAN_TEXT.search(t)}
+        # every Han-script name and alias of the entries as written (reporting groups hits by them)
+        state["han_texts"] = {t: _normalize_cached(t) for e in self.entries for t in (e.name, *e.aliases)
+                              if t and _HAN_TEXT.search(t)}
+        # the deletion index as flat arrays looked up in place (see _FrozenPostings), and pickled for a
+        # process that looks up many keys
+        del_index = self._del_index
+        if isinstance(del_index, _FrozenPostings):
+            del_index = del_index._materialise()
+        del state["_del_index"]
+        state["_del_index_frozen"] = _FrozenPostings.freeze(del_index)
+        state["_del_index_pickled"] = pickle.dumps(del_index, protocol=5)
         return state
 
     def _import_state(self, state: dict[str, Any]) -> None:
@@ -518,12 +531,17 @@ class Matcher:
         ):
             raise ValueError("index cache is inconsistent")
         for name in (*self._STATE_ARRAYS, *self._STATE_OBJECTS):
-            setattr(self, name, state[name])
+            if name != "_del_index":
+                setattr(self, name, state[name])
+        self._del_index = _FrozenPostings(state["_del_index_frozen"], state["_del_index_pickled"])
         self.n_alias, self.n_vocab = n_alias, n_vocab
         self.alias_norm = _LazyNorms(self.alias_text)
         han = state.get("han_norms")
         if isinstance(han, dict):
             self.alias_norm._done.update(han)
+        han_texts = state.get("han_texts")
+        if isinstance(han_texts, dict):
+            self._han_texts = han_texts
         self.vocab = {tok: vid for vid, tok in enumerate(self.vocab_list)}
         self._df_list = state["_df_list"].tolist()
         self.idf_list = self.idf.tolist()
@@ -1312,6 +1330,17 @@ class Matcher:
             )
         return f"'{name}' matched alias '{alias_text}': " + "; ".join(parts)
 
+    def normalized(self, text: str) -> NormalizedName:
+        """``normalize(text)``, taken from the index when ``text`` is one of its aliases (an index loaded from
+        the cache holds the Han-script aliases normalised, so romanisation tables are not imported for them)."""
+        known = self._han_texts.get(text)
+        if known is not None:
+            return known
+        if self._alias_ids is None:
+            self._alias_ids = {t: i for i, t in enumerate(self.alias_text)}
+        i = self._alias_ids.get(text)
+        return self.alias_norm[i] if i is not None else _normalize_cached(text)
+
     def stats(self) -> dict[str, Any]:
         return {
             "entries": len(self.entries),
@@ -2071,9 +2100,9 @@ def _country_code(country: str | None) -> str | None:
 # can already change the user's environment. Any failure (unreadable, corrupt, other format version,
 # inconsistent content) is ignored and the index is rebuilt, so results never depend on the cache.
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the deletion index stored as flat arrays (_FrozenPostings)
 CACHE_MIN_NAMES = 1000  # smaller lists build in milliseconds: not worth a file
-CACHE_KEEP = 4  # files of each kind kept in the cache directory (most recently used first)
+CACHE_KEEP = 12  # files of each kind kept in the cache directory (most recently used first)
 _CACHE_MAGIC = b"ecscreen-index\x00" + bytes([CACHE_FORMAT])
 _CACHE_HEADER = struct.Struct("<16s32sQ32s")  # magic, digest, payload length, payload sha256
 
@@ -2143,7 +2172,11 @@ def _cache_target(
     entries: Sequence[ListEntry], config: ScoreConfig, background: bool, key: str | None
 ) -> tuple[Path, str] | None:
     """(cache file, digest) for this index, or None when it is not cached."""
-    if key is None or sum(1 + len(e.aliases) for e in entries) < CACHE_MIN_NAMES:
+    if key is None:
+        return None
+    if sum(1 + len(e.aliases) for e in entries) < CACHE_MIN_NAMES and not any(
+        _HAN_TEXT.search(t) for e in entries for t in (e.name, *e.aliases)
+    ):  # small lists build in milliseconds, except Han-script names (romanisation tables: ~0.4 s to import)
         return None
     directory = index_cache_dir()
     if directory is None:
@@ -2306,6 +2339,102 @@ def _writable(directory: Path) -> bool:
 
 
 _HAN_TEXT = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def _key_hash(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+class _FrozenPostings:
+    """``dict[str, list[int]]`` as loaded from the index cache, without building the dict.
+
+    The deletion index has about a million keys: unpickling it as a dict is a third of a second, more than
+    a one-shipment ``ecscreen check`` spends on everything else. Loaded from the cache it is kept as a few
+    flat arrays (key hashes sorted, the keys' UTF-8 bytes, the value lists concatenated) and looked up by
+    binary search, each hit confirmed against the stored key bytes, so results are exactly the dict's.
+    A process that looks up many keys (a batch) turns it into the dict after ``MATERIALISE_AFTER``
+    lookups, from the pickled dict kept beside the arrays: lookups then cost what dict lookups cost.
+    Only ``get``, ``in`` and ``len`` are offered (what the matcher uses).
+    """
+
+    MATERIALISE_AFTER = 4000
+
+    __slots__ = ("_hashes", "_key_off", "_keys", "_val_off", "_vals", "_pickled", "_dict", "_lookups")
+
+    def __init__(self, arrays: dict[str, Any], pickled: bytes) -> None:
+        self._hashes: np.ndarray = arrays["hashes"]
+        self._key_off: np.ndarray = arrays["key_off"]
+        self._keys: bytes = arrays["keys"]
+        self._val_off: np.ndarray = arrays["val_off"]
+        self._vals: np.ndarray = arrays["vals"]
+        n = len(self._hashes)
+        if not (
+            self._hashes.dtype == np.uint64 and len(self._key_off) == n + 1 and len(self._val_off) == n + 1
+            and isinstance(self._keys, bytes) and (n == 0 or (int(self._key_off[-1]) == len(self._keys)
+                                                              and int(self._val_off[-1]) == len(self._vals)))
+        ):
+            raise ValueError("index cache: inconsistent frozen postings")
+        self._pickled = pickled
+        self._dict: dict[str, list[int]] | None = None
+        self._lookups = 0
+
+    @staticmethod
+    def freeze(d: dict[str, list[int]]) -> dict[str, Any]:
+        """The arrays of ``d`` (stored in the cache file)."""
+        items = sorted(((_key_hash(k), k.encode("utf-8", "surrogatepass"), v) for k, v in d.items()),
+                       key=lambda t: (t[0], t[1]))
+        key_off = np.zeros(len(items) + 1, dtype=np.int64)
+        val_off = np.zeros(len(items) + 1, dtype=np.int64)
+        if items:
+            key_off[1:] = np.cumsum([len(t[1]) for t in items])
+            val_off[1:] = np.cumsum([len(t[2]) for t in items])
+        vals = [v for t in items for v in t[2]]
+        return {
+            "hashes": np.asarray([t[0] for t in items], dtype=np.uint64), "key_off": key_off,
+            "keys": b"".join(t[1] for t in items), "val_off": val_off, "vals": np.asarray(vals, dtype=np.int32),
+        }
+
+    def _materialise(self) -> dict[str, list[int]]:
+        if self._dict is None:
+            loaded = pickle.loads(self._pickled)
+            if not isinstance(loaded, dict) or len(loaded) != len(self._hashes):
+                raise ValueError("index cache: damaged postings")
+            self._dict = loaded
+            self._pickled = b""
+        return self._dict
+
+    def _find(self, key: str) -> int:
+        h = np.uint64(_key_hash(key))
+        hashes = self._hashes
+        i = int(np.searchsorted(hashes, h))
+        raw = key.encode("utf-8", "surrogatepass")
+        n = len(hashes)
+        while i < n and hashes[i] == h:
+            if self._keys[int(self._key_off[i]) : int(self._key_off[i + 1])] == raw:
+                return i
+            i += 1
+        return -1
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if self._dict is not None:
+            return self._dict.get(key, default)
+        self._lookups += 1
+        if self._lookups > self.MATERIALISE_AFTER:
+            return self._materialise().get(key, default)
+        i = self._find(key)
+        if i < 0:
+            return default
+        return self._vals[int(self._val_off[i]) : int(self._val_off[i + 1])].tolist()
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        if self._dict is not None:
+            return key in self._dict
+        return self._find(key) >= 0
+
+    def __len__(self) -> int:
+        return len(self._hashes)
 
 
 class _LazyNorms(Sequence[NormalizedName]):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -33,7 +34,7 @@ from ecscreen.models import (
     Party,
     PartyScreeningSummary,
 )
-from ecscreen.normalize import normalize
+from ecscreen.normalize import NormalizedName, normalize
 from ecscreen.packs import PackMeta, default_rules_dir, register_kind
 
 __all__ = [
@@ -211,22 +212,25 @@ class _SafeDict(dict[str, str]):
         return "{" + key + "}"
 
 
-def _entity_key(entry: ListEntry) -> frozenset[tuple[str, ...]]:
+def _entity_key(entry: ListEntry, norm: Callable[[str], NormalizedName] = normalize) -> frozenset[tuple[str, ...]]:
     """Normalised names of a list entry: entries sharing one are the same real entity for reporting."""
     keys = set()
     for text in (entry.name, *entry.aliases):
-        toks = tuple(sorted(normalize(text).tokens))
+        toks = tuple(sorted(norm(text).tokens))
         if toks:
             keys.add(toks)
     return frozenset(keys)
 
 
-def group_hits(hits: list[PartyHit]) -> list[list[PartyHit]]:
+def group_hits(hits: list[PartyHit], norm: Callable[[str], NormalizedName] = normalize) -> list[list[PartyHit]]:
     """Hits of one party grouped by listed entity: entries that share a (normalised) name or alias, or
-    matched the same list name, are one real entity on several lists / sub-lists. Order: best first."""
+    matched the same list name, are one real entity on several lists / sub-lists. Order: best first.
+
+    ``norm``: how names are normalised; the matcher's :meth:`~ecscreen.matching.Matcher.normalized` gives
+    the same result from its index (without importing the romanisation tables for Han-script aliases)."""
     groups: list[tuple[set[tuple[str, ...]], list[PartyHit]]] = []
     for h in hits:
-        keys = set(_entity_key(h.entry)) | {tuple(sorted(normalize(h.matched_alias).tokens))}
+        keys = set(_entity_key(h.entry, norm)) | {tuple(sorted(norm(h.matched_alias).tokens))}
         joined = [g for g in groups if g[0] & keys]
         if not joined:
             groups.append((keys, [h]))
@@ -442,7 +446,7 @@ def screen_party_batches(
                         party_hits[j] = hit.model_copy(update={"cleared": cleared})
             hits[idx] = party_hits
             # cleared hits stay findings of their own (covered by the clearance); the rest are merged
-            groups = group_hits([h for h in party_hits if h.cleared is None])
+            groups = group_hits([h for h in party_hits if h.cleared is None], matcher.normalized)
             groups += [[h] for h in party_hits if h.cleared is not None]
             for group in groups:
                 findings.append(_finding(pack, idx, party, group, as_of))
