@@ -34,7 +34,20 @@ from .models import (
     Shipment,
     ShipmentResult,
 )
-from .packs import Cond, NamedList, Registry, Rule, RulesPack, cached_registry, normalize_eccn
+from .packs import (
+    Cond,
+    NamedList,
+    ParamCond,
+    PartyCountryCond,
+    PartyHitCond,
+    PartyNameCond,
+    PhraseCond,
+    Registry,
+    Rule,
+    RulesPack,
+    cached_registry,
+    normalize_eccn,
+)
 from .textmatch import matcher
 
 # --------------------------------------------------------------------------- context
@@ -309,169 +322,198 @@ class CompiledPack:
                 out.append((r.replace(".", ""), "rule"))
         return out
 
-    def _compile(self, c: Cond) -> tuple[Fn, bool]:  # noqa: C901 - one branch per condition key
-        if c.all is not None:
-            parts = [self._compile(x) for x in c.all]
-            fns = [p[0] for p in parts]
-            conj = c.all
-            order = sorted(range(len(conj)), key=lambda k: _cost(conj[k]))
-            return _all(fns, order), any(p[1] for p in parts)
-        if c.any is not None:
-            parts = [self._compile(x) for x in c.any]
-            return _any([p[0] for p in parts]), any(p[1] for p in parts)
-        if c.not_ is not None:
-            inner, scoped = self._compile(c.not_)
-            return _not(inner), scoped
-        if c.destination_in is not None:
-            get = self._country_set(c.destination_in)
-            per_ref = [(r, self._ref_label(r), self._country_set([r])) for r in c.destination_in]
+    # one compiler per condition key, tried in this order (a validated condition has exactly one key)
+    _KEYS = ("all", "any", "not_", "destination_in", "exporter_in", "origin_in", "eccn_in", "eccn_unclassified",
+             "description_has", "end_use_has", "param", "party_country_in", "party_name_in", "party_hit", "policy",
+             "hts_in", "fact_missing")
 
-            def dest_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
-                hit = s.dest_codes & get(s.as_of)
-                if hit:
-                    return True, [_ev(field="destination", value=s.dest.code, matched=sorted(hit),
-                                      detail=_dest_detail(s, per_ref))], []
-                return _F
-
-            return dest_fn, False
-        if c.exporter_in is not None:
-            get = self._country_set(c.exporter_in)
-
-            def exp_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
-                hit = s.exporter_codes & get(s.as_of)
-                if hit:
-                    return True, [_ev(field="exporter_country", value=sorted(s.exporter_codes),
-                                           matched=sorted(hit))], []
-                return _F
-
-            return exp_fn, False
-        if c.origin_in is not None:
-            get = self._country_set(c.origin_in)
-
-            def origin_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
-                assert i is not None
-                if not i.origin_codes:
-                    return None, [], [f"items[{i.index}].origin"]
-                hit = i.origin_codes & get(s.as_of)
-                if hit:
-                    return True, [_ev(field=f"items[{i.index}].origin", value=i.item.origin,
-                                           matched=sorted(hit))], []
-                return _F
-
-            return origin_fn, True
-        if c.eccn_in is not None:
-            inc, exc = self._eccns(c.eccn_in)
-            return _eccn_fn(inc, exc), True
-        if c.eccn_unclassified is not None:
-            want = c.eccn_unclassified
-
-            def uncl_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
-                assert i is not None
-                uncl = i.eccn is None or i.eccn == "EAR99"
-                if uncl == want:
-                    return True, [_ev(field=f"items[{i.index}].eccn", value=i.item.eccn,
-                                           detail="unclassified (no ECCN or EAR99)" if uncl else "classified")], []
-                return _F
-
-            return uncl_fn, True
-        if c.description_has is not None:
-            pm = matcher(tuple(self._phrases(c.description_has)))
-
-            def desc_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
-                assert i is not None
-                hits = pm.positive(i.item.description)
-                if hits:
-                    return True, [_ev(field=f"items[{i.index}].description", value=i.item.description,
-                                           matched=sorted({h.phrase for h in hits}))], []
-                return _F
-
-            return desc_fn, True
-        if c.end_use_has is not None:
-            eu = c.end_use_has
-            phrases = eu if isinstance(eu, list) else eu.phrases
-            if_missing = "unknown" if isinstance(eu, list) else eu.if_missing  # fail closed by default
-            pm2 = matcher(tuple(self._phrases(phrases)))
-
-            def eu_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
-                text = s.shipment.end_use
-                if not has_text(text):  # blank / whitespace- or zero-width-only: not stated
-                    return (None, [], ["end_use"]) if if_missing == "unknown" else _F
-                hits = pm2.positive(text)
-                if hits:
-                    return True, [_ev(field="end_use", value=text, matched=sorted({h.phrase for h in hits}))], []
-                return _F
-
-            return eu_fn, False
-        if c.param is not None:
-            return _param_fn(c.param), True
-        if c.party_country_in is not None:
-            get = self._country_set(c.party_country_in.countries)
-            roles = set(c.party_country_in.roles or [])
-
-            pc_unknown = c.party_country_in.if_missing == "unknown"
-
-            def pc_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
-                ev = []
-                missing: list[str] = []
-                for idx, (role, codes) in enumerate(s.party_codes):
-                    if roles and role not in roles:
-                        continue
-                    if not codes:
-                        missing.append(f"parties[{idx}].country")
-                        continue
-                    hit = codes & get(s.as_of)
-                    if hit:
-                        ev.append(_ev(field=f"parties[{idx}].country", value=sorted(codes), matched=sorted(hit)))
-                if ev:
-                    return True, ev, []
-                return (None, [], missing) if missing and pc_unknown else _F
-
-            return pc_fn, False
-        if c.party_name_in is not None:
-            nl = self.pack.lists[c.party_name_in.list]
-            return _party_name_fn(nl, c.party_name_in.list, c.party_name_in.min_score,
-                                  set(c.party_name_in.roles or [])), False
-        if c.party_hit is not None:
-            ph = c.party_hit
-            sources = {x.upper() for x in ph.sources or []}
-            wanted_fn = set(ph.footnotes or [])
-            hit_roles = set(ph.roles or [])
-
-            def hit_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
-                # a rule inherits the band of the hit it depends on: strong hits make it fire; possible
-                # hits only make it undecided (review, "possible match", the fact is never asserted)
-                ev = []
-                possible = []
-                missing: list[str] = []
-                for h in s.party_hits:
-                    if sources and h.list_code.upper() not in sources:
-                        continue
-                    if wanted_fn and not wanted_fn & set(h.footnotes):
-                        continue
-                    if hit_roles and h.role not in hit_roles:
-                        continue
-                    fn_txt = f", footnote(s) {', '.join(map(str, h.footnotes))}" if h.footnotes else ""
-                    if h.band == "strong":
-                        ev.append(_ev(field=f"parties[{h.party_index}].name", value=h.name, matched=h.entry_name,
-                                      score=h.score, detail=f"listed on {h.list_code}{fn_txt}"))
-                    else:
-                        possible.append(_ev(field=f"parties[{h.party_index}].name", value=h.name,
-                                            matched=h.entry_name, score=h.score,
-                                            detail=f"possible match only for an entry on {h.list_code}{fn_txt}"))
-                        confirm = ", ".join(h.confirm_with) or "address, country, identifiers"
-                        missing.append(f"identity of parties[{h.party_index}] '{h.name}' (possible match for "
-                                       f"'{h.entry_name}' on {h.list_code}, score {h.score:g}; confirm with {confirm})")
-                return _decided(ev, possible, missing)
-
-            return hit_fn, False
-        if c.policy is not None:
-            return _policy_fn(c.policy), False
-        if c.hts_in is not None:
-            return _hts_fn(self._hts(c.hts_in)), True
-        if c.fact_missing is not None:
-            return _missing_fn(c.fact_missing), c.fact_missing in (
-                "eccn", "origin", "us_content_percent", "direct_product_of", "hts_code")
+    def _compile(self, c: Cond) -> tuple[Fn, bool]:
+        """The condition as a function of (shipment, item) -> (True/False/None, evidence, missing facts),
+        and whether it reads an item (item-scoped)."""
+        for key in self._KEYS:
+            value = getattr(c, key)
+            if value is not None:
+                compiled: tuple[Fn, bool] = getattr(self, f"_c_{key}")(value)
+                return compiled
         raise AssertionError("condition validated with exactly one key")  # pragma: no cover
+
+    def _c_all(self, v: list[Cond]) -> tuple[Fn, bool]:
+        parts = [self._compile(x) for x in v]
+        fns = [p[0] for p in parts]
+        conj = v
+        order = sorted(range(len(conj)), key=lambda k: _cost(conj[k]))
+        return _all(fns, order), any(p[1] for p in parts)
+
+    def _c_any(self, v: list[Cond]) -> tuple[Fn, bool]:
+        parts = [self._compile(x) for x in v]
+        return _any([p[0] for p in parts]), any(p[1] for p in parts)
+
+    def _c_not_(self, v: Cond) -> tuple[Fn, bool]:
+        inner, scoped = self._compile(v)
+        return _not(inner), scoped
+
+    def _c_destination_in(self, v: list[str]) -> tuple[Fn, bool]:
+        get = self._country_set(v)
+        per_ref = [(r, self._ref_label(r), self._country_set([r])) for r in v]
+
+        def dest_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            hit = s.dest_codes & get(s.as_of)
+            if hit:
+                return True, [_ev(field="destination", value=s.dest.code, matched=sorted(hit),
+                                  detail=_dest_detail(s, per_ref))], []
+            return _F
+
+        return dest_fn, False
+
+    def _c_exporter_in(self, v: list[str]) -> tuple[Fn, bool]:
+        get = self._country_set(v)
+
+        def exp_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            hit = s.exporter_codes & get(s.as_of)
+            if hit:
+                return True, [_ev(field="exporter_country", value=sorted(s.exporter_codes),
+                                       matched=sorted(hit))], []
+            return _F
+
+        return exp_fn, False
+
+    def _c_origin_in(self, v: list[str]) -> tuple[Fn, bool]:
+        get = self._country_set(v)
+
+        def origin_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            assert i is not None
+            if not i.origin_codes:
+                return None, [], [f"items[{i.index}].origin"]
+            hit = i.origin_codes & get(s.as_of)
+            if hit:
+                return True, [_ev(field=f"items[{i.index}].origin", value=i.item.origin,
+                                       matched=sorted(hit))], []
+            return _F
+
+        return origin_fn, True
+
+    def _c_eccn_in(self, v: list[str]) -> tuple[Fn, bool]:
+        inc, exc = self._eccns(v)
+        return _eccn_fn(inc, exc), True
+
+    def _c_eccn_unclassified(self, v: bool) -> tuple[Fn, bool]:
+        want = v
+
+        def uncl_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            assert i is not None
+            uncl = i.eccn is None or i.eccn == "EAR99"
+            if uncl == want:
+                return True, [_ev(field=f"items[{i.index}].eccn", value=i.item.eccn,
+                                       detail="unclassified (no ECCN or EAR99)" if uncl else "classified")], []
+            return _F
+
+        return uncl_fn, True
+
+    def _c_description_has(self, v: list[str]) -> tuple[Fn, bool]:
+        pm = matcher(tuple(self._phrases(v)))
+
+        def desc_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            assert i is not None
+            hits = pm.positive(i.item.description)
+            if hits:
+                return True, [_ev(field=f"items[{i.index}].description", value=i.item.description,
+                                       matched=sorted({h.phrase for h in hits}))], []
+            return _F
+
+        return desc_fn, True
+
+    def _c_end_use_has(self, v: PhraseCond | list[str]) -> tuple[Fn, bool]:
+        eu = v
+        phrases = eu if isinstance(eu, list) else eu.phrases
+        if_missing = "unknown" if isinstance(eu, list) else eu.if_missing  # fail closed by default
+        pm2 = matcher(tuple(self._phrases(phrases)))
+
+        def eu_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            text = s.shipment.end_use
+            if not has_text(text):  # blank / whitespace- or zero-width-only: not stated
+                return (None, [], ["end_use"]) if if_missing == "unknown" else _F
+            hits = pm2.positive(text)
+            if hits:
+                return True, [_ev(field="end_use", value=text, matched=sorted({h.phrase for h in hits}))], []
+            return _F
+
+        return eu_fn, False
+
+    def _c_param(self, v: ParamCond) -> tuple[Fn, bool]:
+        return _param_fn(v), True
+
+    def _c_party_country_in(self, v: PartyCountryCond) -> tuple[Fn, bool]:
+        get = self._country_set(v.countries)
+        roles = set(v.roles or [])
+
+        pc_unknown = v.if_missing == "unknown"
+
+        def pc_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            ev = []
+            missing: list[str] = []
+            for idx, (role, codes) in enumerate(s.party_codes):
+                if roles and role not in roles:
+                    continue
+                if not codes:
+                    missing.append(f"parties[{idx}].country")
+                    continue
+                hit = codes & get(s.as_of)
+                if hit:
+                    ev.append(_ev(field=f"parties[{idx}].country", value=sorted(codes), matched=sorted(hit)))
+            if ev:
+                return True, ev, []
+            return (None, [], missing) if missing and pc_unknown else _F
+
+        return pc_fn, False
+
+    def _c_party_name_in(self, v: PartyNameCond) -> tuple[Fn, bool]:
+        nl = self.pack.lists[v.list]
+        return _party_name_fn(nl, v.list, v.min_score,
+                              set(v.roles or [])), False
+
+    def _c_party_hit(self, v: PartyHitCond) -> tuple[Fn, bool]:
+        ph = v
+        sources = {x.upper() for x in ph.sources or []}
+        wanted_fn = set(ph.footnotes or [])
+        hit_roles = set(ph.roles or [])
+
+        def hit_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            # a rule inherits the band of the hit it depends on: strong hits make it fire; possible
+            # hits only make it undecided (review, "possible match", the fact is never asserted)
+            ev = []
+            possible = []
+            missing: list[str] = []
+            for h in s.party_hits:
+                if sources and h.list_code.upper() not in sources:
+                    continue
+                if wanted_fn and not wanted_fn & set(h.footnotes):
+                    continue
+                if hit_roles and h.role not in hit_roles:
+                    continue
+                fn_txt = f", footnote(s) {', '.join(map(str, h.footnotes))}" if h.footnotes else ""
+                if h.band == "strong":
+                    ev.append(_ev(field=f"parties[{h.party_index}].name", value=h.name, matched=h.entry_name,
+                                  score=h.score, detail=f"listed on {h.list_code}{fn_txt}"))
+                else:
+                    possible.append(_ev(field=f"parties[{h.party_index}].name", value=h.name,
+                                        matched=h.entry_name, score=h.score,
+                                        detail=f"possible match only for an entry on {h.list_code}{fn_txt}"))
+                    confirm = ", ".join(h.confirm_with) or "address, country, identifiers"
+                    missing.append(f"identity of parties[{h.party_index}] '{h.name}' (possible match for "
+                                   f"'{h.entry_name}' on {h.list_code}, score {h.score:g}; confirm with {confirm})")
+            return _decided(ev, possible, missing)
+
+        return hit_fn, False
+
+    def _c_policy(self, v: str) -> tuple[Fn, bool]:
+        return _policy_fn(v), False
+
+    def _c_hts_in(self, v: list[str]) -> tuple[Fn, bool]:
+        return _hts_fn(self._hts(v)), True
+
+    def _c_fact_missing(self, v: str) -> tuple[Fn, bool]:
+        return _missing_fn(v), v in (
+            "eccn", "origin", "us_content_percent", "direct_product_of", "hts_code")
 
 
 def _dest_detail(s: ShipCtx, per_ref: list[tuple[str, str, Callable[[dt.date], frozenset[str]]]]) -> str:
