@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from typer._click.exceptions import ClickException
     except ImportError:  # typer versions that use click itself
-        from click.exceptions import ClickException  # type: ignore[no-redef]
+        from click.exceptions import ClickException  # type: ignore[no-redef,assignment]
     from typer import Abort, Exit
 
     from .textsafe import clean

@@ -6,6 +6,7 @@ command runs, so ``ecscreen --help`` stays fast.
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -57,7 +58,7 @@ def gate_command(
     if wpath.is_file():
         wl, wlines = load_waivers(wpath)
     engine = Engine.build(registry_for(rules, rules_only), use_lists=False)
-    report = run_gate(catalog, engine, as_of=on, fail_on=threshold, waivers=wl, waiver_lines=wlines,
+    report = run_gate(catalog, engine, as_of=on or dt.date.today(), fail_on=threshold, waivers=wl, waiver_lines=wlines,
                       waivers_file=str(wpath) if wpath.is_file() else None)
     from .textsafe import clean
 
