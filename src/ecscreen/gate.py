@@ -223,6 +223,39 @@ def _split(cell: str) -> list[str]:
     return [x.strip() for x in cell.split("|") if x.strip()]
 
 
+# CSV columns of the product's one licence: column -> (licence field, list-valued)
+_LICENCE_COLUMNS = {"license_id": ("id", False), "license_destinations": ("destinations", True),
+                    "license_expires": ("expires", False), "license_eccns": ("eccns", True)}
+
+
+def _csv_product(cells: dict[str, str], hdr: list[str], header: list[str]) -> tuple[dict[str, Any], str | None]:
+    """A product document from one CSV row's cells (lower-case header -> text), and the first unknown
+    column with a value (None: all known)."""
+    doc: dict[str, Any] = {}
+    params: dict[str, Any] = {}
+    lic: dict[str, Any] = {}
+    bad: str | None = None
+    for h, v in cells.items():
+        if not v:
+            continue
+        if h.startswith("param_") and len(h) > 6:
+            params[header[hdr.index(h)][6:]] = v
+        elif h == "markets":
+            doc["markets"] = _split(v)
+        elif h in _LICENCE_COLUMNS:
+            key, many = _LICENCE_COLUMNS[h]
+            lic[key] = _split(v) if many else v
+        elif h in Product.model_fields:
+            doc[h] = v
+        else:
+            bad = bad or h
+    if params:
+        doc["parameters"] = params
+    if lic:
+        doc["licenses"] = [lic]
+    return doc, bad
+
+
 def _load_csv_catalog(path: Path) -> tuple[list[LoadedProduct], list[InputError], str | None]:
     file = str(path)
     state = ReadState()
@@ -241,36 +274,10 @@ def _load_csv_catalog(path: Path) -> tuple[list[LoadedProduct], list[InputError]
             errors.append(InputError(file=file, line=raw.line, message=raw.error))
             continue
         cells = {h: (raw.values[i].strip() if i < len(raw.values) else "") for i, h in enumerate(hdr)}
-        doc: dict[str, Any] = {}
-        params: dict[str, Any] = {}
-        lic: dict[str, Any] = {}
-        bad: str | None = None
-        for h, v in cells.items():
-            if not v:
-                continue
-            if h.startswith("param_") and len(h) > 6:
-                params[state.header[hdr.index(h)][6:]] = v
-            elif h == "markets":
-                doc["markets"] = _split(v)
-            elif h == "license_id":
-                lic["id"] = v
-            elif h == "license_destinations":
-                lic["destinations"] = _split(v)
-            elif h == "license_expires":
-                lic["expires"] = v
-            elif h == "license_eccns":
-                lic["eccns"] = _split(v)
-            elif h in Product.model_fields:
-                doc[h] = v
-            else:
-                bad = bad or h
+        doc, bad = _csv_product(cells, hdr, state.header)
         if bad:
             errors.append(InputError(file=file, line=raw.line, field=bad, message="unknown column"))
             continue
-        if params:
-            doc["parameters"] = params
-        if lic:
-            doc["licenses"] = [lic]
         try:
             products.append(LoadedProduct(Product.model_validate(doc), raw.line))
         except ValidationError as exc:
