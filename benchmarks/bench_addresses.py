@@ -20,8 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from ecscreen.addresses import AddressIndex, normalize_address
-from ecscreen.lists import read_list
+from ecscreen.parties.addresses import AddressIndex, normalize_address
+from ecscreen.parties.store import read_list
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -54,7 +54,7 @@ def _mem_kb(pid: int, key: str) -> int:
 
 
 def run(orders: Path, out: Path, extra: list[str]) -> dict:
-    cmd = [sys.executable, "-c", "import sys; from ecscreen.cli import main; sys.exit(main())",
+    cmd = [sys.executable, "-c", "import sys; from ecscreen.cli.main import main; sys.exit(main())",
            "batch", str(orders), "--out", str(out), "--no-progress", *extra]
     import resource
 

@@ -4,7 +4,7 @@ Usage:
   python benchmarks/bench_evasions.py [--sample 400] [--seed 11] [--data ../shared/data] [--show 5]
                                        [--sec] [--classes cyrillic,leet]
 
-Every query goes through the real party screening path (``ecscreen.parties.screen_party_batches``, the
+Every query goes through the real party screening path (``ecscreen.parties.screening.screen_party_batches``, the
 party as consignee, no country), against the embedded CSL snapshot unless said otherwise. A query counts
 as found when the disguised entry (or an entry of the same normalised name: the same entity on another
 sub-list) is among its hits.
@@ -35,12 +35,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
-from ecscreen import lists as lists_mod
-from ecscreen.lists import ScreeningList, load_default, read_list
-from ecscreen.matching import ListEntry
-from ecscreen.models import Party, PartyRole
-from ecscreen.normalize import confusables, normalize
-from ecscreen.parties import screen_party_batches
+from ecscreen.domain.normalize import confusables, normalize
+from ecscreen.model import Party, PartyRole
+from ecscreen.parties import store as lists_mod
+from ecscreen.parties.matching import ListEntry
+from ecscreen.parties.screening import screen_party_batches
+from ecscreen.parties.store import ScreeningList, load_default, read_list
 
 AS_OF = dt.date(2026, 8, 15)
 

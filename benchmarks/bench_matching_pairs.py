@@ -15,8 +15,8 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
-from ecscreen.lists import load_default
-from ecscreen.matching import Matcher
+from ecscreen.parties.matching import Matcher
+from ecscreen.parties.store import load_default
 
 
 def prf(rows: list[tuple[bool, bool]]) -> tuple[float, float, float, int, int, int, int]:

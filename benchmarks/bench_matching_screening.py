@@ -16,9 +16,9 @@ import csv
 import time
 from pathlib import Path
 
-from ecscreen.lists import read_list
-from ecscreen.matching import Matcher
-from ecscreen.normalize import normalize
+from ecscreen.domain.normalize import normalize
+from ecscreen.parties.matching import Matcher
+from ecscreen.parties.store import read_list
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process, utils
 
-from ecscreen.lists import read_list
-from ecscreen.matching import Matcher
+from ecscreen.parties.matching import Matcher
+from ecscreen.parties.store import read_list
 
 
 def _typo(rng: random.Random, name: str) -> str:
@@ -87,7 +87,7 @@ def main() -> None:
     hit_rows = sum(1 for h in raw if h)  # type: ignore[union-attr]
     print(f"    rows with a hit at threshold {m.config.threshold:g}: {hit_rows:,} ({hit_rows / len(names):.2%})")
     if args.workers > 1:
-        from ecscreen.matching import _cpus_free
+        from ecscreen.parties.matching import _cpus_free
 
         if not _cpus_free(args.workers):
             print(f"  note: load average {os.getloadavg()[0]:.2f}: the other CPUs are busy, so workers={args.workers} "

@@ -52,8 +52,8 @@ def main() -> int:
     ap.add_argument("--show", action="store_true", help="print every shipment that is not clear")
     args = ap.parse_args()
 
-    from ecscreen.engine import screen
-    from ecscreen.models import Item, Party, Shipment
+    from ecscreen.engine.core import screen
+    from ecscreen.model import Item, Party, Shipment
 
     names = read_names(args.names)
     if args.limit:

@@ -81,8 +81,8 @@ def main() -> int:
     ap.add_argument("--show-misses", action="store_true")
     args = ap.parse_args()
 
-    from ecscreen.lists import active_lists, matcher_for
-    from ecscreen.normalize import normalize
+    from ecscreen.domain.normalize import normalize
+    from ecscreen.parties.store import active_lists, matcher_for
 
     m = matcher_for(active_lists())
     pool = [

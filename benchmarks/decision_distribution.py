@@ -14,10 +14,10 @@ from pathlib import Path
 
 import yaml
 
-from ecscreen.engine import Engine
-from ecscreen.formats import load_shipments
-from ecscreen.models import InputError, Shipment
-from ecscreen.packs import load_registry
+from ecscreen.engine.core import Engine
+from ecscreen.inputs.files import load_shipments
+from ecscreen.model import InputError, Shipment
+from ecscreen.packs.registry import load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -97,7 +97,7 @@ def _erp_spelling(name: str, rng: random.Random) -> str:
 
 
 def _listed(rng: random.Random, k: int) -> list[tuple[str, str]]:
-    from ecscreen.lists import load_default
+    from ecscreen.parties.store import load_default
 
     entries = [e for e in load_default().entries if (e.type or "").lower() not in ("individual",)]
     rng.shuffle(entries)

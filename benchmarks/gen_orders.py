@@ -7,7 +7,7 @@ What is real: ECCNs and their headings come from the shipped Commerce Control Li
 (``rules/us-ear/chart/ccl.json``, 15 CFR 774 Supp. 1) when present, else from a built-in list of
 common ECCNs; destinations are ISO 3166 countries (pycountry) weighted towards large export markets,
 with a small share of embargoed and Country Group D destinations; a share of end users are real names
-from the embedded restricted-party lists (``ecscreen.lists.load_default``) with typos (a letter
+from the embedded restricted-party lists (``ecscreen.parties.store.load_default``) with typos (a letter
 dropped, doubled, swapped or replaced, punctuation and legal forms changed). Everything else
 (customer names, SKUs, quantities, values) is synthetic. Orders have 1-6 lines that share order id,
 date, destination and parties, as ERP exports do. Deterministic for a given seed.
@@ -95,7 +95,7 @@ def _typo(name: str, rng: random.Random) -> str:
 
 def _listed_names(rng: random.Random, k: int) -> list[tuple[str, str]]:
     try:
-        from ecscreen.lists import load_default
+        from ecscreen.parties.store import load_default
     except ImportError:
         return []
     entries = [e for e in load_default().entries if e.source_code in ("EL", "SDN", "MEU", "UVL", "DPL")]

@@ -15,9 +15,9 @@ import collections
 import sys
 import time
 
-from ecscreen.engine import Engine
-from ecscreen.models import Shipment
-from ecscreen.packs import load_registry
+from ecscreen.engine.core import Engine
+from ecscreen.model import Shipment
+from ecscreen.packs.registry import load_registry
 
 DATE = "2026-10-01"
 # Country Group A:1 / A:5 destinations (allies), with an ordinary end user in each

@@ -16,8 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-from ecscreen.lists import DEFAULT_LIST_FILE, _to_store, read_list
-from ecscreen.matching import BACKGROUND_FILE, token_document_frequencies
+from ecscreen.parties.matching import BACKGROUND_FILE, token_document_frequencies
+from ecscreen.parties.store import DEFAULT_LIST_FILE, _to_store, read_list
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ Inputs (see SRC_DIR/SOURCE.md): ``country-chart.json`` (15 CFR 738 Supp. 1),
 
 What the converter does:
 
-* maps every chart row name to ISO 3166 alpha-2 (``ecscreen.countries.resolve``);
+* maps every chart row name to ISO 3166 alpha-2 (``ecscreen.domain.countries.resolve``);
 * reads each CCL entry's "Control(s) / Country Chart" table into structured controls:
   the reason for control, the part of the entry it applies to (entire entry, entire entry
   except paragraphs, a list of paragraphs, or a condition in words) and its target (a chart
@@ -37,7 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ecscreen.countries import resolve  # noqa: E402
+from ecscreen.domain.countries import resolve  # noqa: E402
 
 DEFAULT_SRC = ROOT.parent / "shared/data/ear-country-chart-ccl-2026-07-23"
 DEFAULT_OUT = ROOT / "rules/us-ear/chart"

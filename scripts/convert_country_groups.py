@@ -21,7 +21,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ecscreen.countries import resolve  # noqa: E402
+from ecscreen.domain.countries import resolve  # noqa: E402
 
 DEFAULT_SRC = ROOT.parent / "shared/data/ear-country-chart-ccl-2026-07-23/country-groups.json"
 DEFAULT_OUT = ROOT / "rules/us-ear/country-groups.yaml"

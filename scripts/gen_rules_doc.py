@@ -23,8 +23,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ecscreen.models import Citation  # noqa: E402
-from ecscreen.packs import Cond, LoadedPack, Registry, Rule, RulesPack, load_registry  # noqa: E402
+from ecscreen.model import Citation  # noqa: E402
+from ecscreen.packs.registry import Cond, LoadedPack, Registry, Rule, RulesPack, load_registry  # noqa: E402
 
 RULES_MD = ROOT / "docs" / "rules.md"
 COVERAGE_MD = ROOT / "docs" / "coverage.md"

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from ecscreen.engine import Engine
-from ecscreen.models import Shipment
-from ecscreen.packs import load_registry
+from ecscreen.engine.core import Engine
+from ecscreen.model import Shipment
+from ecscreen.packs.registry import load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ecscreen.addresses import AddressIndex, address_index, normalize_address
-from ecscreen.lists import load_default, read_list
-from ecscreen.models import Outcome, Party, PartyRole
-from ecscreen.parties import screen_parties
+from ecscreen.model import Outcome, Party, PartyRole
+from ecscreen.parties.addresses import AddressIndex, address_index, normalize_address
+from ecscreen.parties.screening import screen_parties
+from ecscreen.parties.store import load_default, read_list
 
 FIX = Path(__file__).parent / "fixtures" / "lists"
 AS_OF = dt.date(2026, 8, 15)

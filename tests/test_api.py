@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import ecscreen
-from ecscreen.packs import load_registry
-from ecscreen.snapshot import load_registry_snapshot, registry_digest
+from ecscreen.engine.snapshot import load_registry_snapshot, registry_digest
+from ecscreen.packs.registry import load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ecscreen.batch import (
+from ecscreen.cli.main import app, main
+from ecscreen.engine.core import Engine
+from ecscreen.packs.registry import load_registry
+from ecscreen.runners.batch import (
     BatchOptions,
     Columns,
     OrderRow,
@@ -23,9 +26,6 @@ from ecscreen.batch import (
     run_batch,
     spreadsheet_safe,
 )
-from ecscreen.cli import app, main
-from ecscreen.engine import Engine
-from ecscreen.packs import load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 FX = ROOT / "tests" / "fixtures" / "batch"
@@ -298,9 +298,9 @@ def test_parallel_jobs_same_output_in_order(engine):
 
 def test_party_memo_matches_unmemoised_screening(tmp_path):
     """Per-party memo + re-indexing gives exactly what the engine gives shipment by shipment."""
-    from ecscreen.batch import PartyMemo
-    from ecscreen.models import Party
-    from ecscreen.parties import screen_parties
+    from ecscreen.model import Party
+    from ecscreen.parties.screening import screen_parties
+    from ecscreen.runners.batch import PartyMemo
 
     on = dt.date(2024, 6, 1)
     ps = [Party(role="end_user", name="Muster Automation GmbH", country="DE"),

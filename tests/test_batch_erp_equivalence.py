@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from ecscreen import batch
-from ecscreen.batch import BatchOptions, run_batch
-from ecscreen.engine import Engine, get_engine
+from ecscreen.engine.core import Engine, get_engine
+from ecscreen.runners import batch
+from ecscreen.runners.batch import BatchOptions, run_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ROOT / "tests" / "fixtures" / "batch" / "sec_names_sample.csv"

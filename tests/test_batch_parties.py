@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ecscreen import batch
-from ecscreen.batch import BatchOptions, run_batch
-from ecscreen.engine import Engine
-from ecscreen.packs import load_registry
+from ecscreen.engine.core import Engine
+from ecscreen.packs.registry import load_registry
+from ecscreen.runners import batch
+from ecscreen.runners.batch import BatchOptions, run_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKS = [ROOT / "rules" / "us-ear" / n for n in ("country-groups.yaml", "embargoes.yaml", "advanced-computing.yaml")]
@@ -113,9 +113,9 @@ def test_batch_party_screening_with_clearances_keeps_dates(list_engine, monkeypa
 
 
 def test_prefetch_fills_memo_in_one_call(monkeypatch):
-    from ecscreen import parties
-    from ecscreen.batch import PartyMemo
-    from ecscreen.models import Party
+    from ecscreen.model import Party
+    from ecscreen.parties import screening as parties
+    from ecscreen.runners.batch import PartyMemo
 
     calls: list[int] = []
     real = parties.screen_party_batches

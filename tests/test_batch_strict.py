@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ecscreen.batch import BatchOptions, ReadState, read_rows, run_batch, spreadsheet_safe
-from ecscreen.cli import app
-from ecscreen.engine import Engine
-from ecscreen.packs import load_registry
+from ecscreen.cli.main import app
+from ecscreen.engine.core import Engine
+from ecscreen.packs.registry import load_registry
+from ecscreen.runners.batch import BatchOptions, ReadState, read_rows, run_batch, spreadsheet_safe
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKS = [ROOT / "rules" / "us-ear" / n for n in ("country-groups.yaml", "embargoes.yaml", "advanced-computing.yaml")]
@@ -135,7 +135,7 @@ def test_thousands_separators_and_locale_ambiguous_numbers_are_errors_naming_the
 
 @pytest.mark.parametrize("cell,value", [("5.2", 5.2), ("0.125", 0.125), ("5200", 5200.0), ("5.20", 5.2)])
 def test_plain_numbers_still_read(engine, cell, value):
-    from ecscreen.batch import _number
+    from ecscreen.runners.batch import _number
 
     assert _number(cell) == (value, None)
 
@@ -157,7 +157,7 @@ def test_any_line_ending(engine, eol):
 
 
 def test_cells_over_128kb_are_read_and_over_the_cap_are_a_row_error(engine):
-    from ecscreen.batch import MAX_CELL
+    from ecscreen.runners.batch import MAX_CELL
 
     big = "x" * (200 * 1024)
     huge = "y" * (MAX_CELL + 10)
@@ -170,7 +170,7 @@ def test_cells_over_128kb_are_read_and_over_the_cap_are_a_row_error(engine):
 
 
 def test_over_long_line_is_one_error_row_and_reading_goes_on(engine):
-    from ecscreen.batch import MAX_LINE
+    from ecscreen.runners.batch import MAX_LINE
 
     data = (HEAD + "1,2024-06-01,DE," + "z" * (MAX_LINE + 5) + ",EAR99,,\n3,2024-06-01,IR,Laptop,EAR99,,\n").encode()
     state = ReadState()

@@ -1,4 +1,4 @@
-"""Hand-written cases for the Commerce Country Chart determination (ecscreen.chart)."""
+"""Hand-written cases for the Commerce Country Chart determination (ecscreen.engine.chart)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import datetime as dt
 
 import pytest
 
-from ecscreen.chart import Scope as ChartScope
-from ecscreen.chart import chart_index, determine, para_under, scope_applies
-from ecscreen.cli_explain import explain
-from ecscreen.countries import resolve
+from ecscreen.cli.explain import explain
+from ecscreen.domain.countries import resolve
+from ecscreen.engine.chart import Scope as ChartScope
+from ecscreen.engine.chart import chart_index, determine, para_under, scope_applies
 from ecscreen.errors import UsageError
-from ecscreen.models import Item, Outcome
+from ecscreen.model import Item, Outcome
 
 ON = dt.date(2026, 8, 1)
 
@@ -212,7 +212,7 @@ def test_ai_diffusion_enforced_scope_decides_and_both_readings_are_stated(regist
     note = next(n for n in res.notes if "CFR text: licence required" in n)
     assert "licence not required" in note and "2025-05-13" in note and "decided by the enforced scope" in note
     # --policy cfr-text: the codified text decides, the finding states both readings and cites both
-    from ecscreen import policy
+    from ecscreen.domain import policy
 
     policy.set_current("cfr-text")
     try:

@@ -1,6 +1,6 @@
 """Licence-exception lines of the CCL parsed into clauses (scripts/convert_chart.py parse_clauses),
 checked against the raw text kept in the generated ccl pack, and read per item paragraph
-(ecscreen.chart.read_line)."""
+(ecscreen.engine.chart.read_line)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ecscreen.chart import ExceptionFlag, read_line
+from ecscreen.engine.chart import ExceptionFlag, read_line
 
 ROOT = Path(__file__).resolve().parents[1]
 CCL = json.loads((ROOT / "rules/us-ear/chart/ccl.json").read_text("utf-8"))

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from ecscreen.chart import determine
-from ecscreen.countries import Country, resolve
-from ecscreen.models import Item, Outcome
+from ecscreen.domain.countries import Country, resolve
+from ecscreen.engine.chart import determine
+from ecscreen.model import Item, Outcome
 
 FIX = Path(__file__).parent / "fixtures" / "chart"
 ON = dt.date(2026, 8, 1)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from ecscreen.cli import app, main
+from ecscreen.cli.main import app, main
 
 EX = Path(__file__).resolve().parents[1] / "examples"
 runner = CliRunner()

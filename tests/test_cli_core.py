@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from ecscreen.cli import app, main
+from ecscreen.cli.main import app, main
 
 runner = CliRunner()
 

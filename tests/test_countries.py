@@ -1,6 +1,6 @@
 import pytest
 
-from ecscreen.countries import resolve
+from ecscreen.domain.countries import resolve
 
 
 @pytest.mark.parametrize(

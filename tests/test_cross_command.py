@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from ecscreen.batch import BatchOptions, run_batch
-from ecscreen.gate import GAP_RULE_ID, run_gate
-from ecscreen.models import Outcome, Shipment
+from ecscreen.model import Outcome, Shipment
+from ecscreen.runners.batch import BatchOptions, run_batch
+from ecscreen.runners.gate import GAP_RULE_ID, run_gate
 
 ROOT = Path(__file__).resolve().parents[1]
 RANK = {"clear": 0, "review": 1, "license_required": 2, "prohibited": 3, "error": 9}

@@ -5,9 +5,9 @@ import textwrap
 import pytest
 
 from conftest import ship
-from ecscreen.engine import Engine, eccn_matches
-from ecscreen.models import Outcome
-from ecscreen.packs import load_registry
+from ecscreen.engine.core import Engine, eccn_matches
+from ecscreen.model import Outcome
+from ecscreen.packs.registry import load_registry
 
 PACK = """\
 pack: {id: t, version: "1", jurisdiction: US-EAR, title: T}

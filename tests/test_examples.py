@@ -9,7 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from ecscreen.cli import app
+from ecscreen.cli.main import app
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ecscreen.cli import main
+from ecscreen.cli.main import main
 from ecscreen.errors import EXIT_CODES, EXIT_INTERNAL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +28,7 @@ def _shipment(tmp_path: Path) -> Path:
 
 
 def test_unexpected_exception_is_exit_70_one_line_not_1(tmp_path, monkeypatch, capsys):
-    from ecscreen import engine
+    from ecscreen.engine import core as engine
 
     def boom(*a, **k):
         raise RuntimeError("simulated bug\nsecond line")
@@ -41,7 +41,7 @@ def test_unexpected_exception_is_exit_70_one_line_not_1(tmp_path, monkeypatch, c
 
 
 def test_debug_prints_the_traceback(tmp_path, monkeypatch, capsys):
-    from ecscreen import engine
+    from ecscreen.engine import core as engine
 
     monkeypatch.setattr(engine.Engine, "build", classmethod(lambda cls, *a, **k: 1 / 0))
     assert main(["check", "--debug", str(_shipment(tmp_path)), "--no-lists"]) == EXIT_INTERNAL
@@ -51,7 +51,7 @@ def test_debug_prints_the_traceback(tmp_path, monkeypatch, capsys):
 
 def test_eoferror_from_a_truncated_file_is_not_aborted_exit_1(tmp_path, monkeypatch, capsys):
     """typer turns EOFError (e.g. a truncated gzip) into 'Aborted!' with exit 1 ("flagged")."""
-    from ecscreen import engine
+    from ecscreen.engine import core as engine
 
     def eof(*a, **k):
         raise EOFError("Compressed file ended before the end-of-stream marker was reached")

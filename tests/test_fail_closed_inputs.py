@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from ecscreen.cli import main
-from ecscreen.countries import resolve
-from ecscreen.engine import Engine
+from ecscreen.cli.main import main
+from ecscreen.domain.countries import resolve
+from ecscreen.engine.core import Engine
 from ecscreen.errors import PackError
-from ecscreen.models import Outcome, Shipment
-from ecscreen.packs import _walk, load_registry
+from ecscreen.model import Outcome, Shipment
+from ecscreen.packs.registry import _walk, load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -306,7 +306,7 @@ def test_unreadable_file_in_rules_dir_is_pack_error_not_skipped_or_hang(tmp_path
 
 
 def test_jurisdiction_end_use_opt_out_needs_a_reason():
-    from ecscreen.jurisdiction import EndUseScope
+    from ecscreen.engine.jurisdiction import EndUseScope
 
     with pytest.raises(ValidationError, match="reason"):
         EndUseScope.model_validate({"phrases": ["x"], "if_missing": False, "question": "q"})

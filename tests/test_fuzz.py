@@ -19,11 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ecscreen import batch as batch_mod
-from ecscreen.batch import run_batch
-from ecscreen.engine import Engine
+from ecscreen.engine.core import Engine
 from ecscreen.errors import EXIT_CODES
-from ecscreen.packs import load_registry
+from ecscreen.packs.registry import load_registry
+from ecscreen.runners import batch as batch_mod
+from ecscreen.runners.batch import run_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKS = [ROOT / "rules" / "us-ear" / n for n in ("country-groups.yaml", "embargoes.yaml", "advanced-computing.yaml")]
@@ -237,7 +237,7 @@ def shipments(draw: st.DrawFn) -> dict:
 def test_fuzz_shipments_through_main(tmp_path_factory, sh: dict):
     import json
 
-    from ecscreen.cli import main
+    from ecscreen.cli.main import main
 
     d = tmp_path_factory.mktemp("fz")
     p = d / "s.json"

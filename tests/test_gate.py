@@ -14,9 +14,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from ecscreen.cli import app, main
-from ecscreen.engine import Engine
-from ecscreen.gate import (
+from ecscreen.cli.main import app, main
+from ecscreen.engine.core import Engine
+from ecscreen.packs.registry import load_registry
+from ecscreen.runners.gate import (
     GAP_RULE_ID,
     Catalog,
     Product,
@@ -25,7 +26,6 @@ from ecscreen.gate import (
     gap_criteria,
     run_gate,
 )
-from ecscreen.packs import load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 FX = ROOT / "tests" / "fixtures" / "gate"
@@ -115,7 +115,7 @@ def test_example_pre_commit_hook_entry_runs(tmp_path):
     if not (Path(sys.executable).parent / "ecscreen").exists():
         # run the console script through the interpreter when it is not installed as a script
         shim = tmp_path / "ecscreen"
-        shim.write_text(f"#!/bin/sh\nexec {sys.executable} -c 'import sys; from ecscreen.cli import main; "
+        shim.write_text(f"#!/bin/sh\nexec {sys.executable} -c 'import sys; from ecscreen.cli.main import main; "
                         f"sys.exit(main())' \"$@\"\n")
         shim.chmod(0o755)
         env["PATH"] = f"{tmp_path}{os.pathsep}{env['PATH']}"

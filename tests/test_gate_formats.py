@@ -10,10 +10,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from ecscreen.engine import Engine
-from ecscreen.gate import GateReport, load_waivers, run_gate
-from ecscreen.packs import load_registry
-from ecscreen.reporters import render_gate, to_junit, to_markdown, to_sarif
+from ecscreen.engine.core import Engine
+from ecscreen.outputs.reporters import render_gate, to_junit, to_markdown, to_sarif
+from ecscreen.packs.registry import load_registry
+from ecscreen.runners.gate import GateReport, load_waivers, run_gate
 
 ROOT = Path(__file__).resolve().parents[1]
 FX = ROOT / "tests" / "fixtures"
@@ -120,8 +120,8 @@ def test_markdown_comment_stays_under_githubs_limit(engine, tmp_path):
     """A PR comment must stay under 65,536 characters: summary and counts first, then 'and N more'."""
     import yaml as _yaml
 
-    from ecscreen.models import Outcome as _Outcome
-    from ecscreen.reporters import MARKDOWN_LIMIT
+    from ecscreen.model import Outcome as _Outcome
+    from ecscreen.outputs.reporters import MARKDOWN_LIMIT
 
     products = [{"sku": f"GPU-{n:05d}-" + "X" * 40, "description": "Data-center GPU accelerator " + "y" * 200,
                  "eccn": "3A090.a", "markets": ["CN", "RU"]} for n in range(1500)]

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ecscreen import __version__
-from ecscreen.cli import app
+from ecscreen.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden"

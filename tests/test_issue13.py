@@ -13,12 +13,12 @@ import yaml
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from ecscreen.cli import app, main
-from ecscreen.engine import Engine
+from ecscreen.cli.main import app, main
+from ecscreen.domain.textmatch import PhraseMatcher, prepare
+from ecscreen.engine.core import Engine
 from ecscreen.errors import PackError
-from ecscreen.models import Item, Outcome, Shipment
-from ecscreen.packs import load_registry
-from ecscreen.textmatch import PhraseMatcher, prepare
+from ecscreen.model import Item, Outcome, Shipment
+from ecscreen.packs.registry import load_registry
 
 runner = CliRunner()
 MIL = PhraseMatcher(["military", "PLA", "People's Liberation Army", "解放军", "军队", "police", "ministry of national defense"])

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from ecscreen import jurisdiction as J
-from ecscreen.countries import resolve
-from ecscreen.models import Item, Outcome, Shipment
-from ecscreen.packs import load_registry
+from ecscreen.domain.countries import resolve
+from ecscreen.engine import jurisdiction as J
+from ecscreen.model import Item, Outcome, Shipment
+from ecscreen.packs.registry import load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKS = [ROOT / "rules/us-ear/country-groups.yaml", ROOT / "rules/us-ear/jurisdiction.yaml"]

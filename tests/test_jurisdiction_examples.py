@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ecscreen.engine import screen
-from ecscreen.formats import load_shipments
+from ecscreen.engine.core import screen
+from ecscreen.inputs.files import load_shipments
 
 EX = Path(__file__).resolve().parents[1] / "examples" / "jurisdiction"
 EXPECTED = yaml.safe_load((EX / "expected.yaml").read_text("utf-8"))

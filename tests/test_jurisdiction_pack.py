@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ecscreen import jurisdiction as J
+from ecscreen.engine import jurisdiction as J
 from ecscreen.errors import PackError
-from ecscreen.packs import load_registry
+from ecscreen.packs.registry import load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = ROOT / "rules/us-ear/country-groups.yaml"

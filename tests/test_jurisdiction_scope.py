@@ -1,5 +1,5 @@
-"""Per-item scope of party-list licence requirements (ecscreen.listscope, party-list-scopes pack)
-and ITAR detection before the EAR jurisdiction chain (ecscreen.jurisdiction)."""
+"""Per-item scope of party-list licence requirements (ecscreen.engine.listscope, party-list-scopes pack)
+and ITAR detection before the EAR jurisdiction chain (ecscreen.engine.jurisdiction)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import datetime as dt
 
 import pytest
 
-from ecscreen.countries import resolve
-from ecscreen.jurisdiction import _itar_facts
-from ecscreen.listscope import scope_party_findings
-from ecscreen.models import Finding, Item, Outcome, Shipment
+from ecscreen.domain.countries import resolve
+from ecscreen.engine.jurisdiction import _itar_facts
+from ecscreen.engine.listscope import scope_party_findings
+from ecscreen.model import Finding, Item, Outcome, Shipment
 
 ON = dt.date(2026, 8, 3)
 
@@ -104,7 +104,7 @@ def test_other_findings_untouched(registry) -> None:
 
 
 def _ix(registry):
-    from ecscreen.jurisdiction import _ITAR_ATTR
+    from ecscreen.engine.jurisdiction import _ITAR_ATTR
 
     return getattr(registry, _ITAR_ATTR)
 

@@ -1,13 +1,13 @@
-"""Licences held, claimed licence exceptions and the exceptions available (ecscreen.licensing)."""
+"""Licences held, claimed licence exceptions and the exceptions available (ecscreen.engine.licensing)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from ecscreen.chart import determine
-from ecscreen.countries import resolve
-from ecscreen.licensing import apply_coverage, available_exceptions
-from ecscreen.models import Finding, Item, License, Outcome
+from ecscreen.domain.countries import resolve
+from ecscreen.engine.chart import determine
+from ecscreen.engine.licensing import apply_coverage, available_exceptions
+from ecscreen.model import Finding, Item, License, Outcome
 
 ON = dt.date(2026, 8, 1)
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ecscreen import lists as L
-from ecscreen.lists import ListError, read_list
+from ecscreen.parties import store as L
+from ecscreen.parties.store import ListError, read_list
 
 FIX = Path(__file__).parent / "fixtures" / "lists"
 

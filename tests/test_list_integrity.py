@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ecscreen import cli
-from ecscreen import lists as L
-from ecscreen.cli_lists import app
-from ecscreen.lists import ListError, import_list, read_list
-from ecscreen.models import Outcome, Party, PartyRole
-from ecscreen.parties import screen_parties
+from ecscreen.cli import main as cli
+from ecscreen.cli.lists import app
+from ecscreen.model import Outcome, Party, PartyRole
+from ecscreen.parties import store as L
+from ecscreen.parties.screening import screen_parties
+from ecscreen.parties.store import ListError, import_list, read_list
 
 FIX = Path(__file__).parent / "fixtures" / "lists"
 AS_OF = dt.date(2026, 8, 15)

@@ -15,10 +15,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from ecscreen import lists as L
-from ecscreen.cli_lists import app
+from ecscreen.cli.lists import app
 from ecscreen.errors import UsageError
-from ecscreen.listupdate import UpdateError, resolve_sources, sources, update_list
+from ecscreen.parties import store as L
+from ecscreen.parties.update import UpdateError, resolve_sources, sources, update_list
 
 FIX = Path(__file__).parent / "fixtures" / "lists"
 
@@ -61,7 +61,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _sources_file(tmp_path: Path, base: str, monkeypatch: pytest.MonkeyPatch, **mins: int) -> None:
-    doc = yaml.safe_load((Path(L.__file__).parent / "data" / "list-sources.yaml").read_text(encoding="utf-8"))
+    doc = yaml.safe_load((Path(L.__file__).parents[1] / "data" / "list-sources.yaml").read_text(encoding="utf-8"))
     for spec in doc["sources"].values():
         spec["url"] = f"{base}/{spec['files'][0]}"
         spec["min_bytes"] = mins.get("min_bytes", 100)

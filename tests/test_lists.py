@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ecscreen import lists as L
-from ecscreen.cli_lists import app
-from ecscreen.lists import ListError, import_list, load_default, parse_footnotes, read_list
+from ecscreen.cli.lists import app
+from ecscreen.parties import store as L
+from ecscreen.parties.store import ListError, import_list, load_default, parse_footnotes, read_list
 
 FIX = Path(__file__).parent / "fixtures" / "lists"
 

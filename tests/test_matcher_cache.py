@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from ecscreen import lists as L
-from ecscreen import matching as M
-from ecscreen.cli_lists import app
-from ecscreen.lists import load_default, matcher_cache_status, matcher_for, read_list
-from ecscreen.matching import ListEntry, Matcher, ScoreConfig, index_cache_dir
+from ecscreen.cli.lists import app
+from ecscreen.parties import matching as M
+from ecscreen.parties import store as L
+from ecscreen.parties.matching import ListEntry, Matcher, ScoreConfig, index_cache_dir
+from ecscreen.parties.store import load_default, matcher_cache_status, matcher_for, read_list
 
 FIX = Path(__file__).parent / "fixtures" / "lists"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ecscreen.lists import read_list
-from ecscreen.matching import AllowList, Clearance, ListEntry, Matcher, token_sim
-from ecscreen.normalize import initials, normalize, skeleton
+from ecscreen.domain.normalize import initials, normalize, skeleton
+from ecscreen.parties.matching import AllowList, Clearance, ListEntry, Matcher, token_sim
+from ecscreen.parties.store import read_list
 
 FIX = Path(__file__).parent / "fixtures" / "lists"
 
@@ -220,7 +220,7 @@ def test_allowlist_lookup() -> None:
 def test_workers_give_the_same_hits(
     matcher: Matcher, entries: list[ListEntry], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ecscreen.matching as matching
+    import ecscreen.parties.matching as matching
 
     monkeypatch.setattr(matching, "_cpus_free", lambda workers: True)
     names = [e.name for e in entries[:40]] + ["Huawai Technologies", "Patricia Lucas Wheeler", "SMIC"]
@@ -248,7 +248,7 @@ def test_unknown_country_does_not_lower_the_score(matcher: Matcher) -> None:
 
 
 def test_derived_names() -> None:
-    from ecscreen.matching import _name_variants
+    from ecscreen.parties.matching import _name_variants
 
     assert _name_variants(["Sinobright Import and Export Company; and any successor, sub-unit, or subsidiary thereof"]) == [
         "Sinobright Import and Export Company"
@@ -281,7 +281,7 @@ def test_pair_scores_for_known_variants(matcher: Matcher) -> None:
 
 import datetime as _dt  # noqa: E402
 
-from ecscreen.matching import (  # noqa: E402
+from ecscreen.parties.matching import (  # noqa: E402
     FEATURES,
     MAX_NAME_CHARS,
     common_words,
@@ -291,7 +291,7 @@ from ecscreen.matching import (  # noqa: E402
 
 @pytest.fixture(scope="module")
 def csl():
-    from ecscreen.lists import active_lists, matcher_for
+    from ecscreen.parties.store import active_lists, matcher_for
 
     return matcher_for(active_lists())
 
@@ -412,7 +412,7 @@ def test_ordinary_english_word_alone_is_no_evidence(csl) -> None:
 
 
 def test_organisation_never_matches_individual_on_surname_alone(csl) -> None:
-    from ecscreen.matching import ListEntry, Matcher
+    from ecscreen.parties.matching import ListEntry, Matcher
 
     m = Matcher([ListEntry(id="p1", source="t", source_code="SDN", name="FERRARIO, Marco", type="Individual")])
     hits = m.search("Ferrario S.p.A.", limit=None)

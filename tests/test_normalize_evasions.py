@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ecscreen.normalize import confusables, normalize, prefold
-from ecscreen.variants import query_variants, segment, sound_key, sound_string
+from ecscreen.domain.normalize import confusables, normalize, prefold
+from ecscreen.parties.variants import query_variants, segment, sound_key, sound_string
 
 VOCAB = {w: i for i, w in enumerate(
     ["huawei", "technology", "nso", "group", "rosoboroneksport", "rosoboronexport", "mahan", "air", "bank",

@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
-from ecscreen.lists import ScreeningList, load_default
-from ecscreen.models import Party, PartyRole
-from ecscreen.parties import screen_parties
+from ecscreen.model import Party, PartyRole
+from ecscreen.parties.screening import screen_parties
+from ecscreen.parties.store import ScreeningList, load_default
 
 AS_OF = dt.date(2026, 8, 15)
 

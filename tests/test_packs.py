@@ -6,7 +6,7 @@ import textwrap
 import pytest
 
 from ecscreen.errors import PackError
-from ecscreen.packs import load_registry, normalize_eccn
+from ecscreen.packs.registry import load_registry, normalize_eccn
 
 GOOD = """\
 pack: {id: test-pack, version: "1", jurisdiction: US-EAR, title: Test}

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ecscreen.models import Outcome, Shipment
-from ecscreen.packs import Cond, Registry, Rule, RulesPack
+from ecscreen.model import Outcome, Shipment
+from ecscreen.packs.registry import Cond, Registry, Rule, RulesPack
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "seeds" / "MANIFEST.yaml"

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from ecscreen.errors import EcscreenError
-from ecscreen.lists import read_list
-from ecscreen.matching import AllowList, Clearance
-from ecscreen.models import Outcome, Party, PartyRole
-from ecscreen.parties import (
+from ecscreen.model import Outcome, Party, PartyRole
+from ecscreen.parties.matching import AllowList, Clearance
+from ecscreen.parties.screening import (
     PartyListsPack,
     list_warnings,
     load_allowlist,
@@ -19,6 +18,7 @@ from ecscreen.parties import (
     screen_parties,
     screen_party_batches,
 )
+from ecscreen.parties.store import read_list
 
 FIX = Path(__file__).parent / "fixtures" / "lists"
 AS_OF = dt.date(2026, 8, 15)
@@ -195,10 +195,10 @@ def test_possible_match_below_confirm_score_is_review():
     """A fuzzy hit below the pack's confirm_score is a possible match: review, never a hard outcome."""
     import datetime as _dt
 
-    from ecscreen.models import Outcome as _Outcome
-    from ecscreen.models import Party as _Party
-    from ecscreen.parties import load_pack as _load_pack
-    from ecscreen.parties import screen_parties as _screen
+    from ecscreen.model import Outcome as _Outcome
+    from ecscreen.model import Party as _Party
+    from ecscreen.parties.screening import load_pack as _load_pack
+    from ecscreen.parties.screening import screen_parties as _screen
 
     confirm = _load_pack().confirm_score
     ps = _screen([_Party(role="end_user", name="Hikvsion Digital Tech")], as_of=_dt.date(2024, 6, 1))
@@ -252,8 +252,8 @@ def test_one_finding_per_listed_entity(full_engine) -> None:
 
 
 def test_merging_groups_entries_sharing_a_name() -> None:
-    from ecscreen.matching import ListEntry, PartyHit
-    from ecscreen.parties import group_hits
+    from ecscreen.parties.matching import ListEntry, PartyHit
+    from ecscreen.parties.screening import group_hits
 
     def hit(eid: str, code: str, name: str, aliases: list[str]) -> PartyHit:
         e = ListEntry(id=eid, source=code, source_code=code, name=name, aliases=aliases)

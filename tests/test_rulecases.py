@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ecscreen.models import Outcome, Shipment
+from ecscreen.model import Outcome, Shipment
 
 CASES_DIR = Path(__file__).parent / "rulecases"
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from ecscreen.cli import main
-from ecscreen.engine import Engine
-from ecscreen.gate import run_gate
-from ecscreen.packs import load_registry
-from ecscreen.render import clean
-from ecscreen.reporters import render_gate, to_junit, to_markdown
+from ecscreen.cli.main import main
+from ecscreen.engine.core import Engine
+from ecscreen.outputs.render import clean
+from ecscreen.outputs.reporters import render_gate, to_junit, to_markdown
+from ecscreen.packs.registry import load_registry
+from ecscreen.runners.gate import run_gate
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKS = [ROOT / "rules" / "us-ear" / n for n in ("country-groups.yaml", "embargoes.yaml", "advanced-computing.yaml")]
@@ -73,7 +73,7 @@ def test_markdown_escapes_backticks_links_mentions_and_html(engine, tmp_path):
     assert len(fence) >= 2 and cell.endswith(fence)  # a code span the backtick inside cannot close
     outside = re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", md)  # what is not in a code span is rendered
     assert "<b>" not in outside and "@octocat" not in outside and "](http" not in outside
-    from ecscreen.reporters import _md
+    from ecscreen.outputs.reporters import _md
 
     assert _md("![x](http://e) @bob <img> a|b") == "\\!\\[x\\]\\(http://e\\) @&#8203;bob &lt;img&gt; a\\|b"
 
@@ -96,8 +96,8 @@ def test_fifo_at_the_index_cache_path_does_not_hang(tmp_path):
     code = (
         "import os, sys, time\n"
         "from pathlib import Path\n"
-        "from ecscreen.matching import read_cache_file, index_cache_status, Matcher\n"
-        "from ecscreen.lists import active_lists, _entries_of, _cache_key\n"
+        "from ecscreen.parties.matching import read_cache_file, index_cache_status, Matcher\n"
+        "from ecscreen.parties.store import active_lists, _entries_of, _cache_key\n"
         "lists = active_lists()\n"
         "st = index_cache_status(_entries_of(lists), cache_key=_cache_key(lists))\n"
         "p = Path(st['file']); p.parent.mkdir(parents=True, exist_ok=True)\n"
@@ -113,7 +113,7 @@ def test_fifo_at_the_index_cache_path_does_not_hang(tmp_path):
 
 
 def test_cache_reader_refuses_fifo_symlink_and_foreign_files(tmp_path):
-    from ecscreen.matching import _open_cache_file, read_cache_file
+    from ecscreen.parties.matching import _open_cache_file, read_cache_file
 
     real = tmp_path / "real.bin"
     real.write_bytes(b"x" * 100)

@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from ecscreen.cli import _schema_models
+from ecscreen.cli.main import _schema_models
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "schemas"

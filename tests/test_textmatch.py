@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecscreen.textmatch import PhraseMatcher
+from ecscreen.domain.textmatch import PhraseMatcher
 
 M = PhraseMatcher(["military", "dual use", "facial recognition", "军民融合", "police"])
 

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ecscreen import yamlio
 from ecscreen.errors import EcscreenError, InputFileError
+from ecscreen.packs import yamlio
 
 
 def test_lines_recorded():

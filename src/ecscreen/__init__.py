@@ -13,18 +13,18 @@ __version__ = "0.1.0"
 __all__ = ["Screener", "Shipment", "ShipmentResult", "Report", "Finding", "Outcome", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import Screener
-    from .models import Finding, Outcome, Report, Shipment, ShipmentResult
+    from ecscreen.api import Screener
+    from ecscreen.model import Finding, Outcome, Report, Shipment, ShipmentResult
 
 
 def __getattr__(name: str) -> Any:
     # imported on first use, so `ecscreen --help` and `import ecscreen` stay cheap
     if name == "Screener":
-        from .api import Screener
+        from ecscreen.api import Screener
 
         return Screener
     if name in ("Shipment", "ShipmentResult", "Report", "Finding", "Outcome"):
-        from . import models
+        import ecscreen.model as models
 
         return getattr(models, name)
     raise AttributeError(f"module 'ecscreen' has no attribute {name!r}")

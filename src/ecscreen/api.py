@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .models import InputError, Report, Shipment, ShipmentResult
+from ecscreen.model import InputError, Report, Shipment, ShipmentResult
 
 __all__ = ["Screener"]
 
@@ -61,13 +61,13 @@ class Screener:
         as_of: dt.date | str | None = None,
         cache_dir: str | Path | None | bool = True,
     ) -> None:
-        from .engine import Engine
-        from .snapshot import load_registry_snapshot
+        from ecscreen.engine.core import Engine
+        from ecscreen.engine.snapshot import load_registry_snapshot
 
         if rules and rules_only:
             raise ValueError("give rules (added to the shipped packs) or rules_only (instead of them), not both")
         if cache_dir is True:
-            from .matching import index_cache_dir
+            from ecscreen.parties.matching import index_cache_dir
 
             cache: Path | None = index_cache_dir()
         elif cache_dir is False or cache_dir is None:
@@ -78,8 +78,8 @@ class Screener:
         self.registry = load_registry_snapshot(paths or None, extend=bool(rules), cache_dir=cache)
         allow = None
         if clearances is not None:
-            from .matching import AllowList
-            from .parties import load_allowlist
+            from ecscreen.parties.matching import AllowList
+            from ecscreen.parties.screening import load_allowlist
 
             files = [clearances] if isinstance(clearances, str | Path) else list(clearances)
             allow = AllowList([c for f in files for c in load_allowlist(Path(f)).clearances])

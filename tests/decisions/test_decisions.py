@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ecscreen.models import Outcome, Shipment
+from ecscreen.model import Outcome, Shipment
 
 DIR = Path(__file__).parent
 KEYS = {"id", "class", "citation", "reasoning", "shipment", "as_of", "decision", "blocking", "present", "covered",

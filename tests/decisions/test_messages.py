@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ecscreen.formats import load_shipments
-from ecscreen.models import Finding, Shipment
+from ecscreen.inputs.files import load_shipments
+from ecscreen.model import Finding, Shipment
 
 ROOT = Path(__file__).resolve().parents[2]
 UNFILLED = [

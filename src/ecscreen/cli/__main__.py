@@ -1,0 +1,3 @@
+from ecscreen.cli.main import run
+
+run()

@@ -1,0 +1,164 @@
+"""``ecscreen batch``: the command-line layer over :mod:`ecscreen.runners.batch` (options, files, signals, exit code).
+
+Only typer and the standard library are imported here; the screening modules are imported when the
+command runs, so ``ecscreen --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import IO, Annotated
+
+import typer
+
+from ecscreen.cli.options import PolicyOpt, RulesOnlyOpt, RulesOpt, check_policy
+from ecscreen.errors import UsageError
+
+__all__ = ["batch_command"]
+
+
+def batch_command(
+    orders: Annotated[Path, typer.Argument(help="Order CSV exported from an ERP ('-' for stdin).")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write rows here (default stdout).")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="csv, jsonl or json")] = "csv",
+    columns: Annotated[Path | None, typer.Option("--columns", help="YAML map 'field: Their Header'.")] = None,
+    delimiter: Annotated[str | None, typer.Option("--delimiter", help="Field delimiter (default: detected).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate rules at this date (overrides row dates).")] = None,
+    rules: RulesOpt = None,
+    rules_only: RulesOnlyOpt = None,
+    no_lists: Annotated[bool, typer.Option("--no-lists", help="Do not screen parties against restricted-party lists.")] = False,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar (default: when stderr is a terminal).")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0 = one per CPU). Output order is kept.")] = 1,
+    encoding: Annotated[str, typer.Option("--encoding", help="Text encoding of the file (default utf-8; e.g. "
+                                          "cp1252, latin-1). Bytes it cannot decode make their row an error.")] = "utf-8",
+    meta: Annotated[Path | None, typer.Option(
+        "--meta", metavar="FILE", help="Write the report envelope (tool, packs, lists with SHA-256, options, "
+        "warnings, counts) here. Default with --out and csv/jsonl: OUT.meta.json; json output carries it inline.")
+    ] = None,
+    policy: PolicyOpt = "enforced",
+) -> None:
+    """Screen order lines from a CSV: every row out once, in order, with decision, rule ids, reasons and list hits."""
+    from rich.console import Console
+
+    from ecscreen.cli.options import STATE, registry_for
+    from ecscreen.engine.core import Engine
+    from ecscreen.errors import Interrupted
+    from ecscreen.inputs.files import parse_date_option
+    from ecscreen.runners.batch import (
+        FORMATS,
+        AtomicOutput,
+        BatchOptions,
+        BatchSummary,
+        _signals,
+        load_column_map,
+        run_batch,
+    )
+
+    if format not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
+    if delimiter is not None:
+        delimiter = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(delimiter, delimiter)
+        if len(delimiter) != 1:
+            raise UsageError(f"--delimiter must be one character, not {delimiter!r}")
+    on = parse_date_option(as_of)
+    if jobs < 0:
+        raise UsageError(f"--jobs must be 0 (one per CPU) or more, not {jobs}")
+    jobs = jobs or (os.cpu_count() or 1)
+    colmap = load_column_map(columns) if columns is not None else None
+    stdin = str(orders) == "-"
+    if not stdin and not orders.is_file():
+        raise UsageError("file not found", file=str(orders))
+    engine = Engine.build(registry_for(rules, rules_only), use_lists=not no_lists, policy=check_policy(policy))
+    err = Console(stderr=True, highlight=False)
+    show = err.is_terminal if progress is None else progress
+    size = None if stdin else orders.stat().st_size
+    stream: IO[bytes] = sys.stdin.buffer if stdin else orders.open("rb")
+    atomic = AtomicOutput(out) if out is not None else None
+    sink: IO[str] = atomic.fh if atomic is not None else sys.stdout
+    summary = BatchSummary()
+    opts = BatchOptions(as_of=on, jobs=jobs)
+    from ecscreen.outputs.envelope import envelope_head
+
+    envelope = envelope_head(engine, command="batch", as_of=on or dt.date.today(), options={
+        "file": str(orders), "format": format, "as_of": on, "rules": [str(r) for r in rules or []],
+        "rules_only": [str(r) for r in rules_only or []], "no_lists": no_lists, "encoding": encoding,
+        "columns": str(columns) if columns else None, "policy": policy})
+    meta_path = meta if meta is not None else (
+        out.with_name(out.name + ".meta.json") if out is not None and format != "json" else None)
+    done = False
+    try:
+        with _signals():
+            if show:
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TextColumn,
+                    TimeElapsedColumn,
+                    TimeRemainingColumn,
+                )
+
+                cols_ = [TextColumn("screening"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                         TextColumn("{task.fields[rows]:,} rows"), TextColumn("{task.fields[rate]:,.0f} rows/s"),
+                         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+                if size is None:
+                    cols_ = [TextColumn("screening"), TextColumn("{task.fields[rows]:,} rows"),
+                             TextColumn("{task.fields[rate]:,.0f} rows/s"), TimeElapsedColumn(), MofNCompleteColumn()]
+                t0 = time.perf_counter()
+                with Progress(*cols_, console=err, transient=True) as bar:
+                    task = bar.add_task("screening", total=size, rows=0, rate=0.0)
+                    last = [0.0]
+
+                    def tick(rows: int, pos: int) -> None:
+                        now = time.perf_counter()
+                        if now - last[0] >= 0.2:
+                            last[0] = now
+                            bar.update(task, completed=pos, rows=rows, rate=rows / max(now - t0, 1e-9))
+
+                    run_batch(stream, sink, engine, fmt=format, file=str(orders), columns=colmap,
+                              delimiter=delimiter, options=opts, progress=tick, size=size, encoding=encoding,
+                              summary=summary, envelope=envelope)
+            else:
+                run_batch(stream, sink, engine, fmt=format, file=str(orders), columns=colmap,
+                          delimiter=delimiter, options=opts, size=size, encoding=encoding, summary=summary,
+                          envelope=envelope)
+            if atomic is not None:
+                atomic.commit()
+            else:
+                sink.flush()
+            done = True
+            if meta_path is not None and summary.envelope is not None:
+                meta_out = AtomicOutput(meta_path)
+                meta_out.fh.write(json.dumps(summary.envelope, ensure_ascii=False, indent=2, default=str) + "\n")
+                meta_out.commit()
+    except Interrupted as exc:
+        name = "SIGTERM" if exc.signum == signal.SIGTERM else "SIGINT"
+        if atomic is not None:
+            atomic.discard()
+            exc.message = (f"interrupted by {name}: {summary.rows:,} row(s) had been written to {atomic.tmp}; "
+                           f"that partial file was removed and {out} was not written")
+        else:
+            with contextlib.suppress(Exception):
+                sink.flush()
+            exc.message = (f"interrupted by {name}: {summary.rows:,} row(s) written to standard output; "
+                           f"the output is INCOMPLETE")
+        raise
+    finally:
+        if not stdin:
+            stream.close()
+        if atomic is not None and not done:
+            atomic.discard()
+    from ecscreen.domain.textsafe import clean
+
+    if not STATE.quiet:
+        for w in summary.warnings:
+            err.print(clean(f"warning: {w}"), markup=False, soft_wrap=True)
+        err.print(summary.line(), markup=False, soft_wrap=True)
+    raise typer.Exit(summary.exit_code)

@@ -1,0 +1,91 @@
+"""``ecscreen gate``: the command-line layer over :mod:`ecscreen.runners.gate` (options, output file, exit code).
+
+Only typer and the standard library are imported here; the screening modules are imported when the
+command runs, so ``ecscreen --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ecscreen.cli.options import DEFAULT_WAIVERS, RulesOnlyOpt, RulesOpt
+from ecscreen.errors import UsageError
+
+__all__ = ["gate_command"]
+
+
+def gate_command(
+    catalog: Annotated[Path, typer.Argument(help="Product catalog (YAML with 'products', or CSV).")],
+    format: Annotated[str, typer.Option("--format", "-f", help="table, json, sarif, junit or markdown")] = "table",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the report here (default stdout).")] = None,
+    fail_on: Annotated[str, typer.Option("--fail-on", help="review, license_required or prohibited")] = "license_required",
+    waivers: Annotated[Path | None, typer.Option("--waivers", help=f"Waivers file (default {DEFAULT_WAIVERS} if present).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate rules, licences and waivers at this date.")] = None,
+    rules: RulesOpt = None,
+    rules_only: RulesOnlyOpt = None,
+) -> None:
+    """Screen every product x market of a catalog; fail on unlicensed findings and classification gaps."""
+    from rich.console import Console
+
+    from ecscreen.cli.options import STATE, registry_for
+    from ecscreen.engine.core import Engine
+    from ecscreen.inputs.files import parse_date_option
+    from ecscreen.model import Outcome
+    from ecscreen.outputs.reporters import render_gate
+    from ecscreen.runners.gate import FORMATS, load_waivers, run_gate
+
+    if format not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
+    try:
+        threshold = Outcome(fail_on)
+    except ValueError:
+        raise UsageError(f"--fail-on must be review, license_required or prohibited, not {fail_on!r}") from None
+    if threshold == Outcome.clear:
+        raise UsageError("--fail-on clear would fail every pair: use review, license_required or prohibited")
+    on = parse_date_option(as_of)
+    if not catalog.is_file():
+        raise UsageError("file not found", file=str(catalog))
+    wpath = waivers if waivers is not None else Path(DEFAULT_WAIVERS)
+    wl: list[Any] = []
+    wlines: list[int | None] = []
+    if waivers is not None and not wpath.is_file():
+        raise UsageError("waivers file not found", file=str(wpath))
+    if wpath.is_file():
+        wl, wlines = load_waivers(wpath)
+    engine = Engine.build(registry_for(rules, rules_only), use_lists=False)
+    report = run_gate(catalog, engine, as_of=on or dt.date.today(), fail_on=threshold, waivers=wl, waiver_lines=wlines,
+                      waivers_file=str(wpath) if wpath.is_file() else None)
+    from ecscreen.domain.textsafe import clean
+
+    err = Console(stderr=True, highlight=False)
+    for e in report.errors:
+        err.print(clean(f"error: {e.file}:{e.line}: {e.field + ': ' if e.field else ''}{e.message}"), markup=False,
+                  soft_wrap=True)
+    for p in report.pairs:
+        for m in p.errors:
+            err.print(clean(f"error: {catalog}:{p.line}: {p.subject}: {m}"), markup=False, soft_wrap=True)
+    for w in report.warnings if not STATE.quiet else []:
+        err.print(clean(f"warning: {w}"), markup=False, soft_wrap=True)
+    if format == "table":
+        console = Console(file=out.open("w", encoding="utf-8") if out else None, soft_wrap=False, highlight=False)
+        render_gate(report, "table", console=console)
+        if out:
+            console.file.close()
+    else:
+        text = render_gate(report, format)
+        if out:
+            out.write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+    c = report.counts()
+    if not STATE.quiet:
+        err.print(f"gate {report.status}: {c['pairs']} product x market pair(s): {c['fail']} failing, {c['error']} "
+              f"error(s), {c['waived']} waived finding(s), {c['catalog_errors']} catalog error(s)",
+                  markup=False)
+    raise typer.Exit(report.exit_code)
+

@@ -1,0 +1,385 @@
+"""Command-line interface: a thin layer over :func:`ecscreen.engine.screen`.
+
+Exit codes: 0 all clear · 1 something flagged · 2 usage error · 3 invalid input ·
+4 invalid rule pack · 70 internal error · 130/143 interrupted (SIGINT/SIGTERM) · 141 output pipe closed. Errors go to stderr
+as one message naming file, line and field; an unexpected exception is one line too (the traceback
+with ``--debug`` or ``ECSCREEN_DEBUG=1``) and never exits 0 or 1.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from ecscreen import __version__
+from ecscreen.cli.options import PolicyOpt, RulesOnlyOpt, RulesOpt, check_policy, registry_for
+from ecscreen.errors import (
+    EXIT_INTERNAL,
+    EXIT_PIPE,
+    EXIT_SIGINT,
+    EXIT_USAGE,
+    EcscreenError,
+    InputFileError,
+    Interrupted,
+    UsageError,
+)
+
+# Screening modules are imported inside the commands: `ecscreen --help` and `-V` import typer only.
+
+EXIT_HELP = """
+Exit codes: 0 all clear; 1 something flagged (review, license_required, prohibited);
+2 usage error; 3 invalid input (some shipment/row could not be screened); 4 invalid rule pack;
+70 internal error (a bug: nothing was decided); 130/143 interrupted by SIGINT/SIGTERM;
+141 output pipe closed by its reader (output incomplete).
+"""
+
+app = typer.Typer(
+    name="ecscreen",
+    help="Offline export-control screening with explained findings.\n" + EXIT_HELP,
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+rules_app = typer.Typer(help="Inspect and validate rule packs.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+out = Console(soft_wrap=False, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+
+
+def load_clearances(path: Path | None) -> Any:
+    """The allow-list given with --clearances, or None (then $ECSCREEN_CLEARANCES applies)."""
+    if path is None:
+        return None
+    if not path.exists():
+        raise UsageError("clearances file not found", file=str(path))
+    from ecscreen.parties.screening import load_allowlist
+
+    return load_allowlist(path)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"ecscreen {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print results and errors only: no notes, "
+                                        "warnings or summary lines on stderr.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colours (also when NO_COLOR is set).")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="On an internal error print the traceback "
+                                        "(also ECSCREEN_DEBUG=1).")] = False,
+) -> None:
+    """Offline export-control screening."""
+    from ecscreen.cli import options as cliopts
+
+    cliopts.STATE.quiet = quiet
+    if no_color or os.environ.get("NO_COLOR"):
+        cliopts.STATE.color = False
+        os.environ["NO_COLOR"] = "1"  # consoles created from now on
+        for console in (out, err):
+            console.no_color = True
+
+
+@app.command(epilog="Examples: ecscreen check shipment.yaml --explain; "
+             "cat shipment.json | ecscreen check - --format json; "
+             "ecscreen check orders/*.yaml --as-of 2026-10-01 --rules my-packs/\n" + EXIT_HELP)
+def check(
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Shipment files (YAML or JSON; one "
+                                                "shipment or a list); '-' reads standard input.")],
+    format: Annotated[str, typer.Option("--format", "-f", metavar="table|json|sarif|junit",
+                                        help="Output format.")] = "table",
+    as_of: Annotated[str | None, typer.Option("--as-of", metavar="YYYY-MM-DD",
+                                              help="Evaluate rules at this date (overrides shipment dates).")] = None,
+    rules: RulesOpt = None,
+    rules_only: RulesOnlyOpt = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Show every step of procedure chains.")] = False,
+    no_lists: Annotated[bool, typer.Option("--no-lists", help="Do not screen parties against restricted-party lists.")] = False,
+    clearances: Annotated[Path | None, typer.Option(
+        "--clearances", help="Allow-list of cleared (party, list entry) pairs (default: $ECSCREEN_CLEARANCES).")] = None,
+    policy: PolicyOpt = "enforced",
+) -> None:
+    """Screen shipment files and explain every finding."""
+    from ecscreen.engine.core import Engine
+    from ecscreen.inputs.files import load_shipments, locate, parse_date_option
+    from ecscreen.model import InputError, Shipment
+    from ecscreen.outputs.render import clean, print_table, to_json
+
+    if format not in ("table", "json", "sarif", "junit"):
+        raise UsageError(f"--format must be table, json, sarif or junit, not {format!r}")
+    on = parse_date_option(as_of)
+    reg = registry_for(rules, rules_only)
+    engine = Engine.build(reg, use_lists=not no_lists, allowlist=load_clearances(clearances),
+                          policy=check_policy(policy))
+    shipments: list[tuple[str, Shipment | InputError]] = []
+    for f in files:
+        if str(f) != "-" and not f.exists():
+            raise UsageError("file not found", file=str(f))
+    if sum(1 for f in files if str(f) == "-") > 1:
+        raise UsageError("'-' (standard input) can be given once")
+    sources: list[tuple[str, Any] | None] = []  # (file, raw document) per shipment, in order
+    for f in files:
+        try:
+            found: list[tuple[str, Any]] = []
+            loaded = load_shipments(f, found)
+            shipments += loaded
+            sources += found + [None] * (len(loaded) - len(found))
+        except InputFileError as exc:
+            shipments.append((str(f), InputError(file=exc.file, line=exc.line, field=exc.field, message=exc.message)))
+            sources.append(None)
+    report = engine.screen(shipments, as_of=on)
+    report.options = {"files": [str(f) for f in files], "as_of": on.isoformat() if on else None,
+                      "rules": [str(r) for r in rules or []], "rules_only": [str(r) for r in rules_only or []],
+                      "no_lists": no_lists, "clearances": str(clearances) if clearances else None,
+                      "policy": policy}
+    for r, src in zip(report.results, sources, strict=True):
+        if src is not None:
+            r.errors = [locate(e, *src) for e in r.errors]
+            r.source = f"{src[0]}:{getattr(src[1], 'line', None) or 1}"  # file:line, whatever the id
+        for e in r.errors:
+            loc = ":".join(str(x) for x in (e.file or r.source, e.line) if x)
+            err.print(clean(f"error: {loc}: {e.field + ': ' if e.field else ''}{e.message}"), markup=False)
+    if format == "json":
+        sys.stdout.write(to_json(report) + "\n")
+    elif format == "sarif":
+        from ecscreen.outputs.check_formats import check_to_sarif
+
+        sys.stdout.write(json.dumps(check_to_sarif(report), indent=2, ensure_ascii=False) + "\n")
+    elif format == "junit":
+        from ecscreen.outputs.check_formats import check_to_junit
+
+        sys.stdout.write(check_to_junit(report))
+    else:
+        print_table(report, out, explain=explain)
+    raise typer.Exit(report.exit_code)
+
+
+@rules_app.command("list", epilog="Example: ecscreen rules list --format json --rules my-packs/")
+def rules_list(
+    rules: RulesOpt = None,
+    rules_only: RulesOnlyOpt = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+) -> None:
+    """List packs: rule count, date range and source documents."""
+    from rich.table import Table
+
+    from ecscreen.outputs.render import safe_text
+
+    reg = registry_for(rules, rules_only)
+    rows: list[dict[str, Any]] = []
+    for lp in reg.packs:
+        m = lp.model
+        rl = getattr(m, "rules", None) or []
+        starts = [r.effective_from for r in rl]
+        ends = [r.effective_to for r in rl]
+        seeds = sorted({s for r in rl for s in r.seeds} | set(m.pack.seeds))
+        rows.append({
+            "id": lp.info.id, "version": lp.info.version, "kind": getattr(m, "kind", "rules"),
+            "jurisdiction": lp.info.jurisdiction, "rules": len(rl),
+            "from": min(starts).isoformat() if starts else None,
+            "to": (max(e for e in ends if e).isoformat() if any(ends) and all(ends) else "open") if rl else None,
+            "seeds": seeds, "sha256": lp.info.sha256, "title": lp.info.title,
+        })
+    if format == "json":
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    t = Table(title="rule packs")
+    for col in ("pack", "version", "kind", "jurisdiction", "rules", "in force", "seeds"):
+        # ids are never cut: long ones wrap inside their cell
+        t.add_column(col, overflow="fold", no_wrap=False, min_width=len(col))
+    for r in rows:
+        span = f"{r['from']} → {r['to']}" if r["from"] else "-"
+        t.add_row(*(safe_text(x) for x in (r["id"], r["version"], r["kind"], r["jurisdiction"], r["rules"], span,
+                                            ", ".join(map(str, r["seeds"] or [])))))
+    out.print(t)
+
+
+@rules_app.command("validate", epilog="Example: ecscreen rules validate my-packs/ --format json")
+def rules_validate(
+    path: Annotated[list[Path], typer.Argument(metavar="PATH...", help="Pack file(s) or directory.")],
+    format: Annotated[str, typer.Option("--format", "-f", metavar="table|json", help="Output format.")] = "table",
+) -> None:
+    """Validate rule packs; exit 4 naming file, line and field on the first error."""
+    if format not in ("table", "json"):
+        raise UsageError(f"--format must be table or json, not {format!r}")
+    from ecscreen.packs.registry import load_registry
+
+    reg = load_registry(list(path) if path else None)
+    n = sum(p.info.rules for p in reg.packs)
+    if format == "json":
+        sys.stdout.write(json.dumps({"ok": True, "packs": [p.info.model_dump(mode="json") for p in reg.packs],
+                                     "rules": n, "notes": reg.notes}, indent=2) + "\n")
+        return
+    out.print(f"ok: {len(reg.packs)} pack(s), {n} rule(s)")
+
+
+SCHEMAS: dict[str, str] = {
+    "shipment": "ecscreen.model:Shipment",
+    "report": "ecscreen.model:Report",
+    "pack": "ecscreen.packs.registry:RulesPack",
+    "country-groups": "ecscreen.packs.registry:CountryGroupsPack",
+}
+
+
+def _schema_models() -> dict[str, Any]:
+    import importlib
+
+    extra = {
+        "catalog": "ecscreen.runners.gate:Catalog",
+        "waivers": "ecscreen.runners.gate:WaiverFile",
+        "order-row": "ecscreen.runners.batch:OrderRow",
+        "party-list": "ecscreen.parties.store:OwnList",
+        "party-lists-pack": "ecscreen.parties.screening:PartyListsPack",
+        "jurisdiction-pack": "ecscreen.engine.jurisdiction:JurisdictionPack",
+    }
+    found: dict[str, Any] = {}
+    for name, ref in {**SCHEMAS, **extra}.items():
+        mod, _, attr = ref.partition(":")
+        try:
+            found[name] = getattr(importlib.import_module(mod), attr)
+        except (ModuleNotFoundError, AttributeError):
+            continue
+    return found
+
+
+@app.command()
+def schema(
+    name: Annotated[str | None, typer.Argument(help="Which schema (omit to list).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write every schema into this directory.")] = None,
+) -> None:
+    """Print the JSON Schema of an input/output format, or write them all with --out."""
+    models = _schema_models()
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for n, m in sorted(models.items()):
+            (out_dir / f"{n}.schema.json").write_text(json.dumps(m.model_json_schema(by_alias=True), indent=2) + "\n")
+        out.print(f"wrote {len(models)} schemas to {out_dir}")
+        return
+    if name is None:
+        out.print("schemas: " + ", ".join(sorted(models)))
+        return
+    if name not in models:
+        raise UsageError(f"unknown schema {name!r} (known: {', '.join(sorted(models))})")
+    sys.stdout.write(json.dumps(models[name].model_json_schema(by_alias=True), indent=2) + "\n")
+
+
+def _mount_optional() -> None:
+    """Mount sub-commands owned by other modules."""
+    import importlib
+
+    for mod, attr, kind, name in (
+        ("ecscreen.cli.lists", "app", "typer", "lists"),
+        ("ecscreen.cli.explain", "explain", "command", "explain"),
+        ("ecscreen.cli.batch", "batch_command", "command", "batch"),
+        ("ecscreen.cli.gate", "gate_command", "command", "gate"),
+    ):
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name == mod:
+                continue
+            raise
+        obj = getattr(m, attr, None)
+        if obj is None:
+            continue
+        if kind == "typer":
+            app.add_typer(obj, name=name)
+        else:
+            app.command(name=name, epilog=EXIT_HELP)(obj)
+
+
+_mount_optional()
+
+
+def _debug_wanted(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("ECSCREEN_DEBUG", "") not in ("", "0")
+
+
+def _internal_error(exc: BaseException, debug: bool) -> int:
+    """One line on stderr (the traceback with --debug) and exit 70: an unexpected exception never
+    turns into 0 (clear) or 1 (flagged)."""
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    from ecscreen.domain.textsafe import clean
+
+    what = f"{type(exc).__name__}: {exc}".replace("\n", " ").strip()
+    if len(what) > 300:
+        what = what[:297] + "..."
+    err.print(clean(f"internal error (exit {EXIT_INTERNAL}, nothing was decided): {what}")
+              + ("" if debug else " (run with --debug for the traceback)"), markup=False, soft_wrap=True)
+    return EXIT_INTERNAL
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, mapping every error to one message and a documented exit code.
+
+    0 clear, 1 flagged, 2 usage, 3 invalid input, 4 invalid pack, 70 internal error, 130/143
+    interrupted. ``--debug`` may appear anywhere on the command line."""
+    try:
+        from typer._click.exceptions import ClickException
+    except ImportError:  # typer versions that use click itself
+        from click.exceptions import ClickException  # type: ignore[no-redef,assignment]
+    from typer import Abort, Exit
+
+    from ecscreen.domain.textsafe import clean
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug_wanted(args)
+    args = [a for a in args if a != "--debug"]
+    try:
+        rv = app(args=args, standalone_mode=False)
+    except EcscreenError as exc:
+        err.print(clean(f"error: {exc.render()}"), markup=False, soft_wrap=True)
+        return exc.exit_code
+    except Interrupted as exc:
+        err.print(clean(exc.message), markup=False, soft_wrap=True)
+        return exc.exit_code
+    except Exit as exc:
+        return exc.exit_code
+    except ClickException as exc:
+        exc.show()
+        return exc.exit_code if exc.exit_code not in (0, 1) else EXIT_USAGE
+    except Abort as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, KeyboardInterrupt):
+            err.print("interrupted", markup=False)
+            return EXIT_SIGINT
+        return _internal_error(cause if cause is not None else exc, debug)
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        return EXIT_SIGINT
+    except SystemExit as exc:
+        ctx = exc.__context__
+        if isinstance(ctx, BrokenPipeError) or (isinstance(ctx, OSError) and ctx.errno == errno.EPIPE):
+            return EXIT_PIPE  # typer exits 1 ("flagged") on a closed output pipe
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else EXIT_USAGE)
+    except BrokenPipeError:
+        return EXIT_PIPE
+    except Exception as exc:
+        return _internal_error(exc, debug)
+    return rv if isinstance(rv, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,71 @@
+"""Options and helpers shared by the commands (typer only; the one layer that reads the environment).
+
+``--rules PATH`` adds packs to the shipped ones (a pack with a shipped pack's id replaces that pack);
+``--rules-only PATH`` uses only the given packs. Both are repeatable; a ``kind: party_list`` pack given
+either way is screened like the other lists. Packs are served from the compiled snapshot cache
+(:mod:`ecscreen.engine.snapshot`) in the cache directory (``$ECSCREEN_CACHE_DIR``, ``$XDG_CACHE_HOME/ecscreen``
+or ``~/.cache/ecscreen``; ``ECSCREEN_NO_CACHE=1`` turns it off).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ecscreen.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ecscreen.packs.registry import Registry
+
+
+@dataclass
+class CliState:
+    """Global CLI options (set by the top-level callback): ``-q`` and ``--no-color``."""
+
+    quiet: bool = False
+    color: bool | None = None
+
+
+STATE = CliState()
+
+DEFAULT_WAIVERS = ".ecscreen-waivers.yaml"  # gate: waivers file used when present and none is given
+
+RulesOpt = Annotated[list[Path] | None, typer.Option(
+    "--rules", metavar="PATH",
+    help="Rule pack file or directory ADDED to the shipped packs (same pack id replaces that pack). Repeatable.")]
+RulesOnlyOpt = Annotated[list[Path] | None, typer.Option(
+    "--rules-only", metavar="PATH",
+    help="Use ONLY these rule packs instead of the shipped ones (shipped Country Groups are kept). Repeatable.")]
+
+
+def registry_for(rules: list[Path] | None, rules_only: list[Path] | None = None, *, quiet: bool = False) -> Registry:
+    """The packs of a run; the notes (replaced or unused shipped packs) are also printed to stderr."""
+    if rules and rules_only:
+        raise UsageError("give --rules (added to the shipped packs) or --rules-only (instead of them), not both")
+    from ecscreen.engine.snapshot import load_registry_snapshot
+    from ecscreen.parties.matching import index_cache_dir
+
+    paths = list(rules or rules_only or []) or None
+    reg = load_registry_snapshot(paths, extend=bool(rules), cache_dir=index_cache_dir())
+    if not (quiet or STATE.quiet):
+        for note in reg.notes:
+            sys.stderr.write(f"note: {note}\n")
+    return reg
+
+PolicyOpt = Annotated[str, typer.Option(
+    "--policy", metavar="enforced|cfr-text",
+    help="Where the CFR text and BIS enforcement differ (the January 2025 AI Diffusion rule, not enforced since "
+         "2025-05-13): 'enforced' (default) decides by the scope BIS enforces, 'cfr-text' by the codified text. "
+         "Both readings are stated either way.")]
+
+
+def check_policy(policy: str) -> str:
+    from ecscreen.domain.policy import POLICIES
+
+    if policy not in POLICIES:
+        raise UsageError(f"--policy must be {' or '.join(POLICIES)}, not {policy!r}")
+    return policy

@@ -1,0 +1,561 @@
+"""Name normalisation for party screening.
+
+``normalize(name)`` turns a party or list name into comparable tokens:
+
+* Unicode NFKC, case folding, diacritics and other scripts folded to ASCII (``anyascii``);
+* text as a reader sees it (:func:`prefold`): bidi controls dropped and right-to-left overrides read in
+  visual order; invisible characters (NUL and other controls, zero-width characters, soft hyphen) dropped
+  inside words; unusual spaces (NBSP, TAB ...) kept as word joiners for :mod:`ecscreen.parties.variants`;
+* look-alike letters folded BY SHAPE (Unicode UTS #39 confusables, ``data/normalize/confusables.txt``)
+  in words that mix Latin with Cyrillic/Greek/Cherokee letters or are written in Cherokee/Lisu; a whole
+  word in Cyrillic or Greek is transliterated by sound instead (Хуавэй -> khuavey), decided per word;
+* Persian/Arabic words romanised with ``data/normalize/arabic_script.txt`` (BGN/PCGN-like) after the
+  word translations of ``script_terms.txt`` (بانک -> bank); kana and hangul romanised by ``anyascii``;
+  words from kana, hangul, Cyrillic and Greek (and Persian/Arabic words of organisation names) are
+  remembered (``sound_tokens``) so the matcher can try sound-alike readings;
+* Chinese (Han) text: traditional characters converted to simplified (OpenCC ``t2s``), known words
+  translated from ``data/normalize/han_terms.txt`` (技术 -> technology, 有限公司 -> co ltd), everything
+  else romanised with ``pypinyin`` (华为 -> huawei);
+* punctuation removed ("S.A." -> "sa", "Xi'an" -> "xian"), stop words dropped;
+* digits used as letters inside a word read as letters ("HU4W31" -> huawei, "r0s0b0r0n" -> rosoboron);
+* abbreviations canonicalised (``abbreviations.txt``: CORP, INTL, MFG, TECH, COMM, GRP ...);
+* legal forms removed and remembered (``legal_forms.txt``: Co., Ltd., LLC, GmbH, OOO ...).
+
+The tables are data files so they can be reviewed and extended without touching code.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from anyascii import anyascii
+
+__all__ = [
+    "NormalizedName",
+    "normalize",
+    "prefold",
+    "Prefolded",
+    "initials",
+    "skeleton",
+    "legal_forms",
+    "abbreviations",
+]
+
+
+def _table_lines(filename: str) -> list[str]:
+    text = resources.files("ecscreen").joinpath("data", "normalize", filename).read_text(encoding="utf-8")
+    out = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            out.append(line)
+    return out
+
+
+@lru_cache(maxsize=1)
+def legal_forms() -> frozenset[tuple[str, ...]]:
+    return frozenset(tuple(line.split()) for line in _table_lines("legal_forms.txt"))
+
+
+@lru_cache(maxsize=1)
+def abbreviations() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in _table_lines("abbreviations.txt"):
+        variant, canonical = line.split(None, 1)
+        out[variant] = canonical.strip()
+    return out
+
+
+@lru_cache(maxsize=1)
+def particles() -> frozenset[str]:
+    """Name particles (al, bin, van, de ...): they weigh little when names are compared."""
+    return frozenset(_table_lines("particles.txt"))
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    return frozenset(_table_lines("stopwords.txt"))
+
+
+@lru_cache(maxsize=1)
+def _han_terms() -> tuple[dict[str, str], int]:
+    terms: dict[str, str] = {}
+    for line in _table_lines("han_terms.txt"):
+        han, english = line.split(None, 1)
+        terms[han] = english.strip()
+    return terms, max(len(k) for k in terms)
+
+
+_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_INITIAL_DOTS = re.compile(r"(?<![a-z0-9])([a-z](?:\.[a-z])+)\.?(?![a-z0-9])")
+_APOSTROPHES = re.compile(r"['\u2019\u2018`\u00b4]")
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_WORDS = re.compile(r"[a-z0-9]+").findall
+_HAS_DIGIT = re.compile(r"[0-9]").search
+_DROP_APOSTROPHES = str.maketrans("", "", "'\u2019\u2018`\u00b4")
+
+
+@lru_cache(maxsize=200_000)
+def _pinyin(text: str) -> str:
+    from pypinyin import lazy_pinyin
+
+    return "".join(lazy_pinyin(text))
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> Any:
+    """OpenCC traditional -> simplified converter (phrase and character tables maintained by OpenCC)."""
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+@lru_cache(maxsize=50_000)
+def _simplified(run: str) -> str:
+    out: str = _t2s().convert(run)
+    return out if len(out) == len(run) else run
+
+
+def _han_to_latin(run: str) -> str:
+    run = _simplified(run)
+    terms, max_len = _han_terms()
+    pieces: list[str] = []
+    buffer: list[str] = []
+
+    def flush() -> None:
+        if buffer:
+            pieces.append(_pinyin("".join(buffer)))
+            buffer.clear()
+
+    i = 0
+    n = len(run)
+    while i < n:
+        for size in range(min(max_len, n - i), 0, -1):
+            word = run[i : i + size]
+            if word in terms:
+                flush()
+                pieces.append(terms[word])
+                i += size
+                break
+        else:
+            buffer.append(run[i])
+            i += 1
+    flush()
+    return " " + " ".join(pieces) + " "
+
+
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "9": "g", "8": "b"})
+
+
+def _unleet(tok: str) -> str:
+    """Digits used as letters inside a word ('ig0r', 'HU4W31', 'r0s0b0r0n3xp0rt') become letters.
+
+    A token is read as leetspeak when it has at least two letters and at least as many letters as digits
+    (so '4x4', 'a320', 'b2', '3m' and plain numbers stay as written).
+    """
+    if tok.isalpha() or tok.isdigit():
+        return tok
+    letters = sum(c.isalpha() for c in tok)
+    if letters >= 2 and 2 * letters >= len(tok):
+        return tok.translate(_LEET)
+    return tok
+
+
+@dataclass(slots=True)
+class NormalizedName:
+    """Tokens of a name plus what normalisation did (for explanations)."""
+
+    original: str
+    tokens: tuple[str, ...]
+    full_tokens: tuple[str, ...]
+    legal: tuple[str, ...] = ()
+    expanded: tuple[tuple[str, str], ...] = ()
+    transliterated: bool = False
+    notes: list[str] = field(default_factory=list)
+    # the text after prefold (case kept, punctuation kept): what ecscreen.parties.variants re-reads
+    clean: str = ""
+    # tokens romanised from a script that does not write vowels the Latin way (kana, hangul, Arabic,
+    # Cyrillic, Greek): the matcher may try sound-alike list words for them
+    sound_tokens: tuple[str, ...] = ()
+    # (sound reading, shape reading) of whole Cyrillic/Greek words made only of Latin look-alikes
+    shape_alts: tuple[tuple[str, str], ...] = ()
+
+
+@lru_cache(maxsize=1)
+def _legal_starts() -> frozenset[str]:
+    return frozenset(form[0] for form in legal_forms())
+
+
+def _strip_legal(tokens: list[str]) -> tuple[list[str], list[str]]:
+    forms = legal_forms()
+    starts = _legal_starts()
+    if not tokens or not any(t in starts for t in tokens):
+        return tokens, []
+    removed: list[str] = []
+    kept: list[str] = []
+    i = 0
+    n = len(tokens)
+    # pass 1: multi-word forms and long single-word forms, anywhere
+    while i < n:
+        hit = 0
+        for size in range(min(6, n - i), 0, -1) if tokens[i] in starts else ():
+            cand = tuple(tokens[i : i + size])
+            if cand in forms and (size > 1 or len(cand[0]) >= 4):
+                hit = size
+                break
+        if hit:
+            removed.append(" ".join(tokens[i : i + hit]))
+            i += hit
+        else:
+            kept.append(tokens[i])
+            i += 1
+    # pass 2: short single-word forms at either end
+    while len(kept) > 1 and (kept[-1],) in forms:
+        removed.append(kept.pop())
+    while len(kept) > 1 and (kept[0],) in forms:
+        removed.append(kept.pop(0))
+    if not kept:
+        return tokens, []
+    return kept, removed
+
+
+# ---------------------------------------------------------------- prefold: the text as a reader sees it
+
+_BIDI_CONTROLS = "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# invisible inside a word: C0/C1 controls (but TAB/LF/CR), zero-width characters, word joiner, BOM, soft
+# hyphen, Mongolian vowel separator, combining grapheme joiner
+_INVISIBLE = (
+    "".join(chr(c) for c in range(0x20) if chr(c) not in "\t\n\r")
+    + "\x7f" + "".join(chr(c) for c in range(0x80, 0xA0))
+    + "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u034f"
+)
+_DROP_INVISIBLE = {ord(c): None for c in _BIDI_CONTROLS + _INVISIBLE}
+# spaces nobody types between words of a name: kept as '_' (a word joiner ecscreen.parties.variants may close)
+_ODD_SPACES = "\t\u00a0\u2007\u202f\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2008\u2009\u200a\u3000\u205f\u1680"
+_ODD_TO_JOINER = {ord(c): "_" for c in _ODD_SPACES}
+_RLO_SEGMENT = re.compile("\u202e([^\u202a-\u202e\u2066-\u2069\n]*)")
+_ASCII_ODD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\t]")
+# a "word" for per-word script decisions: a run of anything but whitespace and ASCII punctuation
+_SCRIPT_WORD = re.compile(r"[^\s!-/:-@\[-`{-~]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Prefolded:
+    """What :func:`prefold` made of a name (``text`` is ASCII)."""
+
+    text: str
+    transliterated: bool = False
+    notes: tuple[str, ...] = ()
+    sound_tokens: tuple[str, ...] = ()
+    shape_alts: tuple[tuple[str, str], ...] = ()
+
+
+@lru_cache(maxsize=1)
+def confusables() -> dict[str, str]:
+    """Look-alike character -> Latin letters/digits, from the vendored UTS #39 confusables subset.
+
+    The UTS #39 prototype of the I/l/1 class is 'l'; a capital look-alike of it (Cyrillic І, Greek Ι,
+    palochka) is read as 'I', which is what a capital in a name stands for.
+    """
+    out: dict[str, str] = {}
+    for line in _table_lines("confusables.txt"):
+        cols = line.split("#", 1)[0].split(";")
+        src = chr(int(cols[0].strip(), 16))
+        target = "".join(chr(int(x, 16)) for x in cols[1].split())
+        if target == "l" and unicodedata.category(src) == "Lu":
+            target = "I"
+        out[src] = target
+    return out
+
+
+_SHAPE_NOTE = "look-alike letters folded by shape (Unicode confusables)"
+# a Latin letter anywhere (ASCII, Latin-1/Extended, fullwidth, mathematical alphanumerics)
+_LATIN_LETTER = re.compile("[A-Za-z\u00c0-\u024f\u1e00-\u1eff\uff21-\uff3a\uff41-\uff5a\U0001d400-\U0001d6a3]")
+
+
+def _script(ch: str) -> str:
+    o = ord(ch)
+    if (
+        o < 0x250 or 0x1E00 <= o <= 0x1EFF or 0x2C60 <= o <= 0x2C7F or 0xA720 <= o <= 0xA7FF
+        or 0xFF21 <= o <= 0xFF5A or 0x1D400 <= o <= 0x1D6A3
+    ):
+        return "latin"
+    if 0x370 <= o <= 0x3FF or 0x1F00 <= o <= 0x1FFF:
+        return "greek"
+    if 0x400 <= o <= 0x52F or 0x1C80 <= o <= 0x1C8F or 0x2DE0 <= o <= 0x2DFF or 0xA640 <= o <= 0xA69F:
+        return "cyrillic"
+    if 0x13A0 <= o <= 0x13FF or 0xAB70 <= o <= 0xABBF or 0xA4D0 <= o <= 0xA4FF:
+        return "cherokee"  # and Lisu: scripts whose letters are Latin shapes; not used for list names
+    if 0x600 <= o <= 0x6FF or 0x750 <= o <= 0x77F or 0x8A0 <= o <= 0x8FF or 0xFB50 <= o <= 0xFEFF:
+        return "arabic"
+    if 0x3040 <= o <= 0x30FF or 0x31F0 <= o <= 0x31FF:
+        return "kana"
+    if 0xAC00 <= o <= 0xD7AF or 0x1100 <= o <= 0x11FF or 0x3130 <= o <= 0x318F:
+        return "hangul"
+    return "other"
+
+
+_SHAPE_SCRIPTS = frozenset({"latin", "cyrillic", "greek", "cherokee"})
+
+
+@lru_cache(maxsize=1)
+def _arabic_letters() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in _table_lines("arabic_script.txt"):
+        letter, latin = line.split(None, 1)
+        out[letter] = "" if latin.strip() == "-" else latin.strip()
+    return out
+
+
+@lru_cache(maxsize=1)
+def _script_terms() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in _table_lines("script_terms.txt"):
+        word, english = line.split(None, 1)
+        out[unicodedata.normalize("NFKC", word).lower()] = english.strip()
+    return out
+
+
+_ALEF = frozenset("اآأإٱ")
+_DIGRAPH_FIRST = frozenset("pkcsztgd")
+_WAW = frozenset("و")
+_YEH = frozenset("یيىې")
+
+
+def _arabic_word(word: str) -> str:
+    """Romanise one Persian/Arabic word (consonants per arabic_script.txt, long vowels from alef/waw/yeh);
+    the article al- written joined to its word (التكريتي) is read as a word of its own."""
+    if len(word) >= 6 and word.startswith("ال"):
+        return "al " + _arabic_word(word[2:])
+    letters = _arabic_letters()
+    out: list[str] = []
+    prev_vowel = True  # word start behaves like "after a vowel": initial waw/yeh are consonants
+    chars = [c for c in word if not unicodedata.category(c).startswith("M")]  # harakat, shadda
+    for i, c in enumerate(chars):
+        if c in _ALEF:
+            if i == 0 and i + 1 < len(chars) and chars[i + 1] in _YEH:
+                out.append("i")  # ای- : iran
+                prev_vowel = True
+                chars[i + 1] = "\u0640"  # consumed
+                continue
+            out.append("a")
+            prev_vowel = True
+        elif c in _WAW:
+            out.append("v" if prev_vowel else "u")
+            prev_vowel = not prev_vowel
+        elif c in _YEH:
+            out.append("y" if prev_vowel else "i")
+            prev_vowel = not prev_vowel
+        elif c == "\u0640":  # tatweel
+            continue
+        else:
+            latin = letters.get(c)
+            if latin is None:
+                latin = anyascii(c)
+            if latin.startswith("h") and out and out[-1][-1:] in _DIGRAPH_FIRST and not prev_vowel:
+                out.append("a")  # p+h is not 'ph' (Persian writes f, kh, sh ... with letters of their own)
+            out.append(latin)
+            prev_vowel = False
+    return "".join(out)
+
+
+def _shape_fold(word: str) -> str:
+    table = confusables()
+    return anyascii(unicodedata.normalize("NFKC", "".join(table.get(c, c) for c in word)))
+
+
+@lru_cache(maxsize=100_000)
+def _fold_word(word: str, latin_context: bool = False) -> tuple[str, str, str | None]:
+    """(ASCII text, kind, shape reading) of one script word; kind: ascii/shape/sound/unvowelled/term/han/other.
+
+    ``latin_context``: the name has Latin letters elsewhere, so a Cyrillic/Greek word made only of Latin
+    look-alikes is read by shape too.
+    """
+    if _HAN_RUN.search(word):
+        return word, "han", None
+    scripts = {_script(c) for c in word if c.isalpha()}
+    if not scripts or scripts == {"latin"}:
+        return anyascii(unicodedata.normalize("NFKC", word)), "ascii", None
+    if scripts <= _SHAPE_SCRIPTS and (len(scripts) > 1 or scripts == {"cherokee"}):
+        return _shape_fold(word), "shape", None
+    table = confusables()
+    if latin_context and scripts <= _SHAPE_SCRIPTS and all(
+        c in table and table[c].isalpha() for c in word if c.isalpha()
+    ):
+        return _shape_fold(word), "shape", None
+    terms = _script_terms()
+    if len(scripts) == 1:
+        script = next(iter(scripts))
+        term = terms.get(word.lower())
+        if term is not None:
+            return term, "term", None
+        if script == "arabic":
+            return _arabic_word(unicodedata.normalize("NFKC", word)), "unvowelled", None
+        if script in ("cyrillic", "greek"):
+            shape = None
+            letters = [c for c in word if c.isalpha()]
+            if all(c in table and table[c].isalpha() for c in letters):
+                shape = _shape_fold(word)
+            return anyascii(unicodedata.normalize("NFKC", word)), "sound", shape
+        if script == "kana" or (script == "hangul" and len(word) >= 3):
+            # (a one- or two-syllable hangul word is a Korean surname or given name: romanised, no
+            # sound-alike readings, which would meet too many list names)
+            return anyascii(unicodedata.normalize("NFKC", word)), "sound", None
+    return anyascii(unicodedata.normalize("NFKC", word)), "other", None
+
+
+def _word_tokens(text: str) -> list[str]:
+    return _WORDS(text.lower().translate(_DROP_APOSTROPHES))
+
+
+def prefold(name: str) -> Prefolded:
+    """The name as a reader sees it, in ASCII: visual order, no invisible characters, letters folded.
+
+    Look-alike letters are folded per word, before NFKC (which would decompose some of them): a word
+    mixing scripts, or a Cyrillic/Greek word made only of Latin look-alikes in a name that also has Latin
+    letters, is read by shape; a name written wholly in Cyrillic or Greek is read by sound.
+    Linear in the length of the name. ASCII names without control characters come back unchanged.
+    """
+    text = name
+    if text.isascii():
+        if _ASCII_ODD.search(text) is None:
+            return Prefolded(text)
+        text = text.translate(_ODD_TO_JOINER).translate(_DROP_INVISIBLE)
+        return Prefolded(text)
+    notes: list[str] = []
+    if "\u202e" in text:
+        text = _RLO_SEGMENT.sub(lambda m: m.group(1)[::-1], text)
+        notes.append("right-to-left override read in visual order")
+    text = text.translate(_ODD_TO_JOINER).translate(_DROP_INVISIBLE)
+    transliterated = False
+    sound: list[str] = []
+    unvowelled: list[str] = []
+    org_term = False
+    shapes: list[tuple[str, str]] = []
+    matches = [m for m in _SCRIPT_WORD.finditer(text) if not m.group(0).isascii()]
+    if matches:
+        latin_context = _LATIN_LETTER.search(text) is not None
+        pieces: list[str] = []
+        last = 0
+        for m in matches:
+            word = m.group(0)
+            folded, kind, shape = _fold_word(word, latin_context)
+            if kind == "han":
+                continue
+            pieces.append(text[last : m.start()])
+            pieces.append(folded)
+            last = m.end()
+            if kind == "shape":
+                if _SHAPE_NOTE not in notes:
+                    notes.append(_SHAPE_NOTE)
+                transliterated = True
+            elif kind in ("sound", "unvowelled", "term", "other"):
+                transliterated = transliterated or any(ord(c) > 0x24F and c.isalpha() for c in word)
+                if kind == "unvowelled":
+                    unvowelled.extend(_word_tokens(folded))
+                elif kind == "term":
+                    org_term = True
+                elif kind == "sound":
+                    toks = _word_tokens(folded)
+                    sound.extend(toks)
+                    if shape is not None:
+                        shape_toks = _word_tokens(shape)
+                        if len(toks) == 1 and len(shape_toks) == 1 and toks[0] != shape_toks[0]:
+                            shapes.append((toks[0], shape_toks[0]))
+        pieces.append(text[last:])
+        text = "".join(pieces)
+        if org_term:
+            # unvowelled (Persian/Arabic) words get sound-alike readings in organisation names only
+            # (بانک ملی -> melli); person names in that script have too many near-homographs on the lists
+            sound.extend(unvowelled)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+        if _HAN_RUN.search(text):
+            text = _HAN_RUN.sub(lambda m: _han_to_latin(m.group(0)), text)
+            transliterated = True
+        if not text.isascii():
+            text = anyascii(text)
+    return Prefolded(text, transliterated, tuple(notes), tuple(dict.fromkeys(sound)), tuple(shapes))
+
+
+_PLAIN = Prefolded("")
+
+
+def normalize(name: str) -> NormalizedName:
+    """Normalise a name into matching tokens (see module docstring)."""
+    if name.isascii() and _ASCII_ODD.search(name) is None:
+        pre = _PLAIN  # the usual case: nothing to fold
+        text = name
+    else:
+        pre = prefold(name)
+        text = pre.text
+    transliterated = pre.transliterated
+    text = text.lower().translate(_DROP_APOSTROPHES)
+    if "." in text:
+        text = _INITIAL_DOTS.sub(lambda m: m.group(1).replace(".", ""), text)
+    raw = _WORDS(text)
+    if _HAS_DIGIT(text):
+        raw = [_unleet(t) for t in raw]
+    abbr = abbreviations()
+    stop = _stopwords()
+    expanded: list[tuple[str, str]] = []
+    full: list[str] = []
+    for tok in raw:
+        canon = abbr.get(tok)
+        if canon is not None:
+            expanded.append((tok, canon))
+            full.extend(canon.split())
+        elif tok not in stop:
+            full.append(tok)
+    if not full:
+        full = raw
+    core, legal = _strip_legal(list(full))
+    if pre is _PLAIN:
+        return NormalizedName(
+            name, tuple(dict.fromkeys(core)), tuple(full), tuple(legal), tuple(expanded), False, [], name
+        )
+    return NormalizedName(
+        original=name,
+        tokens=tuple(dict.fromkeys(core)),
+        full_tokens=tuple(full),
+        legal=tuple(legal),
+        expanded=tuple(expanded),
+        transliterated=transliterated,
+        notes=list(pre.notes),
+        clean=pre.text,
+        sound_tokens=pre.sound_tokens,
+        shape_alts=pre.shape_alts,
+    )
+
+
+def initials(tokens: tuple[str, ...] | list[str]) -> str:
+    """First letters of the alphabetic tokens: ('semiconductor', 'manufacturing', ...) -> 'smic'."""
+    return "".join(t[0] for t in tokens if t and t[0].isalpha())
+
+
+_SKEL_PAIRS = (("ph", "f"), ("ck", "k"), ("kh", "k"), ("gh", "g"), ("dh", "d"), ("th", "t"), ("sh", "s"), ("ch", "c"))
+_SKEL_MAP = str.maketrans({"q": "k", "c": "k", "z": "s", "w": "v", "j": "y", "x": "s"})
+_VOWELS = frozenset("aeiouy")
+_REPEATS = re.compile(r"(.)\1+").sub
+_SKEL_DROP = re.compile(r"[aeiouyh]").sub
+
+
+@lru_cache(maxsize=500_000)
+def skeleton(token: str) -> str:
+    """Consonant skeleton used as a phonetic key: mohammed / muhammad / mohamed -> mhmd."""
+    t = token
+    for a, b in _SKEL_PAIRS:
+        if a in t:
+            t = t.replace(a, b)
+    t = t.translate(_SKEL_MAP)
+    if not t:
+        return t
+    if t[0] in _VOWELS:
+        t = "a" + t[1:]  # osama / usama, ahmed / ehmed
+    dedup = _REPEATS("\\1", t)
+    return dedup[0] + _SKEL_DROP("", dedup[1:])

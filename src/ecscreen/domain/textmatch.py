@@ -1,0 +1,182 @@
+"""Negation-aware, word-bounded, case-insensitive phrase matching.
+
+"not for military use" is not a military hit; "non-military" is not either; "military and
+not civil" is. Phrases are compiled once into one alternation per list.
+
+A match is *negated* when a negator (``not``, ``no``, ``never``, ``without``, ``excluding``,
+``except``, ``other than``, ``neither``, ``nor``, Chinese 不/非/无/未) stands in the same clause
+before it and only function words ("for", "any", "the", "be used by"...) stand between the two:
+negation is scoped to the words it negates. "non-civil PLA unit" negates "civil", not "PLA";
+"no doubt for the PLA" is an affirmation (idioms such as "no doubt", "without doubt", "not only"
+are not negators); "no civil or military use" negates both. ``non`` negates only the word it is
+attached to ("non-military"). Clauses end at ``. ; : ! ?`` and at ``but``/``however``.
+
+Before matching, the text is read as a reader sees it: NFKC-normalised, zero-width and other
+invisible characters dropped ("mili\u200btary" is "military"), dotted abbreviations closed
+("P.L.A." is "PLA") and traditional Chinese folded to simplified (解放軍 is 解放军), so a phrase
+list written once covers these spellings.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+_NEGATORS = (
+    r"not|no|never|without|excluding|exclude|excludes|except|neither|nor|"
+    r"other\s+than|rather\s+than|instead\s+of|isn't|aren't|won't|cannot|can't|n't"
+)
+_NEG_RE = re.compile(rf"(?:^|[^\w])(?:{_NEGATORS})(?:[^\w]|$)", re.IGNORECASE)
+_NEG_PAIR = re.compile(r"(?:other|rather)\s+than|instead\s+of")
+# idioms that contain a negator but affirm: "no doubt for the PLA", "not only civil but military"
+_AFFIRM_IDIOMS = re.compile(
+    r"\b(?:no|without|beyond)\s+(?:a\s+|any\s+)?(?:doubt|question)\b|\bnot\s+only\b|\bno\s+less\s+than\b|"
+    r"\bnothing\s+(?:but|other\s+than|except)\b|\bnot\s+least\b|\bno\s+longer\s+civil(?:ian)?\b|"
+    r"\bnot\s+(?:just|merely|solely|exclusively)\b",
+    re.IGNORECASE,
+)
+# words that may stand between a negator and the phrase it negates ("not intended for any military use")
+_FUNCTION_TEXT = (
+    "for to by of the a an any in on at as with be been being is are was were will would shall should may "
+    "might can could do does did used use using intended destined meant designed sold supplied delivered "
+    "shipped exported going go end final ultimately directly indirectly either or and nor other "
+    "such kind type user users uses purpose purposes application applications customer customers "
+    "entity entities party parties organisation organization"
+)
+_FUNCTION_WORDS = frozenset(_FUNCTION_TEXT.split(" "))
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u034f\u200e\u200f\u061c"
+                                   "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+_DOTTED = re.compile(r"(?<![\w.])[A-Za-z](?:\.\s?[A-Za-z])+\.?(?![\w])")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_CJK_NEG = re.compile(r"[不非无未没]")
+_CLAUSE_END = re.compile(r"[.;:!?。；：！？]|\bbut\b|\bhowever\b|\bwhereas\b", re.IGNORECASE)
+_WINDOW_TOKENS = 16
+_MEMBER_WORDS = 2
+_TOKEN = re.compile(r"[\w']+|[,/&]")
+_CONJUNCTIONS = frozenset({",", "/", "&", "or", "and", "nor", "and/or"})
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+
+
+@dataclass(frozen=True)
+class PhraseHit:
+    phrase: str
+    text: str
+    start: int
+    negated: bool
+
+
+def _close_dots(m: re.Match[str]) -> str:
+    return m.group(0).replace(".", "").replace(" ", "") + " "
+
+
+def prepare(text: str) -> str:
+    """The text as a reader sees it (see the module docstring). Deterministic; lengths may change."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+        if _CJK_RUN.search(text):
+            text = _CJK_RUN.sub(lambda m: _simplified(m.group(0)), text)
+    if "." in text:
+        text = _DOTTED.sub(_close_dots, text)
+    return text
+
+
+def _simplified(run: str) -> str:
+    try:
+        from ecscreen.domain.normalize import _simplified as simp
+    except Exception:  # pragma: no cover - opencc missing: keep the text as written
+        return run
+    return simp(run)
+
+
+def _phrase_pattern(phrase: str) -> str:
+    words = prepare(phrase.strip()).split()
+    # words may be separated by spaces, hyphens or slashes in the text ("dual-use", "dual use")
+    body = r"[\s\-/]+".join(re.escape(w) for w in words)
+    if _CJK.search(phrase):
+        return f"(?:{body})"
+    return rf"(?<![\w]){body}(?![\w])"
+
+
+class PhraseMatcher:
+    """Matches a fixed set of phrases in text. Build once, reuse."""
+
+    def __init__(self, phrases: list[str]) -> None:
+        # longest first, then by text: a deterministic order whatever the hash seed (phrases that read the same
+        # after folding, "coater/developer" and "coater developer", always report the same one)
+        self.phrases = sorted({p.strip() for p in phrases if p.strip()}, key=lambda p: (-len(p), p))
+        self._canon = {re.sub(r"[\s\-/]+", " ", prepare(p).lower().strip()): p for p in self.phrases}
+        self._memo: dict[str, list[PhraseHit]] = {}
+        if self.phrases:
+            self._re: re.Pattern[str] | None = re.compile(
+                "|".join(_phrase_pattern(p) for p in self.phrases), re.IGNORECASE
+            )
+        else:
+            self._re = None
+
+    def find(self, text: str | None) -> list[PhraseHit]:
+        if not text or self._re is None:
+            return []
+        out = []
+        text = prepare(text)
+        for m in self._re.finditer(text):
+            found = m.group(0)
+            key = re.sub(r"[\s\-/]+", " ", found.lower())
+            phrase = self._canon.get(key) or self._canon.get(found.lower()) or found
+            out.append(PhraseHit(phrase=phrase, text=found, start=m.start(), negated=_negated(text, m.start())))
+        return out
+
+    def positive(self, text: str | None) -> list[PhraseHit]:
+        """Non-negated hits. Memoised per text: ERP exports repeat the same descriptions."""
+        if not text:
+            return []
+        hit = self._memo.get(text)
+        if hit is None:
+            hit = [h for h in self.find(text) if not h.negated]
+            if len(self._memo) >= 4096:
+                self._memo.clear()
+            self._memo[text] = hit
+        return hit
+
+
+def _negated(text: str, start: int) -> bool:
+    before = text[max(0, start - 160) : start]
+    # only the current clause
+    ends = list(_CLAUSE_END.finditer(before))
+    if ends:
+        before = before[ends[-1].end() :]
+    if _CJK_NEG.search(before[-3:]):
+        return True
+    # "non-military", "non military": non negates only the word it is attached to
+    if re.search(r"(?:^|[^\w])non[\s\-]?$", before, re.IGNORECASE):
+        return True
+    before = _AFFIRM_IDIOMS.sub(" ", before)
+    tokens = [t.lower() for t in _TOKEN.findall(before)][-_WINDOW_TOKENS:]
+    # the nearest negator, with only function words, or members of the same enumeration ("not for
+    # nuclear, chemical or biological weapons"), between it and the phrase
+    member: int | None = None  # content words of the enumeration member being crossed (None: none)
+    for k in range(len(tokens) - 1, -1, -1):
+        w = tokens[k]
+        if w in _CONJUNCTIONS:
+            member = 0
+            continue
+        if _NEG_RE.fullmatch(f" {w} ") or (k > 0 and _NEG_PAIR.fullmatch(f"{tokens[k - 1]} {w}")):
+            return True
+        if w.endswith("n't"):
+            return True
+        if w in _FUNCTION_WORDS:
+            continue
+        if member is not None and member < _MEMBER_WORDS:
+            member += 1  # another member of the enumeration the phrase ends ("chemical or biological weapons")
+            continue
+        if member is None and k > 0 and tokens[k - 1] in _CONJUNCTIONS:
+            member = 1  # the phrase's own modifier in an enumeration ("chemical or biological weapons")
+            continue
+        return False
+    return False
+
+
+@lru_cache(maxsize=1024)
+def matcher(phrases: tuple[str, ...]) -> PhraseMatcher:
+    return PhraseMatcher(list(phrases))

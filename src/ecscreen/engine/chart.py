@@ -1,0 +1,972 @@
+"""Commerce Country Chart determination (15 CFR 738.4) for every ECCN on the CCL.
+
+Three pack kinds are registered here, all generated or checked by ``scripts/convert_chart.py``
+from the eCFR of 2026-07-23:
+
+* ``country_chart`` - the chart rows (ISO alpha-2 -> columns with an X, footnotes), the
+  embargoed rows that point to part 746, territory rules (Hong Kong -> China), the footnotes
+  with what each one requires, and the § 738.3(a)(1) entries licensed to all destinations;
+* ``ccl`` - each ECCN entry's reasons for control, each with the part of the entry it applies to
+  (entire entry, entire entry except paragraphs, listed paragraphs, or a condition in words) and
+  its target (a chart column, a destination set in words, or a pointer elsewhere in the EAR),
+  and the entry's licence-exception lines;
+* ``license_exceptions`` - the part 740 catalog with destinations and checks (used by
+  :mod:`ecscreen.engine.licensing`).
+
+:func:`determine` reads the chart for one item and one destination. Every decision is
+three-valued: a control whose scope depends on a paragraph or a condition the item does not
+state gives ``review`` naming what matters, never the lenient reading. All lookups are built
+once when the packs load (the registration hook), not per call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ecscreen.domain import policy as _policy
+from ecscreen.domain.countries import Country
+from ecscreen.model import Citation, Evidence, Finding, InputError, Item, Outcome, Step
+from ecscreen.packs.registry import LoadedPack, PackMeta, Registry, Strict, normalize_eccn, register_kind
+
+# --------------------------------------------------------------------------- pack models
+
+
+class ChartRow(Strict):
+    name: str
+    marks: list[str]
+    footnotes: list[int] = Field(default_factory=list)
+
+
+class EmbargoRow(Strict):
+    name: str
+    pointer: str
+    footnotes: list[int] = Field(default_factory=list)
+    citations: list[Citation] = Field(min_length=1)
+
+
+class TerritoryRule(Strict):
+    row: str
+    basis: str
+    citations: list[Citation] = Field(min_length=1)
+
+
+class FootnoteEntry(Strict):
+    eccn: str
+    condition: str | None = None
+    except_: list[str] = Field(default_factory=list, alias="except")
+
+
+class Footnote(Strict):
+    text: str
+    kind: Literal["note", "eccns", "all_ccl", "regions"]
+    outcome: Outcome | None = None
+    reason: str | None = None
+    entries: list[FootnoteEntry] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+    review_eccns: list[FootnoteEntry] = Field(default_factory=list)
+    message: str | None = None
+    citations: list[Citation] = Field(min_length=1)
+
+
+class AllDestEntry(Strict):
+    eccn: str
+    text: str
+    paragraphs: list[str] = Field(default_factory=list)
+    condition: str | None = None
+    exceptions: list[str] = Field(default_factory=list)
+    exception_condition: str | None = None
+
+
+class CountryChartPack(Strict):
+    kind: Literal["country_chart"]
+    pack: PackMeta
+    effective_from: dt.date
+    source_url: str
+    columns: list[str]
+    column_labels: dict[str, str]
+    rows: dict[str, ChartRow]
+    embargoed: dict[str, EmbargoRow]
+    territories: dict[str, TerritoryRule]
+    footnotes: dict[str, Footnote]
+    all_destinations: list[AllDestEntry]
+    all_destinations_citations: list[Citation] = Field(min_length=1)
+    no_mark_caveat: str
+
+
+class Scope(Strict):
+    kind: Literal["entire", "except", "paragraphs", "conditional"]
+    paragraphs: list[str] = Field(default_factory=list)
+    condition: str | None = None
+    # paragraphs the condition words qualify (empty: all of ``paragraphs`` when there is a condition)
+    qualified: list[str] = Field(default_factory=list)
+
+
+class DestTerm(Strict):
+    include: list[str]
+    exclude: list[str] = Field(default_factory=list)
+
+
+class Alternative(Strict):
+    statement: str
+    destinations: list[DestTerm]
+    citations: list[Citation] = Field(min_length=1)
+
+
+class Target(Strict):
+    kind: Literal["column", "destinations", "pointer"]
+    column: str | None = None
+    destinations: list[DestTerm] = Field(default_factory=list)
+    outcome: Outcome = Outcome.license_required
+    citations: list[Citation] = Field(default_factory=list)
+    note: str | None = None
+    alternative: Alternative | None = None
+
+
+class Control(Strict):
+    reason: str
+    text: str
+    chart_text: str
+    scope: Scope
+    target: Target
+
+
+class FlagClause(Strict):
+    """One clause of a licence-exception line: "$3000 for 3A002.g", "N/A for MT", "Yes for a.2 to a.14"."""
+
+    effect: Literal["yes", "no"]
+    paragraphs: list[str] = Field(default_factory=list)  # empty: the rest of the entry
+    reasons: list[str] = Field(default_factory=list)  # "N/A for MT": not for these reasons for control
+    value_limit_usd: int | None = None
+    condition: str | None = None  # words qualifying the clause (the tool cannot check them)
+
+
+class ExceptionFlag(Strict):
+    text: str
+    clauses: list[FlagClause] = Field(default_factory=list)
+    dest_only: list[str] = Field(default_factory=list)
+    dest_exclude: list[str] = Field(default_factory=list)
+    residual: str | None = None
+    available: Literal["yes", "no", "paragraphs", "conditional"]
+    value_limit_usd: int | None = None
+    reasons_excluded: list[str] = Field(default_factory=list)
+    paragraphs: list[str] = Field(default_factory=list)
+    except_paragraphs: list[str] = Field(default_factory=list)
+    paragraphs_named: list[str] = Field(default_factory=list)
+    mode: Literal["include", "exclude"] | None = None
+    restriction: str | None = None
+
+
+class CclEntry(Strict):
+    heading: str
+    reasons: list[str]
+    reasons_text: str = ""
+    controls: list[Control]
+    exceptions: dict[str, ExceptionFlag]
+    paragraphs: list[str] | None = None
+
+
+class CclPack(Strict):
+    kind: Literal["ccl"]
+    pack: PackMeta
+    effective_from: dt.date
+    source_url: str
+    entries: dict[str, CclEntry]
+
+
+class ExceptionDef(Strict):
+    section: str
+    title: str
+    basis: Literal["entry", "transaction"]
+    destinations: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    value_limit: bool = False
+    conditions: list[str] = Field(default_factory=list)
+    external_destinations: str | None = None
+    status_note: str | None = None
+
+
+class Restriction(Strict):
+    id: str
+    text: str
+    eccn_patterns: list[str]
+    destinations: list[str]
+    only: list[str]
+    effect: Literal["ineligible", "conditional"]
+    citations: list[Citation] = Field(min_length=1)
+
+
+class DestinationNote(Strict):
+    text: str
+    citations: list[Citation] = Field(min_length=1)
+
+
+class LicenseExceptionsPack(Strict):
+    kind: Literal["license_exceptions"]
+    pack: PackMeta
+    effective_from: dt.date
+    exceptions: dict[str, ExceptionDef]
+    restrictions: list[Restriction] = Field(default_factory=list)
+    licence_destination_notes: dict[str, DestinationNote] = Field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- index (built at load)
+
+Tri = bool | None  # True / False / None = unknown
+
+
+@dataclass
+class ChartIndex:
+    """Lookups built once per registry when the packs load."""
+
+    chart: CountryChartPack | None = None
+    chart_pack_id: str = ""
+    ccl: CclPack | None = None
+    ccl_pack_id: str = ""
+    exceptions: LicenseExceptionsPack | None = None
+    exceptions_pack_id: str = ""
+    marks: dict[str, frozenset[str]] = field(default_factory=dict)
+    all_dest: dict[str, list[AllDestEntry]] = field(default_factory=dict)
+    known_paras: dict[str, frozenset[str]] = field(default_factory=dict)
+    restriction_res: list[tuple[Restriction, re.Pattern[str]]] = field(default_factory=list)
+    _sets: dict[tuple[tuple[tuple[tuple[str, ...], tuple[str, ...]], ...], dt.date], tuple[frozenset[str], bool]] = field(default_factory=dict)
+
+    @property
+    def effective_from(self) -> dt.date | None:
+        if self.chart is None or self.ccl is None:
+            return None
+        return max(self.chart.effective_from, self.ccl.effective_from)
+
+
+_ATTR = "_ecscreen_chart_index"
+
+
+def chart_index(reg: Registry) -> ChartIndex:
+    idx = getattr(reg, _ATTR, None)
+    if idx is None:
+        idx = ChartIndex()
+        setattr(reg, _ATTR, idx)
+    return idx
+
+
+def _dup(idx_attr: Any, lp: LoadedPack, kind: str) -> None:
+    if idx_attr is not None:
+        from ecscreen.errors import PackError
+
+        raise PackError(f"a second {kind} pack was loaded ({lp.info.id}); only one is allowed", file=str(lp.path))
+
+
+def _chart_hook(reg: Registry, lp: LoadedPack, raw: Any) -> None:
+    idx = chart_index(reg)
+    _dup(idx.chart, lp, "country_chart")
+    m: CountryChartPack = lp.model
+    idx.chart, idx.chart_pack_id = m, m.pack.id
+    from ecscreen.errors import PackError
+
+    cols = set(m.columns)
+    for code, row in m.rows.items():
+        bad = [c for c in row.marks if c not in cols]
+        if bad:
+            raise PackError(f"row {code} marks unknown columns {bad}", file=str(lp.path), field=f"rows.{code}")
+        for n in row.footnotes:
+            if str(n) not in m.footnotes:
+                raise PackError(f"row {code} cites unknown footnote {n}", file=str(lp.path), field=f"rows.{code}")
+    idx.marks = {code: frozenset(row.marks) for code, row in m.rows.items()}
+    for e in m.all_destinations:
+        idx.all_dest.setdefault(e.eccn, []).append(e)
+
+
+def _ccl_hook(reg: Registry, lp: LoadedPack, raw: Any) -> None:
+    idx = chart_index(reg)
+    _dup(idx.ccl, lp, "ccl")
+    m: CclPack = lp.model
+    idx.ccl, idx.ccl_pack_id = m, m.pack.id
+    for eccn, e in m.entries.items():
+        if e.paragraphs:
+            idx.known_paras[eccn] = frozenset(e.paragraphs)
+
+
+def _exceptions_hook(reg: Registry, lp: LoadedPack, raw: Any) -> None:
+    idx = chart_index(reg)
+    _dup(idx.exceptions, lp, "license_exceptions")
+    m: LicenseExceptionsPack = lp.model
+    idx.exceptions, idx.exceptions_pack_id = m, m.pack.id
+    idx.restriction_res = [(r, re.compile("^(?:" + "|".join(r.eccn_patterns) + ")$")) for r in m.restrictions]
+
+
+register_kind("country_chart", CountryChartPack, _chart_hook)
+register_kind("ccl", CclPack, _ccl_hook)
+register_kind("license_exceptions", LicenseExceptionsPack, _exceptions_hook)
+
+
+# --------------------------------------------------------------------------- helpers
+
+REASON_NAMES = {
+    "NS": "national security", "RS": "regional stability", "MT": "missile technology",
+    "NP": "nuclear nonproliferation", "CB": "chemical and biological weapons", "CC": "crime control",
+    "FC": "firearms convention", "AT": "anti-terrorism", "UN": "United Nations sanctions",
+    "EI": "encryption items", "SL": "surreptitious listening", "CW": "chemical weapons convention",
+    "SI": "significant items", "RISS": "Russian industry sector sanctions", "SS": "short supply",
+    "RUS": "Russia/Belarus sanctions (§ 746.8)", "EMB": "embargo (part 746)",
+}
+
+
+def split_eccn(eccn: str) -> tuple[str, str]:
+    """``3A001.b.2`` -> (``3A001``, ``b.2``)."""
+    base, _, para = eccn.partition(".")
+    return base, para
+
+
+def para_under(item: str, scope: str) -> Tri:
+    """Is item paragraph ``item`` within scope paragraph ``scope``?
+
+    True: item is the scope paragraph or below it; None: item is above it (less specific, the
+    answer depends on which sub-paragraph); False: disjoint.
+    """
+    if scope in ("", "*"):
+        return True
+    if not item:
+        return None
+    if item == scope or item.startswith(scope + "."):
+        return True
+    if scope.startswith(item + "."):
+        return None
+    return False
+
+
+def any_under(item: str, paras: list[str]) -> Tri:
+    res: Tri = False
+    for p in paras:
+        r = para_under(item, p)
+        if r is True:
+            return True
+        if r is None:
+            res = None
+    return res
+
+
+def scope_applies(scope: Scope, para: str) -> Tri:
+    """Does a control with ``scope`` apply to an item at paragraph ``para`` ('' = entry only)?"""
+    if scope.kind == "entire":
+        return True
+    if scope.kind == "except":
+        u = any_under(para, scope.paragraphs)
+        if u is True:
+            if not scope.condition:
+                return False
+            if scope.qualified and any_under(para, scope.qualified) is False:
+                return False
+            return None
+        if u is None:
+            return None
+        return True
+    if scope.kind == "paragraphs":
+        u = any_under(para, scope.paragraphs)
+        if u is True:
+            return None if scope.condition else True
+        return u
+    return None  # conditional: words the tool cannot check
+
+
+def _scope_words(scope: Scope) -> str:
+    if scope.kind == "entire":
+        return "entire entry"
+    if scope.kind == "except":
+        s = "entire entry except " + ", ".join("." + p for p in scope.paragraphs)
+        return s + (f" ({scope.condition})" if scope.condition else "")
+    if scope.kind == "paragraphs":
+        s = "paragraphs " + ", ".join("." + p for p in scope.paragraphs)
+        return s + (f" - {scope.condition}" if scope.condition else "")
+    return f"only {scope.condition}"
+
+
+def dest_set(idx: ChartIndex, reg: Registry, terms: list[DestTerm], on: dt.date) -> tuple[frozenset[str], bool]:
+    """Destination terms -> (codes, worldwide?). Worldwide sets carry their exclusions as codes
+    prefixed with '-'."""
+    key = (tuple((tuple(t.include), tuple(t.exclude)) for t in terms), on)
+    hit = idx._sets.get(key)
+    if hit is not None:
+        return hit
+    codes: set[str] = set()
+    world = False
+    for t in terms:
+        inc = [r for r in t.include if r != "*"]
+        exc = reg.expand(t.exclude, {}, on)
+        if "*" in t.include:
+            world = True
+            codes |= {"-" + c for c in exc}
+        codes |= set(reg.expand(inc, {}, on)) - exc
+    out = (frozenset(codes), world)
+    idx._sets[key] = out
+    return out
+
+
+def in_dest(idx: ChartIndex, reg: Registry, terms: list[DestTerm], on: dt.date, codes: tuple[str, ...]) -> bool:
+    s, world = dest_set(idx, reg, terms, on)
+    if any(c in s for c in codes):
+        return True
+    if world:
+        return not any("-" + c in s for c in codes)
+    return False
+
+
+@dataclass
+class RowRef:
+    """The chart row that governs a destination, and how it was found."""
+
+    code: str  # destination code (region or alpha-2)
+    row_code: str | None  # chart row code (None: no row)
+    embargoed: bool = False
+    steps: list[Step] = field(default_factory=list)
+    footnotes: list[int] = field(default_factory=list)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return (self.code,) if self.row_code in (None, self.code) else (self.code, self.row_code)  # type: ignore[return-value]
+
+
+def find_row(idx: ChartIndex, reg: Registry, dest: Country, on: dt.date) -> RowRef:
+    chart = idx.chart
+    assert chart is not None
+    code = dest.code
+    ref = RowRef(code=code, row_code=None)
+    seen: list[str] = []
+    cur = code
+    for _ in range(4):
+        if cur in chart.rows:
+            ref.row_code = cur
+            row = chart.rows[cur]
+            ref.footnotes = list(row.footnotes)
+            ref.steps.append(Step(
+                name="destination row", outcome="row found",
+                detail=f"{dest.label}: chart row '{row.name}'" + (f" (via {' -> '.join(seen + [cur])})" if seen else "")
+                + f"; X in {', '.join(row.marks) or 'no column'}"
+                + (f"; footnotes {', '.join(map(str, row.footnotes))}" if row.footnotes else ""),
+                inputs={"destination": code, "row": cur, "marks": row.marks, "footnotes": row.footnotes},
+                citations=[Citation(ref="15 CFR part 738, Supplement No. 1")]))
+            return ref
+        if cur in chart.embargoed:
+            ref.row_code = cur
+            ref.embargoed = True
+            er = chart.embargoed[cur]
+            ref.footnotes = list(er.footnotes)
+            ref.steps.append(Step(
+                name="destination row", outcome="embargoed",
+                detail=f"{dest.label}: chart row '{er.name}' has no marks: {er.pointer}",
+                inputs={"destination": code, "row": cur}, citations=list(er.citations)))
+            return ref
+        parent: str | None = None
+        cites: list[Citation] = []
+        basis = ""
+        if cur in chart.territories:
+            t = chart.territories[cur]
+            parent, cites, basis = t.row, list(t.citations), t.basis
+        else:
+            ps = reg.territory_parents(cur, on)
+            if ps:
+                parent = ps[0]
+                tr = reg.territories.get(cur)
+                cites = list(tr.citations) if tr else []
+                basis = "Country Group territory rule"
+            elif "-" in cur:
+                parent = cur.split("-")[0]
+                basis = "region of its country: the country's row applies"
+        if parent is None:
+            break
+        ref.steps.append(Step(name="territory", outcome=f"{cur} -> {parent}",
+                              detail=f"{cur} has no row of its own; the {parent} row applies: {basis}",
+                              inputs={"from": cur, "to": parent}, citations=cites))
+        seen.append(cur)
+        cur = parent
+    ref.steps.append(Step(name="destination row", outcome="no row",
+                          detail=f"{dest.label} has no row in the Commerce Country Chart and no territory rule "
+                                 "names the row that governs it (§ 738.3(b))",
+                          inputs={"destination": code}, citations=[Citation(ref="15 CFR 738.3(b)")]))
+    return ref
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass
+class ChartResult:
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    applied: bool = False
+    eccn: str | None = None
+    row: str | None = None
+
+
+_CONFUSED = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "L": "1"})
+
+
+def _fix_typo(raw: str) -> str | None:
+    """``3AOO1`` -> ``3A001``; ``3A001b2`` -> None. Letters confused with digits in the digit
+    positions of an ECCN only (the second character is the product group letter)."""
+    t = raw.strip().replace(" ", "")
+    if len(t) < 5:
+        return None
+    head = t[0].translate(_CONFUSED) + t[1] + t[2:5].translate(_CONFUSED)
+    return normalize_eccn(head + t[5:])
+
+
+def _suggest(idx: ChartIndex, base: str) -> list[str]:
+    """Known ECCNs one edit away (substitution of one character or transposition of two)."""
+    assert idx.ccl is not None
+    cand = base.upper()
+    out = []
+    for k in idx.ccl.entries:
+        if len(k) != len(cand):
+            continue
+        diff = [i for i in range(len(k)) if k[i] != cand[i]]
+        if len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                              and k[diff[0]] == cand[diff[1]] and k[diff[1]] == cand[diff[0]]):
+            out.append(k)
+    return out[:5]
+
+
+def _base_cites(eccn: str, eff: dt.date) -> list[Citation]:
+    return [Citation(ref="15 CFR 738.4(a)(2)", note="reading the Commerce Country Chart"),
+            Citation(ref=f"15 CFR part 774, Supplement No. 1, ECCN {eccn}"),
+            Citation(ref="15 CFR part 738, Supplement No. 1",
+                     note=f"Commerce Country Chart of the eCFR {eff}, applied to shipments dated on or after {eff}")]
+
+
+def determine(item: Item, item_index: int, destination: Country, registry: Registry, as_of: dt.date) -> ChartResult:
+    """Read the Commerce Country Chart for one item and one destination (§ 738.4)."""
+    idx = chart_index(registry)
+    res = ChartResult()
+    if idx.chart is None or idx.ccl is None:
+        res.notes.append("Commerce Country Chart packs not loaded: chart not applied")
+        return res
+    eff = idx.effective_from
+    assert eff is not None
+    if as_of < eff:
+        res.notes.append(
+            f"Commerce Country Chart not applied: shipment date {as_of} is before {eff}; the Commerce "
+            f"Country Chart pack is the eCFR of {eff} and earlier dates are governed by the dated rule packs")
+        return res
+    raw = item.eccn
+    if raw is None:
+        res.notes.append(f"item {item_index}: no ECCN given: chart not applied")
+        return res
+    fld = f"items[{item_index}].eccn"
+    eccn = normalize_eccn(raw)
+    if eccn is None:
+        fixed = _fix_typo(raw)
+        if fixed and split_eccn(fixed)[0] in idx.ccl.entries:
+            res.findings.append(Finding(
+                rule_id="CHART-ECCN-TYPO", pack_id=idx.ccl_pack_id, outcome=Outcome.review,
+                title="ECCN malformed: probable typo",
+                message=f"{raw!r} is not a well-formed ECCN; did you mean {fixed}? The chart cannot be read until "
+                        "the classification is corrected.",
+                item_index=item_index, evidence=[Evidence(field=fld, value=raw, matched=fixed, detail="malformed")],
+                citations=[Citation(ref="15 CFR 738.2(d)", note="structure of an ECCN")], effective_from=eff))
+            return res
+        res.errors.append(InputError(field=fld, message=f"not an ECCN: {raw!r} (expected e.g. 3A001.b.2 or EAR99)"))
+        return res
+    res.eccn = eccn
+    if eccn == "EAR99":
+        res.applied = True
+        res.notes.append(f"item {item_index}: EAR99 has no Commerce Country Chart requirement "
+                         "(other rules, embargoes and end-use controls still apply)")
+        res.steps.append(Step(name="entry", outcome="EAR99", detail="EAR99: not on the CCL; no chart requirement",
+                              inputs={"eccn": "EAR99"}, citations=[Citation(ref="15 CFR 734.3(c)")]))
+        return res
+    base, para = split_eccn(eccn)
+    entry = idx.ccl.entries.get(base)
+    cites0 = _base_cites(base, eff)
+    if entry is None:
+        sug = _suggest(idx, base)
+        if sug:
+            res.findings.append(Finding(
+                rule_id=f"CHART-{base}-UNKNOWN", pack_id=idx.ccl_pack_id, outcome=Outcome.review,
+                title="ECCN not on the Commerce Control List",
+                message=f"ECCN {raw} is not on the CCL (eCFR {eff}); did you mean {' or '.join(sug)}? "
+                        "The chart cannot be read until the classification is corrected.",
+                item_index=item_index, evidence=[Evidence(field=fld, value=raw, matched=sug, detail="not on the CCL")],
+                citations=[Citation(ref="15 CFR part 774, Supplement No. 1")], effective_from=eff))
+        else:
+            res.errors.append(InputError(field=fld, message=f"ECCN {raw} is not on the Commerce Control List "
+                                                            f"(eCFR {eff})"))
+        return res
+    res.applied = True
+    res.steps.append(Step(
+        name="entry", outcome=base,
+        detail=f"ECCN {base}: {entry.heading} Reasons for control: {', '.join(entry.reasons) or 'none stated'}"
+        + (f"; item paragraph .{para}" if para else "; the item gives no paragraph"),
+        inputs={"eccn": eccn, "entry": base, "paragraph": para or None}, citations=cites0[1:]))
+    known = idx.known_paras.get(base)
+    if para and known is not None and not any(p == para or p.startswith(para + ".") or para.startswith(p + ".")
+                                               for p in known):
+        res.findings.append(Finding(
+            rule_id=f"CHART-{base}-PARAGRAPH", pack_id=idx.ccl_pack_id, outcome=Outcome.review,
+            title="ECCN paragraph not found in the CCL entry",
+            message=f"ECCN {eccn}: paragraph .{para} is not among the paragraphs of {base} in the CCL "
+                    f"(eCFR {eff}); check the classification.",
+            item_index=item_index, evidence=[Evidence(field=fld, value=raw, detail="unknown paragraph")],
+            citations=cites0[1:], effective_from=eff))
+
+    ref = find_row(idx, registry, destination, as_of)
+    res.steps += ref.steps
+    res.row = ref.row_code
+    ev_dest = Evidence(field="destination", value=destination.code, matched=ref.row_code,
+                       detail=destination.name)
+    ev_eccn = Evidence(field=fld, value=raw, matched=base)
+
+    def finding(rule: str, outcome: Outcome, title: str, message: str, steps: list[Step],
+                cites: list[Citation], notes: list[str] | None = None, extra_ev: list[Evidence] | None = None
+                ) -> Finding:
+        uniq: list[Citation] = []
+        for c in cites0 + cites:
+            if c not in uniq:
+                uniq.append(c)
+        return Finding(rule_id=rule, pack_id=idx.ccl_pack_id, outcome=outcome, title=title, message=message,
+                       item_index=item_index, evidence=[ev_eccn, ev_dest] + (extra_ev or []), citations=uniq,
+                       effective_from=eff, steps=list(ref.steps) + steps, notes=notes or [])
+
+    if ref.row_code is None:
+        res.findings.append(finding(
+            f"CHART-{base}-NOROW", Outcome.review, "Destination not on the Commerce Country Chart",
+            f"{destination.label} has no row in the Commerce Country Chart and no territory rule names its row: "
+            f"the licence requirement for {eccn} cannot be read (§ 738.3(b)).", [], [Citation(ref="15 CFR 738.3(b)")]))
+        return res
+    if ref.embargoed:
+        er = idx.chart.embargoed[ref.row_code]
+        res.findings.append(finding(
+            f"CHART-{base}-EMBARGO", Outcome.license_required, f"Embargoed destination: {er.name}",
+            f"{eccn} to {destination.label}: the chart row for {er.name} has no marks and points to part 746: "
+            f"{er.pointer} Items on the CCL need a licence there.",
+            [Step(name="embargo", outcome="license_required", detail=er.pointer, citations=list(er.citations),
+                  deciding=True)], list(er.citations)))
+        res.steps += res.findings[-1].steps[len(ref.steps):]
+        _footnotes(idx, res, ref, base, para, destination, finding)
+        return res
+
+    row = idx.chart.rows[ref.row_code]
+    marks = idx.marks[ref.row_code]
+
+    # § 738.3(a)(1): entries licensed to all destinations; the chart does not apply to them
+    for ad in idx.all_dest.get(base, []):
+        st = any_under(para, ad.paragraphs) if ad.paragraphs else True
+        if st is True and ad.condition:
+            st = None
+        if st is False:
+            continue
+        exc = ("no licence exception" if not ad.exceptions else
+               f"only licence exception {', '.join(ad.exceptions)}"
+               + (f" ({ad.exception_condition})" if ad.exception_condition else ""))
+        step = Step(name="§ 738.3(a)(1)", outcome="license_required" if st else "depends",
+                    detail=f"{ad.text}: licence required to all destinations; {exc}",
+                    inputs={"entry": ad.text, "paragraph": para or None},
+                    citations=list(idx.chart.all_destinations_citations), deciding=True)
+        res.steps.append(step)
+        if st:
+            res.findings.append(finding(
+                f"CHART-{base}-ALL", Outcome.license_required, "Licence required to all destinations",
+                f"{eccn} is listed in § 738.3(a)(1) ({ad.text}): a licence is required to all destinations, "
+                f"including {destination.label}; {exc}.", [step], list(idx.chart.all_destinations_citations)))
+            return res
+        what = f"paragraph .{'/.'.join(ad.paragraphs)}" if ad.paragraphs and not para else ad.condition or ""
+        res.findings.append(finding(
+            f"CHART-{base}-ALL", Outcome.review, "Licence may be required to all destinations",
+            f"{eccn}: § 738.3(a)(1) requires a licence to all destinations for {ad.text}; whether the item is "
+            f"within it depends on {what}: state it.", [step], list(idx.chart.all_destinations_citations)))
+
+    if not entry.controls:
+        step = Step(name="controls", outcome="none in data",
+                    detail=f"the CCL data has no 'Country Chart' table for {base} (reasons: "
+                           f"{', '.join(entry.reasons) or 'none stated'})", deciding=True)
+        res.steps.append(step)
+        if not any(f.rule_id == f"CHART-{base}-ALL" for f in res.findings):
+            res.findings.append(finding(
+                f"CHART-{base}-NOCHART", Outcome.review, "Licence requirement not readable from the chart",
+                f"ECCN {base} ({entry.heading[:120]}) names no Country Chart column in the CCL data; read the "
+                "entry's License Requirements section (it may point to the ITAR, part 742 or part 754).",
+                [step], []))
+        _footnotes(idx, res, ref, base, para, destination, finding)
+        return res
+
+    by_reason: dict[str, list[tuple[Outcome, Step, list[Citation], list[str]]]] = {}
+    for c in entry.controls:
+        out, step, cites, why = _control(idx, registry, c, para, ref, marks, row, as_of)
+        by_reason.setdefault(c.reason, []).append((out, step, cites, why))
+        res.steps.append(step)
+    for reason, lst in by_reason.items():
+        worst = Outcome.worst([o for o, _, _, _ in lst])
+        if worst == Outcome.clear:
+            res.notes += [f"item {item_index}: {eccn} to {destination.label}: {reason}: {n}" for _, _, _, w in lst
+                          for n in w[1:]]  # e.g. both readings where the CFR text and enforcement differ
+            continue
+        steps = [s for _, s, _, _ in lst]
+        cites = [c for o, _, cs, _ in lst if o == worst for c in cs]
+        decisive = [w for o, _, _, w in lst if o == worst]
+        rname = REASON_NAMES.get(reason, reason)
+        if worst == Outcome.license_required:
+            title = f"Licence required: {reason} ({rname})"
+            msg = (f"{eccn} to {destination.label}: {'; '.join(w[0] for w in decisive)}: a licence is required for "
+                   f"{reason} reasons unless a licence exception applies (§ 738.4).")
+        else:
+            title = f"Review: {reason} ({rname}) licence requirement depends on facts not given"
+            msg = f"{eccn} to {destination.label}: {'; '.join(w[0] for w in decisive)}."
+        notes = [n for w in decisive for n in w[1:]]
+        res.findings.append(finding(f"CHART-{base}-{reason}", worst, title, msg, steps, cites, notes,
+                                    [Evidence(field="chart.reason", value=reason, detail=rname)]))
+    _footnotes(idx, res, ref, base, para, destination, finding)
+    if not any(f.outcome.rank >= Outcome.review.rank for f in res.findings):
+        res.notes.append(
+            f"item {item_index}: {eccn} to {destination.label}: no X in the Commerce Country Chart (eCFR {eff}) for "
+            f"any reason for control (row '{row.name}'); the chart itself requires no licence, provided General "
+            "Prohibitions Four to Ten do not apply (§ 738.4(a)(2)(ii)(B))")
+        res.steps.append(Step(name="no X", outcome="clear", detail=idx.chart.no_mark_caveat,
+                              citations=[Citation(ref="15 CFR 738.4(a)(2)(ii)(B)")]))
+    return res
+
+
+def _control(idx: ChartIndex, reg: Registry, c: Control, para: str, ref: RowRef, marks: frozenset[str],
+             row: ChartRow, on: dt.date) -> tuple[Outcome, Step, list[Citation], list[str]]:
+    """One control of an entry against one destination -> (outcome, step, citations, [why, notes...])."""
+    applies = scope_applies(c.scope, para)
+    t = c.target
+    cites = list(t.citations)
+    where = _scope_words(c.scope)
+    inputs: dict[str, Any] = {"reason": c.reason, "scope": where, "paragraph": para or None}
+    if t.kind == "column":
+        inputs["column"] = t.column
+        hit: Tri = t.column in marks
+        tgt_words = f"{t.column}: {'X' if hit else 'no X'} for '{row.name}'"
+        cites.append(Citation(ref="15 CFR part 738, Supplement No. 1", note=f"column {t.column}, row {row.name}"))
+    elif t.kind == "destinations":
+        hit = in_dest(idx, reg, t.destinations, on, ref.codes)
+        inputs["destinations"] = [d.model_dump() for d in t.destinations]
+        tgt_words = f"{c.chart_text[:160]} -> {row.name} {'is' if hit else 'is not'} within it"
+    else:
+        hit = None
+        tgt_words = f"{c.chart_text[:160]} ({t.note or 'pointer'})"
+    alt_hit: Tri = hit
+    notes: list[str] = []
+    if t.alternative is not None and hit is not None:
+        alt_hit = in_dest(idx, reg, t.alternative.destinations, on, ref.codes)
+        cites += t.alternative.citations
+        if alt_hit != hit:
+            by_text = _policy.current() == "cfr-text"
+            notes.append(f"CFR text: licence {'required' if hit else 'not required'}; "
+                         f"{t.alternative.statement}: licence {'required' if alt_hit else 'not required'}; "
+                         + ("decided by the CFR text (--policy cfr-text)" if by_text else
+                            "decided by the enforced scope (--policy cfr-text follows the CFR text instead)"))
+            inputs["policy"] = "cfr-text" if by_text else "enforced"
+            hit = alt_hit = hit if by_text else alt_hit
+    head = f"{c.reason} applies to {where}; {tgt_words}"
+    if applies is False:
+        out, outcome_s = Outcome.clear, "not applicable"
+        why = f"{c.reason} does not apply to .{para}"
+    elif hit is False and alt_hit is False:
+        out, outcome_s, why = Outcome.clear, "no X", f"{c.reason}: no licence requirement for {row.name}"
+    elif hit is None:
+        out, outcome_s = Outcome.review, "review"
+        why = (f"{c.reason} ({where}): the chart cannot be read for this control: {c.chart_text[:200]}"
+               if c.chart_text else f"{c.text}: {t.note or 'review the entry'}")
+    elif hit != alt_hit:
+        out, outcome_s = Outcome.review, "review"
+        why = (f"{c.reason} ({where}): the CFR text and the BIS non-enforcement statement differ for {row.name}: "
+               + notes[-1])
+    elif applies is None:
+        out, outcome_s = Outcome.review, "review"
+        if c.scope.kind == "conditional" or (c.scope.condition and any_under(para, c.scope.paragraphs)):
+            why = (f"{c.reason} applies only to {c.scope.condition or where} "
+                   f"({t.column or 'licence required'} for {row.name}): confirm whether the item is within it")
+        else:
+            why = (f"{c.reason} applies to {where} ({t.column or 'licence required'} for {row.name}); the item "
+                   f"gives {('.' + para) if para else 'no paragraph'}: state the paragraph "
+                   f"({', '.join('.' + p for p in c.scope.paragraphs)} matter)")
+    else:
+        out = t.outcome if t.outcome != Outcome.clear else Outcome.license_required
+        outcome_s = out.value
+        why = (f"{c.reason} applies to {where} and {t.column} has an X for {row.name}" if t.kind == "column"
+               else f"{c.reason} applies to {where} and the entry requires a licence for {row.name} "
+                    f"({c.chart_text[:140]})")
+        if out == Outcome.review:
+            why += "; the requirement is stated outside the chart: review it"
+    step = Step(name=f"{c.reason} -> {t.column or t.kind}", outcome=outcome_s, detail=head, inputs=inputs,
+                citations=cites, deciding=out != Outcome.clear)
+    return out, step, cites, [why] + notes
+
+
+def _footnotes(idx: ChartIndex, res: ChartResult, ref: RowRef, base: str, para: str, dest: Country,
+               finding: Any) -> None:
+    """Apply the row's footnotes (and the region footnotes of the parent row)."""
+    chart = idx.chart
+    assert chart is not None
+    eccn = base + ("." + para if para else "")
+    for n in ref.footnotes:
+        fn = chart.footnotes[str(n)]
+        step = Step(name=f"footnote {n}", outcome="note", detail=fn.text, citations=list(fn.citations))
+        out: Outcome | None = None
+        why = ""
+        if fn.kind == "eccns":
+            st = _fn_match(fn.entries, base, para)
+            if st is not False:
+                out = fn.outcome if st is True else Outcome.review
+                if out == Outcome.license_required:
+                    why = f"footnote {n} requires a licence for {eccn} to {dest.label}"
+                else:
+                    names = ", ".join(e.eccn + (f" ({e.condition})" if e.condition else "") for e in fn.entries
+                                      if e.eccn.split(".")[0] == base)
+                    why = f"footnote {n} of the chart row may require a licence for {names}: confirm the item"
+        elif fn.kind == "all_ccl":
+            out = fn.outcome
+            why = f"footnote {n}: {fn.message}"
+        elif fn.kind == "regions" and ref.code in fn.regions:
+            st = _fn_match(fn.review_eccns, base, para)
+            out = fn.outcome if st is False else Outcome.review
+            why = f"footnote {n}: {fn.message}" + ("" if st is False else
+                                                   f"; {eccn} may fall under its exception: review")
+        if out is not None:
+            step.outcome = out.value
+            step.deciding = True
+            res.findings.append(finding(
+                f"CHART-{base}-FN{n}", out, f"Chart footnote {n}: {REASON_NAMES.get(fn.reason or '', fn.reason)}",
+                f"{eccn} to {dest.label}: {why}.", [step], list(fn.citations),
+                None, [Evidence(field="chart.reason", value=fn.reason, detail=f"footnote {n}")]))
+        res.steps.append(step)
+
+
+def _fn_match(entries: list[FootnoteEntry], base: str, para: str) -> Tri:
+    res: Tri = False
+    for e in entries:
+        b, p = split_eccn(e.eccn)
+        if b != base:
+            continue
+        st = para_under(para, p) if p else True
+        if st is True and e.except_:
+            ex = any_under(para, e.except_)
+            st = False if ex is True else (None if ex is None else True)
+        if st is True and e.condition:
+            st = None
+        if st is True:
+            return True
+        if st is None:
+            res = None
+    return res
+
+
+def chart_reason(f: Finding) -> str | None:
+    """The reason for control a chart finding is about (NS, RS, ... ; EMB, ALL, RUS...)."""
+    for ev in f.evidence:
+        if ev.field == "chart.reason" and isinstance(ev.value, str):
+            return ev.value
+    tail = f.rule_id.rsplit("-", 1)[-1]
+    return {"EMBARGO": "EMB", "ALL": "ALL"}.get(tail, tail)
+
+
+# --------------------------------------------------------------------------- licence-exception lines
+
+
+@dataclass
+class LineReading:
+    """What an entry's licence-exception line says for an item at one paragraph."""
+
+    status: Literal["eligible", "conditional", "ineligible"]
+    why: str
+    value_limit_usd: int | None = None
+    reasons_excluded: list[str] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)
+
+
+def _paras_text(paras: list[str]) -> str:
+    return ", ".join("." + p for p in paras[:12]) + (" ..." if len(paras) > 12 else "")
+
+
+def _depth(clause: FlagClause, para: str) -> int:
+    """How specific the clause's paragraph that holds ``para`` is (longest match wins)."""
+    best = 0
+    for p in clause.paragraphs:
+        if para_under(para, p) is True:
+            best = max(best, p.count(".") + 1)
+    return best
+
+
+def read_line(flag: ExceptionFlag, para: str) -> LineReading:  # noqa: C901 - one branch per clause form
+    """Read an entry's licence-exception line (its parsed clauses) for an item at ``para``.
+
+    ``para`` '' means the item gives only the entry: a clause bounded by paragraphs then makes the
+    reading ``conditional`` (naming them), never the lenient one. Words the parser kept as a
+    condition or residual make the clauses they qualify ``conditional``.
+    """
+    text = flag.text[:160]
+    given = f".{para}" if para else "no paragraph"
+    clauses = flag.clauses
+    reasons = list(dict.fromkeys(r for c in clauses if c.effect == "no" and not c.paragraphs for r in c.reasons))
+    if not clauses and flag.residual is None:
+        return LineReading("ineligible", "the entry says N/A")
+    if clauses and all(c.effect == "no" and not c.paragraphs and not c.reasons and not c.condition
+                       for c in clauses):
+        return LineReading("ineligible", f"the entry says N/A ({text})" if flag.text else "the entry says N/A")
+    conds: list[str] = []
+    pending: LineReading | None = None
+    # 1. exclusions by paragraph
+    for c in clauses:
+        if c.effect != "no" or not c.paragraphs:
+            continue
+        u = any_under(para, c.paragraphs)
+        if u is True and not c.condition:
+            return LineReading("ineligible", f"the entry excludes {_paras_text(c.paragraphs)} (the item is {given}): "
+                                             f"{text}", reasons_excluded=reasons)
+        if u is True:
+            pending = pending or LineReading("conditional", f"the entry excludes {_paras_text(c.paragraphs)} where "
+                                                            f"'{c.condition}' (the item is {given})")
+        elif u is None:
+            pending = pending or LineReading("conditional", f"the entry excludes {_paras_text(c.paragraphs)}; the item "
+                                                            f"gives {given}")
+    # 2. the clause that grants it for this paragraph: most specific paragraph match, else the default
+    yes_p = [c for c in clauses if c.effect == "yes" and c.paragraphs]
+    default = [c for c in clauses if c.effect == "yes" and not c.paragraphs]
+    matched = [c for c in yes_p if any_under(para, c.paragraphs) is True]
+    unknown = [c for c in yes_p if any_under(para, c.paragraphs) is None]
+    grant: FlagClause | None = None
+    if matched:
+        grant = max(matched, key=lambda c: _depth(c, para))
+        why = f"the entry names it for {_paras_text(grant.paragraphs)} (the item is {given})"
+    elif unknown and not default:
+        paras = [p for c in unknown for p in c.paragraphs]
+        return LineReading("conditional", f"the entry names it only for {_paras_text(paras)}; the item gives {given}",
+                           reasons_excluded=reasons)
+    elif unknown:
+        limits = {c.value_limit_usd for c in unknown} | {d.value_limit_usd for d in default}
+        if len(limits) > 1:
+            paras = [p for c in unknown for p in c.paragraphs]
+            return LineReading("conditional", f"the entry states different terms for {_paras_text(paras)}; the item "
+                                              f"gives {given}", reasons_excluded=reasons)
+        grant = default[0]
+        why = f"the entry names it ({text})"
+    elif default:
+        grant = default[0]
+        why = f"the entry names it ({text})" if not yes_p else \
+            f"the entry names it for the rest of the entry (the item is {given}): {text}"
+    elif yes_p:
+        paras = [p for c in yes_p for p in c.paragraphs]
+        return LineReading("ineligible", f"the entry names it only for {_paras_text(paras)} (the item is {given})",
+                           reasons_excluded=reasons)
+    elif flag.residual is None:
+        # only exclusions (by reason or other paragraphs): available for the rest
+        why = f"the entry names it except as stated ({text})"
+    else:
+        return LineReading("conditional", f"the entry's terms must be checked: {flag.residual[:200]}",
+                           reasons_excluded=reasons)
+    limit = grant.value_limit_usd if grant else None
+    if grant is not None and grant.condition:
+        conds.append(grant.condition)
+        pending = pending or LineReading("conditional", f"{why}, where '{grant.condition}'")
+    if flag.residual:
+        pending = pending or LineReading("conditional", f"{why}; the line also says, in words the tool cannot "
+                                                        f"check: '{flag.residual[:200]}'")
+    if pending is not None:
+        pending.value_limit_usd, pending.reasons_excluded, pending.conditions = limit, reasons, conds
+        return pending
+    return LineReading("eligible", why, value_limit_usd=limit, reasons_excluded=reasons)

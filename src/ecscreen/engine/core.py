@@ -1,0 +1,1390 @@
+"""The screening engine: ``screen(shipments, ...) -> Report``.
+
+Per shipment: resolve the destination (fail closed) -> party screening -> per item:
+jurisdiction (is the item subject to the EAR?) -> generic rules of every ``kind: rules`` pack
+-> Commerce Country Chart -> coverage by licences held / licence exceptions -> decision.
+
+Rule conditions are compiled once per registry into closures (see :class:`CompiledPack`);
+evaluation is three-valued (True / False / unknown-with-missing-facts).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from ecscreen import __version__
+from ecscreen.domain import policy as _policy
+from ecscreen.domain.countries import Country, resolve, unknown_message
+from ecscreen.domain.textmatch import matcher
+from ecscreen.engine.inputcheck import check_parameters, check_texts, has_text
+from ecscreen.model import (
+    Citation,
+    Evidence,
+    Finding,
+    InputError,
+    Item,
+    ItemJurisdiction,
+    Outcome,
+    Report,
+    Shipment,
+    ShipmentResult,
+)
+from ecscreen.packs.registry import (
+    Cond,
+    NamedList,
+    ParamCond,
+    PartyCountryCond,
+    PartyHitCond,
+    PartyNameCond,
+    PhraseCond,
+    Registry,
+    Rule,
+    RulesPack,
+    cached_registry,
+    normalize_eccn,
+)
+
+# --------------------------------------------------------------------------- context
+
+
+@dataclass
+class PartyFactLite:
+    """A party-screening hit as the rule conditions see it."""
+
+    party_index: int
+    role: str
+    name: str
+    list_code: str
+    entry_name: str
+    footnotes: list[int]
+    score: float
+    band: str = "strong"  # "possible": rules depending on this hit give at most review, never assert it
+    confirm_with: tuple[str, ...] = ()
+
+
+@dataclass
+class ShipCtx:
+    shipment: Shipment
+    dest: Country
+    dest_codes: frozenset[str]
+    exporter_codes: frozenset[str]
+    as_of: dt.date
+    party_codes: list[tuple[str, frozenset[str]]]  # (role, codes)
+    party_hits: list[PartyFactLite]
+
+
+@dataclass
+class ItemCtx:
+    item: Item
+    index: int
+    eccn: str | None  # normalised; None when missing
+    origin_codes: frozenset[str]
+
+
+class Ev:
+    """Light evidence record for the hot path; becomes a pydantic Evidence only when a rule fires."""
+
+    __slots__ = ("field", "value", "matched", "detail", "score")
+
+    def __init__(self, field: str, value: Any = None, matched: Any = None, detail: str | None = None,
+                 score: float | None = None) -> None:
+        self.field = field
+        self.value = value
+        self.matched = matched
+        self.detail = detail
+        self.score = score
+
+    def model(self) -> Evidence:
+        return Evidence(field=self.field, value=self.value, matched=self.matched, detail=self.detail,
+                        score=self.score)
+
+
+_ev = Ev
+
+
+# A condition result: (state, evidence, missing) with state True / False / None (unknown)
+Res = tuple[bool | None, list[Ev], list[str]]
+Fn = Callable[[ShipCtx, ItemCtx | None], Res]
+
+_F: Res = (False, [], [])
+_NO_SHIP: Any = None
+CHART_MEMO_SIZE = 10_000  # chart determinations kept (cleared when full; only speed and memory depend on it)
+
+
+class _ChartMemo:
+    """The parts of a ``chart.ChartResult`` that ``screen_one`` reads."""
+
+    __slots__ = ("findings", "notes", "errors")
+
+    def __init__(self, findings: list[Any], notes: list[str], errors: list[Any]) -> None:
+        self.findings = tuple(findings)
+        self.notes = tuple(notes)
+        self.errors = tuple(errors)
+  # the item gates call item-only conditions, which never read the shipment
+
+
+def _codes(c: Country, reg: Registry, on: dt.date) -> frozenset[str]:
+    codes = {c.code, c.alpha2}
+    for code in list(codes):
+        codes.update(reg.territory_parents(code, on))
+    return frozenset(codes)
+
+
+# --------------------------------------------------------------------------- compile
+
+
+class CompiledPack:
+    def __init__(self, pack: RulesPack, reg: Registry) -> None:
+        self.pack = pack
+        self.reg = reg
+        # Dates at which anything this pack depends on changes (rule dates, Country Group changes,
+        # territory mappings): two dates in the same interval evaluate identically, so caches key
+        # on the interval, not the day.
+        bounds = {d for r in pack.rules for d in (r.effective_from, r.effective_to) if d}
+        bounds |= {ch.date for g in reg.groups.values() for ch in g.changes}
+        bounds |= {d for t in reg.territories.values() for d in (t.effective_from, t.effective_to) if d}
+        self.bounds = sorted(bounds)
+        self._cand: dict[tuple[frozenset[str], int], list[tuple[Rule, Fn, bool]]] = {}
+        self.rules: list[tuple[Rule, Fn, bool]] = []  # (rule, fn, item_scoped)
+        # destination sets a rule cannot fire outside of (sound: a False conjunct makes `all` False)
+        self.dest_gates: list[Callable[[dt.date], frozenset[str]] | None] = []
+        # item gates: for an item-scoped rule, a test of the item's own facts alone (ECCN, description,
+        # parameters) that is False only when the rule's condition is False for that item whatever the
+        # shipment (see _item_gate); rules are skipped per item on it, memoised per item facts
+        self.item_gates: dict[int, Callable[[ItemCtx], bool]] = {}
+        self._item_skip: dict[tuple[Any, ...], frozenset[int]] = {}
+        self._plans: dict[tuple[Any, ...], tuple[list[Any], list[tuple[Rule, Fn, bool, tuple[int, ...]]]]] = {}
+        self._masks: dict[tuple[Any, ...], tuple[list[Any], tuple[bool, ...]]] = {}
+        for rule in pack.rules:
+            fn, item_scoped = self._compile(rule.when)
+            self.rules.append((rule, fn, item_scoped))
+            refs = _required_destinations(rule.when)
+            self.dest_gates.append(self._country_set(refs) if refs is not None else None)
+            if item_scoped:
+                g = self._item_gate(rule.when)
+                if g is not None:
+                    self.item_gates[id(rule)] = g
+
+    def plan(self, dest_codes: frozenset[str], on: dt.date, skips: tuple[frozenset[int], ...] | None
+             ) -> list[tuple[Rule, Fn, bool, tuple[int, ...]]]:
+        """The candidate rules (in rule order) with, for an item-scoped rule, the indexes of the items it
+        is evaluated for: every item but those whose item gate is False (``skips[k]``: rule ids skipped
+        for item ``k``; None: no gating, every item). One-item shipments' plans are memoised per
+        (candidate list, skip set); the memos stay small (few distinct keys, bounded)."""
+        cand = self.candidates(dest_codes, on)
+        if skips is None:
+            return [(r, f, sc, ()) for r, f, sc in cand]
+        if len(skips) == 1:
+            key = (id(cand), skips[0])
+            got = self._plans.get(key)
+            if got is not None and got[0] is cand:
+                return got[1]
+        masks = [self._mask(cand, sk) for sk in skips]
+        out: list[tuple[Rule, Fn, bool, tuple[int, ...]]] = []
+        for pos, (rule, fn, scoped) in enumerate(cand):
+            if scoped:
+                idxs = tuple(k for k, m in enumerate(masks) if m[pos])
+                if not idxs:
+                    continue  # False for every item of the shipment
+                out.append((rule, fn, True, idxs))
+            else:
+                out.append((rule, fn, False, ()))
+        if len(skips) == 1:
+            if len(self._plans) > 5_000:
+                self._plans.clear()
+            self._plans[key] = (cand, out)  # the list itself is kept: an id is never reused while it lives
+        return out
+
+    def _mask(self, cand: list[tuple[Rule, Fn, bool]], skip: frozenset[int]) -> tuple[bool, ...]:
+        key = (id(cand), skip)
+        got = self._masks.get(key)
+        if got is not None and got[0] is cand:
+            return got[1]
+        mask = tuple(not (sc and id(r) in skip) for r, _, sc in cand)
+        if len(self._masks) > 5_000:
+            self._masks.clear()
+        self._masks[key] = (cand, mask)
+        return mask
+
+    def skipped_for(self, ic: ItemCtx) -> frozenset[int]:
+        """ids of the item-scoped rules whose condition is False for this item whatever the shipment
+        (memoised per the item facts the gates read: normalised ECCN, description, parameters)."""
+        if not self.item_gates:
+            return frozenset()
+        it = ic.item
+        key = (ic.eccn, it.description, tuple(sorted(it.parameters.items())) if it.parameters else ())
+        got = self._item_skip.get(key)
+        if got is None:
+            got = frozenset(k for k, g in self.item_gates.items() if not g(ic))
+            if len(self._item_skip) > 50_000:
+                self._item_skip.clear()
+            self._item_skip[key] = got
+        return got
+
+    def _item_gate(self, c: Cond) -> Callable[[ItemCtx], bool] | None:
+        """A test on the item's own facts that is False only if ``c`` is False for the item in any
+        shipment; None when no such test exists. Exact, not a heuristic: the conditions used
+        (eccn_in, eccn_unclassified, description_has, param) read only the item's normalised ECCN,
+        description and parameters and never the shipment, so their state (True / False / unknown)
+        is the same in every shipment; ``all`` is False when one conjunct is False, ``any`` when
+        every disjunct is."""
+        if c.all is not None:
+            gates = [g for g in (self._item_gate(x) for x in c.all) if g is not None]
+            if not gates:
+                return None
+            return lambda ic: all(g(ic) for g in gates)
+        if c.any is not None:
+            sub = [self._item_gate(x) for x in c.any]
+            if any(g is None for g in sub):
+                return None
+            anyg = [g for g in sub if g is not None]
+            return lambda ic: any(g(ic) for g in anyg)
+        if c.eccn_in is not None or c.eccn_unclassified is not None or c.description_has is not None \
+                or c.param is not None:
+            fn, _ = self._compile(c)
+            return lambda ic: fn(_NO_SHIP, ic)[0] is not False  # type: ignore[arg-type]
+        return None
+
+    def candidates(self, dest_codes: frozenset[str], on: dt.date) -> list[tuple[Rule, Fn, bool]]:
+        """Rules in force on ``on`` that can fire for this destination (computed once per key)."""
+        key = (dest_codes, bisect_right(self.bounds, on))
+        hit = self._cand.get(key)
+        if hit is None:
+            hit = [r for r, gate in zip(self.rules, self.dest_gates, strict=True)
+                   if r[0].in_force(on) and (gate is None or dest_codes & gate(on))]
+            if len(self._cand) > 20_000:
+                self._cand.clear()
+            self._cand[key] = hit
+        return hit
+
+    # country refs expand per date (groups change over time): cache per (refs, date)
+    def _country_set(self, refs: list[str]) -> Callable[[dt.date], frozenset[str]]:
+        refs_t = tuple(refs)
+        lists = self.pack.lists
+        reg = self.reg
+        cache: dict[int, frozenset[str]] = {}
+        bounds = self.bounds
+
+        def get(on: dt.date) -> frozenset[str]:
+            k = bisect_right(bounds, on)
+            s = cache.get(k)
+            if s is None:
+                s = reg.expand(list(refs_t), lists, on)
+                cache[k] = s
+            return s
+
+        return get
+
+    def _ref_label(self, ref: str) -> str:
+        if ref.startswith("group:"):
+            return f"Country Group {ref[6:]}"
+        if ref.startswith("list:"):
+            nl = self.pack.lists[ref[5:]]
+            return f"'{nl.description or ref[5:]}'"
+        return ref
+
+    def _phrases(self, refs: list[str]) -> list[str]:
+        out: list[str] = []
+        for p in refs:
+            if p.startswith("list:"):
+                nl: NamedList = self.pack.lists[p[5:]]
+                out += [m for m in nl.members if m not in nl.exclude]
+            else:
+                out.append(p)
+        return out
+
+    def _eccns(self, refs: list[str]) -> tuple[list[str], list[str]]:
+        inc: list[str] = []
+        exc: list[str] = []
+        for e in refs:
+            if e.startswith("list:"):
+                nl = self.pack.lists[e[5:]]
+                inc += [normalize_eccn(m) or m for m in nl.members]
+                exc += [normalize_eccn(m) or m for m in nl.exclude]
+            else:
+                inc.append(e)
+        return inc, exc
+
+    def _hts(self, refs: list[str]) -> list[tuple[str, str]]:
+        """(prefix digits, where it comes from) for hts_in refs."""
+        out: list[tuple[str, str]] = []
+        for r in refs:
+            if r.startswith("list:"):
+                nl = self.pack.lists[r[5:]]
+                out += [(m.replace(".", ""), nl.description or r[5:]) for m in nl.members if m not in nl.exclude]
+            else:
+                out.append((r.replace(".", ""), "rule"))
+        return out
+
+    # one compiler per condition key, tried in this order (a validated condition has exactly one key)
+    _KEYS = ("all", "any", "not_", "destination_in", "exporter_in", "origin_in", "eccn_in", "eccn_unclassified",
+             "description_has", "end_use_has", "param", "party_country_in", "party_name_in", "party_hit", "policy",
+             "hts_in", "fact_missing")
+
+    def _compile(self, c: Cond) -> tuple[Fn, bool]:
+        """The condition as a function of (shipment, item) -> (True/False/None, evidence, missing facts),
+        and whether it reads an item (item-scoped)."""
+        for key in self._KEYS:
+            value = getattr(c, key)
+            if value is not None:
+                compiled: tuple[Fn, bool] = getattr(self, f"_c_{key}")(value)
+                return compiled
+        raise AssertionError("condition validated with exactly one key")  # pragma: no cover
+
+    def _c_all(self, v: list[Cond]) -> tuple[Fn, bool]:
+        parts = [self._compile(x) for x in v]
+        fns = [p[0] for p in parts]
+        conj = v
+        order = sorted(range(len(conj)), key=lambda k: _cost(conj[k]))
+        return _all(fns, order), any(p[1] for p in parts)
+
+    def _c_any(self, v: list[Cond]) -> tuple[Fn, bool]:
+        parts = [self._compile(x) for x in v]
+        return _any([p[0] for p in parts]), any(p[1] for p in parts)
+
+    def _c_not_(self, v: Cond) -> tuple[Fn, bool]:
+        inner, scoped = self._compile(v)
+        return _not(inner), scoped
+
+    def _c_destination_in(self, v: list[str]) -> tuple[Fn, bool]:
+        get = self._country_set(v)
+        per_ref = [(r, self._ref_label(r), self._country_set([r])) for r in v]
+
+        def dest_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            hit = s.dest_codes & get(s.as_of)
+            if hit:
+                return True, [_ev(field="destination", value=s.dest.code, matched=sorted(hit),
+                                  detail=_dest_detail(s, per_ref))], []
+            return _F
+
+        return dest_fn, False
+
+    def _c_exporter_in(self, v: list[str]) -> tuple[Fn, bool]:
+        get = self._country_set(v)
+
+        def exp_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            hit = s.exporter_codes & get(s.as_of)
+            if hit:
+                return True, [_ev(field="exporter_country", value=sorted(s.exporter_codes),
+                                       matched=sorted(hit))], []
+            return _F
+
+        return exp_fn, False
+
+    def _c_origin_in(self, v: list[str]) -> tuple[Fn, bool]:
+        get = self._country_set(v)
+
+        def origin_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            assert i is not None
+            if not i.origin_codes:
+                return None, [], [f"items[{i.index}].origin"]
+            hit = i.origin_codes & get(s.as_of)
+            if hit:
+                return True, [_ev(field=f"items[{i.index}].origin", value=i.item.origin,
+                                       matched=sorted(hit))], []
+            return _F
+
+        return origin_fn, True
+
+    def _c_eccn_in(self, v: list[str]) -> tuple[Fn, bool]:
+        inc, exc = self._eccns(v)
+        return _eccn_fn(inc, exc), True
+
+    def _c_eccn_unclassified(self, v: bool) -> tuple[Fn, bool]:
+        want = v
+
+        def uncl_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            assert i is not None
+            uncl = i.eccn is None or i.eccn == "EAR99"
+            if uncl == want:
+                return True, [_ev(field=f"items[{i.index}].eccn", value=i.item.eccn,
+                                       detail="unclassified (no ECCN or EAR99)" if uncl else "classified")], []
+            return _F
+
+        return uncl_fn, True
+
+    def _c_description_has(self, v: list[str]) -> tuple[Fn, bool]:
+        pm = matcher(tuple(self._phrases(v)))
+
+        def desc_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            assert i is not None
+            hits = pm.positive(i.item.description)
+            if hits:
+                return True, [_ev(field=f"items[{i.index}].description", value=i.item.description,
+                                       matched=sorted({h.phrase for h in hits}))], []
+            return _F
+
+        return desc_fn, True
+
+    def _c_end_use_has(self, v: PhraseCond | list[str]) -> tuple[Fn, bool]:
+        eu = v
+        phrases = eu if isinstance(eu, list) else eu.phrases
+        if_missing = "unknown" if isinstance(eu, list) else eu.if_missing  # fail closed by default
+        pm2 = matcher(tuple(self._phrases(phrases)))
+
+        def eu_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            text = s.shipment.end_use
+            if not has_text(text):  # blank / whitespace- or zero-width-only: not stated
+                return (None, [], ["end_use"]) if if_missing == "unknown" else _F
+            hits = pm2.positive(text)
+            if hits:
+                return True, [_ev(field="end_use", value=text, matched=sorted({h.phrase for h in hits}))], []
+            return _F
+
+        return eu_fn, False
+
+    def _c_param(self, v: ParamCond) -> tuple[Fn, bool]:
+        return _param_fn(v), True
+
+    def _c_party_country_in(self, v: PartyCountryCond) -> tuple[Fn, bool]:
+        get = self._country_set(v.countries)
+        roles = set(v.roles or [])
+
+        pc_unknown = v.if_missing == "unknown"
+
+        def pc_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            ev = []
+            missing: list[str] = []
+            for idx, (role, codes) in enumerate(s.party_codes):
+                if roles and role not in roles:
+                    continue
+                if not codes:
+                    missing.append(f"parties[{idx}].country")
+                    continue
+                hit = codes & get(s.as_of)
+                if hit:
+                    ev.append(_ev(field=f"parties[{idx}].country", value=sorted(codes), matched=sorted(hit)))
+            if ev:
+                return True, ev, []
+            return (None, [], missing) if missing and pc_unknown else _F
+
+        return pc_fn, False
+
+    def _c_party_name_in(self, v: PartyNameCond) -> tuple[Fn, bool]:
+        nl = self.pack.lists[v.list]
+        return _party_name_fn(nl, v.list, v.min_score,
+                              set(v.roles or [])), False
+
+    def _c_party_hit(self, v: PartyHitCond) -> tuple[Fn, bool]:
+        ph = v
+        sources = {x.upper() for x in ph.sources or []}
+        wanted_fn = set(ph.footnotes or [])
+        hit_roles = set(ph.roles or [])
+
+        def hit_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            # a rule inherits the band of the hit it depends on: strong hits make it fire; possible
+            # hits only make it undecided (review, "possible match", the fact is never asserted)
+            ev = []
+            possible = []
+            missing: list[str] = []
+            for h in s.party_hits:
+                if sources and h.list_code.upper() not in sources:
+                    continue
+                if wanted_fn and not wanted_fn & set(h.footnotes):
+                    continue
+                if hit_roles and h.role not in hit_roles:
+                    continue
+                fn_txt = f", footnote(s) {', '.join(map(str, h.footnotes))}" if h.footnotes else ""
+                if h.band == "strong":
+                    ev.append(_ev(field=f"parties[{h.party_index}].name", value=h.name, matched=h.entry_name,
+                                  score=h.score, detail=f"listed on {h.list_code}{fn_txt}"))
+                else:
+                    possible.append(_ev(field=f"parties[{h.party_index}].name", value=h.name,
+                                        matched=h.entry_name, score=h.score,
+                                        detail=f"possible match only for an entry on {h.list_code}{fn_txt}"))
+                    confirm = ", ".join(h.confirm_with) or "address, country, identifiers"
+                    missing.append(f"identity of parties[{h.party_index}] '{h.name}' (possible match for "
+                                   f"'{h.entry_name}' on {h.list_code}, score {h.score:g}; confirm with {confirm})")
+            return _decided(ev, possible, missing)
+
+        return hit_fn, False
+
+    def _c_policy(self, v: str) -> tuple[Fn, bool]:
+        return _policy_fn(v), False
+
+    def _c_hts_in(self, v: list[str]) -> tuple[Fn, bool]:
+        return _hts_fn(self._hts(v)), True
+
+    def _c_fact_missing(self, v: str) -> tuple[Fn, bool]:
+        return _missing_fn(v), v in (
+            "eccn", "origin", "us_content_percent", "direct_product_of", "hts_code")
+
+
+def _dest_detail(s: ShipCtx, per_ref: list[tuple[str, str, Callable[[dt.date], frozenset[str]]]]) -> str:
+    """Why the destination matched: the refs that hold it, named for what they are (a country the
+    rule names, a Country Group, a list), never the rule's whole list as if the country were in it."""
+    parts: list[str] = []
+    own = {s.dest.code, s.dest.alpha2}
+    for ref, label, get in per_ref:
+        members = get(s.as_of)
+        if not s.dest_codes & members:
+            continue
+        if ref.startswith(("group:", "list:")):
+            parts.append(f"is in {label}")
+        elif ref in own:
+            parts.append(f"is named by the rule ({ref})")
+        else:
+            parts.append(f"falls under {ref} (territory rule)")
+    return f"{s.dest.label} {' and '.join(parts) or 'matches the rule'} on {s.as_of}"
+
+
+def _items_value(s: ShipCtx, key: str) -> str:
+    """A per-item placeholder in a shipment-level message: the shipment's items, not '?'."""
+    items = s.shipment.items
+    vals: list[str] = []
+    for it in items:
+        if key in ("description", "item"):
+            vals.append(it.description)
+        elif key == "eccn":
+            vals.append((normalize_eccn(it.eccn) or it.eccn) if it.eccn else "unclassified")
+        elif key == "origin":
+            vals.append(it.origin or "not given")
+        elif key == "hts_code":
+            vals.append(_hts_text(it.hts_code) if it.hts_code else "not given")
+        else:  # param.x
+            v = it.parameters.get(key[6:])
+            vals.append("not given" if v is None else f"{v:g}")
+    if len(vals) == 1:
+        return vals[0]
+    if key in ("description", "item"):
+        return f"{len(vals)} items: " + "; ".join(vals)
+    return ", ".join(vals)
+
+
+def _required_destinations(c: Cond) -> list[str] | None:
+    """Destination refs the condition cannot be true without, if its top level says so."""
+    if c.destination_in is not None:
+        return c.destination_in
+    if c.all is not None:
+        for sub in c.all:
+            if sub.destination_in is not None:
+                return sub.destination_in
+    return None
+
+
+
+
+# Rough cost of evaluating a condition: `all` tries cheap, selective conjuncts first.
+_COST = {"eccn_unclassified": 0, "eccn_in": 1, "fact_missing": 1, "param": 2, "origin_in": 2,
+         "destination_in": 3, "exporter_in": 3, "description_has": 4, "end_use_has": 4,
+         "party_country_in": 5, "party_hit": 5, "all": 6, "any": 6, "not_": 6, "party_name_in": 8}
+
+
+def _cost(c: Cond) -> int:
+    return next((v for k, v in _COST.items() if getattr(c, k) is not None), 6)
+
+
+def _all(fns: list[Fn], order: list[int] | None = None) -> Fn:
+    """Three-valued AND. Conjuncts run cheapest first (any False ends it); evidence and missing
+    facts are reported in the rule's own order, so the result does not depend on the order run."""
+    idx = order or list(range(len(fns)))
+    ordered = [(k, fns[k]) for k in idx]
+
+    def f(s: ShipCtx, i: ItemCtx | None) -> Res:
+        results: list[Res] = [_F] * len(fns)
+        for k, fn in ordered:
+            r = fn(s, i)
+            if r[0] is False:
+                return _F
+            results[k] = r
+        ev: list[Ev] = []
+        missing: list[str] = []
+        unknown = False
+        for st, e, m in results:
+            if st is None:
+                unknown = True
+                missing += m
+            ev += e
+        return (None if unknown else True), ev, missing
+
+    return f
+
+
+def _any(fns: list[Fn]) -> Fn:
+    def f(s: ShipCtx, i: ItemCtx | None) -> Res:
+        missing: list[str] = []
+        unknown = False
+        for fn in fns:
+            st, e, m = fn(s, i)
+            if st is True:
+                return True, e, []
+            if st is None:
+                unknown = True
+                missing += m
+        return (None, [], missing) if unknown else _F
+
+    return f
+
+
+def _not(fn: Fn) -> Fn:
+    def f(s: ShipCtx, i: ItemCtx | None) -> Res:
+        st, e, m = fn(s, i)
+        if st is None:
+            return None, [], m
+        return (not st), [], []
+
+    return f
+
+
+def eccn_matches(item_eccn: str, pattern: str) -> bool | None:
+    """Hierarchical ECCN match. True/False, or None when the item is less specific."""
+    if item_eccn == pattern or item_eccn.startswith(pattern + "."):
+        return True
+    if pattern.startswith(item_eccn + "."):
+        return None  # item says 3A090, rule needs 3A090.a: paragraph unknown
+    return False
+
+
+def _eccn_fn(inc: list[str], exc: list[str]) -> Fn:
+    def f(s: ShipCtx, i: ItemCtx | None) -> Res:
+        assert i is not None
+        e = i.eccn
+        if e is None:
+            return _F
+        if e == "EAR99":
+            return _F
+        if any(eccn_matches(e, x) for x in exc):
+            return _F
+        unknown_for: list[str] = []
+        for pat in inc:
+            r = eccn_matches(e, pat)
+            if r:
+                return True, [_ev(field=f"items[{i.index}].eccn", value=e, matched=pat,
+                                       detail=f"{e} falls under {pat}")], []
+            if r is None:
+                unknown_for.append(pat)
+        if unknown_for:
+            return None, [], [f"items[{i.index}].eccn paragraph ({e} given; rule covers {', '.join(unknown_for)})"]
+        return _F
+
+    return f
+
+
+_OPS: list[tuple[str, Callable[[float, float], bool], str]] = [
+    ("gt", lambda v, t: v > t, ">"),
+    ("gte", lambda v, t: v >= t, "≥"),
+    ("lt", lambda v, t: v < t, "<"),
+    ("lte", lambda v, t: v <= t, "≤"),
+    ("eq", lambda v, t: v == t, "="),
+]
+
+
+def _param_fn(pc: Any) -> Fn:
+    name = pc.name
+    checks = [(op, t, sym) for key, op, sym in _OPS if (t := getattr(pc, key)) is not None]
+    unknown = pc.if_missing == "unknown"
+    text = " and ".join(f"{name} {sym} {t:g}" for _, t, sym in checks)
+
+    def f(s: ShipCtx, i: ItemCtx | None) -> Res:
+        assert i is not None
+        v = i.item.parameters.get(name)
+        if v is None:
+            return (None, [], [f"items[{i.index}].parameters.{name}"]) if unknown else _F
+        if all(op(v, t) for op, t, _ in checks):
+            return True, [_ev(field=f"items[{i.index}].parameters.{name}", value=v, matched=text,
+                                   detail=f"{name} = {v:g} meets {text}")], []
+        return _F
+
+    return f
+
+
+def _policy_fn(want: str) -> Fn:
+    def f(s: ShipCtx, i: ItemCtx | None) -> Res:
+        if _policy.current() == want:
+            return True, [_ev(field="policy", value=want, detail=f"--policy {want}")], []
+        return _F
+
+    return f
+
+
+def _hts_fn(prefixes: list[tuple[str, str]]) -> Fn:
+    """The item's HTS code starts with a listed prefix; a missing code is unknown (fail closed)."""
+    by_len: dict[int, dict[str, str]] = {}
+    for p, src in prefixes:
+        by_len.setdefault(len(p), {}).setdefault(p, src)
+    lengths = sorted(by_len)
+
+    def f(s: ShipCtx, i: ItemCtx | None) -> Res:
+        assert i is not None
+        code = i.item.hts_code
+        if not code:
+            return None, [], [f"items[{i.index}].hts_code"]
+        for n in lengths:
+            if n <= len(code) and code[:n] in by_len[n]:
+                p = code[:n]
+                return True, [_ev(field=f"items[{i.index}].hts_code", value=code, matched=_hts_text(p),
+                                  detail=f"HTS {_hts_text(code)} is under {_hts_text(p)} ({by_len[n][p]})")], []
+        return False, [_ev(field=f"items[{i.index}].hts_code", value=code,
+                           detail=f"HTS {_hts_text(code)} is not listed")], []
+
+    return f
+
+
+def _hts_text(digits: str) -> str:
+    """8471300100 -> 8471.30.0100 (as the schedule prints it)."""
+    parts = [digits[:4], digits[4:6], digits[6:]]
+    return ".".join(p for p in parts if p)
+
+
+def _missing_fn(fact: str) -> Fn:
+    def f(s: ShipCtx, i: ItemCtx | None) -> Res:
+        sh = s.shipment
+        if fact in ("end_use", "parties", "end_user"):
+            missing = {
+                "end_use": not has_text(sh.end_use),
+                "parties": not sh.parties,
+                "end_user": not any(p.role.value == "end_user" for p in sh.parties),
+            }[fact]
+            fld = fact
+        else:
+            assert i is not None
+            missing = getattr(i.item, fact) is None  # [] means "stated: none"
+            fld = f"items[{i.index}].{fact}"
+        if missing:
+            return True, [_ev(field=fld, value=None, detail=f"{fld} not given")], []
+        return _F
+
+    return f
+
+
+def _party_name_fn(nl: NamedList, list_name: str, min_score: float, roles: set[str]) -> Fn:
+    """Party names against a pack's own names list, with the party matcher's calibrated scorer: a strong
+    hit at ``min_score`` makes the condition true; a possible one leaves it undecided (review)."""
+    names = [n for n in nl.members if n not in nl.exclude]
+    built: list[Any] = []  # the matcher is built on first use: most runs never screen a party against it
+
+    def matcher() -> Any:
+        if not built:
+            from ecscreen.parties.matching import ListEntry, Matcher
+
+            built.append(Matcher([ListEntry(id=f"{list_name}-{k}", source=f"names list {list_name}",
+                                            source_code="custom", name=n) for k, n in enumerate(names)],
+                                 cache_key=f"names-list:{list_name}"))
+        return built[0]
+
+    memo: dict[str, Any] = {}
+
+    def best_of(name: str) -> Any:
+        if name not in memo:
+            if len(memo) > 50_000:
+                memo.clear()
+            m = matcher()
+            found = m.search(name, threshold=min_score, limit=1) if m.may_match(name) else []
+            memo[name] = found[0] if found else None
+        return memo[name]
+
+    def f(s: ShipCtx, i: ItemCtx | None) -> Res:
+        ev = []
+        possible = []
+        missing = []
+        for idx, p in enumerate(s.shipment.parties):
+            if roles and p.role.value not in roles:
+                continue
+            best = best_of(p.name)
+            if best is None:
+                continue
+            e = _ev(field=f"parties[{idx}].name", value=p.name, matched=best.entry.name, score=best.score,
+                    detail=f"{best.band} match on list {list_name!r} (score {best.score:g} >= {min_score:g}): "
+                           f"{best.explanation}")
+            # a names list is curated by the pack's author: an exact match of a member is firm even when
+            # the name is one short word ('Sugon', 'SMIC'); anything else inherits the hit's band
+            exact_member = best.name_score >= 100 and set((best.firm_block or "").split("; ")) <= {
+                "", "the match rests on one word", "very short name"}
+            if best.band == "strong" or exact_member:
+                ev.append(e)
+            else:
+                possible.append(e)
+                missing.append(f"identity of parties[{idx}] '{p.name}' (possible match for '{best.entry.name}', "
+                               f"score {best.score:g}; confirm with address, country, identifiers)")
+        return _decided(ev, possible, missing)
+
+    return f
+
+
+def _decided(firm: list[Ev], possible: list[Ev], missing: list[str]) -> Res:
+    """A party condition's result: true on a firm hit; unknown (review, naming what would confirm it) on
+    possible hits only; false otherwise."""
+    if firm:
+        return True, firm, []
+    if possible:
+        return None, possible, missing
+    return _F
+
+
+# --------------------------------------------------------------------------- messages
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[A-Za-z0-9_]+)?)\}")
+
+
+def render_message(template: str, s: ShipCtx, i: ItemCtx | None, ev: list[Ev]) -> str:
+    def val(key: str) -> str:
+        if key.startswith("param."):
+            if i is None:
+                return _items_value(s, key)
+            v = i.item.parameters.get(key[6:])
+            return "not given" if v is None else f"{v:g}"
+        if key == "destination":
+            return s.dest.code
+        if key == "destination_name":
+            return s.dest.name
+        if key == "as_of":
+            return s.as_of.isoformat()
+        if key == "end_use":
+            return s.shipment.end_use or "not stated"
+        if key == "exporter":
+            return ", ".join(sorted(s.exporter_codes)) or "US"
+        if key == "parties":
+            return ", ".join(p.name for p in s.shipment.parties) or "none named"
+        if key == "matched":
+            return "; ".join(_ev_text(e) for e in ev) or "-"
+        if i is None:
+            return _items_value(s, key) if key in ("description", "item", "eccn", "origin", "hts_code") else "{" + key + "}"
+        if key == "description" or key == "item":
+            return i.item.description
+        if key == "eccn":
+            return i.eccn or "unclassified"
+        if key == "origin":
+            return i.item.origin or "not given"
+        if key == "hts_code":
+            return _hts_text(i.item.hts_code) if i.item.hts_code else "not given"
+        return "{" + key + "}"
+
+    return " ".join(_PLACEHOLDER.sub(lambda m: val(m.group(1)), template).split())
+
+
+def _ev_text(e: Ev) -> str:
+    if e.detail:
+        return e.detail
+    return f"{e.field} = {e.value!r} matched {e.matched!r}"
+
+
+# --------------------------------------------------------------------------- engine
+
+
+@dataclass
+class Engine:
+    registry: Registry
+    compiled: list[CompiledPack] = field(default_factory=list)
+    use_lists: bool = True
+    allowlist: Any = None  # ecscreen.parties.matching.AllowList of cleared (party, list entry) pairs
+
+    has_jurisdiction: bool = False
+    has_chart: bool = False
+    # callable(parties, *, as_of, **kw) -> PartyScreening; None = ecscreen.parties.screening.screen_parties.
+    # Batch runs install a memoising screener here.
+    party_screener: Any = None
+    # the restricted-party lists screened (ecscreen.parties.store.ScreeningList); None = not loaded yet: the
+    # embedded/imported lists plus every ``kind: party_list`` pack of the registry, loaded on first use
+    lists: list[Any] | None = None
+    # earliest date any rules pack states the law for (dates before it are outside what the packs cover)
+    covered_from: dt.date | None = None
+    # which reading decides where the CFR text and BIS enforcement differ (ecscreen.domain.policy)
+    policy: str = "enforced"
+    # memos of the item gates and chart determinations (exact: the same results with memo=False,
+    # which the equivalence tests compare against)
+    memo: bool = True
+    _chart_memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False, compare=False)
+    _chart_bounds: list[dt.date] | None = field(default=None, repr=False, compare=False)
+
+    def _chart_from(self) -> dt.date | None:
+        """First date the Commerce Country Chart / CCL packs state (None: no chart loaded)."""
+        if not self.has_chart:
+            return None
+        chart_mod = _chart_mod()
+        return chart_mod.chart_index(self.registry).effective_from if chart_mod is not None else None
+
+    @classmethod
+    def build(cls, registry: Registry, *, use_lists: bool = True, allowlist: Any = None,
+              lists: list[Any] | None = None, policy: str = "enforced") -> Engine:
+        _policy.set_current(policy)  # validates the name
+        starts = [r.effective_from for p in registry.rule_packs for r in p.rules]
+        return cls(registry=registry, compiled=[CompiledPack(p, registry) for p in registry.rule_packs],
+                   use_lists=use_lists, allowlist=allowlist, lists=lists,
+                   has_jurisdiction=bool(registry.of_kind("jurisdiction")),
+                   has_chart=bool(registry.of_kind("country_chart")),
+                   covered_from=min(starts) if starts else None, policy=policy)
+
+    @property
+    def party_lists(self) -> list[Any]:
+        """The lists parties are screened against: the active lists (embedded CSL or an imported CSL, other
+        imported lists) and the own-format ``kind: party_list`` packs of this registry (shipped or given
+        with ``--rules``); empty when lists are off."""
+        if not self.use_lists:
+            return []
+        if self.lists is None:
+            from ecscreen.parties.store import active_lists, read_list
+
+            own = [read_list(lp.path) for lp in self.registry.of_kind("party_list")]
+            self.lists = active_lists(rules_roots=[]) + own
+        return self.lists
+
+    # ---- one shipment
+    def screen_one(self, sh: Shipment, *, as_of: dt.date | None = None, label: str | None = None,
+                   today: dt.date | None = None) -> ShipmentResult:
+        """Screen one shipment; when the end user (or ultimate consignee) is in another country than
+        ``destination``, the licence question is also screened for that country of ultimate destination
+        (15 CFR 772.1) and the result says which country decided."""
+        res = self._screen_one(sh, as_of=as_of, label=label, today=today)
+        ultimate = _ultimate_destinations(sh, res)
+        if not ultimate:
+            return res
+        return _merge_ultimate(res, [(code, why, self._screen_one(
+            sh.model_copy(update={"destination": code, "destination_region": None}), as_of=as_of, label=label,
+            today=today)) for code, why in ultimate])
+
+    def _screen_one(self, sh: Shipment, *, as_of: dt.date | None = None, label: str | None = None,
+                    today: dt.date | None = None) -> ShipmentResult:
+        on = as_of or sh.date or today or dt.date.today()
+        _policy.set_current(self.policy)
+        sid = sh.id or label or "shipment"
+        errors: list[InputError] = []
+        dest = resolve(sh.destination)
+        if dest is None:
+            errors.append(InputError(field="destination", message=unknown_message(sh.destination, "destination")))
+        if sh.destination_region:
+            region = resolve(sh.destination_region)
+            if region is None or region.region is None:
+                errors.append(InputError(field="destination_region",
+                                         message=f"unknown region {sh.destination_region!r}"))
+            elif dest is not None and region.alpha2 != dest.alpha2:
+                errors.append(InputError(field="destination_region",
+                                         message=f"region {sh.destination_region!r} ({region.label}) is in "
+                                                 f"{region.alpha2}, not in the destination {dest.label}"))
+            elif dest is not None:
+                dest = region
+        exporter = resolve(sh.exporter_country) if sh.exporter_country else resolve("US")
+        if exporter is None:
+            errors.append(InputError(field="exporter_country",
+                                     message=unknown_message(sh.exporter_country or "", "country")))
+        errors += check_texts(sh)
+
+        def country_codes(text: str | None, fld: str) -> frozenset[str]:
+            """Codes a country field stands for (with territory parents); unknown -> an input error."""
+            if not text:
+                return frozenset()
+            c = resolve(text)
+            if c is None:
+                errors.append(InputError(field=fld, message=unknown_message(text, "country")))
+                return frozenset()
+            return _codes(c, self.registry, on)
+
+        party_codes = [(p.role.value, country_codes(p.country, f"parties[{idx}].country"))
+                       for idx, p in enumerate(sh.parties)]
+        items: list[ItemCtx] = []
+        for idx, it in enumerate(sh.items):
+            if it.parameters:
+                params, perrs = check_parameters(it.parameters, idx, self.registry.parameters)
+                errors += perrs
+                if params != it.parameters:  # canonical names / booleans as 1 / 0 for every later step
+                    it = it.model_copy(update={"parameters": params})
+            e = None
+            if it.eccn is not None:
+                e = normalize_eccn(it.eccn)
+                if e is None:
+                    errors.append(InputError(field=f"items[{idx}].eccn", message=f"malformed ECCN {it.eccn!r}"))
+            items.append(ItemCtx(item=it, index=idx, eccn=e,
+                                 origin_codes=country_codes(it.origin, f"items[{idx}].origin")))
+        if errors or dest is None or exporter is None:
+            return ShipmentResult(id=sid, decision="error", as_of=on, destination=sh.destination, errors=errors)
+
+        findings: list[Finding] = []
+        warnings: list[str] = []
+        # ---- parties
+        hits: list[PartyFactLite] = []
+        screened: list[Any] = []
+        party_mod = _parties_mod()
+        if party_mod is not None and sh.parties and self.use_lists:
+            screener = self.party_screener or party_mod.screen_parties
+            kw: dict[str, Any] = {"allowlist": self.allowlist} if self.allowlist is not None else {}
+            if self.party_screener is None:
+                kw["lists"] = self.party_lists
+            ps = screener(sh.parties, as_of=on, **kw)
+            findings += list(ps.findings)
+            hits = _party_facts(ps, sh)
+            warnings += list(getattr(ps, "warnings", []) or [])
+            screened = list(getattr(ps, "summaries", []) or [])
+        elif sh.parties:
+            # fail closed: parties that were not screened never leave the shipment `clear`
+            findings.append(_parties_not_screened(sh, "--no-lists" if not self.use_lists
+                                                  else "the party-screening module is not installed"))
+        ctx = ShipCtx(shipment=sh, dest=dest, dest_codes=_codes(dest, self.registry, on),
+                      exporter_codes=_codes(exporter, self.registry, on), as_of=on,
+                      party_codes=party_codes, party_hits=hits)
+
+        # ---- jurisdiction per item
+        status: dict[int, str] = {}
+        jurisdictions: list[ItemJurisdiction] = []
+        jur_mod = _jur_mod()
+        for ic in items:
+            if jur_mod is not None and self.has_jurisdiction:
+                jr = jur_mod.assess(ic.item, ic.index, sh, dest, _to_jur_facts(jur_mod, hits), self.registry, on)
+                status[ic.index] = jr.status
+                findings += list(jr.findings)
+                jurisdictions.append(ItemJurisdiction(item_index=ic.index, status=jr.status, summary=jr.summary,
+                                                      steps=list(jr.steps)))
+            else:
+                st = _fallback_status(ic, exporter)
+                status[ic.index] = st
+                jurisdictions.append(ItemJurisdiction(
+                    item_index=ic.index, status=st,
+                    summary="subject to the EAR: item in or of the United States (15 CFR 734.3(a))"
+                    if st == "subject" else "foreign item abroad: no jurisdiction data loaded to decide"))
+
+        # ---- generic rules
+        for cp in self.compiled:
+            jur = cp.pack.pack.jurisdiction
+            skips = tuple(cp.skipped_for(ic) for ic in items) if cp.item_gates and self.memo else None
+            for rule, fn, item_scoped, idxs in cp.plan(ctx.dest_codes, on, skips):
+                gate = rule.subject_to_ear_only and jur == "US-EAR"
+                if item_scoped:
+                    # items whose own facts make the condition False are left out (exact: see CompiledPack)
+                    for ic in (items if skips is None else [items[k] for k in idxs]):
+                        st = status[ic.index]
+                        if gate and st == "not_subject":
+                            continue
+                        f = self._fire(cp, rule, fn, ctx, ic, st if gate else "subject")
+                        if f:
+                            findings.append(f)
+                else:
+                    sts = set(status.values())
+                    if gate and sts == {"not_subject"}:
+                        continue
+                    eff = "subject" if (not gate or "subject" in sts) else "unknown"
+                    f = self._fire(cp, rule, fn, ctx, None, eff)
+                    if f:
+                        findings.append(f)
+
+        # ---- dates outside the range the packs cover: review naming the range (fail closed)
+        if self.covered_from is not None and on < self.covered_from:
+            findings.append(_date_finding(
+                "DATE-BEFORE-PACKS", None, on,
+                f"Shipment date {on} is before {self.covered_from}, the earliest date any loaded rule pack states "
+                f"the law for (the packs cover {self.covered_from} onwards): nothing can be screened for that "
+                "date. Check the date (or screen with --as-of).", self.covered_from))
+        # ---- Commerce Country Chart + coverage (licences held, exceptions)
+        chart_mod = _chart_mod()
+        lic_mod = _lic_mod()
+        chart_from = self._chart_from()
+        for ic in items:
+            if status[ic.index] == "not_subject":
+                continue
+            if chart_from is not None and on < chart_from and ic.eccn and ic.eccn != "EAR99":
+                findings.append(_date_finding(
+                    "DATE-BEFORE-CHART", ic.index, on,
+                    f"{ic.item.description} ({ic.eccn}): shipment date {on} is before {chart_from}, the date of "
+                    f"the Commerce Country Chart and CCL packs (they cover {chart_from} onwards), so the licence "
+                    "requirement by reason for control cannot be read for this ECCN on that date; only the dated "
+                    f"rule packs were applied. Check the chart in force on {on}.", chart_from))
+            if chart_mod is not None and ic.eccn and self.has_chart and dest.alpha2 == "US":
+                note = _DOMESTIC_NOTE.format(eccn=ic.eccn, index=ic.index)
+                if note not in warnings:
+                    warnings.append(note)
+            elif chart_mod is not None and ic.eccn and self.has_chart:
+                cr = self._chart(chart_mod, ic, dest, on)
+                cf = list(cr.findings)
+                if status[ic.index] == "unknown":
+                    cf = [_cap_review(f, "jurisdiction undetermined") for f in cf]
+                findings += cf
+                warnings += [n for n in getattr(cr, "notes", []) if n not in warnings]
+                for err in getattr(cr, "errors", []) or []:
+                    errors.append(err if isinstance(err, InputError) else InputError(message=str(err)))
+        # ---- party-list requirements reach only the items they cover (ecscreen.engine.listscope)
+        scope_mod = _scope_mod()
+        if scope_mod is not None:
+            findings = scope_mod.scope_party_findings(findings, sh.items, [ic.eccn for ic in items], status, dest,
+                                                      self.registry, on)
+        if lic_mod is not None:
+            for ic in items:
+                mine = [f for f in findings if f.item_index == ic.index]
+                others = [f for f in findings if f.item_index != ic.index]
+                findings = others + list(lic_mod.apply_coverage(mine, ic.item, ic.index, dest, self.registry, on))
+            findings = list(lic_mod.apply_shipment_coverage(findings, sh.items, status, dest, self.registry, on))
+        if errors:
+            return ShipmentResult(id=sid, decision="error", as_of=on, destination=dest.code,
+                                  destination_name=dest.name, errors=errors, findings=findings, warnings=warnings,
+                                  jurisdiction=jurisdictions)
+        findings.sort(key=lambda f: (-f.outcome.rank, f.item_index if f.item_index is not None else -1, f.rule_id))
+        decision = Outcome.worst([f.outcome for f in findings if f.covered_by is None])
+        return ShipmentResult(id=sid, decision=decision, as_of=on, destination=dest.code, destination_name=dest.name,
+                              findings=findings, warnings=warnings, jurisdiction=jurisdictions,
+                              party_screening=screened)
+
+    def _chart(self, chart_mod: Any, ic: ItemCtx, dest: Country, on: dt.date) -> Any:
+        """``chart.determine`` for one item, memoised per the facts it reads: the item's ECCN as given,
+        its index (in the findings), the destination (code and the names the messages use) and the
+        date's interval between the registry's change dates (Country Group changes, territory rules,
+        the chart's own date): within one interval every set the chart reads is the same (before the
+        chart's date, the day itself: the note names it). The result
+        is shared: the engine copies its lists, and later steps change findings only on copies."""
+        if not self.memo:
+            return chart_mod.determine(ic.item, ic.index, dest, self.registry, on)
+        if self._chart_bounds is None:
+            reg = self.registry
+            b = {ch.date for g in reg.groups.values() for ch in g.changes}
+            b |= {d for t in reg.territories.values() for d in (t.effective_from, t.effective_to) if d}
+            eff = self._chart_from()
+            if eff is not None:
+                b.add(eff)
+            if reg.groups_snapshot is not None:
+                b.add(reg.groups_snapshot)
+            self._chart_bounds = sorted(b)
+        eff = self._chart_from()
+        # before the chart's date the result names the date itself: keyed on the day there
+        when: Any = on if eff is None or on < eff else bisect_right(self._chart_bounds, on)
+        key = (ic.item.eccn, ic.index, dest.code, dest.label, dest.name, when, self.policy)
+        got = self._chart_memo.get(key)
+        if got is None:
+            res = chart_mod.determine(ic.item, ic.index, dest, self.registry, on)
+            # only what screen_one reads is kept (the steps are also in the findings): a small entry
+            got = _ChartMemo(res.findings, res.notes, res.errors)
+            if len(self._chart_memo) >= CHART_MEMO_SIZE:
+                self._chart_memo.clear()
+            self._chart_memo[key] = got
+        return got
+
+    def _fire(self, cp: CompiledPack, rule: Rule, fn: Fn, ctx: ShipCtx, ic: ItemCtx | None,
+              status: str) -> Finding | None:
+        st, ev, missing = fn(ctx, ic)
+        if st is False:
+            return None
+        meta = cp.pack.pack
+        cites = list(rule.citations) + [Citation(kind="seed", ref=s) for s in rule.seeds]
+        msg = render_message(rule.message, ctx, ic, ev)
+        notes = list(rule.notes)
+        outcome = rule.outcome
+        if st is None:
+            outcome = Outcome.review
+            uniq = list(dict.fromkeys(missing))
+            msg = (f"Cannot decide '{rule.title}': missing fact(s): {', '.join(uniq)}. "
+                   f"If the facts match, the rule says: {msg}")
+            ev = ev + [_ev(field=m, value=None, detail="missing") for m in uniq]
+        if status == "unknown" and outcome.rank > Outcome.review.rank:
+            notes.append(f"would be {outcome.value} if the item is subject to the EAR; jurisdiction undetermined")
+            outcome = Outcome.review
+        return Finding(rule_id=rule.id, pack_id=meta.id, outcome=outcome, title=rule.title, message=msg,
+                       item_index=ic.index if ic else None, jurisdiction=meta.jurisdiction,
+                       evidence=[e.model() for e in ev],
+                       citations=cites, effective_from=rule.effective_from, effective_to=rule.effective_to,
+                       notes=notes)
+
+    # ---- many shipments
+    def screen(self, shipments: Iterable[tuple[str, Shipment | InputError]], *, as_of: dt.date | None = None,
+               today: dt.date | None = None) -> Report:
+        results = []
+        for label, sh in shipments:
+            if isinstance(sh, InputError):
+                results.append(ShipmentResult(id=label, decision="error", errors=[sh], source=label))
+            else:
+                r = self.screen_one(sh, as_of=as_of, label=label, today=today)
+                r.source = label
+                results.append(r)
+        ok = [r.decision for r in results if r.decision != "error"]
+        # fail closed: a run with an unscreenable shipment is never reported as clear overall
+        decision: Outcome | str = Outcome.worst([Outcome(d) for d in ok]) if len(ok) == len(results) else "error"
+        lists: list[Any] = []
+        warnings: list[str] = list(self.registry.notes)
+        unscreened = sum(1 for r in results if any(f.rule_id == "PARTIES-NOT-SCREENED" for f in r.findings))
+        if unscreened:
+            warnings.append(f"parties not screened against restricted-party lists (--no-lists): {unscreened} "
+                            "shipment(s) with parties are review, not clear")
+        if self.use_lists:
+            from ecscreen.parties.screening import list_status
+
+            lists, list_warns = list_status(self.party_lists, as_of or today or dt.date.today())
+            warnings += list_warns
+        return Report(tool_version=__version__, decision=decision, generated_for=as_of,  # type: ignore[arg-type]
+                      results=results, packs=self.registry.infos, lists=lists, warnings=warnings)
+
+
+_DOMESTIC_NOTE = ("item {index}: {eccn} to the United States: the Commerce Country Chart governs exports and "
+                  "reexports to foreign destinations (15 CFR 734.13, 738.4); a shipment to a destination in the "
+                  "United States needs no licence by reason for control (end-user and end-use rules still apply)")
+
+
+# --------------------------------------------------------------------------- country of ultimate destination
+
+
+def _ultimate_destinations(sh: Shipment, res: ShipmentResult) -> list[tuple[str, str]]:
+    """Countries of ultimate destination other than the stated destination: the end users' countries, or
+    (no end user with a country) the consignees' (15 CFR 772.1 'ultimate consignee', 'end user')."""
+    if res.decision == "error" or not res.destination:
+        return []
+    dest = resolve(res.destination)
+    if dest is None:
+        return []
+    for roles in (("end_user",), ("consignee",)):
+        found: dict[str, str] = {}
+        stated = False
+        for idx, p in enumerate(sh.parties):
+            if p.role.value not in roles or not p.country:
+                continue
+            c = resolve(p.country)
+            if c is None:
+                continue  # an unknown country is an input problem reported by the party checks
+            stated = True
+            if c.alpha2 != dest.alpha2 and c.code != dest.code:
+                found.setdefault(c.code, f"parties[{idx}] {p.role.value} '{p.name}' is in {c.label}")
+        if stated:
+            return sorted(found.items())
+    return []
+
+
+def _merge_ultimate(res: ShipmentResult, others: list[tuple[str, str, ShipmentResult]]) -> ShipmentResult:
+    """One result from the stated destination's and the ultimate destinations' screenings: every finding
+    of an ultimate destination that is not already reported is added, marked with the country it is for;
+    the decision is the worst, and a warning says which country decided."""
+    findings = list(res.findings)
+    seen = {(f.rule_id, f.item_index, f.message) for f in findings}
+    warnings = list(res.warnings)
+    errors = list(res.errors)
+    decided = [(f"{res.destination_name} ({res.destination})" if res.destination_name else "the stated destination",
+                res.decision)]
+    for code, why, r in others:
+        label = f"{r.destination_name} ({r.destination})" if r.destination_name else code
+        if r.decision == "error":
+            errors += r.errors
+            continue
+        decided.append((label, r.decision))
+        for f in r.findings:
+            if (f.rule_id, f.item_index, f.message) in seen:
+                continue
+            seen.add((f.rule_id, f.item_index, f.message))
+            findings.append(f.model_copy(update={
+                "message": f"[country of ultimate destination {label}: {why}] {f.message}",
+                "evidence": [*f.evidence, Evidence(field="ultimate_destination", value=code, detail=why)],
+                "citations": [*f.citations, Citation(ref="15 CFR 772.1", note="country of ultimate destination")],
+            }))
+    order = [o for _, o in decided if o != "error"]
+    worst = Outcome.worst([f.outcome for f in findings if f.covered_by is None]) if findings else Outcome.clear
+    names = ", ".join(f"{n}: {o.value if isinstance(o, Outcome) else o}" for n, o in decided)
+    by = [n for n, o in decided if o == worst] if order else []
+    stated = decided[0][0]
+    warnings.append(
+        f"the end user (or ultimate consignee) is not in the stated destination {stated}: the licence question "
+        f"was screened for the country of ultimate destination too ({'; '.join(w for _, w, _ in others)}); "
+        f"results by country: {names}; decided by {', '.join(by) or stated} (15 CFR 772.1)")
+    findings.sort(key=lambda f: (-f.outcome.rank, f.item_index if f.item_index is not None else -1, f.rule_id))
+    if errors:
+        return res.model_copy(update={"decision": "error", "errors": errors, "findings": findings,
+                                      "warnings": warnings})
+    return res.model_copy(update={"decision": worst, "findings": findings, "warnings": warnings})
+
+
+def _parties_not_screened(sh: Shipment, why: str) -> Finding:
+    names = ", ".join(repr(p.name) for p in sh.parties)
+    return Finding(
+        rule_id="PARTIES-NOT-SCREENED", pack_id="ecscreen", outcome=Outcome.review,
+        title="Parties not screened against the restricted-party lists",
+        message=f"Parties not screened ({why}): {len(sh.parties)} party(ies) ({names}) were not checked against "
+                "the restricted-party lists (Entity List, SDN, MEU List, ...). Screen them before export.",
+        evidence=[Evidence(field=f"parties[{i}].name", value=p.name, detail="not screened")
+                  for i, p in enumerate(sh.parties)],
+        citations=[Citation(ref="15 CFR 744.11", note="Entity List licence requirements"),
+                   Citation(ref="15 CFR part 732, Supplement No. 3", note="know your customer guidance")])
+
+
+def _date_finding(rule_id: str, item_index: int | None, on: dt.date, message: str, since: dt.date) -> Finding:
+    return Finding(rule_id=rule_id, pack_id="ecscreen", outcome=Outcome.review, item_index=item_index,
+                   title="Shipment date outside the range the packs cover", message=message,
+                   evidence=[Evidence(field="date", value=on.isoformat(), detail=f"packs cover {since} onwards")],
+                   citations=[Citation(ref="15 CFR part 738, Supplement No. 1",
+                                       note="the Commerce Country Chart in force on the shipment date applies")],
+                   effective_from=since)
+
+
+def _cap_review(f: Finding, why: str) -> Finding:
+    if f.outcome.rank > Outcome.review.rank:
+        f = f.model_copy(update={"outcome": Outcome.review,
+                                 "notes": f.notes + [f"would be {f.outcome.value}; {why}"]})
+    return f
+
+
+def _fallback_status(ic: ItemCtx, exporter: Country) -> str:
+    """Without jurisdiction data: items in or of the US are subject (15 CFR 734.3(a)(1)-(2))."""
+    if exporter.alpha2 == "US" or "US" in ic.origin_codes:
+        return "subject"
+    return "unknown"
+
+
+def _party_facts(ps: Any, sh: Shipment) -> list[PartyFactLite]:
+    out = []
+    for pidx, hits in enumerate(getattr(ps, "hits", []) or []):
+        for h in hits:
+            if getattr(h, "cleared", None) is not None and getattr(h.cleared, "active", True):
+                continue
+            p = sh.parties[pidx]
+            out.append(PartyFactLite(party_index=pidx, role=p.role.value, name=p.name, list_code=h.entry.source_code,
+                                     entry_name=h.entry.name, footnotes=list(h.entry.footnotes), score=h.score,
+                                     band=getattr(h, "band", "strong") or "strong",
+                                     confirm_with=tuple(getattr(h, "confirm_with", ()) or ())))
+    return out
+
+
+def _to_jur_facts(jur_mod: Any, hits: list[PartyFactLite]) -> list[Any]:
+    # only firm hits make the FDP footnote steps apply; a possible hit is already a review finding
+    return [jur_mod.PartyFact(party_index=h.party_index, role=h.role, name=h.name, list_code=h.list_code,
+                              entry_name=h.entry_name, footnotes=h.footnotes, score=h.score)
+            for h in hits if h.band == "strong"]
+
+
+def _chart_mod() -> Any:
+    from ecscreen.engine import chart
+
+    return chart
+
+
+def _parties_mod() -> Any:
+    # imported on first use: the party screener pulls in the matcher and its index
+    from ecscreen.parties import screening
+
+    return screening
+
+
+def _jur_mod() -> Any:
+    from ecscreen.engine import jurisdiction
+
+    return jurisdiction
+
+
+def _lic_mod() -> Any:
+    from ecscreen.engine import licensing
+
+    return licensing
+
+
+def _scope_mod() -> Any:
+    from ecscreen.engine import listscope
+
+    return listscope
+
+
+@lru_cache(maxsize=8)
+def _engine_for(paths: tuple[str, ...], use_lists: bool) -> Engine:
+    return Engine.build(cached_registry(paths), use_lists=use_lists)
+
+
+def get_engine(rules: list[str] | None = None, *, use_lists: bool = True) -> Engine:
+    return _engine_for(tuple(rules or ()), use_lists)
+
+
+def screen(shipments: Shipment | list[Shipment] | Iterable[tuple[str, Shipment | InputError]], *,
+           rules: list[str] | None = None, as_of: dt.date | None = None, use_lists: bool = True,
+           engine: Engine | None = None) -> Report:
+    """Screen shipments against the packs. Pure: no I/O beyond loading packs/lists once."""
+    eng = engine or get_engine(rules, use_lists=use_lists)
+    if isinstance(shipments, Shipment):
+        seq: list[Any] = [(shipments.id or "shipment-1", shipments)]
+    else:
+        seq = []
+        for n, s in enumerate(shipments, 1):
+            if isinstance(s, Shipment):
+                seq.append((s.id or f"shipment-{n}", s))
+            else:
+                seq.append(s)
+    return eng.screen(seq, as_of=as_of)

@@ -1,0 +1,83 @@
+"""Compiled snapshot of the rule packs, cached on disk by content hash.
+
+Parsing and validating every YAML/JSON pack takes most of a one-shipment ``check`` (~0.8 s); the
+validated :class:`~ecscreen.packs.registry.Registry` is the same for the same pack files and the same code, so it
+is cached as one file keyed by the SHA-256 of
+
+* the ecscreen sources and the versions of the libraries that shape the models (pydantic, pyyaml), and
+* every pack file that ``load_registry`` may read (its path as shown in reports and its bytes).
+
+The cache file is written atomically (temporary file + rename) and read only when it is a regular file
+owned by the current user and not writable by group or others, its header names exactly this digest and
+its payload checksum matches (the same guarantees as the party-index cache, whose reader it shares). Any
+failure means "not cached": the packs are loaded from source, so results never depend on the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+from ecscreen import __version__
+from ecscreen.packs.registry import Registry, default_rules_dir, load_registry, pack_files
+
+SNAPSHOT_FORMAT = 1
+
+__all__ = ["registry_digest", "load_registry_snapshot"]
+
+
+@lru_cache(maxsize=1)
+def _code_fingerprint() -> bytes:
+    h = hashlib.sha256(f"registry-{SNAPSHOT_FORMAT}|{__version__}|{sys.version_info[:2]}".encode())
+    for dist in ("pydantic", "pydantic-core", "PyYAML", "pycountry"):
+        try:
+            h.update(f"|{dist} {metadata.version(dist)}".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"|{dist} ?".encode())
+    pkg = Path(__file__).resolve().parents[1]
+    for src in sorted(pkg.rglob("*.py")):
+        try:
+            h.update(b"\x00" + src.relative_to(pkg).as_posix().encode() + b"\x00" + src.read_bytes())
+        except OSError:
+            h.update(b"\x00unreadable " + src.name.encode())
+    return h.digest()
+
+
+def registry_digest(paths: list[Path] | None, extend: bool) -> str | None:
+    """Digest of everything ``load_registry(paths, extend=extend)`` depends on; None when a file cannot be read."""
+    h = hashlib.sha256(_code_fingerprint())
+    h.update(f"|extend={extend}|".encode())
+    roots = [default_rules_dir(), *(paths or [])]
+    try:
+        for r in roots:
+            h.update(b"\x01root\x00" + str(Path(r).resolve()).encode("utf-8", "surrogatepass"))
+            for f in pack_files(Path(r)):
+                h.update(b"\x02" + str(f).encode("utf-8", "surrogatepass") + b"\x00" + f.read_bytes())
+    except OSError:
+        return None
+    except Exception:  # an invalid path: load_registry reports it properly
+        return None
+    return h.hexdigest()
+
+
+def load_registry_snapshot(paths: list[Path] | None = None, *, extend: bool = False,
+                           cache_dir: Path | None = None) -> Registry:
+    """``load_registry(paths, extend=extend)``, served from the compiled snapshot in ``cache_dir`` when one
+    exists for exactly these packs and this code; written there after a load. ``cache_dir=None``: no cache."""
+    if cache_dir is None:
+        return load_registry(paths, extend=extend)
+    from ecscreen.parties.matching import read_cache_file, write_cache_file
+
+    digest = registry_digest(paths, extend)
+    if digest is None:
+        return load_registry(paths, extend=extend)
+    target = Path(cache_dir) / f"registry-{digest}.bin"
+    state = read_cache_file(target, digest)
+    if state is not None and isinstance(state.get("registry"), Registry):
+        return state["registry"]
+    reg = load_registry(paths, extend=extend)
+    write_cache_file(target, digest, {"digest": digest, "registry": reg})
+    return reg

@@ -1,0 +1,2466 @@
+"""Party-name matching against restricted-party lists.
+
+Scorer (the same for the candidate index and the exhaustive reference; details in
+docs/party-screening.md):
+
+* names are normalised into tokens (:mod:`ecscreen.domain.normalize`): case, punctuation, diacritics, scripts,
+  Chinese transliteration, abbreviations, legal forms, stop words; word order is ignored;
+* every token carries an IDF weight over the indexed names plus the embedded CSL's frequencies, so rare
+  tokens weigh more than generic ones ("electronics", "trading", "group"); a query token's weight
+  counts its spelling variants; initials, particles, patronymics and numbers weigh little;
+* token similarity (:func:`token_sim`): equal; one edit apart (symmetric deletion); same consonant
+  skeleton; same first two letters and Jaro-Winkler >= 0.9;
+* each list-name token is aligned with its most similar query token; query coverage ``P`` and list-name
+  coverage ``R``; ``base = b*max(P, R) + (1-b)*min(P, R)`` minus the share left unmatched on both sides
+  (a substitution); times an evidence factor (matched query weight / ``evidence``), a generic factor
+  (only common words matched, partial match) and a weak-alias factor (one-word list name inside a
+  longer query) -- see :func:`_combine`;
+* acronyms: a one-word query equal to the initials of a multi-word list name (or the reverse for
+  organisation-like queries) scores ``acronym_score``;
+* the country is a qualifier: a mismatch subtracts ``country_penalty`` from a hit but never hides it.
+
+Candidate index: words -> names, plus a deletion index, skeleton buckets and Jaro-Winkler buckets over the
+vocabulary, so every related word is found without scanning. Candidates are fetched only for the query
+words every hit must match, and pruned with a single-word bound and 256-bit word signatures; both steps
+are lossless for this scorer. ``exhaustive=True`` scores every name with the same numpy kernel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import gc
+import gzip
+import hashlib
+import json
+import math
+import os
+import pickle
+import re
+import stat
+import struct
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, overload
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from rapidfuzz import process as rf_process
+from rapidfuzz.distance import Indel, JaroWinkler, LCSseq
+
+from ecscreen.domain.normalize import NormalizedName, initials, legal_forms, normalize, particles, skeleton
+from ecscreen.parties.variants import query_variants
+
+__all__ = [
+    "ListEntry",
+    "Clearance",
+    "AllowList",
+    "PartyHit",
+    "HitFeature",
+    "ScoreConfig",
+    "MAX_NAME_CHARS",
+    "Matcher",
+    "token_sim",
+    "index_cache_dir",
+    "index_cache_status",
+]
+
+
+# --------------------------------------------------------------------------- models
+
+
+class ListEntry(BaseModel):
+    """One entry of a restricted-party list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    source: str = Field(description="Full list name, e.g. 'Entity List (EL) - Bureau of Industry and Security'")
+    source_code: str = Field(description="EL, SDN, DPL, UVL, MEU, DTC, SSI, ISN, PLC, CMIC, NS-MBS, CAP or custom")
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    countries: list[str] = Field(default_factory=list, description="ISO 3166 alpha-2")
+    addresses: list[str] = Field(default_factory=list)
+    programs: list[str] = Field(default_factory=list)
+    type: str | None = None
+    license_requirement: str | None = None
+    license_policy: str | None = None
+    federal_register_notice: str | None = None
+    start_date: dt.date | None = None
+    remarks: str | None = None
+    source_url: str | None = None
+    footnotes: list[int] = Field(default_factory=list, description="Entity List FDP footnotes 1-5")
+    list_name: str | None = Field(default=None, description="Name of the screening list it came from")
+
+
+class Clearance(BaseModel):
+    """An allow-list record: this party was reviewed against this list entry and cleared."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    party: str = Field(min_length=1, description="Party name as screened (compared after normalisation)")
+    entry_id: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    approver: str = Field(min_length=1)
+    expires: dt.date | None = None
+    country: str | None = None
+    approved: dt.date | None = None
+
+
+class HitFeature(BaseModel):
+    """One piece of evidence of a party hit: its contribution to the score and why, in plain language."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    points: float
+    reason: str
+
+
+class PartyHit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str
+    entry: ListEntry
+    matched_alias: str
+    score: float = Field(ge=0, le=100)
+    name_score: float = Field(ge=0, le=100)
+    explanation: str
+    country_match: bool | None = None
+    cleared: Clearance | None = None
+    band: Literal["strong", "possible"] = Field(
+        default="possible",
+        description="strong: a firm finding (the list's outcome); possible: review, confirm the identity first")
+    features: list[HitFeature] = Field(default_factory=list, description="score = sum of the features' points")
+    firm_block: str | None = Field(
+        default=None, description="why this hit can never be a firm finding on its own (one word, acronym ...)")
+    confirm_with: list[str] = Field(
+        default_factory=list, description="facts that would confirm a possible match (address, country, identifiers)")
+
+
+class AllowList:
+    """Cleared (party, list entry) pairs. Expired clearances stop working and produce a warning."""
+
+    def __init__(self, clearances: Iterable[Clearance] = ()) -> None:
+        self.clearances = list(clearances)
+        self._by_key: dict[tuple[tuple[str, ...], str], list[Clearance]] = {}
+        for c in self.clearances:
+            self._by_key.setdefault((_party_key(c.party), c.entry_id), []).append(c)
+
+    def __len__(self) -> int:
+        return len(self.clearances)
+
+    def lookup(
+        self, party: str, entry_id: str, as_of: dt.date, country: str | None = None
+    ) -> tuple[Clearance | None, str | None]:
+        """Return (valid clearance or None, warning or None)."""
+        found = self._by_key.get((_party_key(party), entry_id))
+        if not found:
+            return None, None
+        warning = None
+        for c in found:
+            if c.country and country and c.country.upper() != country.upper():
+                continue
+            if c.expires is not None and c.expires < as_of:
+                warning = (
+                    f"clearance of '{c.party}' against list entry {c.entry_id} expired on {c.expires} "
+                    f"(approved by {c.approver}); the hit is reported again"
+                )
+                continue
+            return c, None
+        return None, warning
+
+
+def _party_key(name: str) -> tuple[str, ...]:
+    return tuple(sorted(normalize(name).tokens))
+
+
+# --------------------------------------------------------------------------- scorer
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreConfig:
+    threshold: float = 80.0
+    balance: float = 0.8
+    evidence: float = 6.0
+    distinct_min: float = 5.0
+    generic_factor: float = 0.75
+    weak_alias_factor: float = 0.8
+    substitution_penalty: float = 1.0
+    full_match: float = 0.85
+    patronymic_factor: float = 0.3
+    initial_weight: float = 0.5
+    sim_edit_floor: float = 0.7
+    sim_phonetic: float = 0.8
+    phonetic_min_ratio: float = 0.65
+    jw_min: float = 0.9
+    jw_scale: float = 0.9
+    acronym_score: float = 88.0
+    acronym_score_short: float = 78.0
+    country_penalty: float = 10.0
+    max_tokens: int = 12
+    # calibration of the hits (see Matcher.calibrate and docs/party-screening.md)
+    candidate_threshold: float = 60.0
+    candidate_limit: int = 40
+    confirm_score: float = 92.0
+    query_share: float = 65.0
+    common_weight: float = 1.5
+    legal_weight: float = 0.3
+    common_only_penalty: float = 25.0
+    short_word: int = 5
+    long_word: int = 8
+    org_vs_person_one_word: float = 40.0
+    org_vs_person: float = 10.0
+    country_bonus: float = 5.0
+    country_mismatch: float = 15.0
+
+
+DEFAULT_CONFIG = ScoreConfig()
+
+
+def _fuzzy_ok(tok: str) -> bool:
+    return len(tok) >= 4 and tok.isalpha()
+
+
+def token_sim(a: str, b: str, config: ScoreConfig = DEFAULT_CONFIG) -> float:
+    """Similarity of two normalised tokens; the first rule that applies decides.
+
+    1. equal -> 1.0;
+    2. both >= 4 letters and one edit apart in the symmetric-deletion sense (lengths differ by at most
+       one and the longest common subsequence is the longest length - 1) -> max(floor, 1 - 1/length);
+    3. same consonant skeleton and indel similarity >= ``phonetic_min_ratio`` -> ``sim_phonetic``;
+    4. same first two letters, lengths within 2, Jaro-Winkler >= ``jw_min`` -> JW x ``jw_scale``;
+    5. otherwise 0.
+    """
+    if a == b:
+        return 1.0
+    la, lb = len(a), len(b)
+    if (la == 3 and lb == 4) or (la == 4 and lb == 3):
+        # a three-letter word and the same word with one letter added: son / sson, esa / essa
+        if a.isalpha() and b.isalpha() and LCSseq.similarity(a, b) == 3:
+            return _edit_sim(4, config)
+        return 0.0
+    if not (_fuzzy_ok(a) and _fuzzy_ok(b)):
+        return 0.0
+    longest = la if la > lb else lb
+    if abs(la - lb) <= 1 and LCSseq.similarity(a, b) >= longest - 1:
+        return _edit_sim(longest, config)
+    if skeleton(a) == skeleton(b) and Indel.normalized_similarity(a, b) >= config.phonetic_min_ratio:
+        return config.sim_phonetic
+    if a[:2] == b[:2] and abs(la - lb) <= 2:
+        jw = JaroWinkler.similarity(a, b)
+        if jw >= config.jw_min:
+            return round(jw * config.jw_scale, 4)
+    return 0.0
+
+
+def _edit_sim(longest: int, config: ScoreConfig) -> float:
+    return max(config.sim_edit_floor, 1.0 - 1.0 / longest)
+
+
+def _deletes(tok: str) -> set[str]:
+    return {tok[:i] + tok[i + 1 :] for i in range(len(tok))}
+
+
+@dataclass(slots=True)
+class _Query:
+    text: str
+    norm: NormalizedName
+    tokens: list[str]
+    weights: list[float]
+    expansions: list[dict[int, float]]
+    volumes: list[int]
+    sigs: list[int]
+    # one entry per related vocabulary token: the most similar query token (first on ties)
+    e_u: list[int]
+    e_s: list[float]
+    e_t: list[int]
+    blocking: dict[float, tuple[list[int], list[int]]]
+
+
+@dataclass(slots=True)
+class _RawHit:
+    alias: int
+    name_score: float
+    acronym: bool
+
+
+class Matcher:
+    """Index over list entries; ``search`` / ``search_many`` return :class:`PartyHit` lists."""
+
+    def __init__(
+        self,
+        entries: Sequence[ListEntry],
+        config: ScoreConfig | None = None,
+        background: bool = True,
+        cache_key: str | None = None,
+    ) -> None:
+        """Build the index over ``entries``.
+
+        ``cache_key`` (for example the sha256 of the lists the entries come from) enables the on-disk
+        index cache (see :func:`index_cache_dir`): the built index is saved there and later processes load
+        it instead of rebuilding; ``cache_status`` says what happened ("off", "loaded", "saved",
+        "not saved").
+        """
+        self.config = config or DEFAULT_CONFIG
+        self.entries: list[ListEntry] = list(entries)
+        self.cache_status = "off"
+        self._han_texts: dict[str, NormalizedName] = {}
+        self.cache_file: Path | None = None
+        target = _cache_target(self.entries, self.config, background, cache_key)
+        if target is not None:
+            self.cache_file, digest = target
+            state = read_cache_file(self.cache_file, digest)
+            if state is not None:
+                try:
+                    self._import_state(state)
+                    self.cache_status = "loaded"
+                except Exception:  # a damaged or foreign cache is ignored: rebuild below
+                    state = None
+            if state is None:
+                self._build(background)
+                saved = write_cache_file(self.cache_file, digest, self._export_state(digest))
+                self.cache_status = "saved" if saved else "not saved"
+        else:
+            self._build(background)
+        self._exp_cache: dict[str, dict[int, float]] = {}
+        self._alias_ids: dict[str, int] | None = None
+        self._info_cache: dict[str, tuple[dict[int, float], float, int, int]] = {}
+        self._query_cache: dict[str, _Query] = {}
+
+    def _build(self, background: bool) -> None:
+        alias_entry: list[int] = []
+        alias_text: list[str] = []
+        alias_norm: list[NormalizedName] = []
+        alias_weak: list[bool] = []
+        for ei, entry in enumerate(self.entries):
+            seen: set[tuple[str, ...]] = set()
+            for text in _name_variants([entry.name, *entry.aliases]):
+                if not text or not text.strip():
+                    continue
+                nn = normalize(text)
+                if not nn.tokens:
+                    continue
+                key = tuple(sorted(nn.tokens))
+                if key in seen:
+                    continue
+                seen.add(key)
+                alias_entry.append(ei)
+                alias_text.append(text)
+                alias_norm.append(nn)
+                alias_weak.append(len(nn.tokens) == 1)
+        self.alias_entry = np.asarray(alias_entry, dtype=np.int64)
+        self.alias_text = alias_text
+        self.alias_norm: Sequence[NormalizedName] = alias_norm
+        self.a_weak = np.asarray(alias_weak, dtype=bool)
+        n_alias = len(alias_text)
+        self.n_alias = n_alias
+
+        vocab: dict[str, int] = {}
+        df: list[int] = []
+        alias_tok: list[int] = []
+        alias_len: list[int] = []
+        for nn in alias_norm:
+            for tok in nn.tokens:
+                vid = vocab.get(tok)
+                if vid is None:
+                    vid = len(df)
+                    vocab[tok] = vid
+                    df.append(0)
+                df[vid] += 1
+                alias_tok.append(vid)
+            alias_len.append(len(nn.tokens))
+        self.vocab = vocab
+        self.vocab_list = [""] * len(vocab)
+        for tok, vid in vocab.items():
+            self.vocab_list[vid] = tok
+        n_vocab = len(vocab)
+        self.n_vocab = n_vocab
+        # IDF over this list plus the background frequencies of the embedded CSL, so weights do not
+        # depend on the size of the list (a 10-entry list weighs "huawei" like the full CSL does)
+        bg_n, bg_df = background_df() if background else (0, {})
+        self._bg_df = bg_df
+        self._n_docs = max(n_alias + bg_n, 1)
+        df_arr = np.asarray(df, dtype=np.float64)
+        if bg_df:
+            df_arr = df_arr + np.asarray([bg_df.get(t, 0) for t in self.vocab_list], dtype=np.float64)
+        self._df_list: list[float] = np.maximum(df_arr, 1.0).tolist()
+        self.idf = np.log1p(self._n_docs / np.maximum(df_arr, 1.0))
+        for tok, vid in vocab.items():
+            if len(tok) == 1:
+                self.idf[vid] = self.config.initial_weight
+            elif _minor_word(tok):
+                self.idf[vid] *= self.config.patronymic_factor
+        self.idf_list: list[float] = self.idf.tolist()
+        self.idf_max = math.log1p(self._n_docs)
+
+        self.a_tok = np.asarray(alias_tok, dtype=np.int32)
+        self.a_len = np.asarray(alias_len, dtype=np.int32)
+        self.a_start = np.zeros(n_alias, dtype=np.int32)
+        if n_alias:
+            self.a_start[1:] = np.cumsum(self.a_len)[:-1]
+        self.a_w = self.idf[self.a_tok] if len(self.a_tok) else np.zeros(0)
+        self.a_W = np.bincount(
+            np.repeat(np.arange(n_alias), self.a_len), weights=self.a_w, minlength=n_alias
+        ).astype(np.float64)
+
+        # postings: vocab id -> alias ids (with the word's share of the alias weight)
+        order = np.argsort(self.a_tok, kind="stable")
+        alias_of_tok = np.repeat(np.arange(n_alias, dtype=np.int32), self.a_len)
+        self.p_alias = alias_of_tok[order]
+        self.p_share = self.a_w[order] / np.maximum(self.a_W[self.p_alias], 1e-9) if len(order) else np.zeros(0)
+        # 256-bit word signature per alias: a cheap test "may this alias contain another query word?"
+        with np.errstate(over="ignore"):
+            vbit = ((np.arange(n_vocab, dtype=np.uint64) * _HASH_MUL) >> np.uint64(64 - _SIG_BITS_LOG2)).astype(
+                np.int64
+            )
+        self._vbit: list[int] = vbit.tolist()
+        self.a_sig = np.zeros((n_alias, _SIG_WORDS), dtype=np.uint64)
+        if len(self.a_tok):
+            bits = vbit[self.a_tok]
+            np.bitwise_or.at(
+                self.a_sig, (alias_of_tok, bits // 64), np.left_shift(np.uint64(1), (bits % 64).astype(np.uint64))
+            )
+        self.p_len = np.bincount(self.a_tok, minlength=n_vocab).astype(np.int32)
+        self.p_start = np.zeros(n_vocab, dtype=np.int32)
+        if n_vocab:
+            self.p_start[1:] = np.cumsum(self.p_len)[:-1]
+
+        # fuzzy indexes over the vocabulary
+        del_index: dict[str, list[int]] = {}
+        skel_index: dict[str, list[int]] = {}
+        for tok, vid in vocab.items():
+            if len(tok) == 3 and tok.isalpha():
+                del_index.setdefault(tok, []).append(vid)  # found from four-letter words' deletions
+            if not _fuzzy_ok(tok):
+                continue
+            del_index.setdefault(tok, []).append(vid)
+            for d in _deletes(tok):
+                del_index.setdefault(d, []).append(vid)
+            skel_index.setdefault(skeleton(tok), []).append(vid)
+        self._del_index: dict[str, list[int]] | _FrozenPostings = del_index
+        self._skel_lists = {k: ([self.vocab_list[v] for v in ids], ids) for k, ids in skel_index.items()}
+        self._vocab_len = [len(t) for t in self.vocab_list]
+        self._p_len_list: list[int] = self.p_len.tolist()
+        jw_lists: dict[tuple[str, int], tuple[list[str], list[int]]] = {}
+        for tok, vid in vocab.items():
+            if _fuzzy_ok(tok):
+                words, ids = jw_lists.setdefault((tok[:2], len(tok)), ([], []))
+                words.append(tok)
+                ids.append(vid)
+        # per (first two letters, length): every word of that prefix within two letters of the length
+        jw_ranges: dict[tuple[str, int], tuple[list[str], list[int]]] = {}
+        for (prefix, ln), _ in jw_lists.items():
+            for target in range(ln - 2, ln + 3):
+                if target < 4 or (prefix, target) in jw_ranges:
+                    continue
+                words_r: list[str] = []
+                ids_r: list[int] = []
+                for near in range(target - 2, target + 3):
+                    b = jw_lists.get((prefix, near))
+                    if b:
+                        words_r.extend(b[0])
+                        ids_r.extend(b[1])
+                jw_ranges[(prefix, target)] = (words_r, ids_r)
+        self._jw_buckets = jw_ranges
+
+        # acronyms: initials of multi-word aliases, and one-word aliases
+        acro: dict[str, list[int]] = {}
+        single: dict[str, list[int]] = {}
+        for ai, nn in enumerate(alias_norm):
+            if len(nn.tokens) == 1:
+                single.setdefault(nn.tokens[0], []).append(ai)
+            for ini in _acronym_forms(nn):
+                acro.setdefault(ini, []).append(ai)
+        self._acro = acro
+        self._single = single
+
+    # ------------------------------------------------------------------ on-disk cache
+
+    # everything _build derives, except alias_norm (re-normalised lazily from alias_text on a cache load)
+    # and what is recomputed exactly from the arrays (vocab, idf_list, _vbit, _vocab_len, _p_len_list)
+    _STATE_ARRAYS = (
+        "alias_entry", "a_weak", "idf", "a_tok", "a_len", "a_start", "a_w", "a_W", "p_alias", "p_share",
+        "a_sig", "p_len", "p_start",
+    )  # fmt: skip
+    _STATE_OBJECTS = (
+        "n_alias", "n_vocab", "_n_docs", "idf_max", "alias_text", "vocab_list", "_bg_df", "_del_index",
+        "_skel_lists", "_jw_buckets", "_acro", "_single",
+    )  # fmt: skip
+
+    def _export_state(self, digest: str) -> dict[str, Any]:
+        state: dict[str, Any] = {name: getattr(self, name) for name in (*self._STATE_ARRAYS, *self._STATE_OBJECTS)}
+        state["_df_list"] = np.asarray(self._df_list, dtype=np.float64)
+        state["_vbit"] = np.asarray(self._vbit, dtype=np.int64)
+        state["digest"] = digest
+        state["format"] = CACHE_FORMAT
+        state["n_entries"] = len(self.entries)
+        # aliases in Han script: their normalisation needs pypinyin's dictionaries (~0.4 s to import);
+        # stored so that a process loading the index never imports them unless a query is in Han script
+        state["han_norms"] = {i: self.alias_norm[i] for i, t in enumerate(self.alias_text) if _HAN_TEXT.search(t)}
+        # every Han-script name and alias of the entries as written (reporting groups hits by them)
+        state["han_texts"] = {t: _normalize_cached(t) for e in self.entries for t in (e.name, *e.aliases)
+                              if t and _HAN_TEXT.search(t)}
+        # the deletion index as flat arrays looked up in place (see _FrozenPostings), and pickled for a
+        # process that looks up many keys
+        del_index = self._del_index
+        if isinstance(del_index, _FrozenPostings):
+            del_index = del_index._materialise()
+        del state["_del_index"]
+        state["_del_index_frozen"] = _FrozenPostings.freeze(del_index)
+        state["_del_index_pickled"] = pickle.dumps(del_index, protocol=5)
+        return state
+
+    def _import_state(self, state: dict[str, Any]) -> None:
+        if state.get("format") != CACHE_FORMAT or state.get("n_entries") != len(self.entries):
+            raise ValueError("index cache does not fit these entries")
+        for name in self._STATE_ARRAYS:
+            if not isinstance(state[name], np.ndarray):
+                raise ValueError(f"index cache: {name} is not an array")
+        n_alias, n_vocab = int(state["n_alias"]), int(state["n_vocab"])
+        if not (
+            len(state["alias_entry"]) == len(state["alias_text"]) == len(state["a_W"]) == n_alias
+            and len(state["vocab_list"]) == len(state["idf"]) == len(state["p_len"]) == n_vocab
+            and len(state["_df_list"]) == len(state["_vbit"]) == n_vocab
+            and (n_alias == 0 or 0 <= int(state["alias_entry"].max()) < len(self.entries))
+        ):
+            raise ValueError("index cache is inconsistent")
+        for name in (*self._STATE_ARRAYS, *self._STATE_OBJECTS):
+            if name != "_del_index":
+                setattr(self, name, state[name])
+        self._del_index = _FrozenPostings(state["_del_index_frozen"], state["_del_index_pickled"])
+        self.n_alias, self.n_vocab = n_alias, n_vocab
+        self.alias_norm = _LazyNorms(self.alias_text)
+        han = state.get("han_norms")
+        if isinstance(han, dict):
+            self.alias_norm._done.update(han)
+        han_texts = state.get("han_texts")
+        if isinstance(han_texts, dict):
+            self._han_texts = han_texts
+        self.vocab = {tok: vid for vid, tok in enumerate(self.vocab_list)}
+        self._df_list = state["_df_list"].tolist()
+        self.idf_list = self.idf.tolist()
+        self._vbit = state["_vbit"].tolist()
+        self._vocab_len = [len(t) for t in self.vocab_list]
+        self._p_len_list = self.p_len.tolist()
+
+    # ------------------------------------------------------------------ query prep
+
+    def _expand(self, tok: str) -> dict[int, float]:
+        """Vocabulary tokens related to ``tok`` with their similarity (exactly ``token_sim`` > 0)."""
+        cached = self._exp_cache.get(tok)
+        if cached is not None:
+            return cached
+        res: dict[int, float] = {}
+        vid = self.vocab.get(tok)
+        if vid is not None:
+            res[vid] = 1.0
+        if len(tok) == 3 and tok.isalpha():
+            # four-letter words that are this word plus one letter
+            vlen = self._vocab_len
+            for v in self._del_index.get(tok, ()):
+                if v != vid and vlen[v] == 4:
+                    res[v] = _edit_sim(4, self.config)
+        if _fuzzy_ok(tok):
+            cfg = self.config
+            di = self._del_index
+            lt = len(tok)
+            edit: set[int] = set(di.get(tok, ()))
+            for d in _deletes(tok):
+                hit = di.get(d)
+                if hit:
+                    edit.update(hit)
+            vlen = self._vocab_len
+            for v in edit:
+                if v != vid:
+                    lv = vlen[v]
+                    res[v] = _edit_sim(lt if lt > lv else lv, cfg)
+            skel = self._skel_lists.get(skeleton(tok))
+            if skel:
+                for _, _, k in rf_process.extract(
+                    tok, skel[0], scorer=Indel.normalized_similarity, score_cutoff=cfg.phonetic_min_ratio, limit=None
+                ):
+                    v = skel[1][k]
+                    if v not in res:
+                        res[v] = cfg.sim_phonetic
+            bucket = self._jw_buckets.get((tok[:2], lt)) if cfg.jw_min <= 1.0 else None
+            if bucket:
+                words, ids = bucket
+                for _, score, k in rf_process.extract(
+                    tok, words, scorer=JaroWinkler.similarity, score_cutoff=cfg.jw_min, limit=None
+                ):
+                    v = ids[k]
+                    if v not in res:
+                        res[v] = round(score * cfg.jw_scale, 4)
+        if len(self._exp_cache) > 500_000:
+            self._exp_cache.clear()
+        self._exp_cache[tok] = res
+        return res
+
+    def _token_weight(self, tok: str, exp: dict[int, float]) -> float:
+        """IDF of the token together with its spelling variants on the lists: a transliteration of a
+        common name ('mhmd' ~ mohammed, muhammad ...) weighs as little as the name itself."""
+        if len(tok) == 1:
+            return self.config.initial_weight
+        dfl = self._df_list
+        df = sum(dfl[v] for v in exp)
+        if tok not in self.vocab:
+            df += self._bg_df.get(tok, 0)
+        w = math.log1p(self._n_docs / df) if df > 0 else self.idf_max
+        return w * self.config.patronymic_factor if _minor_word(tok) else w
+
+    def _oov_weight(self, tok: str) -> float:
+        bg = self._bg_df.get(tok)
+        return math.log1p(self._n_docs / bg) if bg else self.idf_max
+
+    def _prepare(self, text: str) -> _Query:
+        cached = self._query_cache.get(text)
+        if cached is not None:
+            return cached
+        nn = _normalize_cached(text)
+        q = self._make_query(text, nn, _rejoin(list(nn.tokens), self.vocab, min_part=5))
+        if len(self._query_cache) > 200_000:
+            self._query_cache.clear()
+        self._query_cache[text] = q
+        return q
+
+    def _make_query(self, text: str, nn: NormalizedName, tokens: list[str]) -> _Query:
+        tokens = tokens[: self.config.max_tokens]
+        infos = [self._token_info(t) for t in tokens]
+        exps = [i[0] for i in infos]
+        e_u: list[int] = []
+        for exp in exps:
+            e_u.extend(exp)
+        if len(set(e_u)) == len(e_u):  # usual case: no vocabulary token related to two query tokens
+            e_s: list[float] = []
+            e_t: list[int] = []
+            for ti, exp in enumerate(exps):
+                e_s.extend(exp.values())
+                e_t.extend([ti] * len(exp))
+        else:
+            best: dict[int, tuple[float, int]] = {}
+            for ti, exp in enumerate(exps):
+                for u, s in exp.items():
+                    cur = best.get(u)
+                    if cur is None or s > cur[0]:
+                        best[u] = (s, ti)
+            e_u = list(best)
+            e_s = [v[0] for v in best.values()]
+            e_t = [v[1] for v in best.values()]
+        return _Query(
+            text=text,
+            norm=nn,
+            tokens=tokens,
+            weights=[i[1] for i in infos],
+            expansions=exps,
+            volumes=[i[2] for i in infos],
+            sigs=[i[3] for i in infos],
+            e_u=e_u,
+            e_s=e_s,
+            e_t=e_t,
+            blocking={},
+        )
+
+    def _token_info(self, tok: str) -> tuple[dict[int, float], float, int, int]:
+        """(expansions, weight, postings volume, signature of the expansions) of a query token, cached."""
+        info = self._info_cache.get(tok)
+        if info is None:
+            exp = self._expand(tok)
+            p_len = self._p_len_list
+            vbit = self._vbit
+            sig = 0
+            for u in exp:
+                sig |= 1 << vbit[u]
+            info = (exp, self._token_weight(tok, exp), sum(p_len[u] for u in exp), sig)
+            if len(self._info_cache) > 500_000:
+                self._info_cache.clear()
+            self._info_cache[tok] = info
+        return info
+
+    def _blocking_tokens(self, q: _Query, threshold: float) -> list[int]:
+        """Query tokens at least one of which every hit must match (lossless for this scorer).
+
+        Two necessary conditions, the cheaper one is used: (a) prefix filtering on the evidence, i.e. the
+        tokens left out weigh less than ``threshold/100 * evidence`` together; (b) when generic matches
+        cannot reach the threshold, a hit must match a token weighing at least ``distinct_min``.
+        """
+        cfg = self.config
+        need = threshold / 100.0 * cfg.evidence
+        order = sorted(range(len(q.tokens)), key=lambda i: -q.weights[i])
+        rest = sum(q.weights)
+        prefix: list[int] = []
+        for i in order:
+            if rest < need:
+                break
+            prefix.append(i)
+            rest -= q.weights[i]
+        if 100.0 * cfg.generic_factor < threshold:
+            # a hit matches a distinct word, or covers at least ``full_match`` of the query
+            alt = [i for i in order if q.weights[i] >= cfg.distinct_min]
+            rest = sum(q.weights)
+            need_full = cfg.full_match * rest
+            for i in order:
+                if rest < need_full:
+                    break
+                if i not in alt:
+                    alt.append(i)
+                rest -= q.weights[i]
+            if self._postings_volume(q, alt) < self._postings_volume(q, prefix):
+                return alt
+        return prefix
+
+    def _single_word_min(self, threshold: float) -> float:
+        """Share of the query (or alias) weight a single matched word must carry for a hit.
+
+        With one matched query word, base <= b*M + (1-b)*m - g*(1-M) <= (1+g)*M - g, where M is the larger
+        of the word's shares; reaching threshold T needs M >= (T + g) / (1 + g).
+        """
+        g = max(0.0, self.config.substitution_penalty)
+        return max(0.0, (threshold / 100.0 + g) / (1.0 + g) - 1e-9)
+
+    def _postings_volume(self, q: _Query, toks: list[int]) -> int:
+        return sum(q.volumes[i] for i in toks)
+
+    # ------------------------------------------------------------------ kernel
+
+    def _score_pairs(
+        self,
+        queries: list[_Query],
+        pq: np.ndarray,
+        pa: np.ndarray,
+        e_key: np.ndarray,
+        e_sim: np.ndarray,
+        e_tloc: np.ndarray,
+        qw: np.ndarray,
+        q_total: np.ndarray,
+    ) -> np.ndarray:
+        cfg = self.config
+        n_pairs = len(pa)
+        if n_pairs == 0:
+            return np.zeros(0)
+        lengths = self.a_len[pa]
+        total = int(lengths.sum())
+        f_pair = np.repeat(np.arange(n_pairs, dtype=np.int32), lengths)
+        offs = np.cumsum(lengths, dtype=np.int32) - lengths
+        f_idx = np.repeat(self.a_start[pa] - offs, lengths)
+        f_idx += np.arange(total, dtype=np.int32)
+        key = pq[f_pair] * self.n_vocab + self.a_tok[f_idx]
+        pos = _KeyTable(e_key).lookup(key)
+        hit = np.flatnonzero(pos >= 0)
+        hp = pos[hit]
+        h_pair = f_pair[hit]
+        h_sim = e_sim[hp]
+        h_aw = self.a_w[f_idx[hit]]
+        r_num = np.bincount(h_pair, weights=h_aw * h_sim, minlength=n_pairs)
+        matched_aw = np.bincount(h_pair, weights=h_aw, minlength=n_pairs)
+        # best similarity per (pair, query token); only matched cells are visited afterwards
+        maxt = qw.shape[1]
+        m = np.zeros(n_pairs * maxt)
+        np.maximum.at(m, h_pair * maxt + e_tloc[hp], h_sim)
+        cells = np.flatnonzero(m)
+        c_pair = cells // maxt
+        c_w = qw.ravel()[pq[c_pair] * maxt + cells % maxt]
+        p_num = np.bincount(c_pair, weights=c_w * m[cells], minlength=n_pairs)
+        matched_qw = np.bincount(c_pair, weights=c_w, minlength=n_pairs)
+        max_w = np.zeros(n_pairs)
+        np.maximum.at(max_w, c_pair, c_w)
+        return _combine(
+            cfg,
+            p_num,
+            q_total[pq],
+            r_num,
+            self.a_W[pa],
+            matched_qw,
+            matched_aw,
+            max_w,
+            self.a_weak[pa],
+        )
+
+    def _match_chunk(
+        self, queries: list[_Query], threshold: float, exhaustive: bool
+    ) -> list[list[_RawHit]]:
+        nq = len(queries)
+        maxt = max([len(q.tokens) for q in queries] + [1])
+        qw = np.zeros((nq, maxt))
+        eq: list[int] = []
+        eu: list[int] = []
+        es: list[float] = []
+        et: list[int] = []
+        bq: list[int] = []
+        bu: list[int] = []
+        bt: list[int] = []
+        g_base: list[int] = []
+        g_bytes: list[bytes] = []
+        g_qdom: list[bool] = []
+        n_groups = 0
+        m_min = self._single_word_min(threshold)
+        for qi, q in enumerate(queries):
+            qw[qi, : len(q.weights)] = q.weights
+            eu.extend(q.e_u)
+            es.extend(q.e_s)
+            et.extend(q.e_t)
+            eq.extend([qi] * len(q.e_u))
+            if exhaustive:
+                continue
+            blocked = q.blocking.get(threshold)
+            if blocked is None:
+                seen: dict[int, int] = {}
+                for i in reversed(self._blocking_tokens(q, threshold)):  # the first token wins
+                    seen.update(dict.fromkeys(q.expansions[i], i))
+                blocked = (list(seen), list(seen.values()))
+                q.blocking[threshold] = blocked
+            if not blocked[0]:
+                continue
+            bu.extend(blocked[0])
+            bt.extend(blocked[1])
+            bq.extend([qi] * len(blocked[0]))
+            g_base.extend([n_groups] * len(blocked[0]))
+            # one group per query word: signatures of the other words and of the word itself
+            sigs = q.sigs
+            total_w = sum(q.weights)
+            for ti, own in enumerate(sigs):
+                other = 0
+                for tj, sg in enumerate(sigs):
+                    if tj != ti:
+                        other |= sg
+                g_bytes.append(other.to_bytes(_SIG_BYTES, "little") + own.to_bytes(_SIG_BYTES, "little"))
+                g_qdom.append(q.weights[ti] >= m_min * total_w)
+            n_groups += len(sigs)
+        q_total = qw.sum(axis=1)
+        nv = self.n_vocab
+        e_key = np.asarray(eq, dtype=np.int64) * nv + np.asarray(eu, dtype=np.int64)
+        e_sim = np.asarray(es, dtype=np.float64)
+        e_tloc = np.asarray(et, dtype=np.int64)
+
+        if exhaustive:
+            pq = np.repeat(np.arange(nq, dtype=np.int64), self.n_alias)
+            pa = np.tile(np.arange(self.n_alias, dtype=np.int32), nq)
+        elif bq:
+            bq_a = np.asarray(bq, dtype=np.int64)
+            bu_a = np.asarray(bu, dtype=np.int64)
+            lengths = self.p_len[bu_a]
+            total = int(lengths.sum())
+            offs = np.cumsum(lengths) - lengths
+            idx = np.repeat(self.p_start[bu_a] - offs, lengths) + np.arange(total, dtype=np.int32)
+            # (query, alias) candidates; the rare duplicates (an alias holding two blocking words) are
+            # scored twice and merged with the hits, cheaper than de-duplicating every row
+            pq = np.repeat(bq_a, lengths)
+            pa = self.p_alias[idx]
+            # a hit that matches a single query word needs that word to carry >= m_min of the query or of
+            # the alias weight (see _single_word_min); otherwise it must match another query word, which
+            # the signatures rule out cheaply (a signature collision only keeps a row, never drops one)
+            g = np.repeat(np.asarray(g_base, dtype=np.int64) + np.asarray(bt, dtype=np.int64), lengths)
+            words = np.frombuffer(b"".join(g_bytes), dtype="<u8").reshape(-1, 2 * _SIG_WORDS)
+            a_sig = self.a_sig[pa]
+            mask = np.asarray(g_qdom, dtype=bool)[g] | (self.p_share[idx] >= m_min)
+            mask |= (a_sig & words[g, :_SIG_WORDS]).any(axis=1)
+            mask |= np.bitwise_count(a_sig & words[g, _SIG_WORDS:]).sum(axis=1) >= 2
+            pq = pq[mask]
+            pa = pa[mask]
+        else:
+            pq = np.zeros(0, dtype=np.int64)
+            pa = np.zeros(0, dtype=np.int32)
+
+        out: list[list[_RawHit]] = [[] for _ in range(nq)]
+        if len(pa):
+            scores = self._score_pairs(queries, pq, pa, e_key, e_sim, e_tloc, qw, q_total)
+            for i in np.flatnonzero(scores >= threshold).tolist():
+                out[int(pq[i])].append(_RawHit(int(pa[i]), float(scores[i]), False))
+        if max(self.config.acronym_score, self.config.acronym_score_short) >= threshold:
+            for qi, q in enumerate(queries):
+                for ai, size in self._acronym_candidates(q):
+                    score = self._acronym_score(size)
+                    if score >= threshold:
+                        out[qi].append(_RawHit(ai, score, True))
+        return out
+
+    def _acronym_score(self, size: int) -> float:
+        """Three-letter acronyms collide often (ZTE = Zhejiang Tianlu Energy): they score lower."""
+        return self.config.acronym_score if size >= 4 else self.config.acronym_score_short
+
+    def _acronym_candidates(self, q: _Query) -> list[tuple[int, int]]:
+        found: list[tuple[int, int]] = []
+        toks = q.tokens
+        if len(toks) == 1 and 3 <= len(toks[0]) <= 8 and toks[0].isalpha():
+            found.extend((ai, len(toks[0])) for ai in self._acro.get(toks[0], ()))
+        if q.norm.legal or len(q.tokens) >= 4 or any(t in _ORG_HINTS for t in q.norm.full_tokens):
+            for ini in _acronym_forms(q.norm):
+                found.extend((ai, len(ini)) for ai in self._single.get(ini, ()))
+        return found
+
+    # ------------------------------------------------------------------ public API
+
+    def search(
+        self,
+        name: str,
+        country: str | None = None,
+        threshold: float | None = None,
+        limit: int | None = 10,
+        exhaustive: bool = False,
+    ) -> list[PartyHit]:
+        return self.search_many([name], [country], threshold=threshold, limit=limit, exhaustive=exhaustive)[0]
+
+    def search_many(
+        self,
+        names: Sequence[str],
+        countries: Sequence[str | None] | None = None,
+        threshold: float | None = None,
+        limit: int | None = 10,
+        exhaustive: bool = False,
+        chunk_size: int = 2048,
+        workers: int = 1,
+    ) -> list[list[PartyHit]]:
+        """Screen a batch of names; identical names are scored once (``workers``: see ``match_raw``).
+
+        The index proposes candidates (name score >= ``candidate_threshold``); each is then scored by
+        :meth:`calibrate` (distinctive words, entity type, one-word names, country) and kept when the
+        calibrated score reaches ``threshold``. Names longer than :data:`MAX_NAME_CHARS` are cut.
+        """
+        thr = self.config.threshold if threshold is None else float(threshold)
+        names = [_cap_name(n) for n in names]
+        cand = min(thr, self.config.candidate_threshold)
+        variants = {n: self._query_variants(n) for n in dict.fromkeys(names)}
+        texts = list(dict.fromkeys([*names, *(v for vs in variants.values() for v in vs)]))
+        raw = self.match_raw(texts, threshold=cand, exhaustive=exhaustive, chunk_size=chunk_size, workers=workers)
+        found: dict[str, list[tuple[int, int, bool]]] = {}
+        for text, hits in zip(texts, raw, strict=True):
+            qidx = self._last_uniq[text]
+            found[text] = [(ei, *self._last_alias[(qidx, ei)]) for ei, _ in hits[: self.config.candidate_limit]]
+        memo: dict[tuple[str, str | None], list[PartyHit]] = {}
+        out: list[list[PartyHit]] = []
+        for i, name in enumerate(names):
+            country = countries[i] if countries is not None else None
+            key = (name, country)
+            got = memo.get(key)
+            if got is None:
+                cands = [c for text in (name, *variants[name]) for c in found[text]]
+                got = self._materialise(name, cands, country, thr)
+                memo[key] = got
+            out.append(got[:limit] if limit else list(got))
+        return out
+
+    def may_match(self, name: str) -> bool:
+        """Cheap necessary test for a hit: a word of the name (or of a spelling of it) is related to a
+        word of the index, or the name is an acronym of an indexed name. False means no hit at all."""
+        for text in (name, *self._query_variants(name)):
+            q = self._prepare(text)
+            if any(q.expansions) or (len(q.tokens) == 1 and q.tokens[0] in self._acro):
+                return True
+        return False
+
+    def _query_variants(self, name: str) -> list[str]:
+        """Other spellings of a query whose index candidates are scored too (always against the name as
+        given): its one distinctive word without the common business words ('Mahan Airlines' -> 'mahan', so a generic
+        word added to a listed name does not hide it) and with hyphenated words joined
+        ('Semi-conductor' -> 'Semiconductor')."""
+        out: list[str] = []
+        if "-" in name:
+            out.append(re.sub(r"(?<=\w)-(?=\w)", "", name))
+        toks = self._prepare(name).tokens
+        fixed = [common_typo(t) or t for t in toks]
+        if fixed != list(toks):
+            out.append(" ".join(fixed))
+        common = common_words()
+        core = [t for t in toks if t not in common]
+        if len(core) == 1 and len(toks) > 1:  # one distinctive word with generic ones: find its own entry
+            out.append(core[0])
+        return [v for v in out if v != name]
+
+    def match_raw(
+        self,
+        names: Sequence[str],
+        threshold: float | None = None,
+        exhaustive: bool = False,
+        chunk_size: int = 2048,
+        workers: int = 1,
+    ) -> list[list[tuple[int, float]]]:
+        """Per name, (entry index, name score) of every entry at or above the threshold (best alias).
+
+        Identical names are scored once. ``workers`` > 1 splits large batches over forked processes
+        (the index is shared copy-on-write, nothing is rebuilt) when the other CPUs are idle (1-minute
+        load average below CPU count - 0.5); results are identical either way.
+        """
+        thr = self.config.threshold if threshold is None else float(threshold)
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # the index holds millions of objects: cyclic GC passes would dominate the batch
+        try:
+            return self._match_raw(names, thr, exhaustive, chunk_size, workers)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _match_raw(
+        self, names: Sequence[str], thr: float, exhaustive: bool, chunk_size: int, workers: int
+    ) -> list[list[tuple[int, float]]]:
+        uniq: dict[str, int] = {}
+        for n in names:
+            if n not in uniq:
+                uniq[n] = len(uniq)
+        texts = list(uniq)
+        step = max(1, chunk_size if not exhaustive else max(1, 2_000_000 // max(self.n_alias, 1)))
+        chunks = [texts[i : i + step] for i in range(0, len(texts), step)]
+        per_text: list[list[tuple[int, float, int, bool]]] = []
+        if workers > 1 and len(chunks) >= 2 * workers and _can_fork() and _cpus_free(workers):
+            import multiprocessing as mp
+
+            global _FORK_MATCHER
+            _FORK_MATCHER = self
+            # contiguous shares; this process works on the first while forked children do the rest
+            share = -(-len(chunks) // workers)
+            parts = [chunks[i : i + share] for i in range(0, len(chunks), share)]
+            try:
+                with mp.get_context("fork").Pool(processes=len(parts) - 1) as pool:
+                    pending = [pool.apply_async(_fork_match, ((p, thr, exhaustive),)) for p in parts[1:]]
+                    for chunk in parts[0]:
+                        per_text.extend(self._match_texts(chunk, thr, exhaustive))
+                    for res in pending:
+                        per_text.extend(_unpack_hits(res.get()))
+            finally:
+                _FORK_MATCHER = None
+        else:
+            for chunk in chunks:
+                per_text.extend(self._match_texts(chunk, thr, exhaustive))
+        self._last_alias: dict[tuple[int, int], tuple[int, bool]] = {}
+        results: list[list[tuple[int, float]]] = []
+        for qidx, hl in enumerate(per_text):
+            results.append([(ei, sc) for ei, sc, _, _ in hl])
+            for ei, _, alias, acronym in hl:
+                self._last_alias[(qidx, ei)] = (alias, acronym)
+        self._last_uniq = uniq
+        return [results[uniq[n]] for n in names]
+
+    def _match_texts(
+        self, texts: list[str], thr: float, exhaustive: bool
+    ) -> list[list[tuple[int, float, int, bool]]]:
+        queries = [self._prepare(t) for t in texts]
+        # --- evasion hook (ecscreen.parties.variants): other readings of a query (re-joined, re-split, sound-alike
+        # words) are screened too; per entry the best score, less the reading's penalty, is kept
+        extra: list[tuple[int, float, float]] = []
+        for qi in range(len(texts)):
+            q = queries[qi]
+            for reading in query_variants(q.norm, self.vocab):
+                queries.append(self._make_query(q.text, q.norm, _rejoin(reading.tokens, self.vocab, min_part=5)))
+                extra.append((qi, reading.penalty, max(thr, reading.min_score)))
+        chunk_hits = self._match_chunk(queries, thr, exhaustive)
+        del queries[len(texts) :]
+        for k, (qi, penalty, need) in enumerate(extra):
+            for h in chunk_hits[len(texts) + k]:
+                if h.name_score >= need and h.name_score - penalty >= thr:
+                    chunk_hits[qi].append(_RawHit(h.alias, h.name_score - penalty, h.acronym))
+        del chunk_hits[len(texts) :]
+        # --- end of evasion hook
+        out: list[list[tuple[int, float, int, bool]]] = []
+        alias_entry = self.alias_entry
+        for hl in chunk_hits:
+            best: dict[int, _RawHit] = {}
+            for h in hl:
+                ei = int(alias_entry[h.alias])
+                cur = best.get(ei)
+                if cur is None or h.name_score > cur.name_score:
+                    best[ei] = h
+            out.append(
+                sorted(
+                    ((ei, h.name_score, h.alias, h.acronym) for ei, h in best.items()), key=lambda x: (-x[1], x[0])
+                )
+            )
+        return out
+
+    def _materialise(
+        self, name: str, cands: list[tuple[int, int, bool]], country: str | None, threshold: float
+    ) -> list[PartyHit]:
+        """Calibrate every candidate (entry, alias) and keep, per entry, its best hit at the threshold."""
+        cc = _country_code(country)
+        best: dict[int, PartyHit] = {}
+        seen: set[int] = set()
+        for ei, alias, acronym in cands:
+            if alias in seen:
+                continue
+            seen.add(alias)
+            hit = self.calibrate(name, alias, acronym=acronym, country=cc, threshold=threshold)
+            if hit is not None and hit.score >= threshold:
+                cur = best.get(ei)
+                if cur is None or (hit.score, hit.band == "strong") > (cur.score, cur.band == "strong"):
+                    best[ei] = hit
+        return sorted(best.values(), key=lambda h: (-h.score, h.entry.id))
+
+    # ------------------------------------------------------------------ calibration
+
+    def calibrate(
+        self, name: str, alias: int, acronym: bool = False, country: str | None = None, threshold: float = 0.0
+    ) -> PartyHit | None:
+        """Score one candidate (query name x indexed alias) from its evidence and decide its band.
+
+        The score is 100 plus the points of the features (:data:`FEATURES`, each a small function that
+        returns its points and its reason), clamped to 0-100; the explanation is made of the same
+        reasons, so it cannot drift from the score. ``strong`` needs the confirmation score and no
+        feature that forbids a firm finding (one word, acronym, only common words ...).
+        """
+        cfg = self.config
+        ei = int(self.alias_entry[alias])
+        entry = self.entries[ei]
+        q = self._prepare(name)
+        an = self.alias_norm[alias]
+        if acronym and not _acronym_pair_size(q.norm, an):
+            acronym = False  # proposed for another spelling of the name: score it as words
+        reading_why, reading_pen = "", 0.0
+        if not acronym:  # evasion hook (ecscreen.parties.variants): score the reading of the name that fits this alias
+            q, reading_why, reading_pen = self._best_reading_penalty(q, an.tokens, bool(self.a_weak[alias]))
+        ctx = _CalCtx(self, q, an, entry, acronym, country)
+        ctx.alias = alias
+        raw: list[tuple[str, float, str]] = []
+        blocks: list[str] = []
+        total = 100.0
+        if reading_why:
+            raw.append(("reading", -reading_pen, f"read as '{' '.join(q.tokens)}' ({reading_why})"))
+            total -= reading_pen
+            if "sound" in reading_why:  # a rendering from another script: possible, never firm on sound alone
+                blocks.append("the name matches only as a sound-alike rendering")
+        for fn in FEATURES:
+            for fname, points, reason, block in fn(ctx):
+                raw.append((fname, round(points, 1), reason))
+                total += points
+                if block:
+                    blocks.append(block)
+            if threshold > 0 and total < threshold - 5.0:  # later features add at most the country bonus
+                return None
+        if threshold > 0 and min(100.0, total) < threshold:
+            return None
+        feats = [HitFeature(name=n, points=p, reason=r) for n, p, r in raw]
+        if not acronym:
+            diff = [ctx.q_tokens[i] for i in ctx.core_q if i not in ctx.used_q]
+            diff += [ctx.a_tokens[j] for j in ctx.core_a if j not in ctx.used_a]
+            if diff:  # a firm finding needs the whole name: every word on both sides has its counterpart
+                blocks.append("the names differ by: " + ", ".join(diff))
+        liftable = {"the match rests on one word", "very short name"}
+        if blocks and ctx.country_match is True and ctx.name_score >= 100.0 and set(blocks) <= liftable:
+            feats.append(HitFeature(name="country", points=0.0, reason="exact match and the country agrees: "
+                                    "enough for a firm finding despite the short name"))
+            blocks = []
+        score = round(min(100.0, max(0.0, total)), 1)
+        band: Literal["strong", "possible"] = "strong" if score >= cfg.confirm_score and not blocks else "possible"
+        cm = ctx.country_match
+        confirm = []
+        if band == "possible":
+            if entry.addresses:
+                confirm.append("address")
+            if cm is not True:
+                confirm.append("country")
+            confirm.append("identifiers (registration number, date of birth, vessel IMO ...)")
+        alias_text = self.alias_text[alias]
+        head = f"'{name}' ~ '{alias_text}' (score {score:g}, {band} match)"
+        if q.norm.transliterated:
+            head += f"; '{name}' transliterated to '{' '.join(q.norm.full_tokens)}'"
+        reasons = [f"{f.reason} ({f.points:+g})" if f.points else f.reason for f in feats]
+        return PartyHit(
+            query=name,
+            entry=entry,
+            matched_alias=alias_text,
+            score=score,
+            name_score=round(min(100.0, max(0.0, ctx.name_score - reading_pen)), 1),
+            explanation=head + ": " + "; ".join(reasons),
+            country_match=cm,
+            band=band,
+            features=feats,
+            firm_block="; ".join(dict.fromkeys(blocks)) or None,
+            confirm_with=confirm,
+        )
+
+    # ------------------------------------------------------------------ pairwise + explanations
+
+    def _alias_weight(self, tok: str) -> float:
+        if len(tok) == 1:
+            return self.config.initial_weight
+        vid = self.vocab.get(tok)
+        if vid is not None:
+            return self.idf_list[vid]
+        w = self._oov_weight(tok)
+        return w * self.config.patronymic_factor if _minor_word(tok) else w
+
+    def _align(
+        self, q: _Query, alias_tokens: Sequence[str], weak: bool = False
+    ) -> tuple[float, float, float, list[tuple[int, str, float]], float]:
+        """Pairwise scorer (same formula as the vectorised kernel). Returns score, P, R, pairs, E."""
+        cfg = self.config
+        pairs: list[tuple[int, str, float]] = []
+        best_t = [0.0] * len(q.tokens)
+        r_num = 0.0
+        a_total = 0.0
+        for u in alias_tokens:
+            wu = self._alias_weight(u)
+            a_total += wu
+            bi, bs = -1, 0.0
+            vid = self.vocab.get(u)
+            for ti, t in enumerate(q.tokens):
+                # a list word's similarity is already in the query word's expansions (same rules)
+                s = q.expansions[ti].get(vid, 0.0) if vid is not None else token_sim(t, u, cfg)
+                if s > bs:
+                    bi, bs = ti, s
+            if bi >= 0:
+                pairs.append((bi, u, bs))
+                r_num += wu * bs
+                if bs > best_t[bi]:
+                    best_t[bi] = bs
+        p_num = sum(w * s for w, s in zip(q.weights, best_t, strict=True))
+        q_total = sum(q.weights)
+        matched_q = [w for w, s in zip(q.weights, best_t, strict=True) if s > 0]
+        matched_a = sum(self._alias_weight(u) for u in {u for _, u, _ in pairs})
+        score = _combine(
+            cfg,
+            np.array([p_num]),
+            np.array([q_total]),
+            np.array([r_num]),
+            np.array([a_total]),
+            np.array([sum(matched_q)]),
+            np.array([matched_a]),
+            np.array([max(matched_q, default=0.0)]),
+            np.array([weak]),
+        )
+        p = p_num / max(q_total, 1e-9)
+        r = r_num / max(a_total, 1e-9)
+        return float(score[0]), p, r, pairs, sum(matched_q)
+
+    def compare(self, name1: str, name2: str) -> float:
+        """Score a query name against a single list-side name (0-100), using this index's weights."""
+        qn = normalize(name1)
+        best = 0.0
+        for variant in _name_variants([name2]):
+            a = normalize(variant)
+            a_tokens = _rejoin(list(a.tokens), set(qn.tokens))
+            q = self._make_query(name1, qn, _rejoin(list(qn.tokens), set(a_tokens)))
+            score = self._align(q, a_tokens, len(a_tokens) == 1)[0] if q.tokens and a_tokens else 0.0
+            size = _acronym_pair_size(q.norm, a)
+            if size:
+                score = max(score, self._acronym_score(size))
+            best = max(best, score)
+        return best
+
+    def _best_reading(self, q: _Query, alias_tokens: Sequence[str], weak: bool) -> tuple[_Query, str]:
+        """The query reading (itself or one of ecscreen.parties.variants) scoring best against an alias, and why."""
+        best, why, _ = self._best_reading_penalty(q, alias_tokens, weak)
+        return best, why
+
+    def _best_reading_penalty(
+        self, q: _Query, alias_tokens: Sequence[str], weak: bool
+    ) -> tuple[_Query, str, float]:
+        """:meth:`_best_reading` with the points the reading costs (0 for the name as written)."""
+        best, why, pen = q, "", 0.0
+        top = self._align(q, alias_tokens, weak)[0] if q.tokens and alias_tokens else 0.0
+        for reading in query_variants(q.norm, self.vocab):
+            alt = self._make_query(q.text, q.norm, _rejoin(reading.tokens, self.vocab, min_part=5))
+            raw = self._align(alt, alias_tokens, weak)[0] if alt.tokens else 0.0
+            score = raw - reading.penalty
+            if raw >= reading.min_score and score > top:
+                best, why, pen, top = alt, reading.reason, reading.penalty, score
+        return best, why, pen
+
+    def compare_calibrated(self, name1: str, name2: str, country: str | None = None) -> float:
+        """Calibrated score (0-100) of query ``name1`` against a single list name ``name2``: what
+        ``search`` would report for a list holding only ``name2`` (0 when no candidate)."""
+        m = Matcher([ListEntry(id="pair", source="pair", source_code="custom", name=name2)], config=self.config)
+        hits = m.search_many([name1], [country], threshold=0.01, limit=1)[0]
+        return hits[0].score if hits else 0.0
+
+    def explain(
+        self,
+        name: str,
+        alias: int,
+        acronym: bool = False,
+        country: str | None = None,
+        country_match: bool | None = None,
+    ) -> str:
+        q = self._prepare(name)
+        an = self.alias_norm[alias]
+        alias_text = self.alias_text[alias]
+        parts: list[str] = []
+        if not acronym:  # evasion hook: explain with the reading (ecscreen.parties.variants) that scored this alias
+            q, why = self._best_reading(q, an.tokens, bool(self.a_weak[alias]))
+            if why:
+                parts.append(f"read as '{' '.join(q.tokens)}' ({why})")
+        if q.norm.transliterated:
+            parts.append(f"'{name}' transliterated to '{' '.join(q.norm.full_tokens)}'")
+        if acronym:
+            if len(q.tokens) == 1:
+                parts.append(f"'{q.tokens[0].upper()}' = initials of alias '{alias_text}'")
+            else:
+                parts.append(f"initials of '{name}' = alias '{alias_text}'")
+        else:
+            weak = bool(self.a_weak[alias])
+            score, p, r, pairs, e = self._align(q, an.tokens, weak)
+            exact = [u for _, u, s in pairs if s >= 1.0]
+            fuzzy = [(q.tokens[ti], u, s) for ti, u, s in pairs if s < 1.0]
+            if exact:
+                parts.append("same words: " + ", ".join(exact))
+            for t, u, s in fuzzy:
+                kind = "one letter apart" if LCSseq.similarity(t, u) >= max(len(t), len(u)) - 1 else "sound-alike"
+                parts.append(f"'{t}' ~ '{u}' ({kind}, {s:.2f})")
+            matched_q = {ti for ti, _, _ in pairs}
+            extra_q = [t for i, t in enumerate(q.tokens) if i not in matched_q]
+            matched_a = {u for _, u, _ in pairs}
+            extra_a = [u for u in an.tokens if u not in matched_a]
+            if extra_q:
+                parts.append("query words not in alias: " + ", ".join(extra_q))
+            if extra_a:
+                parts.append("alias words not in query: " + ", ".join(extra_a))
+            matched_w = [q.weights[ti] for ti in matched_q]
+            if e < self.config.evidence:
+                parts.append(f"matched words are common on the lists (weight {e:.1f} < {self.config.evidence:g})")
+            elif max(matched_w, default=0.0) < self.config.distinct_min:
+                parts.append("only generic words matched: score reduced")
+            if weak and len(extra_q) > 0:
+                parts.append("one-word list name inside a longer query (weak alias): score reduced")
+            parts.append(f"coverage query {p:.0%}, alias {r:.0%}")
+        expanded = sorted({f"{a}->{b}" for a, b in (*q.norm.expanded, *an.expanded)})
+        if expanded:
+            parts.append("abbreviations expanded: " + ", ".join(expanded))
+        legal = sorted({*q.norm.legal, *an.legal})
+        if legal:
+            parts.append("legal form ignored: " + ", ".join(f"'{lf}'" for lf in legal))
+        if country_match is True:
+            parts.append(f"country {country} matches the entry")
+        elif country_match is False:
+            parts.append(
+                f"country {country} not among the entry's countries "
+                f"({', '.join(self.entries[int(self.alias_entry[alias])].countries)}): "
+                f"score lowered by {self.config.country_penalty:g}"
+            )
+        return f"'{name}' matched alias '{alias_text}': " + "; ".join(parts)
+
+    def normalized(self, text: str) -> NormalizedName:
+        """``normalize(text)``, taken from the index when ``text`` is one of its aliases (an index loaded from
+        the cache holds the Han-script aliases normalised, so romanisation tables are not imported for them)."""
+        known = self._han_texts.get(text)
+        if known is not None:
+            return known
+        if self._alias_ids is None:
+            self._alias_ids = {t: i for i, t in enumerate(self.alias_text)}
+        i = self._alias_ids.get(text)
+        return self.alias_norm[i] if i is not None else _normalize_cached(text)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "entries": len(self.entries),
+            "aliases": self.n_alias,
+            "vocabulary": self.n_vocab,
+            "deletion_keys": len(self._del_index),
+        }
+
+
+MAX_NAME_CHARS = 512
+
+
+@lru_cache(maxsize=65536)
+def _normalize_cached(text: str) -> NormalizedName:
+    """normalize() shared by every index of the process (the same party goes through several)."""
+    return normalize(text)
+
+"""Longest party name screened; longer names are cut (the caller reports it). Bounds the work per name."""
+
+
+def _cap_name(name: str) -> str:
+    return name if len(name) <= MAX_NAME_CHARS else name[:MAX_NAME_CHARS]
+
+
+@lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """Words of ordinary business names (``data/business_words.txt``): they weigh little in a match."""
+    try:
+        text = resources.files("ecscreen").joinpath("data", "business_words.txt").read_text(encoding="utf-8")
+    except FileNotFoundError:  # pragma: no cover - broken install
+        return frozenset()
+    words: set[str] = set()
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip().lower()
+        if line:
+            words.update(normalize(line).tokens or (line,))
+            words.add(line)
+    return frozenset(words | _places())
+
+
+@lru_cache(maxsize=1)
+def _table_words() -> frozenset[str]:
+    """The hand-made business words only (no places): typo targets and organisation markers."""
+    return frozenset(w for w in common_words() if w not in _places())
+
+
+def _rejoin_if_needed(tokens: list[str], other: Sequence[str]) -> list[str]:
+    """``_rejoin(tokens, other)`` when it can change anything (two words glued or split), else tokens."""
+    known = set(other)
+    missing = [t for t in tokens if t not in known]
+    if not missing:
+        return tokens
+    glued = any(a + b in known for a, b in zip(tokens, tokens[1:], strict=False))
+    if not glued and not any(len(u) >= 2 and u in t for t in missing for u in known):
+        return tokens
+    return _rejoin(tokens, known)
+
+
+@lru_cache(maxsize=1)
+def _common_deletes() -> dict[str, frozenset[str]]:
+    """One-letter deletions of the common and legal words (5+ letters) -> the words: finds typos in them."""
+    out: dict[str, set[str]] = {}
+    for w in _table_words() | _legal_words():
+        if len(w) >= 5 and w.isalpha():
+            for d in {w, *_deletes(w)}:
+                out.setdefault(d, set()).add(w)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def common_typo(tok: str) -> str | None:
+    """The common (or legal-form) word ``tok`` is one typo away from, when exactly one: 'technoeogies'
+    -> 'technology', 'internetional' -> 'international'; None otherwise."""
+    if len(tok) < 7 or not tok.isalpha() or tok in common_words() or tok in _legal_words():
+        return None
+    cd = _common_deletes()
+    found: set[str] = set(cd.get(tok, ()))
+    for d in _deletes(tok):
+        found |= cd.get(d, frozenset())
+    found = {w for w in found if abs(len(w) - len(tok)) <= 1 and LCSseq.similarity(w, tok) >= max(len(w), len(tok)) - 1}
+    if len(found) != 1:
+        return None
+    word = next(iter(found))
+    norm = normalize(word).full_tokens
+    return norm[0] if len(norm) == 1 else word
+
+
+@lru_cache(maxsize=1)
+def _legal_words() -> frozenset[str]:
+    """Every word of a legal form (co, ltd, joint, stock, liability ...), whatever its position."""
+    return frozenset(w for form in legal_forms() for w in form if w.isalpha())
+
+
+@lru_cache(maxsize=1)
+def branch_words() -> frozenset[str]:
+    """Words a firm adds to its name for a branch or trading arm (``data/branch_words.txt``)."""
+    try:
+        text = resources.files("ecscreen").joinpath("data", "branch_words.txt").read_text(encoding="utf-8")
+    except FileNotFoundError:  # pragma: no cover - broken install
+        return frozenset()
+    words: set[str] = set()
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip().lower()
+        if line:
+            words.add(line)
+            words.update(normalize(line).tokens)
+    return frozenset(words)
+
+
+@lru_cache(maxsize=1)
+def _places() -> frozenset[str]:
+    """Country-name words and the major trading cities of the common-words table."""
+    import pycountry
+
+    words: set[str] = set()
+    for c in pycountry.countries:
+        for label in {c.name, getattr(c, "common_name", c.name)}:
+            toks = normalize(label).tokens
+            if len(toks) == 1 and len(toks[0]) >= 4:  # 'iran', 'china'; not 'saint vincent and the ...'
+                words.add(toks[0])
+    cities = ("shanghai beijing shenzhen guangzhou hong kong tianjin wuhan chengdu hangzhou xian moscow petersburg "
+              "tehran dubai istanbul london singapore mumbai delhi tokyo seoul minsk")
+    words.update(cities.split())
+    return frozenset(words)
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Ordinary English words (``data/english_words.txt``, from wordfreq; see the file's header)."""
+    try:
+        text = resources.files("ecscreen").joinpath("data", "english_words.txt").read_text(encoding="utf-8")
+    except FileNotFoundError:  # pragma: no cover - broken install
+        return frozenset()
+    return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
+
+
+def _transposition(a: str, b: str) -> bool:
+    """Two adjacent letters swapped (a typing slip): 'huawie' / 'huawei'."""
+    if len(a) != len(b) or a == b:
+        return False
+    diff = [k for k in range(len(a)) if a[k] != b[k]]
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+
+
+_Feat = tuple[str, float, str, str | None]  # name, points, reason, why it blocks a firm finding (or None)
+_ORG_TYPES = ("Entity", "Vessel", "Aircraft")
+
+
+class _CalCtx:
+    """What the features of one candidate look at: aligned words with their weights and similarities."""
+
+    def __init__(
+        self, m: Matcher, q: _Query, an: NormalizedName, entry: ListEntry, acronym: bool, country: str | None
+    ) -> None:
+        cfg = m.config
+        self.m, self.cfg, self.q, self.an, self.entry, self.acronym, self.country = m, cfg, q, an, entry, acronym, country
+        # a typo in a common word ('Technoeogies') is read as that word, with its low weight
+        fixed = [t if any(token_sim(t, u, cfg) for u in an.tokens) else common_typo(t) or t for t in q.tokens]
+        self.typos = [(t, f) for t, f in zip(q.tokens, fixed, strict=True) if t != f]
+        q_tokens = _rejoin_if_needed(list(dict.fromkeys(fixed)), an.tokens)
+        a_tokens = _rejoin_if_needed(list(an.tokens), q_tokens)
+        # legal-form words take part in the alignment ('Co.' ~ 'Company', a typo in 'Corporation'), with
+        # the weight of a legal word, whether normalisation recognised the form or not
+        legal = _legal_words()
+        q_tokens += [t for t in dict.fromkeys(q.norm.full_tokens) if t in legal and t not in q_tokens]
+        a_tokens += [u for u in dict.fromkeys(an.full_tokens) if u not in a_tokens and u not in an.tokens]
+        self.q_tokens, self.a_tokens = q_tokens, a_tokens
+        common = common_words()
+        self.q_common = [t in common or t in legal for t in q_tokens]
+        self.a_common = [u in common or u in legal for u in a_tokens]
+        self.q_w = [self._w(m._token_info(t)[1], t, c) for t, c in zip(q_tokens, self.q_common, strict=True)]
+        self.a_w = [self._w(m._alias_weight(u), u, c) for u, c in zip(a_tokens, self.a_common, strict=True)]
+        # one-to-one alignment, most similar (then heaviest) pairs first; initials count for people only
+        self.org_query = bool(q.norm.legal) or any(t in _ORG_HINTS for t in q.norm.full_tokens)
+        person = not self.org_query and (entry.type or "Individual") == "Individual"
+        cands = []
+        for i, t in enumerate(q_tokens):
+            for j, u in enumerate(a_tokens):
+                sim = token_sim(t, u, cfg)
+                if not sim and person and (len(t) == 1) != (len(u) == 1) and t[0] == u[0] and (t + u).isalpha():
+                    sim = _INITIAL_SIM  # an initial and the name it abbreviates: 'A.' ~ 'Ali'
+                if not sim and self.q_common[i] and self.a_common[j] and min(len(t), len(u)) >= 3 and (
+                    t.startswith(u) or u.startswith(t)
+                ):
+                    sim = _COMMON_PREFIX_SIM  # 'air' ~ 'airlines': short and long form of a common word
+                if sim > 0:
+                    cands.append((-sim, -(self.q_w[i] + self.a_w[j]), i, j, sim))
+        cands.sort()
+        self.pairs: list[tuple[int, int, float]] = []
+        used_q: set[int] = set()
+        used_a: set[int] = set()
+        for _, _, i, j, sim in cands:
+            if i in used_q or j in used_a:
+                continue
+            used_q.add(i)
+            used_a.add(j)
+            self.pairs.append((i, j, sim))
+        self.used_q, self.used_a = used_q, used_a
+        # positions of the words that are not legal-form words (the name proper)
+        self.core_q = {i for i, t in enumerate(q_tokens) if t not in legal}
+        self.core_a = {j for j, u in enumerate(a_tokens) if u not in legal}
+        self.W_q = max(sum(self.q_w), 1e-9)
+        self.W_a = max(sum(self.a_w), 1e-9)
+        self.q_share = cfg.query_share
+        self.a_share = 100.0 - cfg.query_share
+        self.org_query = bool(q.norm.legal) or any(t in _ORG_HINTS for t in q.norm.full_tokens)
+        self.country_match: bool | None = None
+        self.name_score = 100.0
+        self.alias = -1
+
+    def _w(self, w: float, tok: str, common: bool) -> float:
+        if tok in _legal_words():
+            return min(w, self.cfg.legal_weight)
+        return min(w, self.cfg.common_weight) if common else w
+
+    def distinct_matched(self) -> list[tuple[int, int, float]]:
+        cfg = self.cfg
+        return [(i, j, s) for i, j, s in self.pairs if not self.q_common[i] and self.q_w[i] >= cfg.distinct_min]
+
+
+def feature_query_words(c: _CalCtx) -> list[_Feat]:
+    """Query words with no counterpart in the list name lower the score in proportion to their weight
+    (``query_share`` points for the whole query): 'International Business Machines' is not
+    'International Business Corporation'."""
+    if c.acronym:
+        return []
+    missing = [i for i in range(len(c.q_tokens)) if i not in c.used_q]
+    if not missing:
+        return [("query_words", 0.0, "every word of the name has a counterpart in the list name", None)]
+    share = sum(c.q_w[i] for i in missing) / c.W_q
+    words = ", ".join(c.q_tokens[i] for i in missing)
+    pts = -c.q_share * share
+    c.name_score += pts
+    return [("query_words", pts, f"name words not in the list name: {words} ({share:.0%} of the name's weight)", None)]
+
+
+def feature_list_words(c: _CalCtx) -> list[_Feat]:
+    """List-name words missing from the query lower the score in proportion to their weight (the rest
+    of the 100 points)."""
+    if c.acronym:
+        return []
+    missing = [j for j in range(len(c.a_tokens)) if j not in c.used_a]
+    if not missing:
+        return [("list_words", 0.0, "every word of the list name is in the name", None)]
+    share = sum(c.a_w[j] for j in missing) / c.W_a
+    words = ", ".join(c.a_tokens[j] for j in missing)
+    pts = -c.a_share * share
+    c.name_score += pts
+    return [("list_words", pts, f"list-name words missing from the name: {words} ({share:.0%} of its weight)", None)]
+
+
+def feature_spelling(c: _CalCtx) -> list[_Feat]:
+    """Words matched by spelling (one letter apart, sound-alike) count for their similarity only; on a
+    short word (<= ``short_word`` letters) that carries the match alone, that is no hit at all."""
+    if c.acronym:
+        return []
+    out: list[_Feat] = []
+    fuzzy = [(i, j, s) for i, j, s in c.pairs if s < 1.0]
+    if not fuzzy:
+        return out
+    pts = 0.0
+    descr = []
+    for i, j, s in fuzzy:
+        t, u = c.q_tokens[i], c.a_tokens[j]
+        pts -= c.q_share * c.q_w[i] * (1 - s) / c.W_q + c.a_share * c.a_w[j] * (1 - s) / c.W_a
+        kind = "one letter apart" if LCSseq.similarity(t, u) >= max(len(t), len(u)) - 1 else "sound-alike"
+        descr.append(f"'{t}' ~ '{u}' ({kind}, {s:.2f})")
+    c.name_score += pts
+    out.append(("spelling", pts, "similar spelling: " + ", ".join(descr), None))
+    distinct = c.distinct_matched()
+    exact_distinct = [p for p in distinct if p[2] >= 1.0]
+    short = [(i, j, s) for i, j, s in distinct if s < 1.0 and min(len(c.q_tokens[i]), len(c.a_tokens[j])) <= c.cfg.short_word]
+    others = [i for i, _, s in c.pairs if s >= 1.0 and not c.q_common[i]]
+    if short and not exact_distinct and len(distinct) == len(short) and not others:
+        i, j, _ = short[0]
+        out.append(("short_word", -100.0, f"'{c.q_tokens[i]}' ~ '{c.a_tokens[j]}' is a near miss on a short word: "
+                    "not enough for a hit", "near miss on a short word"))
+    return out
+
+
+def feature_distinctive(c: _CalCtx) -> list[_Feat]:
+    """A hit needs a distinctive matched word (not a common business word, weight >= ``distinct_min``):
+    'General Electric' vs 'General Electronic' matches common words only."""
+    if c.acronym:
+        return []
+    if c.distinct_matched():
+        words = ", ".join(c.q_tokens[i] for i, _, _ in c.distinct_matched())
+        return [("distinctive", 0.0, f"distinctive words matched: {words}", None)]
+    def near(i: int, j: int, s: float) -> bool:  # exact, or one letter off ('technelogy' / 'technology')
+        t, u = c.q_tokens[i], c.a_tokens[j]
+        return s >= 1.0 or (min(len(t), len(u)) >= 6 and (
+            LCSseq.similarity(t, u) >= max(len(t), len(u)) - 1 or _transposition(t, u)))
+
+    core_pairs = [(i, j) for i, j, s in c.pairs if i in c.core_q and j in c.core_a and near(i, j, s)]
+    complete = (
+        bool(core_pairs) and len(core_pairs) == len(c.core_q) == len(c.core_a) and any(s >= 1.0 for *_, s in c.pairs)
+    )
+    if complete:  # 'Aviation Industry Corporation of China': an all-common name matched word for word
+        return [("distinctive", 0.0, "common words only, but the whole name matches word for word", None)]
+    all_core = {i for i, _, _ in c.pairs} >= c.core_q and {j for _, j, _ in c.pairs} >= c.core_a
+    no_table = not any(c.q_common[i] for i, _, _ in c.pairs) and any(s >= 1.0 for _, _, s in c.pairs)
+    if all_core and no_table:  # frequent names ('Mohammad Ahmadi') all matched, one spelled differently
+        return [("distinctive", 0.0, "no rare word, but every word of both names matches", None)]
+    return [("distinctive", -c.cfg.common_only_penalty, "only common words matched (no distinctive word)",
+             "only common words matched")]
+
+
+def feature_one_word(c: _CalCtx) -> list[_Feat]:
+    """One-word and very short names match only exactly and never firmly on that alone. When the match
+    rests on one distinctive word and the other distinctive words differ ('Fox' vs 'Simon Fox',
+    'Warner Music' vs 'Wagner'), it is no hit; otherwise it is a possible match to confirm."""
+    if c.acronym:
+        return [("acronym", 0.0, "the match is an acronym only", "acronym only")]
+    distinct = c.distinct_matched()
+    core = "".join(c.q_tokens)
+    legal = _legal_words()
+    extra_a = [c.a_tokens[j] for j in range(len(c.a_tokens)) if j not in c.used_a and c.a_tokens[j] not in legal]
+    extra_q = [c.q_tokens[i] for i in range(len(c.q_tokens)) if i not in c.used_q and c.q_tokens[i] not in legal]
+    branch, places = branch_words(), _places()
+    if len(c.core_q) == 1 and extra_a:
+        return [("one_word", -100.0, f"a one-word name matches only a list name that is that word (the list name "
+                 f"also has: {', '.join(extra_a)})", "one-word name")]
+    if len([p for p in c.pairs if p[0] in c.core_q]) == 1 and extra_a and extra_q:
+        return [("one_word", -100.0, f"the names share one word only and each has other words (name: "
+                 f"{', '.join(extra_q)}; list: {', '.join(extra_a)}): not the same party", "one word in common")]
+    if len(distinct) > 1:
+        return []
+    dmin = c.cfg.distinct_min
+    other_q = [c.q_tokens[i] for i in range(len(c.q_tokens))
+               if i not in c.used_q and not c.q_common[i] and c.q_w[i] >= dmin]
+    other_a = [c.a_tokens[j] for j in range(len(c.a_tokens))
+               if j not in c.used_a and not c.a_common[j] and c.a_w[j] >= dmin]
+    if distinct and (other_q or other_a):
+        diff = ", ".join(other_q) or "-"
+        return [("one_word", -100.0, f"only one distinctive word in common; the others differ (name: {diff}; "
+                 f"list: {', '.join(other_a) or '-'}): not the same party", "one word in common")]
+    a_core = "".join(c.a_tokens[j] for j in c.core_a)
+    if len(a_core) <= 3 and extra_q:
+        return [("short_name", -100.0, f"the list name '{a_core}' is too short to be found inside a longer name "
+                 f"(the name also has: {', '.join(extra_q)})", "very short name")]
+    if len(core) <= 3:
+        return [("short_name", 0.0, f"very short name '{core}': possible match only", "very short name")]
+    one_word = len(c.core_q) == 1 or len(c.core_a) == 1
+    if distinct and distinct[0][2] < 1.0 and one_word:
+        i, j, _ = distinct[0]
+        t, u = c.q_tokens[i], c.a_tokens[j]
+        one_edit = LCSseq.similarity(t, u) >= max(len(t), len(u)) - 1 or _transposition(t, u)
+        if min(len(t), len(u)) <= c.cfg.short_word or not one_edit or (
+            min(len(t), len(u)) < c.cfg.long_word and not _transposition(t, u)
+        ):
+            return [("one_word", -100.0, f"one-word name matched only approximately ('{t}' ~ '{u}'): a one-word "
+                     f"name must match exactly (a long word of {c.cfg.long_word}+ letters: one letter off; or two "
+                     "adjacent letters swapped)", "one-word name")]
+    if len(distinct) == 1 and distinct[0][2] < 1.0:
+        i, j, _ = distinct[0]
+        t, u = c.q_tokens[i], c.a_tokens[j]
+        if not _transposition(t, u):
+            return [("one_word", 0.0, f"the only distinctive word matches approximately ('{t}' ~ '{u}'): "
+                     "possible match only", "approximate distinctive word")]
+    if distinct and (one_word or len([p for p in c.pairs if p[0] in c.core_q]) == 1):
+        word = c.a_tokens[distinct[0][1]]
+        if (extra_q or extra_a) and word in english_words():
+            return [("one_word", -100.0, f"the match rests on '{word}', an ordinary English word, and the names "
+                     "differ otherwise: no evidence of the listed party", "ordinary word")]
+        other = [t for t in extra_q if t not in branch and t not in places]
+        if other:
+            return [("one_word", -100.0, f"the match rests on '{word}' and the name adds words of another "
+                     f"business ({', '.join(other)}): no evidence of the listed party", "one word in common")]
+        return [("one_word", 0.0, "the match rests on one word: possible match only", "the match rests on one word")]
+    if one_word and c.pairs:
+        return [("one_word", 0.0, "one-word name: possible match only", "the match rests on one word")]
+    return []
+
+
+def feature_entity_type(c: _CalCtx) -> list[_Feat]:
+    """Entity type as evidence: an organisation (legal form, business words) does not match an
+    individual on one name alone (a surname), and matches one less well in any case."""
+    etype = (c.entry.type or "").lower()
+    if etype != "individual" or not c.org_query:
+        if etype in ("entity", "vessel", "aircraft") and not c.org_query and len(c.q_tokens) >= 2:
+            return []
+        return []
+    if len(c.distinct_matched()) <= 1:
+        return [("entity_type", -c.cfg.org_vs_person_one_word,
+                 "an organisation's name does not match an individual on one name alone", "organisation vs individual")]
+    return [("entity_type", -c.cfg.org_vs_person, "the name looks like an organisation, the entry is an individual",
+             "organisation vs individual")]
+
+
+def feature_acronym(c: _CalCtx) -> list[_Feat]:
+    """An acronym match (SMIC = Semiconductor Manufacturing International Corporation) scores
+    ``acronym_score`` (three letters: ``acronym_score_short``)."""
+    if not c.acronym:
+        return []
+    if len(c.q.tokens) != 1 or len(c.an.tokens) == 1:
+        return [("acronym", -100.0, f"the initials of '{' '.join(c.q.tokens)}' spell the short list name "
+                 f"'{' '.join(c.an.tokens)}': not evidence of the same party", "acronym only")]
+    size = len(c.q_tokens[0])
+    score = c.m._acronym_score(size)
+    c.name_score = score
+    return [("acronym", score - 100.0, f"'{' '.join(c.q.tokens).upper()}' = initials of alias "
+             f"'{c.m.alias_text[c.alias]}'", None)]
+
+
+_COMMON_PREFIX_SIM = 0.9
+_INITIAL_SIM = 0.9
+
+
+def feature_country(c: _CalCtx) -> list[_Feat]:
+    """Country agreement raises the score, disagreement lowers it; countries that count as one for party
+    screening (HK and MO with China: ``data/party-country-equivalents.yaml``) agree."""
+    if not c.country or not c.entry.countries:
+        return []
+    from ecscreen.domain.countries import party_country_codes
+
+    if party_country_codes(c.country) & set(c.entry.countries):
+        c.country_match = True
+        return [("country", c.cfg.country_bonus, f"country {c.country} matches the entry", None)]
+    c.country_match = False
+    return [("country", -c.cfg.country_mismatch,
+             f"country {c.country} not among the entry's countries ({', '.join(c.entry.countries)})", None)]
+
+
+def feature_normalisation(c: _CalCtx) -> list[_Feat]:
+    """What normalisation did (no points): words in common, legal forms ignored, abbreviations expanded."""
+    parts = []
+    same = [c.a_tokens[j] for i, j, s in c.pairs if s >= 1.0]
+    if same and not c.acronym:
+        parts.append("same words: " + ", ".join(same))
+    if c.typos:
+        parts.append("typo in a common word read as the word: " + ", ".join(f"{t}->{f}" for t, f in c.typos))
+    legal = sorted({*c.q.norm.legal, *c.an.legal})
+    if legal:
+        parts.append("legal form ignored: " + ", ".join(f"'{lf}'" for lf in legal))
+    expanded = sorted({f"{a}->{b}" for a, b in (*c.q.norm.expanded, *c.an.expanded)})
+    if expanded:
+        parts.append("abbreviations expanded: " + ", ".join(expanded))
+    return [("normalisation", 0.0, "; ".join(parts), None)] if parts else []
+
+
+FEATURES = (
+    feature_normalisation,
+    feature_acronym,
+    feature_query_words,
+    feature_list_words,
+    feature_spelling,
+    feature_distinctive,
+    feature_one_word,
+    feature_entity_type,
+    feature_country,
+)
+"""The calibration features, in the order their reasons are printed."""
+
+
+_PATRONYMIC = ("ovich", "evich", "ovna", "evna", "ovych", "ivna")
+_ROMAN = re.compile(r"^(?:x{1,3}(?:ix|iv|v?i{0,3})|ix|iv|v?i{1,3}|v)$")
+
+
+def _minor_word(tok: str) -> bool:
+    """Words that weigh little: patronymics, name particles, numbers and roman numerals."""
+    return (
+        tok.endswith(_PATRONYMIC)
+        or tok in particles()
+        or any(c.isdigit() for c in tok)
+        or bool(_ROMAN.match(tok))
+    )
+_ORG_HINTS = frozenset(
+    ["company", "corporation", "group", "international", "industry", "bank", "institute", "university", "technology", "trading", "organization", "organisation", "association", "agency", "ministry", "holding", "enterprise", "service"]
+)
+_PAREN = re.compile(r"\(([^()]{1,60})\)\s*$")
+_AFFILIATE = re.compile(r"\.?\s*Affiliated Entity:\s*", re.I)
+_SUCCESSOR = re.compile(r"[;,]\s*(?:and\s+)?any successor.*$", re.I | re.S)
+
+
+def _name_variants(texts: Iterable[str]) -> list[str]:
+    """List names plus derived names: the affiliate's own name in 'X. Affiliated Entity: Y'."""
+    out: list[str] = []
+    for text in texts:
+        text = _SUCCESSOR.sub("", text or "").strip()
+        if not text:
+            continue
+        out.append(text)
+        paren = _PAREN.search(text)
+        if paren:
+            inner = paren.group(1).strip()
+            outer = text[: paren.start()] + text[paren.end() :]
+            # "Huawei Technologies Co., Ltd. (Huawei)": the short name the list itself gives
+            if sum(c.isalpha() for c in inner) >= 4 and inner.lower() in outer.lower():
+                out.append(inner)
+        parts = _AFFILIATE.split(text, maxsplit=1)
+        if len(parts) == 2 and parts[1].strip():
+            out.append(parts[1].strip())
+        if "/" in text:
+            pieces = [p.strip() for p in text.split("/")]
+            if len(pieces) > 1 and all(sum(c.isalpha() for c in p) >= 4 for p in pieces):
+                out.extend(pieces)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _legal_tails() -> dict[int, frozenset[str]]:
+    by_len: dict[int, set[str]] = {}
+    for form in legal_forms():
+        if len(form) == 1:
+            by_len.setdefault(len(form[0]), set()).add(form[0])
+    return {n: frozenset(v) for n, v in by_len.items()}
+
+
+def _split_token(t: str, known: Any, min_part: int) -> tuple[str, str | None] | None:
+    """Split a glued token: 'siemensag' -> ('siemens', None) (legal form), 'vladimirputin' -> 2 words.
+
+    The split point nearest the start wins; at the same point a legal-form tail wins.
+    """
+    n = len(t)
+    best: tuple[int, tuple[str, str | None]] | None = None
+    for size, forms in _legal_tails().items():
+        k = n - size
+        if k >= 2 and k <= n - 2 and t[k:] in forms and t[:k] in known and (best is None or k < best[0]):
+            best = (k, (t[:k], None))
+    for k in range(max(2, min_part), n - max(2, min_part) + 1):
+        if best is not None and k >= best[0]:
+            break
+        if t[:k] in known and t[k:] in known:
+            return (t[:k], t[k:])
+    return best[1] if best is not None else None
+
+
+def _rejoin(tokens: list[str], known: Any, min_part: int = 2) -> list[str]:
+    """Merge or split tokens so they line up with ``known`` tokens: 'good will' ~ 'goodwill'."""
+    out: list[str] = []
+    i = 0
+    n = len(tokens)
+    while i < n:
+        t = tokens[i]
+        if i + 1 < n:
+            merged = t + tokens[i + 1]
+            if merged in known and (t not in known or tokens[i + 1] not in known):
+                out.append(merged)
+                i += 2
+                continue
+        if t not in known and len(t) >= 5 and t.isalpha():
+            split = _split_token(t, known, min_part)
+            if split is not None:
+                out.append(split[0])
+                if split[1] is not None:
+                    out.append(split[1])
+                i += 1
+                continue
+        out.append(t)
+        i += 1
+    return list(dict.fromkeys(out))
+
+
+_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+_SIG_WORDS = 4
+_SIG_BITS_LOG2 = 8  # 64 * _SIG_WORDS bits
+_SIG_BYTES = 8 * _SIG_WORDS
+
+
+class _KeyTable:
+    """Open-addressing hash table over distinct int64 keys (vectorised insert and lookup).
+
+    Maps each key to its position in the array it was built from; replaces a sort + searchsorted in
+    the scoring kernel (lookups are the hot spot: several per candidate pair).
+    """
+
+    def __init__(self, keys: np.ndarray) -> None:
+        n = len(keys)
+        bits = max(4, int(np.ceil(np.log2(max(n, 1)))) + 2)  # load factor <= 1/4
+        self.shift = np.uint64(64 - bits)
+        self.mask = (1 << bits) - 1
+        self.keys = np.full(1 << bits, -1, dtype=np.int64)
+        self.vals = np.zeros(1 << bits, dtype=np.int64)
+        slot = self._hash(keys)
+        pending = np.arange(n, dtype=np.int64)
+        while len(pending):
+            s = slot[pending]
+            free = self.keys[s] == -1
+            cand, cs = pending[free], s[free]
+            used, first = np.unique(cs, return_index=True)
+            winners = cand[first]
+            self.keys[used] = keys[winners]
+            self.vals[used] = winners
+            placed = np.zeros(n, dtype=bool)
+            placed[winners] = True
+            pending = pending[~placed[pending]]
+            slot[pending] = (slot[pending] + 1) & self.mask
+
+    def _hash(self, keys: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return ((keys.astype(np.uint64) * _HASH_MUL) >> self.shift).astype(np.int64)
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        """Position of every key in the build array, -1 when absent."""
+        out = np.full(len(keys), -1, dtype=np.int64)
+        slot = self._hash(keys)
+        active = np.arange(len(keys), dtype=np.int64)
+        while len(active):
+            s = slot[active]
+            tk = self.keys[s]
+            found = tk == keys[active]
+            out[active[found]] = self.vals[s[found]]
+            active = active[~(found | (tk == -1))]
+            slot[active] = (slot[active] + 1) & self.mask
+        return out
+
+
+def _combine(
+    cfg: ScoreConfig,
+    p_num: np.ndarray,
+    q_total: np.ndarray,
+    r_num: np.ndarray,
+    a_total: np.ndarray,
+    matched_qw: np.ndarray,
+    matched_aw: np.ndarray,
+    max_matched_w: np.ndarray,
+    weak: np.ndarray,
+) -> np.ndarray:
+    """The score formula (vectorised; used by the kernel and by the pairwise scorer alike)."""
+    p = p_num / np.maximum(q_total, 1e-9)
+    r = r_num / np.maximum(a_total, 1e-9)
+    hi = np.maximum(p, r)
+    lo = np.minimum(p, r)
+    base = cfg.balance * hi + (1.0 - cfg.balance) * lo
+    # substitution: words left unmatched on both sides (a different surname, a different firm)
+    un_q = 1.0 - matched_qw / np.maximum(q_total, 1e-9)
+    un_a = 1.0 - matched_aw / np.maximum(a_total, 1e-9)
+    base = np.maximum(0.0, base - cfg.substitution_penalty * np.maximum(0.0, np.minimum(un_q, un_a)))
+    # evidence: the matched query words must weigh enough; generic words alone cannot carry a
+    # partial match (a complete match of an all-generic name still counts)
+    factor = np.minimum(1.0, matched_qw / cfg.evidence)
+    generic = (max_matched_w < cfg.distinct_min) & (lo < cfg.full_match)
+    factor = factor * np.where(generic, cfg.generic_factor, 1.0)
+    factor = factor * np.where(weak & (un_q > 0.001), cfg.weak_alias_factor, 1.0)
+    return np.asarray(np.round(100.0 * base * factor, 2))
+
+
+_FORK_MATCHER: Matcher | None = None
+
+
+def _can_fork() -> bool:
+    """Forking helpers is possible (POSIX) and allowed (not inside a daemonic pool worker)."""
+    import multiprocessing as mp
+
+    return "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
+
+
+def _cpus_free(workers: int) -> bool:
+    """Forking only pays when other CPUs are idle: with the machine busy, one process is faster."""
+    import os
+
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # pragma: no cover - platforms without load averages
+        return True
+    return load < min(workers, os.cpu_count() or 1) - 0.5
+
+
+def _fork_match(args: tuple[list[list[str]], float, bool]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    chunks, thr, exhaustive = args
+    if _FORK_MATCHER is None:  # pragma: no cover - only reachable if the pool outlives the call
+        raise RuntimeError("matcher not set in worker")
+    gc.disable()
+    out: list[list[tuple[int, float, int, bool]]] = []
+    for chunk in chunks:
+        out.extend(_FORK_MATCHER._match_texts(chunk, thr, exhaustive))
+    return _pack_hits(out)
+
+
+def _pack_hits(per_text: list[list[tuple[int, float, int, bool]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Compact form for the trip back from a worker: counts, (entry, alias, acronym) ints, scores."""
+    counts = np.fromiter((len(h) for h in per_text), dtype=np.int64, count=len(per_text))
+    flat = [x for h in per_text for x in h]
+    ints = np.array([(e, a, int(acr)) for e, _, a, acr in flat], dtype=np.int64).reshape(-1, 3)
+    scores = np.array([sc for _, sc, _, _ in flat], dtype=np.float64)
+    return counts, ints, scores
+
+
+def _unpack_hits(packed: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[list[tuple[int, float, int, bool]]]:
+    counts, ints, scores = packed
+    out: list[list[tuple[int, float, int, bool]]] = []
+    pos = 0
+    il = ints.tolist()
+    sl = scores.tolist()
+    for c in counts.tolist():
+        out.append([(il[k][0], sl[k], il[k][1], bool(il[k][2])) for k in range(pos, pos + c)])
+        pos += c
+    return out
+
+
+BACKGROUND_FILE = "token_df.json.gz"
+
+
+@lru_cache(maxsize=1)
+def background_df() -> tuple[int, dict[str, int]]:
+    """(number of aliases, token -> document frequency) of the embedded CSL (scripts/build_default_list.py)."""
+    try:
+        raw = resources.files("ecscreen").joinpath("data", BACKGROUND_FILE).read_bytes()
+    except FileNotFoundError:
+        return 0, {}
+    data = json.loads(gzip.decompress(raw).decode("utf-8"))
+    return int(data["aliases"]), dict(data["df"])
+
+
+def token_document_frequencies(entries: Sequence[ListEntry]) -> tuple[int, dict[str, int]]:
+    """Alias count and token document frequencies of ``entries`` (as the Matcher indexes them)."""
+    m = Matcher(entries, background=False)
+    df = {tok: int(m.p_len[vid]) for tok, vid in m.vocab.items()}
+    return m.n_alias, df
+
+
+def _acronym_forms(nn: NormalizedName) -> set[str]:
+    forms: set[str] = set()
+    core = [t for t in nn.tokens if t[0].isalpha()]
+    if len(core) >= 3:
+        forms.add(initials(core))
+    generic = {"co", "ltd", "limited", "llc", "inc", "plc", "gmbh", "jsc", "ooo"}
+    full = [t for t in nn.full_tokens if t not in generic and t[0].isalpha()]
+    if len(full) >= 3:
+        forms.add(initials(full))
+    return {f for f in forms if 3 <= len(f) <= 8}
+
+
+def _acronym_pair_size(a: NormalizedName, b: NormalizedName) -> int:
+    """Length of the acronym when one name is the initials of the other, else 0."""
+    if len(a.tokens) == 1 and a.tokens[0] in _acronym_forms(b):
+        return len(a.tokens[0])
+    if len(b.tokens) == 1 and b.tokens[0] in _acronym_forms(a):
+        return len(b.tokens[0])
+    return 0
+
+
+@lru_cache(maxsize=4096)
+def _country_code(country: str | None) -> str | None:
+    """ISO alpha-2 of a country code or name; None when unknown (an unknown country never lowers a hit)."""
+    if not country or not country.strip():
+        return None
+    from ecscreen.domain.countries import resolve
+
+    found = resolve(country.strip())
+    return str(found.alpha2) if found is not None else None
+
+
+# --------------------------------------------------------------------------- on-disk index cache
+#
+# Building the index over the full CSL takes seconds (mostly normalising ~57,000 names); a one-shipment
+# CLI call would pay that every time. The built index is therefore saved in the user's cache directory
+# and loaded by later processes. The file name is the sha256 of everything the index depends on
+# (_cache_digest): the caller's key (lists.matcher_for passes the sha256 of every list), the indexed
+# names themselves, the ecscreen version, the normalisation tables, the source of this module and of
+# ecscreen.domain.normalize, the background frequencies and the ScoreConfig -- so any change misses the cache.
+#
+# Format: a fixed header (magic, digest, payload length, sha256 of the payload) and a pickle (protocol 5;
+# numpy arrays, lists, dicts and strings only). Pickle can run code when loaded, so a cache file is only
+# unpickled when it is the tool's own: a file in the user's cache directory, owned by the user and not
+# writable by group or others, whose header carries the expected digest and whose payload matches the
+# recorded sha256 (which also catches truncated or corrupted files). Anyone able to write such a file
+# can already change the user's environment. Any failure (unreadable, corrupt, other format version,
+# inconsistent content) is ignored and the index is rebuilt, so results never depend on the cache.
+
+CACHE_FORMAT = 2  # 2: the deletion index stored as flat arrays (_FrozenPostings)
+CACHE_MIN_NAMES = 1000  # smaller lists build in milliseconds: not worth a file
+CACHE_KEEP = 12  # files of each kind kept in the cache directory (most recently used first)
+_CACHE_MAGIC = b"ecscreen-index\x00" + bytes([CACHE_FORMAT])
+_CACHE_HEADER = struct.Struct("<16s32sQ32s")  # magic, digest, payload length, payload sha256
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def index_cache_dir() -> Path | None:
+    """Where built indexes are cached: ``$ECSCREEN_CACHE_DIR``, else ``$XDG_CACHE_HOME/ecscreen``, else
+    ``~/.cache/ecscreen``; None when ``ECSCREEN_NO_CACHE`` is set (1/true/yes)."""
+    if _env_flag("ECSCREEN_NO_CACHE"):
+        return None
+    explicit = os.environ.get("ECSCREEN_CACHE_DIR", "").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "ecscreen"
+    try:
+        return Path.home() / ".cache" / "ecscreen"
+    except RuntimeError:  # no home directory
+        return None
+
+
+@lru_cache(maxsize=2)
+def _code_fingerprint(background: bool) -> bytes:
+    """Hash of what the index depends on besides the names: version, tables, code, background df."""
+    from importlib import metadata
+
+    from ecscreen import __version__
+    from ecscreen.domain import normalize as normalize_module
+
+    h = hashlib.sha256()
+    h.update(f"{CACHE_FORMAT}|{__version__}|{sys.version_info[:2]}|numpy {np.__version__}".encode())
+    for dist in ("anyascii", "pypinyin"):
+        try:
+            h.update(f"|{dist} {metadata.version(dist)}".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"|{dist} ?".encode())
+    tables = resources.files("ecscreen").joinpath("data", "normalize")
+    for entry in sorted(tables.iterdir(), key=lambda t: t.name):
+        if entry.is_file():
+            h.update(b"\x00" + entry.name.encode() + b"\x00" + entry.read_bytes())
+    if background:
+        try:
+            h.update(b"\x00background\x00" + resources.files("ecscreen").joinpath("data", BACKGROUND_FILE).read_bytes())
+        except FileNotFoundError:
+            h.update(b"\x00no background")
+    for src in (__file__, normalize_module.__file__):
+        try:
+            h.update(b"\x00" + Path(src or "").read_bytes())
+        except OSError:  # no source (zip import): the version must do
+            h.update(b"\x00no source")
+    return h.digest()
+
+
+def _cache_digest(entries: Sequence[ListEntry], config: ScoreConfig, background: bool, key: str) -> str:
+    h = hashlib.sha256(_code_fingerprint(background))
+    h.update(f"|{config!r}|{len(entries)}|{key}\x00".encode("utf-8", "surrogatepass"))
+    names = "\x1e".join("\x1f".join([e.name, *e.aliases]) for e in entries)
+    h.update(names.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def _cache_target(
+    entries: Sequence[ListEntry], config: ScoreConfig, background: bool, key: str | None
+) -> tuple[Path, str] | None:
+    """(cache file, digest) for this index, or None when it is not cached."""
+    if key is None:
+        return None
+    if sum(1 + len(e.aliases) for e in entries) < CACHE_MIN_NAMES and not any(
+        _HAN_TEXT.search(t) for e in entries for t in (e.name, *e.aliases)
+    ):  # small lists build in milliseconds, except Han-script names (romanisation tables: ~0.4 s to import)
+        return None
+    directory = index_cache_dir()
+    if directory is None:
+        return None
+    digest = _cache_digest(entries, config, background, key)
+    return directory / f"index-{digest}.bin", digest
+
+
+def _read_header(fh: Any) -> tuple[bytes, bytes, int, bytes] | None:
+    raw = fh.read(_CACHE_HEADER.size)
+    if len(raw) != _CACHE_HEADER.size:
+        return None
+    magic, digest, length, checksum = _CACHE_HEADER.unpack(raw)
+    if magic != _CACHE_MAGIC:
+        return None
+    return magic, digest, int(length), checksum
+
+
+def _trusted(st: os.stat_result) -> bool:
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:  # pragma: no cover - not POSIX: the checksum must do
+        return True
+    return st.st_uid == getuid() and not st.st_mode & 0o022
+
+
+def _open_cache_file(path: Path) -> Any:
+    """Open a cache file for reading only when it is a regular file (never a FIFO, device, socket or
+    symlink): opened non-blocking and without following links, checked with fstat, so a FIFO at the
+    cache path cannot hang the run. Raises OSError otherwise (callers treat it as "not cached")."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"not a regular file: {path}")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_cache_file(path: Path, digest: str) -> dict[str, Any] | None:
+    """The saved state (a dict), or None when the file is missing, not a regular file, foreign,
+    damaged or for another key."""
+    try:
+        with _open_cache_file(path) as fh:
+            if not _trusted(os.fstat(fh.fileno())):
+                return None
+            header = _read_header(fh)
+            if header is None or header[1] != bytes.fromhex(digest):
+                return None
+            payload = fh.read(header[2] + 1)
+    except (OSError, ValueError):
+        return None
+    if len(payload) != header[2] or hashlib.sha256(payload).digest() != header[3]:
+        return None
+    was_enabled = gc.isenabled()
+    gc.disable()  # hundreds of thousands of small objects: cyclic GC passes would double the load time
+    try:
+        state = pickle.loads(payload)
+        # the loaded index / lists live as long as the process: move them (and what exists already) out of
+        # the cyclic GC's generations, or the next passes scan them all again (~0.1-0.3 s per process);
+        # they are still freed by reference counting when dropped
+        gc.freeze()
+    except Exception:
+        return None
+    finally:
+        if was_enabled:
+            gc.enable()
+    if not isinstance(state, dict) or state.get("digest") != digest:
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # most recently used: kept when old index files are pruned
+    return state
+
+
+def write_cache_file(path: Path, digest: str, state: dict[str, Any]) -> bool:
+    """Save atomically (temporary file + rename); False when the directory is not writable."""
+    tmp: str | None = None
+    try:
+        payload = pickle.dumps(state, protocol=5)
+        header = _CACHE_HEADER.pack(_CACHE_MAGIC, bytes.fromhex(digest), len(payload), hashlib.sha256(payload).digest())
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(header)
+            fh.write(payload)
+        os.replace(tmp, path)
+        tmp = None
+    except (OSError, pickle.PicklingError, ValueError, TypeError):
+        return False
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    _prune_cache(path)
+    return True
+
+
+def _prune_cache(path: Path) -> None:
+    """Keep the CACHE_KEEP most recently used files of the kind of ``path`` (``index-*``, ``list-*``)."""
+    kind = path.name.split("-", 1)[0]
+    try:
+        found = sorted(path.parent.glob(f"{kind}-*.bin"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in found[CACHE_KEEP:]:
+            old.unlink()
+    except OSError:
+        pass
+
+
+def index_cache_status(
+    entries: Sequence[ListEntry],
+    config: ScoreConfig | None = None,
+    background: bool = True,
+    cache_key: str | None = None,
+) -> dict[str, Any]:
+    """What ``Matcher(entries, config, background, cache_key)`` would find in the cache (header only).
+
+    ``state``: "disabled" (``ECSCREEN_NO_CACHE`` or no cache directory), "not cached" (no key, or a list
+    too small to be worth it), "warm" (a file for exactly this index), "cold" (none yet), "unwritable"
+    (none, and the directory cannot be written: every run builds) or "invalid" (a file that will be
+    ignored and rebuilt).
+    """
+    directory = index_cache_dir()
+    out: dict[str, Any] = {"dir": None if directory is None else str(directory), "file": None, "bytes": None}
+    if directory is None:
+        return out | {"state": "disabled"}
+    target = _cache_target(entries, config or DEFAULT_CONFIG, background, cache_key)
+    if target is None:
+        return out | {"state": "not cached"}
+    path, digest = target
+    out["file"] = str(path)
+    try:
+        with _open_cache_file(path) as fh:
+            st = os.fstat(fh.fileno())
+            header = _read_header(fh)
+    except (FileNotFoundError, NotADirectoryError):
+        return out | {"state": "cold" if _writable(directory) else "unwritable"}
+    except OSError:
+        return out | {"state": "invalid"}
+    out["bytes"] = st.st_size
+    ok = (
+        header is not None
+        and _trusted(st)
+        and header[1] == bytes.fromhex(digest)
+        and st.st_size == _CACHE_HEADER.size + header[2]
+    )
+    return out | {"state": "warm" if ok else "invalid"}
+
+
+def _writable(directory: Path) -> bool:
+    """Whether ``directory`` exists writable or could be created (its nearest existing ancestor is)."""
+    for d in (directory, *directory.parents):
+        if os.path.lexists(d):
+            return d.is_dir() and os.access(d, os.W_OK | os.X_OK)
+    return False
+
+
+_HAN_TEXT = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def _key_hash(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+class _FrozenPostings:
+    """``dict[str, list[int]]`` as loaded from the index cache, without building the dict.
+
+    The deletion index has about a million keys: unpickling it as a dict is a third of a second, more than
+    a one-shipment ``ecscreen check`` spends on everything else. Loaded from the cache it is kept as a few
+    flat arrays (key hashes sorted, the keys' UTF-8 bytes, the value lists concatenated) and looked up by
+    binary search, each hit confirmed against the stored key bytes, so results are exactly the dict's.
+    A process that looks up many keys (a batch) turns it into the dict after ``MATERIALISE_AFTER``
+    lookups, from the pickled dict kept beside the arrays: lookups then cost what dict lookups cost.
+    Only ``get``, ``in`` and ``len`` are offered (what the matcher uses).
+    """
+
+    MATERIALISE_AFTER = 4000
+
+    __slots__ = ("_hashes", "_key_off", "_keys", "_val_off", "_vals", "_pickled", "_dict", "_lookups")
+
+    def __init__(self, arrays: dict[str, Any], pickled: bytes) -> None:
+        self._hashes: np.ndarray = arrays["hashes"]
+        self._key_off: np.ndarray = arrays["key_off"]
+        self._keys: bytes = arrays["keys"]
+        self._val_off: np.ndarray = arrays["val_off"]
+        self._vals: np.ndarray = arrays["vals"]
+        n = len(self._hashes)
+        if not (
+            self._hashes.dtype == np.uint64 and len(self._key_off) == n + 1 and len(self._val_off) == n + 1
+            and isinstance(self._keys, bytes) and (n == 0 or (int(self._key_off[-1]) == len(self._keys)
+                                                              and int(self._val_off[-1]) == len(self._vals)))
+        ):
+            raise ValueError("index cache: inconsistent frozen postings")
+        self._pickled = pickled
+        self._dict: dict[str, list[int]] | None = None
+        self._lookups = 0
+
+    @staticmethod
+    def freeze(d: dict[str, list[int]]) -> dict[str, Any]:
+        """The arrays of ``d`` (stored in the cache file)."""
+        items = sorted(((_key_hash(k), k.encode("utf-8", "surrogatepass"), v) for k, v in d.items()),
+                       key=lambda t: (t[0], t[1]))
+        key_off = np.zeros(len(items) + 1, dtype=np.int64)
+        val_off = np.zeros(len(items) + 1, dtype=np.int64)
+        if items:
+            key_off[1:] = np.cumsum([len(t[1]) for t in items])
+            val_off[1:] = np.cumsum([len(t[2]) for t in items])
+        vals = [v for t in items for v in t[2]]
+        return {
+            "hashes": np.asarray([t[0] for t in items], dtype=np.uint64), "key_off": key_off,
+            "keys": b"".join(t[1] for t in items), "val_off": val_off, "vals": np.asarray(vals, dtype=np.int32),
+        }
+
+    def _materialise(self) -> dict[str, list[int]]:
+        if self._dict is None:
+            loaded = pickle.loads(self._pickled)
+            if not isinstance(loaded, dict) or len(loaded) != len(self._hashes):
+                raise ValueError("index cache: damaged postings")
+            self._dict = loaded
+            self._pickled = b""
+        return self._dict
+
+    def _find(self, key: str) -> int:
+        h = np.uint64(_key_hash(key))
+        hashes = self._hashes
+        i = int(np.searchsorted(hashes, h))
+        raw = key.encode("utf-8", "surrogatepass")
+        n = len(hashes)
+        while i < n and hashes[i] == h:
+            if self._keys[int(self._key_off[i]) : int(self._key_off[i + 1])] == raw:
+                return i
+            i += 1
+        return -1
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if self._dict is not None:
+            return self._dict.get(key, default)
+        self._lookups += 1
+        if self._lookups > self.MATERIALISE_AFTER:
+            return self._materialise().get(key, default)
+        i = self._find(key)
+        if i < 0:
+            return default
+        return self._vals[int(self._val_off[i]) : int(self._val_off[i + 1])].tolist()
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        if self._dict is not None:
+            return key in self._dict
+        return self._find(key) >= 0
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+
+class _LazyNorms(Sequence[NormalizedName]):
+    """``alias_norm`` of an index loaded from the cache: each name normalised again when first needed
+    (explanations only), which gives the very NormalizedName the build computed."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self._texts = texts
+        self._done: dict[int, NormalizedName] = {}
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    @overload
+    def __getitem__(self, index: int) -> NormalizedName: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[NormalizedName]: ...
+
+    def __getitem__(self, index: int | slice) -> NormalizedName | list[NormalizedName]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._texts)))]
+        if index < 0:
+            index += len(self._texts)
+        found = self._done.get(index)
+        if found is None:
+            found = normalize(self._texts[index])
+            self._done[index] = found
+        return found

@@ -1,0 +1,471 @@
+"""Other readings of a query name, tried by the matcher next to the normalised name itself.
+
+:func:`ecscreen.domain.normalize.normalize` gives one reading of a name. Some disguises can only be undone
+against the vocabulary of the list being screened, so the matcher asks :func:`query_variants` for more
+readings and keeps, per list entry, the best score (minus the reading's penalty):
+
+* words split by separators inside a word: ``Hua-wei``, ``Hua_wei``, ``Hua.wei``, NBSP/TAB (which
+  :func:`ecscreen.domain.normalize.prefold` turns into ``_``): joined when the joined word is a list word;
+* letters spaced out (``H u a w e i``): runs of three or more single characters joined;
+* words run together: camel case split (``NSOGroup`` -> ``NSO Group``) and vocabulary segmentation
+  (``HUAWEITECHNOLOGIES`` -> ``huawei technologies``), pieces being list words or known abbreviations;
+  only when a piece is a generic organisation word or legal form (``glue_words.txt``) or the run-together
+  word is long, and such a reading counts only with a near-full match (:data:`SPLIT_MIN_SCORE`): brands
+  compounded from ordinary words (BlackRock, GoldMining) are not disguises;
+* sound-alike list words for words romanised from kana, hangul, Persian/Arabic, Cyrillic or Greek
+  (``fuauei`` ~ ``huawei``, ``rosuoboronekusuporuto`` ~ ``rosoboroneksport``, ``mli`` ~ ``melli``): same
+  consonant key (:func:`sound_key`) and similar sound string; such a reading costs
+  :data:`SOUND_PENALTY` points;
+* a whole Cyrillic/Greek word made only of Latin look-alikes (``НАМАS``) also read by shape.
+
+Everything here is linear in the length of the name (segmentation looks at most :data:`_MAX_PIECE`
+characters back from each position) and returns quickly for ordinary names (no trigger, no work).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+from rapidfuzz.distance import Indel
+from rapidfuzz.process import cdist
+
+from ecscreen.domain.normalize import NormalizedName, abbreviations, legal_forms, normalize
+
+__all__ = ["Reading", "query_variants", "segment", "sound_key", "sound_string", "SOUND_PENALTY", "JOIN_PENALTY"]
+
+SOUND_PENALTY = 5.0  # a reading with words replaced by sound-alike list words
+SOUND_MIN_SCORE = 85.0  # ... counts only when it matches a list name nearly in full
+JOIN_PENALTY = 0.0  # re-joined / re-split words: the same letters, read as the writer displayed them
+SHAPE_PENALTY = 0.0
+# a split reading (camel case, segmentation) counts only when it matches a list name nearly in full
+SPLIT_MIN_SCORE = 95.0
+_LONG_GLUED = 12
+_MAX_VARIANTS = 24
+_MAX_PIECE = 24
+_MAX_SOUND_CANDIDATES = 24
+# readings tried per query: each costs a full query (batch speed), each may add a false hit
+_SOUND_CANDIDATES = 2
+_MAX_SOUND_READINGS = 2
+
+# words joined by an odd separator (no space on either side): Hua-wei, Hua_wei, H.u.a.w.e.i
+# (anchored at a word start, possessive: linear on a very long word)
+_JOIN_GROUP = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]++(?:[_.\-][A-Za-z0-9]++)+")
+# three or more single characters separated by one separator: H u a w e i
+_SPACED = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9](?:[ _.\-][A-Za-z0-9](?![A-Za-z0-9])){2,}")
+# in a name spelled out letter by letter, two single characters are a word too ("A O", "E P")
+_SPACED2 = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9](?:[ _.][A-Za-z0-9](?![A-Za-z0-9]))+")
+_SINGLES = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9](?![A-Za-z0-9])")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})")
+_HAS_CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]{2}").search
+_NON_ALNUM = re.compile(r"[^A-Za-z0-9]+")
+_HAS_JOINER = re.compile(r"[A-Za-z0-9][_.\-][A-Za-z0-9]").search
+# any of: a joiner inside a word, a single character, camel case, letters mixed with digits
+_ANY_TRIGGER = re.compile(
+    r"[A-Za-z0-9][_.\-][A-Za-z0-9]|(?<![A-Za-z0-9])[A-Za-z0-9](?![A-Za-z0-9])|[a-z][A-Z]|[A-Z]{2}[a-z]{2}"
+    r"|[A-Za-z][0-9]|[0-9][A-Za-z]"
+).search
+_HAS_DIGIT = re.compile(r"[0-9]").search
+_MIXED = re.compile(r"[A-Za-z][0-9]|[0-9][A-Za-z]").search
+_MIXED_WORD = re.compile(r"[A-Za-z0-9]+")
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "9": "g", "8": "b"})
+
+
+@lru_cache(maxsize=1)
+def _name_words() -> frozenset[str]:
+    """Words of names that are not (all) in a list vocabulary: legal-form words, stop words, particles."""
+    from ecscreen.domain.normalize import _stopwords, particles
+
+    out = {w for form in legal_forms() for w in form if len(w) >= 3}
+    out.update(w for w in _stopwords() if len(w) >= 3)
+    out.update(w for w in particles() if len(w) >= 3)
+    return frozenset(out)
+
+
+@lru_cache(maxsize=1)
+def _short_pieces() -> frozenset[str]:
+    """Two-letter pieces allowed in a segmentation: legal forms and abbreviations (co, ag, sa ...)."""
+    out = {f[0] for f in legal_forms() if len(f) == 1 and len(f[0]) == 2}
+    out.update(k for k in abbreviations() if len(k) == 2)
+    return frozenset(out)
+
+
+def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str]) -> list[str] | None:
+    """Split a run-together word into the fewest known words (>= 3 letters, or two-letter legal forms and,
+    at a higher cost, two-letter list words).
+
+    Returns None unless the word splits into at least two pieces, one of them a known word of >= 4
+    letters. Abbreviations (``technologies``) count as known. Linear: O(len(word) * 24).
+    """
+    n = len(word)
+    if n < 6:
+        return None
+    abbr = abbreviations()
+    short = _short_pieces()
+    names = _name_words()
+
+    def piece_ok(piece: str) -> bool:
+        return piece in known or piece in abbr or piece in names or piece in short
+
+    # cheap necessary condition first: some prefix and some suffix are known words
+    top = min(_MAX_PIECE, n - 2)
+    if not any(piece_ok(word[:k]) for k in range(2, top + 1)) or not any(
+        piece_ok(word[n - k :]) for k in range(2, top + 1)
+    ):
+        return None
+    # cost: 2 per piece, 3 for a two-letter piece that is not a legal form (hk, al): fewest pieces win
+    best: list[int] = [0] + [10_000] * n
+    back: list[int] = [0] * (n + 1)
+    for i in range(2, n + 1):
+        for j in range(max(0, i - _MAX_PIECE), i - 1):
+            if best[j] >= 10_000:
+                continue
+            piece = word[j:i]
+            if len(piece) == 2:
+                cost = 2 if piece in short else 3 if piece in known else 0
+            else:
+                cost = 2 if piece in known or piece in abbr or piece in names else 0
+            if cost and best[j] + cost < best[i]:
+                best[i] = best[j] + cost
+                back[i] = j
+    if best[n] >= 10_000 or back[n] == 0:
+        return None
+    pieces: list[str] = []
+    i = n
+    while i > 0:
+        j = back[i]
+        pieces.append(word[j:i])
+        i = j
+    pieces.reverse()
+    if not any(len(p) >= 4 and p in known for p in pieces):
+        return None
+    return pieces
+
+
+# ---------------------------------------------------------------- sound-alike keys
+
+_SOUND_PAIRS = (
+    ("sch", "s"), ("tch", "c"), ("kh", "h"), ("ph", "f"), ("ck", "k"), ("ch", "c"), ("sh", "s"), ("zh", "j"),
+    ("tsu", "tu"), ("ts", "s"), ("x", "ks"), ("q", "k"), ("eo", "o"), ("eu", "u"), ("ge", "je"), ("gi", "ji"),
+    ("ce", "se"), ("ci", "si"),
+)  # fmt: skip
+_DOUBLE = re.compile(r"(.)\1").search
+_SOUND_MAP = str.maketrans(
+    {"f": "h", "w": "v", "l": "r", "z": "s", "g": "k", "d": "t", "b": "p", "j": "y", "c": "k"}
+)
+_VOWELS = frozenset("aeiouy")
+_SEMI = re.compile(r"u(?=[aeio])")
+_REPEAT = re.compile(r"(.)\1+")
+_DROP_VOWELS = re.compile(r"[aeiouy]")
+
+
+def _sound_base(tok: str) -> str:
+    t = tok.lower()
+    if t.endswith("v"):
+        t = t[:-1] + "f"  # final -v is said -f (Tupolev: ツポレフ, 투폴레프)
+    for a, b in _SOUND_PAIRS:
+        if a in t:
+            t = t.replace(a, b)
+    return t.translate(_SOUND_MAP)
+
+
+def _dedupe(t: str) -> str:
+    return _REPEAT.sub(r"\1", t) if _DOUBLE(t) else t
+
+
+def _key_of(s: str) -> str:
+    if not s:
+        return s
+    first = "a" if s[0] in _VOWELS else s[0]  # air / eyr (Эйр), iran / eran
+    return _dedupe(first + _DROP_VOWELS.sub("", s[1:]))
+
+
+def _sound_pair(tok: str) -> tuple[str, str]:
+    """(sound string with 'u' before a vowel read as 'w', sound string without that rule)."""
+    base = _sound_base(tok)
+    return _dedupe(_SEMI.sub("v", base)), _dedupe(base)
+
+
+@lru_cache(maxsize=200_000)
+def sound_string(tok: str, semivowel: bool = True) -> str:
+    """A coarse pronunciation: voicing, l/r, f/h, w/v, c/k merged, and (``semivowel``) a 'u' before a vowel
+    read as 'w' (for romanised foreign words).
+
+    huawei, hwawei (hangul), fuauei (katakana), khuavey (Cyrillic) -> 'hvavei'.
+    """
+    return _sound_pair(tok)[0 if semivowel else 1]
+
+
+@lru_cache(maxsize=200_000)
+def sound_key(tok: str, semivowel: bool = True) -> str:
+    """First sound plus the consonants of :func:`sound_string` (vowels carry no weight in kana epenthesis
+    or in unvowelled Persian): rosoboronexport, rosuoboronekusuporuto (katakana, ``semivowel=False``)
+    -> 'rsprnksprt'. Words are indexed and looked up under both readings of 'u' before a vowel."""
+    return _key_of(sound_string(tok, semivowel))
+
+
+_ANY_VOWEL = re.compile(r"[aeiouy]+")
+
+
+@lru_cache(maxsize=200_000)
+def _neutral(s: str) -> str:
+    """Vowel quality ignored (each run of vowels -> 'a'): scripts and romanisations disagree most on vowels."""
+    return _ANY_VOWEL.sub("a", s)
+
+
+class _SoundIndex:
+    """List words by sound key; per key the words' sound strings (both readings of 'u' before a vowel),
+    raw and vowel-neutral, so that candidates are scored in one vectorised pass (rapidfuzz cdist)."""
+
+    def __init__(self, vocab: Mapping[str, Any]) -> None:
+        self.vocab = vocab
+        rows: dict[str, dict[tuple[str, str], str]] = {}
+        words = [(t, t) for t in vocab if len(t) >= 3 and t.isalpha()]
+        # abbreviation variants are spellings too: 'technologies' (-> technology) sounds like tekunorojiizu
+        words += [(v, c) for v, c in abbreviations().items() if c in vocab and len(v) >= 3 and v.isalpha()]
+        for spelling, word in words:
+            pair = _sound_pair(spelling)
+            for key in {_key_of(pair[0]), _key_of(pair[1])}:
+                bucket = rows.setdefault(key, {})
+                for string in pair:
+                    bucket.setdefault((string, word), word)
+        self.by_key: dict[str, tuple[list[str], list[str], list[str]]] = {
+            key: ([w for _, w in b], [r for r, _ in b], [_neutral(r) for r, _ in b]) for key, b in rows.items()
+        }
+        self._memo: dict[str, list[str]] = {}
+
+    def candidates(self, tok: str) -> list[str]:
+        """List words that may be ``tok`` said another way, most similar first (memoised)."""
+        found = self._memo.get(tok)
+        if found is None:
+            found = self._candidates(tok)
+            if len(self._memo) >= 100_000:
+                self._memo.clear()
+            self._memo[tok] = found
+        return found
+
+    def _candidates(self, tok: str) -> list[str]:
+        best: dict[str, float] = {}
+        for semi in (True, False):
+            key = sound_key(tok, semi)
+            bucket = self.by_key.get(key) if len(key) >= 2 else None
+            if not bucket:
+                continue
+            words, raws, neutrals = bucket
+            raw = sound_string(tok, semi)
+            sim_raw = cdist([raw], raws, scorer=Indel.normalized_similarity)[0]
+            sim_neutral = cdist([_neutral(raw)], neutrals, scorer=Indel.normalized_similarity)[0]
+            limit = max(2, len(raw) // 2)
+            for i, word in enumerate(words):
+                if abs(len(raws[i]) - len(raw)) > limit:
+                    continue
+                # vowel-neutral similarity (scripts disagree on vowels), the vowels breaking ties;
+                # two consonants say little: then the vowels must agree too
+                sim = (float(sim_neutral[i]) + float(sim_raw[i])) / 2
+                ok = sim_raw[i] >= 0.8 if len(key) <= 2 else sim >= (0.7 if len(key) == 3 else 0.6)
+                if ok and sim > best.get(word, 0.0):
+                    best[word] = sim
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [w for w, _ in ranked[:_MAX_SOUND_CANDIDATES]]
+
+
+_SOUND_INDEXES: dict[int, _SoundIndex] = {}
+
+
+def _sound_index(vocab: Mapping[str, Any]) -> _SoundIndex:
+    idx = _SOUND_INDEXES.get(id(vocab))
+    if idx is None or idx.vocab is not vocab:
+        if len(_SOUND_INDEXES) >= 4:
+            _SOUND_INDEXES.clear()
+        idx = _SoundIndex(vocab)
+        _SOUND_INDEXES[id(vocab)] = idx
+    return idx
+
+
+# ---------------------------------------------------------------- variants
+
+
+def _known(tok: str, vocab: Mapping[str, Any]) -> bool:
+    return tok in vocab or tok in abbreviations() or tok in _name_words() or tok in _short_pieces()
+
+
+@lru_cache(maxsize=1)
+def glue_words() -> frozenset[str]:
+    """Generic organisation words (``data/normalize/glue_words.txt``) plus one-word legal forms."""
+    from ecscreen.domain.normalize import _table_lines
+
+    words = set(_table_lines("glue_words.txt"))
+    words.update(f[0] for f in legal_forms() if len(f) == 1)
+    return frozenset(words)
+
+
+def _glued(pieces: list[str], length: int) -> bool:
+    """Is splitting a run-together word into ``pieces`` a disguise worth undoing (see glue_words.txt)?"""
+    return length >= _LONG_GLUED or any(p in glue_words() for p in pieces)
+
+
+def _resegment(tokens: list[str], vocab: Mapping[str, Any]) -> list[str] | None:
+    """Tokens with every long unknown word segmented, normalised again (legal forms dropped,
+    abbreviations expanded); None when nothing was split."""
+    out: list[str] = []
+    changed = False
+    abbr = abbreviations()
+    glue = glue_words()
+    for tok in tokens:
+        if len(tok) >= 8 and tok not in vocab and tok not in abbr and tok.isalpha():
+            if len(tok) < _LONG_GLUED and not any(
+                tok[:k] in glue or tok[-k:] in glue for k in range(2, min(len(tok) - 1, 18))
+            ):
+                out.append(tok)  # a short run-together word splits only at a generic word (_glued)
+                continue
+            pieces = segment(tok, vocab)
+            if pieces is not None and _glued(pieces, len(tok)):
+                out.extend(pieces)
+                changed = True
+                continue
+        out.append(tok)
+    return list(normalize(" ".join(out)).tokens) if changed else None
+
+
+def _joined_texts(clean: str, vocab: Mapping[str, Any]) -> list[str]:
+    """The text with spaced-out letters and separator-split words joined where a joined word is known.
+
+    Two readings when they differ: letters AND word parts joined (Hua-wei -> Huawei), and letters only
+    (AR-AM stays two words when S_E_R_V_I_C_E_S is joined).
+    """
+    out: list[str] = []
+    if _HAS_JOINER(clean) is None and _SINGLES.search(clean) is None:
+        return out
+    parts_joined = False
+    for join_parts in (True, False):
+        if not join_parts and not parts_joined:
+            break  # the letters-only reading would be the same text
+        useful = False
+
+        def close(m: re.Match[str], join_parts: bool = join_parts) -> str:
+            nonlocal useful
+            group = m.group(0)
+            parts = _NON_ALNUM.split(group)
+            letters = all(len(p) == 1 for p in parts)
+            if len(parts) >= 2 and letters and "." in group and " " not in group:
+                return group  # initials (S.A., U.S.): normalize reads these already
+            joined = "".join(parts).lower()
+            if letters and (_known(joined, vocab) or segment(joined, vocab) is not None):
+                useful = True  # H_u_a_w_e_i, L-I-M-I-T-E-D
+                return "".join(parts)
+            if join_parts and not letters and _known(joined, vocab):
+                nonlocal parts_joined
+                useful = parts_joined = True  # Hua-wei, Hua_wei
+                return "".join(parts)
+            return group
+
+        def spelled(m: re.Match[str]) -> str:
+            nonlocal useful
+            useful = True
+            return "".join(_NON_ALNUM.split(m.group(0)))
+
+        text = clean
+        if " " in clean:
+            words = clean.split()
+            singles = len(_SINGLES.findall(clean))
+            if len(words) >= 4 and singles >= 0.6 * len(words):
+                text = _SPACED2.sub(spelled, clean)  # spelled out letter by letter: every run is a word
+            else:
+                text = _SPACED.sub(close, clean)
+        text = _JOIN_GROUP.sub(close, text)
+        if useful and text not in out:
+            out.append(text)
+    return out
+
+
+class Reading(NamedTuple):
+    """Another reading of a query: its tokens, the points it costs, why it was tried, and the name score
+    (before the penalty) a hit of this reading needs to count."""
+
+    tokens: list[str]
+    penalty: float
+    reason: str
+    min_score: float = 0.0
+
+
+def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading]:
+    """Other token readings of a normalised query worth screening, each with its score penalty."""
+    clean = nn.clean or nn.original
+    if (
+        not nn.sound_tokens
+        and not nn.shape_alts
+        and _ANY_TRIGGER(clean) is None
+        and not any(len(t) >= 8 and t not in vocab for t in nn.tokens)
+    ):
+        return []  # the usual case: nothing that any reading below would change
+    primary = list(nn.tokens)
+    out: list[Reading] = []
+    seen = {tuple(primary)}
+
+    def add(tokens: list[str] | None, penalty: float, reason: str, min_score: float = 0.0) -> None:
+        if not tokens or len(out) >= _MAX_VARIANTS:
+            return
+        key = tuple(tokens)
+        if key not in seen:
+            seen.add(key)
+            out.append(Reading(tokens, penalty, reason, min_score))
+        seg = _resegment(tokens, vocab) if latin else None
+        if seg is not None and tuple(seg) not in seen and len(out) < _MAX_VARIANTS:
+            seen.add(tuple(seg))
+            out.append(Reading(seg, penalty, reason + ", run-together words split", max(min_score, SPLIT_MIN_SCORE)))
+
+    # the disguises below are Latin-script tricks; a name romanised from another script (hangul comes out
+    # of anyascii in CamelCase syllables, Chinese as joined pinyin) is not re-split
+    latin = not nn.transliterated or any("shape" in note for note in nn.notes)
+    if latin:
+        # separator-split words and spaced-out letters
+        if "_" in clean or "-" in clean or "." in clean or " " in clean:
+            for joined in _joined_texts(clean, vocab):
+                add(list(normalize(joined).tokens), JOIN_PENALTY, "letters or word parts split by spaces/separators re-joined")
+        # camel case
+        if _HAS_CAMEL(clean):
+            split = _CAMEL.sub(" ", clean)
+            tokens = list(normalize(split).tokens)
+            humps = [t for t in primary if t not in tokens]
+            new = [t for t in tokens if t not in primary]
+            if humps and any(t in vocab for t in new) and _glued(new, max(map(len, humps))):
+                add(tokens, JOIN_PENALTY, "words run together split at capitals", SPLIT_MIN_SCORE)
+        # leetspeak in every word that mixes letters and digits (normalize reads only mostly-letter words)
+        if _HAS_DIGIT(clean) and _MIXED(clean):
+            leet = _MIXED_WORD.sub(lambda m: m.group(0).translate(_LEET) if _MIXED(m.group(0)) else m.group(0), clean)
+            add(list(normalize(leet).tokens), 0.0, "digits read as letters (leetspeak)", SPLIT_MIN_SCORE)
+        # run-together words
+        seg = _resegment(primary, vocab)
+        if seg is not None:
+            add(seg, JOIN_PENALTY, "run-together words split", SPLIT_MIN_SCORE)
+    # whole Cyrillic/Greek words that are Latin look-alikes
+    shape_map = {sound: shape for sound, shape in nn.shape_alts if sound in primary and shape in vocab}
+    if shape_map:
+        why = ", ".join(f"'{a}' as '{b}'" for a, b in shape_map.items())
+        add([shape_map.get(t, t) for t in primary], SHAPE_PENALTY,
+            f"words written only with Latin look-alike letters read by shape: {why}", SPLIT_MIN_SCORE)
+    # sound-alike list words for romanised words
+    unknown = [t for t in nn.sound_tokens if t in primary and t not in vocab]
+    if unknown:
+        index = _sound_index(vocab)
+        options: list[tuple[str, list[str]]] = []
+        for tok in unknown[:4]:
+            cands = index.candidates(tok)
+            if cands:
+                # short consonant keys (unvowelled Persian 'mlt') are ambiguous: try more list words
+                size = _SOUND_CANDIDATES * (4 if len(sound_key(tok)) <= 3 else 1)
+                options.append((tok, cands[: size if len(unknown) == 1 else 2]))
+        if options:
+            combos = sorted(
+                itertools.product(*[range(len(c)) for _, c in options]), key=lambda ranks: (sum(ranks), ranks)
+            )
+            for ranks in combos[: max(_MAX_SOUND_READINGS, len(options[0][1]) if len(options) == 1 else 0)]:
+                swap = {tok: cands[r] for (tok, cands), r in zip(options, ranks, strict=True)}
+                why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items())
+                add([swap.get(t, t) for t in primary], SOUND_PENALTY,
+                    f"sound-alike reading of romanised words: {why}; score lowered by {SOUND_PENALTY:g}",
+                    SOUND_MIN_SCORE)
+    return out

@@ -1,0 +1,1659 @@
+"""Batch screening of order CSVs exported from an ERP: ``ecscreen batch ORDERS.csv``.
+
+Design (see docs/batch-and-gate.md):
+
+* the file is streamed: bytes are read line by line, decoded as UTF-8 (a BOM is dropped) with a
+  per-line Latin-1 fallback and a warning, and fed to :mod:`csv` (quoted newlines, any of
+  ``, ; TAB |`` as delimiter, detected from the header line);
+* adjacent rows sharing an ``order_id`` form one shipment; shipment-level fields (date, destination,
+  parties, end use) come from the order's first row, and a later row that contradicts them is an
+  ``error`` row (fail closed) while the rest of the order is still screened;
+* every input row is written exactly once, in input order, with ``decision``, ``rule_ids``,
+  ``reasons``, ``list_hits`` and ``message`` added; a row that cannot be screened gets ``error``;
+* the engine is built once; results are memoised per distinct shipment (same date, destination,
+  parties, end use and item facts) in a bounded cache, so memory stays flat as the file grows.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import datetime as dt
+import gc
+import json
+import math
+import os
+import re
+import signal
+import sys
+import tempfile
+import time
+import zlib
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ecscreen.domain.countries import resolve
+from ecscreen.errors import Interrupted, UsageError
+from ecscreen.model import Finding, Item, Outcome, Party, PartyRole, Shipment, ShipmentResult, normalize_hts
+from ecscreen.packs.registry import normalize_eccn, yamlio
+
+__all__ = [
+    "OrderRow",
+    "BatchOptions",
+    "BatchSummary",
+    "BatchScreener",
+    "read_rows",
+    "run_batch",
+    "spreadsheet_safe",
+]
+
+# --------------------------------------------------------------------------- the row shape
+
+
+class OrderRow(BaseModel):
+    """One order line of an ERP export (CSV columns, case-insensitive; ``param_<name>`` for parameters).
+
+    Shipment-level columns (``date``, ``destination``, ``destination_region``, parties, ``end_use``)
+    are taken from the first line of an order; item columns are per line.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: str | None = Field(default=None, description="Lines sharing an order_id (adjacent) form one shipment")
+    date: dt.date | None = Field(default=None, description="Shipment date (rules are evaluated at it; --as-of wins)")
+    destination: str = Field(min_length=1, description="Destination country (ISO code or English name)")
+    destination_region: str | None = Field(default=None, description="Region, e.g. Crimea, Donetsk, Luhansk")
+    description: str = Field(min_length=1, description="Item description")
+    eccn: str | None = Field(default=None, description="ECCN or EAR99; empty = unclassified")
+    origin: str | None = Field(default=None, description="Country of origin of the item")
+    end_user: str | None = None
+    end_user_country: str | None = None
+    consignee: str | None = None
+    consignee_country: str | None = None
+    purchaser: str | None = None
+    purchaser_country: str | None = None
+    end_use: str | None = None
+    us_content_percent: float | None = Field(default=None, ge=0, le=100)
+    license_exception: str | None = None
+    hts_code: str | None = Field(default=None, description="HTS code (6 to 10 digits, dots allowed)")
+    sku: str | None = None
+    quantity: float | None = None
+    value_usd: float | None = Field(default=None, ge=0)
+    exporter_country: str | None = Field(default=None, description="Country exported from (default US)")
+    params: dict[str, float] = Field(
+        default_factory=dict, description="Technical parameters: one column per parameter, named param_<name>"
+    )
+
+
+SHIPMENT_FIELDS = ("date", "destination", "destination_region", "end_user", "end_user_country", "consignee",
+                   "consignee_country", "purchaser", "purchaser_country", "end_use", "exporter_country")
+TEXT_FIELDS = ("order_id", "destination", "destination_region", "description", "eccn", "origin", "end_user",
+               "end_user_country", "consignee", "consignee_country", "purchaser", "purchaser_country", "end_use",
+               "license_exception", "sku", "exporter_country", "hts_code")
+NUMBER_FIELDS = {"us_content_percent": (0.0, 100.0), "quantity": (None, None), "value_usd": (0.0, None)}
+KNOWN_FIELDS = frozenset(TEXT_FIELDS) | frozenset(NUMBER_FIELDS) | {"date"}
+SHARED_FIELDS = tuple(k for k in SHIPMENT_FIELDS if k != "date")  # one value per order
+PARTY_COLUMNS = (("end_user", "end_user_country", PartyRole.end_user),
+                 ("consignee", "consignee_country", PartyRole.consignee),
+                 ("purchaser", "purchaser_country", PartyRole.purchaser))
+OUT_COLUMNS = ("decision", "rule_ids", "reasons", "list_hits", "message")
+FORMATS = ("csv", "jsonl", "json")
+DELIMITERS = (",", ";", "\t", "|")
+MAX_ORDER_LINES = 5000
+RECENT_ORDERS = 100_000
+CACHE_SIZE = 10_000
+CHUNK = 2_000  # orders read ahead and screened together (their new parties in one batch call)
+GC_THRESHOLD = 50_000  # gen-0 collection threshold during a run (see run_batch)
+PARTY_BATCH = True  # False: one screen_parties call per new party (the reference path the tests compare with)
+
+
+# --------------------------------------------------------------------------- reading
+
+MAX_CELL = 1 << 20  # 1 MiB: a larger cell makes its row an error row (documented in docs/batch-and-gate.md)
+MAX_LINE = 4 << 20  # 4 MiB: a longer physical line is one error row (its bytes are skipped, not kept)
+_BLOCK = 1 << 20
+_BAD_TEXT = re.compile("[\x00\udc80-\udcff]")  # NUL, or a byte the encoding could not decode
+
+
+@dataclass
+class RawRow:
+    line: int  # physical line the row starts on (1-based; the header is line 1)
+    values: list[str]
+    error: str | None = None  # the row could not be read as CSV (it is an ``error`` row)
+    lines: int = 1  # physical lines the row spans
+    reliable: int | None = None  # for an unreadable row: how many leading cells come before any quote
+
+
+@dataclass
+class ReadState:
+    """What the reader learnt while streaming: header, delimiter, encoding, position."""
+
+    header: list[str] = field(default_factory=list)
+    header_line: int = 1
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    bom: bool = False
+    latin1_lines: int = 0  # kept for callers; undecodable bytes are row errors now (never guessed)
+    first_latin1_line: int | None = None
+    bad_rows: int = 0  # rows the reader turned into error rows
+    bytes_read: int = 0
+    lines_read: int = 0
+    size: int | None = None
+
+
+def _physical_lines(stream: IO[bytes], state: ReadState) -> Iterator[bytes | None]:
+    """Physical lines with their terminator, split at CR LF, LF or a lone CR (any mix of them).
+
+    A line longer than :data:`MAX_LINE` is yielded as ``None`` (its bytes are skipped), so memory
+    stays bounded whatever the input."""
+    carry = b""
+    skipping = False
+    while True:
+        block = stream.read(_BLOCK)
+        state.bytes_read += len(block)
+        if not block:
+            if skipping:
+                yield None
+            elif carry:
+                yield carry
+            return
+        data = carry + block if carry else block
+        parts = data.splitlines(keepends=True)
+        last = parts[-1]
+        # an unterminated tail, or a CR that a LF in the next block may complete, waits for more data
+        carry = last if not last.endswith(b"\n") else b""
+        if carry:
+            parts.pop()
+        for p in parts:
+            if skipping:
+                skipping = False
+                yield None  # the rest of an over-long line
+                continue
+            yield p if len(p) <= MAX_LINE else None
+        if len(carry) > MAX_LINE:
+            carry = b""
+            skipping = True
+
+
+def _text_lines(stream: IO[bytes], state: ReadState) -> Iterator[str | None]:
+    """Decoded physical lines. Bytes the encoding cannot decode are kept as surrogates
+    (``surrogateescape``) so the row they are in becomes an error row naming the column."""
+    enc = state.encoding
+    for n, raw in enumerate(_physical_lines(stream, state), 1):
+        state.lines_read = n
+        if raw is None:
+            yield None
+            continue
+        if n == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 BOM, whatever --encoding says
+            raw = raw[3:]
+            state.bom = True
+        yield raw.decode(enc, "surrogateescape")
+
+
+def _sniff_delimiter(header_line: str) -> str:
+    """The delimiter among , ; TAB | that occurs most in the header line (outside quotes)."""
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    for ch in header_line:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _column_name(header: list[str], i: int) -> str:
+    return f"column {i + 1}" + (f" ({header[i]})" if i < len(header) and header[i] else "")
+
+
+def _bad_text(values: list[str], header: list[str]) -> str | None:
+    """Why a row's text cannot be screened (NUL or undecodable bytes), naming the column."""
+    for i, v in enumerate(values):
+        m = _BAD_TEXT.search(v)
+        if m is None:
+            continue
+        ch = m.group()
+        if ch == "\x00":
+            return f"{_column_name(header, i)}: contains a NUL character"
+        return (f"{_column_name(header, i)}: byte 0x{ord(ch) - 0xDC00:02X} is not valid text in the file's "
+                f"encoding; save the file as UTF-8 or give --encoding (e.g. cp1252, latin-1)")
+    return None
+
+
+def _naive_cells(text: str, delimiter: str) -> list[str]:
+    """Best-effort cells of a line the CSV parser rejected (for the error row's pass-through cells)."""
+    cells = [c.strip('"') for c in text.rstrip("\r\n").split(delimiter)]
+    keep = MAX_CELL - 64
+    return [c if len(c) <= keep else c[:keep] + f"... [cut: {len(c):,} characters]" for c in cells]
+
+
+def _swallowed(values: list[str], delimiter: str, ncols: int, lines: list[str] | None = None) -> bool:
+    """A quoted cell that spans lines and looks like it swallowed whole rows of the file: almost surely
+    an unterminated quote (a real multi-line description is not a row of the file). Two signs: a line
+    inside the cell holds as many delimiters as a row; or a following physical line of the record is,
+    read on its own, a complete row (unless the cell is the first column and it is the record's last
+    line, which a genuine multi-line first cell also gives)."""
+    need = max(2, ncols - 1)
+    first_multi = None
+    for j, v in enumerate(values):
+        if "\n" in v or "\r" in v:
+            if first_multi is None:
+                first_multi = j
+            if v.count(delimiter) >= need:
+                for seg in v.splitlines()[1:]:
+                    if seg.count(delimiter) >= need:
+                        return True
+    if lines and len(lines) > 1:
+        for k, text in enumerate(lines[1:], 1):
+            if first_multi == 0 and k == len(lines) - 1:
+                continue
+            try:
+                alone = next(csv.reader([text], delimiter=delimiter, strict=True), [])
+            except csv.Error:
+                continue
+            if len(alone) == ncols:
+                return True
+    return False
+
+
+def read_rows(stream: IO[bytes], state: ReadState, delimiter: str | None = None) -> Iterator[RawRow]:
+    """Stream CSV rows (after the header) from a binary stream. Sets ``state.header``/``delimiter``.
+
+    Strict: a row that cannot be read exactly (unterminated quote, text after a closing quote, a
+    quoted cell that swallowed whole rows, wrong number of cells, a cell over :data:`MAX_CELL`, an
+    over-long line, NUL or undecodable bytes) is yielded with ``error`` set, and reading resumes on
+    the physical line after the row's first line, so no row after it is lost or merged."""
+    csv.field_size_limit(MAX_CELL)  # the cap (the module's default, 128 KiB, raised a crash before)
+    src = _text_lines(stream, state)
+    pending: deque[tuple[int, str | None]] = deque()
+    counter = [0]
+
+    def pull() -> tuple[int, str | None] | None:
+        if pending:
+            return pending.popleft()
+        t = next(src, _END)
+        if t is _END:
+            return None
+        counter[0] += 1
+        return counter[0], t  # type: ignore[return-value]
+
+    consumed: list[tuple[int, str]] = []
+    cut: list[int] = []  # set when feed() stopped early at an over-long line (the reader is then spent)
+
+    def feed() -> Iterator[str]:
+        while True:
+            got = pull()
+            if got is None:
+                return
+            n, text = got
+            if text is None:
+                if consumed:  # inside a quoted cell: end the record here, the long line comes next
+                    pending.appendleft((n, None))
+                cut.append(n)
+                return
+            consumed.append((n, text))
+            yield text
+
+    # header: the first non-blank line
+    while True:
+        got = pull()
+        if got is None:
+            return
+        n, first = got
+        if first is not None and first.strip():
+            break
+    state.header_line = n
+    state.delimiter = delimiter or _sniff_delimiter(first)
+    delim = state.delimiter
+    pending.appendleft((n, first))
+    reader = csv.reader(feed(), delimiter=delim, strict=True)
+    try:
+        header = next(reader)
+    except (csv.Error, StopIteration):
+        header = _naive_cells(first, delim)
+        pending.extendleft(reversed(consumed[1:]))
+        reader = csv.reader(feed(), delimiter=delim, strict=True)
+    consumed.clear()
+    state.header = [h.strip() for h in header]
+    ncols = len(header)
+    mib = MAX_LINE // (1 << 20)
+
+    while True:
+        problem: str | None = None
+        values: list[str] = []
+        try:
+            values = next(reader)
+        except StopIteration:
+            if not cut:
+                return
+            # an over-long physical line where a row starts: one error row, then read on
+            n = cut[0]
+            cut.clear()
+            consumed.clear()
+            state.bad_rows += 1
+            reader = csv.reader(feed(), delimiter=delim, strict=True)
+            yield RawRow(line=n, values=[], error=f"the line is longer than {mib} MiB (not read)")
+            continue
+        except csv.Error as exc:
+            problem = str(exc)
+            if cut or "unexpected end of data" in problem:
+                problem = "unterminated quote (the quoted cell never closes)"
+            elif "field larger than field limit" in problem:
+                problem = f"a cell is larger than {MAX_CELL // 1024} KiB"
+            elif "expected after" in problem:
+                problem = f"text after a closing quote ({problem})"
+        if not consumed:  # nothing read (end of data)
+            if cut:
+                cut.clear()
+                reader = csv.reader(feed(), delimiter=delim, strict=True)
+                continue
+            return
+        start = consumed[0][0]
+        span = len(consumed)
+        if problem is None:
+            if not values or (len(values) == 1 and not values[0].strip()):
+                consumed.clear()
+                continue  # blank line: not a row
+            if span > 1 and _swallowed(values, delim, ncols, [t for _, t in consumed]):
+                problem = ("unterminated quote: a quoted cell runs over the following lines, which look like "
+                           "rows of their own")
+            elif len(values) != ncols and span > 1:
+                # quotes pair up across lines but the result is not a row of this file: most likely an
+                # unterminated quote paired with a quote on a later line. Re-read the later lines (an
+                # extra error row is safer than a row lost inside a cell)
+                problem = (f"row has {len(values)} cells, the header has {ncols} (a quoted cell runs over "
+                           f"{span} lines: is a quote unterminated?)")
+            elif len(values) != ncols:  # one line, read correctly, but not this file's shape
+                consumed.clear()
+                state.bad_rows += 1
+                reliable = None
+                if len(values) < ncols or any(_BAD_TEXT.search(v) for v in values):
+                    reliable = min(len(values), ncols)
+                yield RawRow(line=start, values=values[:ncols], error=f"row has {len(values)} cells, the header "
+                             f"has {ncols}", lines=span, reliable=reliable)
+                continue
+            else:
+                bad = _bad_text(values, state.header)
+                consumed.clear()
+                if bad is not None:
+                    state.bad_rows += 1
+                    yield RawRow(line=start, values=values, error=bad, lines=span)
+                else:
+                    yield RawRow(line=start, values=values, lines=span)
+                continue
+        # an unreadable row: reported on its first line; the lines after that one are read again
+        state.bad_rows += 1
+        first_text = consumed[0][1]
+        rest = consumed[1:]
+        consumed.clear()
+        if rest or cut:
+            pending.extendleft(reversed(rest))
+            cut.clear()
+            reader = csv.reader(feed(), delimiter=delim, strict=True)
+        if len(values) == ncols and span == 1:
+            cells, reliable = values, None
+        else:
+            cells = _naive_cells(first_text, delim)
+            reliable = first_text.split('"', 1)[0].count(delim)  # cells that end before the first quote
+        yield RawRow(line=start, values=cells, error=problem, reliable=reliable)
+
+
+_END = object()
+
+
+# --------------------------------------------------------------------------- column mapping
+
+
+def load_column_map(path: Path) -> dict[str, str]:
+    """``--columns MAP.yaml``: ``field: Their Header`` (``param_<name>`` fields allowed)."""
+    data = yamlio.load_file(path, error=UsageError)
+    if not isinstance(data, dict):
+        raise UsageError("column map must be a mapping of field: header", file=str(path))
+    out: dict[str, str] = {}
+    for k, v in data.items():
+        key = str(k).strip().lower()
+        if key not in KNOWN_FIELDS and not (key.startswith("param_") and len(key) > 6):
+            raise UsageError(f"unknown field {k!r} (known: {', '.join(sorted(KNOWN_FIELDS))}, param_<name>)",
+                             file=str(path), line=getattr(data, "key_lines", {}).get(k), field=str(k))
+        if not isinstance(v, str) or not v.strip():
+            raise UsageError("the header name must be a non-empty string", file=str(path),
+                             line=getattr(data, "key_lines", {}).get(k), field=str(k))
+        out[key] = v.strip()
+    return out
+
+
+@dataclass
+class Columns:
+    """Where each known field sits in the row (headers are matched case-insensitively)."""
+
+    index: dict[str, int]
+    params: dict[str, int]
+    unknown: list[str]
+    dups: dict[str, list[int]] = field(default_factory=dict)  # field (or param_<name>) -> all its columns
+    file: str = "<stdin>"
+    header: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_header(cls, header: list[str], mapping: dict[str, str], file: str) -> Columns:
+        lower: dict[str, int] = {}
+        for i, h in enumerate(header):
+            lower.setdefault(h.lower(), i)
+        index: dict[str, int] = {}
+        params: dict[str, int] = {}
+        dups: dict[str, list[int]] = {}
+        used: set[int] = set()
+        for fld, hdr in mapping.items():
+            found = lower.get(hdr.lower())
+            if found is None:
+                raise UsageError(f"column map: header {hdr!r} (for {fld}) is not in the file "
+                                 f"(headers: {', '.join(header)})", file=file, line=1)
+            i = found
+            if fld.startswith("param_"):
+                params[fld[6:].lower()] = i
+            else:
+                index[fld] = i
+            used.add(i)
+        for i, h in enumerate(header):
+            k = h.lower()
+            if i in used:
+                continue
+            if k in KNOWN_FIELDS:
+                if k in index:  # the same field twice: both columns are read and must agree
+                    dups.setdefault(k, [index[k]]).append(i)
+                else:
+                    index[k] = i
+                used.add(i)
+            elif k.startswith("param_") and len(k) > 6:
+                name = k[6:]
+                if name in params:
+                    dups.setdefault("param_" + name, [params[name]]).append(i)
+                else:
+                    params[name] = i
+                used.add(i)
+        for need in ("destination", "description"):
+            if need not in index:
+                raise UsageError(f"no {need!r} column (headers: {', '.join(header)}); map one with --columns",
+                                 file=file, line=1)
+        unknown = [h for i, h in enumerate(header) if i not in used]
+        return cls(index=index, params=params, unknown=unknown, dups=dups, file=file, header=list(header))
+
+
+# --------------------------------------------------------------------------- parsing rows
+
+
+@dataclass
+class ParsedRow:
+    raw: RawRow
+    fields: dict[str, Any]
+    params: dict[str, float]
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    bad: set[str] = field(default_factory=set)  # fields present but unreadable (shared facts of its order)
+
+
+def _country_problem(text: str) -> str | None:
+    """None when ``text`` names one country; else why not (unknown, ambiguous...)."""
+    return _country_check(text)[1]
+
+
+@lru_cache(maxsize=4096)
+def _country_check(text: str) -> tuple[str | None, str | None]:
+    """(canonical code, problem) for a country cell."""
+    try:
+        c = resolve(text)
+    except Exception as exc:  # e.g. an ambiguous name: the resolver says which countries it could be
+        return None, str(getattr(exc, "message", None) or exc)
+    if c is None:
+        return None, f"unknown country {text!r} (fail closed)"
+    return c.code, None
+
+
+def _country_ok(text: str) -> bool:
+    return _country_check(text)[1] is None
+
+
+@lru_cache(maxsize=8192)
+def _eccn_ok(text: str) -> bool:
+    return normalize_eccn(text) is not None
+
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}(?:\.\d{3})+")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _number(text: str) -> tuple[float | None, str | None]:
+    """A plain number (``.`` as decimal point, no grouping): (value, None) or (None, why not)."""
+    t = text.strip()
+    if "," in t or "'" in t or "\u00a0" in t or "\u202f" in t or " " in t:
+        return None, (f"{t!r} has a thousands separator or a decimal comma; write a plain number such as "
+                      f"5200 or 5.2")
+    if _GROUPED.fullmatch(t):
+        return None, (f"{t!r} is ambiguous (5.200 is 5.2 in one locale and 5200 in another); write it "
+                      f"without separators, e.g. {t.replace('.', '')} or {t.rstrip('0').rstrip('.')}")
+    if not _NUMBER.fullmatch(t):
+        return None, f"not a number: {t!r}"
+    v = float(t)
+    if not math.isfinite(v):
+        return None, f"not a finite number: {t!r}"
+    return v, None
+
+
+def _num(text: str) -> float | None:
+    return _number(text)[0]
+
+
+def _cell(vals: list[str], i: int) -> str:
+    return vals[i].strip() if i < len(vals) else ""
+
+
+def parse_row(raw: RawRow, cols: Columns, ncols: int) -> ParsedRow:
+    """Check one row's own fields (cheap, no pydantic); problems make the row an ``error`` row whose
+    message names ``file:line:column`` of each bad cell."""
+    vals = raw.values
+    pr = ParsedRow(raw=raw, fields={}, params={})
+    hdr = cols.header
+    where = f"{cols.file}:{raw.line}"
+    if raw.error:
+        pr.error = f"{where}: {raw.error}"
+        # the row's cells are not trusted, but its order must not lose shared facts: mark them unknown
+        pr.bad.update(k for k in SHIPMENT_FIELDS if k in cols.index)
+        oid = cols.index.get("order_id")
+        known = len(vals) if raw.reliable is None and len(vals) == ncols else (raw.reliable or 0)
+        if oid is not None and oid < known and not _BAD_TEXT.search(vals[oid]) and vals[oid].strip():
+            pr.fields["order_id"] = vals[oid].strip()  # so the row still belongs to its order
+        return pr
+    if len(vals) != ncols:
+        pr.error = f"{where}: row has {len(vals)} cells, the header has {ncols}"
+        return pr
+    f = pr.fields
+    problems: list[str] = []
+
+    def col(i: int, name: str) -> str:
+        return f"{where}:{i + 1}: {name}" if not hdr or hdr[i].lower() == name else f"{where}:{i + 1}: {name} ({hdr[i]})"
+
+    def value(name: str, i: int) -> str | None:
+        """The cell, or None when duplicated columns disagree (a problem is recorded)."""
+        v = _cell(vals, i)
+        for j in cols.dups.get(name, ()):
+            w = _cell(vals, j)
+            if w and v and w != v:
+                problems.append(f"{col(j, name)}: the column appears twice and the two cells disagree "
+                                f"({v!r} in column {i + 1}, {w!r} in column {j + 1})")
+                pr.bad.add(name)
+                return None
+            v = v or w
+        return v
+
+    for name, i in cols.index.items():
+        v = value(name, i)
+        if not v:
+            continue
+        if name in NUMBER_FIELDS:
+            n, why = _number(v.rstrip("%").strip() if name == "us_content_percent" else v)
+            lo, hi = NUMBER_FIELDS[name]
+            if n is not None and ((lo is not None and n < lo) or (hi is not None and n > hi)):
+                rng = f"between {lo:g} and {hi:g}" if lo is not None and hi is not None else "≥ 0"
+                why = f"{v!r} is out of range (must be {rng})"
+            if why is not None:
+                problems.append(f"{col(i, name)}: {why}")
+                continue
+            f[name] = n
+        elif name == "date":
+            d = None
+            if _DATE.fullmatch(v):
+                try:
+                    d = dt.date.fromisoformat(v)
+                except ValueError:
+                    d = None
+            if d is None:
+                problems.append(f"{col(i, name)}: not a date (exactly YYYY-MM-DD): {v!r}")
+                pr.bad.add(name)
+            else:
+                f[name] = d
+        else:
+            f[name] = v
+    for pname, i in cols.params.items():
+        v = value("param_" + pname, i)
+        if not v:
+            continue
+        n, why = _number(v)
+        if n is not None and n < 0:
+            why = f"{v!r} is negative (technical parameters are ≥ 0)"
+        if why is not None:
+            problems.append(f"{col(i, 'param_' + pname)}: {why}")
+        else:
+            pr.params[pname] = n  # type: ignore[assignment]
+    if "description" not in f:
+        problems.append(f"{where}: description: missing")
+    if "eccn" in f and not _eccn_ok(f["eccn"]):
+        problems.append(f"{col(cols.index['eccn'], 'eccn')}: malformed ECCN {f['eccn']!r}")
+    if "hts_code" in f and normalize_hts(f["hts_code"]) is None:
+        problems.append(f"{col(cols.index['hts_code'], 'hts_code')}: not an HTS code (6 to 10 digits, dots "
+                        f"allowed): {f['hts_code']!r}")
+    for cf in ("destination", "origin", "end_user_country", "consignee_country", "purchaser_country",
+               "exporter_country"):
+        if cf in f:
+            why = _country_problem(f[cf])
+            if why is not None:
+                problems.append(f"{col(cols.index[cf], cf)}: {why}")
+                pr.bad.add(cf)
+    if "destination_region" in f:
+        try:
+            reg = resolve(f["destination_region"])
+        except Exception:
+            reg = None
+        if reg is None or reg.region is None:
+            problems.append(f"{col(cols.index['destination_region'], 'destination_region')}: unknown region "
+                            f"{f['destination_region']!r}")
+            pr.bad.add("destination_region")
+    if problems:
+        pr.error = "; ".join(problems)
+    return pr
+
+
+# --------------------------------------------------------------------------- grouping into orders
+
+
+@dataclass
+class Order:
+    order_id: str
+    rows: list[ParsedRow]
+    head: dict[str, Any] = field(default_factory=dict)  # shipment-level fields of the first valid row
+
+
+def group_orders(rows: Iterable[ParsedRow], order_col: bool) -> Iterator[Order]:
+    """Adjacent rows with the same ``order_id`` form one order (bounded; memory stays flat)."""
+    recent: OrderedDict[str, None] = OrderedDict()
+    cur: Order | None = None
+
+    def close(o: Order) -> None:
+        recent[o.order_id] = None
+        recent.move_to_end(o.order_id)
+        if len(recent) > RECENT_ORDERS:
+            recent.popitem(last=False)
+
+    for pr in rows:
+        oid = pr.fields.get("order_id") if order_col else None
+        key = oid or f"line-{pr.raw.line}"
+        if cur is not None and cur.order_id == key and oid and len(cur.rows) < MAX_ORDER_LINES:
+            cur.rows.append(pr)
+            continue
+        if cur is not None:
+            if cur.order_id == key and oid:
+                pr.warnings.append(f"order {oid} has over {MAX_ORDER_LINES} lines: later lines screened as a "
+                                   f"separate shipment")
+            yield cur
+            close(cur)
+        if oid and oid in recent and not (cur is not None and cur.order_id == key):
+            pr.warnings.append(f"order {oid}: lines are not adjacent; this part is screened as a separate shipment")
+        cur = Order(order_id=key, rows=[pr])
+    if cur is not None:
+        yield cur
+
+
+# --------------------------------------------------------------------------- screening
+
+
+@dataclass
+class RowOutcome:
+    decision: str
+    rule_ids: str = ""
+    reasons: str = ""
+    list_hits: str = ""
+    message: str = ""
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    hits: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BatchSummary:
+    rows: int = 0
+    orders: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("clear", "review", "license_required", "prohibited", "error"), 0))
+    cache_hits: int = 0
+    cache_misses: int = 0
+    party_hits: int = 0
+    party_misses: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    envelope: dict[str, Any] | None = None  # the report envelope with counts (when the run was given one)
+
+    @property
+    def exit_code(self) -> int:
+        if self.counts["error"]:
+            return 3
+        if self.rows - self.counts["clear"] > 0:
+            return 1
+        return 0
+
+    def line(self) -> str:
+        c = self.counts
+        rate = f", {self.rows / self.seconds:,.0f} rows/s" if self.seconds > 0 else ""
+        return (f"screened {self.rows:,} rows ({self.orders:,} orders) in {self.seconds:.1f}s{rate}: "
+                f"{c['clear']:,} clear, {c['review']:,} review, {c['license_required']:,} licence required, "
+                f"{c['prohibited']:,} prohibited, {c['error']:,} errors")
+
+
+def _finding_dict(f: Finding) -> dict[str, Any]:
+    d: dict[str, Any] = {"rule_id": f.rule_id, "outcome": f.outcome.value, "message": f.message,
+                         "citations": [c.ref for c in f.citations]}
+    if f.covered_by is not None:
+        d["covered_by"] = {"kind": f.covered_by.kind, "ref": f.covered_by.ref, "detail": f.covered_by.detail}
+    return d
+
+
+def _hits_of(f: Finding) -> list[dict[str, Any]]:
+    out = []
+    for e in f.evidence:
+        if e.score is not None:
+            out.append({"rule_id": f.rule_id, "field": e.field, "name": e.value, "matched": e.matched,
+                        "score": e.score, "detail": e.detail})
+    return out
+
+
+def _hit_text(h: dict[str, Any]) -> str:
+    det = f" [{h['detail']}]" if h.get("detail") else ""
+    return f"{h['name']} ~ {h['matched']} ({h['score']:.0f}){det}"
+
+
+def row_outcomes(res: ShipmentResult, n_items: int) -> list[RowOutcome]:
+    """Split a shipment result into one outcome per item (shipment-level findings apply to every row)."""
+    if res.decision == "error":
+        msg = "; ".join((f"{e.field}: " if e.field else "") + e.message for e in res.errors) or "cannot screen"
+        return [RowOutcome(decision="error", message=msg) for _ in range(n_items)]
+    outs = []
+    for idx in range(n_items):
+        mine = [f for f in res.findings if f.item_index is None or f.item_index == idx]
+        blocking = [f for f in mine if f.covered_by is None]
+        decision = Outcome.worst([f.outcome for f in blocking]).value
+        hits = [h for f in mine for h in _hits_of(f)]
+        reasons = [f"{f.rule_id} ({f.outcome.value}{', covered by ' + f.covered_by.ref if f.covered_by else ''}):"
+                   f" {f.message}" for f in mine]
+        outs.append(RowOutcome(
+            decision=decision,
+            rule_ids=";".join(dict.fromkeys(f.rule_id for f in mine)),
+            reasons=" | ".join(reasons),
+            list_hits="; ".join(_hit_text(h) for h in hits),
+            findings=[_finding_dict(f) for f in mine],
+            hits=hits,
+            warnings=list(res.warnings),
+        ))
+    return outs
+
+
+class PartyMemo:
+    """Memoises party screening per party for one batch run (deterministic, bounded).
+
+    ``screen_parties(parties, as_of)`` is, party by party, independent: the result for a shipment is
+    the per-party results joined, with evidence fields re-indexed (``parties[i]``). The active lists
+    and the party_lists pack are resolved once per run instead of once per shipment.
+
+    :meth:`prefetch` screens the parties of a whole chunk of orders that are not memoised yet in one
+    :func:`ecscreen.parties.screening.screen_party_batches` call (single-party batches), so the matcher scores
+    them together instead of one ``screen_parties`` call per name; :meth:`one` then serves them.
+
+    The key is (role, name, country, address) plus the date when the result can depend on it. Given
+    the lists and pack fixed for the run, a party's hits and findings depend on the date only through
+    clearances (``$ECSCREEN_CLEARANCES``: expiry is checked at ``as_of``); list staleness (``lists``)
+    is kept per date separately. So without clearances the date is left out of the key (parties recur
+    on many dates), with clearances it is kept and a chunk's parties are screened in one call per date.
+    ``batch=False`` is the plain per-party path (one call per name, date always in the key).
+    """
+
+    def __init__(self, screen: Any, size: int = 100_000, *, batch: bool = True, lists: list[Any] | None = None) -> None:
+        from ecscreen.parties.screening import (
+            default_allowlist,
+            load_pack,
+            screen_parties,
+            screen_party_batches,
+        )
+        from ecscreen.parties.store import active_lists
+
+        self.screen = screen
+        self.lists = lists if lists is not None else active_lists()
+        self.pack = load_pack()
+        self.size = size
+        # prefetch only when ``screen`` is the stock screener (its batch form gives the same results)
+        self.batch: Any = screen_party_batches if batch and screen is screen_parties else None
+        self.dated = self.batch is None or default_allowlist() is not None
+        # per party: (hits, findings, warnings); the list infos (same for every party) once per date
+        self.cache: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
+        self.infos: OrderedDict[dt.date, list[Any]] = OrderedDict()
+        self.fresh: set[tuple[Any, ...]] = set()  # prefetched, not looked up yet (counted as misses then)
+        self.hits = 0
+        self.misses = 0
+
+    def _key(self, party: Party, as_of: dt.date) -> tuple[Any, ...]:
+        return (party.role, party.name, party.country, party.address, as_of if self.dated else None)
+
+    @staticmethod
+    def _entry(r: Any) -> tuple[Any, ...]:
+        return (tuple(r.hits[0]) if r.hits and r.hits[0] else _EMPTY, tuple(r.findings) or _EMPTY,
+                tuple(r.warnings) or _EMPTY)
+
+    def _keep_infos(self, as_of: dt.date, infos: list[Any]) -> None:
+        if as_of not in self.infos:
+            self.infos[as_of] = list(infos)
+            if len(self.infos) > 1024:
+                self.infos.popitem(last=False)
+
+    def _counted(self, hit: bool) -> None:
+        if hit:
+            self.hits += 1
+        else:
+            self.misses += 1
+            if self.misses == 20_000 and self.hits < 2_000:
+                # parties rarely repeat at the same date (rows carry their own dates): keep the memo small;
+                # only speed depends on the size, never the result
+                self.size = min(self.size, 5_000)
+
+    def _evict(self, keep: int = 0) -> None:
+        limit = max(self.size, keep)
+        while len(self.cache) > limit:
+            self.fresh.discard(self.cache.popitem(last=False)[0])
+
+    def prefetch(self, wanted: Iterable[tuple[Party, dt.date]]) -> int:
+        """Screen the wanted (party, date) pairs not memoised yet in one batch call; returns how many.
+
+        Memoised ones are refreshed (moved to the young end), and the memo keeps at least every pair of
+        this call until the next one, so the chunk's lookups all hit."""
+        if self.batch is None:
+            return 0
+        todo: dict[tuple[Any, ...], tuple[Party, dt.date]] = {}
+        seen = 0
+        for party, on in wanted:
+            k = self._key(party, on)
+            if k in todo:
+                continue
+            if k in self.cache:
+                self.cache.move_to_end(k)
+                seen += 1
+                continue
+            todo[k] = (party, on)
+        if not todo:
+            return 0
+        groups: dict[dt.date | None, list[tuple[Any, ...]]] = {}
+        for k, (_, on) in todo.items():
+            groups.setdefault(on if self.dated else None, []).append(k)
+        for keys in groups.values():
+            on = todo[keys[0]][1]
+            res = self.batch([[todo[k][0]] for k in keys], as_of=on, lists=self.lists, pack=self.pack)
+            for k, r in zip(keys, res, strict=True):
+                self.cache[k] = self._entry(r)
+                self.fresh.add(k)
+            if res:
+                self._keep_infos(on, res[0].lists)
+        self._evict(keep=seen + len(todo))
+        return len(todo)
+
+    def one(self, party: Party, as_of: dt.date) -> tuple[Any, ...]:
+        key = self._key(party, as_of)
+        got = self.cache.get(key)
+        if got is not None:
+            self.cache.move_to_end(key)
+            if key in self.fresh:
+                self.fresh.discard(key)
+                self._counted(False)
+            else:
+                self._counted(True)
+            return got
+        self._counted(False)
+        r = self.screen([party], as_of=as_of, lists=self.lists, pack=self.pack)
+        got = self._entry(r)
+        self._keep_infos(as_of, r.lists)
+        self.cache[key] = got
+        self._evict()
+        return got
+
+    def __call__(self, parties: list[Party], *, as_of: dt.date, **kw: Any) -> Any:
+        from ecscreen.parties.screening import PartyScreening
+
+        if kw:
+            return self.screen(parties, as_of=as_of, **kw)
+        hits: list[Any] = []
+        findings: list[Finding] = []
+        warnings: list[str] = []
+        for idx, p in enumerate(parties):
+            p_hits, p_findings, p_warnings = self.one(p, as_of)
+            hits.append(list(p_hits))
+            for f in p_findings:
+                if idx:
+                    f = f.model_copy(update={"evidence": [
+                        e.model_copy(update={"field": e.field.replace("parties[0]", f"parties[{idx}]", 1)})
+                        for e in f.evidence]})
+                findings.append(f)
+            warnings += [w for w in p_warnings if w not in warnings]
+        infos = self.infos.get(as_of)
+        if infos is None:
+            infos = list(self.screen([], as_of=as_of, lists=self.lists, pack=self.pack).lists)
+            self._keep_infos(as_of, infos)
+        return PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=list(infos))
+
+
+_EMPTY: tuple[Any, ...] = ()
+
+
+class _party_memo:  # noqa: N801 - used as a context manager
+    """Install a :class:`PartyMemo` for the run: through ``engine.party_screener`` when the engine has
+    that hook, else by swapping ``ecscreen.parties.screening.screen_parties`` for the run and restoring it."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.memo: PartyMemo | None = None
+        self._saved: Any = None
+        self._mod: Any = None
+
+    def __enter__(self) -> PartyMemo | None:
+        if not getattr(self.engine, "use_lists", False):
+            return None
+        try:
+            from ecscreen.parties import screening as parties
+        except ModuleNotFoundError:
+            return None
+        # with an engine allow-list the engine passes it on every call and the memo is bypassed
+        batch = PARTY_BATCH and getattr(self.engine, "allowlist", None) is None
+        if hasattr(self.engine, "party_screener"):
+            self._saved = self.engine.party_screener
+            self.memo = PartyMemo(self._saved or parties.screen_parties, batch=batch,
+                                  lists=getattr(self.engine, "party_lists", None))
+            self.engine.party_screener = self.memo
+        else:
+            self._mod = parties
+            self._saved = parties.screen_parties
+            self.memo = PartyMemo(self._saved, batch=batch)
+            parties.screen_parties = self.memo  # type: ignore[assignment]
+        return self.memo
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.memo is None:
+            return
+        if self._mod is not None:
+            self._mod.screen_parties = self._saved
+        else:
+            self.engine.party_screener = self._saved
+
+
+@dataclass
+class BatchOptions:
+    as_of: dt.date | None = None
+    today: dt.date | None = None
+    cache_size: int = CACHE_SIZE
+    jobs: int = 1
+
+
+Prep = tuple[list["RowOutcome | None"], "dict[str, Any] | None", "list[tuple[list[int], tuple[Any, ...]]]"]
+
+
+class BatchScreener:
+    """Screens orders with one engine; memoises per distinct shipment facts (bounded LRU)."""
+
+    def __init__(self, engine: Any, options: BatchOptions | None = None) -> None:
+        self.engine = engine
+        self.opts = options or BatchOptions()
+        self.today = self.opts.today or dt.date.today()
+        self.cache: OrderedDict[tuple[Any, ...], list[RowOutcome]] = OrderedDict()
+        self.size = self.opts.cache_size
+        self.hits = 0
+        self.misses = 0
+
+    def screen_order(self, order: Order) -> list[RowOutcome]:
+        """One outcome per row of the order, in order."""
+        return self._finish(order, self._prepare(order))
+
+    def screen_orders(self, orders: list[Order], memo: PartyMemo | None = None) -> list[list[RowOutcome]]:
+        """Screen a chunk of orders: first the parties of its not yet memoised shipments, all in one
+        batch call (``memo.prefetch``), then each order through the engine. Same results as
+        :meth:`screen_order` order by order."""
+        preps = [self._prepare(o) for o in orders]
+        if memo is not None and memo.batch is not None:
+            wanted: list[tuple[Party, dt.date]] = []
+            for _, head, groups in preps:
+                if head is None:
+                    continue
+                for _, key in groups:
+                    if key not in self.cache:
+                        wanted += [(p, key[0]) for p in self._parties(head)]
+            memo.prefetch(wanted)
+        return [self._finish(o, p) for o, p in zip(orders, preps, strict=True)]
+
+    @staticmethod
+    def _canon(name: str, value: Any) -> Any:
+        """The value a shared fact is compared by: one country however it is spelled (``KR`` and
+        ``Korea, Republic of``), names and end uses without case or spacing differences."""
+        if name.endswith("country") or name == "destination":
+            return _country_check(value)[0] or value
+        if name == "destination_region":
+            try:
+                c = resolve(value)
+            except Exception:
+                c = None
+            return c.code if c is not None else value
+        if isinstance(value, str):
+            return " ".join(value.split()).casefold()
+        return value
+
+    @staticmethod
+    def _plain(value: Any) -> str:
+        return value.isoformat() if isinstance(value, dt.date) else f"'{value}'"
+
+    def _prepare(self, order: Order) -> Prep:
+        """Row-level checks of an order: outcomes of error rows, the order's shared facts (the head)
+        and its screenable rows grouped by date with each group's cache key.
+
+        Shared facts (destination, parties, end use...) come from all of the order's lines, error
+        lines included; a fact that is unreadable on one line, or that two lines give differently
+        (compared as one country / one name however spelled), makes every line of the order an error.
+        Each line is screened at its own date (a line without one takes the order's, if it has one)."""
+        rows = order.rows
+        outs: list[RowOutcome | None] = [None] * len(rows)
+        head: dict[str, Any] = dict.fromkeys(SHIPMENT_FIELDS)
+        seen: dict[str, tuple[Any, Any, int]] = {}
+        conflicts: list[str] = []
+        unknown: list[str] = []
+        for pr in rows:
+            line = pr.raw.line
+            for k in SHARED_FIELDS:
+                if k in pr.bad:
+                    unknown.append(f"{k} on line {line}")
+                v = pr.fields.get(k)
+                if v is None:
+                    continue
+                c = self._canon(k, v)
+                if k not in seen:
+                    seen[k] = (c, v, line)
+                    head[k] = v
+                elif seen[k][0] != c and not any(x.startswith(f"{k} is ") for x in conflicts):
+                    conflicts.append(f"{k} is {self._plain(seen[k][1])} on line {seen[k][2]} but "
+                                     f"{self._plain(v)} on line {line}")
+        multi = len(rows) > 1
+        if multi and (conflicts or unknown):
+            why = ("lines disagree: " + "; ".join(conflicts)) if conflicts else (
+                "cannot read " + ", ".join(dict.fromkeys(unknown)))
+            msg = (f"order {order.order_id}: {why}; an order has one destination, end user and end use, "
+                   f"so none of its {len(rows)} lines can be screened")
+            for i, pr in enumerate(rows):
+                outs[i] = RowOutcome(decision="error", message=f"{pr.error}; {msg}" if pr.error else msg)
+            return outs, None, []
+        dates = sorted({pr.fields["date"] for pr in rows if pr.fields.get("date") is not None})
+        date_unknown = any("date" in pr.bad for pr in rows)
+        groups: dict[dt.date, list[int]] = {}
+        for i, pr in enumerate(rows):
+            if pr.error:
+                outs[i] = RowOutcome(decision="error", message=pr.error)
+                continue
+            if head["destination"] is None:
+                outs[i] = RowOutcome(decision="error",
+                                     message="destination: missing (cannot screen without a destination)")
+                continue
+            on = self.opts.as_of or pr.fields.get("date")
+            if on is None:
+                if len(dates) > 1 or date_unknown:
+                    why = (f"the order's lines have different dates ({', '.join(d.isoformat() for d in dates)})"
+                           if len(dates) > 1 else "another line's date cannot be read")
+                    outs[i] = RowOutcome(decision="error", message=(
+                        f"order {order.order_id}: line {pr.raw.line} has no date and {why}; give its date"))
+                    continue
+                on = dates[0] if dates else self.today
+            groups.setdefault(on, []).append(i)
+        out_groups: list[tuple[list[int], tuple[Any, ...]]] = []
+        shared = tuple(head[k] for k in SHIPMENT_FIELDS if k != "date")
+        for on, idx in groups.items():
+            items = tuple(self._item_key(rows[i]) for i in idx)
+            out_groups.append((idx, (on, shared, items)))
+        return outs, head, out_groups
+
+    def _finish(self, order: Order, prep: Prep) -> list[RowOutcome]:
+        outs, head, groups = prep
+        for good, key in groups:
+            assert head is not None
+            on, _, items = key
+            cached = self.cache.get(key)
+            if cached is not None:
+                self.hits += 1
+                self.cache.move_to_end(key)
+            else:
+                self.misses += 1
+                if self.misses == 20_000 and self.hits < 1_000:
+                    # shipments do not repeat (ERP orders: dates, lines and quantities vary): keep the cache
+                    # small; only speed depends on its size, never a result
+                    self.size = min(self.size, 1_000)
+                    while len(self.cache) > self.size:
+                        self.cache.popitem(last=False)
+                cached = self._screen(order.order_id, head, on, items)
+                self.cache[key] = cached
+                if len(self.cache) > self.size:
+                    self.cache.popitem(last=False)
+            for j, i in enumerate(good):
+                outs[i] = cached[j]
+        result: list[RowOutcome] = []
+        for i, o in enumerate(outs):
+            assert o is not None
+            w = order.rows[i].warnings
+            if w:
+                o = RowOutcome(**{**o.__dict__, "warnings": o.warnings + w,
+                                  "message": "; ".join(([o.message] if o.message else []) + w)})
+            result.append(o)
+        return result
+
+    def _screen(self, oid: str, head: dict[str, Any], on: dt.date, items: tuple[tuple[Any, ...], ...]
+                ) -> list[RowOutcome]:
+        """Screen one shipment (one order at one date); an item the model rejects is an error row and
+        the others are screened without it."""
+        built: list[Item | None] = []
+        problems: list[str | None] = []
+        for it in items:
+            try:
+                built.append(self._item(it))
+                problems.append(None)
+            except ValidationError as exc:
+                built.append(None)
+                problems.append("; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'item'}: {e['msg']}"
+                                          for e in exc.errors(include_url=False)))
+        ok = [b for b in built if b is not None]
+        res_rows: list[RowOutcome] = []
+        if ok:
+            try:
+                sh = self._shipment(oid, head, ok, on)
+            except ValidationError as exc:
+                msg = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'shipment'}: {e['msg']}"
+                                for e in exc.errors(include_url=False))
+                return [RowOutcome(decision="error", message=msg) for _ in items]
+            res = self.engine.screen_one(sh, as_of=on, label=oid, today=self.today)
+            res_rows = row_outcomes(res, len(ok))
+        it_rows = iter(res_rows)
+        return [next(it_rows) if p is None else RowOutcome(decision="error", message=p) for p in problems]
+
+    @staticmethod
+    def _item_key(pr: ParsedRow) -> tuple[Any, ...]:
+        f = pr.fields
+        return (f["description"], f.get("eccn"), f.get("origin"), tuple(sorted(pr.params.items())),
+                f.get("us_content_percent"), f.get("license_exception"), f.get("quantity"), f.get("value_usd"),
+                f.get("sku"), f.get("hts_code"))
+
+    @staticmethod
+    def _parties(head: dict[str, Any]) -> list[Party]:
+        return [Party(role=role, name=head[n], country=head[c]) for n, c, role in PARTY_COLUMNS if head.get(n)]
+
+    @staticmethod
+    def _item(it: tuple[Any, ...]) -> Item:
+        d, e, o, p, u, le, q, v, s, h = it
+        return Item(description=d, eccn=e, origin=o, parameters=dict(p), us_content_percent=u,
+                    license_exception=le, quantity=q, value_usd=v, sku=s, hts_code=h)
+
+    @staticmethod
+    def _shipment(oid: str, head: dict[str, Any], items: list[Item], on: dt.date | None = None) -> Shipment:
+        parties = BatchScreener._parties(head)
+        return Shipment(id=oid, date=on or head.get("date"), destination=head["destination"],
+                        destination_region=head["destination_region"], parties=parties, end_use=head["end_use"],
+                        items=items, exporter_country=head["exporter_country"])
+
+
+# --------------------------------------------------------------------------- writing
+
+
+_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+_LEADING = " \t\r\n\x0b\x0c\u00a0\u3000"
+_UNSAFE_OUT = re.compile("[\x00\udc80-\udfff\ud800-\udbff]")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """Neutralise a cell a spreadsheet would read as a formula (OWASP CSV injection): prefix ``'``.
+
+    Also when the formula character follows leading spaces, TABs, CRs or line feeds (spreadsheets
+    skip them), and for a cell starting with TAB or CR."""
+    if not value:
+        return value
+    if value[0] in _DANGEROUS:
+        return "'" + value
+    if value[0] in _LEADING:
+        rest = value.lstrip(_LEADING)
+        if rest[:1] in ("=", "+", "-", "@"):
+            return "'" + value
+    return value
+
+
+def _clean_out(value: str) -> str:
+    """Text that can be written as UTF-8 without NULs: undecodable input bytes and NULs become U+FFFD."""
+    return _UNSAFE_OUT.sub("\ufffd", value)
+
+
+def _csv_line(cells: list[str], delimiter: str = ",") -> str:
+    """One CSV record with every cell that holds CR, LF, a quote or the delimiter quoted (the csv
+    module leaves a lone CR unquoted when the line terminator is LF)."""
+    out = []
+    for c in cells:
+        if delimiter in c or '"' in c or "\r" in c or "\n" in c:
+            c = '"' + c.replace('"', '""') + '"'
+        out.append(c)
+    return delimiter.join(out) + "\n"
+
+
+class Writer:
+    def __init__(self, out: IO[str], fmt: str, header: list[str], head: dict[str, Any] | None = None) -> None:
+        self.out = out
+        self.fmt = fmt
+        self.header = header
+        self.head = head  # json: the report envelope, written around the results
+        names = {h.lower() for h in header}
+        self.added = [c if c not in names else f"ecscreen_{c}" for c in OUT_COLUMNS]
+        self.n = 0
+        if fmt == "csv":
+            self.csv = csv.writer(out, lineterminator="\n")
+            self._row([spreadsheet_safe(h) for h in header] + self.added)
+        elif fmt == "json":
+            if head is None:
+                out.write("[")
+            else:
+                fields = {k: v for k, v in head.items() if k != "warnings"}
+                text = json.dumps(fields, ensure_ascii=False, indent=1, default=str)
+                out.write(text[:-1].rstrip() + ',\n "results": [')
+
+    def _row(self, cells: list[str]) -> None:
+        joined = "".join(cells)
+        if _UNSAFE_OUT.search(joined):
+            cells = [_clean_out(c) for c in cells]
+        if "\r" in joined:
+            self.out.write(_csv_line(cells))
+        else:
+            self.csv.writerow(cells)
+
+    def write(self, raw: RawRow, o: RowOutcome) -> None:
+        vals = raw.values
+        if self.fmt == "csv":
+            cells = [vals[i] if i < len(vals) else "" for i in range(len(self.header))]
+            cells += [o.decision, o.rule_ids, o.reasons, o.list_hits, o.message]
+            self._row([spreadsheet_safe(c) for c in cells])
+        else:
+            rec = {
+                "line": raw.line,
+                "input": {h: _clean_out(vals[i] if i < len(vals) else "") for i, h in enumerate(self.header)},
+                "decision": o.decision,
+                "rule_ids": [r for r in o.rule_ids.split(";") if r],
+                "findings": o.findings,
+                "list_hits": o.hits,
+                "message": _clean_out(o.message) or None,
+                "warnings": o.warnings,
+            }
+            text = json.dumps(rec, ensure_ascii=False, default=str)
+            if self.fmt == "jsonl":
+                self.out.write(text + "\n")
+            else:
+                self.out.write(("\n" if self.n == 0 else ",\n") + text)
+        self.n += 1
+
+    def close(self, tail: dict[str, Any] | None = None) -> None:
+        if self.fmt == "json":
+            if self.head is None:
+                self.out.write("\n]\n" if self.n else "]\n")
+            else:
+                rest = json.dumps(tail or {}, ensure_ascii=False, indent=1, default=str)[1:].strip()
+                self.out.write(("\n]" if self.n else "]") + (",\n " + rest if rest != "}" else "}") + "\n")
+        self.out.flush()
+
+
+# --------------------------------------------------------------------------- the run
+
+
+# --------------------------------------------------------------------------- parallel (--jobs)
+
+_WORKER: dict[str, Any] = {}
+CHUNK_ORDERS = 256
+
+
+def _worker_chunk(orders: list[Order]) -> tuple[list[list[RowOutcome]], tuple[int, int, int, int, int]]:
+    """Runs in a forked worker: screen a chunk of orders with the inherited engine (memo per worker)."""
+    if "screener" not in _WORKER:
+        _WORKER["screener"] = BatchScreener(_WORKER["engine"], _WORKER["options"])
+        memo_cm = _party_memo(_WORKER["engine"])
+        _WORKER["memo"] = memo_cm.__enter__()  # process-local: lives as long as the worker
+    sc: BatchScreener = _WORKER["screener"]
+    memo: PartyMemo | None = _WORKER["memo"]
+    outs = sc.screen_orders(orders, memo)
+    return outs, (os.getpid(), sc.hits, sc.misses, memo.hits if memo else 0, memo.misses if memo else 0)
+
+
+def _worker_signals() -> None:
+    """Workers leave SIGINT to the parent (which cleans up and stops them) and die on SIGTERM."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _warm_up(engine: Any) -> None:
+    """Load the lists and build the list matcher before screening (and before forking workers)."""
+    if not getattr(engine, "use_lists", False):
+        return
+    try:
+        from ecscreen.parties.screening import load_pack
+        from ecscreen.parties.store import active_lists, matcher_for
+    except ModuleNotFoundError:
+        return
+    matcher_for(engine.party_lists if hasattr(engine, "party_lists") else active_lists())
+    load_pack()
+
+
+def _run_parallel(orders: Iterable[Order], engine: Any, options: BatchOptions, jobs: int, emit: Any,
+                  summary: BatchSummary, tick: Any) -> None:
+    """Screen chunks of orders in ``jobs`` forked processes; results are written in input order and at
+    most ``2 * jobs`` chunks are in flight, so memory stays flat."""
+    import multiprocessing as mp
+
+    _WORKER.clear()
+    _WORKER.update(engine=engine, options=options)
+    ctx = mp.get_context("fork")
+    stats: dict[int, tuple[int, int, int, int, int]] = {}  # per worker pid: its cumulative counters
+    _DEFER[0] = True
+    try:
+        _pool_run(ctx, jobs, orders, emit, stats, tick)
+    finally:
+        _DEFER[0] = False
+    _check_signal()
+    _WORKER.clear()
+    summary.cache_hits = sum(s[1] for s in stats.values())
+    summary.cache_misses = sum(s[2] for s in stats.values())
+    summary.party_hits = sum(s[3] for s in stats.values())
+    summary.party_misses = sum(s[4] for s in stats.values())
+
+
+def _pool_run(ctx: Any, jobs: int, orders: Iterable[Order], emit: Any, stats: dict[int, Any], tick: Any) -> None:
+    # one single-process pool per shard: an order goes to the worker of its end user (see _shard), so
+    # each worker's party memo sees its own customers and a repeat customer is screened once in the
+    # run, not once per worker
+    pools: list[Any] = []
+    try:
+        for _ in range(jobs):
+            pools.append(ctx.Pool(1, initializer=_worker_signals))
+        _pool_feed(pools, orders, emit, stats, tick)
+    except BaseException:
+        # interrupted (or failed): stop the workers now. Pool.terminate() can deadlock here (its task
+        # thread may be blocked writing a chunk to workers that are gone), so the workers are killed
+        # and the pool's exit-time finaliser is cancelled; its threads are daemons.
+        from multiprocessing import pool as mp_pool
+
+        for pool in pools:
+            with contextlib.suppress(Exception):  # stop the pool from starting replacement workers first
+                pool._state = mp_pool.TERMINATE  # type: ignore[attr-defined]
+                pool._worker_handler._state = mp_pool.TERMINATE  # type: ignore[attr-defined]
+                pool._worker_handler.join(2)  # type: ignore[attr-defined]
+            for w in list(getattr(pool, "_pool", [])):
+                with contextlib.suppress(Exception):
+                    w.kill()
+                    w.join(2)
+            with contextlib.suppress(Exception):
+                pool._terminate.cancel()  # type: ignore[attr-defined]
+        raise
+    for pool in pools:
+        pool.close()
+    for pool in pools:
+        pool.join()
+
+
+def _shard(order: Order, n: int) -> int:
+    """The worker of an order: by its end user's name (else the first party named; else its id), so the
+    orders of one customer go to one worker. Deterministic (crc32), and results never depend on it."""
+    head = order.rows[0].fields
+    key = head.get("end_user") or head.get("consignee") or head.get("purchaser") or order.order_id
+    return zlib.crc32(" ".join(str(key).split()).casefold().encode("utf-8", "surrogatepass")) % n
+
+
+def _pool_feed(pools: list[Any], orders: Iterable[Order], emit: Any, stats: dict[int, Any], tick: Any) -> None:
+    """Send windows of ``CHUNK_ORDERS * jobs`` orders, split by shard, at most two windows in flight;
+    each window's results are put back in input order before they are written."""
+    jobs = len(pools)
+    pending: deque[tuple[list[Order], list[tuple[list[int], Any]]]] = deque()
+
+    def drain_one() -> None:
+        window, parts = pending.popleft()
+        outs: list[Any] = [None] * len(window)
+        for pos, fut in parts:
+            while not fut.ready():  # short waits: a deferred signal is acted on within a second
+                fut.wait(0.5)
+                _check_signal()
+            got, st = fut.get()
+            stats[st[0]] = st
+            for p, o in zip(pos, got, strict=True):
+                outs[p] = o
+        for o, rows in zip(window, outs, strict=True):
+            emit(o, rows)
+        if tick is not None:
+            tick()
+
+    def submit(window: list[Order]) -> None:
+        split: list[list[int]] = [[] for _ in range(jobs)]
+        for i, o in enumerate(window):
+            split[_shard(o, jobs) if jobs > 1 else 0].append(i)
+        parts = [(pos, pools[w].apply_async(_worker_chunk, ([window[i] for i in pos],)))
+                 for w, pos in enumerate(split) if pos]
+        pending.append((window, parts))
+
+    window: list[Order] = []
+    size = CHUNK_ORDERS * jobs
+    for order in orders:
+        _check_signal()
+        window.append(order)
+        if len(window) >= size:
+            submit(window)
+            window = []
+            while len(pending) >= 2:
+                drain_one()
+    if window:
+        submit(window)
+    while pending:
+        drain_one()
+
+
+def _chunks(orders: Iterable[Order], n: int) -> Iterator[list[Order]]:
+    chunk: list[Order] = []
+    for order in orders:
+        chunk.append(order)
+        if len(chunk) >= n:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def run_batch(
+    stream: IO[bytes],
+    out: IO[str],
+    engine: Any,
+    *,
+    fmt: str = "csv",
+    file: str = "<stdin>",
+    columns: dict[str, str] | None = None,
+    delimiter: str | None = None,
+    options: BatchOptions | None = None,
+    progress: Any = None,
+    size: int | None = None,
+    encoding: str = "utf-8",
+    summary: BatchSummary | None = None,
+    envelope: dict[str, Any] | None = None,
+) -> BatchSummary:
+    """Screen every row of ``stream`` and write them to ``out``. ``progress(rows, bytes)`` is optional.
+
+    ``summary`` (optional) is filled in as rows are written, so a caller interrupted by a signal
+    can say how many rows were written."""
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    t0 = time.perf_counter()
+    try:
+        ascii_compatible = codecs.lookup(encoding) and "a,b\r\n".encode(encoding) == b"a,b\r\n"
+    except LookupError:
+        raise UsageError(f"--encoding: unknown encoding {encoding!r}") from None
+    if not ascii_compatible:
+        raise UsageError(f"--encoding: {encoding!r} is not supported (use an ASCII-compatible encoding such "
+                         f"as utf-8, cp1252 or latin-1)")
+    state = ReadState(size=size, encoding=encoding)
+    summary = summary if summary is not None else BatchSummary()
+    rows = read_rows(stream, state, delimiter)
+    first = next(rows, None)
+    if not state.header:
+        raise UsageError("no header row: the file is empty", file=file)
+    cols = Columns.from_header(state.header, columns or {}, file)
+    if cols.unknown:
+        summary.warnings.append(f"columns not used for screening (passed through): {', '.join(cols.unknown)}")
+    for name, where in cols.dups.items():
+        summary.warnings.append(f"column {name!r} appears {len(where)} times (columns "
+                                f"{', '.join(str(i + 1) for i in where)}): a row where they disagree is an error")
+    writer = Writer(out, fmt, state.header, head=envelope)
+    screener = BatchScreener(engine, options)
+    ncols = len(state.header)
+
+    def parsed() -> Iterator[ParsedRow]:
+        if first is not None:
+            yield parse_row(first, cols, ncols)
+        for r in rows:
+            yield parse_row(r, cols, ncols)
+
+    counts = summary.counts
+    orders = group_orders(parsed(), "order_id" in cols.index)
+
+    def emit(order: Order, outs: list[RowOutcome]) -> None:
+        summary.orders += 1
+        for pr, o in zip(order.rows, outs, strict=True):
+            writer.write(pr.raw, o)
+            counts[o.decision] += 1
+            summary.rows += 1
+
+    jobs = (options.jobs if options else 1) or 1
+    _warm_up(engine)
+    # young generations only: a full collection scans the whole heap (seconds in a long-lived process that
+    # has screened before); what is old is frozen as it is, and unfrozen into the oldest generation after
+    gc.collect(1)
+    gc.freeze()  # engine, lists, matcher index: never scanned by the GC again, never copied into workers
+    # screening allocates millions of short-lived objects (freed by reference counting) while the memos
+    # and caches keep a large young heap: with the default gen-0 threshold (700) cyclic GC passes took
+    # about a quarter of the run. Rarer passes for the run (inherited by --jobs workers), restored after.
+    saved_threshold = gc.get_threshold()
+    gc.set_threshold(max(saved_threshold[0], GC_THRESHOLD), *saved_threshold[1:])
+    try:
+        if jobs > 1:
+            _run_parallel(orders, engine, options or BatchOptions(), jobs, emit, summary,
+                          (lambda: progress(summary.rows, state.bytes_read)) if progress is not None else None)
+        else:
+            with _party_memo(engine) as memo:
+                for chunk in _chunks(orders, CHUNK):
+                    for order, outs in zip(chunk, screener.screen_orders(chunk, memo), strict=True):
+                        emit(order, outs)
+                        if progress is not None:
+                            progress(summary.rows, state.bytes_read)
+            if memo is not None:
+                summary.party_hits, summary.party_misses = memo.hits, memo.misses
+            summary.cache_hits = screener.hits
+            summary.cache_misses = screener.misses
+    finally:
+        gc.set_threshold(*saved_threshold)
+        gc.unfreeze()
+    if state.bad_rows:
+        summary.warnings.append(f"{file}: {state.bad_rows:,} row(s) could not be read as CSV exactly "
+                                f"(error rows; see their message)")
+    if envelope is not None:
+        from ecscreen.outputs.envelope import envelope_tail
+
+        summary.envelope = {**envelope, **envelope_tail(
+            envelope, counts=summary.counts, rows=summary.rows, orders=summary.orders,
+            warnings=summary.warnings, exit_code=summary.exit_code)}
+        writer.close({k: summary.envelope[k] for k in ("decision", "exit_code", "rows", "orders", "counts",
+                                                        "warnings")})
+    else:
+        writer.close()
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+class AtomicOutput:
+    """``--out FILE``: rows go to a temporary file in FILE's directory, renamed onto FILE only when the
+    run completes. :meth:`discard` (error, SIGINT, SIGTERM) removes it: a partial file never looks
+    like a complete one, and an existing FILE is left as it was."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        directory = path.parent if str(path.parent) else Path(".")
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=directory)
+        except OSError as exc:
+            raise UsageError(f"cannot write: {exc.strerror}", file=str(path)) from None
+        self.tmp = Path(tmp)
+        self.fh: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
+
+    def commit(self) -> None:
+        self.fh.flush()
+        with contextlib.suppress(OSError):
+            os.fsync(self.fh.fileno())
+        self.fh.close()
+        mask = os.umask(0)
+        os.umask(mask)
+        with contextlib.suppress(OSError):
+            os.chmod(self.tmp, 0o666 & ~mask)
+        try:
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.discard()
+            raise UsageError(f"cannot write: {exc.strerror}", file=str(self.path)) from None
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.fh.close()
+        with contextlib.suppress(OSError):
+            self.tmp.unlink()
+
+
+def _open_out(path: Path | None) -> IO[str]:
+    if path is None:
+        return sys.stdout
+    try:
+        return path.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise UsageError(f"cannot write: {exc.strerror}", file=str(path)) from None
+
+
+_DEFER: list[bool] = [False]  # True while a worker pool runs: signals are handled at safe points
+_PENDING: list[int] = []  # a signal received while deferred
+
+
+def _check_signal() -> None:
+    """Raise :class:`Interrupted` for a signal received while deferred (called at safe points)."""
+    if _PENDING:
+        raise Interrupted(_PENDING[0])
+
+
+class _signals:  # noqa: N801 - a context manager
+    """SIGINT/SIGTERM raise :class:`Interrupted` while screening (so outputs are cleaned up); a second
+    signal during the clean-up is ignored. The previous handlers are restored on exit.
+
+    While a worker pool runs (``--jobs``), raising from inside the pool's locks could deadlock its
+    shutdown: the signal is then recorded and raised at the next safe point (after a chunk)."""
+
+    def __enter__(self) -> _signals:
+        self.saved: dict[int, Any] = {}
+        _PENDING.clear()
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.saved[sig] = signal.signal(sig, self._raise)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+        return self
+
+    @staticmethod
+    def _raise(signum: int, frame: Any) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        if _DEFER[0]:
+            _PENDING.append(signum)
+            return
+        raise Interrupted(signum)
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, h in self.saved.items():
+            signal.signal(sig, h)
+        _PENDING.clear()
