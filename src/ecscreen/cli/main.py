@@ -277,32 +277,20 @@ def schema(
     sys.stdout.write(json.dumps(models[name].model_json_schema(by_alias=True), indent=2) + "\n")
 
 
-def _mount_optional() -> None:
-    """Mount sub-commands owned by other modules."""
-    import importlib
+def _mount_subcommands() -> None:
+    """Mount the sub-commands defined in their own modules (typer and the standard library only: the
+    screening modules are imported when a command runs)."""
+    from ecscreen.cli.batch import batch_command
+    from ecscreen.cli.explain import explain
+    from ecscreen.cli.gate import gate_command
+    from ecscreen.cli.lists import app as lists_app
 
-    for mod, attr, kind, name in (
-        ("ecscreen.cli.lists", "app", "typer", "lists"),
-        ("ecscreen.cli.explain", "explain", "command", "explain"),
-        ("ecscreen.cli.batch", "batch_command", "command", "batch"),
-        ("ecscreen.cli.gate", "gate_command", "command", "gate"),
-    ):
-        try:
-            m = importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name == mod:
-                continue
-            raise
-        obj = getattr(m, attr, None)
-        if obj is None:
-            continue
-        if kind == "typer":
-            app.add_typer(obj, name=name)
-        else:
-            app.command(name=name, epilog=EXIT_HELP)(obj)
+    app.add_typer(lists_app, name="lists")
+    for name, fn in (("explain", explain), ("batch", batch_command), ("gate", gate_command)):
+        app.command(name=name, epilog=EXIT_HELP)(fn)
 
 
-_mount_optional()
+_mount_subcommands()
 
 
 def _debug_wanted(argv: list[str]) -> bool:
