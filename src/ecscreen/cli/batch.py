@@ -7,7 +7,6 @@ command runs, so ``ecscreen --help`` stays fast.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import signal
@@ -47,8 +46,7 @@ def batch_command(
     """Screen order lines from a CSV: every row out once, in order, with decision, rule ids, reasons and list hits."""
     from rich.console import Console
 
-    from ecscreen.cli.options import STATE, registry_for
-    from ecscreen.engine.core import Engine
+    from ecscreen.cli.options import STATE, context_for, registry_for
     from ecscreen.errors import Interrupted
     from ecscreen.inputs.files import parse_date_option
     from ecscreen.runners.batch import (
@@ -75,7 +73,8 @@ def batch_command(
     stdin = str(orders) == "-"
     if not stdin and not orders.is_file():
         raise UsageError("file not found", file=str(orders))
-    engine = Engine.build(registry_for(rules, rules_only), use_lists=not no_lists, policy=check_policy(policy))
+    ctx = context_for(registry_for(rules, rules_only), use_lists=not no_lists, policy=check_policy(policy), as_of=on)
+    engine = ctx.engine
     err = Console(stderr=True, highlight=False)
     show = err.is_terminal if progress is None else progress
     size = None if stdin else orders.stat().st_size
@@ -83,10 +82,10 @@ def batch_command(
     atomic = AtomicOutput(out) if out is not None else None
     sink: IO[str] = atomic.fh if atomic is not None else sys.stdout
     summary = BatchSummary()
-    opts = BatchOptions(as_of=on, jobs=jobs)
+    opts = BatchOptions(as_of=on, today=ctx.today, jobs=jobs)
     from ecscreen.outputs.envelope import envelope_head
 
-    envelope = envelope_head(engine, command="batch", as_of=on or dt.date.today(), options={
+    envelope = envelope_head(engine, command="batch", as_of=on or ctx.today, options={
         "file": str(orders), "format": format, "as_of": on, "rules": [str(r) for r in rules or []],
         "rules_only": [str(r) for r in rules_only or []], "no_lists": no_lists, "encoding": encoding,
         "columns": str(columns) if columns else None, "policy": policy})

@@ -6,7 +6,6 @@ command runs, so ``ecscreen --help`` stays fast.
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,8 +31,7 @@ def gate_command(
     """Screen every product x market of a catalog; fail on unlicensed findings and classification gaps."""
     from rich.console import Console
 
-    from ecscreen.cli.options import STATE, registry_for
-    from ecscreen.engine.core import Engine
+    from ecscreen.cli.options import STATE, context_for, registry_for
     from ecscreen.inputs.files import parse_date_option
     from ecscreen.model import Outcome
     from ecscreen.outputs.reporters import render_gate
@@ -57,8 +55,8 @@ def gate_command(
         raise UsageError("waivers file not found", file=str(wpath))
     if wpath.is_file():
         wl, wlines = load_waivers(wpath)
-    engine = Engine.build(registry_for(rules, rules_only), use_lists=False)
-    report = run_gate(catalog, engine, as_of=on or dt.date.today(), fail_on=threshold, waivers=wl, waiver_lines=wlines,
+    ctx = context_for(registry_for(rules, rules_only), use_lists=False, as_of=on)
+    report = run_gate(catalog, ctx.engine, as_of=on or ctx.today, fail_on=threshold, waivers=wl, waiver_lines=wlines,
                       waivers_file=str(wpath) if wpath.is_file() else None)
     from ecscreen.domain.textsafe import clean
 

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from ecscreen import __version__
-from ecscreen.cli.options import PolicyOpt, RulesOnlyOpt, RulesOpt, check_policy, registry_for
+from ecscreen.cli.options import PolicyOpt, RulesOnlyOpt, RulesOpt, check_policy, context_for, registry_for
 from ecscreen.errors import (
     EXIT_INTERNAL,
     EXIT_PIPE,
@@ -55,17 +55,6 @@ out = Console(soft_wrap=False, highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-
-
-def load_clearances(path: Path | None) -> Any:
-    """The allow-list given with --clearances, or None (then $ECSCREEN_CLEARANCES applies)."""
-    if path is None:
-        return None
-    if not path.exists():
-        raise UsageError("clearances file not found", file=str(path))
-    from ecscreen.parties.screening import load_allowlist
-
-    return load_allowlist(path)
 
 
 def _version(value: bool) -> None:
@@ -114,7 +103,7 @@ def check(
     policy: PolicyOpt = "enforced",
 ) -> None:
     """Screen shipment files and explain every finding."""
-    from ecscreen.engine.core import Engine
+    from ecscreen.engine.context import screen_report
     from ecscreen.inputs.files import load_shipments, locate, parse_date_option
     from ecscreen.model import InputError, Shipment
     from ecscreen.outputs.render import clean, print_table, to_json
@@ -123,8 +112,7 @@ def check(
         raise UsageError(f"--format must be table, json, sarif or junit, not {format!r}")
     on = parse_date_option(as_of)
     reg = registry_for(rules, rules_only)
-    engine = Engine.build(reg, use_lists=not no_lists, allowlist=load_clearances(clearances),
-                          policy=check_policy(policy))
+    pol = check_policy(policy)
     shipments: list[tuple[str, Shipment | InputError]] = []
     for f in files:
         if str(f) != "-" and not f.exists():
@@ -141,7 +129,9 @@ def check(
         except InputFileError as exc:
             shipments.append((str(f), InputError(file=exc.file, line=exc.line, field=exc.field, message=exc.message)))
             sources.append(None)
-    report = engine.screen(shipments, as_of=on)
+    ctx = context_for(reg, use_lists=not no_lists, clearances=clearances, policy=pol, as_of=on,
+                      load_index=any(isinstance(sh, Shipment) and sh.parties for _, sh in shipments))
+    report = screen_report(shipments, ctx)
     report.options = {"files": [str(f) for f in files], "as_of": on.isoformat() if on else None,
                       "rules": [str(r) for r in rules or []], "rules_only": [str(r) for r in rules_only or []],
                       "no_lists": no_lists, "clearances": str(clearances) if clearances else None,

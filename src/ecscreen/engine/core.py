@@ -889,6 +889,11 @@ class Engine:
     # memos of the item gates and chart determinations (exact: the same results with memo=False,
     # which the equivalence tests compare against)
     memo: bool = True
+    # lists older than this many days get a staleness warning (None: the party_lists pack's limit)
+    max_age_days: int | None = None
+    # the caller's date (the CLI / API read the clock, never the engine): used for a shipment that states
+    # no date when the call gives neither as_of nor today
+    today: dt.date | None = None
     _chart_memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False, compare=False)
     _chart_bounds: list[dt.date] | None = field(default=None, repr=False, compare=False)
 
@@ -901,14 +906,24 @@ class Engine:
 
     @classmethod
     def build(cls, registry: Registry, *, use_lists: bool = True, allowlist: Any = None,
-              lists: list[Any] | None = None, policy: str = "enforced") -> Engine:
+              lists: list[Any] | None = None, policy: str = "enforced", max_age_days: int | None = None,
+              today: dt.date | None = None) -> Engine:
         _policy.set_current(policy)  # validates the name
         starts = [r.effective_from for p in registry.rule_packs for r in p.rules]
         return cls(registry=registry, compiled=[CompiledPack(p, registry) for p in registry.rule_packs],
                    use_lists=use_lists, allowlist=allowlist, lists=lists,
                    has_jurisdiction=bool(registry.of_kind("jurisdiction")),
                    has_chart=bool(registry.of_kind("country_chart")),
-                   covered_from=min(starts) if starts else None, policy=policy)
+                   covered_from=min(starts) if starts else None, policy=policy, max_age_days=max_age_days,
+                   today=today)
+
+    def _date(self, *dates: dt.date | None) -> dt.date:
+        """The first date given, else the engine's ``today``; no clock is read here."""
+        for d in (*dates, self.today):
+            if d is not None:
+                return d
+        raise ValueError("no date to screen at: the shipment states none and the caller gave neither "
+                         "as_of nor today (the CLI and the API pass today's date)")
 
     @property
     def party_lists(self) -> list[Any]:
@@ -940,7 +955,7 @@ class Engine:
 
     def _screen_one(self, sh: Shipment, *, as_of: dt.date | None = None, label: str | None = None,
                     today: dt.date | None = None) -> ShipmentResult:
-        on = as_of or sh.date or today or dt.date.today()
+        on = self._date(as_of, sh.date, today)
         _policy.set_current(self.policy)
         sid = sh.id or label or "shipment"
         errors: list[InputError] = []
@@ -1000,11 +1015,11 @@ class Engine:
         screened: list[Any] = []
         party_mod = _parties_mod()
         if party_mod is not None and sh.parties and self.use_lists:
-            screener = self.party_screener or party_mod.screen_parties
-            kw: dict[str, Any] = {"allowlist": self.allowlist} if self.allowlist is not None else {}
-            if self.party_screener is None:
-                kw["lists"] = self.party_lists
-            ps = screener(sh.parties, as_of=on, **kw)
+            if self.party_screener is not None:  # a batch run's memo: it holds the lists and clearances
+                ps = self.party_screener(sh.parties, as_of=on)
+            else:
+                ps = party_mod.screen_parties(sh.parties, as_of=on, lists=self.party_lists,
+                                              allowlist=self.allowlist, max_age_days=self.max_age_days)
             findings += list(ps.findings)
             hits = _party_facts(ps, sh)
             warnings += list(getattr(ps, "warnings", []) or [])
@@ -1196,7 +1211,7 @@ class Engine:
         if self.use_lists:
             from ecscreen.parties.screening import list_status
 
-            lists, list_warns = list_status(self.party_lists, as_of or today or dt.date.today())
+            lists, list_warns = list_status(self.party_lists, self._date(as_of, today), self.max_age_days)
             warnings += list_warns
         return Report(tool_version=__version__, decision=decision, generated_for=as_of,  # type: ignore[arg-type]
                       results=results, packs=self.registry.infos, lists=lists, warnings=warnings)

@@ -290,6 +290,14 @@ class _RawHit:
     acronym: bool
 
 
+class _EnvCache:
+    """``cache_dir`` left to the legacy environment default (``index_cache_dir``); callers building a
+    ScreeningContext pass the settings' cache directory (or None) explicitly."""
+
+
+_ENV_CACHE: Any = _EnvCache()
+
+
 class Matcher:
     """Index over list entries; ``search`` / ``search_many`` return :class:`PartyHit` lists."""
 
@@ -299,6 +307,7 @@ class Matcher:
         config: ScoreConfig | None = None,
         background: bool = True,
         cache_key: str | None = None,
+        cache_dir: Path | None | _EnvCache = _ENV_CACHE,
     ) -> None:
         """Build the index over ``entries``.
 
@@ -312,7 +321,8 @@ class Matcher:
         self.cache_status = "off"
         self._han_texts: dict[str, NormalizedName] = {}
         self.cache_file: Path | None = None
-        target = _cache_target(self.entries, self.config, background, cache_key)
+        target = _cache_target(self.entries, self.config, background, cache_key,
+                               index_cache_dir() if isinstance(cache_dir, _EnvCache) else cache_dir)
         if target is not None:
             self.cache_file, digest = target
             state = read_cache_file(self.cache_file, digest)
@@ -2169,7 +2179,7 @@ def _cache_digest(entries: Sequence[ListEntry], config: ScoreConfig, background:
 
 
 def _cache_target(
-    entries: Sequence[ListEntry], config: ScoreConfig, background: bool, key: str | None
+    entries: Sequence[ListEntry], config: ScoreConfig, background: bool, key: str | None, directory: Path | None
 ) -> tuple[Path, str] | None:
     """(cache file, digest) for this index, or None when it is not cached."""
     if key is None:
@@ -2178,7 +2188,6 @@ def _cache_target(
         _HAN_TEXT.search(t) for e in entries for t in (e.name, *e.aliases)
     ):  # small lists build in milliseconds, except Han-script names (romanisation tables: ~0.4 s to import)
         return None
-    directory = index_cache_dir()
     if directory is None:
         return None
     digest = _cache_digest(entries, config, background, key)
@@ -2295,6 +2304,7 @@ def index_cache_status(
     config: ScoreConfig | None = None,
     background: bool = True,
     cache_key: str | None = None,
+    cache_dir: Path | None | _EnvCache = _ENV_CACHE,
 ) -> dict[str, Any]:
     """What ``Matcher(entries, config, background, cache_key)`` would find in the cache (header only).
 
@@ -2303,11 +2313,11 @@ def index_cache_status(
     (none, and the directory cannot be written: every run builds) or "invalid" (a file that will be
     ignored and rebuilt).
     """
-    directory = index_cache_dir()
+    directory = index_cache_dir() if isinstance(cache_dir, _EnvCache) else cache_dir
     out: dict[str, Any] = {"dir": None if directory is None else str(directory), "file": None, "bytes": None}
     if directory is None:
         return out | {"state": "disabled"}
-    target = _cache_target(entries, config or DEFAULT_CONFIG, background, cache_key)
+    target = _cache_target(entries, config or DEFAULT_CONFIG, background, cache_key, directory)
     if target is None:
         return out | {"state": "not cached"}
     path, digest = target

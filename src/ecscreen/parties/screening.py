@@ -9,9 +9,8 @@ Foreign Direct Product engine can use them; cleared hits (allow-list) are still 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -43,11 +42,9 @@ __all__ = [
     "ClearanceFile",
     "screen_parties",
     "screen_party_batches",
-    "default_allowlist",
+    "load_allowlists",
     "load_pack",
     "load_allowlist",
-    "lists_info",
-    "list_warnings",
     "group_hits",
 ]
 
@@ -147,18 +144,20 @@ class PartyScreening:
         return [(i, h) for i, hs in enumerate(self.hits) for h in hs if h.entry.footnotes and h.cleared is None]
 
 
-def _max_age() -> int:
-    env = os.environ.get("ECSCREEN_LIST_MAX_AGE_DAYS")
-    if env and env.strip().isdigit():
-        return int(env)
+def _max_age(max_age_days: int | None) -> int:
+    """The staleness limit: the caller's (``ECSCREEN_LIST_MAX_AGE_DAYS`` via the settings), else the
+    party_lists pack's ``max_age_days``."""
+    if max_age_days is not None:
+        return max_age_days
     try:
         return load_pack().max_age_days
     except EcscreenError:
         return DEFAULT_MAX_AGE_DAYS
 
 
-def _staleness(lists: list[ScreeningList], as_of: dt.date) -> tuple[list[ListInfo], list[str]]:
-    limit = _max_age()
+def _staleness(lists: list[ScreeningList], as_of: dt.date,
+               max_age_days: int | None = None) -> tuple[list[ListInfo], list[str]]:
+    limit = _max_age(max_age_days)
     infos: list[ListInfo] = []
     warnings: list[str] = []
     for sl in lists:
@@ -174,24 +173,10 @@ def _staleness(lists: list[ScreeningList], as_of: dt.date) -> tuple[list[ListInf
     return infos, warnings
 
 
-def list_status(lists: list[ScreeningList], as_of: dt.date) -> tuple[list[ListInfo], list[str]]:
+def list_status(lists: list[ScreeningList], as_of: dt.date,
+                max_age_days: int | None = None) -> tuple[list[ListInfo], list[str]]:
     """ListInfo of ``lists`` (with age at ``as_of``) and their staleness warnings, for reports."""
-    return _staleness(lists, as_of)
-
-
-_LAST: dict[str, Any] = {}
-
-
-def lists_info() -> list[ListInfo]:
-    """ListInfo (with age) of the lists used by the last screening (or the active lists)."""
-    if "infos" in _LAST:
-        return list(_LAST["infos"])
-    infos, _ = _staleness(active_lists(), dt.date.today())
-    return infos
-
-
-def list_warnings() -> list[str]:
-    return list(_LAST.get("warnings", []))
+    return _staleness(lists, as_of, max_age_days)
 
 
 _FR_SPLIT = re.compile(r"\s*[;,]\s*")
@@ -389,13 +374,15 @@ def screen_parties(
     threshold: float | None = None,
     limit: int = 5,
     pack: PartyListsPack | None = None,
+    max_age_days: int | None = None,
 ) -> PartyScreening:
     """Screen ``parties`` against ``lists`` (default: the active lists) as of ``as_of``.
 
-    ``allowlist`` defaults to the clearance files named in ``$ECSCREEN_CLEARANCES`` (if set).
+    ``allowlist``: the clearances (None: none; the CLI passes ``--clearances`` or ``$ECSCREEN_CLEARANCES``).
     """
     return screen_party_batches(
-        [parties], as_of=as_of, allowlist=allowlist, lists=lists, threshold=threshold, limit=limit, pack=pack
+        [parties], as_of=as_of, allowlist=allowlist, lists=lists, threshold=threshold, limit=limit, pack=pack,
+        max_age_days=max_age_days,
     )[0]
 
 
@@ -409,6 +396,7 @@ def screen_party_batches(
     limit: int = 5,
     pack: PartyListsPack | None = None,
     workers: int = 1,
+    max_age_days: int | None = None,
 ) -> list[PartyScreening]:
     """Screen the parties of many shipments in one pass (one ``PartyScreening`` per shipment).
 
@@ -417,11 +405,9 @@ def screen_party_batches(
     """
     pack = pack or load_pack()
     active = lists if lists is not None else active_lists()
-    if allowlist is None:
-        allowlist = default_allowlist()
     matcher = matcher_for(active)
     thr = pack.threshold if threshold is None else threshold
-    infos, list_warns = _staleness(active, as_of)
+    infos, list_warns = _staleness(active, as_of, max_age_days)
     names = [p.name for parties in batches for p in parties]
     long_names = {n for n in names if len(n) > MAX_NAME_CHARS}
     countries = [p.country for parties in batches for p in parties]
@@ -457,8 +443,6 @@ def screen_party_batches(
             PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=infos, list_warnings=list_warns,
                            summaries=summaries)
         )
-    _LAST["infos"] = infos
-    _LAST["warnings"] = list_warns
     return out
 
 
@@ -483,14 +467,14 @@ def _long_name_finding(pack: PartyListsPack, idx: int, party: Party) -> Finding:
     )
 
 
-def default_allowlist() -> AllowList | None:
-    """Clearances from the files in ``$ECSCREEN_CLEARANCES`` (``os.pathsep``-separated), or None."""
-    env = os.environ.get("ECSCREEN_CLEARANCES", "").strip()
-    if not env:
+def load_allowlists(paths: Sequence[str | Path]) -> AllowList | None:
+    """The clearances of these files together (None when no file is given); cached per file and
+    modification time, so a long-running process sees edits."""
+    if not paths:
         return None
-    paths = tuple(p for p in env.split(os.pathsep) if p.strip())
-    stamps = tuple(Path(p).stat().st_mtime_ns if Path(p).is_file() else 0 for p in paths)
-    return _allowlist_cached(paths, stamps)
+    keys = tuple(str(p) for p in paths)
+    stamps = tuple(Path(p).stat().st_mtime_ns if Path(p).is_file() else 0 for p in keys)
+    return _allowlist_cached(keys, stamps)
 
 
 @lru_cache(maxsize=8)

@@ -811,22 +811,21 @@ class PartyMemo:
     ``batch=False`` is the plain per-party path (one call per name, date always in the key).
     """
 
-    def __init__(self, screen: Any, size: int = 100_000, *, batch: bool = True, lists: list[Any] | None = None) -> None:
-        from ecscreen.parties.screening import (
-            default_allowlist,
-            load_pack,
-            screen_parties,
-            screen_party_batches,
-        )
+    def __init__(self, screen: Any, size: int = 100_000, *, batch: bool = True, lists: list[Any] | None = None,
+                 allowlist: Any = None, max_age_days: int | None = None) -> None:
+        from ecscreen.parties.screening import load_pack, screen_parties, screen_party_batches
         from ecscreen.parties.store import active_lists
 
         self.screen = screen
         self.lists = lists if lists is not None else active_lists()
         self.pack = load_pack()
+        # the run's clearances and staleness limit (from the engine: the CLI's --clearances /
+        # $ECSCREEN_CLEARANCES and $ECSCREEN_LIST_MAX_AGE_DAYS), passed on every screening call
+        self.kw: dict[str, Any] = {"allowlist": allowlist, "max_age_days": max_age_days}
         self.size = size
         # prefetch only when ``screen`` is the stock screener (its batch form gives the same results)
         self.batch: Any = screen_party_batches if batch and screen is screen_parties else None
-        self.dated = self.batch is None or default_allowlist() is not None
+        self.dated = self.batch is None or allowlist is not None
         # per party: (hits, findings, warnings); the list infos (same for every party) once per date
         self.cache: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
         self.infos: OrderedDict[dt.date, list[Any]] = OrderedDict()
@@ -888,7 +887,7 @@ class PartyMemo:
             groups.setdefault(on if self.dated else None, []).append(k)
         for keys in groups.values():
             on = todo[keys[0]][1]
-            res = self.batch([[todo[k][0]] for k in keys], as_of=on, lists=self.lists, pack=self.pack)
+            res = self.batch([[todo[k][0]] for k in keys], as_of=on, lists=self.lists, pack=self.pack, **self.kw)
             for k, r in zip(keys, res, strict=True):
                 self.cache[k] = self._entry(r)
                 self.fresh.add(k)
@@ -909,7 +908,7 @@ class PartyMemo:
                 self._counted(True)
             return got
         self._counted(False)
-        r = self.screen([party], as_of=as_of, lists=self.lists, pack=self.pack)
+        r = self.screen([party], as_of=as_of, lists=self.lists, pack=self.pack, **self.kw)
         got = self._entry(r)
         self._keep_infos(as_of, r.lists)
         self.cache[key] = got
@@ -936,7 +935,7 @@ class PartyMemo:
             warnings += [w for w in p_warnings if w not in warnings]
         infos = self.infos.get(as_of)
         if infos is None:
-            infos = list(self.screen([], as_of=as_of, lists=self.lists, pack=self.pack).lists)
+            infos = list(self.screen([], as_of=as_of, lists=self.lists, pack=self.pack, **self.kw).lists)
             self._keep_infos(as_of, infos)
         return PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=list(infos))
 
@@ -961,12 +960,14 @@ class _party_memo:  # noqa: N801 - used as a context manager
             from ecscreen.parties import screening as parties
         except ModuleNotFoundError:
             return None
-        # with an engine allow-list the engine passes it on every call and the memo is bypassed
-        batch = PARTY_BATCH and getattr(self.engine, "allowlist", None) is None
+        # the engine's clearances go to the memo (the date is then part of its key: expiry)
+        batch = PARTY_BATCH
         if hasattr(self.engine, "party_screener"):
             self._saved = self.engine.party_screener
             self.memo = PartyMemo(self._saved or parties.screen_parties, batch=batch,
-                                  lists=getattr(self.engine, "party_lists", None))
+                                  lists=getattr(self.engine, "party_lists", None),
+                                  allowlist=getattr(self.engine, "allowlist", None),
+                                  max_age_days=getattr(self.engine, "max_age_days", None))
             self.engine.party_screener = self.memo
         else:
             self._mod = parties
@@ -1001,7 +1002,10 @@ class BatchScreener:
     def __init__(self, engine: Any, options: BatchOptions | None = None) -> None:
         self.engine = engine
         self.opts = options or BatchOptions()
-        self.today = self.opts.today or dt.date.today()
+        today = self.opts.today or self.opts.as_of or getattr(engine, "today", None)
+        if today is None:
+            raise ValueError("BatchOptions.today (or as_of) is required: the caller reads the clock")
+        self.today: dt.date = today
         self.cache: OrderedDict[tuple[Any, ...], list[RowOutcome]] = OrderedDict()
         self.size = self.opts.cache_size
         self.hits = 0
