@@ -61,7 +61,7 @@ def _run(engine: Engine, data: bytes, fmt: str, jobs: int, *, cache_size: int) -
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_erp_orders_identical_with_and_without_memos(erp_orders, fmt, monkeypatch):
     fast = get_engine()
-    plain = Engine.build(fast.registry, use_lists=True)
+    plain = Engine.build(fast.registry, use_lists=True, today=dt.date.today())
     plain.memo = False
     with monkeypatch.context() as m:
         m.setattr(batch, "_party_memo", _NoMemo)

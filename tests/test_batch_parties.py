@@ -3,6 +3,7 @@ per-party path and to unmemoised screening, with --jobs 1 and 2, with and withou
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -55,7 +56,7 @@ class _NoMemo:
 
 @pytest.fixture(scope="module")
 def list_engine() -> Engine:
-    return Engine.build(load_registry(PACKS), use_lists=True)
+    return Engine.build(load_registry(PACKS), use_lists=True, today=dt.date.today())
 
 
 def _outputs(engine: Engine, data: bytes, fmt: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:

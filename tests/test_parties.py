@@ -188,8 +188,15 @@ def test_clearances_from_environment(own: list, tmp_path: Path, monkeypatch: pyt
         encoding="utf-8",
     )
     monkeypatch.setenv("ECSCREEN_CLEARANCES", str(p))
-    ps = screen_parties([_p("NSO Group")], as_of=AS_OF, lists=own)
+    # the settings (CLI / API layer) read the variable; party screening gets the clearances explicitly
+    from ecscreen.cli.options import clearances_for
+    from ecscreen.settings import Settings
+
+    assert Settings.from_env().clearances == (p,)
+    ps = screen_parties([_p("NSO Group")], as_of=AS_OF, lists=own, allowlist=clearances_for(None))
     assert ps.findings[0].covered_by is not None
+    # below the CLI nothing reads the environment: no clearances unless given
+    assert screen_parties([_p("NSO Group")], as_of=AS_OF, lists=own).findings[0].covered_by is None
 
 
 def test_possible_match_below_confirm_score_is_review():
