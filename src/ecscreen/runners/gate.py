@@ -20,7 +20,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ecscreen import __version__
 from ecscreen.domain.countries import resolve
 from ecscreen.errors import InputFileError, UsageError
 from ecscreen.model import (
@@ -32,9 +31,9 @@ from ecscreen.model import (
     Item,
     License,
     Outcome,
-    PackInfo,
     Shipment,
 )
+from ecscreen.model.gate import GateReport, PairResult, WaiverStatus
 from ecscreen.packs.registry import Cond, NamedList, Registry, Rule, RulesPack, normalize_eccn, yamlio
 from ecscreen.runners.batch import ReadState, read_rows
 
@@ -55,7 +54,6 @@ __all__ = [
 GAP_RULE_ID = "CLASSIFICATION-GAP"
 INPUT_RULE_ID = "INPUT-ERROR"
 FORMATS = ("table", "json", "sarif", "junit", "markdown")
-from ecscreen.cli.options import DEFAULT_WAIVERS  # noqa: E402,F401 - re-exported
 
 # --------------------------------------------------------------------------- input shapes
 
@@ -119,61 +117,7 @@ class WaiverFile(BaseModel):
 
 
 # --------------------------------------------------------------------------- output shapes
-
-
-class PairResult(BaseModel):
-    sku: str
-    market: str
-    market_code: str | None = None
-    market_name: str | None = None
-    subject: str
-    decision: Outcome | Literal["error"]
-    status: Literal["pass", "fail", "error"]
-    findings: list[Finding] = Field(default_factory=list)
-    errors: list[str] = Field(default_factory=list)
-    line: int | None = None
-    eccn: str | None = None
-    description: str = ""
-
-
-class WaiverStatus(BaseModel):
-    index: int
-    rule: str
-    subject: str
-    reason: str
-    approver: str
-    expires: dt.date
-    state: Literal["used", "unused", "expired"]
-    matched: list[str] = Field(default_factory=list, description="SKU@MARKET subjects it waived (or would have)")
-    line: int | None = None
-
-
-class GateReport(BaseModel):
-    tool: str = "ecscreen"
-    tool_version: str = __version__
-    catalog: str
-    as_of: dt.date
-    fail_on: Outcome
-    status: Literal["pass", "fail", "error"]
-    pairs: list[PairResult] = Field(default_factory=list)
-    errors: list[InputError] = Field(default_factory=list, description="Catalog entries that could not be read")
-    waivers: list[WaiverStatus] = Field(default_factory=list)
-    waivers_file: str | None = None
-    warnings: list[str] = Field(default_factory=list)
-    packs: list[PackInfo] = Field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        return {"pass": 0, "fail": 1, "error": 3}[self.status]
-
-    def counts(self) -> dict[str, int]:
-        c = {"pairs": len(self.pairs), "pass": 0, "fail": 0, "error": 0, "waived": 0}
-        for p in self.pairs:
-            c[p.status] += 1
-            c["waived"] += sum(1 for f in p.findings if f.covered_by is not None and f.covered_by.kind == "waiver")
-        c["catalog_errors"] = len(self.errors)
-        return c
-
+# (in ecscreen.model.gate, so the output formatters need not import this runner)
 
 # --------------------------------------------------------------------------- loading
 
