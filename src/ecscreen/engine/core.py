@@ -822,37 +822,42 @@ def _decided(firm: list[Ev], possible: list[Ev], missing: list[str]) -> Res:
 _PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[A-Za-z0-9_]+)?)\}")
 
 
+# shipment-level placeholders of a rule message
+_SHIP_VALUES: dict[str, Callable[[ShipCtx, list[Ev]], str]] = {
+    "destination": lambda s, ev: s.dest.code,
+    "destination_name": lambda s, ev: s.dest.name,
+    "as_of": lambda s, ev: s.as_of.isoformat(),
+    "end_use": lambda s, ev: s.shipment.end_use or "not stated",
+    "exporter": lambda s, ev: ", ".join(sorted(s.exporter_codes)) or "US",
+    "parties": lambda s, ev: ", ".join(p.name for p in s.shipment.parties) or "none named",
+    "matched": lambda s, ev: "; ".join(_ev_text(e) for e in ev) or "-",
+}
+# item placeholders (for a shipment-level rule: the values of every item, see _items_value)
+_ITEM_VALUES: dict[str, Callable[[ItemCtx], str]] = {
+    "description": lambda i: i.item.description,
+    "item": lambda i: i.item.description,
+    "eccn": lambda i: i.eccn or "unclassified",
+    "origin": lambda i: i.item.origin or "not given",
+    "hts_code": lambda i: _hts_text(i.item.hts_code) if i.item.hts_code else "not given",
+}
+
+
+def _param_value(i: ItemCtx, key: str) -> str:
+    v = i.item.parameters.get(key[6:])
+    return "not given" if v is None else f"{v:g}"
+
+
 def render_message(template: str, s: ShipCtx, i: ItemCtx | None, ev: list[Ev]) -> str:
+    """The rule's message with its placeholders filled from the shipment, the item and the evidence
+    (an unknown placeholder stays as written, so tests can find it)."""
+
     def val(key: str) -> str:
+        if key in _SHIP_VALUES:
+            return _SHIP_VALUES[key](s, ev)
         if key.startswith("param."):
-            if i is None:
-                return _items_value(s, key)
-            v = i.item.parameters.get(key[6:])
-            return "not given" if v is None else f"{v:g}"
-        if key == "destination":
-            return s.dest.code
-        if key == "destination_name":
-            return s.dest.name
-        if key == "as_of":
-            return s.as_of.isoformat()
-        if key == "end_use":
-            return s.shipment.end_use or "not stated"
-        if key == "exporter":
-            return ", ".join(sorted(s.exporter_codes)) or "US"
-        if key == "parties":
-            return ", ".join(p.name for p in s.shipment.parties) or "none named"
-        if key == "matched":
-            return "; ".join(_ev_text(e) for e in ev) or "-"
-        if i is None:
-            return _items_value(s, key) if key in ("description", "item", "eccn", "origin", "hts_code") else "{" + key + "}"
-        if key == "description" or key == "item":
-            return i.item.description
-        if key == "eccn":
-            return i.eccn or "unclassified"
-        if key == "origin":
-            return i.item.origin or "not given"
-        if key == "hts_code":
-            return _hts_text(i.item.hts_code) if i.item.hts_code else "not given"
+            return _items_value(s, key) if i is None else _param_value(i, key)
+        if key in _ITEM_VALUES:
+            return _items_value(s, key) if i is None else _ITEM_VALUES[key](i)
         return "{" + key + "}"
 
     return " ".join(_PLACEHOLDER.sub(lambda m: val(m.group(1)), template).split())
@@ -955,9 +960,44 @@ class Engine:
 
     def _screen_one(self, sh: Shipment, *, as_of: dt.date | None = None, label: str | None = None,
                     today: dt.date | None = None) -> ShipmentResult:
+        """The steps in order: input checks, parties, jurisdiction per item, the rule packs, dates outside
+        the packs, the Commerce Country Chart, party-list scope, coverage (licences, exceptions)."""
         on = self._date(as_of, sh.date, today)
         _policy.set_current(self.policy)
         sid = sh.id or label or "shipment"
+        dest, exporter, items, party_codes, errors = self._inputs(sh, on)
+        if errors or dest is None or exporter is None:
+            return ShipmentResult(id=sid, decision="error", as_of=on, destination=sh.destination, errors=errors)
+        findings, hits, warnings, screened = self._parties(sh, on)
+        ctx = ShipCtx(shipment=sh, dest=dest, dest_codes=_codes(dest, self.registry, on),
+                      exporter_codes=_codes(exporter, self.registry, on), as_of=on,
+                      party_codes=party_codes, party_hits=hits)
+        status, jurisdictions, jur_findings = self._jurisdictions(sh, items, dest, exporter, hits, on)
+        findings += jur_findings
+        findings += self._rule_findings(ctx, items, status, on)
+        if self.covered_from is not None and on < self.covered_from:
+            # dates outside the range the packs cover: review naming the range (fail closed)
+            findings.append(_date_finding(
+                "DATE-BEFORE-PACKS", None, on,
+                f"Shipment date {on} is before {self.covered_from}, the earliest date any loaded rule pack states "
+                f"the law for (the packs cover {self.covered_from} onwards): nothing can be screened for that "
+                "date. Check the date (or screen with --as-of).", self.covered_from))
+        findings += self._chart_findings(items, status, dest, on, warnings, errors)
+        findings = self._coverage(findings, sh, items, status, dest, on)
+        if errors:
+            return ShipmentResult(id=sid, decision="error", as_of=on, destination=dest.code,
+                                  destination_name=dest.name, errors=errors, findings=findings, warnings=warnings,
+                                  jurisdiction=jurisdictions)
+        findings.sort(key=lambda f: (-f.outcome.rank, f.item_index if f.item_index is not None else -1, f.rule_id))
+        decision = Outcome.worst([f.outcome for f in findings if f.covered_by is None])
+        return ShipmentResult(id=sid, decision=decision, as_of=on, destination=dest.code, destination_name=dest.name,
+                              findings=findings, warnings=warnings, jurisdiction=jurisdictions,
+                              party_screening=screened)
+
+    def _inputs(self, sh: Shipment, on: dt.date) -> tuple[Country | None, Country | None, list[ItemCtx],
+                                                           list[tuple[str, frozenset[str]]], list[InputError]]:
+        """Destination (or its region), exporter country, items and party countries resolved; every fact
+        that cannot be read is an input error naming its field (fail closed)."""
         errors: list[InputError] = []
         dest = resolve(sh.destination)
         if dest is None:
@@ -1005,14 +1045,10 @@ class Engine:
                     errors.append(InputError(field=f"items[{idx}].eccn", message=f"malformed ECCN {it.eccn!r}"))
             items.append(ItemCtx(item=it, index=idx, eccn=e,
                                  origin_codes=country_codes(it.origin, f"items[{idx}].origin")))
-        if errors or dest is None or exporter is None:
-            return ShipmentResult(id=sid, decision="error", as_of=on, destination=sh.destination, errors=errors)
+        return dest, exporter, items, party_codes, errors
 
-        findings: list[Finding] = []
-        warnings: list[str] = []
-        # ---- parties
-        hits: list[PartyFactLite] = []
-        screened: list[Any] = []
+    def _parties(self, sh: Shipment, on: dt.date) -> tuple[list[Finding], list[PartyFactLite], list[str], list[Any]]:
+        """(findings, hits as the conditions see them, warnings, per-party summaries) of party screening."""
         party_mod = _parties_mod()
         if party_mod is not None and sh.parties and self.use_lists:
             if self.party_screener is not None:  # a batch run's memo: it holds the lists and clearances
@@ -1020,21 +1056,21 @@ class Engine:
             else:
                 ps = party_mod.screen_parties(sh.parties, as_of=on, lists=self.party_lists,
                                               allowlist=self.allowlist, max_age_days=self.max_age_days)
-            findings += list(ps.findings)
-            hits = _party_facts(ps, sh)
-            warnings += list(getattr(ps, "warnings", []) or [])
-            screened = list(getattr(ps, "summaries", []) or [])
-        elif sh.parties:
+            return (list(ps.findings), _party_facts(ps, sh), list(getattr(ps, "warnings", []) or []),
+                    list(getattr(ps, "summaries", []) or []))
+        if sh.parties:
             # fail closed: parties that were not screened never leave the shipment `clear`
-            findings.append(_parties_not_screened(sh, "--no-lists" if not self.use_lists
-                                                  else "the party-screening module is not installed"))
-        ctx = ShipCtx(shipment=sh, dest=dest, dest_codes=_codes(dest, self.registry, on),
-                      exporter_codes=_codes(exporter, self.registry, on), as_of=on,
-                      party_codes=party_codes, party_hits=hits)
+            return [_parties_not_screened(sh, "--no-lists" if not self.use_lists
+                                          else "the party-screening module is not installed")], [], [], []
+        return [], [], [], []
 
-        # ---- jurisdiction per item
+    def _jurisdictions(self, sh: Shipment, items: list[ItemCtx], dest: Country, exporter: Country,
+                       hits: list[PartyFactLite], on: dt.date
+                       ) -> tuple[dict[int, str], list[ItemJurisdiction], list[Finding]]:
+        """Per item: subject to the EAR or not (or unknown), with the steps that decided it."""
         status: dict[int, str] = {}
         jurisdictions: list[ItemJurisdiction] = []
+        findings: list[Finding] = []
         jur_mod = _jur_mod()
         for ic in items:
             if jur_mod is not None and self.has_jurisdiction:
@@ -1050,8 +1086,12 @@ class Engine:
                     item_index=ic.index, status=st,
                     summary="subject to the EAR: item in or of the United States (15 CFR 734.3(a))"
                     if st == "subject" else "foreign item abroad: no jurisdiction data loaded to decide"))
+        return status, jurisdictions, findings
 
-        # ---- generic rules
+    def _rule_findings(self, ctx: ShipCtx, items: list[ItemCtx], status: dict[int, str],
+                       on: dt.date) -> list[Finding]:
+        """The rule packs' rules that fire (item-scoped rules per item, the others once)."""
+        findings: list[Finding] = []
         for cp in self.compiled:
             jur = cp.pack.pack.jurisdiction
             skips = tuple(cp.skipped_for(ic) for ic in items) if cp.item_gates and self.memo else None
@@ -1066,25 +1106,22 @@ class Engine:
                         f = self._fire(cp, rule, fn, ctx, ic, st if gate else "subject")
                         if f:
                             findings.append(f)
-                else:
-                    sts = set(status.values())
-                    if gate and sts == {"not_subject"}:
-                        continue
-                    eff = "subject" if (not gate or "subject" in sts) else "unknown"
-                    f = self._fire(cp, rule, fn, ctx, None, eff)
-                    if f:
-                        findings.append(f)
+                    continue
+                sts = set(status.values())
+                if gate and sts == {"not_subject"}:
+                    continue
+                eff = "subject" if (not gate or "subject" in sts) else "unknown"
+                f = self._fire(cp, rule, fn, ctx, None, eff)
+                if f:
+                    findings.append(f)
+        return findings
 
-        # ---- dates outside the range the packs cover: review naming the range (fail closed)
-        if self.covered_from is not None and on < self.covered_from:
-            findings.append(_date_finding(
-                "DATE-BEFORE-PACKS", None, on,
-                f"Shipment date {on} is before {self.covered_from}, the earliest date any loaded rule pack states "
-                f"the law for (the packs cover {self.covered_from} onwards): nothing can be screened for that "
-                "date. Check the date (or screen with --as-of).", self.covered_from))
-        # ---- Commerce Country Chart + coverage (licences held, exceptions)
+    def _chart_findings(self, items: list[ItemCtx], status: dict[int, str], dest: Country, on: dt.date,
+                        warnings: list[str], errors: list[InputError]) -> list[Finding]:
+        """The Commerce Country Chart per item subject to the EAR (notes go to ``warnings``, errors to
+        ``errors``)."""
+        findings: list[Finding] = []
         chart_mod = _chart_mod()
-        lic_mod = _lic_mod()
         chart_from = self._chart_from()
         for ic in items:
             if status[ic.index] == "not_subject":
@@ -1096,39 +1133,39 @@ class Engine:
                     f"the Commerce Country Chart and CCL packs (they cover {chart_from} onwards), so the licence "
                     "requirement by reason for control cannot be read for this ECCN on that date; only the dated "
                     f"rule packs were applied. Check the chart in force on {on}.", chart_from))
-            if chart_mod is not None and ic.eccn and self.has_chart and dest.alpha2 == "US":
+            if chart_mod is None or not ic.eccn or not self.has_chart:
+                continue
+            if dest.alpha2 == "US":
                 note = _DOMESTIC_NOTE.format(eccn=ic.eccn, index=ic.index)
                 if note not in warnings:
                     warnings.append(note)
-            elif chart_mod is not None and ic.eccn and self.has_chart:
-                cr = self._chart(chart_mod, ic, dest, on)
-                cf = list(cr.findings)
-                if status[ic.index] == "unknown":
-                    cf = [_cap_review(f, "jurisdiction undetermined") for f in cf]
-                findings += cf
-                warnings += [n for n in getattr(cr, "notes", []) if n not in warnings]
-                for err in getattr(cr, "errors", []) or []:
-                    errors.append(err if isinstance(err, InputError) else InputError(message=str(err)))
-        # ---- party-list requirements reach only the items they cover (ecscreen.engine.listscope)
+                continue
+            cr = self._chart(chart_mod, ic, dest, on)
+            cf = list(cr.findings)
+            if status[ic.index] == "unknown":
+                cf = [_cap_review(f, "jurisdiction undetermined") for f in cf]
+            findings += cf
+            warnings += [n for n in getattr(cr, "notes", []) if n not in warnings]
+            for err in getattr(cr, "errors", []) or []:
+                errors.append(err if isinstance(err, InputError) else InputError(message=str(err)))
+        return findings
+
+    def _coverage(self, findings: list[Finding], sh: Shipment, items: list[ItemCtx], status: dict[int, str],
+                  dest: Country, on: dt.date) -> list[Finding]:
+        """Party-list requirements reach only the items they cover (ecscreen.engine.listscope); then
+        licences held and licence exceptions cover what they cover (ecscreen.engine.licensing)."""
         scope_mod = _scope_mod()
         if scope_mod is not None:
             findings = scope_mod.scope_party_findings(findings, sh.items, [ic.eccn for ic in items], status, dest,
                                                       self.registry, on)
+        lic_mod = _lic_mod()
         if lic_mod is not None:
             for ic in items:
                 mine = [f for f in findings if f.item_index == ic.index]
                 others = [f for f in findings if f.item_index != ic.index]
                 findings = others + list(lic_mod.apply_coverage(mine, ic.item, ic.index, dest, self.registry, on))
             findings = list(lic_mod.apply_shipment_coverage(findings, sh.items, status, dest, self.registry, on))
-        if errors:
-            return ShipmentResult(id=sid, decision="error", as_of=on, destination=dest.code,
-                                  destination_name=dest.name, errors=errors, findings=findings, warnings=warnings,
-                                  jurisdiction=jurisdictions)
-        findings.sort(key=lambda f: (-f.outcome.rank, f.item_index if f.item_index is not None else -1, f.rule_id))
-        decision = Outcome.worst([f.outcome for f in findings if f.covered_by is None])
-        return ShipmentResult(id=sid, decision=decision, as_of=on, destination=dest.code, destination_name=dest.name,
-                              findings=findings, warnings=warnings, jurisdiction=jurisdictions,
-                              party_screening=screened)
+        return findings
 
     def _chart(self, chart_mod: Any, ic: ItemCtx, dest: Country, on: dt.date) -> Any:
         """``chart.determine`` for one item, memoised per the facts it reads: the item's ECCN as given,

@@ -1002,10 +1002,8 @@ class BatchScreener:
     def __init__(self, engine: Any, options: BatchOptions | None = None) -> None:
         self.engine = engine
         self.opts = options or BatchOptions()
-        today = self.opts.today or self.opts.as_of or getattr(engine, "today", None)
-        if today is None:
-            raise ValueError("BatchOptions.today (or as_of) is required: the caller reads the clock")
-        self.today: dt.date = today
+        # the caller's date (the CLI reads the clock); None: the engine's own ``today``
+        self.today: dt.date | None = self.opts.today or getattr(engine, "today", None)
         self.cache: OrderedDict[tuple[Any, ...], list[RowOutcome]] = OrderedDict()
         self.size = self.opts.cache_size
         self.hits = 0
@@ -1091,7 +1089,7 @@ class BatchScreener:
             return outs, None, []
         dates = sorted({pr.fields["date"] for pr in rows if pr.fields.get("date") is not None})
         date_unknown = any("date" in pr.bad for pr in rows)
-        groups: dict[dt.date, list[int]] = {}
+        groups: dict[dt.date | None, list[int]] = {}
         for i, pr in enumerate(rows):
             if pr.error:
                 outs[i] = RowOutcome(decision="error", message=pr.error)
