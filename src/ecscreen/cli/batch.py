@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, Annotated, Any
 
 import typer
 
@@ -94,40 +94,12 @@ def batch_command(
     done = False
     try:
         with _signals():
+            kw: dict[str, Any] = dict(fmt=format, file=str(orders), columns=colmap, delimiter=delimiter, options=opts,
+                                      size=size, encoding=encoding, summary=summary, envelope=envelope)
             if show:
-                from rich.progress import (
-                    BarColumn,
-                    MofNCompleteColumn,
-                    Progress,
-                    TextColumn,
-                    TimeElapsedColumn,
-                    TimeRemainingColumn,
-                )
-
-                cols_ = [TextColumn("screening"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                         TextColumn("{task.fields[rows]:,} rows"), TextColumn("{task.fields[rate]:,.0f} rows/s"),
-                         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
-                if size is None:
-                    cols_ = [TextColumn("screening"), TextColumn("{task.fields[rows]:,} rows"),
-                             TextColumn("{task.fields[rate]:,.0f} rows/s"), TimeElapsedColumn(), MofNCompleteColumn()]
-                t0 = time.perf_counter()
-                with Progress(*cols_, console=err, transient=True) as bar:
-                    task = bar.add_task("screening", total=size, rows=0, rate=0.0)
-                    last = [0.0]
-
-                    def tick(rows: int, pos: int) -> None:
-                        now = time.perf_counter()
-                        if now - last[0] >= 0.2:
-                            last[0] = now
-                            bar.update(task, completed=pos, rows=rows, rate=rows / max(now - t0, 1e-9))
-
-                    run_batch(stream, sink, engine, fmt=format, file=str(orders), columns=colmap,
-                              delimiter=delimiter, options=opts, progress=tick, size=size, encoding=encoding,
-                              summary=summary, envelope=envelope)
+                _with_progress(err, size, lambda tick: run_batch(stream, sink, engine, progress=tick, **kw))
             else:
-                run_batch(stream, sink, engine, fmt=format, file=str(orders), columns=colmap,
-                          delimiter=delimiter, options=opts, size=size, encoding=encoding, summary=summary,
-                          envelope=envelope)
+                run_batch(stream, sink, engine, **kw)
             if atomic is not None:
                 atomic.commit()
             else:
@@ -161,3 +133,34 @@ def batch_command(
             err.print(clean(f"warning: {w}"), markup=False, soft_wrap=True)
         err.print(summary.line(), markup=False, soft_wrap=True)
     raise typer.Exit(summary.exit_code)
+
+
+def _with_progress(err: Any, size: int | None, run: Any) -> None:
+    """``run(tick)`` under a progress bar on stderr (percent and ETA when the input size is known)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    cols_ = [TextColumn("screening"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+             TextColumn("{task.fields[rows]:,} rows"), TextColumn("{task.fields[rate]:,.0f} rows/s"),
+             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    if size is None:
+        cols_ = [TextColumn("screening"), TextColumn("{task.fields[rows]:,} rows"),
+                 TextColumn("{task.fields[rate]:,.0f} rows/s"), TimeElapsedColumn(), MofNCompleteColumn()]
+    t0 = time.perf_counter()
+    with Progress(*cols_, console=err, transient=True) as bar:
+        task = bar.add_task("screening", total=size, rows=0, rate=0.0)
+        last = [0.0]
+
+        def tick(rows: int, pos: int) -> None:
+            now = time.perf_counter()
+            if now - last[0] >= 0.2:
+                last[0] = now
+                bar.update(task, completed=pos, rows=rows, rate=rows / max(now - t0, 1e-9))
+
+        run(tick)

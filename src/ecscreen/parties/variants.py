@@ -391,7 +391,7 @@ class Reading(NamedTuple):
     min_score: float = 0.0
 
 
-def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading]:
+def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading]:  # noqa: C901 - split by its owner
     """Other token readings of a normalised query worth screening, each with its score penalty."""
     clean = nn.clean or nn.original
     if (
