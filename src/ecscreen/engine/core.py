@@ -21,6 +21,7 @@ from typing import Any
 from ecscreen import __version__
 from ecscreen.domain import policy as _policy
 from ecscreen.domain.countries import Country, resolve, unknown_message
+from ecscreen.domain.eccn import eccn_matches
 from ecscreen.domain.textmatch import matcher
 from ecscreen.engine.inputcheck import check_parameters, check_texts, has_text
 from ecscreen.model import (
@@ -630,15 +631,6 @@ def _not(fn: Fn) -> Fn:
         return (not st), [], []
 
     return f
-
-
-def eccn_matches(item_eccn: str, pattern: str) -> bool | None:
-    """Hierarchical ECCN match. True/False, or None when the item is less specific."""
-    if item_eccn == pattern or item_eccn.startswith(pattern + "."):
-        return True
-    if pattern.startswith(item_eccn + "."):
-        return None  # item says 3A090, rule needs 3A090.a: paragraph unknown
-    return False
 
 
 def _eccn_fn(inc: list[str], exc: list[str]) -> Fn:
