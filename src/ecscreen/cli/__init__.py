@@ -1,5 +1,5 @@
-"""The command line (typer): the one layer that reads the environment, prints and picks exit codes."""
+"""The command line (typer): the one layer that reads the environment, prints and picks exit codes.
 
-from ecscreen.cli.main import app, main
-
-__all__ = ["app", "main"]
+The entry point is :func:`ecscreen.cli.main.main` (``ecscreen = "ecscreen.cli.main:main"``);
+``python -m ecscreen.cli`` runs it too.
+"""
