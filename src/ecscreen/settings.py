@@ -1,9 +1,12 @@
 """Settings from the environment: the one place (with the CLI's colour/debug switches) that reads
 ``os.environ``, the home directory and the clock.
 
-The CLI and the Python API build a :class:`Settings` once (``Settings.from_env()``) and pass its values
+The CLI and the Python API build a :class:`Settings` (``Settings.from_env()``) and pass its values
 explicitly into what they build (the registry snapshot, the lists, the party matcher, the
-:class:`~ecscreen.engine.context.ScreeningContext`); nothing below them reads the environment:
+:class:`~ecscreen.engine.context.ScreeningContext`); ``screen(shipment, ctx)`` reads none of it. The
+list-store helpers (``parties.store.store_dir``, ``parties.matching.index_cache_dir``,
+``parties.update.sources``) fall back to ``Settings.from_env()`` when a caller gives no value. This module
+imports nothing from ecscreen, so it sits at the bottom of the layers.
 
 =============================== ======================================================================
 ``ECSCREEN_HOME``               list store: ``$ECSCREEN_HOME/lists`` (default ``~/.local/share/ecscreen``)
@@ -26,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Settings", "today"]
+__all__ = ["Settings", "today", "utc_now"]
 
 
 def _flag(value: str | None) -> bool:
@@ -78,5 +81,10 @@ class Settings:
 
 
 def today() -> dt.date:
-    """The clock, read by the CLI and the API only (and passed down as a date)."""
+    """Today's date: read by the CLI and the API and passed down (screening never reads the clock)."""
     return dt.date.today()
+
+
+def utc_now() -> dt.datetime:
+    """The time a list is imported or updated (the list store's timestamps)."""
+    return dt.datetime.now(dt.UTC)

@@ -55,6 +55,7 @@ from rapidfuzz.distance import Indel, JaroWinkler, LCSseq
 
 from ecscreen.domain.normalize import NormalizedName, initials, legal_forms, normalize, particles, skeleton
 from ecscreen.parties.variants import query_variants
+from ecscreen.settings import Settings
 
 __all__ = [
     "ListEntry",
@@ -2117,25 +2118,11 @@ _CACHE_MAGIC = b"ecscreen-index\x00" + bytes([CACHE_FORMAT])
 _CACHE_HEADER = struct.Struct("<16s32sQ32s")  # magic, digest, payload length, payload sha256
 
 
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
-
-
 def index_cache_dir() -> Path | None:
-    """Where built indexes are cached: ``$ECSCREEN_CACHE_DIR``, else ``$XDG_CACHE_HOME/ecscreen``, else
-    ``~/.cache/ecscreen``; None when ``ECSCREEN_NO_CACHE`` is set (1/true/yes)."""
-    if _env_flag("ECSCREEN_NO_CACHE"):
-        return None
-    explicit = os.environ.get("ECSCREEN_CACHE_DIR", "").strip()
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    if xdg and os.path.isabs(xdg):
-        return Path(xdg) / "ecscreen"
-    try:
-        return Path.home() / ".cache" / "ecscreen"
-    except RuntimeError:  # no home directory
-        return None
+    """The settings' cache directory (:class:`ecscreen.settings.Settings`: ``$ECSCREEN_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/ecscreen``, else ``~/.cache/ecscreen``; None when ``ECSCREEN_NO_CACHE`` is set): the
+    default of callers that do not pass a ``cache_dir`` (the CLI and the API pass theirs)."""
+    return Settings.from_env().cache_dir
 
 
 @lru_cache(maxsize=2)

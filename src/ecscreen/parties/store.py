@@ -41,6 +41,7 @@ from ecscreen.parties.matching import (
     read_cache_file,
     write_cache_file,
 )
+from ecscreen.settings import Settings, utc_now
 
 
 class _EnvDefault:
@@ -750,10 +751,9 @@ def _file_date(p: Path) -> dt.date | None:
 def store_dir(home: Path | None | _EnvDefault = ENV_DEFAULT) -> Path:
     """The list store, ``HOME/lists``; ``home`` from :class:`ecscreen.settings.Settings` (left out: the
     legacy default from ``$ECSCREEN_HOME`` or ``~/.local/share/ecscreen``)."""
-    if isinstance(home, Path):
-        return home / "lists"
-    env = os.environ.get("ECSCREEN_HOME")
-    base = Path(env) if env else Path.home() / ".local" / "share" / "ecscreen"
+    base = home if isinstance(home, Path) else Settings.from_env().home
+    if base is None:
+        raise ListError("no home directory for the list store: set ECSCREEN_HOME")
     return base / "lists"
 
 
@@ -943,7 +943,7 @@ def import_list(
             warnings += w
         if strict:
             refusals, warnings = refusals + warnings, []
-        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        now = utc_now().replace(microsecond=0)
         if refusals and not force:
             raise ListError(
                 ("import refused (--strict), " if strict else "import refused, ")
