@@ -114,3 +114,12 @@ def test_only_settings_and_cli_read_environment_clock_or_home() -> None:
                  for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
                  if pattern.search(line) and not line.lstrip().startswith("#")]
     assert offenders == []
+
+
+def test_readme_context_example_runs() -> None:
+    """The README's ScreeningContext example, as written."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "ScreeningContext.build" in b)
+    ns: dict[str, object] = {}
+    exec(compile(block.replace("screen(Shipment", "result = screen(Shipment", 1), "README", "exec"), ns)
+    assert ns["result"] == "license_required"
