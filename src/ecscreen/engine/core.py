@@ -15,7 +15,6 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from ecscreen import __version__
@@ -47,7 +46,6 @@ from ecscreen.packs.registry import (
     Registry,
     Rule,
     RulesPack,
-    cached_registry,
     normalize_eccn,
 )
 
@@ -1406,29 +1404,3 @@ def _scope_mod() -> Any:
     from ecscreen.engine import listscope
 
     return listscope
-
-
-@lru_cache(maxsize=8)
-def _engine_for(paths: tuple[str, ...], use_lists: bool) -> Engine:
-    return Engine.build(cached_registry(paths), use_lists=use_lists)
-
-
-def get_engine(rules: list[str] | None = None, *, use_lists: bool = True) -> Engine:
-    return _engine_for(tuple(rules or ()), use_lists)
-
-
-def screen(shipments: Shipment | list[Shipment] | Iterable[tuple[str, Shipment | InputError]], *,
-           rules: list[str] | None = None, as_of: dt.date | None = None, use_lists: bool = True,
-           engine: Engine | None = None) -> Report:
-    """Screen shipments against the packs. Pure: no I/O beyond loading packs/lists once."""
-    eng = engine or get_engine(rules, use_lists=use_lists)
-    if isinstance(shipments, Shipment):
-        seq: list[Any] = [(shipments.id or "shipment-1", shipments)]
-    else:
-        seq = []
-        for n, s in enumerate(shipments, 1):
-            if isinstance(s, Shipment):
-                seq.append((s.id or f"shipment-{n}", s))
-            else:
-                seq.append(s)
-    return eng.screen(seq, as_of=as_of)
