@@ -74,7 +74,7 @@ class ScreeningContext:
         if use_lists and lists and load_index:
             from ecscreen.parties.store import matcher_for
 
-            matcher_for(lists, cache_dir=cache_dir)  # loaded (or built and cached) now, once
+            engine.matcher = matcher_for(lists, cache_dir=cache_dir)  # loaded (or built and cached) now, once
         return cls(registry=registry, engine=engine, today=today, as_of=as_of)
 
 

@@ -886,6 +886,8 @@ class Engine:
     memo: bool = True
     # lists older than this many days get a staleness warning (None: the party_lists pack's limit)
     max_age_days: int | None = None
+    # the party index over ``lists``, loaded by the ScreeningContext (None: looked up when first needed)
+    matcher: Any = None
     # the caller's date (the CLI / API read the clock, never the engine): used for a shipment that states
     # no date when the call gives neither as_of nor today
     today: dt.date | None = None
@@ -1044,8 +1046,8 @@ class Engine:
             if self.party_screener is not None:  # a batch run's memo: it holds the lists and clearances
                 ps = self.party_screener(sh.parties, as_of=on)
             else:
-                ps = party_mod.screen_parties(sh.parties, as_of=on, lists=self.party_lists,
-                                              allowlist=self.allowlist, max_age_days=self.max_age_days)
+                ps = party_mod.screen_parties(sh.parties, as_of=on, lists=self.party_lists, allowlist=self.allowlist,
+                                              max_age_days=self.max_age_days, matcher=self.matcher)
             return (list(ps.findings), _party_facts(ps, sh), list(getattr(ps, "warnings", []) or []),
                     list(getattr(ps, "summaries", []) or []))
         if sh.parties:

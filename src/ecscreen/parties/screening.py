@@ -32,7 +32,7 @@ from ecscreen.model import (
 )
 from ecscreen.packs.registry import PackMeta, default_rules_dir, register_kind, yamlio
 from ecscreen.parties.addresses import address_findings
-from ecscreen.parties.matching import MAX_NAME_CHARS, AllowList, Clearance, ListEntry, PartyHit
+from ecscreen.parties.matching import MAX_NAME_CHARS, AllowList, Clearance, ListEntry, Matcher, PartyHit
 from ecscreen.parties.store import OwnList, ScreeningList, active_lists, matcher_for
 
 __all__ = [
@@ -375,6 +375,7 @@ def screen_parties(
     limit: int = 5,
     pack: PartyListsPack | None = None,
     max_age_days: int | None = None,
+    matcher: Matcher | None = None,
 ) -> PartyScreening:
     """Screen ``parties`` against ``lists`` (default: the active lists) as of ``as_of``.
 
@@ -382,7 +383,7 @@ def screen_parties(
     """
     return screen_party_batches(
         [parties], as_of=as_of, allowlist=allowlist, lists=lists, threshold=threshold, limit=limit, pack=pack,
-        max_age_days=max_age_days,
+        max_age_days=max_age_days, matcher=matcher,
     )[0]
 
 
@@ -397,6 +398,7 @@ def screen_party_batches(
     pack: PartyListsPack | None = None,
     workers: int = 1,
     max_age_days: int | None = None,
+    matcher: Matcher | None = None,
 ) -> list[PartyScreening]:
     """Screen the parties of many shipments in one pass (one ``PartyScreening`` per shipment).
 
@@ -405,7 +407,7 @@ def screen_party_batches(
     """
     pack = pack or load_pack()
     active = lists if lists is not None else active_lists()
-    matcher = matcher_for(active)
+    matcher = matcher if matcher is not None else matcher_for(active)  # the context's, loaded once
     thr = pack.threshold if threshold is None else threshold
     infos, list_warns = _staleness(active, as_of, max_age_days)
     names = [p.name for parties in batches for p in parties]
