@@ -201,14 +201,23 @@ TARGET_PATTERNS: list[tuple[str, dict[str, Any]]] = [
         "kind": "destinations", "outcome": "license_required",
         "destinations": [{"include": ["RU", "BY"], "exclude": []}],
         "citations": [reg("15 CFR 746.8"), reg("15 CFR 746.5")]}),
-    (r"See § 7[46]6\.1(\(b\))? (of the EAR )?for UN controls", {
-        "kind": "destinations", "outcome": "review", "destinations": "UN_ROWS",
-        "citations": [reg("15 CFR 746.1(b)")]}),
+    # UN: a licence to the countries under UN Security Council arms embargoes named in 746.1(b)(2) (the
+    # group UN:arms-embargo of rules/us-ear/destination-lists.yaml; the chart's footnote 1 rows miss CAR)
+    # (0A617 prints "§ 764.1(b)": a misprint of § 746.1(b), the only UN-controls section of the EAR)
+    (r"See § (?:7[46]6|764)\.1(\(b\))? (of the EAR )?for UN controls", {
+        "kind": "destinations", "outcome": "license_required",
+        "destinations": [{"include": ["group:UN:arms-embargo"], "exclude": []}],
+        "citations": [reg("15 CFR 746.1(b)(2)-(3)")]}),
+    # destinations not listed in Supplement No. 2 to part 745 (the CWC States Parties): the group
+    # CWC:non-party of rules/us-ear/destination-lists.yaml (scripts/build_destination_lists.py)
     (r"CWC non-States Parties", {
-        "kind": "destinations", "outcome": "review",
-        "destinations": [{"include": ["*"], "exclude": ["IL", "TW"]}],
+        "kind": "destinations", "outcome": "license_required",
+        "destinations": [{"include": ["group:CWC:non-party"], "exclude": ["IL", "TW"]}],
         "citations": [reg("15 CFR 742.18"), reg("15 CFR part 745, Supplement No. 2")]}),
 ]
+
+# Section references the eCFR misprints (read as the section meant)
+MISPRINTED_REFS = {"15 CFR 764.1(b)": "15 CFR 746.1(b)"}
 
 # Licence exceptions available to an entry by item list rather than by the entry's own
 # licence-exception lines (§ 740.8 NAC/ACA eligible items).
@@ -321,6 +330,10 @@ def parse_scope(control: str, eccn: str) -> tuple[str, dict[str, Any]]:
     rest = COLUMN_RE.split(rest)[0].strip() if COLUMN_RE.search(rest) else rest.strip()
     rest = re.sub(r"\s+(?:[A-Z]{2})$", "", rest) if COLUMN_RE.search(control) else rest
     r2 = re.sub(r"\s+of this entry$", "", rest.rstrip(".").strip())
+    # "CW applies to entire entry. A license is required for CW reasons to CWC non-States Parties ...":
+    # the sentences after the scope state the target (read by TARGET_PATTERNS), not a condition
+    r2 = re.sub(r"^((?:the )?entire entry)\. A license is required for CW reasons to CWC non-States Parties.*$",
+                r"\1", r2)
     if re.fullmatch(r"(?:the )?entire entry", r2):
         return reason, {"kind": "entire"}
     m = re.fullmatch(r"(?:the )?entire entry,? except:? (.*)", r2)
@@ -390,7 +403,7 @@ def parse_target(chart_text: str, reason: str, un_rows: list[str]) -> dict[str, 
                 out["destinations"] = [{"include": un_rows, "exclude": []}]
             cites = out.setdefault("citations", [])
             for r in re.findall(r"§ (7\d\d\.[0-9a-zA-Z().]+[0-9a-zA-Z)])", t):
-                ref = f"15 CFR {r}"
+                ref = MISPRINTED_REFS.get(f"15 CFR {r}", f"15 CFR {r}")
                 if not any(c["ref"].startswith(ref) for c in cites):
                     cites.append(reg(ref))
             return out

@@ -76,7 +76,33 @@ def rule_facts(rule: Rule) -> list[str]:
             facts.add("parties")
         if c.fact_missing is not None:
             facts.add(c.fact_missing)
+        if c.hts_in is not None:
+            facts.add("hts_code")
+        if c.category_in is not None:
+            facts.add("category")
+        if c.license_exception_in is not None:
+            facts.add("license_exception")
     return sorted(facts)
+
+
+def _cond_words(c: Cond, neg: bool = False) -> list[str]:
+    """The item facts an authorisation's condition tests, in words (for the rules table)."""
+    if c.not_ is not None:
+        return _cond_words(c.not_, not neg)
+    words: list[str] = []
+    for sub in (c.all or []) + (c.any or []):
+        words += _cond_words(sub, neg)
+    pre = "not " if neg else ""
+    if c.eccn_unclassified is not None:
+        words.append(pre + ("EAR99 / unclassified" if c.eccn_unclassified else "classified"))
+    if c.category_in is not None:
+        words.append(pre + "category " + " or ".join(c.category_in))
+    if c.license_exception_in is not None:
+        words.append(pre + "claims " + " or ".join(c.license_exception_in))
+    if c.party_hit is not None:
+        what = ", ".join([*(c.party_hit.sources or []), *(f"footnote {n}" for n in c.party_hit.footnotes or [])])
+        words.append(pre + f"a party listed ({what})")
+    return words
 
 
 def _dates(rule: Rule) -> str:
@@ -150,19 +176,34 @@ def render_rules(reg: Registry) -> str:
                 f"{', '.join(reads)} |"
             )
         out.append("")
-        noted = [r for r in m.rules if r.notes]
+        authorised = [(r, a) for r in m.rules for a in r.authorisations]
+        if authorised:
+            out += ["General authorisations (a finding is covered for the items they fit; with conditions to confirm "
+                    "it becomes `review` naming them; an item whose category is not stated is never assumed to fit):",
+                    "", "| rule | authorisation | kind | by | fits when | confirm | citations |",
+                    "|---|---|---|---|---|---|---|"]
+            for r, a in authorised:
+                fits = ", ".join(_cond_words(a.when)) or "-"
+                out.append(f"| `{r.id}` | `{a.id}` | {a.kind} | {_cell(a.ref)} | {_cell(fits)} | "
+                           f"{_cell(a.confirm or '') or '-'} | {'; '.join(_cell(_cite(c)) for c in a.citations)} |")
+            out.append("")
+        noted = [r for r in m.rules if r.notes or any(a.notes for a in r.authorisations)]
         if noted:
             out += ["Notes:", ""]
             for r in noted:
                 for n in r.notes:
                     out.append(f"- `{r.id}`: {_cell(n)}")
+                for a in r.authorisations:
+                    for n in a.notes:
+                        out.append(f"- `{r.id}` / `{a.id}`: {_cell(n)}")
             out.append("")
         if m.lists:
             out += ["<details><summary>Named lists</summary>", "", "| list | type | members | excluded |",
                     "|---|---|---|---|"]
             for name, nl in sorted(m.lists.items()):
-                out.append(f"| `{name}` | {nl.type} | {_cell(', '.join(nl.members))} | "
-                           f"{_cell(', '.join(nl.exclude)) or '-'} |")
+                excl = ", ".join(nl.exclude) + (("; not within: " if nl.exclude else "not within: ")
+                                                + ", ".join(nl.not_within) if nl.not_within else "")
+                out.append(f"| `{name}` | {nl.type} | {_cell(', '.join(nl.members))} | {_cell(excl) or '-'} |")
             out += ["", "</details>", ""]
     own = sorted(reg.of_kind("party_list"), key=lambda lp: str(lp.path))
     if own:

@@ -98,7 +98,8 @@ def test_rules_adds_to_shipped_packs(tmp_path: Path) -> None:
 def test_rules_only_replaces_shipped_packs_and_says_so(tmp_path: Path) -> None:
     reg = load_registry([_user_pack(tmp_path, "my-pack")])
     ids = {p.id for p in reg.infos}
-    assert ids == {"my-pack", "us-ear-country-groups"}
+    # the shipped destination sets (Country Groups, the CWC States Parties list) stay loaded
+    assert ids == {"my-pack", "us-ear-country-groups", "us-ear-destination-lists"}
     assert any("shipped rule packs not used" in n for n in reg.notes)
     rep = ecscreen.Screener(rules_only=[tmp_path], lists=False, cache_dir=None).report([CHAIR_DE])
     assert any("shipped rule packs not used" in w for w in rep.warnings)

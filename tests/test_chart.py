@@ -178,10 +178,14 @@ def test_footnotes_that_require_a_licence(registry) -> None:
     assert any(s.name == "footnote 3" and s.outcome == "note" for s in res.steps)
 
 
-def test_un_controls_outside_the_chart_are_review_where_the_row_points_to_them(registry) -> None:
+def test_un_controls_need_a_licence_to_the_746_1_b_2_countries(registry) -> None:
+    # 15 CFR 746.1(b)(2)-(3): a licence for UN-controlled items to the countries under UN arms embargoes
+    # (the destination list UN:arms-embargo), decided instead of review
     r = by_rule(run(registry, "0A501.a", "IQ"))
-    assert r["CHART-0A501-UN"] == Outcome.review and r["CHART-0A501-NS"] == Outcome.license_required
+    assert r["CHART-0A501-UN"] == Outcome.license_required and r["CHART-0A501-NS"] == Outcome.license_required
     assert "CHART-0A501-UN" not in by_rule(run(registry, "0A501.a", "BR"))
+    # the Central African Republic is named in 746.1(b)(2) although the chart's footnote 1 rows omit it
+    assert by_rule(run(registry, "0A501.a", "CF"))["CHART-0A501-UN"] == Outcome.license_required
 
 
 # --------------------------------------------------------------------------- all destinations, dates

@@ -54,7 +54,18 @@ def test_targets(conv) -> None:
     assert t["kind"] == "destinations" and t["alternative"]["destinations"]
     assert [c["ref"] for c in t["citations"]] == ["15 CFR 742.6(a)(6)(iii)(A)"]
     t = conv.parse_target("See § 746.1(b) for UN controls.", "UN", ["IQ", "KP"])
-    assert t["outcome"] == "review" and t["destinations"] == [{"include": ["IQ", "KP"], "exclude": []}]
+    assert t["outcome"] == "license_required"
+    assert t["destinations"] == [{"include": ["group:UN:arms-embargo"], "exclude": []}]
+    # 0A617 misprints the section as 764.1(b): read as 746.1(b), cited as such
+    t = conv.parse_target("See § 764.1(b) for UN controls", "UN", [])
+    assert t["destinations"] == [{"include": ["group:UN:arms-embargo"], "exclude": []}]
+    assert [c["ref"] for c in t["citations"]] == ["15 CFR 746.1(b)(2)-(3)"]
+    # CWC: licence to non-States Parties (the CWC:non-party list) except Israel and Taiwan
+    t = conv.parse_target("CW applies to entire entry. A license is required for CW reasons to CWC non-States "
+                          "Parties (destinations not listed in Supplement No. 2 to part 745), except for Israel "
+                          "and Taiwan.", "CW", [])
+    assert t["outcome"] == "license_required"
+    assert t["destinations"] == [{"include": ["group:CWC:non-party"], "exclude": ["IL", "TW"]}]
     assert conv.parse_target("Something new the converter has never seen", "XX", [])["kind"] == "pointer"
 
 

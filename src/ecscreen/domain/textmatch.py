@@ -99,10 +99,22 @@ def _phrase_pattern(phrase: str) -> str:
     return rf"(?<![\w]){body}(?![\w])"
 
 
-class PhraseMatcher:
-    """Matches a fixed set of phrases in text. Build once, reuse."""
+def _context_pattern(phrase: str) -> str:
+    """A ``not_within`` phrase: its words in order, separated by anything that is not a word character
+    ("PLA (polylactic acid)", "PLA+ filament")."""
+    words = re.findall(r"\w+", prepare(phrase.strip()))
+    return r"(?<![\w])" + r"[^\w]+".join(re.escape(w) for w in words) + r"(?![\w])"
 
-    def __init__(self, phrases: list[str]) -> None:
+
+class PhraseMatcher:
+    """Matches a fixed set of phrases in text. Build once, reuse. A hit inside a match of one of the
+    ``not_within`` phrases is not a hit: the list's own word in another sense ("PLA" in "PLA filament",
+    polylactic acid, is not the People's Liberation Army)."""
+
+    def __init__(self, phrases: list[str], not_within: list[str] | None = None) -> None:
+        ctx = sorted({p.strip() for p in not_within or [] if re.search(r"\w", p)})
+        self._ctx: re.Pattern[str] | None = (
+            re.compile("|".join(_context_pattern(p) for p in ctx), re.IGNORECASE) if ctx else None)
         # longest first, then by text: a deterministic order whatever the hash seed (phrases that read the same
         # after folding, "coater/developer" and "coater developer", always report the same one)
         self.phrases = sorted({p.strip() for p in phrases if p.strip()}, key=lambda p: (-len(p), p))
@@ -130,7 +142,10 @@ class PhraseMatcher:
             return []
         out = []
         text = prepare(text)
+        spans = [(c.start(), c.end()) for c in self._ctx.finditer(text)] if self._ctx is not None else []
         for m in rx.finditer(text):
+            if any(a <= m.start() and m.end() <= b for a, b in spans):
+                continue
             found = m.group(0)
             key = re.sub(r"[\s\-/]+", " ", found.lower())
             phrase = self._canon.get(key) or self._canon.get(found.lower()) or found
@@ -188,5 +203,5 @@ def _negated(text: str, start: int) -> bool:
 
 
 @lru_cache(maxsize=1024)
-def matcher(phrases: tuple[str, ...]) -> PhraseMatcher:
-    return PhraseMatcher(list(phrases))
+def matcher(phrases: tuple[str, ...], not_within: tuple[str, ...] = ()) -> PhraseMatcher:
+    return PhraseMatcher(list(phrases), list(not_within))

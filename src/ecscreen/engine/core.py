@@ -25,6 +25,7 @@ from ecscreen.domain.textmatch import matcher
 from ecscreen.engine.inputcheck import check_parameters, check_texts, has_text
 from ecscreen.model import (
     Citation,
+    Coverage,
     Evidence,
     Finding,
     InputError,
@@ -36,6 +37,7 @@ from ecscreen.model import (
     ShipmentResult,
 )
 from ecscreen.packs.registry import (
+    Authorisation,
     Cond,
     NamedList,
     ParamCond,
@@ -160,9 +162,13 @@ class CompiledPack:
         self._item_skip: dict[tuple[Any, ...], frozenset[int]] = {}
         self._plans: dict[tuple[Any, ...], tuple[list[Any], list[tuple[Rule, Fn, bool, tuple[int, ...]]]]] = {}
         self._masks: dict[tuple[Any, ...], tuple[list[Any], tuple[bool, ...]]] = {}
+        # general authorisations per rule (item-level conditions, evaluated per item)
+        self.auths: dict[int, list[tuple[Authorisation, Fn]]] = {}
         for rule in pack.rules:
             fn, item_scoped = self._compile(rule.when)
             self.rules.append((rule, fn, item_scoped))
+            if rule.authorisations:
+                self.auths[id(rule)] = [(a, self._compile(a.when)[0]) for a in rule.authorisations]
             refs = _required_destinations(rule.when)
             self.dest_gates.append(self._country_set(refs) if refs is not None else None)
             if item_scoped:
@@ -298,6 +304,13 @@ class CompiledPack:
                 out.append(p)
         return out
 
+    def _not_within(self, refs: list[str]) -> tuple[str, ...]:
+        out: list[str] = []
+        for p in refs:
+            if p.startswith("list:"):
+                out += self.pack.lists[p[5:]].not_within
+        return tuple(out)
+
     def _eccns(self, refs: list[str]) -> tuple[list[str], list[str]]:
         inc: list[str] = []
         exc: list[str] = []
@@ -324,7 +337,7 @@ class CompiledPack:
     # one compiler per condition key, tried in this order (a validated condition has exactly one key)
     _KEYS = ("all", "any", "not_", "destination_in", "exporter_in", "origin_in", "eccn_in", "eccn_unclassified",
              "description_has", "end_use_has", "param", "party_country_in", "party_name_in", "party_hit", "policy",
-             "hts_in", "fact_missing")
+             "hts_in", "category_in", "license_exception_in", "fact_missing")
 
     def _compile(self, c: Cond) -> tuple[Fn, bool]:
         """The condition as a function of (shipment, item) -> (True/False/None, evidence, missing facts),
@@ -409,7 +422,7 @@ class CompiledPack:
         return uncl_fn, True
 
     def _c_description_has(self, v: list[str]) -> tuple[Fn, bool]:
-        pm = matcher(tuple(self._phrases(v)))
+        pm = matcher(tuple(self._phrases(v)), self._not_within(v))
 
         def desc_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
             assert i is not None
@@ -425,7 +438,7 @@ class CompiledPack:
         eu = v
         phrases = eu if isinstance(eu, list) else eu.phrases
         if_missing = "unknown" if isinstance(eu, list) else eu.if_missing  # fail closed by default
-        pm2 = matcher(tuple(self._phrases(phrases)))
+        pm2 = matcher(tuple(self._phrases(phrases)), self._not_within(phrases))
 
         def eu_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
             text = s.shipment.end_use
@@ -509,6 +522,12 @@ class CompiledPack:
 
     def _c_hts_in(self, v: list[str]) -> tuple[Fn, bool]:
         return _hts_fn(self._hts(v)), True
+
+    def _c_category_in(self, v: list[str]) -> tuple[Fn, bool]:
+        return _item_claim_fn("category", set(v)), True
+
+    def _c_license_exception_in(self, v: list[str]) -> tuple[Fn, bool]:
+        return _item_claim_fn("license_exception", {x.strip().upper() for x in v}), True
 
     def _c_fact_missing(self, v: str) -> tuple[Fn, bool]:
         return _missing_fn(v), v in (
@@ -712,6 +731,21 @@ def _hts_fn(prefixes: list[tuple[str, str]]) -> Fn:
                                   detail=f"HTS {_hts_text(code)} is under {_hts_text(p)} ({by_len[n][p]})")], []
         return False, [_ev(field=f"items[{i.index}].hts_code", value=code,
                            detail=f"HTS {_hts_text(code)} is not listed")], []
+
+    return f
+
+
+def _item_claim_fn(attr: str, wanted: set[str]) -> Fn:
+    """The item states one of ``wanted`` for ``attr`` (category, licence exception claimed). Not stated is
+    not met: these are the shipper's claims an authorisation rests on, never assumed."""
+
+    def f(s: ShipCtx, i: ItemCtx | None) -> Res:
+        assert i is not None
+        v = getattr(i.item, attr)
+        norm = v.strip().upper() if attr == "license_exception" and isinstance(v, str) else v
+        if norm is not None and norm in wanted:
+            return True, [_ev(field=f"items[{i.index}].{attr}", value=v, matched=norm)], []
+        return _F
 
     return f
 
@@ -1097,7 +1131,7 @@ class Engine:
                             continue
                         f = self._fire(cp, rule, fn, ctx, ic, st if gate else "subject")
                         if f:
-                            findings.append(f)
+                            findings.append(_authorise(cp, rule, f, ctx, [ic]))
                     continue
                 sts = set(status.values())
                 if gate and sts == {"not_subject"}:
@@ -1105,7 +1139,8 @@ class Engine:
                 eff = "subject" if (not gate or "subject" in sts) else "unknown"
                 f = self._fire(cp, rule, fn, ctx, None, eff)
                 if f:
-                    findings.append(f)
+                    findings.append(_authorise(cp, rule, f, ctx, [
+                        ic for ic in items if not (gate and status[ic.index] == "not_subject")]))
         return findings
 
     def _chart_findings(self, items: list[ItemCtx], status: dict[int, str], dest: Country, on: dt.date,
@@ -1157,6 +1192,7 @@ class Engine:
                 others = [f for f in findings if f.item_index != ic.index]
                 findings = others + list(lic_mod.apply_coverage(mine, ic.item, ic.index, dest, self.registry, on))
             findings = list(lic_mod.apply_shipment_coverage(findings, sh.items, status, dest, self.registry, on))
+            findings = _drop_used_claims(findings)
         return findings
 
     def _chart(self, chart_mod: Any, ic: ItemCtx, dest: Country, on: dt.date) -> Any:
@@ -1318,6 +1354,64 @@ def _merge_ultimate(res: ShipmentResult, others: list[tuple[str, str, ShipmentRe
         return res.model_copy(update={"decision": "error", "errors": errors, "findings": findings,
                                       "warnings": warnings})
     return res.model_copy(update={"decision": worst, "findings": findings, "warnings": warnings})
+
+
+def _authorise(cp: CompiledPack, rule: Rule, f: Finding, ctx: ShipCtx, items: list[ItemCtx]) -> Finding:
+    """Apply the rule's general authorisations (OFAC general licences, EAR licence exceptions,
+    exclusions written into the requirement) to its finding. An item is authorised by the first
+    authorisation in force whose condition is True for it; the finding is covered when every item it
+    concerns is authorised without conditions to confirm, and becomes ``review`` naming those conditions
+    when every item is authorised but some only under them. Otherwise it stands, with a note naming the
+    items that are authorised (a mixed shipment is decided by the items that are not)."""
+    auths = cp.auths.get(id(rule))
+    if not auths or not items or f.outcome == Outcome.clear:
+        return f
+    fits: list[tuple[ItemCtx, Authorisation, list[Ev]]] = []
+    for ic in items:
+        for auth, fn in auths:
+            if not auth.in_force(ctx.as_of):
+                continue
+            st, ev, _ = fn(ctx, ic)
+            if st is True:
+                fits.append((ic, auth, ev))
+                break
+    if not fits:
+        return f
+    cites = list(f.citations) + [c for _, a, _ in fits for c in a.citations]
+    cites = list({(c.kind, c.ref): c for c in cites}.values())
+    notes = list(f.notes) + [n for _, a, _ in fits for n in a.notes if n not in f.notes]
+    evidence = list(f.evidence) + [e.model() for _, _, ev in fits for e in ev]
+    details = list(dict.fromkeys(render_message(a.detail, ctx, ic, ev) for ic, a, ev in fits))
+    if len(fits) < len(items):
+        done = {ic.index for ic, _, _ in fits}
+        rest = ", ".join(f"items[{ic.index}] {ic.item.description}" for ic in items if ic.index not in done)
+        notes.append("authorised: " + "; ".join(details) + f". Not authorised: {rest}")
+        return f.model_copy(update={"notes": notes, "citations": cites})
+    confirms = [(ic, a, ev) for ic, a, ev in fits if a.confirm]
+    refs = ", ".join(dict.fromkeys(a.ref for _, a, _ in fits))
+    if confirms:
+        asks = list(dict.fromkeys(render_message(a.confirm or "", ctx, ic, ev) for ic, a, ev in confirms))
+        outcome = Outcome.review if f.outcome.rank > Outcome.review.rank else f.outcome
+        msg = (f"{f.message} Authorised only if the conditions of {refs} are met: " + "; ".join(asks)
+               + ". Confirm them (otherwise the requirement above stands).")
+        return f.model_copy(update={"outcome": outcome, "message": msg, "notes": notes, "citations": cites,
+                                    "evidence": evidence})
+    kinds = {a.kind for _, a, _ in fits}
+    kind = kinds.pop() if len(kinds) == 1 else "general_license"
+    cov = Coverage(kind=kind, ref=refs, detail="; ".join(details))  # type: ignore[arg-type]
+    return f.model_copy(update={"covered_by": cov, "notes": notes, "citations": cites, "evidence": evidence})
+
+
+def _drop_used_claims(findings: list[Finding]) -> list[Finding]:
+    """A licence exception claimed for an unclassified item that a rule's authorisation used (e.g. AGR
+    covering the Cuba embargo) is not also 'nothing in the chart for it to cover'."""
+    used = {(e.field, str(e.matched)) for f in findings if f.covered_by is not None
+            and f.covered_by.kind == "license_exception" for e in f.evidence if e.field.endswith(".license_exception")}
+    if not used:
+        return findings
+    return [f for f in findings if not (
+        f.outcome == Outcome.review and f.item_index is not None and f.rule_id.startswith(("CHART-EAR99-LE-", "CHART-ITEM-LE-"))
+        and (f"items[{f.item_index}].license_exception", f.rule_id.rsplit("-LE-", 1)[1]) in used)]
 
 
 def _parties_not_screened(sh: Shipment, why: str) -> Finding:

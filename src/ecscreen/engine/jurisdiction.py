@@ -426,49 +426,42 @@ class _Compiled:
             self._check_refs(cs.members, f"country_sets.{name}", allow_sets=False)
         for c in p.united_states.codes:
             self._check_refs([c], "united_states.codes", allow_sets=False)
-        self._validate_de_minimis()
-        self._validate_fdp()
-        self._validate_versions()
-
-    def _validate_de_minimis(self) -> None:
-        p = self.pack
         for i, t in enumerate(p.de_minimis.thresholds):
             self._check_refs(t.destinations or [], f"de_minimis.thresholds[{i}].destinations")
         for i, nd in enumerate(p.de_minimis.no_de_minimis):
-            f = f"de_minimis.no_de_minimis[{i}]"
-            for key in ("item_eccns", "item_eccns_exclude", "us_content_eccns", "us_content_eccns_exclude",
-                        "ask_when_item_in"):
-                self.patterns(getattr(nd, key) or [], f"{f}.{key}")
-            self._check_refs(nd.destinations or [], f"{f}.destinations")
-            if nd.end_use and nd.end_use.destinations:
-                self._check_refs(nd.end_use.destinations, f"{f}.end_use.destinations")
-            for x in nd.exclusions:
-                self._check_refs(x.exporter_in, f"{f}.exclusions")
-
-    def _validate_fdp(self) -> None:
-        p = self.pack
+            self._validate_no_dm(nd, f"de_minimis.no_de_minimis[{i}]")
         for i, r in enumerate(p.fdp):
-            f = f"fdp[{i}]"
-            pr = r.product
-            self.patterns(pr.item_eccns or [], f"{f}.product.item_eccns")
-            self.patterns(pr.item_eccns_exclude, f"{f}.product.item_eccns_exclude")
-            for cond in pr.item_eccns_conditional:
-                self.patterns(cond.eccns, f"{f}.product.item_eccns_conditional")
-            self.patterns(pr.dp_inputs or [], f"{f}.product.dp_inputs")
-            self.patterns(pr.plant_inputs or [], f"{f}.product.plant_inputs")
-            self._check_refs(r.reach.destinations, f"{f}.reach.destinations")
-            self._check_refs(r.reach.destinations_exclude, f"{f}.reach.destinations_exclude")
-            if r.reach.end_use and r.reach.end_use.destinations:
-                self._check_refs(r.reach.end_use.destinations, f"{f}.reach.end_use.destinations")
-            for x in r.exclusions:
-                self._check_refs(x.exporter_in, f"{f}.exclusions")
-
-    def _validate_versions(self) -> None:
+            self._validate_fdp(r, f"fdp[{i}]")
         for para, versions in self.paragraphs.items():
             vs = sorted(versions, key=lambda v: v.effective_from)
             for a, b in zip(vs, vs[1:], strict=False):
                 if a.effective_to is None or a.effective_to > b.effective_from:
                     self._fail(f"versions of {para} overlap ({a.effective_from} and {b.effective_from})", "fdp")
+
+    def _validate_no_dm(self, nd: NoDeMinimis, f: str) -> None:
+        for key in ("item_eccns", "item_eccns_exclude", "us_content_eccns", "us_content_eccns_exclude",
+                    "ask_when_item_in"):
+            self.patterns(getattr(nd, key) or [], f"{f}.{key}")
+        self._check_refs(nd.destinations or [], f"{f}.destinations")
+        if nd.end_use and nd.end_use.destinations:
+            self._check_refs(nd.end_use.destinations, f"{f}.end_use.destinations")
+        for x in nd.exclusions:
+            self._check_refs(x.exporter_in, f"{f}.exclusions")
+
+    def _validate_fdp(self, r: FdpRule, f: str) -> None:
+        pr = r.product
+        self.patterns(pr.item_eccns or [], f"{f}.product.item_eccns")
+        self.patterns(pr.item_eccns_exclude, f"{f}.product.item_eccns_exclude")
+        for cond in pr.item_eccns_conditional:
+            self.patterns(cond.eccns, f"{f}.product.item_eccns_conditional")
+        self.patterns(pr.dp_inputs or [], f"{f}.product.dp_inputs")
+        self.patterns(pr.plant_inputs or [], f"{f}.product.plant_inputs")
+        self._check_refs(r.reach.destinations, f"{f}.reach.destinations")
+        self._check_refs(r.reach.destinations_exclude, f"{f}.reach.destinations_exclude")
+        if r.reach.end_use and r.reach.end_use.destinations:
+            self._check_refs(r.reach.end_use.destinations, f"{f}.reach.end_use.destinations")
+        for x in r.exclusions:
+            self._check_refs(x.exporter_in, f"{f}.exclusions")
 
     def _check_refs(self, refs: list[RefLike], fld: str, allow_sets: bool = True) -> None:
         for r in refs:
@@ -1093,7 +1086,21 @@ class _DmOutcome:
     would: list[str]
 
 
-def _eval_no_dm(ctx: _Ctx, nd: NoDeMinimis) -> _CheckResult:  # noqa: C901 - split by its owner
+def _eval_no_dm(ctx: _Ctx, nd: NoDeMinimis) -> _CheckResult:
+    parts = _no_dm_scope(ctx, nd)
+    if isinstance(parts, _CheckResult):
+        return parts  # a scope test is False: the rule does not reach the item
+    if nd.us_content_eccns is not None:
+        parts.append(_no_dm_content(ctx, nd))
+    if nd.contains_us_origin_ic is not None:
+        parts.append(_no_dm_us_ic(ctx, nd))
+    res = _combine(parts, "and") if parts else _CheckResult(True, "applies to every item")
+    return _no_dm_finish(ctx, nd, res)
+
+
+def _no_dm_scope(ctx: _Ctx, nd: NoDeMinimis) -> list[_CheckResult] | _CheckResult:
+    """The scope tests of a no-de-minimis rule in order (item, destination, party footnotes, end use);
+    the first False result is returned alone."""
     parts: list[_CheckResult] = []
     if nd.item_eccns is not None:
         parts.append(_item_scope(ctx, nd.item_eccns, nd.item_eccns_exclude, f"the {nd.id} item scope"))
@@ -1114,32 +1121,40 @@ def _eval_no_dm(ctx: _Ctx, nd: NoDeMinimis) -> _CheckResult:  # noqa: C901 - spl
         parts.append(_end_use(ctx, nd.end_use))
         if parts[-1].value is False:
             return parts[-1]
-    if nd.us_content_eccns is not None:
-        inc = ctx.comp.patterns(nd.us_content_eccns)
-        exc = ctx.comp.patterns(nd.us_content_eccns_exclude)
-        vals: list[str] | None = getattr(ctx.item, "us_content_eccns", None)
-        fld = f"{ctx.f}.us_content_eccns"
-        q = f"the U.S.-origin content includes items in {_fmt_eccns(inc)}"
-        if vals is None:
-            ask = nd.ask_when_item_in is None or (
-                ctx.eccn is not None and _eccn_in(ctx.eccn, ctx.comp.patterns(nd.ask_when_item_in), ()) is not False)
-            parts.append(_CheckResult(None, "ECCNs of the U.S.-origin content not stated", [(fld, q)]) if ask else
-                         _CheckResult(False, "ECCNs of the U.S.-origin content not stated; the item's own ECCN does "
-                                             f"not suggest {nd.id} content"))
-        else:
-            states = [_eccn_in(n, inc, exc) if (n := normalize_eccn(v)) else None for v in vals]
-            parts.append(_CheckResult(_any(states), f"U.S.-origin content ECCNs {', '.join(vals) or 'none'}",
-                                      [(fld, q)], [Evidence(field=fld, value=list(vals))]))
-    if nd.contains_us_origin_ic is not None:
-        has: bool | None = getattr(ctx.item, "contains_us_origin_ic", None)
-        fld = f"{ctx.f}.contains_us_origin_ic"
-        if has is None:
-            parts.append(_CheckResult(None, "whether the item contains a U.S.-origin IC is not stated",
-                                      [(fld, "the item contains a U.S.-origin integrated circuit")]))
-        else:
-            parts.append(_CheckResult(has == nd.contains_us_origin_ic, f"contains a U.S.-origin IC: {has}",
-                                      evidence=[Evidence(field=fld, value=has)]))
-    res = _combine(parts, "and") if parts else _CheckResult(True, "applies to every item")
+    return parts
+
+
+def _no_dm_content(ctx: _Ctx, nd: NoDeMinimis) -> _CheckResult:
+    """Does the U.S.-origin content include items of the rule's ECCNs (items[].us_content_eccns)?"""
+    inc = ctx.comp.patterns(nd.us_content_eccns or [])
+    exc = ctx.comp.patterns(nd.us_content_eccns_exclude)
+    vals: list[str] | None = getattr(ctx.item, "us_content_eccns", None)
+    fld = f"{ctx.f}.us_content_eccns"
+    q = f"the U.S.-origin content includes items in {_fmt_eccns(inc)}"
+    if vals is None:
+        ask = nd.ask_when_item_in is None or (
+            ctx.eccn is not None and _eccn_in(ctx.eccn, ctx.comp.patterns(nd.ask_when_item_in), ()) is not False)
+        return (_CheckResult(None, "ECCNs of the U.S.-origin content not stated", [(fld, q)]) if ask else
+                _CheckResult(False, "ECCNs of the U.S.-origin content not stated; the item's own ECCN does "
+                                    f"not suggest {nd.id} content"))
+    states = [_eccn_in(n, inc, exc) if (n := normalize_eccn(v)) else None for v in vals]
+    return _CheckResult(_any(states), f"U.S.-origin content ECCNs {', '.join(vals) or 'none'}",
+                        [(fld, q)], [Evidence(field=fld, value=list(vals))])
+
+
+def _no_dm_us_ic(ctx: _Ctx, nd: NoDeMinimis) -> _CheckResult:
+    """Does the item contain a U.S.-origin integrated circuit (items[].contains_us_origin_ic)?"""
+    has: bool | None = getattr(ctx.item, "contains_us_origin_ic", None)
+    fld = f"{ctx.f}.contains_us_origin_ic"
+    if has is None:
+        return _CheckResult(None, "whether the item contains a U.S.-origin IC is not stated",
+                            [(fld, "the item contains a U.S.-origin integrated circuit")])
+    return _CheckResult(has == nd.contains_us_origin_ic, f"contains a U.S.-origin IC: {has}",
+                        evidence=[Evidence(field=fld, value=has)])
+
+
+def _no_dm_finish(ctx: _Ctx, nd: NoDeMinimis, res: _CheckResult) -> _CheckResult:
+    """The rule's exclusions, then the UNCONFIRMED flag (a rule applied as encoded but unconfirmed asks)."""
     if res.value is not False and nd.exclusions:
         ex, ex_text, ex_missing, _ = _exclusions(ctx, nd.exclusions)
         if ex is True:
@@ -1272,11 +1287,10 @@ def assess(item: Item, item_index: int, shipment: Shipment, destination: Country
     return assess_ear(item, item_index, shipment, destination, party_hits, registry, as_of, comp, lp, exporter, eccn)
 
 
-def assess_ear(item: Item, item_index: int, shipment: Shipment, destination: Country, party_hits: list[PartyFact],  # noqa: C901 - split by its owner
+def assess_ear(item: Item, item_index: int, shipment: Shipment, destination: Country, party_hits: list[PartyFact],
                registry: Registry, as_of: dt.date, comp: _Compiled, lp: LoadedPack, exporter: Country | None,
                eccn: str | None) -> JurisdictionResult:
     """The EAR chain: origin, location, de minimis, FDP paragraphs (see the module docstring)."""
-    pack = comp.pack
     reg = registry
     ctx = _Ctx(comp=comp, pack_id=lp.info.id, item=item, idx=item_index, shipment=shipment, dest=destination,
                dest_codes=_codes(destination, reg, as_of), exporter=exporter,
@@ -1288,8 +1302,43 @@ def assess_ear(item: Item, item_index: int, shipment: Shipment, destination: Cou
 
     # 1. origin
     origin = resolve(item.origin) if item.origin else None
-    origin_codes = _codes(origin, reg, as_of) if origin else frozenset()
-    us_origin: Tri = None if origin is None else bool(origin_codes & comp.us_codes)
+    decided = _origin_step(ctx, origin, reg, steps)
+    if decided is not None:
+        return decided
+    # 2. location
+    decided = _location_step(ctx, steps, missing, would)
+    if decided is not None:
+        return decided
+    # 3. de minimis
+    dm = _de_minimis(ctx)
+    steps += dm.steps
+    # 4. FDP paragraphs
+    paras = [_eval_paragraph(ctx, p, vs) for p, vs in comp.paragraphs.items()]
+    steps += [p.step for p in paras]
+
+    caught = [p for p in paras if p.value is True]
+    unknown_paras = [p for p in paras if p.value is None]
+    findings: list[Finding] = []
+    status: Literal["subject", "not_subject", "unknown"]
+    if dm.value is True or caught:
+        status = "subject"
+        summary = _conclude_subject(ctx, dm, paras, caught, origin, findings)
+    elif dm.value is None or unknown_paras or origin is None or exporter is None:
+        status = "unknown"
+        summary = _conclude_unknown(ctx, dm, paras, unknown_paras, origin, steps, missing, would, findings)
+    else:
+        status = "not_subject"
+        summary = _conclude_not_subject(item, paras, steps)
+    steps.append(Step(name="conclusion", outcome=status, detail=summary, deciding=True,
+                      citations=[Citation(kind="regulation", ref="15 CFR 734.3(a)")]))
+    return JurisdictionResult(status=status, steps=steps, findings=findings, summary=summary)
+
+
+def _origin_step(ctx: _Ctx, origin: Country | None, reg: Registry, steps: list[Step]) -> JurisdictionResult | None:
+    """Step 1: a U.S.-origin item is subject wherever it is (the result); otherwise the step is noted."""
+    pack, item = ctx.comp.pack, ctx.item
+    origin_codes = _codes(origin, reg, ctx.on) if origin else frozenset()
+    us_origin: Tri = None if origin is None else bool(origin_codes & ctx.comp.us_codes)
     o_cites = list(pack.origin_rule.citations)
     if us_origin:
         steps.append(Step(name="origin", outcome="subject", deciding=True, inputs={"origin": item.origin},
@@ -1306,8 +1355,13 @@ def assess_ear(item: Item, item_index: int, shipment: Shipment, destination: Cou
         steps.append(Step(name="origin", outcome="foreign", inputs={"origin": item.origin}, citations=o_cites,
                           detail=f"foreign-made item ({origin.name}, {origin.code}): not subject by origin; "
                                  "location, de minimis and FDP tests follow"))
+    return None
 
-    # 2. location
+
+def _location_step(ctx: _Ctx, steps: list[Step], missing: list[tuple[str, str]], would: list[str]
+                   ) -> JurisdictionResult | None:
+    """Step 2: an item in the United States is subject (the result); otherwise the step is noted."""
+    pack, shipment, exporter = ctx.comp.pack, ctx.shipment, ctx.exporter
     l_cites = list(pack.location_rule.citations)
     if exporter is None:
         steps.append(Step(name="location", outcome="unknown", inputs={"exporter_country": shipment.exporter_country},
@@ -1316,7 +1370,7 @@ def assess_ear(item: Item, item_index: int, shipment: Shipment, destination: Cou
                                  "United States it is subject to the EAR"))
         missing.append(("exporter_country", "the item is in the United States"))
         would.append("if the item is exported from the United States, it is subject to the EAR (§ 734.3(a)(1))")
-    elif ctx.exporter_codes & comp.us_codes:
+    elif ctx.exporter_codes & ctx.comp.us_codes:
         where = "not stated (default United States)" if not shipment.exporter_country else exporter.code
         steps.append(Step(name="location", outcome="subject", deciding=True,
                           inputs={"exporter_country": shipment.exporter_country}, citations=l_cites,
@@ -1329,79 +1383,67 @@ def assess_ear(item: Item, item_index: int, shipment: Shipment, destination: Cou
         steps.append(Step(name="location", outcome="abroad", inputs={"exporter_country": shipment.exporter_country},
                           citations=l_cites,
                           detail=f"re-exported from {exporter.name} ({exporter.code}): outside the United States"))
+    return None
 
-    # 3. de minimis
-    dm = _de_minimis(ctx)
-    steps += dm.steps
 
-    # 4. FDP paragraphs
-    paras = [_eval_paragraph(ctx, p, vs) for p, vs in comp.paragraphs.items()]
-    steps += [p.step for p in paras]
-
-    caught = [p for p in paras if p.value is True]
-    unknown_paras = [p for p in paras if p.value is None]
-    foreign: Tri
-    if dm.value is True or caught:
-        foreign = True
-    elif dm.value is None or unknown_paras:
-        foreign = None
-    else:
-        foreign = False
-
-    findings: list[Finding] = []
-    status: Literal["subject", "not_subject", "unknown"]
-    if foreign is True:
-        status = "subject"
-        for s in dm.steps:
-            if dm.value is True and s.outcome in ("subject", "no_de_minimis"):
-                s.deciding = True
-        for p in caught:
+def _conclude_subject(ctx: _Ctx, dm: _DmOutcome, paras: list[_ParaOutcome], caught: list[_ParaOutcome],
+                      origin: Country | None, findings: list[Finding]) -> str:
+    """Subject to the EAR by de minimis or an FDP paragraph: mark the deciding steps, the summary."""
+    for s in dm.steps:
+        if dm.value is True and s.outcome in ("subject", "no_de_minimis"):
+            s.deciding = True
+    for p in caught:
+        p.step.deciding = True
+    for p in paras:
+        if p.step.outcome == "excluded":
             p.step.deciding = True
-        for p in paras:
-            if p.step.outcome == "excluded":
-                p.step.deciding = True
-        reasons = (["de minimis"] if dm.value is True else []) + [f"§ {p.paragraph}" for p in caught]
-        summary = f"subject to the EAR: {', '.join(reasons)}"
-        if origin is None:
-            summary += " (whatever the item's origin)"
-        findings += [_para_finding(ctx, p) for p in caught if p.rule and p.rule.consequence.outcome]
-    elif foreign is None or origin is None or exporter is None:
-        status = "unknown"
-        if origin is None:
-            missing.insert(0, (f"{ctx.f}.origin", "the item is of U.S. origin"))
-            would.insert(0, "if the item is of U.S. origin, it is subject to the EAR (§ 734.3(a)(2))")
-        for s in dm.steps:
-            if s.outcome == "unknown":
-                s.deciding = True
-        missing += dm.missing
-        would += dm.would
-        for p in paras:
-            if p.value is None or p.step.outcome == "excluded":
-                p.step.deciding = True
-        for p in unknown_paras:
-            missing += p.missing
-            would.append(p.would)
-        for s in steps:
-            if s.name in ("origin", "location") and s.outcome == "unknown":
-                s.deciding = True
-        facts = list(dict.fromkeys(m[0] for m in missing))
-        summary = f"undetermined: missing {', '.join(facts)}"
-        findings.append(_indeterminate(ctx, missing, would, [s for s in steps if s.deciding]))
-    else:
-        status = "not_subject"
-        for s in steps:
-            if s.name in ("origin", "location", "de minimis") or s.outcome == "excluded":
-                s.deciding = True
-        excluded = [p.paragraph for p in paras if p.step.outcome == "excluded"]
-        pct = item.us_content_percent
-        summary = (f"not subject to the EAR: foreign-made item abroad, U.S. content {pct:g} % within de minimis, "
-                   f"no FDP paragraph reaches it" if pct is not None else
-                   "not subject to the EAR: foreign-made item abroad, no de minimis or FDP reach")
-        if excluded:
-            summary += f" (excluded by exporting country: {', '.join('§ ' + e for e in excluded)})"
-    steps.append(Step(name="conclusion", outcome=status, detail=summary, deciding=True,
-                      citations=[Citation(kind="regulation", ref="15 CFR 734.3(a)")]))
-    return JurisdictionResult(status=status, steps=steps, findings=findings, summary=summary)
+    reasons = (["de minimis"] if dm.value is True else []) + [f"§ {p.paragraph}" for p in caught]
+    summary = f"subject to the EAR: {', '.join(reasons)}"
+    if origin is None:
+        summary += " (whatever the item's origin)"
+    findings += [_para_finding(ctx, p) for p in caught if p.rule and p.rule.consequence.outcome]
+    return summary
+
+
+def _conclude_unknown(ctx: _Ctx, dm: _DmOutcome, paras: list[_ParaOutcome], unknown_paras: list[_ParaOutcome],
+                      origin: Country | None, steps: list[Step], missing: list[tuple[str, str]], would: list[str],
+                      findings: list[Finding]) -> str:
+    """Undetermined: the facts that would decide it, as one JUR-INDETERMINATE finding."""
+    if origin is None:
+        missing.insert(0, (f"{ctx.f}.origin", "the item is of U.S. origin"))
+        would.insert(0, "if the item is of U.S. origin, it is subject to the EAR (§ 734.3(a)(2))")
+    for s in dm.steps:
+        if s.outcome == "unknown":
+            s.deciding = True
+    missing += dm.missing
+    would += dm.would
+    for p in paras:
+        if p.value is None or p.step.outcome == "excluded":
+            p.step.deciding = True
+    for p in unknown_paras:
+        missing += p.missing
+        would.append(p.would)
+    for s in steps:
+        if s.name in ("origin", "location") and s.outcome == "unknown":
+            s.deciding = True
+    facts = list(dict.fromkeys(m[0] for m in missing))
+    findings.append(_indeterminate(ctx, missing, would, [s for s in steps if s.deciding]))
+    return f"undetermined: missing {', '.join(facts)}"
+
+
+def _conclude_not_subject(item: Item, paras: list[_ParaOutcome], steps: list[Step]) -> str:
+    """Not subject: foreign-made, abroad, within de minimis, no FDP paragraph reaches it."""
+    for s in steps:
+        if s.name in ("origin", "location", "de minimis") or s.outcome == "excluded":
+            s.deciding = True
+    excluded = [p.paragraph for p in paras if p.step.outcome == "excluded"]
+    pct = item.us_content_percent
+    summary = (f"not subject to the EAR: foreign-made item abroad, U.S. content {pct:g} % within de minimis, "
+               f"no FDP paragraph reaches it" if pct is not None else
+               "not subject to the EAR: foreign-made item abroad, no de minimis or FDP reach")
+    if excluded:
+        summary += f" (excluded by exporting country: {', '.join('§ ' + e for e in excluded)})"
+    return summary
 
 
 def _para_finding(ctx: _Ctx, p: _ParaOutcome) -> Finding:

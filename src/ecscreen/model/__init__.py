@@ -74,6 +74,10 @@ class License(StrictModel):
         return self
 
 
+ItemCategory = Literal["food", "medicine", "medical_device", "agricultural"]
+ITEM_CATEGORIES: tuple[str, ...] = ("food", "medicine", "medical_device", "agricultural")
+
+
 def normalize_hts(text: str) -> str | None:
     """'8471.30.0100' -> '8471300100'; None unless 6 to 10 ASCII digits once dots and spaces are removed."""
     digits = text.strip().replace(".", "").replace(" ", "")
@@ -109,6 +113,11 @@ class Item(StrictModel):
         default=None, validation_alias=AliasChoices("hts_code", "hs_code"),
         description="Harmonized Tariff Schedule code (6 to 10 digits; dots and spaces allowed, e.g. 8471.30.0100; "
         "also accepted as hs_code). Decides the HTS-listed controls (15 CFR part 746, Supplements No. 1, 4, 6)")
+    category: ItemCategory | None = Field(
+        default=None, description="What the item is, where a general authorisation depends on it: food "
+        "(EAR part 772 'food': consumed by and nourishing humans or animals, seeds; not alcoholic beverages), "
+        "medicine, medical_device, agricultural (agricultural commodity, e.g. 15 CFR 740.18; 31 CFR 560.530). "
+        "Not stated: no such authorisation is assumed")
     license_exception: str | None = None
     licenses: list[License] = Field(default_factory=list)
     quantity: float | None = Field(default=None, allow_inf_nan=False)
@@ -137,6 +146,18 @@ class Item(StrictModel):
         if digits is None:
             raise ValueError(f"hts_code must be 6 to 10 digits (dots and spaces allowed), not {text!r}")
         return digits
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _category(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            t = "_".join(v.strip().lower().replace("-", " ").split())
+            if not t:
+                return None
+            if t not in ITEM_CATEGORIES:
+                raise ValueError(f"category must be one of {', '.join(ITEM_CATEGORIES)}, not {v!r}")
+            return t
+        return v
 
     @field_validator("parameters", mode="before")
     @classmethod
@@ -196,7 +217,7 @@ class Evidence(StrictModel):
 class Coverage(StrictModel):
     """Why a finding is covered (does not block): a licence, an exception, a waiver, a clearance."""
 
-    kind: Literal["license", "license_exception", "waiver", "clearance"]
+    kind: Literal["license", "license_exception", "waiver", "clearance", "general_license", "exclusion"]
     ref: str
     detail: str
 

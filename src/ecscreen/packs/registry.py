@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ecscreen.domain.countries import resolve
 from ecscreen.errors import PackError
-from ecscreen.model import Citation, Outcome, PackInfo, StrictModel
+from ecscreen.model import Citation, ItemCategory, Outcome, PackInfo, StrictModel
 from ecscreen.packs import yamlio
 
 MESSAGE_PLACEHOLDERS = frozenset({"destination", "destination_name", "description", "eccn", "origin", "end_use",
@@ -97,6 +97,13 @@ class Cond(Strict):
     hts_in: list[str] | None = Field(
         default=None, description="item's HTS code starts with one of these prefixes (digits; 'list:name' refs "
         "to a `hts` list); a missing hts_code is unknown (fail closed)")
+    category_in: list[ItemCategory] | None = Field(
+        default=None, description="the item's stated category (items[].category) is one of these. A category "
+        "the shipment does not state is not met: it is what the shipper claims to be eligible for an "
+        "authorisation, never assumed")
+    license_exception_in: list[str] | None = Field(
+        default=None, description="the item claims one of these licence exceptions (items[].license_exception, "
+        "symbol such as AGR); no claim is not met")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -207,10 +214,37 @@ Cond.model_rebuild()
 # --------------------------------------------------------------------------- rules kind
 
 
+class Authorisation(Strict):
+    """A general authorisation that covers a rule's finding for the items it fits: an OFAC general
+    licence, an EAR licence exception, or an exclusion the regulation itself writes into the licence
+    requirement (e.g. EAR99 food and medicine). With ``confirm`` the authorisation depends on
+    conditions the shipment facts cannot show: the finding becomes ``review`` naming them instead of
+    being covered."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    kind: Literal["general_license", "license_exception", "exclusion"]
+    ref: str = Field(description="What authorises it, e.g. '31 CFR 560.530(a)(1)' or 'License Exception AGR'")
+    when: Cond = Field(description="Item-level condition the authorisation needs (evaluated per item)")
+    detail: str = Field(description="Why the item is authorised (placeholders as in rule messages)")
+    confirm: str | None = Field(
+        default=None, description="Conditions the facts cannot show: the finding becomes review naming them")
+    citations: list[Citation] = Field(min_length=1)
+    effective_from: dt.date | None = None
+    effective_to: dt.date | None = Field(default=None, description="first day it no longer applies")
+    notes: list[str] = Field(default_factory=list)
+
+    def in_force(self, on: dt.date) -> bool:
+        return (self.effective_from is None or self.effective_from <= on) and (
+            self.effective_to is None or on < self.effective_to)
+
+
 class NamedList(Strict):
     type: Literal["countries", "eccns", "phrases", "names", "hts"]
     members: list[str] = Field(min_length=1)
     exclude: list[str] = Field(default_factory=list)
+    not_within: list[str] = Field(
+        default_factory=list, description="phrases lists: a member found inside one of these phrases is not a "
+        "hit (the word in another sense, e.g. PLA in 'PLA filament', polylactic acid)")
     description: str | None = None
     citations: list[Citation] = Field(default_factory=list)
 
@@ -231,6 +265,9 @@ class Rule(Strict):
         description="US-EAR rules apply only to items subject to the EAR (jurisdiction step); "
         "false for rules that apply regardless (e.g. allied regimes, OFAC)",
     )
+    authorisations: list[Authorisation] = Field(
+        default_factory=list, description="General authorisations that cover the finding for the items they fit "
+        "(first that fits wins; a shipment-level finding is covered when every item is)")
 
     @field_validator("outcome")
     @classmethod
@@ -448,6 +485,9 @@ def _groups_hook(reg: Registry, lp: LoadedPack, raw: Any) -> None:
     for name in m.groups:
         if name in reg.groups:
             raise PackError(f"country group {name!r} defined twice", file=str(lp.path))
+    if reg.groups_snapshot is not None and reg.groups_snapshot != m.snapshot_date:
+        raise PackError(f"country group packs state different snapshot dates ({reg.groups_snapshot} and "
+                        f"{m.snapshot_date}): one registry has one snapshot", file=str(lp.path))
     reg.groups.update(m.groups)
     reg.groups_snapshot = m.snapshot_date
     reg.territories.update(m.territories)
@@ -537,8 +577,12 @@ def _check_rules_pack(lp: LoadedPack, reg: Registry, data_lines: dict[str, int],
         rule_ids[rule.id] = shown
         for path_s, cond in _walk(rule.when, f"rules[{i}].when"):
             _check_refs(cond, m, reg, shown, data_lines.get(f"rules[{i}]"), path_s)
+        for k, auth in enumerate(rule.authorisations):
+            for path_s, cond in _walk(auth.when, f"rules[{i}].authorisations[{k}].when"):
+                _check_refs(cond, m, reg, shown, data_lines.get(f"rules[{i}]"), path_s)
     for i, rule in enumerate(m.rules):
-        for ph in re.findall(r"\{([^{}]*)\}", rule.message):
+        texts = [rule.message] + [t for a in rule.authorisations for t in (a.detail, a.confirm or "")]
+        for ph in (p for t in texts for p in re.findall(r"\{([^{}]*)\}", t)):
             if ph not in MESSAGE_PLACEHOLDERS and not re.fullmatch(r"param\.[A-Za-z0-9_]+", ph):
                 raise PackError(f"unknown placeholder {{{ph}}} in message (known: {', '.join(sorted(MESSAGE_PLACEHOLDERS))},"
                                 " param.<name>)", file=shown, line=data_lines.get(f"rules[{i}]"),

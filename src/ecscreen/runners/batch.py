@@ -83,6 +83,9 @@ class OrderRow(BaseModel):
     us_content_percent: float | None = Field(default=None, ge=0, le=100)
     license_exception: str | None = None
     hts_code: str | None = Field(default=None, description="HTS code (6 to 10 digits, dots allowed)")
+    category: str | None = Field(
+        default=None, description="Item category a general authorisation depends on: food, medicine, "
+        "medical_device or agricultural")
     sku: str | None = None
     quantity: float | None = None
     value_usd: float | None = Field(default=None, ge=0)
@@ -96,7 +99,7 @@ SHIPMENT_FIELDS = ("date", "destination", "destination_region", "end_user", "end
                    "consignee_country", "purchaser", "purchaser_country", "end_use", "exporter_country")
 TEXT_FIELDS = ("order_id", "destination", "destination_region", "description", "eccn", "origin", "end_user",
                "end_user_country", "consignee", "consignee_country", "purchaser", "purchaser_country", "end_use",
-               "license_exception", "sku", "exporter_country", "hts_code")
+               "license_exception", "sku", "exporter_country", "hts_code", "category")
 NUMBER_FIELDS = {"us_content_percent": (0.0, 100.0), "quantity": (None, None), "value_usd": (0.0, None)}
 KNOWN_FIELDS = frozenset(TEXT_FIELDS) | frozenset(NUMBER_FIELDS) | {"date"}
 SHARED_FIELDS = tuple(k for k in SHIPMENT_FIELDS if k != "date")  # one value per order
@@ -115,6 +118,15 @@ PARTY_BATCH = True  # False: one screen_parties call per new party (the referenc
 
 
 # --------------------------------------------------------------------------- reading
+
+
+def _category_problem(text: str) -> str | None:
+    try:
+        Item(description="x", category=text)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        return str(exc.errors(include_url=False)[0]["msg"]).removeprefix("Value error, ")
+    return None
+
 
 MAX_CELL = 1 << 20  # 1 MiB: a larger cell makes its row an error row (documented in docs/batch-and-gate.md)
 MAX_LINE = 4 << 20  # 4 MiB: a longer physical line is one error row (its bytes are skipped, not kept)
@@ -639,6 +651,8 @@ def parse_row(raw: RawRow, cols: Columns, ncols: int) -> ParsedRow:  # noqa: C90
     if "hts_code" in f and normalize_hts(f["hts_code"]) is None:
         problems.append(f"{col(cols.index['hts_code'], 'hts_code')}: not an HTS code (6 to 10 digits, dots "
                         f"allowed): {f['hts_code']!r}")
+    if "category" in f and _category_problem(f["category"]) is not None:
+        problems.append(f"{col(cols.index['category'], 'category')}: {_category_problem(f['category'])}")
     for cf in ("destination", "origin", "end_user_country", "consignee_country", "purchaser_country",
                "exporter_country"):
         if cf in f:
@@ -1181,7 +1195,7 @@ class BatchScreener:
         f = pr.fields
         return (f["description"], f.get("eccn"), f.get("origin"), tuple(sorted(pr.params.items())),
                 f.get("us_content_percent"), f.get("license_exception"), f.get("quantity"), f.get("value_usd"),
-                f.get("sku"), f.get("hts_code"))
+                f.get("sku"), f.get("hts_code"), f.get("category"))
 
     @staticmethod
     def _parties(head: dict[str, Any]) -> list[Party]:
@@ -1189,9 +1203,9 @@ class BatchScreener:
 
     @staticmethod
     def _item(it: tuple[Any, ...]) -> Item:
-        d, e, o, p, u, le, q, v, s, h = it
+        d, e, o, p, u, le, q, v, s, h, c = it
         return Item(description=d, eccn=e, origin=o, parameters=dict(p), us_content_percent=u,
-                    license_exception=le, quantity=q, value_usd=v, sku=s, hts_code=h)
+                    license_exception=le, quantity=q, value_usd=v, sku=s, hts_code=h, category=c)
 
     @staticmethod
     def _shipment(oid: str, head: dict[str, Any], items: list[Item], on: dt.date | None = None) -> Shipment:
