@@ -103,14 +103,16 @@ def main() -> None:
         build = time.perf_counter() - t0
         names = _real_names()
         times = []
+        cpu_times = []
         for i, name in enumerate(names[:200]):
             sh = {"destination": "CN", "date": "2026-10-01",
                   "items": [{"description": "Data-center GPU accelerator", "eccn": "3A090.a"}],
                   "parties": [{"role": "consignee", "name": name, "country": "CN"},
                               {"role": "end_user", "name": names[(i + 7) % len(names)]}]}
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             screener.screen(sh)
             times.append(time.perf_counter() - t)
+            cpu_times.append(time.process_time() - c)
     cb, ch, cc = CPU[id(bare_cmd)], CPU[id(help_cmd)], CPU[id(check_cmd)]
     print(f"bare import of typer+pydantic+rich+rapidfuzz+yaml : {bare * 1000:7.0f} ms wall, {cb * 1000:5.0f} ms CPU "
           f"(medians of {args.runs})")
@@ -119,8 +121,9 @@ def main() -> None:
     print(f"ecscreen check, 1 item, 2 parties, lists, warm    : {check * 1000:7.0f} ms wall, {cc * 1000:5.0f} ms CPU "
           f"= {check / bare:.2f}x bare import wall, {cc / cb:.2f}x CPU (targets <= 500 ms, <= 2.5x)")
     print(f"Screener() build + first screen (warm caches)     : {build * 1000:7.0f} ms")
-    print(f"Screener.screen(), 2 parties, median of {len(times)}      : {statistics.median(times) * 1000:7.2f} ms "
-          f"(p95 {sorted(times)[int(len(times) * 0.95)] * 1000:.2f} ms; target <= 5 ms median)")
+    print(f"Screener.screen(), 2 parties, median of {len(times)}      : {statistics.median(times) * 1000:7.2f} ms wall "
+          f"(p95 {sorted(times)[int(len(times) * 0.95)] * 1000:.2f} ms), {statistics.median(cpu_times) * 1000:.2f} ms "
+          "CPU (target <= 5 ms median)")
 
 
 if __name__ == "__main__":
