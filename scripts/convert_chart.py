@@ -63,6 +63,12 @@ def fr(ref: str, note: str | None = None) -> dict[str, Any]:
     return d
 
 
+def _short_barrel(eccn: str) -> list[dict[str, Any]]:
+    return [{"paragraph": "", "all": [{"param": "barrel_length_in", "lt": 18}],
+             "citations": [reg(f"15 CFR part 774, Supplement No. 1, ECCN {eccn}",
+                               "License Requirements: shotguns with a barrel length less than 18 inches (45.72 cm)")]}]
+
+
 # --------------------------------------------------------------------------- curated facts
 
 # Part 746 sections the embargoed rows point to (the row texts name them; Cuba and Iran say
@@ -83,14 +89,14 @@ REGION_ROWS = {"UA-43": "UA", "UA-40": "UA", "UA-14": "UA", "UA-09": "UA"}
 FOOTNOTE_EFFECTS: dict[str, dict[str, Any]] = {
     "1": {"kind": "note", "citations": [reg("15 CFR 746.1(b)"), reg("15 CFR 746.3")]},
     "2": {"kind": "eccns", "outcome": "review", "reason": "RS",
-          "entries": [{"eccn": "6A003", "condition": "certain thermal imaging cameras (§ 742.4(a))"},
+          "entries": [{"eccn": "6A003.b.4", "condition": "certain thermal imaging cameras (§ 742.4(a))"},
                       {"eccn": "6A993", "condition": "certain thermal imaging cameras (§ 742.4(a))"}],
           "citations": [reg("15 CFR 742.4(a)")]},
     "3": {"kind": "eccns", "outcome": "review", "reason": "RS",
           "entries": [{"eccn": "0A919", "condition": "military commodities (§ 742.6(a)(3))"}],
           "citations": [reg("15 CFR 742.6(a)(3)")]},
     "4": {"kind": "eccns", "outcome": "review", "reason": "RS",
-          "entries": [{"eccn": "6A003", "condition": "certain thermal imaging cameras (§ 742.6(a)(2), (4)(ii))"},
+          "entries": [{"eccn": "6A003.b.4", "condition": "certain thermal imaging cameras (§ 742.6(a)(2), (4)(ii))"},
                       {"eccn": "6A993", "condition": "certain thermal imaging cameras (§ 742.6(a)(2), (4)(ii))"}],
           "citations": [reg("15 CFR 742.6(a)(2)"), reg("15 CFR 742.6(a)(4)(ii)")]},
     "5": {"kind": "note", "citations": [reg("15 CFR 738.3(b)")]},
@@ -113,11 +119,13 @@ FOOTNOTE_EFFECTS: dict[str, dict[str, Any]] = {
     "10": {"kind": "eccns", "outcome": "license_required", "reason": "FC",
            "entries": [
                {"eccn": "0A501", "except": ["y"]},
-               {"eccn": "0A502", "condition": "shotguns with a barrel length less than 18 inches (45.72 cm)"},
+               {"eccn": "0A502", "condition": "shotguns with a barrel length less than 18 inches (45.72 cm)",
+                "tests": _short_barrel("0A502")},
                {"eccn": "0A504.i"},
                {"eccn": "0A505.a"}, {"eccn": "0A505.x"},
                {"eccn": "0A506"}, {"eccn": "0A507"},
-               {"eccn": "0A508", "condition": "semi-automatic shotguns with a barrel length less than 18 inches"},
+               {"eccn": "0A508", "condition": "semi-automatic shotguns with a barrel length less than 18 inches",
+                "tests": _short_barrel("0A508")},
                {"eccn": "0A509"},
                {"eccn": "0D501", "condition": "except software for commodities in 0A501.y or equipment in "
                                               "0B501 for commodities in 0A501.y"},
@@ -128,6 +136,126 @@ FOOTNOTE_EFFECTS: dict[str, dict[str, Any]] = {
                                               "0B505 and software in 0D505 for them"},
            ],
            "citations": [reg("15 CFR part 738, Supplement No. 1, footnote 10")]},
+}
+
+# Thermal imaging cameras of 6A003 are the imaging cameras incorporating focal plane arrays of
+# 6A003.b.4 (6A003.a: instrumentation cameras; b.3: image-intensifier cameras): footnotes 2 and 4
+# name "certain thermal imaging cameras", so an item stated outside 6A003.b.4 is outside them.
+
+# ---- reading the CCL precisely: parameters that decide a paragraph's scope (rules as data)
+#
+# Technical parameters the CCL entries' scopes read (declared in the ccl pack, given by shipments
+# as items[].parameters). Names are lower case.
+CCL_PARAMETERS: dict[str, dict[str, Any]] = {
+    "frame_rate_hz": {"unit": "Hz", "description": "maximum frame rate of an imaging camera (6A003.b.4.b: more "
+                                                   "than 60 Hz is RS 1; Note 3.a: 9 Hz or less is 6A993.a)"},
+    "fpa_elements": {"unit": "elements", "description": "number of elements of the camera's focal plane array "
+                                                        "(6A003.b.4.b: more than 111,000 is RS 1)"},
+    "embedded_in_civil_product": {"type": "boolean", "description": "the camera is exported or reexported to be "
+                                                                    "embedded in a civil product (6A003.b.4.b: RS 1)"},
+    "civil_telecommunications_use": {"type": "boolean", "description": "the item is exported or reexported for "
+                                                                       "use in civil telecommunications "
+                                                                       "applications (3A001.b.2, b.3: outside NS 1 "
+                                                                       "and RS 1)"},
+    "barrel_length_in": {"unit": "in", "description": "barrel length of a shotgun in inches (0A502, 0A508: NS, RS "
+                                                      "and AT apply below 18 in = 45.72 cm; footnote 10 the same)"},
+}
+
+
+_6A003_RS = reg("15 CFR part 774, Supplement No. 1, ECCN 6A003",
+                "License Requirements: RS 1 / RS 2 split of 6A003.b.4.b by frame rate (60 Hz), focal plane array "
+                "elements (111,000) and embedding in a civil product")
+# (ECCN, reason, chart column) -> what the curated reading adds to the parsed scope: the paragraphs
+# the words qualify (the others are plain), the parameter tests that decide the words, and the
+# partition the controls of one reason share.
+SCOPE_DETAILS: dict[tuple[str, str, str], dict[str, Any]] = {
+    # "RS applies to 6A003.b.3, 6A003.b.4.a, 6A003.b.4.c and to items controlled in 6A003.b.4.b that
+    # have a frame rate greater than 60 Hz or that incorporate a focal plane array with more than
+    # 111,000 elements, or to items in 6A003.b.4.b when being exported or reexported to be embedded
+    # in a civil product."
+    ("6A003", "RS", "RS 1"): {
+        "qualified": ["b.4.b"], "partition": "6A003.b.4.b RS",
+        "tests": [{"paragraph": "b.4.b", "citations": [_6A003_RS],
+                   "any": [{"param": "frame_rate_hz", "gt": 60}, {"param": "fpa_elements", "gt": 111000},
+                           {"param": "embedded_in_civil_product", "eq": 1}]}]},
+    # "RS applies to items controlled in 6A003.b.4.b that have a frame rate of 60 Hz or less and that
+    # incorporate a focal plane array with not more than 111,000 elements if not being exported or
+    # reexported to be embedded in a civil product"
+    ("6A003", "RS", "RS 2"): {
+        "partition": "6A003.b.4.b RS",
+        "tests": [{"paragraph": "b.4.b", "citations": [_6A003_RS],
+                   "all": [{"param": "frame_rate_hz", "lte": 60}, {"param": "fpa_elements", "lte": 111000},
+                           {"param": "embedded_in_civil_product", "eq": 0}]}]},
+    # "NP applies to cameras controlled by 6A003.a.3 or a.4 and to plug-ins in 6A003.a.6 for cameras
+    # controlled by 6A003.a.3 or a.4": the words qualify only the plug-ins of .a.6
+    ("6A003", "NP", "NP 1"): {"qualified": ["a.6"]},
+    # "NP applies to 1C010.a (aramid ..., b (carbon ...), and e.1 for ... that meet or exceed the control
+    # criteria of ECCN 1C210": the eCFR text leaves the first parenthesis open, so the list is stated here
+    ("1C010", "NP", "NP 1"): {"paragraphs": ["a", "b", "e.1"]},
+    # "MT applies to entire entry, except 1B001.d.4, e and f. Note: MT applies to equipment in 1B001.d that
+    # meet or exceed the parameters of 1B101": .e and .f are excepted outright, the note qualifies .d
+    ("1B001", "MT", "MT 1"): {"qualified": ["d"]},
+    # "NS [RS] applies to MMIC amplifiers in 3A001.b.2 and discrete microwave transistors in 3A001.b.3,
+    # except those 3A001.b.2 and b.3 items being exported or reexported for use in civil
+    # telecommunications applications" (NS 1, RS 1; NS 2 still applies to the entire entry)
+    **{("3A001", r, f"{r} 1"): {"tests": [
+        {"paragraph": p, "all": [{"param": "civil_telecommunications_use", "eq": 0}],
+         "citations": [reg("15 CFR part 774, Supplement No. 1, ECCN 3A001",
+                           f"License Requirements: {r} 1 for 3A001.b.2 and b.3 except for use in civil "
+                           "telecommunications applications")]} for p in ("b.2", "b.3")]} for r in ("NS", "RS")},
+    # "NS (RS, AT) applies to [semi-automatic] shotguns with a barrel length less than 18 inches (45.72 cm)"
+    **{(e, r, f"{r} 1"): {"tests": _short_barrel(e)} for e in ("0A502", "0A508") for r in ("NS", "RS", "AT")},
+}
+# Notes of an entry that place items with stated parameters outside a paragraph, in another ECCN.
+OUTSIDE: dict[str, list[dict[str, Any]]] = {
+    "6A003": [{
+        "rule": {"paragraph": "b.4.b", "all": [{"param": "frame_rate_hz", "lte": 9}],
+                 "citations": [reg("15 CFR part 774, Supplement No. 1, ECCN 6A003, Note 3.a to 6A003.b.4.b"),
+                               reg("15 CFR part 774, Supplement No. 1, ECCN 6A993", "Related Controls (1), (2)")]},
+        "instead": "6A993.a",
+        "text": "Note 3.a to 6A003.b.4.b: 6A003.b.4.b does not control imaging cameras with a maximum frame rate "
+                "equal to or less than 9 Hz; such cameras are described in 6A993.a"}],
+}
+
+# What the CCL data cannot decide (listed in docs/rules.md, generated from the pack).
+CCL_LIMITS = [
+    "6A003 RS 1 points to exemptions in § 742.6(a)(2)(iii) and (v) that are not in the data: RS 1 gives "
+    "license_required where the stated facts place the camera in it.",
+    "Footnotes 2 and 4 (special provisions for certain thermal imaging cameras, § 742.4(a), § 742.6(a)(2), "
+    "(4)(ii)) are not in the data: review for 6A003.b.4 and 6A993 cameras to those rows.",
+    "Scopes in words other than a paragraph list (\"software for items controlled by 1B001 for NP reasons\", "
+    "\"meets the parameters of 1C101\", \"for use in civil telecommunications\") give review for the items "
+    "they may concern; only the parameters declared here are read.",
+]
+
+# Chemical Weapons Convention: destinations not listed in Supplement No. 2 to part 745 (the States
+# Parties) are the group CWC:non-party of rules/us-ear/destination-lists.yaml
+# (scripts/build_destination_lists.py).
+CWC_NON_STATES_PARTIES = ["group:CWC:non-party"]
+CWC_CITES = [reg("15 CFR 742.18"), reg("15 CFR part 745, Supplement No. 2")]
+# Reasons for control an entry lists whose scope and requirement its License Requirements state in
+# words outside the Country Chart table (the CW rows: "The Commerce Country Chart is not designed to
+# determine licensing requirements for items controlled for CW reasons"): (ECCN, reason) -> one
+# control per part of the entry, the paragraphs read from the entry's own sentence.
+WORDED_CONTROLS: dict[tuple[str, str], list[dict[str, Any]]] = {
+    ("1C350", "CW"): [
+        {"paragraphs": ["b"], "target": {
+            "kind": "destinations", "outcome": "license_required",
+            "destinations": [{"include": CWC_NON_STATES_PARTIES, "exclude": []}],
+            "note": "Schedule 2 chemicals and mixtures in 1C350.b: licence required to States not Party to the CWC",
+            "citations": CWC_CITES}},
+        {"paragraphs": ["c"], "target": {
+            "kind": "destinations", "outcome": "review",
+            "destinations": [{"include": CWC_NON_STATES_PARTIES, "exclude": []}],
+            "note": "Schedule 3 chemicals and mixtures in 1C350.c: licence required to States not Party to the CWC "
+                    "unless an End-Use Certificate of the importing government was obtained before export (§ 745.2)",
+            "citations": CWC_CITES + [reg("15 CFR 745.2")]}}],
+    ("1C351", "CW"): [
+        {"paragraphs": ["d.15", "d.16"], "target": {
+            "kind": "destinations", "outcome": "license_required", "destinations": [{"include": ["*"], "exclude": []}],
+            "note": "ricin (1C351.d.15) and saxitoxin (1C351.d.16): licence required for CW reasons to all "
+                    "destinations, including Australia, Canada and the United Kingdom",
+            "citations": [reg("15 CFR 742.18")]}}],
 }
 
 # Destination sets written out in words in the chart column of CCL entries.
@@ -213,7 +341,7 @@ TARGET_PATTERNS: list[tuple[str, dict[str, Any]]] = [
     (r"CWC non-States Parties", {
         "kind": "destinations", "outcome": "license_required",
         "destinations": [{"include": ["group:CWC:non-party"], "exclude": ["IL", "TW"]}],
-        "citations": [reg("15 CFR 742.18"), reg("15 CFR part 745, Supplement No. 2")]}),
+        "citations": CWC_CITES}),
 ]
 
 # Section references the eCFR misprints (read as the section meant)
@@ -301,11 +429,97 @@ def parse_para_list(text: str, eccn: str) -> list[str] | None:
 
 
 def mentioned_paras(text: str, eccn: str) -> list[str]:
-    """Paragraphs of ``eccn`` named in a free-text condition (``3A001.b.2``)."""
+    """Paragraphs of ``eccn`` named in a free-text condition: ``3A001.b.2`` and the siblings listed
+    after it (``6A003.a.3 or a.4``, ``5A001.b (except .b.5), .c, .d``, ``1B001.d.4, e and f``).
+    Paragraphs excepted in a parenthesis are not included (see :func:`para_lists`)."""
+    return para_lists(text, eccn)[0]
+
+
+_LIST_SEP = re.compile(r"\s*(?:,\s*(?:and|or)\s+|,|\s+and\s+|\s+or\s+|\s+and\s+to\s+(?:all\s+items\s+in\s+)?)\s*")
+_EXCEPT_PAREN = re.compile(r"\s*\(except\s+([^()]*(?:\([^()]*\)[^()]*)*)\)")
+_DESC_PAREN = re.compile(r"\s*\((?!except)[^()]*(?:\([^()]*\)[^()]*)*\)")
+
+
+def _list_token(t: str, pos: int, prev: str | None, eccn: str) -> tuple[str, int] | None:
+    """One paragraph of a list at ``pos``: ``3A001.b.2``, ``.c``, ``b.4`` (a bare single letter
+    only after a list separator, before a separator or the end), ``.16`` (continues the previous)."""
+    m = re.compile(rf"(?:{eccn}\.|\.)?({PARA_RE})(?![\w\-])").match(t, pos)
+    if m:
+        para = m.group(1)
+        explicit = m.group(0).startswith((eccn, "."))
+        if not explicit and "." not in para and (
+                prev is None or not re.match(r"(?:\s*(?:[,;)]|and\b|or\b|$)|\.(?:\s|$)|\s*\((?!except))", t[m.end():])):
+            return None  # "a frame rate": English, not a paragraph
+        return para, m.end()
+    m = re.compile(r"\.?([0-9]+(?:\.[a-z](?:\.[0-9]+)?)?)(?![\w\-])").match(t, pos)
+    if m and prev:
+        comps = prev.split(".")
+        nums = [i for i, c in enumerate(comps) if c.isdigit()]
+        if nums:
+            return ".".join(comps[:nums[-1]] + [m.group(1)]), m.end()
+    return None
+
+
+def para_lists(text: str, eccn: str) -> tuple[list[str], list[str], list[str], str]:
+    """Read the lists of ``eccn`` paragraphs a control's words name.
+
+    Returns (paragraphs, excepted, excepted_in_words, rest): ``excepted`` are sub-paragraphs a
+    parenthesis excepts outright ("5A001.b (except .b.5)"), ``excepted_in_words`` those it excepts
+    with words the tool cannot check ("a.3 (except a.3.d.2.a and a.3.e for lead selenide based
+    FPAs)"), ``rest`` the text with the lists removed (the words that may qualify them).
+    """
+    paras: list[str] = []
+    excepted: list[str] = []
+    worded: list[str] = []
+    rest: list[str] = []
+    pos = 0
+    for m in re.finditer(rf"{eccn}\.(?={PARA_RE})", text):
+        if m.start() < pos:
+            continue
+        rest.append(text[pos:m.start()])
+        i = m.start()
+        prev: str | None = None
+        while True:
+            tok = _list_token(text, i, prev, eccn)
+            if tok is None:
+                break
+            para, i = tok
+            rng = re.compile(rf"\s+(?:to|through)\s+(?:{eccn}\.|\.)?({PARA_RE})(?![\w\-])").match(text, i)
+            group = [para]
+            if rng:
+                group = expand_range(para, rng.group(1)) or [para, rng.group(1)]
+                i = rng.end()
+            for g in group:
+                if g not in paras:
+                    paras.append(g)
+            prev = group[-1]
+            ex = _EXCEPT_PAREN.match(text, i)
+            if ex:
+                inner = ex.group(1)
+                names = [p for p in _plain_list(inner, eccn, prev)]
+                words = re.sub(rf"(?:{eccn}\.|\.)?{PARA_RE}|\band\b|\bor\b|,", " ", inner).strip()
+                (worded if words else excepted).extend(n for n in names if n not in excepted + worded)
+                i = ex.end()
+            else:
+                desc = _DESC_PAREN.match(text, i)
+                if desc and not ECCN_IN_TEXT.search(desc.group(0)):
+                    i = desc.end()
+            sep = _LIST_SEP.match(text, i)
+            if not sep or _list_token(text, sep.end(), prev, eccn) is None:
+                break
+            i = sep.end()
+        pos = i
+    rest.append(text[pos:])
+    return paras, excepted, worded, re.sub(r"\s+", " ", " ".join(rest)).strip()
+
+
+def _plain_list(inner: str, eccn: str, parent: str) -> list[str]:
+    """Paragraph names in an "(except ...)" parenthesis, relative names read under ``parent``'s entry."""
     out = []
-    for m in re.finditer(rf"{eccn}\.({PARA_RE})\b", text):
-        if m.group(1) not in out:
-            out.append(m.group(1))
+    for m in re.finditer(rf"(?:{eccn}\.|\.)?({PARA_RE})(?![\w\-])", inner):
+        p = m.group(1)
+        if "." in p or m.group(0).startswith((".", eccn)):
+            out.append(p)
     return out
 
 
@@ -319,6 +533,7 @@ def other_eccns(text: str, eccn: str) -> list[str]:
 def parse_scope(control: str, eccn: str) -> tuple[str, dict[str, Any]]:
     """Control text -> (reason, scope)."""
     t = re.sub(r"\s+", " ", control).strip()
+    t = re.sub(r"\b([0-9][A-E][0-9]{3})\. (?=[a-z]\b)", r"\1.", t)  # "8A620. b" (a stray space) is 8A620.b
     m = re.match(r"^(Russian industry sector sanctions?) appl(?:y|ies) to (.*)$", t)
     if m:
         reason, rest = "RISS", m.group(2)
@@ -369,11 +584,30 @@ def parse_scope(control: str, eccn: str) -> tuple[str, dict[str, Any]]:
     paras = parse_para_list(r2, eccn)
     if paras:
         return reason, {"kind": "paragraphs", "paragraphs": paras}
-    # a list of this entry's paragraphs with a qualifier in words: the paragraphs bound it
-    named = mentioned_paras(rest, eccn)
+    return reason, _worded_scope(rest, eccn)
+
+
+def _worded_scope(rest: str, eccn: str) -> dict[str, Any]:
+    """A list of this entry's paragraphs, perhaps with exceptions in parentheses and a qualifier in
+    words: the paragraphs bound it; without words left over the list is the whole scope."""
+    named, excepted, worded, words = para_lists(rest, eccn)
     if named and not other_eccns(rest, eccn) and not rest.startswith(("entire", "the entire")):
-        return reason, {"kind": "paragraphs", "paragraphs": named, "condition": rest}
-    return reason, {"kind": "conditional", "paragraphs": named, "condition": rest}
+        sc: dict[str, Any] = {"kind": "paragraphs", "paragraphs": named}
+        if excepted:
+            sc["excluded"] = excepted
+        if worded:
+            sc["excluded_if"] = worded
+            sc["excluded_condition"] = "; ".join(
+                w for w in _EXCEPT_PAREN.findall(rest) if set(_plain_list(w, eccn, "")) & set(worded))
+        if _FILLER.sub("", words):
+            sc["condition"] = rest
+        return sc
+    return {"kind": "conditional", "paragraphs": named, "condition": rest}
+
+
+# words around a paragraph list that only restate it ("items controlled by 6A002.a.1, a.2 and .c.")
+_FILLER = re.compile(r"(?:\b(?:and|or|to|items?|controlled|by|in|of|this|entry|paragraphs?|software|commodities)\b"
+                     r"|[\s.,;:“”\"])+")
 
 
 def parse_target(chart_text: str, reason: str, un_rows: list[str]) -> dict[str, Any]:
@@ -855,6 +1089,8 @@ def build_ccl(src: Path, un_rows: list[str]) -> tuple[dict[str, Any], dict[str, 
         for control, chart in split_controls(e):
             reason, scope = parse_scope(control, eccn)
             target = parse_target(chart, reason, un_rows)
+            col = target.get("column") or ""
+            scope.update(SCOPE_DETAILS.get((eccn, reason, col), {}))
             controls.append({"reason": reason, "text": re.sub(r"\s+", " ", control).strip(),
                              "chart_text": re.sub(r"\s+", " ", chart).strip(), "scope": scope, "target": target})
             stats["controls"] += 1
@@ -868,6 +1104,13 @@ def build_ccl(src: Path, un_rows: list[str]) -> tuple[dict[str, Any], dict[str, 
         have = {c["reason"] for c in controls}
         for r in reasons:
             if r in have or r in ("AT", "SS") or not controls:
+                continue
+            worded = worded_controls(e, r)
+            if worded:
+                controls += worded
+                stats["controls"] += len(worded)
+                stats["destinations"] += len(worded)
+                stats["scope_paragraphs"] += len(worded)
                 continue
             # a reason the entry lists but its Country Chart table does not state: never silent
             controls.append({"reason": r, "text": f"{r} is listed in the entry's Reason for Control ({rfc}) "
@@ -896,6 +1139,8 @@ def build_ccl(src: Path, un_rows: list[str]) -> tuple[dict[str, Any], dict[str, 
             "exceptions": exceptions,
             "paragraphs": known_paragraphs(e),
         }
+        if eccn in OUTSIDE:
+            entries[eccn]["outside"] = OUTSIDE[eccn]
         stats["entries"] += 1
     pack = {
         "kind": "ccl",
@@ -906,9 +1151,32 @@ def build_ccl(src: Path, un_rows: list[str]) -> tuple[dict[str, Any], dict[str, 
                           [CCL_CIT, reg("15 CFR 738.2", "structure of an ECCN")]),
         "effective_from": EFFECTIVE,
         "source_url": d["source"]["url"],
+        "parameters": CCL_PARAMETERS,
+        "limits": CCL_LIMITS,
         "entries": entries,
     }
     return pack, stats
+
+
+def worded_controls(e: dict[str, Any], reason: str) -> list[dict[str, Any]] | None:
+    """The controls of a reason the entry states in words outside its Country Chart table (the CW rows),
+    from WORDED_CONTROLS; the paragraphs curated there must be the ones the entry's sentence names."""
+    eccn = e["eccn"]
+    parts = WORDED_CONTROLS.get((eccn, reason))
+    if not parts:
+        return None
+    sentence = next((re.sub(r"\s+", " ", i["text"]).strip() for i in e.get("items") or []
+                     if i.get("kind") == "text" and i.get("text", "").startswith(f"{reason} applies to ")), None)
+    if sentence is None:
+        raise SystemExit(f"{eccn}: no '{reason} applies to' sentence in the entry for WORDED_CONTROLS")
+    named = para_lists(sentence[len(f"{reason} applies to "):], eccn)[0]
+    curated = [p for part in parts for p in part["paragraphs"]]
+    if named != curated:
+        raise SystemExit(f"{eccn} {reason}: the entry names {named}, WORDED_CONTROLS {curated}")
+    text = sentence if len(sentence) <= 400 else sentence[:397] + "..."
+    return [{"reason": reason, "text": text, "chart_text": part["target"]["note"],
+             "scope": {"kind": "paragraphs", "paragraphs": part["paragraphs"]}, "target": part["target"]}
+            for part in parts]
 
 
 def check_catalog(src: Path, exceptions_yaml: Path) -> None:

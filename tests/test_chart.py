@@ -62,8 +62,11 @@ def test_5a002_to_china_and_1c351_to_egypt_are_examined(registry) -> None:
     assert r["CHART-5A002-EI"] == Outcome.license_required  # § 742.15: all destinations except Canada
     assert "CHART-5A002-EI" not in by_rule(run(registry, "5A002.a", "CA"))
     r = by_rule(run(registry, "1C351.a", "EG"))
-    # CW is a listed reason whose chart table names no column: review, never silence
-    assert r == {"CHART-1C351-CB": Outcome.license_required, "CHART-1C351-CW": Outcome.review}
+    # CW is stated in words outside the chart table and only for 1C351.d.15 and .d.16 (ricin, saxitoxin):
+    # a pathogen of 1C351.a is outside it; the toxins need a licence for CW reasons everywhere
+    assert r == {"CHART-1C351-CB": Outcome.license_required}
+    assert by_rule(run(registry, "1C351.d.15", "CA"))["CHART-1C351-CW"] == Outcome.license_required
+    assert by_rule(run(registry, "1C351", "CA"))["CHART-1C351-CW"] == Outcome.review  # which paragraph?
 
 
 # --------------------------------------------------------------------------- paragraphs
@@ -293,3 +296,114 @@ def test_explain_rejects_bad_input() -> None:
         explain("banana", "CN", "2026-08-01")
     with pytest.raises(UsageError):
         explain("3A002", "CN", "yesterday")
+
+
+# --------------------------------------------------------------------------- reading the CCL precisely (issue 13)
+
+
+def test_scope_excepted_sub_paragraphs_and_worded_exceptions() -> None:
+    """5A001 NS 2: ".b (except .b.5), .c ..."; 6A002 RS: "a.3 (except a.3.e for lead selenide based FPAs)"."""
+    ns2 = ChartScope(kind="paragraphs", paragraphs=["b", "c", "d", "f", "g", "j"], excluded=["b.5", "f.3"])
+    assert scope_applies(ns2, "c") is True and scope_applies(ns2, "b.2") is True
+    assert scope_applies(ns2, "b.5") is False and scope_applies(ns2, "f.3.a") is False
+    assert scope_applies(ns2, "b") is None  # .b.5 is outside: which sub-paragraph matters
+    rs = ChartScope(kind="paragraphs", paragraphs=["a.1", "a.2", "a.3", "c", "f"], excluded_if=["a.3.e"])
+    assert scope_applies(rs, "a.2") is True and scope_applies(rs, "a.3.a") is True
+    assert scope_applies(rs, "a.3.e") is None and scope_applies(rs, "a.3") is None
+    assert scope_applies(rs, "b") is False
+
+
+def test_listed_sibling_paragraphs_are_within_their_reason(registry) -> None:
+    """Regression: "6A002.a.1, a.2, a.3 ..., .c, and .f" was read as .a.1 only, so an image intensifier tube
+    (6A002.a.2) to Germany came out clear although RS 1 has an X; 5A001.c was outside NS the same way."""
+    assert by_rule(run(registry, "6A002.a.2", "DE")) == {"CHART-6A002-RS": Outcome.license_required}
+    assert by_rule(run(registry, "5A001.c", "BR"))["CHART-5A001-NS"] == Outcome.license_required
+    assert by_rule(run(registry, "6A003.a.4", "IN")) == {"CHART-6A003-NP": Outcome.license_required}
+
+
+def test_stated_parameters_decide_the_thermal_camera_rs_columns(registry) -> None:
+    small = {"frame_rate_hz": 30, "fpa_elements": 81920, "embedded_in_civil_product": 0}
+    assert by_rule(run(registry, "6A003.b.4.b", "DE", parameters=small)) == {}
+    big = dict(small, fpa_elements=327680)
+    res = run(registry, "6A003.b.4.b", "DE", parameters=big)
+    assert by_rule(res) == {"CHART-6A003-RS": Outcome.license_required}
+    assert "fpa_elements > 111000 (stated 327680)" in res.findings[0].message
+    res = run(registry, "6A003.b.4.b", "DE", parameters={"frame_rate_hz": 30, "fpa_elements": 81920})
+    assert by_rule(res) == {"CHART-6A003-RS": Outcome.review}
+    assert "items[].parameters.embedded_in_civil_product" in res.findings[0].message
+    # both RS columns have an X for China: a licence whichever applies, no parameter needed
+    assert by_rule(run(registry, "6A003.b.4.b", "CN"))["CHART-6A003-RS"] == Outcome.license_required
+
+
+def test_note_3a_places_a_9_hz_camera_in_6a993(registry) -> None:
+    res = run(registry, "6A003.b.4.b", "KP", parameters={"frame_rate_hz": 9})
+    assert set(by_rule(res)) == {"CHART-6A993-EMBARGO"}
+    assert "Note 3.a to 6A003.b.4.b" in res.findings[0].notes[0] and "6A993.a" in res.findings[0].notes[0]
+    assert res.steps[0].name == "outside the paragraph"
+    assert by_rule(run(registry, "6A003.b.4.b", "BR", parameters={"frame_rate_hz": 9})) == {}
+    assert "CHART-6A003-NS" in by_rule(run(registry, "6A003.b.4.b", "BR", parameters={"frame_rate_hz": 10}))
+
+
+def test_thermal_camera_footnotes_concern_6a003_b4_only(registry) -> None:
+    assert by_rule(run(registry, "6A003.a.3", "AT")) == {}
+    assert by_rule(run(registry, "6A003.b.4.b", "AT", parameters={
+        "frame_rate_hz": 30, "fpa_elements": 81920, "embedded_in_civil_product": 0})) == {
+        "CHART-6A003-FN4": Outcome.review}
+    assert by_rule(run(registry, "6A003", "AT"))["CHART-6A003-FN4"] == Outcome.review  # which camera?
+
+
+def test_stated_parameters_decide_a_worded_scope_and_a_footnote(registry) -> None:
+    """0A502: NS/RS/AT apply to shotguns with a barrel shorter than 18 inches (a scope in words, no
+    paragraphs); footnote 10 (United Kingdom, Australia) names the same condition."""
+    assert by_rule(run(registry, "0A502", "DE", parameters={"barrel_length_in": 28})) == {}
+    assert by_rule(run(registry, "0A502", "DE", parameters={"barrel_length_in": 14})) == {
+        "CHART-0A502-NS": Outcome.license_required, "CHART-0A502-RS": Outcome.license_required}
+    assert by_rule(run(registry, "0A502", "DE"))["CHART-0A502-NS"] == Outcome.review
+    assert by_rule(run(registry, "0A502", "GB", parameters={"barrel_length_in": 14})) == {
+        "CHART-0A502-FN10": Outcome.license_required}
+    assert by_rule(run(registry, "0A502", "GB", parameters={"barrel_length_in": 18})) == {}
+    res = run(registry, "0A502", "GB")
+    assert by_rule(res) == {"CHART-0A502-FN10": Outcome.review}
+    assert "items[].parameters.barrel_length_in" in res.findings[0].message
+
+
+def test_a_stray_space_in_a_paragraph_name_is_read(registry) -> None:
+    """Regression: "NS applies to entire entry, except 8A620. b and .y" was a condition in words (review for
+    every 8A620 item); it is the entire entry except .b and .y."""
+    assert by_rule(run(registry, "8A620.a", "BR"))["CHART-8A620-NS"] == Outcome.license_required
+    assert "CHART-8A620-NS" not in by_rule(run(registry, "8A620.b", "BR"))
+
+
+def test_1c010_np_names_its_three_paragraphs(registry) -> None:
+    """Regression: the eCFR leaves a parenthesis open in "1C010.a (aramid ..., b (carbon ...), and e.1", so
+    carbon fibres (.b) were read as outside NP; the words (1C210 criteria) make it review."""
+    assert by_rule(run(registry, "1C010.b", "IN"))["CHART-1C010-NP"] == Outcome.review
+    assert "CHART-1C010-NP" not in by_rule(run(registry, "1C010.c", "IN"))
+
+
+def test_1b001_mt_excepts_e_and_f(registry) -> None:
+    """Regression: "MT applies to entire entry, except 1B001.d.4, e and f. Note: MT applies to equipment in
+    1B001.d that meet ... 1B101" read .e and .f as within MT (licence required); they are excepted."""
+    assert "CHART-1B001-MT" not in by_rule(run(registry, "1B001.e", "DE"))
+    assert by_rule(run(registry, "1B001.d.1", "DE"))["CHART-1B001-MT"] == Outcome.review  # the note's words
+    assert by_rule(run(registry, "1B001.b", "DE"))["CHART-1B001-MT"] == Outcome.license_required
+
+
+def test_a_note_must_place_items_in_an_entry_that_exists(tmp_path) -> None:
+    """The ECCN an entry's note moves an item to is read once: it must be on the CCL (else the pack is refused)."""
+    import json
+    from pathlib import Path
+
+    from ecscreen.errors import PackError
+    from ecscreen.packs.registry import load_registry
+
+    root = Path(__file__).resolve().parents[1]
+    real = json.loads((root / "rules/us-ear/chart/ccl.json").read_text("utf-8"))
+    entry = dict(real["entries"]["6A003"])
+    pack = {**real, "entries": {"6A003": entry}}
+    (tmp_path / "ccl.json").write_text(json.dumps(pack), "utf-8")
+    with pytest.raises(PackError, match="6A993.a, which is not on the CCL"):
+        load_registry([tmp_path])
+    pack["entries"]["6A993"] = real["entries"]["6A993"]
+    (tmp_path / "ccl.json").write_text(json.dumps(pack), "utf-8")
+    assert chart_index(load_registry([tmp_path])).ccl is not None

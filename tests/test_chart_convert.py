@@ -47,6 +47,47 @@ def test_scopes(conv) -> None:
         "RISS", {"kind": "entire"})
 
 
+def test_paragraph_lists_in_words(conv) -> None:
+    """Regression: siblings listed after an ECCN-prefixed paragraph were dropped ("6A003.a.3 or a.4",
+    "5A001.b (except .b.5), .c, .d"), so items in them were read as outside the reason for control."""
+    assert conv.para_lists("cameras controlled by 6A003.a.3 or a.4 and to plug-ins in 6A003.a.6 for cameras "
+                           "controlled by 6A003.a.3 or a.4", "6A003")[0] == ["a.3", "a.4", "a.6"]
+    assert conv.para_lists("5A001.b (except .b.5), .c, .d, .f (except f.3), .g, and .j", "5A001")[:3] == (
+        ["b", "c", "d", "f", "g", "j"], ["b.5", "f.3"], [])
+    paras, excepted, worded, _ = conv.para_lists(
+        "6A002.a.1, a.2, a.3 (except a.3.d.2.a and a.3.e for lead selenide based focal plane arrays (FPAs)), .c, "
+        "and .f.", "6A002")
+    assert (paras, excepted, worded) == (["a.1", "a.2", "a.3", "c", "f"], [], ["a.3.d.2.a", "a.3.e"])
+    assert conv.para_lists("entire entry, except 1B001.d.4, e and f. Note: MT applies", "1B001")[0] == [
+        "d.4", "e", "f"]
+    # "a frame rate": the English article is not paragraph .a
+    assert conv.para_lists("6A003.b.4.b that have a frame rate greater than 60 Hz", "6A003")[0] == ["b.4.b"]
+
+
+def test_worded_scopes(conv) -> None:
+    assert conv.parse_scope("NS applies to 5A001.b (except .b.5), .c, .d, .f (except f.3), .g, and .j", "5A001") == (
+        "NS", {"kind": "paragraphs", "paragraphs": ["b", "c", "d", "f", "g", "j"], "excluded": ["b.5", "f.3"]})
+    reason, scope = conv.parse_scope("NP applies to 1C002.b.3 or b.4 if they exceed the parameters stated in 1C202",
+                                     "1C002")
+    assert scope["paragraphs"] == ["b.3", "b.4"] and scope["condition"]
+    assert conv.parse_scope("CW applies to entire entry. A license is required for CW reasons to CWC non-States "
+                            "Parties", "1E355") == ("CW", {"kind": "entire"})
+    assert conv.parse_scope("NS applies to entire entry, except 8A620. b and .y", "8A620") == (
+        "NS", {"kind": "except", "paragraphs": ["b", "y"]})
+
+
+def test_cw_is_read_from_the_entry_sentence(conv) -> None:
+    entry = {"eccn": "1C350", "items": [{"kind": "text", "paragraph": None, "depth": 0,
+                                          "text": "CW applies to 1C350.b and .c. The Commerce Country Chart is not "
+                                                  "designed to determine licensing requirements"}]}
+    ctl = conv.worded_controls(entry, "CW")
+    assert [c["scope"]["paragraphs"] for c in ctl] == [["b"], ["c"]]
+    assert [c["target"]["outcome"] for c in ctl] == ["license_required", "review"]  # .c: End-Use Certificate
+    entry["items"][0]["text"] = "CW applies to 1C350.b. The Commerce Country Chart"
+    with pytest.raises(SystemExit):  # the curated paragraphs must be the entry's own
+        conv.worded_controls(entry, "CW")
+
+
 def test_targets(conv) -> None:
     assert conv.parse_target("NS Column 2.", "NS", []) == {"kind": "column", "column": "NS 2"}
     assert conv.parse_target("Column 1.", "AT", [])["column"] == "AT 1"

@@ -1,10 +1,12 @@
 """No message is ever printed with an unfilled placeholder: every finding produced by every rule
-case (tests/rulecases), example (examples/) and exact-decision case (tests/decisions) is checked
-for '?' standing for a value ("export of ? (?)"), template fields left as '{...}', and 'None'."""
+case (tests/rulecases), example (examples/), exact-decision case (tests/decisions) and benchmark
+shipment that needs no shared data (benchmarks/ordinary_business.py) is checked for '?' standing
+for a value ("export of ? (?)"), template fields left as '{...}', and 'None'."""
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import re
 from pathlib import Path
 from typing import Any
@@ -54,10 +56,26 @@ def _shipments() -> list[tuple[str, Shipment, dt.date | None]]:
         for label, sh in load_shipments(p):
             if isinstance(sh, Shipment):
                 out.append((f"examples/{rel}:{label}", sh, None))
+    out += _benchmark_shipments()
     return out
 
 
+def _benchmark_shipments() -> list[tuple[str, Shipment, dt.date | None]]:
+    """The ordinary-business benchmark's shipments (built in code, no shared data needed)."""
+    spec = importlib.util.spec_from_file_location("ordinary_business", ROOT / "benchmarks" / "ordinary_business.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return [(f"benchmarks/ordinary_business:{label}", sh, None) for label, sh in mod.shipments()]
+
+
 SHIPMENTS = _shipments()
+
+
+def test_every_source_of_shipments_is_checked() -> None:
+    kinds = {label.split("/", 1)[0] for label, _, _ in SHIPMENTS}
+    assert {"rulecases", "decisions", "examples", "benchmarks"} <= kinds
+    assert sum(label.startswith("benchmarks/") for label, _, _ in SHIPMENTS) == 480
 
 
 def test_the_checker_catches_what_the_issue_reported() -> None:

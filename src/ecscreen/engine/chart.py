@@ -33,9 +33,73 @@ from ecscreen.domain.countries import Country
 from ecscreen.domain.eccn import eccn_matches
 from ecscreen.domain.logic import Tri
 from ecscreen.model import Citation, Evidence, Finding, InputError, Item, Outcome, Step
-from ecscreen.packs.registry import LoadedPack, PackMeta, Registry, Strict, normalize_eccn, register_kind
+from ecscreen.packs.registry import (
+    DeclaredParam,
+    LoadedPack,
+    PackMeta,
+    ParamDecl,
+    Registry,
+    Strict,
+    normalize_eccn,
+    register_kind,
+)
 
 # --------------------------------------------------------------------------- pack models
+
+
+
+class ParamTest(Strict):
+    """One stated parameter against a threshold (the bounds all hold)."""
+
+    param: str
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+    eq: float | None = None
+
+    def check(self, params: dict[str, Any]) -> Tri:
+        v = params.get(self.param)
+        if v is None:
+            return None
+        x = float(v)
+        return ((self.gt is None or x > self.gt) and (self.gte is None or x >= self.gte)
+                and (self.lt is None or x < self.lt) and (self.lte is None or x <= self.lte)
+                and (self.eq is None or x == self.eq))
+
+    def words(self) -> str:
+        if self.eq in (0, 1) and all(v is None for v in (self.gt, self.gte, self.lt, self.lte)):
+            return f"{self.param} is {'true' if self.eq else 'false'}"  # a yes/no fact
+        ops = [(self.gt, ">"), (self.gte, ">="), (self.lt, "<"), (self.lte, "<="), (self.eq, "=")]
+        return " and ".join(f"{self.param} {o} {v:g}" for v, o in ops if v is not None)
+
+    def stated(self, params: dict[str, Any]) -> str:
+        v = float(params[self.param])
+        return ("true" if v else "false") if self.eq in (0, 1) else f"{v:g}"
+
+
+class ParamRule(Strict):
+    """The parameters that decide whether items at ``paragraph`` are within a scope (or an entry):
+    ``any`` of the tests holds, or ``all`` of them hold."""
+
+    paragraph: str
+    any: list[ParamTest] = Field(default_factory=list)
+    all: list[ParamTest] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
+
+    def decide(self, params: dict[str, Any]) -> Tri:
+        if self.any:
+            rs = [t.check(params) for t in self.any]
+            return True if True in rs else (False if all(r is False for r in rs) else None)
+        rs = [t.check(params) for t in self.all]
+        return False if False in rs else (True if all(r is True for r in rs) else None)
+
+    def words(self) -> str:
+        tests = self.any or self.all
+        return (" or " if self.any else " and ").join(t.words() for t in tests)
+
+    def missing(self, params: dict[str, Any]) -> list[str]:
+        return [t.param for t in (self.any or self.all) if params.get(t.param) is None]
 
 
 class ChartRow(Strict):
@@ -61,6 +125,7 @@ class FootnoteEntry(Strict):
     eccn: str
     condition: str | None = None
     except_: list[str] = Field(default_factory=list, alias="except")
+    tests: list[ParamRule] = Field(default_factory=list)  # stated parameters that decide the condition
 
 
 class Footnote(Strict):
@@ -106,6 +171,16 @@ class Scope(Strict):
     condition: str | None = None
     # paragraphs the condition words qualify (empty: all of ``paragraphs`` when there is a condition)
     qualified: list[str] = Field(default_factory=list)
+    # sub-paragraphs of ``paragraphs`` the entry excepts outright ("5A001.b (except .b.5)") or with
+    # words the tool cannot check ("a.3 (except a.3.e for lead selenide based FPAs)")
+    excluded: list[str] = Field(default_factory=list)
+    excluded_if: list[str] = Field(default_factory=list)
+    excluded_condition: str | None = None  # the words of the exception in words, as the entry prints them
+    # stated parameters that decide the words for a qualified paragraph (the CCL's thresholds)
+    tests: list[ParamRule] = Field(default_factory=list)
+    # controls of one reason whose scopes split a paragraph between them (RS 1 / RS 2 of 6A003.b.4.b):
+    # when each may apply and every one of them has an X, a licence is required whichever applies
+    partition: str | None = None
 
 
 class DestTerm(Strict):
@@ -163,6 +238,15 @@ class ExceptionFlag(Strict):
     restriction: str | None = None
 
 
+class Outside(Strict):
+    """A note of the entry that places items of ``paragraph`` with the stated parameters outside
+    it, in ``instead`` (Note 3.a to 6A003.b.4.b: 9 Hz or less -> 6A993.a)."""
+
+    rule: ParamRule
+    instead: str
+    text: str
+
+
 class CclEntry(Strict):
     heading: str
     reasons: list[str]
@@ -170,6 +254,7 @@ class CclEntry(Strict):
     controls: list[Control]
     exceptions: dict[str, ExceptionFlag]
     paragraphs: list[str] | None = None
+    outside: list[Outside] = Field(default_factory=list)
 
 
 class CclPack(Strict):
@@ -177,6 +262,9 @@ class CclPack(Strict):
     pack: PackMeta
     effective_from: dt.date
     source_url: str
+    parameters: dict[str, ParamDecl] = Field(
+        default_factory=dict, description="Technical parameters the entries' scopes read (items[].parameters)")
+    limits: list[str] = Field(default_factory=list, description="What the data cannot decide (docs/rules.md)")
     entries: dict[str, CclEntry]
 
 
@@ -217,7 +305,6 @@ class LicenseExceptionsPack(Strict):
 
 
 # --------------------------------------------------------------------------- index (built at load)
-
 
 
 @dataclass
@@ -289,6 +376,17 @@ def _ccl_hook(reg: Registry, lp: LoadedPack, raw: Any) -> None:
     for eccn, e in m.entries.items():
         if e.paragraphs:
             idx.known_paras[eccn] = frozenset(e.paragraphs)
+        for o in e.outside:  # the ECCN a note places an item in is read once: it must exist and not move again
+            target = m.entries.get(split_eccn(o.instead)[0])
+            if target is None or target.outside:
+                from ecscreen.errors import PackError
+
+                raise PackError(f"{eccn}: a note places items in {o.instead}, which is "
+                                f"{'not on the CCL' if target is None else 'itself moved by a note'}",
+                                file=str(lp.path), field=f"entries.{eccn}.outside")
+    for name, decl in m.parameters.items():  # rule packs may declare the same name (their declaration wins)
+        reg.parameters.setdefault(name, DeclaredParam(name=name, type=decl.type, unit=decl.unit,
+                                                      description=decl.description, packs=(m.pack.id,)))
 
 
 def _exceptions_hook(reg: Registry, lp: LoadedPack, raw: Any) -> None:
@@ -346,8 +444,9 @@ def any_under(item: str, paras: list[str]) -> Tri:
     return res
 
 
-def scope_applies(scope: Scope, para: str) -> Tri:
-    """Does a control with ``scope`` apply to an item at paragraph ``para`` ('' = entry only)?"""
+def scope_applies(scope: Scope, para: str, params: dict[str, Any] | None = None) -> Tri:
+    """Does a control with ``scope`` apply to an item at paragraph ``para`` ('' = entry only),
+    with the technical ``params`` the item states?"""
     if scope.kind == "entire":
         return True
     if scope.kind == "except":
@@ -363,10 +462,28 @@ def scope_applies(scope: Scope, para: str) -> Tri:
         return True
     if scope.kind == "paragraphs":
         u = any_under(para, scope.paragraphs)
-        if u is True:
-            return None if scope.condition else True
-        return u
-    return None  # conditional: words the tool cannot check
+        if u is not True:
+            return u
+        if any_under(para, scope.excluded) is True:
+            return False
+        if scope.excluded and any(para_under(x, para) is True for x in scope.excluded):
+            return None  # the item names a paragraph above an excepted one: which sub-paragraph matters
+        if any_under(para, scope.excluded_if) is not False:
+            return None  # within (or above) a paragraph the entry excepts in words
+        if not scope.condition or (scope.qualified and any_under(para, scope.qualified) is False):
+            return True
+        rule = param_rule(scope.tests, para)
+        return rule.decide(params or {}) if rule is not None else None
+    rule = param_rule(scope.tests, para)  # conditional: words, unless stated parameters decide them
+    return rule.decide(params or {}) if rule is not None else None
+
+
+def param_rule(rules: list[ParamRule], para: str) -> ParamRule | None:
+    """The parameter rule for items at ``para`` (the item must name the rule's paragraph or below)."""
+    for r in rules:
+        if para_under(para, r.paragraph) is True:
+            return r
+    return None
 
 
 def _scope_words(scope: Scope) -> str:
@@ -377,6 +494,8 @@ def _scope_words(scope: Scope) -> str:
         return s + (f" ({scope.condition})" if scope.condition else "")
     if scope.kind == "paragraphs":
         s = "paragraphs " + ", ".join("." + p for p in scope.paragraphs)
+        if scope.excluded or scope.excluded_if:
+            s += " except " + ", ".join("." + p for p in scope.excluded + scope.excluded_if)
         return s + (f" - {scope.condition}" if scope.condition else "")
     return f"only {scope.condition}"
 
@@ -535,7 +654,7 @@ def _base_cites(eccn: str, eff: dt.date) -> list[Citation]:
                      note=f"Commerce Country Chart of the eCFR {eff}, applied to shipments dated on or after {eff}")]
 
 
-def determine(item: Item, item_index: int, destination: Country, registry: Registry, as_of: dt.date) -> ChartResult:  # noqa: C901 - split by its owner
+def determine(item: Item, item_index: int, destination: Country, registry: Registry, as_of: dt.date) -> ChartResult:
     """Read the Commerce Country Chart for one item and one destination (§ 738.4)."""
     idx = chart_index(registry)
     res = ChartResult()
@@ -549,24 +668,11 @@ def determine(item: Item, item_index: int, destination: Country, registry: Regis
             f"Commerce Country Chart not applied: shipment date {as_of} is before {eff}; the Commerce "
             f"Country Chart pack is the eCFR of {eff} and earlier dates are governed by the dated rule packs")
         return res
-    raw = item.eccn
-    if raw is None:
+    if item.eccn is None:
         res.notes.append(f"item {item_index}: no ECCN given: chart not applied")
         return res
-    fld = f"items[{item_index}].eccn"
-    eccn = normalize_eccn(raw)
+    eccn = _read_eccn(idx, res, item.eccn, item_index, eff)
     if eccn is None:
-        fixed = _fix_typo(raw)
-        if fixed and split_eccn(fixed)[0] in idx.ccl.entries:
-            res.findings.append(Finding(
-                rule_id="CHART-ECCN-TYPO", pack_id=idx.ccl_pack_id, outcome=Outcome.review,
-                title="ECCN malformed: probable typo",
-                message=f"{raw!r} is not a well-formed ECCN; did you mean {fixed}? The chart cannot be read until "
-                        "the classification is corrected.",
-                item_index=item_index, evidence=[Evidence(field=fld, value=raw, matched=fixed, detail="malformed")],
-                citations=[Citation(ref="15 CFR 738.2(d)", note="structure of an ECCN")], effective_from=eff))
-            return res
-        res.errors.append(InputError(field=fld, message=f"not an ECCN: {raw!r} (expected e.g. 3A001.b.2 or EAR99)"))
         return res
     res.eccn = eccn
     if eccn == "EAR99":
@@ -578,37 +684,97 @@ def determine(item: Item, item_index: int, destination: Country, registry: Regis
         return res
     base, para = split_eccn(eccn)
     entry = idx.ccl.entries.get(base)
-    cites0 = _base_cites(base, eff)
     if entry is None:
-        sug = _suggest(idx, base)
-        if sug:
-            res.findings.append(Finding(
-                rule_id=f"CHART-{base}-UNKNOWN", pack_id=idx.ccl_pack_id, outcome=Outcome.review,
-                title="ECCN not on the Commerce Control List",
-                message=f"ECCN {raw} is not on the CCL (eCFR {eff}); did you mean {' or '.join(sug)}? "
-                        "The chart cannot be read until the classification is corrected.",
-                item_index=item_index, evidence=[Evidence(field=fld, value=raw, matched=sug, detail="not on the CCL")],
-                citations=[Citation(ref="15 CFR part 774, Supplement No. 1")], effective_from=eff))
-        else:
-            res.errors.append(InputError(field=fld, message=f"ECCN {raw} is not on the Commerce Control List "
-                                                            f"(eCFR {eff})"))
+        _unknown_entry(idx, res, item.eccn, base, item_index, eff)
         return res
+    moved = _outside(entry, para, item.parameters)
+    if moved is not None:
+        return _read_instead(item, item_index, destination, registry, as_of, eccn, moved)
     res.applied = True
+    _read_entry(idx, registry, res, item, item_index, destination, as_of, eccn, entry)
+    return res
+
+
+def _read_eccn(idx: ChartIndex, res: ChartResult, raw: str, item_index: int, eff: dt.date) -> str | None:
+    """The item's ECCN normalised; a malformed one is a review naming the probable typo or an input error."""
+    assert idx.ccl is not None
+    eccn = normalize_eccn(raw)
+    if eccn is not None:
+        return eccn
+    fld = f"items[{item_index}].eccn"
+    fixed = _fix_typo(raw)
+    if fixed and split_eccn(fixed)[0] in idx.ccl.entries:
+        res.findings.append(Finding(
+            rule_id="CHART-ECCN-TYPO", pack_id=idx.ccl_pack_id, outcome=Outcome.review,
+            title="ECCN malformed: probable typo",
+            message=f"{raw!r} is not a well-formed ECCN; did you mean {fixed}? The chart cannot be read until "
+                    "the classification is corrected.",
+            item_index=item_index, evidence=[Evidence(field=fld, value=raw, matched=fixed, detail="malformed")],
+            citations=[Citation(ref="15 CFR 738.2(d)", note="structure of an ECCN")], effective_from=eff))
+        return None
+    res.errors.append(InputError(field=fld, message=f"not an ECCN: {raw!r} (expected e.g. 3A001.b.2 or EAR99)"))
+    return None
+
+
+def _unknown_entry(idx: ChartIndex, res: ChartResult, raw: str, base: str, item_index: int, eff: dt.date) -> None:
+    fld = f"items[{item_index}].eccn"
+    sug = _suggest(idx, base)
+    if sug:
+        res.findings.append(Finding(
+            rule_id=f"CHART-{base}-UNKNOWN", pack_id=idx.ccl_pack_id, outcome=Outcome.review,
+            title="ECCN not on the Commerce Control List",
+            message=f"ECCN {raw} is not on the CCL (eCFR {eff}); did you mean {' or '.join(sug)}? "
+                    "The chart cannot be read until the classification is corrected.",
+            item_index=item_index, evidence=[Evidence(field=fld, value=raw, matched=sug, detail="not on the CCL")],
+            citations=[Citation(ref="15 CFR part 774, Supplement No. 1")], effective_from=eff))
+    else:
+        res.errors.append(InputError(field=fld, message=f"ECCN {raw} is not on the Commerce Control List "
+                                                        f"(eCFR {eff})"))
+
+
+def _outside(entry: CclEntry, para: str, params: dict[str, Any]) -> Outside | None:
+    """A note of the entry that the stated parameters meet, placing the item in another ECCN."""
+    for o in entry.outside:
+        if para_under(para, o.rule.paragraph) is True and o.rule.decide(params) is True:
+            return o
+    return None
+
+
+def _read_instead(item: Item, item_index: int, destination: Country, registry: Registry, as_of: dt.date,
+                  eccn: str, o: Outside) -> ChartResult:
+    """Read the chart for the ECCN a note of the entry places the item in, saying so in every finding."""
+    stated = ", ".join(f"{t.param} {item.parameters.get(t.param):g}" for t in o.rule.any or o.rule.all)
+    why = (f"item {item_index}: stated as {eccn} with {stated}: {o.text}; the chart is read for {o.instead} "
+           f"(correct the classification on the export documents)")
+    res = determine(item.model_copy(update={"eccn": o.instead}), item_index, destination, registry, as_of)
+    step = Step(name="outside the paragraph", outcome=o.instead, detail=why,
+                inputs={"eccn": eccn, "parameters": {t.param: item.parameters.get(t.param)
+                                                     for t in o.rule.any or o.rule.all}, "instead": o.instead},
+                citations=list(o.rule.citations))
+    res.steps.insert(0, step)
+    res.notes.insert(0, why)
+    for f in res.findings:
+        f.notes.insert(0, why)
+        f.steps.insert(0, step)
+        f.citations += [c for c in o.rule.citations if c not in f.citations]
+    return res
+
+
+def _read_entry(idx: ChartIndex, registry: Registry, res: ChartResult, item: Item, item_index: int,
+                destination: Country, as_of: dt.date, eccn: str, entry: CclEntry) -> None:
+    """The chart for an item of a CCL entry: destination row, § 738.3(a)(1), each control, footnotes."""
+    assert idx.chart is not None and idx.effective_from is not None
+    eff = idx.effective_from
+    base, para = split_eccn(eccn)
+    raw = item.eccn or eccn
+    fld = f"items[{item_index}].eccn"
+    cites0 = _base_cites(base, eff)
     res.steps.append(Step(
         name="entry", outcome=base,
         detail=f"ECCN {base}: {entry.heading} Reasons for control: {', '.join(entry.reasons) or 'none stated'}"
         + (f"; item paragraph .{para}" if para else "; the item gives no paragraph"),
         inputs={"eccn": eccn, "entry": base, "paragraph": para or None}, citations=cites0[1:]))
-    known = idx.known_paras.get(base)
-    if para and known is not None and not any(p == para or p.startswith(para + ".") or para.startswith(p + ".")
-                                               for p in known):
-        res.findings.append(Finding(
-            rule_id=f"CHART-{base}-PARAGRAPH", pack_id=idx.ccl_pack_id, outcome=Outcome.review,
-            title="ECCN paragraph not found in the CCL entry",
-            message=f"ECCN {eccn}: paragraph .{para} is not among the paragraphs of {base} in the CCL "
-                    f"(eCFR {eff}); check the classification.",
-            item_index=item_index, evidence=[Evidence(field=fld, value=raw, detail="unknown paragraph")],
-            citations=cites0[1:], effective_from=eff))
+    _check_paragraph(idx, res, base, para, eccn, raw, item_index, cites0, eff)
 
     ref = find_row(idx, registry, destination, as_of)
     res.steps += ref.steps
@@ -633,7 +799,7 @@ def determine(item: Item, item_index: int, destination: Country, registry: Regis
             f"CHART-{base}-NOROW", Outcome.review, "Destination not on the Commerce Country Chart",
             f"{destination.label} has no row in the Commerce Country Chart and no territory rule names its row: "
             f"the licence requirement for {eccn} cannot be read (§ 738.3(b)).", [], [Citation(ref="15 CFR 738.3(b)")]))
-        return res
+        return
     if ref.embargoed:
         er = idx.chart.embargoed[ref.row_code]
         res.findings.append(finding(
@@ -643,13 +809,55 @@ def determine(item: Item, item_index: int, destination: Country, registry: Regis
             [Step(name="embargo", outcome="license_required", detail=er.pointer, citations=list(er.citations),
                   deciding=True)], list(er.citations)))
         res.steps += res.findings[-1].steps[len(ref.steps):]
-        _footnotes(idx, res, ref, base, para, destination, finding)
-        return res
+        _footnotes(idx, res, ref, base, para, destination, finding, item.parameters)
+        return
+    if _all_destinations(idx, res, base, para, eccn, destination, finding):
+        return
+    if not entry.controls:
+        step = Step(name="controls", outcome="none in data",
+                    detail=f"the CCL data has no 'Country Chart' table for {base} (reasons: "
+                           f"{', '.join(entry.reasons) or 'none stated'})", deciding=True)
+        res.steps.append(step)
+        if not any(f.rule_id == f"CHART-{base}-ALL" for f in res.findings):
+            res.findings.append(finding(
+                f"CHART-{base}-NOCHART", Outcome.review, "Licence requirement not readable from the chart",
+                f"ECCN {base} ({entry.heading[:120]}) names no Country Chart column in the CCL data; read the "
+                "entry's License Requirements section (it may point to the ITAR, part 742 or part 754).",
+                [step], []))
+        _footnotes(idx, res, ref, base, para, destination, finding, item.parameters)
+        return
+    _read_controls(idx, registry, res, item, item_index, destination, as_of, eccn, entry, ref, finding)
+    _footnotes(idx, res, ref, base, para, destination, finding, item.parameters)
+    if not any(f.outcome.rank >= Outcome.review.rank for f in res.findings):
+        row = idx.chart.rows[ref.row_code]
+        res.notes.append(
+            f"item {item_index}: {eccn} to {destination.label}: no X in the Commerce Country Chart (eCFR {eff}) for "
+            f"any reason for control (row '{row.name}'); the chart itself requires no licence, provided General "
+            "Prohibitions Four to Ten do not apply (§ 738.4(a)(2)(ii)(B))")
+        res.steps.append(Step(name="no X", outcome="clear", detail=idx.chart.no_mark_caveat,
+                              citations=[Citation(ref="15 CFR 738.4(a)(2)(ii)(B)")]))
 
-    row = idx.chart.rows[ref.row_code]
-    marks = idx.marks[ref.row_code]
 
-    # § 738.3(a)(1): entries licensed to all destinations; the chart does not apply to them
+def _check_paragraph(idx: ChartIndex, res: ChartResult, base: str, para: str, eccn: str, raw: str,
+                     item_index: int, cites0: list[Citation], eff: dt.date) -> None:
+    known = idx.known_paras.get(base)
+    if para and known is not None and not any(p == para or p.startswith(para + ".") or para.startswith(p + ".")
+                                               for p in known):
+        res.findings.append(Finding(
+            rule_id=f"CHART-{base}-PARAGRAPH", pack_id=idx.ccl_pack_id, outcome=Outcome.review,
+            title="ECCN paragraph not found in the CCL entry",
+            message=f"ECCN {eccn}: paragraph .{para} is not among the paragraphs of {base} in the CCL "
+                    f"(eCFR {eff}); check the classification.",
+            item_index=item_index, evidence=[Evidence(field=f"items[{item_index}].eccn", value=raw,
+                                                      detail="unknown paragraph")],
+            citations=cites0[1:], effective_from=eff))
+
+
+def _all_destinations(idx: ChartIndex, res: ChartResult, base: str, para: str, eccn: str, destination: Country,
+                      finding: Any) -> bool:
+    """§ 738.3(a)(1): entries licensed to all destinations (the chart does not apply to them).
+    True when the item is one of them (nothing more to read)."""
+    assert idx.chart is not None
     for ad in idx.all_dest.get(base, []):
         st = any_under(para, ad.paragraphs) if ad.paragraphs else True
         if st is True and ad.condition:
@@ -669,32 +877,36 @@ def determine(item: Item, item_index: int, destination: Country, registry: Regis
                 f"CHART-{base}-ALL", Outcome.license_required, "Licence required to all destinations",
                 f"{eccn} is listed in § 738.3(a)(1) ({ad.text}): a licence is required to all destinations, "
                 f"including {destination.label}; {exc}.", [step], list(idx.chart.all_destinations_citations)))
-            return res
+            return True
         what = f"paragraph .{'/.'.join(ad.paragraphs)}" if ad.paragraphs and not para else ad.condition or ""
         res.findings.append(finding(
             f"CHART-{base}-ALL", Outcome.review, "Licence may be required to all destinations",
             f"{eccn}: § 738.3(a)(1) requires a licence to all destinations for {ad.text}; whether the item is "
             f"within it depends on {what}: state it.", [step], list(idx.chart.all_destinations_citations)))
+    return False
 
-    if not entry.controls:
-        step = Step(name="controls", outcome="none in data",
-                    detail=f"the CCL data has no 'Country Chart' table for {base} (reasons: "
-                           f"{', '.join(entry.reasons) or 'none stated'})", deciding=True)
-        res.steps.append(step)
-        if not any(f.rule_id == f"CHART-{base}-ALL" for f in res.findings):
-            res.findings.append(finding(
-                f"CHART-{base}-NOCHART", Outcome.review, "Licence requirement not readable from the chart",
-                f"ECCN {base} ({entry.heading[:120]}) names no Country Chart column in the CCL data; read the "
-                "entry's License Requirements section (it may point to the ITAR, part 742 or part 754).",
-                [step], []))
-        _footnotes(idx, res, ref, base, para, destination, finding)
-        return res
 
-    by_reason: dict[str, list[tuple[Outcome, Step, list[Citation], list[str]]]] = {}
+_Read = tuple[Outcome, Step, list[Citation], list[str]]
+
+
+def _read_controls(idx: ChartIndex, registry: Registry, res: ChartResult, item: Item, item_index: int,
+                   destination: Country, as_of: dt.date, eccn: str, entry: CclEntry, ref: RowRef,
+                   finding: Any) -> None:
+    """Each control of the entry against the destination row, one finding per reason for control."""
+    assert idx.chart is not None and ref.row_code is not None
+    base, para = split_eccn(eccn)
+    row = idx.chart.rows[ref.row_code]
+    marks = idx.marks[ref.row_code]
+    by_reason: dict[str, list[_Read]] = {}
+    parts: dict[str, list[tuple[Control, _Read]]] = {}
     for c in entry.controls:
-        out, step, cites, why = _control(idx, registry, c, para, ref, marks, row, as_of)
-        by_reason.setdefault(c.reason, []).append((out, step, cites, why))
-        res.steps.append(step)
+        read = _control(idx, registry, c, para, ref, marks, row, as_of, item.parameters)
+        by_reason.setdefault(c.reason, []).append(read)
+        if c.scope.partition:
+            parts.setdefault(c.scope.partition, []).append((c, read))
+        res.steps.append(read[1])
+    for name, members in parts.items():
+        _partition(name, members, by_reason, row)
     for reason, lst in by_reason.items():
         worst = Outcome.worst([o for o, _, _, _ in lst])
         if worst == Outcome.clear:
@@ -704,6 +916,7 @@ def determine(item: Item, item_index: int, destination: Country, registry: Regis
         steps = [s for _, s, _, _ in lst]
         cites = [c for o, _, cs, _ in lst if o == worst for c in cs]
         decisive = [w for o, _, _, w in lst if o == worst]
+        decisive = [w for k, w in enumerate(decisive) if w[0] not in [d[0] for d in decisive[:k]]]
         rname = REASON_NAMES.get(reason, reason)
         if worst == Outcome.license_required:
             title = f"Licence required: {reason} ({rname})"
@@ -715,25 +928,39 @@ def determine(item: Item, item_index: int, destination: Country, registry: Regis
         notes = [n for w in decisive for n in w[1:]]
         res.findings.append(finding(f"CHART-{base}-{reason}", worst, title, msg, steps, cites, notes,
                                     [Evidence(field="chart.reason", value=reason, detail=rname)]))
-    _footnotes(idx, res, ref, base, para, destination, finding)
-    if not any(f.outcome.rank >= Outcome.review.rank for f in res.findings):
-        res.notes.append(
-            f"item {item_index}: {eccn} to {destination.label}: no X in the Commerce Country Chart (eCFR {eff}) for "
-            f"any reason for control (row '{row.name}'); the chart itself requires no licence, provided General "
-            "Prohibitions Four to Ten do not apply (§ 738.4(a)(2)(ii)(B))")
-        res.steps.append(Step(name="no X", outcome="clear", detail=idx.chart.no_mark_caveat,
-                              citations=[Citation(ref="15 CFR 738.4(a)(2)(ii)(B)")]))
-    return res
+
+
+def _partition(name: str, members: list[tuple[Control, _Read]], by_reason: dict[str, list[_Read]],
+               row: ChartRow) -> None:
+    """Controls of one reason that split a paragraph between them (RS 1 / RS 2 of 6A003.b.4.b): when
+    each one still in question only waits for the stated facts and every one of them has an X for the
+    row, a licence is required whichever applies; the facts are not needed to decide."""
+    open_ = [(c, r) for c, r in members if r[0] == Outcome.review and r[1].inputs.get("parameters") is not None]
+    if len(open_) < 2 or any(c.target.kind != "column" or c.target.column not in row.marks for c, _ in open_):
+        return
+    cols = ", ".join(str(c.target.column) for c, _ in open_)
+    why = (f"{open_[0][0].reason}: the item is within one of {cols} ({name}), and '{row.name}' has an X in each: "
+           f"a licence is required whichever applies")
+    for c, (_, step, cites, w) in open_:
+        lst = by_reason[c.reason]
+        i = next(k for k, r in enumerate(lst) if r[1] is step)
+        step.outcome = Outcome.license_required.value
+        lst[i] = (Outcome.license_required, step, cites, [why] + w[1:])
 
 
 def _control(idx: ChartIndex, reg: Registry, c: Control, para: str, ref: RowRef, marks: frozenset[str],
-             row: ChartRow, on: dt.date) -> tuple[Outcome, Step, list[Citation], list[str]]:
+             row: ChartRow, on: dt.date, params: dict[str, Any] | None = None
+             ) -> tuple[Outcome, Step, list[Citation], list[str]]:
     """One control of an entry against one destination -> (outcome, step, citations, [why, notes...])."""
-    applies = scope_applies(c.scope, para)
+    applies = scope_applies(c.scope, para, params)
     t = c.target
     cites = list(t.citations)
     where = _scope_words(c.scope)
     inputs: dict[str, Any] = {"reason": c.reason, "scope": where, "paragraph": para or None}
+    rule = param_rule(c.scope.tests, para) if c.scope.condition else None
+    if rule is not None:
+        inputs["parameters"] = {t_.param: (params or {}).get(t_.param) for t_ in rule.any or rule.all}
+        cites += [x for x in rule.citations if x not in cites]
     if t.kind == "column":
         inputs["column"] = t.column
         hit: Tri = t.column in marks
@@ -762,7 +989,11 @@ def _control(idx: ChartIndex, reg: Registry, c: Control, para: str, ref: RowRef,
     head = f"{c.reason} applies to {where}; {tgt_words}"
     if applies is False:
         out, outcome_s = Outcome.clear, "not applicable"
-        why = f"{c.reason} does not apply to .{para}"
+        item_words = f".{para}" if para else "the item"
+        why = f"{c.reason} does not apply to {item_words}"
+        if rule is not None:
+            why += f" with the parameters stated (it applies where {rule.words()})"
+            head += f"; the stated parameters place {item_words} outside it ({rule.words()} does not hold)"
     elif hit is False and alt_hit is False:
         out, outcome_s, why = Outcome.clear, "no X", f"{c.reason}: no licence requirement for {row.name}"
     elif hit is None:
@@ -775,16 +1006,14 @@ def _control(idx: ChartIndex, reg: Registry, c: Control, para: str, ref: RowRef,
                + notes[-1])
     elif applies is None:
         out, outcome_s = Outcome.review, "review"
-        if c.scope.kind == "conditional" or (c.scope.condition and any_under(para, c.scope.paragraphs)):
-            why = (f"{c.reason} applies only to {c.scope.condition or where} "
-                   f"({t.column or 'licence required'} for {row.name}): confirm whether the item is within it")
-        else:
-            why = (f"{c.reason} applies to {where} ({t.column or 'licence required'} for {row.name}); the item "
-                   f"gives {('.' + para) if para else 'no paragraph'}: state the paragraph "
-                   f"({', '.join('.' + p for p in c.scope.paragraphs)} matter)")
+        why = _open_words(c, para, where, f"{t.column or 'licence required'} for {row.name}", rule, params)
     else:
         out = t.outcome if t.outcome != Outcome.clear else Outcome.license_required
         outcome_s = out.value
+        if rule is not None:  # the stated parameters placed the item in the scope: say which
+            held = [f"{x.words()} (stated {x.stated(params or {})})" for x in rule.any or rule.all
+                    if x.check(params or {})]
+            where = f"{_at(rule)} where {' and '.join(held) if rule.all else held[0]}"
         why = (f"{c.reason} applies to {where} and {t.column} has an X for {row.name}" if t.kind == "column"
                else f"{c.reason} applies to {where} and the entry requires a licence for {row.name} "
                     f"({c.chart_text[:140]})")
@@ -795,8 +1024,29 @@ def _control(idx: ChartIndex, reg: Registry, c: Control, para: str, ref: RowRef,
     return out, step, cites, [why] + notes
 
 
+def _at(rule: ParamRule) -> str:
+    return f".{rule.paragraph}" if rule.paragraph else "the items of the entry"
+
+
+def _open_words(c: Control, para: str, where: str, target: str, rule: ParamRule | None,
+                params: dict[str, Any] | None) -> str:
+    """Why a control may apply: what the item must state (parameters, paragraph) or confirm (words)."""
+    if rule is not None:
+        return (f"{c.reason} applies to {_at(rule)} where {rule.words()} ({target}): state "
+                f"{', '.join('items[].parameters.' + m for m in rule.missing(params or {}))} to decide it")
+    if c.scope.excluded_if and any_under(para, c.scope.excluded_if) is not False and \
+            any_under(para, c.scope.paragraphs) is True:
+        return (f"{c.reason} applies to {where} ({target}); the entry excepts "
+                f"'{c.scope.excluded_condition or ', '.join('.' + p for p in c.scope.excluded_if)}': confirm whether "
+                f"the item (.{para}) is one of them")
+    if c.scope.kind == "conditional" or (c.scope.condition and any_under(para, c.scope.paragraphs)):
+        return f"{c.reason} applies only to {c.scope.condition or where} ({target}): confirm whether the item is within it"
+    return (f"{c.reason} applies to {where} ({target}); the item gives {('.' + para) if para else 'no paragraph'}: "
+            f"state the paragraph ({', '.join('.' + p for p in c.scope.paragraphs)} matter)")
+
+
 def _footnotes(idx: ChartIndex, res: ChartResult, ref: RowRef, base: str, para: str, dest: Country,
-               finding: Any) -> None:
+               finding: Any, params: dict[str, Any] | None = None) -> None:
     """Apply the row's footnotes (and the region footnotes of the parent row)."""
     chart = idx.chart
     assert chart is not None
@@ -807,7 +1057,7 @@ def _footnotes(idx: ChartIndex, res: ChartResult, ref: RowRef, base: str, para: 
         out: Outcome | None = None
         why = ""
         if fn.kind == "eccns":
-            st = _fn_match(fn.entries, base, para)
+            st = _fn_match(fn.entries, base, para, params)
             if st is not False:
                 out = fn.outcome if st is True else Outcome.review
                 if out == Outcome.license_required:
@@ -815,12 +1065,16 @@ def _footnotes(idx: ChartIndex, res: ChartResult, ref: RowRef, base: str, para: 
                 else:
                     names = ", ".join(e.eccn + (f" ({e.condition})" if e.condition else "") for e in fn.entries
                                       if e.eccn.split(".")[0] == base)
-                    why = f"footnote {n} of the chart row may require a licence for {names}: confirm the item"
+                    missing = sorted({m for e in fn.entries if e.eccn.split(".")[0] == base for t in e.tests
+                                      if para_under(para, t.paragraph) is True for m in t.missing(params or {})})
+                    why = (f"footnote {n} of the chart row may require a licence for {names}: "
+                           + (f"state {', '.join('items[].parameters.' + m for m in missing)} to decide it"
+                              if missing else "confirm the item"))
         elif fn.kind == "all_ccl":
             out = fn.outcome
             why = f"footnote {n}: {fn.message}"
         elif fn.kind == "regions" and ref.code in fn.regions:
-            st = _fn_match(fn.review_eccns, base, para)
+            st = _fn_match(fn.review_eccns, base, para, params)
             out = fn.outcome if st is False else Outcome.review
             why = f"footnote {n}: {fn.message}" + ("" if st is False else
                                                    f"; {eccn} may fall under its exception: review")
@@ -834,7 +1088,7 @@ def _footnotes(idx: ChartIndex, res: ChartResult, ref: RowRef, base: str, para: 
         res.steps.append(step)
 
 
-def _fn_match(entries: list[FootnoteEntry], base: str, para: str) -> Tri:
+def _fn_match(entries: list[FootnoteEntry], base: str, para: str, params: dict[str, Any] | None = None) -> Tri:
     res: Tri = False
     for e in entries:
         b, p = split_eccn(e.eccn)
@@ -845,7 +1099,8 @@ def _fn_match(entries: list[FootnoteEntry], base: str, para: str) -> Tri:
             ex = any_under(para, e.except_)
             st = False if ex is True else (None if ex is None else True)
         if st is True and e.condition:
-            st = None
+            rule = param_rule(e.tests, para)
+            st = rule.decide(params or {}) if rule is not None else None
         if st is True:
             return True
         if st is None:

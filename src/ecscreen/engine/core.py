@@ -1217,7 +1217,9 @@ class Engine:
         eff = self._chart_from()
         # before the chart's date the result names the date itself: keyed on the day there
         when: Any = on if eff is None or on < eff else bisect_right(self._chart_bounds, on)
-        key = (ic.item.eccn, ic.index, dest.code, dest.label, dest.name, when, self.policy)
+        # the item's parameters decide scopes of some entries (6A003.b.4.b RS 1 / RS 2, Note 3.a)
+        params = tuple(sorted(ic.item.parameters.items())) if ic.item.parameters else ()
+        key = (ic.item.eccn, ic.index, dest.code, dest.label, dest.name, when, self.policy, params)
         got = self._chart_memo.get(key)
         if got is None:
             res = chart_mod.determine(ic.item, ic.index, dest, self.registry, on)

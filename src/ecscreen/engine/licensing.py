@@ -138,7 +138,7 @@ def _flag_status(flag: ExceptionFlag, para: str) -> tuple[Status, str]:
     return "conditional", f"the entry's terms must be checked: {flag.text[:200]}"
 
 
-def available_exceptions(eccn: str, destination: Country, registry: Registry, as_of: dt.date) -> list[ExceptionOption]:  # noqa: C901 - split by its owner
+def available_exceptions(eccn: str, destination: Country, registry: Registry, as_of: dt.date) -> list[ExceptionOption]:
     """Licence exceptions for ``eccn`` to ``destination`` at ``as_of``, best first."""
     idx = chart_index(registry)
     if idx.exceptions is None or idx.ccl is None or idx.chart is None:
@@ -154,73 +154,87 @@ def available_exceptions(eccn: str, destination: Country, registry: Registry, as
     for sym, d in idx.exceptions.exceptions.items():
         opt = ExceptionOption(symbol=sym, section=d.section, title=d.title, status="eligible",
                               conditions=list(d.conditions))
-        lower = opt.lower
-
         if entry is None:
-            lower("ineligible", f"{base} is not on the CCL")
+            opt.lower("ineligible", f"{base} is not on the CCL")
         elif d.basis == "entry":
             flag = entry.exceptions.get(sym)
             if flag is None:
-                lower("ineligible", f"the {base} entry does not name {sym}")
+                opt.lower("ineligible", f"the {base} entry does not name {sym}")
             elif flag.clauses or flag.residual is not None:
-                rd = read_line(flag, para)
-                lower(rd.status, rd.why)
-                opt.entry_text = flag.text
-                opt.reasons_excluded = list(rd.reasons_excluded)
-                if rd.reasons_excluded:
-                    opt.why.append(f"not for {', '.join(rd.reasons_excluded)} reasons")
-                if d.value_limit:
-                    opt.value_limit_usd = rd.value_limit_usd
-                    if rd.value_limit_usd is None and rd.status == "eligible":
-                        lower("conditional", "the entry states no value limit for this item that the tool could read")
+                _read_clauses(opt, flag, d, para)
                 line_dest = _line_dest(idx, registry, flag, codes, as_of)
                 if line_dest:
-                    lower("ineligible", f"{destination.code}: {line_dest} ({flag.text[:160]})")
+                    opt.lower("ineligible", f"{destination.code}: {line_dest} ({flag.text[:160]})")
             else:
-                st, why = _flag_status(flag, para)
-                lower(st, why)
-                opt.entry_text = flag.text or flag.restriction
-                opt.reasons_excluded = list(flag.reasons_excluded)
-                if flag.reasons_excluded:
-                    opt.why.append(f"not for {', '.join(flag.reasons_excluded)} reasons")
-                if d.value_limit:
-                    opt.value_limit_usd = flag.value_limit_usd
-                    if flag.value_limit_usd is None and st != "ineligible":
-                        lower("conditional", "the entry states no value limit that the tool could read")
-                if sym == "STA" and flag.restriction:
-                    u = any_under(para, flag.paragraphs_named) if flag.paragraphs_named else None
-                    if u is not False:
-                        lower("conditional", f"STA restriction in the entry: {flag.restriction[:200]}")
+                _read_flag(opt, flag, d, para)
         else:
-            lower("conditional", f"depends on the transaction ({d.title}, {d.section})")
-        ok = _dest_ok(idx, registry, sym, d, codes, as_of)
-        if ok is False:
-            groups = ", ".join(d.destinations) if d.destinations else "any destination"
-            excl = f" excluding {', '.join(d.exclude)}" if d.exclude else ""
-            lower("ineligible", f"{destination.code} is not in {groups}{excl} at {as_of}")
-        elif ok is True and d.destinations:
-            opt.why.append(f"{destination.code} is in {', '.join(d.destinations)}")
-        if sym == "STA" and ok and opt.status == "eligible":
-            a6_only = in_dest(idx, registry, _terms(["group:A:6"], ["group:A:5"]), as_of, codes)
-            if a6_only:
-                lower("conditional", "Country Group A:6: STA only for items controlled for NS reasons alone "
-                                     "(§ 740.20(c)(2))")
-        if d.external_destinations:
-            lower("conditional", d.external_destinations)
-        if d.status_note:
-            lower("conditional", d.status_note)
+            opt.lower("conditional", f"depends on the transaction ({d.title}, {d.section})")
+        _destination_checks(idx, registry, opt, d, destination, codes, as_of)
         for r, rx in idx.restriction_res:
             if rx.match(base) and in_dest(idx, registry, _terms(r.destinations, []), as_of, codes) \
                     and sym not in r.only:
-                lower(r.effect, f"{r.text} ({', '.join(c.ref for c in r.citations)})")
+                opt.lower(r.effect, f"{r.text} ({', '.join(c.ref for c in r.citations)})")
         for a in all_dest:
             if sym not in a.exceptions:
-                lower("ineligible", f"§ 738.3(a)(1): {a.text} may use "
-                                    f"{'no licence exception' if not a.exceptions else 'only ' + ', '.join(a.exceptions)}")
+                opt.lower("ineligible", f"§ 738.3(a)(1): {a.text} may use "
+                                        f"{'no licence exception' if not a.exceptions else 'only ' + ', '.join(a.exceptions)}")
         out.append(opt)
     rank = {"eligible": 0, "conditional": 1, "ineligible": 2}
     out.sort(key=lambda o: (rank[o.status], o.symbol))
     return out
+
+
+def _read_clauses(opt: ExceptionOption, flag: ExceptionFlag, d: ExceptionDef, para: str) -> None:
+    """The entry's licence-exception line read from its parsed clauses (:func:`read_line`)."""
+    rd = read_line(flag, para)
+    opt.lower(rd.status, rd.why)
+    opt.entry_text = flag.text
+    opt.reasons_excluded = list(rd.reasons_excluded)
+    if rd.reasons_excluded:
+        opt.why.append(f"not for {', '.join(rd.reasons_excluded)} reasons")
+    if d.value_limit:
+        opt.value_limit_usd = rd.value_limit_usd
+        if rd.value_limit_usd is None and rd.status == "eligible":
+            opt.lower("conditional", "the entry states no value limit for this item that the tool could read")
+
+
+def _read_flag(opt: ExceptionOption, flag: ExceptionFlag, d: ExceptionDef, para: str) -> None:
+    """The entry's licence-exception line read from its availability summary (no parsed clauses)."""
+    st, why = _flag_status(flag, para)
+    opt.lower(st, why)
+    opt.entry_text = flag.text or flag.restriction
+    opt.reasons_excluded = list(flag.reasons_excluded)
+    if flag.reasons_excluded:
+        opt.why.append(f"not for {', '.join(flag.reasons_excluded)} reasons")
+    if d.value_limit:
+        opt.value_limit_usd = flag.value_limit_usd
+        if flag.value_limit_usd is None and st != "ineligible":
+            opt.lower("conditional", "the entry states no value limit that the tool could read")
+    if opt.symbol == "STA" and flag.restriction:
+        u = any_under(para, flag.paragraphs_named) if flag.paragraphs_named else None
+        if u is not False:
+            opt.lower("conditional", f"STA restriction in the entry: {flag.restriction[:200]}")
+
+
+def _destination_checks(idx: ChartIndex, registry: Registry, opt: ExceptionOption, d: ExceptionDef,
+                        destination: Country, codes: tuple[str, ...], as_of: dt.date) -> None:
+    """The exception's destinations (Country Groups at the date), STA's A:6 limit and the catalog notes."""
+    ok = _dest_ok(idx, registry, opt.symbol, d, codes, as_of)
+    if ok is False:
+        groups = ", ".join(d.destinations) if d.destinations else "any destination"
+        excl = f" excluding {', '.join(d.exclude)}" if d.exclude else ""
+        opt.lower("ineligible", f"{destination.code} is not in {groups}{excl} at {as_of}")
+    elif ok is True and d.destinations:
+        opt.why.append(f"{destination.code} is in {', '.join(d.destinations)}")
+    if opt.symbol == "STA" and ok and opt.status == "eligible":
+        a6_only = in_dest(idx, registry, _terms(["group:A:6"], ["group:A:5"]), as_of, codes)
+        if a6_only:
+            opt.lower("conditional", "Country Group A:6: STA only for items controlled for NS reasons alone "
+                                     "(§ 740.20(c)(2))")
+    if d.external_destinations:
+        opt.lower("conditional", d.external_destinations)
+    if d.status_note:
+        opt.lower("conditional", d.status_note)
 
 
 # --------------------------------------------------------------------------- coverage
@@ -295,18 +309,49 @@ def _apply_licences(mine: list[Finding], item: Item, destination: Country, as_of
                                            f"covers {item.eccn or 'the item'} at {as_of}")
 
 
-def _apply_exception(mine: list[Finding], item: Item, item_index: int, destination: Country,  # noqa: C901 - split by its owner
-                     registry: Registry, as_of: dt.date) -> list[Finding]:
-    idx = chart_index(registry)
-    claim = (item.license_exception or "").strip().upper()
+@dataclass
+class _Claim:
+    """A claimed licence exception being checked for one item."""
+
+    symbol: str
+    raw: str | None
+    item_index: int
+    base: str
+    pack_id: str
+    effective_from: dt.date | None
+    chart_targets: list[Finding]
+
+    def review(self, msg: str, ev_detail: str, extra: list[Citation] | None = None, *, may_apply: bool = False
+               ) -> list[Finding]:
+        """The claim's own ``review`` finding; the chart requirements it was claimed for say why."""
+        for f in self.chart_targets:
+            f.notes.append(f"licence exception {self.symbol} claimed but not confirmed: {ev_detail}")
+            if may_apply and f.outcome == Outcome.license_required:
+                # the exception may well apply: what is left is to confirm its conditions, not a licence
+                f.notes.append(f"would be license_required unless the conditions of {self.symbol} are confirmed")
+                f.outcome = Outcome.review
+        return [Finding(rule_id=f"CHART-{self.base}-LE-{self.symbol or 'NONE'}", pack_id=self.pack_id,
+                        outcome=Outcome.review, title=f"Claimed licence exception {self.symbol} not confirmed",
+                        message=msg, item_index=self.item_index,
+                        evidence=[Evidence(field=f"items[{self.item_index}].license_exception", value=self.raw,
+                                           detail=ev_detail)],
+                        citations=[Citation(ref="15 CFR 740.2", note="restrictions on all licence exceptions")]
+                        + (extra or []), effective_from=self.effective_from)]
+
+
+def _claim_symbol(raw: str | None) -> str:
+    claim = (raw or "").strip().upper()
     for prefix in ("LICENSE EXCEPTION ", "LICENCE EXCEPTION "):
         if claim.startswith(prefix):
             claim = claim[len(prefix):].strip()
-    fld = f"items[{item_index}].license_exception"
+    return claim
+
+
+def _apply_exception(mine: list[Finding], item: Item, item_index: int, destination: Country,
+                     registry: Registry, as_of: dt.date) -> list[Finding]:
+    idx = chart_index(registry)
+    claim = _claim_symbol(item.license_exception)
     eccn = normalize_eccn(item.eccn or "") if item.eccn else None
-    base = split_eccn(eccn)[0] if eccn else "ITEM"
-    pack_id = idx.exceptions_pack_id or "us-ear-license-exceptions"
-    cites = [Citation(ref="15 CFR 740.2", note="restrictions on all licence exceptions")]
     targets = [f for f in mine if f.jurisdiction == "US-EAR" and f.outcome == Outcome.license_required
                and f.covered_by is None]
     chart_targets = [f for f in targets if f.rule_id.startswith("CHART-")]
@@ -315,55 +360,54 @@ def _apply_exception(mine: list[Finding], item: Item, item_index: int, destinati
             f.notes.append(f"licence exception {claim} claimed: not applied to {f.rule_id} (exceptions are checked "
                            "against Commerce Country Chart requirements only; part 744/746 requirements need their "
                            "own authorisation)")
-
-    def review(msg: str, ev_detail: str, extra: list[Citation] | None = None, *, may_apply: bool = False
-               ) -> list[Finding]:
-        for f in chart_targets:
-            f.notes.append(f"licence exception {claim} claimed but not confirmed: {ev_detail}")
-            if may_apply and f.outcome == Outcome.license_required:
-                # the exception may well apply: what is left is to confirm its conditions, not a licence
-                f.notes.append(f"would be license_required unless the conditions of {claim} are confirmed")
-                f.outcome = Outcome.review
-        return [Finding(rule_id=f"CHART-{base}-LE-{claim or 'NONE'}", pack_id=pack_id, outcome=Outcome.review,
-                        title=f"Claimed licence exception {claim} not confirmed", message=msg,
-                        item_index=item_index, evidence=[Evidence(field=fld, value=item.license_exception,
-                                                                  detail=ev_detail)],
-                        citations=cites + (extra or []), effective_from=idx.exceptions.effective_from
-                        if idx.exceptions else None)]
-
+    c = _Claim(symbol=claim, raw=item.license_exception, item_index=item_index,
+               base=split_eccn(eccn)[0] if eccn else "ITEM",
+               pack_id=idx.exceptions_pack_id or "us-ear-license-exceptions",
+               effective_from=idx.exceptions.effective_from if idx.exceptions else None, chart_targets=chart_targets)
     if idx.exceptions is None:
-        return review(f"licence exception {claim} claimed but the licence-exception pack is not loaded",
-                      "pack not loaded")
+        return c.review(f"licence exception {claim} claimed but the licence-exception pack is not loaded",
+                        "pack not loaded")
     d = idx.exceptions.exceptions.get(claim)
     if d is None:
-        return review(f"'{item.license_exception}' is not a licence exception of 15 CFR part 740 "
-                      f"(known: {', '.join(sorted(idx.exceptions.exceptions))})", "unknown symbol")
+        return c.review(f"'{item.license_exception}' is not a licence exception of 15 CFR part 740 "
+                        f"(known: {', '.join(sorted(idx.exceptions.exceptions))})", "unknown symbol")
     sec = [Citation(ref=d.section, note=d.title)]
     if eccn is None or eccn == "EAR99":
-        return review(f"licence exception {claim} claimed for an item without a CCL ECCN ({item.eccn or 'none'}): "
-                      "nothing in the chart for it to cover", "no ECCN", sec)
+        return c.review(f"licence exception {claim} claimed for an item without a CCL ECCN ({item.eccn or 'none'}): "
+                        "nothing in the chart for it to cover", "no ECCN", sec)
     if not chart_targets:
         return []
-    opts = {o.symbol: o for o in available_exceptions(eccn, destination, registry, as_of)}
-    opt = opts[claim]
+    opt = {o.symbol: o for o in available_exceptions(eccn, destination, registry, as_of)}[claim]
     if opt.status == "ineligible":
-        return review(f"licence exception {claim} ({d.section}) is not available for {eccn} to {destination.label}: "
-                      f"{opt.summary}.", opt.summary, sec)
+        return c.review(f"licence exception {claim} ({d.section}) is not available for {eccn} to "
+                        f"{destination.label}: {opt.summary}.", opt.summary, sec)
     if opt.status == "conditional":
-        return review(f"licence exception {claim} ({d.section}) for {eccn} to {destination.label} cannot be confirmed "
-                      f"from the data: {opt.summary}. Confirm these conditions and record the basis; if they do not "
-                      "hold, a licence is required.", opt.summary, sec, may_apply=True)
+        return c.review(f"licence exception {claim} ({d.section}) for {eccn} to {destination.label} cannot be "
+                        f"confirmed from the data: {opt.summary}. Confirm these conditions and record the basis; if "
+                        "they do not hold, a licence is required.", opt.summary, sec, may_apply=True)
     value_note = ""
     if opt.value_limit_usd is not None:
         if item.value_usd is None:
-            return review(f"licence exception {claim} ({d.section}) for {eccn} has a value limit of "
-                          f"${opt.value_limit_usd}; the item gives no value_usd: state it (within the limit the "
-                          "exception applies; above it a licence is required).",
-                          "missing fact: value_usd", sec, may_apply=True)
+            return c.review(f"licence exception {claim} ({d.section}) for {eccn} has a value limit of "
+                            f"${opt.value_limit_usd}; the item gives no value_usd: state it (within the limit the "
+                            "exception applies; above it a licence is required).",
+                            "missing fact: value_usd", sec, may_apply=True)
         if item.value_usd > opt.value_limit_usd:
-            return review(f"licence exception {claim} ({d.section}) for {eccn}: value ${item.value_usd:g} exceeds the "
-                          f"limit of ${opt.value_limit_usd}.", f"value {item.value_usd:g} > {opt.value_limit_usd}", sec)
+            return c.review(f"licence exception {claim} ({d.section}) for {eccn}: value ${item.value_usd:g} exceeds "
+                            f"the limit of ${opt.value_limit_usd}.", f"value {item.value_usd:g} > "
+                            f"{opt.value_limit_usd}", sec)
         value_note = f"; value ${item.value_usd:g} within the ${opt.value_limit_usd} limit (per shipment)"
+    uncovered = _cover(chart_targets, opt, claim, d, value_note)
+    if uncovered:
+        return c.review(f"licence exception {claim} covers some chart requirements of {eccn} but not "
+                        f"{', '.join(uncovered)}: each requirement must be overcome separately (§ 738.4(a)(2)).",
+                        f"does not cover {', '.join(uncovered)}", sec + [Citation(ref="15 CFR 738.4(a)(2)")])
+    return []
+
+
+def _cover(chart_targets: list[Finding], opt: ExceptionOption, claim: str, d: ExceptionDef,
+           value_note: str) -> list[str]:
+    """Mark the chart requirements the eligible exception covers; the rule ids it cannot cover."""
     uncovered: list[str] = []
     for f in chart_targets:
         reason = chart_reason(f)
@@ -379,14 +423,30 @@ def _apply_exception(mine: list[Finding], item: Item, item_index: int, destinati
         unchecked = f"; not checked by the tool: {'; '.join(opt.conditions)}" if opt.conditions else ""
         f.covered_by = Coverage(kind="license_exception", ref=claim,
                                 detail=f"{claim} ({d.section}) claimed: {opt.summary}{value_note}{unchecked}")
-    if uncovered:
-        return review(f"licence exception {claim} covers some chart requirements of {eccn} but not "
-                      f"{', '.join(uncovered)}: each requirement must be overcome separately (§ 738.4(a)(2)).",
-                      f"does not cover {', '.join(uncovered)}", sec + [Citation(ref="15 CFR 738.4(a)(2)")])
-    return []
+    return uncovered
 
 
 # --------------------------------------------------------------------------- shipment-level findings
+
+
+def _held_licence(g: Finding, it: Item, i: int, destination: Country, as_of: dt.date) -> License | None:
+    """The item's unexpired licence of the finding's regime naming the destination (and the item's ECCN
+    when it lists ECCNs); why the others do not cover the finding is noted on it."""
+    for lic in it.licenses:
+        if (lic.jurisdiction or "US-EAR") != g.jurisdiction:
+            continue
+        codes = _licence_codes(lic)
+        if not (destination.code in codes or (destination.region is None and destination.alpha2 in codes)):
+            continue
+        if lic.expires is not None and lic.expires < as_of:
+            g.notes.append(f"licence {lic.id} (item {i}) expired on {lic.expires}: it does not cover {g.rule_id}")
+            continue
+        if not _licence_eccn_ok(lic, it):
+            g.notes.append(f"licence {lic.id} (item {i}) covers ECCNs {', '.join(lic.eccns or [])}, "
+                           f"not {it.eccn}")
+            continue
+        return lic
+    return None
 
 _DEST_FIELDS = ("destination", "destination_region")
 
@@ -396,7 +456,7 @@ def _from_destination(f: Finding) -> bool:
     return bool(f.evidence) and all(e.field in _DEST_FIELDS for e in f.evidence if e.detail != "missing")
 
 
-def apply_shipment_coverage(findings: list[Finding], items: list[Item], status: dict[int, str], destination: Country,  # noqa: C901 - split by its owner
+def apply_shipment_coverage(findings: list[Finding], items: list[Item], status: dict[int, str], destination: Country,
                             registry: Registry, as_of: dt.date) -> list[Finding]:
     """Cover shipment-level ``license_required`` findings that arise from the destination alone (embargoes,
     part 746) when every item they concern holds an unexpired licence of the finding's regime naming the
@@ -430,22 +490,7 @@ def apply_shipment_coverage(findings: list[Finding], items: list[Item], status: 
         missing: list[str] = []
         for i in concerned:
             it = items[i]
-            ok = None
-            for lic in it.licenses:
-                if (lic.jurisdiction or "US-EAR") != g.jurisdiction:
-                    continue
-                codes = _licence_codes(lic)
-                if not (destination.code in codes or (destination.region is None and destination.alpha2 in codes)):
-                    continue
-                if lic.expires is not None and lic.expires < as_of:
-                    g.notes.append(f"licence {lic.id} (item {i}) expired on {lic.expires}: it does not cover {g.rule_id}")
-                    continue
-                if not _licence_eccn_ok(lic, it):
-                    g.notes.append(f"licence {lic.id} (item {i}) covers ECCNs {', '.join(lic.eccns or [])}, "
-                                   f"not {it.eccn}")
-                    continue
-                ok = lic
-                break
+            ok = _held_licence(g, it, i, destination, as_of)
             if ok is None:
                 missing.append(f"item {i} ({it.description})")
             else:
