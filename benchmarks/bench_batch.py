@@ -2,7 +2,12 @@
 
 Usage:
   python benchmarks/bench_batch.py --rows 1000000 [--generator erp|legacy] [--orders FILE] [--jobs 2]
-                                   [--as-of DATE] [--no-lists]
+                                   [--as-of DATE] [--no-lists] [--record on|off|compare] [--repeat N]
+
+Every run records its orders in a fresh record store (a temporary ``ECSCREEN_HOME``), as ``batch`` does
+by default; ``--record off`` passes ``--no-record``; ``--record compare`` runs both (alternating, ``--repeat``
+times each) and prints both figures and the slowdown recording causes, in CPU seconds (the machine is
+shared: CPU time varies much less than wall time) and in wall time (issue 15 target: <= 10 %).
 
 Generates the orders (unless ``--orders`` is given) with ``gen_erp_orders.py`` (default: today's orders,
 dated in the 90 days before 2026-10-01, real customer names with a Zipf law, real list entries in ERP
@@ -53,14 +58,14 @@ def _mem_kb(pid: int, key: str) -> int:
     return 0
 
 
-def run(orders: Path, out: Path, extra: list[str]) -> dict:
+def run(orders: Path, out: Path, extra: list[str], env: dict[str, str] | None = None) -> dict:
     cmd = [sys.executable, "-c", "import sys; from ecscreen.cli.main import main; sys.exit(main())",
            "batch", str(orders), "--out", str(out), "--no-progress", *extra]
     import resource
 
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     peak_rss = peak_pss = 0
     while proc.poll() is None:
         pids = _children(proc.pid)
@@ -98,6 +103,9 @@ def main() -> None:
     ap.add_argument("--as-of", default=None)
     ap.add_argument("--no-lists", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the generated and output files")
+    ap.add_argument("--record", choices=["on", "off", "compare"], default="on",
+                    help="record the run (default, as batch does), --no-record, or compare both")
+    ap.add_argument("--repeat", type=int, default=1, help="with --record compare: runs of each")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ecscreen-bench-"))
     orders = a.orders
@@ -114,14 +122,56 @@ def main() -> None:
     if a.no_lists:
         extra.append("--no-lists")
     load_before = os.getloadavg()[0]
-    res = run(orders, tmp / "out.csv", extra)
-    res.update(rows=sum(res["decisions"].values()), jobs=a.jobs, cpus=os.cpu_count(),
-               load_avg_1m_at_end=os.getloadavg()[0], load_avg_before=load_before)
-    print(json.dumps(res))
+    if a.record == "compare":
+        _compare(orders, tmp, extra, a.repeat)
+    else:
+        res = run(orders, tmp / "out.csv", extra + (["--no-record"] if a.record == "off" else []),
+                  _env(tmp / "home-0"))
+        res.update(rows=sum(res["decisions"].values()), jobs=a.jobs, cpus=os.cpu_count(),
+                   load_avg_1m_at_end=os.getloadavg()[0], load_avg_before=load_before, record=a.record)
+        print(json.dumps(res))
     if not a.keep:
-        for p in tmp.iterdir():
-            p.unlink()
-        tmp.rmdir()
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["ECSCREEN_HOME"] = str(home)  # a fresh record store (and no imported lists: the embedded CSL)
+    env.pop("ECSCREEN_DATABASE_URL", None)
+    return env
+
+
+def _compare(orders: Path, tmp: Path, extra: list[str], repeat: int) -> None:
+    """Alternate runs without and with recording; print each run and the medians' slowdown."""
+    import statistics
+
+    got: dict[str, list[dict]] = {"off": [], "on": []}
+    for i in range(repeat):
+        for mode in ("off", "on"):
+            res = run(orders, tmp / f"out-{mode}.csv", extra + (["--no-record"] if mode == "off" else []),
+                      _env(tmp / f"home-{mode}-{i}"))
+            res.update(record=mode, load_avg_1m_at_end=os.getloadavg()[0])
+            if mode == "on":
+                import sqlite3
+
+                db = tmp / f"home-{mode}-{i}" / "records.db"
+                with sqlite3.connect(db) as conn:
+                    res["records"] = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+                res["records_db_mb"] = round(sum(p.stat().st_size for p in db.parent.glob("records.db*")) / 1e6, 1)
+            print(json.dumps(res))
+            got[mode].append(res)
+    cpu = {m: statistics.median(r["cpu_s"] for r in got[m]) for m in got}
+    wall = {m: statistics.median(r["wall_s"] for r in got[m]) for m in got}
+    print(json.dumps({
+        "rows": got["on"][0]["out_lines"], "runs_each": repeat,
+        "cpu_s_no_record": cpu["off"], "cpu_s_record": cpu["on"],
+        "cpu_slowdown_pct": round(100 * (cpu["on"] - cpu["off"]) / cpu["off"], 1) if cpu["off"] else None,
+        "wall_s_no_record": wall["off"], "wall_s_record": wall["on"],
+        "wall_slowdown_pct": round(100 * (wall["on"] - wall["off"]) / wall["off"], 1) if wall["off"] else None,
+        "same_output": (tmp / "out-off.csv").read_bytes() == (tmp / "out-on.csv").read_bytes(),
+    }))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["ECSCREEN_CACHE_DIR"] = str(base / "cache")
     os.environ["ECSCREEN_HOME"] = str(base / "home")
     os.environ.pop("ECSCREEN_CLEARANCES", None)
+    os.environ.pop("ECSCREEN_DATABASE_URL", None)  # records go to the temporary home's records.db
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +45,18 @@ def full_engine(registry):
 def ship(destination: str = "CN", date: str | dt.date = "2024-06-01", **kw: Any) -> Shipment:
     items = kw.pop("items", None) or [{"description": "Widget", "eccn": "EAR99", "origin": "US"}]
     return Shipment.model_validate({"destination": destination, "date": date, "items": items, **kw})
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL server for the session (tests/pgserver.py); the tests using it are skipped,
+    with the reason, when no server can be started (``.ci/run`` installs one)."""
+    import pgserver
+
+    server, why = pgserver.start()
+    if server is None:
+        if os.environ.get("ECSCREEN_TEST_POSTGRES") == "required":  # .ci/run: these tests must run
+            pytest.fail(f"PostgreSQL required (ECSCREEN_TEST_POSTGRES=required) but: {why}")
+        pytest.skip(f"PostgreSQL tests skipped: {why}")
+    yield server
+    server.stop()

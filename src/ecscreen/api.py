@@ -16,14 +16,14 @@ was given (``as_of``, or ``today`` fixed per call when neither the call nor the 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from ecscreen.model import InputError, Report, Shipment, ShipmentResult
-from ecscreen.settings import Settings
+from ecscreen.settings import Settings, utc_now
 from ecscreen.settings import today as _today
 
 __all__ = ["Screener"]
@@ -52,6 +52,15 @@ class Screener:
     cache_dir:
         where compiled snapshots are cached; default: the CLI's cache directory
         (``$ECSCREEN_CACHE_DIR`` / ``~/.cache/ecscreen``); ``None`` turns the cache off.
+    record:
+        a :class:`ecscreen.records.RecordStore` to record every screening in (source ``api:CLIENT``), or
+        ``None`` (default): not recorded. The API reads no environment, so it records only into a store
+        it is given, e.g. ``RecordStore.open(home=Path("~/.local/share/ecscreen").expanduser())`` (the
+        CLI's default store) or ``RecordStore.open(url="postgresql://...")``; ``ecscreen serve`` passes its own.
+    client:
+        the name recorded as the source of the screenings (``api:CLIENT``).
+    clock:
+        the time records are stamped with (default: the current UTC time).
     """
 
     def __init__(
@@ -63,6 +72,9 @@ class Screener:
         clearances: str | Path | Sequence[str | Path] | None = None,
         as_of: dt.date | str | None = None,
         cache_dir: str | Path | None | bool = True,
+        record: Any = None,
+        client: str = "api",
+        clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         from ecscreen.engine.context import ScreeningContext, lists_for
         from ecscreen.engine.snapshot import load_registry_snapshot
@@ -93,6 +105,26 @@ class Screener:
             lists=lists_for(self.registry, home=settings.home, cache_dir=cache) if lists else None,
             clearances=allow, max_age_days=settings.max_age_days, cache_dir=cache)
         self.engine = self.context.engine
+        self.record_store = record
+        self.client = client
+        self._clock = clock or utc_now
+        self._manifest: str | None = None
+        self._clearance_files = [] if clearances is None else [
+            ("clearances", str(c)) for c in ([clearances] if isinstance(clearances, str | Path) else clearances)]
+        self.last_record_ids: list[int] = []
+
+    def _record(self, report: Report, shipments: Sequence[Shipment | InputError], raws: Sequence[Any]) -> None:
+        """Record the screenings of ``report`` in the store given as ``record`` (nothing without one)."""
+        if self.record_store is None:
+            return
+        from ecscreen.records.recorder import record_report, run_manifest
+
+        at = self._clock()
+        if self._manifest is None:
+            self._manifest = run_manifest(self.record_store, self.engine, command="api", options=self._options,
+                                          at=at, files=self._clearance_files)
+        self.last_record_ids = record_report(self.record_store, report, list(shipments), command="api",
+                                             manifest=self._manifest, at=at, raws=list(raws), client=self.client)
 
     # ------------------------------------------------------------------ one shipment
     def screen(self, shipment: ShipmentLike, *, today: dt.date | None = None) -> ShipmentResult:
@@ -103,17 +135,33 @@ class Screener:
         """
         label, parsed = _parse(shipment, 1)
         if isinstance(parsed, InputError):
-            return ShipmentResult(id=label, decision="error", errors=[parsed], source=label)
-        return self.engine.screen_one(parsed, as_of=self.as_of, label=label, today=today or _today())
+            res = ShipmentResult(id=label, decision="error", errors=[parsed], source=label)
+        else:
+            res = self.engine.screen_one(parsed, as_of=self.as_of, label=label, today=today or _today())
+        if self.record_store is not None:
+            self._record(Report(decision=res.decision, results=[res]), [parsed], [_raw(shipment)])
+        return res
 
     # ------------------------------------------------------------------ many
     def report(self, shipments: Iterable[ShipmentLike], *, today: dt.date | None = None) -> Report:
         """Screen shipments and return the report envelope (tool version, packs, lists, warnings, results)."""
-        seq = [_parse(s, n) for n, s in enumerate(shipments, 1)]
+        given = list(shipments)
+        seq = [_parse(s, n) for n, s in enumerate(given, 1)]
         report = self.engine.screen(seq, as_of=self.as_of, today=today or _today())
         report.command = "api"
         report.options = dict(self._options)
+        if self.record_store is not None:
+            self._record(report, [p for _, p in seq], [_raw(s) for s in given])
         return report
+
+
+def _raw(shipment: Any) -> Any:
+    """What was given, JSON-able, for a record of input that could not be read."""
+    if isinstance(shipment, Shipment):
+        return None
+    if isinstance(shipment, Mapping):
+        return dict(shipment)
+    return repr(shipment)[:1000]
 
 
 def _parse(shipment: ShipmentLike, n: int) -> tuple[str, Shipment | InputError]:

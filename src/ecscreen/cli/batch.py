@@ -17,7 +17,7 @@ from typing import IO, Annotated, Any
 
 import typer
 
-from ecscreen.cli.options import PolicyOpt, RulesOnlyOpt, RulesOpt, check_policy
+from ecscreen.cli.options import NoRecordOpt, PolicyOpt, RulesOnlyOpt, RulesOpt, check_policy
 from ecscreen.errors import UsageError
 
 __all__ = ["batch_command"]
@@ -42,6 +42,7 @@ def batch_command(
         "warnings, counts) here. Default with --out and csv/jsonl: OUT.meta.json; json output carries it inline.")
     ] = None,
     policy: PolicyOpt = "enforced",
+    no_record: NoRecordOpt = False,
 ) -> None:
     """Screen order lines from a CSV: every row out once, in order, with decision, rule ids, reasons and list hits."""
     from rich.console import Console
@@ -61,10 +62,7 @@ def batch_command(
 
     if format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
-    if delimiter is not None:
-        delimiter = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(delimiter, delimiter)
-        if len(delimiter) != 1:
-            raise UsageError(f"--delimiter must be one character, not {delimiter!r}")
+    delimiter = _delimiter(delimiter)
     on = parse_date_option(as_of)
     if jobs < 0:
         raise UsageError(f"--jobs must be 0 (one per CPU) or more, not {jobs}")
@@ -73,6 +71,9 @@ def batch_command(
     stdin = str(orders) == "-"
     if not stdin and not orders.is_file():
         raise UsageError("file not found", file=str(orders))
+    from ecscreen.cli.options import open_record_store
+
+    store = open_record_store(no_record)
     ctx = context_for(registry_for(rules, rules_only), use_lists=not no_lists, policy=check_policy(policy), as_of=on)
     engine = ctx.engine
     err = Console(stderr=True, highlight=False)
@@ -89,13 +90,15 @@ def batch_command(
         "file": str(orders), "format": format, "as_of": on, "rules": [str(r) for r in rules or []],
         "rules_only": [str(r) for r in rules_only or []], "no_lists": no_lists, "encoding": encoding,
         "columns": str(columns) if columns else None, "policy": policy})
+    recorder = _batch_recorder(store, engine, envelope, columns, orders) if store is not None else None
     meta_path = meta if meta is not None else (
         out.with_name(out.name + ".meta.json") if out is not None and format != "json" else None)
     done = False
     try:
         with _signals():
             kw: dict[str, Any] = dict(fmt=format, file=str(orders), columns=colmap, delimiter=delimiter, options=opts,
-                                      size=size, encoding=encoding, summary=summary, envelope=envelope)
+                                      size=size, encoding=encoding, summary=summary, envelope=envelope,
+                                      recorder=recorder)
             if show:
                 _with_progress(err, size, lambda tick: run_batch(stream, sink, engine, progress=tick, **kw))
             else:
@@ -126,8 +129,11 @@ def batch_command(
             stream.close()
         if atomic is not None and not done:
             atomic.discard()
+        if store is not None:
+            store.close()
     from ecscreen.domain.textsafe import clean
 
+    _note_recorded(err, recorder, quiet=STATE.quiet)
     if not STATE.quiet:
         for w in summary.warnings:
             err.print(clean(f"warning: {w}"), markup=False, soft_wrap=True)
@@ -164,3 +170,35 @@ def _with_progress(err: Any, size: int | None, run: Any) -> None:
                 bar.update(task, completed=pos, rows=rows, rate=rows / max(now - t0, 1e-9))
 
         run(tick)
+
+
+def _batch_recorder(store: Any, engine: Any, envelope: dict[str, Any], columns: Path | None, orders: Path) -> Any:
+    """The recorder of this run's orders (its manifest written now); a store that fails is a usage error."""
+    from ecscreen.cli.options import now, recording_failed
+    from ecscreen.records.recorder import BatchRecorder, run_manifest
+
+    at = now()
+    try:
+        manifest = run_manifest(store, engine, command="batch", options=envelope["options"], at=at,
+                                files=[("columns", columns)] if columns else [])
+    except Exception as exc:
+        store.close()
+        raise recording_failed(store, exc) from exc
+    return BatchRecorder(store, manifest=manifest, file=str(orders), at=at)
+
+
+def _note_recorded(err: Any, recorder: Any, *, quiet: bool) -> None:
+    if recorder is None or recorder.first_id is None or quiet:
+        return
+    err.print(f"note: recorded {recorder.recorded:,} order(s) as records {recorder.first_id}-{recorder.last_id} "
+              f"(ecscreen history --since {recorder.at.date().isoformat()})", markup=False, soft_wrap=True)
+
+
+def _delimiter(delimiter: str | None) -> str | None:
+    """--delimiter: one character (``\\t``, ``tab`` for a tab)."""
+    if delimiter is None:
+        return None
+    delimiter = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(delimiter, delimiter)
+    if len(delimiter) != 1:
+        raise UsageError(f"--delimiter must be one character, not {delimiter!r}")
+    return delimiter

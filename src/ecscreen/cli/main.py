@@ -19,7 +19,15 @@ import typer
 from rich.console import Console
 
 from ecscreen import __version__
-from ecscreen.cli.options import PolicyOpt, RulesOnlyOpt, RulesOpt, check_policy, context_for, registry_for
+from ecscreen.cli.options import (
+    NoRecordOpt,
+    PolicyOpt,
+    RulesOnlyOpt,
+    RulesOpt,
+    check_policy,
+    context_for,
+    registry_for,
+)
 from ecscreen.errors import (
     EXIT_INTERNAL,
     EXIT_PIPE,
@@ -101,6 +109,7 @@ def check(
     clearances: Annotated[Path | None, typer.Option(
         "--clearances", help="Allow-list of cleared (party, list entry) pairs (default: $ECSCREEN_CLEARANCES).")] = None,
     policy: PolicyOpt = "enforced",
+    no_record: NoRecordOpt = False,
 ) -> None:
     """Screen shipment files and explain every finding."""
     from ecscreen.engine.context import screen_report
@@ -119,6 +128,9 @@ def check(
             raise UsageError("file not found", file=str(f))
     if sum(1 for f in files if str(f) == "-") > 1:
         raise UsageError("'-' (standard input) can be given once")
+    from ecscreen.cli.options import open_record_store
+
+    store = open_record_store(no_record)
     sources: list[tuple[str, Any] | None] = []  # (file, raw document) per shipment, in order
     for f in files:
         try:
@@ -143,6 +155,8 @@ def check(
         for e in r.errors:
             loc = ":".join(str(x) for x in (e.file or r.source, e.line) if x)
             err.print(clean(f"error: {loc}: {e.field + ': ' if e.field else ''}{e.message}"), markup=False)
+    if store is not None:
+        _record_check(store, ctx.engine, report, shipments, sources, clearances)
     if format == "json":
         sys.stdout.write(to_json(report) + "\n")
     elif format == "sarif":
@@ -156,6 +170,25 @@ def check(
     else:
         print_table(report, out, explain=explain)
     raise typer.Exit(report.exit_code)
+
+
+def _record_check(store: Any, engine: Any, report: Any, shipments: list[Any], sources: list[Any],
+                  clearances: Path | None) -> None:
+    """Record every screened shipment of a ``check`` run (before its output is written)."""
+    from ecscreen.cli.options import note_recorded, now, recording_failed
+    from ecscreen.records.recorder import record_report, run_manifest
+
+    at = now()
+    try:
+        manifest = run_manifest(store, engine, command="check", options=report.options, at=at,
+                                files=[("clearances", clearances)] if clearances else [])
+        ids = record_report(store, report, [s for _, s in shipments], command="check", manifest=manifest, at=at,
+                            raws=[src[1] if src is not None else None for src in sources])
+    except Exception as exc:
+        raise recording_failed(store, exc) from exc
+    finally:
+        store.close()
+    note_recorded(ids, store)
 
 
 @rules_app.command("list", epilog="Example: ecscreen rules list --format json --rules my-packs/")
@@ -278,6 +311,12 @@ def _mount_subcommands() -> None:
     app.add_typer(lists_app, name="lists")
     for name, fn in (("explain", explain), ("batch", batch_command), ("gate", gate_command)):
         app.command(name=name, epilog=EXIT_HELP)(fn)
+    from ecscreen.cli.records import app as records_app
+    from ecscreen.cli.records import history_command, show_command
+
+    app.command(name="history", epilog=EXIT_HELP)(history_command)
+    app.command(name="show", epilog=EXIT_HELP)(show_command)
+    app.add_typer(records_app, name="records")
 
 
 _mount_subcommands()

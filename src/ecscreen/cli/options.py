@@ -10,6 +10,7 @@ or ``~/.cache/ecscreen``; ``ECSCREEN_NO_CACHE=1`` turns it off).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from ecscreen.settings import Settings, today
 if TYPE_CHECKING:  # pragma: no cover
     from ecscreen.engine.context import ScreeningContext
     from ecscreen.packs.registry import Registry
+    from ecscreen.records import RecordStore
 
 
 @dataclass
@@ -101,3 +103,51 @@ def context_for(reg: Registry, *, use_lists: bool = True, clearances: Path | Non
     return ScreeningContext.build(reg, today=today(), as_of=as_of, use_lists=use_lists, lists=lists,
                                   clearances=allow, policy=policy, max_age_days=st.max_age_days,
                                   cache_dir=st.cache_dir, load_index=load_index)
+
+
+NoRecordOpt = Annotated[bool, typer.Option(
+    "--no-record", help="Do not record this screening (default: recorded in $ECSCREEN_HOME/records.db, or the "
+    "database $ECSCREEN_DATABASE_URL names; see `ecscreen history`).")]
+
+
+def ecscreen_home() -> Path:
+    """$ECSCREEN_HOME, else ~/.local/share/ecscreen (the list store and the record store live there)."""
+    home = os.environ.get("ECSCREEN_HOME")
+    return Path(home) if home else Path.home() / ".local" / "share" / "ecscreen"
+
+
+def open_record_store(no_record: bool = False) -> RecordStore | None:
+    """The record store ($ECSCREEN_DATABASE_URL, else SQLite in $ECSCREEN_HOME), or None with --no-record.
+    A store that cannot be opened is a usage error before anything is screened."""
+    if no_record:
+        return None
+    from ecscreen.records import RecordStore
+
+    url = os.environ.get("ECSCREEN_DATABASE_URL") or None
+    try:
+        return RecordStore.open(url=url, home=ecscreen_home())
+    except UsageError as exc:
+        exc.message += " (use --no-record to screen without recording)"
+        raise
+    except OSError as exc:
+        raise UsageError(f"cannot open the record store in {ecscreen_home()}: {exc.strerror or exc} "
+                         f"(use --no-record to screen without recording)") from None
+
+
+def now() -> dt.datetime:
+    """The time records are stamped with (UTC)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def recording_failed(store: RecordStore, exc: Exception) -> UsageError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return UsageError(f"could not record the screening in {store.shown}: {first}; the results were not recorded "
+                      f"(use --no-record to screen without recording)")
+
+
+def note_recorded(ids: list[int], store: RecordStore) -> None:
+    """One stderr note naming the record ids (not with -q)."""
+    if STATE.quiet or not ids:
+        return
+    span = str(ids[0]) if len(ids) == 1 else f"{ids[0]}-{ids[-1]}"
+    sys.stderr.write(f"note: recorded as record {span} (ecscreen show {ids[0]})\n")

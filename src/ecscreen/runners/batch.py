@@ -1494,11 +1494,13 @@ def run_batch(  # noqa: C901 - split by its owner
     encoding: str = "utf-8",
     summary: BatchSummary | None = None,
     envelope: dict[str, Any] | None = None,
+    recorder: Any = None,
 ) -> BatchSummary:
     """Screen every row of ``stream`` and write them to ``out``. ``progress(rows, bytes)`` is optional.
 
     ``summary`` (optional) is filled in as rows are written, so a caller interrupted by a signal
-    can say how many rows were written."""
+    can say how many rows were written. ``recorder`` (optional, an ``ecscreen.records.recorder.BatchRecorder``)
+    is given the header, then every order with its row outcomes as they are written, then ``finish()``."""
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     t0 = time.perf_counter()
@@ -1523,6 +1525,8 @@ def run_batch(  # noqa: C901 - split by its owner
                                 f"{', '.join(str(i + 1) for i in where)}): a row where they disagree is an error")
     writer = Writer(out, fmt, state.header, head=envelope)
     screener = BatchScreener(engine, options)
+    if recorder is not None:
+        recorder.start(state.header, PARTY_COLUMNS)
     ncols = len(state.header)
 
     def parsed() -> Iterator[ParsedRow]:
@@ -1540,6 +1544,8 @@ def run_batch(  # noqa: C901 - split by its owner
             writer.write(pr.raw, o)
             counts[o.decision] += 1
             summary.rows += 1
+        if recorder is not None:
+            recorder.add(order, outs)
 
     jobs = (options.jobs if options else 1) or 1
     _warm_up(engine)
@@ -1570,6 +1576,8 @@ def run_batch(  # noqa: C901 - split by its owner
     finally:
         gc.set_threshold(*saved_threshold)
         gc.unfreeze()
+    if recorder is not None:
+        recorder.finish()
     if state.bad_rows:
         summary.warnings.append(f"{file}: {state.bad_rows:,} row(s) could not be read as CSV exactly "
                                 f"(error rows; see their message)")

@@ -1,0 +1,287 @@
+"""Turning screenings into records: the run manifest (tool, options, packs and lists stored by hash)
+and one :class:`NewRecord` per screened shipment (``check``, API, ``serve``), order (``batch``) or
+product x market pair (``gate``).
+
+The manifest is stored once per distinct run set-up (content-addressed), and each pack file and
+party-list snapshot once per content: a record names its manifest's sha256, the manifest names the
+blobs, so a record can be replayed with exactly the packs and lists it was screened with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ecscreen.records.models import NewRecord, PartyRef
+from ecscreen.records.store import RecordStore
+
+__all__ = ["BatchRecorder", "list_blob_bytes", "record_gate", "record_report", "result_record", "run_manifest"]
+
+_PARTY_FIELD = re.compile(r"^parties\[(\d+)\]")
+_RANK = {"clear": 0, "review": 1, "license_required": 2, "prohibited": 3}
+
+
+def _worst(outcomes: Iterable[str]) -> str:
+    return max(outcomes, key=lambda o: _RANK.get(o, 0), default="clear")
+
+
+def list_blob_bytes(sl: Any) -> bytes:
+    """A party list in the stored-list format (gzip JSON, read back by ``ecscreen.parties.store._decode_store``):
+    the stored file itself when the list came from one, else the list re-encoded."""
+    from importlib import resources
+
+    path = str(getattr(sl, "path", "") or "")
+    if path.startswith("ecscreen/data/") and path.endswith(".json.gz"):
+        try:
+            return resources.files("ecscreen").joinpath(*path.split("/")[1:]).read_bytes()
+        except OSError:
+            pass
+    elif path.endswith(".json.gz") and Path(path).is_file():
+        try:
+            return Path(path).read_bytes()
+        except OSError:
+            pass
+    from ecscreen.parties.store import _to_store
+
+    return bytes(_to_store(sl))
+
+
+def _pack_bytes(lp: Any) -> bytes | None:
+    """The pack file's text as the loader hashed it (its sha256 is the pack's sha256), or None."""
+    from ecscreen.packs import yamlio
+
+    try:
+        return str(yamlio.read_text(Path(lp.path))).encode("utf-8")
+    except Exception:
+        return None
+
+
+def run_manifest(store: RecordStore, engine: Any, *, command: str, options: dict[str, Any], at: dt.datetime,
+                 files: Sequence[tuple[str, str | Path]] = ()) -> str:
+    """Store the set-up of a run (tool version, command, options, packs and lists, each by sha256 with
+    its stored blob) and return the manifest's sha256. ``files`` are extra input files worth keeping
+    with the run, as (role, path): a clearances file, a gate catalog or waivers file."""
+    from ecscreen import __version__
+
+    packs: list[dict[str, Any]] = []
+    infos = list(engine.registry.packs)
+    have = store.has_blobs(lp.info.sha256 for lp in infos)
+    for lp in infos:
+        info = lp.info
+        blob: str | None = info.sha256 if info.sha256 in have else None
+        if blob is None:
+            data = _pack_bytes(lp)
+            if data is not None and hashlib.sha256(data).hexdigest() == info.sha256:
+                blob = store.put_blob(data, "pack", ref=info.id, at=at)
+        packs.append({"id": info.id, "version": info.version, "kind": getattr(lp.model, "kind", "rules"),
+                      "jurisdiction": info.jurisdiction, "sha256": info.sha256, "path": info.path, "blob": blob})
+    lists: list[dict[str, Any]] = []
+    if getattr(engine, "use_lists", False):
+        for sl in engine.party_lists:
+            info = sl.info
+            lblob = store.find_blob("list", info.sha256)
+            if lblob is None:
+                lblob = store.put_blob(list_blob_bytes(sl), "list", ref=info.sha256, at=at)
+            lists.append({"name": info.name, "source": info.source, "date": info.date, "entries": info.entries,
+                          "sha256": info.sha256, "origin": info.origin, "blob": lblob})
+    extra: list[dict[str, Any]] = []
+    for role, path in files:
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            extra.append({"role": role, "path": str(path), "blob": None})
+            continue
+        extra.append({"role": role, "path": str(path), "blob": store.put_blob(data, role, at=at)})
+    manifest = {
+        "tool": "ecscreen", "tool_version": __version__, "command": command,
+        "options": {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in options.items()},
+        "policy": getattr(engine, "policy", None), "use_lists": bool(getattr(engine, "use_lists", False)),
+        "packs": packs, "lists": lists, "files": extra,
+    }
+    return store.put_manifest(manifest, at=at)
+
+
+def _party_outcomes(findings: Iterable[Any], n: int) -> tuple[list[str], list[float | None]]:
+    """Worst outcome and best score of each party's own findings (evidence on ``parties[i]``)."""
+    outs = ["clear"] * n
+    scores: list[float | None] = [None] * n
+    for f in findings:
+        idx: set[int] = set()
+        for e in f.evidence:
+            m = _PARTY_FIELD.match(e.field or "")
+            if m and int(m.group(1)) < n:
+                i = int(m.group(1))
+                idx.add(i)
+                if e.score is not None:
+                    scores[i] = max(scores[i] or 0.0, float(e.score))
+        for i in idx:
+            if f.covered_by is None:
+                outs[i] = _worst([outs[i], f.outcome.value])
+    return outs, scores
+
+
+def result_record(result: Any, shipment: Any, *, command: str, source: str, manifest: str | None,
+                  raw: Any = None) -> NewRecord:
+    """The record of one screened shipment (``ShipmentResult``) and its input (a ``Shipment``, or for
+    input that could not be read, the raw document if there is one)."""
+    decision = result.decision if isinstance(result.decision, str) else str(result.decision)
+    parties: list[PartyRef] = []
+    if shipment is not None and not isinstance(shipment, dict) and hasattr(shipment, "parties"):
+        doc: Any = shipment.model_dump(mode="json", exclude_defaults=True)
+        outs, scores = _party_outcomes(result.findings, len(shipment.parties))
+        parties = [PartyRef(name=p.name, country=p.country, role=str(p.role.value if hasattr(p.role, "value")
+                                                                        else p.role), outcome=o, score=s)
+                   for p, o, s in zip(shipment.parties, outs, scores, strict=True)]
+    else:
+        doc = {"raw": raw} if raw is not None else None
+    return NewRecord(
+        command=command, source=source, subject=result.id, input=doc, decision=str(getattr(decision, "value", decision)),
+        findings=[f.model_dump(mode="json", exclude_defaults=True) for f in result.findings],
+        parties=parties, manifest=manifest, warnings=list(result.warnings),
+        errors=[":".join(str(x) for x in (e.file, e.line) if x) + (": " if (e.file or e.line) else "")
+                + (f"{e.field}: " if e.field else "") + e.message for e in result.errors],
+        extra={"as_of": result.as_of.isoformat() if result.as_of else None, "destination": result.destination},
+    )
+
+
+def record_report(store: RecordStore, report: Any, shipments: Sequence[Any], *, command: str, manifest: str | None,
+                  at: dt.datetime, raws: Sequence[Any] | None = None, client: str | None = None) -> list[int]:
+    """Record every result of a ``check``/API report (``shipments`` aligned with ``report.results``)."""
+    recs = []
+    for n, (res, sh) in enumerate(zip(report.results, shipments, strict=True)):
+        src = f"api:{client}" if client is not None else (res.source or command)
+        recs.append(result_record(res, sh, command=command, source=src, manifest=manifest,
+                                  raw=raws[n] if raws else None))
+    return store.append_screenings(recs, at=at)
+
+
+class _Party:
+    """A party of a batch record (the fields of :class:`PartyRef`, without validation: the hot path)."""
+
+    __slots__ = ("name", "country", "role", "outcome", "score")
+
+    def __init__(self, name: str, country: str | None, role: str, outcome: str, score: float | None) -> None:
+        self.name, self.country, self.role, self.outcome, self.score = name, country, role, outcome, score
+
+
+class BatchRecorder:
+    """Records ``batch`` orders in bulk: ``start(header)`` once, ``add(order, outcomes)`` per order (in
+    output order), ``finish()`` at the end. Buffered: one transaction per ``chunk`` orders."""
+
+    def __init__(self, store: RecordStore, *, manifest: str | None, file: str, at: dt.datetime,
+                 chunk: int = 1000) -> None:
+        self.store = store
+        self.manifest = manifest
+        self.file = file
+        self.at = at
+        self.chunk = chunk
+        self.header: list[str] = []
+        self.buf: list[NewRecord] = []
+        self.recorded = 0
+        self.first_id: int | None = None
+        self.last_id: int | None = None
+        self.header_sha: str | None = None
+        self._party_cols: list[tuple[str, str, str]] = []
+
+    def start(self, header: list[str], party_columns: Sequence[tuple[str, str, Any]] = ()) -> None:
+        """The file's header (stored once as a blob of kind 'header'; each record names its sha256) and
+        the batch fields that name parties: (name field, country field, role), in screening order."""
+        from ecscreen.records.store import canonical
+
+        self.header = list(header)
+        self.header_sha = self.store.put_blob(canonical(self.header).encode("utf-8"), "header", at=self.at)
+        self._party_cols = [(n, c, str(getattr(r, "value", r))) for n, c, r in party_columns]
+
+    def add(self, order: Any, outs: Sequence[Any]) -> None:
+        rows = order.rows
+        lines = [pr.raw.line for pr in rows]
+        src = f"{self.file}:{lines[0]}" if len(lines) == 1 else f"{self.file}:{lines[0]}-{lines[-1]}"
+        findings: list[dict[str, Any]] = []
+        row_out: list[dict[str, Any]] = []
+        decisions: list[str] = []
+        errors: list[str] = []
+        for pr, o in zip(rows, outs, strict=True):
+            line = pr.raw.line
+            decisions.append(o.decision)
+            row_out.append({"line": line, "decision": o.decision})
+            if o.decision == "error":
+                errors.append(f"{self.file}:{line}: {o.message}")
+            if o.findings:
+                findings.extend({"line": line, **fd} for fd in o.findings)
+        decision = "error" if errors else _worst(decisions)
+        self.buf.append(NewRecord.model_construct(
+            command="batch", source=src, subject=order.order_id, manifest=self.manifest,
+            input={"header_sha256": self.header_sha, "rows": [{"line": pr.raw.line, "cells": pr.raw.values}
+                                                              for pr in rows]},
+            decision=decision, findings=findings, parties=self._parties(rows, outs),
+            warnings=list(dict.fromkeys(w for o in outs for w in o.warnings)) if any(o.warnings for o in outs)
+            else [], errors=errors, extra={"rows": row_out}))
+        if len(self.buf) >= self.chunk:
+            self.flush()
+
+    def _parties(self, rows: Sequence[Any], outs: Sequence[Any]) -> list[PartyRef]:
+        found: list[tuple[str, str | None, str]] = []
+        for name_col, country_col, role in self._party_cols:
+            name = country = None
+            for pr in rows:
+                f = pr.fields
+                name = name or f.get(name_col)
+                country = country or f.get(country_col)
+            if name:
+                found.append((str(name), str(country) if country else None, role))
+        if not found:
+            return []
+        outcome = ["clear"] * len(found)
+        score: list[float | None] = [None] * len(found)
+        for o in outs:
+            if not o.hits:
+                continue
+            by_rule = {fd["rule_id"]: fd for fd in o.findings}
+            for h in o.hits:
+                m = _PARTY_FIELD.match(str(h.get("field") or ""))
+                if not m or int(m.group(1)) >= len(found):
+                    continue
+                i = int(m.group(1))
+                if h.get("score") is not None:
+                    score[i] = max(score[i] or 0.0, float(h["score"]))
+                fd = by_rule.get(h.get("rule_id"))
+                if fd is not None and "covered_by" not in fd:
+                    outcome[i] = _worst([outcome[i], fd["outcome"]])
+        return [_Party(n, c, r, outcome[i], score[i]) for i, (n, c, r) in enumerate(found)]  # type: ignore[misc]
+
+    def flush(self) -> None:
+        if not self.buf:
+            return
+        try:
+            ids = self.store.append_screenings(self.buf, at=self.at)
+        except Exception as exc:
+            from ecscreen.errors import UsageError
+
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UsageError(f"could not record the screening in {self.store.shown}: {first}; the run stops "
+                             f"(use --no-record to screen without recording)") from exc
+        self.buf = []
+        self.recorded += len(ids)
+        if self.first_id is None:
+            self.first_id = ids[0]
+        self.last_id = ids[-1]
+
+    def finish(self) -> None:
+        self.flush()
+
+
+def record_gate(store: RecordStore, report: Any, *, manifest: str | None, catalog: str, at: dt.datetime) -> list[int]:
+    """One record per product x market pair of a ``gate`` run (the catalog file is in the manifest)."""
+    recs = []
+    for p in report.pairs:
+        recs.append(NewRecord(
+            command="gate", source=f"{catalog}:{p.line}" if p.line else catalog, subject=p.subject,
+            input={"sku": p.sku, "market": p.market, "eccn": p.eccn, "description": p.description, "line": p.line},
+            decision=str(getattr(p.decision, "value", p.decision)),
+            findings=[f.model_dump(mode="json", exclude_defaults=True) for f in p.findings],
+            manifest=manifest, errors=list(p.errors), extra={"status": p.status, "market_code": p.market_code}))
+    return store.append_screenings(recs, at=at)

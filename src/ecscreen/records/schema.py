@@ -1,0 +1,63 @@
+"""The record store's tables (SQLAlchemy Core). Alembic revisions under ``migrations/`` create them;
+``tests/test_records_store.py`` checks the migrated database and this metadata agree."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+HEAD_REVISION = "0001_initial"  # the newest Alembic revision (a test checks it is the scripts' head)
+
+records = Table(
+    "records", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("kind", String(16), nullable=False),
+    Column("recorded_at", String(32), nullable=False),  # ISO 8601 UTC, 'YYYY-MM-DDTHH:MM:SS.ffffffZ'
+    Column("command", String(32)),
+    Column("source", Text),
+    Column("subject", Text),
+    Column("decision", String(32)),
+    Column("ref_id", BigInteger),
+    Column("input_sha256", String(64)),
+    Column("manifest", String(64)),
+    Column("content", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_records_recorded_at", "recorded_at"),
+    Index("ix_records_decision", "decision"),
+    Index("ix_records_subject", "subject"),
+    Index("ix_records_ref_id", "ref_id"),
+)
+
+record_parties = Table(
+    "record_parties", metadata,
+    Column("record_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False),
+    Column("norm_name", Text, nullable=False),
+    Column("country", String(16)),
+    Column("role", String(32)),
+    Column("outcome", String(32)),
+    Column("score", Float),
+    Index("ix_record_parties_norm", "norm_name", "country"),
+)
+
+blobs = Table(
+    "blobs", metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("ref", String(128)),
+    Column("size", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Index("ix_blobs_kind_ref", "kind", "ref"),
+)
+
+# One row: records up to base_id were pruned; the record base_id + 1 must carry base_hash as prev_hash.
+chain_base = Table(
+    "chain_base", metadata,
+    Column("one", Integer, primary_key=True, autoincrement=False),
+    Column("base_id", BigInteger, nullable=False),
+    Column("base_hash", String(64), nullable=False),
+)

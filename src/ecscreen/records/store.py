@@ -1,0 +1,674 @@
+"""The record store: append-only, hash-chained screening records in SQLite or PostgreSQL.
+
+Interface (stable; add, do not rename -- ``serve``, ``replay``, ``rescreen`` and ``review`` build on it)::
+
+    store = RecordStore.open(url=None, home=Path(...))   # SQLite at HOME/records.db, or a URL
+    ids = store.append_screenings([NewRecord(...), ...], at=now)   # one transaction, chained
+    did = store.append_decision(Decision(...), at=now)             # a review decision, chained too
+    store.get(id) -> StoredRecord | None
+    store.query(party=, since=, until=, decision=, kind=, command=, subject=, limit=, newest_first=)
+    store.iter_records(since=, until=, kind=)                      # ascending stream (export)
+    store.iter_parties(since=, until=) -> PartySeen per distinct (normalised name, country)
+    store.decisions(record_id=None) -> decision records
+    store.put_blob(bytes, kind, ref=None) -> sha256 ; get_blob(sha) ; find_blob(kind, ref)
+    store.put_manifest(dict) -> sha256 ; get_manifest(sha)      # a run's tool/options/packs/lists
+    store.verify() -> VerifyResult ; store.prune(before, at=, force=) -> PruneResult
+
+Nothing here reads the environment or the clock: the CLI passes the URL/home and the time (``at``).
+
+Tamper evidence: every record (screening, decision, checkpoint) gets the next id and stores
+``prev_hash`` (the previous record's ``hash``; 64 zeros for the first) and
+``hash = sha256(prev_hash + "\\n" + content)``, where ``content`` is the JSON text stored with it and
+names its own id, kind and time. :meth:`verify` re-walks the chain: an edited record (content or any
+indexed column), a deleted record (a gap) or reordered records break it at the first bad id.
+:meth:`prune` deletes the oldest records, keeps the hash of the last pruned one as the chain base
+and appends a ``checkpoint`` record naming it, so the rest still verifies. (A chain kept in the
+same database cannot show that the newest records were cut off: ``verify`` prints the head id and
+hash so they can be noted elsewhere and compared with ``records verify --head ID:HASH``.)
+
+Concurrency: appends hold the one writer lock (SQLite ``BEGIN IMMEDIATE`` in WAL mode with a busy
+timeout; PostgreSQL a transaction-level advisory lock), read the chain head and insert in the same
+transaction, so concurrent CLI runs interleave whole batches and the chain stays linear.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, and_, create_engine, delete, event, func, select, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
+
+from ecscreen.errors import UsageError
+from ecscreen.records.models import (
+    Decision,
+    NewRecord,
+    PartySeen,
+    PruneResult,
+    StoredRecord,
+    VerifyResult,
+)
+from ecscreen.records.schema import HEAD_REVISION, blobs, chain_base, record_parties, records
+
+__all__ = ["GENESIS", "RETENTION_YEARS", "RecordStore", "canonical", "norm_name", "timestamp"]
+
+GENESIS = "0" * 64
+RETENTION_YEARS = 5  # 15 CFR 762.6: records are kept five years
+CONTENT_VERSION = 1
+_LOCK_KEY = 0x6563_7363_7265_656E  # PostgreSQL advisory lock of the writer ('ecscreen')
+DB_NAME = "records.db"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, dt.datetime | dt.date):
+        return o.isoformat()
+    if isinstance(o, Enum):
+        return o.value
+    if isinstance(o, set | frozenset):
+        return sorted(o, key=str)
+    dump = getattr(o, "model_dump", None)
+    if dump is not None:
+        return dump(mode="json")
+    return str(o)
+
+
+_OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+
+
+def canonical(obj: Any) -> str:
+    """Canonical JSON: sorted keys, no spaces, UTF-8 text (dates ISO, enums by value). orjson: the
+    stdlib encoder made recording cost over 10 % of a batch run. Text holding lone surrogates (the
+    bytes of a CSV cell that could not be decoded) is kept as ``\\udcXX`` escapes (ASCII JSON)."""
+    try:
+        return orjson.dumps(obj, option=_OPTS, default=_default).decode("utf-8")
+    except orjson.JSONEncodeError:
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=_default)
+
+
+def _content_json(doc: dict[str, Any]) -> str:
+    """The record content as stored (key order as built; it is hashed exactly as stored)."""
+    try:
+        return orjson.dumps(doc, default=_default).decode("utf-8")
+    except orjson.JSONEncodeError:
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=True, default=_default)
+
+
+def sha256_text(s: str) -> str:
+    return hashlib.sha256(s.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def timestamp(at: dt.datetime) -> str:
+    """``at`` as stored: UTC, microseconds, 'Z' (sorts as text). A naive time is taken as UTC."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _bound(value: dt.date | dt.datetime | str | None) -> str | None:
+    """A date/time bound of a query as stored text (a date means its first instant, UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        return timestamp(value)
+    return value.isoformat() + "T00:00:00.000000Z"
+
+
+def _parse_ts(s: str) -> dt.datetime:
+    return dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+
+
+def norm_name(name: str) -> str:
+    """A party name as indexed: NFKC, case-folded, spaces collapsed (exact re-screening uses the name)."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def chain_hash(prev_hash: str, content: str) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + content.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _col(value: Any) -> Any:
+    """Text for an indexed column: lone surrogates (undecodable input bytes) as backslash escapes,
+    since the databases store UTF-8 only. Used for the content too, so both agree."""
+    if isinstance(value, str) and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
+def _like(needle: str) -> str:
+    return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class RecordStore:
+    """Screening records behind one small interface (see the module docstring)."""
+
+    def __init__(self, engine: Engine, *, shown: str) -> None:
+        self.engine = engine
+        self.shown = shown  # the database as shown to users (password masked)
+        self.dialect = engine.dialect.name
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, url: str | None = None, home: Path | str | None = None, *, migrate: bool = True) -> RecordStore:
+        """The store at ``url`` (``sqlite:///PATH`` or ``postgresql://...``), else SQLite at
+        ``home/records.db`` (the directory is created). Migrates the schema to the newest revision."""
+        if url:
+            u = make_url(url)
+            if u.drivername in ("postgresql", "postgres"):
+                u = u.set(drivername="postgresql+psycopg")
+            if not (u.drivername.startswith("sqlite") or u.drivername.startswith("postgresql")):
+                raise UsageError(f"record store: unsupported database {u.drivername!r} (use sqlite or postgresql)")
+        else:
+            if home is None:
+                raise UsageError("record store: give a database URL or a home directory")
+            base = Path(home)
+            base.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path = base / DB_NAME
+            if not path.exists():
+                fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+            u = make_url(f"sqlite:///{path}")
+        shown = u.render_as_string(hide_password=True)
+        if u.drivername.startswith("sqlite"):
+            engine = create_engine(u, connect_args={"timeout": 60})
+            _sqlite_events(engine)
+        else:
+            engine = create_engine(u, pool_pre_ping=True)
+        store = cls(engine, shown=shown)
+        if migrate:
+            try:
+                store.migrate()
+            except DBAPIError as exc:
+                engine.dispose()
+                raise UsageError(f"record store {shown}: cannot open the database: "
+                                 f"{str(exc.orig).strip().splitlines()[0] if exc.orig else exc}") from None
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> RecordStore:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def revision(self) -> str | None:
+        """The schema revision of the database (None before the first migration)."""
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except DBAPIError:
+            return None
+
+    def migrate(self) -> None:
+        """Upgrade the schema to :data:`HEAD_REVISION` (Alembic), once, under the writer lock."""
+        if self.revision() == HEAD_REVISION:
+            return
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).resolve().parent / "migrations"))
+        with self._writer() as conn:
+            cur = None
+            with contextlib.suppress(DBAPIError), conn.begin_nested():
+                cur = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            if cur == HEAD_REVISION:
+                return
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    # ------------------------------------------------------------------ transactions
+    @contextlib.contextmanager
+    def _writer(self) -> Iterator[Connection]:
+        """A transaction holding the one writer lock."""
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn = conn.execution_options(ecscreen_immediate=True)
+            with conn.begin():
+                if self.dialect == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+                yield conn
+
+    @staticmethod
+    def _head(conn: Connection) -> tuple[int, str]:
+        row = conn.execute(select(records.c.id, records.c.hash).order_by(records.c.id.desc()).limit(1)).first()
+        if row is not None:
+            return int(row[0]), str(row[1])
+        base = conn.execute(select(chain_base.c.base_id, chain_base.c.base_hash)).first()
+        if base is not None:
+            return int(base[0]), str(base[1])
+        return 0, GENESIS
+
+    # ------------------------------------------------------------------ appending
+    def append_screenings(self, recs: Sequence[NewRecord], *, at: dt.datetime) -> list[int]:
+        """Append screenings in one transaction (ids consecutive, in the given order); returns their ids."""
+        if not recs:
+            return []
+        stamp = timestamp(at)
+        with self._writer() as conn:
+            head_id, prev = self._head(conn)
+            rows: list[tuple[Any, ...]] = []
+            prow: list[tuple[Any, ...]] = []
+            for n, r in enumerate(recs, head_id + 1):
+                s_in = canonical(r.input)
+                in_sha = sha256_text(s_in)
+                parties = [{"name": _col(p.name), "country": _col(p.country), "role": _col(p.role),
+                            "outcome": p.outcome, "score": p.score} for p in r.parties]
+                source, subject = _col(r.source), _col(r.subject)
+                # the content is hashed exactly as stored: only the input needs a canonical form (its hash)
+                doc = {"v": CONTENT_VERSION, "id": n, "kind": "screening", "recorded_at": stamp,
+                       "command": r.command, "source": source, "subject": subject, "input_sha256": in_sha,
+                       "decision": r.decision, "findings": r.findings, "parties": parties,
+                       "manifest": r.manifest, "warnings": r.warnings, "errors": r.errors, "extra": r.extra}
+                content = '{"input":' + s_in + "," + _content_json(doc)[1:]
+                h = chain_hash(prev, content)
+                rows.append((n, "screening", stamp, r.command, source, subject, r.decision, None, in_sha,
+                             r.manifest, content, prev, h))
+                for i, p in enumerate(parties):
+                    prow.append((n, i, p["name"], norm_name(str(p["name"])), p["country"], p["role"], p["outcome"],
+                                 p["score"]))
+                prev = h
+            self._insert_many(conn, records, rows)
+            if prow:
+                self._insert_many(conn, record_parties, prow)
+        return [r[0] for r in rows]
+
+    def _insert_many(self, conn: Connection, table: Any, rows: list[tuple[Any, ...]]) -> None:
+        """Bulk insert of tuples in the table's column order through the driver's executemany (the
+        SQLAlchemy statement compiler costs as much as the rest of recording on large batches)."""
+        cols = [c.name for c in table.columns]
+        mark = "?" if self.dialect == "sqlite" else "%s"
+        sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
+        conn.exec_driver_sql(sql, rows)
+
+    def append_decision(self, decision: Decision, *, at: dt.datetime) -> int:
+        """Append a review decision on record ``decision.record_id`` (which must exist); returns its id."""
+        stamp = timestamp(at)
+        body = decision.model_dump(mode="json")
+        with self._writer() as conn:
+            ref = conn.execute(select(records.c.kind).where(records.c.id == decision.record_id)).scalar()
+            if ref is None:
+                raise UsageError(f"record {decision.record_id} not found")
+            if ref != "screening":
+                raise UsageError(f"record {decision.record_id} is a {ref} record, not a screening")
+            return self._append_one(conn, "decision", stamp, {
+                "command": "review", "source": f"approver:{decision.approver}", "subject": decision.rule_id,
+                "decision": decision.decision, "ref_id": decision.record_id}, {"decision_detail": body},
+                parties=[decision.party.model_dump()] if decision.party else [])
+
+    def _append_one(self, conn: Connection, kind: str, stamp: str, cols: dict[str, Any], body: dict[str, Any],
+                    parties: list[dict[str, Any]] | None = None) -> int:
+        head_id, prev = self._head(conn)
+        n = head_id + 1
+        doc = {"v": CONTENT_VERSION, "id": n, "kind": kind, "recorded_at": stamp, **cols, **body}
+        content = canonical(doc)
+        h = chain_hash(prev, content)
+        conn.execute(records.insert(), [{
+            "id": n, "kind": kind, "recorded_at": stamp, "command": cols.get("command"),
+            "source": cols.get("source"), "subject": cols.get("subject"), "decision": cols.get("decision"),
+            "ref_id": cols.get("ref_id"), "input_sha256": cols.get("input_sha256"),
+            "manifest": cols.get("manifest"), "content": content, "prev_hash": prev, "hash": h}])
+        for i, p in enumerate(parties or []):
+            conn.execute(record_parties.insert(), [{
+                "record_id": n, "idx": i, "name": p["name"], "norm_name": norm_name(p["name"]),
+                "country": p.get("country"), "role": p.get("role"), "outcome": p.get("outcome"),
+                "score": p.get("score")}])
+        return n
+
+    # ------------------------------------------------------------------ reading
+    @staticmethod
+    def _stored(row: Any) -> StoredRecord:
+        m = row._mapping
+        return StoredRecord(id=m["id"], kind=m["kind"], recorded_at=_parse_ts(m["recorded_at"]),
+                            command=m["command"], source=m["source"], subject=m["subject"],
+                            decision=m["decision"], ref_id=m["ref_id"], input_sha256=m["input_sha256"],
+                            manifest=m["manifest"], prev_hash=m["prev_hash"], hash=m["hash"],
+                            content=json.loads(m["content"]), content_text=m["content"])
+
+    def get(self, record_id: int) -> StoredRecord | None:
+        """One record by id (any kind), or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(records).where(records.c.id == record_id)).first()
+        return None if row is None else self._stored(row)
+
+    def _where(self, *, party: str | None, since: Any, until: Any, decision: str | None, kind: str | None,
+               command: str | None, subject: str | None, ref_id: int | None = None) -> list[Any]:
+        cond: list[Any] = []
+        if kind:
+            cond.append(records.c.kind == kind)
+        s, u = _bound(since), _bound(until)
+        if s:
+            cond.append(records.c.recorded_at >= s)
+        if u:
+            cond.append(records.c.recorded_at < u)
+        if decision:
+            cond.append(records.c.decision == decision)
+        if command:
+            cond.append(records.c.command == command)
+        if subject:
+            cond.append(records.c.subject == subject)
+        if ref_id is not None:
+            cond.append(records.c.ref_id == ref_id)
+        if party:
+            cond.append(records.c.id.in_(select(record_parties.c.record_id).where(
+                record_parties.c.norm_name.like(_like(norm_name(party)), escape="\\"))))
+        return cond
+
+    def query(self, *, party: str | None = None, since: Any = None, until: Any = None, decision: str | None = None,
+              kind: str | None = "screening", command: str | None = None, subject: str | None = None,
+              limit: int | None = None, newest_first: bool = True) -> list[StoredRecord]:
+        """Records matching every filter given: ``party`` is a case-insensitive part of a party name,
+        ``since``/``until`` dates or times (``until`` exclusive), ``decision`` the stored decision
+        (clear/review/license_required/prohibited/error; cleared/confirmed/escalated for decisions)."""
+        q = select(records).where(*self._where(party=party, since=since, until=until, decision=decision,
+                                               kind=kind, command=command, subject=subject))
+        q = q.order_by(records.c.id.desc() if newest_first else records.c.id)
+        if limit:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            return [self._stored(r) for r in conn.execute(q)]
+
+    def iter_records(self, *, since: Any = None, until: Any = None, kind: str | None = None,
+                     party: str | None = None, decision: str | None = None, chunk: int = 2000
+                     ) -> Iterator[StoredRecord]:
+        """Records in id order, streamed in chunks (for export and large scans)."""
+        last = 0
+        cond = self._where(party=party, since=since, until=until, decision=decision, kind=kind, command=None,
+                           subject=None)
+        while True:
+            q = select(records).where(and_(records.c.id > last, *cond)).order_by(records.c.id).limit(chunk)
+            with self.engine.connect() as conn:
+                batch = list(conn.execute(q))
+            for row in batch:
+                yield self._stored(row)
+            if len(batch) < chunk:
+                return
+            last = batch[-1]._mapping["id"]
+
+    def count(self, *, kind: str | None = None) -> int:
+        q = select(func.count()).select_from(records)
+        if kind:
+            q = q.where(records.c.kind == kind)
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar() or 0)
+
+    def decisions(self, record_id: int | None = None) -> list[StoredRecord]:
+        """Decision records (on ``record_id`` if given), oldest first."""
+        return self.query(kind="decision", newest_first=False) if record_id is None else [
+            r for r in self._by_ref(record_id)]
+
+    def _by_ref(self, record_id: int) -> list[StoredRecord]:
+        q = select(records).where(and_(records.c.kind == "decision", records.c.ref_id == record_id)).order_by(
+            records.c.id)
+        with self.engine.connect() as conn:
+            return [self._stored(r) for r in conn.execute(q)]
+
+    def iter_parties(self, *, since: Any = None, until: Any = None, chunk: int = 20_000) -> Iterator[PartySeen]:
+        """Every distinct recorded party (normalised name, country) of the screenings in the window,
+        with the ids of its records (ascending) and its latest outcome and score; sorted by name."""
+        s, u = _bound(since), _bound(until)
+        rp = record_parties.c
+        q = select(rp.norm_name, rp.country, rp.record_id, rp.name, rp.outcome, rp.score)
+        if s or u:
+            q = q.join(records, records.c.id == rp.record_id)
+            if s:
+                q = q.where(records.c.recorded_at >= s)
+            if u:
+                q = q.where(records.c.recorded_at < u)
+        q = q.order_by(rp.norm_name, rp.country, rp.record_id)
+        cur: PartySeen | None = None
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=chunk).execute(q)
+            for norm, country, rid, name, outcome, score in result:
+                if cur is not None and cur.norm_name == norm and cur.country == country:
+                    if cur.record_ids[-1] != rid:
+                        cur.record_ids.append(rid)
+                    cur.last_record_id, cur.name, cur.last_outcome, cur.last_score = rid, name, outcome or "clear", score
+                    continue
+                if cur is not None:
+                    yield cur
+                cur = PartySeen(norm_name=norm, country=country, name=name, record_ids=[rid], last_record_id=rid,
+                                last_outcome=outcome or "clear", last_score=score)
+        if cur is not None:
+            yield cur
+
+    # ------------------------------------------------------------------ blobs
+    def put_blob(self, data: bytes, kind: str, ref: str | None = None, *, at: dt.datetime | None = None) -> str:
+        """Store ``data`` once, keyed by its sha256 (returned); ``ref`` is a lookup key (e.g. a list's
+        entry digest) for :meth:`find_blob`."""
+        sha = hashlib.sha256(data).hexdigest()
+        with self.engine.connect() as conn:
+            if conn.execute(select(blobs.c.sha256).where(blobs.c.sha256 == sha)).first() is not None:
+                return sha
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt: Any = pg_insert(blobs).on_conflict_do_nothing(index_elements=["sha256"])
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(blobs).on_conflict_do_nothing(index_elements=["sha256"])
+        stamp = timestamp(at or dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn = conn.execution_options(ecscreen_immediate=True)
+            with conn.begin():
+                conn.execute(stmt, [{"sha256": sha, "kind": kind, "ref": ref, "size": len(data), "data": data,
+                                     "created_at": stamp}])
+        return sha
+
+    def has_blobs(self, shas: Iterable[str]) -> set[str]:
+        want = list(set(shas))
+        if not want:
+            return set()
+        with self.engine.connect() as conn:
+            return {r[0] for r in conn.execute(select(blobs.c.sha256).where(blobs.c.sha256.in_(want)))}
+
+    def find_blob(self, kind: str, ref: str) -> str | None:
+        """The sha256 of a blob stored with this kind and ref, or None."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(blobs.c.sha256).where(and_(blobs.c.kind == kind, blobs.c.ref == ref))
+                                .limit(1)).scalar()
+
+    def get_blob(self, sha: str) -> bytes | None:
+        """The blob's bytes (checked against its sha256: a damaged blob raises ValueError), or None."""
+        with self.engine.connect() as conn:
+            data = conn.execute(select(blobs.c.data).where(blobs.c.sha256 == sha)).scalar()
+        if data is None:
+            return None
+        data = bytes(data)
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise ValueError(f"blob {sha[:16]} is damaged: its content does not match its sha256")
+        return data
+
+    def put_manifest(self, manifest: dict[str, Any], *, at: dt.datetime | None = None) -> str:
+        """Store a run manifest (canonical JSON blob, kind 'manifest'); returns its sha256."""
+        return self.put_blob(canonical(manifest).encode("utf-8"), "manifest", at=at)
+
+    def get_manifest(self, sha: str) -> dict[str, Any] | None:
+        data = self.get_blob(sha)
+        return None if data is None else json.loads(data.decode("utf-8"))
+
+    # ------------------------------------------------------------------ verifying
+    def verify(self, *, chunk: int = 5000) -> VerifyResult:
+        """Walk the chain from its base: each record's content names its id, its hash covers the previous
+        hash and its content, its indexed columns agree with its content; the chain base (after a
+        prune) is the one the newest checkpoint record names."""
+        with self.engine.connect() as conn:
+            base = conn.execute(select(chain_base.c.base_id, chain_base.c.base_hash)).first()
+        base_id, prev = (int(base[0]), str(base[1])) if base is not None else (0, GENESIS)
+        expect = base_id + 1
+        checked = 0
+        last_checkpoint: dict[str, Any] | None = None
+        last = base_id
+        head_hash: str | None = None
+
+        def bad(rid: int, why: str) -> VerifyResult:
+            return VerifyResult(ok=False, checked=checked, first_bad_id=rid, problem=why, base_id=base_id)
+
+        with self.engine.connect() as conn:
+            first_any = conn.execute(select(func.min(records.c.id))).scalar()
+        if first_any is not None and int(first_any) <= base_id:
+            return bad(int(first_any), f"record {first_any} is at or before the chain base {base_id} "
+                                       f"(records up to {base_id} were pruned)")
+        while True:
+            q = select(records).where(records.c.id > last).order_by(records.c.id).limit(chunk)
+            with self.engine.connect() as conn:
+                rows = list(conn.execute(q))
+            for row in rows:
+                m = row._mapping
+                rid = int(m["id"])
+                if rid != expect:
+                    return bad(rid, f"record {expect} is missing (deleted): the chain goes from "
+                                    f"{expect - 1} to {rid}" if rid > expect else f"record {rid} is out of order")
+                if m["prev_hash"] != prev:
+                    return bad(rid, f"record {rid} does not follow record {rid - 1}: its prev_hash is not "
+                                    f"that record's hash (records deleted, inserted or reordered)")
+                if chain_hash(prev, m["content"]) != m["hash"]:
+                    return bad(rid, f"record {rid} was changed: its content does not match its hash")
+                try:
+                    doc = json.loads(m["content"])
+                except ValueError:
+                    return bad(rid, f"record {rid}: its content is not JSON")
+                if doc.get("id") != rid:
+                    return bad(rid, f"record {rid} carries the content of record {doc.get('id')} (reordered)")
+                for col in ("kind", "recorded_at", "command", "source", "subject", "decision", "ref_id",
+                            "input_sha256", "manifest"):
+                    if doc.get(col) != m[col]:
+                        return bad(rid, f"record {rid} was changed: its {col} column ({m[col]!r}) differs "
+                                        f"from its hashed content ({doc.get(col)!r})")
+                if doc.get("kind") == "checkpoint":
+                    last_checkpoint = doc
+                prev = m["hash"]
+                head_hash = prev
+                expect += 1
+                checked += 1
+            if len(rows) < chunk:
+                break
+            last = int(rows[-1]._mapping["id"])
+        if base_id and (last_checkpoint is None or last_checkpoint.get("pruned_through") != base_id
+                        or last_checkpoint.get("pruned_head_hash") != (base[1] if base else None)):
+            return VerifyResult(ok=False, checked=checked, first_bad_id=base_id + 1, base_id=base_id, problem=(
+                f"the chain base (records up to {base_id} pruned) is not the one the newest checkpoint "
+                f"record names: the base was changed"))
+        return VerifyResult(ok=True, checked=checked, base_id=base_id, head_id=expect - 1 if checked else None,
+                            head_hash=head_hash)
+
+    def verify_blobs(self) -> list[str]:
+        """sha256 of every blob whose content no longer matches it."""
+        badones: list[str] = []
+        last = ""
+        while True:
+            with self.engine.connect() as conn:
+                rows = list(conn.execute(select(blobs.c.sha256, blobs.c.data).where(blobs.c.sha256 > last)
+                                         .order_by(blobs.c.sha256).limit(50)))
+            for sha, data in rows:
+                if hashlib.sha256(bytes(data)).hexdigest() != sha:
+                    badones.append(sha)
+            if len(rows) < 50:
+                return badones
+            last = rows[-1][0]
+
+    # ------------------------------------------------------------------ pruning
+    def prune(self, before: dt.date | dt.datetime, *, at: dt.datetime, force: bool = False) -> PruneResult:
+        """Delete the oldest records (the run of records from the start recorded before ``before``).
+
+        Refused (nothing deleted) when ``before`` is later than five years before ``at`` (15 CFR 762.6)
+        unless ``force``. The last pruned record's hash becomes the chain base and a ``checkpoint``
+        record naming it is appended, so :meth:`verify` still passes."""
+        limit = _bound(before)
+        assert limit is not None
+        at_utc = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+        try:
+            keep_from = at_utc.replace(year=at_utc.year - RETENTION_YEARS)
+        except ValueError:  # 29 February
+            keep_from = at_utc.replace(year=at_utc.year - RETENTION_YEARS, day=28)
+        if limit > timestamp(keep_from) and not force:
+            return PruneResult(pruned=0, refused=(
+                f"records younger than {RETENTION_YEARS} years (recorded on or after "
+                f"{keep_from.date().isoformat()}) must be kept (15 CFR 762.6); use --force to prune them anyway"))
+        stamp = timestamp(at)
+        with self._writer() as conn:
+            base = conn.execute(select(chain_base.c.base_id)).scalar()
+            base_id = int(base) if base is not None else 0
+            first_young = conn.execute(select(func.min(records.c.id)).where(records.c.recorded_at >= limit)).scalar()
+            head_id, _ = self._head(conn)
+            cut = (int(first_young) - 1) if first_young is not None else head_id
+            if cut <= base_id:
+                return PruneResult(pruned=0)
+            cut_hash = conn.execute(select(records.c.hash).where(records.c.id == cut)).scalar()
+            n = conn.execute(select(func.count()).select_from(records).where(records.c.id <= cut)).scalar() or 0
+            conn.execute(delete(record_parties).where(record_parties.c.record_id <= cut))
+            conn.execute(delete(records).where(records.c.id <= cut))
+            if base is None:
+                conn.execute(chain_base.insert(), [{"one": 1, "base_id": cut, "base_hash": cut_hash}])
+            else:
+                conn.execute(chain_base.update().values(base_id=cut, base_hash=cut_hash))
+            cp = self._append_one(conn, "checkpoint", stamp, {"command": "prune", "source": None, "subject": None,
+                                                               "decision": None}, {
+                "pruned_through": cut, "pruned_head_hash": cut_hash, "pruned": int(n), "before": limit,
+                "forced": bool(force and limit > timestamp(keep_from))})
+            self._collect_blobs(conn)
+        return PruneResult(pruned=int(n), through_id=cut, checkpoint_id=cp)
+
+    def _collect_blobs(self, conn: Connection) -> None:
+        """Delete manifests no record refers to any more, then pack/list blobs no manifest names."""
+        used = {r[0] for r in conn.execute(select(records.c.manifest).where(records.c.manifest.is_not(None))
+                                           .distinct())}
+        keep: set[str] = set(used)
+        for (sha, data) in conn.execute(select(blobs.c.sha256, blobs.c.data).where(blobs.c.kind == "manifest")):
+            if sha not in used:
+                continue
+            with contextlib.suppress(ValueError):
+                keep.update(_manifest_blobs(json.loads(bytes(data).decode("utf-8"))))
+        gone = [r[0] for r in conn.execute(select(blobs.c.sha256).where(blobs.c.kind.in_(
+            ["manifest", "pack", "list", "clearances"])))if r[0] not in keep]
+        for i in range(0, len(gone), 500):
+            conn.execute(delete(blobs).where(blobs.c.sha256.in_(gone[i:i + 500])))
+
+
+def _manifest_blobs(manifest: dict[str, Any]) -> set[str]:
+    out: set[str] = set()
+    for key in ("packs", "lists", "clearances"):
+        for item in manifest.get(key) or []:
+            if isinstance(item, dict) and item.get("blob"):
+                out.add(str(item["blob"]))
+    return out
+
+
+def _sqlite_events(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _rec: Any) -> None:
+        dbapi_conn.isolation_level = None  # transactions are begun below, not by the driver
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout = 60000")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("ecscreen_immediate")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
