@@ -333,7 +333,9 @@ def section_sec(data: Path) -> None:
 def main() -> None:
     here = Path(__file__).resolve().parents[1]
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", type=Path, default=here.parent / "shared" / "data")
+    ap.add_argument("--data", type=Path,  # ../shared/data from the repo root (a worktree may sit deeper)
+                    default=next((d / "shared" / "data" for d in here.parents if (d / "shared" / "data").is_dir()),
+                                 here.parent / "shared" / "data"))
     ap.add_argument("--sample", type=int, default=400)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--show", type=int, default=3, help="misses to print per class")

@@ -30,13 +30,57 @@ def prf(rows: list[tuple[bool, bool]]) -> tuple[float, float, float, int, int, i
     return p, r, f, tp, fp, fn, tn
 
 
+def pr_svg(curve: list[tuple[int, float, float]], operating: float, title: str) -> str:
+    """A small self-contained SVG of precision (y) against recall (x), one point per threshold, the
+    operating threshold marked; every 10th threshold labelled."""
+    w, h, left, top, size = 460, 400, 60, 40, 320
+
+    def xy(p: float, r: float) -> tuple[float, float]:
+        return left + r * size, top + (1 - p) * size
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" '
+           f'font-size="11">', f'<rect width="{w}" height="{h}" fill="white"/>',
+           f'<text x="{left}" y="22" font-size="13">{title}</text>']
+    for k in range(11):  # grid and tick labels
+        v = k / 10
+        x, y = xy(v, v)
+        out.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + size}" stroke="#eee"/>')
+        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + size}" y2="{y:.1f}" stroke="#eee"/>')
+        out.append(f'<text x="{x:.1f}" y="{top + size + 14}" text-anchor="middle">{v:.1f}</text>')
+        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{v:.1f}</text>')
+    out.append(f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="none" stroke="#444"/>')
+    out.append(f'<text x="{left + size / 2}" y="{h - 12}" text-anchor="middle">recall</text>')
+    out.append(f'<text x="16" y="{top + size / 2}" text-anchor="middle" transform="rotate(-90 16 {top + size / 2})">'
+               'precision</text>')
+    pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(p, r) for _, p, r in curve if p > 0 or r > 0))
+    out.append(f'<polyline points="{pts}" fill="none" stroke="#1f77b4" stroke-width="2"/>')
+    for t, p, r in curve:
+        if p == 0 and r == 0:
+            continue
+        x, y = xy(p, r)
+        if t == round(operating):
+            f1 = 2 * p * r / (p + r) if p + r else 0.0
+            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="#d62728"/>')
+            out.append(f'<text x="{x - 8:.1f}" y="{y + 16:.1f}" text-anchor="end" fill="#d62728">threshold {t}: '
+                       f'P {p:.3f} R {r:.3f} F1 {f1:.3f}</text>')
+        elif t % 10 == 0:
+            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#1f77b4"/>')
+            out.append(f'<text x="{x + 5:.1f}" y="{y - 5:.1f}">{t}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     here = Path(__file__).resolve().parents[1]
-    ap.add_argument("--data", type=Path, default=here.parent / "shared" / "data")
+    ap.add_argument("--data", type=Path,  # ../shared/data from the repo root (a worktree may sit deeper)
+                    default=next((d / "shared" / "data" for d in here.parents if (d / "shared" / "data").is_dir()),
+                                 here.parent / "shared" / "data"))
     ap.add_argument("--threshold", type=float, default=None)
     ap.add_argument("--sweep", action="store_true", help="also print P/R/F1 for thresholds 60..95")
     ap.add_argument("--errors", type=int, default=0, help="print this many misclassified pairs")
+    ap.add_argument("--svg", type=Path, default=None,
+                    help="write the precision-recall curve (thresholds 40..100) as an SVG file (no plotting library)")
     ap.add_argument("--calibrated", action="store_true",
                     help="score with Matcher.compare_calibrated (the calibrated hits screen_parties uses)")
     args = ap.parse_args()
@@ -63,6 +107,14 @@ def main() -> None:
         for t2 in range(60, 96, 2):
             p2, r2, f2, *_ = prf([(t, s >= t2) for t, s in zip(truth, scores, strict=True)])
             print(f"  threshold {t2}: P {p2:.3f} R {r2:.3f} F1 {f2:.3f}")
+    if args.svg is not None:
+        curve = []
+        for t2 in range(40, 101):
+            p2, r2, *_ = prf([(t, s >= t2) for t, s in zip(truth, scores, strict=True)])
+            curve.append((t2, p2, r2))
+        title = f"nomenklatura name pairs ({len(cases)}), {'calibrated' if args.calibrated else 'index'} scorer"
+        args.svg.write_text(pr_svg(curve, thr, title), encoding="utf-8")
+        print(f"precision-recall curve written to {args.svg}")
     ref_path = folder / "logicv2-frozen.csv"
     if ref_path.is_file():
         with ref_path.open(encoding="utf-8") as fh:

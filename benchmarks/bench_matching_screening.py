@@ -29,7 +29,9 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     here = Path(__file__).resolve().parents[1]
-    ap.add_argument("--data", type=Path, default=here.parent / "shared" / "data")
+    ap.add_argument("--data", type=Path,  # ../shared/data from the repo root (a worktree may sit deeper)
+                    default=next((d / "shared" / "data" for d in here.parents if (d / "shared" / "data").is_dir()),
+                                 here.parent / "shared" / "data"))
     ap.add_argument("--threshold", type=float, default=None)
     ap.add_argument("--limit-negatives", type=int, default=0)
     ap.add_argument("--show", type=int, default=10, help="print this many misses / false positives")

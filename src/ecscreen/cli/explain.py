@@ -154,27 +154,11 @@ def _print_exceptions(console: Console, opts: list[Any]) -> None:
 
 
 def _print_json(shown: str, dest: Any, on: dt.date, idx: Any, res: Any, reg: Registry) -> None:
-    """The determination as one JSON object (the same facts the table shows)."""
-    import dataclasses
+    """The determination as one JSON object (the same facts the table shows; ``GET /v1/explain`` too)."""
     import json
     import sys
 
-    from ecscreen.engine.licensing import available_exceptions
-    from ecscreen.model import Outcome
+    from ecscreen.engine.explain import determination_document
 
-    blocking = [f for f in res.findings if f.outcome != Outcome.clear]
-    exceptions = []
-    if res.eccn and res.eccn != "EAR99" and res.applied:
-        exceptions = [{k: v for k, v in dataclasses.asdict(o).items() if k != "entry_text"}
-                      for o in available_exceptions(res.eccn, dest, reg, on)]
-    doc = {
-        "eccn": shown, "destination": dest.code, "destination_name": dest.label, "date": on.isoformat(),
-        "chart_effective_from": str(idx.effective_from), "applied": res.applied, "row": res.row,
-        "decision": Outcome.worst([f.outcome for f in blocking]).value,
-        "notes": list(res.notes),
-        "steps": [s.model_dump(mode="json") for s in res.steps],
-        "findings": [f.model_dump(mode="json") for f in res.findings],
-        "licence_exceptions": exceptions,
-    }
+    doc = determination_document(shown, dest, on, idx, res, reg)
     sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
-

@@ -70,10 +70,13 @@ def import_cmd(
     A list that drops more than the list-health guards allow is refused (exit 2) and the previous list
     is kept; --force accepts it and records that in reports.
     """
+    from ecscreen.cli.rescreen import lists_before_change, report_affected
     from ecscreen.parties.store import import_list
 
+    before = lists_before_change()
     sl, warnings = import_list(file, name, strict=strict, force=force)
     _report_stored(sl, "imported", str(file), warnings)
+    report_affected(before)
 
 
 @app.command("update")
@@ -95,14 +98,17 @@ def update_cmd(
 ) -> None:
     """Download official lists (URLs in ecscreen/data/list-sources.yaml), verify format, size and list
     health, and store them with source URL, retrieval time and sha256."""
+    from ecscreen.cli.rescreen import lists_before_change, report_affected
     from ecscreen.parties.update import resolve_sources, update_list
 
     picked = resolve_sources(list(source or []))
     if (from_file is not None or url is not None) and len(picked) != 1:
         raise UsageError("--from and --url need exactly one --source")
+    before = lists_before_change()
     for src in picked:
         sl, warnings = update_list(src, from_file=from_file, url=url, force=force, timeout=timeout)
         _report_stored(sl, f"updated ({src.key})", sl.info.source_url or src.url, warnings)
+    report_affected(before)
 
 
 def _notes(sl: ScreeningList) -> str:

@@ -9,6 +9,7 @@ with ``--debug`` or ``ECSCREEN_DEBUG=1``) and never exits 0 or 1.
 from __future__ import annotations
 
 import errno
+import importlib
 import json
 import os
 import sys
@@ -25,6 +26,7 @@ from ecscreen.cli.options import (
     RulesOnlyOpt,
     RulesOpt,
     check_policy,
+    clearances_for,
     context_for,
     registry_for,
 )
@@ -63,6 +65,11 @@ out = Console(soft_wrap=False, highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+
+
+def load_clearances(path: Path | None) -> Any:
+    """The allow-list of ``--clearances FILE``, else of ``$ECSCREEN_CLEARANCES`` (None: no clearances)."""
+    return clearances_for(path)
 
 
 def _version(value: bool) -> None:
@@ -131,6 +138,10 @@ def check(
     from ecscreen.cli.options import open_record_store
 
     store = open_record_store(no_record)
+    from ecscreen.cli.review import decision_allowlist
+
+    # cleared review decisions of the store become clearances, with the --clearances file's
+    allow = decision_allowlist(load_clearances(clearances), store) if not no_lists else None
     sources: list[tuple[str, Any] | None] = []  # (file, raw document) per shipment, in order
     for f in files:
         try:
@@ -141,7 +152,7 @@ def check(
         except InputFileError as exc:
             shipments.append((str(f), InputError(file=exc.file, line=exc.line, field=exc.field, message=exc.message)))
             sources.append(None)
-    ctx = context_for(reg, use_lists=not no_lists, clearances=clearances, policy=pol, as_of=on,
+    ctx = context_for(reg, use_lists=not no_lists, allowlist=allow, policy=pol, as_of=on,
                       load_index=any(isinstance(sh, Shipment) and sh.parties for _, sh in shipments))
     report = screen_report(shipments, ctx)
     report.options = {"files": [str(f) for f in files], "as_of": on.isoformat() if on else None,
@@ -303,20 +314,33 @@ def schema(
 def _mount_subcommands() -> None:
     """Mount the sub-commands defined in their own modules (typer and the standard library only: the
     screening modules are imported when a command runs)."""
-    from ecscreen.cli.batch import batch_command
-    from ecscreen.cli.explain import explain
-    from ecscreen.cli.gate import gate_command
-    from ecscreen.cli.lists import app as lists_app
 
-    app.add_typer(lists_app, name="lists")
-    for name, fn in (("explain", explain), ("batch", batch_command), ("gate", gate_command)):
-        app.command(name=name, epilog=EXIT_HELP)(fn)
-    from ecscreen.cli.records import app as records_app
-    from ecscreen.cli.records import history_command, show_command
-
-    app.command(name="history", epilog=EXIT_HELP)(history_command)
-    app.command(name="show", epilog=EXIT_HELP)(show_command)
-    app.add_typer(records_app, name="records")
+    for mod, attr, kind, name in (
+        ("ecscreen.cli.lists", "app", "typer", "lists"),
+        ("ecscreen.cli.explain", "explain", "command", "explain"),
+        ("ecscreen.cli.batch", "batch_command", "command", "batch"),
+        ("ecscreen.cli.gate", "gate_command", "command", "gate"),
+        ("ecscreen.cli.records", "history_command", "command", "history"),
+        ("ecscreen.cli.records", "show_command", "command", "show"),
+        ("ecscreen.cli.records", "app", "typer", "records"),
+        ("ecscreen.cli.review", "app", "typer", "review"),
+        ("ecscreen.cli.replay", "replay_command", "command", "replay"),
+        ("ecscreen.cli.rescreen", "rescreen_command", "command", "rescreen"),
+        ("ecscreen.cli.serve", "serve_command", "command", "serve"),
+    ):
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name == mod:
+                continue
+            raise
+        obj = getattr(m, attr, None)
+        if obj is None:
+            continue
+        if kind == "typer":
+            app.add_typer(obj, name=name)
+        else:
+            app.command(name=name, epilog=EXIT_HELP)(obj)
 
 
 _mount_subcommands()

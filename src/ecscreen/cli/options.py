@@ -92,13 +92,13 @@ def clearances_for(path: Path | None) -> Any:
 
 
 def context_for(reg: Registry, *, use_lists: bool = True, clearances: Path | None = None, policy: str = "enforced",
-                as_of: dt.date | None = None, load_index: bool = True) -> ScreeningContext:
+                as_of: dt.date | None = None, load_index: bool = True, allowlist: Any = None) -> ScreeningContext:
     """The run's ScreeningContext: settings (list store, cache, staleness limit, clearances) and today's
     date read here, in the CLI layer, and passed in."""
     from ecscreen.engine.context import ScreeningContext, lists_for
 
     st = settings()
-    allow = clearances_for(clearances) if use_lists else None
+    allow = (allowlist if allowlist is not None else clearances_for(clearances)) if use_lists else None
     lists = lists_for(reg, home=st.home, cache_dir=st.cache_dir) if use_lists else None
     return ScreeningContext.build(reg, today=today(), as_of=as_of, use_lists=use_lists, lists=lists,
                                   clearances=allow, policy=policy, max_age_days=st.max_age_days,

@@ -364,6 +364,36 @@ def _arabic_word(word: str) -> str:
     return "".join(out)
 
 
+_SMALL_Y = frozenset("ャュョゃゅょ")
+_SMALL_VOWEL = frozenset("ァィゥェォぁぃぅぇぉ")
+_SOKUON = frozenset("ッっ")
+
+
+def _kana_word(word: str) -> str:
+    """Romanise a kana word in Hepburn, as lists write Japanese renderings (no macrons, long-vowel mark
+    dropped): small ya/yu/yo join the syllable before (ジョ jo, キャ kya), small vowels replace its vowel
+    in loanwords (ファ fa, ティ ti, ツェ tse), the small tsu doubles the next consonant (ック kku, ッチ tchi)."""
+    out: list[str] = []
+    double = False
+    for c in word:
+        if c in _SOKUON:
+            double = True
+            continue
+        latin = anyascii(c)
+        if c in _SMALL_Y and out and out[-1].endswith("i") and len(out[-1]) >= 2:
+            prev = out.pop()[:-1]  # ki+ya -> kya; shi+ya -> sha; ji+yo -> jo; chi+yo -> cho
+            latin = prev + (latin[1:] if prev[-1:] in ("h", "j") else latin)
+        elif c in _SMALL_VOWEL and out and out[-1][-1:] in "aeiou":
+            prev = out.pop()  # fu+a -> fa; te+i -> ti; tsu+e -> tse; u+i -> wi; vu+i -> vi
+            stem = prev[:-1] or "w"
+            latin = stem + latin
+        if double and latin[:1].isalpha() and latin[0] not in "aeiou":
+            latin = ("t" if latin.startswith("ch") else latin[0]) + latin
+        double = False
+        out.append(latin)
+    return "".join(out)
+
+
 def _shape_fold(word: str) -> str:
     table = confusables()
     return anyascii(unicodedata.normalize("NFKC", "".join(table.get(c, c) for c in word)))
@@ -402,7 +432,9 @@ def _fold_word(word: str, latin_context: bool = False) -> tuple[str, str, str | 
             if all(c in table and table[c].isalpha() for c in letters):
                 shape = _shape_fold(word)
             return anyascii(unicodedata.normalize("NFKC", word)), "sound", shape
-        if script == "kana" or (script == "hangul" and len(word) >= 3):
+        if script == "kana":
+            return _kana_word(unicodedata.normalize("NFKC", word)), "sound", None
+        if script == "hangul" and len(word) >= 3:
             # (a one- or two-syllable hangul word is a Korean surname or given name: romanised, no
             # sound-alike readings, which would meet too many list names)
             return anyascii(unicodedata.normalize("NFKC", word)), "sound", None

@@ -578,40 +578,49 @@ class Matcher:
                 if v != vid and vlen[v] == 4:
                     res[v] = _edit_sim(4, self.config)
         if _fuzzy_ok(tok):
-            cfg = self.config
-            di = self._del_index
-            lt = len(tok)
-            edit: set[int] = set(di.get(tok, ()))
-            for d in _deletes(tok):
-                hit = di.get(d)
-                if hit:
-                    edit.update(hit)
-            vlen = self._vocab_len
-            for v in edit:
-                if v != vid:
-                    lv = vlen[v]
-                    res[v] = _edit_sim(lt if lt > lv else lv, cfg)
-            skel = self._skel_lists.get(skeleton(tok))
-            if skel:
-                for _, _, k in rf_process.extract(
-                    tok, skel[0], scorer=Indel.normalized_similarity, score_cutoff=cfg.phonetic_min_ratio, limit=None
-                ):
-                    v = skel[1][k]
-                    if v not in res:
-                        res[v] = cfg.sim_phonetic
-            bucket = self._jw_buckets.get((tok[:2], lt)) if cfg.jw_min <= 1.0 else None
-            if bucket:
-                words, ids = bucket
-                for _, score, k in rf_process.extract(
-                    tok, words, scorer=JaroWinkler.similarity, score_cutoff=cfg.jw_min, limit=None
-                ):
-                    v = ids[k]
-                    if v not in res:
-                        res[v] = round(score * cfg.jw_scale, 4)
+            self._expand_edits(tok, vid, res)
+            self._expand_sounds(tok, res)
         if len(self._exp_cache) > 500_000:
             self._exp_cache.clear()
         self._exp_cache[tok] = res
         return res
+
+    def _expand_edits(self, tok: str, vid: int | None, res: dict[int, float]) -> None:
+        """Add the vocabulary words one deletion on each side away from ``tok`` (edit similarity)."""
+        di = self._del_index
+        edit: set[int] = set(di.get(tok, ()))
+        for d in _deletes(tok):
+            hit = di.get(d)
+            if hit:
+                edit.update(hit)
+        vlen = self._vocab_len
+        lt = len(tok)
+        for v in edit:
+            if v != vid:
+                lv = vlen[v]
+                res[v] = _edit_sim(lt if lt > lv else lv, self.config)
+
+    def _expand_sounds(self, tok: str, res: dict[int, float]) -> None:
+        """Add the vocabulary words of the same consonant skeleton (phonetic) and the Jaro-Winkler neighbours
+        of the same first two letters and length, where the edit step found nothing better."""
+        cfg = self.config
+        skel = self._skel_lists.get(skeleton(tok))
+        if skel:
+            for _, _, k in rf_process.extract(
+                tok, skel[0], scorer=Indel.normalized_similarity, score_cutoff=cfg.phonetic_min_ratio, limit=None
+            ):
+                v = skel[1][k]
+                if v not in res:
+                    res[v] = cfg.sim_phonetic
+        bucket = self._jw_buckets.get((tok[:2], len(tok))) if cfg.jw_min <= 1.0 else None
+        if bucket:
+            words, ids = bucket
+            for _, score, k in rf_process.extract(
+                tok, words, scorer=JaroWinkler.similarity, score_cutoff=cfg.jw_min, limit=None
+            ):
+                v = ids[k]
+                if v not in res:
+                    res[v] = round(score * cfg.jw_scale, 4)
 
     def _token_weight(self, tok: str, exp: dict[int, float]) -> float:
         """IDF of the token together with its spelling variants on the lists: a transliteration of a
@@ -1645,8 +1654,12 @@ def feature_distinctive(c: _CalCtx) -> list[_Feat]:
             LCSseq.similarity(t, u) >= max(len(t), len(u)) - 1 or _transposition(t, u)))
 
     core_pairs = [(i, j) for i, j, s in c.pairs if i in c.core_q and j in c.core_a and near(i, j, s)]
-    complete = (
-        bool(core_pairs) and len(core_pairs) == len(c.core_q) == len(c.core_a) and any(s >= 1.0 for *_, s in c.pairs)
+    paired_q = {i for i, _ in core_pairs}
+    generic = branch_words() | _places()  # 'Digital Media Lab Europe': a branch word added to the list name
+    added = all(c.q_tokens[i] in generic for i in c.core_q if i not in paired_q)
+    whole = len(c.used_a) == len(c.a_tokens)  # every list word, legal form included ('Joint Stock Company STAR')
+    complete = (  # one common word alone matches only the whole list name ('GRP Ltd' is not 'Group A')
+        (len(core_pairs) >= 2 or whole) and len(core_pairs) == len(c.core_a) and added and any(s >= 1.0 for *_, s in c.pairs)
     )
     if complete:  # 'Aviation Industry Corporation of China': an all-common name matched word for word
         return [("distinctive", 0.0, "common words only, but the whole name matches word for word", None)]
@@ -1707,6 +1720,11 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:  # noqa: C901 - split by its ow
     if len(distinct) == 1 and distinct[0][2] < 1.0:
         i, j, _ = distinct[0]
         t, u = c.q_tokens[i], c.a_tokens[j]
+        # people's names and names transliterated from another script vary by sound; a firm's Latin name does not
+        firm_name = c.org_query or (c.entry.type or "Individual") != "Individual"
+        if firm_name and not c.q.norm.transliterated and LCSseq.similarity(t, u) < max(len(t), len(u)) - 1 and not _transposition(t, u):
+            return [("one_word", -100.0, f"the only distinctive word merely sounds like the list word ('{t}' ~ "
+                     f"'{u}', more than one letter apart): not enough for a hit", "sound-alike distinctive word")]
         if not _transposition(t, u):
             return [("one_word", 0.0, f"the only distinctive word matches approximately ('{t}' ~ '{u}'): "
                      "possible match only", "approximate distinctive word")]
@@ -1729,9 +1747,12 @@ def feature_entity_type(c: _CalCtx) -> list[_Feat]:
     """Entity type as evidence: an organisation (legal form, business words) does not match an
     individual on one name alone (a surname), and matches one less well in any case."""
     etype = (c.entry.type or "").lower()
+    # a legal form written as words ('Ltd', 'Company'), not read from spaced-out letters ('S A V I Z')
+    legal = [f for f in c.q.norm.legal if any(len(w) > 1 for w in f.split())]
+    if etype in ("vessel", "aircraft") and legal and not c.an.legal and not c.acronym:
+        return [("entity_type", -100.0, f"the name has a legal form ('{legal[0]}'): a company, not the listed "
+                 f"{etype} of that name", f"company vs {etype}")]
     if etype != "individual" or not c.org_query:
-        if etype in ("entity", "vessel", "aircraft") and not c.org_query and len(c.q_tokens) >= 2:
-            return []
         return []
     if len(c.distinct_matched()) <= 1:
         return [("entity_type", -c.cfg.org_vs_person_one_word,

@@ -34,6 +34,7 @@ from ecscreen.packs.registry import PackMeta, default_rules_dir, register_kind, 
 from ecscreen.parties.addresses import address_findings
 from ecscreen.parties.matching import MAX_NAME_CHARS, AllowList, Clearance, ListEntry, Matcher, PartyHit
 from ecscreen.parties.store import OwnList, ScreeningList, active_lists, matcher_for
+from ecscreen.settings import Settings
 
 __all__ = [
     "PartyListRule",
@@ -43,6 +44,7 @@ __all__ = [
     "screen_parties",
     "screen_party_batches",
     "load_allowlists",
+    "default_allowlist",
     "load_pack",
     "load_allowlist",
     "group_hits",
@@ -467,6 +469,12 @@ def _long_name_finding(pack: PartyListsPack, idx: int, party: Party) -> Finding:
         evidence=[Evidence(field=f"parties[{idx}].name", value=party.name[:80] + "...",
                            detail=f"{len(party.name)} characters > {MAX_NAME_CHARS}")],
     )
+
+
+def default_allowlist() -> AllowList | None:
+    """The clearances of the files the settings name (``$ECSCREEN_CLEARANCES``), or None: the default of
+    callers that pass no allow-list of their own (screening itself never falls back to it)."""
+    return load_allowlists(list(Settings.from_env().clearances))
 
 
 def load_allowlists(paths: Sequence[str | Path]) -> AllowList | None:

@@ -44,6 +44,7 @@ SHAPE_PENALTY = 0.0
 # a split reading (camel case, segmentation) counts only when it matches a list name nearly in full
 SPLIT_MIN_SCORE = 95.0
 _LONG_GLUED = 12
+_MIN_GLUED = 6  # shortest run-together word worth splitting (two list words of three letters: 'gaoyan')
 _MAX_VARIANTS = 24
 _MAX_PIECE = 24
 _MAX_SOUND_CANDIDATES = 24
@@ -85,6 +86,22 @@ def _name_words() -> frozenset[str]:
     return frozenset(out)
 
 
+def _ordinary_compound(pieces: list[str]) -> bool:
+    """Pieces that are all ordinary English words of 4+ letters ('black rock', 'good luck'): a brand."""
+    from ecscreen.parties.matching import english_words
+
+    english = english_words()
+    return all(len(p) >= 4 and p in english for p in pieces)
+
+
+@lru_cache(maxsize=1)
+def _small_words() -> frozenset[str]:
+    """Two-letter stop words and name particles (of, al, de): pieces of a run-together name."""
+    from ecscreen.domain.normalize import _stopwords, particles
+
+    return frozenset(w for w in (*_stopwords(), *particles()) if len(w) == 2)
+
+
 @lru_cache(maxsize=1)
 def _short_pieces() -> frozenset[str]:
     """Two-letter pieces allowed in a segmentation: legal forms and abbreviations (co, ag, sa ...)."""
@@ -93,12 +110,12 @@ def _short_pieces() -> frozenset[str]:
     return frozenset(out)
 
 
-def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str]) -> list[str] | None:
+def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str], min_long: int = 4) -> list[str] | None:
     """Split a run-together word into the fewest known words (>= 3 letters, or two-letter legal forms and,
     at a higher cost, two-letter list words).
 
-    Returns None unless the word splits into at least two pieces, one of them a known word of >= 4
-    letters. Abbreviations (``technologies``) count as known. Linear: O(len(word) * 24).
+    Returns None unless the word splits into at least two pieces, one of them a known word of >= ``min_long``
+    letters. Two-letter stop words and particles (of, al) may be pieces, at the higher cost. Abbreviations (``technologies``) count as known. Linear: O(len(word) * 24).
     """
     n = len(word)
     if n < 6:
@@ -106,6 +123,7 @@ def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str]) -> 
     abbr = abbreviations()
     short = _short_pieces()
     names = _name_words()
+    small = _small_words()
 
     def piece_ok(piece: str) -> bool:
         return piece in known or piece in abbr or piece in names or piece in short
@@ -125,9 +143,9 @@ def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str]) -> 
                 continue
             piece = word[j:i]
             if len(piece) == 2:
-                cost = 2 if piece in short else 3 if piece in known else 0
-            else:
-                cost = 2 if piece in known or piece in abbr or piece in names else 0
+                cost = 2 if piece in short else 3 if piece in known or piece in small else 0
+            else:  # a three-letter piece costs a little more: 'company of iran', not 'com pan yo fi ran'
+                cost = (2 + (len(piece) == 3)) if piece in known or piece in abbr or piece in names else 0
             if cost and best[j] + cost < best[i]:
                 best[i] = best[j] + cost
                 back[i] = j
@@ -140,7 +158,7 @@ def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str]) -> 
         pieces.append(word[j:i])
         i = j
     pieces.reverse()
-    if not any(len(p) >= 4 and p in known for p in pieces):
+    if not any(len(p) >= min_long and p in known for p in pieces):
         return None
     return pieces
 
@@ -307,22 +325,24 @@ def _glued(pieces: list[str], length: int) -> bool:
     return length >= _LONG_GLUED or any(p in glue_words() for p in pieces)
 
 
-def _resegment(tokens: list[str], vocab: Mapping[str, Any]) -> list[str] | None:
+def _resegment(tokens: list[str], vocab: Mapping[str, Any], one_word: bool = False) -> list[str] | None:
     """Tokens with every long unknown word segmented, normalised again (legal forms dropped,
     abbreviations expanded); None when nothing was split."""
     out: list[str] = []
     changed = False
     abbr = abbreviations()
-    glue = glue_words()
     for tok in tokens:
-        if len(tok) >= 8 and tok not in vocab and tok not in abbr and tok.isalpha():
-            if len(tok) < _LONG_GLUED and not any(
-                tok[:k] in glue or tok[-k:] in glue for k in range(2, min(len(tok) - 1, 18))
-            ):
-                out.append(tok)  # a short run-together word splits only at a generic word (_glued)
-                continue
+        if len(tok) >= _MIN_GLUED and tok not in vocab and tok not in abbr and tok.isalpha():
             pieces = segment(tok, vocab)
-            if pieces is not None and _glued(pieces, len(tok)):
+            whole = False
+            if one_word and len(tokens) == 1 and (pieces is None or not _glued(pieces, len(tok))):
+                # a short run-together word splits at a generic word (_glued); a whole name written as one
+                # word also into list words that are not ordinary English ('GAOYAN' -> 'gao yan'; not
+                # 'Goodluck'), and the reading counts only when it matches a list name nearly in full
+                alt = segment(tok, vocab, min_long=3)
+                whole = alt is not None and all(p in vocab for p in alt) and not _ordinary_compound(alt)
+                pieces = alt if whole else pieces
+            if pieces is not None and (_glued(pieces, len(tok)) or whole):
                 out.extend(pieces)
                 changed = True
                 continue
@@ -398,7 +418,7 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading
         not nn.sound_tokens
         and not nn.shape_alts
         and _ANY_TRIGGER(clean) is None
-        and not any(len(t) >= 8 and t not in vocab for t in nn.tokens)
+        and not any(len(t) >= _MIN_GLUED and t not in vocab for t in nn.tokens)
     ):
         return []  # the usual case: nothing that any reading below would change
     primary = list(nn.tokens)
@@ -420,52 +440,73 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading
     # the disguises below are Latin-script tricks; a name romanised from another script (hangul comes out
     # of anyascii in CamelCase syllables, Chinese as joined pinyin) is not re-split
     latin = not nn.transliterated or any("shape" in note for note in nn.notes)
-    if latin:
-        # separator-split words and spaced-out letters
-        if "_" in clean or "-" in clean or "." in clean or " " in clean:
-            for joined in _joined_texts(clean, vocab):
-                add(list(normalize(joined).tokens), JOIN_PENALTY, "letters or word parts split by spaces/separators re-joined")
-        # camel case
-        if _HAS_CAMEL(clean):
-            split = _CAMEL.sub(" ", clean)
-            tokens = list(normalize(split).tokens)
-            humps = [t for t in primary if t not in tokens]
-            new = [t for t in tokens if t not in primary]
-            if humps and any(t in vocab for t in new) and _glued(new, max(map(len, humps))):
-                add(tokens, JOIN_PENALTY, "words run together split at capitals", SPLIT_MIN_SCORE)
-        # leetspeak in every word that mixes letters and digits (normalize reads only mostly-letter words)
-        if _HAS_DIGIT(clean) and _MIXED(clean):
-            leet = _MIXED_WORD.sub(lambda m: m.group(0).translate(_LEET) if _MIXED(m.group(0)) else m.group(0), clean)
-            add(list(normalize(leet).tokens), 0.0, "digits read as letters (leetspeak)", SPLIT_MIN_SCORE)
-        # run-together words
-        seg = _resegment(primary, vocab)
-        if seg is not None:
-            add(seg, JOIN_PENALTY, "run-together words split", SPLIT_MIN_SCORE)
+    proposals = _latin_readings(nn, clean, primary, vocab) if latin else []
     # whole Cyrillic/Greek words that are Latin look-alikes
     shape_map = {sound: shape for sound, shape in nn.shape_alts if sound in primary and shape in vocab}
     if shape_map:
         why = ", ".join(f"'{a}' as '{b}'" for a, b in shape_map.items())
-        add([shape_map.get(t, t) for t in primary], SHAPE_PENALTY,
-            f"words written only with Latin look-alike letters read by shape: {why}", SPLIT_MIN_SCORE)
-    # sound-alike list words for romanised words
+        proposals.append(([shape_map.get(t, t) for t in primary], SHAPE_PENALTY,
+                          f"words written only with Latin look-alike letters read by shape: {why}", SPLIT_MIN_SCORE))
+    proposals += _sound_readings(nn, primary, vocab)
+    for tokens, penalty, reason, min_score in proposals:
+        add(tokens, penalty, reason, min_score)
+    return out
+
+
+_Proposal = tuple[list[str], float, str, float]  # tokens, penalty, reason, min score
+
+
+def _latin_readings(nn: NormalizedName, clean: str, primary: list[str], vocab: Mapping[str, Any]) -> list[_Proposal]:
+    """Readings undoing Latin-script disguises: separators and spaced letters, CamelCase, leetspeak,
+    run-together words."""
+    out: list[_Proposal] = []
+    # separator-split words and spaced-out letters
+    if "_" in clean or "-" in clean or "." in clean or " " in clean:
+        for joined in _joined_texts(clean, vocab):
+            out.append((list(normalize(joined).tokens), JOIN_PENALTY,
+                        "letters or word parts split by spaces/separators re-joined", 0.0))
+    # camel case
+    if _HAS_CAMEL(clean):
+        tokens = list(normalize(_CAMEL.sub(" ", clean)).tokens)
+        humps = [t for t in primary if t not in tokens]
+        new = [t for t in tokens if t not in primary]
+        # at capitals the writer marked the words; a compound of ordinary words ('BlackRock') is a brand
+        brand = _ordinary_compound(new) and not _glued(new, max(map(len, humps), default=0))
+        if humps and any(t in vocab for t in new) and not brand:
+            out.append((tokens, JOIN_PENALTY, "words run together split at capitals", SPLIT_MIN_SCORE))
+    # leetspeak in every word that mixes letters and digits (normalize reads only mostly-letter words)
+    if _HAS_DIGIT(clean) and _MIXED(clean):
+        leet = _MIXED_WORD.sub(lambda m: m.group(0).translate(_LEET) if _MIXED(m.group(0)) else m.group(0), clean)
+        out.append((list(normalize(leet).tokens), 0.0, "digits read as letters (leetspeak)", SPLIT_MIN_SCORE))
+    # run-together words; the whole name written as one word, as typed (not a word picked out of a longer name)
+    raw = nn.original.strip()
+    seg = _resegment(primary, vocab, one_word=" " not in raw and not raw.islower())
+    if seg is not None:
+        out.append((seg, JOIN_PENALTY, "run-together words split", SPLIT_MIN_SCORE))
+    return out
+
+
+def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, Any]) -> list[_Proposal]:
+    """Readings replacing romanised words that are not list words by sound-alike list words."""
     unknown = [t for t in nn.sound_tokens if t in primary and t not in vocab]
-    if unknown:
-        index = _sound_index(vocab)
-        options: list[tuple[str, list[str]]] = []
-        for tok in unknown[:4]:
-            cands = index.candidates(tok)
-            if cands:
-                # short consonant keys (unvowelled Persian 'mlt') are ambiguous: try more list words
-                size = _SOUND_CANDIDATES * (4 if len(sound_key(tok)) <= 3 else 1)
-                options.append((tok, cands[: size if len(unknown) == 1 else 2]))
-        if options:
-            combos = sorted(
-                itertools.product(*[range(len(c)) for _, c in options]), key=lambda ranks: (sum(ranks), ranks)
-            )
-            for ranks in combos[: max(_MAX_SOUND_READINGS, len(options[0][1]) if len(options) == 1 else 0)]:
-                swap = {tok: cands[r] for (tok, cands), r in zip(options, ranks, strict=True)}
-                why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items())
-                add([swap.get(t, t) for t in primary], SOUND_PENALTY,
+    if not unknown:
+        return []
+    index = _sound_index(vocab)
+    options: list[tuple[str, list[str]]] = []
+    for tok in unknown[:4]:
+        cands = index.candidates(tok)
+        if cands:
+            # short consonant keys (unvowelled Persian 'mlt') are ambiguous: try more list words
+            size = _SOUND_CANDIDATES * (4 if len(sound_key(tok)) <= 3 else 1)
+            options.append((tok, cands[: size if len(unknown) == 1 else 2]))
+    if not options:
+        return []
+    out: list[_Proposal] = []
+    combos = sorted(itertools.product(*[range(len(c)) for _, c in options]), key=lambda ranks: (sum(ranks), ranks))
+    for ranks in combos[: max(_MAX_SOUND_READINGS, len(options[0][1]) if len(options) == 1 else 0)]:
+        swap = {tok: cands[r] for (tok, cands), r in zip(options, ranks, strict=True)}
+        why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items())
+        out.append(([swap.get(t, t) for t in primary], SOUND_PENALTY,
                     f"sound-alike reading of romanised words: {why}; score lowered by {SOUND_PENALTY:g}",
-                    SOUND_MIN_SCORE)
+                    SOUND_MIN_SCORE))
     return out

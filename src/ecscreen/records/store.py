@@ -454,6 +454,57 @@ class RecordStore:
         if cur is not None:
             yield cur
 
+    def iter_party_rows(self, *, since: Any = None, until: Any = None, chunk: int = 50_000
+                        ) -> Iterator[tuple[int, int, str, str | None, str | None, str | None]]:
+        """Every recorded party occurrence of the *screening* records in the window, in record order:
+        (record_id, party index, name as screened, country, role, outcome). Added for ``rescreen`` (h3),
+        which needs each occurrence's own outcome, not only the latest."""
+        s, u = _bound(since), _bound(until)
+        rp = record_parties.c
+        q = (select(rp.record_id, rp.idx, rp.name, rp.country, rp.role, rp.outcome)
+             .join(records, records.c.id == rp.record_id).where(records.c.kind == "screening"))
+        if s:
+            q = q.where(records.c.recorded_at >= s)
+        if u:
+            q = q.where(records.c.recorded_at < u)
+        q = q.order_by(rp.record_id, rp.idx)
+        # the driver's own cursor: plain tuples, no per-row Row objects (a million rows); the only
+        # parameters are the window bounds, timestamps this module formats, rendered as literals
+        sql = str(q.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
+        with self.engine.connect() as conn:
+            cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cur.execute(sql)
+                while True:
+                    rows = cur.fetchmany(chunk)
+                    if not rows:
+                        break
+                    yield from rows
+            finally:
+                cur.close()
+
+    def manifests_of(self, record_ids: Iterable[int], *, chunk: int = 500) -> dict[int, str | None]:
+        """The run manifest sha256 of each record id. Added for ``rescreen`` (h3)."""
+        ids = sorted(set(record_ids))
+        out: dict[int, str | None] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), chunk):
+                for rid, man in conn.execute(select(records.c.id, records.c.manifest)
+                                             .where(records.c.id.in_(ids[i:i + chunk]))):
+                    out[int(rid)] = man
+        return out
+
+    def get_many(self, record_ids: Iterable[int], *, chunk: int = 500) -> dict[int, StoredRecord]:
+        """Records by id (missing ids are left out). Added for ``rescreen`` (h3)."""
+        ids = sorted(set(record_ids))
+        out: dict[int, StoredRecord] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), chunk):
+                for row in conn.execute(select(records).where(records.c.id.in_(ids[i:i + chunk]))):
+                    rec = self._stored(row)
+                    out[rec.id] = rec
+        return out
+
     # ------------------------------------------------------------------ blobs
     def put_blob(self, data: bytes, kind: str, ref: str | None = None, *, at: dt.datetime | None = None) -> str:
         """Store ``data`` once, keyed by its sha256 (returned); ``ref`` is a lookup key (e.g. a list's

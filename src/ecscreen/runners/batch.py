@@ -9,7 +9,8 @@ Design (see docs/batch-and-gate.md):
   parties, end use) come from the order's first row, and a later row that contradicts them is an
   ``error`` row (fail closed) while the rest of the order is still screened;
 * every input row is written exactly once, in input order, with ``decision``, ``rule_ids``,
-  ``reasons``, ``list_hits`` and ``message`` added; a row that cannot be screened gets ``error``;
+  ``reasons``, ``list_hits``, ``message`` and ``party_screening`` (per party: the lists it was screened
+  against and the result, "no match" included) added; a row that cannot be screened gets ``error``;
 * the engine is built once; results are memoised per distinct shipment (same date, destination,
   parties, end use and item facts) in a bounded cache, so memory stays flat as the file grows.
 """
@@ -106,7 +107,7 @@ SHARED_FIELDS = tuple(k for k in SHIPMENT_FIELDS if k != "date")  # one value pe
 PARTY_COLUMNS = (("end_user", "end_user_country", PartyRole.end_user),
                  ("consignee", "consignee_country", PartyRole.consignee),
                  ("purchaser", "purchaser_country", PartyRole.purchaser))
-OUT_COLUMNS = ("decision", "rule_ids", "reasons", "list_hits", "message")
+OUT_COLUMNS = ("decision", "rule_ids", "reasons", "list_hits", "message", "party_screening")
 FORMATS = ("csv", "jsonl", "json")
 DELIMITERS = (",", ";", "\t", "|")
 MAX_ORDER_LINES = 5000
@@ -727,6 +728,12 @@ class RowOutcome:
     findings: list[dict[str, Any]] = field(default_factory=list)
     hits: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # per party: the lists it was screened against and the result ('no match' said, so a clear row shows it)
+    screened: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def party_screening(self) -> str:
+        return " | ".join(f"{s['name']}: {s['summary']}" for s in self.screened)
 
 
 @dataclass
@@ -787,6 +794,8 @@ def row_outcomes(res: ShipmentResult, n_items: int) -> list[RowOutcome]:
         msg = "; ".join((f"{e.field}: " if e.field else "") + e.message for e in res.errors) or "cannot screen"
         return [RowOutcome(decision="error", message=msg) for _ in range(n_items)]
     outs = []
+    screened = [{"party_index": ps.party_index, "name": ps.name, "lists": ps.lists, "matches": ps.matches,
+                 "firm": ps.firm, "summary": ps.summary} for ps in res.party_screening]
     for idx in range(n_items):
         mine = [f for f in res.findings if f.item_index is None or f.item_index == idx]
         blocking = [f for f in mine if f.covered_by is None]
@@ -802,6 +811,7 @@ def row_outcomes(res: ShipmentResult, n_items: int) -> list[RowOutcome]:
             findings=[_finding_dict(f) for f in mine],
             hits=hits,
             warnings=list(res.warnings),
+            screened=screened,
         ))
     return outs
 
@@ -831,6 +841,9 @@ class PartyMemo:
         from ecscreen.parties.store import active_lists
 
         self.screen = screen
+        # the engine's allow-list (clearances files and review decisions, passed in by the CLI): given to
+        # every screening call; clearances depend on the date, so the date is then part of the key
+        self.allowlist = allowlist
         self.lists = lists if lists is not None else active_lists()
         self.pack = load_pack()
         # the run's clearances and staleness limit (from the engine: the CLI's --clearances /
@@ -853,7 +866,7 @@ class PartyMemo:
     @staticmethod
     def _entry(r: Any) -> tuple[Any, ...]:
         return (tuple(r.hits[0]) if r.hits and r.hits[0] else _EMPTY, tuple(r.findings) or _EMPTY,
-                tuple(r.warnings) or _EMPTY)
+                tuple(r.warnings) or _EMPTY, r.summaries[0] if getattr(r, "summaries", None) else None)
 
     def _keep_infos(self, as_of: dt.date, infos: list[Any]) -> None:
         if as_of not in self.infos:
@@ -929,17 +942,23 @@ class PartyMemo:
         self._evict()
         return got
 
+    def _allow(self) -> dict[str, Any]:
+        return {"allowlist": self.allowlist} if self.allowlist is not None else {}
+
     def __call__(self, parties: list[Party], *, as_of: dt.date, **kw: Any) -> Any:
         from ecscreen.parties.screening import PartyScreening
 
-        if kw:
+        if kw and kw != self._allow():
             return self.screen(parties, as_of=as_of, **kw)
         hits: list[Any] = []
         findings: list[Finding] = []
         warnings: list[str] = []
+        summaries: list[Any] = []
         for idx, p in enumerate(parties):
-            p_hits, p_findings, p_warnings = self.one(p, as_of)
+            p_hits, p_findings, p_warnings, p_summary = self.one(p, as_of)
             hits.append(list(p_hits))
+            if p_summary is not None:  # what the party was screened against, re-indexed like the evidence
+                summaries.append(p_summary.model_copy(update={"party_index": idx}))
             for f in p_findings:
                 if idx:
                     f = f.model_copy(update={"evidence": [
@@ -951,7 +970,8 @@ class PartyMemo:
         if infos is None:
             infos = list(self.screen([], as_of=as_of, lists=self.lists, pack=self.pack, **self.kw).lists)
             self._keep_infos(as_of, infos)
-        return PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=list(infos))
+        return PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=list(infos),
+                              summaries=summaries)
 
 
 _EMPTY: tuple[Any, ...] = ()
@@ -1288,7 +1308,7 @@ class Writer:
         vals = raw.values
         if self.fmt == "csv":
             cells = [vals[i] if i < len(vals) else "" for i in range(len(self.header))]
-            cells += [o.decision, o.rule_ids, o.reasons, o.list_hits, o.message]
+            cells += [o.decision, o.rule_ids, o.reasons, o.list_hits, o.message, o.party_screening]
             self._row([spreadsheet_safe(c) for c in cells])
         else:
             rec = {
@@ -1300,6 +1320,7 @@ class Writer:
                 "list_hits": o.hits,
                 "message": _clean_out(o.message) or None,
                 "warnings": o.warnings,
+                "party_screening": o.screened,
             }
             text = json.dumps(rec, ensure_ascii=False, default=str)
             if self.fmt == "jsonl":

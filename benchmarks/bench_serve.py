@@ -1,0 +1,230 @@
+"""Benchmark `ecscreen serve`: one-shipment screens with two parties, N concurrent clients, on loopback.
+
+Starts `ecscreen serve --port 0 --no-access-log --workers W` as a subprocess (the real embedded lists),
+waits until it answers, warms it up, then C client threads (one keep-alive connection each, stdlib
+http.client so the client costs little CPU on the same machine) send POST /v1/screen for REQUESTS
+shipments. Each shipment has a consignee and an end user whose names are real company names from
+../shared/data/sec-company-names-2025-08/ (taken in file order, every name used once before any repeats:
+no help from caches of earlier requests), a destination from a fixed rotation and one item.
+
+Prints p50, p90, p99 and max latency (ms), requests/s and the status counts.
+Targets (issue 15): p50 <= 10 ms, p99 <= 50 ms at 8 concurrent clients, >= 300 requests/s on 2 cores.
+
+    python benchmarks/bench_serve.py [--workers 2] [--clients 8] [--requests 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import http.client
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+_REL = Path("shared") / "data" / "sec-company-names-2025-08" / "sec_company_names.csv"
+# ../shared next to the repository (a worktree deeper down finds it further up)
+NAMES = next((p / _REL for p in ROOT.parents if (p / _REL).exists()), ROOT.parent / _REL)
+DESTS = ["DE", "FR", "JP", "GB", "CA", "NL", "KR", "AU", "CN", "IN"]
+ITEMS = [{"description": "Laptop computer", "eccn": "5A992.c"}, {"description": "Office chair", "eccn": "EAR99"},
+         {"description": "Oscilloscope", "eccn": "3A992.a"}]
+
+
+def names() -> list[str]:
+    with NAMES.open(encoding="utf-8", newline="") as fh:
+        return [row["name"] for row in csv.DictReader(fh) if row.get("name")]
+
+
+def bodies(n: int, offset: int = 0) -> list[bytes]:
+    pool = names()
+    out = []
+    for i in range(n):
+        a, b = pool[(2 * (i + offset)) % len(pool)], pool[(2 * (i + offset) + 1) % len(pool)]
+        dest = DESTS[i % len(DESTS)]
+        out.append(json.dumps({
+            "id": f"SO-{i}", "destination": dest, "items": [ITEMS[i % len(ITEMS)]],
+            "parties": [{"role": "consignee", "name": a, "country": dest},
+                        {"role": "end_user", "name": b, "country": dest}]}).encode())
+    return out
+
+
+def start(workers: int, record: bool, home: str) -> tuple[subprocess.Popen[bytes], int]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), ECSCREEN_HOME=home)
+    env.pop("ECSCREEN_DATABASE_URL", None)
+    cmd = [sys.executable, "-m", "ecscreen.cli.main", "serve", "--port", "0", "--no-access-log",
+           "--workers", str(workers), *([] if record else ["--no-record"])]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
+    assert proc.stderr is not None
+    port = None
+    t0 = time.time()
+    while port is None:
+        line = proc.stderr.readline().decode()
+        if not line:
+            raise SystemExit(f"server exited: {proc.wait()}")
+        m = re.search(r"listening on http://[^:]+:(\d+)", line)
+        if m:
+            port = int(m.group(1))
+    threading.Thread(target=lambda: [None for _ in iter(proc.stderr.readline, b"")], daemon=True).start()
+    while True:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            c.request("GET", "/healthz")
+            if c.getresponse().status == 200:
+                break
+        except OSError:
+            time.sleep(0.2)
+        if time.time() - t0 > 300:
+            raise SystemExit("server did not start in 300 s")
+    return proc, port
+
+
+def run(port: int, payloads: list[bytes], clients: int) -> tuple[list[float], dict[int, int], float]:
+    lat: list[float] = []
+    status: dict[int, int] = {}
+    lock = threading.Lock()
+    nxt = iter(range(len(payloads)))
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.connect()
+        # http.client sends headers and body in two writes: without TCP_NODELAY, Nagle's algorithm and the
+        # peer's delayed ACK add ~40 ms to every request (a client artefact, not the server's time)
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        mine: list[float] = []
+        codes: dict[int, int] = {}
+        while True:
+            with lock:
+                i = next(nxt, None)
+            if i is None:
+                break
+            t = time.perf_counter()
+            conn.request("POST", "/v1/screen", body=payloads[i], headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            r.read()
+            mine.append(time.perf_counter() - t)
+            codes[r.status] = codes.get(r.status, 0) + 1
+        conn.close()
+        with lock:
+            lat.extend(mine)
+            for k, v in codes.items():
+                status[k] = status.get(k, 0) + v
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    stop = threading.Event()
+
+    def probe() -> None:  # is the event loop free while screenings run? /healthz every 50 ms
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.connect()
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while not stop.wait(0.05):
+            t = time.perf_counter()
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            HEALTH.append(time.perf_counter() - t)
+        conn.close()
+
+    prober = threading.Thread(target=probe)
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    prober.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    prober.join()
+    return lat, status, time.perf_counter() - t0
+
+
+HEALTH: list[float] = []
+
+
+def _tree(pid: int) -> list[int]:
+    out = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for k in kids:
+            out += _tree(int(k))
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the server and its worker processes (Linux /proc; 0 elsewhere)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def pct(xs: list[float], p: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(p / 100 * len(s)))] * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--no-record", action="store_true", help="serve with --no-record (default: every "
+                    "screening recorded in a fresh SQLite store, as the service does by default)")
+    a = ap.parse_args()
+    if not NAMES.exists():
+        raise SystemExit(f"missing {NAMES}")
+    import shutil
+    import tempfile
+
+    home = tempfile.mkdtemp(prefix="bench-serve-")  # a fresh list store and record store
+    proc, port = start(a.workers, not a.no_record, home)
+    try:
+        run(port, bodies(a.warmup, offset=3000), a.clients)  # other names than the measured ones
+        payloads = bodies(a.requests)
+        HEALTH.clear()
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        cpu0 = cpu_seconds(proc.pid)
+        lat, status, secs = run(port, payloads, a.clients)
+        cpu = cpu_seconds(proc.pid) - cpu0
+        health = list(HEALTH)
+        one, _, _ = run(port, bodies(200, offset=a.requests), 1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(home, ignore_errors=True)
+    print(f"serve benchmark: {a.requests} requests (one shipment, two parties, real SEC company names), "
+          f"{a.clients} concurrent clients, {a.workers} worker process(es), "
+          f"{'not recorded' if a.no_record else 'every screening recorded (SQLite)'}, "
+          f"{os.cpu_count()} cores")
+    print(f"  status: {dict(sorted(status.items()))}")
+    print(f"  latency ms: p50 {pct(lat, 50):.1f}  p90 {pct(lat, 90):.1f}  p99 {pct(lat, 99):.1f}  "
+          f"max {max(lat) * 1000:.1f}")
+    print(f"  throughput: {len(lat) / secs:.0f} requests/s ({secs:.1f} s)")
+    if health:
+        print(f"  /healthz during the load ({len(health)} probes): p50 {pct(health, 50):.1f} ms  "
+              f"p99 {pct(health, 99):.1f} ms (the event loop is not blocked by screenings)")
+    cores = os.cpu_count() or 1
+    if cpu > 0:
+        per = cpu / len(lat) * 1000
+        print(f"  server CPU: {per:.2f} ms per request (all its processes) -> at most {cores * 1000 / per:.0f} "
+              f"requests/s on {cores} dedicated cores")
+    print(f"  machine load average (1 min) when the run started: {load:.1f} (other processes share the cores)")
+    print(f"  one client at a time (200 requests): p50 {pct(one, 50):.1f} ms  p99 {pct(one, 99):.1f} ms")
+    print("  targets: p50 <= 10 ms, p99 <= 50 ms, >= 300 requests/s")
+
+
+if __name__ == "__main__":
+    main()

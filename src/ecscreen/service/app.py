@@ -1,0 +1,575 @@
+"""The FastAPI app: routes, authentication, body limits, timeouts and error responses.
+
+Every response body is JSON written by this module; an unexpected exception is answered with a one-line
+500 (its type, never a traceback: the traceback goes to the server log). Screening runs in a worker
+thread so the event loop keeps accepting, answering health checks and timing out requests while a
+screening runs; a request that waits longer than ``timeout`` seconds for its turn is answered 503, one whose screening runs longer 504 (its result is discarded). A process screens one request
+at a time (the core's working state is per process, see ``SCREEN_LOCK``); ``--workers N`` runs N processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hmac
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ecscreen import __version__
+from ecscreen.errors import EcscreenError
+from ecscreen.service.config import ServiceConfig
+from ecscreen.service.inputs import REQUEST_FILE, error_doc, parse_body, pointer, shipment_docs
+from ecscreen.service.recording import GroupRecorder
+from ecscreen.service.state import SCREEN_LOCK, ScreeningState, StateHolder
+
+log = logging.getLogger("ecscreen.service")
+
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+T = TypeVar("T")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _json(status: int, doc: Any, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(doc, ensure_ascii=False, default=str).encode("utf-8")
+    return Response(content=body, status_code=status, media_type="application/json", headers=headers)
+
+
+class _Guard:
+    """Pure ASGI middleware (no per-request task overhead): bearer token and request body size.
+
+    The token is compared with :func:`hmac.compare_digest` (constant time). Bodies are read here, counted
+    and refused with 413 as soon as they pass ``max_body`` (whatever Content-Length claims), then handed
+    on to the app."""
+
+    def __init__(self, app: ASGIApp, *, token: str | None, max_body: int) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode() if token else None
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: C901 - split by its owner (h2)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.expected is not None and scope["path"] not in PUBLIC_PATHS:
+            given = b""
+            for k, v in scope["headers"]:
+                if k == b"authorization":
+                    given = v
+                    break
+            if not hmac.compare_digest(given, self.expected):
+                why = "missing bearer token" if not given else "invalid bearer token"
+                await _json(401, {"error": f"unauthorized: {why} (send 'Authorization: Bearer <token>')"},
+                            {"WWW-Authenticate": "Bearer"})(scope, receive, send)
+                return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        for k, v in scope["headers"]:
+            if k == b"content-length":
+                try:
+                    declared = int(v)
+                except ValueError:
+                    await _json(400, {"error": "invalid Content-Length"})(scope, receive, send)
+                    return
+                if declared > self.max_body:
+                    await self._too_large(scope, receive, send)
+                    return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return
+            chunk = msg.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not msg.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _json(413, {"error": f"request body larger than {self.max_body} bytes (--max-body): "
+                                   "split the shipments over several requests"},
+                    {"Connection": "close"})(scope, receive, send)
+
+
+class _Timeout(Exception):
+    def __init__(self, started: bool) -> None:
+        super().__init__("timeout")
+        self.started = started
+
+
+# ------------------------------------------------------------------------------------------ request models
+
+
+class PartyQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="Party name as it appears on the order")
+    country: str | None = Field(default=None, description="ISO code or English name")
+    address: str | None = None
+    role: str = Field(default="other", description="consignee, end_user, intermediate_consignee, purchaser, other")
+
+
+class PartySearch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    parties: list[PartyQuery] = Field(min_length=1, max_length=1000)
+    as_of: dt.date | None = Field(default=None, description="Date for clearances and list age (default today)")
+    limit: int = Field(default=5, ge=1, le=50, description="Most hits per party")
+
+
+class DecisionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    finding: str = Field(min_length=1, description="Rule id of the finding (e.g. PARTY-EL)")
+    decision: str = Field(pattern="^(cleared|confirmed|escalated)$",
+                          description="cleared (a cleared party hit becomes a clearance for later screenings), "
+                                      "confirmed (a true match; withdraws a clearance) or escalated (stays open)")
+    reason: str = Field(min_length=1)
+    approver: str = Field(min_length=1)
+    expires: dt.date | None = Field(default=None, description="A clearance stops covering the hit after this date")
+    party: str | None = Field(default=None, description="The party (name or index) when the record has the "
+                                                        "finding for several parties")
+    entry: str | None = Field(default=None, description="A list entry id, when several findings share the rule id")
+
+
+def _shipment_body_schema() -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "description": "One shipment, a list of shipments, or {\"shipments\": [...]} (the `ecscreen check` "
+                       "file format; JSON Schema: `ecscreen schema shipment`)",
+        "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}}}}}
+
+
+# ------------------------------------------------------------------------------------------ the app
+
+
+def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI:  # noqa: C901 - split by its owner (h2)
+    """The service for ``cfg``. ``holder`` is the loaded screener (``StateHolder.load(cfg)``); given
+    explicitly so that the caller decides when packs and lists load (once, before the first request)."""
+    holder = holder if holder is not None else StateHolder.load(cfg)
+    limiter_box: dict[str, anyio.CapacityLimiter] = {}
+    recorder_box: dict[str, GroupRecorder] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        limiter_box["l"] = anyio.CapacityLimiter(1)  # one screening at a time per process (SCREEN_LOCK)
+        if holder.store is not None:
+            recorder_box["r"] = GroupRecorder(holder.store)
+        holder.start()
+        try:
+            yield
+        finally:
+            if "r" in recorder_box:
+                recorder_box.pop("r").stop()
+            holder.stop()
+
+    app = FastAPI(title="ecscreen", version=__version__, lifespan=lifespan, debug=False,
+                  description="Export-control screening with explained findings (the `ecscreen check` core over "
+                              "HTTP). Every route except /healthz and /readyz needs `Authorization: Bearer "
+                              "<ECSCREEN_API_TOKEN>` when the service has a token.")
+    app.state.holder = holder
+    app.state.cfg = cfg
+    app.add_middleware(_Guard, token=cfg.token, max_body=cfg.max_body)
+
+    async def run(fn: Callable[[], T]) -> T:
+        """``fn()`` in a screening thread, within ``cfg.timeout``. A slot is held until the thread really
+        ends, also when the request timed out and its result is discarded (the CPU is still busy): new
+        requests then wait, and are answered 503 when no slot frees in time."""
+        limiter = limiter_box["l"]
+        loop = asyncio.get_running_loop()
+        token = object()
+        lock = threading.Lock()
+        flags = {"started": False, "dropped": False}
+
+        def release() -> None:
+            with contextlib.suppress(RuntimeError):  # RuntimeError: the loop is closed, the server is gone
+                loop.call_soon_threadsafe(limiter.release_on_behalf_of, token)
+
+        def job() -> T | None:
+            with lock:
+                if flags["dropped"]:  # timed out before it started: nothing to do
+                    return None
+                flags["started"] = True
+            try:
+                with SCREEN_LOCK:
+                    return fn()
+            finally:
+                release()
+
+        acquired = False
+        with anyio.move_on_after(cfg.timeout):
+            await limiter.acquire_on_behalf_of(token)
+            acquired = True
+            out = await anyio.to_thread.run_sync(job, abandon_on_cancel=True)
+            return out  # type: ignore[return-value]
+        with lock:
+            started = flags["started"]
+            flags["dropped"] = not started
+        if acquired and not started:
+            limiter.release_on_behalf_of(token)
+        raise _Timeout(started)
+
+    async def record(records: list[Any]) -> list[int]:
+        """The ids of ``records`` once the recorder has written them (group commit, see .recording)."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[list[int]] = loop.create_future()
+
+        def settle(value: list[int] | BaseException) -> None:
+            if fut.done():
+                return
+            if isinstance(value, BaseException):
+                fut.set_exception(value)
+            else:
+                fut.set_result(value)
+
+        recorder = recorder_box["r"]
+
+        def done(value: list[int] | BaseException) -> None:
+            loop.call_soon_threadsafe(settle, value)
+
+        recorder.submit(records, done)
+        return await fut
+
+    # ---------------------------------------------------------------- errors
+    @app.exception_handler(_Timeout)
+    async def _timeout(request: Request, exc: _Timeout) -> Response:
+        if exc.started:
+            return _json(504, {"error": f"screening took longer than {cfg.timeout:g} s (--timeout) and was "
+                                        "abandoned: nothing was decided; send fewer shipments per request"})
+        return _json(503, {"error": f"busy: not screened within {cfg.timeout:g} s (--timeout); "
+                                    "nothing was decided, retry later"}, {"Retry-After": "1"})
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = []
+        for e in exc.errors():
+            loc = [p for p in e.get("loc", ()) if p != "body"]
+            where = loc[0] if e.get("loc", ("",))[0] in ("query", "path") else None
+            field = "".join(f"[{p}]" if isinstance(p, int) else (("." if i else "") + str(p))
+                            for i, p in enumerate(loc if where is None else loc[1:])) or None
+            if where is not None:
+                field = str(loc[1]) if len(loc) > 1 else None
+            msg = "unknown key" if e.get("type") == "extra_forbidden" else str(e.get("msg", "invalid"))
+            errors.append({"field": field, "pointer": None if where else pointer(field, index=None, in_list=False,
+                                                                                  wrapped=False),
+                           "in": where or "body", "message": msg,
+                           "text": f"{REQUEST_FILE}: {field + ': ' if field else ''}{msg}"})
+        return _json(422, {"error": "invalid input", "errors": errors})
+
+    @app.exception_handler(EcscreenError)
+    async def _ecs(request: Request, exc: EcscreenError) -> Response:
+        return _json(422, {"error": "invalid input", "errors": [{
+            "file": exc.file, "line": exc.line, "field": exc.field, "message": exc.message,
+            "pointer": pointer(exc.field, index=None, in_list=False, wrapped=False) if exc.file == REQUEST_FILE
+            else None, "text": exc.render()}]})
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> Response:
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return _json(500, {"error": f"internal error ({type(exc).__name__}): nothing was decided"})
+
+    # ---------------------------------------------------------------- health
+    @app.get("/healthz", tags=["health"], summary="The process is up")
+    async def healthz() -> Response:
+        return _json(200, {"status": "ok", "version": __version__})
+
+    @app.get("/readyz", tags=["health"], summary="Lists loaded and fresh (503 with the reasons otherwise)")
+    async def readyz() -> Response:
+        st = holder.current()
+        reasons = []
+        lists: list[dict[str, Any]] = []
+        if st.engine.use_lists:
+            from ecscreen.parties.screening import list_status
+
+            infos, warns = list_status(list(st.lists), dt.date.today())
+            lists = [{"name": i.name, "date": i.date, "age_days": i.age_days, "sha256": i.sha256} for i in infos]
+            reasons += warns
+            if not st.lists:
+                reasons.append("no restricted-party lists loaded")
+        if holder.reload_error:
+            reasons.append(f"the list store changed but could not be loaded ({holder.reload_error}); screening "
+                           f"still uses the lists loaded at {st.loaded_at.isoformat()}")
+        doc = {"status": "not ready" if reasons else "ready", "reasons": reasons, "lists": lists,
+               "lists_hash": st.lists_hash, "loaded_at": st.loaded_at.isoformat(), "use_lists": st.engine.use_lists}
+        return _json(503 if reasons else 200, doc)
+
+    # ---------------------------------------------------------------- screening
+    @app.post("/v1/screen", tags=["screening"], openapi_extra=_shipment_body_schema(),
+              summary="Screen one shipment or a list: the report envelope `ecscreen check --format json` prints",
+              responses={200: {"description": "Screened (the decision is in the body; X-Ecscreen-Decision)"},
+                         422: {"description": "Input that cannot be screened: errors with file, line, field and "
+                                              "JSON pointer, and the report of the rest"}})
+    async def screen(request: Request, as_of: dt.date | None = None) -> Response:
+        raw = await request.body()
+        st = holder.current()
+        client = _client_name(request)
+        done = await run(lambda: _screen(st, holder, raw, as_of, client))
+        if not done.records:
+            return done.finish([])
+        try:
+            ids = await record(done.records)
+        except Exception as exc:  # fail closed: a screening that could not be recorded is not handed out
+            return _json(503, {"error": f"could not record the screening ({type(exc).__name__}): nothing was "
+                                        "returned; retry, or run the service with --no-record"},
+                         {"Retry-After": "1"})
+        return done.finish(ids)
+
+    @app.post("/v1/parties/search", tags=["screening"],
+              summary="Screen party names against the loaded restricted-party lists (hits and findings)")
+    async def parties_search(body: PartySearch) -> Response:
+        st = holder.current()
+        return await run(lambda: _search(st, body))
+
+    @app.get("/v1/explain/{eccn}/{destination}", tags=["screening"],
+             summary="The Commerce Country Chart determination for an ECCN and a destination "
+                     "(`ecscreen explain --format json`)")
+    async def explain(eccn: str, destination: str, date: dt.date | None = None) -> Response:
+        st = holder.current()
+        return await run(lambda: _explain(st, eccn, destination, date))
+
+    @app.get("/v1/lists", tags=["lists"], summary="The restricted-party lists this service screens against")
+    async def lists() -> Response:
+        st = holder.current()
+        from ecscreen.parties.screening import list_status
+
+        infos, warns = list_status(list(st.lists), dt.date.today())
+        rows = [json.loads(i.model_dump_json()) | {"format": sl.format} for i, sl in zip(infos, st.lists,
+                                                                                          strict=True)]
+        return _json(200, {"use_lists": st.engine.use_lists, "lists": rows, "warnings": warns,
+                           "lists_hash": st.lists_hash, "loaded_at": st.loaded_at.isoformat(),
+                           "generation": st.generation, "reloads": holder.reloads,
+                           "reload_error": holder.reload_error})
+
+    @app.get("/v1/records/{record_id}", tags=["records"],
+             summary="A recorded screening or decision (`ecscreen show ID`), with the decisions taken on it")
+    async def get_record(record_id: int) -> Response:
+        store = holder.store
+        if store is None:
+            return _json(404, {"error": "this service keeps no records (started with --no-record)"})
+        rec, decisions = await run(lambda: (store.get(record_id), store.decisions(record_id)))
+        if rec is None:
+            return _json(404, {"error": f"record {record_id} not found"})
+        return _json(200, {"record": json.loads(rec.model_dump_json()),
+                           "decisions": [json.loads(d.model_dump_json()) for d in decisions]})
+
+    @app.post("/v1/reviews/{record_id}/decisions", tags=["records"], status_code=201,
+              summary="Record a person's decision on a finding of a recorded screening (`ecscreen review decide`)")
+    async def decide(record_id: int, body: DecisionBody) -> Response:
+        if holder.store is None:
+            return _json(404, {"error": "this service keeps no records (started with --no-record)"})
+        out = await run(lambda: _decide(holder, record_id, body))
+        if out.status_code == 201:
+            await anyio.to_thread.run_sync(holder.check_now)  # the clearance applies to the next request
+        return out
+
+    return app
+
+
+# ------------------------------------------------------------------------------------------ the work
+
+
+def _client_name(request: Request) -> str:
+    """Who is screening, for the record's source (``api:NAME``): the ``X-Ecscreen-Client`` header, else the
+    peer address."""
+    name = request.headers.get("x-ecscreen-client", "").strip()
+    if name:
+        return "".join(ch for ch in name if ch.isprintable())[:80] or "client"
+    return request.client.host if request.client else "unknown"
+
+
+@dataclass
+class _Screened:
+    """A screening done, waiting for its record ids: ``finish(ids)`` builds the response."""
+
+    records: list[Any]
+    finish: Callable[[list[int]], Response]
+
+
+def _records(st: ScreeningState, holder: StateHolder, report: Any, parsed: list[tuple[str, Any]], doc: Any,
+             client: str) -> list[Any]:
+    """One NewRecord per result (the recorder writes them); [] without a store."""
+    store = holder.store
+    if store is None:
+        return []
+    from ecscreen.records.recorder import result_record, run_manifest
+
+    manifest = st.memo.get("manifest")
+    if manifest is None:
+        files = [("clearances", holder.cfg.clearances)] if holder.cfg.clearances else []
+        manifest = run_manifest(store, st.engine, command="serve", options=report.options,
+                                at=dt.datetime.now(dt.UTC), files=files)
+        st.memo["manifest"] = manifest
+    raws = shipment_docs(doc, len(parsed))
+    raws += [None] * (len(parsed) - len(raws))
+    return [result_record(res, sh, command="serve", source=f"api:{client}", manifest=manifest, raw=raw)
+            for res, (_, sh), raw in zip(report.results, parsed, raws, strict=True)]
+
+
+def _screen(st: ScreeningState, holder: StateHolder, raw: bytes, as_of: dt.date | None, client: str = "api"
+            ) -> _Screened:
+    from ecscreen.errors import InputFileError
+
+    try:
+        parsed, doc = parse_body(raw)
+    except InputFileError as exc:
+        resp = _json(422, {"error": "invalid input", "errors": [{
+            "shipment": None, "index": None, "file": exc.file or REQUEST_FILE, "line": exc.line,
+            "field": exc.field, "pointer": "" if exc.field is None else pointer(exc.field, index=None, in_list=False,
+                                                                               wrapped=False),
+            "message": exc.message, "text": exc.render()}]})
+        return _Screened([], lambda ids: resp)
+    screener = st.screener
+    on = as_of or screener.as_of
+    report = st.engine.screen(parsed, as_of=on, today=dt.date.today())
+    report.command = "serve"
+    report.options = dict(screener._options) | {"as_of": on.isoformat() if on else None}
+    if holder.reload_error:
+        report.warnings.append(f"the list store changed but could not be loaded ({holder.reload_error}): screened "
+                               f"with the lists loaded at {st.loaded_at.isoformat()}")
+    bad = [n for n, r in enumerate(report.results) if r.decision == "error"]
+    if bad and not hasattr(doc, "line"):
+        from ecscreen.service.inputs import load_document
+
+        doc = load_document(raw, lines=True)
+    headers = {"X-Ecscreen-Decision": str(getattr(report.decision, "value", report.decision)),
+               "X-Ecscreen-Exit-Code": str(report.exit_code)}
+    if bad:
+        # locate the errors exactly as `check` does (file, line from the document) and add JSON pointers
+        from ecscreen.inputs.files import locate
+
+        in_list = isinstance(doc, list) or (isinstance(doc, dict) and isinstance(doc.get("shipments"), list))
+        wrapped = isinstance(doc, dict) and isinstance(doc.get("shipments"), list)
+        docs = shipment_docs(doc, len(report.results))
+        errors = []
+        for n in bad:
+            r = report.results[n]
+            if n < len(docs):
+                r.errors = [locate(e, REQUEST_FILE, docs[n]) for e in r.errors]
+            line = getattr(docs[n], "line", None) if n < len(docs) else None
+            r.source = f"{REQUEST_FILE}:{line or 1}"
+            errors += [error_doc(e, shipment=r.id, index=n if in_list else None, in_list=in_list, wrapped=wrapped)
+                       for e in r.errors]
+    records = _records(st, holder, report, parsed, doc, client)
+    body = report.model_dump_json()
+
+    def finish(ids: list[int]) -> Response:
+        hdrs = dict(headers)
+        text = body
+        if ids:
+            hdrs["X-Ecscreen-Record-Ids"] = ",".join(map(str, ids))
+            text = body[:-1] + f',"record_ids":{json.dumps(ids)}}}'
+        if not bad:
+            return Response(content=text, media_type="application/json", headers=hdrs)
+        return _json(422, {"error": "invalid input", "errors": errors, "report": json.loads(text)}, hdrs)
+
+    return _Screened(records, finish)
+
+
+def _decide(holder: StateHolder, record_id: int, body: DecisionBody) -> Response:
+    from ecscreen.records import Decision, PartyRef
+    from ecscreen.runners.review import decision_fields
+
+    store = holder.store
+    at = dt.datetime.now(dt.UTC)
+    if body.expires is not None and body.expires < at.date():
+        return _json(422, {"error": "invalid input", "errors": [{"field": "expires", "pointer": "/expires",
+                                                                 "message": f"{body.expires} is in the past"}]})
+    rec = store.get(record_id)
+    if rec is None:
+        return _json(404, {"error": f"record {record_id} not found"})
+    if rec.kind != "screening":
+        return _json(422, {"error": "invalid input", "errors": [{"field": None, "pointer": None, "message":
+                                                                 f"record {record_id} is a {rec.kind} record, "
+                                                                 "not a screening"}]})
+    fields = decision_fields(rec, body.finding, body.decision, party=body.party, entry=body.entry)
+    d = Decision(record_id=record_id, rule_id=fields["rule_id"], decision=body.decision,  # type: ignore[arg-type]
+                 reason=body.reason.strip(), approver=body.approver.strip(), expires=body.expires,
+                 party=PartyRef(**fields["party"]) if fields["party"] else None, entry=fields["entry"],
+                 extra=fields["extra"])
+    did = store.append_decision(d, at=at)
+    return _json(201, {"decision_record": did, "record": record_id, "rule_id": fields["rule_id"],
+                       "decision": body.decision, "party": fields["party"],
+                       "entries": fields["extra"].get("entries") or [],
+                       "expires": body.expires.isoformat() if body.expires else None})
+
+
+def _search(st: ScreeningState, body: PartySearch) -> Response:
+    from ecscreen.model import Party
+
+    eng = st.engine
+    if not eng.use_lists:
+        return _json(409, {"error": "this service screens without restricted-party lists (--no-lists)"})
+    from ecscreen.parties.screening import screen_parties
+
+    try:
+        parties = [Party.model_validate(p.model_dump(exclude_none=True)) for p in body.parties]
+    except Exception as exc:  # a role the shipment format does not know
+        from pydantic import ValidationError
+
+        if not isinstance(exc, ValidationError):
+            raise
+        e = exc.errors()[0]
+        return _json(422, {"error": "invalid input", "errors": [{"field": ".".join(map(str, e["loc"])),
+                                                                 "message": e["msg"]}]})
+    on = body.as_of or dt.date.today()
+    kw: dict[str, Any] = {"allowlist": eng.allowlist} if eng.allowlist is not None else {}
+    ps = screen_parties(parties, as_of=on, lists=list(st.lists), limit=body.limit, **kw)
+    results = []
+    for idx, party in enumerate(parties):
+        summary = ps.summaries[idx] if idx < len(ps.summaries) else None
+        prefix = f"parties[{idx}]"
+        results.append({
+            "party": party.model_dump(mode="json"),
+            "summary": summary.model_dump(mode="json") if summary else None,
+            "hits": [h.model_dump(mode="json") for h in ps.hits[idx]],
+            "findings": [f.model_dump(mode="json") for f in ps.findings
+                         if any(ev.field == prefix or ev.field.startswith(prefix + ".") for ev in f.evidence)],
+        })
+    decision = max((f.outcome for f in ps.findings), key=lambda o: o.rank, default=None)
+    return _json(200, {"as_of": on.isoformat(), "decision": decision.value if decision else "clear",
+                       "results": results, "warnings": list(ps.warnings) + list(ps.list_warnings),
+                       "lists": [i.model_dump(mode="json") for i in ps.lists]})
+
+
+def _explain(st: ScreeningState, eccn: str, destination: str, date: dt.date | None) -> Response:
+    from ecscreen.engine.explain import explain_document
+
+    doc = explain_document(st.screener.registry, eccn, destination, date or dt.date.today())
+    return _json(200, doc)
+
+
+def app_from_env() -> FastAPI:
+    """The app of a worker process started by ``ecscreen serve --workers N`` (config from its parent)."""
+    return create_app(ServiceConfig.from_env())

@@ -1,0 +1,81 @@
+"""Group commit of screening records: the records of requests screened one after another are written
+together, in one transaction of the record store, by one recorder thread per process.
+
+A request screens (holding the process's screening slot), hands its records to the recorder and
+releases the slot; the next request screens while the recorder writes. Whatever accumulated while a
+transaction ran goes into the next one, so under load a transaction carries many requests' records
+(one chain-head read, one commit) and without load each request's records are written at once. The
+response waits for its record ids: a screening that could not be recorded is not handed out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("ecscreen.service")
+
+Done = Callable[[list[int] | BaseException], None]
+
+
+class GroupRecorder:
+    def __init__(self, store: Any, *, max_batch: int = 2000) -> None:
+        self.store = store
+        self.max_batch = max_batch
+        self._queue: list[tuple[list[Any], Done]] = []
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="ecscreen-recorder", daemon=True)
+        self._thread.start()
+        self.transactions = 0
+        self.records = 0
+
+    def submit(self, records: list[Any], done: Done) -> None:
+        """Write ``records`` (NewRecord) and call ``done`` with their ids, in order (or the exception)."""
+        with self._cond:
+            if self._stopping:
+                done(RuntimeError("the service is shutting down"))
+                return
+            self._queue.append((records, done))
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join(timeout=30)
+
+    def _take(self) -> list[tuple[list[Any], Done]]:
+        with self._cond:
+            while not self._queue and not self._stopping:
+                self._cond.wait()
+            taken: list[tuple[list[Any], Done]] = []
+            n = 0
+            while self._queue and (not taken or n + len(self._queue[0][0]) <= self.max_batch):
+                item = self._queue.pop(0)
+                taken.append(item)
+                n += len(item[0])
+            return taken
+
+    def _loop(self) -> None:
+        while True:
+            batch = self._take()
+            if not batch:
+                return  # stopping and nothing left
+            flat = [r for recs, _ in batch for r in recs]
+            try:
+                ids = self.store.append_screenings(flat, at=dt.datetime.now(dt.UTC))
+            except Exception as exc:  # every waiting request learns it was not recorded
+                log.error("recording failed: %s: %s", type(exc).__name__, exc)
+                for _, done in batch:
+                    done(exc)
+                continue
+            self.transactions += 1
+            self.records += len(flat)
+            pos = 0
+            for recs, done in batch:
+                done(list(ids[pos: pos + len(recs)]))
+                pos += len(recs)
