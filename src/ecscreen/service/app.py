@@ -34,6 +34,7 @@ from ecscreen.service.config import ServiceConfig
 from ecscreen.service.inputs import REQUEST_FILE, error_doc, parse_body, pointer, shipment_docs
 from ecscreen.service.recording import GroupRecorder
 from ecscreen.service.state import SCREEN_LOCK, ScreeningState, StateHolder
+from ecscreen.settings import Settings
 
 log = logging.getLogger("ecscreen.service")
 
@@ -313,7 +314,7 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
         if st.engine.use_lists:
             from ecscreen.parties.screening import list_status
 
-            infos, warns = list_status(list(st.lists), dt.date.today())
+            infos, warns = list_status(list(st.lists), dt.date.today(), Settings.from_env().max_age_days)
             lists = [{"name": i.name, "date": i.date, "age_days": i.age_days, "sha256": i.sha256} for i in infos]
             reasons += warns
             if not st.lists:
@@ -364,7 +365,7 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
         st = holder.current()
         from ecscreen.parties.screening import list_status
 
-        infos, warns = list_status(list(st.lists), dt.date.today())
+        infos, warns = list_status(list(st.lists), dt.date.today(), Settings.from_env().max_age_days)
         rows = [json.loads(i.model_dump_json()) | {"format": sl.format} for i, sl in zip(infos, st.lists,
                                                                                           strict=True)]
         return _json(200, {"use_lists": st.engine.use_lists, "lists": rows, "warnings": warns,
