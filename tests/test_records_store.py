@@ -359,3 +359,40 @@ def test_content_is_json_with_its_own_id(store: RecordStore) -> None:
         content = conn.execute(text("SELECT content FROM records WHERE id = 1")).scalar()
     doc = json.loads(content)
     assert doc["id"] == 1 and doc["recorded_at"] == "2026-03-01T12:00:00.000000Z"
+
+
+# --------------------------------------------------------------------------- read-only methods of rescreen
+
+
+def test_iter_party_rows_in_record_order_with_window(store: RecordStore) -> None:
+    """iter_party_rows (added for rescreen): every party occurrence of screening records, in record and
+    party order, with its own outcome; decision records are left out; the window bounds recorded_at."""
+    two = NewRecord(command="check", source="s.yaml:9", subject="S9", input={"destination": "CN"}, decision="review",
+                    parties=[PartyRef(name="Beta Ltd", country="HK", role="consignee", outcome="review", score=91.0),
+                             PartyRef(name="Gamma AG", country=None, role="end_user", outcome="clear")])
+    store.append_screenings([rec(0, party="Acme Trading Co", country="CN"), two, rec(2, party=None)], at=T0)
+    store.append_decision(Decision(record_id=2, rule_id="R1", decision="cleared", reason="ok", approver="A"),
+                          at=T0 + dt.timedelta(days=1))
+    store.append_screenings([rec(3, party="Zeta GmbH", country="DE", outcome="review")],
+                            at=T0 + dt.timedelta(days=40))
+    rows = [tuple(r) for r in store.iter_party_rows(chunk=2)]
+    assert rows == [(1, 0, "Acme Trading Co", "CN", "end_user", "clear"),
+                    (2, 0, "Beta Ltd", "HK", "consignee", "review"),
+                    (2, 1, "Gamma AG", None, "end_user", "clear"),
+                    (5, 0, "Zeta GmbH", "DE", "end_user", "review")]
+    assert [r[0] for r in store.iter_party_rows(since="2026-04-01")] == [5]
+    assert [r[0] for r in store.iter_party_rows(until="2026-04-01")] == [1, 2, 2]
+    assert list(store.iter_party_rows(since="2099-01-01")) == []
+
+
+def test_get_many_and_manifests_of(store: RecordStore) -> None:
+    """get_many and manifests_of (added for rescreen): by id, in chunks, missing ids left out."""
+    man = store.put_manifest({"tool": "ecscreen", "packs": [], "lists": []}, at=T0)
+    ids = store.append_screenings([rec(i, manifest=man if i % 2 else None) for i in range(7)], at=T0)
+    assert ids == list(range(1, 8))
+    got = store.get_many([7, 3, 3, 1, 99], chunk=2)
+    assert sorted(got) == [1, 3, 7] and got[3].subject == "S2" and got[7].content["input"]["n"] == 6
+    assert got[1].decision == "clear" and got[1].manifest is None
+    mans = store.manifests_of([1, 2, 4, 99], chunk=2)
+    assert mans == {1: None, 2: man, 4: man}
+    assert store.get_many([]) == {} and store.manifests_of([]) == {}

@@ -157,3 +157,95 @@ def test_batch_records_replay_identical_and_refusals(recorded: Path, tmp_path: P
     capsys.readouterr()
     code, _, err = _replay(capsys, "5")
     assert code == 2 and "decision record" in err
+
+
+GATE_CATALOG = Path(__file__).parent / "fixtures" / "gate" / "catalog.csv"
+
+
+def test_gate_records_replay_identical(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """Regression (issue 15): `replay` of a gate record exited 2 ("not supported"); now it re-runs the recorded
+    catalog blob with the recorded packs and reports identical, and a changed pack is a difference."""
+    monkeypatch.setenv("ECSCREEN_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("ECSCREEN_DATABASE_URL", raising=False)
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_bytes(GATE_CATALOG.read_bytes())
+    main(["gate", str(catalog), "--format", "json", "--out", str(tmp_path / "g.json")])
+    capsys.readouterr()
+    store = RecordStore.open(home=tmp_path / "home")
+    try:
+        recs = [r for r in store.iter_records() if r.command == "gate"]
+        manifest = store.get_manifest(recs[0].manifest)
+    finally:
+        store.close()
+    assert len(recs) >= 2 and {r.decision for r in recs} - {"clear"}
+    assert all(r.content["extra"]["as_of"] for r in recs)  # the date the gate evaluated on is kept
+    catalog.write_text("sku\n", encoding="utf-8")  # the file on disk changes: the stored blob is used
+    for r in recs:
+        code, out, err = _replay(capsys, str(r.id), "--format", "json")
+        doc = json.loads(out)
+        assert code == 0, (out, err)
+        assert doc["identical"] is True and doc["decision"]["replayed"] == r.decision
+    (tmp_path / "g2.csv").write_bytes(GATE_CATALOG.read_bytes())  # a gate run with --as-of replays on that date
+    main(["gate", str(tmp_path / "g2.csv"), "--as-of", "2024-01-01", "--format", "json", "--out",
+          str(tmp_path / "g2.json")])
+    capsys.readouterr()
+    with RecordStore.open(home=tmp_path / "home") as st:
+        dated = [r for r in st.iter_records() if r.command == "gate" and r.id > recs[-1].id]
+    assert dated and all(r.content["extra"]["as_of"] == "2024-01-01" for r in dated)
+    for r in dated:
+        code, out, _ = _replay(capsys, str(r.id), "--format", "json")
+        assert code == 0 and json.loads(out)["identical"] is True
+    flagged = next(r for r in recs if r.decision != "clear")
+    assert manifest is not None  # damage the catalog blob: the replay names it and is not identical
+    sha = next(f["blob"] for f in manifest["files"] if f["role"] == "catalog")
+    db = tmp_path / "home" / "records.db"
+    con = sqlite3.connect(db)
+    con.execute("UPDATE blobs SET data = ? WHERE sha256 = ?", (b"sku,eccn\n", sha))
+    con.commit()
+    con.close()
+    code, out, _ = _replay(capsys, str(flagged.id), "--format", "json")
+    doc = json.loads(out)
+    assert code == 1 and doc["identical"] is False and any("gate catalog" in p for p in doc["problems"])
+
+
+def test_env_clearances_are_stored_and_replayed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """Regression (issue 15): clearance files named in $ECSCREEN_CLEARANCES were applied to the screening but
+    not kept in the run manifest, so a replay (without them) differed. Now they are stored by hash."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("ECSCREEN_HOME", str(home))
+    monkeypatch.delenv("ECSCREEN_DATABASE_URL", raising=False)
+    ship = tmp_path / "po.yaml"
+    ship.write_text(SHIP, encoding="utf-8")
+    clear = tmp_path / "clearances.yaml"
+    clear.write_text("kind: party_clearances\nclearances:\n"
+                     "  - {party: Huawei Technolgies Co Ltd, entry_id: CMIC-30947, reason: checked, approver: C,"
+                     " expires: 2099-01-01}\n", encoding="utf-8")
+    monkeypatch.setenv("ECSCREEN_CLEARANCES", str(clear))
+    assert main(["check", str(ship), "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    covered = [f for f in doc["results"][0]["findings"] if f.get("covered_by")]
+    assert covered, "the environment's clearance covers the CMIC hit"
+    with RecordStore.open(home=home) as store:
+        rec = store.get(1)
+        assert rec is not None and rec.manifest
+        manifest = store.get_manifest(rec.manifest)
+    assert manifest is not None
+    files = [f for f in manifest["files"] if f["role"] == "clearances"]
+    assert len(files) == 1 and files[0]["from"] == "ECSCREEN_CLEARANCES" and files[0]["blob"]
+    # the environment changes after the screening: the replay still uses the recorded clearances file
+    monkeypatch.delenv("ECSCREEN_CLEARANCES")
+    clear.write_text("kind: party_clearances\nclearances: []\n", encoding="utf-8")
+    code, out, _ = _replay(capsys, "1", "--format", "json")
+    assert code == 0 and json.loads(out)["identical"] is True
+    # a --clearances file given on the command line wins over the environment (only it is stored)
+    other = tmp_path / "other.yaml"
+    other.write_text("kind: party_clearances\nclearances: []\n", encoding="utf-8")
+    monkeypatch.setenv("ECSCREEN_CLEARANCES", str(clear))
+    assert main(["check", str(ship), "--clearances", str(other), "--format", "json"]) == 1
+    capsys.readouterr()
+    with RecordStore.open(home=home) as store:
+        rec = store.get(2)
+        assert rec is not None and rec.manifest
+        manifest = store.get_manifest(rec.manifest)
+    assert manifest is not None
+    assert [(f["path"], f.get("from")) for f in manifest["files"]] == [(str(other), None)]

@@ -191,3 +191,51 @@ def test_decision_on_a_batch_record_finds_the_entries_with_the_recorded_lists(tm
     row = json.loads((tmp_path / "o2.jsonl").read_text().splitlines()[1])
     el = [f for f in row["findings"] if f["rule_id"] == "PARTY-EL"]
     assert el and all(f.get("covered_by", {}).get("kind") == "clearance" for f in el)
+
+
+def test_api_screener_applies_cleared_decisions(tmp_path: Path, home: Path, capsys) -> None:
+    """Regression (issue 15): ecscreen.Screener had no way to apply review decisions, so API screenings kept
+    flagging a party hit a person had cleared. Screener(decisions=store) applies them like `check` does."""
+    import yaml
+
+    import ecscreen
+
+    ship = tmp_path / "po.yaml"
+    ship.write_text(SHIP, encoding="utf-8")
+    _check_json(capsys, ship)  # record 1
+    doc = yaml.safe_load(SHIP)
+    store = RecordStore.open(home=home)  # one store for the whole test; `review decide` writes to the same file
+    try:
+        before = ecscreen.Screener(cache_dir=None, decisions=store)
+        assert before.decided == 0
+        res = before.screen(doc)
+        possible = next(f for f in res.findings if f.rule_id == "PARTY-EL" and f.outcome.value == "review")
+        assert possible.covered_by is None
+        entry = next(e.value for e in possible.evidence if str(e.detail or "").startswith(f"list entry {e.value} "))
+        code, _, _ = _run(capsys, "review", "decide", "1", "--finding", "PARTY-EL", "--entry", str(entry), "--as",
+                          "cleared", "--reason", "other firm", "--approver", "qa", "--expires", "2099-06-30")
+        assert code == 0
+        # a screener built on the store applies the decision; one built before re-reads it on request
+        after = ecscreen.Screener(cache_dir=None, decisions=store)
+        assert after.decided == 1
+        assert before.reload_decisions() == 1
+        for s in (after, before):
+            res = s.screen(doc)
+            covered = [f for f in res.findings if f.covered_by is not None]
+            assert len(covered) == 1 and str(entry) in covered[0].covered_by.ref
+            assert "review decision 2 on record 1" in (covered[0].covered_by.detail or "")
+            # the firm Entity List hit was not cleared: still license_required
+            assert res.decision.value == "license_required"
+        # without decisions (the default) nothing is cleared
+        plain = ecscreen.Screener(cache_dir=None).screen(doc)
+        assert not any(f.covered_by for f in plain.findings)
+        # recorded API screenings replay identical (the decision predates them)
+        rec = ecscreen.Screener(cache_dir=None, decisions=store, record=store)
+        rec.screen(doc)
+        from ecscreen.runners.replay import replay
+
+        rid = rec.last_record_ids[0]
+        stored = store.get(rid)
+        assert stored is not None and replay(store, stored).identical
+    finally:
+        store.close()

@@ -57,6 +57,13 @@ class Screener:
         ``None`` (default): not recorded. The API reads no environment, so it records only into a store
         it is given, e.g. ``RecordStore.open(home=Path("~/.local/share/ecscreen").expanduser())`` (the
         CLI's default store) or ``RecordStore.open(url="postgresql://...")``; ``ecscreen serve`` passes its own.
+    decisions:
+        a :class:`ecscreen.records.RecordStore` whose review decisions apply: each active ``cleared``
+        party-hit decision (``ecscreen review decide ... --as cleared``) becomes a clearance, added to the
+        ``clearances`` files (or, without them, to ``$ECSCREEN_CLEARANCES``'s), exactly as ``ecscreen check``
+        applies the store's decisions. Read when the screener is built; :meth:`reload_decisions` re-reads
+        them. ``None`` (default): no decisions (the API opens no store by itself). It may be the same store
+        as ``record``.
     client:
         the name recorded as the source of the screenings (``api:CLIENT``).
     clock:
@@ -73,6 +80,7 @@ class Screener:
         as_of: dt.date | str | None = None,
         cache_dir: str | Path | None | bool = True,
         record: Any = None,
+        decisions: Any = None,
         client: str = "api",
         clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
@@ -93,13 +101,17 @@ class Screener:
         self.registry = load_registry_snapshot(paths or None, extend=bool(rules), cache_dir=cache)
         files = (list(settings.clearances) if clearances is None
                  else [clearances] if isinstance(clearances, str | Path) else list(clearances))
-        allow = load_allowlists(files) if lists else None
+        self._file_allow: Any = load_allowlists(files)
+        self.decision_store = decisions
+        self.decided = 0  # clearances from the store's cleared decisions (see reload_decisions)
+        allow = self._allowlist() if lists else self._file_allow
         self.as_of = dt.date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
         self._options: dict[str, Any] = {
             "as_of": self.as_of.isoformat() if self.as_of else None, "rules": [str(p) for p in rules or []],
             "rules_only": [str(p) for p in rules_only or []], "no_lists": not lists,
             "clearances": None if clearances is None else [str(c) for c in (
-                [clearances] if isinstance(clearances, str | Path) else clearances)]}
+                [clearances] if isinstance(clearances, str | Path) else clearances)],
+            "decisions": decisions is not None}
         self.context = ScreeningContext.build(
             self.registry, today=_today(), as_of=self.as_of, use_lists=lists,
             lists=lists_for(self.registry, home=settings.home, cache_dir=cache) if lists else None,
@@ -112,6 +124,30 @@ class Screener:
         self._clearance_files = [] if clearances is None else [
             ("clearances", str(c)) for c in ([clearances] if isinstance(clearances, str | Path) else clearances)]
         self.last_record_ids: list[int] = []
+
+    def _allowlist(self) -> Any:
+        """The clearances files' allow-list plus the cleared decisions of ``decisions`` (the CLI's rule:
+        without files, the decisions add to ``$ECSCREEN_CLEARANCES``'s clearances)."""
+        if self.decision_store is None:
+            self.decided = 0
+            return self._file_allow
+        from ecscreen.parties.matching import AllowList
+        from ecscreen.parties.screening import default_allowlist
+        from ecscreen.runners.review import clearances_from
+
+        decided = clearances_from(self.decision_store.decisions())
+        self.decided = len(decided)
+        if not decided:
+            return self._file_allow
+        start = self._file_allow if self._file_allow is not None else default_allowlist()
+        return AllowList([*(start.clearances if start is not None else []), *decided])
+
+    def reload_decisions(self) -> int:
+        """Re-read the review decisions of ``decisions`` (e.g. after ``review decide``) and apply them to
+        later screenings; returns how many clearances they give."""
+        if self.engine.use_lists:
+            self.engine.allowlist = self._allowlist()
+        return self.decided
 
     def _record(self, report: Report, shipments: Sequence[Shipment | InputError], raws: Sequence[Any]) -> None:
         """Record the screenings of ``report`` in the store given as ``record`` (nothing without one)."""

@@ -19,7 +19,7 @@ from typing import Any
 from ecscreen.records.models import NewRecord, PartyRef
 from ecscreen.records.store import RecordStore
 
-__all__ = ["BatchRecorder", "list_blob_bytes", "record_gate", "record_report", "result_record", "run_manifest"]
+__all__ = ["BatchRecorder", "env_clearance_files", "list_blob_bytes", "record_gate", "record_report", "result_record", "run_manifest"]
 
 _PARTY_FIELD = re.compile(r"^parties\[(\d+)\]")
 _RANK = {"clear": 0, "review": 1, "license_required": 2, "prohibited": 3}
@@ -64,7 +64,9 @@ def run_manifest(store: RecordStore, engine: Any, *, command: str, options: dict
                  files: Sequence[tuple[str, str | Path]] = ()) -> str:
     """Store the set-up of a run (tool version, command, options, packs and lists, each by sha256 with
     its stored blob) and return the manifest's sha256. ``files`` are extra input files worth keeping
-    with the run, as (role, path): a clearances file, a gate catalog or waivers file."""
+    with the run, as (role, path): a clearances file, a gate catalog or waivers file. When the run screens
+    parties and no clearances file is given, the files of ``$ECSCREEN_CLEARANCES`` (which the party
+    screening then applies) are stored instead, marked ``"from": "ECSCREEN_CLEARANCES"``, so replay uses them."""
     from ecscreen import __version__
 
     packs: list[dict[str, Any]] = []
@@ -89,13 +91,20 @@ def run_manifest(store: RecordStore, engine: Any, *, command: str, options: dict
             lists.append({"name": info.name, "source": info.source, "date": info.date, "entries": info.entries,
                           "sha256": info.sha256, "origin": info.origin, "blob": lblob})
     extra: list[dict[str, Any]] = []
-    for role, path in files:
+    given: list[tuple[str, str | Path, str | None]] = [(role, path, None) for role, path in files]
+    if getattr(engine, "use_lists", False) and not any(role == "clearances" for role, _ in files):
+        # without a clearances file the party screening applied $ECSCREEN_CLEARANCES: keep those files
+        given += [("clearances", path, "ECSCREEN_CLEARANCES") for path in env_clearance_files()]
+    for role, path, env in given:
+        entry: dict[str, Any] = {"role": role, "path": str(path)}
+        if env:
+            entry["from"] = env
         try:
             data = Path(path).read_bytes()
         except OSError:
-            extra.append({"role": role, "path": str(path), "blob": None})
+            extra.append({**entry, "blob": None})
             continue
-        extra.append({"role": role, "path": str(path), "blob": store.put_blob(data, role, at=at)})
+        extra.append({**entry, "blob": store.put_blob(data, role, at=at)})
     manifest = {
         "tool": "ecscreen", "tool_version": __version__, "command": command,
         "options": {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in options.items()},
@@ -103,6 +112,14 @@ def run_manifest(store: RecordStore, engine: Any, *, command: str, options: dict
         "packs": packs, "lists": lists, "files": extra,
     }
     return store.put_manifest(manifest, at=at)
+
+
+def env_clearance_files() -> list[str]:
+    """The clearance files named in ``$ECSCREEN_CLEARANCES`` (``os.pathsep``-separated), as the party
+    screening reads them when no clearances file is given."""
+    from ecscreen.settings import Settings
+
+    return [str(p) for p in Settings.from_env().clearances]
 
 
 def _party_outcomes(findings: Iterable[Any], n: int) -> tuple[list[str], list[float | None]]:
@@ -283,5 +300,6 @@ def record_gate(store: RecordStore, report: Any, *, manifest: str | None, catalo
             input={"sku": p.sku, "market": p.market, "eccn": p.eccn, "description": p.description, "line": p.line},
             decision=str(getattr(p.decision, "value", p.decision)),
             findings=[f.model_dump(mode="json", exclude_defaults=True) for f in p.findings],
-            manifest=manifest, errors=list(p.errors), extra={"status": p.status, "market_code": p.market_code}))
+            manifest=manifest, errors=list(p.errors), extra={"status": p.status, "market_code": p.market_code,
+                                                     "as_of": report.as_of.isoformat()}))
     return store.append_screenings(recs, at=at)

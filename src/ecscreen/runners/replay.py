@@ -23,7 +23,7 @@ from typing import Any
 
 __all__ = ["ReplayResult", "replay", "compare_findings", "finding_key"]
 
-SUPPORTED = ("check", "api", "serve", "batch")
+SUPPORTED = ("check", "api", "serve", "batch", "gate")
 
 
 class ReplayBroken(Exception):
@@ -181,7 +181,7 @@ def _date(v: Any) -> dt.date | None:
 
 
 def replay(store: Any, record: Any) -> ReplayResult:
-    """Re-screen ``record`` (a StoredRecord of ``check``/API/``serve``) as recorded and compare."""
+    """Re-screen ``record`` (a StoredRecord of ``check``/API/``serve``/``batch``/``gate``) as recorded and compare."""
     from ecscreen.errors import UsageError
     from ecscreen.model import Shipment
 
@@ -208,7 +208,14 @@ def replay(store: Any, record: Any) -> ReplayResult:
         as_of = _date(options.get("as_of"))
         extra = content.get("extra") or {}
         today = _date(extra.get("as_of")) or record.recorded_at.date()
-        if record.command == "batch":
+        if record.command == "gate":
+            try:
+                after, result.decision_after, pair_diff = _replay_gate(store, engine, manifest, record, Path(td))
+            except ReplayBroken as exc:
+                result.problems.append(str(exc))
+                return result
+            result.changed += pair_diff
+        elif record.command == "batch":
             try:
                 after, result.decision_after, rows_diff = _replay_batch(store, engine, manifest, record, as_of,
                                                                         Path(td))
@@ -288,6 +295,57 @@ def _replay_batch(store: Any, engine: Any, manifest: Mapping[str, Any], record: 
         diffs.append({"rule_id": "errors", "item_index": None,
                       "fields": {"errors": {"recorded": recorded_errors, "replayed": now_errors}}})
     return findings, decision, diffs
+
+
+def _replay_gate(store: Any, engine: Any, manifest: Mapping[str, Any], record: Any, tmp: Path
+                 ) -> tuple[list[dict[str, Any]], str, list[dict[str, Any]]]:
+    """Re-run the recorded ``gate`` catalog (its stored blob, with the recorded waivers file and options)
+    and pick the recorded product x market pair: (its findings, its decision, differences in status/errors)."""
+    from ecscreen.model import Outcome
+    from ecscreen.runners.gate import load_waivers, run_gate
+
+    files = list(manifest.get("files") or [])
+    cat = next((f for f in files if f.get("role") == "catalog"), None)
+    if cat is None:
+        raise ReplayBroken("the record's manifest names no gate catalog")
+    suffix = Path(str(cat.get("path") or "catalog.csv")).suffix or ".csv"
+    cpath = tmp / f"catalog{suffix}"
+    cpath.write_bytes(_blob(store, cat.get("blob"), f"gate catalog {cat.get('path')}"))
+    options = manifest.get("options") or {}
+    wl: list[Any] = []
+    wlines: list[int | None] = []
+    wfile: str | None = None
+    wav = next((f for f in files if f.get("role") == "waivers"), None)
+    if wav is not None:
+        wpath = tmp / f"waivers{Path(str(wav.get('path') or 'w.yaml')).suffix or '.yaml'}"
+        wpath.write_bytes(_blob(store, wav.get("blob"), f"waivers file {wav.get('path')}"))
+        wl, wlines = load_waivers(wpath)
+        wfile = str(wav.get("path"))
+    try:
+        fail_on = Outcome(str(options.get("fail_on") or "license_required"))
+    except ValueError:
+        raise ReplayBroken(f"the recorded --fail-on {options.get('fail_on')!r} is not an outcome") from None
+    # the date the gate evaluated on (recorded since h9), else --as-of, else the day it was recorded
+    on = (_date((record.content.get("extra") or {}).get("as_of")) or _date(options.get("as_of"))
+          or record.recorded_at.date())
+    report = run_gate(cpath, engine, as_of=on, fail_on=fail_on, waivers=wl, waiver_lines=wlines,
+                      waivers_file=wfile)
+    inp = record.content.get("input") or {}
+    pair = next((p for p in report.pairs if p.sku == inp.get("sku") and p.market == inp.get("market")
+                 and p.line == inp.get("line")), None)
+    if pair is None:
+        raise ReplayBroken(f"the recorded catalog no longer yields the pair {record.subject!r}")
+    findings = [f.model_dump(mode="json", exclude_defaults=True) for f in pair.findings]
+    diffs: list[dict[str, Any]] = []
+    recorded_errors = [str(e) for e in record.content.get("errors") or []]
+    if recorded_errors != list(pair.errors):
+        diffs.append({"rule_id": "errors", "item_index": None,
+                      "fields": {"errors": {"recorded": recorded_errors, "replayed": list(pair.errors)}}})
+    status = (record.content.get("extra") or {}).get("status")
+    if status is not None and status != pair.status:
+        diffs.append({"rule_id": "status", "item_index": None,
+                      "fields": {"status": {"recorded": status, "replayed": pair.status}}})
+    return findings, str(getattr(pair.decision, "value", pair.decision)), diffs
 
 
 def _engine(store: Any, record: Any, tmp: Path) -> tuple[Any, dict[str, Any]]:
