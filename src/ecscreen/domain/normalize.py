@@ -394,6 +394,51 @@ def _kana_word(word: str) -> str:
     return "".join(out)
 
 
+_HANGUL_BASE = 0xAC00
+_JAMO_INITIAL = ("g", "kk", "n", "d", "tt", "r", "m", "b", "pp", "s", "ss", "", "j", "jj", "ch", "k", "t", "p", "h")
+_JAMO_VOWEL = ("a", "ae", "ya", "yae", "eo", "e", "yeo", "ye", "o", "wa", "wae", "oe", "yo", "u", "wo", "we", "wi",
+               "yu", "eu", "ui", "i")
+_JAMO_FINAL = ("", "k", "k", "k", "n", "n", "n", "t", "l", "k", "m", "l", "l", "l", "p", "l", "m", "p", "p", "t",
+               "t", "ng", "t", "t", "k", "t", "p", "t")
+_EU, _EO, _P_INITIAL, _NO_INITIAL, _R_INITIAL = 18, 4, 17, 11, 5
+
+
+@lru_cache(maxsize=10_000)
+def hangul_loan_forms(word: str) -> tuple[str, ...]:
+    """Readings of a hangul word as a loanword transliteration (Korean orthography of foreign words,
+    NIKL): the epenthetic 'eu' of a consonant written without its own vowel dropped (스 in 카스퍼스키,
+    프 in 투폴레프), a doubled 'll' read as one 'l' (폴레 -> pole), and two extra readings: every
+    ㅍ without its own vowel read 'f' (Korean writes a final f as 프: 투폴레프 Tupolev) and an open 'eo' before a consonant read 'er'
+    (the non-prevocalic r Korean drops: 카스퍼스키 Kaspersky). Empty for a word that is not all hangul
+    syllables or where nothing changes."""
+    syll = []
+    for ch in word:
+        code = ord(ch) - _HANGUL_BASE
+        if not 0 <= code < 11172:
+            return ()
+        syll.append((code // 588, (code % 588) // 28, code % 28))
+    base: list[str] = []
+    eff: list[str] = []
+    rhotic: list[str] = []
+    for i, (ini, vow, fin) in enumerate(syll):
+        nxt = syll[i + 1] if i + 1 < len(syll) else None
+        on = _JAMO_INITIAL[ini]
+        if ini == _R_INITIAL and base and base[-1].endswith("l"):
+            on = ""  # 폴레: pol + le -> pole
+        vowel = _JAMO_VOWEL[vow]
+        if vow == _EU and fin == 0 and ini != _NO_INITIAL and i > 0:
+            vowel = ""  # epenthetic: 스 s, 프 p, 트 t
+        coda = _JAMO_FINAL[fin]
+        piece = on + vowel + coda
+        base.append(piece)
+        eff.append(("f" if ini == _P_INITIAL and not vowel else on) + vowel + coda)
+        r = "r" if vow == _EO and fin == 0 and nxt is not None and nxt[0] != _NO_INITIAL else ""
+        rhotic.append(piece + r)
+    forms = dict.fromkeys("".join(f) for f in (base, eff, rhotic))
+    plain = anyascii(word).lower()
+    return tuple(f for f in forms if f and f != plain)
+
+
 def _shape_fold(word: str) -> str:
     table = confusables()
     return anyascii(unicodedata.normalize("NFKC", "".join(table.get(c, c) for c in word)))

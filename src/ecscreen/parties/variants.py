@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
-from ecscreen.domain.normalize import NormalizedName, abbreviations, legal_forms, normalize
+from ecscreen.domain.normalize import NormalizedName, abbreviations, hangul_loan_forms, legal_forms, normalize
 
 __all__ = ["Reading", "query_variants", "segment", "sound_key", "sound_string", "SOUND_PENALTY", "JOIN_PENALTY"]
 
@@ -486,15 +486,39 @@ def _latin_readings(nn: NormalizedName, clean: str, primary: list[str], vocab: M
     return out
 
 
+_HANGUL_WORD = re.compile(r"[\uac00-\ud7a3]{3,}")
+
+
+def _hangul_forms(text: str) -> dict[str, tuple[str, ...]]:
+    """Romanised hangul word (as :func:`normalize` reads it) -> its loanword readings."""
+    from anyascii import anyascii
+
+    if not _HANGUL_WORD.search(text):
+        return {}
+    return {anyascii(w).lower(): f for w in _HANGUL_WORD.findall(text) if (f := hangul_loan_forms(w))}
+
+
 def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, Any]) -> list[_Proposal]:
     """Readings replacing romanised words that are not list words by sound-alike list words."""
     unknown = [t for t in nn.sound_tokens if t in primary and t not in vocab]
-    if not unknown:
-        return []
     index = _sound_index(vocab)
+    # in a name of several words, a romanised word that happens to be a list word may still render
+    # another one ('kontsern' ~ 'concern'): its best other sound-alike is tried as a second choice
+    # (only when every romanised word is a list word: otherwise the unknown words get the readings)
+    known = [t for t in nn.sound_tokens if t in primary and t in vocab] if len(primary) >= 2 and not unknown else []
+    if not unknown and not known:
+        return []
+    loan = _hangul_forms(nn.original)
     options: list[tuple[str, list[str]]] = []
+    for tok in known[:2]:
+        other = [c for c in index.candidates(tok) if c != tok][:1]
+        if other:
+            options.append((tok, [tok, *other]))
     for tok in unknown[:4]:
-        cands = index.candidates(tok)
+        cands = []
+        for form in loan.get(tok, ()):  # hangul loanword readings first (epenthetic 'eu' dropped ...)
+            cands += [c for c in ([form] if form in vocab else index.candidates(form)[:1]) if c not in cands]
+        cands += [c for c in index.candidates(tok) if c not in cands]
         if cands:
             # short consonant keys (unvowelled Persian 'mlt') are ambiguous: try more list words
             size = _SOUND_CANDIDATES * (4 if len(sound_key(tok)) <= 3 else 1)
@@ -503,6 +527,7 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
         return []
     out: list[_Proposal] = []
     combos = sorted(itertools.product(*[range(len(c)) for _, c in options]), key=lambda ranks: (sum(ranks), ranks))
+    combos = [r for r in combos if any(cands[i] != tok for (tok, cands), i in zip(options, r, strict=True))]
     for ranks in combos[: max(_MAX_SOUND_READINGS, len(options[0][1]) if len(options) == 1 else 0)]:
         swap = {tok: cands[r] for (tok, cands), r in zip(options, ranks, strict=True)}
         why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items())

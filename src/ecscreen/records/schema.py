@@ -7,7 +7,7 @@ from sqlalchemy import BigInteger, Column, Float, Index, Integer, LargeBinary, M
 
 metadata = MetaData()
 
-HEAD_REVISION = "0001_initial"  # the newest Alembic revision (a test checks it is the scripts' head)
+HEAD_REVISION = "0002_kind_index"  # the newest Alembic revision (a test checks it is the scripts' head)
 
 records = Table(
     "records", metadata,
@@ -28,6 +28,7 @@ records = Table(
     Index("ix_records_decision", "decision"),
     Index("ix_records_subject", "subject"),
     Index("ix_records_ref_id", "ref_id"),
+    Index("ix_records_kind", "kind"),
 )
 
 record_parties = Table(
