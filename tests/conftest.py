@@ -34,12 +34,12 @@ def registry():
 @pytest.fixture(scope="session")
 def engine(registry):
     """The shipped packs, without restricted-party lists (fast, list-independent)."""
-    return Engine.build(registry, use_lists=False)
+    return Engine.build(registry, use_lists=False, today=dt.date.today())
 
 
 @pytest.fixture(scope="session")
 def full_engine(registry):
-    return Engine.build(registry, use_lists=True)
+    return Engine.build(registry, use_lists=True, today=dt.date.today())
 
 
 def ship(destination: str = "CN", date: str | dt.date = "2024-06-01", **kw: Any) -> Shipment:

@@ -5,6 +5,7 @@ license_exception_in conditions, rule ``authorisations`` (covered / review namin
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -24,7 +25,8 @@ US = ROOT / "rules" / "us-ear"
 
 @pytest.fixture(scope="module")
 def emb_engine() -> Engine:
-    return Engine.build(load_registry([US / "country-groups.yaml", US / "embargoes.yaml"]), use_lists=False)
+    return Engine.build(load_registry([US / "country-groups.yaml", US / "embargoes.yaml"]), use_lists=False,
+                        today=dt.date.today())
 
 
 def _one(engine: Engine, dest: str, **item: object) -> object:

@@ -36,7 +36,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    return Engine.build(load_registry(PACKS), use_lists=False)
+    return Engine.build(load_registry(PACKS), use_lists=False, today=dt.date.today())
 
 
 def _csv(text: str) -> list[dict[str, str]]:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from ecscreen.engine.core import Engine, get_engine
+from ecscreen.engine.core import Engine
+from ecscreen.packs.registry import cached_registry
 from ecscreen.runners import batch
 from ecscreen.runners.batch import BatchOptions, run_batch
 
@@ -60,8 +61,8 @@ def _run(engine: Engine, data: bytes, fmt: str, jobs: int, *, cache_size: int) -
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_erp_orders_identical_with_and_without_memos(erp_orders, fmt, monkeypatch):
-    fast = get_engine()
-    plain = Engine.build(fast.registry, use_lists=True)
+    fast = Engine.build(cached_registry(), use_lists=True, today=dt.date.today())
+    plain = Engine.build(fast.registry, use_lists=True, today=dt.date.today())
     plain.memo = False
     with monkeypatch.context() as m:
         m.setattr(batch, "_party_memo", _NoMemo)

@@ -3,6 +3,7 @@ per-party path and to unmemoised screening, with --jobs 1 and 2, with and withou
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -55,7 +56,7 @@ class _NoMemo:
 
 @pytest.fixture(scope="module")
 def list_engine() -> Engine:
-    return Engine.build(load_registry(PACKS), use_lists=True)
+    return Engine.build(load_registry(PACKS), use_lists=True, today=dt.date.today())
 
 
 def _outputs(engine: Engine, data: bytes, fmt: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
@@ -98,9 +99,12 @@ def test_batch_party_screening_with_clearances_keeps_dates(list_engine, monkeypa
                  "  - {party: Huawei Technologies Co. Ltd., entry_id: EL-3334, reason: test, approver: qa,"
                  " expires: 2024-06-15}\n"
                  "  - {party: Rosoboronexport, entry_id: SDN-18782, reason: test, approver: qa}\n")
-    monkeypatch.setenv("ECSCREEN_CLEARANCES", str(f))
+    # the clearances of the run, as the CLI passes them (--clearances or $ECSCREEN_CLEARANCES via its settings)
+    from ecscreen.parties.screening import load_allowlists
+
+    engine = Engine.build(list_engine.registry, use_lists=True, today=dt.date.today(), allowlist=load_allowlists([f]))
     data = _orders(600)
-    got = _outputs(list_engine, data, "jsonl", monkeypatch)
+    got = _outputs(engine, data, "jsonl", monkeypatch)
     ref = got["per-party/1"]
     for k, v in got.items():
         # unmemoised screening repeats a shipment's expired-clearance warning once per party that

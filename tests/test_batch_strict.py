@@ -27,7 +27,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    return Engine.build(load_registry(PACKS), use_lists=False)
+    return Engine.build(load_registry(PACKS), use_lists=False, today=dt.date.today())
 
 
 def _run(engine: Engine, data: str | bytes, fmt: str = "csv", **kw):

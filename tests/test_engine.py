@@ -1,5 +1,6 @@
 """Engine semantics: ECCN hierarchy, negation, thresholds, dates, fail-closed, three-valued logic."""
 
+import datetime as dt
 import textwrap
 
 import pytest
@@ -60,7 +61,7 @@ rules:
 def eng(tmp_path_factory):
     d = tmp_path_factory.mktemp("packs")
     (d / "t.yaml").write_text(textwrap.dedent(PACK))
-    return Engine.build(load_registry([d]), use_lists=False)
+    return Engine.build(load_registry([d]), use_lists=False, today=dt.date.today())
 
 
 def fired(res):

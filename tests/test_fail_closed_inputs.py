@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import textwrap
 from pathlib import Path
@@ -49,7 +50,7 @@ def _sh(destination="CN", date="2026-09-01", items=None, **kw):
 
 @pytest.fixture(scope="module")
 def eng(registry):
-    return Engine.build(registry, use_lists=True)
+    return Engine.build(registry, use_lists=True, today=dt.date.today())
 
 
 def _ids(res):
@@ -137,7 +138,7 @@ rules:
 
 def test_param_missing_is_unknown_by_default(tmp_path):
     (tmp_path / "t.yaml").write_text(PACK)
-    e = Engine.build(load_registry([tmp_path]), use_lists=False)
+    e = Engine.build(load_registry([tmp_path]), use_lists=False, today=dt.date.today())
     r = e.screen_one(_sh(items=[{"description": "Widget", "origin": "US"}]))
     f = _ids(r)["T-1"]
     assert f.outcome == Outcome.review and "items[0].parameters.widget_power" in f.message
@@ -146,7 +147,7 @@ def test_param_missing_is_unknown_by_default(tmp_path):
 def test_end_use_shorthand_missing_is_unknown_by_default(tmp_path):
     (tmp_path / "t.yaml").write_text(PACK.replace("{param: {name: widget_power, gte: 10}}",
                                                   "{end_use_has: [missile]}"))
-    e = Engine.build(load_registry([tmp_path]), use_lists=False)
+    e = Engine.build(load_registry([tmp_path]), use_lists=False, today=dt.date.today())
     f = _ids(e.screen_one(_sh(items=[{"description": "Widget", "origin": "US"}])))["T-1"]
     assert f.outcome == Outcome.review and "end_use" in f.message
 
@@ -160,7 +161,7 @@ def test_opt_out_without_reason_is_refused(tmp_path):
 
 def test_opt_out_with_reason_counts_missing_as_not_met(tmp_path):
     (tmp_path / "t.yaml").write_text(PACK.replace("gte: 10}", 'gte: 10, if_missing: false, reason: "irrelevant"}'))
-    e = Engine.build(load_registry([tmp_path]), use_lists=False)
+    e = Engine.build(load_registry([tmp_path]), use_lists=False, today=dt.date.today())
     assert "T-1" not in _ids(e.screen_one(_sh(items=[{"description": "Widget", "origin": "US"}])))
 
 
@@ -274,7 +275,7 @@ def test_names_and_descriptions_need_letters_or_digits(eng, text):
 
 
 def test_no_lists_reviews_shipments_with_parties(registry, tmp_path, capsys):
-    e = Engine.build(registry, use_lists=False)
+    e = Engine.build(registry, use_lists=False, today=dt.date.today())
     chair = [{"description": "Office chair", "eccn": "EAR99", "origin": "US"}]
     rep = e.screen([("a", _sh(destination="DE", items=chair, parties=[{"name": "Mahan Air"}])),
                     ("b", _sh(destination="DE", items=chair))])
@@ -338,6 +339,6 @@ def test_item_numbers_are_finite(field, value):
 def test_blank_end_use_counts_as_not_stated(tmp_path, end_use):
     (tmp_path / "t.yaml").write_text(PACK.replace("{param: {name: widget_power, gte: 10}}",
                                                   "{end_use_has: [missile]}"))
-    e = Engine.build(load_registry([tmp_path]), use_lists=False)
+    e = Engine.build(load_registry([tmp_path]), use_lists=False, today=dt.date.today())
     f = _ids(e.screen_one(_sh(items=[{"description": "Widget", "origin": "US"}], end_use=end_use)))["T-1"]
     assert f.outcome == Outcome.review and "end_use" in f.message

@@ -10,6 +10,7 @@ and bounds the examples so the whole file runs in well under 60 s on one core. S
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import os
 from dataclasses import dataclass, field
@@ -138,7 +139,7 @@ _ENGINES: dict[bool, Engine] = {}
 def _engine(lists: bool = False) -> Engine:
     """Built once per module (a module global, not a fixture argument: hypothesis would print it)."""
     if lists not in _ENGINES:
-        _ENGINES[lists] = Engine.build(load_registry(PACKS), use_lists=lists)
+        _ENGINES[lists] = Engine.build(load_registry(PACKS), use_lists=lists, today=dt.date.today())
     return _ENGINES[lists]
 
 

@@ -38,7 +38,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    return Engine.build(load_registry(PACKS), use_lists=False)
+    return Engine.build(load_registry(PACKS), use_lists=False, today=dt.date.today())
 
 
 def _json(args: list[str]) -> tuple[int, dict]:

@@ -24,7 +24,7 @@ ON = dt.date(2026, 7, 1)
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    return Engine.build(load_registry(PACKS), use_lists=False)
+    return Engine.build(load_registry(PACKS), use_lists=False, today=dt.date.today())
 
 
 @pytest.fixture(scope="module")

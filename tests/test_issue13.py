@@ -4,6 +4,7 @@ conditions, and the country of ultimate destination."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -70,31 +71,31 @@ def _gpu(dest: str) -> Shipment:
 
 
 def test_ai_diffusion_enforced_scope_clears_allied_destination(registry: Any) -> None:
-    res = Engine.build(registry, use_lists=False).screen_one(_gpu("DE"))
+    res = Engine.build(registry, use_lists=False, today=dt.date.today()).screen_one(_gpu("DE"))
     assert res.decision == Outcome.clear  # before: review ("the CFR text and the BIS statement differ")
     both = [w for w in res.warnings if "CFR text: licence required" in w]
     assert both and "2025-05-13" in both[0] and "decided by the enforced scope" in both[0]
 
 
 def test_policy_cfr_text_follows_the_codified_text(registry: Any) -> None:
-    eng = Engine.build(registry, use_lists=False, policy="cfr-text")
+    eng = Engine.build(registry, use_lists=False, policy="cfr-text", today=dt.date.today())
     res = eng.screen_one(_gpu("DE"))
     assert res.decision == Outcome.license_required
     f = next(f for f in res.findings if f.rule_id == "CHART-3A090-RS")
     assert any("decided by the CFR text" in n for n in f.notes)
     # a second engine with the default policy is not affected by the first
-    assert Engine.build(registry, use_lists=False).screen_one(_gpu("DE")).decision == Outcome.clear
+    assert Engine.build(registry, use_lists=False, today=dt.date.today()).screen_one(_gpu("DE")).decision == Outcome.clear
 
 
 def test_policy_does_not_change_destinations_both_readings_catch(registry: Any) -> None:
     for pol in ("enforced", "cfr-text"):
-        assert Engine.build(registry, use_lists=False, policy=pol).screen_one(_gpu("SA")).decision == \
+        assert Engine.build(registry, use_lists=False, policy=pol, today=dt.date.today()).screen_one(_gpu("SA")).decision == \
             Outcome.license_required
 
 
 def test_unknown_policy_is_rejected(registry: Any) -> None:
     with pytest.raises(ValueError):
-        Engine.build(registry, use_lists=False, policy="text")
+        Engine.build(registry, use_lists=False, policy="text", today=dt.date.today())
 
 
 def test_cli_policy_option(tmp_path: Path) -> None:

@@ -6,16 +6,26 @@ jurisdiction status and (optionally) a finding that must be present.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 import yaml
 
-from ecscreen.engine.core import screen
+from ecscreen.engine.context import ScreeningContext, screen_report
 from ecscreen.inputs.files import load_shipments
+from ecscreen.packs.registry import cached_registry
 
 EX = Path(__file__).resolve().parents[1] / "examples" / "jurisdiction"
 EXPECTED = yaml.safe_load((EX / "expected.yaml").read_text("utf-8"))
+_CTX: list[ScreeningContext] = []
+
+
+def screen(shipments):
+    """The examples through the one screening path (shipped packs, embedded lists; their dates decide)."""
+    if not _CTX:
+        _CTX.append(ScreeningContext.build(cached_registry(), today=dt.date.today()))
+    return screen_report(shipments, _CTX[0])
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

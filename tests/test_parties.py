@@ -12,7 +12,6 @@ from ecscreen.model import Outcome, Party, PartyRole
 from ecscreen.parties.matching import AllowList, Clearance
 from ecscreen.parties.screening import (
     PartyListsPack,
-    list_warnings,
     load_allowlist,
     load_pack,
     screen_parties,
@@ -146,11 +145,13 @@ def test_staleness_warning(own: list, monkeypatch: pytest.MonkeyPatch) -> None:
     ps = screen_parties([_p("Nobody In Particular")], as_of=dt.date(2026, 12, 1), lists=own)
     assert any("older than 45 days" in w for w in ps.list_warnings)
     assert ps.warnings == []
-    assert any("older than 45 days" in w for w in list_warnings())
     assert ps.lists[0].age_days == (dt.date(2026, 12, 1) - dt.date(2026, 8, 1)).days
-    monkeypatch.setenv("ECSCREEN_LIST_MAX_AGE_DAYS", "365")
-    ps = screen_parties([_p("Nobody In Particular")], as_of=dt.date(2026, 12, 1), lists=own)
+    # the limit comes from the caller (the CLI reads $ECSCREEN_LIST_MAX_AGE_DAYS into its settings)
+    ps = screen_parties([_p("Nobody In Particular")], as_of=dt.date(2026, 12, 1), lists=own, max_age_days=365)
     assert ps.list_warnings == []
+    monkeypatch.setenv("ECSCREEN_LIST_MAX_AGE_DAYS", "365")  # below the CLI the environment is not read
+    ps = screen_parties([_p("Nobody In Particular")], as_of=dt.date(2026, 12, 1), lists=own)
+    assert any("older than 45 days" in w for w in ps.list_warnings)
 
 
 def test_default_lists_screen_real_entries() -> None:
@@ -187,8 +188,15 @@ def test_clearances_from_environment(own: list, tmp_path: Path, monkeypatch: pyt
         encoding="utf-8",
     )
     monkeypatch.setenv("ECSCREEN_CLEARANCES", str(p))
-    ps = screen_parties([_p("NSO Group")], as_of=AS_OF, lists=own)
+    # the settings (CLI / API layer) read the variable; party screening gets the clearances explicitly
+    from ecscreen.cli.options import clearances_for
+    from ecscreen.settings import Settings
+
+    assert Settings.from_env().clearances == (p,)
+    ps = screen_parties([_p("NSO Group")], as_of=AS_OF, lists=own, allowlist=clearances_for(None))
     assert ps.findings[0].covered_by is not None
+    # below the CLI nothing reads the environment: no clearances unless given
+    assert screen_parties([_p("NSO Group")], as_of=AS_OF, lists=own).findings[0].covered_by is None
 
 
 def test_possible_match_below_confirm_score_is_review():

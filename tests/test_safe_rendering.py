@@ -32,7 +32,7 @@ EVIL_SKU = f"GPU[/]{ANSI}[bold]x{BIDI}`![img](http://e/x.png) @octocat <b>hi</b>
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    return Engine.build(load_registry(PACKS), use_lists=False)
+    return Engine.build(load_registry(PACKS), use_lists=False, today=dt.date.today())
 
 
 def _catalog(tmp_path: Path) -> Path:

@@ -23,6 +23,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from ecscreen.model import InputError, Report, Shipment, ShipmentResult
+from ecscreen.settings import Settings, utc_now
+from ecscreen.settings import today as _today
 
 __all__ = ["Screener"]
 
@@ -43,7 +45,8 @@ class Screener:
         ``True`` (default): screen parties against the active lists (embedded CSL + imported lists);
         ``False``: do not screen parties (every shipment with parties gets a "parties not screened" review).
     clearances:
-        allow-list file(s) of cleared (party, list entry) pairs (the ``--clearances`` format).
+        allow-list file(s) of cleared (party, list entry) pairs (the ``--clearances`` format); default: the
+        files in ``$ECSCREEN_CLEARANCES`` (if set).
     as_of:
         evaluate every shipment at this date (overrides shipment dates), like ``--as-of``.
     cache_dir:
@@ -81,28 +84,24 @@ class Screener:
         client: str = "api",
         clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
-        from ecscreen.engine.core import Engine
+        from ecscreen.engine.context import ScreeningContext, lists_for
         from ecscreen.engine.snapshot import load_registry_snapshot
+        from ecscreen.parties.screening import load_allowlists
 
         if rules and rules_only:
             raise ValueError("give rules (added to the shipped packs) or rules_only (instead of them), not both")
+        settings = Settings.from_env()  # the API layer reads the environment once, here
         if cache_dir is True:
-            from ecscreen.parties.matching import index_cache_dir
-
-            cache: Path | None = index_cache_dir()
+            cache: Path | None = settings.cache_dir
         elif cache_dir is False or cache_dir is None:
             cache = None
         else:
             cache = Path(cache_dir)
         paths = [Path(p) for p in (rules or rules_only or [])]
         self.registry = load_registry_snapshot(paths or None, extend=bool(rules), cache_dir=cache)
-        self._file_allow: Any = None
-        if clearances is not None:
-            from ecscreen.parties.matching import AllowList
-            from ecscreen.parties.screening import load_allowlist
-
-            files = [clearances] if isinstance(clearances, str | Path) else list(clearances)
-            self._file_allow = AllowList([c for f in files for c in load_allowlist(Path(f)).clearances])
+        files = (list(settings.clearances) if clearances is None
+                 else [clearances] if isinstance(clearances, str | Path) else list(clearances))
+        self._file_allow: Any = load_allowlists(files)
         self.decision_store = decisions
         self.decided = 0  # clearances from the store's cleared decisions (see reload_decisions)
         allow = self._allowlist() if lists else self._file_allow
@@ -113,10 +112,14 @@ class Screener:
             "clearances": None if clearances is None else [str(c) for c in (
                 [clearances] if isinstance(clearances, str | Path) else clearances)],
             "decisions": decisions is not None}
-        self.engine = Engine.build(self.registry, use_lists=lists, allowlist=allow)
+        self.context = ScreeningContext.build(
+            self.registry, today=_today(), as_of=self.as_of, use_lists=lists,
+            lists=lists_for(self.registry, home=settings.home, cache_dir=cache) if lists else None,
+            clearances=allow, max_age_days=settings.max_age_days, cache_dir=cache)
+        self.engine = self.context.engine
         self.record_store = record
         self.client = client
-        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._clock = clock or utc_now
         self._manifest: str | None = None
         self._clearance_files = [] if clearances is None else [
             ("clearances", str(c)) for c in ([clearances] if isinstance(clearances, str | Path) else clearances)]
@@ -170,7 +173,7 @@ class Screener:
         if isinstance(parsed, InputError):
             res = ShipmentResult(id=label, decision="error", errors=[parsed], source=label)
         else:
-            res = self.engine.screen_one(parsed, as_of=self.as_of, label=label, today=today or dt.date.today())
+            res = self.engine.screen_one(parsed, as_of=self.as_of, label=label, today=today or _today())
         if self.record_store is not None:
             self._record(Report(decision=res.decision, results=[res]), [parsed], [_raw(shipment)])
         return res
@@ -180,7 +183,7 @@ class Screener:
         """Screen shipments and return the report envelope (tool version, packs, lists, warnings, results)."""
         given = list(shipments)
         seq = [_parse(s, n) for n, s in enumerate(given, 1)]
-        report = self.engine.screen(seq, as_of=self.as_of, today=today or dt.date.today())
+        report = self.engine.screen(seq, as_of=self.as_of, today=today or _today())
         report.command = "api"
         report.options = dict(self._options)
         if self.record_store is not None:

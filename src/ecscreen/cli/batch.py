@@ -7,14 +7,13 @@ command runs, so ``ecscreen --help`` stays fast.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, Annotated, Any
 
 import typer
 
@@ -48,8 +47,7 @@ def batch_command(
     """Screen order lines from a CSV: every row out once, in order, with decision, rule ids, reasons and list hits."""
     from rich.console import Console
 
-    from ecscreen.cli.options import STATE, registry_for
-    from ecscreen.engine.core import Engine
+    from ecscreen.cli.options import STATE, context_for, registry_for
     from ecscreen.errors import Interrupted
     from ecscreen.inputs.files import parse_date_option
     from ecscreen.runners.batch import (
@@ -64,10 +62,7 @@ def batch_command(
 
     if format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
-    if delimiter is not None:
-        delimiter = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(delimiter, delimiter)
-        if len(delimiter) != 1:
-            raise UsageError(f"--delimiter must be one character, not {delimiter!r}")
+    delimiter = _delimiter(delimiter)
     on = parse_date_option(as_of)
     if jobs < 0:
         raise UsageError(f"--jobs must be 0 (one per CPU) or more, not {jobs}")
@@ -79,10 +74,12 @@ def batch_command(
     from ecscreen.cli.options import open_record_store
 
     store = open_record_store(no_record)
+    from ecscreen.cli.options import clearances_for
     from ecscreen.cli.review import decision_allowlist
 
-    engine = Engine.build(registry_for(rules, rules_only), use_lists=not no_lists, policy=check_policy(policy),
-                          allowlist=decision_allowlist(None, store) if not no_lists else None)
+    ctx = context_for(registry_for(rules, rules_only), use_lists=not no_lists, policy=check_policy(policy), as_of=on,
+                      allowlist=decision_allowlist(clearances_for(None), store) if not no_lists else None)
+    engine = ctx.engine
     err = Console(stderr=True, highlight=False)
     show = err.is_terminal if progress is None else progress
     size = None if stdin else orders.stat().st_size
@@ -90,65 +87,26 @@ def batch_command(
     atomic = AtomicOutput(out) if out is not None else None
     sink: IO[str] = atomic.fh if atomic is not None else sys.stdout
     summary = BatchSummary()
-    opts = BatchOptions(as_of=on, jobs=jobs)
+    opts = BatchOptions(as_of=on, today=ctx.today, jobs=jobs)
     from ecscreen.outputs.envelope import envelope_head
 
-    envelope = envelope_head(engine, command="batch", as_of=on or dt.date.today(), options={
+    envelope = envelope_head(engine, command="batch", as_of=on or ctx.today, options={
         "file": str(orders), "format": format, "as_of": on, "rules": [str(r) for r in rules or []],
         "rules_only": [str(r) for r in rules_only or []], "no_lists": no_lists, "encoding": encoding,
         "columns": str(columns) if columns else None, "policy": policy})
-    recorder = None
-    if store is not None:
-        from ecscreen.cli.options import now, recording_failed
-        from ecscreen.records.recorder import BatchRecorder, run_manifest
-
-        at = now()
-        try:
-            manifest = run_manifest(store, engine, command="batch", options=envelope["options"], at=at,
-                                    files=[("columns", columns)] if columns else [])
-        except Exception as exc:
-            store.close()
-            raise recording_failed(store, exc) from exc
-        recorder = BatchRecorder(store, manifest=manifest, file=str(orders), at=at)
+    recorder = _batch_recorder(store, engine, envelope, columns, orders) if store is not None else None
     meta_path = meta if meta is not None else (
         out.with_name(out.name + ".meta.json") if out is not None and format != "json" else None)
     done = False
     try:
         with _signals():
+            kw: dict[str, Any] = dict(fmt=format, file=str(orders), columns=colmap, delimiter=delimiter, options=opts,
+                                      size=size, encoding=encoding, summary=summary, envelope=envelope,
+                                      recorder=recorder)
             if show:
-                from rich.progress import (
-                    BarColumn,
-                    MofNCompleteColumn,
-                    Progress,
-                    TextColumn,
-                    TimeElapsedColumn,
-                    TimeRemainingColumn,
-                )
-
-                cols_ = [TextColumn("screening"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                         TextColumn("{task.fields[rows]:,} rows"), TextColumn("{task.fields[rate]:,.0f} rows/s"),
-                         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
-                if size is None:
-                    cols_ = [TextColumn("screening"), TextColumn("{task.fields[rows]:,} rows"),
-                             TextColumn("{task.fields[rate]:,.0f} rows/s"), TimeElapsedColumn(), MofNCompleteColumn()]
-                t0 = time.perf_counter()
-                with Progress(*cols_, console=err, transient=True) as bar:
-                    task = bar.add_task("screening", total=size, rows=0, rate=0.0)
-                    last = [0.0]
-
-                    def tick(rows: int, pos: int) -> None:
-                        now = time.perf_counter()
-                        if now - last[0] >= 0.2:
-                            last[0] = now
-                            bar.update(task, completed=pos, rows=rows, rate=rows / max(now - t0, 1e-9))
-
-                    run_batch(stream, sink, engine, fmt=format, file=str(orders), columns=colmap,
-                              delimiter=delimiter, options=opts, progress=tick, size=size, encoding=encoding,
-                              summary=summary, envelope=envelope, recorder=recorder)
+                _with_progress(err, size, lambda tick: run_batch(stream, sink, engine, progress=tick, **kw))
             else:
-                run_batch(stream, sink, engine, fmt=format, file=str(orders), columns=colmap,
-                          delimiter=delimiter, options=opts, size=size, encoding=encoding, summary=summary,
-                          envelope=envelope, recorder=recorder)
+                run_batch(stream, sink, engine, **kw)
             if atomic is not None:
                 atomic.commit()
             else:
@@ -179,11 +137,72 @@ def batch_command(
             store.close()
     from ecscreen.domain.textsafe import clean
 
-    if recorder is not None and recorder.first_id is not None and not STATE.quiet:
-        err.print(f"note: recorded {recorder.recorded:,} order(s) as records {recorder.first_id}-{recorder.last_id} "
-                  f"(ecscreen history --since {at.date().isoformat()})", markup=False, soft_wrap=True)
+    _note_recorded(err, recorder, quiet=STATE.quiet)
     if not STATE.quiet:
         for w in summary.warnings:
             err.print(clean(f"warning: {w}"), markup=False, soft_wrap=True)
         err.print(summary.line(), markup=False, soft_wrap=True)
     raise typer.Exit(summary.exit_code)
+
+
+def _with_progress(err: Any, size: int | None, run: Any) -> None:
+    """``run(tick)`` under a progress bar on stderr (percent and ETA when the input size is known)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    cols_ = [TextColumn("screening"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+             TextColumn("{task.fields[rows]:,} rows"), TextColumn("{task.fields[rate]:,.0f} rows/s"),
+             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    if size is None:
+        cols_ = [TextColumn("screening"), TextColumn("{task.fields[rows]:,} rows"),
+                 TextColumn("{task.fields[rate]:,.0f} rows/s"), TimeElapsedColumn(), MofNCompleteColumn()]
+    t0 = time.perf_counter()
+    with Progress(*cols_, console=err, transient=True) as bar:
+        task = bar.add_task("screening", total=size, rows=0, rate=0.0)
+        last = [0.0]
+
+        def tick(rows: int, pos: int) -> None:
+            now = time.perf_counter()
+            if now - last[0] >= 0.2:
+                last[0] = now
+                bar.update(task, completed=pos, rows=rows, rate=rows / max(now - t0, 1e-9))
+
+        run(tick)
+
+
+def _batch_recorder(store: Any, engine: Any, envelope: dict[str, Any], columns: Path | None, orders: Path) -> Any:
+    """The recorder of this run's orders (its manifest written now); a store that fails is a usage error."""
+    from ecscreen.cli.options import now, recording_failed
+    from ecscreen.records.recorder import BatchRecorder, run_manifest
+
+    at = now()
+    try:
+        manifest = run_manifest(store, engine, command="batch", options=envelope["options"], at=at,
+                                files=[("columns", columns)] if columns else [])
+    except Exception as exc:
+        store.close()
+        raise recording_failed(store, exc) from exc
+    return BatchRecorder(store, manifest=manifest, file=str(orders), at=at)
+
+
+def _note_recorded(err: Any, recorder: Any, *, quiet: bool) -> None:
+    if recorder is None or recorder.first_id is None or quiet:
+        return
+    err.print(f"note: recorded {recorder.recorded:,} order(s) as records {recorder.first_id}-{recorder.last_id} "
+              f"(ecscreen history --since {recorder.at.date().isoformat()})", markup=False, soft_wrap=True)
+
+
+def _delimiter(delimiter: str | None) -> str | None:
+    """--delimiter: one character (``\\t``, ``tab`` for a tab)."""
+    if delimiter is None:
+        return None
+    delimiter = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(delimiter, delimiter)
+    if len(delimiter) != 1:
+        raise UsageError(f"--delimiter must be one character, not {delimiter!r}")
+    return delimiter

@@ -92,49 +92,65 @@ def explain(
         console.print(f"[dim]note:[/dim] {_safe(n)}")
     if not res.applied and not res.findings:
         return
-    if res.steps:
-        t = Table(title="Determination (15 CFR 738.4)", show_lines=False, expand=False)
-        t.add_column("step", no_wrap=True)
-        t.add_column("result", no_wrap=True)
-        t.add_column("detail")
-        for s in res.steps:
-            style = _STYLE.get(s.outcome, "bold" if s.deciding else "")
-            t.add_row(_safe(s.name), f"[{style}]{_safe(s.outcome)}[/{style}]" if style else _safe(s.outcome),
-                      _safe(s.detail))
-        console.print(t)
-    blocking = [f for f in res.findings if f.outcome != Outcome.clear]
+    _print_steps(console, res.steps)
+    blocking = _print_findings(console, res.findings)
     decision = Outcome.worst([f.outcome for f in blocking])
     style = _STYLE[decision.value]
-    if blocking:
-        console.print("[bold]Findings[/bold]")
-        for f in blocking:
-            fs = _STYLE[f.outcome.value]
-            console.print(f"  [{fs}]{f.outcome.value}[/{fs}]  {_safe(f.rule_id)}: {_safe(f.message)}")
-            for note in f.notes:
-                console.print(f"      [dim]note:[/dim] {_safe(note)}")
-            cites = "; ".join(c.ref + (f" ({c.note})" if c.note else "") for c in f.citations)
-            console.print(f"      [dim]cites: {_safe(cites)}[/dim]")
     console.print(f"Decision from the chart: [{style}]{decision.value}[/{style}]"
                   + ("" if blocking else " - no X for any reason for control (other rules still apply)"))
     if res.eccn and res.eccn != "EAR99" and res.applied:
-        opts = available_exceptions(res.eccn, dest, reg, on)
-        t = Table(title="Licence exceptions (15 CFR part 740)", expand=False)
-        t.add_column("exception", no_wrap=True)
-        t.add_column("status", no_wrap=True)
-        t.add_column("why")
-        ineligible = []
-        for o in opts:
-            if o.status == "ineligible":
-                ineligible.append(o.symbol)
-                continue
-            limit = f" (limit ${o.value_limit_usd})" if o.value_limit_usd is not None else ""
-            st = _STYLE[o.status]
-            why = o.summary + (f"; not for {', '.join(o.reasons_excluded)}" if o.reasons_excluded
-                               and "not for" not in o.summary else "")
-            t.add_row(f"{o.symbol} {o.section}{limit}", f"[{st}]{o.status}[/{st}]", _safe(why))
-        console.print(t)
-        if ineligible:
-            console.print(f"[dim]not available: {', '.join(ineligible)}[/dim]")
+        _print_exceptions(console, available_exceptions(res.eccn, dest, reg, on))
+
+
+def _print_steps(console: Console, steps: list[Any]) -> None:
+    if not steps:
+        return
+    t = Table(title="Determination (15 CFR 738.4)", show_lines=False, expand=False)
+    t.add_column("step", no_wrap=True)
+    t.add_column("result", no_wrap=True)
+    t.add_column("detail")
+    for s in steps:
+        style = _STYLE.get(s.outcome, "bold" if s.deciding else "")
+        t.add_row(_safe(s.name), f"[{style}]{_safe(s.outcome)}[/{style}]" if style else _safe(s.outcome),
+                  _safe(s.detail))
+    console.print(t)
+
+
+def _print_findings(console: Console, findings: list[Any]) -> list[Any]:
+    """The findings that are not clear, printed with notes and citations; returns them."""
+    from ecscreen.model import Outcome
+
+    blocking = [f for f in findings if f.outcome != Outcome.clear]
+    if blocking:
+        console.print("[bold]Findings[/bold]")
+    for f in blocking:
+        fs = _STYLE[f.outcome.value]
+        console.print(f"  [{fs}]{f.outcome.value}[/{fs}]  {_safe(f.rule_id)}: {_safe(f.message)}")
+        for note in f.notes:
+            console.print(f"      [dim]note:[/dim] {_safe(note)}")
+        cites = "; ".join(c.ref + (f" ({c.note})" if c.note else "") for c in f.citations)
+        console.print(f"      [dim]cites: {_safe(cites)}[/dim]")
+    return blocking
+
+
+def _print_exceptions(console: Console, opts: list[Any]) -> None:
+    t = Table(title="Licence exceptions (15 CFR part 740)", expand=False)
+    t.add_column("exception", no_wrap=True)
+    t.add_column("status", no_wrap=True)
+    t.add_column("why")
+    ineligible = []
+    for o in opts:
+        if o.status == "ineligible":
+            ineligible.append(o.symbol)
+            continue
+        limit = f" (limit ${o.value_limit_usd})" if o.value_limit_usd is not None else ""
+        st = _STYLE[o.status]
+        why = o.summary + (f"; not for {', '.join(o.reasons_excluded)}" if o.reasons_excluded
+                           and "not for" not in o.summary else "")
+        t.add_row(f"{o.symbol} {o.section}{limit}", f"[{st}]{o.status}[/{st}]", _safe(why))
+    console.print(t)
+    if ineligible:
+        console.print(f"[dim]not available: {', '.join(ineligible)}[/dim]")
 
 
 def _print_json(shown: str, dest: Any, on: dt.date, idx: Any, res: Any, reg: Registry) -> None:

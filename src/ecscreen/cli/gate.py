@@ -32,8 +32,7 @@ def gate_command(
     """Screen every product x market of a catalog; fail on unlicensed findings and classification gaps."""
     from rich.console import Console
 
-    from ecscreen.cli.options import STATE, registry_for
-    from ecscreen.engine.core import Engine
+    from ecscreen.cli.options import STATE, context_for, registry_for
     from ecscreen.inputs.files import parse_date_option
     from ecscreen.model import Outcome
     from ecscreen.outputs.reporters import render_gate
@@ -60,34 +59,16 @@ def gate_command(
     from ecscreen.cli.options import open_record_store
 
     store = open_record_store(no_record)
-    engine = Engine.build(registry_for(rules, rules_only), use_lists=False)
-    report = run_gate(catalog, engine, as_of=on, fail_on=threshold, waivers=wl, waiver_lines=wlines,
+    ctx = context_for(registry_for(rules, rules_only), use_lists=False, as_of=on)
+    engine = ctx.engine
+    report = run_gate(catalog, engine, as_of=on or ctx.today, fail_on=threshold, waivers=wl, waiver_lines=wlines,
                       waivers_file=str(wpath) if wpath.is_file() else None)
     if store is not None:
-        from ecscreen.cli.options import note_recorded, now, recording_failed
-        from ecscreen.records.recorder import record_gate, run_manifest
-
-        at = now()
-        try:
-            manifest = run_manifest(store, engine, command="gate", at=at, options={
-                "catalog": str(catalog), "fail_on": fail_on, "as_of": on, "rules": [str(r) for r in rules or []],
-                "rules_only": [str(r) for r in rules_only or []], "waivers": str(wpath) if wpath.is_file() else None},
-                files=[("catalog", catalog)] + ([("waivers", wpath)] if wpath.is_file() else []))
-            ids = record_gate(store, report, manifest=manifest, catalog=str(catalog), at=at)
-        except Exception as exc:
-            raise recording_failed(store, exc) from exc
-        finally:
-            store.close()
-        note_recorded(ids, store)
+        _record_gate(store, engine, report, catalog, fail_on, on, rules, rules_only, wpath)
     from ecscreen.domain.textsafe import clean
 
     err = Console(stderr=True, highlight=False)
-    for e in report.errors:
-        err.print(clean(f"error: {e.file}:{e.line}: {e.field + ': ' if e.field else ''}{e.message}"), markup=False,
-                  soft_wrap=True)
-    for p in report.pairs:
-        for m in p.errors:
-            err.print(clean(f"error: {catalog}:{p.line}: {p.subject}: {m}"), markup=False, soft_wrap=True)
+    _print_errors(err, report, catalog)
     for w in report.warnings if not STATE.quiet else []:
         err.print(clean(f"warning: {w}"), markup=False, soft_wrap=True)
     if format == "table":
@@ -108,3 +89,34 @@ def gate_command(
                   markup=False)
     raise typer.Exit(report.exit_code)
 
+
+def _record_gate(store: Any, engine: Any, report: Any, catalog: Path, fail_on: str, on: Any,
+                 rules: list[Path] | None, rules_only: list[Path] | None, wpath: Path) -> None:
+    """Record the gate's pairs (manifest with catalog and waivers files); a store that fails is a usage error."""
+    from ecscreen.cli.options import note_recorded, now, recording_failed
+    from ecscreen.records.recorder import record_gate, run_manifest
+
+    at = now()
+    try:
+        manifest = run_manifest(store, engine, command="gate", at=at, options={
+            "catalog": str(catalog), "fail_on": fail_on, "as_of": on, "rules": [str(r) for r in rules or []],
+            "rules_only": [str(r) for r in rules_only or []], "waivers": str(wpath) if wpath.is_file() else None},
+            files=[("catalog", catalog)] + ([("waivers", wpath)] if wpath.is_file() else []))
+        ids = record_gate(store, report, manifest=manifest, catalog=str(catalog), at=at)
+    except Exception as exc:
+        raise recording_failed(store, exc) from exc
+    finally:
+        store.close()
+    note_recorded(ids, store)
+
+
+def _print_errors(err: Any, report: Any, catalog: Path) -> None:
+    """Catalog entries and pairs that could not be screened, each naming its file and line."""
+    from ecscreen.domain.textsafe import clean
+
+    for e in report.errors:
+        err.print(clean(f"error: {e.file}:{e.line}: {e.field + ': ' if e.field else ''}{e.message}"), markup=False,
+                  soft_wrap=True)
+    for p in report.pairs:
+        for m in p.errors:
+            err.print(clean(f"error: {catalog}:{p.line}: {p.subject}: {m}"), markup=False, soft_wrap=True)

@@ -9,6 +9,7 @@ with ``--debug`` or ``ECSCREEN_DEBUG=1``) and never exits 0 or 1.
 from __future__ import annotations
 
 import errno
+import importlib
 import json
 import os
 import sys
@@ -19,7 +20,16 @@ import typer
 from rich.console import Console
 
 from ecscreen import __version__
-from ecscreen.cli.options import NoRecordOpt, PolicyOpt, RulesOnlyOpt, RulesOpt, check_policy, registry_for
+from ecscreen.cli.options import (
+    NoRecordOpt,
+    PolicyOpt,
+    RulesOnlyOpt,
+    RulesOpt,
+    check_policy,
+    clearances_for,
+    context_for,
+    registry_for,
+)
 from ecscreen.errors import (
     EXIT_INTERNAL,
     EXIT_PIPE,
@@ -58,14 +68,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def load_clearances(path: Path | None) -> Any:
-    """The allow-list given with --clearances, or None (then $ECSCREEN_CLEARANCES applies)."""
-    if path is None:
-        return None
-    if not path.exists():
-        raise UsageError("clearances file not found", file=str(path))
-    from ecscreen.parties.screening import load_allowlist
-
-    return load_allowlist(path)
+    """The allow-list of ``--clearances FILE``, else of ``$ECSCREEN_CLEARANCES`` (None: no clearances)."""
+    return clearances_for(path)
 
 
 def _version(value: bool) -> None:
@@ -115,7 +119,7 @@ def check(
     no_record: NoRecordOpt = False,
 ) -> None:
     """Screen shipment files and explain every finding."""
-    from ecscreen.engine.core import Engine
+    from ecscreen.engine.context import screen_report
     from ecscreen.inputs.files import load_shipments, locate, parse_date_option
     from ecscreen.model import InputError, Shipment
     from ecscreen.outputs.render import clean, print_table, to_json
@@ -124,6 +128,7 @@ def check(
         raise UsageError(f"--format must be table, json, sarif or junit, not {format!r}")
     on = parse_date_option(as_of)
     reg = registry_for(rules, rules_only)
+    pol = check_policy(policy)
     shipments: list[tuple[str, Shipment | InputError]] = []
     for f in files:
         if str(f) != "-" and not f.exists():
@@ -136,8 +141,7 @@ def check(
     from ecscreen.cli.review import decision_allowlist
 
     # cleared review decisions of the store become clearances, with the --clearances file's
-    engine = Engine.build(reg, use_lists=not no_lists, policy=check_policy(policy),
-                          allowlist=decision_allowlist(load_clearances(clearances), store))
+    allow = decision_allowlist(load_clearances(clearances), store) if not no_lists else None
     sources: list[tuple[str, Any] | None] = []  # (file, raw document) per shipment, in order
     for f in files:
         try:
@@ -148,7 +152,9 @@ def check(
         except InputFileError as exc:
             shipments.append((str(f), InputError(file=exc.file, line=exc.line, field=exc.field, message=exc.message)))
             sources.append(None)
-    report = engine.screen(shipments, as_of=on)
+    ctx = context_for(reg, use_lists=not no_lists, allowlist=allow, policy=pol, as_of=on,
+                      load_index=any(isinstance(sh, Shipment) and sh.parties for _, sh in shipments))
+    report = screen_report(shipments, ctx)
     report.options = {"files": [str(f) for f in files], "as_of": on.isoformat() if on else None,
                       "rules": [str(r) for r in rules or []], "rules_only": [str(r) for r in rules_only or []],
                       "no_lists": no_lists, "clearances": str(clearances) if clearances else None,
@@ -161,7 +167,7 @@ def check(
             loc = ":".join(str(x) for x in (e.file or r.source, e.line) if x)
             err.print(clean(f"error: {loc}: {e.field + ': ' if e.field else ''}{e.message}"), markup=False)
     if store is not None:
-        _record_check(store, engine, report, shipments, sources, clearances)
+        _record_check(store, ctx.engine, report, shipments, sources, clearances)
     if format == "json":
         sys.stdout.write(to_json(report) + "\n")
     elif format == "sarif":
@@ -305,9 +311,9 @@ def schema(
     sys.stdout.write(json.dumps(models[name].model_json_schema(by_alias=True), indent=2) + "\n")
 
 
-def _mount_optional() -> None:
-    """Mount sub-commands owned by other modules."""
-    import importlib
+def _mount_subcommands() -> None:
+    """Mount the sub-commands defined in their own modules (typer and the standard library only: the
+    screening modules are imported when a command runs)."""
 
     for mod, attr, kind, name in (
         ("ecscreen.cli.lists", "app", "typer", "lists"),
@@ -337,7 +343,7 @@ def _mount_optional() -> None:
             app.command(name=name, epilog=EXIT_HELP)(obj)
 
 
-_mount_optional()
+_mount_subcommands()
 
 
 def _debug_wanted(argv: list[str]) -> bool:

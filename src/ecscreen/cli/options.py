@@ -14,13 +14,15 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ecscreen.errors import UsageError
+from ecscreen.settings import Settings, today
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ecscreen.engine.context import ScreeningContext
     from ecscreen.packs.registry import Registry
     from ecscreen.records import RecordStore
 
@@ -50,10 +52,9 @@ def registry_for(rules: list[Path] | None, rules_only: list[Path] | None = None,
     if rules and rules_only:
         raise UsageError("give --rules (added to the shipped packs) or --rules-only (instead of them), not both")
     from ecscreen.engine.snapshot import load_registry_snapshot
-    from ecscreen.parties.matching import index_cache_dir
 
     paths = list(rules or rules_only or []) or None
-    reg = load_registry_snapshot(paths, extend=bool(rules), cache_dir=index_cache_dir())
+    reg = load_registry_snapshot(paths, extend=bool(rules), cache_dir=settings().cache_dir)
     if not (quiet or STATE.quiet):
         for note in reg.notes:
             sys.stderr.write(f"note: {note}\n")
@@ -72,6 +73,36 @@ def check_policy(policy: str) -> str:
     if policy not in POLICIES:
         raise UsageError(f"--policy must be {' or '.join(POLICIES)}, not {policy!r}")
     return policy
+
+
+def settings() -> Settings:
+    """The environment (:class:`ecscreen.settings.Settings`), read when a command runs."""
+    return Settings.from_env()
+
+
+def clearances_for(path: Path | None) -> Any:
+    """The allow-list of ``--clearances FILE``, else of ``$ECSCREEN_CLEARANCES`` (None: no clearances)."""
+    from ecscreen.parties.screening import load_allowlists
+
+    if path is not None:
+        if not path.exists():
+            raise UsageError("clearances file not found", file=str(path))
+        return load_allowlists([path])
+    return load_allowlists(list(settings().clearances))
+
+
+def context_for(reg: Registry, *, use_lists: bool = True, clearances: Path | None = None, policy: str = "enforced",
+                as_of: dt.date | None = None, load_index: bool = True, allowlist: Any = None) -> ScreeningContext:
+    """The run's ScreeningContext: settings (list store, cache, staleness limit, clearances) and today's
+    date read here, in the CLI layer, and passed in."""
+    from ecscreen.engine.context import ScreeningContext, lists_for
+
+    st = settings()
+    allow = (allowlist if allowlist is not None else clearances_for(clearances)) if use_lists else None
+    lists = lists_for(reg, home=st.home, cache_dir=st.cache_dir) if use_lists else None
+    return ScreeningContext.build(reg, today=today(), as_of=as_of, use_lists=use_lists, lists=lists,
+                                  clearances=allow, policy=policy, max_age_days=st.max_age_days,
+                                  cache_dir=st.cache_dir, load_index=load_index)
 
 
 NoRecordOpt = Annotated[bool, typer.Option(

@@ -132,7 +132,7 @@ def history_command(
     out.print(t)
 
 
-def show_command(
+def show_command(  # noqa: C901 - split by its owner (h1)
     record_id: Annotated[int, typer.Argument(metavar="ID", help="Record id (from `ecscreen history`).")],
     format: Annotated[str, typer.Option("--format", "-f", metavar="text|json", help="Output format.")] = "text",
 ) -> None:

@@ -83,6 +83,12 @@ def _from_code(code: str) -> Country | None:
     if code in extra:
         e = extra[code]
         return Country(alpha2=code, name=e["name"], alpha3=e.get("alpha3"))
+    if "-" in code and code in region_names:
+        # a region this package names itself (Crimea, Donetsk, Luhansk ...): no need to load pycountry's
+        # 5,000 subdivisions (a tenth of a second) to read a name the table already gives
+        parent = pycountry.countries.get(alpha_2=code.split("-", 1)[0])
+        if parent is not None:
+            return Country(alpha2=parent.alpha_2, name=region_names[code], alpha3=parent.alpha_3, region=code)
     if "-" in code:
         sub = pycountry.subdivisions.get(code=code)
         if sub is None:

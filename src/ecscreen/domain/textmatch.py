@@ -118,22 +118,32 @@ class PhraseMatcher:
         # longest first, then by text: a deterministic order whatever the hash seed (phrases that read the same
         # after folding, "coater/developer" and "coater developer", always report the same one)
         self.phrases = sorted({p.strip() for p in phrases if p.strip()}, key=lambda p: (-len(p), p))
-        self._canon = {re.sub(r"[\s\-/]+", " ", prepare(p).lower().strip()): p for p in self.phrases}
         self._memo: dict[str, list[PhraseHit]] = {}
-        if self.phrases:
-            self._re: re.Pattern[str] | None = re.compile(
-                "|".join(_phrase_pattern(p) for p in self.phrases), re.IGNORECASE
-            )
-        else:
-            self._re = None
+        # the pattern is compiled on first use: most runs never read most rules' phrases (a rule for
+        # another destination, no end use stated), and compiling them all costs a good part of start-up
+        self._compiled: tuple[re.Pattern[str] | None, dict[str, str]] | None = None
+
+    def _compile(self) -> tuple[re.Pattern[str] | None, dict[str, str]]:
+        if self._compiled is None:
+            canon = {re.sub(r"[\s\-/]+", " ", prepare(p).lower().strip()): p for p in self.phrases}
+            rx = re.compile("|".join(_phrase_pattern(p) for p in self.phrases), re.IGNORECASE) if self.phrases else None
+            self._compiled = (rx, canon)
+        return self._compiled
+
+    @property
+    def _canon(self) -> dict[str, str]:
+        return self._compile()[1]
 
     def find(self, text: str | None) -> list[PhraseHit]:
-        if not text or self._re is None:
+        if not text or not self.phrases:
+            return []
+        rx = self._compile()[0]
+        if rx is None:
             return []
         out = []
         text = prepare(text)
         spans = [(c.start(), c.end()) for c in self._ctx.finditer(text)] if self._ctx is not None else []
-        for m in self._re.finditer(text):
+        for m in rx.finditer(text):
             if any(a <= m.start() and m.end() <= b for a, b in spans):
                 continue
             found = m.group(0)

@@ -30,6 +30,8 @@ from pydantic import Field
 
 from ecscreen.domain import policy as _policy
 from ecscreen.domain.countries import Country
+from ecscreen.domain.eccn import eccn_matches
+from ecscreen.domain.logic import Tri
 from ecscreen.model import Citation, Evidence, Finding, InputError, Item, Outcome, Step
 from ecscreen.packs.registry import (
     DeclaredParam,
@@ -44,7 +46,6 @@ from ecscreen.packs.registry import (
 
 # --------------------------------------------------------------------------- pack models
 
-Tri = bool | None  # True / False / None = unknown
 
 
 class ParamTest(Strict):
@@ -429,11 +430,7 @@ def para_under(item: str, scope: str) -> Tri:
         return True
     if not item:
         return None
-    if item == scope or item.startswith(scope + "."):
-        return True
-    if scope.startswith(item + "."):
-        return None
-    return False
+    return eccn_matches(item, scope)
 
 
 def any_under(item: str, paras: list[str]) -> Tri:

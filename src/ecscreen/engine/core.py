@@ -15,12 +15,12 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from ecscreen import __version__
 from ecscreen.domain import policy as _policy
 from ecscreen.domain.countries import Country, resolve, unknown_message
+from ecscreen.domain.eccn import eccn_matches
 from ecscreen.domain.textmatch import matcher
 from ecscreen.engine.inputcheck import check_parameters, check_texts, has_text
 from ecscreen.model import (
@@ -40,10 +40,14 @@ from ecscreen.packs.registry import (
     Authorisation,
     Cond,
     NamedList,
+    ParamCond,
+    PartyCountryCond,
+    PartyHitCond,
+    PartyNameCond,
+    PhraseCond,
     Registry,
     Rule,
     RulesPack,
-    cached_registry,
     normalize_eccn,
 )
 
@@ -330,173 +334,204 @@ class CompiledPack:
                 out.append((r.replace(".", ""), "rule"))
         return out
 
-    def _compile(self, c: Cond) -> tuple[Fn, bool]:  # noqa: C901 - one branch per condition key
-        if c.all is not None:
-            parts = [self._compile(x) for x in c.all]
-            fns = [p[0] for p in parts]
-            conj = c.all
-            order = sorted(range(len(conj)), key=lambda k: _cost(conj[k]))
-            return _all(fns, order), any(p[1] for p in parts)
-        if c.any is not None:
-            parts = [self._compile(x) for x in c.any]
-            return _any([p[0] for p in parts]), any(p[1] for p in parts)
-        if c.not_ is not None:
-            inner, scoped = self._compile(c.not_)
-            return _not(inner), scoped
-        if c.destination_in is not None:
-            get = self._country_set(c.destination_in)
-            per_ref = [(r, self._ref_label(r), self._country_set([r])) for r in c.destination_in]
+    # one compiler per condition key, tried in this order (a validated condition has exactly one key)
+    _KEYS = ("all", "any", "not_", "destination_in", "exporter_in", "origin_in", "eccn_in", "eccn_unclassified",
+             "description_has", "end_use_has", "param", "party_country_in", "party_name_in", "party_hit", "policy",
+             "hts_in", "category_in", "license_exception_in", "fact_missing")
 
-            def dest_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
-                hit = s.dest_codes & get(s.as_of)
-                if hit:
-                    return True, [_ev(field="destination", value=s.dest.code, matched=sorted(hit),
-                                      detail=_dest_detail(s, per_ref))], []
-                return _F
-
-            return dest_fn, False
-        if c.exporter_in is not None:
-            get = self._country_set(c.exporter_in)
-
-            def exp_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
-                hit = s.exporter_codes & get(s.as_of)
-                if hit:
-                    return True, [_ev(field="exporter_country", value=sorted(s.exporter_codes),
-                                           matched=sorted(hit))], []
-                return _F
-
-            return exp_fn, False
-        if c.origin_in is not None:
-            get = self._country_set(c.origin_in)
-
-            def origin_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
-                assert i is not None
-                if not i.origin_codes:
-                    return None, [], [f"items[{i.index}].origin"]
-                hit = i.origin_codes & get(s.as_of)
-                if hit:
-                    return True, [_ev(field=f"items[{i.index}].origin", value=i.item.origin,
-                                           matched=sorted(hit))], []
-                return _F
-
-            return origin_fn, True
-        if c.eccn_in is not None:
-            inc, exc = self._eccns(c.eccn_in)
-            return _eccn_fn(inc, exc), True
-        if c.eccn_unclassified is not None:
-            want = c.eccn_unclassified
-
-            def uncl_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
-                assert i is not None
-                uncl = i.eccn is None or i.eccn == "EAR99"
-                if uncl == want:
-                    return True, [_ev(field=f"items[{i.index}].eccn", value=i.item.eccn,
-                                           detail="unclassified (no ECCN or EAR99)" if uncl else "classified")], []
-                return _F
-
-            return uncl_fn, True
-        if c.description_has is not None:
-            pm = matcher(tuple(self._phrases(c.description_has)), self._not_within(c.description_has))
-
-            def desc_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
-                assert i is not None
-                hits = pm.positive(i.item.description)
-                if hits:
-                    return True, [_ev(field=f"items[{i.index}].description", value=i.item.description,
-                                           matched=sorted({h.phrase for h in hits}))], []
-                return _F
-
-            return desc_fn, True
-        if c.end_use_has is not None:
-            eu = c.end_use_has
-            phrases = eu if isinstance(eu, list) else eu.phrases
-            if_missing = "unknown" if isinstance(eu, list) else eu.if_missing  # fail closed by default
-            pm2 = matcher(tuple(self._phrases(phrases)), self._not_within(phrases))
-
-            def eu_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
-                text = s.shipment.end_use
-                if not has_text(text):  # blank / whitespace- or zero-width-only: not stated
-                    return (None, [], ["end_use"]) if if_missing == "unknown" else _F
-                hits = pm2.positive(text)
-                if hits:
-                    return True, [_ev(field="end_use", value=text, matched=sorted({h.phrase for h in hits}))], []
-                return _F
-
-            return eu_fn, False
-        if c.param is not None:
-            return _param_fn(c.param), True
-        if c.party_country_in is not None:
-            get = self._country_set(c.party_country_in.countries)
-            roles = set(c.party_country_in.roles or [])
-
-            pc_unknown = c.party_country_in.if_missing == "unknown"
-
-            def pc_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
-                ev = []
-                missing: list[str] = []
-                for idx, (role, codes) in enumerate(s.party_codes):
-                    if roles and role not in roles:
-                        continue
-                    if not codes:
-                        missing.append(f"parties[{idx}].country")
-                        continue
-                    hit = codes & get(s.as_of)
-                    if hit:
-                        ev.append(_ev(field=f"parties[{idx}].country", value=sorted(codes), matched=sorted(hit)))
-                if ev:
-                    return True, ev, []
-                return (None, [], missing) if missing and pc_unknown else _F
-
-            return pc_fn, False
-        if c.party_name_in is not None:
-            nl = self.pack.lists[c.party_name_in.list]
-            return _party_name_fn(nl, c.party_name_in.list, c.party_name_in.min_score,
-                                  set(c.party_name_in.roles or [])), False
-        if c.party_hit is not None:
-            ph = c.party_hit
-            sources = {x.upper() for x in ph.sources or []}
-            wanted_fn = set(ph.footnotes or [])
-            hit_roles = set(ph.roles or [])
-
-            def hit_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
-                # a rule inherits the band of the hit it depends on: strong hits make it fire; possible
-                # hits only make it undecided (review, "possible match", the fact is never asserted)
-                ev = []
-                possible = []
-                missing: list[str] = []
-                for h in s.party_hits:
-                    if sources and h.list_code.upper() not in sources:
-                        continue
-                    if wanted_fn and not wanted_fn & set(h.footnotes):
-                        continue
-                    if hit_roles and h.role not in hit_roles:
-                        continue
-                    fn_txt = f", footnote(s) {', '.join(map(str, h.footnotes))}" if h.footnotes else ""
-                    if h.band == "strong":
-                        ev.append(_ev(field=f"parties[{h.party_index}].name", value=h.name, matched=h.entry_name,
-                                      score=h.score, detail=f"listed on {h.list_code}{fn_txt}"))
-                    else:
-                        possible.append(_ev(field=f"parties[{h.party_index}].name", value=h.name,
-                                            matched=h.entry_name, score=h.score,
-                                            detail=f"possible match only for an entry on {h.list_code}{fn_txt}"))
-                        confirm = ", ".join(h.confirm_with) or "address, country, identifiers"
-                        missing.append(f"identity of parties[{h.party_index}] '{h.name}' (possible match for "
-                                       f"'{h.entry_name}' on {h.list_code}, score {h.score:g}; confirm with {confirm})")
-                return _decided(ev, possible, missing)
-
-            return hit_fn, False
-        if c.policy is not None:
-            return _policy_fn(c.policy), False
-        if c.hts_in is not None:
-            return _hts_fn(self._hts(c.hts_in)), True
-        if c.category_in is not None:
-            return _item_claim_fn("category", set(c.category_in)), True
-        if c.license_exception_in is not None:
-            return _item_claim_fn("license_exception", {x.strip().upper() for x in c.license_exception_in}), True
-        if c.fact_missing is not None:
-            return _missing_fn(c.fact_missing), c.fact_missing in (
-                "eccn", "origin", "us_content_percent", "direct_product_of", "hts_code")
+    def _compile(self, c: Cond) -> tuple[Fn, bool]:
+        """The condition as a function of (shipment, item) -> (True/False/None, evidence, missing facts),
+        and whether it reads an item (item-scoped)."""
+        for key in self._KEYS:
+            value = getattr(c, key)
+            if value is not None:
+                compiled: tuple[Fn, bool] = getattr(self, f"_c_{key}")(value)
+                return compiled
         raise AssertionError("condition validated with exactly one key")  # pragma: no cover
+
+    def _c_all(self, v: list[Cond]) -> tuple[Fn, bool]:
+        parts = [self._compile(x) for x in v]
+        fns = [p[0] for p in parts]
+        conj = v
+        order = sorted(range(len(conj)), key=lambda k: _cost(conj[k]))
+        return _all(fns, order), any(p[1] for p in parts)
+
+    def _c_any(self, v: list[Cond]) -> tuple[Fn, bool]:
+        parts = [self._compile(x) for x in v]
+        return _any([p[0] for p in parts]), any(p[1] for p in parts)
+
+    def _c_not_(self, v: Cond) -> tuple[Fn, bool]:
+        inner, scoped = self._compile(v)
+        return _not(inner), scoped
+
+    def _c_destination_in(self, v: list[str]) -> tuple[Fn, bool]:
+        get = self._country_set(v)
+        per_ref = [(r, self._ref_label(r), self._country_set([r])) for r in v]
+
+        def dest_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            hit = s.dest_codes & get(s.as_of)
+            if hit:
+                return True, [_ev(field="destination", value=s.dest.code, matched=sorted(hit),
+                                  detail=_dest_detail(s, per_ref))], []
+            return _F
+
+        return dest_fn, False
+
+    def _c_exporter_in(self, v: list[str]) -> tuple[Fn, bool]:
+        get = self._country_set(v)
+
+        def exp_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            hit = s.exporter_codes & get(s.as_of)
+            if hit:
+                return True, [_ev(field="exporter_country", value=sorted(s.exporter_codes),
+                                       matched=sorted(hit))], []
+            return _F
+
+        return exp_fn, False
+
+    def _c_origin_in(self, v: list[str]) -> tuple[Fn, bool]:
+        get = self._country_set(v)
+
+        def origin_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            assert i is not None
+            if not i.origin_codes:
+                return None, [], [f"items[{i.index}].origin"]
+            hit = i.origin_codes & get(s.as_of)
+            if hit:
+                return True, [_ev(field=f"items[{i.index}].origin", value=i.item.origin,
+                                       matched=sorted(hit))], []
+            return _F
+
+        return origin_fn, True
+
+    def _c_eccn_in(self, v: list[str]) -> tuple[Fn, bool]:
+        inc, exc = self._eccns(v)
+        return _eccn_fn(inc, exc), True
+
+    def _c_eccn_unclassified(self, v: bool) -> tuple[Fn, bool]:
+        want = v
+
+        def uncl_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            assert i is not None
+            uncl = i.eccn is None or i.eccn == "EAR99"
+            if uncl == want:
+                return True, [_ev(field=f"items[{i.index}].eccn", value=i.item.eccn,
+                                       detail="unclassified (no ECCN or EAR99)" if uncl else "classified")], []
+            return _F
+
+        return uncl_fn, True
+
+    def _c_description_has(self, v: list[str]) -> tuple[Fn, bool]:
+        pm = matcher(tuple(self._phrases(v)), self._not_within(v))
+
+        def desc_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            assert i is not None
+            hits = pm.positive(i.item.description)
+            if hits:
+                return True, [_ev(field=f"items[{i.index}].description", value=i.item.description,
+                                       matched=sorted({h.phrase for h in hits}))], []
+            return _F
+
+        return desc_fn, True
+
+    def _c_end_use_has(self, v: PhraseCond | list[str]) -> tuple[Fn, bool]:
+        eu = v
+        phrases = eu if isinstance(eu, list) else eu.phrases
+        if_missing = "unknown" if isinstance(eu, list) else eu.if_missing  # fail closed by default
+        pm2 = matcher(tuple(self._phrases(phrases)), self._not_within(phrases))
+
+        def eu_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            text = s.shipment.end_use
+            if not has_text(text):  # blank / whitespace- or zero-width-only: not stated
+                return (None, [], ["end_use"]) if if_missing == "unknown" else _F
+            hits = pm2.positive(text)
+            if hits:
+                return True, [_ev(field="end_use", value=text, matched=sorted({h.phrase for h in hits}))], []
+            return _F
+
+        return eu_fn, False
+
+    def _c_param(self, v: ParamCond) -> tuple[Fn, bool]:
+        return _param_fn(v), True
+
+    def _c_party_country_in(self, v: PartyCountryCond) -> tuple[Fn, bool]:
+        get = self._country_set(v.countries)
+        roles = set(v.roles or [])
+
+        pc_unknown = v.if_missing == "unknown"
+
+        def pc_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            ev = []
+            missing: list[str] = []
+            for idx, (role, codes) in enumerate(s.party_codes):
+                if roles and role not in roles:
+                    continue
+                if not codes:
+                    missing.append(f"parties[{idx}].country")
+                    continue
+                hit = codes & get(s.as_of)
+                if hit:
+                    ev.append(_ev(field=f"parties[{idx}].country", value=sorted(codes), matched=sorted(hit)))
+            if ev:
+                return True, ev, []
+            return (None, [], missing) if missing and pc_unknown else _F
+
+        return pc_fn, False
+
+    def _c_party_name_in(self, v: PartyNameCond) -> tuple[Fn, bool]:
+        nl = self.pack.lists[v.list]
+        return _party_name_fn(nl, v.list, v.min_score,
+                              set(v.roles or [])), False
+
+    def _c_party_hit(self, v: PartyHitCond) -> tuple[Fn, bool]:
+        ph = v
+        sources = {x.upper() for x in ph.sources or []}
+        wanted_fn = set(ph.footnotes or [])
+        hit_roles = set(ph.roles or [])
+
+        def hit_fn(s: ShipCtx, i: ItemCtx | None) -> Res:
+            # a rule inherits the band of the hit it depends on: strong hits make it fire; possible
+            # hits only make it undecided (review, "possible match", the fact is never asserted)
+            ev = []
+            possible = []
+            missing: list[str] = []
+            for h in s.party_hits:
+                if sources and h.list_code.upper() not in sources:
+                    continue
+                if wanted_fn and not wanted_fn & set(h.footnotes):
+                    continue
+                if hit_roles and h.role not in hit_roles:
+                    continue
+                fn_txt = f", footnote(s) {', '.join(map(str, h.footnotes))}" if h.footnotes else ""
+                if h.band == "strong":
+                    ev.append(_ev(field=f"parties[{h.party_index}].name", value=h.name, matched=h.entry_name,
+                                  score=h.score, detail=f"listed on {h.list_code}{fn_txt}"))
+                else:
+                    possible.append(_ev(field=f"parties[{h.party_index}].name", value=h.name,
+                                        matched=h.entry_name, score=h.score,
+                                        detail=f"possible match only for an entry on {h.list_code}{fn_txt}"))
+                    confirm = ", ".join(h.confirm_with) or "address, country, identifiers"
+                    missing.append(f"identity of parties[{h.party_index}] '{h.name}' (possible match for "
+                                   f"'{h.entry_name}' on {h.list_code}, score {h.score:g}; confirm with {confirm})")
+            return _decided(ev, possible, missing)
+
+        return hit_fn, False
+
+    def _c_policy(self, v: str) -> tuple[Fn, bool]:
+        return _policy_fn(v), False
+
+    def _c_hts_in(self, v: list[str]) -> tuple[Fn, bool]:
+        return _hts_fn(self._hts(v)), True
+
+    def _c_category_in(self, v: list[str]) -> tuple[Fn, bool]:
+        return _item_claim_fn("category", set(v)), True
+
+    def _c_license_exception_in(self, v: list[str]) -> tuple[Fn, bool]:
+        return _item_claim_fn("license_exception", {x.strip().upper() for x in v}), True
+
+    def _c_fact_missing(self, v: str) -> tuple[Fn, bool]:
+        return _missing_fn(v), v in (
+            "eccn", "origin", "us_content_percent", "direct_product_of", "hts_code")
 
 
 def _dest_detail(s: ShipCtx, per_ref: list[tuple[str, str, Callable[[dt.date], frozenset[str]]]]) -> str:
@@ -613,15 +648,6 @@ def _not(fn: Fn) -> Fn:
         return (not st), [], []
 
     return f
-
-
-def eccn_matches(item_eccn: str, pattern: str) -> bool | None:
-    """Hierarchical ECCN match. True/False, or None when the item is less specific."""
-    if item_eccn == pattern or item_eccn.startswith(pattern + "."):
-        return True
-    if pattern.startswith(item_eccn + "."):
-        return None  # item says 3A090, rule needs 3A090.a: paragraph unknown
-    return False
 
 
 def _eccn_fn(inc: list[str], exc: list[str]) -> Fn:
@@ -762,7 +788,8 @@ def _party_name_fn(nl: NamedList, list_name: str, min_score: float, roles: set[s
             from ecscreen.parties.matching import ListEntry, Matcher
 
             built.append(Matcher([ListEntry(id=f"{list_name}-{k}", source=f"names list {list_name}",
-                                            source_code="custom", name=n) for k, n in enumerate(names)]))
+                                            source_code="custom", name=n) for k, n in enumerate(names)],
+                                 cache_key=f"names-list:{list_name}"))
         return built[0]
 
     memo: dict[str, Any] = {}
@@ -819,37 +846,42 @@ def _decided(firm: list[Ev], possible: list[Ev], missing: list[str]) -> Res:
 _PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[A-Za-z0-9_]+)?)\}")
 
 
+# shipment-level placeholders of a rule message
+_SHIP_VALUES: dict[str, Callable[[ShipCtx, list[Ev]], str]] = {
+    "destination": lambda s, ev: s.dest.code,
+    "destination_name": lambda s, ev: s.dest.name,
+    "as_of": lambda s, ev: s.as_of.isoformat(),
+    "end_use": lambda s, ev: s.shipment.end_use or "not stated",
+    "exporter": lambda s, ev: ", ".join(sorted(s.exporter_codes)) or "US",
+    "parties": lambda s, ev: ", ".join(p.name for p in s.shipment.parties) or "none named",
+    "matched": lambda s, ev: "; ".join(_ev_text(e) for e in ev) or "-",
+}
+# item placeholders (for a shipment-level rule: the values of every item, see _items_value)
+_ITEM_VALUES: dict[str, Callable[[ItemCtx], str]] = {
+    "description": lambda i: i.item.description,
+    "item": lambda i: i.item.description,
+    "eccn": lambda i: i.eccn or "unclassified",
+    "origin": lambda i: i.item.origin or "not given",
+    "hts_code": lambda i: _hts_text(i.item.hts_code) if i.item.hts_code else "not given",
+}
+
+
+def _param_value(i: ItemCtx, key: str) -> str:
+    v = i.item.parameters.get(key[6:])
+    return "not given" if v is None else f"{v:g}"
+
+
 def render_message(template: str, s: ShipCtx, i: ItemCtx | None, ev: list[Ev]) -> str:
+    """The rule's message with its placeholders filled from the shipment, the item and the evidence
+    (an unknown placeholder stays as written, so tests can find it)."""
+
     def val(key: str) -> str:
+        if key in _SHIP_VALUES:
+            return _SHIP_VALUES[key](s, ev)
         if key.startswith("param."):
-            if i is None:
-                return _items_value(s, key)
-            v = i.item.parameters.get(key[6:])
-            return "not given" if v is None else f"{v:g}"
-        if key == "destination":
-            return s.dest.code
-        if key == "destination_name":
-            return s.dest.name
-        if key == "as_of":
-            return s.as_of.isoformat()
-        if key == "end_use":
-            return s.shipment.end_use or "not stated"
-        if key == "exporter":
-            return ", ".join(sorted(s.exporter_codes)) or "US"
-        if key == "parties":
-            return ", ".join(p.name for p in s.shipment.parties) or "none named"
-        if key == "matched":
-            return "; ".join(_ev_text(e) for e in ev) or "-"
-        if i is None:
-            return _items_value(s, key) if key in ("description", "item", "eccn", "origin", "hts_code") else "{" + key + "}"
-        if key == "description" or key == "item":
-            return i.item.description
-        if key == "eccn":
-            return i.eccn or "unclassified"
-        if key == "origin":
-            return i.item.origin or "not given"
-        if key == "hts_code":
-            return _hts_text(i.item.hts_code) if i.item.hts_code else "not given"
+            return _items_value(s, key) if i is None else _param_value(i, key)
+        if key in _ITEM_VALUES:
+            return _items_value(s, key) if i is None else _ITEM_VALUES[key](i)
         return "{" + key + "}"
 
     return " ".join(_PLACEHOLDER.sub(lambda m: val(m.group(1)), template).split())
@@ -886,6 +918,13 @@ class Engine:
     # memos of the item gates and chart determinations (exact: the same results with memo=False,
     # which the equivalence tests compare against)
     memo: bool = True
+    # lists older than this many days get a staleness warning (None: the party_lists pack's limit)
+    max_age_days: int | None = None
+    # the party index over ``lists``, loaded by the ScreeningContext (None: looked up when first needed)
+    matcher: Any = None
+    # the caller's date (the CLI / API read the clock, never the engine): used for a shipment that states
+    # no date when the call gives neither as_of nor today
+    today: dt.date | None = None
     _chart_memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False, compare=False)
     _chart_bounds: list[dt.date] | None = field(default=None, repr=False, compare=False)
 
@@ -898,14 +937,24 @@ class Engine:
 
     @classmethod
     def build(cls, registry: Registry, *, use_lists: bool = True, allowlist: Any = None,
-              lists: list[Any] | None = None, policy: str = "enforced") -> Engine:
+              lists: list[Any] | None = None, policy: str = "enforced", max_age_days: int | None = None,
+              today: dt.date | None = None) -> Engine:
         _policy.set_current(policy)  # validates the name
         starts = [r.effective_from for p in registry.rule_packs for r in p.rules]
         return cls(registry=registry, compiled=[CompiledPack(p, registry) for p in registry.rule_packs],
                    use_lists=use_lists, allowlist=allowlist, lists=lists,
                    has_jurisdiction=bool(registry.of_kind("jurisdiction")),
                    has_chart=bool(registry.of_kind("country_chart")),
-                   covered_from=min(starts) if starts else None, policy=policy)
+                   covered_from=min(starts) if starts else None, policy=policy, max_age_days=max_age_days,
+                   today=today)
+
+    def _date(self, *dates: dt.date | None) -> dt.date:
+        """The first date given, else the engine's ``today``; no clock is read here."""
+        for d in (*dates, self.today):
+            if d is not None:
+                return d
+        raise ValueError("no date to screen at: the shipment states none and the caller gave neither "
+                         "as_of nor today (the CLI and the API pass today's date)")
 
     @property
     def party_lists(self) -> list[Any]:
@@ -937,9 +986,44 @@ class Engine:
 
     def _screen_one(self, sh: Shipment, *, as_of: dt.date | None = None, label: str | None = None,
                     today: dt.date | None = None) -> ShipmentResult:
-        on = as_of or sh.date or today or dt.date.today()
+        """The steps in order: input checks, parties, jurisdiction per item, the rule packs, dates outside
+        the packs, the Commerce Country Chart, party-list scope, coverage (licences, exceptions)."""
+        on = self._date(as_of, sh.date, today)
         _policy.set_current(self.policy)
         sid = sh.id or label or "shipment"
+        dest, exporter, items, party_codes, errors = self._inputs(sh, on)
+        if errors or dest is None or exporter is None:
+            return ShipmentResult(id=sid, decision="error", as_of=on, destination=sh.destination, errors=errors)
+        findings, hits, warnings, screened = self._parties(sh, on)
+        ctx = ShipCtx(shipment=sh, dest=dest, dest_codes=_codes(dest, self.registry, on),
+                      exporter_codes=_codes(exporter, self.registry, on), as_of=on,
+                      party_codes=party_codes, party_hits=hits)
+        status, jurisdictions, jur_findings = self._jurisdictions(sh, items, dest, exporter, hits, on)
+        findings += jur_findings
+        findings += self._rule_findings(ctx, items, status, on)
+        if self.covered_from is not None and on < self.covered_from:
+            # dates outside the range the packs cover: review naming the range (fail closed)
+            findings.append(_date_finding(
+                "DATE-BEFORE-PACKS", None, on,
+                f"Shipment date {on} is before {self.covered_from}, the earliest date any loaded rule pack states "
+                f"the law for (the packs cover {self.covered_from} onwards): nothing can be screened for that "
+                "date. Check the date (or screen with --as-of).", self.covered_from))
+        findings += self._chart_findings(items, status, dest, on, warnings, errors)
+        findings = self._coverage(findings, sh, items, status, dest, on)
+        if errors:
+            return ShipmentResult(id=sid, decision="error", as_of=on, destination=dest.code,
+                                  destination_name=dest.name, errors=errors, findings=findings, warnings=warnings,
+                                  jurisdiction=jurisdictions)
+        findings.sort(key=lambda f: (-f.outcome.rank, f.item_index if f.item_index is not None else -1, f.rule_id))
+        decision = Outcome.worst([f.outcome for f in findings if f.covered_by is None])
+        return ShipmentResult(id=sid, decision=decision, as_of=on, destination=dest.code, destination_name=dest.name,
+                              findings=findings, warnings=warnings, jurisdiction=jurisdictions,
+                              party_screening=screened)
+
+    def _inputs(self, sh: Shipment, on: dt.date) -> tuple[Country | None, Country | None, list[ItemCtx],
+                                                           list[tuple[str, frozenset[str]]], list[InputError]]:
+        """Destination (or its region), exporter country, items and party countries resolved; every fact
+        that cannot be read is an input error naming its field (fail closed)."""
         errors: list[InputError] = []
         dest = resolve(sh.destination)
         if dest is None:
@@ -987,36 +1071,32 @@ class Engine:
                     errors.append(InputError(field=f"items[{idx}].eccn", message=f"malformed ECCN {it.eccn!r}"))
             items.append(ItemCtx(item=it, index=idx, eccn=e,
                                  origin_codes=country_codes(it.origin, f"items[{idx}].origin")))
-        if errors or dest is None or exporter is None:
-            return ShipmentResult(id=sid, decision="error", as_of=on, destination=sh.destination, errors=errors)
+        return dest, exporter, items, party_codes, errors
 
-        findings: list[Finding] = []
-        warnings: list[str] = []
-        # ---- parties
-        hits: list[PartyFactLite] = []
-        screened: list[Any] = []
+    def _parties(self, sh: Shipment, on: dt.date) -> tuple[list[Finding], list[PartyFactLite], list[str], list[Any]]:
+        """(findings, hits as the conditions see them, warnings, per-party summaries) of party screening."""
         party_mod = _parties_mod()
         if party_mod is not None and sh.parties and self.use_lists:
-            screener = self.party_screener or party_mod.screen_parties
-            kw: dict[str, Any] = {"allowlist": self.allowlist} if self.allowlist is not None else {}
-            if self.party_screener is None:
-                kw["lists"] = self.party_lists
-            ps = screener(sh.parties, as_of=on, **kw)
-            findings += list(ps.findings)
-            hits = _party_facts(ps, sh)
-            warnings += list(getattr(ps, "warnings", []) or [])
-            screened = list(getattr(ps, "summaries", []) or [])
-        elif sh.parties:
+            if self.party_screener is not None:  # a batch run's memo: it holds the lists and clearances
+                ps = self.party_screener(sh.parties, as_of=on)
+            else:
+                ps = party_mod.screen_parties(sh.parties, as_of=on, lists=self.party_lists, allowlist=self.allowlist,
+                                              max_age_days=self.max_age_days, matcher=self.matcher)
+            return (list(ps.findings), _party_facts(ps, sh), list(getattr(ps, "warnings", []) or []),
+                    list(getattr(ps, "summaries", []) or []))
+        if sh.parties:
             # fail closed: parties that were not screened never leave the shipment `clear`
-            findings.append(_parties_not_screened(sh, "--no-lists" if not self.use_lists
-                                                  else "the party-screening module is not installed"))
-        ctx = ShipCtx(shipment=sh, dest=dest, dest_codes=_codes(dest, self.registry, on),
-                      exporter_codes=_codes(exporter, self.registry, on), as_of=on,
-                      party_codes=party_codes, party_hits=hits)
+            return [_parties_not_screened(sh, "--no-lists" if not self.use_lists
+                                          else "the party-screening module is not installed")], [], [], []
+        return [], [], [], []
 
-        # ---- jurisdiction per item
+    def _jurisdictions(self, sh: Shipment, items: list[ItemCtx], dest: Country, exporter: Country,
+                       hits: list[PartyFactLite], on: dt.date
+                       ) -> tuple[dict[int, str], list[ItemJurisdiction], list[Finding]]:
+        """Per item: subject to the EAR or not (or unknown), with the steps that decided it."""
         status: dict[int, str] = {}
         jurisdictions: list[ItemJurisdiction] = []
+        findings: list[Finding] = []
         jur_mod = _jur_mod()
         for ic in items:
             if jur_mod is not None and self.has_jurisdiction:
@@ -1032,8 +1112,12 @@ class Engine:
                     item_index=ic.index, status=st,
                     summary="subject to the EAR: item in or of the United States (15 CFR 734.3(a))"
                     if st == "subject" else "foreign item abroad: no jurisdiction data loaded to decide"))
+        return status, jurisdictions, findings
 
-        # ---- generic rules
+    def _rule_findings(self, ctx: ShipCtx, items: list[ItemCtx], status: dict[int, str],
+                       on: dt.date) -> list[Finding]:
+        """The rule packs' rules that fire (item-scoped rules per item, the others once)."""
+        findings: list[Finding] = []
         for cp in self.compiled:
             jur = cp.pack.pack.jurisdiction
             skips = tuple(cp.skipped_for(ic) for ic in items) if cp.item_gates and self.memo else None
@@ -1048,26 +1132,23 @@ class Engine:
                         f = self._fire(cp, rule, fn, ctx, ic, st if gate else "subject")
                         if f:
                             findings.append(_authorise(cp, rule, f, ctx, [ic]))
-                else:
-                    sts = set(status.values())
-                    if gate and sts == {"not_subject"}:
-                        continue
-                    eff = "subject" if (not gate or "subject" in sts) else "unknown"
-                    f = self._fire(cp, rule, fn, ctx, None, eff)
-                    if f:
-                        findings.append(_authorise(cp, rule, f, ctx, [
-                            ic for ic in items if not (gate and status[ic.index] == "not_subject")]))
+                    continue
+                sts = set(status.values())
+                if gate and sts == {"not_subject"}:
+                    continue
+                eff = "subject" if (not gate or "subject" in sts) else "unknown"
+                f = self._fire(cp, rule, fn, ctx, None, eff)
+                if f:
+                    findings.append(_authorise(cp, rule, f, ctx, [
+                        ic for ic in items if not (gate and status[ic.index] == "not_subject")]))
+        return findings
 
-        # ---- dates outside the range the packs cover: review naming the range (fail closed)
-        if self.covered_from is not None and on < self.covered_from:
-            findings.append(_date_finding(
-                "DATE-BEFORE-PACKS", None, on,
-                f"Shipment date {on} is before {self.covered_from}, the earliest date any loaded rule pack states "
-                f"the law for (the packs cover {self.covered_from} onwards): nothing can be screened for that "
-                "date. Check the date (or screen with --as-of).", self.covered_from))
-        # ---- Commerce Country Chart + coverage (licences held, exceptions)
+    def _chart_findings(self, items: list[ItemCtx], status: dict[int, str], dest: Country, on: dt.date,
+                        warnings: list[str], errors: list[InputError]) -> list[Finding]:
+        """The Commerce Country Chart per item subject to the EAR (notes go to ``warnings``, errors to
+        ``errors``)."""
+        findings: list[Finding] = []
         chart_mod = _chart_mod()
-        lic_mod = _lic_mod()
         chart_from = self._chart_from()
         for ic in items:
             if status[ic.index] == "not_subject":
@@ -1079,24 +1160,32 @@ class Engine:
                     f"the Commerce Country Chart and CCL packs (they cover {chart_from} onwards), so the licence "
                     "requirement by reason for control cannot be read for this ECCN on that date; only the dated "
                     f"rule packs were applied. Check the chart in force on {on}.", chart_from))
-            if chart_mod is not None and ic.eccn and self.has_chart and dest.alpha2 == "US":
+            if chart_mod is None or not ic.eccn or not self.has_chart:
+                continue
+            if dest.alpha2 == "US":
                 note = _DOMESTIC_NOTE.format(eccn=ic.eccn, index=ic.index)
                 if note not in warnings:
                     warnings.append(note)
-            elif chart_mod is not None and ic.eccn and self.has_chart:
-                cr = self._chart(chart_mod, ic, dest, on)
-                cf = list(cr.findings)
-                if status[ic.index] == "unknown":
-                    cf = [_cap_review(f, "jurisdiction undetermined") for f in cf]
-                findings += cf
-                warnings += [n for n in getattr(cr, "notes", []) if n not in warnings]
-                for err in getattr(cr, "errors", []) or []:
-                    errors.append(err if isinstance(err, InputError) else InputError(message=str(err)))
-        # ---- party-list requirements reach only the items they cover (ecscreen.engine.listscope)
+                continue
+            cr = self._chart(chart_mod, ic, dest, on)
+            cf = list(cr.findings)
+            if status[ic.index] == "unknown":
+                cf = [_cap_review(f, "jurisdiction undetermined") for f in cf]
+            findings += cf
+            warnings += [n for n in getattr(cr, "notes", []) if n not in warnings]
+            for err in getattr(cr, "errors", []) or []:
+                errors.append(err if isinstance(err, InputError) else InputError(message=str(err)))
+        return findings
+
+    def _coverage(self, findings: list[Finding], sh: Shipment, items: list[ItemCtx], status: dict[int, str],
+                  dest: Country, on: dt.date) -> list[Finding]:
+        """Party-list requirements reach only the items they cover (ecscreen.engine.listscope); then
+        licences held and licence exceptions cover what they cover (ecscreen.engine.licensing)."""
         scope_mod = _scope_mod()
         if scope_mod is not None:
             findings = scope_mod.scope_party_findings(findings, sh.items, [ic.eccn for ic in items], status, dest,
                                                       self.registry, on)
+        lic_mod = _lic_mod()
         if lic_mod is not None:
             for ic in items:
                 mine = [f for f in findings if f.item_index == ic.index]
@@ -1104,15 +1193,7 @@ class Engine:
                 findings = others + list(lic_mod.apply_coverage(mine, ic.item, ic.index, dest, self.registry, on))
             findings = list(lic_mod.apply_shipment_coverage(findings, sh.items, status, dest, self.registry, on))
             findings = _drop_used_claims(findings)
-        if errors:
-            return ShipmentResult(id=sid, decision="error", as_of=on, destination=dest.code,
-                                  destination_name=dest.name, errors=errors, findings=findings, warnings=warnings,
-                                  jurisdiction=jurisdictions)
-        findings.sort(key=lambda f: (-f.outcome.rank, f.item_index if f.item_index is not None else -1, f.rule_id))
-        decision = Outcome.worst([f.outcome for f in findings if f.covered_by is None])
-        return ShipmentResult(id=sid, decision=decision, as_of=on, destination=dest.code, destination_name=dest.name,
-                              findings=findings, warnings=warnings, jurisdiction=jurisdictions,
-                              party_screening=screened)
+        return findings
 
     def _chart(self, chart_mod: Any, ic: ItemCtx, dest: Country, on: dt.date) -> Any:
         """``chart.determine`` for one item, memoised per the facts it reads: the item's ECCN as given,
@@ -1197,7 +1278,7 @@ class Engine:
         if self.use_lists:
             from ecscreen.parties.screening import list_status
 
-            lists, list_warns = list_status(self.party_lists, as_of or today or dt.date.today())
+            lists, list_warns = list_status(self.party_lists, self._date(as_of, today), self.max_age_days)
             warnings += list_warns
         return Report(tool_version=__version__, decision=decision, generated_for=as_of,  # type: ignore[arg-type]
                       results=results, packs=self.registry.infos, lists=lists, warnings=warnings)
@@ -1421,29 +1502,3 @@ def _scope_mod() -> Any:
     from ecscreen.engine import listscope
 
     return listscope
-
-
-@lru_cache(maxsize=8)
-def _engine_for(paths: tuple[str, ...], use_lists: bool) -> Engine:
-    return Engine.build(cached_registry(paths), use_lists=use_lists)
-
-
-def get_engine(rules: list[str] | None = None, *, use_lists: bool = True) -> Engine:
-    return _engine_for(tuple(rules or ()), use_lists)
-
-
-def screen(shipments: Shipment | list[Shipment] | Iterable[tuple[str, Shipment | InputError]], *,
-           rules: list[str] | None = None, as_of: dt.date | None = None, use_lists: bool = True,
-           engine: Engine | None = None) -> Report:
-    """Screen shipments against the packs. Pure: no I/O beyond loading packs/lists once."""
-    eng = engine or get_engine(rules, use_lists=use_lists)
-    if isinstance(shipments, Shipment):
-        seq: list[Any] = [(shipments.id or "shipment-1", shipments)]
-    else:
-        seq = []
-        for n, s in enumerate(shipments, 1):
-            if isinstance(s, Shipment):
-                seq.append((s.id or f"shipment-{n}", s))
-            else:
-                seq.append(s)
-    return eng.screen(seq, as_of=as_of)

@@ -24,25 +24,23 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ecscreen.domain.countries import Country, resolve
+from ecscreen.domain.logic import Tri, tri_and, tri_any, tri_not, tri_or
 from ecscreen.engine import listscope as _listscope  # noqa: F401  - registers the party_list_scopes pack kind
 from ecscreen.errors import PackError
 from ecscreen.model import Citation, Evidence, Finding, Item, Outcome, Shipment, Step
-from ecscreen.packs.registry import LoadedPack, PackMeta, Registry, normalize_eccn, register_kind
-
-Tri = bool | None  # True / False / None = unknown (a fact is missing)
+from ecscreen.packs.registry import LoadedPack, PackMeta, Registry, Strict, normalize_eccn, register_kind
 
 # --------------------------------------------------------------------------- pack model
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Strict(Strict):
+    """The one strict model base (:class:`ecscreen.model.StrictModel`)."""
 
 
 class DatedRef(_Strict):
@@ -321,35 +319,9 @@ class JurisdictionResult(_Strict):
 
 
 # --------------------------------------------------------------------------- three-valued logic
+# (one copy, in ecscreen.domain.logic)
 
-
-def _and(a: Tri, b: Tri) -> Tri:
-    if a is False or b is False:
-        return False
-    if a is None or b is None:
-        return None
-    return True
-
-
-def _or(a: Tri, b: Tri) -> Tri:
-    if a is True or b is True:
-        return True
-    if a is None or b is None:
-        return None
-    return False
-
-
-def _not(a: Tri) -> Tri:
-    return None if a is None else not a
-
-
-def _any(vals: Iterable[Tri]) -> Tri:
-    out: Tri = False
-    for v in vals:
-        out = _or(out, v)
-        if out is True:
-            return True
-    return out
+_and, _or, _not, _any = tri_and, tri_or, tri_not, tri_any
 
 
 # --------------------------------------------------------------------------- ECCN patterns

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ecscreen.domain.countries import Country, resolve
+from ecscreen.domain.eccn import eccn_matches
 from ecscreen.engine.chart import (
     ChartIndex,
     DestTerm,
@@ -259,7 +260,7 @@ def _licence_eccn_ok(lic: License, item: Item) -> bool:
         n = normalize_eccn(e)
         if n is None:
             continue
-        if ie == n or ie.startswith(n + "."):
+        if eccn_matches(ie, n):
             return True
     return False
 

@@ -23,7 +23,7 @@ def envelope_head(engine: Any, *, command: str, options: dict[str, Any], as_of: 
     if getattr(engine, "use_lists", False):
         from ecscreen.parties.screening import list_status
 
-        infos, list_warns = list_status(engine.party_lists, as_of)
+        infos, list_warns = list_status(engine.party_lists, as_of, getattr(engine, "max_age_days", None))
         lists = [i.model_dump(mode="json") for i in infos]
         warnings += list_warns
     else:

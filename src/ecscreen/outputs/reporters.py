@@ -22,7 +22,7 @@ from ecscreen.model import Finding, Outcome
 from ecscreen.outputs.render import clean, safe_text
 
 if TYPE_CHECKING:
-    from ecscreen.runners.gate import GateReport, PairResult
+    from ecscreen.model.gate import GateReport, PairResult
 
 __all__ = ["render_gate", "to_sarif", "to_junit", "to_markdown"]
 

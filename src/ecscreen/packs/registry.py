@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ecscreen.domain.countries import resolve
 from ecscreen.errors import PackError
-from ecscreen.model import Citation, ItemCategory, Outcome, PackInfo
+from ecscreen.model import Citation, ItemCategory, Outcome, PackInfo, StrictModel
 from ecscreen.packs import yamlio
 
 MESSAGE_PLACEHOLDERS = frozenset({"destination", "destination_name", "description", "eccn", "origin", "end_use",
@@ -45,8 +45,8 @@ def normalize_eccn(text: str) -> str | None:
     return m.group("base").upper() + m.group("paras").lower()
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Strict(StrictModel):
+    """Pack models: the one strict model base (:class:`ecscreen.model.StrictModel`, unknown keys rejected)."""
 
 
 class PackMeta(Strict):

@@ -55,6 +55,7 @@ from rapidfuzz.distance import Indel, JaroWinkler, LCSseq
 
 from ecscreen.domain.normalize import NormalizedName, initials, legal_forms, normalize, particles, skeleton
 from ecscreen.parties.variants import query_variants
+from ecscreen.settings import Settings
 
 __all__ = [
     "ListEntry",
@@ -395,6 +396,14 @@ class _RawHit:
     acronym: bool
 
 
+class _EnvCache:
+    """``cache_dir`` left to the legacy environment default (``index_cache_dir``); callers building a
+    ScreeningContext pass the settings' cache directory (or None) explicitly."""
+
+
+_ENV_CACHE: Any = _EnvCache()
+
+
 class Matcher:
     """Index over list entries; ``search`` / ``search_many`` return :class:`PartyHit` lists."""
 
@@ -404,6 +413,7 @@ class Matcher:
         config: ScoreConfig | None = None,
         background: bool = True,
         cache_key: str | None = None,
+        cache_dir: Path | None | _EnvCache = _ENV_CACHE,
     ) -> None:
         """Build the index over ``entries``.
 
@@ -415,8 +425,10 @@ class Matcher:
         self.config = config or DEFAULT_CONFIG
         self.entries: list[ListEntry] = list(entries)
         self.cache_status = "off"
+        self._han_texts: dict[str, NormalizedName] = {}
         self.cache_file: Path | None = None
-        target = _cache_target(self.entries, self.config, background, cache_key)
+        target = _cache_target(self.entries, self.config, background, cache_key,
+                               index_cache_dir() if isinstance(cache_dir, _EnvCache) else cache_dir)
         if target is not None:
             self.cache_file, digest = target
             state = read_cache_file(self.cache_file, digest)
@@ -433,6 +445,7 @@ class Matcher:
         else:
             self._build(background)
         self._exp_cache: dict[str, dict[int, float]] = {}
+        self._alias_ids: dict[str, int] | None = None
         self._info_cache: dict[str, tuple[dict[int, float], float, int, int]] = {}
         self._query_cache: dict[str, _Query] = {}
 
@@ -628,6 +641,9 @@ class Matcher:
         # aliases in Han script: their normalisation needs pypinyin's dictionaries (~0.4 s to import);
         # stored so that a process loading the index never imports them unless a query is in Han script
         state["han_norms"] = {i: self.alias_norm[i] for i, t in enumerate(self.alias_text) if _HAN_TEXT.search(t)}
+        # every Han-script name and alias of the entries as written (reporting groups hits by them)
+        state["han_texts"] = {t: _normalize_cached(t) for e in self.entries for t in (e.name, *e.aliases)
+                              if t and _HAN_TEXT.search(t)}
         return state
 
     def _import_state(self, state: dict[str, Any]) -> None:
@@ -646,11 +662,16 @@ class Matcher:
             raise ValueError("index cache is inconsistent")
         for name in (*self._STATE_ARRAYS, *self._STATE_OBJECTS):
             setattr(self, name, state[name])
+        if not isinstance(self._del_index, _DeletionIndex):
+            raise ValueError("index cache: the deletion index is not a _DeletionIndex")
         self.n_alias, self.n_vocab = n_alias, n_vocab
         self.alias_norm = _LazyNorms(self.alias_text)
         han = state.get("han_norms")
         if isinstance(han, dict):
             self.alias_norm._done.update(han)
+        han_texts = state.get("han_texts")
+        if isinstance(han_texts, dict):
+            self._han_texts = han_texts
         self.vocab = {tok: vid for vid, tok in enumerate(self.vocab_list)}
         self._df_list = state["_df_list"].tolist()
         self.idf_list = self.idf.tolist()
@@ -1204,7 +1225,7 @@ class Matcher:
 
     # ------------------------------------------------------------------ calibration
 
-    def calibrate(
+    def calibrate(  # noqa: C901 - 17 branches of feature bookkeeping; to split next
         self, name: str, alias: int, acronym: bool = False, country: str | None = None, threshold: float = 0.0
     ) -> PartyHit | None:
         """Score one candidate (query name x indexed alias) from its evidence and decide its band.
@@ -1371,7 +1392,7 @@ class Matcher:
         hits = m.search_many([name1], [country], threshold=0.01, limit=1)[0]
         return hits[0].score if hits else 0.0
 
-    def explain(
+    def explain(  # noqa: C901 - 17; to split next
         self,
         name: str,
         alias: int,
@@ -1435,6 +1456,17 @@ class Matcher:
                 f"score lowered by {self.config.country_penalty:g}"
             )
         return f"'{name}' matched alias '{alias_text}': " + "; ".join(parts)
+
+    def normalized(self, text: str) -> NormalizedName:
+        """``normalize(text)``, taken from the index when ``text`` is one of its aliases (an index loaded from
+        the cache holds the Han-script aliases normalised, so romanisation tables are not imported for them)."""
+        known = self._han_texts.get(text)
+        if known is not None:
+            return known
+        if self._alias_ids is None:
+            self._alias_ids = {t: i for i, t in enumerate(self.alias_text)}
+        i = self._alias_ids.get(text)
+        return self.alias_norm[i] if i is not None else _normalize_cached(text)
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -1747,7 +1779,7 @@ def feature_distinctive(c: _CalCtx) -> list[_Feat]:
              "only common words matched")]
 
 
-def feature_one_word(c: _CalCtx) -> list[_Feat]:
+def feature_one_word(c: _CalCtx) -> list[_Feat]:  # noqa: C901 - 17; to split next
     """One-word and very short names match only exactly and never firmly on that alone. When the match
     rests on one distinctive word and the other distinctive words differ ('Fox' vs 'Simon Fox',
     'Warner Music' vs 'Wagner'), it is no hit; otherwise it is a possible match to confirm."""
@@ -2242,30 +2274,16 @@ def _country_code(country: str | None) -> str | None:
 
 CACHE_FORMAT = 2  # 2: the deletion index is a _DeletionIndex (arrays), not a dict
 CACHE_MIN_NAMES = 1000  # smaller lists build in milliseconds: not worth a file
-CACHE_KEEP = 4  # files of each kind kept in the cache directory (most recently used first)
+CACHE_KEEP = 12  # files of each kind kept in the cache directory (most recently used first)
 _CACHE_MAGIC = b"ecscreen-index\x00" + bytes([CACHE_FORMAT])
 _CACHE_HEADER = struct.Struct("<16s32sQ32s")  # magic, digest, payload length, payload sha256
 
 
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
-
-
 def index_cache_dir() -> Path | None:
-    """Where built indexes are cached: ``$ECSCREEN_CACHE_DIR``, else ``$XDG_CACHE_HOME/ecscreen``, else
-    ``~/.cache/ecscreen``; None when ``ECSCREEN_NO_CACHE`` is set (1/true/yes)."""
-    if _env_flag("ECSCREEN_NO_CACHE"):
-        return None
-    explicit = os.environ.get("ECSCREEN_CACHE_DIR", "").strip()
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    if xdg and os.path.isabs(xdg):
-        return Path(xdg) / "ecscreen"
-    try:
-        return Path.home() / ".cache" / "ecscreen"
-    except RuntimeError:  # no home directory
-        return None
+    """The settings' cache directory (:class:`ecscreen.settings.Settings`: ``$ECSCREEN_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/ecscreen``, else ``~/.cache/ecscreen``; None when ``ECSCREEN_NO_CACHE`` is set): the
+    default of callers that do not pass a ``cache_dir`` (the CLI and the API pass theirs)."""
+    return Settings.from_env().cache_dir
 
 
 @lru_cache(maxsize=2)
@@ -2309,12 +2327,15 @@ def _cache_digest(entries: Sequence[ListEntry], config: ScoreConfig, background:
 
 
 def _cache_target(
-    entries: Sequence[ListEntry], config: ScoreConfig, background: bool, key: str | None
+    entries: Sequence[ListEntry], config: ScoreConfig, background: bool, key: str | None, directory: Path | None
 ) -> tuple[Path, str] | None:
     """(cache file, digest) for this index, or None when it is not cached."""
-    if key is None or sum(1 + len(e.aliases) for e in entries) < CACHE_MIN_NAMES:
+    if key is None:
         return None
-    directory = index_cache_dir()
+    if sum(1 + len(e.aliases) for e in entries) < CACHE_MIN_NAMES and not any(
+        _HAN_TEXT.search(t) for e in entries for t in (e.name, *e.aliases)
+    ):  # small lists build in milliseconds, except Han-script names (romanisation tables: ~0.4 s to import)
+        return None
     if directory is None:
         return None
     digest = _cache_digest(entries, config, background, key)
@@ -2431,6 +2452,7 @@ def index_cache_status(
     config: ScoreConfig | None = None,
     background: bool = True,
     cache_key: str | None = None,
+    cache_dir: Path | None | _EnvCache = _ENV_CACHE,
 ) -> dict[str, Any]:
     """What ``Matcher(entries, config, background, cache_key)`` would find in the cache (header only).
 
@@ -2439,11 +2461,11 @@ def index_cache_status(
     (none, and the directory cannot be written: every run builds) or "invalid" (a file that will be
     ignored and rebuilt).
     """
-    directory = index_cache_dir()
+    directory = index_cache_dir() if isinstance(cache_dir, _EnvCache) else cache_dir
     out: dict[str, Any] = {"dir": None if directory is None else str(directory), "file": None, "bytes": None}
     if directory is None:
         return out | {"state": "disabled"}
-    target = _cache_target(entries, config or DEFAULT_CONFIG, background, cache_key)
+    target = _cache_target(entries, config or DEFAULT_CONFIG, background, cache_key, directory)
     if target is None:
         return out | {"state": "not cached"}
     path, digest = target
@@ -2475,6 +2497,7 @@ def _writable(directory: Path) -> bool:
 
 
 _HAN_TEXT = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
 
 
 class _LazyNorms(Sequence[NormalizedName]):

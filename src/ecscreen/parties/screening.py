@@ -9,8 +9,8 @@ Foreign Direct Product engine can use them; cleared hits (allow-list) are still 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ecscreen.domain.normalize import normalize
+from ecscreen.domain.normalize import NormalizedName, normalize
 from ecscreen.errors import EcscreenError, InputFileError, PackError
 from ecscreen.model import (
     Citation,
@@ -32,8 +32,9 @@ from ecscreen.model import (
 )
 from ecscreen.packs.registry import PackMeta, default_rules_dir, register_kind, yamlio
 from ecscreen.parties.addresses import address_findings
-from ecscreen.parties.matching import MAX_NAME_CHARS, AllowList, Clearance, ListEntry, PartyHit
+from ecscreen.parties.matching import MAX_NAME_CHARS, AllowList, Clearance, ListEntry, Matcher, PartyHit
 from ecscreen.parties.store import OwnList, ScreeningList, active_lists, matcher_for
+from ecscreen.settings import Settings
 
 __all__ = [
     "PartyListRule",
@@ -42,11 +43,10 @@ __all__ = [
     "ClearanceFile",
     "screen_parties",
     "screen_party_batches",
+    "load_allowlists",
     "default_allowlist",
     "load_pack",
     "load_allowlist",
-    "lists_info",
-    "list_warnings",
     "group_hits",
 ]
 
@@ -146,18 +146,20 @@ class PartyScreening:
         return [(i, h) for i, hs in enumerate(self.hits) for h in hs if h.entry.footnotes and h.cleared is None]
 
 
-def _max_age() -> int:
-    env = os.environ.get("ECSCREEN_LIST_MAX_AGE_DAYS")
-    if env and env.strip().isdigit():
-        return int(env)
+def _max_age(max_age_days: int | None) -> int:
+    """The staleness limit: the caller's (``ECSCREEN_LIST_MAX_AGE_DAYS`` via the settings), else the
+    party_lists pack's ``max_age_days``."""
+    if max_age_days is not None:
+        return max_age_days
     try:
         return load_pack().max_age_days
     except EcscreenError:
         return DEFAULT_MAX_AGE_DAYS
 
 
-def _staleness(lists: list[ScreeningList], as_of: dt.date) -> tuple[list[ListInfo], list[str]]:
-    limit = _max_age()
+def _staleness(lists: list[ScreeningList], as_of: dt.date,
+               max_age_days: int | None = None) -> tuple[list[ListInfo], list[str]]:
+    limit = _max_age(max_age_days)
     infos: list[ListInfo] = []
     warnings: list[str] = []
     for sl in lists:
@@ -173,24 +175,10 @@ def _staleness(lists: list[ScreeningList], as_of: dt.date) -> tuple[list[ListInf
     return infos, warnings
 
 
-def list_status(lists: list[ScreeningList], as_of: dt.date) -> tuple[list[ListInfo], list[str]]:
+def list_status(lists: list[ScreeningList], as_of: dt.date,
+                max_age_days: int | None = None) -> tuple[list[ListInfo], list[str]]:
     """ListInfo of ``lists`` (with age at ``as_of``) and their staleness warnings, for reports."""
-    return _staleness(lists, as_of)
-
-
-_LAST: dict[str, Any] = {}
-
-
-def lists_info() -> list[ListInfo]:
-    """ListInfo (with age) of the lists used by the last screening (or the active lists)."""
-    if "infos" in _LAST:
-        return list(_LAST["infos"])
-    infos, _ = _staleness(active_lists(), dt.date.today())
-    return infos
-
-
-def list_warnings() -> list[str]:
-    return list(_LAST.get("warnings", []))
+    return _staleness(lists, as_of, max_age_days)
 
 
 _FR_SPLIT = re.compile(r"\s*[;,]\s*")
@@ -210,22 +198,25 @@ class _SafeDict(dict[str, str]):
         return "{" + key + "}"
 
 
-def _entity_key(entry: ListEntry) -> frozenset[tuple[str, ...]]:
+def _entity_key(entry: ListEntry, norm: Callable[[str], NormalizedName] = normalize) -> frozenset[tuple[str, ...]]:
     """Normalised names of a list entry: entries sharing one are the same real entity for reporting."""
     keys = set()
     for text in (entry.name, *entry.aliases):
-        toks = tuple(sorted(normalize(text).tokens))
+        toks = tuple(sorted(norm(text).tokens))
         if toks:
             keys.add(toks)
     return frozenset(keys)
 
 
-def group_hits(hits: list[PartyHit]) -> list[list[PartyHit]]:
+def group_hits(hits: list[PartyHit], norm: Callable[[str], NormalizedName] = normalize) -> list[list[PartyHit]]:
     """Hits of one party grouped by listed entity: entries that share a (normalised) name or alias, or
-    matched the same list name, are one real entity on several lists / sub-lists. Order: best first."""
+    matched the same list name, are one real entity on several lists / sub-lists. Order: best first.
+
+    ``norm``: how names are normalised; the matcher's :meth:`~ecscreen.matching.Matcher.normalized` gives
+    the same result from its index (without importing the romanisation tables for Han-script aliases)."""
     groups: list[tuple[set[tuple[str, ...]], list[PartyHit]]] = []
     for h in hits:
-        keys = set(_entity_key(h.entry)) | {tuple(sorted(normalize(h.matched_alias).tokens))}
+        keys = set(_entity_key(h.entry, norm)) | {tuple(sorted(norm(h.matched_alias).tokens))}
         joined = [g for g in groups if g[0] & keys]
         if not joined:
             groups.append((keys, [h]))
@@ -385,13 +376,16 @@ def screen_parties(
     threshold: float | None = None,
     limit: int = 5,
     pack: PartyListsPack | None = None,
+    max_age_days: int | None = None,
+    matcher: Matcher | None = None,
 ) -> PartyScreening:
     """Screen ``parties`` against ``lists`` (default: the active lists) as of ``as_of``.
 
-    ``allowlist`` defaults to the clearance files named in ``$ECSCREEN_CLEARANCES`` (if set).
+    ``allowlist``: the clearances (None: none; the CLI passes ``--clearances`` or ``$ECSCREEN_CLEARANCES``).
     """
     return screen_party_batches(
-        [parties], as_of=as_of, allowlist=allowlist, lists=lists, threshold=threshold, limit=limit, pack=pack
+        [parties], as_of=as_of, allowlist=allowlist, lists=lists, threshold=threshold, limit=limit, pack=pack,
+        max_age_days=max_age_days, matcher=matcher,
     )[0]
 
 
@@ -405,6 +399,8 @@ def screen_party_batches(
     limit: int = 5,
     pack: PartyListsPack | None = None,
     workers: int = 1,
+    max_age_days: int | None = None,
+    matcher: Matcher | None = None,
 ) -> list[PartyScreening]:
     """Screen the parties of many shipments in one pass (one ``PartyScreening`` per shipment).
 
@@ -413,11 +409,9 @@ def screen_party_batches(
     """
     pack = pack or load_pack()
     active = lists if lists is not None else active_lists()
-    if allowlist is None:
-        allowlist = default_allowlist()
-    matcher = matcher_for(active)
+    matcher = matcher if matcher is not None else matcher_for(active)  # the context's, loaded once
     thr = pack.threshold if threshold is None else threshold
-    infos, list_warns = _staleness(active, as_of)
+    infos, list_warns = _staleness(active, as_of, max_age_days)
     names = [p.name for parties in batches for p in parties]
     long_names = {n for n in names if len(n) > MAX_NAME_CHARS}
     countries = [p.country for parties in batches for p in parties]
@@ -441,7 +435,7 @@ def screen_party_batches(
                         party_hits[j] = hit.model_copy(update={"cleared": cleared})
             hits[idx] = party_hits
             # cleared hits stay findings of their own (covered by the clearance); the rest are merged
-            groups = group_hits([h for h in party_hits if h.cleared is None])
+            groups = group_hits([h for h in party_hits if h.cleared is None], matcher.normalized)
             groups += [[h] for h in party_hits if h.cleared is not None]
             for group in groups:
                 findings.append(_finding(pack, idx, party, group, as_of))
@@ -453,8 +447,6 @@ def screen_party_batches(
             PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=infos, list_warnings=list_warns,
                            summaries=summaries)
         )
-    _LAST["infos"] = infos
-    _LAST["warnings"] = list_warns
     return out
 
 
@@ -480,13 +472,19 @@ def _long_name_finding(pack: PartyListsPack, idx: int, party: Party) -> Finding:
 
 
 def default_allowlist() -> AllowList | None:
-    """Clearances from the files in ``$ECSCREEN_CLEARANCES`` (``os.pathsep``-separated), or None."""
-    env = os.environ.get("ECSCREEN_CLEARANCES", "").strip()
-    if not env:
+    """The clearances of the files the settings name (``$ECSCREEN_CLEARANCES``), or None: the default of
+    callers that pass no allow-list of their own (screening itself never falls back to it)."""
+    return load_allowlists(list(Settings.from_env().clearances))
+
+
+def load_allowlists(paths: Sequence[str | Path]) -> AllowList | None:
+    """The clearances of these files together (None when no file is given); cached per file and
+    modification time, so a long-running process sees edits."""
+    if not paths:
         return None
-    paths = tuple(p for p in env.split(os.pathsep) if p.strip())
-    stamps = tuple(Path(p).stat().st_mtime_ns if Path(p).is_file() else 0 for p in paths)
-    return _allowlist_cached(paths, stamps)
+    keys = tuple(str(p) for p in paths)
+    stamps = tuple(Path(p).stat().st_mtime_ns if Path(p).is_file() else 0 for p in keys)
+    return _allowlist_cached(keys, stamps)
 
 
 @lru_cache(maxsize=8)

@@ -41,6 +41,18 @@ from ecscreen.parties.matching import (
     read_cache_file,
     write_cache_file,
 )
+from ecscreen.settings import Settings, utc_now
+
+
+class _EnvDefault:
+    """Marks a parameter left to the legacy environment default (callers that build a ScreeningContext
+    pass the settings' values explicitly)."""
+
+    def __repr__(self) -> str:  # pragma: no cover - shown in signatures only
+        return "<from the environment>"
+
+
+ENV_DEFAULT: Any = _EnvDefault()
 
 __all__ = [
     "ListError",
@@ -639,13 +651,14 @@ def read_own_csv(text: str, path: str, name: str) -> OwnList:
         raise ListError(err["msg"], file=path, line=line, field=fld) from None
 
 
-def read_list(path: Path | str, name: str | None = None) -> ScreeningList:
+def read_list(path: Path | str, name: str | None = None, *,
+              cache_dir: Path | None | _EnvDefault = ENV_DEFAULT) -> ScreeningList:
     """Read a list file in any supported format (see module docstring).
 
     Every failure is a :class:`ListError` naming the file (never a traceback, never an empty list).
     """
     try:
-        sl = _read_list(Path(path), name)
+        sl = _read_list(Path(path), name, cache_dir)
     except ListError as exc:
         exc.message = " ".join(exc.message.split())  # one line (YAML/XML parser messages span several)
         exc.args = (exc.message,)
@@ -662,7 +675,7 @@ def read_list(path: Path | str, name: str | None = None) -> ScreeningList:
     return sl
 
 
-def _read_list(p: Path, name: str | None) -> ScreeningList:
+def _read_list(p: Path, name: str | None, cache_dir: Path | None | _EnvDefault = ENV_DEFAULT) -> ScreeningList:
     shown = str(p)
     lower = p.name.lower()
     if lower.endswith(".gz"):
@@ -670,7 +683,7 @@ def _read_list(p: Path, name: str | None) -> ScreeningList:
             raw = p.read_bytes()
         except OSError as exc:
             raise ListError(f"cannot read stored list: {exc.strerror or exc}", file=shown) from None
-        return _decode_store(raw, shown)
+        return _decode_store(raw, shown, cache_dir)
     if lower in ("sdn.csv", "cons_prim.csv") or (lower.endswith(".csv") and _looks_ofac(p)):
         entries = read_ofac_sdn(p)
         if lower.startswith("cons_"):
@@ -735,10 +748,17 @@ def _file_date(p: Path) -> dt.date | None:
 # --------------------------------------------------------------------------- store
 
 
-def store_dir() -> Path:
-    home = os.environ.get("ECSCREEN_HOME")
-    base = Path(home) if home else Path.home() / ".local" / "share" / "ecscreen"
+def store_dir(home: Path | None | _EnvDefault = ENV_DEFAULT) -> Path:
+    """The list store, ``HOME/lists``; ``home`` from :class:`ecscreen.settings.Settings` (left out: the
+    legacy default from ``$ECSCREEN_HOME`` or ``~/.local/share/ecscreen``)."""
+    base = home if isinstance(home, Path) else Settings.from_env().home
+    if base is None:
+        raise ListError("no home directory for the list store: set ECSCREEN_HOME")
     return base / "lists"
+
+
+def _cache_dir(cache_dir: Path | None | _EnvDefault) -> Path | None:
+    return index_cache_dir() if isinstance(cache_dir, _EnvDefault) else cache_dir
 
 
 def _slug(name: str) -> str:
@@ -923,7 +943,7 @@ def import_list(
             warnings += w
         if strict:
             refusals, warnings = refusals + warnings, []
-        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        now = utc_now().replace(microsecond=0)
         if refusals and not force:
             raise ListError(
                 ("import refused (--strict), " if strict else "import refused, ")
@@ -953,9 +973,13 @@ def import_list(
     return sl, warnings
 
 
-def stored_lists() -> list[ScreeningList]:
-    """The imported lists, each verified on load; an unreadable store is an error naming the path."""
-    d = store_dir()
+def stored_lists(home: Path | None | _EnvDefault = ENV_DEFAULT,
+                 cache_dir: Path | None | _EnvDefault = ENV_DEFAULT) -> list[ScreeningList]:
+    """The imported lists, each verified on load; an unreadable store is an error naming the path.
+    ``home=None``: no store (no lists)."""
+    if home is None:
+        return []
+    d = store_dir(home)
     try:
         names = sorted(n for n in os.listdir(d) if n.endswith(".json.gz") and not n.startswith("."))
     except FileNotFoundError:
@@ -973,15 +997,19 @@ def stored_lists() -> list[ScreeningList]:
             mtime = p.stat().st_mtime_ns
         except OSError as exc:
             raise ListError(f"cannot read stored list: {exc.strerror or exc}", file=str(p)) from None
-        out.append(_cached_own(str(p), mtime))
+        out.append(_cached_own(str(p), mtime, _cache_dir(cache_dir)))
     return out
 
 
-@lru_cache(maxsize=1)
-def load_default() -> ScreeningList:
-    """The embedded CSL snapshot (cached)."""
+def load_default(cache_dir: Path | None | _EnvDefault = ENV_DEFAULT) -> ScreeningList:
+    """The embedded CSL snapshot (kept for the process; decoded through the cache in ``cache_dir``)."""
+    return _load_default(_cache_dir(cache_dir))
+
+
+@lru_cache(maxsize=2)
+def _load_default(cache_dir: Path | None) -> ScreeningList:
     raw = resources.files("ecscreen").joinpath("data", DEFAULT_LIST_FILE).read_bytes()
-    sl = _decode_store(raw, f"ecscreen/data/{DEFAULT_LIST_FILE}")
+    sl = _decode_store(raw, f"ecscreen/data/{DEFAULT_LIST_FILE}", cache_dir)
     sl.info = sl.info.model_copy(update={"origin": "snapshot", "limits": list(SNAPSHOT_LIMITS)})
     return sl
 
@@ -1016,19 +1044,18 @@ def _list_code_fingerprint() -> bytes:
     return h.digest()
 
 
-def _list_cache_target(raw: bytes) -> tuple[Path, str] | None:
+def _list_cache_target(raw: bytes, directory: Path | None) -> tuple[Path, str] | None:
     if len(raw) < LIST_CACHE_MIN_BYTES:
         return None
-    directory = index_cache_dir()
     if directory is None:
         return None
     digest = hashlib.sha256(_list_code_fingerprint() + raw).hexdigest()
     return directory / f"list-{digest}.bin", digest
 
 
-def _decode_store(raw: bytes, shown: str) -> ScreeningList:
+def _decode_store(raw: bytes, shown: str, cache_dir: Path | None | _EnvDefault = ENV_DEFAULT) -> ScreeningList:
     """A stored list (gzip JSON, see ``_to_store``) from its bytes, through the decoded-list cache."""
-    target = _list_cache_target(raw)
+    target = _list_cache_target(raw, _cache_dir(cache_dir))
     if target is not None:
         state = read_cache_file(*target)
         if state is not None:
@@ -1068,6 +1095,7 @@ def refresh() -> None:
     """Forget cached scans of the rule directories (for long-running processes after edits)."""
     _rules_list_files.cache_clear()
     _cached_own.cache_clear()
+    _load_default.cache_clear()
 
 
 @lru_cache(maxsize=16)
@@ -1093,19 +1121,20 @@ def _rules_list_files(roots: tuple[Path, ...] | None) -> tuple[Path, ...]:
 
 
 def active_lists(
-    *, include_default: bool = True, include_store: bool = True, rules_roots: Iterable[Path] | None = None
+    *, include_default: bool = True, include_store: bool = True, rules_roots: Iterable[Path] | None = None,
+    home: Path | None | _EnvDefault = ENV_DEFAULT, cache_dir: Path | None | _EnvDefault = ENV_DEFAULT,
 ) -> list[ScreeningList]:
     """The lists screening uses: embedded CSL + imported lists + own-format lists under rules/.
 
     An imported Consolidated Screening List (any CSL format) replaces the embedded snapshot.
     """
     out: list[ScreeningList] = []
-    stored = stored_lists() if include_store else []
+    stored = stored_lists(home, cache_dir) if include_store else []
     if include_default and not any(sl.format.startswith("csl") for sl in stored):
-        out.append(load_default())
+        out.append(load_default(cache_dir))
     out.extend(stored)
     for p in rules_list_files(rules_roots):
-        own = _cached_own(str(p), p.stat().st_mtime_ns)
+        own = _cached_own(str(p), p.stat().st_mtime_ns, _cache_dir(cache_dir))
         if own.info.origin is None:
             own.info.origin = "rules"
         out.append(own)
@@ -1113,8 +1142,8 @@ def active_lists(
 
 
 @lru_cache(maxsize=64)
-def _cached_own(path: str, mtime: int) -> ScreeningList:
-    return read_list(path)
+def _cached_own(path: str, mtime: int, cache_dir: Path | None = None) -> ScreeningList:
+    return read_list(path, cache_dir=cache_dir)
 
 
 _MATCHERS: dict[tuple[str, ...], Matcher] = {}
@@ -1124,7 +1153,7 @@ def _cache_key(lists: list[ScreeningList]) -> str:
     return "lists:" + ",".join(sl.info.sha256 for sl in lists)
 
 
-def matcher_for(lists: list[ScreeningList]) -> Matcher:
+def matcher_for(lists: list[ScreeningList], cache_dir: Path | None | _EnvDefault = ENV_DEFAULT) -> Matcher:
     """The Matcher over ``lists``, built once per process per set of list hashes.
 
     The built index is also cached on disk (``ecscreen.parties.matching.index_cache_dir``), keyed by the lists'
@@ -1133,7 +1162,7 @@ def matcher_for(lists: list[ScreeningList]) -> Matcher:
     key = tuple(sl.info.sha256 for sl in lists)
     found = _MATCHERS.get(key)
     if found is None:
-        found = Matcher(_entries_of(lists), cache_key=_cache_key(lists))
+        found = Matcher(_entries_of(lists), cache_key=_cache_key(lists), cache_dir=_cache_dir(cache_dir))
         if len(_MATCHERS) >= 4:
             _MATCHERS.clear()
         _MATCHERS[key] = found

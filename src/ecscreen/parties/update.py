@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import http.client
-import os
 import shutil
 import tempfile
 import urllib.error
@@ -34,6 +33,7 @@ from ecscreen import __version__
 from ecscreen.errors import UsageError
 from ecscreen.packs import yamlio
 from ecscreen.parties.store import ListError, ScreeningList, import_list, read_list
+from ecscreen.settings import Settings, utc_now
 
 __all__ = ["ListSource", "UpdateError", "sources", "update_list", "MAX_DOWNLOAD_BYTES"]
 
@@ -59,9 +59,9 @@ class ListSource:
 
 
 def _sources_file() -> tuple[str, str]:
-    env = os.environ.get("ECSCREEN_LIST_SOURCES", "").strip()
-    if env:
-        return yamlio.read_text(Path(env), error=UpdateError), env
+    override = Settings.from_env().list_sources
+    if override is not None:
+        return yamlio.read_text(override, error=UpdateError), str(override)
     text = resources.files("ecscreen").joinpath("data", "list-sources.yaml").read_text(encoding="utf-8")
     return text, "ecscreen/data/list-sources.yaml"
 
@@ -178,7 +178,7 @@ def update_list(
     now: dt.datetime | None = None,
 ) -> tuple[ScreeningList, list[str]]:
     """Fetch (or take ``from_file``), verify and store one source; returns the stored list and warnings."""
-    now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    now = (now or utc_now()).replace(microsecond=0)
     with tempfile.TemporaryDirectory(prefix="ecscreen-update-") as tmp:
         work = Path(tmp)
         fetched: list[Path] = []

@@ -117,10 +117,9 @@ def run_manifest(store: RecordStore, engine: Any, *, command: str, options: dict
 def env_clearance_files() -> list[str]:
     """The clearance files named in ``$ECSCREEN_CLEARANCES`` (``os.pathsep``-separated), as the party
     screening reads them when no clearances file is given."""
-    import os
+    from ecscreen.settings import Settings
 
-    env = os.environ.get("ECSCREEN_CLEARANCES", "").strip()
-    return [p for p in env.split(os.pathsep) if p.strip()] if env else []
+    return [str(p) for p in Settings.from_env().clearances]
 
 
 def _party_outcomes(findings: Iterable[Any], n: int) -> tuple[list[str], list[float | None]]:

@@ -909,13 +909,8 @@ class PartyMemo:
     """
 
     def __init__(self, screen: Any, size: int = 100_000, *, batch: bool = True, lists: list[Any] | None = None,
-                 allowlist: Any = None) -> None:
-        from ecscreen.parties.screening import (
-            default_allowlist,
-            load_pack,
-            screen_parties,
-            screen_party_batches,
-        )
+                 allowlist: Any = None, max_age_days: int | None = None) -> None:
+        from ecscreen.parties.screening import load_pack, screen_parties, screen_party_batches
         from ecscreen.parties.store import active_lists
 
         self.screen = screen
@@ -924,10 +919,13 @@ class PartyMemo:
         self.allowlist = allowlist
         self.lists = lists if lists is not None else active_lists()
         self.pack = load_pack()
+        # the run's clearances and staleness limit (from the engine: the CLI's --clearances /
+        # $ECSCREEN_CLEARANCES and $ECSCREEN_LIST_MAX_AGE_DAYS), passed on every screening call
+        self.kw: dict[str, Any] = {"allowlist": allowlist, "max_age_days": max_age_days}
         self.size = size
         # prefetch only when ``screen`` is the stock screener (its batch form gives the same results)
         self.batch: Any = screen_party_batches if batch and screen is screen_parties else None
-        self.dated = self.batch is None or allowlist is not None or default_allowlist() is not None
+        self.dated = self.batch is None or allowlist is not None
         # per party: (hits, findings, warnings); the list infos (same for every party) once per date
         self.cache: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
         self.infos: OrderedDict[dt.date, list[Any]] = OrderedDict()
@@ -989,8 +987,7 @@ class PartyMemo:
             groups.setdefault(on if self.dated else None, []).append(k)
         for keys in groups.values():
             on = todo[keys[0]][1]
-            res = self.batch([[todo[k][0]] for k in keys], as_of=on, lists=self.lists, pack=self.pack,
-                             **self._allow())
+            res = self.batch([[todo[k][0]] for k in keys], as_of=on, lists=self.lists, pack=self.pack, **self.kw)
             for k, r in zip(keys, res, strict=True):
                 self.cache[k] = self._entry(r)
                 self.fresh.add(k)
@@ -1011,7 +1008,7 @@ class PartyMemo:
                 self._counted(True)
             return got
         self._counted(False)
-        r = self.screen([party], as_of=as_of, lists=self.lists, pack=self.pack, **self._allow())
+        r = self.screen([party], as_of=as_of, lists=self.lists, pack=self.pack, **self.kw)
         got = self._entry(r)
         self._keep_infos(as_of, r.lists)
         self.cache[key] = got
@@ -1044,7 +1041,7 @@ class PartyMemo:
             warnings += [w for w in p_warnings if w not in warnings]
         infos = self.infos.get(as_of)
         if infos is None:
-            infos = list(self.screen([], as_of=as_of, lists=self.lists, pack=self.pack, **self._allow()).lists)
+            infos = list(self.screen([], as_of=as_of, lists=self.lists, pack=self.pack, **self.kw).lists)
             self._keep_infos(as_of, infos)
         return PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=list(infos),
                               summaries=summaries)
@@ -1053,7 +1050,7 @@ class PartyMemo:
 _EMPTY: tuple[Any, ...] = ()
 
 
-class _party_memo:  # noqa: N801 - used as a context manager
+class _party_memo:
     """Install a :class:`PartyMemo` for the run: through ``engine.party_screener`` when the engine has
     that hook, else by swapping ``ecscreen.parties.screening.screen_parties`` for the run and restoring it."""
 
@@ -1070,13 +1067,14 @@ class _party_memo:  # noqa: N801 - used as a context manager
             from ecscreen.parties import screening as parties
         except ModuleNotFoundError:
             return None
-        # an engine allow-list is passed on every call: the memo passes it on (and keys by date)
+        # the engine's clearances go to the memo (the date is then part of its key: expiry)
         batch = PARTY_BATCH
         if hasattr(self.engine, "party_screener"):
             self._saved = self.engine.party_screener
             self.memo = PartyMemo(self._saved or parties.screen_parties, batch=batch,
                                   lists=getattr(self.engine, "party_lists", None),
-                                  allowlist=getattr(self.engine, "allowlist", None))
+                                  allowlist=getattr(self.engine, "allowlist", None),
+                                  max_age_days=getattr(self.engine, "max_age_days", None))
             self.engine.party_screener = self.memo
         else:
             self._mod = parties
@@ -1111,7 +1109,8 @@ class BatchScreener:
     def __init__(self, engine: Any, options: BatchOptions | None = None) -> None:
         self.engine = engine
         self.opts = options or BatchOptions()
-        self.today = self.opts.today or dt.date.today()
+        # the caller's date (the CLI reads the clock); None: the engine's own ``today``
+        self.today: dt.date | None = self.opts.today or getattr(engine, "today", None)
         self.cache: OrderedDict[tuple[Any, ...], list[RowOutcome]] = OrderedDict()
         self.size = self.opts.cache_size
         self.hits = 0
@@ -1199,7 +1198,7 @@ class BatchScreener:
             return outs, None, []
         dates = sorted({pr.fields["date"] for pr in rows if pr.fields.get("date") is not None})
         date_unknown = any("date" in pr.bad for pr in rows)
-        groups: dict[dt.date, list[int]] = {}
+        groups: dict[dt.date | None, list[int]] = {}
         for i, pr in enumerate(rows):
             if pr.error:
                 outs[i] = RowOutcome(decision="error", message=pr.error)
@@ -1810,7 +1809,7 @@ def _check_signal() -> None:
         raise Interrupted(_PENDING[0])
 
 
-class _signals:  # noqa: N801 - a context manager
+class _signals:
     """SIGINT/SIGTERM raise :class:`Interrupted` while screening (so outputs are cleaned up); a second
     signal during the clean-up is ignored. The previous handlers are restored on exit.
 

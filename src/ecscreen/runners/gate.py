@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ecscreen import __version__
 from ecscreen.domain.countries import resolve
 from ecscreen.errors import InputFileError, UsageError
 from ecscreen.model import (
@@ -33,9 +31,9 @@ from ecscreen.model import (
     Item,
     License,
     Outcome,
-    PackInfo,
     Shipment,
 )
+from ecscreen.model.gate import GateReport, PairResult, WaiverStatus
 from ecscreen.packs.registry import Cond, NamedList, Registry, Rule, RulesPack, normalize_eccn, yamlio
 from ecscreen.runners.batch import ReadState, read_rows
 
@@ -56,7 +54,6 @@ __all__ = [
 GAP_RULE_ID = "CLASSIFICATION-GAP"
 INPUT_RULE_ID = "INPUT-ERROR"
 FORMATS = ("table", "json", "sarif", "junit", "markdown")
-from ecscreen.cli.options import DEFAULT_WAIVERS  # noqa: E402,F401 - re-exported
 
 # --------------------------------------------------------------------------- input shapes
 
@@ -120,61 +117,7 @@ class WaiverFile(BaseModel):
 
 
 # --------------------------------------------------------------------------- output shapes
-
-
-class PairResult(BaseModel):
-    sku: str
-    market: str
-    market_code: str | None = None
-    market_name: str | None = None
-    subject: str
-    decision: Outcome | Literal["error"]
-    status: Literal["pass", "fail", "error"]
-    findings: list[Finding] = Field(default_factory=list)
-    errors: list[str] = Field(default_factory=list)
-    line: int | None = None
-    eccn: str | None = None
-    description: str = ""
-
-
-class WaiverStatus(BaseModel):
-    index: int
-    rule: str
-    subject: str
-    reason: str
-    approver: str
-    expires: dt.date
-    state: Literal["used", "unused", "expired"]
-    matched: list[str] = Field(default_factory=list, description="SKU@MARKET subjects it waived (or would have)")
-    line: int | None = None
-
-
-class GateReport(BaseModel):
-    tool: str = "ecscreen"
-    tool_version: str = __version__
-    catalog: str
-    as_of: dt.date
-    fail_on: Outcome
-    status: Literal["pass", "fail", "error"]
-    pairs: list[PairResult] = Field(default_factory=list)
-    errors: list[InputError] = Field(default_factory=list, description="Catalog entries that could not be read")
-    waivers: list[WaiverStatus] = Field(default_factory=list)
-    waivers_file: str | None = None
-    warnings: list[str] = Field(default_factory=list)
-    packs: list[PackInfo] = Field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        return {"pass": 0, "fail": 1, "error": 3}[self.status]
-
-    def counts(self) -> dict[str, int]:
-        c = {"pairs": len(self.pairs), "pass": 0, "fail": 0, "error": 0, "waived": 0}
-        for p in self.pairs:
-            c[p.status] += 1
-            c["waived"] += sum(1 for f in p.findings if f.covered_by is not None and f.covered_by.kind == "waiver")
-        c["catalog_errors"] = len(self.errors)
-        return c
-
+# (in ecscreen.model.gate, so the output formatters need not import this runner)
 
 # --------------------------------------------------------------------------- loading
 
@@ -224,6 +167,39 @@ def _split(cell: str) -> list[str]:
     return [x.strip() for x in cell.split("|") if x.strip()]
 
 
+# CSV columns of the product's one licence: column -> (licence field, list-valued)
+_LICENCE_COLUMNS = {"license_id": ("id", False), "license_destinations": ("destinations", True),
+                    "license_expires": ("expires", False), "license_eccns": ("eccns", True)}
+
+
+def _csv_product(cells: dict[str, str], hdr: list[str], header: list[str]) -> tuple[dict[str, Any], str | None]:
+    """A product document from one CSV row's cells (lower-case header -> text), and the first unknown
+    column with a value (None: all known)."""
+    doc: dict[str, Any] = {}
+    params: dict[str, Any] = {}
+    lic: dict[str, Any] = {}
+    bad: str | None = None
+    for h, v in cells.items():
+        if not v:
+            continue
+        if h.startswith("param_") and len(h) > 6:
+            params[header[hdr.index(h)][6:]] = v
+        elif h == "markets":
+            doc["markets"] = _split(v)
+        elif h in _LICENCE_COLUMNS:
+            key, many = _LICENCE_COLUMNS[h]
+            lic[key] = _split(v) if many else v
+        elif h in Product.model_fields:
+            doc[h] = v
+        else:
+            bad = bad or h
+    if params:
+        doc["parameters"] = params
+    if lic:
+        doc["licenses"] = [lic]
+    return doc, bad
+
+
 def _load_csv_catalog(path: Path) -> tuple[list[LoadedProduct], list[InputError], str | None]:
     file = str(path)
     state = ReadState()
@@ -242,36 +218,10 @@ def _load_csv_catalog(path: Path) -> tuple[list[LoadedProduct], list[InputError]
             errors.append(InputError(file=file, line=raw.line, message=raw.error))
             continue
         cells = {h: (raw.values[i].strip() if i < len(raw.values) else "") for i, h in enumerate(hdr)}
-        doc: dict[str, Any] = {}
-        params: dict[str, Any] = {}
-        lic: dict[str, Any] = {}
-        bad: str | None = None
-        for h, v in cells.items():
-            if not v:
-                continue
-            if h.startswith("param_") and len(h) > 6:
-                params[state.header[hdr.index(h)][6:]] = v
-            elif h == "markets":
-                doc["markets"] = _split(v)
-            elif h == "license_id":
-                lic["id"] = v
-            elif h == "license_destinations":
-                lic["destinations"] = _split(v)
-            elif h == "license_expires":
-                lic["expires"] = v
-            elif h == "license_eccns":
-                lic["eccns"] = _split(v)
-            elif h in Product.model_fields:
-                doc[h] = v
-            else:
-                bad = bad or h
+        doc, bad = _csv_product(cells, hdr, state.header)
         if bad:
             errors.append(InputError(file=file, line=raw.line, field=bad, message="unknown column"))
             continue
-        if params:
-            doc["parameters"] = params
-        if lic:
-            doc["licenses"] = [lic]
         try:
             products.append(LoadedProduct(Product.model_validate(doc), raw.line))
         except ValidationError as exc:
@@ -489,58 +439,97 @@ def _product_evidence(e: Evidence) -> Evidence:
     return e.model_copy(update={"field": _product_field(e.field)})
 
 
-# --------------------------------------------------------------------------- licences (fallback)
-
-
-def _licence_fallback(findings: list[Finding], p: Product, market_codes: frozenset[str],
-                      on: dt.date) -> list[Finding]:
-    """Cover ``license_required`` findings with a catalog licence (used when no licensing module is present)."""
-    eccn = normalize_eccn(p.eccn) if p.eccn else None
-    out: list[Finding] = []
-    for f in findings:
-        if f.covered_by is None and f.outcome == Outcome.license_required:
-            for lic in p.licenses:
-                if lic.expires is not None and on > lic.expires:
-                    continue
-                if lic.jurisdiction and lic.jurisdiction != f.jurisdiction:
-                    continue
-                dests = {c for d in lic.destinations if (c := _market_code(d))}
-                if not dests & market_codes:
-                    continue
-                if lic.eccns and not (eccn and any(eccn == e or eccn.startswith(e + ".")
-                                                   for e in (normalize_eccn(x) or x for x in lic.eccns))):
-                    continue
-                exp = f", valid through {lic.expires}" if lic.expires else ""
-                f = f.model_copy(update={"covered_by": Coverage(
-                    kind="license", ref=lic.id,
-                    detail=f"licence {lic.id} covers {', '.join(sorted(dests & market_codes))}{exp}")})
-                break
-        out.append(f)
-    return out
-
-
 # --------------------------------------------------------------------------- the gate
+
+
+class _Waivers:
+    """The waivers of a gate run: which findings they cover, which pairs each matched, their states."""
+
+    def __init__(self, waivers: list[Waiver], lines: list[int | None] | None, on: dt.date) -> None:
+        self.waivers = waivers
+        self.lines = lines or [None] * len(waivers)
+        self.on = on
+        self.matchers = [_compile_waiver(w) for w in waivers]
+        self.matched: list[list[str]] = [[] for _ in waivers]
+
+    def cover(self, f: Finding, sku: str, market: str, subject: str, warnings: list[str]) -> Finding:
+        """``f`` covered by the first waiver that names it (an expired one only warns)."""
+        if f.covered_by is not None:
+            return f
+        for k, m in enumerate(self.matchers):
+            if not _waiver_hits(m, f.rule_id, sku, market):
+                continue
+            self.matched[k].append(subject)
+            w = m.waiver
+            if self.on > w.expires:
+                warnings.append(f"waiver {w.rule} for {w.subject} expired on {w.expires}: "
+                                f"{f.rule_id} on {subject} is no longer waived")
+                continue
+            return f.model_copy(update={"covered_by": Coverage(
+                kind="waiver", ref=f"{w.rule} {w.subject}",
+                detail=f"waived by {w.approver} until {w.expires}: {w.reason}")})
+        return f
+
+    def states(self, warnings: list[str]) -> list[WaiverStatus]:
+        out: list[WaiverStatus] = []
+        for k, w in enumerate(self.waivers):
+            expired = self.on > w.expires
+            state: Literal["used", "unused", "expired"] = (
+                "expired" if expired else ("used" if self.matched[k] else "unused"))
+            if state == "unused":
+                warnings.append(f"waiver {w.rule} for {w.subject} matched no finding (unused)")
+            elif expired and not self.matched[k]:
+                warnings.append(f"waiver {w.rule} for {w.subject} expired on {w.expires}")
+            out.append(WaiverStatus(index=k, rule=w.rule, subject=w.subject, reason=w.reason, approver=w.approver,
+                                    expires=w.expires, state=state, matched=sorted(set(self.matched[k])),
+                                    line=self.lines[k]))
+        return out
+
+
+def _pair(engine: Any, lp: Any, item: Item, exporter: str | None, market: str, gap: Finding | None,
+          fail_on: Outcome, waivers: _Waivers, warnings: list[str]) -> PairResult:
+    """One product x market pair: the engine's screening of a one-item shipment, the classification gap,
+    then the waivers."""
+    p = lp.product
+    on = waivers.on
+    mc = resolve(market)
+    code = mc.code if mc else None
+    subject = f"{p.sku}@{code or market}"
+    base = dict(sku=p.sku, market=market, market_code=code, market_name=mc.name if mc else None,
+                subject=subject, line=lp.line, eccn=p.eccn, description=p.description)
+    sh = Shipment(id=subject, destination=market if code is None or not mc or not mc.region else mc.alpha2,
+                  destination_region=market if mc and mc.region else None, items=[item],
+                  exporter_country=exporter)
+    res = engine.screen_one(sh, as_of=on, label=subject, today=on)
+    if res.decision == "error":
+        msgs = [(f"{e.field}: " if e.field else "") + e.message for e in res.errors]
+        return PairResult(**base, decision="error", status="error", errors=msgs)
+    findings = [*res.findings, *([gap] if gap is not None else [])]
+    final = [waivers.cover(f, p.sku, code or market, subject, warnings) for f in findings]
+    final.sort(key=lambda f: (f.covered_by is not None, -f.outcome.rank, f.rule_id))
+    blocking = [f for f in final if f.covered_by is None]
+    decision = Outcome.worst([f.outcome for f in blocking])
+    status: Literal["pass", "fail"] = "fail" if decision.rank >= fail_on.rank and blocking else "pass"
+    return PairResult(**base, decision=decision, status=status, findings=final)
 
 
 def run_gate(
     catalog: Path,
     engine: Any,
     *,
-    as_of: dt.date | None = None,
+    as_of: dt.date,
     fail_on: Outcome = Outcome.license_required,
     waivers: list[Waiver] | None = None,
     waiver_lines: list[int | None] | None = None,
     waivers_file: str | None = None,
 ) -> GateReport:
-    on = as_of or dt.date.today()
+    """Every product x market pair of ``catalog`` screened at ``as_of`` (the caller's date: this module
+    reads no clock), with classification gaps and waivers."""
+    on = as_of
     products, errors, exporter = load_catalog(catalog)
     registry: Registry = engine.registry
     criteria = gap_criteria(registry, engine)
-    have_licensing = importlib.util.find_spec("ecscreen.engine.licensing") is not None
-    wl = waivers or []
-    lines = waiver_lines or [None] * len(wl)
-    matchers = [_compile_waiver(w) for w in wl]
-    matched: list[list[str]] = [[] for _ in wl]
+    wv = _Waivers(waivers or [], waiver_lines, on)
     warnings: list[str] = []
     pairs: list[PairResult] = []
     seen_skus: dict[str, int | None] = {}
@@ -553,58 +542,9 @@ def run_gate(
         item = Item(description=p.description, eccn=p.eccn, origin=p.origin, parameters=p.parameters,
                     us_content_percent=p.us_content_percent, license_exception=p.license_exception,
                     licenses=p.licenses, sku=p.sku)
-        for market in dict.fromkeys(p.markets):
-            mc = resolve(market)
-            code = mc.code if mc else None
-            subject = f"{p.sku}@{code or market}"
-            base = dict(sku=p.sku, market=market, market_code=code, market_name=mc.name if mc else None,
-                        subject=subject, line=lp.line, eccn=p.eccn, description=p.description)
-            sh = Shipment(id=subject, destination=market if code is None or not mc or not mc.region else mc.alpha2,
-                          destination_region=market if mc and mc.region else None, items=[item],
-                          exporter_country=exporter)
-            res = engine.screen_one(sh, as_of=on, label=subject, today=on)
-            if res.decision == "error":
-                msgs = [(f"{e.field}: " if e.field else "") + e.message for e in res.errors]
-                pairs.append(PairResult(**base, decision="error", status="error", errors=msgs))
-                continue
-            findings = list(res.findings)
-            if gap is not None:
-                findings.append(gap)
-            if not have_licensing:
-                codes = frozenset({code} | ({mc.alpha2} if mc else set())) if code else frozenset()
-                findings = _licence_fallback(findings, p, codes, on)
-            final: list[Finding] = []
-            for f in findings:
-                if f.covered_by is None:
-                    for k, m in enumerate(matchers):
-                        if not _waiver_hits(m, f.rule_id, p.sku, code or market):
-                            continue
-                        matched[k].append(subject)
-                        w = m.waiver
-                        if on > w.expires:
-                            warnings.append(f"waiver {w.rule} for {w.subject} expired on {w.expires}: "
-                                            f"{f.rule_id} on {subject} is no longer waived")
-                            continue
-                        f = f.model_copy(update={"covered_by": Coverage(
-                            kind="waiver", ref=f"{w.rule} {w.subject}",
-                            detail=f"waived by {w.approver} until {w.expires}: {w.reason}")})
-                        break
-                final.append(f)
-            final.sort(key=lambda f: (f.covered_by is not None, -f.outcome.rank, f.rule_id))
-            blocking = [f for f in final if f.covered_by is None]
-            decision = Outcome.worst([f.outcome for f in blocking])
-            status: Literal["pass", "fail"] = "fail" if decision.rank >= fail_on.rank and blocking else "pass"
-            pairs.append(PairResult(**base, decision=decision, status=status, findings=final))
-    states: list[WaiverStatus] = []
-    for k, w in enumerate(wl):
-        expired = on > w.expires
-        state: Literal["used", "unused", "expired"] = "expired" if expired else ("used" if matched[k] else "unused")
-        if state == "unused":
-            warnings.append(f"waiver {w.rule} for {w.subject} matched no finding (unused)")
-        elif expired and not matched[k]:
-            warnings.append(f"waiver {w.rule} for {w.subject} expired on {w.expires}")
-        states.append(WaiverStatus(index=k, rule=w.rule, subject=w.subject, reason=w.reason, approver=w.approver,
-                                   expires=w.expires, state=state, matched=sorted(set(matched[k])), line=lines[k]))
+        pairs += [_pair(engine, lp, item, exporter, market, gap, fail_on, wv, warnings)
+                  for market in dict.fromkeys(p.markets)]
+    states = wv.states(warnings)
     if errors or any(p.status == "error" for p in pairs):
         overall: Literal["pass", "fail", "error"] = "error"
     elif any(p.status == "fail" for p in pairs):

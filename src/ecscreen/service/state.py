@@ -109,7 +109,8 @@ def _state(old: Any, lists: list[Any], allow: Any, base_allow: Any, *, policy: s
     from ecscreen.engine.core import Engine
 
     engine = Engine.build(old.registry, use_lists=old.engine.use_lists, allowlist=allow,
-                          lists=list(lists) if old.engine.use_lists else None, policy=policy)
+                          lists=list(lists) if old.engine.use_lists else None, policy=policy,
+                          max_age_days=old.engine.max_age_days, today=old.engine.today)
     screener = copy.copy(old)
     screener.engine = engine
     _warm(screener)

@@ -1,0 +1,90 @@
+"""Settings from the environment: the one place (with the CLI's colour/debug switches) that reads
+``os.environ``, the home directory and the clock.
+
+The CLI and the Python API build a :class:`Settings` (``Settings.from_env()``) and pass its values
+explicitly into what they build (the registry snapshot, the lists, the party matcher, the
+:class:`~ecscreen.engine.context.ScreeningContext`); ``screen(shipment, ctx)`` reads none of it. The
+list-store helpers (``parties.store.store_dir``, ``parties.matching.index_cache_dir``,
+``parties.update.sources``) fall back to ``Settings.from_env()`` when a caller gives no value. This module
+imports nothing from ecscreen, so it sits at the bottom of the layers.
+
+=============================== ======================================================================
+``ECSCREEN_HOME``               list store: ``$ECSCREEN_HOME/lists`` (default ``~/.local/share/ecscreen``)
+``ECSCREEN_CACHE_DIR``          compiled snapshots, decoded lists, party indexes (default
+                                ``$XDG_CACHE_HOME/ecscreen``, else ``~/.cache/ecscreen``)
+``ECSCREEN_NO_CACHE``           ``1``/``true``/``yes``: no disk cache at all
+``ECSCREEN_LIST_MAX_AGE_DAYS``  lists older than this many days get a staleness warning (default: the
+                                ``party_lists`` pack's ``max_age_days``)
+``ECSCREEN_CLEARANCES``         clearance files (``os.pathsep``-separated) used when ``--clearances`` is
+                                not given
+``ECSCREEN_LIST_SOURCES``       a ``kind: list_sources`` file replacing the shipped download locations
+=============================== ======================================================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Settings", "today", "utc_now"]
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def _home() -> Path | None:
+    try:
+        return Path.home()
+    except RuntimeError:  # no home directory
+        return None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the environment says, read once."""
+
+    home: Path | None = None  # the directory holding ``lists/`` (the list store); None: no store
+    cache_dir: Path | None = None  # None: no disk cache
+    max_age_days: int | None = None  # None: the party_lists pack's own limit
+    clearances: tuple[Path, ...] = ()
+    list_sources: Path | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        user_home = _home()
+        home_env = env.get("ECSCREEN_HOME", "")
+        home = Path(home_env) if home_env else (user_home / ".local" / "share" / "ecscreen" if user_home else None)
+        cache: Path | None
+        if _flag(env.get("ECSCREEN_NO_CACHE")):
+            cache = None
+        elif env.get("ECSCREEN_CACHE_DIR", "").strip():
+            cache = Path(env["ECSCREEN_CACHE_DIR"].strip()).expanduser()
+        elif env.get("XDG_CACHE_HOME", "").strip() and os.path.isabs(env["XDG_CACHE_HOME"].strip()):
+            cache = Path(env["XDG_CACHE_HOME"].strip()) / "ecscreen"
+        else:
+            cache = user_home / ".cache" / "ecscreen" if user_home else None
+        age = env.get("ECSCREEN_LIST_MAX_AGE_DAYS", "").strip()
+        clear = env.get("ECSCREEN_CLEARANCES", "").strip()
+        sources = env.get("ECSCREEN_LIST_SOURCES", "").strip()
+        return cls(
+            home=home,
+            cache_dir=cache,
+            max_age_days=int(age) if age.isdigit() else None,
+            clearances=tuple(Path(p) for p in clear.split(os.pathsep) if p.strip()) if clear else (),
+            list_sources=Path(sources) if sources else None,
+        )
+
+
+def today() -> dt.date:
+    """Today's date: read by the CLI and the API and passed down (screening never reads the clock)."""
+    return dt.date.today()
+
+
+def utc_now() -> dt.datetime:
+    """The time a list is imported or updated (the list store's timestamps)."""
+    return dt.datetime.now(dt.UTC)
