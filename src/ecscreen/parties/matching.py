@@ -1225,7 +1225,7 @@ class Matcher:
 
     # ------------------------------------------------------------------ calibration
 
-    def calibrate(  # noqa: C901 - 17 branches of feature bookkeeping; to split next
+    def calibrate(
         self, name: str, alias: int, acronym: bool = False, country: str | None = None, threshold: float = 0.0
     ) -> PartyHit | None:
         """Score one candidate (query name x indexed alias) from its evidence and decide its band.
@@ -1266,26 +1266,10 @@ class Matcher:
         if threshold > 0 and min(100.0, total) < threshold:
             return None
         feats = [HitFeature(name=n, points=p, reason=r) for n, p, r in raw]
-        if not acronym:
-            diff = [ctx.q_tokens[i] for i in ctx.core_q if i not in ctx.used_q]
-            diff += [ctx.a_tokens[j] for j in ctx.core_a if j not in ctx.used_a]
-            if diff:  # a firm finding needs the whole name: every word on both sides has its counterpart
-                blocks.append("the names differ by: " + ", ".join(diff))
-        liftable = {"the match rests on one word", "very short name"}
-        if blocks and ctx.country_match is True and ctx.name_score >= 100.0 and set(blocks) <= liftable:
-            feats.append(HitFeature(name="country", points=0.0, reason="exact match and the country agrees: "
-                                    "enough for a firm finding despite the short name"))
-            blocks = []
+        blocks = _firm_blocks(ctx, acronym, blocks, feats)
         score = round(min(100.0, max(0.0, total)), 1)
         band: Literal["strong", "possible"] = "strong" if score >= cfg.confirm_score and not blocks else "possible"
-        cm = ctx.country_match
-        confirm = []
-        if band == "possible":
-            if entry.addresses:
-                confirm.append("address")
-            if cm is not True:
-                confirm.append("country")
-            confirm.append("identifiers (registration number, date of birth, vessel IMO ...)")
+        confirm = _confirm_with(entry, ctx.country_match) if band == "possible" else []
         alias_text = self.alias_text[alias]
         head = f"'{name}' ~ '{alias_text}' (score {score:g}, {band} match)"
         if q.norm.transliterated:
@@ -1298,7 +1282,7 @@ class Matcher:
             score=score,
             name_score=round(min(100.0, max(0.0, ctx.name_score - reading_pen)), 1),
             explanation=head + ": " + "; ".join(reasons),
-            country_match=cm,
+            country_match=ctx.country_match,
             band=band,
             features=feats,
             firm_block="; ".join(dict.fromkeys(blocks)) or None,
@@ -1392,7 +1376,7 @@ class Matcher:
         hits = m.search_many([name1], [country], threshold=0.01, limit=1)[0]
         return hits[0].score if hits else 0.0
 
-    def explain(  # noqa: C901 - 17; to split next
+    def explain(
         self,
         name: str,
         alias: int,
@@ -1416,31 +1400,46 @@ class Matcher:
             else:
                 parts.append(f"initials of '{name}' = alias '{alias_text}'")
         else:
-            weak = bool(self.a_weak[alias])
-            score, p, r, pairs, e = self._align(q, an.tokens, weak)
-            exact = [u for _, u, s in pairs if s >= 1.0]
-            fuzzy = [(q.tokens[ti], u, s) for ti, u, s in pairs if s < 1.0]
-            if exact:
-                parts.append("same words: " + ", ".join(exact))
-            for t, u, s in fuzzy:
-                kind = "one letter apart" if LCSseq.similarity(t, u) >= max(len(t), len(u)) - 1 else "sound-alike"
-                parts.append(f"'{t}' ~ '{u}' ({kind}, {s:.2f})")
-            matched_q = {ti for ti, _, _ in pairs}
-            extra_q = [t for i, t in enumerate(q.tokens) if i not in matched_q]
-            matched_a = {u for _, u, _ in pairs}
-            extra_a = [u for u in an.tokens if u not in matched_a]
-            if extra_q:
-                parts.append("query words not in alias: " + ", ".join(extra_q))
-            if extra_a:
-                parts.append("alias words not in query: " + ", ".join(extra_a))
-            matched_w = [q.weights[ti] for ti in matched_q]
-            if e < self.config.evidence:
-                parts.append(f"matched words are common on the lists (weight {e:.1f} < {self.config.evidence:g})")
-            elif max(matched_w, default=0.0) < self.config.distinct_min:
-                parts.append("only generic words matched: score reduced")
-            if weak and len(extra_q) > 0:
-                parts.append("one-word list name inside a longer query (weak alias): score reduced")
-            parts.append(f"coverage query {p:.0%}, alias {r:.0%}")
+            parts.extend(self._explain_words(q, an, alias))
+        parts.extend(self._explain_forms_and_country(q, an, alias, country, country_match))
+        return f"'{name}' matched alias '{alias_text}': " + "; ".join(parts)
+
+    def _explain_words(self, q: _Query, an: NormalizedName, alias: int) -> list[str]:
+        """The word-by-word part of an explanation: same words, near words, words without a counterpart,
+        and why the score was reduced."""
+        parts: list[str] = []
+        weak = bool(self.a_weak[alias])
+        score, p, r, pairs, e = self._align(q, an.tokens, weak)
+        exact = [u for _, u, s in pairs if s >= 1.0]
+        fuzzy = [(q.tokens[ti], u, s) for ti, u, s in pairs if s < 1.0]
+        if exact:
+            parts.append("same words: " + ", ".join(exact))
+        for t, u, s in fuzzy:
+            kind = "one letter apart" if LCSseq.similarity(t, u) >= max(len(t), len(u)) - 1 else "sound-alike"
+            parts.append(f"'{t}' ~ '{u}' ({kind}, {s:.2f})")
+        matched_q = {ti for ti, _, _ in pairs}
+        extra_q = [t for i, t in enumerate(q.tokens) if i not in matched_q]
+        matched_a = {u for _, u, _ in pairs}
+        extra_a = [u for u in an.tokens if u not in matched_a]
+        if extra_q:
+            parts.append("query words not in alias: " + ", ".join(extra_q))
+        if extra_a:
+            parts.append("alias words not in query: " + ", ".join(extra_a))
+        matched_w = [q.weights[ti] for ti in matched_q]
+        if e < self.config.evidence:
+            parts.append(f"matched words are common on the lists (weight {e:.1f} < {self.config.evidence:g})")
+        elif max(matched_w, default=0.0) < self.config.distinct_min:
+            parts.append("only generic words matched: score reduced")
+        if weak and len(extra_q) > 0:
+            parts.append("one-word list name inside a longer query (weak alias): score reduced")
+        parts.append(f"coverage query {p:.0%}, alias {r:.0%}")
+        return parts
+
+    def _explain_forms_and_country(
+        self, q: _Query, an: NormalizedName, alias: int, country: str | None, country_match: bool | None
+    ) -> list[str]:
+        """Abbreviations expanded, legal forms ignored, and what the country did to the score."""
+        parts: list[str] = []
         expanded = sorted({f"{a}->{b}" for a, b in (*q.norm.expanded, *an.expanded)})
         if expanded:
             parts.append("abbreviations expanded: " + ", ".join(expanded))
@@ -1455,7 +1454,7 @@ class Matcher:
                 f"({', '.join(self.entries[int(self.alias_entry[alias])].countries)}): "
                 f"score lowered by {self.config.country_penalty:g}"
             )
-        return f"'{name}' matched alias '{alias_text}': " + "; ".join(parts)
+        return parts
 
     def normalized(self, text: str) -> NormalizedName:
         """``normalize(text)``, taken from the index when ``text`` is one of its aliases (an index loaded from
@@ -1779,7 +1778,7 @@ def feature_distinctive(c: _CalCtx) -> list[_Feat]:
              "only common words matched")]
 
 
-def feature_one_word(c: _CalCtx) -> list[_Feat]:  # noqa: C901 - 17; to split next
+def feature_one_word(c: _CalCtx) -> list[_Feat]:
     """One-word and very short names match only exactly and never firmly on that alone. When the match
     rests on one distinctive word and the other distinctive words differ ('Fox' vs 'Simon Fox',
     'Warner Music' vs 'Wagner'), it is no hit; otherwise it is a possible match to confirm."""
@@ -1790,7 +1789,6 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:  # noqa: C901 - 17; to split ne
     legal = _legal_words()
     extra_a = [c.a_tokens[j] for j in range(len(c.a_tokens)) if j not in c.used_a and c.a_tokens[j] not in legal]
     extra_q = [c.q_tokens[i] for i in range(len(c.q_tokens)) if i not in c.used_q and c.q_tokens[i] not in legal]
-    branch, places = branch_words(), _places()
     if len(c.core_q) == 1 and extra_a:
         return [("one_word", -100.0, f"a one-word name matches only a list name that is that word (the list name "
                  f"also has: {', '.join(extra_a)})", "one-word name")]
@@ -1815,6 +1813,15 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:  # noqa: C901 - 17; to split ne
     if len(core) <= 3:
         return [("short_name", 0.0, f"very short name '{core}': possible match only", "very short name")]
     one_word = len(c.core_q) == 1 or len(c.core_a) == 1
+    approx = _one_word_approximate(c, distinct, one_word)
+    if approx is not None:
+        return approx
+    return _one_word_rests(c, distinct, one_word, extra_q, extra_a)
+
+
+def _one_word_approximate(c: _CalCtx, distinct: list[tuple[int, int, float]], one_word: bool) -> list[_Feat] | None:
+    """The only distinctive word matches approximately: no hit for a one-word name or a firm's sound-alike,
+    otherwise a possible match (None: the feature goes on)."""
     if distinct and distinct[0][2] < 1.0 and one_word:
         i, j, _ = distinct[0]
         t, u = c.q_tokens[i], c.a_tokens[j]
@@ -1836,6 +1843,15 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:  # noqa: C901 - 17; to split ne
         if not _transposition(t, u):
             return [("one_word", 0.0, f"the only distinctive word matches approximately ('{t}' ~ '{u}'): "
                      "possible match only", "approximate distinctive word")]
+    return None
+
+
+def _one_word_rests(
+    c: _CalCtx, distinct: list[tuple[int, int, float]], one_word: bool, extra_q: list[str], extra_a: list[str]
+) -> list[_Feat]:
+    """The match rests on one word: no hit when that word is ordinary English or the name adds another
+    business's words, otherwise a possible match."""
+    branch, places = branch_words(), _places()
     if distinct and (one_word or len([p for p in c.pairs if p[0] in c.core_q]) == 1):
         word = c.a_tokens[distinct[0][1]]
         if (extra_q or extra_a) and word in english_words():
@@ -2498,6 +2514,32 @@ def _writable(directory: Path) -> bool:
 
 _HAN_TEXT = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
+
+
+
+def _firm_blocks(ctx: _CalCtx, acronym: bool, blocks: list[str], feats: list[HitFeature]) -> list[str]:
+    """What stops a firm finding: the features' blocks, plus any word without a counterpart on either side.
+    An exact match whose country agrees lifts the short-name blocks (and says so in ``feats``)."""
+    if not acronym:
+        diff = [ctx.q_tokens[i] for i in ctx.core_q if i not in ctx.used_q]
+        diff += [ctx.a_tokens[j] for j in ctx.core_a if j not in ctx.used_a]
+        if diff:  # a firm finding needs the whole name: every word on both sides has its counterpart
+            blocks.append("the names differ by: " + ", ".join(diff))
+    liftable = {"the match rests on one word", "very short name"}
+    if blocks and ctx.country_match is True and ctx.name_score >= 100.0 and set(blocks) <= liftable:
+        feats.append(HitFeature(name="country", points=0.0, reason="exact match and the country agrees: "
+                                "enough for a firm finding despite the short name"))
+        return []
+    return blocks
+
+
+def _confirm_with(entry: ListEntry, country_match: bool | None) -> list[str]:
+    """What would confirm a possible match: the address (when the list has one), the country, identifiers."""
+    confirm = ["address"] if entry.addresses else []
+    if country_match is not True:
+        confirm.append("country")
+    confirm.append("identifiers (registration number, date of birth, vessel IMO ...)")
+    return confirm
 
 
 class _LazyNorms(Sequence[NormalizedName]):
