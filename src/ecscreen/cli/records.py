@@ -132,7 +132,7 @@ def history_command(
     out.print(t)
 
 
-def show_command(  # noqa: C901 - split by its owner (h1)
+def show_command(
     record_id: Annotated[int, typer.Argument(metavar="ID", help="Record id (from `ecscreen history`).")],
     format: Annotated[str, typer.Option("--format", "-f", metavar="text|json", help="Output format.")] = "text",
 ) -> None:
@@ -160,26 +160,7 @@ def show_command(  # noqa: C901 - split by its owner (h1)
         if val is not None:
             lines.append(f"  {label:<10} {val}")
     if rec.kind == "screening":
-        lines.append(f"  input      sha256 {rec.input_sha256}")
-        lines.append("             " + json.dumps(c.get("input"), ensure_ascii=False, sort_keys=True)[:2000])
-        for p in c.get("parties") or []:
-            sc = f", score {p['score']:.0f}" if p.get("score") is not None else ""
-            lines.append(f"  party      {p.get('name')} ({p.get('country') or '?'}, {p.get('role') or '-'}): "
-                         f"{p.get('outcome')}{sc}")
-        findings = c.get("findings") or []
-        lines.append(f"  findings   {len(findings)}")
-        for f in findings:
-            at_line = f" [line {f['line']}]" if f.get("line") else ""
-            cov = f" (covered by {f['covered_by'].get('ref')})" if isinstance(f.get("covered_by"), dict) else ""
-            lines.append(f"    - {f.get('rule_id')} {f.get('outcome')}{cov}{at_line}: {f.get('message')}")
-        for e in c.get("errors") or []:
-            lines.append(f"  error      {e}")
-        for w in c.get("warnings") or []:
-            lines.append(f"  warning    {w}")
-        for d in decisions:
-            dd = d.content.get("decision_detail") or {}
-            lines.append(f"  decision   record {d.id}: {dd.get('rule_id')} {dd.get('decision')} by "
-                         f"{dd.get('approver')}: {dd.get('reason')}")
+        lines += _screening_lines(rec, decisions)
     elif rec.kind == "decision":
         dd = c.get("decision_detail") or {}
         for k in ("rule_id", "decision", "reason", "approver", "expires", "entry"):
@@ -189,18 +170,52 @@ def show_command(  # noqa: C901 - split by its owner (h1)
         lines.append(f"  pruned     {c.get('pruned')} record(s) up to {c.get('pruned_through')} "
                      f"(recorded before {c.get('before')}); their last hash {c.get('pruned_head_hash')}")
     if manifest:
-        lines.append(f"  tool       ecscreen {manifest.get('tool_version')} (manifest {rec.manifest})")
-        for p in manifest.get("packs") or []:
-            kept = "kept" if p.get("blob") else "NOT kept"
-            lines.append(f"  pack       {p.get('id')} {p.get('version')} sha256 {str(p.get('sha256'))[:16]} ({kept})")
-        for li in manifest.get("lists") or []:
-            lines.append(f"  list       {li.get('name')} ({li.get('date')}, {li.get('entries')} entries) "
-                         f"sha256 {str(li.get('sha256'))[:16]}")
-        if not manifest.get("use_lists"):
-            lines.append("  lists      not used (--no-lists)")
+        lines += _manifest_lines(rec, manifest)
     lines.append(f"  prev hash  {rec.prev_hash}")
     lines.append(f"  hash       {rec.hash}")
     sys.stdout.write("\n".join(clean(x) for x in lines) + "\n")
+
+
+def _screening_lines(rec: Any, decisions: list[Any]) -> list[str]:
+    """A screening record's input, parties, findings, errors, warnings and review decisions."""
+    c = rec.content
+    lines: list[str] = []
+    lines.append(f"  input      sha256 {rec.input_sha256}")
+    lines.append("             " + json.dumps(c.get("input"), ensure_ascii=False, sort_keys=True)[:2000])
+    for p in c.get("parties") or []:
+        sc = f", score {p['score']:.0f}" if p.get("score") is not None else ""
+        lines.append(f"  party      {p.get('name')} ({p.get('country') or '?'}, {p.get('role') or '-'}): "
+                     f"{p.get('outcome')}{sc}")
+    findings = c.get("findings") or []
+    lines.append(f"  findings   {len(findings)}")
+    for f in findings:
+        at_line = f" [line {f['line']}]" if f.get("line") else ""
+        cov = f" (covered by {f['covered_by'].get('ref')})" if isinstance(f.get("covered_by"), dict) else ""
+        lines.append(f"    - {f.get('rule_id')} {f.get('outcome')}{cov}{at_line}: {f.get('message')}")
+    for e in c.get("errors") or []:
+        lines.append(f"  error      {e}")
+    for w in c.get("warnings") or []:
+        lines.append(f"  warning    {w}")
+    for d in decisions:
+        dd = d.content.get("decision_detail") or {}
+        lines.append(f"  decision   record {d.id}: {dd.get('rule_id')} {dd.get('decision')} by "
+                     f"{dd.get('approver')}: {dd.get('reason')}")
+    return lines
+
+
+def _manifest_lines(rec: Any, manifest: dict[str, Any]) -> list[str]:
+    """The tool version, packs and lists a record was made with."""
+    lines: list[str] = []
+    lines.append(f"  tool       ecscreen {manifest.get('tool_version')} (manifest {rec.manifest})")
+    for p in manifest.get("packs") or []:
+        kept = "kept" if p.get("blob") else "NOT kept"
+        lines.append(f"  pack       {p.get('id')} {p.get('version')} sha256 {str(p.get('sha256'))[:16]} ({kept})")
+    for li in manifest.get("lists") or []:
+        lines.append(f"  list       {li.get('name')} ({li.get('date')}, {li.get('entries')} entries) "
+                     f"sha256 {str(li.get('sha256'))[:16]}")
+    if not manifest.get("use_lists"):
+        lines.append("  lists      not used (--no-lists)")
+    return lines
 
 
 @app.command("export", epilog="Example: ecscreen records export --since 2026-01-01 --format jsonl -o audit.jsonl")
