@@ -490,7 +490,66 @@ def _word_tokens(text: str) -> list[str]:
     return _WORDS(text.lower().translate(_DROP_APOSTROPHES))
 
 
-def prefold(name: str) -> Prefolded:  # noqa: C901 - split by its owner
+class _ScriptFold:
+    """The non-ASCII words of one name folded (:func:`_fold_word`), with what the folding found: notes,
+    whether the name was transliterated, sound-alike tokens, shape readings."""
+
+    __slots__ = ("notes", "transliterated", "sound", "unvowelled", "org_term", "shapes")
+
+    def __init__(self, notes: list[str]) -> None:
+        self.notes = notes
+        self.transliterated = False
+        self.sound: list[str] = []
+        self.unvowelled: list[str] = []
+        self.org_term = False
+        self.shapes: list[tuple[str, str]] = []
+
+    def run(self, text: str) -> str:
+        matches = [m for m in _SCRIPT_WORD.finditer(text) if not m.group(0).isascii()]
+        if not matches:
+            return text
+        latin_context = _LATIN_LETTER.search(text) is not None
+        pieces: list[str] = []
+        last = 0
+        for m in matches:
+            word = m.group(0)
+            folded, kind, shape = _fold_word(word, latin_context)
+            if kind == "han":
+                continue
+            pieces.append(text[last : m.start()])
+            pieces.append(folded)
+            last = m.end()
+            self._note(word, folded, kind, shape)
+        pieces.append(text[last:])
+        if self.org_term:
+            # unvowelled (Persian/Arabic) words get sound-alike readings in organisation names only
+            # (بانک ملی -> melli); person names in that script have too many near-homographs on the lists
+            self.sound.extend(self.unvowelled)
+        return "".join(pieces)
+
+    def _note(self, word: str, folded: str, kind: str, shape: str | None) -> None:
+        if kind == "shape":
+            if _SHAPE_NOTE not in self.notes:
+                self.notes.append(_SHAPE_NOTE)
+            self.transliterated = True
+            return
+        if kind not in ("sound", "unvowelled", "term", "other"):
+            return
+        self.transliterated = self.transliterated or any(ord(c) > 0x24F and c.isalpha() for c in word)
+        if kind == "unvowelled":
+            self.unvowelled.extend(_word_tokens(folded))
+        elif kind == "term":
+            self.org_term = True
+        elif kind == "sound":
+            toks = _word_tokens(folded)
+            self.sound.extend(toks)
+            if shape is not None:
+                shape_toks = _word_tokens(shape)
+                if len(toks) == 1 and len(shape_toks) == 1 and toks[0] != shape_toks[0]:
+                    self.shapes.append((toks[0], shape_toks[0]))
+
+
+def prefold(name: str) -> Prefolded:
     """The name as a reader sees it, in ASCII: visual order, no invisible characters, letters folded.
 
     Look-alike letters are folded per word, before NFKC (which would decompose some of them): a word
@@ -509,47 +568,9 @@ def prefold(name: str) -> Prefolded:  # noqa: C901 - split by its owner
         text = _RLO_SEGMENT.sub(lambda m: m.group(1)[::-1], text)
         notes.append("right-to-left override read in visual order")
     text = text.translate(_ODD_TO_JOINER).translate(_DROP_INVISIBLE)
-    transliterated = False
-    sound: list[str] = []
-    unvowelled: list[str] = []
-    org_term = False
-    shapes: list[tuple[str, str]] = []
-    matches = [m for m in _SCRIPT_WORD.finditer(text) if not m.group(0).isascii()]
-    if matches:
-        latin_context = _LATIN_LETTER.search(text) is not None
-        pieces: list[str] = []
-        last = 0
-        for m in matches:
-            word = m.group(0)
-            folded, kind, shape = _fold_word(word, latin_context)
-            if kind == "han":
-                continue
-            pieces.append(text[last : m.start()])
-            pieces.append(folded)
-            last = m.end()
-            if kind == "shape":
-                if _SHAPE_NOTE not in notes:
-                    notes.append(_SHAPE_NOTE)
-                transliterated = True
-            elif kind in ("sound", "unvowelled", "term", "other"):
-                transliterated = transliterated or any(ord(c) > 0x24F and c.isalpha() for c in word)
-                if kind == "unvowelled":
-                    unvowelled.extend(_word_tokens(folded))
-                elif kind == "term":
-                    org_term = True
-                elif kind == "sound":
-                    toks = _word_tokens(folded)
-                    sound.extend(toks)
-                    if shape is not None:
-                        shape_toks = _word_tokens(shape)
-                        if len(toks) == 1 and len(shape_toks) == 1 and toks[0] != shape_toks[0]:
-                            shapes.append((toks[0], shape_toks[0]))
-        pieces.append(text[last:])
-        text = "".join(pieces)
-        if org_term:
-            # unvowelled (Persian/Arabic) words get sound-alike readings in organisation names only
-            # (بانک ملی -> melli); person names in that script have too many near-homographs on the lists
-            sound.extend(unvowelled)
+    fold = _ScriptFold(notes)
+    text = fold.run(text)
+    transliterated, sound, shapes = fold.transliterated, fold.sound, fold.shapes
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
         if _HAN_RUN.search(text):
