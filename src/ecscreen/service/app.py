@@ -19,7 +19,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -65,49 +65,31 @@ class _Guard:
         self.expected = f"Bearer {token}".encode() if token else None
         self.max_body = max_body
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: C901 - split by its owner (h2)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.expected is not None and scope["path"] not in PUBLIC_PATHS:
-            given = b""
-            for k, v in scope["headers"]:
-                if k == b"authorization":
-                    given = v
-                    break
-            if not hmac.compare_digest(given, self.expected):
-                why = "missing bearer token" if not given else "invalid bearer token"
-                await _json(401, {"error": f"unauthorized: {why} (send 'Authorization: Bearer <token>')"},
-                            {"WWW-Authenticate": "Bearer"})(scope, receive, send)
-                return
+        why = self._unauthorized(scope)
+        if why is not None:
+            await _json(401, {"error": f"unauthorized: {why} (send 'Authorization: Bearer <token>')"},
+                        {"WWW-Authenticate": "Bearer"})(scope, receive, send)
+            return
         if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
-        for k, v in scope["headers"]:
-            if k == b"content-length":
-                try:
-                    declared = int(v)
-                except ValueError:
-                    await _json(400, {"error": "invalid Content-Length"})(scope, receive, send)
-                    return
-                if declared > self.max_body:
-                    await self._too_large(scope, receive, send)
-                    return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            msg = await receive()
-            if msg["type"] == "http.disconnect":
-                return
-            chunk = msg.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                await self._too_large(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not msg.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        declared = self._declared_length(scope)
+        if declared == "invalid":
+            await _json(400, {"error": "invalid Content-Length"})(scope, receive, send)
+            return
+        if declared == "too large":
+            await self._too_large(scope, receive, send)
+            return
+        body = await self._read_body(receive)
+        if body is None:  # the client went away
+            return
+        if body is False:
+            await self._too_large(scope, receive, send)
+            return
         sent = False
 
         async def replay() -> Message:
@@ -118,6 +100,47 @@ class _Guard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    def _unauthorized(self, scope: Scope) -> str | None:
+        """Why the request may not pass (None: it may): every route but health needs the bearer token."""
+        if self.expected is None or scope["path"] in PUBLIC_PATHS:
+            return None
+        given = b""
+        for k, v in scope["headers"]:
+            if k == b"authorization":
+                given = v
+                break
+        if hmac.compare_digest(given, self.expected):
+            return None
+        return "missing bearer token" if not given else "invalid bearer token"
+
+    def _declared_length(self, scope: Scope) -> str | None:
+        """'invalid' or 'too large' when the Content-Length header says so before the body is read."""
+        for k, v in scope["headers"]:
+            if k == b"content-length":
+                try:
+                    declared = int(v)
+                except ValueError:
+                    return "invalid"
+                if declared > self.max_body:
+                    return "too large"
+        return None
+
+    async def _read_body(self, receive: Receive) -> bytes | None | Literal[False]:
+        """The whole body, counted as it arrives: None when the client disconnected, False past the limit."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return None
+            chunk = msg.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return False
+            chunks.append(chunk)
+            if not msg.get("more_body", False):
+                return b"".join(chunks)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         await _json(413, {"error": f"request body larger than {self.max_body} bytes (--max-body): "
@@ -176,7 +199,7 @@ def _shipment_body_schema() -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ the app
 
 
-def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI:  # noqa: C901 - split by its owner (h2)
+def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI:
     """The service for ``cfg``. ``holder`` is the loaded screener (``StateHolder.load(cfg)``); given
     explicitly so that the caller decides when packs and lists load (once, before the first request)."""
     holder = holder if holder is not None else StateHolder.load(cfg)
@@ -203,7 +226,19 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
     app.state.holder = holder
     app.state.cfg = cfg
     app.add_middleware(_Guard, token=cfg.token, max_body=cfg.max_body)
+    run = _runner(cfg, limiter_box)
+    record = _recorder_call(recorder_box)
+    _add_error_handlers(app, cfg)
+    _add_health_routes(app, holder)
+    _add_v1_routes(app, holder, run, record)
+    return app
 
+
+Run = Callable[[Callable[[], Any]], Awaitable[Any]]
+Record = Callable[[list[Any]], Awaitable[list[int]]]
+
+
+def _runner(cfg: ServiceConfig, limiter_box: dict[str, anyio.CapacityLimiter]) -> Run:
     async def run(fn: Callable[[], T]) -> T:
         """``fn()`` in a screening thread, within ``cfg.timeout``. A slot is held until the thread really
         ends, also when the request timed out and its result is discarded (the CPU is still busy): new
@@ -241,7 +276,10 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
         if acquired and not started:
             limiter.release_on_behalf_of(token)
         raise _Timeout(started)
+    return run
 
+
+def _recorder_call(recorder_box: dict[str, GroupRecorder]) -> Record:
     async def record(records: list[Any]) -> list[int]:
         """The ids of ``records`` once the recorder has written them (group commit, see .recording)."""
         loop = asyncio.get_running_loop()
@@ -262,7 +300,10 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
 
         recorder.submit(records, done)
         return await fut
+    return record
 
+
+def _add_error_handlers(app: FastAPI, cfg: ServiceConfig) -> None:
     # ---------------------------------------------------------------- errors
     @app.exception_handler(_Timeout)
     async def _timeout(request: Request, exc: _Timeout) -> Response:
@@ -301,6 +342,8 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
         log.exception("internal error on %s %s", request.method, request.url.path)
         return _json(500, {"error": f"internal error ({type(exc).__name__}): nothing was decided"})
 
+
+def _add_health_routes(app: FastAPI, holder: StateHolder) -> None:
     # ---------------------------------------------------------------- health
     @app.get("/healthz", tags=["health"], summary="The process is up")
     async def healthz() -> Response:
@@ -326,6 +369,8 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
                "lists_hash": st.lists_hash, "loaded_at": st.loaded_at.isoformat(), "use_lists": st.engine.use_lists}
         return _json(503 if reasons else 200, doc)
 
+
+def _add_v1_routes(app: FastAPI, holder: StateHolder, run: Run, record: Record) -> None:
     # ---------------------------------------------------------------- screening
     @app.post("/v1/screen", tags=["screening"], openapi_extra=_shipment_body_schema(),
               summary="Screen one shipment or a list: the report envelope `ecscreen check --format json` prints",
@@ -394,8 +439,6 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
         if out.status_code == 201:
             await anyio.to_thread.run_sync(holder.check_now)  # the clearance applies to the next request
         return out
-
-    return app
 
 
 # ------------------------------------------------------------------------------------------ the work
