@@ -1144,7 +1144,29 @@ def _depth(clause: FlagClause, para: str) -> int:
     return best
 
 
-def read_line(flag: ExceptionFlag, para: str) -> LineReading:  # noqa: C901 - one branch per clause form
+def _paragraph_exclusions(
+    clauses: list[FlagClause] | tuple[FlagClause, ...], para: str, given: str, text: str, reasons: list[str]
+) -> tuple[LineReading | None, LineReading | None]:
+    """The line's exclusions by paragraph for an item at ``para``: (the final reading when one excludes the
+    item outright, the conditional reading when one may)."""
+    pending: LineReading | None = None
+    for c in clauses:
+        if c.effect != "no" or not c.paragraphs:
+            continue
+        u = any_under(para, c.paragraphs)
+        if u is True and not c.condition:
+            return LineReading("ineligible", f"the entry excludes {_paras_text(c.paragraphs)} (the item is {given}): "
+                                             f"{text}", reasons_excluded=reasons), None
+        if u is True:
+            pending = pending or LineReading("conditional", f"the entry excludes {_paras_text(c.paragraphs)} where "
+                                                            f"'{c.condition}' (the item is {given})")
+        elif u is None:
+            pending = pending or LineReading("conditional", f"the entry excludes {_paras_text(c.paragraphs)}; the item "
+                                                            f"gives {given}")
+    return None, pending
+
+
+def read_line(flag: ExceptionFlag, para: str) -> LineReading:
     """Read an entry's licence-exception line (its parsed clauses) for an item at ``para``.
 
     ``para`` '' means the item gives only the entry: a clause bounded by paragraphs then makes the
@@ -1161,21 +1183,10 @@ def read_line(flag: ExceptionFlag, para: str) -> LineReading:  # noqa: C901 - on
                        for c in clauses):
         return LineReading("ineligible", f"the entry says N/A ({text})" if flag.text else "the entry says N/A")
     conds: list[str] = []
-    pending: LineReading | None = None
     # 1. exclusions by paragraph
-    for c in clauses:
-        if c.effect != "no" or not c.paragraphs:
-            continue
-        u = any_under(para, c.paragraphs)
-        if u is True and not c.condition:
-            return LineReading("ineligible", f"the entry excludes {_paras_text(c.paragraphs)} (the item is {given}): "
-                                             f"{text}", reasons_excluded=reasons)
-        if u is True:
-            pending = pending or LineReading("conditional", f"the entry excludes {_paras_text(c.paragraphs)} where "
-                                                            f"'{c.condition}' (the item is {given})")
-        elif u is None:
-            pending = pending or LineReading("conditional", f"the entry excludes {_paras_text(c.paragraphs)}; the item "
-                                                            f"gives {given}")
+    final, pending = _paragraph_exclusions(clauses, para, given, text, reasons)
+    if final is not None:
+        return final
     # 2. the clause that grants it for this paragraph: most specific paragraph match, else the default
     yes_p = [c for c in clauses if c.effect == "yes" and c.paragraphs]
     default = [c for c in clauses if c.effect == "yes" and not c.paragraphs]
