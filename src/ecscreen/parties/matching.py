@@ -54,7 +54,7 @@ from rapidfuzz import process as rf_process
 from rapidfuzz.distance import Indel, JaroWinkler, LCSseq
 
 from ecscreen.domain.normalize import NormalizedName, initials, legal_forms, normalize, particles, skeleton
-from ecscreen.parties.variants import query_variants
+from ecscreen.parties.variants import query_variants, seed_sound_index, sound_index_keys
 from ecscreen.settings import Settings
 
 __all__ = [
@@ -641,6 +641,9 @@ class Matcher:
         # aliases in Han script: their normalisation needs pypinyin's dictionaries (~0.4 s to import);
         # stored so that a process loading the index never imports them unless a query is in Han script
         state["han_norms"] = {i: self.alias_norm[i] for i, t in enumerate(self.alias_text) if _HAN_TEXT.search(t)}
+        # the list words by sound (ecscreen.parties.variants): ~0.5 s to build, needed by the first query with a
+        # word the lists do not have
+        state["sound_by_key"] = sound_index_keys(self.vocab)
         # every Han-script name and alias of the entries as written (reporting groups hits by them)
         state["han_texts"] = {t: _normalize_cached(t) for e in self.entries for t in (e.name, *e.aliases)
                               if t and _HAN_TEXT.search(t)}
@@ -673,6 +676,9 @@ class Matcher:
         if isinstance(han_texts, dict):
             self._han_texts = han_texts
         self.vocab = {tok: vid for vid, tok in enumerate(self.vocab_list)}
+        sound = state.get("sound_by_key")
+        if isinstance(sound, dict):
+            seed_sound_index(self.vocab, sound)
         self._df_list = state["_df_list"].tolist()
         self.idf_list = self.idf.tolist()
         self._vbit = state["_vbit"].tolist()
@@ -2326,7 +2332,9 @@ def _code_fingerprint(background: bool) -> bytes:
             h.update(b"\x00background\x00" + resources.files("ecscreen").joinpath("data", BACKGROUND_FILE).read_bytes())
         except FileNotFoundError:
             h.update(b"\x00no background")
-    for src in (__file__, normalize_module.__file__):
+    from ecscreen.parties import variants as variants_module
+
+    for src in (__file__, normalize_module.__file__, variants_module.__file__):
         try:
             h.update(b"\x00" + Path(src or "").read_bytes())
         except OSError:  # no source (zip import): the version must do

@@ -303,6 +303,20 @@ def _sound_index(vocab: Mapping[str, Any]) -> _SoundIndex:
     return idx
 
 
+def sound_index_keys(vocab: Mapping[str, Any]) -> dict[str, tuple[list[str], list[str], list[str]]]:
+    """The sound index of ``vocab`` as plain data (stored in the matcher's index cache)."""
+    return _sound_index(vocab).by_key
+
+
+def seed_sound_index(vocab: Mapping[str, Any], by_key: dict[str, tuple[list[str], list[str], list[str]]]) -> None:
+    """Install the sound index of ``vocab`` from :func:`sound_index_keys` data (an index loaded from the cache)."""
+    idx = _SoundIndex.__new__(_SoundIndex)
+    idx.vocab, idx.by_key, idx._memo = vocab, by_key, {}
+    if len(_SOUND_INDEXES) >= 4:
+        _SOUND_INDEXES.clear()
+    _SOUND_INDEXES[id(vocab)] = idx
+
+
 # ---------------------------------------------------------------- variants
 
 
