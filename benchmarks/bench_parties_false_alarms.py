@@ -52,7 +52,7 @@ def main() -> int:
     ap.add_argument("--show", action="store_true", help="print every shipment that is not clear")
     args = ap.parse_args()
 
-    from ecscreen.engine.core import screen
+    from ecscreen.api import Screener
     from ecscreen.model import Item, Party, Shipment
 
     names = read_names(args.names)
@@ -72,7 +72,7 @@ def main() -> int:
         for i, n in enumerate(names)
     ]
     t0 = time.perf_counter()
-    report = screen(shipments, as_of=dt.date(2026, 8, 1))
+    report = Screener(as_of=dt.date(2026, 8, 1)).report(shipments, today=dt.date(2026, 8, 1))
     elapsed = time.perf_counter() - t0
     decisions: Counter[str] = Counter()
     rest: Counter[str] = Counter()
