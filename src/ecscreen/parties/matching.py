@@ -1693,35 +1693,38 @@ class _CalCtx:
         return [(i, j, s) for i, j, s in self.pairs if not self.q_common[i] and self.q_w[i] >= cfg.distinct_min]
 
 
+def _unmatched_words(
+    c: _CalCtx, fname: str, tokens: Sequence[str], used: set[int] | Sequence[int], weights: Sequence[float],
+    total: float, share_points: float, all_there: str, missing_text: str,
+) -> list[_Feat]:
+    """Words of one side with no counterpart on the other lower the score in proportion to their weight."""
+    if c.acronym:
+        return []
+    missing = [i for i in range(len(tokens)) if i not in used]
+    if not missing:
+        return [(fname, 0.0, all_there, None)]
+    share = sum(weights[i] for i in missing) / total
+    words = ", ".join(tokens[i] for i in missing)
+    pts = -share_points * share
+    c.name_score += pts
+    return [(fname, pts, missing_text.format(words=words, share=share), None)]
+
+
 def feature_query_words(c: _CalCtx) -> list[_Feat]:
     """Query words with no counterpart in the list name lower the score in proportion to their weight
     (``query_share`` points for the whole query): 'International Business Machines' is not
     'International Business Corporation'."""
-    if c.acronym:
-        return []
-    missing = [i for i in range(len(c.q_tokens)) if i not in c.used_q]
-    if not missing:
-        return [("query_words", 0.0, "every word of the name has a counterpart in the list name", None)]
-    share = sum(c.q_w[i] for i in missing) / c.W_q
-    words = ", ".join(c.q_tokens[i] for i in missing)
-    pts = -c.q_share * share
-    c.name_score += pts
-    return [("query_words", pts, f"name words not in the list name: {words} ({share:.0%} of the name's weight)", None)]
+    return _unmatched_words(c, "query_words", c.q_tokens, c.used_q, c.q_w, c.W_q, c.q_share,
+                            "every word of the name has a counterpart in the list name",
+                            "name words not in the list name: {words} ({share:.0%} of the name's weight)")
 
 
 def feature_list_words(c: _CalCtx) -> list[_Feat]:
     """List-name words missing from the query lower the score in proportion to their weight (the rest
     of the 100 points)."""
-    if c.acronym:
-        return []
-    missing = [j for j in range(len(c.a_tokens)) if j not in c.used_a]
-    if not missing:
-        return [("list_words", 0.0, "every word of the list name is in the name", None)]
-    share = sum(c.a_w[j] for j in missing) / c.W_a
-    words = ", ".join(c.a_tokens[j] for j in missing)
-    pts = -c.a_share * share
-    c.name_score += pts
-    return [("list_words", pts, f"list-name words missing from the name: {words} ({share:.0%} of its weight)", None)]
+    return _unmatched_words(c, "list_words", c.a_tokens, c.used_a, c.a_w, c.W_a, c.a_share,
+                            "every word of the list name is in the name",
+                            "list-name words missing from the name: {words} ({share:.0%} of its weight)")
 
 
 def feature_spelling(c: _CalCtx) -> list[_Feat]:

@@ -8,6 +8,7 @@ re-read with the line-tracking loader so the message is the one the CLI prints f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from typing import Any
@@ -47,10 +48,10 @@ def load_document(raw: bytes, *, lines: bool = False) -> Any:
         raise InputFileError("request body is empty: send one shipment, a list, or {\"shipments\": [...]}",
                              file=REQUEST_FILE)
     if not lines:
-        try:
+        with contextlib.suppress(ValueError, RecursionError):
+            # fast path for plain JSON; anything else (YAML, a duplicate key, a syntax error) goes to the
+            # CLI's loader below, which parses it or says what is wrong, with the line
             return json.loads(text, object_pairs_hook=_no_duplicates)
-        except (ValueError, RecursionError):
-            pass  # not plain JSON (or a duplicate key): the CLI's loader says what is wrong, with the line
     return yamlio.loads(text, file=REQUEST_FILE)
 
 
