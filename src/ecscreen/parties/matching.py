@@ -81,6 +81,12 @@ CHUNK_NAMES = 512
 # dict: one query word's lookups then cost dict gets instead of numpy calls (~45 us per new word)
 SMALL_DELETION_INDEX = 50_000
 
+# (name, country) search results kept per matcher (cleared when full)
+HITS_CACHE_SIZE = 100_000
+
+# names whose new words are looked up together in the deletion index (well below _normalize_cached's size)
+PREFETCH_NAMES = 2048
+
 
 # --------------------------------------------------------------------------- models
 
@@ -478,6 +484,17 @@ class Matcher:
         self._alias_ids: dict[str, int] | None = None
         self._info_cache: dict[str, tuple[dict[int, float], float, int, int]] = {}
         self._query_cache: dict[str, _Query] = {}
+        # search results per (name, country, threshold, exhaustive): a repeat customer in a later batch chunk, a
+        # later `serve` request or a later names-list lookup is not scored again (the index never changes)
+        self._hits_cache: dict[tuple[str, str | None, float, bool], list[PartyHit]] = {}
+        self._edits_found: dict[str, list[list[int] | None]] = {}
+
+    def clear_caches(self) -> None:
+        """Forget every per-query result (benchmarks measure cold queries); results never depend on them."""
+        self._query_cache.clear()
+        self._exp_cache.clear()
+        self._info_cache.clear()
+        self._hits_cache.clear()
 
     def _build(self, background: bool) -> None:
         """Build the index: the names, the vocabulary and its weights, postings and signatures, the fuzzy
@@ -740,12 +757,39 @@ class Matcher:
         self._exp_cache[tok] = res
         return res
 
+    def _prefetch_words(self, texts: Iterable[str]) -> None:
+        """Look up the deletion keys of the new words of many names in one vectorised call (a large index's
+        per-call numpy cost was most of a new word's cost); :meth:`_expand_edits` takes them from there."""
+        di = self._del_index
+        if len(di) <= SMALL_DELETION_INDEX:
+            return
+        qc, ec = self._query_cache, self._exp_cache
+        words: dict[str, None] = {}
+        for t in texts:
+            if t not in qc:
+                for w in _normalize_cached(t).tokens:
+                    if w not in ec and _fuzzy_ok(w):
+                        words[w] = None
+        if not words:
+            return
+        keys: list[str] = []
+        spans: list[tuple[str, int, int]] = []
+        for w in words:
+            dels = _deletes(w)
+            spans.append((w, len(keys), len(dels) + 1))
+            keys.append(w)
+            keys.extend(dels)
+        got = di.get_many(keys)
+        # a new dict (not cleared in place): words another thread prefetched and not used yet are looked up again
+        self._edits_found = {w: got[a : a + n] for w, a, n in spans}
+
     def _expand_edits(self, tok: str, vid: int | None, res: dict[int, float]) -> None:
         """Words one edit apart (symmetric deletion index)."""
         cfg = self.config
         di = self._del_index
         lt = len(tok)
-        own, *dels = di.get_many([tok, *_deletes(tok)])  # the word itself, then its deletions
+        found = self._edits_found.pop(tok, None)  # looked up with the other words of the batch (_prefetch_words)
+        own, *dels = found if found is not None else di.get_many([tok, *_deletes(tok)])  # the word, its deletions
         edit: set[int] = set(own or ())
         for hit in dels:
             if hit:
@@ -1097,8 +1141,34 @@ class Matcher:
         """
         thr = self.config.threshold if threshold is None else float(threshold)
         names = [_cap_name(n) for n in names]
+        keys = [(n, countries[i] if countries is not None else None, thr, exhaustive) for i, n in enumerate(names)]
+        cache = self._hits_cache  # read into a local dict first: another thread may clear the cache meanwhile
+        known = {k: got for k in dict.fromkeys(keys) if (got := cache.get(k)) is not None}
+        todo = [k for k in dict.fromkeys(keys) if k not in known]
+        if todo:
+            new = self._search_new(todo, thr, exhaustive, chunk_size, workers)
+            known.update(new)
+            if len(cache) + len(new) > HITS_CACHE_SIZE:
+                cache.clear()
+            cache.update(new)
+        out: list[list[PartyHit]] = []
+        for k in keys:
+            got = known[k]
+            out.append(got[:limit] if limit else list(got))
+        return out
+
+    def _search_new(
+        self, keys: list[tuple[str, str | None, float, bool]], thr: float, exhaustive: bool, chunk_size: int,
+        workers: int,
+    ) -> dict[tuple[str, str | None, float, bool], list[PartyHit]]:
+        """Every hit at ``thr`` of each (name, country) key, best first (see :meth:`search_many`)."""
+        names = list(dict.fromkeys(k[0] for k in keys))
         cand = min(thr, self.config.candidate_threshold)
-        variants = {n: self._query_variants(n) for n in dict.fromkeys(names)}
+        variants: dict[str, list[str]] = {}
+        for i in range(0, len(names), PREFETCH_NAMES):
+            block = names[i : i + PREFETCH_NAMES]
+            self._prefetch_words(block)
+            variants.update((n, self._query_variants(n)) for n in block)
         texts = list(dict.fromkeys([*names, *(v for vs in variants.values() for v in vs)]))
         # the best alias of each hit comes back with the scores (no state on the matcher: one Matcher
         # may serve several threads, e.g. `ecscreen serve`)
@@ -1107,17 +1177,11 @@ class Matcher:
         for text, hits in zip(texts, raw, strict=True):
             qidx = uniq[text]
             found[text] = [(ei, *alias_of[(qidx, ei)]) for ei, _ in hits[: self.config.candidate_limit]]
-        memo: dict[tuple[str, str | None], list[PartyHit]] = {}
-        out: list[list[PartyHit]] = []
-        for i, name in enumerate(names):
-            country = countries[i] if countries is not None else None
-            key = (name, country)
-            got = memo.get(key)
-            if got is None:
-                cands = [c for text in (name, *variants[name]) for c in found[text]]
-                got = self._materialise(name, cands, country, thr)
-                memo[key] = got
-            out.append(got[:limit] if limit else list(got))
+        out: dict[tuple[str, str | None, float, bool], list[PartyHit]] = {}
+        for key in keys:
+            name, country = key[0], key[1]
+            cands = [c for text in (name, *variants[name]) for c in found[text]]
+            out[key] = self._materialise(name, cands, country, thr)
         return out
 
     def may_match(self, name: str) -> bool:
@@ -1218,6 +1282,7 @@ class Matcher:
     def _match_texts(
         self, texts: list[str], thr: float, exhaustive: bool
     ) -> list[list[tuple[int, float, int, bool]]]:
+        self._prefetch_words(texts)
         queries = [self._prepare(t) for t in texts]
         # --- evasion hook (ecscreen.parties.variants): other readings of a query (re-joined, re-split, sound-alike
         # words) are screened too; per entry the best score, less the reading's penalty, is kept
