@@ -1401,6 +1401,16 @@ class Matcher:
 
     # ------------------------------------------------------------------ pairwise + explanations
 
+    def _sim_of(self, t: str, u: str) -> float:
+        """``token_sim(t, u)``, read from ``t``'s expansions when they are at hand and ``u`` is a list word (the
+        expansions hold exactly the list words with ``token_sim`` > 0, as :meth:`_align` relies on too)."""
+        vid = self.vocab.get(u)
+        if vid is not None:
+            info = self._info_cache.get(t)
+            if info is not None:
+                return info[0].get(vid, 0.0)
+        return token_sim(t, u, self.config)
+
     def _alias_weight(self, tok: str) -> float:
         if len(tok) == 1:
             return self.config.initial_weight
@@ -1736,7 +1746,8 @@ class _CalCtx:
         cfg = m.config
         self.m, self.cfg, self.q, self.an, self.entry, self.acronym, self.country = m, cfg, q, an, entry, acronym, country
         # a typo in a common word ('Technoeogies') is read as that word, with its low weight
-        fixed = [t if any(token_sim(t, u, cfg) for u in an.tokens) else common_typo(t) or t for t in q.tokens]
+        sim_of = m._sim_of
+        fixed = [t if any(sim_of(t, u) for u in an.tokens) else common_typo(t) or t for t in q.tokens]
         self.typos = [(t, f) for t, f in zip(q.tokens, fixed, strict=True) if t != f]
         q_tokens = _rejoin_if_needed(list(dict.fromkeys(fixed)), an.tokens)
         a_tokens = _rejoin_if_needed(list(an.tokens), q_tokens)
@@ -1757,7 +1768,7 @@ class _CalCtx:
         cands = []
         for i, t in enumerate(q_tokens):
             for j, u in enumerate(a_tokens):
-                sim = token_sim(t, u, cfg)
+                sim = sim_of(t, u)
                 if not sim and person and (len(t) == 1) != (len(u) == 1) and t[0] == u[0] and (t + u).isalpha():
                     sim = _INITIAL_SIM  # an initial and the name it abbreviates: 'A.' ~ 'Ali'
                 if not sim and self.q_common[i] and self.a_common[j] and min(len(t), len(u)) >= 3 and (
