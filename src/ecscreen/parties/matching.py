@@ -81,8 +81,10 @@ CHUNK_NAMES = 512
 # dict: one query word's lookups then cost dict gets instead of numpy calls (~45 us per new word)
 SMALL_DELETION_INDEX = 50_000
 
-# (name, country) search results kept per matcher (cleared when full)
-HITS_CACHE_SIZE = 100_000
+# (name, country) search results kept per matcher, and the hits they hold (the cache is cleared when either
+# is full): mostly names without a hit, which cost ~0.2 KB each; a hit with its features ~2 KB
+HITS_CACHE_SIZE = 50_000
+HITS_CACHE_HITS = 10_000
 
 # names whose new words are looked up together in the deletion index (well below _normalize_cached's size)
 PREFETCH_NAMES = 2048
@@ -487,6 +489,8 @@ class Matcher:
         # search results per (name, country, threshold, exhaustive): a repeat customer in a later batch chunk, a
         # later `serve` request or a later names-list lookup is not scored again (the index never changes)
         self._hits_cache: dict[tuple[str, str | None, float, bool], list[PartyHit]] = {}
+        self._hits_cached = 0  # PartyHit objects held by _hits_cache (they are large: features, explanation)
+        self._cal_weights: dict[tuple[str, bool], tuple[bool, float]] = {}
         self._edits_found: dict[str, list[list[int] | None]] = {}
 
     def clear_caches(self) -> None:
@@ -495,6 +499,8 @@ class Matcher:
         self._exp_cache.clear()
         self._info_cache.clear()
         self._hits_cache.clear()
+        self._hits_cached = 0
+        self._cal_weights.clear()
 
     def _build(self, background: bool) -> None:
         """Build the index: the names, the vocabulary and its weights, postings and signatures, the fuzzy
@@ -1148,9 +1154,13 @@ class Matcher:
         if todo:
             new = self._search_new(todo, thr, exhaustive, chunk_size, workers)
             known.update(new)
-            if len(cache) + len(new) > HITS_CACHE_SIZE:
+            n_hits = sum(len(h) for h in new.values())
+            if len(cache) + len(new) > HITS_CACHE_SIZE or self._hits_cached + n_hits > HITS_CACHE_HITS:
                 cache.clear()
-            cache.update(new)
+                self._hits_cached = 0
+            if n_hits <= HITS_CACHE_HITS and len(new) <= HITS_CACHE_SIZE:  # else too large to keep
+                cache.update(new)
+                self._hits_cached += n_hits
         out: list[list[PartyHit]] = []
         for k in keys:
             got = known[k]
@@ -1400,6 +1410,23 @@ class Matcher:
         )
 
     # ------------------------------------------------------------------ pairwise + explanations
+
+    def _cal_weight(self, tok: str, query: bool) -> tuple[bool, float]:
+        """(common or legal-form word?, weight in the calibration) of a query word or a list-name word: the
+        word's weight, capped for a legal-form word (``legal_weight``) and a common word (``common_weight``)."""
+        cache = self._cal_weights
+        key = (tok, query)
+        got = cache.get(key)
+        if got is None:
+            legal = tok in _legal_words()
+            common = legal or tok in common_words()
+            w = self._token_info(tok)[1] if query else self._alias_weight(tok)
+            cfg = self.config
+            got = (common, min(w, cfg.legal_weight) if legal else min(w, cfg.common_weight) if common else w)
+            if len(cache) > 500_000:
+                cache.clear()
+            cache[key] = got
+        return got
 
     def _sim_of(self, t: str, u: str) -> float:
         """``token_sim(t, u)``, read from ``t``'s expansions when they are at hand and ``u`` is a list word (the
@@ -1757,11 +1784,12 @@ class _CalCtx:
         q_tokens += [t for t in dict.fromkeys(q.norm.full_tokens) if t in legal and t not in q_tokens]
         a_tokens += [u for u in dict.fromkeys(an.full_tokens) if u not in a_tokens and u not in an.tokens]
         self.q_tokens, self.a_tokens = q_tokens, a_tokens
-        common = common_words()
-        self.q_common = [t in common or t in legal for t in q_tokens]
-        self.a_common = [u in common or u in legal for u in a_tokens]
-        self.q_w = [self._w(m._token_info(t)[1], t, c) for t, c in zip(q_tokens, self.q_common, strict=True)]
-        self.a_w = [self._w(m._alias_weight(u), u, c) for u, c in zip(a_tokens, self.a_common, strict=True)]
+        q_info = [m._cal_weight(t, True) for t in q_tokens]
+        a_info = [m._cal_weight(u, False) for u in a_tokens]
+        self.q_common = [c for c, _ in q_info]
+        self.a_common = [c for c, _ in a_info]
+        self.q_w = [w for _, w in q_info]
+        self.a_w = [w for _, w in a_info]
         # one-to-one alignment, most similar (then heaviest) pairs first; initials count for people only
         self.org_query = bool(q.norm.legal) or any(t in _ORG_HINTS for t in q.norm.full_tokens)
         person = not self.org_query and (entry.type or "Individual") == "Individual"
@@ -1799,11 +1827,6 @@ class _CalCtx:
         self.country_match: bool | None = None
         self.name_score = 100.0
         self.alias = -1
-
-    def _w(self, w: float, tok: str, common: bool) -> float:
-        if tok in _legal_words():
-            return min(w, self.cfg.legal_weight)
-        return min(w, self.cfg.common_weight) if common else w
 
     def distinct_matched(self) -> list[tuple[int, int, float]]:
         cfg = self.cfg
