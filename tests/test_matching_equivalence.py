@@ -109,3 +109,19 @@ def test_small_index_dict_lookups_equal_numpy_lookups(monkeypatch: pytest.Monkey
     monkeypatch.setattr(matching, "SMALL_DELETION_INDEX", -1)  # numpy look-ups for every index
     assert run() == with_dict
     assert sum(ok for ok, _ in with_dict) >= 20 and sum(1 for _, h in with_dict if h) >= 10
+
+
+def test_result_cache_stays_bounded_and_never_changes_results(csl: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = _rows()
+    names, countries = [n for n, _ in rows], [c for _, c in rows]
+    csl.clear_caches()
+    want = [_dump(h) for h in csl.search_many(names, countries, limit=None)]
+    monkeypatch.setattr(matching, "HITS_CACHE_SIZE", 60)
+    monkeypatch.setattr(matching, "HITS_CACHE_HITS", 25)
+    csl.clear_caches()
+    got = []
+    for i in range(0, len(names), 40):  # batch chunks: the cache fills, is cleared, fills again
+        got += [_dump(h) for h in csl.search_many(names[i : i + 40], countries[i : i + 40], limit=None)]
+        assert len(csl._hits_cache) <= 60 and csl._hits_cached <= 25
+        assert csl._hits_cached == sum(len(h) for h in csl._hits_cache.values())
+    assert got == want

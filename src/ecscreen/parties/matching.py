@@ -82,9 +82,9 @@ CHUNK_NAMES = 512
 SMALL_DELETION_INDEX = 50_000
 
 # (name, country) search results kept per matcher, and the hits they hold (the cache is cleared when either
-# is full): mostly names without a hit, which cost ~0.2 KB each; a hit with its features ~2 KB
+# is full): mostly names without a hit (~0.2 KB each); a hit with its features and explanation takes ~5 KB
 HITS_CACHE_SIZE = 50_000
-HITS_CACHE_HITS = 10_000
+HITS_CACHE_HITS = 2_000
 
 # names whose new words are looked up together in the deletion index (well below _normalize_cached's size)
 PREFETCH_NAMES = 2048
