@@ -247,8 +247,8 @@ WORDED_CONTROLS: dict[tuple[str, str], list[dict[str, Any]]] = {
         {"paragraphs": ["c"], "target": {
             "kind": "destinations", "outcome": "review",
             "destinations": [{"include": CWC_NON_STATES_PARTIES, "exclude": []}],
-            "note": "Schedule 3 chemicals and mixtures in 1C350.c: licence required to States not Party to the CWC "
-                    "unless an End-Use Certificate of the importing government was obtained before export (§ 745.2)",
+            "note": "Schedule 3 chemicals in 1C350.c: licence to CWC non-States Parties unless an End-Use Certificate "
+                    "was obtained before export (§ 745.2)",
             "citations": CWC_CITES + [reg("15 CFR 745.2")]}}],
     ("1C351", "CW"): [
         {"paragraphs": ["d.15", "d.16"], "target": {
@@ -256,6 +256,24 @@ WORDED_CONTROLS: dict[tuple[str, str], list[dict[str, Any]]] = {
             "note": "ricin (1C351.d.15) and saxitoxin (1C351.d.16): licence required for CW reasons to all "
                     "destinations, including Australia, Canada and the United Kingdom",
             "citations": [reg("15 CFR 742.18")]}}],
+    # "CW applies to entire entry": the sentence then states the requirement per paragraph ("identified in
+    # 1C355.a", "identified in 1C355.b"); each part names the words that must be in the entry's text.
+    ("1C355", "CW"): [
+        {"paragraphs": ["a"], "entire_entry_words": "Schedule 2 chemicals and mixtures identified in 1C355.a to "
+                                                    "States not Party to the CWC",
+         "target": {
+            "kind": "destinations", "outcome": "license_required",
+            "destinations": [{"include": CWC_NON_STATES_PARTIES, "exclude": []}],
+            "note": "CWC Schedule 2 chemicals and mixtures in 1C355.a: licence required to States not Party to the CWC",
+            "citations": CWC_CITES}},
+        {"paragraphs": ["b"], "entire_entry_words": "Schedule 3 chemicals and mixtures identified in 1C355.b to "
+                                                    "States not Party to the CWC, unless an End Use Certificate",
+         "target": {
+            "kind": "destinations", "outcome": "review",
+            "destinations": [{"include": CWC_NON_STATES_PARTIES, "exclude": []}],
+            "note": "Schedule 3 chemicals in 1C355.b: licence to CWC non-States Parties unless an End-Use Certificate "
+                    "was obtained before export (§ 745.2)",
+            "citations": CWC_CITES + [reg("15 CFR 745.2")]}}],
 }
 
 # Destination sets written out in words in the chart column of CCL entries.
@@ -1103,7 +1121,7 @@ def build_ccl(src: Path, un_rows: list[str]) -> tuple[dict[str, Any], dict[str, 
                 reasons.append(r)
         have = {c["reason"] for c in controls}
         for r in reasons:
-            if r in have or r in ("AT", "SS") or not controls:
+            if r in have or r in ("AT", "SS") or (not controls and (eccn, r) not in WORDED_CONTROLS):
                 continue
             worded = worded_controls(e, r)
             if worded:
@@ -1169,10 +1187,15 @@ def worded_controls(e: dict[str, Any], reason: str) -> list[dict[str, Any]] | No
                      if i.get("kind") == "text" and i.get("text", "").startswith(f"{reason} applies to ")), None)
     if sentence is None:
         raise SystemExit(f"{eccn}: no '{reason} applies to' sentence in the entry for WORDED_CONTROLS")
-    named = para_lists(sentence[len(f"{reason} applies to "):], eccn)[0]
-    curated = [p for part in parts for p in part["paragraphs"]]
-    if named != curated:
-        raise SystemExit(f"{eccn} {reason}: the entry names {named}, WORDED_CONTROLS {curated}")
+    if sentence.startswith(f"{reason} applies to entire entry"):
+        for part in parts:  # the sentence states the requirement of each curated part in these words
+            if part.get("entire_entry_words") not in sentence:
+                raise SystemExit(f"{eccn} {reason}: {part.get('entire_entry_words')!r} not in the entry's sentence")
+    else:
+        named = para_lists(sentence[len(f"{reason} applies to "):], eccn)[0]
+        curated = [p for part in parts for p in part["paragraphs"]]
+        if named != curated:
+            raise SystemExit(f"{eccn} {reason}: the entry names {named}, WORDED_CONTROLS {curated}")
     text = sentence if len(sentence) <= 400 else sentence[:397] + "..."
     return [{"reason": reason, "text": text, "chart_text": part["target"]["note"],
              "scope": {"kind": "paragraphs", "paragraphs": part["paragraphs"]}, "target": part["target"]}
