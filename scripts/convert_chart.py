@@ -162,6 +162,16 @@ CCL_PARAMETERS: dict[str, dict[str, Any]] = {
 }
 
 
+# § 742.6(a)(2)(iii) (eCFR text read 2024-08-31): not an exemption the exporter can claim but licences BIS may
+# issue for cameras under the (a)(2)(ii) requirement that are fully packaged as consumer-ready civil products,
+# authorising further exports and reexports to civil end users without a licence; such a licence is a fact
+# of the shipment (items[].licenses), which then covers the finding.
+CAMERA_742_6_A2_III = (
+    "§ 742.6(a)(2)(iii): for 6A003.b.4.b cameras under the § 742.6(a)(2)(ii) requirement (60 Hz or less with "
+    "more than 111,000 elements, or to be embedded in a civil product) that are fully packaged as consumer-ready "
+    "civil products, BIS may issue licences that also authorise exports and reexports to civil end users "
+    "without a further licence; if this export is made under such a licence, list it in items[].licenses "
+    "(the finding is then covered by it)")
 _6A003_RS = reg("15 CFR part 774, Supplement No. 1, ECCN 6A003",
                 "License Requirements: RS 1 / RS 2 split of 6A003.b.4.b by frame rate (60 Hz), focal plane array "
                 "elements (111,000) and embedding in a civil product")
@@ -177,7 +187,8 @@ SCOPE_DETAILS: dict[tuple[str, str, str], dict[str, Any]] = {
         "qualified": ["b.4.b"], "partition": "6A003.b.4.b RS",
         "tests": [{"paragraph": "b.4.b", "citations": [_6A003_RS],
                    "any": [{"param": "frame_rate_hz", "gt": 60}, {"param": "fpa_elements", "gt": 111000},
-                           {"param": "embedded_in_civil_product", "eq": 1}]}]},
+                           {"param": "embedded_in_civil_product", "eq": 1}],
+                   "notes": [CAMERA_742_6_A2_III], "note_citations": [reg("15 CFR 742.6(a)(2)(ii)-(iii)")]}]},
     # "RS applies to items controlled in 6A003.b.4.b that have a frame rate of 60 Hz or less and that
     # incorporate a focal plane array with not more than 111,000 elements if not being exported or
     # reexported to be embedded in a civil product"
@@ -219,7 +230,9 @@ OUTSIDE: dict[str, list[dict[str, Any]]] = {
 
 # What the CCL data cannot decide (listed in docs/rules.md, generated from the pack).
 CCL_LIMITS = [
-    "6A003 RS 1 points to exemptions in § 742.6(a)(2)(iii) and (v) that are not in the data: RS 1 gives "
+    "6A003 RS 1 points to § 742.6(a)(2)(iii) and (v): (iii) is read (licences BIS may issue for consumer-ready "
+    "civil cameras: a licence listed in items[].licenses covers the finding, and the finding names the "
+    "provision); the text of (v) could not be read from a source reachable here (UNCONFIRMED): RS 1 gives "
     "license_required where the stated facts place the camera in it.",
     "Footnotes 2 and 4 (special provisions for certain thermal imaging cameras, § 742.4(a), § 742.6(a)(2), "
     "(4)(ii)) are not in the data: review for 6A003.b.4 and 6A993 cameras to those rows.",
