@@ -423,7 +423,9 @@ class Matcher:
         "not saved").
         """
         self.config = config or DEFAULT_CONFIG
-        self.entries: list[ListEntry] = list(entries)
+        # entries decoded from a cached list stay lazy (ecscreen.parties.lazyentries): loading the index
+        # reads none of them, a query reads those it hits
+        self.entries: Sequence[ListEntry] = entries if hasattr(entries, "content_key") else list(entries)
         self.cache_status = "off"
         self._han_texts: dict[str, NormalizedName] = {}
         self.cache_file: Path | None = None
@@ -635,6 +637,12 @@ class Matcher:
         state: dict[str, Any] = {name: getattr(self, name) for name in (*self._STATE_ARRAYS, *self._STATE_OBJECTS)}
         state["_df_list"] = np.asarray(self._df_list, dtype=np.float64)
         state["_vbit"] = np.asarray(self._vbit, dtype=np.int64)
+        if self._bg_df and self._bg_df is background_df()[1]:
+            # the embedded background frequencies (~0.5 MB), the same for every index: not stored in each
+            # file (a check loads one index per names list), taken from the package on load (the background
+            # file is part of the cache key)
+            state["_bg_df"] = None
+            state["bg_shared"] = True
         state["digest"] = digest
         state["format"] = CACHE_FORMAT
         state["n_entries"] = len(self.entries)
@@ -665,6 +673,10 @@ class Matcher:
             raise ValueError("index cache is inconsistent")
         for name in (*self._STATE_ARRAYS, *self._STATE_OBJECTS):
             setattr(self, name, state[name])
+        if state.get("bg_shared") is True:
+            self._bg_df = background_df()[1]
+        if not isinstance(self._bg_df, dict):
+            raise ValueError("index cache: no background frequencies")
         if not isinstance(self._del_index, _DeletionIndex):
             raise ValueError("index cache: the deletion index is not a _DeletionIndex")
         self.n_alias, self.n_vocab = n_alias, n_vocab
@@ -2347,9 +2359,10 @@ def _code_fingerprint(background: bool) -> bytes:
 
 def _cache_digest(entries: Sequence[ListEntry], config: ScoreConfig, background: bool, key: str) -> str:
     h = hashlib.sha256(_code_fingerprint(background))
+    from ecscreen.parties.lazyentries import entries_fingerprint
+
     h.update(f"|{config!r}|{len(entries)}|{key}\x00".encode("utf-8", "surrogatepass"))
-    names = "\x1e".join("\x1f".join([e.name, *e.aliases]) for e in entries)
-    h.update(names.encode("utf-8", "surrogatepass"))
+    h.update(entries_fingerprint(entries))  # the names and aliases in order (or the content key fixing them)
     return h.hexdigest()
 
 
@@ -2359,8 +2372,10 @@ def _cache_target(
     """(cache file, digest) for this index, or None when it is not cached."""
     if key is None:
         return None
-    if sum(1 + len(e.aliases) for e in entries) < CACHE_MIN_NAMES and not any(
-        _HAN_TEXT.search(t) for e in entries for t in (e.name, *e.aliases)
+    from ecscreen.parties.lazyentries import han_texts_of, name_count
+
+    if name_count(entries) < CACHE_MIN_NAMES and not any(
+        _HAN_TEXT.search(t) for t in han_texts_of(entries)
     ):  # small lists build in milliseconds, except Han-script names (romanisation tables: ~0.4 s to import)
         return None
     if directory is None:
