@@ -105,7 +105,7 @@ def encode_rows(entries: Sequence[ListEntry]) -> Rows | None:
         r = _row(e)
         if r is None or _entry(r) != e or _entry(r).model_fields_set != e.model_fields_set:
             return None
-        b = marshal.dumps(r)
+        b = marshal.dumps(r, 2)  # version 2: no back-references, the same bytes for equal rows
         parts.append(b)
         offs.append(offs[-1] + len(b))
         names += 1 + len(e.aliases)

@@ -54,6 +54,7 @@ from rapidfuzz import process as rf_process
 from rapidfuzz.distance import Indel, JaroWinkler, LCSseq
 
 from ecscreen.domain.normalize import NormalizedName, initials, legal_forms, normalize, particles, skeleton
+from ecscreen.parties.indexcache import pack_dict, unpack_dict
 from ecscreen.parties.variants import query_variants, seed_sound_index, sound_index_keys
 from ecscreen.settings import Settings
 
@@ -633,10 +634,16 @@ class Matcher:
         "_skel_lists", "_jw_buckets", "_acro", "_single",
     )  # fmt: skip
 
+    _PACKED_DICTS = ("_skel_lists", "_jw_buckets", "_acro", "_single")
+
     def _export_state(self, digest: str) -> dict[str, Any]:
         state: dict[str, Any] = {name: getattr(self, name) for name in (*self._STATE_ARRAYS, *self._STATE_OBJECTS)}
         state["_df_list"] = np.asarray(self._df_list, dtype=np.float64)
         state["_vbit"] = np.asarray(self._vbit, dtype=np.int64)
+        for name in self._PACKED_DICTS:  # looked up per key by queries: stored to be read per key
+            packed = pack_dict(state[name])
+            if packed is not None:
+                state[name] = packed
         if self._bg_df and self._bg_df is background_df()[1]:
             # the embedded background frequencies (~0.5 MB), the same for every index: not stored in each
             # file (a check loads one index per names list), taken from the package on load (the background
@@ -651,7 +658,7 @@ class Matcher:
         state["han_norms"] = {i: self.alias_norm[i] for i, t in enumerate(self.alias_text) if _HAN_TEXT.search(t)}
         # the list words by sound (ecscreen.parties.variants): ~0.5 s to build, needed by the first query with a
         # word the lists do not have
-        state["sound_by_key"] = sound_index_keys(self.vocab)
+        state["sound_by_key"] = pack_dict(sound_index_keys(self.vocab)) or sound_index_keys(self.vocab)
         # every Han-script name and alias of the entries as written (reporting groups hits by them)
         state["han_texts"] = {t: _normalize_cached(t) for e in self.entries for t in (e.name, *e.aliases)
                               if t and _HAN_TEXT.search(t)}
@@ -673,6 +680,9 @@ class Matcher:
             raise ValueError("index cache is inconsistent")
         for name in (*self._STATE_ARRAYS, *self._STATE_OBJECTS):
             setattr(self, name, state[name])
+        for name in self._PACKED_DICTS:
+            if type(state[name]) is tuple:
+                setattr(self, name, unpack_dict(state[name]))
         if state.get("bg_shared") is True:
             self._bg_df = background_df()[1]
         if not isinstance(self._bg_df, dict):
@@ -689,6 +699,8 @@ class Matcher:
             self._han_texts = han_texts
         self.vocab = {tok: vid for vid, tok in enumerate(self.vocab_list)}
         sound = state.get("sound_by_key")
+        if type(sound) is tuple:
+            sound = unpack_dict(sound)
         if isinstance(sound, dict):
             seed_sound_index(self.vocab, sound)
         self._df_list = state["_df_list"].tolist()
