@@ -33,7 +33,8 @@ _RANK = {Outcome.clear: 0, Outcome.review: 1, Outcome.license_required: 2, Outco
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    # schemas are built when a model is first validated or serialised, not at import: a check uses few of them
+    model_config = ConfigDict(extra="forbid", frozen=False, defer_build=True)
 
 
 # --------------------------------------------------------------------------- input
