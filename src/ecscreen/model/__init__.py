@@ -357,4 +357,4 @@ class Report(StrictModel):
         return 1
 
 
-Finding.model_rebuild()
+# (forward references resolved when the schema is first built: the models defer their build)

@@ -208,7 +208,7 @@ class PartyHitCond(Strict):
     roles: list[str] | None = None
 
 
-Cond.model_rebuild()
+# (forward references resolved when the schema is first built: the models defer their build)
 
 
 # --------------------------------------------------------------------------- rules kind
