@@ -85,7 +85,7 @@ CHUNK_NAMES = 512
 class ListEntry(BaseModel):
     """One entry of a restricted-party list."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     id: str
     source: str = Field(description="Full list name, e.g. 'Entity List (EL) - Bureau of Industry and Security'")
@@ -109,7 +109,7 @@ class ListEntry(BaseModel):
 class Clearance(BaseModel):
     """An allow-list record: this party was reviewed against this list entry and cleared."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     party: str = Field(min_length=1, description="Party name as screened (compared after normalisation)")
     entry_id: str = Field(min_length=1)
@@ -123,7 +123,7 @@ class Clearance(BaseModel):
 class HitFeature(BaseModel):
     """One piece of evidence of a party hit: its contribution to the score and why, in plain language."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str
     points: float
@@ -131,7 +131,7 @@ class HitFeature(BaseModel):
 
 
 class PartyHit(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     query: str
     entry: ListEntry

@@ -119,7 +119,7 @@ class ScreeningList:
 
 
 class OwnListEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
@@ -149,7 +149,7 @@ class OwnListEntry(BaseModel):
 class OwnList(BaseModel):
     """The ecscreen list format (``kind: party_list``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     kind: Literal["party_list"]
     name: str = Field(min_length=1)
