@@ -15,6 +15,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from ecscreen import __version__
@@ -116,7 +117,13 @@ Fn = Callable[[ShipCtx, ItemCtx | None], Res]
 _F: Res = (False, [], [])
 _NO_SHIP: Any = None
 PLAN_MEMO_SIZE = 20_000  # rule plans / item profiles kept (cleared when full; only speed depends on it)
-CHART_MEMO_SIZE = 10_000  # chart determinations kept (cleared when full; only speed and memory depend on it)
+CHART_MEMO_SIZE = 16_000  # chart determinations kept (older half dropped when full; only speed and memory depend on it)
+
+
+def _drop_oldest_half(memo: dict[Any, Any]) -> None:
+    """Bound a memo: forget the older half of its entries (insertion order), keeping the recent ones."""
+    for k in list(islice(memo, len(memo) // 2 + 1)):
+        del memo[k]
 
 
 class _ChartMemo:
@@ -1294,7 +1301,7 @@ class Engine:
             # only what screen_one reads is kept (the steps are also in the findings): a small entry
             got = _ChartMemo(res.findings, res.notes, res.errors)
             if len(self._chart_memo) >= CHART_MEMO_SIZE:
-                self._chart_memo.clear()
+                _drop_oldest_half(self._chart_memo)
             self._chart_memo[key] = got
         return got
 
