@@ -1153,6 +1153,7 @@ class Engine:
                        on: dt.date) -> list[Finding]:
         """The rule packs' rules that fire (item-scoped rules per item, the others once)."""
         findings: list[Finding] = []
+        sts = set(status.values())
         for cp, plan, gated in self._plans(ctx.dest_codes, items, on):
             jur = cp.pack.pack.jurisdiction
             for rule, fn, item_scoped, idxs in plan:
@@ -1167,7 +1168,6 @@ class Engine:
                         if f:
                             findings.append(_authorise(cp, rule, f, ctx, [ic]))
                     continue
-                sts = set(status.values())
                 if gate and sts == {"not_subject"}:
                     continue
                 eff = "subject" if (not gate or "subject" in sts) else "unknown"

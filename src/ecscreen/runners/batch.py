@@ -937,6 +937,7 @@ class PartyMemo:
         self.cache: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
         self.infos: OrderedDict[dt.date, list[Any]] = OrderedDict()
         self.fresh: set[tuple[Any, ...]] = set()  # prefetched, not looked up yet (counted as misses then)
+        self._reindexed: dict[tuple[int, int], tuple[Any, Any]] = {}  # see _summary_at
         self.hits = 0
         self.misses = 0
 
@@ -1022,6 +1023,19 @@ class PartyMemo:
         self._evict()
         return got
 
+    def _summary_at(self, summary: Any, idx: int) -> Any:
+        """The party's summary with ``party_index`` = ``idx``: the memoised one itself at its own index, else
+        one copy per (summary, index), reused (summaries are only read downstream)."""
+        if summary.party_index == idx:
+            return summary
+        key = (id(summary), idx)
+        got = self._reindexed.get(key)
+        if got is None or got[0] is not summary:  # the id of a summary no longer memoised may be reused
+            if len(self._reindexed) >= self.size:
+                self._reindexed.clear()
+            got = self._reindexed[key] = (summary, summary.model_copy(update={"party_index": idx}))
+        return got[1]
+
     def _allow(self) -> dict[str, Any]:
         return {"allowlist": self.allowlist} if self.allowlist is not None else {}
 
@@ -1038,7 +1052,7 @@ class PartyMemo:
             p_hits, p_findings, p_warnings, p_summary = self.one(p, as_of)
             hits.append(list(p_hits))
             if p_summary is not None:  # what the party was screened against, re-indexed like the evidence
-                summaries.append(p_summary.model_copy(update={"party_index": idx}))
+                summaries.append(self._summary_at(p_summary, idx))
             for f in p_findings:
                 if idx:
                     f = f.model_copy(update={"evidence": [
