@@ -116,8 +116,8 @@ Fn = Callable[[ShipCtx, ItemCtx | None], Res]
 
 _F: Res = (False, [], [])
 _NO_SHIP: Any = None
-PLAN_MEMO_SIZE = 20_000  # rule plans / item profiles kept (cleared when full; only speed depends on it)
-CHART_MEMO_SIZE = 16_000  # chart determinations kept (older half dropped when full; only speed and memory depend on it)
+PLAN_MEMO_SIZE = 10_000  # rule plans / item profiles kept (cleared when full; only speed depends on it)
+CHART_MEMO_SIZE = 10_000  # chart determinations kept (older half dropped when full; only speed and memory depend on it)
 
 
 def _drop_oldest_half(memo: dict[Any, Any]) -> None:
