@@ -135,6 +135,24 @@ def test_health_ready_docs(client: httpx.Client) -> None:
             "/readyz"} <= set(paths)
 
 
+def test_docs_work_offline_with_no_external_url(client: httpx.Client) -> None:
+    """Regression (issue 15): /docs loaded Swagger UI from a CDN (cdn.jsdelivr.net) and its favicon from
+    fastapi.tiangolo.com, so it was blank on a machine without internet. Every URL it names is now served
+    here, and the spec validator (validator.swagger.io) is off; /redoc (CDN-only) is gone."""
+    page = client.get("/docs")
+    assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+    assert "http://" not in page.text and "https://" not in page.text and "//cdn" not in page.text
+    assert '"validatorUrl": null' in page.text
+    urls = re.findall(r'(?:href|src)="([^"]+)"', page.text) + re.findall(r"url: '([^']+)'", page.text)
+    assert len(urls) == 4 and all(u.startswith("/") and not u.startswith("//") for u in urls), urls
+    for u in urls:
+        r = client.get(u)
+        assert r.status_code == 200 and len(r.content) > 100, (u, r.status_code)
+    assert "swaggerui" in client.get("/docs/assets/swagger-ui-bundle.js").text.lower()
+    assert client.get("/docs/assets/index.j2").status_code == 404  # only the files /docs needs
+    assert client.get("/redoc").status_code == 404
+
+
 def test_screen_returns_the_check_json_envelope(client: httpx.Client, tmp_path: Path) -> None:
     r = client.post("/v1/screen", json=[GPU_CN, CHAIR_DE])
     assert r.status_code == 200, r.text
