@@ -8,6 +8,7 @@ and hot reload of lists while requests are in flight.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -151,6 +152,25 @@ def test_docs_work_offline_with_no_external_url(client: httpx.Client) -> None:
     assert "swaggerui" in client.get("/docs/assets/swagger-ui-bundle.js").text.lower()
     assert client.get("/docs/assets/index.j2").status_code == 404  # only the files /docs needs
     assert client.get("/redoc").status_code == 404
+
+
+def test_fast_path_and_fastapi_route_answer_alike(client: httpx.Client) -> None:
+    """POST /v1/screen is answered by the guard's fast path (no query, or exactly as_of=DATE) and otherwise by
+    the FastAPI route: both give the same report, headers and recording."""
+    from ecscreen.service.app import _plain_as_of
+
+    assert _plain_as_of(b"") is None and _plain_as_of(b"as_of=2022-01-01") == dt.date(2022, 1, 1)
+    assert _plain_as_of(b"as_of=2022-1-1") is False and _plain_as_of(b"as_of=2022-01-01&x=1") is False
+    fast = client.post("/v1/screen?as_of=2022-01-01", json=GPU_CN, headers={"X-Ecscreen-Client": "fast"})
+    slow = client.post("/v1/screen?x=1&as_of=2022-01-01", json=GPU_CN, headers={"X-Ecscreen-Client": "slow"})
+    assert fast.status_code == slow.status_code == 200
+    a, b = fast.json(), slow.json()
+    ids = a.pop("record_ids"), b.pop("record_ids")
+    assert a == b and a["results"][0]["as_of"] == "2022-01-01"
+    for name in ("x-ecscreen-decision", "x-ecscreen-exit-code", "content-type"):
+        assert fast.headers[name] == slow.headers[name]
+    sources = [client.get(f"/v1/records/{i[0]}").json()["record"]["source"] for i in ids]
+    assert sources == ["api:fast", "api:slow"]
 
 
 def test_screen_returns_the_check_json_envelope(client: httpx.Client, tmp_path: Path) -> None:
