@@ -65,11 +65,11 @@ def bodies(n: int, offset: int = 0) -> list[bytes]:
     return out
 
 
-def start(workers: int, record: bool, home: str) -> tuple[subprocess.Popen[bytes], int]:
+def start(workers: int, record: bool, home: str, lists: bool = True) -> tuple[subprocess.Popen[bytes], int]:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), ECSCREEN_HOME=home)
     env.pop("ECSCREEN_DATABASE_URL", None)
     cmd = [sys.executable, "-m", "ecscreen.cli.main", "serve", "--port", "0", "--no-access-log",
-           "--workers", str(workers), *([] if record else ["--no-record"])]
+           "--workers", str(workers), *([] if record else ["--no-record"]), *([] if lists else ["--no-lists"])]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
     assert proc.stderr is not None
     port = None
@@ -203,6 +203,8 @@ def main() -> None:
                     "(default 0: closed loop, each client sends as soon as answered)")
     ap.add_argument("--no-record", action="store_true", help="serve with --no-record (default: every "
                     "screening recorded in a fresh SQLite store, as the service does by default)")
+    ap.add_argument("--no-lists", action="store_true", help="serve with --no-lists: no party screening, so the "
+                    "figures are mostly the service's own cost per request (HTTP, parsing, recording)")
     a = ap.parse_args()
     if not NAMES.exists():
         raise SystemExit(f"missing {NAMES}")
@@ -210,7 +212,7 @@ def main() -> None:
     import tempfile
 
     home = tempfile.mkdtemp(prefix="bench-serve-")  # a fresh list store and record store
-    proc, port = start(a.workers, not a.no_record, home)
+    proc, port = start(a.workers, not a.no_record, home, lists=not a.no_lists)
     try:
         run(port, bodies(a.warmup, offset=3000), a.clients)  # other names than the measured ones
         payloads = bodies(a.requests)
@@ -230,6 +232,7 @@ def main() -> None:
     print(f"serve benchmark: {a.requests} requests (one shipment, two parties, real SEC company names), "
           f"{a.clients} concurrent clients, {a.workers} worker process(es), "
           f"{'not recorded' if a.no_record else 'every screening recorded (SQLite)'}, "
+          f"{'no party screening (--no-lists), ' if a.no_lists else ''}"
           f"{os.cpu_count()} cores, " + (f"open loop at {a.rate:g} requests/s due" if a.rate > 0 else
                                          "closed loop (each client sends when answered)"))
     print(f"  status: {dict(sorted(status.items()))}")
