@@ -19,7 +19,7 @@ Sections
    Cyrillic, as the UN publishes them), screened against the UN list WITHOUT those aliases.
 3. Hand-written renderings of listed names in Japanese, Korean, Russian, Persian and Chinese (each with
    where it came from, see RENDERINGS), and the traditional-Chinese form of every Chinese rendering
-   (OpenCC s2t).
+   (OpenCC s2t); a held-out set of Chinese names (RENDERINGS_HELDOUT) not used to write the data files.
 4. ``--sec``: ordinary business names (SEC company names) as end users in GB: parties with any hit.
 """
 
@@ -100,6 +100,34 @@ RENDERINGS: list[tuple[str, str, str, str]] = [
     ("zh", "曙光信息产业股份有限公司", "Sugon Information Industry", "the company's Chinese name"),
     ("zh", "浪潮集团有限公司", "Inspur Group", "the company's Chinese name (浪潮 = Inspur)"),
     ("zh", "中芯国际集成电路制造有限公司", "Semiconductor Manufacturing International Corporation", "the company's Chinese name"),
+]
+
+# Held out (issue 11, h6): Chinese names of OTHER listed entities, written for this benchmark before
+# ``data/normalize/han_names.txt`` was extended and not used to tune it: the entities' full registered Chinese
+# names (the company's own name, or the zh.wikipedia article title for universities and institutes). Their brand
+# words are deliberately NOT in han_names.txt, so this set measures what pinyin and the generic company words of
+# han_terms.txt achieve on names the data was not written for. Reported separately ("zh_heldout").
+RENDERINGS_HELDOUT: list[tuple[str, str, str, str]] = [
+    ("zh_heldout", "成都海光集成电路设计有限公司", "Chengdu Haiguang Integrated Circuit", "the company's Chinese name"),
+    ("zh_heldout", "长沙景嘉微电子股份有限公司", "Changsha Jingjia Microelectronics Co., Ltd", "the company's Chinese name"),
+    ("zh_heldout", "广州海格通信集团股份有限公司", "Guangzhou Haige Communication Group Co., Ltd.", "the company's Chinese name"),
+    ("zh_heldout", "杭州中科微电子有限公司", "Hangzhou Zhongke Microelectronics Co., Ltd.", "the company's Chinese name"),
+    ("zh_heldout", "合肥本源量子计算科技有限责任公司", "Hefei Origin Quantum Computing Technology Co., Ltd.", "the company's Chinese name"),
+    ("zh_heldout", "哈尔滨工程大学", "Harbin Engineering University", "zh.wikipedia title"),
+    ("zh_heldout", "西北工业大学", "Northwestern Polytechnical University", "zh.wikipedia title"),
+    ("zh_heldout", "南京理工大学", "Nanjing University of Science and Technology", "zh.wikipedia title"),
+    ("zh_heldout", "北京理工大学", "Beijing Institute of Technology", "zh.wikipedia title"),
+    ("zh_heldout", "长江存储科技有限责任公司", "Yangtze Memory Technologies Co., Ltd.", "the company's Chinese name"),
+    ("zh_heldout", "浙江宇视科技有限公司", "Zhejiang Uniview Technologies Co., Ltd.", "the company's Chinese name"),
+    ("zh_heldout", "天地伟业技术有限公司", "Tiandy Technologies", "the company's Chinese name"),
+    ("zh_heldout", "天津飞腾信息技术有限公司", "Tianjin Phytium Information Technology", "the company's Chinese name"),
+    ("zh_heldout", "龙芯中科技术股份有限公司", "Loongson Technology Corporation Limited", "the company's Chinese name"),
+    ("zh_heldout", "北京旷视科技有限公司", "Megvii Technology", "the company's Chinese name"),
+    ("zh_heldout", "新疆生产建设兵团", "Xinjiang Production and Construction Corps", "zh.wikipedia title"),
+    ("zh_heldout", "中国核工业集团有限公司", "China National Nuclear Corporation", "the company's Chinese name"),
+    ("zh_heldout", "北京中科信电子装备有限公司", "Beijing Zhongke Xin Electronic Equipment", "the company's Chinese name"),
+    ("zh_heldout", "无锡江南计算技术研究所", "Wuxi Jiangnan Institute of Computing Technology", "zh.wikipedia title"),
+    ("zh_heldout", "中国科学院计算技术研究所", "Institute of Computing Technology Chinese Academy of Sciences", "zh.wikipedia title"),
 ]
 
 _LEET = str.maketrans({"a": "4", "A": "4", "e": "3", "E": "3", "i": "1", "I": "1", "o": "0", "O": "0"})
@@ -285,21 +313,22 @@ def section_renderings(csl: ScreeningList, show: int) -> None:
     import opencc
 
     s2t = opencc.OpenCC("s2t")
-    print(f"3. hand-written renderings of listed names ({len(RENDERINGS)}), embedded CSL")
+    print(f"3. hand-written renderings of listed names ({len(RENDERINGS)}, and {len(RENDERINGS_HELDOUT)} held out), "
+          "embedded CSL")
     print(f"  {'class':<28} {'n':>5} {'found':>5}  recall")
     index: dict[str, list[ListEntry]] = {}
     for e in csl.entries:
         for n in (e.name, *e.aliases):
             index.setdefault(n.casefold(), []).append(e)
     rows: dict[str, list[tuple[str, list[ListEntry]]]] = {}
-    for lang, text, target, _source in RENDERINGS:
+    for lang, text, target, _source in RENDERINGS + RENDERINGS_HELDOUT:
         targets = index.get(target.casefold())
         if not targets:
             print(f"  (target not on the list: {target!r})")
             continue
         rows.setdefault(lang, []).append((text, targets))
-        if lang == "zh":
-            rows.setdefault("zh_traditional", []).append((s2t.convert(text), targets))
+        if lang.startswith("zh"):
+            rows.setdefault(lang + "_traditional", []).append((s2t.convert(text), targets))
     for lang, items in rows.items():
         hits, _ = _screen([t for t, _ in items], [csl])
         ok = [any(_found(t, h) for t in targets) for (_, targets), h in zip(items, hits, strict=True)]
