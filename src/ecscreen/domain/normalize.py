@@ -14,7 +14,8 @@
   words from kana, hangul, Cyrillic and Greek (and Persian/Arabic words of organisation names) are
   remembered (``sound_tokens``) so the matcher can try sound-alike readings;
 * Chinese (Han) text: traditional characters converted to simplified (OpenCC ``t2s``), known words
-  translated from ``data/normalize/han_terms.txt`` (技术 -> technology, 有限公司 -> co ltd), everything
+  translated from ``data/normalize/han_terms.txt`` (技术 -> technology, 有限公司 -> co ltd) and
+  ``han_names.txt`` (the Chinese names of listed entities: 海康威视 -> hikvision), everything
   else romanised with ``pypinyin`` (华为 -> huawei);
 * punctuation removed ("S.A." -> "sa", "Xi'an" -> "xian"), stop words dropped;
 * digits used as letters inside a word read as letters ("HU4W31" -> huawei, "r0s0b0r0n" -> rosoboron);
@@ -84,10 +85,13 @@ def _stopwords() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _han_terms() -> tuple[dict[str, str], int]:
+    """Han words -> English: common words of names (``han_terms.txt``) and the Chinese names of listed
+    entities (``han_names.txt``: translations such as 海康威视 -> hikvision that pinyin cannot find)."""
     terms: dict[str, str] = {}
-    for line in _table_lines("han_terms.txt"):
-        han, english = line.split(None, 1)
-        terms[han] = english.strip()
+    for table in ("han_terms.txt", "han_names.txt"):
+        for line in _table_lines(table):
+            han, english = line.split(None, 1)
+            terms[han] = english.strip()
     return terms, max(len(k) for k in terms)
 
 
@@ -121,9 +125,25 @@ def _simplified(run: str) -> str:
     return out if len(out) == len(run) else run
 
 
-def _han_to_latin(run: str) -> str:
-    run = _simplified(run)
-    terms, max_len = _han_terms()
+@lru_cache(maxsize=1)
+def _kanji_terms() -> tuple[dict[str, str], int]:
+    """Han words read the Japanese way in a name written partly in kana (``kanji_terms.txt``: 航空 -> air,
+    as in マハーン航空 Mahan Air), over :func:`_han_terms`."""
+    terms, _ = _han_terms()
+    out = dict(terms)
+    for line in _table_lines("kanji_terms.txt"):
+        han, english = line.split(None, 1)
+        out[han] = english.strip()
+    return out, max(len(k) for k in out)
+
+
+_KANA = re.compile(r"[\u3041-\u30ff]")
+
+
+def _han_to_latin(run: str, japanese: bool = False) -> str:
+    terms, max_len = _kanji_terms() if japanese else _han_terms()
+    if not japanese:
+        run = _simplified(run)
     pieces: list[str] = []
     buffer: list[str] = []
 
@@ -439,6 +459,30 @@ def hangul_loan_forms(word: str) -> tuple[str, ...]:
     return tuple(f for f in forms if f and f != plain)
 
 
+def _hangul_affixes(word: str) -> str | None:
+    """A hangul name written as one word with organisation words at its start or end (단천상업은행 -> 'dancheon
+    commercial bank', script_terms.txt), the rest romanised; None when no such word is found."""
+    terms = _script_terms()
+    head: list[str] = []
+    tail: list[str] = []
+    stem = word
+    changed = True
+    while changed:
+        changed = False
+        for size in range(min(4, len(stem)), 1, -1):
+            if stem[-size:] in terms:
+                tail.insert(0, terms[stem[-size:]])
+                stem, changed = stem[:-size], True
+                break
+            if stem[:size] in terms:
+                head.append(terms[stem[:size]])
+                stem, changed = stem[size:], True
+                break
+    if not head and not tail:
+        return None
+    return " ".join([*head, *([anyascii(stem).lower()] if stem else []), *tail])
+
+
 def _shape_fold(word: str) -> str:
     table = confusables()
     return anyascii(unicodedata.normalize("NFKC", "".join(table.get(c, c) for c in word)))
@@ -479,6 +523,10 @@ def _fold_word(word: str, latin_context: bool = False) -> tuple[str, str, str | 
             return anyascii(unicodedata.normalize("NFKC", word)), "sound", shape
         if script == "kana":
             return _kana_word(unicodedata.normalize("NFKC", word)), "sound", None
+        if script == "hangul" and len(word) >= 4:
+            split = _hangul_affixes(word)
+            if split is not None:
+                return split, "sound", None
         if script == "hangul" and len(word) >= 3:
             # (a one- or two-syllable hangul word is a Korean surname or given name: romanised, no
             # sound-alike readings, which would meet too many list names)
@@ -515,17 +563,41 @@ class _ScriptFold:
             word = m.group(0)
             folded, kind, shape = _fold_word(word, latin_context)
             if kind == "han":
-                continue
+                rest = _HAN_RUN.sub("", word)
+                if not rest or rest.isascii():
+                    continue
+                # kana (or another script) written together with Han characters (ファーウェイ株式会社): the
+                # non-Han parts are words of their own, the Han runs are read later
+                folded = self._mixed(word, latin_context)
+            else:
+                self._note(word, folded, kind, shape)
             pieces.append(text[last : m.start()])
             pieces.append(folded)
             last = m.end()
-            self._note(word, folded, kind, shape)
         pieces.append(text[last:])
-        if self.org_term:
-            # unvowelled (Persian/Arabic) words get sound-alike readings in organisation names only
-            # (بانک ملی -> melli); person names in that script have too many near-homographs on the lists
+        if self.org_term or len(matches) == 1:
+            # unvowelled (Persian/Arabic) words get sound-alike readings in organisation names (بانک ملی ->
+            # melli) and in a name of one word (a brand: هوآوی -> huawei); person names in that script (two
+            # words or more) have too many near-homographs on the lists
             self.sound.extend(self.unvowelled)
         return "".join(pieces)
+
+    def _mixed(self, word: str, latin_context: bool) -> str:
+        out: list[str] = []
+        last = 0
+        for h in _HAN_RUN.finditer(word):
+            out.append(self._fold_part(word[last : h.start()], latin_context))
+            out.append(" " + h.group(0) + " ")
+            last = h.end()
+        out.append(self._fold_part(word[last:], latin_context))
+        return "".join(out)
+
+    def _fold_part(self, part: str, latin_context: bool) -> str:
+        if not part or part.isascii():
+            return part
+        folded, kind, shape = _fold_word(part, latin_context)
+        self._note(part, folded, kind, shape)
+        return folded
 
     def _note(self, word: str, folded: str, kind: str, shape: str | None) -> None:
         if kind == "shape":
@@ -574,7 +646,8 @@ def prefold(name: str) -> Prefolded:
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
         if _HAN_RUN.search(text):
-            text = _HAN_RUN.sub(lambda m: _han_to_latin(m.group(0)), text)
+            japanese = _KANA.search(name) is not None
+            text = _HAN_RUN.sub(lambda m: _han_to_latin(m.group(0), japanese), text)
             transliterated = True
         if not text.isascii():
             text = anyascii(text)
