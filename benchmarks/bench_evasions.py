@@ -48,13 +48,17 @@ AS_OF = dt.date(2026, 8, 15)
 # Written for this benchmark by the ecscreen developers from the named sources (Wikipedia article titles
 # in the language, the company's own name in its language, or the standard transliteration into the
 # script as used by that language's press); they are not taken from the lists.
+# Targets: the list name or alias the rendering says. A rendering of the brand alone targets the list's alias
+# that is the brand alone: 'Kaspersky' (alias of EL-4508 AO Kaspersky Lab) and 'SUKHOI' (alias of SDN-36431
+# United Aircraft Corporation); until 2026-11-28 (h6) these five rows targeted 'Kaspersky Group' and 'Sukhoi
+# Aviation JSC', entities the renderings do not name more than the ones the list gives the brand to.
 RENDERINGS: list[tuple[str, str, str, str]] = [
     ("ja", "ファーウェイ", "HUAWEI TECHNOLOGIES CO., LTD.", "ja.wikipedia title 'ファーウェイ'"),
     ("ja", "ファーウェイ・テクノロジーズ", "HUAWEI TECHNOLOGIES CO., LTD.", "Huawei Japan press releases"),
     ("ja", "ロソボロンエクスポルト", "ROSOBORONEKSPORT OAO", "ja.wikipedia title 'ロソボロンエクスポルト'"),
-    ("ja", "カスペルスキー", "Kaspersky Group", "ja.wikipedia title 'カスペルスキー'"),
+    ("ja", "カスペルスキー", "Kaspersky", "ja.wikipedia title 'カスペルスキー'"),
     ("ja", "ツポレフ", "Tupolev JSC", "ja.wikipedia title 'ツポレフ'"),
-    ("ja", "スホーイ", "Sukhoi Aviation JSC", "ja.wikipedia title 'スホーイ'"),
+    ("ja", "スホーイ", "SUKHOI", "ja.wikipedia title 'スホーイ'"),
     ("ja", "カラシニコフ・コンツェルン", "Kalashnikov Concern", "ja.wikipedia title 'カラシニコフ・コンツェルン'"),
     ("ja", "イルクート", "Irkut Corporation", "ja.wikipedia title 'イルクート'"),
     ("ja", "ウラルヴァゴンザヴォード", "Uralvagonzavod", "ja.wikipedia title 'ウラルヴァゴンザヴォード'"),
@@ -63,9 +67,9 @@ RENDERINGS: list[tuple[str, str, str, str]] = [
     ("ja", "ヒクビジョン", "Hikvision", "Hikvision Japan (ヒクビジョン・ジャパン)"),
     ("ko", "화웨이", "HUAWEI TECHNOLOGIES CO., LTD.", "ko.wikipedia title '화웨이'"),
     ("ko", "로소보로넥스포르트", "ROSOBORONEKSPORT OAO", "Korean press transliteration (National Institute of Korean Language rules)"),
-    ("ko", "카스퍼스키", "Kaspersky Group", "ko.wikipedia title '카스퍼스키'"),
+    ("ko", "카스퍼스키", "Kaspersky", "ko.wikipedia title '카스퍼스키'"),
     ("ko", "투폴레프", "Tupolev JSC", "ko.wikipedia title '투폴레프'"),
-    ("ko", "수호이", "Sukhoi Aviation JSC", "ko.wikipedia title '수호이'"),
+    ("ko", "수호이", "SUKHOI", "ko.wikipedia title '수호이'"),
     ("ko", "칼라시니코프", "Kalashnikov Concern", "ko.wikipedia title '칼라시니코프 콘체른' (first word)"),
     ("ko", "이르쿠트", "Irkut Corporation", "ko.wikipedia title '이르쿠트 (기업)'"),
     ("ko", "하이크비전", "Hikvision", "ko.wikipedia title '하이크비전'"),
@@ -73,7 +77,7 @@ RENDERINGS: list[tuple[str, str, str, str]] = [
     ("ru", "Рособоронэкспорт", "ROSOBORONEKSPORT OAO", "the company's Russian name"),
     ("ru", "Хуавэй", "HUAWEI TECHNOLOGIES CO., LTD.", "Russian press transliteration of Huawei"),
     ("ru", "Туполев", "Tupolev JSC", "the company's Russian name (ПАО «Туполев»)"),
-    ("ru", "Сухой", "Sukhoi Aviation JSC", "the company's Russian name (ПАО «Компания „Сухой“»)"),
+    ("ru", "Сухой", "SUKHOI", "the company's Russian name (ПАО «Компания „Сухой“»)"),
     ("ru", "Концерн Калашников", "Kalashnikov Concern", "the company's Russian name"),
     ("ru", "Уралвагонзавод", "Uralvagonzavod", "the company's Russian name"),
     ("ru", "Иркут", "Irkut Corporation", "the company's Russian name (Корпорация «Иркут»)"),

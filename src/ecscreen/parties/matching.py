@@ -1185,7 +1185,8 @@ class Matcher:
         for qi in range(len(texts)):
             q = queries[qi]
             for reading in query_variants(q.norm, self.vocab):
-                queries.append(self._make_query(q.text, q.norm, _rejoin(reading.tokens, self.vocab, min_part=5)))
+                queries.append(self._make_query(q.text, reading.norm or q.norm,
+                                                _rejoin(reading.tokens, self.vocab, min_part=5)))
                 extra.append((qi, reading.penalty, max(thr, reading.min_score)))
         chunk_hits = self._match_chunk(queries, thr, exhaustive)
         del queries[len(texts) :]
@@ -1368,7 +1369,7 @@ class Matcher:
         best, why, pen = q, "", 0.0
         top = self._align(q, alias_tokens, weak)[0] if q.tokens and alias_tokens else 0.0
         for reading in query_variants(q.norm, self.vocab):
-            alt = self._make_query(q.text, q.norm, _rejoin(reading.tokens, self.vocab, min_part=5))
+            alt = self._make_query(q.text, reading.norm or q.norm, _rejoin(reading.tokens, self.vocab, min_part=5))
             raw = self._align(alt, alias_tokens, weak)[0] if alt.tokens else 0.0
             score = raw - reading.penalty
             if raw >= reading.min_score and score > top:
