@@ -45,6 +45,7 @@ __all__ = [
     "skeleton",
     "legal_forms",
     "abbreviations",
+    "given_name_forms",
 ]
 
 
@@ -81,6 +82,29 @@ def particles() -> frozenset[str]:
 @lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
     return frozenset(_table_lines("stopwords.txt"))
+
+
+@lru_cache(maxsize=1)
+def _nicknames() -> dict[str, frozenset[str]]:
+    """Nickname -> the given names it is short for (``nicknames.csv``: the maintained 'nicknames' data set,
+    Apache-2.0). Nicknames of one or two letters and words that are name particles or stop words are left out."""
+    skip = particles() | _stopwords()
+    pairs: dict[str, set[str]] = {}
+    for line in _table_lines("nicknames.csv"):
+        name, relation, nick = (x.strip() for x in line.split(","))
+        if relation != "has_nickname" or len(nick) < 3 or nick in skip or name in skip:
+            continue
+        pairs.setdefault(nick, set()).add(name)
+    return {k: frozenset(v) for k, v in pairs.items()}
+
+
+def given_name_forms(tok: str) -> frozenset[str]:
+    """The given names ``tok`` is a nickname of (ted -> theodore, ben -> benjamin); empty for any other word.
+
+    One way only: a query that writes a nickname meets the given name lists write ('Ted Doe' ~ 'Theodore
+    Doe'); a given name in the query does not meet a word of the list that happens to be a nickname
+    ('Arthur J. Gallagher' is not 'The Art Gallery')."""
+    return _nicknames().get(tok, frozenset())
 
 
 @lru_cache(maxsize=1)
@@ -170,6 +194,57 @@ def _han_to_latin(run: str, japanese: bool = False) -> str:
 
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "9": "g", "8": "b"})
+_ORDINAL_DIGITS = re.compile(r"(?<![a-z0-9])[0-9]{1,2}(?:st|nd|rd|th)(?![a-z0-9])")
+
+
+@lru_cache(maxsize=1)
+def _number_table() -> tuple[dict[str, tuple[int, str]], dict[int, str]]:
+    """(number word -> (value, kind), ordinal value -> ordinal word) from ``numbers.txt``."""
+    words: dict[str, tuple[int, str]] = {}
+    ordinals: dict[int, str] = {}
+    for line in _table_lines("numbers.txt"):
+        word, value, kind = line.split()
+        words[word] = (int(value), kind)
+        if kind == "ordinal":
+            ordinals.setdefault(int(value), word)
+    return words, ordinals
+
+
+@lru_cache(maxsize=1)
+def _number_words() -> frozenset[str]:
+    return frozenset(w for w, (_, kind) in _number_table()[0].items() if kind == "tens")
+
+
+def _numbers(raw: list[str]) -> list[str]:
+    """Numbers in words read as digits when a tens word is in the run ('forty four', 'forty 4' -> '44'),
+    ordinals in digits read as words ('1st' -> 'first'); see numbers.txt."""
+    words, ordinals = _number_table()
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        tok = raw[i]
+        m = _ORDINAL_DIGITS.fullmatch(tok)
+        if m is not None and int(tok[:-2]) in ordinals:
+            out.append(ordinals[int(tok[:-2])])
+            i += 1
+            continue
+        info = words.get(tok)
+        if info is not None and info[1] == "tens":
+            value = info[0]
+            nxt = raw[i + 1] if i + 1 < len(raw) else ""
+            unit = words.get(nxt)
+            if unit is not None and unit[1] == "unit":
+                value += unit[0]
+                i += 1
+            elif len(nxt) == 1 and nxt.isdigit() and nxt != "0":
+                value += int(nxt)
+                i += 1
+            out.append(str(value))
+            i += 1
+            continue
+        out.append(tok)
+        i += 1
+    return out
 
 
 def _unleet(tok: str) -> str:
@@ -670,6 +745,8 @@ def normalize(name: str) -> NormalizedName:
     if "." in text:
         text = _INITIAL_DOTS.sub(lambda m: m.group(1).replace(".", ""), text)
     raw = _WORDS(text)
+    if not _number_words().isdisjoint(raw) or (_HAS_DIGIT(text) and _ORDINAL_DIGITS.search(text)):
+        raw = _numbers(raw)
     if _HAS_DIGIT(text):
         raw = [_unleet(t) for t in raw]
     abbr = abbreviations()
