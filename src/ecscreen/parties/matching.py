@@ -723,9 +723,9 @@ class Matcher:
             self._expand_edits(tok, vid, res)
             self._expand_sounds(tok, res)
         for form in given_name_forms(tok):  # nickname hook (ecscreen.domain.normalize.given_name_forms)
-            v = self.vocab.get(form)
-            if v is not None and res.get(v, 0.0) < self.config.sim_nickname:
-                res[v] = self.config.sim_nickname
+            nv = self.vocab.get(form)
+            if nv is not None and res.get(nv, 0.0) < self.config.sim_nickname:
+                res[nv] = self.config.sim_nickname
         if len(self._exp_cache) > 500_000:
             self._exp_cache.clear()
         self._exp_cache[tok] = res
