@@ -79,3 +79,8 @@ def test_one_word_persian_brand_gets_sound_alike_readings() -> None:
     assert any(n.startswith("huawei") for n in hit_names("هوآوی"))
     # a person's name (two words, no organisation word) still does not
     assert normalize("قصي التكريتي").sound_tokens == ()
+
+
+def test_kana_of_a_japanese_given_name_gets_no_sound_readings() -> None:
+    # one or two kana written with kanji (くみ子) are a given name, not a brand: no sound-alike readings
+    assert normalize("くみ子 田中").sound_tokens == ()

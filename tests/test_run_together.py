@@ -53,3 +53,11 @@ def test_two_letter_legal_form_found_by_chance_keeps_the_strict_bar() -> None:
     m = matcher_for([load_default()])
     for r in query_variants(normalize("CISCO"), m.vocab):
         assert r.min_score >= 95.0
+
+
+def test_compound_words_of_a_name_with_spaces_are_not_split_again() -> None:
+    # 'BankUnited, Inc.' is not 'Bank Uni Ted'; numbers are split off only in a name written as one word
+    m = matcher_for([load_default()])
+    readings = [r.tokens for r in query_variants(normalize("BankUnited, Inc."), m.vocab)]
+    assert ["bank", "uni", "ted"] not in readings
+    assert all("number" not in r.reason for r in query_variants(normalize("Expion360 Inc."), m.vocab))

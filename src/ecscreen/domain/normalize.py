@@ -671,7 +671,9 @@ class _ScriptFold:
         if not part or part.isascii():
             return part
         folded, kind, shape = _fold_word(part, latin_context)
-        self._note(part, folded, kind, shape)
+        # a kana brand before a kanji word (ファーウェイ株式会社) gets sound-alike readings; one or two kana
+        # of a Japanese given name (くみ子) do not
+        self._note(part, folded, kind if len(part) >= 3 else "other", shape)
         return folded
 
     def _note(self, word: str, folded: str, kind: str, shape: str | None) -> None:

@@ -561,7 +561,7 @@ def _latin_readings(nn: NormalizedName, clean: str, primary: list[str], vocab: M
     # run-together words; the whole name written as one word, as typed (not a word picked out of a longer name)
     raw = nn.original.strip()
     one_word = " " not in raw and not raw.islower()
-    if _MIXED(clean) and _DIGIT_EDGE.search(clean):
+    if one_word and _MIXED(clean) and _DIGIT_EDGE.search(clean):
         # a number run together with the words (vessels 'FUYUANYU7868'): split off, the words re-segmented
         numbered = normalize(_DIGIT_EDGE.sub(" ", clean))
         split = _resegment(list(numbered.tokens), vocab, one_word=one_word)
@@ -572,7 +572,8 @@ def _latin_readings(nn: NormalizedName, clean: str, primary: list[str], vocab: M
                             SPLIT_MIN_SCORE, _with_form(nn, reread)))
     seg = _resegment(primary, vocab, one_word=one_word)
     if seg is not None:
-        fine = _resegment(primary, vocab, one_word=one_word, fine=True)
+        # compound list words split again only in a whole name written as one word ('SKYONECONSTRUCTION...')
+        fine = _resegment(primary, vocab, one_word=one_word, fine=True) if one_word else None
         for found in (seg, fine) if fine is not None and fine.tokens != seg.tokens else (seg,):
             form = _with_form(nn, found)
             out.append((list(found.tokens), JOIN_PENALTY, "run-together words split",
