@@ -84,3 +84,9 @@ def test_one_word_persian_brand_gets_sound_alike_readings() -> None:
 def test_kana_of_a_japanese_given_name_gets_no_sound_readings() -> None:
     # one or two kana written with kanji (くみ子) are a given name, not a brand: no sound-alike readings
     assert normalize("くみ子 田中").sound_tokens == ()
+
+
+def test_word_initial_ayn_is_read_as_a_vowel() -> None:
+    # علي was read 'li' and never met 'ALI'; a word-initial ayn carries a vowel (Ali, Abd, Umar)
+    assert tokens("علي حسن المجيد التكريتي")[0] == "ali"
+    assert tokens("عبد الله")[0] == "abd"

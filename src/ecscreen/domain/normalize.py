@@ -432,6 +432,9 @@ def _arabic_word(word: str) -> str:
     prev_vowel = True  # word start behaves like "after a vowel": initial waw/yeh are consonants
     chars = [c for c in word if not unicodedata.category(c).startswith("M")]  # harakat, shadda
     for i, c in enumerate(chars):
+        if i == 0 and c == "\u0639" and len(chars) >= 3:
+            out.append("a")  # a word-initial ayn carries a vowel: علي Ali, عبد Abd, عمر Umar (skeleton 'amr')
+            continue
         if c in _ALEF:
             if i == 0 and i + 1 < len(chars) and chars[i + 1] in _YEH:
                 out.append("i")  # ای- : iran
