@@ -53,7 +53,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz import process as rf_process
 from rapidfuzz.distance import Indel, JaroWinkler, LCSseq
 
-from ecscreen.domain.normalize import NormalizedName, initials, legal_forms, normalize, particles, skeleton
+from ecscreen.domain.normalize import (
+    NormalizedName,
+    given_name_forms,
+    initials,
+    legal_forms,
+    normalize,
+    particles,
+    skeleton,
+)
 from ecscreen.parties.indexcache import pack_dict, unpack_dict
 from ecscreen.parties.variants import query_variants, seed_sound_index, sound_index_keys
 from ecscreen.settings import Settings
@@ -205,6 +213,7 @@ class ScoreConfig:
     initial_weight: float = 0.5
     sim_edit_floor: float = 0.7
     sim_phonetic: float = 0.8
+    sim_nickname: float = 0.85  # a given name and its nickname (ted / theodore; data/normalize/nicknames.csv)
     phonetic_min_ratio: float = 0.65
     jw_min: float = 0.9
     jw_scale: float = 0.9
@@ -243,10 +252,18 @@ def token_sim(a: str, b: str, config: ScoreConfig = DEFAULT_CONFIG) -> float:
        one and the longest common subsequence is the longest length - 1) -> max(floor, 1 - 1/length);
     3. same consonant skeleton and indel similarity >= ``phonetic_min_ratio`` -> ``sim_phonetic``;
     4. same first two letters, lengths within 2, Jaro-Winkler >= ``jw_min`` -> JW x ``jw_scale``;
-    5. otherwise 0.
+    5. otherwise 0;
+    and at least ``sim_nickname`` for a given name and its nickname (ted / theodore).
     """
     if a == b:
         return 1.0
+    sim = _token_sim_rules(a, b, config)
+    if sim < config.sim_nickname and b in given_name_forms(a):  # nickname hook (normalize.given_name_forms)
+        return config.sim_nickname
+    return sim
+
+
+def _token_sim_rules(a: str, b: str, config: ScoreConfig) -> float:
     la, lb = len(a), len(b)
     if (la == 3 and lb == 4) or (la == 4 and lb == 3):
         # a three-letter word and the same word with one letter added: son / sson, esa / essa
@@ -729,6 +746,10 @@ class Matcher:
         if _fuzzy_ok(tok):
             self._expand_edits(tok, vid, res)
             self._expand_sounds(tok, res)
+        for form in given_name_forms(tok):  # nickname hook (ecscreen.domain.normalize.given_name_forms)
+            nv = self.vocab.get(form)
+            if nv is not None and res.get(nv, 0.0) < self.config.sim_nickname:
+                res[nv] = self.config.sim_nickname
         if len(self._exp_cache) > 500_000:
             self._exp_cache.clear()
         self._exp_cache[tok] = res
@@ -1209,7 +1230,8 @@ class Matcher:
         for qi in range(len(texts)):
             q = queries[qi]
             for reading in query_variants(q.norm, self.vocab):
-                queries.append(self._make_query(q.text, q.norm, _rejoin(reading.tokens, self.vocab, min_part=5)))
+                queries.append(self._make_query(q.text, reading.norm or q.norm,
+                                                _rejoin(reading.tokens, self.vocab, min_part=5)))
                 extra.append((qi, reading.penalty, max(thr, reading.min_score)))
         chunk_hits = self._match_chunk(queries, thr, exhaustive)
         del queries[len(texts) :]
@@ -1392,7 +1414,7 @@ class Matcher:
         best, why, pen = q, "", 0.0
         top = self._align(q, alias_tokens, weak)[0] if q.tokens and alias_tokens else 0.0
         for reading in query_variants(q.norm, self.vocab):
-            alt = self._make_query(q.text, q.norm, _rejoin(reading.tokens, self.vocab, min_part=5))
+            alt = self._make_query(q.text, reading.norm or q.norm, _rejoin(reading.tokens, self.vocab, min_part=5))
             raw = self._align(alt, alias_tokens, weak)[0] if alt.tokens else 0.0
             score = raw - reading.penalty
             if raw >= reading.min_score and score > top:
