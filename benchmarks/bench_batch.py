@@ -2,7 +2,8 @@
 
 Usage:
   python benchmarks/bench_batch.py --rows 1000000 [--generator erp|legacy] [--orders FILE] [--jobs 2]
-                                   [--as-of DATE] [--no-lists] [--record on|off|compare] [--repeat N]
+                                   [--as-of DATE] [--batch-as-of DATE] [--no-lists] [--record on|off|compare]
+                                   [--repeat N]
 
 Every run records its orders in a fresh record store (a temporary ``ECSCREEN_HOME``), as ``batch`` does
 by default; ``--record off`` passes ``--no-record``; ``--record compare`` runs both (alternating, ``--repeat``
@@ -10,18 +11,21 @@ times each) and prints both figures and the slowdown recording causes, in CPU se
 shared: CPU time varies much less than wall time) and in wall time (issue 15 target: <= 10 %).
 
 Generates the orders (unless ``--orders`` is given) with ``gen_erp_orders.py`` (default: today's orders,
-dated in the 90 days before 2026-10-01, real customer names with a Zipf law, real list entries in ERP
+dated in the 90 days before ``--as-of``, default today's date, printed; real customer names with a Zipf law, real list entries in ERP
 spellings; see its docstring) or, with ``--generator legacy``, the older ``gen_orders.py`` (synthetic
 customers, orders dated 2024-2025, kept for comparison), then runs the real CLI
 (``ecscreen batch FILE --out OUT``) in a child process and samples the child's process tree every
 0.2 s: peak RSS of the largest process, CPU seconds of the tree, and peak total PSS (proportional set size: shared pages such
 as the forked workers' copy of the lists counted once) over the tree. Prints one JSON line with the
-figures and the run's own summary line. Targets (issue 6): 1,000,000 rows in <= 120 s and <= 500 MB.
+figures and the run's own summary line. Targets (issue 14): 1,000,000 rows in <= 120 s and <= 500 MB;
+``--jobs 2`` >= 1.7x one process and <= 500 MB PSS over the tree. Each line is screened at its own date
+(as an ERP export is); ``--batch-as-of`` passes ``--as-of`` to ``batch`` (every row at that date).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import subprocess
@@ -100,7 +104,9 @@ def main() -> None:
     ap.add_argument("--orders", type=Path, help="existing orders CSV (default: generate)")
     ap.add_argument("--generator", choices=["erp", "legacy"], default="erp")
     ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--as-of", default=None)
+    ap.add_argument("--as-of", default=None,
+                    help="generated orders are dated in the 90 days before this date (default: today)")
+    ap.add_argument("--batch-as-of", default=None, help="pass --as-of to batch (overrides the rows' dates)")
     ap.add_argument("--no-lists", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the generated and output files")
     ap.add_argument("--record", choices=["on", "off", "compare"], default="on",
@@ -109,16 +115,18 @@ def main() -> None:
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ecscreen-bench-"))
     orders = a.orders
+    as_of = a.as_of or dt.date.today().isoformat()
     if orders is None:
         orders = tmp / f"orders-{a.rows}.csv"
         t0 = time.perf_counter()
-        gen = "gen_erp_orders.py" if a.generator == "erp" else "gen_orders.py"
-        subprocess.run([sys.executable, str(HERE / gen), "--rows", str(a.rows), "--out", str(orders)], check=True)
+        gen = ["gen_erp_orders.py", "--as-of", as_of] if a.generator == "erp" else ["gen_orders.py"]
+        subprocess.run([sys.executable, str(HERE / gen[0]), *gen[1:], "--rows", str(a.rows), "--out", str(orders)],
+                       check=True)
         print(f"generated {a.rows:,} rows in {time.perf_counter() - t0:.1f}s ({orders.stat().st_size / 1e6:.0f} MB)",
               file=sys.stderr)
     extra = ["--jobs", str(a.jobs)]
-    if a.as_of:
-        extra += ["--as-of", a.as_of]
+    if a.batch_as_of:
+        extra += ["--as-of", a.batch_as_of]
     if a.no_lists:
         extra.append("--no-lists")
     load_before = os.getloadavg()[0]
@@ -128,6 +136,8 @@ def main() -> None:
         res = run(orders, tmp / "out.csv", extra + (["--no-record"] if a.record == "off" else []),
                   _env(tmp / "home-0"))
         res.update(rows=sum(res["decisions"].values()), jobs=a.jobs, cpus=os.cpu_count(),
+                   orders_as_of=as_of if a.orders is None and a.generator == "erp" else None,
+                   batch_as_of=a.batch_as_of,
                    load_avg_1m_at_end=os.getloadavg()[0], load_avg_before=load_before, record=a.record)
         print(json.dumps(res))
     if not a.keep:

@@ -19,7 +19,7 @@ Sections
    Cyrillic, as the UN publishes them), screened against the UN list WITHOUT those aliases.
 3. Hand-written renderings of listed names in Japanese, Korean, Russian, Persian and Chinese (each with
    where it came from, see RENDERINGS), and the traditional-Chinese form of every Chinese rendering
-   (OpenCC s2t).
+   (OpenCC s2t); a held-out set of Chinese names (RENDERINGS_HELDOUT) not used to write the data files.
 4. ``--sec``: ordinary business names (SEC company names) as end users in GB: parties with any hit.
 """
 
@@ -48,13 +48,17 @@ AS_OF = dt.date(2026, 8, 15)
 # Written for this benchmark by the ecscreen developers from the named sources (Wikipedia article titles
 # in the language, the company's own name in its language, or the standard transliteration into the
 # script as used by that language's press); they are not taken from the lists.
+# Targets: the list name or alias the rendering says. A rendering of the brand alone targets the list's alias
+# that is the brand alone: 'Kaspersky' (alias of EL-4508 AO Kaspersky Lab) and 'SUKHOI' (alias of SDN-36431
+# United Aircraft Corporation); until 2026-11-28 (h6) these five rows targeted 'Kaspersky Group' and 'Sukhoi
+# Aviation JSC', entities the renderings do not name more than the ones the list gives the brand to.
 RENDERINGS: list[tuple[str, str, str, str]] = [
     ("ja", "ファーウェイ", "HUAWEI TECHNOLOGIES CO., LTD.", "ja.wikipedia title 'ファーウェイ'"),
     ("ja", "ファーウェイ・テクノロジーズ", "HUAWEI TECHNOLOGIES CO., LTD.", "Huawei Japan press releases"),
     ("ja", "ロソボロンエクスポルト", "ROSOBORONEKSPORT OAO", "ja.wikipedia title 'ロソボロンエクスポルト'"),
-    ("ja", "カスペルスキー", "Kaspersky Group", "ja.wikipedia title 'カスペルスキー'"),
+    ("ja", "カスペルスキー", "Kaspersky", "ja.wikipedia title 'カスペルスキー'"),
     ("ja", "ツポレフ", "Tupolev JSC", "ja.wikipedia title 'ツポレフ'"),
-    ("ja", "スホーイ", "Sukhoi Aviation JSC", "ja.wikipedia title 'スホーイ'"),
+    ("ja", "スホーイ", "SUKHOI", "ja.wikipedia title 'スホーイ'"),
     ("ja", "カラシニコフ・コンツェルン", "Kalashnikov Concern", "ja.wikipedia title 'カラシニコフ・コンツェルン'"),
     ("ja", "イルクート", "Irkut Corporation", "ja.wikipedia title 'イルクート'"),
     ("ja", "ウラルヴァゴンザヴォード", "Uralvagonzavod", "ja.wikipedia title 'ウラルヴァゴンザヴォード'"),
@@ -63,9 +67,9 @@ RENDERINGS: list[tuple[str, str, str, str]] = [
     ("ja", "ヒクビジョン", "Hikvision", "Hikvision Japan (ヒクビジョン・ジャパン)"),
     ("ko", "화웨이", "HUAWEI TECHNOLOGIES CO., LTD.", "ko.wikipedia title '화웨이'"),
     ("ko", "로소보로넥스포르트", "ROSOBORONEKSPORT OAO", "Korean press transliteration (National Institute of Korean Language rules)"),
-    ("ko", "카스퍼스키", "Kaspersky Group", "ko.wikipedia title '카스퍼스키'"),
+    ("ko", "카스퍼스키", "Kaspersky", "ko.wikipedia title '카스퍼스키'"),
     ("ko", "투폴레프", "Tupolev JSC", "ko.wikipedia title '투폴레프'"),
-    ("ko", "수호이", "Sukhoi Aviation JSC", "ko.wikipedia title '수호이'"),
+    ("ko", "수호이", "SUKHOI", "ko.wikipedia title '수호이'"),
     ("ko", "칼라시니코프", "Kalashnikov Concern", "ko.wikipedia title '칼라시니코프 콘체른' (first word)"),
     ("ko", "이르쿠트", "Irkut Corporation", "ko.wikipedia title '이르쿠트 (기업)'"),
     ("ko", "하이크비전", "Hikvision", "ko.wikipedia title '하이크비전'"),
@@ -73,7 +77,7 @@ RENDERINGS: list[tuple[str, str, str, str]] = [
     ("ru", "Рособоронэкспорт", "ROSOBORONEKSPORT OAO", "the company's Russian name"),
     ("ru", "Хуавэй", "HUAWEI TECHNOLOGIES CO., LTD.", "Russian press transliteration of Huawei"),
     ("ru", "Туполев", "Tupolev JSC", "the company's Russian name (ПАО «Туполев»)"),
-    ("ru", "Сухой", "Sukhoi Aviation JSC", "the company's Russian name (ПАО «Компания „Сухой“»)"),
+    ("ru", "Сухой", "SUKHOI", "the company's Russian name (ПАО «Компания „Сухой“»)"),
     ("ru", "Концерн Калашников", "Kalashnikov Concern", "the company's Russian name"),
     ("ru", "Уралвагонзавод", "Uralvagonzavod", "the company's Russian name"),
     ("ru", "Иркут", "Irkut Corporation", "the company's Russian name (Корпорация «Иркут»)"),
@@ -100,6 +104,34 @@ RENDERINGS: list[tuple[str, str, str, str]] = [
     ("zh", "曙光信息产业股份有限公司", "Sugon Information Industry", "the company's Chinese name"),
     ("zh", "浪潮集团有限公司", "Inspur Group", "the company's Chinese name (浪潮 = Inspur)"),
     ("zh", "中芯国际集成电路制造有限公司", "Semiconductor Manufacturing International Corporation", "the company's Chinese name"),
+]
+
+# Held out (issue 11, h6): Chinese names of OTHER listed entities, written for this benchmark before
+# ``data/normalize/han_names.txt`` was extended and not used to tune it: the entities' full registered Chinese
+# names (the company's own name, or the zh.wikipedia article title for universities and institutes). Their brand
+# words are deliberately NOT in han_names.txt, so this set measures what pinyin and the generic company words of
+# han_terms.txt achieve on names the data was not written for. Reported separately ("zh_heldout").
+RENDERINGS_HELDOUT: list[tuple[str, str, str, str]] = [
+    ("zh_heldout", "成都海光集成电路设计有限公司", "Chengdu Haiguang Integrated Circuit", "the company's Chinese name"),
+    ("zh_heldout", "长沙景嘉微电子股份有限公司", "Changsha Jingjia Microelectronics Co., Ltd", "the company's Chinese name"),
+    ("zh_heldout", "广州海格通信集团股份有限公司", "Guangzhou Haige Communication Group Co., Ltd.", "the company's Chinese name"),
+    ("zh_heldout", "杭州中科微电子有限公司", "Hangzhou Zhongke Microelectronics Co., Ltd.", "the company's Chinese name"),
+    ("zh_heldout", "合肥本源量子计算科技有限责任公司", "Hefei Origin Quantum Computing Technology Co., Ltd.", "the company's Chinese name"),
+    ("zh_heldout", "哈尔滨工程大学", "Harbin Engineering University", "zh.wikipedia title"),
+    ("zh_heldout", "西北工业大学", "Northwestern Polytechnical University", "zh.wikipedia title"),
+    ("zh_heldout", "南京理工大学", "Nanjing University of Science and Technology", "zh.wikipedia title"),
+    ("zh_heldout", "北京理工大学", "Beijing Institute of Technology", "zh.wikipedia title"),
+    ("zh_heldout", "长江存储科技有限责任公司", "Yangtze Memory Technologies Co., Ltd.", "the company's Chinese name"),
+    ("zh_heldout", "浙江宇视科技有限公司", "Zhejiang Uniview Technologies Co., Ltd.", "the company's Chinese name"),
+    ("zh_heldout", "天地伟业技术有限公司", "Tiandy Technologies", "the company's Chinese name"),
+    ("zh_heldout", "天津飞腾信息技术有限公司", "Tianjin Phytium Information Technology", "the company's Chinese name"),
+    ("zh_heldout", "龙芯中科技术股份有限公司", "Loongson Technology Corporation Limited", "the company's Chinese name"),
+    ("zh_heldout", "北京旷视科技有限公司", "Megvii Technology", "the company's Chinese name"),
+    ("zh_heldout", "新疆生产建设兵团", "Xinjiang Production and Construction Corps", "zh.wikipedia title"),
+    ("zh_heldout", "中国核工业集团有限公司", "China National Nuclear Corporation", "the company's Chinese name"),
+    ("zh_heldout", "北京中科信电子装备有限公司", "Beijing Zhongke Xin Electronic Equipment", "the company's Chinese name"),
+    ("zh_heldout", "无锡江南计算技术研究所", "Wuxi Jiangnan Institute of Computing Technology", "zh.wikipedia title"),
+    ("zh_heldout", "中国科学院计算技术研究所", "Institute of Computing Technology Chinese Academy of Sciences", "zh.wikipedia title"),
 ]
 
 _LEET = str.maketrans({"a": "4", "A": "4", "e": "3", "E": "3", "i": "1", "I": "1", "o": "0", "O": "0"})
@@ -285,21 +317,22 @@ def section_renderings(csl: ScreeningList, show: int) -> None:
     import opencc
 
     s2t = opencc.OpenCC("s2t")
-    print(f"3. hand-written renderings of listed names ({len(RENDERINGS)}), embedded CSL")
+    print(f"3. hand-written renderings of listed names ({len(RENDERINGS)}, and {len(RENDERINGS_HELDOUT)} held out), "
+          "embedded CSL")
     print(f"  {'class':<28} {'n':>5} {'found':>5}  recall")
     index: dict[str, list[ListEntry]] = {}
     for e in csl.entries:
         for n in (e.name, *e.aliases):
             index.setdefault(n.casefold(), []).append(e)
     rows: dict[str, list[tuple[str, list[ListEntry]]]] = {}
-    for lang, text, target, _source in RENDERINGS:
+    for lang, text, target, _source in RENDERINGS + RENDERINGS_HELDOUT:
         targets = index.get(target.casefold())
         if not targets:
             print(f"  (target not on the list: {target!r})")
             continue
         rows.setdefault(lang, []).append((text, targets))
-        if lang == "zh":
-            rows.setdefault("zh_traditional", []).append((s2t.convert(text), targets))
+        if lang.startswith("zh"):
+            rows.setdefault(lang + "_traditional", []).append((s2t.convert(text), targets))
     for lang, items in rows.items():
         hits, _ = _screen([t for t, _ in items], [csl])
         ok = [any(_found(t, h) for t in targets) for (_, targets), h in zip(items, hits, strict=True)]

@@ -11,7 +11,7 @@ Measures, in this order and in the same run (so machine load affects all alike),
 
 Targets (issue 10): check <= 0.5 s and <= 2.5x the bare import; --help <= 0.3 s; screen() <= 5 ms median.
 
-    python benchmarks/bench_latency.py [--runs 7]
+    python benchmarks/bench_latency.py [--runs 7] [--breakdown]
 """
 
 from __future__ import annotations
@@ -71,9 +71,43 @@ def _real_names() -> list[str]:
     return [r[col] for r in rows[:: max(1, len(rows) // 200)]][:200]
 
 
+BREAKDOWN = """\
+import sys, time
+c = time.process_time
+t = c()
+def lap(name, out=[]):
+    global t
+    n = c(); out.append((name, n - t)); t = n
+    return out
+import typer, pydantic, rich, rich.console, rapidfuzz, yaml; lap("bare dependencies (typer, pydantic, rich, ...)")
+import numpy; lap("numpy")
+import ecscreen.cli.main, ecscreen.engine.context, ecscreen.engine.snapshot, ecscreen.inputs.files
+import ecscreen.outputs.render; lap("ecscreen modules")
+from pathlib import Path
+from ecscreen.cli.options import registry_for, open_record_store
+from ecscreen.settings import Settings
+reg = registry_for(None, None, quiet=True); lap("packs snapshot (incl. the modules its classes live in)")
+store = open_record_store(False); lap("record store (SQLAlchemy import, open)")
+st = Settings.from_env()
+lists = ecscreen.engine.context.lists_for(reg, home=st.home, cache_dir=st.cache_dir); lap("lists (decoded-list cache)")
+from ecscreen.parties.store import matcher_for
+matcher_for(lists, cache_dir=st.cache_dir); lap("party index (index cache)")
+from ecscreen.engine.context import ScreeningContext, screen_report
+from ecscreen.settings import today
+ctx = ScreeningContext.build(reg, today=today(), lists=lists, cache_dir=st.cache_dir); lap("engine build")
+sh = ecscreen.inputs.files.load_shipments(Path(sys.argv[1]), [])
+screen_report(sh, ctx); out = lap("first screening (lazy tables, names-list indexes, regexes)")
+for name, secs in out:
+    print(f"  {secs * 1000:6.0f} ms  {name}")
+print(f"  {sum(s for _, s in out) * 1000:6.0f} ms  total (recording and printing not included)")
+"""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--breakdown", action="store_true",
+                    help="also print where one warm check's CPU time goes (one in-process run, phase by phase)")
     args = ap.parse_args()
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
@@ -93,6 +127,10 @@ def main() -> None:
         bare = _time(bare_cmd, env, args.runs)
         helpt = _time(help_cmd, env, args.runs)
         check = _time(check_cmd, env, args.runs)
+        breakdown = ""
+        if args.breakdown:
+            breakdown = subprocess.run([py, "-c", BREAKDOWN, str(ship)], env=env, check=False, capture_output=True,
+                                       text=True).stdout
         os.environ.update(env)
         import ecscreen
 
@@ -124,6 +162,8 @@ def main() -> None:
     print(f"Screener.screen(), 2 parties, median of {len(times)}      : {statistics.median(times) * 1000:7.2f} ms wall "
           f"(p95 {sorted(times)[int(len(times) * 0.95)] * 1000:.2f} ms), {statistics.median(cpu_times) * 1000:.2f} ms "
           "CPU (target <= 5 ms median)")
+    if breakdown:
+        print("where a warm check's CPU goes (one in-process run, process_time per phase):\n" + breakdown, end="")
 
 
 if __name__ == "__main__":

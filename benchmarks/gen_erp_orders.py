@@ -1,13 +1,13 @@
 """Generate an ERP order export that looks like today's work, for ``ecscreen batch`` benchmarks.
 
-    python benchmarks/gen_erp_orders.py --rows 1000000 --out /tmp/erp-1m.csv [--as-of 2026-10-01] [--seed 11]
+    python benchmarks/gen_erp_orders.py --rows 1000000 --out /tmp/erp-1m.csv [--as-of YYYY-MM-DD] [--seed 11]
 
 Unlike ``gen_orders.py`` (kept for comparison: synthetic customers, orders dated 2024-2025), every order
-here is dated within the 90 days before ``--as-of`` (default 2026-10-01), so the chart determination every
-shipment of today goes through is on the hot path. Note: with the default, the window starts on
-2026-07-03, so the orders of its first 20 days (about 22 %) predate the Commerce Country Chart snapshot
-(2026-07-23) and their classified lines get the DATE-BEFORE-CHART review; ``--as-of 2026-10-21`` or later
-puts the whole window after it. What is real:
+here is dated within the 90 days before ``--as-of`` (default: today's date, printed), so the chart
+determination every shipment of today goes through is on the hot path and today's rules apply. An
+``--as-of`` before 2026-10-21 puts part of the window before the Commerce Country Chart snapshot
+(2026-07-23): those orders' classified lines get the DATE-BEFORE-CHART review (with 2026-10-01, the
+previous default, about 22 % of the orders). What is real:
 
 * customers: a customer master of REAL business names — the 7,847 US public-company names of
   ``../shared/data/sec-company-names-2025-08`` (SEC EDGAR) — plus ``--listed-share`` (default 3 %) real
@@ -171,13 +171,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--out", type=Path, default=None, help="CSV file (default stdout)")
-    ap.add_argument("--as-of", default="2026-10-01", help="orders are dated in the 90 days before this date")
+    ap.add_argument("--as-of", default=None,
+                    help="orders are dated in the 90 days before this date (default: today)")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--listed-share", type=float, default=0.03, help="share of the customer master on the lists")
     ap.add_argument("--zipf", type=float, default=1.0)
     a = ap.parse_args()
     t0 = time.perf_counter()
-    as_of = dt.date.fromisoformat(a.as_of)
+    as_of = dt.date.fromisoformat(a.as_of) if a.as_of else dt.date.today()
+    print(f"as-of {as_of.isoformat()}: orders dated {(as_of - dt.timedelta(days=89)).isoformat()} to "
+          f"{as_of.isoformat()}", file=sys.stderr)
     if a.out is None:
         stats = generate(a.rows, sys.stdout, as_of=as_of, seed=a.seed, listed_share=a.listed_share, zipf=a.zipf)
     else:

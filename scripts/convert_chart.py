@@ -162,6 +162,16 @@ CCL_PARAMETERS: dict[str, dict[str, Any]] = {
 }
 
 
+# § 742.6(a)(2)(iii) (eCFR text read 2024-08-31): not an exemption the exporter can claim but licences BIS may
+# issue for cameras under the (a)(2)(ii) requirement that are fully packaged as consumer-ready civil products,
+# authorising further exports and reexports to civil end users without a licence; such a licence is a fact
+# of the shipment (items[].licenses), which then covers the finding.
+CAMERA_742_6_A2_III = (
+    "§ 742.6(a)(2)(iii): for 6A003.b.4.b cameras under the § 742.6(a)(2)(ii) requirement (60 Hz or less with "
+    "more than 111,000 elements, or to be embedded in a civil product) that are fully packaged as consumer-ready "
+    "civil products, BIS may issue licences that also authorise exports and reexports to civil end users "
+    "without a further licence; if this export is made under such a licence, list it in items[].licenses "
+    "(the finding is then covered by it)")
 _6A003_RS = reg("15 CFR part 774, Supplement No. 1, ECCN 6A003",
                 "License Requirements: RS 1 / RS 2 split of 6A003.b.4.b by frame rate (60 Hz), focal plane array "
                 "elements (111,000) and embedding in a civil product")
@@ -177,7 +187,8 @@ SCOPE_DETAILS: dict[tuple[str, str, str], dict[str, Any]] = {
         "qualified": ["b.4.b"], "partition": "6A003.b.4.b RS",
         "tests": [{"paragraph": "b.4.b", "citations": [_6A003_RS],
                    "any": [{"param": "frame_rate_hz", "gt": 60}, {"param": "fpa_elements", "gt": 111000},
-                           {"param": "embedded_in_civil_product", "eq": 1}]}]},
+                           {"param": "embedded_in_civil_product", "eq": 1}],
+                   "notes": [CAMERA_742_6_A2_III], "note_citations": [reg("15 CFR 742.6(a)(2)(ii)-(iii)")]}]},
     # "RS applies to items controlled in 6A003.b.4.b that have a frame rate of 60 Hz or less and that
     # incorporate a focal plane array with not more than 111,000 elements if not being exported or
     # reexported to be embedded in a civil product"
@@ -219,7 +230,9 @@ OUTSIDE: dict[str, list[dict[str, Any]]] = {
 
 # What the CCL data cannot decide (listed in docs/rules.md, generated from the pack).
 CCL_LIMITS = [
-    "6A003 RS 1 points to exemptions in § 742.6(a)(2)(iii) and (v) that are not in the data: RS 1 gives "
+    "6A003 RS 1 points to § 742.6(a)(2)(iii) and (v): (iii) is read (licences BIS may issue for consumer-ready "
+    "civil cameras: a licence listed in items[].licenses covers the finding, and the finding names the "
+    "provision); the text of (v) could not be read from a source reachable here (UNCONFIRMED): RS 1 gives "
     "license_required where the stated facts place the camera in it.",
     "Footnotes 2 and 4 (special provisions for certain thermal imaging cameras, § 742.4(a), § 742.6(a)(2), "
     "(4)(ii)) are not in the data: review for 6A003.b.4 and 6A993 cameras to those rows.",
@@ -247,8 +260,8 @@ WORDED_CONTROLS: dict[tuple[str, str], list[dict[str, Any]]] = {
         {"paragraphs": ["c"], "target": {
             "kind": "destinations", "outcome": "review",
             "destinations": [{"include": CWC_NON_STATES_PARTIES, "exclude": []}],
-            "note": "Schedule 3 chemicals and mixtures in 1C350.c: licence required to States not Party to the CWC "
-                    "unless an End-Use Certificate of the importing government was obtained before export (§ 745.2)",
+            "note": "Schedule 3 chemicals in 1C350.c: licence to CWC non-States Parties unless an End-Use Certificate "
+                    "was obtained before export (§ 745.2)",
             "citations": CWC_CITES + [reg("15 CFR 745.2")]}}],
     ("1C351", "CW"): [
         {"paragraphs": ["d.15", "d.16"], "target": {
@@ -256,6 +269,24 @@ WORDED_CONTROLS: dict[tuple[str, str], list[dict[str, Any]]] = {
             "note": "ricin (1C351.d.15) and saxitoxin (1C351.d.16): licence required for CW reasons to all "
                     "destinations, including Australia, Canada and the United Kingdom",
             "citations": [reg("15 CFR 742.18")]}}],
+    # "CW applies to entire entry": the sentence then states the requirement per paragraph ("identified in
+    # 1C355.a", "identified in 1C355.b"); each part names the words that must be in the entry's text.
+    ("1C355", "CW"): [
+        {"paragraphs": ["a"], "entire_entry_words": "Schedule 2 chemicals and mixtures identified in 1C355.a to "
+                                                    "States not Party to the CWC",
+         "target": {
+            "kind": "destinations", "outcome": "license_required",
+            "destinations": [{"include": CWC_NON_STATES_PARTIES, "exclude": []}],
+            "note": "CWC Schedule 2 chemicals and mixtures in 1C355.a: licence required to States not Party to the CWC",
+            "citations": CWC_CITES}},
+        {"paragraphs": ["b"], "entire_entry_words": "Schedule 3 chemicals and mixtures identified in 1C355.b to "
+                                                    "States not Party to the CWC, unless an End Use Certificate",
+         "target": {
+            "kind": "destinations", "outcome": "review",
+            "destinations": [{"include": CWC_NON_STATES_PARTIES, "exclude": []}],
+            "note": "Schedule 3 chemicals in 1C355.b: licence to CWC non-States Parties unless an End-Use Certificate "
+                    "was obtained before export (§ 745.2)",
+            "citations": CWC_CITES + [reg("15 CFR 745.2")]}}],
 }
 
 # Destination sets written out in words in the chart column of CCL entries.
@@ -1103,7 +1134,7 @@ def build_ccl(src: Path, un_rows: list[str]) -> tuple[dict[str, Any], dict[str, 
                 reasons.append(r)
         have = {c["reason"] for c in controls}
         for r in reasons:
-            if r in have or r in ("AT", "SS") or not controls:
+            if r in have or r in ("AT", "SS") or (not controls and (eccn, r) not in WORDED_CONTROLS):
                 continue
             worded = worded_controls(e, r)
             if worded:
@@ -1169,10 +1200,15 @@ def worded_controls(e: dict[str, Any], reason: str) -> list[dict[str, Any]] | No
                      if i.get("kind") == "text" and i.get("text", "").startswith(f"{reason} applies to ")), None)
     if sentence is None:
         raise SystemExit(f"{eccn}: no '{reason} applies to' sentence in the entry for WORDED_CONTROLS")
-    named = para_lists(sentence[len(f"{reason} applies to "):], eccn)[0]
-    curated = [p for part in parts for p in part["paragraphs"]]
-    if named != curated:
-        raise SystemExit(f"{eccn} {reason}: the entry names {named}, WORDED_CONTROLS {curated}")
+    if sentence.startswith(f"{reason} applies to entire entry"):
+        for part in parts:  # the sentence states the requirement of each curated part in these words
+            if part.get("entire_entry_words") not in sentence:
+                raise SystemExit(f"{eccn} {reason}: {part.get('entire_entry_words')!r} not in the entry's sentence")
+    else:
+        named = para_lists(sentence[len(f"{reason} applies to "):], eccn)[0]
+        curated = [p for part in parts for p in part["paragraphs"]]
+        if named != curated:
+            raise SystemExit(f"{eccn} {reason}: the entry names {named}, WORDED_CONTROLS {curated}")
     text = sentence if len(sentence) <= 400 else sentence[:397] + "..."
     return [{"reason": reason, "text": text, "chart_text": part["target"]["note"],
              "scope": {"kind": "paragraphs", "paragraphs": part["paragraphs"]}, "target": part["target"]}

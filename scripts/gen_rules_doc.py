@@ -99,6 +99,8 @@ def _cond_words(c: Cond, neg: bool = False) -> list[str]:
         words.append(pre + "category " + " or ".join(c.category_in))
     if c.license_exception_in is not None:
         words.append(pre + "claims " + " or ".join(c.license_exception_in))
+    if c.fact_missing is not None:
+        words.append(("states " if neg else "no ") + c.fact_missing.replace("_", " ") + (" stated" if not neg else ""))
     if c.party_hit is not None:
         what = ", ".join([*(c.party_hit.sources or []), *(f"footnote {n}" for n in c.party_hit.footnotes or [])])
         words.append(pre + f"a party listed ({what})")

@@ -55,7 +55,10 @@ def test_iran_food_covered_by_general_licence_not_specific(emb_engine: Engine) -
 
 def test_category_not_stated_is_never_assumed(emb_engine: Engine) -> None:
     assert _one(emb_engine, "IR").decision == Outcome.prohibited
-    assert _one(emb_engine, "SY").decision == Outcome.license_required
+    # Syria before License Exception SPP (90 FR 42315, 2025-09-02), which authorises every EAR99 item since
+    before_spp = Shipment.model_validate({"destination": "SY", "date": "2025-08-01", "items": [
+        {"description": "Milling wheat", "eccn": "EAR99", "origin": "US"}]})
+    assert emb_engine.screen_one(before_spp).decision == Outcome.license_required
 
 
 def test_confirm_makes_review_naming_the_conditions(emb_engine: Engine) -> None:

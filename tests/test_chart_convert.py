@@ -88,6 +88,26 @@ def test_cw_is_read_from_the_entry_sentence(conv) -> None:
         conv.worded_controls(entry, "CW")
 
 
+def test_cw_1c355_entire_entry_sentence(conv) -> None:
+    """Regression (issue 13): 1C355 has no Country Chart table, so its CW control was dropped and every
+    1C355 item was a 'names no Country Chart column' review; the entry's sentence is read instead."""
+    text = ("CW applies to entire entry. The Commerce Country Chart is not designed to determine licensing "
+            "requirements for items controlled for CW reasons. A license is required to export or reexport CWC "
+            "Schedule 2 chemicals and mixtures identified in 1C355.a to States not Party to the CWC (destinations "
+            "not listed in Supplement No. 2 to part 745 of the EAR). A license is required to export CWC Schedule 3 "
+            "chemicals and mixtures identified in 1C355.b to States not Party to the CWC, unless an End Use "
+            "Certificate issued by the government of the importing country is obtained by the exporter, prior to "
+            "export.")
+    entry = {"eccn": "1C355", "items": [{"kind": "text", "paragraph": None, "depth": 0, "text": text}]}
+    ctl = conv.worded_controls(entry, "CW")
+    assert [c["scope"]["paragraphs"] for c in ctl] == [["a"], ["b"]]
+    assert [c["target"]["outcome"] for c in ctl] == ["license_required", "review"]
+    assert all(c["target"]["destinations"] == [{"include": ["group:CWC:non-party"], "exclude": []}] for c in ctl)
+    entry["items"][0]["text"] = text.replace("identified in 1C355.b", "identified in 1C355.c")
+    with pytest.raises(SystemExit):  # the curated words must be in the entry's sentence
+        conv.worded_controls(entry, "CW")
+
+
 def test_targets(conv) -> None:
     assert conv.parse_target("NS Column 2.", "NS", []) == {"kind": "column", "column": "NS 2"}
     assert conv.parse_target("Column 1.", "AT", [])["column"] == "AT 1"

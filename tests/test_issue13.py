@@ -174,3 +174,42 @@ def test_end_user_in_destination_adds_nothing(full_engine: Any) -> None:
     res = full_engine.screen_one(sh)
     assert res.decision == Outcome.clear
     assert not [x for x in res.warnings if "ultimate destination" in x]
+
+
+# ---------------------------------------------------------------- remaining EAR parts (h5)
+def _camera(dest: str, params: dict[str, Any], **item: Any) -> Shipment:
+    return Shipment.model_validate({"destination": dest, "date": "2026-10-01", "items": [
+        {"description": "Thermal imaging camera", "eccn": "6A003.b.4.b", "origin": "US", "parameters": params, **item}]})
+
+
+def test_camera_rs1_finding_names_742_6_a2_iii_licences(engine: Any) -> None:
+    """Regression: the RS 1 finding for a 6A003.b.4.b camera under § 742.6(a)(2)(ii) said nothing of the
+    (a)(2)(iii) licences (CCL_LIMITS: 'not in the data'); the note and citation are data now, and a licence
+    listed for the item covers the finding."""
+    res = engine.screen_one(_camera("DE", {"frame_rate_hz": 30, "fpa_elements": 307200}))
+    f = next(f for f in res.findings if f.rule_id == "CHART-6A003-RS")
+    assert res.decision == Outcome.license_required and f.covered_by is None
+    assert any("742.6(a)(2)(iii)" in n and "items[].licenses" in n for n in f.notes)
+    assert any(c.ref == "15 CFR 742.6(a)(2)(ii)-(iii)" for c in f.citations)
+    held = engine.screen_one(_camera("DE", {"frame_rate_hz": 30, "fpa_elements": 307200},
+                                     licenses=[{"id": "D1234567", "destinations": ["DE"]}]))
+    assert held.decision == Outcome.clear
+    # RS 2 (60 Hz or less, 111,000 elements or fewer, not embedded): no RS 1 finding, no note
+    small = engine.screen_one(_camera("DE", {"frame_rate_hz": 30, "fpa_elements": 76800, "embedded_in_civil_product": 0}))
+    assert small.decision == Outcome.clear and not small.findings
+
+
+def test_syria_spp_by_date(engine: Any) -> None:
+    """Regression: EAR99 items to Syria stayed license_required after License Exception SPP (15 CFR 740.5,
+    90 FR 42315, effective 2025-09-02); orders dated before it keep the old outcome."""
+    def one(date: str, **item: Any) -> Any:
+        it = {"description": "Water pump", "origin": "US", **item}
+        return engine.screen_one(Shipment.model_validate({"destination": "SY", "date": date, "items": [it]}))
+
+    after = one("2025-09-02", eccn="EAR99")
+    f = next(f for f in after.findings if f.rule_id == "EMB-SY")
+    assert after.decision == Outcome.clear and f.covered_by is not None
+    assert f.covered_by.kind == "license_exception" and "740.5" in f.covered_by.ref
+    assert one("2025-09-01", eccn="EAR99").decision == Outcome.license_required
+    assert one("2026-10-01").decision == Outcome.review  # no ECCN: SPP only if it is EAR99
+    assert one("2026-10-01", eccn="5A991").decision == Outcome.license_required

@@ -396,3 +396,58 @@ def test_get_many_and_manifests_of(store: RecordStore) -> None:
     mans = store.manifests_of([1, 2, 4, 99], chunk=2)
     assert mans == {1: None, 2: man, 4: man}
     assert store.get_many([]) == {} and store.manifests_of([]) == {}
+
+
+def test_sqlite_writers_wait_on_the_machine_lock_not_in_sqlite_polling(tmp_path: Path) -> None:
+    """Regression (issue 15, serve with 2 workers): writers of one SQLite store queue on an exclusive flock
+    of ``records.db.lock`` (woken by the kernel when it frees) instead of colliding in SQLite's busy
+    handler, which sleeps 1-100 ms between tries. Before, an append ignored the lock file."""
+    fcntl = pytest.importorskip("fcntl")
+    import threading
+
+    store = RecordStore.open(home=tmp_path)
+    try:
+        ids: list[int] = []
+        with open(tmp_path / "records.db.lock", "a+b") as other:  # another writer holding the lock
+            fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+            t = threading.Thread(target=lambda: ids.extend(store.append_screenings([rec(1)], at=T0)))
+            t.start()
+            t.join(0.5)
+            assert t.is_alive() and ids == []  # waits for the other writer
+            fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+            t.join(30)
+        assert not t.is_alive() and ids == [1]
+        assert store.append_screenings([rec(2), rec(3)], at=T0) == [2, 3]
+        assert store.verify().ok
+    finally:
+        store.close()
+
+
+def test_one_record_appends_from_several_threads_stay_one_chain(tmp_path: Path) -> None:
+    """The SQLite fast path (a driver connection per thread) keeps ids consecutive and the chain valid when
+    threads append one record each, as serve's recorder and a CLI thread may; close() releases them all."""
+    import threading
+
+    store = RecordStore.open(home=tmp_path)
+    try:
+        def work(w: int) -> None:
+            for i in range(25):
+                store.append_screenings([rec(100 * w + i, subject=f"W{w}-{i}")], at=T0)
+
+        threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert store.count() == 100
+        v = store.verify()
+        assert v.ok and v.checked == 100
+        assert sorted(r.subject for r in store.query()) == sorted(f"W{w}-{i}" for w in range(4) for i in range(25))
+    finally:
+        store.close()
+    assert store._opened == []
+    again = RecordStore.open(home=tmp_path)
+    try:
+        assert again.append_screenings([rec(999)], at=T0) == [101] and again.verify().ok
+    finally:
+        again.close()

@@ -8,6 +8,7 @@ and hot reload of lists while requests are in flight.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -133,6 +134,43 @@ def test_health_ready_docs(client: httpx.Client) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/screen", "/v1/parties/search", "/v1/explain/{eccn}/{destination}", "/v1/lists", "/healthz",
             "/readyz"} <= set(paths)
+
+
+def test_docs_work_offline_with_no_external_url(client: httpx.Client) -> None:
+    """Regression (issue 15): /docs loaded Swagger UI from a CDN (cdn.jsdelivr.net) and its favicon from
+    fastapi.tiangolo.com, so it was blank on a machine without internet. Every URL it names is now served
+    here, and the spec validator (validator.swagger.io) is off; /redoc (CDN-only) is gone."""
+    page = client.get("/docs")
+    assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+    assert "http://" not in page.text and "https://" not in page.text and "//cdn" not in page.text
+    assert '"validatorUrl": null' in page.text
+    urls = re.findall(r'(?:href|src)="([^"]+)"', page.text) + re.findall(r"url: '([^']+)'", page.text)
+    assert len(urls) == 4 and all(u.startswith("/") and not u.startswith("//") for u in urls), urls
+    for u in urls:
+        r = client.get(u)
+        assert r.status_code == 200 and len(r.content) > 100, (u, r.status_code)
+    assert "swaggerui" in client.get("/docs/assets/swagger-ui-bundle.js").text.lower()
+    assert client.get("/docs/assets/index.j2").status_code == 404  # only the files /docs needs
+    assert client.get("/redoc").status_code == 404
+
+
+def test_fast_path_and_fastapi_route_answer_alike(client: httpx.Client) -> None:
+    """POST /v1/screen is answered by the guard's fast path (no query, or exactly as_of=DATE) and otherwise by
+    the FastAPI route: both give the same report, headers and recording."""
+    from ecscreen.service.app import _plain_as_of
+
+    assert _plain_as_of(b"") is None and _plain_as_of(b"as_of=2022-01-01") == dt.date(2022, 1, 1)
+    assert _plain_as_of(b"as_of=2022-1-1") is False and _plain_as_of(b"as_of=2022-01-01&x=1") is False
+    fast = client.post("/v1/screen?as_of=2022-01-01", json=GPU_CN, headers={"X-Ecscreen-Client": "fast"})
+    slow = client.post("/v1/screen?x=1&as_of=2022-01-01", json=GPU_CN, headers={"X-Ecscreen-Client": "slow"})
+    assert fast.status_code == slow.status_code == 200
+    a, b = fast.json(), slow.json()
+    ids = a.pop("record_ids"), b.pop("record_ids")
+    assert a == b and a["results"][0]["as_of"] == "2022-01-01"
+    for name in ("x-ecscreen-decision", "x-ecscreen-exit-code", "content-type"):
+        assert fast.headers[name] == slow.headers[name]
+    sources = [client.get(f"/v1/records/{i[0]}").json()["record"]["source"] for i in ids]
+    assert sources == ["api:fast", "api:slow"]
 
 
 def test_screen_returns_the_check_json_envelope(client: httpx.Client, tmp_path: Path) -> None:

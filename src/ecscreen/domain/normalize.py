@@ -14,7 +14,8 @@
   words from kana, hangul, Cyrillic and Greek (and Persian/Arabic words of organisation names) are
   remembered (``sound_tokens``) so the matcher can try sound-alike readings;
 * Chinese (Han) text: traditional characters converted to simplified (OpenCC ``t2s``), known words
-  translated from ``data/normalize/han_terms.txt`` (技术 -> technology, 有限公司 -> co ltd), everything
+  translated from ``data/normalize/han_terms.txt`` (技术 -> technology, 有限公司 -> co ltd) and
+  ``han_names.txt`` (the Chinese names of listed entities: 海康威视 -> hikvision), everything
   else romanised with ``pypinyin`` (华为 -> huawei);
 * punctuation removed ("S.A." -> "sa", "Xi'an" -> "xian"), stop words dropped;
 * digits used as letters inside a word read as letters ("HU4W31" -> huawei, "r0s0b0r0n" -> rosoboron);
@@ -44,6 +45,7 @@ __all__ = [
     "skeleton",
     "legal_forms",
     "abbreviations",
+    "given_name_forms",
 ]
 
 
@@ -83,11 +85,37 @@ def _stopwords() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def _nicknames() -> dict[str, frozenset[str]]:
+    """Nickname -> the given names it is short for (``nicknames.csv``: the maintained 'nicknames' data set,
+    Apache-2.0). Nicknames of one or two letters and words that are name particles or stop words are left out."""
+    skip = particles() | _stopwords()
+    pairs: dict[str, set[str]] = {}
+    for line in _table_lines("nicknames.csv"):
+        name, relation, nick = (x.strip() for x in line.split(","))
+        if relation != "has_nickname" or len(nick) < 3 or nick in skip or name in skip:
+            continue
+        pairs.setdefault(nick, set()).add(name)
+    return {k: frozenset(v) for k, v in pairs.items()}
+
+
+def given_name_forms(tok: str) -> frozenset[str]:
+    """The given names ``tok`` is a nickname of (ted -> theodore, ben -> benjamin); empty for any other word.
+
+    One way only: a query that writes a nickname meets the given name lists write ('Ted Doe' ~ 'Theodore
+    Doe'); a given name in the query does not meet a word of the list that happens to be a nickname
+    ('Arthur J. Gallagher' is not 'The Art Gallery')."""
+    return _nicknames().get(tok, frozenset())
+
+
+@lru_cache(maxsize=1)
 def _han_terms() -> tuple[dict[str, str], int]:
+    """Han words -> English: common words of names (``han_terms.txt``) and the Chinese names of listed
+    entities (``han_names.txt``: translations such as 海康威视 -> hikvision that pinyin cannot find)."""
     terms: dict[str, str] = {}
-    for line in _table_lines("han_terms.txt"):
-        han, english = line.split(None, 1)
-        terms[han] = english.strip()
+    for table in ("han_terms.txt", "han_names.txt"):
+        for line in _table_lines(table):
+            han, english = line.split(None, 1)
+            terms[han] = english.strip()
     return terms, max(len(k) for k in terms)
 
 
@@ -121,9 +149,25 @@ def _simplified(run: str) -> str:
     return out if len(out) == len(run) else run
 
 
-def _han_to_latin(run: str) -> str:
-    run = _simplified(run)
-    terms, max_len = _han_terms()
+@lru_cache(maxsize=1)
+def _kanji_terms() -> tuple[dict[str, str], int]:
+    """Han words read the Japanese way in a name written partly in kana (``kanji_terms.txt``: 航空 -> air,
+    as in マハーン航空 Mahan Air), over :func:`_han_terms`."""
+    terms, _ = _han_terms()
+    out = dict(terms)
+    for line in _table_lines("kanji_terms.txt"):
+        han, english = line.split(None, 1)
+        out[han] = english.strip()
+    return out, max(len(k) for k in out)
+
+
+_KANA = re.compile(r"[\u3041-\u30ff]")
+
+
+def _han_to_latin(run: str, japanese: bool = False) -> str:
+    terms, max_len = _kanji_terms() if japanese else _han_terms()
+    if not japanese:
+        run = _simplified(run)
     pieces: list[str] = []
     buffer: list[str] = []
 
@@ -150,6 +194,57 @@ def _han_to_latin(run: str) -> str:
 
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "9": "g", "8": "b"})
+_ORDINAL_DIGITS = re.compile(r"(?<![a-z0-9])[0-9]{1,2}(?:st|nd|rd|th)(?![a-z0-9])")
+
+
+@lru_cache(maxsize=1)
+def _number_table() -> tuple[dict[str, tuple[int, str]], dict[int, str]]:
+    """(number word -> (value, kind), ordinal value -> ordinal word) from ``numbers.txt``."""
+    words: dict[str, tuple[int, str]] = {}
+    ordinals: dict[int, str] = {}
+    for line in _table_lines("numbers.txt"):
+        word, value, kind = line.split()
+        words[word] = (int(value), kind)
+        if kind == "ordinal":
+            ordinals.setdefault(int(value), word)
+    return words, ordinals
+
+
+@lru_cache(maxsize=1)
+def _number_words() -> frozenset[str]:
+    return frozenset(w for w, (_, kind) in _number_table()[0].items() if kind == "tens")
+
+
+def _numbers(raw: list[str]) -> list[str]:
+    """Numbers in words read as digits when a tens word is in the run ('forty four', 'forty 4' -> '44'),
+    ordinals in digits read as words ('1st' -> 'first'); see numbers.txt."""
+    words, ordinals = _number_table()
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        tok = raw[i]
+        m = _ORDINAL_DIGITS.fullmatch(tok)
+        if m is not None and int(tok[:-2]) in ordinals:
+            out.append(ordinals[int(tok[:-2])])
+            i += 1
+            continue
+        info = words.get(tok)
+        if info is not None and info[1] == "tens":
+            value = info[0]
+            nxt = raw[i + 1] if i + 1 < len(raw) else ""
+            unit = words.get(nxt)
+            if unit is not None and unit[1] == "unit":
+                value += unit[0]
+                i += 1
+            elif len(nxt) == 1 and nxt.isdigit() and nxt != "0":
+                value += int(nxt)
+                i += 1
+            out.append(str(value))
+            i += 1
+            continue
+        out.append(tok)
+        i += 1
+    return out
 
 
 def _unleet(tok: str) -> str:
@@ -337,6 +432,9 @@ def _arabic_word(word: str) -> str:
     prev_vowel = True  # word start behaves like "after a vowel": initial waw/yeh are consonants
     chars = [c for c in word if not unicodedata.category(c).startswith("M")]  # harakat, shadda
     for i, c in enumerate(chars):
+        if i == 0 and c == "\u0639" and len(chars) >= 3:
+            out.append("a")  # a word-initial ayn carries a vowel: علي Ali, عبد Abd, عمر Umar (skeleton 'amr')
+            continue
         if c in _ALEF:
             if i == 0 and i + 1 < len(chars) and chars[i + 1] in _YEH:
                 out.append("i")  # ای- : iran
@@ -439,6 +537,30 @@ def hangul_loan_forms(word: str) -> tuple[str, ...]:
     return tuple(f for f in forms if f and f != plain)
 
 
+def _hangul_affixes(word: str) -> str | None:
+    """A hangul name written as one word with organisation words at its start or end (단천상업은행 -> 'dancheon
+    commercial bank', script_terms.txt), the rest romanised; None when no such word is found."""
+    terms = _script_terms()
+    head: list[str] = []
+    tail: list[str] = []
+    stem = word
+    changed = True
+    while changed:
+        changed = False
+        for size in range(min(4, len(stem)), 1, -1):
+            if stem[-size:] in terms:
+                tail.insert(0, terms[stem[-size:]])
+                stem, changed = stem[:-size], True
+                break
+            if stem[:size] in terms:
+                head.append(terms[stem[:size]])
+                stem, changed = stem[size:], True
+                break
+    if not head and not tail:
+        return None
+    return " ".join([*head, *([anyascii(stem).lower()] if stem else []), *tail])
+
+
 def _shape_fold(word: str) -> str:
     table = confusables()
     return anyascii(unicodedata.normalize("NFKC", "".join(table.get(c, c) for c in word)))
@@ -479,6 +601,10 @@ def _fold_word(word: str, latin_context: bool = False) -> tuple[str, str, str | 
             return anyascii(unicodedata.normalize("NFKC", word)), "sound", shape
         if script == "kana":
             return _kana_word(unicodedata.normalize("NFKC", word)), "sound", None
+        if script == "hangul" and len(word) >= 4:
+            split = _hangul_affixes(word)
+            if split is not None:
+                return split, "sound", None
         if script == "hangul" and len(word) >= 3:
             # (a one- or two-syllable hangul word is a Korean surname or given name: romanised, no
             # sound-alike readings, which would meet too many list names)
@@ -515,17 +641,43 @@ class _ScriptFold:
             word = m.group(0)
             folded, kind, shape = _fold_word(word, latin_context)
             if kind == "han":
-                continue
+                rest = _HAN_RUN.sub("", word)
+                if not rest or rest.isascii():
+                    continue
+                # kana (or another script) written together with Han characters (ファーウェイ株式会社): the
+                # non-Han parts are words of their own, the Han runs are read later
+                folded = self._mixed(word, latin_context)
+            else:
+                self._note(word, folded, kind, shape)
             pieces.append(text[last : m.start()])
             pieces.append(folded)
             last = m.end()
-            self._note(word, folded, kind, shape)
         pieces.append(text[last:])
-        if self.org_term:
-            # unvowelled (Persian/Arabic) words get sound-alike readings in organisation names only
-            # (بانک ملی -> melli); person names in that script have too many near-homographs on the lists
+        if self.org_term or len(matches) == 1:
+            # unvowelled (Persian/Arabic) words get sound-alike readings in organisation names (بانک ملی ->
+            # melli) and in a name of one word (a brand: هوآوی -> huawei); person names in that script (two
+            # words or more) have too many near-homographs on the lists
             self.sound.extend(self.unvowelled)
         return "".join(pieces)
+
+    def _mixed(self, word: str, latin_context: bool) -> str:
+        out: list[str] = []
+        last = 0
+        for h in _HAN_RUN.finditer(word):
+            out.append(self._fold_part(word[last : h.start()], latin_context))
+            out.append(" " + h.group(0) + " ")
+            last = h.end()
+        out.append(self._fold_part(word[last:], latin_context))
+        return "".join(out)
+
+    def _fold_part(self, part: str, latin_context: bool) -> str:
+        if not part or part.isascii():
+            return part
+        folded, kind, shape = _fold_word(part, latin_context)
+        # a kana brand before a kanji word (ファーウェイ株式会社) gets sound-alike readings; one or two kana
+        # of a Japanese given name (くみ子) do not
+        self._note(part, folded, kind if len(part) >= 3 else "other", shape)
+        return folded
 
     def _note(self, word: str, folded: str, kind: str, shape: str | None) -> None:
         if kind == "shape":
@@ -574,7 +726,8 @@ def prefold(name: str) -> Prefolded:
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
         if _HAN_RUN.search(text):
-            text = _HAN_RUN.sub(lambda m: _han_to_latin(m.group(0)), text)
+            japanese = _KANA.search(name) is not None
+            text = _HAN_RUN.sub(lambda m: _han_to_latin(m.group(0), japanese), text)
             transliterated = True
         if not text.isascii():
             text = anyascii(text)
@@ -597,6 +750,8 @@ def normalize(name: str) -> NormalizedName:
     if "." in text:
         text = _INITIAL_DOTS.sub(lambda m: m.group(1).replace(".", ""), text)
     raw = _WORDS(text)
+    if not _number_words().isdisjoint(raw) or (_HAS_DIGIT(text) and _ORDINAL_DIGITS.search(text)):
+        raw = _numbers(raw)
     if _HAS_DIGIT(text):
         raw = [_unleet(t) for t in raw]
     abbr = abbreviations()

@@ -86,6 +86,10 @@ class ParamRule(Strict):
     any: list[ParamTest] = Field(default_factory=list)
     all: list[ParamTest] = Field(default_factory=list)
     citations: list[Citation] = Field(default_factory=list)
+    # notes the finding carries when the stated parameters place the item in the scope (e.g. the licences
+    # § 742.6(a)(2)(iii) provides for consumer-ready thermal cameras), with their citations
+    notes: list[str] = Field(default_factory=list)
+    note_citations: list[Citation] = Field(default_factory=list)
 
     def decide(self, params: dict[str, Any]) -> Tri:
         if self.any:
@@ -1014,6 +1018,8 @@ def _control(idx: ChartIndex, reg: Registry, c: Control, para: str, ref: RowRef,
             held = [f"{x.words()} (stated {x.stated(params or {})})" for x in rule.any or rule.all
                     if x.check(params or {})]
             where = f"{_at(rule)} where {' and '.join(held) if rule.all else held[0]}"
+            notes = notes + rule.notes
+            cites = cites + rule.note_citations
         why = (f"{c.reason} applies to {where} and {t.column} has an X for {row.name}" if t.kind == "column"
                else f"{c.reason} applies to {where} and the entry requires a licence for {row.name} "
                     f"({c.chart_text[:140]})")

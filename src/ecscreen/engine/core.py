@@ -15,6 +15,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from ecscreen import __version__
@@ -115,7 +116,14 @@ Fn = Callable[[ShipCtx, ItemCtx | None], Res]
 
 _F: Res = (False, [], [])
 _NO_SHIP: Any = None
-CHART_MEMO_SIZE = 10_000  # chart determinations kept (cleared when full; only speed and memory depend on it)
+PLAN_MEMO_SIZE = 10_000  # rule plans / item profiles kept (cleared when full; only speed depends on it)
+CHART_MEMO_SIZE = 10_000  # chart determinations kept (older half dropped when full; only speed and memory depend on it)
+
+
+def _drop_oldest_half(memo: dict[Any, Any]) -> None:
+    """Bound a memo: forget the older half of its entries (insertion order), keeping the recent ones."""
+    for k in list(islice(memo, len(memo) // 2 + 1)):
+        del memo[k]
 
 
 class _ChartMemo:
@@ -164,6 +172,8 @@ class CompiledPack:
         self._masks: dict[tuple[Any, ...], tuple[list[Any], tuple[bool, ...]]] = {}
         # general authorisations per rule (item-level conditions, evaluated per item)
         self.auths: dict[int, list[tuple[Authorisation, Fn]]] = {}
+        # names lists of party_name_in conditions, one per list name (shared by the rules naming it)
+        self._names_lists: dict[str, _NamesList] = {}
         for rule in pack.rules:
             fn, item_scoped = self._compile(rule.when)
             self.rules.append((rule, fn, item_scoped))
@@ -479,9 +489,10 @@ class CompiledPack:
         return pc_fn, False
 
     def _c_party_name_in(self, v: PartyNameCond) -> tuple[Fn, bool]:
-        nl = self.pack.lists[v.list]
-        return _party_name_fn(nl, v.list, v.min_score,
-                              set(v.roles or [])), False
+        shared = self._names_lists.get(v.list)
+        if shared is None:
+            shared = self._names_lists[v.list] = _NamesList(self.pack.lists[v.list], v.list)
+        return _party_name_fn(shared, v.min_score, set(v.roles or [])), False
 
     def _c_party_hit(self, v: PartyHitCond) -> tuple[Fn, bool]:
         ph = v
@@ -777,31 +788,51 @@ def _missing_fn(fact: str) -> Fn:
     return f
 
 
-def _party_name_fn(nl: NamedList, list_name: str, min_score: float, roles: set[str]) -> Fn:
-    """Party names against a pack's own names list, with the party matcher's calibrated scorer: a strong
-    hit at ``min_score`` makes the condition true; a possible one leaves it undecided (review)."""
-    names = [n for n in nl.members if n not in nl.exclude]
-    built: list[Any] = []  # the matcher is built on first use: most runs never screen a party against it
+class _NamesList:
+    """A pack's names list as the party matcher sees it, shared by every ``party_name_in`` condition of the
+    pack that names it: one matcher (built on first use: most runs never screen a party against it, and
+    its query cache serves every rule) and one memo of the best hit per (party name, min_score), kept
+    across shipments (a repeat customer is looked up once per list, not once per rule and shipment)."""
 
-    def matcher() -> Any:
-        if not built:
+    MEMO_SIZE = 50_000  # names kept (cleared when full; only speed depends on it)
+
+    def __init__(self, nl: NamedList, list_name: str) -> None:
+        self.names = [n for n in nl.members if n not in nl.exclude]
+        self.list_name = list_name
+        self._matcher: Any = None
+        self.memo: dict[tuple[str, float], Any] = {}  # (name, -1.0): whether the name may match at all
+
+    def matcher(self) -> Any:
+        if self._matcher is None:
             from ecscreen.parties.matching import ListEntry, Matcher
 
-            built.append(Matcher([ListEntry(id=f"{list_name}-{k}", source=f"names list {list_name}",
-                                            source_code="custom", name=n) for k, n in enumerate(names)],
-                                 cache_key=f"names-list:{list_name}"))
-        return built[0]
+            self._matcher = Matcher([ListEntry(id=f"{self.list_name}-{k}", source=f"names list {self.list_name}",
+                                               source_code="custom", name=n) for k, n in enumerate(self.names)],
+                                    cache_key=f"names-list:{self.list_name}")
+        return self._matcher
 
-    memo: dict[str, Any] = {}
+    def best_of(self, name: str, min_score: float) -> Any:
+        key = (name, min_score)
+        memo = self.memo
+        if key in memo:
+            return memo[key]
+        if len(memo) > self.MEMO_SIZE:
+            memo.clear()
+        may = memo.get((name, -1.0))  # the matcher's cheap necessary test, once per name
+        if may is None:
+            may = memo[(name, -1.0)] = self.matcher().may_match(name)
+        found = self.matcher().search(name, threshold=min_score, limit=1) if may else []
+        got = memo[key] = found[0] if found else None
+        return got
+
+
+def _party_name_fn(names: _NamesList, min_score: float, roles: set[str]) -> Fn:
+    """Party names against a pack's own names list, with the party matcher's calibrated scorer: a strong
+    hit at ``min_score`` makes the condition true; a possible one leaves it undecided (review)."""
+    list_name = names.list_name
 
     def best_of(name: str) -> Any:
-        if name not in memo:
-            if len(memo) > 50_000:
-                memo.clear()
-            m = matcher()
-            found = m.search(name, threshold=min_score, limit=1) if m.may_match(name) else []
-            memo[name] = found[0] if found else None
-        return memo[name]
+        return names.best_of(name, min_score)
 
     def f(s: ShipCtx, i: ItemCtx | None) -> Res:
         ev = []
@@ -927,6 +958,10 @@ class Engine:
     today: dt.date | None = None
     _chart_memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False, compare=False)
     _chart_bounds: list[dt.date] | None = field(default=None, repr=False, compare=False)
+    _plan_memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False, compare=False)
+    _plan_bounds: list[dt.date] | None = field(default=None, repr=False, compare=False)
+    _item_profiles: dict[tuple[Any, ...], int] = field(default_factory=dict, repr=False, compare=False)
+    _profile_ids: dict[tuple[frozenset[int], ...], int] = field(default_factory=dict, repr=False, compare=False)
 
     def _chart_from(self) -> dt.date | None:
         """First date the Commerce Country Chart / CCL packs state (None: no chart loaded)."""
@@ -1118,14 +1153,14 @@ class Engine:
                        on: dt.date) -> list[Finding]:
         """The rule packs' rules that fire (item-scoped rules per item, the others once)."""
         findings: list[Finding] = []
-        for cp in self.compiled:
+        sts = set(status.values())
+        for cp, plan, gated in self._plans(ctx.dest_codes, items, on):
             jur = cp.pack.pack.jurisdiction
-            skips = tuple(cp.skipped_for(ic) for ic in items) if cp.item_gates and self.memo else None
-            for rule, fn, item_scoped, idxs in cp.plan(ctx.dest_codes, on, skips):
+            for rule, fn, item_scoped, idxs in plan:
                 gate = rule.subject_to_ear_only and jur == "US-EAR"
                 if item_scoped:
                     # items whose own facts make the condition False are left out (exact: see CompiledPack)
-                    for ic in (items if skips is None else [items[k] for k in idxs]):
+                    for ic in ([items[k] for k in idxs] if gated else items):
                         st = status[ic.index]
                         if gate and st == "not_subject":
                             continue
@@ -1133,7 +1168,6 @@ class Engine:
                         if f:
                             findings.append(_authorise(cp, rule, f, ctx, [ic]))
                     continue
-                sts = set(status.values())
                 if gate and sts == {"not_subject"}:
                     continue
                 eff = "subject" if (not gate or "subject" in sts) else "unknown"
@@ -1142,6 +1176,47 @@ class Engine:
                     findings.append(_authorise(cp, rule, f, ctx, [
                         ic for ic in items if not (gate and status[ic.index] == "not_subject")]))
         return findings
+
+    def _plans(self, dest_codes: frozenset[str], items: list[ItemCtx], on: dt.date
+               ) -> list[tuple[CompiledPack, list[tuple[Rule, Fn, bool, tuple[int, ...]]], bool]]:
+        """Per rule pack, its plan for this shipment (``CompiledPack.plan``: the candidate rules, each
+        item-scoped one with the items its item gate lets through) and whether the pack's item gates
+        were applied (else an item-scoped rule runs for every item). A plan depends only on the
+        destination's codes, the date's interval between the packs' change dates, and each item's skip
+        sets (a function of the item facts the gates read: normalised ECCN, description, parameters);
+        the skip sets of every pack are memoised per item facts as one profile number, and the plans
+        of every pack per (destination codes, interval, profiles). Exact; bounded memos."""
+        if not self.memo:
+            return [(cp, cp.plan(dest_codes, on, None), False) for cp in self.compiled]
+        if self._plan_bounds is None:
+            self._plan_bounds = sorted({d for cp in self.compiled for d in cp.bounds})
+        key = (dest_codes, bisect_right(self._plan_bounds, on), tuple(self._profile(ic) for ic in items))
+        got = self._plan_memo.get(key)
+        if got is None:
+            got = [(cp, cp.plan(dest_codes, on, tuple(cp.skipped_for(ic) for ic in items)), True) if cp.item_gates
+                   else (cp, cp.plan(dest_codes, on, None), False) for cp in self.compiled]
+            if len(self._plan_memo) >= PLAN_MEMO_SIZE:
+                self._plan_memo.clear()
+            self._plan_memo[key] = got
+        return got
+
+    def _profile(self, ic: ItemCtx) -> int:
+        """A number standing for the item's skip sets in every pack (equal numbers: equal skip sets)."""
+        it = ic.item
+        key = (ic.eccn, it.description, tuple(sorted(it.parameters.items())) if it.parameters else ())
+        got = self._item_profiles.get(key)
+        if got is None:
+            prof = tuple(cp.skipped_for(ic) for cp in self.compiled if cp.item_gates)
+            if prof not in self._profile_ids and len(self._profile_ids) >= PLAN_MEMO_SIZE:
+                # numbers are reused after this: every memo keyed on them goes with it
+                self._profile_ids.clear()
+                self._item_profiles.clear()
+                self._plan_memo.clear()
+            got = self._profile_ids.setdefault(prof, len(self._profile_ids))
+            if len(self._item_profiles) >= PLAN_MEMO_SIZE:
+                self._item_profiles.clear()
+            self._item_profiles[key] = got
+        return got
 
     def _chart_findings(self, items: list[ItemCtx], status: dict[int, str], dest: Country, on: dt.date,
                         warnings: list[str], errors: list[InputError]) -> list[Finding]:
@@ -1226,7 +1301,7 @@ class Engine:
             # only what screen_one reads is kept (the steps are also in the findings): a small entry
             got = _ChartMemo(res.findings, res.notes, res.errors)
             if len(self._chart_memo) >= CHART_MEMO_SIZE:
-                self._chart_memo.clear()
+                _drop_oldest_half(self._chart_memo)
             self._chart_memo[key] = got
         return got
 

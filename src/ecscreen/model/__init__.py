@@ -33,7 +33,8 @@ _RANK = {Outcome.clear: 0, Outcome.review: 1, Outcome.license_required: 2, Outco
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    # schemas are built when a model is first validated or serialised, not at import: a check uses few of them
+    model_config = ConfigDict(extra="forbid", frozen=False, defer_build=True)
 
 
 # --------------------------------------------------------------------------- input
@@ -356,4 +357,4 @@ class Report(StrictModel):
         return 1
 
 
-Finding.model_rebuild()
+# (forward references resolved when the schema is first built: the models defer their build)

@@ -105,7 +105,7 @@ class Cond(Strict):
         default=None, description="the item claims one of these licence exceptions (items[].license_exception, "
         "symbol such as AGR); no claim is not met")
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     @model_validator(mode="after")
     def _one_key(self) -> Cond:
@@ -208,7 +208,7 @@ class PartyHitCond(Strict):
     roles: list[str] | None = None
 
 
-Cond.model_rebuild()
+# (forward references resolved when the schema is first built: the models defer their build)
 
 
 # --------------------------------------------------------------------------- rules kind

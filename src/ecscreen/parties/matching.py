@@ -53,7 +53,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz import process as rf_process
 from rapidfuzz.distance import Indel, JaroWinkler, LCSseq
 
-from ecscreen.domain.normalize import NormalizedName, initials, legal_forms, normalize, particles, skeleton
+from ecscreen.domain.normalize import (
+    NormalizedName,
+    given_name_forms,
+    initials,
+    legal_forms,
+    normalize,
+    particles,
+    skeleton,
+)
+from ecscreen.parties.indexcache import pack_dict, unpack_dict
 from ecscreen.parties.variants import Reading, query_variants, seed_sound_index, sound_index_keys
 from ecscreen.settings import Settings
 
@@ -96,7 +105,7 @@ PREFETCH_NAMES = 2048
 class ListEntry(BaseModel):
     """One entry of a restricted-party list."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     id: str
     source: str = Field(description="Full list name, e.g. 'Entity List (EL) - Bureau of Industry and Security'")
@@ -120,7 +129,7 @@ class ListEntry(BaseModel):
 class Clearance(BaseModel):
     """An allow-list record: this party was reviewed against this list entry and cleared."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     party: str = Field(min_length=1, description="Party name as screened (compared after normalisation)")
     entry_id: str = Field(min_length=1)
@@ -134,7 +143,7 @@ class Clearance(BaseModel):
 class HitFeature(BaseModel):
     """One piece of evidence of a party hit: its contribution to the score and why, in plain language."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str
     points: float
@@ -142,7 +151,7 @@ class HitFeature(BaseModel):
 
 
 class PartyHit(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     query: str
     entry: ListEntry
@@ -216,6 +225,7 @@ class ScoreConfig:
     initial_weight: float = 0.5
     sim_edit_floor: float = 0.7
     sim_phonetic: float = 0.8
+    sim_nickname: float = 0.85  # a given name and its nickname (ted / theodore; data/normalize/nicknames.csv)
     phonetic_min_ratio: float = 0.65
     jw_min: float = 0.9
     jw_scale: float = 0.9
@@ -254,10 +264,18 @@ def token_sim(a: str, b: str, config: ScoreConfig = DEFAULT_CONFIG) -> float:
        one and the longest common subsequence is the longest length - 1) -> max(floor, 1 - 1/length);
     3. same consonant skeleton and indel similarity >= ``phonetic_min_ratio`` -> ``sim_phonetic``;
     4. same first two letters, lengths within 2, Jaro-Winkler >= ``jw_min`` -> JW x ``jw_scale``;
-    5. otherwise 0.
+    5. otherwise 0;
+    and at least ``sim_nickname`` for a given name and its nickname (ted / theodore).
     """
     if a == b:
         return 1.0
+    sim = _token_sim_rules(a, b, config)
+    if sim < config.sim_nickname and b in given_name_forms(a):  # nickname hook (normalize.given_name_forms)
+        return config.sim_nickname
+    return sim
+
+
+def _token_sim_rules(a: str, b: str, config: ScoreConfig) -> float:
     la, lb = len(a), len(b)
     if (la == 3 and lb == 4) or (la == 4 and lb == 3):
         # a three-letter word and the same word with one letter added: son / sson, esa / essa
@@ -461,7 +479,9 @@ class Matcher:
         "not saved").
         """
         self.config = config or DEFAULT_CONFIG
-        self.entries: list[ListEntry] = list(entries)
+        # entries decoded from a cached list stay lazy (ecscreen.parties.lazyentries): loading the index
+        # reads none of them, a query reads those it hits
+        self.entries: Sequence[ListEntry] = entries if hasattr(entries, "content_key") else list(entries)
         self.cache_status = "off"
         self._han_texts: dict[str, NormalizedName] = {}
         self.cache_file: Path | None = None
@@ -684,10 +704,22 @@ class Matcher:
         "_skel_lists", "_jw_buckets", "_acro", "_single",
     )  # fmt: skip
 
+    _PACKED_DICTS = ("_skel_lists", "_jw_buckets", "_acro", "_single")
+
     def _export_state(self, digest: str) -> dict[str, Any]:
         state: dict[str, Any] = {name: getattr(self, name) for name in (*self._STATE_ARRAYS, *self._STATE_OBJECTS)}
         state["_df_list"] = np.asarray(self._df_list, dtype=np.float64)
         state["_vbit"] = np.asarray(self._vbit, dtype=np.int64)
+        for name in self._PACKED_DICTS:  # looked up per key by queries: stored to be read per key
+            packed = pack_dict(state[name])
+            if packed is not None:
+                state[name] = packed
+        if self._bg_df and self._bg_df is background_df()[1]:
+            # the embedded background frequencies (~0.5 MB), the same for every index: not stored in each
+            # file (a check loads one index per names list), taken from the package on load (the background
+            # file is part of the cache key)
+            state["_bg_df"] = None
+            state["bg_shared"] = True
         state["digest"] = digest
         state["format"] = CACHE_FORMAT
         state["n_entries"] = len(self.entries)
@@ -696,7 +728,7 @@ class Matcher:
         state["han_norms"] = {i: self.alias_norm[i] for i, t in enumerate(self.alias_text) if _HAN_TEXT.search(t)}
         # the list words by sound (ecscreen.parties.variants): ~0.5 s to build, needed by the first query with a
         # word the lists do not have
-        state["sound_by_key"] = sound_index_keys(self.vocab)
+        state["sound_by_key"] = pack_dict(sound_index_keys(self.vocab)) or sound_index_keys(self.vocab)
         # every Han-script name and alias of the entries as written (reporting groups hits by them)
         state["han_texts"] = {t: _normalize_cached(t) for e in self.entries for t in (e.name, *e.aliases)
                               if t and _HAN_TEXT.search(t)}
@@ -718,6 +750,13 @@ class Matcher:
             raise ValueError("index cache is inconsistent")
         for name in (*self._STATE_ARRAYS, *self._STATE_OBJECTS):
             setattr(self, name, state[name])
+        for name in self._PACKED_DICTS:
+            if type(state[name]) is tuple:
+                setattr(self, name, unpack_dict(state[name]))
+        if state.get("bg_shared") is True:
+            self._bg_df = background_df()[1]
+        if not isinstance(self._bg_df, dict):
+            raise ValueError("index cache: no background frequencies")
         if not isinstance(self._del_index, _DeletionIndex):
             raise ValueError("index cache: the deletion index is not a _DeletionIndex")
         self.n_alias, self.n_vocab = n_alias, n_vocab
@@ -730,6 +769,8 @@ class Matcher:
             self._han_texts = han_texts
         self.vocab = {tok: vid for vid, tok in enumerate(self.vocab_list)}
         sound = state.get("sound_by_key")
+        if type(sound) is tuple:
+            sound = unpack_dict(sound)
         if isinstance(sound, dict):
             seed_sound_index(self.vocab, sound)
         self._df_list = state["_df_list"].tolist()
@@ -758,6 +799,10 @@ class Matcher:
         if _fuzzy_ok(tok):
             self._expand_edits(tok, vid, res)
             self._expand_sounds(tok, res)
+        for form in given_name_forms(tok):  # nickname hook (ecscreen.domain.normalize.given_name_forms)
+            nv = self.vocab.get(form)
+            if nv is not None and res.get(nv, 0.0) < self.config.sim_nickname:
+                res[nv] = self.config.sim_nickname
         if len(self._exp_cache) > 500_000:
             self._exp_cache.clear()
         self._exp_cache[tok] = res
@@ -896,7 +941,7 @@ class Matcher:
         depend only on the text and its normalisation (the kernel and every candidate's calibration use them)."""
         got = q.readings
         if got is None:
-            got = [(r, self._make_query(q.text, q.norm, _rejoin(r.tokens, self.vocab, min_part=5)))
+            got = [(r, self._make_query(q.text, r.norm or q.norm, _rejoin(r.tokens, self.vocab, min_part=5)))
                    for r in query_variants(q.norm, self.vocab)]
             q.readings = got
         return got
@@ -2487,9 +2532,10 @@ def _code_fingerprint(background: bool) -> bytes:
 
 def _cache_digest(entries: Sequence[ListEntry], config: ScoreConfig, background: bool, key: str) -> str:
     h = hashlib.sha256(_code_fingerprint(background))
+    from ecscreen.parties.lazyentries import entries_fingerprint
+
     h.update(f"|{config!r}|{len(entries)}|{key}\x00".encode("utf-8", "surrogatepass"))
-    names = "\x1e".join("\x1f".join([e.name, *e.aliases]) for e in entries)
-    h.update(names.encode("utf-8", "surrogatepass"))
+    h.update(entries_fingerprint(entries))  # the names and aliases in order (or the content key fixing them)
     return h.hexdigest()
 
 
@@ -2499,8 +2545,10 @@ def _cache_target(
     """(cache file, digest) for this index, or None when it is not cached."""
     if key is None:
         return None
-    if sum(1 + len(e.aliases) for e in entries) < CACHE_MIN_NAMES and not any(
-        _HAN_TEXT.search(t) for e in entries for t in (e.name, *e.aliases)
+    from ecscreen.parties.lazyentries import han_texts_of, name_count
+
+    if name_count(entries) < CACHE_MIN_NAMES and not any(
+        _HAN_TEXT.search(t) for t in han_texts_of(entries)
     ):  # small lists build in milliseconds, except Han-script names (romanisation tables: ~0.4 s to import)
         return None
     if directory is None:

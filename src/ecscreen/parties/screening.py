@@ -54,7 +54,7 @@ DEFAULT_MAX_AGE_DAYS = 45
 
 
 class PartyListRule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     outcome: Outcome
     title: str = Field(min_length=1)
@@ -65,7 +65,7 @@ class PartyListRule(BaseModel):
 class PartyListsPack(BaseModel):
     """``kind: party_lists``: what a hit on each list means."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     kind: Literal["party_lists"]
     pack: PackMeta
@@ -88,7 +88,7 @@ register_kind("party_list", OwnList)
 class ClearanceFile(BaseModel):
     """An allow-list file: ``kind: party_clearances`` with ``clearances: [...]``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     kind: Literal["party_clearances"] = "party_clearances"
     clearances: list[Clearance] = Field(default_factory=list)

@@ -20,7 +20,7 @@ import re
 import tempfile
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -119,7 +119,7 @@ class ScreeningList:
 
 
 class OwnListEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
@@ -149,7 +149,7 @@ class OwnListEntry(BaseModel):
 class OwnList(BaseModel):
     """The ecscreen list format (``kind: party_list``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     kind: Literal["party_list"]
     name: str = Field(min_length=1)
@@ -1054,20 +1054,15 @@ def _list_cache_target(raw: bytes, directory: Path | None) -> tuple[Path, str] |
 
 
 def _decode_store(raw: bytes, shown: str, cache_dir: Path | None | _EnvDefault = ENV_DEFAULT) -> ScreeningList:
-    """A stored list (gzip JSON, see ``_to_store``) from its bytes, through the decoded-list cache."""
+    """A stored list (gzip JSON, see ``_to_store``) from its bytes, through the decoded-list cache.
+
+    The cache holds the entries as plain rows (``ecscreen.parties.lazyentries``): a list read from it has
+    :class:`~ecscreen.parties.lazyentries.LazyEntries`, each entry decoded when first read."""
     target = _list_cache_target(raw, _cache_dir(cache_dir))
     if target is not None:
-        state = read_cache_file(*target)
-        if state is not None:
-            info, entries, fmt = state.get("info"), state.get("entries"), state.get("list_format")
-            if (
-                isinstance(info, ListInfo)
-                and isinstance(fmt, str)
-                and isinstance(entries, list)
-                and len(entries) == info.entries
-                and all(type(e) is ListEntry for e in entries)
-            ):
-                return ScreeningList(info=info, entries=entries, format=fmt, path=shown)
+        cached = _cached_decoded(*target, shown)
+        if cached is not None:
+            return cached
     try:
         data = json.loads(gzip.decompress(raw).decode("utf-8"))
     except (OSError, EOFError, zlib.error, ValueError, RecursionError) as exc:
@@ -1079,10 +1074,34 @@ def _decode_store(raw: bytes, shown: str, cache_dir: Path | None | _EnvDefault =
         raise ListError("damaged stored list: not a JSON object", file=shown)
     sl = _from_store(data, shown)
     if target is not None and len(sl.entries) == sl.info.entries:
-        state = {"digest": target[1], "info": sl.info, "entries": sl.entries, "list_format": sl.format}
-        write_cache_file(target[0], target[1], state)
+        from ecscreen.parties.lazyentries import LazyEntries, encode_rows
+
+        rows = encode_rows(sl.entries)
+        if rows is not None:
+            state = {"digest": target[1], "info": sl.info, "list_format": sl.format, **rows.to_state()}
+            write_cache_file(target[0], target[1], state)
+            # the same entries, known by the same content key as when read back from the cache (the
+            # party index cache is keyed by it)
+            sl.entries = LazyEntries.of(rows, sl.entries, content_key=target[1])  # type: ignore[assignment]
     _keep()
     return sl
+
+
+def _cached_decoded(path: Path, digest: str, shown: str) -> ScreeningList | None:
+    """The list from its decoded-list cache file, or None (missing, foreign, damaged, another layout)."""
+    state = read_cache_file(path, digest)
+    if state is None:
+        return None
+    from ecscreen.parties.lazyentries import LazyEntries, Rows
+
+    info, fmt = state.get("info"), state.get("list_format")
+    if not (isinstance(info, ListInfo) and isinstance(fmt, str)):
+        return None
+    rows = Rows.from_state(state, info.entries)
+    if rows is None:
+        return None
+    return ScreeningList(info=info, entries=LazyEntries(rows, content_key=digest),  # type: ignore[arg-type]
+                         format=fmt, path=shown)
 
 
 def rules_list_files(roots: Iterable[Path] | None = None) -> list[Path]:
@@ -1177,11 +1196,11 @@ def _keep() -> None:
     gc.freeze()
 
 
-def _entries_of(lists: list[ScreeningList]) -> list[ListEntry]:
-    entries: list[ListEntry] = []
-    for sl in lists:
-        entries.extend(sl.entries)
-    return entries
+def _entries_of(lists: list[ScreeningList]) -> Sequence[ListEntry]:
+    """The entries of ``lists`` in order; lazily decoded ones stay lazy (the index cache reads none)."""
+    from ecscreen.parties.lazyentries import ConcatEntries
+
+    return ConcatEntries([sl.entries for sl in lists])
 
 
 def matcher_cache_status(lists: list[ScreeningList]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ characters back from each position) and returns quickly for ordinary names (no t
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from collections.abc import Mapping
@@ -43,8 +44,12 @@ JOIN_PENALTY = 0.0  # re-joined / re-split words: the same letters, read as the 
 SHAPE_PENALTY = 0.0
 # a split reading (camel case, segmentation) counts only when it matches a list name nearly in full
 SPLIT_MIN_SCORE = 95.0
+# ... or this much when the split also found a legal form ('OOOADIS' -> OOO Adis, 'SKYONECONSTRUCTIONCOMPANYLIMITED'):
+# the form marks the words as a company name, and the first-stage score counts the list's legal words as missing
+SPLIT_LEGAL_MIN_SCORE = 83.0
 _LONG_GLUED = 12
 _MIN_GLUED = 6  # shortest run-together word worth splitting (two list words of three letters: 'gaoyan')
+_MIN_GLUED_WHOLE = 5  # ... when it is the whole name (aircraft 'EPITA' = EP-ITA)
 _MAX_VARIANTS = 24
 _MAX_PIECE = 24
 _MAX_SOUND_CANDIDATES = 24
@@ -72,6 +77,8 @@ _ANY_TRIGGER = re.compile(
 _HAS_DIGIT = re.compile(r"[0-9]").search
 _MIXED = re.compile(r"[A-Za-z][0-9]|[0-9][A-Za-z]").search
 _MIXED_WORD = re.compile(r"[A-Za-z0-9]+")
+# a number written against a word of 3+ letters ('LONGXING612', 'QIHOO360TECHNOLOGY'): a word boundary
+_DIGIT_EDGE = re.compile(r"(?<=[A-Za-z]{3})(?=[0-9])|(?<=[0-9])(?=[A-Za-z]{3})")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "9": "g", "8": "b"})
 
 
@@ -110,7 +117,8 @@ def _short_pieces() -> frozenset[str]:
     return frozenset(out)
 
 
-def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str], min_long: int = 4) -> list[str] | None:
+def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str], min_long: int = 4,
+            min_len: int = 6) -> list[str] | None:
     """Split a run-together word into the fewest known words (>= 3 letters, or two-letter legal forms and,
     at a higher cost, two-letter list words).
 
@@ -118,7 +126,7 @@ def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str], min
     letters. Two-letter stop words and particles (of, al) may be pieces, at the higher cost. Abbreviations (``technologies``) count as known. Linear: O(len(word) * 24).
     """
     n = len(word)
-    if n < 6:
+    if n < min_len:
         return None
     abbr = abbreviations()
     short = _short_pieces()
@@ -342,29 +350,51 @@ def _glued(pieces: list[str], length: int) -> bool:
     return length >= _LONG_GLUED or any(p in glue_words() for p in pieces)
 
 
-def _resegment(tokens: list[str], vocab: Mapping[str, Any], one_word: bool = False) -> list[str] | None:
-    """Tokens with every long unknown word segmented, normalised again (legal forms dropped,
-    abbreviations expanded); None when nothing was split."""
+def _finer(pieces: list[str], vocab: Mapping[str, Any]) -> list[str]:
+    """Pieces that are themselves two list words run together split again ('skyone' -> 'sky one', 'autoparts'
+    -> 'auto parts', 'fuyuan' -> 'fu yuan'): the lists hold both spellings of some names."""
+    out: list[str] = []
+    for p in pieces:
+        if p in _name_words() or p in abbreviations() or p in glue_words():
+            out.append(p)  # 'company' is not 'comp any'
+            continue
+        splits = [(min(k, len(p) - k), k) for k in range(2, len(p) - 1)
+                  if p[:k] in vocab and p[k:] in vocab and (min(k, len(p) - k) >= 3 or len(p) >= 6)]
+        if splits:
+            k = max(splits)[1]
+            out += [p[:k], p[k:]]
+        else:
+            out.append(p)
+    return out
+
+
+def _resegment(tokens: list[str], vocab: Mapping[str, Any], one_word: bool = False,
+               fine: bool = False) -> NormalizedName | None:
+    """Tokens with every long unknown word segmented, normalised again (legal forms dropped and kept in
+    ``legal``, abbreviations expanded); None when nothing was split. ``fine``: compound pieces split again
+    (:func:`_finer`)."""
     out: list[str] = []
     changed = False
     abbr = abbreviations()
     for tok in tokens:
-        if len(tok) >= _MIN_GLUED and tok not in vocab and tok not in abbr and tok.isalpha():
+        whole_name = one_word and sum(t.isalpha() for t in tokens) == 1
+        if len(tok) >= (_MIN_GLUED_WHOLE if whole_name else _MIN_GLUED) and tok not in vocab and tok not in abbr \
+                and tok.isalpha():
             pieces = segment(tok, vocab)
             whole = False
-            if one_word and len(tokens) == 1 and (pieces is None or not _glued(pieces, len(tok))):
+            if whole_name and (pieces is None or not _glued(pieces, len(tok))):
                 # a short run-together word splits at a generic word (_glued); a whole name written as one
                 # word also into list words that are not ordinary English ('GAOYAN' -> 'gao yan'; not
                 # 'Goodluck'), and the reading counts only when it matches a list name nearly in full
-                alt = segment(tok, vocab, min_long=3)
+                alt = segment(tok, vocab, min_long=3, min_len=_MIN_GLUED_WHOLE)
                 whole = alt is not None and all(p in vocab for p in alt) and not _ordinary_compound(alt)
                 pieces = alt if whole else pieces
             if pieces is not None and (_glued(pieces, len(tok)) or whole):
-                out.extend(pieces)
+                out.extend(_finer(pieces, vocab) if fine else pieces)
                 changed = True
                 continue
         out.append(tok)
-    return list(normalize(" ".join(out)).tokens) if changed else None
+    return normalize(" ".join(out)) if changed else None
 
 
 def _joined_texts(clean: str, vocab: Mapping[str, Any]) -> list[str]:
@@ -426,6 +456,26 @@ class Reading(NamedTuple):
     penalty: float
     reason: str
     min_score: float = 0.0
+    # the query's normalisation with the legal form the reading found ('OOOADIS' -> 'OOO' 'Adis'); None: the
+    # query's own
+    norm: NormalizedName | None = None
+
+
+def _split_min(form: NormalizedName | None) -> float:
+    """The name score a split reading needs: lower when the split found a legal form of 3+ letters (OOO, LLC,
+    Company); a two-letter one ('CISCO' -> 'cis' 'co', 'TESCO') is too easily found by chance."""
+    if form is not None and any(len(f.replace(" ", "")) >= 3 for f in form.legal):
+        return SPLIT_LEGAL_MIN_SCORE
+    return SPLIT_MIN_SCORE
+
+
+def _with_form(nn: NormalizedName, found: NormalizedName) -> NormalizedName | None:
+    """``nn`` with the legal form and full words of a re-read text, when the reading found a legal form."""
+    if not found.legal or set(found.legal) <= set(nn.legal):
+        return None
+    return dataclasses.replace(
+        nn, tokens=found.tokens, full_tokens=found.full_tokens, legal=tuple(dict.fromkeys((*nn.legal, *found.legal)))
+    )
 
 
 def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading]:
@@ -436,23 +486,28 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading
         and not nn.shape_alts
         and _ANY_TRIGGER(clean) is None
         and not any(len(t) >= _MIN_GLUED and t not in vocab for t in nn.tokens)
+        and not (len(nn.tokens) == 1 and len(nn.tokens[0]) >= _MIN_GLUED_WHOLE and nn.tokens[0] not in vocab)
     ):
         return []  # the usual case: nothing that any reading below would change
     primary = list(nn.tokens)
     out: list[Reading] = []
     seen = {tuple(primary)}
 
-    def add(tokens: list[str] | None, penalty: float, reason: str, min_score: float = 0.0) -> None:
+    def add(tokens: list[str] | None, penalty: float, reason: str, min_score: float = 0.0,
+            norm: NormalizedName | None = None) -> None:
         if not tokens or len(out) >= _MAX_VARIANTS:
             return
         key = tuple(tokens)
         if key not in seen:
             seen.add(key)
-            out.append(Reading(tokens, penalty, reason, min_score))
+            out.append(Reading(tokens, penalty, reason, min_score, norm))
         seg = _resegment(tokens, vocab) if latin else None
-        if seg is not None and tuple(seg) not in seen and len(out) < _MAX_VARIANTS:
-            seen.add(tuple(seg))
-            out.append(Reading(seg, penalty, reason + ", run-together words split", max(min_score, SPLIT_MIN_SCORE)))
+        if seg is not None and seg.tokens and seg.tokens not in seen and len(out) < _MAX_VARIANTS:
+            seen.add(seg.tokens)
+            form = _with_form(norm or nn, seg)
+            need = _split_min(form) if min_score <= SPLIT_MIN_SCORE else SPLIT_MIN_SCORE
+            out.append(Reading(list(seg.tokens), penalty, reason + ", run-together words split",
+                               max(min_score if form is None else 0.0, need), form))
 
     # the disguises below are Latin-script tricks; a name romanised from another script (hangul comes out
     # of anyascii in CamelCase syllables, Chinese as joined pinyin) is not re-split
@@ -463,14 +518,16 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading
     if shape_map:
         why = ", ".join(f"'{a}' as '{b}'" for a, b in shape_map.items())
         proposals.append(([shape_map.get(t, t) for t in primary], SHAPE_PENALTY,
-                          f"words written only with Latin look-alike letters read by shape: {why}", SPLIT_MIN_SCORE))
+                          f"words written only with Latin look-alike letters read by shape: {why}", SPLIT_MIN_SCORE,
+                          None))
     proposals += _sound_readings(nn, primary, vocab)
-    for tokens, penalty, reason, min_score in proposals:
-        add(tokens, penalty, reason, min_score)
+    for tokens, penalty, reason, min_score, norm in proposals:
+        add(tokens, penalty, reason, min_score, norm)
     return out
 
 
-_Proposal = tuple[list[str], float, str, float]  # tokens, penalty, reason, min score
+# tokens, penalty, reason, min score, the normalisation with the legal form the reading found (or None)
+_Proposal = tuple[list[str], float, str, float, NormalizedName | None]
 
 
 def _latin_readings(nn: NormalizedName, clean: str, primary: list[str], vocab: Mapping[str, Any]) -> list[_Proposal]:
@@ -480,26 +537,47 @@ def _latin_readings(nn: NormalizedName, clean: str, primary: list[str], vocab: M
     # separator-split words and spaced-out letters
     if "_" in clean or "-" in clean or "." in clean or " " in clean:
         for joined in _joined_texts(clean, vocab):
-            out.append((list(normalize(joined).tokens), JOIN_PENALTY,
-                        "letters or word parts split by spaces/separators re-joined", 0.0))
+            found = normalize(joined)
+            out.append((list(found.tokens), JOIN_PENALTY,
+                        "letters or word parts split by spaces/separators re-joined", 0.0, _with_form(nn, found)))
     # camel case
     if _HAS_CAMEL(clean):
-        tokens = list(normalize(_CAMEL.sub(" ", clean)).tokens)
+        found = normalize(_CAMEL.sub(" ", clean))
+        tokens = list(found.tokens)
         humps = [t for t in primary if t not in tokens]
         new = [t for t in tokens if t not in primary]
         # at capitals the writer marked the words; a compound of ordinary words ('BlackRock') is a brand
         brand = _ordinary_compound(new) and not _glued(new, max(map(len, humps), default=0))
         if humps and any(t in vocab for t in new) and not brand:
-            out.append((tokens, JOIN_PENALTY, "words run together split at capitals", SPLIT_MIN_SCORE))
+            form = _with_form(nn, found)
+            out.append((tokens, JOIN_PENALTY, "words run together split at capitals",
+                        _split_min(form), form))
     # leetspeak in every word that mixes letters and digits (normalize reads only mostly-letter words)
     if _HAS_DIGIT(clean) and _MIXED(clean):
         leet = _MIXED_WORD.sub(lambda m: m.group(0).translate(_LEET) if _MIXED(m.group(0)) else m.group(0), clean)
-        out.append((list(normalize(leet).tokens), 0.0, "digits read as letters (leetspeak)", SPLIT_MIN_SCORE))
+        found = normalize(leet)
+        out.append((list(found.tokens), 0.0, "digits read as letters (leetspeak)", SPLIT_MIN_SCORE,
+                    _with_form(nn, found)))
     # run-together words; the whole name written as one word, as typed (not a word picked out of a longer name)
     raw = nn.original.strip()
-    seg = _resegment(primary, vocab, one_word=" " not in raw and not raw.islower())
+    one_word = " " not in raw and not raw.islower()
+    if one_word and _MIXED(clean) and _DIGIT_EDGE.search(clean):
+        # a number run together with the words (vessels 'FUYUANYU7868'): split off, the words re-segmented
+        numbered = normalize(_DIGIT_EDGE.sub(" ", clean))
+        split = _resegment(list(numbered.tokens), vocab, one_word=one_word)
+        finer = _resegment(list(numbered.tokens), vocab, one_word=one_word, fine=True)
+        for reread in (numbered, split, finer):
+            if reread is not None and reread.tokens != tuple(primary):
+                out.append((list(reread.tokens), JOIN_PENALTY, "a number run together with the words split off",
+                            SPLIT_MIN_SCORE, _with_form(nn, reread)))
+    seg = _resegment(primary, vocab, one_word=one_word)
     if seg is not None:
-        out.append((seg, JOIN_PENALTY, "run-together words split", SPLIT_MIN_SCORE))
+        # compound list words split again only in a whole name written as one word ('SKYONECONSTRUCTION...')
+        fine = _resegment(primary, vocab, one_word=one_word, fine=True) if one_word else None
+        for found in (seg, fine) if fine is not None and fine.tokens != seg.tokens else (seg,):
+            form = _with_form(nn, found)
+            out.append((list(found.tokens), JOIN_PENALTY, "run-together words split",
+                        _split_min(form), form))
     return out
 
 
@@ -550,5 +628,5 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
         why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items())
         out.append(([swap.get(t, t) for t in primary], SOUND_PENALTY,
                     f"sound-alike reading of romanised words: {why}; score lowered by {SOUND_PENALTY:g}",
-                    SOUND_MIN_SCORE))
+                    SOUND_MIN_SCORE, None))
     return out

@@ -28,7 +28,13 @@ hash so they can be noted elsewhere and compared with ``records verify --head ID
 
 Concurrency: appends hold the one writer lock (SQLite ``BEGIN IMMEDIATE`` in WAL mode with a busy
 timeout; PostgreSQL a transaction-level advisory lock), read the chain head and insert in the same
-transaction, so concurrent CLI runs interleave whole batches and the chain stays linear.
+transaction, so concurrent CLI runs interleave whole batches and the chain stays linear. With SQLite,
+writers of this machine first take an exclusive ``flock`` on ``records.db.lock`` (POSIX): a waiting
+writer is woken by the kernel when the lock frees, where SQLite's busy handler polls with sleeps of
+1-100 ms (two ``serve`` workers committing every few milliseconds collided into those sleeps).
+Screenings appended to SQLite go through the driver connection directly (one per thread, kept open):
+SQLAlchemy's per-transaction work (pool checkout, events, statement cache) cost more than the insert
+for ``serve``'s one-request transactions.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import threading
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from enum import Enum
@@ -59,6 +66,11 @@ from ecscreen.records.models import (
     VerifyResult,
 )
 from ecscreen.records.schema import HEAD_REVISION, blobs, chain_base, record_parties, records
+
+try:
+    import fcntl as _fcntl
+except ImportError:  # pragma: no cover - not POSIX: SQLite's own busy handler only
+    _fcntl = None  # type: ignore[assignment]
 
 __all__ = ["GENESIS", "RETENTION_YEARS", "RecordStore", "canonical", "norm_name", "timestamp"]
 
@@ -162,10 +174,14 @@ def _like(needle: str) -> str:
 class RecordStore:
     """Screening records behind one small interface (see the module docstring)."""
 
-    def __init__(self, engine: Engine, *, shown: str) -> None:
+    def __init__(self, engine: Engine, *, shown: str, lock_path: Path | None = None) -> None:
         self.engine = engine
         self.shown = shown  # the database as shown to users (password masked)
         self.dialect = engine.dialect.name
+        self._lock_path = lock_path  # SQLite: the writers' flock file (None: no flock)
+        self._local = threading.local()  # this thread's lock file and raw connection (SQLite)
+        self._opened: list[Any] = []  # every raw connection and lock file handed out, closed by close()
+        self._opened_lock = threading.Lock()
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -189,12 +205,15 @@ class RecordStore:
                 os.close(fd)
             u = make_url(f"sqlite:///{path}")
         shown = u.render_as_string(hide_password=True)
+        lock_path = None
         if u.drivername.startswith("sqlite"):
             engine = create_engine(u, connect_args={"timeout": 60})
             _sqlite_events(engine)
+            if u.database and u.database != ":memory:" and _fcntl is not None:
+                lock_path = Path(u.database + ".lock")
         else:
             engine = create_engine(u, pool_pre_ping=True)
-        store = cls(engine, shown=shown)
+        store = cls(engine, shown=shown, lock_path=lock_path)
         if migrate:
             try:
                 store.migrate()
@@ -205,6 +224,12 @@ class RecordStore:
         return store
 
     def close(self) -> None:
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for thing in opened:
+            with contextlib.suppress(Exception):
+                thing.close()
+        self._local = threading.local()
         self.engine.dispose()
 
     def __enter__(self) -> RecordStore:
@@ -240,16 +265,71 @@ class RecordStore:
             command.upgrade(cfg, "head")
 
     # ------------------------------------------------------------------ transactions
+    def _keep(self, thing: Any) -> Any:
+        with self._opened_lock:
+            self._opened.append(thing)
+        return thing
+
+    @contextlib.contextmanager
+    def _machine_lock(self) -> Iterator[None]:
+        """SQLite: the writers' exclusive flock (blocks in the kernel, GIL released); a no-op elsewhere."""
+        if self._lock_path is None or _fcntl is None:
+            yield
+            return
+        fh = getattr(self._local, "lock_file", None)
+        if fh is None or getattr(self._local, "lock_pid", None) != os.getpid():
+            self._local.lock_pid = os.getpid()
+            fd = os.open(self._lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+            fh = self._local.lock_file = self._keep(os.fdopen(fd, "r+b", buffering=0))
+        _fcntl.flock(fh.fileno(), _fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            _fcntl.flock(fh.fileno(), _fcntl.LOCK_UN)
+
     @contextlib.contextmanager
     def _writer(self) -> Iterator[Connection]:
         """A transaction holding the one writer lock."""
-        with self.engine.connect() as conn:
+        with self._machine_lock(), self.engine.connect() as conn:
             if self.dialect == "sqlite":
                 conn = conn.execution_options(ecscreen_immediate=True)
             with conn.begin():
                 if self.dialect == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
                 yield conn
+
+    @contextlib.contextmanager
+    def _sqlite_writer(self) -> Iterator[Any]:
+        """SQLite: a driver cursor in a ``BEGIN IMMEDIATE`` transaction on this thread's own connection
+        (opened through the engine, so with the same pragmas), committed at the end, rolled back on error."""
+        raw = getattr(self._local, "raw", None)
+        if raw is None or self._local.pid != os.getpid():  # never a connection inherited through fork
+            raw = self._local.raw = self._keep(self.engine.raw_connection())
+            self._local.pid = os.getpid()
+        dbapi = raw.driver_connection
+        with self._machine_lock():
+            cur = dbapi.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    yield cur
+                except BaseException:
+                    if dbapi.in_transaction:
+                        dbapi.rollback()
+                    raise
+                dbapi.commit()
+            finally:
+                cur.close()
+
+    @staticmethod
+    def _head_raw(cur: Any) -> tuple[int, str]:
+        row = cur.execute("SELECT id, hash FROM records ORDER BY id DESC LIMIT 1").fetchone()
+        if row is not None:
+            return int(row[0]), str(row[1])
+        base = cur.execute("SELECT base_id, base_hash FROM chain_base").fetchone()
+        if base is not None:
+            return int(base[0]), str(base[1])
+        return 0, GENESIS
 
     @staticmethod
     def _head(conn: Connection) -> tuple[int, str]:
@@ -267,41 +347,57 @@ class RecordStore:
         if not recs:
             return []
         stamp = timestamp(at)
+        if self.dialect == "sqlite":
+            with self._sqlite_writer() as cur:
+                rows, prow = self._screening_rows(recs, stamp, self._head_raw(cur))
+                cur.executemany(self._insert_sql(records), rows)
+                if prow:
+                    cur.executemany(self._insert_sql(record_parties), prow)
+            return [r[0] for r in rows]
         with self._writer() as conn:
-            head_id, prev = self._head(conn)
-            rows: list[tuple[Any, ...]] = []
-            prow: list[tuple[Any, ...]] = []
-            for n, r in enumerate(recs, head_id + 1):
-                s_in = canonical(r.input)
-                in_sha = sha256_text(s_in)
-                parties = [{"name": _col(p.name), "country": _col(p.country), "role": _col(p.role),
-                            "outcome": p.outcome, "score": p.score} for p in r.parties]
-                source, subject = _col(r.source), _col(r.subject)
-                # the content is hashed exactly as stored: only the input needs a canonical form (its hash)
-                doc = {"v": CONTENT_VERSION, "id": n, "kind": "screening", "recorded_at": stamp,
-                       "command": r.command, "source": source, "subject": subject, "input_sha256": in_sha,
-                       "decision": r.decision, "findings": r.findings, "parties": parties,
-                       "manifest": r.manifest, "warnings": r.warnings, "errors": r.errors, "extra": r.extra}
-                content = '{"input":' + s_in + "," + _content_json(doc)[1:]
-                h = chain_hash(prev, content)
-                rows.append((n, "screening", stamp, r.command, source, subject, r.decision, None, in_sha,
-                             r.manifest, content, prev, h))
-                for i, p in enumerate(parties):
-                    prow.append((n, i, p["name"], norm_name(str(p["name"])), p["country"], p["role"], p["outcome"],
-                                 p["score"]))
-                prev = h
+            rows, prow = self._screening_rows(recs, stamp, self._head(conn))
             self._insert_many(conn, records, rows)
             if prow:
                 self._insert_many(conn, record_parties, prow)
         return [r[0] for r in rows]
 
+    @staticmethod
+    def _screening_rows(recs: Sequence[NewRecord], stamp: str, head: tuple[int, str]
+                        ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """The rows of ``records`` and ``record_parties`` for ``recs``, chained on from ``head``."""
+        head_id, prev = head
+        rows: list[tuple[Any, ...]] = []
+        prow: list[tuple[Any, ...]] = []
+        for n, r in enumerate(recs, head_id + 1):
+            s_in = canonical(r.input)
+            in_sha = sha256_text(s_in)
+            parties = [{"name": _col(p.name), "country": _col(p.country), "role": _col(p.role),
+                        "outcome": p.outcome, "score": p.score} for p in r.parties]
+            source, subject = _col(r.source), _col(r.subject)
+            # the content is hashed exactly as stored: only the input needs a canonical form (its hash)
+            doc = {"v": CONTENT_VERSION, "id": n, "kind": "screening", "recorded_at": stamp,
+                   "command": r.command, "source": source, "subject": subject, "input_sha256": in_sha,
+                   "decision": r.decision, "findings": r.findings, "parties": parties,
+                   "manifest": r.manifest, "warnings": r.warnings, "errors": r.errors, "extra": r.extra}
+            content = '{"input":' + s_in + "," + _content_json(doc)[1:]
+            h = chain_hash(prev, content)
+            rows.append((n, "screening", stamp, r.command, source, subject, r.decision, None, in_sha,
+                         r.manifest, content, prev, h))
+            for i, p in enumerate(parties):
+                prow.append((n, i, p["name"], norm_name(str(p["name"])), p["country"], p["role"], p["outcome"],
+                             p["score"]))
+            prev = h
+        return rows, prow
+
+    def _insert_sql(self, table: Any) -> str:
+        cols = [c.name for c in table.columns]
+        mark = "?" if self.dialect == "sqlite" else "%s"
+        return f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
+
     def _insert_many(self, conn: Connection, table: Any, rows: list[tuple[Any, ...]]) -> None:
         """Bulk insert of tuples in the table's column order through the driver's executemany (the
         SQLAlchemy statement compiler costs as much as the rest of recording on large batches)."""
-        cols = [c.name for c in table.columns]
-        mark = "?" if self.dialect == "sqlite" else "%s"
-        sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
-        conn.exec_driver_sql(sql, rows)
+        conn.exec_driver_sql(self._insert_sql(table), rows)
 
     def append_decision(self, decision: Decision, *, at: dt.datetime) -> int:
         """Append a review decision on record ``decision.record_id`` (which must exist); returns its id."""

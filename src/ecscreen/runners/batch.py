@@ -230,6 +230,8 @@ def _column_name(header: list[str], i: int) -> str:
 
 def _bad_text(values: list[str], header: list[str]) -> str | None:
     """Why a row's text cannot be screened (NUL or undecodable bytes), naming the column."""
+    if _BAD_TEXT.search("".join(values)) is None:  # the usual case: one search over the row
+        return None
     for i, v in enumerate(values):
         m = _BAD_TEXT.search(v)
         if m is None:
@@ -660,8 +662,11 @@ class _RowCheck:
 
     def fields(self) -> None:
         f = self.pr.fields
+        vals = self.vals
+        n = len(vals)
+        plain = not self.cols.dups  # no duplicated column: the cell itself (what value() returns then)
         for name, i in self.cols.index.items():
-            v = self.value(name, i)
+            v = (vals[i].strip() if i < n else "") if plain else self.value(name, i)
             if not v:
                 continue
             if name in NUMBER_FIELDS:
@@ -672,8 +677,10 @@ class _RowCheck:
                 f[name] = v
 
     def params(self) -> None:
+        vals = self.vals
+        plain = not self.cols.dups
         for pname, i in self.cols.params.items():
-            v = self.value("param_" + pname, i)
+            v = (vals[i].strip() if i < len(vals) else "") if plain else self.value("param_" + pname, i)
             if not v:
                 continue
             n, why = _number(v)
@@ -930,6 +937,7 @@ class PartyMemo:
         self.cache: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
         self.infos: OrderedDict[dt.date, list[Any]] = OrderedDict()
         self.fresh: set[tuple[Any, ...]] = set()  # prefetched, not looked up yet (counted as misses then)
+        self._reindexed: dict[tuple[int, int], tuple[Any, Any]] = {}  # see _summary_at
         self.hits = 0
         self.misses = 0
 
@@ -1015,6 +1023,19 @@ class PartyMemo:
         self._evict()
         return got
 
+    def _summary_at(self, summary: Any, idx: int) -> Any:
+        """The party's summary with ``party_index`` = ``idx``: the memoised one itself at its own index, else
+        one copy per (summary, index), reused (summaries are only read downstream)."""
+        if summary.party_index == idx:
+            return summary
+        key = (id(summary), idx)
+        got = self._reindexed.get(key)
+        if got is None or got[0] is not summary:  # the id of a summary no longer memoised may be reused
+            if len(self._reindexed) >= self.size:
+                self._reindexed.clear()
+            got = self._reindexed[key] = (summary, summary.model_copy(update={"party_index": idx}))
+        return got[1]
+
     def _allow(self) -> dict[str, Any]:
         return {"allowlist": self.allowlist} if self.allowlist is not None else {}
 
@@ -1031,7 +1052,7 @@ class PartyMemo:
             p_hits, p_findings, p_warnings, p_summary = self.one(p, as_of)
             hits.append(list(p_hits))
             if p_summary is not None:  # what the party was screened against, re-indexed like the evidence
-                summaries.append(p_summary.model_copy(update={"party_index": idx}))
+                summaries.append(self._summary_at(p_summary, idx))
             for f in p_findings:
                 if idx:
                     f = f.model_copy(update={"evidence": [
@@ -1158,20 +1179,20 @@ class BatchScreener:
     def _plain(value: Any) -> str:
         return value.isoformat() if isinstance(value, dt.date) else f"'{value}'"
 
-    def _prepare(self, order: Order) -> Prep:
-        """Row-level checks of an order: outcomes of error rows, the order's shared facts (the head)
-        and its screenable rows grouped by date with each group's cache key.
-
-        Shared facts (destination, parties, end use...) come from all of the order's lines, error
-        lines included; a fact that is unreadable on one line, or that two lines give differently
-        (compared as one country / one name however spelled), makes every line of the order an error.
-        Each line is screened at its own date (a line without one takes the order's, if it has one)."""
-        rows = order.rows
-        outs: list[RowOutcome | None] = [None] * len(rows)
+    def _head(self, rows: list[ParsedRow]) -> tuple[dict[str, Any], list[str], list[str]]:
+        """The order's shared facts (first value given by any line), the lines' disagreements and the
+        facts a line gives unreadably (both only matter for an order of several lines)."""
         head: dict[str, Any] = dict.fromkeys(SHIPMENT_FIELDS)
         seen: dict[str, tuple[Any, Any, int]] = {}
         conflicts: list[str] = []
         unknown: list[str] = []
+        if len(rows) == 1:  # one line: its own facts, nothing to compare
+            fields = rows[0].fields
+            for k in SHARED_FIELDS:
+                v = fields.get(k)
+                if v is not None:
+                    head[k] = v
+            return head, conflicts, unknown
         for pr in rows:
             line = pr.raw.line
             for k in SHARED_FIELDS:
@@ -1187,7 +1208,20 @@ class BatchScreener:
                 elif seen[k][0] != c and not any(x.startswith(f"{k} is ") for x in conflicts):
                     conflicts.append(f"{k} is {self._plain(seen[k][1])} on line {seen[k][2]} but "
                                      f"{self._plain(v)} on line {line}")
+        return head, conflicts, unknown
+
+    def _prepare(self, order: Order) -> Prep:
+        """Row-level checks of an order: outcomes of error rows, the order's shared facts (the head)
+        and its screenable rows grouped by date with each group's cache key.
+
+        Shared facts (destination, parties, end use...) come from all of the order's lines, error
+        lines included; a fact that is unreadable on one line, or that two lines give differently
+        (compared as one country / one name however spelled), makes every line of the order an error.
+        Each line is screened at its own date (a line without one takes the order's, if it has one)."""
+        rows = order.rows
+        outs: list[RowOutcome | None] = [None] * len(rows)
         multi = len(rows) > 1
+        head, conflicts, unknown = self._head(rows)
         if multi and (conflicts or unknown):
             why = ("lines disagree: " + "; ".join(conflicts)) if conflicts else (
                 "cannot read " + ", ".join(dict.fromkeys(unknown)))
@@ -1350,6 +1384,7 @@ class BatchScreener:
 
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 _LEADING = " \t\r\n\x0b\x0c\u00a0\u3000"
+_GUARDED = frozenset(_DANGEROUS) | frozenset(_LEADING)  # first characters spreadsheet_safe may act on
 _UNSAFE_OUT = re.compile("[\x00\udc80-\udfff\ud800-\udbff]")
 
 
@@ -1417,9 +1452,11 @@ class Writer:
     def write(self, raw: RawRow, o: RowOutcome) -> None:
         vals = raw.values
         if self.fmt == "csv":
-            cells = [vals[i] if i < len(vals) else "" for i in range(len(self.header))]
+            n = len(self.header)
+            cells = vals[:n] if len(vals) >= n else vals + [""] * (n - len(vals))
             cells += [o.decision, o.rule_ids, o.reasons, o.list_hits, o.message, o.party_screening]
-            self._row([spreadsheet_safe(c) for c in cells])
+            # only a cell starting with a formula character or a blank can need the spreadsheet guard
+            self._row([spreadsheet_safe(c) if c and c[0] in _GUARDED else c for c in cells])
         else:
             rec = {
                 "line": raw.line,
