@@ -1069,6 +1069,8 @@ class Engine:
                 e = normalize_eccn(it.eccn)
                 if e is None:
                     errors.append(InputError(field=f"items[{idx}].eccn", message=f"malformed ECCN {it.eccn!r}"))
+            if it.for_eccn is not None and normalize_eccn(it.for_eccn) is None:
+                errors.append(InputError(field=f"items[{idx}].for_eccn", message=f"malformed ECCN {it.for_eccn!r}"))
             items.append(ItemCtx(item=it, index=idx, eccn=e,
                                  origin_codes=country_codes(it.origin, f"items[{idx}].origin")))
         return dest, exporter, items, party_codes, errors
@@ -1219,7 +1221,8 @@ class Engine:
         when: Any = on if eff is None or on < eff else bisect_right(self._chart_bounds, on)
         # the item's parameters decide scopes of some entries (6A003.b.4.b RS 1 / RS 2, Note 3.a)
         params = tuple(sorted(ic.item.parameters.items())) if ic.item.parameters else ()
-        key = (ic.item.eccn, ic.index, dest.code, dest.label, dest.name, when, self.policy, params)
+        # and the ECCN the item is for decides the scopes that point to other entries (items[].for_eccn)
+        key = (ic.item.eccn, ic.item.for_eccn, ic.index, dest.code, dest.label, dest.name, when, self.policy, params)
         got = self._chart_memo.get(key)
         if got is None:
             res = chart_mod.determine(ic.item, ic.index, dest, self.registry, on)
