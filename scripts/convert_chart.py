@@ -239,6 +239,10 @@ CCL_LIMITS = [
     "Scopes in words other than a paragraph list (\"software for items controlled by 1B001 for NP reasons\", "
     "\"meets the parameters of 1C101\", \"for use in civil telecommunications\") give review for the items "
     "they may concern; only the parameters declared here are read.",
+    "Scopes that are only \"software / technology / equipment for the items of ECCNs ... [for XX reasons]\" (83 "
+    "controls) are decided from items[].for_eccn as stated; the tool does not check that the item's own ECCN fits "
+    "the item it is stated to be for (6D001 software stated to be for an EAR99 item is read as outside the NS "
+    "scope). A pointed-to control that itself points further (1E101 NP -> 1D001 NP -> 1B001) gives review.",
 ]
 
 # Chemical Weapons Convention: destinations not listed in Supplement No. 2 to part 745 (the States
