@@ -1036,18 +1036,7 @@ def _control(idx: ChartIndex, reg: Registry, c: Control, para: str, ref: RowRef,
     if rule is not None:
         inputs["parameters"] = {t_.param: (params or {}).get(t_.param) for t_ in rule.any or rule.all}
         cites += [x for x in rule.citations if x not in cites]
-    if t.kind == "column":
-        inputs["column"] = t.column
-        hit: Tri = t.column in marks
-        tgt_words = f"{t.column}: {'X' if hit else 'no X'} for '{row.name}'"
-        cites.append(Citation(ref="15 CFR part 738, Supplement No. 1", note=f"column {t.column}, row {row.name}"))
-    elif t.kind == "destinations":
-        hit = in_dest(idx, reg, t.destinations, on, ref.codes)
-        inputs["destinations"] = [d.model_dump() for d in t.destinations]
-        tgt_words = f"{c.chart_text[:160]} -> {row.name} {'is' if hit else 'is not'} within it"
-    else:
-        hit = None
-        tgt_words = f"{c.chart_text[:160]} ({t.note or 'pointer'})"
+    hit, tgt_words = _target_hit(idx, reg, c, ref, marks, row, on, inputs, cites)
     alt_hit: Tri = hit
     notes: list[str] = []
     if t.alternative is not None and hit is not None:
@@ -1105,6 +1094,23 @@ def _control(idx: ChartIndex, reg: Registry, c: Control, para: str, ref: RowRef,
     step = Step(name=f"{c.reason} -> {t.column or t.kind}", outcome=outcome_s, detail=head, inputs=inputs,
                 citations=cites, deciding=out != Outcome.clear)
     return out, step, cites, [why] + notes
+
+
+def _target_hit(idx: ChartIndex, reg: Registry, c: Control, ref: RowRef, marks: frozenset[str], row: ChartRow,
+                on: dt.date, inputs: dict[str, Any], cites: list[Citation]) -> tuple[Tri, str]:
+    """Does the control's target (a chart column, destinations in words, a pointer) name the destination?
+    (hit, words); the inputs and citations of the step are added to."""
+    t = c.target
+    if t.kind == "column":
+        inputs["column"] = t.column
+        hit: Tri = t.column in marks
+        cites.append(Citation(ref="15 CFR part 738, Supplement No. 1", note=f"column {t.column}, row {row.name}"))
+        return hit, f"{t.column}: {'X' if hit else 'no X'} for '{row.name}'"
+    if t.kind == "destinations":
+        hit = in_dest(idx, reg, t.destinations, on, ref.codes)
+        inputs["destinations"] = [d.model_dump() for d in t.destinations]
+        return hit, f"{c.chart_text[:160]} -> {row.name} {'is' if hit else 'is not'} within it"
+    return None, f"{c.chart_text[:160]} ({t.note or 'pointer'})"
 
 
 def _at(rule: ParamRule) -> str:

@@ -118,6 +118,17 @@ _NO_SHIP: Any = None
 CHART_MEMO_SIZE = 10_000  # chart determinations kept (cleared when full; only speed and memory depend on it)
 
 
+def _item_eccns(it: Item, idx: int) -> tuple[str | None, list[InputError]]:
+    """The item's ECCN normalised, and input errors for a malformed ``eccn`` or ``for_eccn``."""
+    errors: list[InputError] = []
+    e = normalize_eccn(it.eccn) if it.eccn is not None else None
+    if it.eccn is not None and e is None:
+        errors.append(InputError(field=f"items[{idx}].eccn", message=f"malformed ECCN {it.eccn!r}"))
+    if it.for_eccn is not None and normalize_eccn(it.for_eccn) is None:
+        errors.append(InputError(field=f"items[{idx}].for_eccn", message=f"malformed ECCN {it.for_eccn!r}"))
+    return e, errors
+
+
 class _ChartMemo:
     """The parts of a ``chart.ChartResult`` that ``screen_one`` reads."""
 
@@ -1064,13 +1075,8 @@ class Engine:
                 errors += perrs
                 if params != it.parameters:  # canonical names / booleans as 1 / 0 for every later step
                     it = it.model_copy(update={"parameters": params})
-            e = None
-            if it.eccn is not None:
-                e = normalize_eccn(it.eccn)
-                if e is None:
-                    errors.append(InputError(field=f"items[{idx}].eccn", message=f"malformed ECCN {it.eccn!r}"))
-            if it.for_eccn is not None and normalize_eccn(it.for_eccn) is None:
-                errors.append(InputError(field=f"items[{idx}].for_eccn", message=f"malformed ECCN {it.for_eccn!r}"))
+            e, eerrs = _item_eccns(it, idx)
+            errors += eerrs
             items.append(ItemCtx(item=it, index=idx, eccn=e,
                                  origin_codes=country_codes(it.origin, f"items[{idx}].origin")))
         return dest, exporter, items, party_codes, errors
