@@ -239,7 +239,7 @@ CCL_LIMITS = [
     "Scopes in words other than a paragraph list (\"software for items controlled by 1B001 for NP reasons\", "
     "\"meets the parameters of 1C101\", \"for use in civil telecommunications\") give review for the items "
     "they may concern; only the parameters declared here are read.",
-    "Scopes that are only \"software / technology / equipment for the items of ECCNs ... [for XX reasons]\" (83 "
+    "Scopes that are only \"software / technology / equipment for the items of ECCNs ... [for XX reasons]\" (93 "
     "controls) are decided from items[].for_eccn as stated; the tool does not check that the item's own ECCN fits "
     "the item it is stated to be for (6D001 software stated to be for an EAR99 item is read as outside the NS "
     "scope). A pointed-to control that itself points further (1E101 NP -> 1D001 NP -> 1B001) gives review.",
@@ -656,7 +656,7 @@ _FILLER = re.compile(r"(?:\b(?:and|or|to|items?|controlled|by|in|of|this|entry|p
 _REF_HEAD = re.compile(
     r"^(?:(?:software|technology|equipment|commodities|items|parts|components|specially designed|modified|"
     r"required|for|the|of|or|and|development|production|use|operation|maintenance|installation|repair|overhaul|"
-    r"refurbishing|controlled|by|in|under|specified|ECCNs?)\b[\s,]*)+$")
+    r"refurbishing|controlled|by|in|under|specified|ECCNs?|engines)\b[\s,]*)+$")
 _REF_LIST_HEAD = re.compile(
     r"^(?P<head>.*?\b)(?:(?:controlled|specified) (?:by|in|under)|controlled for (?P<r1>[A-Z]{2}) reasons in"
     r"(?: ECCNs?)?|for|in|required for)(?: ECCNs?)? (?P<list>[0-9][A-E][0-9]{3}\b.*)$")
@@ -705,16 +705,47 @@ def _ref_list(text: str, known: list[str]) -> list[str] | None:
 
 def parse_refers(condition: str, eccn: str, known: list[str]) -> dict[str, Any] | None:
     """A worded scope that is only "software / technology / equipment for the items of ECCNs ... [for XX reasons]"
-    (or the entire entry except that) -> {"refers": [{"eccn", "reason"?}...], "refers_mode": "in"|"except"}."""
+    (or the entire entry except that), perhaps in clauses of that form ("... controlled by 5A992.z.1 or software
+    controlled by 5D992.z.1") -> {"refers": [{"eccn", "reason"?}...], "refers_mode": "in"|"except"}."""
     t = re.sub(r"[“”\"]", "", re.sub(r"\s+", " ", condition)).strip().rstrip(".").strip()
     mode = "in"
     m = re.fullmatch(r"(?:the )?entire entry,? except:? (?:for )?(.*)", t)
     if m:
         mode, t = "except", m.group(1)
+    if not re.match(r"^(?:specially designed |modified )*(?:software|technology|equipment)\b", t):
+        return None
+    refs: list[dict[str, Any]] = []
+    for clause in _clauses(t):
+        got = _ref_clause(clause.strip(), known)
+        if not got:
+            return None
+        refs += [r for r in got if r not in refs]
+    if any(r["eccn"].split(".")[0] == eccn for r in refs):
+        return None
+    return {"refers": refs, "refers_mode": mode}
+
+
+# a conjunction that opens a further clause of the same form ("... or software controlled by 5D992.z.1",
+# "... and for engines controlled under 9A101", "... and equipment in ECCN 0B505.a")
+_REF_CLAUSE = re.compile(r",?\s+(?:and|or)\s+(?=(?:for\s+)?(?:software|technology|equipment|engines|commodities)\s+"
+                         r"(?:controlled|specified|in ECCN)\b)")
+
+
+def _clauses(t: str) -> list[str]:
+    """Cut at each conjunction opening a further clause, once the text before it has named an entry
+    ("technology for commodities and software controlled by 1A101, ..." is one clause)."""
+    out: list[str] = []
+    start = 0
+    for m in _REF_CLAUSE.finditer(t):
+        if ECCN_IN_TEXT.search(t[start:m.start()]):
+            out.append(t[start:m.start()])
+            start = m.end()
+    return out + [t[start:]]
+
+
+def _ref_clause(t: str, known: list[str]) -> list[dict[str, Any]] | None:
     m = _REF_LIST_HEAD.match(t)
     if not m or not _REF_HEAD.match(m.group("head").strip() or "items"):
-        return None
-    if not re.match(r"^(?:specially designed |modified )*(?:software|technology|equipment)\b", t):
         return None
     lst, reason = m.group("list"), m.group("r1")
     tail = _REF_REASON_TAIL.match(lst)
@@ -723,9 +754,9 @@ def parse_refers(condition: str, eccn: str, known: list[str]) -> dict[str, Any] 
             return None
         lst, reason = tail.group("list"), tail.group("r2")
     refs = _ref_list(lst, known)
-    if not refs or any(r.split(".")[0] == eccn for r in refs):
+    if not refs:
         return None
-    return {"refers": [{"eccn": r, **({"reason": reason} if reason else {})} for r in refs], "refers_mode": mode}
+    return [{"eccn": r, **({"reason": reason} if reason else {})} for r in refs]
 
 
 def parse_target(chart_text: str, reason: str, un_rows: list[str]) -> dict[str, Any]:

@@ -266,8 +266,9 @@ def render_ccl_facts(reg: Registry) -> list[str]:
                 "FOR the items of the entries named (with a reason: within that entry's control for the reason). "
                 "Decided by `items[].for_eccn` (CSV column `for_eccn`), the ECCN and paragraph of the item it is for, "
                 "by ECCN hierarchy; not stated, or less specific than the entries named, or the named entry's own "
-                "control depends on words: review naming it. Other scopes naming other entries in words (a second "
-                "clause, narrowing words such as 'for the disposal of', parameters of another entry) stay review.",
+                "control depends on words: review naming it. Clauses of that form joined by and / or are read "
+                "together; other scopes naming other entries in words (a clause of another form, narrowing words "
+                "such as 'for the disposal of', parameters of another entry) stay review.",
                 "", "| ECCN | reason | target | applies to | for_eccn within | CCL text |", "|---|---|---|---|---|---|"]
         for eccn, c in refs:
             by: dict[str | None, list[str]] = {}

@@ -60,10 +60,27 @@ def test_converter_reads_the_entries_and_reason_a_scope_points_to(conv) -> None:
     assert _refs(r) == [("9A001", "MT"), ("9A101", "MT")]
 
 
+def test_converter_reads_clauses_of_the_same_form(conv) -> None:
+    known = KNOWN + ["4A090", "4D090", "5A992", "5D992"]
+    r = conv.parse_refers("equipment for engines controlled under 9A001 for MT reasons and for engines controlled "
+                          "under 9A101", "9B001", known)
+    assert _refs(r) == [("9A001", "MT"), ("9A101", None)]
+    r = conv.parse_refers("“technology” for commodities controlled by 5A992.z.1 or “software” controlled by 5D992.z.1",
+                          "5E992", known)
+    assert _refs(r) == [("5A992.z.1", None), ("5D992.z.1", None)]
+    r = conv.parse_refers("entire entry, except for “technology” for 4A090 or “software” specified by 4D090", "4E001",
+                          known)
+    assert r["refers_mode"] == "except" and _refs(r) == [("4A090", None), ("4D090", None)]
+    # "commodities and software controlled by ...": one clause (nothing named before the conjunction)
+    r = conv.parse_refers("“technology” for commodities and software controlled by 1A002 or 1B001 for MT reasons",
+                          "1E101", known)
+    assert _refs(r) == [("1A002", "MT"), ("1B001", "MT")]
+
+
 def test_converter_leaves_other_words_as_words(conv) -> None:
     # a second clause, words that narrow the items, parameters of another entry: not a pointer alone
     for text, eccn in [
-        ("equipment for engines controlled under 9A001 for MT reasons and for engines controlled under 9A101", "9B001"),
+        ("“software” for commodities in ECCN 0A505.a and .x and equipment in ECCN 0B505.a .and .x", "0D505"),
         ("“software” for computerized finger-print equipment controlled by 4A003 for CC reasons", "4D001"),
         ("“technology” for the disposal of items controlled by 1C351, 1C353, or 1C354", "1E351"),
         ("items that meet or exceed the parameters of ECCN 1C101", "1C001"),
@@ -82,7 +99,7 @@ def test_generated_pack_carries_the_pointers(registry) -> None:
     ns = next(c for c in ccl.entries["0B501"].controls if c.reason == "NS")
     assert ns.scope.refers == [Reference(eccn="0A501.y")] and ns.scope.refers_mode == "except"
     n = sum(1 for e in ccl.entries.values() for c in e.controls if c.scope.refers)
-    assert n == 83
+    assert n == 93
 
 
 # --------------------------------------------------------------------------- engine
