@@ -239,6 +239,10 @@ CCL_LIMITS = [
     "Scopes in words other than a paragraph list (\"software for items controlled by 1B001 for NP reasons\", "
     "\"meets the parameters of 1C101\", \"for use in civil telecommunications\") give review for the items "
     "they may concern; only the parameters declared here are read.",
+    "Scopes that are only \"software / technology / equipment for the items of ECCNs ... [for XX reasons]\" (93 "
+    "controls) are decided from items[].for_eccn as stated; the tool does not check that the item's own ECCN fits "
+    "the item it is stated to be for (6D001 software stated to be for an EAR99 item is read as outside the NS "
+    "scope). A pointed-to control that itself points further (1E101 NP -> 1D001 NP -> 1B001) gives review.",
 ]
 
 # Chemical Weapons Convention: destinations not listed in Supplement No. 2 to part 745 (the States
@@ -639,6 +643,120 @@ def _worded_scope(rest: str, eccn: str) -> dict[str, Any]:
 # words around a paragraph list that only restate it ("items controlled by 6A002.a.1, a.2 and .c.")
 _FILLER = re.compile(r"(?:\b(?:and|or|to|items?|controlled|by|in|of|this|entry|paragraphs?|software|commodities)\b"
                      r"|[\s.,;:“”\"])+")
+
+
+# --------------------------------------------------------------------------- scopes pointing to other entries
+# "NP applies to "software" for the "development", "production" or "use" of items controlled by 1B001 for NP
+# reasons", "RS applies to "technology" for items controlled by 6A002.a.1, .a.2, ... or 6A008.j.1", "NS applies
+# to entire entry except "software" for 1C607.a.10, .a.11 ...": the scope is the software / technology /
+# equipment FOR the items of the entries named (for a reason, where the words say so). The words before the
+# list may only name what the entry itself controls (software, technology, equipment ... for development,
+# production, use ...); anything else ("for the disposal of", "computerized finger-print equipment", a second
+# clause) leaves the scope in words (review). The engine decides it from items[].for_eccn.
+_REF_HEAD = re.compile(
+    r"^(?:(?:software|technology|equipment|commodities|items|parts|components|specially designed|modified|"
+    r"required|for|the|of|or|and|development|production|use|operation|maintenance|installation|repair|overhaul|"
+    r"refurbishing|controlled|by|in|under|specified|ECCNs?|engines)\b[\s,]*)+$")
+_REF_LIST_HEAD = re.compile(
+    r"^(?P<head>.*?\b)(?:(?:controlled|specified) (?:by|in|under)|controlled for (?P<r1>[A-Z]{2}) reasons in"
+    r"(?: ECCNs?)?|for|in|required for)(?: ECCNs?)? (?P<list>[0-9][A-E][0-9]{3}\b.*)$")
+_REF_REASON_TAIL = re.compile(r"^(?P<list>.*?) for (?P<r2>[A-Z]{2}) reasons$")
+_REF_ITEM = re.compile(r"^(?:ECCN )?(?P<base>[0-9][A-E][0-9]{3})(?P<para>(?:\.[a-z0-9]+)*)"
+                       r"(?: to (?:ECCN )?(?P<base2>[0-9][A-E][0-9]{3})(?P<para2>(?:\.[a-z0-9]+)*))?$")
+_REF_REL = re.compile(r"^\.?(?P<para>[a-z](?:\.[a-z0-9]+)*)$")
+
+
+def _ref_list(text: str, known: list[str]) -> list[str] | None:
+    """'1A002, 1B001 to 1B003, or 6A002.a.1, .a.2' -> the ECCNs (ranges of entries expanded to the entries on
+    the CCL, paragraphs relative to the last entry named); None unless the text is only such a list."""
+    out: list[str] = []
+    last: str | None = None
+    for tok in re.split(r",\s*(?:and\s+|or\s+)?|\s+(?:and|or)\s+", text.strip()):
+        tok = tok.strip()
+        m = _REF_ITEM.match(tok)
+        if m and m.group("base2"):
+            a, b = m.group("base") + m.group("para"), m.group("base2") + m.group("para2")
+            if m.group("para") or m.group("para2"):  # 3A001.b to 3A001.h: paragraphs of one entry
+                if m.group("base") != m.group("base2"):
+                    return None
+                rng = expand_range(m.group("para")[1:], m.group("para2")[1:])
+                if rng is None:
+                    return None
+                out += [m.group("base") + "." + p for p in rng]
+            else:
+                if a[:2] != b[:2] or a > b:
+                    return None
+                out += [e for e in known if a <= e <= b and e[:2] == a[:2]]
+            last = m.group("base")
+            continue
+        if m:
+            if m.group("base") not in known:
+                return None
+            out.append(m.group("base") + m.group("para"))
+            last = m.group("base")
+            continue
+        r = _REF_REL.match(tok)
+        if r and last is not None:
+            out.append(f"{last}.{r.group('para')}")
+            continue
+        return None
+    return out or None
+
+
+def parse_refers(condition: str, eccn: str, known: list[str]) -> dict[str, Any] | None:
+    """A worded scope that is only "software / technology / equipment for the items of ECCNs ... [for XX reasons]"
+    (or the entire entry except that), perhaps in clauses of that form ("... controlled by 5A992.z.1 or software
+    controlled by 5D992.z.1") -> {"refers": [{"eccn", "reason"?}...], "refers_mode": "in"|"except"}."""
+    t = re.sub(r"[“”\"]", "", re.sub(r"\s+", " ", condition)).strip().rstrip(".").strip()
+    mode = "in"
+    m = re.fullmatch(r"(?:the )?entire entry,? except:? (?:for )?(.*)", t)
+    if m:
+        mode, t = "except", m.group(1)
+    if not re.match(r"^(?:specially designed |modified )*(?:software|technology|equipment)\b", t):
+        return None
+    refs: list[dict[str, Any]] = []
+    for clause in _clauses(t):
+        got = _ref_clause(clause.strip(), known)
+        if not got:
+            return None
+        refs += [r for r in got if r not in refs]
+    if any(r["eccn"].split(".")[0] == eccn for r in refs):
+        return None
+    return {"refers": refs, "refers_mode": mode}
+
+
+# a conjunction that opens a further clause of the same form ("... or software controlled by 5D992.z.1",
+# "... and for engines controlled under 9A101", "... and equipment in ECCN 0B505.a")
+_REF_CLAUSE = re.compile(r",?\s+(?:and|or)\s+(?=(?:for\s+)?(?:software|technology|equipment|engines|commodities)\s+"
+                         r"(?:controlled|specified|in ECCN)\b)")
+
+
+def _clauses(t: str) -> list[str]:
+    """Cut at each conjunction opening a further clause, once the text before it has named an entry
+    ("technology for commodities and software controlled by 1A101, ..." is one clause)."""
+    out: list[str] = []
+    start = 0
+    for m in _REF_CLAUSE.finditer(t):
+        if ECCN_IN_TEXT.search(t[start:m.start()]):
+            out.append(t[start:m.start()])
+            start = m.end()
+    return out + [t[start:]]
+
+
+def _ref_clause(t: str, known: list[str]) -> list[dict[str, Any]] | None:
+    m = _REF_LIST_HEAD.match(t)
+    if not m or not _REF_HEAD.match(m.group("head").strip() or "items"):
+        return None
+    lst, reason = m.group("list"), m.group("r1")
+    tail = _REF_REASON_TAIL.match(lst)
+    if tail:
+        if reason:
+            return None
+        lst, reason = tail.group("list"), tail.group("r2")
+    refs = _ref_list(lst, known)
+    if not refs:
+        return None
+    return [{"eccn": r, **({"reason": reason} if reason else {})} for r in refs]
 
 
 def parse_target(chart_text: str, reason: str, un_rows: list[str]) -> dict[str, Any]:
@@ -1113,12 +1231,19 @@ def build_ccl(src: Path, un_rows: list[str]) -> tuple[dict[str, Any], dict[str, 
     d = json.loads((src / "ccl.json").read_text("utf-8"))
     entries: dict[str, Any] = {}
     stats = {"entries": 0, "controls": 0, "column": 0, "destinations": 0, "pointer": 0,
-             "scope_entire": 0, "scope_except": 0, "scope_paragraphs": 0, "scope_conditional": 0}
+             "scope_entire": 0, "scope_except": 0, "scope_paragraphs": 0, "scope_conditional": 0,
+             "scope_refers": 0}
+    known = sorted(e["eccn"] for e in d["entries"])
     for e in d["entries"]:
         eccn = e["eccn"]
         controls = []
         for control, chart in split_controls(e):
             reason, scope = parse_scope(control, eccn)
+            if scope["kind"] == "conditional" and scope.get("condition") and not scope.get("paragraphs"):
+                refers = parse_refers(scope["condition"], eccn, known)
+                if refers:
+                    scope.update(refers)
+                    stats["scope_refers"] += 1
             target = parse_target(chart, reason, un_rows)
             col = target.get("column") or ""
             scope.update(SCOPE_DETAILS.get((eccn, reason, col), {}))

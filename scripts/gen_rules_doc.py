@@ -260,6 +260,25 @@ def render_ccl_facts(reg: Registry) -> list[str]:
                 "'in words' or qualified by words without a parameter test gives review):", "",
                 "| ECCN | reason | target | paragraphs | excepted | excepted in words | words qualify | "
                 "decided by | partition |", "|---|---|---|---|---|---|---|---|---|"] + rows + [""]
+    refs = [(eccn, c) for eccn, e in sorted(m.entries.items()) for c in e.controls if c.scope.refers]
+    if refs:
+        out += [f"Controls whose scope points to other entries ({len(refs)}): the software, technology or equipment "
+                "FOR the items of the entries named (with a reason: within that entry's control for the reason). "
+                "Decided by `items[].for_eccn` (CSV column `for_eccn`), the ECCN and paragraph of the item it is for, "
+                "by ECCN hierarchy; not stated, or less specific than the entries named, or the named entry's own "
+                "control depends on words: review naming it. Clauses of that form joined by and / or are read "
+                "together; other scopes naming other entries in words (a clause of another form, narrowing words "
+                "such as 'for the disposal of', parameters of another entry) stay review.",
+                "", "| ECCN | reason | target | applies to | for_eccn within | CCL text |", "|---|---|---|---|---|---|"]
+        for eccn, c in refs:
+            by: dict[str | None, list[str]] = {}
+            for r in c.scope.refers:
+                by.setdefault(r.reason, []).append(r.eccn)
+            within = "; ".join(", ".join(v) + (f" (for {k} reasons)" if k else "") for k, v in by.items())
+            out.append(f"| {eccn} | {c.reason} | {c.target.column or c.target.kind} | "
+                       f"{'entire entry except for' if c.scope.refers_mode == 'except' else 'for'} | {_cell(within)} | "
+                       f"{_cell(c.text)} |")
+        out.append("")
     notes = [(eccn, o) for eccn, e in sorted(m.entries.items()) for o in e.outside]
     if notes:
         out += ["Notes that place an item in another ECCN:", "", "| ECCN | paragraph | when | read as | note |",

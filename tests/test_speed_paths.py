@@ -69,14 +69,15 @@ def _screener() -> BatchScreener:
 @pytest.mark.parametrize("q,v", [(1.0, 10.5), (None, None), (100.0, None), (None, 0.0), (2.0, 1e9)])
 def test_reused_item_equals_a_validated_item(q, v) -> None:
     sc = _screener()
-    key = ("Network switch", "5A992.c", "US", (("tpp", 10.0),), 25.0, None, q, v, "SKU-1", "8471.30.0100", "food")
+    key = ("Network switch", "5A992.c", "US", (("tpp", 10.0),), 25.0, None, q, v, "SKU-1", "8471.30.0100", "food", "4A003")
     first = sc._item(key)
     again = sc._item(key[:6] + (3.0, 7.0) + key[8:])  # same product, other quantity and value: a copy
     fresh = Item(description="Network switch", eccn="5A992.c", origin="US", parameters={"tpp": 10.0},
                  us_content_percent=25.0, license_exception=None, quantity=q, value_usd=v, sku="SKU-1",
-                 hts_code="8471.30.0100", category="food")
+                 hts_code="8471.30.0100", category="food", for_eccn="4A003")
     assert first == fresh and first.model_fields_set == fresh.model_fields_set
     assert again.quantity == 3.0 and again.value_usd == 7.0 and again.hts_code == "8471300100"
+    assert again.for_eccn == "4A003"
     assert first.quantity == q and first.value_usd == v  # the copy did not change the first one
 
 
@@ -85,13 +86,13 @@ def test_reused_item_still_rejects_what_the_model_rejects() -> None:
     with pytest.raises(ValidationError) as plain:
         Item(description="x", hts_code="12", quantity=1.0, value_usd=1.0)
     with pytest.raises(ValidationError) as fast:
-        sc._item(("x", None, None, (), None, None, 1.0, 1.0, None, "12", None))
+        sc._item(("x", None, None, (), None, None, 1.0, 1.0, None, "12", None, None))
     def brief(exc: ValidationError) -> list[tuple]:
         return [(e["type"], e["loc"], e["msg"], e["input"]) for e in exc.errors(include_url=False)]
 
     assert brief(fast.value) == brief(plain.value)
     with pytest.raises(ValidationError):  # a negative value never reaches the model through parse_row; still
-        sc._item(("x", None, None, (), None, None, 1.0, -5.0, None, None, None))
+        sc._item(("x", None, None, (), None, None, 1.0, -5.0, None, None, None, None))
 
 
 def test_reused_parties_equal_validated_ones() -> None:

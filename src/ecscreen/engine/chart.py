@@ -169,6 +169,13 @@ class CountryChartPack(Strict):
     no_mark_caveat: str
 
 
+class Reference(Strict):
+    """An entry (or paragraph) a scope points to, with the reason for control the words name, if any."""
+
+    eccn: str
+    reason: str | None = None
+
+
 class Scope(Strict):
     kind: Literal["entire", "except", "paragraphs", "conditional"]
     paragraphs: list[str] = Field(default_factory=list)
@@ -185,6 +192,13 @@ class Scope(Strict):
     # controls of one reason whose scopes split a paragraph between them (RS 1 / RS 2 of 6A003.b.4.b):
     # when each may apply and every one of them has an X, a licence is required whichever applies
     partition: str | None = None
+    # a scope in words that is the software / technology / equipment FOR the items of other entries ("software
+    # for ... items controlled by 1B001 for NP reasons"): the entries (and reasons) it names, read from the
+    # control's text (``Control.text``, the CCL entry) by scripts/convert_chart.py. "in": the control applies iff
+    # the item's ``for_eccn`` is one of them (and, with a reason, within that entry's control for the reason);
+    # "except": the entire entry except those. Decided by items[].for_eccn; not stated: review naming it.
+    refers: list[Reference] = Field(default_factory=list)
+    refers_mode: Literal["in", "except"] = "in"
 
 
 class DestTerm(Strict):
@@ -488,6 +502,57 @@ def param_rule(rules: list[ParamRule], para: str) -> ParamRule | None:
         if para_under(para, r.paragraph) is True:
             return r
     return None
+
+
+def refers_applies(entries: dict[str, CclEntry], scope: Scope, for_eccn: str | None) -> Tri:
+    """Is the item (software, technology, equipment) FOR an item that a ``refers`` scope names?
+
+    ``for_eccn`` is the normalised ECCN (and paragraph) the item is for. True / False decide the scope
+    (negated for an "entire entry except" scope); None: not stated, less specific than the scope needs, or
+    the referenced entry's own control for the reason depends on facts not given."""
+    if for_eccn is None:
+        return None
+    res: Tri = False
+    for ref in scope.refers:
+        r = _ref_applies(entries, ref, for_eccn)
+        if r is True:
+            res = True
+            break
+        if r is None:
+            res = None
+    if scope.refers_mode == "except":
+        return None if res is None else not res
+    return res
+
+
+def _ref_applies(entries: dict[str, CclEntry], ref: Reference, for_eccn: str) -> Tri:
+    m = eccn_matches(for_eccn, ref.eccn)
+    if m is not True or ref.reason is None:
+        return m
+    base, para = split_eccn(for_eccn)
+    entry = entries.get(base)
+    if entry is None or not entry.controls:
+        return None
+    ctl = [c for c in entry.controls if c.reason == ref.reason]
+    if not ctl:
+        return False if ref.reason not in entry.reasons else None
+    res: Tri = False
+    for c in ctl:
+        # the referenced entry's own scope, read for the paragraph the item is for; one that points on to
+        # further entries would need the ECCN the referenced item is for in turn: not stated here
+        r = None if c.scope.refers else scope_applies(c.scope, para)
+        if r is True:
+            return True
+        if r is None:
+            res = None
+    return res
+
+
+def _refers_words(scope: Scope) -> str:
+    by: dict[str | None, list[str]] = {}
+    for r in scope.refers:
+        by.setdefault(r.reason, []).append(r.eccn)
+    return "; ".join(", ".join(v) + (f" for {k} reasons" if k else "") for k, v in by.items())
 
 
 def _scope_words(scope: Scope) -> str:
@@ -903,8 +968,9 @@ def _read_controls(idx: ChartIndex, registry: Registry, res: ChartResult, item: 
     marks = idx.marks[ref.row_code]
     by_reason: dict[str, list[_Read]] = {}
     parts: dict[str, list[tuple[Control, _Read]]] = {}
+    for_eccn = normalize_eccn(item.for_eccn) if item.for_eccn else None
     for c in entry.controls:
-        read = _control(idx, registry, c, para, ref, marks, row, as_of, item.parameters)
+        read = _control(idx, registry, c, para, ref, marks, row, as_of, item.parameters, for_eccn)
         by_reason.setdefault(c.reason, []).append(read)
         if c.scope.partition:
             parts.setdefault(c.scope.partition, []).append((c, read))
@@ -953,30 +1019,24 @@ def _partition(name: str, members: list[tuple[Control, _Read]], by_reason: dict[
 
 
 def _control(idx: ChartIndex, reg: Registry, c: Control, para: str, ref: RowRef, marks: frozenset[str],
-             row: ChartRow, on: dt.date, params: dict[str, Any] | None = None
+             row: ChartRow, on: dt.date, params: dict[str, Any] | None = None, for_eccn: str | None = None
              ) -> tuple[Outcome, Step, list[Citation], list[str]]:
     """One control of an entry against one destination -> (outcome, step, citations, [why, notes...])."""
-    applies = scope_applies(c.scope, para, params)
     t = c.target
     cites = list(t.citations)
     where = _scope_words(c.scope)
     inputs: dict[str, Any] = {"reason": c.reason, "scope": where, "paragraph": para or None}
+    if c.scope.refers:
+        assert idx.ccl is not None
+        applies = refers_applies(idx.ccl.entries, c.scope, for_eccn)
+        inputs["for_eccn"] = for_eccn
+    else:
+        applies = scope_applies(c.scope, para, params)
     rule = param_rule(c.scope.tests, para) if c.scope.condition else None
     if rule is not None:
         inputs["parameters"] = {t_.param: (params or {}).get(t_.param) for t_ in rule.any or rule.all}
         cites += [x for x in rule.citations if x not in cites]
-    if t.kind == "column":
-        inputs["column"] = t.column
-        hit: Tri = t.column in marks
-        tgt_words = f"{t.column}: {'X' if hit else 'no X'} for '{row.name}'"
-        cites.append(Citation(ref="15 CFR part 738, Supplement No. 1", note=f"column {t.column}, row {row.name}"))
-    elif t.kind == "destinations":
-        hit = in_dest(idx, reg, t.destinations, on, ref.codes)
-        inputs["destinations"] = [d.model_dump() for d in t.destinations]
-        tgt_words = f"{c.chart_text[:160]} -> {row.name} {'is' if hit else 'is not'} within it"
-    else:
-        hit = None
-        tgt_words = f"{c.chart_text[:160]} ({t.note or 'pointer'})"
+    hit, tgt_words = _target_hit(idx, reg, c, ref, marks, row, on, inputs, cites)
     alt_hit: Tri = hit
     notes: list[str] = []
     if t.alternative is not None and hit is not None:
@@ -995,6 +1055,9 @@ def _control(idx: ChartIndex, reg: Registry, c: Control, para: str, ref: RowRef,
         out, outcome_s = Outcome.clear, "not applicable"
         item_words = f".{para}" if para else "the item"
         why = f"{c.reason} does not apply to {item_words}"
+        if c.scope.refers:
+            why += f" (for {for_eccn}: {c.scope.condition})"
+            head += f"; the item is for {for_eccn} (items[].for_eccn): outside it"
         if rule is not None:
             why += f" with the parameters stated (it applies where {rule.words()})"
             head += f"; the stated parameters place {item_words} outside it ({rule.words()} does not hold)"
@@ -1010,10 +1073,13 @@ def _control(idx: ChartIndex, reg: Registry, c: Control, para: str, ref: RowRef,
                + notes[-1])
     elif applies is None:
         out, outcome_s = Outcome.review, "review"
-        why = _open_words(c, para, where, f"{t.column or 'licence required'} for {row.name}", rule, params)
+        why = (_refers_open(c, f"{t.column or 'licence required'} for {row.name}", for_eccn) if c.scope.refers
+               else _open_words(c, para, where, f"{t.column or 'licence required'} for {row.name}", rule, params))
     else:
         out = t.outcome if t.outcome != Outcome.clear else Outcome.license_required
         outcome_s = out.value
+        if c.scope.refers:  # the ECCN the item is for placed it in the scope: say so
+            where = f"{where} and the item is for {for_eccn} (items[].for_eccn)"
         if rule is not None:  # the stated parameters placed the item in the scope: say which
             held = [f"{x.words()} (stated {x.stated(params or {})})" for x in rule.any or rule.all
                     if x.check(params or {})]
@@ -1030,8 +1096,38 @@ def _control(idx: ChartIndex, reg: Registry, c: Control, para: str, ref: RowRef,
     return out, step, cites, [why] + notes
 
 
+def _target_hit(idx: ChartIndex, reg: Registry, c: Control, ref: RowRef, marks: frozenset[str], row: ChartRow,
+                on: dt.date, inputs: dict[str, Any], cites: list[Citation]) -> tuple[Tri, str]:
+    """Does the control's target (a chart column, destinations in words, a pointer) name the destination?
+    (hit, words); the inputs and citations of the step are added to."""
+    t = c.target
+    if t.kind == "column":
+        inputs["column"] = t.column
+        hit: Tri = t.column in marks
+        cites.append(Citation(ref="15 CFR part 738, Supplement No. 1", note=f"column {t.column}, row {row.name}"))
+        return hit, f"{t.column}: {'X' if hit else 'no X'} for '{row.name}'"
+    if t.kind == "destinations":
+        hit = in_dest(idx, reg, t.destinations, on, ref.codes)
+        inputs["destinations"] = [d.model_dump() for d in t.destinations]
+        return hit, f"{c.chart_text[:160]} -> {row.name} {'is' if hit else 'is not'} within it"
+    return None, f"{c.chart_text[:160]} ({t.note or 'pointer'})"
+
+
 def _at(rule: ParamRule) -> str:
     return f".{rule.paragraph}" if rule.paragraph else "the items of the entry"
+
+
+def _refers_open(c: Control, target: str, for_eccn: str | None) -> str:
+    """Why a control pointing to other entries may apply: the ECCN the item is for is not stated, is less
+    specific than the scope, or the referenced entry's control for the reason depends on words."""
+    scope = f"{c.reason} applies {'to the entire entry except' if c.scope.refers_mode == 'except' else 'only to'} " \
+            f"{c.scope.condition or _refers_words(c.scope)} ({target})"
+    if for_eccn is None:
+        return (f"{scope}: state items[].for_eccn, the ECCN (and paragraph) of the item it is for "
+                f"({_refers_words(c.scope)}), to decide it")
+    return (f"{scope}: the item is for {for_eccn} (items[].for_eccn); whether that is within "
+            f"{_refers_words(c.scope)} depends on its paragraph or on the words of that entry's control: "
+            "state the paragraph or confirm")
 
 
 def _open_words(c: Control, para: str, where: str, target: str, rule: ParamRule | None,

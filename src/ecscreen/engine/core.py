@@ -126,6 +126,17 @@ def _drop_oldest_half(memo: dict[Any, Any]) -> None:
         del memo[k]
 
 
+def _item_eccns(it: Item, idx: int) -> tuple[str | None, list[InputError]]:
+    """The item's ECCN normalised, and input errors for a malformed ``eccn`` or ``for_eccn``."""
+    errors: list[InputError] = []
+    e = normalize_eccn(it.eccn) if it.eccn is not None else None
+    if it.eccn is not None and e is None:
+        errors.append(InputError(field=f"items[{idx}].eccn", message=f"malformed ECCN {it.eccn!r}"))
+    if it.for_eccn is not None and normalize_eccn(it.for_eccn) is None:
+        errors.append(InputError(field=f"items[{idx}].for_eccn", message=f"malformed ECCN {it.for_eccn!r}"))
+    return e, errors
+
+
 class _ChartMemo:
     """The parts of a ``chart.ChartResult`` that ``screen_one`` reads."""
 
@@ -1099,11 +1110,8 @@ class Engine:
                 errors += perrs
                 if params != it.parameters:  # canonical names / booleans as 1 / 0 for every later step
                     it = it.model_copy(update={"parameters": params})
-            e = None
-            if it.eccn is not None:
-                e = normalize_eccn(it.eccn)
-                if e is None:
-                    errors.append(InputError(field=f"items[{idx}].eccn", message=f"malformed ECCN {it.eccn!r}"))
+            e, eerrs = _item_eccns(it, idx)
+            errors += eerrs
             items.append(ItemCtx(item=it, index=idx, eccn=e,
                                  origin_codes=country_codes(it.origin, f"items[{idx}].origin")))
         return dest, exporter, items, party_codes, errors
@@ -1294,7 +1302,8 @@ class Engine:
         when: Any = on if eff is None or on < eff else bisect_right(self._chart_bounds, on)
         # the item's parameters decide scopes of some entries (6A003.b.4.b RS 1 / RS 2, Note 3.a)
         params = tuple(sorted(ic.item.parameters.items())) if ic.item.parameters else ()
-        key = (ic.item.eccn, ic.index, dest.code, dest.label, dest.name, when, self.policy, params)
+        # and the ECCN the item is for decides the scopes that point to other entries (items[].for_eccn)
+        key = (ic.item.eccn, ic.item.for_eccn, ic.index, dest.code, dest.label, dest.name, when, self.policy, params)
         got = self._chart_memo.get(key)
         if got is None:
             res = chart_mod.determine(ic.item, ic.index, dest, self.registry, on)

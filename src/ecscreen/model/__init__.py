@@ -91,6 +91,10 @@ class Item(StrictModel):
     description: str = Field(min_length=1)
     eccn: str | None = None
     origin: str | None = None
+    for_eccn: str | None = Field(
+        default=None, description="For software, technology or equipment whose control depends on the items it is "
+        "for ('software for items controlled by 1B001 for NP reasons'): the ECCN (and paragraph) of that item, e.g. "
+        "1B001.a or EAR99. Not stated: such a control is a review naming this field")
     parameters: dict[str, float | bool] = Field(
         default_factory=dict,
         description="Technical parameters by the names the rule packs declare (case-insensitive): finite numbers "
@@ -125,7 +129,7 @@ class Item(StrictModel):
     value_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     sku: str | None = None
 
-    @field_validator("eccn")
+    @field_validator("eccn", "for_eccn")
     @classmethod
     def _norm_eccn(cls, v: str | None) -> str | None:
         if v is None:

@@ -73,6 +73,8 @@ class OrderRow(BaseModel):
     destination_region: str | None = Field(default=None, description="Region, e.g. Crimea, Donetsk, Luhansk")
     description: str = Field(min_length=1, description="Item description")
     eccn: str | None = Field(default=None, description="ECCN or EAR99; empty = unclassified")
+    for_eccn: str | None = Field(default=None, description="ECCN of the item the software / technology / "
+                                 "equipment is for, where its control depends on it (items[].for_eccn)")
     origin: str | None = Field(default=None, description="Country of origin of the item")
     end_user: str | None = None
     end_user_country: str | None = None
@@ -100,7 +102,7 @@ SHIPMENT_FIELDS = ("date", "destination", "destination_region", "end_user", "end
                    "consignee_country", "purchaser", "purchaser_country", "end_use", "exporter_country")
 TEXT_FIELDS = ("order_id", "destination", "destination_region", "description", "eccn", "origin", "end_user",
                "end_user_country", "consignee", "consignee_country", "purchaser", "purchaser_country", "end_use",
-               "license_exception", "sku", "exporter_country", "hts_code", "category")
+               "license_exception", "sku", "exporter_country", "hts_code", "category", "for_eccn")
 NUMBER_FIELDS = {"us_content_percent": (0.0, 100.0), "quantity": (None, None), "value_usd": (0.0, None)}
 KNOWN_FIELDS = frozenset(TEXT_FIELDS) | frozenset(NUMBER_FIELDS) | {"date"}
 SHARED_FIELDS = tuple(k for k in SHIPMENT_FIELDS if k != "date")  # one value per order
@@ -698,6 +700,8 @@ class _RowCheck:
             problems.append(f"{self.where}: description: missing")
         if "eccn" in f and not _eccn_ok(f["eccn"]):
             problems.append(f"{self.col(idx['eccn'], 'eccn')}: malformed ECCN {f['eccn']!r}")
+        if "for_eccn" in f and not _eccn_ok(f["for_eccn"]):
+            problems.append(f"{self.col(idx['for_eccn'], 'for_eccn')}: malformed ECCN {f['for_eccn']!r}")
         if "hts_code" in f and normalize_hts(f["hts_code"]) is None:
             problems.append(f"{self.col(idx['hts_code'], 'hts_code')}: not an HTS code (6 to 10 digits, dots "
                             f"allowed): {f['hts_code']!r}")
@@ -1324,7 +1328,7 @@ class BatchScreener:
         f = pr.fields
         return (f["description"], f.get("eccn"), f.get("origin"), tuple(sorted(pr.params.items())),
                 f.get("us_content_percent"), f.get("license_exception"), f.get("quantity"), f.get("value_usd"),
-                f.get("sku"), f.get("hts_code"), f.get("category"))
+                f.get("sku"), f.get("hts_code"), f.get("category"), f.get("for_eccn"))
 
     def _parties(self, head: dict[str, Any]) -> list[Party]:
         """The order's parties; one validated Party per distinct (role, name, country), reused across orders
@@ -1349,20 +1353,21 @@ class BatchScreener:
         once per product and the two numbers set on a copy. Both were checked by :func:`parse_row` (finite,
         value >= 0: the model's own constraints), so the copy equals a validated Item; anything else (and any
         validation error) goes through full validation."""
-        d, e, o, p, u, le, q, v, s, h, c = it
+        d, e, o, p, u, le, q, v, s, h, c, fe = it
 
         def full() -> Item:
             return Item(description=d, eccn=e, origin=o, parameters=dict(p), us_content_percent=u,
-                        license_exception=le, quantity=q, value_usd=v, sku=s, hts_code=h, category=c)
+                        license_exception=le, quantity=q, value_usd=v, sku=s, hts_code=h, category=c, for_eccn=fe)
 
         if not ((q is None or type(q) is float) and (v is None or type(v) is float)):
             return full()
-        key = (d, e, o, p, u, le, s, h, c)
+        key = (d, e, o, p, u, le, s, h, c, fe)
         base = self._item_objs.get(key)
         if base is None:
             try:
                 base = Item(description=d, eccn=e, origin=o, parameters=dict(p), us_content_percent=u,
-                            license_exception=le, quantity=None, value_usd=None, sku=s, hts_code=h, category=c)
+                            license_exception=le, quantity=None, value_usd=None, sku=s, hts_code=h, category=c,
+                            for_eccn=fe)
             except ValidationError:
                 return full()
             if len(self._item_objs) >= OBJ_CACHE:
