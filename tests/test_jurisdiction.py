@@ -537,3 +537,21 @@ def test_ns_controlled_is_read_from_the_ccl_pack_when_loaded():
     # ... and an ECCN given only as 3B001 cannot be placed: unknown, not assumed
     assert "ns_controlled" in run(reg_ccl, {"eccn": "3B001", "direct_product_of": ["3E001"]},
                                   dest="CN").findings[0].message
+
+
+def test_us_origin_step_memo_is_exact_and_used(reg):
+    """The U.S.-origin result of step 1 is memoised per (origin as written, date) (issue 14): a repeat gives
+    the same result as a fresh pack, whatever the item's index, destination, exporter and end use."""
+    comp = J._compiled_for(reg)
+    assert comp is not None
+    comp[0].origin_memo.clear()
+    on = dt.date(2026, 11, 1)
+    first = run(reg, {"origin": "US", "eccn": "3A090.a"}, dest="CN", on=on)
+    assert comp[0].origin_memo  # stored
+    again = run(reg, {"origin": "US", "eccn": "5A992.c"}, dest="DE", exporter="JP", end_use="x", on=on)
+    comp[0].origin_memo.clear()
+    fresh = run(reg, {"origin": "US", "eccn": "5A992.c"}, dest="DE", exporter="JP", end_use="x", on=on)
+    assert again.model_dump() == fresh.model_dump() == first.model_dump()
+    assert again.status == "subject" and again.steps[0].name == "origin"
+    foreign = run(reg, {"origin": "TW", "eccn": "5A992.c"}, dest="DE", on=on)  # not memoised: later steps read more
+    assert foreign.steps[0].outcome == "foreign"

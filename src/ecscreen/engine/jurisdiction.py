@@ -311,6 +311,9 @@ class PartyFact(_Strict):
     score: float
 
 
+ORIGIN_MEMO_SIZE = 4_096  # U.S.-origin step results kept per pack (only speed depends on it)
+
+
 class JurisdictionResult(_Strict):
     status: Literal["subject", "not_subject", "unknown"]
     steps: list[Step] = Field(default_factory=list)
@@ -406,6 +409,8 @@ class _Compiled:
         self._ref_cache: dict[tuple[int, dt.date], tuple[frozenset[str], frozenset[str]]] = {}
         self._phrase_cache: dict[tuple[str, ...], re.Pattern[str]] = {}
         self._ccl_cache: dict[tuple[str, str], tuple[Tri, str] | None] = {}
+        # the U.S.-origin result of step 1 per (origin as written, date): it reads nothing else (see assess_ear)
+        self.origin_memo: dict[tuple[str, dt.date], tuple[Step, str]] = {}
         self.us_codes = frozenset(pack.united_states.codes)
         self.paragraphs: dict[str, list[FdpRule]] = {}
         for r in pack.fdp:
@@ -1292,6 +1297,13 @@ def assess_ear(item: Item, item_index: int, shipment: Shipment, destination: Cou
                eccn: str | None) -> JurisdictionResult:
     """The EAR chain: origin, location, de minimis, FDP paragraphs (see the module docstring)."""
     reg = registry
+    # step 1 decides a U.S.-origin item from the origin as written, the date (territory mappings) and this
+    # pack alone: that result is memoised (a new result object, its one Step shared: steps are only read)
+    memo_key = (item.origin, as_of) if item.origin else None
+    if memo_key is not None:
+        got = comp.origin_memo.get(memo_key)
+        if got is not None:
+            return JurisdictionResult(status="subject", steps=[got[0]], summary=got[1])
     ctx = _Ctx(comp=comp, pack_id=lp.info.id, item=item, idx=item_index, shipment=shipment, dest=destination,
                dest_codes=_codes(destination, reg, as_of), exporter=exporter,
                exporter_codes=_codes(exporter, reg, as_of) if exporter else frozenset(), hits=list(party_hits),
@@ -1304,6 +1316,10 @@ def assess_ear(item: Item, item_index: int, shipment: Shipment, destination: Cou
     origin = resolve(item.origin) if item.origin else None
     decided = _origin_step(ctx, origin, reg, steps)
     if decided is not None:
+        if memo_key is not None and len(decided.steps) == 1:
+            if len(comp.origin_memo) >= ORIGIN_MEMO_SIZE:
+                comp.origin_memo.clear()
+            comp.origin_memo[memo_key] = (decided.steps[0], decided.summary)
         return decided
     # 2. location
     decided = _location_step(ctx, steps, missing, would)

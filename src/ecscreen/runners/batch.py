@@ -115,6 +115,8 @@ DELIMITERS = (",", ";", "\t", "|")
 MAX_ORDER_LINES = 5000
 RECENT_ORDERS = 100_000
 CACHE_SIZE = 10_000
+SHRINK_AT = (2_000, 20_000)  # shipment-cache misses at which a cache that hardly ever hits (< 5 %) shrinks
+SHRUNK_SIZE = 1_000
 CHUNK = 2_000  # orders read ahead and screened together (their new parties in one batch call)
 GC_THRESHOLD = 50_000  # gen-0 collection threshold during a run (see run_batch)
 OBJ_CACHE = 5_000  # validated Party / Item objects kept for reuse (only speed depends on it)
@@ -1273,10 +1275,11 @@ class BatchScreener:
                 self.cache.move_to_end(key)
             else:
                 self.misses += 1
-                if self.misses == 20_000 and self.hits < 1_000:
+                if self.misses in SHRINK_AT and self.hits * 20 < self.misses:
                     # shipments do not repeat (ERP orders: dates, lines and quantities vary): keep the cache
-                    # small; only speed depends on its size, never a result
-                    self.size = min(self.size, 1_000)
+                    # small; only speed depends on its size, never a result. Checked early (2,000 misses):
+                    # memory freed after the cache has filled is seldom given back to the system (peak RSS)
+                    self.size = min(self.size, SHRUNK_SIZE)
                     while len(self.cache) > self.size:
                         self.cache.popitem(last=False)
                 cached = self._screen(order.order_id, head, on, items)
