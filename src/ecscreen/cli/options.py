@@ -116,22 +116,38 @@ def ecscreen_home() -> Path:
     return Path(home) if home else Path.home() / ".local" / "share" / "ecscreen"
 
 
-def open_record_store(no_record: bool = False) -> RecordStore | None:
-    """The record store ($ECSCREEN_DATABASE_URL, else SQLite in $ECSCREEN_HOME), or None with --no-record.
-    A store that cannot be opened is a usage error before anything is screened."""
-    if no_record:
-        return None
+def record_store() -> RecordStore:
+    """The record store ($ECSCREEN_DATABASE_URL, else SQLite in $ECSCREEN_HOME), opened (and migrated) for a
+    command that works on records; a store that cannot be opened is a usage error."""
     from ecscreen.records import RecordStore
 
     url = os.environ.get("ECSCREEN_DATABASE_URL") or None
     try:
         return RecordStore.open(url=url, home=ecscreen_home())
+    except OSError as exc:
+        raise UsageError(f"cannot open the record store in {ecscreen_home()}: {exc.strerror or exc}") from None
+
+
+def open_record_store(no_record: bool = False) -> RecordStore | None:
+    """The record store of a screening command, or None with --no-record. A store that cannot be opened is
+    a usage error before anything is screened."""
+    if no_record:
+        return None
+    try:
+        return record_store()
     except UsageError as exc:
         exc.message += " (use --no-record to screen without recording)"
         raise
-    except OSError as exc:
-        raise UsageError(f"cannot open the record store in {ecscreen_home()}: {exc.strerror or exc} "
-                         f"(use --no-record to screen without recording)") from None
+
+
+def date_option(text: str | None, option: str) -> dt.date | None:
+    """A YYYY-MM-DD option value (None when not given); anything else is a usage error naming the option."""
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option} must be a date YYYY-MM-DD, not {text!r}") from None
 
 
 def now() -> dt.datetime:

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ecscreen.cli.options import record_store
 from ecscreen.errors import UsageError
 
 __all__ = ["app", "history_command", "show_command"]
@@ -25,15 +26,6 @@ __all__ = ["app", "history_command", "show_command"]
 app = typer.Typer(help="Export, verify and prune screening records.", no_args_is_help=True)
 
 DECISIONS = ("clear", "review", "license_required", "prohibited", "error", "cleared", "confirmed", "escalated")
-
-
-def _store() -> Any:
-    import os
-
-    from ecscreen.cli.options import ecscreen_home
-    from ecscreen.records import RecordStore
-
-    return RecordStore.open(url=os.environ.get("ECSCREEN_DATABASE_URL") or None, home=ecscreen_home())
 
 
 def _when(value: str | None, option: str) -> dt.date | dt.datetime | None:
@@ -97,7 +89,7 @@ def history_command(
         raise UsageError(f"--limit must be 0 (all) or more, not {limit}")
     s, u = _when(since, "--since"), _when(until, "--until")
     kind = "decision" if decision in ("cleared", "confirmed", "escalated") or command == "review" else "screening"
-    with _store() as store:
+    with record_store() as store:
         found = store.query(party=party, since=s, until=u, decision=decision, kind=kind, command=command,
                             limit=limit or None)
     rows = [_summary(r) for r in found]
@@ -139,7 +131,7 @@ def show_command(
     """Show one record: input, decision, findings, parties, packs and lists, and its place in the hash chain."""
     if format not in ("text", "json"):
         raise UsageError(f"--format must be text or json, not {format!r}")
-    with _store() as store:
+    with record_store() as store:
         rec = store.get(record_id)
         if rec is None:
             raise UsageError(f"record {record_id} not found (see `ecscreen history`)")
@@ -236,7 +228,7 @@ def export_command(
     fh = out.open("w", encoding="utf-8", newline="") if out is not None else sys.stdout
     n = 0
     try:
-        with _store() as store:
+        with record_store() as store:
             if format == "csv":
                 w = csv.writer(fh, lineterminator="\n")
                 w.writerow(CSV_COLUMNS)
@@ -274,7 +266,7 @@ def prune_command(
 
     b = _when(before, "--before")
     assert b is not None
-    with _store() as store:
+    with record_store() as store:
         res = store.prune(b, at=now(), force=force)
     if res.refused:
         raise UsageError(f"prune refused: {res.refused}")
@@ -304,7 +296,7 @@ def verify_command(
         if not hid.isdigit() or len(hh) != 64:
             raise UsageError(f"--head must be ID:HASH (the 64-hex-digit hash), not {head!r}")
         want = (int(hid), hh.lower())
-    with _store() as store:
+    with record_store() as store:
         res = store.verify()
         bad_blobs = store.verify_blobs() if blobs and res.ok else []
         if res.ok and want is not None:
@@ -344,7 +336,7 @@ def info_command(
     format: Annotated[str, typer.Option("--format", "-f", metavar="text|json", help="Output format.")] = "text",
 ) -> None:
     """Where the records are, how many, the schema revision and the chain head."""
-    with _store() as store:
+    with record_store() as store:
         doc = {"store": store.shown, "revision": store.revision(), "records": store.count(),
                "screenings": store.count(kind="screening"), "decisions": store.count(kind="decision")}
         last = store.query(kind=None, limit=1)

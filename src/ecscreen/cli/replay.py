@@ -21,12 +21,12 @@ def replay_command(
     """Re-screen a recorded screening with the packs, lists, options and clearances it was screened with
     (from the store's content-addressed blobs, never the current ones) and report 'identical' or the
     exact differences. Exit 0 identical, 1 different (or a stored pack/list is missing or damaged)."""
-    from ecscreen.cli.review import _store
+    from ecscreen.cli.options import record_store
     from ecscreen.runners.replay import replay
 
     if format not in ("text", "json"):
         raise UsageError(f"--format must be text or json, not {format!r}")
-    with _store() as store:
+    with record_store() as store:
         rec = store.get(record_id)
         if rec is None:
             raise UsageError(f"record {record_id} not found (see ecscreen history)")

@@ -15,19 +15,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ecscreen.cli.options import date_option, record_store
 from ecscreen.errors import UsageError
+from ecscreen.settings import today
 
 _out = Console(soft_wrap=False, highlight=False)
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _date(text: str | None, option: str) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{option} must be a date YYYY-MM-DD, not {text!r}") from None
 
 
 def current_lists() -> list[Any]:
@@ -56,15 +49,15 @@ def rescreen_command(
     """Re-screen the recorded parties against the current lists; report those now worse than recorded
     (a new hit, possible -> strong, a worse outcome) with their record ids. Exit 0 none, 1 some."""
     from ecscreen.cli.main import load_clearances
-    from ecscreen.cli.review import _store, decision_allowlist
+    from ecscreen.cli.review import decision_allowlist
     from ecscreen.runners.rescreen import default_workers, recorded_parties, rescreen
 
     if format not in ("table", "json", "csv"):
         raise UsageError(f"--format must be table, json or csv, not {format!r}")
-    start, end = _date(since, "--since"), _date(until, "--until")
-    on = _date(as_of, "--as-of") or dt.date.today()
+    start, end = date_option(since, "--since"), date_option(until, "--until")
+    on = date_option(as_of, "--as-of") or today()
     t0 = time.perf_counter()
-    with _store() as store:
+    with record_store() as store:
         parties = recorded_parties(store, since=start, until=end)
         allow = decision_allowlist(load_clearances(clearances), store)
     t_read = time.perf_counter() - t0

@@ -9,7 +9,6 @@ same allow-list as ``--clearances`` files, so later screenings show the hit as c
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 import os
 import sys
@@ -19,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ecscreen.cli.options import date_option, record_store
 from ecscreen.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,14 +30,6 @@ _out = Console(soft_wrap=False, highlight=False)
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 FLAGGED = ("review", "license_required", "prohibited")
-
-
-def _store() -> RecordStore:
-    from ecscreen.cli.options import open_record_store
-
-    store = open_record_store(False)
-    assert store is not None
-    return store
 
 
 def existing_store() -> RecordStore | None:
@@ -86,15 +78,6 @@ def decision_allowlist(base: Any, store: RecordStore | None = None) -> Any:
     return AllowList([*(start.clearances if start is not None else []), *decided])
 
 
-def _parse_date(text: str | None, option: str) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{option} must be a date YYYY-MM-DD, not {text!r}") from None
-
-
 @app.command("list", epilog="Example: ecscreen review list --open --format json")
 def list_cmd(
     open_only: Annotated[bool, typer.Option("--open", help="Only findings no one has decided (or escalated).")] = False,
@@ -106,8 +89,8 @@ def list_cmd(
 
     if format not in ("table", "json", "csv"):
         raise UsageError(f"--format must be table, json or csv, not {format!r}")
-    start = _parse_date(since, "--since")
-    with _store() as store:
+    start = date_option(since, "--since")
+    with record_store() as store:
         recs = [r for d in FLAGGED for r in store.query(kind="screening", decision=d, since=start, newest_first=False)]
         recs.sort(key=lambda r: r.id)
         items = review_items(recs, store.decisions())
@@ -177,11 +160,11 @@ def decide_cmd(
         raise UsageError(f"--format must be text or json, not {format!r}")
     if not reason.strip() or not approver.strip():
         raise UsageError("--reason and --approver must not be empty")
-    exp = _parse_date(expires, "--expires")
+    exp = date_option(expires, "--expires")
     at = now()
     if exp is not None and exp < at.date():
         raise UsageError(f"--expires {exp} is in the past")
-    with _store() as store:
+    with record_store() as store:
         rec = store.get(record_id)
         if rec is None:
             raise UsageError(f"record {record_id} not found (see ecscreen history)")
