@@ -143,7 +143,7 @@ def check(
             raise UsageError("'-' (standard input) can be given once")
         from ecscreen.cli.options import open_record_store
 
-        store = open_record_store(no_record)
+        store = open_record_store(no_record, fast=True)
         from ecscreen.cli.review import decision_allowlist
 
         # cleared review decisions of the store become clearances, with the --clearances file's

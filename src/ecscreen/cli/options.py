@@ -128,11 +128,19 @@ def record_store() -> RecordStore:
         raise UsageError(f"cannot open the record store in {ecscreen_home()}: {exc.strerror or exc}") from None
 
 
-def open_record_store(no_record: bool = False) -> RecordStore | None:
+def open_record_store(no_record: bool = False, *, fast: bool = False) -> RecordStore | None:
     """The record store of a screening command, or None with --no-record. A store that cannot be opened is
-    a usage error before anything is screened."""
+    a usage error before anything is screened. ``fast`` (``check``): an existing SQLite store at the head
+    revision is opened with the stdlib driver (:class:`~ecscreen.records.rawsqlite.SqliteRecordWriter`:
+    the same rows, locks and chain, without importing SQLAlchemy); anything else as usual."""
     if no_record:
         return None
+    if fast and not os.environ.get("ECSCREEN_DATABASE_URL"):
+        from ecscreen.records.rawsqlite import DB_NAME, SqliteRecordWriter
+
+        writer = SqliteRecordWriter.open(ecscreen_home() / DB_NAME)
+        if writer is not None:
+            return writer  # type: ignore[return-value]  # the subset of RecordStore a screening uses
     try:
         return record_store()
     except UsageError as exc:

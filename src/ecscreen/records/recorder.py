@@ -14,10 +14,12 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecscreen.records.models import NewRecord, PartyRef
-from ecscreen.records.store import RecordStore
+
+if TYPE_CHECKING:  # ``check`` records through rawsqlite.SqliteRecordWriter, without SQLAlchemy
+    from ecscreen.records.store import RecordStore
 
 __all__ = ["BatchRecorder", "env_clearance_files", "list_blob_bytes", "record_gate", "record_report", "result_record", "run_manifest"]
 

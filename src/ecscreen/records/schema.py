@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text
 
-metadata = MetaData()
+from ecscreen.records.rawsqlite import HEAD_REVISION  # the newest Alembic revision (one value, set there)
 
-HEAD_REVISION = "0002_kind_index"  # the newest Alembic revision (a test checks it is the scripts' head)
+__all__ = ["HEAD_REVISION", "blobs", "chain_base", "metadata", "record_parties", "records"]
+
+metadata = MetaData()
 
 records = Table(
     "records", metadata,

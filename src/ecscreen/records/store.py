@@ -45,13 +45,10 @@ import hashlib
 import json
 import os
 import threading
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import orjson
 from sqlalchemy import Engine, and_, create_engine, delete, event, func, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
@@ -65,69 +62,42 @@ from ecscreen.records.models import (
     StoredRecord,
     VerifyResult,
 )
-from ecscreen.records.schema import HEAD_REVISION, blobs, chain_base, record_parties, records
+from ecscreen.records.rawsqlite import (
+    CONTENT_VERSION,
+    DB_NAME,
+    GENESIS,
+    HEAD_REVISION,
+    append_screening_rows,
+    canonical,
+    chain_hash,
+    configure_connection,
+    head,
+    immediate,
+    locked,
+    norm_name,
+    open_lock_file,
+    screening_rows,
+    sha256_text,
+    stored_record,
+    timestamp,
+)
+from ecscreen.records.schema import blobs, chain_base, record_parties, records
 
 try:
     import fcntl as _fcntl
 except ImportError:  # pragma: no cover - not POSIX: SQLite's own busy handler only
     _fcntl = None  # type: ignore[assignment]
 
-__all__ = ["GENESIS", "RETENTION_YEARS", "RecordStore", "canonical", "norm_name", "timestamp"]
+__all__ = ["GENESIS", "RETENTION_YEARS", "RecordStore", "canonical", "chain_hash", "norm_name", "sha256_text",
+           "timestamp"]
 
-GENESIS = "0" * 64
 RETENTION_YEARS = 5  # 15 CFR 762.6: records are kept five years
-CONTENT_VERSION = 1
 _LOCK_KEY = 0x6563_7363_7265_656E  # PostgreSQL advisory lock of the writer ('ecscreen')
-DB_NAME = "records.db"
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _default(o: Any) -> Any:
-    if isinstance(o, dt.datetime | dt.date):
-        return o.isoformat()
-    if isinstance(o, Enum):
-        return o.value
-    if isinstance(o, set | frozenset):
-        return sorted(o, key=str)
-    dump = getattr(o, "model_dump", None)
-    if dump is not None:
-        return dump(mode="json")
-    return str(o)
-
-
-_OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
-
-
-def canonical(obj: Any) -> str:
-    """Canonical JSON: sorted keys, no spaces, UTF-8 text (dates ISO, enums by value). orjson: the
-    stdlib encoder made recording cost over 10 % of a batch run. Text holding lone surrogates (the
-    bytes of a CSV cell that could not be decoded) is kept as ``\\udcXX`` escapes (ASCII JSON)."""
-    try:
-        return orjson.dumps(obj, option=_OPTS, default=_default).decode("utf-8")
-    except orjson.JSONEncodeError:
-        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=_default)
-
-
-def _content_json(doc: dict[str, Any]) -> str:
-    """The record content as stored (key order as built; it is hashed exactly as stored)."""
-    try:
-        return orjson.dumps(doc, default=_default).decode("utf-8")
-    except orjson.JSONEncodeError:
-        return json.dumps(doc, separators=(",", ":"), ensure_ascii=True, default=_default)
-
-
-def sha256_text(s: str) -> str:
-    return hashlib.sha256(s.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def timestamp(at: dt.datetime) -> str:
-    """``at`` as stored: UTC, microseconds, 'Z' (sorts as text). A naive time is taken as UTC."""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=dt.UTC)
-    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
+# canonical JSON, the chain hash and a screening's rows live in rawsqlite (no SQLAlchemy), shared with
+# the check path's SqliteRecordWriter: one implementation for both drivers
 
 def _bound(value: dt.date | dt.datetime | str | None) -> str | None:
     """A date/time bound of a query as stored text (a date means its first instant, UTC)."""
@@ -138,30 +108,6 @@ def _bound(value: dt.date | dt.datetime | str | None) -> str | None:
     if isinstance(value, dt.datetime):
         return timestamp(value)
     return value.isoformat() + "T00:00:00.000000Z"
-
-
-def _parse_ts(s: str) -> dt.datetime:
-    return dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
-
-
-def norm_name(name: str) -> str:
-    """A party name as indexed: NFKC, case-folded, spaces collapsed (exact re-screening uses the name)."""
-    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
-
-
-def chain_hash(prev_hash: str, content: str) -> str:
-    return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + content.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _col(value: Any) -> Any:
-    """Text for an indexed column: lone surrogates (undecodable input bytes) as backslash escapes,
-    since the databases store UTF-8 only. Used for the content too, so both agree."""
-    if isinstance(value, str) and not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return value
 
 
 def _like(needle: str) -> str:
@@ -279,13 +225,9 @@ class RecordStore:
         fh = getattr(self._local, "lock_file", None)
         if fh is None or getattr(self._local, "lock_pid", None) != os.getpid():
             self._local.lock_pid = os.getpid()
-            fd = os.open(self._lock_path, os.O_CREAT | os.O_RDWR, 0o600)
-            fh = self._local.lock_file = self._keep(os.fdopen(fd, "r+b", buffering=0))
-        _fcntl.flock(fh.fileno(), _fcntl.LOCK_EX)
-        try:
+            fh = self._local.lock_file = self._keep(open_lock_file(self._lock_path))
+        with locked(fh):
             yield
-        finally:
-            _fcntl.flock(fh.fileno(), _fcntl.LOCK_UN)
 
     @contextlib.contextmanager
     def _writer(self) -> Iterator[Connection]:
@@ -306,30 +248,10 @@ class RecordStore:
         if raw is None or self._local.pid != os.getpid():  # never a connection inherited through fork
             raw = self._local.raw = self._keep(self.engine.raw_connection())
             self._local.pid = os.getpid()
-        dbapi = raw.driver_connection
-        with self._machine_lock():
-            cur = dbapi.cursor()
-            try:
-                cur.execute("BEGIN IMMEDIATE")
-                try:
-                    yield cur
-                except BaseException:
-                    if dbapi.in_transaction:
-                        dbapi.rollback()
-                    raise
-                dbapi.commit()
-            finally:
-                cur.close()
+        with self._machine_lock(), immediate(raw.driver_connection) as cur:
+            yield cur
 
-    @staticmethod
-    def _head_raw(cur: Any) -> tuple[int, str]:
-        row = cur.execute("SELECT id, hash FROM records ORDER BY id DESC LIMIT 1").fetchone()
-        if row is not None:
-            return int(row[0]), str(row[1])
-        base = cur.execute("SELECT base_id, base_hash FROM chain_base").fetchone()
-        if base is not None:
-            return int(base[0]), str(base[1])
-        return 0, GENESIS
+    _head_raw = staticmethod(head)
 
     @staticmethod
     def _head(conn: Connection) -> tuple[int, str]:
@@ -349,11 +271,7 @@ class RecordStore:
         stamp = timestamp(at)
         if self.dialect == "sqlite":
             with self._sqlite_writer() as cur:
-                rows, prow = self._screening_rows(recs, stamp, self._head_raw(cur))
-                cur.executemany(self._insert_sql(records), rows)
-                if prow:
-                    cur.executemany(self._insert_sql(record_parties), prow)
-            return [r[0] for r in rows]
+                return append_screening_rows(cur, recs, stamp)
         with self._writer() as conn:
             rows, prow = self._screening_rows(recs, stamp, self._head(conn))
             self._insert_many(conn, records, rows)
@@ -361,33 +279,7 @@ class RecordStore:
                 self._insert_many(conn, record_parties, prow)
         return [r[0] for r in rows]
 
-    @staticmethod
-    def _screening_rows(recs: Sequence[NewRecord], stamp: str, head: tuple[int, str]
-                        ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        """The rows of ``records`` and ``record_parties`` for ``recs``, chained on from ``head``."""
-        head_id, prev = head
-        rows: list[tuple[Any, ...]] = []
-        prow: list[tuple[Any, ...]] = []
-        for n, r in enumerate(recs, head_id + 1):
-            s_in = canonical(r.input)
-            in_sha = sha256_text(s_in)
-            parties = [{"name": _col(p.name), "country": _col(p.country), "role": _col(p.role),
-                        "outcome": p.outcome, "score": p.score} for p in r.parties]
-            source, subject = _col(r.source), _col(r.subject)
-            # the content is hashed exactly as stored: only the input needs a canonical form (its hash)
-            doc = {"v": CONTENT_VERSION, "id": n, "kind": "screening", "recorded_at": stamp,
-                   "command": r.command, "source": source, "subject": subject, "input_sha256": in_sha,
-                   "decision": r.decision, "findings": r.findings, "parties": parties,
-                   "manifest": r.manifest, "warnings": r.warnings, "errors": r.errors, "extra": r.extra}
-            content = '{"input":' + s_in + "," + _content_json(doc)[1:]
-            h = chain_hash(prev, content)
-            rows.append((n, "screening", stamp, r.command, source, subject, r.decision, None, in_sha,
-                         r.manifest, content, prev, h))
-            for i, p in enumerate(parties):
-                prow.append((n, i, p["name"], norm_name(str(p["name"])), p["country"], p["role"], p["outcome"],
-                             p["score"]))
-            prev = h
-        return rows, prow
+    _screening_rows = staticmethod(screening_rows)
 
     def _insert_sql(self, table: Any) -> str:
         cols = [c.name for c in table.columns]
@@ -436,12 +328,7 @@ class RecordStore:
     # ------------------------------------------------------------------ reading
     @staticmethod
     def _stored(row: Any) -> StoredRecord:
-        m = row._mapping
-        return StoredRecord(id=m["id"], kind=m["kind"], recorded_at=_parse_ts(m["recorded_at"]),
-                            command=m["command"], source=m["source"], subject=m["subject"],
-                            decision=m["decision"], ref_id=m["ref_id"], input_sha256=m["input_sha256"],
-                            manifest=m["manifest"], prev_hash=m["prev_hash"], hash=m["hash"],
-                            content=json.loads(m["content"]), content_text=m["content"])
+        return stored_record(row._mapping)
 
     def get(self, record_id: int) -> StoredRecord | None:
         """One record by id (any kind), or None."""
@@ -808,12 +695,7 @@ def _manifest_blobs(manifest: dict[str, Any]) -> set[str]:
 def _sqlite_events(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _rec: Any) -> None:
-        dbapi_conn.isolation_level = None  # transactions are begun below, not by the driver
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout = 60000")
-        cur.execute("PRAGMA journal_mode = WAL")
-        cur.execute("PRAGMA synchronous = NORMAL")
-        cur.close()
+        configure_connection(dbapi_conn)  # transactions are begun below, not by the driver
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
