@@ -87,7 +87,7 @@ from pathlib import Path
 from ecscreen.cli.options import registry_for, open_record_store
 from ecscreen.settings import Settings
 reg = registry_for(None, None, quiet=True); lap("packs snapshot (incl. the modules its classes live in)")
-store = open_record_store(False); lap("record store (SQLAlchemy import, open)")
+store = open_record_store(False, fast=True); lap("record store (open: an existing SQLite store at head needs no SQLAlchemy)")
 st = Settings.from_env()
 lists = ecscreen.engine.context.lists_for(reg, home=st.home, cache_dir=st.cache_dir); lap("lists (decoded-list cache)")
 from ecscreen.parties.store import matcher_for

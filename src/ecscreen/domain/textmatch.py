@@ -112,9 +112,8 @@ class PhraseMatcher:
     polylactic acid, is not the People's Liberation Army)."""
 
     def __init__(self, phrases: list[str], not_within: list[str] | None = None) -> None:
-        ctx = sorted({p.strip() for p in not_within or [] if re.search(r"\w", p)})
-        self._ctx: re.Pattern[str] | None = (
-            re.compile("|".join(_context_pattern(p) for p in ctx), re.IGNORECASE) if ctx else None)
+        self._ctx_phrases = sorted({p.strip() for p in not_within or [] if re.search(r"\w", p)})
+        self._ctx_rx: re.Pattern[str] | None = None  # compiled when a phrase hits (most texts hit none)
         # longest first, then by text: a deterministic order whatever the hash seed (phrases that read the same
         # after folding, "coater/developer" and "coater developer", always report the same one)
         self.phrases = sorted({p.strip() for p in phrases if p.strip()}, key=lambda p: (-len(p), p))
@@ -122,28 +121,68 @@ class PhraseMatcher:
         # the pattern is compiled on first use: most runs never read most rules' phrases (a rule for
         # another destination, no end use stated), and compiling them all costs a good part of start-up
         self._compiled: tuple[re.Pattern[str] | None, dict[str, str]] | None = None
+        self._canon_map: dict[str, str] | None = None
+        self._words: list[tuple[str, list[str] | None]] | None = None  # each phrase's words (None: not ASCII)
+        self._subsets: dict[tuple[str, ...], re.Pattern[str]] = {}  # alternations of the phrases a text may hit
 
     def _compile(self) -> tuple[re.Pattern[str] | None, dict[str, str]]:
         if self._compiled is None:
-            canon = {re.sub(r"[\s\-/]+", " ", prepare(p).lower().strip()): p for p in self.phrases}
+            canon = self._canon_map or {re.sub(r"[\s\-/]+", " ", prepare(p).lower().strip()): p for p in self.phrases}
             rx = re.compile("|".join(_phrase_pattern(p) for p in self.phrases), re.IGNORECASE) if self.phrases else None
             self._compiled = (rx, canon)
         return self._compiled
 
+    def _pattern_for(self, text: str) -> re.Pattern[str] | None:
+        """The alternation of the phrases that can match ``text`` (prepared): for ASCII text, a phrase of
+        ASCII words whose words are not all substrings of the lower-cased text cannot match anywhere in it
+        (case-insensitive matching of ASCII against ASCII is lower-casing), so leaving it out of the
+        alternation changes no match; the full alternation is compiled only when every phrase may match.
+        Compiling a rule's whole phrase list took most of a one-shipment ``check``'s first screening."""
+        if not text.isascii():
+            return self._compile()[0]
+        if self._words is None:
+            self._words = [(p, ws if all(w.isascii() for w in ws) else None)
+                           for p in self.phrases for ws in [[w.lower() for w in prepare(p).split()]]]
+        low = text.lower()
+        cands = tuple(p for p, ws in self._words if ws is None or all(w in low for w in ws))
+        if len(cands) == len(self.phrases):
+            return self._compile()[0]
+        if not cands:
+            return None
+        rx = self._subsets.get(cands)
+        if rx is None:
+            if len(self._subsets) >= 256:
+                self._subsets.clear()
+            rx = self._subsets[cands] = re.compile("|".join(_phrase_pattern(p) for p in cands), re.IGNORECASE)
+        return rx
+
+    def _context_spans(self, text: str) -> list[tuple[int, int]]:
+        if not self._ctx_phrases:
+            return []
+        if self._ctx_rx is None:
+            self._ctx_rx = re.compile("|".join(_context_pattern(p) for p in self._ctx_phrases), re.IGNORECASE)
+        return [(c.start(), c.end()) for c in self._ctx_rx.finditer(text)]
+
     @property
     def _canon(self) -> dict[str, str]:
-        return self._compile()[1]
+        """Each phrase by its folded text (what a hit's text is looked up by); built without the pattern."""
+        if self._compiled is not None:
+            return self._compiled[1]
+        if self._canon_map is None:
+            self._canon_map = {re.sub(r"[\s\-/]+", " ", prepare(p).lower().strip()): p for p in self.phrases}
+        return self._canon_map
 
     def find(self, text: str | None) -> list[PhraseHit]:
         if not text or not self.phrases:
             return []
-        rx = self._compile()[0]
+        text = prepare(text)
+        rx = self._pattern_for(text)
         if rx is None:
             return []
         out = []
-        text = prepare(text)
-        spans = [(c.start(), c.end()) for c in self._ctx.finditer(text)] if self._ctx is not None else []
-        for m in rx.finditer(text):
+        found_any = list(rx.finditer(text))
+        spans = self._context_spans(text) if found_any else []
+        for m in found_any:
             if any(a <= m.start() and m.end() <= b for a, b in spans):
                 continue
             found = m.group(0)
