@@ -8,6 +8,7 @@ with ``--debug`` or ``ECSCREEN_DEBUG=1``) and never exits 0 or 1.
 
 from __future__ import annotations
 
+import copy
 import errno
 import gc
 import importlib
@@ -51,7 +52,7 @@ Exit codes: 0 all clear; 1 something flagged (review, license_required, prohibit
 141 output pipe closed by its reader (output incomplete).
 """
 
-app = typer.Typer(
+_app = typer.Typer(
     name="ecscreen",
     help="Offline export-control screening with explained findings.\n" + EXIT_HELP,
     no_args_is_help=True,
@@ -60,7 +61,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 rules_app = typer.Typer(help="Inspect and validate rule packs.", no_args_is_help=True)
-app.add_typer(rules_app, name="rules")
+_app.add_typer(rules_app, name="rules")
 
 out = Console(soft_wrap=False, highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -79,7 +80,7 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
+@_app.callback()
 def _main(
     version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
                                           help="Show the version and exit.")] = False,
@@ -100,7 +101,7 @@ def _main(
             console.no_color = True
 
 
-@app.command(epilog="Examples: ecscreen check shipment.yaml --explain; "
+@_app.command(epilog="Examples: ecscreen check shipment.yaml --explain; "
              "cat shipment.json | ecscreen check - --format json; "
              "ecscreen check orders/*.yaml --as-of 2026-10-01 --rules my-packs/\n" + EXIT_HELP)
 def check(
@@ -300,7 +301,7 @@ def _schema_models() -> dict[str, Any]:
     return found
 
 
-@app.command()
+@_app.command()
 def schema(
     name: Annotated[str | None, typer.Argument(help="Which schema (omit to list).")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write every schema into this directory.")] = None,
@@ -348,12 +349,47 @@ def _mount_subcommands() -> None:
         if obj is None:
             continue
         if kind == "typer":
-            app.add_typer(obj, name=name)
+            _app.add_typer(obj, name=name)
         else:
-            app.command(name=name, epilog=EXIT_HELP)(obj)
+            _app.command(name=name, epilog=EXIT_HELP)(obj)
 
 
-_mount_subcommands()
+_MOUNTED: list[bool] = []
+
+
+def full_app() -> typer.Typer:
+    """The app with every command (the sub-command modules are mounted on first use)."""
+    if not _MOUNTED:
+        _MOUNTED.append(True)
+        _mount_subcommands()
+    return _app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # ``from ecscreen.cli.main import app``: the whole app
+        return full_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_LIGHT_COMMANDS = ("check",)
+
+
+def _app_for(args: list[str]) -> typer.Typer:
+    """The app to run ``args`` with: for ``check`` (no help or completion asked for), the app with its
+    callback (the global options) and that one command, so the other commands' modules are not imported
+    and their parameters not built (~35 ms of a one-shipment check); else the whole app."""
+    if any(a in ("-h", "--help") or a.startswith(("--install-completion", "--show-completion")) for a in args):
+        return full_app()
+    if any(k.startswith("_") and "_COMPLETE" in k for k in os.environ):  # shell completion (_ECSCREEN_COMPLETE)
+        return full_app()
+    cmd = next((a for a in args if not a.startswith("-")), None)  # the global options are all flags
+    if cmd not in _LIGHT_COMMANDS:
+        return full_app()
+    light = copy.copy(_app)
+    light.registered_commands = [c for c in _app.registered_commands
+                                 if (c.name or (c.callback.__name__ if c.callback else None)) == cmd]
+    light.registered_groups = []
+    return light
 
 
 def _debug_wanted(argv: list[str]) -> bool:
@@ -394,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = _debug_wanted(args)
     args = [a for a in args if a != "--debug"]
     try:
-        rv = app(args=args, standalone_mode=False)
+        rv = _app_for(args)(args=args, standalone_mode=False)
     except EcscreenError as exc:
         err.print(clean(f"error: {exc.render()}"), markup=False, soft_wrap=True)
         return exc.exit_code

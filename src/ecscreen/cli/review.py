@@ -47,10 +47,6 @@ def existing_store() -> RecordStore | None:
 def decision_allowlist(base: Any, store: RecordStore | None = None) -> Any:
     """``base`` (the --clearances allow-list, or None for $ECSCREEN_CLEARANCES) plus the clearances of
     the store's ``cleared`` decisions; ``base`` itself when the store holds no decision."""
-    from ecscreen.parties.matching import AllowList
-    from ecscreen.parties.screening import default_allowlist
-    from ecscreen.runners.review import clearances_from
-
     own = store is None
     if own:
         try:
@@ -68,10 +64,17 @@ def decision_allowlist(base: Any, store: RecordStore | None = None) -> Any:
     if st is None:
         return base
     try:
-        decided = clearances_from(st.decisions())
+        decisions = st.decisions()
     finally:
         if own:
             st.close()
+    if not decisions:  # the common case: nothing to import (runners.review and rescreen: ~10 ms of a check)
+        return base
+    from ecscreen.parties.matching import AllowList
+    from ecscreen.parties.screening import default_allowlist
+    from ecscreen.runners.review import clearances_from
+
+    decided = clearances_from(decisions)
     if not decided:
         return base
     start = base if base is not None else default_allowlist()
