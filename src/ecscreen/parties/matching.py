@@ -34,6 +34,7 @@ import gzip
 import hashlib
 import json
 import math
+import mmap
 import os
 import pickle
 import re
@@ -2598,16 +2599,38 @@ def read_cache_file(path: Path, digest: str) -> dict[str, Any] | None:
     damaged or for another key."""
     try:
         with _open_cache_file(path) as fh:
-            if not _trusted(os.fstat(fh.fileno())):
+            st = os.fstat(fh.fileno())
+            if not _trusted(st):
                 return None
             header = _read_header(fh)
             if header is None or header[1] != bytes.fromhex(digest):
                 return None
-            payload = fh.read(header[2] + 1)
+            if st.st_size != _CACHE_HEADER.size + header[2]:
+                return None
+            # mapped, not read: copying a 27 MB index out of the page cache cost ~15 ms of a one-shipment
+            # check. The file is ours and not writable by others (checked above) and replaced by rename,
+            # never rewritten in place, so the mapping cannot change under the checksum and the unpickler
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if header[2] else None
     except (OSError, ValueError):
         return None
-    if len(payload) != header[2] or hashlib.sha256(payload).digest() != header[3]:
+    if mapped is None:
         return None
+    try:
+        return _load_mapped(path, digest, mapped, header)
+    finally:
+        with contextlib.suppress(BufferError):  # nothing unpickled refers to it (pickle copies); never fail here
+            mapped.close()
+
+
+def _load_mapped(path: Path, digest: str, mapped: mmap.mmap, header: tuple[bytes, bytes, int, bytes]
+                 ) -> dict[str, Any] | None:
+    with memoryview(mapped) as view, view[_CACHE_HEADER.size:] as payload:
+        if hashlib.sha256(payload).digest() != header[3]:
+            return None
+        return _unpickle_state(path, digest, payload)
+
+
+def _unpickle_state(path: Path, digest: str, payload: memoryview) -> dict[str, Any] | None:
     was_enabled = gc.isenabled()
     gc.disable()  # hundreds of thousands of small objects: cyclic GC passes would double the load time
     try:
