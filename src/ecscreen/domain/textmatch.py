@@ -140,9 +140,9 @@ class PhraseMatcher:
         Compiling a rule's whole phrase list took most of a one-shipment ``check``'s first screening."""
         if not text.isascii():
             return self._compile()[0]
-        if self._words is None:
-            self._words = [(p, ws if all(w.isascii() for w in ws) else None)
-                           for p in self.phrases for ws in [[w.lower() for w in prepare(p).split()]]]
+        if self._words is None:  # non-ASCII phrases are always kept (and not prepared: no OpenCC for them here)
+            self._words = [(p, [w.lower() for w in prepare(p).split()] if p.isascii() else None)
+                           for p in self.phrases]
         low = text.lower()
         cands = tuple(p for p, ws in self._words if ws is None or all(w in low for w in ws))
         if len(cands) == len(self.phrases):
