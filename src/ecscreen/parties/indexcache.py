@@ -15,13 +15,15 @@ anything else, and the dict is then stored as it is.
 from __future__ import annotations
 
 import marshal
+import pickle
 from array import array
-from collections.abc import ItemsView, Iterator, KeysView, ValuesView
+from collections.abc import Callable, ItemsView, Iterator, KeysView, ValuesView
 from typing import Any
 
-__all__ = ["LazyDict", "pack_dict", "unpack_dict", "PACKED"]
+__all__ = ["LazyDict", "pack_dict", "pack_pickled", "unpack_dict", "unpack_pickled", "PACKED", "PICKLED"]
 
 PACKED = "packed-dict-1"  # the marker of a packed dict in a cache state
+PICKLED = "pickled-dict-1"  # the marker of a dict of pickled values (objects: the compiled packs snapshot)
 _MISS: Any = object()
 _VERSION = 2  # marshal format without back-references: the same bytes for equal values, whatever their refcounts
 
@@ -45,35 +47,65 @@ def pack_dict(d: dict[Any, Any]) -> tuple[str, bytes, bytes, bytes] | None:
     return PACKED, kblob, offs.tobytes(), vblob
 
 
+def pack_pickled(d: dict[str, Any]) -> tuple[str, bytes, bytes, bytes]:
+    """(marker, keys, offsets, values) of a dict with text keys and any picklable values, each value pickled
+    on its own (read back by :func:`unpack_pickled`, a value unpickled on its first lookup). For the
+    compiled packs snapshot, a cache file of the current user (its reader's checks apply to these bytes)."""
+    keys = list(d)
+    if not all(type(k) is str for k in keys):
+        raise ValueError("pack_pickled: keys must be text")
+    offs = array("q", [0])
+    parts = []
+    for k in keys:
+        b = pickle.dumps(d[k], protocol=5)
+        parts.append(b)
+        offs.append(offs[-1] + len(b))
+    return PICKLED, marshal.dumps(keys, _VERSION), offs.tobytes(), b"".join(parts)
+
+
+def unpack_pickled(packed: Any) -> LazyDict:
+    """The :class:`LazyDict` of a :func:`pack_pickled` tuple; ValueError when it does not have that shape."""
+    if not (type(packed) is tuple and len(packed) == 4 and packed[0] == PICKLED
+            and all(type(p) is bytes for p in packed[1:])):
+        raise ValueError("snapshot: not a pickled dict")
+    return _lazy(packed, pickle.loads)
+
+
 def unpack_dict(packed: Any) -> LazyDict:
     """The :class:`LazyDict` of a :func:`pack_dict` tuple read from a cache file; ValueError when it does not
     have that shape."""
     if not (type(packed) is tuple and len(packed) == 4 and packed[0] == PACKED
             and all(type(p) is bytes for p in packed[1:])):
         raise ValueError("index cache: not a packed dict")
+    return _lazy(packed, marshal.loads)
+
+
+def _lazy(packed: tuple[Any, ...], decode: Callable[[Any], Any]) -> LazyDict:
     _, kblob, oblob, vblob = packed
     keys = marshal.loads(kblob)
     offs = array("q", oblob)
     if type(keys) is not list or len(offs) != len(keys) + 1 or offs[0] != 0 or offs[-1] != len(vblob):
         raise ValueError("index cache: damaged packed dict")
-    return LazyDict(keys, offs, vblob)
+    return LazyDict(keys, offs, vblob, decode)
 
 
 class LazyDict(dict[Any, Any]):
     """A dict whose values are decoded on first lookup (see the module docstring)."""
 
-    def __init__(self, keys: list[Any], offsets: array[int], values: bytes) -> None:
+    def __init__(self, keys: list[Any], offsets: array[int], values: bytes,
+                 decode: Callable[[Any], Any] = marshal.loads) -> None:
         super().__init__()
         self._pos = dict(zip(keys, range(len(keys)), strict=True))
         self._offs = offsets
         self._blob = memoryview(values)
+        self._decode = decode
         self._all = not keys
 
     def _load(self, key: Any) -> Any:
         i = self._pos.get(key)
         if i is None or i < 0:
             return _MISS
-        value = marshal.loads(self._blob[self._offs[i]:self._offs[i + 1]])
+        value = self._decode(self._blob[self._offs[i]:self._offs[i + 1]])
         dict.__setitem__(self, key, value)
         return value
 
