@@ -152,3 +152,21 @@ def test_check_records_without_sqlalchemy_and_the_store_verifies_and_replays(hom
     code = main(["records", "verify"])
     assert code == 0 and "ok: 3 record(s) verified" in capsys.readouterr().out
     assert main(["replay", "2"]) == 0, capsys.readouterr()
+
+
+def test_concurrent_fast_path_checks_keep_one_chain(home: Path) -> None:
+    """Three ``check`` processes on an existing store (all through the stdlib writer) and one RecordStore append
+    interleave whole transactions: every record lands once, ids are consecutive and the chain verifies."""
+    RecordStore.open(home=home).close()
+    env = {**os.environ, "ECSCREEN_HOME": str(home), "PYTHONPATH": str(ROOT / "src")}
+    env.pop("ECSCREEN_DATABASE_URL", None)
+    cmd = [sys.executable, "-c", "import sys; from ecscreen.cli.main import main; sys.exit(main())", "-q", "check",
+           "--no-lists", str(EX / "gpu-to-china.yaml"), str(EX / "gpu-to-germany.yaml")]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(3)]
+    s = RecordStore.open(home=home)
+    s.append_screenings(_recs(), at=AT)
+    errs = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [1, 1, 1], errs
+    assert s.count() == 8 and s.verify().ok
+    assert [r.id for r in s.query(newest_first=False)] == list(range(1, 9))
+    s.close()
