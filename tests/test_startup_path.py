@@ -72,3 +72,25 @@ def test_the_app_attribute_is_the_whole_app() -> None:
 def test_shell_completion_gets_the_whole_app(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("_ECSCREEN_COMPLETE", "complete_bash")
     assert cli_main._app_for(["check", "x"]) is cli_main.app
+
+
+def test_party_list_packs_are_listed_from_the_registry_as_read_from_their_files(tmp_path: Path) -> None:
+    """lists_for makes a party-list pack's list from the registry's validated document (no second read and
+    validation of the file): the same list as reading the file, shipped packs and a --rules one alike."""
+    from ecscreen.engine.context import lists_for
+    from ecscreen.engine.snapshot import load_registry_snapshot
+    from ecscreen.parties.store import read_list
+
+    own = tmp_path / "mine.yaml"
+    own.write_text("kind: party_list\nname: My list\nsource_code: CUSTOM\nentries:\n"
+                   "  - {id: m1, name: Acme Rocket Works, aliases: [ARW], countries: [IR]}\n", encoding="utf-8")
+    cache = tmp_path / "cache"
+    load_registry_snapshot([own], extend=True, cache_dir=cache)
+    reg = load_registry_snapshot([own], extend=True, cache_dir=cache)  # warm: from the snapshot
+    packs = reg.of_kind("party_list")
+    assert any(str(lp.path).endswith("mine.yaml") for lp in packs) and len(packs) >= 2
+    got = lists_for(reg, home=None, cache_dir=None)[-len(packs):]
+    for lp, sl in zip(packs, got, strict=True):
+        ref = read_list(lp.path)
+        assert (sl.info, sl.format, sl.path) == (ref.info, ref.format, ref.path)
+        assert [e.model_dump() for e in sl.entries] == [e.model_dump() for e in ref.entries]
