@@ -41,7 +41,7 @@ import stat
 import struct
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -247,6 +247,9 @@ class ScoreConfig:
     org_vs_person: float = 10.0
     country_bonus: float = 5.0
     country_mismatch: float = 15.0
+    lineage_swap: float = 30.0  # 'Salman bin Muhammad' is not 'Muhammad bin Salman'
+    name_part_conflict: float = 15.0  # a person's name part differs on both sides ('Ben Mohamed' / 'Ben Ali')
+    place_conflict: float = 20.0  # branches in different places ('Santander Mexico' / 'Santander Chile')
 
 
 DEFAULT_CONFIG = ScoreConfig()
@@ -1563,10 +1566,14 @@ class Matcher:
                 best, why, pen, top = alt, reading.reason, reading.penalty, score
         return best, why, pen
 
-    def compare_calibrated(self, name1: str, name2: str, country: str | None = None) -> float:
+    def compare_calibrated(
+        self, name1: str, name2: str, country: str | None = None, entry_type: str | None = None
+    ) -> float:
         """Calibrated score (0-100) of query ``name1`` against a single list name ``name2``: what
-        ``search`` would report for a list holding only ``name2`` (0 when no candidate)."""
-        m = Matcher([ListEntry(id="pair", source="pair", source_code="custom", name=name2)], config=self.config)
+        ``search`` would report for a list holding only ``name2`` (0 when no candidate); ``entry_type``
+        is the list entry's type (Individual, Entity, Vessel ...; None: not stated)."""
+        m = Matcher([ListEntry(id="pair", source="pair", source_code="custom", name=name2, type=entry_type)],
+                    config=self.config)
         hits = m.search_many([name1], [country], threshold=0.01, limit=1)[0]
         return hits[0].score if hits else 0.0
 
@@ -2130,6 +2137,105 @@ def feature_normalisation(c: _CalCtx) -> list[_Feat]:
     return [("normalisation", 0.0, "; ".join(parts), None)] if parts else []
 
 
+_LINEAGE = frozenset(["bin", "ben", "ibn", "bint", "binti", "ould"])  # 'X bin Y': X, child of Y
+
+
+def _lineage_links(tokens: Sequence[str]) -> set[tuple[str, str]]:
+    """(child, parent) word pairs a name states with 'bin' / 'ben' / 'ibn' ...: 'salman bin muhammad' ->
+    {('salman', 'muhammad')}; particles are skipped ('saif al din bin ibrahim' -> ('din', 'ibrahim'))."""
+    skip = particles() | _LINEAGE
+    out: set[tuple[str, str]] = set()
+    for k in range(1, len(tokens) - 1):
+        if tokens[k] not in _LINEAGE or tokens[k - 1] in skip:
+            continue
+        parent = next((t for t in tokens[k + 1 :] if t not in skip), None)
+        if parent is not None:
+            out.add((tokens[k - 1], parent))
+    return out
+
+
+def _person_pair(c: _CalCtx) -> bool:
+    """A person's name compared with an individual's entry (no legal form or business word in the query)."""
+    return not c.acronym and not c.org_query and (c.entry.type or "Individual") == "Individual"
+
+
+def feature_lineage(c: _CalCtx) -> list[_Feat]:
+    """Who is whose child: 'Salman bin Muhammad' (Salman, son of Muhammad) is not 'Muhammad bin Salman'
+    though every word matches. A lineage stated the other way round on the list side lowers the score
+    by ``lineage_swap`` and forbids a firm finding."""
+    if not _person_pair(c):
+        return []
+    q_links = _lineage_links(c.q.norm.full_tokens)
+    a_links = _lineage_links(c.an.full_tokens)
+    if not q_links or not a_links:
+        return []
+    to_list = {c.q_tokens[i]: c.a_tokens[j] for i, j, _ in c.pairs}  # query word -> its list counterpart
+    for child, parent in sorted(q_links):
+        a, b = to_list.get(child), to_list.get(parent)
+        if a and b and a != b and (b, a) in a_links and (a, b) not in a_links:
+            return [("lineage", -c.cfg.lineage_swap, f"'{child} bin {parent}' is {child}, child of {parent}; the list "
+                     f"name says {b}, child of {a}: the same words name a different person", "lineage reversed")]
+    return []
+
+
+def _unpaired(c: _CalCtx, query: bool, keep: Callable[[str], bool]) -> list[str]:
+    tokens, used, core = (c.q_tokens, c.used_q, c.core_q) if query else (c.a_tokens, c.used_a, c.core_a)
+    return [tokens[k] for k in sorted(core) if k not in used and keep(tokens[k])]
+
+
+def _extra_name_parts(c: _CalCtx, query: bool) -> list[str]:
+    """Name words of one side with no counterpart on the other (legal-form look-alikes such as 'o' count as
+    name words here when normalisation kept them as words), a repeated word once per occurrence beyond the
+    other side's ('Mohamed Mohamed' / 'Mohamed')."""
+    skip = particles() | _LINEAGE
+    tokens, used = (c.q_tokens, c.used_q) if query else (c.a_tokens, c.used_a)
+    own = set(c.q.tokens if query else c.an.tokens)  # the name proper, not the legal forms added for alignment
+    full, other = (c.q.norm.full_tokens, c.an.full_tokens) if query else (c.an.full_tokens, c.q.norm.full_tokens)
+    out = [t for k, t in enumerate(tokens) if k not in used and t not in skip and t in own]
+    for i, j, _ in c.pairs:
+        t, u = (c.q_tokens[i], c.a_tokens[j]) if query else (c.a_tokens[j], c.q_tokens[i])
+        if t not in skip and full.count(t) > max(other.count(u), 1):
+            out.append(t)
+    return out
+
+
+def feature_name_part_conflict(c: _CalCtx) -> list[_Feat]:
+    """A person's name with a part that differs from the list name's part ('Noureddine ben Mohamed ...' /
+    'Noureddine ben Ali ...', 'Hans O. Friedrich' / 'Hans Joachim Friedrich', two different patronymics):
+    each side has a name word the other lacks, which is evidence of a different person, not merely a
+    shorter name. Lowers the score by ``name_part_conflict`` and forbids a firm finding."""
+    if not _person_pair(c) or not c.pairs:
+        return []
+    mine = _extra_name_parts(c, True)
+    theirs = _extra_name_parts(c, False)
+    for t in list(mine):  # a misspelt repeat ('Muhaemad Isam Muhammad' / 'Muhammad Isam Muhammad') is no conflict
+        u = next((u for u in theirs if c.m._sim_of(t, u) > 0), None)
+        if u is not None:
+            mine.remove(t)
+            theirs.remove(u)
+    if not mine or not theirs:
+        return []
+    return [("name_part_conflict", -c.cfg.name_part_conflict, f"name parts differ ({', '.join(mine)} in the name, "
+             f"{', '.join(theirs)} in the list name): a different person unless confirmed", "name parts differ")]
+
+
+def feature_place_conflict(c: _CalCtx) -> list[_Feat]:
+    """Two branches of one business in different places are different parties: a place on each side that
+    the other lacks ('Bowne Global Solutions (France)' / '(Germany)', 'Banco Santander Mexico' / 'Chile').
+    Lowers the score by ``place_conflict`` and forbids a firm finding. (A place only the query adds,
+    'ZTE Europe', is no conflict; numbered siblings, 'Fund VIII' / 'Fund IX', are labelled both ways in
+    the name pairs and are left to the word weights.)"""
+    if c.acronym or not c.pairs:
+        return []
+    places = _places()
+    mine = _unpaired(c, True, places.__contains__)
+    theirs = _unpaired(c, False, places.__contains__)
+    if not mine or not theirs:
+        return []
+    return [("place_conflict", -c.cfg.place_conflict, f"different places ({', '.join(mine)} in the name, "
+             f"{', '.join(theirs)} in the list name): another branch of that name", "different places")]
+
+
 FEATURES = (
     feature_normalisation,
     feature_acronym,
@@ -2139,6 +2245,9 @@ FEATURES = (
     feature_distinctive,
     feature_one_word,
     feature_entity_type,
+    feature_lineage,
+    feature_name_part_conflict,
+    feature_place_conflict,
     feature_country,
 )
 """The calibration features, in the order their reasons are printed."""
