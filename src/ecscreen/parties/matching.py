@@ -41,7 +41,7 @@ import stat
 import struct
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -97,6 +97,8 @@ HITS_CACHE_HITS = 2_000
 
 # names whose new words are looked up together in the deletion index (well below _normalize_cached's size)
 PREFETCH_NAMES = 2048
+# share of an even split that the parent screens itself when search_many forks (see Matcher._search_forked)
+FORK_PARENT_SHARE = 0.8
 
 
 # --------------------------------------------------------------------------- models
@@ -1200,7 +1202,8 @@ class Matcher:
         known = {k: got for k in dict.fromkeys(keys) if (got := cache.get(k)) is not None}
         todo = [k for k in dict.fromkeys(keys) if k not in known]
         if todo:
-            new = self._search_new(todo, thr, exhaustive, chunk_size, workers)
+            with _no_cyclic_gc():  # candidates and their calibration allocate millions of acyclic objects
+                new = self._search_new(todo, thr, exhaustive, chunk_size, workers)
             known.update(new)
             n_hits = sum(len(h) for h in new.values())
             if len(cache) + len(new) > HITS_CACHE_SIZE or self._hits_cached + n_hits > HITS_CACHE_HITS:
@@ -1219,7 +1222,49 @@ class Matcher:
         self, keys: list[tuple[str, str | None, float, bool]], thr: float, exhaustive: bool, chunk_size: int,
         workers: int,
     ) -> dict[tuple[str, str | None, float, bool], list[PartyHit]]:
-        """Every hit at ``thr`` of each (name, country) key, best first (see :meth:`search_many`)."""
+        """Every hit at ``thr`` of each (name, country) key, best first (see :meth:`search_many`).
+
+        ``workers`` > 1 (large batches, idle CPUs, as in :meth:`match_raw`): forked processes screen
+        contiguous shares of the names whole (their words, candidates and calibration) and send back only
+        which (alias, acronym) each hit is; this process calibrates those hits again (the same
+        deterministic scorer, so the results are identical) while the children work."""
+        n_chunks = -(-len(keys) // max(chunk_size, 1))
+        if workers > 1 and n_chunks >= 2 * workers and _can_fork() and _cpus_free(workers):
+            return self._search_forked(keys, thr, exhaustive, chunk_size, workers)
+        return {k: [h for h, _, _ in hs] for k, hs in self._search_share(keys, thr, exhaustive, chunk_size).items()}
+
+    def _search_forked(
+        self, keys: list[tuple[str, str | None, float, bool]], thr: float, exhaustive: bool, chunk_size: int,
+        workers: int,
+    ) -> dict[tuple[str, str | None, float, bool], list[PartyHit]]:
+        import multiprocessing as mp
+
+        global _FORK_MATCHER
+        # this process also starts the pool and calibrates the children's hits again: it takes a smaller share
+        first = max(1, int(len(keys) / workers * FORK_PARENT_SHARE))
+        share = -(-(len(keys) - first) // (workers - 1))
+        parts = [keys[:first], *(keys[i : i + share] for i in range(first, len(keys), share))]
+        out: dict[tuple[str, str | None, float, bool], list[PartyHit]] = {}
+        _FORK_MATCHER = self
+        try:
+            with mp.get_context("fork").Pool(processes=len(parts) - 1) as pool:
+                pending = [pool.apply_async(_fork_search, ((p, thr, exhaustive, chunk_size),)) for p in parts[1:]]
+                for k, hs in self._search_share(parts[0], thr, exhaustive, chunk_size).items():
+                    out[k] = [h for h, _, _ in hs]
+                for part, res in zip(parts[1:], pending, strict=True):
+                    for key, found in zip(part, res.get(), strict=True):
+                        cc = _country_code(key[1])
+                        hits = [self.calibrate(key[0], alias, acronym=acronym, country=cc, threshold=thr)
+                                for alias, acronym in found]
+                        out[key] = [h for h in hits if h is not None]
+        finally:
+            _FORK_MATCHER = None
+        return out
+
+    def _search_share(
+        self, keys: list[tuple[str, str | None, float, bool]], thr: float, exhaustive: bool, chunk_size: int,
+    ) -> dict[tuple[str, str | None, float, bool], list[tuple[PartyHit, int, bool]]]:
+        """:meth:`_search_new` in this process: each hit with its alias and whether it is an acronym match."""
         names = list(dict.fromkeys(k[0] for k in keys))
         cand = min(thr, self.config.candidate_threshold)
         variants: dict[str, list[str]] = {}
@@ -1230,16 +1275,16 @@ class Matcher:
         texts = list(dict.fromkeys([*names, *(v for vs in variants.values() for v in vs)]))
         # the best alias of each hit comes back with the scores (no state on the matcher: one Matcher
         # may serve several threads, e.g. `ecscreen serve`)
-        raw, alias_of, uniq = self._match_raw_gc(texts, cand, exhaustive, chunk_size, workers)
+        raw, alias_of, uniq = self._match_raw_gc(texts, cand, exhaustive, chunk_size, 1)
         found: dict[str, list[tuple[int, int, bool]]] = {}
         for text, hits in zip(texts, raw, strict=True):
             qidx = uniq[text]
             found[text] = [(ei, *alias_of[(qidx, ei)]) for ei, _ in hits[: self.config.candidate_limit]]
-        out: dict[tuple[str, str | None, float, bool], list[PartyHit]] = {}
+        out: dict[tuple[str, str | None, float, bool], list[tuple[PartyHit, int, bool]]] = {}
         for key in keys:
             name, country = key[0], key[1]
             cands = [c for text in (name, *variants[name]) for c in found[text]]
-            out[key] = self._materialise(name, cands, country, thr)
+            out[key] = self._materialise_src(name, cands, country, thr)
         return out
 
     def may_match(self, name: str) -> bool:
@@ -1289,13 +1334,8 @@ class Matcher:
     def _match_raw_gc(
         self, names: Sequence[str], thr: float, exhaustive: bool, chunk_size: int, workers: int
     ) -> tuple[list[list[tuple[int, float]]], dict[tuple[int, int], tuple[int, bool]], dict[str, int]]:
-        gc_was_enabled = gc.isenabled()
-        gc.disable()  # the index holds millions of objects: cyclic GC passes would dominate the batch
-        try:
+        with _no_cyclic_gc():  # the index holds millions of objects: cyclic GC passes would dominate the batch
             return self._match_raw(names, thr, exhaustive, chunk_size, workers)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
 
     def _match_raw(
         self, names: Sequence[str], thr: float, exhaustive: bool, chunk_size: int, workers: int
@@ -1373,12 +1413,13 @@ class Matcher:
             )
         return out
 
-    def _materialise(
+    def _materialise_src(
         self, name: str, cands: list[tuple[int, int, bool]], country: str | None, threshold: float
-    ) -> list[PartyHit]:
-        """Calibrate every candidate (entry, alias) and keep, per entry, its best hit at the threshold."""
+    ) -> list[tuple[PartyHit, int, bool]]:
+        """Calibrate every candidate (entry, alias) and keep, per entry, its best hit at the threshold, with
+        the alias and acronym flag it was calibrated from."""
         cc = _country_code(country)
-        best: dict[int, PartyHit] = {}
+        best: dict[int, tuple[PartyHit, int, bool]] = {}
         seen: set[int] = set()
         for ei, alias, acronym in cands:
             if alias in seen:
@@ -1387,9 +1428,9 @@ class Matcher:
             hit = self.calibrate(name, alias, acronym=acronym, country=cc, threshold=threshold)
             if hit is not None and hit.score >= threshold:
                 cur = best.get(ei)
-                if cur is None or (hit.score, hit.band == "strong") > (cur.score, cur.band == "strong"):
-                    best[ei] = hit
-        return sorted(best.values(), key=lambda h: (-h.score, h.entry.id))
+                if cur is None or (hit.score, hit.band == "strong") > (cur[0].score, cur[0].band == "strong"):
+                    best[ei] = (hit, alias, acronym)
+        return sorted(best.values(), key=lambda x: (-x[0].score, x[0].entry.id))
 
     # ------------------------------------------------------------------ calibration
 
@@ -1678,6 +1719,18 @@ class Matcher:
 
 
 MAX_NAME_CHARS = 512
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """No cyclic GC passes inside (nested use is fine); the previous state is restored after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @lru_cache(maxsize=65536)
@@ -2498,6 +2551,18 @@ def _fork_match(args: tuple[list[list[str]], float, bool]) -> tuple[np.ndarray, 
     for chunk in chunks:
         out.extend(_FORK_MATCHER._match_texts(chunk, thr, exhaustive))
     return _pack_hits(out)
+
+
+def _fork_search(
+    args: tuple[list[tuple[str, str | None, float, bool]], float, bool, int],
+) -> list[list[tuple[int, bool]]]:
+    """A forked worker's share of :meth:`Matcher._search_new`: per key, the (alias, acronym) of each hit."""
+    keys, thr, exhaustive, chunk_size = args
+    if _FORK_MATCHER is None:  # pragma: no cover - only reachable if the pool outlives the call
+        raise RuntimeError("matcher not set in worker")
+    gc.disable()
+    found = _FORK_MATCHER._search_share(keys, thr, exhaustive, chunk_size)
+    return [[(alias, acronym) for _, alias, acronym in found[k]] for k in keys]
 
 
 def _pack_hits(per_text: list[list[tuple[int, float, int, bool]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
