@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 from collections import defaultdict
 from pathlib import Path
 
@@ -28,6 +29,15 @@ def prf(rows: list[tuple[bool, bool]]) -> tuple[float, float, float, int, int, i
     r = tp / (tp + fn) if tp + fn else 0.0
     f = 2 * p * r / (p + r) if p + r else 0.0
     return p, r, f, tp, fp, fn, tn
+
+
+def held_out(case: dict[str, str]) -> bool:
+    """The held-out third of the pairs, by a stable hash of the pair (never looked at while tuning the scorer)."""
+    digest = hashlib.sha256(f"{case['name1']}\x1f{case['name2']}".encode()).digest()
+    return digest[0] % 3 == 0
+
+
+_ENTRY_TYPE = {"Person": "Individual", "Vessel": "Vessel"}  # FollowTheMoney schema -> list entry type
 
 
 def pr_svg(curve: list[tuple[int, float, float]], operating: float, title: str) -> str:
@@ -82,20 +92,33 @@ def main() -> None:
     ap.add_argument("--svg", type=Path, default=None,
                     help="write the precision-recall curve (thresholds 40..100) as an SVG file (no plotting library)")
     ap.add_argument("--calibrated", action="store_true",
-                    help="score with Matcher.compare_calibrated (the calibrated hits screen_parties uses)")
+                    help="score with Matcher.compare_calibrated (the calibrated hits screen_parties uses); the list "
+                         "side gets the pair's schema as entry type (Person -> Individual, Vessel, else Entity)")
+    ap.add_argument("--half", choices=("all", "dev", "held-out"), default="all",
+                    help="print errors of this half only (dev: the two thirds looked at while tuning)")
     args = ap.parse_args()
     folder = args.data / "name-pairs-nomenklatura"
     with (folder / "cases.csv").open(encoding="utf-8") as fh:
         cases = list(csv.DictReader(fh))
     m = Matcher(load_default().entries)
     thr = m.config.threshold if args.threshold is None else args.threshold
-    score = m.compare_calibrated if args.calibrated else m.compare
+
+    def score(name1: str, name2: str, schema: str = "") -> float:
+        if args.calibrated:
+            return m.compare_calibrated(name1, name2, entry_type=_ENTRY_TYPE.get(schema, "Entity") if schema else None)
+        return m.compare(name1, name2)
+
     print("scores: " + ("calibrated (compare_calibrated)" if args.calibrated else "index scorer (compare)"))
-    scores = [score(c["name1"], c["name2"]) for c in cases]
+    scores = [score(c["name1"], c["name2"], c["schema"]) for c in cases]
     truth = [c["is_match"].strip().lower() == "true" for c in cases]
     p, r, f, tp, fp, fn, tn = prf([(t, s >= thr) for t, s in zip(truth, scores, strict=True)])
     print(f"cases.csv: {len(cases)} pairs; ecscreen at threshold {thr:g}: precision {p:.3f} recall {r:.3f} "
           f"F1 {f:.3f} (TP {tp} FP {fp} FN {fn} TN {tn})")
+    for label, part in (("dev", False), ("held-out", True)):
+        rows = [(t, s >= thr) for c, t, s in zip(cases, truth, scores, strict=True) if held_out(c) == part]
+        p2, r2, f2, tp2, fp2, fn2, tn2 = prf(rows)
+        print(f"  {label + ' half':14s} n={len(rows):4d}  P {p2:.3f}  R {r2:.3f}  F1 {f2:.3f} "
+              f"(TP {tp2} FP {fp2} FN {fn2} TN {tn2})")
     by: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
     for c, t, s in zip(cases, truth, scores, strict=True):
         by[f"schema={c['schema']}"].append((t, s >= thr))
@@ -122,7 +145,7 @@ def main() -> None:
         rows = [(x["is_match"].strip().lower() == "true", float(x["score"]) >= 0.70) for x in ref]
         p2, r2, f2, *_ = prf(rows)
         ours = [
-            (x["is_match"].strip().lower() == "true", score(x["name1"], x["name2"]) >= thr) for x in ref
+            (x["is_match"].strip().lower() == "true", score(x["name1"], x["name2"], x["schema"]) >= thr) for x in ref
         ]
         p3, r3, f3, *_ = prf(ours)
         print(f"logicv2-frozen.csv: {len(ref)} pairs; logic-v2 (0.70): P {p2:.3f} R {r2:.3f} F1 {f2:.3f}; "
@@ -131,6 +154,8 @@ def main() -> None:
     for c, t, s in zip(cases, truth, scores, strict=True):
         if shown >= args.errors:
             break
+        if args.half != "all" and held_out(c) != (args.half == "held-out"):
+            continue
         if t != (s >= thr):
             shown += 1
             print(f"  {'FN' if t else 'FP'} {s:6.2f}  {c['name1']!r} | {c['name2']!r}  [{c['category']}]")

@@ -125,3 +125,26 @@ def test_result_cache_stays_bounded_and_never_changes_results(csl: Matcher, monk
         assert len(csl._hits_cache) <= 60 and csl._hits_cached <= 25
         assert csl._hits_cached == sum(len(h) for h in csl._hits_cache.values())
     assert got == want
+
+
+def test_forked_search_equals_one_process(csl: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``search_many(workers=2)`` forks whole searches (words, candidates, calibration) and calibrates the
+    children's hits again in the parent: every hit, explanation and feature equals the one-process result."""
+    rows = _rows()
+    names, countries = [n for n, _ in rows], [c for _, c in rows]
+    csl.clear_caches()
+    want = [_dump(h) for h in csl.search_many(names, countries, limit=None, chunk_size=32)]
+    monkeypatch.setattr(matching, "_cpus_free", lambda workers: True)
+    forks: list[int] = []
+    real = Matcher._search_forked
+
+    def counted(self: Matcher, keys: Any, *args: Any) -> Any:
+        forks.append(len(keys))
+        return real(self, keys, *args)
+
+    monkeypatch.setattr(Matcher, "_search_forked", counted)
+    csl.clear_caches()
+    got = [_dump(h) for h in csl.search_many(names, countries, limit=None, chunk_size=32, workers=2)]
+    assert forks == [len(set(rows))]  # the batch was forked (not one process because the CPUs look busy)
+    assert got == want
+    csl.clear_caches()

@@ -42,7 +42,7 @@ import stat
 import struct
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -98,6 +98,8 @@ HITS_CACHE_HITS = 2_000
 
 # names whose new words are looked up together in the deletion index (well below _normalize_cached's size)
 PREFETCH_NAMES = 2048
+# share of an even split that the parent screens itself when search_many forks (see Matcher._search_forked)
+FORK_PARENT_SHARE = 0.8
 
 
 # --------------------------------------------------------------------------- models
@@ -248,6 +250,9 @@ class ScoreConfig:
     org_vs_person: float = 10.0
     country_bonus: float = 5.0
     country_mismatch: float = 15.0
+    lineage_swap: float = 30.0  # 'Salman bin Muhammad' is not 'Muhammad bin Salman'
+    name_part_conflict: float = 15.0  # a person's name part differs on both sides ('Ben Mohamed' / 'Ben Ali')
+    place_conflict: float = 20.0  # branches in different places ('Santander Mexico' / 'Santander Chile')
 
 
 DEFAULT_CONFIG = ScoreConfig()
@@ -1198,7 +1203,8 @@ class Matcher:
         known = {k: got for k in dict.fromkeys(keys) if (got := cache.get(k)) is not None}
         todo = [k for k in dict.fromkeys(keys) if k not in known]
         if todo:
-            new = self._search_new(todo, thr, exhaustive, chunk_size, workers)
+            with _no_cyclic_gc():  # candidates and their calibration allocate millions of acyclic objects
+                new = self._search_new(todo, thr, exhaustive, chunk_size, workers)
             known.update(new)
             n_hits = sum(len(h) for h in new.values())
             if len(cache) + len(new) > HITS_CACHE_SIZE or self._hits_cached + n_hits > HITS_CACHE_HITS:
@@ -1217,7 +1223,49 @@ class Matcher:
         self, keys: list[tuple[str, str | None, float, bool]], thr: float, exhaustive: bool, chunk_size: int,
         workers: int,
     ) -> dict[tuple[str, str | None, float, bool], list[PartyHit]]:
-        """Every hit at ``thr`` of each (name, country) key, best first (see :meth:`search_many`)."""
+        """Every hit at ``thr`` of each (name, country) key, best first (see :meth:`search_many`).
+
+        ``workers`` > 1 (large batches, idle CPUs, as in :meth:`match_raw`): forked processes screen
+        contiguous shares of the names whole (their words, candidates and calibration) and send back only
+        which (alias, acronym) each hit is; this process calibrates those hits again (the same
+        deterministic scorer, so the results are identical) while the children work."""
+        n_chunks = -(-len(keys) // max(chunk_size, 1))
+        if workers > 1 and n_chunks >= 2 * workers and _can_fork() and _cpus_free(workers):
+            return self._search_forked(keys, thr, exhaustive, chunk_size, workers)
+        return {k: [h for h, _, _ in hs] for k, hs in self._search_share(keys, thr, exhaustive, chunk_size).items()}
+
+    def _search_forked(
+        self, keys: list[tuple[str, str | None, float, bool]], thr: float, exhaustive: bool, chunk_size: int,
+        workers: int,
+    ) -> dict[tuple[str, str | None, float, bool], list[PartyHit]]:
+        import multiprocessing as mp
+
+        global _FORK_MATCHER
+        # this process also starts the pool and calibrates the children's hits again: it takes a smaller share
+        first = max(1, int(len(keys) / workers * FORK_PARENT_SHARE))
+        share = -(-(len(keys) - first) // (workers - 1))
+        parts = [keys[:first], *(keys[i : i + share] for i in range(first, len(keys), share))]
+        out: dict[tuple[str, str | None, float, bool], list[PartyHit]] = {}
+        _FORK_MATCHER = self
+        try:
+            with mp.get_context("fork").Pool(processes=len(parts) - 1) as pool:
+                pending = [pool.apply_async(_fork_search, ((p, thr, exhaustive, chunk_size),)) for p in parts[1:]]
+                for k, hs in self._search_share(parts[0], thr, exhaustive, chunk_size).items():
+                    out[k] = [h for h, _, _ in hs]
+                for part, res in zip(parts[1:], pending, strict=True):
+                    for key, found in zip(part, res.get(), strict=True):
+                        cc = _country_code(key[1])
+                        hits = [self.calibrate(key[0], alias, acronym=acronym, country=cc, threshold=thr)
+                                for alias, acronym in found]
+                        out[key] = [h for h in hits if h is not None]
+        finally:
+            _FORK_MATCHER = None
+        return out
+
+    def _search_share(
+        self, keys: list[tuple[str, str | None, float, bool]], thr: float, exhaustive: bool, chunk_size: int,
+    ) -> dict[tuple[str, str | None, float, bool], list[tuple[PartyHit, int, bool]]]:
+        """:meth:`_search_new` in this process: each hit with its alias and whether it is an acronym match."""
         names = list(dict.fromkeys(k[0] for k in keys))
         cand = min(thr, self.config.candidate_threshold)
         variants: dict[str, list[str]] = {}
@@ -1228,16 +1276,16 @@ class Matcher:
         texts = list(dict.fromkeys([*names, *(v for vs in variants.values() for v in vs)]))
         # the best alias of each hit comes back with the scores (no state on the matcher: one Matcher
         # may serve several threads, e.g. `ecscreen serve`)
-        raw, alias_of, uniq = self._match_raw_gc(texts, cand, exhaustive, chunk_size, workers)
+        raw, alias_of, uniq = self._match_raw_gc(texts, cand, exhaustive, chunk_size, 1)
         found: dict[str, list[tuple[int, int, bool]]] = {}
         for text, hits in zip(texts, raw, strict=True):
             qidx = uniq[text]
             found[text] = [(ei, *alias_of[(qidx, ei)]) for ei, _ in hits[: self.config.candidate_limit]]
-        out: dict[tuple[str, str | None, float, bool], list[PartyHit]] = {}
+        out: dict[tuple[str, str | None, float, bool], list[tuple[PartyHit, int, bool]]] = {}
         for key in keys:
             name, country = key[0], key[1]
             cands = [c for text in (name, *variants[name]) for c in found[text]]
-            out[key] = self._materialise(name, cands, country, thr)
+            out[key] = self._materialise_src(name, cands, country, thr)
         return out
 
     def may_match(self, name: str) -> bool:
@@ -1287,13 +1335,8 @@ class Matcher:
     def _match_raw_gc(
         self, names: Sequence[str], thr: float, exhaustive: bool, chunk_size: int, workers: int
     ) -> tuple[list[list[tuple[int, float]]], dict[tuple[int, int], tuple[int, bool]], dict[str, int]]:
-        gc_was_enabled = gc.isenabled()
-        gc.disable()  # the index holds millions of objects: cyclic GC passes would dominate the batch
-        try:
+        with _no_cyclic_gc():  # the index holds millions of objects: cyclic GC passes would dominate the batch
             return self._match_raw(names, thr, exhaustive, chunk_size, workers)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
 
     def _match_raw(
         self, names: Sequence[str], thr: float, exhaustive: bool, chunk_size: int, workers: int
@@ -1371,12 +1414,13 @@ class Matcher:
             )
         return out
 
-    def _materialise(
+    def _materialise_src(
         self, name: str, cands: list[tuple[int, int, bool]], country: str | None, threshold: float
-    ) -> list[PartyHit]:
-        """Calibrate every candidate (entry, alias) and keep, per entry, its best hit at the threshold."""
+    ) -> list[tuple[PartyHit, int, bool]]:
+        """Calibrate every candidate (entry, alias) and keep, per entry, its best hit at the threshold, with
+        the alias and acronym flag it was calibrated from."""
         cc = _country_code(country)
-        best: dict[int, PartyHit] = {}
+        best: dict[int, tuple[PartyHit, int, bool]] = {}
         seen: set[int] = set()
         for ei, alias, acronym in cands:
             if alias in seen:
@@ -1385,9 +1429,9 @@ class Matcher:
             hit = self.calibrate(name, alias, acronym=acronym, country=cc, threshold=threshold)
             if hit is not None and hit.score >= threshold:
                 cur = best.get(ei)
-                if cur is None or (hit.score, hit.band == "strong") > (cur.score, cur.band == "strong"):
-                    best[ei] = hit
-        return sorted(best.values(), key=lambda h: (-h.score, h.entry.id))
+                if cur is None or (hit.score, hit.band == "strong") > (cur[0].score, cur[0].band == "strong"):
+                    best[ei] = (hit, alias, acronym)
+        return sorted(best.values(), key=lambda x: (-x[0].score, x[0].entry.id))
 
     # ------------------------------------------------------------------ calibration
 
@@ -1564,10 +1608,14 @@ class Matcher:
                 best, why, pen, top = alt, reading.reason, reading.penalty, score
         return best, why, pen
 
-    def compare_calibrated(self, name1: str, name2: str, country: str | None = None) -> float:
+    def compare_calibrated(
+        self, name1: str, name2: str, country: str | None = None, entry_type: str | None = None
+    ) -> float:
         """Calibrated score (0-100) of query ``name1`` against a single list name ``name2``: what
-        ``search`` would report for a list holding only ``name2`` (0 when no candidate)."""
-        m = Matcher([ListEntry(id="pair", source="pair", source_code="custom", name=name2)], config=self.config)
+        ``search`` would report for a list holding only ``name2`` (0 when no candidate); ``entry_type``
+        is the list entry's type (Individual, Entity, Vessel ...; None: not stated)."""
+        m = Matcher([ListEntry(id="pair", source="pair", source_code="custom", name=name2, type=entry_type)],
+                    config=self.config)
         hits = m.search_many([name1], [country], threshold=0.01, limit=1)[0]
         return hits[0].score if hits else 0.0
 
@@ -1672,6 +1720,18 @@ class Matcher:
 
 
 MAX_NAME_CHARS = 512
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """No cyclic GC passes inside (nested use is fine); the previous state is restored after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @lru_cache(maxsize=65536)
@@ -2131,6 +2191,105 @@ def feature_normalisation(c: _CalCtx) -> list[_Feat]:
     return [("normalisation", 0.0, "; ".join(parts), None)] if parts else []
 
 
+_LINEAGE = frozenset(["bin", "ben", "ibn", "bint", "binti", "ould"])  # 'X bin Y': X, child of Y
+
+
+def _lineage_links(tokens: Sequence[str]) -> set[tuple[str, str]]:
+    """(child, parent) word pairs a name states with 'bin' / 'ben' / 'ibn' ...: 'salman bin muhammad' ->
+    {('salman', 'muhammad')}; particles are skipped ('saif al din bin ibrahim' -> ('din', 'ibrahim'))."""
+    skip = particles() | _LINEAGE
+    out: set[tuple[str, str]] = set()
+    for k in range(1, len(tokens) - 1):
+        if tokens[k] not in _LINEAGE or tokens[k - 1] in skip:
+            continue
+        parent = next((t for t in tokens[k + 1 :] if t not in skip), None)
+        if parent is not None:
+            out.add((tokens[k - 1], parent))
+    return out
+
+
+def _person_pair(c: _CalCtx) -> bool:
+    """A person's name compared with an individual's entry (no legal form or business word in the query)."""
+    return not c.acronym and not c.org_query and (c.entry.type or "Individual") == "Individual"
+
+
+def feature_lineage(c: _CalCtx) -> list[_Feat]:
+    """Who is whose child: 'Salman bin Muhammad' (Salman, son of Muhammad) is not 'Muhammad bin Salman'
+    though every word matches. A lineage stated the other way round on the list side lowers the score
+    by ``lineage_swap`` and forbids a firm finding."""
+    if not _person_pair(c):
+        return []
+    q_links = _lineage_links(c.q.norm.full_tokens)
+    a_links = _lineage_links(c.an.full_tokens)
+    if not q_links or not a_links:
+        return []
+    to_list = {c.q_tokens[i]: c.a_tokens[j] for i, j, _ in c.pairs}  # query word -> its list counterpart
+    for child, parent in sorted(q_links):
+        a, b = to_list.get(child), to_list.get(parent)
+        if a and b and a != b and (b, a) in a_links and (a, b) not in a_links:
+            return [("lineage", -c.cfg.lineage_swap, f"'{child} bin {parent}' is {child}, child of {parent}; the list "
+                     f"name says {b}, child of {a}: the same words name a different person", "lineage reversed")]
+    return []
+
+
+def _unpaired(c: _CalCtx, query: bool, keep: Callable[[str], bool]) -> list[str]:
+    tokens, used, core = (c.q_tokens, c.used_q, c.core_q) if query else (c.a_tokens, c.used_a, c.core_a)
+    return [tokens[k] for k in sorted(core) if k not in used and keep(tokens[k])]
+
+
+def _extra_name_parts(c: _CalCtx, query: bool) -> list[str]:
+    """Name words of one side with no counterpart on the other (legal-form look-alikes such as 'o' count as
+    name words here when normalisation kept them as words), a repeated word once per occurrence beyond the
+    other side's ('Mohamed Mohamed' / 'Mohamed')."""
+    skip = particles() | _LINEAGE
+    tokens, used = (c.q_tokens, c.used_q) if query else (c.a_tokens, c.used_a)
+    own = set(c.q.tokens if query else c.an.tokens)  # the name proper, not the legal forms added for alignment
+    full, other = (c.q.norm.full_tokens, c.an.full_tokens) if query else (c.an.full_tokens, c.q.norm.full_tokens)
+    out = [t for k, t in enumerate(tokens) if k not in used and t not in skip and t in own]
+    for i, j, _ in c.pairs:
+        t, u = (c.q_tokens[i], c.a_tokens[j]) if query else (c.a_tokens[j], c.q_tokens[i])
+        if t not in skip and full.count(t) > max(other.count(u), 1):
+            out.append(t)
+    return out
+
+
+def feature_name_part_conflict(c: _CalCtx) -> list[_Feat]:
+    """A person's name with a part that differs from the list name's part ('Noureddine ben Mohamed ...' /
+    'Noureddine ben Ali ...', 'Hans O. Friedrich' / 'Hans Joachim Friedrich', two different patronymics):
+    each side has a name word the other lacks, which is evidence of a different person, not merely a
+    shorter name. Lowers the score by ``name_part_conflict`` and forbids a firm finding."""
+    if not _person_pair(c) or not c.pairs:
+        return []
+    mine = _extra_name_parts(c, True)
+    theirs = _extra_name_parts(c, False)
+    for t in list(mine):  # a misspelt repeat ('Muhaemad Isam Muhammad' / 'Muhammad Isam Muhammad') is no conflict
+        u = next((u for u in theirs if c.m._sim_of(t, u) > 0), None)
+        if u is not None:
+            mine.remove(t)
+            theirs.remove(u)
+    if not mine or not theirs:
+        return []
+    return [("name_part_conflict", -c.cfg.name_part_conflict, f"name parts differ ({', '.join(mine)} in the name, "
+             f"{', '.join(theirs)} in the list name): a different person unless confirmed", "name parts differ")]
+
+
+def feature_place_conflict(c: _CalCtx) -> list[_Feat]:
+    """Two branches of one business in different places are different parties: a place on each side that
+    the other lacks ('Bowne Global Solutions (France)' / '(Germany)', 'Banco Santander Mexico' / 'Chile').
+    Lowers the score by ``place_conflict`` and forbids a firm finding. (A place only the query adds,
+    'ZTE Europe', is no conflict; numbered siblings, 'Fund VIII' / 'Fund IX', are labelled both ways in
+    the name pairs and are left to the word weights.)"""
+    if c.acronym or not c.pairs:
+        return []
+    places = _places()
+    mine = _unpaired(c, True, places.__contains__)
+    theirs = _unpaired(c, False, places.__contains__)
+    if not mine or not theirs:
+        return []
+    return [("place_conflict", -c.cfg.place_conflict, f"different places ({', '.join(mine)} in the name, "
+             f"{', '.join(theirs)} in the list name): another branch of that name", "different places")]
+
+
 FEATURES = (
     feature_normalisation,
     feature_acronym,
@@ -2140,6 +2299,9 @@ FEATURES = (
     feature_distinctive,
     feature_one_word,
     feature_entity_type,
+    feature_lineage,
+    feature_name_part_conflict,
+    feature_place_conflict,
     feature_country,
 )
 """The calibration features, in the order their reasons are printed."""
@@ -2390,6 +2552,18 @@ def _fork_match(args: tuple[list[list[str]], float, bool]) -> tuple[np.ndarray, 
     for chunk in chunks:
         out.extend(_FORK_MATCHER._match_texts(chunk, thr, exhaustive))
     return _pack_hits(out)
+
+
+def _fork_search(
+    args: tuple[list[tuple[str, str | None, float, bool]], float, bool, int],
+) -> list[list[tuple[int, bool]]]:
+    """A forked worker's share of :meth:`Matcher._search_new`: per key, the (alias, acronym) of each hit."""
+    keys, thr, exhaustive, chunk_size = args
+    if _FORK_MATCHER is None:  # pragma: no cover - only reachable if the pool outlives the call
+        raise RuntimeError("matcher not set in worker")
+    gc.disable()
+    found = _FORK_MATCHER._search_share(keys, thr, exhaustive, chunk_size)
+    return [[(alias, acronym) for _, alias, acronym in found[k]] for k in keys]
 
 
 def _pack_hits(per_text: list[list[tuple[int, float, int, bool]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,94 @@
+"""Evidence features of the calibrated scorer added for the name-pair quality (issue 11): a lineage stated the
+other way round, a person's name part that differs on both sides, branches in different places. Each was a false
+match before (score >= 80, some 100 and firm); each feature explains itself and forbids a firm finding."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecscreen.parties.matching import ListEntry, Matcher, PartyHit
+
+
+def _hit(query: str, listed: str, entry_type: str = "Individual") -> PartyHit | None:
+    m = Matcher([ListEntry(id="x", source="test", source_code="custom", name=listed, type=entry_type)])
+    hits = m.search_many([query], [None], threshold=0.01, limit=1)[0]
+    return hits[0] if hits else None
+
+
+def _feature(hit: PartyHit, name: str) -> tuple[float, str] | None:
+    return next(((f.points, f.reason) for f in hit.features if f.name == name), None)
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ("SALMAN BIN MUHAMMAD AL-RAWI", "MUHAMMAD BIN SALMAN AL-RAWI"),  # was 100, strong
+        ("AHMAD BIN HASAN AL-UBAIDI", "HASAN BIN AHMAD AL-UBAIDI"),
+        ("IBRAHIM BIN AL-DIN AL-MASRI", "SAIF-AL-DIN BIN IBRAHIM AL-MASRI"),  # particles skipped
+    ],
+)
+def test_lineage_reversed_is_another_person(query: str, listed: str) -> None:
+    hit = _hit(query, listed)
+    assert hit is not None
+    feat = _feature(hit, "lineage")
+    assert feat is not None and feat[0] < 0 and "child of" in feat[1]
+    assert hit.score < 80 and hit.band == "possible"
+
+
+def test_lineage_in_the_same_order_is_no_conflict() -> None:
+    hit = _hit("Salman bin Muhammad al-Rawi", "SALMAN BIN MUHAMMAD AL-RAWI")
+    assert hit is not None and hit.score == 100 and _feature(hit, "lineage") is None
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ("NOUREDDINE BEN MOHAMED BEN BELKASSEM AL-DRISSI", "NOUREDDINE BEN ALI BEN BELKASSEM AL-DRISSI"),  # was 88
+        ("Hans O Friedrich", "Hans Joachim Friedrich"),  # an initial that fits no list word ('o' is also a legal form)
+        ("ABDULLAHI MOHAMED MOHAMED CADDOW", "ABDULLAHI OSMAN MOHAMED CADDOW"),  # a repeated word counts twice
+        ("Malik Magomedovich Barkhanoev", "Malik Ruslanovich Barkhanoev"),  # different patronymics
+    ],
+)
+def test_a_name_part_that_differs_is_evidence_of_another_person(query: str, listed: str) -> None:
+    hit = _hit(query, listed)
+    assert hit is None or hit.score < 80
+    if hit is not None:
+        feat = _feature(hit, "name_part_conflict")
+        assert feat is not None and feat[0] < 0 and "name parts differ" in feat[1]
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ("GUL AHMAD WAZIRI HAKIMI", "GUL AHMAD HAKIMI"),  # a longer name: no conflict
+        ("Muhaemad Isam Muhammad Anwar", "Muhammad Isam Muhammad Anwar"),  # a misspelt repeat: no conflict
+        ("R O D R I G U E Z  R O D R I G U E Z ,  C a r y s l i a", "RODRIGUEZ RODRIGUEZ, Caryslia"),  # spaced out
+    ],
+)
+def test_a_shorter_or_misspelt_name_is_no_name_part_conflict(query: str, listed: str) -> None:
+    hit = _hit(query, listed)
+    assert hit is not None and _feature(hit, "name_part_conflict") is None
+
+
+def test_organisations_have_no_name_part_conflict() -> None:
+    hit = _hit("Sovtest-Tekhno 000", "Sovtest-Tekhno OOO", entry_type="Entity")
+    assert hit is not None and _feature(hit, "name_part_conflict") is None
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ("Bowne Global Solutions (France), S.A.R.L.", "Bowne Global Solutions (Germany), G.m.b.H."),  # was 88.5
+        ("Banco Santander Mexico S.A.", "Banco Santander Chile S.A."),  # was 92.3
+    ],
+)
+def test_branches_in_different_places_are_different_parties(query: str, listed: str) -> None:
+    hit = _hit(query, listed, entry_type="Entity")
+    assert hit is not None and hit.score < 80 and hit.band == "possible"
+    feat = _feature(hit, "place_conflict")
+    assert feat is not None and feat[0] < 0 and "different places" in feat[1]
+
+
+def test_a_place_only_the_query_adds_is_no_place_conflict() -> None:
+    hit = _hit("ZTE Europe", "ZTE Corporation", entry_type="Entity")
+    assert hit is None or _feature(hit, "place_conflict") is None
