@@ -90,3 +90,62 @@ def test_word_initial_ayn_is_read_as_a_vowel() -> None:
     # علي was read 'li' and never met 'ALI'; a word-initial ayn carries a vowel (Ali, Abd, Umar)
     assert tokens("علي حسن المجيد التكريتي")[0] == "ali"
     assert tokens("عبد الله")[0] == "abd"
+
+
+# ---- round 4 (h14): loanword readings of katakana and hangul, sound-alike candidates ranked in context
+
+
+def test_katakana_loanword_readings_drop_epenthetic_vowels_and_read_chi_as_t() -> None:
+    from ecscreen.domain.normalize import kana_loan_forms
+
+    assert "rosneft" in kana_loan_forms("ロスネフチ")  # ro-su-ne-fu-chi: Роснефть
+    assert "surgtneftegas" in kana_loan_forms("スルグトネフチェガス")  # チェ the Russian soft те
+    assert "hikvision" in kana_loan_forms("ヒクビジョン")  # ビ read v, a final ジョン read -sion
+    assert kana_loan_forms("") == ()
+
+
+def test_hangul_loanword_readings_read_v_sion_and_l_clusters() -> None:
+    from ecscreen.domain.normalize import hangul_loan_forms
+
+    assert "haikvision" in hangul_loan_forms("하이크비전")  # 비전 vision
+    assert "aeroflot" in hangul_loan_forms("아에로플로트")  # 플로 a cluster 'fl', not 'peullo'
+
+
+@pytest.mark.parametrize(
+    ("name", "listed"),
+    [
+        ("ヒクビジョン", "hikvision"),  # was a miss: 'hikubijon' had no sound-alike list word
+        ("하이크비전", "hikvision"),  # was a miss: 'haikeubijeon'
+        ("ロスネフチ", "rosneft"),  # was a miss: 'rosunefuchi' (チ is not a 'k' sound)
+        ("トランスネフチ", "pjsc transneft"),
+        ("아에로플로트", "pjsc aeroflot"),  # was a miss: best hit ALBORADA S.A.
+    ],
+)
+def test_katakana_and_hangul_loanwords_hit_the_listed_brand(name: str, listed: str) -> None:
+    assert listed in hit_names(name)
+
+
+def test_japanese_bank_word_is_read_as_bank() -> None:
+    assert tokens("アルファ銀行")[-1] == "bank"  # was 'yinxing' (pinyin)
+    assert "alfa-bank" in hit_names("アルファ銀行")
+
+
+def test_persian_sound_alike_candidates_that_fit_the_other_words_come_first() -> None:
+    # 'mlt' has a dozen sound-alike list words ('malt', 'mart', 'malta' ...); 'mellat' was 11th and never tried.
+    # It is the one a list name writes together with 'bank' (BANK MELLAT), so it is tried first.
+    assert "bank mellat" in hit_names("بانک ملت")
+
+
+def test_persian_steel_word_and_silent_final_heh() -> None:
+    from ecscreen.parties.variants import sound_key
+
+    assert tokens("فولاد مبارکه اصفهان")[0] == "steel"
+    assert sound_key("mobarakeh") == sound_key("mbarkah")  # a final -eh/-ah is a vowel, not an 'h'
+    assert sound_key("eghtesad") == sound_key("eqtesad")  # gh and q: Persian ق
+    assert "esfahan's mobarakeh steel company" in hit_names("فولاد مبارکه اصفهان")
+
+
+def test_persian_waw_before_yeh_is_read_v() -> None:
+    from ecscreen.parties.variants import sound_key
+
+    assert sound_key("nuyn") == sound_key("novin")  # نوین

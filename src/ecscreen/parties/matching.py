@@ -942,9 +942,18 @@ class Matcher:
         got = q.readings
         if got is None:
             got = [(r, self._make_query(q.text, r.norm or q.norm, _rejoin(r.tokens, self.vocab, min_part=5)))
-                   for r in query_variants(q.norm, self.vocab)]
+                   for r in query_variants(q.norm, self.vocab, self._together)]
             q.readings = got
         return got
+
+    def _together(self, a: str, b: str) -> bool:
+        """Whether some list name contains both list words ``a`` and ``b`` (ranks sound-alike readings, h14)."""
+        va, vb = self.vocab.get(a), self.vocab.get(b)
+        if va is None or vb is None:
+            return False
+        sa, la, sb, lb = int(self.p_start[va]), int(self.p_len[va]), int(self.p_start[vb]), int(self.p_len[vb])
+        small, big = (self.p_alias[sa:sa + la], self.p_alias[sb:sb + lb])
+        return bool(np.intersect1d(small, big, assume_unique=False).size)
 
     def _token_info(self, tok: str) -> tuple[dict[int, float], float, int, int]:
         """(expansions, weight, postings volume, signature of the expansions) of a query token, cached."""

@@ -27,14 +27,21 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
-from ecscreen.domain.normalize import NormalizedName, abbreviations, hangul_loan_forms, legal_forms, normalize
+from ecscreen.domain.normalize import (
+    NormalizedName,
+    abbreviations,
+    hangul_loan_forms,
+    kana_loan_forms,
+    legal_forms,
+    normalize,
+)
 
 __all__ = ["Reading", "query_variants", "segment", "sound_key", "sound_string", "SOUND_PENALTY", "JOIN_PENALTY"]
 
@@ -175,7 +182,7 @@ def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str], min
 
 _SOUND_PAIRS = (
     ("sch", "s"), ("tch", "c"), ("kh", "h"), ("ph", "f"), ("ck", "k"), ("ch", "c"), ("sh", "s"), ("zh", "j"),
-    ("tsu", "tu"), ("ts", "s"), ("x", "ks"), ("q", "k"), ("eo", "o"), ("eu", "u"), ("ge", "je"), ("gi", "ji"),
+    ("gh", "g"), ("tsu", "tu"), ("ts", "s"), ("x", "ks"), ("q", "k"), ("eo", "o"), ("eu", "u"), ("ge", "je"), ("gi", "ji"),
     ("ce", "se"), ("ci", "si"),
 )  # fmt: skip
 _DOUBLE = re.compile(r"(.)\1").search
@@ -183,7 +190,7 @@ _SOUND_MAP = str.maketrans(
     {"f": "h", "w": "v", "l": "r", "z": "s", "g": "k", "d": "t", "b": "p", "j": "y", "c": "k"}
 )
 _VOWELS = frozenset("aeiouy")
-_SEMI = re.compile(r"u(?=[aeio])")
+_SEMI = re.compile(r"u(?=[aeioy])")  # ... and a Persian waw before yeh (نوین nuyn ~ novin)
 _REPEAT = re.compile(r"(.)\1+")
 _DROP_VOWELS = re.compile(r"[aeiouy]")
 
@@ -192,6 +199,8 @@ def _sound_base(tok: str) -> str:
     t = tok.lower()
     if t.endswith("v"):
         t = t[:-1] + "f"  # final -v is said -f (Tupolev: ツポレフ, 투폴레프)
+    elif len(t) >= 4 and t[-1] == "h" and t[-2] in "ae":
+        t = t[:-1]  # a final -eh/-ah is a vowel (Persian silent heh: Mobarakeh ~ mbarka, Tose'eh ~ tusa)
     for a, b in _SOUND_PAIRS:
         if a in t:
             t = t.replace(a, b)
@@ -478,8 +487,12 @@ def _with_form(nn: NormalizedName, found: NormalizedName) -> NormalizedName | No
     )
 
 
-def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading]:
-    """Other token readings of a normalised query worth screening, each with its score penalty."""
+def query_variants(nn: NormalizedName, vocab: Mapping[str, Any],
+                   together: Callable[[str, str], bool] | None = None) -> list[Reading]:
+    """Other token readings of a normalised query worth screening, each with its score penalty.
+
+    ``together(a, b)``, when given, says whether some list name contains both list words: sound-alike
+    candidates that fit the query's other words are tried first."""
     clean = nn.clean or nn.original
     if (
         not nn.sound_tokens
@@ -520,7 +533,7 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading
         proposals.append(([shape_map.get(t, t) for t in primary], SHAPE_PENALTY,
                           f"words written only with Latin look-alike letters read by shape: {why}", SPLIT_MIN_SCORE,
                           None))
-    proposals += _sound_readings(nn, primary, vocab)
+    proposals += _sound_readings(nn, primary, vocab, together)
     for tokens, penalty, reason, min_score, norm in proposals:
         add(tokens, penalty, reason, min_score, norm)
     return out
@@ -593,7 +606,32 @@ def _hangul_forms(text: str) -> dict[str, tuple[str, ...]]:
     return {anyascii(w).lower(): f for w in _HANGUL_WORD.findall(text) if (f := hangul_loan_forms(w))}
 
 
-def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, Any]) -> list[_Proposal]:
+_KANA_WORD = re.compile(r"[\u30a1-\u30fa\u30fc\uff66-\uff9f]{3,}")
+
+
+def _kana_forms(text: str) -> dict[str, tuple[str, ...]]:
+    """Romanised katakana word (as :func:`normalize` reads it) -> its loanword readings."""
+    import unicodedata
+
+    from ecscreen.domain.normalize import _kana_word
+
+    if not _KANA_WORD.search(text):
+        return {}
+    return {_kana_word(unicodedata.normalize("NFKC", w)).lower(): f for w in _KANA_WORD.findall(text)
+            if (f := kana_loan_forms(w))}
+
+
+def _in_context(cands: list[str], others: list[str], together: Callable[[str, str], bool] | None) -> list[str]:
+    """``cands`` with those that some list name writes together with one of the query's other list words first
+    ('bank mlt': 'mellat' of BANK MELLAT before 'malta', 'molot' ...), otherwise in their order."""
+    if together is None or not others:
+        return cands
+    near = [c for c in cands if any(together(c, o) for o in others)]
+    return near + [c for c in cands if c not in near]
+
+
+def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, Any],
+                    together: Callable[[str, str], bool] | None = None) -> list[_Proposal]:
     """Readings replacing romanised words that are not list words by sound-alike list words."""
     unknown = [t for t in nn.sound_tokens if t in primary and t not in vocab]
     index = _sound_index(vocab)
@@ -603,17 +641,21 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
     known = [t for t in nn.sound_tokens if t in primary and t in vocab] if len(primary) >= 2 and not unknown else []
     if not unknown and not known:
         return []
-    loan = _hangul_forms(nn.original)
+    loan = _hangul_forms(nn.original) | _kana_forms(nn.original)
+    # the query's other words that are list words ('bank' in 'bank mlt'): the context of a sound-alike reading
+    others = [t for t in primary if t in vocab]
     options: list[tuple[str, list[str]]] = []
     for tok in known[:2]:
-        other = [c for c in index.candidates(tok) if c != tok][:1]
+        other = [c for c in _in_context(index.candidates(tok), [o for o in others if o != tok], together)
+                 if c != tok][:1]
         if other:
             options.append((tok, [tok, *other]))
     for tok in unknown[:4]:
         cands = []
-        for form in loan.get(tok, ()):  # hangul loanword readings first (epenthetic 'eu' dropped ...)
+        for form in loan.get(tok, ()):  # hangul/kana loanword readings first (epenthetic 'eu' dropped ...)
             cands += [c for c in ([form] if form in vocab else index.candidates(form)[:1]) if c not in cands]
-        cands += [c for c in index.candidates(tok) if c not in cands]
+        cands += [c for c in _in_context(index.candidates(tok), [o for o in others if o != tok], together)
+                  if c not in cands]
         if cands:
             # short consonant keys (unvowelled Persian 'mlt') are ambiguous: try more list words
             size = _SOUND_CANDIDATES * (4 if len(sound_key(tok)) <= 3 else 1)
