@@ -77,8 +77,11 @@ def test_russian_renderings_of_english_company_words() -> None:
 def test_one_word_persian_brand_gets_sound_alike_readings() -> None:
     assert normalize("هوآوی").sound_tokens == ("huavi",)
     assert any(n.startswith("huawei") for n in hit_names("هوآوی"))
-    # a person's name (two words, no organisation word) still does not
-    assert normalize("قصي التكريتي").sound_tokens == ()
+    # a person's name (two words, no organisation word) gets them too since h14, but marked: its readings must
+    # fit one list name and match it nearly in full (test_arabic_script_person_name_readings_need_...)
+    from ecscreen.domain.normalize import UNVOWELLED_NAME_NOTE
+
+    assert UNVOWELLED_NAME_NOTE in normalize("قصي التكريتي").notes
 
 
 def test_kana_of_a_japanese_given_name_gets_no_sound_readings() -> None:
@@ -149,3 +152,36 @@ def test_persian_waw_before_yeh_is_read_v() -> None:
     from ecscreen.parties.variants import sound_key
 
     assert sound_key("nuyn") == sound_key("novin")  # نوین
+
+
+def test_arabic_script_person_name_gets_joint_sound_readings_that_fit_one_list_name() -> None:
+    # was clear: person names in Arabic script (two words or more) got no sound-alike readings at all; every word
+    # is now read against the list, the readings that one list name writes together ranked first (barzan,
+    # ibrahim, hassan, tikriti of SDN-7880) -- 'hsn' and 'abrahim' are list words themselves and still re-read
+    ps = hit_names("برزان إبراهيم حسن التكريتي")
+    assert "al-tikriti, barzan ibrahim hassan" in ps
+
+
+def test_arabic_script_person_name_readings_need_a_nearly_full_match() -> None:
+    from ecscreen.domain.normalize import UNVOWELLED_NAME_NOTE
+    from ecscreen.parties.store import load_default, matcher_for
+    from ecscreen.parties.variants import SOUND_NAME_MIN_SCORE, query_variants
+
+    nn = normalize("برزان إبراهيم حسن التكريتي")
+    assert UNVOWELLED_NAME_NOTE in nn.notes
+    m = matcher_for([load_default()])
+    readings = query_variants(nn, m.vocab, m._together)
+    assert readings and all(r.min_score == SOUND_NAME_MIN_SCORE for r in readings)
+    first = readings[0].tokens
+    assert first[:2] == ["barzan", "ibrahim"] and first[2] in ("hasan", "hassan") and first[4] in ("tikriti", "takriti")
+    # an organisation name in the script keeps the usual bar (بانک = bank marks it)
+    assert UNVOWELLED_NAME_NOTE not in normalize("بانک ملت").notes
+
+
+def test_together_hook_says_whether_a_list_name_holds_both_words() -> None:
+    from ecscreen.parties.store import load_default, matcher_for
+
+    m = matcher_for([load_default()])
+    assert m._together("bank", "mellat")
+    assert not m._together("mellat", "hikvision")
+    assert not m._together("mellat", "no-such-word")

@@ -369,6 +369,7 @@ def confusables() -> dict[str, str]:
 
 
 _SHAPE_NOTE = "look-alike letters folded by shape (Unicode confusables)"
+UNVOWELLED_NAME_NOTE = "a person's name in Arabic script, read without its short vowels"
 # a Latin letter anywhere (ASCII, Latin-1/Extended, fullwidth, mathematical alphanumerics)
 _LATIN_LETTER = re.compile("[A-Za-z\u00c0-\u024f\u1e00-\u1eff\uff21-\uff3a\uff41-\uff5a\U0001d400-\U0001d6a3]")
 
@@ -724,9 +725,13 @@ class _ScriptFold:
         pieces.append(text[last:])
         if self.org_term or len(matches) == 1:
             # unvowelled (Persian/Arabic) words get sound-alike readings in organisation names (بانک ملی ->
-            # melli) and in a name of one word (a brand: هوآوی -> huawei); person names in that script (two
-            # words or more) have too many near-homographs on the lists
+            # melli) and in a name of one word (a brand: هوآوی -> huawei)
             self.sound.extend(self.unvowelled)
+        elif self.unvowelled:
+            # person names in that script (two words or more) have many near-homographs on the lists: their
+            # sound-alike readings must fit one list name together and match it nearly in full (h14)
+            self.sound.extend(self.unvowelled)
+            self.notes.append(UNVOWELLED_NAME_NOTE)
         return "".join(pieces)
 
     def _mixed(self, word: str, latin_context: bool) -> str:

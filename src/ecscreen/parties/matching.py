@@ -951,9 +951,21 @@ class Matcher:
         va, vb = self.vocab.get(a), self.vocab.get(b)
         if va is None or vb is None:
             return False
-        sa, la, sb, lb = int(self.p_start[va]), int(self.p_len[va]), int(self.p_start[vb]), int(self.p_len[vb])
-        small, big = (self.p_alias[sa:sa + la], self.p_alias[sb:sb + lb])
-        return bool(np.intersect1d(small, big, assume_unique=False).size)
+        small, big = self._alias_set(va), self._alias_set(vb)
+        if len(small) > len(big):
+            small, big = big, small
+        return not small.isdisjoint(big)
+
+    def _alias_set(self, vid: int) -> frozenset[int]:
+        """The aliases containing vocabulary word ``vid`` (memoised, bounded)."""
+        memo: dict[int, frozenset[int]] = self.__dict__.setdefault("_alias_sets", {})
+        found = memo.get(vid)
+        if found is None:
+            if len(memo) >= 50_000:
+                memo.clear()
+            start = int(self.p_start[vid])
+            found = memo[vid] = frozenset(self.p_alias[start:start + int(self.p_len[vid])].tolist())
+        return found
 
     def _token_info(self, tok: str) -> tuple[dict[int, float], float, int, int]:
         """(expansions, weight, postings volume, signature of the expansions) of a query token, cached."""

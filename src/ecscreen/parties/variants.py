@@ -35,6 +35,7 @@ from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
 from ecscreen.domain.normalize import (
+    UNVOWELLED_NAME_NOTE,
     NormalizedName,
     abbreviations,
     hangul_loan_forms,
@@ -47,6 +48,7 @@ __all__ = ["Reading", "query_variants", "segment", "sound_key", "sound_string", 
 
 SOUND_PENALTY = 5.0  # a reading with words replaced by sound-alike list words
 SOUND_MIN_SCORE = 85.0  # ... counts only when it matches a list name nearly in full
+SOUND_NAME_MIN_SCORE = 92.0  # ... a person's name read without vowels (Arabic script): more nearly still
 JOIN_PENALTY = 0.0  # re-joined / re-split words: the same letters, read as the writer displayed them
 SHAPE_PENALTY = 0.0
 # a split reading (camel case, segmentation) counts only when it matches a list name nearly in full
@@ -630,10 +632,39 @@ def _in_context(cands: list[str], others: list[str], together: Callable[[str, st
     return near + [c for c in cands if c not in near]
 
 
+_JOINT_CANDIDATES = 6
+
+
+def _jointly(cands: dict[str, list[str]], known: list[str], together: Callable[[str, str], bool] | None,
+             ) -> dict[str, list[str]]:
+    """Each word's sound-alike candidates ordered by how many of the query's other words (their candidates,
+    or the query's list words) some list name writes together with it: the readings of a name's words that
+    fit ONE list name come first ('sdam hsin tkriti': saddam, hussein, tikriti of SADDAM HUSSEIN AL-TIKRITI)."""
+    if together is None or len(cands) + len(known) < 2:
+        return cands
+    out: dict[str, list[str]] = {}
+    for tok, mine in cands.items():
+        def support(c: str, tok: str = tok) -> int:
+            n = sum(1 for o, theirs in cands.items()
+                    if o != tok and any(together(c, x) for x in theirs[:_JOINT_CANDIDATES]))
+            return n + sum(1 for k in known if k != tok and together(c, k))
+
+        head = mine[:_JOINT_CANDIDATES]
+        score = {c: support(c) for c in head}
+        out[tok] = sorted(head, key=lambda c: -score[c]) + mine[_JOINT_CANDIDATES:]
+    return out
+
+
 def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, Any],
                     together: Callable[[str, str], bool] | None = None) -> list[_Proposal]:
     """Readings replacing romanised words that are not list words by sound-alike list words."""
-    unknown = [t for t in nn.sound_tokens if t in primary and t not in vocab]
+    strict = UNVOWELLED_NAME_NOTE in nn.notes
+    if strict:
+        # every word of a name read without vowels may be another list word, list word or not ('hsn' is one,
+        # HASSAN is meant): each keeps itself as its first candidate and the joint ranking decides
+        unknown = [t for t in nn.sound_tokens if t in primary and len(t) >= 3][:5]
+    else:
+        unknown = [t for t in nn.sound_tokens if t in primary and t not in vocab]
     index = _sound_index(vocab)
     # in a name of several words, a romanised word that happens to be a list word may still render
     # another one ('kontsern' ~ 'concern'): its best other sound-alike is tried as a second choice
@@ -650,16 +681,21 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
                  if c != tok][:1]
         if other:
             options.append((tok, [tok, *other]))
-    for tok in unknown[:4]:
-        cands = []
+    found: dict[str, list[str]] = {}
+    for tok in unknown[:5 if strict else 4]:
+        cands = [tok] if strict and tok in vocab else []
         for form in loan.get(tok, ()):  # hangul/kana loanword readings first (epenthetic 'eu' dropped ...)
             cands += [c for c in ([form] if form in vocab else index.candidates(form)[:1]) if c not in cands]
         cands += [c for c in _in_context(index.candidates(tok), [o for o in others if o != tok], together)
                   if c not in cands]
         if cands:
-            # short consonant keys (unvowelled Persian 'mlt') are ambiguous: try more list words
-            size = _SOUND_CANDIDATES * (4 if len(sound_key(tok)) <= 3 else 1)
-            options.append((tok, cands[: size if len(unknown) == 1 else 2]))
+            found[tok] = cands
+    if len(found) >= 2:
+        found = _jointly(found, others, together)
+    for tok, cands in found.items():
+        # short consonant keys (unvowelled Persian 'mlt') are ambiguous: try more list words
+        size = _SOUND_CANDIDATES * (4 if len(sound_key(tok)) <= 3 else 1)
+        options.append((tok, cands[: size if len(unknown) == 1 else 2]))
     if not options:
         return []
     out: list[_Proposal] = []
@@ -670,5 +706,5 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
         why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items())
         out.append(([swap.get(t, t) for t in primary], SOUND_PENALTY,
                     f"sound-alike reading of romanised words: {why}; score lowered by {SOUND_PENALTY:g}",
-                    SOUND_MIN_SCORE, None))
+                    SOUND_NAME_MIN_SCORE if strict else SOUND_MIN_SCORE, None))
     return out
