@@ -185,3 +185,8 @@ def test_together_hook_says_whether_a_list_name_holds_both_words() -> None:
     assert m._together("bank", "mellat")
     assert not m._together("mellat", "hikvision")
     assert not m._together("mellat", "no-such-word")
+
+
+def test_persian_ts_is_two_consonants_not_a_cyrillic_ts() -> None:
+    # 'aqtsad' (اقتصاد) was looked up as 'aksad' (ts -> s, the Cyrillic ц) and never met 'eghtesad'
+    assert "eghtesad novin bank" in hit_names("بانک اقتصاد نوین")

@@ -608,6 +608,7 @@ def _hangul_forms(text: str) -> dict[str, tuple[str, ...]]:
     return {anyascii(w).lower(): f for w in _HANGUL_WORD.findall(text) if (f := hangul_loan_forms(w))}
 
 
+_ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
 _KANA_WORD = re.compile(r"[\u30a1-\u30fa\u30fc\uff66-\uff9f]{3,}")
 
 
@@ -673,6 +674,7 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
     if not unknown and not known:
         return []
     loan = _hangul_forms(nn.original) | _kana_forms(nn.original)
+    unvowelled = _ARABIC_LETTER.search(nn.original) is not None
     # the query's other words that are list words ('bank' in 'bank mlt'): the context of a sound-alike reading
     others = [t for t in primary if t in vocab]
     options: list[tuple[str, list[str]]] = []
@@ -688,6 +690,9 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
             cands += [c for c in ([form] if form in vocab else index.candidates(form)[:1]) if c not in cands]
         cands += [c for c in _in_context(index.candidates(tok), [o for o in others if o != tok], together)
                   if c not in cands]
+        if unvowelled and "ts" in tok:
+            # two consonants of a word read without vowels, not the Cyrillic ц ('aqtsad' ~ eqtesad, eghtesad)
+            cands += [c for c in index.candidates(tok.replace("ts", "tas")) if c not in cands]
         if cands:
             found[tok] = cands
     if len(found) >= 2:
