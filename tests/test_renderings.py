@@ -190,3 +190,13 @@ def test_together_hook_says_whether_a_list_name_holds_both_words() -> None:
 def test_persian_ts_is_two_consonants_not_a_cyrillic_ts() -> None:
     # 'aqtsad' (اقتصاد) was looked up as 'aksad' (ts -> s, the Cyrillic ц) and never met 'eghtesad'
     assert "eghtesad novin bank" in hit_names("بانک اقتصاد نوین")
+
+
+def test_abd_compound_of_an_arabic_script_name_is_read_as_one_word() -> None:
+    # عبد الله is read 'abd allh'; lists write the compound as one word (ABDALLAH): the joined word's sound-alike
+    from ecscreen.parties.matching import ListEntry, Matcher
+
+    names = ["ADIL ABDALLAH MAHDI", "ADIL HUSSEIN", "ABDALLAH AZZAM", "MAHDI KARIMI", "ALI ABD AL-RAHMAN"]
+    m = Matcher([ListEntry(id=f"T-{i}", source="test", source_code="T", name=n) for i, n in enumerate(names)])
+    hits = m.search("عادل عبد الله مهدي", threshold=80)
+    assert [h.entry.name for h in hits][:1] == ["ADIL ABDALLAH MAHDI"]

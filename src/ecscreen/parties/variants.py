@@ -633,7 +633,8 @@ def _in_context(cands: list[str], others: list[str], together: Callable[[str, st
     return near + [c for c in cands if c not in near]
 
 
-_JOINT_CANDIDATES = 6
+_JOINT_CANDIDATES = 6  # the other words' candidates a candidate is checked against
+_JOINT_RANKED = 6  # the candidates of a word that the joint ranking may move up
 
 
 def _jointly(cands: dict[str, list[str]], known: list[str], together: Callable[[str, str], bool] | None,
@@ -650,9 +651,9 @@ def _jointly(cands: dict[str, list[str]], known: list[str], together: Callable[[
                     if o != tok and any(together(c, x) for x in theirs[:_JOINT_CANDIDATES]))
             return n + sum(1 for k in known if k != tok and together(c, k))
 
-        head = mine[:_JOINT_CANDIDATES]
+        head = mine[:_JOINT_RANKED]
         score = {c: support(c) for c in head}
-        out[tok] = sorted(head, key=lambda c: -score[c]) + mine[_JOINT_CANDIDATES:]
+        out[tok] = sorted(head, key=lambda c: -score[c]) + mine[_JOINT_RANKED:]
     return out
 
 
@@ -712,4 +713,22 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
         out.append(([swap.get(t, t) for t in primary], SOUND_PENALTY,
                     f"sound-alike reading of romanised words: {why}; score lowered by {SOUND_PENALTY:g}",
                     SOUND_NAME_MIN_SCORE if strict else SOUND_MIN_SCORE, None))
+    if strict:
+        out += [c for prop in out if (c := _compound(prop, index, vocab)) is not None]
     return out
+
+
+def _compound(prop: _Proposal, index: _SoundIndex, vocab: Mapping[str, Any]) -> _Proposal | None:
+    """A name's 'abd' written together with the next word, as lists romanise the compound (عبد الله
+    'abd allh' -> ABDALLAH, عبد الرحمن -> ABDULRAHMAN): the joined word or its best sound-alike list word."""
+    tokens = prop[0]
+    for i in range(len(tokens) - 1):
+        if tokens[i] == "abd" and tokens[i + 1] not in ("al", "el", "ul"):
+            joined = "abd" + tokens[i + 1]
+            if joined.endswith("h") and joined[-2] not in _VOWELS:
+                joined = joined[:-1] + "ah"  # 'allh': the unwritten vowel of Allah
+            word = joined if joined in vocab else next(iter(index.candidates(joined)), None)
+            if word is not None:
+                return ([*tokens[:i], word, *tokens[i + 2:]], prop[1], prop[2] + f", 'abd {tokens[i + 1]}' ~ '{word}'",
+                        prop[3], prop[4])
+    return None
