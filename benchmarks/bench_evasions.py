@@ -2,7 +2,7 @@
 
 Usage:
   python benchmarks/bench_evasions.py [--sample 400] [--seed 11] [--data ../shared/data] [--show 5]
-                                       [--sec] [--classes cyrillic,leet]
+                                       [--sec] [--classes cyrillic,leet] [--sections 1,2,3]
 
 Every query goes through the real party screening path (``ecscreen.parties.screening.screen_party_batches``, the
 party as consignee, no country), against the embedded CSL snapshot unless said otherwise. A query counts
@@ -19,7 +19,9 @@ Sections
    Cyrillic, as the UN publishes them), screened against the UN list WITHOUT those aliases.
 3. Hand-written renderings of listed names in Japanese, Korean, Russian, Persian and Chinese (each with
    where it came from, see RENDERINGS), and the traditional-Chinese form of every Chinese rendering
-   (OpenCC s2t); a held-out set of Chinese names (RENDERINGS_HELDOUT) not used to write the data files.
+   (OpenCC s2t); a held-out set of Chinese names (RENDERINGS_HELDOUT) not used to write the data files;
+   round 4 (RENDERINGS_R4, 61 more ja/ko/ru/fa renderings, every third held out as '<lang>_heldout') and a
+   per-language line over all rows. A miss of a brand-only rendering prints its Latin control (LATIN_CONTROLS).
 4. ``--sec``: ordinary business names (SEC company names) as end users in GB: parties with any hit.
 """
 
