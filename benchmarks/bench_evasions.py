@@ -217,6 +217,7 @@ LATIN_CONTROLS: dict[str, str] = {
     "センスタイム": "Sensetime",
     "센스타임": "Sensetime",
     "ウラル航空": "Ural Air",
+    "کشتیرانی جمهوری اسلامی ایران": "Islamic Republic of Iran Shipping",
 }
 
 
