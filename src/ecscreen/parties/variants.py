@@ -657,6 +657,15 @@ def _jointly(cands: dict[str, list[str]], known: list[str], together: Callable[[
     return out
 
 
+def _fits_one_name(found: dict[str, list[str]], together: Callable[[str, str], bool] | None) -> bool:
+    """Whether the first readings of two words of a name (of 4+ letters) stand together in some list name: a
+    person's name read without vowels is re-read only then (most words have some sound-alike on the lists)."""
+    if together is None:
+        return False
+    firsts = [c[0] for c in found.values() if c and len(c[0]) >= 4]
+    return any(together(a, b) for a, b in itertools.combinations(dict.fromkeys(firsts), 2))
+
+
 def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, Any],
                     together: Callable[[str, str], bool] | None = None) -> list[_Proposal]:
     """Readings replacing romanised words that are not list words by sound-alike list words."""
@@ -698,6 +707,8 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
             found[tok] = cands
     if len(found) >= 2:
         found = _jointly(found, others, together)
+    if strict and not _fits_one_name(found, together):
+        return []
     for tok, cands in found.items():
         # short consonant keys (unvowelled Persian 'mlt') are ambiguous: try more list words
         size = _SOUND_CANDIDATES * (4 if len(sound_key(tok)) <= 3 else 1)
