@@ -942,22 +942,20 @@ class Matcher:
         got = q.readings
         if got is None:
             got = [(r, self._make_query(q.text, r.norm or q.norm, _rejoin(r.tokens, self.vocab, min_part=5)))
-                   for r in query_variants(q.norm, self.vocab, self._together)]
+                   for r in query_variants(q.norm, self.vocab, self._word_aliases)]
             q.readings = got
         return got
 
     def _together(self, a: str, b: str) -> bool:
         """Whether some list name contains both list words ``a`` and ``b`` (ranks sound-alike readings, h14)."""
-        va, vb = self.vocab.get(a), self.vocab.get(b)
-        if va is None or vb is None:
-            return False
-        small, big = self._alias_set(va), self._alias_set(vb)
-        if len(small) > len(big):
-            small, big = big, small
-        return not small.isdisjoint(big)
+        return not self._word_aliases(a).isdisjoint(self._word_aliases(b))
 
-    def _alias_set(self, vid: int) -> frozenset[int]:
-        """The aliases containing vocabulary word ``vid`` (memoised, bounded)."""
+    def _word_aliases(self, word: str) -> frozenset[int]:
+        """The aliases containing list word ``word`` (empty for another word; memoised, bounded): the hook
+        ecscreen.parties.variants ranks sound-alike readings with (h14)."""
+        vid = self.vocab.get(word)
+        if vid is None:
+            return frozenset()
         memo: dict[int, frozenset[int]] = self.__dict__.setdefault("_alias_sets", {})
         found = memo.get(vid)
         if found is None:

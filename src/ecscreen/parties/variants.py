@@ -489,12 +489,11 @@ def _with_form(nn: NormalizedName, found: NormalizedName) -> NormalizedName | No
     )
 
 
-def query_variants(nn: NormalizedName, vocab: Mapping[str, Any],
-                   together: Callable[[str, str], bool] | None = None) -> list[Reading]:
+def query_variants(nn: NormalizedName, vocab: Mapping[str, Any], aliases: Aliases | None = None) -> list[Reading]:
     """Other token readings of a normalised query worth screening, each with its score penalty.
 
-    ``together(a, b)``, when given, says whether some list name contains both list words: sound-alike
-    candidates that fit the query's other words are tried first."""
+    ``aliases(word)``, when given, gives the list names containing a list word: sound-alike candidates that
+    some list name writes together with the query's other words are tried first."""
     clean = nn.clean or nn.original
     if (
         not nn.sound_tokens
@@ -535,7 +534,7 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any],
         proposals.append(([shape_map.get(t, t) for t in primary], SHAPE_PENALTY,
                           f"words written only with Latin look-alike letters read by shape: {why}", SPLIT_MIN_SCORE,
                           None))
-    proposals += _sound_readings(nn, primary, vocab, together)
+    proposals += _sound_readings(nn, primary, vocab, aliases)
     for tokens, penalty, reason, min_score, norm in proposals:
         add(tokens, penalty, reason, min_score, norm)
     return out
@@ -609,6 +608,8 @@ def _hangul_forms(text: str) -> dict[str, tuple[str, ...]]:
 
 
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
+# list word -> the ids of the list names containing it (empty for another word): Matcher._word_aliases
+Aliases = Callable[[str], frozenset[int]]
 _KANA_WORD = re.compile(r"[\u30a1-\u30fa\u30fc\uff66-\uff9f]{3,}")
 
 
@@ -624,12 +625,13 @@ def _kana_forms(text: str) -> dict[str, tuple[str, ...]]:
             if (f := kana_loan_forms(w))}
 
 
-def _in_context(cands: list[str], others: list[str], together: Callable[[str, str], bool] | None) -> list[str]:
+def _in_context(cands: list[str], others: list[str], aliases: Aliases | None) -> list[str]:
     """``cands`` with those that some list name writes together with one of the query's other list words first
     ('bank mlt': 'mellat' of BANK MELLAT before 'malta', 'molot' ...), otherwise in their order."""
-    if together is None or not others:
+    if aliases is None or not others:
         return cands
-    near = [c for c in cands if any(together(c, o) for o in others)]
+    context = frozenset().union(*map(aliases, others))
+    near = [c for c in cands if not aliases(c).isdisjoint(context)]
     return near + [c for c in cands if c not in near]
 
 
@@ -637,37 +639,35 @@ _JOINT_CANDIDATES = 6  # the other words' candidates a candidate is checked agai
 _JOINT_RANKED = 6  # the candidates of a word that the joint ranking may move up
 
 
-def _jointly(cands: dict[str, list[str]], known: list[str], together: Callable[[str, str], bool] | None,
-             ) -> dict[str, list[str]]:
+def _jointly(cands: dict[str, list[str]], known: list[str], aliases: Aliases | None) -> dict[str, list[str]]:
     """Each word's sound-alike candidates ordered by how many of the query's other words (their candidates,
     or the query's list words) some list name writes together with it: the readings of a name's words that
     fit ONE list name come first ('sdam hsin tkriti': saddam, hussein, tikriti of SADDAM HUSSEIN AL-TIKRITI)."""
-    if together is None or len(cands) + len(known) < 2:
+    if aliases is None or len(cands) + len(known) < 2:
         return cands
+    # per word, the list names any of its first candidates (or the list word itself) stands in
+    reach = {tok: frozenset().union(*map(aliases, theirs[:_JOINT_CANDIDATES])) for tok, theirs in cands.items()}
+    reach.update((k, aliases(k)) for k in known if k not in reach)
     out: dict[str, list[str]] = {}
     for tok, mine in cands.items():
-        def support(c: str, tok: str = tok) -> int:
-            n = sum(1 for o, theirs in cands.items()
-                    if o != tok and any(together(c, x) for x in theirs[:_JOINT_CANDIDATES]))
-            return n + sum(1 for k in known if k != tok and together(c, k))
-
         head = mine[:_JOINT_RANKED]
-        score = {c: support(c) for c in head}
+        score = {c: sum(1 for o, names in reach.items() if o != tok and not aliases(c).isdisjoint(names))
+                 for c in head}
         out[tok] = sorted(head, key=lambda c: -score[c]) + mine[_JOINT_RANKED:]
     return out
 
 
-def _fits_one_name(found: dict[str, list[str]], together: Callable[[str, str], bool] | None) -> bool:
+def _fits_one_name(found: dict[str, list[str]], aliases: Aliases | None) -> bool:
     """Whether the first readings of two words of a name (of 4+ letters) stand together in some list name: a
     person's name read without vowels is re-read only then (most words have some sound-alike on the lists)."""
-    if together is None:
+    if aliases is None:
         return False
     firsts = [c[0] for c in found.values() if c and len(c[0]) >= 4]
-    return any(together(a, b) for a, b in itertools.combinations(dict.fromkeys(firsts), 2))
+    return any(not aliases(a).isdisjoint(aliases(b)) for a, b in itertools.combinations(dict.fromkeys(firsts), 2))
 
 
 def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, Any],
-                    together: Callable[[str, str], bool] | None = None) -> list[_Proposal]:
+                    aliases: Aliases | None = None) -> list[_Proposal]:
     """Readings replacing romanised words that are not list words by sound-alike list words."""
     strict = UNVOWELLED_NAME_NOTE in nn.notes
     if strict:
@@ -689,7 +689,7 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
     others = [t for t in primary if t in vocab]
     options: list[tuple[str, list[str]]] = []
     for tok in known[:2]:
-        other = [c for c in _in_context(index.candidates(tok), [o for o in others if o != tok], together)
+        other = [c for c in _in_context(index.candidates(tok), [o for o in others if o != tok], aliases)
                  if c != tok][:1]
         if other:
             options.append((tok, [tok, *other]))
@@ -698,7 +698,7 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
         cands = [tok] if strict and tok in vocab else []
         for form in loan.get(tok, ()):  # hangul/kana loanword readings first (epenthetic 'eu' dropped ...)
             cands += [c for c in ([form] if form in vocab else index.candidates(form)[:1]) if c not in cands]
-        cands += [c for c in _in_context(index.candidates(tok), [o for o in others if o != tok], together)
+        cands += [c for c in _in_context(index.candidates(tok), [o for o in others if o != tok], aliases)
                   if c not in cands]
         if unvowelled and "ts" in tok:
             # two consonants of a word read without vowels, not the Cyrillic ц ('aqtsad' ~ eqtesad, eghtesad)
@@ -706,8 +706,8 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
         if cands:
             found[tok] = cands
     if len(found) >= 2:
-        found = _jointly(found, others, together)
-    if strict and not _fits_one_name(found, together):
+        found = _jointly(found, others, aliases)
+    if strict and not _fits_one_name(found, aliases):
         return []
     for tok, cands in found.items():
         # short consonant keys (unvowelled Persian 'mlt') are ambiguous: try more list words
