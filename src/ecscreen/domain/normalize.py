@@ -369,6 +369,7 @@ def confusables() -> dict[str, str]:
 
 
 _SHAPE_NOTE = "look-alike letters folded by shape (Unicode confusables)"
+UNVOWELLED_NAME_NOTE = "a person's name in Arabic script, read without its short vowels"
 # a Latin letter anywhere (ASCII, Latin-1/Extended, fullwidth, mathematical alphanumerics)
 _LATIN_LETTER = re.compile("[A-Za-z\u00c0-\u024f\u1e00-\u1eff\uff21-\uff3a\uff41-\uff5a\U0001d400-\U0001d6a3]")
 
@@ -492,13 +493,76 @@ def _kana_word(word: str) -> str:
     return "".join(out)
 
 
+_KANA_EPENTHETIC_U = frozenset("kgsztdnhbpmrf")  # ku gu su zu ... ru: a consonant written without its own vowel
+_KANA_WORD_MAX = 40
+
+
+def _kana_loan_syllable(syl: str, i: int, sylls: list[str]) -> str:
+    """One romanised kana syllable as a loanword spells it (see :func:`kana_loan_forms`)."""
+    nxt = sylls[i + 1] if i + 1 < len(sylls) else ""
+    if syl.startswith("ch"):
+        syl = "t" + syl[2:]  # チ chi -> ti, チェ che -> te
+    if i == 0:
+        return syl
+    before_consonant = nxt[:1] not in _VOWEL_SET
+    epenthetic = len(syl) == 2 and syl[1] == "u" and syl[0] in _KANA_EPENTHETIC_U
+    if before_consonant and (epenthetic or syl in ("to", "do")):
+        return syl[0]
+    if syl == "ti" and i == len(sylls) - 1:
+        return "t"  # -フチ -ft (Роснефть)
+    if syl == "tsu":
+        return "ts"
+    return syl
+
+
+@lru_cache(maxsize=10_000)
+def kana_loan_forms(word: str) -> tuple[str, ...]:
+    """Readings of a katakana word as a loanword (the Japanese spelling of a foreign word, as the Japanese
+    Wikipedia and press write Russian and English names): the epenthetic vowel of a consonant written without
+    its own vowel dropped (ス su -> s, フ fu -> f, ク ku -> k, ル ru -> r, ト to -> t after the first syllable:
+    ロスネフチ ro-su-ne-fu-chi), チ read 't' (the Russian soft т: ネフチ -neft, ネフチェ -nefte), the doubled
+    consonant of ッ read once, and one more reading with ビ/ブ/バ read 'v' (ヴ is rare: ビジョン vision) and a final
+    ジョン read '-sion' (the English /ʒən/: ビジョン vision, テレビジョン television). Empty when nothing changes."""
+    if not word or len(word) > _KANA_WORD_MAX:
+        return ()
+    sylls: list[str] = []
+    for c in unicodedata.normalize("NFKC", word):
+        if c == "ー":
+            continue
+        if c in _SOKUON:
+            sylls.append("")  # the next consonant is doubled in Hepburn; a loanword spells it once
+            continue
+        latin = anyascii(c).lower()
+        if not latin.isalpha():
+            return ()
+        if (c in _SMALL_Y or c in _SMALL_VOWEL) and sylls and sylls[-1]:
+            prev = sylls.pop()
+            if c in _SMALL_Y:
+                stem = prev[:-1] if prev.endswith("i") else prev
+                latin = stem + (latin[1:] if stem[-1:] in ("h", "j") else latin)
+            else:
+                latin = (prev[:-1] or "w") + latin
+        sylls.append(latin)
+    sylls = [x for x in sylls if x]
+    base = [_kana_loan_syllable(syl, i, sylls) for i, syl in enumerate(sylls)]
+    first = "".join(base)
+    v_form = "".join("v" + x[1:] if x[:1] == "b" and i > 0 else x for i, x in enumerate(base))
+    if v_form.endswith("jon"):
+        v_form = v_form[:-3] + "sion"
+    plain = _kana_word(unicodedata.normalize("NFKC", word))
+    return tuple(f for f in dict.fromkeys((first, v_form)) if f and f != plain)
+
+
+_VOWEL_SET = frozenset("aeiou")
+
+
 _HANGUL_BASE = 0xAC00
 _JAMO_INITIAL = ("g", "kk", "n", "d", "tt", "r", "m", "b", "pp", "s", "ss", "", "j", "jj", "ch", "k", "t", "p", "h")
 _JAMO_VOWEL = ("a", "ae", "ya", "yae", "eo", "e", "yeo", "ye", "o", "wa", "wae", "oe", "yo", "u", "wo", "we", "wi",
                "yu", "eu", "ui", "i")
 _JAMO_FINAL = ("", "k", "k", "k", "n", "n", "n", "t", "l", "k", "m", "l", "l", "l", "p", "l", "m", "p", "p", "t",
                "t", "ng", "t", "t", "k", "t", "p", "t")
-_EU, _EO, _P_INITIAL, _NO_INITIAL, _R_INITIAL = 18, 4, 17, 11, 5
+_EU, _EO, _P_INITIAL, _NO_INITIAL, _R_INITIAL, _B_INITIAL, _L_FINAL = 18, 4, 17, 11, 5, 7, 8
 
 
 @lru_cache(maxsize=10_000)
@@ -518,6 +582,7 @@ def hangul_loan_forms(word: str) -> tuple[str, ...]:
     base: list[str] = []
     eff: list[str] = []
     rhotic: list[str] = []
+    vee: list[str] = []
     for i, (ini, vow, fin) in enumerate(syll):
         nxt = syll[i + 1] if i + 1 < len(syll) else None
         on = _JAMO_INITIAL[ini]
@@ -526,13 +591,18 @@ def hangul_loan_forms(word: str) -> tuple[str, ...]:
         vowel = _JAMO_VOWEL[vow]
         if vow == _EU and fin == 0 and ini != _NO_INITIAL and i > 0:
             vowel = ""  # epenthetic: 스 s, 프 p, 트 t
+        elif vow == _EU and fin == _L_FINAL and ini != _NO_INITIAL and nxt is not None and nxt[0] == _R_INITIAL:
+            vowel = ""  # a consonant cluster with l: 플로 plo (아에로플로트 Aeroflot), 블라 bla
         coda = _JAMO_FINAL[fin]
         piece = on + vowel + coda
         base.append(piece)
         eff.append(("f" if ini == _P_INITIAL and not vowel else on) + vowel + coda)
+        # Korean writes v with ㅂ and the English -sion /ʒən/ with 전 (비전 vision, 텔레비전 television)
+        vee.append("sion" if nxt is None and piece == "jeon" and i > 0
+                   else ("v" if ini == _B_INITIAL and i > 0 else on) + vowel + coda)
         r = "r" if vow == _EO and fin == 0 and nxt is not None and nxt[0] != _NO_INITIAL else ""
         rhotic.append(piece + r)
-    forms = dict.fromkeys("".join(f) for f in (base, eff, rhotic))
+    forms = dict.fromkeys("".join(f) for f in (base, eff, rhotic, vee))
     plain = anyascii(word).lower()
     return tuple(f for f in forms if f and f != plain)
 
@@ -655,9 +725,13 @@ class _ScriptFold:
         pieces.append(text[last:])
         if self.org_term or len(matches) == 1:
             # unvowelled (Persian/Arabic) words get sound-alike readings in organisation names (بانک ملی ->
-            # melli) and in a name of one word (a brand: هوآوی -> huawei); person names in that script (two
-            # words or more) have too many near-homographs on the lists
+            # melli) and in a name of one word (a brand: هوآوی -> huawei)
             self.sound.extend(self.unvowelled)
+        elif self.unvowelled:
+            # person names in that script (two words or more) have many near-homographs on the lists: their
+            # sound-alike readings must fit one list name together and match it nearly in full (h14)
+            self.sound.extend(self.unvowelled)
+            self.notes.append(UNVOWELLED_NAME_NOTE)
         return "".join(pieces)
 
     def _mixed(self, word: str, latin_context: bool) -> str:

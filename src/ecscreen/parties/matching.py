@@ -948,9 +948,28 @@ class Matcher:
         got = q.readings
         if got is None:
             got = [(r, self._make_query(q.text, r.norm or q.norm, _rejoin(r.tokens, self.vocab, min_part=5)))
-                   for r in query_variants(q.norm, self.vocab)]
+                   for r in query_variants(q.norm, self.vocab, self._word_aliases)]
             q.readings = got
         return got
+
+    def _together(self, a: str, b: str) -> bool:
+        """Whether some list name contains both list words ``a`` and ``b`` (ranks sound-alike readings, h14)."""
+        return not self._word_aliases(a).isdisjoint(self._word_aliases(b))
+
+    def _word_aliases(self, word: str) -> frozenset[int]:
+        """The aliases containing list word ``word`` (empty for another word; memoised, bounded): the hook
+        ecscreen.parties.variants ranks sound-alike readings with (h14)."""
+        vid = self.vocab.get(word)
+        if vid is None:
+            return frozenset()
+        memo: dict[int, frozenset[int]] = self.__dict__.setdefault("_alias_sets", {})
+        found = memo.get(vid)
+        if found is None:
+            if len(memo) >= 50_000:
+                memo.clear()
+            start = int(self.p_start[vid])
+            found = memo[vid] = frozenset(self.p_alias[start:start + int(self.p_len[vid])].tolist())
+        return found
 
     def _token_info(self, tok: str) -> tuple[dict[int, float], float, int, int]:
         """(expansions, weight, postings volume, signature of the expansions) of a query token, cached."""

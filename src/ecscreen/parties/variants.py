@@ -27,19 +27,28 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
-from ecscreen.domain.normalize import NormalizedName, abbreviations, hangul_loan_forms, legal_forms, normalize
+from ecscreen.domain.normalize import (
+    UNVOWELLED_NAME_NOTE,
+    NormalizedName,
+    abbreviations,
+    hangul_loan_forms,
+    kana_loan_forms,
+    legal_forms,
+    normalize,
+)
 
 __all__ = ["Reading", "query_variants", "segment", "sound_key", "sound_string", "SOUND_PENALTY", "JOIN_PENALTY"]
 
 SOUND_PENALTY = 5.0  # a reading with words replaced by sound-alike list words
 SOUND_MIN_SCORE = 85.0  # ... counts only when it matches a list name nearly in full
+SOUND_NAME_MIN_SCORE = 92.0  # ... a person's name read without vowels (Arabic script): more nearly still
 JOIN_PENALTY = 0.0  # re-joined / re-split words: the same letters, read as the writer displayed them
 SHAPE_PENALTY = 0.0
 # a split reading (camel case, segmentation) counts only when it matches a list name nearly in full
@@ -175,7 +184,7 @@ def segment(word: str, known: Mapping[str, Any] | frozenset[str] | set[str], min
 
 _SOUND_PAIRS = (
     ("sch", "s"), ("tch", "c"), ("kh", "h"), ("ph", "f"), ("ck", "k"), ("ch", "c"), ("sh", "s"), ("zh", "j"),
-    ("tsu", "tu"), ("ts", "s"), ("x", "ks"), ("q", "k"), ("eo", "o"), ("eu", "u"), ("ge", "je"), ("gi", "ji"),
+    ("gh", "g"), ("tsu", "tu"), ("ts", "s"), ("x", "ks"), ("q", "k"), ("eo", "o"), ("eu", "u"), ("ge", "je"), ("gi", "ji"),
     ("ce", "se"), ("ci", "si"),
 )  # fmt: skip
 _DOUBLE = re.compile(r"(.)\1").search
@@ -183,7 +192,7 @@ _SOUND_MAP = str.maketrans(
     {"f": "h", "w": "v", "l": "r", "z": "s", "g": "k", "d": "t", "b": "p", "j": "y", "c": "k"}
 )
 _VOWELS = frozenset("aeiouy")
-_SEMI = re.compile(r"u(?=[aeio])")
+_SEMI = re.compile(r"u(?=[aeioy])")  # ... and a Persian waw before yeh (نوین nuyn ~ novin)
 _REPEAT = re.compile(r"(.)\1+")
 _DROP_VOWELS = re.compile(r"[aeiouy]")
 
@@ -192,6 +201,8 @@ def _sound_base(tok: str) -> str:
     t = tok.lower()
     if t.endswith("v"):
         t = t[:-1] + "f"  # final -v is said -f (Tupolev: ツポレフ, 투폴레프)
+    elif len(t) >= 4 and t[-1] == "h" and t[-2] in "ae":
+        t = t[:-1]  # a final -eh/-ah is a vowel (Persian silent heh: Mobarakeh ~ mbarka, Tose'eh ~ tusa)
     for a, b in _SOUND_PAIRS:
         if a in t:
             t = t.replace(a, b)
@@ -478,8 +489,11 @@ def _with_form(nn: NormalizedName, found: NormalizedName) -> NormalizedName | No
     )
 
 
-def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading]:
-    """Other token readings of a normalised query worth screening, each with its score penalty."""
+def query_variants(nn: NormalizedName, vocab: Mapping[str, Any], aliases: Aliases | None = None) -> list[Reading]:
+    """Other token readings of a normalised query worth screening, each with its score penalty.
+
+    ``aliases(word)``, when given, gives the list names containing a list word: sound-alike candidates that
+    some list name writes together with the query's other words are tried first."""
     clean = nn.clean or nn.original
     if (
         not nn.sound_tokens
@@ -520,7 +534,7 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any]) -> list[Reading
         proposals.append(([shape_map.get(t, t) for t in primary], SHAPE_PENALTY,
                           f"words written only with Latin look-alike letters read by shape: {why}", SPLIT_MIN_SCORE,
                           None))
-    proposals += _sound_readings(nn, primary, vocab)
+    proposals += _sound_readings(nn, primary, vocab, aliases)
     for tokens, penalty, reason, min_score, norm in proposals:
         add(tokens, penalty, reason, min_score, norm)
     return out
@@ -593,9 +607,75 @@ def _hangul_forms(text: str) -> dict[str, tuple[str, ...]]:
     return {anyascii(w).lower(): f for w in _HANGUL_WORD.findall(text) if (f := hangul_loan_forms(w))}
 
 
-def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, Any]) -> list[_Proposal]:
+_ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
+# list word -> the ids of the list names containing it (empty for another word): Matcher._word_aliases
+Aliases = Callable[[str], frozenset[int]]
+_KANA_WORD = re.compile(r"[\u30a1-\u30fa\u30fc\uff66-\uff9f]{3,}")
+
+
+def _kana_forms(text: str) -> dict[str, tuple[str, ...]]:
+    """Romanised katakana word (as :func:`normalize` reads it) -> its loanword readings."""
+    import unicodedata
+
+    from ecscreen.domain.normalize import _kana_word
+
+    if not _KANA_WORD.search(text):
+        return {}
+    return {_kana_word(unicodedata.normalize("NFKC", w)).lower(): f for w in _KANA_WORD.findall(text)
+            if (f := kana_loan_forms(w))}
+
+
+def _in_context(cands: list[str], others: list[str], aliases: Aliases | None) -> list[str]:
+    """``cands`` with those that some list name writes together with one of the query's other list words first
+    ('bank mlt': 'mellat' of BANK MELLAT before 'malta', 'molot' ...), otherwise in their order."""
+    if aliases is None or not others:
+        return cands
+    context = frozenset().union(*map(aliases, others))
+    near = [c for c in cands if not aliases(c).isdisjoint(context)]
+    return near + [c for c in cands if c not in near]
+
+
+_JOINT_CANDIDATES = 6  # the other words' candidates a candidate is checked against
+_JOINT_RANKED = 6  # the candidates of a word that the joint ranking may move up
+
+
+def _jointly(cands: dict[str, list[str]], known: list[str], aliases: Aliases | None) -> dict[str, list[str]]:
+    """Each word's sound-alike candidates ordered by how many of the query's other words (their candidates,
+    or the query's list words) some list name writes together with it: the readings of a name's words that
+    fit ONE list name come first ('sdam hsin tkriti': saddam, hussein, tikriti of SADDAM HUSSEIN AL-TIKRITI)."""
+    if aliases is None or len(cands) + len(known) < 2:
+        return cands
+    # per word, the list names any of its first candidates (or the list word itself) stands in
+    reach = {tok: frozenset().union(*map(aliases, theirs[:_JOINT_CANDIDATES])) for tok, theirs in cands.items()}
+    reach.update((k, aliases(k)) for k in known if k not in reach)
+    out: dict[str, list[str]] = {}
+    for tok, mine in cands.items():
+        head = mine[:_JOINT_RANKED]
+        score = {c: sum(1 for o, names in reach.items() if o != tok and not aliases(c).isdisjoint(names))
+                 for c in head}
+        out[tok] = sorted(head, key=lambda c: -score[c]) + mine[_JOINT_RANKED:]
+    return out
+
+
+def _fits_one_name(found: dict[str, list[str]], aliases: Aliases | None) -> bool:
+    """Whether the first readings of two words of a name (of 4+ letters) stand together in some list name: a
+    person's name read without vowels is re-read only then (most words have some sound-alike on the lists)."""
+    if aliases is None:
+        return False
+    firsts = [c[0] for c in found.values() if c and len(c[0]) >= 4]
+    return any(not aliases(a).isdisjoint(aliases(b)) for a, b in itertools.combinations(dict.fromkeys(firsts), 2))
+
+
+def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, Any],
+                    aliases: Aliases | None = None) -> list[_Proposal]:
     """Readings replacing romanised words that are not list words by sound-alike list words."""
-    unknown = [t for t in nn.sound_tokens if t in primary and t not in vocab]
+    strict = UNVOWELLED_NAME_NOTE in nn.notes
+    if strict:
+        # every word of a name read without vowels may be another list word, list word or not ('hsn' is one,
+        # HASSAN is meant): each keeps itself as its first candidate and the joint ranking decides
+        unknown = [t for t in nn.sound_tokens if t in primary and len(t) >= 3][:5]
+    else:
+        unknown = [t for t in nn.sound_tokens if t in primary and t not in vocab]
     index = _sound_index(vocab)
     # in a name of several words, a romanised word that happens to be a list word may still render
     # another one ('kontsern' ~ 'concern'): its best other sound-alike is tried as a second choice
@@ -603,21 +683,36 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
     known = [t for t in nn.sound_tokens if t in primary and t in vocab] if len(primary) >= 2 and not unknown else []
     if not unknown and not known:
         return []
-    loan = _hangul_forms(nn.original)
+    loan = _hangul_forms(nn.original) | _kana_forms(nn.original)
+    unvowelled = _ARABIC_LETTER.search(nn.original) is not None
+    # the query's other words that are list words ('bank' in 'bank mlt'): the context of a sound-alike reading
+    others = [t for t in primary if t in vocab]
     options: list[tuple[str, list[str]]] = []
     for tok in known[:2]:
-        other = [c for c in index.candidates(tok) if c != tok][:1]
+        other = [c for c in _in_context(index.candidates(tok), [o for o in others if o != tok], aliases)
+                 if c != tok][:1]
         if other:
             options.append((tok, [tok, *other]))
-    for tok in unknown[:4]:
-        cands = []
-        for form in loan.get(tok, ()):  # hangul loanword readings first (epenthetic 'eu' dropped ...)
+    found: dict[str, list[str]] = {}
+    for tok in unknown[:5 if strict else 4]:
+        cands = [tok] if strict and tok in vocab else []
+        for form in loan.get(tok, ()):  # hangul/kana loanword readings first (epenthetic 'eu' dropped ...)
             cands += [c for c in ([form] if form in vocab else index.candidates(form)[:1]) if c not in cands]
-        cands += [c for c in index.candidates(tok) if c not in cands]
+        cands += [c for c in _in_context(index.candidates(tok), [o for o in others if o != tok], aliases)
+                  if c not in cands]
+        if unvowelled and "ts" in tok:
+            # two consonants of a word read without vowels, not the Cyrillic ц ('aqtsad' ~ eqtesad, eghtesad)
+            cands += [c for c in index.candidates(tok.replace("ts", "tas")) if c not in cands]
         if cands:
-            # short consonant keys (unvowelled Persian 'mlt') are ambiguous: try more list words
-            size = _SOUND_CANDIDATES * (4 if len(sound_key(tok)) <= 3 else 1)
-            options.append((tok, cands[: size if len(unknown) == 1 else 2]))
+            found[tok] = cands
+    if len(found) >= 2:
+        found = _jointly(found, others, aliases)
+    if strict and not _fits_one_name(found, aliases):
+        return []
+    for tok, cands in found.items():
+        # short consonant keys (unvowelled Persian 'mlt') are ambiguous: try more list words
+        size = _SOUND_CANDIDATES * (4 if len(sound_key(tok)) <= 3 else 1)
+        options.append((tok, cands[: size if len(unknown) == 1 else 2]))
     if not options:
         return []
     out: list[_Proposal] = []
@@ -628,5 +723,23 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
         why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items())
         out.append(([swap.get(t, t) for t in primary], SOUND_PENALTY,
                     f"sound-alike reading of romanised words: {why}; score lowered by {SOUND_PENALTY:g}",
-                    SOUND_MIN_SCORE, None))
+                    SOUND_NAME_MIN_SCORE if strict else SOUND_MIN_SCORE, None))
+    if strict:
+        out += [c for prop in out if (c := _compound(prop, index, vocab)) is not None]
     return out
+
+
+def _compound(prop: _Proposal, index: _SoundIndex, vocab: Mapping[str, Any]) -> _Proposal | None:
+    """A name's 'abd' written together with the next word, as lists romanise the compound (عبد الله
+    'abd allh' -> ABDALLAH, عبد الرحمن -> ABDULRAHMAN): the joined word or its best sound-alike list word."""
+    tokens = prop[0]
+    for i in range(len(tokens) - 1):
+        if tokens[i] == "abd" and tokens[i + 1] not in ("al", "el", "ul"):
+            joined = "abd" + tokens[i + 1]
+            if joined.endswith("h") and joined[-2] not in _VOWELS:
+                joined = joined[:-1] + "ah"  # 'allh': the unwritten vowel of Allah
+            word = joined if joined in vocab else next(iter(index.candidates(joined)), None)
+            if word is not None:
+                return ([*tokens[:i], word, *tokens[i + 2:]], prop[1], prop[2] + f", 'abd {tokens[i + 1]}' ~ '{word}'",
+                        prop[3], prop[4])
+    return None
