@@ -121,7 +121,8 @@ CHART_MEMO_SIZE = 10_000  # chart determinations kept (older half dropped when f
 
 
 def _drop_oldest_half(memo: dict[Any, Any]) -> None:
-    """Bound a memo: forget the older half of its entries (insertion order), keeping the recent ones."""
+    """Bound a memo: forget the older half of its entries (insertion order: a memo that re-inserts an entry
+    on each use drops the least recently used half), keeping the recent ones."""
     for k in list(islice(memo, len(memo) // 2 + 1)):
         del memo[k]
 
@@ -1141,9 +1142,11 @@ class Engine:
         jurisdictions: list[ItemJurisdiction] = []
         findings: list[Finding] = []
         jur_mod = _jur_mod()
+        # the firm hits as the jurisdiction steps read them: one list per shipment (each item gets a copy)
+        facts = _to_jur_facts(jur_mod, hits) if jur_mod is not None and self.has_jurisdiction and hits else []
         for ic in items:
             if jur_mod is not None and self.has_jurisdiction:
-                jr = jur_mod.assess(ic.item, ic.index, sh, dest, _to_jur_facts(jur_mod, hits), self.registry, on)
+                jr = jur_mod.assess(ic.item, ic.index, sh, dest, list(facts), self.registry, on)
                 status[ic.index] = jr.status
                 findings += list(jr.findings)
                 jurisdictions.append(ItemJurisdiction(item_index=ic.index, status=jr.status, summary=jr.summary,
@@ -1304,8 +1307,11 @@ class Engine:
         params = tuple(sorted(ic.item.parameters.items())) if ic.item.parameters else ()
         # and the ECCN the item is for decides the scopes that point to other entries (items[].for_eccn)
         key = (ic.item.eccn, ic.item.for_eccn, ic.index, dest.code, dest.label, dest.name, when, self.policy, params)
-        got = self._chart_memo.get(key)
-        if got is None:
+        memo = self._chart_memo
+        got = memo.pop(key, None)
+        if got is not None:
+            memo[key] = got  # refreshed: the half dropped when full is the least recently used
+        else:
             res = chart_mod.determine(ic.item, ic.index, dest, self.registry, on)
             # only what screen_one reads is kept (the steps are also in the findings): a small entry
             got = _ChartMemo(res.findings, res.notes, res.errors)
