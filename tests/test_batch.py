@@ -323,6 +323,51 @@ def test_parallel_jobs_same_output_in_order(engine):
     assert outs[0] == outs[1]
 
 
+def test_parallel_workers_render_rows_identically_in_every_format(engine, monkeypatch):
+    """--jobs workers send back the rows as written (text and decisions), not the outcome objects (issue 14):
+    every format (json with and without the envelope, a formula cell and a carriage return in the input)
+    is byte-identical to one process, and the workers did render (a chunk's result is text)."""
+    from ecscreen.runners import batch as B
+
+    head = "order_id,date,destination,description,eccn,note\n"
+    body = "".join(f'O{i // 3},2024-06-{1 + i % 28:02d},{("CN", "DE", "IR", "Atlantis")[i % 4]},GPU {i % 5},'
+                   f'{("3A090.a", "EAR99", "")[i % 3]},"{("=1+1", "a" + chr(13) + "b", "plain")[i % 3]}"\n'
+                   for i in range(900))
+    data = (head + body).encode()
+    rendered: list[bool] = []
+    real_parallel = B._run_parallel
+
+    def watch(*args, **kw):
+        rendered.append(len(args) == 8 and args[7] is not None)
+        return real_parallel(*args, **kw)
+
+    monkeypatch.setattr(B, "_run_parallel", watch)
+    for fmt, env in (("csv", None), ("jsonl", None), ("json", None), ("json", {"tool": "ecscreen"})):
+        outs = []
+        for jobs in (1, 2):
+            out = io.StringIO()
+            s = run_batch(io.BytesIO(data), out, engine, fmt=fmt, options=BatchOptions(jobs=jobs),
+                          envelope=dict(env) if env else None)
+            outs.append(out.getvalue())
+            assert s.rows == 900 and s.orders == 300 and sum(s.counts.values()) == 900
+        assert outs[0] == outs[1], fmt
+    assert rendered and all(rendered)
+    # the worker's answer for a chunk is the rendered text: what run_batch writes for those rows
+    B._WORKER.clear()
+    B._WORKER.update(engine=engine, options=BatchOptions(), render=("csv", ["order_id", "destination",
+                                                                             "description"]))
+    try:
+        orders = list(B.group_orders(iter([B.parse_row(B.RawRow(values=["O1", "DE", "=cmd"], line=2),
+                                                       B.Columns.from_header(["order_id", "destination",
+                                                                              "description"], {}, "x"), 3)]),
+                                     True))
+        got, _ = B._worker_chunk(orders)
+    finally:
+        B._WORKER.clear()
+    texts, decisions = got[0]
+    assert decisions == ["clear"] and texts[0].startswith("O1,DE,'=cmd,clear,")
+
+
 def test_party_memo_matches_unmemoised_screening(tmp_path):
     """Per-party memo + re-indexing gives exactly what the engine gives shipment by shipment."""
     from ecscreen.model import Party

@@ -22,6 +22,7 @@ import contextlib
 import csv
 import datetime as dt
 import gc
+import io
 import json
 import math
 import os
@@ -1437,6 +1438,8 @@ class Writer:
         names = {h.lower() for h in header}
         self.added = [c if c not in names else f"ecscreen_{c}" for c in OUT_COLUMNS]
         self.n = 0
+        self._buf: io.StringIO | None = None  # see render
+        self._buf_csv: Any = None
         if fmt == "csv":
             self.csv = csv.writer(out, lineterminator="\n")
             self._row([spreadsheet_safe(h) for h in header] + self.added)
@@ -1448,41 +1451,69 @@ class Writer:
                 text = json.dumps(fields, ensure_ascii=False, indent=1, default=str)
                 out.write(text[:-1].rstrip() + ',\n "results": [')
 
-    def _row(self, cells: list[str]) -> None:
+    def _row(self, cells: list[str], out: IO[str] | None = None, w: Any = None) -> None:
         joined = "".join(cells)
         if _UNSAFE_OUT.search(joined):
             cells = [_clean_out(c) for c in cells]
         if "\r" in joined:
-            self.out.write(_csv_line(cells))
+            (out or self.out).write(_csv_line(cells))
         else:
-            self.csv.writerow(cells)
+            (w or self.csv).writerow(cells)
+
+    def render(self, raw: RawRow, o: RowOutcome) -> str:
+        """The text :meth:`write` writes for one row (without the separator of the ``json`` format): what a
+        ``--jobs`` worker sends back, :meth:`put` then writes it. The same text as :meth:`write`."""
+        if self.fmt != "csv":
+            return self._record(raw, o)
+        buf = self._buf
+        if buf is None:
+            buf = self._buf = io.StringIO()
+            self._buf_csv = csv.writer(buf, lineterminator="\n")
+        self._row(self._cells(raw, o), buf, self._buf_csv)
+        text = buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+        return text
+
+    def put(self, text: str) -> None:
+        """Write one row rendered by :meth:`render` (in a worker, by a Writer of the same format and header)."""
+        if self.fmt == "csv":
+            self.out.write(text)
+        elif self.fmt == "jsonl":
+            self.out.write(text + "\n")
+        else:
+            self.out.write(("\n" if self.n == 0 else ",\n") + text)
+        self.n += 1
+
+    def _cells(self, raw: RawRow, o: RowOutcome) -> list[str]:
+        vals = raw.values
+        n = len(self.header)
+        cells = vals[:n] if len(vals) >= n else vals + [""] * (n - len(vals))
+        cells += [o.decision, o.rule_ids, o.reasons, o.list_hits, o.message, o.party_screening]
+        # only a cell starting with a formula character or a blank can need the spreadsheet guard
+        return [spreadsheet_safe(c) if c and c[0] in _GUARDED else c for c in cells]
+
+    def _record(self, raw: RawRow, o: RowOutcome) -> str:
+        vals = raw.values
+        rec = {
+            "line": raw.line,
+            "input": {h: _clean_out(vals[i] if i < len(vals) else "") for i, h in enumerate(self.header)},
+            "decision": o.decision,
+            "rule_ids": [r for r in o.rule_ids.split(";") if r],
+            "findings": o.findings,
+            "list_hits": o.hits,
+            "message": _clean_out(o.message) or None,
+            "warnings": o.warnings,
+            "party_screening": o.screened,
+        }
+        return json.dumps(rec, ensure_ascii=False, default=str)
 
     def write(self, raw: RawRow, o: RowOutcome) -> None:
-        vals = raw.values
         if self.fmt == "csv":
-            n = len(self.header)
-            cells = vals[:n] if len(vals) >= n else vals + [""] * (n - len(vals))
-            cells += [o.decision, o.rule_ids, o.reasons, o.list_hits, o.message, o.party_screening]
-            # only a cell starting with a formula character or a blank can need the spreadsheet guard
-            self._row([spreadsheet_safe(c) if c and c[0] in _GUARDED else c for c in cells])
+            self._row(self._cells(raw, o))
+            self.n += 1
         else:
-            rec = {
-                "line": raw.line,
-                "input": {h: _clean_out(vals[i] if i < len(vals) else "") for i, h in enumerate(self.header)},
-                "decision": o.decision,
-                "rule_ids": [r for r in o.rule_ids.split(";") if r],
-                "findings": o.findings,
-                "list_hits": o.hits,
-                "message": _clean_out(o.message) or None,
-                "warnings": o.warnings,
-                "party_screening": o.screened,
-            }
-            text = json.dumps(rec, ensure_ascii=False, default=str)
-            if self.fmt == "jsonl":
-                self.out.write(text + "\n")
-            else:
-                self.out.write(("\n" if self.n == 0 else ",\n") + text)
-        self.n += 1
+            self.put(self._record(raw, o))
 
     def close(self, tail: dict[str, Any] | None = None) -> None:
         if self.fmt == "json":
@@ -1503,16 +1534,31 @@ _WORKER: dict[str, Any] = {}
 CHUNK_ORDERS = 256
 
 
-def _worker_chunk(orders: list[Order]) -> tuple[list[list[RowOutcome]], tuple[int, int, int, int, int]]:
-    """Runs in a forked worker: screen a chunk of orders with the inherited engine (memo per worker)."""
+Rendered = tuple[list[str], list[str]]  # an order's rows as written (Writer.render) and their decisions
+
+
+def _worker_chunk(orders: list[Order]) -> tuple[list[Any], tuple[int, int, int, int, int]]:
+    """Runs in a forked worker: screen a chunk of orders with the inherited engine (memo per worker).
+
+    With a writer spec (``_WORKER["render"]``: no recorder needs the outcomes) the worker also renders the
+    rows as they will be written and sends back text and decisions (:data:`Rendered`) per order, not the
+    outcome objects: the parent then only parses, shards and writes (it shares the two cores with the
+    workers), and far less is pickled."""
     if "screener" not in _WORKER:
         _WORKER["screener"] = BatchScreener(_WORKER["engine"], _WORKER["options"])
         memo_cm = _party_memo(_WORKER["engine"])
         _WORKER["memo"] = memo_cm.__enter__()  # process-local: lives as long as the worker
+        spec = _WORKER.get("render")
+        _WORKER["writer"] = Writer(io.StringIO(), spec[0], spec[1]) if spec is not None else None
     sc: BatchScreener = _WORKER["screener"]
     memo: PartyMemo | None = _WORKER["memo"]
     outs = sc.screen_orders(orders, memo)
-    return outs, (os.getpid(), sc.hits, sc.misses, memo.hits if memo else 0, memo.misses if memo else 0)
+    stats = (os.getpid(), sc.hits, sc.misses, memo.hits if memo else 0, memo.misses if memo else 0)
+    w: Writer | None = _WORKER["writer"]
+    if w is None:
+        return outs, stats
+    return [([w.render(pr.raw, o) for pr, o in zip(order.rows, rows, strict=True)], [o.decision for o in rows])
+            for order, rows in zip(orders, outs, strict=True)], stats
 
 
 def _worker_signals() -> None:
@@ -1535,13 +1581,17 @@ def _warm_up(engine: Any) -> None:
 
 
 def _run_parallel(orders: Iterable[Order], engine: Any, options: BatchOptions, jobs: int, emit: Any,
-                  summary: BatchSummary, tick: Any) -> None:
+                  summary: BatchSummary, tick: Any, render: tuple[Writer, Any] | None = None) -> None:
     """Screen chunks of orders in ``jobs`` forked processes; results are written in input order and at
-    most ``2 * jobs`` chunks are in flight, so memory stays flat."""
+    most ``2 * jobs`` chunks are in flight, so memory stays flat. With ``render`` (the run's writer and
+    ``emit_text(order, texts, decisions)``) the workers render the rows and the parent writes the text."""
     import multiprocessing as mp
 
     _WORKER.clear()
     _WORKER.update(engine=engine, options=options)
+    if render is not None:
+        _WORKER["render"] = (render[0].fmt, render[0].header)
+        emit = render[1]
     ctx = mp.get_context("fork")
     stats: dict[int, tuple[int, int, int, int, int]] = {}  # per worker pid: its cumulative counters
     _DEFER[0] = True
@@ -1615,8 +1665,11 @@ def _pool_feed(pools: list[Any], orders: Iterable[Order], emit: Any, stats: dict
             stats[st[0]] = st
             for p, o in zip(pos, got, strict=True):
                 outs[p] = o
-        for o, rows in zip(window, outs, strict=True):
-            emit(o, rows)
+        for o, got in zip(window, outs, strict=True):
+            if type(got) is tuple:  # rendered by the worker: (texts, decisions)
+                emit(o, *got)
+            else:
+                emit(o, got)
         if tick is not None:
             tick()
 
@@ -1712,10 +1765,19 @@ def run_batch(
         if recorder is not None:
             recorder.add(order, outs)
 
+    def emit_text(order: Order, texts: list[str], decisions: list[str]) -> None:
+        summary.orders += 1
+        for text, d in zip(texts, decisions, strict=True):
+            writer.put(text)
+            counts[d] += 1
+            summary.rows += 1
+
     tick = (lambda: progress(summary.rows, state.bytes_read)) if progress is not None else None
     _warm_up(engine)
     with _gc_for_run():
-        _screen_all(orders, engine, options, emit, summary, tick)
+        # --jobs: the workers render the rows unless a recorder needs the outcome objects
+        _screen_all(orders, engine, options, emit, summary, tick,
+                    (writer, emit_text) if recorder is None else None)
     if recorder is not None:
         recorder.finish()
     if state.bad_rows:
@@ -1766,11 +1828,12 @@ def _gc_for_run() -> Iterator[None]:
 
 
 def _screen_all(orders: Iterable[Order], engine: Any, options: BatchOptions | None, emit: Any,
-                summary: BatchSummary, tick: Any) -> None:
-    """Screen every order (in ``--jobs`` processes, or here) and emit its rows in input order."""
+                summary: BatchSummary, tick: Any, render: tuple[Writer, Any] | None = None) -> None:
+    """Screen every order (in ``--jobs`` processes, or here) and emit its rows in input order (``render``:
+    see :func:`_run_parallel`)."""
     jobs = (options.jobs if options else 1) or 1
     if jobs > 1:
-        _run_parallel(orders, engine, options or BatchOptions(), jobs, emit, summary, tick)
+        _run_parallel(orders, engine, options or BatchOptions(), jobs, emit, summary, tick, render)
         return
     screener = BatchScreener(engine, options)
     with _party_memo(engine) as memo:
