@@ -368,6 +368,43 @@ def test_parallel_workers_render_rows_identically_in_every_format(engine, monkey
     assert decisions == ["clear"] and texts[0].startswith("O1,DE,'=cmd,clear,")
 
 
+@pytest.mark.parametrize("header", ["order_id,date,destination,description,eccn,end_user,end_user_country",
+                                    "order_id,date,destination,description,eccn,end_user,end_user_country,eccn"])
+def test_parallel_workers_parse_rows_as_one_process_does(engine, header):
+    """--jobs without a recorder: the parent only reads and groups light rows (order id and shard names), the
+    workers parse them (issue 14). Grouping and every row's outcome are as with one process, for rows that are
+    hard to read: too few cells, an unreadable CSV cell, bad dates and countries, an order split by another
+    (not adjacent), a blank order id, spaces around the order id, duplicated columns."""
+    from ecscreen.runners import batch as B
+
+    dup = header.endswith(",eccn")
+    tail = ",EAR99" if dup else ""
+    lines = []
+    for i in range(400):
+        oid = (f"O{i // 3}", f" O{i // 3} ", "")[i % 7 % 3] if i % 11 else f"O{max(0, i // 3 - 5)}"
+        lines.append(f"{oid},2024-06-{1 + i % 28:02d},{('CN', 'DE', 'IR', 'Narnia')[i % 4]},Part {i % 5},"
+                     f"{('3A090.a', 'EAR99', 'bad')[i % 3]},Acme {i % 9},DE{tail}")
+    lines[5] = "O1,2024-06-01,DE"  # too few cells
+    lines[9] = 'O3,2024-06-01,DE,Pump "big" x,EAR99,Acme,DE' + tail  # a quote inside an unquoted cell
+    lines[12] = "O4,2024-13-45,DE,Pump,EAR99,Acme,DE" + tail  # not a date
+    lines[20] = 'O6,2024-06-01,DE,"unterminated' + tail
+    data = (header + "\n" + "\n".join(lines) + "\n").encode()
+    outs = []
+    for jobs in (1, 2):
+        out = io.StringIO()
+        s = run_batch(io.BytesIO(data), out, engine, fmt="jsonl", options=BatchOptions(jobs=jobs))
+        outs.append((out.getvalue(), s.rows, s.orders, dict(s.counts)))
+    assert outs[0] == outs[1]
+    assert "not adjacent" in outs[0][0] and '"error"' in outs[0][0]
+    # a light row carries the order id exactly as parse_row reads it
+    cols = B.Columns.from_header(header.split(","), {}, "x")
+    n = len(header.split(","))
+    for ln, text in enumerate(lines, 2):
+        raw = next(B.read_rows(io.BytesIO((header + "\n" + text + "\n").encode()), B.ReadState(size=None), None))
+        raw.line = ln
+        assert B.light_row(raw, cols, n).fields.get("order_id") == B.parse_row(raw, cols, n).fields.get("order_id")
+
+
 def test_party_memo_matches_unmemoised_screening(tmp_path):
     """Per-party memo + re-indexing gives exactly what the engine gives shipment by shipment."""
     from ecscreen.model import Party

@@ -33,7 +33,7 @@ import tempfile
 import time
 import zlib
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -770,6 +770,42 @@ class Order:
     order_id: str
     rows: list[ParsedRow]
     head: dict[str, Any] = field(default_factory=dict)  # shipment-level fields of the first valid row
+
+
+_SHARD_FIELDS = ("order_id", "end_user", "consignee", "purchaser")  # what a light row carries (see light_row)
+
+
+def light_row(raw: RawRow, cols: Columns, ncols: int) -> ParsedRow:
+    """A row as :func:`group_orders` and :func:`_shard` read it, without checking its fields (``--jobs``: the
+    workers parse the rows, :func:`parse_rows_of`): the order id exactly as :func:`parse_row` gives it
+    (a row it cannot read plainly is parsed here in full), the party names the shard is chosen by."""
+    vals = raw.values
+    if raw.error or len(vals) != ncols or cols.dups:
+        pr = parse_row(raw, cols, ncols)
+        return ParsedRow(raw=raw, fields={k: v for k in _SHARD_FIELDS if (v := pr.fields.get(k)) is not None},
+                         params={})
+    idx = cols.index
+    fields = {k: v for k in _SHARD_FIELDS if k in idx and (v := vals[idx[k]].strip())}
+    return ParsedRow(raw=raw, fields=fields, params={})
+
+
+def pack_order(order: Order) -> tuple[str, list[tuple[Any, ...]]]:
+    """An order of light rows as plain tuples (cheap to send to a worker): its id and per row the raw row's
+    fields and the warnings grouping gave it."""
+    return order.order_id, [(pr.raw.line, pr.raw.values, pr.raw.error, pr.raw.lines, pr.raw.reliable, pr.warnings)
+                            for pr in order.rows]
+
+
+def parse_rows_of(packed: tuple[str, list[tuple[Any, ...]]], cols: Columns, ncols: int) -> Order:
+    """The order :func:`pack_order` packed, its rows parsed (:func:`parse_row`) as one process parses
+    them, with the warnings of grouping after the row's own."""
+    oid, rows = packed
+    out = []
+    for line, values, error, lines, reliable, warnings in rows:
+        pr = parse_row(RawRow(line=line, values=values, error=error, lines=lines, reliable=reliable), cols, ncols)
+        pr.warnings += warnings
+        out.append(pr)
+    return Order(order_id=oid, rows=out)
 
 
 def group_orders(rows: Iterable[ParsedRow], order_col: bool) -> Iterator[Order]:
@@ -1552,6 +1588,9 @@ def _worker_chunk(orders: list[Order]) -> tuple[list[Any], tuple[int, int, int, 
         _WORKER["writer"] = Writer(io.StringIO(), spec[0], spec[1]) if spec is not None else None
     sc: BatchScreener = _WORKER["screener"]
     memo: PartyMemo | None = _WORKER["memo"]
+    parse = _WORKER.get("parse")
+    if parse is not None:  # packed orders of raw rows (pack_order): parsed here, not in the parent
+        orders = [parse_rows_of(o, *parse) for o in orders]  # type: ignore[arg-type]
     outs = sc.screen_orders(orders, memo)
     stats = (os.getpid(), sc.hits, sc.misses, memo.hits if memo else 0, memo.misses if memo else 0)
     w: Writer | None = _WORKER["writer"]
@@ -1581,10 +1620,12 @@ def _warm_up(engine: Any) -> None:
 
 
 def _run_parallel(orders: Iterable[Order], engine: Any, options: BatchOptions, jobs: int, emit: Any,
-                  summary: BatchSummary, tick: Any, render: tuple[Writer, Any] | None = None) -> None:
+                  summary: BatchSummary, tick: Any, render: tuple[Any, ...] | None = None) -> None:
     """Screen chunks of orders in ``jobs`` forked processes; results are written in input order and at
     most ``2 * jobs`` chunks are in flight, so memory stays flat. With ``render`` (the run's writer and
-    ``emit_text(order, texts, decisions)``) the workers render the rows and the parent writes the text."""
+    ``emit_text(order, texts, decisions)``) the workers render the rows and the parent writes the text;
+    with a third member ``(columns, ncols)`` the orders are of light rows (:func:`light_row`), sent
+    packed (:func:`pack_order`) and parsed by the workers."""
     import multiprocessing as mp
 
     _WORKER.clear()
@@ -1592,6 +1633,8 @@ def _run_parallel(orders: Iterable[Order], engine: Any, options: BatchOptions, j
     if render is not None:
         _WORKER["render"] = (render[0].fmt, render[0].header)
         emit = render[1]
+        if len(render) > 2:  # the orders are of light rows: the workers parse them
+            _WORKER["parse"] = render[2]
     ctx = mp.get_context("fork")
     stats: dict[int, tuple[int, int, int, int, int]] = {}  # per worker pid: its cumulative counters
     _DEFER[0] = True
@@ -1677,7 +1720,8 @@ def _pool_feed(pools: list[Any], orders: Iterable[Order], emit: Any, stats: dict
         split: list[list[int]] = [[] for _ in range(jobs)]
         for i, o in enumerate(window):
             split[_shard(o, jobs) if jobs > 1 else 0].append(i)
-        parts = [(pos, pools[w].apply_async(_worker_chunk, ([window[i] for i in pos],)))
+        pack = pack_order if "parse" in _WORKER else None
+        parts = [(pos, pools[w].apply_async(_worker_chunk, ([pack(window[i]) if pack else window[i] for i in pos],)))
                  for w, pos in enumerate(split) if pos]
         pending.append((window, parts))
 
@@ -1706,6 +1750,14 @@ def _chunks(orders: Iterable[Order], n: int) -> Iterator[list[Order]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def _each_row(first: RawRow | None, rows: Iterable[RawRow], fn: Callable[[RawRow, Columns, int], ParsedRow],
+              cols: Columns, ncols: int) -> Iterator[ParsedRow]:
+    if first is not None:
+        yield fn(first, cols, ncols)
+    for r in rows:
+        yield fn(r, cols, ncols)
 
 
 def run_batch(
@@ -1747,14 +1799,12 @@ def run_batch(
         recorder.start(state.header, PARTY_COLUMNS)
     ncols = len(state.header)
 
-    def parsed() -> Iterator[ParsedRow]:
-        if first is not None:
-            yield parse_row(first, cols, ncols)
-        for r in rows:
-            yield parse_row(r, cols, ncols)
-
     counts = summary.counts
-    orders = group_orders(parsed(), "order_id" in cols.index)
+    jobs = (options.jobs if options else 1) or 1
+    # --jobs without a recorder: the workers parse and render the rows, the parent reads, groups and writes
+    split = jobs > 1 and recorder is None
+    orders = group_orders(_each_row(first, rows, light_row if split else parse_row, cols, ncols),
+                          "order_id" in cols.index)
 
     def emit(order: Order, outs: list[RowOutcome]) -> None:
         summary.orders += 1
@@ -1777,7 +1827,7 @@ def run_batch(
     with _gc_for_run():
         # --jobs: the workers render the rows unless a recorder needs the outcome objects
         _screen_all(orders, engine, options, emit, summary, tick,
-                    (writer, emit_text) if recorder is None else None)
+                    (writer, emit_text, (cols, ncols)) if split else None)
     if recorder is not None:
         recorder.finish()
     if state.bad_rows:
@@ -1828,7 +1878,7 @@ def _gc_for_run() -> Iterator[None]:
 
 
 def _screen_all(orders: Iterable[Order], engine: Any, options: BatchOptions | None, emit: Any,
-                summary: BatchSummary, tick: Any, render: tuple[Writer, Any] | None = None) -> None:
+                summary: BatchSummary, tick: Any, render: tuple[Any, ...] | None = None) -> None:
     """Screen every order (in ``--jobs`` processes, or here) and emit its rows in input order (``render``:
     see :func:`_run_parallel`)."""
     jobs = (options.jobs if options else 1) or 1
