@@ -323,6 +323,88 @@ def test_parallel_jobs_same_output_in_order(engine):
     assert outs[0] == outs[1]
 
 
+def test_parallel_workers_render_rows_identically_in_every_format(engine, monkeypatch):
+    """--jobs workers send back the rows as written (text and decisions), not the outcome objects (issue 14):
+    every format (json with and without the envelope, a formula cell and a carriage return in the input)
+    is byte-identical to one process, and the workers did render (a chunk's result is text)."""
+    from ecscreen.runners import batch as B
+
+    head = "order_id,date,destination,description,eccn,note\n"
+    body = "".join(f'O{i // 3},2024-06-{1 + i % 28:02d},{("CN", "DE", "IR", "Atlantis")[i % 4]},GPU {i % 5},'
+                   f'{("3A090.a", "EAR99", "")[i % 3]},"{("=1+1", "a" + chr(13) + "b", "plain")[i % 3]}"\n'
+                   for i in range(900))
+    data = (head + body).encode()
+    rendered: list[bool] = []
+    real_parallel = B._run_parallel
+
+    def watch(*args, **kw):
+        rendered.append(len(args) == 8 and args[7] is not None)
+        return real_parallel(*args, **kw)
+
+    monkeypatch.setattr(B, "_run_parallel", watch)
+    for fmt, env in (("csv", None), ("jsonl", None), ("json", None), ("json", {"tool": "ecscreen"})):
+        outs = []
+        for jobs in (1, 2):
+            out = io.StringIO()
+            s = run_batch(io.BytesIO(data), out, engine, fmt=fmt, options=BatchOptions(jobs=jobs),
+                          envelope=dict(env) if env else None)
+            outs.append(out.getvalue())
+            assert s.rows == 900 and s.orders == 300 and sum(s.counts.values()) == 900
+        assert outs[0] == outs[1], fmt
+    assert rendered and all(rendered)
+    # the worker's answer for a chunk is the rendered text: what run_batch writes for those rows
+    B._WORKER.clear()
+    B._WORKER.update(engine=engine, options=BatchOptions(), render=("csv", ["order_id", "destination",
+                                                                             "description"]))
+    try:
+        orders = list(B.group_orders(iter([B.parse_row(B.RawRow(values=["O1", "DE", "=cmd"], line=2),
+                                                       B.Columns.from_header(["order_id", "destination",
+                                                                              "description"], {}, "x"), 3)]),
+                                     True))
+        got, _ = B._worker_chunk(orders)
+    finally:
+        B._WORKER.clear()
+    texts, decisions = got[0]
+    assert decisions == ["clear"] and texts[0].startswith("O1,DE,'=cmd,clear,")
+
+
+@pytest.mark.parametrize("header", ["order_id,date,destination,description,eccn,end_user,end_user_country",
+                                    "order_id,date,destination,description,eccn,end_user,end_user_country,eccn"])
+def test_parallel_workers_parse_rows_as_one_process_does(engine, header):
+    """--jobs without a recorder: the parent only reads and groups light rows (order id and shard names), the
+    workers parse them (issue 14). Grouping and every row's outcome are as with one process, for rows that are
+    hard to read: too few cells, an unreadable CSV cell, bad dates and countries, an order split by another
+    (not adjacent), a blank order id, spaces around the order id, duplicated columns."""
+    from ecscreen.runners import batch as B
+
+    dup = header.endswith(",eccn")
+    tail = ",EAR99" if dup else ""
+    lines = []
+    for i in range(400):
+        oid = (f"O{i // 3}", f" O{i // 3} ", "")[i % 7 % 3] if i % 11 else f"O{max(0, i // 3 - 5)}"
+        lines.append(f"{oid},2024-06-{1 + i % 28:02d},{('CN', 'DE', 'IR', 'Narnia')[i % 4]},Part {i % 5},"
+                     f"{('3A090.a', 'EAR99', 'bad')[i % 3]},Acme {i % 9},DE{tail}")
+    lines[5] = "O1,2024-06-01,DE"  # too few cells
+    lines[9] = 'O3,2024-06-01,DE,Pump "big" x,EAR99,Acme,DE' + tail  # a quote inside an unquoted cell
+    lines[12] = "O4,2024-13-45,DE,Pump,EAR99,Acme,DE" + tail  # not a date
+    lines[20] = 'O6,2024-06-01,DE,"unterminated' + tail
+    data = (header + "\n" + "\n".join(lines) + "\n").encode()
+    outs = []
+    for jobs in (1, 2):
+        out = io.StringIO()
+        s = run_batch(io.BytesIO(data), out, engine, fmt="jsonl", options=BatchOptions(jobs=jobs))
+        outs.append((out.getvalue(), s.rows, s.orders, dict(s.counts)))
+    assert outs[0] == outs[1]
+    assert "not adjacent" in outs[0][0] and '"error"' in outs[0][0]
+    # a light row carries the order id exactly as parse_row reads it
+    cols = B.Columns.from_header(header.split(","), {}, "x")
+    n = len(header.split(","))
+    for ln, text in enumerate(lines, 2):
+        raw = next(B.read_rows(io.BytesIO((header + "\n" + text + "\n").encode()), B.ReadState(size=None), None))
+        raw.line = ln
+        assert B.light_row(raw, cols, n).fields.get("order_id") == B.parse_row(raw, cols, n).fields.get("order_id")
+
+
 def test_party_memo_matches_unmemoised_screening(tmp_path):
     """Per-party memo + re-indexing gives exactly what the engine gives shipment by shipment."""
     from ecscreen.model import Party

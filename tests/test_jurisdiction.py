@@ -555,3 +555,48 @@ def test_us_origin_step_memo_is_exact_and_used(reg):
     assert again.status == "subject" and again.steps[0].name == "origin"
     foreign = run(reg, {"origin": "TW", "eccn": "5A992.c"}, dest="DE", on=on)  # not memoised: later steps read more
     assert foreign.steps[0].outcome == "foreign"
+
+
+def test_us_location_step_memo_is_exact_and_used(reg):
+    """Steps 1-2 of a foreign (or unstated) origin exported from the United States are memoised per (origin as
+    written, exporter_country as written, date) (issue 14): a repeat gives the same result as a fresh pack,
+    whatever the item's ECCN, destination, end use and party hits; a caller extending the result's lists
+    does not change the next one; an item abroad is not memoised (later steps read more)."""
+    comp = J._compiled_for(reg)
+    assert comp is not None
+    memo = comp[0].location_memo
+    memo.clear()
+    on = dt.date(2026, 11, 1)
+    first = run(reg, {"origin": "TW", "eccn": "3A090.a"}, dest="CN", exporter="US", hits=[SMIC], on=on)
+    assert ("TW", "US", on) in memo and first.status == "subject"
+    assert [s.name for s in first.steps] == ["origin", "location"]
+    first.steps.append(first.steps[0])  # the caller's list: never the memo's
+    again = run(reg, {"origin": "TW", "eccn": "5A992.c"}, dest="DE", exporter="US", end_use="x", on=on)
+    memo.clear()
+    fresh = run(reg, {"origin": "TW", "eccn": "5A992.c"}, dest="DE", exporter="US", end_use="x", on=on)
+    assert again.model_dump() == fresh.model_dump()
+    assert [s.name for s in again.steps] == ["origin", "location"] and again.findings == []
+    # the key is the text as written: another spelling and an unstated exporter are their own entries
+    unstated = run(reg, {"origin": None, "eccn": "EAR99"}, dest="DE", exporter=None, on=on)
+    assert (None, None, on) in memo and "not stated" in unstated.steps[1].detail
+    # abroad: the de minimis and FDP steps decide, nothing is memoised for it
+    n = len(memo)
+    abroad = run(reg, {"origin": "TW", "eccn": "3A090.a"}, dest="CN", exporter="TW", on=on)
+    assert len(memo) == n and len(abroad.steps) > 2
+
+
+def test_itar_text_memo_keeps_stated_facts():
+    """A description that says nothing of the ITAR is remembered (issue 14), but only for items stating
+    neither ``itar`` nor ``usml_category``: ``itar: true`` on the same description still decides."""
+    reg = load_registry([*PACKS, ROOT / "rules/us-ear/itar.yaml"])
+    ix = getattr(reg, J._ITAR_ATTR)
+    ix.plain_texts.clear()
+    on = dt.date(2026, 11, 1)
+    plain = run(reg, {"description": "Centrifugal pump spare parts", "eccn": "EAR99"}, dest="DE", on=on)
+    assert "Centrifugal pump spare parts" in ix.plain_texts
+    again = run(reg, {"description": "Centrifugal pump spare parts", "eccn": "EAR99"}, dest="DE", on=on)
+    assert again.model_dump() == plain.model_dump()
+    stated = run(reg, {"description": "Centrifugal pump spare parts", "eccn": "EAR99", "itar": True}, dest="DE", on=on)
+    ix.plain_texts.clear()
+    fresh = run(reg, {"description": "Centrifugal pump spare parts", "eccn": "EAR99", "itar": True}, dest="DE", on=on)
+    assert stated.model_dump() == fresh.model_dump() != plain.model_dump()

@@ -117,11 +117,14 @@ Fn = Callable[[ShipCtx, ItemCtx | None], Res]
 _F: Res = (False, [], [])
 _NO_SHIP: Any = None
 PLAN_MEMO_SIZE = 10_000  # rule plans / item profiles kept (cleared when full; only speed depends on it)
+CODES_MEMO_SIZE = 10_000  # (country, date) -> codes with territory parents (cleared when full)
+PACK_PLAN_MEMO_SIZE = 20_000  # per pack: plans per (candidate list, items' skip sets) (cleared when full)
 CHART_MEMO_SIZE = 10_000  # chart determinations kept (older half dropped when full; only speed and memory depend on it)
 
 
 def _drop_oldest_half(memo: dict[Any, Any]) -> None:
-    """Bound a memo: forget the older half of its entries (insertion order), keeping the recent ones."""
+    """Bound a memo: forget the older half of its entries (insertion order: a memo that re-inserts an entry
+    on each use drops the least recently used half), keeping the recent ones."""
     for k in list(islice(memo, len(memo) // 2 + 1)):
         del memo[k]
 
@@ -201,16 +204,15 @@ class CompiledPack:
              ) -> list[tuple[Rule, Fn, bool, tuple[int, ...]]]:
         """The candidate rules (in rule order) with, for an item-scoped rule, the indexes of the items it
         is evaluated for: every item but those whose item gate is False (``skips[k]``: rule ids skipped
-        for item ``k``; None: no gating, every item). One-item shipments' plans are memoised per
-        (candidate list, skip set); the memos stay small (few distinct keys, bounded)."""
+        for item ``k``; None: no gating, every item). Plans are memoised per (candidate list, the items' skip
+        sets): within one pack most items share a skip set, so multi-item orders repeat too (bounded)."""
         cand = self.candidates(dest_codes, on)
         if skips is None:
             return [(r, f, sc, ()) for r, f, sc in cand]
-        if len(skips) == 1:
-            key = (id(cand), skips[0])
-            got = self._plans.get(key)
-            if got is not None and got[0] is cand:
-                return got[1]
+        key = (id(cand), skips)
+        got = self._plans.get(key)
+        if got is not None and got[0] is cand:
+            return got[1]
         masks = [self._mask(cand, sk) for sk in skips]
         out: list[tuple[Rule, Fn, bool, tuple[int, ...]]] = []
         for pos, (rule, fn, scoped) in enumerate(cand):
@@ -221,10 +223,9 @@ class CompiledPack:
                 out.append((rule, fn, True, idxs))
             else:
                 out.append((rule, fn, False, ()))
-        if len(skips) == 1:
-            if len(self._plans) > 5_000:
-                self._plans.clear()
-            self._plans[key] = (cand, out)  # the list itself is kept: an id is never reused while it lives
+        if len(self._plans) > PACK_PLAN_MEMO_SIZE:
+            self._plans.clear()
+        self._plans[key] = (cand, out)  # the list itself is kept: an id is never reused while it lives
         return out
 
     def _mask(self, cand: list[tuple[Rule, Fn, bool]], skip: frozenset[int]) -> tuple[bool, ...]:
@@ -973,6 +974,9 @@ class Engine:
     _plan_bounds: list[dt.date] | None = field(default=None, repr=False, compare=False)
     _item_profiles: dict[tuple[Any, ...], int] = field(default_factory=dict, repr=False, compare=False)
     _profile_ids: dict[tuple[frozenset[int], ...], int] = field(default_factory=dict, repr=False, compare=False)
+    _profile_sets: list[tuple[frozenset[int], ...]] = field(default_factory=list, repr=False, compare=False)
+    _codes_memo: dict[tuple[str, str, dt.date], frozenset[str]] = field(default_factory=dict, repr=False,
+                                                                       compare=False)
 
     def _chart_from(self) -> dt.date | None:
         """First date the Commerce Country Chart / CCL packs state (None: no chart loaded)."""
@@ -980,6 +984,17 @@ class Engine:
             return None
         chart_mod = _chart_mod()
         return chart_mod.chart_index(self.registry).effective_from if chart_mod is not None else None
+
+    def _codes(self, c: Country, on: dt.date) -> frozenset[str]:
+        """:func:`_codes` (a country's codes with its territory parents on a date), memoised per (code,
+        alpha-2, date): the registry's territory mappings are fixed for the engine's life."""
+        key = (c.code, c.alpha2, on)
+        got = self._codes_memo.get(key)
+        if got is None:
+            if len(self._codes_memo) >= CODES_MEMO_SIZE:
+                self._codes_memo.clear()
+            got = self._codes_memo[key] = _codes(c, self.registry, on)
+        return got
 
     @classmethod
     def build(cls, registry: Registry, *, use_lists: bool = True, allowlist: Any = None,
@@ -1041,8 +1056,8 @@ class Engine:
         if errors or dest is None or exporter is None:
             return ShipmentResult(id=sid, decision="error", as_of=on, destination=sh.destination, errors=errors)
         findings, hits, warnings, screened = self._parties(sh, on)
-        ctx = ShipCtx(shipment=sh, dest=dest, dest_codes=_codes(dest, self.registry, on),
-                      exporter_codes=_codes(exporter, self.registry, on), as_of=on,
+        ctx = ShipCtx(shipment=sh, dest=dest, dest_codes=self._codes(dest, on),
+                      exporter_codes=self._codes(exporter, on), as_of=on,
                       party_codes=party_codes, party_hits=hits)
         status, jurisdictions, jur_findings = self._jurisdictions(sh, items, dest, exporter, hits, on)
         findings += jur_findings
@@ -1099,7 +1114,7 @@ class Engine:
             if c is None:
                 errors.append(InputError(field=fld, message=unknown_message(text, "country")))
                 return frozenset()
-            return _codes(c, self.registry, on)
+            return self._codes(c, on)
 
         party_codes = [(p.role.value, country_codes(p.country, f"parties[{idx}].country"))
                        for idx, p in enumerate(sh.parties)]
@@ -1141,9 +1156,11 @@ class Engine:
         jurisdictions: list[ItemJurisdiction] = []
         findings: list[Finding] = []
         jur_mod = _jur_mod()
+        # the firm hits as the jurisdiction steps read them: one list per shipment (each item gets a copy)
+        facts = _to_jur_facts(jur_mod, hits) if jur_mod is not None and self.has_jurisdiction and hits else []
         for ic in items:
             if jur_mod is not None and self.has_jurisdiction:
-                jr = jur_mod.assess(ic.item, ic.index, sh, dest, _to_jur_facts(jur_mod, hits), self.registry, on)
+                jr = jur_mod.assess(ic.item, ic.index, sh, dest, list(facts), self.registry, on)
                 status[ic.index] = jr.status
                 findings += list(jr.findings)
                 jurisdictions.append(ItemJurisdiction(item_index=ic.index, status=jr.status, summary=jr.summary,
@@ -1201,8 +1218,16 @@ class Engine:
         key = (dest_codes, bisect_right(self._plan_bounds, on), tuple(self._profile(ic) for ic in items))
         got = self._plan_memo.get(key)
         if got is None:
-            got = [(cp, cp.plan(dest_codes, on, tuple(cp.skipped_for(ic) for ic in items)), True) if cp.item_gates
-                   else (cp, cp.plan(dest_codes, on, None), False) for cp in self.compiled]
+            # the skip sets of the items' profiles: the g-th gated pack's set is member g of a profile
+            profs = [self._profile_sets[p] for p in key[2]]
+            got = []
+            g = 0
+            for cp in self.compiled:
+                if cp.item_gates:
+                    got.append((cp, cp.plan(dest_codes, on, tuple(pr[g] for pr in profs)), True))
+                    g += 1
+                else:
+                    got.append((cp, cp.plan(dest_codes, on, None), False))
             if len(self._plan_memo) >= PLAN_MEMO_SIZE:
                 self._plan_memo.clear()
             self._plan_memo[key] = got
@@ -1218,9 +1243,13 @@ class Engine:
             if prof not in self._profile_ids and len(self._profile_ids) >= PLAN_MEMO_SIZE:
                 # numbers are reused after this: every memo keyed on them goes with it
                 self._profile_ids.clear()
+                self._profile_sets.clear()
                 self._item_profiles.clear()
                 self._plan_memo.clear()
-            got = self._profile_ids.setdefault(prof, len(self._profile_ids))
+            got = self._profile_ids.get(prof)
+            if got is None:
+                got = self._profile_ids[prof] = len(self._profile_sets)
+                self._profile_sets.append(prof)  # the skip sets of number ``got``
             if len(self._item_profiles) >= PLAN_MEMO_SIZE:
                 self._item_profiles.clear()
             self._item_profiles[key] = got
@@ -1304,8 +1333,11 @@ class Engine:
         params = tuple(sorted(ic.item.parameters.items())) if ic.item.parameters else ()
         # and the ECCN the item is for decides the scopes that point to other entries (items[].for_eccn)
         key = (ic.item.eccn, ic.item.for_eccn, ic.index, dest.code, dest.label, dest.name, when, self.policy, params)
-        got = self._chart_memo.get(key)
-        if got is None:
+        memo = self._chart_memo
+        got = memo.pop(key, None)
+        if got is not None:
+            memo[key] = got  # refreshed: the half dropped when full is the least recently used
+        else:
             res = chart_mod.determine(ic.item, ic.index, dest, self.registry, on)
             # only what screen_one reads is kept (the steps are also in the findings): a small entry
             got = _ChartMemo(res.findings, res.notes, res.errors)

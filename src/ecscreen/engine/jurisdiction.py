@@ -311,6 +311,7 @@ class PartyFact(_Strict):
     score: float
 
 
+ITAR_TEXT_MEMO_SIZE = 20_000  # descriptions known to say nothing of the ITAR (only speed depends on it)
 ORIGIN_MEMO_SIZE = 4_096  # U.S.-origin step results kept per pack (only speed depends on it)
 
 
@@ -411,6 +412,9 @@ class _Compiled:
         self._ccl_cache: dict[tuple[str, str], tuple[Tri, str] | None] = {}
         # the U.S.-origin result of step 1 per (origin as written, date): it reads nothing else (see assess_ear)
         self.origin_memo: dict[tuple[str, dt.date], tuple[Step, str]] = {}
+        # the result of steps 1-2 for a foreign (or unstated) origin exported from the United States, per
+        # (origin as written, exporter_country as written, date): they read nothing else (see assess_ear)
+        self.location_memo: dict[tuple[str | None, str | None, dt.date], tuple[Step, Step, str]] = {}
         self.us_codes = frozenset(pack.united_states.codes)
         self.paragraphs: dict[str, list[FdpRule]] = {}
         for r in pack.fdp:
@@ -613,6 +617,9 @@ class _ItarIndex:
     phrase_re: re.Pattern[str]
     neg_re: re.Pattern[str] | None
     cat_re: re.Pattern[str]
+    # descriptions that say nothing of the ITAR (no category, or negated, and no phrase): with neither
+    # ``itar: true`` nor ``usml_category`` stated, the item's ITAR facts read only the description
+    plain_texts: set[str] = field(default_factory=set)
 
 
 _ITAR_ATTR = "_ecscreen_itar"
@@ -652,6 +659,8 @@ def _itar_facts(ix: _ItarIndex, item: Item, idx: int) -> _ItarFacts | None:
                           [Evidence(field=f"{f}.usml_category", value=item.usml_category,
                                     detail="U.S. Munitions List category stated")])
     text = item.description
+    if item.itar is None and text in ix.plain_texts:
+        return None
     cat = ix.cat_re.search(text)
     negated = bool(ix.neg_re and ix.neg_re.search(text))
     if cat and not negated:
@@ -664,6 +673,10 @@ def _itar_facts(ix: _ItarIndex, item: Item, idx: int) -> _ItarFacts | None:
     if hit and not negated:
         return _ItarFacts("text", None, [Evidence(field=f"{f}.description", value=text, matched=hit.group(0),
                                                   detail=f"the description says '{hit.group(0)}'")])
+    if item.itar is None:
+        if len(ix.plain_texts) >= ITAR_TEXT_MEMO_SIZE:
+            ix.plain_texts.clear()
+        ix.plain_texts.add(text)
     return None
 
 
@@ -1304,6 +1317,11 @@ def assess_ear(item: Item, item_index: int, shipment: Shipment, destination: Cou
         got = comp.origin_memo.get(memo_key)
         if got is not None:
             return JurisdictionResult(status="subject", steps=[got[0]], summary=got[1])
+    loc_key = (item.origin, shipment.exporter_country, as_of)
+    loc = comp.location_memo.get(loc_key)
+    if loc is not None:  # a new result object (callers may extend its lists); the steps are only read
+        return JurisdictionResult.model_construct(status="subject", steps=[loc[0], loc[1]], findings=[],
+                                                  summary=loc[2])
     ctx = _Ctx(comp=comp, pack_id=lp.info.id, item=item, idx=item_index, shipment=shipment, dest=destination,
                dest_codes=_codes(destination, reg, as_of), exporter=exporter,
                exporter_codes=_codes(exporter, reg, as_of) if exporter else frozenset(), hits=list(party_hits),
@@ -1324,6 +1342,12 @@ def assess_ear(item: Item, item_index: int, shipment: Shipment, destination: Cou
     # 2. location
     decided = _location_step(ctx, steps, missing, would)
     if decided is not None:
+        # steps 1 (origin: foreign or not stated) and 2 (location: the United States) read only the origin
+        # and exporter_country as written and the date's territory mappings: memoised (exact)
+        if len(decided.steps) == 2 and decided.status == "subject" and not decided.findings:
+            if len(comp.location_memo) >= ORIGIN_MEMO_SIZE:
+                comp.location_memo.clear()
+            comp.location_memo[loc_key] = (decided.steps[0], decided.steps[1], decided.summary)
         return decided
     # 3. de minimis
     dm = _de_minimis(ctx)

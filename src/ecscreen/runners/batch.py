@@ -22,6 +22,7 @@ import contextlib
 import csv
 import datetime as dt
 import gc
+import io
 import json
 import math
 import os
@@ -32,7 +33,7 @@ import tempfile
 import time
 import zlib
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -771,6 +772,42 @@ class Order:
     head: dict[str, Any] = field(default_factory=dict)  # shipment-level fields of the first valid row
 
 
+_SHARD_FIELDS = ("order_id", "end_user", "consignee", "purchaser")  # what a light row carries (see light_row)
+
+
+def light_row(raw: RawRow, cols: Columns, ncols: int) -> ParsedRow:
+    """A row as :func:`group_orders` and :func:`_shard` read it, without checking its fields (``--jobs``: the
+    workers parse the rows, :func:`parse_rows_of`): the order id exactly as :func:`parse_row` gives it
+    (a row it cannot read plainly is parsed here in full), the party names the shard is chosen by."""
+    vals = raw.values
+    if raw.error or len(vals) != ncols or cols.dups:
+        pr = parse_row(raw, cols, ncols)
+        return ParsedRow(raw=raw, fields={k: v for k in _SHARD_FIELDS if (v := pr.fields.get(k)) is not None},
+                         params={})
+    idx = cols.index
+    fields = {k: v for k in _SHARD_FIELDS if k in idx and (v := vals[idx[k]].strip())}
+    return ParsedRow(raw=raw, fields=fields, params={})
+
+
+def pack_order(order: Order) -> tuple[str, list[tuple[Any, ...]]]:
+    """An order of light rows as plain tuples (cheap to send to a worker): its id and per row the raw row's
+    fields and the warnings grouping gave it."""
+    return order.order_id, [(pr.raw.line, pr.raw.values, pr.raw.error, pr.raw.lines, pr.raw.reliable, pr.warnings)
+                            for pr in order.rows]
+
+
+def parse_rows_of(packed: tuple[str, list[tuple[Any, ...]]], cols: Columns, ncols: int) -> Order:
+    """The order :func:`pack_order` packed, its rows parsed (:func:`parse_row`) as one process parses
+    them, with the warnings of grouping after the row's own."""
+    oid, rows = packed
+    out = []
+    for line, values, error, lines, reliable, warnings in rows:
+        pr = parse_row(RawRow(line=line, values=values, error=error, lines=lines, reliable=reliable), cols, ncols)
+        pr.warnings += warnings
+        out.append(pr)
+    return Order(order_id=oid, rows=out)
+
+
 def group_orders(rows: Iterable[ParsedRow], order_col: bool) -> Iterator[Order]:
     """Adjacent rows with the same ``order_id`` form one order (bounded; memory stays flat)."""
     recent: OrderedDict[str, None] = OrderedDict()
@@ -1437,6 +1474,8 @@ class Writer:
         names = {h.lower() for h in header}
         self.added = [c if c not in names else f"ecscreen_{c}" for c in OUT_COLUMNS]
         self.n = 0
+        self._buf: io.StringIO | None = None  # see render
+        self._buf_csv: Any = None
         if fmt == "csv":
             self.csv = csv.writer(out, lineterminator="\n")
             self._row([spreadsheet_safe(h) for h in header] + self.added)
@@ -1448,41 +1487,69 @@ class Writer:
                 text = json.dumps(fields, ensure_ascii=False, indent=1, default=str)
                 out.write(text[:-1].rstrip() + ',\n "results": [')
 
-    def _row(self, cells: list[str]) -> None:
+    def _row(self, cells: list[str], out: IO[str] | None = None, w: Any = None) -> None:
         joined = "".join(cells)
         if _UNSAFE_OUT.search(joined):
             cells = [_clean_out(c) for c in cells]
         if "\r" in joined:
-            self.out.write(_csv_line(cells))
+            (out or self.out).write(_csv_line(cells))
         else:
-            self.csv.writerow(cells)
+            (w or self.csv).writerow(cells)
+
+    def render(self, raw: RawRow, o: RowOutcome) -> str:
+        """The text :meth:`write` writes for one row (without the separator of the ``json`` format): what a
+        ``--jobs`` worker sends back, :meth:`put` then writes it. The same text as :meth:`write`."""
+        if self.fmt != "csv":
+            return self._record(raw, o)
+        buf = self._buf
+        if buf is None:
+            buf = self._buf = io.StringIO()
+            self._buf_csv = csv.writer(buf, lineterminator="\n")
+        self._row(self._cells(raw, o), buf, self._buf_csv)
+        text = buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+        return text
+
+    def put(self, text: str) -> None:
+        """Write one row rendered by :meth:`render` (in a worker, by a Writer of the same format and header)."""
+        if self.fmt == "csv":
+            self.out.write(text)
+        elif self.fmt == "jsonl":
+            self.out.write(text + "\n")
+        else:
+            self.out.write(("\n" if self.n == 0 else ",\n") + text)
+        self.n += 1
+
+    def _cells(self, raw: RawRow, o: RowOutcome) -> list[str]:
+        vals = raw.values
+        n = len(self.header)
+        cells = vals[:n] if len(vals) >= n else vals + [""] * (n - len(vals))
+        cells += [o.decision, o.rule_ids, o.reasons, o.list_hits, o.message, o.party_screening]
+        # only a cell starting with a formula character or a blank can need the spreadsheet guard
+        return [spreadsheet_safe(c) if c and c[0] in _GUARDED else c for c in cells]
+
+    def _record(self, raw: RawRow, o: RowOutcome) -> str:
+        vals = raw.values
+        rec = {
+            "line": raw.line,
+            "input": {h: _clean_out(vals[i] if i < len(vals) else "") for i, h in enumerate(self.header)},
+            "decision": o.decision,
+            "rule_ids": [r for r in o.rule_ids.split(";") if r],
+            "findings": o.findings,
+            "list_hits": o.hits,
+            "message": _clean_out(o.message) or None,
+            "warnings": o.warnings,
+            "party_screening": o.screened,
+        }
+        return json.dumps(rec, ensure_ascii=False, default=str)
 
     def write(self, raw: RawRow, o: RowOutcome) -> None:
-        vals = raw.values
         if self.fmt == "csv":
-            n = len(self.header)
-            cells = vals[:n] if len(vals) >= n else vals + [""] * (n - len(vals))
-            cells += [o.decision, o.rule_ids, o.reasons, o.list_hits, o.message, o.party_screening]
-            # only a cell starting with a formula character or a blank can need the spreadsheet guard
-            self._row([spreadsheet_safe(c) if c and c[0] in _GUARDED else c for c in cells])
+            self._row(self._cells(raw, o))
+            self.n += 1
         else:
-            rec = {
-                "line": raw.line,
-                "input": {h: _clean_out(vals[i] if i < len(vals) else "") for i, h in enumerate(self.header)},
-                "decision": o.decision,
-                "rule_ids": [r for r in o.rule_ids.split(";") if r],
-                "findings": o.findings,
-                "list_hits": o.hits,
-                "message": _clean_out(o.message) or None,
-                "warnings": o.warnings,
-                "party_screening": o.screened,
-            }
-            text = json.dumps(rec, ensure_ascii=False, default=str)
-            if self.fmt == "jsonl":
-                self.out.write(text + "\n")
-            else:
-                self.out.write(("\n" if self.n == 0 else ",\n") + text)
-        self.n += 1
+            self.put(self._record(raw, o))
 
     def close(self, tail: dict[str, Any] | None = None) -> None:
         if self.fmt == "json":
@@ -1503,16 +1570,34 @@ _WORKER: dict[str, Any] = {}
 CHUNK_ORDERS = 256
 
 
-def _worker_chunk(orders: list[Order]) -> tuple[list[list[RowOutcome]], tuple[int, int, int, int, int]]:
-    """Runs in a forked worker: screen a chunk of orders with the inherited engine (memo per worker)."""
+Rendered = tuple[list[str], list[str]]  # an order's rows as written (Writer.render) and their decisions
+
+
+def _worker_chunk(orders: list[Order]) -> tuple[list[Any], tuple[int, int, int, int, int]]:
+    """Runs in a forked worker: screen a chunk of orders with the inherited engine (memo per worker).
+
+    With a writer spec (``_WORKER["render"]``: no recorder needs the outcomes) the worker also renders the
+    rows as they will be written and sends back text and decisions (:data:`Rendered`) per order, not the
+    outcome objects: the parent then only parses, shards and writes (it shares the two cores with the
+    workers), and far less is pickled."""
     if "screener" not in _WORKER:
         _WORKER["screener"] = BatchScreener(_WORKER["engine"], _WORKER["options"])
         memo_cm = _party_memo(_WORKER["engine"])
         _WORKER["memo"] = memo_cm.__enter__()  # process-local: lives as long as the worker
+        spec = _WORKER.get("render")
+        _WORKER["writer"] = Writer(io.StringIO(), spec[0], spec[1]) if spec is not None else None
     sc: BatchScreener = _WORKER["screener"]
     memo: PartyMemo | None = _WORKER["memo"]
+    parse = _WORKER.get("parse")
+    if parse is not None:  # packed orders of raw rows (pack_order): parsed here, not in the parent
+        orders = [parse_rows_of(o, *parse) for o in orders]  # type: ignore[arg-type]
     outs = sc.screen_orders(orders, memo)
-    return outs, (os.getpid(), sc.hits, sc.misses, memo.hits if memo else 0, memo.misses if memo else 0)
+    stats = (os.getpid(), sc.hits, sc.misses, memo.hits if memo else 0, memo.misses if memo else 0)
+    w: Writer | None = _WORKER["writer"]
+    if w is None:
+        return outs, stats
+    return [([w.render(pr.raw, o) for pr, o in zip(order.rows, rows, strict=True)], [o.decision for o in rows])
+            for order, rows in zip(orders, outs, strict=True)], stats
 
 
 def _worker_signals() -> None:
@@ -1535,13 +1620,21 @@ def _warm_up(engine: Any) -> None:
 
 
 def _run_parallel(orders: Iterable[Order], engine: Any, options: BatchOptions, jobs: int, emit: Any,
-                  summary: BatchSummary, tick: Any) -> None:
+                  summary: BatchSummary, tick: Any, render: tuple[Any, ...] | None = None) -> None:
     """Screen chunks of orders in ``jobs`` forked processes; results are written in input order and at
-    most ``2 * jobs`` chunks are in flight, so memory stays flat."""
+    most ``2 * jobs`` chunks are in flight, so memory stays flat. With ``render`` (the run's writer and
+    ``emit_text(order, texts, decisions)``) the workers render the rows and the parent writes the text;
+    with a third member ``(columns, ncols)`` the orders are of light rows (:func:`light_row`), sent
+    packed (:func:`pack_order`) and parsed by the workers."""
     import multiprocessing as mp
 
     _WORKER.clear()
     _WORKER.update(engine=engine, options=options)
+    if render is not None:
+        _WORKER["render"] = (render[0].fmt, render[0].header)
+        emit = render[1]
+        if len(render) > 2:  # the orders are of light rows: the workers parse them
+            _WORKER["parse"] = render[2]
     ctx = mp.get_context("fork")
     stats: dict[int, tuple[int, int, int, int, int]] = {}  # per worker pid: its cumulative counters
     _DEFER[0] = True
@@ -1615,8 +1708,11 @@ def _pool_feed(pools: list[Any], orders: Iterable[Order], emit: Any, stats: dict
             stats[st[0]] = st
             for p, o in zip(pos, got, strict=True):
                 outs[p] = o
-        for o, rows in zip(window, outs, strict=True):
-            emit(o, rows)
+        for o, got in zip(window, outs, strict=True):
+            if type(got) is tuple:  # rendered by the worker: (texts, decisions)
+                emit(o, *got)
+            else:
+                emit(o, got)
         if tick is not None:
             tick()
 
@@ -1624,7 +1720,8 @@ def _pool_feed(pools: list[Any], orders: Iterable[Order], emit: Any, stats: dict
         split: list[list[int]] = [[] for _ in range(jobs)]
         for i, o in enumerate(window):
             split[_shard(o, jobs) if jobs > 1 else 0].append(i)
-        parts = [(pos, pools[w].apply_async(_worker_chunk, ([window[i] for i in pos],)))
+        pack = pack_order if "parse" in _WORKER else None
+        parts = [(pos, pools[w].apply_async(_worker_chunk, ([pack(window[i]) if pack else window[i] for i in pos],)))
                  for w, pos in enumerate(split) if pos]
         pending.append((window, parts))
 
@@ -1653,6 +1750,14 @@ def _chunks(orders: Iterable[Order], n: int) -> Iterator[list[Order]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def _each_row(first: RawRow | None, rows: Iterable[RawRow], fn: Callable[[RawRow, Columns, int], ParsedRow],
+              cols: Columns, ncols: int) -> Iterator[ParsedRow]:
+    if first is not None:
+        yield fn(first, cols, ncols)
+    for r in rows:
+        yield fn(r, cols, ncols)
 
 
 def run_batch(
@@ -1694,14 +1799,12 @@ def run_batch(
         recorder.start(state.header, PARTY_COLUMNS)
     ncols = len(state.header)
 
-    def parsed() -> Iterator[ParsedRow]:
-        if first is not None:
-            yield parse_row(first, cols, ncols)
-        for r in rows:
-            yield parse_row(r, cols, ncols)
-
     counts = summary.counts
-    orders = group_orders(parsed(), "order_id" in cols.index)
+    jobs = (options.jobs if options else 1) or 1
+    # --jobs without a recorder: the workers parse and render the rows, the parent reads, groups and writes
+    split = jobs > 1 and recorder is None
+    orders = group_orders(_each_row(first, rows, light_row if split else parse_row, cols, ncols),
+                          "order_id" in cols.index)
 
     def emit(order: Order, outs: list[RowOutcome]) -> None:
         summary.orders += 1
@@ -1712,10 +1815,19 @@ def run_batch(
         if recorder is not None:
             recorder.add(order, outs)
 
+    def emit_text(order: Order, texts: list[str], decisions: list[str]) -> None:
+        summary.orders += 1
+        for text, d in zip(texts, decisions, strict=True):
+            writer.put(text)
+            counts[d] += 1
+            summary.rows += 1
+
     tick = (lambda: progress(summary.rows, state.bytes_read)) if progress is not None else None
     _warm_up(engine)
     with _gc_for_run():
-        _screen_all(orders, engine, options, emit, summary, tick)
+        # --jobs: the workers render the rows unless a recorder needs the outcome objects
+        _screen_all(orders, engine, options, emit, summary, tick,
+                    (writer, emit_text, (cols, ncols)) if split else None)
     if recorder is not None:
         recorder.finish()
     if state.bad_rows:
@@ -1766,11 +1878,12 @@ def _gc_for_run() -> Iterator[None]:
 
 
 def _screen_all(orders: Iterable[Order], engine: Any, options: BatchOptions | None, emit: Any,
-                summary: BatchSummary, tick: Any) -> None:
-    """Screen every order (in ``--jobs`` processes, or here) and emit its rows in input order."""
+                summary: BatchSummary, tick: Any, render: tuple[Any, ...] | None = None) -> None:
+    """Screen every order (in ``--jobs`` processes, or here) and emit its rows in input order (``render``:
+    see :func:`_run_parallel`)."""
     jobs = (options.jobs if options else 1) or 1
     if jobs > 1:
-        _run_parallel(orders, engine, options or BatchOptions(), jobs, emit, summary, tick)
+        _run_parallel(orders, engine, options or BatchOptions(), jobs, emit, summary, tick, render)
         return
     screener = BatchScreener(engine, options)
     with _party_memo(engine) as memo:
