@@ -506,6 +506,7 @@ class Matcher:
             self._build(background)
         self._exp_cache: dict[str, dict[int, float]] = {}
         self._alias_ids: dict[str, int] | None = None
+        self._normalized_calls = 0
         self._info_cache: dict[str, tuple[dict[int, float], float, int, int]] = {}
         self._query_cache: dict[str, _Query] = {}
         # search results per (name, country, threshold, exhaustive): a repeat customer in a later batch chunk, a
@@ -1659,6 +1660,13 @@ class Matcher:
         if known is not None:
             return known
         if self._alias_ids is None:
+            # an alias's stored normalisation is normalize(alias) (built, or re-normalised on a cache load), so
+            # a text without Han script gets the same value from normalize() itself: the text -> alias dict
+            # (~100,000 aliases, ~20 ms) only pays for itself after many calls or for a Han-script variant
+            # (its normalisation needs the romanisation tables, which the index holds)
+            self._normalized_calls += 1
+            if self._normalized_calls <= ALIAS_IDS_AFTER and not _HAN_TEXT.search(text):
+                return _normalize_cached(text)
             self._alias_ids = {t: i for i, t in enumerate(self.alias_text)}
         i = self._alias_ids.get(text)
         return self.alias_norm[i] if i is not None else _normalize_cached(text)
@@ -1673,6 +1681,7 @@ class Matcher:
 
 
 MAX_NAME_CHARS = 512
+ALIAS_IDS_AFTER = 512  # Matcher.normalized calls answered by normalize() before the alias dict is built
 
 
 @lru_cache(maxsize=65536)
