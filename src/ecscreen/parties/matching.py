@@ -1802,9 +1802,18 @@ def _places() -> frozenset[str]:
 def english_words() -> frozenset[str]:
     """Ordinary English words (``data/english_words.txt``, from wordfreq; see the file's header)."""
     try:
-        text = resources.files("ecscreen").joinpath("data", "english_words.txt").read_text(encoding="utf-8")
+        raw = resources.files("ecscreen").joinpath("data", "english_words.txt").read_bytes()
     except FileNotFoundError:  # pragma: no cover - broken install
         return frozenset()
+    # parsed once per cache directory (~4 ms per process otherwise)
+    from ecscreen.parties.derived import cached
+
+    return cached("english-words", raw, _parse_english_words,
+                  lambda v: type(v) is frozenset, index_cache_dir())
+
+
+def _parse_english_words(raw: bytes) -> frozenset[str]:
+    text = raw.decode("utf-8")
     return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
 
 
@@ -2433,8 +2442,20 @@ def background_df() -> tuple[int, dict[str, int]]:
         raw = resources.files("ecscreen").joinpath("data", BACKGROUND_FILE).read_bytes()
     except FileNotFoundError:
         return 0, {}
+    # parsed once per cache directory (~11 ms per process otherwise)
+    from ecscreen.parties.derived import cached
+
+    return cached("token-df", raw, _parse_background, _valid_background, index_cache_dir())
+
+
+def _parse_background(raw: bytes) -> tuple[int, dict[str, int]]:
     data = json.loads(gzip.decompress(raw).decode("utf-8"))
     return int(data["aliases"]), dict(data["df"])
+
+
+def _valid_background(value: object) -> bool:
+    # the shape only: the file is the user's own, for this digest, with its checksum (see derived.cached)
+    return type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is dict
 
 
 def token_document_frequencies(entries: Sequence[ListEntry]) -> tuple[int, dict[str, int]]:
