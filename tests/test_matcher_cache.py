@@ -228,18 +228,22 @@ def _corruptions(path: Path) -> dict[str, bytes]:
     other_digest[16] ^= 0x01
     flipped = bytearray(data)
     flipped[mid] ^= 0x55
+    flipped_last = bytearray(data)
+    flipped_last[-2] ^= 0x01  # one bit near the end (the STOP opcode is the last byte)
+    swapped = bytearray(data)  # two 4 KB blocks of the payload swapped: same size, same bytes, other order
+    a, b = header + 4096, header + 3 * 4096
+    swapped[a:a + 4096], swapped[b:b + 4096] = data[b:b + 4096], data[a:a + 4096]
     # a valid header and checksum around a payload that is not an index
-    import hashlib
     import pickle
 
     junk = pickle.dumps({"digest": "nope"}, protocol=5)
     magic, digest, _, _ = M._CACHE_HEADER.unpack(data[:header])
-    wrong_state = M._CACHE_HEADER.pack(magic, digest, len(junk), hashlib.sha256(junk).digest()) + junk
+    wrong_state = M._CACHE_HEADER.pack(magic, digest, len(junk), M.payload_checksum(junk)) + junk
     # right digest inside, but the content does not fit the entries
     state = pickle.loads(data[header:])
     state["n_alias"] = int(state["n_alias"]) + 1
     bad = pickle.dumps(state, protocol=5)
-    inconsistent = M._CACHE_HEADER.pack(magic, digest, len(bad), hashlib.sha256(bad).digest()) + bad
+    inconsistent = M._CACHE_HEADER.pack(magic, digest, len(bad), M.payload_checksum(bad)) + bad
     return {
         "empty": b"",
         "garbage": os.urandom(4096),
@@ -248,6 +252,8 @@ def _corruptions(path: Path) -> dict[str, bytes]:
         "one byte short": data[:-1],
         "extra byte": data + b"\0",
         "flipped payload byte": bytes(flipped),
+        "flipped bit near the end": bytes(flipped_last),
+        "swapped blocks": bytes(swapped),
         "other format version": bytes(other_version),
         "other digest": bytes(other_digest),
         "wrong length": data[:32] + struct.pack("<Q", 7) + data[40:],
@@ -267,8 +273,14 @@ def test_corrupt_cache_files_are_ignored(cache_dir: Path, sample: list[ListEntry
     for label, content in _corruptions(path).items():
         path.write_bytes(content)
         # the status reads the header only: damage behind a sound header shows when the file is loaded
-        header_ok = label in ("flipped payload byte", "not an index", "inconsistent")
+        damaged = label in ("flipped payload byte", "flipped bit near the end", "swapped blocks")
+        header_ok = damaged or label in ("not an index", "inconsistent")
         assert matcher_cache_status_of(entries) == ("warm" if header_ok else "invalid"), label
+        if damaged:  # the payload checksum (CRC-32) is what rejects it, before anything is unpickled
+            size = M._CACHE_HEADER.size
+            assert len(content) > size + 4 * 4096, label
+            assert M.payload_checksum(content[size:]) != M._CACHE_HEADER.unpack(content[:size])[3], label
+            assert M.read_cache_file(path, ref.cache_file.name[len("index-"):-len(".bin")]) is None, label
         m = Matcher(entries, cache_key="k")
         assert m.cache_status == "saved", label  # ignored, rebuilt and saved again
         assert path.read_bytes() == good, label
