@@ -249,6 +249,7 @@ def main() -> None:
         per_proc = {p: c - per0.get(p, 0.0) for p, c in cpu_by_process(proc.pid).items()}
         cpu = sum(per_proc.values())
         health = list(HEALTH)
+        split = list(SPLIT)
         one, _, _ = run(port, bodies(200, offset=a.requests), 1)
     finally:
         proc.terminate()
@@ -277,7 +278,7 @@ def main() -> None:
               f"requests/s on {cores} dedicated cores")
         busy = sorted((c for c in per_proc.values() if c > 0.05 * cpu), reverse=True)
         print("  server CPU by process (s, busiest first): " + ", ".join(f"{c:.1f}" for c in busy)
-              + (f"; connections per process (the clients' and the /healthz probe's): {SPLIT}" if SPLIT else ""))
+              + (f"; connections per process (the clients' and the /healthz probe's): {split}" if split else ""))
     print(f"  client CPU (this process, {a.clients} threads): {own / len(lat) * 1000:.2f} ms per request")
     print(f"  machine load average (1 min) when the run started: {load:.1f} (other processes share the cores)")
     print(f"  one client at a time (200 requests): p50 {pct(one, 50):.1f} ms  p99 {pct(one, 99):.1f} ms")
