@@ -11,7 +11,7 @@ import gc
 import json
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,14 @@ def _serve(app: Any, body: Callable[[Call], Awaitable[None]]) -> None:
             await life
 
     asyncio.run(main())
+
+
+@pytest.fixture(autouse=True)
+def _gc_restored() -> Iterator[None]:
+    """The app's start-up freezes this process's objects (the worker's GC policy): undo it after each test."""
+    yield
+    gc.unfreeze()
+    app_mod.HEAP.enabled = False
 
 
 @pytest.fixture(scope="module")
@@ -200,19 +208,16 @@ def test_heap_freezes_what_survives_every_n_requests() -> None:
     heap.tick()  # before settle (not serving): nothing happens
     assert heap.count == 0
     before = gc.get_freeze_count()
-    try:
-        heap.settle()
-        frozen = gc.get_freeze_count()
-        assert frozen >= before
-        kept = [[i] for i in range(1000)]  # survivors of "requests"
-        heap.tick()
-        heap.tick()
-        assert gc.get_freeze_count() == frozen  # not yet
-        heap.tick()
-        assert gc.get_freeze_count() >= frozen + 1000 and heap.count == 0
-        assert len(kept) == 1000
-    finally:
-        gc.unfreeze()
+    heap.settle()
+    frozen = gc.get_freeze_count()
+    assert frozen >= before
+    kept = [[i] for i in range(1000)]  # survivors of "requests"
+    heap.tick()
+    heap.tick()
+    assert gc.get_freeze_count() == frozen  # not yet
+    heap.tick()
+    assert gc.get_freeze_count() >= frozen + 1000 and heap.count == 0
+    assert len(kept) == 1000
 
 
 def test_no_full_gc_pass_while_serving_with_lists(tmp_path: Path) -> None:
@@ -245,7 +250,6 @@ def test_no_full_gc_pass_while_serving_with_lists(tmp_path: Path) -> None:
     try:
         _serve(_app(holder), body)
     finally:
-        gc.unfreeze()
         holder.stop()
     assert passes.count(0) > 100  # the young generation is still collected
     assert 2 not in passes
