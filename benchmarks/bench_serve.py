@@ -91,6 +91,7 @@ def start(workers: int, record: bool, home: str, lists: bool = True) -> tuple[su
         except OSError:
             time.sleep(0.2)
         if time.time() - t0 > 300:
+            proc.terminate()
             raise SystemExit("server did not start in 300 s")
     return proc, port
 
@@ -141,6 +142,8 @@ def run(port: int, payloads: list[bytes], clients: int, rate: float = 0.0
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         conn.connect()
         conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if not stop.wait(0.5):
+            SPLIT[:] = connections_by_process(port)
         while not stop.wait(0.05):
             t = time.perf_counter()
             conn.request("GET", "/healthz")
@@ -161,6 +164,22 @@ def run(port: int, payloads: list[bytes], clients: int, rate: float = 0.0
 
 
 HEALTH: list[float] = []
+SPLIT: list[int] = []  # client connections per server process, sampled during the measured run
+
+
+def connections_by_process(port: int) -> list[int]:
+    """Established connections the server's processes hold on ``port`` (Linux ``ss``; [] elsewhere): with
+    several workers, the kernel hands each new connection to whichever worker accepts first, and a
+    keep-alive client stays with it."""
+    try:
+        out = subprocess.run(["ss", "-Htnp", "state", "established", f"( sport = :{port} )"], capture_output=True,
+                             text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    per: dict[str, int] = {}
+    for m in re.finditer(r"pid=(\d+)", out):
+        per[m.group(1)] = per.get(m.group(1), 0) + 1
+    return sorted(per.values(), reverse=True)
 
 
 def _tree(pid: int) -> list[int]:
@@ -175,17 +194,22 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of the server and its worker processes (Linux /proc; 0 elsewhere)."""
-    total = 0.0
+def cpu_by_process(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of the server and each of its processes (Linux /proc; {} elsewhere)."""
+    out: dict[int, float] = {}
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     for p in _tree(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+        out[p] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the server and its worker processes (Linux /proc; 0 elsewhere)."""
+    return sum(cpu_by_process(pid).values())
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -218,12 +242,14 @@ def main() -> None:
         payloads = bodies(a.requests)
         HEALTH.clear()
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        cpu0 = cpu_seconds(proc.pid)
+        per0 = cpu_by_process(proc.pid)
         own0 = time.process_time()
         lat, status, secs = run(port, payloads, a.clients, a.rate)
         own = time.process_time() - own0
-        cpu = cpu_seconds(proc.pid) - cpu0
+        per_proc = {p: c - per0.get(p, 0.0) for p, c in cpu_by_process(proc.pid).items()}
+        cpu = sum(per_proc.values())
         health = list(HEALTH)
+        split = list(SPLIT)
         one, _, _ = run(port, bodies(200, offset=a.requests), 1)
     finally:
         proc.terminate()
@@ -250,6 +276,9 @@ def main() -> None:
         per = cpu / len(lat) * 1000
         print(f"  server CPU: {per:.2f} ms per request (all its processes) -> at most {cores * 1000 / per:.0f} "
               f"requests/s on {cores} dedicated cores")
+        busy = sorted((c for c in per_proc.values() if c > 0.05 * cpu), reverse=True)
+        print("  server CPU by process (s, busiest first): " + ", ".join(f"{c:.1f}" for c in busy)
+              + (f"; connections per process (the clients' and the /healthz probe's): {split}" if split else ""))
     print(f"  client CPU (this process, {a.clients} threads): {own / len(lat) * 1000:.2f} ms per request")
     print(f"  machine load average (1 min) when the run started: {load:.1f} (other processes share the cores)")
     print(f"  one client at a time (200 requests): p50 {pct(one, 50):.1f} ms  p99 {pct(one, 99):.1f} ms")

@@ -71,6 +71,42 @@ def test_open_migrates_to_head_and_schema_matches_metadata(store: RecordStore) -
     assert diff == []
 
 
+def test_upgrade_from_0002_drops_the_party_name_index_and_keeps_the_chain(store_url: str) -> None:
+    """Migration 0003: a store written at revision 0002 (with the index on record_parties.norm_name,
+    whose random inserts slowed batch recording as the store grew) upgrades in place: the index is gone,
+    the records still verify, and the party queries answer as before."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    old = RecordStore.open(url=store_url, migrate=False)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__import__("ecscreen.records.store").records.store.__file__)
+                                               .parent / "migrations"))
+    with old._writer() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002_kind_index")
+    assert old.revision() == "0002_kind_index"
+    names = ["Zeta GmbH", "acme trading co", "Acme  Trading Co", "Beta Ltd"]
+    old.append_screenings([rec(i, party=n) for i, n in enumerate(names)], at=T0)
+    with old.engine.connect() as conn:
+        assert "ix_record_parties_norm" in {ix["name"] for ix in inspect(conn).get_indexes("record_parties")}
+    old.close()
+    new = RecordStore.open(url=store_url)
+    try:
+        assert new.revision() == HEAD_REVISION
+        with new.engine.connect() as conn:
+            assert "ix_record_parties_norm" not in {ix["name"] for ix in inspect(conn).get_indexes("record_parties")}
+        new.append_screenings([rec(9, party="ACME Trading Co")], at=T0)
+        assert new.verify().ok and new.verify().checked == 5
+        seen = list(new.iter_parties())
+        assert [p.norm_name for p in seen] == ["acme trading co", "beta ltd", "zeta gmbh"]  # still sorted by name
+        assert seen[0].record_ids == [2, 3, 5]
+        assert [r.id for r in new.query(party="TRADING")] == [5, 3, 2]
+    finally:
+        new.close()
+
+
 def test_reopening_does_not_migrate_again(store_url: str) -> None:
     a = RecordStore.open(url=store_url)
     a.append_screenings([rec(0)], at=T0)

@@ -38,7 +38,7 @@ __all__ = ["CONTENT_VERSION", "DB_NAME", "GENESIS", "HEAD_REVISION", "RECORD_COL
            "canonical", "chain_hash", "configure_connection", "head", "immediate", "insert_sql", "locked",
            "norm_name", "screening_rows", "sha256_text", "stored_record", "timestamp"]
 
-HEAD_REVISION = "0002_kind_index"  # the newest Alembic revision (a test checks it is the scripts' head)
+HEAD_REVISION = "0003_drop_party_name_index"  # the newest Alembic revision (a test checks it is the scripts' head)
 GENESIS = "0" * 64
 DB_NAME = "records.db"  # the SQLite store in $ECSCREEN_HOME
 CONTENT_VERSION = 1

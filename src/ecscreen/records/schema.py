@@ -43,7 +43,8 @@ record_parties = Table(
     Column("role", String(32)),
     Column("outcome", String(32)),
     Column("score", Float),
-    Index("ix_record_parties_norm", "norm_name", "country"),
+    # no index on norm_name: no query seeks by it, and its random inserts made batch recording slow down
+    # as the store grew (migration 0003)
 )
 
 blobs = Table(

@@ -147,6 +147,7 @@ class StateHolder:
     store: Any = None  # ecscreen.records.RecordStore, None with --no-record
     reload_error: str | None = None
     reloads: int = 0
+    on_swap: Any = field(default=None, repr=False)  # called after a new state is swapped in (the service's GC)
     _fingerprint: tuple[tuple[str, int, int], ...] = field(default=(), repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
@@ -199,6 +200,8 @@ class StateHolder:
             self._fingerprint = fp
             self.reload_error = None
             self.reloads += 1
+            if self.on_swap is not None:
+                self.on_swap()
             log.info("screener reloaded in %.1f s (%s): %s", time.perf_counter() - t0,
                      "new lists" if lists_changed else f"{n} review decision(s)",
                      ", ".join(f"{sl.info.name} ({sl.info.sha256[:12]})" for sl in new.lists))

@@ -1,0 +1,255 @@
+"""The service's ASGI app in this process (no socket): where a POST /v1/screen is screened (on the event loop
+or in the screening thread), that it passes no Starlette middleware, its errors, and the worker's GC.
+
+tests/test_serve.py covers the same routes over real HTTP against `ecscreen serve` subprocesses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the service needs fastapi and uvicorn")
+
+from ecscreen.service import app as app_mod  # noqa: E402
+from ecscreen.service.config import ServiceConfig  # noqa: E402
+from ecscreen.service.state import StateHolder  # noqa: E402
+
+CHAIR = {"id": "SO-1", "destination": "DE", "date": "2026-10-01",
+         "items": [{"description": "Office chair", "eccn": "EAR99"}],
+         "parties": [{"role": "consignee", "name": "Beispiel Moebel GmbH", "country": "DE"}]}
+
+Call = Callable[..., Awaitable[tuple[int, dict[str, str], bytes]]]
+
+
+def _serve(app: Any, body: Callable[[Call], Awaitable[None]]) -> None:
+    """Run ``body(call)`` with the app's lifespan started; ``call(method, path, payload)`` answers
+    (status, headers, body)."""
+
+    async def call(method: str, path: str, payload: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+        out: list[Any] = []
+        sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": payload, "more_body": False}
+            await asyncio.sleep(3600)
+            return {"type": "http.disconnect"}
+
+        async def send(msg: dict[str, Any]) -> None:
+            out.append(msg)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+                 "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+                 "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
+                             (b"content-length", str(len(payload)).encode())],
+                 "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000), "state": {}}
+        await app(scope, receive, send)
+        start = next(m for m in out if m["type"] == "http.response.start")
+        headers = {k.decode(): v.decode() for k, v in start["headers"]}
+        return start["status"], headers, b"".join(m.get("body", b"") for m in out if m["type"] == "http.response.body")
+
+    async def main() -> None:
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        events: list[dict[str, Any]] = []
+
+        async def lsend(msg: dict[str, Any]) -> None:
+            events.append(msg)
+
+        await q.put({"type": "lifespan.startup"})
+        life = asyncio.ensure_future(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, q.get, lsend))
+        while not events:
+            await asyncio.sleep(0.01)
+        assert events[0]["type"] == "lifespan.startup.complete", events
+        try:
+            await body(call)
+        finally:
+            await q.put({"type": "lifespan.shutdown"})
+            await life
+
+    asyncio.run(main())
+
+
+@pytest.fixture(autouse=True)
+def _gc_restored() -> Iterator[None]:
+    """The app's start-up freezes this process's objects (the worker's GC policy): undo it after each test."""
+    yield
+    gc.unfreeze()
+    app_mod.HEAP.enabled = False
+
+
+@pytest.fixture(scope="module")
+def holder(tmp_path_factory: pytest.TempPathFactory) -> StateHolder:
+    """Packs, no lists (fast), every screening recorded in a fresh SQLite store."""
+    cfg = ServiceConfig(home=str(tmp_path_factory.mktemp("home")), record=True, no_lists=True, reload_interval=0)
+    return StateHolder.load(cfg)
+
+
+def _app(holder: StateHolder) -> Any:
+    return app_mod.create_app(holder.cfg, holder)
+
+
+def test_small_request_is_screened_and_recorded_on_the_event_loop_large_one_in_the_thread(
+        holder: StateHolder, monkeypatch: pytest.MonkeyPatch) -> None:
+    where: list[int] = []
+    real = app_mod._screen
+
+    def spy(*args: Any, **kw: Any) -> Any:
+        where.append(threading.get_ident())
+        return real(*args, **kw)
+
+    monkeypatch.setattr(app_mod, "_screen", spy)
+    small = json.dumps(CHAIR).encode()
+    large = json.dumps([dict(CHAIR, id=f"SO-{i}") for i in range(30)]).encode()
+    assert len(small) <= app_mod.INLINE_BODY < len(large)
+    got: dict[str, Any] = {}
+
+    async def body(call: Call) -> None:
+        got["loop"] = threading.get_ident()
+        got["small"] = await call("POST", "/v1/screen", small)
+        got["large"] = await call("POST", "/v1/screen", large)
+
+    _serve(_app(holder), body)
+    assert where[0] == got["loop"] and where[1] != got["loop"]
+    for key, n in (("small", 1), ("large", 30)):
+        status, headers, text = got[key]
+        assert status == 200, text
+        ids = json.loads(text)["record_ids"]
+        assert len(ids) == n and headers["x-ecscreen-record-ids"] == ",".join(map(str, ids))
+    assert holder.store is not None and holder.store.verify().ok
+
+
+def test_small_request_waits_behind_a_screening_in_the_thread(holder: StateHolder,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the thread screens, a small request is not screened beside it on the loop (the core's working
+    state is one per process): it queues for the thread and is answered after the first."""
+    real = app_mod._screen
+    release = threading.Event()
+    order: list[str] = []
+
+    def slow(st: Any, holder: Any, raw: bytes, *args: Any, **kw: Any) -> Any:
+        if len(raw) > app_mod.INLINE_BODY:
+            release.wait(10)
+        order.append("large" if len(raw) > app_mod.INLINE_BODY else "small")
+        return real(st, holder, raw, *args, **kw)
+
+    monkeypatch.setattr(app_mod, "_screen", slow)
+    large = json.dumps([dict(CHAIR, id=f"SO-{i}") for i in range(30)]).encode()
+    statuses: list[int] = []
+
+    async def body(call: Call) -> None:
+        first = asyncio.ensure_future(call("POST", "/v1/screen", large))
+        await asyncio.sleep(0.2)  # the large one holds the screening thread
+        second = asyncio.ensure_future(call("POST", "/v1/screen", json.dumps(CHAIR).encode()))
+        await asyncio.sleep(0.2)
+        assert order == [] and not second.done()
+        release.set()
+        statuses.extend(r[0] for r in await asyncio.gather(first, second))
+
+    _serve(_app(holder), body)
+    assert order == ["large", "small"] and statuses == [200, 200]
+
+
+def test_fast_path_answers_before_fastapi_and_its_middleware(holder: StateHolder,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """POST /v1/screen costs no trip through Starlette's error, telemetry and body-limit middlewares;
+    other routes still go through FastAPI."""
+    from fastapi import FastAPI
+
+    real = FastAPI.__call__
+    calls: list[str] = []
+
+    async def counting(self: Any, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            calls.append(scope["path"])
+        await real(self, scope, receive, send)
+
+    monkeypatch.setattr(FastAPI, "__call__", counting)
+    got: list[int] = []
+
+    async def body(call: Call) -> None:
+        got.append((await call("POST", "/v1/screen", json.dumps(CHAIR).encode()))[0])
+        got.append((await call("GET", "/healthz"))[0])
+
+    _serve(_app(holder), body)
+    assert got == [200, 200] and calls == ["/healthz"]
+
+
+def test_unexpected_error_on_the_fast_path_is_a_json_500_without_traceback(
+        holder: StateHolder, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kw: Any) -> Any:
+        raise RuntimeError("boom in the core")
+
+    monkeypatch.setattr(app_mod, "_screen", broken)
+    got: list[tuple[int, dict[str, str], bytes]] = []
+
+    async def body(call: Call) -> None:
+        got.append(await call("POST", "/v1/screen", json.dumps(CHAIR).encode()))
+
+    _serve(_app(holder), body)
+    status, headers, text = got[0]
+    assert status == 500 and headers["content-type"].startswith("application/json")
+    assert json.loads(text) == {"error": "internal error (RuntimeError): nothing was decided"}
+    assert b"Traceback" not in text and b"boom" not in text
+
+
+def test_heap_freezes_what_survives_every_n_requests() -> None:
+    heap = app_mod._Heap(every=3)
+    heap.tick()  # before settle (not serving): nothing happens
+    assert heap.count == 0
+    before = gc.get_freeze_count()
+    heap.settle()
+    frozen = gc.get_freeze_count()
+    assert frozen >= before
+    kept = [[i] for i in range(1000)]  # survivors of "requests"
+    heap.tick()
+    heap.tick()
+    assert gc.get_freeze_count() == frozen  # not yet
+    heap.tick()
+    assert gc.get_freeze_count() >= frozen + 1000 and heap.count == 0
+    assert len(kept) == 1000
+
+
+def test_no_full_gc_pass_while_serving_with_lists(tmp_path: Path) -> None:
+    """A full (generation 2) collection scans every object of the loaded lists, index and the matcher's
+    growing caches: it fell due every ~300 requests and paused the worker 0.2-0.5 s (most of serve's p99).
+    After the lifespan start-up, 700 requests of first-seen names run without one."""
+    cfg = ServiceConfig(home=str(tmp_path / "home"), record=True, reload_interval=0)
+    holder = StateHolder.load(cfg)
+    passes: list[int] = []
+
+    def cb(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            passes.append(info["generation"])
+
+    bodies = [json.dumps(dict(CHAIR, id=f"SO-{i}", parties=[
+        {"role": "consignee", "name": f"Gc Probe Trading {i} Ltd", "country": "DE"},
+        {"role": "end_user", "name": f"Quiet Harbour Logistics {i} GmbH", "country": "DE"}])).encode()
+        for i in range(700)]
+
+    async def body(call: Call) -> None:
+        gc.callbacks.append(cb)
+        try:
+            t0 = time.perf_counter()
+            for b in bodies:
+                assert (await call("POST", "/v1/screen", b))[0] == 200
+            assert time.perf_counter() - t0 < 300
+        finally:
+            gc.callbacks.remove(cb)
+
+    try:
+        _serve(_app(holder), body)
+    finally:
+        holder.stop()
+    assert passes.count(0) > 100  # the young generation is still collected
+    assert 2 not in passes
