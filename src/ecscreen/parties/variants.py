@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+import numpy as np
 from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
@@ -296,7 +297,15 @@ class _SoundIndex:
             sim_raw = cdist([raw], raws, scorer=Indel.normalized_similarity)[0]
             sim_neutral = cdist([_neutral(raw)], neutrals, scorer=Indel.normalized_similarity)[0]
             limit = max(2, len(raw) // 2)
-            for i, word in enumerate(words):
+            # only the rows that can pass the test below are looked at in Python (a short key's bucket holds
+            # thousands of list words); the test itself is unchanged
+            if len(key) <= 2:
+                near = sim_raw.astype(np.float64) >= 0.8 - 1e-6
+            else:
+                near = (sim_neutral.astype(np.float64) + sim_raw.astype(np.float64)) / 2 >= (
+                    0.7 if len(key) == 3 else 0.6) - 1e-6
+            for i in np.flatnonzero(near).tolist():
+                word = words[i]
                 if abs(len(raws[i]) - len(raw)) > limit:
                     continue
                 # vowel-neutral similarity (scripts disagree on vowels), the vowels breaking ties;
