@@ -157,7 +157,9 @@ RENDERINGS_R4: list[tuple[str, str, str, str]] = [
     ("ja", "アルファ銀行", "ALFA-BANK", "ja.wikipedia title 'アルファ銀行' (銀行 = bank)"),
     ("ja", "イラン航空", "IRAN AIR", "ja.wikipedia title 'イラン航空' (航空 = air)"),
     ("ja", "ウラル航空", "URAL AIRLINES JSC", "ja.wikipedia title 'ウラル航空'"),
-    ("ja", "センスタイム", "Sense Time", "SenseTime Japan's own name (センスタイムジャパン)"),
+    ("ja", "センスタイム", "Sense Time|Sensetime Group Limited",
+     "SenseTime Japan's own name (センスタイムジャパン); both list entries are SenseTime (the Beijing company's "
+     "alias 'Sense Time'; the group, HKEX 0020, on the NS-CMIC list)"),
     ("ja", "ダーファ・テクノロジー", "Dahua Technology", "Dahua Technology Japan's own name (ダーファ・テクノロジー・ジャパン)"),
     ("ko", "로스네프트", "Rosneft", "ko.wikipedia title '로스네프트'"),
     ("ko", "루코일", "Lukoil", "ko.wikipedia title '루코일'"),
@@ -171,7 +173,7 @@ RENDERINGS_R4: list[tuple[str, str, str, str]] = [
     ("ko", "이란항공", "IRAN AIR", "ko.wikipedia title '이란 항공' (항공 = air), written as one word"),
     ("ko", "고려항공", "AIR KORYO", "ko.wikipedia title '고려항공' (고려 = Koryo, 항공 = air)"),
     ("ko", "정찰총국", "CHONGCH'AL CH'ONGGUK", "ko.wikipedia title '정찰총국' (the list's McCune-Reischauer alias)"),
-    ("ko", "센스타임", "Sense Time", "Korean press name of SenseTime"),
+    ("ko", "센스타임", "Sense Time|Sensetime Group Limited", "Korean press name of SenseTime (both entries, as ja)"),
     ("ko", "다후아 테크놀로지", "Dahua Technology", "Korean press name of Dahua Technology"),
     ("ko", "크론시타트", "Kronshtadt", "NIKL loanword orthography of Kronshtadt (ko.wikipedia '크론시타트')"),
     ("ru", "Роснефть", "Rosneft", "the company's Russian name"),
@@ -424,7 +426,8 @@ def section_renderings(csl: ScreeningList, show: int) -> None:
             index.setdefault(n.casefold(), []).append(e)
     rows: dict[str, list[tuple[str, list[ListEntry]]]] = {}
     for lang, text, target, _source in RENDERINGS + RENDERINGS_HELDOUT + _round4_rows():
-        targets = index.get(target.casefold())
+        # 'A|B': the rendering names the company two list entries stand for (either found counts)
+        targets = [e for t in target.split("|") for e in index.get(t.casefold(), [])]
         if not targets:
             print(f"  (target not on the list: {target!r})")
             continue

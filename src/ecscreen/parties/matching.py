@@ -65,7 +65,14 @@ from ecscreen.domain.normalize import (
     skeleton,
 )
 from ecscreen.parties.indexcache import pack_dict, unpack_dict
-from ecscreen.parties.variants import Reading, query_variants, seed_sound_index, sound_index_keys
+from ecscreen.parties.variants import (
+    Reading,
+    bracket_head,
+    group_words,
+    query_variants,
+    seed_sound_index,
+    sound_index_keys,
+)
 from ecscreen.settings import Settings
 
 __all__ = [
@@ -2080,7 +2087,13 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:
     distinct = c.distinct_matched()
     core = "".join(c.q_tokens)
     legal = _legal_words()
-    extra_a = [c.a_tokens[j] for j in range(len(c.a_tokens)) if j not in c.used_a and c.a_tokens[j] not in legal]
+    # 'Sensetime' ~ 'Sensetime Group Limited', 'Kalashnikov' ~ 'Kalashnikov Concern': a one-word name that is a
+    # distinctive word (6+ letters, not ordinary English) written exactly so is found in a list name adding only
+    # group words
+    one = [c.q_tokens[i] for i in c.core_q]
+    group = group_words() if len(one) == 1 and one[0] in c.a_tokens and _distinctive_word(one[0]) else frozenset()
+    extra_a = [c.a_tokens[j] for j in range(len(c.a_tokens))
+               if j not in c.used_a and c.a_tokens[j] not in legal and c.a_tokens[j] not in group]
     extra_q = [c.q_tokens[i] for i in range(len(c.q_tokens)) if i not in c.used_q and c.q_tokens[i] not in legal]
     if len(c.core_q) == 1 and extra_a:
         return [("one_word", -100.0, f"a one-word name matches only a list name that is that word (the list name "
@@ -2110,6 +2123,10 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:
     if approx is not None:
         return approx
     return _one_word_rests(c, distinct, one_word, extra_q, extra_a)
+
+
+def _distinctive_word(tok: str) -> bool:
+    return len(tok) >= 6 and tok.isalpha() and tok not in english_words()
 
 
 def _one_word_approximate(c: _CalCtx, distinct: list[tuple[int, int, float]], one_word: bool) -> list[_Feat] | None:
@@ -2380,6 +2397,9 @@ def _name_variants(texts: Iterable[str]) -> list[str]:
             # "Huawei Technologies Co., Ltd. (Huawei)": the short name the list itself gives
             if sum(c.isalpha() for c in inner) >= 4 and inner.lower() in outer.lower():
                 out.append(inner)
+        head = bracket_head(text, _places())  # "Rostec (Russian Technologies State Corporation)" -> Rostec
+        if head:
+            out.append(head)
         parts = _AFFILIATE.split(text, maxsplit=1)
         if len(parts) == 2 and parts[1].strip():
             out.append(parts[1].strip())
@@ -2752,6 +2772,10 @@ def _code_fingerprint(background: bool) -> bytes:
     for entry in sorted(tables.iterdir(), key=lambda t: t.name):
         if entry.is_file():
             h.update(b"\x00" + entry.name.encode() + b"\x00" + entry.read_bytes())
+    try:  # the common words weigh little in the index (common_words)
+        h.update(b"\x00business_words\x00" + resources.files("ecscreen").joinpath("data", "business_words.txt").read_bytes())
+    except FileNotFoundError:  # pragma: no cover - broken install
+        h.update(b"\x00no business words")
     if background:
         try:
             h.update(b"\x00background\x00" + resources.files("ecscreen").joinpath("data", BACKGROUND_FILE).read_bytes())

@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+import numpy as np
 from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
@@ -44,7 +45,7 @@ from ecscreen.domain.normalize import (
     normalize,
 )
 
-__all__ = ["Reading", "query_variants", "segment", "sound_key", "sound_string", "SOUND_PENALTY", "JOIN_PENALTY"]
+__all__ = ["Reading", "bracket_head", "group_words", "query_variants", "segment", "sound_key", "sound_string", "SOUND_PENALTY", "JOIN_PENALTY"]
 
 SOUND_PENALTY = 5.0  # a reading with words replaced by sound-alike list words
 SOUND_MIN_SCORE = 85.0  # ... counts only when it matches a list name nearly in full
@@ -296,7 +297,15 @@ class _SoundIndex:
             sim_raw = cdist([raw], raws, scorer=Indel.normalized_similarity)[0]
             sim_neutral = cdist([_neutral(raw)], neutrals, scorer=Indel.normalized_similarity)[0]
             limit = max(2, len(raw) // 2)
-            for i, word in enumerate(words):
+            # only the rows that can pass the test below are looked at in Python (a short key's bucket holds
+            # thousands of list words); the test itself is unchanged
+            if len(key) <= 2:
+                near = sim_raw.astype(np.float64) >= 0.8 - 1e-6
+            else:
+                near = (sim_neutral.astype(np.float64) + sim_raw.astype(np.float64)) / 2 >= (
+                    0.7 if len(key) == 3 else 0.6) - 1e-6
+            for i in np.flatnonzero(near).tolist():
+                word = words[i]
                 if abs(len(raws[i]) - len(raw)) > limit:
                     continue
                 # vowel-neutral similarity (scripts disagree on vowels), the vowels breaking ties;
@@ -344,6 +353,38 @@ def seed_sound_index(vocab: Mapping[str, Any], by_key: dict[str, tuple[list[str]
 
 def _known(tok: str, vocab: Mapping[str, Any]) -> bool:
     return tok in vocab or tok in abbreviations() or tok in _name_words() or tok in _short_pieces()
+
+
+@lru_cache(maxsize=1)
+def group_words() -> frozenset[str]:
+    """Words naming a group of companies (``data/normalize/group_words.txt``: group, holding, concern)."""
+    from ecscreen.domain.normalize import _table_lines
+
+    return frozenset(_table_lines("group_words.txt"))
+
+
+_BRACKET_TAIL = re.compile(r"\s*\(([^()]{1,60})\)\s*$")
+
+
+def bracket_head(text: str, places: frozenset[str] = frozenset()) -> str | None:
+    """The one-word name before a closing bracket the list adds to it, or None.
+
+    A list name ``Name (long form)`` gives the short name and, in brackets, its long form: "Rostec (Russian
+    Technologies State Corporation)", "ASMAT (APPLIED SYSTEMS METHODS AND TECHNOLOGY)". The word before the
+    bracket is the name itself and is indexed as an alias too, unless it is shorter than four letters
+    ("PCC (UK)") or a place ("INDONESIA (MMI)"). A name of several words before a bracket is not split off:
+    its bracket often qualifies it ("TIDEWATER CO. (MIDDLE EAST MARINE SERVICES)") and a generic head would
+    find ordinary firms."""
+    m = _BRACKET_TAIL.search(text)
+    if not m:
+        return None
+    head = text[: m.start()].strip(" ,;-")
+    if sum(c.isalpha() for c in head) < 4 or "(" in head:
+        return None
+    toks = normalize(head).tokens
+    if len(head.split()) != 1 or len(toks) != 1 or toks[0] in places:
+        return None
+    return head
 
 
 @lru_cache(maxsize=1)
