@@ -118,24 +118,19 @@ class Interner:
 class Template:
     """A determination for the placeholder index, and how to write a line's index into it."""
 
-    __slots__ = ("findings", "notes", "errors", "plan", "last")
+    __slots__ = ("findings", "notes", "errors", "plan")
 
     def __init__(self, findings: list[Any], notes: list[str], errors: list[Any]) -> None:
         self.findings = tuple(findings)
         self.notes = tuple(notes)
         self.errors = tuple(errors)
         self.plan = (plan_of(self.findings), plan_of(self.notes), plan_of(self.errors))
-        self.last: Any = None  # the most recent line's copy (the same index repeats: no copy then)
 
     def for_line(self, index: int) -> Any:
-        last = self.last
-        if last is not None and last.index == index:
-            return last
         s = str(index)
         pf, pn, pe = self.plan
         got = Line(index, apply(self.findings, pf, s, index), apply(self.notes, pn, s, index),
                    apply(self.errors, pe, s, index))
-        self.last = got
         return got
 
 
