@@ -32,8 +32,10 @@ _INT: Plan = ("i",)
 
 def plan_of(obj: Any) -> Plan:
     """Where the placeholder occurs in ``obj`` (None: nowhere)."""
-    if isinstance(obj, str):
+    if type(obj) is str:
         return _STR if SENTINEL_S in obj else None
+    if isinstance(obj, str):  # a str enum: no index in it
+        return None
     if isinstance(obj, bool):
         return None
     if isinstance(obj, int):
@@ -88,7 +90,7 @@ class Interner:
 
     def share(self, obj: Any) -> Any:
         """``obj`` with its immutable parts replaced by equal ones already kept (lists rebuilt in place)."""
-        if isinstance(obj, str):
+        if type(obj) is str:  # exactly: a str enum (Outcome) must stay itself
             return self.strs.setdefault(obj, obj)
         if isinstance(obj, BaseModel):
             for name in type(obj).model_fields:
