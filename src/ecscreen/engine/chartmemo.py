@@ -41,12 +41,12 @@ def plan_of(obj: Any) -> Plan:
     if isinstance(obj, int):
         return _INT if obj == SENTINEL else None
     if isinstance(obj, BaseModel):
-        parts = tuple((name, p) for name in type(obj).model_fields
-                      if (p := plan_of(getattr(obj, name))) is not None)
-        return ("m", parts) if parts else None
+        fields = tuple((name, p) for name in type(obj).model_fields
+                       if (p := plan_of(getattr(obj, name))) is not None)
+        return ("m", fields) if fields else None
     if isinstance(obj, (list, tuple)):
-        parts = tuple((i, p) for i, x in enumerate(obj) if (p := plan_of(x)) is not None)
-        return (("l" if isinstance(obj, list) else "t"), parts) if parts else None
+        items = tuple((i, p) for i, x in enumerate(obj) if (p := plan_of(x)) is not None)
+        return (("l" if isinstance(obj, list) else "t"), items) if items else None
     if isinstance(obj, dict):
         parts = tuple((k, p) for k, v in obj.items() if (p := plan_of(v)) is not None)
         return ("d", parts) if parts else None
