@@ -1,0 +1,148 @@
+"""Line-independent chart determinations (the engine's chart memo, issue 14).
+
+``chart.determine`` reads the item's line index only to write it into the result: ``item N: ...`` notes,
+``items[N].eccn`` evidence fields, ``Finding.item_index``. The memo therefore computes a determination
+once for a placeholder index (``SENTINEL``, a number no input carries: keys whose facts contain its digits
+are not memoised) and keeps it with a *template*: where the placeholder occurs. For a line, ``Template.apply``
+copies only the objects on those paths with the line's index written in; every other object (citations,
+steps, evidence without the index) is shared between the lines and the entries. Equal strings are
+interned across entries, so an entry costs little beyond what is particular to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+SENTINEL = 987_654_321
+SENTINEL_S = str(SENTINEL)
+
+# a plan says how to rebuild a value for a line: None = shared as is; otherwise one of
+#   ("s",)                      a string containing the placeholder
+#   ("i",)                      the int placeholder itself
+#   ("l", ((pos, plan), ...))   a list: positions to rebuild
+#   ("t", ((pos, plan), ...))   a tuple
+#   ("d", ((key, plan), ...))   a dict: values to rebuild
+#   ("m", ((field, plan), ...)) a pydantic model: fields to rebuild (model_copy, no validation)
+Plan = tuple[Any, ...] | None
+_STR: Plan = ("s",)
+_INT: Plan = ("i",)
+
+
+def plan_of(obj: Any) -> Plan:
+    """Where the placeholder occurs in ``obj`` (None: nowhere)."""
+    if type(obj) is str:
+        return _STR if SENTINEL_S in obj else None
+    if isinstance(obj, str):  # a str enum: no index in it
+        return None
+    if isinstance(obj, bool):
+        return None
+    if isinstance(obj, int):
+        return _INT if obj == SENTINEL else None
+    if isinstance(obj, BaseModel):
+        fields = tuple((name, p) for name in type(obj).model_fields
+                       if (p := plan_of(getattr(obj, name))) is not None)
+        return ("m", fields) if fields else None
+    if isinstance(obj, (list, tuple)):
+        items = tuple((i, p) for i, x in enumerate(obj) if (p := plan_of(x)) is not None)
+        return (("l" if isinstance(obj, list) else "t"), items) if items else None
+    if isinstance(obj, dict):
+        parts = tuple((k, p) for k, v in obj.items() if (p := plan_of(v)) is not None)
+        return ("d", parts) if parts else None
+    if isinstance(obj, (float, type(None))):
+        return None
+    # anything else (dates, enums) carries no index; an unknown container could: refuse to memoise
+    if hasattr(obj, "__iter__") and not isinstance(obj, (bytes, bytearray)):
+        raise TypeError(f"chart memo: cannot template a {type(obj).__name__}")
+    return None
+
+
+def apply(obj: Any, plan: Plan, s: str, i: int) -> Any:
+    """``obj`` with the placeholder replaced by the line's index (``s`` its text, ``i`` the int)."""
+    if plan is None:
+        return obj
+    kind = plan[0]
+    if kind == "s":
+        return obj.replace(SENTINEL_S, s)
+    if kind == "i":
+        return i
+    if kind == "m":
+        return obj.model_copy(update={name: apply(getattr(obj, name), p, s, i) for name, p in plan[1]})
+    if kind == "d":
+        d = dict(obj)
+        for k, p in plan[1]:
+            d[k] = apply(d[k], p, s, i)
+        return d
+    out = list(obj)
+    for pos, p in plan[1]:
+        out[pos] = apply(out[pos], p, s, i)
+    return out if kind == "l" else tuple(out)
+
+
+class Interner:
+    """Equal strings shared across memo entries (they repeat across ECCNs and destinations)."""
+
+    __slots__ = ("strs",)
+
+    def __init__(self) -> None:
+        self.strs: dict[str, str] = {}
+
+    def share(self, obj: Any) -> Any:
+        """``obj`` with its immutable parts replaced by equal ones already kept (lists rebuilt in place)."""
+        if type(obj) is str:  # exactly: a str enum (Outcome) must stay itself
+            return self.strs.setdefault(obj, obj)
+        if isinstance(obj, BaseModel):
+            for name in type(obj).model_fields:
+                v = getattr(obj, name)
+                nv = self.share(v)
+                if nv is not v:
+                    obj.__dict__[name] = nv  # an equal string: the model reads the same
+            return obj
+        if isinstance(obj, list):
+            for k, x in enumerate(obj):
+                nx = self.share(x)
+                if nx is not x:
+                    obj[k] = nx
+            return obj
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                nv = self.share(v)
+                if nv is not v:
+                    obj[k] = nv
+            return obj
+        return obj
+
+    def clear(self) -> None:
+        self.strs.clear()
+
+
+class Template:
+    """A determination for the placeholder index, and how to write a line's index into it."""
+
+    __slots__ = ("findings", "notes", "errors", "plan")
+
+    def __init__(self, findings: list[Any], notes: list[str], errors: list[Any]) -> None:
+        self.findings = tuple(findings)
+        self.notes = tuple(notes)
+        self.errors = tuple(errors)
+        self.plan = (plan_of(self.findings), plan_of(self.notes), plan_of(self.errors))
+
+    def for_line(self, index: int) -> Any:
+        s = str(index)
+        pf, pn, pe = self.plan
+        got = Line(index, apply(self.findings, pf, s, index), apply(self.notes, pn, s, index),
+                   apply(self.errors, pe, s, index))
+        return got
+
+
+class Line:
+    """The parts of a ``chart.ChartResult`` that ``screen_one`` reads, for one line index."""
+
+    __slots__ = ("index", "findings", "notes", "errors")
+
+    def __init__(self, index: int, findings: tuple[Any, ...], notes: tuple[str, ...], errors: tuple[Any, ...]) -> None:
+        self.index = index
+        self.findings = findings
+        self.notes = notes
+        self.errors = errors
