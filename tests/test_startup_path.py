@@ -94,3 +94,16 @@ def test_party_list_packs_are_listed_from_the_registry_as_read_from_their_files(
         ref = read_list(lp.path)
         assert (sl.info, sl.format, sl.path) == (ref.info, ref.format, ref.path)
         assert [e.model_dump() for e in sl.entries] == [e.model_dump() for e in ref.entries]
+
+
+def test_cli_runs_numpy_with_one_blas_thread_unless_the_user_says_otherwise() -> None:
+    """The command line sets OPENBLAS_NUM_THREADS=1 before numpy loads (ecscreen does no linear algebra; the
+    thread start-up cost ~60 ms CPU per check), keeps a user's value, and the Python API leaves it alone."""
+    code = "import os, ecscreen.cli; print(os.environ.get('OPENBLAS_NUM_THREADS'))"
+    api = "import os, ecscreen; ecscreen.Screener; print(os.environ.get('OPENBLAS_NUM_THREADS'))"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    run = lambda c, e: subprocess.run([sys.executable, "-c", c], env=e, capture_output=True, text=True,  # noqa: E731
+                                      check=True).stdout.strip()
+    assert run(code, env) == "1"
+    assert run(code, {**env, "OPENBLAS_NUM_THREADS": "4"}) == "4"
+    assert run(api, env) == "None"
