@@ -253,3 +253,47 @@ def test_no_full_gc_pass_while_serving_with_lists(tmp_path: Path) -> None:
         holder.stop()
     assert passes.count(0) > 100  # the young generation is still collected
     assert 2 not in passes
+
+
+def test_inline_append_never_waits_on_the_event_loop_for_another_writer(holder: StateHolder) -> None:
+    """Regression: an inline (event-loop) append used to block on the store's writer flock, so a recorded
+    batch holding it for a chunk froze every request of the worker, /healthz included. Now the inline append
+    does not wait: the record goes to the recorder thread, the loop keeps answering, and the screening is
+    answered (and recorded, chain intact) once the other writer lets go."""
+    import fcntl
+
+    from ecscreen.records.rawsqlite import open_lock_file
+
+    store = holder.store
+    assert store is not None and store._lock_path is not None
+    other = open_lock_file(store._lock_path)  # another process's writer, as far as flock is concerned
+    fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+    order: list[str] = []
+    # a safety release after 2 s, so code that blocks the loop fails this test instead of hanging it
+    safety = threading.Timer(2.0, lambda: fcntl.flock(other.fileno(), fcntl.LOCK_UN))
+    safety.start()
+
+    async def body(call: Call) -> None:
+        async def screen() -> tuple[int, dict[str, str], bytes]:
+            out = await call("POST", "/v1/screen", json.dumps(CHAIR).encode())
+            order.append("screen")
+            return out
+
+        async def health() -> None:
+            await asyncio.sleep(0.05)
+            status, _, _ = await call("GET", "/healthz")
+            order.append(f"healthz {status}")
+            fcntl.flock(other.fileno(), fcntl.LOCK_UN)  # the other writer finishes
+
+        status, headers, text = (await asyncio.gather(screen(), health()))[0]
+        assert status == 200, text
+        assert json.loads(text)["record_ids"] and headers["x-ecscreen-record-ids"]
+
+    try:
+        _serve(_app(holder), body)
+    finally:
+        safety.cancel()
+        fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+        other.close()
+    assert order == ["healthz 200", "screen"]
+    assert store.verify().ok

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ecscreen.records.models import NewRecord, StoredRecord
 
 __all__ = ["CONTENT_VERSION", "DB_NAME", "GENESIS", "HEAD_REVISION", "RECORD_COLUMNS", "PARTY_COLUMNS", "SqliteRecordWriter",
+           "StoreBusy",
            "canonical", "chain_hash", "configure_connection", "head", "immediate", "insert_sql", "locked",
            "norm_name", "screening_rows", "sha256_text", "stored_record", "timestamp"]
 
@@ -196,13 +197,21 @@ def open_lock_file(path: Path) -> Any:
     return os.fdopen(fd, "r+b", buffering=0)
 
 
+class StoreBusy(Exception):
+    """Another writer holds the store's lock and the caller asked not to wait (``wait=False``)."""
+
+
 @contextlib.contextmanager
-def locked(fh: Any) -> Iterator[None]:
-    """Hold the writers' exclusive flock on ``fh`` (blocks in the kernel, GIL released); None: no lock."""
+def locked(fh: Any, *, wait: bool = True) -> Iterator[None]:
+    """Hold the writers' exclusive flock on ``fh`` (blocks in the kernel, GIL released); None: no lock.
+    ``wait=False``: raise :class:`StoreBusy` at once when another writer holds it."""
     if fh is None or _fcntl is None:
         yield
         return
-    _fcntl.flock(fh.fileno(), _fcntl.LOCK_EX)
+    try:
+        _fcntl.flock(fh.fileno(), _fcntl.LOCK_EX | (0 if wait else _fcntl.LOCK_NB))
+    except BlockingIOError as exc:
+        raise StoreBusy("another writer holds the record store") from exc
     try:
         yield
     finally:

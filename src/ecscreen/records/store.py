@@ -217,8 +217,9 @@ class RecordStore:
         return thing
 
     @contextlib.contextmanager
-    def _machine_lock(self) -> Iterator[None]:
-        """SQLite: the writers' exclusive flock (blocks in the kernel, GIL released); a no-op elsewhere."""
+    def _machine_lock(self, *, wait: bool = True) -> Iterator[None]:
+        """SQLite: the writers' exclusive flock (blocks in the kernel, GIL released; ``wait=False``: raise
+        :class:`StoreBusy` when another writer holds it); a no-op elsewhere."""
         if self._lock_path is None or _fcntl is None:
             yield
             return
@@ -226,7 +227,7 @@ class RecordStore:
         if fh is None or getattr(self._local, "lock_pid", None) != os.getpid():
             self._local.lock_pid = os.getpid()
             fh = self._local.lock_file = self._keep(open_lock_file(self._lock_path))
-        with locked(fh):
+        with locked(fh, wait=wait):
             yield
 
     @contextlib.contextmanager
@@ -241,14 +242,14 @@ class RecordStore:
                 yield conn
 
     @contextlib.contextmanager
-    def _sqlite_writer(self) -> Iterator[Any]:
+    def _sqlite_writer(self, *, wait: bool = True) -> Iterator[Any]:
         """SQLite: a driver cursor in a ``BEGIN IMMEDIATE`` transaction on this thread's own connection
         (opened through the engine, so with the same pragmas), committed at the end, rolled back on error."""
         raw = getattr(self._local, "raw", None)
         if raw is None or self._local.pid != os.getpid():  # never a connection inherited through fork
             raw = self._local.raw = self._keep(self.engine.raw_connection())
             self._local.pid = os.getpid()
-        with self._machine_lock(), immediate(raw.driver_connection) as cur:
+        with self._machine_lock(wait=wait), immediate(raw.driver_connection) as cur:
             yield cur
 
     _head_raw = staticmethod(head)
@@ -264,13 +265,15 @@ class RecordStore:
         return 0, GENESIS
 
     # ------------------------------------------------------------------ appending
-    def append_screenings(self, recs: Sequence[NewRecord], *, at: dt.datetime) -> list[int]:
-        """Append screenings in one transaction (ids consecutive, in the given order); returns their ids."""
+    def append_screenings(self, recs: Sequence[NewRecord], *, at: dt.datetime, wait: bool = True) -> list[int]:
+        """Append screenings in one transaction (ids consecutive, in the given order); returns their ids.
+        ``wait=False`` (SQLite): raise :class:`StoreBusy` instead of waiting when another writer holds the
+        store (the service's event loop must not block behind, e.g., a recorded batch's chunk)."""
         if not recs:
             return []
         stamp = timestamp(at)
         if self.dialect == "sqlite":
-            with self._sqlite_writer() as cur:
+            with self._sqlite_writer(wait=wait) as cur:
                 return append_screening_rows(cur, recs, stamp)
         with self._writer() as conn:
             rows, prow = self._screening_rows(recs, stamp, self._head(conn))

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ecscreen import __version__
 from ecscreen.errors import EcscreenError
+from ecscreen.records.rawsqlite import StoreBusy
 from ecscreen.service.config import ServiceConfig
 from ecscreen.service.inputs import REQUEST_FILE, error_doc, parse_body, pointer, shipment_docs
 from ecscreen.service.recording import GroupRecorder
@@ -402,10 +403,15 @@ def _screen_call(holder: StateHolder, run: _Runner, record: Record) -> Screen:
             return done.finish([])
         store = holder.store
         try:
+            ids = None
             if direct and store is not None and store.dialect == "sqlite":
-                # a local file: the append costs ~0.2 ms, less than handing it to the recorder thread
-                ids = store.append_screenings(done.records, at=dt.datetime.now(dt.UTC))
-            else:
+                # a local file: the append costs ~0.2 ms, less than handing it to the recorder thread; it
+                # never waits on the event loop: another writer holding the store -> the recorder thread
+                try:
+                    ids = store.append_screenings(done.records, at=dt.datetime.now(dt.UTC), wait=False)
+                except StoreBusy:
+                    ids = None
+            if ids is None:
                 ids = await record(done.records)  # group commit in the recorder thread
         except Exception as exc:  # fail closed: a screening that could not be recorded is not handed out
             if direct:
