@@ -269,8 +269,9 @@ def test_inline_append_never_waits_on_the_event_loop_for_another_writer(holder: 
     other = open_lock_file(store._lock_path)  # another process's writer, as far as flock is concerned
     fcntl.flock(other.fileno(), fcntl.LOCK_EX)
     order: list[str] = []
-    # a safety release after 2 s, so code that blocks the loop fails this test instead of hanging it
-    safety = threading.Timer(2.0, lambda: fcntl.flock(other.fileno(), fcntl.LOCK_UN))
+    # a safety release after 20 s (far beyond a screening, however cold), so code that blocks the loop
+    # fails this test instead of hanging it
+    safety = threading.Timer(20.0, lambda: fcntl.flock(other.fileno(), fcntl.LOCK_UN))
     safety.start()
 
     async def body(call: Call) -> None:
