@@ -73,7 +73,7 @@ def batch_command(
         raise UsageError("file not found", file=str(orders))
     from ecscreen.cli.options import open_record_store
 
-    store = open_record_store(no_record)
+    store = open_record_store(no_record, fast=True)
     from ecscreen.cli.options import clearances_for
     from ecscreen.cli.review import decision_allowlist
 

@@ -209,7 +209,7 @@ class BatchRecorder:
     def start(self, header: list[str], party_columns: Sequence[tuple[str, str, Any]] = ()) -> None:
         """The file's header (stored once as a blob of kind 'header'; each record names its sha256) and
         the batch fields that name parties: (name field, country field, role), in screening order."""
-        from ecscreen.records.store import canonical
+        from ecscreen.records.rawsqlite import canonical
 
         self.header = list(header)
         self.header_sha = self.store.put_blob(canonical(self.header).encode("utf-8"), "header", at=self.at)
