@@ -53,10 +53,7 @@ def test_warm_registry_equals_the_cold_one(cold_and_warm: tuple[object, object])
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_every_example_screens_the_same_warm_and_cold(cold_and_warm: tuple[object, object], path: Path) -> None:
     cold, warm = cold_and_warm
-    try:
-        shipments = load_shipments(path, [])
-    except Exception:
-        pytest.skip("not a shipment file")
+    shipments = load_shipments(path, [])  # every examples/*.yaml is a shipment file
     out = []
     for reg in (cold, warm):
         ctx = ScreeningContext.build(reg, today=TODAY, use_lists=False)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ecscreen.engine.core import Engine
+from ecscreen.engine.core import Engine, pack_party_lists
 from ecscreen.model import InputError, Report, Shipment, ShipmentResult
 from ecscreen.packs.registry import Registry
 
@@ -32,12 +32,9 @@ def lists_for(registry: Registry, *, home: Path | None, cache_dir: Path | None) 
     """The lists parties are screened against: the embedded CSL (or an imported CSL), the other lists
     imported into the store under ``home``, and every ``kind: party_list`` pack of ``registry`` (shipped or
     given with ``--rules``). ``home=None``: no list store; ``cache_dir=None``: no decoded-list cache."""
-    from ecscreen.parties.store import OwnList, active_lists, read_list
+    from ecscreen.parties.store import active_lists
 
-    # a party-list pack's document is already validated in the registry (the compiled snapshot)
-    own = [read_list(lp.path, parsed=lp.model if isinstance(lp.model, OwnList) else None)
-           for lp in registry.of_kind("party_list")]
-    return active_lists(rules_roots=[], home=home, cache_dir=cache_dir) + own
+    return active_lists(rules_roots=[], home=home, cache_dir=cache_dir) + pack_party_lists(registry)
 
 
 @dataclass

@@ -123,6 +123,15 @@ PACK_PLAN_MEMO_SIZE = 20_000  # per pack: plans per (candidate list, items' skip
 CHART_MEMO_SIZE = 12_000  # chart determinations kept (line-independent: 10,811 distinct at 1M ERP rows) (older half dropped when full; only speed and memory depend on it)
 
 
+def pack_party_lists(registry: Registry) -> list[Any]:
+    """The lists of ``registry``'s ``kind: party_list`` packs, made from the documents the registry already
+    validated (the compiled snapshot), not read and validated again."""
+    from ecscreen.parties.store import OwnList, read_list
+
+    return [read_list(lp.path, parsed=lp.model if isinstance(lp.model, OwnList) else None)
+            for lp in registry.of_kind("party_list")]
+
+
 def _drop_oldest_half(memo: dict[Any, Any]) -> None:
     """Bound a memo: forget the older half of its entries (insertion order: a memo that re-inserts an entry
     on each use drops the least recently used half), keeping the recent ones."""
@@ -1018,10 +1027,9 @@ class Engine:
         if not self.use_lists:
             return []
         if self.lists is None:
-            from ecscreen.parties.store import active_lists, read_list
+            from ecscreen.parties.store import active_lists
 
-            own = [read_list(lp.path) for lp in self.registry.of_kind("party_list")]
-            self.lists = active_lists(rules_roots=[]) + own
+            self.lists = active_lists(rules_roots=[]) + pack_party_lists(self.registry)
         return self.lists
 
     # ---- one shipment

@@ -176,10 +176,10 @@ class StateHolder:
             lists_changed = False
             try:
                 if fp != self._fingerprint:
-                    from ecscreen.parties.store import active_lists, read_list
+                    from ecscreen.engine.core import pack_party_lists
+                    from ecscreen.parties.store import active_lists
 
-                    own = [read_list(lp.path) for lp in old.screener.registry.of_kind("party_list")]
-                    lists = active_lists(rules_roots=[]) + own
+                    lists = active_lists(rules_roots=[]) + pack_party_lists(old.screener.registry)
                     lists_changed = lists_hash(lists) != old.lists_hash
                 n = self.store.count(kind="decision") if self.store is not None else 0
                 if not lists_changed and n == old.decisions:
