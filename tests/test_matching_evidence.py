@@ -92,3 +92,88 @@ def test_branches_in_different_places_are_different_parties(query: str, listed: 
 def test_a_place_only_the_query_adds_is_no_place_conflict() -> None:
     hit = _hit("ZTE Europe", "ZTE Corporation", entry_type="Entity")
     assert hit is None or _feature(hit, "place_conflict") is None
+
+
+# --- round 3 (h19): a person's name written more fully, a firm's word replaced, a one-word brand's subsidiary
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ("GUL AHMAD WAZIRI HAKIMI", "GUL AHMAD HAKIMI"),  # was 79.6: a no-match
+        ("DOST MOHAMMAD KHAN HAQQANI", "DOST MOHAMMAD"),  # was 0 ('only one distinctive word in common')
+        ("Doku Khamatovich Umarov", "UMAROV, Doku"),  # a patronymic added
+        ("Präsident Barack Obama", "Barack Obama"),  # a title added (was 78.3)
+    ],
+)
+def test_a_persons_name_written_more_fully_is_a_possible_match(query: str, listed: str) -> None:
+    hit = _hit(query, listed)
+    assert hit is not None and hit.score >= 80
+    feat = _feature(hit, "added_name_parts")
+    assert feat is not None and feat[0] > 0 and "adds name parts" in feat[1]
+    assert hit.band == "possible" and hit.firm_block is not None and "adds name parts" in hit.firm_block
+
+
+@pytest.mark.parametrize(
+    ("query", "listed", "entry_type"),
+    [
+        ("CHANG SU HA", "CHANG CHANG HA", "Individual"),  # the list repeats a part the name has once
+        ("HAMID HAMAD HAMID AL-ALI", "AL-HAMUD, 'Ali", "Individual"),  # a list part matched only approximately
+        ("GUL AHMAD WAZIRI HAKIMI", "GUL AHMAD HAKIMI", None),  # an untyped entry may be a firm
+        ("Gul Ahmad Hakimi Trading LLC", "GUL AHMAD HAKIMI", "Individual"),  # an organisation's name
+    ],
+)
+def test_added_name_parts_only_when_the_whole_list_name_is_there(query: str, listed: str, entry_type: str | None) -> None:
+    m = Matcher([ListEntry(id="x", source="test", source_code="custom", name=listed, type=entry_type)])
+    alias = 0
+    hit = m.calibrate(query, alias)
+    assert hit is not None and _feature(hit, "added_name_parts") is None
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ("Saudi Arabian Gas Company", "Saudi Arabian Oil Company"),  # was 92.1
+        ("Complete Financial Solutions Inc.", "Complete Freight Solutions"),  # an SEC registrant vs an EL entry
+        ("Bowne Business Solutions, Inc.", "Bowne Business Enterprises, L.P."),
+    ],
+)
+def test_a_firms_word_replaced_by_another_is_another_business(query: str, listed: str) -> None:
+    m = Matcher([ListEntry(id="x", source="test", source_code="custom", name=listed, type="Entity")])
+    hit = m.calibrate(query, 0)
+    assert hit is not None and hit.score < 80 and hit.band == "possible"
+    feat = _feature(hit, "word_substitution")
+    assert feat is not None and feat[0] < 0 and "a word differs" in feat[1]
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ("ZARKO V-E-S-E-L-I-N-O-V-I-C B.I., S.T.R. KRISTAL", "ZARKO VESELINOVIC B.I., S.T.R. KRISTAL"),  # split letters
+        ("Citigroup Capital Trust I", "Citigroup Capital Trust II"),  # numbered siblings: left to the weights
+        ("Huawei Technologies Trading", "Huawei Technologies Co., Ltd."),  # a word added, none replaced
+        ("Banco Santander Mexico", "Banco Santander Chile"),  # places: feature_place_conflict
+    ],
+)
+def test_no_word_substitution_without_a_replaced_word(query: str, listed: str) -> None:
+    m = Matcher([ListEntry(id="x", source="test", source_code="custom", name=listed, type="Entity")])
+    hit = m.calibrate(query, 0)
+    assert hit is not None and _feature(hit, "word_substitution") is None
+
+
+def test_a_one_word_brand_finds_its_listed_national_subsidiary() -> None:
+    hit = _hit("faberlic", "FABERLIC EUROPE Sp. z o.o.", "Entity")  # was no hit ('one-word name')
+    assert hit is not None and hit.score >= 80 and hit.band == "possible"
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ("Trident", "TRIDENT INTERNATIONAL"),  # branch words other than places are not added (NSE 'Trident Limited')
+        ("Tidewater", "TIDEWATER MIDDLE EAST CO."),  # SEC 'TIDEWATER INC'
+        ("Faberlic", "Faberlic Cosmetics Europe"),  # another word besides the place
+    ],
+)
+def test_a_one_word_brand_is_not_found_in_a_list_name_adding_other_words(query: str, listed: str) -> None:
+    hit = _hit(query, listed, "Entity")
+    assert hit is None or hit.score < 80

@@ -261,6 +261,10 @@ class ScoreConfig:
     lineage_swap: float = 30.0  # 'Salman bin Muhammad' is not 'Muhammad bin Salman'
     name_part_conflict: float = 15.0  # a person's name part differs on both sides ('Ben Mohamed' / 'Ben Ali')
     place_conflict: float = 20.0  # branches in different places ('Santander Mexico' / 'Santander Chile')
+    # share of the unmatched-query-words points given back when a person's name holds the whole list name and
+    # adds name parts ('Gul Ahmad Waziri Hakimi' / 'Gul Ahmad Hakimi'): see feature_added_name_parts
+    added_name_parts_share: float = 0.5
+    word_substitution: float = 20.0  # a firm's word replaced by another ('Saudi Arabian Gas' / 'Saudi Arabian Oil')
 
 
 DEFAULT_CONFIG = ScoreConfig()
@@ -2089,9 +2093,9 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:
     legal = _legal_words()
     # 'Sensetime' ~ 'Sensetime Group Limited', 'Kalashnikov' ~ 'Kalashnikov Concern': a one-word name that is a
     # distinctive word (6+ letters, not ordinary English) written exactly so is found in a list name adding only
-    # group words
+    # group, branch or place words
     one = [c.q_tokens[i] for i in c.core_q]
-    group = group_words() if len(one) == 1 and one[0] in c.a_tokens and _distinctive_word(one[0]) else frozenset()
+    group = _group_additions(c, one)
     extra_a = [c.a_tokens[j] for j in range(len(c.a_tokens))
                if j not in c.used_a and c.a_tokens[j] not in legal and c.a_tokens[j] not in group]
     extra_q = [c.q_tokens[i] for i in range(len(c.q_tokens)) if i not in c.used_q and c.q_tokens[i] not in legal]
@@ -2108,7 +2112,7 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:
                if i not in c.used_q and not c.q_common[i] and c.q_w[i] >= dmin]
     other_a = [c.a_tokens[j] for j in range(len(c.a_tokens))
                if j not in c.used_a and not c.a_common[j] and c.a_w[j] >= dmin]
-    if distinct and (other_q or other_a):
+    if distinct and (other_q or other_a) and not _added_name_parts(c):
         diff = ", ".join(other_q) or "-"
         return [("one_word", -100.0, f"only one distinctive word in common; the others differ (name: {diff}; "
                  f"list: {', '.join(other_a) or '-'}): not the same party", "one word in common")]
@@ -2123,6 +2127,18 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:
     if approx is not None:
         return approx
     return _one_word_rests(c, distinct, one_word, extra_q, extra_a)
+
+
+def _group_additions(c: _CalCtx, one: list[str]) -> frozenset[str]:
+    """The words a list name may add to a one-word party name and still be found by it: when that word is
+    distinctive (6+ letters, not ordinary English) and written exactly so in the list name, the group words
+    ('Sensetime Group Limited', 'Kalashnikov Concern') and the country or continent of a listed national
+    subsidiary ('Faberlic Europe Sp. z o.o.'). Empty otherwise. The hit stays possible (one word). (Other
+    branch words, 'Trident International', 'Tidewater Middle East', name other businesses of ordinary words
+    too often: they are not added.)"""
+    if len(one) != 1 or one[0] not in c.a_tokens or not _distinctive_word(one[0]):
+        return frozenset()
+    return group_words() | _places() | _CONTINENTS
 
 
 def _distinctive_word(tok: str) -> bool:
@@ -2211,6 +2227,7 @@ def feature_acronym(c: _CalCtx) -> list[_Feat]:
 
 
 _COMMON_PREFIX_SIM = 0.9
+_CONTINENTS = frozenset(["europe", "asia", "africa", "america", "americas", "oceania", "eurasia"])
 _INITIAL_SIM = 0.9
 
 
@@ -2345,11 +2362,66 @@ def feature_place_conflict(c: _CalCtx) -> list[_Feat]:
              f"{', '.join(theirs)} in the list name): another branch of that name", "different places")]
 
 
+def _added_name_parts(c: _CalCtx) -> list[str]:
+    """The name parts a person's name adds to a list name it holds whole (every list name part matched exactly,
+    repeats included, at least two of them not particles): 'Gul Ahmad Waziri Hakimi' holds 'Gul Ahmad Hakimi'
+    and adds 'waziri'. Only against an entry typed as an individual (an untyped entry may be a firm). Empty
+    when the pair is not of that shape."""
+    if c.entry.type != "Individual" or not _person_pair(c) or not c.used_a >= c.core_a or _extra_name_parts(c, False):
+        return []
+    exact = [c.a_tokens[j] for _, j, s in c.pairs if j in c.core_a and s >= 1.0]
+    if len(exact) < len(c.core_a) or len([u for u in exact if u not in particles()]) < 2:
+        return []
+    return [c.q_tokens[i] for i in sorted(c.core_q) if i not in c.used_q]
+
+
+def feature_added_name_parts(c: _CalCtx) -> list[_Feat]:
+    """A person's name that holds the whole list name and adds name parts (a middle name, a second given
+    name, a tribal or family name, a title: 'Anjem Iftikhar Choudary Mahmood' / 'Anjem Choudary') is
+    evidence of the same person written more fully, not of another person: ``added_name_parts_share`` of
+    the points the added words cost (:func:`feature_query_words`) is given back. Never firm on its own:
+    the added parts are to be confirmed (date of birth, nationality, identifiers)."""
+    added = _added_name_parts(c)
+    if not added:
+        return []
+    share = sum(c.q_w[i] for i in range(len(c.q_tokens)) if i not in c.used_q) / c.W_q
+    pts = c.q_share * share * c.cfg.added_name_parts_share
+    c.name_score += pts
+    return [("added_name_parts", pts, f"the name holds the whole list name and adds name parts ({', '.join(added)}):"
+             " the same person written more fully, or another person", "the name adds name parts")]
+
+
+def _substituted_words(c: _CalCtx, query: bool) -> list[str]:
+    """A firm's name words without a counterpart on the other side that name what the firm is (not a legal
+    form, particle, place, number, roman numeral, or a letter or two left by spaced-out or split writing)."""
+    skip = particles() | _places()
+    return _unpaired(c, query, lambda t: len(t) >= 3 and t.isalpha() and t not in skip and not _ROMAN.match(t))
+
+
+def feature_word_substitution(c: _CalCtx) -> list[_Feat]:
+    """A firm's name in which a word of the list name is replaced by another word ('Saudi Arabian Gas
+    Company' / 'Saudi Arabian Oil Company', 'Bowne Business Solutions' / 'Bowne Business Enterprises'):
+    each side has a word the other lacks, so the names share a stem but name different businesses of it.
+    Lowers the score by ``word_substitution`` and forbids a firm finding. (People: see
+    :func:`feature_name_part_conflict`; places: :func:`feature_place_conflict`; numbered siblings, 'Fund
+    VIII' / 'Fund IX', are left to the word weights.)"""
+    if c.acronym or not c.pairs or _person_pair(c):
+        return []
+    mine = _substituted_words(c, True)
+    theirs = _substituted_words(c, False)
+    if not mine or not theirs:
+        return []
+    return [("word_substitution", -c.cfg.word_substitution, f"a word differs ({', '.join(mine)} in the name, "
+             f"{', '.join(theirs)} in the list name): another business of that name unless confirmed",
+             "a word differs")]
+
+
 FEATURES = (
     feature_normalisation,
     feature_acronym,
     feature_query_words,
     feature_list_words,
+    feature_added_name_parts,
     feature_spelling,
     feature_distinctive,
     feature_one_word,
@@ -2357,6 +2429,7 @@ FEATURES = (
     feature_lineage,
     feature_name_part_conflict,
     feature_place_conflict,
+    feature_word_substitution,
     feature_country,
 )
 """The calibration features, in the order their reasons are printed."""
