@@ -1646,10 +1646,17 @@ class Matcher:
         """Calibrated score (0-100) of query ``name1`` against a single list name ``name2``: what
         ``search`` would report for a list holding only ``name2`` (0 when no candidate); ``entry_type``
         is the list entry's type (Individual, Entity, Vessel ...; None: not stated)."""
+        hit = self.compare_calibrated_hit(name1, name2, country, entry_type)
+        return hit.score if hit is not None else 0.0
+
+    def compare_calibrated_hit(
+        self, name1: str, name2: str, country: str | None = None, entry_type: str | None = None
+    ) -> PartyHit | None:
+        """The best hit (score, band, features) behind :meth:`compare_calibrated`; None when no candidate."""
         m = Matcher([ListEntry(id="pair", source="pair", source_code="custom", name=name2, type=entry_type)],
                     config=self.config)
         hits = m.search_many([name1], [country], threshold=0.01, limit=1)[0]
-        return hits[0].score if hits else 0.0
+        return hits[0] if hits else None
 
     def explain(
         self,
