@@ -177,3 +177,56 @@ def test_a_one_word_brand_finds_its_listed_national_subsidiary() -> None:
 def test_a_one_word_brand_is_not_found_in_a_list_name_adding_other_words(query: str, listed: str) -> None:
     hit = _hit(query, listed, "Entity")
     assert hit is None or hit.score < 80
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ("高石早苗", "高市早苗"),  # 石 and 市 both read 'shi': was 100
+        ("김종은", "김정은"),  # one hangul syllable differs: was 95
+    ],
+)
+def test_names_in_the_same_characters_are_compared_by_their_characters(query: str, listed: str) -> None:
+    hit = _hit(query, listed)
+    assert hit is None or hit.score < 80
+    if hit is not None:
+        feat = _feature(hit, "same_script")
+        assert feat is not None and feat[0] < 0 and "differ" in feat[1] and hit.band == "possible"
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ("華為技術有限公司", "华为技术有限公司"),  # traditional and simplified: the same characters
+        ("高市早苗", "高市早苗"),
+    ],
+)
+def test_the_same_characters_in_another_form_are_no_difference(query: str, listed: str) -> None:
+    hit = _hit(query, listed, "Entity")
+    assert hit is not None and hit.score >= 80 and _feature(hit, "same_script") is None
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ("Hsi Chin-ping", "Xi Jinping"),  # was no hit
+        ("Mao Tse-tung", "Mao Zedong"),
+        ("Teng Hsiao-ping", "Deng Xiaoping"),
+    ],
+)
+def test_a_chinese_name_in_wade_giles_is_read_in_pinyin(query: str, listed: str) -> None:
+    hit = _hit(query, listed)
+    assert hit is not None and hit.score >= 90
+    assert "Wade-Giles romanisation read in pinyin" in hit.explanation
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ("John Chin", "Xi Jinping"),  # 'john' is no Wade-Giles syllable: no reading
+        ("Hsi Chin-ping Trading Co", "Xi Jinping"),  # a firm's words are not syllables of the name
+    ],
+)
+def test_no_wade_giles_reading_for_names_that_are_not_wade_giles(query: str, listed: str) -> None:
+    hit = _hit(query, listed)
+    assert hit is None or "Wade-Giles" not in hit.explanation

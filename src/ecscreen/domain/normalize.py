@@ -46,6 +46,7 @@ __all__ = [
     "legal_forms",
     "abbreviations",
     "given_name_forms",
+    "cjk_characters",
 ]
 
 
@@ -147,6 +148,19 @@ def _t2s() -> Any:
 def _simplified(run: str) -> str:
     out: str = _t2s().convert(run)
     return out if len(out) == len(run) else run
+
+
+_CJK_CHAR = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+
+
+def cjk_characters(text: str) -> str | None:
+    """The Han, kana and hangul characters of a name written in those scripts only (no Latin, Cyrillic or other
+    letters; spaces, dots and punctuation ignored), traditional Han folded to simplified (OpenCC ``t2s``);
+    None for a name with other letters or without such characters."""
+    chars = _CJK_CHAR.findall(text)
+    if not chars or any(ch.isalpha() and not _CJK_CHAR.match(ch) for ch in text):
+        return None
+    return _simplified("".join(chars))
 
 
 @lru_cache(maxsize=1)

@@ -57,6 +57,7 @@ from rapidfuzz.distance import Indel, JaroWinkler, LCSseq
 
 from ecscreen.domain.normalize import (
     NormalizedName,
+    cjk_characters,
     given_name_forms,
     initials,
     legal_forms,
@@ -1489,6 +1490,7 @@ class Matcher:
             q, reading_why, reading_pen = self._best_reading_penalty(q, an.tokens, bool(self.a_weak[alias]))
         ctx = _CalCtx(self, q, an, entry, acronym, country)
         ctx.alias = alias
+        ctx.name = name
         raw: list[tuple[str, float, str]] = []
         blocks: list[str] = []
         total = 100.0
@@ -1989,6 +1991,7 @@ class _CalCtx:
         self.country_match: bool | None = None
         self.name_score = 100.0
         self.alias = -1
+        self.name = q.text  # the party's name as given (calibrate sets it; q may be a reading of it)
 
     def distinct_matched(self) -> list[tuple[int, int, float]]:
         cfg = self.cfg
@@ -2423,6 +2426,26 @@ def feature_word_substitution(c: _CalCtx) -> list[_Feat]:
              "a word differs")]
 
 
+def feature_same_script(c: _CalCtx) -> list[_Feat]:
+    """Two names written in the same Han / kana / hangul characters are compared by their characters, not only
+    by how they read: '高石早苗' and '高市早苗' read alike (石 and 市 are both 'shi') but are different names. When
+    both are of the same length and ``k`` of their ``n`` characters differ (traditional folded to simplified),
+    the score is lowered by ``100 k / n`` and no firm finding is made. (Names of different lengths, with a legal
+    form added or left out, are left to the word alignment.)"""
+    if c.acronym or c.alias < 0:
+        return []
+    mine = cjk_characters(c.name)
+    theirs = cjk_characters(c.m.alias_text[c.alias])
+    if not mine or not theirs or len(mine) != len(theirs) or mine == theirs:
+        return []
+    diff = [k for k in range(len(mine)) if mine[k] != theirs[k]]
+    pts = -100.0 * len(diff) / len(mine)
+    c.name_score += pts
+    shown = ", ".join(f"{mine[k]}/{theirs[k]}" for k in diff)
+    return [("same_script", pts, f"both names are written in the same characters and {len(diff)} of {len(mine)} "
+             f"differ ({shown}): a name that reads alike, not the same name", "characters differ")]
+
+
 FEATURES = (
     feature_normalisation,
     feature_acronym,
@@ -2437,6 +2460,7 @@ FEATURES = (
     feature_name_part_conflict,
     feature_place_conflict,
     feature_word_substitution,
+    feature_same_script,
     feature_country,
 )
 """The calibration features, in the order their reasons are printed."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -530,6 +530,66 @@ def _with_form(nn: NormalizedName, found: NormalizedName) -> NormalizedName | No
     )
 
 
+WADE_GILES_PENALTY = 0.0  # a Chinese name in the older romanisation: the same name under another convention
+WADE_GILES_MIN_SCORE = 90.0  # ... counts only when the pinyin reading matches a list name nearly in full
+_WG_GROUP = re.compile("[A-Za-z]+(?:['\u2019\u02bc]?-[A-Za-z]+['\u2019\u02bc]?)+|[A-Za-z]+['\u2019\u02bc]?")
+_APOSTROPHES = re.compile("[\u2019\u02bc]")
+_WG_MAX_CHOICES = 8
+
+
+@lru_cache(maxsize=1)
+def _wade_giles() -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
+    """(Wade-Giles syllable -> its pinyin syllables, pinyin syllables), from pypinyin's maintained
+    pinyin / Wade-Giles table (``pypinyin.style.wadegiles``; its sources: Wikipedia "Wade-Giles", the
+    University of Chicago Library's Wade-Giles to pinyin conversion table, zdic.net). Names are written
+    without the aspiration apostrophe and the umlaut as often as with them, so 'ch'i' and 'chi' are both
+    read 'qi' or 'ji' (the list's vocabulary decides, see :func:`_wade_giles_readings`)."""
+    from pypinyin.style.wadegiles import _convert_table
+
+    out: dict[str, list[str]] = {}
+    for pinyin, wg in _convert_table:
+        for key in {wg, wg.replace("'", "").replace("\u00fc", "u").replace("\u00ea", "e")}:
+            out.setdefault(key, [])
+            if pinyin not in out[key]:
+                out[key].append(pinyin)
+    return {k: tuple(v) for k, v in out.items()}, frozenset(p for p, _ in _convert_table)
+
+
+def _wade_giles_trigger(tokens: Sequence[str]) -> bool:
+    """Every word is a Wade-Giles syllable and one of them is none in pinyin ('hsi', 'tse', 'chin'): a Chinese
+    name in Wade-Giles, worth a pinyin reading."""
+    table, pinyin = _wade_giles()
+    return 2 <= len(tokens) <= 6 and all(t in table for t in tokens) and any(t not in pinyin for t in tokens)
+
+
+def _wade_giles_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, Any]) -> list[_Proposal]:
+    """A Chinese name in Wade-Giles read in pinyin, a hyphenated given name joined as pinyin writes it: 'Hsi
+    Chin-ping' -> 'xi jinping', 'Mao Tse-tung' -> 'mao zedong'. Of a syllable's pinyin readings the one the
+    list's vocabulary has is taken (a joined given name: the joined form it has), else the first."""
+    if not _wade_giles_trigger(primary):
+        return []
+    table, _ = _wade_giles()
+    groups = [[_APOSTROPHES.sub("'", g).lower() for g in group.split("-")]
+              for group in _WG_GROUP.findall(nn.clean or nn.original)]
+    if [sy.replace("'", "") for sylls in groups for sy in sylls] != primary:
+        return []  # the words are not the name's own syllables in order (other letters, legal forms ...)
+    tokens: list[str] = []
+    changed: list[str] = []
+    for sylls in groups:
+        choices = [table.get(sy) or table.get(sy.replace("'", "")) or (sy.replace("'", ""),) for sy in sylls]
+        combos = [""]
+        for ch in choices:
+            combos = [c + x for c in combos for x in ch][:_WG_MAX_CHOICES]
+        word = next((c for c in combos if c in vocab), combos[0])
+        tokens.append(word)
+        if word != "".join(sy.replace("'", "") for sy in sylls):
+            changed.append(f"'{'-'.join(sylls)}' as '{word}'")
+    if not changed:
+        return []
+    return [(tokens, WADE_GILES_PENALTY, "Wade-Giles romanisation read in pinyin: " + ", ".join(changed),
+             WADE_GILES_MIN_SCORE, None)]
+
+
 def query_variants(nn: NormalizedName, vocab: Mapping[str, Any], aliases: Aliases | None = None) -> list[Reading]:
     """Other token readings of a normalised query worth screening, each with its score penalty.
 
@@ -542,6 +602,7 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any], aliases: Aliase
         and _ANY_TRIGGER(clean) is None
         and not any(len(t) >= _MIN_GLUED and t not in vocab for t in nn.tokens)
         and not (len(nn.tokens) == 1 and len(nn.tokens[0]) >= _MIN_GLUED_WHOLE and nn.tokens[0] not in vocab)
+        and not _wade_giles_trigger(nn.tokens)
     ):
         return []  # the usual case: nothing that any reading below would change
     primary = list(nn.tokens)
@@ -576,6 +637,8 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any], aliases: Aliase
                           f"words written only with Latin look-alike letters read by shape: {why}", SPLIT_MIN_SCORE,
                           None))
     proposals += _sound_readings(nn, primary, vocab, aliases)
+    if latin:
+        proposals += _wade_giles_readings(nn, primary, vocab)
     for tokens, penalty, reason, min_score, norm in proposals:
         add(tokens, penalty, reason, min_score, norm)
     return out
