@@ -230,3 +230,15 @@ def test_a_chinese_name_in_wade_giles_is_read_in_pinyin(query: str, listed: str)
 def test_no_wade_giles_reading_for_names_that_are_not_wade_giles(query: str, listed: str) -> None:
     hit = _hit(query, listed)
     assert hit is None or "Wade-Giles" not in hit.explanation
+
+
+def test_a_word_split_in_three_is_read_as_the_word() -> None:
+    hit = _hit("Nikolai Plat Ono Vich Patrushev", "Nikolai Platonovich Patrushev")  # was 36.7
+    assert hit is not None and hit.score >= 80
+    m = Matcher([ListEntry(id="x", source="test", source_code="custom", name="Nikolai Platonovich Patrushev")])
+    assert m.compare("Nikolai Plat Ono Vich Patrushev", "Nikolai Platonovich Patrushev") >= 80
+
+
+def test_three_known_words_are_not_merged() -> None:
+    hit = _hit("Ono Plat Vich", "Platonovich", "Individual")  # not in the order of the word
+    assert hit is None or hit.score < 80

@@ -1823,7 +1823,8 @@ def _rejoin_if_needed(tokens: list[str], other: Sequence[str]) -> list[str]:
     missing = [t for t in tokens if t not in known]
     if not missing:
         return tokens
-    glued = any(a + b in known for a, b in zip(tokens, tokens[1:], strict=False))
+    glued = any(a + b in known for a, b in zip(tokens, tokens[1:], strict=False)) or any(
+        a + b + c in known for a, b, c in zip(tokens, tokens[1:], tokens[2:], strict=False))
     if not glued and not any(len(u) >= 2 and u in t for t in missing for u in known):
         return tokens
     return _rejoin(tokens, known)
@@ -2543,12 +2544,19 @@ def _split_token(t: str, known: Any, min_part: int) -> tuple[str, str | None] | 
 
 
 def _rejoin(tokens: list[str], known: Any, min_part: int = 2) -> list[str]:
-    """Merge or split tokens so they line up with ``known`` tokens: 'good will' ~ 'goodwill'."""
+    """Merge or split tokens so they line up with ``known`` tokens: 'good will' ~ 'goodwill', and three words
+    of 2+ letters each that are one known word: 'plat ono vich' ~ 'platonovich'."""
     out: list[str] = []
     i = 0
     n = len(tokens)
     while i < n:
         t = tokens[i]
+        if i + 2 < n and min(len(t), len(tokens[i + 1]), len(tokens[i + 2])) >= 2:
+            merged3 = t + tokens[i + 1] + tokens[i + 2]
+            if merged3 in known and not all(x in known for x in tokens[i : i + 3]):
+                out.append(merged3)
+                i += 3
+                continue
         if i + 1 < n:
             merged = t + tokens[i + 1]
             if merged in known and (t not in known or tokens[i + 1] not in known):
