@@ -242,3 +242,9 @@ def test_a_word_split_in_three_is_read_as_the_word() -> None:
 def test_three_known_words_are_not_merged() -> None:
     hit = _hit("Ono Plat Vich", "Platonovich", "Individual")  # not in the order of the word
     assert hit is None or hit.score < 80
+
+
+def test_no_added_name_parts_for_a_name_read_by_sound() -> None:
+    # a synthetic negative of the UN benchmark: its words were read as the sound-alike list words malik, noorzai
+    hit = _hit("ملیكا کيانا نوروزی", "MALIK NOORZAI")
+    assert hit is None or (_feature(hit, "added_name_parts") is None and hit.score < 80)

@@ -1491,6 +1491,7 @@ class Matcher:
         ctx = _CalCtx(self, q, an, entry, acronym, country)
         ctx.alias = alias
         ctx.name = name
+        ctx.reading = reading_why
         raw: list[tuple[str, float, str]] = []
         blocks: list[str] = []
         total = 100.0
@@ -1993,6 +1994,7 @@ class _CalCtx:
         self.name_score = 100.0
         self.alias = -1
         self.name = q.text  # the party's name as given (calibrate sets it; q may be a reading of it)
+        self.reading = ""  # why q is another reading of the name ('' : the name as written)
 
     def distinct_matched(self) -> list[tuple[int, int, float]]:
         cfg = self.cfg
@@ -2376,9 +2378,11 @@ def feature_place_conflict(c: _CalCtx) -> list[_Feat]:
 def _added_name_parts(c: _CalCtx) -> list[str]:
     """The name parts a person's name adds to a list name it holds whole (every list name part matched exactly,
     repeats included, at least two of them not particles): 'Gul Ahmad Waziri Hakimi' holds 'Gul Ahmad Hakimi'
-    and adds 'waziri'. Only against an entry typed as an individual (an untyped entry may be a firm). Empty
-    when the pair is not of that shape."""
-    if c.entry.type != "Individual" or not _person_pair(c) or not c.used_a >= c.core_a or _extra_name_parts(c, False):
+    and adds 'waziri'. Only against an entry typed as an individual (an untyped entry may be a firm), and not
+    for a name read by sound (its words were replaced by list words). Empty when the pair is not of that shape."""
+    if c.entry.type != "Individual" or "sound" in c.reading or not _person_pair(c):
+        return []
+    if not c.used_a >= c.core_a or _extra_name_parts(c, False):
         return []
     exact = [c.a_tokens[j] for _, j, s in c.pairs if j in c.core_a and s >= 1.0]
     if len(exact) < len(c.core_a) or len([u for u in exact if u not in particles()]) < 2:
