@@ -1,16 +1,21 @@
 """Check-path latency, third round (issue 10): caches that hit across processes, and what a check no longer imports."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
-def _run(code: str, env: dict[str, str] | None = None) -> str:
+def _run(code: str, env: dict[str, str] | None = None, drop: tuple[str, ...] = ()) -> str:
     full = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), **(env or {})}
+    for name in drop:
+        full.pop(name, None)
     return subprocess.run([sys.executable, "-c", code], env=full, check=True, capture_output=True,
                           text=True).stdout.strip()
 
@@ -59,3 +64,125 @@ def test_english_words_cache_is_read_by_the_next_process(tmp_path: Path) -> None
     for seed in ("5", "6"):
         assert _run(code, {**env, "PYTHONHASHSEED": seed}) == first
     assert sorted(p.name for p in tmp_path.glob("derived-*.bin")) == files
+
+
+CHECK_PROBE = """
+import json, sys
+from ecscreen.cli.main import main
+rc = main(sys.argv[1:])
+sys.stderr.write("MODULES=" + json.dumps(sorted(sys.modules)) + "\\n")
+sys.exit(rc)
+"""
+
+SHIPMENT = """\
+id: R3-1
+date: 2026-10-01
+destination: CN
+parties:
+  - {role: end_user, name: "Huawei Technologies Co., Ltd.", country: CN}
+items:
+  - {description: Data-center GPU accelerator, eccn: 3A090.a, origin: US}
+"""
+
+
+def _check_modules(tmp_path: Path, env: dict[str, str] | None = None) -> tuple[int, str, list[str]]:
+    ship = tmp_path / "ship.yaml"
+    ship.write_text(SHIPMENT, encoding="utf-8")
+    full = {**os.environ, "PYTHONPATH": SRC, "ECSCREEN_HOME": str(tmp_path / "home"),
+            "ECSCREEN_CACHE_DIR": str(tmp_path / "cache")}
+    full.pop("PYDANTIC_DISABLE_PLUGINS", None)
+    full.pop("ECSCREEN_NO_CACHE", None)
+    full.update(env or {})
+    done = subprocess.run([sys.executable, "-c", CHECK_PROBE, "check", str(ship), "--format", "json"], env=full,
+                          capture_output=True, text=True, timeout=600, check=False)
+    line = next(x for x in done.stderr.splitlines() if x.startswith("MODULES="))
+    return done.returncode, done.stdout, json.loads(line.split("=", 1)[1])
+
+
+def test_check_imports_neither_importlib_metadata_nor_pycountry(tmp_path: Path) -> None:
+    """A one-shipment check with lists reads no distribution metadata (cache keys read dist-info directory
+    names; pydantic's plugin lookup is off in the CLI) and does not import pycountry (country codes come from
+    pycountry's ISO table read directly): ~30 ms CPU less; the decision is unchanged."""
+    cold = _check_modules(tmp_path)  # fills the caches (building the index may read more)
+    code, out, mods = _check_modules(tmp_path)
+    assert code == cold[0] == 1 and json.loads(out)["results"][0]["decision"] == "license_required"
+    assert json.loads(out)["results"] == json.loads(cold[1])["results"]
+    assert "importlib.metadata" not in mods and "pycountry" not in mods and "email.message" not in mods
+    assert "pydantic.plugin._loader" in mods  # the stand-in
+
+
+def test_cli_keeps_a_pydantic_plugins_setting_of_the_user(tmp_path: Path) -> None:
+    """PYDANTIC_DISABLE_PLUGINS set by the user: pydantic's own plugin loader runs as the user asked."""
+    code, out, mods = _check_modules(tmp_path, {"PYDANTIC_DISABLE_PLUGINS": "some-plugin"})
+    assert code == 1 and json.loads(out)["results"][0]["decision"] == "license_required"
+    assert "importlib.metadata" in mods
+
+
+def test_cli_stand_in_loader_finds_no_plugins() -> None:
+    out = _run("import os, sys, ecscreen.cli\n"
+               "from pydantic.plugin._loader import get_plugins\n"
+               "print(os.environ['PYDANTIC_DISABLE_PLUGINS'], list(get_plugins()), 'importlib.metadata' in sys.modules)",
+               drop=("PYDANTIC_DISABLE_PLUGINS",))
+    assert out == "__all__ [] False"
+
+
+def test_dist_version_reads_what_importlib_metadata_reads() -> None:
+    from importlib import metadata
+
+    from ecscreen.settings import dist_version
+
+    for dist in ("pydantic", "pydantic-core", "PyYAML", "pycountry", "rapidfuzz", "numpy", "typer"):
+        assert dist_version(dist) == metadata.version(dist)
+    assert dist_version("no-such-distribution-xyz") == "?"
+
+
+def test_iso_table_equals_pycountry() -> None:
+    """The ISO 3166-1 records read from pycountry's file are pycountry's, in its order, found by the same
+    (case-insensitive) code lookups."""
+    import pycountry
+
+    from ecscreen.domain import countries as C
+
+    assert [(c.alpha_2, c.alpha_3, c.name, getattr(c, "common_name", None)) for c in pycountry.countries] == [
+        (c.alpha_2, c.alpha_3, c.name, c.common_name) for c in C.iso_countries()]
+    for c in pycountry.countries:
+        for field in ("alpha_2", "alpha_3"):
+            for code in (getattr(c, field), getattr(c, field).lower()):
+                assert C._country_by(field, code) == C._country_by(field, code.upper())
+                assert C._country_by(field, code).alpha_2 == pycountry.countries.get(**{field: code}).alpha_2
+    assert C._country_by("alpha_2", "XX") is None and C._country_by("alpha_3", "ZZZ") is None
+
+
+def test_iso_table_missing_falls_back_to_pycountry(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ecscreen.domain import countries as C
+
+    monkeypatch.setattr(C, "_iso_rows", lambda: None)
+    C._iso_index.cache_clear()
+    try:
+        assert C._country_by("alpha_2", "cn").alpha_3 == "CHN"
+        assert any(c.alpha_2 == "DE" for c in C.iso_countries())
+    finally:
+        C._iso_index.cache_clear()
+
+
+def test_snapshot_code_fingerprint_follows_every_source_write(tmp_path: Path) -> None:
+    """The compiled-snapshot key stats the sources instead of reading them: a rewrite with the same size, a
+    touch, a replacement by rename all give another key; an unchanged tree the same key."""
+    from ecscreen.settings import file_stamps
+
+    src = tmp_path / "pkg"
+    src.mkdir()
+    f = src / "a.py"
+    f.write_text("x = 1\n")
+    first = file_stamps([f], src)
+    assert file_stamps([f], src) == first and first.startswith(b"a.py\x00")
+    st = f.stat()
+    f.write_text("x = 2\n")  # same size, new content, the old modification time put back
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    third = file_stamps([f], src)
+    tmp = src / "a.tmp"
+    tmp.write_text("x = 2\n")
+    os.replace(tmp, f)
+    fourth = file_stamps([f], src)
+    assert len({first, third, fourth}) == 3  # the change time (and for the rename, the inode) moved
+    assert file_stamps([src / "gone.py"], src).endswith(b"missing\x00")
