@@ -186,3 +186,38 @@ def test_snapshot_code_fingerprint_follows_every_source_write(tmp_path: Path) ->
     fourth = file_stamps([f], src)
     assert len({first, third, fourth}) == 3  # the change time (and for the rename, the inode) moved
     assert file_stamps([src / "gone.py"], src).endswith(b"missing\x00")
+
+
+def test_lazy_dict_table_lookups_equal_the_dict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A packed dict read back finds its keys through the stored table without decoding the key list (loading
+    the index no longer decodes ~57,000 keys and builds their dicts); every answer equals the dict's, for
+    present and absent keys of every stored type; past TABLE_LOOKUPS lookups the key dict is built, same answers."""
+    from ecscreen.parties import indexcache as IC
+
+    d: dict[object, object] = {f"w{i}": [i, f"x{i}"] for i in range(3000)}
+    d.update({("ba", 4): (["bank"], [0]), ("ba", 5): [], "": "empty", "é中": 1, 7: "seven", ("t", ("u", 1)): 2})
+    probes: list[object] = [*d, "w3000", ("ba", 6), "zz", 8, ("t", ("u", 2)), True, 1.5]
+    for limit in (IC.TABLE_LOOKUPS, 10):
+        monkeypatch.setattr(IC, "TABLE_LOOKUPS", limit)
+        lazy = IC.unpack_dict(IC.pack_dict(d))
+        assert lazy._keys is None  # nothing decoded on load
+        for k in probes:
+            assert (k in lazy) == (k in d), k
+            assert lazy.get(k, "none") == d.get(k, "none"), k
+        if limit == 10:
+            assert lazy._pos is not None  # switched to the dict
+        assert len(lazy) == len(d) and list(lazy) == list(d) and lazy == d
+    pickled = IC.unpack_pickled(IC.pack_pickled({"b": [1], "a": 2}))
+    assert pickled["a"] == 2 and "c" not in pickled and pickled._keys is None
+
+
+def test_lazy_dict_damaged_table_is_rejected() -> None:
+    from ecscreen.parties import indexcache as IC
+
+    kind, keys, offs, vals, table = IC.pack_dict({"a": 1, "b": 2})
+    for bad in ((table[0][:-8], table[1], table[2]), (table[0], table[1][:-8], table[2]),
+                (table[0], table[1], table[2][:-1]), (b"", table[1], table[2]), "x"):
+        with pytest.raises(ValueError):
+            IC.unpack_dict((kind, keys, offs, vals, bad))
+    with pytest.raises(ValueError):
+        IC.unpack_dict((kind, keys, offs, vals))  # the format before the table

@@ -27,7 +27,7 @@ from ecscreen import __version__
 from ecscreen.packs.registry import Registry, default_rules_dir, load_registry, pack_files
 from ecscreen.settings import dist_version, file_stamps
 
-SNAPSHOT_FORMAT = 2  # 2: the packs' large keyed tables stored per key (lazy_tables)
+SNAPSHOT_FORMAT = 3  # 2: the packs' large keyed tables stored per key (lazy_tables); 3: with a lookup table
 LAZY_TABLE_MIN = 256  # a pack's dict field of at least this many entries is read per key
 
 __all__ = ["registry_digest", "load_registry_snapshot"]

@@ -2655,10 +2655,15 @@ def background_df() -> tuple[int, dict[str, int]]:
         raw = resources.files("ecscreen").joinpath("data", BACKGROUND_FILE).read_bytes()
     except FileNotFoundError:
         return 0, {}
-    # parsed once per cache directory (~11 ms per process otherwise)
+    # parsed once per cache directory (~11 ms per process otherwise), kept packed: a query reads the few words
+    # it looks up (unpickling the whole dict was ~5 ms of a one-shipment check)
     from ecscreen.parties.derived import cached
 
-    return cached("token-df", raw, _parse_background, _valid_background, index_cache_dir())
+    n, packed = cached("token-df-packed", raw, _parse_background_packed, _valid_background, index_cache_dir())
+    try:
+        return n, unpack_dict(packed)
+    except ValueError:  # pragma: no cover - the derived cache checked the shape
+        return _parse_background(raw)
 
 
 def _parse_background(raw: bytes) -> tuple[int, dict[str, int]]:
@@ -2666,9 +2671,15 @@ def _parse_background(raw: bytes) -> tuple[int, dict[str, int]]:
     return int(data["aliases"]), dict(data["df"])
 
 
+def _parse_background_packed(raw: bytes) -> tuple[int, Any]:
+    n, df = _parse_background(raw)
+    return n, pack_dict(df)
+
+
 def _valid_background(value: object) -> bool:
     # the shape only: the file is the user's own, for this digest, with its checksum (see derived.cached)
-    return type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is dict
+    return (type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is tuple
+            and len(value[1]) == 5)
 
 
 def token_document_frequencies(entries: Sequence[ListEntry]) -> tuple[int, dict[str, int]]:
@@ -2734,7 +2745,8 @@ def _country_code(country: str | None) -> str | None:
 # (CPU, measured on this machine; a one-shipment check pays it on every call). Format 3: CRC-32 header. Any failure (unreadable, corrupt, other format version,
 # inconsistent content) is ignored and the index is rebuilt, so results never depend on the cache.
 
-CACHE_FORMAT = 3  # 2: the deletion index is a _DeletionIndex (arrays), not a dict; 3: CRC-32 payload checksum
+CACHE_FORMAT = 4  # 2: the deletion index is a _DeletionIndex (arrays), not a dict; 3: CRC-32 payload checksum;
+# 4: packed dicts carry a lookup table (ecscreen.parties.indexcache)
 CACHE_MIN_NAMES = 1000  # smaller lists build in milliseconds: not worth a file
 CACHE_KEEP = 12  # files of each kind kept in the cache directory (most recently used first)
 _CACHE_MAGIC = b"ecscreen-index\x00" + bytes([CACHE_FORMAT])
