@@ -221,3 +221,36 @@ def test_lazy_dict_damaged_table_is_rejected() -> None:
             IC.unpack_dict((kind, keys, offs, vals, bad))
     with pytest.raises(ValueError):
         IC.unpack_dict((kind, keys, offs, vals))  # the format before the table
+
+
+def test_packed_texts_behave_like_the_list() -> None:
+    import pickle
+
+    from ecscreen.parties import indexcache as IC
+
+    texts = ["Huawei Technologies Co., Ltd.", "", "华为技术有限公司", "Österreich \udcff", "x" * 300]
+    packed = IC.unpack_texts(IC.pack_texts(texts))
+    assert len(packed) == 5 and list(packed) == texts and packed == texts and packed[-3] == texts[-3]
+    assert packed[1:4] == texts[1:4] and packed[::2] == texts[::2]
+    assert pickle.loads(pickle.dumps(packed)) == texts and type(pickle.loads(pickle.dumps(packed))) is list
+    with pytest.raises(IndexError):
+        packed[5]
+    marker, offs, blob = IC.pack_texts(texts)
+    for bad in ((marker, offs[:-8], blob), (marker, offs, blob[:-1]), ("other", offs, blob), (marker, offs)):
+        with pytest.raises(ValueError):
+            IC.unpack_texts(bad)
+
+
+def test_loaded_index_has_the_built_alias_texts(tmp_path: Path) -> None:
+    from ecscreen.parties import matching as M
+    from ecscreen.parties.indexcache import PackedTexts
+    from ecscreen.parties.store import load_default
+
+    entries = load_default().entries[:1500]
+    built = M.Matcher(entries, cache_key="r3-texts", cache_dir=tmp_path)
+    loaded = M.Matcher(entries, cache_key="r3-texts", cache_dir=tmp_path)
+    assert built.cache_status == "saved" and loaded.cache_status == "loaded"
+    assert isinstance(loaded.alias_text, PackedTexts) and loaded.alias_text == built.alias_text
+    for q in ("Huawei Technologies", "Rosoboronexport", "Islamic Revolutionary Guard Corps"):
+        assert [h.model_dump() for h in loaded.search(q, threshold=60)] == [
+            h.model_dump() for h in built.search(q, threshold=60)]

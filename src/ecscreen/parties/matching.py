@@ -64,7 +64,7 @@ from ecscreen.domain.normalize import (
     particles,
     skeleton,
 )
-from ecscreen.parties.indexcache import pack_dict, unpack_dict
+from ecscreen.parties.indexcache import pack_dict, pack_texts, unpack_dict, unpack_texts
 from ecscreen.parties.variants import (
     Reading,
     bracket_head,
@@ -570,7 +570,7 @@ class Matcher:
                 alias_norm.append(nn)
                 alias_weak.append(len(nn.tokens) == 1)
         self.alias_entry = np.asarray(alias_entry, dtype=np.int64)
-        self.alias_text = alias_text
+        self.alias_text: Sequence[str] = alias_text
         self.alias_norm: Sequence[NormalizedName] = alias_norm
         self.a_weak = np.asarray(alias_weak, dtype=bool)
         self.n_alias = len(alias_text)
@@ -729,6 +729,7 @@ class Matcher:
             packed = pack_dict(state[name])
             if packed is not None:
                 state[name] = packed
+        state["alias_text"] = pack_texts(list(self.alias_text))  # read per hit (explanations)
         if self._bg_df and self._bg_df is background_df()[1]:
             # the embedded background frequencies (~0.5 MB), the same for every index: not stored in each
             # file (a check loads one index per names list), taken from the package on load (the background
@@ -757,7 +758,7 @@ class Matcher:
                 raise ValueError(f"index cache: {name} is not an array")
         n_alias, n_vocab = int(state["n_alias"]), int(state["n_vocab"])
         if not (
-            len(state["alias_entry"]) == len(state["alias_text"]) == len(state["a_W"]) == n_alias
+            len(state["alias_entry"]) == len(unpack_texts(state["alias_text"])) == len(state["a_W"]) == n_alias
             and len(state["vocab_list"]) == len(state["idf"]) == len(state["p_len"]) == n_vocab
             and len(state["_df_list"]) == len(state["_vbit"]) == n_vocab
             and (n_alias == 0 or 0 <= int(state["alias_entry"].max()) < len(self.entries))
@@ -765,6 +766,7 @@ class Matcher:
             raise ValueError("index cache is inconsistent")
         for name in (*self._STATE_ARRAYS, *self._STATE_OBJECTS):
             setattr(self, name, state[name])
+        self.alias_text = unpack_texts(state["alias_text"])
         for name in self._PACKED_DICTS:
             if type(state[name]) is tuple:
                 setattr(self, name, unpack_dict(state[name]))
@@ -2746,7 +2748,7 @@ def _country_code(country: str | None) -> str | None:
 # inconsistent content) is ignored and the index is rebuilt, so results never depend on the cache.
 
 CACHE_FORMAT = 4  # 2: the deletion index is a _DeletionIndex (arrays), not a dict; 3: CRC-32 payload checksum;
-# 4: packed dicts carry a lookup table (ecscreen.parties.indexcache)
+# 4: packed dicts carry a lookup table, alias texts packed (ecscreen.parties.indexcache)
 CACHE_MIN_NAMES = 1000  # smaller lists build in milliseconds: not worth a file
 CACHE_KEEP = 12  # files of each kind kept in the cache directory (most recently used first)
 _CACHE_MAGIC = b"ecscreen-index\x00" + bytes([CACHE_FORMAT])
@@ -3036,7 +3038,7 @@ class _LazyNorms(Sequence[NormalizedName]):
     """``alias_norm`` of an index loaded from the cache: each name normalised again when first needed
     (explanations only), which gives the very NormalizedName the build computed."""
 
-    def __init__(self, texts: list[str]) -> None:
+    def __init__(self, texts: Sequence[str]) -> None:
         self._texts = texts
         self._done: dict[int, NormalizedName] = {}
 
