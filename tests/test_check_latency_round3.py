@@ -278,3 +278,26 @@ def test_cjk_patterns_match_what_the_three_range_classes_matched(module: str, na
     for _ in range(3000):
         s = "".join(rnd.choice(pool) for _ in range(rnd.randint(0, 14)))
         assert [m.span() for m in old.finditer(s)] == [m.span() for m in new.finditer(s)], s
+
+
+def test_english_words_packed_set_equals_the_word_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The English word list read back from the derived cache answers membership through the packed table
+    (no word decoded) and is the parsed list: every word in, other words out, equal as a set."""
+    from importlib import resources
+
+    from ecscreen.parties import matching as M
+    from ecscreen.parties.indexcache import PackedSet
+
+    monkeypatch.setenv("ECSCREEN_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("ECSCREEN_NO_CACHE", raising=False)
+    words = M._parse_english_words(resources.files("ecscreen").joinpath("data", "english_words.txt").read_bytes())
+    try:
+        for _ in range(2):  # written, then read
+            M.english_words.cache_clear()
+            got = M.english_words()
+            assert isinstance(got, PackedSet)
+            assert all(w in got for w in list(words)[::37]) and "qzxjvw" not in got and 7 not in got
+            assert got._members._keys is None  # membership decoded no word
+            assert got == words and len(got) == len(words) and got & {"the", "qzxjvw"} == words & {"the", "qzxjvw"}
+    finally:
+        M.english_words.cache_clear()
