@@ -301,3 +301,33 @@ def test_english_words_packed_set_equals_the_word_list(tmp_path: Path, monkeypat
             assert got == words and len(got) == len(words) and got & {"the", "qzxjvw"} == words & {"the", "qzxjvw"}
     finally:
         M.english_words.cache_clear()
+
+
+def test_first_use_tables_cached_equal_the_built_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The matcher's common words and their one-letter deletions come from the derived cache after the first
+    process (keyed by the index code fingerprint and pycountry's version): equal to building them; no cache
+    directory: built."""
+    from ecscreen.parties import matching as M
+
+    monkeypatch.setenv("ECSCREEN_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("ECSCREEN_NO_CACHE", raising=False)
+    words, deletes = M._build_common_words(b""), M._build_common_deletes(b"")
+    assert len(words) > 100 and len(deletes) > 100
+    funcs = (M.common_words, M._common_deletes, M._table_words, M.common_typo)
+    try:
+        for _ in range(2):  # written, then read
+            for f in funcs:
+                f.cache_clear()
+            assert M.common_words() == words
+            got = M._common_deletes()
+            assert dict(got.items()) == deletes and got.get("zzzzzq") is None
+            assert M.common_typo("technoeogies") == "technology" and M.common_typo("internetional") == "international"
+        assert {p.name.split("-")[0] for p in tmp_path.glob("derived-*.bin")} == {"derived"}
+        assert len(list(tmp_path.glob("derived-*.bin"))) >= 2
+        monkeypatch.setenv("ECSCREEN_NO_CACHE", "1")
+        for f in funcs:
+            f.cache_clear()
+        assert M.common_words() == words and M._common_deletes() == deletes
+    finally:
+        for f in funcs:
+            f.cache_clear()
