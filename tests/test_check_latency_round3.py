@@ -331,3 +331,30 @@ def test_first_use_tables_cached_equal_the_built_ones(tmp_path: Path, monkeypatc
     finally:
         for f in funcs:
             f.cache_clear()
+
+
+def test_nickname_table_seeded_from_the_cache_equals_the_built_one(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A matcher loaded from the index cache hands normalize the nickname table from the derived cache; the
+    table and the nickname expansions are those built from nicknames.csv."""
+    from ecscreen.domain import normalize as N
+    from ecscreen.parties import matching as M
+    from ecscreen.parties.indexcache import LazyDict
+    from ecscreen.parties.store import load_default
+
+    monkeypatch.setenv("ECSCREEN_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("ECSCREEN_NO_CACHE", raising=False)
+    built = N._build_nicknames()
+    entries = load_default().entries[:1200]
+    try:
+        M.Matcher(entries, cache_key="r3-nick", cache_dir=tmp_path)  # saved (no seeding on a build)
+        N._nicknames.cache_clear()
+        N._SEEDS.clear()
+        loaded = M.Matcher(entries, cache_key="r3-nick", cache_dir=tmp_path)
+        assert loaded.cache_status == "loaded"
+        table = N._nicknames()
+        assert isinstance(table, LazyDict) and dict(table.items()) == built
+        assert N.given_name_forms("ted") == built.get("ted") and N.given_name_forms("zzqx") == frozenset()
+    finally:
+        N._nicknames.cache_clear()
+        N._SEEDS.clear()

@@ -84,10 +84,28 @@ def _stopwords() -> frozenset[str]:
     return frozenset(_table_lines("stopwords.txt"))
 
 
+# first-use tables an upper layer read from its cache (see seed_table): used instead of building them
+_SEEDS: dict[str, Any] = {}
+
+
+def seed_table(name: str, value: Any) -> None:
+    """Give this module a first-use table (``"nicknames"``) that an earlier process built: ecscreen.parties.matching
+    keeps it in its derived cache, keyed by this module's source and tables. Used when the table is first
+    needed; a table already built stays as it is."""
+    _SEEDS[name] = value
+
+
 @lru_cache(maxsize=1)
 def _nicknames() -> dict[str, frozenset[str]]:
     """Nickname -> the given names it is short for (``nicknames.csv``: the maintained 'nicknames' data set,
     Apache-2.0). Nicknames of one or two letters and words that are name particles or stop words are left out."""
+    seeded = _SEEDS.pop("nicknames", None)
+    if seeded is not None:
+        return seeded  # type: ignore[no-any-return]
+    return _build_nicknames()
+
+
+def _build_nicknames() -> dict[str, frozenset[str]]:
     skip = particles() | _stopwords()
     pairs: dict[str, set[str]] = {}
     for line in _table_lines("nicknames.csv"):

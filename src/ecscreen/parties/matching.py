@@ -796,6 +796,7 @@ class Matcher:
         self._vbit = state["_vbit"].tolist()
         self._vocab_len = [len(t) for t in self.vocab_list]
         self._p_len_list = self.p_len.tolist()
+        _seed_first_use()
 
     # ------------------------------------------------------------------ query prep
 
@@ -1794,6 +1795,31 @@ def _first_use_key() -> bytes | None:
     from ecscreen.settings import dist_version
 
     return _code_fingerprint(True) + f"|pycountry {dist_version('pycountry')}".encode()
+
+
+def _seed_first_use() -> None:
+    """Hand normalize its nickname table from the derived cache (~3 ms to build from nicknames.csv), once an
+    index is loaded from the cache (its queries expand nicknames)."""
+    from ecscreen.domain import normalize as normalize_module
+
+    if normalize_module._nicknames.cache_info().currsize or "nicknames" in normalize_module._SEEDS:
+        return
+    try:
+        key = _first_use_key()
+        if key is None:
+            return
+        from ecscreen.parties.derived import cached
+
+        packed = cached("nicknames", key, _build_nicknames_packed, _valid_packed, index_cache_dir())
+        normalize_module.seed_table("nicknames", unpack_dict(packed))
+    except Exception:  # noqa: BLE001 - never fails the index load: normalize builds the table itself
+        return
+
+
+def _build_nicknames_packed(_key: bytes) -> Any:
+    from ecscreen.domain.normalize import _build_nicknames
+
+    return pack_dict(_build_nicknames())
 
 
 @lru_cache(maxsize=1)
