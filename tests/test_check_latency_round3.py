@@ -109,6 +109,7 @@ def test_check_imports_neither_importlib_metadata_nor_pycountry(tmp_path: Path) 
     assert json.loads(out)["results"] == json.loads(cold[1])["results"]
     assert "importlib.metadata" not in mods and "pycountry" not in mods and "email.message" not in mods
     assert "pydantic.plugin._loader" in mods  # the stand-in
+    assert "opencc" not in mods  # the packs' Han runs come simplified with the snapshot
 
 
 def test_cli_keeps_a_pydantic_plugins_setting_of_the_user(tmp_path: Path) -> None:
@@ -358,3 +359,37 @@ def test_nickname_table_seeded_from_the_cache_equals_the_built_one(tmp_path: Pat
     finally:
         N._nicknames.cache_clear()
         N._SEEDS.clear()
+
+
+def test_snapshot_carries_the_packs_han_runs_simplified(tmp_path: Path) -> None:
+    """The compiled snapshot stores the simplified form of every Han run of the packs' texts, as OpenCC gives
+    it; loading the snapshot seeds them, and the phrase matcher prepares pack texts to the same strings."""
+    from ecscreen.domain import normalize as N
+    from ecscreen.domain.textmatch import prepare
+    from ecscreen.engine import snapshot as S
+    from ecscreen.packs.registry import load_registry
+
+    reg = load_registry(None)
+    runs = S._han_runs_simplified(reg)
+    assert len(runs) > 20
+    t2s = N._t2s()
+    for run, simple in runs.items():
+        out = t2s.convert(run)
+        assert simple == (out if len(out) == len(run) else run), run
+    texts: list[str] = []
+    for lp in reg.packs:
+        S._pack_texts(lp.model, texts)
+    before = [prepare(t) for t in texts]
+    N._SIMPLIFIED_SEED.clear()
+    N._simplified.cache_clear()
+    try:
+        loaded = S.load_registry_snapshot(cache_dir=tmp_path)  # written (and seeded from the registry)
+        N._SIMPLIFIED_SEED.clear()
+        loaded = S.load_registry_snapshot(cache_dir=tmp_path)  # read: seeds
+        assert [p.info for p in loaded.packs] == [p.info for p in reg.packs]
+        assert N._SIMPLIFIED_SEED == runs
+        N._simplified.cache_clear()
+        assert [prepare(t) for t in texts] == before
+    finally:
+        N._SIMPLIFIED_SEED.clear()
+        N._simplified.cache_clear()

@@ -163,8 +163,21 @@ def _t2s() -> Any:
     return opencc.OpenCC("t2s")
 
 
+_SIMPLIFIED_SEED: dict[str, str] = {}  # _simplified results an earlier process computed (seed_simplified)
+
+
+def seed_simplified(known: dict[str, str]) -> None:
+    """Give :func:`_simplified` the results of an earlier process for these Han runs (the compiled packs
+    snapshot stores those of every pack text, keyed by OpenCC's version): a check whose texts hold no other
+    Han run never starts OpenCC (~5 ms to import and load its tables)."""
+    _SIMPLIFIED_SEED.update(known)
+
+
 @lru_cache(maxsize=50_000)
 def _simplified(run: str) -> str:
+    known = _SIMPLIFIED_SEED.get(run)
+    if known is not None:
+        return known
     out: str = _t2s().convert(run)
     return out if len(out) == len(run) else run
 
