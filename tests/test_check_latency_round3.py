@@ -387,7 +387,7 @@ def test_snapshot_carries_the_packs_han_runs_simplified(tmp_path: Path) -> None:
         N._SIMPLIFIED_SEED.clear()
         loaded = S.load_registry_snapshot(cache_dir=tmp_path)  # read: seeds
         assert [p.info for p in loaded.packs] == [p.info for p in reg.packs]
-        assert N._SIMPLIFIED_SEED == runs
+        assert runs == N._SIMPLIFIED_SEED
         N._simplified.cache_clear()
         assert [prepare(t) for t in texts] == before
     finally:
