@@ -393,3 +393,39 @@ def test_snapshot_carries_the_packs_han_runs_simplified(tmp_path: Path) -> None:
     finally:
         N._SIMPLIFIED_SEED.clear()
         N._simplified.cache_clear()
+
+
+def test_party_lists_pack_cached_equals_validated_and_errors_still_name_the_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The party_lists pack comes from the derived cache after the first process (keyed by its path and text,
+    the sources' stamps, pydantic's version): equal to validating the file; a changed file is validated again;
+    an invalid one still fails with file and line, and nothing is cached for it."""
+    from ecscreen.errors import PackError
+    from ecscreen.packs.registry import default_rules_dir
+    from ecscreen.parties import screening as S
+
+    monkeypatch.setenv("ECSCREEN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("ECSCREEN_NO_CACHE", raising=False)
+    src = default_rules_dir() / "us-ear" / "party-lists.yaml"
+    own = tmp_path / "party-lists.yaml"
+    own.write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    reference = S._validate_file(S.PartyListsPack, own, PackError)
+    try:
+        for _ in range(2):  # written, then read
+            S._load_pack_cached.cache_clear()
+            assert S.load_pack(own) == reference
+        assert list((tmp_path / "cache").glob("derived-*.bin"))
+        text = own.read_text(encoding="utf-8")
+        own.write_text(text.replace("threshold:", "threshold: 91 #", 1) if "threshold:" in text else text + "\n",
+                       encoding="utf-8")
+        S._load_pack_cached.cache_clear()
+        assert S.load_pack(own) == S._validate_file(S.PartyListsPack, own, PackError)
+        own.write_text("kind: party_lists\nno_such_field: 1\n", encoding="utf-8")
+        files = set((tmp_path / "cache").glob("derived-*.bin"))
+        S._load_pack_cached.cache_clear()
+        with pytest.raises(PackError) as err:
+            S.load_pack(own)
+        assert err.value.file == str(own) and err.value.line is not None
+        assert set((tmp_path / "cache").glob("derived-*.bin")) == files
+    finally:
+        S._load_pack_cached.cache_clear()

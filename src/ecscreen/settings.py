@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["Settings", "today", "utc_now", "dist_version", "file_stamps"]
+__all__ = ["Settings", "today", "utc_now", "dist_version", "file_stamps", "package_stamp"]
 
 
 def _flag(value: str | None) -> bool:
@@ -141,3 +141,15 @@ def file_stamps(paths: Iterable[Path], root: Path | None = None) -> bytes:
         out.append(f"{shown}\x00{st.st_size}|{st.st_ino}|{st.st_mtime_ns}|{st.st_ctime_ns}\x00".encode(
             "utf-8", "surrogatepass"))
     return b"".join(out)
+
+
+@lru_cache(maxsize=1)
+def package_stamp() -> bytes:
+    """:func:`file_stamps` of every ecscreen source file (``*.py`` under the package, in path order): the code
+    part of the keys of caches that hold pickled ecscreen objects (compiled packs snapshot, validated packs)."""
+    pkg = Path(__file__).resolve().parent
+    sources: list[Path] = []
+    for folder, dirs, files in os.walk(pkg):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        sources += [Path(folder) / f for f in sorted(files) if f.endswith(".py")]
+    return file_stamps(sorted(sources), pkg)

@@ -17,7 +17,6 @@ failure means "not cached": the packs are loaded from source, so results never d
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 import unicodedata
 from functools import lru_cache
@@ -26,7 +25,7 @@ from typing import Any
 
 from ecscreen import __version__
 from ecscreen.packs.registry import Registry, default_rules_dir, load_registry, pack_files
-from ecscreen.settings import dist_version, file_stamps
+from ecscreen.settings import dist_version, package_stamp
 
 SNAPSHOT_FORMAT = 4  # 2: the packs' large keyed tables stored per key (lazy_tables); 3: with a lookup table;
 # 4: the simplified forms of the packs' Han runs (``simplified``)
@@ -45,12 +44,7 @@ def _code_fingerprint() -> bytes:
     h = hashlib.sha256(f"registry-{SNAPSHOT_FORMAT}|{__version__}|{sys.version_info[:2]}".encode())
     for dist in ("pydantic", "pydantic-core", "PyYAML", "pycountry", "OpenCC"):
         h.update(f"|{dist} {dist_version(dist)}".encode())
-    pkg = Path(__file__).resolve().parents[1]
-    sources: list[Path] = []
-    for folder, dirs, files in os.walk(pkg):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        sources += [Path(folder) / f for f in sorted(files) if f.endswith(".py")]
-    h.update(b"\x00sources\x00" + file_stamps(sorted(sources), pkg))
+    h.update(b"\x00sources\x00" + package_stamp())
     return h.digest()
 
 

@@ -1802,9 +1802,9 @@ def _seed_first_use() -> None:
     index is loaded from the cache (its queries expand nicknames)."""
     from ecscreen.domain import normalize as normalize_module
 
-    if normalize_module._nicknames.cache_info().currsize or "nicknames" in normalize_module._SEEDS:
-        return
     try:
+        if normalize_module._nicknames.cache_info().currsize or "nicknames" in normalize_module._SEEDS:
+            return
         key = _first_use_key()
         if key is None:
             return
