@@ -79,6 +79,7 @@ def lap(name, out=[]):
     global t
     n = c(); out.append((name, n - t)); t = n
     return out
+import ecscreen.cli  # what the CLI sets up before anything else (OPENBLAS_NUM_THREADS, pydantic plugin lookup off)
 import typer, pydantic, rich, rich.console, rapidfuzz, yaml; lap("bare dependencies (typer, pydantic, rich, ...)")
 import numpy; lap("numpy")
 import ecscreen.cli.main, ecscreen.engine.context, ecscreen.engine.snapshot, ecscreen.inputs.files

@@ -138,8 +138,8 @@ def test_damaged_packed_index_part_rebuilds(some_entries: list[ListEntry], tmp_p
     digest = cold.cache_file.name[len("index-"):-len(".bin")]
     state = M.read_cache_file(cold.cache_file, digest)
     assert state is not None and type(state["_jw_buckets"]) is tuple  # stored packed
-    kind, keys, offs, vals = state["_jw_buckets"]
-    M.write_cache_file(cold.cache_file, digest, state | {"_jw_buckets": (kind, keys, offs[:-8], vals)})
+    kind, keys, offs, vals, table = state["_jw_buckets"]
+    M.write_cache_file(cold.cache_file, digest, state | {"_jw_buckets": (kind, keys, offs[:-8], vals, table)})
     again = Matcher(entries, cache_key="lists:dmg", cache_dir=tmp_path)
     assert again.cache_status == "saved"  # ignored and rebuilt
     for q in QUERIES:

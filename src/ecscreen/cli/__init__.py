@@ -11,3 +11,19 @@ import os as _os
 # One thread for the command line; a value the user has set is kept. The Python API leaves the caller's
 # process as it is.
 _os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+# pydantic looks for plugins (``importlib.metadata`` entry points) when it builds its first validator: the
+# import of importlib.metadata (with the email, zipfile and csv modules it pulls in) and the scan of every
+# installed distribution cost ~14 ms CPU of a one-shipment check, and ecscreen uses no pydantic plugin. The
+# command line runs with them off (pydantic's own switch, PYDANTIC_DISABLE_PLUGINS), and, when that switch is
+# ours, pydantic's plugin loader is not imported at all: a stand-in that finds no plugins (what pydantic's
+# loader returns when the switch is on). A PYDANTIC_DISABLE_PLUGINS the user has set is kept, loader and all.
+if "PYDANTIC_DISABLE_PLUGINS" not in _os.environ:
+    import sys as _sys
+    import types as _types
+
+    _os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
+    if "pydantic.plugin._loader" not in _sys.modules:
+        _loader = _types.ModuleType("pydantic.plugin._loader", "ecscreen CLI: pydantic plugins off, no lookup")
+        _loader.get_plugins = lambda: ()  # type: ignore[attr-defined]
+        _sys.modules["pydantic.plugin._loader"] = _loader

@@ -7,13 +7,13 @@ subdivision code with ``alpha2`` set to the parent country (UA). Unknown input r
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import pycountry
 import yaml
 
 
@@ -78,6 +78,71 @@ def unknown_message(text: str, what: str = "country") -> str:
     return f"unknown {what} {text!r}: cannot screen (fail closed)"
 
 
+@dataclass(frozen=True)
+class _IsoCountry:
+    """A country record of pycountry's ISO 3166-1 table (the fields this module reads)."""
+
+    alpha_2: str
+    alpha_3: str
+    name: str
+    common_name: str | None = None
+
+
+@lru_cache(maxsize=1)
+def _iso_rows() -> tuple[_IsoCountry, ...] | None:
+    """pycountry's ISO 3166-1 table (``databases/iso3166-1.json`` of the installed pycountry) in its order,
+    read without importing pycountry: its import reads its own version through importlib.metadata (~19 ms CPU
+    of a one-shipment check, for two code lookups). None when the file is not where pycountry keeps it (then
+    pycountry answers)."""
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec("pycountry")
+        where = list(spec.submodule_search_locations or []) if spec is not None else []
+        with open(f"{where[0]}/databases/iso3166-1.json", encoding="utf-8") as fh:
+            rows = json.load(fh)["3166-1"]
+        return tuple(_IsoCountry(alpha_2=r["alpha_2"], alpha_3=r["alpha_3"], name=r["name"],
+                                 common_name=r.get("common_name")) for r in rows)
+    except (OSError, ValueError, LookupError, TypeError, AttributeError, ImportError):
+        return None
+
+
+@lru_cache(maxsize=1)
+def _iso_index() -> dict[str, dict[str, _IsoCountry]] | None:
+    """:func:`_iso_rows` indexed the way ``pycountry.countries.get`` indexes them (lower-cased codes, a later
+    duplicate replacing an earlier one)."""
+    rows = _iso_rows()
+    if rows is None:
+        return None
+    index: dict[str, dict[str, _IsoCountry]] = {"alpha_2": {}, "alpha_3": {}}
+    for rec in rows:
+        index["alpha_2"][rec.alpha_2.lower()] = rec
+        index["alpha_3"][rec.alpha_3.lower()] = rec
+    return index
+
+
+def iso_countries() -> list[Any]:
+    """Every ISO 3166-1 country in pycountry's order (``list(pycountry.countries)``), each with ``alpha_2``,
+    ``alpha_3``, ``name`` and ``common_name`` (None when it has none)."""
+    rows = _iso_rows()
+    if rows is None:
+        import pycountry
+
+        return [_IsoCountry(alpha_2=c.alpha_2, alpha_3=c.alpha_3, name=c.name,
+                            common_name=getattr(c, "common_name", None)) for c in pycountry.countries]
+    return list(rows)
+
+
+def _country_by(field: str, code: str) -> Any:
+    """``pycountry.countries.get(**{field: code})``: the ISO table read directly (see :func:`_iso_index`)."""
+    index = _iso_index()
+    if index is None:
+        import pycountry
+
+        return pycountry.countries.get(alpha_2=code) if field == "alpha_2" else pycountry.countries.get(alpha_3=code)
+    return index[field].get(code.lower())
+
+
 def _from_code(code: str) -> Country | None:
     code = code.upper()
     aliases, extra, region_names = _tables()
@@ -87,23 +152,25 @@ def _from_code(code: str) -> Country | None:
     if "-" in code and code in region_names:
         # a region this package names itself (Crimea, Donetsk, Luhansk ...): no need to load pycountry's
         # 5,000 subdivisions (a tenth of a second) to read a name the table already gives
-        parent = pycountry.countries.get(alpha_2=code.split("-", 1)[0])
+        parent = _country_by("alpha_2", code.split("-", 1)[0])
         if parent is not None:
             return Country(alpha2=parent.alpha_2, name=region_names[code], alpha3=parent.alpha_3, region=code)
     if "-" in code:
+        import pycountry
+
         sub = pycountry.subdivisions.get(code=code)
         if sub is None:
             return None
-        parent = pycountry.countries.get(alpha_2=sub.country_code)
+        parent = _country_by("alpha_2", sub.country_code)
         if parent is None:  # pragma: no cover - pycountry is consistent
             return None
         name = region_names.get(code) or f"{sub.name}, {_name(parent)}"
         return Country(alpha2=parent.alpha_2, name=name, alpha3=parent.alpha_3, region=code)
     rec = None
     if len(code) == 2:
-        rec = pycountry.countries.get(alpha_2=code)
+        rec = _country_by("alpha_2", code)
     elif len(code) == 3:
-        rec = pycountry.countries.get(alpha_3=code)
+        rec = _country_by("alpha_3", code)
         if rec is None:
             for k, e in extra.items():
                 if e.get("alpha3") == code:
@@ -135,6 +202,8 @@ def resolve(text: str | None) -> Country | None:
         c = _from_code(t)
         if c is not None:
             return c
+    import pycountry  # names not in the aliases table: pycountry's lookup (codes, names, official names)
+
     try:
         rec = pycountry.countries.lookup(t)
     except LookupError:

@@ -85,10 +85,28 @@ def _stopwords() -> frozenset[str]:
     return frozenset(_table_lines("stopwords.txt"))
 
 
+# first-use tables an upper layer read from its cache (see seed_table): used instead of building them
+_SEEDS: dict[str, Any] = {}
+
+
+def seed_table(name: str, value: Any) -> None:
+    """Give this module a first-use table (``"nicknames"``) that an earlier process built: ecscreen.parties.matching
+    keeps it in its derived cache, keyed by this module's source and tables. Used when the table is first
+    needed; a table already built stays as it is."""
+    _SEEDS[name] = value
+
+
 @lru_cache(maxsize=1)
 def _nicknames() -> dict[str, frozenset[str]]:
     """Nickname -> the given names it is short for (``nicknames.csv``: the maintained 'nicknames' data set,
     Apache-2.0). Nicknames of one or two letters and words that are name particles or stop words are left out."""
+    seeded = _SEEDS.pop("nicknames", None)
+    if seeded is not None:
+        return seeded  # type: ignore[no-any-return]
+    return _build_nicknames()
+
+
+def _build_nicknames() -> dict[str, frozenset[str]]:
     skip = particles() | _stopwords()
     pairs: dict[str, set[str]] = {}
     for line in _table_lines("nicknames.csv"):
@@ -120,7 +138,9 @@ def _han_terms() -> tuple[dict[str, str], int]:
     return terms, max(len(k) for k in terms)
 
 
-_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# runs of [\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff], written as two classes of at most two ranges (a three-range
+# class above U+00FF is compiled through a 64K bitmap in pure Python, ~1.5 ms of every start-up); the same runs
+_HAN_RUN = re.compile(r"(?:[\u3400-\u4dbf\u4e00-\u9fff]|[\uf900-\ufaff])+")
 _INITIAL_DOTS = re.compile(r"(?<![a-z0-9])([a-z](?:\.[a-z])+)\.?(?![a-z0-9])")
 _APOSTROPHES = re.compile(r"['\u2019\u2018`\u00b4]")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -144,8 +164,21 @@ def _t2s() -> Any:
     return opencc.OpenCC("t2s")
 
 
+_SIMPLIFIED_SEED: dict[str, str] = {}  # _simplified results an earlier process computed (seed_simplified)
+
+
+def seed_simplified(known: dict[str, str]) -> None:
+    """Give :func:`_simplified` the results of an earlier process for these Han runs (the compiled packs
+    snapshot stores those of every pack text, keyed by OpenCC's version): a check whose texts hold no other
+    Han run never starts OpenCC (~5 ms to import and load its tables)."""
+    _SIMPLIFIED_SEED.update(known)
+
+
 @lru_cache(maxsize=50_000)
 def _simplified(run: str) -> str:
+    known = _SIMPLIFIED_SEED.get(run)
+    if known is not None:
+        return known
     out: str = _t2s().convert(run)
     return out if len(out) == len(run) else run
 

@@ -4,7 +4,8 @@ Parsing and validating every YAML/JSON pack takes most of a one-shipment ``check
 validated :class:`~ecscreen.packs.registry.Registry` is the same for the same pack files and the same code, so it
 is cached as one file keyed by the SHA-256 of
 
-* the ecscreen sources and the versions of the libraries that shape the models (pydantic, pyyaml), and
+* the state of the ecscreen sources (path, size, inode, modification and change times of each file) and the
+  versions of the libraries that shape the models (pydantic, pyyaml), and
 * every pack file that ``load_registry`` may read (its path as shown in reports and its bytes).
 
 The cache file is written atomically (temporary file + rename) and read only when it is a regular file
@@ -17,15 +18,17 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import unicodedata
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from ecscreen import __version__
 from ecscreen.packs.registry import Registry, default_rules_dir, load_registry, pack_files
+from ecscreen.settings import dist_version, package_stamp
 
-SNAPSHOT_FORMAT = 2  # 2: the packs' large keyed tables stored per key (lazy_tables)
+SNAPSHOT_FORMAT = 4  # 2: the packs' large keyed tables stored per key (lazy_tables); 3: with a lookup table;
+# 4: the simplified forms of the packs' Han runs (``simplified``)
 LAZY_TABLE_MIN = 256  # a pack's dict field of at least this many entries is read per key
 
 __all__ = ["registry_digest", "load_registry_snapshot"]
@@ -33,18 +36,15 @@ __all__ = ["registry_digest", "load_registry_snapshot"]
 
 @lru_cache(maxsize=1)
 def _code_fingerprint() -> bytes:
+    """The versions of the libraries that shape the models, and the state of every ecscreen source file
+    (path, size, inode, modification and change times: :func:`~ecscreen.settings.file_stamps`). Any edit,
+    replacement or reinstall of a source changes its change time, so a snapshot pickled from other class
+    definitions is never read; stat'ing ~110 files instead of reading and hashing ~1 MB of sources (and no
+    ``importlib.metadata`` import for the versions) saves ~8 ms CPU of every check."""
     h = hashlib.sha256(f"registry-{SNAPSHOT_FORMAT}|{__version__}|{sys.version_info[:2]}".encode())
-    for dist in ("pydantic", "pydantic-core", "PyYAML", "pycountry"):
-        try:
-            h.update(f"|{dist} {metadata.version(dist)}".encode())
-        except metadata.PackageNotFoundError:
-            h.update(f"|{dist} ?".encode())
-    pkg = Path(__file__).resolve().parents[1]
-    for src in sorted(pkg.rglob("*.py")):
-        try:
-            h.update(b"\x00" + src.relative_to(pkg).as_posix().encode() + b"\x00" + src.read_bytes())
-        except OSError:
-            h.update(b"\x00unreadable " + src.name.encode())
+    for dist in ("pydantic", "pydantic-core", "PyYAML", "pycountry", "OpenCC"):
+        h.update(f"|{dist} {dist_version(dist)}".encode())
+    h.update(b"\x00sources\x00" + package_stamp())
     return h.digest()
 
 
@@ -107,13 +107,57 @@ def _write_snapshot(target: Path, digest: str, reg: Registry) -> None:
 
     tables = _large_tables(reg)
     lazy = [(i, name, pack_pickled(value)) for i, name, value in tables]
+    simplified = _han_runs_simplified(reg)
     try:  # the registry is pickled without them (and restored: this run goes on using it)
         for i, name, _ in tables:
             reg.packs[i].model.__dict__[name] = {}
-        write_cache_file(target, digest, {"digest": digest, "registry": reg, "lazy_tables": lazy})
+        write_cache_file(target, digest, {"digest": digest, "registry": reg, "lazy_tables": lazy,
+                                          "simplified": simplified})
     finally:
         for i, name, value in tables:
             reg.packs[i].model.__dict__[name] = value
+
+
+def _pack_texts(value: Any, out: list[str], depth: int = 0) -> None:
+    """Every non-ASCII string inside a pack model (fields, lists, dicts, nested models)."""
+    if type(value) is str:
+        if not value.isascii():
+            out.append(value)
+    elif depth > 40:
+        return
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _pack_texts(k, out, depth + 1)
+            _pack_texts(v, out, depth + 1)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for v in value:
+            _pack_texts(v, out, depth + 1)
+    elif hasattr(value, "__dict__") and hasattr(type(value), "model_fields"):
+        for v in value.__dict__.values():
+            _pack_texts(v, out, depth + 1)
+
+
+def _han_runs_simplified(reg: Registry) -> dict[str, str]:
+    """The simplified form of every Han run of the packs' texts as the phrase matcher prepares them
+    (ecscreen.domain.textmatch.prepare): stored with the snapshot, so a check whose own texts hold no Han
+    script never starts OpenCC. Empty when OpenCC is not installed (the runs stay as written, as before)."""
+    from ecscreen.domain import normalize
+    from ecscreen.domain.textmatch import _CJK_RUN, _INVISIBLE
+
+    texts: list[str] = []
+    for lp in reg.packs:
+        _pack_texts(lp.model, texts)
+    out: dict[str, str] = {}
+    try:
+        for text in texts:
+            prepared = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+            for m in _CJK_RUN.finditer(prepared):
+                run = m.group(0)
+                if run not in out:
+                    out[run] = normalize._simplified(run)
+    except Exception:  # noqa: BLE001 - OpenCC missing or failing: nothing is seeded, texts are read as before
+        return {}
+    return out
 
 
 def _from_state(state: dict[str, Any]) -> Registry | None:
@@ -133,4 +177,9 @@ def _from_state(state: dict[str, Any]) -> Registry | None:
             model.__dict__[name] = unpack_pickled(packed)
     except (ValueError, TypeError, IndexError):
         return None
+    simplified = state.get("simplified")
+    if isinstance(simplified, dict) and all(type(k) is str and type(v) is str for k, v in simplified.items()):
+        from ecscreen.domain.normalize import seed_simplified
+
+        seed_simplified(simplified)
     return reg

@@ -15,7 +15,8 @@ import hashlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from types import CodeType
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -25,11 +26,33 @@ DERIVED_FORMAT = 1
 def _digest(kind: str, source: bytes, build: Callable[[bytes], object]) -> str:
     from ecscreen import __version__
 
-    code = build.__code__
     h = hashlib.sha256(f"derived|{DERIVED_FORMAT}|{kind}|{__version__}|{sys.version_info[:2]}\x00".encode())
-    h.update(code.co_code + repr(code.co_consts).encode("utf-8", "surrogatepass") + b"\x00")
+    _hash_code(h, build.__code__)
     h.update(source)
     return h.hexdigest()
+
+
+def _hash_code(h: Any, code: CodeType) -> None:
+    """The parser's bytecode and constants, nested code objects (a generator expression, a lambda) by their
+    own bytecode and constants: the ``repr`` of a code object names its address, which differs from process
+    to process (the key changed every run, so the cache was never read and a new file was written each time)."""
+    h.update(code.co_code + b"\x00")
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            h.update(b"\x01code\x00")
+            _hash_code(h, const)
+        else:
+            h.update(_const_repr(const).encode("utf-8", "surrogatepass") + b"\x00")
+    h.update(b"\x02end\x00")
+
+
+def _const_repr(const: object) -> str:
+    """``repr`` of a constant, a frozenset's members sorted (their order follows the per-process string hash)."""
+    if isinstance(const, frozenset):
+        return "frozenset(" + repr(sorted(_const_repr(c) for c in const)) + ")"
+    if isinstance(const, tuple):
+        return "(" + ", ".join(_const_repr(c) for c in const) + ",)"
+    return repr(const)
 
 
 def cached(kind: str, source: bytes, build: Callable[[bytes], T], valid: Callable[[object], bool],

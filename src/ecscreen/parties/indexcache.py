@@ -3,8 +3,10 @@
 The fuzzy indexes of the matcher (consonant skeletons, Jaro-Winkler buckets, acronyms, the sound index) are
 dicts of tens of thousands of keys whose values are lists of words; a query looks up a handful of keys. In the
 cache file each such dict is stored packed (:func:`pack_dict`): the keys as one marshal'd list, the values
-marshal'd one by one, back to back, with their offsets. :class:`LazyDict` is that dict after a load: the keys
-are read at once (a few milliseconds), a value when its key is first looked up (then kept). It answers
+marshal'd one by one, back to back, with their offsets, and a hash table over the keys' bytes. :class:`LazyDict`
+is that dict after a load: a key is found through the table without decoding the others (decoding the ~57,000
+keys and building their dict cost ~6 ms CPU of a one-shipment check), a value is decoded when its key is first
+looked up (then kept). It answers
 ``get``, ``[]``, ``in``, ``len`` and iteration like the dict it was made from; anything that walks every
 value (``items()``, ``values()``, ``==``, pickling) decodes them all first.
 
@@ -16,20 +18,67 @@ from __future__ import annotations
 
 import marshal
 import pickle
+import zlib
 from array import array
-from collections.abc import Callable, ItemsView, Iterator, KeysView, ValuesView
-from typing import Any
+from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Sequence, ValuesView
+from collections.abc import Set as AbstractSet
+from typing import Any, overload
 
-__all__ = ["LazyDict", "pack_dict", "pack_pickled", "unpack_dict", "unpack_pickled", "PACKED", "PICKLED"]
+__all__ = ["LazyDict", "PackedSet", "PackedTexts", "pack_dict", "pack_pickled", "pack_texts", "unpack_dict", "unpack_pickled",
+           "unpack_texts", "PACKED", "PICKLED", "TEXTS"]
 
 PACKED = "packed-dict-1"  # the marker of a packed dict in a cache state
 PICKLED = "pickled-dict-1"  # the marker of a dict of pickled values (objects: the compiled packs snapshot)
 _MISS: Any = object()
 _VERSION = 2  # marshal format without back-references: the same bytes for equal values, whatever their refcounts
+TABLE_LOOKUPS = 4096  # lookups through the stored table before the key -> position dict is built (a batch)
 
 
-def pack_dict(d: dict[Any, Any]) -> tuple[str, bytes, bytes, bytes] | None:
-    """(marker, keys, offsets, values) of ``d``, or None when ``d`` holds anything but plain data."""
+def _kbytes(key: Any) -> bytes | None:
+    """A key's bytes for the lookup table: equal keys (as the dict compares them: str, int, bool, tuples of
+    them) give equal bytes in every process; None for another type (then the lookup builds the plain dict)."""
+    t = type(key)
+    if t is str:
+        return b"s" + key.encode("utf-8", "surrogatepass")
+    if t is int or t is bool:
+        return b"i" + str(int(key)).encode()
+    if t is tuple:
+        parts = [b"t"]
+        for e in key:
+            b = _kbytes(e)
+            if b is None:
+                return None
+            parts.append(len(b).to_bytes(4, "little") + b)
+        return b"".join(parts)
+    return None
+
+
+def _table(keys: list[Any]) -> tuple[bytes, bytes, bytes] | None:
+    """(slots, key-byte offsets, key bytes) of an open-addressing table over ``keys`` (CRC-32 of the key bytes,
+    linear probing, slot = key index + 1, 0 = empty, at most half full), or None when a key has no bytes."""
+    kbs = []
+    for k in keys:
+        b = _kbytes(k)
+        if b is None:
+            return None
+        kbs.append(b)
+    size = 8
+    while size < 2 * len(keys):
+        size *= 2
+    slots = array("q", bytes(8 * size))
+    mask = size - 1
+    offs = array("q", [0])
+    for i, b in enumerate(kbs):
+        s = zlib.crc32(b) & mask
+        while slots[s]:
+            s = (s + 1) & mask
+        slots[s] = i + 1
+        offs.append(offs[-1] + len(b))
+    return slots.tobytes(), offs.tobytes(), b"".join(kbs)
+
+
+def pack_dict(d: dict[Any, Any]) -> tuple[str, bytes, bytes, bytes, Any] | None:
+    """(marker, keys, offsets, values, lookup table) of ``d``, or None when ``d`` holds anything but plain data."""
     try:
         keys = list(d)
         kblob = marshal.dumps(keys, _VERSION)
@@ -44,13 +93,13 @@ def pack_dict(d: dict[Any, Any]) -> tuple[str, bytes, bytes, bytes] | None:
     vblob = b"".join(parts)
     if marshal.loads(kblob) != keys:
         return None
-    return PACKED, kblob, offs.tobytes(), vblob
+    return PACKED, kblob, offs.tobytes(), vblob, _table(keys)
 
 
-def pack_pickled(d: dict[str, Any]) -> tuple[str, bytes, bytes, bytes]:
-    """(marker, keys, offsets, values) of a dict with text keys and any picklable values, each value pickled
-    on its own (read back by :func:`unpack_pickled`, a value unpickled on its first lookup). For the
-    compiled packs snapshot, a cache file of the current user (its reader's checks apply to these bytes)."""
+def pack_pickled(d: dict[str, Any]) -> tuple[str, bytes, bytes, bytes, Any]:
+    """(marker, keys, offsets, values, lookup table) of a dict with text keys and any picklable values, each
+    value pickled on its own (read back by :func:`unpack_pickled`, a value unpickled on its first lookup). For
+    the compiled packs snapshot, a cache file of the current user (its reader's checks apply to these bytes)."""
     keys = list(d)
     if not all(type(k) is str for k in keys):
         raise ValueError("pack_pickled: keys must be text")
@@ -60,13 +109,12 @@ def pack_pickled(d: dict[str, Any]) -> tuple[str, bytes, bytes, bytes]:
         b = pickle.dumps(d[k], protocol=5)
         parts.append(b)
         offs.append(offs[-1] + len(b))
-    return PICKLED, marshal.dumps(keys, _VERSION), offs.tobytes(), b"".join(parts)
+    return PICKLED, marshal.dumps(keys, _VERSION), offs.tobytes(), b"".join(parts), _table(keys)
 
 
 def unpack_pickled(packed: Any) -> LazyDict:
     """The :class:`LazyDict` of a :func:`pack_pickled` tuple; ValueError when it does not have that shape."""
-    if not (type(packed) is tuple and len(packed) == 4 and packed[0] == PICKLED
-            and all(type(p) is bytes for p in packed[1:])):
+    if not _shaped(packed, PICKLED):
         raise ValueError("snapshot: not a pickled dict")
     return _lazy(packed, pickle.loads)
 
@@ -74,36 +122,91 @@ def unpack_pickled(packed: Any) -> LazyDict:
 def unpack_dict(packed: Any) -> LazyDict:
     """The :class:`LazyDict` of a :func:`pack_dict` tuple read from a cache file; ValueError when it does not
     have that shape."""
-    if not (type(packed) is tuple and len(packed) == 4 and packed[0] == PACKED
-            and all(type(p) is bytes for p in packed[1:])):
+    if not _shaped(packed, PACKED):
         raise ValueError("index cache: not a packed dict")
     return _lazy(packed, marshal.loads)
 
 
+def _shaped(packed: Any, marker: str) -> bool:
+    if not (type(packed) is tuple and len(packed) == 5 and packed[0] == marker
+            and all(type(p) is bytes for p in packed[1:4])):
+        return False
+    table = packed[4]
+    return table is None or (type(table) is tuple and len(table) == 3 and all(type(p) is bytes for p in table))
+
+
 def _lazy(packed: tuple[Any, ...], decode: Callable[[Any], Any]) -> LazyDict:
-    _, kblob, oblob, vblob = packed
-    keys = marshal.loads(kblob)
+    _, kblob, oblob, vblob, table = packed
     offs = array("q", oblob)
-    if type(keys) is not list or len(offs) != len(keys) + 1 or offs[0] != 0 or offs[-1] != len(vblob):
+    if len(offs) < 1 or offs[0] != 0 or offs[-1] != len(vblob):
         raise ValueError("index cache: damaged packed dict")
-    return LazyDict(keys, offs, vblob, decode)
+    n = len(offs) - 1
+    if table is None:  # keys without lookup bytes: the keys dict at once
+        keys = marshal.loads(kblob)
+        if type(keys) is not list or len(keys) != n:
+            raise ValueError("index cache: damaged packed dict")
+        return LazyDict(n, kblob, offs, vblob, decode, None, keys)
+    slots, koffs = array("q", table[0]), array("q", table[1])
+    size = len(slots)
+    if (size < 8 or size & (size - 1) or size < n or len(koffs) != n + 1 or koffs[0] != 0
+            or koffs[-1] != len(table[2])):
+        raise ValueError("index cache: damaged packed dict")
+    return LazyDict(n, kblob, offs, vblob, decode, (slots, koffs, memoryview(table[2])), None)
 
 
 class LazyDict(dict[Any, Any]):
-    """A dict whose values are decoded on first lookup (see the module docstring)."""
+    """A dict whose values are decoded on first lookup (see the module docstring).
 
-    def __init__(self, keys: list[Any], offsets: array[int], values: bytes,
-                 decode: Callable[[Any], Any] = marshal.loads) -> None:
+    A key is found through the stored lookup table (its bytes hashed with CRC-32, compared with the stored key
+    bytes), so loading reads no key at all; after :data:`TABLE_LOOKUPS` lookups (a batch, not one shipment) the
+    plain key -> position dict is built once and used instead."""
+
+    def __init__(self, n: int, kblob: bytes, offsets: array[int], values: bytes, decode: Callable[[Any], Any],
+                 table: tuple[array[int], array[int], memoryview] | None, keys: list[Any] | None) -> None:
         super().__init__()
-        self._pos = dict(zip(keys, range(len(keys)), strict=True))
+        self._n = n
+        self._kblob = kblob
+        self._keys: list[Any] | None = keys
+        self._pos: dict[Any, int] | None = None if keys is None else dict(zip(keys, range(n), strict=True))
+        self._table = table
+        self._lookups = 0
         self._offs = offsets
         self._blob = memoryview(values)
         self._decode = decode
-        self._all = not keys
+        self._all = not n
+
+    def _key_list(self) -> list[Any]:
+        if self._keys is None:
+            keys = marshal.loads(self._kblob)
+            if type(keys) is not list or len(keys) != self._n:
+                raise ValueError("index cache: damaged packed dict")
+            self._keys = keys
+        return self._keys
+
+    def _index(self, key: Any) -> int:
+        """The stored position of ``key``, -1 when absent."""
+        pos = self._pos
+        if pos is None:
+            self._lookups += 1
+            kb = _kbytes(key) if self._lookups <= TABLE_LOOKUPS else None
+            if kb is None or self._table is None:
+                pos = self._pos = dict(zip(self._key_list(), range(self._n), strict=True))
+            else:
+                slots, koffs, kbuf = self._table
+                mask = len(slots) - 1
+                s = zlib.crc32(kb) & mask
+                while True:
+                    v = slots[s]
+                    if not v:
+                        return -1
+                    if kbuf[koffs[v - 1]:koffs[v]] == kb:
+                        return v - 1
+                    s = (s + 1) & mask
+        return pos.get(key, -1)
 
     def _load(self, key: Any) -> Any:
-        i = self._pos.get(key)
-        if i is None or i < 0:
+        i = self._index(key)
+        if i < 0:
             return _MISS
         value = self._decode(self._blob[self._offs[i]:self._offs[i + 1]])
         dict.__setitem__(self, key, value)
@@ -111,36 +214,39 @@ class LazyDict(dict[Any, Any]):
 
     def _load_all(self) -> None:
         if not self._all:  # every value, in the keys' original order
-            done = {k: v if (v := dict.get(self, k, _MISS)) is not _MISS else self._load(k) for k in self._pos}
+            done = {}
+            for i, k in enumerate(self._key_list()):
+                v = dict.get(self, k, _MISS)
+                done[k] = v if v is not _MISS else self._decode(self._blob[self._offs[i]:self._offs[i + 1]])
             dict.clear(self)
             dict.update(self, done)
             self._all = True
 
     def get(self, key: Any, default: Any = None) -> Any:
         v = dict.get(self, key, _MISS)
-        if v is _MISS:
+        if v is _MISS and not self._all:
             v = self._load(key)
         return default if v is _MISS else v
 
     def __getitem__(self, key: Any) -> Any:
         v = dict.get(self, key, _MISS)
         if v is _MISS:
-            v = self._load(key)
+            v = self._load(key) if not self._all else _MISS
             if v is _MISS:
                 raise KeyError(key)
         return v
 
     def __contains__(self, key: object) -> bool:
-        return key in self._pos
+        return dict.__contains__(self, key) or (not self._all and self._index(key) >= 0)
 
     def __len__(self) -> int:
-        return len(self._pos)
+        return dict.__len__(self) if self._all else self._n
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(self._pos)
+        return dict.__iter__(self) if self._all else iter(self._key_list())
 
     def __bool__(self) -> bool:
-        return bool(self._pos)
+        return len(self) > 0
 
     def keys(self) -> KeysView[Any]:  # type: ignore[override]
         self._load_all()
@@ -167,14 +273,123 @@ class LazyDict(dict[Any, Any]):
         return dict, (dict(dict.items(self)),)
 
     def __repr__(self) -> str:
-        return f"LazyDict({len(self._pos)} keys, {dict.__len__(self)} decoded)"
+        return f"LazyDict({len(self)} keys, {dict.__len__(self)} decoded)"
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._load_all()
-        self._pos.setdefault(key, -1)
         dict.__setitem__(self, key, value)
 
     def __delitem__(self, key: Any) -> None:
         self._load_all()
-        del self._pos[key]
         dict.__delitem__(self, key)
+
+
+TEXTS = "packed-texts-1"  # the marker of a packed list of strings
+
+
+def pack_texts(texts: list[str]) -> tuple[str, bytes, bytes]:
+    """(marker, offsets, UTF-8 bytes) of a list of strings, read back by :func:`unpack_texts`."""
+    offs = array("q", [0])
+    parts = []
+    for t in texts:
+        b = t.encode("utf-8", "surrogatepass")
+        parts.append(b)
+        offs.append(offs[-1] + len(b))
+    return TEXTS, offs.tobytes(), b"".join(parts)
+
+
+def unpack_texts(packed: Any) -> PackedTexts:
+    """The :class:`PackedTexts` of a :func:`pack_texts` tuple; ValueError when it does not have that shape."""
+    if not (type(packed) is tuple and len(packed) == 3 and packed[0] == TEXTS
+            and type(packed[1]) is bytes and type(packed[2]) is bytes):
+        raise ValueError("index cache: not packed texts")
+    offs = array("q", packed[1])
+    if len(offs) < 1 or offs[0] != 0 or offs[-1] != len(packed[2]):
+        raise ValueError("index cache: damaged packed texts")
+    return PackedTexts(offs, packed[2])
+
+
+class PackedTexts(Sequence[str]):
+    """A read-only list of strings kept as one UTF-8 buffer: a string is decoded when it is read (an index's
+    ~53,000 alias texts, of which a query reads the few it hits; unpickling them all was ~5 ms of a check)."""
+
+    def __init__(self, offsets: array[int], blob: bytes) -> None:
+        self._offs = offsets
+        self._blob = blob
+
+    def __len__(self) -> int:
+        return len(self._offs) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("PackedTexts index out of range")
+        return self._blob[self._offs[index]:self._offs[index + 1]].decode("utf-8", "surrogatepass")
+
+    def __iter__(self) -> Iterator[str]:
+        blob, offs = self._blob, self._offs
+        for i in range(len(offs) - 1):
+            yield blob[offs[i]:offs[i + 1]].decode("utf-8", "surrogatepass")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PackedTexts | list | tuple):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> Any:  # pickled as the plain list it stands for
+        return list, (list(self),)
+
+    def __repr__(self) -> str:
+        return f"PackedTexts({len(self)} texts)"
+
+
+class PackedSet(AbstractSet[Any]):
+    """A read-only set kept as a packed dict (:func:`pack_dict` of its members, values None): membership is
+    answered through the lookup table without decoding the members (the English word list: ~30,000 words,
+    unpickling them was ~3 ms of a check). Iteration and comparison decode them."""
+
+    def __init__(self, members: LazyDict) -> None:
+        self._members = members
+
+    @classmethod
+    def pack(cls, members: Iterable[Any]) -> tuple[str, bytes, bytes, bytes, Any] | None:
+        """The packed form of ``members`` (sorted when they are all text: the same bytes for the same set)."""
+        items = list(members)
+        if all(type(m) is str for m in items):
+            items.sort()
+        return pack_dict(dict.fromkeys(items))
+
+    @classmethod
+    def unpack(cls, packed: Any) -> PackedSet:
+        return cls(unpack_dict(packed))
+
+    @classmethod
+    def _from_iterable(cls, it: Iterable[Any]) -> frozenset[Any]:  # set operations give plain frozensets
+        return frozenset(it)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._members
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._members)
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def __repr__(self) -> str:
+        return f"PackedSet({len(self)} members)"
+
+    def __reduce__(self) -> Any:  # pickled as the frozenset it stands for
+        return frozenset, (frozenset(self),)

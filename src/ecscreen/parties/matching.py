@@ -44,6 +44,7 @@ import sys
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -65,7 +66,7 @@ from ecscreen.domain.normalize import (
     particles,
     skeleton,
 )
-from ecscreen.parties.indexcache import pack_dict, unpack_dict
+from ecscreen.parties.indexcache import PackedSet, pack_dict, pack_texts, unpack_dict, unpack_texts
 from ecscreen.parties.variants import (
     Reading,
     bracket_head,
@@ -575,7 +576,7 @@ class Matcher:
                 alias_norm.append(nn)
                 alias_weak.append(len(nn.tokens) == 1)
         self.alias_entry = np.asarray(alias_entry, dtype=np.int64)
-        self.alias_text = alias_text
+        self.alias_text: Sequence[str] = alias_text
         self.alias_norm: Sequence[NormalizedName] = alias_norm
         self.a_weak = np.asarray(alias_weak, dtype=bool)
         self.n_alias = len(alias_text)
@@ -734,6 +735,7 @@ class Matcher:
             packed = pack_dict(state[name])
             if packed is not None:
                 state[name] = packed
+        state["alias_text"] = pack_texts(list(self.alias_text))  # read per hit (explanations)
         if self._bg_df and self._bg_df is background_df()[1]:
             # the embedded background frequencies (~0.5 MB), the same for every index: not stored in each
             # file (a check loads one index per names list), taken from the package on load (the background
@@ -762,7 +764,7 @@ class Matcher:
                 raise ValueError(f"index cache: {name} is not an array")
         n_alias, n_vocab = int(state["n_alias"]), int(state["n_vocab"])
         if not (
-            len(state["alias_entry"]) == len(state["alias_text"]) == len(state["a_W"]) == n_alias
+            len(state["alias_entry"]) == len(unpack_texts(state["alias_text"])) == len(state["a_W"]) == n_alias
             and len(state["vocab_list"]) == len(state["idf"]) == len(state["p_len"]) == n_vocab
             and len(state["_df_list"]) == len(state["_vbit"]) == n_vocab
             and (n_alias == 0 or 0 <= int(state["alias_entry"].max()) < len(self.entries))
@@ -770,6 +772,7 @@ class Matcher:
             raise ValueError("index cache is inconsistent")
         for name in (*self._STATE_ARRAYS, *self._STATE_OBJECTS):
             setattr(self, name, state[name])
+        self.alias_text = unpack_texts(state["alias_text"])
         for name in self._PACKED_DICTS:
             if type(state[name]) is tuple:
                 setattr(self, name, unpack_dict(state[name]))
@@ -798,6 +801,7 @@ class Matcher:
         self._vbit = state["_vbit"].tolist()
         self._vocab_len = [len(t) for t in self.vocab_list]
         self._p_len_list = self.p_len.tolist()
+        _seed_first_use()
 
     # ------------------------------------------------------------------ query prep
 
@@ -1796,9 +1800,55 @@ def _cap_name(name: str) -> str:
     return name if len(name) <= MAX_NAME_CHARS else name[:MAX_NAME_CHARS]
 
 
+def _first_use_key() -> bytes | None:
+    """The derived-cache key of the matcher's first-use tables (common words, their one-letter deletions): the
+    index code fingerprint (this module, normalize and variants sources, the normalisation tables, the business
+    words) and pycountry's version (country names); None without a cache directory."""
+    if index_cache_dir() is None:
+        return None
+    from ecscreen.settings import dist_version
+
+    return _code_fingerprint(True) + f"|pycountry {dist_version('pycountry')}".encode()
+
+
+def _seed_first_use() -> None:
+    """Hand normalize its nickname table from the derived cache (~3 ms to build from nicknames.csv), once an
+    index is loaded from the cache (its queries expand nicknames)."""
+    from ecscreen.domain import normalize as normalize_module
+
+    try:
+        if normalize_module._nicknames.cache_info().currsize or "nicknames" in normalize_module._SEEDS:
+            return
+        key = _first_use_key()
+        if key is None:
+            return
+        from ecscreen.parties.derived import cached
+
+        packed = cached("nicknames", key, _build_nicknames_packed, _valid_packed, index_cache_dir())
+        normalize_module.seed_table("nicknames", unpack_dict(packed))
+    except Exception:  # noqa: BLE001 - never fails the index load: normalize builds the table itself
+        return
+
+
+def _build_nicknames_packed(_key: bytes) -> Any:
+    from ecscreen.domain.normalize import _build_nicknames
+
+    return pack_dict(_build_nicknames())
+
+
 @lru_cache(maxsize=1)
 def common_words() -> frozenset[str]:
-    """Words of ordinary business names (``data/business_words.txt``): they weigh little in a match."""
+    """Words of ordinary business names (``data/business_words.txt``): they weigh little in a match. Built once
+    per cache directory and code (~3 ms of a one-shipment check otherwise)."""
+    key = _first_use_key()
+    if key is None:
+        return _build_common_words(b"")
+    from ecscreen.parties.derived import cached
+
+    return cached("common-words", key, _build_common_words, lambda v: type(v) is frozenset, index_cache_dir())
+
+
+def _build_common_words(_key: bytes) -> frozenset[str]:
     try:
         text = resources.files("ecscreen").joinpath("data", "business_words.txt").read_text(encoding="utf-8")
     except FileNotFoundError:  # pragma: no cover - broken install
@@ -1833,7 +1883,25 @@ def _rejoin_if_needed(tokens: list[str], other: Sequence[str]) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _common_deletes() -> dict[str, frozenset[str]]:
-    """One-letter deletions of the common and legal words (5+ letters) -> the words: finds typos in them."""
+    """One-letter deletions of the common and legal words (5+ letters) -> the words: finds typos in them. Built
+    once per cache directory and code, kept packed (a typo check reads a few keys; ~2 ms per check otherwise)."""
+    key = _first_use_key()
+    if key is None:
+        return _build_common_deletes(b"")
+    from ecscreen.parties.derived import cached
+
+    packed = cached("common-deletes", key, _build_common_deletes_packed, _valid_packed, index_cache_dir())
+    try:
+        return unpack_dict(packed)
+    except ValueError:  # pragma: no cover - the derived cache checked the shape
+        return _build_common_deletes(b"")
+
+
+def _build_common_deletes_packed(_key: bytes) -> Any:
+    return pack_dict(_build_common_deletes(b""))
+
+
+def _build_common_deletes(_key: bytes) -> dict[str, frozenset[str]]:
     out: dict[str, set[str]] = {}
     for w in _table_words() | _legal_words():
         if len(w) >= 5 and w.isalpha():
@@ -1885,11 +1953,11 @@ def branch_words() -> frozenset[str]:
 @lru_cache(maxsize=1)
 def _places() -> frozenset[str]:
     """Country-name words and the major trading cities of the common-words table."""
-    import pycountry
+    from ecscreen.domain.countries import iso_countries  # pycountry's table, without importing pycountry
 
     words: set[str] = set()
-    for c in pycountry.countries:
-        for label in {c.name, getattr(c, "common_name", c.name)}:
+    for c in iso_countries():
+        for label in {c.name, c.name if c.common_name is None else c.common_name}:
             toks = normalize(label).tokens
             if len(toks) == 1 and len(toks[0]) >= 4:  # 'iran', 'china'; not 'saint vincent and the ...'
                 words.add(toks[0])
@@ -1900,17 +1968,29 @@ def _places() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
-def english_words() -> frozenset[str]:
+def english_words() -> AbstractSet[str]:
     """Ordinary English words (``data/english_words.txt``, from wordfreq; see the file's header)."""
     try:
         raw = resources.files("ecscreen").joinpath("data", "english_words.txt").read_bytes()
     except FileNotFoundError:  # pragma: no cover - broken install
         return frozenset()
-    # parsed once per cache directory (~4 ms per process otherwise)
+    # parsed once per cache directory (~4 ms per process otherwise), kept packed: a membership test reads one
+    # word (unpickling the ~30,000 words was ~3 ms of a one-shipment check)
     from ecscreen.parties.derived import cached
 
-    return cached("english-words", raw, _parse_english_words,
-                  lambda v: type(v) is frozenset, index_cache_dir())
+    packed = cached("english-words-packed", raw, _parse_english_words_packed, _valid_packed, index_cache_dir())
+    try:
+        return PackedSet.unpack(packed)
+    except ValueError:  # pragma: no cover - the derived cache checked the shape
+        return _parse_english_words(raw)
+
+
+def _parse_english_words_packed(raw: bytes) -> Any:
+    return PackedSet.pack(_parse_english_words(raw))
+
+
+def _valid_packed(value: object) -> bool:
+    return type(value) is tuple and len(value) == 5
 
 
 def _parse_english_words(raw: bytes) -> frozenset[str]:
@@ -2771,10 +2851,15 @@ def background_df() -> tuple[int, dict[str, int]]:
         raw = resources.files("ecscreen").joinpath("data", BACKGROUND_FILE).read_bytes()
     except FileNotFoundError:
         return 0, {}
-    # parsed once per cache directory (~11 ms per process otherwise)
+    # parsed once per cache directory (~11 ms per process otherwise), kept packed: a query reads the few words
+    # it looks up (unpickling the whole dict was ~5 ms of a one-shipment check)
     from ecscreen.parties.derived import cached
 
-    return cached("token-df", raw, _parse_background, _valid_background, index_cache_dir())
+    n, packed = cached("token-df-packed", raw, _parse_background_packed, _valid_background, index_cache_dir())
+    try:
+        return n, unpack_dict(packed)
+    except ValueError:  # pragma: no cover - the derived cache checked the shape
+        return _parse_background(raw)
 
 
 def _parse_background(raw: bytes) -> tuple[int, dict[str, int]]:
@@ -2782,9 +2867,15 @@ def _parse_background(raw: bytes) -> tuple[int, dict[str, int]]:
     return int(data["aliases"]), dict(data["df"])
 
 
+def _parse_background_packed(raw: bytes) -> tuple[int, Any]:
+    n, df = _parse_background(raw)
+    return n, pack_dict(df)
+
+
 def _valid_background(value: object) -> bool:
     # the shape only: the file is the user's own, for this digest, with its checksum (see derived.cached)
-    return type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is dict
+    return (type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is tuple
+            and len(value[1]) == 5)
 
 
 def token_document_frequencies(entries: Sequence[ListEntry]) -> tuple[int, dict[str, int]]:
@@ -2850,7 +2941,8 @@ def _country_code(country: str | None) -> str | None:
 # (CPU, measured on this machine; a one-shipment check pays it on every call). Format 3: CRC-32 header. Any failure (unreadable, corrupt, other format version,
 # inconsistent content) is ignored and the index is rebuilt, so results never depend on the cache.
 
-CACHE_FORMAT = 3  # 2: the deletion index is a _DeletionIndex (arrays), not a dict; 3: CRC-32 payload checksum
+CACHE_FORMAT = 4  # 2: the deletion index is a _DeletionIndex (arrays), not a dict; 3: CRC-32 payload checksum;
+# 4: packed dicts carry a lookup table, alias texts packed (ecscreen.parties.indexcache)
 CACHE_MIN_NAMES = 1000  # smaller lists build in milliseconds: not worth a file
 CACHE_KEEP = 12  # files of each kind kept in the cache directory (most recently used first)
 _CACHE_MAGIC = b"ecscreen-index\x00" + bytes([CACHE_FORMAT])
@@ -2872,18 +2964,14 @@ def index_cache_dir() -> Path | None:
 @lru_cache(maxsize=2)
 def _code_fingerprint(background: bool) -> bytes:
     """Hash of what the index depends on besides the names: version, tables, code, background df."""
-    from importlib import metadata
-
     from ecscreen import __version__
     from ecscreen.domain import normalize as normalize_module
+    from ecscreen.settings import dist_version
 
     h = hashlib.sha256()
     h.update(f"{CACHE_FORMAT}|{__version__}|{sys.version_info[:2]}|numpy {np.__version__}".encode())
-    for dist in ("anyascii", "pypinyin"):
-        try:
-            h.update(f"|{dist} {metadata.version(dist)}".encode())
-        except metadata.PackageNotFoundError:
-            h.update(f"|{dist} ?".encode())
+    for dist in ("anyascii", "pypinyin"):  # without importing importlib.metadata (~11 ms of a check)
+        h.update(f"|{dist} {dist_version(dist)}".encode())
     tables = resources.files("ecscreen").joinpath("data", "normalize")
     for entry in sorted(tables.iterdir(), key=lambda t: t.name):
         if entry.is_file():
@@ -3110,7 +3198,9 @@ def _writable(directory: Path) -> bool:
     return False
 
 
-_HAN_TEXT = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# the same characters as "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]": a class of three ranges above U+00FF is compiled
+# through a 64K bitmap in pure Python (~2 ms of every start-up), two classes of at most two ranges are not
+_HAN_TEXT = re.compile("(?:[\u3400-\u4dbf\u4e00-\u9fff]|[\uf900-\ufaff])")
 
 
 
@@ -3144,7 +3234,7 @@ class _LazyNorms(Sequence[NormalizedName]):
     """``alias_norm`` of an index loaded from the cache: each name normalised again when first needed
     (explanations only), which gives the very NormalizedName the build computed."""
 
-    def __init__(self, texts: list[str]) -> None:
+    def __init__(self, texts: Sequence[str]) -> None:
         self._texts = texts
         self._done: dict[int, NormalizedName] = {}
 

@@ -1029,19 +1029,16 @@ LIST_CACHE_MIN_BYTES = 100_000  # smaller stored lists decode in milliseconds
 @lru_cache(maxsize=1)
 def _list_code_fingerprint() -> bytes:
     import sys
-    from importlib import metadata
 
     import pydantic
 
     import ecscreen.model as models_module
     from ecscreen import __version__
     from ecscreen.parties import matching as matching_module
+    from ecscreen.settings import dist_version
 
     h = hashlib.sha256(f"list|{__version__}|{sys.version_info[:2]}|pydantic {pydantic.VERSION}".encode())
-    try:
-        h.update(f"|pydantic-core {metadata.version('pydantic-core')}".encode())
-    except metadata.PackageNotFoundError:
-        h.update(b"|pydantic-core ?")
+    h.update(f"|pydantic-core {dist_version('pydantic-core')}".encode())  # no importlib.metadata import
     for src in (__file__, matching_module.__file__, models_module.__file__):
         try:
             h.update(b"\x00" + Path(src or "").read_bytes())

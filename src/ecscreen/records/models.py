@@ -23,7 +23,7 @@ RecordKind = Literal["screening", "decision", "checkpoint"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use: check uses two of seven
 
 
 class PartyRef(_Model):
