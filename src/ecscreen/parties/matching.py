@@ -104,6 +104,9 @@ SMALL_DELETION_INDEX = 50_000
 HITS_CACHE_SIZE = 50_000
 HITS_CACHE_HITS = 2_000
 
+# prepared queries kept after a search_many call (see Matcher._trim_query_cache); results never depend on it
+QUERY_CACHE_KEEP = 4096
+
 # names whose new words are looked up together in the deletion index (well below _normalize_cached's size)
 PREFETCH_NAMES = 2048
 # share of an even split that the parent screens itself when search_many forks (see Matcher._search_forked)
@@ -914,6 +917,17 @@ class Matcher:
         self._query_cache[text] = q
         return q
 
+    def _trim_query_cache(self) -> None:
+        """Forget the prepared queries of a large batch before the cyclic GC is back on.
+
+        Each prepared query holds about a dozen containers (lists, dicts, readings); kept past the batch,
+        every one of them is walked by the cyclic GC's next passes (three passes as they age: ~1.7 s of
+        16 s for 60,000 names). Dropped here, while the GC is still off, they are freed by reference counting
+        at no GC cost. A repeated name is answered by the result cache anyway; a small cache
+        (:data:`QUERY_CACHE_KEEP`, e.g. a names list's ``may_match`` then ``search`` of one party) is kept."""
+        if len(self._query_cache) > QUERY_CACHE_KEEP:
+            self._query_cache.clear()
+
     def _make_query(self, text: str, nn: NormalizedName, tokens: list[str]) -> _Query:
         tokens = tokens[: self.config.max_tokens]
         infos = [self._token_info(t) for t in tokens]
@@ -1233,6 +1247,7 @@ class Matcher:
         if todo:
             with _no_cyclic_gc():  # candidates and their calibration allocate millions of acyclic objects
                 new = self._search_new(todo, thr, exhaustive, chunk_size, workers)
+                self._trim_query_cache()
             known.update(new)
             n_hits = sum(len(h) for h in new.values())
             if len(cache) + len(new) > HITS_CACHE_SIZE or self._hits_cached + n_hits > HITS_CACHE_HITS:
