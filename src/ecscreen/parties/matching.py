@@ -109,8 +109,11 @@ QUERY_CACHE_KEEP = 4096
 
 # names whose new words are looked up together in the deletion index (well below _normalize_cached's size)
 PREFETCH_NAMES = 2048
-# share of an even split that the parent screens itself when search_many forks (see Matcher._search_forked)
-FORK_PARENT_SHARE = 0.8
+# share of an even split that the parent screens itself when search_many forks (see Matcher._search_forked):
+# the parent's extra work (the pool, calibrating the children's hits again, its GC) is ~8 % of its share's CPU
+# and a child's per-name CPU about the parent's (CPU accounting of 60,000 bench names, 2026-11-28); 0.8 left the
+# parent idle while the child worked on 60 % of the names
+FORK_PARENT_SHARE = 0.9
 
 
 # --------------------------------------------------------------------------- models
@@ -1190,11 +1193,25 @@ class Matcher:
         # the signatures rule out cheaply (a signature collision only keeps a row, never drops one)
         g = np.repeat(np.asarray(ch.g_base, dtype=np.int64) + np.asarray(ch.bt, dtype=np.int64), lengths)
         words = np.frombuffer(b"".join(ch.g_bytes), dtype="<u8").reshape(-1, 2 * _SIG_WORDS)
-        a_sig = self.a_sig[pa]
         mask = np.asarray(ch.g_qdom, dtype=bool)[g] | (self.p_share[idx] >= m_min)
-        mask |= (a_sig & words[g, :_SIG_WORDS]).any(axis=1)
-        mask |= np.bitwise_count(a_sig & words[g, _SIG_WORDS:]).sum(axis=1) >= 2
+        # one signature word at a time (1-D gathers of the aliases' column, no (rows x words) temporaries):
+        # another query word's bit in the alias, or two bits of the word's own expansions
+        cols = self._sig_columns()
+        own_bits = np.zeros(total, dtype=np.uint16)
+        for w in range(_SIG_WORDS):
+            a = cols[w][pa]
+            mask |= (a & np.ascontiguousarray(words[:, w])[g]) != 0
+            own_bits += np.bitwise_count(a & np.ascontiguousarray(words[:, _SIG_WORDS + w])[g])
+        mask |= own_bits >= 2
         return pq[mask], pa[mask]
+
+    def _sig_columns(self) -> list[np.ndarray]:
+        """The aliases' word signatures one 64-bit word per array (``a_sig`` column by column), made on first
+        use: a candidate row then reads 8 contiguous bytes per word instead of a 32-byte row gather."""
+        cols: list[np.ndarray] | None = self.__dict__.get("_a_sig_cols")
+        if cols is None:
+            cols = self.__dict__["_a_sig_cols"] = [np.ascontiguousarray(self.a_sig[:, w]) for w in range(_SIG_WORDS)]
+        return cols
 
     def _acronym_score(self, size: int) -> float:
         """Three-letter acronyms collide often (ZTE = Zhejiang Tianlu Energy): they score lower."""
@@ -2501,17 +2518,20 @@ class _KeyTable:
         self.vals = np.zeros(1 << bits, dtype=np.int64)
         slot = self._hash(keys)
         pending = np.arange(n, dtype=np.int64)
+        vals = self.vals
+        vals[:] = -1
         while len(pending):
             s = slot[pending]
-            free = self.keys[s] == -1
+            free = np.flatnonzero(vals[s] == -1)
             cand, cs = pending[free], s[free]
-            used, first = np.unique(cs, return_index=True)
-            winners = cand[first]
-            self.keys[used] = keys[winners]
-            self.vals[used] = winners
-            placed = np.zeros(n, dtype=bool)
-            placed[winners] = True
-            pending = pending[~placed[pending]]
+            # keys wanting the same free slot: one of them takes it (which one only changes probe lengths,
+            # never a lookup's answer), the others probe on
+            vals[cs] = cand
+            won = vals[cs] == cand
+            self.keys[cs[won]] = keys[cand[won]]
+            left = np.ones(len(pending), dtype=bool)
+            left[free[won]] = False
+            pending = pending[left]
             slot[pending] = (slot[pending] + 1) & self.mask
 
     def _hash(self, keys: np.ndarray) -> np.ndarray:
@@ -2520,9 +2540,14 @@ class _KeyTable:
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """Position of every key in the build array, -1 when absent."""
-        out = np.full(len(keys), -1, dtype=np.int64)
         slot = self._hash(keys)
-        active = np.arange(len(keys), dtype=np.int64)
+        # first probe over the whole arrays (most keys end there: found, or an empty slot), then the rest
+        tk = self.keys[slot]
+        found = tk == keys
+        out = np.where(found, self.vals[slot], -1)
+        active = np.flatnonzero(~found & (tk != -1))
+        if len(active):
+            slot[active] = (slot[active] + 1) & self.mask
         while len(active):
             s = slot[active]
             tk = self.keys[s]
