@@ -107,6 +107,11 @@ HITS_CACHE_HITS = 2_000
 # prepared queries kept after a search_many call (see Matcher._trim_query_cache); results never depend on it
 QUERY_CACHE_KEEP = 4096
 
+# normalised names kept by _normalize_cached (shared by every index of the process: a party is normalised once
+# for all lists); each is ~6 objects the cyclic GC walks, so the cache holds a batch chunk's names, not a whole
+# batch's (65,536 before: ~400,000 objects walked by every full collection)
+NORMALIZED_KEEP = 8192
+
 # names whose new words are looked up together in the deletion index (well below _normalize_cached's size)
 PREFETCH_NAMES = 2048
 # share of an even split that the parent screens itself when search_many forks (see Matcher._search_forked):
@@ -432,10 +437,11 @@ class _Chunk:
     """A chunk of queries as the kernel reads it (see :meth:`Matcher._chunk_arrays`)."""
 
     def __init__(self) -> None:
-        self.bq: list[int] = []  # per blocking vocabulary word: its query, the word, the query token
-        self.bu: list[int] = []
+        self.bu: list[int] = []  # per blocking vocabulary word: the word, the query token
         self.bt: list[int] = []
-        self.g_base: list[int] = []  # first signature group of the query
+        self.b_query: list[int] = []  # per query with blocking words: the query, its number of blocking words,
+        self.b_count: list[int] = []  # its first signature group (expanded per word in Matcher._candidates)
+        self.b_group: list[int] = []
         self.g_bytes: list[bytes] = []  # per query token: signatures of the other words and of itself
         self.g_qdom: list[bool] = []  # the token alone carries enough of the query for a hit
         self.n_groups = 0
@@ -450,18 +456,24 @@ class _Chunk:
             return
         self.bu.extend(blocked[0])
         self.bt.extend(blocked[1])
-        self.bq.extend([qi] * len(blocked[0]))
-        self.g_base.extend([self.n_groups] * len(blocked[0]))
+        self.b_query.append(qi)
+        self.b_count.append(len(blocked[0]))
+        self.b_group.append(self.n_groups)
         # one group per query word: signatures of the other words and of the word itself
         sigs = q.sigs
-        total_w = sum(q.weights)
-        for ti, own in enumerate(sigs):
-            other = 0
-            for tj, sg in enumerate(sigs):
-                if tj != ti:
-                    other |= sg
-            self.g_bytes.append(other.to_bytes(_SIG_BYTES, "little") + own.to_bytes(_SIG_BYTES, "little"))
-            self.g_qdom.append(q.weights[ti] >= m_min * total_w)
+        weights = q.weights
+        need = m_min * sum(weights)
+        if len(sigs) == 1:
+            self.g_bytes.append(bytes(_SIG_BYTES) + sigs[0].to_bytes(_SIG_BYTES, "little"))
+            self.g_qdom.append(weights[0] >= need)
+        else:
+            for ti, own in enumerate(sigs):
+                other = 0
+                for tj, sg in enumerate(sigs):
+                    if tj != ti:
+                        other |= sg
+                self.g_bytes.append(other.to_bytes(_SIG_BYTES, "little") + own.to_bytes(_SIG_BYTES, "little"))
+                self.g_qdom.append(weights[ti] >= need)
         self.n_groups += len(sigs)
 
 
@@ -1140,10 +1152,15 @@ class Matcher:
         """(vocabulary ids, query token) every hit of ``q`` must match one of, cached on the query."""
         blocked = q.blocking.get(threshold)
         if blocked is None:
-            seen: dict[int, int] = {}
-            for i in reversed(self._blocking_tokens(q, threshold)):  # the first token wins
-                seen.update(dict.fromkeys(q.expansions[i], i))
-            blocked = (list(seen), list(seen.values()))
+            toks = self._blocking_tokens(q, threshold)
+            if len(toks) == 1:  # the usual case
+                exp = q.expansions[toks[0]]
+                blocked = (list(exp), [toks[0]] * len(exp))
+            else:
+                seen: dict[int, int] = {}
+                for i in reversed(toks):  # the first token wins
+                    seen.update(dict.fromkeys(q.expansions[i], i))
+                blocked = (list(seen), list(seen.values()))
             q.blocking[threshold] = blocked
         return blocked
 
@@ -1175,10 +1192,11 @@ class Matcher:
 
     def _candidates(self, ch: _Chunk, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """(query, alias) candidate pairs of a chunk from the postings of its blocking words."""
-        if not ch.bq:
+        if not ch.bu:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
         m_min = self._single_word_min(threshold)
-        bq_a = np.asarray(ch.bq, dtype=np.int64)
+        b_count = np.asarray(ch.b_count, dtype=np.int64)
+        bq_a = np.repeat(np.asarray(ch.b_query, dtype=np.int64), b_count)
         bu_a = np.asarray(ch.bu, dtype=np.int64)
         lengths = self.p_len[bu_a]
         total = int(lengths.sum())
@@ -1191,7 +1209,8 @@ class Matcher:
         # a hit that matches a single query word needs that word to carry >= m_min of the query or of
         # the alias weight (see _single_word_min); otherwise it must match another query word, which
         # the signatures rule out cheaply (a signature collision only keeps a row, never drops one)
-        g = np.repeat(np.asarray(ch.g_base, dtype=np.int64) + np.asarray(ch.bt, dtype=np.int64), lengths)
+        g_base = np.repeat(np.asarray(ch.b_group, dtype=np.int64), b_count)
+        g = np.repeat(g_base + np.asarray(ch.bt, dtype=np.int64), lengths)
         words = np.frombuffer(b"".join(ch.g_bytes), dtype="<u8").reshape(-1, 2 * _SIG_WORDS)
         mask = np.asarray(ch.g_qdom, dtype=bool)[g] | (self.p_share[idx] >= m_min)
         # one signature word at a time (1-D gathers of the aliases' column, no (rows x words) temporaries):
@@ -1802,7 +1821,7 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=NORMALIZED_KEEP)
 def _normalize_cached(text: str) -> NormalizedName:
     """normalize() shared by every index of the process (the same party goes through several)."""
     return normalize(text)
