@@ -81,7 +81,8 @@ def main() -> None:
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
         k1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu += (k1.ru_utime - k0.ru_utime) + (k1.ru_stime - k0.ru_stime)
-        extra = f" ({len(names) / cpu:,.0f} names per CPU-second, {cpu / wall:.2f} CPUs busy on average)"
+        extra = (f" ({len(names) / cpu:,.0f} names per CPU-second = {cpu / len(names) * 1e6:.0f} us CPU per name, "
+                 f"{cpu / wall:.2f} CPUs busy on average)")
         print(f"  {label}: {wall:.2f}s wall -> {len(names) / wall:,.0f} names/s{extra}")
         return out
 

@@ -106,10 +106,21 @@ SMALL_DELETION_INDEX = 50_000
 HITS_CACHE_SIZE = 50_000
 HITS_CACHE_HITS = 2_000
 
+# prepared queries kept after a search_many call (see Matcher._trim_query_cache); results never depend on it
+QUERY_CACHE_KEEP = 4096
+
+# normalised names kept by _normalize_cached (shared by every index of the process: a party is normalised once
+# for all lists); each is ~6 objects the cyclic GC walks, so the cache holds a batch chunk's names, not a whole
+# batch's (65,536 before: ~400,000 objects walked by every full collection)
+NORMALIZED_KEEP = 8192
+
 # names whose new words are looked up together in the deletion index (well below _normalize_cached's size)
 PREFETCH_NAMES = 2048
-# share of an even split that the parent screens itself when search_many forks (see Matcher._search_forked)
-FORK_PARENT_SHARE = 0.8
+# share of an even split that the parent screens itself when search_many forks (see Matcher._search_forked):
+# the parent's extra work (the pool, calibrating the children's hits again, its GC) is ~8 % of its share's CPU
+# and a child's per-name CPU about the parent's (CPU accounting of 60,000 bench names, 2026-11-28); 0.8 left the
+# parent idle while the child worked on 60 % of the names
+FORK_PARENT_SHARE = 0.9
 
 
 # --------------------------------------------------------------------------- models
@@ -432,10 +443,11 @@ class _Chunk:
     """A chunk of queries as the kernel reads it (see :meth:`Matcher._chunk_arrays`)."""
 
     def __init__(self) -> None:
-        self.bq: list[int] = []  # per blocking vocabulary word: its query, the word, the query token
-        self.bu: list[int] = []
+        self.bu: list[int] = []  # per blocking vocabulary word: the word, the query token
         self.bt: list[int] = []
-        self.g_base: list[int] = []  # first signature group of the query
+        self.b_query: list[int] = []  # per query with blocking words: the query, its number of blocking words,
+        self.b_count: list[int] = []  # its first signature group (expanded per word in Matcher._candidates)
+        self.b_group: list[int] = []
         self.g_bytes: list[bytes] = []  # per query token: signatures of the other words and of itself
         self.g_qdom: list[bool] = []  # the token alone carries enough of the query for a hit
         self.n_groups = 0
@@ -450,18 +462,24 @@ class _Chunk:
             return
         self.bu.extend(blocked[0])
         self.bt.extend(blocked[1])
-        self.bq.extend([qi] * len(blocked[0]))
-        self.g_base.extend([self.n_groups] * len(blocked[0]))
+        self.b_query.append(qi)
+        self.b_count.append(len(blocked[0]))
+        self.b_group.append(self.n_groups)
         # one group per query word: signatures of the other words and of the word itself
         sigs = q.sigs
-        total_w = sum(q.weights)
-        for ti, own in enumerate(sigs):
-            other = 0
-            for tj, sg in enumerate(sigs):
-                if tj != ti:
-                    other |= sg
-            self.g_bytes.append(other.to_bytes(_SIG_BYTES, "little") + own.to_bytes(_SIG_BYTES, "little"))
-            self.g_qdom.append(q.weights[ti] >= m_min * total_w)
+        weights = q.weights
+        need = m_min * sum(weights)
+        if len(sigs) == 1:
+            self.g_bytes.append(bytes(_SIG_BYTES) + sigs[0].to_bytes(_SIG_BYTES, "little"))
+            self.g_qdom.append(weights[0] >= need)
+        else:
+            for ti, own in enumerate(sigs):
+                other = 0
+                for tj, sg in enumerate(sigs):
+                    if tj != ti:
+                        other |= sg
+                self.g_bytes.append(other.to_bytes(_SIG_BYTES, "little") + own.to_bytes(_SIG_BYTES, "little"))
+                self.g_qdom.append(weights[ti] >= need)
         self.n_groups += len(sigs)
 
 
@@ -923,6 +941,17 @@ class Matcher:
         self._query_cache[text] = q
         return q
 
+    def _trim_query_cache(self) -> None:
+        """Forget the prepared queries of a large batch before the cyclic GC is back on.
+
+        Each prepared query holds about a dozen containers (lists, dicts, readings); kept past the batch,
+        every one of them is walked by the cyclic GC's next passes (three passes as they age: ~1.7 s of
+        16 s for 60,000 names). Dropped here, while the GC is still off, they are freed by reference counting
+        at no GC cost. A repeated name is answered by the result cache anyway; a small cache
+        (:data:`QUERY_CACHE_KEEP`, e.g. a names list's ``may_match`` then ``search`` of one party) is kept."""
+        if len(self._query_cache) > QUERY_CACHE_KEEP:
+            self._query_cache.clear()
+
     def _make_query(self, text: str, nn: NormalizedName, tokens: list[str]) -> _Query:
         tokens = tokens[: self.config.max_tokens]
         infos = [self._token_info(t) for t in tokens]
@@ -1132,10 +1161,15 @@ class Matcher:
         """(vocabulary ids, query token) every hit of ``q`` must match one of, cached on the query."""
         blocked = q.blocking.get(threshold)
         if blocked is None:
-            seen: dict[int, int] = {}
-            for i in reversed(self._blocking_tokens(q, threshold)):  # the first token wins
-                seen.update(dict.fromkeys(q.expansions[i], i))
-            blocked = (list(seen), list(seen.values()))
+            toks = self._blocking_tokens(q, threshold)
+            if len(toks) == 1:  # the usual case
+                exp = q.expansions[toks[0]]
+                blocked = (list(exp), [toks[0]] * len(exp))
+            else:
+                seen: dict[int, int] = {}
+                for i in reversed(toks):  # the first token wins
+                    seen.update(dict.fromkeys(q.expansions[i], i))
+                blocked = (list(seen), list(seen.values()))
             q.blocking[threshold] = blocked
         return blocked
 
@@ -1167,10 +1201,11 @@ class Matcher:
 
     def _candidates(self, ch: _Chunk, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """(query, alias) candidate pairs of a chunk from the postings of its blocking words."""
-        if not ch.bq:
+        if not ch.bu:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
         m_min = self._single_word_min(threshold)
-        bq_a = np.asarray(ch.bq, dtype=np.int64)
+        b_count = np.asarray(ch.b_count, dtype=np.int64)
+        bq_a = np.repeat(np.asarray(ch.b_query, dtype=np.int64), b_count)
         bu_a = np.asarray(ch.bu, dtype=np.int64)
         lengths = self.p_len[bu_a]
         total = int(lengths.sum())
@@ -1183,13 +1218,28 @@ class Matcher:
         # a hit that matches a single query word needs that word to carry >= m_min of the query or of
         # the alias weight (see _single_word_min); otherwise it must match another query word, which
         # the signatures rule out cheaply (a signature collision only keeps a row, never drops one)
-        g = np.repeat(np.asarray(ch.g_base, dtype=np.int64) + np.asarray(ch.bt, dtype=np.int64), lengths)
+        g_base = np.repeat(np.asarray(ch.b_group, dtype=np.int64), b_count)
+        g = np.repeat(g_base + np.asarray(ch.bt, dtype=np.int64), lengths)
         words = np.frombuffer(b"".join(ch.g_bytes), dtype="<u8").reshape(-1, 2 * _SIG_WORDS)
-        a_sig = self.a_sig[pa]
         mask = np.asarray(ch.g_qdom, dtype=bool)[g] | (self.p_share[idx] >= m_min)
-        mask |= (a_sig & words[g, :_SIG_WORDS]).any(axis=1)
-        mask |= np.bitwise_count(a_sig & words[g, _SIG_WORDS:]).sum(axis=1) >= 2
+        # one signature word at a time (1-D gathers of the aliases' column, no (rows x words) temporaries):
+        # another query word's bit in the alias, or two bits of the word's own expansions
+        cols = self._sig_columns()
+        own_bits = np.zeros(total, dtype=np.uint16)
+        for w in range(_SIG_WORDS):
+            a = cols[w][pa]
+            mask |= (a & np.ascontiguousarray(words[:, w])[g]) != 0
+            own_bits += np.bitwise_count(a & np.ascontiguousarray(words[:, _SIG_WORDS + w])[g])
+        mask |= own_bits >= 2
         return pq[mask], pa[mask]
+
+    def _sig_columns(self) -> list[np.ndarray]:
+        """The aliases' word signatures one 64-bit word per array (``a_sig`` column by column), made on first
+        use: a candidate row then reads 8 contiguous bytes per word instead of a 32-byte row gather."""
+        cols: list[np.ndarray] | None = self.__dict__.get("_a_sig_cols")
+        if cols is None:
+            cols = self.__dict__["_a_sig_cols"] = [np.ascontiguousarray(self.a_sig[:, w]) for w in range(_SIG_WORDS)]
+        return cols
 
     def _acronym_score(self, size: int) -> float:
         """Three-letter acronyms collide often (ZTE = Zhejiang Tianlu Energy): they score lower."""
@@ -1242,6 +1292,7 @@ class Matcher:
         if todo:
             with _no_cyclic_gc():  # candidates and their calibration allocate millions of acyclic objects
                 new = self._search_new(todo, thr, exhaustive, chunk_size, workers)
+                self._trim_query_cache()
             known.update(new)
             n_hits = sum(len(h) for h in new.values())
             if len(cache) + len(new) > HITS_CACHE_SIZE or self._hits_cached + n_hits > HITS_CACHE_HITS:
@@ -1788,7 +1839,7 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=NORMALIZED_KEEP)
 def _normalize_cached(text: str) -> NormalizedName:
     """normalize() shared by every index of the process (the same party goes through several)."""
     return normalize(text)
@@ -2682,17 +2733,20 @@ class _KeyTable:
         self.vals = np.zeros(1 << bits, dtype=np.int64)
         slot = self._hash(keys)
         pending = np.arange(n, dtype=np.int64)
+        vals = self.vals
+        vals[:] = -1
         while len(pending):
             s = slot[pending]
-            free = self.keys[s] == -1
+            free = np.flatnonzero(vals[s] == -1)
             cand, cs = pending[free], s[free]
-            used, first = np.unique(cs, return_index=True)
-            winners = cand[first]
-            self.keys[used] = keys[winners]
-            self.vals[used] = winners
-            placed = np.zeros(n, dtype=bool)
-            placed[winners] = True
-            pending = pending[~placed[pending]]
+            # keys wanting the same free slot: one of them takes it (which one only changes probe lengths,
+            # never a lookup's answer), the others probe on
+            vals[cs] = cand
+            won = vals[cs] == cand
+            self.keys[cs[won]] = keys[cand[won]]
+            left = np.ones(len(pending), dtype=bool)
+            left[free[won]] = False
+            pending = pending[left]
             slot[pending] = (slot[pending] + 1) & self.mask
 
     def _hash(self, keys: np.ndarray) -> np.ndarray:
@@ -2701,9 +2755,14 @@ class _KeyTable:
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """Position of every key in the build array, -1 when absent."""
-        out = np.full(len(keys), -1, dtype=np.int64)
         slot = self._hash(keys)
-        active = np.arange(len(keys), dtype=np.int64)
+        # first probe over the whole arrays (most keys end there: found, or an empty slot), then the rest
+        tk = self.keys[slot]
+        found = tk == keys
+        out = np.where(found, self.vals[slot], -1)
+        active = np.flatnonzero(~found & (tk != -1))
+        if len(active):
+            slot[active] = (slot[active] + 1) & self.mask
         while len(active):
             s = slot[active]
             tk = self.keys[s]

@@ -1,0 +1,124 @@
+"""Old-vs-new equivalence of the party matcher over ~135,000 searches (speed work must not change results).
+
+Usage (run each dump from its checkout's directory: the own-format lists under rules/ are screened too):
+  cd <old checkout> && PYTHONPATH=src python <this file> --out /tmp/old.jsonl
+  cd <new checkout> && PYTHONPATH=src python <this file> --out /tmp/new.jsonl
+  python benchmarks/matching_equivalence.py --compare /tmp/old.jsonl /tmp/new.jsonl
+
+The dump holds every hit (entry, alias, score, name score, band, explanation, features, firm block, what would
+confirm it, country match) of ``search_many`` against the embedded lists for:
+  * the speed benchmark's names (bench_matching_speed.py: 100,000 yente negatives, 1,366 UN positives, 3,000
+    listed names with a seeded typo), no country;
+  * the SEC company names (7,847) with country GB and with none;
+  * the NSE names (benchmarks/data/nse-company-names.txt) with IN and with CN;
+  * the disguised list entries of bench_parties_recall.py (1,500 entries, every variant, the entry's country);
+and ``match_raw`` of the speed benchmark's names at thresholds 80 and 60. The pinned 400 names of
+tests/test_matching_equivalence.py are too few to catch a pruning bug that touches one name in 10,000.
+Reads ../shared/data (the yente fixtures and the SEC names).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+
+def _names(data: Path, alias_text: list[str]) -> list[str]:
+    sys.path.insert(0, str(HERE))
+    from bench_matching_speed import _typo
+
+    rng = random.Random(7)  # the speed benchmark's mix, in its order
+    names: list[str] = []
+    for f in ("negatives_global.csv", "negatives_us.csv", "positives_un_untreated.csv", "positives_un_treated.csv"):
+        with (data / "yente-screening-fixtures" / f).open(encoding="utf-8") as fh:
+            names += [r["full_name"] for r in csv.DictReader(fh)]
+    listed = rng.sample(alias_text, 3000)
+    names += [_typo(rng, n) for n in listed]
+    rng.shuffle(names)
+    return names
+
+
+def _dump_hit(h: Any) -> list[Any]:
+    return [h.entry.id, h.matched_alias, h.score, h.name_score, h.band, h.explanation,
+            [[f.name, f.points, f.reason] for f in h.features], h.firm_block, h.confirm_with, h.country_match]
+
+
+def dump(out: Path, data: Path) -> None:
+    sys.path.insert(0, str(HERE))
+    import bench_parties_recall as rec
+
+    from ecscreen.parties.store import active_lists, matcher_for
+
+    m = matcher_for(active_lists())
+    names = _names(data, m.alias_text)
+    sets: dict[str, list[tuple[str, str | None]]] = {"bench": [(n, None) for n in names]}
+    with (data / "sec-company-names-2025-08" / "sec_company_names.csv").open(encoding="utf-8") as fh:
+        sec = [r["name"] for r in csv.DictReader(fh)]
+    sets["sec"] = [(n, "GB") for n in sec] + [(n, None) for n in sec]
+    nse = [line.strip() for line in (HERE / "data" / "nse-company-names.txt").read_text(encoding="utf-8").splitlines()
+           if line.strip() and not line.startswith("#")]
+    sets["nse"] = [(n, "IN") for n in nse] + [(n, "CN") for n in nse]
+    pool = [(k, e) for k, e in enumerate(m.entries)
+            if e.source_code in ("EL", "SDN", "DPL", "MEU", "UVL") and (e.type or "Entity") == "Entity"
+            and sum(c.isalpha() for c in e.name) >= 4 and len(e.name) <= 120]
+    rnd = random.Random(11)
+    sets["recall"] = [(text, e.countries[0] if e.countries else None)
+                      for _, e in rnd.sample(pool, min(1500, len(pool)))
+                      for text in rec.variants(e.name, e.aliases, rnd).values()]
+    with out.open("w", encoding="utf-8") as fo:
+        for label, items in sets.items():
+            m.clear_caches()
+            c0 = time.process_time()
+            res = m.search_many([n for n, _ in items], [c for _, c in items], limit=None)
+            cpu = time.process_time() - c0
+            print(f"{label}: {len(items):,} searches, {sum(1 for r in res if r):,} with hits, {cpu:.1f} CPU-s")
+            for (n, cc), hits in zip(items, res, strict=True):
+                fo.write(json.dumps([label, n, cc, [_dump_hit(h) for h in hits]], ensure_ascii=False) + "\n")
+        m.clear_caches()
+        for thr in (80.0, 60.0):
+            raw = m.match_raw(names, threshold=thr)
+            fo.write(json.dumps(["match_raw", thr, raw]) + "\n")
+            print(f"match_raw at {thr:g}: {sum(1 for r in raw if r):,} names with hits")
+    print(f"{out}: sha256 {hashlib.sha256(out.read_bytes()).hexdigest()}")
+
+
+def compare(a: Path, b: Path) -> int:
+    la = a.read_text(encoding="utf-8").splitlines()
+    lb = b.read_text(encoding="utf-8").splitlines()
+    diff = [(x, y) for x, y in zip(la, lb, strict=False) if x != y]
+    if len(la) != len(lb):
+        print(f"different sizes: {len(la)} vs {len(lb)} lines")
+    print(f"{len(la):,} lines compared; {len(diff)} differ")
+    for x, y in diff[:5]:
+        print(f"- {x[:400]}\n+ {y[:400]}")
+    return 1 if diff or len(la) != len(lb) else 0
+
+
+def main() -> int:
+    here = Path(__file__).resolve().parents[1]
+    data = next((p / "shared" / "data" for p in here.parents if (p / "shared" / "data").is_dir()),
+                here.parent / "shared" / "data")
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--compare", type=Path, nargs=2)
+    ap.add_argument("--data", type=Path, default=data)
+    args = ap.parse_args()
+    if args.compare:
+        return compare(*args.compare)
+    if not args.out:
+        ap.error("--out or --compare")
+    dump(args.out, args.data)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
