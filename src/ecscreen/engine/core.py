@@ -1164,8 +1164,9 @@ class Engine:
                 jr = jur_mod.assess(ic.item, ic.index, sh, dest, list(facts), self.registry, on)
                 status[ic.index] = jr.status
                 findings += list(jr.findings)
-                jurisdictions.append(ItemJurisdiction(item_index=ic.index, status=jr.status, summary=jr.summary,
-                                                      steps=list(jr.steps)))
+                # the values come from a validated JurisdictionResult (status a literal, steps Step models)
+                jurisdictions.append(ItemJurisdiction.model_construct(
+                    item_index=ic.index, status=jr.status, summary=jr.summary, steps=list(jr.steps)))
             else:
                 st = _fallback_status(ic, exporter)
                 status[ic.index] = st
