@@ -181,7 +181,7 @@ class CompiledPack:
         # shipment (see _item_gate); rules are skipped per item on it, memoised per item facts
         self.item_gates: dict[int, Callable[[ItemCtx], bool]] = {}
         self._item_skip: dict[tuple[Any, ...], frozenset[int]] = {}
-        self._plans: dict[tuple[Any, ...], tuple[list[Any], list[tuple[Rule, Fn, bool, tuple[int, ...]]]]] = {}
+        self._plans: dict[Any, tuple[list[Any], list[tuple[Rule, Fn, bool, tuple[int, ...]]]]] = {}
         self._masks: dict[tuple[Any, ...], tuple[list[Any], tuple[bool, ...]]] = {}
         # general authorisations per rule (item-level conditions, evaluated per item)
         self.auths: dict[int, list[tuple[Authorisation, Fn]]] = {}
@@ -206,8 +206,15 @@ class CompiledPack:
         for item ``k``; None: no gating, every item). Plans are memoised per (candidate list, the items' skip
         sets): within one pack most items share a skip set, so multi-item orders repeat too (bounded)."""
         cand = self.candidates(dest_codes, on)
-        if skips is None:
-            return [(r, f, sc, ()) for r, f, sc in cand]
+        if skips is None:  # one plan per candidate list, shared (plans are only read)
+            got = self._plans.get(id(cand))
+            if got is not None and got[0] is cand:
+                return got[1]
+            if len(self._plans) > PACK_PLAN_MEMO_SIZE:
+                self._plans.clear()
+            plan = [(r, f, sc, ()) for r, f, sc in cand]
+            self._plans[id(cand)] = (cand, plan)  # the list itself is kept: an id is never reused while it lives
+            return plan
         key = (id(cand), skips)
         got = self._plans.get(key)
         if got is not None and got[0] is cand:
@@ -806,12 +813,18 @@ class _NamesList:
     across shipments (a repeat customer is looked up once per list, not once per rule and shipment)."""
 
     MEMO_SIZE = 50_000  # names kept (cleared when full; only speed depends on it)
+    # new names looked up after which the matcher's own per-query caches are emptied: this memo keeps every
+    # answer, so those caches only serve the lookups of the name being answered (a names list is a few
+    # dozen names: re-expanding a word is cheap), and would otherwise grow by ~1 KB per distinct party name
+    # per list over a long batch (issue 14: memory). Only speed and memory depend on it.
+    MATCHER_CACHE_NAMES = 2_000
 
     def __init__(self, nl: NamedList, list_name: str) -> None:
         self.names = [n for n in nl.members if n not in nl.exclude]
         self.list_name = list_name
         self._matcher: Any = None
         self.memo: dict[tuple[str, float], Any] = {}  # (name, -1.0): whether the name may match at all
+        self._new_names = 0  # names looked up in the matcher since its caches were last emptied
 
     def matcher(self) -> Any:
         if self._matcher is None:
@@ -832,6 +845,10 @@ class _NamesList:
         may = memo.get((name, -1.0))  # the matcher's cheap necessary test, once per name
         if may is None:
             may = memo[(name, -1.0)] = self.matcher().may_match(name)
+            self._new_names += 1
+            if self._new_names >= self.MATCHER_CACHE_NAMES:
+                self._new_names = 0
+                self._matcher.clear_caches()  # results never depend on them
         found = self.matcher().search(name, threshold=min_score, limit=1) if may else []
         got = memo[key] = found[0] if found else None
         return got

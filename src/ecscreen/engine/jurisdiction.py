@@ -1316,7 +1316,8 @@ def assess_ear(item: Item, item_index: int, shipment: Shipment, destination: Cou
     if memo_key is not None:
         got = comp.origin_memo.get(memo_key)
         if got is not None:  # the memoised values were validated when first built: no validation again
-            return JurisdictionResult.model_construct(status="subject", steps=[got[0]], summary=got[1])
+            # (every field given: model_construct's default_factory lookup is slow in this pydantic)
+            return JurisdictionResult.model_construct(status="subject", steps=[got[0]], findings=[], summary=got[1])
     loc_key = (item.origin, shipment.exporter_country, as_of)
     loc = comp.location_memo.get(loc_key)
     if loc is not None:  # a new result object (callers may extend its lists); the steps are only read

@@ -121,6 +121,7 @@ SHRUNK_SIZE = 1_000
 CHUNK = 2_000  # orders read ahead and screened together (their new parties in one batch call)
 GC_THRESHOLD = 50_000  # gen-0 collection threshold during a run (see run_batch)
 OBJ_CACHE = 5_000  # validated Party / Item objects kept for reuse (only speed depends on it)
+MATCHER_CACHE_NAMES = 4_000  # parties screened after which the list matcher's query caches are emptied
 PARTY_BATCH = True  # False: one screen_parties call per new party (the reference path the tests compare with)
 
 
@@ -981,6 +982,7 @@ class PartyMemo:
         self.infos: OrderedDict[dt.date, list[Any]] = OrderedDict()
         self.fresh: set[tuple[Any, ...]] = set()  # prefetched, not looked up yet (counted as misses then)
         self._reindexed: dict[tuple[int, int], tuple[Any, Any]] = {}  # see _summary_at
+        self._new_since_clear = 0  # parties screened since the list matcher's caches were emptied
         self.hits = 0
         self.misses = 0
 
@@ -1045,7 +1047,27 @@ class PartyMemo:
             if res:
                 self._keep_infos(on, res[0].lists)
         self._evict(keep=seen + len(todo))
+        self._bound_matcher(len(todo))
         return len(todo)
+
+    def _bound_matcher(self, new: int) -> None:
+        """Empty the list matcher's per-query caches after every :data:`MATCHER_CACHE_NAMES` parties screened.
+
+        This memo keeps each party's result, so the matcher's caches (normalised queries, their hits,
+        calibration weights, word expansions) mostly hold names that are never asked again; over a long run
+        they grew by ~3 KB per distinct party (issue 14: peak memory). Word expansions are re-made when a
+        word recurs after the clearing (~0.2 s per clearing). Results never depend on these caches."""
+        self._new_since_clear += new
+        if self._new_since_clear < MATCHER_CACHE_NAMES:
+            return
+        self._new_since_clear = 0
+        try:
+            from ecscreen.parties.store import matcher_for
+
+            m = matcher_for(self.lists)
+        except Exception:  # only memory depends on it
+            return
+        m.clear_caches()
 
     def one(self, party: Party, as_of: dt.date) -> tuple[Any, ...]:
         key = self._key(party, as_of)
