@@ -24,6 +24,7 @@ from ecscreen.domain.countries import Country, resolve, unknown_message
 from ecscreen.domain.eccn import eccn_matches
 from ecscreen.domain.textmatch import matcher
 from ecscreen.engine import chartmemo as _chartmemo
+from ecscreen.engine.fastmodel import built
 from ecscreen.engine.inputcheck import check_parameters, check_texts, has_text
 from ecscreen.model import (
     Citation,
@@ -34,6 +35,7 @@ from ecscreen.model import (
     Item,
     ItemJurisdiction,
     Outcome,
+    PartyScreeningSummary,
     Report,
     Shipment,
     ShipmentResult,
@@ -1095,6 +1097,12 @@ class Engine:
                                   jurisdiction=jurisdictions)
         findings.sort(key=lambda f: (-f.outcome.rank, f.item_index if f.item_index is not None else -1, f.rule_id))
         decision = Outcome.worst([f.outcome for f in findings if f.covered_by is None])
+        if _valid_result_parts(sid, dest, findings, warnings, jurisdictions, screened):
+            # every part was validated where it was made: the result is built without validating again
+            return built(ShipmentResult, {
+                "id": sid, "decision": decision, "as_of": on, "destination": dest.code,
+                "destination_name": dest.name, "findings": findings, "errors": [], "warnings": warnings,
+                "jurisdiction": jurisdictions, "source": None, "party_screening": screened})
         return ShipmentResult(id=sid, decision=decision, as_of=on, destination=dest.code, destination_name=dest.name,
                               findings=findings, warnings=warnings, jurisdiction=jurisdictions,
                               party_screening=screened)
@@ -1182,8 +1190,8 @@ class Engine:
                 status[ic.index] = jr.status
                 findings += list(jr.findings)
                 # the values come from a validated JurisdictionResult (status a literal, steps Step models)
-                jurisdictions.append(ItemJurisdiction.model_construct(
-                    item_index=ic.index, status=jr.status, summary=jr.summary, steps=list(jr.steps)))
+                jurisdictions.append(built(ItemJurisdiction, {"item_index": ic.index, "status": jr.status,
+                                                              "summary": jr.summary, "steps": list(jr.steps)}))
             else:
                 st = _fallback_status(ic, exporter)
                 status[ic.index] = st
@@ -1426,6 +1434,15 @@ class Engine:
             warnings += list_warns
         return Report(tool_version=__version__, decision=decision, generated_for=as_of,  # type: ignore[arg-type]
                       results=results, packs=self.registry.infos, lists=lists, warnings=warnings)
+
+
+def _valid_result_parts(sid: Any, dest: Country, findings: list[Any], warnings: list[Any], jurisdictions: list[Any],
+                       screened: list[Any]) -> bool:
+    """The parts of a result are what :class:`ShipmentResult` validation keeps unchanged."""
+    return (type(sid) is str and type(dest.code) is str and (dest.name is None or type(dest.name) is str)
+            and all(type(f) is Finding for f in findings) and all(type(w) is str for w in warnings)
+            and all(type(j) is ItemJurisdiction for j in jurisdictions)
+            and all(type(p) is PartyScreeningSummary for p in screened))
 
 
 _DOMESTIC_NOTE = ("item {index}: {eccn} to the United States: the Commerce Country Chart governs exports and "

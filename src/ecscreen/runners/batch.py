@@ -42,6 +42,7 @@ from typing import IO, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ecscreen.domain.countries import resolve
+from ecscreen.engine.fastmodel import built, replaced
 from ecscreen.errors import Interrupted, UsageError
 from ecscreen.model import Finding, Item, Outcome, Party, PartyRole, Shipment, ShipmentResult, normalize_hts
 from ecscreen.packs.registry import normalize_eccn, yamlio
@@ -1436,14 +1437,27 @@ class BatchScreener:
                 self._item_objs.clear()
             self._item_objs[key] = base
         if (q is None or math.isfinite(q)) and (v is None or (math.isfinite(v) and v >= 0)):
-            return base.model_copy(update={"quantity": q, "value_usd": v})
+            return replaced(base, {"quantity": q, "value_usd": v})  # model_copy, without its overhead
         return full()
 
     def _shipment(self, oid: str, head: dict[str, Any], items: list[Item], on: dt.date | None = None) -> Shipment:
         parties = self._parties(head)
-        return Shipment(id=oid, date=on or head.get("date"), destination=head["destination"],
-                        destination_region=head["destination_region"], parties=parties, end_use=head["end_use"],
-                        items=items, exporter_country=head["exporter_country"])
+        values = {"id": oid, "date": on or head.get("date"), "destination": head["destination"],
+                  "destination_region": head["destination_region"], "parties": parties, "end_use": head["end_use"],
+                  "items": items, "exporter_country": head["exporter_country"]}
+        if _valid_shipment(values):  # what validation would accept unchanged: built without validating again
+            return built(Shipment, values)
+        return Shipment(**values)
+
+
+def _valid_shipment(v: dict[str, Any]) -> bool:
+    """The values are ones :class:`Shipment` validation keeps as they are (text ids and names, a date,
+    validated parties and items, at least one item, a non-empty destination)."""
+    return (type(v["id"]) is str and (v["date"] is None or type(v["date"]) is dt.date)
+            and type(v["destination"]) is str and v["destination"] != ""
+            and all(x is None or type(x) is str for x in (v["destination_region"], v["end_use"], v["exporter_country"]))
+            and bool(v["items"]) and all(type(i) is Item for i in v["items"])
+            and all(type(p) is Party for p in v["parties"]))
 
 
 # --------------------------------------------------------------------------- writing
