@@ -117,13 +117,15 @@ class Interner:
         self.strs.clear()
 
 
-LINES_KEPT = 8  # per template: the lines written most recently (orders have 1-8 lines; only speed depends on it)
+# per template, the lines kept written: the first two (every order has a line 0, most ERP orders a line 1;
+# a kept line holds its own copies of the indexed findings, so keeping all eight cost ~30 MB on 1M rows)
+LINES_KEPT = 2
 
 
 class Template:
     """A determination for the placeholder index, and how to write a line's index into it.
 
-    The determination written for a line is kept (per template, the last :data:`LINES_KEPT` line indexes):
+    The determination written for a line is kept (per template, for line indexes below :data:`LINES_KEPT`):
     the next order with the same facts at the same line gets the same objects again. Sharing them is what
     the memo already does for the objects without the index (citations, steps, findings of no line): the
     engine copies the lists and later steps change findings only on copies."""
@@ -148,9 +150,8 @@ class Template:
             s = str(index)
             got = Line(index, apply(self.findings, pf, s, index), apply(self.notes, pn, s, index),
                        apply(self.errors, pe, s, index))
-        if len(self.lines) >= LINES_KEPT:
-            self.lines.clear()
-        self.lines[index] = got
+        if index < LINES_KEPT:
+            self.lines[index] = got
         return got
 
 

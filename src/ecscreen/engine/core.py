@@ -825,7 +825,9 @@ class _NamesList:
         self.names = [n for n in nl.members if n not in nl.exclude]
         self.list_name = list_name
         self._matcher: Any = None
-        self.memo: dict[tuple[str, float], Any] = {}  # (name, -1.0): whether the name may match at all
+        # per party name: _NO_MATCH when the matcher's cheap necessary test says it cannot match (most names:
+        # one entry per name and list, ~0.1 KB), else {min_score: best hit or None}
+        self.memo: dict[str, Any] = {}
         self._new_names = 0  # names looked up in the matcher since its caches were last emptied
 
     def matcher(self) -> Any:
@@ -838,22 +840,30 @@ class _NamesList:
         return self._matcher
 
     def best_of(self, name: str, min_score: float) -> Any:
-        key = (name, min_score)
         memo = self.memo
-        if key in memo:
-            return memo[key]
-        if len(memo) > self.MEMO_SIZE:
-            memo.clear()
-        may = memo.get((name, -1.0))  # the matcher's cheap necessary test, once per name
-        if may is None:
-            may = memo[(name, -1.0)] = self.matcher().may_match(name)
+        per = memo.get(name)
+        if per is _NO_MATCH:
+            return None
+        if per is not None and min_score in per:
+            return per[min_score]
+        if per is None:
+            if len(memo) > self.MEMO_SIZE:
+                memo.clear()
+            may = self.matcher().may_match(name)  # the matcher's cheap necessary test, once per name
             self._new_names += 1
             if self._new_names >= self.MATCHER_CACHE_NAMES:
                 self._new_names = 0
                 self._matcher.clear_caches()  # results never depend on them
-        found = self.matcher().search(name, threshold=min_score, limit=1) if may else []
-        got = memo[key] = found[0] if found else None
+            if not may:
+                memo[name] = _NO_MATCH
+                return None
+            per = memo[name] = {}
+        found = self.matcher().search(name, threshold=min_score, limit=1)
+        got = per[min_score] = found[0] if found else None
         return got
+
+
+_NO_MATCH: Any = object()  # a name the names list's matcher cannot match at any score
 
 
 def _party_name_fn(names: _NamesList, min_score: float, roles: set[str]) -> Fn:
