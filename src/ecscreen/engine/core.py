@@ -214,7 +214,7 @@ class CompiledPack:
                 return got[1]
             if len(self._plans) > PACK_PLAN_MEMO_SIZE:
                 self._plans.clear()
-            plan = [(r, f, sc, ()) for r, f, sc in cand]
+            plan: list[tuple[Rule, Fn, bool, tuple[int, ...]]] = [(r, f, sc, ()) for r, f, sc in cand]
             self._plans[id(cand)] = (cand, plan)  # the list itself is kept: an id is never reused while it lives
             return plan
         key = (id(cand), skips)
