@@ -117,22 +117,41 @@ class Interner:
         self.strs.clear()
 
 
-class Template:
-    """A determination for the placeholder index, and how to write a line's index into it."""
+# per template, the lines kept written: the first two (every order has a line 0, most ERP orders a line 1;
+# a kept line holds its own copies of the indexed findings, so keeping all eight cost ~30 MB on 1M rows)
+LINES_KEPT = 2
 
-    __slots__ = ("findings", "notes", "errors", "plan")
+
+class Template:
+    """A determination for the placeholder index, and how to write a line's index into it.
+
+    The determination written for a line is kept (per template, for line indexes below :data:`LINES_KEPT`):
+    the next order with the same facts at the same line gets the same objects again. Sharing them is what
+    the memo already does for the objects without the index (citations, steps, findings of no line): the
+    engine copies the lists and later steps change findings only on copies."""
+
+    __slots__ = ("findings", "notes", "errors", "plan", "lines")
 
     def __init__(self, findings: list[Any], notes: list[str], errors: list[Any]) -> None:
         self.findings = tuple(findings)
         self.notes = tuple(notes)
         self.errors = tuple(errors)
         self.plan = (plan_of(self.findings), plan_of(self.notes), plan_of(self.errors))
+        self.lines: dict[int, Line] = {}
 
-    def for_line(self, index: int) -> Any:
-        s = str(index)
+    def for_line(self, index: int) -> Line:
+        got = self.lines.get(index)
+        if got is not None:
+            return got
         pf, pn, pe = self.plan
-        got = Line(index, apply(self.findings, pf, s, index), apply(self.notes, pn, s, index),
-                   apply(self.errors, pe, s, index))
+        if pf is None and pn is None and pe is None:  # nothing names the line: one Line serves every index
+            got = Line(index, self.findings, self.notes, self.errors)
+        else:
+            s = str(index)
+            got = Line(index, apply(self.findings, pf, s, index), apply(self.notes, pn, s, index),
+                       apply(self.errors, pe, s, index))
+        if index < LINES_KEPT:
+            self.lines[index] = got
         return got
 
 

@@ -24,6 +24,7 @@ from ecscreen.domain.countries import Country, resolve, unknown_message
 from ecscreen.domain.eccn import eccn_matches
 from ecscreen.domain.textmatch import matcher
 from ecscreen.engine import chartmemo as _chartmemo
+from ecscreen.engine.fastmodel import built
 from ecscreen.engine.inputcheck import check_parameters, check_texts, has_text
 from ecscreen.model import (
     Citation,
@@ -34,6 +35,7 @@ from ecscreen.model import (
     Item,
     ItemJurisdiction,
     Outcome,
+    PartyScreeningSummary,
     Report,
     Shipment,
     ShipmentResult,
@@ -181,7 +183,7 @@ class CompiledPack:
         # shipment (see _item_gate); rules are skipped per item on it, memoised per item facts
         self.item_gates: dict[int, Callable[[ItemCtx], bool]] = {}
         self._item_skip: dict[tuple[Any, ...], frozenset[int]] = {}
-        self._plans: dict[tuple[Any, ...], tuple[list[Any], list[tuple[Rule, Fn, bool, tuple[int, ...]]]]] = {}
+        self._plans: dict[Any, tuple[list[Any], list[tuple[Rule, Fn, bool, tuple[int, ...]]]]] = {}
         self._masks: dict[tuple[Any, ...], tuple[list[Any], tuple[bool, ...]]] = {}
         # general authorisations per rule (item-level conditions, evaluated per item)
         self.auths: dict[int, list[tuple[Authorisation, Fn]]] = {}
@@ -206,8 +208,15 @@ class CompiledPack:
         for item ``k``; None: no gating, every item). Plans are memoised per (candidate list, the items' skip
         sets): within one pack most items share a skip set, so multi-item orders repeat too (bounded)."""
         cand = self.candidates(dest_codes, on)
-        if skips is None:
-            return [(r, f, sc, ()) for r, f, sc in cand]
+        if skips is None:  # one plan per candidate list, shared (plans are only read)
+            got = self._plans.get(id(cand))
+            if got is not None and got[0] is cand:
+                return got[1]
+            if len(self._plans) > PACK_PLAN_MEMO_SIZE:
+                self._plans.clear()
+            plan: list[tuple[Rule, Fn, bool, tuple[int, ...]]] = [(r, f, sc, ()) for r, f, sc in cand]
+            self._plans[id(cand)] = (cand, plan)  # the list itself is kept: an id is never reused while it lives
+            return plan
         key = (id(cand), skips)
         got = self._plans.get(key)
         if got is not None and got[0] is cand:
@@ -806,12 +815,20 @@ class _NamesList:
     across shipments (a repeat customer is looked up once per list, not once per rule and shipment)."""
 
     MEMO_SIZE = 50_000  # names kept (cleared when full; only speed depends on it)
+    # new names looked up after which the matcher's own per-query caches are emptied: this memo keeps every
+    # answer, so those caches only serve the lookups of the name being answered (a names list is a few
+    # dozen names: re-expanding a word is cheap), and would otherwise grow by ~1 KB per distinct party name
+    # per list over a long batch (issue 14: memory). Only speed and memory depend on it.
+    MATCHER_CACHE_NAMES = 2_000
 
     def __init__(self, nl: NamedList, list_name: str) -> None:
         self.names = [n for n in nl.members if n not in nl.exclude]
         self.list_name = list_name
         self._matcher: Any = None
-        self.memo: dict[tuple[str, float], Any] = {}  # (name, -1.0): whether the name may match at all
+        # per party name: _NO_MATCH when the matcher's cheap necessary test says it cannot match (most names:
+        # one entry per name and list, ~0.1 KB), else {min_score: best hit or None}
+        self.memo: dict[str, Any] = {}
+        self._new_names = 0  # names looked up in the matcher since its caches were last emptied
 
     def matcher(self) -> Any:
         if self._matcher is None:
@@ -823,18 +840,30 @@ class _NamesList:
         return self._matcher
 
     def best_of(self, name: str, min_score: float) -> Any:
-        key = (name, min_score)
         memo = self.memo
-        if key in memo:
-            return memo[key]
-        if len(memo) > self.MEMO_SIZE:
-            memo.clear()
-        may = memo.get((name, -1.0))  # the matcher's cheap necessary test, once per name
-        if may is None:
-            may = memo[(name, -1.0)] = self.matcher().may_match(name)
-        found = self.matcher().search(name, threshold=min_score, limit=1) if may else []
-        got = memo[key] = found[0] if found else None
+        per = memo.get(name)
+        if per is _NO_MATCH:
+            return None
+        if per is not None and min_score in per:
+            return per[min_score]
+        if per is None:
+            if len(memo) > self.MEMO_SIZE:
+                memo.clear()
+            may = self.matcher().may_match(name)  # the matcher's cheap necessary test, once per name
+            self._new_names += 1
+            if self._new_names >= self.MATCHER_CACHE_NAMES:
+                self._new_names = 0
+                self._matcher.clear_caches()  # results never depend on them
+            if not may:
+                memo[name] = _NO_MATCH
+                return None
+            per = memo[name] = {}
+        found = self.matcher().search(name, threshold=min_score, limit=1)
+        got = per[min_score] = found[0] if found else None
         return got
+
+
+_NO_MATCH: Any = object()  # a name the names list's matcher cannot match at any score
 
 
 def _party_name_fn(names: _NamesList, min_score: float, roles: set[str]) -> Fn:
@@ -1078,6 +1107,12 @@ class Engine:
                                   jurisdiction=jurisdictions)
         findings.sort(key=lambda f: (-f.outcome.rank, f.item_index if f.item_index is not None else -1, f.rule_id))
         decision = Outcome.worst([f.outcome for f in findings if f.covered_by is None])
+        if _valid_result_parts(sid, dest, findings, warnings, jurisdictions, screened):
+            # every part was validated where it was made: the result is built without validating again
+            return built(ShipmentResult, {
+                "id": sid, "decision": decision, "as_of": on, "destination": dest.code,
+                "destination_name": dest.name, "findings": findings, "errors": [], "warnings": warnings,
+                "jurisdiction": jurisdictions, "source": None, "party_screening": screened})
         return ShipmentResult(id=sid, decision=decision, as_of=on, destination=dest.code, destination_name=dest.name,
                               findings=findings, warnings=warnings, jurisdiction=jurisdictions,
                               party_screening=screened)
@@ -1164,8 +1199,9 @@ class Engine:
                 jr = jur_mod.assess(ic.item, ic.index, sh, dest, list(facts), self.registry, on)
                 status[ic.index] = jr.status
                 findings += list(jr.findings)
-                jurisdictions.append(ItemJurisdiction(item_index=ic.index, status=jr.status, summary=jr.summary,
-                                                      steps=list(jr.steps)))
+                # the values come from a validated JurisdictionResult (status a literal, steps Step models)
+                jurisdictions.append(built(ItemJurisdiction, {"item_index": ic.index, "status": jr.status,
+                                                              "summary": jr.summary, "steps": list(jr.steps)}))
             else:
                 st = _fallback_status(ic, exporter)
                 status[ic.index] = st
@@ -1408,6 +1444,15 @@ class Engine:
             warnings += list_warns
         return Report(tool_version=__version__, decision=decision, generated_for=as_of,  # type: ignore[arg-type]
                       results=results, packs=self.registry.infos, lists=lists, warnings=warnings)
+
+
+def _valid_result_parts(sid: Any, dest: Country, findings: list[Any], warnings: list[Any], jurisdictions: list[Any],
+                       screened: list[Any]) -> bool:
+    """The parts of a result are what :class:`ShipmentResult` validation keeps unchanged."""
+    return (type(sid) is str and type(dest.code) is str and (dest.name is None or type(dest.name) is str)
+            and all(type(f) is Finding for f in findings) and all(type(w) is str for w in warnings)
+            and all(type(j) is ItemJurisdiction for j in jurisdictions)
+            and all(type(p) is PartyScreeningSummary for p in screened))
 
 
 _DOMESTIC_NOTE = ("item {index}: {eccn} to the United States: the Commerce Country Chart governs exports and "

@@ -32,6 +32,7 @@ from pydantic import Field, field_validator, model_validator
 from ecscreen.domain.countries import Country, resolve
 from ecscreen.domain.logic import Tri, tri_and, tri_any, tri_not, tri_or
 from ecscreen.engine import listscope as _listscope  # noqa: F401  - registers the party_list_scopes pack kind
+from ecscreen.engine.fastmodel import built
 from ecscreen.errors import PackError
 from ecscreen.model import Citation, Evidence, Finding, Item, Outcome, Shipment, Step
 from ecscreen.packs.registry import LoadedPack, PackMeta, Registry, Strict, normalize_eccn, register_kind
@@ -1315,13 +1316,13 @@ def assess_ear(item: Item, item_index: int, shipment: Shipment, destination: Cou
     memo_key = (item.origin, as_of) if item.origin else None
     if memo_key is not None:
         got = comp.origin_memo.get(memo_key)
-        if got is not None:
-            return JurisdictionResult(status="subject", steps=[got[0]], summary=got[1])
+        if got is not None:  # a new result object (callers may extend its lists) of values validated before
+            return built(JurisdictionResult, {"status": "subject", "steps": [got[0]], "findings": [], "summary": got[1]})
     loc_key = (item.origin, shipment.exporter_country, as_of)
     loc = comp.location_memo.get(loc_key)
     if loc is not None:  # a new result object (callers may extend its lists); the steps are only read
-        return JurisdictionResult.model_construct(status="subject", steps=[loc[0], loc[1]], findings=[],
-                                                  summary=loc[2])
+        return built(JurisdictionResult, {"status": "subject", "steps": [loc[0], loc[1]], "findings": [],
+                                          "summary": loc[2]})
     ctx = _Ctx(comp=comp, pack_id=lp.info.id, item=item, idx=item_index, shipment=shipment, dest=destination,
                dest_codes=_codes(destination, reg, as_of), exporter=exporter,
                exporter_codes=_codes(exporter, reg, as_of) if exporter else frozenset(), hits=list(party_hits),

@@ -42,6 +42,7 @@ from typing import IO, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ecscreen.domain.countries import resolve
+from ecscreen.engine.fastmodel import built, replaced
 from ecscreen.errors import Interrupted, UsageError
 from ecscreen.model import Finding, Item, Outcome, Party, PartyRole, Shipment, ShipmentResult, normalize_hts
 from ecscreen.packs.registry import normalize_eccn, yamlio
@@ -121,6 +122,7 @@ SHRUNK_SIZE = 1_000
 CHUNK = 2_000  # orders read ahead and screened together (their new parties in one batch call)
 GC_THRESHOLD = 50_000  # gen-0 collection threshold during a run (see run_batch)
 OBJ_CACHE = 5_000  # validated Party / Item objects kept for reuse (only speed depends on it)
+MATCHER_CACHE_NAMES = 4_000  # parties screened after which the list matcher's query caches are emptied
 PARTY_BATCH = True  # False: one screen_parties call per new party (the reference path the tests compare with)
 
 
@@ -981,6 +983,7 @@ class PartyMemo:
         self.infos: OrderedDict[dt.date, list[Any]] = OrderedDict()
         self.fresh: set[tuple[Any, ...]] = set()  # prefetched, not looked up yet (counted as misses then)
         self._reindexed: dict[tuple[int, int], tuple[Any, Any]] = {}  # see _summary_at
+        self._new_since_clear = 0  # parties screened since the list matcher's caches were emptied
         self.hits = 0
         self.misses = 0
 
@@ -1045,7 +1048,27 @@ class PartyMemo:
             if res:
                 self._keep_infos(on, res[0].lists)
         self._evict(keep=seen + len(todo))
+        self._bound_matcher(len(todo))
         return len(todo)
+
+    def _bound_matcher(self, new: int) -> None:
+        """Empty the list matcher's per-query caches after every :data:`MATCHER_CACHE_NAMES` parties screened.
+
+        This memo keeps each party's result, so the matcher's caches (normalised queries, their hits,
+        calibration weights, word expansions) mostly hold names that are never asked again; over a long run
+        they grew by ~3 KB per distinct party (issue 14: peak memory). Word expansions are re-made when a
+        word recurs after the clearing (~0.2 s per clearing). Results never depend on these caches."""
+        self._new_since_clear += new
+        if self._new_since_clear < MATCHER_CACHE_NAMES:
+            return
+        self._new_since_clear = 0
+        try:
+            from ecscreen.parties.store import matcher_for
+
+            m = matcher_for(self.lists)
+        except Exception:  # only memory depends on it
+            return
+        m.clear_caches()
 
     def one(self, party: Party, as_of: dt.date) -> tuple[Any, ...]:
         key = self._key(party, as_of)
@@ -1414,14 +1437,27 @@ class BatchScreener:
                 self._item_objs.clear()
             self._item_objs[key] = base
         if (q is None or math.isfinite(q)) and (v is None or (math.isfinite(v) and v >= 0)):
-            return base.model_copy(update={"quantity": q, "value_usd": v})
+            return replaced(base, {"quantity": q, "value_usd": v})  # model_copy, without its overhead
         return full()
 
     def _shipment(self, oid: str, head: dict[str, Any], items: list[Item], on: dt.date | None = None) -> Shipment:
         parties = self._parties(head)
-        return Shipment(id=oid, date=on or head.get("date"), destination=head["destination"],
-                        destination_region=head["destination_region"], parties=parties, end_use=head["end_use"],
-                        items=items, exporter_country=head["exporter_country"])
+        values = {"id": oid, "date": on or head.get("date"), "destination": head["destination"],
+                  "destination_region": head["destination_region"], "parties": parties, "end_use": head["end_use"],
+                  "items": items, "exporter_country": head["exporter_country"]}
+        if _valid_shipment(values):  # what validation would accept unchanged: built without validating again
+            return built(Shipment, values)
+        return Shipment(**values)
+
+
+def _valid_shipment(v: dict[str, Any]) -> bool:
+    """The values are ones :class:`Shipment` validation keeps as they are (text ids and names, a date,
+    validated parties and items, at least one item, a non-empty destination)."""
+    return (type(v["id"]) is str and (v["date"] is None or type(v["date"]) is dt.date)
+            and type(v["destination"]) is str and v["destination"] != ""
+            and all(x is None or type(x) is str for x in (v["destination_region"], v["end_use"], v["exporter_country"]))
+            and bool(v["items"]) and all(type(i) is Item for i in v["items"])
+            and all(type(p) is Party for p in v["parties"]))
 
 
 # --------------------------------------------------------------------------- writing
