@@ -178,33 +178,43 @@ def record_report(store: RecordStore, report: Any, shipments: Sequence[Any], *, 
     return store.append_screenings(recs, at=at)
 
 
-class _Party:
-    """A party of a batch record (the fields of :class:`PartyRef`, without validation: the hot path)."""
-
-    __slots__ = ("name", "country", "role", "outcome", "score")
-
-    def __init__(self, name: str, country: str | None, role: str, outcome: str, score: float | None) -> None:
-        self.name, self.country, self.role, self.outcome, self.score = name, country, role, outcome, score
-
-
 class BatchRecorder:
     """Records ``batch`` orders in bulk: ``start(header)`` once, ``add(order, outcomes)`` per order (in
-    output order), ``finish()`` at the end. Buffered: one transaction per ``chunk`` orders."""
+    output order), ``finish()`` at the end. Buffered: one transaction per ``chunk`` orders.
+
+    A batch record (content version 2) keeps the order's input rows (cells and line; the file's header is
+    one blob per run), decision, parties and errors inline, and by reference (sha256) to content-addressed
+    blobs stored once however many records share them: each row's outcome (kind ``outcome``: its decision
+    and findings; most rows share one, e.g. no findings or the same chart finding) and the order's warnings
+    (kind ``text``: one blob per distinct warning). The chain hash covers the references, ``records
+    verify`` checks the blobs, and readers see the version-1 keys (``findings`` with their line,
+    ``warnings``, ``extra.rows``) expanded (:func:`ecscreen.records.rawsqlite.expand_content`). Nothing of
+    the run's set-up (tool, options, packs, lists) is repeated per record: the manifest's sha256 names it."""
 
     def __init__(self, store: RecordStore, *, manifest: str | None, file: str, at: dt.datetime,
-                 chunk: int = 1000) -> None:
+                 chunk: int = 2000) -> None:
+        from ecscreen.records.rawsqlite import col, content_json, timestamp
+
         self.store = store
         self.manifest = manifest
         self.file = file
         self.at = at
         self.chunk = chunk
         self.header: list[str] = []
-        self.buf: list[NewRecord] = []
+        self.buf: list[Any] = []  # prepared records (rawsqlite.BatchEntry)
         self.recorded = 0
         self.first_id: int | None = None
         self.last_id: int | None = None
         self.header_sha: str | None = None
         self._party_cols: list[tuple[str, str, str]] = []
+        self._refs: dict[Any, str] = {}  # a row outcome's / warning's key -> its blob's sha256 (stored or pending)
+        self._new_blobs: list[tuple[str, str, bytes]] = []  # (sha256, kind, data) to insert with the next chunk
+        self._names: dict[tuple[str, Any, str], tuple[str, str, Any, Any]] = {}  # party -> (name, norm, country, role)
+        self._file = str(col(file))
+        # the content's constant part after the id
+        self._fixed = (f',"kind":"screening","recorded_at":{content_json(timestamp(at))},"command":"batch",'
+                       f'"manifest":{content_json(manifest)}')
+        self._input_head = ""
 
     def start(self, header: list[str], party_columns: Sequence[tuple[str, str, Any]] = ()) -> None:
         """The file's header (stored once as a blob of kind 'header'; each record names its sha256) and
@@ -214,36 +224,75 @@ class BatchRecorder:
         self.header = list(header)
         self.header_sha = self.store.put_blob(canonical(self.header).encode("utf-8"), "header", at=self.at)
         self._party_cols = [(n, c, str(getattr(r, "value", r))) for n, c, r in party_columns]
+        self._input_head = f'{{"header_sha256":"{self.header_sha}","rows":['
+
+    def _blob(self, key: Any, kind: str, doc: Any) -> str:
+        """The sha256 of the blob of ``doc`` (canonical JSON), queued for the next chunk when new."""
+        from ecscreen.records.rawsqlite import canonical_bytes
+
+        data = canonical_bytes(doc)
+        sha = hashlib.sha256(data).hexdigest()
+        if len(self._refs) >= _MEMO:
+            self._refs.clear()  # bounded; a blob queued again is ignored by the store (same sha256)
+        self._refs[key] = sha
+        self._new_blobs.append((sha, kind, data))
+        return sha
 
     def add(self, order: Any, outs: Sequence[Any]) -> None:
+        import orjson
+
+        from ecscreen.records.rawsqlite import canonical, canonical_bytes, content_json
+
         rows = order.rows
-        lines = [pr.raw.line for pr in rows]
-        src = f"{self.file}:{lines[0]}" if len(lines) == 1 else f"{self.file}:{lines[0]}-{lines[-1]}"
-        findings: list[dict[str, Any]] = []
-        row_out: list[dict[str, Any]] = []
-        decisions: list[str] = []
+        refs_memo = self._refs
+        refs: list[str] = []
         errors: list[str] = []
+        warnings: dict[str, None] = {}
+        worst = 0
         for pr, o in zip(rows, outs, strict=True):
-            line = pr.raw.line
-            decisions.append(o.decision)
-            row_out.append({"line": line, "decision": o.decision})
-            if o.decision == "error":
-                errors.append(f"{self.file}:{line}: {o.message}")
+            d = o.decision
             if o.findings:
-                findings.extend({"line": line, **fd} for fd in o.findings)
-        decision = "error" if errors else _worst(decisions)
-        self.buf.append(NewRecord.model_construct(
-            command="batch", source=src, subject=order.order_id, manifest=self.manifest,
-            input={"header_sha256": self.header_sha, "rows": [{"line": pr.raw.line, "cells": pr.raw.values}
-                                                              for pr in rows]},
-            decision=decision, findings=findings, parties=self._parties(rows, outs),
-            warnings=list(dict.fromkeys(w for o in outs for w in o.warnings)) if any(o.warnings for o in outs)
-            else [], errors=errors, extra={"rows": row_out}))
+                key: Any = canonical_bytes((d, o.findings))
+                ref = refs_memo.get(key) or self._blob(key, OUTCOME, {"decision": d, "findings": o.findings})
+            else:
+                ref = refs_memo.get(d) or self._blob(d, OUTCOME, {"decision": d, "findings": []})
+            refs.append(ref)
+            if d == "error":
+                errors.append(f"{self.file}:{pr.raw.line}: {o.message}")
+            else:
+                worst = max(worst, _RANK.get(d, 0))
+            if o.warnings:
+                warnings.update(dict.fromkeys(o.warnings))
+        first, last = rows[0].raw.line, rows[-1].raw.line
+        src = f"{self._file}:{first}" if len(rows) == 1 else f"{self._file}:{first}-{last}"
+        decision = "error" if errors else _DECISION[worst]
+        # the input's canonical JSON (sorted keys: header_sha256, rows; cells, line), as canonical() writes it
+        try:
+            s_in = self._input_head + ",".join(
+                f'{{"cells":{orjson.dumps(pr.raw.values).decode("utf-8")},"line":{pr.raw.line}}}'
+                for pr in rows) + "]}"
+        except orjson.JSONEncodeError:  # undecodable bytes (lone surrogates): ASCII JSON, as canonical() does
+            s_in = canonical({"header_sha256": self.header_sha,
+                              "rows": [{"line": pr.raw.line, "cells": pr.raw.values} for pr in rows]})
+        in_sha = hashlib.sha256(s_in.encode("utf-8", "surrogatepass")).hexdigest()
+        wrefs = [refs_memo.get(("w", w)) or self._blob(("w", w), TEXT, w) for w in warnings]
+        subject = order.order_id
+        if not subject.isascii():
+            from ecscreen.records.rawsqlite import col
+
+            subject = col(subject)
+        parties = self._parties(rows, outs) if self._party_cols else []
+        rest = content_json({"source": src, "subject": subject, "input_sha256": in_sha, "decision": decision,
+                             "outcomes": refs, "warnings": wrefs,
+                             "parties": [{"name": p[0], "country": p[2], "role": p[3], "outcome": p[4],
+                                          "score": p[5]} for p in parties], "errors": errors})
+        self.buf.append((s_in, self._fixed + "," + rest[1:], src, subject, decision, in_sha, parties))
         if len(self.buf) >= self.chunk:
             self.flush()
 
-    def _parties(self, rows: Sequence[Any], outs: Sequence[Any]) -> list[PartyRef]:
-        found: list[tuple[str, str | None, str]] = []
+    def _parties(self, rows: Sequence[Any], outs: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """(name, normalised name, country, role, outcome, score) of each party the order names."""
+        found: list[tuple[str, Any, str]] = []
         for name_col, country_col, role in self._party_cols:
             name = country = None
             for pr in rows:
@@ -257,26 +306,42 @@ class BatchRecorder:
         outcome = ["clear"] * len(found)
         score: list[float | None] = [None] * len(found)
         for o in outs:
-            if not o.hits:
+            if o.hits:
+                self._party_hits(o, outcome, score)
+        out: list[tuple[Any, ...]] = []
+        names = self._names
+        for i, key in enumerate(found):
+            got = names.get(key)
+            if got is None:
+                from ecscreen.records.rawsqlite import col, norm_name
+
+                if len(names) >= _MEMO:
+                    names.clear()
+                name = str(col(key[0]))
+                got = names[key] = (name, norm_name(name), col(key[1]), col(key[2]))
+            out.append((*got, outcome[i], score[i]))
+        return out
+
+    @staticmethod
+    def _party_hits(o: Any, outcome: list[str], score: list[float | None]) -> None:
+        """Fold one row's list hits into the parties' worst outcome and best score (evidence on ``parties[i]``)."""
+        by_rule = {fd["rule_id"]: fd for fd in o.findings}
+        for h in o.hits:
+            m = _PARTY_FIELD.match(str(h.get("field") or ""))
+            if not m or int(m.group(1)) >= len(outcome):
                 continue
-            by_rule = {fd["rule_id"]: fd for fd in o.findings}
-            for h in o.hits:
-                m = _PARTY_FIELD.match(str(h.get("field") or ""))
-                if not m or int(m.group(1)) >= len(found):
-                    continue
-                i = int(m.group(1))
-                if h.get("score") is not None:
-                    score[i] = max(score[i] or 0.0, float(h["score"]))
-                fd = by_rule.get(h.get("rule_id"))
-                if fd is not None and "covered_by" not in fd:
-                    outcome[i] = _worst([outcome[i], fd["outcome"]])
-        return [_Party(n, c, r, outcome[i], score[i]) for i, (n, c, r) in enumerate(found)]  # type: ignore[misc]
+            i = int(m.group(1))
+            if h.get("score") is not None:
+                score[i] = max(score[i] or 0.0, float(h["score"]))
+            fd = by_rule.get(h.get("rule_id"))
+            if fd is not None and "covered_by" not in fd:
+                outcome[i] = _worst([outcome[i], fd["outcome"]])
 
     def flush(self) -> None:
         if not self.buf:
             return
         try:
-            ids = self.store.append_screenings(self.buf, at=self.at)
+            ids = self.store.append_batch(self.buf, self._new_blobs, at=self.at, manifest=self.manifest)
         except Exception as exc:
             from ecscreen.errors import UsageError
 
@@ -284,6 +349,7 @@ class BatchRecorder:
             raise UsageError(f"could not record the screening in {self.store.shown}: {first}; the run stops "
                              f"(use --no-record to screen without recording)") from exc
         self.buf = []
+        self._new_blobs = []
         self.recorded += len(ids)
         if self.first_id is None:
             self.first_id = ids[0]
@@ -291,6 +357,11 @@ class BatchRecorder:
 
     def finish(self) -> None:
         self.flush()
+
+
+_MEMO = 200_000  # bound of the recorder's memos (blob references, party names)
+_DECISION = {v: k for k, v in _RANK.items()}
+OUTCOME, TEXT = "outcome", "text"
 
 
 def record_gate(store: RecordStore, report: Any, *, manifest: str | None, catalog: str, at: dt.datetime) -> list[int]:
