@@ -286,6 +286,7 @@ def configure_connection(dbapi_conn: Any) -> None:
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA busy_timeout = 60000")
+    cur.execute("PRAGMA page_size = 8192")  # a new store only (no effect once written)
     cur.execute("PRAGMA journal_mode = WAL")
     cur.execute("PRAGMA synchronous = NORMAL")
     cur.close()

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import queue
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from ecscreen.records.models import NewRecord, PartyRef
+from ecscreen.records.rawsqlite import canonical, canonical_bytes, col, content_json, norm_name, timestamp
 
 if TYPE_CHECKING:  # ``check`` records through rawsqlite.SqliteRecordWriter, without SQLAlchemy
     from ecscreen.records.store import RecordStore
@@ -192,10 +197,12 @@ class BatchRecorder:
     the run's set-up (tool, options, packs, lists) is repeated per record: the manifest's sha256 names it."""
 
     def __init__(self, store: RecordStore, *, manifest: str | None, file: str, at: dt.datetime,
-                 chunk: int = 2000) -> None:
-        from ecscreen.records.rawsqlite import col, content_json, timestamp
-
+                 chunk: int = 2000, threaded: bool = True) -> None:
         self.store = store
+        self.threaded = threaded
+        self._thread: threading.Thread | None = None
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=2)
+        self._failure: Exception | None = None
         self.manifest = manifest
         self.file = file
         self.at = at
@@ -211,6 +218,7 @@ class BatchRecorder:
         self._new_blobs: list[tuple[str, str, bytes]] = []  # (sha256, kind, data) to insert with the next chunk
         self._names: dict[tuple[str, Any, str], tuple[str, str, Any, Any]] = {}  # party -> (name, norm, country, role)
         self._file = str(col(file))
+        self._plain_file = content_json(self._file) == f'"{self._file}"'  # no character JSON escapes
         # the content's constant part after the id
         self._fixed = (f',"kind":"screening","recorded_at":{content_json(timestamp(at))},"command":"batch",'
                        f'"manifest":{content_json(manifest)}')
@@ -219,8 +227,6 @@ class BatchRecorder:
     def start(self, header: list[str], party_columns: Sequence[tuple[str, str, Any]] = ()) -> None:
         """The file's header (stored once as a blob of kind 'header'; each record names its sha256) and
         the batch fields that name parties: (name field, country field, role), in screening order."""
-        from ecscreen.records.rawsqlite import canonical
-
         self.header = list(header)
         self.header_sha = self.store.put_blob(canonical(self.header).encode("utf-8"), "header", at=self.at)
         self._party_cols = [(n, c, str(getattr(r, "value", r))) for n, c, r in party_columns]
@@ -228,8 +234,6 @@ class BatchRecorder:
 
     def _blob(self, key: Any, kind: str, doc: Any) -> str:
         """The sha256 of the blob of ``doc`` (canonical JSON), queued for the next chunk when new."""
-        from ecscreen.records.rawsqlite import canonical_bytes
-
         data = canonical_bytes(doc)
         sha = hashlib.sha256(data).hexdigest()
         if len(self._refs) >= _MEMO:
@@ -239,56 +243,59 @@ class BatchRecorder:
         return sha
 
     def add(self, order: Any, outs: Sequence[Any]) -> None:
-        import orjson
-
-        from ecscreen.records.rawsqlite import canonical, canonical_bytes, content_json
-
         rows = order.rows
-        refs_memo = self._refs
+        memo = self._refs
         refs: list[str] = []
         errors: list[str] = []
         warnings: dict[str, None] = {}
+        last_w: Any = None
         worst = 0
         for pr, o in zip(rows, outs, strict=True):
             d = o.decision
             if o.findings:
                 key: Any = canonical_bytes((d, o.findings))
-                ref = refs_memo.get(key) or self._blob(key, OUTCOME, {"decision": d, "findings": o.findings})
+                refs.append(memo.get(key) or self._blob(key, OUTCOME, {"decision": d, "findings": o.findings}))
             else:
-                ref = refs_memo.get(d) or self._blob(d, OUTCOME, {"decision": d, "findings": []})
-            refs.append(ref)
+                refs.append(memo.get(d) or self._blob(d, OUTCOME, {"decision": d, "findings": []}))
             if d == "error":
                 errors.append(f"{self.file}:{pr.raw.line}: {o.message}")
-            else:
-                worst = max(worst, _RANK.get(d, 0))
-            if o.warnings:
-                warnings.update(dict.fromkeys(o.warnings))
+            elif _RANK[d] > worst:
+                worst = _RANK[d]
+            w = o.warnings
+            if w and w != last_w:  # the rows of an order mostly carry the shipment's same warnings
+                warnings.update(dict.fromkeys(w))
+                last_w = w
         first, last = rows[0].raw.line, rows[-1].raw.line
-        src = f"{self._file}:{first}" if len(rows) == 1 else f"{self._file}:{first}-{last}"
+        src = f"{self._file}:{first}" if first == last else f"{self._file}:{first}-{last}"
         decision = "error" if errors else _DECISION[worst]
         # the input's canonical JSON (sorted keys: header_sha256, rows; cells, line), as canonical() writes it
         try:
             s_in = self._input_head + ",".join(
-                f'{{"cells":{orjson.dumps(pr.raw.values).decode("utf-8")},"line":{pr.raw.line}}}'
-                for pr in rows) + "]}"
+                [f'{{"cells":{orjson.dumps(pr.raw.values).decode()},"line":{pr.raw.line}}}' for pr in rows]) + "]}"
         except orjson.JSONEncodeError:  # undecodable bytes (lone surrogates): ASCII JSON, as canonical() does
             s_in = canonical({"header_sha256": self.header_sha,
                               "rows": [{"line": pr.raw.line, "cells": pr.raw.values} for pr in rows]})
         in_sha = hashlib.sha256(s_in.encode("utf-8", "surrogatepass")).hexdigest()
-        wrefs = [refs_memo.get(("w", w)) or self._blob(("w", w), TEXT, w) for w in warnings]
+        wrefs = [memo.get(w) or self._blob(w, TEXT, w) for w in warnings]
         subject = order.order_id
-        if not subject.isascii():
-            from ecscreen.records.rawsqlite import col
-
+        if not (isinstance(subject, str) and subject.isascii()):
             subject = col(subject)
         parties = self._parties(rows, outs) if self._party_cols else []
-        rest = content_json({"source": src, "subject": subject, "input_sha256": in_sha, "decision": decision,
-                             "outcomes": refs, "warnings": wrefs,
-                             "parties": [{"name": p[0], "country": p[2], "role": p[3], "outcome": p[4],
-                                          "score": p[5]} for p in parties], "errors": errors})
-        self.buf.append((s_in, self._fixed + "," + rest[1:], src, subject, decision, in_sha, parties))
+        # the rest of the content, after its id (the keys a reader checks against the columns, then the body)
+        rest = (f'{self._fixed},"source":{self._src_json(src)},"subject":{content_json(subject)},'
+                f'"input_sha256":"{in_sha}","decision":"{decision}","outcomes":{_refs_json(refs)},'
+                f'"warnings":{_refs_json(wrefs)},"parties":[{",".join([self._party_json(p) for p in parties])}],'
+                f'"errors":{content_json(errors) if errors else "[]"}}}')
+        self.buf.append((s_in, rest, src, subject, decision, in_sha, parties))
         if len(self.buf) >= self.chunk:
             self.flush()
+
+    def _src_json(self, src: str) -> str:
+        return f'"{src}"' if self._plain_file else content_json(src)
+
+    @staticmethod
+    def _party_json(p: tuple[Any, ...]) -> str:
+        return content_json({"name": p[0], "country": p[2], "role": p[3], "outcome": p[4], "score": p[5]})
 
     def _parties(self, rows: Sequence[Any], outs: Sequence[Any]) -> list[tuple[Any, ...]]:
         """(name, normalised name, country, role, outcome, score) of each party the order names."""
@@ -313,8 +320,6 @@ class BatchRecorder:
         for i, key in enumerate(found):
             got = names.get(key)
             if got is None:
-                from ecscreen.records.rawsqlite import col, norm_name
-
                 if len(names) >= _MEMO:
                     names.clear()
                 name = str(col(key[0]))
@@ -338,25 +343,71 @@ class BatchRecorder:
                 outcome[i] = _worst([outcome[i], fd["outcome"]])
 
     def flush(self) -> None:
+        """Hand the buffered records to the writer thread (started on the first chunk): the database work
+        (chain hashes, inserts, commit, WAL checkpoints; SQLite runs without the GIL) overlaps the screening
+        of the next chunk. At most two chunks wait, so a slow store slows the run instead of filling memory.
+        A chunk the store refused stops the run at the next chunk or at :meth:`finish`."""
+        self._raise_failure()
         if not self.buf:
             return
-        try:
-            ids = self.store.append_batch(self.buf, self._new_blobs, at=self.at, manifest=self.manifest)
-        except Exception as exc:
-            from ecscreen.errors import UsageError
+        chunk, blobs = self.buf, self._new_blobs
+        self.buf, self._new_blobs = [], []
+        if not self.threaded:
+            self._write(chunk, blobs)
+            self._raise_failure()
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._writer, name="ecscreen-batch-recorder", daemon=True)
+            self._thread.start()
+        self._queue.put((chunk, blobs))
 
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UsageError(f"could not record the screening in {self.store.shown}: {first}; the run stops "
-                             f"(use --no-record to screen without recording)") from exc
-        self.buf = []
-        self._new_blobs = []
+    def _writer(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._failure is None:  # after a failure the remaining chunks are dropped (the run stops)
+                self._write(*item)
+
+    def _write(self, chunk: list[Any], blobs: list[tuple[str, str, bytes]]) -> None:
+        try:
+            ids = self.store.append_batch(chunk, blobs, at=self.at, manifest=self.manifest)
+        except Exception as exc:
+            self._failure = exc
+            return
         self.recorded += len(ids)
         if self.first_id is None:
             self.first_id = ids[0]
         self.last_id = ids[-1]
 
+    def _raise_failure(self) -> None:
+        exc = self._failure
+        if exc is None:
+            return
+        from ecscreen.errors import UsageError
+
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"could not record the screening in {self.store.shown}: {first}; the run stops "
+                         f"(use --no-record to screen without recording)") from exc
+
     def finish(self) -> None:
-        self.flush()
+        """Record what is buffered and wait for the writer thread: every record is in the store after this."""
+        try:
+            self.flush()
+        finally:
+            self.close()
+        self._raise_failure()
+
+    def close(self) -> None:
+        """Stop the writer thread after the chunks already handed to it (nothing buffered is recorded)."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+
+def _refs_json(refs: list[str]) -> str:
+    return '["' + '","'.join(refs) + '"]' if refs else "[]"
 
 
 _MEMO = 200_000  # bound of the recorder's memos (blob references, party names)

@@ -134,6 +134,7 @@ class RecordStore:
         self._opened: list[Any] = []  # every raw connection and lock file handed out, closed by close()
         self._opened_lock = threading.Lock()
         self._outcomes: dict[str, Any] = {}  # parsed outcome blobs (sha256 -> dict, None: missing or damaged)
+        self._texts: dict[str, str | None] = {}  # blob texts for export (sha256 -> text, None: missing)
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -396,6 +397,29 @@ class RecordStore:
             return doc
         got = self._load_outcomes(refs)
         return expand_content(doc, got.get)
+
+    def referenced_blobs(self, record: StoredRecord) -> dict[str, str | None]:
+        """The blobs a batch record's content names by sha256 (its rows' outcomes, its warnings, the file's
+        header), each as its exact stored text (None: missing); {} for any other record."""
+        try:
+            doc = json.loads(record.content_text) if record.content_text else record.content
+        except ValueError:
+            return {}
+        refs = _blob_refs(doc)
+        if not refs:
+            return {}
+        if len(self._texts) > _OUTCOME_CACHE:
+            self._texts = {}
+        cache = self._texts
+        want = [sha for sha in dict.fromkeys(refs) if sha not in cache]
+        if want:
+            with self.engine.connect() as conn:
+                got = {sha: bytes(d) for sha, d in conn.execute(select(blobs.c.sha256, blobs.c.data)
+                                                                 .where(blobs.c.sha256.in_(want)))}
+            for sha in want:
+                raw = got.get(sha)
+                cache[sha] = None if raw is None else raw.decode("utf-8", "surrogateescape")
+        return {sha: cache.get(sha) for sha in dict.fromkeys(refs)}
 
     def get(self, record_id: int) -> StoredRecord | None:
         """One record by id (any kind), or None."""
