@@ -216,7 +216,7 @@ class BatchRecorder:
         self._party_cols: list[tuple[str, str, str]] = []
         self._refs: dict[Any, str] = {}  # a row outcome's / warning's key -> its blob's sha256 (stored or pending)
         self._new_blobs: list[tuple[str, str, bytes]] = []  # (sha256, kind, data) to insert with the next chunk
-        self._names: dict[tuple[str, Any, str], tuple[str, str, Any, Any]] = {}  # party -> (name, norm, country, role)
+        self._names: dict[tuple[str, Any, str], tuple[str, str, Any, Any, str]] = {}  # party -> name, norm, country, role, JSON head
         self._file = str(col(file))
         self._plain_file = content_json(self._file) == f'"{self._file}"'  # no character JSON escapes
         # the content's constant part after the id
@@ -280,11 +280,11 @@ class BatchRecorder:
         subject = order.order_id
         if not (isinstance(subject, str) and subject.isascii()):
             subject = col(subject)
-        parties = self._parties(rows, outs) if self._party_cols else []
+        parties, parties_json = self._parties(rows, outs) if self._party_cols else ([], "[]")
         # the rest of the content, after its id (the keys a reader checks against the columns, then the body)
         rest = (f'{self._fixed},"source":{self._src_json(src)},"subject":{content_json(subject)},'
                 f'"input_sha256":"{in_sha}","decision":"{decision}","outcomes":{_refs_json(refs)},'
-                f'"warnings":{_refs_json(wrefs)},"parties":[{",".join([self._party_json(p) for p in parties])}],'
+                f'"warnings":{_refs_json(wrefs)},"parties":{parties_json},'
                 f'"errors":{content_json(errors) if errors else "[]"}}}')
         self.buf.append((s_in, rest, src, subject, decision, in_sha, parties))
         if len(self.buf) >= self.chunk:
@@ -293,39 +293,49 @@ class BatchRecorder:
     def _src_json(self, src: str) -> str:
         return f'"{src}"' if self._plain_file else content_json(src)
 
-    @staticmethod
-    def _party_json(p: tuple[Any, ...]) -> str:
-        return content_json({"name": p[0], "country": p[2], "role": p[3], "outcome": p[4], "score": p[5]})
-
-    def _parties(self, rows: Sequence[Any], outs: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """(name, normalised name, country, role, outcome, score) of each party the order names."""
+    def _parties(self, rows: Sequence[Any], outs: Sequence[Any]) -> tuple[list[tuple[Any, ...]], str]:
+        """(name, normalised name, country, role, outcome, score) of each party the order names (the first
+        row giving a party's name or country gives it), and their JSON list for the content."""
         found: list[tuple[str, Any, str]] = []
-        for name_col, country_col, role in self._party_cols:
-            name = country = None
-            for pr in rows:
-                f = pr.fields
-                name = name or f.get(name_col)
-                country = country or f.get(country_col)
-            if name:
-                found.append((str(name), str(country) if country else None, role))
+        if len(rows) == 1:
+            f = rows[0].fields
+            for name_col, country_col, role in self._party_cols:
+                name = f.get(name_col)
+                if name:
+                    country = f.get(country_col)
+                    found.append((str(name), str(country) if country else None, role))
+        else:
+            for name_col, country_col, role in self._party_cols:
+                name = country = None
+                for pr in rows:
+                    f = pr.fields
+                    name = name or f.get(name_col)
+                    country = country or f.get(country_col)
+                if name:
+                    found.append((str(name), str(country) if country else None, role))
         if not found:
-            return []
+            return [], "[]"
         outcome = ["clear"] * len(found)
         score: list[float | None] = [None] * len(found)
         for o in outs:
             if o.hits:
                 self._party_hits(o, outcome, score)
         out: list[tuple[Any, ...]] = []
+        texts: list[str] = []
         names = self._names
         for i, key in enumerate(found):
             got = names.get(key)
             if got is None:
                 if len(names) >= _MEMO:
                     names.clear()
-                name = str(col(key[0]))
-                got = names[key] = (name, norm_name(name), col(key[1]), col(key[2]))
-            out.append((*got, outcome[i], score[i]))
-        return out
+                name, country, role = str(col(key[0])), col(key[1]), col(key[2])
+                # the party's JSON up to its outcome (keys in the order of version 1)
+                head = content_json({"name": name, "country": country, "role": role})[:-1] + ',"outcome":'
+                got = names[key] = (name, norm_name(name), country, role, head)
+            out.append((*got[:4], outcome[i], score[i]))
+            sc = "null" if score[i] is None else content_json(score[i])
+            texts.append(f'{got[4]}"{outcome[i]}","score":{sc}}}')
+        return out, "[" + ",".join(texts) + "]"
 
     @staticmethod
     def _party_hits(o: Any, outcome: list[str], score: list[float | None]) -> None:
