@@ -263,3 +263,22 @@ def test_version_1_batch_records_still_read_verify_export_and_replay(home: Path,
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert all(("blobs" in ln) == (ln["id"] not in ids) for ln in lines)
     assert all(chain_hash(ln["prev_hash"], ln["content"]) == ln["hash"] for ln in lines)
+
+
+def test_replay_of_a_batch_record_whose_outcome_blob_was_changed_names_it(home: Path, capsys,
+                                                                          tmp_path: Path) -> None:
+    """Regression: with a row outcome blob changed, replay compared against what was left of the findings;
+    it now says the recorded outcome cannot be read (not identical, exit 1)."""
+    orders = tmp_path / "orders.csv"
+    orders.write_text(PARTY_ORDERS, encoding="utf-8")
+    main(["batch", str(orders), "--out", str(tmp_path / "o.csv"), "--no-progress"])
+    with RecordStore.open(home=home) as s:
+        a1 = s.query(subject="A-1")[0]
+    sha = a1.content["outcomes"][1]
+    with sqlite3.connect(home / DB_NAME) as conn:
+        conn.execute("UPDATE blobs SET data = CAST('{\"decision\":\"clear\",\"findings\":[]}' AS BLOB) "
+                     "WHERE sha256 = ?", (sha,))
+    capsys.readouterr()
+    assert main(["replay", str(a1.id)]) == 1
+    out = capsys.readouterr().out
+    assert "cannot be replayed as recorded" in out and sha[:16] in out and "identical" not in out
