@@ -201,7 +201,7 @@ class BatchRecorder:
         self.store = store
         self.threaded = threaded
         self._thread: threading.Thread | None = None
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=2)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
         self._failure: Exception | None = None
         self.manifest = manifest
         self.file = file
@@ -236,11 +236,14 @@ class BatchRecorder:
         """The sha256 of the blob of ``doc`` (canonical JSON), queued for the next chunk when new."""
         data = canonical_bytes(doc)
         sha = hashlib.sha256(data).hexdigest()
+        self._queue_blob(key, sha, kind, data)
+        return sha
+
+    def _queue_blob(self, key: Any, sha: str, kind: str, data: bytes) -> None:
         if len(self._refs) >= _MEMO:
             self._refs.clear()  # bounded; a blob queued again is ignored by the store (same sha256)
         self._refs[key] = sha
         self._new_blobs.append((sha, kind, data))
-        return sha
 
     def add(self, order: Any, outs: Sequence[Any]) -> None:
         rows = order.rows
@@ -252,9 +255,12 @@ class BatchRecorder:
         worst = 0
         for pr, o in zip(rows, outs, strict=True):
             d = o.decision
-            if o.findings:
-                key: Any = canonical_bytes((d, o.findings))
-                refs.append(memo.get(key) or self._blob(key, OUTCOME, {"decision": d, "findings": o.findings}))
+            if o.findings:  # keyed by the blob's own sha256 (the memo keeps 64 characters, not the findings)
+                data = canonical_bytes({"decision": d, "findings": o.findings})
+                sha = hashlib.sha256(data).hexdigest()
+                if sha not in memo:
+                    self._queue_blob(sha, sha, OUTCOME, data)
+                refs.append(sha)
             else:
                 refs.append(memo.get(d) or self._blob(d, OUTCOME, {"decision": d, "findings": []}))
             if d == "error":
@@ -355,7 +361,7 @@ class BatchRecorder:
     def flush(self) -> None:
         """Hand the buffered records to the writer thread (started on the first chunk): the database work
         (chain hashes, inserts, commit, WAL checkpoints; SQLite runs without the GIL) overlaps the screening
-        of the next chunk. At most two chunks wait, so a slow store slows the run instead of filling memory.
+        of the next chunk. At most one chunk waits, so a slow store slows the run instead of filling memory.
         A chunk the store refused stops the run at the next chunk or at :meth:`finish`."""
         self._raise_failure()
         if not self.buf:
