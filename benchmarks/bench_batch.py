@@ -168,8 +168,14 @@ def _compare(orders: Path, tmp: Path, extra: list[str], repeat: int) -> None:
 
                 db = tmp / f"home-{mode}-{i}" / "records.db"
                 with sqlite3.connect(db) as conn:
-                    res["records"] = conn.execute("SELECT count(*) FROM records").fetchone()[0]
-                res["records_db_mb"] = round(sum(p.stat().st_size for p in db.parent.glob("records.db*")) / 1e6, 1)
+                    res["records"], content = conn.execute("SELECT count(*), sum(length(content)) FROM records").fetchone()
+                    res["blobs"], blob_bytes = conn.execute("SELECT count(*), sum(size) FROM blobs").fetchone()
+                size = sum(p.stat().st_size for p in db.parent.glob("records.db*"))
+                res["records_db_mb"] = round(size / 1e6, 1)
+                # bytes a record costs: the database (tables, indexes, blobs) and the stored content alone
+                res["db_bytes_per_record"] = round(size / max(res["records"], 1))
+                res["content_bytes_per_record"] = round((content or 0) / max(res["records"], 1))
+                res["blob_bytes"] = blob_bytes
             print(json.dumps(res))
             got[mode].append(res)
     cpu = {m: statistics.median(r["cpu_s"] for r in got[m]) for m in got}

@@ -133,6 +133,8 @@ def batch_command(
             stream.close()
         if atomic is not None and not done:
             atomic.discard()
+        if recorder is not None:
+            recorder.close()  # its writer thread, if the run stopped early
         if store is not None:
             store.close()
     from ecscreen.domain.textsafe import clean

@@ -220,8 +220,9 @@ def export_command(
     """Export records for auditors, oldest first.
 
     jsonl: one record per line with its exact hashed content text, prev_hash and hash (sha256 of
-    prev_hash, a line feed and content), so the chain can be checked without ecscreen; csv: one
-    summary row per record."""
+    prev_hash, a line feed and content), so the chain can be checked without ecscreen; a batch record
+    also carries the blobs its content names by sha256 (its rows' outcomes, its warnings, the file's
+    header) under "blobs", each as its exact text; csv: one summary row per record."""
     if format not in ("jsonl", "csv"):
         raise UsageError(f"--format must be jsonl or csv, not {format!r}")
     s, u = _when(since, "--since"), _when(until, "--until")
@@ -234,11 +235,15 @@ def export_command(
                 w.writerow(CSV_COLUMNS)
             for r in store.iter_records(since=s, until=u):
                 if format == "jsonl":
-                    fh.write(json.dumps({"id": r.id, "kind": r.kind, "recorded_at": _summary(r)["recorded_at"],
-                                         "command": r.command, "source": r.source, "subject": r.subject,
-                                         "decision": r.decision, "ref_id": r.ref_id, "input_sha256": r.input_sha256,
-                                         "manifest": r.manifest, "prev_hash": r.prev_hash, "hash": r.hash,
-                                         "content": r.content_text}, ensure_ascii=False) + "\n")
+                    line = {"id": r.id, "kind": r.kind, "recorded_at": _summary(r)["recorded_at"],
+                            "command": r.command, "source": r.source, "subject": r.subject,
+                            "decision": r.decision, "ref_id": r.ref_id, "input_sha256": r.input_sha256,
+                            "manifest": r.manifest, "prev_hash": r.prev_hash, "hash": r.hash,
+                            "content": r.content_text}
+                    refs = store.referenced_blobs(r)
+                    if refs:  # a batch record names its rows' outcomes and warnings by sha256: their exact text
+                        line["blobs"] = refs
+                    fh.write(json.dumps(line, ensure_ascii=False) + "\n")
                 else:
                     row = _summary(r)
                     w.writerow([_csv_cell(row[c]) for c in CSV_COLUMNS])

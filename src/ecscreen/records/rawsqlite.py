@@ -34,15 +34,20 @@ except ImportError:  # pragma: no cover - not POSIX: SQLite's own busy handler o
 if TYPE_CHECKING:
     from ecscreen.records.models import NewRecord, StoredRecord
 
-__all__ = ["CONTENT_VERSION", "DB_NAME", "GENESIS", "HEAD_REVISION", "RECORD_COLUMNS", "PARTY_COLUMNS", "SqliteRecordWriter",
-           "StoreBusy",
-           "canonical", "chain_hash", "configure_connection", "head", "immediate", "insert_sql", "locked",
-           "norm_name", "screening_rows", "sha256_text", "stored_record", "timestamp"]
+__all__ = ["BATCH_CONTENT_VERSION", "CONTENT_VERSION", "DB_NAME", "GENESIS", "HEAD_REVISION",
+           "PARTY_COLUMNS", "RECORD_COLUMNS", "BatchEntry", "SqliteRecordWriter", "StoreBusy", "append_batch_rows",
+           "batch_rows", "canonical", "canonical_bytes", "chain_hash", "configure_connection", "expand_content",
+           "head", "immediate", "insert_sql", "locked", "norm_name", "outcome_refs", "screening_rows", "sha256_text",
+           "stored_record", "timestamp"]
 
 HEAD_REVISION = "0003_drop_party_name_index"  # the newest Alembic revision (a test checks it is the scripts' head)
 GENESIS = "0" * 64
 DB_NAME = "records.db"  # the SQLite store in $ECSCREEN_HOME
 CONTENT_VERSION = 1
+# batch records since h17: each row's outcome (decision, findings) and the order's warnings by reference to
+# content-addressed blobs (most rows share them: no findings, the same chart finding); the reader expands
+# them into the version-1 keys (:func:`expand_content`), ``verify`` checks the blobs
+BATCH_CONTENT_VERSION = 2
 
 # the columns of ``records`` and ``record_parties`` in table order (a test checks them against schema.py)
 RECORD_COLUMNS = ("id", "kind", "recorded_at", "command", "source", "subject", "decision", "ref_id", "input_sha256",
@@ -69,6 +74,15 @@ def _default(o: Any) -> Any:
 _OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
 
+def canonical_bytes(obj: Any) -> bytes:
+    """:func:`canonical` as UTF-8 bytes (ASCII escapes for lone surrogates), without a decode."""
+    try:
+        return orjson.dumps(obj, option=_OPTS, default=_default)
+    except orjson.JSONEncodeError:
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                          default=_default).encode("ascii")
+
+
 def canonical(obj: Any) -> str:
     """Canonical JSON: sorted keys, no spaces, UTF-8 text (dates ISO, enums by value). orjson: the
     stdlib encoder made recording cost over 10 % of a batch run. Text holding lone surrogates (the
@@ -79,7 +93,7 @@ def canonical(obj: Any) -> str:
         return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=_default)
 
 
-def content_json(doc: dict[str, Any]) -> str:
+def content_json(doc: Any) -> str:
     """The record content as stored (key order as built; it is hashed exactly as stored)."""
     try:
         return orjson.dumps(doc, default=_default).decode("utf-8")
@@ -150,15 +164,112 @@ def screening_rows(recs: Sequence[NewRecord], stamp: str, head: tuple[int, str]
     return rows, prow
 
 
-def stored_record(m: Any) -> StoredRecord:
-    """A stored row (a mapping of the ``records`` columns) as a :class:`StoredRecord`."""
+# a prepared batch record (BatchRecorder.add): everything but its id and chain hashes, which only the writer
+# transaction knows. (input canonical JSON, the content after its id ('","kind":...}'), source, subject,
+# decision, input sha256, parties as (name, normalised name, country, role, outcome, score))
+BatchEntry = tuple[str, str, str, str | None, str, str, list[tuple[Any, ...]]]
+
+
+def batch_rows(entries: Sequence[BatchEntry], stamp: str, manifest: str | None, head: tuple[int, str]
+               ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The rows of ``records`` and ``record_parties`` for prepared batch records, chained on from ``head``:
+    the content is ``{"input":INPUT,"v":2,"id":N`` + the prepared rest, hashed exactly as stored."""
+    head_id, prev = head
+    rows: list[tuple[Any, ...]] = []
+    prow: list[tuple[Any, ...]] = []
+    sha = hashlib.sha256
+    for n, (s_in, body, source, subject, decision, in_sha, parties) in enumerate(entries, head_id + 1):
+        content = f'{{"input":{s_in},"v":{BATCH_CONTENT_VERSION},"id":{n}{body}'
+        h = sha(f"{prev}\n{content}".encode("utf-8", "surrogatepass")).hexdigest()
+        rows.append((n, "screening", stamp, "batch", source, subject, decision, None, in_sha, manifest, content,
+                     prev, h))
+        for i, p in enumerate(parties):
+            prow.append((n, i, *p))
+        prev = h
+    return rows, prow
+
+
+def append_batch_rows(cur: Any, entries: Sequence[BatchEntry], blobs: Sequence[tuple[str, str, bytes]], stamp: str,
+                      manifest: str | None, head_row: tuple[int, str], mark: str = "?") -> list[int]:
+    """Insert the new blobs (sha256, kind, data) and the prepared batch records chained on ``head_row``, in
+    the caller's writer transaction; returns the records' ids."""
+    if blobs:
+        cur.executemany(insert_sql("blobs", ("sha256", "kind", "ref", "size", "data", "created_at"), mark)
+                        + " ON CONFLICT (sha256) DO NOTHING",
+                        [(s, kind, None, len(d), d, stamp) for s, kind, d in blobs])
+    rows, prow = batch_rows(entries, stamp, manifest, head_row)
+    cur.executemany(insert_sql("records", RECORD_COLUMNS, mark), rows)
+    if prow:
+        cur.executemany(insert_sql("record_parties", PARTY_COLUMNS, mark), prow)
+    return [r[0] for r in rows]
+
+
+def outcome_refs(doc: Any) -> list[str]:
+    """The blobs a version-2 batch record's content names besides its header: its rows' outcomes, then its
+    warnings; [] for any other record."""
+    if not isinstance(doc, dict) or doc.get("v") != BATCH_CONTENT_VERSION:
+        return []
+    refs = doc.get("outcomes")
+    warns = doc.get("warnings")
+    return [str(r) for r in (refs if isinstance(refs, list) else []) + (warns if isinstance(warns, list) else [])]
+
+
+def expand_content(doc: dict[str, Any], load: Any) -> dict[str, Any]:
+    """A version-2 batch record's content with the version-1 keys its readers use: ``findings`` (each with
+    its row's line), ``warnings`` (the texts), ``extra.rows`` (each row's line and decision), from the
+    blobs it names (``load(sha)``: the parsed blob, None when missing or damaged: then named in
+    ``problems``). The references stay under ``outcomes`` and ``warning_refs``. Other records are
+    returned as they are."""
+    if doc.get("v") != BATCH_CONTENT_VERSION or not isinstance(doc.get("outcomes"), list):
+        return doc
+    shas = doc["outcomes"]
+    inp = doc.get("input")
+    rows = inp.get("rows") if isinstance(inp, dict) else None
+    rows = rows if isinstance(rows, list) else []
+    findings: list[dict[str, Any]] = []
+    extra_rows: list[dict[str, Any]] = []
+    problems: list[str] = []
+    if len(rows) != len(shas):
+        problems.append(f"the record names {len(shas)} row outcome(s) for {len(rows)} input row(s)")
+    for r, sha in zip(rows, shas, strict=False):
+        line = r.get("line") if isinstance(r, dict) else None
+        o = load(str(sha))
+        if not isinstance(o, dict):
+            problems.append(f"line {line}: its outcome blob {str(sha)[:16]} is missing or damaged")
+            continue
+        extra_rows.append({"line": line, "decision": o.get("decision")})
+        findings.extend({"line": line, **fd} for fd in o.get("findings") or [])
+    wrefs = doc.get("warnings")
+    wrefs = wrefs if isinstance(wrefs, list) else []
+    warnings: list[str] = []
+    for sha in wrefs:
+        w = load(str(sha))
+        if isinstance(w, str):
+            warnings.append(w)
+        else:
+            problems.append(f"warning blob {str(sha)[:16]} is missing or damaged")
+    out = dict(doc)
+    out.update(findings=findings, warnings=warnings, warning_refs=wrefs, extra={"rows": extra_rows})
+    if problems:
+        out["problems"] = problems
+    return out
+
+
+def stored_record(m: Any, expand: Any = None, doc: Any = None) -> StoredRecord:
+    """A stored row (a mapping of the ``records`` columns) as a :class:`StoredRecord`; ``expand(doc)``, if
+    given, turns the parsed content (``doc``, parsed here when not given) into what readers see
+    (:func:`expand_content` with the store's blobs)."""
     from ecscreen.records.models import StoredRecord
 
+    if doc is None:
+        doc = json.loads(m["content"])
+    if expand is not None:
+        doc = expand(doc)
     return StoredRecord(id=m["id"], kind=m["kind"], recorded_at=parse_ts(m["recorded_at"]),
                         command=m["command"], source=m["source"], subject=m["subject"],
                         decision=m["decision"], ref_id=m["ref_id"], input_sha256=m["input_sha256"],
                         manifest=m["manifest"], prev_hash=m["prev_hash"], hash=m["hash"],
-                        content=json.loads(m["content"]), content_text=m["content"])
+                        content=doc, content_text=m["content"])
 
 
 # --------------------------------------------------------------------------- the driver
@@ -175,6 +286,7 @@ def configure_connection(dbapi_conn: Any) -> None:
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA busy_timeout = 60000")
+    cur.execute("PRAGMA page_size = 8192")  # a new store only (no effect once written)
     cur.execute("PRAGMA journal_mode = WAL")
     cur.execute("PRAGMA synchronous = NORMAL")
     cur.close()
@@ -332,6 +444,15 @@ class SqliteRecordWriter:
         stamp = timestamp(at)
         with locked(self._lock()), immediate(self._conn) as cur:
             return append_screening_rows(cur, recs, stamp)
+
+    def append_batch(self, entries: Sequence[BatchEntry], blobs: Sequence[tuple[str, str, bytes]], *, at: dt.datetime,
+                     manifest: str | None) -> list[int]:
+        """As :meth:`RecordStore.append_batch` (the same rows, transaction and locks)."""
+        if not entries:
+            return []
+        stamp = timestamp(at)
+        with locked(self._lock()), immediate(self._conn) as cur:
+            return append_batch_rows(cur, entries, blobs, stamp, manifest, head(cur))
 
     def decisions(self) -> list[StoredRecord]:
         """Decision records, oldest first (as :meth:`RecordStore.decisions`)."""

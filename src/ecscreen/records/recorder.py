@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import queue
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from ecscreen.records.models import NewRecord, PartyRef
+from ecscreen.records.rawsqlite import canonical, canonical_bytes, col, content_json, norm_name, timestamp
 
 if TYPE_CHECKING:  # ``check`` records through rawsqlite.SqliteRecordWriter, without SQLAlchemy
     from ecscreen.records.store import RecordStore
@@ -178,119 +183,252 @@ def record_report(store: RecordStore, report: Any, shipments: Sequence[Any], *, 
     return store.append_screenings(recs, at=at)
 
 
-class _Party:
-    """A party of a batch record (the fields of :class:`PartyRef`, without validation: the hot path)."""
-
-    __slots__ = ("name", "country", "role", "outcome", "score")
-
-    def __init__(self, name: str, country: str | None, role: str, outcome: str, score: float | None) -> None:
-        self.name, self.country, self.role, self.outcome, self.score = name, country, role, outcome, score
-
-
 class BatchRecorder:
     """Records ``batch`` orders in bulk: ``start(header)`` once, ``add(order, outcomes)`` per order (in
-    output order), ``finish()`` at the end. Buffered: one transaction per ``chunk`` orders."""
+    output order), ``finish()`` at the end. Buffered: one transaction per ``chunk`` orders.
+
+    A batch record (content version 2) keeps the order's input rows (cells and line; the file's header is
+    one blob per run), decision, parties and errors inline, and by reference (sha256) to content-addressed
+    blobs stored once however many records share them: each row's outcome (kind ``outcome``: its decision
+    and findings; most rows share one, e.g. no findings or the same chart finding) and the order's warnings
+    (kind ``text``: one blob per distinct warning). The chain hash covers the references, ``records
+    verify`` checks the blobs, and readers see the version-1 keys (``findings`` with their line,
+    ``warnings``, ``extra.rows``) expanded (:func:`ecscreen.records.rawsqlite.expand_content`). Nothing of
+    the run's set-up (tool, options, packs, lists) is repeated per record: the manifest's sha256 names it."""
 
     def __init__(self, store: RecordStore, *, manifest: str | None, file: str, at: dt.datetime,
-                 chunk: int = 1000) -> None:
+                 chunk: int = 2000, threaded: bool = True) -> None:
         self.store = store
+        self.threaded = threaded
+        self._thread: threading.Thread | None = None
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._failure: Exception | None = None
         self.manifest = manifest
         self.file = file
         self.at = at
         self.chunk = chunk
         self.header: list[str] = []
-        self.buf: list[NewRecord] = []
+        self.buf: list[Any] = []  # prepared records (rawsqlite.BatchEntry)
         self.recorded = 0
         self.first_id: int | None = None
         self.last_id: int | None = None
         self.header_sha: str | None = None
         self._party_cols: list[tuple[str, str, str]] = []
+        self._refs: dict[Any, str] = {}  # a row outcome's / warning's key -> its blob's sha256 (stored or pending)
+        self._new_blobs: list[tuple[str, str, bytes]] = []  # (sha256, kind, data) to insert with the next chunk
+        self._names: dict[tuple[str, Any, str], tuple[str, str, Any, Any, str]] = {}  # party -> name, norm, country, role, JSON head
+        self._file = str(col(file))
+        self._plain_file = content_json(self._file) == f'"{self._file}"'  # no character JSON escapes
+        # the content's constant part after the id
+        self._fixed = (f',"kind":"screening","recorded_at":{content_json(timestamp(at))},"command":"batch",'
+                       f'"manifest":{content_json(manifest)}')
+        self._input_head = ""
 
     def start(self, header: list[str], party_columns: Sequence[tuple[str, str, Any]] = ()) -> None:
         """The file's header (stored once as a blob of kind 'header'; each record names its sha256) and
         the batch fields that name parties: (name field, country field, role), in screening order."""
-        from ecscreen.records.rawsqlite import canonical
-
         self.header = list(header)
         self.header_sha = self.store.put_blob(canonical(self.header).encode("utf-8"), "header", at=self.at)
         self._party_cols = [(n, c, str(getattr(r, "value", r))) for n, c, r in party_columns]
+        self._input_head = f'{{"header_sha256":"{self.header_sha}","rows":['
+
+    def _blob(self, key: Any, kind: str, doc: Any) -> str:
+        """The sha256 of the blob of ``doc`` (canonical JSON), queued for the next chunk when new."""
+        data = canonical_bytes(doc)
+        sha = hashlib.sha256(data).hexdigest()
+        self._queue_blob(key, sha, kind, data)
+        return sha
+
+    def _queue_blob(self, key: Any, sha: str, kind: str, data: bytes) -> None:
+        if len(self._refs) >= _MEMO:
+            self._refs.clear()  # bounded; a blob queued again is ignored by the store (same sha256)
+        self._refs[key] = sha
+        self._new_blobs.append((sha, kind, data))
 
     def add(self, order: Any, outs: Sequence[Any]) -> None:
         rows = order.rows
-        lines = [pr.raw.line for pr in rows]
-        src = f"{self.file}:{lines[0]}" if len(lines) == 1 else f"{self.file}:{lines[0]}-{lines[-1]}"
-        findings: list[dict[str, Any]] = []
-        row_out: list[dict[str, Any]] = []
-        decisions: list[str] = []
+        memo = self._refs
+        refs: list[str] = []
         errors: list[str] = []
+        warnings: dict[str, None] = {}
+        last_w: Any = None
+        worst = 0
         for pr, o in zip(rows, outs, strict=True):
-            line = pr.raw.line
-            decisions.append(o.decision)
-            row_out.append({"line": line, "decision": o.decision})
-            if o.decision == "error":
-                errors.append(f"{self.file}:{line}: {o.message}")
-            if o.findings:
-                findings.extend({"line": line, **fd} for fd in o.findings)
-        decision = "error" if errors else _worst(decisions)
-        self.buf.append(NewRecord.model_construct(
-            command="batch", source=src, subject=order.order_id, manifest=self.manifest,
-            input={"header_sha256": self.header_sha, "rows": [{"line": pr.raw.line, "cells": pr.raw.values}
-                                                              for pr in rows]},
-            decision=decision, findings=findings, parties=self._parties(rows, outs),
-            warnings=list(dict.fromkeys(w for o in outs for w in o.warnings)) if any(o.warnings for o in outs)
-            else [], errors=errors, extra={"rows": row_out}))
+            d = o.decision
+            if o.findings:  # keyed by the blob's own sha256 (the memo keeps 64 characters, not the findings)
+                data = canonical_bytes({"decision": d, "findings": o.findings})
+                sha = hashlib.sha256(data).hexdigest()
+                if sha not in memo:
+                    self._queue_blob(sha, sha, OUTCOME, data)
+                refs.append(sha)
+            else:
+                refs.append(memo.get(d) or self._blob(d, OUTCOME, {"decision": d, "findings": []}))
+            if d == "error":
+                errors.append(f"{self.file}:{pr.raw.line}: {o.message}")
+            elif _RANK[d] > worst:
+                worst = _RANK[d]
+            w = o.warnings
+            if w and w != last_w:  # the rows of an order mostly carry the shipment's same warnings
+                warnings.update(dict.fromkeys(w))
+                last_w = w
+        first, last = rows[0].raw.line, rows[-1].raw.line
+        src = f"{self._file}:{first}" if first == last else f"{self._file}:{first}-{last}"
+        decision = "error" if errors else _DECISION[worst]
+        # the input's canonical JSON (sorted keys: header_sha256, rows; cells, line), as canonical() writes it
+        try:
+            s_in = self._input_head + ",".join(
+                [f'{{"cells":{orjson.dumps(pr.raw.values).decode()},"line":{pr.raw.line}}}' for pr in rows]) + "]}"
+        except orjson.JSONEncodeError:  # undecodable bytes (lone surrogates): ASCII JSON, as canonical() does
+            s_in = canonical({"header_sha256": self.header_sha,
+                              "rows": [{"line": pr.raw.line, "cells": pr.raw.values} for pr in rows]})
+        in_sha = hashlib.sha256(s_in.encode("utf-8", "surrogatepass")).hexdigest()
+        wrefs = [memo.get(w) or self._blob(w, TEXT, w) for w in warnings]
+        subject = order.order_id
+        if not (isinstance(subject, str) and subject.isascii()):
+            subject = col(subject)
+        parties, parties_json = self._parties(rows, outs) if self._party_cols else ([], "[]")
+        # the rest of the content, after its id (the keys a reader checks against the columns, then the body)
+        rest = (f'{self._fixed},"source":{self._src_json(src)},"subject":{content_json(subject)},'
+                f'"input_sha256":"{in_sha}","decision":"{decision}","outcomes":{_refs_json(refs)},'
+                f'"warnings":{_refs_json(wrefs)},"parties":{parties_json},'
+                f'"errors":{content_json(errors) if errors else "[]"}}}')
+        self.buf.append((s_in, rest, src, subject, decision, in_sha, parties))
         if len(self.buf) >= self.chunk:
             self.flush()
 
-    def _parties(self, rows: Sequence[Any], outs: Sequence[Any]) -> list[PartyRef]:
-        found: list[tuple[str, str | None, str]] = []
-        for name_col, country_col, role in self._party_cols:
-            name = country = None
-            for pr in rows:
-                f = pr.fields
-                name = name or f.get(name_col)
-                country = country or f.get(country_col)
-            if name:
-                found.append((str(name), str(country) if country else None, role))
+    def _src_json(self, src: str) -> str:
+        return f'"{src}"' if self._plain_file else content_json(src)
+
+    def _parties(self, rows: Sequence[Any], outs: Sequence[Any]) -> tuple[list[tuple[Any, ...]], str]:
+        """(name, normalised name, country, role, outcome, score) of each party the order names (the first
+        row giving a party's name or country gives it), and their JSON list for the content."""
+        found: list[tuple[str, Any, str]] = []
+        if len(rows) == 1:
+            f = rows[0].fields
+            for name_col, country_col, role in self._party_cols:
+                name = f.get(name_col)
+                if name:
+                    country = f.get(country_col)
+                    found.append((str(name), str(country) if country else None, role))
+        else:
+            for name_col, country_col, role in self._party_cols:
+                name = country = None
+                for pr in rows:
+                    f = pr.fields
+                    name = name or f.get(name_col)
+                    country = country or f.get(country_col)
+                if name:
+                    found.append((str(name), str(country) if country else None, role))
         if not found:
-            return []
+            return [], "[]"
         outcome = ["clear"] * len(found)
         score: list[float | None] = [None] * len(found)
         for o in outs:
-            if not o.hits:
+            if o.hits:
+                self._party_hits(o, outcome, score)
+        out: list[tuple[Any, ...]] = []
+        texts: list[str] = []
+        names = self._names
+        for i, key in enumerate(found):
+            got = names.get(key)
+            if got is None:
+                if len(names) >= _MEMO:
+                    names.clear()
+                name, country, role = str(col(key[0])), col(key[1]), col(key[2])
+                # the party's JSON up to its outcome (keys in the order of version 1)
+                head = content_json({"name": name, "country": country, "role": role})[:-1] + ',"outcome":'
+                got = names[key] = (name, norm_name(name), country, role, head)
+            out.append((*got[:4], outcome[i], score[i]))
+            sc = "null" if score[i] is None else content_json(score[i])
+            texts.append(f'{got[4]}"{outcome[i]}","score":{sc}}}')
+        return out, "[" + ",".join(texts) + "]"
+
+    @staticmethod
+    def _party_hits(o: Any, outcome: list[str], score: list[float | None]) -> None:
+        """Fold one row's list hits into the parties' worst outcome and best score (evidence on ``parties[i]``)."""
+        by_rule = {fd["rule_id"]: fd for fd in o.findings}
+        for h in o.hits:
+            m = _PARTY_FIELD.match(str(h.get("field") or ""))
+            if not m or int(m.group(1)) >= len(outcome):
                 continue
-            by_rule = {fd["rule_id"]: fd for fd in o.findings}
-            for h in o.hits:
-                m = _PARTY_FIELD.match(str(h.get("field") or ""))
-                if not m or int(m.group(1)) >= len(found):
-                    continue
-                i = int(m.group(1))
-                if h.get("score") is not None:
-                    score[i] = max(score[i] or 0.0, float(h["score"]))
-                fd = by_rule.get(h.get("rule_id"))
-                if fd is not None and "covered_by" not in fd:
-                    outcome[i] = _worst([outcome[i], fd["outcome"]])
-        return [_Party(n, c, r, outcome[i], score[i]) for i, (n, c, r) in enumerate(found)]  # type: ignore[misc]
+            i = int(m.group(1))
+            if h.get("score") is not None:
+                score[i] = max(score[i] or 0.0, float(h["score"]))
+            fd = by_rule.get(h.get("rule_id"))
+            if fd is not None and "covered_by" not in fd:
+                outcome[i] = _worst([outcome[i], fd["outcome"]])
 
     def flush(self) -> None:
+        """Hand the buffered records to the writer thread (started on the first chunk): the database work
+        (chain hashes, inserts, commit, WAL checkpoints; SQLite runs without the GIL) overlaps the screening
+        of the next chunk. At most one chunk waits, so a slow store slows the run instead of filling memory.
+        A chunk the store refused stops the run at the next chunk or at :meth:`finish`."""
+        self._raise_failure()
         if not self.buf:
             return
-        try:
-            ids = self.store.append_screenings(self.buf, at=self.at)
-        except Exception as exc:
-            from ecscreen.errors import UsageError
+        chunk, blobs = self.buf, self._new_blobs
+        self.buf, self._new_blobs = [], []
+        if not self.threaded:
+            self._write(chunk, blobs)
+            self._raise_failure()
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._writer, name="ecscreen-batch-recorder", daemon=True)
+            self._thread.start()
+        self._queue.put((chunk, blobs))
 
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UsageError(f"could not record the screening in {self.store.shown}: {first}; the run stops "
-                             f"(use --no-record to screen without recording)") from exc
-        self.buf = []
+    def _writer(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._failure is None:  # after a failure the remaining chunks are dropped (the run stops)
+                self._write(*item)
+
+    def _write(self, chunk: list[Any], blobs: list[tuple[str, str, bytes]]) -> None:
+        try:
+            ids = self.store.append_batch(chunk, blobs, at=self.at, manifest=self.manifest)
+        except Exception as exc:
+            self._failure = exc
+            return
         self.recorded += len(ids)
         if self.first_id is None:
             self.first_id = ids[0]
         self.last_id = ids[-1]
 
+    def _raise_failure(self) -> None:
+        exc = self._failure
+        if exc is None:
+            return
+        from ecscreen.errors import UsageError
+
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"could not record the screening in {self.store.shown}: {first}; the run stops "
+                         f"(use --no-record to screen without recording)") from exc
+
     def finish(self) -> None:
-        self.flush()
+        """Record what is buffered and wait for the writer thread: every record is in the store after this."""
+        try:
+            self.flush()
+        finally:
+            self.close()
+        self._raise_failure()
+
+    def close(self) -> None:
+        """Stop the writer thread after the chunks already handed to it (nothing buffered is recorded)."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+
+def _refs_json(refs: list[str]) -> str:
+    return '["' + '","'.join(refs) + '"]' if refs else "[]"
+
+
+_MEMO = 200_000  # bound of the recorder's memos (blob references, party names)
+_DECISION = {v: k for k, v in _RANK.items()}
+OUTCOME, TEXT = "outcome", "text"
 
 
 def record_gate(store: RecordStore, report: Any, *, manifest: str | None, catalog: str, at: dt.datetime) -> list[int]:

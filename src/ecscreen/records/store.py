@@ -67,15 +67,19 @@ from ecscreen.records.rawsqlite import (
     DB_NAME,
     GENESIS,
     HEAD_REVISION,
+    BatchEntry,
+    append_batch_rows,
     append_screening_rows,
     canonical,
     chain_hash,
     configure_connection,
+    expand_content,
     head,
     immediate,
     locked,
     norm_name,
     open_lock_file,
+    outcome_refs,
     screening_rows,
     sha256_text,
     stored_record,
@@ -92,6 +96,7 @@ __all__ = ["GENESIS", "RETENTION_YEARS", "RecordStore", "canonical", "chain_hash
            "timestamp"]
 
 RETENTION_YEARS = 5  # 15 CFR 762.6: records are kept five years
+_OUTCOME_CACHE = 100_000  # parsed outcome blobs kept by a store for reading batch records
 _LOCK_KEY = 0x6563_7363_7265_656E  # PostgreSQL advisory lock of the writer ('ecscreen')
 
 
@@ -128,6 +133,8 @@ class RecordStore:
         self._local = threading.local()  # this thread's lock file and raw connection (SQLite)
         self._opened: list[Any] = []  # every raw connection and lock file handed out, closed by close()
         self._opened_lock = threading.Lock()
+        self._outcomes: dict[str, Any] = {}  # parsed outcome blobs (sha256 -> dict, None: missing or damaged)
+        self._texts: dict[str, str | None] = {}  # blob texts for export (sha256 -> text, None: missing)
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -284,6 +291,23 @@ class RecordStore:
 
     _screening_rows = staticmethod(screening_rows)
 
+    def append_batch(self, entries: Sequence[BatchEntry], blobs: Sequence[tuple[str, str, bytes]], *, at: dt.datetime,
+                     manifest: str | None) -> list[int]:
+        """Append prepared ``batch`` records (:class:`ecscreen.records.recorder.BatchRecorder`) and the new
+        outcome blobs they name, in one transaction (ids consecutive, in order); returns their ids."""
+        if not entries:
+            return []
+        stamp = timestamp(at)
+        if self.dialect == "sqlite":
+            with self._sqlite_writer() as cur:
+                return append_batch_rows(cur, entries, blobs, stamp, manifest, head(cur))
+        with self._writer() as conn:
+            cur = conn.connection.cursor()
+            try:
+                return append_batch_rows(cur, entries, blobs, stamp, manifest, self._head(conn), mark="%s")
+            finally:
+                cur.close()
+
     def _insert_sql(self, table: Any) -> str:
         cols = [c.name for c in table.columns]
         mark = "?" if self.dialect == "sqlite" else "%s"
@@ -329,9 +353,73 @@ class RecordStore:
         return n
 
     # ------------------------------------------------------------------ reading
-    @staticmethod
-    def _stored(row: Any) -> StoredRecord:
-        return stored_record(row._mapping)
+    def _stored(self, row: Any) -> StoredRecord:
+        return stored_record(row._mapping, self._expand)
+
+    def _stored_rows(self, rows: Iterable[Any]) -> list[StoredRecord]:
+        """Records of many rows, the outcome blobs they name read in bulk."""
+        maps = [r._mapping for r in rows]
+        docs = [json.loads(m["content"]) for m in maps]
+        got = self._load_outcomes({s for d in docs for s in outcome_refs(d)})
+        return [stored_record(m, (lambda d: expand_content(d, got.get)) if outcome_refs(d) else None, doc=d)
+                for m, d in zip(maps, docs, strict=True)]
+
+    def _load_outcomes(self, shas: Iterable[str]) -> dict[str, Any]:
+        """The parsed outcome blobs ``shas`` (None for one missing, damaged or not JSON), cached."""
+        cache = self._outcomes
+        out: dict[str, Any] = {}
+        missing = []
+        for s in shas:
+            if s in cache:
+                out[s] = cache[s]
+            else:
+                missing.append(s)
+        if len(cache) + len(missing) > _OUTCOME_CACHE:
+            self._outcomes = cache = {}
+        for i in range(0, len(missing), 500):
+            part = missing[i:i + 500]
+            with self.engine.connect() as conn:
+                data = {sha: bytes(d) for sha, d in conn.execute(select(blobs.c.sha256, blobs.c.data)
+                                                                  .where(blobs.c.sha256.in_(part)))}
+            for sha in part:
+                parsed = None
+                raw = data.get(sha)
+                if raw is not None and hashlib.sha256(raw).hexdigest() == sha:
+                    with contextlib.suppress(ValueError):
+                        parsed = json.loads(raw)
+                out[sha] = cache[sha] = parsed
+        return out
+
+    def _expand(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """A record's content as readers see it (a batch record's row outcomes expanded)."""
+        refs = outcome_refs(doc)
+        if not refs:
+            return doc
+        got = self._load_outcomes(refs)
+        return expand_content(doc, got.get)
+
+    def referenced_blobs(self, record: StoredRecord) -> dict[str, str | None]:
+        """The blobs a batch record's content names by sha256 (its rows' outcomes, its warnings, the file's
+        header), each as its exact stored text (None: missing); {} for any other record."""
+        try:
+            doc = json.loads(record.content_text) if record.content_text else record.content
+        except ValueError:
+            return {}
+        refs = _blob_refs(doc)
+        if not refs:
+            return {}
+        if len(self._texts) > _OUTCOME_CACHE:
+            self._texts = {}
+        cache = self._texts
+        want = [sha for sha in dict.fromkeys(refs) if sha not in cache]
+        if want:
+            with self.engine.connect() as conn:
+                got = {sha: bytes(d) for sha, d in conn.execute(select(blobs.c.sha256, blobs.c.data)
+                                                                 .where(blobs.c.sha256.in_(want)))}
+            for sha in want:
+                raw = got.get(sha)
+                cache[sha] = None if raw is None else raw.decode("utf-8", "surrogateescape")
+        return {sha: cache.get(sha) for sha in dict.fromkeys(refs)}
 
     def get(self, record_id: int) -> StoredRecord | None:
         """One record by id (any kind), or None."""
@@ -374,7 +462,8 @@ class RecordStore:
         if limit:
             q = q.limit(limit)
         with self.engine.connect() as conn:
-            return [self._stored(r) for r in conn.execute(q)]
+            rows = list(conn.execute(q))
+        return self._stored_rows(rows)
 
     def iter_records(self, *, since: Any = None, until: Any = None, kind: str | None = None,
                      party: str | None = None, decision: str | None = None, chunk: int = 2000
@@ -387,8 +476,7 @@ class RecordStore:
             q = select(records).where(and_(records.c.id > last, *cond)).order_by(records.c.id).limit(chunk)
             with self.engine.connect() as conn:
                 batch = list(conn.execute(q))
-            for row in batch:
-                yield self._stored(row)
+            yield from self._stored_rows(batch)
             if len(batch) < chunk:
                 return
             last = batch[-1]._mapping["id"]
@@ -409,7 +497,8 @@ class RecordStore:
         q = select(records).where(and_(records.c.kind == "decision", records.c.ref_id == record_id)).order_by(
             records.c.id)
         with self.engine.connect() as conn:
-            return [self._stored(r) for r in conn.execute(q)]
+            rows = list(conn.execute(q))
+        return self._stored_rows(rows)
 
     def iter_parties(self, *, since: Any = None, until: Any = None, chunk: int = 20_000) -> Iterator[PartySeen]:
         """Every distinct recorded party (normalised name, country) of the screenings in the window,
@@ -486,8 +575,8 @@ class RecordStore:
         out: dict[int, StoredRecord] = {}
         with self.engine.connect() as conn:
             for i in range(0, len(ids), chunk):
-                for row in conn.execute(select(records).where(records.c.id.in_(ids[i:i + chunk]))):
-                    rec = self._stored(row)
+                rows = list(conn.execute(select(records).where(records.c.id.in_(ids[i:i + chunk]))))
+                for rec in self._stored_rows(rows):
                     out[rec.id] = rec
         return out
 
@@ -561,6 +650,7 @@ class RecordStore:
         last_checkpoint: dict[str, Any] | None = None
         last = base_id
         head_hash: str | None = None
+        refs: dict[str, int] = {}  # blobs the chain covers by reference (sha256 -> the first record naming it)
 
         def bad(rid: int, why: str) -> VerifyResult:
             return VerifyResult(ok=False, checked=checked, first_bad_id=rid, problem=why, base_id=base_id)
@@ -577,27 +667,13 @@ class RecordStore:
             for row in rows:
                 m = row._mapping
                 rid = int(m["id"])
-                if rid != expect:
-                    return bad(rid, f"record {expect} is missing (deleted): the chain goes from "
-                                    f"{expect - 1} to {rid}" if rid > expect else f"record {rid} is out of order")
-                if m["prev_hash"] != prev:
-                    return bad(rid, f"record {rid} does not follow record {rid - 1}: its prev_hash is not "
-                                    f"that record's hash (records deleted, inserted or reordered)")
-                if chain_hash(prev, m["content"]) != m["hash"]:
-                    return bad(rid, f"record {rid} was changed: its content does not match its hash")
-                try:
-                    doc = json.loads(m["content"])
-                except ValueError:
-                    return bad(rid, f"record {rid}: its content is not JSON")
-                if doc.get("id") != rid:
-                    return bad(rid, f"record {rid} carries the content of record {doc.get('id')} (reordered)")
-                for col in ("kind", "recorded_at", "command", "source", "subject", "decision", "ref_id",
-                            "input_sha256", "manifest"):
-                    if doc.get(col) != m[col]:
-                        return bad(rid, f"record {rid} was changed: its {col} column ({m[col]!r}) differs "
-                                        f"from its hashed content ({doc.get(col)!r})")
+                why, doc = _row_problem(m, rid, expect, prev)
+                if why is not None:
+                    return bad(rid, why)
                 if doc.get("kind") == "checkpoint":
                     last_checkpoint = doc
+                for ref in _blob_refs(doc):
+                    refs.setdefault(ref, rid)
                 prev = m["hash"]
                 head_hash = prev
                 expect += 1
@@ -605,6 +681,9 @@ class RecordStore:
             if len(rows) < chunk:
                 break
             last = int(rows[-1]._mapping["id"])
+        broken = self._bad_blob(refs)
+        if broken is not None:
+            return bad(*broken)
         if base_id and (last_checkpoint is None or last_checkpoint.get("pruned_through") != base_id
                         or last_checkpoint.get("pruned_head_hash") != (base[1] if base else None)):
             return VerifyResult(ok=False, checked=checked, first_bad_id=base_id + 1, base_id=base_id, problem=(
@@ -612,6 +691,25 @@ class RecordStore:
                 f"record names: the base was changed"))
         return VerifyResult(ok=True, checked=checked, base_id=base_id, head_id=expect - 1 if checked else None,
                             head_hash=head_hash)
+
+    def _bad_blob(self, refs: dict[str, int]) -> tuple[int, str] | None:
+        """The first record (by id) naming a blob that is missing or whose content no longer matches its
+        sha256, with the reason; None when every blob in ``refs`` is intact."""
+        found: list[tuple[int, str]] = []
+        shas = sorted(refs)
+        for i in range(0, len(shas), 200):
+            part = shas[i:i + 200]
+            with self.engine.connect() as conn:
+                data = {sha: bytes(d) for sha, d in conn.execute(select(blobs.c.sha256, blobs.c.data)
+                                                                  .where(blobs.c.sha256.in_(part)))}
+            for sha in part:
+                raw = data.get(sha)
+                if raw is None:
+                    found.append((refs[sha], f"record {refs[sha]} names blob {sha[:16]}, which is missing (deleted)"))
+                elif hashlib.sha256(raw).hexdigest() != sha:
+                    found.append((refs[sha], f"record {refs[sha]} names blob {sha[:16]}, which was changed: its "
+                                             f"content does not match its sha256"))
+        return min(found) if found else None
 
     def verify_blobs(self) -> list[str]:
         """sha256 of every blob whose content no longer matches it."""
@@ -684,6 +782,41 @@ class RecordStore:
             ["manifest", "pack", "list", "clearances"])))if r[0] not in keep]
         for i in range(0, len(gone), 500):
             conn.execute(delete(blobs).where(blobs.c.sha256.in_(gone[i:i + 500])))
+
+
+def _row_problem(m: Any, rid: int, expect: int, prev: str) -> tuple[str | None, dict[str, Any]]:
+    """Why a stored record breaks the chain at its place (expected id ``expect`` after hash ``prev``), else
+    None; with its parsed content."""
+    if rid != expect:
+        return (f"record {expect} is missing (deleted): the chain goes from {expect - 1} to {rid}" if rid > expect
+                else f"record {rid} is out of order"), {}
+    if m["prev_hash"] != prev:
+        return (f"record {rid} does not follow record {rid - 1}: its prev_hash is not that record's hash "
+                f"(records deleted, inserted or reordered)"), {}
+    if chain_hash(prev, m["content"]) != m["hash"]:
+        return f"record {rid} was changed: its content does not match its hash", {}
+    try:
+        doc = json.loads(m["content"])
+    except ValueError:
+        return f"record {rid}: its content is not JSON", {}
+    if doc.get("id") != rid:
+        return f"record {rid} carries the content of record {doc.get('id')} (reordered)", doc
+    for col in ("kind", "recorded_at", "command", "source", "subject", "decision", "ref_id", "input_sha256",
+                "manifest"):
+        if doc.get(col) != m[col]:
+            return (f"record {rid} was changed: its {col} column ({m[col]!r}) differs from its hashed content "
+                    f"({doc.get(col)!r})"), doc
+    return None, doc
+
+
+def _blob_refs(doc: dict[str, Any]) -> list[str]:
+    """The blobs a version-2 batch record covers by reference: its rows' outcomes and the file's header."""
+    refs = outcome_refs(doc)
+    if refs:
+        inp = doc.get("input")
+        if isinstance(inp, dict) and isinstance(inp.get("header_sha256"), str):
+            refs.append(inp["header_sha256"])
+    return refs
 
 
 def _manifest_blobs(manifest: dict[str, Any]) -> set[str]:

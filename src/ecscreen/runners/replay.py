@@ -194,6 +194,9 @@ def replay(store: Any, record: Any) -> ReplayResult:
                          f"{', '.join(SUPPORTED)} (shipments); {record.command} records are not supported yet")
     before = [f for f in content.get("findings") or [] if isinstance(f, dict)]
     result = ReplayResult(record_id=rid, identical=False, decision_before=content.get("decision"))
+    if content.get("problems"):  # a batch record whose outcome or warning blobs are missing or damaged
+        result.problems += [f"the record's stored outcome cannot be read: {p}" for p in content["problems"]]
+        return result
     inp = content.get("input")
     if not isinstance(inp, dict) or "raw" in inp and len(inp) == 1:
         raise UsageError(f"record {rid} holds no screenable input (its input could not be read when recorded)")
