@@ -1,0 +1,99 @@
+"""Where `ecscreen serve`'s CPU per one-shipment request goes, in-process (no HTTP, no sockets).
+
+Loads the service's state as ``ecscreen serve`` does (embedded lists, records in a fresh SQLite store),
+warms up on 300 other names, then runs the steps of ``service.app._screen`` and the recording for
+REQUESTS bench_serve bodies (real SEC company names, each used once), timing each step with the thread's
+CPU clock, and the cyclic GC's time (gc.callbacks). HTTP itself (uvicorn + httptools) costs ~0.04 ms per
+request on top (a trivial ASGI app answered through it).
+
+    python benchmarks/bench_serve_split.py [--requests 2000] [--no-lists]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import bench_serve  # noqa: E402
+from starlette.responses import Response  # noqa: E402
+
+from ecscreen.service import app as service  # noqa: E402
+from ecscreen.service.config import ServiceConfig  # noqa: E402
+from ecscreen.service.inputs import parse_body  # noqa: E402
+from ecscreen.service.state import StateHolder  # noqa: E402
+
+STEPS = ["parse + validate", "engine.screen", "records built", "report JSON", "append (SQLite commit)", "response"]
+
+
+def run(holder: StateHolder, bodies: list[bytes], acc: dict[str, int]) -> None:
+    st = holder.current()
+    clk = time.thread_time_ns
+    for raw in bodies:
+        t = [clk()]
+        parsed, doc = parse_body(raw)
+        t.append(clk())
+        report = st.engine.screen(parsed, as_of=None, today=dt.date.today())
+        t.append(clk())
+        report.command = "serve"
+        report.options = dict(st.screener._options) | {"as_of": None}
+        recs = service._records(st, holder, report, parsed, doc, "127.0.0.1")
+        t.append(clk())
+        body = report.model_dump_json()
+        t.append(clk())
+        ids = holder.store.append_screenings(recs, at=dt.datetime.now(dt.UTC), wait=False) if holder.store else []
+        t.append(clk())
+        text = body[:-1] + f',"record_ids":{json.dumps(ids)}}}'
+        Response(content=text, media_type="application/json",
+                 headers={"X-Ecscreen-Decision": "clear", "X-Ecscreen-Record-Ids": ",".join(map(str, ids))})
+        t.append(clk())
+        service.HEAP.tick()
+        for k, a, b in zip(STEPS, t, t[1:], strict=False):
+            acc[k] = acc.get(k, 0) + b - a
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--no-lists", action="store_true")
+    a = ap.parse_args()
+    cfg = ServiceConfig(home=tempfile.mkdtemp(prefix="bench-split-"), record=True, reload_interval=0,
+                        no_lists=a.no_lists)
+    holder = StateHolder.load(cfg)
+    service.HEAP.settle()
+    run(holder, bench_serve.bodies(300, offset=3000), {})
+    gct: dict[str, Any] = {"ns": 0, "n": 0, "t0": 0}
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            gct["t0"] = time.thread_time_ns()
+        else:
+            gct["ns"] += time.thread_time_ns() - gct["t0"]
+            gct["n"] += 1
+
+    gc.callbacks.append(on_gc)
+    acc: dict[str, int] = {}
+    n = a.requests
+    t0 = time.process_time()
+    run(holder, bench_serve.bodies(n), acc)
+    total = time.process_time() - t0
+    gc.callbacks.remove(on_gc)
+    print(f"serve CPU split, in-process: {n} one-shipment requests with two parties"
+          f"{' (--no-lists)' if a.no_lists else ''}, recorded in SQLite")
+    print(f"  total {total / n * 1000:.3f} ms per request (process CPU)")
+    for k in STEPS:
+        print(f"  {k:24s} {acc.get(k, 0) / n / 1e6:.3f} ms")
+    print(f"  cyclic GC (inside the steps) {gct['ns'] / n / 1e6:.3f} ms ({gct['n']} collections)")
+
+
+if __name__ == "__main__":
+    main()
