@@ -29,6 +29,7 @@ import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -537,6 +538,36 @@ _APOSTROPHES = re.compile("[\u2019\u02bc]")
 _WG_MAX_CHOICES = 8
 
 
+def _wade_giles_source_table() -> list[tuple[str, str]]:
+    """pypinyin's ``_convert_table`` (pinyin, Wade-Giles) read from its module's source as a literal, without
+    importing pypinyin: the package's ``__init__`` loads its phrase dictionaries and trains a segmenter
+    (~185 ms CPU), which every Latin-script query's Wade-Giles trigger paid in a one-shipment ``check``."""
+    import ast
+    from importlib.util import find_spec
+
+    spec = find_spec("pypinyin")
+    roots = list(spec.submodule_search_locations or []) if spec is not None else []
+    for root in roots:
+        path = Path(root) / "style" / "wadegiles.py"
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        start = text.find("_convert_table = [")
+        end = text.find("\n]", start)
+        if start < 0 or end < 0:
+            continue
+        try:
+            literal = ast.literal_eval(text[start + len("_convert_table = "):end + 2])
+        except (SyntaxError, ValueError):
+            continue
+        table = [(str(a), str(b)) for a, b in literal]
+        table.sort(key=lambda x: len(x[0]), reverse=True)  # as the module sorts it after the literal
+        return table
+    from pypinyin.style.wadegiles import _convert_table  # another layout: import it after all
+
+    return [(str(a), str(b)) for a, b in _convert_table]
+
+
 @lru_cache(maxsize=1)
 def _wade_giles() -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
     """(Wade-Giles syllable -> its pinyin syllables, pinyin syllables), from pypinyin's maintained
@@ -544,8 +575,7 @@ def _wade_giles() -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
     University of Chicago Library's Wade-Giles to pinyin conversion table, zdic.net). Names are written
     without the aspiration apostrophe and the umlaut as often as with them, so 'ch'i' and 'chi' are both
     read 'qi' or 'ji' (the list's vocabulary decides, see :func:`_wade_giles_readings`)."""
-    from pypinyin.style.wadegiles import _convert_table
-
+    _convert_table = _wade_giles_source_table()
     out: dict[str, list[str]] = {}
     for pinyin, wg in _convert_table:
         for key in {wg, wg.replace("'", "").replace("\u00fc", "u").replace("\u00ea", "e")}:
