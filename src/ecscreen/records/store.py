@@ -364,6 +364,15 @@ class RecordStore:
         return [stored_record(m, (lambda d: expand_content(d, got.get)) if outcome_refs(d) else None, doc=d)
                 for m, d in zip(maps, docs, strict=True)]
 
+    def _blob_chunks(self, shas: list[str], size: int) -> Iterator[tuple[list[str], dict[str, bytes]]]:
+        """``shas`` in chunks of ``size``, each with the stored bytes of the blobs it names (absent ones left out)."""
+        for i in range(0, len(shas), size):
+            part = shas[i:i + size]
+            with self.engine.connect() as conn:
+                data = {sha: bytes(d) for sha, d in conn.execute(select(blobs.c.sha256, blobs.c.data)
+                                                                  .where(blobs.c.sha256.in_(part)))}
+            yield part, data
+
     def _load_outcomes(self, shas: Iterable[str]) -> dict[str, Any]:
         """The parsed outcome blobs ``shas`` (None for one missing, damaged or not JSON), cached."""
         cache = self._outcomes
@@ -376,11 +385,7 @@ class RecordStore:
                 missing.append(s)
         if len(cache) + len(missing) > _OUTCOME_CACHE:
             self._outcomes = cache = {}
-        for i in range(0, len(missing), 500):
-            part = missing[i:i + 500]
-            with self.engine.connect() as conn:
-                data = {sha: bytes(d) for sha, d in conn.execute(select(blobs.c.sha256, blobs.c.data)
-                                                                  .where(blobs.c.sha256.in_(part)))}
+        for part, data in self._blob_chunks(missing, 500):
             for sha in part:
                 parsed = None
                 raw = data.get(sha)
@@ -696,12 +701,7 @@ class RecordStore:
         """The first record (by id) naming a blob that is missing or whose content no longer matches its
         sha256, with the reason; None when every blob in ``refs`` is intact."""
         found: list[tuple[int, str]] = []
-        shas = sorted(refs)
-        for i in range(0, len(shas), 200):
-            part = shas[i:i + 200]
-            with self.engine.connect() as conn:
-                data = {sha: bytes(d) for sha, d in conn.execute(select(blobs.c.sha256, blobs.c.data)
-                                                                  .where(blobs.c.sha256.in_(part)))}
+        for part, data in self._blob_chunks(sorted(refs), 200):
             for sha in part:
                 raw = data.get(sha)
                 if raw is None:
