@@ -58,6 +58,7 @@ from rapidfuzz.distance import Indel, JaroWinkler, LCSseq
 
 from ecscreen.domain.normalize import (
     NormalizedName,
+    _table_lines,
     cjk_characters,
     given_name_forms,
     initials,
@@ -2282,7 +2283,13 @@ def _group_additions(c: _CalCtx, one: list[str]) -> frozenset[str]:
     too often: they are not added.)"""
     if len(one) != 1 or one[0] not in c.a_tokens or not _distinctive_word(one[0]):
         return frozenset()
-    return group_words() | _places() | _CONTINENTS
+    return _group_addition_words()
+
+
+@lru_cache(maxsize=1)
+def _group_addition_words() -> frozenset[str]:
+    """Group words, country names and continents (``data/normalize/continent_words.txt``)."""
+    return group_words() | _places() | frozenset(_table_lines("continent_words.txt"))
 
 
 def _distinctive_word(tok: str) -> bool:
@@ -2371,7 +2378,6 @@ def feature_acronym(c: _CalCtx) -> list[_Feat]:
 
 
 _COMMON_PREFIX_SIM = 0.9
-_CONTINENTS = frozenset(["europe", "asia", "africa", "america", "americas", "oceania", "eurasia"])
 _INITIAL_SIM = 0.9
 
 
@@ -2407,16 +2413,20 @@ def feature_normalisation(c: _CalCtx) -> list[_Feat]:
     return [("normalisation", 0.0, "; ".join(parts), None)] if parts else []
 
 
-_LINEAGE = frozenset(["bin", "ben", "ibn", "bint", "binti", "ould"])  # 'X bin Y': X, child of Y
+@lru_cache(maxsize=1)
+def _lineage_words() -> frozenset[str]:
+    """Words stating descent ('X bin Y': X, child of Y; ``data/normalize/lineage_words.txt``)."""
+    return frozenset(_table_lines("lineage_words.txt"))
 
 
 def _lineage_links(tokens: Sequence[str]) -> set[tuple[str, str]]:
     """(child, parent) word pairs a name states with 'bin' / 'ben' / 'ibn' ...: 'salman bin muhammad' ->
     {('salman', 'muhammad')}; particles are skipped ('saif al din bin ibrahim' -> ('din', 'ibrahim'))."""
-    skip = particles() | _LINEAGE
+    lineage = _lineage_words()
+    skip = particles() | lineage
     out: set[tuple[str, str]] = set()
     for k in range(1, len(tokens) - 1):
-        if tokens[k] not in _LINEAGE or tokens[k - 1] in skip:
+        if tokens[k] not in lineage or tokens[k - 1] in skip:
             continue
         parent = next((t for t in tokens[k + 1 :] if t not in skip), None)
         if parent is not None:
@@ -2457,7 +2467,7 @@ def _extra_name_parts(c: _CalCtx, query: bool) -> list[str]:
     """Name words of one side with no counterpart on the other (legal-form look-alikes such as 'o' count as
     name words here when normalisation kept them as words), a repeated word once per occurrence beyond the
     other side's ('Mohamed Mohamed' / 'Mohamed')."""
-    skip = particles() | _LINEAGE
+    skip = particles() | _lineage_words()
     tokens, used = (c.q_tokens, c.used_q) if query else (c.a_tokens, c.used_a)
     own = set(c.q.tokens if query else c.an.tokens)  # the name proper, not the legal forms added for alignment
     full, other = (c.q.norm.full_tokens, c.an.full_tokens) if query else (c.an.full_tokens, c.q.norm.full_tokens)
