@@ -38,6 +38,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,40 +169,34 @@ def run(port: int, payloads: list[bytes], clients: int, rate: float = 0.0
     nxt = iter(range(len(payloads)))
     start_at = time.perf_counter() + 0.05
 
-    def client() -> None:
-        if STDLIB_CLIENT:
-            stdlib_client()
-            return
+    def raw_transport() -> tuple[Callable[[int], Callable[[], int]], Callable[[], None]]:
         conn = RawConnection(port)
-        mine: list[float] = []
-        codes: dict[int, int] = {}
-        while True:
-            with lock:
-                i = next(nxt, None)
-            if i is None:
-                break
-            req = conn.request("/v1/screen", payloads[i])
-            t = time.perf_counter()
-            if rate > 0:
-                due = start_at + i / rate
-                if due > t:
-                    time.sleep(due - t)
-                t = due
-            code, _ = conn.exchange(req)
-            mine.append(time.perf_counter() - t)
-            codes[code] = codes.get(code, 0) + 1
-        conn.close()
-        with lock:
-            lat.extend(mine)
-            for k, v in codes.items():
-                status[k] = status.get(k, 0) + v
 
-    def stdlib_client() -> None:
+        def prepare(i: int) -> Callable[[], int]:
+            req = conn.request("/v1/screen", payloads[i])  # built before the clock starts
+            return lambda: conn.exchange(req)[0]
+
+        return prepare, conn.close
+
+    def stdlib_transport() -> tuple[Callable[[int], Callable[[], int]], Callable[[], None]]:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         conn.connect()
         # http.client sends headers and body in two writes: without TCP_NODELAY, Nagle's algorithm and the
         # peer's delayed ACK add ~40 ms to every request (a client artefact, not the server's time)
         conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def prepare(i: int) -> Callable[[], int]:
+            def send() -> int:
+                conn.request("POST", "/v1/screen", body=payloads[i], headers={"Content-Type": "application/json"})
+                r = conn.getresponse()
+                r.read()
+                return r.status
+            return send
+
+        return prepare, conn.close
+
+    def client() -> None:
+        prepare, close = stdlib_transport() if STDLIB_CLIENT else raw_transport()
         mine: list[float] = []
         codes: dict[int, int] = {}
         while True:
@@ -209,18 +204,17 @@ def run(port: int, payloads: list[bytes], clients: int, rate: float = 0.0
                 i = next(nxt, None)
             if i is None:
                 break
+            send = prepare(i)
             t = time.perf_counter()
             if rate > 0:
                 due = start_at + i / rate
                 if due > t:
                     time.sleep(due - t)
                 t = due
-            conn.request("POST", "/v1/screen", body=payloads[i], headers={"Content-Type": "application/json"})
-            r = conn.getresponse()
-            r.read()
+            code = send()
             mine.append(time.perf_counter() - t)
-            codes[r.status] = codes.get(r.status, 0) + 1
-        conn.close()
+            codes[code] = codes.get(code, 0) + 1
+        close()
         with lock:
             lat.extend(mine)
             for k, v in codes.items():

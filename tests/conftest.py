@@ -26,6 +26,16 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.pop("ECSCREEN_DATABASE_URL", None)  # records go to the temporary home's records.db
 
 
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh ``$ECSCREEN_HOME`` (record store, list store) for one test, SQLite records (a module may
+    override it, e.g. to refresh the list store or clear ``$ECSCREEN_CLEARANCES`` as well)."""
+    h = tmp_path / "home"
+    monkeypatch.setenv("ECSCREEN_HOME", str(h))
+    monkeypatch.delenv("ECSCREEN_DATABASE_URL", raising=False)
+    return h
+
+
 @pytest.fixture(scope="session")
 def registry():
     return load_registry()

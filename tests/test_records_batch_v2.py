@@ -37,14 +37,6 @@ PARTY_ORDERS = ("order_id,date,destination,description,eccn,end_user,end_user_co
                 "A-5,2026-08-01,Atlantis,Widget,EAR99,Muster Automation GmbH,DE,\n")
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    h = tmp_path / "home"
-    monkeypatch.setenv("ECSCREEN_HOME", str(h))
-    monkeypatch.delenv("ECSCREEN_DATABASE_URL", raising=False)
-    return h
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":

@@ -20,14 +20,6 @@ ORDERS = ROOT / "tests" / "fixtures" / "batch" / "orders.csv"
 CATALOG = ROOT / "tests" / "fixtures" / "gate" / "catalog.csv"
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    h = tmp_path / "home"
-    monkeypatch.setenv("ECSCREEN_HOME", str(h))
-    monkeypatch.delenv("ECSCREEN_DATABASE_URL", raising=False)
-    return h
-
-
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main([str(a) for a in args])
     out = capsys.readouterr()

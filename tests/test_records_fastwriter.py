@@ -37,14 +37,6 @@ parties:
 """
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    h = tmp_path / "home"
-    monkeypatch.setenv("ECSCREEN_HOME", str(h))
-    monkeypatch.delenv("ECSCREEN_DATABASE_URL", raising=False)
-    return h
-
-
 def _recs() -> list[NewRecord]:
     return [
         NewRecord(command="check", source="a.yaml:1", subject="S-1", input={"destination": "CN", "b": [1, 2]},
