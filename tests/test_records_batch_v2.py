@@ -274,3 +274,28 @@ def test_replay_of_a_batch_record_whose_outcome_blob_was_changed_names_it(home: 
     assert main(["replay", str(a1.id)]) == 1
     out = capsys.readouterr().out
     assert "cannot be replayed as recorded" in out and sha[:16] in out and "identical" not in out
+
+
+def test_hand_built_batch_content_is_the_canonical_json_of_its_input(tmp_path: Path, engine: Any) -> None:
+    """The recorder writes a batch record's input JSON by hand (no per-order dict and encoder): its
+    ``input_sha256`` must be the sha256 of ``canonical(input)``, as every other record's is, also for cells
+    holding quotes, backslashes, non-ASCII text and control characters, and for an order id that is not ASCII."""
+    from ecscreen.records.rawsqlite import canonical
+
+    text = ("order_id,date,destination,description,eccn,end_user,end_user_country\n"
+            'B-1,2026-08-01,DE,"Laptop ""Pro"" \\\\ 15\'\'",EAR99,Müller & Söhne GmbH,DE\n'
+            "B-1,2026-08-01,DE,Dock\tstation,EAR99,Müller & Söhne GmbH,DE\n"
+            "Ü-2,2026-08-01,FR,Écran 北京,EAR99,Société Générale,FR\n")
+    store = RecordStore.open(url=f"sqlite:///{tmp_path / 'records.db'}")
+    try:
+        rec = record_batch(store, text, engine)
+        assert rec.recorded == 2
+        records = store.query(newest_first=False)
+        assert [r.subject for r in records] == ["B-1", "Ü-2"]
+        assert '"Pro"' in records[0].content["input"]["rows"][0]["cells"][3]
+        assert "\t" in records[0].content["input"]["rows"][1]["cells"][3]
+        for r in records:
+            assert r.input_sha256 == hashlib.sha256(canonical(r.content["input"]).encode("utf-8")).hexdigest()
+        assert store.verify().ok
+    finally:
+        store.close()
