@@ -40,7 +40,7 @@ __all__ = ["BATCH_CONTENT_VERSION", "CONTENT_VERSION", "DB_NAME", "GENESIS", "HE
            "head", "immediate", "insert_sql", "locked", "norm_name", "outcome_refs", "screening_rows", "sha256_text",
            "stored_record", "timestamp"]
 
-HEAD_REVISION = "0003_drop_party_name_index"  # the newest Alembic revision (a test checks it is the scripts' head)
+HEAD_REVISION = "0004_partial_kind_ref_indexes"  # the newest Alembic revision (a test checks it is the scripts' head)
 GENESIS = "0" * 64
 DB_NAME = "records.db"  # the SQLite store in $ECSCREEN_HOME
 CONTENT_VERSION = 1

@@ -49,7 +49,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, delete, event, func, select, text
+from sqlalchemy import Engine, and_, create_engine, delete, event, func, literal, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -113,6 +113,12 @@ def _bound(value: dt.date | dt.datetime | str | None) -> str | None:
     if isinstance(value, dt.datetime):
         return timestamp(value)
     return value.isoformat() + "T00:00:00.000000Z"
+
+
+def _kind_is(kind: str) -> Any:
+    """``records.kind = 'KIND'`` with the value rendered in the SQL: the index on kind is partial (decision
+    records only, migration 0004) and PostgreSQL uses it only when the query names the value itself."""
+    return records.c.kind == literal(kind, literal_execute=True)
 
 
 def _like(needle: str) -> str:
@@ -436,7 +442,7 @@ class RecordStore:
                command: str | None, subject: str | None, ref_id: int | None = None) -> list[Any]:
         cond: list[Any] = []
         if kind:
-            cond.append(records.c.kind == kind)
+            cond.append(_kind_is(kind))
         s, u = _bound(since), _bound(until)
         if s:
             cond.append(records.c.recorded_at >= s)
@@ -489,7 +495,7 @@ class RecordStore:
     def count(self, *, kind: str | None = None) -> int:
         q = select(func.count()).select_from(records)
         if kind:
-            q = q.where(records.c.kind == kind)
+            q = q.where(_kind_is(kind))
         with self.engine.connect() as conn:
             return int(conn.execute(q).scalar() or 0)
 
@@ -499,7 +505,7 @@ class RecordStore:
             r for r in self._by_ref(record_id)]
 
     def _by_ref(self, record_id: int) -> list[StoredRecord]:
-        q = select(records).where(and_(records.c.kind == "decision", records.c.ref_id == record_id)).order_by(
+        q = select(records).where(and_(_kind_is("decision"), records.c.ref_id == record_id)).order_by(
             records.c.id)
         with self.engine.connect() as conn:
             rows = list(conn.execute(q))
