@@ -167,7 +167,7 @@ def screening_rows(recs: Sequence[NewRecord], stamp: str, head: tuple[int, str]
 # a prepared batch record (BatchRecorder.add): everything but its id and chain hashes, which only the writer
 # transaction knows. (input canonical JSON, the content after its id ('","kind":...}'), source, subject,
 # decision, input sha256, parties as (name, normalised name, country, role, outcome, score))
-BatchEntry = tuple[str, str, str, str | None, str, str, list[tuple[Any, ...]]]
+BatchEntry = tuple[str, str, str, str | None, str, str, Sequence[tuple[Any, ...]]]
 
 
 def batch_rows(entries: Sequence[BatchEntry], stamp: str, manifest: str | None, head: tuple[int, str]

@@ -300,7 +300,7 @@ class BatchRecorder:
         else:
             subject = col(subject)
             subj_json = content_json(subject)
-        parties, parties_json = self._parties(rows, outs, hits) if self._party_cols else ([], "[]")
+        parties, parties_json = self._parties(rows, outs, hits) if self._party_cols else ((), "[]")
         # the rest of the content, after its id (the keys a reader checks against the columns, then the body)
         rest = (f'{self._fixed},"source":{self._src_json(src)},"subject":{subj_json},'
                 f'"input_sha256":"{in_sha}","decision":"{decision}","outcomes":{_refs_json(refs)},'
@@ -336,17 +336,17 @@ class BatchRecorder:
         return tuple(found)
 
     def _parties(self, rows: Sequence[Any], outs: Sequence[Any], hits: bool = True
-                 ) -> tuple[list[tuple[Any, ...]], str]:
+                 ) -> tuple[tuple[tuple[Any, ...], ...], str]:
         """(name, normalised name, country, role, outcome, score) of each party the order names, and their
         JSON list for the content. ``hits``: some row has list hits (else every party is clear, no score:
         the parties of an order without hits are memoised whole)."""
         found = self._found(rows)
         if not found:
-            return [], "[]"
+            return (), "[]"
         if not hits:
             got = self._clear_parties.get(found)
             if got is not None:
-                return list(got[0]), got[1]
+                return got
         outcome = ["clear"] * len(found)
         score: list[float | None] = [None] * len(found)
         if hits:
@@ -373,7 +373,9 @@ class BatchRecorder:
             if len(self._clear_parties) >= _MEMO:
                 self._clear_parties.clear()
             self._clear_parties[found] = (tuple(out), text)
-        return out, text
+        # tuples of plain values: the cyclic GC untracks them (the buffered records of a long run would
+        # otherwise be promoted to the oldest generation and rescanned by every full collection)
+        return tuple(out), text
 
     @staticmethod
     def _party_hits(o: Any, outcome: list[str], score: list[float | None]) -> None:
