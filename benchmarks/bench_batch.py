@@ -3,10 +3,11 @@
 Usage:
   python benchmarks/bench_batch.py --rows 1000000 [--generator erp|legacy] [--orders FILE] [--jobs 2]
                                    [--as-of DATE] [--batch-as-of DATE] [--no-lists] [--record on|off|compare]
-                                   [--repeat N]
+                                   [--repeat N] [--store-from HOME]
 
 Every run records its orders in a fresh record store (a temporary ``ECSCREEN_HOME``), as ``batch`` does
-by default; ``--record off`` passes ``--no-record``; ``--record compare`` runs both (alternating, ``--repeat``
+by default, or with ``--store-from HOME`` in a copy of HOME's record store (the daily case: a 5,000-row
+export appended to a store that already holds records; the no-record runs read its review decisions); ``--record off`` passes ``--no-record``; ``--record compare`` runs both (alternating, ``--repeat``
 times each) and prints both figures and the slowdown recording causes, in CPU seconds (the machine is
 shared: CPU time varies much less than wall time) and in wall time (issue 15 target: <= 10 %).
 
@@ -112,7 +113,12 @@ def main() -> None:
     ap.add_argument("--record", choices=["on", "off", "compare"], default="on",
                     help="record the run (default, as batch does), --no-record, or compare both")
     ap.add_argument("--repeat", type=int, default=1, help="with --record compare: runs of each")
+    ap.add_argument("--store-from", type=Path, default=None,
+                    help="an ECSCREEN_HOME whose record store each run starts from (copied; the daily case: a "
+                         "store that already holds records), instead of an empty one")
     a = ap.parse_args()
+    global _STORE_FROM
+    _STORE_FROM = a.store_from
     tmp = Path(tempfile.mkdtemp(prefix="ecscreen-bench-"))
     orders = a.orders
     as_of = a.as_of or dt.date.today().isoformat()
@@ -146,11 +152,31 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+_STORE_FROM: Path | None = None
+
+
 def _env(home: Path) -> dict[str, str]:
+    if _STORE_FROM is not None:  # start from a copy of an existing store (records.db and its WAL, no lock file)
+        import shutil
+
+        home.mkdir(parents=True, exist_ok=True)
+        for f in _STORE_FROM.glob("records.db*"):
+            if not f.name.endswith(".lock"):
+                shutil.copy2(f, home / f.name)
     env = dict(os.environ)
     env["ECSCREEN_HOME"] = str(home)  # a fresh record store (and no imported lists: the embedded CSL)
     env.pop("ECSCREEN_DATABASE_URL", None)
     return env
+
+
+def _records(db: Path) -> int:
+    """The highest record id of an existing store (0: none): this run's records are the ones after it."""
+    if not db.is_file():
+        return 0
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0])
 
 
 def _compare(orders: Path, tmp: Path, extra: list[str], repeat: int) -> None:
@@ -160,18 +186,22 @@ def _compare(orders: Path, tmp: Path, extra: list[str], repeat: int) -> None:
     got: dict[str, list[dict]] = {"off": [], "on": []}
     for i in range(repeat):
         for mode in ("off", "on"):
-            res = run(orders, tmp / f"out-{mode}.csv", extra + (["--no-record"] if mode == "off" else []),
-                      _env(tmp / f"home-{mode}-{i}"))
+            env = _env(tmp / f"home-{mode}-{i}")
+            before = _records(tmp / f"home-{mode}-{i}" / "records.db")
+            size0 = sum(p.stat().st_size for p in (tmp / f"home-{mode}-{i}").glob("records.db*"))
+            res = run(orders, tmp / f"out-{mode}.csv", extra + (["--no-record"] if mode == "off" else []), env)
             res.update(record=mode, load_avg_1m_at_end=os.getloadavg()[0])
             if mode == "on":
                 import sqlite3
 
                 db = tmp / f"home-{mode}-{i}" / "records.db"
                 with sqlite3.connect(db) as conn:
-                    res["records"], content = conn.execute("SELECT count(*), sum(length(content)) FROM records").fetchone()
+                    res["records"], content = conn.execute("SELECT count(*), sum(length(content)) FROM records "
+                                                           "WHERE id > ?", (before,)).fetchone()
                     res["blobs"], blob_bytes = conn.execute("SELECT count(*), sum(size) FROM blobs").fetchone()
-                size = sum(p.stat().st_size for p in db.parent.glob("records.db*"))
-                res["records_db_mb"] = round(size / 1e6, 1)
+                size = sum(p.stat().st_size for p in db.parent.glob("records.db*")) - size0
+                res["records_before"] = before
+                res["records_db_mb"] = round(size / 1e6, 1)  # what this run added
                 # bytes a record costs: the database (tables, indexes, blobs) and the stored content alone
                 res["db_bytes_per_record"] = round(size / max(res["records"], 1))
                 res["content_bytes_per_record"] = round((content or 0) / max(res["records"], 1))

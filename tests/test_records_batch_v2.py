@@ -299,3 +299,52 @@ def test_hand_built_batch_content_is_the_canonical_json_of_its_input(tmp_path: P
         assert store.verify().ok
     finally:
         store.close()
+
+
+def _blob_kinds(store: RecordStore) -> dict[str, str]:
+    from sqlalchemy import select
+
+    from ecscreen.records.schema import blobs
+
+    with store.engine.connect() as conn:
+        return {sha: kind for sha, kind in conn.execute(select(blobs.c.sha256, blobs.c.kind))}
+
+
+def test_prune_deletes_the_blobs_only_pruned_records_named_and_keeps_the_rest(store_url: str, engine: Any) -> None:
+    """``records prune`` used to leave behind every outcome, warning and header blob of the batch records it
+    deleted (orphans nothing names), and deleted the clearances file of a run whose records it kept (the
+    manifest's ``files`` were not counted as used). Now: the blobs only pruned records named are gone, every
+    blob a remaining record or its manifest names is kept, and the store verifies (SQLite and PostgreSQL)."""
+    old_at = dt.datetime(2018, 5, 1, tzinfo=dt.UTC)
+    store = RecordStore.open(url=store_url)
+    try:
+        old = BatchRecorder(store, manifest=store.put_manifest({"run": "old"}, at=old_at), file="old.csv", at=old_at)
+        run_batch(io.BytesIO(PARTY_ORDERS.encode("utf-8")), io.StringIO(), engine, file="old.csv", recorder=old,
+                  options=BatchOptions(today=dt.date(2026, 11, 28)))
+        young_text = ("order_id,date,destination,description,eccn,end_user,end_user_country\n"
+                      "B-1,2026-08-01,DE,Laptop,EAR99,Muster Automation GmbH,DE\n")
+        clear_file = store.put_blob(b"name,country\nMuster Automation GmbH,DE\n", "clearances", at=AT)
+        manifest = store.put_manifest({"run": "young", "files": [{"role": "clearances", "blob": clear_file}]}, at=AT)
+        young = BatchRecorder(store, manifest=manifest, file="young.csv", at=AT)
+        run_batch(io.BytesIO(young_text.encode("utf-8")), io.StringIO(), engine, file="young.csv", recorder=young,
+                  options=BatchOptions(today=dt.date(2026, 11, 28)))
+        before = _blob_kinds(store)
+        kept = store.get(6)
+        assert kept is not None and kept.subject == "B-1"
+        named = {*kept.content["outcomes"], *kept.content["warning_refs"], kept.content["input"]["header_sha256"]}
+        orphans = {sha for sha, kind in before.items() if kind in ("outcome", "text", "header")} - named
+        assert orphans  # A-1's findings, A-5's error, the old file's header... only the old records name them
+
+        res = store.prune(dt.date(2020, 1, 1), at=AT)
+        assert res.pruned == 5 and res.refused is None
+        after = _blob_kinds(store)
+        assert named <= set(after) and clear_file in after and manifest in after
+        assert orphans & set(after) == set()
+        assert [sha for sha, kind in after.items() if kind == "manifest"] == [manifest]
+        assert res.blobs_deleted == len(before) - len(after) == len(orphans) + 1  # + the old run's manifest
+        v = store.verify()
+        assert v.ok and v.checked == 2  # B-1 and the checkpoint
+        r = store.get(6)
+        assert r is not None and "problems" not in r.content and r.content["decision"] == kept.content["decision"]
+    finally:
+        store.close()

@@ -13,6 +13,7 @@ import pytest
 
 from ecscreen.cli.main import main
 from ecscreen.records import RecordStore
+from ecscreen.records.rawsqlite import HEAD_REVISION
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples"
@@ -294,7 +295,7 @@ def test_records_prune_refuses_young_records_and_keeps_the_chain(recorded: Path,
 def test_records_info(recorded: Path, capsys) -> None:
     code, out, _ = run(capsys, "records", "info", "--format", "json")
     doc = json.loads(out)
-    assert code == 0 and doc["records"] == 3 and doc["revision"] == "0003_drop_party_name_index" and doc["head"].startswith("3:")
+    assert code == 0 and doc["records"] == 3 and doc["revision"] == HEAD_REVISION and doc["head"].startswith("3:")
 
 
 def test_history_on_a_fresh_store(home: Path, capsys) -> None:

@@ -190,3 +190,25 @@ def test_batch_records_without_sqlalchemy_on_an_existing_store_and_it_verifies_a
     s.close()
     assert main(["records", "verify"]) == 0 and f"ok: {2 * n_first} record(s) verified" in capsys.readouterr().out
     assert main(["replay", str(recs[-1].id)]) == 0, capsys.readouterr()
+
+
+def test_no_record_runs_read_the_review_decisions_without_sqlalchemy(home: Path, tmp_path: Path) -> None:
+    """A ``--no-record`` run still applies the store's review decisions; it opened the store through
+    RecordStore to read them (SQLAlchemy imported and an engine built: ~0.3 CPU-s of a batch's start-up,
+    more than recording's own start-up). An SQLite store at the head revision is now read with the stdlib
+    driver, as a recorded run writes it (``test_review`` checks the decisions are applied)."""
+    RecordStore.open(home=home).close()
+    orders = EX / "orders" / "orders.csv"
+    probe = ("import sys; from ecscreen.cli.main import main; rc = main(); "
+             "sys.stderr.write('SQLALCHEMY=%s\\n' % ('sqlalchemy' in sys.modules)); sys.exit(rc)")
+    env = {**os.environ, "ECSCREEN_HOME": str(home), "PYTHONPATH": str(ROOT / "src")}
+    env.pop("ECSCREEN_DATABASE_URL", None)
+    for cmd in (["batch", str(orders), "--out", str(tmp_path / "out.csv"), "--no-lists", "--no-record"],
+                ["check", str(EX / "gpu-to-germany.yaml"), "--no-record"]):
+        done = subprocess.run([sys.executable, "-c", probe, *cmd], env=env, capture_output=True, text=True,
+                              timeout=300, check=False)
+        assert done.returncode in (0, 1, 3), done.stderr
+        assert "SQLALCHEMY=False" in done.stderr, (cmd[0], done.stderr)
+    s = RecordStore.open(home=home)
+    assert s.count(kind=None) == 0  # nothing recorded
+    s.close()

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from ecscreen.errors import UsageError
 from ecscreen.records import Decision, NewRecord, PartyRef, RecordStore
-from ecscreen.records.schema import HEAD_REVISION, metadata
-from ecscreen.records.store import GENESIS, canonical, chain_hash
+from ecscreen.records.schema import HEAD_REVISION, metadata, records
+from ecscreen.records.store import GENESIS, _kind_is, canonical, chain_hash
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -103,6 +103,52 @@ def test_upgrade_from_0002_drops_the_party_name_index_and_keeps_the_chain(store_
         assert [p.norm_name for p in seen] == ["acme trading co", "beta ltd", "zeta gmbh"]  # still sorted by name
         assert seen[0].record_ids == [2, 3, 5]
         assert [r.id for r in new.query(party="TRADING")] == [5, 3, 2]
+    finally:
+        new.close()
+
+
+def test_upgrade_from_0003_makes_the_kind_and_ref_id_indexes_partial(store_url: str) -> None:
+    """Migration 0004: the indexes on records.kind and records.ref_id hold the decision records only (every
+    screening put a key in both before, read by no query). A store written at 0003 upgrades in place; the
+    decision queries still find their records, through the partial indexes (SQLite's plan names them)."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    old = RecordStore.open(url=store_url, migrate=False)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__import__("ecscreen.records.store").records.store.__file__)
+                                               .parent / "migrations"))
+    with old._writer() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003_drop_party_name_index")
+    old.append_screenings([rec(i, decision="review") for i in range(3)], at=T0)
+    old.append_decision(Decision(record_id=2, rule_id="R", decision="confirmed", reason="r", approver="a"), at=T0)
+    with old.engine.connect() as conn:
+        assert {"ix_records_kind", "ix_records_ref_id"} <= {ix["name"] for ix in inspect(conn).get_indexes("records")}
+    old.close()
+    new = RecordStore.open(url=store_url)
+    try:
+        assert new.revision() == HEAD_REVISION
+        with new.engine.connect() as conn:
+            names = {ix["name"] for ix in inspect(conn).get_indexes("records")}
+            assert {"ix_records_kind", "ix_records_ref_id"} & names == set()
+            assert {"ix_records_kind_decision", "ix_records_ref_id_set"} <= names
+            if new.dialect == "sqlite":
+                # the partial indexes hold the one decision record, not the three screenings
+                assert conn.exec_driver_sql("SELECT count(*) FROM records INDEXED BY ix_records_kind_decision "
+                                            "WHERE kind = 'decision'").scalar() == 1
+                plans = [conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(q.compile(
+                    dialect=new.engine.dialect, compile_kwargs={"literal_binds": True}))).fetchall()
+                    for q in (select(records.c.id).where(_kind_is("decision")),
+                              select(records.c.id).where(_kind_is("decision"), records.c.ref_id == 2))]
+                assert "ix_records_kind_decision" in str(plans[0]) and "ix_records_ref_id_set" in str(plans[1])
+        new.append_screenings([rec(9)], at=T0)
+        new.append_decision(Decision(record_id=5, rule_id="R", decision="cleared", reason="r", approver="a"), at=T0)
+        assert [d.ref_id for d in new.decisions()] == [2, 5]
+        assert [d.id for d in new.decisions(2)] == [4] and [d.id for d in new.decisions(5)] == [6]
+        assert new.count(kind="decision") == 2 and new.count(kind="screening") == 4
+        assert new.verify().ok and new.verify().checked == 6
     finally:
         new.close()
 

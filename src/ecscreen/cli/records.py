@@ -278,6 +278,8 @@ def prune_command(
     if res.pruned:
         sys.stdout.write(f"pruned {res.pruned:,} record(s) (ids up to {res.through_id}); checkpoint record "
                          f"{res.checkpoint_id} keeps the chain verifiable\n")
+        if res.blobs_deleted:
+            sys.stdout.write(f"deleted {res.blobs_deleted:,} stored blob(s) no remaining record needs\n")
     else:
         sys.stdout.write("nothing to prune\n")
 

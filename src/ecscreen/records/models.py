@@ -119,3 +119,4 @@ class PruneResult(_Model):
     through_id: int | None = None
     checkpoint_id: int | None = None
     refused: str | None = None
+    blobs_deleted: int = 0  # blobs no remaining record needs (manifests, packs, lists, files, batch outcomes)

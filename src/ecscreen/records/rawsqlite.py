@@ -40,7 +40,7 @@ __all__ = ["BATCH_CONTENT_VERSION", "CONTENT_VERSION", "DB_NAME", "GENESIS", "HE
            "head", "immediate", "insert_sql", "locked", "norm_name", "outcome_refs", "screening_rows", "sha256_text",
            "stored_record", "timestamp"]
 
-HEAD_REVISION = "0003_drop_party_name_index"  # the newest Alembic revision (a test checks it is the scripts' head)
+HEAD_REVISION = "0004_partial_kind_ref_indexes"  # the newest Alembic revision (a test checks it is the scripts' head)
 GENESIS = "0" * 64
 DB_NAME = "records.db"  # the SQLite store in $ECSCREEN_HOME
 CONTENT_VERSION = 1
@@ -167,7 +167,7 @@ def screening_rows(recs: Sequence[NewRecord], stamp: str, head: tuple[int, str]
 # a prepared batch record (BatchRecorder.add): everything but its id and chain hashes, which only the writer
 # transaction knows. (input canonical JSON, the content after its id ('","kind":...}'), source, subject,
 # decision, input sha256, parties as (name, normalised name, country, role, outcome, score))
-BatchEntry = tuple[str, str, str, str | None, str, str, list[tuple[Any, ...]]]
+BatchEntry = tuple[str, str, str, str | None, str, str, Sequence[tuple[Any, ...]]]
 
 
 def batch_rows(entries: Sequence[BatchEntry], stamp: str, manifest: str | None, head: tuple[int, str]

@@ -217,6 +217,8 @@ class BatchRecorder:
         self._refs: dict[Any, str] = {}  # a row outcome's / warning's key -> its blob's sha256 (stored or pending)
         self._new_blobs: list[tuple[str, str, bytes]] = []  # (sha256, kind, data) to insert with the next chunk
         self._names: dict[tuple[str, Any, str], tuple[str, str, Any, Any, str]] = {}  # party -> name, norm, country, role, JSON head
+        # an order's parties (found) without list hits -> their rows and content JSON (all clear, no score)
+        self._clear_parties: dict[tuple[Any, ...], tuple[tuple[tuple[Any, ...], ...], str]] = {}
         self._file = str(col(file))
         self._plain_file = content_json(self._file) == f'"{self._file}"'  # no character JSON escapes
         # the content's constant part after the id
@@ -253,11 +255,13 @@ class BatchRecorder:
         warnings: dict[str, None] = {}
         last_w: Any = None
         worst = 0
+        hits = False
+        rank = _RANK
         for pr, o in zip(rows, outs, strict=True):
             d = o.decision
             if o.findings:  # keyed by the blob's own sha256 (the memo keeps 64 characters, not the findings)
                 data = canonical_bytes({"decision": d, "findings": o.findings})
-                sha = hashlib.sha256(data).hexdigest()
+                sha = _sha256(data).hexdigest()
                 if sha not in memo:
                     self._queue_blob(sha, sha, OUTCOME, data)
                 refs.append(sha)
@@ -265,30 +269,40 @@ class BatchRecorder:
                 refs.append(memo.get(d) or self._blob(d, OUTCOME, {"decision": d, "findings": []}))
             if d == "error":
                 errors.append(f"{self.file}:{pr.raw.line}: {o.message}")
-            elif _RANK[d] > worst:
-                worst = _RANK[d]
+            elif rank[d] > worst:
+                worst = rank[d]
+            if o.hits:
+                hits = True
             w = o.warnings
-            if w and w != last_w:  # the rows of an order mostly carry the shipment's same warnings
-                warnings.update(dict.fromkeys(w))
+            if w and w is not last_w and w != last_w:  # the rows of an order mostly carry the same warnings
+                if last_w is None:
+                    warnings = dict.fromkeys(w)
+                else:
+                    warnings.update(dict.fromkeys(w))
                 last_w = w
         first, last = rows[0].raw.line, rows[-1].raw.line
         src = f"{self._file}:{first}" if first == last else f"{self._file}:{first}-{last}"
         decision = "error" if errors else _DECISION[worst]
         # the input's canonical JSON (sorted keys: header_sha256, rows; cells, line), as canonical() writes it
         try:
-            s_in = self._input_head + ",".join(
-                [f'{{"cells":{orjson.dumps(pr.raw.values).decode()},"line":{pr.raw.line}}}' for pr in rows]) + "]}"
+            b_in = _dumps({"header_sha256": self.header_sha,
+                           "rows": [{"cells": pr.raw.values, "line": pr.raw.line} for pr in rows]})
+            s_in = b_in.decode()
         except orjson.JSONEncodeError:  # undecodable bytes (lone surrogates): ASCII JSON, as canonical() does
             s_in = canonical({"header_sha256": self.header_sha,
                               "rows": [{"line": pr.raw.line, "cells": pr.raw.values} for pr in rows]})
-        in_sha = hashlib.sha256(s_in.encode("utf-8", "surrogatepass")).hexdigest()
+            b_in = s_in.encode("utf-8", "surrogatepass")
+        in_sha = _sha256(b_in).hexdigest()
         wrefs = [memo.get(w) or self._blob(w, TEXT, w) for w in warnings]
         subject = order.order_id
-        if not (isinstance(subject, str) and subject.isascii()):
+        if isinstance(subject, str) and subject.isascii():
+            subj_json = _ascii_json(subject)
+        else:
             subject = col(subject)
-        parties, parties_json = self._parties(rows, outs) if self._party_cols else ([], "[]")
+            subj_json = content_json(subject)
+        parties, parties_json = self._parties(rows, outs, hits) if self._party_cols else ((), "[]")
         # the rest of the content, after its id (the keys a reader checks against the columns, then the body)
-        rest = (f'{self._fixed},"source":{self._src_json(src)},"subject":{content_json(subject)},'
+        rest = (f'{self._fixed},"source":{self._src_json(src)},"subject":{subj_json},'
                 f'"input_sha256":"{in_sha}","decision":"{decision}","outcomes":{_refs_json(refs)},'
                 f'"warnings":{_refs_json(wrefs)},"parties":{parties_json},'
                 f'"errors":{content_json(errors) if errors else "[]"}}}')
@@ -299,9 +313,9 @@ class BatchRecorder:
     def _src_json(self, src: str) -> str:
         return f'"{src}"' if self._plain_file else content_json(src)
 
-    def _parties(self, rows: Sequence[Any], outs: Sequence[Any]) -> tuple[list[tuple[Any, ...]], str]:
-        """(name, normalised name, country, role, outcome, score) of each party the order names (the first
-        row giving a party's name or country gives it), and their JSON list for the content."""
+    def _found(self, rows: Sequence[Any]) -> tuple[tuple[str, Any, str], ...]:
+        """(name, country, role) of each party the order names (the first row giving a party's name or
+        country gives it), in the order of the batch's party fields."""
         found: list[tuple[str, Any, str]] = []
         if len(rows) == 1:
             f = rows[0].fields
@@ -319,29 +333,49 @@ class BatchRecorder:
                     country = country or f.get(country_col)
                 if name:
                     found.append((str(name), str(country) if country else None, role))
+        return tuple(found)
+
+    def _parties(self, rows: Sequence[Any], outs: Sequence[Any], hits: bool = True
+                 ) -> tuple[tuple[tuple[Any, ...], ...], str]:
+        """(name, normalised name, country, role, outcome, score) of each party the order names, and their
+        JSON list for the content. ``hits``: some row has list hits (else every party is clear, no score:
+        the parties of an order without hits are memoised whole)."""
+        found = self._found(rows)
         if not found:
-            return [], "[]"
+            return (), "[]"
+        if not hits:
+            got = self._clear_parties.get(found)
+            if got is not None:
+                return got
         outcome = ["clear"] * len(found)
         score: list[float | None] = [None] * len(found)
-        for o in outs:
-            if o.hits:
-                self._party_hits(o, outcome, score)
+        if hits:
+            for o in outs:
+                if o.hits:
+                    self._party_hits(o, outcome, score)
         out: list[tuple[Any, ...]] = []
         texts: list[str] = []
         names = self._names
         for i, key in enumerate(found):
-            got = names.get(key)
-            if got is None:
+            got_n = names.get(key)
+            if got_n is None:
                 if len(names) >= _MEMO:
                     names.clear()
                 name, country, role = str(col(key[0])), col(key[1]), col(key[2])
                 # the party's JSON up to its outcome (keys in the order of version 1)
                 head = content_json({"name": name, "country": country, "role": role})[:-1] + ',"outcome":'
-                got = names[key] = (name, norm_name(name), country, role, head)
-            out.append((*got[:4], outcome[i], score[i]))
+                got_n = names[key] = (name, norm_name(name), country, role, head)
+            out.append((*got_n[:4], outcome[i], score[i]))
             sc = "null" if score[i] is None else content_json(score[i])
-            texts.append(f'{got[4]}"{outcome[i]}","score":{sc}}}')
-        return out, "[" + ",".join(texts) + "]"
+            texts.append(f'{got_n[4]}"{outcome[i]}","score":{sc}}}')
+        text = "[" + ",".join(texts) + "]"
+        if not hits:
+            if len(self._clear_parties) >= _MEMO:
+                self._clear_parties.clear()
+            self._clear_parties[found] = (tuple(out), text)
+        # tuples of plain values: the cyclic GC untracks them (the buffered records of a long run would
+        # otherwise be promoted to the oldest generation and rescanned by every full collection)
+        return tuple(out), text
 
     @staticmethod
     def _party_hits(o: Any, outcome: list[str], score: list[float | None]) -> None:
@@ -420,6 +454,18 @@ class BatchRecorder:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+
+
+def _ascii_json(s: str) -> str:
+    """An ASCII text as JSON (orjson's output): quoted, escaped only when it holds a quote, a backslash
+    or a control character."""
+    if s.isprintable() and '"' not in s and "\\" not in s:
+        return f'"{s}"'
+    return orjson.dumps(s).decode()
+
+
+_sha256 = hashlib.sha256
+_dumps = orjson.dumps
 
 
 def _refs_json(refs: list[str]) -> str:

@@ -3,7 +3,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
 
 from ecscreen.records.rawsqlite import HEAD_REVISION  # the newest Alembic revision (one value, set there)
 
@@ -29,8 +41,12 @@ records = Table(
     Index("ix_records_recorded_at", "recorded_at"),
     Index("ix_records_decision", "decision"),
     Index("ix_records_subject", "subject"),
-    Index("ix_records_ref_id", "ref_id"),
-    Index("ix_records_kind", "kind"),
+    # partial (migration 0004): only decision records are sought by kind, only they carry a ref_id; the
+    # store's queries compare kind with a literal so that SQLite and PostgreSQL use the partial index
+    Index("ix_records_ref_id_set", "ref_id", sqlite_where=text("ref_id IS NOT NULL"),
+          postgresql_where=text("ref_id IS NOT NULL")),
+    Index("ix_records_kind_decision", "kind", sqlite_where=text("kind = 'decision'"),
+          postgresql_where=text("kind = 'decision'")),
 )
 
 record_parties = Table(

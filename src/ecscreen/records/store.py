@@ -49,7 +49,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, delete, event, func, select, text
+from sqlalchemy import Engine, and_, create_engine, delete, event, func, literal, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -113,6 +113,12 @@ def _bound(value: dt.date | dt.datetime | str | None) -> str | None:
     if isinstance(value, dt.datetime):
         return timestamp(value)
     return value.isoformat() + "T00:00:00.000000Z"
+
+
+def _kind_is(kind: str) -> Any:
+    """``records.kind = 'KIND'`` with the value rendered in the SQL: the index on kind is partial (decision
+    records only, migration 0004) and PostgreSQL uses it only when the query names the value itself."""
+    return records.c.kind == literal(kind, literal_execute=True)
 
 
 def _like(needle: str) -> str:
@@ -436,7 +442,7 @@ class RecordStore:
                command: str | None, subject: str | None, ref_id: int | None = None) -> list[Any]:
         cond: list[Any] = []
         if kind:
-            cond.append(records.c.kind == kind)
+            cond.append(_kind_is(kind))
         s, u = _bound(since), _bound(until)
         if s:
             cond.append(records.c.recorded_at >= s)
@@ -489,7 +495,7 @@ class RecordStore:
     def count(self, *, kind: str | None = None) -> int:
         q = select(func.count()).select_from(records)
         if kind:
-            q = q.where(records.c.kind == kind)
+            q = q.where(_kind_is(kind))
         with self.engine.connect() as conn:
             return int(conn.execute(q).scalar() or 0)
 
@@ -499,7 +505,7 @@ class RecordStore:
             r for r in self._by_ref(record_id)]
 
     def _by_ref(self, record_id: int) -> list[StoredRecord]:
-        q = select(records).where(and_(records.c.kind == "decision", records.c.ref_id == record_id)).order_by(
+        q = select(records).where(and_(_kind_is("decision"), records.c.ref_id == record_id)).order_by(
             records.c.id)
         with self.engine.connect() as conn:
             rows = list(conn.execute(q))
@@ -765,11 +771,14 @@ class RecordStore:
                                                                "decision": None}, {
                 "pruned_through": cut, "pruned_head_hash": cut_hash, "pruned": int(n), "before": limit,
                 "forced": bool(force and limit > timestamp(keep_from))})
-            self._collect_blobs(conn)
-        return PruneResult(pruned=int(n), through_id=cut, checkpoint_id=cp)
+            gone = self._collect_blobs(conn)
+        return PruneResult(pruned=int(n), through_id=cut, checkpoint_id=cp, blobs_deleted=gone)
 
-    def _collect_blobs(self, conn: Connection) -> None:
-        """Delete manifests no record refers to any more, then pack/list blobs no manifest names."""
+    def _collect_blobs(self, conn: Connection) -> int:
+        """Delete the blobs no record needs any more; returns how many. Kept: the manifests the remaining
+        records name and every blob those manifests name (packs, lists, clearances and the run's other
+        files), and the blobs the remaining version-2 batch records name (their rows' outcomes, warnings and
+        the file's header). Blobs of any other kind are kept."""
         used = {r[0] for r in conn.execute(select(records.c.manifest).where(records.c.manifest.is_not(None))
                                            .distinct())}
         keep: set[str] = set(used)
@@ -778,10 +787,41 @@ class RecordStore:
                 continue
             with contextlib.suppress(ValueError):
                 keep.update(_manifest_blobs(json.loads(bytes(data).decode("utf-8"))))
-        gone = [r[0] for r in conn.execute(select(blobs.c.sha256).where(blobs.c.kind.in_(
-            ["manifest", "pack", "list", "clearances"])))if r[0] not in keep]
+        by_kind: dict[str, list[str]] = {}
+        for sha, kind in conn.execute(select(blobs.c.sha256, blobs.c.kind)):
+            by_kind.setdefault(kind, []).append(sha)
+        if any(by_kind.get(k) for k in _RECORD_BLOB_KINDS):
+            keep.update(self._batch_blob_refs(conn))
+        gone = [sha for kind, shas in by_kind.items() if kind in _COLLECTED_KINDS or kind in _RECORD_BLOB_KINDS
+                for sha in shas if sha not in keep]
         for i in range(0, len(gone), 500):
             conn.execute(delete(blobs).where(blobs.c.sha256.in_(gone[i:i + 500])))
+        return len(gone)
+
+    @staticmethod
+    def _batch_blob_refs(conn: Connection) -> set[str]:
+        """The blobs the version-2 batch records in the store name (read in chunks of the content)."""
+        import orjson
+
+        refs: set[str] = set()
+        # streamed in chunks (the statement's option: the connection's would stream the deletes after it too)
+        q = select(records.c.content).where(records.c.command == "batch").execution_options(yield_per=5000)
+        for (content,) in conn.execute(q):
+            if '"v":2' not in content:
+                continue
+            try:
+                doc = orjson.loads(content)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(doc, dict):
+                refs.update(_blob_refs(doc))
+        return refs
+
+
+# blob kinds a prune deletes when no record needs them: manifests and the run files they name (a file's role is
+# its kind), and the blobs version-2 batch records name
+_COLLECTED_KINDS = frozenset({"manifest", "pack", "list", "clearances", "columns", "catalog", "waivers"})
+_RECORD_BLOB_KINDS = frozenset({"outcome", "text", "header"})
 
 
 def _row_problem(m: Any, rid: int, expect: int, prev: str) -> tuple[str | None, dict[str, Any]]:
@@ -821,7 +861,7 @@ def _blob_refs(doc: dict[str, Any]) -> list[str]:
 
 def _manifest_blobs(manifest: dict[str, Any]) -> set[str]:
     out: set[str] = set()
-    for key in ("packs", "lists", "clearances"):
+    for key in ("packs", "lists", "clearances", "files"):  # files: the run's clearances, column map, catalog...
         for item in manifest.get(key) or []:
             if isinstance(item, dict) and item.get("blob"):
                 out.add(str(item["blob"]))
