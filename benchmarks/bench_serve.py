@@ -279,8 +279,9 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-def cpu_by_process(pid: int) -> dict[int, float]:
-    """User + system CPU seconds of the server and each of its processes (Linux /proc; {} elsewhere)."""
+def cpu_by_process(pid: int, system: bool = True) -> dict[int, float]:
+    """User + system CPU seconds of the server and each of its processes (Linux /proc; {} elsewhere);
+    ``system=False``: the system (kernel) part only."""
     out: dict[int, float] = {}
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     for p in _tree(pid):
@@ -288,7 +289,7 @@ def cpu_by_process(pid: int) -> dict[int, float]:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        out[p] = (int(fields[11]) + int(fields[12])) / tick
+        out[p] = ((int(fields[11]) if system else 0) + int(fields[12])) / tick
     return out
 
 
@@ -332,11 +333,13 @@ def main() -> None:
         HEALTH.clear()
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         per0 = cpu_by_process(proc.pid)
+        sys0 = sum(cpu_by_process(proc.pid, system=False).values())
         own0 = time.process_time()
         lat, status, secs = run(port, payloads, a.clients, a.rate)
         own = time.process_time() - own0
         per_proc = {p: c - per0.get(p, 0.0) for p, c in cpu_by_process(proc.pid).items()}
         cpu = sum(per_proc.values())
+        kernel = sum(cpu_by_process(proc.pid, system=False).values()) - sys0
         health = list(HEALTH)
         split = list(SPLIT)
         one, _, _ = run(port, bodies(200, offset=a.requests), 1)
@@ -363,8 +366,8 @@ def main() -> None:
     cores = os.cpu_count() or 1
     if cpu > 0:
         per = cpu / len(lat) * 1000
-        print(f"  server CPU: {per:.2f} ms per request (all its processes) -> at most {cores * 1000 / per:.0f} "
-              f"requests/s on {cores} dedicated cores")
+        print(f"  server CPU: {per:.2f} ms per request (all its processes; {kernel / len(lat) * 1000:.2f} ms of it "
+              f"in the kernel) -> at most {cores * 1000 / per:.0f} requests/s on {cores} dedicated cores")
         busy = sorted((c for c in per_proc.values() if c > 0.05 * cpu), reverse=True)
         print("  server CPU by process (s, busiest first): " + ", ".join(f"{c:.1f}" for c in busy)
               + (f"; connections per process (the clients' and the /healthz probe's): {split}" if split else ""))
