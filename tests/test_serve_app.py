@@ -298,3 +298,58 @@ def test_inline_append_never_waits_on_the_event_loop_for_another_writer(holder: 
         other.close()
     assert order == ["healthz 200", "screen"]
     assert store.verify().ok
+
+
+def test_requests_screened_in_one_pass_of_the_loop_are_recorded_in_one_transaction(
+        holder: StateHolder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Group commit on the event loop: three one-shipment requests whose turn comes in the same pass of the
+    loop are appended in one transaction (each request committed on its own cost ~0.15 ms of CPU, in eights
+    ~0.05 ms each), each answered with its own record id, in order, the chain intact."""
+    store = holder.store
+    assert store is not None
+    calls: list[int] = []
+    real = store.append_screenings
+
+    def spy(recs: Any, **kw: Any) -> Any:
+        calls.append(len(recs))
+        return real(recs, **kw)
+
+    monkeypatch.setattr(store, "append_screenings", spy)
+    got: list[tuple[int, dict[str, str], bytes]] = []
+
+    async def body(call: Call) -> None:
+        got.extend(await asyncio.gather(*(call("POST", "/v1/screen", json.dumps(dict(CHAIR, id=f"SO-G{i}")).encode())
+                                          for i in range(3))))
+
+    _serve(_app(holder), body)
+    assert calls == [3]
+    ids = []
+    for i, (status, headers, text) in enumerate(got):
+        assert status == 200, text
+        doc = json.loads(text)
+        assert doc["results"][0]["id"] == f"SO-G{i}"
+        ids += doc["record_ids"]
+        assert headers["x-ecscreen-record-ids"] == str(doc["record_ids"][0])
+        rec = store.get(doc["record_ids"][0])
+        assert rec is not None and rec.subject == f"SO-G{i}"
+    assert ids == list(range(ids[0], ids[0] + 3))
+    assert store.verify().ok
+
+
+def test_a_group_commit_that_fails_answers_every_request_503_and_records_nothing(
+        holder: StateHolder, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = holder.store
+    assert store is not None
+
+    def broken(recs: Any, **kw: Any) -> Any:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "append_screenings", broken)
+    got: list[tuple[int, dict[str, str], bytes]] = []
+
+    async def body(call: Call) -> None:
+        got.extend(await asyncio.gather(*(call("POST", "/v1/screen", json.dumps(CHAIR).encode()) for _ in range(2))))
+
+    _serve(_app(holder), body)
+    assert [g[0] for g in got] == [503, 503]
+    assert all(b"could not record the screening (OSError)" in g[2] and b"record_ids" not in g[2] for g in got)

@@ -79,3 +79,78 @@ class GroupRecorder:
             for recs, done in batch:
                 done(list(ids[pos: pos + len(recs)]))
                 pos += len(recs)
+
+
+class LoopBatch:
+    """Group commit on the event loop, for SQLite: the records of the one-shipment requests screened on
+    the event loop (see ``service.app``) in one pass of the loop are appended in one transaction.
+
+    The first request of a pass adds its records and schedules :meth:`flush` with ``call_soon``; requests
+    whose turn comes before it (their data arrived while an earlier one was screened: under load there is
+    usually one or more per connection) add theirs. :meth:`flush` appends them all (one ``BEGIN
+    IMMEDIATE``, one chain-head read, one commit: ~0.15 ms alone, ~0.05 ms per request in eights) and
+    answers each request its ids. It never waits on the event loop: when another writer holds the store
+    (``StoreBusy``) the whole batch goes to the recorder thread, which waits for it. Every response still
+    waits for its records to be committed."""
+
+    def __init__(self, store: Any, recorder: Callable[[], GroupRecorder | None]) -> None:
+        self.store = store
+        self.recorder = recorder
+        self._pending: list[tuple[list[Any], Any]] = []
+        self.transactions = 0
+        self.records = 0
+
+    def add(self, records: list[Any]) -> Any:
+        """An awaitable of the ids of ``records`` (in order), or of the exception that kept them out."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self.flush)
+        self._pending.append((records, fut))
+        return fut
+
+    def flush(self) -> None:
+        from ecscreen.records.rawsqlite import StoreBusy
+
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        flat = [r for recs, _ in batch for r in recs]
+        try:
+            ids = self.store.append_screenings(flat, at=dt.datetime.now(dt.UTC), wait=False)
+        except StoreBusy:
+            self._to_thread(batch, flat)
+            return
+        except Exception as exc:  # every request of the batch learns it was not recorded
+            log.error("recording failed: %s: %s", type(exc).__name__, exc)
+            _settle(batch, exc)
+            return
+        self.transactions += 1
+        self.records += len(flat)
+        _settle(batch, ids)
+
+    def _to_thread(self, batch: list[tuple[list[Any], Any]], flat: list[Any]) -> None:
+        recorder = self.recorder()
+        if recorder is None:
+            _settle(batch, RuntimeError("the service is not started"))
+            return
+        loop = batch[0][1].get_loop()
+
+        def done(value: list[int] | BaseException) -> None:
+            loop.call_soon_threadsafe(_settle, batch, value)
+
+        recorder.submit(flat, done)
+
+
+def _settle(batch: list[tuple[list[Any], Any]], value: list[int] | BaseException) -> None:
+    """Answer each waiting request of ``batch``: its slice of ``value`` (the ids, in order), or the exception."""
+    pos = 0
+    for recs, fut in batch:
+        if not fut.done():
+            if isinstance(value, BaseException):
+                fut.set_exception(value)
+            else:
+                fut.set_result(list(value[pos: pos + len(recs)]))
+        pos += len(recs)
