@@ -258,7 +258,7 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
             yield
         finally:
             if "b" in batch_box:
-                batch_box.pop("b").flush()
+                batch_box.pop("b").flush(final=True)
             if "r" in recorder_box:
                 recorder_box.pop("r").stop()
             holder.stop()
