@@ -55,6 +55,9 @@ def names() -> list[str]:
         return [row["name"] for row in csv.DictReader(fh) if row.get("name")]
 
 
+PARTIES = True  # --no-parties: shipments without parties
+
+
 def bodies(n: int, offset: int = 0) -> list[bytes]:
     pool = names()
     out = []
@@ -64,7 +67,7 @@ def bodies(n: int, offset: int = 0) -> list[bytes]:
         out.append(json.dumps({
             "id": f"SO-{i}", "destination": dest, "items": [ITEMS[i % len(ITEMS)]],
             "parties": [{"role": "consignee", "name": a, "country": dest},
-                        {"role": "end_user", "name": b, "country": dest}]}).encode())
+                        {"role": "end_user", "name": b, "country": dest}] if PARTIES else []}).encode())
     return out
 
 
@@ -317,9 +320,13 @@ def main() -> None:
                     "socket client sending the same HTTP/1.1 requests at less CPU; both read whole responses)")
     ap.add_argument("--no-lists", action="store_true", help="serve with --no-lists: no party screening, so the "
                     "figures are mostly the service's own cost per request (HTTP, parsing, recording)")
+    ap.add_argument("--no-parties", action="store_true", help="shipments without parties: no name matching at all "
+                    "(neither the lists nor the packs' names lists), so the figures are the service's own cost per "
+                    "request (HTTP, parsing, the rules, recording, the report)")
     a = ap.parse_args()
-    global STDLIB_CLIENT
+    global STDLIB_CLIENT, PARTIES
     STDLIB_CLIENT = a.stdlib_client
+    PARTIES = not a.no_parties
     if not NAMES.exists():
         raise SystemExit(f"missing {NAMES}")
     import shutil
@@ -351,6 +358,7 @@ def main() -> None:
           f"{a.clients} concurrent clients, {a.workers} worker process(es), "
           f"{'not recorded' if a.no_record else 'every screening recorded (SQLite)'}, "
           f"{'no party screening (--no-lists), ' if a.no_lists else ''}"
+          f"{'shipments without parties (--no-parties), ' if a.no_parties else ''}"
           f"{os.cpu_count()} cores, " + (f"open loop at {a.rate:g} requests/s due" if a.rate > 0 else
                                          "closed loop (each client sends when answered)"))
     print(f"  status: {dict(sorted(status.items()))}")
