@@ -34,7 +34,7 @@ def _serve(app: Any, body: Callable[[Call], Awaitable[None]]) -> None:
     """Run ``body(call)`` with the app's lifespan started; ``call(method, path, payload)`` answers
     (status, headers, body)."""
 
-    async def call(method: str, path: str, payload: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    async def call(method: str, path: str, payload: bytes = b"", query: bytes = b"") -> tuple[int, dict[str, str], bytes]:
         out: list[Any] = []
         sent = False
 
@@ -50,7 +50,7 @@ def _serve(app: Any, body: Callable[[Call], Awaitable[None]]) -> None:
             out.append(msg)
 
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-                 "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+                 "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "",
                  "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
                              (b"content-length", str(len(payload)).encode())],
                  "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000), "state": {}}
@@ -396,3 +396,34 @@ def test_a_store_busy_for_a_moment_is_retried_on_the_loop_not_handed_to_the_reco
     assert json.loads(text)["record_ids"]
     assert threads == [(got["loop"], False)]  # committed by the loop's own retry, not by the recorder thread
     assert store.verify().ok
+
+
+def test_each_as_of_is_recorded_with_its_own_run_manifest(tmp_path: Path) -> None:
+    """Regression: the run manifest (whose options replay screens with) was memoised per loaded state from
+    the FIRST request's options, as_of included: after a first request with ?as_of=2025-01-01, every later
+    record of that state named a manifest saying as_of 2025-01-01, so `ecscreen replay` re-screened a
+    record of today at 2025-01-01 (and a later ?as_of=... request was recorded with the first one's)."""
+    from ecscreen.runners.replay import replay
+
+    cfg = ServiceConfig(home=str(tmp_path / "home"), record=True, no_lists=True, reload_interval=0)
+    h = StateHolder.load(cfg)
+    store = h.store
+    assert store is not None
+    laptop = {"id": "SO-A", "destination": "DE", "items": [{"description": "Laptop", "eccn": "5A992.c"}]}
+    got: list[tuple[int, dict[str, str], bytes]] = []
+
+    async def body(call: Call) -> None:
+        for q in (b"as_of=2025-01-01", b"", b"as_of=2025-02-01", b""):
+            got.append(await call("POST", "/v1/screen", json.dumps(laptop).encode(), query=q))
+
+    _serve(_app(h), body)
+    want = ["2025-01-01", None, "2025-02-01", None]
+    for (status, _, text), as_of in zip(got, want, strict=True):
+        assert status == 200, text
+        doc = json.loads(text)
+        assert doc["options"]["as_of"] == as_of
+        rec = store.get(doc["record_ids"][0])
+        assert rec is not None and rec.manifest
+        manifest = store.get_manifest(rec.manifest)
+        assert manifest is not None and manifest["options"]["as_of"] == as_of
+        assert replay(store, rec).identical

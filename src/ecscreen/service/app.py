@@ -346,6 +346,7 @@ def _plain_as_of(query: bytes) -> dt.date | None | Literal[False]:
         return False
 
 
+MANIFESTS_KEPT = 64  # run manifests memoised per loaded state (one per as_of date requested)
 INLINE_BODY = 4096  # bytes: a body this small (one shipment, a few parties) screens in milliseconds
 
 
@@ -677,12 +678,18 @@ def _records(st: ScreeningState, holder: StateHolder, report: Any, parsed: list[
         return []
     from ecscreen.records.recorder import result_record, run_manifest
 
-    manifest = st.memo.get("manifest")
+    # one run manifest per loaded state and as_of (the only option a request sets: replay screens with the
+    # manifest's); a bounded memo, as clients choose the dates
+    manifests: dict[Any, str] = st.memo.setdefault("manifests", {})
+    key = report.options.get("as_of")
+    manifest = manifests.get(key)
     if manifest is None:
         files = [("clearances", holder.cfg.clearances)] if holder.cfg.clearances else []
         manifest = run_manifest(store, st.engine, command="serve", options=report.options,
                                 at=dt.datetime.now(dt.UTC), files=files)
-        st.memo["manifest"] = manifest
+        if len(manifests) >= MANIFESTS_KEPT:
+            manifests.clear()
+        manifests[key] = manifest
     raws = shipment_docs(doc, len(parsed))
     raws += [None] * (len(parsed) - len(raws))
     return [result_record(res, sh, command="serve", source=f"api:{client}", manifest=manifest, raw=raw)
