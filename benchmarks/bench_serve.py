@@ -55,6 +55,9 @@ def names() -> list[str]:
         return [row["name"] for row in csv.DictReader(fh) if row.get("name")]
 
 
+PARTIES = True  # --no-parties: shipments without parties
+
+
 def bodies(n: int, offset: int = 0) -> list[bytes]:
     pool = names()
     out = []
@@ -64,7 +67,7 @@ def bodies(n: int, offset: int = 0) -> list[bytes]:
         out.append(json.dumps({
             "id": f"SO-{i}", "destination": dest, "items": [ITEMS[i % len(ITEMS)]],
             "parties": [{"role": "consignee", "name": a, "country": dest},
-                        {"role": "end_user", "name": b, "country": dest}]}).encode())
+                        {"role": "end_user", "name": b, "country": dest}] if PARTIES else []}).encode())
     return out
 
 
@@ -279,8 +282,9 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-def cpu_by_process(pid: int) -> dict[int, float]:
-    """User + system CPU seconds of the server and each of its processes (Linux /proc; {} elsewhere)."""
+def cpu_by_process(pid: int, system: bool = True) -> dict[int, float]:
+    """User + system CPU seconds of the server and each of its processes (Linux /proc; {} elsewhere);
+    ``system=False``: the system (kernel) part only."""
     out: dict[int, float] = {}
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     for p in _tree(pid):
@@ -288,7 +292,7 @@ def cpu_by_process(pid: int) -> dict[int, float]:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        out[p] = (int(fields[11]) + int(fields[12])) / tick
+        out[p] = ((int(fields[11]) if system else 0) + int(fields[12])) / tick
     return out
 
 
@@ -316,9 +320,13 @@ def main() -> None:
                     "socket client sending the same HTTP/1.1 requests at less CPU; both read whole responses)")
     ap.add_argument("--no-lists", action="store_true", help="serve with --no-lists: no party screening, so the "
                     "figures are mostly the service's own cost per request (HTTP, parsing, recording)")
+    ap.add_argument("--no-parties", action="store_true", help="shipments without parties: no name matching at all "
+                    "(neither the lists nor the packs' names lists), so the figures are the service's own cost per "
+                    "request (HTTP, parsing, the rules, recording, the report)")
     a = ap.parse_args()
-    global STDLIB_CLIENT
+    global STDLIB_CLIENT, PARTIES
     STDLIB_CLIENT = a.stdlib_client
+    PARTIES = not a.no_parties
     if not NAMES.exists():
         raise SystemExit(f"missing {NAMES}")
     import shutil
@@ -332,11 +340,13 @@ def main() -> None:
         HEALTH.clear()
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         per0 = cpu_by_process(proc.pid)
+        sys0 = sum(cpu_by_process(proc.pid, system=False).values())
         own0 = time.process_time()
         lat, status, secs = run(port, payloads, a.clients, a.rate)
         own = time.process_time() - own0
         per_proc = {p: c - per0.get(p, 0.0) for p, c in cpu_by_process(proc.pid).items()}
         cpu = sum(per_proc.values())
+        kernel = sum(cpu_by_process(proc.pid, system=False).values()) - sys0
         health = list(HEALTH)
         split = list(SPLIT)
         one, _, _ = run(port, bodies(200, offset=a.requests), 1)
@@ -348,6 +358,7 @@ def main() -> None:
           f"{a.clients} concurrent clients, {a.workers} worker process(es), "
           f"{'not recorded' if a.no_record else 'every screening recorded (SQLite)'}, "
           f"{'no party screening (--no-lists), ' if a.no_lists else ''}"
+          f"{'shipments without parties (--no-parties), ' if a.no_parties else ''}"
           f"{os.cpu_count()} cores, " + (f"open loop at {a.rate:g} requests/s due" if a.rate > 0 else
                                          "closed loop (each client sends when answered)"))
     print(f"  status: {dict(sorted(status.items()))}")
@@ -363,8 +374,8 @@ def main() -> None:
     cores = os.cpu_count() or 1
     if cpu > 0:
         per = cpu / len(lat) * 1000
-        print(f"  server CPU: {per:.2f} ms per request (all its processes) -> at most {cores * 1000 / per:.0f} "
-              f"requests/s on {cores} dedicated cores")
+        print(f"  server CPU: {per:.2f} ms per request (all its processes; {kernel / len(lat) * 1000:.2f} ms of it "
+              f"in the kernel) -> at most {cores * 1000 / per:.0f} requests/s on {cores} dedicated cores")
         busy = sorted((c for c in per_proc.values() if c > 0.05 * cpu), reverse=True)
         print("  server CPU by process (s, busiest first): " + ", ".join(f"{c:.1f}" for c in busy)
               + (f"; connections per process (the clients' and the /healthz probe's): {split}" if split else ""))

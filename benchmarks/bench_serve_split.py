@@ -4,7 +4,9 @@ Loads the service's state as ``ecscreen serve`` does (embedded lists, records in
 warms up on 300 other names, then runs the steps of ``service.app._screen`` and the recording for
 REQUESTS bench_serve bodies (real SEC company names, each used once), timing each step with the thread's
 CPU clock, and the cyclic GC's time (gc.callbacks). HTTP itself (uvicorn + httptools) costs ~0.04 ms per
-request on top (a trivial ASGI app answered through it).
+request on top (a trivial ASGI app answered through it). Then the records of 800 more requests are
+appended one request per transaction and four per transaction (the service's group commit on its event
+loop, ``service.recording.LoopBatch``, under load).
 
     python benchmarks/bench_serve_split.py [--requests 2000] [--no-lists]
 """
@@ -35,7 +37,7 @@ from ecscreen.service.state import StateHolder  # noqa: E402
 STEPS = ["parse + validate", "engine.screen", "records built", "report JSON", "append (SQLite commit)", "response"]
 
 
-def run(holder: StateHolder, bodies: list[bytes], acc: dict[str, int]) -> None:
+def run(holder: StateHolder, bodies: list[bytes], acc: dict[str, int], keep: list[Any] | None = None) -> None:
     st = holder.current()
     clk = time.thread_time_ns
     for raw in bodies:
@@ -48,6 +50,8 @@ def run(holder: StateHolder, bodies: list[bytes], acc: dict[str, int]) -> None:
         report.options = dict(st.screener._options) | {"as_of": None}
         recs = service._records(st, holder, report, parsed, doc, "127.0.0.1")
         t.append(clk())
+        if keep is not None:
+            keep.append(recs)
         body = report.model_dump_json()
         t.append(clk())
         ids = holder.store.append_screenings(recs, at=dt.datetime.now(dt.UTC), wait=False) if holder.store else []
@@ -86,6 +90,16 @@ def main() -> None:
     t0 = time.process_time()
     run(holder, bench_serve.bodies(n), acc)
     total = time.process_time() - t0
+    grouped = {}
+    if holder.store is not None:  # the service's group commit (LoopBatch): k requests' records per transaction
+        kept: list[Any] = []
+        run(holder, bench_serve.bodies(min(n, 800), offset=6000), {}, kept)
+        for k in (1, 4):
+            t1 = time.thread_time_ns()
+            for i in range(0, len(kept), k):
+                holder.store.append_screenings([r for recs in kept[i:i + k] for r in recs], at=dt.datetime.now(dt.UTC),
+                                               wait=False)
+            grouped[k] = (time.thread_time_ns() - t1) / len(kept) / 1e6
     gc.callbacks.remove(on_gc)
     print(f"serve CPU split, in-process: {n} one-shipment requests with two parties"
           f"{' (--no-lists)' if a.no_lists else ''}, recorded in SQLite")
@@ -93,6 +107,9 @@ def main() -> None:
     for k in STEPS:
         print(f"  {k:24s} {acc.get(k, 0) / n / 1e6:.3f} ms")
     print(f"  cyclic GC (inside the steps) {gct['ns'] / n / 1e6:.3f} ms ({gct['n']} collections)")
+    for k, ms in grouped.items():
+        print(f"  append, {k} request(s) per transaction: {ms:.3f} ms per request (the service commits the requests "
+              "screened in one pass of its event loop together)")
 
 
 if __name__ == "__main__":

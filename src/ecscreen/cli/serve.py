@@ -14,7 +14,7 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -85,8 +85,7 @@ def serve_command(
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     auth = "bearer token required" if cfg.token else "no token: loopback only"
-    common = {"log_level": "info", "access_log": access_log, "timeout_graceful_shutdown": 10,
-              "server_header": False, "proxy_headers": False}
+    common = uvicorn_options(access_log)
     if workers == 1:
         from ecscreen.service import create_app
         from ecscreen.service.state import StateHolder
@@ -107,6 +106,15 @@ def serve_command(
                      "loading packs and lists)\n")
     sys.stderr.flush()
     Multiprocess(config, sockets=[sock]).run()
+
+
+def uvicorn_options(access_log: bool) -> dict[str, Any]:
+    """The uvicorn settings of every worker. ``http``: uvicorn's httptools protocol sending each response's
+    head and body in one write (ecscreen.service.http)."""
+    from ecscreen.service.http import PROTOCOL
+
+    return {"log_level": "info", "access_log": access_log, "timeout_graceful_shutdown": 10,
+            "server_header": False, "proxy_headers": False, "http": PROTOCOL}
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -10,7 +10,9 @@ The one-shipment request an ERP sends per order (a body of at most ``INLINE_BODY
 recorded (SQLite) on the event loop itself when the process is idle: a screening of a few milliseconds
 then costs no hand-over to a thread and back, and no wait for the GIL (a thread that wants it waits up
 to the 5 ms switch interval while another runs Python). Anything larger, or arriving while a screening
-runs in the thread, queues for the thread as above (so the timeouts apply to it).
+runs in the thread, queues for the thread as above (so the timeouts apply to it). The records of the
+requests screened on the event loop in one pass of the loop are appended together, in one SQLite
+transaction, before any of them is answered (``recording.LoopBatch``: group commit without a thread).
 """
 
 from __future__ import annotations
@@ -37,10 +39,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ecscreen import __version__
 from ecscreen.errors import EcscreenError
-from ecscreen.records.rawsqlite import StoreBusy
 from ecscreen.service.config import ServiceConfig
 from ecscreen.service.inputs import REQUEST_FILE, error_doc, parse_body, pointer, shipment_docs
-from ecscreen.service.recording import GroupRecorder
+from ecscreen.service.recording import GroupRecorder, LoopBatch
 from ecscreen.service.state import SCREEN_LOCK, ScreeningState, StateHolder
 from ecscreen.settings import Settings
 
@@ -241,18 +242,23 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
     holder = holder if holder is not None else StateHolder.load(cfg)
     limiter_box: dict[str, anyio.CapacityLimiter] = {}
     recorder_box: dict[str, GroupRecorder] = {}
+    batch_box: dict[str, LoopBatch] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         limiter_box["l"] = anyio.CapacityLimiter(1)  # one screening at a time per process (SCREEN_LOCK)
         if holder.store is not None:
             recorder_box["r"] = GroupRecorder(holder.store)
+            if holder.store.dialect == "sqlite":
+                batch_box["b"] = LoopBatch(holder.store, lambda: recorder_box.get("r"))
         holder.on_swap = lambda: HEAP.settle(reload=True)
         HEAP.settle()  # packs, lists and index are loaded: out of the cyclic GC's way
         holder.start()
         try:
             yield
         finally:
+            if "b" in batch_box:
+                batch_box.pop("b").flush(final=True)
             if "r" in recorder_box:
                 recorder_box.pop("r").stop()
             holder.stop()
@@ -265,7 +271,7 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
     app.state.cfg = cfg
     run = _Runner(cfg, limiter_box)
     record = _recorder_call(recorder_box)
-    screen = _screen_call(holder, run, record)
+    screen = _screen_call(holder, run, record, batch_box)
 
     async def fast_screen(scope: Scope, raw: bytes) -> Response | None:
         as_of = _plain_as_of(scope.get("query_string", b""))
@@ -340,6 +346,7 @@ def _plain_as_of(query: bytes) -> dt.date | None | Literal[False]:
         return False
 
 
+MANIFESTS_KEPT = 64  # run manifests memoised per loaded state (one per as_of date requested)
 INLINE_BODY = 4096  # bytes: a body this small (one shipment, a few parties) screens in milliseconds
 
 
@@ -380,7 +387,7 @@ class _Heap:
 HEAP = _Heap()
 
 
-def _screen_call(holder: StateHolder, run: _Runner, record: Record) -> Screen:
+def _screen_call(holder: StateHolder, run: _Runner, record: Record, batch_box: dict[str, LoopBatch]) -> Screen:
     def inline(st: ScreeningState, raw: bytes, as_of: dt.date | None, client: str) -> _Screened | None:
         """The screening done on the event loop when the process is idle and the body small; None when
         the request must take the screening thread."""
@@ -401,17 +408,14 @@ def _screen_call(holder: StateHolder, run: _Runner, record: Record) -> Screen:
         HEAP.tick()
         if not done.records:
             return done.finish([])
-        store = holder.store
+        batch = batch_box.get("b")
         try:
-            ids = None
-            if direct and store is not None and store.dialect == "sqlite":
-                # a local file: the append costs ~0.2 ms, less than handing it to the recorder thread; it
-                # never waits on the event loop: another writer holding the store -> the recorder thread
-                try:
-                    ids = store.append_screenings(done.records, at=dt.datetime.now(dt.UTC), wait=False)
-                except StoreBusy:
-                    ids = None
-            if ids is None:
+            if direct and batch is not None:
+                # a local SQLite file: appended on the event loop together with the other requests screened
+                # in this pass of the loop (group commit, see LoopBatch), cheaper than handing each to the
+                # recorder thread; never waits on the loop: another writer holding the store -> the thread
+                ids = await batch.add(done.records)
+            else:
                 ids = await record(done.records)  # group commit in the recorder thread
         except Exception as exc:  # fail closed: a screening that could not be recorded is not handed out
             if direct:
@@ -674,12 +678,18 @@ def _records(st: ScreeningState, holder: StateHolder, report: Any, parsed: list[
         return []
     from ecscreen.records.recorder import result_record, run_manifest
 
-    manifest = st.memo.get("manifest")
+    # one run manifest per loaded state and as_of (the only option a request sets: replay screens with the
+    # manifest's); a bounded memo, as clients choose the dates
+    manifests: dict[Any, str] = st.memo.setdefault("manifests", {})
+    key = report.options.get("as_of")
+    manifest = manifests.get(key)
     if manifest is None:
         files = [("clearances", holder.cfg.clearances)] if holder.cfg.clearances else []
         manifest = run_manifest(store, st.engine, command="serve", options=report.options,
                                 at=dt.datetime.now(dt.UTC), files=files)
-        st.memo["manifest"] = manifest
+        if len(manifests) >= MANIFESTS_KEPT:
+            manifests.clear()
+        manifests[key] = manifest
     raws = shipment_docs(doc, len(parsed))
     raws += [None] * (len(parsed) - len(raws))
     return [result_record(res, sh, command="serve", source=f"api:{client}", manifest=manifest, raw=raw)
