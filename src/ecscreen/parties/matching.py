@@ -54,7 +54,7 @@ from typing import Any, Literal, overload
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz import process as rf_process
-from rapidfuzz.distance import Indel, JaroWinkler, LCSseq
+from rapidfuzz.distance import Indel, JaroWinkler, LCSseq, Levenshtein
 
 from ecscreen.domain.normalize import (
     NormalizedName,
@@ -279,6 +279,10 @@ class ScoreConfig:
     # adds name parts ('Gul Ahmad Waziri Hakimi' / 'Gul Ahmad Hakimi'): see feature_added_name_parts
     added_name_parts_share: float = 0.5
     word_substitution: float = 20.0  # a firm's word replaced by another ('Saudi Arabian Gas' / 'Saudi Arabian Oil')
+    # a person's name whose one differing part is at most name_part_edits letters off the list name's part in the same
+    # place, every other part the same ('Igor Sechev' / 'Igor Sechin'): see feature_name_part_variant
+    name_part_edits: int = 2
+    name_part_variant_per_edit: float = 7.5
 
 
 DEFAULT_CONFIG = ScoreConfig()
@@ -2127,6 +2131,7 @@ class _CalCtx:
         self.alias = -1
         self.name = q.text  # the party's name as given (calibrate sets it; q may be a reading of it)
         self.reading = ""  # why q is another reading of the name ('' : the name as written)
+        self.part_variant: tuple[tuple[int, int, int] | None] | None = None  # see _name_part_variant
 
     def distinct_matched(self) -> list[tuple[int, int, float]]:
         cfg = self.cfg
@@ -2247,6 +2252,8 @@ def feature_one_word(c: _CalCtx) -> list[_Feat]:
     if len(c.core_q) == 1 and extra_a:
         return [("one_word", -100.0, f"a one-word name matches only a list name that is that word (the list name "
                  f"also has: {', '.join(extra_a)})", "one-word name")]
+    if _name_part_variant(c) is not None:  # 'Igor Sechev' / 'Igor Sechin': scored by feature_name_part_variant
+        return []
     if len([p for p in c.pairs if p[0] in c.core_q]) == 1 and extra_a and extra_q:
         return [("one_word", -100.0, f"the names share one word only and each has other words (name: "
                  f"{', '.join(extra_q)}; list: {', '.join(extra_a)}): not the same party", "one word in common")]
@@ -2484,7 +2491,7 @@ def feature_name_part_conflict(c: _CalCtx) -> list[_Feat]:
     'Noureddine ben Ali ...', 'Hans O. Friedrich' / 'Hans Joachim Friedrich', two different patronymics):
     each side has a name word the other lacks, which is evidence of a different person, not merely a
     shorter name. Lowers the score by ``name_part_conflict`` and forbids a firm finding."""
-    if not _person_pair(c) or not c.pairs:
+    if not _person_pair(c) or not c.pairs or _name_part_variant(c) is not None:
         return []
     mine = _extra_name_parts(c, True)
     theirs = _extra_name_parts(c, False)
@@ -2547,6 +2554,59 @@ def feature_added_name_parts(c: _CalCtx) -> list[_Feat]:
              " the same person written more fully, or another person", "the name adds name parts")]
 
 
+def _name_part_variant(c: _CalCtx) -> tuple[int, int, int] | None:
+    """(query word position, list word position, letters changed) when a person's name differs from the list name
+    in one name part only, that part at most ``name_part_edits`` letters off (insertions, deletions, substitutions)
+    and in the same place in both names, every other part the same and at least one of them not a particle:
+    'Igor Sechev' / 'Igor Sechin', 'KIM KYONG MIN' / 'KIM KYONG IL'. Not for names transliterated from another script
+    or read by sound (their letters are a rendering), nor when either side has a one-letter initial there. None
+    otherwise. Cached on the context (one_word and name_part_conflict ask too)."""
+    got = c.part_variant
+    if got is None:
+        got = c.part_variant = (_find_name_part_variant(c),)
+    return got[0]
+
+
+def _find_name_part_variant(c: _CalCtx) -> tuple[int, int, int] | None:
+    if not _person_pair(c) or c.reading or c.q.norm.transliterated or c.an.transliterated:
+        return None
+    mine, theirs = _extra_name_parts(c, True), _extra_name_parts(c, False)
+    if len(mine) != 1 or len(theirs) != 1 or min(len(mine[0]), len(theirs[0])) < 2:
+        return None
+    t, u = mine[0], theirs[0]
+    if t not in c.q.tokens or u not in c.an.tokens or c.q.tokens.index(t) != c.an.tokens.index(u):
+        return None
+    if len(c.q.tokens) != len(c.an.tokens):
+        return None
+    if any(s < 1.0 for *_, s in c.pairs) or not any(
+        s >= 1.0 and c.a_tokens[j] not in particles() for _, j, s in c.pairs
+    ):
+        return None
+    edits = Levenshtein.distance(t, u, score_cutoff=c.cfg.name_part_edits)
+    if edits > c.cfg.name_part_edits or edits >= max(len(t), len(u)):
+        return None
+    return c.q_tokens.index(t), c.a_tokens.index(u), edits
+
+
+def feature_name_part_variant(c: _CalCtx) -> list[_Feat]:
+    """A person's name that is the list name but for one name part a letter or two off, in the same place ('Igor
+    Sechev' / 'Igor Sechin', 'Tom Cook' / 'Tim Cook', 'KIM KYONG MIN' / 'KIM KYONG IL'): a misspelt name, or another
+    person of a similar name; worth a review, never a firm finding. The points the two words cost as unmatched
+    (:func:`feature_query_words`, :func:`feature_list_words`) are given back, less ``name_part_variant_per_edit``
+    per letter changed (one letter: 92.5, two: 85 when nothing else differs). A part further off stays a conflict
+    (:func:`feature_name_part_conflict`)."""
+    got = _name_part_variant(c)
+    if got is None:
+        return []
+    i, j, edits = got
+    pts = c.q_share * c.q_w[i] / c.W_q + c.a_share * c.a_w[j] / c.W_a - c.cfg.name_part_variant_per_edit * edits
+    c.name_score += pts
+    t, u = c.q_tokens[i], c.a_tokens[j]
+    return [("name_part_variant", pts, f"one name part differs by {edits} letter{'s' if edits > 1 else ''} ('{t}' in "
+             f"the name, '{u}' in the list name), every other part is the same: a misspelling of the listed name or "
+             "another person; confirm", "a name part differs")]
+
+
 def _substituted_words(c: _CalCtx, query: bool) -> list[str]:
     """A firm's name words without a counterpart on the other side that name what the firm is (not a legal
     form, particle, place, number, roman numeral, or a letter or two left by spaced-out or split writing)."""
@@ -2598,6 +2658,7 @@ FEATURES = (
     feature_query_words,
     feature_list_words,
     feature_added_name_parts,
+    feature_name_part_variant,
     feature_spelling,
     feature_distinctive,
     feature_one_word,
