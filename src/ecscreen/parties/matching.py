@@ -267,7 +267,7 @@ class ScoreConfig:
     legal_weight: float = 0.3
     common_only_penalty: float = 25.0
     short_word: int = 5
-    long_word: int = 8
+    long_word: int = 7
     org_vs_person_one_word: float = 40.0
     org_vs_person: float = 10.0
     country_bonus: float = 5.0
@@ -2309,7 +2309,7 @@ def _one_word_approximate(c: _CalCtx, distinct: list[tuple[int, int, float]], on
     if distinct and distinct[0][2] < 1.0 and one_word:
         i, j, _ = distinct[0]
         t, u = c.q_tokens[i], c.a_tokens[j]
-        one_edit = LCSseq.similarity(t, u) >= max(len(t), len(u)) - 1 or _transposition(t, u)
+        one_edit = Levenshtein.distance(t, u, score_cutoff=1) <= 1 or _transposition(t, u)
         if min(len(t), len(u)) <= c.cfg.short_word or not one_edit or (
             min(len(t), len(u)) < c.cfg.long_word and not _transposition(t, u)
         ):
