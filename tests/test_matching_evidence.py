@@ -270,3 +270,81 @@ def test_no_added_name_parts_for_a_name_read_by_sound() -> None:
     hits = m.search("ملیكا کيانا نوروزی", threshold=1)
     assert all(_feature(h, "added_name_parts") is None for h in hits)
     assert all(h.score < 80 for h in hits)
+
+
+def _calibrated(query: str, listed: str, entry_type: str = "Individual") -> PartyHit | None:
+    """The features' verdict on one candidate, whether or not the candidate stage would propose it."""
+    m = Matcher([ListEntry(id="x", source="test", source_code="custom", name=listed, type=entry_type)])
+    return m.calibrate(query, 0, threshold=0.0)
+
+
+@pytest.mark.parametrize(
+    ("query", "listed", "edits"),
+    [
+        ("Igor Sechev", "Igor Sechin", 2),  # was one_word -100: 'the names share one word only'
+        ("KIM KYONG MIN", "KIM KYONG IL", 2),  # was 50.8 (name_part_conflict)
+        ("Tom Cook", "Tim Cook", 1),
+    ],
+)
+def test_a_name_part_a_letter_or_two_off_is_a_possible_match(query: str, listed: str, edits: int) -> None:
+    # the screening path at the screening threshold (the candidate stage proposes only name scores >= 60): the
+    # name part on no list is read as the list word ('sechev' -> 'sechin'), the reading costs 7.5 points a letter
+    m = Matcher([ListEntry(id="x", source="test", source_code="custom", name=listed, type="Individual")])
+    hits = m.search_many([query], [None], threshold=80, limit=1)[0]
+    assert hits, "no hit (before: the candidate stage dropped it, and one_word / name_part_conflict rejected it)"
+    hit = hits[0]
+    assert hit.score == 100 - 7.5 * edits and hit.band == "possible"
+    reading = _feature(hit, "reading")
+    assert reading is not None and reading[0] == -7.5 * edits and "read as a list word" in reading[1]
+    feat = _feature(hit, "name_part_variant")
+    assert feat is not None and f"differs by {edits} letter" in feat[1]
+    assert _feature(hit, "name_part_conflict") is None and _feature(hit, "one_word") is None
+    assert hit.firm_block and "a name part differs" in hit.firm_block
+
+
+@pytest.mark.parametrize(
+    ("query", "listed", "entry_type"),
+    [
+        ("Andrei Navalny", "Alexei Navalny", "Individual"),  # three letters off: another given name
+        ("Rost Oscar Niels", "Niels Oscar Rost", "Individual"),  # not in the same place
+        ("Chevon Corporation", "Chevron Corporation", "Entity"),  # a firm, not a person's name part
+    ],
+)
+def test_no_name_part_variant_further_off_or_elsewhere(query: str, listed: str, entry_type: str) -> None:
+    hit = _calibrated(query, listed, entry_type)
+    assert hit is None or _feature(hit, "name_part_variant") is None
+    found = _hit(query, listed, entry_type)
+    assert found is None or found.score < 80 or _feature(found, "name_part_variant") is None
+
+
+def test_a_name_part_read_as_a_list_word_is_no_hit_on_an_organisation() -> None:
+    m = Matcher([ListEntry(id="x", source="test", source_code="custom", name="Blue Birds", type="Entity")])
+    hits = m.search_many(["Blue Birdss"], [None], threshold=80, limit=1)[0]
+    assert not hits or _feature(hits[0], "name_part_variant") is None
+
+
+def test_the_features_score_a_name_part_variant_proposed_without_a_reading() -> None:
+    hit = _calibrated("KIM KYONG MIN", "KIM KYONG IL")  # calibrate() on the name as written (no reading chosen)
+    assert hit is not None and hit.band == "possible" and hit.score >= 80
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [("Wallmart Inc.", "Walmart Inc."), ("Sencora, Inc.", "Cencora, Inc."), ("Cargille, Incorporated", "Cargill, Incorporated")],
+)
+def test_a_one_letter_typo_in_a_seven_letter_brand_is_a_possible_match(query: str, listed: str) -> None:
+    hit = _hit(query, listed, "Entity")  # was no hit: one-word names needed 8+ letters for one letter off
+    assert hit is not None and hit.score >= 80 and hit.band == "possible"
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ("Chevon Corporation", "Chevron Corporation"),  # six letters: too short
+        ("TARGET CORP", "JSC TAGMET"),  # two letters changed
+        ("Kemper Corp", "Kepler Corporation"),
+    ],
+)
+def test_shorter_or_further_brand_typos_are_no_hit(query: str, listed: str) -> None:
+    hit = _hit(query, listed, "Entity")
+    assert hit is None or hit.score < 80

@@ -69,6 +69,7 @@ from ecscreen.domain.normalize import (
 )
 from ecscreen.parties.indexcache import PackedSet, pack_dict, pack_texts, unpack_dict, unpack_texts
 from ecscreen.parties.variants import (
+    NEAR_PART_REASON,
     Reading,
     bracket_head,
     group_words,
@@ -2568,24 +2569,38 @@ def _name_part_variant(c: _CalCtx) -> tuple[int, int, int] | None:
 
 
 def _find_name_part_variant(c: _CalCtx) -> tuple[int, int, int] | None:
-    if not _person_pair(c) or c.reading or c.q.norm.transliterated or c.an.transliterated:
+    if not _person_pair(c) or c.q.norm.transliterated or c.an.transliterated:
         return None
-    mine, theirs = _extra_name_parts(c, True), _extra_name_parts(c, False)
-    if len(mine) != 1 or len(theirs) != 1 or min(len(mine[0]), len(theirs[0])) < 2:
+    near = c.reading.startswith(NEAR_PART_REASON)  # the name part already read as the list word (variants)
+    if c.reading and not near:
         return None
-    t, u = mine[0], theirs[0]
-    if t not in c.q.tokens or u not in c.an.tokens or c.q.tokens.index(t) != c.an.tokens.index(u):
+    mine = list(_normalize_cached(c.name).tokens) if near else list(c.q.tokens)
+    got = _part_variant_tokens(mine, list(c.an.tokens), c.cfg.name_part_edits)
+    if got is None:
         return None
-    if len(c.q.tokens) != len(c.an.tokens):
-        return None
-    if any(s < 1.0 for *_, s in c.pairs) or not any(
-        s >= 1.0 and c.a_tokens[j] not in particles() for _, j, s in c.pairs
-    ):
-        return None
-    edits = Levenshtein.distance(t, u, score_cutoff=c.cfg.name_part_edits)
-    if edits > c.cfg.name_part_edits or edits >= max(len(t), len(u)):
+    t, u, edits = got
+    if near:
+        return -1, -1, edits
+    if t not in c.q_tokens or u not in c.a_tokens or any(s < 1.0 for *_, s in c.pairs):
         return None
     return c.q_tokens.index(t), c.a_tokens.index(u), edits
+
+
+def _part_variant_tokens(mine: list[str], theirs: list[str], max_edits: int) -> tuple[str, str, int] | None:
+    """(name word, list word, letters changed) when two names of as many words (no word repeated) differ in one
+    word only, in the same place, at most ``max_edits`` letters apart, and share a word that is not a particle."""
+    if len(mine) != len(theirs) or len(set(mine)) < len(mine) or len(set(theirs)) < len(theirs):
+        return None
+    diff = [k for k in range(len(mine)) if mine[k] != theirs[k]]
+    if len(diff) != 1:
+        return None
+    t, u = mine[diff[0]], theirs[diff[0]]
+    if min(len(t), len(u)) < 2 or not any(w not in particles() for w in mine if w != t):
+        return None
+    edits = Levenshtein.distance(t, u, score_cutoff=max_edits)
+    if edits > max_edits or edits >= max(len(t), len(u)):
+        return None
+    return t, u, edits
 
 
 def feature_name_part_variant(c: _CalCtx) -> list[_Feat]:
@@ -2596,9 +2611,17 @@ def feature_name_part_variant(c: _CalCtx) -> list[_Feat]:
     per letter changed (one letter: 92.5, two: 85 when nothing else differs). A part further off stays a conflict
     (:func:`feature_name_part_conflict`)."""
     got = _name_part_variant(c)
+    near = c.reading.startswith(NEAR_PART_REASON)
     if got is None:
+        if near:
+            return [("name_part_variant", -100.0, "a name part read as a list word fits only an individual's name of "
+                     "as many words, differing in that part alone", "a name part differs")]
         return []
     i, j, edits = got
+    if near:
+        return [("name_part_variant", 0.0, f"one name part differs by {edits} letter{'s' if edits > 1 else ''}, every "
+                 "other part is the same: a misspelling of the listed name or another person; confirm",
+                 "a name part differs")]
     pts = c.q_share * c.q_w[i] / c.W_q + c.a_share * c.a_w[j] / c.W_a - c.cfg.name_part_variant_per_edit * edits
     c.name_score += pts
     t, u = c.q_tokens[i], c.a_tokens[j]

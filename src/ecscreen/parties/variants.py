@@ -16,7 +16,12 @@ readings and keeps, per list entry, the best score (minus the reading's penalty)
   (``fuauei`` ~ ``huawei``, ``rosuoboronekusuporuto`` ~ ``rosoboroneksport``, ``mli`` ~ ``melli``): same
   consonant key (:func:`sound_key`) and similar sound string; such a reading costs
   :data:`SOUND_PENALTY` points;
-* a whole Cyrillic/Greek word made only of Latin look-alikes (``НАМАS``) also read by shape.
+* a whole Cyrillic/Greek word made only of Latin look-alikes (``НАМАS``) also read by shape;
+* in a person's name (no legal form, no business word) whose words are all list words but one, the one word
+  that is on no list read as a list word at most two letters off that some list name writes together with all
+  the other words (``Igor Sechev`` -> ``igor sechin``): :data:`NEAR_PART_PENALTY` points a letter, and the
+  calibration (``feature_name_part_variant``) keeps such a hit possible, never firm, and only against an
+  individual's name of the same shape.
 
 Everything here is linear in the length of the name (segmentation looks at most :data:`_MAX_PIECE`
 characters back from each position) and returns quickly for ordinary names (no trigger, no work).
@@ -33,7 +38,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from rapidfuzz.distance import Indel
+from rapidfuzz.distance import Indel, Levenshtein
 from rapidfuzz.process import cdist
 
 from ecscreen.domain.normalize import (
@@ -67,6 +72,11 @@ _MAX_SOUND_CANDIDATES = 24
 # readings tried per query: each costs a full query (batch speed), each may add a false hit
 _SOUND_CANDIDATES = 2
 _MAX_SOUND_READINGS = 2
+NEAR_PART_PENALTY = 7.5  # a person's name part read as a list word one or two letters off: points per letter
+NEAR_PART_MIN_SCORE = 95.0  # ... counts only when the reading matches a list name nearly in full
+NEAR_PART_REASON = "a name part on no list read as a list word"  # feature_name_part_variant recognises it
+_NEAR_PART_EDITS = 2
+_NEAR_PART_READINGS = 2
 
 # words joined by an odd separator (no space on either side): Hua-wei, Hua_wei, H.u.a.w.e.i
 # (anchored at a word start, possessive: linear on a very long word)
@@ -634,7 +644,8 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any], aliases: Aliase
         and not (len(nn.tokens) == 1 and len(nn.tokens[0]) >= _MIN_GLUED_WHOLE and nn.tokens[0] not in vocab)
         and not _wade_giles_trigger(nn.tokens)
     ):
-        return []  # the usual case: nothing that any reading below would change
+        # the usual case: nothing that any reading below would change, but a person's misspelt name part
+        return [Reading(*prop) for prop in _near_part_readings(nn, vocab, aliases)]
     primary = list(nn.tokens)
     out: list[Reading] = []
     seen = {tuple(primary)}
@@ -669,6 +680,7 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any], aliases: Aliase
     proposals += _sound_readings(nn, primary, vocab, aliases)
     if latin:
         proposals += _wade_giles_readings(nn, primary, vocab)
+    proposals += _near_part_readings(nn, vocab, aliases)
     for tokens, penalty, reason, min_score, norm in proposals:
         add(tokens, penalty, reason, min_score, norm)
     return out
@@ -877,3 +889,92 @@ def _compound(prop: _Proposal, index: _SoundIndex, vocab: Mapping[str, Any]) -> 
                 return ([*tokens[:i], word, *tokens[i + 2:]], prop[1], prop[2] + f", 'abd {tokens[i + 1]}' ~ '{word}'",
                         prop[3], prop[4])
     return None
+
+
+_PERSON_WORD = re.compile(r"[a-z]{2,}")
+_ROMAN_NUMERAL = re.compile(r"[ivxlc]+")
+
+
+@lru_cache(maxsize=1)
+def _org_words() -> frozenset[str]:
+    """Words that mark a name as an organisation's (the matcher's business words and the group words)."""
+    from ecscreen.parties.matching import _ORG_HINTS
+
+    return _ORG_HINTS | group_words()
+
+
+class _NearIndex:
+    """A list's alphabetic words by length, for the words at most two letters off a name part (rapidfuzz cdist)."""
+
+    def __init__(self, vocab: Mapping[str, Any]) -> None:
+        self.vocab = vocab
+        by_len: dict[int, list[str]] = {}
+        for w in vocab:
+            if _PERSON_WORD.fullmatch(w):
+                by_len.setdefault(len(w), []).append(w)
+        self.by_len = {n: sorted(ws) for n, ws in by_len.items()}
+
+    def near(self, tok: str, edits: int) -> list[tuple[int, str]]:
+        """(letters changed, list word) of the list words 1..``edits`` letters off ``tok``, nearest first."""
+        out: list[tuple[int, str]] = []
+        for n in range(max(2, len(tok) - edits), len(tok) + edits + 1):
+            words = self.by_len.get(n)
+            if not words:
+                continue
+            dist = cdist([tok], words, scorer=Levenshtein.distance, score_cutoff=edits)[0]
+            out += [(int(dist[k]), words[k]) for k in np.flatnonzero(dist <= edits).tolist() if dist[k] > 0]
+        return sorted(out)
+
+
+_NEAR_INDEXES: dict[int, _NearIndex] = {}
+
+
+def _near_index(vocab: Mapping[str, Any]) -> _NearIndex:
+    idx = _NEAR_INDEXES.get(id(vocab))
+    if idx is None or idx.vocab is not vocab:
+        if len(_NEAR_INDEXES) >= _MAX_SOUND_INDEXES:
+            _NEAR_INDEXES.clear()
+        idx = _NearIndex(vocab)
+        _NEAR_INDEXES[id(vocab)] = idx
+    return idx
+
+
+def _near_part_readings(nn: NormalizedName, vocab: Mapping[str, Any], aliases: Aliases | None) -> list[_Proposal]:
+    """A person's name of two to four words, all list words but one: that word read as a list word at most
+    :data:`_NEAR_PART_EDITS` letters off which some list name writes together with every other word of the name
+    ('igor sechev' -> 'igor sechin' of IGOR SECHIN). Not for a name with a legal form or a business word, a name
+    transliterated from another script (its letters are a rendering: the sound readings cover it), or a word of
+    one letter. Cheap when it does not apply: the other words must stand together in some list name first."""
+    tokens = list(nn.tokens)
+    if aliases is None or nn.legal or nn.transliterated or not 2 <= len(tokens) <= 4 or len(set(tokens)) < len(tokens):
+        return []
+    unknown = [t for t in tokens if t not in vocab]
+    if len(unknown) != 1 or not all(_PERSON_WORD.fullmatch(t) for t in tokens):
+        return []
+    if any(t in _org_words() for t in tokens):
+        return []
+    tok = unknown[0]
+    if _ROMAN_NUMERAL.fullmatch(tok):  # 'Trust XV' / 'Trust XX': numbered siblings, not a misspelt name
+        return []
+    others = [t for t in tokens if t != tok]
+    together = aliases(others[0])
+    for o in others[1:]:
+        if not together:
+            return []
+        together = together & aliases(o)
+    if not together:
+        return []
+    from ecscreen.parties.matching import token_sim
+
+    out: list[_Proposal] = []
+    for edits, word in _near_index(vocab).near(tok, _NEAR_PART_EDITS):
+        if edits >= max(len(tok), len(word)) or word in tokens or aliases(word).isdisjoint(together):
+            continue
+        if token_sim(tok, word) > 0:  # the matcher relates the two words already ('barack' ~ 'barak'): no reading
+            continue
+        letters = "letter" if edits == 1 else "letters"
+        out.append(([word if t == tok else t for t in tokens], NEAR_PART_PENALTY * edits,
+                    f"{NEAR_PART_REASON}: '{tok}' ~ '{word}', {edits} {letters} off", NEAR_PART_MIN_SCORE, None))
+        if len(out) >= _NEAR_PART_READINGS:
+            break
+    return out
