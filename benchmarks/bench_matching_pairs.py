@@ -56,7 +56,9 @@ def held_out(case: dict[str, str]) -> bool:
     return digest[0] % 3 == 0
 
 
-_ENTRY_TYPE = {"Person": "Individual", "Vessel": "Vessel"}  # FollowTheMoney schema -> list entry type
+# FollowTheMoney schema -> list entry type; LegalEntity is FtM's parent of Person and Organization (a person or a
+# firm), so the entry's type is not stated (None), not "Entity" as before 2026-11-28
+_ENTRY_TYPE: dict[str, str | None] = {"Person": "Individual", "Vessel": "Vessel", "LegalEntity": None}
 
 
 def pr_svg(curve: list[tuple[int, float, float]], operating: float, title: str) -> str:

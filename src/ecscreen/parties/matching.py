@@ -69,6 +69,7 @@ from ecscreen.domain.normalize import (
 )
 from ecscreen.parties.indexcache import PackedSet, pack_dict, pack_texts, unpack_dict, unpack_texts
 from ecscreen.parties.variants import (
+    ADDED_PARTS_REASON,
     NEAR_PART_REASON,
     Reading,
     bracket_head,
@@ -268,7 +269,7 @@ class ScoreConfig:
     legal_weight: float = 0.3
     common_only_penalty: float = 25.0
     short_word: int = 5
-    long_word: int = 7
+    long_word: int = 8
     org_vs_person_one_word: float = 40.0
     org_vs_person: float = 10.0
     country_bonus: float = 5.0
@@ -2545,6 +2546,8 @@ def feature_added_name_parts(c: _CalCtx) -> list[_Feat]:
     evidence of the same person written more fully, not of another person: ``added_name_parts_share`` of
     the points the added words cost (:func:`feature_query_words`) is given back. Never firm on its own:
     the added parts are to be confirmed (date of birth, nationality, identifiers)."""
+    if c.reading.startswith(ADDED_PARTS_REASON):
+        return _added_name_parts_left_out(c)
     added = _added_name_parts(c)
     if not added:
         return []
@@ -2628,6 +2631,26 @@ def feature_name_part_variant(c: _CalCtx) -> list[_Feat]:
     return [("name_part_variant", pts, f"one name part differs by {edits} letter{'s' if edits > 1 else ''} ('{t}' in "
              f"the name, '{u}' in the list name), every other part is the same: a misspelling of the listed name or "
              "another person; confirm", "a name part differs")]
+
+
+def _added_name_parts_left_out(c: _CalCtx) -> list[_Feat]:
+    """:func:`feature_added_name_parts` for a name read without its words on no list (ecscreen.parties.variants:
+    'ANJEM IFTIKHAR CHOUDARY MAHMOOD' read as 'anjem choudary'): the same test on the name as written (an
+    individual's list name held whole, two or more of its parts not particles) and the same points: the added
+    words cost their share of the name's weight, less ``added_name_parts_share`` of it. No hit otherwise."""
+    mine = list(_normalize_cached(c.name).tokens)
+    theirs = list(c.an.tokens)
+    held = c.entry.type == "Individual" and _person_pair(c) and all(theirs.count(u) <= mine.count(u) for u in theirs)
+    if not held or len([u for u in theirs if u not in particles()]) < 2:
+        return [("added_name_parts", -100.0, "the name read without its words on no list is not an individual's "
+                 "list name held whole", "the name adds name parts")]
+    weights = [c.m._cal_weight(t, True)[1] for t in mine]
+    added = [t for t in mine if t not in theirs]
+    share = sum(w for t, w in zip(mine, weights, strict=True) if t in added) / max(sum(weights), 1e-9)
+    pts = -c.q_share * share * (1.0 - c.cfg.added_name_parts_share)
+    c.name_score += pts
+    return [("added_name_parts", pts, f"the name holds the whole list name and adds name parts ({', '.join(added)}):"
+             " the same person written more fully, or another person", "the name adds name parts")]
 
 
 def _substituted_words(c: _CalCtx, query: bool) -> list[str]:

@@ -17,6 +17,10 @@ readings and keeps, per list entry, the best score (minus the reading's penalty)
   consonant key (:func:`sound_key`) and similar sound string; such a reading costs
   :data:`SOUND_PENALTY` points;
 * a whole Cyrillic/Greek word made only of Latin look-alikes (``НАМАS``) also read by shape;
+* a person's name (no legal form, no business word) of three to six words whose words on no list are left out
+  when the two or more others stand together in some list name (``ANJEM IFTIKHAR CHOUDARY MAHMOOD`` ->
+  ``anjem choudary``): the calibration (``feature_added_name_parts``) costs the added words as before and keeps
+  the hit possible;
 * in a person's name (no legal form, no business word) whose words are all list words but one, the one word
   that is on no list read as a list word at most two letters off that some list name writes together with all
   the other words (``Igor Sechev`` -> ``igor sechin``): :data:`NEAR_PART_PENALTY` points a letter, and the
@@ -75,6 +79,8 @@ _MAX_SOUND_READINGS = 2
 NEAR_PART_PENALTY = 7.5  # a person's name part read as a list word one or two letters off: points per letter
 NEAR_PART_MIN_SCORE = 95.0  # ... counts only when the reading matches a list name nearly in full
 NEAR_PART_REASON = "a name part on no list read as a list word"  # feature_name_part_variant recognises it
+# a person's name whose words on no list are left out, the rest a list name (feature_added_name_parts scores it)
+ADDED_PARTS_REASON = "name words on no list left out"
 _NEAR_PART_EDITS = 2
 _NEAR_PART_READINGS = 2
 
@@ -645,7 +651,8 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any], aliases: Aliase
         and not _wade_giles_trigger(nn.tokens)
     ):
         # the usual case: nothing that any reading below would change, but a person's misspelt name part
-        return [Reading(*prop) for prop in _near_part_readings(nn, vocab, aliases)]
+        return [Reading(*prop) for prop in (*_near_part_readings(nn, vocab, aliases),
+                                             *_added_part_readings(nn, vocab, aliases))]
     primary = list(nn.tokens)
     out: list[Reading] = []
     seen = {tuple(primary)}
@@ -681,6 +688,7 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any], aliases: Aliase
     if latin:
         proposals += _wade_giles_readings(nn, primary, vocab)
     proposals += _near_part_readings(nn, vocab, aliases)
+    proposals += _added_part_readings(nn, vocab, aliases)
     for tokens, penalty, reason, min_score, norm in proposals:
         add(tokens, penalty, reason, min_score, norm)
     return out
@@ -940,41 +948,78 @@ def _near_index(vocab: Mapping[str, Any]) -> _NearIndex:
 
 
 def _near_part_readings(nn: NormalizedName, vocab: Mapping[str, Any], aliases: Aliases | None) -> list[_Proposal]:
-    """A person's name of two to four words, all list words but one: that word read as a list word at most
-    :data:`_NEAR_PART_EDITS` letters off which some list name writes together with every other word of the name
-    ('igor sechev' -> 'igor sechin' of IGOR SECHIN). Not for a name with a legal form or a business word, a name
-    transliterated from another script (its letters are a rendering: the sound readings cover it), or a word of
-    one letter. Cheap when it does not apply: the other words must stand together in some list name first."""
-    tokens = list(nn.tokens)
-    if aliases is None or nn.legal or nn.transliterated or not 2 <= len(tokens) <= 4 or len(set(tokens)) < len(tokens):
+    """A person's name of two to four words, all list words but one: that word read as a list word which some
+    list name writes together with every other word of the name, a word at most :data:`_NEAR_PART_EDITS` letters
+    off ('igor sechev' -> 'igor sechin' of IGOR SECHIN; :data:`NEAR_PART_PENALTY` points a letter). (Sound-alike
+    list words, 'husayn' ~ 'hussein', were tried too: on the name pairs they found one more and brought two false
+    matches, 'Raul Castillo' ~ 'Raul Castro', 'Ferdinand Marquez' ~ 'Ferdinand Marcos'.) Not for a name with a legal form or a
+    business word, a name transliterated from another script (the sound readings above cover it), a numeral, or
+    a word the matcher already relates to that list word. Cheap when it does not apply: the other words must
+    stand together in some list name first."""
+    tokens = _person_name_tokens(nn, 2, 4)
+    if tokens is None or aliases is None:
         return []
     unknown = [t for t in tokens if t not in vocab]
-    if len(unknown) != 1 or not all(_PERSON_WORD.fullmatch(t) for t in tokens):
-        return []
-    if any(t in _org_words() for t in tokens):
+    if len(unknown) != 1 or _ROMAN_NUMERAL.fullmatch(unknown[0]):  # 'Trust XV' / 'Trust XX': numbered siblings
         return []
     tok = unknown[0]
-    if _ROMAN_NUMERAL.fullmatch(tok):  # 'Trust XV' / 'Trust XX': numbered siblings, not a misspelt name
-        return []
-    others = [t for t in tokens if t != tok]
-    together = aliases(others[0])
-    for o in others[1:]:
-        if not together:
-            return []
-        together = together & aliases(o)
+    together = _together([t for t in tokens if t != tok], aliases)
     if not together:
         return []
     from ecscreen.parties.matching import token_sim
 
-    out: list[_Proposal] = []
+    def fits(word: str) -> bool:  # a list word standing with the others, not related to tok by the matcher already
+        return word not in tokens and not aliases(word).isdisjoint(together) and not token_sim(tok, word) > 0
+
+    found: list[tuple[str, float, str]] = []
     for edits, word in _near_index(vocab).near(tok, _NEAR_PART_EDITS):
-        if edits >= max(len(tok), len(word)) or word in tokens or aliases(word).isdisjoint(together):
-            continue
-        if token_sim(tok, word) > 0:  # the matcher relates the two words already ('barack' ~ 'barak'): no reading
-            continue
-        letters = "letter" if edits == 1 else "letters"
-        out.append(([word if t == tok else t for t in tokens], NEAR_PART_PENALTY * edits,
-                    f"{NEAR_PART_REASON}: '{tok}' ~ '{word}', {edits} {letters} off", NEAR_PART_MIN_SCORE, None))
-        if len(out) >= _NEAR_PART_READINGS:
+        if edits < max(len(tok), len(word)) and fits(word):
+            letters = "letter" if edits == 1 else "letters"
+            found.append((word, NEAR_PART_PENALTY * edits, f"'{tok}' ~ '{word}', {edits} {letters} off"))
+    return [([word if t == tok else t for t in tokens], penalty, f"{NEAR_PART_REASON}: {why}", NEAR_PART_MIN_SCORE,
+             None) for word, penalty, why in found[:_NEAR_PART_READINGS]]
+
+
+def _person_name_tokens(nn: NormalizedName, lo: int, hi: int) -> list[str] | None:
+    """The words of a name that may be a person's (``lo``..``hi`` words, letters only, no repeats, no legal form,
+    no business word, not transliterated from another script); None otherwise."""
+    tokens = list(nn.tokens)
+    if nn.legal or nn.transliterated or not lo <= len(tokens) <= hi or len(set(tokens)) < len(tokens):
+        return None
+    if not all(_PERSON_WORD.fullmatch(t) for t in tokens) or any(t in _org_words() for t in tokens):
+        return None
+    return tokens
+
+
+def _together(words: Sequence[str], aliases: Aliases) -> frozenset[int]:
+    """The list names (ids) holding every one of ``words``."""
+    out = aliases(words[0])
+    for w in words[1:]:
+        if not out:
             break
+        out = out & aliases(w)
     return out
+
+
+def _added_part_readings(nn: NormalizedName, vocab: Mapping[str, Any], aliases: Aliases | None) -> list[_Proposal]:
+    """A person's name of three to six words with words on no list: the name without them, when the two or more
+    others (not only particles) stand together in some list name ('anjem iftikhar choudary mahmood' -> 'anjem
+    choudary' of ANJEM CHOUDARY). No penalty here: the calibration costs the left-out words by their weight."""
+    from ecscreen.domain.normalize import particles
+
+    tokens = _person_name_tokens(nn, 3, 6)
+    if tokens is None or aliases is None:
+        return []
+    known = [t for t in tokens if t in vocab]
+    if len(known) == len(tokens) or len([t for t in known if t not in particles()]) < 2:
+        return []
+    unknown = [t for t in tokens if t not in vocab]
+    # a word of one or two letters, a numeral ('Trust XV'), or a word one letter off a list word ('ssad' ~ 'asad')
+    # may be a misspelt list word rather than an added name part: not left out
+    near = _near_index(vocab)
+    if any(len(t) < 3 or _ROMAN_NUMERAL.fullmatch(t) or near.near(t, 1) for t in unknown):
+        return []
+    if not _together(known, aliases) or _near_part_readings(nn, vocab, aliases):
+        return []
+    left = ", ".join(unknown)
+    return [(known, 0.0, f"{ADDED_PARTS_REASON}: {left}", NEAR_PART_MIN_SCORE, None)]
