@@ -2056,6 +2056,15 @@ def _parse_english_words(raw: bytes) -> frozenset[str]:
     return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
 
 
+def _short_near_miss(t: str, u: str, cfg: ScoreConfig) -> bool:
+    """Two different words of which one has at most ``short_word`` letters: too short for a near miss to be
+    evidence ('Fjord' / 'Ford', 'Vital' / 'Vitol'), unless both have ``short_word`` letters and two adjacent
+    letters are swapped ('Appel' / 'Apple', a typing slip that keeps every letter)."""
+    if min(len(t), len(u)) > cfg.short_word:
+        return False
+    return not (len(t) == len(u) == cfg.short_word and _transposition(t, u))
+
+
 def _transposition(a: str, b: str) -> bool:
     """Two adjacent letters swapped (a typing slip): 'huawie' / 'huawei'."""
     if len(a) != len(b) or a == b:
@@ -2194,7 +2203,7 @@ def feature_spelling(c: _CalCtx) -> list[_Feat]:
     out.append(("spelling", pts, "similar spelling: " + ", ".join(descr), None))
     distinct = c.distinct_matched()
     exact_distinct = [p for p in distinct if p[2] >= 1.0]
-    short = [(i, j, s) for i, j, s in distinct if s < 1.0 and min(len(c.q_tokens[i]), len(c.a_tokens[j])) <= c.cfg.short_word]
+    short = [(i, j, s) for i, j, s in distinct if s < 1.0 and _short_near_miss(c.q_tokens[i], c.a_tokens[j], c.cfg)]
     others = [i for i, _, s in c.pairs if s >= 1.0 and not c.q_common[i]]
     if short and not exact_distinct and len(distinct) == len(short) and not others:
         i, j, _ = short[0]
@@ -2312,7 +2321,7 @@ def _one_word_approximate(c: _CalCtx, distinct: list[tuple[int, int, float]], on
         i, j, _ = distinct[0]
         t, u = c.q_tokens[i], c.a_tokens[j]
         one_edit = Levenshtein.distance(t, u, score_cutoff=1) <= 1 or _transposition(t, u)
-        if min(len(t), len(u)) <= c.cfg.short_word or not one_edit or (
+        if _short_near_miss(t, u, c.cfg) or not one_edit or (
             min(len(t), len(u)) < c.cfg.long_word and not _transposition(t, u)
         ):
             return [("one_word", -100.0, f"one-word name matched only approximately ('{t}' ~ '{u}'): a one-word "
