@@ -110,7 +110,9 @@ def test_a_persons_name_written_more_fully_is_a_possible_match(query: str, liste
     hit = _hit(query, listed)
     assert hit is not None and hit.score >= 80
     feat = _feature(hit, "added_name_parts")
-    assert feat is not None and feat[0] > 0 and "adds name parts" in feat[1]
+    # scored on the name as written (the added words cost their weight, half of it given back: > 0) or, when the
+    # candidate stage found it through the name read without its words on no list, the same cost net (< 0)
+    assert feat is not None and feat[0] != 0 and "adds name parts" in feat[1]
     assert hit.band == "possible" and hit.firm_block is not None and "adds name parts" in hit.firm_block
 
 
@@ -127,7 +129,9 @@ def test_added_name_parts_only_when_the_whole_list_name_is_there(query: str, lis
     m = Matcher([ListEntry(id="x", source="test", source_code="custom", name=listed, type=entry_type)])
     alias = 0
     hit = m.calibrate(query, alias)
-    assert hit is not None and _feature(hit, "added_name_parts") is None
+    assert hit is not None
+    feat = _feature(hit, "added_name_parts")
+    assert feat is None or (feat[0] == -100 and hit.score == 0)  # never credit: no feature, or no hit at all
 
 
 @pytest.mark.parametrize(
@@ -328,23 +332,30 @@ def test_the_features_score_a_name_part_variant_proposed_without_a_reading() -> 
     assert hit is not None and hit.band == "possible" and hit.score >= 80
 
 
-@pytest.mark.parametrize(
-    ("query", "listed"),
-    [("Wallmart Inc.", "Walmart Inc."), ("Sencora, Inc.", "Cencora, Inc."), ("Cargille, Incorporated", "Cargill, Incorporated")],
-)
-def test_a_one_letter_typo_in_a_seven_letter_brand_is_a_possible_match(query: str, listed: str) -> None:
-    hit = _hit(query, listed, "Entity")  # was no hit: one-word names needed 8+ letters for one letter off
+def test_two_swapped_letters_in_a_five_letter_brand_is_a_possible_match() -> None:
+    hit = _hit("Appel Inc.", "Apple Inc.", "Entity")  # was no hit: 'a near miss on a short word'
     assert hit is not None and hit.score >= 80 and hit.band == "possible"
 
 
 @pytest.mark.parametrize(
     ("query", "listed"),
     [
-        ("Chevon Corporation", "Chevron Corporation"),  # six letters: too short
+        ("Vital Holding S.A.", "Vitol Holding S.A."),  # five letters, one replaced: too short
+        ("Fjord Motor Company", "Ford Motor Company"),
+        ("Chevon Corporation", "Chevron Corporation"),  # one-word brands: one letter off needs 8+ letters
+        ("Wallmart Inc.", "Walmart Inc."),  # (7 letters cost SEC +3 and NSE +2 false alarms: Vedanta ~ Medanta)
         ("TARGET CORP", "JSC TAGMET"),  # two letters changed
-        ("Kemper Corp", "Kepler Corporation"),
+        ("ASTRONICS CORP", "JATRONICS SDN BHD"),  # two edits, though one letter apart by common subsequence
     ],
 )
 def test_shorter_or_further_brand_typos_are_no_hit(query: str, listed: str) -> None:
     hit = _hit(query, listed, "Entity")
     assert hit is None or hit.score < 80
+
+
+def test_a_number_in_digits_and_in_words_at_the_same_place_is_the_same_word() -> None:
+    hit = _hit("3 Percenters", "Three Percenters", "Entity")  # was no hit: 'the names share one word only'
+    assert hit is not None and hit.score >= 80
+    norm = _feature(hit, "normalisation")
+    assert norm is not None and "'3' = 'three'" in norm[1]
+    assert _hit("FIVE STAR BANCORP", "STAR 5", "Entity") is None  # not at the same place: no pair

@@ -58,6 +58,7 @@ from rapidfuzz.distance import Indel, JaroWinkler, LCSseq, Levenshtein
 
 from ecscreen.domain.normalize import (
     NormalizedName,
+    _number_table,
     _table_lines,
     cjk_characters,
     given_name_forms,
@@ -2056,6 +2057,17 @@ def _parse_english_words(raw: bytes) -> frozenset[str]:
     return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
 
 
+def _same_number(t: str, u: str) -> bool:
+    """One word is a number in digits and the other the same number as a word ('3' / 'three', ``numbers.txt``:
+    units and teens). The alignment pairs them only at the same place in both names ('3 Percenters' / 'Three
+    Percenters', not 'Five Star Bancorp' / 'Star 5', a false alarm when number words were read as digits)."""
+    if t.isdigit() == u.isdigit():
+        return False
+    digits, word = (t, u) if t.isdigit() else (u, t)
+    info = _number_table()[0].get(word)
+    return info is not None and info[1] in ("unit", "teen") and str(info[0]) == digits
+
+
 def _short_near_miss(t: str, u: str, cfg: ScoreConfig) -> bool:
     """Two different words of which one has at most ``short_word`` letters: too short for a near miss to be
     evidence ('Fjord' / 'Ford', 'Vital' / 'Vitol'), unless both have ``short_word`` letters and two adjacent
@@ -2116,6 +2128,8 @@ class _CalCtx:
                     t.startswith(u) or u.startswith(t)
                 ):
                     sim = _COMMON_PREFIX_SIM  # 'air' ~ 'airlines': short and long form of a common word
+                if not sim and i == j and _same_number(t, u):
+                    sim = 1.0  # '3 Percenters' ~ 'Three Percenters': a number in digits and in words, in one place
                 if sim > 0:
                     cands.append((-sim, -(self.q_w[i] + self.a_w[j]), i, j, sim))
         cands.sort()
@@ -2417,9 +2431,13 @@ def feature_country(c: _CalCtx) -> list[_Feat]:
 def feature_normalisation(c: _CalCtx) -> list[_Feat]:
     """What normalisation did (no points): words in common, legal forms ignored, abbreviations expanded."""
     parts = []
-    same = [c.a_tokens[j] for i, j, s in c.pairs if s >= 1.0]
+    same = [c.a_tokens[j] for i, j, s in c.pairs if s >= 1.0 and c.q_tokens[i] == c.a_tokens[j]]
     if same and not c.acronym:
         parts.append("same words: " + ", ".join(same))
+    numbers = [f"'{c.q_tokens[i]}' = '{c.a_tokens[j]}'" for i, j, s in c.pairs
+               if s >= 1.0 and c.q_tokens[i] != c.a_tokens[j] and _same_number(c.q_tokens[i], c.a_tokens[j])]
+    if numbers and not c.acronym:
+        parts.append("the same number in digits and in words: " + ", ".join(numbers))
     if c.typos:
         parts.append("typo in a common word read as the word: " + ", ".join(f"{t}->{f}" for t, f in c.typos))
     legal = sorted({*c.q.norm.legal, *c.an.legal})
