@@ -70,7 +70,6 @@ from ecscreen.domain.normalize import (
 )
 from ecscreen.parties.indexcache import PackedSet, pack_dict, pack_texts, unpack_dict, unpack_texts
 from ecscreen.parties.variants import (
-    ADDED_PARTS_REASON,
     NEAR_PART_REASON,
     Reading,
     bracket_head,
@@ -2573,8 +2572,6 @@ def feature_added_name_parts(c: _CalCtx) -> list[_Feat]:
     evidence of the same person written more fully, not of another person: ``added_name_parts_share`` of
     the points the added words cost (:func:`feature_query_words`) is given back. Never firm on its own:
     the added parts are to be confirmed (date of birth, nationality, identifiers)."""
-    if c.reading.startswith(ADDED_PARTS_REASON):
-        return _added_name_parts_left_out(c)
     added = _added_name_parts(c)
     if not added:
         return []
@@ -2660,26 +2657,6 @@ def feature_name_part_variant(c: _CalCtx) -> list[_Feat]:
              "another person; confirm", "a name part differs")]
 
 
-def _added_name_parts_left_out(c: _CalCtx) -> list[_Feat]:
-    """:func:`feature_added_name_parts` for a name read without its words on no list (ecscreen.parties.variants:
-    'ANJEM IFTIKHAR CHOUDARY MAHMOOD' read as 'anjem choudary'): the same test on the name as written (an
-    individual's list name held whole, two or more of its parts not particles) and the same points: the added
-    words cost their share of the name's weight, less ``added_name_parts_share`` of it. No hit otherwise."""
-    mine = list(_normalize_cached(c.name).tokens)
-    theirs = list(c.an.tokens)
-    held = c.entry.type == "Individual" and _person_pair(c) and all(theirs.count(u) <= mine.count(u) for u in theirs)
-    if not held or len([u for u in theirs if u not in particles()]) < 2:
-        return [("added_name_parts", -100.0, "the name read without its words on no list is not an individual's "
-                 "list name held whole", "the name adds name parts")]
-    weights = [c.m._cal_weight(t, True)[1] for t in mine]
-    added = [t for t in mine if t not in theirs]
-    share = sum(w for t, w in zip(mine, weights, strict=True) if t in added) / max(sum(weights), 1e-9)
-    pts = -c.q_share * share * (1.0 - c.cfg.added_name_parts_share)
-    c.name_score += pts
-    return [("added_name_parts", pts, f"the name holds the whole list name and adds name parts ({', '.join(added)}):"
-             " the same person written more fully, or another person", "the name adds name parts")]
-
-
 def _substituted_words(c: _CalCtx, query: bool) -> list[str]:
     """A firm's name words without a counterpart on the other side that name what the firm is (not a legal
     form, particle, place, number, roman numeral, or a letter or two left by spaced-out or split writing)."""
@@ -2728,10 +2705,13 @@ def feature_same_script(c: _CalCtx) -> list[_Feat]:
 FEATURES = (
     feature_normalisation,
     feature_acronym,
-    feature_query_words,
-    feature_list_words,
+    # the two features that give points back come before the words' costs: Matcher.calibrate stops scoring a
+    # candidate as soon as the running total falls 5 below the threshold (only the country bonus, +5, was thought
+    # to come later), which dropped every 'added_name_parts' hit whose added words cost more than 25 points
     feature_added_name_parts,
     feature_name_part_variant,
+    feature_query_words,
+    feature_list_words,
     feature_spelling,
     feature_distinctive,
     feature_one_word,

@@ -17,10 +17,6 @@ readings and keeps, per list entry, the best score (minus the reading's penalty)
   consonant key (:func:`sound_key`) and similar sound string; such a reading costs
   :data:`SOUND_PENALTY` points;
 * a whole Cyrillic/Greek word made only of Latin look-alikes (``НАМАS``) also read by shape;
-* a person's name (no legal form, no business word) of three to six words whose words on no list are left out
-  when the two or more others stand together in some list name (``ANJEM IFTIKHAR CHOUDARY MAHMOOD`` ->
-  ``anjem choudary``): the calibration (``feature_added_name_parts``) costs the added words as before and keeps
-  the hit possible;
 * in a person's name (no legal form, no business word) whose words are all list words but one, the one word
   that is on no list read as a list word at most two letters off that some list name writes together with all
   the other words (``Igor Sechev`` -> ``igor sechin``): :data:`NEAR_PART_PENALTY` points a letter, and the
@@ -79,8 +75,6 @@ _MAX_SOUND_READINGS = 2
 NEAR_PART_PENALTY = 7.5  # a person's name part read as a list word one or two letters off: points per letter
 NEAR_PART_MIN_SCORE = 95.0  # ... counts only when the reading matches a list name nearly in full
 NEAR_PART_REASON = "a name part on no list read as a list word"  # feature_name_part_variant recognises it
-# a person's name whose words on no list are left out, the rest a list name (feature_added_name_parts scores it)
-ADDED_PARTS_REASON = "name words on no list left out"
 _NEAR_PART_EDITS = 2
 _NEAR_PART_READINGS = 2
 
@@ -651,8 +645,7 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any], aliases: Aliase
         and not _wade_giles_trigger(nn.tokens)
     ):
         # the usual case: nothing that any reading below would change, but a person's misspelt name part
-        return [Reading(*prop) for prop in (*_near_part_readings(nn, vocab, aliases),
-                                             *_added_part_readings(nn, vocab, aliases))]
+        return [Reading(*prop) for prop in _near_part_readings(nn, vocab, aliases)]
     primary = list(nn.tokens)
     out: list[Reading] = []
     seen = {tuple(primary)}
@@ -688,7 +681,6 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any], aliases: Aliase
     if latin:
         proposals += _wade_giles_readings(nn, primary, vocab)
     proposals += _near_part_readings(nn, vocab, aliases)
-    proposals += _added_part_readings(nn, vocab, aliases)
     for tokens, penalty, reason, min_score, norm in proposals:
         add(tokens, penalty, reason, min_score, norm)
     return out
@@ -999,27 +991,3 @@ def _together(words: Sequence[str], aliases: Aliases) -> frozenset[int]:
             break
         out = out & aliases(w)
     return out
-
-
-def _added_part_readings(nn: NormalizedName, vocab: Mapping[str, Any], aliases: Aliases | None) -> list[_Proposal]:
-    """A person's name of three to six words with words on no list: the name without them, when the two or more
-    others (not only particles) stand together in some list name ('anjem iftikhar choudary mahmood' -> 'anjem
-    choudary' of ANJEM CHOUDARY). No penalty here: the calibration costs the left-out words by their weight."""
-    from ecscreen.domain.normalize import particles
-
-    tokens = _person_name_tokens(nn, 3, 6)
-    if tokens is None or aliases is None:
-        return []
-    known = [t for t in tokens if t in vocab]
-    if len(known) == len(tokens) or len([t for t in known if t not in particles()]) < 2:
-        return []
-    unknown = [t for t in tokens if t not in vocab]
-    # a word of one or two letters, a numeral ('Trust XV'), or a word one letter off a list word ('ssad' ~ 'asad')
-    # may be a misspelt list word rather than an added name part: not left out
-    near = _near_index(vocab)
-    if any(len(t) < 3 or _ROMAN_NUMERAL.fullmatch(t) or near.near(t, 1) for t in unknown):
-        return []
-    if not _together(known, aliases) or _near_part_readings(nn, vocab, aliases):
-        return []
-    left = ", ".join(unknown)
-    return [(known, 0.0, f"{ADDED_PARTS_REASON}: {left}", NEAR_PART_MIN_SCORE, None)]
