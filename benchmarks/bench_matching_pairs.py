@@ -7,13 +7,18 @@ Usage:
 What counts as a match (the decision a user sees): each pair (name1 = the party, name2 = a list holding only
 that name, entry type from the pair's schema: Person -> Individual, Vessel, else Entity) is screened the way
 ``screen_parties`` screens a party (``Matcher.compare_calibrated``: the index proposes candidates, the evidence
-features score them) at the screening threshold (the party-list pack's ``threshold``, 80). A pair is predicted
+features score them) at the screening threshold (the party-list pack's ``threshold``, 80; the index proposes only
+candidates with a name score >= min(threshold, ``candidate_threshold``), 60, as in screening). A pair is predicted
 a match when screening reports a hit, in either band: a *possible* hit gives ``review``, a *strong* hit the list's
 outcome (licence required / prohibited); no hit gives ``clear``. That is the headline figure (``--scorer
 screening``, the default). The line "firm findings only" counts only strong hits (what screening asserts without
 review). ``--scorer index`` scores with ``Matcher.compare``, the name score of the candidate index alone (a stage
 before the evidence features; no user sees it as a decision), kept for comparison with earlier figures.
-(``--calibrated``, the old name of ``--scorer screening``, is still accepted.)
+(``--calibrated``, the old name of ``--scorer screening``, is still accepted.) Until 2026-11-28 the headline
+let the index propose candidates at any name score (``compare_calibrated_hit`` searches at threshold 0.01),
+which screening never does: a pair the features would score >= 80 but the candidate stage drops (name score
+< 60) was counted as found. That figure is still printed, in brackets, for comparison; the sweep and the
+curve use it below the threshold.
 
 Every figure is printed for all pairs, for the held-out third (a stable hash of the pair; not looked at while
 tuning the scorer, the honest figure) and for the other two thirds (dev). The logic-v2 reference (OpenSanctions)
@@ -29,7 +34,7 @@ import hashlib
 from collections import defaultdict
 from pathlib import Path
 
-from ecscreen.parties.matching import Matcher
+from ecscreen.parties.matching import ListEntry, Matcher
 from ecscreen.parties.screening import load_pack
 from ecscreen.parties.store import load_default
 
@@ -51,7 +56,9 @@ def held_out(case: dict[str, str]) -> bool:
     return digest[0] % 3 == 0
 
 
-_ENTRY_TYPE = {"Person": "Individual", "Vessel": "Vessel"}  # FollowTheMoney schema -> list entry type
+# FollowTheMoney schema -> list entry type; LegalEntity is FtM's parent of Person and Organization (a person or a
+# firm), so the entry's type is not stated (None), not "Entity" as before 2026-11-28
+_ENTRY_TYPE: dict[str, str | None] = {"Person": "Individual", "Vessel": "Vessel", "LegalEntity": None}
 
 
 def pr_svg(curve: list[tuple[int, float, float]], operating: float, title: str) -> str:
@@ -121,19 +128,40 @@ def main() -> None:
     thr = (load_pack().threshold if screening else m.config.threshold) if args.threshold is None else args.threshold
 
     def screened(name1: str, name2: str, schema: str = "") -> tuple[float, bool]:
-        """(score, strong?) of the best hit screening reports for name1 against a list holding only name2."""
+        """(score, strong?) of the best hit screening reports for name1 against a list holding only name2, the
+        index proposing candidates at any name score (the calibrated score of every pair, for the sweep)."""
         et = _ENTRY_TYPE.get(schema, "Entity") if schema else None
         hit = m.compare_calibrated_hit(name1, name2, entry_type=et)
         return (hit.score, hit.band == "strong") if hit is not None else (0.0, False)
 
+    def decided(name1: str, name2: str, schema: str = "") -> tuple[float, bool]:
+        """(score, strong?) of the hit screening reports at the threshold, exactly as ``screen_parties`` does: the
+        index proposes only candidates with a name score >= min(threshold, candidate_threshold) (60), then the
+        features score them; (0, False) when no hit."""
+        et = _ENTRY_TYPE.get(schema, "Entity") if schema else None
+        one = Matcher([ListEntry(id="pair", source="pair", source_code="custom", name=name2, type=et)],
+                      config=m.config)
+        hits = one.search_many([name1], threshold=thr, limit=1)[0]
+        return (hits[0].score, hits[0].band == "strong") if hits else (0.0, False)
+
     def score(name1: str, name2: str, schema: str = "") -> float:
-        return screened(name1, name2, schema)[0] if screening else m.compare(name1, name2)
+        if not screening:
+            return m.compare(name1, name2)
+        loose = screened(name1, name2, schema)[0]
+        return decided(name1, name2, schema)[0] if loose >= thr else loose
 
     truth = [c["is_match"].strip().lower() == "true" for c in cases]
     if screening:
         print(f"scores: screening (compare_calibrated) at the screening threshold {thr:g}; match = a hit reported "
               "in either band (possible -> review, strong -> the list's outcome)")
         got = [screened(c["name1"], c["name2"], c["schema"]) for c in cases]
+        loose = [s for s, _ in got]
+        p, r, f, tp, fp, fn, tn = prf([(t, s >= thr) for t, s in zip(truth, loose, strict=True)])
+        print(f"  (candidates at any index score, the figure printed before 2026-11-28: P {p:.3f} R {r:.3f} "
+              f"F1 {f:.3f}, TP {tp} FP {fp} FN {fn} TN {tn})")
+        # a pair that scores below the threshold with every candidate is no hit on the screening path either
+        got = [decided(c["name1"], c["name2"], c["schema"]) if s >= thr else (s, st)
+               for c, (s, st) in zip(cases, got, strict=True)]
         scores = [s for s, _ in got]
     else:
         print(f"scores: index scorer (compare), threshold {thr:g}: the candidate stage, not a screening decision")
