@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ecscreen.parties import matching
+from ecscreen.parties import matching, query
 from ecscreen.parties.matching import _SIG_WORDS, ListEntry, Matcher, _KeyTable
 
 NAMES = [
@@ -98,7 +98,7 @@ def test_blocking_words_of_a_chunk_follow_each_query(csl: Matcher) -> None:
 
 def test_a_large_batch_leaves_few_prepared_queries_and_the_same_hits(monkeypatch: pytest.MonkeyPatch) -> None:
     m = Matcher([ListEntry(id=f"e{k}", source="t", source_code="custom", name=n) for k, n in enumerate(NAMES)])
-    monkeypatch.setattr(matching, "QUERY_CACHE_KEEP", 8)
+    monkeypatch.setattr(query, "QUERY_CACHE_KEEP", 8)
     batch = [f"{n} {k}" for k in range(3) for n in NAMES] + NAMES
     first = m.search_many(batch, limit=None)
     assert len(m._query_cache) == 0  # more than QUERY_CACHE_KEEP were prepared: dropped after the batch
@@ -115,3 +115,16 @@ def test_a_large_batch_leaves_few_prepared_queries_and_the_same_hits(monkeypatch
 def test_normalized_names_cache_is_bounded() -> None:
     assert matching._normalize_cached.cache_info().maxsize == matching.NORMALIZED_KEEP
     assert matching.NORMALIZED_KEEP >= 2 * matching.PREFETCH_NAMES  # a prefetched block is still cached when read
+
+
+@pytest.mark.parametrize("first", ["candidates", "index_build", "query", "kernel", "calibration", "matching"])
+def test_matcher_parts_import_in_any_order(first: str) -> None:
+    """The Matcher's parts (issue 10 split) read the matching module late: any of them may be imported first."""
+    import subprocess
+    import sys
+
+    code = (f"import ecscreen.parties.{first}\nfrom ecscreen.parties.matching import ListEntry, Matcher\n"
+            "m = Matcher([ListEntry(id='1', source='t', source_code='t', name='Mahan Air')], cache_dir=None)\n"
+            "print(m.search('Mahan Air')[0].entry.id)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
