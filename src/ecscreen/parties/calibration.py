@@ -14,6 +14,7 @@ from rapidfuzz.distance import LCSseq
 from ecscreen.domain.normalize import NormalizedName, normalize
 from ecscreen.parties.candidates import _combine_one
 from ecscreen.parties.kernel import _Kernel
+from ecscreen.parties.query import _minor
 
 if TYPE_CHECKING:
     # the matcher module (models, normalisation data, features): ecscreen.parties.matching binds it here as it
@@ -145,7 +146,7 @@ class _Calibration(_Kernel):
         if vid is not None:
             return self.idf_list[vid]
         w = self._oov_weight(tok)
-        return w * self.config.patronymic_factor if _m._minor_word(tok) else w
+        return w * self.config.patronymic_factor if _minor(tok) else w
 
     def _align(
         self, q: _Query, alias_tokens: Sequence[str], weak: bool = False

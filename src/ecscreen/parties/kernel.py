@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ecscreen.parties.candidates import _SIG_WORDS, _Chunk, _combine, _KeyTable, _RawHit
+from ecscreen.parties import candidates
+from ecscreen.parties.candidates import _SIG_WORDS, _Chunk, _combine, _combine_one, _KeyTable, _RawHit
 from ecscreen.parties.query import _QueryPrep
 
 if TYPE_CHECKING:
@@ -124,6 +125,10 @@ class _Kernel(_QueryPrep):
         self, queries: list[_Query], threshold: float, exhaustive: bool
     ) -> list[list[_RawHit]]:
         nq = len(queries)
+        if not exhaustive:
+            small = self._small_chunk(queries, threshold)
+            if small is not None:
+                return self._add_acronyms(queries, threshold, small)
         ch = self._chunk_arrays(queries, threshold, exhaustive)
         if exhaustive:
             pq = np.repeat(np.arange(nq, dtype=np.int64), self.n_alias)
@@ -136,12 +141,80 @@ class _Kernel(_QueryPrep):
             sel = np.flatnonzero(scores >= threshold)
             for qi, ai, sc in zip(pq[sel].tolist(), pa[sel].tolist(), scores[sel].tolist(), strict=True):
                 out[qi].append(_RawHit(ai, sc, False))
+        return self._add_acronyms(queries, threshold, out)
+
+    def _add_acronyms(self, queries: list[_Query], threshold: float, out: list[list[_RawHit]]) -> list[list[_RawHit]]:
         if max(self.config.acronym_score, self.config.acronym_score_short) >= threshold:
             for qi, q in enumerate(queries):
                 for ai, size in self._acronym_candidates(q):
                     score = self._acronym_score(size)
                     if score >= threshold:
                         out[qi].append(_RawHit(ai, score, True))
+        return out
+
+    def _small_chunk(self, queries: list[_Query], threshold: float) -> list[list[_RawHit]] | None:
+        """The word hits of a chunk with few candidate rows (one name of a ``check`` or a ``serve`` request, a
+        party against a pack's names list), scored in plain Python: the numpy kernel's fixed cost (~40 array
+        calls, ~0.5-1 ms) is most of such a chunk's time. None when the chunk has more than
+        :data:`~ecscreen.parties.candidates.SMALL_KERNEL_ROWS` candidate rows (then the numpy kernel runs).
+
+        The same hits with the same scores in the same order as :meth:`_score_pairs`: the same candidates (the
+        postings of the blocking words, in the same order; the kernel's signature and single-word pruning only
+        drops pairs that score below the threshold, so scoring them here changes nothing), the same sums in the
+        same order (``np.bincount`` adds a pair's weights one after the other from 0.0, as the loops below do),
+        the query totals from the very numpy reduction of :meth:`_chunk_arrays` (its summation order depends on
+        the chunk's widest query), and :func:`_combine_one`, which is :func:`_combine` to the bit."""
+        blocked = [self._blocked(q, threshold) for q in queries]
+        p_len = self._p_len_list
+        rows = 0
+        for bu, _ in blocked:
+            for u in bu:
+                rows += p_len[u]
+            if rows > candidates.SMALL_KERNEL_ROWS:
+                return None
+        maxt = max([len(q.tokens) for q in queries] + [1])
+        qw = np.zeros((len(queries), maxt))
+        for qi, q in enumerate(queries):
+            qw[qi, : len(q.weights)] = q.weights
+        q_totals: list[float] = qw.sum(axis=1).tolist()
+        cfg = self.config
+        p_start, p_alias, a_start, a_len = self.p_start, self.p_alias, self.a_start, self.a_len
+        a_tok, a_w, a_W, a_weak = self.a_tok, self.a_w, self.a_W, self.a_weak
+        out: list[list[_RawHit]] = []
+        for qi, q in enumerate(queries):
+            found: list[_RawHit] = []
+            out.append(found)
+            bu = blocked[qi][0]
+            if not bu:
+                continue
+            related = {u: (s, t) for u, s, t in zip(q.e_u, q.e_s, q.e_t, strict=True)}
+            weights, q_total = q.weights, q_totals[qi]
+            for u in bu:
+                start = int(p_start[u])
+                for ai in p_alias[start : start + p_len[u]].tolist():
+                    f0 = int(a_start[ai])
+                    f1 = f0 + int(a_len[ai])
+                    r_num = matched_aw = 0.0
+                    best: dict[int, float] = {}
+                    for tok, aw in zip(a_tok[f0:f1].tolist(), a_w[f0:f1].tolist(), strict=True):
+                        hit = related.get(tok)
+                        if hit is not None:
+                            sim, t = hit
+                            r_num += aw * sim
+                            matched_aw += aw
+                            if sim > best.get(t, 0.0):
+                                best[t] = sim
+                    p_num = matched_qw = max_w = 0.0
+                    for t in sorted(best):
+                        cw = weights[t]
+                        p_num += cw * best[t]
+                        matched_qw += cw
+                        if cw > max_w:
+                            max_w = cw
+                    score = _combine_one(cfg, p_num, q_total, r_num, float(a_W[ai]), matched_qw, matched_aw, max_w,
+                                         bool(a_weak[ai]))
+                    if score >= threshold:
+                        found.append(_RawHit(ai, score, False))
         return out
 
     def _blocked(self, q: _Query, threshold: float) -> tuple[list[int], list[int]]:

@@ -523,7 +523,9 @@ class Matcher(_Calibration):
         for i in range(0, len(names), PREFETCH_NAMES):
             block = names[i : i + PREFETCH_NAMES]
             self._prefetch_words(block)
-            variants.update((n, self._query_variants(n)) for n in block)
+            for n in block:
+                self._prepare(n)  # uses the words just looked up together (the kernel reads these queries)
+                variants[n] = self._query_variants(n)
         texts = list(dict.fromkeys([*names, *(v for vs in variants.values() for v in vs)]))
         # the best alias of each hit comes back with the scores (no state on the matcher: one Matcher
         # may serve several threads, e.g. `ecscreen serve`)

@@ -153,7 +153,7 @@ class _QueryPrep(_IndexBuild):
         if tok not in self.vocab:
             df += self._bg_df.get(tok, 0)
         w = math.log1p(self._n_docs / df) if df > 0 else self.idf_max
-        return w * self.config.patronymic_factor if _m._minor_word(tok) else w
+        return w * self.config.patronymic_factor if _minor(tok) else w
 
     def _oov_weight(self, tok: str) -> float:
         bg = self._bg_df.get(tok)
@@ -255,9 +255,11 @@ class _QueryPrep(_IndexBuild):
             p_len = self._p_len_list
             vbit = self._vbit
             sig = 0
+            volume = 0
             for u in exp:
                 sig |= 1 << vbit[u]
-            info = (exp, self._token_weight(tok, exp), sum(p_len[u] for u in exp), sig)
+                volume += p_len[u]
+            info = (exp, self._token_weight(tok, exp), volume, sig)
             if len(self._info_cache) > 500_000:
                 self._info_cache.clear()
             self._info_cache[tok] = info
@@ -265,12 +267,26 @@ class _QueryPrep(_IndexBuild):
 
     def may_match(self, name: str) -> bool:
         """Cheap necessary test for a hit: a word of the name (or of a spelling of it) is related to a
-        word of the index, or the name is an acronym of an indexed name. False means no hit at all."""
+        word of the index, or the name is an acronym of an indexed name. False means no hit at all.
+
+        Reads only what the test needs: each text's words (:meth:`_query_tokens`, the words ``_prepare`` would
+        give) and their related list words (:meth:`_expand`, the query's ``expansions``), stopping at the first
+        word with any; no weights, signatures or prepared query for a name that cannot match (most names
+        against a pack's names list)."""
         for text in (name, *self._query_variants(name)):
-            q = self._prepare(text)
-            if any(q.expansions) or (len(q.tokens) == 1 and q.tokens[0] in self._acro):
+            toks = self._query_tokens(text)
+            if (len(toks) == 1 and toks[0] in self._acro) or any(self._expand(t) for t in toks):
                 return True
         return False
+
+    def _query_tokens(self, text: str) -> list[str]:
+        """The words of ``_prepare(text)`` (normalised, re-joined where the lists join them, at most
+        ``max_tokens``), without preparing the query when it is not prepared already."""
+        q = self._query_cache.get(text)
+        if q is not None:
+            return q.tokens
+        nn = _m._normalize_cached(text)
+        return _m._rejoin(list(nn.tokens), self.vocab, min_part=5)[: self.config.max_tokens]
 
     def _query_variants(self, name: str) -> list[str]:
         """Other spellings of a query whose index candidates are scored too (always against the name as
@@ -280,7 +296,7 @@ class _QueryPrep(_IndexBuild):
         out: list[str] = []
         if "-" in name:
             out.append(re.sub(r"(?<=\w)-(?=\w)", "", name))
-        toks = self._prepare(name).tokens
+        toks = self._query_tokens(name)
         fixed = [_m.common_typo(t) or t for t in toks]
         if fixed != list(toks):
             out.append(" ".join(fixed))
@@ -290,3 +306,16 @@ class _QueryPrep(_IndexBuild):
             out.append(core[0])
         return [v for v in out if v != name]
 
+
+# _minor_word per word, for every index of the process (a pure function of the word: suffixes, the particles
+# table, digits, roman numerals; ~20 us a call, asked for every new query word and list word of every index)
+_MINOR: dict[str, bool] = {}
+
+
+def _minor(tok: str) -> bool:
+    got = _MINOR.get(tok)
+    if got is None:
+        if len(_MINOR) >= 200_000:
+            _MINOR.clear()
+        got = _MINOR[tok] = _m._minor_word(tok)
+    return got
