@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 # chunks with at most this many candidate rows (postings of their blocking words) are scored in plain Python
 # (Matcher._small_chunk): below it, the numpy kernel's fixed cost per chunk is more than the rows' work
-SMALL_KERNEL_ROWS = 48
+SMALL_KERNEL_ROWS = 64
 
 # deletion indexes up to this many keys (names lists of rule packs, small custom lists) are also held as a
 # dict: one query word's lookups then cost dict gets instead of numpy calls (~45 us per new word)

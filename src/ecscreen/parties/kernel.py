@@ -177,45 +177,65 @@ class _Kernel(_QueryPrep):
         for qi, q in enumerate(queries):
             qw[qi, : len(q.weights)] = q.weights
         q_totals: list[float] = qw.sum(axis=1).tolist()
+        # every candidate row's alias words and their weights, gathered in a few array calls
+        p_start, p_alias = self._p_start_list(), self.p_alias
+        parts = [p_alias[p_start[u] : p_start[u] + p_len[u]] for bu, _ in blocked for u in bu]
+        out: list[list[_RawHit]] = [[] for _ in queries]
+        if not parts:
+            return out
+        pa = np.concatenate(parts)
+        lengths = self.a_len[pa]
+        offs = np.cumsum(lengths) - lengths
+        f_idx = np.repeat(self.a_start[pa] - offs, lengths) + np.arange(int(lengths.sum()))
+        toks: list[int] = self.a_tok[f_idx].tolist()
+        aws: list[float] = self.a_w[f_idx].tolist()
+        ends: list[int] = (offs + lengths).tolist()
+        pa_l: list[int] = pa.tolist()
+        a_tot: list[float] = self.a_W[pa].tolist()
+        weak: list[bool] = self.a_weak[pa].tolist()
         cfg = self.config
-        p_start, p_alias, a_start, a_len = self.p_start, self.p_alias, self.a_start, self.a_len
-        a_tok, a_w, a_W, a_weak = self.a_tok, self.a_w, self.a_W, self.a_weak
-        out: list[list[_RawHit]] = []
+        row = 0
+        f0 = 0
         for qi, q in enumerate(queries):
-            found: list[_RawHit] = []
-            out.append(found)
-            bu = blocked[qi][0]
-            if not bu:
+            n_rows = sum(p_len[u] for u in blocked[qi][0])
+            if not n_rows:
                 continue
+            found = out[qi]
             related = {u: (s, t) for u, s, t in zip(q.e_u, q.e_s, q.e_t, strict=True)}
             weights, q_total = q.weights, q_totals[qi]
-            for u in bu:
-                start = int(p_start[u])
-                for ai in p_alias[start : start + p_len[u]].tolist():
-                    f0 = int(a_start[ai])
-                    f1 = f0 + int(a_len[ai])
-                    r_num = matched_aw = 0.0
-                    best: dict[int, float] = {}
-                    for tok, aw in zip(a_tok[f0:f1].tolist(), a_w[f0:f1].tolist(), strict=True):
-                        hit = related.get(tok)
-                        if hit is not None:
-                            sim, t = hit
-                            r_num += aw * sim
-                            matched_aw += aw
-                            if sim > best.get(t, 0.0):
-                                best[t] = sim
-                    p_num = matched_qw = max_w = 0.0
-                    for t in sorted(best):
-                        cw = weights[t]
-                        p_num += cw * best[t]
-                        matched_qw += cw
-                        if cw > max_w:
-                            max_w = cw
-                    score = _combine_one(cfg, p_num, q_total, r_num, float(a_W[ai]), matched_qw, matched_aw, max_w,
-                                         bool(a_weak[ai]))
-                    if score >= threshold:
-                        found.append(_RawHit(ai, score, False))
+            first, row = row, row + n_rows
+            for r in range(first, row):
+                f1 = ends[r]
+                r_num = matched_aw = 0.0
+                best: dict[int, float] = {}
+                for f in range(f0, f1):
+                    hit = related.get(toks[f])
+                    if hit is not None:
+                        sim, t = hit
+                        aw = aws[f]
+                        r_num += aw * sim
+                        matched_aw += aw
+                        if sim > best.get(t, 0.0):
+                            best[t] = sim
+                f0 = f1
+                p_num = matched_qw = max_w = 0.0
+                for t in sorted(best):
+                    cw = weights[t]
+                    p_num += cw * best[t]
+                    matched_qw += cw
+                    if cw > max_w:
+                        max_w = cw
+                score = _combine_one(cfg, p_num, q_total, r_num, a_tot[r], matched_qw, matched_aw, max_w, weak[r])
+                if score >= threshold:
+                    found.append(_RawHit(pa_l[r], score, False))
         return out
+
+    def _p_start_list(self) -> list[int]:
+        """``p_start`` as a list (made on first use, like :meth:`_sig_columns`)."""
+        got: list[int] | None = self.__dict__.get("_p_start_l")
+        if got is None:
+            got = self.__dict__["_p_start_l"] = self.p_start.tolist()
+        return got
 
     def _blocked(self, q: _Query, threshold: float) -> tuple[list[int], list[int]]:
         """(vocabulary ids, query token) every hit of ``q`` must match one of, cached on the query."""
