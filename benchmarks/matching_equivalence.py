@@ -12,7 +12,9 @@ confirm it, country match) of ``search_many`` against the embedded lists for:
   * the SEC company names (7,847) with country GB and with none;
   * the NSE names (benchmarks/data/nse-company-names.txt) with IN and with CN;
   * the disguised list entries of bench_parties_recall.py (1,500 entries, every variant, the entry's country);
-and ``match_raw`` of the speed benchmark's names at thresholds 80 and 60. The pinned 400 names of
+and ``match_raw`` of the speed benchmark's names at thresholds 80 and 60; then 4,000 of these names searched one
+per call (the small-chunk kernel path of ``check`` / ``serve``) and ``may_match`` + ``search`` against a 300-name
+index (a pack's names list). The pinned 400 names of
 tests/test_matching_equivalence.py are too few to catch a pruning bug that touches one name in 10,000.
 Reads ../shared/data (the yente fixtures and the SEC names).
 """
@@ -88,6 +90,24 @@ def dump(out: Path, data: Path) -> None:
             raw = m.match_raw(names, threshold=thr)
             fo.write(json.dumps(["match_raw", thr, raw]) + "\n")
             print(f"match_raw at {thr:g}: {sum(1 for r in raw if r):,} names with hits")
+        # one name per call, as `check`, `serve` and a pack's names list search (small chunks: the plain-Python
+        # kernel path), and may_match against a names-list-sized index
+        singles = names[:2000] + [n for n, _ in sets["recall"][:1000]] + sec[:1000]
+        m.clear_caches()
+        c0 = time.process_time()
+        for n in singles:
+            fo.write(json.dumps(["single", n, [_dump_hit(h) for h in m.search(n, limit=None)]], ensure_ascii=False)
+                     + "\n")
+        print(f"single: {len(singles):,} searches one name per call, {time.process_time() - c0:.1f} CPU-s")
+        from ecscreen.parties.matching import ListEntry, Matcher
+
+        small = Matcher([ListEntry(id=f"n{k}", source="names", source_code="custom", name=e.name)
+                         for k, e in enumerate(rnd.sample(list(m.entries), 300))], cache_dir=None)
+        for n in singles:
+            may = small.may_match(n)
+            fo.write(json.dumps(["names-list", n, may, [_dump_hit(h) for h in small.search(n, limit=None)] if may else []],
+                                ensure_ascii=False) + "\n")
+        print("names-list: may_match and search of the same names against a 300-name index")
     print(f"{out}: sha256 {hashlib.sha256(out.read_bytes()).hexdigest()}")
 
 

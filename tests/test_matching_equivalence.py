@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from ecscreen.parties import matching
+from ecscreen.parties import candidates, matching
 from ecscreen.parties.matching import ListEntry, Matcher, PartyHit
 
 FIX = Path(__file__).parent / "fixtures" / "matching"
@@ -106,7 +106,7 @@ def test_small_index_dict_lookups_equal_numpy_lookups(monkeypatch: pytest.Monkey
 
     assert len(Matcher(entries, cache_dir=None)._del_index) <= matching.SMALL_DELETION_INDEX
     with_dict = run()
-    monkeypatch.setattr(matching, "SMALL_DELETION_INDEX", -1)  # numpy look-ups for every index
+    monkeypatch.setattr(candidates, "SMALL_DELETION_INDEX", -1)  # numpy look-ups for every index
     assert run() == with_dict
     assert sum(ok for ok, _ in with_dict) >= 20 and sum(1 for _, h in with_dict if h) >= 10
 

@@ -7,7 +7,9 @@
   embedded CSL's index (queries that hit and queries that do not);
 * the prepared queries of a large batch are dropped while the cyclic GC is off (``QUERY_CACHE_KEEP``), and a
   second search of the same names (its queries prepared again) gives the same hits;
-* ``_normalize_cached`` keeps ``NORMALIZED_KEEP`` names, not the whole batch.
+* ``_normalize_cached`` keeps ``NORMALIZED_KEEP`` names, not the whole batch;
+* ``Matcher._small_chunk`` (chunks with few candidate rows scored in plain Python) gives the numpy kernel's hits,
+  scores (to the bit) and order, and ``may_match`` (words and expansions only) answers as the prepared queries do.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ecscreen.parties import matching
+from ecscreen.parties import candidates, matching, query
 from ecscreen.parties.matching import _SIG_WORDS, ListEntry, Matcher, _KeyTable
 
 NAMES = [
@@ -98,7 +100,7 @@ def test_blocking_words_of_a_chunk_follow_each_query(csl: Matcher) -> None:
 
 def test_a_large_batch_leaves_few_prepared_queries_and_the_same_hits(monkeypatch: pytest.MonkeyPatch) -> None:
     m = Matcher([ListEntry(id=f"e{k}", source="t", source_code="custom", name=n) for k, n in enumerate(NAMES)])
-    monkeypatch.setattr(matching, "QUERY_CACHE_KEEP", 8)
+    monkeypatch.setattr(query, "QUERY_CACHE_KEEP", 8)
     batch = [f"{n} {k}" for k in range(3) for n in NAMES] + NAMES
     first = m.search_many(batch, limit=None)
     assert len(m._query_cache) == 0  # more than QUERY_CACHE_KEEP were prepared: dropped after the batch
@@ -115,3 +117,57 @@ def test_a_large_batch_leaves_few_prepared_queries_and_the_same_hits(monkeypatch
 def test_normalized_names_cache_is_bounded() -> None:
     assert matching._normalize_cached.cache_info().maxsize == matching.NORMALIZED_KEEP
     assert matching.NORMALIZED_KEEP >= 2 * matching.PREFETCH_NAMES  # a prefetched block is still cached when read
+
+
+@pytest.mark.parametrize("first", ["candidates", "index_build", "query", "kernel", "calibration", "matching"])
+def test_matcher_parts_import_in_any_order(first: str) -> None:
+    """The Matcher's parts (issue 10 split) read the matching module late: any of them may be imported first."""
+    import subprocess
+    import sys
+
+    code = (f"import ecscreen.parties.{first}\nfrom ecscreen.parties.matching import ListEntry, Matcher\n"
+            "m = Matcher([ListEntry(id='1', source='t', source_code='t', name='Mahan Air')], cache_dir=None)\n"
+            "print(m.search('Mahan Air')[0].entry.id)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
+
+
+@pytest.mark.parametrize("threshold", [60.0, 80.0])
+def test_small_chunk_python_kernel_equals_numpy_kernel(
+    csl: Matcher, monkeypatch: pytest.MonkeyPatch, threshold: float
+) -> None:
+    """Regression guard for the plain-Python small-chunk path: per query and per chunk of several queries, the same
+    (alias, score, acronym) hits in the same order as the numpy kernel, scores equal to the bit."""
+    names = [*NAMES, "Zhejiang Tianlu Energy", "Ali", "Sam Smith", "Gazprom Neft", "Joint Stock Company Almaz"]
+    queries = [csl._prepare(n) for n in names]
+    queries += [alt for q in list(queries) for _, alt in csl._readings(q)]
+
+    def hits(limit: int, chunk: list[Any]) -> list[list[tuple[int, float, bool]]]:
+        monkeypatch.setattr(candidates, "SMALL_KERNEL_ROWS", limit)
+        return [[(h.alias, h.name_score, h.acronym) for h in hl] for hl in csl._match_chunk(chunk, threshold, False)]
+
+    default_limit = candidates.SMALL_KERNEL_ROWS
+    small = 0
+    for q in queries:
+        small += sum(csl._p_len_list[u] for u in csl._blocked(q, threshold)[0]) <= default_limit
+        assert hits(10**9, [q]) == hits(-1, [q]), q.text
+    assert small >= 3  # with the default limit, several of these chunks take the Python path
+    assert hits(10**9, queries) == hits(-1, queries)
+    assert any(hits(-1, [q]) for q in queries)  # the names do hit: the comparison is not between empty lists
+
+
+def test_may_match_answers_as_prepared_queries_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``may_match`` reads words and expansions only; its answer is the one of the prepared queries it replaced."""
+    m = Matcher([ListEntry(id=str(i), source="t", source_code="t", name=n) for i, n in enumerate(
+        ["Mahan Air", "Rosoboronexport", "China Electronics Technology Group Corporation", "Bank Mellat"])],
+        cache_dir=None)
+    probes = ["Mahan Airlines", "Rosoboronexprt", "CETC", "Acme Widgets", "Mellat", "Semi-conductor Mfg.",
+              "Totally Unrelated Name", "Bnak Melat", "Maha"]
+    for name in probes:
+        want = any(
+            any(q.expansions) or (len(q.tokens) == 1 and q.tokens[0] in m._acro)
+            for q in (m._prepare(t) for t in (name, *m._query_variants(name)))
+        )
+        m.clear_caches()
+        assert m.may_match(name) is want, name
+        assert m._query_cache == {}  # no query is prepared for the test (before: one per text)

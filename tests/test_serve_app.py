@@ -251,7 +251,9 @@ def test_no_full_gc_pass_while_serving_with_lists(tmp_path: Path) -> None:
         _serve(_app(holder), body)
     finally:
         holder.stop()
-    assert passes.count(0) > 100  # the young generation is still collected
+    # the young generation is still collected (~55 passes since a names list's may_match prepares no query for a
+    # name that cannot match, h22; ~110 before): the GC is on, only the full passes are gone
+    assert passes.count(0) > 20
     assert 2 not in passes
 
 

@@ -1,0 +1,373 @@
+"""The candidate kernel: a part of ``Matcher`` (issue 10).
+
+Per chunk of prepared queries: the blocking words every hit must match, the candidate (query, alias) pairs from
+their postings, pruned by the single-word bound and the word signatures (both lossless), then the name score of
+every candidate pair in one vectorised pass (:func:`ecscreen.parties.candidates._combine`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ecscreen.parties import candidates
+from ecscreen.parties.candidates import _SIG_WORDS, _Chunk, _combine, _combine_one, _KeyTable, _RawHit
+from ecscreen.parties.query import _QueryPrep
+
+if TYPE_CHECKING:
+    # the matcher module (models, normalisation data, features): ecscreen.parties.matching binds it here as it
+    # loads (see there), so that either module may be imported first
+    from ecscreen.parties import matching as _m
+    from ecscreen.parties.query import _Query
+
+
+class _Kernel(_QueryPrep):
+    """Candidates and name scores of a chunk of prepared queries (the vectorised kernel)."""
+
+    def _blocking_tokens(self, q: _Query, threshold: float) -> list[int]:
+        """Query tokens at least one of which every hit must match (lossless for this scorer).
+
+        Two necessary conditions, the cheaper one is used: (a) prefix filtering on the evidence, i.e. the
+        tokens left out weigh less than ``threshold/100 * evidence`` together; (b) when generic matches
+        cannot reach the threshold, a hit must match a token weighing at least ``distinct_min``.
+        """
+        cfg = self.config
+        need = threshold / 100.0 * cfg.evidence
+        order = sorted(range(len(q.tokens)), key=lambda i: -q.weights[i])
+        rest = sum(q.weights)
+        prefix: list[int] = []
+        for i in order:
+            if rest < need:
+                break
+            prefix.append(i)
+            rest -= q.weights[i]
+        if 100.0 * cfg.generic_factor < threshold:
+            # a hit matches a distinct word, or covers at least ``full_match`` of the query
+            alt = [i for i in order if q.weights[i] >= cfg.distinct_min]
+            rest = sum(q.weights)
+            need_full = cfg.full_match * rest
+            for i in order:
+                if rest < need_full:
+                    break
+                if i not in alt:
+                    alt.append(i)
+                rest -= q.weights[i]
+            if self._postings_volume(q, alt) < self._postings_volume(q, prefix):
+                return alt
+        return prefix
+
+    def _single_word_min(self, threshold: float) -> float:
+        """Share of the query (or alias) weight a single matched word must carry for a hit.
+
+        With one matched query word, base <= b*M + (1-b)*m - g*(1-M) <= (1+g)*M - g, where M is the larger
+        of the word's shares; reaching threshold T needs M >= (T + g) / (1 + g).
+        """
+        g = max(0.0, self.config.substitution_penalty)
+        return max(0.0, (threshold / 100.0 + g) / (1.0 + g) - 1e-9)
+
+    def _postings_volume(self, q: _Query, toks: list[int]) -> int:
+        return sum(q.volumes[i] for i in toks)
+
+    def _score_pairs(
+        self,
+        queries: list[_Query],
+        pq: np.ndarray,
+        pa: np.ndarray,
+        e_key: np.ndarray,
+        e_sim: np.ndarray,
+        e_tloc: np.ndarray,
+        qw: np.ndarray,
+        q_total: np.ndarray,
+    ) -> np.ndarray:
+        cfg = self.config
+        n_pairs = len(pa)
+        if n_pairs == 0:
+            return np.zeros(0)
+        lengths = self.a_len[pa]
+        total = int(lengths.sum())
+        f_pair = np.repeat(np.arange(n_pairs, dtype=np.int32), lengths)
+        offs = np.cumsum(lengths, dtype=np.int32) - lengths
+        f_idx = np.repeat(self.a_start[pa] - offs, lengths)
+        f_idx += np.arange(total, dtype=np.int32)
+        key = pq[f_pair] * self.n_vocab + self.a_tok[f_idx]
+        pos = _KeyTable(e_key).lookup(key)
+        hit = np.flatnonzero(pos >= 0)
+        hp = pos[hit]
+        h_pair = f_pair[hit]
+        h_sim = e_sim[hp]
+        h_aw = self.a_w[f_idx[hit]]
+        r_num = np.bincount(h_pair, weights=h_aw * h_sim, minlength=n_pairs)
+        matched_aw = np.bincount(h_pair, weights=h_aw, minlength=n_pairs)
+        # best similarity per (pair, query token); only matched cells are visited afterwards
+        maxt = qw.shape[1]
+        m = np.zeros(n_pairs * maxt)
+        np.maximum.at(m, h_pair * maxt + e_tloc[hp], h_sim)
+        cells = np.flatnonzero(m)
+        c_pair = cells // maxt
+        c_w = qw.ravel()[pq[c_pair] * maxt + cells % maxt]
+        p_num = np.bincount(c_pair, weights=c_w * m[cells], minlength=n_pairs)
+        matched_qw = np.bincount(c_pair, weights=c_w, minlength=n_pairs)
+        max_w = np.zeros(n_pairs)
+        np.maximum.at(max_w, c_pair, c_w)
+        return _combine(
+            cfg,
+            p_num,
+            q_total[pq],
+            r_num,
+            self.a_W[pa],
+            matched_qw,
+            matched_aw,
+            max_w,
+            self.a_weak[pa],
+        )
+
+    def _match_chunk(
+        self, queries: list[_Query], threshold: float, exhaustive: bool
+    ) -> list[list[_RawHit]]:
+        nq = len(queries)
+        if not exhaustive:
+            small = self._small_chunk(queries, threshold)
+            if small is not None:
+                return self._add_acronyms(queries, threshold, small)
+        ch = self._chunk_arrays(queries, threshold, exhaustive)
+        if exhaustive:
+            pq = np.repeat(np.arange(nq, dtype=np.int64), self.n_alias)
+            pa = np.tile(np.arange(self.n_alias, dtype=np.int32), nq)
+        else:
+            pq, pa = self._candidates(ch, threshold)
+        out: list[list[_RawHit]] = [[] for _ in range(nq)]
+        if len(pa):
+            scores = self._score_pairs(queries, pq, pa, ch.e_key, ch.e_sim, ch.e_tloc, ch.qw, ch.q_total)
+            sel = np.flatnonzero(scores >= threshold)
+            for qi, ai, sc in zip(pq[sel].tolist(), pa[sel].tolist(), scores[sel].tolist(), strict=True):
+                out[qi].append(_RawHit(ai, sc, False))
+        return self._add_acronyms(queries, threshold, out)
+
+    def _add_acronyms(self, queries: list[_Query], threshold: float, out: list[list[_RawHit]]) -> list[list[_RawHit]]:
+        if max(self.config.acronym_score, self.config.acronym_score_short) >= threshold:
+            for qi, q in enumerate(queries):
+                for ai, size in self._acronym_candidates(q):
+                    score = self._acronym_score(size)
+                    if score >= threshold:
+                        out[qi].append(_RawHit(ai, score, True))
+        return out
+
+    def _small_chunk(self, queries: list[_Query], threshold: float) -> list[list[_RawHit]] | None:
+        """The word hits of a chunk with few candidate rows (one name of a ``check`` or a ``serve`` request, a
+        party against a pack's names list), scored in plain Python: the numpy kernel's fixed cost (~40 array
+        calls, ~0.5-1 ms) is most of such a chunk's time. None when the chunk has more than
+        :data:`~ecscreen.parties.candidates.SMALL_KERNEL_ROWS` candidate rows (then the numpy kernel runs).
+
+        The same hits with the same scores in the same order as :meth:`_score_pairs`: the same candidates (the
+        postings of the blocking words, in the same order; the kernel's signature and single-word pruning only
+        drops pairs that score below the threshold, so scoring them here changes nothing), the same sums in the
+        same order (``np.bincount`` adds a pair's weights one after the other from 0.0, as the loops below do),
+        the query totals from the very numpy reduction of :meth:`_chunk_arrays` (its summation order depends on
+        the chunk's widest query), and :func:`_combine_one`, which is :func:`_combine` to the bit."""
+        blocked = [self._blocked(q, threshold) for q in queries]
+        p_len = self._p_len_list
+        rows = 0
+        for bu, _ in blocked:
+            for u in bu:
+                rows += p_len[u]
+            if rows > candidates.SMALL_KERNEL_ROWS:
+                return None
+        maxt = max([len(q.tokens) for q in queries] + [1])
+        qw = np.zeros((len(queries), maxt))
+        for qi, q in enumerate(queries):
+            qw[qi, : len(q.weights)] = q.weights
+        q_totals: list[float] = qw.sum(axis=1).tolist()
+        # every candidate row's alias words and their weights, gathered in a few array calls
+        p_start, p_alias = self._p_start_list(), self.p_alias
+        parts = [p_alias[p_start[u] : p_start[u] + p_len[u]] for bu, _ in blocked for u in bu]
+        out: list[list[_RawHit]] = [[] for _ in queries]
+        if not parts:
+            return out
+        pa = np.concatenate(parts)
+        lengths = self.a_len[pa]
+        offs = np.cumsum(lengths) - lengths
+        f_idx = np.repeat(self.a_start[pa] - offs, lengths) + np.arange(int(lengths.sum()))
+        toks: list[int] = self.a_tok[f_idx].tolist()
+        aws: list[float] = self.a_w[f_idx].tolist()
+        ends: list[int] = (offs + lengths).tolist()
+        pa_l: list[int] = pa.tolist()
+        a_tot: list[float] = self.a_W[pa].tolist()
+        weak: list[bool] = self.a_weak[pa].tolist()
+        cfg = self.config
+        row = 0
+        f0 = 0
+        for qi, q in enumerate(queries):
+            n_rows = sum(p_len[u] for u in blocked[qi][0])
+            if not n_rows:
+                continue
+            found = out[qi]
+            related = {u: (s, t) for u, s, t in zip(q.e_u, q.e_s, q.e_t, strict=True)}
+            weights, q_total = q.weights, q_totals[qi]
+            first, row = row, row + n_rows
+            for r in range(first, row):
+                f1 = ends[r]
+                r_num = matched_aw = 0.0
+                best: dict[int, float] = {}
+                for f in range(f0, f1):
+                    hit = related.get(toks[f])
+                    if hit is not None:
+                        sim, t = hit
+                        aw = aws[f]
+                        r_num += aw * sim
+                        matched_aw += aw
+                        if sim > best.get(t, 0.0):
+                            best[t] = sim
+                f0 = f1
+                p_num = matched_qw = max_w = 0.0
+                for t in sorted(best):
+                    cw = weights[t]
+                    p_num += cw * best[t]
+                    matched_qw += cw
+                    if cw > max_w:
+                        max_w = cw
+                score = _combine_one(cfg, p_num, q_total, r_num, a_tot[r], matched_qw, matched_aw, max_w, weak[r])
+                if score >= threshold:
+                    found.append(_RawHit(pa_l[r], score, False))
+        return out
+
+    def _p_start_list(self) -> list[int]:
+        """``p_start`` as a list (made on first use, like :meth:`_sig_columns`)."""
+        got: list[int] | None = self.__dict__.get("_p_start_l")
+        if got is None:
+            got = self.__dict__["_p_start_l"] = self.p_start.tolist()
+        return got
+
+    def _blocked(self, q: _Query, threshold: float) -> tuple[list[int], list[int]]:
+        """(vocabulary ids, query token) every hit of ``q`` must match one of, cached on the query."""
+        blocked = q.blocking.get(threshold)
+        if blocked is None:
+            toks = self._blocking_tokens(q, threshold)
+            if len(toks) == 1:  # the usual case
+                exp = q.expansions[toks[0]]
+                blocked = (list(exp), [toks[0]] * len(exp))
+            else:
+                seen: dict[int, int] = {}
+                for i in reversed(toks):  # the first token wins
+                    seen.update(dict.fromkeys(q.expansions[i], i))
+                blocked = (list(seen), list(seen.values()))
+            q.blocking[threshold] = blocked
+        return blocked
+
+    def _chunk_arrays(self, queries: list[_Query], threshold: float, exhaustive: bool) -> _Chunk:
+        """The chunk's queries as flat arrays: weights, related vocabulary, blocking words, signatures."""
+        nq = len(queries)
+        maxt = max([len(q.tokens) for q in queries] + [1])
+        qw = np.zeros((nq, maxt))
+        eq: list[int] = []
+        eu: list[int] = []
+        es: list[float] = []
+        et: list[int] = []
+        ch = _Chunk()
+        m_min = self._single_word_min(threshold)
+        for qi, q in enumerate(queries):
+            qw[qi, : len(q.weights)] = q.weights
+            eu.extend(q.e_u)
+            es.extend(q.e_s)
+            et.extend(q.e_t)
+            eq.extend([qi] * len(q.e_u))
+            if not exhaustive:
+                ch.add_blocked(qi, q, self._blocked(q, threshold), m_min)
+        ch.qw = qw
+        ch.q_total = qw.sum(axis=1)
+        ch.e_key = np.asarray(eq, dtype=np.int64) * self.n_vocab + np.asarray(eu, dtype=np.int64)
+        ch.e_sim = np.asarray(es, dtype=np.float64)
+        ch.e_tloc = np.asarray(et, dtype=np.int64)
+        return ch
+
+    def _candidates(self, ch: _Chunk, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        """(query, alias) candidate pairs of a chunk from the postings of its blocking words."""
+        if not ch.bu:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+        m_min = self._single_word_min(threshold)
+        b_count = np.asarray(ch.b_count, dtype=np.int64)
+        bq_a = np.repeat(np.asarray(ch.b_query, dtype=np.int64), b_count)
+        bu_a = np.asarray(ch.bu, dtype=np.int64)
+        lengths = self.p_len[bu_a]
+        total = int(lengths.sum())
+        offs = np.cumsum(lengths) - lengths
+        idx = np.repeat(self.p_start[bu_a] - offs, lengths) + np.arange(total, dtype=np.int32)
+        # (query, alias) candidates; the rare duplicates (an alias holding two blocking words) are
+        # scored twice and merged with the hits, cheaper than de-duplicating every row
+        pq = np.repeat(bq_a, lengths)
+        pa = self.p_alias[idx]
+        # a hit that matches a single query word needs that word to carry >= m_min of the query or of
+        # the alias weight (see _single_word_min); otherwise it must match another query word, which
+        # the signatures rule out cheaply (a signature collision only keeps a row, never drops one)
+        g_base = np.repeat(np.asarray(ch.b_group, dtype=np.int64), b_count)
+        g = np.repeat(g_base + np.asarray(ch.bt, dtype=np.int64), lengths)
+        words = np.frombuffer(b"".join(ch.g_bytes), dtype="<u8").reshape(-1, 2 * _SIG_WORDS)
+        mask = np.asarray(ch.g_qdom, dtype=bool)[g] | (self.p_share[idx] >= m_min)
+        # one signature word at a time (1-D gathers of the aliases' column, no (rows x words) temporaries):
+        # another query word's bit in the alias, or two bits of the word's own expansions
+        cols = self._sig_columns()
+        own_bits = np.zeros(total, dtype=np.uint16)
+        for w in range(_SIG_WORDS):
+            a = cols[w][pa]
+            mask |= (a & np.ascontiguousarray(words[:, w])[g]) != 0
+            own_bits += np.bitwise_count(a & np.ascontiguousarray(words[:, _SIG_WORDS + w])[g])
+        mask |= own_bits >= 2
+        return pq[mask], pa[mask]
+
+    def _sig_columns(self) -> list[np.ndarray]:
+        """The aliases' word signatures one 64-bit word per array (``a_sig`` column by column), made on first
+        use: a candidate row then reads 8 contiguous bytes per word instead of a 32-byte row gather."""
+        cols: list[np.ndarray] | None = self.__dict__.get("_a_sig_cols")
+        if cols is None:
+            cols = self.__dict__["_a_sig_cols"] = [np.ascontiguousarray(self.a_sig[:, w]) for w in range(_SIG_WORDS)]
+        return cols
+
+    def _acronym_score(self, size: int) -> float:
+        """Three-letter acronyms collide often (ZTE = Zhejiang Tianlu Energy): they score lower."""
+        return self.config.acronym_score if size >= 4 else self.config.acronym_score_short
+
+    def _acronym_candidates(self, q: _Query) -> list[tuple[int, int]]:
+        found: list[tuple[int, int]] = []
+        toks = q.tokens
+        if len(toks) == 1 and 3 <= len(toks[0]) <= 8 and toks[0].isalpha():
+            found.extend((ai, len(toks[0])) for ai in self._acro.get(toks[0], ()))
+        if q.norm.legal or len(q.tokens) >= 4 or any(t in _m._ORG_HINTS for t in q.norm.full_tokens):
+            for ini in _m._acronym_forms(q.norm):
+                found.extend((ai, len(ini)) for ai in self._single.get(ini, ()))
+        return found
+
+    def _match_texts(
+        self, texts: list[str], thr: float, exhaustive: bool
+    ) -> list[list[tuple[int, float, int, bool]]]:
+        self._prefetch_words(texts)
+        queries = [self._prepare(t) for t in texts]
+        # --- evasion hook (ecscreen.parties.variants): other readings of a query (re-joined, re-split, sound-alike
+        # words) are screened too; per entry the best score, less the reading's penalty, is kept
+        extra: list[tuple[int, float, float]] = []
+        for qi in range(len(texts)):
+            for reading, alt in self._readings(queries[qi]):
+                queries.append(alt)
+                extra.append((qi, reading.penalty, max(thr, reading.min_score)))
+        chunk_hits = self._match_chunk(queries, thr, exhaustive)
+        del queries[len(texts) :]
+        for k, (qi, penalty, need) in enumerate(extra):
+            for h in chunk_hits[len(texts) + k]:
+                if h.name_score >= need and h.name_score - penalty >= thr:
+                    chunk_hits[qi].append(_RawHit(h.alias, h.name_score - penalty, h.acronym))
+        del chunk_hits[len(texts) :]
+        # --- end of evasion hook
+        out: list[list[tuple[int, float, int, bool]]] = []
+        alias_entry = self.alias_entry
+        for hl in chunk_hits:
+            best: dict[int, _RawHit] = {}
+            for h in hl:
+                ei = int(alias_entry[h.alias])
+                cur = best.get(ei)
+                if cur is None or h.name_score > cur.name_score:
+                    best[ei] = h
+            out.append(
+                sorted(
+                    ((ei, h.name_score, h.alias, h.acronym) for ei, h in best.items()), key=lambda x: (-x[1], x[0])
+                )
+            )
+        return out
+
