@@ -85,3 +85,27 @@ def test_union_memo_is_bounded(monkeypatch):
     assert len(u.memo) <= 5
     assert got[-1] is True and not any(got[:-1])
     assert core._NamesUnion is _NamesUnion
+
+
+def test_party_memo_shares_the_repeated_parts_of_summaries(monkeypatch):
+    from ecscreen.model import PartyScreeningSummary
+    from ecscreen.runners import batch
+
+    memo = batch.PartyMemo.__new__(batch.PartyMemo)
+    memo._shared = {}
+    lists = ["Consolidated Screening List (2026-07-31)"]
+    text = "screened against 1 list(s) [Consolidated Screening List (2026-07-31)]: no match"
+    made = [PartyScreeningSummary(party_index=0, name=f"Acme {k}", lists=list(lists), summary="".join(text))
+            for k in range(3)]
+    before = [s.model_dump_json() for s in made]
+    for s in made:
+        memo._share(s)
+    assert [s.model_dump_json() for s in made] == before  # same values
+    assert made[0].lists is made[1].lists is made[2].lists  # one copy
+    assert made[0].summary is made[2].summary
+    other = PartyScreeningSummary(party_index=0, name="B", lists=["Other (undated)"], summary="x")
+    memo._share(other)
+    assert other.lists == ["Other (undated)"] and other.lists is not made[0].lists
+    monkeypatch.setattr(batch, "SHARED_VALUES", 2)
+    memo._share(PartyScreeningSummary(party_index=0, name="C", lists=["Z"], summary="z"))
+    assert len(memo._shared) <= 2
