@@ -251,7 +251,9 @@ def test_no_full_gc_pass_while_serving_with_lists(tmp_path: Path) -> None:
         _serve(_app(holder), body)
     finally:
         holder.stop()
-    assert passes.count(0) > 100  # the young generation is still collected
+    # the young generation is still collected (68 passes since the names-list union test, h25: fewer allocations
+    # per request; 100+ before)
+    assert passes.count(0) > 30
     assert 2 not in passes
 
 
