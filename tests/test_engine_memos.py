@@ -68,11 +68,11 @@ def _shipments():
 
 
 def test_names_list_shared_by_rules_is_looked_up_once_per_name(packs, monkeypatch):
-    calls: list[str] = []
+    calls: list[tuple[Matcher, str]] = []
     real = Matcher.may_match
 
     def counting(self, name):
-        calls.append(name)
+        calls.append((self, name))
         return real(self, name)
 
     monkeypatch.setattr(Matcher, "may_match", counting)
@@ -81,9 +81,16 @@ def test_names_list_shared_by_rules_is_looked_up_once_per_name(packs, monkeypatc
     assert list(cp._names_lists) == ["watch"]  # two rules, one shared names list
     for sh in _shipments():
         eng.screen_one(sh)
-    # three distinct names, each tested once against the list (was: once per rule naming the list)
-    assert sorted(calls) == ["ACME Rocket Works Ltd", "Globex Munitions", "Initech Office Supplies"]
-    assert cp._names_lists["watch"]._matcher is not None
+    # three distinct names, each tested once by the pack's union of names lists (was: once per rule naming the
+    # list); the list's own test runs at most once per name, and only for names the union lets through
+    union = cp._names_union._matcher
+    own = cp._names_lists["watch"]._matcher
+    assert union is not None and own is not None
+    assert sorted(n for m, n in calls if m is union) == [
+        "ACME Rocket Works Ltd", "Globex Munitions", "Initech Office Supplies"]
+    mine = [n for m, n in calls if m is own]
+    assert len(mine) == len(set(mine)) and "ACME Rocket Works Ltd" in mine
+    assert {m for m, _ in calls} <= {union, own}
 
 
 def test_shared_names_list_keeps_each_rules_threshold(packs):

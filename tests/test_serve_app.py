@@ -251,9 +251,10 @@ def test_no_full_gc_pass_while_serving_with_lists(tmp_path: Path) -> None:
         _serve(_app(holder), body)
     finally:
         holder.stop()
-    # the young generation is still collected (~55 passes since a names list's may_match prepares no query for a
-    # name that cannot match, h22; ~110 before): the GC is on, only the full passes are gone
-    assert passes.count(0) > 20
+    # the young generation is still collected (fewer passes than the ~110 of before: a names list's may_match
+    # prepares no query for a name that cannot match (h22), one union test covers all names lists (h25)): the GC
+    # is on, only the full passes are gone
+    assert passes.count(0) > 10
     assert 2 not in passes
 
 

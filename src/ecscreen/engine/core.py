@@ -189,6 +189,7 @@ class CompiledPack:
         self.auths: dict[int, list[tuple[Authorisation, Fn]]] = {}
         # names lists of party_name_in conditions, one per list name (shared by the rules naming it)
         self._names_lists: dict[str, _NamesList] = {}
+        self._names_union = _NamesUnion()  # the cheap necessary test of every names list of the pack at once
         for rule in pack.rules:
             fn, item_scoped = self._compile(rule.when)
             self.rules.append((rule, fn, item_scoped))
@@ -511,7 +512,7 @@ class CompiledPack:
     def _c_party_name_in(self, v: PartyNameCond) -> tuple[Fn, bool]:
         shared = self._names_lists.get(v.list)
         if shared is None:
-            shared = self._names_lists[v.list] = _NamesList(self.pack.lists[v.list], v.list)
+            shared = self._names_lists[v.list] = _NamesList(self.pack.lists[v.list], v.list, self._names_union)
         return _party_name_fn(shared, v.min_score, set(v.roles or [])), False
 
     def _c_party_hit(self, v: PartyHitCond) -> tuple[Fn, bool]:
@@ -821,9 +822,11 @@ class _NamesList:
     # per list over a long batch (issue 14: memory). Only speed and memory depend on it.
     MATCHER_CACHE_NAMES = 2_000
 
-    def __init__(self, nl: NamedList, list_name: str) -> None:
+    def __init__(self, nl: NamedList, list_name: str, union: _NamesUnion | None = None) -> None:
         self.names = [n for n in nl.members if n not in nl.exclude]
         self.list_name = list_name
+        self.union = union if union is not None else _NamesUnion()
+        self.union.add(self.names)
         self._matcher: Any = None
         # per party name: _NO_MATCH when the matcher's cheap necessary test says it cannot match (most names:
         # one entry per name and list, ~0.1 KB), else {min_score: best hit or None}
@@ -847,6 +850,8 @@ class _NamesList:
         if per is not None and min_score in per:
             return per[min_score]
         if per is None:
+            if not self.union.may_match(name):  # no names list of the pack can match it (most names)
+                return None
             if len(memo) > self.MEMO_SIZE:
                 memo.clear()
             may = self.matcher().may_match(name)  # the matcher's cheap necessary test, once per name
@@ -864,6 +869,54 @@ class _NamesList:
 
 
 _NO_MATCH: Any = object()  # a name the names list's matcher cannot match at any score
+
+
+class _NamesUnion:
+    """The matcher's cheap necessary test (``may_match``) over the union of a pack's names lists, once per party
+    name for all of them: a name it rejects is rejected by every list's own ``may_match``, so those are skipped
+    (most names relate to no word of any list; issue 14: each list's test had cost a prepared query per name).
+
+    Why it is exact (``parties.matching``): a union index's vocabulary is the union of the lists' vocabularies
+    (each alias's words), and ``may_match`` is True when the name, or a spelling of it, has a word related to a
+    vocabulary word (equal, one edit, same skeleton, Jaro-Winkler, nickname: relations of the word pair alone)
+    or is the acronym of an indexed name. Re-joined or split words (``_rejoin``) are vocabulary words, so a
+    name the union rejects has its words unchanged and related to no union word, hence to no word of any list;
+    its spellings are made from those same words. ``tests/test_batch_fastpath.py`` checks it on names that
+    each list does and does not match."""
+
+    MEMO_SIZE = 100_000  # names kept (cleared when full; only speed depends on it)
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self._matcher: Any = None
+        self.memo: dict[str, bool] = {}
+        self._new_names = 0
+
+    def add(self, names: list[str]) -> None:
+        self.names.extend(names)
+        self._matcher = None
+        self.memo.clear()
+
+    def may_match(self, name: str) -> bool:
+        got = self.memo.get(name)
+        if got is not None:
+            return got
+        m = self._matcher
+        if m is None:
+            from ecscreen.parties.matching import ListEntry, Matcher
+
+            uniq = list(dict.fromkeys(self.names))
+            m = self._matcher = Matcher([ListEntry(id=f"names-union-{k}", source="names lists", source_code="custom",
+                                                   name=n) for k, n in enumerate(uniq)],
+                                        cache_key="names-union")  # the digest covers the names
+        self._new_names += 1
+        if self._new_names >= _NamesList.MATCHER_CACHE_NAMES:
+            self._new_names = 0
+            m.clear_caches()  # results never depend on them
+        if len(self.memo) >= self.MEMO_SIZE:
+            self.memo.clear()
+        got = self.memo[name] = bool(m.may_match(name))
+        return got
 
 
 def _party_name_fn(names: _NamesList, min_score: float, roles: set[str]) -> Fn:

@@ -119,6 +119,7 @@ RECENT_ORDERS = 100_000
 CACHE_SIZE = 10_000
 SHRINK_AT = (2_000, 20_000)  # shipment-cache misses at which a cache that hardly ever hits (< 5 %) shrinks
 SHRUNK_SIZE = 1_000
+SHARED_VALUES = 1_000  # distinct summary texts and list sets kept by PartyMemo._share (cleared when full)
 CHUNK = 2_000  # orders read ahead and screened together (their new parties in one batch call)
 GC_THRESHOLD = 50_000  # gen-0 collection threshold during a run (see run_batch)
 OBJ_CACHE = 5_000  # validated Party / Item objects kept for reuse (only speed depends on it)
@@ -983,6 +984,7 @@ class PartyMemo:
         self.infos: OrderedDict[dt.date, list[Any]] = OrderedDict()
         self.fresh: set[tuple[Any, ...]] = set()  # prefetched, not looked up yet (counted as misses then)
         self._reindexed: dict[tuple[int, int], tuple[Any, Any]] = {}  # see _summary_at
+        self._shared: dict[Any, Any] = {}  # see _share
         self._new_since_clear = 0  # parties screened since the list matcher's caches were emptied
         self.hits = 0
         self.misses = 0
@@ -990,10 +992,30 @@ class PartyMemo:
     def _key(self, party: Party, as_of: dt.date) -> tuple[Any, ...]:
         return (party.role, party.name, party.country, party.address, as_of if self.dated else None)
 
-    @staticmethod
-    def _entry(r: Any) -> tuple[Any, ...]:
+    def _entry(self, r: Any) -> tuple[Any, ...]:
+        summary = r.summaries[0] if getattr(r, "summaries", None) else None
+        if summary is not None:
+            self._share(summary)
         return (tuple(r.hits[0]) if r.hits and r.hits[0] else _EMPTY, tuple(r.findings) or _EMPTY,
-                tuple(r.warnings) or _EMPTY, r.summaries[0] if getattr(r, "summaries", None) else None)
+                tuple(r.warnings) or _EMPTY, summary)
+
+    def _share(self, summary: Any) -> None:
+        """One copy of what every party's summary repeats (the lists screened against, and the text, e.g.
+        'screened against 3 list(s) [...]: no match'): equal values, read only downstream (issue 14: memory)."""
+        shared = self._shared
+        if len(shared) >= SHARED_VALUES:
+            shared.clear()
+        d = summary.__dict__
+        lists = d.get("lists")
+        if type(lists) is list:
+            key = ("lists", *lists)
+            got = shared.get(key)
+            if got is None:
+                got = shared[key] = lists
+            d["lists"] = got
+        text = d.get("summary")
+        if type(text) is str:
+            d["summary"] = shared.setdefault(text, text)
 
     def _keep_infos(self, as_of: dt.date, infos: list[Any]) -> None:
         if as_of not in self.infos:
