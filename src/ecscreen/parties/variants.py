@@ -45,10 +45,12 @@ from ecscreen.domain.normalize import (
     UNVOWELLED_NAME_NOTE,
     NormalizedName,
     abbreviations,
+    arabic_vowel_forms,
     hangul_loan_forms,
     kana_loan_forms,
     legal_forms,
     normalize,
+    term_alternatives,
 )
 
 __all__ = ["Reading", "bracket_head", "group_words", "query_variants", "segment", "sound_key", "sound_string", "SOUND_PENALTY", "JOIN_PENALTY"]
@@ -754,6 +756,16 @@ def _hangul_forms(text: str) -> dict[str, tuple[str, ...]]:
 
 
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
+_ARABIC_WORD = re.compile(r"[\u0600-\u06ff]{3,}")
+
+
+def _arabic_forms(text: str) -> dict[str, tuple[str, ...]]:
+    """Romanised Persian word (as :func:`normalize` reads it) -> its BGN/PCGN vowel readings (o, final eh)."""
+    from ecscreen.domain.normalize import _arabic_word
+
+    if not _ARABIC_LETTER.search(text):
+        return {}
+    return {_arabic_word(w): f for w in _ARABIC_WORD.findall(text) if (f := arabic_vowel_forms(w))}
 # list word -> the ids of the list names containing it (empty for another word): Matcher._word_aliases
 Aliases = Callable[[str], frozenset[int]]
 _KANA_WORD = re.compile(r"[\u30a1-\u30fa\u30fc\uff66-\uff9f]{3,}")
@@ -831,6 +843,7 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
         return []
     loan = _hangul_forms(nn.original) | _kana_forms(nn.original)
     unvowelled = _ARABIC_LETTER.search(nn.original) is not None
+    vowelled = _arabic_forms(nn.original) if unvowelled else {}
     # the query's other words that are list words ('bank' in 'bank mlt'): the context of a sound-alike reading
     others = [t for t in primary if t in vocab]
     options: list[tuple[str, list[str]]] = []
@@ -844,6 +857,9 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
         cands = [tok] if strict and tok in vocab else []
         for form in loan.get(tok, ()):  # hangul/kana loanword readings first (epenthetic 'eu' dropped ...)
             cands += [c for c in ([form] if form in vocab else index.candidates(form)[:1]) if c not in cands]
+        for form in vowelled.get(tok, ()):  # Persian vowels the script leaves unsaid (o, final eh), BGN/PCGN
+            near = _in_context(index.candidates(form), [o for o in others if o != tok], aliases)
+            cands += [c for c in near[:_SOUND_CANDIDATES] if c not in cands]
         cands += [c for c in _in_context(index.candidates(tok), [o for o in others if o != tok], aliases)
                   if c not in cands]
         if unvowelled and "ts" in tok:
@@ -861,12 +877,14 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
         options.append((tok, cands[: size if len(unknown) == 1 else 2]))
     if not options:
         return []
+    if found:  # a script word with several English renderings (航空 air | airlines): each is tried with the others
+        options += [(tok, [tok, *alts]) for tok, alts in term_alternatives(nn.original).items() if tok in primary]
     out: list[_Proposal] = []
     combos = sorted(itertools.product(*[range(len(c)) for _, c in options]), key=lambda ranks: (sum(ranks), ranks))
     combos = [r for r in combos if any(cands[i] != tok for (tok, cands), i in zip(options, r, strict=True))]
     for ranks in combos[: max(_MAX_SOUND_READINGS, len(options[0][1]) if len(options) == 1 else 0)]:
         swap = {tok: cands[r] for (tok, cands), r in zip(options, ranks, strict=True)}
-        why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items())
+        why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items() if t != c)
         out.append(([swap.get(t, t) for t in primary], SOUND_PENALTY,
                     f"sound-alike reading of romanised words: {why}; score lowered by {SOUND_PENALTY:g}",
                     SOUND_NAME_MIN_SCORE if strict else SOUND_MIN_SCORE, None))
