@@ -855,11 +855,7 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
     found: dict[str, list[str]] = {}
     for tok in unknown[:5 if strict else 4]:
         cands = [tok] if strict and tok in vocab else []
-        for form in loan.get(tok, ()):  # hangul/kana loanword readings first (epenthetic 'eu' dropped ...)
-            cands += [c for c in ([form] if form in vocab else index.candidates(form)[:1]) if c not in cands]
-        for form in vowelled.get(tok, ()):  # Persian vowels the script leaves unsaid (o, final eh), BGN/PCGN
-            near = _in_context(index.candidates(form), [o for o in others if o != tok], aliases)
-            cands += [c for c in near[:_SOUND_CANDIDATES] if c not in cands]
+        cands += [c for c in _form_candidates(tok, loan, vowelled, index, vocab, others, aliases) if c not in cands]
         cands += [c for c in _in_context(index.candidates(tok), [o for o in others if o != tok], aliases)
                   if c not in cands]
         if unvowelled and "ts" in tok:
@@ -876,9 +872,7 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
         size = _SOUND_CANDIDATES * (4 if len(sound_key(tok)) <= 3 else 1)
         options.append((tok, cands[: size if len(unknown) == 1 else 2]))
     if not options:
-        return []
-    if found:  # a script word with several English renderings (航空 air | airlines): each is tried with the others
-        options += [(tok, [tok, *alts]) for tok, alts in term_alternatives(nn.original).items() if tok in primary]
+        return _other_renderings(nn, primary, [], strict)
     out: list[_Proposal] = []
     combos = sorted(itertools.product(*[range(len(c)) for _, c in options]), key=lambda ranks: (sum(ranks), ranks))
     combos = [r for r in combos if any(cands[i] != tok for (tok, cands), i in zip(options, r, strict=True))]
@@ -890,6 +884,38 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
                     SOUND_NAME_MIN_SCORE if strict else SOUND_MIN_SCORE, None))
     if strict:
         out += [c for prop in out if (c := _compound(prop, index, vocab)) is not None]
+    return out + _other_renderings(nn, primary, out, strict)
+
+
+def _form_candidates(tok: str, loan: dict[str, tuple[str, ...]], vowelled: dict[str, tuple[str, ...]],
+                     index: _SoundIndex, vocab: Mapping[str, Any], others: list[str], aliases: Aliases | None) -> list[str]:
+    """The list words a romanised word's other readings give, tried before its own sound-alikes: the hangul/kana
+    loanword readings (epenthetic 'eu' dropped ...: the reading itself when it is a list word, else its best
+    sound-alike) and the Persian vowels the script leaves unsaid (o, final eh; BGN/PCGN: the best two sound-alikes,
+    those a list name writes with the query's other words first)."""
+    out: list[str] = []
+    for form in loan.get(tok, ()):
+        out += [c for c in ([form] if form in vocab else index.candidates(form)[:1]) if c not in out]
+    for form in vowelled.get(tok, ()):
+        near = _in_context(index.candidates(form), [o for o in others if o != tok], aliases)
+        out += [c for c in near[:_SOUND_CANDIDATES] if c not in out]
+    return out
+
+
+def _other_renderings(nn: NormalizedName, primary: list[str], sound: list[_Proposal], strict: bool) -> list[_Proposal]:
+    """The name, and its first sound-alike reading, with every script word that has several English renderings
+    read by its second (term tables 'a | b': 航空 air | airlines, جمهوری jomhouri | republic): read like the
+    sound-alike readings (possible, never firm, on this alone)."""
+    alts = {tok: others[0] for tok, others in term_alternatives(nn.original).items() if tok in primary}
+    if not alts:
+        return []
+    why = ", ".join(f"'{t}' ~ '{a}'" for t, a in alts.items())
+    out: list[_Proposal] = []
+    for base, head in [(primary, "")] + [(sound[0][0], sound[0][2].split("; score lowered")[0] + "; ") for _ in sound[:1]]:
+        tokens = [w for t in base for w in alts.get(t, t).split()]
+        out.append((tokens, SOUND_PENALTY, f"{head}script words read in their other English rendering (as a "
+                    f"sound-alike reading): {why}; score lowered by {SOUND_PENALTY:g}",
+                    SOUND_NAME_MIN_SCORE if strict else SOUND_MIN_SCORE, None))
     return out
 
 
