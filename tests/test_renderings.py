@@ -214,3 +214,50 @@ def test_arabic_script_person_name_is_re_read_only_when_two_readings_fit_one_lis
 
     assert readings(["BARZAN KARIMI", "HASSAN TIKRITI", "ZUBAIDI MAHDI"]) == []
     assert ["barzan", "hassan"] in readings(["BARZAN HASSAN", "HASSAN TIKRITI", "ZUBAIDI MAHDI"])
+
+
+# --- h31 (issue 11): Persian vowels the script leaves unsaid, term tables with several renderings ---------------
+
+
+def test_persian_vowel_forms_read_waw_between_consonants_o_and_a_final_heh_eh() -> None:
+    from ecscreen.domain.normalize import arabic_vowel_forms
+
+    assert tokens("توسعه") == ("tush",)  # the name as written: waw 'u', heh 'h' (unchanged)
+    assert arabic_vowel_forms("توسعه") == ("toseh", "tose")  # BGN/PCGN: TOSEEH / TOSEE
+    assert arabic_vowel_forms("مبارکه") == ("mbarkeh", "mbarke")  # MOBARAKEH: silent final heh
+    assert arabic_vowel_forms("الله") == ()  # the divine name ends in a pronounced h
+    assert arabic_vowel_forms("بانک") == ()  # nothing to change: no other reading
+
+
+def test_persian_bank_name_with_unwritten_vowels_hits_the_listed_bank() -> None:
+    # read 'bank tush tavn' before: 'tush' ~ 'deutsche' (Deutsche Bank) came first, TOSEE TAAVON BANK was missed
+    assert "tosee taavon bank" in hit_names("بانک توسعه تعاون")
+
+
+def test_term_with_several_renderings_reads_the_first_and_tries_the_others() -> None:
+    from ecscreen.domain.normalize import term_alternatives
+
+    assert tokens("イラン航空") == ("iran", "air")  # the first rendering is the reading
+    assert term_alternatives("ウラル航空") == {"air": ("airlines",)}
+    assert term_alternatives("Ural Airlines") == {}
+    assert tokens("کشتیرانی جمهوری اسلامی ایران") == ("kashtirani", "jomhouri", "eslami", "iran")
+
+
+@pytest.mark.parametrize(
+    ("name", "listed"),
+    [
+        ("ウラル航空", "ural airlines jsc"),  # 航空 = airlines here (Iran Air: air); missed before
+        ("イラン航空", "iran air"),  # still found by its first rendering
+        ("کشتیرانی جمهوری اسلامی ایران", "islamic republic of iran shipping lines"),  # translated: missed before
+        ("بانک مرکزی جمهوری اسلامی ایران", "bank markazi jomhouri islami iran"),  # romanised, as the list's alias
+    ],
+)
+def test_script_words_in_their_other_english_rendering_hit(name: str, listed: str) -> None:
+    assert listed in hit_names(name)
+
+
+def test_other_rendering_hit_stays_possible() -> None:
+    ps = screen_parties([Party(role=PartyRole.consignee, name="ウラル航空")], as_of=dt.date(2026, 8, 15))
+    hit = next(h for h in ps.hits[0] if h.entry.name == "URAL AIRLINES JSC")
+    assert hit.band == "possible"
+    assert "other English rendering" in hit.explanation and "'air' ~ 'airlines'" in hit.explanation

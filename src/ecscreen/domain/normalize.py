@@ -47,6 +47,8 @@ __all__ = [
     "abbreviations",
     "given_name_forms",
     "cjk_characters",
+    "arabic_vowel_forms",
+    "term_alternatives",
 ]
 
 
@@ -204,8 +206,33 @@ def _kanji_terms() -> tuple[dict[str, str], int]:
     out = dict(terms)
     for line in _table_lines("kanji_terms.txt"):
         han, english = line.split(None, 1)
-        out[han] = english.strip()
+        out[han] = _first_rendering(english)
     return out, max(len(k) for k in out)
+
+
+def _first_rendering(english: str) -> str:
+    """A term table's English for a word: the first of its renderings ('air | airlines' -> 'air')."""
+    return english.split("|", 1)[0].strip()
+
+
+@lru_cache(maxsize=1)
+def _term_alternatives() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Script words whose term-table line gives several English renderings (``航空 air | airlines``: Japanese
+    airlines call themselves either, 日本航空 Japan Airlines, イラン航空 Iran Air) -> (the first, the others)."""
+    out: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for table in ("kanji_terms.txt", "script_terms.txt"):
+        for line in _table_lines(table):
+            word, english = line.split(None, 1)
+            forms = [f.strip() for f in english.split("|") if f.strip()]
+            if len(forms) >= 2:
+                out[unicodedata.normalize("NFKC", word).lower()] = (forms[0], tuple(forms[1:]))
+    return out
+
+
+def term_alternatives(text: str) -> dict[str, tuple[str, ...]]:
+    """The other English renderings of the script words of ``text`` that have several (see
+    :func:`_term_alternatives`): the first rendering (as :func:`normalize` reads the word) -> the others."""
+    return {first: others for word, (first, others) in _term_alternatives().items() if word in text}
 
 
 _KANA = re.compile(r"[\u3041-\u30ff]")
@@ -460,7 +487,7 @@ def _script_terms() -> dict[str, str]:
     out: dict[str, str] = {}
     for line in _table_lines("script_terms.txt"):
         word, english = line.split(None, 1)
-        out[unicodedata.normalize("NFKC", word).lower()] = english.strip()
+        out[unicodedata.normalize("NFKC", word).lower()] = _first_rendering(english)
     return out
 
 
@@ -468,13 +495,16 @@ _ALEF = frozenset("اآأإٱ")
 _DIGRAPH_FIRST = frozenset("pkcsztgd")
 _WAW = frozenset("و")
 _YEH = frozenset("یيىې")
+_VOWEL_LETTERS = _ALEF | _WAW | _YEH
+_HEH = "\u0647"
 
 
-def _arabic_word(word: str) -> str:
+def _arabic_word(word: str, persian_vowels: bool = False) -> str:
     """Romanise one Persian/Arabic word (consonants per arabic_script.txt, long vowels from alef/waw/yeh);
-    the article al- written joined to its word (التكريتي) is read as a word of its own."""
+    the article al- written joined to its word (التكريتي) is read as a word of its own. ``persian_vowels``:
+    a waw between consonants read 'o' and a final heh after a consonant 'eh' (:func:`arabic_vowel_forms`)."""
     if len(word) >= 6 and word.startswith("ال"):
-        return "al " + _arabic_word(word[2:])
+        return "al " + _arabic_word(word[2:], persian_vowels)
     letters = _arabic_letters()
     out: list[str] = []
     prev_vowel = True  # word start behaves like "after a vowel": initial waw/yeh are consonants
@@ -492,13 +522,16 @@ def _arabic_word(word: str) -> str:
             out.append("a")
             prev_vowel = True
         elif c in _WAW:
-            out.append("v" if prev_vowel else "u")
+            between = persian_vowels and not prev_vowel and i + 1 < len(chars) and chars[i + 1] not in _VOWEL_LETTERS
+            out.append("v" if prev_vowel else "o" if between else "u")
             prev_vowel = not prev_vowel
         elif c in _YEH:
             out.append("y" if prev_vowel else "i")
             prev_vowel = not prev_vowel
         elif c == "\u0640":  # tatweel
             continue
+        elif persian_vowels and c == _HEH and i == len(chars) - 1 and i >= 2 and not prev_vowel and chars[i - 1] != "\u0644":
+            out.append("eh")  # silent final heh; not after lam: the divine name الله ends in a pronounced h
         else:
             latin = letters.get(c)
             if latin is None:
@@ -508,6 +541,20 @@ def _arabic_word(word: str) -> str:
             out.append(latin)
             prev_vowel = False
     return "".join(out)
+
+
+@lru_cache(maxsize=10_000)
+def arabic_vowel_forms(word: str) -> tuple[str, ...]:
+    """Other readings of a Persian word as the lists romanise it (BGN/PCGN Persian, 1958): a waw between two
+    consonants read as the vowel 'o' (توسعه TOSE'E, کوثر KOSAR: the script does not say whether it is o, ow or
+    u; :func:`_arabic_word` reads 'u') and a final heh after a consonant read as the silent vowel 'e' ('eh'
+    and 'e': توسعه TOSEEH / TOSEE, مبارکه MOBARAKEH). Empty when nothing changes."""
+    if not 3 <= len(word) <= 40 or not all("\u0600" <= c <= "\u06ff" for c in word):
+        return ()
+    plain = _arabic_word(word)
+    first = _arabic_word(word, persian_vowels=True)
+    forms = [first, first[:-1]] if first.endswith("eh") and not plain.endswith("eh") else [first]
+    return tuple(f for f in dict.fromkeys(forms) if f and f != plain)
 
 
 _SMALL_Y = frozenset("ャュョゃゅょ")

@@ -45,10 +45,12 @@ from ecscreen.domain.normalize import (
     UNVOWELLED_NAME_NOTE,
     NormalizedName,
     abbreviations,
+    arabic_vowel_forms,
     hangul_loan_forms,
     kana_loan_forms,
     legal_forms,
     normalize,
+    term_alternatives,
 )
 
 __all__ = ["Reading", "bracket_head", "group_words", "query_variants", "segment", "sound_key", "sound_string", "SOUND_PENALTY", "JOIN_PENALTY"]
@@ -754,6 +756,16 @@ def _hangul_forms(text: str) -> dict[str, tuple[str, ...]]:
 
 
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
+_ARABIC_WORD = re.compile(r"[\u0600-\u06ff]{3,}")
+
+
+def _arabic_forms(text: str) -> dict[str, tuple[str, ...]]:
+    """Romanised Persian word (as :func:`normalize` reads it) -> its BGN/PCGN vowel readings (o, final eh)."""
+    from ecscreen.domain.normalize import _arabic_word
+
+    if not _ARABIC_LETTER.search(text):
+        return {}
+    return {_arabic_word(w): f for w in _ARABIC_WORD.findall(text) if (f := arabic_vowel_forms(w))}
 # list word -> the ids of the list names containing it (empty for another word): Matcher._word_aliases
 Aliases = Callable[[str], frozenset[int]]
 _KANA_WORD = re.compile(r"[\u30a1-\u30fa\u30fc\uff66-\uff9f]{3,}")
@@ -831,6 +843,7 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
         return []
     loan = _hangul_forms(nn.original) | _kana_forms(nn.original)
     unvowelled = _ARABIC_LETTER.search(nn.original) is not None
+    vowelled = _arabic_forms(nn.original) if unvowelled else {}
     # the query's other words that are list words ('bank' in 'bank mlt'): the context of a sound-alike reading
     others = [t for t in primary if t in vocab]
     options: list[tuple[str, list[str]]] = []
@@ -842,8 +855,7 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
     found: dict[str, list[str]] = {}
     for tok in unknown[:5 if strict else 4]:
         cands = [tok] if strict and tok in vocab else []
-        for form in loan.get(tok, ()):  # hangul/kana loanword readings first (epenthetic 'eu' dropped ...)
-            cands += [c for c in ([form] if form in vocab else index.candidates(form)[:1]) if c not in cands]
+        cands += [c for c in _form_candidates(tok, loan, vowelled, index, vocab, others, aliases) if c not in cands]
         cands += [c for c in _in_context(index.candidates(tok), [o for o in others if o != tok], aliases)
                   if c not in cands]
         if unvowelled and "ts" in tok:
@@ -860,18 +872,50 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
         size = _SOUND_CANDIDATES * (4 if len(sound_key(tok)) <= 3 else 1)
         options.append((tok, cands[: size if len(unknown) == 1 else 2]))
     if not options:
-        return []
+        return _other_renderings(nn, primary, [], strict)
     out: list[_Proposal] = []
     combos = sorted(itertools.product(*[range(len(c)) for _, c in options]), key=lambda ranks: (sum(ranks), ranks))
     combos = [r for r in combos if any(cands[i] != tok for (tok, cands), i in zip(options, r, strict=True))]
     for ranks in combos[: max(_MAX_SOUND_READINGS, len(options[0][1]) if len(options) == 1 else 0)]:
         swap = {tok: cands[r] for (tok, cands), r in zip(options, ranks, strict=True)}
-        why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items())
+        why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items() if t != c)
         out.append(([swap.get(t, t) for t in primary], SOUND_PENALTY,
                     f"sound-alike reading of romanised words: {why}; score lowered by {SOUND_PENALTY:g}",
                     SOUND_NAME_MIN_SCORE if strict else SOUND_MIN_SCORE, None))
     if strict:
         out += [c for prop in out if (c := _compound(prop, index, vocab)) is not None]
+    return out + _other_renderings(nn, primary, out, strict)
+
+
+def _form_candidates(tok: str, loan: dict[str, tuple[str, ...]], vowelled: dict[str, tuple[str, ...]],
+                     index: _SoundIndex, vocab: Mapping[str, Any], others: list[str], aliases: Aliases | None) -> list[str]:
+    """The list words a romanised word's other readings give, tried before its own sound-alikes: the hangul/kana
+    loanword readings (epenthetic 'eu' dropped ...: the reading itself when it is a list word, else its best
+    sound-alike) and the Persian vowels the script leaves unsaid (o, final eh; BGN/PCGN: the best two sound-alikes,
+    those a list name writes with the query's other words first)."""
+    out: list[str] = []
+    for form in loan.get(tok, ()):
+        out += [c for c in ([form] if form in vocab else index.candidates(form)[:1]) if c not in out]
+    for form in vowelled.get(tok, ()):
+        near = _in_context(index.candidates(form), [o for o in others if o != tok], aliases)
+        out += [c for c in near[:_SOUND_CANDIDATES] if c not in out]
+    return out
+
+
+def _other_renderings(nn: NormalizedName, primary: list[str], sound: list[_Proposal], strict: bool) -> list[_Proposal]:
+    """The name, and its first sound-alike reading, with every script word that has several English renderings
+    read by its second (term tables 'a | b': 航空 air | airlines, جمهوری jomhouri | republic): read like the
+    sound-alike readings (possible, never firm, on this alone)."""
+    alts = {tok: others[0] for tok, others in term_alternatives(nn.original).items() if tok in primary}
+    if not alts:
+        return []
+    why = ", ".join(f"'{t}' ~ '{a}'" for t, a in alts.items())
+    out: list[_Proposal] = []
+    for base, head in [(primary, "")] + [(sound[0][0], sound[0][2].split("; score lowered")[0] + "; ") for _ in sound[:1]]:
+        tokens = [w for t in base for w in alts.get(t, t).split()]
+        out.append((tokens, SOUND_PENALTY, f"{head}script words read in their other English rendering (as a "
+                    f"sound-alike reading): {why}; score lowered by {SOUND_PENALTY:g}",
+                    SOUND_NAME_MIN_SCORE if strict else SOUND_MIN_SCORE, None))
     return out
 
 
