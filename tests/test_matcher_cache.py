@@ -157,12 +157,15 @@ def test_full_csl_through_matcher_for(cache_dir: Path, monkeypatch: pytest.Monke
         L._MATCHERS.clear()
     names = _queries(lists[0].entries[::5]) + _queries(lists[1].entries)
     assert _results(warm, names) == _results(cold, names)
-    # small lists alone are not worth a file, except when they hold Han-script names (romanising them
-    # imports pypinyin: ~0.4 s, more than loading the file)
+    # small lists are cached too, under their own kind of file (issue 10: building one imports numpy, ~41 ms;
+    # Han-script names import the romanisation tables, ~0.4 s): a names-list file, Latin script or not
     assert any(M._HAN_TEXT.search(t) for e in lists[1].entries for t in (e.name, *e.aliases))
     assert matcher_cache_status([lists[1]])["state"] == "cold"
     latin = [e for e in lists[1].entries if not any(M._HAN_TEXT.search(t) for t in (e.name, *e.aliases))]
-    assert latin and M.index_cache_status(latin, cache_key="k")["state"] == "not cached"
+    assert latin and M.index_cache_status(latin, cache_key="k")["state"] == "cold"
+    small = Matcher(latin, cache_key="k")
+    assert small.cache_status == "saved" and small.cache_file is not None
+    assert small.cache_file.name.startswith("names-")
 
 
 def test_small_han_names_list_loaded_without_romanisation(cache_dir: Path) -> None:

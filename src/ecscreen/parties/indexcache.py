@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import marshal
 import pickle
+import sys
 import zlib
 from array import array
 from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Sequence, ValuesView
 from collections.abc import Set as AbstractSet
 from typing import Any, overload
 
-__all__ = ["LazyDict", "PackedSet", "PackedTexts", "pack_dict", "pack_pickled", "pack_texts", "unpack_dict", "unpack_pickled",
+__all__ = ["FlatArray", "LazyDict", "PackedSet", "PackedTexts", "pack_dict", "pack_pickled", "pack_texts", "unpack_dict", "unpack_pickled",
            "unpack_texts", "PACKED", "PICKLED", "TEXTS"]
 
 PACKED = "packed-dict-1"  # the marker of a packed dict in a cache state
@@ -393,3 +394,124 @@ class PackedSet(AbstractSet[Any]):
 
     def __reduce__(self) -> Any:  # pickled as the frozenset it stands for
         return frozenset, (frozenset(self),)
+
+
+# numpy dtype strings -> memoryview formats (little-endian machines: the cache is rebuilt elsewhere, see FlatArray)
+_FORMATS = {"<i8": "q", "<i4": "i", "<f8": "d", "|b1": "?", "<u8": "Q", "<u2": "H", "|u1": "B"}
+_LITTLE = sys.byteorder == "little"
+
+
+class FlatArray:
+    """A numpy array's bytes, read without numpy (issue 10: a one-shipment check must not import numpy, ~41 ms).
+
+    The party index cache stores its arrays in this form: ``dtype`` (numpy's dtype string, such as ``<i4``),
+    ``shape`` and the raw C-order bytes. Loading one copies the bytes and builds no numpy object; the
+    single-query kernel (:mod:`ecscreen.parties.kernel_single`) and the scalar reads of the matcher
+    (``int(a[i])``, ``a[i:j].tolist()``, ``len(a)``, ``a.tolist()``, ``a.max()``) work on it directly through a
+    memoryview; :meth:`numpy` gives the numpy array the bulk kernel needs (a writable copy, made once by the
+    caller). Fixed-width text arrays (``<U{n}``: the deletion index's keys) read item ``i`` as its string
+    (numpy's trailing NULs dropped). A 2-D array indexes its flattened items (``a.item(i, j)`` reads a cell).
+    """
+
+    __slots__ = ("dtype", "shape", "data", "_view", "_width")
+
+    def __init__(self, dtype: str, shape: tuple[int, ...], data: bytes) -> None:
+        if type(dtype) is not str or type(shape) is not tuple or type(data) is not bytes:
+            raise ValueError("index cache: damaged flat array")
+        n = 1
+        for d in shape:
+            if type(d) is not int or d < 0:
+                raise ValueError("index cache: damaged flat array")
+            n *= d
+        self.dtype, self.shape, self.data = dtype, shape, data
+        self._width = 0
+        if dtype.startswith("<U") and dtype[2:].isdigit():
+            self._width = 4 * int(dtype[2:])
+            if len(data) != n * self._width or self._width == 0:
+                raise ValueError("index cache: damaged flat array")
+            self._view: Any = None
+            return
+        fmt = _FORMATS.get(dtype)
+        if fmt is None or not _LITTLE:
+            raise ValueError(f"index cache: flat array of dtype {dtype!r} not readable here")
+        view = memoryview(data).cast(fmt)  # type: ignore[call-overload]
+        if len(view) != n:
+            raise ValueError("index cache: damaged flat array")
+        self._view = view
+
+    @classmethod
+    def of(cls, arr: Any) -> FlatArray:
+        """The flat form of a numpy array (C order)."""
+        import numpy as np
+
+        a = np.ascontiguousarray(arr)
+        return cls(a.dtype.str, tuple(int(d) for d in a.shape), a.tobytes())
+
+    def numpy(self) -> Any:
+        """The numpy array (a writable copy, as unpickling one gave)."""
+        import numpy as np
+
+        return np.frombuffer(self.data, dtype=self.dtype).reshape(self.shape).copy()
+
+    def __reduce__(self) -> Any:
+        return FlatArray, (self.dtype, self.shape, self.data)
+
+    def __len__(self) -> int:
+        return self.shape[0] if self.shape else 1
+
+    def _text(self, i: int) -> str:
+        w = self._width
+        return self.data[i * w:(i + 1) * w].decode("utf-32-le").rstrip("\x00")
+
+    def __getitem__(self, index: Any) -> Any:
+        """Item ``index`` of the flattened array as a Python scalar; a slice gives a memoryview (``.tolist()``)."""
+        if self._width:
+            if isinstance(index, slice):
+                return [self._text(i) for i in range(*index.indices(len(self)))]
+            n = len(self)
+            if index < 0:
+                index += n
+            if not 0 <= index < n:
+                raise IndexError("FlatArray index out of range")
+            return self._text(index)
+        return self._view[index]
+
+    @property
+    def view(self) -> Any:
+        """The items as a flat memoryview of Python scalars (numeric arrays; the fastest per-item read)."""
+        if self._view is None:
+            raise TypeError("a text FlatArray has no memoryview")
+        return self._view
+
+    def text_at(self, i: int) -> str:
+        """Item ``i`` of a text array (no bounds check beyond the buffer's)."""
+        return self._text(i)
+
+    def item(self, *index: int) -> Any:
+        """The cell at ``index`` (row, column of a 2-D array; one index reads the flattened array)."""
+        if len(index) == 2:
+            return self._view[index[0] * self.shape[1] + index[1]]
+        return self[index[0]]
+
+    def row_bytes(self, i: int) -> bytes:
+        """Row ``i`` of a 2-D array as its raw bytes (little-endian)."""
+        size = len(self.data) // max(len(self), 1)
+        return self.data[i * size:(i + 1) * size]
+
+    def tolist(self) -> list[Any]:
+        if self._width:
+            return [self._text(i) for i in range(len(self))]
+        return list(self._view.tolist())
+
+    def max(self) -> Any:
+        return max(self.tolist())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FlatArray):
+            return (self.dtype, self.shape, self.data) == (other.dtype, other.shape, other.data)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"FlatArray({self.dtype}, {self.shape})"

@@ -49,9 +49,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz import process as rf_process
 from rapidfuzz.distance import Indel, JaroWinkler, LCSseq
@@ -67,7 +66,8 @@ from ecscreen.domain.normalize import (
     particles,
     skeleton,
 )
-from ecscreen.parties.indexcache import PackedSet, pack_dict, pack_texts, unpack_dict, unpack_texts
+from ecscreen.parties import kernel_single
+from ecscreen.parties.indexcache import FlatArray, PackedSet, pack_dict, pack_texts, unpack_dict, unpack_texts
 from ecscreen.parties.variants import (
     Reading,
     bracket_head,
@@ -77,6 +77,11 @@ from ecscreen.parties.variants import (
     sound_index_keys,
 )
 from ecscreen.settings import Settings
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: the single-query path never needs it (issue 10)
+    from ecscreen.parties.lazynp import np
 
 __all__ = [
     "ListEntry",
@@ -381,6 +386,9 @@ class _DeletionIndex:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_small"] = None  # derived: never pickled (index cache), rebuilt on first lookup
+        # stored flat (ecscreen.parties.indexcache.FlatArray): loading the cache imports no numpy
+        for name in ("keys", "starts", "ids"):
+            state[name] = {n: a if isinstance(a, FlatArray) else FlatArray.of(a) for n, a in state[name].items()}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -393,6 +401,8 @@ class _DeletionIndex:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, _DeletionIndex):
             return NotImplemented
+        self._to_numpy()
+        other._to_numpy()
         return self.n == other.n and all(
             mine.keys() == theirs.keys() and all(np.array_equal(a, theirs[k]) for k, a in mine.items())
             for mine, theirs in ((self.keys, other.keys), (self.starts, other.starts), (self.ids, other.ids))
@@ -413,6 +423,13 @@ class _DeletionIndex:
                 out[key] = ids[starts[k] : starts[k + 1]]
         return out
 
+    def _to_numpy(self) -> None:
+        """The arrays as numpy arrays (a loaded index holds them flat until a bulk lookup needs numpy)."""
+        for d in (self.keys, self.starts, self.ids):
+            for n, a in d.items():
+                if isinstance(a, FlatArray):
+                    d[n] = a.numpy()
+
     def get_many(self, keys: list[str]) -> list[list[int] | None]:
         """The ids of each key (None when absent); keys of one length are looked up together."""
         if self.n <= SMALL_DELETION_INDEX:  # a names list's index: plain dict lookups beat numpy's per-call cost
@@ -420,6 +437,9 @@ class _DeletionIndex:
             if small is None:
                 small = self._small = self.as_dict()
             return [small.get(k) for k in keys]
+        if kernel_single.flat_lookup_wanted(self.keys, len(keys)):
+            return kernel_single.deletion_lookup(self.keys, self.starts, self.ids, keys)
+        self._to_numpy()
         out: list[list[int] | None] = [None] * len(keys)
         by_len: dict[int, list[int]] = {}
         for i, k in enumerate(keys):
@@ -664,7 +684,7 @@ class Matcher:
         self.p_share = self.a_w[order] / np.maximum(self.a_W[self.p_alias], 1e-9) if len(order) else np.zeros(0)
         # 256-bit word signature per alias: a cheap test "may this alias contain another query word?"
         with np.errstate(over="ignore"):
-            vbit = ((np.arange(n_vocab, dtype=np.uint64) * _HASH_MUL) >> np.uint64(64 - _SIG_BITS_LOG2)).astype(
+            vbit = ((np.arange(n_vocab, dtype=np.uint64) * np.uint64(_HASH_MUL)) >> np.uint64(64 - _SIG_BITS_LOG2)).astype(
                 np.int64
             )
         self._vbit: list[int] = vbit.tolist()
@@ -750,6 +770,9 @@ class Matcher:
         state: dict[str, Any] = {name: getattr(self, name) for name in (*self._STATE_ARRAYS, *self._STATE_OBJECTS)}
         state["_df_list"] = np.asarray(self._df_list, dtype=np.float64)
         state["_vbit"] = np.asarray(self._vbit, dtype=np.int64)
+        for name in (*self._STATE_ARRAYS, "_df_list", "_vbit"):  # loaded without numpy (issue 10)
+            if not isinstance(state[name], FlatArray):
+                state[name] = FlatArray.of(state[name])
         for name in self._PACKED_DICTS:  # looked up per key by queries: stored to be read per key
             packed = pack_dict(state[name])
             if packed is not None:
@@ -778,8 +801,8 @@ class Matcher:
     def _import_state(self, state: dict[str, Any]) -> None:
         if state.get("format") != CACHE_FORMAT or state.get("n_entries") != len(self.entries):
             raise ValueError("index cache does not fit these entries")
-        for name in self._STATE_ARRAYS:
-            if not isinstance(state[name], np.ndarray):
+        for name in (*self._STATE_ARRAYS, "_df_list", "_vbit"):
+            if not isinstance(state[name], FlatArray):
                 raise ValueError(f"index cache: {name} is not an array")
         n_alias, n_vocab = int(state["n_alias"]), int(state["n_vocab"])
         if not (
@@ -1137,6 +1160,9 @@ class Matcher:
     def _match_chunk(
         self, queries: list[_Query], threshold: float, exhaustive: bool
     ) -> list[list[_RawHit]]:
+        if not exhaustive and kernel_single.wanted(self, queries, threshold):  # issue 10: no numpy for a few names
+            return kernel_single.match_chunk(self, queries, threshold)
+        self._numpy_arrays()
         nq = len(queries)
         ch = self._chunk_arrays(queries, threshold, exhaustive)
         if exhaustive:
@@ -1157,6 +1183,13 @@ class Matcher:
                     if score >= threshold:
                         out[qi].append(_RawHit(ai, score, True))
         return out
+
+    def _numpy_arrays(self) -> None:
+        """The index arrays as numpy arrays for the bulk kernel (a cache load keeps them flat: FlatArray)."""
+        for name in self._STATE_ARRAYS:
+            a = getattr(self, name)
+            if isinstance(a, FlatArray):
+                setattr(self, name, a.numpy())
 
     def _blocked(self, q: _Query, threshold: float) -> tuple[list[int], list[int]]:
         """(vocabulary ids, query token) every hit of ``q`` must match one of, cached on the query."""
@@ -2721,7 +2754,7 @@ def _rejoin(tokens: list[str], known: Any, min_part: int = 2) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+_HASH_MUL = 0x9E3779B97F4A7C15  # as np.uint64 where used (numpy is imported on first use)
 _SIG_WORDS = 4
 _SIG_BITS_LOG2 = 8  # 64 * _SIG_WORDS bits
 _SIG_BYTES = 8 * _SIG_WORDS
@@ -2761,7 +2794,7 @@ class _KeyTable:
 
     def _hash(self, keys: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):
-            return ((keys.astype(np.uint64) * _HASH_MUL) >> self.shift).astype(np.int64)
+            return ((keys.astype(np.uint64) * np.uint64(_HASH_MUL)) >> self.shift).astype(np.int64)
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """Position of every key in the build array, -1 when absent."""
@@ -3010,10 +3043,12 @@ def _country_code(country: str | None) -> str | None:
 # (CPU, measured on this machine; a one-shipment check pays it on every call). Format 3: CRC-32 header. Any failure (unreadable, corrupt, other format version,
 # inconsistent content) is ignored and the index is rebuilt, so results never depend on the cache.
 
-CACHE_FORMAT = 4  # 2: the deletion index is a _DeletionIndex (arrays), not a dict; 3: CRC-32 payload checksum;
-# 4: packed dicts carry a lookup table, alias texts packed (ecscreen.parties.indexcache)
+CACHE_FORMAT = 5  # 2: the deletion index is a _DeletionIndex (arrays), not a dict; 3: CRC-32 payload checksum;
+# 4: packed dicts carry a lookup table, alias texts packed (ecscreen.parties.indexcache); 5: arrays stored as
+# FlatArray (read without numpy)
 CACHE_MIN_NAMES = 1000  # smaller lists build in milliseconds: not worth a file
 CACHE_KEEP = 12  # files of each kind kept in the cache directory (most recently used first)
+CACHE_KEEP_NAMES = 64  # small-list index files ("names-": a few KB each; every pack's names list has one)
 _CACHE_MAGIC = b"ecscreen-index\x00" + bytes([CACHE_FORMAT])
 _CACHE_HEADER = struct.Struct("<16s32sQI")  # magic, digest, payload length, payload CRC-32
 
@@ -3038,8 +3073,9 @@ def _code_fingerprint(background: bool) -> bytes:
     from ecscreen.settings import dist_version
 
     h = hashlib.sha256()
-    h.update(f"{CACHE_FORMAT}|{__version__}|{sys.version_info[:2]}|numpy {np.__version__}".encode())
-    for dist in ("anyascii", "pypinyin"):  # without importing importlib.metadata (~11 ms of a check)
+    h.update(f"{CACHE_FORMAT}|{__version__}|{sys.version_info[:2]}".encode())
+    # without importing importlib.metadata (~11 ms of a check), nor numpy (~41 ms: issue 10)
+    for dist in ("numpy", "anyascii", "pypinyin"):
         h.update(f"|{dist} {dist_version(dist)}".encode())
     tables = resources.files("ecscreen").joinpath("data", "normalize")
     for entry in sorted(tables.iterdir(), key=lambda t: t.name):
@@ -3077,18 +3113,16 @@ def _cache_target(
     entries: Sequence[ListEntry], config: ScoreConfig, background: bool, key: str | None, directory: Path | None
 ) -> tuple[Path, str] | None:
     """(cache file, digest) for this index, or None when it is not cached."""
-    if key is None:
+    if key is None or directory is None:
         return None
-    from ecscreen.parties.lazyentries import han_texts_of, name_count
+    from ecscreen.parties.lazyentries import name_count
 
-    if name_count(entries) < CACHE_MIN_NAMES and not any(
-        _HAN_TEXT.search(t) for t in han_texts_of(entries)
-    ):  # small lists build in milliseconds, except Han-script names (romanisation tables: ~0.4 s to import)
-        return None
-    if directory is None:
-        return None
+    # a small list (a pack's names list) builds in milliseconds, but building imports numpy (~41 ms) and,
+    # for Han-script names, the romanisation tables (~0.4 s); its file is small and loads without either
+    # (issue 10). Its own kind ("names-"), so that the few large list indexes are pruned on their own
+    kind = "names" if name_count(entries) < CACHE_MIN_NAMES else "index"
     digest = _cache_digest(entries, config, background, key)
-    return directory / f"index-{digest}.bin", digest
+    return directory / f"{kind}-{digest}.bin", digest
 
 
 def _read_header(fh: Any) -> tuple[bytes, bytes, int, int] | None:
@@ -3208,11 +3242,13 @@ def write_cache_file(path: Path, digest: str, state: dict[str, Any]) -> bool:
 
 
 def _prune_cache(path: Path) -> None:
-    """Keep the CACHE_KEEP most recently used files of the kind of ``path`` (``index-*``, ``list-*``)."""
+    """Keep the CACHE_KEEP (``names-*``: CACHE_KEEP_NAMES) most recently used files of the kind of ``path``
+    (``index-*``, ``names-*``, ``list-*``)."""
     kind = path.name.split("-", 1)[0]
+    keep = CACHE_KEEP_NAMES if kind == "names" else CACHE_KEEP
     try:
         found = sorted(path.parent.glob(f"{kind}-*.bin"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in found[CACHE_KEEP:]:
+        for old in found[keep:]:
             old.unlink()
     except OSError:
         pass
@@ -3227,8 +3263,7 @@ def index_cache_status(
 ) -> dict[str, Any]:
     """What ``Matcher(entries, config, background, cache_key)`` would find in the cache (header only).
 
-    ``state``: "disabled" (``ECSCREEN_NO_CACHE`` or no cache directory), "not cached" (no key, or a list
-    too small to be worth it), "warm" (a file for exactly this index), "cold" (none yet), "unwritable"
+    ``state``: "disabled" (``ECSCREEN_NO_CACHE`` or no cache directory), "not cached" (no key), "warm" (a file for exactly this index), "cold" (none yet), "unwritable"
     (none, and the directory cannot be written: every run builds) or "invalid" (a file that will be
     ignored and rebuilt).
     """

@@ -1,0 +1,244 @@
+"""The matcher's search kernel for a few queries, in plain Python over the index cache's flat arrays (no numpy).
+
+Issue 10: a one-shipment ``ecscreen check`` screens two or three names; importing numpy for them cost ~41 ms of
+a ~450 ms run. The bulk kernel (``Matcher._match_chunk``: numpy over whole chunks of names) stays the path of
+batches; this module computes, for a chunk of a few queries, exactly what that kernel computes:
+
+- the same candidate (query, alias) pairs in the same order: per query, per blocking word (``Matcher._blocked``)
+  its postings, kept when the word alone carries enough of the query or of the alias (``p_share``), or the
+  alias's signature has another query word's bit, or two bits of the word's own expansions (a duplicate pair,
+  an alias holding two blocking words, is kept twice as there);
+- the same scores to the bit: the sums are taken in the order numpy's ``bincount`` takes them (alias words in
+  order; matched query words in order), the query weight total as numpy's pairwise ``sum`` of the chunk's
+  zero-padded weight row, and the formula is ``_combine_one`` (the scalar twin of ``_combine``);
+- the same acronym hits.
+
+The matcher calls :func:`match_chunk` when :func:`wanted` says so: the index arrays are the cache's
+:class:`~ecscreen.parties.indexcache.FlatArray` (not converted to numpy yet) and the chunk's candidate postings
+are few (:data:`MAX_POSTINGS`). ``tests/test_kernel_single.py`` and ``benchmarks/matching_equivalence.py
+--kernel single`` compare both kernels on real names.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ecscreen.parties.indexcache import FlatArray
+
+if TYPE_CHECKING:
+    from ecscreen.parties.matching import Matcher, _Query, _RawHit
+
+__all__ = ["MAX_POSTINGS", "MAX_DELETION_KEYS", "wanted", "match_chunk", "flat_lookup_wanted", "deletion_lookup",
+           "pairwise_sum"]
+
+# candidate postings of a chunk above which the numpy kernel is used (its import then pays for itself): the
+# plain loop costs ~0.5 us per posting, the import ~41 ms
+MAX_POSTINGS = 40_000
+MAX_DELETION_KEYS = 2_000  # deletion-index keys looked up by bisection over the flat arrays (else numpy)
+
+_ARRAYS = ("a_start", "a_len", "a_tok", "a_w", "a_W", "a_weak", "p_start", "p_alias", "p_share", "a_sig")
+
+
+def _flat(m: Matcher, name: str) -> FlatArray:
+    """The matcher's array ``name`` as a FlatArray (a numpy array, as an in-process build has them, is flattened
+    once and kept: the equivalence tests run this kernel on built indexes too)."""
+    a = getattr(m, name)
+    if isinstance(a, FlatArray):
+        return a
+    memo: dict[str, tuple[Any, FlatArray]] = m.__dict__.setdefault("_flat_arrays", {})
+    got = memo.get(name)
+    if got is None or got[0] is not a:
+        got = memo[name] = (a, FlatArray.of(a))
+    return got[1]
+
+
+def wanted(m: Matcher, queries: Sequence[_Query], threshold: float) -> bool:
+    """Whether :func:`match_chunk` should screen this chunk: the index is a cache load still held flat and
+    the blocking words' postings are few."""
+    if not isinstance(m.a_tok, FlatArray):
+        return False
+    p_len = m._p_len_list
+    volume = 0
+    for q in queries:
+        for u in m._blocked(q, threshold)[0]:
+            volume += p_len[u]
+    return volume <= MAX_POSTINGS
+
+
+def pairwise_sum(values: Sequence[float]) -> float:
+    """``numpy.add.reduce`` of a float64 row, to the bit: numpy's pairwise summation (sequential below 8 items,
+    eight interleaved partial sums up to 128, halves above)."""
+    n = len(values)
+    if n < 8:
+        res = -0.0
+        for v in values:
+            res += v
+        return res
+    if n <= 128:
+        r = list(values[:8])
+        i = 8
+        end = n - n % 8
+        while i < end:
+            for j in range(8):
+                r[j] += values[i + j]
+            i += 8
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        while i < n:
+            res += values[i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return pairwise_sum(values[:n2]) + pairwise_sum(values[n2:])
+
+
+class _Arrays:
+    """The index arrays the kernel reads, as memoryviews (``a_sig``: its raw bytes, 32 per alias)."""
+
+    __slots__ = _ARRAYS
+
+    def __init__(self, m: Matcher) -> None:
+        for name in _ARRAYS:
+            flat = _flat(m, name)
+            setattr(self, name, flat.data if name == "a_sig" else flat.view)
+
+
+def match_chunk(m: Matcher, queries: Sequence[_Query], threshold: float) -> list[list[_RawHit]]:
+    """The raw hits of each query at ``threshold``: what ``Matcher._match_chunk`` returns for a non-exhaustive
+    search of the same chunk, in the same order."""
+    from ecscreen.parties.matching import _RawHit
+
+    ar = _Arrays(m)
+    maxt = max([len(q.tokens) for q in queries] + [1])
+    m_min = m._single_word_min(threshold)
+    out: list[list[_RawHit]] = [[] for _ in queries]
+    for qi, q in enumerate(queries):
+        bu, bt = m._blocked(q, threshold)
+        if bu:
+            for alias, score in _query_hits(m, ar, q, bu, bt, maxt, m_min, threshold):
+                out[qi].append(_RawHit(alias, score, False))
+    cfg = m.config
+    if max(cfg.acronym_score, cfg.acronym_score_short) >= threshold:
+        for qi, q in enumerate(queries):
+            for ai, size in m._acronym_candidates(q):
+                score = m._acronym_score(size)
+                if score >= threshold:
+                    out[qi].append(_RawHit(ai, score, True))
+    return out
+
+
+def _groups(q: _Query, need: float) -> tuple[list[int], list[int], list[bool]]:
+    """Per query word: the signature of the other words, its own, and whether it alone carries enough."""
+    sigs, weights = q.sigs, q.weights
+    if len(sigs) == 1:
+        return [0], [sigs[0]], [weights[0] >= need]
+    others = []
+    for ti in range(len(sigs)):
+        other = 0
+        for tj, sg in enumerate(sigs):
+            if tj != ti:
+                other |= sg
+        others.append(other)
+    return others, list(sigs), [w >= need for w in weights]
+
+
+def _query_hits(m: Matcher, ar: _Arrays, q: _Query, bu: list[int], bt: list[int], maxt: int, m_min: float,
+                threshold: float) -> list[tuple[int, float]]:
+    """(alias, score) of the candidates of one query scoring at least ``threshold``, in candidate order."""
+    others, owns, qdom = _groups(q, m_min * sum(q.weights))
+    row = list(q.weights) + [0.0] * (maxt - len(q.weights))
+    q_total = pairwise_sum(row)
+    emap = {u: (s, t) for u, s, t in zip(q.e_u, q.e_s, q.e_t, strict=True)}
+    p_start, p_alias, p_share, p_len = ar.p_start, ar.p_alias, ar.p_share, m._p_len_list  # type: ignore[attr-defined]
+    sig_bytes = ar.a_sig  # type: ignore[attr-defined]
+    scored: dict[int, float] = {}
+    hits: list[tuple[int, float]] = []
+    for u, t in zip(bu, bt, strict=True):
+        other, own, dom = others[t], owns[t], qdom[t]
+        start = p_start[u]
+        for idx in range(start, start + p_len[u]):
+            a = p_alias[idx]
+            if not dom and not p_share[idx] >= m_min:
+                s = int.from_bytes(sig_bytes[a * 32:a * 32 + 32], "little")
+                if not s & other and (s & own).bit_count() < 2:
+                    continue
+            score = scored.get(a)
+            if score is None:
+                score = scored[a] = _score(m, ar, a, emap, row, q_total)
+            if score >= threshold:
+                hits.append((a, score))
+    return hits
+
+
+def _score(m: Matcher, ar: _Arrays, a: int, emap: Mapping[int, tuple[float, int]], row: list[float],
+           q_total: float) -> float:
+    """The name score of (query, alias ``a``): ``Matcher._score_pairs`` for one pair."""
+    from ecscreen.parties.matching import _combine_one
+
+    a_tok, a_w = ar.a_tok, ar.a_w  # type: ignore[attr-defined]
+    start = ar.a_start[a]  # type: ignore[attr-defined]
+    r_num = 0.0
+    matched_aw = 0.0
+    cells: dict[int, float] = {}
+    for f in range(start, start + ar.a_len[a]):  # type: ignore[attr-defined]
+        e = emap.get(a_tok[f])
+        if e is None:
+            continue
+        sim, t = e
+        aw = a_w[f]
+        r_num += aw * sim
+        matched_aw += aw
+        if sim > cells.get(t, 0.0):
+            cells[t] = sim
+    p_num = 0.0
+    matched_qw = 0.0
+    max_w = 0.0
+    for t in sorted(cells):
+        w = row[t]
+        p_num += w * cells[t]
+        matched_qw += w
+        if w > max_w:
+            max_w = w
+    return _combine_one(m.config, p_num, q_total, r_num, ar.a_W[a], matched_qw, matched_aw, max_w,  # type: ignore[attr-defined]
+                        bool(ar.a_weak[a]))  # type: ignore[attr-defined]
+
+
+def flat_lookup_wanted(keys: Mapping[int, Any], n_keys: int) -> bool:
+    """Whether a deletion-index lookup of ``n_keys`` keys should bisect the flat arrays (a cache load not
+    converted to numpy, few keys) rather than convert them for numpy's ``searchsorted``."""
+    return n_keys <= MAX_DELETION_KEYS and any(isinstance(a, FlatArray) for a in keys.values())
+
+
+def deletion_lookup(keys: Mapping[int, Any], starts: Mapping[int, Any], ids: Mapping[int, Any],
+                    want: Sequence[str]) -> list[list[int] | None]:
+    """``_DeletionIndex.get_many`` over flat arrays: per key, the ids of the equal key of its length (keys of a
+    length are sorted in code-point order, as numpy's ``searchsorted`` reads them), None when absent."""
+    out: list[list[int] | None] = [None] * len(want)
+    for i, k in enumerate(want):
+        n = len(k)
+        arr = keys.get(n)
+        if arr is None or not len(arr):
+            continue
+        if isinstance(arr, FlatArray) and n:
+            # bisect_left, decoding only the probed keys (every key of this array has exactly n characters,
+            # 4 bytes each: no NUL padding to strip)
+            data, w = arr.data, 4 * n
+            lo, hi = 0, len(arr)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if data[mid * w:mid * w + w].decode("utf-32-le") < k:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            j = min(lo, len(arr) - 1)
+            if data[j * w:j * w + w].decode("utf-32-le") != k:
+                continue
+        else:
+            j = min(bisect_left(arr, k), len(arr) - 1)
+            if arr[j] != k:
+                continue
+        st = starts[n]
+        out[i] = ids[n][st[j]:st[j + 1]].tolist()
+    return out
