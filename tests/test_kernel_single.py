@@ -106,9 +106,11 @@ def _dump(hits: list[PartyHit]) -> list[Any]:
     return [h.model_dump(mode="json") for h in hits]
 
 
-def test_search_results_equal_through_either_kernel(pair: tuple[Matcher, Matcher]) -> None:
+def test_search_results_equal_through_either_kernel(pair: tuple[Matcher, Matcher],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     flat, twin = pair
     names = _names(flat.alias_text)[::3]
+    monkeypatch.setattr(K, "LONG_LIVED_CHUNKS", 10**9)  # every name through the single kernel
     flat.clear_caches()
     twin.clear_caches()
     a = [_dump(h) for h in flat.search_many(names, limit=None, chunk_size=1)]
@@ -122,7 +124,11 @@ def test_wanted_only_for_a_flat_index_and_few_postings(pair: tuple[Matcher, Matc
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     flat, twin = pair
     qs = _queries(flat, ["Huawei Technologies Co., Ltd."])
+    monkeypatch.setitem(flat.__dict__, "_single_chunks", 0)
     assert K.wanted(flat, qs, 80.0)
+    monkeypatch.setitem(flat.__dict__, "_single_chunks", K.LONG_LIVED_CHUNKS)  # a long-lived process: numpy
+    assert not K.wanted(flat, qs, 80.0)
+    monkeypatch.setitem(flat.__dict__, "_single_chunks", 0)
     assert not K.wanted(twin, _queries(twin, ["Huawei Technologies Co., Ltd."]), 80.0)
     monkeypatch.setattr(K, "MAX_POSTINGS", 0)
     assert not K.wanted(flat, qs, 80.0)

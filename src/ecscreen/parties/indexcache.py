@@ -504,7 +504,7 @@ class FlatArray:
         return list(self._view.tolist())
 
     def max(self) -> Any:
-        return max(self.tolist())
+        return max(self._view) if self._view is not None else max(self.tolist())
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, FlatArray):

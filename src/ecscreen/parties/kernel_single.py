@@ -14,8 +14,8 @@ batches; this module computes, for a chunk of a few queries, exactly what that k
 - the same acronym hits.
 
 The matcher calls :func:`match_chunk` when :func:`wanted` says so: the index arrays are the cache's
-:class:`~ecscreen.parties.indexcache.FlatArray` (not converted to numpy yet) and the chunk's candidate postings
-are few (:data:`MAX_POSTINGS`). ``tests/test_kernel_single.py`` and ``benchmarks/matching_equivalence.py
+:class:`~ecscreen.parties.indexcache.FlatArray` (not converted to numpy yet), the chunk's candidate postings
+are few (:data:`MAX_POSTINGS`) and the process has not screened many chunks yet (:data:`LONG_LIVED_CHUNKS`). ``tests/test_kernel_single.py`` and ``benchmarks/matching_equivalence.py
 --kernel single`` compare both kernels on real names.
 """
 
@@ -31,12 +31,16 @@ if TYPE_CHECKING:
     from ecscreen.parties.matching import Matcher, _Query, _RawHit
 
 __all__ = ["MAX_POSTINGS", "MAX_DELETION_KEYS", "wanted", "match_chunk", "flat_lookup_wanted", "deletion_lookup",
-           "pairwise_sum"]
+           "pairwise_sum", "export_vocab", "import_vocab"]
 
 # candidate postings of a chunk above which the numpy kernel is used (its import then pays for itself): the
 # plain loop costs ~0.5 us per posting, the import ~41 ms
 MAX_POSTINGS = 40_000
 MAX_DELETION_KEYS = 2_000  # deletion-index keys looked up by bisection over the flat arrays (else numpy)
+# chunks screened by this kernel after which the process is taken to be long-lived (serve, the Python API, a
+# batch): the numpy kernel is then used (about twice as fast on names with many candidates; its import is paid
+# once). A one-shipment check screens a handful
+LONG_LIVED_CHUNKS = 32
 
 _ARRAYS = ("a_start", "a_len", "a_tok", "a_w", "a_W", "a_weak", "p_start", "p_alias", "p_share", "a_sig")
 
@@ -59,12 +63,18 @@ def wanted(m: Matcher, queries: Sequence[_Query], threshold: float) -> bool:
     the blocking words' postings are few."""
     if not isinstance(m.a_tok, FlatArray):
         return False
+    served = m.__dict__.get("_single_chunks", 0)
+    if served >= LONG_LIVED_CHUNKS:
+        return False
     p_len = m._p_len_list
     volume = 0
     for q in queries:
         for u in m._blocked(q, threshold)[0]:
             volume += p_len[u]
-    return volume <= MAX_POSTINGS
+    if volume > MAX_POSTINGS:
+        return False
+    m.__dict__["_single_chunks"] = served + 1
+    return True
 
 
 def pairwise_sum(values: Sequence[float]) -> float:
@@ -242,3 +252,38 @@ def deletion_lookup(keys: Mapping[int, Any], starts: Mapping[int, Any], ids: Map
         st = starts[n]
         out[i] = ids[n][st[j]:st[j + 1]].tolist()
     return out
+
+
+def export_vocab(m: Matcher, state: dict[str, Any]) -> None:
+    """Store the vocabulary for :func:`import_vocab`: the word -> id dict packed (read per key), the word lengths
+    flat."""
+    from array import array
+
+    from ecscreen.parties.indexcache import pack_dict
+
+    state["vocab_packed"] = pack_dict(m.vocab)
+    state["vocab_len"] = FlatArray("<i4", (len(m.vocab_list),), array("i", [len(t) for t in m.vocab_list]).tobytes())
+
+
+def import_vocab(m: Matcher, state: dict[str, Any]) -> None:
+    """The matcher's vocabulary tables from a cache state, without building them (issue 10: building the
+    38,000-word dict and the per-word lists cost ~20 ms of a check): ``vocab`` a packed dict read per key,
+    ``idf_list``, ``_df_list``, ``_vbit``, ``_p_len_list`` and ``_vocab_len`` memoryviews over the flat arrays
+    (the same values, read per index). An older state without them gets them built as before."""
+    from ecscreen.parties.indexcache import unpack_dict
+
+    n = m.n_vocab
+    packed = state.get("vocab_packed")
+    vocab: Any = unpack_dict(packed) if packed is not None else None
+    if vocab is None or len(vocab) != n:
+        vocab = {tok: vid for vid, tok in enumerate(m.vocab_list)}
+    m.vocab = vocab
+    tables = {"_df_list": state["_df_list"], "idf_list": m.idf, "_vbit": state["_vbit"], "_p_len_list": m.p_len,
+              "_vocab_len": state.get("vocab_len")}
+    for name, flat in tables.items():
+        if isinstance(flat, FlatArray) and len(flat) == n and len(flat.shape) == 1:
+            setattr(m, name, flat.view)
+        elif name == "_vocab_len":
+            m._vocab_len = [len(t) for t in m.vocab_list]
+        else:
+            raise ValueError(f"index cache: {name} is not a flat array")

@@ -773,6 +773,7 @@ class Matcher:
         for name in (*self._STATE_ARRAYS, "_df_list", "_vbit"):  # loaded without numpy (issue 10)
             if not isinstance(state[name], FlatArray):
                 state[name] = FlatArray.of(state[name])
+        kernel_single.export_vocab(self, state)
         for name in self._PACKED_DICTS:  # looked up per key by queries: stored to be read per key
             packed = pack_dict(state[name])
             if packed is not None:
@@ -832,17 +833,12 @@ class Matcher:
         han_texts = state.get("han_texts")
         if isinstance(han_texts, dict):
             self._han_texts = han_texts
-        self.vocab = {tok: vid for vid, tok in enumerate(self.vocab_list)}
+        kernel_single.import_vocab(self, state)  # the vocabulary and its per-word tables, read in place
         sound = state.get("sound_by_key")
         if type(sound) is tuple:
             sound = unpack_dict(sound)
         if isinstance(sound, dict):
             seed_sound_index(self.vocab, sound)
-        self._df_list = state["_df_list"].tolist()
-        self.idf_list = self.idf.tolist()
-        self._vbit = state["_vbit"].tolist()
-        self._vocab_len = [len(t) for t in self.vocab_list]
-        self._p_len_list = self.p_len.tolist()
         _seed_first_use()
 
     # ------------------------------------------------------------------ query prep
