@@ -244,9 +244,9 @@ def _corruptions(path: Path) -> dict[str, bytes]:
     magic, digest, _, _ = M._CACHE_HEADER.unpack(data[:header])
     wrong_state = M._CACHE_HEADER.pack(magic, digest, len(junk), M.payload_checksum(junk)) + junk
     # right digest inside, but the content does not fit the entries
-    state = pickle.loads(data[header:])
+    state = M.load_payload(memoryview(data[header:]))  # arrays and packed tables out of band (issue 10)
     state["n_alias"] = int(state["n_alias"]) + 1
-    bad = pickle.dumps(state, protocol=5)
+    bad = M.dump_payload(state)
     inconsistent = M._CACHE_HEADER.pack(magic, digest, len(bad), M.payload_checksum(bad)) + bad
     return {
         "empty": b"",

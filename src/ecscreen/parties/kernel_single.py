@@ -238,12 +238,12 @@ def deletion_lookup(keys: Mapping[int, Any], starts: Mapping[int, Any], ids: Map
             lo, hi = 0, len(arr)
             while lo < hi:
                 mid = (lo + hi) // 2
-                if data[mid * w:mid * w + w].decode("utf-32-le") < k:
+                if str(data[mid * w:mid * w + w], "utf-32-le") < k:
                     lo = mid + 1
                 else:
                     hi = mid
             j = min(lo, len(arr) - 1)
-            if data[j * w:j * w + w].decode("utf-32-le") != k:
+            if str(data[j * w:j * w + w], "utf-32-le") != k:
                 continue
         else:
             j = min(bisect_left(arr, k), len(arr) - 1)

@@ -67,7 +67,16 @@ from ecscreen.domain.normalize import (
     skeleton,
 )
 from ecscreen.parties import kernel_single
-from ecscreen.parties.indexcache import FlatArray, PackedSet, pack_dict, pack_texts, unpack_dict, unpack_texts
+from ecscreen.parties.indexcache import (
+    FlatArray,
+    PackedSet,
+    dump_payload,
+    load_payload,
+    pack_dict,
+    pack_texts,
+    unpack_dict,
+    unpack_texts,
+)
 from ecscreen.parties.variants import (
     Reading,
     bracket_head,
@@ -3086,9 +3095,12 @@ def _code_fingerprint(background: bool) -> bytes:
             h.update(b"\x00background\x00" + resources.files("ecscreen").joinpath("data", BACKGROUND_FILE).read_bytes())
         except FileNotFoundError:
             h.update(b"\x00no background")
+    from ecscreen.parties import indexcache as indexcache_module
     from ecscreen.parties import variants as variants_module
 
-    for src in (__file__, normalize_module.__file__, variants_module.__file__):
+    # indexcache and kernel_single shape what the file holds (packed tables, flat arrays, the vocabulary)
+    for src in (__file__, normalize_module.__file__, variants_module.__file__, indexcache_module.__file__,
+                kernel_single.__file__):
         try:
             h.update(b"\x00" + Path(src or "").read_bytes())
         except OSError:  # no source (zip import): the version must do
@@ -3173,7 +3185,7 @@ def read_cache_file(path: Path, digest: str) -> dict[str, Any] | None:
             # mapped, not read: copying a 27 MB index out of the page cache cost ~15 ms of a one-shipment
             # check. The file is ours and not writable by others (checked above) and replaced by rename,
             # never rewritten in place, so the mapping cannot change under the checksum and the unpickler
-            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if header[2] else None
+            mapped = _map_read(fh.fileno()) if header[2] else None
     except (OSError, ValueError):
         return None
     if mapped is None:
@@ -3181,8 +3193,20 @@ def read_cache_file(path: Path, digest: str) -> dict[str, Any] | None:
     try:
         return _load_mapped(path, digest, mapped, header)
     finally:
-        with contextlib.suppress(BufferError):  # nothing unpickled refers to it (pickle copies); never fail here
+        # an index's arrays are read in place (indexcache.load_payload): then the mapping stays open (BufferError)
+        # until they are freed; the file is never rewritten in place (written whole and renamed)
+        with contextlib.suppress(BufferError):
             mapped.close()
+
+
+def _map_read(fd: int) -> mmap.mmap:
+    """The file mapped read-only; its pages read ahead in one call where the system can (MAP_POPULATE: the
+    checksum reads every page; faulting them in one by one cost more than the read-ahead)."""
+    populate = getattr(mmap, "MAP_POPULATE", 0)
+    if populate:
+        with contextlib.suppress(OSError, ValueError):
+            return mmap.mmap(fd, 0, flags=mmap.MAP_SHARED | populate, prot=mmap.PROT_READ)
+    return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
 
 
 def _load_mapped(path: Path, digest: str, mapped: mmap.mmap, header: tuple[bytes, bytes, int, int]
@@ -3197,7 +3221,7 @@ def _unpickle_state(path: Path, digest: str, payload: memoryview) -> dict[str, A
     was_enabled = gc.isenabled()
     gc.disable()  # hundreds of thousands of small objects: cyclic GC passes would double the load time
     try:
-        state = pickle.loads(payload)
+        state = load_payload(payload)  # the index's arrays stay in the mapped file (indexcache.dump_payload)
         # the loaded index / lists live as long as the process: move them (and what exists already) out of
         # the cyclic GC's generations, or the next passes scan them all again (~0.1-0.3 s per process);
         # they are still freed by reference counting when dropped
@@ -3218,7 +3242,7 @@ def write_cache_file(path: Path, digest: str, state: dict[str, Any]) -> bool:
     """Save atomically (temporary file + rename); False when the directory is not writable."""
     tmp: str | None = None
     try:
-        payload = pickle.dumps(state, protocol=5)
+        payload = dump_payload(state)  # arrays out of band: read in place on load (issue 10)
         header = _CACHE_HEADER.pack(_CACHE_MAGIC, bytes.fromhex(digest), len(payload), payload_checksum(payload))
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".tmp", dir=path.parent)
