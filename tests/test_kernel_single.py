@@ -228,3 +228,17 @@ def test_payload_round_trip_and_damage() -> None:
     assert n >= 2
     with pytest.raises(ValueError):
         IC.load_payload(memoryview(bytes(bad)))
+
+
+def test_decoded_list_rows_are_read_in_place(tmp_path: Path) -> None:
+    """The decoded-list cache's rows (~9 MB for the CSL) are read in place from the mapped file."""
+    import mmap
+
+    from ecscreen.parties import store
+
+    raw = store.resources.files("ecscreen").joinpath("data", store.DEFAULT_LIST_FILE).read_bytes()
+    first = store._decode_store(raw, "embedded", cache_dir=tmp_path)
+    again = store._decode_store(raw, "embedded", cache_dir=tmp_path)
+    assert isinstance(again.entries._blob.obj, mmap.mmap)  # type: ignore[attr-defined]
+    picks = (0, 5, len(first.entries) - 1)
+    assert [again.entries[i] for i in picks] == [first.entries[i] for i in picks]

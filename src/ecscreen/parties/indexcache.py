@@ -425,6 +425,11 @@ class _Blob(bytes):
         return bytes, (bytes(self),)
 
 
+def out_of_band_bytes(value: bytes | memoryview) -> bytes:
+    """``value`` marked for out-of-band storage by :func:`dump_payload` (read back as a memoryview of the file)."""
+    return _blob(value)
+
+
 def _out_of_band(value: Any) -> Any:
     """A packed dict or packed texts tuple with its large bytes parts marked for out-of-band storage."""
     if type(value) is tuple and value and value[0] in (PACKED, TEXTS, PICKLED):
