@@ -507,7 +507,7 @@ class FlatArray:
     (numpy's trailing NULs dropped). A 2-D array indexes its flattened items (``a.item(i, j)`` reads a cell).
     """
 
-    __slots__ = ("dtype", "shape", "data", "_view", "_width")
+    __slots__ = ("dtype", "shape", "data", "_view", "_width", "_text_all")
 
     def __init__(self, dtype: str, shape: tuple[int, ...], data: bytes) -> None:
         if type(dtype) is not str or type(shape) is not tuple or not isinstance(data, bytes | memoryview):
@@ -521,6 +521,7 @@ class FlatArray:
             n *= d
         self.dtype, self.shape, self.data = dtype, shape, data
         self._width = 0
+        self._text_all: str | None = None
         if dtype.startswith("<U") and dtype[2:].isdigit():
             self._width = 4 * int(dtype[2:])
             if len(data) != n * self._width or self._width == 0:
@@ -580,6 +581,14 @@ class FlatArray:
         if self._view is None:
             raise TypeError("a text FlatArray has no memoryview")
         return self._view
+
+    def text_all(self) -> str:
+        """A text array's items decoded at once, back to back (each ``width / 4`` characters, NULs kept; made on
+        first use and kept): item ``i`` of an array of ``n``-character keys is ``text_all()[i * n:(i + 1) * n]``."""
+        t = self._text_all
+        if t is None:
+            t = self._text_all = str(self.data, "utf-32-le")
+        return t
 
     def text_at(self, i: int) -> str:
         """Item ``i`` of a text array (no bounds check beyond the buffer's)."""

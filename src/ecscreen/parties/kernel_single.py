@@ -232,18 +232,18 @@ def deletion_lookup(keys: Mapping[int, Any], starts: Mapping[int, Any], ids: Map
         if arr is None or not len(arr):
             continue
         if isinstance(arr, FlatArray) and n:
-            # bisect_left, decoding only the probed keys (every key of this array has exactly n characters,
-            # 4 bytes each: no NUL padding to strip)
-            data, w = arr.data, 4 * n
+            # bisect_left over the keys of this length decoded at once (each has exactly n characters: no NUL
+            # padding), comparing slices
+            text = arr.text_all()
             lo, hi = 0, len(arr)
             while lo < hi:
                 mid = (lo + hi) // 2
-                if str(data[mid * w:mid * w + w], "utf-32-le") < k:
+                if text[mid * n:mid * n + n] < k:
                     lo = mid + 1
                 else:
                     hi = mid
             j = min(lo, len(arr) - 1)
-            if str(data[j * w:j * w + w], "utf-32-le") != k:
+            if text[j * n:j * n + n] != k:
                 continue
         else:
             j = min(bisect_left(arr, k), len(arr) - 1)
