@@ -200,9 +200,12 @@ def test_warm_check_with_parties_imports_no_numpy(tmp_path: Path) -> None:
 def test_index_arrays_and_tables_are_read_in_place(pair: tuple[Matcher, Matcher]) -> None:
     """The loaded index keeps its arrays and packed tables in the mapped file (no ~30 MB copy per check)."""
     flat, _ = pair
-    assert isinstance(flat.a_tok.data, memoryview) and flat.a_tok.data.readonly
-    assert isinstance(flat._del_index.ids[5].data, memoryview)
-    assert isinstance(flat._skel_lists._blob, memoryview)
+    assert flat.cache_file is not None
+    fresh = Matcher(flat.entries, cache_key="kernel-test", cache_dir=flat.cache_file.parent)
+    assert fresh.cache_status == "loaded"
+    assert isinstance(fresh.a_tok.data, memoryview) and fresh.a_tok.data.readonly
+    assert isinstance(fresh._del_index.ids[5].data, memoryview)
+    assert isinstance(fresh._skel_lists._blob, memoryview)
 
 
 def test_payload_round_trip_and_damage() -> None:

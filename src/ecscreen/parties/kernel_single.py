@@ -217,8 +217,12 @@ def _score(m: Matcher, ar: _Arrays, a: int, emap: Mapping[int, tuple[float, int]
 
 def flat_lookup_wanted(keys: Mapping[int, Any], n_keys: int) -> bool:
     """Whether a deletion-index lookup of ``n_keys`` keys should bisect the flat arrays (a cache load not
-    converted to numpy, few keys) rather than convert them for numpy's ``searchsorted``."""
-    return n_keys <= MAX_DELETION_KEYS and any(isinstance(a, FlatArray) for a in keys.values())
+    converted to numpy, few keys, numpy not imported yet: once a long-lived process has it, its
+    ``searchsorted`` is the faster way) rather than convert them for numpy."""
+    from ecscreen.parties.lazynp import numpy_loaded
+
+    return (n_keys <= MAX_DELETION_KEYS and not numpy_loaded()
+            and any(isinstance(a, FlatArray) for a in keys.values()))
 
 
 def deletion_lookup(keys: Mapping[int, Any], starts: Mapping[int, Any], ids: Mapping[int, Any],
