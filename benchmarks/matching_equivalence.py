@@ -62,11 +62,12 @@ def _dump_hit(h: Any) -> list[Any]:
 
 
 def _kernel(m: Any, kernel: str) -> int:
-    """Set up ``m`` for ``kernel``; the chunk size of the searches (1 = every name alone, as a check screens)."""
-    from ecscreen.parties import kernel_single
-    from ecscreen.parties.indexcache import FlatArray
-
+    """Set up ``m`` for ``kernel``; the chunk size of the searches (1 = every name alone, as a check screens).
+    ``auto`` imports nothing new: the script runs against an older checkout too (equivalence against main)."""
     if kernel == "single":
+        from ecscreen.parties import kernel_single
+        from ecscreen.parties.indexcache import FlatArray
+
         if not isinstance(m.a_tok, FlatArray):
             raise SystemExit("--kernel single needs the index loaded from its cache: run once to fill it")
         kernel_single.MAX_POSTINGS = kernel_single.LONG_LIVED_CHUNKS = 10**12

@@ -134,6 +134,30 @@ def test_wanted_only_for_a_flat_index_and_few_postings(pair: tuple[Matcher, Matc
     assert not K.wanted(flat, qs, 80.0)
 
 
+def test_wanted_for_few_candidate_rows_in_any_process(pair: tuple[Matcher, Matcher],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one small-chunk path (h22's ``_Kernel._small_chunk`` merged into this kernel): a chunk of at most
+    ``SMALL_KERNEL_ROWS`` candidate rows is screened here whatever the arrays (numpy ones read in place through
+    memoryviews) and however long the process has lived, and is not counted towards ``LONG_LIVED_CHUNKS``."""
+    from ecscreen.parties import candidates
+
+    flat, twin = pair
+    qs = _queries(twin, ["Rosoboronexport"])
+    rows = sum(twin._p_len_list[u] for q in qs for u in twin._blocked(q, 80.0)[0])
+    assert 0 < rows <= candidates.SMALL_KERNEL_ROWS
+    monkeypatch.setitem(flat.__dict__, "_single_chunks", K.LONG_LIVED_CHUNKS)
+    for m in (twin, flat):
+        assert K.wanted(m, _queries(m, ["Rosoboronexport"]), 80.0)
+    assert flat.__dict__["_single_chunks"] == K.LONG_LIVED_CHUNKS
+    assert isinstance(twin.a_tok, np.ndarray)
+    hits = K.match_chunk(twin, qs, 80.0)
+    assert [_raw(h) for h in hits] == [_raw(h) for h in K.match_chunk(flat, _queries(flat, ["Rosoboronexport"]), 80.0)]
+    monkeypatch.setattr(candidates, "SMALL_KERNEL_ROWS", -1)  # then the numpy kernel, the same hits
+    assert [_raw(h) for h in twin._match_chunk(_queries(twin, ["Rosoboronexport"]), 80.0, False)] == [
+        _raw(h) for h in hits]
+    assert any(hits)
+
+
 def test_pairwise_sum_equals_numpy_sum_to_the_bit() -> None:
     rng = np.random.default_rng(3)
     for n in [*range(1, 40), 127, 128, 129, 200, 255, 256, 257, 300, 1000]:
