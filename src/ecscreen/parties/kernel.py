@@ -2,7 +2,9 @@
 
 Per chunk of prepared queries: the blocking words every hit must match, the candidate (query, alias) pairs from
 their postings, pruned by the single-word bound and the word signatures (both lossless), then the name score of
-every candidate pair in one vectorised pass (:func:`ecscreen.parties.candidates._combine`)."""
+every candidate pair in one vectorised pass (:func:`ecscreen.parties.candidates._combine`). A chunk with few
+candidate rows, or a one-shipment ``check`` on an index loaded flat from the cache, is scored instead by the plain-
+Python kernel :mod:`ecscreen.parties.kernel_single` (the same hits to the bit; numpy is then never imported)."""
 
 from __future__ import annotations
 
