@@ -109,8 +109,8 @@ class _Arrays:
             if isinstance(a, FlatArray):
                 view = a.data if name == "a_sig" else a.view
             else:  # a numpy array (built in-process, or converted for the bulk kernel): read in place
-                view = memoryview(a)
-                view = view.cast("B") if name == "a_sig" else view
+                # (a_sig's raw bytes through a 1-D byte view: a memoryview of an empty 2-D array cannot be cast)
+                view = memoryview(a.reshape(-1).view("u1") if name == "a_sig" else a)
             setattr(self, name, view)
 
 
