@@ -81,7 +81,6 @@ def lap(name, out=[]):
     return out
 import ecscreen.cli  # what the CLI sets up before anything else (OPENBLAS_NUM_THREADS, pydantic plugin lookup off)
 import typer, pydantic, rich, rich.console, rapidfuzz, yaml; lap("bare dependencies (typer, pydantic, rich, ...)")
-import numpy; lap("numpy")
 import ecscreen.cli.main, ecscreen.engine.context, ecscreen.engine.snapshot, ecscreen.inputs.files
 import ecscreen.outputs.render; lap("ecscreen modules")
 from pathlib import Path
@@ -112,6 +111,7 @@ out = lap("table output (rendered, not written)")
 for name, secs in out:
     print(f"  {secs * 1000:6.0f} ms  {name}")
 print(f"  {sum(s for _, s in out) * 1000:6.0f} ms  total (interpreter start and argument parsing not included)")
+print(f"  numpy imported: {'numpy' in sys.modules} (a one-shipment check needs none: parties/kernel_single.py)")
 """
 
 

@@ -17,6 +17,13 @@ per call (the small-chunk kernel path of ``check`` / ``serve``) and ``may_match`
 index (a pack's names list). The pinned 400 names of
 tests/test_matching_equivalence.py are too few to catch a pruning bug that touches one name in 10,000.
 Reads ../shared/data (the yente fixtures and the SEC names).
+
+``--kernel single`` screens every name alone through the plain-Python single-query kernel
+(ecscreen.parties.kernel_single, what a one-shipment ``check`` uses; index loaded from its cache, flat arrays),
+``--kernel numpy`` every name alone through the numpy kernel; ``--sets sec,nse`` limits the dump to some sets
+(``match_raw`` is dumped with the ``bench`` set). Two dumps of the same sets compare with ``--compare``:
+  PYTHONPATH=src python benchmarks/matching_equivalence.py --kernel numpy --sets sec,nse,recall --out /tmp/n.jsonl
+  PYTHONPATH=src python benchmarks/matching_equivalence.py --kernel single --sets sec,nse,recall --out /tmp/s.jsonl
 """
 
 from __future__ import annotations
@@ -54,13 +61,34 @@ def _dump_hit(h: Any) -> list[Any]:
             [[f.name, f.points, f.reason] for f in h.features], h.firm_block, h.confirm_with, h.country_match]
 
 
-def dump(out: Path, data: Path) -> None:
+def _kernel(m: Any, kernel: str) -> int:
+    """Set up ``m`` for ``kernel``; the chunk size of the searches (1 = every name alone, as a check screens).
+    ``auto`` imports nothing new: the script runs against an older checkout too (equivalence against main)."""
+    if kernel == "single":
+        from ecscreen.parties import kernel_single
+        from ecscreen.parties.indexcache import FlatArray
+
+        if not isinstance(m.a_tok, FlatArray):
+            raise SystemExit("--kernel single needs the index loaded from its cache: run once to fill it")
+        kernel_single.MAX_POSTINGS = kernel_single.LONG_LIVED_CHUNKS = 10**12
+        return 1
+    if kernel == "numpy":
+        m._numpy_arrays()
+        m._del_index._to_numpy()
+        return 1
+    from ecscreen.parties.matching import CHUNK_NAMES
+
+    return CHUNK_NAMES
+
+
+def dump(out: Path, data: Path, kernel: str = "auto", only: set[str] | None = None) -> None:
     sys.path.insert(0, str(HERE))
     import bench_parties_recall as rec
 
     from ecscreen.parties.store import active_lists, matcher_for
 
     m = matcher_for(active_lists())
+    chunk = _kernel(m, kernel)
     names = _names(data, m.alias_text)
     sets: dict[str, list[tuple[str, str | None]]] = {"bench": [(n, None) for n in names]}
     with (data / "sec-company-names-2025-08" / "sec_company_names.csv").open(encoding="utf-8") as fh:
@@ -76,17 +104,19 @@ def dump(out: Path, data: Path) -> None:
     sets["recall"] = [(text, e.countries[0] if e.countries else None)
                       for _, e in rnd.sample(pool, min(1500, len(pool)))
                       for text in rec.variants(e.name, e.aliases, rnd).values()]
+    if only:
+        sets = {k: v for k, v in sets.items() if k in only}
     with out.open("w", encoding="utf-8") as fo:
         for label, items in sets.items():
             m.clear_caches()
             c0 = time.process_time()
-            res = m.search_many([n for n, _ in items], [c for _, c in items], limit=None)
+            res = m.search_many([n for n, _ in items], [c for _, c in items], limit=None, chunk_size=chunk)
             cpu = time.process_time() - c0
             print(f"{label}: {len(items):,} searches, {sum(1 for r in res if r):,} with hits, {cpu:.1f} CPU-s")
             for (n, cc), hits in zip(items, res, strict=True):
                 fo.write(json.dumps([label, n, cc, [_dump_hit(h) for h in hits]], ensure_ascii=False) + "\n")
         m.clear_caches()
-        for thr in (80.0, 60.0):
+        for thr in (80.0, 60.0) if not only or "bench" in only else ():
             raw = m.match_raw(names, threshold=thr)
             fo.write(json.dumps(["match_raw", thr, raw]) + "\n")
             print(f"match_raw at {thr:g}: {sum(1 for r in raw if r):,} names with hits")
@@ -131,12 +161,16 @@ def main() -> int:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--compare", type=Path, nargs=2)
     ap.add_argument("--data", type=Path, default=data)
+    ap.add_argument("--kernel", choices=("auto", "single", "numpy"), default="auto",
+                    help="auto: the matcher's own choice (batches: numpy); single/numpy: every name alone through "
+                         "that kernel")
+    ap.add_argument("--sets", default="", help="comma-separated sets to dump (bench, sec, nse, recall); default all")
     args = ap.parse_args()
     if args.compare:
         return compare(*args.compare)
     if not args.out:
         ap.error("--out or --compare")
-    dump(args.out, args.data)
+    dump(args.out, args.data, args.kernel, {x for x in args.sets.split(",") if x} or None)
     return 0
 
 

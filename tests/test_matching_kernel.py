@@ -8,7 +8,7 @@
 * the prepared queries of a large batch are dropped while the cyclic GC is off (``QUERY_CACHE_KEEP``), and a
   second search of the same names (its queries prepared again) gives the same hits;
 * ``_normalize_cached`` keeps ``NORMALIZED_KEEP`` names, not the whole batch;
-* ``Matcher._small_chunk`` (chunks with few candidate rows scored in plain Python) gives the numpy kernel's hits,
+* ``kernel_single.match_chunk`` (chunks with few candidate rows scored in plain Python) gives the numpy kernel's hits,
   scores (to the bit) and order, and ``may_match`` (words and expansions only) answers as the prepared queries do.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ecscreen.parties import candidates, matching, query
+from ecscreen.parties import candidates, kernel_single, matching, query
 from ecscreen.parties.matching import _SIG_WORDS, ListEntry, Matcher, _KeyTable
 
 NAMES = [
@@ -50,7 +50,9 @@ def test_key_table_lookups_equal_a_dict_with_colliding_keys() -> None:
 def csl() -> Matcher:
     from ecscreen.parties.store import active_lists, matcher_for
 
-    return matcher_for(active_lists())
+    m = matcher_for(active_lists())
+    m._numpy_arrays()  # a cache load holds its arrays flat until the bulk kernel first runs: these tests read them
+    return m
 
 
 def _row_gather_candidates(m: Matcher, ch: Any, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -143,7 +145,8 @@ def test_small_chunk_python_kernel_equals_numpy_kernel(
     queries += [alt for q in list(queries) for _, alt in csl._readings(q)]
 
     def hits(limit: int, chunk: list[Any]) -> list[list[tuple[int, float, bool]]]:
-        monkeypatch.setattr(candidates, "SMALL_KERNEL_ROWS", limit)
+        monkeypatch.setattr(candidates, "SMALL_KERNEL_ROWS", limit)  # up to ``limit`` rows: kernel_single
+        monkeypatch.setattr(kernel_single, "MAX_POSTINGS", -1)  # (a flat index's larger chunks too: not here)
         return [[(h.alias, h.name_score, h.acronym) for h in hl] for hl in csl._match_chunk(chunk, threshold, False)]
 
     default_limit = candidates.SMALL_KERNEL_ROWS

@@ -10,24 +10,31 @@ The kernel that drives them is :class:`ecscreen.parties.kernel._Kernel`."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from bisect import bisect_left
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from ecscreen.parties.indexcache import FlatArray
+from ecscreen.parties.lazynp import numpy_loaded
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ecscreen.parties.matching import ScoreConfig
     from ecscreen.parties.query import _Query
+else:  # imported on first use (issue 10): a one-shipment check screens without numpy
+    from ecscreen.parties.lazynp import np
 
 
 # chunks with at most this many candidate rows (postings of their blocking words) are scored in plain Python
-# (Matcher._small_chunk): below it, the numpy kernel's fixed cost per chunk is more than the rows' work
+# (ecscreen.parties.kernel_single): below it, the numpy kernel's fixed cost per chunk is more than the rows' work
 SMALL_KERNEL_ROWS = 64
 
 # deletion indexes up to this many keys (names lists of rule packs, small custom lists) are also held as a
 # dict: one query word's lookups then cost dict gets instead of numpy calls (~45 us per new word)
 SMALL_DELETION_INDEX = 50_000
+MAX_DELETION_KEYS = 2_000  # deletion-index keys looked up by bisection over the flat arrays (else numpy)
 
 
 def _deletes(tok: str) -> set[str]:
@@ -61,6 +68,9 @@ class _DeletionIndex:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_small"] = None  # derived: never pickled (index cache), rebuilt on first lookup
+        # stored flat (ecscreen.parties.indexcache.FlatArray): loading the cache imports no numpy
+        for name in ("keys", "starts", "ids"):
+            state[name] = {n: a if isinstance(a, FlatArray) else FlatArray.of(a) for n, a in state[name].items()}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -73,6 +83,8 @@ class _DeletionIndex:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, _DeletionIndex):
             return NotImplemented
+        self._to_numpy()
+        other._to_numpy()
         return self.n == other.n and all(
             mine.keys() == theirs.keys() and all(np.array_equal(a, theirs[k]) for k, a in mine.items())
             for mine, theirs in ((self.keys, other.keys), (self.starts, other.starts), (self.ids, other.ids))
@@ -93,6 +105,13 @@ class _DeletionIndex:
                 out[key] = ids[starts[k] : starts[k + 1]]
         return out
 
+    def _to_numpy(self) -> None:
+        """The arrays as numpy arrays (a loaded index holds them flat until a bulk lookup needs numpy)."""
+        for d in (self.keys, self.starts, self.ids):
+            for n, a in d.items():
+                if isinstance(a, FlatArray):
+                    d[n] = a.numpy()
+
     def get_many(self, keys: list[str]) -> list[list[int] | None]:
         """The ids of each key (None when absent); keys of one length are looked up together."""
         if self.n <= SMALL_DELETION_INDEX:  # a names list's index: plain dict lookups beat numpy's per-call cost
@@ -100,6 +119,9 @@ class _DeletionIndex:
             if small is None:
                 small = self._small = self.as_dict()
             return [small.get(k) for k in keys]
+        if flat_lookup_wanted(self.keys, len(keys)):  # a cache load, a few keys: bisection, no numpy (issue 10)
+            return deletion_lookup(self.keys, self.starts, self.ids, keys)
+        self._to_numpy()
         out: list[list[int] | None] = [None] * len(keys)
         by_len: dict[int, list[int]] = {}
         for i, k in enumerate(keys):
@@ -118,6 +140,47 @@ class _DeletionIndex:
             for p, a, b in zip(found.tolist(), starts[js].tolist(), starts[js + 1].tolist(), strict=True):
                 out[pos[p]] = ids[a:b].tolist()
         return out
+
+
+def flat_lookup_wanted(keys: Mapping[int, Any], n_keys: int) -> bool:
+    """Whether a deletion-index lookup of ``n_keys`` keys should bisect the flat arrays (a cache load not
+    converted to numpy, few keys, numpy not imported yet: once a long-lived process has it, its
+    ``searchsorted`` is the faster way) rather than convert them for numpy."""
+    return (n_keys <= MAX_DELETION_KEYS and not numpy_loaded()
+            and any(isinstance(a, FlatArray) for a in keys.values()))
+
+
+def deletion_lookup(keys: Mapping[int, Any], starts: Mapping[int, Any], ids: Mapping[int, Any],
+                    want: Sequence[str]) -> list[list[int] | None]:
+    """``_DeletionIndex.get_many`` over flat arrays: per key, the ids of the equal key of its length (keys of a
+    length are sorted in code-point order, as numpy's ``searchsorted`` reads them), None when absent."""
+    out: list[list[int] | None] = [None] * len(want)
+    for i, k in enumerate(want):
+        n = len(k)
+        arr = keys.get(n)
+        if arr is None or not len(arr):
+            continue
+        if isinstance(arr, FlatArray) and n:
+            # bisect_left over the keys of this length decoded at once (each has exactly n characters: no NUL
+            # padding), comparing slices
+            text = arr.text_all()
+            lo, hi = 0, len(arr)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if text[mid * n:mid * n + n] < k:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            j = min(lo, len(arr) - 1)
+            if text[j * n:j * n + n] != k:
+                continue
+        else:
+            j = min(bisect_left(arr, k), len(arr) - 1)
+            if arr[j] != k:
+                continue
+        st = starts[n]
+        out[i] = ids[n][st[j]:st[j + 1]].tolist()
+    return out
 
 
 class _Chunk:
@@ -171,7 +234,7 @@ class _RawHit:
     acronym: bool
 
 
-_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+_HASH_MUL = 0x9E3779B97F4A7C15  # as np.uint64 where used (numpy is imported on first use)
 
 
 _SIG_WORDS = 4
@@ -217,7 +280,7 @@ class _KeyTable:
 
     def _hash(self, keys: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):
-            return ((keys.astype(np.uint64) * _HASH_MUL) >> self.shift).astype(np.int64)
+            return ((keys.astype(np.uint64) * np.uint64(_HASH_MUL)) >> self.shift).astype(np.int64)
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """Position of every key in the build array, -1 when absent."""

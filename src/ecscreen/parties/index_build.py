@@ -10,19 +10,22 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from ecscreen.domain.normalize import NormalizedName, normalize, skeleton
+from ecscreen.parties import kernel_single
 from ecscreen.parties.candidates import _HASH_MUL, _SIG_BITS_LOG2, _SIG_WORDS, _deletes, _DeletionIndex
-from ecscreen.parties.indexcache import pack_dict, pack_texts, unpack_dict, unpack_texts
+from ecscreen.parties.indexcache import FlatArray, pack_dict, pack_texts, unpack_dict, unpack_texts
 from ecscreen.parties.variants import seed_sound_index, sound_index_keys
 
 if TYPE_CHECKING:
+    import numpy as np
+
     # the matcher module (models, normalisation data, features): ecscreen.parties.matching binds it here as it
     # loads (see there), so that either module may be imported first
     from ecscreen.parties import matching as _m
     from ecscreen.parties.matching import ListEntry, ScoreConfig
     from ecscreen.parties.query import _Query
+else:  # imported on first use (issue 10): building needs it, loading the index cache does not
+    from ecscreen.parties.lazynp import np
 
 
 class _IndexBuild:
@@ -140,7 +143,7 @@ class _IndexBuild:
         self.p_share = self.a_w[order] / np.maximum(self.a_W[self.p_alias], 1e-9) if len(order) else np.zeros(0)
         # 256-bit word signature per alias: a cheap test "may this alias contain another query word?"
         with np.errstate(over="ignore"):
-            vbit = ((np.arange(n_vocab, dtype=np.uint64) * _HASH_MUL) >> np.uint64(64 - _SIG_BITS_LOG2)).astype(
+            vbit = ((np.arange(n_vocab, dtype=np.uint64) * np.uint64(_HASH_MUL)) >> np.uint64(64 - _SIG_BITS_LOG2)).astype(
                 np.int64
             )
         self._vbit: list[int] = vbit.tolist()
@@ -225,6 +228,10 @@ class _IndexBuild:
         state: dict[str, Any] = {name: getattr(self, name) for name in (*self._STATE_ARRAYS, *self._STATE_OBJECTS)}
         state["_df_list"] = np.asarray(self._df_list, dtype=np.float64)
         state["_vbit"] = np.asarray(self._vbit, dtype=np.int64)
+        for name in (*self._STATE_ARRAYS, "_df_list", "_vbit"):  # loaded without numpy (issue 10)
+            if not isinstance(state[name], FlatArray):
+                state[name] = FlatArray.of(state[name])
+        kernel_single.export_vocab(self, state)
         for name in self._PACKED_DICTS:  # looked up per key by queries: stored to be read per key
             packed = pack_dict(state[name])
             if packed is not None:
@@ -253,8 +260,8 @@ class _IndexBuild:
     def _import_state(self, state: dict[str, Any]) -> None:
         if state.get("format") != _m.CACHE_FORMAT or state.get("n_entries") != len(self.entries):
             raise ValueError("index cache does not fit these entries")
-        for name in self._STATE_ARRAYS:
-            if not isinstance(state[name], np.ndarray):
+        for name in (*self._STATE_ARRAYS, "_df_list", "_vbit"):
+            if not isinstance(state[name], FlatArray):
                 raise ValueError(f"index cache: {name} is not an array")
         n_alias, n_vocab = int(state["n_alias"]), int(state["n_vocab"])
         if not (
@@ -284,16 +291,11 @@ class _IndexBuild:
         han_texts = state.get("han_texts")
         if isinstance(han_texts, dict):
             self._han_texts = han_texts
-        self.vocab = {tok: vid for vid, tok in enumerate(self.vocab_list)}
+        kernel_single.import_vocab(self, state)  # the vocabulary and its tables, read in place
         sound = state.get("sound_by_key")
         if type(sound) is tuple:
             sound = unpack_dict(sound)
         if isinstance(sound, dict):
             seed_sound_index(self.vocab, sound)
-        self._df_list = state["_df_list"].tolist()
-        self.idf_list = self.idf.tolist()
-        self._vbit = state["_vbit"].tolist()
-        self._vocab_len = [len(t) for t in self.vocab_list]
-        self._p_len_list = self.p_len.tolist()
         _m._seed_first_use()
 

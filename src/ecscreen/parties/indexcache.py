@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import marshal
 import pickle
+import sys
 import zlib
 from array import array
 from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Sequence, ValuesView
 from collections.abc import Set as AbstractSet
 from typing import Any, overload
 
-__all__ = ["LazyDict", "PackedSet", "PackedTexts", "pack_dict", "pack_pickled", "pack_texts", "unpack_dict", "unpack_pickled",
+__all__ = ["FlatArray", "dump_payload", "load_payload", "LazyDict", "PackedSet", "PackedTexts", "pack_dict", "pack_pickled", "pack_texts", "unpack_dict", "unpack_pickled",
            "unpack_texts", "PACKED", "PICKLED", "TEXTS"]
 
 PACKED = "packed-dict-1"  # the marker of a packed dict in a cache state
@@ -129,15 +130,24 @@ def unpack_dict(packed: Any) -> LazyDict:
 
 def _shaped(packed: Any, marker: str) -> bool:
     if not (type(packed) is tuple and len(packed) == 5 and packed[0] == marker
-            and all(type(p) is bytes for p in packed[1:4])):
+            and all(isinstance(p, _BLOB) for p in packed[1:4])):
         return False
     table = packed[4]
-    return table is None or (type(table) is tuple and len(table) == 3 and all(type(p) is bytes for p in table))
+    return table is None or (type(table) is tuple and len(table) == 3 and all(isinstance(p, _BLOB) for p in table))
+
+
+def _int64s(blob: Any) -> Any:
+    """The int64 values of a stored offsets part, read in place (a memoryview: no copy of the ~100,000 offsets
+    of an index's packed tables); ValueError when its size is not a multiple of 8."""
+    try:
+        return memoryview(blob).cast("B").cast("q")
+    except TypeError as e:
+        raise ValueError("index cache: damaged offsets") from e
 
 
 def _lazy(packed: tuple[Any, ...], decode: Callable[[Any], Any]) -> LazyDict:
     _, kblob, oblob, vblob, table = packed
-    offs = array("q", oblob)
+    offs = _int64s(oblob)
     if len(offs) < 1 or offs[0] != 0 or offs[-1] != len(vblob):
         raise ValueError("index cache: damaged packed dict")
     n = len(offs) - 1
@@ -146,7 +156,7 @@ def _lazy(packed: tuple[Any, ...], decode: Callable[[Any], Any]) -> LazyDict:
         if type(keys) is not list or len(keys) != n:
             raise ValueError("index cache: damaged packed dict")
         return LazyDict(n, kblob, offs, vblob, decode, None, keys)
-    slots, koffs = array("q", table[0]), array("q", table[1])
+    slots, koffs = _int64s(table[0]), _int64s(table[1])
     size = len(slots)
     if (size < 8 or size & (size - 1) or size < n or len(koffs) != n + 1 or koffs[0] != 0
             or koffs[-1] != len(table[2])):
@@ -161,8 +171,8 @@ class LazyDict(dict[Any, Any]):
     bytes), so loading reads no key at all; after :data:`TABLE_LOOKUPS` lookups (a batch, not one shipment) the
     plain key -> position dict is built once and used instead."""
 
-    def __init__(self, n: int, kblob: bytes, offsets: array[int], values: bytes, decode: Callable[[Any], Any],
-                 table: tuple[array[int], array[int], memoryview] | None, keys: list[Any] | None) -> None:
+    def __init__(self, n: int, kblob: bytes, offsets: Any, values: bytes, decode: Callable[[Any], Any],
+                 table: tuple[Any, Any, memoryview] | None, keys: list[Any] | None) -> None:
         super().__init__()
         self._n = n
         self._kblob = kblob
@@ -301,9 +311,9 @@ def pack_texts(texts: list[str]) -> tuple[str, bytes, bytes]:
 def unpack_texts(packed: Any) -> PackedTexts:
     """The :class:`PackedTexts` of a :func:`pack_texts` tuple; ValueError when it does not have that shape."""
     if not (type(packed) is tuple and len(packed) == 3 and packed[0] == TEXTS
-            and type(packed[1]) is bytes and type(packed[2]) is bytes):
+            and isinstance(packed[1], _BLOB) and isinstance(packed[2], _BLOB)):
         raise ValueError("index cache: not packed texts")
-    offs = array("q", packed[1])
+    offs = _int64s(packed[1])
     if len(offs) < 1 or offs[0] != 0 or offs[-1] != len(packed[2]):
         raise ValueError("index cache: damaged packed texts")
     return PackedTexts(offs, packed[2])
@@ -313,7 +323,7 @@ class PackedTexts(Sequence[str]):
     """A read-only list of strings kept as one UTF-8 buffer: a string is decoded when it is read (an index's
     ~53,000 alias texts, of which a query reads the few it hits; unpickling them all was ~5 ms of a check)."""
 
-    def __init__(self, offsets: array[int], blob: bytes) -> None:
+    def __init__(self, offsets: Any, blob: bytes | memoryview) -> None:
         self._offs = offsets
         self._blob = blob
 
@@ -334,12 +344,12 @@ class PackedTexts(Sequence[str]):
             index += n
         if not 0 <= index < n:
             raise IndexError("PackedTexts index out of range")
-        return self._blob[self._offs[index]:self._offs[index + 1]].decode("utf-8", "surrogatepass")
+        return str(self._blob[self._offs[index]:self._offs[index + 1]], "utf-8", "surrogatepass")
 
     def __iter__(self) -> Iterator[str]:
         blob, offs = self._blob, self._offs
         for i in range(len(offs) - 1):
-            yield blob[offs[i]:offs[i + 1]].decode("utf-8", "surrogatepass")
+            yield str(blob[offs[i]:offs[i + 1]], "utf-8", "surrogatepass")
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, PackedTexts | list | tuple):
@@ -393,3 +403,222 @@ class PackedSet(AbstractSet[Any]):
 
     def __reduce__(self) -> Any:  # pickled as the frozenset it stands for
         return frozenset, (frozenset(self),)
+
+
+# numpy dtype strings -> memoryview formats (little-endian machines: the cache is rebuilt elsewhere, see FlatArray)
+_FORMATS = {"<i8": "q", "<i4": "i", "<f8": "d", "|b1": "?", "<u8": "Q", "<u2": "H", "|u1": "B"}
+_LITTLE = sys.byteorder == "little"
+
+
+_OOB = b"ecscreen-oob-1\x00\x00"  # a payload whose large buffers follow the pickle (dump_payload)
+_ALIGN = 8
+_OOB_MIN = 4096  # bytes of a packed table's part from which it is stored out of band
+_BLOB = (bytes, memoryview)  # a packed part as stored (bytes) or read in place from a mapped file (memoryview)
+
+
+class _Blob(bytes):
+    """A packed table's large part, pickled out of band (dump_payload); loaded as a memoryview of the file."""
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        if isinstance(protocol, int) and protocol >= 5:
+            return memoryview, (pickle.PickleBuffer(self),)
+        return bytes, (bytes(self),)
+
+
+def out_of_band_bytes(value: bytes | memoryview) -> bytes:
+    """``value`` marked for out-of-band storage by :func:`dump_payload` (read back as a memoryview of the file)."""
+    return _blob(value)
+
+
+def _out_of_band(value: Any) -> Any:
+    """A packed dict or packed texts tuple with its large bytes parts marked for out-of-band storage."""
+    if type(value) is tuple and value and value[0] in (PACKED, TEXTS, PICKLED):
+        return tuple(_blob(v) if isinstance(v, _BLOB) else _out_of_band(v) for v in value)
+    if type(value) is tuple and len(value) == 3 and all(isinstance(v, _BLOB) for v in value):  # a lookup table
+        return tuple(_blob(v) for v in value)
+    return value
+
+
+def _blob(v: bytes | memoryview) -> bytes:
+    """A packed part as stored: out of band when large (a part read in place from a file is stored again as
+    bytes)."""
+    b = v if type(v) is bytes else bytes(v)
+    return _Blob(b) if len(b) >= _OOB_MIN else b
+
+
+def dump_payload(state: Any) -> bytes:
+    """A cache file's payload: ``pickle.dumps(state, protocol=5)``, with the data of every FlatArray stored out of
+    band after the pickle (8-byte aligned), so that :func:`load_payload` reads them in place from the mapped
+    file instead of copying ~20 MB (issue 10: the copy and the page faults of the fresh memory were ~15 ms of a
+    check). A state without FlatArrays is the plain pickle, as before. Layout: marker, count, pickle length,
+    each buffer's (offset, length) from the payload start, the pickle, the buffers."""
+    buffers: list[pickle.PickleBuffer] = []
+    if isinstance(state, dict):  # the packed tables of a state (index cache) are read in place too
+        state = {k: _out_of_band(v) for k, v in state.items()}
+    data = pickle.dumps(state, protocol=5, buffer_callback=buffers.append)
+    if not buffers:
+        return data
+    raws = [b.raw() for b in buffers]
+    head = len(_OOB) + 16 + 16 * len(raws)
+    pos = head + len(data)
+    spans = []
+    for r in raws:
+        pos += -pos % _ALIGN
+        spans.append((pos, r.nbytes))
+        pos += r.nbytes
+    out = bytearray(_OOB)
+    out += array("q", [len(raws), len(data)]).tobytes()
+    out += array("q", [x for span in spans for x in span]).tobytes()
+    out += data
+    for (off, _), r in zip(spans, raws, strict=True):
+        out += bytes(off - len(out))
+        out += r
+    return bytes(out)
+
+
+def load_payload(payload: memoryview) -> Any:
+    """The state of a :func:`dump_payload` payload (a memoryview of the mapped file: the out-of-band buffers
+    are slices of it, kept mapped while the arrays live). ValueError when the layout is damaged."""
+    if bytes(payload[:len(_OOB)]) != _OOB:
+        return pickle.loads(payload)
+    n, size = array("q", bytes(payload[len(_OOB):len(_OOB) + 16]))
+    head = len(_OOB) + 16 + 16 * n
+    if n < 0 or size < 0 or head + size > len(payload):
+        raise ValueError("cache payload: damaged buffer table")
+    spans = array("q", bytes(payload[len(_OOB) + 16:head]))
+    views = []
+    for i in range(n):
+        off, length = spans[2 * i], spans[2 * i + 1]
+        if off < head + size or length < 0 or off + length > len(payload):
+            raise ValueError("cache payload: damaged buffer table")
+        views.append(payload[off:off + length])
+    return pickle.loads(payload[head:head + size], buffers=views)
+
+
+class FlatArray:
+    """A numpy array's bytes, read without numpy (issue 10: a one-shipment check must not import numpy, ~41 ms).
+
+    The party index cache stores its arrays in this form: ``dtype`` (numpy's dtype string, such as ``<i4``),
+    ``shape`` and the raw C-order bytes. Loading one copies the bytes and builds no numpy object; the
+    single-query kernel (:mod:`ecscreen.parties.kernel_single`) and the scalar reads of the matcher
+    (``int(a[i])``, ``a[i:j].tolist()``, ``len(a)``, ``a.tolist()``, ``a.max()``) work on it directly through a
+    memoryview; :meth:`numpy` gives the numpy array the bulk kernel needs (a writable copy, made once by the
+    caller). Fixed-width text arrays (``<U{n}``: the deletion index's keys) read item ``i`` as its string
+    (numpy's trailing NULs dropped). A 2-D array indexes its flattened items (``a.item(i, j)`` reads a cell).
+    """
+
+    __slots__ = ("dtype", "shape", "data", "_view", "_width", "_text_all")
+
+    def __init__(self, dtype: str, shape: tuple[int, ...], data: bytes) -> None:
+        if type(dtype) is not str or type(shape) is not tuple or not isinstance(data, bytes | memoryview):
+            raise ValueError("index cache: damaged flat array")
+        if isinstance(data, memoryview) and (data.format != "B" or data.ndim != 1):
+            data = data.cast("B")
+        n = 1
+        for d in shape:
+            if type(d) is not int or d < 0:
+                raise ValueError("index cache: damaged flat array")
+            n *= d
+        self.dtype, self.shape, self.data = dtype, shape, data
+        self._width = 0
+        self._text_all: str | None = None
+        if dtype.startswith("<U") and dtype[2:].isdigit():
+            self._width = 4 * int(dtype[2:])
+            if len(data) != n * self._width or self._width == 0:
+                raise ValueError("index cache: damaged flat array")
+            self._view: Any = None
+            return
+        fmt = _FORMATS.get(dtype)
+        if fmt is None or not _LITTLE:
+            raise ValueError(f"index cache: flat array of dtype {dtype!r} not readable here")
+        view = memoryview(data).cast(fmt)  # type: ignore[call-overload]
+        if len(view) != n:
+            raise ValueError("index cache: damaged flat array")
+        self._view = view
+
+    @classmethod
+    def of(cls, arr: Any) -> FlatArray:
+        """The flat form of a numpy array (C order)."""
+        import numpy as np
+
+        a = np.ascontiguousarray(arr)
+        return cls(a.dtype.str, tuple(int(d) for d in a.shape), a.tobytes())
+
+    def numpy(self) -> Any:
+        """The numpy array (a writable copy, as unpickling one gave)."""
+        import numpy as np
+
+        return np.frombuffer(self.data, dtype=self.dtype).reshape(self.shape).copy()
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # protocol 5: the data as a PickleBuffer, stored out of band by dump_payload (read in place on load)
+        data: Any = pickle.PickleBuffer(self.data) if isinstance(protocol, int) and protocol >= 5 else bytes(self.data)
+        return FlatArray, (self.dtype, self.shape, data)
+
+    def __len__(self) -> int:
+        return self.shape[0] if self.shape else 1
+
+    def _text(self, i: int) -> str:
+        w = self._width
+        return str(self.data[i * w:(i + 1) * w], "utf-32-le").rstrip("\x00")
+
+    def __getitem__(self, index: Any) -> Any:
+        """Item ``index`` of the flattened array as a Python scalar; a slice gives a memoryview (``.tolist()``)."""
+        if self._width:
+            if isinstance(index, slice):
+                return [self._text(i) for i in range(*index.indices(len(self)))]
+            n = len(self)
+            if index < 0:
+                index += n
+            if not 0 <= index < n:
+                raise IndexError("FlatArray index out of range")
+            return self._text(index)
+        return self._view[index]
+
+    @property
+    def view(self) -> Any:
+        """The items as a flat memoryview of Python scalars (numeric arrays; the fastest per-item read)."""
+        if self._view is None:
+            raise TypeError("a text FlatArray has no memoryview")
+        return self._view
+
+    def text_all(self) -> str:
+        """A text array's items decoded at once, back to back (each ``width / 4`` characters, NULs kept; made on
+        first use and kept): item ``i`` of an array of ``n``-character keys is ``text_all()[i * n:(i + 1) * n]``."""
+        t = self._text_all
+        if t is None:
+            t = self._text_all = str(self.data, "utf-32-le")
+        return t
+
+    def text_at(self, i: int) -> str:
+        """Item ``i`` of a text array (no bounds check beyond the buffer's)."""
+        return self._text(i)
+
+    def item(self, *index: int) -> Any:
+        """The cell at ``index`` (row, column of a 2-D array; one index reads the flattened array)."""
+        if len(index) == 2:
+            return self._view[index[0] * self.shape[1] + index[1]]
+        return self[index[0]]
+
+    def row_bytes(self, i: int) -> bytes:
+        """Row ``i`` of a 2-D array as its raw bytes (little-endian)."""
+        size = len(self.data) // max(len(self), 1)
+        return bytes(self.data[i * size:(i + 1) * size])
+
+    def tolist(self) -> list[Any]:
+        if self._width:
+            return [self._text(i) for i in range(len(self))]
+        return list(self._view.tolist())
+
+    def max(self) -> Any:
+        return max(self._view) if self._view is not None else max(self.tolist())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FlatArray):
+            return (self.dtype, self.shape, bytes(self.data)) == (other.dtype, other.shape, bytes(other.data))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"FlatArray({self.dtype}, {self.shape})"

@@ -2,23 +2,28 @@
 
 Per chunk of prepared queries: the blocking words every hit must match, the candidate (query, alias) pairs from
 their postings, pruned by the single-word bound and the word signatures (both lossless), then the name score of
-every candidate pair in one vectorised pass (:func:`ecscreen.parties.candidates._combine`)."""
+every candidate pair in one vectorised pass (:func:`ecscreen.parties.candidates._combine`). A chunk with few
+candidate rows, or a one-shipment ``check`` on an index loaded flat from the cache, is scored instead by the plain-
+Python kernel :mod:`ecscreen.parties.kernel_single` (the same hits to the bit; numpy is then never imported)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from ecscreen.parties import candidates
-from ecscreen.parties.candidates import _SIG_WORDS, _Chunk, _combine, _combine_one, _KeyTable, _RawHit
+from ecscreen.parties import kernel_single
+from ecscreen.parties.candidates import _SIG_WORDS, _Chunk, _combine, _KeyTable, _RawHit
+from ecscreen.parties.indexcache import FlatArray
 from ecscreen.parties.query import _QueryPrep
 
 if TYPE_CHECKING:
+    import numpy as np
+
     # the matcher module (models, normalisation data, features): ecscreen.parties.matching binds it here as it
     # loads (see there), so that either module may be imported first
     from ecscreen.parties import matching as _m
     from ecscreen.parties.query import _Query
+else:  # imported on first use (issue 10): a one-shipment check screens without numpy (kernel_single)
+    from ecscreen.parties.lazynp import np
 
 
 class _Kernel(_QueryPrep):
@@ -125,10 +130,10 @@ class _Kernel(_QueryPrep):
         self, queries: list[_Query], threshold: float, exhaustive: bool
     ) -> list[list[_RawHit]]:
         nq = len(queries)
-        if not exhaustive:
-            small = self._small_chunk(queries, threshold)
-            if small is not None:
-                return self._add_acronyms(queries, threshold, small)
+        if not exhaustive and kernel_single.wanted(self, queries, threshold):
+            # few candidates (or a check's flat index): plain Python, the same hits to the bit, no numpy
+            return kernel_single.match_chunk(self, queries, threshold)
+        self._numpy_arrays()
         ch = self._chunk_arrays(queries, threshold, exhaustive)
         if exhaustive:
             pq = np.repeat(np.arange(nq, dtype=np.int64), self.n_alias)
@@ -152,90 +157,12 @@ class _Kernel(_QueryPrep):
                         out[qi].append(_RawHit(ai, score, True))
         return out
 
-    def _small_chunk(self, queries: list[_Query], threshold: float) -> list[list[_RawHit]] | None:
-        """The word hits of a chunk with few candidate rows (one name of a ``check`` or a ``serve`` request, a
-        party against a pack's names list), scored in plain Python: the numpy kernel's fixed cost (~40 array
-        calls, ~0.5-1 ms) is most of such a chunk's time. None when the chunk has more than
-        :data:`~ecscreen.parties.candidates.SMALL_KERNEL_ROWS` candidate rows (then the numpy kernel runs).
-
-        The same hits with the same scores in the same order as :meth:`_score_pairs`: the same candidates (the
-        postings of the blocking words, in the same order; the kernel's signature and single-word pruning only
-        drops pairs that score below the threshold, so scoring them here changes nothing), the same sums in the
-        same order (``np.bincount`` adds a pair's weights one after the other from 0.0, as the loops below do),
-        the query totals from the very numpy reduction of :meth:`_chunk_arrays` (its summation order depends on
-        the chunk's widest query), and :func:`_combine_one`, which is :func:`_combine` to the bit."""
-        blocked = [self._blocked(q, threshold) for q in queries]
-        p_len = self._p_len_list
-        rows = 0
-        for bu, _ in blocked:
-            for u in bu:
-                rows += p_len[u]
-            if rows > candidates.SMALL_KERNEL_ROWS:
-                return None
-        maxt = max([len(q.tokens) for q in queries] + [1])
-        qw = np.zeros((len(queries), maxt))
-        for qi, q in enumerate(queries):
-            qw[qi, : len(q.weights)] = q.weights
-        q_totals: list[float] = qw.sum(axis=1).tolist()
-        # every candidate row's alias words and their weights, gathered in a few array calls
-        p_start, p_alias = self._p_start_list(), self.p_alias
-        parts = [p_alias[p_start[u] : p_start[u] + p_len[u]] for bu, _ in blocked for u in bu]
-        out: list[list[_RawHit]] = [[] for _ in queries]
-        if not parts:
-            return out
-        pa = np.concatenate(parts)
-        lengths = self.a_len[pa]
-        offs = np.cumsum(lengths) - lengths
-        f_idx = np.repeat(self.a_start[pa] - offs, lengths) + np.arange(int(lengths.sum()))
-        toks: list[int] = self.a_tok[f_idx].tolist()
-        aws: list[float] = self.a_w[f_idx].tolist()
-        ends: list[int] = (offs + lengths).tolist()
-        pa_l: list[int] = pa.tolist()
-        a_tot: list[float] = self.a_W[pa].tolist()
-        weak: list[bool] = self.a_weak[pa].tolist()
-        cfg = self.config
-        row = 0
-        f0 = 0
-        for qi, q in enumerate(queries):
-            n_rows = sum(p_len[u] for u in blocked[qi][0])
-            if not n_rows:
-                continue
-            found = out[qi]
-            related = {u: (s, t) for u, s, t in zip(q.e_u, q.e_s, q.e_t, strict=True)}
-            weights, q_total = q.weights, q_totals[qi]
-            first, row = row, row + n_rows
-            for r in range(first, row):
-                f1 = ends[r]
-                r_num = matched_aw = 0.0
-                best: dict[int, float] = {}
-                for f in range(f0, f1):
-                    hit = related.get(toks[f])
-                    if hit is not None:
-                        sim, t = hit
-                        aw = aws[f]
-                        r_num += aw * sim
-                        matched_aw += aw
-                        if sim > best.get(t, 0.0):
-                            best[t] = sim
-                f0 = f1
-                p_num = matched_qw = max_w = 0.0
-                for t in sorted(best):
-                    cw = weights[t]
-                    p_num += cw * best[t]
-                    matched_qw += cw
-                    if cw > max_w:
-                        max_w = cw
-                score = _combine_one(cfg, p_num, q_total, r_num, a_tot[r], matched_qw, matched_aw, max_w, weak[r])
-                if score >= threshold:
-                    found.append(_RawHit(pa_l[r], score, False))
-        return out
-
-    def _p_start_list(self) -> list[int]:
-        """``p_start`` as a list (made on first use, like :meth:`_sig_columns`)."""
-        got: list[int] | None = self.__dict__.get("_p_start_l")
-        if got is None:
-            got = self.__dict__["_p_start_l"] = self.p_start.tolist()
-        return got
+    def _numpy_arrays(self) -> None:
+        """The index arrays as numpy arrays for the bulk kernel (a cache load keeps them flat: FlatArray)."""
+        for name in self._STATE_ARRAYS:
+            a = getattr(self, name)
+            if isinstance(a, FlatArray):
+                setattr(self, name, a.numpy())
 
     def _blocked(self, q: _Query, threshold: float) -> tuple[list[int], list[int]]:
         """(vocabulary ids, query token) every hit of ``q`` must match one of, cached on the query."""

@@ -75,21 +75,25 @@ class Rows:
     """Entries as stored in the decoded-list cache: one marshal'd row per entry, back to back in ``blob``;
     entry ``i`` is ``blob[offsets[i]:offsets[i + 1]]``; ``names`` counts the names plus aliases."""
 
-    blob: bytes
-    offsets: bytes  # array("q") of len(entries) + 1 offsets
+    blob: bytes | memoryview  # a memoryview of the mapped cache file when read from it
+    offsets: bytes | memoryview  # array("q") of len(entries) + 1 offsets
     names: int
 
     def to_state(self) -> dict[str, Any]:
-        return {"rows": self.blob, "row_offsets": self.offsets, "names": self.names, "fields": FIELDS}
+        # the rows out of band (indexcache.dump_payload): read in place from the mapped file, not copied (~9 MB)
+        from ecscreen.parties.indexcache import out_of_band_bytes
+
+        return {"rows": out_of_band_bytes(self.blob), "row_offsets": out_of_band_bytes(self.offsets),
+                "names": self.names, "fields": FIELDS}
 
     @classmethod
     def from_state(cls, state: dict[str, Any], n: int) -> Rows | None:
         """The rows of a cache file's state for ``n`` entries, or None when they do not have that shape."""
         blob, offsets, names = state.get("rows"), state.get("row_offsets"), state.get("names")
-        if not (isinstance(blob, bytes) and isinstance(offsets, bytes) and type(names) is int
+        if not (isinstance(blob, bytes | memoryview) and isinstance(offsets, bytes | memoryview) and type(names) is int
                 and state.get("fields") == FIELDS and len(offsets) == 8 * (n + 1)):
             return None
-        offs = array("q", offsets)
+        offs = memoryview(offsets).cast("B").cast("q")
         if offs[0] != 0 or offs[-1] != len(blob):
             return None
         return cls(blob, offsets, names)
@@ -117,7 +121,7 @@ class LazyEntries(Sequence[ListEntry]):
 
     def __init__(self, rows: Rows, content_key: str) -> None:
         self._blob = memoryview(rows.blob)
-        self._offs = array("q", rows.offsets)
+        self._offs = memoryview(rows.offsets).cast("B").cast("q")
         self._done: list[ListEntry | None] = [None] * (len(self._offs) - 1)
         self._names = rows.names
         self.content_key = content_key

@@ -48,9 +48,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz.distance import Indel, JaroWinkler, LCSseq, Levenshtein
 
@@ -81,7 +80,7 @@ from ecscreen.parties.candidates import (  # noqa: F401 - re-exported: tests and
     _KeyTable,
     _RawHit,
 )
-from ecscreen.parties.indexcache import PackedSet, pack_dict, unpack_dict
+from ecscreen.parties.indexcache import PackedSet, dump_payload, load_payload, pack_dict, unpack_dict
 from ecscreen.parties.query import QUERY_CACHE_KEEP, _Query  # noqa: F401 - re-exported
 from ecscreen.parties.variants import (
     NEAR_PART_REASON,
@@ -93,6 +92,11 @@ from ecscreen.settings import Settings
 # the matcher's parts read this module's models, normalisation data and features as ``_m.<name>`` at call time
 for _part in (sys.modules[_Calibration.__module__], *(sys.modules[c.__module__] for c in _Calibration.__mro__[1:-1])):
     vars(_part)["_m"] = sys.modules[__name__]
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: the single-query path never needs it (issue 10)
+    from ecscreen.parties.lazynp import np
 
 __all__ = [
     "ListEntry",
@@ -1825,10 +1829,12 @@ def _country_code(country: str | None) -> str | None:
 # (CPU, measured on this machine; a one-shipment check pays it on every call). Format 3: CRC-32 header. Any failure (unreadable, corrupt, other format version,
 # inconsistent content) is ignored and the index is rebuilt, so results never depend on the cache.
 
-CACHE_FORMAT = 4  # 2: the deletion index is a _DeletionIndex (arrays), not a dict; 3: CRC-32 payload checksum;
-# 4: packed dicts carry a lookup table, alias texts packed (ecscreen.parties.indexcache)
+CACHE_FORMAT = 5  # 2: the deletion index is a _DeletionIndex (arrays), not a dict; 3: CRC-32 payload checksum;
+# 4: packed dicts carry a lookup table, alias texts packed (ecscreen.parties.indexcache); 5: arrays stored as
+# FlatArray (read without numpy)
 CACHE_MIN_NAMES = 1000  # smaller lists build in milliseconds: not worth a file
 CACHE_KEEP = 12  # files of each kind kept in the cache directory (most recently used first)
+CACHE_KEEP_NAMES = 64  # small-list index files ("names-": a few KB each; every pack's names list has one)
 _CACHE_MAGIC = b"ecscreen-index\x00" + bytes([CACHE_FORMAT])
 _CACHE_HEADER = struct.Struct("<16s32sQI")  # magic, digest, payload length, payload CRC-32
 
@@ -1853,8 +1859,9 @@ def _code_fingerprint(background: bool) -> bytes:
     from ecscreen.settings import dist_version
 
     h = hashlib.sha256()
-    h.update(f"{CACHE_FORMAT}|{__version__}|{sys.version_info[:2]}|numpy {np.__version__}".encode())
-    for dist in ("anyascii", "pypinyin"):  # without importing importlib.metadata (~11 ms of a check)
+    h.update(f"{CACHE_FORMAT}|{__version__}|{sys.version_info[:2]}".encode())
+    # without importing importlib.metadata (~11 ms of a check), nor numpy (~41 ms: issue 10)
+    for dist in ("numpy", "anyascii", "pypinyin"):
         h.update(f"|{dist} {dist_version(dist)}".encode())
     tables = resources.files("ecscreen").joinpath("data", "normalize")
     for entry in sorted(tables.iterdir(), key=lambda t: t.name):
@@ -1869,11 +1876,20 @@ def _code_fingerprint(background: bool) -> bytes:
             h.update(b"\x00background\x00" + resources.files("ecscreen").joinpath("data", BACKGROUND_FILE).read_bytes())
         except FileNotFoundError:
             h.update(b"\x00no background")
-    from ecscreen.parties import calibration, candidates, index_build, kernel, query
+    from ecscreen.parties import (
+        calibration,
+        candidates,
+        index_build,
+        indexcache,
+        kernel,
+        kernel_single,
+        query,
+    )
     from ecscreen.parties import variants as variants_module
 
     # this module and the matcher's parts split out of it (issue 10) decide what the index holds
-    parts = (candidates, index_build, query, kernel, calibration)
+    # (indexcache and kernel_single shape what the file holds: packed tables, flat arrays, the vocabulary)
+    parts = (candidates, index_build, query, kernel, calibration, indexcache, kernel_single)
     for src in (__file__, *(p.__file__ for p in parts), normalize_module.__file__, variants_module.__file__):
         try:
             h.update(b"\x00" + Path(src or "").read_bytes())
@@ -1895,18 +1911,16 @@ def _cache_target(
     entries: Sequence[ListEntry], config: ScoreConfig, background: bool, key: str | None, directory: Path | None
 ) -> tuple[Path, str] | None:
     """(cache file, digest) for this index, or None when it is not cached."""
-    if key is None:
+    if key is None or directory is None:
         return None
-    from ecscreen.parties.lazyentries import han_texts_of, name_count
+    from ecscreen.parties.lazyentries import name_count
 
-    if name_count(entries) < CACHE_MIN_NAMES and not any(
-        _HAN_TEXT.search(t) for t in han_texts_of(entries)
-    ):  # small lists build in milliseconds, except Han-script names (romanisation tables: ~0.4 s to import)
-        return None
-    if directory is None:
-        return None
+    # a small list (a pack's names list) builds in milliseconds, but building imports numpy (~41 ms) and,
+    # for Han-script names, the romanisation tables (~0.4 s); its file is small and loads without either
+    # (issue 10). Its own kind ("names-"), so that the few large list indexes are pruned on their own
+    kind = "names" if name_count(entries) < CACHE_MIN_NAMES else "index"
     digest = _cache_digest(entries, config, background, key)
-    return directory / f"index-{digest}.bin", digest
+    return directory / f"{kind}-{digest}.bin", digest
 
 
 def _read_header(fh: Any) -> tuple[bytes, bytes, int, int] | None:
@@ -1961,7 +1975,7 @@ def read_cache_file(path: Path, digest: str) -> dict[str, Any] | None:
             # mapped, not read: copying a 27 MB index out of the page cache cost ~15 ms of a one-shipment
             # check. The file is ours and not writable by others (checked above) and replaced by rename,
             # never rewritten in place, so the mapping cannot change under the checksum and the unpickler
-            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if header[2] else None
+            mapped = _map_read(fh.fileno()) if header[2] else None
     except (OSError, ValueError):
         return None
     if mapped is None:
@@ -1969,8 +1983,20 @@ def read_cache_file(path: Path, digest: str) -> dict[str, Any] | None:
     try:
         return _load_mapped(path, digest, mapped, header)
     finally:
-        with contextlib.suppress(BufferError):  # nothing unpickled refers to it (pickle copies); never fail here
+        # an index's arrays are read in place (indexcache.load_payload): then the mapping stays open (BufferError)
+        # until they are freed; the file is never rewritten in place (written whole and renamed)
+        with contextlib.suppress(BufferError):
             mapped.close()
+
+
+def _map_read(fd: int) -> mmap.mmap:
+    """The file mapped read-only; its pages read ahead in one call where the system can (MAP_POPULATE: the
+    checksum reads every page; faulting them in one by one cost more than the read-ahead)."""
+    populate = getattr(mmap, "MAP_POPULATE", 0)
+    if populate:
+        with contextlib.suppress(OSError, ValueError):
+            return mmap.mmap(fd, 0, flags=mmap.MAP_SHARED | populate, prot=mmap.PROT_READ)
+    return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
 
 
 def _load_mapped(path: Path, digest: str, mapped: mmap.mmap, header: tuple[bytes, bytes, int, int]
@@ -1985,7 +2011,7 @@ def _unpickle_state(path: Path, digest: str, payload: memoryview) -> dict[str, A
     was_enabled = gc.isenabled()
     gc.disable()  # hundreds of thousands of small objects: cyclic GC passes would double the load time
     try:
-        state = pickle.loads(payload)
+        state = load_payload(payload)  # the index's arrays stay in the mapped file (indexcache.dump_payload)
         # the loaded index / lists live as long as the process: move them (and what exists already) out of
         # the cyclic GC's generations, or the next passes scan them all again (~0.1-0.3 s per process);
         # they are still freed by reference counting when dropped
@@ -2006,7 +2032,7 @@ def write_cache_file(path: Path, digest: str, state: dict[str, Any]) -> bool:
     """Save atomically (temporary file + rename); False when the directory is not writable."""
     tmp: str | None = None
     try:
-        payload = pickle.dumps(state, protocol=5)
+        payload = dump_payload(state)  # arrays out of band: read in place on load (issue 10)
         header = _CACHE_HEADER.pack(_CACHE_MAGIC, bytes.fromhex(digest), len(payload), payload_checksum(payload))
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".tmp", dir=path.parent)
@@ -2026,11 +2052,13 @@ def write_cache_file(path: Path, digest: str, state: dict[str, Any]) -> bool:
 
 
 def _prune_cache(path: Path) -> None:
-    """Keep the CACHE_KEEP most recently used files of the kind of ``path`` (``index-*``, ``list-*``)."""
+    """Keep the CACHE_KEEP (``names-*``: CACHE_KEEP_NAMES) most recently used files of the kind of ``path``
+    (``index-*``, ``names-*``, ``list-*``)."""
     kind = path.name.split("-", 1)[0]
+    keep = CACHE_KEEP_NAMES if kind == "names" else CACHE_KEEP
     try:
         found = sorted(path.parent.glob(f"{kind}-*.bin"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in found[CACHE_KEEP:]:
+        for old in found[keep:]:
             old.unlink()
     except OSError:
         pass
@@ -2045,8 +2073,7 @@ def index_cache_status(
 ) -> dict[str, Any]:
     """What ``Matcher(entries, config, background, cache_key)`` would find in the cache (header only).
 
-    ``state``: "disabled" (``ECSCREEN_NO_CACHE`` or no cache directory), "not cached" (no key, or a list
-    too small to be worth it), "warm" (a file for exactly this index), "cold" (none yet), "unwritable"
+    ``state``: "disabled" (``ECSCREEN_NO_CACHE`` or no cache directory), "not cached" (no key), "warm" (a file for exactly this index), "cold" (none yet), "unwritable"
     (none, and the directory cannot be written: every run builds) or "invalid" (a file that will be
     ignored and rebuilt).
     """

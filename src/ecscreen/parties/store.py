@@ -1034,12 +1034,16 @@ def _list_code_fingerprint() -> bytes:
 
     import ecscreen.model as models_module
     from ecscreen import __version__
+    from ecscreen.parties import indexcache as indexcache_module
+    from ecscreen.parties import lazyentries as lazyentries_module
     from ecscreen.parties import matching as matching_module
     from ecscreen.settings import dist_version
 
     h = hashlib.sha256(f"list|{__version__}|{sys.version_info[:2]}|pydantic {pydantic.VERSION}".encode())
     h.update(f"|pydantic-core {dist_version('pydantic-core')}".encode())  # no importlib.metadata import
-    for src in (__file__, matching_module.__file__, models_module.__file__):
+    # lazyentries and indexcache shape the file (rows, out-of-band layout)
+    for src in (__file__, matching_module.__file__, models_module.__file__, lazyentries_module.__file__,
+                indexcache_module.__file__):
         try:
             h.update(b"\x00" + Path(src or "").read_bytes())
         except OSError:

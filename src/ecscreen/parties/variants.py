@@ -35,9 +35,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
 from rapidfuzz.distance import Indel, Levenshtein
 from rapidfuzz.process import cdist
 
@@ -52,6 +51,11 @@ from ecscreen.domain.normalize import (
     normalize,
     term_alternatives,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use (issue 10): only a word the lists do not have is read by sound
+    from ecscreen.parties.lazynp import np
 
 __all__ = ["Reading", "bracket_head", "group_words", "query_variants", "segment", "sound_key", "sound_string", "SOUND_PENALTY", "JOIN_PENALTY"]
 
