@@ -36,6 +36,8 @@ from typing import Any
 
 from anyascii import anyascii
 
+from ecscreen.domain.charclass import CharClass
+
 __all__ = [
     "NormalizedName",
     "normalize",
@@ -140,9 +142,8 @@ def _han_terms() -> tuple[dict[str, str], int]:
     return terms, max(len(k) for k in terms)
 
 
-# runs of [\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff], written as two classes of at most two ranges (a three-range
-# class above U+00FF is compiled through a 64K bitmap in pure Python, ~1.5 ms of every start-up); the same runs
-_HAN_RUN = re.compile(r"(?:[\u3400-\u4dbf\u4e00-\u9fff]|[\uf900-\ufaff])+")
+# runs of [\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff] (read without a regex: ecscreen.domain.charclass)
+_HAN_RUN = CharClass((("\u3400", "\u4dbf"), ("\u4e00", "\u9fff"), ("\uf900", "\ufaff")), runs=True)
 _INITIAL_DOTS = re.compile(r"(?<![a-z0-9])([a-z](?:\.[a-z])+)\.?(?![a-z0-9])")
 _APOSTROPHES = re.compile(r"['\u2019\u2018`\u00b4]")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -185,7 +186,9 @@ def _simplified(run: str) -> str:
     return out if len(out) == len(run) else run
 
 
-_CJK_CHAR = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+# [\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af] (read without a regex)
+_CJK_CHAR = CharClass((("\u3040", "\u30ff"), ("\u3400", "\u4dbf"), ("\u4e00", "\u9fff"), ("\uf900", "\ufaff"),
+                       ("\uac00", "\ud7af")))
 
 
 def cjk_characters(text: str) -> str | None:

@@ -19,7 +19,10 @@ state gives ``review`` naming what matters, never the lenient reading. All looku
 once when the packs load (the registration hook), not per call.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here (issue 10): pydantic evaluates string annotations one
+# by one when it creates a model class (a compile and an eval each); written as expressions they cost
+# nothing more, ~25 % less per class, ~11 ms CPU of every check over these modules' ~80 pack and
+# result models. Forward references (a class defined further down) are quoted.
 
 import datetime as dt
 import re
