@@ -152,6 +152,7 @@ class _QueryPrep(_IndexBuild):
         skel_lists = self._skel_lists
         out: dict[str, tuple[list[int], list[tuple[int, float]]]] = {}
         # in key order: words of one skeleton or bucket in a row score against list words already in the caches
+        toks = list(dict.fromkeys(toks))
         for key, tok in sorted((skeleton(t), t) for t in toks):
             skel = skel_lists.get(key)
             out[tok] = ([skel[1][k] for _, _, k in rf_process.extract(
