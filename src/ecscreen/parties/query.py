@@ -127,7 +127,7 @@ class _QueryPrep(_IndexBuild):
         """Words of the same consonant skeleton, then Jaro-Winkler neighbours (first rule that applies)."""
         found = self.__dict__.get("_sounds_found")
         got = found.pop(tok, None) if found else None  # scored with the other words of the batch (_prefetch_words)
-        skel, jw = got if got is not None else self._sound_lists_many([tok])[tok]
+        skel, jw = got if got is not None else self._sound_lists(tok)
         cfg = self.config
         for v in skel:
             if v not in res:
@@ -148,27 +148,41 @@ class _QueryPrep(_IndexBuild):
         extract cost about three times as much CPU (h30, in a batch run: 31 us for a word's first Jaro-Winkler
         extract, 10 us for the same extract again right after); the results do not depend on the order.
         """
-        cfg = self.config
-        skel_lists = self._skel_lists
-        out: dict[str, tuple[list[int], list[tuple[int, float]]]] = {}
-        # in key order: words of one skeleton or bucket in a row score against list words already in the caches
         toks = list(dict.fromkeys(toks))
-        for key, tok in sorted((skeleton(t), t) for t in toks):
-            skel = skel_lists.get(key)
-            out[tok] = ([skel[1][k] for _, _, k in rf_process.extract(
-                tok, skel[0], scorer=Indel.normalized_similarity, score_cutoff=cfg.phonetic_min_ratio, limit=None
-            )] if skel else [], [])
-        if cfg.jw_min <= 1.0:
-            buckets = self._jw_buckets
-            scale = cfg.jw_scale
-            for tok in sorted(toks, key=lambda t: (t[:2], len(t))):
-                bucket = buckets.get((tok[:2], len(tok)))
-                if bucket:
-                    ids = bucket[1]
-                    out[tok][1].extend((ids[k], round(score * scale, 4)) for _, score, k in rf_process.extract(
-                        tok, bucket[0], scorer=JaroWinkler.similarity, score_cutoff=cfg.jw_min, limit=None
-                    ))
+        # in key order: words of one skeleton or bucket in a row score against list words already in the caches
+        out: dict[str, tuple[list[int], list[tuple[int, float]]]] = {
+            tok: (self._skel_list(tok, key), []) for key, tok in sorted((skeleton(t), t) for t in toks)
+        }
+        for tok in sorted(toks, key=_bucket_key):
+            out[tok][1].extend(self._jw_list(tok))
         return out
+
+    def _sound_lists(self, tok: str) -> tuple[list[int], list[tuple[int, float]]]:
+        """:meth:`_sound_lists_many` of one word."""
+        return self._skel_list(tok, skeleton(tok)), self._jw_list(tok)
+
+    def _skel_list(self, tok: str, key: str) -> list[int]:
+        """List words of skeleton ``key`` (``tok``'s) with indel similarity >= ``phonetic_min_ratio``, best first."""
+        skel = self._skel_lists.get(key)
+        if not skel:
+            return []
+        ids = skel[1]
+        return [ids[k] for _, _, k in rf_process.extract(
+            tok, skel[0], scorer=Indel.normalized_similarity, score_cutoff=self.config.phonetic_min_ratio, limit=None
+        )]
+
+    def _jw_list(self, tok: str) -> list[tuple[int, float]]:
+        """Jaro-Winkler neighbours of ``tok`` (same first two letters, lengths within two, JW >= ``jw_min``)
+        with their similarity (JW x ``jw_scale``), best first."""
+        cfg = self.config
+        bucket = self._jw_buckets.get(_bucket_key(tok)) if cfg.jw_min <= 1.0 else None
+        if not bucket:
+            return []
+        ids = bucket[1]
+        scale = cfg.jw_scale
+        return [(ids[k], round(score * scale, 4)) for _, score, k in rf_process.extract(
+            tok, bucket[0], scorer=JaroWinkler.similarity, score_cutoff=cfg.jw_min, limit=None
+        )]
 
     def _token_weight(self, tok: str, exp: dict[int, float]) -> float:
         """IDF of the token together with its spelling variants on the lists: a transliteration of a
@@ -337,6 +351,11 @@ class _QueryPrep(_IndexBuild):
 # _minor_word per word, for every index of the process (a pure function of the word: suffixes, the particles
 # table, digits, roman numerals; ~20 us a call, asked for every new query word and list word of every index)
 _MINOR: dict[str, bool] = {}
+
+
+def _bucket_key(tok: str) -> tuple[str, int]:
+    """The Jaro-Winkler bucket of a word: its first two letters and its length."""
+    return tok[:2], len(tok)
 
 
 def _minor(tok: str) -> bool:
