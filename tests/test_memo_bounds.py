@@ -70,3 +70,16 @@ def test_interner_shares_equal_models_only() -> None:
     d = Finding(rule_id="R", pack_id="p", title="t", outcome=Outcome.review, message="m",
                 effective_from=dt.date(2026, 7, 23))
     assert it.share(d) is d and it.share(d.model_copy()) is d
+
+
+def test_interner_shares_fields_sets_and_copies_stay_apart() -> None:
+    """Equal fields sets of kept models are one set (~0.5 KB each); a copy made from a kept model has its own,
+    so what a copy sets never shows in the kept model's ``exclude_unset`` output."""
+    it = Interner()
+    a = it.share(Evidence(field="destination", value="CN"))
+    b = it.share(Evidence(field="eccn", value="3A090"))
+    assert a.__pydantic_fields_set__ is b.__pydantic_fields_set__
+    c = a.model_copy(update={"detail": "x"})
+    assert c.model_fields_set == {"field", "value", "detail"}
+    assert a.model_dump(exclude_unset=True) == {"field": "destination", "value": "CN"}
+    assert b.model_dump(exclude_unset=True) == {"field": "eccn", "value": "3A090"}

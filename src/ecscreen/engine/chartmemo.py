@@ -94,16 +94,19 @@ class Interner:
     was ~10 KB per entry at 300k ERP rows, most of it pydantic instances' dicts and fields sets). Memo entries
     are only read: the engine copies what it changes (see :class:`Template`)."""
 
-    __slots__ = ("strs", "models")
+    __slots__ = ("strs", "models", "fsets")
 
     def __init__(self) -> None:
         self.strs: dict[str, str] = {}
         # by the hash of its key (keys are not kept: they cost as much as the models saved); a candidate
         # is used only when its own key equals the model's
         self.models: dict[int, BaseModel] = {}
+        # equal fields sets of kept models: one set object (pydantic copies it in model_copy, and memo
+        # entries are never assigned to, so it is never changed)
+        self.fsets: dict[tuple[type, frozenset[str]], set[str]] = {}
 
     def __len__(self) -> int:
-        return len(self.strs) + len(self.models)
+        return len(self.strs) + len(self.models) + len(self.fsets)
 
     def _key(self, v: Any) -> Any:
         """A hashable key equal only for values equal to the letter (None: cannot tell)."""
@@ -149,6 +152,9 @@ class Interner:
             got = self.models.get(h)
             if got is None:
                 self.models[h] = obj
+                fs = obj.__pydantic_fields_set__
+                object.__setattr__(obj, "__pydantic_fields_set__",
+                                   self.fsets.setdefault((type(obj), frozenset(fs)), fs))
                 return obj
             return got if got is not obj and self._model_key(got) == key else obj
         if isinstance(obj, list):
@@ -168,6 +174,7 @@ class Interner:
     def clear(self) -> None:
         self.strs.clear()
         self.models.clear()
+        self.fsets.clear()
 
 
 # per template, the lines kept written: the first two (every order has a line 0, most ERP orders a line 1;
