@@ -5,8 +5,9 @@
 once for a placeholder index (``SENTINEL``, a number no input carries: keys whose facts contain its digits
 are not memoised) and keeps it with a *template*: where the placeholder occurs. For a line, ``Template.apply``
 copies only the objects on those paths with the line's index written in; every other object (citations,
-steps, evidence without the index) is shared between the lines and the entries. Equal strings are
-interned across entries, so an entry costs little beyond what is particular to it.
+steps, evidence without the index) is shared between the lines and the entries. Equal strings, equal models
+and equal fields sets are interned across entries (:class:`Interner`), so an entry costs little beyond what
+is particular to it.
 """
 
 from __future__ import annotations
