@@ -95,7 +95,7 @@ class Interner:
     was ~10 KB per entry at 300k ERP rows, most of it pydantic instances' dicts and fields sets). Memo entries
     are only read: the engine copies what it changes (see :class:`Template`)."""
 
-    __slots__ = ("strs", "models", "fsets")
+    __slots__ = ("strs", "models", "fsets", "kept")
 
     def __init__(self) -> None:
         self.strs: dict[str, str] = {}
@@ -105,6 +105,7 @@ class Interner:
         # equal fields sets of kept models: one set object (pydantic copies it in model_copy, and memo
         # entries are never assigned to, so it is never changed)
         self.fsets: dict[tuple[type, frozenset[str]], set[str]] = {}
+        self.kept: set[int] = set()  # ids of the models in ``models`` (alive as long as they are kept there)
 
     def __len__(self) -> int:
         return len(self.strs) + len(self.models) + len(self.fsets)
@@ -117,8 +118,7 @@ class Interner:
         if t in _ATOMS or isinstance(v, enum.Enum):
             return (t, v)
         if isinstance(v, BaseModel):
-            k = self._model_key(v)
-            return ("m", id(v)) if k is not None and self.models.get(hash(k)) is v else None
+            return ("m", id(v)) if id(v) in self.kept else None
         if t is list or t is tuple:
             keys = tuple(self._key(x) for x in v)
             return None if None in keys else (t, keys)
@@ -153,6 +153,7 @@ class Interner:
             got = self.models.get(h)
             if got is None:
                 self.models[h] = obj
+                self.kept.add(id(obj))
                 fs = obj.__pydantic_fields_set__
                 object.__setattr__(obj, "__pydantic_fields_set__",
                                    self.fsets.setdefault((type(obj), frozenset(fs)), fs))
@@ -176,6 +177,7 @@ class Interner:
         self.strs.clear()
         self.models.clear()
         self.fsets.clear()
+        self.kept.clear()
 
 
 # per template, the lines kept written: the first two (every order has a line 0, most ERP orders a line 1;
