@@ -42,9 +42,9 @@ def test_warm_embedded_list_decodes_no_entry_until_read(cache_dir: Path) -> None
     warm = L.load_default(cache_dir)
     assert isinstance(warm.entries, LazyEntries) and isinstance(cold.entries, LazyEntries)
     assert warm.entries.content_key == cold.entries.content_key  # the party index cache is keyed by it
-    assert warm.entries._done.count(None) == len(warm.entries), "nothing decoded by the load itself"
+    assert warm.entries.decodes == 0, "nothing decoded by the load itself"
     one = warm.entries[123]
-    assert warm.entries._done.count(None) == len(warm.entries) - 1
+    assert warm.entries.decodes == 1
     assert warm.entries[123] is one  # decoded once, kept
     assert _dump(warm.entries) == _dump(cold.entries)
     assert warm.info == cold.info and warm.format == cold.format
@@ -88,11 +88,11 @@ def test_lazy_entries_index_identical_and_reads_only_hits(some_entries: list[Lis
     lazy = LazyEntries(rows, "k1")
     warm = Matcher(ConcatEntries([lazy]), cache_key="lists:test", cache_dir=tmp_path)
     assert warm.cache_status == "loaded"
-    assert lazy._done.count(None) == len(lazy)
+    assert lazy.decodes == 0
     for q in QUERIES:
         got = [h.model_dump() for h in warm.search(q, threshold=60, limit=None)]
         assert got == [h.model_dump() for h in plain.search(q, threshold=60, limit=None)], q
-    assert 0 < len(lazy) - lazy._done.count(None) < len(lazy) // 10  # only the entries hit were made
+    assert 0 < lazy.decodes < len(lazy) // 10  # only the entries hit were made
 
 
 def test_names_list_index_files_do_not_copy_background(tmp_path: Path) -> None:

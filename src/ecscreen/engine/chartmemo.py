@@ -5,12 +5,15 @@
 once for a placeholder index (``SENTINEL``, a number no input carries: keys whose facts contain its digits
 are not memoised) and keeps it with a *template*: where the placeholder occurs. For a line, ``Template.apply``
 copies only the objects on those paths with the line's index written in; every other object (citations,
-steps, evidence without the index) is shared between the lines and the entries. Equal strings are
-interned across entries, so an entry costs little beyond what is particular to it.
+steps, evidence without the index) is shared between the lines and the entries. Equal strings, equal models
+and equal fields sets are interned across entries (:class:`Interner`), so an entry costs little beyond what
+is particular to it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
 from typing import Any
 
 from pydantic import BaseModel
@@ -80,13 +83,58 @@ def apply(obj: Any, plan: Plan, s: str, i: int) -> Any:
     return out if kind == "l" else tuple(out)
 
 
-class Interner:
-    """Equal strings shared across memo entries (they repeat across ECCNs and destinations)."""
+_ATOMS = (str, int, float, bool, type(None), dt.date, dt.datetime)
 
-    __slots__ = ("strs",)
+
+class Interner:
+    """Equal strings, and equal models, shared across memo entries (they repeat across ECCNs and destinations).
+
+    A model is replaced by one kept before when both are equal to the letter: same class, same fields set,
+    and every field the same value of the same type (sub-models: the same kept object, as they are shared
+    first). Citations, steps and evidence recur in most entries; each kept once (issue 14: the chart memo
+    was ~10 KB per entry at 300k ERP rows, most of it pydantic instances' dicts and fields sets). Memo entries
+    are only read: the engine copies what it changes (see :class:`Template`)."""
+
+    __slots__ = ("strs", "models", "fsets", "kept")
 
     def __init__(self) -> None:
         self.strs: dict[str, str] = {}
+        # by the hash of its key (keys are not kept: they cost as much as the models saved); a candidate
+        # is used only when its own key equals the model's
+        self.models: dict[int, BaseModel] = {}
+        # equal fields sets of kept models: one set object (pydantic copies it in model_copy, and memo
+        # entries are never assigned to, so it is never changed)
+        self.fsets: dict[tuple[type, frozenset[str]], set[str]] = {}
+        self.kept: set[int] = set()  # ids of the models in ``models`` (alive as long as they are kept there)
+
+    def __len__(self) -> int:
+        return len(self.strs) + len(self.models) + len(self.fsets)
+
+    def _key(self, v: Any) -> Any:
+        """A hashable key equal only for values equal to the letter (None: cannot tell)."""
+        t = type(v)
+        if t is float or t is dt.date or t is dt.datetime:
+            return (t, repr(v))  # -0.0 == 0.0, and equal datetimes of other time zones, read differently
+        if t in _ATOMS or isinstance(v, enum.Enum):
+            return (t, v)
+        if isinstance(v, BaseModel):
+            return ("m", id(v)) if id(v) in self.kept else None
+        if t is list or t is tuple:
+            keys = tuple(self._key(x) for x in v)
+            return None if None in keys else (t, keys)
+        if t is dict:
+            items = tuple((self._key(k), self._key(x)) for k, x in v.items())
+            return None if any(a is None or b is None for a, b in items) else (t, items)
+        return None
+
+    def _model_key(self, obj: BaseModel) -> Any:
+        if obj.__pydantic_extra__ or obj.__pydantic_private__:
+            return None
+        d = obj.__dict__
+        vals = tuple(self._key(d[name]) if name in d else ("-",) for name in type(obj).model_fields)
+        if None in vals or len(d) != len(vals):
+            return None
+        return (type(obj), frozenset(obj.__pydantic_fields_set__), vals)
 
     def share(self, obj: Any) -> Any:
         """``obj`` with its immutable parts replaced by equal ones already kept (lists rebuilt in place)."""
@@ -97,8 +145,20 @@ class Interner:
                 v = getattr(obj, name)
                 nv = self.share(v)
                 if nv is not v:
-                    obj.__dict__[name] = nv  # an equal string: the model reads the same
-            return obj
+                    obj.__dict__[name] = nv  # an equal value: the model reads the same
+            key = self._model_key(obj)
+            if key is None:
+                return obj
+            h = hash(key)
+            got = self.models.get(h)
+            if got is None:
+                self.models[h] = obj
+                self.kept.add(id(obj))
+                fs = obj.__pydantic_fields_set__
+                object.__setattr__(obj, "__pydantic_fields_set__",
+                                   self.fsets.setdefault((type(obj), frozenset(fs)), fs))
+                return obj
+            return got if got is not obj and self._model_key(got) == key else obj
         if isinstance(obj, list):
             for k, x in enumerate(obj):
                 nx = self.share(x)
@@ -115,6 +175,9 @@ class Interner:
 
     def clear(self) -> None:
         self.strs.clear()
+        self.models.clear()
+        self.fsets.clear()
+        self.kept.clear()
 
 
 # per template, the lines kept written: the first two (every order has a line 0, most ERP orders a line 1;

@@ -1439,7 +1439,7 @@ class Engine:
         got = _chartmemo.Template(share(res.findings), share(res.notes), share(res.errors))
         if len(memo) >= CHART_MEMO_SIZE:
             _drop_oldest_half(memo)
-            if len(self._chart_strs.strs) > 20 * CHART_MEMO_SIZE:
+            if len(self._chart_strs) > 20 * CHART_MEMO_SIZE:
                 self._chart_strs.clear()  # bounded too (the kept entries keep their strings)
         memo[key] = got
         return got.for_line(ic.index)

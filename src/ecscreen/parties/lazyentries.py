@@ -22,6 +22,7 @@ import marshal
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, overload
 
 from ecscreen.parties.matching import ListEntry
@@ -33,6 +34,7 @@ FIELDS: tuple[str, ...] = tuple(ListEntry.model_fields)
 _DATE_FIELDS = frozenset(n for n, f in ListEntry.model_fields.items() if f.annotation in (dt.date, dt.date | None))
 _DATE_POS = tuple(i for i, n in enumerate(FIELDS) if n in _DATE_FIELDS)
 _PLAIN = (str, int, type(None))
+DECODED_KEEP = 8_192  # entries kept decoded per list (see LazyEntries; only speed and memory depend on it)
 
 
 def _plain(v: Any) -> bool:
@@ -121,20 +123,26 @@ class LazyEntries(Sequence[ListEntry]):
 
     def __init__(self, rows: Rows, content_key: str) -> None:
         self._blob = memoryview(rows.blob)
-        self._offs = memoryview(rows.offsets).cast("B").cast("q")
-        self._done: list[ListEntry | None] = [None] * (len(self._offs) - 1)
+        self._offs = memoryview(rows.offsets).cast("B").cast("q")  # read in place (issue 10)
+        self._n = len(self._offs) - 1
+        self._all: list[ListEntry] | None = None  # every entry, when given decoded (:meth:`of`)
+        # entries decoded on demand, at most DECODED_KEEP (the older half dropped when full): a long batch
+        # reads most of a list's entries once in a while, and keeping all of them cost ~2.3 KB each
+        # (issue 14: memory); a dropped entry is decoded again, equal field for field
+        self._kept: dict[int, ListEntry] = {}
         self._names = rows.names
         self.content_key = content_key
+        self.decodes = 0
 
     @classmethod
     def of(cls, rows: Rows, entries: Sequence[ListEntry], content_key: str) -> LazyEntries:
         """Over ``rows`` with their ``entries`` (made from them by :func:`encode_rows`) already decoded."""
         out = cls(rows, content_key)
-        out._done = list(entries)
+        out._all = list(entries)
         return out
 
     def __len__(self) -> int:
-        return len(self._done)
+        return self._n
 
     def _row(self, index: int) -> tuple[tuple[Any, ...], int]:
         try:
@@ -154,16 +162,26 @@ class LazyEntries(Sequence[ListEntry]):
 
     def __getitem__(self, index: int | slice) -> ListEntry | list[ListEntry]:
         if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self._done)))]
-        found = self._done[index]
+            return [self[i] for i in range(*index.indices(self._n))]
+        if self._all is not None:
+            return self._all[index]
+        if index < 0:
+            index += self._n
+        if not 0 <= index < self._n:
+            raise IndexError("list index out of range")
+        kept = self._kept
+        found = kept.get(index)
         if found is None:
-            if index < 0:
-                index += len(self._done)
-            found = self._done[index] = _entry(self._row(index))
+            found = _entry(self._row(index))
+            self.decodes += 1
+            if len(kept) >= DECODED_KEEP:
+                for k in list(islice(kept, len(kept) // 2)):
+                    del kept[k]
+            kept[index] = found
         return found
 
     def __iter__(self) -> Iterator[ListEntry]:
-        for i in range(len(self._done)):
+        for i in range(self._n):
             yield self[i]
 
     def __eq__(self, other: object) -> bool:
@@ -174,7 +192,8 @@ class LazyEntries(Sequence[ListEntry]):
     __hash__ = None  # type: ignore[assignment]  # mutable like the list it stands for
 
     def __repr__(self) -> str:
-        return f"LazyEntries({len(self)} entries, {sum(e is not None for e in self._done)} decoded)"
+        kept = self._n if self._all is not None else len(self._kept)
+        return f"LazyEntries({len(self)} entries, {kept} decoded)"
 
     def __reduce__(self) -> Any:  # pickled (worker processes) as the plain list it stands for
         return list, (list(self),)

@@ -124,6 +124,7 @@ CHUNK = 2_000  # orders read ahead and screened together (their new parties in o
 GC_THRESHOLD = 50_000  # gen-0 collection threshold during a run (see run_batch)
 OBJ_CACHE = 5_000  # validated Party / Item objects kept for reuse (only speed depends on it)
 MATCHER_CACHE_NAMES = 4_000  # parties screened after which the list matcher's query caches are emptied
+REINDEXED_SIZE = 4_096  # re-indexed party summaries kept by PartyMemo._summary_at (cleared when full)
 PARTY_BATCH = True  # False: one screen_parties call per new party (the reference path the tests compare with)
 
 
@@ -1119,7 +1120,9 @@ class PartyMemo:
         key = (id(summary), idx)
         got = self._reindexed.get(key)
         if got is None or got[0] is not summary:  # the id of a summary no longer memoised may be reused
-            if len(self._reindexed) >= self.size:
+            if len(self._reindexed) >= REINDEXED_SIZE:
+                # bounded apart from the party memo: each entry pins its summary (also one evicted from the
+                # memo) and holds a copy, ~2 KB; a copy is re-made on a miss, equal (issue 14: memory)
                 self._reindexed.clear()
             got = self._reindexed[key] = (summary, summary.model_copy(update={"party_index": idx}))
         return got[1]
