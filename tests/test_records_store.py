@@ -71,13 +71,10 @@ def test_open_migrates_to_head_and_schema_matches_metadata(store: RecordStore) -
     assert diff == []
 
 
-def test_upgrade_from_0002_drops_the_party_name_index_and_keeps_the_chain(store_url: str) -> None:
-    """Migration 0003: a store written at revision 0002 (with the index on record_parties.norm_name,
-    whose random inserts slowed batch recording as the store grew) upgrades in place: the index is gone,
-    the records still verify, and the party queries answer as before."""
+def _store_at(store_url: str, revision: str) -> RecordStore:
+    """A store migrated only up to ``revision`` (an older schema), opened without migrating further."""
     from alembic import command
     from alembic.config import Config
-    from sqlalchemy import inspect
 
     old = RecordStore.open(url=store_url, migrate=False)
     cfg = Config()
@@ -85,7 +82,17 @@ def test_upgrade_from_0002_drops_the_party_name_index_and_keeps_the_chain(store_
                                                .parent / "migrations"))
     with old._writer() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0002_kind_index")
+        command.upgrade(cfg, revision)
+    return old
+
+
+def test_upgrade_from_0002_drops_the_party_name_index_and_keeps_the_chain(store_url: str) -> None:
+    """Migration 0003: a store written at revision 0002 (with the index on record_parties.norm_name,
+    whose random inserts slowed batch recording as the store grew) upgrades in place: the index is gone,
+    the records still verify, and the party queries answer as before."""
+    from sqlalchemy import inspect
+
+    old = _store_at(store_url, "0002_kind_index")
     assert old.revision() == "0002_kind_index"
     names = ["Zeta GmbH", "acme trading co", "Acme  Trading Co", "Beta Ltd"]
     old.append_screenings([rec(i, party=n) for i, n in enumerate(names)], at=T0)
@@ -111,17 +118,9 @@ def test_upgrade_from_0003_makes_the_kind_and_ref_id_indexes_partial(store_url: 
     """Migration 0004: the indexes on records.kind and records.ref_id hold the decision records only (every
     screening put a key in both before, read by no query). A store written at 0003 upgrades in place; the
     decision queries still find their records, through the partial indexes (SQLite's plan names them)."""
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import inspect
 
-    old = RecordStore.open(url=store_url, migrate=False)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__import__("ecscreen.records.store").records.store.__file__)
-                                               .parent / "migrations"))
-    with old._writer() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003_drop_party_name_index")
+    old = _store_at(store_url, "0003_drop_party_name_index")
     old.append_screenings([rec(i, decision="review") for i in range(3)], at=T0)
     old.append_decision(Decision(record_id=2, rule_id="R", decision="confirmed", reason="r", approver="a"), at=T0)
     with old.engine.connect() as conn:

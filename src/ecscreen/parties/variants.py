@@ -341,13 +341,24 @@ _MAX_SOUND_INDEXES = 64
 _SOUND_INDEXES: dict[int, _SoundIndex] = {}
 
 
-def _sound_index(vocab: Mapping[str, Any]) -> _SoundIndex:
-    idx = _SOUND_INDEXES.get(id(vocab))
+def _keep_index(cache: dict[int, Any], vocab: Mapping[str, Any], idx: Any) -> None:
+    """Keep ``idx`` as ``vocab``'s index in ``cache`` (one per vocabulary in use, at most _MAX_SOUND_INDEXES)."""
+    if len(cache) >= _MAX_SOUND_INDEXES:
+        cache.clear()
+    cache[id(vocab)] = idx
+
+
+def _vocab_index(cache: dict[int, Any], vocab: Mapping[str, Any], build: Callable[[Mapping[str, Any]], Any]) -> Any:
+    """``vocab``'s index from ``cache``, built by ``build`` when missing (or kept for another object of that id)."""
+    idx = cache.get(id(vocab))
     if idx is None or idx.vocab is not vocab:
-        if len(_SOUND_INDEXES) >= _MAX_SOUND_INDEXES:
-            _SOUND_INDEXES.clear()
-        idx = _SoundIndex(vocab)
-        _SOUND_INDEXES[id(vocab)] = idx
+        idx = build(vocab)
+        _keep_index(cache, vocab, idx)
+    return idx
+
+
+def _sound_index(vocab: Mapping[str, Any]) -> _SoundIndex:
+    idx: _SoundIndex = _vocab_index(_SOUND_INDEXES, vocab, _SoundIndex)
     return idx
 
 
@@ -360,9 +371,7 @@ def seed_sound_index(vocab: Mapping[str, Any], by_key: dict[str, tuple[list[str]
     """Install the sound index of ``vocab`` from :func:`sound_index_keys` data (an index loaded from the cache)."""
     idx = _SoundIndex.__new__(_SoundIndex)
     idx.vocab, idx.by_key, idx._memo = vocab, by_key, {}
-    if len(_SOUND_INDEXES) >= _MAX_SOUND_INDEXES:
-        _SOUND_INDEXES.clear()
-    _SOUND_INDEXES[id(vocab)] = idx
+    _keep_index(_SOUND_INDEXES, vocab, idx)
 
 
 # ---------------------------------------------------------------- variants
@@ -1001,12 +1010,7 @@ _NEAR_INDEXES: dict[int, _NearIndex] = {}
 
 
 def _near_index(vocab: Mapping[str, Any]) -> _NearIndex:
-    idx = _NEAR_INDEXES.get(id(vocab))
-    if idx is None or idx.vocab is not vocab:
-        if len(_NEAR_INDEXES) >= _MAX_SOUND_INDEXES:
-            _NEAR_INDEXES.clear()
-        idx = _NearIndex(vocab)
-        _NEAR_INDEXES[id(vocab)] = idx
+    idx: _NearIndex = _vocab_index(_NEAR_INDEXES, vocab, _NearIndex)
     return idx
 
 
