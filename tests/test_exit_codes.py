@@ -133,3 +133,24 @@ def test_closed_output_pipe_is_141_not_1_flagged(tmp_path):
     _, err = p.communicate(timeout=120)
     assert p.returncode == 141, err.decode()
     assert "Traceback" not in err.decode()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_batch_out_to_a_fifo_writes_in_place_and_keeps_the_node(tmp_path):
+    """Regression: ``batch -o /dev/null`` (as root) renamed the finished temporary file onto /dev/null and
+    replaced the device with a plain file; every non-regular output (device, FIFO) is now written in place."""
+    import threading
+
+    orders = tmp_path / "o.csv"
+    orders.write_text("order_id,date,destination,description,eccn\n1,2024-06-01,DE,Widget,EAR99\n")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()), daemon=True)
+    reader.start()
+    code = main(["batch", str(orders), "--no-lists", "--no-record", "-o", str(fifo), *RULES])
+    reader.join(timeout=30)
+    assert code == 0
+    assert fifo.exists() and not fifo.is_file()  # still a named pipe, not replaced by a regular file
+    assert "order_id" in got[0] and "clear" in got[0]
+    assert not list(tmp_path.glob(".pipe.*")) and not (tmp_path / "pipe.meta.json").exists()

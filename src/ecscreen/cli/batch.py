@@ -84,8 +84,7 @@ def batch_command(
     show = err.is_terminal if progress is None else progress
     size = None if stdin else orders.stat().st_size
     stream: IO[bytes] = sys.stdin.buffer if stdin else orders.open("rb")
-    atomic = AtomicOutput(out) if out is not None else None
-    sink: IO[str] = atomic.fh if atomic is not None else sys.stdout
+    direct, atomic, sink, meta_path = _outputs(out, meta, format, err, quiet=STATE.quiet)
     summary = BatchSummary()
     opts = BatchOptions(as_of=on, today=ctx.today, jobs=jobs)
     from ecscreen.outputs.envelope import envelope_head
@@ -95,8 +94,6 @@ def batch_command(
         "rules_only": [str(r) for r in rules_only or []], "no_lists": no_lists, "encoding": encoding,
         "columns": str(columns) if columns else None, "policy": policy})
     recorder = _batch_recorder(store, engine, envelope, columns, orders) if store is not None else None
-    meta_path = meta if meta is not None else (
-        out.with_name(out.name + ".meta.json") if out is not None and format != "json" else None)
     done = False
     try:
         with _signals():
@@ -131,8 +128,7 @@ def batch_command(
     finally:
         if not stdin:
             stream.close()
-        if atomic is not None and not done:
-            atomic.discard()
+        _release_outputs(atomic, sink, done=done, direct=direct)
         if recorder is not None:
             recorder.close()  # its writer thread, if the run stopped early
         if store is not None:
@@ -198,6 +194,44 @@ def _note_recorded(err: Any, recorder: Any, *, quiet: bool) -> None:
         return
     err.print(f"note: recorded {recorder.recorded:,} order(s) as records {recorder.first_id}-{recorder.last_id} "
               f"(ecscreen history --since {recorder.at.date().isoformat()})", markup=False, soft_wrap=True)
+
+
+def _outputs(
+    out: Path | None, meta: Path | None, fmt: str, err: Any, *, quiet: bool
+) -> tuple[bool, Any, IO[str], Path | None]:
+    """Where rows and the envelope go: (written in place?, the atomic output or None, the row sink, the sidecar).
+
+    A device, FIFO or socket (``-o /dev/null``, a named pipe) is written in place: renaming a finished
+    temporary file onto it would replace the node itself (as root, /dev/null became a plain file). No default
+    sidecar is written next to such an output (``--meta FILE`` still writes one)."""
+    from ecscreen.runners.batch import AtomicOutput, _open_out
+
+    direct = out is not None and _not_regular(out)
+    atomic = AtomicOutput(out) if out is not None and not direct else None
+    sink: IO[str] = atomic.fh if atomic is not None else (_open_out(out) if direct else sys.stdout)
+    meta_path = meta if meta is not None else (
+        out.with_name(out.name + ".meta.json") if out is not None and fmt != "json" and not direct else None)
+    if direct and meta is None and fmt != "json" and not quiet:
+        err.print(f"note: {out} is not a regular file: no sidecar {out}.meta.json is written "
+                  "(give --meta FILE for the report envelope)", markup=False, soft_wrap=True)
+    return direct, atomic, sink, meta_path
+
+
+def _release_outputs(atomic: Any, sink: IO[str], *, done: bool, direct: bool) -> None:
+    """After the run: an unfinished atomic output is removed; an output written in place is closed."""
+    if atomic is not None and not done:
+        atomic.discard()
+    if direct:
+        with contextlib.suppress(OSError):
+            sink.close()
+
+
+def _not_regular(path: Path) -> bool:
+    """True for an existing output that is not a regular file (a device such as /dev/null, a FIFO, a socket)."""
+    try:
+        return not path.is_file() and path.exists()
+    except OSError:
+        return False
 
 
 def _delimiter(delimiter: str | None) -> str | None:
