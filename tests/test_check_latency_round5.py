@@ -1,0 +1,89 @@
+"""Issue 10 item 5, round 5: ``ecscreen check`` records in a thread while its output is rendered.
+
+The recording's commit and the checkpoint when the store's connection closes wait on the disk (fdatasync, the
+GIL released); the rendering of the output fills that wait. What users rely on stays: the output is written
+only after every shipment is committed, a failure to record prints no results and exits 2, and the output is
+byte for byte what an unrecorded run prints."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+import ecscreen.cli.main as climain
+from ecscreen.cli.main import main
+from ecscreen.records import RecordStore
+from ecscreen.records.rawsqlite import SqliteRecordWriter
+
+ROOT = Path(__file__).resolve().parents[1]
+EX = ROOT / "examples"
+FILES = [str(EX / "gpu-to-china.yaml"), str(EX / "gpu-to-germany.yaml")]
+
+
+def _fresh_store(home: Path) -> None:
+    RecordStore.open(home=home).close()  # at the head revision: check records through SqliteRecordWriter
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "sarif", "junit"])
+def test_check_commits_in_the_recorder_thread_before_writing_the_same_output(
+        home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    _fresh_store(home)
+    assert main(["check", *FILES, "--no-lists", "--no-record", "--format", fmt]) == 1
+    unrecorded = capsys.readouterr().out
+    events: list[str] = []
+    append = SqliteRecordWriter.append_screenings
+    write = climain._write_out
+
+    def appended(self: SqliteRecordWriter, recs: object, *, at: object) -> list[int]:
+        ids = append(self, recs, at=at)  # type: ignore[arg-type]
+        events.append(f"committed in {threading.current_thread().name}")
+        return ids
+
+    def written(text: str, format: str) -> None:
+        events.append("written")
+        write(text, format)
+
+    monkeypatch.setattr(SqliteRecordWriter, "append_screenings", appended)
+    monkeypatch.setattr(climain, "_write_out", written)
+    assert main(["check", *FILES, "--no-lists", "--format", fmt]) == 1
+    got = capsys.readouterr()
+    assert events == ["committed in ecscreen-check-recorder", "written"]
+    assert got.out == unrecorded
+    assert "recorded as record 1-2" in got.err
+    assert not any(t.name == "ecscreen-check-recorder" for t in threading.enumerate())  # joined
+    s = RecordStore.open(home=home)
+    assert [r.subject for r in s.query(newest_first=False)] == ["SHP-GPU-CN", "SHP-GPU-DE"] and s.verify().ok
+    s.close()
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_check_prints_no_results_when_the_recorder_thread_fails(
+        home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    _fresh_store(home)
+
+    def failing(self: SqliteRecordWriter, recs: object, *, at: object) -> list[int]:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(SqliteRecordWriter, "append_screenings", failing)
+    assert main(["check", *FILES, "--no-lists", "--format", fmt]) == 2
+    got = capsys.readouterr()
+    assert got.out == ""
+    assert "could not record the screening" in got.err and "disk I/O error" in got.err
+    assert "results were not recorded" in got.err
+    s = RecordStore.open(home=home)
+    assert s.count() == 0
+    s.close()
+
+
+def test_check_records_in_the_callers_thread_on_a_new_store(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A store that does not exist yet is created (and migrated) by RecordStore, which records in the caller's
+    thread as before: the run prints the same, and the store verifies."""
+    assert main(["check", *FILES, "--no-lists"]) == 1
+    got = capsys.readouterr()
+    assert "recorded as record 1-2" in got.err and "decision: LICENSE_REQUIRED" in got.out
+    s = RecordStore.open(home=home)
+    assert s.count() == 2 and s.verify().ok
+    s.close()
