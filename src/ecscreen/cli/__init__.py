@@ -1,7 +1,8 @@
 """The command line (typer): the one layer that reads the environment, prints and picks exit codes.
 
-The entry point is :func:`ecscreen.cli.main.main` (``ecscreen = "ecscreen.cli.main:main"``);
-``python -m ecscreen.cli`` runs it too.
+The program is :func:`ecscreen.cli.main.run` (``ecscreen = "ecscreen.cli.main:run"``; ``python -m ecscreen.cli``
+runs it too): :func:`ecscreen.cli.main.main` with the process's arguments, which callers may also call with
+their own (it returns the exit code).
 """
 
 import os as _os
