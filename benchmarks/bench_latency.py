@@ -130,7 +130,8 @@ def main() -> None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         ship = Path(tmp) / "shipment.yaml"
         ship.write_text(SHIPMENT, encoding="utf-8")
-        cli = [py, "-c", "import sys; from ecscreen.cli.main import main; sys.exit(main())"]
+        # what the installed console script runs (pyproject's [project.scripts]: ecscreen.cli.main:run)
+        cli = [py, "-c", "import sys; from ecscreen.cli.main import run; sys.exit(run())"]
         subprocess.run([*cli, "check", str(ship)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         bare_cmd = [py, "-c", "import typer, pydantic, rich, rich.console, rapidfuzz, yaml"]
         help_cmd = [*cli, "--help"]
