@@ -122,6 +122,8 @@ def start(workers: int, record: bool, home: str, lists: bool = True) -> tuple[su
 
 
 _LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
+_CLOSE = re.compile(rb"\r\nconnection:[ \t]*close", re.IGNORECASE)
+RECONNECTS = [0]  # connections the server ended with "connection: close" (its workers' balance), reopened
 
 
 class RawConnection:
@@ -130,10 +132,23 @@ class RawConnection:
     fraction of its CPU (the client shares the machine's cores with the server it measures)."""
 
     def __init__(self, port: int) -> None:
+        self.port = port
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.host = f"127.0.0.1:{port}".encode()
         self.buf = b""
+        self.ended = False  # the last response said "connection: close"
+
+    def reopen(self) -> None:
+        """A new connection in place of one the server ended (as an HTTP client's pool does)."""
+        blocking = self.sock.getblocking()
+        self.sock.close()
+        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.setblocking(blocking)
+        self.buf = b""
+        self.ended = False
+        RECONNECTS[0] += 1
 
     def request(self, path: str, body: bytes) -> bytes:
         return (b"POST " + path.encode() + b" HTTP/1.1\r\nHost: " + self.host + b"\r\nAccept-Encoding: identity\r\n"
@@ -153,6 +168,8 @@ class RawConnection:
         while len(buf) < need:
             buf += self._recv()
         self.buf = buf[need:]
+        if _CLOSE.search(head):
+            self.reopen()
         return int(head[9:12]), buf[end + 4:need]
 
     def send(self, request: bytes) -> None:
@@ -186,6 +203,7 @@ class RawConnection:
             self.buf = buf
             return None
         self.buf = buf[need:]
+        self.ended = _CLOSE.search(head) is not None
         return int(head[9:12])
 
     def _recv(self) -> bytes:
@@ -272,6 +290,10 @@ def _run_loop(port: int, payloads: list[bytes], clients: int, rate: float) -> tu
                 continue
             lat.append(time.perf_counter() - sent_at[k])
             status[code] = status.get(code, 0) + 1
+            if conns[k].ended:  # the server ended the connection after this response: open another
+                sel.unregister(conns[k].sock)
+                conns[k].reopen()
+                sel.register(conns[k].sock, selectors.EVENT_READ, k)
             idle.append(k)
             pending -= 1
     sel.close()
@@ -354,7 +376,11 @@ def _probe(port: int, stop: threading.Event) -> None:
     conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     if not stop.wait(0.5):
         SPLIT[:] = connections_by_process(port)
+    last = time.perf_counter()
     while not stop.wait(0.05):
+        if time.perf_counter() - last > 2:  # the split as it settles (the workers' balance moves connections)
+            SPLIT[:] = connections_by_process(port) or SPLIT
+            last = time.perf_counter()
         t = time.perf_counter()
         conn.request("GET", "/healthz")
         conn.getresponse().read()
@@ -457,7 +483,9 @@ def main() -> None:
         per0 = cpu_by_process(proc.pid)
         sys0 = sum(cpu_by_process(proc.pid, system=False).values())
         own0 = time.process_time()
+        RECONNECTS[0] = 0
         lat, status, secs = run(port, payloads, a.clients, a.rate)
+        reconnects = RECONNECTS[0]
         own = time.process_time() - own0
         per_proc = {p: c - per0.get(p, 0.0) for p, c in cpu_by_process(proc.pid).items()}
         cpu = sum(per_proc.values())
@@ -493,7 +521,9 @@ def main() -> None:
               f"in the kernel) -> at most {cores * 1000 / per:.0f} requests/s on {cores} dedicated cores")
         busy = sorted((c for c in per_proc.values() if c > 0.05 * cpu), reverse=True)
         print("  server CPU by process (s, busiest first): " + ", ".join(f"{c:.1f}" for c in busy)
-              + (f"; connections per process (the clients' and the /healthz probe's): {split}" if split else ""))
+              + (f"; connections per process (the clients' and the /healthz probe's, last sampled): {split}"
+                 if split else "")
+              + f"; connections ended by the server (balance) and reopened by the clients: {reconnects}")
     kind = (f"{a.clients} threads, http.client" if a.stdlib_client else f"{a.clients} threads, raw sockets"
             if a.threaded_client else f"one thread, {a.clients} raw sockets")
     print(f"  client CPU (this process: {kind}; and the /healthz probe): {own / len(lat) * 1000:.2f} ms per request")

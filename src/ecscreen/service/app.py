@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ecscreen import __version__
 from ecscreen.errors import EcscreenError, InputFileError
 from ecscreen.records.recorder import result_record, run_manifest
+from ecscreen.service import balance
 from ecscreen.service.config import ServiceConfig
 from ecscreen.service.inputs import REQUEST_FILE, error_doc, parse_body, pointer, shipment_docs
 from ecscreen.service.recording import GroupRecorder, LoopBatch
@@ -259,9 +260,14 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
         holder.on_swap = lambda: HEAP.settle(reload=True)
         HEAP.settle()  # packs, lists and index are loaded: out of the cyclic GC's way
         holder.start()
+        if cfg.balance_file:  # a worker of several: its connection count, shared with the others
+            balance.CURRENT = balance.Balance(cfg.balance_file)
         try:
             yield
         finally:
+            if balance.CURRENT is not None:
+                balance.CURRENT.close()
+                balance.CURRENT = None
             if "b" in batch_box:
                 batch_box.pop("b").flush(final=True)
             if "r" in recorder_box:
