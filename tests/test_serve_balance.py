@@ -39,6 +39,7 @@ def _holder(path: str) -> subprocess.Popen[str]:
 
 def test_a_worker_with_two_connections_more_than_another_ends_one(monkeypatch: pytest.MonkeyPatch) -> None:
     path = balance.create_file(2)
+    assert path is not None
     other = _holder(path)
     try:
         b = balance.Balance(path)
@@ -70,13 +71,17 @@ def test_a_worker_with_two_connections_more_than_another_ends_one(monkeypatch: p
     Path(path).unlink()
 
 
-def test_a_worker_alone_never_closes() -> None:
+def test_a_worker_alone_never_closes_and_a_closed_slot_is_left_alone() -> None:
     path = balance.create_file(1)
+    assert path is not None
     b = balance.Balance(path)
     for _ in range(5):
         b.opened()
     assert not b.should_close()
     b.close()
+    b.lost()  # a connection ending after the worker's shutdown freed its slot
+    b.close()
+    assert not b.should_close()
     Path(path).unlink()
 
 

@@ -112,7 +112,8 @@ def serve_command(
     try:
         Multiprocess(config, sockets=[sock]).run()
     finally:
-        Path(cfg.balance_file).unlink(missing_ok=True)
+        if cfg.balance_file:
+            Path(cfg.balance_file).unlink(missing_ok=True)
 
 
 def uvicorn_options(access_log: bool) -> dict[str, Any]:

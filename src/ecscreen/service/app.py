@@ -261,7 +261,10 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
         HEAP.settle()  # packs, lists and index are loaded: out of the cyclic GC's way
         holder.start()
         if cfg.balance_file:  # a worker of several: its connection count, shared with the others
-            balance.CURRENT = balance.Balance(cfg.balance_file)
+            try:
+                balance.CURRENT = balance.Balance(cfg.balance_file)
+            except (OSError, RuntimeError, ValueError) as exc:  # serve on, without the balance
+                log.warning("connection balance between workers off: %s", exc)
         try:
             yield
         finally:

@@ -32,11 +32,18 @@ SLOT = 8  # bytes per slot (a signed 64-bit count)
 MIN_GAP = 0.02  # seconds between two connections closed by one worker
 
 
-def create_file(workers: int) -> str:
-    """A new shared file for ``workers`` processes (every slot free); the caller removes it when done."""
+def create_file(workers: int) -> str | None:
+    """A new shared file for ``workers`` processes (every slot free; None when no file can be made: the
+    workers then do without); the caller removes it when done."""
     slots = 2 * workers + 4  # room for workers restarted while a dead one's slot is still locked
     shm = Path("/dev/shm")
-    fd, path = tempfile.mkstemp(prefix="ecscreen-serve-", suffix=".balance", dir=shm if shm.is_dir() else None)
+    try:
+        fd, path = tempfile.mkstemp(prefix="ecscreen-serve-", suffix=".balance", dir=shm if shm.is_dir() else None)
+    except OSError:
+        try:
+            fd, path = tempfile.mkstemp(prefix="ecscreen-serve-", suffix=".balance")
+        except OSError:
+            return None
     try:
         os.write(fd, FREE.to_bytes(SLOT, "little", signed=True) * slots)
     finally:
@@ -57,6 +64,7 @@ class Balance:
         self.closing = 0  # of them, chosen to close and not yet gone
         self.closed_by_balance = 0
         self._last = 0.0
+        self._open = True
         self.counts[self.slot] = 0
 
     def _claim(self) -> int:
@@ -70,18 +78,20 @@ class Balance:
 
     def opened(self) -> None:
         self.mine += 1
-        self.counts[self.slot] = self.mine
+        if self._open:
+            self.counts[self.slot] = self.mine
 
     def lost(self) -> None:
         self.mine -= 1
         if self.closing:
             self.closing -= 1
-        self.counts[self.slot] = self.mine
+        if self._open:  # a connection may end after the worker's shutdown freed the slot
+            self.counts[self.slot] = self.mine
 
     def should_close(self) -> bool:
         """True when this worker should end the connection a request just arrived on (see the module)."""
         mine = self.mine - self.closing
-        if mine < 2:
+        if mine < 2 or not self._open:
             return False
         low = -1
         low_slot = -1
@@ -114,6 +124,9 @@ class Balance:
 
     def close(self) -> None:
         """Free the slot (the worker stops)."""
+        if not self._open:
+            return
+        self._open = False
         self.counts[self.slot] = FREE
         self.counts.release()
         self._map.close()
