@@ -59,14 +59,22 @@ def test_a_worker_with_two_connections_more_than_another_ends_one(monkeypatch: p
         monkeypatch.setattr(balance, "MIN_GAP", 3600.0)
         assert not b.should_close()  # at most one per MIN_GAP
         monkeypatch.setattr(balance, "MIN_GAP", 0.0)
-        assert b.should_close()
+        assert b.should_close() and b._backoff == 2  # the last one came back here (0 elsewhere): wait longer
+        b.lost()
+        b.opened()
+        assert b.should_close() and b._backoff == 4
+        b.lost()
+        b.opened()
+        b.counts[0] = 1  # this time it went to the other worker
+        assert b.should_close() and b._backoff == 1
     finally:
         assert other.stdin is not None
         other.stdin.close()
         other.wait(timeout=30)
     # the other worker died without freeing its slot (count 0 left behind): not a reason to close
     b.closing = 0
-    assert b.counts[0] == 0 and not b.should_close() and b.counts[0] == balance.FREE
+    b.counts[0] = 0
+    assert b.mine == 4 and not b.should_close() and b.counts[0] == balance.FREE
     b.close()
     Path(path).unlink()
 

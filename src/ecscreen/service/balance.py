@@ -13,7 +13,9 @@ holding at least two connections more than the least loaded live worker, that on
 ``Connection: close`` (uvicorn's own way of ending a keep-alive connection, as on shutdown) and the
 connection closed after it; the client opens a new one, which the kernel hands to whichever worker accepts
 first: usually the less loaded one, as this worker is busy screening. At most one connection per
-``MIN_GAP`` seconds per worker is closed, so a few responses rebalance eight connections within a second. No
+``MIN_GAP`` seconds per worker is closed, so a few responses rebalance eight connections within a second;
+while the connections it closes keep coming back to it (the other workers busy, or one hung), the gap doubles
+up to ``MAX_BACKOFF`` times. No
 request is refused or retried: the response is the same, only its connection ends (HTTP/1.1 clients open a
 new one; a connection with pipelined requests waiting is never chosen).
 """
@@ -30,6 +32,7 @@ from pathlib import Path
 FREE = -1  # a slot no live worker holds
 SLOT = 8  # bytes per slot (a signed 64-bit count)
 MIN_GAP = 0.02  # seconds between two connections closed by one worker
+MAX_BACKOFF = 64  # while closed connections keep coming back: at most MIN_GAP * this between two closes
 
 
 def create_file(workers: int) -> str | None:
@@ -64,6 +67,8 @@ class Balance:
         self.closing = 0  # of them, chosen to close and not yet gone
         self.closed_by_balance = 0
         self._last = 0.0
+        self._backoff = 1  # times MIN_GAP before the next close
+        self._others_then = -1  # the other workers' connections when this worker last closed one
         self._open = True
         self.counts[self.slot] = 0
 
@@ -95,19 +100,26 @@ class Balance:
             return False
         low = -1
         low_slot = -1
+        others = 0
         counts = self.counts
         for i in range(len(counts)):
             c = counts[i]
-            if c >= 0 and i != self.slot and (low < 0 or c < low):
-                low, low_slot = c, i
+            if c >= 0 and i != self.slot:
+                others += c
+                if low < 0 or c < low:
+                    low, low_slot = c, i
         if low < 0 or mine - low < 2:
             return False
         now = time.monotonic()
-        if now - self._last < MIN_GAP:
+        if now - self._last < MIN_GAP * self._backoff:
             return False
         if not self._alive(low_slot):  # a worker that died without freeing its slot
             counts[low_slot] = FREE
             return False
+        # the connection closed last time came back here (the other workers hold no more than then: busy, or
+        # hung): wait twice as long before the next (up to MAX_BACKOFF times MIN_GAP), else as little as allowed
+        self._backoff = min(2 * self._backoff, MAX_BACKOFF) if 0 <= others <= self._others_then else 1
+        self._others_then = others
         self._last = now
         self.closing += 1
         self.closed_by_balance += 1
