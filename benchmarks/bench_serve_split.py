@@ -69,7 +69,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--no-lists", action="store_true")
+    ap.add_argument("--no-parties", action="store_true", help="shipments without parties (bench_serve --no-parties)")
     a = ap.parse_args()
+    bench_serve.PARTIES = not a.no_parties
     cfg = ServiceConfig(home=tempfile.mkdtemp(prefix="bench-split-"), record=True, reload_interval=0,
                         no_lists=a.no_lists)
     holder = StateHolder.load(cfg)
@@ -101,7 +103,8 @@ def main() -> None:
                                                wait=False)
             grouped[k] = (time.thread_time_ns() - t1) / len(kept) / 1e6
     gc.callbacks.remove(on_gc)
-    print(f"serve CPU split, in-process: {n} one-shipment requests with two parties"
+    print(f"serve CPU split, in-process: {n} one-shipment requests "
+          f"{'without parties' if a.no_parties else 'with two parties'}"
           f"{' (--no-lists)' if a.no_lists else ''}, recorded in SQLite")
     print(f"  total {total / n * 1000:.3f} ms per request (process CPU)")
     for k in STEPS:

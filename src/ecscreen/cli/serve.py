@@ -99,13 +99,21 @@ def serve_command(
         return
     from uvicorn.supervisors import Multiprocess
 
+    from ecscreen.service.balance import create_file
+
+    # the workers' connection counts: a worker holding more keep-alive connections than another ends one
+    cfg.balance_file = create_file(workers)
     os.environ[CONFIG_ENV] = cfg.to_env()  # the workers (spawned processes) read it
     config = uvicorn.Config("ecscreen.service.app:app_from_env", factory=True, workers=workers,
                             timeout_worker_healthcheck=60, **common)  # type: ignore[arg-type]
     sys.stderr.write(f"ecscreen serve: listening on http://{shown}:{bound} ({auth}, {workers} workers "
                      "loading packs and lists)\n")
     sys.stderr.flush()
-    Multiprocess(config, sockets=[sock]).run()
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        if cfg.balance_file:
+            Path(cfg.balance_file).unlink(missing_ok=True)
 
 
 def uvicorn_options(access_log: bool) -> dict[str, Any]:

@@ -39,6 +39,7 @@ class ServiceConfig:
     record: bool = True  # record every screening in the record store
     database_url: str | None = field(default=None, repr=False)  # None: SQLite in ``home``
     home: str | None = None  # $ECSCREEN_HOME (records.db lives there)
+    balance_file: str | None = None  # --workers N: the workers' shared connection counts (service.balance)
 
     def check(self) -> None:
         """Refuse a configuration that would be unsafe or cannot work (a usage error, exit 2)."""

@@ -17,6 +17,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from ecscreen.service import balance
+
 _HEAD_START = b"HTTP/1.1 "
 _HEAD_END = b"\r\n\r\n"
 
@@ -61,10 +63,33 @@ class OneWriteTransport:
 
 
 class Protocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol writing through :class:`OneWriteTransport` (``uvicorn.Config(http=...)``)."""
+    """uvicorn's httptools protocol writing through :class:`OneWriteTransport` (``uvicorn.Config(http=...)``),
+    counting its worker's connections and ending one when the workers' connections are uneven
+    (:mod:`ecscreen.service.balance`, with ``--workers N``)."""
+
+    _balance: balance.Balance | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(OneWriteTransport(transport, self.loop))  # type: ignore[arg-type]
+        b = balance.CURRENT
+        if b is not None:
+            self._balance = b
+            b.opened()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        b = self._balance
+        if b is not None:
+            self._balance = None
+            b.lost()
+        super().connection_lost(exc)
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        b = self._balance
+        cycle = self.cycle
+        # not a request queued behind another (pipelined): its predecessor's response said keep-alive
+        if b is not None and cycle is not None and cycle.keep_alive and not self.pipeline and b.should_close():
+            cycle.keep_alive = False  # uvicorn answers with "connection: close" and closes after the response
 
 
 PROTOCOL = f"{__name__}:Protocol"  # for uvicorn.Config(http=...)

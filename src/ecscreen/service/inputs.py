@@ -14,6 +14,8 @@ import re
 from typing import Any
 
 from ecscreen.errors import InputFileError
+from ecscreen.inputs.files import parse_shipments
+from ecscreen.packs import yamlio
 
 REQUEST_FILE = "<request>"
 
@@ -41,8 +43,6 @@ def decode(raw: bytes) -> str:
 def load_document(raw: bytes, *, lines: bool = False) -> Any:
     """The parsed body (``InputFileError`` for a body that is not one JSON/YAML document).
     ``lines=True``: with line numbers (yamlio's LDict/LList), as the CLI reads files."""
-    from ecscreen.packs import yamlio
-
     text = decode(raw)
     if not text.strip():
         raise InputFileError("request body is empty: send one shipment, a list, or {\"shipments\": [...]}",
@@ -58,8 +58,6 @@ def load_document(raw: bytes, *, lines: bool = False) -> Any:
 def parse_body(raw: bytes) -> tuple[list[tuple[str, Any]], Any]:
     """(label, Shipment | InputError) per shipment and the document they came from (with line numbers
     when some shipment is invalid)."""
-    from ecscreen.inputs.files import parse_shipments
-
     doc = load_document(raw)
     parsed = parse_shipments(doc, REQUEST_FILE)
     if any(not hasattr(sh, "items") for _, sh in parsed) and not _has_lines(doc):

@@ -10,11 +10,14 @@ response waits for its record ids: a screening that could not be recorded is not
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from ecscreen.records.rawsqlite import StoreBusy
 
 log = logging.getLogger("ecscreen.service")
 
@@ -111,8 +114,6 @@ class LoopBatch:
 
     def add(self, records: list[Any]) -> Any:
         """An awaitable of the ids of ``records`` (in order), or of the exception that kept them out."""
-        import asyncio
-
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         if not self._pending and not self._tries:
@@ -122,8 +123,6 @@ class LoopBatch:
 
     def flush(self, *, final: bool = False) -> None:
         """Append the pending records (``final``: the service stops; a busy store -> the recorder thread at once)."""
-        from ecscreen.records.rawsqlite import StoreBusy
-
         batch, self._pending = self._pending, []
         if not batch:
             self._tries = 0
