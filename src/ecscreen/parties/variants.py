@@ -853,10 +853,7 @@ def _in_context(cands: list[str], others: list[str], aliases: Aliases | None) ->
 
 def _meets(names: frozenset[int], sets: Sequence[frozenset[int]]) -> bool:
     """Whether ``names`` shares an element with one of ``sets`` (with their union)."""
-    for other in sets:
-        if not names.isdisjoint(other):
-            return True
-    return False
+    return any(not names.isdisjoint(other) for other in sets)
 
 
 _JOINT_CANDIDATES = 6  # the other words' candidates a candidate is checked against
