@@ -853,7 +853,7 @@ def _in_context(cands: list[str], others: list[str], aliases: Aliases | None) ->
 
 def _meets(names: frozenset[int], sets: Sequence[frozenset[int]]) -> bool:
     """Whether ``names`` shares an element with one of ``sets`` (with their union)."""
-    return any(not names.isdisjoint(other) for other in sets)
+    return not all(map(names.isdisjoint, sets))
 
 
 _JOINT_CANDIDATES = 6  # the other words' candidates a candidate is checked against
