@@ -236,14 +236,20 @@ class _QueryPrep(_IndexBuild):
 
     def _make_query(self, text: str, nn: NormalizedName, tokens: list[str]) -> _Query:
         tokens = tokens[: self.config.max_tokens]
-        infos = [self._token_info(t) for t in tokens]
+        known = self._info_cache
+        infos = [known.get(t) or self._token_info(t) for t in tokens]  # (a token's info is a non-empty tuple)
         exps = [i[0] for i in infos]
         e_u: list[int] = []
         for exp in exps:
             e_u.extend(exp)
-        if len(set(e_u)) == len(e_u):  # usual case: no vocabulary token related to two query tokens
-            e_s: list[float] = []
-            e_t: list[int] = []
+        e_s: list[float]
+        e_t: list[int]
+        if len(exps) == 1:  # one word: its related list words as they are
+            e_s = list(exps[0].values())
+            e_t = [0] * len(e_u)
+        elif len(set(e_u)) == len(e_u):  # usual case: no vocabulary token related to two query tokens
+            e_s = []
+            e_t = []
             for ti, exp in enumerate(exps):
                 e_s.extend(exp.values())
                 e_t.extend([ti] * len(exp))
