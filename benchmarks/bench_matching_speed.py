@@ -75,14 +75,19 @@ def main() -> None:
 
     def run(label: str, fn: object) -> object:
         m.clear_caches()  # every run scores cold queries (no results or query words kept from the run before)
+        load0 = os.getloadavg()[0]
         w0, c0 = time.perf_counter(), time.process_time()
         k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = fn()  # type: ignore[operator]
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
         k1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu += (k1.ru_utime - k0.ru_utime) + (k1.ru_stime - k0.ru_stime)
+        child = (k1.ru_utime - k0.ru_utime) + (k1.ru_stime - k0.ru_stime)
+        cpu += child
         extra = (f" ({len(names) / cpu:,.0f} names per CPU-second = {cpu / len(names) * 1e6:.0f} us CPU per name, "
-                 f"{cpu / wall:.2f} CPUs busy on average)")
+                 f"{cpu / wall:.2f} CPUs busy on average")
+        # whether a multi-process run really forked (the matcher stays in one process when the load average says
+        # the other CPUs are busy; the load the benchmark's own runs leave counts too)
+        extra += f"; forked workers {child:.1f} CPU-s, load average at start {load0:.2f})" if "processes" in label else ")"
         print(f"  {label}: {wall:.2f}s wall -> {len(names) / wall:,.0f} names/s{extra}")
         return out
 

@@ -38,26 +38,29 @@ class _Kernel(_QueryPrep):
         """
         cfg = self.config
         need = threshold / 100.0 * cfg.evidence
-        order = sorted(range(len(q.tokens)), key=lambda i: -q.weights[i])
-        rest = sum(q.weights)
+        weights = q.weights
+        # heaviest first, ties in token order (a stable sort, reversed stably)
+        order = [0] if len(weights) == 1 else sorted(range(len(weights)), key=weights.__getitem__, reverse=True)
+        total = sum(weights)
+        rest = total
         prefix: list[int] = []
         for i in order:
             if rest < need:
                 break
             prefix.append(i)
-            rest -= q.weights[i]
+            rest -= weights[i]
         if 100.0 * cfg.generic_factor < threshold:
             # a hit matches a distinct word, or covers at least ``full_match`` of the query
-            alt = [i for i in order if q.weights[i] >= cfg.distinct_min]
-            rest = sum(q.weights)
+            alt = [i for i in order if weights[i] >= cfg.distinct_min]
+            rest = total
             need_full = cfg.full_match * rest
             for i in order:
                 if rest < need_full:
                     break
                 if i not in alt:
                     alt.append(i)
-                rest -= q.weights[i]
-            if self._postings_volume(q, alt) < self._postings_volume(q, prefix):
+                rest -= weights[i]
+            if alt != prefix and self._postings_volume(q, alt) < self._postings_volume(q, prefix):
                 return alt
         return prefix
 
@@ -71,7 +74,8 @@ class _Kernel(_QueryPrep):
         return max(0.0, (threshold / 100.0 + g) / (1.0 + g) - 1e-9)
 
     def _postings_volume(self, q: _Query, toks: list[int]) -> int:
-        return sum(q.volumes[i] for i in toks)
+        volumes = q.volumes
+        return sum([volumes[i] for i in toks])
 
     def _score_pairs(
         self,
@@ -184,24 +188,29 @@ class _Kernel(_QueryPrep):
         """The chunk's queries as flat arrays: weights, related vocabulary, blocking words, signatures."""
         nq = len(queries)
         maxt = max([len(q.tokens) for q in queries] + [1])
-        qw = np.zeros((nq, maxt))
-        eq: list[int] = []
+        # the weight rows zero-padded to maxt, made as one array (a row assignment per query cost ~2 us)
+        pad = [0.0] * maxt
+        rows: list[list[float]] = []
+        n_e: list[int] = []
         eu: list[int] = []
         es: list[float] = []
         et: list[int] = []
         ch = _Chunk()
         m_min = self._single_word_min(threshold)
         for qi, q in enumerate(queries):
-            qw[qi, : len(q.weights)] = q.weights
+            w = q.weights
+            rows.append(w + pad[len(w):] if len(w) < maxt else w)
             eu.extend(q.e_u)
             es.extend(q.e_s)
             et.extend(q.e_t)
-            eq.extend([qi] * len(q.e_u))
+            n_e.append(len(q.e_u))
             if not exhaustive:
                 ch.add_blocked(qi, q, self._blocked(q, threshold), m_min)
+        qw = np.array(rows, dtype=np.float64).reshape(nq, maxt)
         ch.qw = qw
         ch.q_total = qw.sum(axis=1)
-        ch.e_key = np.asarray(eq, dtype=np.int64) * self.n_vocab + np.asarray(eu, dtype=np.int64)
+        eq = np.repeat(np.arange(nq, dtype=np.int64), np.asarray(n_e, dtype=np.int64))
+        ch.e_key = eq * self.n_vocab + np.asarray(eu, dtype=np.int64)
         ch.e_sim = np.asarray(es, dtype=np.float64)
         ch.e_tloc = np.asarray(et, dtype=np.int64)
         return ch

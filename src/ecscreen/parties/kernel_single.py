@@ -56,13 +56,20 @@ def wanted(m: Matcher, queries: Sequence[_Query], threshold: float) -> bool:
     :data:`~ecscreen.parties.candidates.SMALL_KERNEL_ROWS`, or the index is a cache load still held flat (numpy
     not needed so far), the postings are few (:data:`MAX_POSTINGS`) and the process is not long-lived."""
     p_len = m._p_len_list
+    # counting stops once the answer is known (a batch chunk of an index built in-process or converted for numpy:
+    # past SMALL_KERNEL_ROWS; the sum over every query of the chunk cost ~10 us a name); the kernels make the
+    # other queries' blocking words as they read them
+    flat = isinstance(m.a_tok, FlatArray)
+    cap = MAX_POSTINGS if flat else candidates.SMALL_KERNEL_ROWS
     volume = 0
     for q in queries:
         for u in m._blocked(q, threshold)[0]:
             volume += p_len[u]
+        if volume > cap:
+            break
     if volume <= candidates.SMALL_KERNEL_ROWS:
         return True
-    if not isinstance(m.a_tok, FlatArray) or volume > MAX_POSTINGS:
+    if not flat or volume > MAX_POSTINGS:
         return False
     served = m.__dict__.get("_single_chunks", 0)
     if served >= LONG_LIVED_CHUNKS:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,8 @@ from ecscreen.parties import candidates
 from ecscreen.parties.candidates import _deletes
 from ecscreen.parties.index_build import _IndexBuild
 from ecscreen.parties.variants import Reading, query_variants
+
+_NO_ALIASES: frozenset[int] = frozenset()
 
 # prepared queries kept after a search_many call (see Matcher._trim_query_cache); results never depend on it
 QUERY_CACHE_KEEP = 4096
@@ -205,11 +207,21 @@ class _QueryPrep(_IndexBuild):
         if cached is not None:
             return cached
         nn = _m._normalize_cached(text)
-        q = self._make_query(text, nn, _m._rejoin(list(nn.tokens), self.vocab, min_part=5))
+        q = self._make_query(text, nn, self._rejoined(nn.tokens))
         if len(self._query_cache) > 200_000:
             self._query_cache.clear()
         self._query_cache[text] = q
         return q
+
+    def _rejoined(self, tokens: Sequence[str]) -> list[str]:
+        """``_rejoin(tokens, vocab, min_part=5)``: the words lined up with the list words. When every word is a
+        list word it merges and splits nothing (each of its rules needs a word the lists do not have), so the
+        words come back as they are, de-duplicated, without the per-word work (issue 11)."""
+        vocab = self.vocab
+        for t in tokens:
+            if t not in vocab:
+                return _m._rejoin(list(tokens), vocab, min_part=5)
+        return list(dict.fromkeys(tokens))
 
     def _trim_query_cache(self) -> None:
         """Forget the prepared queries of a large batch before the cyclic GC is back on.
@@ -224,14 +236,20 @@ class _QueryPrep(_IndexBuild):
 
     def _make_query(self, text: str, nn: NormalizedName, tokens: list[str]) -> _Query:
         tokens = tokens[: self.config.max_tokens]
-        infos = [self._token_info(t) for t in tokens]
+        known = self._info_cache
+        infos = [known.get(t) or self._token_info(t) for t in tokens]  # (a token's info is a non-empty tuple)
         exps = [i[0] for i in infos]
         e_u: list[int] = []
         for exp in exps:
             e_u.extend(exp)
-        if len(set(e_u)) == len(e_u):  # usual case: no vocabulary token related to two query tokens
-            e_s: list[float] = []
-            e_t: list[int] = []
+        e_s: list[float]
+        e_t: list[int]
+        if len(exps) == 1:  # one word: its related list words as they are
+            e_s = list(exps[0].values())
+            e_t = [0] * len(e_u)
+        elif len(set(e_u)) == len(e_u):  # usual case: no vocabulary token related to two query tokens
+            e_s = []
+            e_t = []
             for ti, exp in enumerate(exps):
                 e_s.extend(exp.values())
                 e_t.extend([ti] * len(exp))
@@ -264,7 +282,7 @@ class _QueryPrep(_IndexBuild):
         depend only on the text and its normalisation (the kernel and every candidate's calibration use them)."""
         got = q.readings
         if got is None:
-            got = [(r, self._make_query(q.text, r.norm or q.norm, _m._rejoin(r.tokens, self.vocab, min_part=5)))
+            got = [(r, self._make_query(q.text, r.norm or q.norm, self._rejoined(r.tokens)))
                    for r in query_variants(q.norm, self.vocab, self._word_aliases)]
             q.readings = got
         return got
@@ -276,16 +294,18 @@ class _QueryPrep(_IndexBuild):
     def _word_aliases(self, word: str) -> frozenset[int]:
         """The aliases containing list word ``word`` (empty for another word; memoised, bounded): the hook
         ecscreen.parties.variants ranks sound-alike readings with (h14)."""
-        vid = self.vocab.get(word)
-        if vid is None:
-            return frozenset()
-        memo: dict[int, frozenset[int]] = self.__dict__.setdefault("_alias_sets", {})
-        found = memo.get(vid)
+        memo: dict[str, frozenset[int]] | None = self.__dict__.get("_alias_sets")
+        if memo is None:
+            memo = self.__dict__["_alias_sets"] = {}
+        found = memo.get(word)  # keyed by the word: the sound readings ask ~60 times a name (issue 11)
         if found is None:
+            vid = self.vocab.get(word)
+            if vid is None:
+                return _NO_ALIASES
             if len(memo) >= 50_000:
                 memo.clear()
             start = int(self.p_start[vid])
-            found = memo[vid] = frozenset(self.p_alias[start:start + int(self.p_len[vid])].tolist())
+            found = memo[word] = frozenset(self.p_alias[start:start + int(self.p_len[vid])].tolist())
         return found
 
     def _token_info(self, tok: str) -> tuple[dict[int, float], float, int, int]:
@@ -327,7 +347,7 @@ class _QueryPrep(_IndexBuild):
         if q is not None:
             return q.tokens
         nn = _m._normalize_cached(text)
-        return _m._rejoin(list(nn.tokens), self.vocab, min_part=5)[: self.config.max_tokens]
+        return self._rejoined(nn.tokens)[: self.config.max_tokens]
 
     def _query_variants(self, name: str) -> list[str]:
         """Other spellings of a query whose index candidates are scored too (always against the name as

@@ -454,25 +454,68 @@ def _resegment(tokens: list[str], vocab: Mapping[str, Any], one_word: bool = Fal
     out: list[str] = []
     changed = False
     abbr = abbreviations()
+    memo: _SplitMemo | None = None
     for tok in tokens:
         whole_name = one_word and sum(t.isalpha() for t in tokens) == 1
         if len(tok) >= (_MIN_GLUED_WHOLE if whole_name else _MIN_GLUED) and tok not in vocab and tok not in abbr \
                 and tok.isalpha():
-            pieces = segment(tok, vocab)
-            whole = False
-            if whole_name and (pieces is None or not _glued(pieces, len(tok))):
-                # a short run-together word splits at a generic word (_glued); a whole name written as one
-                # word also into list words that are not ordinary English ('GAOYAN' -> 'gao yan'; not
-                # 'Goodluck'), and the reading counts only when it matches a list name nearly in full
-                alt = segment(tok, vocab, min_long=3, min_len=_MIN_GLUED_WHOLE)
-                whole = alt is not None and all(p in vocab for p in alt) and not _ordinary_compound(alt)
-                pieces = alt if whole else pieces
-            if pieces is not None and (_glued(pieces, len(tok)) or whole):
-                out.extend(_finer(pieces, vocab) if fine else pieces)
+            if memo is None:
+                memo = _split_memo(vocab)
+            pieces = memo.split(tok, whole_name, fine)
+            if pieces is not None:
+                out.extend(pieces)
                 changed = True
                 continue
         out.append(tok)
     return normalize(" ".join(out)) if changed else None
+
+
+def _split_word(tok: str, vocab: Mapping[str, Any], whole_name: bool, fine: bool) -> tuple[str, ...] | None:
+    """The pieces :func:`_resegment` splits one long unknown word into (None: kept whole); a pure function of
+    the word, the vocabulary and the two flags (memoised per vocabulary by :class:`_SplitMemo`)."""
+    pieces = segment(tok, vocab)
+    whole = False
+    if whole_name and (pieces is None or not _glued(pieces, len(tok))):
+        # a short run-together word splits at a generic word (_glued); a whole name written as one
+        # word also into list words that are not ordinary English ('GAOYAN' -> 'gao yan'; not
+        # 'Goodluck'), and the reading counts only when it matches a list name nearly in full
+        alt = segment(tok, vocab, min_long=3, min_len=_MIN_GLUED_WHOLE)
+        whole = alt is not None and all(p in vocab for p in alt) and not _ordinary_compound(alt)
+        pieces = alt if whole else pieces
+    if pieces is not None and (_glued(pieces, len(tok)) or whole):
+        return tuple(_finer(pieces, vocab) if fine else pieces)
+    return None
+
+
+_SPLIT_MEMO_WORDS = 100_000
+
+
+class _SplitMemo:
+    """:func:`_split_word` per word of one vocabulary, memoised (issue 11: segmenting a long word the lists do
+    not have cost ~150 us, and a batch's names reuse a small vocabulary of such words: surnames, brands)."""
+
+    def __init__(self, vocab: Mapping[str, Any]) -> None:
+        self.vocab = vocab
+        self._memo: dict[tuple[str, bool, bool], tuple[str, ...] | None] = {}
+
+    def split(self, tok: str, whole_name: bool, fine: bool) -> tuple[str, ...] | None:
+        key = (tok, whole_name, fine)
+        memo = self._memo
+        if key in memo:
+            return memo[key]
+        got = _split_word(tok, self.vocab, whole_name, fine)
+        if len(memo) >= _SPLIT_MEMO_WORDS:
+            memo.clear()
+        memo[key] = got
+        return got
+
+
+_SPLIT_MEMOS: dict[int, _SplitMemo] = {}
+
+
+def _split_memo(vocab: Mapping[str, Any]) -> _SplitMemo:
+    memo: _SplitMemo = _vocab_index(_SPLIT_MEMOS, vocab, _SplitMemo)
+    return memo
 
 
 def _joined_texts(clean: str, vocab: Mapping[str, Any]) -> list[str]:
@@ -801,9 +844,16 @@ def _in_context(cands: list[str], others: list[str], aliases: Aliases | None) ->
     ('bank mlt': 'mellat' of BANK MELLAT before 'malta', 'molot' ...), otherwise in their order."""
     if aliases is None or not others:
         return cands
-    context = frozenset().union(*map(aliases, others))
-    near = [c for c in cands if not aliases(c).isdisjoint(context)]
+    # meets the union of the others' list names = meets one of them (no union built: a common word's set holds
+    # thousands of names, and isdisjoint walks the smaller set)
+    context = [aliases(o) for o in others]
+    near = [c for c in cands if _meets(aliases(c), context)]
     return near + [c for c in cands if c not in near]
+
+
+def _meets(names: frozenset[int], sets: Sequence[frozenset[int]]) -> bool:
+    """Whether ``names`` shares an element with one of ``sets`` (with their union)."""
+    return not all(map(names.isdisjoint, sets))
 
 
 _JOINT_CANDIDATES = 6  # the other words' candidates a candidate is checked against
@@ -817,13 +867,13 @@ def _jointly(cands: dict[str, list[str]], known: list[str], aliases: Aliases | N
     if aliases is None or len(cands) + len(known) < 2:
         return cands
     # per word, the list names any of its first candidates (or the list word itself) stands in
-    reach = {tok: frozenset().union(*map(aliases, theirs[:_JOINT_CANDIDATES])) for tok, theirs in cands.items()}
-    reach.update((k, aliases(k)) for k in known if k not in reach)
+    # (kept as the list of those sets: meeting their union is meeting one of them, :func:`_meets`)
+    reach = {tok: [aliases(c) for c in theirs[:_JOINT_CANDIDATES]] for tok, theirs in cands.items()}
+    reach.update((k, [aliases(k)]) for k in known if k not in reach)
     out: dict[str, list[str]] = {}
     for tok, mine in cands.items():
         head = mine[:_JOINT_RANKED]
-        score = {c: sum(1 for o, names in reach.items() if o != tok and not aliases(c).isdisjoint(names))
-                 for c in head}
+        score = {c: sum(1 for o, names in reach.items() if o != tok and _meets(aliases(c), names)) for c in head}
         out[tok] = sorted(head, key=lambda c: -score[c]) + mine[_JOINT_RANKED:]
     return out
 
@@ -1023,8 +1073,10 @@ def _near_part_readings(nn: NormalizedName, vocab: Mapping[str, Any], aliases: A
     business word, a name transliterated from another script (the sound readings above cover it), a numeral, or
     a word the matcher already relates to that list word. Cheap when it does not apply: the other words must
     stand together in some list name first."""
+    if aliases is None or sum(1 for t in nn.tokens if t not in vocab) != 1:  # cheap test first (the usual case)
+        return []
     tokens = _person_name_tokens(nn, 2, 4)
-    if tokens is None or aliases is None:
+    if tokens is None:
         return []
     unknown = [t for t in tokens if t not in vocab]
     if len(unknown) != 1 or _ROMAN_NUMERAL.fullmatch(unknown[0]):  # 'Trust XV' / 'Trust XX': numbered siblings
