@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from records_v1 import append_v1
 
 from ecscreen.cli.main import main
 from ecscreen.records import NewRecord, PartyRef, RecordStore
 from ecscreen.records.rawsqlite import SCREENING_CONTENT_VERSION, chain_hash, outcome_blob
+from records_v1 import append_v1
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples"
