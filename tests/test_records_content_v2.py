@@ -214,3 +214,29 @@ def test_api_records_are_version_2(tmp_path: Path) -> None:
     assert recs[1].decision == "error" == bad.decision and recs[1].content["errors"]
     assert s.verify().ok
     s.close()
+
+
+def test_version_1_check_records_still_read_verify_export_and_replay(home: Path, capsys) -> None:
+    """A store made before h38 holds check records in content version 1 (findings inline, no blobs): they
+    read as the version-2 records of the same screening, verify, export without blobs and replay identical."""
+    run(capsys, "check", EX / "gpu-to-china.yaml", EX / "embargo-iran.yaml", "--no-lists")
+    with RecordStore.open(home=home) as s:
+        v2 = s.query(newest_first=False)
+        old = [NewRecord(command="check", source=r.source or "", subject=r.subject, input=r.content["input"],
+                         decision=r.decision or "", findings=r.content["findings"],
+                         parties=[PartyRef(**p) for p in r.content["parties"]], manifest=r.manifest,
+                         warnings=r.content["warnings"], errors=r.content["errors"], extra=r.content["extra"])
+               for r in v2]
+        ids = append_v1(s, old, at=AT)
+        got = {r.id: r for r in s.query(newest_first=False)}
+        assert s.verify().ok
+    for a, rid in zip(v2, ids, strict=True):
+        b = got[rid]
+        assert raw_doc(b)["v"] == 1 and '"findings"' in (b.content_text or "")
+        for k in ("findings", "warnings", "extra", "errors", "parties", "input"):
+            assert a.content[k] == b.content[k], k
+        code, out, _ = run(capsys, "replay", rid)
+        assert code == 0 and "identical" in out
+    code, out, _ = run(capsys, "records", "export", "--format", "jsonl")
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert [("blobs" in ln) for ln in lines] == [True, True, False, False]
