@@ -22,6 +22,7 @@ from ecscreen.records import NewRecord, RecordStore
 from ecscreen.records.rawsqlite import DB_NAME, SqliteRecordWriter, chain_hash
 from ecscreen.records.recorder import BatchRecorder
 from ecscreen.runners.batch import BatchOptions, run_batch
+from records_v1 import append_v1
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDERS = ROOT / "tests" / "fixtures" / "batch" / "orders.csv"
@@ -241,7 +242,7 @@ def test_version_1_batch_records_still_read_verify_export_and_replay(home: Path,
                          decision=r.decision or "", findings=r.content["findings"], parties=r.content["parties"],
                          manifest=r.manifest, warnings=r.content["warnings"], errors=r.content["errors"],
                          extra=r.content["extra"]) for r in v2]
-        ids = s.append_screenings(old, at=AT)
+        ids = append_v1(s, old, at=AT)
         v1 = {r.id: r for r in s.query(newest_first=False) if r.id in ids}
         assert s.verify().ok
     for a, rid in zip(v2, ids, strict=True):

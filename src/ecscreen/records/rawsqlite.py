@@ -34,20 +34,24 @@ except ImportError:  # pragma: no cover - not POSIX: SQLite's own busy handler o
 if TYPE_CHECKING:
     from ecscreen.records.models import NewRecord, StoredRecord
 
-__all__ = ["BATCH_CONTENT_VERSION", "CONTENT_VERSION", "DB_NAME", "GENESIS", "HEAD_REVISION",
-           "PARTY_COLUMNS", "RECORD_COLUMNS", "BatchEntry", "SqliteRecordWriter", "StoreBusy", "append_batch_rows",
-           "batch_rows", "canonical", "canonical_bytes", "chain_hash", "configure_connection", "expand_content",
-           "head", "immediate", "insert_sql", "locked", "norm_name", "outcome_refs", "screening_rows", "sha256_text",
-           "stored_record", "timestamp"]
+__all__ = ["BATCH_CONTENT_VERSION", "CONTENT_VERSION", "DB_NAME", "GENESIS", "HEAD_REVISION", "OUTCOME_KIND",
+           "PARTY_COLUMNS", "RECORD_COLUMNS", "SCREENING_CONTENT_VERSION", "TEXT_KIND", "BatchEntry",
+           "SqliteRecordWriter", "StoreBusy", "append_batch_rows", "batch_rows", "canonical", "canonical_bytes",
+           "chain_hash", "configure_connection", "expand_content", "head", "immediate", "insert_blobs", "insert_sql",
+           "locked", "norm_name", "outcome_blob", "outcome_refs", "screening_rows", "sha256_text", "stored_record",
+           "text_blob", "timestamp"]
 
 HEAD_REVISION = "0004_partial_kind_ref_indexes"  # the newest Alembic revision (a test checks it is the scripts' head)
 GENESIS = "0" * 64
 DB_NAME = "records.db"  # the SQLite store in $ECSCREEN_HOME
-CONTENT_VERSION = 1
-# batch records since h17: each row's outcome (decision, findings) and the order's warnings by reference to
-# content-addressed blobs (most rows share them: no findings, the same chart finding); the reader expands
-# them into the version-1 keys (:func:`expand_content`), ``verify`` checks the blobs
-BATCH_CONTENT_VERSION = 2
+CONTENT_VERSION = 1  # decision and checkpoint records; screening records written before h38
+# screening records: batch since h17, check/API/serve/gate since h38. Each row's (batch) or the shipment's
+# outcome (decision, findings) and the warnings by reference to content-addressed blobs (most records share
+# them: no findings, the same chart finding); the reader expands them into the version-1 keys
+# (:func:`expand_content`), ``verify`` checks the blobs. Version-1 screening records are still read.
+SCREENING_CONTENT_VERSION = 2
+BATCH_CONTENT_VERSION = SCREENING_CONTENT_VERSION
+OUTCOME_KIND, TEXT_KIND = "outcome", "text"  # the kinds of the blobs a version-2 record names
 
 # the columns of ``records`` and ``record_parties`` in table order (a test checks them against schema.py)
 RECORD_COLUMNS = ("id", "kind", "recorded_at", "command", "source", "subject", "decision", "ref_id", "input_sha256",
@@ -136,23 +140,47 @@ def col(value: Any) -> Any:
     return value
 
 
+def outcome_blob(decision: str, findings: Any) -> tuple[str, bytes]:
+    """The blob (sha256, bytes) of one outcome -- a batch row's or a shipment's decision and findings, as
+    canonical JSON: the same outcome is stored once however many records name it."""
+    data = canonical_bytes({"decision": decision, "findings": findings})
+    return hashlib.sha256(data).hexdigest(), data
+
+
+def text_blob(text: str) -> tuple[str, bytes]:
+    """The blob (sha256, bytes) of a warning text (a JSON string)."""
+    data = canonical_bytes(text)
+    return hashlib.sha256(data).hexdigest(), data
+
+
 def screening_rows(recs: Sequence[NewRecord], stamp: str, head: tuple[int, str]
-                   ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """The rows of ``records`` and ``record_parties`` for ``recs``, chained on from ``head``."""
+                   ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[str, str, bytes]]]:
+    """The rows of ``records`` and ``record_parties`` for ``recs``, chained on from ``head``, and the blobs
+    (sha256, kind, data) they name (content version 2, as batch records: the shipment's outcome, i.e. its
+    decision and findings, and each of its warnings by reference to a content-addressed blob; the rest,
+    its input, parties, errors and ``extra``, inline)."""
     head_id, prev = head
     rows: list[tuple[Any, ...]] = []
     prow: list[tuple[Any, ...]] = []
+    blobs: dict[str, tuple[str, str, bytes]] = {}
     for n, r in enumerate(recs, head_id + 1):
         s_in = canonical(r.input)
         in_sha = sha256_text(s_in)
         parties = [{"name": col(p.name), "country": col(p.country), "role": col(p.role),
                     "outcome": p.outcome, "score": p.score} for p in r.parties]
         source, subject = col(r.source), col(r.subject)
+        osha, odata = outcome_blob(r.decision, r.findings)
+        blobs.setdefault(osha, (osha, OUTCOME_KIND, odata))
+        wrefs: list[str] = []
+        for w in r.warnings:
+            wsha, wdata = text_blob(w)
+            blobs.setdefault(wsha, (wsha, TEXT_KIND, wdata))
+            wrefs.append(wsha)
         # the content is hashed exactly as stored: only the input needs a canonical form (its hash)
-        doc = {"v": CONTENT_VERSION, "id": n, "kind": "screening", "recorded_at": stamp,
+        doc = {"v": SCREENING_CONTENT_VERSION, "id": n, "kind": "screening", "recorded_at": stamp,
                "command": r.command, "source": source, "subject": subject, "input_sha256": in_sha,
-               "decision": r.decision, "findings": r.findings, "parties": parties,
-               "manifest": r.manifest, "warnings": r.warnings, "errors": r.errors, "extra": r.extra}
+               "decision": r.decision, "outcomes": [osha], "warnings": wrefs, "parties": parties,
+               "manifest": r.manifest, "errors": r.errors, "extra": r.extra}
         content = '{"input":' + s_in + "," + content_json(doc)[1:]
         h = chain_hash(prev, content)
         rows.append((n, "screening", stamp, r.command, source, subject, r.decision, None, in_sha,
@@ -161,7 +189,7 @@ def screening_rows(recs: Sequence[NewRecord], stamp: str, head: tuple[int, str]
             prow.append((n, i, p["name"], norm_name(str(p["name"])), p["country"], p["role"], p["outcome"],
                          p["score"]))
         prev = h
-    return rows, prow
+    return rows, prow, list(blobs.values())
 
 
 # a prepared batch record (BatchRecorder.add): everything but its id and chain hashes, which only the writer
@@ -193,10 +221,7 @@ def append_batch_rows(cur: Any, entries: Sequence[BatchEntry], blobs: Sequence[t
                       manifest: str | None, head_row: tuple[int, str], mark: str = "?") -> list[int]:
     """Insert the new blobs (sha256, kind, data) and the prepared batch records chained on ``head_row``, in
     the caller's writer transaction; returns the records' ids."""
-    if blobs:
-        cur.executemany(insert_sql("blobs", ("sha256", "kind", "ref", "size", "data", "created_at"), mark)
-                        + " ON CONFLICT (sha256) DO NOTHING",
-                        [(s, kind, None, len(d), d, stamp) for s, kind, d in blobs])
+    insert_blobs(cur, blobs, stamp, mark)
     rows, prow = batch_rows(entries, stamp, manifest, head_row)
     cur.executemany(insert_sql("records", RECORD_COLUMNS, mark), rows)
     if prow:
@@ -204,24 +229,47 @@ def append_batch_rows(cur: Any, entries: Sequence[BatchEntry], blobs: Sequence[t
     return [r[0] for r in rows]
 
 
+def insert_blobs(cur: Any, blobs: Sequence[tuple[str, str, bytes]], stamp: str, mark: str = "?") -> None:
+    """Insert blobs (sha256, kind, data) not stored yet (one already stored is left as it is)."""
+    if blobs:
+        cur.executemany(insert_sql("blobs", ("sha256", "kind", "ref", "size", "data", "created_at"), mark)
+                        + " ON CONFLICT (sha256) DO NOTHING",
+                        [(s, kind, None, len(d), d, stamp) for s, kind, d in blobs])
+
+
 def outcome_refs(doc: Any) -> list[str]:
-    """The blobs a version-2 batch record's content names besides its header: its rows' outcomes, then its
-    warnings; [] for any other record."""
-    if not isinstance(doc, dict) or doc.get("v") != BATCH_CONTENT_VERSION:
+    """The blobs a version-2 screening record's content names besides its header: its outcomes (one per
+    row of a batch order, one for a shipment or gate pair), then its warnings; [] for any other record."""
+    if not isinstance(doc, dict) or doc.get("v") != SCREENING_CONTENT_VERSION:
         return []
     refs = doc.get("outcomes")
     warns = doc.get("warnings")
     return [str(r) for r in (refs if isinstance(refs, list) else []) + (warns if isinstance(warns, list) else [])]
 
 
+def _warning_texts(doc: dict[str, Any], load: Any, problems: list[str]) -> tuple[list[str], list[Any]]:
+    wrefs = doc.get("warnings")
+    wrefs = wrefs if isinstance(wrefs, list) else []
+    warnings: list[str] = []
+    for sha in wrefs:
+        w = load(str(sha))
+        if isinstance(w, str):
+            warnings.append(w)
+        else:
+            problems.append(f"warning blob {str(sha)[:16]} is missing or damaged")
+    return warnings, wrefs
+
+
 def expand_content(doc: dict[str, Any], load: Any) -> dict[str, Any]:
-    """A version-2 batch record's content with the version-1 keys its readers use: ``findings`` (each with
-    its row's line), ``warnings`` (the texts), ``extra.rows`` (each row's line and decision), from the
-    blobs it names (``load(sha)``: the parsed blob, None when missing or damaged: then named in
-    ``problems``). The references stay under ``outcomes`` and ``warning_refs``. Other records are
-    returned as they are."""
-    if doc.get("v") != BATCH_CONTENT_VERSION or not isinstance(doc.get("outcomes"), list):
+    """A version-2 screening record's content with the version-1 keys its readers use, from the blobs it
+    names (``load(sha)``: the parsed blob, None when missing or damaged: then named in ``problems``):
+    ``findings`` and ``warnings`` (the texts); for a batch order also each finding's row ``line`` and
+    ``extra.rows`` (each row's line and decision; a shipment or gate pair keeps its ``extra`` inline). The
+    references stay under ``outcomes`` and ``warning_refs``. Other records are returned as they are."""
+    if doc.get("v") != SCREENING_CONTENT_VERSION or not isinstance(doc.get("outcomes"), list):
         return doc
+    if doc.get("command") != "batch":
+        return _expand_single(doc, load)
     shas = doc["outcomes"]
     inp = doc.get("input")
     rows = inp.get("rows") if isinstance(inp, dict) else None
@@ -239,17 +287,30 @@ def expand_content(doc: dict[str, Any], load: Any) -> dict[str, Any]:
             continue
         extra_rows.append({"line": line, "decision": o.get("decision")})
         findings.extend({"line": line, **fd} for fd in o.get("findings") or [])
-    wrefs = doc.get("warnings")
-    wrefs = wrefs if isinstance(wrefs, list) else []
-    warnings: list[str] = []
-    for sha in wrefs:
-        w = load(str(sha))
-        if isinstance(w, str):
-            warnings.append(w)
-        else:
-            problems.append(f"warning blob {str(sha)[:16]} is missing or damaged")
+    warnings, wrefs = _warning_texts(doc, load, problems)
     out = dict(doc)
     out.update(findings=findings, warnings=warnings, warning_refs=wrefs, extra={"rows": extra_rows})
+    if problems:
+        out["problems"] = problems
+    return out
+
+
+def _expand_single(doc: dict[str, Any], load: Any) -> dict[str, Any]:
+    """:func:`expand_content` of a shipment's or gate pair's record: one outcome."""
+    shas = doc["outcomes"]
+    problems: list[str] = []
+    findings: list[dict[str, Any]] = []
+    if len(shas) != 1:
+        problems.append(f"the record names {len(shas)} outcome(s) for one shipment")
+    for sha in shas[:1]:
+        o = load(str(sha))
+        if isinstance(o, dict) and isinstance(o.get("findings", []), list):
+            findings = list(o.get("findings") or [])
+        else:
+            problems.append(f"its outcome blob {str(sha)[:16]} is missing or damaged")
+    warnings, wrefs = _warning_texts(doc, load, problems)
+    out = dict(doc)
+    out.update(findings=findings, warnings=warnings, warning_refs=wrefs)
     if problems:
         out["problems"] = problems
     return out
@@ -347,12 +408,15 @@ def immediate(dbapi: Any) -> Iterator[Any]:
         cur.close()
 
 
-def append_screening_rows(cur: Any, recs: Sequence[NewRecord], stamp: str) -> list[int]:
-    """Insert ``recs`` chained on the head, in the caller's writer transaction; returns their ids."""
-    rows, prow = screening_rows(recs, stamp, head(cur))
-    cur.executemany(insert_sql("records", RECORD_COLUMNS), rows)
+def append_screening_rows(cur: Any, recs: Sequence[NewRecord], stamp: str, head_row: tuple[int, str] | None = None,
+                          mark: str = "?") -> list[int]:
+    """Insert ``recs`` and the blobs they name, chained on ``head_row`` (default: the head read through
+    ``cur``), in the caller's writer transaction; returns their ids."""
+    rows, prow, blobs = screening_rows(recs, stamp, head(cur) if head_row is None else head_row)
+    insert_blobs(cur, blobs, stamp, mark)
+    cur.executemany(insert_sql("records", RECORD_COLUMNS, mark), rows)
     if prow:
-        cur.executemany(insert_sql("record_parties", PARTY_COLUMNS), prow)
+        cur.executemany(insert_sql("record_parties", PARTY_COLUMNS, mark), prow)
     return [r[0] for r in rows]
 
 

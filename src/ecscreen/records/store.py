@@ -80,7 +80,6 @@ from ecscreen.records.rawsqlite import (
     norm_name,
     open_lock_file,
     outcome_refs,
-    screening_rows,
     sha256_text,
     stored_record,
     timestamp,
@@ -289,13 +288,11 @@ class RecordStore:
             with self._sqlite_writer(wait=wait) as cur:
                 return append_screening_rows(cur, recs, stamp)
         with self._writer() as conn:
-            rows, prow = self._screening_rows(recs, stamp, self._head(conn))
-            self._insert_many(conn, records, rows)
-            if prow:
-                self._insert_many(conn, record_parties, prow)
-        return [r[0] for r in rows]
-
-    _screening_rows = staticmethod(screening_rows)
+            cur = conn.connection.cursor()
+            try:
+                return append_screening_rows(cur, recs, stamp, self._head(conn), mark="%s")
+            finally:
+                cur.close()
 
     def append_batch(self, entries: Sequence[BatchEntry], blobs: Sequence[tuple[str, str, bytes]], *, at: dt.datetime,
                      manifest: str | None) -> list[int]:
@@ -800,12 +797,13 @@ class RecordStore:
 
     @staticmethod
     def _batch_blob_refs(conn: Connection) -> set[str]:
-        """The blobs the version-2 batch records in the store name (read in chunks of the content)."""
+        """The blobs the version-2 screening records in the store name (batch orders since h17, every
+        screening since h38; read in chunks of the content)."""
         import orjson
 
         refs: set[str] = set()
         # streamed in chunks (the statement's option: the connection's would stream the deletes after it too)
-        q = select(records.c.content).where(records.c.command == "batch").execution_options(yield_per=5000)
+        q = select(records.c.content).where(records.c.kind == "screening").execution_options(yield_per=5000)
         for (content,) in conn.execute(q):
             if '"v":2' not in content:
                 continue
@@ -850,9 +848,10 @@ def _row_problem(m: Any, rid: int, expect: int, prev: str) -> tuple[str | None, 
 
 
 def _blob_refs(doc: dict[str, Any]) -> list[str]:
-    """The blobs a version-2 batch record covers by reference: its rows' outcomes and the file's header."""
+    """The blobs a version-2 screening record covers by reference: its outcomes and warnings, and a batch
+    order's file header."""
     refs = outcome_refs(doc)
-    if refs:
+    if refs and doc.get("command") == "batch":
         inp = doc.get("input")
         if isinstance(inp, dict) and isinstance(inp.get("header_sha256"), str):
             refs.append(inp["header_sha256"])
