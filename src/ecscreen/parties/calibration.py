@@ -70,6 +70,8 @@ class _Calibration(_Kernel):
         ctx.alias = alias
         ctx.name = name
         ctx.reading = reading_why
+        if threshold > 0 and not acronym and _m.score_bound(ctx, reading_pen) < threshold - _m.BOUND_SLACK:
+            return None  # cannot reach the threshold: no feature reasons built (see score_bound)
         raw: list[tuple[str, float, str]] = []
         blocks: list[str] = []
         total = 100.0

@@ -417,6 +417,7 @@ class Matcher(_Calibration):
         self._hits_cache: dict[tuple[str, str | None, float, bool], list[PartyHit]] = {}
         self._hits_cached = 0  # PartyHit objects held by _hits_cache (they are large: features, explanation)
         self._cal_weights: dict[tuple[str, bool], tuple[bool, float]] = {}
+        self._tsim_memo: dict[tuple[str, str], float] = {}  # token_sim of pairs no expansion holds (_CalCtx)
         self._edits_found: dict[str, list[list[int] | None]] = {}
 
     def clear_caches(self) -> None:
@@ -427,6 +428,7 @@ class Matcher(_Calibration):
         self._hits_cache.clear()
         self._hits_cached = 0
         self._cal_weights.clear()
+        self._tsim_memo.clear()
 
     # ------------------------------------------------------------------ public API
 
@@ -761,11 +763,15 @@ def _rejoin_if_needed(tokens: list[str], other: Sequence[str]) -> list[str]:
     missing = [t for t in tokens if t not in known]
     if not missing:
         return tokens
-    glued = any(a + b in known for a, b in zip(tokens, tokens[1:], strict=False)) or any(
-        a + b + c in known for a, b, c in zip(tokens, tokens[1:], tokens[2:], strict=False))
-    if not glued and not any(len(u) >= 2 and u in t for t in missing for u in known):
-        return tokens
-    return _rejoin(tokens, known)
+    if len(tokens) > 1 and (any(a + b in known for a, b in zip(tokens, tokens[1:], strict=False)) or any(
+            a + b + c in known for a, b, c in zip(tokens, tokens[1:], tokens[2:], strict=False))):
+        return _rejoin(tokens, known)
+    # a known word of 2+ letters inside a missing word (a split may line it up): one substring test per known
+    # word over the missing words joined by a space (words are split on white space: none holds one)
+    hay = " ".join(missing)
+    if any(len(u) >= 2 and u in hay for u in known):
+        return _rejoin(tokens, known)
+    return tokens
 
 
 @lru_cache(maxsize=1)
@@ -914,6 +920,35 @@ def _transposition(a: str, b: str) -> bool:
 
 
 _Feat = tuple[str, float, str, str | None]  # name, points, reason, why it blocks a firm finding (or None)
+
+
+def _sims(m: Matcher, info: Any, t: str, us: Sequence[str], vids: Sequence[int | None]) -> list[float]:
+    """``[m._sim_of(t, u) for u in us]``, with ``info`` = ``m._info_cache.get(t)`` read by the caller and
+    ``vids`` the list words' vocabulary ids: a list word's similarity is read from ``t``'s expansions when
+    they are at hand, any other pair from :func:`token_sim` (memoised on the matcher: a pure function)."""
+    if info is not None:
+        exp = info[0]
+        return [exp.get(v, 0.0) if v is not None else _token_sim_memo(m, t, u) for u, v in zip(us, vids, strict=True)]
+    return [_token_sim_memo(m, t, u) for u in us]
+
+
+def _any_sim(m: Matcher, info: Any, t: str, us: Sequence[str], vids: Sequence[int | None]) -> bool:
+    """``any(m._sim_of(t, u) for u in us)`` (see :func:`_sims`)."""
+    if info is not None:
+        exp = info[0]
+        return any(exp.get(v, 0.0) if v is not None else _token_sim_memo(m, t, u) for u, v in zip(us, vids, strict=True))
+    return any(_token_sim_memo(m, t, u) for u in us)
+
+
+def _token_sim_memo(m: Matcher, t: str, u: str) -> float:
+    memo = m._tsim_memo
+    got = memo.get((t, u))
+    if got is None:
+        got = token_sim(t, u, m.config)
+        if len(memo) >= 200_000:
+            memo.clear()
+        memo[(t, u)] = got
+    return got
 _ORG_TYPES = ("Entity", "Vessel", "Aircraft")
 
 
@@ -926,40 +961,53 @@ class _CalCtx:
         cfg = m.config
         self.m, self.cfg, self.q, self.an, self.entry, self.acronym, self.country = m, cfg, q, an, entry, acronym, country
         # a typo in a common word ('Technoeogies') is read as that word, with its low weight
-        sim_of = m._sim_of
-        fixed = [t if any(sim_of(t, u) for u in an.tokens) else common_typo(t) or t for t in q.tokens]
+        an_tokens = an.tokens
+        vocab_get = m.vocab.get
+        info_get = m._info_cache.get
+        an_vids = [vocab_get(u) for u in an_tokens]
+        fixed = [t if _any_sim(m, info_get(t), t, an_tokens, an_vids) else common_typo(t) or t for t in q.tokens]
         self.typos = [(t, f) for t, f in zip(q.tokens, fixed, strict=True) if t != f]
-        q_tokens = _rejoin_if_needed(list(dict.fromkeys(fixed)), an.tokens)
-        a_tokens = _rejoin_if_needed(list(an.tokens), q_tokens)
+        q_tokens = _rejoin_if_needed(list(dict.fromkeys(fixed)), an_tokens)
+        a_base = list(an_tokens)
+        a_tokens = _rejoin_if_needed(a_base, q_tokens)
+        a_vids = an_vids.copy() if a_tokens is a_base else [vocab_get(u) for u in a_tokens]
         # legal-form words take part in the alignment ('Co.' ~ 'Company', a typo in 'Corporation'), with
         # the weight of a legal word, whether normalisation recognised the form or not
         legal = _legal_words()
         q_tokens += [t for t in dict.fromkeys(q.norm.full_tokens) if t in legal and t not in q_tokens]
-        a_tokens += [u for u in dict.fromkeys(an.full_tokens) if u not in a_tokens and u not in an.tokens]
+        a_extra = [u for u in dict.fromkeys(an.full_tokens) if u not in a_tokens and u not in an_tokens]
+        a_tokens += a_extra
+        a_vids += [vocab_get(u) for u in a_extra]
         self.q_tokens, self.a_tokens = q_tokens, a_tokens
-        q_info = [m._cal_weight(t, True) for t in q_tokens]
-        a_info = [m._cal_weight(u, False) for u in a_tokens]
-        self.q_common = [c for c, _ in q_info]
-        self.a_common = [c for c, _ in a_info]
-        self.q_w = [w for _, w in q_info]
-        self.a_w = [w for _, w in a_info]
+        cal_weight = m._cal_weight
+        q_info = [cal_weight(t, True) for t in q_tokens]
+        a_info = [cal_weight(u, False) for u in a_tokens]
+        self.q_common = q_common = [c for c, _ in q_info]
+        self.a_common = a_common = [c for c, _ in a_info]
+        self.q_w = q_w = [w for _, w in q_info]
+        self.a_w = a_w = [w for _, w in a_info]
         # one-to-one alignment, most similar (then heaviest) pairs first; initials count for people only
         self.org_query = bool(q.norm.legal) or any(t in _ORG_HINTS for t in q.norm.full_tokens)
         person = not self.org_query and (entry.type or "Individual") == "Individual"
         cands = []
         for i, t in enumerate(q_tokens):
-            for j, u in enumerate(a_tokens):
-                sim = sim_of(t, u)
-                if not sim and person and (len(t) == 1) != (len(u) == 1) and t[0] == u[0] and (t + u).isalpha():
-                    sim = _INITIAL_SIM  # an initial and the name it abbreviates: 'A.' ~ 'Ali'
-                if not sim and self.q_common[i] and self.a_common[j] and min(len(t), len(u)) >= 3 and (
-                    t.startswith(u) or u.startswith(t)
-                ):
-                    sim = _COMMON_PREFIX_SIM  # 'air' ~ 'airlines': short and long form of a common word
-                if not sim and i == j and _same_number(t, u):
-                    sim = 1.0  # '3 Percenters' ~ 'Three Percenters': a number in digits and in words, in one place
+            # m._sim_of(t, u) for every list word u: t's expansions are looked up now (the weights just read
+            # may have added them), as _sim_of would
+            for j, sim in enumerate(_sims(m, info_get(t), t, a_tokens, a_vids)):
+                if not sim:
+                    u = a_tokens[j]
+                    if person and (len(t) == 1) != (len(u) == 1) and t[0] == u[0] and (t + u).isalpha():
+                        sim = _INITIAL_SIM  # an initial and the name it abbreviates: 'A.' ~ 'Ali'
+                    elif q_common[i] and a_common[j] and min(len(t), len(u)) >= 3 and (
+                        t.startswith(u) or u.startswith(t)
+                    ):
+                        sim = _COMMON_PREFIX_SIM  # 'air' ~ 'airlines': short and long form of a common word
+                    elif i == j and _same_number(t, u):
+                        sim = 1.0  # '3 Percenters' ~ 'Three Percenters': a number in digits and in words, in one place
+                    else:
+                        continue
                 if sim > 0:
-                    cands.append((-sim, -(self.q_w[i] + self.a_w[j]), i, j, sim))
+                    cands.append((-sim, -(q_w[i] + a_w[j]), i, j, sim))
         cands.sort()
         self.pairs: list[tuple[int, int, float]] = []
         used_q: set[int] = set()
@@ -978,7 +1026,6 @@ class _CalCtx:
         self.W_a = max(sum(self.a_w), 1e-9)
         self.q_share = cfg.query_share
         self.a_share = 100.0 - cfg.query_share
-        self.org_query = bool(q.norm.legal) or any(t in _ORG_HINTS for t in q.norm.full_tokens)
         self.country_match: bool | None = None
         self.name_score = 100.0
         self.alias = -1
@@ -1553,6 +1600,54 @@ FEATURES = (
     feature_country,
 )
 """The calibration features, in the order their reasons are printed."""
+
+
+BOUND_SLACK = 1e-6
+""":func:`score_bound` sums the same points in another order than :meth:`Matcher.calibrate` (float rounding):
+a candidate is skipped only when its bound is this much below the threshold."""
+
+
+def score_bound(c: _CalCtx, reading_penalty: float) -> float:
+    """An upper bound of the calibrated total of a word-aligned candidate (not an acronym), computed from the
+    alignment alone, before any feature builds its reason: :meth:`Matcher.calibrate` skips the candidate
+    when the bound is below the threshold (most candidates: a few of their words match, the rest do not).
+
+    The total is ``100 - reading_penalty`` plus the points of every feature (:data:`FEATURES`). Only three
+    features can ADD points; every other one returns points <= 0 (0 for ``normalisation`` and the
+    ``distinctive`` / ``one_word`` notes, minus a penalty for ``spelling``, ``short_word``, ``distinctive``,
+    ``one_word``, ``short_name``, ``entity_type``, ``lineage``, ``name_part_conflict``, ``place_conflict``,
+    ``word_substitution``, ``same_script``; ``acronym`` returns nothing for a word-aligned candidate), so
+    leaving those out keeps the bound valid. Summed here, exactly as the features compute them:
+
+    * ``query_words`` and ``list_words``: ``-Cq`` and ``-Ca``, the weight shares of the words without a
+      counterpart (``Cq = query_share * unmatched query weight / W_q``, ``Ca`` the same for the list name);
+    * ``added_name_parts`` (adds): ``added_name_parts_share * Cq`` when the list entry is an individual, the
+      pair is a person's name against it and the name is not read by sound (the feature's own conditions;
+      when they hold it may still return nothing: the bound then only overestimates), else 0;
+    * ``name_part_variant`` (adds or lowers): its exact points from :func:`_name_part_variant` (no reason is
+      built), 0 when it finds none or the name part was read as a list word (then it adds 0 or -100);
+    * ``country`` (adds): at most ``country_bonus`` when a country is given and the entry has countries,
+      else 0 (a mismatch lowers, -``country_mismatch``: bounded by the bonus all the same).
+
+    The reported score is ``min(100, max(0, total))`` and a candidate is kept when ``min(100, total)``
+    reaches the threshold, so ``bound < threshold`` means no hit; ``calibrate``'s own early stop (the
+    running total 5 below the threshold) returns None on a subset of the same candidates only when the
+    final total is below the threshold too, or earlier: a skip never turns a hit into none. The bound is
+    tested candidate by candidate against the real score (tests/test_matching_bound.py)."""
+    missing_q = sum(w for i, w in enumerate(c.q_w) if i not in c.used_q)
+    missing_a = sum(w for j, w in enumerate(c.a_w) if j not in c.used_a)
+    cq = c.q_share * (missing_q / c.W_q)
+    ca = c.a_share * (missing_a / c.W_a)
+    total = 100.0 - reading_penalty - cq - ca
+    if c.entry.type == "Individual" and "sound" not in c.reading and _person_pair(c):
+        total += c.cfg.added_name_parts_share * cq
+    got = _name_part_variant(c)
+    if got is not None and not c.reading.startswith(NEAR_PART_REASON):
+        i, j, edits = got
+        total += c.q_share * c.q_w[i] / c.W_q + c.a_share * c.a_w[j] / c.W_a - c.cfg.name_part_variant_per_edit * edits
+    if c.country and c.entry.countries:
+        total += c.cfg.country_bonus
+    return total
 
 
 _PATRONYMIC = ("ovich", "evich", "ovna", "evna", "ovych", "ivna")
