@@ -57,19 +57,8 @@ class _Calibration(_Kernel):
         feature that forbids a firm finding (one word, acronym, only common words ...).
         """
         cfg = self.config
-        ei = int(self.alias_entry[alias])
-        entry = self.entries[ei]
-        q = self._prepare(name)
-        an = self.alias_norm[alias]
-        if acronym and not _m._acronym_pair_size(q.norm, an):
-            acronym = False  # proposed for another spelling of the name: score it as words
-        reading_why, reading_pen = "", 0.0
-        if not acronym:  # evasion hook (ecscreen.parties.variants): score the reading of the name that fits this alias
-            q, reading_why, reading_pen = self._best_reading_penalty(q, an.tokens, bool(self.a_weak[alias]))
-        ctx = _m._CalCtx(cast("Matcher", self), q, an, entry, acronym, country)
-        ctx.alias = alias
-        ctx.name = name
-        ctx.reading = reading_why
+        ctx, reading_pen = self._cal_context(name, alias, acronym, country)
+        q, acronym, entry, reading_why = ctx.q, ctx.acronym, ctx.entry, ctx.reading
         if threshold > 0 and not acronym and _m.score_bound(ctx, reading_pen) < threshold - _m.BOUND_SLACK:
             return None  # cannot reach the threshold: no feature reasons built (see score_bound)
         raw: list[tuple[str, float, str]] = []
@@ -113,6 +102,24 @@ class _Calibration(_Kernel):
             firm_block="; ".join(dict.fromkeys(blocks)) or None,
             confirm_with=confirm,
         )
+
+    def _cal_context(self, name: str, alias: int, acronym: bool, country: str | None) -> tuple[_m._CalCtx, float]:
+        """The features' view of one candidate (the reading of the name that fits the alias, aligned word by
+        word) and the points that reading costs."""
+        ei = int(self.alias_entry[alias])
+        entry = self.entries[ei]
+        q = self._prepare(name)
+        an = self.alias_norm[alias]
+        if acronym and not _m._acronym_pair_size(q.norm, an):
+            acronym = False  # proposed for another spelling of the name: score it as words
+        reading_why, reading_pen = "", 0.0
+        if not acronym:  # evasion hook (ecscreen.parties.variants): score the reading of the name that fits this alias
+            q, reading_why, reading_pen = self._best_reading_penalty(q, an.tokens, bool(self.a_weak[alias]))
+        ctx = _m._CalCtx(cast("Matcher", self), q, an, entry, acronym, country)
+        ctx.alias = alias
+        ctx.name = name
+        ctx.reading = reading_why
+        return ctx, reading_pen
 
     def _cal_weight(self, tok: str, query: bool) -> tuple[bool, float]:
         """(common or legal-form word?, weight in the calibration) of a query word or a list-name word: the

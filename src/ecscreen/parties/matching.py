@@ -758,7 +758,8 @@ def _table_words() -> frozenset[str]:
 
 
 def _rejoin_if_needed(tokens: list[str], other: Sequence[str]) -> list[str]:
-    """``_rejoin(tokens, other)`` when it can change anything (two words glued or split), else tokens."""
+    """``_rejoin(tokens, other)`` when it can change anything (two or three words glued into a known word, or a
+    word split into known words), else tokens (the same list: words without repeats, as the calibration passes)."""
     known = set(other)
     missing = [t for t in tokens if t not in known]
     if not missing:
@@ -766,11 +767,18 @@ def _rejoin_if_needed(tokens: list[str], other: Sequence[str]) -> list[str]:
     if len(tokens) > 1 and (any(a + b in known for a, b in zip(tokens, tokens[1:], strict=False)) or any(
             a + b + c in known for a, b, c in zip(tokens, tokens[1:], tokens[2:], strict=False))):
         return _rejoin(tokens, known)
-    # a known word of 2+ letters inside a missing word (a split may line it up): one substring test per known
-    # word over the missing words joined by a space (words are split on white space: none holds one)
-    hay = " ".join(missing)
-    if any(len(u) >= 2 and u in hay for u in known):
-        return _rejoin(tokens, known)
+    # a split (_split_token, min_part 2) needs a word of 5+ letters not known, a known head of 2+ letters and a
+    # known or legal-form tail of 2+ letters: test exactly that, without trying every split point
+    tails = _legal_tails()
+    for t in missing:
+        n = len(t)
+        if n >= 5 and t.isalpha():
+            for u in known:
+                k = len(u)
+                if 2 <= k <= n - 2 and t.startswith(u):
+                    rest = t[k:]
+                    if rest in known or rest in tails.get(n - k, ()):
+                        return _rejoin(tokens, known)
     return tokens
 
 
@@ -932,14 +940,6 @@ def _sims(m: Matcher, info: Any, t: str, us: Sequence[str], vids: Sequence[int |
     return [_token_sim_memo(m, t, u) for u in us]
 
 
-def _any_sim(m: Matcher, info: Any, t: str, us: Sequence[str], vids: Sequence[int | None]) -> bool:
-    """``any(m._sim_of(t, u) for u in us)`` (see :func:`_sims`)."""
-    if info is not None:
-        exp = info[0]
-        return any(exp.get(v, 0.0) if v is not None else _token_sim_memo(m, t, u) for u, v in zip(us, vids, strict=True))
-    return any(_token_sim_memo(m, t, u) for u in us)
-
-
 def _token_sim_memo(m: Matcher, t: str, u: str) -> float:
     memo = m._tsim_memo
     got = memo.get((t, u))
@@ -965,12 +965,15 @@ class _CalCtx:
         vocab_get = m.vocab.get
         info_get = m._info_cache.get
         an_vids = [vocab_get(u) for u in an_tokens]
-        fixed = [t if _any_sim(m, info_get(t), t, an_tokens, an_vids) else common_typo(t) or t for t in q.tokens]
+        # each query word's similarities to the list name's words (m._sim_of: a pure function, computed once here)
+        rows = {t: _sims(m, info_get(t), t, an_tokens, an_vids) for t in q.tokens}
+        fixed = [t if any(rows[t]) else common_typo(t) or t for t in q.tokens]
         self.typos = [(t, f) for t, f in zip(q.tokens, fixed, strict=True) if t != f]
         q_tokens = _rejoin_if_needed(list(dict.fromkeys(fixed)), an_tokens)
         a_base = list(an_tokens)
         a_tokens = _rejoin_if_needed(a_base, q_tokens)
-        a_vids = an_vids.copy() if a_tokens is a_base else [vocab_get(u) for u in a_tokens]
+        base_kept = a_tokens is a_base  # the list name's words as they are: the rows above stay valid
+        a_vids = an_vids.copy() if base_kept else [vocab_get(u) for u in a_tokens]
         # legal-form words take part in the alignment ('Co.' ~ 'Company', a typo in 'Corporation'), with
         # the weight of a legal word, whether normalisation recognised the form or not
         legal = _legal_words()
@@ -991,9 +994,12 @@ class _CalCtx:
         person = not self.org_query and (entry.type or "Individual") == "Individual"
         cands = []
         for i, t in enumerate(q_tokens):
-            # m._sim_of(t, u) for every list word u: t's expansions are looked up now (the weights just read
-            # may have added them), as _sim_of would
-            for j, sim in enumerate(_sims(m, info_get(t), t, a_tokens, a_vids)):
+            row = rows.get(t) if base_kept else None
+            if row is None:
+                row = _sims(m, info_get(t), t, a_tokens, a_vids)
+            elif a_extra:
+                row = row + _sims(m, info_get(t), t, a_extra, a_vids[len(row):])
+            for j, sim in enumerate(row):
                 if not sim:
                     u = a_tokens[j]
                     if person and (len(t) == 1) != (len(u) == 1) and t[0] == u[0] and (t + u).isalpha():
