@@ -940,6 +940,15 @@ def _sims(m: Matcher, info: Any, t: str, us: Sequence[str], vids: Sequence[int |
     return [_token_sim_memo(m, t, u) for u in us]
 
 
+def _prefix_related(a: Sequence[str], b: Sequence[str]) -> bool:
+    """Whether some word of ``a`` or ``b`` is a proper prefix of another of their words. When none is,
+    ``_rejoin_if_needed`` changes neither side against the other: gluing words into a known word makes the first
+    of them a prefix of it, splitting a word makes the known head a prefix of it. (In sorted order a word's
+    successor starts with it whenever any word does: adjacent words are enough.)"""
+    s = sorted({*a, *b})
+    return any(y.startswith(x) for x, y in zip(s, s[1:], strict=False))
+
+
 def _token_sim_memo(m: Matcher, t: str, u: str) -> float:
     memo = m._tsim_memo
     got = memo.get((t, u))
@@ -969,10 +978,14 @@ class _CalCtx:
         rows = {t: _sims(m, info_get(t), t, an_tokens, an_vids) for t in q.tokens}
         fixed = [t if any(rows[t]) else common_typo(t) or t for t in q.tokens]
         self.typos = [(t, f) for t, f in zip(q.tokens, fixed, strict=True) if t != f]
-        q_tokens = _rejoin_if_needed(list(dict.fromkeys(fixed)), an_tokens)
-        a_base = list(an_tokens)
-        a_tokens = _rejoin_if_needed(a_base, q_tokens)
-        base_kept = a_tokens is a_base  # the list name's words as they are: the rows above stay valid
+        q_tokens = list(dict.fromkeys(fixed))
+        a_tokens = list(an_tokens)
+        base_kept = True  # the list name's words as they are: the rows above stay valid
+        if _prefix_related(q_tokens, an_tokens):  # else no word of either side can be glued or split into the other's
+            q_tokens = _rejoin_if_needed(q_tokens, an_tokens)
+            a_base = a_tokens
+            a_tokens = _rejoin_if_needed(a_base, q_tokens)
+            base_kept = a_tokens is a_base
         a_vids = an_vids.copy() if base_kept else [vocab_get(u) for u in a_tokens]
         # legal-form words take part in the alignment ('Co.' ~ 'Company', a typo in 'Corporation'), with
         # the weight of a legal word, whether normalisation recognised the form or not
@@ -1635,11 +1648,11 @@ def score_bound(c: _CalCtx, reading_penalty: float) -> float:
     * ``country`` (adds): at most ``country_bonus`` when a country is given and the entry has countries,
       else 0 (a mismatch lowers, -``country_mismatch``: bounded by the bonus all the same).
 
-    The reported score is ``min(100, max(0, total))`` and a candidate is kept when ``min(100, total)``
-    reaches the threshold, so ``bound < threshold`` means no hit; ``calibrate``'s own early stop (the
-    running total 5 below the threshold) returns None on a subset of the same candidates only when the
-    final total is below the threshold too, or earlier: a skip never turns a hit into none. The bound is
-    tested candidate by candidate against the real score (tests/test_matching_bound.py)."""
+    ``calibrate`` returns a hit only when ``min(100, total)`` reaches the threshold (its early stop, the running
+    total 5 below the threshold, only returns None sooner), so ``bound < threshold`` means None whatever the
+    features say: skipping the candidate changes no result. Checked candidate by candidate against the real
+    total: tests/test_matching_bound.py (fixtures) and benchmarks/check_score_bound.py (every SEC name and the
+    speed benchmark's yente mix)."""
     missing_q = sum(w for i, w in enumerate(c.q_w) if i not in c.used_q)
     missing_a = sum(w for j, w in enumerate(c.a_w) if j not in c.used_a)
     cq = c.q_share * (missing_q / c.W_q)
