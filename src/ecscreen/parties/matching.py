@@ -418,6 +418,8 @@ class Matcher(_Calibration):
         self._hits_cached = 0  # PartyHit objects held by _hits_cache (they are large: features, explanation)
         self._cal_weights: dict[tuple[str, bool], tuple[bool, float]] = {}
         self._tsim_memo: dict[tuple[str, str], float] = {}  # token_sim of pairs no expansion holds (_CalCtx)
+        self._vid_memo: dict[str, int | None] = {}  # vocabulary ids of list words (_CalCtx)
+        self._cal_w_memo: tuple[dict[str, tuple[bool, float]], dict[str, tuple[bool, float]]] = ({}, {})
         self._edits_found: dict[str, list[list[int] | None]] = {}
 
     def clear_caches(self) -> None:
@@ -429,6 +431,9 @@ class Matcher(_Calibration):
         self._hits_cached = 0
         self._cal_weights.clear()
         self._tsim_memo.clear()
+        self._vid_memo.clear()
+        for memo in self._cal_w_memo:
+            memo.clear()
 
     # ------------------------------------------------------------------ public API
 
@@ -949,6 +954,38 @@ def _prefix_related(a: Sequence[str], b: Sequence[str]) -> bool:
     return any(y.startswith(x) for x, y in zip(s, s[1:], strict=False))
 
 
+def _vocab_ids(m: Matcher, tokens: Sequence[str]) -> list[int | None]:
+    """``[m.vocab.get(u) for u in tokens]`` through a plain dict (the vocabulary of an index loaded from its cache
+    is a LazyDict, whose ``get`` is Python code and looks a word that is not there up again on every call)."""
+    memo = m._vid_memo
+    out = []
+    for u in tokens:
+        v = memo.get(u, -1)
+        if v == -1:
+            v = m.vocab.get(u)
+            if len(memo) >= 200_000:
+                memo.clear()
+            memo[u] = v
+        out.append(v)
+    return out
+
+
+def _cal_weights(m: Matcher, tokens: Sequence[str], query: bool) -> list[tuple[bool, float]]:
+    """``[m._cal_weight(t, query) for t in tokens]``, read from a plain per-side dict once computed (a pure function
+    of the word)."""
+    memo = m._cal_w_memo[query]
+    out = []
+    for t in tokens:
+        got = memo.get(t)
+        if got is None:
+            got = m._cal_weight(t, query)
+            if len(memo) >= 200_000:
+                memo.clear()
+            memo[t] = got
+        out.append(got)
+    return out
+
+
 def _token_sim_memo(m: Matcher, t: str, u: str) -> float:
     memo = m._tsim_memo
     got = memo.get((t, u))
@@ -971,9 +1008,8 @@ class _CalCtx:
         self.m, self.cfg, self.q, self.an, self.entry, self.acronym, self.country = m, cfg, q, an, entry, acronym, country
         # a typo in a common word ('Technoeogies') is read as that word, with its low weight
         an_tokens = an.tokens
-        vocab_get = m.vocab.get
         info_get = m._info_cache.get
-        an_vids = [vocab_get(u) for u in an_tokens]
+        an_vids = _vocab_ids(m, an_tokens)
         # each query word's similarities to the list name's words (m._sim_of: a pure function, computed once here)
         rows = {t: _sims(m, info_get(t), t, an_tokens, an_vids) for t in q.tokens}
         fixed = [t if any(rows[t]) else common_typo(t) or t for t in q.tokens]
@@ -986,18 +1022,17 @@ class _CalCtx:
             a_base = a_tokens
             a_tokens = _rejoin_if_needed(a_base, q_tokens)
             base_kept = a_tokens is a_base
-        a_vids = an_vids.copy() if base_kept else [vocab_get(u) for u in a_tokens]
+        a_vids = an_vids.copy() if base_kept else _vocab_ids(m, a_tokens)
         # legal-form words take part in the alignment ('Co.' ~ 'Company', a typo in 'Corporation'), with
         # the weight of a legal word, whether normalisation recognised the form or not
         legal = _legal_words()
         q_tokens += [t for t in dict.fromkeys(q.norm.full_tokens) if t in legal and t not in q_tokens]
         a_extra = [u for u in dict.fromkeys(an.full_tokens) if u not in a_tokens and u not in an_tokens]
         a_tokens += a_extra
-        a_vids += [vocab_get(u) for u in a_extra]
+        a_vids += _vocab_ids(m, a_extra)
         self.q_tokens, self.a_tokens = q_tokens, a_tokens
-        cal_weight = m._cal_weight
-        q_info = [cal_weight(t, True) for t in q_tokens]
-        a_info = [cal_weight(u, False) for u in a_tokens]
+        q_info = _cal_weights(m, q_tokens, True)
+        a_info = _cal_weights(m, a_tokens, False)
         self.q_common = q_common = [c for c, _ in q_info]
         self.a_common = a_common = [c for c, _ in a_info]
         self.q_w = q_w = [w for _, w in q_info]
