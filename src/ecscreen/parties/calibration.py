@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 class _Calibration(_Kernel):
     """Calibrated scores, bands and explanations of candidates; the pairwise scorer."""
 
+    _facts: dict[int, _m._EntryFacts]  # see _entry_facts (set by Matcher.__init__)
+
     def _materialise_src(
         self, name: str, cands: list[tuple[int, int, bool]], country: str | None, threshold: float
     ) -> list[tuple[PartyHit, int, bool]]:
@@ -58,7 +60,7 @@ class _Calibration(_Kernel):
         """
         cfg = self.config
         ctx, reading_pen = self._cal_context(name, alias, acronym, country)
-        q, acronym, entry, reading_why = ctx.q, ctx.acronym, ctx.entry, ctx.reading
+        q, acronym, reading_why = ctx.q, ctx.acronym, ctx.reading
         if threshold > 0 and not acronym and _m.score_bound(ctx, reading_pen) < threshold - _m.BOUND_SLACK:
             return None  # cannot reach the threshold: no feature reasons built (see score_bound)
         raw: list[tuple[str, float, str]] = []
@@ -83,6 +85,7 @@ class _Calibration(_Kernel):
         blocks = _m._firm_blocks(ctx, acronym, blocks, feats)
         score = round(min(100.0, max(0.0, total)), 1)
         band: Literal["strong", "possible"] = "strong" if score >= cfg.confirm_score and not blocks else "possible"
+        entry = self.entries[int(self.alias_entry[alias])]
         confirm = _m._confirm_with(entry, ctx.country_match) if band == "possible" else []
         alias_text = self.alias_text[alias]
         head = f"'{name}' ~ '{alias_text}' (score {score:g}, {band} match)"
@@ -106,8 +109,7 @@ class _Calibration(_Kernel):
     def _cal_context(self, name: str, alias: int, acronym: bool, country: str | None) -> tuple[_m._CalCtx, float]:
         """The features' view of one candidate (the reading of the name that fits the alias, aligned word by
         word) and the points that reading costs."""
-        ei = int(self.alias_entry[alias])
-        entry = self.entries[ei]
+        entry = self._entry_facts(int(self.alias_entry[alias]))
         q = self._prepare(name)
         an = self.alias_norm[alias]
         if acronym and not _m._acronym_pair_size(q.norm, an):
@@ -120,6 +122,16 @@ class _Calibration(_Kernel):
         ctx.name = name
         ctx.reading = reading_why
         return ctx, reading_pen
+
+    def _entry_facts(self, ei: int) -> _m._EntryFacts:
+        """The type and countries of entry ``ei`` (what the features read), kept per entry: the entries of a
+        cached list are decoded on use and only some thousands are kept decoded."""
+        facts = self._facts
+        got = facts.get(ei)
+        if got is None:
+            e = self.entries[ei]
+            got = facts[ei] = _m._EntryFacts(e.type, e.countries)
+        return got
 
     def _cal_weight(self, tok: str, query: bool) -> tuple[bool, float]:
         """(common or legal-form word?, weight in the calibration) of a query word or a list-name word: the

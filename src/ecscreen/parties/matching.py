@@ -419,6 +419,7 @@ class Matcher(_Calibration):
         self._cal_weights: dict[tuple[str, bool], tuple[bool, float]] = {}
         self._tsim_memo: dict[tuple[str, str], float] = {}  # token_sim of pairs no expansion holds (_CalCtx)
         self._vid_memo: dict[str, int | None] = {}  # vocabulary ids of list words (_CalCtx)
+        self._facts: dict[int, _EntryFacts] = {}  # type and countries per entry index (_CalCtx)
         self._cal_w_memo: tuple[dict[str, tuple[bool, float]], dict[str, tuple[bool, float]]] = ({}, {})
         self._edits_found: dict[str, list[list[int] | None]] = {}
 
@@ -998,11 +999,23 @@ def _token_sim_memo(m: Matcher, t: str, u: str) -> float:
 _ORG_TYPES = ("Entity", "Vessel", "Aircraft")
 
 
+class _EntryFacts:
+    """What the calibration features read of a list entry: its type and countries (kept per entry by
+    ``Matcher._entry_facts``: a candidate ruled out by :func:`score_bound` decodes no entry again)."""
+
+    __slots__ = ("type", "countries")
+
+    def __init__(self, etype: str | None, countries: list[str]) -> None:
+        self.type = etype
+        self.countries = countries
+
+
 class _CalCtx:
     """What the features of one candidate look at: aligned words with their weights and similarities."""
 
     def __init__(
-        self, m: Matcher, q: _Query, an: NormalizedName, entry: ListEntry, acronym: bool, country: str | None
+        self, m: Matcher, q: _Query, an: NormalizedName, entry: ListEntry | _EntryFacts, acronym: bool,
+        country: str | None,
     ) -> None:
         cfg = m.config
         self.m, self.cfg, self.q, self.an, self.entry, self.acronym, self.country = m, cfg, q, an, entry, acronym, country
