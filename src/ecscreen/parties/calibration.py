@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 class _Calibration(_Kernel):
     """Calibrated scores, bands and explanations of candidates; the pairwise scorer."""
 
+    _facts: dict[int, _m._EntryFacts]  # see _entry_facts (set by Matcher.__init__)
+
     def _materialise_src(
         self, name: str, cands: list[tuple[int, int, bool]], country: str | None, threshold: float
     ) -> list[tuple[PartyHit, int, bool]]:
@@ -57,19 +59,10 @@ class _Calibration(_Kernel):
         feature that forbids a firm finding (one word, acronym, only common words ...).
         """
         cfg = self.config
-        ei = int(self.alias_entry[alias])
-        entry = self.entries[ei]
-        q = self._prepare(name)
-        an = self.alias_norm[alias]
-        if acronym and not _m._acronym_pair_size(q.norm, an):
-            acronym = False  # proposed for another spelling of the name: score it as words
-        reading_why, reading_pen = "", 0.0
-        if not acronym:  # evasion hook (ecscreen.parties.variants): score the reading of the name that fits this alias
-            q, reading_why, reading_pen = self._best_reading_penalty(q, an.tokens, bool(self.a_weak[alias]))
-        ctx = _m._CalCtx(cast("Matcher", self), q, an, entry, acronym, country)
-        ctx.alias = alias
-        ctx.name = name
-        ctx.reading = reading_why
+        ctx, reading_pen = self._cal_context(name, alias, acronym, country)
+        q, acronym, reading_why = ctx.q, ctx.acronym, ctx.reading
+        if threshold > 0 and not acronym and _m.score_bound(ctx, reading_pen) < threshold - _m.BOUND_SLACK:
+            return None  # cannot reach the threshold: no feature reasons built (see score_bound)
         raw: list[tuple[str, float, str]] = []
         blocks: list[str] = []
         total = 100.0
@@ -92,6 +85,7 @@ class _Calibration(_Kernel):
         blocks = _m._firm_blocks(ctx, acronym, blocks, feats)
         score = round(min(100.0, max(0.0, total)), 1)
         band: Literal["strong", "possible"] = "strong" if score >= cfg.confirm_score and not blocks else "possible"
+        entry = self.entries[int(self.alias_entry[alias])]
         confirm = _m._confirm_with(entry, ctx.country_match) if band == "possible" else []
         alias_text = self.alias_text[alias]
         head = f"'{name}' ~ '{alias_text}' (score {score:g}, {band} match)"
@@ -111,6 +105,33 @@ class _Calibration(_Kernel):
             firm_block="; ".join(dict.fromkeys(blocks)) or None,
             confirm_with=confirm,
         )
+
+    def _cal_context(self, name: str, alias: int, acronym: bool, country: str | None) -> tuple[_m._CalCtx, float]:
+        """The features' view of one candidate (the reading of the name that fits the alias, aligned word by
+        word) and the points that reading costs."""
+        entry = self._entry_facts(int(self.alias_entry[alias]))
+        q = self._prepare(name)
+        an = self.alias_norm[alias]
+        if acronym and not _m._acronym_pair_size(q.norm, an):
+            acronym = False  # proposed for another spelling of the name: score it as words
+        reading_why, reading_pen = "", 0.0
+        if not acronym:  # evasion hook (ecscreen.parties.variants): score the reading of the name that fits this alias
+            q, reading_why, reading_pen = self._best_reading_penalty(q, an.tokens, bool(self.a_weak[alias]))
+        ctx = _m._CalCtx(cast("Matcher", self), q, an, entry, acronym, country)
+        ctx.alias = alias
+        ctx.name = name
+        ctx.reading = reading_why
+        return ctx, reading_pen
+
+    def _entry_facts(self, ei: int) -> _m._EntryFacts:
+        """The type and countries of entry ``ei`` (what the features read), kept per entry: the entries of a
+        cached list are decoded on use and only some thousands are kept decoded."""
+        facts = self._facts
+        got = facts.get(ei)
+        if got is None:
+            e = self.entries[ei]
+            got = facts[ei] = _m._EntryFacts(e.type, e.countries)
+        return got
 
     def _cal_weight(self, tok: str, query: bool) -> tuple[bool, float]:
         """(common or legal-form word?, weight in the calibration) of a query word or a list-name word: the

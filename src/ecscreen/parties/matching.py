@@ -417,6 +417,10 @@ class Matcher(_Calibration):
         self._hits_cache: dict[tuple[str, str | None, float, bool], list[PartyHit]] = {}
         self._hits_cached = 0  # PartyHit objects held by _hits_cache (they are large: features, explanation)
         self._cal_weights: dict[tuple[str, bool], tuple[bool, float]] = {}
+        self._tsim_memo: dict[tuple[str, str], float] = {}  # token_sim of pairs no expansion holds (_CalCtx)
+        self._vid_memo: dict[str, int | None] = {}  # vocabulary ids of list words (_CalCtx)
+        self._facts: dict[int, _EntryFacts] = {}  # type and countries per entry index (_CalCtx)
+        self._cal_w_memo: tuple[dict[str, tuple[bool, float]], dict[str, tuple[bool, float]]] = ({}, {})
         self._edits_found: dict[str, list[list[int] | None]] = {}
 
     def clear_caches(self) -> None:
@@ -427,6 +431,10 @@ class Matcher(_Calibration):
         self._hits_cache.clear()
         self._hits_cached = 0
         self._cal_weights.clear()
+        self._tsim_memo.clear()
+        self._vid_memo.clear()
+        for memo in self._cal_w_memo:
+            memo.clear()
 
     # ------------------------------------------------------------------ public API
 
@@ -756,16 +764,28 @@ def _table_words() -> frozenset[str]:
 
 
 def _rejoin_if_needed(tokens: list[str], other: Sequence[str]) -> list[str]:
-    """``_rejoin(tokens, other)`` when it can change anything (two words glued or split), else tokens."""
+    """``_rejoin(tokens, other)`` when it can change anything (two or three words glued into a known word, or a
+    word split into known words), else tokens (the same list: words without repeats, as the calibration passes)."""
     known = set(other)
     missing = [t for t in tokens if t not in known]
     if not missing:
         return tokens
-    glued = any(a + b in known for a, b in zip(tokens, tokens[1:], strict=False)) or any(
-        a + b + c in known for a, b, c in zip(tokens, tokens[1:], tokens[2:], strict=False))
-    if not glued and not any(len(u) >= 2 and u in t for t in missing for u in known):
-        return tokens
-    return _rejoin(tokens, known)
+    if len(tokens) > 1 and (any(a + b in known for a, b in zip(tokens, tokens[1:], strict=False)) or any(
+            a + b + c in known for a, b, c in zip(tokens, tokens[1:], tokens[2:], strict=False))):
+        return _rejoin(tokens, known)
+    # a split (_split_token, min_part 2) needs a word of 5+ letters not known, a known head of 2+ letters and a
+    # known or legal-form tail of 2+ letters: test exactly that, without trying every split point
+    tails = _legal_tails()
+    for t in missing:
+        n = len(t)
+        if n >= 5 and t.isalpha():
+            for u in known:
+                k = len(u)
+                if 2 <= k <= n - 2 and t.startswith(u):
+                    rest = t[k:]
+                    if rest in known or rest in tails.get(n - k, ()):
+                        return _rejoin(tokens, known)
+    return tokens
 
 
 @lru_cache(maxsize=1)
@@ -914,52 +934,147 @@ def _transposition(a: str, b: str) -> bool:
 
 
 _Feat = tuple[str, float, str, str | None]  # name, points, reason, why it blocks a firm finding (or None)
+
+
+def _sims(m: Matcher, info: Any, t: str, us: Sequence[str], vids: Sequence[int | None]) -> list[float]:
+    """``[m._sim_of(t, u) for u in us]``, with ``info`` = ``m._info_cache.get(t)`` read by the caller and
+    ``vids`` the list words' vocabulary ids: a list word's similarity is read from ``t``'s expansions when
+    they are at hand, any other pair from :func:`token_sim` (memoised on the matcher: a pure function)."""
+    if info is not None:
+        exp = info[0]
+        return [exp.get(v, 0.0) if v is not None else _token_sim_memo(m, t, u) for u, v in zip(us, vids, strict=True)]
+    return [_token_sim_memo(m, t, u) for u in us]
+
+
+def _prefix_related(a: Sequence[str], b: Sequence[str]) -> bool:
+    """Whether some word of ``a`` or ``b`` is a proper prefix of another of their words. When none is,
+    ``_rejoin_if_needed`` changes neither side against the other: gluing words into a known word makes the first
+    of them a prefix of it, splitting a word makes the known head a prefix of it. (In sorted order a word's
+    successor starts with it whenever any word does: adjacent words are enough.)"""
+    s = sorted({*a, *b})
+    return any(y.startswith(x) for x, y in zip(s, s[1:], strict=False))
+
+
+def _vocab_ids(m: Matcher, tokens: Sequence[str]) -> list[int | None]:
+    """``[m.vocab.get(u) for u in tokens]`` through a plain dict (the vocabulary of an index loaded from its cache
+    is a LazyDict, whose ``get`` is Python code and looks a word that is not there up again on every call)."""
+    memo = m._vid_memo
+    out = []
+    for u in tokens:
+        v = memo.get(u, -1)
+        if v == -1:
+            v = m.vocab.get(u)
+            if len(memo) >= 200_000:
+                memo.clear()
+            memo[u] = v
+        out.append(v)
+    return out
+
+
+def _cal_weights(m: Matcher, tokens: Sequence[str], query: bool) -> list[tuple[bool, float]]:
+    """``[m._cal_weight(t, query) for t in tokens]``, read from a plain per-side dict once computed (a pure function
+    of the word)."""
+    memo = m._cal_w_memo[query]
+    out = []
+    for t in tokens:
+        got = memo.get(t)
+        if got is None:
+            got = m._cal_weight(t, query)
+            if len(memo) >= 200_000:
+                memo.clear()
+            memo[t] = got
+        out.append(got)
+    return out
+
+
+def _token_sim_memo(m: Matcher, t: str, u: str) -> float:
+    memo = m._tsim_memo
+    got = memo.get((t, u))
+    if got is None:
+        got = token_sim(t, u, m.config)
+        if len(memo) >= 200_000:
+            memo.clear()
+        memo[(t, u)] = got
+    return got
 _ORG_TYPES = ("Entity", "Vessel", "Aircraft")
+
+
+class _EntryFacts:
+    """What the calibration features read of a list entry: its type and countries (kept per entry by
+    ``Matcher._entry_facts``: a candidate ruled out by :func:`score_bound` decodes no entry again)."""
+
+    __slots__ = ("type", "countries")
+
+    def __init__(self, etype: str | None, countries: list[str]) -> None:
+        self.type = etype
+        self.countries = countries
 
 
 class _CalCtx:
     """What the features of one candidate look at: aligned words with their weights and similarities."""
 
     def __init__(
-        self, m: Matcher, q: _Query, an: NormalizedName, entry: ListEntry, acronym: bool, country: str | None
+        self, m: Matcher, q: _Query, an: NormalizedName, entry: ListEntry | _EntryFacts, acronym: bool,
+        country: str | None,
     ) -> None:
         cfg = m.config
         self.m, self.cfg, self.q, self.an, self.entry, self.acronym, self.country = m, cfg, q, an, entry, acronym, country
         # a typo in a common word ('Technoeogies') is read as that word, with its low weight
-        sim_of = m._sim_of
-        fixed = [t if any(sim_of(t, u) for u in an.tokens) else common_typo(t) or t for t in q.tokens]
+        an_tokens = an.tokens
+        info_get = m._info_cache.get
+        an_vids = _vocab_ids(m, an_tokens)
+        # each query word's similarities to the list name's words (m._sim_of: a pure function, computed once here)
+        rows = {t: _sims(m, info_get(t), t, an_tokens, an_vids) for t in q.tokens}
+        fixed = [t if any(rows[t]) else common_typo(t) or t for t in q.tokens]
         self.typos = [(t, f) for t, f in zip(q.tokens, fixed, strict=True) if t != f]
-        q_tokens = _rejoin_if_needed(list(dict.fromkeys(fixed)), an.tokens)
-        a_tokens = _rejoin_if_needed(list(an.tokens), q_tokens)
+        q_tokens = list(dict.fromkeys(fixed))
+        a_tokens = list(an_tokens)
+        base_kept = True  # the list name's words as they are: the rows above stay valid
+        if _prefix_related(q_tokens, an_tokens):  # else no word of either side can be glued or split into the other's
+            q_tokens = _rejoin_if_needed(q_tokens, an_tokens)
+            a_base = a_tokens
+            a_tokens = _rejoin_if_needed(a_base, q_tokens)
+            base_kept = a_tokens is a_base
+        a_vids = an_vids.copy() if base_kept else _vocab_ids(m, a_tokens)
         # legal-form words take part in the alignment ('Co.' ~ 'Company', a typo in 'Corporation'), with
         # the weight of a legal word, whether normalisation recognised the form or not
         legal = _legal_words()
         q_tokens += [t for t in dict.fromkeys(q.norm.full_tokens) if t in legal and t not in q_tokens]
-        a_tokens += [u for u in dict.fromkeys(an.full_tokens) if u not in a_tokens and u not in an.tokens]
+        a_extra = [u for u in dict.fromkeys(an.full_tokens) if u not in a_tokens and u not in an_tokens]
+        a_tokens += a_extra
+        a_vids += _vocab_ids(m, a_extra)
         self.q_tokens, self.a_tokens = q_tokens, a_tokens
-        q_info = [m._cal_weight(t, True) for t in q_tokens]
-        a_info = [m._cal_weight(u, False) for u in a_tokens]
-        self.q_common = [c for c, _ in q_info]
-        self.a_common = [c for c, _ in a_info]
-        self.q_w = [w for _, w in q_info]
-        self.a_w = [w for _, w in a_info]
+        q_info = _cal_weights(m, q_tokens, True)
+        a_info = _cal_weights(m, a_tokens, False)
+        self.q_common = q_common = [c for c, _ in q_info]
+        self.a_common = a_common = [c for c, _ in a_info]
+        self.q_w = q_w = [w for _, w in q_info]
+        self.a_w = a_w = [w for _, w in a_info]
         # one-to-one alignment, most similar (then heaviest) pairs first; initials count for people only
         self.org_query = bool(q.norm.legal) or any(t in _ORG_HINTS for t in q.norm.full_tokens)
         person = not self.org_query and (entry.type or "Individual") == "Individual"
         cands = []
         for i, t in enumerate(q_tokens):
-            for j, u in enumerate(a_tokens):
-                sim = sim_of(t, u)
-                if not sim and person and (len(t) == 1) != (len(u) == 1) and t[0] == u[0] and (t + u).isalpha():
-                    sim = _INITIAL_SIM  # an initial and the name it abbreviates: 'A.' ~ 'Ali'
-                if not sim and self.q_common[i] and self.a_common[j] and min(len(t), len(u)) >= 3 and (
-                    t.startswith(u) or u.startswith(t)
-                ):
-                    sim = _COMMON_PREFIX_SIM  # 'air' ~ 'airlines': short and long form of a common word
-                if not sim and i == j and _same_number(t, u):
-                    sim = 1.0  # '3 Percenters' ~ 'Three Percenters': a number in digits and in words, in one place
+            row = rows.get(t) if base_kept else None
+            if row is None:
+                row = _sims(m, info_get(t), t, a_tokens, a_vids)
+            elif a_extra:
+                row = row + _sims(m, info_get(t), t, a_extra, a_vids[len(row):])
+            for j, sim in enumerate(row):
+                if not sim:
+                    u = a_tokens[j]
+                    if person and (len(t) == 1) != (len(u) == 1) and t[0] == u[0] and (t + u).isalpha():
+                        sim = _INITIAL_SIM  # an initial and the name it abbreviates: 'A.' ~ 'Ali'
+                    elif q_common[i] and a_common[j] and min(len(t), len(u)) >= 3 and (
+                        t.startswith(u) or u.startswith(t)
+                    ):
+                        sim = _COMMON_PREFIX_SIM  # 'air' ~ 'airlines': short and long form of a common word
+                    elif i == j and _same_number(t, u):
+                        sim = 1.0  # '3 Percenters' ~ 'Three Percenters': a number in digits and in words, in one place
+                    else:
+                        continue
                 if sim > 0:
-                    cands.append((-sim, -(self.q_w[i] + self.a_w[j]), i, j, sim))
+                    cands.append((-sim, -(q_w[i] + a_w[j]), i, j, sim))
         cands.sort()
         self.pairs: list[tuple[int, int, float]] = []
         used_q: set[int] = set()
@@ -978,7 +1093,6 @@ class _CalCtx:
         self.W_a = max(sum(self.a_w), 1e-9)
         self.q_share = cfg.query_share
         self.a_share = 100.0 - cfg.query_share
-        self.org_query = bool(q.norm.legal) or any(t in _ORG_HINTS for t in q.norm.full_tokens)
         self.country_match: bool | None = None
         self.name_score = 100.0
         self.alias = -1
@@ -1553,6 +1667,54 @@ FEATURES = (
     feature_country,
 )
 """The calibration features, in the order their reasons are printed."""
+
+
+BOUND_SLACK = 1e-6
+""":func:`score_bound` sums the same points in another order than :meth:`Matcher.calibrate` (float rounding):
+a candidate is skipped only when its bound is this much below the threshold."""
+
+
+def score_bound(c: _CalCtx, reading_penalty: float) -> float:
+    """An upper bound of the calibrated total of a word-aligned candidate (not an acronym), computed from the
+    alignment alone, before any feature builds its reason: :meth:`Matcher.calibrate` skips the candidate
+    when the bound is below the threshold (most candidates: a few of their words match, the rest do not).
+
+    The total is ``100 - reading_penalty`` plus the points of every feature (:data:`FEATURES`). Only three
+    features can ADD points; every other one returns points <= 0 (0 for ``normalisation`` and the
+    ``distinctive`` / ``one_word`` notes, minus a penalty for ``spelling``, ``short_word``, ``distinctive``,
+    ``one_word``, ``short_name``, ``entity_type``, ``lineage``, ``name_part_conflict``, ``place_conflict``,
+    ``word_substitution``, ``same_script``; ``acronym`` returns nothing for a word-aligned candidate), so
+    leaving those out keeps the bound valid. Summed here, exactly as the features compute them:
+
+    * ``query_words`` and ``list_words``: ``-Cq`` and ``-Ca``, the weight shares of the words without a
+      counterpart (``Cq = query_share * unmatched query weight / W_q``, ``Ca`` the same for the list name);
+    * ``added_name_parts`` (adds): ``added_name_parts_share * Cq`` when the list entry is an individual, the
+      pair is a person's name against it and the name is not read by sound (the feature's own conditions;
+      when they hold it may still return nothing: the bound then only overestimates), else 0;
+    * ``name_part_variant`` (adds or lowers): its exact points from :func:`_name_part_variant` (no reason is
+      built), 0 when it finds none or the name part was read as a list word (then it adds 0 or -100);
+    * ``country`` (adds): at most ``country_bonus`` when a country is given and the entry has countries,
+      else 0 (a mismatch lowers, -``country_mismatch``: bounded by the bonus all the same).
+
+    ``calibrate`` returns a hit only when ``min(100, total)`` reaches the threshold (its early stop, the running
+    total 5 below the threshold, only returns None sooner), so ``bound < threshold`` means None whatever the
+    features say: skipping the candidate changes no result. Checked candidate by candidate against the real
+    total: tests/test_matching_bound.py (fixtures) and benchmarks/check_score_bound.py (every SEC name and the
+    speed benchmark's yente mix)."""
+    missing_q = sum(w for i, w in enumerate(c.q_w) if i not in c.used_q)
+    missing_a = sum(w for j, w in enumerate(c.a_w) if j not in c.used_a)
+    cq = c.q_share * (missing_q / c.W_q)
+    ca = c.a_share * (missing_a / c.W_a)
+    total = 100.0 - reading_penalty - cq - ca
+    if c.entry.type == "Individual" and "sound" not in c.reading and _person_pair(c):
+        total += c.cfg.added_name_parts_share * cq
+    got = _name_part_variant(c)
+    if got is not None and not c.reading.startswith(NEAR_PART_REASON):
+        i, j, edits = got
+        total += c.q_share * c.q_w[i] / c.W_q + c.a_share * c.a_w[j] / c.W_a - c.cfg.name_part_variant_per_edit * edits
+    if c.country and c.entry.countries:
+        total += c.cfg.country_bonus
+    return total
 
 
 _PATRONYMIC = ("ovich", "evich", "ovna", "evna", "ovych", "ivna")
