@@ -261,3 +261,40 @@ def test_other_rendering_hit_stays_possible() -> None:
     hit = next(h for h in ps.hits[0] if h.entry.name == "URAL AIRLINES JSC")
     assert hit.band == "possible"
     assert "other English rendering" in hit.explanation and "'air' ~ 'airlines'" in hit.explanation
+
+
+# ---- issue 11, h39: defects of the Persian readings found in held-out misses
+
+
+def test_persian_word_that_only_begins_with_al_letters_is_also_read_whole() -> None:
+    """الکترونیک is the loanword 'elektronik', not the Arabic article al- + 'ktrunik' (the only reading before,
+    so صنایع الکترونیک ایران missed IRAN ELECTRONICS INDUSTRIES); the split 'al' is dropped with it."""
+    from ecscreen.parties.variants import ARTICLE_JOINED, _arabic_forms
+
+    assert tokens("صنایع الکترونیک ایران") == ("industry", "al", "ktrunik", "iran")  # normalize is unchanged
+    forms = _arabic_forms("صنایع الکترونیک ایران")
+    assert forms["ktrunik"][0] == ARTICLE_JOINED and "alktrunik" in forms["ktrunik"]
+    ps = screen_parties([Party(role=PartyRole.consignee, name="صنایع الکترونیک ایران")], as_of=dt.date(2026, 8, 15))
+    hit = next(h for h in ps.hits[0] if h.entry.name == "IRAN ELECTRONICS INDUSTRIES")
+    assert hit.band == "possible" and "'ktrunik' ~ 'electronic'" in hit.explanation
+    assert "read as 'industry electronic iran'" in hit.explanation  # no stray 'al'
+
+
+def test_arabic_article_of_an_arabic_name_is_still_a_word_of_its_own() -> None:
+    assert tokens("التكريتي") == ("al", "tkriti")
+
+
+def test_zero_width_non_joiner_parts_are_read_as_words_of_their_own() -> None:
+    """لوک‌اویل (Lukoil): the ZWNJ made normalize read one word 'lukavil', the alef+waw of اویل read 'av' as if
+    inside a word; each part is now also read on its own, a word-initial او as the vowel 'o'/'u' (BGN/PCGN)."""
+    from ecscreen.parties.variants import _arabic_forms
+
+    assert tokens("لوک\u200cاویل") == ("lukavil",)
+    assert "lukoil" in _arabic_forms("لوک\u200cاویل")["lukavil"]
+    assert "lukoil" in {n.split(",")[0] for n in hit_names("لوک\u200cاویل")}
+
+
+def test_word_initial_alef_waw_is_also_read_as_a_vowel() -> None:
+    from ecscreen.parties.variants import _persian_part_forms
+
+    assert _persian_part_forms("اویل")[:1] == ["avil"] and {"oil", "uil"} <= set(_persian_part_forms("اویل"))

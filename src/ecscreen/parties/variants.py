@@ -769,16 +769,70 @@ def _hangul_forms(text: str) -> dict[str, tuple[str, ...]]:
 
 
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
-_ARABIC_WORD = re.compile(r"[\u0600-\u06ff]{3,}")
+# a word, or the parts of one word written with a zero-width non-joiner between them (لوک‌اویل, روس‌نفت)
+_ARABIC_WORD = re.compile("[\u0600-\u06ff]+(?:\u200c[\u0600-\u06ff]+)*")
+_ZWNJ = "\u200c"
+_ARTICLE = "\u0627\u0644"  # ال
+_ARTICLE_MIN = 6  # normalize reads a word of 6+ letters beginning with ال as the article al- and a word
+_ALEF_WAW = "\u0627\u0648"  # او
+_MAX_PART_FORMS = 8
+ARTICLE_JOINED = "ARTICLE_JOINED"  # marks a form whose leading 'al' is part of the word (see _arabic_forms)
+
+
+def _persian_part_forms(part: str) -> list[str]:
+    """Readings of one Persian/Arabic word (no ZWNJ inside), :func:`normalize`'s own first: the BGN/PCGN vowel
+    readings (:func:`arabic_vowel_forms`: o, final eh) and a word-initial alef+waw read as the vowel 'o' or 'u'
+    (BGN/PCGN Persian: او at the start of a word is a vowel, اویل oil, اوکراین Ukraine; normalize reads 'av')."""
+    from ecscreen.domain.normalize import _arabic_word
+
+    first = _arabic_word(part)
+    forms = [first, *arabic_vowel_forms(part)]
+    if part.startswith(_ALEF_WAW) and len(part) >= 3:
+        forms += [v + f[2:] for f in forms[:2] if f.startswith("av") for v in ("o", "u")]
+    return list(dict.fromkeys(f for f in forms if f))
 
 
 def _arabic_forms(text: str) -> dict[str, tuple[str, ...]]:
-    """Romanised Persian word (as :func:`normalize` reads it) -> its BGN/PCGN vowel readings (o, final eh)."""
+    """Romanised Persian word (as :func:`normalize` reads it) -> its other readings (BGN/PCGN Persian, 1958):
+
+    * the vowels the script leaves unsaid (:func:`arabic_vowel_forms`: a waw between consonants 'o', a silent
+      final heh 'eh'/'e'), and a word-initial او read as a vowel (:func:`_persian_part_forms`);
+    * a word written in parts joined by a zero-width non-joiner (لوک‌اویل Lukoil, روس‌نفت Rosneft): each part
+      read as a word of its own (its initial letters are word-initial: او of اویل is the vowel 'o'), the parts
+      written together as normalize writes the word (it drops the ZWNJ);
+    * a Persian word that merely begins with the letters ال (الکترونیک elektronik, البرز Alborz): normalize
+      reads them as the Arabic article al- (a word of its own, right for Arabic names such as التكريتي); the
+      word is also read whole, keyed by its second part and marked with :data:`ARTICLE_JOINED`, so that a
+      reading replacing it drops the separate 'al' (:func:`_sound_readings`).
+    """
     from ecscreen.domain.normalize import _arabic_word
 
     if not _ARABIC_LETTER.search(text):
         return {}
-    return {_arabic_word(w): f for w in _ARABIC_WORD.findall(text) if (f := arabic_vowel_forms(w))}
+    out: dict[str, tuple[str, ...]] = {}
+    for w in _ARABIC_WORD.findall(text):
+        parts = [p for p in w.split(_ZWNJ) if p]
+        whole = "".join(parts)
+        if len(whole) < 3:
+            continue
+        if len(parts) == 1:
+            key = _arabic_word(whole)
+            forms = [f for f in _persian_part_forms(whole) if f != key]
+            if whole.startswith(_ARTICLE) and len(whole) >= _ARTICLE_MIN and " " in key:
+                rest = whole[len(_ARTICLE):]
+                joined = ["al" + f for f in _persian_part_forms(rest)]
+                out[key.split()[-1]] = (ARTICLE_JOINED, *joined)
+        else:
+            key = _arabic_word(whole)
+            if " " in key:
+                continue
+            combos = [""]
+            for part in parts:
+                combos = [c + f.replace(" ", "") for c in combos for f in _persian_part_forms(part)][:_MAX_PART_FORMS]
+            forms = [f for f in dict.fromkeys([*combos, *arabic_vowel_forms(whole)]) if f != key]
+        if forms:
+            out[key] = tuple(forms)
+    return out
 # list word -> the ids of the list names containing it (empty for another word): Matcher._word_aliases
 Aliases = Callable[[str], frozenset[int]]
 _KANA_WORD = re.compile(r"[\u30a1-\u30fa\u30fc\uff66-\uff9f]{3,}")
@@ -892,12 +946,27 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
     for ranks in combos[: max(_MAX_SOUND_READINGS, len(options[0][1]) if len(options) == 1 else 0)]:
         swap = {tok: cands[r] for (tok, cands), r in zip(options, ranks, strict=True)}
         why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items() if t != c)
-        out.append(([swap.get(t, t) for t in primary], SOUND_PENALTY,
+        out.append((_swapped(primary, swap, vowelled), SOUND_PENALTY,
                     f"sound-alike reading of romanised words: {why}; score lowered by {SOUND_PENALTY:g}",
                     SOUND_NAME_MIN_SCORE if strict else SOUND_MIN_SCORE, None))
     if strict:
         out += [c for prop in out if (c := _compound(prop, index, vocab)) is not None]
     return out + _other_renderings(nn, primary, out, strict)
+
+
+def _swapped(primary: list[str], swap: dict[str, str], vowelled: dict[str, tuple[str, ...]]) -> list[str]:
+    """``primary`` with its words replaced per ``swap``; the 'al' normalize split off a Persian word that only
+    begins with ال (:data:`ARTICLE_JOINED`) is dropped when that word is replaced by a list word that begins
+    with those letters itself ('al ktrunik' -> 'electronic'; 'al tkriti' -> 'al takriti' keeps its article)."""
+    out: list[str] = []
+    for i, t in enumerate(primary):
+        nxt = primary[i + 1] if i + 1 < len(primary) else None
+        new = swap.get(nxt, nxt) if nxt is not None else None
+        if (t == "al" and nxt is not None and new is not None and new != nxt and new[:1] in _VOWELS
+                and new[1:2] == "l" and ARTICLE_JOINED in vowelled.get(nxt, ())):
+            continue
+        out.append(swap.get(t, t))
+    return out
 
 
 def _form_candidates(tok: str, loan: dict[str, tuple[str, ...]], vowelled: dict[str, tuple[str, ...]],
@@ -910,6 +979,8 @@ def _form_candidates(tok: str, loan: dict[str, tuple[str, ...]], vowelled: dict[
     for form in loan.get(tok, ()):
         out += [c for c in ([form] if form in vocab else index.candidates(form)[:1]) if c not in out]
     for form in vowelled.get(tok, ()):
+        if form == ARTICLE_JOINED:
+            continue
         near = _in_context(index.candidates(form), [o for o in others if o != tok], aliases)
         out += [c for c in near[:_SOUND_CANDIDATES] if c not in out]
     return out
