@@ -298,3 +298,17 @@ def test_word_initial_alef_waw_is_also_read_as_a_vowel() -> None:
     from ecscreen.parties.variants import _persian_part_forms
 
     assert _persian_part_forms("اویل")[:1] == ["avil"] and {"oil", "uil"} <= set(_persian_part_forms("اویل"))
+
+
+def test_hangul_is_also_read_in_mccune_reischauer_as_the_lists_write_north_korean_names() -> None:
+    """정찰총국 (the list's alias CHONGCH'AL CH'ONGGUK of the RECONNAISSANCE GENERAL BUREAU) was read only in Revised
+    Romanization ('jeongchalchonggug') and missed; McCune-Reischauer is what the UN and OFAC lists use for DPRK names."""
+    from ecscreen.parties.variants import mccune_reischauer
+
+    assert mccune_reischauer("대성은행") == "taesongunhaeng"  # CHOSON TAESONG UNHAENG
+    assert mccune_reischauer("청천강") == "chongchongang"  # CHONGCHONGANG SHIPPING
+    assert mccune_reischauer("고려") == "koryo" and mccune_reischauer("련봉") == "ryonbong"
+    assert mccune_reischauer("정찰총국") == "chongchalchongguk"
+    ps = screen_parties([Party(role=PartyRole.consignee, name="정찰총국")], as_of=dt.date(2026, 8, 15))
+    hit = next(h for h in ps.hits[0] if h.entry.name == "RECONNAISSANCE GENERAL BUREAU")
+    assert hit.band == "possible" and "McCune-Reischauer" in hit.explanation

@@ -768,6 +768,84 @@ def _hangul_forms(text: str) -> dict[str, tuple[str, ...]]:
     return {anyascii(w).lower(): f for w in _HANGUL_WORD.findall(text) if (f := hangul_loan_forms(w))}
 
 
+# McCune-Reischauer (1939), the romanisation of Korean the DPRK and, after it, the UN and OFAC lists use for North
+# Korean names (CHOSON TAESONG UNHAENG, CHONGCHONGANG, KORYO, CHONGCH'AL CH'ONGGUK), written as the lists write it:
+# without the breve (ŏ, ŭ -> o, u) and the aspiration apostrophe. normalize reads hangul in the South's Revised
+# Romanization (anyascii: 대성 daeseong, 총국 chonggug). Initials, vowels and finals in Unicode jamo order.
+_MR_INITIAL = ("k", "kk", "n", "t", "tt", "r", "m", "p", "pp", "s", "ss", "", "ch", "tch", "ch", "k", "t", "p", "h")
+_MR_VOICED = {0: "g", 3: "d", 7: "b", 12: "j"}  # k t p ch between voiced sounds: g d b j
+_MR_VOWEL = ("a", "ae", "ya", "yae", "o", "e", "yo", "ye", "o", "wa", "wae", "oe", "yo", "u", "wo", "we", "wi", "yu",
+             "u", "ui", "i")
+_MR_FINAL = ("", "k", "k", "k", "n", "n", "n", "t", "l", "k", "m", "l", "l", "l", "p", "l", "m", "p", "p", "t", "t",
+             "ng", "t", "t", "k", "t", "p", "t")
+_MR_SONORANT_FINALS = frozenset({0, 4, 8, 16, 21})  # none, n, l, m, ng: a following k t p ch is voiced
+_HANGUL_RUN = re.compile(r"[\uac00-\ud7a3]{2,}")
+_MR_MAX_RUN = 10
+MR_REASON = "hangul read in McCune-Reischauer, the romanisation the lists use for North Korean names"
+
+
+def mccune_reischauer(word: str) -> str:
+    """One hangul word in McCune-Reischauer as the lists write it (no breves, no apostrophes): 대성은행 ->
+    'taesongunhaeng', 청천강 -> 'chongchongang', 련봉 -> 'ryonbong'; '' for a word that is not all hangul syllables."""
+    out: list[str] = []
+    prev_final = -1
+    for ch in word:
+        code = ord(ch) - 0xAC00
+        if not 0 <= code < 11172:
+            return ""
+        ini, vow, fin = code // 588, (code % 588) // 28, code % 28
+        onset = _MR_INITIAL[ini]
+        if prev_final in _MR_SONORANT_FINALS and ini in _MR_VOICED:
+            onset = _MR_VOICED[ini]
+        elif ini == 5 and prev_final == 8:
+            onset = "l"  # ㄹㄹ: ll
+        out.append(onset + _MR_VOWEL[vow] + _MR_FINAL[fin])
+        prev_final = fin
+    return "".join(out)
+
+
+def _mr_words(run: str) -> list[str]:
+    """Readings of a hangul run in McCune-Reischauer: the whole word, and (4+ syllables, an even number) as
+    two-syllable words, as the lists write a Sino-Korean compound (정찰총국 CHONGCH'AL CH'ONGGUK)."""
+    out = [mccune_reischauer(run)]
+    if len(run) >= 4 and len(run) % 2 == 0:
+        out.append(" ".join(mccune_reischauer(run[i:i + 2]) for i in range(0, len(run), 2)))
+    return [w for w in dict.fromkeys(out) if w]
+
+
+def _mccune_reischauer_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, Any]) -> list[_Proposal]:
+    """The name with its romanised hangul words read in McCune-Reischauer (:func:`mccune_reischauer`): a hangul
+    word or a part of one that normalize read (Revised Romanization) as one of the query's words. Read like the
+    sound-alike readings (possible, never firm, on this alone)."""
+    from anyascii import anyascii
+
+    runs = [r for r in _HANGUL_RUN.findall(nn.original) if len(r) <= _MR_MAX_RUN]
+    if not runs:
+        return []
+    index = _sound_index(vocab)
+    readings: list[dict[str, str]] = [{}, {}]
+    for run in runs:
+        for size in range(len(run), 1, -1):
+            for i in range(len(run) - size + 1):
+                part = run[i:i + size]
+                rr = anyascii(part).lower()
+                if rr not in primary or rr in readings[0]:
+                    continue
+                forms = _mr_words(part)
+                for k, form in enumerate((forms[0], forms[-1])):
+                    words = [w if w in vocab else next(iter(index.candidates(w)[:1]), w) for w in form.split()]
+                    readings[k][rr] = " ".join(words)
+    out: list[_Proposal] = []
+    for swap in readings:
+        if not swap or all(swap[t] == t for t in swap):
+            continue
+        tokens = [w for t in primary for w in swap.get(t, t).split()]
+        why = ", ".join(f"'{t}' as '{m}'" for t, m in swap.items() if m != t)
+        out.append((tokens, SOUND_PENALTY, f"{MR_REASON}: {why} (as a sound-alike reading); score lowered by "
+                    f"{SOUND_PENALTY:g}", SOUND_MIN_SCORE, None))
+    return out
+
+
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
 # a word, or the parts of one word written with a zero-width non-joiner between them (لوک‌اویل, روس‌نفت)
 _ARABIC_WORD = re.compile("[\u0600-\u06ff]+(?:\u200c[\u0600-\u06ff]+)*")
@@ -938,8 +1016,9 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
         # short consonant keys (unvowelled Persian 'mlt') are ambiguous: try more list words
         size = _SOUND_CANDIDATES * (4 if len(sound_key(tok)) <= 3 else 1)
         options.append((tok, cands[: size if len(unknown) == 1 else 2]))
+    script = _mccune_reischauer_readings(nn, primary, vocab) if _HANGUL_RUN.search(nn.original) else []
     if not options:
-        return _other_renderings(nn, primary, [], strict)
+        return _other_renderings(nn, primary, [], strict) + script
     out: list[_Proposal] = []
     combos = sorted(itertools.product(*[range(len(c)) for _, c in options]), key=lambda ranks: (sum(ranks), ranks))
     combos = [r for r in combos if any(cands[i] != tok for (tok, cands), i in zip(options, r, strict=True))]
@@ -951,7 +1030,7 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
                     SOUND_NAME_MIN_SCORE if strict else SOUND_MIN_SCORE, None))
     if strict:
         out += [c for prop in out if (c := _compound(prop, index, vocab)) is not None]
-    return out + _other_renderings(nn, primary, out, strict)
+    return out + _other_renderings(nn, primary, out, strict) + script
 
 
 def _swapped(primary: list[str], swap: dict[str, str], vowelled: dict[str, tuple[str, ...]]) -> list[str]:
