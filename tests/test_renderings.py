@@ -312,3 +312,36 @@ def test_hangul_is_also_read_in_mccune_reischauer_as_the_lists_write_north_korea
     ps = screen_parties([Party(role=PartyRole.consignee, name="정찰총국")], as_of=dt.date(2026, 8, 15))
     hit = next(h for h in ps.hits[0] if h.entry.name == "RECONNAISSANCE GENERAL BUREAU")
     assert hit.band == "possible" and "McCune-Reischauer" in hit.explanation
+
+
+@pytest.mark.parametrize(
+    ("name", "listed"),
+    [
+        # translations, not transliterations: each was read 'xibei industry university', 'beijing ligong
+        # university', '... bingtuan', 'changjiang memory technology' only, and missed
+        ("西北工业大学", "northwestern polytechnical university"),  # 工业大学 polytechnical university
+        ("北京理工大学", "beijing institute of technology"),  # 理工大学 institute of technology
+        ("新疆生产建设兵团", "xinjiang production and construction corps"),  # 兵团 corps
+        ("长江存储科技有限责任公司", "yangtze memory technologies co., ltd."),  # 长江 Yangtze
+        ("中国核工业集团有限公司", "china national nuclear corporation"),  # 中国 ... 集团 China National ... Corporation
+    ],
+)
+def test_chinese_words_with_several_english_renderings_are_tried_in_each(name: str, listed: str) -> None:
+    # against the embedded CSL alone (a pack's project list may carry the Chinese name itself as an alias)
+    from ecscreen.parties.store import load_default, matcher_for
+
+    hits = matcher_for([load_default()]).search(name, limit=20)
+    hit = next(h for h in hits if h.entry.name.casefold() == listed)
+    assert hit.band == "possible" and "Chinese words read in their other English renderings" in hit.explanation
+
+
+def test_chinese_renderings_are_other_readings_the_name_keeps_its_own() -> None:
+    assert tokens("西北工业大学") == ("xibei", "industry", "university")
+    assert tokens("中國核工業集團有限公司") == tokens("中国核工业集团有限公司")  # traditional first simplified
+
+
+def test_zhongke_is_a_word_of_its_own_in_chinese_names() -> None:
+    # 中科技术 was read 中 + 科技 + 术 ('longxinzhong technology shu') and 中科信 as one word 'zhongkexin'
+    assert tokens("龙芯中科技术股份有限公司") == ("longxin", "zhongke", "technology")
+    assert tokens("北京中科信电子装备有限公司") == ("beijing", "zhongke", "xin", "electronic", "equipment")
+    assert "beijing zhongke xin electronic equipment" in hit_names("北京中科信电子装备有限公司")

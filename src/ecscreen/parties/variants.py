@@ -658,6 +658,7 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any], aliases: Aliase
         and not any(len(t) >= _MIN_GLUED and t not in vocab for t in nn.tokens)
         and not (len(nn.tokens) == 1 and len(nn.tokens[0]) >= _MIN_GLUED_WHOLE and nn.tokens[0] not in vocab)
         and not _wade_giles_trigger(nn.tokens)
+        and not _han_trigger(nn)
     ):
         # the usual case: nothing that any reading below would change, but a person's misspelt name part
         return [Reading(*prop) for prop in _near_part_readings(nn, vocab, aliases)]
@@ -766,6 +767,86 @@ def _hangul_forms(text: str) -> dict[str, tuple[str, ...]]:
     if not _HANGUL_WORD.search(text):
         return {}
     return {anyascii(w).lower(): f for w in _HANGUL_WORD.findall(text) if (f := hangul_loan_forms(w))}
+
+
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_KANA_ANY = re.compile("[\u3041-\u30ff]")
+_HAN_MAX_READINGS = 3
+HAN_RENDERING_REASON = "Chinese words read in their other English renderings"
+
+
+@lru_cache(maxsize=1)
+def _han_renderings() -> tuple[dict[str, tuple[str, ...]], int]:
+    """(Han word -> its English renderings, longest word) from ``data/normalize/han_renderings.txt``."""
+    from importlib import resources
+
+    text = resources.files("ecscreen").joinpath("data", "normalize", "han_renderings.txt").read_text(encoding="utf-8")
+    out: dict[str, tuple[str, ...]] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        han, english = line.split(None, 1)
+        out[han] = tuple(f.strip() for f in english.split("|") if f.strip())
+    return out, max(map(len, out))
+
+
+def _han_spans(text: str) -> list[tuple[int, int, str]]:
+    """The words of :func:`_han_renderings` in ``text`` (simplified Han), leftmost-longest, not overlapping."""
+    table, longest = _han_renderings()
+    found: list[tuple[int, int, str]] = []
+    i = 0
+    while i < len(text):
+        for size in range(min(longest, len(text) - i), 1, -1):
+            if text[i:i + size] in table:
+                found.append((i, i + size, text[i:i + size]))
+                i += size
+                break
+        else:
+            i += 1
+    return found
+
+
+def _han_trigger(nn: NormalizedName) -> bool:
+    """A Chinese name (Han characters, no kana) holding a word of :func:`_han_renderings`."""
+    if not nn.transliterated or _HAN.search(nn.original) is None or _KANA_ANY.search(nn.original):
+        return False
+    return bool(_han_spans(_simplified_han(nn.original)))
+
+
+def _simplified_han(text: str) -> str:
+    from ecscreen.domain.normalize import _simplified
+
+    return _HAN.sub(lambda m: _simplified(m.group(0)), text)
+
+
+def _han_term_readings(nn: NormalizedName, primary: list[str]) -> list[_Proposal]:
+    """A Chinese name with the words of ``han_renderings.txt`` read in each of their English renderings (工业大学
+    polytechnical university | university of technology | institute of technology; 中国 ... 集团 china national
+    ... corporation; 兵团 corps; 西北 northwestern; 长江 yangtze): the k-th reading gives every such word its k-th
+    rendering (its last when it has fewer), the rest of the name read as normalize reads it. Read like the
+    sound-alike readings (possible, never firm, on this alone)."""
+    if not _han_trigger(nn):
+        return []
+    table, _ = _han_renderings()
+    text = _simplified_han(nn.original)
+    spans = _han_spans(text)
+    out: list[_Proposal] = []
+    for k in range(min(_HAN_MAX_READINGS, max(len(table[w]) for _, _, w in spans))):
+        pieces: list[str] = []
+        last = 0
+        chosen: list[str] = []
+        for a, b, word in spans:
+            alts = table[word]
+            pieces += [text[last:a], f" {alts[min(k, len(alts) - 1)]} "]
+            chosen.append(f"{word} '{alts[min(k, len(alts) - 1)]}'")
+            last = b
+        pieces.append(text[last:])
+        tokens = list(normalize("".join(pieces)).tokens)
+        if tokens and tokens != primary:
+            out.append((tokens, SOUND_PENALTY, f"{HAN_RENDERING_REASON}: {', '.join(chosen)} (as a sound-alike "
+                        f"reading); score lowered by {SOUND_PENALTY:g}", SOUND_MIN_SCORE, None))
+    return out
 
 
 # McCune-Reischauer (1939), the romanisation of Korean the DPRK and, after it, the UN and OFAC lists use for North
@@ -985,7 +1066,7 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
     # (only when every romanised word is a list word: otherwise the unknown words get the readings)
     known = [t for t in nn.sound_tokens if t in primary and t in vocab] if len(primary) >= 2 and not unknown else []
     if not unknown and not known:
-        return []
+        return _han_term_readings(nn, primary)
     loan = _hangul_forms(nn.original) | _kana_forms(nn.original)
     unvowelled = _ARABIC_LETTER.search(nn.original) is not None
     vowelled = _arabic_forms(nn.original) if unvowelled else {}
