@@ -345,3 +345,36 @@ def test_zhongke_is_a_word_of_its_own_in_chinese_names() -> None:
     assert tokens("龙芯中科技术股份有限公司") == ("longxin", "zhongke", "technology")
     assert tokens("北京中科信电子装备有限公司") == ("beijing", "zhongke", "xin", "electronic", "equipment")
     assert "beijing zhongke xin electronic equipment" in hit_names("北京中科信电子装备有限公司")
+
+
+def test_katakana_english_loanwords_and_fa_for_mandarin_hua() -> None:
+    """ダーファ・テクノロジー (Dahua Technology) was read 'dafa tekunoroji' and missed: テクノロジー is the katakana of
+    'technology' (script_terms.txt), and katakana writes the Mandarin 'hua' of Chinese names as ファ."""
+    from ecscreen.parties.variants import _kana_forms
+
+    forms = _kana_forms("ダーファ・テクノロジー")
+    assert forms["tekunoroji"][0] == "technology" and "dahua" in forms["dafa"]
+    assert tokens("ソニー グループ") == ("soni", "group")
+    from ecscreen.parties.store import load_default, matcher_for
+
+    hits = matcher_for([load_default()]).search("ダーファ・テクノロジー")
+    assert any(h.entry.name == "Dahua Technology" and h.band == "possible" for h in hits)
+
+
+def test_russian_place_adjective_is_read_as_the_place_and_airlines_translated() -> None:
+    """Уральские авиалинии (URAL AIRLINES JSC) was read 'uralskie avialinii' and missed."""
+    from ecscreen.parties.variants import _cyrillic_forms
+
+    assert tokens("Уральские авиалинии") == ("uralskie", "airlines")
+    assert _cyrillic_forms("Уральские авиалинии") == {"uralskie": ("ural", "uralsk")}
+    assert _cyrillic_forms("Омский завод") == {"omskiy": ("omsk",)}
+    assert "ural airlines jsc" in hit_names("Уральские авиалинии")
+
+
+def test_persian_state_company_words_in_their_english_renderings() -> None:
+    """شرکت ملی نفت ایران (NATIONAL IRANIAN OIL COMPANY) was read 'mli nft iran' and missed: ملی national, نفت oil,
+    a final ایران 'Iranian' (script_terms.txt 'a | b'), tried even though every word of the reading is a list word."""
+    assert tokens("شرکت ملی نفت ایران") == ("melli", "naft", "iran")
+    ps = screen_parties([Party(role=PartyRole.consignee, name="شرکت ملی نفت ایران")], as_of=dt.date(2026, 8, 15))
+    hit = next(h for h in ps.hits[0] if h.entry.name == "NATIONAL IRANIAN OIL COMPANY")
+    assert hit.band == "possible" and "'iran' ~ 'iranian'" in hit.explanation

@@ -658,7 +658,7 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any], aliases: Aliase
         and not any(len(t) >= _MIN_GLUED and t not in vocab for t in nn.tokens)
         and not (len(nn.tokens) == 1 and len(nn.tokens[0]) >= _MIN_GLUED_WHOLE and nn.tokens[0] not in vocab)
         and not _wade_giles_trigger(nn.tokens)
-        and not _han_trigger(nn)
+        and not _term_trigger(nn)
     ):
         # the usual case: nothing that any reading below would change, but a person's misspelt name part
         return [Reading(*prop) for prop in _near_part_readings(nn, vocab, aliases)]
@@ -812,6 +812,14 @@ def _han_trigger(nn: NormalizedName) -> bool:
     if not nn.transliterated or _HAN.search(nn.original) is None or _KANA_ANY.search(nn.original):
         return False
     return bool(_han_spans(_simplified_han(nn.original)))
+
+
+def _term_trigger(nn: NormalizedName) -> bool:
+    """A name read from another script holding a word with several English renderings (``han_renderings.txt``,
+    the 'a | b' lines of the term tables): worth its other readings even when every word is a list word."""
+    if not nn.transliterated:
+        return False
+    return _han_trigger(nn) or bool(term_alternatives(nn.original.lower()))
 
 
 def _simplified_han(text: str) -> str:
@@ -998,15 +1006,61 @@ _KANA_WORD = re.compile(r"[\u30a1-\u30fa\u30fc\uff66-\uff9f]{3,}")
 
 
 def _kana_forms(text: str) -> dict[str, tuple[str, ...]]:
-    """Romanised katakana word (as :func:`normalize` reads it) -> its loanword readings."""
+    """Romanised katakana word (as :func:`normalize` reads it) -> its other readings: the loanword readings
+    (:func:`kana_loan_forms`), the English word of a katakana spelling of one (``script_terms.txt``: テクノロジー
+    technology, also in a name written with ・ between its words, which normalize reads as one word), and a ファ
+    read 'hua' (katakana writes the Mandarin hua of Chinese names as ファ: ファーウェイ Huawei, ダーファ Dahua)."""
     import unicodedata
 
-    from ecscreen.domain.normalize import _kana_word
+    from ecscreen.domain.normalize import _kana_word, _script_terms
 
     if not _KANA_WORD.search(text):
         return {}
-    return {_kana_word(unicodedata.normalize("NFKC", w)).lower(): f for w in _KANA_WORD.findall(text)
-            if (f := kana_loan_forms(w))}
+    terms = _script_terms()
+    out: dict[str, tuple[str, ...]] = {}
+    for w in _KANA_WORD.findall(text):
+        plain = _kana_word(unicodedata.normalize("NFKC", w)).lower()
+        forms = list(kana_loan_forms(w))
+        term = terms.get(unicodedata.normalize("NFKC", w).lower())
+        if term is not None and term.isalpha():
+            forms.insert(0, term)
+        if "\u30d5\u30a1" in w:  # ファ
+            forms += [f.replace("fa", "hua") for f in (plain, *forms) if "fa" in f]
+        forms = [f for f in dict.fromkeys(forms) if f != plain]
+        if forms:
+            out[plain] = tuple(forms)
+    return out
+
+
+# Russian relational adjectives of place names (Уральские авиалинии Ural Airlines, Омский Omsk, Донецкий Donetsk):
+# the lists translate them as the place's name; -ский/-ская/-ское/-ские and their cases
+_RU_ADJECTIVE = re.compile("(?:\u0441\u043a|\u0446\u043a)(?:\u0438\u0439|\u0430\u044f|\u043e\u0435|"
+                           "\u0438\u0435|\u043e\u0433\u043e|\u043e\u0439|\u043e\u043c\u0443|\u0438\u043c|"
+                           "\u0438\u0445|\u0443\u044e|\u0438\u043c\u0438|\u043e\u043c)$")
+_CYRILLIC_WORD = re.compile("[\u0400-\u04ff]{5,}")
+
+
+def _cyrillic_forms(text: str) -> dict[str, tuple[str, ...]]:
+    """Romanised Russian word (as :func:`normalize` reads it) -> the place name of a relational adjective: the
+    ending dropped with its -ск- (уральские -> 'ural', the soft sign dropped) and kept (омский -> 'omsk', донецкий
+    -> 'donetsk'), as the lists translate such names (URAL AIRLINES)."""
+    from anyascii import anyascii
+
+    if not _CYRILLIC_WORD.search(text):
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    for w in _CYRILLIC_WORD.findall(text):
+        low = w.lower()
+        m = _RU_ADJECTIVE.search(low)
+        if m is None or m.start() < 2:
+            continue
+        stem = low[: m.start()].rstrip("\u044c")
+        stems = [stem, low[: m.start() + 2]] if len(stem) >= 3 else [low[: m.start() + 2]]
+        plain = re.sub("[^a-z]", "", anyascii(low).lower())
+        forms = [f for f in dict.fromkeys(re.sub("[^a-z]", "", anyascii(x).lower()) for x in stems) if f and f != plain]
+        if forms:
+            out[plain] = tuple(forms)
+    return out
 
 
 def _in_context(cands: list[str], others: list[str], aliases: Aliases | None) -> list[str]:
@@ -1066,8 +1120,8 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
     # (only when every romanised word is a list word: otherwise the unknown words get the readings)
     known = [t for t in nn.sound_tokens if t in primary and t in vocab] if len(primary) >= 2 and not unknown else []
     if not unknown and not known:
-        return _han_term_readings(nn, primary)
-    loan = _hangul_forms(nn.original) | _kana_forms(nn.original)
+        return _han_term_readings(nn, primary) + _other_renderings(nn, primary, [], strict)
+    loan = _hangul_forms(nn.original) | _kana_forms(nn.original) | _cyrillic_forms(nn.original)
     unvowelled = _ARABIC_LETTER.search(nn.original) is not None
     vowelled = _arabic_forms(nn.original) if unvowelled else {}
     # the query's other words that are list words ('bank' in 'bank mlt'): the context of a sound-alike reading
@@ -1148,19 +1202,28 @@ def _form_candidates(tok: str, loan: dict[str, tuple[str, ...]], vowelled: dict[
 
 def _other_renderings(nn: NormalizedName, primary: list[str], sound: list[_Proposal], strict: bool) -> list[_Proposal]:
     """The name, and its first sound-alike reading, with every script word that has several English renderings
-    read by its second (term tables 'a | b': 航空 air | airlines, جمهوری jomhouri | republic): read like the
-    sound-alike readings (possible, never firm, on this alone)."""
-    alts = {tok: others[0] for tok, others in term_alternatives(nn.original).items() if tok in primary}
-    if not alts:
+    read by its second (term tables 'a | b': 航空 air | airlines, جمهوری jomhouri | republic), and (two such words
+    or more) with all of them but one so read (ایران is 'Iranian' in NATIONAL IRANIAN OIL COMPANY but 'Iran' in
+    ISLAMIC REPUBLIC OF IRAN SHIPPING LINES): read like the sound-alike readings (possible, never firm, on this
+    alone)."""
+    # (Cyrillic has capitals: the tables hold the words in lower case)
+    every = {tok: others[0] for tok, others in term_alternatives(nn.original.lower()).items() if tok in primary}
+    if not every:
         return []
-    why = ", ".join(f"'{t}' ~ '{a}'" for t, a in alts.items())
+    choices = [every] + ([{t: a for t, a in every.items() if t != left} for left in every] if len(every) >= 2 else [])
     out: list[_Proposal] = []
-    for base, head in [(primary, "")] + [(sound[0][0], sound[0][2].split("; score lowered")[0] + "; ") for _ in sound[:1]]:
-        tokens = [w for t in base for w in alts.get(t, t).split()]
-        out.append((tokens, SOUND_PENALTY, f"{head}script words read in their other English rendering (as a "
-                    f"sound-alike reading): {why}; score lowered by {SOUND_PENALTY:g}",
-                    SOUND_NAME_MIN_SCORE if strict else SOUND_MIN_SCORE, None))
+    for alts in choices[:_MAX_OTHER_RENDERINGS]:
+        why = ", ".join(f"'{t}' ~ '{a}'" for t, a in alts.items())
+        for base, head in [(primary, "")] + [(sound[0][0], sound[0][2].split("; score lowered")[0] + "; ")
+                                             for _ in sound[:1]]:
+            tokens = [w for t in base for w in alts.get(t, t).split()]
+            out.append((tokens, SOUND_PENALTY, f"{head}script words read in their other English rendering (as a "
+                        f"sound-alike reading): {why}; score lowered by {SOUND_PENALTY:g}",
+                        SOUND_NAME_MIN_SCORE if strict else SOUND_MIN_SCORE, None))
     return out
+
+
+_MAX_OTHER_RENDERINGS = 5
 
 
 def _compound(prop: _Proposal, index: _SoundIndex, vocab: Mapping[str, Any]) -> _Proposal | None:
