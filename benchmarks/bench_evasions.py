@@ -303,6 +303,57 @@ RENDERINGS_R5: list[tuple[str, str, str, str]] = [
 ]
 
 
+# Round 5b (issue 11, h39, 2026-11-29 01:40 UTC): after the round-5 changes left RENDERINGS_R5 unchanged, its misses
+# were studied for their classes (so from then on RENDERINGS_R5 is no longer held out); this third held-out set
+# ('<lang>_heldout3', ja/ko/ru/fa: no Chinese changes were made after the round-5 rows were seen) was written before
+# the changes that study led to, the same way: each target checked on the embedded CSL ('A|B': the same entity on
+# two lists), names not in the data files or tests.
+RENDERINGS_R5B: list[tuple[str, str, str, str]] = [
+    ("ru_heldout3", "КАМАЗ", "KAMAZ PUBLICLY TRADED COMPANY", "the company's Russian name (ПАО «КАМАЗ»)"),
+    ("ru_heldout3", "Севмаш", "PRODUCTION ASSOCIATION SEVMASH|JSC PO Sevmash", "the company's Russian name"),
+    ("ru_heldout3", "Позитив Текнолоджиз", "Positive Technologies|Aktsionernoe Obshchestvo Pozitiv Teknolodzhiz",
+     "the company's Russian name"),
+    ("ru_heldout3", "РусГидро", "PUBLIC JOINT STOCK COMPANY RUSHYDRO", "the company's Russian name"),
+    ("ru_heldout3", "Росбанк", "PUBLIC JOINT STOCK COMPANY ROSBANK", "the bank's Russian name"),
+    ("ru_heldout3", "Банк «Открытие»", "OTKRITIE BANK", "the bank's Russian name"),
+    ("ru_heldout3", "Концерн «Созвездие»", "JOINT STOCK COMPANY CONCERN SOZVEZDIE", "the company's Russian name"),
+    ("ru_heldout3", "Адмиралтейские верфи", "JOINT STOCK COMPANY ADMIRALTY SHIPYARDS", "the company's Russian name"),
+    ("ru_heldout3", "Банк «Россия»", "BANK ROSSIYA", "the bank's Russian name"),
+    ("ru_heldout3", "Авиакомпания «Победа»", "LIMITED LIABILITY COMPANY AVIAKOMPANIYA POBEDA|POBEDA AIRLINES",
+     "the airline's Russian name"),
+    ("ru_heldout3", "МТС Банк", "PUBLIC JOINT STOCK COMPANY MTS BANK", "the bank's Russian name"),
+    ("ru_heldout3", "Т-Платформы", "T-PLATFORMS", "the company's Russian name"),
+    ("ja_heldout3", "カマズ", "KAMAZ PUBLICLY TRADED COMPANY", "katakana of KAMAZ"),
+    ("ja_heldout3", "ロスバンク", "PUBLIC JOINT STOCK COMPANY ROSBANK", "katakana of Rosbank"),
+    ("ja_heldout3", "ルスギドロ", "PUBLIC JOINT STOCK COMPANY RUSHYDRO", "katakana of RusHydro (ja.wikipedia 'ルスギドロ')"),
+    ("ja_heldout3", "ポジティブ・テクノロジーズ", "Positive Technologies", "katakana of Positive Technologies"),
+    ("ja_heldout3", "ポベダ航空", "POBEDA AIRLINES", "the airline's Japanese name (航空 = airlines)"),
+    ("ja_heldout3", "ロシア銀行", "BANK ROSSIYA", "the bank's Japanese name (銀行 = bank)"),
+    ("ja_heldout3", "セヴマシュ", "PRODUCTION ASSOCIATION SEVMASH|JSC PO Sevmash", "katakana of Sevmash"),
+    ("ko_heldout3", "카마즈", "KAMAZ PUBLICLY TRADED COMPANY", "hangul of KAMAZ"),
+    ("ko_heldout3", "로스방크", "PUBLIC JOINT STOCK COMPANY ROSBANK", "hangul of Rosbank"),
+    ("ko_heldout3", "루스기드로", "PUBLIC JOINT STOCK COMPANY RUSHYDRO", "hangul of RusHydro"),
+    ("ko_heldout3", "포지티브 테크놀로지스", "Positive Technologies", "hangul of Positive Technologies"),
+    ("ko_heldout3", "포베다 항공", "POBEDA AIRLINES", "the airline's Korean name (항공 = airlines)"),
+    ("ko_heldout3", "조선중앙은행", "CENTRAL BANK OF THE DEMOCRATIC PEOPLE'S REPUBLIC OF KOREA", "the DPRK bank's Korean name"),
+    ("ko_heldout3", "조선광선은행", "KOREA KWANGSON BANKING CORP", "the DPRK bank's Korean name"),
+    ("ko_heldout3", "조선민족보험총회사", "KOREA NATIONAL INSURANCE CORPORATION", "the DPRK company's Korean name"),
+    ("ko_heldout3", "금별무역회사", "KOREA KUMBYOL TRADING COMPANY|KUMBYOL TRADING", "the DPRK company's Korean name"),
+    ("ko_heldout3", "해성무역회사", "HESONG TRADING CORPORATION", "the DPRK company's Korean name"),
+    ("fa_heldout3", "گروه صنعتی شهید همت", "Shahid Hemmat Industrial Group", "the group's Persian name"),
+    ("fa_heldout3", "گروه صنعتی شهید باکری", "Shahid Bakeri Industrial Group", "the group's Persian name"),
+    ("fa_heldout3", "صنایع هواپیماسازی ایران", "IRAN AIRCRAFT MANUFACTURING INDUSTRIAL COMPANY", "HESA's Persian name"),
+    ("fa_heldout3", "صنایع هوایی قدس", "QODS AVIATION INDUSTRIES", "the company's Persian name"),
+    ("fa_heldout3", "صنایع هوایی شاهد", "Shahed Aviation Industries", "the company's Persian name"),
+    ("fa_heldout3", "بنیاد مستضعفان", "ISLAMIC REVOLUTION MOSTAZAFAN FOUNDATION", "the foundation's Persian name"),
+    ("fa_heldout3", "آستان قدس رضوی", "ASTAN QUDS RAZAVI", "the foundation's Persian name"),
+    ("fa_heldout3", "ستاد اجرایی فرمان امام", "EXECUTION OF IMAM KHOMEINI'S ORDER", "Setad's Persian name"),
+    ("fa_heldout3", "شرکت نفت و گاز پارس", "PARS OIL AND GAS COMPANY", "the company's Persian name"),
+    ("fa_heldout3", "شرکت بازرگانی پتروشیمی", "IRAN PETROCHEMICAL COMMERCIAL COMPANY", "the company's Persian name"),
+    ("fa_heldout3", "نیروی مقاومت بسیج", "BASIJ RESISTANCE FORCE", "the force's Persian name"),
+]
+
+
 # The Latin spelling of what a rendering writes, for renderings of part of a list name or of a brand spelt as
 # one word: when the Latin form misses as well, the miss is the matcher's (a one-word brand against a longer list
 # name), not the rendering's. Printed next to each miss that has one.
@@ -510,7 +561,7 @@ def section_renderings(csl: ScreeningList, show: int) -> None:
 
     s2t = opencc.OpenCC("s2t")
     print(f"3. hand-written renderings of listed names ({len(RENDERINGS)}, and {len(RENDERINGS_HELDOUT)} held out; "
-          f"round 4: {len(RENDERINGS_R4)}, a third of them held out; round 5: {len(RENDERINGS_R5)} new held out), "
+          f"round 4: {len(RENDERINGS_R4)}, a third of them held out; round 5: {len(RENDERINGS_R5)} + {len(RENDERINGS_R5B)} new held out), "
           "embedded CSL")
     print(f"  {'class':<28} {'n':>5} {'found':>5}  recall")
     index: dict[str, list[ListEntry]] = {}
@@ -518,7 +569,7 @@ def section_renderings(csl: ScreeningList, show: int) -> None:
         for n in (e.name, *e.aliases):
             index.setdefault(n.casefold(), []).append(e)
     rows: dict[str, list[tuple[str, list[ListEntry]]]] = {}
-    for lang, text, target, _source in RENDERINGS + RENDERINGS_HELDOUT + _round4_rows() + RENDERINGS_R5:
+    for lang, text, target, _source in RENDERINGS + RENDERINGS_HELDOUT + _round4_rows() + RENDERINGS_R5 + RENDERINGS_R5B:
         # 'A|B': the rendering names the company two list entries stand for (either found counts)
         targets = [e for t in target.split("|") for e in index.get(t.casefold(), [])]
         if not targets:
