@@ -281,7 +281,12 @@ RENDERINGS_R5: list[tuple[str, str, str, str]] = [
      "the company's Russian name"),
     ("ru_heldout2", "Корпорация «Тактическое ракетное вооружение»", "TACTICAL MISSILES CORPORATION JSC", "the company's Russian name"),
     ("ru_heldout2", "Вертолёты России", "VERTOLETY ROSSII AO", "the company's Russian name"),
-    ("ru_heldout2", "Московский физико-технический институт", "Moscow Institute of Physics and Technology", "the institute's Russian name"),
+    # MIPT is on the Entity List and the SDN list (whose entry has the alias MOSKOVSKIY FIZIKO TEKHNICHESKIY
+    # INSTITUT): both entries are the institute; the second was added to the target after the first run, which
+    # found it and counted a miss
+    ("ru_heldout2", "Московский физико-технический институт", "Moscow Institute of Physics and Technology|"
+     "FEDERAL STATE INSTITUTION OF HIGHER VOCATIONAL EDUCATION MOSCOW INSTITUTE OF PHYSICS AND TECHNOLOGY",
+     "the institute's Russian name"),
     ("ru_heldout2", "Банк ВТБ", "VTB BANK PUBLIC JOINT STOCK COMPANY", "the bank's Russian name"),
     ("fa_heldout2", "بانک مرکزی ایران", "BANK MARKAZI JOMHOURI ISLAMI IRAN", "the bank's Persian name (short form)"),
     ("fa_heldout2", "بانک صنعت و معدن", "BANK OF INDUSTRY AND MINE", "the bank's Persian name"),

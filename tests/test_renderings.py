@@ -378,3 +378,43 @@ def test_persian_state_company_words_in_their_english_renderings() -> None:
     ps = screen_parties([Party(role=PartyRole.consignee, name="شرکت ملی نفت ایران")], as_of=dt.date(2026, 8, 15))
     hit = next(h for h in ps.hits[0] if h.entry.name == "NATIONAL IRANIAN OIL COMPANY")
     assert hit.band == "possible" and "'iran' ~ 'iranian'" in hit.explanation
+
+
+# ---- issue 11, h39 round 5b: classes found in the misses of the second held-out set
+
+
+def test_persian_initial_alef_madda_yeh_is_ay() -> None:
+    """بانک آینده (AYANDEH BANK) was read 'bank indah': آی was read like ای 'i' (ایران); it is 'ay'."""
+    from ecscreen.parties.variants import _persian_part_forms
+
+    assert "ayndeh" in _persian_part_forms("آینده")
+    assert "ayandeh bank" in hit_names("بانک آینده")
+
+
+def test_katakana_long_vowel_mark_also_read_as_an_unsaid_r() -> None:
+    """ロシアン・ヘリコプターズ (Russian Helicopters) was read 'roshian herikoputazu': ター writes 'ter'."""
+    from ecscreen.parties.variants import _kana_forms
+
+    assert "herikoptarz" in _kana_forms("ロシアン・ヘリコプターズ")["herikoputazu"]
+    assert "russian helicopters jsc" in hit_names("ロシアン・ヘリコプターズ")
+
+
+def test_chinese_renderings_also_read_the_kanji_of_a_japanese_name() -> None:
+    # ハルビン工業大学 (Harbin Institute of Technology): 工業大学 was read 'industry university' only
+    from ecscreen.parties.store import load_default, matcher_for
+
+    hits = matcher_for([load_default()]).search("ハルビン工業大学")
+    assert any(h.entry.name == "Harbin Institute of Technology" for h in hits)
+
+
+@pytest.mark.parametrize(
+    ("name", "listed"),
+    [
+        ("고려신용개발은행", "koryo credit development bank"),  # 신용 credit (and 고려 in McCune-Reischauer)
+        ("원양해운관리회사", "ocean maritime management company limited"),  # 원양 ocean, 해운 maritime, 관리 management
+        ("سازمان صنایع دفاع", "defense industries organization"),  # دفاع defa | defense
+        ("شرکت ملی نفتکش ایران", "national iranian tanker company"),  # نفتکش naftkesh | tanker
+    ],
+)
+def test_organisation_words_translated_by_the_lists(name: str, listed: str) -> None:
+    assert listed in hit_names(name)

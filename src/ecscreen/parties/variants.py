@@ -808,8 +808,8 @@ def _han_spans(text: str) -> list[tuple[int, int, str]]:
 
 
 def _han_trigger(nn: NormalizedName) -> bool:
-    """A Chinese name (Han characters, no kana) holding a word of :func:`_han_renderings`."""
-    if not nn.transliterated or _HAN.search(nn.original) is None or _KANA_ANY.search(nn.original):
+    """A Chinese name, or a Japanese one with kanji, holding a word of :func:`_han_renderings` (ハルビン工業大学)."""
+    if not nn.transliterated or _HAN.search(nn.original) is None:
         return False
     return bool(_han_spans(_simplified_han(nn.original)))
 
@@ -837,8 +837,11 @@ def _han_term_readings(nn: NormalizedName, primary: list[str]) -> list[_Proposal
     if not _han_trigger(nn):
         return []
     table, _ = _han_renderings()
-    text = _simplified_han(nn.original)
-    spans = _han_spans(text)
+    simple = _simplified_han(nn.original)
+    spans = _han_spans(simple)
+    # a Japanese name keeps its kanji (normalize reads them the Japanese way); OpenCC's t2s keeps the length of
+    # the runs it converts (_simplified), so the places of the words are the same in both texts
+    text = nn.original if _KANA_ANY.search(nn.original) and len(simple) == len(nn.original) else simple
     out: list[_Proposal] = []
     for k in range(min(_HAN_MAX_READINGS, max(len(table[w]) for _, _, w in spans))):
         pieces: list[str] = []
@@ -943,6 +946,8 @@ _ARTICLE = "\u0627\u0644"  # ال
 _ARTICLE_MIN = 6  # normalize reads a word of 6+ letters beginning with ال as the article al- and a word
 _ALEF_WAW = "\u0627\u0648"  # او
 _MAX_PART_FORMS = 8
+_ALEF_MADDA = "\u0622"  # آ
+_PERSIAN_YEH = frozenset("\u06cc\u064a\u0649")
 ARTICLE_JOINED = "ARTICLE_JOINED"  # marks a form whose leading 'al' is part of the word (see _arabic_forms)
 
 
@@ -956,6 +961,10 @@ def _persian_part_forms(part: str) -> list[str]:
     forms = [first, *arabic_vowel_forms(part)]
     if part.startswith(_ALEF_WAW) and len(part) >= 3:
         forms += [v + f[2:] for f in forms[:2] if f.startswith("av") for v in ("o", "u")]
+    if part.startswith(_ALEF_MADDA) and len(part) >= 4 and part[1] in _PERSIAN_YEH:
+        # آی is 'ay' (آینده AYANDEH): the long a, then yeh as a consonant; normalize reads it as ای 'i' (ایران)
+        rest = part[2:]
+        forms += ["ay" + f for f in (_arabic_word(rest), *arabic_vowel_forms(rest))]
     return list(dict.fromkeys(f for f in forms if f))
 
 
@@ -1026,6 +1035,10 @@ def _kana_forms(text: str) -> dict[str, tuple[str, ...]]:
             forms.insert(0, term)
         if "\u30d5\u30a1" in w:  # ファ
             forms += [f.replace("fa", "hua") for f in (plain, *forms) if "fa" in f]
+        if "\u30fc" in w[1:]:
+            # the long-vowel mark also writes the English -er/-ar/-or Japanese does not say (ヘリコプター helicopter,
+            # センター center, コンピューター computer): read as a final 'r' (ル without its vowel)
+            forms += list(kana_loan_forms(w[0] + w[1:].replace("\u30fc", "\u30eb")))[:1]
         forms = [f for f in dict.fromkeys(forms) if f != plain]
         if forms:
             out[plain] = tuple(forms)
@@ -1152,6 +1165,7 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
         size = _SOUND_CANDIDATES * (4 if len(sound_key(tok)) <= 3 else 1)
         options.append((tok, cands[: size if len(unknown) == 1 else 2]))
     script = _mccune_reischauer_readings(nn, primary, vocab) if _HANGUL_RUN.search(nn.original) else []
+    script += _han_term_readings(nn, primary)
     if not options:
         return _other_renderings(nn, primary, [], strict) + script
     out: list[_Proposal] = []
