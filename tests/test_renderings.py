@@ -418,3 +418,26 @@ def test_chinese_renderings_also_read_the_kanji_of_a_japanese_name() -> None:
 )
 def test_organisation_words_translated_by_the_lists(name: str, listed: str) -> None:
     assert listed in hit_names(name)
+
+
+def test_dprk_name_is_also_read_whole_in_mccune_reischauer() -> None:
+    # the lists romanise DPRK names whole (CHOSON TAESONG UNHAENG), words normalize translates included
+    from ecscreen.parties.store import load_default, matcher_for
+    from ecscreen.parties.variants import MR_REASON, query_variants
+
+    m = matcher_for([load_default()])
+    readings = query_variants(normalize("조선대성은행"), m.vocab, m._word_aliases)
+    assert any(r.tokens == ["choson", "taesong", "unhaeng"] and MR_REASON in r.reason for r in readings)
+
+
+def test_persian_words_the_tables_translate_are_also_read_romanised() -> None:
+    # the lists give Iranian organisations romanised as often as translated (SAZMANE SANAYE ...)
+    from ecscreen.parties.store import load_default, matcher_for
+    from ecscreen.parties.variants import query_variants
+
+    m = matcher_for([load_default()])
+    readings = query_variants(normalize("سازمان صنایع هوافضا"), m.vocab, m._word_aliases)
+    romanised = [r for r in readings if r.reason.startswith("Persian words the term tables translate read romanised")]
+    assert romanised and romanised[0].tokens[:2] in (["saseman", "sanaje"], ["sazmane", "sanaye"], ["sazemane", "sanaye"])
+    # a word the table translates by a word of the same sound is left alone (بانک bank)
+    assert not any("read romanised" in r.reason for r in query_variants(normalize("بانک ملت"), m.vocab, m._word_aliases))

@@ -935,6 +935,13 @@ def _mccune_reischauer_readings(nn: NormalizedName, primary: list[str], vocab: M
         why = ", ".join(f"'{t}' as '{m}'" for t, m in swap.items() if m != t)
         out.append((tokens, SOUND_PENALTY, f"{MR_REASON}: {why} (as a sound-alike reading); score lowered by "
                     f"{SOUND_PENALTY:g}", SOUND_MIN_SCORE, None))
+    # the whole name romanised, as the lists romanise a DPRK name whole (CHOSON TAESONG UNHAENG = 조선대성은행):
+    # the words normalize translated (조선 korea, 은행 bank) read in McCune-Reischauer too
+    whole = _HANGUL_RUN.sub(lambda m: " " + _mr_words(m.group(0))[-1] + " ", nn.original)
+    tokens = list(normalize(whole).tokens)
+    if tokens and tokens != primary and all(tokens != o[0] for o in out):
+        out.append((tokens, SOUND_PENALTY, f"{MR_REASON}: the whole name (as a sound-alike reading); score lowered "
+                    f"by {SOUND_PENALTY:g}", SOUND_MIN_SCORE, None))
     return out
 
 
@@ -1133,7 +1140,7 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
     # (only when every romanised word is a list word: otherwise the unknown words get the readings)
     known = [t for t in nn.sound_tokens if t in primary and t in vocab] if len(primary) >= 2 and not unknown else []
     if not unknown and not known:
-        return _han_term_readings(nn, primary) + _other_renderings(nn, primary, [], strict)
+        return _other_renderings(nn, primary, [], strict) + _script_readings(nn, primary, vocab, aliases)
     loan = _hangul_forms(nn.original) | _kana_forms(nn.original) | _cyrillic_forms(nn.original)
     unvowelled = _ARABIC_LETTER.search(nn.original) is not None
     vowelled = _arabic_forms(nn.original) if unvowelled else {}
@@ -1164,8 +1171,7 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
         # short consonant keys (unvowelled Persian 'mlt') are ambiguous: try more list words
         size = _SOUND_CANDIDATES * (4 if len(sound_key(tok)) <= 3 else 1)
         options.append((tok, cands[: size if len(unknown) == 1 else 2]))
-    script = _mccune_reischauer_readings(nn, primary, vocab) if _HANGUL_RUN.search(nn.original) else []
-    script += _han_term_readings(nn, primary)
+    script = _script_readings(nn, primary, vocab, aliases)
     if not options:
         return _other_renderings(nn, primary, [], strict) + script
     out: list[_Proposal] = []
@@ -1195,6 +1201,69 @@ def _swapped(primary: list[str], swap: dict[str, str], vowelled: dict[str, tuple
             continue
         out.append(swap.get(t, t))
     return out
+
+
+def _script_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, Any],
+                     aliases: Aliases | None) -> list[_Proposal]:
+    """Readings of a name from another script under the other conventions the lists use: Chinese words in their
+    other English renderings, hangul in McCune-Reischauer, Persian words the term tables translate read romanised."""
+    out = _han_term_readings(nn, primary)
+    if _HANGUL_RUN.search(nn.original):
+        out += _mccune_reischauer_readings(nn, primary, vocab)
+    if _ARABIC_LETTER.search(nn.original):
+        out += _persian_term_readings(nn, primary, vocab, aliases)
+    return out
+
+
+def _persian_term_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, Any],
+                           aliases: Aliases | None) -> list[_Proposal]:
+    """The name with the Persian/Arabic words the term tables translate (سازمان organization, صنایع industries)
+    read romanised instead, each as its best sound-alike list word among those written with the name's other
+    words: the lists give Iranian organisations under their romanised names as often as in English (SAZMANE
+    SANAYE HAVA FAZA = AEROSPACE INDUSTRIES ORGANIZATION; BGN/PCGN). Read like the sound-alike readings."""
+    import unicodedata
+
+    from ecscreen.domain.normalize import _arabic_word, _script_terms
+
+    terms = _script_terms()
+    words = nn.original.split()
+    found: dict[int, str] = {}
+    for i, w in enumerate(words):
+        word = w.replace(_ZWNJ, "")
+        if not _ARABIC_LETTER.search(word) or not word.isalpha() or len(word) < 3:
+            continue
+        english = terms.get(unicodedata.normalize("NFKC", word).lower())
+        # (not a word the table writes romanised itself or translates by a word that sounds the same: بانک bank)
+        if english is not None and sound_key(english.replace(" ", "")) != sound_key(_arabic_word(word)):
+            found[i] = word
+    if not found or len(found) == len(words) and len(words) == 1:
+        return []
+    index = _sound_index(vocab)
+    cands: dict[str, list[str]] = {}
+    for word in found.values():
+        got: list[str] = []
+        for form in _persian_part_forms(word):
+            got += [c for c in index.candidates(form)[:_JOINT_CANDIDATES] if c not in got]
+        if got:
+            cands[word] = got
+    # the romanised readings of the words that fit one list name together first (SAZMANE SANAYE ...)
+    known = [t for t in nn.sound_tokens if t in vocab]
+    cands = _jointly(cands, known, aliases)
+    pieces = list(words)
+    changed: list[str] = []
+    for i, word in found.items():
+        if word not in cands:
+            continue
+        best = cands[word][0]
+        pieces[i] = best
+        changed.append(f"'{terms[unicodedata.normalize('NFKC', word).lower()]}' as '{best}'")
+    if not changed:
+        return []
+    tokens = list(normalize(" ".join(pieces)).tokens)
+    if not tokens or tokens == primary:
+        return []
+    return [(tokens, SOUND_PENALTY, f"Persian words the term tables translate read romanised: {', '.join(changed)} "
+             f"(as a sound-alike reading); score lowered by {SOUND_PENALTY:g}", SOUND_MIN_SCORE, None)]
 
 
 def _form_candidates(tok: str, loan: dict[str, tuple[str, ...]], vowelled: dict[str, tuple[str, ...]],
