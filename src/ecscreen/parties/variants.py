@@ -905,6 +905,22 @@ def _mr_words(run: str) -> list[str]:
     return [w for w in dict.fromkeys(out) if w]
 
 
+def _korean_organisation(runs: list[str]) -> bool:
+    """Whether hangul words are an organisation's name, worth McCune-Reischauer readings: a word of 4+ syllables or
+    one beginning or ending with a Korean organisation word of the term tables (은행 bank, 항공 air ...). A Korean
+    person's name (a surname and a given name of one or two syllables, 강 현주) is not re-read: its McCune-Reischauer
+    form meets many DPRK names on the lists (강 kang, 최 choe, 장 chang; 21 of 100,000 synthetic negatives)."""
+    from ecscreen.domain.normalize import _script_terms
+
+    terms = _script_terms()
+    for run in runs:
+        if len(run) >= 4 or run in terms:
+            return True
+        if any(run[:k] in terms or run[-k:] in terms for k in range(2, len(run))):
+            return True
+    return False
+
+
 def _mccune_reischauer_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, Any]) -> list[_Proposal]:
     """The name with its romanised hangul words read in McCune-Reischauer (:func:`mccune_reischauer`): a hangul
     word or a part of one that normalize read (Revised Romanization) as one of the query's words. Read like the
@@ -912,7 +928,7 @@ def _mccune_reischauer_readings(nn: NormalizedName, primary: list[str], vocab: M
     from anyascii import anyascii
 
     runs = [r for r in _HANGUL_RUN.findall(nn.original) if len(r) <= _MR_MAX_RUN]
-    if not runs:
+    if not runs or not _korean_organisation(runs):
         return []
     index = _sound_index(vocab)
     readings: list[dict[str, str]] = [{}, {}]
