@@ -21,7 +21,9 @@ Sections
    where it came from, see RENDERINGS), and the traditional-Chinese form of every Chinese rendering
    (OpenCC s2t); a held-out set of Chinese names (RENDERINGS_HELDOUT) not used to write the data files;
    round 4 (RENDERINGS_R4, 61 more ja/ko/ru/fa renderings, every third held out as '<lang>_heldout') and a
-   per-language line over all rows. A miss of a brand-only rendering prints its Latin control (LATIN_CONTROLS).
+   per-language line over all rows; round 5 (RENDERINGS_R5, a new held-out set of every language, '<lang>_heldout2',
+   written before the round's changes) is reported on its own and in the per-language lines. A miss of a
+   brand-only rendering prints its Latin control (LATIN_CONTROLS).
 4. ``--sec``: ordinary business names (SEC company names) as end users in GB: parties with any hit.
 """
 
@@ -207,6 +209,153 @@ RENDERINGS_R4: list[tuple[str, str, str, str]] = [
     ("fa", "روس‌نفت", "Rosneft", "fa.wikipedia title 'روس‌نفت'"),
     ("fa", "لوک‌اویل", "Lukoil", "fa.wikipedia title 'لوک‌اویل'"),
     ("fa", "کاسپرسکی", "Kaspersky", "fa.wikipedia title 'کاسپرسکی'"),
+]
+
+
+# Round 5 (issue 11, h39, 2026-11-29): a NEW held-out set, every row held out ('<lang>_heldout2'), written from the
+# embedded CSL BEFORE any code or data change of this round and not used to change code or data (the misses of the
+# older held-out rows were studied for their CLASS of defect; these rows then measure whether the class fixes
+# generalise). Each target was checked to be a name or alias on the embedded CSL. Sources: the entity's own name in
+# the language (Chinese registered names, the Russian names of Russian companies, the Persian names of Iranian
+# banks and organisations, the Korean names of DPRK entities), or the usual transliteration of its Latin name into
+# katakana / hangul as the Japanese and Korean press write Russian and Chinese company names. Rows whose name was
+# already in the data files or the tests (han_names.txt lists the Chinese names of many listed groups and
+# universities; 조선광업개발무역회사 is in tests/test_renderings.py) were replaced by others before any change, as they
+# measure nothing held out.
+RENDERINGS_R5: list[tuple[str, str, str, str]] = [
+    ("zh_heldout2", "电子科技大学", "University of Electronic Science and Technology of China", "zh.wikipedia title"),
+    ("zh_heldout2", "北京邮电大学", "Beijing University of Posts and Telecommunications (BUPT)", "zh.wikipedia title"),
+    ("zh_heldout2", "天津大学", "Tianjin University", "zh.wikipedia title"),
+    ("zh_heldout2", "中山大学", "Sun Yat-Sen University", "zh.wikipedia title"),
+    ("zh_heldout2", "福建省晋华集成电路有限公司", "Fujian Jinhua Integrated Circuit Company, Ltd.", "the company's Chinese name"),
+    ("zh_heldout2", "中国运载火箭技术研究院", "China Academy of Launch Vehicle Technology", "zh.wikipedia title"),
+    ("zh_heldout2", "中国电子科学研究院", "China Academy of Electronics and Information Technology", "the academy's Chinese name"),
+    ("zh_heldout2", "烽火科技集团有限公司", "FiberHome Technologies Group", "the company's Chinese name"),
+    ("zh_heldout2", "昆仑银行股份有限公司", "BANK OF KUNLUN CO LTD", "the bank's Chinese name"),
+    ("zh_heldout2", "中国兵器装备集团有限公司", "China South Industries Group Corporation", "the company's Chinese name"),
+    ("zh_heldout2", "北京北方华创微电子装备有限公司", "Beijing Naura Microelectronics Equipment Co., Ltd.", "the company's Chinese name"),
+    ("zh_heldout2", "江苏亨通光电股份有限公司", "Jiangsu Hengtong Optic-Electric Co., Ltd.", "the company's Chinese name"),
+    ("zh_heldout2", "上海海思技术有限公司", "Shanghai Haisi Technology Co., Ltd.", "the company's Chinese name"),
+    ("zh_heldout2", "北京华峰测控技术股份有限公司", "Beijing Huafeng Test & Control Technology Co., Ltd.", "the company's Chinese name"),
+    ("zh_heldout2", "四川大学", "Sichuan University", "zh.wikipedia title"),
+    ("zh_heldout2", "上海微电子装备（集团）股份有限公司", "Shanghai Micro Electronics Equipment (Group) Co., Ltd.", "the company's Chinese name"),
+    ("zh_heldout2", "北京华大九天科技股份有限公司", "Beijing Huada Jiutian Technology Co., Ltd.", "the company's Chinese name"),
+    ("zh_heldout2", "深圳华大基因研究院", "Shenzhen Huada Gene Research Institute", "the institute's Chinese name"),
+    ("zh_heldout2", "依图科技", "Yitu Technologies", "the company's Chinese short name"),
+    ("zh_heldout2", "厦门美亚柏科信息股份有限公司", "Xiamen Meiya Pico Information Co. Ltd.", "the company's Chinese name"),
+    ("ja_heldout2", "ガスプロムバンク", "GAZPROMBANK JOINT STOCK COMPANY", "katakana of Gazprombank (Japanese press)"),
+    ("ja_heldout2", "ガスプロム・ネフチ", "Gazprom Neft", "katakana of Gazprom Neft (Japanese press)"),
+    ("ja_heldout2", "ノヴァテク", "Novatek", "katakana of Novatek (Japanese press)"),
+    ("ja_heldout2", "アルロサ", "PUBLIC JOINT STOCK COMPANY ALROSA", "katakana of Alrosa (Japanese press)"),
+    ("ja_heldout2", "ソヴコムバンク", "SOVCOMBANK OPEN JOINT STOCK COMPANY", "katakana of Sovcombank"),
+    ("ja_heldout2", "ミクロン", "PJSC Mikron", "katakana of Mikron"),
+    ("ja_heldout2", "ハルビン工業大学", "Harbin Institute of Technology", "the university's Japanese name (ja.wikipedia)"),
+    ("ja_heldout2", "ロシア鉄道", "Russian Railways", "the company's Japanese name (ja.wikipedia; 鉄道 = railways)"),
+    ("ja_heldout2", "メグビー", "Megvii Technology", "katakana of Megvii (Megvii Japan)"),
+    ("ja_heldout2", "ワグネル・グループ", "Wagner Group", "the Japanese press name of the Wagner Group"),
+    ("ja_heldout2", "ロシアン・ヘリコプターズ", "Russian Helicopters JSC", "katakana of Russian Helicopters"),
+    ("ja_heldout2", "イラン国営石油会社", "NATIONAL IRANIAN OIL COMPANY", "the company's Japanese name (ja.wikipedia)"),
+    ("ko_heldout2", "가스프롬방크", "GAZPROMBANK JOINT STOCK COMPANY", "hangul of Gazprombank (Korean press)"),
+    ("ko_heldout2", "가스프롬 네프트", "Gazprom Neft", "hangul of Gazprom Neft (Korean press)"),
+    ("ko_heldout2", "노바텍", "Novatek", "hangul of Novatek (Korean press)"),
+    ("ko_heldout2", "알로사", "PUBLIC JOINT STOCK COMPANY ALROSA", "hangul of Alrosa (Korean press)"),
+    ("ko_heldout2", "소브콤방크", "SOVCOMBANK OPEN JOINT STOCK COMPANY", "NIKL loanword orthography of Sovcombank"),
+    ("ko_heldout2", "고려신용개발은행", "KORYO CREDIT DEVELOPMENT BANK", "the DPRK name of the bank (Korean)"),
+    ("ko_heldout2", "조선련봉총회사", "KOREA RYONBONG GENERAL CORPORATION", "the DPRK name of the corporation (Korean)"),
+    ("ko_heldout2", "조선대성은행", "KOREA DAESONG BANK", "the DPRK name of the bank (Korean; the list's alias CHOSON TAESONG UNHAENG)"),
+    ("ko_heldout2", "원양해운관리회사", "OCEAN MARITIME MANAGEMENT COMPANY LIMITED", "the DPRK name of OMM (Korean)"),
+    ("ko_heldout2", "청천강해운", "CHONGCHONGANG SHIPPING COMPANY LIMITED", "the DPRK name of the company (Korean)"),
+    ("ko_heldout2", "조선무역은행", "KOREA TRADE BANK", "the DPRK name of the Foreign Trade Bank (Korean)"),
+    ("ko_heldout2", "하얼빈 공업 대학", "Harbin Institute of Technology", "ko.wikipedia title"),
+    ("ru_heldout2", "Газпромбанк", "GAZPROMBANK JOINT STOCK COMPANY", "the bank's Russian name"),
+    ("ru_heldout2", "Газпром нефть", "Gazprom Neft", "the company's Russian name"),
+    ("ru_heldout2", "Новатэк", "Novatek", "the company's Russian name (ПАО «Новатэк»)"),
+    ("ru_heldout2", "Алроса", "PUBLIC JOINT STOCK COMPANY ALROSA", "the company's Russian name"),
+    ("ru_heldout2", "Совкомбанк", "SOVCOMBANK OPEN JOINT STOCK COMPANY", "the bank's Russian name"),
+    ("ru_heldout2", "Микрон", "PJSC Mikron", "the company's Russian name"),
+    ("ru_heldout2", "Ангстрем", "JOINT STOCK COMPANY ANGSTREM", "the company's Russian name"),
+    ("ru_heldout2", "Байкал Электроникс", "Baikal Electronics", "the company's Russian name"),
+    ("ru_heldout2", "Российские железные дороги", "Russian Railways", "the company's Russian name"),
+    ("ru_heldout2", "Объединённая судостроительная корпорация", "United Shipbuilding Corporation", "the company's Russian name"),
+    ("ru_heldout2", "Объединённая двигателестроительная корпорация", "JOINT STOCK COMPANY UNITED ENGINE CORPORATION",
+     "the company's Russian name"),
+    ("ru_heldout2", "Корпорация «Тактическое ракетное вооружение»", "TACTICAL MISSILES CORPORATION JSC", "the company's Russian name"),
+    ("ru_heldout2", "Вертолёты России", "VERTOLETY ROSSII AO", "the company's Russian name"),
+    # MIPT is on the Entity List and the SDN list (whose entry has the alias MOSKOVSKIY FIZIKO TEKHNICHESKIY
+    # INSTITUT): both entries are the institute; the second was added to the target after the first run, which
+    # found it and counted a miss
+    ("ru_heldout2", "Московский физико-технический институт", "Moscow Institute of Physics and Technology|"
+     "FEDERAL STATE INSTITUTION OF HIGHER VOCATIONAL EDUCATION MOSCOW INSTITUTE OF PHYSICS AND TECHNOLOGY",
+     "the institute's Russian name"),
+    ("ru_heldout2", "Банк ВТБ", "VTB BANK PUBLIC JOINT STOCK COMPANY", "the bank's Russian name"),
+    ("fa_heldout2", "بانک مرکزی ایران", "BANK MARKAZI JOMHOURI ISLAMI IRAN", "the bank's Persian name (short form)"),
+    ("fa_heldout2", "بانک صنعت و معدن", "BANK OF INDUSTRY AND MINE", "the bank's Persian name"),
+    ("fa_heldout2", "بانک قوامین", "GHAVAMIN BANK", "the bank's Persian name"),
+    ("fa_heldout2", "بانک انصار", "ANSAR BANK", "the bank's Persian name"),
+    ("fa_heldout2", "بانک حکمت ایرانیان", "HEKMAT IRANIAN BANK", "the bank's Persian name"),
+    ("fa_heldout2", "بانک خاورمیانه", "KHAVARMIANEH BANK", "the bank's Persian name"),
+    ("fa_heldout2", "بانک آینده", "AYANDEH BANK", "the bank's Persian name"),
+    ("fa_heldout2", "بانک دی", "DAY BANK", "the bank's Persian name"),
+    ("fa_heldout2", "بانک سرمایه", "SARMAYEH BANK", "the bank's Persian name"),
+    ("fa_heldout2", "بانک گردشگری", "TOURISM BANK", "the bank's Persian name"),
+    ("fa_heldout2", "قرارگاه سازندگی خاتم‌الانبیاء", "KHATAM OL ANBIA GHARARGAH SAZANDEGI NOOH",
+     "the organisation's Persian name"),
+    ("fa_heldout2", "سازمان صنایع هوافضا", "AEROSPACE INDUSTRIES ORGANIZATION", "the organisation's Persian name"),
+    ("fa_heldout2", "سازمان صنایع دفاع", "DEFENSE INDUSTRIES ORGANIZATION", "the organisation's Persian name"),
+    ("fa_heldout2", "سازمان انرژی اتمی ایران", "ATOMIC ENERGY ORGANIZATION OF IRAN", "the organisation's Persian name"),
+    ("fa_heldout2", "هواپیمایی معراج", "MERAJ AIR", "the airline's Persian name"),
+    ("fa_heldout2", "شرکت ملی نفتکش ایران", "NATIONAL IRANIAN TANKER COMPANY", "the company's Persian name"),
+]
+
+
+# Round 5b (issue 11, h39, 2026-11-29 01:40 UTC): after the round-5 changes left RENDERINGS_R5 unchanged, its misses
+# were studied for their classes (so from then on RENDERINGS_R5 is no longer held out); this third held-out set
+# ('<lang>_heldout3', ja/ko/ru/fa: no Chinese changes were made after the round-5 rows were seen) was written before
+# the changes that study led to, the same way: each target checked on the embedded CSL ('A|B': the same entity on
+# two lists), names not in the data files or tests.
+RENDERINGS_R5B: list[tuple[str, str, str, str]] = [
+    ("ru_heldout3", "КАМАЗ", "KAMAZ PUBLICLY TRADED COMPANY", "the company's Russian name (ПАО «КАМАЗ»)"),
+    ("ru_heldout3", "Севмаш", "PRODUCTION ASSOCIATION SEVMASH|JSC PO Sevmash", "the company's Russian name"),
+    ("ru_heldout3", "Позитив Текнолоджиз", "Positive Technologies|Aktsionernoe Obshchestvo Pozitiv Teknolodzhiz",
+     "the company's Russian name"),
+    ("ru_heldout3", "РусГидро", "PUBLIC JOINT STOCK COMPANY RUSHYDRO", "the company's Russian name"),
+    ("ru_heldout3", "Росбанк", "PUBLIC JOINT STOCK COMPANY ROSBANK", "the bank's Russian name"),
+    ("ru_heldout3", "Банк «Открытие»", "OTKRITIE BANK", "the bank's Russian name"),
+    ("ru_heldout3", "Концерн «Созвездие»", "JOINT STOCK COMPANY CONCERN SOZVEZDIE", "the company's Russian name"),
+    ("ru_heldout3", "Адмиралтейские верфи", "JOINT STOCK COMPANY ADMIRALTY SHIPYARDS", "the company's Russian name"),
+    ("ru_heldout3", "Банк «Россия»", "BANK ROSSIYA", "the bank's Russian name"),
+    ("ru_heldout3", "Авиакомпания «Победа»", "LIMITED LIABILITY COMPANY AVIAKOMPANIYA POBEDA|POBEDA AIRLINES",
+     "the airline's Russian name"),
+    ("ru_heldout3", "МТС Банк", "PUBLIC JOINT STOCK COMPANY MTS BANK", "the bank's Russian name"),
+    ("ru_heldout3", "Т-Платформы", "T-PLATFORMS", "the company's Russian name"),
+    ("ja_heldout3", "カマズ", "KAMAZ PUBLICLY TRADED COMPANY", "katakana of KAMAZ"),
+    ("ja_heldout3", "ロスバンク", "PUBLIC JOINT STOCK COMPANY ROSBANK", "katakana of Rosbank"),
+    ("ja_heldout3", "ルスギドロ", "PUBLIC JOINT STOCK COMPANY RUSHYDRO", "katakana of RusHydro (ja.wikipedia 'ルスギドロ')"),
+    ("ja_heldout3", "ポジティブ・テクノロジーズ", "Positive Technologies", "katakana of Positive Technologies"),
+    ("ja_heldout3", "ポベダ航空", "POBEDA AIRLINES", "the airline's Japanese name (航空 = airlines)"),
+    ("ja_heldout3", "ロシア銀行", "BANK ROSSIYA", "the bank's Japanese name (銀行 = bank)"),
+    ("ja_heldout3", "セヴマシュ", "PRODUCTION ASSOCIATION SEVMASH|JSC PO Sevmash", "katakana of Sevmash"),
+    ("ko_heldout3", "카마즈", "KAMAZ PUBLICLY TRADED COMPANY", "hangul of KAMAZ"),
+    ("ko_heldout3", "로스방크", "PUBLIC JOINT STOCK COMPANY ROSBANK", "hangul of Rosbank"),
+    ("ko_heldout3", "루스기드로", "PUBLIC JOINT STOCK COMPANY RUSHYDRO", "hangul of RusHydro"),
+    ("ko_heldout3", "포지티브 테크놀로지스", "Positive Technologies", "hangul of Positive Technologies"),
+    ("ko_heldout3", "포베다 항공", "POBEDA AIRLINES", "the airline's Korean name (항공 = airlines)"),
+    ("ko_heldout3", "조선중앙은행", "CENTRAL BANK OF THE DEMOCRATIC PEOPLE'S REPUBLIC OF KOREA", "the DPRK bank's Korean name"),
+    ("ko_heldout3", "조선광선은행", "KOREA KWANGSON BANKING CORP", "the DPRK bank's Korean name"),
+    ("ko_heldout3", "조선민족보험총회사", "KOREA NATIONAL INSURANCE CORPORATION", "the DPRK company's Korean name"),
+    ("ko_heldout3", "금별무역회사", "KOREA KUMBYOL TRADING COMPANY|KUMBYOL TRADING", "the DPRK company's Korean name"),
+    ("ko_heldout3", "해성무역회사", "HESONG TRADING CORPORATION", "the DPRK company's Korean name"),
+    ("fa_heldout3", "گروه صنعتی شهید همت", "Shahid Hemmat Industrial Group", "the group's Persian name"),
+    ("fa_heldout3", "گروه صنعتی شهید باکری", "Shahid Bakeri Industrial Group", "the group's Persian name"),
+    ("fa_heldout3", "صنایع هواپیماسازی ایران", "IRAN AIRCRAFT MANUFACTURING INDUSTRIAL COMPANY", "HESA's Persian name"),
+    ("fa_heldout3", "صنایع هوایی قدس", "QODS AVIATION INDUSTRIES", "the company's Persian name"),
+    ("fa_heldout3", "صنایع هوایی شاهد", "Shahed Aviation Industries", "the company's Persian name"),
+    ("fa_heldout3", "بنیاد مستضعفان", "ISLAMIC REVOLUTION MOSTAZAFAN FOUNDATION", "the foundation's Persian name"),
+    ("fa_heldout3", "آستان قدس رضوی", "ASTAN QUDS RAZAVI", "the foundation's Persian name"),
+    ("fa_heldout3", "ستاد اجرایی فرمان امام", "EXECUTION OF IMAM KHOMEINI'S ORDER", "Setad's Persian name"),
+    ("fa_heldout3", "شرکت نفت و گاز پارس", "PARS OIL AND GAS COMPANY", "the company's Persian name"),
+    ("fa_heldout3", "شرکت بازرگانی پتروشیمی", "IRAN PETROCHEMICAL COMMERCIAL COMPANY", "the company's Persian name"),
+    ("fa_heldout3", "نیروی مقاومت بسیج", "BASIJ RESISTANCE FORCE", "the force's Persian name"),
 ]
 
 
@@ -417,7 +566,7 @@ def section_renderings(csl: ScreeningList, show: int) -> None:
 
     s2t = opencc.OpenCC("s2t")
     print(f"3. hand-written renderings of listed names ({len(RENDERINGS)}, and {len(RENDERINGS_HELDOUT)} held out; "
-          f"round 4: {len(RENDERINGS_R4)}, a third of them held out), "
+          f"round 4: {len(RENDERINGS_R4)}, a third of them held out; round 5: {len(RENDERINGS_R5)} + {len(RENDERINGS_R5B)} new held out), "
           "embedded CSL")
     print(f"  {'class':<28} {'n':>5} {'found':>5}  recall")
     index: dict[str, list[ListEntry]] = {}
@@ -425,7 +574,7 @@ def section_renderings(csl: ScreeningList, show: int) -> None:
         for n in (e.name, *e.aliases):
             index.setdefault(n.casefold(), []).append(e)
     rows: dict[str, list[tuple[str, list[ListEntry]]]] = {}
-    for lang, text, target, _source in RENDERINGS + RENDERINGS_HELDOUT + _round4_rows():
+    for lang, text, target, _source in RENDERINGS + RENDERINGS_HELDOUT + _round4_rows() + RENDERINGS_R5 + RENDERINGS_R5B:
         # 'A|B': the rendering names the company two list entries stand for (either found counts)
         targets = [e for t in target.split("|") for e in index.get(t.casefold(), [])]
         if not targets:

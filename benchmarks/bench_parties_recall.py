@@ -103,14 +103,18 @@ def main() -> int:
     t0 = time.perf_counter()
     hits = m.search_many([r[2] for r in rows], threshold=80, limit=None)
     elapsed = time.perf_counter() - t0
-    index = {id(e): k for k, e in enumerate(m.entries)}
+    # by id and name, not by object: the matcher's entries are decoded on demand and may be dropped and decoded
+    # again (LazyEntries), so a hit's entry need not be the object enumerated here
+    index: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for k, e in enumerate(m.entries):
+        index[(e.id, e.name)].add(k)
     found: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for (cls, k, text), hs in zip(rows, hits, strict=True):
         e = m.entries[k]
         same = {k}
         for t in (e.name, *e.aliases):
             same |= keys.get(tuple(sorted(normalize(t).tokens)), set())
-        good = [h for h in hs if index[id(h.entry)] in same]
+        good = [h for h in hs if not index[(h.entry.id, h.entry.name)].isdisjoint(same)]
         for c in (cls, "overall"):
             found[c][0] += 1
             found[c][1] += bool(good)

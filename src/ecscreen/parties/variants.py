@@ -701,6 +701,7 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any], aliases: Aliase
         and not any(len(t) >= _MIN_GLUED and t not in vocab for t in nn.tokens)
         and not (len(nn.tokens) == 1 and len(nn.tokens[0]) >= _MIN_GLUED_WHOLE and nn.tokens[0] not in vocab)
         and not _wade_giles_trigger(nn.tokens)
+        and not _term_trigger(nn)
     ):
         # the usual case: nothing that any reading below would change, but a person's misspelt name part
         return [Reading(*prop) for prop in _near_part_readings(nn, vocab, aliases)]
@@ -811,32 +812,334 @@ def _hangul_forms(text: str) -> dict[str, tuple[str, ...]]:
     return {anyascii(w).lower(): f for w in _HANGUL_WORD.findall(text) if (f := hangul_loan_forms(w))}
 
 
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_KANA_ANY = re.compile("[\u3041-\u30ff]")
+_HAN_MAX_READINGS = 3
+HAN_RENDERING_REASON = "Chinese words read in their other English renderings"
+
+
+@lru_cache(maxsize=1)
+def _han_renderings() -> tuple[dict[str, tuple[str, ...]], int]:
+    """(Han word -> its English renderings, longest word) from ``data/normalize/han_renderings.txt``."""
+    from importlib import resources
+
+    text = resources.files("ecscreen").joinpath("data", "normalize", "han_renderings.txt").read_text(encoding="utf-8")
+    out: dict[str, tuple[str, ...]] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        han, english = line.split(None, 1)
+        out[han] = tuple(f.strip() for f in english.split("|") if f.strip())
+    return out, max(map(len, out))
+
+
+def _han_spans(text: str) -> list[tuple[int, int, str]]:
+    """The words of :func:`_han_renderings` in ``text`` (simplified Han), leftmost-longest, not overlapping."""
+    table, longest = _han_renderings()
+    found: list[tuple[int, int, str]] = []
+    i = 0
+    while i < len(text):
+        for size in range(min(longest, len(text) - i), 1, -1):
+            if text[i:i + size] in table:
+                found.append((i, i + size, text[i:i + size]))
+                i += size
+                break
+        else:
+            i += 1
+    return found
+
+
+def _han_trigger(nn: NormalizedName) -> bool:
+    """A Chinese name, or a Japanese one with kanji, holding a word of :func:`_han_renderings` (ハルビン工業大学)."""
+    if not nn.transliterated or _HAN.search(nn.original) is None:
+        return False
+    return bool(_han_spans(_simplified_han(nn.original)))
+
+
+def _term_trigger(nn: NormalizedName) -> bool:
+    """A name read from another script holding a word with several English renderings (``han_renderings.txt``,
+    the 'a | b' lines of the term tables): worth its other readings even when every word is a list word."""
+    if not nn.transliterated:
+        return False
+    return _han_trigger(nn) or bool(term_alternatives(nn.original.lower()))
+
+
+def _simplified_han(text: str) -> str:
+    from ecscreen.domain.normalize import _simplified
+
+    return _HAN.sub(lambda m: _simplified(m.group(0)), text)
+
+
+def _han_term_readings(nn: NormalizedName, primary: list[str]) -> list[_Proposal]:
+    """A Chinese name with the words of ``han_renderings.txt`` read in each of their English renderings (工业大学
+    polytechnical university | university of technology | institute of technology; 中国 ... 集团 china national
+    ... corporation; 兵团 corps; 西北 northwestern; 长江 yangtze): the k-th reading gives every such word its k-th
+    rendering (its last when it has fewer), the rest of the name read as normalize reads it. Read like the
+    sound-alike readings (possible, never firm, on this alone)."""
+    if not _han_trigger(nn):
+        return []
+    table, _ = _han_renderings()
+    simple = _simplified_han(nn.original)
+    spans = _han_spans(simple)
+    # a Japanese name keeps its kanji (normalize reads them the Japanese way); OpenCC's t2s keeps the length of
+    # the runs it converts (_simplified), so the places of the words are the same in both texts
+    text = nn.original if _KANA_ANY.search(nn.original) and len(simple) == len(nn.original) else simple
+    out: list[_Proposal] = []
+    for k in range(min(_HAN_MAX_READINGS, max(len(table[w]) for _, _, w in spans))):
+        pieces: list[str] = []
+        last = 0
+        chosen: list[str] = []
+        for a, b, word in spans:
+            alts = table[word]
+            pieces += [text[last:a], f" {alts[min(k, len(alts) - 1)]} "]
+            chosen.append(f"{word} '{alts[min(k, len(alts) - 1)]}'")
+            last = b
+        pieces.append(text[last:])
+        tokens = list(normalize("".join(pieces)).tokens)
+        if tokens and tokens != primary:
+            out.append((tokens, SOUND_PENALTY, f"{HAN_RENDERING_REASON}: {', '.join(chosen)} (as a sound-alike "
+                        f"reading); score lowered by {SOUND_PENALTY:g}", SOUND_MIN_SCORE, None))
+    return out
+
+
+# McCune-Reischauer (1939), the romanisation of Korean the DPRK and, after it, the UN and OFAC lists use for North
+# Korean names (CHOSON TAESONG UNHAENG, CHONGCHONGANG, KORYO, CHONGCH'AL CH'ONGGUK), written as the lists write it:
+# without the breve (ŏ, ŭ -> o, u) and the aspiration apostrophe. normalize reads hangul in the South's Revised
+# Romanization (anyascii: 대성 daeseong, 총국 chonggug). Initials, vowels and finals in Unicode jamo order.
+_MR_INITIAL = ("k", "kk", "n", "t", "tt", "r", "m", "p", "pp", "s", "ss", "", "ch", "tch", "ch", "k", "t", "p", "h")
+_MR_VOICED = {0: "g", 3: "d", 7: "b", 12: "j"}  # k t p ch between voiced sounds: g d b j
+_MR_VOWEL = ("a", "ae", "ya", "yae", "o", "e", "yo", "ye", "o", "wa", "wae", "oe", "yo", "u", "wo", "we", "wi", "yu",
+             "u", "ui", "i")
+_MR_FINAL = ("", "k", "k", "k", "n", "n", "n", "t", "l", "k", "m", "l", "l", "l", "p", "l", "m", "p", "p", "t", "t",
+             "ng", "t", "t", "k", "t", "p", "t")
+_MR_SONORANT_FINALS = frozenset({0, 4, 8, 16, 21})  # none, n, l, m, ng: a following k t p ch is voiced
+_HANGUL_RUN = re.compile(r"[\uac00-\ud7a3]{2,}")
+_MR_MAX_RUN = 10
+MR_REASON = "hangul read in McCune-Reischauer, the romanisation the lists use for North Korean names"
+
+
+def mccune_reischauer(word: str) -> str:
+    """One hangul word in McCune-Reischauer as the lists write it (no breves, no apostrophes): 대성은행 ->
+    'taesongunhaeng', 청천강 -> 'chongchongang', 련봉 -> 'ryonbong'; '' for a word that is not all hangul syllables."""
+    out: list[str] = []
+    prev_final = -1
+    for ch in word:
+        code = ord(ch) - 0xAC00
+        if not 0 <= code < 11172:
+            return ""
+        ini, vow, fin = code // 588, (code % 588) // 28, code % 28
+        onset = _MR_INITIAL[ini]
+        if prev_final in _MR_SONORANT_FINALS and ini in _MR_VOICED:
+            onset = _MR_VOICED[ini]
+        elif ini == 5 and prev_final == 8:
+            onset = "l"  # ㄹㄹ: ll
+        out.append(onset + _MR_VOWEL[vow] + _MR_FINAL[fin])
+        prev_final = fin
+    return "".join(out)
+
+
+def _mr_words(run: str) -> list[str]:
+    """Readings of a hangul run in McCune-Reischauer: the whole word, and (4+ syllables, an even number) as
+    two-syllable words, as the lists write a Sino-Korean compound (정찰총국 CHONGCH'AL CH'ONGGUK)."""
+    out = [mccune_reischauer(run)]
+    if len(run) >= 4 and len(run) % 2 == 0:
+        out.append(" ".join(mccune_reischauer(run[i:i + 2]) for i in range(0, len(run), 2)))
+    return [w for w in dict.fromkeys(out) if w]
+
+
+def _korean_organisation(runs: list[str]) -> bool:
+    """Whether hangul words are an organisation's name, worth McCune-Reischauer readings: a word of 4+ syllables or
+    one beginning or ending with a Korean organisation word of the term tables (은행 bank, 항공 air ...). A Korean
+    person's name (a surname and a given name of one or two syllables, 강 현주) is not re-read: its McCune-Reischauer
+    form meets many DPRK names on the lists (강 kang, 최 choe, 장 chang; 21 of 100,000 synthetic negatives)."""
+    from ecscreen.domain.normalize import _script_terms
+
+    terms = _script_terms()
+    for run in runs:
+        if len(run) >= 4 or run in terms:
+            return True
+        if any(run[:k] in terms or run[-k:] in terms for k in range(2, len(run))):
+            return True
+    return False
+
+
+def _mccune_reischauer_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, Any]) -> list[_Proposal]:
+    """The name with its romanised hangul words read in McCune-Reischauer (:func:`mccune_reischauer`): a hangul
+    word or a part of one that normalize read (Revised Romanization) as one of the query's words. Read like the
+    sound-alike readings (possible, never firm, on this alone)."""
+    from anyascii import anyascii
+
+    runs = [r for r in _HANGUL_RUN.findall(nn.original) if len(r) <= _MR_MAX_RUN]
+    if not runs or not _korean_organisation(runs):
+        return []
+    index = _sound_index(vocab)
+    readings: list[dict[str, str]] = [{}, {}]
+    for run in runs:
+        for size in range(len(run), 1, -1):
+            for i in range(len(run) - size + 1):
+                part = run[i:i + size]
+                rr = anyascii(part).lower()
+                if rr not in primary or rr in readings[0]:
+                    continue
+                forms = _mr_words(part)
+                for k, form in enumerate((forms[0], forms[-1])):
+                    words = [w if w in vocab else next(iter(index.candidates(w)[:1]), w) for w in form.split()]
+                    readings[k][rr] = " ".join(words)
+    out: list[_Proposal] = []
+    for swap in readings:
+        if not swap or all(swap[t] == t for t in swap):
+            continue
+        tokens = [w for t in primary for w in swap.get(t, t).split()]
+        why = ", ".join(f"'{t}' as '{m}'" for t, m in swap.items() if m != t)
+        out.append((tokens, SOUND_PENALTY, f"{MR_REASON}: {why} (as a sound-alike reading); score lowered by "
+                    f"{SOUND_PENALTY:g}", SOUND_MIN_SCORE, None))
+    # the whole name romanised, as the lists romanise a DPRK name whole (CHOSON TAESONG UNHAENG = 조선대성은행):
+    # the words normalize translated (조선 korea, 은행 bank) read in McCune-Reischauer too
+    whole = _HANGUL_RUN.sub(lambda m: " " + _mr_words(m.group(0))[-1] + " ", nn.original)
+    tokens = list(normalize(whole).tokens)
+    if tokens and tokens != primary and all(tokens != o[0] for o in out):
+        out.append((tokens, SOUND_PENALTY, f"{MR_REASON}: the whole name (as a sound-alike reading); score lowered "
+                    f"by {SOUND_PENALTY:g}", SOUND_MIN_SCORE, None))
+    return out
+
+
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
-_ARABIC_WORD = re.compile(r"[\u0600-\u06ff]{3,}")
+# a word, or the parts of one word written with a zero-width non-joiner between them (لوک‌اویل, روس‌نفت)
+_ARABIC_WORD = re.compile("[\u0600-\u06ff]+(?:\u200c[\u0600-\u06ff]+)*")
+_ZWNJ = "\u200c"
+_ARTICLE = "\u0627\u0644"  # ال
+_ARTICLE_MIN = 6  # normalize reads a word of 6+ letters beginning with ال as the article al- and a word
+_ALEF_WAW = "\u0627\u0648"  # او
+_MAX_PART_FORMS = 8
+_ALEF_MADDA = "\u0622"  # آ
+_PERSIAN_YEH = frozenset("\u06cc\u064a\u0649")
+ARTICLE_JOINED = "ARTICLE_JOINED"  # marks a form whose leading 'al' is part of the word (see _arabic_forms)
+
+
+def _persian_part_forms(part: str) -> list[str]:
+    """Readings of one Persian/Arabic word (no ZWNJ inside), :func:`normalize`'s own first: the BGN/PCGN vowel
+    readings (:func:`arabic_vowel_forms`: o, final eh) and a word-initial alef+waw read as the vowel 'o' or 'u'
+    (BGN/PCGN Persian: او at the start of a word is a vowel, اویل oil, اوکراین Ukraine; normalize reads 'av')."""
+    from ecscreen.domain.normalize import _arabic_word
+
+    first = _arabic_word(part)
+    forms = [first, *arabic_vowel_forms(part)]
+    if part.startswith(_ALEF_WAW) and len(part) >= 3:
+        forms += [v + f[2:] for f in forms[:2] if f.startswith("av") for v in ("o", "u")]
+    if part.startswith(_ALEF_MADDA) and len(part) >= 4 and part[1] in _PERSIAN_YEH:
+        # آی is 'ay' (آینده AYANDEH): the long a, then yeh as a consonant; normalize reads it as ای 'i' (ایران)
+        rest = part[2:]
+        forms += ["ay" + f for f in (_arabic_word(rest), *arabic_vowel_forms(rest))]
+    return list(dict.fromkeys(f for f in forms if f))
 
 
 def _arabic_forms(text: str) -> dict[str, tuple[str, ...]]:
-    """Romanised Persian word (as :func:`normalize` reads it) -> its BGN/PCGN vowel readings (o, final eh)."""
+    """Romanised Persian word (as :func:`normalize` reads it) -> its other readings (BGN/PCGN Persian, 1958):
+
+    * the vowels the script leaves unsaid (:func:`arabic_vowel_forms`: a waw between consonants 'o', a silent
+      final heh 'eh'/'e'), and a word-initial او read as a vowel (:func:`_persian_part_forms`);
+    * a word written in parts joined by a zero-width non-joiner (لوک‌اویل Lukoil, روس‌نفت Rosneft): each part
+      read as a word of its own (its initial letters are word-initial: او of اویل is the vowel 'o'), the parts
+      written together as normalize writes the word (it drops the ZWNJ);
+    * a Persian word that merely begins with the letters ال (الکترونیک elektronik, البرز Alborz): normalize
+      reads them as the Arabic article al- (a word of its own, right for Arabic names such as التكريتي); the
+      word is also read whole, keyed by its second part and marked with :data:`ARTICLE_JOINED`, so that a
+      reading replacing it drops the separate 'al' (:func:`_sound_readings`).
+    """
     from ecscreen.domain.normalize import _arabic_word
 
     if not _ARABIC_LETTER.search(text):
         return {}
-    return {_arabic_word(w): f for w in _ARABIC_WORD.findall(text) if (f := arabic_vowel_forms(w))}
+    out: dict[str, tuple[str, ...]] = {}
+    for w in _ARABIC_WORD.findall(text):
+        parts = [p for p in w.split(_ZWNJ) if p]
+        whole = "".join(parts)
+        if len(whole) < 3:
+            continue
+        if len(parts) == 1:
+            key = _arabic_word(whole)
+            forms = [f for f in _persian_part_forms(whole) if f != key]
+            if whole.startswith(_ARTICLE) and len(whole) >= _ARTICLE_MIN and " " in key:
+                rest = whole[len(_ARTICLE):]
+                joined = ["al" + f for f in _persian_part_forms(rest)]
+                out[key.split()[-1]] = (ARTICLE_JOINED, *joined)
+        else:
+            key = _arabic_word(whole)
+            if " " in key:
+                continue
+            combos = [""]
+            for part in parts:
+                combos = [c + f.replace(" ", "") for c in combos for f in _persian_part_forms(part)][:_MAX_PART_FORMS]
+            forms = [f for f in dict.fromkeys([*combos, *arabic_vowel_forms(whole)]) if f != key]
+        if forms:
+            out[key] = tuple(forms)
+    return out
 # list word -> the ids of the list names containing it (empty for another word): Matcher._word_aliases
 Aliases = Callable[[str], frozenset[int]]
 _KANA_WORD = re.compile(r"[\u30a1-\u30fa\u30fc\uff66-\uff9f]{3,}")
 
 
 def _kana_forms(text: str) -> dict[str, tuple[str, ...]]:
-    """Romanised katakana word (as :func:`normalize` reads it) -> its loanword readings."""
+    """Romanised katakana word (as :func:`normalize` reads it) -> its other readings: the loanword readings
+    (:func:`kana_loan_forms`), the English word of a katakana spelling of one (``script_terms.txt``: テクノロジー
+    technology, also in a name written with ・ between its words, which normalize reads as one word), and a ファ
+    read 'hua' (katakana writes the Mandarin hua of Chinese names as ファ: ファーウェイ Huawei, ダーファ Dahua)."""
     import unicodedata
 
-    from ecscreen.domain.normalize import _kana_word
+    from ecscreen.domain.normalize import _kana_word, _script_terms
 
     if not _KANA_WORD.search(text):
         return {}
-    return {_kana_word(unicodedata.normalize("NFKC", w)).lower(): f for w in _KANA_WORD.findall(text)
-            if (f := kana_loan_forms(w))}
+    terms = _script_terms()
+    out: dict[str, tuple[str, ...]] = {}
+    for w in _KANA_WORD.findall(text):
+        plain = _kana_word(unicodedata.normalize("NFKC", w)).lower()
+        forms = list(kana_loan_forms(w))
+        term = terms.get(unicodedata.normalize("NFKC", w).lower())
+        if term is not None and term.isalpha():
+            forms.insert(0, term)
+        if "\u30d5\u30a1" in w:  # ファ
+            forms += [f.replace("fa", "hua") for f in (plain, *forms) if "fa" in f]
+        if "\u30fc" in w[1:]:
+            # the long-vowel mark also writes the English -er/-ar/-or Japanese does not say (ヘリコプター helicopter,
+            # センター center, コンピューター computer): read as a final 'r' (ル without its vowel)
+            forms += list(kana_loan_forms(w[0] + w[1:].replace("\u30fc", "\u30eb")))[:1]
+        forms = [f for f in dict.fromkeys(forms) if f != plain]
+        if forms:
+            out[plain] = tuple(forms)
+    return out
+
+
+# Russian relational adjectives of place names (Уральские авиалинии Ural Airlines, Омский Omsk, Донецкий Donetsk):
+# the lists translate them as the place's name; -ский/-ская/-ское/-ские and their cases
+_RU_ADJECTIVE = re.compile("(?:\u0441\u043a|\u0446\u043a)(?:\u0438\u0439|\u0430\u044f|\u043e\u0435|"
+                           "\u0438\u0435|\u043e\u0433\u043e|\u043e\u0439|\u043e\u043c\u0443|\u0438\u043c|"
+                           "\u0438\u0445|\u0443\u044e|\u0438\u043c\u0438|\u043e\u043c)$")
+_CYRILLIC_WORD = re.compile("[\u0400-\u04ff]{5,}")
+
+
+def _cyrillic_forms(text: str) -> dict[str, tuple[str, ...]]:
+    """Romanised Russian word (as :func:`normalize` reads it) -> the place name of a relational adjective: the
+    ending dropped with its -ск- (уральские -> 'ural', the soft sign dropped) and kept (омский -> 'omsk', донецкий
+    -> 'donetsk'), as the lists translate such names (URAL AIRLINES)."""
+    from anyascii import anyascii
+
+    if not _CYRILLIC_WORD.search(text):
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    for w in _CYRILLIC_WORD.findall(text):
+        low = w.lower()
+        m = _RU_ADJECTIVE.search(low)
+        if m is None or m.start() < 2:
+            continue
+        stem = low[: m.start()].rstrip("\u044c")
+        stems = [stem, low[: m.start() + 2]] if len(stem) >= 3 else [low[: m.start() + 2]]
+        plain = re.sub("[^a-z]", "", anyascii(low).lower())
+        forms = [f for f in dict.fromkeys(re.sub("[^a-z]", "", anyascii(x).lower()) for x in stems) if f and f != plain]
+        if forms:
+            out[plain] = tuple(forms)
+    return out
 
 
 def _in_context(cands: list[str], others: list[str], aliases: Aliases | None) -> list[str]:
@@ -903,8 +1206,8 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
     # (only when every romanised word is a list word: otherwise the unknown words get the readings)
     known = [t for t in nn.sound_tokens if t in primary and t in vocab] if len(primary) >= 2 and not unknown else []
     if not unknown and not known:
-        return []
-    loan = _hangul_forms(nn.original) | _kana_forms(nn.original)
+        return _other_renderings(nn, primary, [], strict) + _script_readings(nn, primary, vocab, aliases)
+    loan = _hangul_forms(nn.original) | _kana_forms(nn.original) | _cyrillic_forms(nn.original)
     unvowelled = _ARABIC_LETTER.search(nn.original) is not None
     vowelled = _arabic_forms(nn.original) if unvowelled else {}
     # the query's other words that are list words ('bank' in 'bank mlt'): the context of a sound-alike reading
@@ -934,20 +1237,99 @@ def _sound_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, 
         # short consonant keys (unvowelled Persian 'mlt') are ambiguous: try more list words
         size = _SOUND_CANDIDATES * (4 if len(sound_key(tok)) <= 3 else 1)
         options.append((tok, cands[: size if len(unknown) == 1 else 2]))
+    script = _script_readings(nn, primary, vocab, aliases)
     if not options:
-        return _other_renderings(nn, primary, [], strict)
+        return _other_renderings(nn, primary, [], strict) + script
     out: list[_Proposal] = []
     combos = sorted(itertools.product(*[range(len(c)) for _, c in options]), key=lambda ranks: (sum(ranks), ranks))
     combos = [r for r in combos if any(cands[i] != tok for (tok, cands), i in zip(options, r, strict=True))]
     for ranks in combos[: max(_MAX_SOUND_READINGS, len(options[0][1]) if len(options) == 1 else 0)]:
         swap = {tok: cands[r] for (tok, cands), r in zip(options, ranks, strict=True)}
         why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items() if t != c)
-        out.append(([swap.get(t, t) for t in primary], SOUND_PENALTY,
+        out.append((_swapped(primary, swap, vowelled), SOUND_PENALTY,
                     f"sound-alike reading of romanised words: {why}; score lowered by {SOUND_PENALTY:g}",
                     SOUND_NAME_MIN_SCORE if strict else SOUND_MIN_SCORE, None))
     if strict:
         out += [c for prop in out if (c := _compound(prop, index, vocab)) is not None]
-    return out + _other_renderings(nn, primary, out, strict)
+    return out + _other_renderings(nn, primary, out, strict) + script
+
+
+def _swapped(primary: list[str], swap: dict[str, str], vowelled: dict[str, tuple[str, ...]]) -> list[str]:
+    """``primary`` with its words replaced per ``swap``; the 'al' normalize split off a Persian word that only
+    begins with ال (:data:`ARTICLE_JOINED`) is dropped when that word is replaced by a list word that begins
+    with those letters itself ('al ktrunik' -> 'electronic'; 'al tkriti' -> 'al takriti' keeps its article)."""
+    out: list[str] = []
+    for i, t in enumerate(primary):
+        nxt = primary[i + 1] if i + 1 < len(primary) else None
+        new = swap.get(nxt, nxt) if nxt is not None else None
+        if (t == "al" and nxt is not None and new is not None and new != nxt and new[:1] in _VOWELS
+                and new[1:2] == "l" and ARTICLE_JOINED in vowelled.get(nxt, ())):
+            continue
+        out.append(swap.get(t, t))
+    return out
+
+
+def _script_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, Any],
+                     aliases: Aliases | None) -> list[_Proposal]:
+    """Readings of a name from another script under the other conventions the lists use: Chinese words in their
+    other English renderings, hangul in McCune-Reischauer, Persian words the term tables translate read romanised."""
+    out = _han_term_readings(nn, primary)
+    if _HANGUL_RUN.search(nn.original):
+        out += _mccune_reischauer_readings(nn, primary, vocab)
+    if _ARABIC_LETTER.search(nn.original):
+        out += _persian_term_readings(nn, primary, vocab, aliases)
+    return out
+
+
+def _persian_term_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, Any],
+                           aliases: Aliases | None) -> list[_Proposal]:
+    """The name with the Persian/Arabic words the term tables translate (سازمان organization, صنایع industries)
+    read romanised instead, each as its best sound-alike list word among those written with the name's other
+    words: the lists give Iranian organisations under their romanised names as often as in English (SAZMANE
+    SANAYE HAVA FAZA = AEROSPACE INDUSTRIES ORGANIZATION; BGN/PCGN). Read like the sound-alike readings."""
+    import unicodedata
+
+    from ecscreen.domain.normalize import _arabic_word, _script_terms
+
+    terms = _script_terms()
+    words = nn.original.split()
+    found: dict[int, str] = {}
+    for i, w in enumerate(words):
+        word = w.replace(_ZWNJ, "")
+        if not _ARABIC_LETTER.search(word) or not word.isalpha() or len(word) < 3:
+            continue
+        english = terms.get(unicodedata.normalize("NFKC", word).lower())
+        # (not a word the table writes romanised itself or translates by a word that sounds the same: بانک bank)
+        if english is not None and sound_key(english.replace(" ", "")) != sound_key(_arabic_word(word)):
+            found[i] = word
+    if not found or len(found) == len(words) and len(words) == 1:
+        return []
+    index = _sound_index(vocab)
+    cands: dict[str, list[str]] = {}
+    for word in found.values():
+        got: list[str] = []
+        for form in _persian_part_forms(word):
+            got += [c for c in index.candidates(form)[:_JOINT_CANDIDATES] if c not in got]
+        if got:
+            cands[word] = got
+    # the romanised readings of the words that fit one list name together first (SAZMANE SANAYE ...)
+    known = [t for t in nn.sound_tokens if t in vocab]
+    cands = _jointly(cands, known, aliases)
+    pieces = list(words)
+    changed: list[str] = []
+    for i, word in found.items():
+        if word not in cands:
+            continue
+        best = cands[word][0]
+        pieces[i] = best
+        changed.append(f"'{terms[unicodedata.normalize('NFKC', word).lower()]}' as '{best}'")
+    if not changed:
+        return []
+    tokens = list(normalize(" ".join(pieces)).tokens)
+    if not tokens or tokens == primary:
+        return []
+    return [(tokens, SOUND_PENALTY, f"Persian words the term tables translate read romanised: {', '.join(changed)} "
+             f"(as a sound-alike reading); score lowered by {SOUND_PENALTY:g}", SOUND_MIN_SCORE, None)]
 
 
 def _form_candidates(tok: str, loan: dict[str, tuple[str, ...]], vowelled: dict[str, tuple[str, ...]],
@@ -960,6 +1342,8 @@ def _form_candidates(tok: str, loan: dict[str, tuple[str, ...]], vowelled: dict[
     for form in loan.get(tok, ()):
         out += [c for c in ([form] if form in vocab else index.candidates(form)[:1]) if c not in out]
     for form in vowelled.get(tok, ()):
+        if form == ARTICLE_JOINED:
+            continue
         near = _in_context(index.candidates(form), [o for o in others if o != tok], aliases)
         out += [c for c in near[:_SOUND_CANDIDATES] if c not in out]
     return out
@@ -967,19 +1351,28 @@ def _form_candidates(tok: str, loan: dict[str, tuple[str, ...]], vowelled: dict[
 
 def _other_renderings(nn: NormalizedName, primary: list[str], sound: list[_Proposal], strict: bool) -> list[_Proposal]:
     """The name, and its first sound-alike reading, with every script word that has several English renderings
-    read by its second (term tables 'a | b': 航空 air | airlines, جمهوری jomhouri | republic): read like the
-    sound-alike readings (possible, never firm, on this alone)."""
-    alts = {tok: others[0] for tok, others in term_alternatives(nn.original).items() if tok in primary}
-    if not alts:
+    read by its second (term tables 'a | b': 航空 air | airlines, جمهوری jomhouri | republic), and (two such words
+    or more) with all of them but one so read (ایران is 'Iranian' in NATIONAL IRANIAN OIL COMPANY but 'Iran' in
+    ISLAMIC REPUBLIC OF IRAN SHIPPING LINES): read like the sound-alike readings (possible, never firm, on this
+    alone)."""
+    # (Cyrillic has capitals: the tables hold the words in lower case)
+    every = {tok: others[0] for tok, others in term_alternatives(nn.original.lower()).items() if tok in primary}
+    if not every:
         return []
-    why = ", ".join(f"'{t}' ~ '{a}'" for t, a in alts.items())
+    choices = [every] + ([{t: a for t, a in every.items() if t != left} for left in every] if len(every) >= 2 else [])
     out: list[_Proposal] = []
-    for base, head in [(primary, "")] + [(sound[0][0], sound[0][2].split("; score lowered")[0] + "; ") for _ in sound[:1]]:
-        tokens = [w for t in base for w in alts.get(t, t).split()]
-        out.append((tokens, SOUND_PENALTY, f"{head}script words read in their other English rendering (as a "
-                    f"sound-alike reading): {why}; score lowered by {SOUND_PENALTY:g}",
-                    SOUND_NAME_MIN_SCORE if strict else SOUND_MIN_SCORE, None))
+    for alts in choices[:_MAX_OTHER_RENDERINGS]:
+        why = ", ".join(f"'{t}' ~ '{a}'" for t, a in alts.items())
+        for base, head in [(primary, "")] + [(sound[0][0], sound[0][2].split("; score lowered")[0] + "; ")
+                                             for _ in sound[:1]]:
+            tokens = [w for t in base for w in alts.get(t, t).split()]
+            out.append((tokens, SOUND_PENALTY, f"{head}script words read in their other English rendering (as a "
+                        f"sound-alike reading): {why}; score lowered by {SOUND_PENALTY:g}",
+                        SOUND_NAME_MIN_SCORE if strict else SOUND_MIN_SCORE, None))
     return out
+
+
+_MAX_OTHER_RENDERINGS = 5
 
 
 def _compound(prop: _Proposal, index: _SoundIndex, vocab: Mapping[str, Any]) -> _Proposal | None:
