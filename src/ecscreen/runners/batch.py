@@ -1773,8 +1773,8 @@ def _pool_run(ctx: Any, jobs: int, orders: Iterable[Order], emit: Any, stats: di
 
 
 # the parent's share of the customers with --jobs, against 1 for each worker: it also reads, groups and writes
-# every row (~10 % of a run's CPU), so a smaller share keeps the processes equally busy (--jobs 2: 44 %)
-PARENT_WEIGHT = 0.8
+# every row (~12 % of a run's CPU), so a smaller share keeps the processes equally busy (--jobs 2: 43 %)
+PARENT_WEIGHT = 0.75
 
 
 def _shard(order: Order, n: int) -> int:
