@@ -1640,8 +1640,8 @@ def _worker_chunk(orders: list[Order]) -> tuple[list[Any], tuple[int, int, int, 
 
     With a writer spec (``_WORKER["render"]``: no recorder needs the outcomes) the worker also renders the
     rows as they will be written and sends back text and decisions (:data:`Rendered`) per order, not the
-    outcome objects: the parent then only parses, shards and writes (it shares the two cores with the
-    workers), and far less is pickled."""
+    outcome objects: the parent then only reads, shards and writes the workers' rows, and far less is
+    pickled."""
     if "screener" not in _WORKER:
         _WORKER["screener"] = BatchScreener(_WORKER["engine"], _WORKER["options"])
         memo_cm = _WORKER["memo_cm"] = _party_memo(_WORKER["engine"])
