@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
@@ -50,17 +51,27 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _mem_kb(pid: int, key: str) -> int:
-    path = f"/proc/{pid}/smaps_rollup" if key == "Pss" else f"/proc/{pid}/status"
-    want = "Pss:" if key == "Pss" else "VmRSS:"
+_ROLLUP = ("Pss", "Pss_Anon", "Pss_File", "Rss", "Private_Dirty", "Shared_Clean", "Shared_Dirty")
+
+
+def _smaps(pid: int) -> dict[str, int]:
+    """A process's memory in kB: VmRSS and VmHWM (peak RSS) from /proc/PID/status, and the PSS split (anonymous
+    and file pages: a mapped cache file's pages read by several processes count once in the total) from
+    /proc/PID/smaps_rollup; empty when the process is gone."""
+    got: dict[str, int] = {}
     try:
-        with open(path) as fh:
+        with open(f"/proc/{pid}/status") as fh:
             for line in fh:
-                if line.startswith(want):
-                    return int(line.split()[1])
-    except OSError:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    got[line.split(":")[0]] = int(line.split()[1])
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                k = line.split(":")[0]
+                if k in _ROLLUP:
+                    got[k] = int(line.split()[1])
+    except (OSError, ValueError, IndexError):
         pass
-    return 0
+    return got
 
 
 def run(orders: Path, out: Path, extra: list[str], env: dict[str, str] | None = None) -> dict:
@@ -72,10 +83,22 @@ def run(orders: Path, out: Path, extra: list[str], env: dict[str, str] | None = 
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     peak_rss = peak_pss = 0
+    at_peak: list[dict[str, int]] = []  # each process's memory when the tree's total PSS was highest
+    samples = 0
+    cpu_of: dict[int, float] = {}  # CPU seconds of each process of the tree, as last sampled
     while proc.poll() is None:
         pids = _children(proc.pid)
-        peak_rss = max([peak_rss] + [_mem_kb(p, "VmRSS") for p in pids])
-        peak_pss = max(peak_pss, sum(_mem_kb(p, "Pss") for p in pids))
+        mems = [_smaps(p) for p in pids]
+        for p in pids:
+            t = _cpu_s(p)
+            if t is not None:
+                cpu_of[p] = t
+        peak_rss = max([peak_rss] + [m.get("VmHWM", m.get("VmRSS", 0)) for m in mems])
+        total = sum(m.get("Pss", 0) for m in mems)
+        samples += 1
+        if total > peak_pss:
+            peak_pss = total
+            at_peak = [dict(m, pid=p) for p, m in zip(pids, mems, strict=True)]
         time.sleep(0.2)
     err = proc.stderr.read() if proc.stderr else ""
     proc.wait()
@@ -96,7 +119,32 @@ def run(orders: Path, out: Path, extra: list[str], env: dict[str, str] | None = 
     return {"wall_s": round(wall, 1), "rows_per_s": round(rows_out / wall) if wall else None,
             "cpu_s": round(cpu, 1), "rows_per_cpu_s": round(rows_out / cpu) if cpu else None,
             "decisions": dict(decisions.most_common()), "peak_rss_mb": round(peak_rss / 1024), "peak_pss_total_mb": round(peak_pss / 1024),
+            "pss_at_peak_mb": _breakdown(at_peak, proc.pid), "mem_samples": samples,
+            # per process (the CLI first): with --jobs the longest is the run's critical path; one process's CPU
+            # over it is the speed-up the run would have on idle cores (sampled every 0.2 s: the last 0.2 s of a
+            # process may be missing)
+            "cpu_s_per_process": [round(cpu_of[p], 2) for p in sorted(cpu_of, key=lambda p: (p != proc.pid, p))],
             "exit": proc.returncode, "out_lines": rows_out, "summary": summary, "cmd": " ".join(cmd[3:])}
+
+
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (/proc/PID/stat), None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            f = fh.read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _breakdown(at_peak: list[dict[str, int]], root: int) -> list[dict[str, Any]]:
+    """Per process of the tree at the peak of total PSS (MB): the CLI (the first, the parent) then its workers."""
+    out = []
+    for m in at_peak:
+        out.append({"role": "parent" if m["pid"] == root else "worker",
+                    **{k.lower(): round(m.get(k, 0) / 1024, 1) for k in ("Pss", "Pss_Anon", "Pss_File", "Rss",
+                                                                         "Private_Dirty", "VmHWM")}})
+    return out
 
 
 def main() -> None:

@@ -412,6 +412,11 @@ _LITTLE = sys.byteorder == "little"
 
 _OOB = b"ecscreen-oob-1\x00\x00"  # a payload whose large buffers follow the pickle (dump_payload)
 _ALIGN = 8
+# where a payload starts in its cache file: the header before it (ecscreen.parties.matching._CACHE_HEADER: magic,
+# digest, length, checksum, 60 bytes). The buffers are aligned to the file, so that read in place from the
+# mapped file (page aligned) an int64/float64 array is aligned in memory: numpy then uses it as it is, without
+# a copy (FlatArray.numpy; issue 14: the --jobs workers share the pages of the file instead of a copy each)
+PAYLOAD_BASE = 60
 _OOB_MIN = 4096  # bytes of a packed table's part from which it is stored out of band
 _BLOB = (bytes, memoryview)  # a packed part as stored (bytes) or read in place from a mapped file (memoryview)
 
@@ -446,12 +451,13 @@ def _blob(v: bytes | memoryview) -> bytes:
     return _Blob(b) if len(b) >= _OOB_MIN else b
 
 
-def dump_payload(state: Any) -> bytes:
+def dump_payload(state: Any, base: int = PAYLOAD_BASE) -> bytes:
     """A cache file's payload: ``pickle.dumps(state, protocol=5)``, with the data of every FlatArray stored out of
     band after the pickle (8-byte aligned), so that :func:`load_payload` reads them in place from the mapped
     file instead of copying ~20 MB (issue 10: the copy and the page faults of the fresh memory were ~15 ms of a
     check). A state without FlatArrays is the plain pickle, as before. Layout: marker, count, pickle length,
-    each buffer's (offset, length) from the payload start, the pickle, the buffers."""
+    each buffer's (offset, length) from the payload start, the pickle, the buffers, each 8-byte aligned in the
+    file (``base``: the payload's offset in its file)."""
     buffers: list[pickle.PickleBuffer] = []
     if isinstance(state, dict):  # the packed tables of a state (index cache) are read in place too
         state = {k: _out_of_band(v) for k, v in state.items()}
@@ -463,7 +469,7 @@ def dump_payload(state: Any) -> bytes:
     pos = head + len(data)
     spans = []
     for r in raws:
-        pos += -pos % _ALIGN
+        pos += -(base + pos) % _ALIGN
         spans.append((pos, r.nbytes))
         pos += r.nbytes
     out = bytearray(_OOB)
@@ -545,10 +551,15 @@ class FlatArray:
         return cls(a.dtype.str, tuple(int(d) for d in a.shape), a.tobytes())
 
     def numpy(self) -> Any:
-        """The numpy array (a writable copy, as unpickling one gave)."""
+        """The numpy array: over the data in place when they are read-only (a mapped cache file: the array is
+        read-only, and its pages are the file's page-cache pages, shared by every process that maps the file,
+        such as the ``--jobs`` workers: issue 14, memory), else a writable copy (as unpickling one gave)."""
         import numpy as np
 
-        return np.frombuffer(self.data, dtype=self.dtype).reshape(self.shape).copy()
+        arr = np.frombuffer(self.data, dtype=self.dtype).reshape(self.shape)
+        if isinstance(self.data, memoryview) and self.data.readonly and arr.flags.aligned:
+            return arr
+        return arr.copy()  # not mapped, or unaligned (a file written before PAYLOAD_BASE)
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         # protocol 5: the data as a PickleBuffer, stored out of band by dump_payload (read in place on load)

@@ -1635,16 +1635,17 @@ Rendered = tuple[list[str], list[str]]  # an order's rows as written (Writer.ren
 
 
 def _worker_chunk(orders: list[Order]) -> tuple[list[Any], tuple[int, int, int, int, int]]:
-    """Runs in a forked worker: screen a chunk of orders with the inherited engine (memo per worker).
+    """Runs in a forked worker (or in the parent, for its own shard): screen a chunk of orders with the
+    inherited engine (memo per process).
 
     With a writer spec (``_WORKER["render"]``: no recorder needs the outcomes) the worker also renders the
     rows as they will be written and sends back text and decisions (:data:`Rendered`) per order, not the
-    outcome objects: the parent then only parses, shards and writes (it shares the two cores with the
-    workers), and far less is pickled."""
+    outcome objects: the parent then only reads, shards and writes the workers' rows, and far less is
+    pickled."""
     if "screener" not in _WORKER:
         _WORKER["screener"] = BatchScreener(_WORKER["engine"], _WORKER["options"])
-        memo_cm = _party_memo(_WORKER["engine"])
-        _WORKER["memo"] = memo_cm.__enter__()  # process-local: lives as long as the worker
+        memo_cm = _WORKER["memo_cm"] = _party_memo(_WORKER["engine"])
+        _WORKER["memo"] = memo_cm.__enter__()  # process-local: lives as long as the worker (the parent: the run)
         spec = _WORKER.get("render")
         _WORKER["writer"] = Writer(io.StringIO(), spec[0], spec[1]) if spec is not None else None
     sc: BatchScreener = _WORKER["screener"]
@@ -1659,6 +1660,24 @@ def _worker_chunk(orders: list[Order]) -> tuple[list[Any], tuple[int, int, int, 
         return outs, stats
     return [([w.render(pr.raw, o) for pr, o in zip(order.rows, rows, strict=True)], [o.decision for o in rows])
             for order, rows in zip(orders, outs, strict=True)], stats
+
+
+class _Here:
+    """A chunk screened in this process (the parent's own shard), answering like the pool's async result."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def ready(self) -> bool:
+        return True
+
+    def wait(self, timeout: float | None = None) -> None:
+        return None
+
+    def get(self) -> Any:
+        return self.value
 
 
 def _worker_signals() -> None:
@@ -1682,11 +1701,17 @@ def _warm_up(engine: Any) -> None:
 
 def _run_parallel(orders: Iterable[Order], engine: Any, options: BatchOptions, jobs: int, emit: Any,
                   summary: BatchSummary, tick: Any, render: tuple[Any, ...] | None = None) -> None:
-    """Screen chunks of orders in ``jobs`` forked processes; results are written in input order and at
-    most ``2 * jobs`` chunks are in flight, so memory stays flat. With ``render`` (the run's writer and
-    ``emit_text(order, texts, decisions)``) the workers render the rows and the parent writes the text;
-    with a third member ``(columns, ncols)`` the orders are of light rows (:func:`light_row`), sent
-    packed (:func:`pack_order`) and parsed by the workers."""
+    """Screen chunks of orders in ``jobs`` processes: this one and ``jobs - 1`` forked workers (each a shard of
+    the customers, see :func:`_shard`); results are written in input order and at most two windows of
+    ``CHUNK_ORDERS * jobs`` orders are in flight, so memory stays flat. With ``render`` (the run's writer and
+    ``emit_text(order, texts, decisions)``) the rows are rendered where they are screened and the parent writes
+    the text; with a third member ``(columns, ncols)`` the orders are of light rows (:func:`light_row`), sent
+    packed (:func:`pack_order`) and parsed where they are screened.
+
+    The parent screens a shard itself rather than only reading and writing beside ``jobs`` workers (issue 14,
+    memory): the engine, lists and index loaded before the fork are shared with the workers until a process
+    writes to a page (reference counts, allocations); a page every screening process writes to was copied
+    into each of them, and with an idle parent its original stayed too (three copies for two workers)."""
     import multiprocessing as mp
 
     _WORKER.clear()
@@ -1697,14 +1722,17 @@ def _run_parallel(orders: Iterable[Order], engine: Any, options: BatchOptions, j
         if len(render) > 2:  # the orders are of light rows: the workers parse them
             _WORKER["parse"] = render[2]
     ctx = mp.get_context("fork")
-    stats: dict[int, tuple[int, int, int, int, int]] = {}  # per worker pid: its cumulative counters
+    stats: dict[int, tuple[int, int, int, int, int]] = {}  # per process pid: its cumulative counters
     _DEFER[0] = True
     try:
         _pool_run(ctx, jobs, orders, emit, stats, tick)
     finally:
         _DEFER[0] = False
+        memo_cm = _WORKER.get("memo_cm")
+        if memo_cm is not None:  # the parent's own party memo: the engine's screener restored
+            memo_cm.__exit__(None, None, None)
+        _WORKER.clear()
     _check_signal()
-    _WORKER.clear()
     summary.cache_hits = sum(s[1] for s in stats.values())
     summary.cache_misses = sum(s[2] for s in stats.values())
     summary.party_hits = sum(s[3] for s in stats.values())
@@ -1712,12 +1740,12 @@ def _run_parallel(orders: Iterable[Order], engine: Any, options: BatchOptions, j
 
 
 def _pool_run(ctx: Any, jobs: int, orders: Iterable[Order], emit: Any, stats: dict[int, Any], tick: Any) -> None:
-    # one single-process pool per shard: an order goes to the worker of its end user (see _shard), so
-    # each worker's party memo sees its own customers and a repeat customer is screened once in the
-    # run, not once per worker
+    # shard 0 is screened here, each other shard by its own single-process pool: an order goes to the process
+    # of its end user (see _shard), so each process's party memo sees its own customers and a repeat customer
+    # is screened once in the run, not once per process
     pools: list[Any] = []
     try:
-        for _ in range(jobs):
+        for _ in range(jobs - 1):
             pools.append(ctx.Pool(1, initializer=_worker_signals))
         _pool_feed(pools, orders, emit, stats, tick)
     except BaseException:
@@ -1744,18 +1772,29 @@ def _pool_run(ctx: Any, jobs: int, orders: Iterable[Order], emit: Any, stats: di
         pool.join()
 
 
+# the parent's share of the customers with --jobs, against 1 for each worker: it also reads, groups and writes
+# every row (~12 % of a run's CPU), so a smaller share keeps the processes equally busy (--jobs 2: 43 %)
+PARENT_WEIGHT = 0.75
+
+
 def _shard(order: Order, n: int) -> int:
-    """The worker of an order: by its end user's name (else the first party named; else its id), so the
-    orders of one customer go to one worker. Deterministic (crc32), and results never depend on it."""
+    """The process of an order (0: the parent, with :data:`PARENT_WEIGHT`): by its end user's name (else the
+    first party named; else its id), so the orders of one customer go to one process. Deterministic (crc32),
+    and results never depend on it."""
+    if n <= 1:
+        return 0
     head = order.rows[0].fields
     key = head.get("end_user") or head.get("consignee") or head.get("purchaser") or order.order_id
-    return zlib.crc32(" ".join(str(key).split()).casefold().encode("utf-8", "surrogatepass")) % n
+    h = zlib.crc32(" ".join(str(key).split()).casefold().encode("utf-8", "surrogatepass"))
+    x = (h % 65536) / 65536 * (PARENT_WEIGHT + n - 1)
+    return 0 if x < PARENT_WEIGHT else min(n - 1, 1 + int(x - PARENT_WEIGHT))
 
 
 def _pool_feed(pools: list[Any], orders: Iterable[Order], emit: Any, stats: dict[int, Any], tick: Any) -> None:
-    """Send windows of ``CHUNK_ORDERS * jobs`` orders, split by shard, at most two windows in flight;
-    each window's results are put back in input order before they are written."""
-    jobs = len(pools)
+    """Send windows of ``CHUNK_ORDERS * jobs`` orders, split by shard, at most two windows in flight (the
+    workers' parts sent first, then the parent screens its own); each window's results are put back in input
+    order before they are written."""
+    jobs = len(pools) + 1
     pending: deque[tuple[list[Order], list[tuple[list[int], Any]]]] = deque()
 
     def drain_one() -> None:
@@ -1777,29 +1816,38 @@ def _pool_feed(pools: list[Any], orders: Iterable[Order], emit: Any, stats: dict
         if tick is not None:
             tick()
 
-    def submit(window: list[Order]) -> None:
-        split: list[list[int]] = [[] for _ in range(jobs)]
-        for i, o in enumerate(window):
-            split[_shard(o, jobs) if jobs > 1 else 0].append(i)
-        pack = pack_order if "parse" in _WORKER else None
-        parts = [(pos, pools[w].apply_async(_worker_chunk, ([pack(window[i]) if pack else window[i] for i in pos],)))
-                 for w, pos in enumerate(split) if pos]
-        pending.append((window, parts))
-
     window: list[Order] = []
     size = CHUNK_ORDERS * jobs
     for order in orders:
         _check_signal()
         window.append(order)
         if len(window) >= size:
-            submit(window)
+            pending.append((window, _submit(pools, window)))
             window = []
             while len(pending) >= 2:
                 drain_one()
     if window:
-        submit(window)
+        pending.append((window, _submit(pools, window)))
     while pending:
         drain_one()
+
+
+def _submit(pools: list[Any], window: list[Order]) -> list[tuple[list[int], Any]]:
+    """A window's parts (positions, result): the workers' shards sent to their pools, then the parent's own
+    shard screened here while the workers screen theirs."""
+    jobs = len(pools) + 1
+    split: list[list[int]] = [[] for _ in range(jobs)]
+    for i, o in enumerate(window):
+        split[_shard(o, jobs)].append(i)
+    pack = pack_order if "parse" in _WORKER else None
+    parts: list[tuple[list[int], Any]] = [
+        (pos, pools[w - 1].apply_async(_worker_chunk, ([pack(window[i]) if pack else window[i] for i in pos],)))
+        for w, pos in enumerate(split) if pos and w]
+    if split[0]:
+        mine: list[Any] = [pack(window[i]) if pack else window[i] for i in split[0]]
+        parts.append((split[0], _Here(_worker_chunk(mine))))
+        _check_signal()
+    return parts
 
 
 def _chunks(orders: Iterable[Order], n: int) -> Iterator[list[Order]]:
