@@ -869,6 +869,7 @@ class _NamesList:
 
 
 _NO_MATCH: Any = object()  # a name the names list's matcher cannot match at any score
+_UNSET: Any = object()  # a lazily computed value not computed yet
 
 
 class _NamesUnion:
@@ -1061,13 +1062,19 @@ class Engine:
     _profile_sets: list[tuple[frozenset[int], ...]] = field(default_factory=list, repr=False, compare=False)
     _codes_memo: dict[tuple[str, str, dt.date], frozenset[str]] = field(default_factory=dict, repr=False,
                                                                        compare=False)
+    _chart_from_v: Any = field(default=_UNSET, repr=False, compare=False)  # see _chart_from
 
     def _chart_from(self) -> dt.date | None:
-        """First date the Commerce Country Chart / CCL packs state (None: no chart loaded)."""
-        if not self.has_chart:
-            return None
-        chart_mod = _chart_mod()
-        return chart_mod.chart_index(self.registry).effective_from if chart_mod is not None else None
+        """First date the Commerce Country Chart / CCL packs state (None: no chart loaded); read once (the
+        registry, and so its chart index, is fixed for the engine's life)."""
+        got = self._chart_from_v
+        if got is _UNSET:
+            got = None
+            if self.has_chart:
+                chart_mod = _chart_mod()
+                got = chart_mod.chart_index(self.registry).effective_from if chart_mod is not None else None
+            self._chart_from_v = got
+        return got  # type: ignore[no-any-return]
 
     def _codes(self, c: Country, on: dt.date) -> frozenset[str]:
         """:func:`_codes` (a country's codes with its territory parents on a date), memoised per (code,
