@@ -122,6 +122,7 @@ _NO_SHIP: Any = None
 PLAN_MEMO_SIZE = 10_000  # rule plans / item profiles kept (cleared when full; only speed depends on it)
 CODES_MEMO_SIZE = 10_000  # (country, date) -> codes with territory parents (cleared when full)
 PACK_PLAN_MEMO_SIZE = 20_000  # per pack: plans per (candidate list, items' skip sets) (cleared when full)
+SHIP_MEMO_SIZE = 20_000  # per pack: shipment keys whose shipment-level rules were all False (older half dropped when full)
 CHART_MEMO_SIZE = 12_000  # chart determinations kept (line-independent: 10,811 distinct at 1M ERP rows) (older half dropped when full; only speed and memory depend on it)
 
 
@@ -190,9 +191,16 @@ class CompiledPack:
         # names lists of party_name_in conditions, one per list name (shared by the rules naming it)
         self._names_lists: dict[str, _NamesList] = {}
         self._names_union = _NamesUnion()  # the cheap necessary test of every names list of the pack at once
+        # the shipment facts the pack's shipment-level rules read (see ship_reads / ship_key; None: some
+        # condition is not known to this derivation, no memo) and the keys whose rules were all False
+        self.ship_reads: frozenset[str] | None = frozenset()
+        self._ship_false: dict[tuple[Any, ...], bool] = {}
         for rule in pack.rules:
             fn, item_scoped = self._compile(rule.when)
             self.rules.append((rule, fn, item_scoped))
+            if not item_scoped and self.ship_reads is not None:
+                reads = ship_reads(rule.when)
+                self.ship_reads = None if reads is None else self.ship_reads | reads
             if rule.authorisations:
                 self.auths[id(rule)] = [(a, self._compile(a.when)[0]) for a in rule.authorisations]
             refs = _required_destinations(rule.when)
@@ -286,6 +294,43 @@ class CompiledPack:
             fn, _ = self._compile(c)
             return lambda ic: fn(_NO_SHIP, ic)[0] is not False  # type: ignore[arg-type]
         return None
+
+    def ship_key(self, s: ShipCtx) -> tuple[Any, ...] | None:
+        """Every fact the pack's shipment-level rules read, as a key (None: not memoised for this shipment):
+        the destination's codes and the date's interval between the pack's change dates (which rules are
+        candidates and every country set they compare with), and per fact of :attr:`ship_reads` its value.
+        Two shipments with equal keys give every shipment-level rule the same state (True / False /
+        unknown); only the False state is memoised (it carries no evidence or message)."""
+        reads = self.ship_reads
+        if reads is None:
+            return None
+        key: list[Any] = [s.dest_codes, bisect_right(self.bounds, s.as_of)]
+        for fact in _SHIP_FACTS:
+            if fact not in reads:
+                continue
+            if fact == "party_hits":
+                if s.party_hits:
+                    return None  # hits are rare: such shipments are evaluated
+            elif fact == "exporter":
+                key.append(s.exporter_codes)
+            elif fact == "end_use":
+                key.append(s.shipment.end_use)
+            elif fact == "party_codes":
+                key.append(tuple(s.party_codes))
+            elif fact == "parties":
+                key.append(tuple((p.role.value, p.name) for p in s.shipment.parties))
+            elif fact == "policy":
+                key.append(_policy.current())
+        return tuple(key)
+
+    def ship_all_false(self, key: tuple[Any, ...]) -> bool:
+        return key in self._ship_false
+
+    def remember_ship_false(self, key: tuple[Any, ...]) -> None:
+        memo = self._ship_false
+        if len(memo) >= SHIP_MEMO_SIZE:
+            _drop_oldest_half(memo)
+        memo[key] = True
 
     def candidates(self, dest_codes: frozenset[str], on: dt.date) -> list[tuple[Rule, Fn, bool]]:
         """Rules in force on ``on`` that can fire for this destination (computed once per key)."""
@@ -605,6 +650,44 @@ def _items_value(s: ShipCtx, key: str) -> str:
     if key in ("description", "item"):
         return f"{len(vals)} items: " + "; ".join(vals)
     return ", ".join(vals)
+
+
+# the shipment facts a shipment-level condition can read (ship_reads), in the order ship_key lists them
+_SHIP_FACTS = ("exporter", "end_use", "party_codes", "parties", "party_hits", "policy")
+# per condition key: the facts its compiled function reads besides the destination's codes and the date's
+# interval (read by every key); keys not here (item facts) make a shipment-level condition not memoised
+_SHIP_READS: dict[str, frozenset[str]] = {
+    "destination_in": frozenset(),  # s.dest_codes against the set of the date's interval
+    "exporter_in": frozenset({"exporter"}),
+    "end_use_has": frozenset({"end_use"}),
+    "party_country_in": frozenset({"party_codes"}),
+    "party_name_in": frozenset({"parties"}),  # each party's role and name
+    "party_hit": frozenset({"party_hits"}),
+    "policy": frozenset({"policy"}),
+}
+
+
+def ship_reads(c: Cond) -> frozenset[str] | None:
+    """The shipment facts condition ``c`` reads (see :data:`_SHIP_READS`), derived from the condition
+    itself; None when it has a key this derivation does not know (then nothing is memoised)."""
+    if c.all is not None or c.any is not None:
+        out: frozenset[str] = frozenset()
+        for x in (c.all if c.all is not None else c.any) or []:
+            r = ship_reads(x)
+            if r is None:
+                return None
+            out |= r
+        return out
+    if c.not_ is not None:
+        return ship_reads(c.not_)
+    if c.fact_missing is not None:
+        # fact_missing of a shipment fact: end_use reads the end use; parties / end_user the parties' roles
+        return {"end_use": frozenset({"end_use"}), "parties": frozenset({"parties"}),
+                "end_user": frozenset({"parties"})}.get(c.fact_missing)
+    for key, reads in _SHIP_READS.items():
+        if getattr(c, key) is not None:
+            return reads
+    return None
 
 
 def _required_destinations(c: Cond) -> list[str] | None:
@@ -1278,8 +1361,14 @@ class Engine:
         sts = set(status.values())
         for cp, plan, gated in self._plans(ctx.dest_codes, items, on):
             jur = cp.pack.pack.jurisdiction
+            # shipment-level rules known False for these facts are skipped (exact: CompiledPack.ship_key)
+            skey = cp.ship_key(ctx) if self.memo else None
+            known_false = skey is not None and cp.ship_all_false(skey)
+            all_false = skey is not None and not known_false  # every shipment-level rule evaluated was False
             for rule, fn, item_scoped, idxs in plan:
                 gate = rule.subject_to_ear_only and jur == "US-EAR"
+                if not item_scoped and known_false:
+                    continue
                 if item_scoped:
                     # items whose own facts make the condition False are left out (exact: see CompiledPack)
                     for ic in ([items[k] for k in idxs] if gated else items):
@@ -1291,12 +1380,16 @@ class Engine:
                             findings.append(_authorise(cp, rule, f, ctx, [ic]))
                     continue
                 if gate and sts == {"not_subject"}:
+                    all_false = False  # not evaluated: nothing is known of its state
                     continue
                 eff = "subject" if (not gate or "subject" in sts) else "unknown"
                 f = self._fire(cp, rule, fn, ctx, None, eff)
                 if f:
+                    all_false = False
                     findings.append(_authorise(cp, rule, f, ctx, [
                         ic for ic in items if not (gate and status[ic.index] == "not_subject")]))
+            if all_false and skey is not None:
+                cp.remember_ship_false(skey)
         return findings
 
     def _plans(self, dest_codes: frozenset[str], items: list[ItemCtx], on: dt.date
