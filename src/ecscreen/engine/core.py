@@ -1146,6 +1146,9 @@ class Engine:
     _codes_memo: dict[tuple[str, str, dt.date], frozenset[str]] = field(default_factory=dict, repr=False,
                                                                        compare=False)
     _chart_from_v: Any = field(default=_UNSET, repr=False, compare=False)  # see _chart_from
+    # (eccn, for_eccn, origin, date) -> (normalised ECCN, origin codes) of items without input errors
+    _item_inputs: dict[tuple[Any, ...], tuple[str | None, frozenset[str]]] = field(default_factory=dict, repr=False,
+                                                                                 compare=False)
 
     def _chart_from(self) -> dt.date | None:
         """First date the Commerce Country Chart / CCL packs state (None: no chart loaded); read once (the
@@ -1284,19 +1287,22 @@ class Engine:
             errors.append(InputError(field="exporter_country",
                                      message=unknown_message(sh.exporter_country or "", "country")))
         errors += check_texts(sh)
-
-        def country_codes(text: str | None, fld: str) -> frozenset[str]:
-            """Codes a country field stands for (with territory parents); unknown -> an input error."""
-            if not text:
-                return frozenset()
-            c = resolve(text)
-            if c is None:
-                errors.append(InputError(field=fld, message=unknown_message(text, "country")))
-                return frozenset()
-            return self._codes(c, on)
-
-        party_codes = [(p.role.value, country_codes(p.country, f"parties[{idx}].country"))
+        party_codes = [(p.role.value, self._country_codes(p.country, f"parties[{idx}].country", on, errors))
                        for idx, p in enumerate(sh.parties)]
+        return dest, exporter, self._item_ctxs(sh, on, errors), party_codes, errors
+
+    def _country_codes(self, text: str | None, fld: str, on: dt.date, errors: list[InputError]) -> frozenset[str]:
+        """Codes a country field stands for (with territory parents); unknown -> an input error."""
+        if not text:
+            return frozenset()
+        c = resolve(text)
+        if c is None:
+            errors.append(InputError(field=fld, message=unknown_message(text, "country")))
+            return frozenset()
+        return self._codes(c, on)
+
+    def _item_ctxs(self, sh: Shipment, on: dt.date, errors: list[InputError]) -> list[ItemCtx]:
+        """The items with canonical parameters, normalised ECCN and origin codes (input errors to ``errors``)."""
         items: list[ItemCtx] = []
         for idx, it in enumerate(sh.items):
             if it.parameters:
@@ -1304,11 +1310,23 @@ class Engine:
                 errors += perrs
                 if params != it.parameters:  # canonical names / booleans as 1 / 0 for every later step
                     it = it.model_copy(update={"parameters": params})
-            e, eerrs = _item_eccns(it, idx)
-            errors += eerrs
-            items.append(ItemCtx(item=it, index=idx, eccn=e,
-                                 origin_codes=country_codes(it.origin, f"items[{idx}].origin")))
-        return dest, exporter, items, party_codes, errors
+            # the item's ECCN and origin codes are read from (ECCN, for_eccn, origin, date) alone: memoised
+            # when they gave no input error (an error names the item's index: made fresh each time)
+            ikey = (it.eccn, it.for_eccn, it.origin, on)
+            got = self._item_inputs.get(ikey) if self.memo else None
+            if got is None:
+                n_err = len(errors)
+                e, eerrs = _item_eccns(it, idx)
+                errors += eerrs
+                origin_codes = self._country_codes(it.origin, f"items[{idx}].origin", on, errors)
+                if self.memo and len(errors) == n_err:
+                    if len(self._item_inputs) >= CODES_MEMO_SIZE:
+                        self._item_inputs.clear()
+                    self._item_inputs[ikey] = (e, origin_codes)
+            else:
+                e, origin_codes = got
+            items.append(ItemCtx(item=it, index=idx, eccn=e, origin_codes=origin_codes))
+        return items
 
     def _parties(self, sh: Shipment, on: dt.date) -> tuple[list[Finding], list[PartyFactLite], list[str], list[Any]]:
         """(findings, hits as the conditions see them, warnings, per-party summaries) of party screening."""

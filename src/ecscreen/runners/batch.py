@@ -613,6 +613,7 @@ def _cell(vals: list[str], i: int) -> str:
     return vals[i].strip() if i < len(vals) else ""
 
 
+_DATES: dict[str, dt.date] = {}  # date cells read (YYYY-MM-DD text -> date; cleared when full)
 _COUNTRY_FIELDS = ("destination", "origin", "end_user_country", "consignee_country", "purchaser_country",
                    "exporter_country")
 
@@ -620,11 +621,15 @@ _COUNTRY_FIELDS = ("destination", "origin", "end_user_country", "consignee_count
 class _RowCheck:
     """The checks of one readable row: each cell's problems are collected, naming ``file:line:column``."""
 
-    __slots__ = ("vals", "cols", "where", "pr", "problems")
+    __slots__ = ("vals", "cols", "line", "pr", "problems")
 
-    def __init__(self, vals: list[str], cols: Columns, where: str, pr: ParsedRow) -> None:
-        self.vals, self.cols, self.where, self.pr = vals, cols, where, pr
+    def __init__(self, vals: list[str], cols: Columns, line: int, pr: ParsedRow) -> None:
+        self.vals, self.cols, self.line, self.pr = vals, cols, line, pr
         self.problems: list[str] = []
+
+    @property
+    def where(self) -> str:  # made only for a problem (most rows have none)
+        return f"{self.cols.file}:{self.line}"
 
     def col(self, i: int, name: str) -> str:
         hdr = self.cols.header
@@ -658,12 +663,16 @@ class _RowCheck:
             self.pr.fields[name] = n
 
     def date(self, name: str, i: int, v: str) -> None:
-        d = None
-        if _DATE.fullmatch(v):
+        d = _DATES.get(v)
+        if d is None and _DATE.fullmatch(v):
             try:
                 d = dt.date.fromisoformat(v)
             except ValueError:
                 d = None
+            if d is not None:
+                if len(_DATES) >= 4096:
+                    _DATES.clear()
+                _DATES[v] = d  # rows repeat their dates (dates are immutable: one object serves every row)
         if d is None:
             self.problems.append(f"{self.col(i, name)}: not a date (exactly YYYY-MM-DD): {v!r}")
             self.pr.bad.add(name)
@@ -752,13 +761,12 @@ def parse_row(raw: RawRow, cols: Columns, ncols: int) -> ParsedRow:
     """Check one row's own fields (cheap, no pydantic); problems make the row an ``error`` row whose
     message names ``file:line:column`` of each bad cell."""
     pr = ParsedRow(raw=raw, fields={}, params={})
-    where = f"{cols.file}:{raw.line}"
     if raw.error:
-        return _unreadable_row(raw, cols, ncols, pr, where)
+        return _unreadable_row(raw, cols, ncols, pr, f"{cols.file}:{raw.line}")
     if len(raw.values) != ncols:
-        pr.error = f"{where}: row has {len(raw.values)} cells, the header has {ncols}"
+        pr.error = f"{cols.file}:{raw.line}: row has {len(raw.values)} cells, the header has {ncols}"
         return pr
-    check = _RowCheck(raw.values, cols, where, pr)
+    check = _RowCheck(raw.values, cols, raw.line, pr)
     check.fields()
     check.params()
     check.codes()
@@ -934,6 +942,9 @@ def row_outcomes(res: ShipmentResult, n_items: int) -> list[RowOutcome]:
     screened = [{"party_index": ps.party_index, "name": ps.name, "lists": ps.lists, "matches": ps.matches,
                  "firm": ps.firm, "summary": ps.summary} for ps in res.party_screening]
     ps_text = (screened, _ps_text(screened))
+    if not res.findings:  # the common case: every row clear, nothing to split (what the loop below gives)
+        return [RowOutcome(decision="clear", warnings=list(res.warnings), screened=screened, ps_text=ps_text)
+                for _ in range(n_items)]
     for idx in range(n_items):
         mine = [f for f in res.findings if f.item_index is None or f.item_index == idx]
         blocking = [f for f in mine if f.covered_by is None]
