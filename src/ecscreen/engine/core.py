@@ -195,6 +195,7 @@ class CompiledPack:
         # condition is not known to this derivation, no memo) and the keys whose rules were all False
         self.ship_reads: frozenset[str] | None = frozenset()
         self._ship_false: dict[tuple[Any, ...], bool] = {}
+        self._split: dict[int, tuple[list[Any], list[Any] | None]] = {}  # see item_entries
         for rule in pack.rules:
             fn, item_scoped = self._compile(rule.when)
             self.rules.append((rule, fn, item_scoped))
@@ -322,6 +323,20 @@ class CompiledPack:
             elif fact == "policy":
                 key.append(_policy.current())
         return tuple(key)
+
+    def item_entries(self, plan: list[tuple[Rule, Fn, bool, tuple[int, ...]]]
+                     ) -> list[tuple[Rule, Fn, bool, tuple[int, ...]]] | None:
+        """The plan's item-scoped entries (in order), or None when the plan has no shipment-level rule
+        (memoised per plan: plans are kept by the plan memos, an id is checked against its list)."""
+        got = self._split.get(id(plan))
+        if got is not None and got[0] is plan:
+            return got[1]
+        entries = [e for e in plan if e[2]]
+        out = entries if len(entries) < len(plan) else None
+        if len(self._split) >= PACK_PLAN_MEMO_SIZE:
+            self._split.clear()
+        self._split[id(plan)] = (plan, out)
+        return out
 
     def ship_all_false(self, key: tuple[Any, ...]) -> bool:
         return key in self._ship_false
@@ -1380,13 +1395,12 @@ class Engine:
         for cp, plan, gated in self._plans(ctx.dest_codes, items, on):
             jur = cp.pack.pack.jurisdiction
             # shipment-level rules known False for these facts are skipped (exact: CompiledPack.ship_key)
-            skey = cp.ship_key(ctx) if self.memo else None
+            item_only = cp.item_entries(plan)  # None: the plan has no shipment-level rule
+            skey = cp.ship_key(ctx) if self.memo and item_only is not None else None
             known_false = skey is not None and cp.ship_all_false(skey)
             all_false = skey is not None and not known_false  # every shipment-level rule evaluated was False
-            for rule, fn, item_scoped, idxs in plan:
+            for rule, fn, item_scoped, idxs in (item_only if known_false and item_only is not None else plan):
                 gate = rule.subject_to_ear_only and jur == "US-EAR"
-                if not item_scoped and known_false:
-                    continue
                 if item_scoped:
                     # items whose own facts make the condition False are left out (exact: see CompiledPack)
                     for ic in ([items[k] for k in idxs] if gated else items):
