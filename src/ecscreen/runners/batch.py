@@ -1162,8 +1162,16 @@ class PartyMemo:
         findings: list[Finding] = []
         warnings: list[str] = []
         summaries: list[Any] = []
+        cache, fresh, day = self.cache, self.fresh, as_of if self.dated else None
         for idx, p in enumerate(parties):
-            p_hits, p_findings, p_warnings, p_summary = self.one(p, as_of)
+            key = (p.role, p.name, p.country, p.address, day)  # self._key, inlined (the hot path)
+            got = cache.get(key)
+            if got is not None and key not in fresh:  # a memo hit, as self.one counts and refreshes it
+                cache.move_to_end(key)
+                self.hits += 1
+            else:
+                got = self.one(p, as_of)
+            p_hits, p_findings, p_warnings, p_summary = got
             hits.append(list(p_hits))
             if p_summary is not None:  # what the party was screened against, re-indexed like the evidence
                 summaries.append(self._summary_at(p_summary, idx))
