@@ -123,7 +123,7 @@ PLAN_MEMO_SIZE = 10_000  # rule plans / item profiles kept (cleared when full; o
 CODES_MEMO_SIZE = 10_000  # (country, date) -> codes with territory parents (cleared when full)
 PACK_PLAN_MEMO_SIZE = 20_000  # per pack: plans per (candidate list, items' skip sets) (cleared when full)
 SHIP_MEMO_SIZE = 20_000  # per pack: shipment keys whose shipment-level rules were all False (older half dropped when full)
-CHART_MEMO_SIZE = 12_000  # chart determinations kept (line-independent: 10,811 distinct at 1M ERP rows) (older half dropped when full; only speed and memory depend on it)
+CHART_MEMO_SIZE = 12_000  # chart determinations kept (line-independent: 10,811 distinct at 1M ERP rows) (first-made half dropped when full; only speed and memory depend on it)
 
 
 def pack_party_lists(registry: Registry) -> list[Any]:
@@ -1557,9 +1557,8 @@ class Engine:
         # the line index is not in the key: the entry is a template written for the line (engine.chartmemo)
         key = (ic.item.eccn, ic.item.for_eccn, dest.code, dest.label, dest.name, when, self.policy, params)
         memo = self._chart_memo
-        got = memo.pop(key, None)
-        if got is not None:
-            memo[key] = got  # refreshed: the half dropped when full is the least recently used
+        got = memo.get(key)
+        if got is not None:  # (not refreshed: the memo holds every distinct key of a long run, issue 14)
             self.chart_hits += 1
             return got.for_line(ic.index)
         if _chartmemo.SENTINEL_S in str(key):  # the placeholder's digits in the facts: not memoised
