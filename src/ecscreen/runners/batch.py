@@ -1305,7 +1305,7 @@ class BatchScreener:
         """The order's shared facts (first value given by any line), the lines' disagreements and the
         facts a line gives unreadably (both only matter for an order of several lines)."""
         head: dict[str, Any] = dict.fromkeys(SHIPMENT_FIELDS)
-        seen: dict[str, tuple[Any, Any, int]] = {}
+        seen: dict[str, tuple[Any, int]] = {}  # per fact: the first value given and its line
         conflicts: list[str] = []
         unknown: list[str] = []
         if len(rows) == 1:  # one line: its own facts, nothing to compare
@@ -1317,18 +1317,21 @@ class BatchScreener:
             return head, conflicts, unknown
         for pr in rows:
             line = pr.raw.line
+            bad, fields = pr.bad, pr.fields
             for k in SHARED_FIELDS:
-                if k in pr.bad:
+                if bad and k in bad:
                     unknown.append(f"{k} on line {line}")
-                v = pr.fields.get(k)
+                v = fields.get(k)
                 if v is None:
                     continue
-                c = self._canon(k, v)
-                if k not in seen:
-                    seen[k] = (c, v, line)
+                first = seen.get(k)
+                if first is None:
+                    seen[k] = (v, line)
                     head[k] = v
-                elif seen[k][0] != c and not any(x.startswith(f"{k} is ") for x in conflicts):
-                    conflicts.append(f"{k} is {self._plain(seen[k][1])} on line {seen[k][2]} but "
+                # the same text as the first line's is the same fact (most orders): compared as facts otherwise
+                elif v != first[0] and self._canon(k, first[0]) != self._canon(k, v) and not any(
+                        x.startswith(f"{k} is ") for x in conflicts):
+                    conflicts.append(f"{k} is {self._plain(first[0])} on line {first[1]} but "
                                      f"{self._plain(v)} on line {line}")
         return head, conflicts, unknown
 
