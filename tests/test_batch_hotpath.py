@@ -114,7 +114,7 @@ def test_ship_memo_hit_equals_fresh_screen(packs, policy):
         assert a.model_dump_json() == plain.screen_one(sh).model_dump_json()
         fired |= {f.rule_id for f in a.findings}
     (cp,) = fast.compiled
-    assert cp.ship_reads == {"end_use", "parties", "party_hits", "exporter", "party_codes", "policy"}
+    assert cp.ship_reads == {"dest", "end_use", "parties", "party_hits", "exporter", "party_codes", "policy"}
     assert cp._ship_false  # the memo was used
     # every rule fired somewhere: the memo never hid a rule that fires for other facts
     want = {"S-WMD", "S-WATCH", "S-EXPORTER", "S-PARTY-COUNTRY", "S-NO-END-USE"} | ({"S-POLICY"} if policy == "cfr-text"
@@ -139,7 +139,7 @@ def test_ship_memo_not_used_with_party_hits(packs):
 def test_ship_reads_derived_from_conditions():
     assert ship_reads(Cond.model_validate({"end_use_has": ["x"]})) == {"end_use"}
     assert ship_reads(Cond.model_validate({"all": [{"destination_in": ["CN"]},
-                                                   {"not_": {"exporter_in": ["US"]}}]})) == {"exporter"}
+                                                   {"not_": {"exporter_in": ["US"]}}]})) == {"dest", "exporter"}
     assert ship_reads(Cond.model_validate({"fact_missing": "end_user"})) == {"parties"}
     # a condition on an item fact, or one this derivation does not know: nothing is memoised
     assert ship_reads(Cond.model_validate({"eccn_in": ["3A090"]})) is None
@@ -238,3 +238,42 @@ def test_batch_output_same_with_and_without_fast_writer(monkeypatch):
     slow = io.StringIO()
     run_batch(io.BytesIO(data), slow, Engine.build(load_registry(), use_lists=False, today=dt.date(2026, 10, 1)))
     assert fast.getvalue() == slow.getvalue() and "'=cmd" in fast.getvalue()
+
+
+NAMES_ONLY = """\
+pack: {id: n, version: "1", jurisdiction: US-EAR, title: N}
+lists:
+  watch: {type: names, members: [Acme Rocket Works]}
+  sme: {type: eccns, members: [3B001]}
+rules:
+  - id: N-WATCH
+    title: watched party
+    outcome: prohibited
+    when: {party_name_in: {list: watch, min_score: 90}}
+    message: "party {parties}"
+    citations: [{ref: "15 CFR 744.11"}]
+    effective_from: 2000-01-01
+  - id: N-SME
+    title: SME to China
+    outcome: license_required
+    when: {all: [{destination_in: [CN]}, {eccn_in: ["list:sme"]}]}
+    message: "{eccn} to {destination}"
+    citations: [{ref: "15 CFR 742.4"}]
+    effective_from: 2000-01-01
+"""
+
+
+def test_ship_key_leaves_out_facts_no_shipment_rule_reads(tmp_path):
+    (tmp_path / "n.yaml").write_text(textwrap.dedent(NAMES_ONLY))
+    reg = load_registry([tmp_path])
+    fast = Engine.build(reg, use_lists=False, today=dt.date(2024, 7, 1))
+    plain = Engine.build(reg, use_lists=False, today=dt.date(2024, 7, 1))
+    plain.memo = False
+    (cp,) = fast.compiled
+    assert cp.ship_reads == {"parties"}  # the item rule's destination is not a shipment-level read
+    items = [{"description": "Etch chamber", "eccn": "3B001.c", "origin": "US"}]
+    for dest in ("DE", "CN", "DE", "CN"):
+        for name in ("Initech Office Supplies", "ACME Rocket Works Ltd"):
+            sh = ship(dest, "2024-06-01", parties=[{"role": "end_user", "name": name}], items=items)
+            assert fast.screen_one(sh).model_dump_json() == plain.screen_one(sh).model_dump_json()
+    assert len(cp._ship_false) == 1  # Initech's key serves both destinations

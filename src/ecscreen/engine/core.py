@@ -122,7 +122,7 @@ _NO_SHIP: Any = None
 PLAN_MEMO_SIZE = 10_000  # rule plans / item profiles kept (cleared when full; only speed depends on it)
 CODES_MEMO_SIZE = 10_000  # (country, date) -> codes with territory parents (cleared when full)
 PACK_PLAN_MEMO_SIZE = 20_000  # per pack: plans per (candidate list, items' skip sets) (cleared when full)
-SHIP_MEMO_SIZE = 20_000  # per pack: shipment keys whose shipment-level rules were all False (older half dropped when full)
+SHIP_MEMO_SIZE = 8_192  # per pack: shipment keys whose shipment-level rules were all False (older half dropped when full)
 CHART_MEMO_SIZE = 12_000  # chart determinations kept (line-independent: 10,811 distinct at 1M ERP rows) (first-made half dropped when full; only speed and memory depend on it)
 
 
@@ -298,18 +298,21 @@ class CompiledPack:
 
     def ship_key(self, s: ShipCtx) -> tuple[Any, ...] | None:
         """Every fact the pack's shipment-level rules read, as a key (None: not memoised for this shipment):
-        the destination's codes and the date's interval between the pack's change dates (which rules are
-        candidates and every country set they compare with), and per fact of :attr:`ship_reads` its value.
+        the date's interval between the pack's change dates (which rules are in force, and every country set
+        they compare with), and per fact of :attr:`ship_reads` its value (the destination's codes when a
+        rule reads the destination: a rule gated on destinations has a ``destination_in`` condition).
         Two shipments with equal keys give every shipment-level rule the same state (True / False /
         unknown); only the False state is memoised (it carries no evidence or message)."""
         reads = self.ship_reads
         if reads is None:
             return None
-        key: list[Any] = [s.dest_codes, bisect_right(self.bounds, s.as_of)]
+        key: list[Any] = [bisect_right(self.bounds, s.as_of)]
         for fact in _SHIP_FACTS:
             if fact not in reads:
                 continue
-            if fact == "party_hits":
+            if fact == "dest":
+                key.append(s.dest_codes)
+            elif fact == "party_hits":
                 if s.party_hits:
                     return None  # hits are rare: such shipments are evaluated
             elif fact == "exporter":
@@ -668,11 +671,11 @@ def _items_value(s: ShipCtx, key: str) -> str:
 
 
 # the shipment facts a shipment-level condition can read (ship_reads), in the order ship_key lists them
-_SHIP_FACTS = ("exporter", "end_use", "party_codes", "parties", "party_hits", "policy")
-# per condition key: the facts its compiled function reads besides the destination's codes and the date's
-# interval (read by every key); keys not here (item facts) make a shipment-level condition not memoised
+_SHIP_FACTS = ("dest", "exporter", "end_use", "party_codes", "parties", "party_hits", "policy")
+# per condition key: the facts its compiled function reads besides the date's interval (read by every key);
+# keys not here (item facts) make a shipment-level condition not memoised
 _SHIP_READS: dict[str, frozenset[str]] = {
-    "destination_in": frozenset(),  # s.dest_codes against the set of the date's interval
+    "destination_in": frozenset({"dest"}),  # s.dest_codes against the set of the date's interval
     "exporter_in": frozenset({"exporter"}),
     "end_use_has": frozenset({"end_use"}),
     "party_country_in": frozenset({"party_codes"}),
