@@ -1518,6 +1518,10 @@ class Engine:
                   dest: Country, on: dt.date) -> list[Finding]:
         """Party-list requirements reach only the items they cover (ecscreen.engine.listscope); then
         licences held and licence exceptions cover what they cover (ecscreen.engine.licensing)."""
+        if not findings and not any(it.licenses or it.license_exception for it in sh.items):
+            # nothing to scope or cover, and no claimed exception that could add a finding (what the steps
+            # below give then: listscope and licensing return the findings they are given)
+            return findings
         scope_mod = _scope_mod()
         if scope_mod is not None:
             findings = scope_mod.scope_party_findings(findings, sh.items, [ic.eccn for ic in items], status, dest,
