@@ -82,6 +82,14 @@ class ShipCtx:
     as_of: dt.date
     party_codes: list[tuple[str, frozenset[str]]]  # (role, codes)
     party_hits: list[PartyFactLite]
+    _parties_key: tuple[tuple[Any, str], ...] | None = None
+
+    def parties_key(self) -> tuple[tuple[Any, str], ...]:
+        """Each party's (role, name): what party_name_in and fact_missing parties / end_user read (made once)."""
+        got = self._parties_key
+        if got is None:
+            got = self._parties_key = tuple((p.role, p.name) for p in self.shipment.parties)
+        return got
 
 
 @dataclass
@@ -306,26 +314,16 @@ class CompiledPack:
         reads = self.ship_reads
         if reads is None:
             return None
-        key: list[Any] = [bisect_right(self.bounds, s.as_of)]
-        for fact in _SHIP_FACTS:
-            if fact not in reads:
-                continue
-            if fact == "dest":
-                key.append(s.dest_codes)
-            elif fact == "party_hits":
-                if s.party_hits:
-                    return None  # hits are rare: such shipments are evaluated
-            elif fact == "exporter":
-                key.append(s.exporter_codes)
-            elif fact == "end_use":
-                key.append(s.shipment.end_use)
-            elif fact == "party_codes":
-                key.append(tuple(s.party_codes))
-            elif fact == "parties":
-                key.append(tuple((p.role.value, p.name) for p in s.shipment.parties))
-            elif fact == "policy":
-                key.append(_policy.current())
-        return tuple(key)
+        if "party_hits" in reads and s.party_hits:
+            return None  # hits are rare: such shipments are evaluated
+        # one slot per fact of _SHIP_FACTS (None where no rule reads it: equal for every shipment)
+        return (bisect_right(self.bounds, s.as_of),
+                s.dest_codes if "dest" in reads else None,
+                s.exporter_codes if "exporter" in reads else None,
+                s.shipment.end_use if "end_use" in reads else None,
+                tuple(s.party_codes) if "party_codes" in reads else None,
+                s.parties_key() if "parties" in reads else None,
+                _policy.current() if "policy" in reads else None)
 
     def item_entries(self, plan: list[tuple[Rule, Fn, bool, tuple[int, ...]]]
                      ) -> list[tuple[Rule, Fn, bool, tuple[int, ...]]] | None:
