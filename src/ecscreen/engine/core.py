@@ -130,7 +130,7 @@ _NO_SHIP: Any = None
 PLAN_MEMO_SIZE = 10_000  # rule plans / item profiles kept (cleared when full; only speed depends on it)
 CODES_MEMO_SIZE = 10_000  # (country, date) -> codes with territory parents (cleared when full)
 PACK_PLAN_MEMO_SIZE = 20_000  # per pack: plans per (candidate list, items' skip sets) (cleared when full)
-SHIP_MEMO_SIZE = 8_192  # per pack: shipment keys whose shipment-level rules were all False (older half dropped when full)
+SHIP_MEMO_SIZE = 4_096  # per pack: shipment keys whose shipment-level rules were all False (older half dropped when full)
 CHART_MEMO_SIZE = 12_000  # chart determinations kept (line-independent: 10,811 distinct at 1M ERP rows) (first-made half dropped when full; only speed and memory depend on it)
 
 

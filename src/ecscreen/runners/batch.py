@@ -122,7 +122,8 @@ SHRUNK_SIZE = 1_000
 SHARED_VALUES = 1_000  # distinct summary texts and list sets kept by PartyMemo._share (cleared when full)
 CHUNK = 2_000  # orders read ahead and screened together (their new parties in one batch call)
 GC_THRESHOLD = 200_000  # gen-0 collection threshold during a run (see run_batch; 50,000 -> 200,000: GC 2.3 -> 0.8 CPU-s per 100k ERP rows)
-SUFFIXES_KEPT = 4_096  # rendered outcome cells kept by the CSV writer (cleared when full; only speed depends on it)
+SUFFIXES_KEPT = 2_048  # rendered outcome cells kept by the CSV writer (cleared when full; only speed depends on it)
+SUFFIX_MAX_CHARS = 1_000  # outcome cells longer than this (together) are rendered each time, not kept (memory)
 OBJ_CACHE = 5_000  # validated Party / Item objects kept for reuse (only speed depends on it)
 MATCHER_CACHE_NAMES = 4_000  # parties screened after which the list matcher's query caches are emptied
 REINDEXED_SIZE = 4_096  # re-indexed party summaries kept by PartyMemo._summary_at (cleared when full)
@@ -1626,9 +1627,10 @@ class Writer:
             cells = [spreadsheet_safe(c) if c and c[0] in _GUARDED else c for c in key]
             joined = "".join(cells)
             sfx = "" if "\r" in joined or _UNSAFE_OUT.search(joined) else ",".join(map(_csv_cell, cells)) + "\n"
-            if len(self._suffixes) >= SUFFIXES_KEPT:
-                self._suffixes.clear()
-            self._suffixes[key] = sfx
+            if len(joined) <= SUFFIX_MAX_CHARS:  # long texts (flagged rows' reasons) seldom repeat: not kept
+                if len(self._suffixes) >= SUFFIXES_KEPT:
+                    self._suffixes.clear()
+                self._suffixes[key] = sfx
         if not sfx:
             return None
         cells = [spreadsheet_safe(c) if c and c[0] in _GUARDED else c for c in vals]
