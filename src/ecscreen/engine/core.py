@@ -82,6 +82,14 @@ class ShipCtx:
     as_of: dt.date
     party_codes: list[tuple[str, frozenset[str]]]  # (role, codes)
     party_hits: list[PartyFactLite]
+    _parties_key: tuple[tuple[Any, str], ...] | None = None
+
+    def parties_key(self) -> tuple[tuple[Any, str], ...]:
+        """Each party's (role, name): what party_name_in and fact_missing parties / end_user read (made once)."""
+        got = self._parties_key
+        if got is None:
+            got = self._parties_key = tuple((p.role, p.name) for p in self.shipment.parties)
+        return got
 
 
 @dataclass
@@ -122,7 +130,8 @@ _NO_SHIP: Any = None
 PLAN_MEMO_SIZE = 10_000  # rule plans / item profiles kept (cleared when full; only speed depends on it)
 CODES_MEMO_SIZE = 10_000  # (country, date) -> codes with territory parents (cleared when full)
 PACK_PLAN_MEMO_SIZE = 20_000  # per pack: plans per (candidate list, items' skip sets) (cleared when full)
-CHART_MEMO_SIZE = 12_000  # chart determinations kept (line-independent: 10,811 distinct at 1M ERP rows) (older half dropped when full; only speed and memory depend on it)
+SHIP_MEMO_SIZE = 4_096  # per pack: shipment keys whose shipment-level rules were all False (older half dropped when full)
+CHART_MEMO_SIZE = 12_000  # chart determinations kept (line-independent: 10,811 distinct at 1M ERP rows) (first-made half dropped when full; only speed and memory depend on it)
 
 
 def pack_party_lists(registry: Registry) -> list[Any]:
@@ -190,9 +199,17 @@ class CompiledPack:
         # names lists of party_name_in conditions, one per list name (shared by the rules naming it)
         self._names_lists: dict[str, _NamesList] = {}
         self._names_union = _NamesUnion()  # the cheap necessary test of every names list of the pack at once
+        # the shipment facts the pack's shipment-level rules read (see ship_reads / ship_key; None: some
+        # condition is not known to this derivation, no memo) and the keys whose rules were all False
+        self.ship_reads: frozenset[str] | None = frozenset()
+        self._ship_false: dict[tuple[Any, ...], bool] = {}
+        self._split: dict[int, tuple[list[Any], list[Any] | None]] = {}  # see item_entries
         for rule in pack.rules:
             fn, item_scoped = self._compile(rule.when)
             self.rules.append((rule, fn, item_scoped))
+            if not item_scoped and self.ship_reads is not None:
+                reads = ship_reads(rule.when)
+                self.ship_reads = None if reads is None else self.ship_reads | reads
             if rule.authorisations:
                 self.auths[id(rule)] = [(a, self._compile(a.when)[0]) for a in rule.authorisations]
             refs = _required_destinations(rule.when)
@@ -286,6 +303,50 @@ class CompiledPack:
             fn, _ = self._compile(c)
             return lambda ic: fn(_NO_SHIP, ic)[0] is not False  # type: ignore[arg-type]
         return None
+
+    def ship_key(self, s: ShipCtx) -> tuple[Any, ...] | None:
+        """Every fact the pack's shipment-level rules read, as a key (None: not memoised for this shipment):
+        the date's interval between the pack's change dates (which rules are in force, and every country set
+        they compare with), and per fact of :attr:`ship_reads` its value (the destination's codes when a
+        rule reads the destination: a rule gated on destinations has a ``destination_in`` condition).
+        Two shipments with equal keys give every shipment-level rule the same state (True / False /
+        unknown); only the False state is memoised (it carries no evidence or message)."""
+        reads = self.ship_reads
+        if reads is None:
+            return None
+        if "party_hits" in reads and s.party_hits:
+            return None  # hits are rare: such shipments are evaluated
+        # one slot per fact of _SHIP_FACTS (None where no rule reads it: equal for every shipment)
+        return (bisect_right(self.bounds, s.as_of),
+                s.dest_codes if "dest" in reads else None,
+                s.exporter_codes if "exporter" in reads else None,
+                s.shipment.end_use if "end_use" in reads else None,
+                tuple(s.party_codes) if "party_codes" in reads else None,
+                s.parties_key() if "parties" in reads else None,
+                _policy.current() if "policy" in reads else None)
+
+    def item_entries(self, plan: list[tuple[Rule, Fn, bool, tuple[int, ...]]]
+                     ) -> list[tuple[Rule, Fn, bool, tuple[int, ...]]] | None:
+        """The plan's item-scoped entries (in order), or None when the plan has no shipment-level rule
+        (memoised per plan: plans are kept by the plan memos, an id is checked against its list)."""
+        got = self._split.get(id(plan))
+        if got is not None and got[0] is plan:
+            return got[1]
+        entries = [e for e in plan if e[2]]
+        out = entries if len(entries) < len(plan) else None
+        if len(self._split) >= PACK_PLAN_MEMO_SIZE:
+            self._split.clear()
+        self._split[id(plan)] = (plan, out)
+        return out
+
+    def ship_all_false(self, key: tuple[Any, ...]) -> bool:
+        return key in self._ship_false
+
+    def remember_ship_false(self, key: tuple[Any, ...]) -> None:
+        memo = self._ship_false
+        if len(memo) >= SHIP_MEMO_SIZE:
+            _drop_oldest_half(memo)
+        memo[key] = True
 
     def candidates(self, dest_codes: frozenset[str], on: dt.date) -> list[tuple[Rule, Fn, bool]]:
         """Rules in force on ``on`` that can fire for this destination (computed once per key)."""
@@ -607,6 +668,44 @@ def _items_value(s: ShipCtx, key: str) -> str:
     return ", ".join(vals)
 
 
+# the shipment facts a shipment-level condition can read (ship_reads), in the order ship_key lists them
+_SHIP_FACTS = ("dest", "exporter", "end_use", "party_codes", "parties", "party_hits", "policy")
+# per condition key: the facts its compiled function reads besides the date's interval (read by every key);
+# keys not here (item facts) make a shipment-level condition not memoised
+_SHIP_READS: dict[str, frozenset[str]] = {
+    "destination_in": frozenset({"dest"}),  # s.dest_codes against the set of the date's interval
+    "exporter_in": frozenset({"exporter"}),
+    "end_use_has": frozenset({"end_use"}),
+    "party_country_in": frozenset({"party_codes"}),
+    "party_name_in": frozenset({"parties"}),  # each party's role and name
+    "party_hit": frozenset({"party_hits"}),
+    "policy": frozenset({"policy"}),
+}
+
+
+def ship_reads(c: Cond) -> frozenset[str] | None:
+    """The shipment facts condition ``c`` reads (see :data:`_SHIP_READS`), derived from the condition
+    itself; None when it has a key this derivation does not know (then nothing is memoised)."""
+    if c.all is not None or c.any is not None:
+        out: frozenset[str] = frozenset()
+        for x in (c.all if c.all is not None else c.any) or []:
+            r = ship_reads(x)
+            if r is None:
+                return None
+            out |= r
+        return out
+    if c.not_ is not None:
+        return ship_reads(c.not_)
+    if c.fact_missing is not None:
+        # fact_missing of a shipment fact: end_use reads the end use; parties / end_user the parties' roles
+        return {"end_use": frozenset({"end_use"}), "parties": frozenset({"parties"}),
+                "end_user": frozenset({"parties"})}.get(c.fact_missing)
+    for key, reads in _SHIP_READS.items():
+        if getattr(c, key) is not None:
+            return reads
+    return None
+
+
 def _required_destinations(c: Cond) -> list[str] | None:
     """Destination refs the condition cannot be true without, if its top level says so."""
     if c.destination_in is not None:
@@ -869,6 +968,7 @@ class _NamesList:
 
 
 _NO_MATCH: Any = object()  # a name the names list's matcher cannot match at any score
+_UNSET: Any = object()  # a lazily computed value not computed yet
 
 
 class _NamesUnion:
@@ -1061,13 +1161,22 @@ class Engine:
     _profile_sets: list[tuple[frozenset[int], ...]] = field(default_factory=list, repr=False, compare=False)
     _codes_memo: dict[tuple[str, str, dt.date], frozenset[str]] = field(default_factory=dict, repr=False,
                                                                        compare=False)
+    _chart_from_v: Any = field(default=_UNSET, repr=False, compare=False)  # see _chart_from
+    # (eccn, for_eccn, origin, date) -> (normalised ECCN, origin codes) of items without input errors
+    _item_inputs: dict[tuple[Any, ...], tuple[str | None, frozenset[str]]] = field(default_factory=dict, repr=False,
+                                                                                 compare=False)
 
     def _chart_from(self) -> dt.date | None:
-        """First date the Commerce Country Chart / CCL packs state (None: no chart loaded)."""
-        if not self.has_chart:
-            return None
-        chart_mod = _chart_mod()
-        return chart_mod.chart_index(self.registry).effective_from if chart_mod is not None else None
+        """First date the Commerce Country Chart / CCL packs state (None: no chart loaded); read once (the
+        registry, and so its chart index, is fixed for the engine's life)."""
+        got = self._chart_from_v
+        if got is _UNSET:
+            got = None
+            if self.has_chart:
+                chart_mod = _chart_mod()
+                got = chart_mod.chart_index(self.registry).effective_from if chart_mod is not None else None
+            self._chart_from_v = got
+        return got  # type: ignore[no-any-return]
 
     def _codes(self, c: Country, on: dt.date) -> frozenset[str]:
         """:func:`_codes` (a country's codes with its territory parents on a date), memoised per (code,
@@ -1194,19 +1303,22 @@ class Engine:
             errors.append(InputError(field="exporter_country",
                                      message=unknown_message(sh.exporter_country or "", "country")))
         errors += check_texts(sh)
-
-        def country_codes(text: str | None, fld: str) -> frozenset[str]:
-            """Codes a country field stands for (with territory parents); unknown -> an input error."""
-            if not text:
-                return frozenset()
-            c = resolve(text)
-            if c is None:
-                errors.append(InputError(field=fld, message=unknown_message(text, "country")))
-                return frozenset()
-            return self._codes(c, on)
-
-        party_codes = [(p.role.value, country_codes(p.country, f"parties[{idx}].country"))
+        party_codes = [(p.role.value, self._country_codes(p.country, f"parties[{idx}].country", on, errors))
                        for idx, p in enumerate(sh.parties)]
+        return dest, exporter, self._item_ctxs(sh, on, errors), party_codes, errors
+
+    def _country_codes(self, text: str | None, fld: str, on: dt.date, errors: list[InputError]) -> frozenset[str]:
+        """Codes a country field stands for (with territory parents); unknown -> an input error."""
+        if not text:
+            return frozenset()
+        c = resolve(text)
+        if c is None:
+            errors.append(InputError(field=fld, message=unknown_message(text, "country")))
+            return frozenset()
+        return self._codes(c, on)
+
+    def _item_ctxs(self, sh: Shipment, on: dt.date, errors: list[InputError]) -> list[ItemCtx]:
+        """The items with canonical parameters, normalised ECCN and origin codes (input errors to ``errors``)."""
         items: list[ItemCtx] = []
         for idx, it in enumerate(sh.items):
             if it.parameters:
@@ -1214,11 +1326,23 @@ class Engine:
                 errors += perrs
                 if params != it.parameters:  # canonical names / booleans as 1 / 0 for every later step
                     it = it.model_copy(update={"parameters": params})
-            e, eerrs = _item_eccns(it, idx)
-            errors += eerrs
-            items.append(ItemCtx(item=it, index=idx, eccn=e,
-                                 origin_codes=country_codes(it.origin, f"items[{idx}].origin")))
-        return dest, exporter, items, party_codes, errors
+            # the item's ECCN and origin codes are read from (ECCN, for_eccn, origin, date) alone: memoised
+            # when they gave no input error (an error names the item's index: made fresh each time)
+            ikey = (it.eccn, it.for_eccn, it.origin, on)
+            got = self._item_inputs.get(ikey) if self.memo else None
+            if got is None:
+                n_err = len(errors)
+                e, eerrs = _item_eccns(it, idx)
+                errors += eerrs
+                origin_codes = self._country_codes(it.origin, f"items[{idx}].origin", on, errors)
+                if self.memo and len(errors) == n_err:
+                    if len(self._item_inputs) >= CODES_MEMO_SIZE:
+                        self._item_inputs.clear()
+                    self._item_inputs[ikey] = (e, origin_codes)
+            else:
+                e, origin_codes = got
+            items.append(ItemCtx(item=it, index=idx, eccn=e, origin_codes=origin_codes))
+        return items
 
     def _parties(self, sh: Shipment, on: dt.date) -> tuple[list[Finding], list[PartyFactLite], list[str], list[Any]]:
         """(findings, hits as the conditions see them, warnings, per-party summaries) of party screening."""
@@ -1271,7 +1395,12 @@ class Engine:
         sts = set(status.values())
         for cp, plan, gated in self._plans(ctx.dest_codes, items, on):
             jur = cp.pack.pack.jurisdiction
-            for rule, fn, item_scoped, idxs in plan:
+            # shipment-level rules known False for these facts are skipped (exact: CompiledPack.ship_key)
+            item_only = cp.item_entries(plan)  # None: the plan has no shipment-level rule
+            skey = cp.ship_key(ctx) if self.memo and item_only is not None else None
+            known_false = skey is not None and cp.ship_all_false(skey)
+            all_false = skey is not None and not known_false  # every shipment-level rule evaluated was False
+            for rule, fn, item_scoped, idxs in (item_only if known_false and item_only is not None else plan):
                 gate = rule.subject_to_ear_only and jur == "US-EAR"
                 if item_scoped:
                     # items whose own facts make the condition False are left out (exact: see CompiledPack)
@@ -1284,12 +1413,16 @@ class Engine:
                             findings.append(_authorise(cp, rule, f, ctx, [ic]))
                     continue
                 if gate and sts == {"not_subject"}:
+                    all_false = False  # not evaluated: nothing is known of its state
                     continue
                 eff = "subject" if (not gate or "subject" in sts) else "unknown"
                 f = self._fire(cp, rule, fn, ctx, None, eff)
                 if f:
+                    all_false = False
                     findings.append(_authorise(cp, rule, f, ctx, [
                         ic for ic in items if not (gate and status[ic.index] == "not_subject")]))
+            if all_false and skey is not None:
+                cp.remember_ship_false(skey)
         return findings
 
     def _plans(self, dest_codes: frozenset[str], items: list[ItemCtx], on: dt.date
@@ -1383,6 +1516,10 @@ class Engine:
                   dest: Country, on: dt.date) -> list[Finding]:
         """Party-list requirements reach only the items they cover (ecscreen.engine.listscope); then
         licences held and licence exceptions cover what they cover (ecscreen.engine.licensing)."""
+        if not findings and not any(it.licenses or it.license_exception for it in sh.items):
+            # nothing to scope or cover, and no claimed exception that could add a finding (what the steps
+            # below give then: listscope and licensing return the findings they are given)
+            return findings
         scope_mod = _scope_mod()
         if scope_mod is not None:
             findings = scope_mod.scope_party_findings(findings, sh.items, [ic.eccn for ic in items], status, dest,
@@ -1425,9 +1562,8 @@ class Engine:
         # the line index is not in the key: the entry is a template written for the line (engine.chartmemo)
         key = (ic.item.eccn, ic.item.for_eccn, dest.code, dest.label, dest.name, when, self.policy, params)
         memo = self._chart_memo
-        got = memo.pop(key, None)
-        if got is not None:
-            memo[key] = got  # refreshed: the half dropped when full is the least recently used
+        got = memo.get(key)
+        if got is not None:  # (not refreshed: the memo holds every distinct key of a long run, issue 14)
             self.chart_hits += 1
             return got.for_line(ic.index)
         if _chartmemo.SENTINEL_S in str(key):  # the placeholder's digits in the facts: not memoised
