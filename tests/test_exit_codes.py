@@ -154,3 +154,23 @@ def test_batch_out_to_a_fifo_writes_in_place_and_keeps_the_node(tmp_path):
     assert fifo.exists() and not fifo.is_file()  # still a named pipe, not replaced by a regular file
     assert "order_id" in got[0] and "clear" in got[0]
     assert not list(tmp_path.glob(".pipe.*")) and not (tmp_path / "pipe.meta.json").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_batch_meta_to_a_fifo_is_written_in_place_too(tmp_path):
+    """The sidecar goes through the same atomic output as the rows: ``--meta`` naming a FIFO keeps the node."""
+    import threading
+
+    orders = tmp_path / "o.csv"
+    orders.write_text("order_id,date,destination,description,eccn\n1,2024-06-01,DE,Widget,EAR99\n")
+    fifo = tmp_path / "meta"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()), daemon=True)
+    reader.start()
+    code = main(["batch", str(orders), "--no-lists", "--no-record", "-o", str(tmp_path / "rows.csv"),
+                 "--meta", str(fifo), *RULES])
+    reader.join(timeout=30)
+    assert code == 0
+    assert fifo.exists() and not fifo.is_file()
+    assert '"exit_code": 0' in got[0] and (tmp_path / "rows.csv").is_file()

@@ -84,7 +84,9 @@ def batch_command(
     show = err.is_terminal if progress is None else progress
     size = None if stdin else orders.stat().st_size
     stream: IO[bytes] = sys.stdin.buffer if stdin else orders.open("rb")
-    direct, atomic, sink, meta_path = _outputs(out, meta, format, err, quiet=STATE.quiet)
+    atomic = AtomicOutput(out) if out is not None else None
+    sink: IO[str] = atomic.fh if atomic is not None else sys.stdout
+    meta_path = _sidecar(atomic, meta, format, err, quiet=STATE.quiet)
     summary = BatchSummary()
     opts = BatchOptions(as_of=on, today=ctx.today, jobs=jobs)
     from ecscreen.outputs.envelope import envelope_head
@@ -114,21 +116,13 @@ def batch_command(
                 meta_out.fh.write(json.dumps(summary.envelope, ensure_ascii=False, indent=2, default=str) + "\n")
                 meta_out.commit()
     except Interrupted as exc:
-        name = "SIGTERM" if exc.signum == signal.SIGTERM else "SIGINT"
-        if atomic is not None:
-            atomic.discard()
-            exc.message = (f"interrupted by {name}: {summary.rows:,} row(s) had been written to {atomic.tmp}; "
-                           f"that partial file was removed and {out} was not written")
-        else:
-            with contextlib.suppress(Exception):
-                sink.flush()
-            exc.message = (f"interrupted by {name}: {summary.rows:,} row(s) written to standard output; "
-                           f"the output is INCOMPLETE")
+        exc.message = _interrupted(exc.signum, summary.rows, atomic, sink)
         raise
     finally:
         if not stdin:
             stream.close()
-        _release_outputs(atomic, sink, done=done, direct=direct)
+        if atomic is not None and not done:
+            atomic.discard()
         if recorder is not None:
             recorder.close()  # its writer thread, if the run stopped early
         if store is not None:
@@ -196,42 +190,31 @@ def _note_recorded(err: Any, recorder: Any, *, quiet: bool) -> None:
               f"(ecscreen history --since {recorder.at.date().isoformat()})", markup=False, soft_wrap=True)
 
 
-def _outputs(
-    out: Path | None, meta: Path | None, fmt: str, err: Any, *, quiet: bool
-) -> tuple[bool, Any, IO[str], Path | None]:
-    """Where rows and the envelope go: (written in place?, the atomic output or None, the row sink, the sidecar).
-
-    A device, FIFO or socket (``-o /dev/null``, a named pipe) is written in place: renaming a finished
-    temporary file onto it would replace the node itself (as root, /dev/null became a plain file). No default
-    sidecar is written next to such an output (``--meta FILE`` still writes one)."""
-    from ecscreen.runners.batch import AtomicOutput, _open_out
-
-    direct = out is not None and _not_regular(out)
-    atomic = AtomicOutput(out) if out is not None and not direct else None
-    sink: IO[str] = atomic.fh if atomic is not None else (_open_out(out) if direct else sys.stdout)
-    meta_path = meta if meta is not None else (
-        out.with_name(out.name + ".meta.json") if out is not None and fmt != "json" and not direct else None)
-    if direct and meta is None and fmt != "json" and not quiet:
-        err.print(f"note: {out} is not a regular file: no sidecar {out}.meta.json is written "
-                  "(give --meta FILE for the report envelope)", markup=False, soft_wrap=True)
-    return direct, atomic, sink, meta_path
+def _sidecar(atomic: Any, meta: Path | None, fmt: str, err: Any, *, quiet: bool) -> Path | None:
+    """Where the report envelope goes: ``--meta``, else OUT.meta.json beside a csv/jsonl ``--out`` file; none
+    beside a device or FIFO written in place (``-o /dev/null``), which a note says."""
+    if meta is not None or atomic is None or fmt == "json":
+        return meta
+    if atomic.in_place:
+        if not quiet:
+            err.print(f"note: {atomic.path} is not a regular file: no sidecar {atomic.path}.meta.json is written "
+                      "(give --meta FILE for the report envelope)", markup=False, soft_wrap=True)
+        return None
+    out: Path = atomic.path
+    return out.with_name(out.name + ".meta.json")
 
 
-def _release_outputs(atomic: Any, sink: IO[str], *, done: bool, direct: bool) -> None:
-    """After the run: an unfinished atomic output is removed; an output written in place is closed."""
-    if atomic is not None and not done:
+def _interrupted(signum: int, rows: int, atomic: Any, sink: IO[str]) -> str:
+    """The one line an interrupted run ends with (the partial ``--out`` file already removed)."""
+    name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
+    if atomic is not None and not atomic.in_place:
         atomic.discard()
-    if direct:
-        with contextlib.suppress(OSError):
-            sink.close()
-
-
-def _not_regular(path: Path) -> bool:
-    """True for an existing output that is not a regular file (a device such as /dev/null, a FIFO, a socket)."""
-    try:
-        return not path.is_file() and path.exists()
-    except OSError:
-        return False
+        return (f"interrupted by {name}: {rows:,} row(s) had been written to {atomic.tmp}; "
+                f"that partial file was removed and {atomic.path} was not written")
+    where = "standard output" if atomic is None else str(atomic.path)
+    with contextlib.suppress(Exception):
+        sink.flush()
+    return f"interrupted by {name}: {rows:,} row(s) written to {where}; the output is INCOMPLETE"
 
 
 def _delimiter(delimiter: str | None) -> str | None:

@@ -2114,19 +2114,37 @@ def _close(writer: Writer, summary: BatchSummary, envelope: dict[str, Any] | Non
 class AtomicOutput:
     """``--out FILE``: rows go to a temporary file in FILE's directory, renamed onto FILE only when the
     run completes. :meth:`discard` (error, SIGINT, SIGTERM) removes it: a partial file never looks
-    like a complete one, and an existing FILE is left as it was."""
+    like a complete one, and an existing FILE is left as it was.
+
+    An existing FILE that is not a regular file (a device such as /dev/null, a FIFO, a socket) is written in
+    place (:attr:`in_place`; ``tmp`` is None): renaming onto it would replace the node itself (as root,
+    ``-o /dev/null`` turned the device into a plain file)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.tmp: Path | None = None
+        if not_regular_file(path):
+            self.fh: IO[str] = _open_out(path)
+            return
         directory = path.parent if str(path.parent) else Path(".")
         try:
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=directory)
         except OSError as exc:
             raise UsageError(f"cannot write: {exc.strerror}", file=str(path)) from None
         self.tmp = Path(tmp)
-        self.fh: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        self.fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+
+    @property
+    def in_place(self) -> bool:
+        return self.tmp is None
 
     def commit(self) -> None:
+        if self.tmp is None:
+            try:
+                self.fh.close()
+            except OSError as exc:
+                raise UsageError(f"cannot write: {exc.strerror}", file=str(self.path)) from None
+            return
         self.fh.flush()
         with contextlib.suppress(OSError):
             os.fsync(self.fh.fileno())
@@ -2144,8 +2162,17 @@ class AtomicOutput:
     def discard(self) -> None:
         with contextlib.suppress(OSError, ValueError):
             self.fh.close()
-        with contextlib.suppress(OSError):
-            self.tmp.unlink()
+        if self.tmp is not None:
+            with contextlib.suppress(OSError):
+                self.tmp.unlink()
+
+
+def not_regular_file(path: Path) -> bool:
+    """True for an existing path that is not a regular file (a device such as /dev/null, a FIFO, a socket)."""
+    try:
+        return path.exists() and not path.is_file()
+    except OSError:
+        return False
 
 
 def _open_out(path: Path | None) -> IO[str]:
