@@ -144,6 +144,7 @@ def _han_terms() -> tuple[dict[str, str], int]:
 
 # runs of [\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff] (read without a regex: ecscreen.domain.charclass)
 _HAN_RUN = CharClass((("\u3400", "\u4dbf"), ("\u4e00", "\u9fff"), ("\uf900", "\ufaff")), runs=True)
+HAN_RUN = _HAN_RUN  # the same runs for the readings of parties.variants
 _INITIAL_DOTS = re.compile(r"(?<![a-z0-9])([a-z](?:\.[a-z])+)\.?(?![a-z0-9])")
 _APOSTROPHES = re.compile(r"['\u2019\u2018`\u00b4]")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")

@@ -41,6 +41,7 @@ from rapidfuzz.distance import Indel, Levenshtein
 from rapidfuzz.process import cdist
 
 from ecscreen.domain.normalize import (
+    HAN_RUN,
     UNVOWELLED_NAME_NOTE,
     NormalizedName,
     abbreviations,
@@ -812,7 +813,7 @@ def _hangul_forms(text: str) -> dict[str, tuple[str, ...]]:
     return {anyascii(w).lower(): f for w in _HANGUL_WORD.findall(text) if (f := hangul_loan_forms(w))}
 
 
-_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_HAN = HAN_RUN  # runs of Han characters, read without compiling a 64K-entry regex class (issue 10)
 _KANA_ANY = re.compile("[\u3041-\u30ff]")
 _HAN_MAX_READINGS = 3
 HAN_RENDERING_REASON = "Chinese words read in their other English renderings"
