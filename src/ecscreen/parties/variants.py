@@ -905,16 +905,41 @@ def _han_term_readings(nn: NormalizedName, primary: list[str]) -> list[_Proposal
 
 
 # McCune-Reischauer (1939), the romanisation of Korean the DPRK and, after it, the UN and OFAC lists use for North
-# Korean names (CHOSON TAESONG UNHAENG, CHONGCHONGANG, KORYO, CHONGCH'AL CH'ONGGUK), written as the lists write it:
-# without the breve (ŏ, ŭ -> o, u) and the aspiration apostrophe. normalize reads hangul in the South's Revised
-# Romanization (anyascii: 대성 daeseong, 총국 chonggug). Initials, vowels and finals in Unicode jamo order.
-_MR_INITIAL = ("k", "kk", "n", "t", "tt", "r", "m", "p", "pp", "s", "ss", "", "ch", "tch", "ch", "k", "t", "p", "h")
-_MR_VOICED = {0: "g", 3: "d", 7: "b", 12: "j"}  # k t p ch between voiced sounds: g d b j
-_MR_VOWEL = ("a", "ae", "ya", "yae", "o", "e", "yo", "ye", "o", "wa", "wae", "oe", "yo", "u", "wo", "we", "wi", "yu",
-             "u", "ui", "i")
-_MR_FINAL = ("", "k", "k", "k", "n", "n", "n", "t", "l", "k", "m", "l", "l", "l", "p", "l", "m", "p", "p", "t", "t",
-             "ng", "t", "t", "k", "t", "p", "t")
-_MR_SONORANT_FINALS = frozenset({0, 4, 8, 16, 21})  # none, n, l, m, ng: a following k t p ch is voiced
+# Korean names, as the lists write it (no breve, no aspiration apostrophe): the tables of initials, vowels and finals
+# are data (``data/normalize/mccune_reischauer.txt``, with their source). normalize reads hangul in the South's
+# Revised Romanization (anyascii: 대성 daeseong, 총국 chonggug).
+
+
+class _MRTables(NamedTuple):
+    initial: tuple[str, ...]
+    voiced: dict[int, str]  # k t p ch between voiced sounds: g d b j
+    sonorant_finals: frozenset[int]  # none, n, l, m, ng: a following k t p ch is voiced
+    vowel: tuple[str, ...]
+    final: tuple[str, ...]
+
+
+@lru_cache(maxsize=1)
+def _mr_tables() -> _MRTables:
+    """The McCune-Reischauer tables of ``data/normalize/mccune_reischauer.txt`` (jamo order; '-' is empty)."""
+    from ecscreen.domain.normalize import _table_lines
+
+    rows = dict(line.split("\t", 1) for line in _table_lines("mccune_reischauer.txt"))
+
+    def seq(key: str) -> tuple[str, ...]:
+        return tuple("" if v == "-" else v for v in rows[key].split())
+
+    tables = _MRTables(
+        initial=seq("initial"),
+        voiced={int(k): v for k, v in (item.split(":") for item in rows["voiced"].split())},
+        sonorant_finals=frozenset(int(v) for v in rows["sonorant_finals"].split()),
+        vowel=seq("vowel"),
+        final=seq("final"),
+    )
+    if (len(tables.initial), len(tables.vowel), len(tables.final)) != (19, 21, 28):
+        raise ValueError("mccune_reischauer.txt: expected 19 initials, 21 vowels and 28 finals")
+    return tables
+
+
 _HANGUL_RUN = re.compile(r"[\uac00-\ud7a3]{2,}")
 _MR_MAX_RUN = 10
 MR_REASON = "hangul read in McCune-Reischauer, the romanisation the lists use for North Korean names"
@@ -923,6 +948,7 @@ MR_REASON = "hangul read in McCune-Reischauer, the romanisation the lists use fo
 def mccune_reischauer(word: str) -> str:
     """One hangul word in McCune-Reischauer as the lists write it (no breves, no apostrophes): 대성은행 ->
     'taesongunhaeng', 청천강 -> 'chongchongang', 련봉 -> 'ryonbong'; '' for a word that is not all hangul syllables."""
+    mr = _mr_tables()
     out: list[str] = []
     prev_final = -1
     for ch in word:
@@ -930,12 +956,12 @@ def mccune_reischauer(word: str) -> str:
         if not 0 <= code < 11172:
             return ""
         ini, vow, fin = code // 588, (code % 588) // 28, code % 28
-        onset = _MR_INITIAL[ini]
-        if prev_final in _MR_SONORANT_FINALS and ini in _MR_VOICED:
-            onset = _MR_VOICED[ini]
+        onset = mr.initial[ini]
+        if prev_final in mr.sonorant_finals and ini in mr.voiced:
+            onset = mr.voiced[ini]
         elif ini == 5 and prev_final == 8:
             onset = "l"  # ㄹㄹ: ll
-        out.append(onset + _MR_VOWEL[vow] + _MR_FINAL[fin])
+        out.append(onset + mr.vowel[vow] + mr.final[fin])
         prev_final = fin
     return "".join(out)
 
