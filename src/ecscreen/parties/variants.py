@@ -703,6 +703,7 @@ def query_variants(nn: NormalizedName, vocab: Mapping[str, Any], aliases: Aliase
         and not (len(nn.tokens) == 1 and len(nn.tokens[0]) >= _MIN_GLUED_WHOLE and nn.tokens[0] not in vocab)
         and not _wade_giles_trigger(nn.tokens)
         and not _term_trigger(nn)
+        and not _business_trigger(nn)
     ):
         # the usual case: nothing that any reading below would change, but a person's misspelt name part
         return [Reading(*prop) for prop in _near_part_readings(nn, vocab, aliases)]
@@ -1031,6 +1032,208 @@ def _mccune_reischauer_readings(nn: NormalizedName, primary: list[str], vocab: M
     return out
 
 
+# ---------------------------------------------------------------- business vocabulary (issue 11, h47)
+# Common corporate words (bank, insurance, central, industrial, electronics, aviation, shipping, research
+# institute, university ...) translated per language to the English words the lists use, from
+# ``data/normalize/business_terms/<lang>.txt`` (each with its source note). They are applied as OTHER readings of
+# a name written in another script (never as its normalisation): the name with each word of the table replaced by
+# its English rendering (the k-th reading takes each word's k-th rendering), read like the sound-alike readings
+# (possible, never firm, on this alone).
+BUSINESS_TERM_REASON = "business words translated from the name's script (business_terms tables)"
+BUSINESS_LANGS = ("ko", "ja", "zh", "ru", "fa")
+_BT_MAX_READINGS = 2
+_BT_MAX_KEY = 12  # longest CJK word of the tables (characters)
+_CJK_CHAR = re.compile("[\u3041-\u30ff\u3400-\u9fff\uac00-\ud7a3\uf900-\ufaff\uff66-\uff9f]")
+# CJK words written with spaces or the nakaguro between them (모스크바 항공 대학교, カザン・ヘリコプター): read joined
+_CJK_GAP = re.compile("(?<=[\u3041-\u30ff\u3400-\u9fff\uac00-\ud7a3\uf900-\ufaff])[\\s\u30fb\u00b7]+"
+                      "(?=[\u3041-\u30ff\u3400-\u9fff\uac00-\ud7a3\uf900-\ufaff])")
+
+
+class _BusinessTable(NamedTuple):
+    cjk: dict[str, tuple[str, ...]]  # Han / kana / hangul word -> renderings (matched inside a run, longest first)
+    # Cyrillic / Arabic-script keys: their words (a word ending in '*' is a stem: any ending) and renderings,
+    # longest key first
+    words: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
+
+
+@lru_cache(maxsize=len(BUSINESS_LANGS))
+def business_terms(lang: str) -> _BusinessTable:
+    """The business vocabulary of ``lang`` (``data/normalize/business_terms/<lang>.txt``): word<TAB>rendering |
+    rendering ...; a Cyrillic or Arabic-script key may be several words, each may end in '*' (a stem: Russian case
+    and gender endings)."""
+    import unicodedata
+
+    from ecscreen.domain.normalize import _table_lines
+
+    cjk: dict[str, tuple[str, ...]] = {}
+    words: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    for line in _table_lines(f"business_terms/{lang}.txt"):
+        key, english = line.split("\t", 1)
+        key = _fold_word(unicodedata.normalize("NFKC", key.strip())).replace(_ZWNJ, " ")
+        renderings = tuple(r.strip() for r in english.split("|") if r.strip())
+        if _CJK_CHAR.search(key):
+            cjk[key.replace(" ", "")] = renderings
+        else:
+            words.append((tuple(key.split()), renderings))
+    words.sort(key=lambda kv: (-len(kv[0]), -sum(map(len, kv[0]))))
+    return _BusinessTable(cjk, tuple(words))
+
+
+def _business_langs(text: str) -> list[str]:
+    langs = []
+    if _HANGUL_RUN.search(text):
+        langs.append("ko")
+    if _KANA_ANY.search(text):
+        langs.append("ja")
+    if _HAN.search(text):
+        langs += ["ja", "zh"] if "ja" not in langs else ["zh"]
+    if re.search("[\u0400-\u04ff]", text):
+        langs.append("ru")
+    if _ARABIC_LETTER.search(text):
+        langs.append("fa")
+    return list(dict.fromkeys(langs))
+
+
+def _cjk_pieces(run: str, table: dict[str, tuple[str, ...]]) -> list[tuple[str, tuple[str, ...] | None]]:
+    """A CJK run cut into the table's words (leftmost-longest) and the text between them (renderings None)."""
+    out: list[tuple[str, tuple[str, ...] | None]] = []
+    rest = ""
+    i = 0
+    while i < len(run):
+        for size in range(min(_BT_MAX_KEY, len(run) - i), 0, -1):
+            piece = run[i:i + size]
+            if piece in table and (size >= 2 or not _HANGUL_RUN.match(piece)):
+                if rest:
+                    out.append((rest, None))
+                    rest = ""
+                out.append((piece, table[piece]))
+                i += size
+                break
+        else:
+            rest += run[i]
+            i += 1
+    if rest:
+        out.append((rest, None))
+    return out
+
+
+# ё read as е (Russian writes it mostly without the dots); Arabic yeh and kaf read as the Persian letters
+_FOLD_WORD = str.maketrans({"\u0451": "\u0435", "\u064a": "\u06cc", "\u0649": "\u06cc", "\u0643": "\u06a9"})
+
+
+def _fold_word(word: str) -> str:
+    return word.lower().translate(_FOLD_WORD)
+
+
+def _word_matches(key: tuple[str, ...], words: list[str], i: int) -> bool:
+    if i + len(key) > len(words):
+        return False
+    for k, w in zip(key, words[i:i + len(key)], strict=False):
+        if k.endswith("*"):
+            if not (w.startswith(k[:-1]) and len(w) - len(k) < 5):
+                return False
+        elif k != w:
+            return False
+    return True
+
+
+def _word_pieces(words: list[str], table: _BusinessTable) -> list[tuple[str, tuple[str, ...] | None]]:
+    """Cyrillic / Arabic-script words matched against the table's keys (longest first; a stem takes an ending of
+    up to four letters)."""
+    keys = [_fold_word(w) for w in words]
+    out: list[tuple[str, tuple[str, ...] | None]] = []
+    i = 0
+    while i < len(words):
+        found = next(((key, r) for key, r in table.words if _word_matches(key, keys, i)), None)
+        if found is None:
+            out.append((words[i], None))
+            i += 1
+        else:
+            out.append((" ".join(words[i:i + len(found[0])]), found[1]))
+            i += len(found[0])
+    return out
+
+
+_WORD = re.compile("\\w+")
+
+
+def _business_pieces(text: str, lang: str) -> list[tuple[str, tuple[str, ...] | None]]:
+    """``text`` cut into the words of ``lang``'s business table (with their renderings) and the rest (None)."""
+    table = business_terms(lang)
+    if lang not in ("ko", "ja", "zh"):
+        return _word_pieces(_WORD.findall(text), table)
+    src = _CJK_GAP.sub("", _simplified_han(text) if lang == "zh" else text)
+    out: list[tuple[str, tuple[str, ...] | None]] = []
+    last = 0
+    for m in _CJK_RUN.finditer(src):
+        if m.start() > last:
+            out.append((src[last:m.start()], None))
+        out += _cjk_pieces(m.group(0), table.cjk)
+        last = m.end()
+    if last < len(src):
+        out.append((src[last:], None))
+    return out
+
+
+_CJK_RUN = re.compile("(?:%s)+" % _CJK_CHAR.pattern)
+
+
+def _business_trigger(nn: NormalizedName) -> bool:
+    """A name written (partly) in a script the business tables cover."""
+    return nn.transliterated and bool(_business_langs(nn.original))
+
+
+def _business_term_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, Any],
+                            aliases: Aliases | None) -> list[_Proposal]:
+    """The name with the words of the business tables (:func:`business_terms`) read in English: per language whose
+    script the name uses, the k-th reading gives each such word its k-th rendering (its last when it has fewer);
+    the rest of the name is read as normalize reads it (hangul also in McCune-Reischauer, as the lists romanise
+    DPRK names), and a word of it that is on no list as its best sound-alike list word among those some list name
+    writes with the reading's other words. Read like the sound-alike readings (possible, never firm, on this
+    alone)."""
+    out: list[_Proposal] = []
+    seen = {tuple(primary)}
+    for lang in _business_langs(nn.original):
+        pieces = _business_pieces(nn.original, lang)
+        found = [(p, r) for p, r in pieces if r is not None]
+        if not found:
+            continue
+        rests = ("rr", "mr") if lang == "ko" else ("as is",)
+        for k in range(min(_BT_MAX_READINGS, max(len(r) for _, r in found))):
+            for rest in rests:
+                text = " ".join(
+                    r[min(k, len(r) - 1)] if r is not None
+                    else (_HANGUL_RUN.sub(lambda m: " " + _mr_words(m.group(0))[0] + " ", p) if rest == "mr" else p)
+                    for p, r in pieces)
+                tokens = list(normalize(text).tokens)
+                chosen = ", ".join(f"{p} '{r[min(k, len(r) - 1)]}'" for p, r in found)
+                how = " (the rest in McCune-Reischauer)" if rest == "mr" else ""
+                for toks, extra in _with_sound_words(tokens, vocab, aliases):
+                    if toks and tuple(toks) not in seen:
+                        seen.add(tuple(toks))
+                        out.append((toks, SOUND_PENALTY, f"{BUSINESS_TERM_REASON}: {chosen}{how}{extra} (as a "
+                                    f"sound-alike reading); score lowered by {SOUND_PENALTY:g}", SOUND_MIN_SCORE, None))
+    return out
+
+
+def _with_sound_words(tokens: list[str], vocab: Mapping[str, Any],
+                      aliases: Aliases | None) -> list[tuple[list[str], str]]:
+    """``tokens``, and (when some are on no list) with those read as their best sound-alike list words written
+    together with the other words (:func:`_jointly`)."""
+    unknown = [t for t in dict.fromkeys(tokens) if t not in vocab and len(t) >= 3][:4]
+    if not unknown:
+        return [(tokens, "")]
+    index = _sound_index(vocab)
+    known = [t for t in tokens if t in vocab]
+    cands = {t: c for t in unknown if (c := _in_context(index.candidates(t), known, aliases))}
+    if not cands:
+        return [(tokens, "")]
+    cands = _jointly(cands, known, aliases)
+    swap = {t: c[0] for t, c in cands.items()}
+    why = ", ".join(f"'{t}' ~ '{c}'" for t, c in swap.items())
+    return [(tokens, ""), ([swap.get(t, t) for t in tokens], f"; sound-alike words {why}")]
+
+
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
 # a word, or the parts of one word written with a zero-width non-joiner between them (لوک‌اویل, روس‌نفت)
 _ARABIC_WORD = re.compile("[\u0600-\u06ff]+(?:\u200c[\u0600-\u06ff]+)*")
@@ -1300,7 +1503,7 @@ def _script_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str,
                      aliases: Aliases | None) -> list[_Proposal]:
     """Readings of a name from another script under the other conventions the lists use: Chinese words in their
     other English renderings, hangul in McCune-Reischauer, Persian words the term tables translate read romanised."""
-    out = _han_term_readings(nn, primary)
+    out = _business_term_readings(nn, primary, vocab, aliases) + _han_term_readings(nn, primary)
     if _HANGUL_RUN.search(nn.original):
         out += _mccune_reischauer_readings(nn, primary, vocab)
     if _ARABIC_LETTER.search(nn.original):
