@@ -1041,7 +1041,7 @@ def _mccune_reischauer_readings(nn: NormalizedName, primary: list[str], vocab: M
 # (possible, never firm, on this alone).
 BUSINESS_TERM_REASON = "business words translated from the name's script (business_terms tables)"
 BUSINESS_LANGS = ("ko", "ja", "zh", "ru", "fa")
-_BT_MAX_READINGS = 2
+_BT_MAX_READINGS = 4  # rendering choices per language (each reading costs a query)
 _BT_MAX_KEY = 12  # longest CJK word of the tables (characters)
 _CJK_CHAR = re.compile("[\u3041-\u30ff\u3400-\u9fff\uac00-\ud7a3\uf900-\ufaff\uff66-\uff9f]")
 # CJK words written with spaces or the nakaguro between them (모스크바 항공 대학교, カザン・ヘリコプター): read joined
@@ -1199,14 +1199,15 @@ def _business_term_readings(nn: NormalizedName, primary: list[str], vocab: Mappi
         if not found:
             continue
         rests = ("rr", "mr") if lang == "ko" else ("as is",)
-        for k in range(min(_BT_MAX_READINGS, max(len(r) for _, r in found))):
+        for choice in _rendering_choices([r for _, r in found]):
             for rest in rests:
+                picks = iter(choice)
                 text = " ".join(
-                    r[min(k, len(r) - 1)] if r is not None
+                    r[next(picks)] if r is not None
                     else (_HANGUL_RUN.sub(lambda m: " " + _mr_words(m.group(0))[0] + " ", p) if rest == "mr" else p)
                     for p, r in pieces)
                 tokens = list(normalize(text).tokens)
-                chosen = ", ".join(f"{p} '{r[min(k, len(r) - 1)]}'" for p, r in found)
+                chosen = ", ".join(f"{p} '{r[c]}'" for (p, r), c in zip(found, choice, strict=True))
                 how = " (the rest in McCune-Reischauer)" if rest == "mr" else ""
                 for toks, extra in _with_sound_words(tokens, vocab, aliases):
                     if toks and tuple(toks) not in seen:
@@ -1214,6 +1215,19 @@ def _business_term_readings(nn: NormalizedName, primary: list[str], vocab: Mappi
                         out.append((toks, SOUND_PENALTY, f"{BUSINESS_TERM_REASON}: {chosen}{how}{extra} (as a "
                                     f"sound-alike reading); score lowered by {SOUND_PENALTY:g}", SOUND_MIN_SCORE, None))
     return out
+
+
+def _rendering_choices(renderings: list[tuple[str, ...]]) -> list[tuple[int, ...]]:
+    """Which rendering of each word a reading takes: every word its first; then one word at a time its second (the
+    lists translate one word of a name and not another: NATIONAL IRANIAN OIL COMPANY, ایران 'iranian', نفت 'oil');
+    then every word its second. At most :data:`_BT_MAX_READINGS` choices."""
+    first = tuple(0 for _ in renderings)
+    out = [first]
+    for j, r in enumerate(renderings):
+        if len(r) >= 2:
+            out.append(first[:j] + (1,) + first[j + 1:])
+    out.append(tuple(min(1, len(r) - 1) for r in renderings))
+    return list(dict.fromkeys(out))[:_BT_MAX_READINGS]
 
 
 def _with_sound_words(tokens: list[str], vocab: Mapping[str, Any],
