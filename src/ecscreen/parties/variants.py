@@ -1517,12 +1517,13 @@ def _script_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str,
                      aliases: Aliases | None) -> list[_Proposal]:
     """Readings of a name from another script under the other conventions the lists use: Chinese words in their
     other English renderings, hangul in McCune-Reischauer, Persian words the term tables translate read romanised."""
-    out = _business_term_readings(nn, primary, vocab, aliases) + _han_term_readings(nn, primary)
+    out = _han_term_readings(nn, primary)
     if _HANGUL_RUN.search(nn.original):
         out += _mccune_reischauer_readings(nn, primary, vocab)
     if _ARABIC_LETTER.search(nn.original):
         out += _persian_term_readings(nn, primary, vocab, aliases)
-    return out
+    # (after the readings above: a reading both give keeps their reason)
+    return out + _business_term_readings(nn, primary, vocab, aliases)
 
 
 def _persian_term_readings(nn: NormalizedName, primary: list[str], vocab: Mapping[str, Any],
