@@ -425,8 +425,18 @@ def glue_words() -> frozenset[str]:
 
 
 def _glued(pieces: list[str], length: int) -> bool:
-    """Is splitting a run-together word into ``pieces`` a disguise worth undoing (see glue_words.txt)?"""
-    return length >= _LONG_GLUED or any(p in glue_words() for p in pieces)
+    """Is splitting a run-together word into ``pieces`` a disguise worth undoing (see glue_words.txt)? Also a
+    surname written with its name particles joined to it (Vanderbilt / Van der Bilt, Alrashid / Al Rashid: every
+    piece but the last a particle of ``particles.txt``, the last of 4+ letters)."""
+    return (length >= _LONG_GLUED or any(p in glue_words() for p in pieces)
+            or (len(pieces) >= 2 and len(pieces[-1]) >= 4 and all(p in _particles() for p in pieces[:-1])))
+
+
+@lru_cache(maxsize=1)
+def _particles() -> frozenset[str]:
+    from ecscreen.domain.normalize import particles
+
+    return particles()
 
 
 def _finer(pieces: list[str], vocab: Mapping[str, Any]) -> list[str]:
@@ -1175,7 +1185,7 @@ def _business_pieces(text: str, lang: str) -> list[tuple[str, tuple[str, ...] | 
     return out
 
 
-_CJK_RUN = re.compile("(?:%s)+" % _CJK_CHAR.pattern)
+_CJK_RUN = re.compile(f"(?:{_CJK_CHAR.pattern})+")
 
 
 def _business_trigger(nn: NormalizedName) -> bool:
