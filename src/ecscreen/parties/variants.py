@@ -1228,15 +1228,18 @@ def _business_term_readings(nn: NormalizedName, primary: list[str], vocab: Mappi
 
 
 def _rendering_choices(renderings: list[tuple[str, ...]]) -> list[tuple[int, ...]]:
-    """Which rendering of each word a reading takes: every word its first; then one word at a time its second (the
-    lists translate one word of a name and not another: NATIONAL IRANIAN OIL COMPANY, ایران 'iranian', نفت 'oil');
-    then every word its second. At most :data:`_BT_MAX_READINGS` choices."""
+    """Which rendering of each word a reading takes: every word its first; then one word at a time another of its
+    renderings (the lists translate one word of a name and not another: NATIONAL IRANIAN OIL COMPANY, ایران
+    'iranian', نفت 'oil'; and romanise a Russian name's country word: BANK ROSSIYA); then every word its second.
+    At most :data:`_BT_MAX_READINGS` choices."""
     first = tuple(0 for _ in renderings)
     out = [first]
-    for j, r in enumerate(renderings):
-        if len(r) >= 2:
-            out.append(first[:j] + (1,) + first[j + 1:])
-    out.append(tuple(min(1, len(r) - 1) for r in renderings))
+    for alt in range(1, max(map(len, renderings))):
+        for j, r in enumerate(renderings):
+            if len(r) > alt:
+                out.append(first[:j] + (alt,) + first[j + 1:])
+    out.insert(min(len(out), 1 + sum(len(r) >= 2 for r in renderings)),
+               tuple(min(1, len(r) - 1) for r in renderings))
     return list(dict.fromkeys(out))[:_BT_MAX_READINGS]
 
 
