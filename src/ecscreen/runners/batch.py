@@ -1890,9 +1890,10 @@ def _pool_run(ctx: Any, jobs: int, orders: Iterable[Order], emit: Any, stats: di
 # process, in-process run): 0.75 left the worker 0.7-1.2 CPU-s busier than the parent, 0.9 the parent 0.4-0.5 s
 # busier; through the CLI (imports and start-up, ~0.7 s under load, are the parent's too) 0.85 left the parent
 # ~1.4 s busier: 0.8 (--jobs 2: 44 % of the customers). With a recorder the parent also parses every row in
-# full and records every order (~0.5 CPU-s more per 5,000 rows): PARENT_WEIGHT_RECORDED (--jobs 2: 42 %).
+# full and records every order: at 0.72 it was still ~0.25 CPU-s busier than the worker after the fork on a
+# recorded 5,000-row run (1.9-2.0 s against 1.7-1.75 s): PARENT_WEIGHT_RECORDED 0.62 (--jobs 2: 38 %).
 PARENT_WEIGHT = 0.8
-PARENT_WEIGHT_RECORDED = 0.72
+PARENT_WEIGHT_RECORDED = 0.62
 
 
 def _shard(order: Order, n: int, weight: float | None = None) -> int:
