@@ -1,9 +1,15 @@
 """Benchmark ``ecscreen batch`` on ERP order exports: wall time, rows/s, peak memory, decisions.
 
 Usage:
-  python benchmarks/bench_batch.py --rows 1000000 [--generator erp|legacy] [--orders FILE] [--jobs 2]
+  python benchmarks/bench_batch.py --rows 1000000 [--generator erp|legacy] [--orders FILE] [--jobs N|auto]
                                    [--as-of DATE] [--batch-as-of DATE] [--no-lists] [--record on|off|compare]
-                                   [--repeat N] [--store-from HOME]
+                                   [--repeat N] [--store-from HOME] [--jobs-compare N]
+
+``--jobs-compare N`` alternates ``--jobs 1`` and ``--jobs N`` runs (``--repeat`` times each), stops if an output
+differs from the one-process output, and prints per run and as medians: wall time, CPU of the process tree, CPU
+of each process and of the busiest one (the critical path: with idle cores the run takes about that long), the
+speed-ups (wall, and one process's CPU over the busiest process's CPU) and peak PSS over the tree. On a loaded
+machine only the CPU figures mean anything: other jobs take the second core.
 
 Every run records its orders in a fresh record store (a temporary ``ECSCREEN_HOME``), as ``batch`` does
 by default, or with ``--store-from HOME`` in a copy of HOME's record store (the daily case: a 5,000-row
@@ -86,6 +92,7 @@ def run(orders: Path, out: Path, extra: list[str], env: dict[str, str] | None = 
     at_peak: list[dict[str, int]] = []  # each process's memory when the tree's total PSS was highest
     samples = 0
     cpu_of: dict[int, float] = {}  # CPU seconds of each process of the tree, as last sampled
+    fork_cpu: float | None = None  # the CLI process's CPU seconds when its first worker was first seen
     while proc.poll() is None:
         pids = _children(proc.pid)
         mems = [_smaps(p) for p in pids]
@@ -93,6 +100,8 @@ def run(orders: Path, out: Path, extra: list[str], env: dict[str, str] | None = 
             t = _cpu_s(p)
             if t is not None:
                 cpu_of[p] = t
+        if fork_cpu is None and len(pids) > 1 and proc.pid in cpu_of:
+            fork_cpu = cpu_of[proc.pid]
         peak_rss = max([peak_rss] + [m.get("VmHWM", m.get("VmRSS", 0)) for m in mems])
         total = sum(m.get("Pss", 0) for m in mems)
         samples += 1
@@ -124,6 +133,8 @@ def run(orders: Path, out: Path, extra: list[str], env: dict[str, str] | None = 
             # over it is the speed-up the run would have on idle cores (sampled every 0.2 s: the last 0.2 s of a
             # process may be missing)
             "cpu_s_per_process": [round(cpu_of[p], 2) for p in sorted(cpu_of, key=lambda p: (p != proc.pid, p))],
+            # the CLI process's CPU before its workers were forked (start-up; sampled: up to 0.2 s late)
+            "parent_cpu_s_at_fork": fork_cpu,
             "exit": proc.returncode, "out_lines": rows_out, "summary": summary, "cmd": " ".join(cmd[3:])}
 
 
@@ -152,7 +163,10 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--orders", type=Path, help="existing orders CSV (default: generate)")
     ap.add_argument("--generator", choices=["erp", "legacy"], default="erp")
-    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--jobs", default="1", help="batch --jobs: N or auto (default 1)")
+    ap.add_argument("--jobs-compare", type=int, default=None, metavar="N",
+                    help="alternate --jobs 1 and --jobs N runs (--repeat times each, --record as given, on or off), "
+                         "check the outputs are byte-identical, and print the speed-up")
     ap.add_argument("--as-of", default=None,
                     help="generated orders are dated in the 90 days before this date (default: today)")
     ap.add_argument("--batch-as-of", default=None, help="pass --as-of to batch (overrides the rows' dates)")
@@ -184,7 +198,10 @@ def main() -> None:
     if a.no_lists:
         extra.append("--no-lists")
     load_before = os.getloadavg()[0]
-    if a.record == "compare":
+    if a.jobs_compare is not None:
+        _compare_jobs(orders, tmp, extra[2:] + (["--no-record"] if a.record == "off" else []), a.jobs_compare,
+                      a.repeat)
+    elif a.record == "compare":
         _compare(orders, tmp, extra, a.repeat)
     else:
         res = run(orders, tmp / "out.csv", extra + (["--no-record"] if a.record == "off" else []),
@@ -225,6 +242,55 @@ def _records(db: Path) -> int:
 
     with sqlite3.connect(db) as conn:
         return int(conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0])
+
+
+def _critical_cpu(res: dict) -> float:
+    """CPU seconds on the run's critical path (with idle cores, about its wall time): the CLI process's own CPU
+    (the tree's total, exact from rusage, less its workers' last samples), or a worker's CPU after the CLI
+    process's start-up before the fork, whichever is longer."""
+    per = res["cpu_s_per_process"]
+    if len(per) <= 1:
+        return float(res["cpu_s"])
+    return max([res["cpu_s"] - sum(per[1:])] + [(res.get("parent_cpu_s_at_fork") or 0.0) + w for w in per[1:]])
+
+
+def _compare_jobs(orders: Path, tmp: Path, extra: list[str], jobs: int, repeat: int) -> None:
+    """Alternate ``--jobs 1`` and ``--jobs N`` runs on the same file (each in a fresh or copied record store);
+    print each run and the medians: wall speed-up (needs idle cores: on a loaded machine other jobs take the
+    second core), CPU of the tree (the work two processes add), and CPU speed-up on the critical path (one
+    process's CPU over the busiest process's CPU: the speed-up the run would have on idle cores)."""
+    import statistics
+
+    got: dict[int, list[dict]] = {1: [], jobs: []}
+    for i in range(repeat):
+        for n in (1, jobs):
+            res = run(orders, tmp / f"out-j{n}.csv", extra + ["--jobs", str(n)], _env(tmp / f"home-j{n}-{i}"))
+            res.update(jobs=n, run=i, critical_cpu_s=round(_critical_cpu(res), 2),
+                       load_avg_1m_at_end=os.getloadavg()[0])
+            print(json.dumps(res), flush=True)
+            got[n].append(res)
+            same = (tmp / "out-j1.csv").read_bytes() == (tmp / f"out-j{n}.csv").read_bytes()
+            if n != 1 and not same:
+                print(json.dumps({"error": f"--jobs {n} output differs from --jobs 1 (run {i})"}), flush=True)
+                sys.exit(1)
+
+    def med(n: int, key: str) -> float:
+        return statistics.median(r[key] for r in got[n])
+
+    print(json.dumps({
+        "rows": got[1][0]["out_lines"], "runs_each": repeat, "jobs": jobs, "same_output": True,
+        "wall_s": {"1": med(1, "wall_s"), str(jobs): med(jobs, "wall_s")},
+        "wall_speedup": round(med(1, "wall_s") / med(jobs, "wall_s"), 2),
+        "wall_speedup_per_run": [round(a["wall_s"] / b["wall_s"], 2) for a, b in zip(got[1], got[jobs], strict=True)],
+        "cpu_s_tree": {"1": med(1, "cpu_s"), str(jobs): med(jobs, "cpu_s")},
+        "critical_cpu_s": {"1": med(1, "critical_cpu_s"), str(jobs): med(jobs, "critical_cpu_s")},
+        "cpu_speedup": round(med(1, "critical_cpu_s") / med(jobs, "critical_cpu_s"), 2),
+        "cpu_speedup_per_run": [round(a["critical_cpu_s"] / b["critical_cpu_s"], 2)
+                                for a, b in zip(got[1], got[jobs], strict=True)],
+        "peak_pss_total_mb": {"1": max(r["peak_pss_total_mb"] for r in got[1]),
+                              str(jobs): max(r["peak_pss_total_mb"] for r in got[jobs])},
+        "load_avg_1m": [r["load_avg_1m_at_end"] for r in got[1] + got[jobs]],
+    }))
 
 
 def _compare(orders: Path, tmp: Path, extra: list[str], repeat: int) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import sys
 import time
@@ -34,7 +33,10 @@ def batch_command(
     rules_only: RulesOnlyOpt = None,
     no_lists: Annotated[bool, typer.Option("--no-lists", help="Do not screen parties against restricted-party lists.")] = False,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar (default: when stderr is a terminal).")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0 = one per CPU). Output order is kept.")] = 1,
+    jobs: Annotated[str, typer.Option("--jobs", "-j", metavar="N|auto", help=(
+        "Screening processes: N (1 = this process only; 0 = one per CPU), or auto (default: one per 256 KiB of "
+        "input, at most one per CPU and 4; one for stdin). Output is the same, byte for byte, and in order."))
+    ] = "auto",
     encoding: Annotated[str, typer.Option("--encoding", help="Text encoding of the file (default utf-8; e.g. "
                                           "cp1252, latin-1). Bytes it cannot decode make their row an error.")] = "utf-8",
     meta: Annotated[Path | None, typer.Option(
@@ -64,13 +66,11 @@ def batch_command(
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
     delimiter = _delimiter(delimiter)
     on = parse_date_option(as_of)
-    if jobs < 0:
-        raise UsageError(f"--jobs must be 0 (one per CPU) or more, not {jobs}")
-    jobs = jobs or (os.cpu_count() or 1)
     colmap = load_column_map(columns) if columns is not None else None
     stdin = str(orders) == "-"
     if not stdin and not orders.is_file():
         raise UsageError("file not found", file=str(orders))
+    n_jobs = _jobs(jobs, None if stdin else orders.stat().st_size)
     from ecscreen.cli.options import open_record_store
 
     store = open_record_store(no_record, fast=True)
@@ -88,7 +88,7 @@ def batch_command(
     sink: IO[str] = atomic.fh if atomic is not None else sys.stdout
     meta_path = _sidecar(atomic, meta, format, err, quiet=STATE.quiet)
     summary = BatchSummary()
-    opts = BatchOptions(as_of=on, today=ctx.today, jobs=jobs)
+    opts = BatchOptions(as_of=on, today=ctx.today, jobs=n_jobs)
     from ecscreen.outputs.envelope import envelope_head
 
     envelope = envelope_head(engine, command="batch", as_of=on or ctx.today, options={
@@ -215,6 +215,23 @@ def _interrupted(signum: int, rows: int, atomic: Any, sink: IO[str]) -> str:
     with contextlib.suppress(Exception):
         sink.flush()
     return f"interrupted by {name}: {rows:,} row(s) written to {where}; the output is INCOMPLETE"
+
+
+def _jobs(jobs: str, size: int | None) -> int:
+    """--jobs: ``auto`` (by the input's size, see :func:`ecscreen.runners.batch.auto_jobs`), N >= 1 processes, or
+    0 (one per CPU)."""
+    from ecscreen.runners.batch import auto_jobs, cpus_available
+
+    text = jobs.strip().lower()
+    if text == "auto":
+        return auto_jobs(size)
+    try:
+        n = int(text)
+    except ValueError:
+        raise UsageError(f"--jobs must be a number of processes or auto, not {jobs!r}") from None
+    if n < 0:
+        raise UsageError(f"--jobs must be 0 (one per CPU), 1 or more, or auto, not {n}")
+    return n or cpus_available()
 
 
 def _delimiter(delimiter: str | None) -> str | None:

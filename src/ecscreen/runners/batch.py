@@ -1720,6 +1720,28 @@ class Writer:
 
 _WORKER: dict[str, Any] = {}
 CHUNK_ORDERS = 256
+# --jobs auto (the default): one more process per AUTO_BYTES of input, at most one per CPU this process may
+# run on and at most AUTO_MAX_JOBS (memory: each process keeps its own caches). Below 2 * AUTO_BYTES (about
+# 3,500 ERP rows), or when the size is not known (stdin), one process: a fork and a second cold cache do not
+# pay for themselves on a small file. The output never depends on the number of processes.
+AUTO_BYTES = 256 * 1024
+AUTO_MAX_JOBS = 4
+
+
+def cpus_available() -> int:
+    """CPUs this process may run on (its affinity mask, e.g. under ``taskset`` or a container's cpuset)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def auto_jobs(size: int | None, cpus: int | None = None) -> int:
+    """The processes ``--jobs auto`` uses for an input of ``size`` bytes (None: unknown, e.g. stdin)."""
+    if not size:
+        return 1
+    cpus = cpus_available() if cpus is None else cpus
+    return max(1, min(cpus, AUTO_MAX_JOBS, size // AUTO_BYTES))
 
 
 Rendered = tuple[list[str], list[str]]  # an order's rows as written (Writer.render) and their decisions
@@ -1864,21 +1886,28 @@ def _pool_run(ctx: Any, jobs: int, orders: Iterable[Order], emit: Any, stats: di
 
 
 # the parent's share of the customers with --jobs, against 1 for each worker: it also reads, groups and writes
-# every row (~12 % of a run's CPU), so a smaller share keeps the processes equally busy (--jobs 2: 43 %)
-PARENT_WEIGHT = 0.75
+# every row, so a smaller share keeps the processes equally busy. Measured (issue 14, 100k ERP rows, CPU per
+# process, in-process run): 0.75 left the worker 0.7-1.2 CPU-s busier than the parent, 0.9 the parent 0.4-0.5 s
+# busier; through the CLI (imports and start-up, ~0.7 s under load, are the parent's too) 0.85 left the parent
+# ~1.4 s busier: 0.8 (--jobs 2: 44 % of the customers). With a recorder the parent also parses every row in
+# full and records every order: at 0.72 it was still ~0.25 CPU-s busier than the worker after the fork on a
+# recorded 5,000-row run (1.9-2.0 s against 1.7-1.75 s): PARENT_WEIGHT_RECORDED 0.62 (--jobs 2: 38 %).
+PARENT_WEIGHT = 0.8
+PARENT_WEIGHT_RECORDED = 0.62
 
 
-def _shard(order: Order, n: int) -> int:
-    """The process of an order (0: the parent, with :data:`PARENT_WEIGHT`): by its end user's name (else the
-    first party named; else its id), so the orders of one customer go to one process. Deterministic (crc32),
-    and results never depend on it."""
+def _shard(order: Order, n: int, weight: float | None = None) -> int:
+    """The process of an order (0: the parent, with ``weight``, default :data:`PARENT_WEIGHT`, against 1 for
+    each worker): by its end user's name (else the first party named; else its id), so the orders of one customer
+    go to one process. Deterministic (crc32), and results never depend on it."""
     if n <= 1:
         return 0
+    w = PARENT_WEIGHT if weight is None else weight
     head = order.rows[0].fields
     key = head.get("end_user") or head.get("consignee") or head.get("purchaser") or order.order_id
     h = zlib.crc32(" ".join(str(key).split()).casefold().encode("utf-8", "surrogatepass"))
-    x = (h % 65536) / 65536 * (PARENT_WEIGHT + n - 1)
-    return 0 if x < PARENT_WEIGHT else min(n - 1, 1 + int(x - PARENT_WEIGHT))
+    x = (h % 65536) / 65536 * (w + n - 1)
+    return 0 if x < w else min(n - 1, 1 + int(x - w))
 
 
 def _pool_feed(pools: list[Any], orders: Iterable[Order], emit: Any, stats: dict[int, Any], tick: Any) -> None:
@@ -1928,8 +1957,9 @@ def _submit(pools: list[Any], window: list[Order]) -> list[tuple[list[int], Any]
     shard screened here while the workers screen theirs."""
     jobs = len(pools) + 1
     split: list[list[int]] = [[] for _ in range(jobs)]
+    weight = PARENT_WEIGHT if "render" in _WORKER else PARENT_WEIGHT_RECORDED  # no render spec: a recorder
     for i, o in enumerate(window):
-        split[_shard(o, jobs)].append(i)
+        split[_shard(o, jobs, weight)].append(i)
     pack = pack_order if "parse" in _WORKER else None
     parts: list[tuple[list[int], Any]] = [
         (pos, pools[w - 1].apply_async(_worker_chunk, ([pack(window[i]) if pack else window[i] for i in pos],)))
