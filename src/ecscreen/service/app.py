@@ -270,7 +270,8 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
         finally:
             g = app.state.loop_group
             if g.requests:  # how many requests were screened together on the event loop (bench_serve reads it)
-                log.info("screened %d requests on the event loop in %d groups (%.2f per group; %d names matched "
+                # uvicorn's logger: the one a worker process has a handler for (bench_serve reads the line)
+                logging.getLogger("uvicorn.error").info("screened %d requests on the event loop in %d groups (%.2f per group; %d names matched "
                          "ahead together)", g.requests, g.runs, g.requests / g.runs, g.warmed)
             if balance.CURRENT is not None:
                 balance.CURRENT.close()
