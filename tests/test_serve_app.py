@@ -509,6 +509,14 @@ def test_requests_of_one_pass_have_their_names_matched_together_with_the_answers
         return real_search(names, *a, **kw)
 
     monkeypatch.setattr(matcher, "search_many", spy)
+    scored: list[int] = []  # names the matcher scored (not found in its hits cache), per call
+    real_new = matcher._search_new
+
+    def spy_new(keys: Any, *a: Any, **kw: Any) -> Any:
+        scored.append(len(keys))
+        return real_new(keys, *a, **kw)
+
+    monkeypatch.setattr(matcher, "_search_new", spy_new)
     alone: list[tuple[int, dict[str, str], bytes]] = []
     together: list[tuple[int, dict[str, str], bytes]] = []
     failing: list[tuple[int, dict[str, str], bytes]] = []
@@ -525,6 +533,7 @@ def test_requests_of_one_pass_have_their_names_matched_together_with_the_answers
         assert all(len(s) <= 2 for s in searched)  # one request's names per call
         matcher.clear_caches()  # nothing matched alone is reused below
         searched.clear()
+        scored.clear()
         app = _app(holder)
         _serve(app, at_once)
         group = app.state.loop_group
@@ -534,6 +543,7 @@ def test_requests_of_one_pass_have_their_names_matched_together_with_the_answers
         pairs = list(dict.fromkeys((p["name"], p["country"]) for b in bodies for p in json.loads(b).get("parties", [])))
         assert len(pairs) == 12 and sorted(searched[0]) == sorted(n for n, _ in pairs)
         assert group.warmed == len(pairs)
+        assert scored == [12]  # the screenings' own calls found every name in the hits cache
 
         def failed(*a: Any, **kw: Any) -> int:
             raise RuntimeError("matcher broken")

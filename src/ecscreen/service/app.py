@@ -10,9 +10,11 @@ The one-shipment request an ERP sends per order (a body of at most ``INLINE_BODY
 recorded (SQLite) on the event loop itself when the process is idle: a screening of a few milliseconds
 then costs no hand-over to a thread and back, and no wait for the GIL (a thread that wants it waits up
 to the 5 ms switch interval while another runs Python). Anything larger, or arriving while a screening
-runs in the thread, queues for the thread as above (so the timeouts apply to it). The records of the
-requests screened on the event loop in one pass of the loop are appended together, in one SQLite
-transaction, before any of them is answered (``recording.LoopBatch``: group commit without a thread).
+runs in the thread, queues for the thread as above (so the timeouts apply to it). The requests whose turn
+comes in the same pass of the loop are screened as a group (``_LoopGroup``): their party names are matched
+together first (``service.prefetch``: ~0.3 ms less CPU per request in twos, ~0.6 ms in fours, with
+first-seen names), then each is screened as it would be alone. Their records are appended together, in one
+SQLite transaction, before any of them is answered (``recording.LoopBatch``: group commit without a thread).
 """
 
 from __future__ import annotations
@@ -424,9 +426,9 @@ class _LoopGroup:
     call (``service.prefetch``: much less CPU per name than two names at a time) and then screens them one
     after another, exactly as each would be screened alone, and hands each its :class:`_Screened` (None: it
     must take the screening thread, which is busy or has requests waiting). At most ``MAX`` requests per run
-    (the rest run in the next pass), so a burst does not hold the loop for long."""
+    (the rest run in the next pass), so a burst does not hold the loop for long (/healthz answers between runs)."""
 
-    MAX = 16
+    MAX = 8  # requests per run: the gain of matching names together levels off by four to eight
 
     def __init__(self, holder: StateHolder, run: _Runner) -> None:
         self.holder = holder
