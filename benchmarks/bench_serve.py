@@ -102,6 +102,8 @@ def start(workers: int, record: bool, home: str, lists: bool = True) -> tuple[su
         for raw in iter(proc.stderr.readline, b""):
             if b"Application startup complete" in raw:
                 ready.release()
+            elif b"on the event loop in" in raw:  # a worker's grouping figures, logged when it stops
+                GROUPED.append(raw.decode(errors="replace").strip().split(": ", 2)[-1])
 
     threading.Thread(target=drain, daemon=True).start()
     # every worker loaded before the clients connect: a keep-alive connection stays with the worker that
@@ -392,6 +394,7 @@ def _probe(port: int, stop: threading.Event) -> None:
 
 
 HEALTH: list[float] = []
+GROUPED: list[str] = []  # per worker: requests screened together on its event loop (warm-up runs included)
 SPLIT: list[int] = []  # client connections per server process, sampled during the measured run
 
 
@@ -499,6 +502,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        time.sleep(0.2)  # the log's last lines
         shutil.rmtree(home, ignore_errors=True)
     print(f"serve benchmark: {a.requests} requests (one shipment, two parties, real SEC company names), "
           f"{a.clients} concurrent clients, {a.workers} worker process(es), "
@@ -531,6 +535,8 @@ def main() -> None:
             if a.threaded_client else f"one thread, {a.clients} raw sockets")
     print(f"  client CPU (this process: {kind}; and the /healthz probe): {own / len(lat) * 1000:.2f} ms per request")
     print(f"  machine load average (1 min) when the run started: {load:.1f} (other processes share the cores)")
+    for line in GROUPED:
+        print(f"  server worker (all its runs): {line}")
     print(f"  one client at a time (200 requests): p50 {pct(one, 50):.1f} ms  p99 {pct(one, 99):.1f} ms")
     print("  targets: p50 <= 10 ms, p99 <= 50 ms, >= 300 requests/s")
 
