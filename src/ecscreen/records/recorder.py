@@ -325,13 +325,12 @@ class BatchRecorder:
                     country = f.get(country_col)
                     found.append((str(name), str(country) if country else None, role))
         else:
+            fields = [pr.fields for pr in rows]
             for name_col, country_col, role in self._party_cols:
-                name = country = None
-                for pr in rows:
-                    f = pr.fields
-                    name = name or f.get(name_col)
-                    country = country or f.get(country_col)
+                # the first row giving each (an order's lines mostly repeat its parties: usually the first)
+                name = next((v for f in fields if (v := f.get(name_col))), None)
                 if name:
+                    country = next((v for f in fields if (v := f.get(country_col))), None)
                     found.append((str(name), str(country) if country else None, role))
         return tuple(found)
 
