@@ -317,22 +317,19 @@ class BatchRecorder:
         """(name, country, role) of each party the order names (the first row giving a party's name or
         country gives it), in the order of the batch's party fields."""
         found: list[tuple[str, Any, str]] = []
-        if len(rows) == 1:
-            f = rows[0].fields
-            for name_col, country_col, role in self._party_cols:
-                name = f.get(name_col)
-                if name:
-                    country = f.get(country_col)
-                    found.append((str(name), str(country) if country else None, role))
-        else:
-            for name_col, country_col, role in self._party_cols:
-                name = country = None
-                for pr in rows:
-                    f = pr.fields
-                    name = name or f.get(name_col)
-                    country = country or f.get(country_col)
-                if name:
-                    found.append((str(name), str(country) if country else None, role))
+        f = rows[0].fields
+        more = len(rows) > 1
+        for name_col, country_col, role in self._party_cols:
+            # the first row's value, else the first later row giving one (an order's lines mostly repeat its
+            # parties, so the first row usually gives them)
+            name = f.get(name_col)
+            if not name and more:
+                name = next((v for r in rows if (v := r.fields.get(name_col))), None)
+            if name:
+                country = f.get(country_col)
+                if not country and more:
+                    country = next((v for r in rows if (v := r.fields.get(country_col))), None)
+                found.append((str(name), str(country) if country else None, role))
         return tuple(found)
 
     def _parties(self, rows: Sequence[Any], outs: Sequence[Any], hits: bool = True
