@@ -41,7 +41,6 @@ import stat
 import struct
 import sys
 import tempfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -80,7 +79,7 @@ from ecscreen.parties.candidates import (  # noqa: F401 - re-exported: tests and
     _KeyTable,
     _RawHit,
 )
-from ecscreen.parties.indexcache import PackedSet, dump_payload, load_payload, pack_dict, unpack_dict
+from ecscreen.parties.indexcache import PackedSet, crc32, dump_payload, load_payload, pack_dict, unpack_dict
 from ecscreen.parties.query import QUERY_CACHE_KEEP, _Query  # noqa: F401 - re-exported
 from ecscreen.parties.variants import (
     NEAR_PART_REASON,
@@ -2002,8 +2001,9 @@ _CACHE_HEADER = struct.Struct("<16s32sQI")  # magic, digest, payload length, pay
 
 
 def payload_checksum(payload: bytes | memoryview) -> int:
-    """The header's checksum of a cache file's payload: CRC-32 (accidental damage only: see above)."""
-    return zlib.crc32(payload)
+    """The header's checksum of a cache file's payload: CRC-32 (accidental damage only: see above), computed by
+    zlib-ng where installed (the same values as zlib's, ~5x faster: :data:`ecscreen.parties.indexcache.crc32`)."""
+    return crc32(payload)
 
 
 def index_cache_dir() -> Path | None:
