@@ -64,6 +64,7 @@ from ecscreen.domain.normalize import (
     particles,
     skeleton,
 )
+from ecscreen.model import new_list
 from ecscreen.parties.calibration import _Calibration
 from ecscreen.parties.candidates import (  # noqa: F401 - re-exported: tests and benchmarks import them from here
     _HASH_MUL,
@@ -150,10 +151,10 @@ class ListEntry(BaseModel):
     source: str = Field(description="Full list name, e.g. 'Entity List (EL) - Bureau of Industry and Security'")
     source_code: str = Field(description="EL, SDN, DPL, UVL, MEU, DTC, SSI, ISN, PLC, CMIC, NS-MBS, CAP or custom")
     name: str
-    aliases: list[str] = Field(default_factory=list)
-    countries: list[str] = Field(default_factory=list, description="ISO 3166 alpha-2")
-    addresses: list[str] = Field(default_factory=list)
-    programs: list[str] = Field(default_factory=list)
+    aliases: list[str] = Field(default_factory=new_list)
+    countries: list[str] = Field(default_factory=new_list, description="ISO 3166 alpha-2")
+    addresses: list[str] = Field(default_factory=new_list)
+    programs: list[str] = Field(default_factory=new_list)
     type: str | None = None
     license_requirement: str | None = None
     license_policy: str | None = None
@@ -161,7 +162,7 @@ class ListEntry(BaseModel):
     start_date: dt.date | None = None
     remarks: str | None = None
     source_url: str | None = None
-    footnotes: list[int] = Field(default_factory=list, description="Entity List FDP footnotes 1-5")
+    footnotes: list[int] = Field(default_factory=new_list, description="Entity List FDP footnotes 1-5")
     list_name: str | None = Field(default=None, description="Name of the screening list it came from")
 
 
@@ -203,11 +204,11 @@ class PartyHit(BaseModel):
     band: Literal["strong", "possible"] = Field(
         default="possible",
         description="strong: a firm finding (the list's outcome); possible: review, confirm the identity first")
-    features: list[HitFeature] = Field(default_factory=list, description="score = sum of the features' points")
+    features: list[HitFeature] = Field(default_factory=new_list, description="score = sum of the features' points")
     firm_block: str | None = Field(
         default=None, description="why this hit can never be a firm finding on its own (one word, acronym ...)")
     confirm_with: list[str] = Field(
-        default_factory=list, description="facts that would confirm a possible match (address, country, identifiers)")
+        default_factory=new_list, description="facts that would confirm a possible match (address, country, identifiers)")
 
 
 class AllowList:
