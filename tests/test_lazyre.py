@@ -57,3 +57,21 @@ def test_import_of_variants_compiles_no_lazy_pattern() -> None:
                          check=True)
     n, compiled = map(int, out.stdout.split())
     assert n >= 20 and compiled == 0
+
+
+def test_han_text_pattern_is_lazy_and_unchanged() -> None:
+    """parties.matching's Han-script test is compiled on first use (~1.8 ms of large character ranges) and
+    matches exactly what the eager pattern matched; ASCII names never need it (Matcher.normalized)."""
+    from ecscreen.parties import matching
+
+    eager = re.compile("(?:[\u3400-\u4dbf\u4e00-\u9fff]|[\uf900-\ufaff])")
+    for text in ["Huawei Technologies Co., Ltd.", "华为技术有限公司", "Zhong 中 Xing", "\u3400", "\u4dbf", "\u4dc0",
+                 "\uf900", "\ufaff", "\ufb00", "\u9fff", "\ua000", "ｈｕａｗｅｉ", ""]:
+        assert bool(matching._HAN_TEXT.search(text)) == bool(eager.search(text)), text
+        if text.isascii():
+            assert not eager.search(text)
+    script = ("import ecscreen.parties.matching as m\n"
+              "print('search' in vars(m._HAN_TEXT))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=os.environ.copy(),
+                         check=True)
+    assert out.stdout.strip() == "False"

@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz.distance import Indel, JaroWinkler, LCSseq, Levenshtein
 
+from ecscreen.domain.lazyre import LazyPattern
 from ecscreen.domain.normalize import (
     NormalizedName,
     _number_table,
@@ -652,7 +653,7 @@ class Matcher(_Calibration):
             # (~100,000 aliases, ~20 ms) only pays for itself after many calls or for a Han-script variant
             # (its normalisation needs the romanisation tables, which the index holds)
             self._normalized_calls += 1
-            if self._normalized_calls <= ALIAS_IDS_AFTER and not _HAN_TEXT.search(text):
+            if self._normalized_calls <= ALIAS_IDS_AFTER and (text.isascii() or not _HAN_TEXT.search(text)):
                 return _normalize_cached(text)
             self._alias_ids = {t: i for i, t in enumerate(self.alias_text)}
         i = self._alias_ids.get(text)
@@ -2277,7 +2278,9 @@ def _writable(directory: Path) -> bool:
 
 # the same characters as "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]": a class of three ranges above U+00FF is compiled
 # through a 64K bitmap in pure Python (~2 ms of every start-up), two classes of at most two ranges are not
-_HAN_TEXT = re.compile("(?:[\u3400-\u4dbf\u4e00-\u9fff]|[\uf900-\ufaff])")
+# compiled on first use: its large character ranges take ~1.8 ms CPU to compile, and a check of ASCII names never
+# needs it (Matcher.normalized)
+_HAN_TEXT = LazyPattern("(?:[\u3400-\u4dbf\u4e00-\u9fff]|[\uf900-\ufaff])")
 
 
 def _firm_blocks(ctx: _CalCtx, acronym: bool, blocks: list[str], feats: list[HitFeature]) -> list[str]:
