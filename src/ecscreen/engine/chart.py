@@ -35,7 +35,7 @@ from ecscreen.domain import policy as _policy
 from ecscreen.domain.countries import Country
 from ecscreen.domain.eccn import eccn_matches
 from ecscreen.domain.logic import Tri
-from ecscreen.model import Citation, Evidence, Finding, InputError, Item, Outcome, Step
+from ecscreen.model import Citation, Evidence, Finding, InputError, Item, Outcome, Step, new_list
 from ecscreen.packs.registry import (
     DeclaredParam,
     LoadedPack,
@@ -86,13 +86,13 @@ class ParamRule(Strict):
     ``any`` of the tests holds, or ``all`` of them hold."""
 
     paragraph: str
-    any: list[ParamTest] = Field(default_factory=list)
-    all: list[ParamTest] = Field(default_factory=list)
-    citations: list[Citation] = Field(default_factory=list)
+    any: list[ParamTest] = Field(default_factory=new_list)
+    all: list[ParamTest] = Field(default_factory=new_list)
+    citations: list[Citation] = Field(default_factory=new_list)
     # notes the finding carries when the stated parameters place the item in the scope (e.g. the licences
     # § 742.6(a)(2)(iii) provides for consumer-ready thermal cameras), with their citations
-    notes: list[str] = Field(default_factory=list)
-    note_citations: list[Citation] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=new_list)
+    note_citations: list[Citation] = Field(default_factory=new_list)
 
     def decide(self, params: dict[str, Any]) -> Tri:
         if self.any:
@@ -112,13 +112,13 @@ class ParamRule(Strict):
 class ChartRow(Strict):
     name: str
     marks: list[str]
-    footnotes: list[int] = Field(default_factory=list)
+    footnotes: list[int] = Field(default_factory=new_list)
 
 
 class EmbargoRow(Strict):
     name: str
     pointer: str
-    footnotes: list[int] = Field(default_factory=list)
+    footnotes: list[int] = Field(default_factory=new_list)
     citations: list[Citation] = Field(min_length=1)
 
 
@@ -131,8 +131,8 @@ class TerritoryRule(Strict):
 class FootnoteEntry(Strict):
     eccn: str
     condition: str | None = None
-    except_: list[str] = Field(default_factory=list, alias="except")
-    tests: list[ParamRule] = Field(default_factory=list)  # stated parameters that decide the condition
+    except_: list[str] = Field(default_factory=new_list, alias="except")
+    tests: list[ParamRule] = Field(default_factory=new_list)  # stated parameters that decide the condition
 
 
 class Footnote(Strict):
@@ -140,9 +140,9 @@ class Footnote(Strict):
     kind: Literal["note", "eccns", "all_ccl", "regions"]
     outcome: Outcome | None = None
     reason: str | None = None
-    entries: list[FootnoteEntry] = Field(default_factory=list)
-    regions: list[str] = Field(default_factory=list)
-    review_eccns: list[FootnoteEntry] = Field(default_factory=list)
+    entries: list[FootnoteEntry] = Field(default_factory=new_list)
+    regions: list[str] = Field(default_factory=new_list)
+    review_eccns: list[FootnoteEntry] = Field(default_factory=new_list)
     message: str | None = None
     citations: list[Citation] = Field(min_length=1)
 
@@ -150,9 +150,9 @@ class Footnote(Strict):
 class AllDestEntry(Strict):
     eccn: str
     text: str
-    paragraphs: list[str] = Field(default_factory=list)
+    paragraphs: list[str] = Field(default_factory=new_list)
     condition: str | None = None
-    exceptions: list[str] = Field(default_factory=list)
+    exceptions: list[str] = Field(default_factory=new_list)
     exception_condition: str | None = None
 
 
@@ -181,17 +181,17 @@ class Reference(Strict):
 
 class Scope(Strict):
     kind: Literal["entire", "except", "paragraphs", "conditional"]
-    paragraphs: list[str] = Field(default_factory=list)
+    paragraphs: list[str] = Field(default_factory=new_list)
     condition: str | None = None
     # paragraphs the condition words qualify (empty: all of ``paragraphs`` when there is a condition)
-    qualified: list[str] = Field(default_factory=list)
+    qualified: list[str] = Field(default_factory=new_list)
     # sub-paragraphs of ``paragraphs`` the entry excepts outright ("5A001.b (except .b.5)") or with
     # words the tool cannot check ("a.3 (except a.3.e for lead selenide based FPAs)")
-    excluded: list[str] = Field(default_factory=list)
-    excluded_if: list[str] = Field(default_factory=list)
+    excluded: list[str] = Field(default_factory=new_list)
+    excluded_if: list[str] = Field(default_factory=new_list)
     excluded_condition: str | None = None  # the words of the exception in words, as the entry prints them
     # stated parameters that decide the words for a qualified paragraph (the CCL's thresholds)
-    tests: list[ParamRule] = Field(default_factory=list)
+    tests: list[ParamRule] = Field(default_factory=new_list)
     # controls of one reason whose scopes split a paragraph between them (RS 1 / RS 2 of 6A003.b.4.b):
     # when each may apply and every one of them has an X, a licence is required whichever applies
     partition: str | None = None
@@ -200,13 +200,13 @@ class Scope(Strict):
     # control's text (``Control.text``, the CCL entry) by scripts/convert_chart.py. "in": the control applies iff
     # the item's ``for_eccn`` is one of them (and, with a reason, within that entry's control for the reason);
     # "except": the entire entry except those. Decided by items[].for_eccn; not stated: review naming it.
-    refers: list[Reference] = Field(default_factory=list)
+    refers: list[Reference] = Field(default_factory=new_list)
     refers_mode: Literal["in", "except"] = "in"
 
 
 class DestTerm(Strict):
     include: list[str]
-    exclude: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=new_list)
 
 
 class Alternative(Strict):
@@ -218,9 +218,9 @@ class Alternative(Strict):
 class Target(Strict):
     kind: Literal["column", "destinations", "pointer"]
     column: str | None = None
-    destinations: list[DestTerm] = Field(default_factory=list)
+    destinations: list[DestTerm] = Field(default_factory=new_list)
     outcome: Outcome = Outcome.license_required
-    citations: list[Citation] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=new_list)
     note: str | None = None
     alternative: Alternative | None = None
 
@@ -237,24 +237,24 @@ class FlagClause(Strict):
     """One clause of a licence-exception line: "$3000 for 3A002.g", "N/A for MT", "Yes for a.2 to a.14"."""
 
     effect: Literal["yes", "no"]
-    paragraphs: list[str] = Field(default_factory=list)  # empty: the rest of the entry
-    reasons: list[str] = Field(default_factory=list)  # "N/A for MT": not for these reasons for control
+    paragraphs: list[str] = Field(default_factory=new_list)  # empty: the rest of the entry
+    reasons: list[str] = Field(default_factory=new_list)  # "N/A for MT": not for these reasons for control
     value_limit_usd: int | None = None
     condition: str | None = None  # words qualifying the clause (the tool cannot check them)
 
 
 class ExceptionFlag(Strict):
     text: str
-    clauses: list[FlagClause] = Field(default_factory=list)
-    dest_only: list[str] = Field(default_factory=list)
-    dest_exclude: list[str] = Field(default_factory=list)
+    clauses: list[FlagClause] = Field(default_factory=new_list)
+    dest_only: list[str] = Field(default_factory=new_list)
+    dest_exclude: list[str] = Field(default_factory=new_list)
     residual: str | None = None
     available: Literal["yes", "no", "paragraphs", "conditional"]
     value_limit_usd: int | None = None
-    reasons_excluded: list[str] = Field(default_factory=list)
-    paragraphs: list[str] = Field(default_factory=list)
-    except_paragraphs: list[str] = Field(default_factory=list)
-    paragraphs_named: list[str] = Field(default_factory=list)
+    reasons_excluded: list[str] = Field(default_factory=new_list)
+    paragraphs: list[str] = Field(default_factory=new_list)
+    except_paragraphs: list[str] = Field(default_factory=new_list)
+    paragraphs_named: list[str] = Field(default_factory=new_list)
     mode: Literal["include", "exclude"] | None = None
     restriction: str | None = None
 
@@ -275,7 +275,7 @@ class CclEntry(Strict):
     controls: list[Control]
     exceptions: dict[str, ExceptionFlag]
     paragraphs: list[str] | None = None
-    outside: list[Outside] = Field(default_factory=list)
+    outside: list[Outside] = Field(default_factory=new_list)
 
 
 class CclPack(Strict):
@@ -285,7 +285,7 @@ class CclPack(Strict):
     source_url: str
     parameters: dict[str, ParamDecl] = Field(
         default_factory=dict, description="Technical parameters the entries' scopes read (items[].parameters)")
-    limits: list[str] = Field(default_factory=list, description="What the data cannot decide (docs/rules.md)")
+    limits: list[str] = Field(default_factory=new_list, description="What the data cannot decide (docs/rules.md)")
     entries: dict[str, CclEntry]
 
 
@@ -293,10 +293,10 @@ class ExceptionDef(Strict):
     section: str
     title: str
     basis: Literal["entry", "transaction"]
-    destinations: list[str] = Field(default_factory=list)
-    exclude: list[str] = Field(default_factory=list)
+    destinations: list[str] = Field(default_factory=new_list)
+    exclude: list[str] = Field(default_factory=new_list)
     value_limit: bool = False
-    conditions: list[str] = Field(default_factory=list)
+    conditions: list[str] = Field(default_factory=new_list)
     external_destinations: str | None = None
     status_note: str | None = None
 
@@ -321,7 +321,7 @@ class LicenseExceptionsPack(Strict):
     pack: PackMeta
     effective_from: dt.date
     exceptions: dict[str, ExceptionDef]
-    restrictions: list[Restriction] = Field(default_factory=list)
+    restrictions: list[Restriction] = Field(default_factory=new_list)
     licence_destination_notes: dict[str, DestinationNote] = Field(default_factory=dict)
 
 

@@ -37,7 +37,7 @@ from ecscreen.domain.logic import Tri, tri_and, tri_any, tri_not, tri_or
 from ecscreen.engine import listscope as _listscope  # noqa: F401  - registers the party_list_scopes pack kind
 from ecscreen.engine.fastmodel import built
 from ecscreen.errors import PackError
-from ecscreen.model import Citation, Evidence, Finding, Item, Outcome, Shipment, Step
+from ecscreen.model import Citation, Evidence, Finding, Item, Outcome, Shipment, Step, new_list
 from ecscreen.packs.registry import LoadedPack, PackMeta, Registry, Strict, normalize_eccn, register_kind
 
 # --------------------------------------------------------------------------- pack model
@@ -55,7 +55,7 @@ class DatedRef(_Strict):
     effective_to: dt.date | None = Field(default=None, description="first day no longer in force")
     confirmed: bool = True
     note: str | None = None
-    citations: list[Citation] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=new_list)
 
     def in_force(self, on: dt.date) -> bool:
         return (self.effective_from is None or self.effective_from <= on) and (
@@ -69,14 +69,14 @@ class EccnList(_Strict):
     title: str
     members: list[str] = Field(min_length=1)
     citations: list[Citation] = Field(min_length=1)
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=new_list)
 
 
 class CountrySet(_Strict):
     title: str
     members: list[RefLike] = Field(min_length=1)
     citations: list[Citation] = Field(min_length=1)
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=new_list)
 
 
 class UnitedStates(_Strict):
@@ -104,7 +104,7 @@ class Exclusion(_Strict):
     exporter_in: list[RefLike] = Field(min_length=1)
     effect: str
     citations: list[Citation] = Field(min_length=1)
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=new_list)
 
 
 class EndUseScope(_Strict):
@@ -136,7 +136,7 @@ class Threshold(_Strict):
     confirmed: bool = True
     destinations: list[RefLike] | None = Field(default=None, description="None: every other destination")
     citations: list[Citation] = Field(min_length=1)
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=new_list)
 
     @model_validator(mode="after")
     def _alt(self) -> "Threshold":
@@ -152,21 +152,21 @@ class NoDeMinimis(_Strict):
     rule_id: str
     title: str
     item_eccns: list[str] | None = None
-    item_eccns_exclude: list[str] = Field(default_factory=list)
+    item_eccns_exclude: list[str] = Field(default_factory=new_list)
     us_content_eccns: list[str] | None = Field(default=None, description="ECCNs of U.S.-origin content that trigger")
-    us_content_eccns_exclude: list[str] = Field(default_factory=list)
+    us_content_eccns_exclude: list[str] = Field(default_factory=new_list)
     ask_when_item_in: list[str] | None = Field(
         default=None, description="when the U.S. content ECCNs are not given, ask (review) only for items in these")
     contains_us_origin_ic: bool | None = None
     destinations: list[RefLike] | None = None
     footnotes: list[int] | None = None
     end_use: EndUseScope | None = None
-    exclusions: list[Exclusion] = Field(default_factory=list)
+    exclusions: list[Exclusion] = Field(default_factory=new_list)
     confirmed: bool = True
     effective_from: dt.date
     effective_to: dt.date | None = None
     citations: list[Citation] = Field(min_length=1)
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=new_list)
 
     def in_force(self, on: dt.date) -> bool:
         return self.effective_from <= on and (self.effective_to is None or on < self.effective_to)
@@ -175,9 +175,9 @@ class NoDeMinimis(_Strict):
 class DeMinimis(_Strict):
     title: str
     citations: list[Citation] = Field(min_length=1)
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=new_list)
     thresholds: list[Threshold] = Field(min_length=1)
-    no_de_minimis: list[NoDeMinimis] = Field(default_factory=list)
+    no_de_minimis: list[NoDeMinimis] = Field(default_factory=new_list)
 
     @model_validator(mode="after")
     def _default_last(self) -> "DeMinimis":
@@ -206,14 +206,14 @@ class ConditionalEccn(_Strict):
 class ProductScope(_Strict):
     description: str
     item_eccns: list[str] | None = Field(default=None, description="None: any item, EAR99 included")
-    item_eccns_exclude: list[str] = Field(default_factory=list)
-    item_eccns_conditional: list[ConditionalEccn] = Field(default_factory=list)
+    item_eccns_exclude: list[str] = Field(default_factory=new_list)
+    item_eccns_conditional: list[ConditionalEccn] = Field(default_factory=new_list)
     dp_inputs: list[str] | None = Field(default=None, description="None: no direct-product prong")
     dp_origin: Literal["us_origin", "subject_to_ear"] = "us_origin"
     plant_inputs: list[str] | None = Field(default=None, description="None: no plant prong")
     contains_ic_from_plant: bool = False
-    open_conditions: list[OpenCondition] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
+    open_conditions: list[OpenCondition] = Field(default_factory=new_list)
+    notes: list[str] = Field(default_factory=new_list)
 
     @model_validator(mode="after")
     def _routes(self) -> "ProductScope":
@@ -225,13 +225,13 @@ class ProductScope(_Strict):
 class ReachScope(_Strict):
     description: str
     worldwide: bool = False
-    destinations: list[RefLike] = Field(default_factory=list)
-    destinations_exclude: list[RefLike] = Field(default_factory=list)
-    footnotes: list[int] = Field(default_factory=list)
+    destinations: list[RefLike] = Field(default_factory=new_list)
+    destinations_exclude: list[RefLike] = Field(default_factory=new_list)
+    footnotes: list[int] = Field(default_factory=new_list)
     party_roles: list[str] = Field(default_factory=lambda: ["purchaser", "intermediate_consignee", "consignee",
                                                             "end_user"])
     end_use: EndUseScope | None = None
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=new_list)
 
     @model_validator(mode="after")
     def _some(self) -> "ReachScope":
@@ -246,7 +246,7 @@ class Consequence(_Strict):
     outcome: Outcome | None = Field(description="null: subject only, the licence analysis decides")
     title: str
     text: str
-    citations: list[Citation] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=new_list)
 
     @model_validator(mode="after")
     def _not_clear(self) -> "Consequence":
@@ -263,14 +263,14 @@ class FdpRule(_Strict):
     title: str
     product: ProductScope
     reach: ReachScope
-    exclusions: list[Exclusion] = Field(default_factory=list)
+    exclusions: list[Exclusion] = Field(default_factory=new_list)
     consequence: Consequence
     confirmed: bool = True
     effective_from: dt.date
     effective_to: dt.date | None = None
     citations: list[Citation] = Field(min_length=1)
-    seeds: list[str] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
+    seeds: list[str] = Field(default_factory=new_list)
+    notes: list[str] = Field(default_factory=new_list)
 
     @model_validator(mode="after")
     def _dates(self) -> "FdpRule":
@@ -311,7 +311,7 @@ class PartyFact(_Strict):
     name: str
     list_code: str
     entry_name: str
-    footnotes: list[int] = Field(default_factory=list)
+    footnotes: list[int] = Field(default_factory=new_list)
     score: float
 
 
@@ -321,8 +321,8 @@ ORIGIN_MEMO_SIZE = 4_096  # U.S.-origin step results kept per pack (only speed d
 
 class JurisdictionResult(_Strict):
     status: Literal["subject", "not_subject", "unknown"]
-    steps: list[Step] = Field(default_factory=list)
-    findings: list[Finding] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=new_list)
+    findings: list[Finding] = Field(default_factory=new_list)
     summary: str
 
 
@@ -606,12 +606,12 @@ class ItarPack(_Strict):
     kind: Literal["itar_scope"]
     pack: PackMeta
     phrases: list[str] = Field(min_length=1)
-    negations: list[str] = Field(default_factory=list)
+    negations: list[str] = Field(default_factory=new_list)
     category_pattern: str
-    arms_embargo_destinations: list[str] = Field(default_factory=list)
+    arms_embargo_destinations: list[str] = Field(default_factory=new_list)
     citations: list[Citation] = Field(min_length=1)
-    embargo_citations: list[Citation] = Field(default_factory=list)
-    conflict_citations: list[Citation] = Field(default_factory=list)
+    embargo_citations: list[Citation] = Field(default_factory=new_list)
+    conflict_citations: list[Citation] = Field(default_factory=new_list)
 
 
 @dataclass

@@ -30,7 +30,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from ecscreen.domain.countries import Country
-from ecscreen.model import Citation, Finding, Item, Outcome, Step
+from ecscreen.model import Citation, Finding, Item, Outcome, Step, new_list
 from ecscreen.packs.registry import LoadedPack, PackMeta, Registry, Strict, normalize_eccn, register_kind
 
 
@@ -42,7 +42,7 @@ class EccnSet(Strict):
 
 class ListScope(Strict):
     default: str
-    all_items_destinations: list[str] = Field(default_factory=list)
+    all_items_destinations: list[str] = Field(default_factory=new_list)
     citations: list[Citation] = Field(min_length=1)
 
 

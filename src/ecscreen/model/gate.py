@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ecscreen import __version__
-from ecscreen.model import Finding, InputError, Outcome, PackInfo
+from ecscreen.model import Finding, InputError, Outcome, PackInfo, new_list
 
 __all__ = ["PairResult", "WaiverStatus", "GateReport"]
 
@@ -25,8 +25,8 @@ class PairResult(BaseModel):
     subject: str
     decision: Outcome | Literal["error"]
     status: Literal["pass", "fail", "error"]
-    findings: list[Finding] = Field(default_factory=list)
-    errors: list[str] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=new_list)
+    errors: list[str] = Field(default_factory=new_list)
     line: int | None = None
     eccn: str | None = None
     description: str = ""
@@ -40,7 +40,7 @@ class WaiverStatus(BaseModel):
     approver: str
     expires: dt.date
     state: Literal["used", "unused", "expired"]
-    matched: list[str] = Field(default_factory=list, description="SKU@MARKET subjects it waived (or would have)")
+    matched: list[str] = Field(default_factory=new_list, description="SKU@MARKET subjects it waived (or would have)")
     line: int | None = None
 
 
@@ -51,12 +51,12 @@ class GateReport(BaseModel):
     as_of: dt.date
     fail_on: Outcome
     status: Literal["pass", "fail", "error"]
-    pairs: list[PairResult] = Field(default_factory=list)
-    errors: list[InputError] = Field(default_factory=list, description="Catalog entries that could not be read")
-    waivers: list[WaiverStatus] = Field(default_factory=list)
+    pairs: list[PairResult] = Field(default_factory=new_list)
+    errors: list[InputError] = Field(default_factory=new_list, description="Catalog entries that could not be read")
+    waivers: list[WaiverStatus] = Field(default_factory=new_list)
     waivers_file: str | None = None
-    warnings: list[str] = Field(default_factory=list)
-    packs: list[PackInfo] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=new_list)
+    packs: list[PackInfo] = Field(default_factory=new_list)
 
     @property
     def exit_code(self) -> int:

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ecscreen.domain.countries import resolve
 from ecscreen.errors import PackError
-from ecscreen.model import Citation, ItemCategory, Outcome, PackInfo, StrictModel
+from ecscreen.model import Citation, ItemCategory, Outcome, PackInfo, StrictModel, new_list
 from ecscreen.packs import yamlio
 
 MESSAGE_PLACEHOLDERS = frozenset({"destination", "destination_name", "description", "eccn", "origin", "end_use",
@@ -58,8 +58,8 @@ class PackMeta(Strict):
     jurisdiction: str = Field(description="Regime whose law the pack states: US-EAR, US-OFAC, JP-FEFTA, NL-SE...")
     title: str
     description: str | None = None
-    sources: list[Citation] = Field(default_factory=list)
-    seeds: list[str] = Field(default_factory=list, description="seeds/MANIFEST.yaml ids this pack draws on")
+    sources: list[Citation] = Field(default_factory=new_list)
+    seeds: list[str] = Field(default_factory=new_list, description="seeds/MANIFEST.yaml ids this pack draws on")
     as_of: dt.date | None = Field(default=None, description="Date the pack's content was checked against")
 
 
@@ -234,7 +234,7 @@ class Authorisation(Strict):
     citations: list[Citation] = Field(min_length=1)
     effective_from: dt.date | None = None
     effective_to: dt.date | None = Field(default=None, description="first day it no longer applies")
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=new_list)
 
     def in_force(self, on: dt.date) -> bool:
         return (self.effective_from is None or self.effective_from <= on) and (
@@ -244,12 +244,12 @@ class Authorisation(Strict):
 class NamedList(Strict):
     type: Literal["countries", "eccns", "phrases", "names", "hts"]
     members: list[str] = Field(min_length=1)
-    exclude: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=new_list)
     not_within: list[str] = Field(
-        default_factory=list, description="phrases lists: a member found inside one of these phrases is not a "
+        default_factory=new_list, description="phrases lists: a member found inside one of these phrases is not a "
         "hit (the word in another sense, e.g. PLA in 'PLA filament', polylactic acid)")
     description: str | None = None
-    citations: list[Citation] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=new_list)
 
 
 class Rule(Strict):
@@ -259,17 +259,17 @@ class Rule(Strict):
     when: Cond
     message: str
     citations: list[Citation] = Field(min_length=1)
-    seeds: list[str] = Field(default_factory=list)
+    seeds: list[str] = Field(default_factory=new_list)
     effective_from: dt.date
     effective_to: dt.date | None = Field(default=None, description="first day the rule no longer applies")
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=new_list)
     subject_to_ear_only: bool = Field(
         default=True,
         description="US-EAR rules apply only to items subject to the EAR (jurisdiction step); "
         "false for rules that apply regardless (e.g. allied regimes, OFAC)",
     )
     authorisations: list[Authorisation] = Field(
-        default_factory=list, description="General authorisations that cover the finding for the items they fit "
+        default_factory=new_list, description="General authorisations that cover the finding for the items they fit "
         "(first that fits wins; a shipment-level finding is covered when every item is)")
 
     @field_validator("outcome")
@@ -295,7 +295,7 @@ class RulesPack(Strict):
     parameters: dict[str, ParamDecl] = Field(
         default_factory=dict, description="Technical parameters the pack reads (also declared by `param` conditions)")
     lists: dict[str, NamedList] = Field(default_factory=dict)
-    rules: list[Rule] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=new_list)
 
 
 # --------------------------------------------------------------------------- country groups
@@ -311,9 +311,9 @@ class GroupChange(Strict):
 class CountryGroup(Strict):
     title: str
     members: list[str]
-    changes: list[GroupChange] = Field(default_factory=list)
-    citations: list[Citation] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
+    changes: list[GroupChange] = Field(default_factory=new_list)
+    citations: list[Citation] = Field(default_factory=new_list)
+    notes: list[str] = Field(default_factory=new_list)
 
 
 class Territory(Strict):

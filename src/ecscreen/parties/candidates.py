@@ -161,18 +161,10 @@ def deletion_lookup(keys: Mapping[int, Any], starts: Mapping[int, Any], ids: Map
         if arr is None or not len(arr):
             continue
         if isinstance(arr, FlatArray) and n:
-            # bisect_left over the keys of this length decoded at once (each has exactly n characters: no NUL
-            # padding), comparing slices
-            text = arr.text_all()
-            lo, hi = 0, len(arr)
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if text[mid * n:mid * n + n] < k:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            j = min(lo, len(arr) - 1)
-            if text[j * n:j * n + n] != k:
+            # bisect_left over the keys of this length (each has exactly n characters: no NUL padding), decoding
+            # only the probed keys
+            j = min(arr.bisect_keys(k), len(arr) - 1)
+            if arr.key_at(j) != k:
                 continue
         else:
             j = min(bisect_left(arr, k), len(arr) - 1)

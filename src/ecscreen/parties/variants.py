@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from rapidfuzz.distance import Indel, Levenshtein
 from rapidfuzz.process import cdist
 
+from ecscreen.domain.lazyre import LazyPattern
 from ecscreen.domain.normalize import (
     HAN_RUN,
     UNVOWELLED_NAME_NOTE,
@@ -87,15 +88,15 @@ _NEAR_PART_READINGS = 2
 
 # words joined by an odd separator (no space on either side): Hua-wei, Hua_wei, H.u.a.w.e.i
 # (anchored at a word start, possessive: linear on a very long word)
-_JOIN_GROUP = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]++(?:[_.\-][A-Za-z0-9]++)+")
+_JOIN_GROUP = LazyPattern(r"(?<![A-Za-z0-9])[A-Za-z0-9]++(?:[_.\-][A-Za-z0-9]++)+")
 # three or more single characters separated by one separator: H u a w e i
-_SPACED = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9](?:[ _.\-][A-Za-z0-9](?![A-Za-z0-9])){2,}")
+_SPACED = LazyPattern(r"(?<![A-Za-z0-9])[A-Za-z0-9](?:[ _.\-][A-Za-z0-9](?![A-Za-z0-9])){2,}")
 # in a name spelled out letter by letter, two single characters are a word too ("A O", "E P")
-_SPACED2 = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9](?:[ _.][A-Za-z0-9](?![A-Za-z0-9]))+")
+_SPACED2 = LazyPattern(r"(?<![A-Za-z0-9])[A-Za-z0-9](?:[ _.][A-Za-z0-9](?![A-Za-z0-9]))+")
 _SINGLES = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9](?![A-Za-z0-9])")
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})")
+_CAMEL = LazyPattern(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})")
 _HAS_CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]{2}").search
-_NON_ALNUM = re.compile(r"[^A-Za-z0-9]+")
+_NON_ALNUM = LazyPattern(r"[^A-Za-z0-9]+")
 _HAS_JOINER = re.compile(r"[A-Za-z0-9][_.\-][A-Za-z0-9]").search
 # any of: a joiner inside a word, a single character, camel case, letters mixed with digits
 _ANY_TRIGGER = re.compile(
@@ -104,9 +105,9 @@ _ANY_TRIGGER = re.compile(
 ).search
 _HAS_DIGIT = re.compile(r"[0-9]").search
 _MIXED = re.compile(r"[A-Za-z][0-9]|[0-9][A-Za-z]").search
-_MIXED_WORD = re.compile(r"[A-Za-z0-9]+")
+_MIXED_WORD = LazyPattern(r"[A-Za-z0-9]+")
 # a number written against a word of 3+ letters ('LONGXING612', 'QIHOO360TECHNOLOGY'): a word boundary
-_DIGIT_EDGE = re.compile(r"(?<=[A-Za-z]{3})(?=[0-9])|(?<=[0-9])(?=[A-Za-z]{3})")
+_DIGIT_EDGE = LazyPattern(r"(?<=[A-Za-z]{3})(?=[0-9])|(?<=[0-9])(?=[A-Za-z]{3})")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "9": "g", "8": "b"})
 
 
@@ -211,9 +212,9 @@ _SOUND_MAP = str.maketrans(
     {"f": "h", "w": "v", "l": "r", "z": "s", "g": "k", "d": "t", "b": "p", "j": "y", "c": "k"}
 )
 _VOWELS = frozenset("aeiouy")
-_SEMI = re.compile(r"u(?=[aeioy])")  # ... and a Persian waw before yeh (نوین nuyn ~ novin)
-_REPEAT = re.compile(r"(.)\1+")
-_DROP_VOWELS = re.compile(r"[aeiouy]")
+_SEMI = LazyPattern(r"u(?=[aeioy])")  # ... and a Persian waw before yeh (نوین nuyn ~ novin)
+_REPEAT = LazyPattern(r"(.)\1+")
+_DROP_VOWELS = LazyPattern(r"[aeiouy]")
 
 
 def _sound_base(tok: str) -> str:
@@ -263,7 +264,7 @@ def sound_key(tok: str, semivowel: bool = True) -> str:
     return _key_of(sound_string(tok, semivowel))
 
 
-_ANY_VOWEL = re.compile(r"[aeiouy]+")
+_ANY_VOWEL = LazyPattern(r"[aeiouy]+")
 
 
 @lru_cache(maxsize=200_000)
@@ -390,7 +391,7 @@ def group_words() -> frozenset[str]:
     return frozenset(_table_lines("group_words.txt"))
 
 
-_BRACKET_TAIL = re.compile(r"\s*\(([^()]{1,60})\)\s*$")
+_BRACKET_TAIL = LazyPattern(r"\s*\(([^()]{1,60})\)\s*$")
 
 
 def bracket_head(text: str, places: frozenset[str] = frozenset()) -> str | None:
@@ -612,8 +613,8 @@ def _with_form(nn: NormalizedName, found: NormalizedName) -> NormalizedName | No
 
 WADE_GILES_PENALTY = 0.0  # a Chinese name in the older romanisation: the same name under another convention
 WADE_GILES_MIN_SCORE = 90.0  # ... counts only when the pinyin reading matches a list name nearly in full
-_WG_GROUP = re.compile("[A-Za-z]+(?:['\u2019\u02bc]?-[A-Za-z]+['\u2019\u02bc]?)+|[A-Za-z]+['\u2019\u02bc]?")
-_APOSTROPHES = re.compile("[\u2019\u02bc]")
+_WG_GROUP = LazyPattern("[A-Za-z]+(?:['\u2019\u02bc]?-[A-Za-z]+['\u2019\u02bc]?)+|[A-Za-z]+['\u2019\u02bc]?")
+_APOSTROPHES = LazyPattern("[\u2019\u02bc]")
 _WG_MAX_CHOICES = 8
 
 
@@ -812,7 +813,7 @@ def _latin_readings(nn: NormalizedName, clean: str, primary: list[str], vocab: M
     return out
 
 
-_HANGUL_WORD = re.compile(r"[\uac00-\ud7a3]{3,}")
+_HANGUL_WORD = LazyPattern(r"[\uac00-\ud7a3]{3,}")
 
 
 def _hangul_forms(text: str) -> dict[str, tuple[str, ...]]:
@@ -825,7 +826,7 @@ def _hangul_forms(text: str) -> dict[str, tuple[str, ...]]:
 
 
 _HAN = HAN_RUN  # runs of Han characters, read without compiling a 64K-entry regex class (issue 10)
-_KANA_ANY = re.compile("[\u3041-\u30ff]")
+_KANA_ANY = LazyPattern("[\u3041-\u30ff]")
 _HAN_MAX_READINGS = 3
 HAN_RENDERING_REASON = "Chinese words read in their other English renderings"
 
@@ -1263,7 +1264,7 @@ def _with_sound_words(tokens: list[str], vocab: Mapping[str, Any],
 
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
 # a word, or the parts of one word written with a zero-width non-joiner between them (لوک‌اویل, روس‌نفت)
-_ARABIC_WORD = re.compile("[\u0600-\u06ff]+(?:\u200c[\u0600-\u06ff]+)*")
+_ARABIC_WORD = LazyPattern("[\u0600-\u06ff]+(?:\u200c[\u0600-\u06ff]+)*")
 _ZWNJ = "\u200c"
 _ARTICLE = "\u0627\u0644"  # ال
 _ARTICLE_MIN = 6  # normalize reads a word of 6+ letters beginning with ال as the article al- and a word
@@ -1334,7 +1335,7 @@ def _arabic_forms(text: str) -> dict[str, tuple[str, ...]]:
     return out
 # list word -> the ids of the list names containing it (empty for another word): Matcher._word_aliases
 Aliases = Callable[[str], frozenset[int]]
-_KANA_WORD = re.compile(r"[\u30a1-\u30fa\u30fc\uff66-\uff9f]{3,}")
+_KANA_WORD = LazyPattern(r"[\u30a1-\u30fa\u30fc\uff66-\uff9f]{3,}")
 
 
 def _kana_forms(text: str) -> dict[str, tuple[str, ...]]:
@@ -1370,10 +1371,10 @@ def _kana_forms(text: str) -> dict[str, tuple[str, ...]]:
 
 # Russian relational adjectives of place names (Уральские авиалинии Ural Airlines, Омский Omsk, Донецкий Donetsk):
 # the lists translate them as the place's name; -ский/-ская/-ское/-ские and their cases
-_RU_ADJECTIVE = re.compile("(?:\u0441\u043a|\u0446\u043a)(?:\u0438\u0439|\u0430\u044f|\u043e\u0435|"
+_RU_ADJECTIVE = LazyPattern("(?:\u0441\u043a|\u0446\u043a)(?:\u0438\u0439|\u0430\u044f|\u043e\u0435|"
                            "\u0438\u0435|\u043e\u0433\u043e|\u043e\u0439|\u043e\u043c\u0443|\u0438\u043c|"
                            "\u0438\u0445|\u0443\u044e|\u0438\u043c\u0438|\u043e\u043c)$")
-_CYRILLIC_WORD = re.compile("[\u0400-\u04ff]{5,}")
+_CYRILLIC_WORD = LazyPattern("[\u0400-\u04ff]{5,}")
 
 
 def _cyrillic_forms(text: str) -> dict[str, tuple[str, ...]]:
@@ -1649,8 +1650,8 @@ def _compound(prop: _Proposal, index: _SoundIndex, vocab: Mapping[str, Any]) -> 
     return None
 
 
-_PERSON_WORD = re.compile(r"[a-z]{2,}")
-_ROMAN_NUMERAL = re.compile(r"[ivxlc]+")
+_PERSON_WORD = LazyPattern(r"[a-z]{2,}")
+_ROMAN_NUMERAL = LazyPattern(r"[ivxlc]+")
 
 
 @lru_cache(maxsize=1)

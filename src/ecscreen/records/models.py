@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ecscreen.model import new_list
+
 __all__ = ["Decision", "NewRecord", "PartyRef", "PartySeen", "PruneResult", "StoredRecord", "VerifyResult"]
 
 RecordKind = Literal["screening", "decision", "checkpoint"]
@@ -50,11 +52,11 @@ class NewRecord(_Model):
     subject: str | None = Field(default=None, description="shipment or order id")
     input: Any
     decision: str
-    findings: list[dict[str, Any]] = Field(default_factory=list)
-    parties: list[PartyRef] = Field(default_factory=list)
+    findings: list[dict[str, Any]] = Field(default_factory=new_list)
+    parties: list[PartyRef] = Field(default_factory=new_list)
     manifest: str | None = None
-    warnings: list[str] = Field(default_factory=list)
-    errors: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=new_list)
+    errors: list[str] = Field(default_factory=new_list)
     extra: dict[str, Any] = Field(default_factory=dict, description="anything else worth keeping (JSON-able)")
 
 
