@@ -589,8 +589,15 @@ _GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}(?:\.\d{3})+")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+# digits with at most two decimals and nothing around them: a plain finite number that cannot be read as
+# grouped (5.200 has three digits after the point) and needs none of _number's checks (most cells)
+_PLAIN_NUMBER = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,2})?")
+
+
 def _number(text: str) -> tuple[float | None, str | None]:
     """A plain number (``.`` as decimal point, no grouping): (value, None) or (None, why not)."""
+    if _PLAIN_NUMBER.fullmatch(text):
+        return float(text), None
     t = text.strip()
     if "," in t or "'" in t or "\u00a0" in t or "\u202f" in t or " " in t:
         return None, (f"{t!r} has a thousands separator or a decimal comma; write a plain number such as "
@@ -617,6 +624,22 @@ def _cell(vals: list[str], i: int) -> str:
 _DATES: dict[str, dt.date] = {}  # date cells read (YYYY-MM-DD text -> date; cleared when full)
 _COUNTRY_FIELDS = ("destination", "origin", "end_user_country", "consignee_country", "purchaser_country",
                    "exporter_country")
+
+
+_KINDS: dict[int, tuple[Columns, tuple[tuple[str, int, bool | None], ...]]] = {}
+
+
+def _field_kinds(cols: Columns) -> tuple[tuple[str, int, bool | None], ...]:
+    """Per known column of ``cols`` (in its order): (field, column, kind), kind True for a number, False for
+    the date, None for text; made once per Columns (the row loop reads it for every row)."""
+    got = _KINDS.get(id(cols))
+    if got is None or got[0] is not cols:
+        if len(_KINDS) >= 64:
+            _KINDS.clear()
+        got = _KINDS[id(cols)] = (cols, tuple(
+            (name, i, True if name in NUMBER_FIELDS else False if name == "date" else None)
+            for name, i in cols.index.items()))
+    return got[1]
 
 
 class _RowCheck:
@@ -685,16 +708,16 @@ class _RowCheck:
         vals = self.vals
         n = len(vals)
         plain = not self.cols.dups  # no duplicated column: the cell itself (what value() returns then)
-        for name, i in self.cols.index.items():
+        for name, i, kind in _field_kinds(self.cols):
             v = (vals[i].strip() if i < n else "") if plain else self.value(name, i)
             if not v:
                 continue
-            if name in NUMBER_FIELDS:
-                self.number(name, i, v)
-            elif name == "date":
-                self.date(name, i, v)
-            else:
+            if kind is None:
                 f[name] = v
+            elif kind:
+                self.number(name, i, v)
+            else:
+                self.date(name, i, v)
 
     def params(self) -> None:
         vals = self.vals
@@ -1534,6 +1557,10 @@ _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 _LEADING = " \t\r\n\x0b\x0c\u00a0\u3000"
 _GUARDED = frozenset(_DANGEROUS) | frozenset(_LEADING)  # first characters spreadsheet_safe may act on
 _UNSAFE_OUT = re.compile("[\x00\udc80-\udfff\ud800-\udbff]")
+# Writer._fast_text on a row joined with commas (when no cell holds one): a character that makes some cell
+# need quoting or cleaning, and a cell starting with a character spreadsheet_safe may act on
+_NEEDS_CELLS = re.compile('["\n\r\x00\udc80-\udfff\ud800-\udbff]')
+_GUARDED_START = re.compile("(?:^|,)[" + re.escape("".join(sorted(_GUARDED))) + "]")
 
 
 def spreadsheet_safe(value: str) -> str:
@@ -1633,6 +1660,13 @@ class Writer:
                 self._suffixes[key] = sfx
         if not sfx:
             return None
+        line = ",".join(vals)
+        # the usual row: no cell holds a comma (the commas are the separators), a quote, LF, CR, NUL or an
+        # undecodable byte, and none starts with a character the spreadsheet guard acts on: every cell is
+        # written as it is (what the loop below gives then)
+        if (line.count(",") == len(vals) - 1 and not _NEEDS_CELLS.search(line)
+                and _GUARDED_START.search(line) is None):
+            return line + "," + sfx
         cells = [spreadsheet_safe(c) if c and c[0] in _GUARDED else c for c in vals]
         joined = "".join(cells)
         if "\r" in joined or _UNSAFE_OUT.search(joined):
