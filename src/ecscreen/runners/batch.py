@@ -1339,6 +1339,15 @@ class BatchScreener:
                 if v is not None:
                     head[k] = v
             return head, conflicts, unknown
+        get = rows[0].fields.get
+        line0 = [get(k) for k in SHARED_FIELDS]
+        if all(not pr.bad and [pr.fields.get(k) for k in SHARED_FIELDS] == line0 for pr in rows):
+            # every line gives the same text for every shared fact (most orders): the first line's facts,
+            # nothing disagrees and nothing is unreadable (what the loop below gives then)
+            for k, v in zip(SHARED_FIELDS, line0, strict=True):
+                if v is not None:
+                    head[k] = v
+            return head, conflicts, unknown
         for pr in rows:
             line = pr.raw.line
             bad, fields = pr.bad, pr.fields
@@ -1557,10 +1566,6 @@ _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 _LEADING = " \t\r\n\x0b\x0c\u00a0\u3000"
 _GUARDED = frozenset(_DANGEROUS) | frozenset(_LEADING)  # first characters spreadsheet_safe may act on
 _UNSAFE_OUT = re.compile("[\x00\udc80-\udfff\ud800-\udbff]")
-# Writer._fast_text on a row joined with commas (when no cell holds one): a character that makes some cell
-# need quoting or cleaning, and a cell starting with a character spreadsheet_safe may act on
-_NEEDS_CELLS = re.compile('["\n\r\x00\udc80-\udfff\ud800-\udbff]')
-_GUARDED_START = re.compile("(?:^|,)[" + re.escape("".join(sorted(_GUARDED))) + "]")
 
 
 def spreadsheet_safe(value: str) -> str:
@@ -1660,13 +1665,6 @@ class Writer:
                 self._suffixes[key] = sfx
         if not sfx:
             return None
-        line = ",".join(vals)
-        # the usual row: no cell holds a comma (the commas are the separators), a quote, LF, CR, NUL or an
-        # undecodable byte, and none starts with a character the spreadsheet guard acts on: every cell is
-        # written as it is (what the loop below gives then)
-        if (line.count(",") == len(vals) - 1 and not _NEEDS_CELLS.search(line)
-                and _GUARDED_START.search(line) is None):
-            return line + "," + sfx
         cells = [spreadsheet_safe(c) if c and c[0] in _GUARDED else c for c in vals]
         joined = "".join(cells)
         if "\r" in joined or _UNSAFE_OUT.search(joined):
