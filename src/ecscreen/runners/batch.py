@@ -126,6 +126,7 @@ SUFFIXES_KEPT = 2_048  # rendered outcome cells kept by the CSV writer (cleared 
 SUFFIX_MAX_CHARS = 1_000  # outcome cells longer than this (together) are rendered each time, not kept (memory)
 OBJ_CACHE = 5_000  # validated Party / Item objects kept for reuse (only speed depends on it)
 MATCHER_CACHE_NAMES = 4_000  # parties screened after which the list matcher's query caches are emptied
+SHIPS_KEPT = 20_000  # PartyMemo: screenings kept per shipment's parties and date (cleared when full; speed only)
 REINDEXED_SIZE = 4_096  # re-indexed party summaries kept by PartyMemo._summary_at (cleared when full)
 PARTY_BATCH = True  # False: one screen_parties call per new party (the reference path the tests compare with)
 
@@ -1032,6 +1033,10 @@ class PartyMemo:
         self.infos: OrderedDict[dt.date, list[Any]] = OrderedDict()
         self.fresh: set[tuple[Any, ...]] = set()  # prefetched, not looked up yet (counted as misses then)
         self._reindexed: dict[tuple[int, int], tuple[Any, Any]] = {}  # see _summary_at
+        # per (the parties' memo keys, date): the memo entries the screening was made of and the screening,
+        # given again while every party is still memoised as that entry (its parts are only read: the engine
+        # copies the lists; issue 14: repeat customers)
+        self._ships: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
         self._shared: dict[Any, Any] = {}  # see _share
         self._new_since_clear = 0  # parties screened since the list matcher's caches were emptied
         self.hits = 0
@@ -1187,14 +1192,26 @@ class PartyMemo:
         warnings: list[str] = []
         summaries: list[Any] = []
         cache, fresh, day = self.cache, self.fresh, as_of if self.dated else None
+        keys = tuple([(p.role, p.name, p.country, p.address, day) for p in parties])  # self._key, inlined
+        skey = (keys, as_of)
+        ship = self._ships.get(skey)
+        if ship is not None and all(cache.get(k) is g and k not in fresh for k, g in zip(keys, ship[0], strict=True)):
+            # the same parties on the same day, each still memoised as the same entry: the same screening
+            # (counted and refreshed party by party, as the loop below does)
+            for k in keys:
+                cache.move_to_end(k)
+            self.hits += len(keys)
+            return ship[1]
+        gots = []
         for idx, p in enumerate(parties):
-            key = (p.role, p.name, p.country, p.address, day)  # self._key, inlined (the hot path)
+            key = keys[idx]
             got = cache.get(key)
             if got is not None and key not in fresh:  # a memo hit, as self.one counts and refreshes it
                 cache.move_to_end(key)
                 self.hits += 1
             else:
                 got = self.one(p, as_of)
+            gots.append(got)
             p_hits, p_findings, p_warnings, p_summary = got
             hits.append(list(p_hits))
             if p_summary is not None:  # what the party was screened against, re-indexed like the evidence
@@ -1210,8 +1227,11 @@ class PartyMemo:
         if infos is None:
             infos = list(self.screen([], as_of=as_of, lists=self.lists, pack=self.pack, **self.kw).lists)
             self._keep_infos(as_of, infos)
-        return PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=list(infos),
-                              summaries=summaries)
+        ps = PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=list(infos), summaries=summaries)
+        if len(self._ships) >= SHIPS_KEPT:
+            self._ships.clear()
+        self._ships[skey] = (tuple(gots), ps)
+        return ps
 
 
 _EMPTY: tuple[Any, ...] = ()
