@@ -109,3 +109,83 @@ def test_party_memo_shares_the_repeated_parts_of_summaries(monkeypatch):
     monkeypatch.setattr(batch, "SHARED_VALUES", 2)
     memo._share(PartyScreeningSummary(party_index=0, name="C", lists=["Z"], summary="z"))
     assert len(memo._shared) <= 2
+
+
+def _fake_screen(calls: list[str]):
+    """A party screener whose result reads every fact of the party and the date (a hit on 'Bad' names)."""
+    from ecscreen.model import PartyScreeningSummary
+    from ecscreen.parties.screening import PartyScreening
+
+    def screen(parties, *, as_of, **kw):
+        calls.extend(p.name for p in parties)
+        summaries = [PartyScreeningSummary(party_index=i, name=p.name, lists=[f"L {as_of}"],
+                                           summary=f"{p.name}/{p.country}/{p.role.value}/{as_of}")
+                     for i, p in enumerate(parties)]
+        return PartyScreening(hits=[[] for _ in parties], findings=[], warnings=[f"w {p.name}" for p in parties
+                                                                                 if p.name.startswith("Bad")],
+                              lists=[], summaries=summaries)
+    return screen
+
+
+def test_party_memo_shipment_memo_keyed_on_every_party_fact_and_the_date():
+    import datetime as dt
+
+    from ecscreen.model import Party, PartyRole
+    from ecscreen.runners import batch
+
+    calls: list[str] = []
+    memo = batch.PartyMemo(_fake_screen(calls), batch=False, lists=[])
+    day = dt.date(2026, 10, 1)
+    ps = [Party(role=PartyRole.end_user, name="Acme", country="DE"),
+          Party(role=PartyRole.purchaser, name="Bad Co", country="DE")]
+
+    def text(r):
+        return [(s.party_index, s.summary) for s in r.summaries], list(r.warnings)
+
+    first = memo(ps, as_of=day)
+    again = memo(list(ps), as_of=day)
+    assert again is first and calls == ["Acme", "Bad Co"] and memo.hits == 2 and memo.misses == 2
+    assert text(first) == ([(0, "Acme/DE/end_user/2026-10-01"), (1, "Bad Co/DE/purchaser/2026-10-01")],
+                           ["w Bad Co"])
+    # each fact the screening reads gives another result: the date, a party's name, country, role, the order
+    assert text(memo(ps, as_of=day + dt.timedelta(days=1)))[0][0] == (0, "Acme/DE/end_user/2026-10-02")
+    other = [ps[0], Party(role=PartyRole.purchaser, name="Bad Co", country="FR")]
+    assert text(memo(other, as_of=day))[0][1] == (1, "Bad Co/FR/purchaser/2026-10-01")
+    other = [ps[0], Party(role=PartyRole.consignee, name="Bad Co", country="DE")]
+    assert text(memo(other, as_of=day))[0][1] == (1, "Bad Co/DE/consignee/2026-10-01")
+    other = [ps[0], Party(role=PartyRole.purchaser, name="Good Co", country="DE")]
+    assert text(memo(other, as_of=day)) == ([(0, "Acme/DE/end_user/2026-10-01"),
+                                             (1, "Good Co/DE/purchaser/2026-10-01")], [])
+    assert text(memo(list(reversed(ps)), as_of=day))[0] == [(0, "Bad Co/DE/purchaser/2026-10-01"),
+                                                            (1, "Acme/DE/end_user/2026-10-01")]
+    assert text(memo(ps[:1], as_of=day)) == ([(0, "Acme/DE/end_user/2026-10-01")], [])
+
+
+def test_party_memo_shipment_memo_follows_the_party_memo():
+    # a party whose memo entry was dropped (or prefetched since: counted as a miss) is looked up again, and
+    # the counts equal those of the party-by-party path
+    import datetime as dt
+
+    from ecscreen.model import Party, PartyRole
+    from ecscreen.runners import batch
+
+    calls: list[str] = []
+    memo = batch.PartyMemo(_fake_screen(calls), batch=False, lists=[])
+    day = dt.date(2026, 10, 1)
+    ps = [Party(role=PartyRole.end_user, name="Acme", country="DE")]
+    first = memo(ps, as_of=day)
+    memo.cache.clear()
+    again = memo(ps, as_of=day)
+    assert again is not first and calls == ["Acme", "Acme"] and (memo.hits, memo.misses) == (0, 2)
+    assert again.summaries[0].summary == first.summaries[0].summary
+    memo.fresh.add(memo._key(ps[0], day))
+    assert memo(ps, as_of=day) is not again and (memo.hits, memo.misses) == (0, 3)
+    assert memo(ps, as_of=day) is not None and (memo.hits, memo.misses) == (1, 3)
+    assert len(memo._ships) == 1
+    batch_kept = batch.SHIPS_KEPT
+    try:
+        batch.SHIPS_KEPT = 1
+        memo([Party(role=PartyRole.end_user, name="Other", country="DE")], as_of=day)
+        assert len(memo._ships) == 1  # bounded
+    finally:
+        batch.SHIPS_KEPT = batch_kept
