@@ -189,3 +189,20 @@ def test_party_memo_shipment_memo_follows_the_party_memo():
         assert len(memo._ships) == 1  # bounded
     finally:
         batch.SHIPS_KEPT = batch_kept
+
+
+def test_rows_screened_text_memo_keyed_on_the_summary_objects():
+    from ecscreen.model import PartyScreeningSummary
+    from ecscreen.runners import batch
+
+    a = PartyScreeningSummary(party_index=0, name="Acme", lists=["L"], summary="no match")
+    b = PartyScreeningSummary(party_index=1, name="Bad Co", lists=["L"], summary="possible match")
+    s1, t1 = batch._screened([a, b])
+    s2, t2 = batch._screened([a, b])
+    assert s2 is s1 and t2 is t1 and t1[1] == "Acme: no match | Bad Co: possible match"
+    # another summary object, even an equal one, is read again; so is another order or party set
+    b2 = PartyScreeningSummary(party_index=1, name="Bad Co", lists=["L"], summary="firm match")
+    assert batch._screened([a, b2])[1][1] == "Acme: no match | Bad Co: firm match"
+    assert batch._screened([b, a])[1][1] == "Bad Co: possible match | Acme: no match"
+    assert batch._screened([a])[1][1] == "Acme: no match" and batch._screened([])[1][1] == ""
+    assert [d["name"] for d in batch._screened([b, a])[0]] == ["Bad Co", "Acme"]

@@ -126,6 +126,7 @@ SUFFIXES_KEPT = 2_048  # rendered outcome cells kept by the CSV writer (cleared 
 SUFFIX_MAX_CHARS = 1_000  # outcome cells longer than this (together) are rendered each time, not kept (memory)
 OBJ_CACHE = 5_000  # validated Party / Item objects kept for reuse (only speed depends on it)
 MATCHER_CACHE_NAMES = 4_000  # parties screened after which the list matcher's query caches are emptied
+SCREENED_KEPT = 4_096  # row_outcomes: parties' screened dicts kept per summaries (cleared when full; speed only)
 SHIPS_KEPT = 20_000  # PartyMemo: screenings kept per shipment's parties and date (cleared when full; speed only)
 REINDEXED_SIZE = 4_096  # re-indexed party summaries kept by PartyMemo._summary_at (cleared when full)
 PARTY_BATCH = True  # False: one screen_parties call per new party (the reference path the tests compare with)
@@ -958,15 +959,35 @@ def _hit_text(h: dict[str, Any]) -> str:
     return f"{h['name']} ~ {h['matched']} ({h['score']:.0f}){det}"
 
 
+# per tuple of party summaries (by identity: PartyMemo gives repeat customers the same summary objects):
+# the rows' ``screened`` dicts and their text, made once (bounded; the summaries are kept with them, so an
+# id is never reused while its entry lives)
+_SCREENED: dict[tuple[int, ...], tuple[tuple[Any, ...], list[dict[str, Any]], tuple[Any, str]]] = {}
+
+
+def _screened(summaries: list[Any]) -> tuple[list[dict[str, Any]], tuple[Any, str]]:
+    """What a shipment's rows say of its party screening: the per-party dicts (read only downstream: shared
+    by the rows of a shipment, and by the shipments of the same parties) and their text."""
+    key = tuple([id(ps) for ps in summaries])
+    got = _SCREENED.get(key)
+    if got is not None and all(a is b for a, b in zip(got[0], summaries, strict=True)):
+        return got[1], got[2]
+    screened = [{"party_index": ps.party_index, "name": ps.name, "lists": ps.lists, "matches": ps.matches,
+                 "firm": ps.firm, "summary": ps.summary} for ps in summaries]
+    ps_text = (screened, _ps_text(screened))
+    if len(_SCREENED) >= SCREENED_KEPT:
+        _SCREENED.clear()
+    _SCREENED[key] = (tuple(summaries), screened, ps_text)
+    return screened, ps_text
+
+
 def row_outcomes(res: ShipmentResult, n_items: int) -> list[RowOutcome]:
     """Split a shipment result into one outcome per item (shipment-level findings apply to every row)."""
     if res.decision == "error":
         msg = "; ".join((f"{e.field}: " if e.field else "") + e.message for e in res.errors) or "cannot screen"
         return [RowOutcome(decision="error", message=msg) for _ in range(n_items)]
     outs = []
-    screened = [{"party_index": ps.party_index, "name": ps.name, "lists": ps.lists, "matches": ps.matches,
-                 "firm": ps.firm, "summary": ps.summary} for ps in res.party_screening]
-    ps_text = (screened, _ps_text(screened))
+    screened, ps_text = _screened(res.party_screening)
     if not res.findings:  # the common case: every row clear, nothing to split (what the loop below gives)
         return [RowOutcome(decision="clear", warnings=list(res.warnings), screened=screened, ps_text=ps_text)
                 for _ in range(n_items)]
