@@ -243,7 +243,10 @@ def _column_name(header: list[str], i: int) -> str:
 
 def _bad_text(values: list[str], header: list[str]) -> str | None:
     """Why a row's text cannot be screened (NUL or undecodable bytes), naming the column."""
-    if _BAD_TEXT.search("".join(values)) is None:  # the usual case: one search over the row
+    joined = "".join(values)
+    if joined.isascii() and "\x00" not in joined:  # the usual case (undecodable bytes are not ASCII)
+        return None
+    if _BAD_TEXT.search(joined) is None:  # one search over the row
         return None
     for i, v in enumerate(values):
         m = _BAD_TEXT.search(v)
@@ -328,17 +331,22 @@ class _Reader:
         return self.counter, t  # type: ignore[return-value]
 
     def feed(self) -> Iterator[str]:
+        pending, src, consumed = self.pending, self.src, self.consumed
         while True:
-            got = self.pull()
-            if got is None:
-                return
-            n, text = got
+            if pending:  # self.pull(), inlined (once per physical line)
+                n, text = pending.popleft()
+            else:
+                t = next(src, _END)
+                if t is _END:
+                    return
+                self.counter += 1
+                n, text = self.counter, t  # type: ignore[assignment]
             if text is None:
                 if self.consumed:  # inside a quoted cell: end the record here, the long line comes next
                     self.pending.appendleft((n, None))
                 self.cut.append(n)
                 return
-            self.consumed.append((n, text))
+            consumed.append((n, text))
             yield text
 
     def reader(self) -> Any:
@@ -1708,7 +1716,8 @@ class Writer:
             return None
         cells = [spreadsheet_safe(c) if c and c[0] in _GUARDED else c for c in vals]
         joined = "".join(cells)
-        if "\r" in joined or _UNSAFE_OUT.search(joined):
+        # (_UNSAFE_OUT finds NUL or a surrogate: none in ASCII text without NUL, the usual row)
+        if "\r" in joined or ((not joined.isascii() or "\x00" in joined) and _UNSAFE_OUT.search(joined)):
             return None
         if "," in joined or '"' in joined or "\n" in joined:  # some cell is quoted (as _csv_cell does)
             cells = ['"' + c.replace('"', '""') + '"' if ("," in c or '"' in c or "\n" in c) else c for c in cells]
