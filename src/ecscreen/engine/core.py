@@ -1578,7 +1578,8 @@ class Engine:
         params = tuple(sorted(ic.item.parameters.items())) if ic.item.parameters else ()
         # and the ECCN the item is for decides the scopes that point to other entries (items[].for_eccn);
         # the line index is not in the key: the entry is a template written for the line (engine.chartmemo)
-        key = (ic.item.eccn, ic.item.for_eccn, dest.code, dest.label, dest.name, when, self.policy, params)
+        # (the destination's label is its name and code: not in the key, it would be made per line)
+        key = (ic.item.eccn, ic.item.for_eccn, dest.code, dest.name, when, self.policy, params)
         memo = self._chart_memo
         got = memo.get(key)
         if got is not None:  # (not refreshed: the memo holds every distinct key of a long run, issue 14)

@@ -127,7 +127,7 @@ SUFFIX_MAX_CHARS = 1_000  # outcome cells longer than this (together) are render
 OBJ_CACHE = 5_000  # validated Party / Item objects kept for reuse (only speed depends on it)
 MATCHER_CACHE_NAMES = 4_000  # parties screened after which the list matcher's query caches are emptied
 SCREENED_KEPT = 4_096  # row_outcomes: parties' screened dicts kept per summaries (cleared when full; speed only)
-SHIPS_KEPT = 20_000  # PartyMemo: screenings kept per shipment's parties and date (cleared when full; speed only)
+SHIPS_KEPT = 8_192  # PartyMemo: screenings kept per shipment's parties and date (cleared when full; speed only)
 REINDEXED_SIZE = 4_096  # re-indexed party summaries kept by PartyMemo._summary_at (cleared when full)
 PARTY_BATCH = True  # False: one screen_parties call per new party (the reference path the tests compare with)
 
@@ -1530,7 +1530,8 @@ class BatchScreener:
     @staticmethod
     def _item_key(pr: ParsedRow) -> tuple[Any, ...]:
         f = pr.fields
-        return (f["description"], f.get("eccn"), f.get("origin"), tuple(sorted(pr.params.items())),
+        p = pr.params
+        return (f["description"], f.get("eccn"), f.get("origin"), tuple(sorted(p.items())) if p else (),
                 f.get("us_content_percent"), f.get("license_exception"), f.get("quantity"), f.get("value_usd"),
                 f.get("sku"), f.get("hts_code"), f.get("category"), f.get("for_eccn"))
 
