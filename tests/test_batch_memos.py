@@ -206,3 +206,32 @@ def test_rows_screened_text_memo_keyed_on_the_summary_objects():
     assert batch._screened([b, a])[1][1] == "Bad Co: possible match | Acme: no match"
     assert batch._screened([a])[1][1] == "Acme: no match" and batch._screened([])[1][1] == ""
     assert [d["name"] for d in batch._screened([b, a])[0]] == ["Bad Co", "Acme"]
+
+
+def test_jurisdiction_eccn_memo_is_normalize_eccn_of_the_text():
+    from ecscreen.engine import jurisdiction
+    from ecscreen.packs.registry import normalize_eccn
+
+    for text in ("3a090.A.1", "3A090.a.1", "ear99", " 5A992.c ", "nonsense", "3A090.a.1", "ear99"):
+        assert jurisdiction._normal_eccn(text) == normalize_eccn(text)
+    assert jurisdiction._normal_eccn("3a090.A.1") == "3A090.a.1" and jurisdiction._normal_eccn("x") is None
+
+
+def test_row_field_kinds_follow_the_columns_object():
+    from ecscreen.runners import batch
+
+    a = batch.Columns(index={"date": 0, "quantity": 1, "description": 2}, params={}, unknown=[])
+    b = batch.Columns(index={"description": 0, "value_usd": 1}, params={}, unknown=[])
+    assert batch._field_kinds(a) == (("date", 0, False), ("quantity", 1, True), ("description", 2, None))
+    assert batch._field_kinds(b) == (("description", 0, None), ("value_usd", 1, True))
+    assert batch._field_kinds(a) == (("date", 0, False), ("quantity", 1, True), ("description", 2, None))
+
+
+@pytest.mark.parametrize("text,want", [("100", 100.0), ("245383.89", 245383.89), ("0.5", 0.5), ("007", 7.0),
+                                       ("5.200", None), ("1,5", None), ("1e3", 1000.0), (" 12 ", 12.0),
+                                       ("-3", -3.0), ("inf", None), ("12.", 12.0), (".5", 0.5)])
+def test_number_cells_plain_and_checked(text, want):
+    from ecscreen.runners import batch
+
+    got, why = batch._number(text)
+    assert got == want and (why is None) == (want is not None)
