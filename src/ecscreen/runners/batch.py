@@ -34,7 +34,7 @@ import time
 import zlib
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
@@ -149,7 +149,7 @@ _BLOCK = 1 << 20
 _BAD_TEXT = re.compile("[\x00\udc80-\udcff]")  # NUL, or a byte the encoding could not decode
 
 
-@dataclass
+@dataclass(slots=True)  # no per-row __dict__ (issue 14: one of each per order line)
 class RawRow:
     line: int  # physical line the row starts on (1-based; the header is line 1)
     values: list[str]
@@ -558,7 +558,7 @@ class Columns:
 # --------------------------------------------------------------------------- parsing rows
 
 
-@dataclass
+@dataclass(slots=True)  # no per-row __dict__ (issue 14: one of each per order line)
 class ParsedRow:
     raw: RawRow
     fields: dict[str, Any]
@@ -812,7 +812,7 @@ def parse_row(raw: RawRow, cols: Columns, ncols: int) -> ParsedRow:
 # --------------------------------------------------------------------------- grouping into orders
 
 
-@dataclass
+@dataclass(slots=True)  # no per-row __dict__ (issue 14: one of each per order line)
 class Order:
     order_id: str
     rows: list[ParsedRow]
@@ -888,7 +888,7 @@ def group_orders(rows: Iterable[ParsedRow], order_col: bool) -> Iterator[Order]:
 # --------------------------------------------------------------------------- screening
 
 
-@dataclass
+@dataclass(slots=True)  # no per-row __dict__ (issue 14: one per order line)
 class RowOutcome:
     decision: str
     rule_ids: str = ""
@@ -1494,8 +1494,7 @@ class BatchScreener:
             assert o is not None
             w = order.rows[i].warnings
             if w:
-                o = RowOutcome(**{**o.__dict__, "warnings": o.warnings + w,
-                                  "message": "; ".join(([o.message] if o.message else []) + w)})
+                o = replace(o, warnings=o.warnings + w, message="; ".join(([o.message] if o.message else []) + w))
             result.append(o)
         return result
 
