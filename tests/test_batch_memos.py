@@ -109,3 +109,129 @@ def test_party_memo_shares_the_repeated_parts_of_summaries(monkeypatch):
     monkeypatch.setattr(batch, "SHARED_VALUES", 2)
     memo._share(PartyScreeningSummary(party_index=0, name="C", lists=["Z"], summary="z"))
     assert len(memo._shared) <= 2
+
+
+def _fake_screen(calls: list[str]):
+    """A party screener whose result reads every fact of the party and the date (a hit on 'Bad' names)."""
+    from ecscreen.model import PartyScreeningSummary
+    from ecscreen.parties.screening import PartyScreening
+
+    def screen(parties, *, as_of, **kw):
+        calls.extend(p.name for p in parties)
+        summaries = [PartyScreeningSummary(party_index=i, name=p.name, lists=[f"L {as_of}"],
+                                           summary=f"{p.name}/{p.country}/{p.role.value}/{as_of}")
+                     for i, p in enumerate(parties)]
+        return PartyScreening(hits=[[] for _ in parties], findings=[], warnings=[f"w {p.name}" for p in parties
+                                                                                 if p.name.startswith("Bad")],
+                              lists=[], summaries=summaries)
+    return screen
+
+
+def test_party_memo_shipment_memo_keyed_on_every_party_fact_and_the_date():
+    import datetime as dt
+
+    from ecscreen.model import Party, PartyRole
+    from ecscreen.runners import batch
+
+    calls: list[str] = []
+    memo = batch.PartyMemo(_fake_screen(calls), batch=False, lists=[])
+    day = dt.date(2026, 10, 1)
+    ps = [Party(role=PartyRole.end_user, name="Acme", country="DE"),
+          Party(role=PartyRole.purchaser, name="Bad Co", country="DE")]
+
+    def text(r):
+        return [(s.party_index, s.summary) for s in r.summaries], list(r.warnings)
+
+    first = memo(ps, as_of=day)
+    again = memo(list(ps), as_of=day)
+    assert again is first and calls == ["Acme", "Bad Co"] and memo.hits == 2 and memo.misses == 2
+    assert text(first) == ([(0, "Acme/DE/end_user/2026-10-01"), (1, "Bad Co/DE/purchaser/2026-10-01")],
+                           ["w Bad Co"])
+    # each fact the screening reads gives another result: the date, a party's name, country, role, the order
+    assert text(memo(ps, as_of=day + dt.timedelta(days=1)))[0][0] == (0, "Acme/DE/end_user/2026-10-02")
+    other = [ps[0], Party(role=PartyRole.purchaser, name="Bad Co", country="FR")]
+    assert text(memo(other, as_of=day))[0][1] == (1, "Bad Co/FR/purchaser/2026-10-01")
+    other = [ps[0], Party(role=PartyRole.consignee, name="Bad Co", country="DE")]
+    assert text(memo(other, as_of=day))[0][1] == (1, "Bad Co/DE/consignee/2026-10-01")
+    other = [ps[0], Party(role=PartyRole.purchaser, name="Good Co", country="DE")]
+    assert text(memo(other, as_of=day)) == ([(0, "Acme/DE/end_user/2026-10-01"),
+                                             (1, "Good Co/DE/purchaser/2026-10-01")], [])
+    assert text(memo(list(reversed(ps)), as_of=day))[0] == [(0, "Bad Co/DE/purchaser/2026-10-01"),
+                                                            (1, "Acme/DE/end_user/2026-10-01")]
+    assert text(memo(ps[:1], as_of=day)) == ([(0, "Acme/DE/end_user/2026-10-01")], [])
+
+
+def test_party_memo_shipment_memo_follows_the_party_memo():
+    # a party whose memo entry was dropped (or prefetched since: counted as a miss) is looked up again, and
+    # the counts equal those of the party-by-party path
+    import datetime as dt
+
+    from ecscreen.model import Party, PartyRole
+    from ecscreen.runners import batch
+
+    calls: list[str] = []
+    memo = batch.PartyMemo(_fake_screen(calls), batch=False, lists=[])
+    day = dt.date(2026, 10, 1)
+    ps = [Party(role=PartyRole.end_user, name="Acme", country="DE")]
+    first = memo(ps, as_of=day)
+    memo.cache.clear()
+    again = memo(ps, as_of=day)
+    assert again is not first and calls == ["Acme", "Acme"] and (memo.hits, memo.misses) == (0, 2)
+    assert again.summaries[0].summary == first.summaries[0].summary
+    memo.fresh.add(memo._key(ps[0], day))
+    assert memo(ps, as_of=day) is not again and (memo.hits, memo.misses) == (0, 3)
+    assert memo(ps, as_of=day) is not None and (memo.hits, memo.misses) == (1, 3)
+    assert len(memo._ships) == 1
+    batch_kept = batch.SHIPS_KEPT
+    try:
+        batch.SHIPS_KEPT = 1
+        memo([Party(role=PartyRole.end_user, name="Other", country="DE")], as_of=day)
+        assert len(memo._ships) == 1  # bounded
+    finally:
+        batch.SHIPS_KEPT = batch_kept
+
+
+def test_rows_screened_text_memo_keyed_on_the_summary_objects():
+    from ecscreen.model import PartyScreeningSummary
+    from ecscreen.runners import batch
+
+    a = PartyScreeningSummary(party_index=0, name="Acme", lists=["L"], summary="no match")
+    b = PartyScreeningSummary(party_index=1, name="Bad Co", lists=["L"], summary="possible match")
+    s1, t1 = batch._screened([a, b])
+    s2, t2 = batch._screened([a, b])
+    assert s2 is s1 and t2 is t1 and t1[1] == "Acme: no match | Bad Co: possible match"
+    # another summary object, even an equal one, is read again; so is another order or party set
+    b2 = PartyScreeningSummary(party_index=1, name="Bad Co", lists=["L"], summary="firm match")
+    assert batch._screened([a, b2])[1][1] == "Acme: no match | Bad Co: firm match"
+    assert batch._screened([b, a])[1][1] == "Bad Co: possible match | Acme: no match"
+    assert batch._screened([a])[1][1] == "Acme: no match" and batch._screened([])[1][1] == ""
+    assert [d["name"] for d in batch._screened([b, a])[0]] == ["Bad Co", "Acme"]
+
+
+def test_jurisdiction_eccn_memo_is_normalize_eccn_of_the_text():
+    from ecscreen.engine import jurisdiction
+    from ecscreen.packs.registry import normalize_eccn
+
+    for text in ("3a090.A.1", "3A090.a.1", "ear99", " 5A992.c ", "nonsense", "3A090.a.1", "ear99"):
+        assert jurisdiction._normal_eccn(text) == normalize_eccn(text)
+    assert jurisdiction._normal_eccn("3a090.A.1") == "3A090.a.1" and jurisdiction._normal_eccn("x") is None
+
+
+def test_row_field_kinds_follow_the_columns_object():
+    from ecscreen.runners import batch
+
+    a = batch.Columns(index={"date": 0, "quantity": 1, "description": 2}, params={}, unknown=[])
+    b = batch.Columns(index={"description": 0, "value_usd": 1}, params={}, unknown=[])
+    assert batch._field_kinds(a) == (("date", 0, False), ("quantity", 1, True), ("description", 2, None))
+    assert batch._field_kinds(b) == (("description", 0, None), ("value_usd", 1, True))
+    assert batch._field_kinds(a) == (("date", 0, False), ("quantity", 1, True), ("description", 2, None))
+
+
+@pytest.mark.parametrize("text,want", [("100", 100.0), ("245383.89", 245383.89), ("0.5", 0.5), ("007", 7.0),
+                                       ("5.200", None), ("1,5", None), ("1e3", 1000.0), (" 12 ", 12.0),
+                                       ("-3", -3.0), ("inf", None), ("12.", 12.0), (".5", 0.5)])
+def test_number_cells_plain_and_checked(text, want):
+    from ecscreen.runners import batch
+
+    got, why = batch._number(text)
+    assert got == want and (why is None) == (want is not None)

@@ -11,6 +11,7 @@ evaluation is three-valued (True / False / unknown-with-missing-facts).
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
@@ -1055,6 +1056,19 @@ def _party_name_fn(names: _NamesList, min_score: float, roles: set[str]) -> Fn:
     return f
 
 
+# a pack's plan for a shipment as _rule_findings reads it: (pack, plan, item gates applied, the plan's
+# item-scoped entries or None, the pack's jurisdiction)
+_PackPlan = tuple["CompiledPack", list[tuple[Rule, Fn, bool, tuple[int, ...]]], bool,
+                  "list[tuple[Rule, Fn, bool, tuple[int, ...]]] | None", str]
+
+
+def _pack_plans(plans: list[tuple[CompiledPack, list[tuple[Rule, Fn, bool, tuple[int, ...]]], bool]]
+                ) -> list[_PackPlan]:
+    """The packs' plans with what _rule_findings reads of each (see Engine._plans); empty plans left out."""
+    return [(cp, plan, gated, cp.item_entries(plan), cp.pack.pack.jurisdiction) for cp, plan, gated in plans
+            if plan]
+
+
 def _decided(firm: list[Ev], possible: list[Ev], missing: list[str]) -> Res:
     """A party condition's result: true on a firm hit; unknown (review, naming what would confirm it) on
     possible hits only; false otherwise."""
@@ -1393,10 +1407,9 @@ class Engine:
         """The rule packs' rules that fire (item-scoped rules per item, the others once)."""
         findings: list[Finding] = []
         sts = set(status.values())
-        for cp, plan, gated in self._plans(ctx.dest_codes, items, on):
-            jur = cp.pack.pack.jurisdiction
-            # shipment-level rules known False for these facts are skipped (exact: CompiledPack.ship_key)
-            item_only = cp.item_entries(plan)  # None: the plan has no shipment-level rule
+        for cp, plan, gated, item_only, jur in self._plans(ctx.dest_codes, items, on):
+            # shipment-level rules known False for these facts are skipped (exact: CompiledPack.ship_key);
+            # item_only: the plan's item-scoped entries, None when it has no shipment-level rule
             skey = cp.ship_key(ctx) if self.memo and item_only is not None else None
             known_false = skey is not None and cp.ship_all_false(skey)
             all_false = skey is not None and not known_false  # every shipment-level rule evaluated was False
@@ -1425,17 +1438,21 @@ class Engine:
                 cp.remember_ship_false(skey)
         return findings
 
-    def _plans(self, dest_codes: frozenset[str], items: list[ItemCtx], on: dt.date
-               ) -> list[tuple[CompiledPack, list[tuple[Rule, Fn, bool, tuple[int, ...]]], bool]]:
+    def _plans(self, dest_codes: frozenset[str], items: list[ItemCtx], on: dt.date) -> list[_PackPlan]:
         """Per rule pack, its plan for this shipment (``CompiledPack.plan``: the candidate rules, each
         item-scoped one with the items its item gate lets through) and whether the pack's item gates
         were applied (else an item-scoped rule runs for every item). A plan depends only on the
         destination's codes, the date's interval between the packs' change dates, and each item's skip
         sets (a function of the item facts the gates read: normalised ECCN, description, parameters);
         the skip sets of every pack are memoised per item facts as one profile number, and the plans
-        of every pack per (destination codes, interval, profiles). Exact; bounded memos."""
+        of every pack per (destination codes, interval, profiles). Exact; bounded memos.
+
+        Each entry also carries the plan's item-scoped entries (``CompiledPack.item_entries``, None when the
+        plan has no shipment-level rule) and the pack's jurisdiction, and a pack whose plan is empty is left
+        out (no rule of it can fire: ``_rule_findings`` does nothing for it); per shipment that was a dozen
+        packs' worth of look-ups (issue 14)."""
         if not self.memo:
-            return [(cp, cp.plan(dest_codes, on, None), False) for cp in self.compiled]
+            return _pack_plans([(cp, cp.plan(dest_codes, on, None), False) for cp in self.compiled])
         if self._plan_bounds is None:
             self._plan_bounds = sorted({d for cp in self.compiled for d in cp.bounds})
         key = (dest_codes, bisect_right(self._plan_bounds, on), tuple(self._profile(ic) for ic in items))
@@ -1443,14 +1460,15 @@ class Engine:
         if got is None:
             # the skip sets of the items' profiles: the g-th gated pack's set is member g of a profile
             profs = [self._profile_sets[p] for p in key[2]]
-            got = []
+            plans = []
             g = 0
             for cp in self.compiled:
                 if cp.item_gates:
-                    got.append((cp, cp.plan(dest_codes, on, tuple(pr[g] for pr in profs)), True))
+                    plans.append((cp, cp.plan(dest_codes, on, tuple(pr[g] for pr in profs)), True))
                     g += 1
                 else:
-                    got.append((cp, cp.plan(dest_codes, on, None), False))
+                    plans.append((cp, cp.plan(dest_codes, on, None), False))
+            got = _pack_plans(plans)
             if len(self._plan_memo) >= PLAN_MEMO_SIZE:
                 self._plan_memo.clear()
             self._plan_memo[key] = got
@@ -1560,7 +1578,8 @@ class Engine:
         params = tuple(sorted(ic.item.parameters.items())) if ic.item.parameters else ()
         # and the ECCN the item is for decides the scopes that point to other entries (items[].for_eccn);
         # the line index is not in the key: the entry is a template written for the line (engine.chartmemo)
-        key = (ic.item.eccn, ic.item.for_eccn, dest.code, dest.label, dest.name, when, self.policy, params)
+        # (the destination's label is its name and code: not in the key, it would be made per line)
+        key = (ic.item.eccn, ic.item.for_eccn, dest.code, dest.name, when, self.policy, params)
         memo = self._chart_memo
         got = memo.get(key)
         if got is not None:  # (not refreshed: the memo holds every distinct key of a long run, issue 14)
@@ -1833,32 +1852,33 @@ def _to_jur_facts(jur_mod: Any, hits: list[PartyFactLite]) -> list[Any]:
             for h in hits if h.band == "strong"]
 
 
-def _chart_mod() -> Any:
-    from ecscreen.engine import chart
+# the engine's step modules, imported on first use (the party screener pulls in the matcher and its index)
+# and then kept: an import statement per shipment and step was ~1 % of a batch run (issue 14)
+_MODS: dict[str, Any] = {}
 
-    return chart
+
+def _mod(name: str) -> Any:
+    got = _MODS.get(name)
+    if got is None:
+        got = _MODS[name] = importlib.import_module(name)
+    return got
+
+
+def _chart_mod() -> Any:
+    return _mod("ecscreen.engine.chart")
 
 
 def _parties_mod() -> Any:
-    # imported on first use: the party screener pulls in the matcher and its index
-    from ecscreen.parties import screening
-
-    return screening
+    return _mod("ecscreen.parties.screening")
 
 
 def _jur_mod() -> Any:
-    from ecscreen.engine import jurisdiction
-
-    return jurisdiction
+    return _mod("ecscreen.engine.jurisdiction")
 
 
 def _lic_mod() -> Any:
-    from ecscreen.engine import licensing
-
-    return licensing
+    return _mod("ecscreen.engine.licensing")
 
 
 def _scope_mod() -> Any:
-    from ecscreen.engine import listscope
-
-    return listscope
+    return _mod("ecscreen.engine.listscope")

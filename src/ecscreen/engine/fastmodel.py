@@ -32,7 +32,9 @@ def _fields(cls: type[BaseModel]) -> tuple[str, ...] | None:
 def built(cls: type[M], values: dict[str, Any]) -> M:
     """``cls(**values)`` for values that are valid for ``cls``, every field given in the model's field order
     (else the validating constructor is used)."""
-    names = _fields(cls)
+    names = _PLAIN.get(cls, False)  # _fields(cls), inlined (several models per order line)
+    if names is False:
+        names = _fields(cls)
     if names is None or tuple(values) != names:
         return cls(**values)
     m = cls.__new__(cls)

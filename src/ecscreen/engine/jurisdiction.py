@@ -1273,6 +1273,21 @@ def _label(item: Item, idx: int) -> str:
     return f"item {idx} ({item.description}{', ' + item.eccn if item.eccn else ''})"
 
 
+_ECCN_NORMS: dict[str, str | None] = {}  # ECCN text as given -> normalize_eccn of it (cleared when full)
+
+
+def _normal_eccn(text: str) -> str | None:
+    """``normalize_eccn(text)``, memoised (a function of the text alone; orders repeat a few hundred ECCNs)."""
+    try:
+        return _ECCN_NORMS[text]
+    except KeyError:
+        pass
+    if len(_ECCN_NORMS) >= 4096:
+        _ECCN_NORMS.clear()
+    got = _ECCN_NORMS[text] = normalize_eccn(text)
+    return got
+
+
 def assess(item: Item, item_index: int, shipment: Shipment, destination: Country, party_hits: list[PartyFact],
            registry: Registry, as_of: dt.date) -> JurisdictionResult:
     """Decide whether ``item`` is subject to the EAR, step by step (see the module docstring)."""
@@ -1290,7 +1305,7 @@ def assess(item: Item, item_index: int, shipment: Shipment, destination: Country
                               citations=[Citation(kind="regulation", ref="15 CFR 734.3(a)")])])
     comp, lp = found
     exporter = resolve(shipment.exporter_country) if shipment.exporter_country else resolve("US")
-    eccn = normalize_eccn(item.eccn) if item.eccn else None
+    eccn = _normal_eccn(item.eccn) if item.eccn else None
     # 0. subject to the ITAR instead (15 CFR 734.3(b)(1)(i))
     itar_conflict: JurisdictionResult | None = None
     ix: _ItarIndex | None = getattr(registry, _ITAR_ATTR, None)

@@ -34,7 +34,7 @@ import time
 import zlib
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
@@ -126,6 +126,8 @@ SUFFIXES_KEPT = 2_048  # rendered outcome cells kept by the CSV writer (cleared 
 SUFFIX_MAX_CHARS = 1_000  # outcome cells longer than this (together) are rendered each time, not kept (memory)
 OBJ_CACHE = 5_000  # validated Party / Item objects kept for reuse (only speed depends on it)
 MATCHER_CACHE_NAMES = 4_000  # parties screened after which the list matcher's query caches are emptied
+SCREENED_KEPT = 4_096  # row_outcomes: parties' screened dicts kept per summaries (cleared when full; speed only)
+SHIPS_KEPT = 8_192  # PartyMemo: screenings kept per shipment's parties and date (cleared when full; speed only)
 REINDEXED_SIZE = 4_096  # re-indexed party summaries kept by PartyMemo._summary_at (cleared when full)
 PARTY_BATCH = True  # False: one screen_parties call per new party (the reference path the tests compare with)
 
@@ -147,7 +149,7 @@ _BLOCK = 1 << 20
 _BAD_TEXT = re.compile("[\x00\udc80-\udcff]")  # NUL, or a byte the encoding could not decode
 
 
-@dataclass
+@dataclass(slots=True)  # no per-row __dict__ (issue 14: one of each per order line)
 class RawRow:
     line: int  # physical line the row starts on (1-based; the header is line 1)
     values: list[str]
@@ -241,7 +243,10 @@ def _column_name(header: list[str], i: int) -> str:
 
 def _bad_text(values: list[str], header: list[str]) -> str | None:
     """Why a row's text cannot be screened (NUL or undecodable bytes), naming the column."""
-    if _BAD_TEXT.search("".join(values)) is None:  # the usual case: one search over the row
+    joined = "".join(values)
+    if joined.isascii() and "\x00" not in joined:  # the usual case (undecodable bytes are not ASCII)
+        return None
+    if _BAD_TEXT.search(joined) is None:  # one search over the row
         return None
     for i, v in enumerate(values):
         m = _BAD_TEXT.search(v)
@@ -326,17 +331,22 @@ class _Reader:
         return self.counter, t  # type: ignore[return-value]
 
     def feed(self) -> Iterator[str]:
+        pending, src, consumed = self.pending, self.src, self.consumed
         while True:
-            got = self.pull()
-            if got is None:
-                return
-            n, text = got
+            if pending:  # self.pull(), inlined (once per physical line)
+                n, text = pending.popleft()
+            else:
+                t = next(src, _END)
+                if t is _END:
+                    return
+                self.counter += 1
+                n, text = self.counter, t  # type: ignore[assignment]
             if text is None:
                 if self.consumed:  # inside a quoted cell: end the record here, the long line comes next
                     self.pending.appendleft((n, None))
                 self.cut.append(n)
                 return
-            self.consumed.append((n, text))
+            consumed.append((n, text))
             yield text
 
     def reader(self) -> Any:
@@ -548,7 +558,7 @@ class Columns:
 # --------------------------------------------------------------------------- parsing rows
 
 
-@dataclass
+@dataclass(slots=True)  # no per-row __dict__ (issue 14: one of each per order line)
 class ParsedRow:
     raw: RawRow
     fields: dict[str, Any]
@@ -589,8 +599,15 @@ _GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}(?:\.\d{3})+")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+# digits with at most two decimals and nothing around them: a plain finite number that cannot be read as
+# grouped (5.200 has three digits after the point) and needs none of _number's checks (most cells)
+_PLAIN_NUMBER = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,2})?")
+
+
 def _number(text: str) -> tuple[float | None, str | None]:
     """A plain number (``.`` as decimal point, no grouping): (value, None) or (None, why not)."""
+    if _PLAIN_NUMBER.fullmatch(text):
+        return float(text), None
     t = text.strip()
     if "," in t or "'" in t or "\u00a0" in t or "\u202f" in t or " " in t:
         return None, (f"{t!r} has a thousands separator or a decimal comma; write a plain number such as "
@@ -617,6 +634,22 @@ def _cell(vals: list[str], i: int) -> str:
 _DATES: dict[str, dt.date] = {}  # date cells read (YYYY-MM-DD text -> date; cleared when full)
 _COUNTRY_FIELDS = ("destination", "origin", "end_user_country", "consignee_country", "purchaser_country",
                    "exporter_country")
+
+
+_KINDS: dict[int, tuple[Columns, tuple[tuple[str, int, bool | None], ...]]] = {}
+
+
+def _field_kinds(cols: Columns) -> tuple[tuple[str, int, bool | None], ...]:
+    """Per known column of ``cols`` (in its order): (field, column, kind), kind True for a number, False for
+    the date, None for text; made once per Columns (the row loop reads it for every row)."""
+    got = _KINDS.get(id(cols))
+    if got is None or got[0] is not cols:
+        if len(_KINDS) >= 64:
+            _KINDS.clear()
+        got = _KINDS[id(cols)] = (cols, tuple(
+            (name, i, True if name in NUMBER_FIELDS else False if name == "date" else None)
+            for name, i in cols.index.items()))
+    return got[1]
 
 
 class _RowCheck:
@@ -685,16 +718,16 @@ class _RowCheck:
         vals = self.vals
         n = len(vals)
         plain = not self.cols.dups  # no duplicated column: the cell itself (what value() returns then)
-        for name, i in self.cols.index.items():
+        for name, i, kind in _field_kinds(self.cols):
             v = (vals[i].strip() if i < n else "") if plain else self.value(name, i)
             if not v:
                 continue
-            if name in NUMBER_FIELDS:
-                self.number(name, i, v)
-            elif name == "date":
-                self.date(name, i, v)
-            else:
+            if kind is None:
                 f[name] = v
+            elif kind:
+                self.number(name, i, v)
+            else:
+                self.date(name, i, v)
 
     def params(self) -> None:
         vals = self.vals
@@ -779,7 +812,7 @@ def parse_row(raw: RawRow, cols: Columns, ncols: int) -> ParsedRow:
 # --------------------------------------------------------------------------- grouping into orders
 
 
-@dataclass
+@dataclass(slots=True)  # no per-row __dict__ (issue 14: one of each per order line)
 class Order:
     order_id: str
     rows: list[ParsedRow]
@@ -855,7 +888,7 @@ def group_orders(rows: Iterable[ParsedRow], order_col: bool) -> Iterator[Order]:
 # --------------------------------------------------------------------------- screening
 
 
-@dataclass
+@dataclass(slots=True)  # no per-row __dict__ (issue 14: one per order line)
 class RowOutcome:
     decision: str
     rule_ids: str = ""
@@ -934,15 +967,35 @@ def _hit_text(h: dict[str, Any]) -> str:
     return f"{h['name']} ~ {h['matched']} ({h['score']:.0f}){det}"
 
 
+# per tuple of party summaries (by identity: PartyMemo gives repeat customers the same summary objects):
+# the rows' ``screened`` dicts and their text, made once (bounded; the summaries are kept with them, so an
+# id is never reused while its entry lives)
+_SCREENED: dict[tuple[int, ...], tuple[tuple[Any, ...], list[dict[str, Any]], tuple[Any, str]]] = {}
+
+
+def _screened(summaries: list[Any]) -> tuple[list[dict[str, Any]], tuple[Any, str]]:
+    """What a shipment's rows say of its party screening: the per-party dicts (read only downstream: shared
+    by the rows of a shipment, and by the shipments of the same parties) and their text."""
+    key = tuple([id(ps) for ps in summaries])
+    got = _SCREENED.get(key)
+    if got is not None and all(a is b for a, b in zip(got[0], summaries, strict=True)):
+        return got[1], got[2]
+    screened = [{"party_index": ps.party_index, "name": ps.name, "lists": ps.lists, "matches": ps.matches,
+                 "firm": ps.firm, "summary": ps.summary} for ps in summaries]
+    ps_text = (screened, _ps_text(screened))
+    if len(_SCREENED) >= SCREENED_KEPT:
+        _SCREENED.clear()
+    _SCREENED[key] = (tuple(summaries), screened, ps_text)
+    return screened, ps_text
+
+
 def row_outcomes(res: ShipmentResult, n_items: int) -> list[RowOutcome]:
     """Split a shipment result into one outcome per item (shipment-level findings apply to every row)."""
     if res.decision == "error":
         msg = "; ".join((f"{e.field}: " if e.field else "") + e.message for e in res.errors) or "cannot screen"
         return [RowOutcome(decision="error", message=msg) for _ in range(n_items)]
     outs = []
-    screened = [{"party_index": ps.party_index, "name": ps.name, "lists": ps.lists, "matches": ps.matches,
-                 "firm": ps.firm, "summary": ps.summary} for ps in res.party_screening]
-    ps_text = (screened, _ps_text(screened))
+    screened, ps_text = _screened(res.party_screening)
     if not res.findings:  # the common case: every row clear, nothing to split (what the loop below gives)
         return [RowOutcome(decision="clear", warnings=list(res.warnings), screened=screened, ps_text=ps_text)
                 for _ in range(n_items)]
@@ -1009,6 +1062,10 @@ class PartyMemo:
         self.infos: OrderedDict[dt.date, list[Any]] = OrderedDict()
         self.fresh: set[tuple[Any, ...]] = set()  # prefetched, not looked up yet (counted as misses then)
         self._reindexed: dict[tuple[int, int], tuple[Any, Any]] = {}  # see _summary_at
+        # per (the parties' memo keys, date): the memo entries the screening was made of and the screening,
+        # given again while every party is still memoised as that entry (its parts are only read: the engine
+        # copies the lists; issue 14: repeat customers)
+        self._ships: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
         self._shared: dict[Any, Any] = {}  # see _share
         self._new_since_clear = 0  # parties screened since the list matcher's caches were emptied
         self.hits = 0
@@ -1164,14 +1221,26 @@ class PartyMemo:
         warnings: list[str] = []
         summaries: list[Any] = []
         cache, fresh, day = self.cache, self.fresh, as_of if self.dated else None
+        keys = tuple([(p.role, p.name, p.country, p.address, day) for p in parties])  # self._key, inlined
+        skey = (keys, as_of)
+        ship = self._ships.get(skey)
+        if ship is not None and all(cache.get(k) is g and k not in fresh for k, g in zip(keys, ship[0], strict=True)):
+            # the same parties on the same day, each still memoised as the same entry: the same screening
+            # (counted and refreshed party by party, as the loop below does)
+            for k in keys:
+                cache.move_to_end(k)
+            self.hits += len(keys)
+            return ship[1]
+        gots = []
         for idx, p in enumerate(parties):
-            key = (p.role, p.name, p.country, p.address, day)  # self._key, inlined (the hot path)
+            key = keys[idx]
             got = cache.get(key)
             if got is not None and key not in fresh:  # a memo hit, as self.one counts and refreshes it
                 cache.move_to_end(key)
                 self.hits += 1
             else:
                 got = self.one(p, as_of)
+            gots.append(got)
             p_hits, p_findings, p_warnings, p_summary = got
             hits.append(list(p_hits))
             if p_summary is not None:  # what the party was screened against, re-indexed like the evidence
@@ -1187,8 +1256,11 @@ class PartyMemo:
         if infos is None:
             infos = list(self.screen([], as_of=as_of, lists=self.lists, pack=self.pack, **self.kw).lists)
             self._keep_infos(as_of, infos)
-        return PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=list(infos),
-                              summaries=summaries)
+        ps = PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=list(infos), summaries=summaries)
+        if len(self._ships) >= SHIPS_KEPT:
+            self._ships.clear()
+        self._ships[skey] = (tuple(gots), ps)
+        return ps
 
 
 _EMPTY: tuple[Any, ...] = ()
@@ -1316,6 +1388,15 @@ class BatchScreener:
                 if v is not None:
                     head[k] = v
             return head, conflicts, unknown
+        get = rows[0].fields.get
+        line0 = [get(k) for k in SHARED_FIELDS]
+        if all(not pr.bad and [pr.fields.get(k) for k in SHARED_FIELDS] == line0 for pr in rows):
+            # every line gives the same text for every shared fact (most orders): the first line's facts,
+            # nothing disagrees and nothing is unreadable (what the loop below gives then)
+            for k, v in zip(SHARED_FIELDS, line0, strict=True):
+                if v is not None:
+                    head[k] = v
+            return head, conflicts, unknown
         for pr in rows:
             line = pr.raw.line
             bad, fields = pr.bad, pr.fields
@@ -1413,8 +1494,7 @@ class BatchScreener:
             assert o is not None
             w = order.rows[i].warnings
             if w:
-                o = RowOutcome(**{**o.__dict__, "warnings": o.warnings + w,
-                                  "message": "; ".join(([o.message] if o.message else []) + w)})
+                o = replace(o, warnings=o.warnings + w, message="; ".join(([o.message] if o.message else []) + w))
             result.append(o)
         return result
 
@@ -1449,7 +1529,8 @@ class BatchScreener:
     @staticmethod
     def _item_key(pr: ParsedRow) -> tuple[Any, ...]:
         f = pr.fields
-        return (f["description"], f.get("eccn"), f.get("origin"), tuple(sorted(pr.params.items())),
+        p = pr.params
+        return (f["description"], f.get("eccn"), f.get("origin"), tuple(sorted(p.items())) if p else (),
                 f.get("us_content_percent"), f.get("license_exception"), f.get("quantity"), f.get("value_usd"),
                 f.get("sku"), f.get("hts_code"), f.get("category"), f.get("for_eccn"))
 
@@ -1635,7 +1716,8 @@ class Writer:
             return None
         cells = [spreadsheet_safe(c) if c and c[0] in _GUARDED else c for c in vals]
         joined = "".join(cells)
-        if "\r" in joined or _UNSAFE_OUT.search(joined):
+        # (_UNSAFE_OUT finds NUL or a surrogate: none in ASCII text without NUL, the usual row)
+        if "\r" in joined or ((not joined.isascii() or "\x00" in joined) and _UNSAFE_OUT.search(joined)):
             return None
         if "," in joined or '"' in joined or "\n" in joined:  # some cell is quoted (as _csv_cell does)
             cells = ['"' + c.replace('"', '""') + '"' if ("," in c or '"' in c or "\n" in c) else c for c in cells]
