@@ -1018,7 +1018,8 @@ _PERSIAN_YEH = frozenset("\u06cc\u064a\u0649")
 ARTICLE_JOINED = "ARTICLE_JOINED"  # marks a form whose leading 'al' is part of the word (see _arabic_forms)
 
 
-def _persian_part_forms(part: str) -> list[str]:
+@lru_cache(maxsize=50_000)  # a pure function of the word: Persian names repeat their words (h45)
+def _persian_part_forms(part: str) -> tuple[str, ...]:
     """Readings of one Persian/Arabic word (no ZWNJ inside), :func:`normalize`'s own first: the BGN/PCGN vowel
     readings (:func:`arabic_vowel_forms`: o, final eh) and a word-initial alef+waw read as the vowel 'o' or 'u'
     (BGN/PCGN Persian: او at the start of a word is a vowel, اویل oil, اوکراین Ukraine; normalize reads 'av')."""
@@ -1032,7 +1033,7 @@ def _persian_part_forms(part: str) -> list[str]:
         # آی is 'ay' (آینده AYANDEH): the long a, then yeh as a consonant; normalize reads it as ای 'i' (ایران)
         rest = part[2:]
         forms += ["ay" + f for f in (_arabic_word(rest), *arabic_vowel_forms(rest))]
-    return list(dict.fromkeys(f for f in forms if f))
+    return tuple(dict.fromkeys(f for f in forms if f))
 
 
 def _arabic_forms(text: str) -> dict[str, tuple[str, ...]]:
@@ -1177,7 +1178,11 @@ def _jointly(cands: dict[str, list[str]], known: list[str], aliases: Aliases | N
     out: dict[str, list[str]] = {}
     for tok, mine in cands.items():
         head = mine[:_JOINT_RANKED]
-        score = {c: sum(1 for o, names in reach.items() if o != tok and _meets(aliases(c), names)) for c in head}
+        rest = [names for o, names in reach.items() if o != tok]
+        score: dict[str, int] = {}
+        for c in head:
+            mine_names = aliases(c)  # once per candidate, not once per other word (h45)
+            score[c] = sum(1 for names in rest if _meets(mine_names, names))
         out[tok] = sorted(head, key=lambda c: -score[c]) + mine[_JOINT_RANKED:]
     return out
 
@@ -1503,15 +1508,37 @@ def _near_words(tok: str, together: frozenset[int], vocab: Mapping[str, Any], al
     taken from the few list names holding the name's other words when the hook is a matcher's (its normalised
     list names, ``alias_norm``), else from the whole list's words with the same first or last letter
     (:class:`_NearIndex`, ~1.5 ms a word on the CSL)."""
-    norms = getattr(getattr(aliases, "__self__", None), "alias_norm", None)
+    owner = getattr(aliases, "__self__", None)
+    norms = getattr(owner, "alias_norm", None)
     if norms is None or len(together) > _NEAR_FROM_NAMES:
         return _near_index(vocab).near(tok, _NEAR_PART_EDITS)
-    found: dict[str, int] = {}
-    for a in sorted(together):
-        for w in norms[a].tokens:
-            if w not in found and _PERSON_WORD.fullmatch(w):
-                found[w] = Levenshtein.distance(tok, w, score_cutoff=_NEAR_PART_EDITS)
-    return sorted((d, w) for w, d in found.items() if 0 < d <= _NEAR_PART_EDITS)
+    # the person words of each list name are kept per name (a pure function of the list name), and the distances
+    # of all the names' words come from one rapidfuzz cdist (a Python call per word cost ~60 us a name, h45)
+    memo = _person_words_memo(owner)
+    words: dict[str, None] = {}
+    for a in together:
+        got = memo.get(a)
+        if got is None:
+            if len(memo) >= _PERSON_WORDS_KEEP:
+                memo.clear()
+            got = memo[a] = tuple(w for w in norms[a].tokens if _PERSON_WORD.fullmatch(w))
+        words.update(dict.fromkeys(got))
+    if not words:
+        return []
+    listed = list(words)
+    dist = cdist([tok], listed, scorer=Levenshtein.distance, score_cutoff=_NEAR_PART_EDITS)[0].tolist()
+    return sorted((d, w) for w, d in zip(listed, dist, strict=True) if 0 < d <= _NEAR_PART_EDITS)
+
+
+_PERSON_WORDS_KEEP = 200_000  # list names whose person words _near_words keeps (per matcher)
+
+
+def _person_words_memo(owner: Any) -> dict[int, tuple[str, ...]]:
+    """The matcher's memo of the person words (:data:`_PERSON_WORD`) of its list names, by alias id."""
+    memo: dict[int, tuple[str, ...]] | None = owner.__dict__.get("_person_words")
+    if memo is None:
+        memo = owner.__dict__["_person_words"] = {}
+    return memo
 
 
 def _person_name_tokens(nn: NormalizedName, lo: int, hi: int) -> list[str] | None:
