@@ -959,14 +959,15 @@ def _vocab_ids(m: Matcher, tokens: Sequence[str]) -> list[int | None]:
     """``[m.vocab.get(u) for u in tokens]`` through a plain dict (the vocabulary of an index loaded from its cache
     is a LazyDict, whose ``get`` is Python code and looks a word that is not there up again on every call)."""
     memo = m._vid_memo
-    out = [memo.get(u, -1) for u in tokens]
-    if -1 in out:  # words not looked up yet
-        for k, u in enumerate(tokens):
-            if out[k] == -1:
-                v = m.vocab.get(u)
-                if len(memo) >= 200_000:
-                    memo.clear()
-                memo[u] = out[k] = v
+    out = []
+    for u in tokens:
+        v = memo.get(u, -1)
+        if v == -1:
+            v = m.vocab.get(u)
+            if len(memo) >= 200_000:
+                memo.clear()
+            memo[u] = v
+        out.append(v)
     return out
 
 
@@ -974,15 +975,16 @@ def _cal_weights(m: Matcher, tokens: Sequence[str], query: bool) -> list[tuple[b
     """``[m._cal_weight(t, query) for t in tokens]``, read from a plain per-side dict once computed (a pure function
     of the word)."""
     memo = m._cal_w_memo[query]
-    out = [memo.get(t) for t in tokens]
-    if None in out:  # words not weighed yet
-        for k, t in enumerate(tokens):
-            if out[k] is None:
-                got = m._cal_weight(t, query)
-                if len(memo) >= 200_000:
-                    memo.clear()
-                memo[t] = out[k] = got
-    return out  # type: ignore[return-value]
+    out = []
+    for t in tokens:
+        got = memo.get(t)
+        if got is None:
+            got = m._cal_weight(t, query)
+            if len(memo) >= 200_000:
+                memo.clear()
+            memo[t] = got
+        out.append(got)
+    return out
 
 
 def _token_sim_memo(m: Matcher, t: str, u: str) -> float:
@@ -1006,28 +1008,6 @@ class _EntryFacts:
     def __init__(self, etype: str | None, countries: list[str]) -> None:
         self.type = etype
         self.countries = countries
-
-
-def _pair_cands(
-    cands: list[tuple[float, float, int, int, float]], i: int, t: str, row: Sequence[float], a_tokens: Sequence[str],
-    qwi: float, a_w: Sequence[float], q_common: bool, a_common: Sequence[bool], person: bool,
-) -> None:
-    """The alignment candidates of query word ``t`` (position ``i``) against the list name's words (see _CalCtx)."""
-    for j, sim in enumerate(row):
-        if not sim:
-            u = a_tokens[j]
-            if person and (len(t) == 1) != (len(u) == 1) and t[0] == u[0] and (t + u).isalpha():
-                sim = _INITIAL_SIM  # an initial and the name it abbreviates: 'A.' ~ 'Ali'
-            elif q_common and a_common[j] and min(len(t), len(u)) >= 3 and (
-                t.startswith(u) or u.startswith(t)
-            ):
-                sim = _COMMON_PREFIX_SIM  # 'air' ~ 'airlines': short and long form of a common word
-            elif i == j and _same_number(t, u):
-                sim = 1.0  # '3 Percenters' ~ 'Three Percenters': a number in digits and in words, in one place
-            else:
-                continue
-        if sim > 0:
-            cands.append((-sim, -(qwi + a_w[j]), i, j, sim))
 
 
 class _CalCtx:
@@ -1073,25 +1053,28 @@ class _CalCtx:
         # one-to-one alignment, most similar (then heaviest) pairs first; initials count for people only
         self.org_query = bool(q.norm.legal) or any(t in _ORG_HINTS for t in q.norm.full_tokens)
         person = not self.org_query and (entry.type or "Individual") == "Individual"
-        cands: list[tuple[float, float, int, int, float]] = []
+        cands = []
         for i, t in enumerate(q_tokens):
             row = rows.get(t) if base_kept else None
             if row is None:
                 row = _sims(m, info_get(t), t, a_tokens, a_vids)
             elif a_extra:
                 row = row + _sims(m, info_get(t), t, a_extra, a_vids[len(row):])
-            if person or q_common[i]:
-                _pair_cands(cands, i, t, row, a_tokens, q_w[i], a_w, q_common[i], a_common, person)
-            else:
-                # neither an initial nor a common word's short form can pair here (h45: most cells of a firm's
-                # name): a cell without similarity pairs only as the same number in the same place
-                qwi = q_w[i]
-                for j, sim in enumerate(row):
-                    if sim:
-                        if sim > 0:
-                            cands.append((-sim, -(qwi + a_w[j]), i, j, sim))
-                    elif i == j and _same_number(t, a_tokens[j]):
-                        cands.append((-1.0, -(qwi + a_w[j]), i, j, 1.0))
+            for j, sim in enumerate(row):
+                if not sim:
+                    u = a_tokens[j]
+                    if person and (len(t) == 1) != (len(u) == 1) and t[0] == u[0] and (t + u).isalpha():
+                        sim = _INITIAL_SIM  # an initial and the name it abbreviates: 'A.' ~ 'Ali'
+                    elif q_common[i] and a_common[j] and min(len(t), len(u)) >= 3 and (
+                        t.startswith(u) or u.startswith(t)
+                    ):
+                        sim = _COMMON_PREFIX_SIM  # 'air' ~ 'airlines': short and long form of a common word
+                    elif i == j and _same_number(t, u):
+                        sim = 1.0  # '3 Percenters' ~ 'Three Percenters': a number in digits and in words, in one place
+                    else:
+                        continue
+                if sim > 0:
+                    cands.append((-sim, -(q_w[i] + a_w[j]), i, j, sim))
         cands.sort()
         self.pairs: list[tuple[int, int, float]] = []
         used_q: set[int] = set()

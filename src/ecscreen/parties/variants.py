@@ -1508,37 +1508,15 @@ def _near_words(tok: str, together: frozenset[int], vocab: Mapping[str, Any], al
     taken from the few list names holding the name's other words when the hook is a matcher's (its normalised
     list names, ``alias_norm``), else from the whole list's words with the same first or last letter
     (:class:`_NearIndex`, ~1.5 ms a word on the CSL)."""
-    owner = getattr(aliases, "__self__", None)
-    norms = getattr(owner, "alias_norm", None)
+    norms = getattr(getattr(aliases, "__self__", None), "alias_norm", None)
     if norms is None or len(together) > _NEAR_FROM_NAMES:
         return _near_index(vocab).near(tok, _NEAR_PART_EDITS)
-    # the person words of each list name are kept per name (a pure function of the list name), and the distances
-    # of all the names' words come from one rapidfuzz cdist (a Python call per word cost ~60 us a name, h45)
-    memo = _person_words_memo(owner)
-    words: dict[str, None] = {}
-    for a in together:
-        got = memo.get(a)
-        if got is None:
-            if len(memo) >= _PERSON_WORDS_KEEP:
-                memo.clear()
-            got = memo[a] = tuple(w for w in norms[a].tokens if _PERSON_WORD.fullmatch(w))
-        words.update(dict.fromkeys(got))
-    if not words:
-        return []
-    listed = list(words)
-    dist = cdist([tok], listed, scorer=Levenshtein.distance, score_cutoff=_NEAR_PART_EDITS)[0].tolist()
-    return sorted((d, w) for w, d in zip(listed, dist, strict=True) if 0 < d <= _NEAR_PART_EDITS)
-
-
-_PERSON_WORDS_KEEP = 200_000  # list names whose person words _near_words keeps (per matcher)
-
-
-def _person_words_memo(owner: Any) -> dict[int, tuple[str, ...]]:
-    """The matcher's memo of the person words (:data:`_PERSON_WORD`) of its list names, by alias id."""
-    memo: dict[int, tuple[str, ...]] | None = owner.__dict__.get("_person_words")
-    if memo is None:
-        memo = owner.__dict__["_person_words"] = {}
-    return memo
+    found: dict[str, int] = {}
+    for a in sorted(together):
+        for w in norms[a].tokens:
+            if w not in found and _PERSON_WORD.fullmatch(w):
+                found[w] = Levenshtein.distance(tok, w, score_cutoff=_NEAR_PART_EDITS)
+    return sorted((d, w) for w, d in found.items() if 0 < d <= _NEAR_PART_EDITS)
 
 
 def _person_name_tokens(nn: NormalizedName, lo: int, hi: int) -> list[str] | None:
