@@ -1018,8 +1018,13 @@ _PERSIAN_YEH = frozenset("\u06cc\u064a\u0649")
 ARTICLE_JOINED = "ARTICLE_JOINED"  # marks a form whose leading 'al' is part of the word (see _arabic_forms)
 
 
+def _persian_part_forms(part: str) -> list[str]:
+    """:func:`_persian_part_forms_cached` as a new list."""
+    return list(_persian_part_forms_cached(part))
+
+
 @lru_cache(maxsize=50_000)  # a pure function of the word: Persian names repeat their words (h45)
-def _persian_part_forms(part: str) -> tuple[str, ...]:
+def _persian_part_forms_cached(part: str) -> tuple[str, ...]:
     """Readings of one Persian/Arabic word (no ZWNJ inside), :func:`normalize`'s own first: the BGN/PCGN vowel
     readings (:func:`arabic_vowel_forms`: o, final eh) and a word-initial alef+waw read as the vowel 'o' or 'u'
     (BGN/PCGN Persian: او at the start of a word is a vowel, اویل oil, اوکراین Ukraine; normalize reads 'av')."""
