@@ -236,7 +236,15 @@ def _term_alternatives() -> dict[str, tuple[str, tuple[str, ...]]]:
 def term_alternatives(text: str) -> dict[str, tuple[str, ...]]:
     """The other English renderings of the script words of ``text`` that have several (see
     :func:`_term_alternatives`): the first rendering (as :func:`normalize` reads the word) -> the others."""
-    return {first: others for word, (first, others) in _term_alternatives().items() if word in text}
+    table = _term_alternatives_ascii() if text.isascii() else _term_alternatives()
+    return {first: others for word, (first, others) in table.items() if word in text}
+
+
+@lru_cache(maxsize=1)
+def _term_alternatives_ascii() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """The ASCII words of :func:`_term_alternatives`, in its order: the only ones an ASCII text can hold (the tables
+    are script words, so for the usual party name this is empty and :func:`term_alternatives` looks at none)."""
+    return {w: v for w, v in _term_alternatives().items() if w.isascii()}
 
 
 _KANA = re.compile(r"[\u3041-\u30ff]")
@@ -503,6 +511,7 @@ _VOWEL_LETTERS = _ALEF | _WAW | _YEH
 _HEH = "\u0647"
 
 
+@lru_cache(maxsize=50_000)  # a pure function of the word (h45: the sound readings ask again for every name)
 def _arabic_word(word: str, persian_vowels: bool = False) -> str:
     """Romanise one Persian/Arabic word (consonants per arabic_script.txt, long vowels from alef/waw/yeh);
     the article al- written joined to its word (التكريتي) is read as a word of its own. ``persian_vowels``:

@@ -1276,6 +1276,12 @@ ARTICLE_JOINED = "ARTICLE_JOINED"  # marks a form whose leading 'al' is part of 
 
 
 def _persian_part_forms(part: str) -> list[str]:
+    """:func:`_persian_part_forms_cached` as a new list."""
+    return list(_persian_part_forms_cached(part))
+
+
+@lru_cache(maxsize=50_000)  # a pure function of the word: Persian names repeat their words (h45)
+def _persian_part_forms_cached(part: str) -> tuple[str, ...]:
     """Readings of one Persian/Arabic word (no ZWNJ inside), :func:`normalize`'s own first: the BGN/PCGN vowel
     readings (:func:`arabic_vowel_forms`: o, final eh) and a word-initial alef+waw read as the vowel 'o' or 'u'
     (BGN/PCGN Persian: او at the start of a word is a vowel, اویل oil, اوکراین Ukraine; normalize reads 'av')."""
@@ -1289,7 +1295,7 @@ def _persian_part_forms(part: str) -> list[str]:
         # آی is 'ay' (آینده AYANDEH): the long a, then yeh as a consonant; normalize reads it as ای 'i' (ایران)
         rest = part[2:]
         forms += ["ay" + f for f in (_arabic_word(rest), *arabic_vowel_forms(rest))]
-    return list(dict.fromkeys(f for f in forms if f))
+    return tuple(dict.fromkeys(f for f in forms if f))
 
 
 def _arabic_forms(text: str) -> dict[str, tuple[str, ...]]:
@@ -1434,7 +1440,11 @@ def _jointly(cands: dict[str, list[str]], known: list[str], aliases: Aliases | N
     out: dict[str, list[str]] = {}
     for tok, mine in cands.items():
         head = mine[:_JOINT_RANKED]
-        score = {c: sum(1 for o, names in reach.items() if o != tok and _meets(aliases(c), names)) for c in head}
+        rest = [names for o, names in reach.items() if o != tok]
+        score: dict[str, int] = {}
+        for c in head:
+            mine_names = aliases(c)  # once per candidate, not once per other word (h45)
+            score[c] = sum(1 for names in rest if _meets(mine_names, names))
         out[tok] = sorted(head, key=lambda c: -score[c]) + mine[_JOINT_RANKED:]
     return out
 
