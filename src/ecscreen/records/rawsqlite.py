@@ -341,6 +341,11 @@ def insert_sql(table: str, cols: Iterable[str], mark: str = "?") -> str:
     return f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
 
 
+# the most of the store SQLite reads through a memory map (its default build caps it at ~2 GB; beyond that,
+# pages are read as before). The store is never truncated while open (no VACUUM), so the map stays valid.
+MMAP_BYTES = 2_147_418_112
+
+
 def configure_connection(dbapi_conn: Any) -> None:
     """The pragmas of every SQLite connection to the store (autocommit driver: transactions are begun
     explicitly, ``BEGIN IMMEDIATE`` for writers)."""
@@ -350,6 +355,10 @@ def configure_connection(dbapi_conn: Any) -> None:
     cur.execute("PRAGMA page_size = 8192")  # a new store only (no effect once written)
     cur.execute("PRAGMA journal_mode = WAL")
     cur.execute("PRAGMA synchronous = NORMAL")
+    # pages read through a memory map instead of one read() call each: a batch's inserts into the random-key
+    # indexes (subject, party names) touch pages all over a store that outgrows SQLite's 2 MB page cache, and
+    # at 1,000,000 rows (a 1 GB store) those reads made recording cost +34 % instead of +15 % (lead, 1M run)
+    cur.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
     cur.close()
 
 
