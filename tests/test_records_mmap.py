@@ -2,7 +2,7 @@
 
 Regression (lead, stop 24): recording a 1,000,000-row batch cost +34 % against ``--no-record`` (1 GB store);
 the batch's inserts into the random-key indexes (subject, party names) read pages all over the file, one
-``read()`` each beyond SQLite's 2 MB page cache. With the map: +15 % on the same run. The store's own
+``read()`` each beyond SQLite's 2 MB page cache. With the map: +20 % on the same run (lead, idle). The store's own
 connections (the driver connection of the raw writer and every SQLAlchemy connection) carry the pragma."""
 
 from __future__ import annotations

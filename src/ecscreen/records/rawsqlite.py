@@ -357,7 +357,7 @@ def configure_connection(dbapi_conn: Any) -> None:
     cur.execute("PRAGMA synchronous = NORMAL")
     # pages read through a memory map instead of one read() call each: a batch's inserts into the random-key
     # indexes (subject, party names) touch pages all over a store that outgrows SQLite's 2 MB page cache, and
-    # at 1,000,000 rows (a 1 GB store) those reads made recording cost +34 % instead of +15 % (lead, 1M run)
+    # at 1,000,000 rows (a 1 GB store) recording cost +34 % against --no-record without the map, +20 % with it
     cur.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
     cur.close()
 
