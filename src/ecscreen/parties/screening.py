@@ -417,6 +417,24 @@ def screen_parties(
     )[0]
 
 
+def _matching(pack: PartyListsPack, lists: list[ScreeningList] | None, matcher: Matcher | None,
+              threshold: float | None) -> tuple[list[ScreeningList], Matcher, float]:
+    """The lists, matcher and threshold a screening uses: the given ones, else the active lists, their matcher
+    (the context's, loaded once) and the pack's threshold."""
+    active = lists if lists is not None else active_lists()
+    return active, matcher if matcher is not None else matcher_for(active), (
+        pack.threshold if threshold is None else threshold)
+
+
+def match_ahead(names: list[str], countries: list[str | None], *, lists: list[ScreeningList] | None = None,
+                matcher: Matcher | None = None) -> None:
+    """Score ``names`` together into the hits cache of the matcher that :func:`screen_party_batches` will use
+    with the same ``lists``/``matcher`` (same threshold), so its screenings find them there. Speed only: the
+    matcher's results never depend on its caches or on which names are scored together."""
+    _, m, thr = _matching(load_pack(), lists, matcher, None)
+    m.search_many(names, countries, threshold=thr)
+
+
 def screen_party_batches(
     batches: list[list[Party]],
     *,
@@ -436,9 +454,7 @@ def screen_party_batches(
     this is the entry point for batch screening.
     """
     pack = pack or load_pack()
-    active = lists if lists is not None else active_lists()
-    matcher = matcher if matcher is not None else matcher_for(active)  # the context's, loaded once
-    thr = pack.threshold if threshold is None else threshold
+    active, matcher, thr = _matching(pack, lists, matcher, threshold)
     infos, list_warns = _staleness(active, as_of, max_age_days)
     names = [p.name for parties in batches for p in parties]
     long_names = {n for n in names if len(n) > MAX_NAME_CHARS}

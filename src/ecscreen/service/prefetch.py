@@ -36,12 +36,8 @@ def warm(engine: Any, names: list[tuple[str, str | None]]) -> int:
     number of distinct names looked up (0 when the engine screens no parties against lists)."""
     if not names or not getattr(engine, "use_lists", False) or getattr(engine, "party_screener", None) is not None:
         return 0
-    from ecscreen.parties.screening import load_pack
-    from ecscreen.parties.store import active_lists, matcher_for
+    from ecscreen.parties.screening import match_ahead
 
-    # what screen_party_batches does with the engine's arguments (lists, matcher; default pack and threshold)
-    lists = engine.party_lists if engine.party_lists is not None else active_lists()
-    matcher = engine.matcher if engine.matcher is not None else matcher_for(lists)
     uniq = list(dict.fromkeys(names))
-    matcher.search_many([n for n, _ in uniq], [c for _, c in uniq], threshold=load_pack().threshold)
+    match_ahead([n for n, _ in uniq], [c for _, c in uniq], lists=engine.party_lists, matcher=engine.matcher)
     return len(uniq)
