@@ -1387,12 +1387,14 @@ class Engine:
         facts = _to_jur_facts(jur_mod, hits) if jur_mod is not None and self.has_jurisdiction and hits else []
         for ic in items:
             if jur_mod is not None and self.has_jurisdiction:
-                jr = jur_mod.assess(ic.item, ic.index, sh, dest, list(facts), self.registry, on)
-                status[ic.index] = jr.status
-                findings += list(jr.findings)
-                # the values come from a validated JurisdictionResult (status a literal, steps Step models)
-                jurisdictions.append(built(ItemJurisdiction, {"item_index": ic.index, "status": jr.status,
-                                                              "summary": jr.summary, "steps": list(jr.steps)}))
+                st, summary, steps, jfindings = jur_mod.assess_parts(ic.item, ic.index, sh, dest, list(facts),
+                                                                    self.registry, on)
+                status[ic.index] = st
+                findings += jfindings
+                # the values are a validated JurisdictionResult's (status a literal, steps Step models), or the
+                # memoised steps one was made of
+                jurisdictions.append(built(ItemJurisdiction, {"item_index": ic.index, "status": st,
+                                                              "summary": summary, "steps": steps}))
             else:
                 st = _fallback_status(ic, exporter)
                 status[ic.index] = st
