@@ -997,8 +997,10 @@ def row_outcomes(res: ShipmentResult, n_items: int) -> list[RowOutcome]:
     outs = []
     screened, ps_text = _screened(res.party_screening)
     if not res.findings:  # the common case: every row clear, nothing to split (what the loop below gives)
+        # one outcome for every row of the shipment (outcomes are only read: the shipment cache shares them
+        # between orders too; a row with warnings of its own gets a copy, see BatchScreener._finish)
         return [RowOutcome(decision="clear", warnings=list(res.warnings), screened=screened, ps_text=ps_text)
-                for _ in range(n_items)]
+                ] * n_items
     for idx in range(n_items):
         mine = [f for f in res.findings if f.item_index is None or f.item_index == idx]
         blocking = [f for f in mine if f.covered_by is None]
