@@ -323,8 +323,20 @@ class CompiledPack:
                 s.exporter_codes if "exporter" in reads else None,
                 s.shipment.end_use if "end_use" in reads else None,
                 tuple(s.party_codes) if "party_codes" in reads else None,
-                s.parties_key() if "parties" in reads else None,
+                self._parties_read(s) if "parties" in reads else None,
                 _policy.current() if "policy" in reads else None)
+
+    def _parties_read(self, s: ShipCtx) -> tuple[Any, ...]:
+        """The parties as the pack's shipment-level rules read them: each party's role (``fact_missing``
+        parties / end_user read the roles alone), with its name where some names list of the pack may match
+        it, None elsewhere. A name the pack's :class:`_NamesUnion` rejects makes every ``party_name_in``
+        condition of the pack find nothing for that party (``_NamesList.best_of`` asks the union first; the
+        test is exact, see there), whatever the name: repeat shipments of new customers then share a key
+        (issue 14: a key with every name missed for most ERP orders)."""
+        if not self._names_lists:
+            return tuple([role for role, _ in s.parties_key()])
+        may = self._names_union.may_match
+        return tuple([(role, name if may(name) else None) for role, name in s.parties_key()])
 
     def item_entries(self, plan: list[tuple[Rule, Fn, bool, tuple[int, ...]]]
                      ) -> list[tuple[Rule, Fn, bool, tuple[int, ...]]] | None:
@@ -1177,6 +1189,8 @@ class Engine:
                                                                        compare=False)
     _chart_from_v: Any = field(default=_UNSET, repr=False, compare=False)  # see _chart_from
     # (eccn, for_eccn, origin, date) -> (normalised ECCN, origin codes) of items without input errors
+    _party_inputs: dict[tuple[Any, ...], tuple[str, frozenset[str]]] = field(default_factory=dict, repr=False,
+                                                                            compare=False)  # see _party_codes
     _item_inputs: dict[tuple[Any, ...], tuple[str | None, frozenset[str]]] = field(default_factory=dict, repr=False,
                                                                                  compare=False)
 
@@ -1317,9 +1331,23 @@ class Engine:
             errors.append(InputError(field="exporter_country",
                                      message=unknown_message(sh.exporter_country or "", "country")))
         errors += check_texts(sh)
-        party_codes = [(p.role.value, self._country_codes(p.country, f"parties[{idx}].country", on, errors))
-                       for idx, p in enumerate(sh.parties)]
+        party_codes = [self._party_codes(p, idx, on, errors) for idx, p in enumerate(sh.parties)]
         return dest, exporter, self._item_ctxs(sh, on, errors), party_codes, errors
+
+    def _party_codes(self, p: Any, idx: int, on: dt.date, errors: list[InputError]) -> tuple[str, frozenset[str]]:
+        """(role, codes of the party's country): memoised per (role, country as written, date) when the country
+        gave no input error (an error names the party's index: made fresh each time)."""
+        key = (p.role, p.country, on)
+        got = self._party_inputs.get(key) if self.memo else None
+        if got is not None:
+            return got
+        n_err = len(errors)
+        got = (p.role.value, self._country_codes(p.country, f"parties[{idx}].country", on, errors))
+        if self.memo and len(errors) == n_err:
+            if len(self._party_inputs) >= CODES_MEMO_SIZE:
+                self._party_inputs.clear()
+            self._party_inputs[key] = got
+        return got
 
     def _country_codes(self, text: str | None, fld: str, on: dt.date, errors: list[InputError]) -> frozenset[str]:
         """Codes a country field stands for (with territory parents); unknown -> an input error."""
