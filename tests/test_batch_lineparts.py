@@ -217,3 +217,28 @@ def test_party_codes_memo_keyed_on_role_country_and_date():
     assert codes("end_user", None)[0] == ("end_user", frozenset())
     assert codes("end_user", "Atlantis")[1] == ["parties[0].country"]
     assert codes("end_user", "Atlantis", idx=2)[1] == ["parties[2].country"]  # not served from a memo
+
+
+def test_batch_run_restores_the_gc_state():
+    """A run freezes what each chunk leaves alive (no young-generation rescans): after it, nothing is frozen
+    and the thresholds are the caller's again."""
+    import gc
+
+    from ecscreen.engine.core import Engine
+    from ecscreen.runners import batch as B
+
+    data = ("order_id,date,destination,description,eccn,origin,end_user,end_user_country\n"
+            + "".join(f"SO-{i},2026-09-01,DE,Widget {i % 7},EAR99,US,Acme {i % 13},DE\n" for i in range(60)))
+    eng = Engine.build(load_registry(), use_lists=False, today=dt.date(2026, 10, 1))
+    before = gc.get_threshold(), gc.isenabled()
+    old = B.CHUNK
+    B.CHUNK = 7  # several chunks
+    try:
+        out = io.StringIO()
+        B.run_batch(io.BytesIO(data.encode()), out, eng)
+    finally:
+        B.CHUNK = old
+    assert out.getvalue().count("\n") == 61
+    # (the run unfreezes everything after it, as it did before chunks were frozen: what was old is in the
+    # oldest generation then)
+    assert (gc.get_threshold(), gc.isenabled()) == before and gc.get_freeze_count() == 0

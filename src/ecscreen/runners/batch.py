@@ -2213,6 +2213,12 @@ def _screen_all(orders: Iterable[Order], engine: Any, options: BatchOptions | No
                 emit(order, outs)
                 if tick is not None:
                     tick()
+            # what the chunk left alive (memo entries, caches) is old now: out of the young generation, which a
+            # cyclic GC pass would otherwise rescan after each batch of new names (the party matcher turns the GC
+            # off while it allocates, and the pass came right after: ~2 % of a run). Still freed by reference
+            # counting; the screening makes no reference cycles (0 unreachable objects after a 100k-row run with
+            # the GC off), and what is frozen is unfrozen after the run (_gc_for_run)
+            gc.freeze()
     if memo is not None:
         summary.party_hits, summary.party_misses = memo.hits, memo.misses
     summary.cache_hits = screener.hits
