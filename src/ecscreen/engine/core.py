@@ -328,15 +328,16 @@ class CompiledPack:
 
     def _parties_read(self, s: ShipCtx) -> tuple[Any, ...]:
         """The parties as the pack's shipment-level rules read them: each party's role (``fact_missing``
-        parties / end_user read the roles alone), with its name where some names list of the pack may match
-        it, None elsewhere. A name the pack's :class:`_NamesUnion` rejects makes every ``party_name_in``
-        condition of the pack find nothing for that party (``_NamesList.best_of`` asks the union first; the
-        test is exact, see there), whatever the name: repeat shipments of new customers then share a key
-        (issue 14: a key with every name missed for most ERP orders)."""
+        parties / end_user read the roles alone), with its name, or None for a name the pack's
+        :class:`_NamesUnion` has rejected. Such a name makes every ``party_name_in`` condition of the pack
+        find nothing for that party (``_NamesList.best_of`` asks the union first; the test is exact, see
+        there), whatever the name: repeat customers that no list can match then share a key (issue 14: a key
+        with every name missed for most ERP orders). Only the union's memo is read (a name not asked yet is
+        kept as it is): the matcher runs only where a rule's other conditions let a names list be asked."""
         if not self._names_lists:
             return tuple([role for role, _ in s.parties_key()])
-        may = self._names_union.may_match
-        return tuple([(role, name if may(name) else None) for role, name in s.parties_key()])
+        known = self._names_union.memo
+        return tuple([(role, None if known.get(name) is False else name) for role, name in s.parties_key()])
 
     def item_entries(self, plan: list[tuple[Rule, Fn, bool, tuple[int, ...]]]
                      ) -> list[tuple[Rule, Fn, bool, tuple[int, ...]]] | None:
@@ -1465,7 +1466,8 @@ class Engine:
                     findings.append(_authorise(cp, rule, f, ctx, [
                         ic for ic in items if not (gate and status[ic.index] == "not_subject")]))
             if all_false and skey is not None:
-                cp.remember_ship_false(skey)
+                # keyed as the facts read now (names the evaluation found no names list can match: None)
+                cp.remember_ship_false(cp.ship_key(ctx) or skey)
         return findings
 
     def _plans(self, dest_codes: frozenset[str], items: list[ItemCtx], on: dt.date) -> list[_PackPlan]:
