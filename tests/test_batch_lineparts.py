@@ -242,3 +242,41 @@ def test_batch_run_restores_the_gc_state():
     # (the run unfreezes everything after it, as it did before chunks were frozen: what was old is in the
     # oldest generation then)
     assert (gc.get_threshold(), gc.isenabled()) == before and gc.get_freeze_count() == 0
+
+
+def test_party_memo_shipment_memo_serves_other_dates_with_their_lists():
+    """Without clearances a party's screening does not depend on the date: the same parties on another date
+    get the memoised screening with that date's list infos (the lists' age); with clearances (dated) the
+    date stays in the key."""
+    from ecscreen.model import ListInfo, Party, PartyRole, PartyScreeningSummary
+    from ecscreen.parties.screening import PartyScreening, screen_parties
+    from ecscreen.runners import batch
+
+    calls: list[str] = []
+
+    def screen(parties, *, as_of, **kw):
+        calls.extend(p.name for p in parties)
+        return PartyScreening(
+            hits=[[] for _ in parties], findings=[], warnings=[],
+            lists=[ListInfo(name="L", source="s", date=dt.date(2026, 9, 1), age_days=(as_of - dt.date(2026, 9, 1)).days)],
+            summaries=[PartyScreeningSummary(party_index=i, name=p.name, lists=["L"], summary="no match")
+                       for i, p in enumerate(parties)])
+
+    memo = batch.PartyMemo(screen_parties, batch=True, lists=[])
+    assert memo.batch is not None and not memo.dated
+    memo.screen = screen
+    ps = [Party(role=PartyRole.end_user, name="Acme", country="DE"),
+          Party(role=PartyRole.purchaser, name="Initech", country="DE")]
+    d1, d2 = dt.date(2026, 10, 1), dt.date(2026, 10, 5)
+    first = memo(ps, as_of=d1)
+    assert memo(list(ps), as_of=d1) is first
+    other_day = memo(list(ps), as_of=d2)
+    assert calls == ["Acme", "Initech"]  # not screened again
+    assert [i.age_days for i in other_day.lists] == [34] and [i.age_days for i in first.lists] == [30]
+    assert other_day.summaries == first.summaries and other_day.hits == first.hits
+    assert (memo.hits, memo.misses) == (4, 2)
+    assert len(memo._ships) == 1  # one entry serves both dates (per date before: 4 % of 1M ERP orders hit)
+    assert memo(list(ps), as_of=d1).lists == first.lists  # back to the first date: its own infos again
+    # a changed party is screened for itself
+    got = memo([ps[0], Party(role=PartyRole.purchaser, name="Globex", country="DE")], as_of=d2)
+    assert calls[-1] == "Globex" and [s.name for s in got.summaries] == ["Acme", "Globex"]

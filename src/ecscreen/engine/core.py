@@ -1487,7 +1487,7 @@ class Engine:
             return _pack_plans([(cp, cp.plan(dest_codes, on, None), False) for cp in self.compiled])
         if self._plan_bounds is None:
             self._plan_bounds = sorted({d for cp in self.compiled for d in cp.bounds})
-        key = (dest_codes, bisect_right(self._plan_bounds, on), tuple(self._profile(ic) for ic in items))
+        key = (dest_codes, bisect_right(self._plan_bounds, on), tuple([self._profile(ic) for ic in items]))
         got = self._plan_memo.get(key)
         if got is None:
             # the skip sets of the items' profiles: the g-th gated pack's set is member g of a profile
