@@ -51,8 +51,9 @@ def built(cls: type[M], values: dict[str, Any]) -> M:
 def replaced(obj: M, changes: dict[str, Any]) -> M:
     """``obj.model_copy(update=changes)`` (valid values for existing fields; a shallow copy)."""
     cls = type(obj)
-    names = _NAMES.get(cls, False)
-    if names is False:
+    try:
+        names = _NAMES[cls]
+    except KeyError:
         f = _fields(cls)
         names = _NAMES[cls] = frozenset(f) if f is not None else None
     if names is None or not changes.keys() <= names:
