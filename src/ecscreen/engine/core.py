@@ -323,8 +323,21 @@ class CompiledPack:
                 s.exporter_codes if "exporter" in reads else None,
                 s.shipment.end_use if "end_use" in reads else None,
                 tuple(s.party_codes) if "party_codes" in reads else None,
-                s.parties_key() if "parties" in reads else None,
+                self._parties_read(s) if "parties" in reads else None,
                 _policy.current() if "policy" in reads else None)
+
+    def _parties_read(self, s: ShipCtx) -> tuple[Any, ...]:
+        """The parties as the pack's shipment-level rules read them: each party's role (``fact_missing``
+        parties / end_user read the roles alone), with its name, or None for a name the pack's
+        :class:`_NamesUnion` has rejected. Such a name makes every ``party_name_in`` condition of the pack
+        find nothing for that party (``_NamesList.best_of`` asks the union first; the test is exact, see
+        there), whatever the name: repeat customers that no list can match then share a key (issue 14: a key
+        with every name missed for most ERP orders). Only the union's memo is read (a name not asked yet is
+        kept as it is): the matcher runs only where a rule's other conditions let a names list be asked."""
+        if not self._names_lists:
+            return tuple([role for role, _ in s.parties_key()])
+        known = self._names_union.memo
+        return tuple([(role, None if known.get(name) is False else name) for role, name in s.parties_key()])
 
     def item_entries(self, plan: list[tuple[Rule, Fn, bool, tuple[int, ...]]]
                      ) -> list[tuple[Rule, Fn, bool, tuple[int, ...]]] | None:
@@ -1177,6 +1190,8 @@ class Engine:
                                                                        compare=False)
     _chart_from_v: Any = field(default=_UNSET, repr=False, compare=False)  # see _chart_from
     # (eccn, for_eccn, origin, date) -> (normalised ECCN, origin codes) of items without input errors
+    _party_inputs: dict[tuple[Any, ...], tuple[str, frozenset[str]]] = field(default_factory=dict, repr=False,
+                                                                            compare=False)  # see _party_codes
     _item_inputs: dict[tuple[Any, ...], tuple[str | None, frozenset[str]]] = field(default_factory=dict, repr=False,
                                                                                  compare=False)
 
@@ -1317,9 +1332,23 @@ class Engine:
             errors.append(InputError(field="exporter_country",
                                      message=unknown_message(sh.exporter_country or "", "country")))
         errors += check_texts(sh)
-        party_codes = [(p.role.value, self._country_codes(p.country, f"parties[{idx}].country", on, errors))
-                       for idx, p in enumerate(sh.parties)]
+        party_codes = [self._party_codes(p, idx, on, errors) for idx, p in enumerate(sh.parties)]
         return dest, exporter, self._item_ctxs(sh, on, errors), party_codes, errors
+
+    def _party_codes(self, p: Any, idx: int, on: dt.date, errors: list[InputError]) -> tuple[str, frozenset[str]]:
+        """(role, codes of the party's country): memoised per (role, country as written, date) when the country
+        gave no input error (an error names the party's index: made fresh each time)."""
+        key = (p.role, p.country, on)
+        got = self._party_inputs.get(key) if self.memo else None
+        if got is not None:
+            return got
+        n_err = len(errors)
+        got = (p.role.value, self._country_codes(p.country, f"parties[{idx}].country", on, errors))
+        if self.memo and len(errors) == n_err:
+            if len(self._party_inputs) >= CODES_MEMO_SIZE:
+                self._party_inputs.clear()
+            self._party_inputs[key] = got
+        return got
 
     def _country_codes(self, text: str | None, fld: str, on: dt.date, errors: list[InputError]) -> frozenset[str]:
         """Codes a country field stands for (with territory parents); unknown -> an input error."""
@@ -1387,12 +1416,14 @@ class Engine:
         facts = _to_jur_facts(jur_mod, hits) if jur_mod is not None and self.has_jurisdiction and hits else []
         for ic in items:
             if jur_mod is not None and self.has_jurisdiction:
-                jr = jur_mod.assess(ic.item, ic.index, sh, dest, list(facts), self.registry, on)
-                status[ic.index] = jr.status
-                findings += list(jr.findings)
-                # the values come from a validated JurisdictionResult (status a literal, steps Step models)
-                jurisdictions.append(built(ItemJurisdiction, {"item_index": ic.index, "status": jr.status,
-                                                              "summary": jr.summary, "steps": list(jr.steps)}))
+                st, summary, steps, jfindings = jur_mod.assess_parts(ic.item, ic.index, sh, dest, list(facts),
+                                                                    self.registry, on)
+                status[ic.index] = st
+                findings += jfindings
+                # the values are a validated JurisdictionResult's (status a literal, steps Step models), or the
+                # memoised steps one was made of
+                jurisdictions.append(built(ItemJurisdiction, {"item_index": ic.index, "status": st,
+                                                              "summary": summary, "steps": steps}))
             else:
                 st = _fallback_status(ic, exporter)
                 status[ic.index] = st
@@ -1435,7 +1466,8 @@ class Engine:
                     findings.append(_authorise(cp, rule, f, ctx, [
                         ic for ic in items if not (gate and status[ic.index] == "not_subject")]))
             if all_false and skey is not None:
-                cp.remember_ship_false(skey)
+                # keyed as the facts read now (names the evaluation found no names list can match: None)
+                cp.remember_ship_false(cp.ship_key(ctx) or skey)
         return findings
 
     def _plans(self, dest_codes: frozenset[str], items: list[ItemCtx], on: dt.date) -> list[_PackPlan]:
@@ -1455,7 +1487,7 @@ class Engine:
             return _pack_plans([(cp, cp.plan(dest_codes, on, None), False) for cp in self.compiled])
         if self._plan_bounds is None:
             self._plan_bounds = sorted({d for cp in self.compiled for d in cp.bounds})
-        key = (dest_codes, bisect_right(self._plan_bounds, on), tuple(self._profile(ic) for ic in items))
+        key = (dest_codes, bisect_right(self._plan_bounds, on), tuple([self._profile(ic) for ic in items]))
         got = self._plan_memo.get(key)
         if got is None:
             # the skip sets of the items' profiles: the g-th gated pack's set is member g of a profile

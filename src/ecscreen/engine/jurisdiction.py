@@ -1288,6 +1288,37 @@ def _normal_eccn(text: str) -> str | None:
     return got
 
 
+def assess_parts(item: Item, item_index: int, shipment: Shipment, destination: Country, party_hits: list[PartyFact],
+                 registry: Registry, as_of: dt.date) -> tuple[str, str, list[Step], list[Finding]]:
+    """``assess`` as (status, summary, steps, findings), new lists the caller may keep. A U.S.-origin or
+    U.S.-located item decided from the memo of those steps is answered without building a result model
+    (the engine builds its own per line; issue 14: two model builds a line); anything else goes through
+    :func:`assess`."""
+    found = _compiled_for(registry)
+    if found is not None:
+        ix: _ItarIndex | None = getattr(registry, _ITAR_ATTR, None)
+        if ix is None or _itar_facts(ix, item, item_index) is None:
+            got = _memo_hit(found[0], item, shipment, as_of)
+            if got is not None:
+                return "subject", got[1], got[0], []
+    jr = assess(item, item_index, shipment, destination, party_hits, registry, as_of)
+    return jr.status, jr.summary, list(jr.steps), list(jr.findings)
+
+
+def _memo_hit(comp: _Compiled, item: Item, shipment: Shipment, as_of: dt.date) -> tuple[list[Step], str] | None:
+    """The steps (a new list) and summary of a U.S.-origin item (step 1) or a U.S.-located one (step 2)
+    decided before for the same facts: those steps read the origin as written, the exporter country as
+    written (location) and the date alone (see assess_ear); None when not memoised."""
+    if item.origin:
+        got = comp.origin_memo.get((item.origin, as_of))
+        if got is not None:
+            return [got[0]], got[1]
+    loc = comp.location_memo.get((item.origin, shipment.exporter_country, as_of))
+    if loc is not None:
+        return [loc[0], loc[1]], loc[2]
+    return None
+
+
 def assess(item: Item, item_index: int, shipment: Shipment, destination: Country, party_hits: list[PartyFact],
            registry: Registry, as_of: dt.date) -> JurisdictionResult:
     """Decide whether ``item`` is subject to the EAR, step by step (see the module docstring)."""
@@ -1332,15 +1363,10 @@ def assess_ear(item: Item, item_index: int, shipment: Shipment, destination: Cou
     # step 1 decides a U.S.-origin item from the origin as written, the date (territory mappings) and this
     # pack alone: that result is memoised (a new result object, its one Step shared: steps are only read)
     memo_key = (item.origin, as_of) if item.origin else None
-    if memo_key is not None:
-        got = comp.origin_memo.get(memo_key)
-        if got is not None:  # a new result object (callers may extend its lists) of values validated before
-            return built(JurisdictionResult, {"status": "subject", "steps": [got[0]], "findings": [], "summary": got[1]})
     loc_key = (item.origin, shipment.exporter_country, as_of)
-    loc = comp.location_memo.get(loc_key)
-    if loc is not None:  # a new result object (callers may extend its lists); the steps are only read
-        return built(JurisdictionResult, {"status": "subject", "steps": [loc[0], loc[1]], "findings": [],
-                                          "summary": loc[2]})
+    hit = _memo_hit(comp, item, shipment, as_of)
+    if hit is not None:  # a new result object (callers may extend its lists) of values validated before
+        return built(JurisdictionResult, {"status": "subject", "steps": hit[0], "findings": [], "summary": hit[1]})
     ctx = _Ctx(comp=comp, pack_id=lp.info.id, item=item, idx=item_index, shipment=shipment, dest=destination,
                dest_codes=_codes(destination, reg, as_of), exporter=exporter,
                exporter_codes=_codes(exporter, reg, as_of) if exporter else frozenset(), hits=list(party_hits),
