@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -303,49 +304,101 @@ def test_no_full_gc_pass_while_serving_with_lists(tmp_path: Path) -> None:
     assert 2 not in passes
 
 
-def test_inline_append_never_waits_on_the_event_loop_for_another_writer(holder: StateHolder) -> None:
+def test_inline_append_never_waits_on_the_event_loop_for_another_writer(holder: StateHolder,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Regression: an inline (event-loop) append used to block on the store's writer flock, so a recorded
     batch holding it for a chunk froze every request of the worker, /healthz included. Now the inline append
     does not wait: the record goes to the recorder thread, the loop keeps answering, and the screening is
-    answered (and recorded, chain intact) once the other writer lets go."""
+    answered (and recorded, chain intact) once the other writer lets go.
+
+    Deterministic (it was flaky under heavy load, see the next test): the other writer takes the lock once the
+    app has started, /healthz is asked once the screening's append has found the store busy, and the other
+    writer lets go only after /healthz is answered; the safety release (so that code blocking the loop fails
+    this test instead of hanging it) is reported as a failure of its own."""
     import fcntl
 
-    from ecscreen.records.rawsqlite import open_lock_file
+    from ecscreen.records.rawsqlite import StoreBusy, open_lock_file
 
     store = holder.store
     assert store is not None and store._lock_path is not None
+    busy = threading.Event()  # an append found the store busy (the screening is waiting for the other writer)
+    real = store.append_screenings
+
+    def spy(recs: Any, **kw: Any) -> Any:
+        try:
+            return real(recs, **kw)
+        except StoreBusy:
+            busy.set()
+            raise
+
+    monkeypatch.setattr(store, "append_screenings", spy)
     other = open_lock_file(store._lock_path)  # another process's writer, as far as flock is concerned
-    fcntl.flock(other.fileno(), fcntl.LOCK_EX)
     order: list[str] = []
-    # a safety release after 20 s (far beyond a screening, however cold), so code that blocks the loop
-    # fails this test instead of hanging it
-    safety = threading.Timer(20.0, lambda: fcntl.flock(other.fileno(), fcntl.LOCK_UN))
-    safety.start()
+    released_by_safety = threading.Event()
+
+    def safety_release() -> None:
+        released_by_safety.set()
+        fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+
+    safety: list[threading.Timer] = []
 
     async def body(call: Call) -> None:
-        async def screen() -> tuple[int, dict[str, str], bytes]:
-            out = await call("POST", "/v1/screen", json.dumps(CHAIR).encode())
-            order.append("screen")
-            return out
-
-        async def health() -> None:
-            await asyncio.sleep(0.05)
-            status, _, _ = await call("GET", "/healthz")
-            order.append(f"healthz {status}")
-            fcntl.flock(other.fileno(), fcntl.LOCK_UN)  # the other writer finishes
-
-        status, headers, text = (await asyncio.gather(screen(), health()))[0]
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)  # the app is up: the other writer takes the store
+        safety.append(threading.Timer(SAFETY_S, safety_release))
+        safety[0].start()
+        screen_task = asyncio.ensure_future(call("POST", "/v1/screen", json.dumps(CHAIR).encode()))
+        screen_task.add_done_callback(lambda _: order.append("screen"))
+        while not busy.is_set() and not screen_task.done():  # the loop is free while the screening waits
+            await asyncio.sleep(0.001)
+        status, _, _ = await call("GET", "/healthz")
+        order.append(f"healthz {status}")
+        fcntl.flock(other.fileno(), fcntl.LOCK_UN)  # the other writer finishes
+        status, headers, text = await screen_task
         assert status == 200, text
         assert json.loads(text)["record_ids"] and headers["x-ecscreen-record-ids"]
 
     try:
         _serve(_app(holder), body)
     finally:
-        safety.cancel()
+        for t in safety:
+            t.cancel()
         fcntl.flock(other.fileno(), fcntl.LOCK_UN)
         other.close()
+    assert not released_by_safety.is_set(), f"the event loop was blocked for {SAFETY_S:g} s behind the other writer"
+    assert busy.is_set()
     assert order == ["healthz 200", "screen"]
     assert store.verify().ok
+
+
+SAFETY_S = 120.0  # seconds: far beyond a screening, however loaded the machine
+SLOW_START_S = 4.0  # a start-up this slow released the other writer's lock before the screening (safety 3 s)
+
+
+def test_the_other_writer_test_does_not_depend_on_how_long_the_app_takes_to_start(
+        holder: StateHolder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression for the flaky test above: its other writer took the lock and started a 20 s safety release
+    before the app was created and started, and the start-up runs a full GC pass (``_Heap.settle``) over the
+    whole process, which in the full test suite (a 2.5 GB heap) took tens of seconds of wall time on a loaded
+    machine. The safety release then let go before the screening's append, the append found the store free
+    and the screening was answered before /healthz (a warm screening takes less than the 50 ms the old test
+    waited before asking /healthz). Now the lock is taken once the app has started: a slow start-up (simulated
+    here, after a warm-up screening) changes nothing."""
+    warm: list[int] = []
+
+    async def warm_up(call: Call) -> None:
+        warm.append((await call("POST", "/v1/screen", json.dumps(CHAIR).encode()))[0])
+
+    _serve(_app(holder), warm_up)
+    assert warm == [200]
+    real = app_mod._Heap.settle
+
+    def slow_settle(self: Any, *, reload: bool = False) -> None:
+        real(self, reload=reload)
+        time.sleep(SLOW_START_S)
+
+    monkeypatch.setattr(app_mod._Heap, "settle", slow_settle)
+    monkeypatch.setattr(sys.modules[__name__], "SAFETY_S", SLOW_START_S - 1.0)  # shorter than the start-up now
+    test_inline_append_never_waits_on_the_event_loop_for_another_writer(holder, monkeypatch)
 
 
 def test_requests_screened_in_one_pass_of_the_loop_are_recorded_in_one_transaction(
