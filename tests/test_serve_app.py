@@ -35,7 +35,8 @@ def _serve(app: Any, body: Callable[[Call], Awaitable[None]]) -> None:
     """Run ``body(call)`` with the app's lifespan started; ``call(method, path, payload)`` answers
     (status, headers, body)."""
 
-    async def call(method: str, path: str, payload: bytes = b"", query: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    async def call(method: str, path: str, payload: bytes = b"", query: bytes = b"",
+                   client: tuple[str, int] = ("127.0.0.1", 5000)) -> tuple[int, dict[str, str], bytes]:
         out: list[Any] = []
         sent = False
 
@@ -54,7 +55,7 @@ def _serve(app: Any, body: Callable[[Call], Awaitable[None]]) -> None:
                  "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "",
                  "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
                              (b"content-length", str(len(payload)).encode())],
-                 "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000), "state": {}}
+                 "client": client, "server": ("127.0.0.1", 8000), "state": {}}
         await app(scope, receive, send)
         start = next(m for m in out if m["type"] == "http.response.start")
         headers = {k.decode(): v.decode() for k, v in start["headers"]}
@@ -622,3 +623,98 @@ def test_requests_of_one_pass_have_their_names_matched_together_with_the_answers
 
 async def _gather_into(call: Call, bodies: list[bytes], out: list[tuple[int, dict[str, str], bytes]]) -> None:
     out.extend(await asyncio.gather(*(call("POST", "/v1/screen", b) for b in bodies)))
+
+
+def _chairs(tag: str, n: int) -> list[bytes]:
+    return [json.dumps(dict(CHAIR, id=f"SO-{tag}{i}")).encode() for i in range(n)]
+
+
+def test_a_group_waits_for_connections_that_come_back_at_once_and_runs_when_they_have(
+        holder: StateHolder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Groups held back (_LoopGroup.HOLD): four keep-alive connections whose clients send the next request as
+    soon as they are answered (a closed loop). Their third requests arrive one after another, a moment apart
+    (here: each a few passes of the event loop after the one before): without the hold the first runs alone
+    and the rest later; with it they are screened as one group, run as soon as the fourth has arrived (not at
+    the hold's bound, 30 s here), with the answers of one at a time."""
+    monkeypatch.setattr(app_mod._LoopGroup, "HOLD", 30.0)
+    monkeypatch.setattr(app_mod._Arrivals, "MIN_WAIT", 30.0)  # however loaded the machine
+    conns = [("127.0.0.1", 6000 + k) for k in range(4)]
+    app = _app(holder)
+    got: list[tuple[int, dict[str, str], bytes]] = []
+    alone: list[tuple[int, dict[str, str], bytes]] = []
+    seen: dict[str, float] = {}
+
+    async def body(call: Call) -> None:
+        group = app.state.loop_group
+        for tag in "AB":  # the requests of each round arrive together; the second round's gaps are learnt
+            await asyncio.gather(*(call("POST", "/v1/screen", b, client=c) for b, c in zip(_chairs(tag, 4), conns,
+                                                                                            strict=True)))
+        runs = group.runs
+
+        async def later(k: int, b: bytes) -> tuple[int, dict[str, str], bytes]:
+            for _ in range(3 * k):  # a few passes of the loop later each
+                await asyncio.sleep(0)
+            return await call("POST", "/v1/screen", b, client=conns[k])
+
+        t0 = time.perf_counter()
+        got.extend(await asyncio.gather(*(later(k, b) for k, b in enumerate(_chairs("C", 4)))))
+        seen["s"] = time.perf_counter() - t0
+        seen["runs"] = group.runs - runs
+        seen["holds"] = group.holds
+
+    async def one_at_a_time(call: Call) -> None:
+        for b in _chairs("C", 4):
+            alone.append(await call("POST", "/v1/screen", b, client=("127.0.0.1", 7000)))
+
+    _serve(app, body)
+    assert seen["runs"] == 1 and seen["holds"] >= 1
+    assert seen["s"] < 10  # ran when the fourth arrived, not at the bound
+    _serve(_app(holder), one_at_a_time)
+    for (s0, h0, t0), (s1, h1, t1) in zip(alone, got, strict=True):
+        assert s0 == s1 == 200
+        per_request = ("x-ecscreen-record-ids", "content-length")
+        assert {k: v for k, v in h0.items() if k not in per_request} == \
+               {k: v for k, v in h1.items() if k not in per_request}
+        assert _strip_ids(t0) == _strip_ids(t1)
+
+
+def test_a_lone_client_is_never_waited_for(holder: StateHolder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One client sending request after request on its connection gives the group no one to wait for: each
+    request runs at once, whatever the hold's bound (30 s here)."""
+    monkeypatch.setattr(app_mod._LoopGroup, "HOLD", 30.0)
+    monkeypatch.setattr(app_mod._Arrivals, "MIN_WAIT", 30.0)
+    app = _app(holder)
+    seen: dict[str, Any] = {}
+
+    async def body(call: Call) -> None:
+        t0 = time.perf_counter()
+        for b in _chairs("L", 5):
+            assert (await call("POST", "/v1/screen", b, client=("127.0.0.1", 6100)))[0] == 200
+        seen["s"] = time.perf_counter() - t0
+        seen["holds"] = app.state.loop_group.holds
+
+    _serve(app, body)
+    assert seen["holds"] == 0 and seen["s"] < 10
+
+
+def test_a_connection_that_does_not_come_back_holds_a_group_no_longer_than_the_bound(
+        holder: StateHolder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection expected back that does not send (its client stopped) delays the group by at most HOLD."""
+    monkeypatch.setattr(app_mod._LoopGroup, "HOLD", 1.0)
+    monkeypatch.setattr(app_mod._Arrivals, "MIN_WAIT", 30.0)
+    app = _app(holder)
+    seen: dict[str, float] = {}
+    a, b = ("127.0.0.1", 6300), ("127.0.0.1", 6301)
+
+    async def body(call: Call) -> None:
+        for _ in range(2):  # a and b answered together twice: both learn to come back at once
+            await asyncio.gather(*(call("POST", "/v1/screen", x, client=c) for x, c in zip(_chairs("D", 2), (a, b),
+                                                                                          strict=True)))
+        t0 = time.perf_counter()
+        assert (await call("POST", "/v1/screen", _chairs("E", 1)[0], client=a))[0] == 200  # b never sends
+        seen["s"] = time.perf_counter() - t0
+        seen["holds"] = app.state.loop_group.holds
+
+    _serve(app, body)
+    assert seen["holds"] == 1
+    assert 0.9 <= seen["s"] < 10  # waited for b, up to the bound
