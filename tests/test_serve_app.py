@@ -236,7 +236,7 @@ def test_a_settled_worker_leaves_the_young_generation_to_the_ticks() -> None:
     heap = app_mod._Heap()
     heap.settle()
     assert gc.get_threshold() == (app_mod._Heap.YOUNG_THRESHOLD, *before[1:])
-    assert app_mod._Heap.YOUNG_THRESHOLD > 10 * before[0]
+    assert 10 * before[0] < app_mod._Heap.YOUNG_THRESHOLD
 
 
 def test_heap_freezes_what_survives_every_n_requests() -> None:
