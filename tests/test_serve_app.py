@@ -100,8 +100,11 @@ def holder(tmp_path_factory: pytest.TempPathFactory) -> StateHolder:
     return StateHolder.load(cfg)
 
 
-def _app(holder: StateHolder) -> Any:
-    return app_mod.create_app(holder.cfg, holder)
+def _app(holder: StateHolder, **cfg: Any) -> Any:
+    """The app of ``holder`` (``cfg``: settings other than the holder's, e.g. ``group_wait``)."""
+    import dataclasses
+
+    return app_mod.create_app(dataclasses.replace(holder.cfg, **cfg), holder)
 
 
 def test_small_request_is_screened_and_recorded_on_the_event_loop_large_one_in_the_thread(
@@ -643,30 +646,25 @@ def _chairs(tag: str, n: int) -> list[bytes]:
     return [json.dumps(dict(CHAIR, id=f"SO-{tag}{i}")).encode() for i in range(n)]
 
 
-def test_a_group_waits_for_connections_that_come_back_at_once_and_runs_when_they_have(
-        holder: StateHolder, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Groups held back (_LoopGroup.HOLD): four keep-alive connections whose clients send the next request as
-    soon as they are answered (a closed loop). Their third requests arrive one after another, a moment apart
-    (here: each a few passes of the event loop after the one before): without the hold the first runs alone
-    and the rest later; with it they are screened as one group, run as soon as the fourth has arrived (not at
-    the hold's bound, 30 s here), with the answers of one at a time."""
-    monkeypatch.setattr(app_mod._LoopGroup, "HOLD", 30.0)
-    monkeypatch.setattr(app_mod._Arrivals, "MIN_WAIT", 30.0)  # however loaded the machine
+def _staggered_round(holder: StateHolder, hold: float) -> tuple[dict[str, float], list[Any]]:
+    """Four keep-alive connections whose clients send the next request as soon as they are answered (a closed
+    loop): two rounds arriving together (the gaps are learnt), then a third whose requests arrive one after
+    another, each a few passes of the event loop after the one before. (runs, holds and seconds of the third
+    round, its answers)."""
     conns = [("127.0.0.1", 6000 + k) for k in range(4)]
-    app = _app(holder)
+    app = _app(holder, group_wait=hold)
     got: list[tuple[int, dict[str, str], bytes]] = []
-    alone: list[tuple[int, dict[str, str], bytes]] = []
     seen: dict[str, float] = {}
 
     async def body(call: Call) -> None:
         group = app.state.loop_group
-        for tag in "AB":  # the requests of each round arrive together; the second round's gaps are learnt
+        for tag in "AB":
             await asyncio.gather(*(call("POST", "/v1/screen", b, client=c) for b, c in zip(_chairs(tag, 4), conns,
                                                                                             strict=True)))
         runs = group.runs
 
         async def later(k: int, b: bytes) -> tuple[int, dict[str, str], bytes]:
-            for _ in range(3 * k):  # a few passes of the loop later each
+            for _ in range(3 * k):
                 await asyncio.sleep(0)
             return await call("POST", "/v1/screen", b, client=conns[k])
 
@@ -676,13 +674,28 @@ def test_a_group_waits_for_connections_that_come_back_at_once_and_runs_when_they
         seen["runs"] = group.runs - runs
         seen["holds"] = group.holds
 
+    _serve(app, body)
+    return seen, got
+
+
+def test_a_group_waits_for_connections_that_come_back_at_once_and_runs_when_they_have(
+        holder: StateHolder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Groups held back (--group-wait-ms): in a closed loop the next requests of four connections arrive a
+    moment apart. Without the wait the first runs alone and the rest after it; with it they are screened as
+    one group, run as soon as the fourth has arrived (not at the wait's bound, 30 s here), with the answers
+    of one at a time."""
+    monkeypatch.setattr(app_mod._Arrivals, "MIN_WAIT", 30.0)  # however loaded the machine
+    without, _ = _staggered_round(holder, 0.0)
+    assert without["runs"] > 1 and without["holds"] == 0
+    seen, got = _staggered_round(holder, 30.0)
+    assert seen["runs"] == 1 and seen["holds"] >= 1
+    assert seen["s"] < 10  # ran when the fourth arrived, not at the bound
+    alone: list[tuple[int, dict[str, str], bytes]] = []
+
     async def one_at_a_time(call: Call) -> None:
         for b in _chairs("C", 4):
             alone.append(await call("POST", "/v1/screen", b, client=("127.0.0.1", 7000)))
 
-    _serve(app, body)
-    assert seen["runs"] == 1 and seen["holds"] >= 1
-    assert seen["s"] < 10  # ran when the fourth arrived, not at the bound
     _serve(_app(holder), one_at_a_time)
     for (s0, h0, t0), (s1, h1, t1) in zip(alone, got, strict=True):
         assert s0 == s1 == 200
@@ -692,12 +705,23 @@ def test_a_group_waits_for_connections_that_come_back_at_once_and_runs_when_they
         assert _strip_ids(t0) == _strip_ids(t1)
 
 
+def test_group_wait_is_bounded() -> None:
+    """--group-wait-ms adds to the latency of every request of a group: 0 to 50 ms (0: never waits)."""
+    from ecscreen.errors import UsageError
+
+    for ok in (0.0, 0.0006, 0.05):
+        ServiceConfig(group_wait=ok).check()
+    for bad in (-0.001, 0.051):
+        with pytest.raises(UsageError, match="--group-wait-ms"):
+            ServiceConfig(group_wait=bad).check()
+
+
 def test_a_lone_client_is_never_waited_for(holder: StateHolder, monkeypatch: pytest.MonkeyPatch) -> None:
     """One client sending request after request on its connection gives the group no one to wait for: each
     request runs at once, whatever the hold's bound (30 s here)."""
-    monkeypatch.setattr(app_mod._LoopGroup, "HOLD", 30.0)
+    hold = 30.0
     monkeypatch.setattr(app_mod._Arrivals, "MIN_WAIT", 30.0)
-    app = _app(holder)
+    app = _app(holder, group_wait=hold)
     seen: dict[str, Any] = {}
 
     async def body(call: Call) -> None:
@@ -714,9 +738,9 @@ def test_a_lone_client_is_never_waited_for(holder: StateHolder, monkeypatch: pyt
 def test_a_connection_that_does_not_come_back_holds_a_group_no_longer_than_the_bound(
         holder: StateHolder, monkeypatch: pytest.MonkeyPatch) -> None:
     """A connection expected back that does not send (its client stopped) delays the group by at most HOLD."""
-    monkeypatch.setattr(app_mod._LoopGroup, "HOLD", 1.0)
+    hold = 1.0
     monkeypatch.setattr(app_mod._Arrivals, "MIN_WAIT", 30.0)
-    app = _app(holder)
+    app = _app(holder, group_wait=hold)
     seen: dict[str, float] = {}
     a, b = ("127.0.0.1", 6300), ("127.0.0.1", 6301)
 

@@ -13,8 +13,10 @@ to the 5 ms switch interval while another runs Python). Anything larger, or arri
 runs in the thread, queues for the thread as above (so the timeouts apply to it). The requests whose turn
 comes in the same pass of the loop are screened as a group (``_LoopGroup``): their party names are matched
 together first (``service.prefetch``: ~0.3 ms less CPU per request in twos, ~0.6 ms in fours, with
-first-seen names), then each is screened as it would be alone. Their records are appended together, in one
-SQLite transaction, before any of them is answered (``recording.LoopBatch``: group commit without a thread).
+first-seen names), then each is screened as it would be alone. A group may wait a moment (``--group-wait-ms``,
+at most 0.6 ms) for keep-alive connections that usually send their next request right after their answer
+(a client's pool under load), so that it is bigger. Their records are appended together, in one SQLite
+transaction, before any of them is answered (``recording.LoopBatch``: group commit without a thread).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import gc
 import hmac
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -45,7 +46,7 @@ from ecscreen import __version__
 from ecscreen.errors import EcscreenError, InputFileError
 from ecscreen.records.recorder import result_record, run_manifest
 from ecscreen.service import balance
-from ecscreen.service.config import ServiceConfig
+from ecscreen.service.config import DEFAULT_GROUP_WAIT, ServiceConfig
 from ecscreen.service.inputs import REQUEST_FILE, error_doc, parse_body, pointer, shipment_docs
 from ecscreen.service.recording import GroupRecorder, LoopBatch
 from ecscreen.service.state import SCREEN_LOCK, ScreeningState, StateHolder
@@ -296,7 +297,7 @@ def create_app(cfg: ServiceConfig, holder: StateHolder | None = None) -> FastAPI
     app.state.cfg = cfg
     run = _Runner(cfg, limiter_box)
     record = _recorder_call(recorder_box)
-    group = app.state.loop_group = _LoopGroup(holder, run)
+    group = app.state.loop_group = _LoopGroup(holder, run, cfg.group_wait)
     screen = _screen_call(holder, run, record, batch_box, group)
 
     async def fast_screen(scope: Scope, raw: bytes) -> Response | None:
@@ -494,17 +495,17 @@ class _LoopGroup:
     (an ERP's connection pool under load, bench_serve's closed loop) sends it a fraction of a millisecond after
     the answer, often just after the group started, so groups stayed small (1.5-2.7 requests). When a
     connection answered a moment ago has come back that quickly before, the group waits for it (until twice its
-    usual gap after its answer, at most ``HOLD`` seconds) and runs as soon as every connection it waits for has
+    usual gap after its answer, at most ``hold`` seconds: ``--group-wait-ms``, 0.6 ms) and runs as soon as every connection it waits for has
     sent. A connection that does not come back that quickly (requests at a steady rate, a client that thinks
     between requests) is not waited for, nor is the one the request came on (one client at a time never
     waits): only requests sent in bursts pay the wait, and they gain bigger groups."""
 
     MAX = 8  # requests per run: the gain of matching names together levels off by four to eight
-    HOLD = float(os.environ.get("ECSCREEN_SERVE_HOLD_MS", "0.6")) / 1000  # seconds a group waits, at most
 
-    def __init__(self, holder: StateHolder, run: _Runner) -> None:
+    def __init__(self, holder: StateHolder, run: _Runner, hold: float = DEFAULT_GROUP_WAIT) -> None:
         self.holder = holder
         self.runner = run
+        self.hold = hold  # seconds a group waits for expected connections, at most (0: never)
         self._pending: list[tuple[ScreeningState, bytes, dt.date | None, str, asyncio.Future[_Screened | None]]] = []
         self.arrivals = _Arrivals()
         self._held: asyncio.TimerHandle | None = None  # the group's deadline while it waits (see HOLD)
@@ -523,7 +524,7 @@ class _LoopGroup:
         self.arrivals.arrived(conn)
         if self._held is not None:  # a group waiting: run it now when it waits for no one else
             self.held_requests += 1
-            if len(self._pending) >= self.MAX or self.arrivals.expected(time.monotonic(), self.HOLD) is None:
+            if len(self._pending) >= self.MAX or self.arrivals.expected(time.monotonic(), self.hold) is None:
                 self._held.cancel()
                 self._held = None
                 loop.call_soon(self.run)
@@ -542,10 +543,10 @@ class _LoopGroup:
             self._scheduled = False
             return
         now = time.monotonic()
-        due = self.arrivals.expected(now, self.HOLD) if self.HOLD > 0 and len(self._pending) < self.MAX else None
+        due = self.arrivals.expected(now, self.hold) if self.hold > 0 and len(self._pending) < self.MAX else None
         if due is not None:
             self.holds += 1
-            self._held = asyncio.get_running_loop().call_later(min(self.HOLD, due - now), self.run)
+            self._held = asyncio.get_running_loop().call_later(min(self.hold, due - now), self.run)
             return
         self.run()
 
