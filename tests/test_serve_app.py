@@ -756,3 +756,35 @@ def test_a_connection_that_does_not_come_back_holds_a_group_no_longer_than_the_b
     _serve(app, body)
     assert seen["holds"] == 1
     assert 0.9 <= seen["s"] < 10  # waited for b, up to the bound
+
+
+def test_arrivals_expect_only_connections_that_come_back_quickly_and_only_for_a_while(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """_Arrivals (the group wait's forecast), on a fake clock: a connection is expected after its answer only if
+    it came back within the bound before, until twice its usual gap (at least MIN_WAIT); a slow one, a new one
+    and one that has sent are not; of many idle connections the ones answered longest ago are forgotten, and
+    those answered too long ago to be expected are not looked at."""
+    clock = [100.0]
+    monkeypatch.setattr(app_mod.time, "monotonic", lambda: clock[0])
+    hold = 0.001
+    arr = app_mod._Arrivals()
+    quick, slow, new = ("q", 1), ("s", 1), ("n", 1)
+    for conn, gap in ((quick, 0.0002), (slow, 0.005)):
+        arr.answered(conn)
+        clock[0] += gap
+        arr.arrived(conn)
+    arr.answered(new)
+    assert arr.expected(clock[0], hold) is None  # nobody answered with a known quick gap is idle
+    arr.answered(quick)
+    arr.answered(slow)
+    at = clock[0]
+    assert arr.expected(at, hold) == pytest.approx(at + max(2 * 0.0002, app_mod._Arrivals.MIN_WAIT))
+    assert arr.expected(at + 0.0005, hold) is None  # past its window: no longer expected
+    arr.arrived(quick)
+    assert arr.expected(at, hold) is None  # it has sent
+    for k in range(10_000):  # idle connections answered long ago
+        arr.answered(("old", k))
+    clock[0] += 10.0
+    arr.answered(quick)
+    assert arr.expected(clock[0], hold) is not None
+    assert len(arr._answered) <= app_mod._Arrivals.KEPT  # the oldest forgotten past KEPT

@@ -26,6 +26,7 @@ import contextlib
 import datetime as dt
 import gc
 import hmac
+import itertools
 import json
 import logging
 import threading
@@ -438,7 +439,7 @@ class _Arrivals:
     while it has not sent since its answer, if it usually sends within ``hold`` of an answer: by twice its usual
     gap after the answer (at least ``MIN_WAIT``)."""
 
-    KEPT = 512  # connections remembered; past it, those idle for over a second are forgotten
+    KEPT = 512  # idle connections remembered; past it, the half answered longest ago is forgotten
     MIN_WAIT = 0.0003  # seconds after an answer a quick connection is waited for, at least
 
     def __init__(self) -> None:
@@ -458,12 +459,12 @@ class _Arrivals:
         if conn is None:
             return
         now = time.monotonic()
-        if len(self._answered) >= self.KEPT:
-            for k in [k for k, t in self._answered.items() if now - t > 1.0]:
+        if len(self._answered) >= self.KEPT:  # the half answered longest ago (oldest first) is forgotten
+            for k in list(itertools.islice(self._answered, self.KEPT // 2)):
                 del self._answered[k]
-                self._gap.pop(k, None)
-            if len(self._gap) >= 4 * self.KEPT:
-                self._gap.clear()
+        if len(self._gap) >= 4 * self.KEPT:
+            self._gap.clear()
+        self._answered.pop(conn, None)  # (answered again without a screening in between) newest last
         self._answered[conn] = now
 
     def expected(self, now: float, hold: float) -> float | None:
@@ -471,7 +472,10 @@ class _Arrivals:
         due = None
         gaps = self._gap
         least = self.MIN_WAIT
-        for conn, at in self._answered.items():
+        horizon = now - max(2 * hold, least)  # answered before it: no longer expected, whatever its gap
+        for conn, at in reversed(self._answered.items()):  # newest first (many idle connections: a few looked at)
+            if at <= horizon:
+                break
             gap = gaps.get(conn)
             if gap is not None and gap <= hold:
                 t = at + max(2 * gap, least)
