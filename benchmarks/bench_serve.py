@@ -79,11 +79,15 @@ def bodies(n: int, offset: int = 0) -> list[bytes]:
     return out
 
 
+SERVER_ARGS: list[str] = []  # --group-wait-ms: passed on to `ecscreen serve`
+
+
 def start(workers: int, record: bool, home: str, lists: bool = True) -> tuple[subprocess.Popen[bytes], int]:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), ECSCREEN_HOME=home)
     env.pop("ECSCREEN_DATABASE_URL", None)
     cmd = [sys.executable, "-m", "ecscreen.cli.main", "serve", "--port", "0", "--no-access-log",
-           "--workers", str(workers), *([] if record else ["--no-record"]), *([] if lists else ["--no-lists"])]
+           "--workers", str(workers), *([] if record else ["--no-record"]), *([] if lists else ["--no-lists"]),
+           *SERVER_ARGS]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
     assert proc.stderr is not None
     port = None
@@ -379,12 +383,13 @@ def _probe(port: int, stop: threading.Event) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     conn.connect()
     conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    mine = conn.sock.getsockname()[1]
     if not stop.wait(0.5):
-        SPLIT[:] = connections_by_process(port)
+        SPLIT[:] = connections_by_process(port, mine)
     last = time.perf_counter()
     while not stop.wait(0.05):
         if time.perf_counter() - last > 2:  # the split as it settles (the workers' balance moves connections)
-            SPLIT[:] = connections_by_process(port) or SPLIT
+            SPLIT[:] = connections_by_process(port, mine) or SPLIT
             last = time.perf_counter()
         t = time.perf_counter()
         conn.request("GET", "/healthz")
@@ -395,22 +400,36 @@ def _probe(port: int, stop: threading.Event) -> None:
 
 HEALTH: list[float] = []
 GROUPED: list[str] = []  # per worker: requests screened together on its event loop (warm-up runs included)
-SPLIT: list[int] = []  # client connections per server process, sampled during the measured run
+SPLIT: list[int] = []  # the clients' connections per server process (not the probe's), sampled in the measured run
 
 
-def connections_by_process(port: int) -> list[int]:
+def connections_by_process(port: int, probe: int = 0) -> list[int]:
     """Established connections the server's processes hold on ``port`` (Linux ``ss``; [] elsewhere): with
     several workers, the kernel hands each new connection to whichever worker accepts first, and a
-    keep-alive client stays with it."""
+    keep-alive client stays with it. ``probe``: the /healthz probe's local port, whose connection is counted
+    apart (``PROBE_AT``: the index, in the returned order, of the process holding it)."""
     try:
         out = subprocess.run(["ss", "-Htnp", "state", "established", f"( sport = :{port} )"], capture_output=True,
                              text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     per: dict[str, int] = {}
-    for m in re.finditer(r"pid=(\d+)", out):
+    probe_pid = None
+    for line in out.splitlines():
+        m = re.search(r"pid=(\d+)", line)
+        if not m:
+            continue
+        if probe and re.search(rf":{probe}\s", line):
+            probe_pid = m.group(1)
+            per.setdefault(m.group(1), 0)
+            continue
         per[m.group(1)] = per.get(m.group(1), 0) + 1
-    return sorted(per.values(), reverse=True)
+    order = sorted(per, key=lambda p: per[p], reverse=True)
+    PROBE_AT[:] = [order.index(probe_pid)] if probe_pid in order else []
+    return [per[p] for p in order]
+
+
+PROBE_AT: list[int] = []
 
 
 def _tree(pid: int) -> list[int]:
@@ -469,7 +488,11 @@ def main() -> None:
     ap.add_argument("--no-parties", action="store_true", help="shipments without parties: no name matching at all "
                     "(neither the lists nor the packs' names lists), so the figures are the service's own cost per "
                     "request (HTTP, parsing, the rules, recording, the report)")
+    ap.add_argument("--group-wait-ms", type=float, default=None, help="the server's --group-wait-ms (default: "
+                    "its default, 0.6): how long a group of requests may wait for connections expected back at once")
     a = ap.parse_args()
+    if a.group_wait_ms is not None:
+        SERVER_ARGS[:] = ["--group-wait-ms", str(a.group_wait_ms)]
     global STDLIB_CLIENT, THREADED_CLIENT, PARTIES
     STDLIB_CLIENT = a.stdlib_client
     THREADED_CLIENT = a.threaded_client
@@ -498,6 +521,7 @@ def main() -> None:
         kernel = sum(cpu_by_process(proc.pid, system=False).values()) - sys0
         health = list(HEALTH)
         split = list(SPLIT)
+        probe_at = list(PROBE_AT)
         one, _, _ = run(port, bodies(200, offset=a.requests), 1)
     finally:
         proc.terminate()
@@ -509,7 +533,7 @@ def main() -> None:
           f"{'not recorded' if a.no_record else 'every screening recorded (SQLite)'}, "
           f"{'no party screening (--no-lists), ' if a.no_lists else ''}"
           f"{'shipments without parties (--no-parties), ' if a.no_parties else ''}"
-          f"{os.cpu_count()} cores, " + (f"open loop at {a.rate:g} requests/s due" if a.rate > 0 else
+          f"{os.cpu_count()} cores, " + (f"server {' '.join(SERVER_ARGS)}, " if SERVER_ARGS else "") + (f"open loop at {a.rate:g} requests/s due" if a.rate > 0 else
                                          "closed loop (each client sends when answered)"))
     print(f"  status: {dict(sorted(status.items()))}")
     print(f"  latency ms: p50 {pct(lat, 50):.1f}  p90 {pct(lat, 90):.1f}  p99 {pct(lat, 99):.1f}  "
@@ -528,14 +552,15 @@ def main() -> None:
               f"in the kernel) -> at most {cores * 1000 / per:.0f} requests/s on {cores} dedicated cores")
         busy = sorted((c for c in per_proc.values() if c > 0.05 * cpu), reverse=True)
         print("  server CPU by process (s, busiest first): " + ", ".join(f"{c:.1f}" for c in busy)
-              + (f"; connections per process (the clients' and the /healthz probe's, last sampled): {split}"
-                 if split else "")
+              + (f"; the clients' connections per process (last sampled): {split}"
+                 + (f", the /healthz probe's on process {probe_at[0] + 1}" if probe_at else "") if split else "")
               + f"; connections ended by the server (balance) and reopened by the clients: {reconnects}")
     kind = (f"{a.clients} threads, http.client" if a.stdlib_client else f"{a.clients} threads, raw sockets"
             if a.threaded_client else f"one thread, {a.clients} raw sockets")
     print(f"  client CPU (this process: {kind}; and the /healthz probe): {own / len(lat) * 1000:.2f} ms per request")
     print(f"  machine load average (1 min) when the run started: {load:.1f} (other processes share the cores)")
     for line in GROUPED:
+        # warm-up, measured run and the one-client run together (the last: 200 groups of one in one worker)
         print(f"  server worker (all its runs): {line}")
     print(f"  one client at a time (200 requests): p50 {pct(one, 50):.1f} ms  p99 {pct(one, 99):.1f} ms")
     print("  targets: p50 <= 10 ms, p99 <= 50 ms, >= 300 requests/s")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -34,7 +35,8 @@ def _serve(app: Any, body: Callable[[Call], Awaitable[None]]) -> None:
     """Run ``body(call)`` with the app's lifespan started; ``call(method, path, payload)`` answers
     (status, headers, body)."""
 
-    async def call(method: str, path: str, payload: bytes = b"", query: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    async def call(method: str, path: str, payload: bytes = b"", query: bytes = b"",
+                   client: tuple[str, int] = ("127.0.0.1", 5000)) -> tuple[int, dict[str, str], bytes]:
         out: list[Any] = []
         sent = False
 
@@ -53,7 +55,7 @@ def _serve(app: Any, body: Callable[[Call], Awaitable[None]]) -> None:
                  "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "",
                  "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
                              (b"content-length", str(len(payload)).encode())],
-                 "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000), "state": {}}
+                 "client": client, "server": ("127.0.0.1", 8000), "state": {}}
         await app(scope, receive, send)
         start = next(m for m in out if m["type"] == "http.response.start")
         headers = {k.decode(): v.decode() for k, v in start["headers"]}
@@ -82,9 +84,12 @@ def _serve(app: Any, body: Callable[[Call], Awaitable[None]]) -> None:
 
 @pytest.fixture(autouse=True)
 def _gc_restored() -> Iterator[None]:
-    """The app's start-up freezes this process's objects (the worker's GC policy): undo it after each test."""
+    """The app's start-up freezes this process's objects and raises the young generation's threshold (the
+    worker's GC policy): undo it after each test."""
+    threshold = gc.get_threshold()
     yield
     gc.unfreeze()
+    gc.set_threshold(*threshold)
     app_mod.HEAP.enabled = False
 
 
@@ -95,8 +100,11 @@ def holder(tmp_path_factory: pytest.TempPathFactory) -> StateHolder:
     return StateHolder.load(cfg)
 
 
-def _app(holder: StateHolder) -> Any:
-    return app_mod.create_app(holder.cfg, holder)
+def _app(holder: StateHolder, **cfg: Any) -> Any:
+    """The app of ``holder`` (``cfg``: settings other than the holder's, e.g. ``group_wait``)."""
+    import dataclasses
+
+    return app_mod.create_app(dataclasses.replace(holder.cfg, **cfg), holder)
 
 
 def test_small_request_is_screened_and_recorded_on_the_event_loop_large_one_in_the_thread(
@@ -223,6 +231,17 @@ def test_unexpected_error_on_the_fast_path_is_a_json_500_without_traceback(
     assert b"Traceback" not in text and b"boom" not in text
 
 
+def test_a_settled_worker_leaves_the_young_generation_to_the_ticks() -> None:
+    """After ``settle`` the collector's own generation-0 passes come every YOUNG_THRESHOLD allocations, not
+    every 700: a pass over young objects the next tick scans anyway (~250 passes per 1,000 first-seen
+    requests before, ~35 after). The older generations' thresholds are kept."""
+    before = gc.get_threshold()
+    heap = app_mod._Heap()
+    heap.settle()
+    assert gc.get_threshold() == (app_mod._Heap.YOUNG_THRESHOLD, *before[1:])
+    assert 10 * before[0] < app_mod._Heap.YOUNG_THRESHOLD
+
+
 def test_heap_freezes_what_survives_every_n_requests() -> None:
     heap = app_mod._Heap(every=3)
     heap.tick()  # before settle (not serving): nothing happens
@@ -303,49 +322,101 @@ def test_no_full_gc_pass_while_serving_with_lists(tmp_path: Path) -> None:
     assert 2 not in passes
 
 
-def test_inline_append_never_waits_on_the_event_loop_for_another_writer(holder: StateHolder) -> None:
+def test_inline_append_never_waits_on_the_event_loop_for_another_writer(holder: StateHolder,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Regression: an inline (event-loop) append used to block on the store's writer flock, so a recorded
     batch holding it for a chunk froze every request of the worker, /healthz included. Now the inline append
     does not wait: the record goes to the recorder thread, the loop keeps answering, and the screening is
-    answered (and recorded, chain intact) once the other writer lets go."""
+    answered (and recorded, chain intact) once the other writer lets go.
+
+    Deterministic (it was flaky under heavy load, see the next test): the other writer takes the lock once the
+    app has started, /healthz is asked once the screening's append has found the store busy, and the other
+    writer lets go only after /healthz is answered; the safety release (so that code blocking the loop fails
+    this test instead of hanging it) is reported as a failure of its own."""
     import fcntl
 
-    from ecscreen.records.rawsqlite import open_lock_file
+    from ecscreen.records.rawsqlite import StoreBusy, open_lock_file
 
     store = holder.store
     assert store is not None and store._lock_path is not None
+    busy = threading.Event()  # an append found the store busy (the screening is waiting for the other writer)
+    real = store.append_screenings
+
+    def spy(recs: Any, **kw: Any) -> Any:
+        try:
+            return real(recs, **kw)
+        except StoreBusy:
+            busy.set()
+            raise
+
+    monkeypatch.setattr(store, "append_screenings", spy)
     other = open_lock_file(store._lock_path)  # another process's writer, as far as flock is concerned
-    fcntl.flock(other.fileno(), fcntl.LOCK_EX)
     order: list[str] = []
-    # a safety release after 20 s (far beyond a screening, however cold), so code that blocks the loop
-    # fails this test instead of hanging it
-    safety = threading.Timer(20.0, lambda: fcntl.flock(other.fileno(), fcntl.LOCK_UN))
-    safety.start()
+    released_by_safety = threading.Event()
+
+    def safety_release() -> None:
+        released_by_safety.set()
+        fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+
+    safety: list[threading.Timer] = []
 
     async def body(call: Call) -> None:
-        async def screen() -> tuple[int, dict[str, str], bytes]:
-            out = await call("POST", "/v1/screen", json.dumps(CHAIR).encode())
-            order.append("screen")
-            return out
-
-        async def health() -> None:
-            await asyncio.sleep(0.05)
-            status, _, _ = await call("GET", "/healthz")
-            order.append(f"healthz {status}")
-            fcntl.flock(other.fileno(), fcntl.LOCK_UN)  # the other writer finishes
-
-        status, headers, text = (await asyncio.gather(screen(), health()))[0]
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)  # the app is up: the other writer takes the store
+        safety.append(threading.Timer(SAFETY_S, safety_release))
+        safety[0].start()
+        screen_task = asyncio.ensure_future(call("POST", "/v1/screen", json.dumps(CHAIR).encode()))
+        screen_task.add_done_callback(lambda _: order.append("screen"))
+        while not busy.is_set() and not screen_task.done():  # the loop is free while the screening waits
+            await asyncio.sleep(0.001)
+        status, _, _ = await call("GET", "/healthz")
+        order.append(f"healthz {status}")
+        fcntl.flock(other.fileno(), fcntl.LOCK_UN)  # the other writer finishes
+        status, headers, text = await screen_task
         assert status == 200, text
         assert json.loads(text)["record_ids"] and headers["x-ecscreen-record-ids"]
 
     try:
         _serve(_app(holder), body)
     finally:
-        safety.cancel()
+        for t in safety:
+            t.cancel()
         fcntl.flock(other.fileno(), fcntl.LOCK_UN)
         other.close()
+    assert not released_by_safety.is_set(), f"the event loop was blocked for {SAFETY_S:g} s behind the other writer"
+    assert busy.is_set()
     assert order == ["healthz 200", "screen"]
     assert store.verify().ok
+
+
+SAFETY_S = 120.0  # seconds: far beyond a screening, however loaded the machine
+SLOW_START_S = 4.0  # a start-up this slow released the other writer's lock before the screening (safety 3 s)
+
+
+def test_the_other_writer_test_does_not_depend_on_how_long_the_app_takes_to_start(
+        holder: StateHolder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression for the flaky test above: its other writer took the lock and started a 20 s safety release
+    before the app was created and started, and the start-up runs a full GC pass (``_Heap.settle``) over the
+    whole process, which in the full test suite (a 2.5 GB heap) took tens of seconds of wall time on a loaded
+    machine. The safety release then let go before the screening's append, the append found the store free
+    and the screening was answered before /healthz (a warm screening takes less than the 50 ms the old test
+    waited before asking /healthz). Now the lock is taken once the app has started: a slow start-up (simulated
+    here, after a warm-up screening) changes nothing."""
+    warm: list[int] = []
+
+    async def warm_up(call: Call) -> None:
+        warm.append((await call("POST", "/v1/screen", json.dumps(CHAIR).encode()))[0])
+
+    _serve(_app(holder), warm_up)
+    assert warm == [200]
+    real = app_mod._Heap.settle
+
+    def slow_settle(self: Any, *, reload: bool = False) -> None:
+        real(self, reload=reload)
+        time.sleep(SLOW_START_S)
+
+    monkeypatch.setattr(app_mod._Heap, "settle", slow_settle)
+    monkeypatch.setattr(sys.modules[__name__], "SAFETY_S", SLOW_START_S - 1.0)  # shorter than the start-up now
+    test_inline_append_never_waits_on_the_event_loop_for_another_writer(holder, monkeypatch)
 
 
 def test_requests_screened_in_one_pass_of_the_loop_are_recorded_in_one_transaction(
@@ -569,3 +640,151 @@ def test_requests_of_one_pass_have_their_names_matched_together_with_the_answers
 
 async def _gather_into(call: Call, bodies: list[bytes], out: list[tuple[int, dict[str, str], bytes]]) -> None:
     out.extend(await asyncio.gather(*(call("POST", "/v1/screen", b) for b in bodies)))
+
+
+def _chairs(tag: str, n: int) -> list[bytes]:
+    return [json.dumps(dict(CHAIR, id=f"SO-{tag}{i}")).encode() for i in range(n)]
+
+
+def _staggered_round(holder: StateHolder, hold: float) -> tuple[dict[str, float], list[Any]]:
+    """Four keep-alive connections whose clients send the next request as soon as they are answered (a closed
+    loop): two rounds arriving together (the gaps are learnt), then a third whose requests arrive one after
+    another, each a few passes of the event loop after the one before. (runs, holds and seconds of the third
+    round, its answers)."""
+    conns = [("127.0.0.1", 6000 + k) for k in range(4)]
+    app = _app(holder, group_wait=hold)
+    got: list[tuple[int, dict[str, str], bytes]] = []
+    seen: dict[str, float] = {}
+
+    async def body(call: Call) -> None:
+        group = app.state.loop_group
+        for tag in "AB":
+            await asyncio.gather(*(call("POST", "/v1/screen", b, client=c) for b, c in zip(_chairs(tag, 4), conns,
+                                                                                            strict=True)))
+        runs = group.runs
+
+        async def later(k: int, b: bytes) -> tuple[int, dict[str, str], bytes]:
+            for _ in range(3 * k):
+                await asyncio.sleep(0)
+            return await call("POST", "/v1/screen", b, client=conns[k])
+
+        t0 = time.perf_counter()
+        got.extend(await asyncio.gather(*(later(k, b) for k, b in enumerate(_chairs("C", 4)))))
+        seen["s"] = time.perf_counter() - t0
+        seen["runs"] = group.runs - runs
+        seen["holds"] = group.holds
+
+    _serve(app, body)
+    return seen, got
+
+
+def test_a_group_waits_for_connections_that_come_back_at_once_and_runs_when_they_have(
+        holder: StateHolder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Groups held back (--group-wait-ms): in a closed loop the next requests of four connections arrive a
+    moment apart. Without the wait the first runs alone and the rest after it; with it they are screened as
+    one group, run as soon as the fourth has arrived (not at the wait's bound, 30 s here), with the answers
+    of one at a time."""
+    monkeypatch.setattr(app_mod._Arrivals, "MIN_WAIT", 30.0)  # however loaded the machine
+    without, _ = _staggered_round(holder, 0.0)
+    assert without["runs"] > 1 and without["holds"] == 0
+    seen, got = _staggered_round(holder, 30.0)
+    assert seen["runs"] == 1 and seen["holds"] >= 1
+    assert seen["s"] < 10  # ran when the fourth arrived, not at the bound
+    alone: list[tuple[int, dict[str, str], bytes]] = []
+
+    async def one_at_a_time(call: Call) -> None:
+        for b in _chairs("C", 4):
+            alone.append(await call("POST", "/v1/screen", b, client=("127.0.0.1", 7000)))
+
+    _serve(_app(holder), one_at_a_time)
+    for (s0, h0, t0), (s1, h1, t1) in zip(alone, got, strict=True):
+        assert s0 == s1 == 200
+        per_request = ("x-ecscreen-record-ids", "content-length")
+        assert {k: v for k, v in h0.items() if k not in per_request} == \
+               {k: v for k, v in h1.items() if k not in per_request}
+        assert _strip_ids(t0) == _strip_ids(t1)
+
+
+def test_group_wait_is_bounded() -> None:
+    """--group-wait-ms adds to the latency of every request of a group: 0 to 50 ms (0: never waits)."""
+    from ecscreen.errors import UsageError
+
+    for ok in (0.0, 0.0006, 0.05):
+        ServiceConfig(group_wait=ok).check()
+    for bad in (-0.001, 0.051):
+        with pytest.raises(UsageError, match="--group-wait-ms"):
+            ServiceConfig(group_wait=bad).check()
+
+
+def test_a_lone_client_is_never_waited_for(holder: StateHolder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One client sending request after request on its connection gives the group no one to wait for: each
+    request runs at once, whatever the hold's bound (30 s here)."""
+    hold = 30.0
+    monkeypatch.setattr(app_mod._Arrivals, "MIN_WAIT", 30.0)
+    app = _app(holder, group_wait=hold)
+    seen: dict[str, Any] = {}
+
+    async def body(call: Call) -> None:
+        t0 = time.perf_counter()
+        for b in _chairs("L", 5):
+            assert (await call("POST", "/v1/screen", b, client=("127.0.0.1", 6100)))[0] == 200
+        seen["s"] = time.perf_counter() - t0
+        seen["holds"] = app.state.loop_group.holds
+
+    _serve(app, body)
+    assert seen["holds"] == 0 and seen["s"] < 10
+
+
+def test_a_connection_that_does_not_come_back_holds_a_group_no_longer_than_the_bound(
+        holder: StateHolder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection expected back that does not send (its client stopped) delays the group by at most HOLD."""
+    hold = 1.0
+    monkeypatch.setattr(app_mod._Arrivals, "MIN_WAIT", 30.0)
+    app = _app(holder, group_wait=hold)
+    seen: dict[str, float] = {}
+    a, b = ("127.0.0.1", 6300), ("127.0.0.1", 6301)
+
+    async def body(call: Call) -> None:
+        for _ in range(2):  # a and b answered together twice: both learn to come back at once
+            await asyncio.gather(*(call("POST", "/v1/screen", x, client=c) for x, c in zip(_chairs("D", 2), (a, b),
+                                                                                          strict=True)))
+        t0 = time.perf_counter()
+        assert (await call("POST", "/v1/screen", _chairs("E", 1)[0], client=a))[0] == 200  # b never sends
+        seen["s"] = time.perf_counter() - t0
+        seen["holds"] = app.state.loop_group.holds
+
+    _serve(app, body)
+    assert seen["holds"] == 1
+    assert 0.9 <= seen["s"] < 10  # waited for b, up to the bound
+
+
+def test_arrivals_expect_only_connections_that_come_back_quickly_and_only_for_a_while(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """_Arrivals (the group wait's forecast), on a fake clock: a connection is expected after its answer only if
+    it came back within the bound before, until twice its usual gap (at least MIN_WAIT); a slow one, a new one
+    and one that has sent are not; of many idle connections the ones answered longest ago are forgotten, and
+    those answered too long ago to be expected are not looked at."""
+    clock = [100.0]
+    monkeypatch.setattr(app_mod.time, "monotonic", lambda: clock[0])
+    hold = 0.001
+    arr = app_mod._Arrivals()
+    quick, slow, new = ("q", 1), ("s", 1), ("n", 1)
+    for conn, gap in ((quick, 0.0002), (slow, 0.005)):
+        arr.answered(conn)
+        clock[0] += gap
+        arr.arrived(conn)
+    arr.answered(new)
+    assert arr.expected(clock[0], hold) is None  # nobody answered with a known quick gap is idle
+    arr.answered(quick)
+    arr.answered(slow)
+    at = clock[0]
+    assert arr.expected(at, hold) == pytest.approx(at + max(2 * 0.0002, app_mod._Arrivals.MIN_WAIT))
+    assert arr.expected(at + 0.0005, hold) is None  # past its window: no longer expected
+    arr.arrived(quick)
+    assert arr.expected(at, hold) is None  # it has sent
+    for k in range(10_000):  # idle connections answered long ago
+        arr.answered(("old", k))
+    clock[0] += 10.0
+    arr.answered(quick)
+    assert arr.expected(clock[0], hold) is not None
+    assert len(arr._answered) <= app_mod._Arrivals.KEPT  # the oldest forgotten past KEPT

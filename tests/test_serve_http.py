@@ -125,3 +125,57 @@ def test_uvicorn_with_the_service_protocol_answers_a_request_in_one_write() -> N
     assert len(writes) == 1 and writes[0].startswith(b"HTTP/1.1 200 OK\r\n") and writes[0].endswith(b'{"ok":true}')
     head = asyncio.run(main(b"HEAD"))
     assert len(head) == 1 and head[0].startswith(b"HTTP/1.1 200 OK\r\n") and head[0].endswith(b"\r\n\r\n")
+
+
+def test_a_connection_counts_in_the_workers_balance_from_its_first_request_other_than_a_health_check(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: every connection counted, a /healthz probe's too, so eight screening clients and a probe
+    settled as 5 + (3 and the probe) over two workers ("5 against 4" looked even): one worker screened for
+    five clients, the other for three. Now a connection counts once it asks for something other than
+    /healthz or /readyz, and stops counting when it ends."""
+    import uvicorn
+    from starlette.responses import Response
+    from uvicorn.server import ServerState
+
+    from ecscreen.service import balance
+
+    path = balance.create_file(1)
+    assert path is not None
+    b = balance.Balance(path)
+    monkeypatch.setattr(balance, "CURRENT", b)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await Response(b"{}", media_type="application/json")(scope, receive, send)
+
+    async def main() -> list[int]:
+        config = uvicorn.Config(app, http=PROTOCOL, log_level="warning", lifespan="off")
+        config.load()
+        counts = []
+        proto = config.http_protocol_class(config=config, server_state=ServerState(), app_state={},  # type: ignore[call-arg]
+                                           _loop=asyncio.get_running_loop())
+        proto.connection_made(_Transport())  # type: ignore[arg-type]
+        for path in (b"/healthz", b"/readyz", b"/healthz", b"/v1/lists", b"/healthz"):
+            proto.data_received(b"GET " + path + b" HTTP/1.1\r\nhost: x\r\n\r\n")  # type: ignore[attr-defined]
+            for _ in range(20):
+                await asyncio.sleep(0)
+            counts.append(b.mine)
+        proto.connection_lost(None)
+        counts.append(b.mine)
+        probe = config.http_protocol_class(config=config, server_state=ServerState(), app_state={},  # type: ignore[call-arg]
+                                           _loop=asyncio.get_running_loop())
+        probe.connection_made(_Transport())  # type: ignore[arg-type]
+        probe.data_received(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")  # type: ignore[attr-defined]
+        for _ in range(20):
+            await asyncio.sleep(0)
+        probe.connection_lost(None)
+        counts.append(b.mine)
+        return counts
+
+    try:
+        assert asyncio.run(main()) == [0, 0, 0, 1, 1, 0, 0]
+        assert b.counts[b.slot] == 0
+    finally:
+        b.close()
+        import os
+
+        os.unlink(path)

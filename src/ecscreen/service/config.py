@@ -20,6 +20,8 @@ DATABASE_ENV = "ECSCREEN_DATABASE_URL"
 MIN_TOKEN_CHARS = 16
 DEFAULT_MAX_BODY = 1024 * 1024  # 1 MiB
 DEFAULT_TIMEOUT = 30.0  # seconds per request
+DEFAULT_GROUP_WAIT = 0.0006  # seconds (--group-wait-ms 0.6)
+MAX_GROUP_WAIT = 0.05  # seconds: a wait adds to the latency of every request of the group
 
 
 @dataclass
@@ -40,6 +42,9 @@ class ServiceConfig:
     database_url: str | None = field(default=None, repr=False)  # None: SQLite in ``home``
     home: str | None = None  # $ECSCREEN_HOME (records.db lives there)
     balance_file: str | None = None  # --workers N: the workers' shared connection counts (service.balance)
+    # seconds a group of one-shipment requests may wait for keep-alive connections expected back at once
+    # (service.app._LoopGroup; 0: never waits)
+    group_wait: float = DEFAULT_GROUP_WAIT
 
     def check(self) -> None:
         """Refuse a configuration that would be unsafe or cannot work (a usage error, exit 2)."""
@@ -49,6 +54,9 @@ class ServiceConfig:
             raise UsageError("--max-body must be at least 1024 bytes", field="--max-body")
         if self.timeout <= 0:
             raise UsageError("--timeout must be positive (seconds)", field="--timeout")
+        if not 0 <= self.group_wait <= MAX_GROUP_WAIT:
+            raise UsageError(f"--group-wait-ms must be 0-{MAX_GROUP_WAIT * 1000:g} (milliseconds)",
+                             field="--group-wait-ms")
         if self.workers < 1:
             raise UsageError("--workers must be at least 1", field="--workers")
         if self.rules and self.rules_only:

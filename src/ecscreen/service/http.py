@@ -62,33 +62,47 @@ class OneWriteTransport:
         return getattr(self._transport, name)
 
 
+UNCOUNTED_PATHS = frozenset({"/healthz", "/readyz"})  # a connection asking only these is not load to balance
+
+
 class Protocol(HttpToolsProtocol):
     """uvicorn's httptools protocol writing through :class:`OneWriteTransport` (``uvicorn.Config(http=...)``),
     counting its worker's connections and ending one when the workers' connections are uneven
-    (:mod:`ecscreen.service.balance`, with ``--workers N``)."""
+    (:mod:`ecscreen.service.balance`, with ``--workers N``).
+
+    A connection counts from its first request other than a health check (``UNCOUNTED_PATHS``): a load
+    balancer's or monitor's probe connection is no load, and counting it evened out the wrong thing (the
+    serve benchmark's eight clients and its /healthz probe settled as 5 + 3 and the probe: "5 against 4")."""
 
     _balance: balance.Balance | None = None
+    _counted = False  # the connection counts in its worker's balance slot
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(OneWriteTransport(transport, self.loop))  # type: ignore[arg-type]
-        b = balance.CURRENT
-        if b is not None:
-            self._balance = b
-            b.opened()
+        self._balance = balance.CURRENT
 
     def connection_lost(self, exc: Exception | None) -> None:
         b = self._balance
         if b is not None:
             self._balance = None
-            b.lost()
+            if self._counted:
+                self._counted = False
+                b.lost()
         super().connection_lost(exc)
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
         b = self._balance
+        if b is None:
+            return
+        if not self._counted:
+            if self.scope.get("path") in UNCOUNTED_PATHS:
+                return
+            self._counted = True
+            b.opened()
         cycle = self.cycle
         # not a request queued behind another (pipelined): its predecessor's response said keep-alive
-        if b is not None and cycle is not None and cycle.keep_alive and not self.pipeline and b.should_close():
+        if cycle is not None and cycle.keep_alive and not self.pipeline and b.should_close():
             cycle.keep_alive = False  # uvicorn answers with "connection: close" and closes after the response
 
 
