@@ -19,6 +19,8 @@ import yaml
 
 @dataclass(frozen=True)
 class Country:
+    """A resolved country (or ISO 3166-2 region): alpha-2 and alpha-3 codes and the English name."""
+
     alpha2: str
     name: str
     alpha3: str | None = None
