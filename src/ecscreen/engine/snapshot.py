@@ -34,11 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from ecscreen import __version__
+from ecscreen.domain.countries import TABLE_FILES, seed_tables, tables_state
 from ecscreen.packs.registry import Registry, default_rules_dir, load_registry, pack_files
 from ecscreen.settings import dist_version, package_stamp
 
-SNAPSHOT_FORMAT = 4  # 2: the packs' large keyed tables stored per key (lazy_tables); 3: with a lookup table;
-# 4: the simplified forms of the packs' Han runs (``simplified``)
+SNAPSHOT_FORMAT = 5  # 2: the packs' large keyed tables stored per key (lazy_tables); 3: with a lookup table;
+# 4: the simplified forms of the packs' Han runs (``simplified``); 5: the parsed country tables (``countries``)
 LAZY_TABLE_MIN = 256  # a pack's dict field of at least this many entries is read per key
 HASH_MEMO = "pack-hashes.json"  # in the cache directory: pack file stat -> SHA-256 of its bytes
 HASH_MEMO_FORMAT = 1
@@ -59,6 +60,14 @@ def _code_fingerprint() -> bytes:
     for dist in ("pydantic", "pydantic-core", "PyYAML", "pycountry", "OpenCC"):
         h.update(f"|{dist} {dist_version(dist)}".encode())
     h.update(b"\x00sources\x00" + package_stamp())
+    # the data files whose parsed tables the snapshot holds too (countries.tables_state; pycountry's JSON is
+    # covered by its version above)
+    pkg = Path(__file__).resolve().parents[1]
+    for rel in TABLE_FILES:
+        try:
+            h.update(b"\x00table\x00" + rel.encode() + b"\x00" + (pkg / rel).read_bytes())
+        except OSError:
+            h.update(b"\x00table\x00" + rel.encode() + b"\x00missing")
     return h.digest()
 
 
@@ -193,7 +202,7 @@ def _write_snapshot(target: Path, digest: str, reg: Registry) -> None:
         for i, name, _ in tables:
             reg.packs[i].model.__dict__[name] = {}
         write_cache_file(target, digest, {"digest": digest, "registry": reg, "lazy_tables": lazy,
-                                          "simplified": simplified})
+                                          "simplified": simplified, "countries": _countries_state()})
     finally:
         for i, name, value in tables:
             reg.packs[i].model.__dict__[name] = value
@@ -263,4 +272,13 @@ def _from_state(state: dict[str, Any]) -> Registry | None:
         from ecscreen.domain.normalize import seed_simplified
 
         seed_simplified(simplified)
+    seed_tables(state.get("countries"))
     return reg
+
+
+def _countries_state() -> dict[str, Any] | None:
+    """The parsed country tables for the snapshot (None when they cannot be read: the check reads them itself)."""
+    try:
+        return tables_state()
+    except Exception:  # noqa: BLE001 - a table that cannot be read fails where it is used, as without a snapshot
+        return None
