@@ -21,3 +21,43 @@ def test_dist_version_first_directory_on_the_path_wins(tmp_path: Path, monkeypat
     assert dist_version("zz-probe.dist") == "1.2"
     assert dist_version("ZZ_Other-Probe") == "3.0"
     assert dist_version("zz-not-installed-probe") == "?"
+
+
+def test_flat_array_stores_its_maximum() -> None:
+    """An integer FlatArray written from numpy carries its largest item (numpy's), read back without walking
+    the items; arrays pickled without it (older cache files) still compute it; a damaged one is refused."""
+    import pickle
+
+    import numpy as np
+
+    from ecscreen.parties.indexcache import FlatArray
+
+    for dtype in ("<i4", "<i8", "<u2", "|u1"):
+        a = np.array([3, 0, 250, 7], dtype=dtype)
+        f = FlatArray.of(a)
+        assert f.max() == int(a.max()) and f._max == int(a.max())
+        back = pickle.loads(pickle.dumps(f, protocol=5))
+        assert back._max == int(a.max()) and back.max() == int(a.max()) and back == f
+        old = FlatArray(f.dtype, f.shape, bytes(f.data))  # as a file written before the maximum was stored
+        assert old._max is None and old.max() == int(a.max())
+    floats = FlatArray.of(np.array([1.5, 2.5]))
+    assert floats._max is None and floats.max() == 2.5
+    assert FlatArray.of(np.array([], dtype="<i4"))._max is None
+    with pytest.raises(ValueError):
+        FlatArray("<i4", (1,), bytes(4), maximum="7")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        FlatArray("<f8", (1,), bytes(8), maximum=7)
+
+
+def test_loaded_index_reads_the_stored_maximum(tmp_path: Path) -> None:
+    """The party index saved to and read from its cache file checks its alias -> entry array with the stored
+    maximum (no walk of the items)."""
+    from ecscreen.parties.indexcache import FlatArray
+    from ecscreen.parties.matching import ListEntry, Matcher
+
+    entries = [ListEntry(id=f"T-{i}", source="test", source_code="custom", name=n)
+               for i, n in enumerate(["Acme Rocket Works", "Blue Falcon Trading", "Zenith Optics GmbH"])]
+    Matcher(entries, cache_key="round4-max", cache_dir=tmp_path)  # built and saved
+    m = Matcher(entries, cache_key="round4-max", cache_dir=tmp_path)  # read from the file
+    arr = m.alias_entry
+    assert isinstance(arr, FlatArray) and arr._max == max(arr.tolist())
