@@ -61,3 +61,17 @@ def test_loaded_index_reads_the_stored_maximum(tmp_path: Path) -> None:
     m = Matcher(entries, cache_key="round4-max", cache_dir=tmp_path)  # read from the file
     arr = m.alias_entry
     assert isinstance(arr, FlatArray) and arr._max == max(arr.tolist())
+
+
+def test_check_does_not_import_the_review_commands() -> None:
+    """``check`` reads the store's decisions through ecscreen.cli.decisions, not the review command module."""
+    import subprocess
+
+    code = ("import sys, io\nfrom ecscreen.cli.main import main\n"
+            "sys.argv = ['ecscreen', 'check', sys.argv[1], '--no-record']\n"
+            "out = sys.stdout\nsys.stdout = io.StringIO()\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\nsys.stdout = out\n"
+            "print('ecscreen.cli.review' in sys.modules, 'ecscreen.cli.decisions' in sys.modules)")
+    ship = Path(__file__).resolve().parents[1] / "examples" / "gpu-to-germany.yaml"
+    got = subprocess.run([sys.executable, "-c", code, str(ship)], capture_output=True, text=True, check=True)
+    assert got.stdout.split() == ["False", "True"]
