@@ -1,6 +1,7 @@
 """Start-up and per-call latency: what a pre-commit hook or an ERP calling the CLI per order pays.
 
-Measures, in this order and in the same run (so machine load affects all alike), the median of N runs:
+Measures in the same run the median of N runs of each (1-3 run round by round: bare, --help, check, bare, ...,
+so machine load and the VM's drifts in speed affect all alike; until stop 24 each ran its N runs in a block):
 
 1. the bare import of the CLI's own dependencies (typer, pydantic, rich, rapidfuzz, yaml) in a fresh
    interpreter — the floor any Python CLI built on them pays;
@@ -39,22 +40,36 @@ items:
 
 
 CPU: dict[int, float] = {}  # id of the command list -> median CPU seconds (user + system) of the child
+RATIOS: list[float] = []  # check wall / bare wall of each round
 
 
-def _time(cmd: list[str], env: dict[str, str], runs: int) -> float:
-    """Median wall seconds of ``runs`` runs (median CPU seconds of the child kept in CPU: on a machine shared
-    with other work the CPU time is the steadier figure)."""
-    out = []
-    cpu = []
+def _once(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child: user + system) of one run of ``cmd``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+def _time_rounds(cmds: list[list[str]], env: dict[str, str], runs: int) -> list[float]:
+    """Median wall seconds of ``runs`` runs of each command, run round by round (bare, --help, check, bare,
+    --help, check, ...) so that the VM's drifts in speed (the same bare import measured 134-207 ms within ten
+    minutes) fall on all three alike; the median CPU seconds of each child are kept in CPU (on a machine
+    shared with other work the CPU time is the steadier figure), and each round's check/bare wall ratio in
+    RATIOS."""
+    walls: list[list[float]] = [[] for _ in cmds]
+    cpus: list[list[float]] = [[] for _ in cmds]
     for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t = time.perf_counter()
-        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-        out.append(time.perf_counter() - t)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    CPU[id(cmd)] = statistics.median(cpu)
-    return statistics.median(out)
+        for i, cmd in enumerate(cmds):
+            wall, cpu = _once(cmd, env)
+            walls[i].append(wall)
+            cpus[i].append(cpu)
+        RATIOS.append(walls[-1][-1] / walls[0][-1])
+    for cmd, cpu in zip(cmds, cpus, strict=True):
+        CPU[id(cmd)] = statistics.median(cpu)
+    return [statistics.median(w) for w in walls]
 
 
 def _real_names() -> list[str]:
@@ -137,9 +152,7 @@ def main() -> None:
         help_cmd = [*cli, "--help"]
         check_cmd = [*cli, "check", str(ship)]
         subprocess.run(help_cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        bare = _time(bare_cmd, env, args.runs)
-        helpt = _time(help_cmd, env, args.runs)
-        check = _time(check_cmd, env, args.runs)
+        bare, helpt, check = _time_rounds([bare_cmd, help_cmd, check_cmd], env, args.runs)
         breakdown = ""
         if args.breakdown:
             breakdown = subprocess.run([py, "-c", BREAKDOWN, str(ship)], env=env, check=False, capture_output=True,
@@ -166,11 +179,14 @@ def main() -> None:
             cpu_times.append(time.process_time() - c)
     cb, ch, cc = CPU[id(bare_cmd)], CPU[id(help_cmd)], CPU[id(check_cmd)]
     print(f"bare import of typer+pydantic+rich+rapidfuzz+yaml : {bare * 1000:7.0f} ms wall, {cb * 1000:5.0f} ms CPU "
-          f"(medians of {args.runs})")
+          f"(medians of {args.runs} rounds: bare, --help, check run in turn, so drifts of the VM's speed fall on "
+          "all three alike)")
     print(f"ecscreen --help                                   : {helpt * 1000:7.0f} ms wall, {ch * 1000:5.0f} ms CPU "
           "(target <= 300 ms)")
     print(f"ecscreen check, 1 item, 2 parties, lists, warm    : {check * 1000:7.0f} ms wall, {cc * 1000:5.0f} ms CPU "
           f"= {check / bare:.2f}x bare import wall, {cc / cb:.2f}x CPU (targets <= 500 ms, <= 2.5x)")
+    print(f"  check / bare wall of each round: {' '.join(f'{r:.2f}' for r in RATIOS)} "
+          f"(median {statistics.median(RATIOS):.2f}x)")
     print(f"Screener() build + first screen (warm caches)     : {build * 1000:7.0f} ms")
     print(f"Screener.screen(), 2 parties, median of {len(times)}      : {statistics.median(times) * 1000:7.2f} ms wall "
           f"(p95 {sorted(times)[int(len(times) * 0.95)] * 1000:.2f} ms), {statistics.median(cpu_times) * 1000:.2f} ms "

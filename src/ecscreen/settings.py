@@ -115,15 +115,23 @@ def dist_version(name: str) -> str:
     directory on ``sys.path`` names it, the first found as ``importlib.metadata.version`` finds it; ``"?"``
     when there is none. For cache keys: it reads directory names only, without importing ``importlib.metadata``
     (~11 ms CPU with the email/zipfile/csv modules it pulls in, a tenth of a one-shipment check's own work)."""
-    want = _dist_key(name)
-    for entry in sys.path:
+    return _dist_versions(tuple(sys.path)).get(_dist_key(name), "?")
+
+
+@lru_cache(maxsize=4)
+def _dist_versions(path: tuple[str, ...]) -> dict[str, str]:
+    """Every distribution's version as :func:`dist_version` finds it (the first ``NAME-VERSION.dist-info`` or
+    ``.egg-info`` directory on ``path``, in order), by its :func:`_dist_key`: one pass over the directories
+    for all the names a check looks up (~8, each a walk of ~400 directory names, ~3 ms CPU in all)."""
+    found: dict[str, str] = {}
+    for entry in path:
         for f in _dir_entries(entry or "."):
             if not f.endswith((".dist-info", ".egg-info")):
                 continue
             dist, sep, version = f.rsplit(".", 1)[0].partition("-")
-            if sep and version and _dist_key(dist) == want:
-                return version
-    return "?"
+            if sep and version:
+                found.setdefault(_dist_key(dist), version)
+    return found
 
 
 def file_stamps(paths: Iterable[Path], root: Path | None = None) -> bytes:

@@ -74,8 +74,8 @@ def batch_command(
     from ecscreen.cli.options import open_record_store
 
     store = open_record_store(no_record, fast=True)
+    from ecscreen.cli.decisions import decision_allowlist
     from ecscreen.cli.options import clearances_for
-    from ecscreen.cli.review import decision_allowlist
 
     ctx = context_for(registry_for(rules, rules_only), use_lists=not no_lists, policy=check_policy(policy), as_of=on,
                       allowlist=decision_allowlist(clearances_for(None), store) if not no_lists else None)

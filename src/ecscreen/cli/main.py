@@ -148,7 +148,7 @@ def check(
         from ecscreen.cli.options import open_record_store
 
         store = open_record_store(no_record, fast=True)
-        from ecscreen.cli.review import decision_allowlist
+        from ecscreen.cli.decisions import decision_allowlist
 
         # cleared review decisions of the store become clearances, with the --clearances file's
         allow = decision_allowlist(load_clearances(clearances), store) if not no_lists else None

@@ -48,8 +48,8 @@ def rescreen_command(
 ) -> None:
     """Re-screen the recorded parties against the current lists; report those now worse than recorded
     (a new hit, possible -> strong, a worse outcome) with their record ids. Exit 0 none, 1 some."""
+    from ecscreen.cli.decisions import decision_allowlist
     from ecscreen.cli.main import load_clearances
-    from ecscreen.cli.review import decision_allowlist
     from ecscreen.runners.rescreen import default_workers, recorded_parties, rescreen
 
     if format not in ("table", "json", "csv"):
@@ -127,7 +127,7 @@ def lists_before_change() -> list[Any] | None:
 def report_affected(before: list[Any] | None) -> None:
     """After a list change: how many recorded parties now hit an entry the change added or altered, on
     how many records, and the ``rescreen`` command that lists them."""
-    from ecscreen.cli.review import decision_allowlist, existing_store
+    from ecscreen.cli.decisions import decision_allowlist, existing_store
     from ecscreen.parties.store import refresh
     from ecscreen.runners.rescreen import affected_by_change, default_workers, recorded_parties
 

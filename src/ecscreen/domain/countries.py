@@ -19,6 +19,8 @@ import yaml
 
 @dataclass(frozen=True)
 class Country:
+    """A resolved country (or ISO 3166-2 region): alpha-2 and alpha-3 codes and the English name."""
+
     alpha2: str
     name: str
     alpha3: str | None = None
@@ -42,8 +44,44 @@ def _key(text: str) -> str:
     return _WS.sub(" ", text.strip().lower().replace(".", "").replace("’", "'"))
 
 
+# The parsed tables as a compiled packs snapshot stored them (ecscreen.engine.snapshot, keyed by these files'
+# bytes and pycountry's version): a check that loads a snapshot does not parse the YAML (~1 ms CPU with libyaml)
+# and pycountry's JSON again. Empty: read from the files. Only speed depends on it (the same tables either way).
+_SEEDED: dict[str, Any] = {}
+TABLE_FILES = ("resources/country-aliases.yaml", "data/party-country-equivalents.yaml")  # in the ecscreen package
+
+
+def tables_state() -> dict[str, Any]:
+    """The parsed country tables (the alias table, pycountry's ISO rows, the party-country groups) as plain data
+    for :func:`seed_tables`."""
+    rows = _iso_rows()
+    return {"data": _data(), "groups": _party_country_groups(),
+            "iso_rows": None if rows is None else [(r.alpha_2, r.alpha_3, r.name, r.common_name) for r in rows]}
+
+
+def seed_tables(state: Any) -> bool:
+    """Use ``state`` (from :func:`tables_state`) instead of reading the files, when it has that shape and no
+    table was read yet; False (nothing seeded) otherwise."""
+    if _SEEDED or any(f.cache_info().currsize for f in (_data, _iso_rows, _party_country_groups)):
+        return False
+    if not isinstance(state, dict) or not isinstance(state.get("data"), dict) or not isinstance(state.get("groups"), tuple):
+        return False
+    rows = state.get("iso_rows")
+    if rows is not None and not (isinstance(rows, list) and all(
+            isinstance(r, tuple) and len(r) == 4 and all(x is None or type(x) is str for x in r) for r in rows)):
+        return False
+    if not all(isinstance(g, frozenset) for g in state["groups"]):
+        return False
+    _SEEDED.update(data=state["data"], groups=state["groups"],
+                   iso_rows=None if rows is None else tuple(_IsoCountry(*r) for r in rows))
+    return True
+
+
 @lru_cache(maxsize=1)
 def _data() -> dict[str, Any]:
+    if "data" in _SEEDED:
+        seeded: dict[str, Any] = _SEEDED["data"]
+        return seeded
     raw = resources.files("ecscreen").joinpath("resources/country-aliases.yaml").read_text("utf-8")
     data: dict[str, Any] = yaml.load(raw, Loader=_SAFE_LOADER)
     return data
@@ -94,6 +132,9 @@ def _iso_rows() -> tuple[_IsoCountry, ...] | None:
     read without importing pycountry: its import reads its own version through importlib.metadata (~19 ms CPU
     of a one-shipment check, for two code lookups). None when the file is not where pycountry keeps it (then
     pycountry answers)."""
+    if "iso_rows" in _SEEDED:
+        seeded: tuple[_IsoCountry, ...] | None = _SEEDED["iso_rows"]
+        return seeded
     from importlib.util import find_spec
 
     try:
@@ -219,6 +260,9 @@ def code_of(text: str) -> str | None:
 @lru_cache(maxsize=1)
 def _party_country_groups() -> tuple[frozenset[str], ...]:
     """Groups of alpha-2 codes that count as one country in party screening (data/party-country-equivalents.yaml)."""
+    if "groups" in _SEEDED:
+        seeded: tuple[frozenset[str], ...] = _SEEDED["groups"]
+        return seeded
     raw = resources.files("ecscreen").joinpath("data", "party-country-equivalents.yaml").read_text("utf-8")
     return tuple(frozenset(str(c).upper() for c in g["members"]) for g in (yaml.load(raw, Loader=_SAFE_LOADER) or {}).get("groups", []))
 

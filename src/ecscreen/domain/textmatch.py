@@ -65,6 +65,8 @@ _CJK = CharClass((("\u3040", "\u30ff"), ("\u3400", "\u9fff"), ("\uf900", "\ufaff
 
 @dataclass(frozen=True)
 class PhraseHit:
+    """A phrase found in a text: where, and whether a negation governs it."""
+
     phrase: str
     text: str
     start: int

@@ -682,6 +682,8 @@ def find_row(idx: ChartIndex, reg: Registry, dest: Country, on: dt.date) -> RowR
 
 @dataclass
 class ChartResult:
+    """The Commerce Country Chart's determination for one item: findings, notes, input errors and steps."""
+
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)

@@ -397,6 +397,8 @@ def _fmt_eccns(pats: tuple[Pat, ...], limit: int = 6) -> str:
 
 @dataclass
 class _CheckResult:
+    """A three-valued check with its explanation, the missing facts that would decide it, and its evidence."""
+
     value: Tri
     text: str
     missing: list[tuple[str, str]] = field(default_factory=list)  # (input field, what would make it true)
@@ -616,6 +618,8 @@ class ItarPack(_Strict):
 
 @dataclass
 class _ItarIndex:
+    """The itar_scope pack compiled: its phrase, negation and category regexes."""
+
     pack: ItarPack
     pack_id: str
     phrase_re: re.Pattern[str]
@@ -648,6 +652,8 @@ register_kind("itar_scope", ItarPack, _itar_hook)
 
 @dataclass
 class _ItarFacts:
+    """What the input says of an item's ITAR status, and where it says it."""
+
     source: Literal["fact", "category", "text"]
     category: str | None
     evidence: list[Evidence]
@@ -758,6 +764,8 @@ def _compiled_for(reg: Registry) -> tuple[_Compiled, LoadedPack] | None:
 
 @dataclass
 class _Ctx:
+    """One item's assessment: the compiled pack, the item, the shipment and its destination and dates."""
+
     comp: _Compiled
     pack_id: str
     item: Item
@@ -1008,6 +1016,8 @@ def _exclusions(ctx: _Ctx, exclusions: list[Exclusion]) -> tuple[Tri, str, list[
 
 @dataclass
 class _ParaOutcome:
+    """One foreign-direct-product paragraph evaluated for an item: caught, not caught or unknown, and why."""
+
     rule: FdpRule | None
     paragraph: str
     value: Tri  # caught?
@@ -1102,6 +1112,8 @@ def _would_change(ctx: _Ctx, r: FdpRule, prod: _CheckResult, reach: _CheckResult
 
 @dataclass
 class _DmOutcome:
+    """The de minimis step for an item: subject, not subject or unknown, with its steps and missing facts."""
+
     value: Tri  # subject?
     steps: list[Step]
     missing: list[tuple[str, str]]

@@ -68,6 +68,8 @@ class PartyListScopesPack(Strict):
 
 @dataclass
 class _Index:
+    """The party_list_scopes pack compiled: its scopes by id with their regexes, and Supplement No. 2's countries."""
+
     pack: PartyListScopesPack
     pack_id: str
     res: list[tuple[ScopeDef, re.Pattern[str]]]

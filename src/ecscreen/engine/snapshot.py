@@ -6,7 +6,12 @@ is cached as one file keyed by the SHA-256 of
 
 * the state of the ecscreen sources (path, size, inode, modification and change times of each file) and the
   versions of the libraries that shape the models (pydantic, pyyaml), and
-* every pack file that ``load_registry`` may read (its path as shown in reports and its bytes).
+* every pack file that ``load_registry`` may read (its path as shown in reports and the SHA-256 of its bytes).
+
+A file's SHA-256 is read from a small memo in the cache directory (``pack-hashes.json``, plain JSON: never
+unpickled) when the file's path, size, inode, modification and change times are those it was hashed with and
+it had not changed for :data:`RACY_SECONDS` before it was hashed (a file rewritten within the file system's
+timestamp granularity could otherwise keep its times: git's "racy" rule); any other file is read and hashed.
 
 The cache file is written atomically (temporary file + rename) and read only when it is a regular file
 owned by the current user and not writable by group or others, its header names exactly this digest and
@@ -16,20 +21,30 @@ failure means "not cached": the packs are loaded from source, so results never d
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
+import os
 import sys
+import tempfile
+import time
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from ecscreen import __version__
+from ecscreen.domain.countries import TABLE_FILES, seed_tables, tables_state
 from ecscreen.packs.registry import Registry, default_rules_dir, load_registry, pack_files
 from ecscreen.settings import dist_version, package_stamp
 
-SNAPSHOT_FORMAT = 4  # 2: the packs' large keyed tables stored per key (lazy_tables); 3: with a lookup table;
-# 4: the simplified forms of the packs' Han runs (``simplified``)
+SNAPSHOT_FORMAT = 5  # 2: the packs' large keyed tables stored per key (lazy_tables); 3: with a lookup table;
+# 4: the simplified forms of the packs' Han runs (``simplified``); 5: the parsed country tables (``countries``)
 LAZY_TABLE_MIN = 256  # a pack's dict field of at least this many entries is read per key
+HASH_MEMO = "pack-hashes.json"  # in the cache directory: pack file stat -> SHA-256 of its bytes
+HASH_MEMO_FORMAT = 1
+HASH_MEMO_MAX = 4096  # files remembered (the memo is started afresh when full; only speed depends on it)
+RACY_SECONDS = 2.0  # a file changed less than this before it was hashed is hashed again next time
 
 __all__ = ["registry_digest", "load_registry_snapshot"]
 
@@ -45,24 +60,99 @@ def _code_fingerprint() -> bytes:
     for dist in ("pydantic", "pydantic-core", "PyYAML", "pycountry", "OpenCC"):
         h.update(f"|{dist} {dist_version(dist)}".encode())
     h.update(b"\x00sources\x00" + package_stamp())
+    # the data files whose parsed tables the snapshot holds too (countries.tables_state; pycountry's JSON is
+    # covered by its version above)
+    pkg = Path(__file__).resolve().parents[1]
+    for rel in TABLE_FILES:
+        try:
+            h.update(b"\x00table\x00" + rel.encode() + b"\x00" + (pkg / rel).read_bytes())
+        except OSError:
+            h.update(b"\x00table\x00" + rel.encode() + b"\x00missing")
     return h.digest()
 
 
-def registry_digest(paths: list[Path] | None, extend: bool) -> str | None:
-    """Digest of everything ``load_registry(paths, extend=extend)`` depends on; None when a file cannot be read."""
+def registry_digest(paths: list[Path] | None, extend: bool, cache_dir: Path | None = None) -> str | None:
+    """Digest of everything ``load_registry(paths, extend=extend)`` depends on; None when a file cannot be read.
+    With ``cache_dir``, the pack files' hashes are served from (and saved to) its memo (:func:`_pack_hash`)."""
     h = hashlib.sha256(_code_fingerprint())
     h.update(f"|extend={extend}|".encode())
     roots = [default_rules_dir(), *(paths or [])]
+    memo = _read_hash_memo(cache_dir) if cache_dir is not None else None
+    seen: dict[str, list[Any]] = {}
     try:
         for r in roots:
             h.update(b"\x01root\x00" + str(Path(r).resolve()).encode("utf-8", "surrogatepass"))
             for f in pack_files(Path(r)):
-                h.update(b"\x02" + str(f).encode("utf-8", "surrogatepass") + b"\x00" + f.read_bytes())
+                h.update(b"\x02" + str(f).encode("utf-8", "surrogatepass") + b"\x00" + _pack_hash(f, memo, seen))
     except OSError:
         return None
     except Exception:  # an invalid path: load_registry reports it properly
         return None
+    if cache_dir is not None and seen and (memo is None or any(memo.get(k) != v for k, v in seen.items())):
+        _write_hash_memo(Path(cache_dir), {**(memo if memo and len(memo) < HASH_MEMO_MAX else {}), **seen})
     return h.hexdigest()
+
+
+def _pack_hash(f: Path, memo: dict[str, list[Any]] | None, seen: dict[str, list[Any]]) -> bytes:
+    """SHA-256 of the bytes of pack file ``f``: from ``memo`` when its entry names exactly the file's current
+    size, inode, modification and change times (ns); else read and hashed, and put in ``seen`` (then saved in
+    the memo) when the file had not changed for RACY_SECONDS (a later rewrite then changes its change time)."""
+    key = os.path.abspath(f)
+    st = os.stat(f)
+    stamp = [st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
+    got = memo.get(key) if memo is not None else None
+    if got is not None and got[:4] == stamp:
+        seen[key] = got
+        return bytes.fromhex(got[4])
+    now_ns = time.time_ns()
+    digest = hashlib.sha256(f.read_bytes()).digest()
+    if now_ns - max(st.st_mtime_ns, st.st_ctime_ns) >= RACY_SECONDS * 1e9 and os.stat(f).st_ctime_ns == st.st_ctime_ns:
+        seen[key] = [*stamp, digest.hex()]
+    return digest
+
+
+def _read_hash_memo(cache_dir: Path) -> dict[str, list[Any]] | None:
+    """The memo of pack hashes, or None when it is missing, not a regular file of this user that others cannot
+    write, or not of the expected shape (then every pack is hashed, as without a memo)."""
+    from ecscreen.parties.matching import _open_cache_file, _trusted
+
+    try:
+        with _open_cache_file(Path(cache_dir) / HASH_MEMO) as fh:
+            if not _trusted(os.fstat(fh.fileno())):
+                return None
+            data = json.loads(fh.read())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != HASH_MEMO_FORMAT or not isinstance(data.get("files"), dict):
+        return None
+    out: dict[str, list[Any]] = {}
+    for k, v in data["files"].items():
+        if (type(k) is str and type(v) is list and len(v) == 5 and all(type(x) is int for x in v[:4])
+                and type(v[4]) is str and len(v[4]) == 64):
+            try:
+                bytes.fromhex(v[4])
+            except ValueError:
+                continue
+            out[k] = v
+    return out
+
+
+def _write_hash_memo(cache_dir: Path, files: dict[str, list[Any]]) -> None:
+    """Save the memo atomically (temporary file + rename, mode 0600); nothing when the directory is not writable."""
+    tmp: str | None = None
+    try:
+        cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".pack-hashes-", suffix=".tmp", dir=cache_dir)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"format": HASH_MEMO_FORMAT, "files": files}, fh, sort_keys=True)
+        os.replace(tmp, cache_dir / HASH_MEMO)
+        tmp = None
+    except (OSError, ValueError, TypeError):
+        return
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 def load_registry_snapshot(paths: list[Path] | None = None, *, extend: bool = False,
@@ -73,7 +163,7 @@ def load_registry_snapshot(paths: list[Path] | None = None, *, extend: bool = Fa
         return load_registry(paths, extend=extend)
     from ecscreen.parties.matching import read_cache_file
 
-    digest = registry_digest(paths, extend)
+    digest = registry_digest(paths, extend, cache_dir=cache_dir)
     if digest is None:
         return load_registry(paths, extend=extend)
     target = Path(cache_dir) / f"registry-{digest}.bin"
@@ -112,7 +202,7 @@ def _write_snapshot(target: Path, digest: str, reg: Registry) -> None:
         for i, name, _ in tables:
             reg.packs[i].model.__dict__[name] = {}
         write_cache_file(target, digest, {"digest": digest, "registry": reg, "lazy_tables": lazy,
-                                          "simplified": simplified})
+                                          "simplified": simplified, "countries": _countries_state()})
     finally:
         for i, name, value in tables:
             reg.packs[i].model.__dict__[name] = value
@@ -182,4 +272,13 @@ def _from_state(state: dict[str, Any]) -> Registry | None:
         from ecscreen.domain.normalize import seed_simplified
 
         seed_simplified(simplified)
+    seed_tables(state.get("countries"))
     return reg
+
+
+def _countries_state() -> dict[str, Any] | None:
+    """The parsed country tables for the snapshot (None when they cannot be read: the check reads them itself)."""
+    try:
+        return tables_state()
+    except Exception:  # noqa: BLE001 - a table that cannot be read fails where it is used, as without a snapshot
+        return None

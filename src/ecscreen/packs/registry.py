@@ -336,6 +336,8 @@ class CountryGroupsPack(Strict):
 
 @dataclass
 class LoadedPack:
+    """One loaded pack: its report info, its validated model, its file and the line of each rule."""
+
     info: PackInfo
     model: Any
     path: Path
@@ -399,6 +401,8 @@ class Registry:
 
 @dataclass(frozen=True)
 class DeclaredParam:
+    """An item parameter declared by the packs: its type, unit, description and the packs that declare it."""
+
     name: str
     type: str  # number | boolean
     unit: str | None

@@ -251,6 +251,8 @@ def is_address_only(entry: ListEntry) -> bool:
 
 @dataclass(frozen=True)
 class AddressHit:
+    """A list entry whose address matches a party's address: the words and numbers in common and the score."""
+
     entry: ListEntry
     address: str
     score: float

@@ -528,11 +528,17 @@ class FlatArray:
     (numpy's trailing NULs dropped). A 2-D array indexes its flattened items (``a.item(i, j)`` reads a cell).
     """
 
-    __slots__ = ("dtype", "shape", "data", "_view", "_width", "_text_all")
+    __slots__ = ("dtype", "shape", "data", "_view", "_width", "_text_all", "_max")
 
-    def __init__(self, dtype: str, shape: tuple[int, ...], data: bytes) -> None:
+    def __init__(self, dtype: str, shape: tuple[int, ...], data: bytes, maximum: int | None = None) -> None:
         if type(dtype) is not str or type(shape) is not tuple or not isinstance(data, bytes | memoryview):
             raise ValueError("index cache: damaged flat array")
+        # the largest item of an integer array, as numpy computed it when the cache file was written (None: not
+        # stored; max() computes it). The index checks its alias -> entry array's largest item on every load:
+        # a walk of ~0.1 M items in Python's memoryview cost ~1.5 ms CPU of a check.
+        if maximum is not None and (type(maximum) is not int or not dtype.startswith(("<i", "<u", "|u"))):
+            raise ValueError("index cache: damaged flat array")
+        self._max = maximum
         if isinstance(data, memoryview) and (data.format != "B" or data.ndim != 1):
             data = data.cast("B")
         n = 1
@@ -563,7 +569,9 @@ class FlatArray:
         import numpy as np
 
         a = np.ascontiguousarray(arr)
-        return cls(a.dtype.str, tuple(int(d) for d in a.shape), a.tobytes())
+        dtype = a.dtype.str
+        maximum = int(a.max()) if a.size and dtype.startswith(("<i", "<u", "|u")) else None
+        return cls(dtype, tuple(int(d) for d in a.shape), a.tobytes(), maximum)
 
     def numpy(self) -> Any:
         """The numpy array: over the data in place when they are read-only (a mapped cache file: the array is
@@ -579,7 +587,9 @@ class FlatArray:
     def __reduce_ex__(self, protocol: Any) -> Any:
         # protocol 5: the data as a PickleBuffer, stored out of band by dump_payload (read in place on load)
         data: Any = pickle.PickleBuffer(self.data) if isinstance(protocol, int) and protocol >= 5 else bytes(self.data)
-        return FlatArray, (self.dtype, self.shape, data)
+        if self._max is None:
+            return FlatArray, (self.dtype, self.shape, data)
+        return FlatArray, (self.dtype, self.shape, data, self._max)
 
     def __len__(self) -> int:
         return self.shape[0] if self.shape else 1
@@ -666,6 +676,8 @@ class FlatArray:
         return list(self._view.tolist())
 
     def max(self) -> Any:
+        if self._max is not None:
+            return self._max
         return max(self._view) if self._view is not None else max(self.tolist())
 
     def __eq__(self, other: object) -> bool:
