@@ -38,8 +38,8 @@ __all__ = ["BATCH_CONTENT_VERSION", "CONTENT_VERSION", "DB_NAME", "GENESIS", "HE
            "PARTY_COLUMNS", "RECORD_COLUMNS", "SCREENING_CONTENT_VERSION", "TEXT_KIND", "BatchEntry",
            "SqliteRecordWriter", "StoreBusy", "append_batch_rows", "batch_rows", "canonical", "canonical_bytes",
            "chain_hash", "configure_connection", "expand_content", "head", "immediate", "insert_blobs", "insert_sql",
-           "locked", "norm_name", "outcome_blob", "outcome_refs", "screening_rows", "sha256_text", "stored_record",
-           "text_blob", "timestamp"]
+           "locked", "norm_name", "outcome_blob", "outcome_refs", "release_map", "screening_rows", "sha256_text",
+           "stored_record", "text_blob", "timestamp"]
 
 HEAD_REVISION = "0004_partial_kind_ref_indexes"  # the newest Alembic revision (a test checks it is the scripts' head)
 GENESIS = "0" * 64
@@ -362,6 +362,16 @@ def configure_connection(dbapi_conn: Any) -> None:
     cur.close()
 
 
+def release_map(dbapi_conn: Any) -> None:
+    """Let go of the pages ``dbapi_conn`` read through its memory map of the store, outside a transaction: a
+    changed ``mmap_size`` unmaps the file (mapped again, lazily, on the next read). A long batch run reads the
+    B-trees' newest pages through the map, and every page read once stays in the process's resident set."""
+    if dbapi_conn.in_transaction:
+        return
+    dbapi_conn.execute("PRAGMA mmap_size = 0")
+    dbapi_conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+
+
 def head(cur: Any) -> tuple[int, str]:
     """(id, hash) of the chain head: the newest record, else the chain base after a prune, else genesis."""
     row = cur.execute("SELECT id, hash FROM records ORDER BY id DESC LIMIT 1").fetchone()
@@ -526,6 +536,10 @@ class SqliteRecordWriter:
         stamp = timestamp(at)
         with locked(self._lock()), immediate(self._conn) as cur:
             return append_batch_rows(cur, entries, blobs, stamp, manifest, head(cur))
+
+    def release_map(self) -> None:
+        """As :meth:`RecordStore.release_map`."""
+        release_map(self._conn)
 
     def decisions(self) -> list[StoredRecord]:
         """Decision records, oldest first (as :meth:`RecordStore.decisions`)."""

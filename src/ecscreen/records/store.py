@@ -80,6 +80,7 @@ from ecscreen.records.rawsqlite import (
     norm_name,
     open_lock_file,
     outcome_refs,
+    release_map,
     sha256_text,
     stored_record,
     timestamp,
@@ -310,6 +311,14 @@ class RecordStore:
                 return append_batch_rows(cur, entries, blobs, stamp, manifest, self._head(conn), mark="%s")
             finally:
                 cur.close()
+
+    def release_map(self) -> None:
+        """SQLite: let this thread's writer connection go of the pages it read through its memory map of the
+        store (:func:`ecscreen.records.rawsqlite.release_map`; the batch recorder calls it every few chunks so
+        that a long run's resident set does not grow with the store). Nothing else on PostgreSQL."""
+        raw = getattr(self._local, "raw", None)
+        if self.dialect == "sqlite" and raw is not None and self._local.pid == os.getpid():
+            release_map(raw.driver_connection)
 
     def _insert_sql(self, table: Any) -> str:
         cols = [c.name for c in table.columns]
