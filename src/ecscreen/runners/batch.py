@@ -1801,10 +1801,11 @@ class Writer:
 # --------------------------------------------------------------------------- parallel (--jobs)
 
 _WORKER: dict[str, Any] = {}
-CHUNK_ORDERS = 256  # a --jobs run's first window: orders per process (the windows after it double in size, up to
-CHUNK_ORDERS_MAX = 1_024  # this many orders per process: a process screens its part of a window as one chunk,
-# whose new parties are matched in one batch call, and larger chunks cost less per order (issue 14: ~5 % less
-# screening CPU at 1,000 orders a chunk than at 128, as a one-process run measured)
+CHUNK_ORDERS = 256  # a --jobs run's first window: orders per process; the windows after it double in size up to
+CHUNK_ORDERS_MAX = 256  # this many orders per process. Larger windows (a process's part of a window is one chunk,
+# its new parties matched in one batch call) gained no CPU the noise could show at 100k ERP rows under load
+# (512: 27.5 against 27.3 CPU-s over the tree) and cost 15-35 MB of peak PSS (488 / 508-511 MB at 512 / 1,024
+# against 473 MB; the target is <= 500 MB for --jobs 2): kept equal, the ramp is there to tune.
 # --jobs auto (the default): one more process per AUTO_BYTES of input, at most one per CPU this process may
 # run on and at most AUTO_MAX_JOBS (memory: each process keeps its own caches). Below 2 * AUTO_BYTES (about
 # 3,500 ERP rows), or when the size is not known (stdin), one process: a fork and a second cold cache do not
