@@ -1824,7 +1824,11 @@ class Writer:
 # --------------------------------------------------------------------------- parallel (--jobs)
 
 _WORKER: dict[str, Any] = {}
-CHUNK_ORDERS = 256
+CHUNK_ORDERS = 256  # a --jobs run's first window: orders per process; the windows after it double in size up to
+CHUNK_ORDERS_MAX = 256  # this many orders per process. Larger windows (a process's part of a window is one chunk,
+# its new parties matched in one batch call) gained no CPU the noise could show at 100k ERP rows under load
+# (512: 27.5 against 27.3 CPU-s over the tree) and cost 15-35 MB of peak PSS (488 / 508-511 MB at 512 / 1,024
+# against 473 MB; the target is <= 500 MB for --jobs 2): kept equal, the ramp is there to tune.
 # --jobs auto (the default): one more process per AUTO_BYTES of input, at most one per CPU this process may
 # run on and at most AUTO_MAX_JOBS (memory: each process keeps its own caches). Below 2 * AUTO_BYTES (about
 # 3,500 ERP rows), or when the size is not known (stdin), one process: a fork and a second cold cache do not
@@ -1852,7 +1856,7 @@ def auto_jobs(size: int | None, cpus: int | None = None) -> int:
 Rendered = tuple[list[str], list[str]]  # an order's rows as written (Writer.render) and their decisions
 
 
-def _worker_chunk(orders: list[Order]) -> tuple[list[Any], tuple[int, int, int, int, int]]:
+def _worker_chunk(orders: list[Order]) -> tuple[list[Any], tuple[int, int, int, int, int, float]]:
     """Runs in a forked worker (or in the parent, for its own shard): screen a chunk of orders with the
     inherited engine (memo per process).
 
@@ -1872,7 +1876,8 @@ def _worker_chunk(orders: list[Order]) -> tuple[list[Any], tuple[int, int, int, 
     if parse is not None:  # packed orders of raw rows (pack_order): parsed here, not in the parent
         orders = [parse_rows_of(o, *parse) for o in orders]  # type: ignore[arg-type]
     outs = sc.screen_orders(orders, memo)
-    stats = (os.getpid(), sc.hits, sc.misses, memo.hits if memo else 0, memo.misses if memo else 0)
+    stats = (os.getpid(), sc.hits, sc.misses, memo.hits if memo else 0, memo.misses if memo else 0,
+             time.process_time())  # the process's CPU seconds so far: what _Balance compares
     w: Writer | None = _WORKER["writer"]
     if w is None:
         return outs, stats
@@ -1920,8 +1925,8 @@ def _warm_up(engine: Any) -> None:
 def _run_parallel(orders: Iterable[Order], engine: Any, options: BatchOptions, jobs: int, emit: Any,
                   summary: BatchSummary, tick: Any, render: tuple[Any, ...] | None = None) -> None:
     """Screen chunks of orders in ``jobs`` processes: this one and ``jobs - 1`` forked workers (each a shard of
-    the customers, see :func:`_shard`); results are written in input order and at most two windows of
-    ``CHUNK_ORDERS * jobs`` orders are in flight, so memory stays flat. With ``render`` (the run's writer and
+    the customers, see :class:`_Balance`); results are written in input order and at most :data:`IN_FLIGHT`
+    windows of at most ``CHUNK_ORDERS_MAX * jobs`` orders are in flight, so memory stays flat. With ``render`` (the run's writer and
     ``emit_text(order, texts, decisions)``) the rows are rendered where they are screened and the parent writes
     the text; with a third member ``(columns, ncols)`` the orders are of light rows (:func:`light_row`), sent
     packed (:func:`pack_order`) and parsed where they are screened.
@@ -1940,7 +1945,7 @@ def _run_parallel(orders: Iterable[Order], engine: Any, options: BatchOptions, j
         if len(render) > 2:  # the orders are of light rows: the workers parse them
             _WORKER["parse"] = render[2]
     ctx = mp.get_context("fork")
-    stats: dict[int, tuple[int, int, int, int, int]] = {}  # per process pid: its cumulative counters
+    stats: dict[int, tuple[int, int, int, int, int, float]] = {}  # per process pid: its cumulative counters
     _DEFER[0] = True
     try:
         _pool_run(ctx, jobs, orders, emit, stats, tick)
@@ -2001,38 +2006,114 @@ PARENT_WEIGHT = 0.8
 PARENT_WEIGHT_RECORDED = 0.62
 
 
+def _customer_hash(order: Order) -> int:
+    """The hash an order is sharded by: its end user's name (else the first party named; else its id), blanks
+    and case folded, so that the orders of one customer go to one process (its party memo screens the customer
+    once). Deterministic (crc32)."""
+    head = order.rows[0].fields
+    key = head.get("end_user") or head.get("consignee") or head.get("purchaser") or order.order_id
+    return zlib.crc32(" ".join(str(key).split()).casefold().encode("utf-8", "surrogatepass"))
+
+
 def _shard(order: Order, n: int, weight: float | None = None) -> int:
     """The process of an order (0: the parent, with ``weight``, default :data:`PARENT_WEIGHT`, against 1 for
-    each worker): by its end user's name (else the first party named; else its id), so the orders of one customer
-    go to one process. Deterministic (crc32), and results never depend on it."""
+    each worker) by :func:`_customer_hash`. Results never depend on it."""
     if n <= 1:
         return 0
     w = PARENT_WEIGHT if weight is None else weight
-    head = order.rows[0].fields
-    key = head.get("end_user") or head.get("consignee") or head.get("purchaser") or order.order_id
-    h = zlib.crc32(" ".join(str(key).split()).casefold().encode("utf-8", "surrogatepass"))
-    x = (h % 65536) / 65536 * (w + n - 1)
+    x = (_customer_hash(order) % 65536) / 65536 * (w + n - 1)
     return 0 if x < w else min(n - 1, 1 + int(x - w))
 
 
+# _Balance: how far one window may move a process's weight (a factor), how strongly it follows a window's
+# imbalance (the exponent of mean / own CPU), the weights' bounds, and the least CPU a process must have spent
+# on a window for the window to count (a nearly empty share measures nothing)
+BALANCE_STEP = 1.25
+BALANCE_GAIN = 0.5
+BALANCE_BOUNDS = (0.05, 20.0)
+BALANCE_MIN_CPU = 0.02
+IN_FLIGHT = 2  # windows sent and not yet written (each process's queue: one window ahead)
+
+
+class _Balance:
+    """The processes' shares of the customers during a ``--jobs`` run (process 0: the parent), adjusted from the
+    CPU time each process spent on the same window, so that they stay equally busy whatever the file, the
+    machine's load or the parent's other work (reading, grouping, writing, recording) costs.
+
+    A window's orders are split by :func:`_customer_hash` into consecutive ranges of the hash space, one per
+    process, sized by the weights (the parent starts at ``weight``, each worker at 1, as :func:`_shard`). After
+    each window every process that screened part of it reports its CPU seconds so far; a process that spent more
+    than the mean on the window gets a smaller weight, one that spent less a larger one (by ``(mean / own) **
+    BALANCE_GAIN``, at most a factor :data:`BALANCE_STEP` a window). Only the customers near a range's edge
+    change process, and a customer that moves is screened once more by its new process (its party memo):
+    results never depend on the split, only the time does."""
+
+    __slots__ = ("weights", "cuts", "last", "updates")
+
+    def __init__(self, jobs: int, weight: float) -> None:
+        self.weights = [weight] + [1.0] * (jobs - 1)
+        self.cuts: list[int] = []
+        self.last: list[float | None] = [None] * jobs  # each process's CPU seconds at the last window it reported
+        self.updates = 0
+        self._cut()
+
+    def _cut(self) -> None:
+        total, acc, cuts = sum(self.weights), 0.0, []
+        for w in self.weights[:-1]:
+            acc += w
+            cuts.append(round(acc / total * 65536))
+        self.cuts = cuts
+
+    def pick(self, h: int) -> int:
+        x = h % 65536
+        for i, c in enumerate(self.cuts):
+            if x < c:
+                return i
+        return len(self.cuts)
+
+    def update(self, cpu: list[float | None]) -> None:
+        """``cpu``: each process's CPU seconds after the window (None: it had no part of the window)."""
+        spent = [None if c is None or b is None else c - b for c, b in zip(cpu, self.last, strict=True)]
+        self.last = [c if c is not None else b for c, b in zip(cpu, self.last, strict=True)]
+        if any(x is None or x < BALANCE_MIN_CPU for x in spent):
+            return  # a process had no (measurable) part of this window: nothing to compare
+        mean = sum(spent) / len(spent)  # type: ignore[arg-type]
+        lo, hi = BALANCE_BOUNDS
+        for i, x in enumerate(spent):
+            f = min(BALANCE_STEP, max(1 / BALANCE_STEP, (mean / x) ** BALANCE_GAIN))  # type: ignore[operator]
+            self.weights[i] = min(hi, max(lo, self.weights[i] * f))
+        self.updates += 1
+        self._cut()
+
+
+LAST_BALANCE: list[_Balance] = []  # the last --jobs run's balance (for tests and benchmarks; replaced each run)
+
+
 def _pool_feed(pools: list[Any], orders: Iterable[Order], emit: Any, stats: dict[int, Any], tick: Any) -> None:
-    """Send windows of ``CHUNK_ORDERS * jobs`` orders, split by shard, at most two windows in flight (the
-    workers' parts sent first, then the parent screens its own); each window's results are put back in input
-    order before they are written."""
+    """Send windows of ``CHUNK_ORDERS * jobs`` orders (doubling up to ``CHUNK_ORDERS_MAX * jobs``), split by
+    customer (:class:`_Balance`), at most
+    :data:`IN_FLIGHT` windows in flight (the workers' parts sent first, then the parent screens its own); each
+    window's results are put back in input order before they are written, and the CPU each process spent on it
+    adjusts the shares of the windows after it."""
     jobs = len(pools) + 1
-    pending: deque[tuple[list[Order], list[tuple[list[int], Any]]]] = deque()
+    balance = _Balance(jobs, PARENT_WEIGHT if "render" in _WORKER else PARENT_WEIGHT_RECORDED)  # no render spec:
+    LAST_BALANCE[:] = [balance]  # a recorder (the parent also parses every row in full and records every order)
+    pending: deque[tuple[list[Order], list[tuple[int, list[int], Any]]]] = deque()
 
     def drain_one() -> None:
         window, parts = pending.popleft()
         outs: list[Any] = [None] * len(window)
-        for pos, fut in parts:
+        cpu: list[float | None] = [None] * jobs
+        for proc, pos, fut in parts:
             while not fut.ready():  # short waits: a deferred signal is acted on within a second
                 fut.wait(0.5)
                 _check_signal()
             got, st = fut.get()
             stats[st[0]] = st
+            cpu[proc] = st[5]
             for p, o in zip(pos, got, strict=True):
                 outs[p] = o
+        balance.update(cpu)
         for o, got in zip(window, outs, strict=True):
             if type(got) is tuple:  # rendered by the worker: (texts, decisions)
                 emit(o, *got)
@@ -2042,36 +2123,37 @@ def _pool_feed(pools: list[Any], orders: Iterable[Order], emit: Any, stats: dict
             tick()
 
     window: list[Order] = []
-    size = CHUNK_ORDERS * jobs
+    size = CHUNK_ORDERS * jobs  # the first window small (the workers start early), then doubling up to the most
     for order in orders:
         _check_signal()
         window.append(order)
         if len(window) >= size:
-            pending.append((window, _submit(pools, window)))
+            pending.append((window, _submit(pools, window, balance)))
             window = []
-            while len(pending) >= 2:
+            size = min(2 * size, CHUNK_ORDERS_MAX * jobs)
+            while len(pending) >= IN_FLIGHT:
                 drain_one()
     if window:
-        pending.append((window, _submit(pools, window)))
+        pending.append((window, _submit(pools, window, balance)))
     while pending:
         drain_one()
 
 
-def _submit(pools: list[Any], window: list[Order]) -> list[tuple[list[int], Any]]:
-    """A window's parts (positions, result): the workers' shards sent to their pools, then the parent's own
-    shard screened here while the workers screen theirs."""
+def _submit(pools: list[Any], window: list[Order], balance: _Balance) -> list[tuple[int, list[int], Any]]:
+    """A window's parts (process, positions, result): the workers' shares sent to their pools, then the parent's
+    own share screened here while the workers screen theirs."""
     jobs = len(pools) + 1
     split: list[list[int]] = [[] for _ in range(jobs)]
-    weight = PARENT_WEIGHT if "render" in _WORKER else PARENT_WEIGHT_RECORDED  # no render spec: a recorder
+    pick = balance.pick
     for i, o in enumerate(window):
-        split[_shard(o, jobs, weight)].append(i)
+        split[pick(_customer_hash(o))].append(i)
     pack = pack_order if "parse" in _WORKER else None
-    parts: list[tuple[list[int], Any]] = [
-        (pos, pools[w - 1].apply_async(_worker_chunk, ([pack(window[i]) if pack else window[i] for i in pos],)))
+    parts: list[tuple[int, list[int], Any]] = [
+        (w, pos, pools[w - 1].apply_async(_worker_chunk, ([pack(window[i]) if pack else window[i] for i in pos],)))
         for w, pos in enumerate(split) if pos and w]
     if split[0]:
         mine: list[Any] = [pack(window[i]) if pack else window[i] for i in split[0]]
-        parts.append((split[0], _Here(_worker_chunk(mine))))
+        parts.append((0, split[0], _Here(_worker_chunk(mine))))
         _check_signal()
     return parts
 
