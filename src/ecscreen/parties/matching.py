@@ -471,22 +471,23 @@ class Matcher(_Calibration):
         cache = self._hits_cache  # read into a local dict first: another thread may clear the cache meanwhile
         known = {k: got for k in dict.fromkeys(keys) if (got := cache.get(k)) is not None}
         todo = [k for k in dict.fromkeys(keys) if k not in known]
-        if todo:
-            with _no_cyclic_gc():  # candidates and their calibration allocate millions of acyclic objects
+        # candidates and their calibration allocate millions of acyclic objects, the answer one list per name
+        with _no_cyclic_gc():
+            if todo:
                 new = self._search_new(todo, thr, exhaustive, chunk_size, workers)
                 self._trim_query_cache()
-            known.update(new)
-            n_hits = sum(len(h) for h in new.values())
-            if len(cache) + len(new) > HITS_CACHE_SIZE or self._hits_cached + n_hits > HITS_CACHE_HITS:
-                cache.clear()
-                self._hits_cached = 0
-            if n_hits <= HITS_CACHE_HITS and len(new) <= HITS_CACHE_SIZE:  # else too large to keep
-                cache.update(new)
-                self._hits_cached += n_hits
-        out: list[list[PartyHit]] = []
-        for k in keys:
-            got = known[k]
-            out.append(got[:limit] if limit else list(got))
+                known.update(new)
+                n_hits = sum(len(h) for h in new.values())
+                if len(cache) + len(new) > HITS_CACHE_SIZE or self._hits_cached + n_hits > HITS_CACHE_HITS:
+                    cache.clear()
+                    self._hits_cached = 0
+                if n_hits <= HITS_CACHE_HITS and len(new) <= HITS_CACHE_SIZE:  # else too large to keep
+                    cache.update(new)
+                    self._hits_cached += n_hits
+            out: list[list[PartyHit]] = []
+            for k in keys:
+                got = known[k]
+                out.append(got[:limit] if limit else list(got))
         return out
 
     def _search_new(
