@@ -148,3 +148,35 @@ def test_forked_search_equals_one_process(csl: Matcher, monkeypatch: pytest.Monk
     assert forks == [len(set(rows))]  # the batch was forked (not one process because the CPUs look busy)
     assert got == want
     csl.clear_caches()
+
+
+def test_batch_screened_in_locality_order_with_results_in_input_order(
+    csl: Matcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch is screened alphabetically (case ignored: names sharing their first words fall into the same kernel
+    chunks, h52), yet every result stays with its own name: ``match_raw`` and ``search_many`` of the names in
+    their order, reversed and one at a time give the same hits per name."""
+    rows = _rows()
+    names = [n for n, _ in rows]
+    chunks: list[list[str]] = []
+    real = Matcher._match_texts
+
+    def recorded(self: Matcher, texts: list[str], *args: Any) -> Any:
+        chunks.append(list(texts))
+        return real(self, texts, *args)
+
+    monkeypatch.setattr(Matcher, "_match_texts", recorded)
+    csl.clear_caches()
+    raw = csl.match_raw(names, chunk_size=64)
+    flat = [t for c in chunks for t in c]
+    assert len(chunks) >= 5 and flat == sorted(dict.fromkeys(names), key=str.lower)
+    csl.clear_caches()
+    assert csl.match_raw(names[::-1], chunk_size=64) == raw[::-1]
+    assert sum(1 for r in raw if r) >= 100
+    for k in range(0, len(names), 7):
+        csl.clear_caches()
+        assert csl.match_raw([names[k]])[0] == raw[k], names[k]
+    csl.clear_caches()
+    batch = [_dump(h) for h in csl.search_many(names, limit=None, chunk_size=64)]
+    csl.clear_caches()
+    assert [_dump(h) for h in csl.search_many(names[::-1], limit=None, chunk_size=64)] == batch[::-1]

@@ -375,7 +375,7 @@ def _legal_starts() -> frozenset[str]:
 def _strip_legal(tokens: list[str]) -> tuple[list[str], list[str]]:
     forms = legal_forms()
     starts = _legal_starts()
-    if not tokens or not any(t in starts for t in tokens):
+    if not tokens or starts.isdisjoint(tokens):
         return tokens, []
     removed: list[str] = []
     kept: list[str] = []
