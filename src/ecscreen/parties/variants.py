@@ -1054,10 +1054,11 @@ BUSINESS_TERM_REASON = "business words translated from the name's script (busine
 BUSINESS_LANGS = ("ko", "ja", "zh", "ru", "fa")
 _BT_MAX_READINGS = 4  # rendering choices per language (each reading costs a query)
 _BT_MAX_KEY = 12  # longest CJK word of the tables (characters)
-_CJK_CHAR = re.compile("[\u3041-\u30ff\u3400-\u9fff\uac00-\ud7a3\uf900-\ufaff\uff66-\uff9f]")
+_CJK_CHAR_CLASS = "[\u3041-\u30ff\u3400-\u9fff\uac00-\ud7a3\uf900-\ufaff\uff66-\uff9f]"
+_CJK_CHAR = LazyPattern(_CJK_CHAR_CLASS)
 # CJK words written with spaces or the nakaguro between them (모스크바 항공 대학교, カザン・ヘリコプター): read joined
-_CJK_GAP = re.compile("(?<=[\u3041-\u30ff\u3400-\u9fff\uac00-\ud7a3\uf900-\ufaff])[\\s\u30fb\u00b7]+"
-                      "(?=[\u3041-\u30ff\u3400-\u9fff\uac00-\ud7a3\uf900-\ufaff])")
+_CJK_GAP = LazyPattern("(?<=[\u3041-\u30ff\u3400-\u9fff\uac00-\ud7a3\uf900-\ufaff])[\\s\u30fb\u00b7]+"
+                        "(?=[\u3041-\u30ff\u3400-\u9fff\uac00-\ud7a3\uf900-\ufaff])")
 
 
 class _BusinessTable(NamedTuple):
@@ -1186,7 +1187,7 @@ def _business_pieces(text: str, lang: str) -> list[tuple[str, tuple[str, ...] | 
     return out
 
 
-_CJK_RUN = re.compile(f"(?:{_CJK_CHAR.pattern})+")
+_CJK_RUN = LazyPattern(f"(?:{_CJK_CHAR_CLASS})+")
 
 
 def _business_trigger(nn: NormalizedName) -> bool:
