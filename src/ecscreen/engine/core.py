@@ -11,11 +11,11 @@ evaluation is three-valued (True / False / unknown-with-missing-facts).
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from itertools import islice
 from typing import Any
 
@@ -1893,32 +1893,40 @@ def _to_jur_facts(jur_mod: Any, hits: list[PartyFactLite]) -> list[Any]:
 
 
 # the engine's step modules, imported on first use (the party screener pulls in the matcher and its index)
-# and then kept: an import statement per shipment and step was ~1 % of a batch run (issue 14)
-_MODS: dict[str, Any] = {}
+# and then kept (functools.cache): an import statement per shipment and step was ~1 % of a batch run (issue 14).
+# Plain import statements, so the layer contracts and the type checker see them.
 
 
-def _mod(name: str) -> Any:
-    got = _MODS.get(name)
-    if got is None:
-        got = _MODS[name] = importlib.import_module(name)
-    return got
-
-
+@cache
 def _chart_mod() -> Any:
-    return _mod("ecscreen.engine.chart")
+    from ecscreen.engine import chart
+
+    return chart
 
 
+@cache
 def _parties_mod() -> Any:
-    return _mod("ecscreen.parties.screening")
+    from ecscreen.parties import screening
+
+    return screening
 
 
+@cache
 def _jur_mod() -> Any:
-    return _mod("ecscreen.engine.jurisdiction")
+    from ecscreen.engine import jurisdiction
+
+    return jurisdiction
 
 
+@cache
 def _lic_mod() -> Any:
-    return _mod("ecscreen.engine.licensing")
+    from ecscreen.engine import licensing
+
+    return licensing
 
 
+@cache
 def _scope_mod() -> Any:
-    return _mod("ecscreen.engine.listscope")
+    from ecscreen.engine import listscope
+
+    return listscope

@@ -2020,9 +2020,8 @@ def _shard(order: Order, n: int, weight: float | None = None) -> int:
     each worker) by :func:`_customer_hash`. Results never depend on it."""
     if n <= 1:
         return 0
-    w = PARENT_WEIGHT if weight is None else weight
-    x = (_customer_hash(order) % 65536) / 65536 * (w + n - 1)
-    return 0 if x < w else min(n - 1, 1 + int(x - w))
+    # the split of a --jobs run's first window (one place decides it: _Balance.pick)
+    return _Balance(n, PARENT_WEIGHT if weight is None else weight).pick(_customer_hash(order))
 
 
 # _Balance: how far one window may move a process's weight (a factor), how strongly it follows a window's
@@ -2096,8 +2095,9 @@ def _pool_feed(pools: list[Any], orders: Iterable[Order], emit: Any, stats: dict
     window's results are put back in input order before they are written, and the CPU each process spent on it
     adjusts the shares of the windows after it."""
     jobs = len(pools) + 1
-    balance = _Balance(jobs, PARENT_WEIGHT if "render" in _WORKER else PARENT_WEIGHT_RECORDED)  # no render spec:
-    LAST_BALANCE[:] = [balance]  # a recorder (the parent also parses every row in full and records every order)
+    # no render spec: a recorder (the parent also parses every row in full and records every order)
+    balance = _Balance(jobs, PARENT_WEIGHT if "render" in _WORKER else PARENT_WEIGHT_RECORDED)
+    LAST_BALANCE[:] = [balance]
     pending: deque[tuple[list[Order], list[tuple[int, list[int], Any]]]] = deque()
 
     def drain_one() -> None:
