@@ -355,9 +355,10 @@ def configure_connection(dbapi_conn: Any) -> None:
     cur.execute("PRAGMA page_size = 8192")  # a new store only (no effect once written)
     cur.execute("PRAGMA journal_mode = WAL")
     cur.execute("PRAGMA synchronous = NORMAL")
-    # pages read through a memory map instead of one read() call each: a batch's inserts into the random-key
-    # indexes (subject, party names) touch pages all over a store that outgrows SQLite's 2 MB page cache, and
-    # at 1,000,000 rows (a 1 GB store) recording cost +34 % against --no-record without the map, +20 % with it
+    # pages read through a memory map instead of one read() call each, once the store outgrows SQLite's 2 MB
+    # page cache: at 1,000,000 rows (a 1 GB store) recording cost +34 % against --no-record without the map,
+    # +20 % with it (measured; which pages a batch reads back is not established: subjects are inserted in
+    # order and the party-name index was dropped in migration 0003)
     cur.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
     cur.close()
 

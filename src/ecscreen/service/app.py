@@ -512,7 +512,7 @@ class _LoopGroup:
         self.hold = hold  # seconds a group waits for expected connections, at most (0: never)
         self._pending: list[tuple[ScreeningState, bytes, dt.date | None, str, asyncio.Future[_Screened | None]]] = []
         self.arrivals = _Arrivals()
-        self._held: asyncio.TimerHandle | None = None  # the group's deadline while it waits (see HOLD)
+        self._held: asyncio.TimerHandle | None = None  # the group's deadline while it waits (see self.hold)
         self._scheduled = False  # _start or run is scheduled
         self.runs = 0
         self.requests = 0
@@ -542,7 +542,7 @@ class _LoopGroup:
         self.arrivals.answered(conn)
 
     def _start(self) -> None:
-        """Run the group now, or hold it back while connections expected within ``HOLD`` have not sent."""
+        """Run the group now, or hold it back while connections expected within ``self.hold`` have not sent."""
         if not self._pending:
             self._scheduled = False
             return
