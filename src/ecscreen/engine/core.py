@@ -949,7 +949,6 @@ class _NamesList:
         # one entry per name and list, ~0.1 KB), else {min_score: best hit or None}
         self.memo: dict[str, Any] = {}
         self._new_names = 0  # names looked up in the matcher since its caches were last emptied
-        self.in_memory = False  # build the matcher in memory, not from the index cache (see resident_names_lists)
 
     def matcher(self) -> Any:
         if self._matcher is None:
@@ -957,7 +956,7 @@ class _NamesList:
 
             self._matcher = Matcher([ListEntry(id=f"{self.list_name}-{k}", source=f"names list {self.list_name}",
                                                source_code="custom", name=n) for k, n in enumerate(self.names)],
-                                    cache_key=None if self.in_memory else f"names-list:{self.list_name}")
+                                    cache_key=f"names-list:{self.list_name}")
         return self._matcher
 
     def best_of(self, name: str, min_score: float) -> Any:
@@ -1010,7 +1009,6 @@ class _NamesUnion:
         self._matcher: Any = None
         self.memo: dict[str, bool] = {}
         self._new_names = 0
-        self.in_memory = False  # build the matcher in memory, not from the index cache (see resident_names_lists)
 
     def add(self, names: list[str]) -> None:
         self.names.extend(names)
@@ -1025,7 +1023,7 @@ class _NamesUnion:
             uniq = list(dict.fromkeys(self.names))
             m = self._matcher = Matcher([ListEntry(id=f"names-union-{k}", source="names lists", source_code="custom",
                                                    name=n) for k, n in enumerate(uniq)],
-                                        cache_key=None if self.in_memory else "names-union")  # the digest covers the names
+                                        cache_key="names-union")  # the digest covers the names
         return m
 
     def may_match(self, name: str) -> bool:
@@ -1044,25 +1042,21 @@ class _NamesUnion:
 
 
 def resident_names_lists(engine: Engine) -> int:
-    """Build the matchers of every names list of ``engine``'s packs now, in memory (plain dicts), and return
-    how many: for a long-running process (``ecscreen serve``). By default they load from the on-disk index
-    cache on first use, which suits a one-shot ``check`` (no build, numpy not imported) but leaves their
-    vocabulary an on-demand view of the cache file: every word looked up then costs a Python-level
-    probe of the file's table, and ``may_match`` / ``search`` of a first-seen party name probe hundreds
-    (re-joined and split words). Built in memory the same index answers the same (the cache holds what the
-    build makes; ``tests/test_service_names_lists.py``) for ~40 % less CPU per new name (~0.1 ms of a
-    two-party ``serve`` request; a few milliseconds once, at load)."""
+    """Load the matchers of every names list of ``engine``'s packs now, with plain-dict tables
+    (``parties.matching.plain_tables``), and return how many tables were replaced: for a long-running process
+    (``ecscreen serve``). Loaded from the index cache on first use (``check``), their tables decode on
+    demand, and ``may_match`` / ``search`` of a first-seen party name probe them hundreds of times in Python;
+    plain dicts answer the same for ~25 % less CPU per new name (~0.1 ms of a two-party ``serve`` request),
+    for ~0.1 s once and a few MB per process (the background word frequencies the indexes share: one copy)."""
+    shared: dict[int, dict[Any, Any]] = {}
+    from ecscreen.parties.matching import plain_tables
+
     n = 0
     for cp in engine.compiled:
-        holders: list[_NamesUnion | _NamesList] = [cp._names_union, *cp._names_lists.values()]
-        if not cp._names_lists:
-            continue
-        for h in holders:
-            if not h.in_memory:
-                h.in_memory = True
-                h._matcher = None  # one loaded from the cache before is replaced by the in-memory build
-            h.matcher()
-            n += 1
+        if cp._names_lists:
+            holders: list[_NamesUnion | _NamesList] = [cp._names_union, *cp._names_lists.values()]
+            for h in holders:
+                n += plain_tables(h.matcher(), shared)
     return n
 
 
