@@ -1046,8 +1046,9 @@ def resident_names_lists(engine: Engine) -> int:
     (``parties.matching.plain_tables``), and return how many tables were replaced: for a long-running process
     (``ecscreen serve``). Loaded from the index cache on first use (``check``), their tables decode on
     demand, and ``may_match`` / ``search`` of a first-seen party name probe them hundreds of times in Python;
-    plain dicts answer the same for ~25 % less CPU per new name (~0.1 ms of a two-party ``serve`` request),
-    for ~0.1 s once and a few MB per process (the background word frequencies the indexes share: one copy)."""
+    plain dicts answer the same for ~25 % less CPU per new name (``bench_serve_split``, under load:
+    engine.screen 0.52 -> 0.45 ms of a two-party request), for ~30 ms once and ~6 MB per process (the
+    background word frequencies the indexes share: one copy)."""
     shared: dict[int, dict[Any, Any]] = {}
     from ecscreen.parties.matching import plain_tables
 

@@ -93,8 +93,8 @@ def decided_allowlist(base: Any, store: Any) -> tuple[int, Any]:
 
 
 def _warm(screener: Any) -> None:
-    """Build the matcher index, the names lists' matchers (in memory: ``resident_names_lists``) and fill the
-    chart memo before the state serves a request."""
+    """Build the matcher index, the names lists' matchers (with plain-dict tables: ``resident_names_lists``)
+    and fill the chart memo before the state serves a request."""
     from ecscreen.engine.core import resident_names_lists
 
     resident_names_lists(screener.engine)
