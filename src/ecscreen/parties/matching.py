@@ -2359,3 +2359,25 @@ class _LazyNorms(Sequence[NormalizedName]):
             found = normalize(self._texts[index])
             self._done[index] = found
         return found
+
+
+def plain_tables(matcher: Matcher, shared: dict[int, dict[Any, Any]] | None = None) -> int:
+    """Give ``matcher`` its tables loaded from the index cache as plain dicts (the number replaced): for a
+    small index kept by a long-running process (``ecscreen serve``'s names lists). A table read from the cache
+    is an :class:`~ecscreen.parties.indexcache.LazyDict` that decodes what is looked up (no decoding at load:
+    right for a one-shot ``check``), but each look-up of a word it does not hold is Python code; a first-seen
+    party name probes such tables hundreds of times (re-joined and split words, spellings). A plain dict of
+    the same items answers every look-up the same. ``shared``: tables already converted, by ``id`` of the
+    LazyDict (several indexes share one, e.g. the background word frequencies), so each is converted once."""
+    from ecscreen.parties.indexcache import LazyDict
+
+    done = shared if shared is not None else {}
+    n = 0
+    for name, table in list(vars(matcher).items()):
+        if isinstance(table, LazyDict):
+            plain = done.get(id(table))
+            if plain is None:
+                plain = done[id(table)] = dict(table.items())
+            setattr(matcher, name, plain)
+            n += 1
+    return n

@@ -93,7 +93,11 @@ def decided_allowlist(base: Any, store: Any) -> tuple[int, Any]:
 
 
 def _warm(screener: Any) -> None:
-    """Build the matcher index and fill the chart memo before the state serves a request."""
+    """Build the matcher index, the names lists' matchers (with plain-dict tables: ``resident_names_lists``)
+    and fill the chart memo before the state serves a request."""
+    from ecscreen.engine.core import resident_names_lists
+
+    resident_names_lists(screener.engine)
     if screener.engine.use_lists:
         from ecscreen.parties.store import matcher_for
 
