@@ -25,7 +25,7 @@ from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, S
 from collections.abc import Set as AbstractSet
 from typing import Any, overload
 
-__all__ = ["crc32", "FlatArray", "dump_payload", "load_payload", "LazyDict", "PackedSet", "PackedTexts", "pack_dict", "pack_pickled", "pack_texts", "unpack_dict", "unpack_pickled",
+__all__ = ["crc32", "FlatArray", "dump_payload", "load_payload", "LazyDict", "out_of_band_packed", "PackedSet", "PackedTexts", "pack_dict", "pack_pickled", "pack_texts", "unpack_dict", "unpack_pickled",
            "unpack_texts", "PACKED", "PICKLED", "TEXTS"]
 
 PACKED = "packed-dict-1"  # the marker of a packed dict in a cache state
@@ -448,6 +448,12 @@ class _Blob(bytes):
 def out_of_band_bytes(value: bytes | memoryview) -> bytes:
     """``value`` marked for out-of-band storage by :func:`dump_payload` (read back as a memoryview of the file)."""
     return _blob(value)
+
+
+def out_of_band_packed(value: Any) -> Any:
+    """A packed dict (:func:`pack_dict`, :func:`pack_pickled`) or packed texts tuple with its large parts marked
+    for out-of-band storage by :func:`dump_payload` wherever it is in the state (read back in place)."""
+    return _out_of_band(value)
 
 
 def _out_of_band(value: Any) -> Any:

@@ -834,9 +834,9 @@ HAN_RENDERING_REASON = "Chinese words read in their other English renderings"
 @lru_cache(maxsize=1)
 def _han_renderings() -> tuple[dict[str, tuple[str, ...]], int]:
     """(Han word -> its English renderings, longest word) from ``data/normalize/han_renderings.txt``."""
-    from importlib import resources
+    from ecscreen.settings import package_file
 
-    text = resources.files("ecscreen").joinpath("data", "normalize", "han_renderings.txt").read_text(encoding="utf-8")
+    text = package_file("data", "normalize", "han_renderings.txt").read_text(encoding="utf-8")
     out: dict[str, tuple[str, ...]] = {}
     for raw in text.splitlines():
         line = raw.strip()

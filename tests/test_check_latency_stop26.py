@@ -1,0 +1,177 @@
+"""Issue 10, stop 26 (h55): start-up costs of a one-shipment check removed without changing any answer or
+letting a cache serve a stale result."""
+
+from __future__ import annotations
+
+import mmap
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from ecscreen import settings
+from ecscreen.parties import matching as M
+from ecscreen.parties import store as L
+
+
+def test_package_file_is_the_package_directory_s_file() -> None:
+    """Package data is read from the package directory by path (no importlib.resources and zipfile imports),
+    the same bytes importlib.resources reads."""
+    from importlib import resources
+
+    f = settings.package_file("data", "business_words.txt")
+    assert isinstance(f, Path)
+    assert f.read_bytes() == resources.files("ecscreen").joinpath("data", "business_words.txt").read_bytes()
+    assert Path(str(settings.package_file("rules"))) == Path(str(resources.files("ecscreen"))) / "rules"
+    assert settings.package_file("resources", "country-aliases.yaml").is_file()
+
+
+def test_package_file_falls_back_to_importlib_resources(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A package that is not a directory on disk (a zip import) is read through importlib.resources."""
+    from importlib import resources
+
+    asked: list[str] = []
+    files = resources.files
+
+    def spy(package: str) -> object:
+        asked.append(package)
+        return files(package)
+
+    monkeypatch.setattr(resources, "files", spy)
+    monkeypatch.setattr(settings, "_package_on_disk", lambda: False)
+    f = settings.package_file("data", "branch_words.txt")
+    assert asked == ["ecscreen"]
+    assert f.read_text(encoding="utf-8") == (Path(settings._PACKAGE_DIR) / "data" / "branch_words.txt").read_text(
+        encoding="utf-8")
+
+
+def test_settled_stamp_follows_the_file_and_refuses_a_fresh_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    """The embedded list's decoded form is keyed by the file's state: a file changed less than
+    STAMP_SETTLED_SECONDS ago has none (its bytes key the cache: a rewrite within the file system's timestamp
+    granularity could keep its times); a rewrite of a settled file gives another stamp."""
+    f = tmp_path / "list.json.gz"
+    f.write_bytes(b"x" * 10)
+    assert L._settled_stamp(f) is None  # just written
+    later = time.time_ns() + 10**10
+    monkeypatch.setattr(L.time, "time_ns", lambda: later)
+    first = L._settled_stamp(f)
+    assert first is not None and L._settled_stamp(f) == first
+    assert L._stamped_state(first)[0] == 10  # type: ignore[index]
+    f.write_bytes(b"y" * 10)  # same size, new content
+    tmp = tmp_path / "new"
+    tmp.write_bytes(b"y" * 10)
+    os.replace(tmp, f)  # and replaced by rename
+    second = L._settled_stamp(f)
+    assert second is not None and second != first
+    assert L._settled_stamp(tmp_path / "missing") is None
+
+
+def test_default_list_cache_key_follows_the_embedded_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keyed by a stamp, the decoded-list cache is read without reading the list; another stamp (the file
+    changed) is another key, so a changed list is decoded again, never served from the old file; a small list
+    is not cached; without a stamp the bytes key it as before."""
+    raw = settings.package_file("data", L.DEFAULT_LIST_FILE).read_bytes()
+    reads: list[int] = []
+
+    def read() -> bytes:
+        reads.append(1)
+        return raw
+
+    stamp = b"list.json.gz\x00" + f"{len(raw)}|1|2|3".encode() + b"\x00"
+    cold = L._decode_store(read, "embedded", cache_dir=tmp_path, stamp=stamp)
+    assert reads == [1]
+    warm = L._decode_store(read, "embedded", cache_dir=tmp_path, stamp=stamp)
+    assert reads == [1], "served from the cache without reading the file"
+    assert warm.info == cold.info and warm.entries[5] == cold.entries[5]
+    key = L._list_cache_target(read, tmp_path, stamp)
+    other = L._list_cache_target(read, tmp_path, stamp.replace(b"|3", b"|4"))
+    assert key is not None and other is not None and key[1] != other[1]
+    assert key[1] != L._list_cache_target(raw, tmp_path)[1]  # type: ignore[index]
+    L._decode_store(read, "embedded", cache_dir=tmp_path, stamp=stamp.replace(b"|3", b"|4"))
+    assert reads == [1, 1], "another state of the file: read and decoded again"
+    small = b"s.json.gz\x00" + b"10|1|2|3\x00"
+    assert L._list_cache_target(read, tmp_path, small) is None
+    assert L._list_cache_target(read, tmp_path, b"s.json.gz\x00missing\x00") is None
+
+
+def _data_copy(tmp_path: Path) -> Path:
+    """A copy of the package's data directory, for changing its files."""
+    data = tmp_path / "data"
+    shutil.copytree(Path(settings._PACKAGE_DIR) / "data" / "normalize", data / "normalize")
+    for name in ("business_words.txt", M.BACKGROUND_FILE):
+        shutil.copy2(Path(settings._PACKAGE_DIR) / "data" / name, data / name)
+    return data
+
+
+def test_index_code_fingerprint_follows_every_data_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The party index key stats the normalisation tables, the common words and the background frequencies
+    instead of reading them: a change to any of them (the same size included) gives another key."""
+    data = _data_copy(tmp_path)
+    monkeypatch.setattr(M, "package_file", lambda *parts: Path(tmp_path, *parts))
+    before = M._code_fingerprint.__wrapped__(True)
+    assert M._code_fingerprint.__wrapped__(True) == before
+    without_bg = M._code_fingerprint.__wrapped__(False)
+    keys = {before, without_bg}
+    for f in (data / "normalize" / "abbreviations.txt", data / "business_words.txt", data / M.BACKGROUND_FILE):
+        text = f.read_bytes()
+        tmp = f.with_name(f.name + ".new")
+        tmp.write_bytes(text[:-1] + (b"x" if text[-1:] != b"x" else b"y"))  # same size, new content
+        os.replace(tmp, f)
+        key = M._code_fingerprint.__wrapped__(True)
+        assert key not in keys
+        keys.add(key)
+    (data / "normalize" / "new_table.txt").write_text("a\n")
+    assert M._code_fingerprint.__wrapped__(True) not in keys
+
+
+def test_index_code_fingerprint_reads_the_files_where_the_package_is_not_on_disk(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside a directory (a zip import: no file states) the files' bytes key the index, as before."""
+    data = _data_copy(tmp_path)
+
+    class _Traversable:
+        """A stand-in for importlib.resources' Traversable of a zip import (not a Path)."""
+
+        def __init__(self, path: Path) -> None:
+            self.path = path
+            self.name = path.name
+
+        def joinpath(self, *parts: str) -> _Traversable:
+            return _Traversable(self.path.joinpath(*parts))
+
+        def iterdir(self) -> list[_Traversable]:
+            return [_Traversable(p) for p in self.path.iterdir()]
+
+        def is_file(self) -> bool:
+            return self.path.is_file()
+
+        def read_bytes(self) -> bytes:
+            return self.path.read_bytes()
+
+    monkeypatch.setattr(M, "package_file", lambda *parts: _Traversable(Path(tmp_path, *parts)))
+    before = M._code_fingerprint.__wrapped__(True)
+    f = data / "business_words.txt"
+    st = f.stat()
+    f.write_bytes(f.read_bytes() + b"\n")
+    assert M._code_fingerprint.__wrapped__(True) != before
+    f.write_bytes(f.read_bytes()[:-1])
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert M._code_fingerprint.__wrapped__(True) == before  # the same bytes, the same key
+
+
+def test_snapshot_large_tables_are_read_in_place(tmp_path: Path) -> None:
+    """The compiled snapshot's large keyed tables (the CCL's entries) are stored out of band: read back as
+    slices of the mapped file (not copied on every load), each value equal to the one loaded from the YAML."""
+    from ecscreen.engine.snapshot import load_registry_snapshot
+
+    cold = load_registry_snapshot(cache_dir=tmp_path)
+    warm = load_registry_snapshot(cache_dir=tmp_path)
+    ccl_cold = next(lp.model for lp in cold.packs if getattr(lp.model, "kind", None) == "ccl")
+    ccl_warm = next(lp.model for lp in warm.packs if getattr(lp.model, "kind", None) == "ccl")
+    blob = ccl_warm.entries._blob  # type: ignore[attr-defined]
+    assert isinstance(blob, memoryview) and isinstance(blob.obj, mmap.mmap)
+    assert ccl_warm.entries.get("3A090") == ccl_cold.entries["3A090"]  # type: ignore[attr-defined]
+    assert dict(ccl_warm.entries) == ccl_cold.entries  # type: ignore[attr-defined]
