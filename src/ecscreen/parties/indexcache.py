@@ -452,8 +452,13 @@ def out_of_band_bytes(value: bytes | memoryview) -> bytes:
 
 def out_of_band_packed(value: Any) -> Any:
     """A packed dict (:func:`pack_dict`, :func:`pack_pickled`) or packed texts tuple with its large parts marked
-    for out-of-band storage by :func:`dump_payload` wherever it is in the state (read back in place)."""
-    return _out_of_band(value)
+    for out-of-band storage by :func:`dump_payload` wherever it is in the state (read back in place); in a plain
+    tuple or list (``(count, packed dict)``), each packed item so marked; any other value as it is."""
+    if type(value) is tuple and value and value[0] in (PACKED, TEXTS, PICKLED):
+        return _out_of_band(value)
+    if type(value) is tuple or type(value) is list:
+        return type(value)(out_of_band_packed(v) for v in value)
+    return value
 
 
 def _out_of_band(value: Any) -> Any:
