@@ -244,3 +244,35 @@ def test_wade_giles_table_from_the_derived_cache_keyed_by_its_source(tmp_path: P
     again = cached("wade-giles", changed, V._parse_wade_giles_source, V._valid_wade_giles, tmp_path)
     assert again is not None and ("ai", "zzai") in again and ("ai", "ai") not in again
     assert V._parse_wade_giles_source(b"no table here") is None
+
+
+def test_warm_check_imports_no_resource_readers_nor_the_address_matcher(tmp_path: Path) -> None:
+    """A warm one-shipment check whose parties give no address reads package data by path (no
+    importlib.resources readers, no zipfile: ~3.4 ms), takes the Wade-Giles and country-word tables from the
+    derived cache (no ast) and does not import the address matcher (~2 ms); the decision is unchanged."""
+    import json
+    import subprocess
+    import sys
+
+    probe = ("import json, sys\nfrom ecscreen.cli.main import main\nrc = main(sys.argv[1:])\n"
+             "sys.stderr.write('MODULES=' + json.dumps(sorted(sys.modules)) + '\\n')\nsys.exit(rc)\n")
+    ship = tmp_path / "ship.yaml"
+    ship.write_text("id: S26\ndate: 2026-10-01\ndestination: CN\nparties:\n"
+                    "  - {role: end_user, name: 'Huawei Technologies Co., Ltd.', country: CN}\n"
+                    "items:\n  - {description: Data-center GPU accelerator, eccn: 3A090.a, origin: US}\n",
+                    encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(settings._PACKAGE_DIR).parent), "ECSCREEN_HOME": str(tmp_path / "home"),
+           "ECSCREEN_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("ECSCREEN_NO_CACHE", None)
+
+    def _check_modules() -> tuple[int, str, list[str]]:
+        done = subprocess.run([sys.executable, "-c", probe, "check", str(ship), "--format", "json"], env=env,
+                              capture_output=True, text=True, timeout=600, check=False)
+        line = next(x for x in done.stderr.splitlines() if x.startswith("MODULES="))
+        return done.returncode, done.stdout, json.loads(line.split("=", 1)[1])
+
+    cold = _check_modules()  # fills the caches
+    code, out, mods = _check_modules()
+    assert code == cold[0] == 1 and json.loads(out)["results"] == json.loads(cold[1])["results"]
+    assert "importlib.readers" not in mods and "zipfile" not in mods
+    assert "ecscreen.parties.addresses" not in mods
