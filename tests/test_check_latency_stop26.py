@@ -276,3 +276,19 @@ def test_warm_check_imports_no_resource_readers_nor_the_address_matcher(tmp_path
     assert code == cold[0] == 1 and json.loads(out)["results"] == json.loads(cold[1])["results"]
     assert "importlib.readers" not in mods and "zipfile" not in mods
     assert "ecscreen.parties.addresses" not in mods
+
+
+def test_loaded_index_reads_its_words_packed(tmp_path: Path) -> None:
+    """The party index cache stores its word list packed (read per index, not ~38,000 strings unpickled on
+    every load): the loaded list equals the built one, and searches answer the same."""
+    from ecscreen.parties.indexcache import PackedTexts
+    from ecscreen.parties.matching import ListEntry, Matcher
+
+    entries = [ListEntry(id=f"T-{i}", source="test", source_code="custom", name=n)
+               for i, n in enumerate(["Acme Rocket Works", "Blue Falcon Trading", "Zenith Optics GmbH", "Ünal Kimya"])]
+    cold = Matcher(entries, cache_key="stop26-vocab", cache_dir=tmp_path)
+    warm = Matcher(entries, cache_key="stop26-vocab", cache_dir=tmp_path)
+    assert cold.cache_status == "saved" and warm.cache_status == "loaded"
+    assert isinstance(warm.vocab_list, PackedTexts) and list(warm.vocab_list) == list(cold.vocab_list)
+    for q in ("Acme Rocket Works Ltd", "Zenit Optic", "Unal Kimya", "Nobody Here"):
+        assert [(h.entry.id, h.score) for h in warm.search(q)] == [(h.entry.id, h.score) for h in cold.search(q)]
