@@ -263,7 +263,10 @@ def test_warm_check_imports_no_resource_readers_nor_the_address_matcher(tmp_path
                     encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(Path(settings._PACKAGE_DIR).parent), "ECSCREEN_HOME": str(tmp_path / "home"),
            "ECSCREEN_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("ECSCREEN_NO_CACHE", None)
+    # PYDANTIC_DISABLE_PLUGINS: the CLI sets it for itself (in-process CLI tests leave it set); inherited, the
+    # child would take it for the user's and load pydantic's plugin lookup
+    for name in ("ECSCREEN_NO_CACHE", "PYDANTIC_DISABLE_PLUGINS"):
+        env.pop(name, None)
 
     def _check_modules() -> tuple[int, str, list[str]]:
         done = subprocess.run([sys.executable, "-c", probe, "check", str(ship), "--format", "json"], env=env,
