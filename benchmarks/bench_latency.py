@@ -41,6 +41,7 @@ items:
 
 CPU: dict[int, float] = {}  # id of the command list -> median CPU seconds (user + system) of the child
 RATIOS: list[float] = []  # check wall / bare wall of each round
+CPU_RATIOS: list[float] = []  # check CPU / bare CPU of each round (the steadier figure on a shared machine)
 
 
 def _once(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -67,6 +68,7 @@ def _time_rounds(cmds: list[list[str]], env: dict[str, str], runs: int) -> list[
             walls[i].append(wall)
             cpus[i].append(cpu)
         RATIOS.append(walls[-1][-1] / walls[0][-1])
+        CPU_RATIOS.append(cpus[-1][-1] / cpus[0][-1])
     for cmd, cpu in zip(cmds, cpus, strict=True):
         CPU[id(cmd)] = statistics.median(cpu)
     return [statistics.median(w) for w in walls]
@@ -187,6 +189,8 @@ def main() -> None:
           f"= {check / bare:.2f}x bare import wall, {cc / cb:.2f}x CPU (targets <= 500 ms, <= 2.5x)")
     print(f"  check / bare wall of each round: {' '.join(f'{r:.2f}' for r in RATIOS)} "
           f"(median {statistics.median(RATIOS):.2f}x)")
+    print(f"  check / bare CPU of each round:  {' '.join(f'{r:.2f}' for r in CPU_RATIOS)} "
+          f"(median {statistics.median(CPU_RATIOS):.2f}x)")
     print(f"Screener() build + first screen (warm caches)     : {build * 1000:7.0f} ms")
     print(f"Screener.screen(), 2 parties, median of {len(times)}      : {statistics.median(times) * 1000:7.2f} ms wall "
           f"(p95 {sorted(times)[int(len(times) * 0.95)] * 1000:.2f} ms), {statistics.median(cpu_times) * 1000:.2f} ms "

@@ -263,7 +263,7 @@ def test_decoded_list_rows_are_read_in_place(tmp_path: Path) -> None:
 
     from ecscreen.parties import store
 
-    raw = store.resources.files("ecscreen").joinpath("data", store.DEFAULT_LIST_FILE).read_bytes()
+    raw = store.package_file("data", store.DEFAULT_LIST_FILE).read_bytes()
     first = store._decode_store(raw, "embedded", cache_dir=tmp_path)
     again = store._decode_store(raw, "embedded", cache_dir=tmp_path)
     assert isinstance(again.entries._blob.obj, mmap.mmap)  # type: ignore[attr-defined]

@@ -6,7 +6,10 @@ as one message naming file, line and field; an unexpected exception is one line 
 with ``--debug`` or ``ECSCREEN_DEBUG=1``) and never exits 0 or 1.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here (issue 10): typer reads each command's parameters with
+# ``inspect.signature(eval_str=True)`` and ``get_type_hints``, which compile and evaluate every string annotation
+# (twice); written as expressions they are read as they are (~3 ms CPU of every check: check's 11 parameters and
+# the global options).
 
 import contextlib
 import copy

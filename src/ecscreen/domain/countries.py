@@ -11,10 +11,11 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import yaml
+
+from ecscreen.settings import package_file
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def _data() -> dict[str, Any]:
     if "data" in _SEEDED:
         seeded: dict[str, Any] = _SEEDED["data"]
         return seeded
-    raw = resources.files("ecscreen").joinpath("resources/country-aliases.yaml").read_text("utf-8")
+    raw = package_file("resources", "country-aliases.yaml").read_text("utf-8")
     data: dict[str, Any] = yaml.load(raw, Loader=_SAFE_LOADER)
     return data
 
@@ -263,7 +264,7 @@ def _party_country_groups() -> tuple[frozenset[str], ...]:
     if "groups" in _SEEDED:
         seeded: tuple[frozenset[str], ...] = _SEEDED["groups"]
         return seeded
-    raw = resources.files("ecscreen").joinpath("data", "party-country-equivalents.yaml").read_text("utf-8")
+    raw = package_file("data", "party-country-equivalents.yaml").read_text("utf-8")
     return tuple(frozenset(str(c).upper() for c in g["members"]) for g in (yaml.load(raw, Loader=_SAFE_LOADER) or {}).get("groups", []))
 
 

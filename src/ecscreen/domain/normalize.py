@@ -31,12 +31,12 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from anyascii import anyascii
 
 from ecscreen.domain.charclass import CharClass
+from ecscreen.settings import package_file
 
 __all__ = [
     "NormalizedName",
@@ -55,7 +55,7 @@ __all__ = [
 
 
 def _table_lines(filename: str) -> list[str]:
-    text = resources.files("ecscreen").joinpath("data", "normalize", filename).read_text(encoding="utf-8")
+    text = package_file("data", "normalize", filename).read_text(encoding="utf-8")
     out = []
     for raw in text.splitlines():
         line = raw.strip()

@@ -36,10 +36,11 @@ from typing import Any
 from ecscreen import __version__
 from ecscreen.domain.countries import TABLE_FILES, seed_tables, tables_state
 from ecscreen.packs.registry import Registry, default_rules_dir, load_registry, pack_files
-from ecscreen.settings import dist_version, package_stamp
+from ecscreen.settings import dist_version, file_stamps, package_stamp
 
-SNAPSHOT_FORMAT = 5  # 2: the packs' large keyed tables stored per key (lazy_tables); 3: with a lookup table;
-# 4: the simplified forms of the packs' Han runs (``simplified``); 5: the parsed country tables (``countries``)
+SNAPSHOT_FORMAT = 6  # 2: the packs' large keyed tables stored per key (lazy_tables); 3: with a lookup table;
+# 4: the simplified forms of the packs' Han runs (``simplified``); 5: the parsed country tables (``countries``);
+# 6: the large tables stored out of band (read in place)
 LAZY_TABLE_MIN = 256  # a pack's dict field of at least this many entries is read per key
 HASH_MEMO = "pack-hashes.json"  # in the cache directory: pack file stat -> SHA-256 of its bytes
 HASH_MEMO_FORMAT = 1
@@ -61,13 +62,9 @@ def _code_fingerprint() -> bytes:
         h.update(f"|{dist} {dist_version(dist)}".encode())
     h.update(b"\x00sources\x00" + package_stamp())
     # the data files whose parsed tables the snapshot holds too (countries.tables_state; pycountry's JSON is
-    # covered by its version above)
+    # covered by its version above): their state, as the sources' (a missing file is named as missing)
     pkg = Path(__file__).resolve().parents[1]
-    for rel in TABLE_FILES:
-        try:
-            h.update(b"\x00table\x00" + rel.encode() + b"\x00" + (pkg / rel).read_bytes())
-        except OSError:
-            h.update(b"\x00table\x00" + rel.encode() + b"\x00missing")
+    h.update(b"\x00tables\x00" + file_stamps([pkg / rel for rel in TABLE_FILES], pkg))
     return h.digest()
 
 
@@ -192,11 +189,12 @@ def _large_tables(reg: Registry) -> list[tuple[int, str, dict[str, Any]]]:
 
 
 def _write_snapshot(target: Path, digest: str, reg: Registry) -> None:
-    from ecscreen.parties.indexcache import pack_pickled
+    from ecscreen.parties.indexcache import out_of_band_packed, pack_pickled
     from ecscreen.parties.matching import write_cache_file
 
     tables = _large_tables(reg)
-    lazy = [(i, name, pack_pickled(value)) for i, name, value in tables]
+    # the tables' ~1.4 MB are read in place from the mapped file, not copied out of it on every load
+    lazy = [(i, name, out_of_band_packed(pack_pickled(value))) for i, name, value in tables]
     simplified = _han_runs_simplified(reg)
     try:  # the registry is pickled without them (and restored: this run goes on using it)
         for i, name, _ in tables:

@@ -21,7 +21,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +30,7 @@ from ecscreen.domain.countries import resolve
 from ecscreen.errors import PackError
 from ecscreen.model import Citation, ItemCategory, Outcome, PackInfo, StrictModel, new_list
 from ecscreen.packs import yamlio
+from ecscreen.settings import package_file
 
 MESSAGE_PLACEHOLDERS = frozenset({"destination", "destination_name", "description", "eccn", "origin", "end_use",
                                   "as_of", "matched", "exporter", "parties", "item", "hts_code"})
@@ -506,7 +506,7 @@ register_kind("country_groups", CountryGroupsPack, _groups_hook)
 
 def default_rules_dir() -> Path:
     """The packs shipped with ecscreen: inside the wheel, or the repo's rules/ in a checkout."""
-    packaged = Path(str(resources.files("ecscreen"))) / "rules"
+    packaged = Path(str(package_file("rules")))
     if packaged.is_dir():
         return packaged
     repo = Path(__file__).resolve().parents[3] / "rules"

@@ -32,7 +32,6 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import TYPE_CHECKING
 
 import yaml
@@ -41,6 +40,7 @@ from rapidfuzz.distance import Levenshtein
 
 from ecscreen.model import Citation, Coverage, Evidence, Finding, Outcome, Party
 from ecscreen.parties.matching import AllowList, ListEntry, PartyHit
+from ecscreen.settings import package_file
 
 if TYPE_CHECKING:
     from ecscreen.parties.screening import PartyListsPack
@@ -71,14 +71,14 @@ RULE_ID = "PARTY-ADDRESS"
 
 @lru_cache(maxsize=1)
 def _localities() -> tuple[frozenset[str], float]:
-    raw = resources.files("ecscreen").joinpath("data", "address_terms.yaml").read_text(encoding="utf-8")
+    raw = package_file("data", "address_terms.yaml").read_text(encoding="utf-8")
     data = yaml.load(raw, Loader=_SAFE_LOADER)
     return frozenset(str(x) for x in data.get("localities") or []), float(data.get("locality_weight", 0.2))
 
 
 @lru_cache(maxsize=1)
 def _terms() -> tuple[None, dict[str, str], dict[str, str], frozenset[str], re.Pattern[str]]:
-    raw = resources.files("ecscreen").joinpath("data", "address_terms.yaml").read_text(encoding="utf-8")
+    raw = package_file("data", "address_terms.yaml").read_text(encoding="utf-8")
     data = yaml.load(raw, Loader=_SAFE_LOADER)
     phrases: dict[str, str] = {}
     for canon, variants in (data.get("phrases") or {}).items():

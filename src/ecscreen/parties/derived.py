@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-DERIVED_FORMAT = 1
+DERIVED_FORMAT = 2  # 2: packed tables stored out of band
 
 
 def _digest(kind: str, source: bytes, build: Callable[[bytes], object]) -> str:
@@ -70,5 +70,8 @@ def cached(kind: str, source: bytes, build: Callable[[bytes], T], valid: Callabl
     if state is not None and valid(state.get("value")):
         return state["value"]  # type: ignore[no-any-return]
     value = build(source)
-    write_cache_file(path, digest, {"digest": digest, "value": value})
+    from ecscreen.parties.indexcache import out_of_band_packed
+
+    # a packed table's parts (the background frequencies' ~2.6 MB) are read in place from the mapped file
+    write_cache_file(path, digest, {"digest": digest, "value": out_of_band_packed(value)})
     return value

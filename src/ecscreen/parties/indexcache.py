@@ -25,7 +25,7 @@ from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, S
 from collections.abc import Set as AbstractSet
 from typing import Any, overload
 
-__all__ = ["crc32", "FlatArray", "dump_payload", "load_payload", "LazyDict", "PackedSet", "PackedTexts", "pack_dict", "pack_pickled", "pack_texts", "unpack_dict", "unpack_pickled",
+__all__ = ["crc32", "FlatArray", "dump_payload", "load_payload", "LazyDict", "out_of_band_packed", "PackedSet", "PackedTexts", "pack_dict", "pack_pickled", "pack_texts", "unpack_dict", "unpack_pickled",
            "unpack_texts", "PACKED", "PICKLED", "TEXTS"]
 
 PACKED = "packed-dict-1"  # the marker of a packed dict in a cache state
@@ -448,6 +448,17 @@ class _Blob(bytes):
 def out_of_band_bytes(value: bytes | memoryview) -> bytes:
     """``value`` marked for out-of-band storage by :func:`dump_payload` (read back as a memoryview of the file)."""
     return _blob(value)
+
+
+def out_of_band_packed(value: Any) -> Any:
+    """A packed dict (:func:`pack_dict`, :func:`pack_pickled`) or packed texts tuple with its large parts marked
+    for out-of-band storage by :func:`dump_payload` wherever it is in the state (read back in place); in a plain
+    tuple or list (``(count, packed dict)``), each packed item so marked; any other value as it is."""
+    if type(value) is tuple and value and value[0] in (PACKED, TEXTS, PICKLED):
+        return _out_of_band(value)
+    if type(value) is tuple or type(value) is list:
+        return type(value)(out_of_band_packed(v) for v in value)
+    return value
 
 
 def _out_of_band(value: Any) -> Any:

@@ -45,7 +45,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -88,7 +87,7 @@ from ecscreen.parties.variants import (
     bracket_head,
     group_words,
 )
-from ecscreen.settings import Settings
+from ecscreen.settings import Settings, file_stamps, package_file
 
 # the matcher's parts read this module's models, normalisation data and features as ``_m.<name>`` at call time
 for _part in (sys.modules[_Calibration.__module__], *(sys.modules[c.__module__] for c in _Calibration.__mro__[1:-1])):
@@ -770,7 +769,7 @@ def common_words() -> frozenset[str]:
 
 def _build_common_words(_key: bytes) -> frozenset[str]:
     try:
-        text = resources.files("ecscreen").joinpath("data", "business_words.txt").read_text(encoding="utf-8")
+        text = package_file("data", "business_words.txt").read_text(encoding="utf-8")
     except FileNotFoundError:  # pragma: no cover - broken install
         return frozenset()
     words: set[str] = set()
@@ -870,7 +869,7 @@ def _legal_words() -> frozenset[str]:
 def branch_words() -> frozenset[str]:
     """Words a firm adds to its name for a branch or trading arm (``data/branch_words.txt``)."""
     try:
-        text = resources.files("ecscreen").joinpath("data", "branch_words.txt").read_text(encoding="utf-8")
+        text = package_file("data", "branch_words.txt").read_text(encoding="utf-8")
     except FileNotFoundError:  # pragma: no cover - broken install
         return frozenset()
     words: set[str] = set()
@@ -884,7 +883,17 @@ def branch_words() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _places() -> frozenset[str]:
-    """Country-name words and the major trading cities of the common-words table."""
+    """Country-name words and the major trading cities of the common-words table. Built once per cache
+    directory and code, as the common words (normalising ~250 country names was ~3 ms of a one-shipment check)."""
+    key = _first_use_key()
+    if key is None:
+        return _build_places(b"")
+    from ecscreen.parties.derived import cached
+
+    return cached("places", key, _build_places, lambda v: type(v) is frozenset, index_cache_dir())
+
+
+def _build_places(_key: bytes) -> frozenset[str]:
     from ecscreen.domain.countries import iso_countries  # pycountry's table, without importing pycountry
 
     words: set[str] = set()
@@ -903,7 +912,7 @@ def _places() -> frozenset[str]:
 def english_words() -> AbstractSet[str]:
     """Ordinary English words (``data/english_words.txt``, from wordfreq; see the file's header)."""
     try:
-        raw = resources.files("ecscreen").joinpath("data", "english_words.txt").read_bytes()
+        raw = package_file("data", "english_words.txt").read_bytes()
     except FileNotFoundError:  # pragma: no cover - broken install
         return frozenset()
     # parsed once per cache directory (~4 ms per process otherwise), kept packed: a membership test reads one
@@ -1923,7 +1932,7 @@ BACKGROUND_FILE = "token_df.json.gz"
 def background_df() -> tuple[int, dict[str, int]]:
     """(number of aliases, token -> document frequency) of the embedded CSL (scripts/build_default_list.py)."""
     try:
-        raw = resources.files("ecscreen").joinpath("data", BACKGROUND_FILE).read_bytes()
+        raw = package_file("data", BACKGROUND_FILE).read_bytes()
     except FileNotFoundError:
         return 0, {}
     # parsed once per cache directory (~11 ms per process otherwise), kept packed: a query reads the few words
@@ -2051,17 +2060,22 @@ def _code_fingerprint(background: bool) -> bytes:
     # without importing importlib.metadata (~11 ms of a check), nor numpy (~41 ms: issue 10)
     for dist in ("numpy", "anyascii", "pypinyin"):
         h.update(f"|{dist} {dist_version(dist)}".encode())
-    tables = resources.files("ecscreen").joinpath("data", "normalize")
+    # the data files and sources below by their state (path, size, inode, modification and change times: any
+    # edit, replacement or reinstall changes it; settings.file_stamps), not their ~0.8 MB of text: reading and
+    # hashing them was ~2 ms CPU of every check (issue 10); their text where the package is not on disk
+    data = package_file("data")
+    stamped = isinstance(data, Path)
+    tables = data.joinpath("normalize")
     for entry in sorted(tables.iterdir(), key=lambda t: t.name):
         if entry.is_file():
-            h.update(b"\x00" + entry.name.encode() + b"\x00" + entry.read_bytes())
+            h.update(b"\x00" + entry.name.encode() + b"\x00" + _file_key(entry, stamped))
     try:  # the common words weigh little in the index (common_words)
-        h.update(b"\x00business_words\x00" + resources.files("ecscreen").joinpath("data", "business_words.txt").read_bytes())
+        h.update(b"\x00business_words\x00" + _file_key(data.joinpath("business_words.txt"), stamped))
     except FileNotFoundError:  # pragma: no cover - broken install
         h.update(b"\x00no business words")
     if background:
         try:
-            h.update(b"\x00background\x00" + resources.files("ecscreen").joinpath("data", BACKGROUND_FILE).read_bytes())
+            h.update(b"\x00background\x00" + _file_key(data.joinpath(BACKGROUND_FILE), stamped))
         except FileNotFoundError:
             h.update(b"\x00no background")
     from ecscreen.parties import (
@@ -2080,10 +2094,20 @@ def _code_fingerprint(background: bool) -> bytes:
     parts = (candidates, index_build, query, kernel, calibration, indexcache, kernel_single)
     for src in (__file__, *(p.__file__ for p in parts), normalize_module.__file__, variants_module.__file__):
         try:
-            h.update(b"\x00" + Path(src or "").read_bytes())
+            h.update(b"\x00" + _file_key(Path(src or ""), stamped))
         except OSError:  # no source (zip import): the version must do
             h.update(b"\x00no source")
     return h.digest()
+
+
+def _file_key(path: Any, stamped: bool) -> bytes:
+    """A file's part of :func:`_code_fingerprint`: its state (:func:`~ecscreen.settings.file_stamps`) when
+    ``stamped``, else its bytes; FileNotFoundError when it is missing."""
+    if not stamped:
+        return bytes(path.read_bytes())
+    if not os.path.exists(path):
+        raise FileNotFoundError(path)
+    return file_stamps([path])
 
 
 def _cache_digest(entries: Sequence[ListEntry], config: ScoreConfig, background: bool, key: str) -> str:

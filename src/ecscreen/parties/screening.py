@@ -31,7 +31,6 @@ from ecscreen.model import (
     PartyScreeningSummary,
 )
 from ecscreen.packs.registry import PackMeta, default_rules_dir, register_kind, yamlio
-from ecscreen.parties.addresses import address_findings
 from ecscreen.parties.matching import (
     MAX_NAME_CHARS,
     AllowList,
@@ -485,7 +484,10 @@ def screen_party_batches(
                 findings.append(_finding(pack, idx, party, group, as_of))
             if party.name in long_names:
                 findings.append(_long_name_finding(pack, idx, party))
-            findings.extend(address_findings(pack, idx, party, party_hits, active, as_of, allowlist))
+            if party.address:  # the address matcher's module only for a party with an address (~2 ms of a check)
+                from ecscreen.parties.addresses import address_findings
+
+                findings.extend(address_findings(pack, idx, party, party_hits, active, as_of, allowlist))
             summaries.append(_summary(idx, party, infos, groups, pack))
         out.append(
             PartyScreening(hits=hits, findings=findings, warnings=warnings, lists=infos, list_warnings=list_warns,

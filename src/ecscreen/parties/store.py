@@ -18,13 +18,13 @@ import json
 import os
 import re
 import tempfile
+import time
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,7 +41,7 @@ from ecscreen.parties.matching import (
     read_cache_file,
     write_cache_file,
 )
-from ecscreen.settings import Settings, utc_now
+from ecscreen.settings import Settings, file_stamps, package_file, utc_now
 
 
 class _EnvDefault:
@@ -1014,8 +1014,12 @@ def load_default(cache_dir: Path | None | _EnvDefault = ENV_DEFAULT) -> Screenin
 
 @lru_cache(maxsize=2)
 def _load_default(cache_dir: Path | None) -> ScreeningList:
-    raw = resources.files("ecscreen").joinpath("data", DEFAULT_LIST_FILE).read_bytes()
-    sl = _decode_store(raw, f"ecscreen/data/{DEFAULT_LIST_FILE}", cache_dir)
+    f = package_file("data", DEFAULT_LIST_FILE)
+    shown = f"ecscreen/data/{DEFAULT_LIST_FILE}"
+    # the decoded-list cache is keyed by the file's state (path, size, inode, modification and change times), as
+    # the code is: reading and hashing the ~0.8 MB file cost ~2 ms CPU of every check; it is read only to decode
+    stamp = _settled_stamp(f) if isinstance(f, Path) else None
+    sl = _decode_store(f.read_bytes, shown, cache_dir, stamp=stamp)
     sl.info = sl.info.model_copy(update={"origin": "snapshot", "limits": list(SNAPSHOT_LIMITS)})
     return sl
 
@@ -1041,35 +1045,76 @@ def _list_code_fingerprint() -> bytes:
 
     h = hashlib.sha256(f"list|{__version__}|{sys.version_info[:2]}|pydantic {pydantic.VERSION}".encode())
     h.update(f"|pydantic-core {dist_version('pydantic-core')}".encode())  # no importlib.metadata import
-    # lazyentries and indexcache shape the file (rows, out-of-band layout)
-    for src in (__file__, matching_module.__file__, models_module.__file__, lazyentries_module.__file__,
-                indexcache_module.__file__):
-        try:
-            h.update(b"\x00" + Path(src or "").read_bytes())
-        except OSError:
-            h.update(b"\x00no source")
+    # lazyentries and indexcache shape the file (rows, out-of-band layout). Their state (path, size, inode,
+    # modification and change times: any edit, replacement or reinstall changes it), not their text: reading
+    # and hashing the ~0.3 MB of sources was ~1.5 ms CPU of every check (issue 10)
+    h.update(file_stamps([Path(src or "") for src in (__file__, matching_module.__file__, models_module.__file__,
+                                                      lazyentries_module.__file__, indexcache_module.__file__)]))
     return h.digest()
 
 
-def _list_cache_target(raw: bytes, directory: Path | None) -> tuple[Path, str] | None:
-    if len(raw) < LIST_CACHE_MIN_BYTES:
-        return None
+def _list_cache_target(raw: bytes | Callable[[], bytes], directory: Path | None,
+                       stamp: bytes | None = None) -> tuple[Path, str] | None:
+    """(cache file, digest) of a stored list's decoded form, or None when it is not cached (no directory, a
+    small list). The digest covers the decoding code and the list: its bytes (``raw``), or, given ``stamp``
+    (:func:`~ecscreen.settings.file_stamps` of the file ``raw`` reads, the embedded list), the file's state."""
     if directory is None:
         return None
-    digest = hashlib.sha256(_list_code_fingerprint() + raw).hexdigest()
+    if stamp is not None:
+        state = _stamped_state(stamp)
+        if state is None or state[0] < LIST_CACHE_MIN_BYTES:
+            return None
+        digest = hashlib.sha256(_list_code_fingerprint() + b"\x00file\x00" + stamp).hexdigest()
+        return directory / f"list-{digest}.bin", digest
+    data = raw if isinstance(raw, bytes) else raw()
+    if len(data) < LIST_CACHE_MIN_BYTES:
+        return None
+    digest = hashlib.sha256(_list_code_fingerprint() + data).hexdigest()
     return directory / f"list-{digest}.bin", digest
 
 
-def _decode_store(raw: bytes, shown: str, cache_dir: Path | None | _EnvDefault = ENV_DEFAULT) -> ScreeningList:
+STAMP_SETTLED_SECONDS = 2.0  # a file changed less than this ago is keyed by its bytes (git's "racy" rule)
+
+
+def _settled_stamp(path: Path) -> bytes | None:
+    """:func:`~ecscreen.settings.file_stamps` of ``path``, or None when the file is missing or changed less than
+    STAMP_SETTLED_SECONDS ago (a file rewritten within the file system's timestamp granularity could keep its
+    times and size: then its bytes key the cache)."""
+    stamp = file_stamps([path])
+    state = _stamped_state(stamp)
+    if state is None or time.time_ns() - max(state[2], state[3]) < STAMP_SETTLED_SECONDS * 1e9:
+        return None
+    return stamp
+
+
+def _stamped_state(stamp: bytes) -> tuple[int, int, int, int] | None:
+    """(size, inode, modification ns, change ns) in a one-file :func:`~ecscreen.settings.file_stamps`, or None
+    (the file was missing)."""
+    fields = stamp.split(b"\x00")
+    if len(fields) != 3 or fields[1] == b"missing":
+        return None
+    try:
+        size, ino, mtime, ctime = (int(x) for x in fields[1].split(b"|"))
+    except ValueError:
+        return None
+    return size, ino, mtime, ctime
+
+
+def _decode_store(raw: bytes | Callable[[], bytes], shown: str, cache_dir: Path | None | _EnvDefault = ENV_DEFAULT,
+                  *, stamp: bytes | None = None) -> ScreeningList:
     """A stored list (gzip JSON, see ``_to_store``) from its bytes, through the decoded-list cache.
 
     The cache holds the entries as plain rows (``ecscreen.parties.lazyentries``): a list read from it has
-    :class:`~ecscreen.parties.lazyentries.LazyEntries`, each entry decoded when first read."""
-    target = _list_cache_target(raw, _cache_dir(cache_dir))
+    :class:`~ecscreen.parties.lazyentries.LazyEntries`, each entry decoded when first read. ``raw`` may be a
+    function reading the bytes, with ``stamp`` the state of the file it reads (:func:`_list_cache_target`): then
+    the file is read only when its decoded form is not cached."""
+    target = _list_cache_target(raw, _cache_dir(cache_dir), stamp)
     if target is not None:
         cached = _cached_decoded(*target, shown)
         if cached is not None:
             return cached
+    if not isinstance(raw, bytes):
+        raw = raw()
     try:
         data = json.loads(gzip.decompress(raw).decode("utf-8"))
     except (OSError, EOFError, zlib.error, ValueError, RecursionError) as exc:

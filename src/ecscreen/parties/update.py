@@ -25,7 +25,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from ecscreen import __version__
 from ecscreen.errors import UsageError
 from ecscreen.packs import yamlio
 from ecscreen.parties.store import ListError, ScreeningList, import_list, read_list
-from ecscreen.settings import Settings, utc_now
+from ecscreen.settings import Settings, package_file, utc_now
 
 __all__ = ["ListSource", "UpdateError", "sources", "update_list", "MAX_DOWNLOAD_BYTES"]
 
@@ -62,7 +61,7 @@ def _sources_file() -> tuple[str, str]:
     override = Settings.from_env().list_sources
     if override is not None:
         return yamlio.read_text(override, error=UpdateError), str(override)
-    text = resources.files("ecscreen").joinpath("data", "list-sources.yaml").read_text(encoding="utf-8")
+    text = package_file("data", "list-sources.yaml").read_text(encoding="utf-8")
     return text, "ecscreen/data/list-sources.yaml"
 
 

@@ -622,8 +622,10 @@ def _wade_giles_source_table() -> list[tuple[str, str]]:
     """pypinyin's ``_convert_table`` (pinyin, Wade-Giles) read from its module's source as a literal, without
     importing pypinyin: the package's ``__init__`` loads its phrase dictionaries and trains a segmenter
     (~185 ms CPU), which every Latin-script query's Wade-Giles trigger paid in a one-shipment ``check``."""
-    import ast
     from importlib.util import find_spec
+
+    from ecscreen.parties.derived import cached
+    from ecscreen.parties.matching import index_cache_dir
 
     spec = find_spec("pypinyin")
     roots = list(spec.submodule_search_locations or []) if spec is not None else []
@@ -631,21 +633,38 @@ def _wade_giles_source_table() -> list[tuple[str, str]]:
         path = Path(root) / "style" / "wadegiles.py"
         if not path.is_file():
             continue
-        text = path.read_text(encoding="utf-8")
-        start = text.find("_convert_table = [")
-        end = text.find("\n]", start)
-        if start < 0 or end < 0:
-            continue
-        try:
-            literal = ast.literal_eval(text[start + len("_convert_table = "):end + 2])
-        except (SyntaxError, ValueError):
-            continue
-        table = [(str(a), str(b)) for a, b in literal]
-        table.sort(key=lambda x: len(x[0]), reverse=True)  # as the module sorts it after the literal
-        return table
+        # parsed once per cache directory and source text (the literal's parse was ~3 ms of a check)
+        table = cached("wade-giles", path.read_bytes(), _parse_wade_giles_source, _valid_wade_giles,
+                       index_cache_dir())
+        if table is not None:
+            return table
     from pypinyin.style.wadegiles import _convert_table  # another layout: import it after all
 
     return [(str(a), str(b)) for a, b in _convert_table]
+
+
+def _parse_wade_giles_source(raw: bytes) -> list[tuple[str, str]] | None:
+    """The (pinyin, Wade-Giles) table of the source text of ``pypinyin.style.wadegiles``, longest pinyin first
+    (as the module sorts it), or None when the source does not hold it as a literal."""
+    import ast
+
+    text = raw.decode("utf-8")
+    start = text.find("_convert_table = [")
+    end = text.find("\n]", start)
+    if start < 0 or end < 0:
+        return None
+    try:
+        literal = ast.literal_eval(text[start + len("_convert_table = "):end + 2])
+    except (SyntaxError, ValueError):
+        return None
+    table = [(str(a), str(b)) for a, b in literal]
+    table.sort(key=lambda x: len(x[0]), reverse=True)  # as the module sorts it after the literal
+    return table
+
+
+def _valid_wade_giles(value: object) -> bool:
+    return value is None or (type(value) is list and all(
+        type(x) is tuple and len(x) == 2 and type(x[0]) is str and type(x[1]) is str for x in value))
 
 
 @lru_cache(maxsize=1)
@@ -834,9 +853,9 @@ HAN_RENDERING_REASON = "Chinese words read in their other English renderings"
 @lru_cache(maxsize=1)
 def _han_renderings() -> tuple[dict[str, tuple[str, ...]], int]:
     """(Han word -> its English renderings, longest word) from ``data/normalize/han_renderings.txt``."""
-    from importlib import resources
+    from ecscreen.settings import package_file
 
-    text = resources.files("ecscreen").joinpath("data", "normalize", "han_renderings.txt").read_text(encoding="utf-8")
+    text = package_file("data", "normalize", "han_renderings.txt").read_text(encoding="utf-8")
     out: dict[str, tuple[str, ...]] = {}
     for raw in text.splitlines():
         line = raw.strip()

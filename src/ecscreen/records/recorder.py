@@ -39,12 +39,12 @@ def _worst(outcomes: Iterable[str]) -> str:
 def list_blob_bytes(sl: Any) -> bytes:
     """A party list in the stored-list format (gzip JSON, read back by ``ecscreen.parties.store._decode_store``):
     the stored file itself when the list came from one, else the list re-encoded."""
-    from importlib import resources
+    from ecscreen.settings import package_file
 
     path = str(getattr(sl, "path", "") or "")
     if path.startswith("ecscreen/data/") and path.endswith(".json.gz"):
         try:
-            return resources.files("ecscreen").joinpath(*path.split("/")[1:]).read_bytes()
+            return package_file(*path.split("/")[1:]).read_bytes()
         except OSError:
             pass
     elif path.endswith(".json.gz") and Path(path).is_file():
