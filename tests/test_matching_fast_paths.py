@@ -1,0 +1,75 @@
+"""Issue 11 speed paths of the party matcher's readings give what the plain paths give.
+
+* ``_word_pieces`` tries at each word only the business-table keys of that word's first letter
+  (``_keys_by_letter``): the pieces equal those of trying every key in the table's order, for every key of every
+  table (alone, with an ending, inside other words) and for words no key matches;
+* ``_script_readings`` returns no reading for an ASCII name without looking at the scripts (each of its readings
+  needs Han, hangul, kana, Cyrillic or Arabic letters), and still reads a name in those scripts.
+"""
+
+from __future__ import annotations
+
+import random
+
+from ecscreen.domain.normalize import normalize
+from ecscreen.parties import variants
+from ecscreen.parties.variants import BUSINESS_LANGS, _BusinessTable, _word_matches, _word_pieces, business_terms
+
+
+def _pieces_every_key(words: list[str], table: _BusinessTable) -> list[tuple[str, tuple[str, ...] | None]]:
+    """``_word_pieces`` as it was: every key of the table tried at every word, in the table's order."""
+    keys = [variants._fold_word(w) for w in words]
+    out: list[tuple[str, tuple[str, ...] | None]] = []
+    i = 0
+    while i < len(words):
+        found = next(((key, r) for key, r in table.words if _word_matches(key, keys, i)), None)
+        if found is None:
+            out.append((words[i], None))
+            i += 1
+        else:
+            out.append((" ".join(words[i:i + len(found[0])]), found[1]))
+            i += len(found[0])
+    return out
+
+
+def test_word_pieces_by_first_letter_equal_every_key_tried() -> None:
+    rng = random.Random(3)
+    checked = 0
+    for lang in BUSINESS_LANGS:
+        table = business_terms(lang)
+        if not table.words:
+            continue
+        words = [w.rstrip("*") + rng.choice(["", "ого", "ая", "ы", "ение", "ی"]) if w.endswith("*") else w
+                 for key, _ in table.words for w in key]
+        words += ["Иванов", "Петрова", "Mahan", "Техно", "X", "о", "бахман", "شرکت", "صنعتي", "ооо"]
+        for _ in range(400):
+            text = rng.sample(words, rng.randint(1, 5))
+            assert _word_pieces(text, table) == _pieces_every_key(text, table), (lang, text)
+            checked += 1
+        for key, _ in table.words:  # each key alone and with its stems' endings
+            text = [w.rstrip("*") + ("ами" if w.endswith("*") else "") for w in key]
+            assert _word_pieces(text, table) == _pieces_every_key(text, table), (lang, text)
+    assert checked >= 800
+
+
+def test_word_pieces_memo_follows_the_table() -> None:
+    """The grouping is kept per table: another table (changed data) is grouped again, not served stale."""
+    t1 = _BusinessTable({}, ((("завод",), ("plant",)),))
+    t2 = _BusinessTable({}, ((("завод",), ("factory",)), (("банк*",), ("bank",))))
+    assert _word_pieces(["завод"], t1) == [("завод", ("plant",))]
+    assert _word_pieces(["завод", "банка"], t2) == [("завод", ("factory",)), ("банка", ("bank",))]
+    assert _word_pieces(["банка"], t1) == [("банка", None)]
+
+
+def test_script_readings_skip_ascii_names_only() -> None:
+    vocab = {"bank": 0, "iran": 1}
+    for name in ("Bank Melli Iran", "Acme Trading Co", "Zhongguo Hangkong"):
+        nn = normalize(name)
+        assert variants._script_readings(nn, list(nn.tokens), vocab, None) == []
+    # a name in another script still gets its script's readings (the business vocabulary, the Chinese renderings)
+    vocab = {"aviation": 0, "plant": 1}
+    nn = normalize("Авиационный завод")
+    assert [r[0] for r in variants._script_readings(nn, list(nn.tokens), vocab, None)][0] == ["aviation", "plant"]
+    nn = normalize("中国航空工业集团")
+    assert ["china", "aviation", "industry", "group"] in [r[0] for r in variants._script_readings(nn, list(nn.tokens),
+                                                                                                  vocab, None)]
