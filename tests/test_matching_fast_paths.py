@@ -73,3 +73,36 @@ def test_script_readings_skip_ascii_names_only() -> None:
     nn = normalize("中国航空工业集团")
     assert ["china", "aviation", "industry", "group"] in [r[0] for r in variants._script_readings(nn, list(nn.tokens),
                                                                                                   vocab, None)]
+
+
+def _langs_by_searching(text: str) -> list[str]:
+    """``_business_langs`` as it was: the five script searches, whatever the text."""
+    import re
+
+    langs = []
+    if variants._HANGUL_RUN.search(text):
+        langs.append("ko")
+    if variants._KANA_ANY.search(text):
+        langs.append("ja")
+    if variants._HAN.search(text):
+        langs += ["ja", "zh"] if "ja" not in langs else ["zh"]
+    if re.search("[\u0400-\u04ff]", text):
+        langs.append("ru")
+    if variants._ARABIC_LETTER.search(text):
+        langs.append("fa")
+    return list(dict.fromkeys(langs))
+
+
+def test_business_langs_scan_equals_the_script_searches() -> None:
+    """One scan for a character above U+03FF decides as the five searches did: the same languages for Latin,
+    accented, Greek, Cyrillic, Arabic, Han, kana and hangul names, and for the code points at the edges."""
+    rng = random.Random(5)
+    samples = ["", "Acme Trading Co", "Viola Norbert Bärer", "Darío Rosa Nevárez", "Ωμέγα Ltd", "Христина Бабій",
+               "کوثر ربانی", "峰 刘", "マハーン航空", "성현 승민 박", "華為技術有限公司", "ООО Ромашка 中国",
+               "\u03ff", "\u0400", "\u04ff", "\u0500", "\u05ff", "\u0600", "\u06ff", "\u3040", "\u3041", "\u30ff",
+               "\u33ff", "\u3400", "\u4dbf", "\u4e00", "\u9fff", "\uabff", "\uac00", "\uac00\uac01", "\ud7a3\ud7a3",
+               "\uf900", "\ufaff", "\ufb00", "\U00020000"]
+    pool = "".join(samples) + "abcXYZ -"
+    samples += ["".join(rng.choice(pool) for _ in range(rng.randint(1, 12))) for _ in range(2000)]
+    for text in samples:
+        assert variants._business_langs(text) == _langs_by_searching(text), repr(text)
