@@ -4,7 +4,9 @@
   (``_keys_by_letter``): the pieces equal those of trying every key in the table's order, for every key of every
   table (alone, with an ending, inside other words) and for words no key matches;
 * ``_script_readings`` returns no reading for an ASCII name without looking at the scripts (each of its readings
-  needs Han, hangul, kana, Cyrillic or Arabic letters), and still reads a name in those scripts.
+  needs Han, hangul, kana, Cyrillic or Arabic letters), and still reads a name in those scripts;
+* ``_business_langs`` looks for those scripts only in a text with a character above U+03FF: the same languages as
+  the five script searches, on real-looking names, the code points at the scripts' edges and random mixes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ import random
 
 from ecscreen.domain.normalize import normalize
 from ecscreen.parties import variants
-from ecscreen.parties.variants import BUSINESS_LANGS, _BusinessTable, _word_matches, _word_pieces, business_terms
+from ecscreen.parties.variants import (
+    BUSINESS_LANGS,
+    _BusinessTable,
+    _word_matches,
+    _word_pieces,
+    business_terms,
+)
 
 
 def _pieces_every_key(words: list[str], table: _BusinessTable) -> list[tuple[str, tuple[str, ...] | None]]:
