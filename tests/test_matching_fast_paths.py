@@ -6,12 +6,15 @@
 * ``_script_readings`` returns no reading for an ASCII name without looking at the scripts (each of its readings
   needs Han, hangul, kana, Cyrillic or Arabic letters), and still reads a name in those scripts;
 * ``_business_langs`` looks for those scripts only in a text with a character above U+03FF: the same languages as
-  the five script searches, on real-looking names, the code points at the scripts' edges and random mixes.
+  the five script searches, on real-looking names, the code points at the scripts' edges and random mixes;
+* a query's long unknown words are split against the vocabulary once per matcher (``_split_memo``): the same
+  words as ``_rejoin`` without the memo, and a matcher over another list does not reuse another's splits.
 """
 
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from ecscreen.domain.normalize import normalize
 from ecscreen.parties import variants
@@ -114,3 +117,38 @@ def test_business_langs_scan_equals_the_script_searches() -> None:
     samples += ["".join(rng.choice(pool) for _ in range(rng.randint(1, 12))) for _ in range(2000)]
     for text in samples:
         assert variants._business_langs(text) == _langs_by_searching(text), repr(text)
+
+
+def _matcher(*names: str) -> Any:
+    from ecscreen.parties.matching import ListEntry, Matcher
+
+    return Matcher([ListEntry(id=f"e{k}", source="test", source_code="custom", name=n) for k, n in enumerate(names)],
+                   cache_dir=None)
+
+
+def test_split_memo_gives_what_split_token_gives() -> None:
+    """``_rejoined`` keeps each word's split (``_split_token`` against the matcher's vocabulary) in a memo: the
+    split words equal those of ``_rejoin`` without it, the first time and from the memo, a word that does not
+    split included (None is kept too)."""
+    from ecscreen.parties import matching
+
+    m = _matcher("Vladimir Putin", "Siemens AG", "Mahan Air", "Rosoboronexport", "Good Will Trading")
+    names = [["vladimirputin"], ["siemensag", "trading"], ["mahanair"], ["goodwilltrading"], ["norbertsson", "good"],
+             ["rosoboronexport", "vladimirputin"], ["putinvladimir"], ["abcdefgh"]]
+    for _ in range(2):  # the second round is answered from the memo
+        for tokens in names:
+            assert m._rejoined(tokens) == matching._rejoin(list(tokens), m.vocab, min_part=5), tokens
+    assert m._split_words[("vladimirputin", 5)] == ("vladimir", "putin")
+    assert ("abcdefgh", 5) in m._split_words and m._split_words[("abcdefgh", 5)] is None
+    m.clear_caches()
+    assert not m._split_words
+
+
+def test_split_memo_follows_the_list() -> None:
+    """The memo belongs to one matcher (one vocabulary): a list without the word's parts does not split it, whatever
+    another matcher kept."""
+    with_putin = _matcher("Vladimir Putin")
+    without = _matcher("Vladimir Smith")
+    assert with_putin._rejoined(["vladimirputin", "ltd"]) == ["vladimir", "putin", "ltd"]
+    assert without._rejoined(["vladimirputin", "ltd"]) == ["vladimirputin", "ltd"]
+    assert with_putin._split_words is not without._split_words
