@@ -40,6 +40,7 @@ class _IndexBuild:
     _query_cache: dict[str, _Query]
     _cal_weights: dict[tuple[str, bool], tuple[bool, float]]
     _edits_found: dict[str, list[list[int] | None]]
+    _split_words: dict[tuple[str, int], tuple[str, str | None] | None]  # see matching._split_memo
 
     def _build(self, background: bool) -> None:
         """Build the index: the names, the vocabulary and its weights, postings and signatures, the fuzzy

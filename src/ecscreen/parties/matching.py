@@ -422,6 +422,7 @@ class Matcher(_Calibration):
         self._facts: dict[int, _EntryFacts] = {}  # type and countries per entry index (_CalCtx)
         self._cal_w_memo: tuple[dict[str, tuple[bool, float]], dict[str, tuple[bool, float]]] = ({}, {})
         self._edits_found: dict[str, list[list[int] | None]] = {}
+        self._split_words: dict[tuple[str, int], tuple[str, str | None] | None] = {}  # _rejoined (_split_memo)
 
     def clear_caches(self) -> None:
         """Forget every per-query result (benchmarks measure cold queries); results never depend on them."""
@@ -433,6 +434,7 @@ class Matcher(_Calibration):
         self._cal_weights.clear()
         self._tsim_memo.clear()
         self._vid_memo.clear()
+        self._split_words.clear()
         for memo in self._cal_w_memo:
             memo.clear()
 
@@ -1827,9 +1829,28 @@ def _split_token(t: str, known: Any, min_part: int) -> tuple[str, str | None] | 
     return best[1] if best is not None else None
 
 
-def _rejoin(tokens: list[str], known: Any, min_part: int = 2) -> list[str]:
+_NOT_SPLIT_YET = ("", "")
+
+
+def _split_memo(memo: dict[tuple[str, int], tuple[str, str | None] | None], t: str, known: Any,
+                min_part: int) -> tuple[str, str | None] | None:
+    """``_split_token(t, known, min_part)`` kept in ``memo`` (bounded; issue 11: a long word the list does not have
+    was tried at every split point against the vocabulary again in every name holding it)."""
+    key = (t, min_part)
+    got = memo.get(key, _NOT_SPLIT_YET)
+    if got is _NOT_SPLIT_YET:
+        got = _split_token(t, known, min_part)
+        if len(memo) >= 100_000:
+            memo.clear()
+        memo[key] = got
+    return got
+
+
+def _rejoin(tokens: list[str], known: Any, min_part: int = 2,
+            splits: dict[tuple[str, int], tuple[str, str | None] | None] | None = None) -> list[str]:
     """Merge or split tokens so they line up with ``known`` tokens: 'good will' ~ 'goodwill', and three words
-    of 2+ letters each that are one known word: 'plat ono vich' ~ 'platonovich'."""
+    of 2+ letters each that are one known word: 'plat ono vich' ~ 'platonovich'. ``splits``: a memo of
+    :func:`_split_token` for this ``known`` (a matcher's vocabulary: a word's split is a pure function of it)."""
     out: list[str] = []
     i = 0
     n = len(tokens)
@@ -1848,7 +1869,7 @@ def _rejoin(tokens: list[str], known: Any, min_part: int = 2) -> list[str]:
                 i += 2
                 continue
         if t not in known and len(t) >= 5 and t.isalpha():
-            split = _split_token(t, known, min_part)
+            split = _split_memo(splits, t, known, min_part) if splits is not None else _split_token(t, known, min_part)
             if split is not None:
                 out.append(split[0])
                 if split[1] is not None:

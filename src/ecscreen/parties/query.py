@@ -220,7 +220,7 @@ class _QueryPrep(_IndexBuild):
         vocab = self.vocab
         for t in tokens:
             if t not in vocab:
-                return _m._rejoin(list(tokens), vocab, min_part=5)
+                return _m._rejoin(list(tokens), vocab, min_part=5, splits=self._split_words)
         return list(dict.fromkeys(tokens))
 
     def _trim_query_cache(self) -> None:
