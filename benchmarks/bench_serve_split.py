@@ -69,11 +69,11 @@ def _run_group(holder: StateHolder, bodies: list[bytes], acc: dict[str, int], ke
         t.append(clk())
         if keep is not None:
             keep.append(recs)
-        body = report.model_dump_json()
+        body = service.report_json(st, report)
         t.append(clk())
         ids = holder.store.append_screenings(recs, at=dt.datetime.now(dt.UTC), wait=False) if holder.store else []
         t.append(clk())
-        text = body[:-1] + f',"record_ids":{json.dumps(ids)}}}'
+        text = b"".join((body[:-1], b',"record_ids":', json.dumps(ids).encode(), b"}"))
         Response(content=text, media_type="application/json",
                  headers={"X-Ecscreen-Decision": "clear", "X-Ecscreen-Record-Ids": ",".join(map(str, ids))})
         t.append(clk())
