@@ -957,7 +957,9 @@ def _fragment(name: str, values: list[Any]) -> bytes:
 
         from ecscreen.model import Report
 
-        adapter = _ADAPTERS[name] = TypeAdapter(Report.model_fields[name].annotation)
+        annotation = Report.model_fields[name].annotation
+        assert annotation is not None  # list[PackInfo], list[ListInfo]
+        adapter = _ADAPTERS[name] = TypeAdapter(annotation)
     return bytes(adapter.dump_json(values))
 
 
