@@ -22,6 +22,7 @@ import io
 import json
 import pstats
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -93,7 +94,8 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="cProfile the second pass (names seen before)")
     ap.add_argument("--out", help="write every response (record ids masked), one JSON line each")
     a = ap.parse_args()
-    cfg = ServiceConfig(home=tempfile.mkdtemp(prefix="bench-asgi-"), record=True, reload_interval=0)
+    home = tempfile.mkdtemp(prefix="bench-asgi-")  # a fresh record store, removed at the end
+    cfg = ServiceConfig(home=home, record=True, reload_interval=0)
     holder = StateHolder.load(cfg)
     app = service.create_app(cfg, holder)
     bodies = bench_serve.bodies(a.requests)
@@ -122,7 +124,10 @@ def main() -> None:
                     pstats.Stats(prof, stream=s).sort_stats(key).print_stats(45)
                     print(s.getvalue())
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":
