@@ -4,8 +4,10 @@ Loads the service's state as ``ecscreen serve`` does (embedded lists, records in
 warms up on 300 other names, then runs the steps of ``service.app._screen`` and the recording for
 REQUESTS bench_serve bodies (real SEC company names, each used once), one, two or four requests per group
 (``--groups``: the requests of one pass of the service's event loop have their party names matched together,
-``service.prefetch``), timing each step with the thread's CPU clock, and the cyclic GC's time (gc.callbacks). HTTP itself (uvicorn + httptools) costs ~0.04 ms per
-request on top (a trivial ASGI app answered through it). Then the records of 800 more requests are
+``service.prefetch``), timing each step with the thread's CPU clock, and the cyclic GC's time (gc.callbacks). HTTP itself (uvicorn + httptools and the kernel's socket
+work) is measured by bench_serve_http.py: ~0.03 ms per request when requests come in bursts, ~0.12 ms at 300
+requests/s (a wake-up per request; most of it the send(2) of the response and uvloop's loop); the service's
+ASGI app in-process by bench_serve_asgi.py. Then the records of 800 more requests are
 appended one request per transaction and four per transaction (the service's group commit on its event
 loop, ``service.recording.LoopBatch``, under load).
 
@@ -69,11 +71,11 @@ def _run_group(holder: StateHolder, bodies: list[bytes], acc: dict[str, int], ke
         t.append(clk())
         if keep is not None:
             keep.append(recs)
-        body = report.model_dump_json()
+        body = service.report_json(st, report)
         t.append(clk())
         ids = holder.store.append_screenings(recs, at=dt.datetime.now(dt.UTC), wait=False) if holder.store else []
         t.append(clk())
-        text = body[:-1] + f',"record_ids":{json.dumps(ids)}}}'
+        text = b"".join((body[:-1], b',"record_ids":', json.dumps(ids).encode(), b"}"))
         Response(content=text, media_type="application/json",
                  headers={"X-Ecscreen-Decision": "clear", "X-Ecscreen-Record-Ids": ",".join(map(str, ids))})
         t.append(clk())

@@ -12,6 +12,7 @@ import json
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -788,3 +789,60 @@ def test_arrivals_expect_only_connections_that_come_back_quickly_and_only_for_a_
     arr.answered(quick)
     assert arr.expected(clock[0], hold) is not None
     assert len(arr._answered) <= app_mod._Arrivals.KEPT  # the oldest forgotten past KEPT
+
+
+def _report(holder: StateHolder) -> Any:
+    from ecscreen.service.inputs import parse_body
+
+    st = holder.current()
+    parsed, _ = parse_body(json.dumps(CHAIR).encode())
+    return st.engine.screen(parsed, as_of=None)
+
+
+def test_report_json_is_the_model_s_json_with_packs_and_lists_encoded_once(holder: StateHolder,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    from ecscreen.model import ListInfo
+
+    st = holder.current()
+    encoded: list[str] = []
+    real = app_mod._fragment
+
+    def spy(name: str, values: list[Any]) -> bytes:
+        encoded.append(name)
+        return real(name, values)
+
+    monkeypatch.setattr(app_mod, "_fragment", spy)
+    st.memo.pop(app_mod._PARTS_KEY, None)
+    info = ListInfo(name="Demo list", source="tests", date=dt.date(2026, 1, 1), entries=3, age_days=10,
+                    limits=["é: non-ASCII"], retrieved_at=dt.datetime(2026, 1, 2, 12, tzinfo=dt.UTC))
+    for _ in range(3):  # the same packs and equal lists: encoded once
+        rep = _report(holder)
+        rep.lists = [info.model_copy()]
+        assert app_mod.report_json(st, rep) == rep.model_dump_json().encode()
+    assert sorted(encoded) == ["lists", "packs"]
+    assert rep.packs and '"packs":[{' in rep.model_dump_json()
+
+    # a changed fact changes the answer: the list's age, the instant's UTC offset, another pack object
+    changed = [info.model_copy(update={"age_days": 11}),
+               info.model_copy(update={"retrieved_at": dt.datetime(2026, 1, 2, 13, tzinfo=dt.timezone(dt.timedelta(hours=1)))}),
+               info.model_copy(update={"entries": 3.0})]
+    for other in changed:
+        rep = _report(holder)
+        rep.lists = [other]
+        with warnings.catch_warnings():  # pydantic warns of the float in an int field (written 3.0, not 3)
+            warnings.simplefilter("ignore", UserWarning)
+            assert app_mod.report_json(st, rep) == rep.model_dump_json().encode()
+    assert encoded.count("lists") == 1 + len(changed)
+    rep = _report(holder)
+    rep.packs = [rep.packs[0].model_copy(update={"version": "9999"}), *rep.packs[1:]]
+    rep.lists = []
+    out = app_mod.report_json(st, rep)
+    assert out == rep.model_dump_json().encode() and b'"version":"9999"' in out
+    assert encoded.count("packs") == 2
+
+    rep = _report(holder)  # options with a key named like the report's own warnings: encoded whole
+    rep.options = {"warnings": ',"warnings":["x"]'}
+    rep.warnings = ["a warning"]
+    assert app_mod.report_json(st, rep) == rep.model_dump_json().encode()
