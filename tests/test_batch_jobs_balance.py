@@ -204,3 +204,22 @@ def test_a_batch_command_without_a_record_store_does_not_import_sqlalchemy(tmp_p
             "print('sqlalchemy' in sys.modules)")
     got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert got.stdout.strip() == "False", got.stderr
+
+
+def test_the_pool_maintenance_thread_does_not_wait_on_the_result_pipe() -> None:
+    """The --jobs pool's maintenance thread waits on the pool's notifications only (and on its workers' exits):
+    the stock pool's also woke on every result still in the pipe and spun until the result thread read it.
+    The pool still answers, closes and joins."""
+    import multiprocessing as mp
+    import threading
+
+    ctx = mp.get_context("fork")
+    pool = B._quiet_pool()(1, initializer=B._worker_signals, context=ctx)
+    try:
+        assert pool._get_sentinels() == [pool._change_notifier._reader]
+        assert [pool.apply_async(divmod, (n, 7)).get(timeout=30) for n in (20, 50)] == [(2, 6), (7, 1)]
+    finally:
+        pool.close()
+        done = threading.Event()
+        threading.Thread(target=lambda: (pool.join(), done.set()), daemon=True).start()
+        assert done.wait(30), "the pool did not join"
