@@ -150,30 +150,6 @@ def test_each_worker_has_the_next_window_queued_while_the_parent_screens_its_sha
         assert events[: mine[k - 1]].count("sent") == k + 1, events
 
 
-def test_the_run_promotes_its_young_heap_unscanned_and_its_cycles_stay_collectable(engine: Engine) -> None:
-    """At the end of a run its young objects (memos) are moved to the oldest generation without a collection
-    (restoring the default threshold with them young made the next allocation scan them all: a --jobs run's
-    serial tail); nothing stays frozen, and a reference cycle made during the run is still collected."""
-    import gc
-    import weakref
-
-    class Node:
-        pass
-
-    before = gc.get_threshold()
-    with B._gc_for_run():
-        a, b = Node(), Node()
-        a.other, b.other = b, a  # type: ignore[attr-defined]
-        ref = weakref.ref(a)
-        del a, b
-        assert gc.get_count()[0] > 0
-    assert gc.get_count()[0] < 50  # the young generation was emptied (promoted), not left to the next allocation
-    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
-    assert ref() is not None  # not collected at the end of the run ...
-    gc.collect()
-    assert ref() is None  # ... but by the next full collection
-
-
 def test_the_batch_command_freezes_the_heap_at_exit_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI's batch command registers gc.freeze to run at interpreter exit (once per process), so Python's
     exit-time collection does not scan the engine, the lists' index and the memos (~1 CPU-s after 100k rows)."""

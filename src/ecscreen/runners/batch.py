@@ -2317,18 +2317,9 @@ def _gc_for_run() -> Iterator[None]:
     try:
         yield
     finally:
-        _gc_promote_young()
         gc.set_threshold(*saved_threshold)
         gc.unfreeze()
 
-
-def _gc_promote_young() -> None:
-    """Move the young generations (up to ``GC_THRESHOLD`` objects the run made: mostly its memos) into the
-    oldest one without scanning them: frozen, then unfrozen with the rest by :func:`_gc_for_run`. Restoring
-    the default threshold with them still young made the next allocation collect them all (0.23-0.40 CPU-s
-    after a 100k-row ERP run, under load: on a --jobs run's serial tail). Cyclic garbage among them is
-    collected by the next full collection, as any old object's."""
-    gc.freeze()
 
 
 def _screen_all(orders: Iterable[Order], engine: Any, options: BatchOptions | None, emit: Any,
