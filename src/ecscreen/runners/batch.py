@@ -2321,7 +2321,6 @@ def _gc_for_run() -> Iterator[None]:
         gc.unfreeze()
 
 
-
 def _screen_all(orders: Iterable[Order], engine: Any, options: BatchOptions | None, emit: Any,
                 summary: BatchSummary, tick: Any, render: tuple[Any, ...] | None = None) -> None:
     """Screen every order (in ``--jobs`` processes, or here) and emit its rows in input order (``render``:
