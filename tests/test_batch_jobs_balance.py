@@ -113,3 +113,89 @@ def test_a_run_rebalances_between_windows_and_writes_the_same_bytes(engine: Engi
     bal = B.LAST_BALANCE[0]
     assert bal.updates >= len(sizes) - 2  # every window after the first compared (the last ones too)
     assert bal.weights != [B.PARENT_WEIGHT, 1.0]
+
+
+def test_each_worker_has_the_next_window_queued_while_the_parent_screens_its_share(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parent screens its share of a window when it drains that window, after it has sent the workers their
+    shares of the next one (before, it screened its share as it sent the window, and a worker that finished first
+    waited while the parent wrote and read). Output identical to one process."""
+    monkeypatch.setattr(B, "CHUNK_ORDERS", 8)
+    monkeypatch.setattr(B, "CHUNK_ORDERS_MAX", 8)
+    events: list[str] = []
+    real_submit, real_get = B._submit, B._Here.get
+
+    def submit(pools: Any, window: list[Any], balance: Any) -> Any:
+        events.append("sent")
+        return real_submit(pools, window, balance)
+
+    def get(self: Any) -> Any:
+        if self.orders is not None:  # screened now (once)
+            events.append("mine")
+        return real_get(self)
+
+    monkeypatch.setattr(B, "_submit", submit)
+    monkeypatch.setattr(B._Here, "get", get)
+    data = _orders(400)
+    out1, out2 = io.StringIO(), io.StringIO()
+    run_batch(io.BytesIO(data), out1, engine, options=BatchOptions(jobs=1))
+    events.clear()
+    run_batch(io.BytesIO(data), out2, engine, options=BatchOptions(jobs=2))
+    assert out1.getvalue() == out2.getvalue()
+    windows = events.count("sent")
+    assert windows >= 5 and events.count("mine") == windows
+    # the parent's k-th share is screened only after window k + 1 was sent (the last window: nothing after it)
+    mine = [i for i, e in enumerate(events) if e == "mine"]
+    for k in range(1, windows):
+        assert events[: mine[k - 1]].count("sent") == k + 1, events
+
+
+def test_the_batch_command_freezes_the_heap_at_exit_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's batch command registers gc.freeze to run at interpreter exit (once per process), so Python's
+    exit-time collection does not scan the engine, the lists' index and the memos (~1 CPU-s after 100k rows)."""
+    import atexit
+    import gc
+
+    from ecscreen.cli import batch as cli_batch
+
+    registered: list[Any] = []
+    monkeypatch.setattr(atexit, "register", registered.append)
+    monkeypatch.setattr(cli_batch, "_EXIT_FREEZE", [])
+    cli_batch._no_exit_collection()
+    cli_batch._no_exit_collection()
+    assert registered == [gc.freeze]
+
+
+def test_a_batch_command_without_a_record_store_does_not_import_sqlalchemy(tmp_path: Any) -> None:
+    """Start-up before the fork: with no records.db (and no database URL) the review decisions are looked up
+    without importing the store module (SQLAlchemy: ~0.2 CPU-s of every such run's serial start-up)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ECSCREEN_HOME": str(tmp_path)}
+    env.pop("ECSCREEN_DATABASE_URL", None)
+    code = ("import sys; from ecscreen.cli.decisions import decision_allowlist, existing_store; "
+            "assert existing_store() is None and decision_allowlist(None) is None; "
+            "print('sqlalchemy' in sys.modules)")
+    got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert got.stdout.strip() == "False", got.stderr
+
+
+def test_the_pool_maintenance_thread_does_not_wait_on_the_result_pipe() -> None:
+    """The --jobs pool's maintenance thread waits on the pool's notifications only (and on its workers' exits):
+    the stock pool's also woke on every result still in the pipe and spun until the result thread read it.
+    The pool still answers, closes and joins."""
+    import multiprocessing as mp
+    import threading
+
+    ctx = mp.get_context("fork")
+    pool = B._quiet_pool()(1, initializer=B._worker_signals, context=ctx)
+    try:
+        assert pool._get_sentinels() == [pool._change_notifier._reader]
+        assert [pool.apply_async(divmod, (n, 7)).get(timeout=30) for n in (20, 50)] == [(2, 6), (7, 1)]
+    finally:
+        pool.close()
+        done = threading.Event()
+        threading.Thread(target=lambda: (pool.join(), done.set()), daemon=True).start()
+        assert done.wait(30), "the pool did not join"

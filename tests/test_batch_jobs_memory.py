@@ -42,19 +42,17 @@ def test_jobs_2_runs_two_screening_processes_the_parent_one_of_them(engine: Engi
     seen: dict[int, Any] = {}
     real_run = B._pool_run
 
-    class Ctx:  # the fork context, counting the worker pools it starts
-        def __init__(self, ctx: Any) -> None:
-            self.ctx = ctx
-
-        def Pool(self, *a: Any, **kw: Any) -> Any:  # noqa: N802 - multiprocessing's name
-            created.append(a[0] if a else kw.get("processes", 0))
-            return self.ctx.Pool(*a, **kw)
+    class Counting(B._quiet_pool()):  # type: ignore[misc]  # the worker pools started, counted
+        def __init__(self, processes: int | None = None, *a: Any, **kw: Any) -> None:
+            created.append(processes or 0)
+            super().__init__(processes, *a, **kw)
 
     def watch(ctx: Any, jobs: int, orders: Any, emit: Any, stats: dict[int, Any], tick: Any) -> None:
-        real_run(Ctx(ctx), jobs, orders, emit, stats, tick)
+        real_run(ctx, jobs, orders, emit, stats, tick)
         seen.update(stats)
 
     monkeypatch.setattr(B, "_pool_run", watch)
+    monkeypatch.setattr(B, "_quiet_pool", lambda: Counting)
     data = _orders(1200)
     screener_before = getattr(engine, "party_screener", None)
     outs = []

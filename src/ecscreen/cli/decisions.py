@@ -21,11 +21,12 @@ def existing_store() -> RecordStore | None:
     """The record store when one exists ($ECSCREEN_DATABASE_URL, or records.db in $ECSCREEN_HOME); never
     creates one (a ``--no-record`` run still uses the decisions recorded before)."""
     from ecscreen.cli.options import ecscreen_home
-    from ecscreen.records import RecordStore
 
     url = os.environ.get("ECSCREEN_DATABASE_URL") or None
     if not url and not (ecscreen_home() / "records.db").is_file():
-        return None
+        return None  # (before the import: the store's module imports SQLAlchemy, ~0.2 CPU-s of a batch's start-up)
+    from ecscreen.records import RecordStore
+
     return RecordStore.open(url=url, home=ecscreen_home())
 
 

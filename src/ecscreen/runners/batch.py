@@ -21,6 +21,7 @@ import codecs
 import contextlib
 import csv
 import datetime as dt
+import functools
 import gc
 import io
 import json
@@ -1886,12 +1887,15 @@ def _worker_chunk(orders: list[Order]) -> tuple[list[Any], tuple[int, int, int, 
 
 
 class _Here:
-    """A chunk screened in this process (the parent's own shard), answering like the pool's async result."""
+    """The parent's own share of a window, screened here when the window is drained (not when it is sent), so
+    that the worker always has the next window queued while the parent screens, writes and reads: answers
+    like the pool's async result."""
 
-    __slots__ = ("value",)
+    __slots__ = ("orders", "value")
 
-    def __init__(self, value: Any) -> None:
-        self.value = value
+    def __init__(self, orders: list[Any]) -> None:
+        self.orders: list[Any] | None = orders
+        self.value: Any = None
 
     def ready(self) -> bool:
         return True
@@ -1900,6 +1904,9 @@ class _Here:
         return None
 
     def get(self) -> Any:
+        if self.orders is not None:
+            self.value, self.orders = _worker_chunk(self.orders), None
+            _check_signal()
         return self.value
 
 
@@ -1969,7 +1976,7 @@ def _pool_run(ctx: Any, jobs: int, orders: Iterable[Order], emit: Any, stats: di
     pools: list[Any] = []
     try:
         for _ in range(jobs - 1):
-            pools.append(ctx.Pool(1, initializer=_worker_signals))
+            pools.append(_quiet_pool()(1, initializer=_worker_signals, context=ctx))
         _pool_feed(pools, orders, emit, stats, tick)
     except BaseException:
         # interrupted (or failed): stop the workers now. Pool.terminate() can deadlock here (its task
@@ -1993,6 +2000,24 @@ def _pool_run(ctx: Any, jobs: int, orders: Iterable[Order], emit: Any, stats: di
         pool.close()
     for pool in pools:
         pool.join()
+
+
+@functools.cache
+def _quiet_pool() -> type:
+    """``multiprocessing.pool.Pool`` whose worker-maintenance thread does not wake on every result.
+
+    The stock pool's maintenance thread waits on the result pipe too, without reading it: from a result's
+    arrival until the result thread (which needs the GIL, held by the parent's screening) has read it, that
+    thread spun, taking the GIL from the screening in turn (issue 14: 0.18 CPU-s of the parent's threads on
+    100k ERP rows). It is woken by what it acts on: a worker's exit (its sentinel, as before) and the pool's
+    own notifications (close, terminate, the last result taken out of the cache)."""
+    from multiprocessing.pool import Pool
+
+    class QuietPool(Pool):
+        def _get_sentinels(self) -> list[Any]:
+            return [self._change_notifier._reader]  # type: ignore[attr-defined]
+
+    return QuietPool
 
 
 # the parent's share of the customers with --jobs, against 1 for each worker: it also reads, groups and writes
@@ -2031,7 +2056,8 @@ BALANCE_STEP = 1.25
 BALANCE_GAIN = 0.5
 BALANCE_BOUNDS = (0.05, 20.0)
 BALANCE_MIN_CPU = 0.02
-IN_FLIGHT = 2  # windows sent and not yet written (each process's queue: one window ahead)
+IN_FLIGHT = 2  # windows sent and not yet written: the parent screens its part of the older one while each
+# worker has the newer one queued (a worker is not left waiting while the parent writes and reads)
 
 
 class _Balance:
@@ -2091,7 +2117,8 @@ LAST_BALANCE: list[_Balance] = []  # the last --jobs run's balance (for tests an
 def _pool_feed(pools: list[Any], orders: Iterable[Order], emit: Any, stats: dict[int, Any], tick: Any) -> None:
     """Send windows of ``CHUNK_ORDERS * jobs`` orders (doubling up to ``CHUNK_ORDERS_MAX * jobs``), split by
     customer (:class:`_Balance`), at most
-    :data:`IN_FLIGHT` windows in flight (the workers' parts sent first, then the parent screens its own); each
+    :data:`IN_FLIGHT` windows in flight (the workers' parts sent at once, the parent's own screened when the
+    window is drained, see :class:`_Here`); each
     window's results are put back in input order before they are written, and the CPU each process spent on it
     adjusts the shares of the windows after it."""
     jobs = len(pools) + 1
@@ -2140,8 +2167,8 @@ def _pool_feed(pools: list[Any], orders: Iterable[Order], emit: Any, stats: dict
 
 
 def _submit(pools: list[Any], window: list[Order], balance: _Balance) -> list[tuple[int, list[int], Any]]:
-    """A window's parts (process, positions, result): the workers' shares sent to their pools, then the parent's
-    own share screened here while the workers screen theirs."""
+    """A window's parts (process, positions, result): the parent's own share first (:class:`_Here`, screened when
+    the window is drained, while the workers screen theirs), then the workers' shares, sent to their pools."""
     jobs = len(pools) + 1
     split: list[list[int]] = [[] for _ in range(jobs)]
     pick = balance.pick
@@ -2151,10 +2178,8 @@ def _submit(pools: list[Any], window: list[Order], balance: _Balance) -> list[tu
     parts: list[tuple[int, list[int], Any]] = [
         (w, pos, pools[w - 1].apply_async(_worker_chunk, ([pack(window[i]) if pack else window[i] for i in pos],)))
         for w, pos in enumerate(split) if pos and w]
-    if split[0]:
-        mine: list[Any] = [pack(window[i]) if pack else window[i] for i in split[0]]
-        parts.append((0, split[0], _Here(_worker_chunk(mine))))
-        _check_signal()
+    if split[0]:  # first: drain_one screens it before it waits for the workers' parts
+        parts.insert(0, (0, split[0], _Here([pack(window[i]) if pack else window[i] for i in split[0]])))
     return parts
 
 
