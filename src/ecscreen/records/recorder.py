@@ -197,9 +197,12 @@ class BatchRecorder:
     the run's set-up (tool, options, packs, lists) is repeated per record: the manifest's sha256 names it."""
 
     def __init__(self, store: RecordStore, *, manifest: str | None, file: str, at: dt.datetime,
-                 chunk: int = 2000, threaded: bool = True) -> None:
+                 chunk: int = 2000, threaded: bool = True, process: bool = False) -> None:
         self.store = store
         self.threaded = threaded
+        # the writer in a child process (a SQLite store only; see _ProcessWriter), else in a thread
+        self.process = process and threaded and _sqlite_file(store) is not None
+        self._proc: _ProcessWriter | None = None
         self._thread: threading.Thread | None = None
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
         self._failure: Exception | None = None
@@ -404,6 +407,11 @@ class BatchRecorder:
             self._write(chunk, blobs)
             self._raise_failure()
             return
+        if self.process:
+            if self._proc is None:
+                self._proc = _ProcessWriter(self)
+            self._proc.send(chunk, blobs)
+            return
         if self._thread is None:
             self._thread = threading.Thread(target=self._writer, name="ecscreen-batch-recorder", daemon=True)
             self._thread.start()
@@ -423,15 +431,18 @@ class BatchRecorder:
         except Exception as exc:
             self._failure = exc
             return
-        self.recorded += len(ids)
-        if self.first_id is None:
-            self.first_id = ids[0]
-        self.last_id = ids[-1]
-        self._chunks += 1
+        self._written(ids[0], ids[-1], len(ids))
         if self._chunks % _UNMAP_EVERY == 0:
             release = getattr(self.store, "release_map", None)
             if release is not None:
                 release()
+
+    def _written(self, first: int, last: int, n: int) -> None:
+        """Count a chunk the store took (records ``first``-``last``, ``n`` of them)."""
+        self.recorded += n
+        if self.first_id is None:
+            self.first_id = first
+        self.last_id = last
 
     def _raise_failure(self) -> None:
         exc = self._failure
@@ -452,11 +463,144 @@ class BatchRecorder:
         self._raise_failure()
 
     def close(self) -> None:
-        """Stop the writer thread after the chunks already handed to it (nothing buffered is recorded)."""
+        """Stop the writer thread (or process) after the chunks already handed to it (nothing buffered is
+        recorded)."""
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            proc.close()
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+
+
+def _sqlite_file(store: Any) -> str | None:
+    """The database file of a SQLite store (a :class:`RecordStore` or a ``SqliteRecordWriter``), else None."""
+    path = getattr(store, "path", None)
+    if getattr(store, "dialect", None) != "sqlite":
+        return None
+    if path is None:
+        engine = getattr(store, "engine", None)
+        path = getattr(getattr(engine, "url", None), "database", None)
+    if not path or str(path) == ":memory:" or not Path(str(path)).is_file():
+        return None
+    return str(path)
+
+
+class _ProcessWriter:
+    """The batch writer in a forked child process, for a SQLite store: the child opens the store itself
+    (:class:`ecscreen.records.rawsqlite.SqliteRecordWriter`: the same rows, transactions and locks as the
+    store's own ``append_batch``) and writes the chunks the screening process sends it over a pipe.
+
+    Why a process: a writer thread shares the interpreter lock with the screening. The stdlib driver lets the
+    lock go around every statement step (once per inserted row) and takes it back straight after, so while a
+    chunk is inserted the screening thread gets the lock mostly when its switch interval (5 ms) runs out: on
+    two idle cores most of the writer's time is added to the screening's instead of overlapping it. The
+    child holds no lock the screening needs; the cost is one pickle of each chunk (~1 us a record).
+
+    At most one chunk waits in the pipe while the child writes another (the send blocks: a slow store slows
+    the run instead of filling memory). The child answers each chunk with the ids it was given, or with the
+    error that stopped it (then it drops the rest); it ignores SIGINT and SIGTERM (the parent decides: the
+    chunks handed over are written, then it stops) and ends when the pipe closes."""
+
+    def __init__(self, rec: BatchRecorder) -> None:
+        import multiprocessing
+
+        path = _sqlite_file(rec.store)
+        assert path is not None
+        self._rec = rec
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_child_writer, args=(child, path, rec.at, rec.manifest),
+                                 name="ecscreen-batch-recorder", daemon=True)
+        self._proc.start()
+        child.close()
+        self._sent = 0
+        self._answered = 0
+
+    def send(self, chunk: list[Any], blobs: list[tuple[str, str, bytes]]) -> None:
+        """Hand a chunk to the child (after taking in its answers so far)."""
+        self._answers(block=False)
+        try:
+            self._conn.send((chunk, blobs))
+        except OSError as exc:  # the child is gone: its answer (if any) says why
+            self._answers(block=False)
+            if self._rec._failure is None:
+                self._rec._failure = exc
+            return
+        self._sent += 1
+
+    def _answers(self, *, block: bool) -> None:
+        """Take in the child's answers: all it has sent (``block``: until every chunk sent is answered)."""
+        rec = self._rec
+        while self._answered < self._sent and (block or self._conn.poll()):
+            try:
+                got = self._conn.recv()
+            except (EOFError, OSError) as exc:
+                if rec._failure is None:
+                    rec._failure = RuntimeError(f"the record writer process ended early ({exc or 'no answer'})")
+                self._answered = self._sent
+                return
+            self._answered += 1
+            if got[0] == "ok":
+                rec._written(got[1], got[2], got[3])
+            elif rec._failure is None:
+                rec._failure = RuntimeError(got[1])
+
+    def close(self) -> None:
+        """Wait for the answers of every chunk sent, then end the child."""
+        try:
+            self._answers(block=True)
+            self._conn.send(None)
+        except OSError:
+            pass
+        finally:
+            self._conn.close()
+            self._proc.join()
+
+
+def _child_writer(conn: Any, path: str, at: dt.datetime, manifest: str | None) -> None:
+    """The child of :class:`_ProcessWriter`: write each chunk received, answer ("ok", first id, last id,
+    count) or ("error", text); after an error the chunks are dropped (still answered)."""
+    import signal
+
+    from ecscreen.records.rawsqlite import SqliteRecordWriter
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    store: Any = None
+    failed: str | None = None
+    try:
+        store = SqliteRecordWriter.open(Path(path))
+        if store is None:
+            failed = f"{path}: not a record store at the current schema"
+    except Exception as exc:
+        failed = f"{type(exc).__name__}: {exc}"
+    chunks = 0
+    try:
+        while True:
+            try:
+                item = conn.recv()
+            except (EOFError, OSError):
+                return
+            if item is None:
+                return
+            if failed is not None:
+                conn.send(("error", failed))
+                continue
+            try:
+                ids = store.append_batch(item[0], item[1], at=at, manifest=manifest)
+            except Exception as exc:
+                failed = str(exc) or type(exc).__name__
+                conn.send(("error", failed))
+                continue
+            conn.send(("ok", ids[0], ids[-1], len(ids)))
+            chunks += 1
+            if chunks % _UNMAP_EVERY == 0:
+                store.release_map()
+    finally:
+        if store is not None:
+            store.close()
 
 
 def _ascii_json(s: str) -> str:
