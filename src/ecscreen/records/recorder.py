@@ -10,7 +10,9 @@ blobs, so a record can be replayed with exactly the packs and lists it was scree
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
+import marshal
 import queue
 import re
 import threading
@@ -237,6 +239,9 @@ class BatchRecorder:
         self.header_sha = self.store.put_blob(canonical(self.header).encode("utf-8"), "header", at=self.at)
         self._party_cols = [(n, c, str(getattr(r, "value", r))) for n, c, r in party_columns]
         self._input_head = f'{{"header_sha256":"{self.header_sha}","rows":['
+        if self.process and self._proc is None:
+            # forked now, before the screening starts any worker processes or threads of its own
+            self._proc = _ProcessWriter(self)
 
     def _blob(self, key: Any, kind: str, doc: Any) -> str:
         """The sha256 of the blob of ``doc`` (canonical JSON), queued for the next chunk when new."""
@@ -496,7 +501,7 @@ class _ProcessWriter:
     lock go around every statement step (once per inserted row) and takes it back straight after, so while a
     chunk is inserted the screening thread gets the lock mostly when its switch interval (5 ms) runs out: on
     two idle cores most of the writer's time is added to the screening's instead of overlapping it. The
-    child holds no lock the screening needs; the cost is one pickle of each chunk (~1 us a record).
+    child holds no lock the screening needs; the cost is one marshal dump of each chunk (~1.3 us a record) and its way through the pipe.
 
     At most one chunk waits in the pipe while the child writes another (the send blocks: a slow store slows
     the run instead of filling memory). The child answers each chunk with the ids it was given, or with the
@@ -511,7 +516,7 @@ class _ProcessWriter:
         self._rec = rec
         ctx = multiprocessing.get_context("fork")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_child_writer, args=(child, path, rec.at, rec.manifest),
+        self._proc = ctx.Process(target=_child_writer, args=(child, self._conn, path, rec.at, rec.manifest),
                                  name="ecscreen-batch-recorder", daemon=True)
         self._proc.start()
         child.close()
@@ -522,7 +527,9 @@ class _ProcessWriter:
         """Hand a chunk to the child (after taking in its answers so far)."""
         self._answers(block=False)
         try:
-            self._conn.send((chunk, blobs))
+            # marshal: the chunk is tuples of text, numbers and None (half pickle's cost, ~1.3 us a record;
+            # text with lone surrogates round-trips)
+            self._conn.send_bytes(marshal.dumps((chunk, blobs)))
         except OSError as exc:  # the child is gone: its answer (if any) says why
             self._answers(block=False)
             if self._rec._failure is None:
@@ -551,7 +558,7 @@ class _ProcessWriter:
         """Wait for the answers of every chunk sent, then end the child."""
         try:
             self._answers(block=True)
-            self._conn.send(None)
+            self._conn.send_bytes(b"")  # the end
         except OSError:
             pass
         finally:
@@ -559,15 +566,21 @@ class _ProcessWriter:
             self._proc.join()
 
 
-def _child_writer(conn: Any, path: str, at: dt.datetime, manifest: str | None) -> None:
+def _child_writer(conn: Any, parent_end: Any, path: str, at: dt.datetime, manifest: str | None) -> None:
     """The child of :class:`_ProcessWriter`: write each chunk received, answer ("ok", first id, last id,
-    count) or ("error", text); after an error the chunks are dropped (still answered)."""
+    count) or ("error", text); after an error the chunks are dropped (still answered). Ends when told to
+    or when the parent's end of the pipe closes (its copy here is closed first)."""
     import signal
 
     from ecscreen.records.rawsqlite import SqliteRecordWriter
 
+    parent_end.close()
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # the objects inherited from the screening process stay out of the child's collections: traversing them
+    # would copy their pages (copy-on-write) and cost the time of a full collection of the parent's heap
+    gc.freeze()
     store: Any = None
     failed: str | None = None
     try:
@@ -580,11 +593,12 @@ def _child_writer(conn: Any, path: str, at: dt.datetime, manifest: str | None) -
     try:
         while True:
             try:
-                item = conn.recv()
+                data = conn.recv_bytes()
             except (EOFError, OSError):
                 return
-            if item is None:
+            if not data:
                 return
+            item = marshal.loads(data)
             if failed is not None:
                 conn.send(("error", failed))
                 continue
