@@ -88,8 +88,12 @@ def test_a_store_the_child_cannot_write_stops_the_run(tmp_path: Path) -> None:
     try:
         with sqlite3.connect(tmp_path / DB_NAME) as conn:
             conn.execute("UPDATE alembic_version SET version_num = 'older'")
+        rec = BatchRecorder(store, manifest=None, file="o.csv", at=AT, chunk=3, process=True)
         with pytest.raises(UsageError, match="could not record the screening in sqlite:///.*not a record store"):
-            _run(store, process=True)
+            run_batch(io.BytesIO(MORE_ORDERS.encode("utf-8")), io.StringIO(), _ENGINE[0], file="o.csv", recorder=rec,
+                      options=BatchOptions(today=dt.date(2026, 11, 28)))
+        rec.close()  # as the CLI does when the run stops: the child ends
+        assert rec._proc is None
     finally:
         store.close()
     with sqlite3.connect(tmp_path / DB_NAME) as conn:
@@ -108,3 +112,18 @@ def test_stores_that_are_not_sqlite_files_keep_the_writer_thread(tmp_path: Path)
     with RecordStore.open(home=tmp_path) as store:
         assert BatchRecorder(store, manifest=None, file="f", at=AT, process=True).process
         assert not BatchRecorder(store, manifest=None, file="f", at=AT, process=True, threaded=False).process
+
+
+def test_process_writer_keeps_undecodable_bytes_as_the_thread_does(tmp_path: Path) -> None:
+    """Cells with bytes that are not UTF-8 (kept as lone surrogates) reach the child and are stored as the
+    thread stores them."""
+    text = PARTY_ORDERS.replace("Tehran Trading Co", "Tehran Tr\udcffding Co")
+    a, b = tmp_path / "a", tmp_path / "b"
+    for h, process in ((a, False), (b, True)):
+        with RecordStore.open(home=h) as store:
+            rec = BatchRecorder(store, manifest=None, file="o.csv", at=AT, chunk=2, process=process)
+            run_batch(io.BytesIO(text.encode("utf-8", "surrogateescape")), io.StringIO(), _ENGINE[0], file="o.csv",
+                      recorder=rec, options=BatchOptions(today=dt.date(2026, 11, 28)))
+            assert rec.recorded == 5 and store.verify().ok
+    got, want = _dump(b), _dump(a)
+    assert got == want and any("\\udcff" in str(r) or "\\xff" in str(r) for r in got["records"])
