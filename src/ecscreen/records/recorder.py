@@ -203,7 +203,7 @@ class BatchRecorder:
         self.store = store
         self.threaded = threaded
         # the writer in a child process (a SQLite store only; see _ProcessWriter), else in a thread
-        self.process = process and threaded and _sqlite_file(store) is not None
+        self.process = process and threaded and _can_fork() and _sqlite_file(store) is not None
         self._proc: _ProcessWriter | None = None
         self._thread: threading.Thread | None = None
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
@@ -478,6 +478,13 @@ class BatchRecorder:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+
+
+def _can_fork() -> bool:
+    """Whether this platform starts processes by fork (POSIX); elsewhere the writer stays a thread."""
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _sqlite_file(store: Any) -> str | None:
