@@ -198,7 +198,8 @@ def _batch_recorder(store: Any, engine: Any, envelope: dict[str, Any], columns: 
     except Exception as exc:
         store.close()
         raise recording_failed(store, exc) from exc
-    return BatchRecorder(store, manifest=manifest, file=str(orders), at=at)
+    # the writer in a child process on a SQLite store (the screening thread keeps the interpreter lock to itself)
+    return BatchRecorder(store, manifest=manifest, file=str(orders), at=at, process=True)
 
 
 def _note_recorded(err: Any, recorder: Any, *, quiet: bool) -> None:
