@@ -17,9 +17,11 @@ loop, ``service.recording.LoopBatch``, under load).
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as dt
 import gc
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -94,7 +96,9 @@ def main() -> None:
     ap.add_argument("--no-parties", action="store_true", help="shipments without parties (bench_serve --no-parties)")
     a = ap.parse_args()
     bench_serve.PARTIES = not a.no_parties
-    cfg = ServiceConfig(home=tempfile.mkdtemp(prefix="bench-split-"), record=True, reload_interval=0,
+    home = tempfile.mkdtemp(prefix="bench-split-")
+    atexit.register(shutil.rmtree, home, True)  # the run's record store is thrown away with it
+    cfg = ServiceConfig(home=home, record=True, reload_interval=0,
                         no_lists=a.no_lists)
     holder = StateHolder.load(cfg)
     service.HEAP.settle()
