@@ -14,16 +14,28 @@ from ecscreen.packs.registry import load_registry
 ROOT = Path(__file__).resolve().parents[1]
 
 
+_SESSION_DIRS: list[Path] = []  # the session's temporary caches and homes (removed by pytest_unconfigure)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Tests never read or write the user's real caches, list store or clearances."""
     import os
     import tempfile
 
     base = Path(tempfile.mkdtemp(prefix="ecscreen-tests-"))
+    _SESSION_DIRS.append(base)
     os.environ["ECSCREEN_CACHE_DIR"] = str(base / "cache")
     os.environ["ECSCREEN_HOME"] = str(base / "home")
     os.environ.pop("ECSCREEN_CLEARANCES", None)
     os.environ.pop("ECSCREEN_DATABASE_URL", None)  # records go to the temporary home's records.db
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The session's temporary caches and homes go with it (~200 MB a run: the party index caches)."""
+    import shutil
+
+    while _SESSION_DIRS:
+        shutil.rmtree(_SESSION_DIRS.pop(), ignore_errors=True)
 
 
 @pytest.fixture
