@@ -50,13 +50,13 @@ def test_package_file_falls_back_to_importlib_resources(monkeypatch: pytest.Monk
 def test_settled_stamp_follows_the_file_and_refuses_a_fresh_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                                                  ) -> None:
     """The embedded list's decoded form is keyed by the file's state: a file changed less than
-    STAMP_SETTLED_SECONDS ago has none (its bytes key the cache: a rewrite within the file system's timestamp
+    settings.RACY_SECONDS ago has none (its bytes key the cache: a rewrite within the file system's timestamp
     granularity could keep its times); a rewrite of a settled file gives another stamp."""
     f = tmp_path / "list.json.gz"
     f.write_bytes(b"x" * 10)
     assert L._settled_stamp(f) is None  # just written
     later = time.time_ns() + 10**10
-    monkeypatch.setattr(L.time, "time_ns", lambda: later)
+    monkeypatch.setattr(time, "time_ns", lambda: later)
     first = L._settled_stamp(f)
     assert first is not None and L._settled_stamp(f) == first
     assert L._stamped_state(first)[0] == 10  # type: ignore[index]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ecscreen.engine import snapshot
+from ecscreen import settings
 from ecscreen.engine.snapshot import HASH_MEMO, registry_digest
 
 PACK = """\
@@ -32,7 +32,7 @@ def _old_pack(tmp_path: Path, text: str = PACK) -> Path:
 
 def _settle(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pretend the files were hashed RACY_SECONDS after their last change (no sleeping in tests)."""
-    monkeypatch.setattr(snapshot, "RACY_SECONDS", 0.0)
+    monkeypatch.setattr(settings, "RACY_SECONDS", 0.0)
 
 
 def test_memo_gives_the_same_digest_and_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

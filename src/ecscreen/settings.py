@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -157,6 +158,17 @@ def _dist_versions(path: tuple[str, ...]) -> dict[str, str]:
             if sep and version:
                 found.setdefault(_dist_key(dist), version)
     return found
+
+
+RACY_SECONDS = 2.0  # a file changed less than this before it is looked at is keyed by its bytes, not its state
+
+
+def settled(mtime_ns: int, ctime_ns: int, now_ns: int | None = None) -> bool:
+    """Whether a file last changed at ``mtime_ns`` / ``ctime_ns`` had not changed for :data:`RACY_SECONDS` at
+    ``now_ns`` (default: now), so that its state (:func:`file_stamps`) may stand for its bytes in a cache key: a
+    file rewritten within the file system's timestamp granularity could keep its times (git's "racy" rule)."""
+    now = time.time_ns() if now_ns is None else now_ns
+    return now - max(mtime_ns, ctime_ns) >= RACY_SECONDS * 1e9
 
 
 def file_stamps(paths: Iterable[Path], root: Path | None = None) -> bytes:

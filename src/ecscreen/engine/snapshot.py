@@ -10,8 +10,8 @@ is cached as one file keyed by the SHA-256 of
 
 A file's SHA-256 is read from a small memo in the cache directory (``pack-hashes.json``, plain JSON: never
 unpickled) when the file's path, size, inode, modification and change times are those it was hashed with and
-it had not changed for :data:`RACY_SECONDS` before it was hashed (a file rewritten within the file system's
-timestamp granularity could otherwise keep its times: git's "racy" rule); any other file is read and hashed.
+it had not changed for ``settings.RACY_SECONDS`` before it was hashed (a file rewritten within the file system's
+timestamp granularity could otherwise keep its times: git's "racy" rule, :func:`ecscreen.settings.settled`); any other file is read and hashed.
 
 The cache file is written atomically (temporary file + rename) and read only when it is a regular file
 owned by the current user and not writable by group or others, its header names exactly this digest and
@@ -36,7 +36,7 @@ from typing import Any
 from ecscreen import __version__
 from ecscreen.domain.countries import TABLE_FILES, seed_tables, tables_state
 from ecscreen.packs.registry import Registry, default_rules_dir, load_registry, pack_files
-from ecscreen.settings import dist_version, file_stamps, package_stamp
+from ecscreen.settings import dist_version, file_stamps, package_stamp, settled
 
 SNAPSHOT_FORMAT = 6  # 2: the packs' large keyed tables stored per key (lazy_tables); 3: with a lookup table;
 # 4: the simplified forms of the packs' Han runs (``simplified``); 5: the parsed country tables (``countries``);
@@ -45,7 +45,6 @@ LAZY_TABLE_MIN = 256  # a pack's dict field of at least this many entries is rea
 HASH_MEMO = "pack-hashes.json"  # in the cache directory: pack file stat -> SHA-256 of its bytes
 HASH_MEMO_FORMAT = 1
 HASH_MEMO_MAX = 4096  # files remembered (the memo is started afresh when full; only speed depends on it)
-RACY_SECONDS = 2.0  # a file changed less than this before it was hashed is hashed again next time
 
 __all__ = ["registry_digest", "load_registry_snapshot"]
 
@@ -93,7 +92,8 @@ def registry_digest(paths: list[Path] | None, extend: bool, cache_dir: Path | No
 def _pack_hash(f: Path, memo: dict[str, list[Any]] | None, seen: dict[str, list[Any]]) -> bytes:
     """SHA-256 of the bytes of pack file ``f``: from ``memo`` when its entry names exactly the file's current
     size, inode, modification and change times (ns); else read and hashed, and put in ``seen`` (then saved in
-    the memo) when the file had not changed for RACY_SECONDS (a later rewrite then changes its change time)."""
+    the memo) when the file had settled (:func:`~ecscreen.settings.settled`; a later rewrite then changes its change
+    time)."""
     key = os.path.abspath(f)
     st = os.stat(f)
     stamp = [st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
@@ -103,7 +103,7 @@ def _pack_hash(f: Path, memo: dict[str, list[Any]] | None, seen: dict[str, list[
         return bytes.fromhex(got[4])
     now_ns = time.time_ns()
     digest = hashlib.sha256(f.read_bytes()).digest()
-    if now_ns - max(st.st_mtime_ns, st.st_ctime_ns) >= RACY_SECONDS * 1e9 and os.stat(f).st_ctime_ns == st.st_ctime_ns:
+    if settled(st.st_mtime_ns, st.st_ctime_ns, now_ns) and os.stat(f).st_ctime_ns == st.st_ctime_ns:
         seen[key] = [*stamp, digest.hex()]
     return digest
 

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import tempfile
-import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -41,7 +40,7 @@ from ecscreen.parties.matching import (
     read_cache_file,
     write_cache_file,
 )
-from ecscreen.settings import Settings, file_stamps, package_file, utc_now
+from ecscreen.settings import Settings, file_stamps, package_file, settled, utc_now
 
 
 class _EnvDefault:
@@ -1073,16 +1072,12 @@ def _list_cache_target(raw: bytes | Callable[[], bytes], directory: Path | None,
     return directory / f"list-{digest}.bin", digest
 
 
-STAMP_SETTLED_SECONDS = 2.0  # a file changed less than this ago is keyed by its bytes (git's "racy" rule)
-
-
 def _settled_stamp(path: Path) -> bytes | None:
-    """:func:`~ecscreen.settings.file_stamps` of ``path``, or None when the file is missing or changed less than
-    STAMP_SETTLED_SECONDS ago (a file rewritten within the file system's timestamp granularity could keep its
-    times and size: then its bytes key the cache)."""
+    """:func:`~ecscreen.settings.file_stamps` of ``path``, or None when the file is missing or has not settled
+    (:func:`~ecscreen.settings.settled`: then its bytes key the cache)."""
     stamp = file_stamps([path])
     state = _stamped_state(stamp)
-    if state is None or time.time_ns() - max(state[2], state[3]) < STAMP_SETTLED_SECONDS * 1e9:
+    if state is None or not settled(state[2], state[3]):
         return None
     return stamp
 
