@@ -24,6 +24,22 @@ if TYPE_CHECKING:
     from ecscreen.parties.query import _Query
 
 
+# what calibrate decides about one hit beyond its query and alias, as plain data (marshal/pickle-cheap): score,
+# name score, explanation, country match, band, features as (name, points, reason), firm block, confirm with
+HitFields = tuple[float, float, str, "bool | None", Literal["strong", "possible"], list[tuple[str, float, str]], "str | None", list[str]]
+
+# the PartyHit fields hit_fields carries (with query, entry and matched_alias, which the query and alias give);
+# a test checks this against the model so that a new field cannot be dropped on the way back from a worker
+HIT_FIELD_NAMES = ("score", "name_score", "explanation", "country_match", "band", "features", "firm_block",
+                   "confirm_with")
+
+
+def hit_fields(hit: PartyHit) -> HitFields:
+    """``hit``'s calibrated fields as plain data: :meth:`_Calibration._hit_from_fields` rebuilds an equal hit."""
+    return (hit.score, hit.name_score, hit.explanation, hit.country_match, hit.band,
+            [(f.name, f.points, f.reason) for f in hit.features], hit.firm_block, list(hit.confirm_with))
+
+
 class _Calibration(_Kernel):
     """Calibrated scores, bands and explanations of candidates; the pairwise scorer."""
 
@@ -92,17 +108,38 @@ class _Calibration(_Kernel):
         if q.norm.transliterated:
             head += f"; '{name}' transliterated to '{' '.join(q.norm.full_tokens)}'"
         reasons = [f"{f.reason} ({f.points:+g})" if f.points else f.reason for f in feats]
+        fields: HitFields = (
+            score,
+            round(min(100.0, max(0.0, ctx.name_score - reading_pen)), 1),
+            head + ": " + "; ".join(reasons),
+            ctx.country_match,
+            band,
+            raw,
+            "; ".join(dict.fromkeys(blocks)) or None,
+            confirm,
+        )
+        return self._hit_from_fields(name, alias, fields, feats)
+
+    def _hit_from_fields(
+        self, name: str, alias: int, fields: HitFields, feats: list[_m.HitFeature] | None = None
+    ) -> PartyHit:
+        """The :class:`PartyHit` of query ``name`` x alias ``alias`` from its calibrated fields (see
+        :func:`hit_fields`): how :meth:`calibrate` builds every hit, and how a forked worker's hits are rebuilt in
+        the parent from plain data (issue 11: no second calibration of them there)."""
+        score, name_score, explanation, country_match, band, raw, firm_block, confirm = fields
+        if feats is None:
+            feats = [_m.HitFeature(name=n, points=p, reason=r) for n, p, r in raw]
         return _m.PartyHit(
             query=name,
-            entry=entry,
-            matched_alias=alias_text,
+            entry=self.entries[int(self.alias_entry[alias])],
+            matched_alias=self.alias_text[alias],
             score=score,
-            name_score=round(min(100.0, max(0.0, ctx.name_score - reading_pen)), 1),
-            explanation=head + ": " + "; ".join(reasons),
-            country_match=ctx.country_match,
+            name_score=name_score,
+            explanation=explanation,
+            country_match=country_match,
             band=band,
             features=feats,
-            firm_block="; ".join(dict.fromkeys(blocks)) or None,
+            firm_block=firm_block,
             confirm_with=confirm,
         )
 

@@ -65,7 +65,7 @@ from ecscreen.domain.normalize import (
     skeleton,
 )
 from ecscreen.model import new_list
-from ecscreen.parties.calibration import _Calibration
+from ecscreen.parties.calibration import HitFields, _Calibration, hit_fields
 from ecscreen.parties.candidates import (  # noqa: F401 - re-exported: tests and benchmarks import them from here
     _HASH_MUL,
     _SIG_BITS_LOG2,
@@ -516,12 +516,13 @@ class Matcher(_Calibration):
         # contiguous shares of the names in locality order (see _locality_order): a word recurring in the batch
         # is mostly expanded in one process, not in each
         keys = [keys[i] for i in _locality_order([k[0] for k in keys])]
-        # this process also starts the pool and calibrates the children's hits again: it takes a smaller share
+        # this process also starts the pool and rebuilds the children's hits: it takes a smaller share
         first = max(1, int(len(keys) / workers * FORK_PARENT_SHARE))
         share = -(-(len(keys) - first) // (workers - 1))
         parts = [keys[:first], *(keys[i : i + share] for i in range(first, len(keys), share))]
         out: dict[tuple[str, str | None, float, bool], list[PartyHit]] = {}
         _FORK_MATCHER = self
+        self._warm_for_fork(k[0] for k in keys)
         try:
             with mp.get_context("fork").Pool(processes=len(parts) - 1) as pool:
                 pending = [pool.apply_async(_fork_search, ((p, thr, exhaustive, chunk_size),)) for p in parts[1:]]
@@ -529,10 +530,7 @@ class Matcher(_Calibration):
                     out[k] = [h for h, _, _ in hs]
                 for part, res in zip(parts[1:], pending, strict=True):
                     for key, found in zip(part, res.get(), strict=True):
-                        cc = _country_code(key[1])
-                        hits = [self.calibrate(key[0], alias, acronym=acronym, country=cc, threshold=thr)
-                                for alias, acronym in found]
-                        out[key] = [h for h in hits if h is not None]
+                        out[key] = [self._hit_from_fields(key[0], alias, fields) for alias, fields in found]
         finally:
             _FORK_MATCHER = None
         return out
@@ -609,6 +607,7 @@ class Matcher(_Calibration):
 
             global _FORK_MATCHER
             _FORK_MATCHER = self
+            self._warm_for_fork(texts)
             # contiguous shares; this process works on the first while forked children do the rest
             share = -(-len(chunks) // workers)
             parts = [chunks[i : i + share] for i in range(0, len(chunks), share)]
@@ -1915,14 +1914,15 @@ def _fork_match(args: tuple[list[list[str]], float, bool]) -> tuple[np.ndarray, 
 
 def _fork_search(
     args: tuple[list[tuple[str, str | None, float, bool]], float, bool, int],
-) -> list[list[tuple[int, bool]]]:
-    """A forked worker's share of :meth:`Matcher._search_new`: per key, the (alias, acronym) of each hit."""
+) -> list[list[tuple[int, HitFields]]]:
+    """A forked worker's share of :meth:`Matcher._search_new`: per key, the alias and the calibrated fields of each
+    hit as plain data (:func:`hit_fields`; the parent rebuilds the hits without calibrating them again)."""
     keys, thr, exhaustive, chunk_size = args
     if _FORK_MATCHER is None:  # pragma: no cover - only reachable if the pool outlives the call
         raise RuntimeError("matcher not set in worker")
     gc.disable()
     found = _FORK_MATCHER._search_share(keys, thr, exhaustive, chunk_size)
-    return [[(alias, acronym) for _, alias, acronym in found[k]] for k in keys]
+    return [[(alias, hit_fields(hit)) for hit, alias, _ in found[k]] for k in keys]
 
 
 def _pack_hits(per_text: list[list[tuple[int, float, int, bool]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

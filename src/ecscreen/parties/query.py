@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 from rapidfuzz import process as rf_process
 from rapidfuzz.distance import Indel, JaroWinkler
 
-from ecscreen.domain.normalize import NormalizedName, given_name_forms, skeleton
+from ecscreen.domain.normalize import HAN_RUN, NormalizedName, given_name_forms, load_han_tables, skeleton
 from ecscreen.parties import candidates
 from ecscreen.parties.candidates import _deletes
 from ecscreen.parties.index_build import _IndexBuild
-from ecscreen.parties.variants import Reading, query_variants
+from ecscreen.parties.variants import Reading, query_variants, warm_indexes
 
 _NO_ALIASES: frozenset[int] = frozenset()
 
@@ -325,6 +325,15 @@ class _QueryPrep(_IndexBuild):
                 self._info_cache.clear()
             self._info_cache[tok] = info
         return info
+
+    def _warm_for_fork(self, texts: Iterable[str]) -> None:
+        """Build what screening ``texts`` builds on first use, before this process forks workers for them (issue 11):
+        the vocabulary's sound-alike and near-word indexes and, when a text has Han script, the romanisation tables.
+        Built once here, the workers share them copy-on-write; built after the fork, every worker built its own
+        (~0.5 s CPU each on the CSL). Results do not depend on it."""
+        warm_indexes(self.vocab)
+        if any(not t.isascii() and HAN_RUN.search(t) for t in texts):
+            load_han_tables()
 
     def may_match(self, name: str) -> bool:
         """Cheap necessary test for a hit: a word of the name (or of a spelling of it) is related to a

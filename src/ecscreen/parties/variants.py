@@ -1779,6 +1779,14 @@ def _near_index(vocab: Mapping[str, Any]) -> _NearIndex:
     return idx
 
 
+def warm_indexes(vocab: Mapping[str, Any]) -> None:
+    """Build ``vocab``'s sound-alike and near-word indexes now if they are not built yet (each is built on first use:
+    ~0.3 s and ~0.03 s for the CSL's). A matcher calls this before it forks workers (issue 11), so the workers share
+    the parent's indexes copy-on-write instead of each building its own."""
+    _sound_index(vocab)
+    _near_index(vocab)
+
+
 def _near_part_readings(nn: NormalizedName, vocab: Mapping[str, Any], aliases: Aliases | None) -> list[_Proposal]:
     """A person's name of two to four words, all list words but one: that word read as a list word which some
     list name writes together with every other word of the name, a word at most :data:`_NEAR_PART_EDITS` letters
