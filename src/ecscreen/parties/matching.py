@@ -132,11 +132,12 @@ NORMALIZED_KEEP = 8192
 
 # names whose new words are looked up together in the deletion index (well below _normalize_cached's size)
 PREFETCH_NAMES = 2048
-# share of an even split that the parent screens itself when search_many forks (see Matcher._search_forked):
-# the parent's extra work (the pool, calibrating the children's hits again, its GC) is ~8 % of its share's CPU
-# and a child's per-name CPU about the parent's (CPU accounting of 60,000 bench names, 2026-11-28); 0.8 left the
-# parent idle while the child worked on 60 % of the names
-FORK_PARENT_SHARE = 0.9
+# share of an even split that the parent screens itself when search_many forks (see Matcher._search_forked). 0.9 while
+# the parent calibrated the children's hits again (~8 % of its share's CPU, 2026-11-28); it now only rebuilds them
+# from plain data (h64), and a child's names cost more (copy-on-write faults on the shared index; the names after 'z'
+# in locality order, other scripts, fall to the last child): forced 2-process runs of the speed benchmark's 104,366
+# names under load, parent 8.5 CPU-s (7.3 its share) vs child 10.4 at 0.9 -- an even split balances them
+FORK_PARENT_SHARE = 1.0
 
 
 # --------------------------------------------------------------------------- models
