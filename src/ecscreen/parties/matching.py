@@ -977,8 +977,10 @@ def _sims(m: Matcher, info: Any, t: str, us: Sequence[str], vids: Sequence[int |
     ``vids`` the list words' vocabulary ids: a list word's similarity is read from ``t``'s expansions when
     they are at hand, any other pair from :func:`token_sim` (memoised on the matcher: a pure function)."""
     if info is not None:
-        exp = info[0]
-        return [exp.get(v, 0.0) if v is not None else _token_sim_memo(m, t, u) for u, v in zip(us, vids, strict=True)]
+        get = info[0].get
+        if None not in vids:  # the usual case: every list word is in the vocabulary (an alias's own words are)
+            return [get(v, 0.0) for v in vids]
+        return [get(v, 0.0) if v is not None else _token_sim_memo(m, t, u) for u, v in zip(us, vids, strict=True)]
     return [_token_sim_memo(m, t, u) for u in us]
 
 
@@ -988,7 +990,12 @@ def _prefix_related(a: Sequence[str], b: Sequence[str]) -> bool:
     of them a prefix of it, splitting a word makes the known head a prefix of it. (In sorted order a word's
     successor starts with it whenever any word does: adjacent words are enough.)"""
     s = sorted({*a, *b})
-    return any(y.startswith(x) for x, y in zip(s, s[1:], strict=False))
+    prev = s[0] if s else ""
+    for y in s[1:]:  # (a plain loop: ~2x cheaper than any() over a generator for a name's few words)
+        if y.startswith(prev):
+            return True
+        prev = y
+    return False
 
 
 def _vocab_ids(m: Matcher, tokens: Sequence[str]) -> list[int | None]:

@@ -16,13 +16,16 @@ from typing import TYPE_CHECKING
 from rapidfuzz import process as rf_process
 from rapidfuzz.distance import Indel, JaroWinkler
 
-from ecscreen.domain.normalize import HAN_RUN, NormalizedName, given_name_forms, load_han_tables, skeleton
+from ecscreen.domain.normalize import NormalizedName, given_name_forms, load_han_tables, skeleton
 from ecscreen.parties import candidates
 from ecscreen.parties.candidates import _deletes
 from ecscreen.parties.index_build import _IndexBuild
 from ecscreen.parties.variants import Reading, query_variants, warm_indexes
 
 _NO_ALIASES: frozenset[int] = frozenset()
+
+# a Han character (the ranges of ecscreen.domain.normalize.HAN_RUN) as a regex: _warm_for_fork scans a whole batch
+_HAN_CHAR = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]").search
 
 # prepared queries kept after a search_many call (see Matcher._trim_query_cache); results never depend on it
 QUERY_CACHE_KEEP = 4096
@@ -332,7 +335,7 @@ class _QueryPrep(_IndexBuild):
         Built once here, the workers share them copy-on-write; built after the fork, every worker built its own
         (~0.5 s CPU each on the CSL). Results do not depend on it."""
         warm_indexes(self.vocab)
-        if any(not t.isascii() and HAN_RUN.search(t) for t in texts):
+        if any(not t.isascii() and _HAN_CHAR(t) for t in texts):
             load_han_tables()
 
     def may_match(self, name: str) -> bool:
