@@ -128,8 +128,8 @@ def test_result_cache_stays_bounded_and_never_changes_results(csl: Matcher, monk
 
 
 def test_forked_search_equals_one_process(csl: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``search_many(workers=2)`` forks whole searches (words, candidates, calibration) and calibrates the
-    children's hits again in the parent: every hit, explanation and feature equals the one-process result."""
+    """``search_many(workers=2)`` forks whole searches (words, candidates, calibration) and rebuilds the
+    children's hits in the parent from plain data: every hit, explanation and feature equals the one-process result."""
     rows = _rows()
     names, countries = [n for n, _ in rows], [c for _, c in rows]
     csl.clear_caches()
