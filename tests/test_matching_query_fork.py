@@ -125,3 +125,25 @@ def test_load_han_tables_imports_pypinyin() -> None:
     load_han_tables()
     assert "pypinyin" in sys.modules
     assert normalize("华为").tokens  # the tables loaded are the ones normalisation uses
+
+
+def test_prefix_related_and_sims_fast_paths_equal_their_definitions(csl: Matcher) -> None:
+    """The plain-loop ``_prefix_related`` and ``_sims``'s all-in-vocabulary path give what their definitions give."""
+    import random
+
+    rng = random.Random(11)
+    words = ["air", "airlines", "bank", "banks", "melli", "mel", "iran", "ira", "a", "", "zte", "corp", "corporation"]
+    for _ in range(2000):
+        a = rng.sample(words, rng.randrange(0, 4))
+        b = rng.sample(words, rng.randrange(0, 4))
+        s = sorted({*a, *b})
+        assert matching._prefix_related(a, b) == any(y.startswith(x) for x, y in zip(s, s[1:], strict=False))
+    us = ["bank", "melli", "iran"]
+    vids = matching._vocab_ids(csl, us)
+    assert None not in vids
+    for t in ("bank", "meli", "iram", "tejarat"):
+        csl._token_info(t)
+        info = csl._info_cache.get(t)
+        assert matching._sims(csl, info, t, us, vids) == [csl._sim_of(t, u) for u in us]
+        # a list word the vocabulary lacks takes the general path
+        assert matching._sims(csl, info, t, [*us, "zzqx"], [*vids, None]) == [csl._sim_of(t, u) for u in [*us, "zzqx"]]
