@@ -111,7 +111,8 @@ def test_a_run_rebalances_between_windows_and_writes_the_same_bytes(engine: Engi
     assert outs[1] == outs[2]
     assert sizes[:4] == [16, 32, 64, 64] and sum(sizes) == 450
     bal = B.LAST_BALANCE[0]
-    assert bal.updates >= len(sizes) - 2  # every window after the first compared (the last ones too)
+    # every window compared after the first ``lag`` + 1 (CPU over ``lag`` windows, see _Balance), the last too
+    assert bal.lag == B.IN_FLIGHT - 1 and bal.updates >= len(sizes) - bal.lag - 1
     assert bal.weights != [B.PARENT_WEIGHT, 1.0]
 
 

@@ -128,3 +128,45 @@ def test_the_pools_pipes_hold_a_window_part() -> None:
     finally:
         pool.terminate()
         pool.join()
+
+
+def _swing(lag: int, windows: int = 60) -> tuple[list[float], int]:
+    """A model of a run with 3 windows read ahead: a window is split when it is read and reported 3 windows
+    later. The parent spends a fixed 1.5 s a window beside its screening; customers differ in cost. Returns the
+    parent's share of the hash space after each report, and how many customers changed process."""
+    import zlib
+
+    hs = [zlib.crc32(f"Customer {i} GmbH".encode()) for i in range(4_000)]
+    cost = [0.0005 + (h % 7) * 0.0002 for h in hs]
+    b = B._Balance(2, B.PARENT_WEIGHT, lag=lag)
+    cpu = [0.0, 0.0]
+    b.update(list(cpu))
+    queued: deque[list[int]] = deque()
+    shares, moved, prev = [], 0, None
+    for _ in range(windows):
+        split = [b.pick(h) for h in hs]  # read and sent now
+        if prev is not None:
+            moved += sum(a != c for a, c in zip(prev, split, strict=True))
+        prev = split
+        queued.append(split)
+        if len(queued) > 3:  # the oldest window's report comes back
+            done = queued.popleft()
+            spent = [1.5, 0.0]
+            for p, c in zip(done, cost, strict=True):
+                spent[p] += c
+            cpu = [cpu[0] + spent[0], cpu[1] + spent[1]]
+            b.update(list(cpu))
+            shares.append(b.cuts[0] / 65536)
+    return shares, moved
+
+
+def test_the_shares_settle_when_the_reports_lag_behind_the_splits() -> None:
+    """With windows read ahead a split is measured only some windows later: moving the weights by every report
+    as much as with one window in flight, the shares swung from one process to the other and moved customers;
+    the balance for that lag compares CPU over the lag and moves a lag-th as much (stop 27)."""
+    naive, naive_moved = _swing(lag=1)
+    aware, aware_moved = _swing(lag=3)
+    late = aware[-20:]
+    assert max(late) - min(late) < 0.02  # settled
+    assert max(naive[-20:]) - min(naive[-20:]) > 2 * (max(late) - min(late))  # the lag-blind balance swings
+    assert aware_moved < naive_moved
