@@ -8,7 +8,8 @@ Usage:
 ``--jobs-compare N`` alternates ``--jobs 1`` and ``--jobs N`` runs (``--repeat`` times each), stops if an output
 differs from the one-process output, and prints per run and as medians: wall time, CPU of the process tree, CPU
 of each process and of the busiest one (the critical path: with idle cores the run takes about that long), the
-speed-ups (wall, and one process's CPU over the busiest process's CPU) and peak PSS over the tree. On a loaded
+speed-ups (wall, and one process's CPU over the busiest process's CPU), the waiting (the parent's waits for its
+workers' parts and the workers' time between chunks, ``runners.batch.LAST_WAITS``) and peak PSS over the tree. On a loaded
 machine only the CPU figures mean anything: other jobs take the second core.
 
 Every run records its orders in a fresh record store (a temporary ``ECSCREEN_HOME``), as ``batch`` does
@@ -80,9 +81,30 @@ def _smaps(pid: int) -> dict[str, int]:
     return got
 
 
+# the CLI, and at its exit (with --jobs) the run's waiting (runners.batch.LAST_WAITS) as one JSON line on stderr
+_CLI = ("import atexit, json, sys\n"
+        "def _waits():\n"
+        "    b = sys.modules.get('ecscreen.runners.batch')\n"
+        "    if b is not None and getattr(b, 'LAST_WAITS', None):\n"
+        "        print('jobs-waits ' + json.dumps(b.LAST_WAITS), file=sys.stderr)\n"
+        "atexit.register(_waits)\n"
+        "from ecscreen.cli.main import main\n"
+        "sys.exit(main())")
+
+
+def _waits(err: str) -> dict[str, Any] | None:
+    """The run's waiting (``--jobs``): seconds the parent waited for its workers' parts (wall) and, summed over
+    the workers, seconds they spent between chunks (waiting for work, receiving and sending parts)."""
+    for ln in err.splitlines():
+        if ln.startswith("jobs-waits "):
+            w = json.loads(ln.split(" ", 1)[1])
+            return {"parent_wait_s": round(w["parent_wait_s"], 2), "parent_waits": w["parent_waits"],
+                    "windows": w["windows"], "workers_between_chunks_s": round(sum(w["worker_idle_s"].values()), 2)}
+    return None
+
+
 def run(orders: Path, out: Path, extra: list[str], env: dict[str, str] | None = None) -> dict:
-    cmd = [sys.executable, "-c", "import sys; from ecscreen.cli.main import main; sys.exit(main())",
-           "batch", str(orders), "--out", str(out), "--no-progress", *extra]
+    cmd = [sys.executable, "-c", _CLI, "batch", str(orders), "--out", str(out), "--no-progress", *extra]
     import resource
 
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -117,6 +139,7 @@ def run(orders: Path, out: Path, extra: list[str], env: dict[str, str] | None = 
     # time depends on the other load; rows per CPU second does much less
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     summary = next((ln for ln in err.splitlines() if ln.startswith("screened")), err.strip()[-500:])
+    waits = _waits(err)
     import collections
     import csv
 
@@ -135,6 +158,7 @@ def run(orders: Path, out: Path, extra: list[str], env: dict[str, str] | None = 
             "cpu_s_per_process": [round(cpu_of[p], 2) for p in sorted(cpu_of, key=lambda p: (p != proc.pid, p))],
             # the CLI process's CPU before its workers were forked (start-up; sampled: up to 0.2 s late)
             "parent_cpu_s_at_fork": fork_cpu,
+            "waits": waits,
             "exit": proc.returncode, "out_lines": rows_out, "summary": summary, "cmd": " ".join(cmd[3:])}
 
 
@@ -287,6 +311,10 @@ def _compare_jobs(orders: Path, tmp: Path, extra: list[str], jobs: int, repeat: 
         "cpu_speedup": round(med(1, "critical_cpu_s") / med(jobs, "critical_cpu_s"), 2),
         "cpu_speedup_per_run": [round(a["critical_cpu_s"] / b["critical_cpu_s"], 2)
                                 for a, b in zip(got[1], got[jobs], strict=True)],
+        # waiting with --jobs N (wall seconds: on a loaded machine they include the time a process was not run)
+        "parent_wait_s": statistics.median((r["waits"] or {}).get("parent_wait_s", 0.0) for r in got[jobs]),
+        "workers_between_chunks_s": statistics.median((r["waits"] or {}).get("workers_between_chunks_s", 0.0)
+                                                      for r in got[jobs]),
         "peak_pss_total_mb": {"1": max(r["peak_pss_total_mb"] for r in got[1]),
                               str(jobs): max(r["peak_pss_total_mb"] for r in got[jobs])},
         "load_avg_1m": [r["load_avg_1m_at_end"] for r in got[1] + got[jobs]],

@@ -1857,14 +1857,21 @@ def auto_jobs(size: int | None, cpus: int | None = None) -> int:
 Rendered = tuple[list[str], list[str]]  # an order's rows as written (Writer.render) and their decisions
 
 
-def _worker_chunk(orders: list[Order]) -> tuple[list[Any], tuple[int, int, int, int, int, float]]:
+def _worker_chunk(orders: list[Order]) -> tuple[list[Any], tuple[int, int, int, int, int, float, float]]:
     """Runs in a forked worker (or in the parent, for its own shard): screen a chunk of orders with the
     inherited engine (memo per process).
 
     With a writer spec (``_WORKER["render"]``: no recorder needs the outcomes) the worker also renders the
     rows as they will be written and sends back text and decisions (:data:`Rendered`) per order, not the
     outcome objects: the parent then only reads, shards and writes the workers' rows, and far less is
-    pickled."""
+    pickled.
+
+    The stats end with the seconds (wall) the process spent between its chunks since its first one: in a
+    worker, the time it waited for work (issue 14; :data:`LAST_WAITS`)."""
+    t0 = time.perf_counter()
+    last = _WORKER.get("chunk_end")
+    if last is not None:
+        _WORKER["idle"] = _WORKER.get("idle", 0.0) + t0 - last
     if "screener" not in _WORKER:
         _WORKER["screener"] = BatchScreener(_WORKER["engine"], _WORKER["options"])
         memo_cm = _WORKER["memo_cm"] = _party_memo(_WORKER["engine"])
@@ -1877,13 +1884,15 @@ def _worker_chunk(orders: list[Order]) -> tuple[list[Any], tuple[int, int, int, 
     if parse is not None:  # packed orders of raw rows (pack_order): parsed here, not in the parent
         orders = [parse_rows_of(o, *parse) for o in orders]  # type: ignore[arg-type]
     outs = sc.screen_orders(orders, memo)
-    stats = (os.getpid(), sc.hits, sc.misses, memo.hits if memo else 0, memo.misses if memo else 0,
-             time.process_time())  # the process's CPU seconds so far: what _Balance compares
     w: Writer | None = _WORKER["writer"]
-    if w is None:
-        return outs, stats
-    return [([w.render(pr.raw, o) for pr, o in zip(order.rows, rows, strict=True)], [o.decision for o in rows])
-            for order, rows in zip(orders, outs, strict=True)], stats
+    got: list[Any] = outs if w is None else [
+        ([w.render(pr.raw, o) for pr, o in zip(order.rows, rows, strict=True)], [o.decision for o in rows])
+        for order, rows in zip(orders, outs, strict=True)]
+    stats = (os.getpid(), sc.hits, sc.misses, memo.hits if memo else 0, memo.misses if memo else 0,
+             time.process_time(),  # the process's CPU seconds so far: what _Balance compares
+             _WORKER.get("idle", 0.0))
+    _WORKER["chunk_end"] = time.perf_counter()
+    return got, stats
 
 
 class _Here:
@@ -1898,7 +1907,8 @@ class _Here:
         self.value: Any = None
 
     def ready(self) -> bool:
-        return True
+        """Whether the part has been screened (``get`` screens it if not)."""
+        return self.orders is None
 
     def wait(self, timeout: float | None = None) -> None:
         return None
@@ -1952,7 +1962,7 @@ def _run_parallel(orders: Iterable[Order], engine: Any, options: BatchOptions, j
         if len(render) > 2:  # the orders are of light rows: the workers parse them
             _WORKER["parse"] = render[2]
     ctx = mp.get_context("fork")
-    stats: dict[int, tuple[int, int, int, int, int, float]] = {}  # per process pid: its cumulative counters
+    stats: dict[int, tuple[int, int, int, int, int, float, float]] = {}  # per process pid: its cumulative counters
     _DEFER[0] = True
     try:
         _pool_run(ctx, jobs, orders, emit, stats, tick)
@@ -1977,6 +1987,7 @@ def _pool_run(ctx: Any, jobs: int, orders: Iterable[Order], emit: Any, stats: di
     try:
         for _ in range(jobs - 1):
             pools.append(_quiet_pool()(1, initializer=_worker_signals, context=ctx))
+            _widen_pipes(pools[-1])
         _pool_feed(pools, orders, emit, stats, tick)
     except BaseException:
         # interrupted (or failed): stop the workers now. Pool.terminate() can deadlock here (its task
@@ -2000,6 +2011,25 @@ def _pool_run(ctx: Any, jobs: int, orders: Iterable[Order], emit: Any, stats: di
         pool.close()
     for pool in pools:
         pool.join()
+
+
+PIPE_BYTES = 1 << 20  # a --jobs pool's task and result pipes (Linux: F_SETPIPE_SZ; the default is 64 KiB)
+
+
+def _widen_pipes(pool: Any) -> None:
+    """Give a pool's task and result pipes room for a whole window's part (issue 14: a worker's rendered rows are
+    ~450 KB a window at 256 orders, its orders ~140 KB). Through a 64 KiB pipe a message went over in pieces: the
+    worker, writing its rows, waited for the parent's result thread to read each piece, and that thread needs
+    the GIL (held by the parent's screening, given up every switch interval) after each read; the task thread
+    likewise, writing the worker's orders. Only where the system allows it (Linux); the pipes work either way."""
+    import fcntl
+
+    op = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if op is None:
+        return
+    for conn in (pool._inqueue._writer, pool._outqueue._reader):  # one end of each pipe sets its size
+        with contextlib.suppress(OSError, AttributeError, ValueError):
+            fcntl.fcntl(conn.fileno(), op, PIPE_BYTES)
 
 
 @functools.cache
@@ -2056,8 +2086,9 @@ BALANCE_STEP = 1.25
 BALANCE_GAIN = 0.5
 BALANCE_BOUNDS = (0.05, 20.0)
 BALANCE_MIN_CPU = 0.02
-IN_FLIGHT = 2  # windows sent and not yet written: the parent screens its part of the older one while each
-# worker has the newer one queued (a worker is not left waiting while the parent writes and reads)
+IN_FLIGHT = 4  # windows read and not yet written (see _serve): each worker has up to three windows queued after
+# the oldest, and the parent screens its part of up to as many windows ahead of a late worker, so that neither
+# waits for the other's one window (issue 14)
 
 
 class _Balance:
@@ -2071,15 +2102,24 @@ class _Balance:
     than the mean on the window gets a smaller weight, one that spent less a larger one (by ``(mean / own) **
     BALANCE_GAIN``, at most a factor :data:`BALANCE_STEP` a window). Only the customers near a range's edge
     change process, and a customer that moves is screened once more by its new process (its party memo):
-    results never depend on the split, only the time does."""
+    results never depend on the split, only the time does.
 
-    __slots__ = ("weights", "cuts", "last", "updates")
+    With ``lag`` windows between a split and its report (``IN_FLIGHT - 1``: the windows read ahead were split
+    before the report of the oldest came back), the CPU is compared over the last ``lag`` windows and each
+    report moves the weights by a ``lag``-th of that (exponent and step): moved by every report, with the
+    windows already split by the earlier moves, the shares overshot and swung from one process to the other,
+    and every swing moved customers (issue 14: at 4 windows in flight the parent's share went 0.22-0.72 and
+    ~10 % more parties were screened)."""
 
-    def __init__(self, jobs: int, weight: float) -> None:
+    __slots__ = ("weights", "cuts", "last", "updates", "lag", "seen")
+
+    def __init__(self, jobs: int, weight: float, lag: int = 1) -> None:
         self.weights = [weight] + [1.0] * (jobs - 1)
         self.cuts: list[int] = []
         self.last: list[float | None] = [None] * jobs  # each process's CPU seconds at the last window it reported
         self.updates = 0
+        self.lag = max(1, lag)
+        self.seen: deque[list[float | None]] = deque(maxlen=self.lag)  # ``last`` after each of the last reports
         self._cut()
 
     def _cut(self) -> None:
@@ -2098,33 +2138,42 @@ class _Balance:
 
     def update(self, cpu: list[float | None]) -> None:
         """``cpu``: each process's CPU seconds after the window (None: it had no part of the window)."""
-        spent = [None if c is None or b is None else c - b for c, b in zip(cpu, self.last, strict=True)]
+        base = self.seen[0] if len(self.seen) == self.lag else [None] * len(cpu)  # ``lag`` reports ago
+        spent = [None if c is None or b is None else c - b for c, b in zip(cpu, base, strict=True)]
         self.last = [c if c is not None else b for c, b in zip(cpu, self.last, strict=True)]
-        if any(x is None or x < BALANCE_MIN_CPU for x in spent):
-            return  # a process had no (measurable) part of this window: nothing to compare
+        self.seen.append(self.last)
+        if any(x is None or x < BALANCE_MIN_CPU * self.lag for x in spent):
+            return  # a process had no (measurable) part of these windows: nothing to compare
         mean = sum(spent) / len(spent)  # type: ignore[arg-type]
         lo, hi = BALANCE_BOUNDS
+        step, gain = BALANCE_STEP ** (1 / self.lag), BALANCE_GAIN / self.lag
         for i, x in enumerate(spent):
-            f = min(BALANCE_STEP, max(1 / BALANCE_STEP, (mean / x) ** BALANCE_GAIN))  # type: ignore[operator]
+            f = min(step, max(1 / step, (mean / x) ** gain))  # type: ignore[operator]
             self.weights[i] = min(hi, max(lo, self.weights[i] * f))
         self.updates += 1
         self._cut()
 
 
 LAST_BALANCE: list[_Balance] = []  # the last --jobs run's balance (for tests and benchmarks; replaced each run)
+# the last --jobs run's waiting (for tests and benchmarks): the seconds (wall) and times the parent waited for a
+# worker's part, the windows written, and per worker pid its seconds between chunks (waiting for work, and
+# receiving and sending a part), as of the last part it sent
+LAST_WAITS: dict[str, Any] = {}
 
 
 def _pool_feed(pools: list[Any], orders: Iterable[Order], emit: Any, stats: dict[int, Any], tick: Any) -> None:
     """Send windows of ``CHUNK_ORDERS * jobs`` orders (doubling up to ``CHUNK_ORDERS_MAX * jobs``), split by
-    customer (:class:`_Balance`), at most
-    :data:`IN_FLIGHT` windows in flight (the workers' parts sent at once, the parent's own screened when the
-    window is drained, see :class:`_Here`); each
+    customer (:class:`_Balance`), with at most :data:`IN_FLIGHT` windows read and not yet written (the workers'
+    parts sent at once, queued in their pools; the parent's own screened later, see :func:`_serve`); each
     window's results are put back in input order before they are written, and the CPU each process spent on it
     adjusts the shares of the windows after it."""
     jobs = len(pools) + 1
     # no render spec: a recorder (the parent also parses every row in full and records every order)
-    balance = _Balance(jobs, PARENT_WEIGHT if "render" in _WORKER else PARENT_WEIGHT_RECORDED)
+    balance = _Balance(jobs, PARENT_WEIGHT if "render" in _WORKER else PARENT_WEIGHT_RECORDED, lag=IN_FLIGHT - 1)
     LAST_BALANCE[:] = [balance]
+    waits = LAST_WAITS
+    waits.clear()
+    waits.update(parent_wait_s=0.0, parent_waits=0, windows=0, worker_idle_s={})
     pending: deque[tuple[list[Order], list[tuple[int, list[int], Any]]]] = deque()
 
     def drain_one() -> None:
@@ -2132,15 +2181,17 @@ def _pool_feed(pools: list[Any], orders: Iterable[Order], emit: Any, stats: dict
         outs: list[Any] = [None] * len(window)
         cpu: list[float | None] = [None] * jobs
         for proc, pos, fut in parts:
-            while not fut.ready():  # short waits: a deferred signal is acted on within a second
-                fut.wait(0.5)
-                _check_signal()
+            if proc:  # (the parent's own part is screened by fut.get())
+                _wait_for(fut, waits)
             got, st = fut.get()
             stats[st[0]] = st
+            if proc:
+                waits["worker_idle_s"][st[0]] = st[6]
             cpu[proc] = st[5]
             for p, o in zip(pos, got, strict=True):
                 outs[p] = o
         balance.update(cpu)
+        waits["windows"] += 1
         for o, got in zip(window, outs, strict=True):
             if type(got) is tuple:  # rendered by the worker: (texts, decisions)
                 emit(o, *got)
@@ -2158,12 +2209,52 @@ def _pool_feed(pools: list[Any], orders: Iterable[Order], emit: Any, stats: dict
             pending.append((window, _submit(pools, window, balance)))
             window = []
             size = min(2 * size, CHUNK_ORDERS_MAX * jobs)
-            while len(pending) >= IN_FLIGHT:
-                drain_one()
+            _serve(pending, IN_FLIGHT, drain_one, waits)
     if window:
         pending.append((window, _submit(pools, window, balance)))
-    while pending:
-        drain_one()
+    _serve(pending, 1, drain_one, waits)
+
+
+def _serve(pending: deque[tuple[list[Order], list[tuple[int, list[int], Any]]]], limit: int, drain_one: Any,
+           waits: dict[str, Any]) -> None:
+    """Write windows until fewer than ``limit`` are pending, never waiting for a worker while there is other work
+    (issue 14: the parent and its worker took turns being late when each could be at most one window ahead):
+
+    - the oldest window is written as soon as every worker's part of it has come back (the parent's own part is
+      screened then if it was not yet);
+    - while a worker's part of it has not, the parent screens its own part of the oldest window it has not
+      screened yet (one window after another: a process screens its parts in input order);
+    - only when it has screened its part of every pending window does it wait for the worker.
+
+    With ``limit`` :data:`IN_FLIGHT` the parent reads the next window as soon as one is written: each worker has
+    the windows after the oldest queued (up to ``IN_FLIGHT - 1``) and does not wait while the parent writes and
+    reads; the parent gets ahead of a late worker by up to as many windows of its own part."""
+    while len(pending) >= limit and pending:
+        head = pending[0][1]
+        if all(fut.ready() for proc, _, fut in head if proc):
+            drain_one()
+            continue
+        mine = next((fut for _, parts in pending for proc, _, fut in parts if not proc and not fut.ready()), None)
+        if mine is not None:  # screen the parent's own part of a later window while the worker catches up
+            mine.get()
+            continue
+        for proc, _, fut in head:
+            if proc and not fut.ready():
+                _wait_for(fut, waits)
+                break
+
+
+def _wait_for(fut: Any, waits: dict[str, Any]) -> None:
+    """Wait until a worker's part has come back (short waits: a deferred signal is acted on within a second),
+    adding the time waited to ``waits`` (:data:`LAST_WAITS`)."""
+    if fut.ready():
+        return
+    t0 = time.perf_counter()
+    while not fut.ready():
+        fut.wait(0.5)
+        _check_signal()
+    waits["parent_wait_s"] += time.perf_counter() - t0
+    waits["parent_waits"] += 1
 
 
 def _submit(pools: list[Any], window: list[Order], balance: _Balance) -> list[tuple[int, list[int], Any]]:
