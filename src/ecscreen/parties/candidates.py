@@ -192,6 +192,13 @@ class _Chunk:
         self.e_key = np.zeros(0, dtype=np.int64)
         self.e_sim = np.zeros(0)
         self.e_tloc = np.zeros(0, dtype=np.int64)
+        self._g_words: np.ndarray | None = None
+
+    def group_words(self) -> np.ndarray:
+        """The signature groups as a (groups x 2 * _SIG_WORDS) uint64 array: the other words', then the word's own."""
+        if self._g_words is None:
+            self._g_words = np.frombuffer(b"".join(self.g_bytes), dtype="<u8").reshape(-1, 2 * _SIG_WORDS)
+        return self._g_words
 
     def add_blocked(self, qi: int, q: _Query, blocked: tuple[list[int], list[int]], m_min: float) -> None:
         if not blocked[0]:
@@ -236,6 +243,13 @@ _SIG_BITS_LOG2 = 8  # 64 * _SIG_WORDS bits
 
 
 _SIG_BYTES = 8 * _SIG_WORDS
+
+# signature bits per alias whose running weight shares the index keeps for the pair bound (alias_bit_shares in
+# ecscreen.parties.index_build; a pair matching more of the alias's bits is bounded by 1 on that side)
+BOUND_BITS = 4
+
+# what the pair bound leaves for the score's rounding to 2 decimals (0.005) and the float sums' order
+BOUND_SLACK = 0.01
 
 
 class _KeyTable:
@@ -354,3 +368,49 @@ def _combine_one(
     factor = factor * (cfg.weak_alias_factor if (weak and un_q > 0.001) else 1.0)
     y = 100.0 * base * factor * 100.0
     return math.copysign(round(y) / 100.0, y)
+
+
+def pair_bound_applies(cfg: ScoreConfig) -> bool:
+    """Whether :func:`pair_bound` is a bound for this configuration (the formula's factors at most 1, the
+    substitution penalty not negative, the balance a weighting)."""
+    return (0.0 <= cfg.balance <= 1.0 and cfg.substitution_penalty >= 0.0 and cfg.evidence > 0.0
+            and 0.0 <= cfg.generic_factor <= 1.0 and 0.0 <= cfg.weak_alias_factor <= 1.0)
+
+
+def pair_bound(
+    cfg: ScoreConfig,
+    pq: np.ndarray,
+    pa: np.ndarray,
+    n_bits: np.ndarray,
+    a_ndup: np.ndarray,
+    a_bitshare: np.ndarray,
+    q_cum: np.ndarray,
+    q_total: np.ndarray,
+) -> np.ndarray:
+    """An upper bound of :func:`_combine`'s score of each candidate pair (query ``pq``, alias ``pa``), from
+    integers and a few gathers.
+
+    ``n_bits``: per pair, the signature bits of the alias that the query's expansions also have (the bits of every
+    alias word the query can match are among them). Per alias: ``a_ndup`` (its words sharing a bit) and
+    ``a_bitshare`` (running weight shares of its heaviest bits, :func:`ecscreen.parties.index_build.
+    alias_bit_shares`). Per query of the chunk: ``q_cum``, its weights' running sums heaviest first (zero-padded
+    rows: the last column is the total), and ``q_total``. Why it bounds the score:
+
+    * a matched query word is the one query word of some matched alias word (each list word is related to one
+      query word), so at most ``n_bits + ndup`` query words match: their weight ``MQ`` is at most the sum of
+      that many heaviest query weights; the matched alias words' share ``R`` is at most the share of the alias's
+      ``n_bits`` heaviest bits (1 past the table);
+    * with ``M = max(MQ / total, R)``: ``hi <= M`` (similarities are at most 1), ``lo <= hi``, and both sides
+      leave at least ``1 - M`` unmatched, so ``base <= hi - g * (1 - M) <= (1 + g) * M - g``; every factor is at
+      most 1 (:func:`pair_bound_applies`) and the evidence factor is ``min(1, MQ / evidence)``.
+
+    The caller keeps a pair when its bound reaches the threshold less :data:`BOUND_SLACK`."""
+    maxt = q_cum.shape[1]
+    k = np.minimum(n_bits + a_ndup[pa], maxt)
+    mq = q_cum.ravel()[pq * maxt + (np.maximum(k, 1) - 1)]
+    p = mq / np.maximum(q_total[pq], 1e-9)
+    col = np.minimum(n_bits, BOUND_BITS)
+    r = np.where(n_bits > BOUND_BITS, 1.0, a_bitshare.ravel()[pa.astype(np.int64) * BOUND_BITS + (np.maximum(col, 1) - 1)])
+    big = np.maximum(p, r)
+    g = cfg.substitution_penalty
+    return np.asarray(100.0 * np.maximum(0.0, (1.0 + g) * big - g) * np.minimum(1.0, mq / cfg.evidence))

@@ -11,7 +11,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ecscreen.parties import kernel_single
-from ecscreen.parties.candidates import _SIG_WORDS, _Chunk, _combine, _KeyTable, _RawHit
+from ecscreen.parties.candidates import (
+    _SIG_WORDS,
+    BOUND_SLACK,
+    _Chunk,
+    _combine,
+    _KeyTable,
+    _RawHit,
+    pair_bound,
+    pair_bound_applies,
+)
 from ecscreen.parties.indexcache import FlatArray
 from ecscreen.parties.query import _QueryPrep
 
@@ -216,9 +225,19 @@ class _Kernel(_QueryPrep):
         return ch
 
     def _candidates(self, ch: _Chunk, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-        """(query, alias) candidate pairs of a chunk from the postings of its blocking words."""
+        """(query, alias) candidate pairs of a chunk: the rows of :meth:`_candidate_rows` whose
+        :meth:`_pair_bounds` reaches the threshold (less the rounding's slack: the same hits, fewer pairs scored)."""
+        pq, pa, g = self._candidate_rows(ch, threshold)
+        if not len(pa) or not pair_bound_applies(self.config):
+            return pq, pa
+        keep = np.flatnonzero(self._pair_bounds(ch, pq, pa, g) >= threshold - BOUND_SLACK)
+        return pq[keep], pa[keep]
+
+    def _candidate_rows(self, ch: _Chunk, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(query, alias, signature group) of the postings of a chunk's blocking words that the single-word bound
+        and the word signatures keep (both lossless)."""
         if not ch.bu:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64)
         m_min = self._single_word_min(threshold)
         b_count = np.asarray(ch.b_count, dtype=np.int64)
         bq_a = np.repeat(np.asarray(ch.b_query, dtype=np.int64), b_count)
@@ -236,7 +255,7 @@ class _Kernel(_QueryPrep):
         # the signatures rule out cheaply (a signature collision only keeps a row, never drops one)
         g_base = np.repeat(np.asarray(ch.b_group, dtype=np.int64), b_count)
         g = np.repeat(g_base + np.asarray(ch.bt, dtype=np.int64), lengths)
-        words = np.frombuffer(b"".join(ch.g_bytes), dtype="<u8").reshape(-1, 2 * _SIG_WORDS)
+        words = ch.group_words()
         mask = np.asarray(ch.g_qdom, dtype=bool)[g] | (self.p_share[idx] >= m_min)
         # one signature word at a time (1-D gathers of the aliases' column, no (rows x words) temporaries):
         # another query word's bit in the alias, or two bits of the word's own expansions
@@ -247,7 +266,36 @@ class _Kernel(_QueryPrep):
             mask |= (a & np.ascontiguousarray(words[:, w])[g]) != 0
             own_bits += np.bitwise_count(a & np.ascontiguousarray(words[:, _SIG_WORDS + w])[g])
         mask |= own_bits >= 2
-        return pq[mask], pa[mask]
+        keep = np.flatnonzero(mask)
+        return pq[keep], pa[keep], g[keep]
+
+    def _pair_bounds(self, ch: _Chunk, pq: np.ndarray, pa: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """:func:`~ecscreen.parties.candidates.pair_bound` of candidate rows (query ``pq``, alias ``pa``, signature
+        group ``g``): the alias's bits among the query's (every query word's expansions: a group's other words
+        and its own), the query's weights heaviest first."""
+        words = ch.group_words()
+        cols = self._sig_columns()
+        n_bits = np.zeros(len(pa), dtype=np.int64)
+        for w in range(_SIG_WORDS):
+            union = np.ascontiguousarray(words[:, w] | words[:, _SIG_WORDS + w])
+            n_bits += np.bitwise_count(cols[w][pa] & union[g])
+        q_cum = np.cumsum(-np.sort(-ch.qw, axis=1), axis=1)
+        return pair_bound(self.config, pq, pa, n_bits, self.a_ndup, self.a_bitshare, q_cum, ch.q_total)
+
+    def pair_bounds_and_scores(self, texts: list[str], threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        """For checking the pair bound (tests, ``benchmarks/check_pair_bound.py``): the bound and the name score of
+        every candidate row the bound is asked about when ``texts`` (and their readings) are screened as one chunk
+        at ``threshold``."""
+        self._numpy_arrays()
+        self._prefetch_words(texts)
+        queries = [self._prepare(t) for t in texts]
+        queries += [alt for q in list(queries) for _, alt in self._readings(q)]
+        ch = self._chunk_arrays(queries, threshold, False)
+        pq, pa, g = self._candidate_rows(ch, threshold)
+        if not len(pa):
+            return np.zeros(0), np.zeros(0)
+        scores = self._score_pairs(queries, pq, pa, ch.e_key, ch.e_sim, ch.e_tloc, ch.qw, ch.q_total)
+        return self._pair_bounds(ch, pq, pa, g), scores
 
     def _sig_columns(self) -> list[np.ndarray]:
         """The aliases' word signatures one 64-bit word per array (``a_sig`` column by column), made on first
