@@ -212,18 +212,23 @@ class _Chunk:
         sigs = q.sigs
         weights = q.weights
         need = m_min * sum(weights)
-        if len(sigs) == 1:
-            self.g_bytes.append(bytes(_SIG_BYTES) + sigs[0].to_bytes(_SIG_BYTES, "little"))
+        n = len(sigs)
+        if n == 1:
+            self.g_bytes.append((sigs[0] << _SIG_SHIFT).to_bytes(2 * _SIG_BYTES, "little"))
             self.g_qdom.append(weights[0] >= need)
         else:
+            # the other words' signatures: ORs of the words before and after each word
+            after = [0] * (n + 1)
+            for ti in range(n - 1, 0, -1):
+                after[ti] = after[ti + 1] | sigs[ti]
+            before = 0
+            g_bytes, g_qdom = self.g_bytes, self.g_qdom
             for ti, own in enumerate(sigs):
-                other = 0
-                for tj, sg in enumerate(sigs):
-                    if tj != ti:
-                        other |= sg
-                self.g_bytes.append(other.to_bytes(_SIG_BYTES, "little") + own.to_bytes(_SIG_BYTES, "little"))
-                self.g_qdom.append(weights[ti] >= need)
-        self.n_groups += len(sigs)
+                # the other words' signature in the low _SIG_BYTES, the word's own in the high ones
+                g_bytes.append(((own << _SIG_SHIFT) | before | after[ti + 1]).to_bytes(2 * _SIG_BYTES, "little"))
+                g_qdom.append(weights[ti] >= need)
+                before |= own
+        self.n_groups += n
 
 
 @dataclass(slots=True)
@@ -243,6 +248,8 @@ _SIG_BITS_LOG2 = 8  # 64 * _SIG_WORDS bits
 
 
 _SIG_BYTES = 8 * _SIG_WORDS
+
+_SIG_SHIFT = 64 * _SIG_WORDS  # a group's own signature above the other words' (one int, one to_bytes)
 
 # signature bits per alias whose running weight shares the index keeps for the pair bound (alias_bit_shares in
 # ecscreen.parties.index_build; a pair matching more of the alias's bits is bounded by 1 on that side)

@@ -185,6 +185,16 @@ class _Kernel(_QueryPrep):
             if len(toks) == 1:  # the usual case
                 exp = q.expansions[toks[0]]
                 blocked = (list(exp), [toks[0]] * len(exp))
+            elif len(q.e_u) == sum(map(len, q.expansions)):
+                # no list word related to two query words (e_u: one entry per related list word): the words'
+                # expansions one after the other, last token first (what the merge below gives then, ~5x faster)
+                bu: list[int] = []
+                bt: list[int] = []
+                for i in reversed(toks):
+                    exp = q.expansions[i]
+                    bu.extend(exp)
+                    bt.extend([i] * len(exp))
+                blocked = (bu, bt)
             else:
                 seen: dict[int, int] = {}
                 for i in reversed(toks):  # the first token wins
