@@ -60,15 +60,13 @@ def _plain_bit_shares(m: Matcher, alias: int) -> tuple[list[float], int]:
         per_bit[bit] = per_bit.get(bit, 0.0) + float(m.a_w[f])
     total = max(float(m.a_W[alias]), 1e-9)
     shares = sorted((w / total for w in per_bit.values()), reverse=True)
-    row = []
-    for k in range(BOUND_BITS):
-        row.append(sum(shares[: k + 1]) if shares else 1.0)
-    return row, len(words) - len(per_bit)
+    row = [sum(shares[: k + 1]) if shares else 1.0 for k in range(BOUND_BITS)]
+    return [*row, 1.0], len(words) - len(per_bit)
 
 
 def test_alias_bit_shares_equal_a_plain_computation(csl: Matcher) -> None:
     table, ndup = np.asarray(csl.a_bitshare), np.asarray(csl.a_ndup)
-    assert table.shape == (csl.n_alias, BOUND_BITS) and ndup.shape == (csl.n_alias,)
+    assert table.shape == (csl.n_alias, BOUND_BITS + 1) and ndup.shape == (csl.n_alias,)
     collide = 0
     for alias in range(csl.n_alias):
         row, dup = _plain_bit_shares(csl, alias)
@@ -159,3 +157,20 @@ def test_tables_follow_the_list_names(monkeypatch: pytest.MonkeyPatch) -> None:
             mp.setattr(kernel, "pair_bound_applies", lambda cfg: False)
             assert m.match_raw(queries, threshold=60.0) == with_bound
     assert one.match_raw(["Mahan Air"], threshold=80.0) != two.match_raw(["Mahan Air"], threshold=80.0)
+
+
+def test_a_cached_index_without_the_tables_is_rebuilt() -> None:
+    """An index cache state whose bit-share table is not (aliases x BOUND_BITS + 1) is refused (the matcher then
+    rebuilds the index): a table of another shape would bound pairs with the wrong columns."""
+    from ecscreen.parties.indexcache import FlatArray
+
+    entries = [ListEntry(id=str(i), source="t", source_code="t", name=n)
+               for i, n in enumerate(["Mahan Air", "Bank Mellat", "Rosoboronexport", "Ocean Star Shipping"])]
+    m = Matcher(entries, cache_dir=None)
+    good = m._export_state("digest")
+    Matcher(entries, cache_dir=None)._import_state(dict(good))  # the state as written loads
+    for name, bad in (("a_bitshare", np.ones((m.n_alias, BOUND_BITS))), ("a_ndup", np.zeros(m.n_alias + 1, np.int32))):
+        state = dict(good)
+        state[name] = FlatArray.of(bad)
+        with pytest.raises(ValueError):
+            Matcher(entries, cache_dir=None)._import_state(state)

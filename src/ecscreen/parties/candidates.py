@@ -252,7 +252,7 @@ _SIG_BYTES = 8 * _SIG_WORDS
 _SIG_SHIFT = 64 * _SIG_WORDS  # a group's own signature above the other words' (one int, one to_bytes)
 
 # signature bits per alias whose running weight shares the index keeps for the pair bound (alias_bit_shares in
-# ecscreen.parties.index_build; a pair matching more of the alias's bits is bounded by 1 on that side)
+# ecscreen.parties.index_build; a further column of 1: a pair matching more of the alias's bits is bounded by 1)
 BOUND_BITS = 4
 
 # what the pair bound leaves for the score's rounding to 2 decimals (0.005) and the float sums' order
@@ -391,17 +391,16 @@ def pair_bound(
     n_bits: np.ndarray,
     a_ndup: np.ndarray,
     a_bitshare: np.ndarray,
-    q_cum: np.ndarray,
-    q_total: np.ndarray,
+    q_weights: np.ndarray,
 ) -> np.ndarray:
     """An upper bound of :func:`_combine`'s score of each candidate pair (query ``pq``, alias ``pa``), from
     integers and a few gathers.
 
     ``n_bits``: per pair, the signature bits of the alias that the query's expansions also have (the bits of every
-    alias word the query can match are among them). Per alias: ``a_ndup`` (its words sharing a bit) and
-    ``a_bitshare`` (running weight shares of its heaviest bits, :func:`ecscreen.parties.index_build.
-    alias_bit_shares`). Per query of the chunk: ``q_cum``, its weights' running sums heaviest first (zero-padded
-    rows: the last column is the total), and ``q_total``. Why it bounds the score:
+    alias word the query can match are among them: at least the blocking word's). Per alias: ``a_ndup`` (its words
+    sharing a bit) and ``a_bitshare`` (running weight shares of its heaviest bits, then 1:
+    :func:`ecscreen.parties.index_build.alias_bit_shares`). Per query of the chunk: ``q_weights``, its weights
+    zero-padded (the kernel's ``qw``). Why it bounds the score:
 
     * a matched query word is the one query word of some matched alias word (each list word is related to one
       query word), so at most ``n_bits + ndup`` query words match: their weight ``MQ`` is at most the sum of
@@ -412,12 +411,15 @@ def pair_bound(
       most 1 (:func:`pair_bound_applies`) and the evidence factor is ``min(1, MQ / evidence)``.
 
     The caller keeps a pair when its bound reaches the threshold less :data:`BOUND_SLACK`."""
-    maxt = q_cum.shape[1]
-    k = np.minimum(n_bits + a_ndup[pa], maxt)
-    mq = q_cum.ravel()[pq * maxt + (np.maximum(k, 1) - 1)]
-    p = mq / np.maximum(q_total[pq], 1e-9)
-    col = np.minimum(n_bits, BOUND_BITS)
-    r = np.where(n_bits > BOUND_BITS, 1.0, a_bitshare.ravel()[pa.astype(np.int64) * BOUND_BITS + (np.maximum(col, 1) - 1)])
-    big = np.maximum(p, r)
+    nq, maxt = q_weights.shape
+    # per query and number of matched words k (column k - 1): the share of the k heaviest words, and the evidence
+    # factor of their weight
+    q_cum = np.cumsum(-np.sort(-q_weights, axis=1), axis=1)
+    p_tab = (q_cum / np.maximum(q_weights.sum(axis=1), 1e-9)[:, None]).ravel()
+    e_tab = np.minimum(1.0, q_cum / cfg.evidence).ravel()
+    n_bits = np.maximum(n_bits, 1)
+    at = pq * maxt + (np.minimum(n_bits + a_ndup[pa], maxt) - 1)
+    cols = a_bitshare.shape[1]
+    r = a_bitshare.ravel()[pa * cols + (np.minimum(n_bits, cols) - 1)]
     g = cfg.substitution_penalty
-    return np.asarray(100.0 * np.maximum(0.0, (1.0 + g) * big - g) * np.minimum(1.0, mq / cfg.evidence))
+    return np.asarray(100.0 * np.maximum(0.0, (1.0 + g) * np.maximum(p_tab[at], r) - g) * e_tab[at])

@@ -39,14 +39,15 @@ def alias_bit_shares(alias_of_tok: np.ndarray, a_tok: np.ndarray, vbit: np.ndarr
                      a_W: np.ndarray, n_alias: int) -> tuple[np.ndarray, np.ndarray]:
     """Per alias, what the kernel's pair bound (:func:`ecscreen.parties.candidates.pair_bound`) reads:
 
-    * ``bitshare`` (``n_alias`` x :data:`~ecscreen.parties.candidates.BOUND_BITS`): column ``k`` is the share of
-      the alias weight carried by its ``k + 1`` heaviest signature bits (a bit's weight: the summed weights of the
-      alias words with that bit; all its bits when it has fewer). Whatever ``n`` bits of the alias a query can
-      match, the alias words it matches weigh at most column ``n - 1`` (at most 1 when ``n > BOUND_BITS``);
+    * ``bitshare`` (``n_alias`` x ``BOUND_BITS + 1``, :data:`~ecscreen.parties.candidates.BOUND_BITS`): column
+      ``k < BOUND_BITS`` is the share of the alias weight carried by its ``k + 1`` heaviest signature bits (a bit's
+      weight: the summed weights of the alias words with that bit; all its bits when it has fewer), the last
+      column 1. Whatever ``n`` bits of the alias a query can match, the alias words it matches weigh at most
+      column ``min(n, BOUND_BITS + 1) - 1``;
     * ``ndup``: distinct words of the alias less its distinct bits (words sharing a bit): ``n`` matched bits
       cover at most ``n + ndup`` distinct words."""
     n_bits = 1 << _SIG_BITS_LOG2
-    share = np.ones((n_alias, BOUND_BITS), dtype=np.float64)
+    share = np.ones((n_alias, BOUND_BITS + 1), dtype=np.float64)
     ndup = np.zeros(n_alias, dtype=np.int32)
     if not len(a_tok):
         return share, ndup
@@ -70,7 +71,7 @@ def alias_bit_shares(alias_of_tok: np.ndarray, a_tok: np.ndarray, vbit: np.ndarr
     top = rank < BOUND_BITS
     by_rank[s_alias[top], rank[top]] = s_share[top]
     has = n_distinct_bits > 0
-    share[has] = np.cumsum(by_rank[has], axis=1)
+    share[has, :BOUND_BITS] = np.cumsum(by_rank[has], axis=1)
     return share, ndup
 
 
@@ -320,6 +321,7 @@ class _IndexBuild:
             len(state["alias_entry"]) == len(unpack_texts(state["alias_text"])) == len(state["a_W"]) == n_alias
             and len(state["vocab_list"]) == len(state["idf"]) == len(state["p_len"]) == n_vocab
             and len(state["_df_list"]) == len(state["_vbit"]) == n_vocab
+            and tuple(state["a_bitshare"].shape) == (n_alias, BOUND_BITS + 1) and len(state["a_ndup"]) == n_alias
             and (n_alias == 0 or 0 <= int(state["alias_entry"].max()) < len(self.entries))
         ):
             raise ValueError("index cache is inconsistent")

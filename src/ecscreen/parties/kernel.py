@@ -53,8 +53,9 @@ class _Kernel(_QueryPrep):
         total = sum(weights)
         rest = total
         prefix: list[int] = []
+        bounded = pair_bound_applies(cfg)
         for i in order:
-            if rest < need:
+            if rest < need or (bounded and self._rest_bound(rest, total) < threshold - BOUND_SLACK):
                 break
             prefix.append(i)
             rest -= weights[i]
@@ -72,6 +73,17 @@ class _Kernel(_QueryPrep):
             if alt != prefix and self._postings_volume(q, alt) < self._postings_volume(q, prefix):
                 return alt
         return prefix
+
+    def _rest_bound(self, rest: float, total: float) -> float:
+        """Upper bound of the name score of a pair matching only query words weighing ``rest`` of the query's
+        ``total`` (where :func:`~ecscreen.parties.candidates.pair_bound_applies`): the query share matched is at
+        most ``P = rest / total``, the alias share at most 1, so ``base <= b * 1 + (1 - b) * P`` (the larger share
+        weighs ``b``, the smaller ``1 - b``; the substitution penalty only lowers it), and the evidence factor is
+        ``min(1, rest / evidence)``. Tighter than the evidence alone (``100 * rest / evidence``): the query's
+        lightest words are left out of the blocking words more often."""
+        cfg = self.config
+        share = min(1.0, rest / total) if total > 0.0 else 1.0
+        return 100.0 * (cfg.balance + (1.0 - cfg.balance) * share) * min(1.0, rest / cfg.evidence)
 
     def _single_word_min(self, threshold: float) -> float:
         """Share of the query (or alias) weight a single matched word must carry for a hit.
@@ -289,8 +301,7 @@ class _Kernel(_QueryPrep):
         for w in range(_SIG_WORDS):
             union = np.ascontiguousarray(words[:, w] | words[:, _SIG_WORDS + w])
             n_bits += np.bitwise_count(cols[w][pa] & union[g])
-        q_cum = np.cumsum(-np.sort(-ch.qw, axis=1), axis=1)
-        return pair_bound(self.config, pq, pa, n_bits, self.a_ndup, self.a_bitshare, q_cum, ch.q_total)
+        return pair_bound(self.config, pq, pa, n_bits, self.a_ndup, self.a_bitshare, ch.qw)
 
     def pair_bounds_and_scores(self, texts: list[str], threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """For checking the pair bound (tests, ``benchmarks/check_pair_bound.py``): the bound and the name score of
