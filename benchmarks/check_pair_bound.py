@@ -2,9 +2,8 @@
 
 Usage:  PYTHONPATH=src python benchmarks/check_pair_bound.py [--sets sec,nse,bench] [--limit N]
 
-For every candidate row the kernel asks the bound about (the postings of the blocking words that the single-word
-bound and the signatures keep) when the names and their readings are screened at thresholds 60 (``search_many``'s
-candidates) and 80 (``match_raw``), computes the pair's real name score and its bound: the SEC company names, the
+For every candidate row the kernel asks the bound about (every posting of the blocking words) when the names and
+their readings are screened at thresholds 60 (``search_many``'s candidates) and 80 (``match_raw``), computes the pair's real name score and its bound: the SEC company names, the
 NSE names (benchmarks/data/nse-company-names.txt) and the speed benchmark's yente mix (bench_matching_speed.py:
 100,000 synthetic negatives, 1,366 UN positives, 3,000 listed names with a typo). Counts the pairs whose score is
 above their bound plus ``BOUND_SLACK`` (must be 0) and those the bound drops. Reads ../shared/data. Exit status 1 on

@@ -4,7 +4,7 @@ dropped before they are scored, and nothing else changes.
 * ``alias_bit_shares`` (per alias, built with the index and stored in its cache) equals a plain per-alias
   computation: running weight shares of the alias's heaviest signature bits, and its words sharing a bit;
 * ``pair_bound`` is at least the real name score (less ``BOUND_SLACK``, the rounding's share) of every candidate
-  row it is asked about, for 2,000 real US company names and synthetic negatives (``kernel_names.csv``), 400 real
+  row it is asked about (every posting of the blocking words), for 2,000 real US company names and synthetic negatives (``kernel_names.csv``), 400 real
   names, UN positives and disguised list names (``real_names.csv``) and a sixth of the NSE names, with their
   readings, at thresholds 60 (search's candidates) and 80 (``match_raw``); the SEC, NSE and speed-benchmark sets
   in full: ``benchmarks/check_pair_bound.py``;
@@ -87,8 +87,8 @@ def test_bound_is_at_least_every_candidates_score(csl: Matcher, threshold: float
         assert not len(bad), [(float(scores[k]), float(bounds[k])) for k in bad[:5]]
         pairs += len(scores)
         dropped += int((bounds < threshold - BOUND_SLACK).sum())
-    # the bound is worth its cost: it drops a large share of the pairs the signatures keep
-    assert pairs > 50_000 and dropped > 0.3 * pairs
+    # the bound is worth its cost: it drops most posting rows (the signature test dropped ~60 %)
+    assert pairs > 100_000 and dropped > 0.5 * pairs
 
 
 def test_same_hits_with_and_without_the_bound(csl: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
