@@ -174,3 +174,20 @@ def test_a_cached_index_without_the_tables_is_rebuilt() -> None:
         state[name] = FlatArray.of(bad)
         with pytest.raises(ValueError):
             Matcher(entries, cache_dir=None)._import_state(state)
+
+
+@pytest.mark.parametrize("threshold", [60.0, 80.0])
+def test_indexed_hits_equal_exhaustive_scoring(csl: Matcher, threshold: float) -> None:
+    """The blocking words (with the rest bound: a name matching only the query's lightest words cannot reach the
+    threshold) and the pair bound lose no hit: the index finds every (entry, score) that scoring every list name
+    finds, on real names with hits (disguised list names, UN positives) and names without."""
+    with (FIX / "real_names.csv").open(encoding="utf-8", newline="") as fh:
+        names = [r["name"] for k, r in enumerate(csv.DictReader(fh)) if k % 8 == 0]
+    with (FIX / "kernel_names.csv").open(encoding="utf-8", newline="") as fh:
+        names += [r["name"] for k, r in enumerate(csv.DictReader(fh)) if k % 100 == 0]
+    csl.clear_caches()
+    indexed = csl.match_raw(names, threshold=threshold)
+    csl.clear_caches()
+    exhaustive = csl.match_raw(names, threshold=threshold, exhaustive=True)
+    assert sum(map(len, exhaustive)) > 25
+    assert indexed == exhaustive
