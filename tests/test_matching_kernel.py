@@ -74,6 +74,7 @@ def _row_gather_candidates(m: Matcher, ch: Any, threshold: float) -> tuple[np.nd
     mask = np.asarray(ch.g_qdom, dtype=bool)[g] | (m.p_share[idx] >= m_min)
     mask |= (a_sig & words[g, :_SIG_WORDS]).any(axis=1)
     mask |= np.bitwise_count(a_sig & words[g, _SIG_WORDS:]).sum(axis=1) >= 2
+    mask |= m.a_ndup[pa] > 0  # two alias words on one bit (h63: counted as one bit, such hits were lost)
     return pq[mask], pa[mask]
 
 

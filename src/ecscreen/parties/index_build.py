@@ -44,8 +44,9 @@ def alias_bit_shares(alias_of_tok: np.ndarray, a_tok: np.ndarray, vbit: np.ndarr
       weight: the summed weights of the alias words with that bit; all its bits when it has fewer), the last
       column 1. Whatever ``n`` bits of the alias a query can match, the alias words it matches weigh at most
       column ``min(n, BOUND_BITS + 1) - 1``;
-    * ``ndup``: distinct words of the alias less its distinct bits (words sharing a bit): ``n`` matched bits
-      cover at most ``n + ndup`` distinct words."""
+    * ``ndup``: words of the alias (every occurrence) less its distinct bits (words sharing a bit, or a word
+      written twice): ``n`` matched bits cover at most ``n + ndup`` distinct words, and a query word matching one
+      bit of an alias with ``ndup > 0`` may match more than one of its words (the signature test counts bits)."""
     n_bits = 1 << _SIG_BITS_LOG2
     share = np.ones((n_alias, BOUND_BITS + 1), dtype=np.float64)
     ndup = np.zeros(n_alias, dtype=np.int32)
@@ -57,9 +58,8 @@ def alias_bit_shares(alias_of_tok: np.ndarray, a_tok: np.ndarray, vbit: np.ndarr
     ab_w = np.bincount(ab_inv.reshape(-1), weights=a_w, minlength=len(ab))
     ab_alias = ab // n_bits
     ab_share = ab_w / np.maximum(a_W[ab_alias], 1e-9)
-    # distinct words and distinct bits per alias
-    n_words = np.bincount(np.unique(alias_of_tok * (int(a_tok.max()) + 1) + a_tok) // (int(a_tok.max()) + 1),
-                          minlength=n_alias)
+    # words (every occurrence) and distinct bits per alias
+    n_words = np.bincount(alias_of_tok, minlength=n_alias)
     n_distinct_bits = np.bincount(ab_alias, minlength=n_alias)
     ndup[:] = n_words - n_distinct_bits
     # each alias's bits heaviest first: the shares of its first BOUND_BITS by rank, summed along the row (past its

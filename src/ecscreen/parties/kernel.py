@@ -287,8 +287,12 @@ class _Kernel(_QueryPrep):
         """Which posting rows the single-word bound and the word signatures keep (both lossless).
 
         A hit that matches a single query word needs that word to carry >= m_min of the query or of the alias
-        weight (see _single_word_min); otherwise it must match another query word, which the signatures rule out
-        cheaply (a signature collision only keeps a row, never drops one)."""
+        weight (see _single_word_min): the blocking word alone, or two alias words related to the query word (two
+        of its expansions' bits in the alias, or two alias words on one bit: ``a_ndup``); otherwise it must match
+        another query word. The signatures rule these out cheaply (a signature collision only keeps a row, never
+        drops one). Before ``a_ndup`` was read here, two alias words on one bit counted once and such a pair was
+        dropped: the index missed hits that scoring every name found (e.g. 'Marit Johannessen' / 'OOO Smart
+        Marin' at 60: 'smart' and 'marin' share a bit, both related to 'marit')."""
         m_min = self._single_word_min(threshold)
         words = ch.group_words()
         mask = np.asarray(ch.g_qdom, dtype=bool)[g] | (self.p_share[idx] >= m_min)
@@ -300,7 +304,8 @@ class _Kernel(_QueryPrep):
             a = cols[w][pa]
             mask |= (a & np.ascontiguousarray(words[:, w])[g]) != 0
             own_bits += np.bitwise_count(a & np.ascontiguousarray(words[:, _SIG_WORDS + w])[g])
-        mask |= own_bits >= 2
+        # two of the alias's words on one bit (a collision, or a word written twice): the word may match both
+        mask |= (own_bits >= 2) | (self.a_ndup[pa] > 0)
         return mask
 
     def _candidate_rows(self, ch: _Chunk, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
