@@ -74,6 +74,7 @@ def _row_gather_candidates(m: Matcher, ch: Any, threshold: float) -> tuple[np.nd
     mask = np.asarray(ch.g_qdom, dtype=bool)[g] | (m.p_share[idx] >= m_min)
     mask |= (a_sig & words[g, :_SIG_WORDS]).any(axis=1)
     mask |= np.bitwise_count(a_sig & words[g, _SIG_WORDS:]).sum(axis=1) >= 2
+    mask |= m.a_ndup[pa] > 0  # two alias words on one bit (h63: counted as one bit, such hits were lost)
     return pq[mask], pa[mask]
 
 
@@ -82,7 +83,7 @@ def test_candidates_equal_the_row_gather_formulation(csl: Matcher, threshold: fl
     queries = [csl._prepare(n) for n in NAMES]
     ch = csl._chunk_arrays(queries, threshold, exhaustive=False)
     assert ch.bu  # the chunk has blocking words
-    got = csl._candidates(ch, threshold)
+    got = csl._candidate_rows(ch, threshold)  # the signature test (the pair bound after it: test_matching_kernel_bound)
     want = _row_gather_candidates(csl, ch, threshold)
     assert len(want[1]) > 0
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])

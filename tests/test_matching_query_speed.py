@@ -155,14 +155,19 @@ def test_rejoined_equals_rejoin(matcher: Matcher, tokens: tuple[str, ...]) -> No
 
 
 def _blocking_reference(m: Matcher, q: Any, threshold: float) -> list[int]:
-    """``_Kernel._blocking_tokens`` as it read before issue 11 (lambda sort, volumes always compared)."""
+    """``_Kernel._blocking_tokens`` as it read before issue 11 (lambda sort, volumes always compared), with h63's
+    rest bound."""
     cfg = m.config
     need = threshold / 100.0 * cfg.evidence
     order = sorted(range(len(q.tokens)), key=lambda i: -q.weights[i])
-    rest = sum(q.weights)
+    rest = total = sum(q.weights)
     prefix: list[int] = []
     for i in order:
-        if rest < need:
+        # h63 (issue 11): also stop when a name matching only the words left scores below the threshold with all of
+        # its own weight matched (alias share 1, query share rest / total: balance and evidence factor)
+        share = min(1.0, rest / total) if total > 0 else 1.0
+        bound = 100.0 * (cfg.balance + (1.0 - cfg.balance) * share) * min(1.0, rest / cfg.evidence)
+        if rest < need or bound < threshold - 0.01:
             break
         prefix.append(i)
         rest -= q.weights[i]

@@ -192,6 +192,13 @@ class _Chunk:
         self.e_key = np.zeros(0, dtype=np.int64)
         self.e_sim = np.zeros(0)
         self.e_tloc = np.zeros(0, dtype=np.int64)
+        self._g_words: np.ndarray | None = None
+
+    def group_words(self) -> np.ndarray:
+        """The signature groups as a (groups x 2 * _SIG_WORDS) uint64 array: the other words', then the word's own."""
+        if self._g_words is None:
+            self._g_words = np.frombuffer(b"".join(self.g_bytes), dtype="<u8").reshape(-1, 2 * _SIG_WORDS)
+        return self._g_words
 
     def add_blocked(self, qi: int, q: _Query, blocked: tuple[list[int], list[int]], m_min: float) -> None:
         if not blocked[0]:
@@ -205,18 +212,23 @@ class _Chunk:
         sigs = q.sigs
         weights = q.weights
         need = m_min * sum(weights)
-        if len(sigs) == 1:
-            self.g_bytes.append(bytes(_SIG_BYTES) + sigs[0].to_bytes(_SIG_BYTES, "little"))
+        n = len(sigs)
+        if n == 1:
+            self.g_bytes.append((sigs[0] << _SIG_SHIFT).to_bytes(2 * _SIG_BYTES, "little"))
             self.g_qdom.append(weights[0] >= need)
         else:
+            # the other words' signatures: ORs of the words before and after each word
+            after = [0] * (n + 1)
+            for ti in range(n - 1, 0, -1):
+                after[ti] = after[ti + 1] | sigs[ti]
+            before = 0
+            g_bytes, g_qdom = self.g_bytes, self.g_qdom
             for ti, own in enumerate(sigs):
-                other = 0
-                for tj, sg in enumerate(sigs):
-                    if tj != ti:
-                        other |= sg
-                self.g_bytes.append(other.to_bytes(_SIG_BYTES, "little") + own.to_bytes(_SIG_BYTES, "little"))
-                self.g_qdom.append(weights[ti] >= need)
-        self.n_groups += len(sigs)
+                # the other words' signature in the low _SIG_BYTES, the word's own in the high ones
+                g_bytes.append(((own << _SIG_SHIFT) | before | after[ti + 1]).to_bytes(2 * _SIG_BYTES, "little"))
+                g_qdom.append(weights[ti] >= need)
+                before |= own
+        self.n_groups += n
 
 
 @dataclass(slots=True)
@@ -236,6 +248,15 @@ _SIG_BITS_LOG2 = 8  # 64 * _SIG_WORDS bits
 
 
 _SIG_BYTES = 8 * _SIG_WORDS
+
+_SIG_SHIFT = 64 * _SIG_WORDS  # a group's own signature above the other words' (one int, one to_bytes)
+
+# signature bits per alias whose running weight shares the index keeps for the pair bound (alias_bit_shares in
+# ecscreen.parties.index_build; a further column of 1: a pair matching more of the alias's bits is bounded by 1)
+BOUND_BITS = 4
+
+# what the pair bound leaves for the score's rounding to 2 decimals (0.005) and the float sums' order
+BOUND_SLACK = 0.01
 
 
 class _KeyTable:
@@ -354,3 +375,51 @@ def _combine_one(
     factor = factor * (cfg.weak_alias_factor if (weak and un_q > 0.001) else 1.0)
     y = 100.0 * base * factor * 100.0
     return math.copysign(round(y) / 100.0, y)
+
+
+def pair_bound_applies(cfg: ScoreConfig) -> bool:
+    """Whether :func:`pair_bound` is a bound for this configuration (the formula's factors at most 1, the
+    substitution penalty not negative, the balance a weighting)."""
+    return (0.0 <= cfg.balance <= 1.0 and cfg.substitution_penalty >= 0.0 and cfg.evidence > 0.0
+            and 0.0 <= cfg.generic_factor <= 1.0 and 0.0 <= cfg.weak_alias_factor <= 1.0)
+
+
+def pair_bound(
+    cfg: ScoreConfig,
+    pq: np.ndarray,
+    pa: np.ndarray,
+    n_bits: np.ndarray,
+    a_ndup: np.ndarray,
+    a_bitshare: np.ndarray,
+    q_weights: np.ndarray,
+) -> np.ndarray:
+    """An upper bound of :func:`_combine`'s score of each candidate pair (query ``pq``, alias ``pa``), from
+    integers and a few gathers.
+
+    ``n_bits``: per pair, the signature bits of the alias that the query's expansions also have (the bits of every
+    alias word the query can match are among them: at least the blocking word's). Per alias: ``a_ndup`` (its words
+    sharing a bit) and ``a_bitshare`` (running weight shares of its heaviest bits, then 1:
+    :func:`ecscreen.parties.index_build.alias_bit_shares`). Per query of the chunk: ``q_weights``, its weights
+    zero-padded (the kernel's ``qw``). Why it bounds the score:
+
+    * a matched query word is the one query word of some matched alias word (each list word is related to one
+      query word), so at most ``n_bits + ndup`` query words match: their weight ``MQ`` is at most the sum of
+      that many heaviest query weights; the matched alias words' share ``R`` is at most the share of the alias's
+      ``n_bits`` heaviest bits (1 past the table);
+    * with ``M = max(MQ / total, R)``: ``hi <= M`` (similarities are at most 1), ``lo <= hi``, and both sides
+      leave at least ``1 - M`` unmatched, so ``base <= hi - g * (1 - M) <= (1 + g) * M - g``; every factor is at
+      most 1 (:func:`pair_bound_applies`) and the evidence factor is ``min(1, MQ / evidence)``.
+
+    The caller keeps a pair when its bound reaches the threshold less :data:`BOUND_SLACK`."""
+    nq, maxt = q_weights.shape
+    # per query and number of matched words k (column k - 1): the share of the k heaviest words, and the evidence
+    # factor of their weight
+    q_cum = np.cumsum(-np.sort(-q_weights, axis=1), axis=1)
+    p_tab = (q_cum / np.maximum(q_weights.sum(axis=1), 1e-9)[:, None]).ravel()
+    e_tab = np.minimum(1.0, q_cum / cfg.evidence).ravel()
+    n_bits = np.maximum(n_bits, 1)
+    at = pq * maxt + (np.minimum(n_bits + a_ndup[pa], maxt) - 1)
+    cols = a_bitshare.shape[1]
+    r = a_bitshare.ravel()[pa * cols + (np.minimum(n_bits, cols) - 1)]
+    g = cfg.substitution_penalty
+    return np.asarray(100.0 * np.maximum(0.0, (1.0 + g) * np.maximum(p_tab[at], r) - g) * e_tab[at])

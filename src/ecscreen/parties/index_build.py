@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from ecscreen.domain.normalize import NormalizedName, normalize, skeleton
 from ecscreen.parties import kernel_single
-from ecscreen.parties.candidates import _HASH_MUL, _SIG_BITS_LOG2, _SIG_WORDS, _deletes, _DeletionIndex
+from ecscreen.parties.candidates import (
+    _HASH_MUL,
+    _SIG_BITS_LOG2,
+    _SIG_WORDS,
+    BOUND_BITS,
+    _deletes,
+    _DeletionIndex,
+)
 from ecscreen.parties.indexcache import FlatArray, pack_dict, pack_texts, unpack_dict, unpack_texts
 from ecscreen.parties.variants import seed_sound_index, sound_index_keys
 
@@ -26,6 +33,46 @@ if TYPE_CHECKING:
     from ecscreen.parties.query import _Query
 else:  # imported on first use (issue 10): building needs it, loading the index cache does not
     from ecscreen.parties.lazynp import np
+
+
+def alias_bit_shares(alias_of_tok: np.ndarray, a_tok: np.ndarray, vbit: np.ndarray, a_w: np.ndarray,
+                     a_W: np.ndarray, n_alias: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per alias, what the kernel's pair bound (:func:`ecscreen.parties.candidates.pair_bound`) reads:
+
+    * ``bitshare`` (``n_alias`` x ``BOUND_BITS + 1``, :data:`~ecscreen.parties.candidates.BOUND_BITS`): column
+      ``k < BOUND_BITS`` is the share of the alias weight carried by its ``k + 1`` heaviest signature bits (a bit's
+      weight: the summed weights of the alias words with that bit; all its bits when it has fewer), the last
+      column 1. Whatever ``n`` bits of the alias a query can match, the alias words it matches weigh at most
+      column ``min(n, BOUND_BITS + 1) - 1``;
+    * ``ndup``: words of the alias (every occurrence) less its distinct bits (words sharing a bit, or a word
+      written twice): ``n`` matched bits cover at most ``n + ndup`` distinct words, and a query word matching one
+      bit of an alias with ``ndup > 0`` may match more than one of its words (the signature test counts bits)."""
+    n_bits = 1 << _SIG_BITS_LOG2
+    share = np.ones((n_alias, BOUND_BITS + 1), dtype=np.float64)
+    ndup = np.zeros(n_alias, dtype=np.int32)
+    if not len(a_tok):
+        return share, ndup
+    alias_of_tok = alias_of_tok.astype(np.int64)
+    # the weight of each (alias, bit)
+    ab, ab_inv = np.unique(alias_of_tok * n_bits + vbit[a_tok], return_inverse=True)
+    ab_w = np.bincount(ab_inv.reshape(-1), weights=a_w, minlength=len(ab))
+    ab_alias = ab // n_bits
+    ab_share = ab_w / np.maximum(a_W[ab_alias], 1e-9)
+    # words (every occurrence) and distinct bits per alias
+    n_words = np.bincount(alias_of_tok, minlength=n_alias)
+    n_distinct_bits = np.bincount(ab_alias, minlength=n_alias)
+    ndup[:] = n_words - n_distinct_bits
+    # each alias's bits heaviest first: the shares of its first BOUND_BITS by rank, summed along the row (past its
+    # last bit, the running sum stays its whole share)
+    order = np.lexsort((-ab_share, ab_alias))
+    s_alias, s_share = ab_alias[order], ab_share[order]
+    rank = np.arange(len(s_alias)) - np.searchsorted(s_alias, s_alias)
+    by_rank = np.zeros((n_alias, BOUND_BITS), dtype=np.float64)
+    top = rank < BOUND_BITS
+    by_rank[s_alias[top], rank[top]] = s_share[top]
+    has = n_distinct_bits > 0
+    share[has, :BOUND_BITS] = np.cumsum(by_rank[has], axis=1)
+    return share, ndup
 
 
 class _IndexBuild:
@@ -159,6 +206,7 @@ class _IndexBuild:
         if n_vocab:
             self.p_start[1:] = np.cumsum(self.p_len)[:-1]
         self._p_len_list: list[int] = self.p_len.tolist()
+        self.a_bitshare, self.a_ndup = alias_bit_shares(alias_of_tok, self.a_tok, vbit, self.a_w, self.a_W, n_alias)
 
     def _build_fuzzy(self) -> None:
         """Fuzzy indexes over the vocabulary: one-deletion keys, consonant skeletons, Jaro-Winkler buckets."""
@@ -215,7 +263,7 @@ class _IndexBuild:
     # and what is recomputed exactly from the arrays (vocab, idf_list, _vbit, _vocab_len, _p_len_list)
     _STATE_ARRAYS = (
         "alias_entry", "a_weak", "idf", "a_tok", "a_len", "a_start", "a_w", "a_W", "p_alias", "p_share",
-        "a_sig", "p_len", "p_start",
+        "a_sig", "p_len", "p_start", "a_bitshare", "a_ndup",
     )  # fmt: skip
 
     _STATE_OBJECTS = (
@@ -273,6 +321,7 @@ class _IndexBuild:
             len(state["alias_entry"]) == len(unpack_texts(state["alias_text"])) == len(state["a_W"]) == n_alias
             and len(state["vocab_list"]) == len(state["idf"]) == len(state["p_len"]) == n_vocab
             and len(state["_df_list"]) == len(state["_vbit"]) == n_vocab
+            and tuple(state["a_bitshare"].shape) == (n_alias, BOUND_BITS + 1) and len(state["a_ndup"]) == n_alias
             and (n_alias == 0 or 0 <= int(state["alias_entry"].max()) < len(self.entries))
         ):
             raise ValueError("index cache is inconsistent")

@@ -8,7 +8,8 @@ computes, for a chunk of a few queries, exactly what that kernel computes:
 
 - the same candidate (query, alias) pairs in the same order: per query, per blocking word (``_Kernel._blocked``)
   its postings, kept when the word alone carries enough of the query or of the alias (``p_share``), or the
-  alias's signature has another query word's bit, or two bits of the word's own expansions (a duplicate pair,
+  alias's signature has another query word's bit, or two bits of the word's own expansions, or two of the alias's
+  words share a bit (``a_ndup``) (a duplicate pair,
   an alias holding two blocking words, is kept twice as there);
 - the same scores to the bit: the sums are taken in the order numpy's ``bincount`` takes them (alias words in
   order; matched query words in order), the query weight total as numpy's pairwise ``sum`` of the chunk's
@@ -48,7 +49,7 @@ MAX_POSTINGS = 40_000
 # screened here in any process (the numpy kernel's fixed cost is more than their work) and are not counted
 LONG_LIVED_CHUNKS = 32
 
-_ARRAYS = ("a_start", "a_len", "a_tok", "a_w", "a_W", "a_weak", "p_start", "p_alias", "p_share", "a_sig")
+_ARRAYS = ("a_start", "a_len", "a_tok", "a_w", "a_W", "a_weak", "p_start", "p_alias", "p_share", "a_sig", "a_ndup")
 
 
 def wanted(m: Matcher, queries: Sequence[_Query], threshold: float) -> bool:
@@ -160,6 +161,7 @@ def _query_hits(m: Matcher, ar: _Arrays, q: _Query, bu: list[int], bt: list[int]
     emap = {u: (s, t) for u, s, t in zip(q.e_u, q.e_s, q.e_t, strict=True)}
     p_start, p_alias, p_share, p_len = ar.p_start, ar.p_alias, ar.p_share, m._p_len_list  # type: ignore[attr-defined]
     sig_bytes = ar.a_sig  # type: ignore[attr-defined]
+    ndup = ar.a_ndup  # type: ignore[attr-defined]  # two alias words on one bit: kept as two bits are
     scored: dict[int, float] = {}
     hits: list[tuple[int, float]] = []
     for u, t in zip(bu, bt, strict=True):
@@ -169,7 +171,7 @@ def _query_hits(m: Matcher, ar: _Arrays, q: _Query, bu: list[int], bt: list[int]
             a = p_alias[idx]
             if not dom and not p_share[idx] >= m_min:
                 s = int.from_bytes(sig_bytes[a * 32:a * 32 + 32], "little")
-                if not s & other and (s & own).bit_count() < 2:
+                if not s & other and (s & own).bit_count() < 2 and not ndup[a]:
                     continue
             score = scored.get(a)
             if score is None:

@@ -2054,9 +2054,9 @@ def _country_code(country: str | None) -> str | None:
 # (CPU, measured on this machine; a one-shipment check pays it on every call). Format 3: CRC-32 header. Any failure (unreadable, corrupt, other format version,
 # inconsistent content) is ignored and the index is rebuilt, so results never depend on the cache.
 
-CACHE_FORMAT = 5  # 2: the deletion index is a _DeletionIndex (arrays), not a dict; 3: CRC-32 payload checksum;
+CACHE_FORMAT = 6  # 2: the deletion index is a _DeletionIndex (arrays), not a dict; 3: CRC-32 payload checksum;
 # 4: packed dicts carry a lookup table, alias texts packed (ecscreen.parties.indexcache); 5: arrays stored as
-# FlatArray (read without numpy)
+# FlatArray (read without numpy); 6: per-alias bit shares for the kernel's pair bound (a_bitshare, a_ndup)
 CACHE_MIN_NAMES = 1000  # smaller lists build in milliseconds: not worth a file
 CACHE_KEEP = 12  # files of each kind kept in the cache directory (most recently used first)
 CACHE_KEEP_NAMES = 64  # small-list index files ("names-": a few KB each; every pack's names list has one)
