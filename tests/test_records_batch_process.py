@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
+import marshal
 import sqlite3
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ecscreen.errors import UsageError
-from ecscreen.records import RecordStore
+from ecscreen.records import RecordStore, recorder
 from ecscreen.records.rawsqlite import DB_NAME, SqliteRecordWriter
 from ecscreen.records.recorder import BatchRecorder
 from ecscreen.runners.batch import BatchOptions, run_batch
@@ -127,3 +130,56 @@ def test_process_writer_keeps_undecodable_bytes_as_the_thread_does(tmp_path: Pat
             assert rec.recorded == 5 and store.verify().ok
     got, want = _dump(b), _dump(a)
     assert got == want and any("\\udcff" in str(r) or "\\xff" in str(r) for r in got["records"])
+
+
+class _Shade(StrEnum):
+    dark = "dark"
+
+
+def test_the_screening_process_keeps_only_bytes_and_the_child_builds_the_records(tmp_path: Path) -> None:
+    """With the writer in a child process the screening process keeps each order packed as marshal bytes (no
+    object the cyclic GC tracks while a chunk fills) and queues no blobs: the child builds the records and
+    blobs from the plain values (the stores equal the thread writer's: the test above)."""
+    kept: list[Any] = []
+
+    class Watching(BatchRecorder):
+        def add(self, order: Any, outs: Any) -> None:
+            super().add(order, outs)
+            kept.extend(self.buf)
+            assert not self._new_blobs and not self._refs
+
+    with RecordStore.open(home=tmp_path) as store:
+        rec = Watching(store, manifest=None, file="o.csv", at=AT, chunk=50, process=True)
+        run_batch(io.BytesIO(MORE_ORDERS.encode("utf-8")), io.StringIO(), _ENGINE[0], file="o.csv", recorder=rec,
+                  options=BatchOptions(today=dt.date(2026, 11, 28)))
+        assert rec.recorded == 45 and store.verify().ok
+    assert kept and all(type(b) is bytes for b in kept)
+    order_id, found, b_in, rows = marshal.loads(kept[0])
+    assert order_id == "A-1" and found[0][0] == "Huawei Technologies Co. Ltd." and json.loads(b_in)["rows"]
+    assert [r[:2] for r in rows] == [(2, "license_required"), (3, "license_required")] and rows[0][2] and rows[0][4]
+
+
+def test_values_marshal_cannot_write_are_sent_as_json_data_with_the_same_record(tmp_path: Path) -> None:
+    """A findings or hits value that is not plain JSON data (an enum, a date) cannot be marshalled: that order
+    goes as the JSON data of those values, and the child builds the very record and blobs the thread writer
+    builds from the original values."""
+    with RecordStore.open(home=tmp_path) as store:
+        rec = BatchRecorder(store, manifest=None, file="o.csv", at=AT, process=False)
+        rec.start(["order_id", "end_user", "end_user_country"], [("end_user", "end_user_country", "end_user")])
+        finding = {"rule_id": "R-1", "outcome": "review", "message": "m", "shade": _Shade.dark,
+                   "on": dt.date(2026, 11, 28)}
+        hit = {"rule_id": "R-1", "field": "parties[0].name", "score": 91.5, "shade": _Shade.dark}
+        item = ("O-1", (("Acme", "DE", "end_user"),), b'{"header_sha256":"x","rows":[]}',
+                [(2, "review", [finding], ["a warning"], [hit], None), (3, "error", None, None, None, "bad cell")])
+        data = recorder._marshal_packed(item)  # type: ignore[arg-type]
+        with pytest.raises(ValueError):
+            marshal.dumps(item)
+        sent = marshal.loads(data)
+        assert sent[3][0][2][0]["shade"] == "dark" and sent[3][0][2][0]["on"] == "2026-11-28"
+        want: list[Any] = []
+        rec._build(item, want)  # type: ignore[arg-type]
+        want_blobs, rec._new_blobs, rec._refs = rec._new_blobs, [], {}
+        got: list[Any] = []
+        rec._build(sent, got)
+        assert got == want and rec._new_blobs == want_blobs
+        assert want[0][4] == "error" and want[0][6][0][4:] == ("review", 91.5)

@@ -196,7 +196,11 @@ class BatchRecorder:
     (kind ``text``: one blob per distinct warning). The chain hash covers the references, ``records
     verify`` checks the blobs, and readers see the version-1 keys (``findings`` with their line,
     ``warnings``, ``extra.rows``) expanded (:func:`ecscreen.records.rawsqlite.expand_content`). Nothing of
-    the run's set-up (tool, options, packs, lists) is repeated per record: the manifest's sha256 names it."""
+    the run's set-up (tool, options, packs, lists) is repeated per record: the manifest's sha256 names it.
+
+    Each order is packed as plain values (:meth:`_pack`) and its record built from them (:meth:`_build`):
+    here for the writer thread, in the child for the writer process (:class:`_ProcessWriter`), so both write
+    the same bytes."""
 
     def __init__(self, store: RecordStore, *, manifest: str | None, file: str, at: dt.datetime,
                  chunk: int = 2000, threaded: bool = True, process: bool = False) -> None:
@@ -257,7 +261,37 @@ class BatchRecorder:
         self._new_blobs.append((sha, kind, data))
 
     def add(self, order: Any, outs: Sequence[Any]) -> None:
+        """Record one order with its row outcomes (in output order). With the writer in a child process only
+        the order's plain values are kept here (:meth:`_pack`): the child builds the record (:meth:`_build`)."""
+        item = self._pack(order, outs)
+        if self.process:  # bytes (not tracked by the cyclic GC however long they wait for the chunk to fill)
+            self.buf.append(_marshal_packed(item))
+        else:
+            self._build(item, self.buf)
+        if len(self.buf) >= self.chunk:
+            self.flush()
+
+    def _pack(self, order: Any, outs: Sequence[Any]) -> Packed:
+        """An order and its row outcomes as plain values (text, bytes, numbers, lists, dicts, None: what
+        marshal sends), all :meth:`_build` reads: (order id, its parties as :meth:`_found` gives them, the
+        input's canonical JSON, per row (line, decision, findings, warnings, list hits, message of an error
+        row); the last four None when empty)."""
         rows = order.rows
+        # the input's canonical JSON (sorted keys: header_sha256, rows; cells, line), as canonical() writes it
+        try:
+            b_in = _dumps({"header_sha256": self.header_sha,
+                           "rows": [{"cells": pr.raw.values, "line": pr.raw.line} for pr in rows]})
+        except orjson.JSONEncodeError:  # undecodable bytes (lone surrogates): ASCII JSON, as canonical() does
+            b_in = canonical({"header_sha256": self.header_sha,
+                              "rows": [{"line": pr.raw.line, "cells": pr.raw.values} for pr in rows]}).encode()
+        return (order.order_id, self._found(rows) if self._party_cols else (), b_in,
+                [(pr.raw.line, o.decision, o.findings or None, o.warnings or None, o.hits or None,
+                  o.message if o.decision == "error" else None) for pr, o in zip(rows, outs, strict=True)])
+
+    def _build(self, item: Packed, out: list[Any]) -> None:
+        """Append the prepared record (:data:`ecscreen.records.rawsqlite.BatchEntry`) of a packed order
+        (:meth:`_pack`) to ``out``, queueing the blobs it names that are new (:attr:`_new_blobs`)."""
+        subject, found, b_in, rows = item
         memo = self._refs
         refs: list[str] = []
         errors: list[str] = []
@@ -266,10 +300,9 @@ class BatchRecorder:
         worst = 0
         hits = False
         rank = _RANK
-        for pr, o in zip(rows, outs, strict=True):
-            d = o.decision
-            if o.findings:  # keyed by the blob's own sha256 (the memo keeps 64 characters, not the findings)
-                data = canonical_bytes({"decision": d, "findings": o.findings})
+        for line, d, findings, w, o_hits, message in rows:
+            if findings:  # keyed by the blob's own sha256 (the memo keeps 64 characters, not the findings)
+                data = canonical_bytes({"decision": d, "findings": findings})
                 sha = _sha256(data).hexdigest()
                 if sha not in memo:
                     self._queue_blob(sha, sha, OUTCOME, data)
@@ -277,47 +310,35 @@ class BatchRecorder:
             else:
                 refs.append(memo.get(d) or self._blob(d, OUTCOME, {"decision": d, "findings": []}))
             if d == "error":
-                errors.append(f"{self.file}:{pr.raw.line}: {o.message}")
+                errors.append(f"{self.file}:{line}: {message}")
             elif rank[d] > worst:
                 worst = rank[d]
-            if o.hits:
+            if o_hits:
                 hits = True
-            w = o.warnings
             if w and w is not last_w and w != last_w:  # the rows of an order mostly carry the same warnings
                 if last_w is None:
                     warnings = dict.fromkeys(w)
                 else:
                     warnings.update(dict.fromkeys(w))
                 last_w = w
-        first, last = rows[0].raw.line, rows[-1].raw.line
+        first, last = rows[0][0], rows[-1][0]
         src = f"{self._file}:{first}" if first == last else f"{self._file}:{first}-{last}"
         decision = "error" if errors else _DECISION[worst]
-        # the input's canonical JSON (sorted keys: header_sha256, rows; cells, line), as canonical() writes it
-        try:
-            b_in = _dumps({"header_sha256": self.header_sha,
-                           "rows": [{"cells": pr.raw.values, "line": pr.raw.line} for pr in rows]})
-            s_in = b_in.decode()
-        except orjson.JSONEncodeError:  # undecodable bytes (lone surrogates): ASCII JSON, as canonical() does
-            s_in = canonical({"header_sha256": self.header_sha,
-                              "rows": [{"line": pr.raw.line, "cells": pr.raw.values} for pr in rows]})
-            b_in = s_in.encode("utf-8", "surrogatepass")
+        s_in = b_in.decode()
         in_sha = _sha256(b_in).hexdigest()
         wrefs = [memo.get(w) or self._blob(w, TEXT, w) for w in warnings]
-        subject = order.order_id
         if isinstance(subject, str) and subject.isascii():
             subj_json = _ascii_json(subject)
         else:
             subject = col(subject)
             subj_json = content_json(subject)
-        parties, parties_json = self._parties(rows, outs, hits) if self._party_cols else ((), "[]")
+        parties, parties_json = self._parties(found, rows, hits) if self._party_cols else ((), "[]")
         # the rest of the content, after its id (the keys a reader checks against the columns, then the body)
         rest = (f'{self._fixed},"source":{self._src_json(src)},"subject":{subj_json},'
                 f'"input_sha256":"{in_sha}","decision":"{decision}","outcomes":{_refs_json(refs)},'
                 f'"warnings":{_refs_json(wrefs)},"parties":{parties_json},'
                 f'"errors":{content_json(errors) if errors else "[]"}}}')
-        self.buf.append((s_in, rest, src, subject, decision, in_sha, parties))
-        if len(self.buf) >= self.chunk:
-            self.flush()
+        out.append((s_in, rest, src, subject, decision, in_sha, parties))
 
     def _src_json(self, src: str) -> str:
         return f'"{src}"' if self._plain_file else content_json(src)
@@ -341,12 +362,12 @@ class BatchRecorder:
                 found.append((str(name), str(country) if country else None, role))
         return tuple(found)
 
-    def _parties(self, rows: Sequence[Any], outs: Sequence[Any], hits: bool = True
+    def _parties(self, found: tuple[tuple[str, Any, str], ...], rows: Sequence[PackedRow], hits: bool = True
                  ) -> tuple[tuple[tuple[Any, ...], ...], str]:
-        """(name, normalised name, country, role, outcome, score) of each party the order names, and their
-        JSON list for the content. ``hits``: some row has list hits (else every party is clear, no score:
-        the parties of an order without hits are memoised whole)."""
-        found = self._found(rows)
+        """(name, normalised name, country, role, outcome, score) of each party the order names (``found``:
+        :meth:`_found`), and their JSON list for the content. ``rows``: the packed rows (:meth:`_pack`);
+        ``hits``: some row has list hits (else every party is clear, no score: the parties of an order without
+        hits are memoised whole)."""
         if not found:
             return (), "[]"
         if not hits:
@@ -356,9 +377,9 @@ class BatchRecorder:
         outcome = ["clear"] * len(found)
         score: list[float | None] = [None] * len(found)
         if hits:
-            for o in outs:
-                if o.hits:
-                    self._party_hits(o, outcome, score)
+            for r in rows:
+                if r[4]:
+                    self._party_hits(r[2] or (), r[4], outcome, score)
         out: list[tuple[Any, ...]] = []
         texts: list[str] = []
         names = self._names
@@ -384,10 +405,12 @@ class BatchRecorder:
         return tuple(out), text
 
     @staticmethod
-    def _party_hits(o: Any, outcome: list[str], score: list[float | None]) -> None:
-        """Fold one row's list hits into the parties' worst outcome and best score (evidence on ``parties[i]``)."""
-        by_rule = {fd["rule_id"]: fd for fd in o.findings}
-        for h in o.hits:
+    def _party_hits(findings: Iterable[dict[str, Any]], row_hits: Iterable[dict[str, Any]], outcome: list[str],
+                    score: list[float | None]) -> None:
+        """Fold one row's list hits (with its findings) into the parties' worst outcome and best score
+        (evidence on ``parties[i]``)."""
+        by_rule = {fd["rule_id"]: fd for fd in findings}
+        for h in row_hits:
             m = _PARTY_FIELD.match(str(h.get("field") or ""))
             if not m or int(m.group(1)) >= len(outcome):
                 continue
@@ -510,8 +533,11 @@ class _ProcessWriter:
     and takes it back around every statement step (once per inserted row), so the screening thread waits for
     it over and over (400,000 ERP rows: blocked ~2 s in ~1,800-3,200 waits against 0.06 s in 70 without
     recording; measured under load). In a process the writer's work overlaps the screening on the second core
-    and no lock is shared; the cost is one marshal dump of each chunk (~1.3 us a record) and its way
-    through the pipe.
+    and no lock is shared. The child also builds the records (:meth:`BatchRecorder._build`: outcome blobs,
+    sha256s, parties, content text: ~16 us an order) from the plain values the screening process packs
+    (:meth:`BatchRecorder._pack` and one marshal dump an order: ~9-10 us, against ~19 us for building the
+    record there; 30,000 ERP rows in process, under load); the rest of the cost is the chunk's way through
+    the pipe.
 
     The child is forked before the run starts any worker process or thread, with the parent's store
     connections idle (no transaction open). It never uses them: it opens its own connection (SQLite forbids
@@ -531,7 +557,7 @@ class _ProcessWriter:
         self._rec = rec
         ctx = multiprocessing.get_context("fork")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_child_writer, args=(child, self._conn, path, rec.at, rec.manifest),
+        self._proc = ctx.Process(target=_child_writer, args=(child, self._conn, path, rec),
                                  name="ecscreen-batch-recorder", daemon=True)
         self._proc.start()
         child.close()
@@ -581,10 +607,33 @@ class _ProcessWriter:
             self._proc.join()
 
 
-def _child_writer(conn: Any, parent_end: Any, path: str, at: dt.datetime, manifest: str | None) -> None:
-    """The child of :class:`_ProcessWriter`: write each chunk received, answer ("ok", first id, last id,
-    count) or ("error", text); after an error the chunks are dropped (still answered). Ends when told to
-    or when the parent's end of the pipe closes (its copy here is closed first)."""
+def _marshal_packed(item: Packed) -> bytes:
+    """A packed order (:meth:`BatchRecorder._pack`) as marshal bytes (~1 us; one dump per order: a dump of a
+    whole chunk of them cost far more, its table of shared objects growing with the chunk). A findings or
+    hits value marshal cannot write (not plain JSON data, e.g. an enum) goes as JSON data read back: the same
+    canonical JSON, so the same blobs and records."""
+    try:
+        return marshal.dumps(item)
+    except ValueError:
+        oid, found, b_in, rows = item
+        return marshal.dumps((oid, found, b_in, [(*r[:2], _plain(r[2]), r[3], _plain(r[4]), r[5]) for r in rows]))
+
+
+def _plain(doc: Any) -> Any:
+    """``doc`` as plain JSON data, read back (:func:`canonical_bytes` gives the same bytes for both)."""
+    import json
+
+    from ecscreen.records.rawsqlite import _default
+
+    return doc if doc is None else json.loads(json.dumps(doc, default=_default))
+
+
+def _child_writer(conn: Any, parent_end: Any, path: str, rec: BatchRecorder) -> None:
+    """The child of :class:`_ProcessWriter`: build the records of each chunk of packed orders received
+    (:meth:`BatchRecorder._build`, with the recorder as forked: its header, file and memos) and write them,
+    answer ("ok", first id, last id, count) or ("error", text); after an error the chunks are dropped (still
+    answered). Ends when told to or when the parent's end of the pipe closes (its copy here is closed first)."""
+    at, manifest = rec.at, rec.manifest
     import signal
 
     from ecscreen.records.rawsqlite import SqliteRecordWriter
@@ -618,7 +667,11 @@ def _child_writer(conn: Any, parent_end: Any, path: str, at: dt.datetime, manife
                 conn.send(("error", failed))
                 continue
             try:
-                ids = store.append_batch(item[0], item[1], at=at, manifest=manifest)
+                entries: list[Any] = []
+                for packed in item[0]:
+                    rec._build(marshal.loads(packed), entries)
+                blobs, rec._new_blobs = [*item[1], *rec._new_blobs], []
+                ids = store.append_batch(entries, blobs, at=at, manifest=manifest)
             except Exception as exc:
                 failed = str(exc) or type(exc).__name__
                 conn.send(("error", failed))
@@ -647,6 +700,10 @@ _dumps = orjson.dumps
 def _refs_json(refs: list[str]) -> str:
     return '["' + '","'.join(refs) + '"]' if refs else "[]"
 
+
+# an order as the screening process hands it to the record writer (BatchRecorder._pack): plain values only
+PackedRow = tuple[int, str, Any, Any, Any, Any]  # line, decision, findings, warnings, hits, error message
+Packed = tuple[Any, tuple[tuple[str, Any, str], ...], bytes, list[PackedRow]]  # order id, parties, input, rows
 
 _MEMO = 200_000  # bound of the recorder's memos (blob references, party names)
 # bound of the memo of an order's parties without hits (keys, rows and JSON of up to three parties: ~1.2 KB an
