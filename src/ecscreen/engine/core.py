@@ -27,6 +27,7 @@ from ecscreen.domain.textmatch import matcher
 from ecscreen.engine import chartmemo as _chartmemo
 from ecscreen.engine.fastmodel import built
 from ecscreen.engine.inputcheck import check_parameters, check_texts, has_text
+from ecscreen.engine.intervals import Intervals, territory_dates
 from ecscreen.model import (
     Citation,
     Coverage,
@@ -1218,10 +1219,10 @@ class Engine:
     _item_profiles: dict[tuple[Any, ...], int] = field(default_factory=dict, repr=False, compare=False)
     _profile_ids: dict[tuple[frozenset[int], ...], int] = field(default_factory=dict, repr=False, compare=False)
     _profile_sets: list[tuple[frozenset[int], ...]] = field(default_factory=list, repr=False, compare=False)
-    _codes_memo: dict[tuple[str, str, dt.date], frozenset[str]] = field(default_factory=dict, repr=False,
-                                                                       compare=False)
+    _codes_memo: dict[tuple[str, str, int], frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
+    _territory_iv: Intervals | None = field(default=None, repr=False, compare=False)  # see _territory_ix
     _chart_from_v: Any = field(default=_UNSET, repr=False, compare=False)  # see _chart_from
-    # (eccn, for_eccn, origin, date) -> (normalised ECCN, origin codes) of items without input errors
+    # (eccn, for_eccn, origin, territory interval) -> (normalised ECCN, origin codes) of items without input errors
     _party_inputs: dict[tuple[Any, ...], tuple[str, frozenset[str]]] = field(default_factory=dict, repr=False,
                                                                             compare=False)  # see _party_codes
     _item_inputs: dict[tuple[Any, ...], tuple[str | None, frozenset[str]]] = field(default_factory=dict, repr=False,
@@ -1239,10 +1240,19 @@ class Engine:
             self._chart_from_v = got
         return got  # type: ignore[no-any-return]
 
+    def _territory_ix(self, on: dt.date) -> int:
+        """The index of ``on``'s interval between the registry's territory-mapping dates (computed once: the
+        registry is fixed for the engine's life). :func:`_codes` reads the day through those mappings alone,
+        so two days of one interval give every country the same codes (``ecscreen.engine.intervals``)."""
+        iv = self._territory_iv
+        if iv is None:
+            iv = self._territory_iv = Intervals(territory_dates(self.registry))
+        return iv.index(on)
+
     def _codes(self, c: Country, on: dt.date) -> frozenset[str]:
         """:func:`_codes` (a country's codes with its territory parents on a date), memoised per (code,
-        alpha-2, date): the registry's territory mappings are fixed for the engine's life."""
-        key = (c.code, c.alpha2, on)
+        alpha-2, the date's territory interval, see :meth:`_territory_ix`): orders of 90 days share entries."""
+        key = (c.code, c.alpha2, self._territory_ix(on))
         got = self._codes_memo.get(key)
         if got is None:
             if len(self._codes_memo) >= CODES_MEMO_SIZE:
@@ -1368,9 +1378,10 @@ class Engine:
         return dest, exporter, self._item_ctxs(sh, on, errors), party_codes, errors
 
     def _party_codes(self, p: Any, idx: int, on: dt.date, errors: list[InputError]) -> tuple[str, frozenset[str]]:
-        """(role, codes of the party's country): memoised per (role, country as written, date) when the country
-        gave no input error (an error names the party's index: made fresh each time)."""
-        key = (p.role, p.country, on)
+        """(role, codes of the party's country): memoised per (role, country as written, the date's territory
+        interval: the codes read nothing else of the date, see :meth:`_codes`) when the country gave no input
+        error (an error names the party's index: made fresh each time)."""
+        key = (p.role, p.country, self._territory_ix(on))
         got = self._party_inputs.get(key) if self.memo else None
         if got is not None:
             return got
@@ -1401,9 +1412,10 @@ class Engine:
                 errors += perrs
                 if params != it.parameters:  # canonical names / booleans as 1 / 0 for every later step
                     it = it.model_copy(update={"parameters": params})
-            # the item's ECCN and origin codes are read from (ECCN, for_eccn, origin, date) alone: memoised
-            # when they gave no input error (an error names the item's index: made fresh each time)
-            ikey = (it.eccn, it.for_eccn, it.origin, on)
+            # the item's ECCN and origin codes are read from (ECCN, for_eccn, origin, the date's territory
+            # interval: see _codes) alone: memoised when they gave no input error (an error names the item's
+            # index: made fresh each time)
+            ikey = (it.eccn, it.for_eccn, it.origin, self._territory_ix(on))
             got = self._item_inputs.get(ikey) if self.memo else None
             if got is None:
                 n_err = len(errors)
