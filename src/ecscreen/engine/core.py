@@ -199,6 +199,8 @@ class CompiledPack:
         self.item_gates: dict[int, Callable[[ItemCtx], bool]] = {}
         self._item_skip: dict[tuple[Any, ...], frozenset[int]] = {}
         self._plans: dict[Any, tuple[list[Any], list[tuple[Rule, Fn, bool, tuple[int, ...]]]]] = {}
+        # one plan list per distinct content (see plan): (id(cand), items per item-scoped candidate) -> plan
+        self._plan_forms: dict[tuple[int, tuple[tuple[int, ...], ...]], tuple[list[Any], list[Any]]] = {}
         self._masks: dict[tuple[Any, ...], tuple[list[Any], tuple[bool, ...]]] = {}
         # general authorisations per rule (item-level conditions, evaluated per item)
         self.auths: dict[int, list[tuple[Authorisation, Fn]]] = {}
@@ -246,18 +248,29 @@ class CompiledPack:
         if got is not None and got[0] is cand:
             return got[1]
         masks = [self._mask(cand, sk) for sk in skips]
+        # the plan is the candidates with, per item-scoped one, the items it runs for (none: left out); keys
+        # of other skip sets giving the same items share one list (issue 14, memory: the engine's plan memo
+        # holds thousands of keys, most of them a handful of distinct plans)
+        form = tuple([tuple([k for k, m in enumerate(masks) if m[pos]]) for pos, (_, _, sc) in enumerate(cand) if sc])
+        if len(self._plans) > PACK_PLAN_MEMO_SIZE:
+            self._plans.clear()
+            self._plan_forms.clear()
+        shared = self._plan_forms.get((id(cand), form))
+        if shared is not None and shared[0] is cand:
+            self._plans[key] = shared
+            return shared[1]
         out: list[tuple[Rule, Fn, bool, tuple[int, ...]]] = []
-        for pos, (rule, fn, scoped) in enumerate(cand):
+        scoped_idxs = iter(form)
+        for rule, fn, scoped in cand:
             if scoped:
-                idxs = tuple(k for k, m in enumerate(masks) if m[pos])
+                idxs = next(scoped_idxs)
                 if not idxs:
                     continue  # False for every item of the shipment
                 out.append((rule, fn, True, idxs))
             else:
                 out.append((rule, fn, False, ()))
-        if len(self._plans) > PACK_PLAN_MEMO_SIZE:
-            self._plans.clear()
-        self._plans[key] = (cand, out)  # the list itself is kept: an id is never reused while it lives
+        # the list itself is kept: an id is never reused while it lives
+        self._plans[key] = self._plan_forms[(id(cand), form)] = (cand, out)
         return out
 
     def _mask(self, cand: list[tuple[Rule, Fn, bool]], skip: frozenset[int]) -> tuple[bool, ...]:
@@ -1216,6 +1229,8 @@ class Engine:
     _chart_bounds: list[dt.date] | None = field(default=None, repr=False, compare=False)
     _plan_memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False, compare=False)
     _plan_bounds: list[dt.date] | None = field(default=None, repr=False, compare=False)
+    # one value of _plan_memo per distinct content (the ids of its packs' plan lists): see _plans
+    _plan_forms: dict[tuple[int, ...], Any] = field(default_factory=dict, repr=False, compare=False)
     _item_profiles: dict[tuple[Any, ...], int] = field(default_factory=dict, repr=False, compare=False)
     _profile_ids: dict[tuple[frozenset[int], ...], int] = field(default_factory=dict, repr=False, compare=False)
     _profile_sets: list[tuple[frozenset[int], ...]] = field(default_factory=list, repr=False, compare=False)
@@ -1547,6 +1562,15 @@ class Engine:
             got = _pack_plans(plans)
             if len(self._plan_memo) >= PLAN_MEMO_SIZE:
                 self._plan_memo.clear()
+                self._plan_forms.clear()
+            # keys with the same plan in every pack share one list (the packs share their plan lists: see
+            # CompiledPack.plan); the ids are of the lists the kept value holds (never reused while it lives)
+            form = tuple([id(pp[1]) for pp in got])
+            shared = self._plan_forms.get(form)
+            if shared is not None and all(a[1] is b[1] for a, b in zip(shared, got, strict=True)):
+                got = shared
+            else:
+                self._plan_forms[form] = got
             self._plan_memo[key] = got
         return got
 
@@ -1563,6 +1587,7 @@ class Engine:
                 self._profile_sets.clear()
                 self._item_profiles.clear()
                 self._plan_memo.clear()
+                self._plan_forms.clear()
             got = self._profile_ids.get(prof)
             if got is None:
                 got = self._profile_ids[prof] = len(self._profile_sets)
