@@ -1275,6 +1275,22 @@ class Engine:
             got = self._codes_memo[key] = _codes(c, self.registry, on)
         return got
 
+    def warm_up(self) -> int:
+        """Load now what screening otherwise loads on first use in each process: the matchers of every pack's
+        names lists and of their union (from the index cache). A batch run calls it before forking its
+        ``--jobs`` workers, so they share one copy instead of each loading its own after the fork (issue 14:
+        memory, and a cheaper warm-up per process). Returns how many matchers were loaded; results never
+        depend on it."""
+        n = 0
+        for cp in self.compiled:
+            if not cp._names_lists:
+                continue
+            cp._names_union.matcher()
+            for nl in cp._names_lists.values():
+                nl.matcher()
+            n += 1 + len(cp._names_lists)
+        return n
+
     @classmethod
     def build(cls, registry: Registry, *, use_lists: bool = True, allowlist: Any = None,
               lists: list[Any] | None = None, policy: str = "enforced", max_age_days: int | None = None,
