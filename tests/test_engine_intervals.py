@@ -190,3 +190,27 @@ def test_check_of_a_mapped_territory_either_side_of_its_breakpoint(reg):
         sh = ship("CN", on.isoformat(), items=[{"description": "Etch chamber", "eccn": "3B001.c", "origin": "AW"}],
                   parties=[{"role": "end_user", "name": "X", "country": "CN"}])
         assert eng.screen_one(sh).model_dump() == plain.screen_one(sh).model_dump()
+
+
+def test_chart_memo_by_interval_between_group_changes():
+    """The chart memo (keyed by the date's interval since before this change) either side of a Country Group
+    change after the chart's date: two entries, each the unmemoised determination; inside: one entry."""
+    from ecscreen.packs.registry import GroupChange
+
+    reg = load_registry()
+    brk = D(2026, 10, 1)
+    reg.groups["D:5"].changes.append(GroupChange(country="KH", change="add", date=brk,
+                                                 citations=[Citation(ref="test")]))
+    eng = _engine(reg)
+    plain = _engine(reg)
+    plain.memo = False
+
+    def check(on: dt.date) -> None:
+        sh = ship("KH", on.isoformat(), items=[{"description": "Chip", "eccn": "3A090.a", "origin": "US"}])
+        assert eng.screen_one(sh).model_dump() == plain.screen_one(sh).model_dump()
+
+    check(brk - dt.timedelta(days=1))
+    check(brk)
+    assert len(eng._chart_memo) == 2
+    check(brk + dt.timedelta(days=30))
+    assert len(eng._chart_memo) == 2 and eng.chart_hits == 1
