@@ -540,7 +540,7 @@ def test_ns_controlled_is_read_from_the_ccl_pack_when_loaded():
 
 
 def test_us_origin_step_memo_is_exact_and_used(reg):
-    """The U.S.-origin result of step 1 is memoised per (origin as written, date) (issue 14): a repeat gives
+    """The U.S.-origin result of step 1 is memoised per (origin as written, the date's territory interval) (issue 14): a repeat gives
     the same result as a fresh pack, whatever the item's index, destination, exporter and end use."""
     comp = J._compiled_for(reg)
     assert comp is not None
@@ -559,7 +559,7 @@ def test_us_origin_step_memo_is_exact_and_used(reg):
 
 def test_us_location_step_memo_is_exact_and_used(reg):
     """Steps 1-2 of a foreign (or unstated) origin exported from the United States are memoised per (origin as
-    written, exporter_country as written, date) (issue 14): a repeat gives the same result as a fresh pack,
+    written, exporter_country as written, the date's territory interval) (issue 14): a repeat gives the same result as a fresh pack,
     whatever the item's ECCN, destination, end use and party hits; a caller extending the result's lists
     does not change the next one; an item abroad is not memoised (later steps read more)."""
     comp = J._compiled_for(reg)
@@ -568,7 +568,8 @@ def test_us_location_step_memo_is_exact_and_used(reg):
     memo.clear()
     on = dt.date(2026, 11, 1)
     first = run(reg, {"origin": "TW", "eccn": "3A090.a"}, dest="CN", exporter="US", hits=[SMIC], on=on)
-    assert ("TW", "US", on) in memo and first.status == "subject"
+    tix = comp[0].territory_iv.index(on)  # keyed by the date's territory interval (tests/test_engine_intervals.py)
+    assert ("TW", "US", tix) in memo and first.status == "subject"
     assert [s.name for s in first.steps] == ["origin", "location"]
     first.steps.append(first.steps[0])  # the caller's list: never the memo's
     again = run(reg, {"origin": "TW", "eccn": "5A992.c"}, dest="DE", exporter="US", end_use="x", on=on)
@@ -578,7 +579,7 @@ def test_us_location_step_memo_is_exact_and_used(reg):
     assert [s.name for s in again.steps] == ["origin", "location"] and again.findings == []
     # the key is the text as written: another spelling and an unstated exporter are their own entries
     unstated = run(reg, {"origin": None, "eccn": "EAR99"}, dest="DE", exporter=None, on=on)
-    assert (None, None, on) in memo and "not stated" in unstated.steps[1].detail
+    assert (None, None, tix) in memo and "not stated" in unstated.steps[1].detail
     # abroad: the de minimis and FDP steps decide, nothing is memoised for it
     n = len(memo)
     abroad = run(reg, {"origin": "TW", "eccn": "3A090.a"}, dest="CN", exporter="TW", on=on)

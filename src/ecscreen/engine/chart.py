@@ -35,6 +35,7 @@ from ecscreen.domain import policy as _policy
 from ecscreen.domain.countries import Country
 from ecscreen.domain.eccn import eccn_matches
 from ecscreen.domain.logic import Tri
+from ecscreen.engine.intervals import Intervals, group_dates
 from ecscreen.model import Citation, Evidence, Finding, InputError, Item, Outcome, Step, new_list
 from ecscreen.packs.registry import (
     DeclaredParam,
@@ -342,7 +343,9 @@ class ChartIndex:
     all_dest: dict[str, list[AllDestEntry]] = field(default_factory=dict)
     known_paras: dict[str, frozenset[str]] = field(default_factory=dict)
     restriction_res: list[tuple[Restriction, re.Pattern[str]]] = field(default_factory=list)
-    _sets: dict[tuple[tuple[tuple[tuple[str, ...], tuple[str, ...]], ...], dt.date], tuple[frozenset[str], bool]] = field(default_factory=dict)
+    # dest_set's memo, per (terms, the date's interval between Country Group changes: see dest_set)
+    _sets: dict[tuple[tuple[tuple[tuple[str, ...], tuple[str, ...]], ...], int], tuple[frozenset[str], bool]] = field(default_factory=dict)
+    _groups_iv: Intervals | None = None  # taken on first use (the registry is then complete)
 
     @property
     def effective_from(self) -> dt.date | None:
@@ -574,8 +577,13 @@ def _scope_words(scope: Scope) -> str:
 
 def dest_set(idx: ChartIndex, reg: Registry, terms: list[DestTerm], on: dt.date) -> tuple[frozenset[str], bool]:
     """Destination terms -> (codes, worldwide?). Worldwide sets carry their exclusions as codes
-    prefixed with '-'."""
-    key = (tuple((tuple(t.include), tuple(t.exclude)) for t in terms), on)
+    prefixed with '-'. Memoised per (terms, the date's interval between Country Group changes): the terms
+    are codes and ``group:`` refs, which :meth:`Registry.expand` reads the day through those changes alone
+    (``ecscreen.engine.intervals``; orders of 90 days share entries)."""
+    iv = idx._groups_iv
+    if iv is None:
+        iv = idx._groups_iv = Intervals(group_dates(reg))
+    key = (tuple((tuple(t.include), tuple(t.exclude)) for t in terms), iv.index(on))
     hit = idx._sets.get(key)
     if hit is not None:
         return hit

@@ -27,6 +27,7 @@ from ecscreen.domain.textmatch import matcher
 from ecscreen.engine import chartmemo as _chartmemo
 from ecscreen.engine.fastmodel import built
 from ecscreen.engine.inputcheck import check_parameters, check_texts, has_text
+from ecscreen.engine.intervals import Intervals, territory_dates
 from ecscreen.model import (
     Citation,
     Coverage,
@@ -198,6 +199,8 @@ class CompiledPack:
         self.item_gates: dict[int, Callable[[ItemCtx], bool]] = {}
         self._item_skip: dict[tuple[Any, ...], frozenset[int]] = {}
         self._plans: dict[Any, tuple[list[Any], list[tuple[Rule, Fn, bool, tuple[int, ...]]]]] = {}
+        # one plan list per distinct content (see plan): (id(cand), items per item-scoped candidate) -> plan
+        self._plan_forms: dict[tuple[int, tuple[tuple[int, ...], ...]], tuple[list[Any], list[Any]]] = {}
         self._masks: dict[tuple[Any, ...], tuple[list[Any], tuple[bool, ...]]] = {}
         # general authorisations per rule (item-level conditions, evaluated per item)
         self.auths: dict[int, list[tuple[Authorisation, Fn]]] = {}
@@ -245,18 +248,29 @@ class CompiledPack:
         if got is not None and got[0] is cand:
             return got[1]
         masks = [self._mask(cand, sk) for sk in skips]
+        # the plan is the candidates with, per item-scoped one, the items it runs for (none: left out); keys
+        # of other skip sets giving the same items share one list (issue 14, memory: the engine's plan memo
+        # holds thousands of keys, most of them a handful of distinct plans)
+        form = tuple([tuple([k for k, m in enumerate(masks) if m[pos]]) for pos, (_, _, sc) in enumerate(cand) if sc])
+        if len(self._plans) > PACK_PLAN_MEMO_SIZE:
+            self._plans.clear()
+            self._plan_forms.clear()
+        shared = self._plan_forms.get((id(cand), form))
+        if shared is not None and shared[0] is cand:
+            self._plans[key] = shared
+            return shared[1]
         out: list[tuple[Rule, Fn, bool, tuple[int, ...]]] = []
-        for pos, (rule, fn, scoped) in enumerate(cand):
+        scoped_idxs = iter(form)
+        for rule, fn, scoped in cand:
             if scoped:
-                idxs = tuple(k for k, m in enumerate(masks) if m[pos])
+                idxs = next(scoped_idxs)
                 if not idxs:
                     continue  # False for every item of the shipment
                 out.append((rule, fn, True, idxs))
             else:
                 out.append((rule, fn, False, ()))
-        if len(self._plans) > PACK_PLAN_MEMO_SIZE:
-            self._plans.clear()
-        self._plans[key] = (cand, out)  # the list itself is kept: an id is never reused while it lives
+        # the list itself is kept: an id is never reused while it lives
+        self._plans[key] = self._plan_forms[(id(cand), form)] = (cand, out)
         return out
 
     def _mask(self, cand: list[tuple[Rule, Fn, bool]], skip: frozenset[int]) -> tuple[bool, ...]:
@@ -1215,13 +1229,15 @@ class Engine:
     _chart_bounds: list[dt.date] | None = field(default=None, repr=False, compare=False)
     _plan_memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False, compare=False)
     _plan_bounds: list[dt.date] | None = field(default=None, repr=False, compare=False)
+    # one value of _plan_memo per distinct content (the ids of its packs' plan lists): see _plans
+    _plan_forms: dict[tuple[int, ...], Any] = field(default_factory=dict, repr=False, compare=False)
     _item_profiles: dict[tuple[Any, ...], int] = field(default_factory=dict, repr=False, compare=False)
     _profile_ids: dict[tuple[frozenset[int], ...], int] = field(default_factory=dict, repr=False, compare=False)
     _profile_sets: list[tuple[frozenset[int], ...]] = field(default_factory=list, repr=False, compare=False)
-    _codes_memo: dict[tuple[str, str, dt.date], frozenset[str]] = field(default_factory=dict, repr=False,
-                                                                       compare=False)
+    _codes_memo: dict[tuple[str, str, int], frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
+    _territory_iv: Intervals | None = field(default=None, repr=False, compare=False)  # see _territory_ix
     _chart_from_v: Any = field(default=_UNSET, repr=False, compare=False)  # see _chart_from
-    # (eccn, for_eccn, origin, date) -> (normalised ECCN, origin codes) of items without input errors
+    # (eccn, for_eccn, origin, territory interval) -> (normalised ECCN, origin codes) of items without input errors
     _party_inputs: dict[tuple[Any, ...], tuple[str, frozenset[str]]] = field(default_factory=dict, repr=False,
                                                                             compare=False)  # see _party_codes
     _item_inputs: dict[tuple[Any, ...], tuple[str | None, frozenset[str]]] = field(default_factory=dict, repr=False,
@@ -1239,16 +1255,41 @@ class Engine:
             self._chart_from_v = got
         return got  # type: ignore[no-any-return]
 
+    def _territory_ix(self, on: dt.date) -> int:
+        """The index of ``on``'s interval between the registry's territory-mapping dates (computed once: the
+        registry is fixed for the engine's life). :func:`_codes` reads the day through those mappings alone,
+        so two days of one interval give every country the same codes (``ecscreen.engine.intervals``)."""
+        iv = self._territory_iv
+        if iv is None:
+            iv = self._territory_iv = Intervals(territory_dates(self.registry))
+        return iv.index(on)
+
     def _codes(self, c: Country, on: dt.date) -> frozenset[str]:
         """:func:`_codes` (a country's codes with its territory parents on a date), memoised per (code,
-        alpha-2, date): the registry's territory mappings are fixed for the engine's life."""
-        key = (c.code, c.alpha2, on)
+        alpha-2, the date's territory interval, see :meth:`_territory_ix`): orders of 90 days share entries."""
+        key = (c.code, c.alpha2, self._territory_ix(on))
         got = self._codes_memo.get(key)
         if got is None:
             if len(self._codes_memo) >= CODES_MEMO_SIZE:
                 self._codes_memo.clear()
             got = self._codes_memo[key] = _codes(c, self.registry, on)
         return got
+
+    def warm_up(self) -> int:
+        """Load now what screening otherwise loads on first use in each process: the matchers of every pack's
+        names lists and of their union (from the index cache). A batch run calls it before forking its
+        ``--jobs`` workers, so they share one copy instead of each loading its own after the fork (issue 14:
+        memory, and a cheaper warm-up per process). Returns how many matchers were loaded; results never
+        depend on it."""
+        n = 0
+        for cp in self.compiled:
+            if not cp._names_lists:
+                continue
+            cp._names_union.matcher()
+            for nl in cp._names_lists.values():
+                nl.matcher()
+            n += 1 + len(cp._names_lists)
+        return n
 
     @classmethod
     def build(cls, registry: Registry, *, use_lists: bool = True, allowlist: Any = None,
@@ -1368,9 +1409,10 @@ class Engine:
         return dest, exporter, self._item_ctxs(sh, on, errors), party_codes, errors
 
     def _party_codes(self, p: Any, idx: int, on: dt.date, errors: list[InputError]) -> tuple[str, frozenset[str]]:
-        """(role, codes of the party's country): memoised per (role, country as written, date) when the country
-        gave no input error (an error names the party's index: made fresh each time)."""
-        key = (p.role, p.country, on)
+        """(role, codes of the party's country): memoised per (role, country as written, the date's territory
+        interval: the codes read nothing else of the date, see :meth:`_codes`) when the country gave no input
+        error (an error names the party's index: made fresh each time)."""
+        key = (p.role, p.country, self._territory_ix(on))
         got = self._party_inputs.get(key) if self.memo else None
         if got is not None:
             return got
@@ -1401,9 +1443,10 @@ class Engine:
                 errors += perrs
                 if params != it.parameters:  # canonical names / booleans as 1 / 0 for every later step
                     it = it.model_copy(update={"parameters": params})
-            # the item's ECCN and origin codes are read from (ECCN, for_eccn, origin, date) alone: memoised
-            # when they gave no input error (an error names the item's index: made fresh each time)
-            ikey = (it.eccn, it.for_eccn, it.origin, on)
+            # the item's ECCN and origin codes are read from (ECCN, for_eccn, origin, the date's territory
+            # interval: see _codes) alone: memoised when they gave no input error (an error names the item's
+            # index: made fresh each time)
+            ikey = (it.eccn, it.for_eccn, it.origin, self._territory_ix(on))
             got = self._item_inputs.get(ikey) if self.memo else None
             if got is None:
                 n_err = len(errors)
@@ -1535,6 +1578,15 @@ class Engine:
             got = _pack_plans(plans)
             if len(self._plan_memo) >= PLAN_MEMO_SIZE:
                 self._plan_memo.clear()
+                self._plan_forms.clear()
+            # keys with the same plan in every pack share one list (the packs share their plan lists: see
+            # CompiledPack.plan); the ids are of the lists the kept value holds (never reused while it lives)
+            form = tuple([id(pp[1]) for pp in got])
+            shared = self._plan_forms.get(form)
+            if shared is not None and all(a[1] is b[1] for a, b in zip(shared, got, strict=True)):
+                got = shared
+            else:
+                self._plan_forms[form] = got
             self._plan_memo[key] = got
         return got
 
@@ -1551,6 +1603,7 @@ class Engine:
                 self._profile_sets.clear()
                 self._item_profiles.clear()
                 self._plan_memo.clear()
+                self._plan_forms.clear()
             got = self._profile_ids.get(prof)
             if got is None:
                 got = self._profile_ids[prof] = len(self._profile_sets)

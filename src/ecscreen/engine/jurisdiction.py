@@ -36,6 +36,7 @@ from ecscreen.domain.countries import Country, resolve
 from ecscreen.domain.logic import Tri, tri_and, tri_any, tri_not, tri_or
 from ecscreen.engine import listscope as _listscope  # noqa: F401  - registers the party_list_scopes pack kind
 from ecscreen.engine.fastmodel import built
+from ecscreen.engine.intervals import Intervals, dated_ref_dates, group_dates, territory_dates
 from ecscreen.errors import PackError
 from ecscreen.model import Citation, Evidence, Finding, Item, Outcome, Shipment, Step, new_list
 from ecscreen.packs.registry import LoadedPack, PackMeta, Registry, Strict, normalize_eccn, register_kind
@@ -413,14 +414,22 @@ class _Compiled:
         self.reg = reg
         self.shown = shown
         self._pat_cache: dict[tuple[str, ...], tuple[Pat, ...]] = {}
-        self._ref_cache: dict[tuple[int, dt.date], tuple[frozenset[str], frozenset[str]]] = {}
+        # the memos below are keyed by a date's interval, not the day (ecscreen.engine.intervals): refs_at
+        # reads the day through the pack's dated refs and the Country Group changes alone; steps 1-2 (origin,
+        # location) through the territory mappings alone (a country's codes). Taken on first use, when the
+        # registry is complete (this pack may load before the Country Groups pack).
+        self._refs_iv: Intervals | None = None
+        self._territory_iv: Intervals | None = None
+        self._ref_cache: dict[tuple[int, int], tuple[frozenset[str], frozenset[str]]] = {}
         self._phrase_cache: dict[tuple[str, ...], re.Pattern[str]] = {}
         self._ccl_cache: dict[tuple[str, str], tuple[Tri, str] | None] = {}
-        # the U.S.-origin result of step 1 per (origin as written, date): it reads nothing else (see assess_ear)
-        self.origin_memo: dict[tuple[str, dt.date], tuple[Step, str]] = {}
+        # the U.S.-origin result of step 1 per (origin as written, territory interval of the date): it reads
+        # nothing else (see assess_ear)
+        self.origin_memo: dict[tuple[str, int], tuple[Step, str]] = {}
         # the result of steps 1-2 for a foreign (or unstated) origin exported from the United States, per
-        # (origin as written, exporter_country as written, date): they read nothing else (see assess_ear)
-        self.location_memo: dict[tuple[str | None, str | None, dt.date], tuple[Step, Step, str]] = {}
+        # (origin as written, exporter_country as written, territory interval): they read nothing else (see
+        # assess_ear)
+        self.location_memo: dict[tuple[str | None, str | None, int], tuple[Step, Step, str]] = {}
         self.us_codes = frozenset(pack.united_states.codes)
         self.paragraphs: dict[str, list[FdpRule]] = {}
         for r in pack.fdp:
@@ -516,9 +525,27 @@ class _Compiled:
         self._pat_cache[key] = res
         return res
 
+    @property
+    def refs_iv(self) -> Intervals:
+        """Breakpoints of :meth:`refs_at`: the dates of this pack's dated refs and of the Country Group changes."""
+        iv = self._refs_iv
+        if iv is None:
+            iv = self._refs_iv = Intervals(dated_ref_dates(self.pack) + group_dates(self.reg))
+        return iv
+
+    @property
+    def territory_iv(self) -> Intervals:
+        """Breakpoints of steps 1-2 (origin, location): the registry's territory-mapping dates."""
+        iv = self._territory_iv
+        if iv is None:
+            iv = self._territory_iv = Intervals(territory_dates(self.reg))
+        return iv
+
     # ---- country refs: (confirmed codes, unconfirmed codes) at a date
     def refs_at(self, refs: list[RefLike], on: dt.date) -> tuple[frozenset[str], frozenset[str]]:
-        key = (id(refs), on)
+        """Memoised per (refs, the date's interval of :attr:`refs_iv`: the dated refs' own dates and the Country
+        Group changes, all the day is read through)."""
+        key = (id(refs), self.refs_iv.index(on))
         hit = self._ref_cache.get(key)
         if hit is not None:
             return hit
@@ -1320,12 +1347,13 @@ def assess_parts(item: Item, item_index: int, shipment: Shipment, destination: C
 def _memo_hit(comp: _Compiled, item: Item, shipment: Shipment, as_of: dt.date) -> tuple[list[Step], str] | None:
     """The steps (a new list) and summary of a U.S.-origin item (step 1) or a U.S.-located one (step 2)
     decided before for the same facts: those steps read the origin as written, the exporter country as
-    written (location) and the date alone (see assess_ear); None when not memoised."""
+    written (location) and the date's territory interval alone (see assess_ear); None when not memoised."""
+    tix = comp.territory_iv.index(as_of)
     if item.origin:
-        got = comp.origin_memo.get((item.origin, as_of))
+        got = comp.origin_memo.get((item.origin, tix))
         if got is not None:
             return [got[0]], got[1]
-    loc = comp.location_memo.get((item.origin, shipment.exporter_country, as_of))
+    loc = comp.location_memo.get((item.origin, shipment.exporter_country, tix))
     if loc is not None:
         return [loc[0], loc[1]], loc[2]
     return None
@@ -1372,10 +1400,12 @@ def assess_ear(item: Item, item_index: int, shipment: Shipment, destination: Cou
                eccn: str | None) -> JurisdictionResult:
     """The EAR chain: origin, location, de minimis, FDP paragraphs (see the module docstring)."""
     reg = registry
-    # step 1 decides a U.S.-origin item from the origin as written, the date (territory mappings) and this
-    # pack alone: that result is memoised (a new result object, its one Step shared: steps are only read)
-    memo_key = (item.origin, as_of) if item.origin else None
-    loc_key = (item.origin, shipment.exporter_country, as_of)
+    # step 1 decides a U.S.-origin item from the origin as written, the date (territory mappings: keyed by
+    # their interval) and this pack alone: that result is memoised (a new result object, its one Step shared:
+    # steps are only read)
+    tix = comp.territory_iv.index(as_of)
+    memo_key = (item.origin, tix) if item.origin else None
+    loc_key = (item.origin, shipment.exporter_country, tix)
     hit = _memo_hit(comp, item, shipment, as_of)
     if hit is not None:  # a new result object (callers may extend its lists) of values validated before
         return built(JurisdictionResult, {"status": "subject", "steps": hit[0], "findings": [], "summary": hit[1]})

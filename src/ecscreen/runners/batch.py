@@ -1937,6 +1937,8 @@ def _warm_up(engine: Any) -> None:
         return
     matcher_for(engine.party_lists if hasattr(engine, "party_lists") else active_lists())
     load_pack()
+    if hasattr(engine, "warm_up"):  # the packs' names lists: shared with the workers (Engine.warm_up)
+        engine.warm_up()
 
 
 def _run_parallel(orders: Iterable[Order], engine: Any, options: BatchOptions, jobs: int, emit: Any,
