@@ -27,7 +27,7 @@ from ecscreen.domain.textmatch import matcher
 from ecscreen.engine import chartmemo as _chartmemo
 from ecscreen.engine.fastmodel import built
 from ecscreen.engine.inputcheck import check_parameters, check_texts, has_text
-from ecscreen.engine.intervals import Intervals, territory_dates
+from ecscreen.engine.intervals import Intervals, group_dates, territory_dates
 from ecscreen.model import (
     Citation,
     Coverage,
@@ -186,9 +186,7 @@ class CompiledPack:
         # territory mappings): two dates in the same interval evaluate identically, so caches key
         # on the interval, not the day.
         bounds = {d for r in pack.rules for d in (r.effective_from, r.effective_to) if d}
-        bounds |= {ch.date for g in reg.groups.values() for ch in g.changes}
-        bounds |= {d for t in reg.territories.values() for d in (t.effective_from, t.effective_to) if d}
-        self.bounds = sorted(bounds)
+        self.bounds = Intervals([*bounds, *group_dates(reg), *territory_dates(reg)]).bounds
         self._cand: dict[tuple[frozenset[str], int], list[tuple[Rule, Fn, bool]]] = {}
         self.rules: list[tuple[Rule, Fn, bool]] = []  # (rule, fn, item_scoped)
         # destination sets a rule cannot fire outside of (sound: a False conjunct makes `all` False)
@@ -1680,14 +1678,9 @@ class Engine:
             return chart_mod.determine(ic.item, ic.index, dest, self.registry, on)
         if self._chart_bounds is None:
             reg = self.registry
-            b = {ch.date for g in reg.groups.values() for ch in g.changes}
-            b |= {d for t in reg.territories.values() for d in (t.effective_from, t.effective_to) if d}
-            eff = self._chart_from()
-            if eff is not None:
-                b.add(eff)
-            if reg.groups_snapshot is not None:
-                b.add(reg.groups_snapshot)
-            self._chart_bounds = sorted(b)
+            # Intervals drops a missing chart date or groups snapshot
+            self._chart_bounds = Intervals([*group_dates(reg), *territory_dates(reg), self._chart_from(),
+                                            reg.groups_snapshot]).bounds
         eff = self._chart_from()
         # before the chart's date the result names the date itself: keyed on the day there
         when: Any = on if eff is None or on < eff else bisect_right(self._chart_bounds, on)
